@@ -42,9 +42,13 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Quiet unless it fails (ux51: `make demo` printed hardhat's "Compiled 47 Solidity files
+# successfully" despite --quiet, and solc's warning on OpenZeppelin's transient storage, which
+# the Exchange means: its reentrancy guard clears it); on a failure all of it is shown.
 artifacts/.compiled: node_modules/.installed hardhat.config.js $(SOL)
-	npx --no-install hardhat compile --quiet
-	touch $@
+	@echo "compiling the contracts (solc from npm)"
+	@out=$$(npx --no-install hardhat compile --quiet 2>&1) || { printf '%s\n' "$$out" >&2; exit 1; }
+	@touch $@
 
 compile: artifacts/.compiled
 

@@ -213,15 +213,15 @@ class WalletShell(cmd.Cmd):
         if words[1] == "limit":
             if len(words) not in (4, 5):
                 raise WalletInputError("a limit order takes PRICE AMOUNT, then gtc, ioc or fok")
-            price = parse_decimal(typed[2], "PRICE")
-            amount = parse_decimal(typed[3], "AMOUNT")
+            price = _decimal(typed[2], "PRICE")
+            amount = _decimal(typed[3], "AMOUNT")
             tif = words[4] if len(words) == 5 else "gtc"
             if tif not in TIME_IN_FORCE:
                 raise WalletInputError(f"time in force is gtc, ioc or fok, got {typed[4]!r}")
         else:
             if len(words) not in (3, 4):
                 raise WalletInputError("a market order takes AMOUNT, then a slippage in bps")
-            amount = parse_decimal(typed[2], "AMOUNT")
+            amount = _decimal(typed[2], "AMOUNT")
             slippage = _parse_bps(typed[3]) if len(words) == 4 else self.slippage_bps
             tif = "ioc"
         config, m = self._market()
@@ -442,9 +442,21 @@ class WalletShell(cmd.Cmd):
         return self._orders[order_hash]
 
 
+def _decimal(text: str, name: str) -> Fraction:
+    """PRICE or AMOUNT, refused in `sdex order`'s words (ux51: without click's "Invalid value
+    for 'PRICE':" the console's error did not read as the command line's)."""
+    try:
+        return parse_decimal(text, name)
+    except WalletInputError as e:
+        raise WalletInputError(f"Invalid value for {name!r}: {e}") from None
+
+
 def _parse_bps(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) >= BPS:
-        raise WalletInputError(f"SLIPPAGE_BPS is a whole number of bps, 0 to 9999, got {text!r}")
+        raise WalletInputError(
+            "Invalid value for 'SLIPPAGE_BPS': SLIPPAGE_BPS is a whole number of bps, 0 to 9999, "
+            f"got {text!r}"
+        )
     return int(text)
 
 

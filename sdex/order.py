@@ -140,21 +140,24 @@ class Order:
 
     def struct_hash(self) -> bytes:
         """The EIP-712 ``hashStruct(order)``, computed directly for this fixed type."""
-        return keccak(
-            b"".join(
-                (
-                    ORDER_TYPEHASH,
-                    _addr_word(self.maker),
-                    _addr_word(self.taker),
-                    _addr_word(self.maker_token),
-                    _addr_word(self.taker_token),
-                    self.maker_amount.to_bytes(32, "big"),
-                    self.taker_amount.to_bytes(32, "big"),
-                    _addr_word(self.fee_recipient),
-                    self.fee_amount.to_bytes(32, "big"),
-                    self.expiry.to_bytes(32, "big"),
-                    self.salt.to_bytes(32, "big"),
-                )
+        return keccak(ORDER_TYPEHASH + self.abi_words())
+
+    def abi_words(self) -> bytes:
+        """The ten 32-byte words of the order's fields in ``_FIELDS`` order: its ABI tuple
+        (a static struct) and its EIP-712 ``encodeData`` (the calldata of a batch holds
+        each order's: ``sdex.chain.exchange``, anvil50)."""
+        return b"".join(
+            (
+                _addr_word(self.maker),
+                _addr_word(self.taker),
+                _addr_word(self.maker_token),
+                _addr_word(self.taker_token),
+                self.maker_amount.to_bytes(32, "big"),
+                self.taker_amount.to_bytes(32, "big"),
+                _addr_word(self.fee_recipient),
+                self.fee_amount.to_bytes(32, "big"),
+                self.expiry.to_bytes(32, "big"),
+                self.salt.to_bytes(32, "big"),
             )
         )
 

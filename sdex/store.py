@@ -45,6 +45,7 @@ from sdex.storechain import ChainStore
 from sdex.storechain import FillKey as FillKey
 from sdex.storechain import fill_key as fill_key
 from sdex.storefills import fills_of
+from sdex.storefills import own_fill as own_fill
 from sdex.storeprune import prune_step
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill

@@ -434,7 +434,9 @@ def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Pa
     table = Table(title=f"{m.name} {title} ({shown})", title_justify="left")
     table.add_column(f"price ({m.quote})", justify="right")
     table.add_column(f"amount ({m.base})", justify="right")
-    table.add_column(f"total ({m.quote})", justify="right")
+    # (ux51: "total (USDC)" here beside the page's "Total (WETH)", the running total of a
+    # level's sizes: one word, two things in two units; this is what the order's rest is worth)
+    table.add_column(f"value ({m.quote})", justify="right")
     table.add_column("order", overflow="fold")
     b, q = m.base_token.decimals, m.quote_token.decimals
     for price, rec in rows:

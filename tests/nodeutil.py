@@ -17,13 +17,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from sdex.deployment import OPERATOR_ACCOUNTS
 from sdex.devnet import free_port
 from sdex.gossip import NodeKey
+from sdex.keccak import keccak
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.node.main import serve
 from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
+from sdex.signature import address_of
 from tests.conftest import Chain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,21 +132,61 @@ def node_process(
     deployment: Path,
     db: Path,
     port: int,
-    key_index: int,
+    key_index: int | bytes,
     log: Path,
     peers: list[str] | None = None,
     gossip_scale: float = 1.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``sdex node`` in its own process; killed (by its PID) on exit if still running."""
+    """``sdex node`` in its own process; killed (by its PID) on exit if still running.
+    ``key_index``: a dev account's index, or the operator key itself. ``healthy`` knows it
+    (``STARTS``): it is up once it says it listens (``listening``)."""
+    key = chain.keys[key_index] if isinstance(key_index, int) else key_index
+    since = log.stat().st_size if log.exists() else 0  # (each start appends to ``log``)
     node = NodeProcess(
-        port, deployment, chain.keys[key_index], db, log, peers or [], admin=True,
+        port, deployment, key, db, log, peers or [], admin=True,
         gossip_scale=gossip_scale,
     ).start()  # fmt: skip
     assert node.proc is not None
+    STARTS[node.proc] = (log, since)
     try:
         yield node.proc
     finally:
         node.kill()
+        del STARTS[node.proc]
+
+
+STARTS: dict[subprocess.Popen[bytes], tuple[Path, int]] = {}
+"""Each running ``node_process``'s log and where its start's lines begin there."""
+
+
+class PortTaken(AssertionError):
+    """A node process exited because another process listened on its port first."""
+
+
+PORT_TRIES = 3
+"""Ports a ``Cluster`` tries for a node whose port another process took first (each pick
+fails only if some other process picked the same port in the same second or two)."""
+
+
+def listening(proc: subprocess.Popen[bytes], base: str, log: Path, since: int) -> bool:
+    """Whether the node process ``proc`` said (in ``log``, past byte ``since``: this start's
+    lines) that it listens on ``base``: the node answering there is this one, not another
+    process that took the port between ``free_port``'s pick and this node's bind (its
+    ``/health`` answers 200 too). ``PortTaken`` if ``proc`` exited for that reason."""
+    with log.open("rb") as f:
+        f.seek(since)
+        said = f.read().decode(errors="replace")
+    if f"listening on {base}" in said:
+        return True
+    if proc.poll() is not None and "already in use" in said:
+        raise PortTaken(f"the node for {base} exited: another process listens on its port")
+    return False
+
+
+def own(proc: subprocess.Popen[bytes], base: str) -> bool:
+    """Whether the ``node_process`` ``proc`` listens on ``base`` (``listening``): for a test
+    that asks the node at ``base`` whether it is up by some other request than ``healthy``."""
+    return listening(proc, base, *STARTS[proc])
 
 
 async def healthy(
@@ -152,8 +195,12 @@ async def healthy(
     proc: subprocess.Popen[bytes],
     log: Path | None = None,
 ) -> bool:
-    """``/health`` answers 200; AssertionError if the process exited (with its log's last
-    lines when ``log`` is given: a CI run keeps no test's files)."""
+    """``/health`` answers 200 and ``proc`` (a ``node_process``) said it listens on ``base``
+    (``listening``); AssertionError if the process exited (with its log's last lines when
+    ``log`` is given: a CI run keeps no test's files), ``PortTaken`` if it exited because
+    another process listened on its port first."""
+    start = STARTS.get(proc)
+    said = start is not None and listening(proc, base, *start)
     if proc.poll() is not None:
         tail = ""
         if log is not None and log.exists():
@@ -161,6 +208,8 @@ async def healthy(
         raise AssertionError(
             f"the node at {base} exited with {proc.returncode}{tail or ': see its log'}"
         )
+    if start is not None and not said:
+        return False
     try:
         async with session.get(base + "/health") as r:
             return r.status == 200
@@ -168,11 +217,23 @@ async def healthy(
         return False
 
 
+def operator_key(chain: Chain, i: int) -> bytes:
+    """Node i's operator key: dev accounts 19, 18 and 17 for nodes 0-2 (the devnet's
+    operator accounts, which no wallet trades with); past those a key of the node's own,
+    given ETH for gas, rather than ``19 - i``, a trading account whose key `sdex node`
+    warns of (ux51: every test cluster of 4 or more nodes logged that warning)."""
+    if i < OPERATOR_ACCOUNTS:
+        return chain.keys[len(chain.keys) - 1 - i]
+    key = keccak(f"sdex test cluster operator {i}".encode())
+    chain.rpc.call("hardhat_setBalance", address_of(key), hex(10**21))
+    return key
+
+
 class Cluster:
     """N ``sdex node`` processes on loopback against the test's chain, each its own operator.
 
     ``links[i]``: the peers node i starts with (indexes). Node i uses operator key
-    ``19 - i`` and database ``tmp/node-i.db``; ``start(i)``/``kill(i)`` (re)start or
+    ``operator_key(chain, i)`` and database ``tmp/node-i.db``; ``start(i)``/``kill(i)`` (re)start or
     SIGKILL one node by its PID. ``gossip_scale``: the nodes' ``--gossip-scale`` (tests
     whose waits the gossip timers bound pass ``GOSSIP_SCALE``: bounded as before, met sooner).
     """
@@ -189,17 +250,35 @@ class Cluster:
         self.ports = [free_port() for _ in links]
         self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * len(links)
+        self.known: set[int] = set()
+        """The nodes that were up once: their URLs may be known to others, kept on a restart."""
         self.extra_peers: dict[int, list[str]] = {}
         self._stack = contextlib.ExitStack()
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Cluster:
         self.session = aiohttp.ClientSession()
-        for i in range(len(self.links)):
-            self.spawn(i)
-        for i in range(len(self.links)):
-            await self.wait_healthy(i)
-        return self
+        for attempt in range(PORT_TRIES):
+            for i in range(len(self.links)):
+                self.spawn(i)
+            try:
+                for i in range(len(self.links)):
+                    await self._wait_up(i)
+                self.known.update(range(len(self.links)))
+                return self
+            except PortTaken:
+                if attempt + 1 == PORT_TRIES:
+                    raise
+            # every node stopped and started again from nothing on new ports (each has the
+            # others' URLs; its database, the peers it heard of on the old ones)
+            self._stack.close()
+            self._stack = contextlib.ExitStack()
+            for i in range(len(self.links)):
+                for path in self.tmp.glob(f"node-{i}.db*"):
+                    path.unlink()
+            self.ports = [free_port() for _ in self.links]
+            self.urls = [f"http://127.0.0.1:{p}" for p in self.ports]
+        raise AssertionError("unreachable")
 
     async def __aexit__(self, *_: object) -> None:
         self._stack.close()
@@ -210,8 +289,9 @@ class Cluster:
         peers = [self.urls[j] for j in self.links[i]] + self.extra_peers.get(i, [])
         proc = self._stack.enter_context(
             node_process(
-                self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i], 19 - i,
-                self.tmp / f"node-{i}.log", peers, self.gossip_scale,
+                self.chain, self.deployment, self.tmp / f"node-{i}.db", self.ports[i],
+                operator_key(self.chain, i),
+                self.log(i), peers, self.gossip_scale,
             )
         )  # fmt: skip
         self.procs[i] = proc
@@ -227,12 +307,30 @@ class Cluster:
         self.spawn(i)
         return i
 
+    def log(self, i: int) -> Path:
+        return self.tmp / f"node-{i}.log"
+
     async def wait_healthy(self, i: int) -> None:
+        """Until node i's own process listens on its port and ``/health`` answers 200 there.
+        A node never up before (``add_node``'s) whose port another process took first is
+        started again on another (no node has its URL yet), at most ``PORT_TRIES`` times."""
+        for attempt in range(PORT_TRIES):
+            try:
+                await self._wait_up(i)
+                self.known.add(i)
+                return
+            except PortTaken:
+                if attempt + 1 == PORT_TRIES or i in self.known:
+                    raise
+            self.ports[i] = free_port()
+            self.urls[i] = f"http://127.0.0.1:{self.ports[i]}"
+            self.spawn(i)
+
+    async def _wait_up(self, i: int) -> None:
         proc = self.procs[i]
         assert proc is not None and self.session is not None
-        session = self.session
-        log = self.tmp / f"node-{i}.log"
-        await wait_for(lambda: healthy(session, self.urls[i], proc, log), timeout=120)  # (a start)
+        session, base, log = self.session, self.urls[i], self.log(i)
+        await wait_for(lambda: healthy(session, base, proc, log), timeout=120)  # (a start)
 
     def kill(self, i: int) -> None:
         proc = self.procs[i]

@@ -37,7 +37,7 @@ from sdex.cli import main
 from sdex.client import NodeApiError, NodeClient, NodeUnreachableError
 from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import free_port, node_config, node_process, running_node, wait_for
+from tests.nodeutil import free_port, node_config, node_process, own, running_node, wait_for
 
 E18 = 10**18
 E6 = 10**6
@@ -716,12 +716,12 @@ def test_fill_of_an_order_a_node_process_removed_fails_the_audit(
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
     url = f"http://127.0.0.1:{(port := free_port())}"
-    with node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log"):
+    with node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log") as proc:
         with NodeClient(url, timeout=5.0) as client:
 
             def up() -> bool:
                 try:
-                    return client.health()["block"] is not None
+                    return own(proc, url) and client.health()["block"] is not None
                 except (NodeUnreachableError, NodeApiError):
                     return False
 
@@ -816,12 +816,14 @@ def test_a_node_whose_chain_endpoint_went_down_is_flagged_stalled(
         gated.save(deployment)
         url = f"http://127.0.0.1:{(port := free_port())}"
         with (
-            node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log"),
+            node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log") as proc,
             NodeClient(url, timeout=5.0) as client,
         ):
 
             def synced() -> bool:
                 head = int(c.rpc.call("eth_blockNumber"), 16)
+                if not own(proc, url):
+                    return False
                 try:
                     block = client.health().get("block")
                 except (NodeUnreachableError, NodeApiError):

@@ -428,6 +428,11 @@ def test_book_shows_human_prices_and_amounts_best_first(fake: FakeNode) -> None:
         ["~333.33333333", "3", "1000", bids[2][0].hash_hex],
     ]
     assert r.output.index("WETH/USDC asks (3)") < r.output.index("WETH/USDC bids (3)")
+    # each column in its unit; the third is each order's worth, not a running total as the
+    # page's "Total (WETH)" is (ux51: "total (USDC)" here, "Total (WETH)" there)
+    heads = [[c.strip() for c in line.strip("┃ ").split("┃")] for line in r.output.splitlines()]
+    heads = [h for h in heads if h[0] == "price (USDC)"]
+    assert heads == [["price (USDC)", "amount (WETH)", "value (USDC)", "order"]] * 2, r.output
 
 
 def test_book_refuses_a_misstated_hash(fake: FakeNode) -> None:

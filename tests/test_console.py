@@ -293,6 +293,30 @@ def test_bad_send_order_input_prints_its_usage(fake: FakeNode, line: str, proble
     assert fake.posted == []
 
 
+@pytest.mark.parametrize(
+    ("line", "args"),
+    [
+        ("send_order buy limit 2e3 1", ["buy", "2e3", "1"]),
+        ("send_order sell limit 2000 0", ["sell", "2000", "0"]),
+        ("send_order sell market abc", ["sell", "2000", "abc"]),
+    ],
+)
+def test_a_bad_value_is_said_as_the_command_line_says_it(
+    fake: FakeNode, line: str, args: list[str]
+) -> None:
+    """(ux51: the console said "error: PRICE must be ...", `sdex order` "Error: Invalid value
+    for 'PRICE': PRICE must be ...": the console keeps its "error:", as its every failed
+    line says, and says the rest in the command line's words)"""
+    cli = run_cli("order", *args, *wallet_args(fake))
+    assert cli.exit_code == 2, cli.output
+    said = cli.stderr.splitlines()[-1].removeprefix("Error: ")
+    assert said.startswith("Invalid value for '"), cli.stderr
+    r = console(fake, line)
+    assert r.exit_code == 1, r.output
+    assert r.stderr.splitlines()[0] == f"line 1: {line}: error: {said}", (r.stderr, said)
+    assert fake.posted == []
+
+
 OTHER_BAD_INPUT = [
     ("cancel-none", "cancel", "cancel takes one order hash", "usage: cancel HASH"),
     ("cancel-hash", "cancel 0x1234", "an order hash is 0x and 64 hex digits", "usage: cancel HASH"),

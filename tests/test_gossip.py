@@ -105,6 +105,11 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
 
         await wait_for(every_node_streamed, timeout=90)
         assert sum(h["streamFramesSent"] for h in health) > 0, health
+    # no node ran on a key wallets trade with (ux51: nodes 3 and 4 ran on accounts 16 and
+    # 15, account 15 a taker here too, and each logged `sdex node`'s warning of it)
+    for i in range(5):
+        log = (tmp_path / f"node-{i}.log").read_text()
+        assert "warning: the operator key" not in log, (i, log[:600])
 
 
 async def test_partition_cut_post_on_both_sides_heal(chain: Chain, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import (
     free_port,
+    healthy,
     node_config,
     node_process,
     running_node,
@@ -33,12 +34,8 @@ OPERATOR = 19
 async def _healthy(
     session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes]
 ) -> bool:
-    assert proc.poll() is None, f"the node exited with {proc.returncode}: see its log"
-    try:
-        async with session.get(base + "/health") as r:
-            return r.status == 200
-    except aiohttp.ClientError:
-        return False
+    """``nodeutil.healthy``: this node process listens on ``base``, ``/health`` answers."""
+    return await healthy(session, base, proc)
 
 
 def _resting_orders(c: Chain, n: int, seed: int) -> list[SignedOrder]:

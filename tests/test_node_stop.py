@@ -36,9 +36,11 @@ async def test_a_subscriber_gets_a_close_frame_when_the_node_stops(
         await ws.close()
 
 
-async def subscriber(session: aiohttp.ClientSession, url: str) -> list[aiohttp.WSMessage]:
-    """A websocket subscriber that reads until its socket closes: its events, then the close."""
-    seen: list[aiohttp.WSMessage] = []
+async def subscriber(
+    session: aiohttp.ClientSession, url: str, seen: list[aiohttp.WSMessage]
+) -> list[aiohttp.WSMessage]:
+    """A websocket subscriber that reads until its socket closes: its events (into ``seen``,
+    as they come: the hello first), then the close."""
     async with session.ws_connect(url + "/v1/ws", autoclose=False) as ws:
         while True:
             msg = await ws.receive()
@@ -77,7 +79,11 @@ async def test_nodes_stop_cleanly_under_load(
     async with Cluster(c, tmp_path, [[1], [0]], GOSSIP_SCALE) as net:
         session = net.session
         assert session is not None
-        subs = [asyncio.create_task(subscriber(session, u)) for u in net.urls for _ in range(2)]
+        seen: list[list[aiohttp.WSMessage]] = [[] for _ in range(4)]
+        subs = [
+            asyncio.create_task(subscriber(session, net.urls[k // 2], seen[k])) for k in range(4)
+        ]
+        await wait_for(lambda: all(seen), timeout=60)  # (each subscribed: its hello came)
         stop, counts = asyncio.Event(), [0, 0]
         load = asyncio.create_task(trade(c, net, stop, counts))
         await wait_for(lambda: counts[1] >= 5, timeout=120)  # (settlements in flight)
@@ -92,7 +98,7 @@ async def test_nodes_stop_cleanly_under_load(
             took.append(time.monotonic() - started)
         stop.set()
         await asyncio.wait_for(load, 30)
-        seen = await asyncio.wait_for(asyncio.gather(*subs), 30)
+        await asyncio.wait_for(asyncio.gather(*subs), 30)
         print(f"{signum.name}: stopped in {took} s after {counts} pairs posted/matched")
         assert [p.returncode for p in net.procs if p is not None] == [0, 0]
         assert all(s[-1].type is WSMsgType.CLOSE for s in seen), [s[-1] for s in seen]

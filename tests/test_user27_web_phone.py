@@ -1,17 +1,18 @@
-"""The page at a phone's width with orders and fills (user27's trial): at 390 px "My
-orders" put its cancel buttons past the panel's edge (the panel scrolled 14 px sideways)
-and "Recent fills" its buyer column (97 px); a status broke mid-word ("cance" / "lled",
-"partia" / "lly_fill" / "ed") and so did the peers' headings ("Scor" / "e"). Now the side
-column goes on a phone (the price is coloured by it, at every width), so does the fills'
-pair (the amount names its token), and hashes and addresses fold. (tests/test_web.py
-checked the phone's width with peers but no orders or fills.) A buy's "Filled" turned the
-quote it spent into base at its own limit price: 0.75 WETH bought below the limit read as
-0.749671460269865067; it now says the quote spent. And a bid level's size (its quote over
-its price) was written to 18 decimals ("11.596006539730134932", the book itself past the
-phone's edge): it is rounded by the prices' rule now, exact in its title."""
+"""The page at a phone's width with orders and fills (user27's trial): at 390 px "My orders"
+put its cancel buttons past the panel's edge (the panel scrolled 14 px sideways) and "Recent
+fills" its buyer column (97 px); a status broke mid-word ("cance" / "lled", "partia" /
+"lly_fill" / "ed") and so did the peers' headings ("Scor" / "e"). Now the side column goes
+on a phone (the price is coloured by it, at every width, and says it in a word: ux51), so
+does the fills' pair (the amount names its token), and hashes and addresses fold.
+(tests/test_web.py checked the phone's width with peers but no orders or fills.) A buy's
+"Filled" turned the quote it spent into base at its own limit price: 0.75 WETH bought below
+the limit read as 0.749671460269865067; it now says the quote spent. And a bid level's size
+(its quote over its price) was written to 18 decimals ("11.596006539730134932", the book
+itself past the phone's edge): it is rounded by the prices' rule now, exact in its title."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.async_api import Browser
@@ -62,6 +63,8 @@ MEASURE = (
     book: [...document.querySelectorAll('#bids tr')].map(tr => tr.children[1].textContent),
     prices: [...document.querySelectorAll('#my-orders tbody tr')].map(
       tr => [tr.children[1].textContent, tr.children[2].className]),
+    shown: [...document.querySelectorAll('#my-orders tbody tr')].map(
+      tr => [tr.children[1].textContent, tr.innerText]),
   };
 }"""
 )
@@ -95,7 +98,7 @@ async def test_orders_and_fills_fit_a_phone(
         await wait_for(lambda: _is(filled.text_content(), "1500.092592 USDC"), timeout=20)
         # the bid's rest in base at its price has 18 decimals: shown as the prices are
         assert (await w.page.evaluate(MEASURE))["book"] == ["~11.59600654", "0.000001"]
-        for width in PHONES:
+        for width in (*PHONES, 1280):
             await w.page.set_viewport_size({"width": width, "height": 800})
             got = await w.page.evaluate(MEASURE)
             assert got["scroll"] == [["market", 0], ["trade", 0], ["activity", 0]], (width, got)
@@ -108,4 +111,7 @@ async def test_orders_and_fills_fit_a_phone(
             # the side is told by the price's colour (its column may be hidden)
             sides = [side in cls.split() for side, cls in got["prices"]]
             assert sides and all(sides), (width, got)
+            # and in words, whatever the width (ux51: on a phone, by colour alone)
+            said = [re.findall(r"\b(?:buy|sell)\b", text) == [side] for side, text in got["shown"]]
+            assert said and all(said), (width, got["shown"])
         assert w.errors == []

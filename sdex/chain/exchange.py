@@ -21,6 +21,7 @@ from sdex.model import FillEvent
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder
 
 T = TypeVar("T")
+F = TypeVar("F", bound=FillEvent)
 
 
 class OrderStatus(IntEnum):
@@ -333,6 +334,11 @@ class Exchange:
     def fills(self, logs: Sequence[Log]) -> list[FillEvent]:
         """The ``OrderFilled`` events among ``logs`` (other contracts' logs are ignored).
         Decoded directly from the fixed layout (three indexed words, four data words)."""
+        return self.fills_as(logs, FillEvent)
+
+    def fills_as(self, logs: Sequence[Log], make: Callable[..., F]) -> list[F]:
+        """``fills``, each made by ``make`` (by field name): the settler's are the node's
+        stored fills at once (``sdex.storefills.own_fill``), not copied afterwards."""
         topic = self._fill_topic
         out = []
         for log in logs:
@@ -343,7 +349,7 @@ class Exchange:
             if len(d) != 128:
                 raise ChainError(f"an OrderFilled log of {len(d)} data bytes in {log.tx_hash}")
             out.append(
-                FillEvent(
+                make(
                     order_hash=t[1],
                     maker="0x" + t[2][12:].hex(),
                     taker="0x" + t[3][12:].hex(),
@@ -395,10 +401,6 @@ def _packed_uint(value: int) -> bytes:
     return bytes((n,)) + value.to_bytes(n, "big")
 
 
-def _address_word(address: str) -> bytes:
-    return bytes(12) + bytes.fromhex(address[2:])
-
-
 def _encode_orders_and_signatures(orders: Sequence[SignedOrder], head_size: int) -> bytes:
     """Two head words (offsets of ``orders[]`` and ``signatures[]``, counted from the
     start of a head of ``head_size`` bytes) and both arrays' bodies: an array of static
@@ -409,9 +411,7 @@ def _encode_orders_and_signatures(orders: Sequence[SignedOrder], head_size: int)
     words.append(_word(head_size))  # offset of orders[]
     words.append(_word(head_size + orders_size))  # offset of signatures[]
     words.append(_word(n))
-    for s in orders:
-        for value in s.order.to_tuple():
-            words.append(_address_word(value) if isinstance(value, str) else _word(value))
+    words += [s.order.abi_words() for s in orders]  # (the same words, 10 each: static)
     words.append(_word(n))
     tails: list[bytes] = []
     offset = 32 * n

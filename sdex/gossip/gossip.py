@@ -81,6 +81,8 @@ class Gossip:
         """Budgets of refused ``/p2p/`` requests per client address (``/health``)."""
         """Times the core's timer ran (``/health`` ``timerWakeups``)."""
         self._running = False
+        self._stopped = False
+        """Set by ``stop``: nothing is spawned from then on (no client session any more)."""
         self._fresh: list[tuple[dict[str, Any], str | None]] = []
         """Orders accepted this turn of the loop, handed to the core together at its end."""
         self.spawned: Callable[[], None] | None = None
@@ -115,6 +117,7 @@ class Gossip:
 
     async def stop(self) -> None:
         self._running = False
+        self._stopped = True  # (``_running`` is False before ``start`` too: calls go then)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -276,6 +279,9 @@ class Gossip:
         self._run(actions)
 
     def _spawn(self, coro: Any, name: str) -> None:
+        if self._stopped:  # (chaos52: a settlement's notice after ``stop``, on the closed
+            coro.close()  # session: an ERROR and a traceback a peer at each SIGTERM)
+            return
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

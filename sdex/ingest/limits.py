@@ -43,7 +43,8 @@ class Limits:
     of it (none for a token not named). ``sdex node`` sets one for every listed token."""
     max_unfunded: int = 50_000
     """Open orders held ``unfunded`` (they cannot trade now): past it those of the maker
-    holding the most are closed, its longest unfunded first (``removed``, reason ``evicted:
+    holding the most are closed (of makers holding as many, the one unfunded longest: review52),
+    its longest unfunded first (``removed``, reason ``evicted:
     ...``; attack50: the longest unfunded of anyone's went first, so keys passing one
     bankroll on closed every honest maker's). They do not count in ``max_orders``."""
     max_cancelled_per_peer: int = 10_000

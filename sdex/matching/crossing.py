@@ -74,13 +74,6 @@ def _better(a: Level, b: Level) -> bool:
     return a.num * b.den > b.num * a.den
 
 
-def merged(a: Level, b: Level) -> list[Entry]:
-    """The queues of two levels at one price (public and private), in time priority."""
-    out = [*a.active(), *b.active()]
-    out.sort(key=_seq_of)
-    return out
-
-
 def best_private(opp: BookSide, maker: str) -> Level | None:
     """The best level of ``opp``'s orders restricted to ``maker`` as their taker, if any."""
     ladder = private_of(opp, maker)
@@ -93,11 +86,12 @@ def crossing_entries(p: PairBook, book: BookBase) -> list[Entry]:
     The public orders priced across the other side's best public one; and for each
     private ladder (``BookSide.private``: a side's orders restricted to taker ``T``), its
     orders priced across ``T``'s best on the other side and ``T``'s orders there priced
-    across its best. Each pair that crosses and may trade has both in it (a restricted
-    order trades only with its taker's orders), and a walk from any of them meets the
-    other (``MatchingEngine._walk``). O(public orders across + the fewer of the private
-    ladders and the token's sellers (``BookBase.sellers``; only the ladders of takers
-    selling it are visited, left53) + those takers' open orders of the token + what
+    across its best (of the orders that can trade now: ``_best_live``). Each pair that
+    crosses and may trade has both in it (a restricted order trades only with its taker's
+    orders), and a walk from any of them meets the other (``MatchingEngine._walk``).
+    O(public orders across + the fewer of the private ladders and the token's sellers
+    (``BookBase.sellers``; only the ladders of takers selling it are visited, left53) +
+    those takers' open orders of the token + what
     crosses), never O(restricted x public)."""
     found: dict[bytes, Entry] = {}
     best_bid = p.best_bid()
@@ -126,13 +120,15 @@ def crossing_entries(p: PairBook, book: BookBase) -> list[Entry]:
             takers = [t for t in makers if t in private]
         for taker in takers:
             ladder = private[taker]
-            top = ladder.best
+            top = _best_live(ladder)
+            if top is None:  # (its orders all parked: unfunded, in flight)
+                continue
             theirs = [
                 e
                 for e in book.orders_of(taker, token)
                 if e.book_side is opp and e.level is not None and not e.parked and e.fillable
             ]
-            if top is None or not theirs:
+            if not theirs:
                 continue
             best = theirs[0].level
             for e in theirs:
@@ -150,6 +146,17 @@ def crossing_entries(p: PairBook, book: BookBase) -> list[Entry]:
     out = list(found.values())
     out.sort(key=_seq_of)
     return out
+
+
+def _best_live(ladder: BookSide) -> Level | None:
+    """``ladder``'s best level that holds an order that can trade now (``BookSide.best`` may
+    hold parked ones only: review50, one unfunded order restricted to ``T`` priced across
+    all of ``T``'s orders had each ``uncross`` re-match every one of them, for nothing).
+    O(levels of parked orders above it: at most the taker's bound)."""
+    for level in ladder:
+        if level.live:
+            return level
+    return None
 
 
 def _cross(a: Level, b: Level) -> bool:

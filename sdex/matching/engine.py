@@ -79,7 +79,6 @@ from sdex.matching.crossing import (
     crossing_entries,
     level_crosses,
     limit_rank,
-    merged,
 )
 from sdex.matching.dry import fills_fully, least_given, self_trades
 from sdex.matching.match import Match, MatchResult, Outcome, TimeInForce
@@ -97,6 +96,7 @@ _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mut
 _ANY_SEQ: Final = SEQ_LIMIT  # above any seq, a machine int (2**63 was not: slow compares)
 _ZERO_ADDRESS: Final = ZERO_ADDRESS  # (a module constant, not looked up at each use)
 _NO_LEVELS: Final[list[Level]] = []  # shared, never mutated
+_NO_ENTRIES: Final[list[Entry]] = []  # shared, never mutated
 
 MayMatch = Callable[[Entry, Entry], bool]
 """``may_match(resting, incoming)``: whether the node may settle this crossing, ``incoming``
@@ -314,25 +314,27 @@ class MatchingEngine(Settling):
                 i = k = -1
                 continue
             aons = level.aons
-            if other is not None:
-                queue = merged(level, other)
-                j = 0
-                aons += other.aons
+            if other is not None:  # its orders (few: the taker's) met by seq among the
+                mine = [*other.active()]  # public queue's, as far as the walk goes: never
+                aons += other.aons  # a copy of the public level (review50)
             elif aons and aons == level.live and avail < level.aon_least:
                 i -= took & 1  # all or nothing, each costs more than ``inc`` has: passed
                 k -= took >> 1  # in O(1)
                 continue
             else:
-                queue = level.queue
-                j = level.head
+                mine = _NO_ENTRIES
+            queue, j = level.queue, level.head
             n = len(queue)
+            m, mn = 0, len(mine)
             stop = restart = False
             plain = True  # ``inc`` may trade with this level's orders that are whole units
             passed = 0  # all-or-nothing orders passed (they stay), and the least of their costs
             least = 0
-            while j < n:
-                r = queue[j]
-                j += 1
+            while j < n or m < mn:
+                if m < mn and (j >= n or mine[m].seq < queue[j].seq):
+                    r, m = mine[m], m + 1
+                else:
+                    r, j = queue[j], j + 1
                 if r.dead:
                     continue
                 if r.seq > max_seq:

@@ -80,14 +80,17 @@ class OwnNotes:
             return
         transfers: list[tuple[str, str, str, int]] = []
         approvals: set[Account] = set()
+        named: dict[bytes, str] = {}  # (each topic's address once: a batch's makers recur)
         for lg in receipt.logs:
             if lg.address not in self.tokens:
                 continue
             if len(lg.topics) < 3:  # (an old token's unindexed Transfer: re-read; blame39)
                 approvals |= named_in_data(lg.data, lg.address)
                 continue
-            a = "0x" + lg.topics[1][-20:].hex()
-            b = "0x" + lg.topics[2][-20:].hex()
+            if (a := named.get(lg.topics[1])) is None:
+                a = named[lg.topics[1]] = "0x" + lg.topics[1][-20:].hex()
+            if (b := named.get(lg.topics[2])) is None:
+                b = named[lg.topics[2]] = "0x" + lg.topics[2][-20:].hex()
             if lg.topics[0] == TRANSFER and len(lg.data) >= 32:
                 transfers.append((lg.address, a, b, int.from_bytes(lg.data[:32], "big")))
             elif lg.topics[0] == APPROVAL and b == self.address:

@@ -79,7 +79,10 @@ class NodeChainState(NodeRejudge):
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         if (kept := self._undone.add(changes.reverted)) is not None:
             changes.stored.append(kept)  # (a restart before they are mined again: read back)
-        remined = self._undone.mined_again(changes.fills)  # (undone by an earlier reorg)
+        remined = dict(self._undone.mined_again(changes.fills))  # (undone by an earlier reorg)
+        for fill in changes.fills:  # (chaos52: ours, given up at a restart, landed after all)
+            if fill.tx_hash.lower() in self.settler.given_up:
+                remined[fill.order_hash] = remined.get(fill.order_hash, 0) + fill.maker_filled
         self._back = remined  # (for ``_rejudge``, this block's)
         if changes.reset or changes.reorg_depth or changes.reverted or changes.own_gone:
             self._own_durable.forget()  # (rows removed: the settler's too)

@@ -204,6 +204,7 @@ class Node(NodePeering):
             asyncio.create_task(self.watcher.run(), name="watcher"),
             asyncio.create_task(self._uncross_loop(), name="uncross"),
             asyncio.create_task(self._evict_loop(), name="evict"),
+            asyncio.create_task(self._read_cancelled(), name="cancelled-filled"),
         ]
         self._uncross()
         assert self.gossip is not None  # (made by prepare)

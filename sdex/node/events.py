@@ -48,6 +48,35 @@ class Published:
         return self._text
 
 
+class Made(Published):
+    """An event published with its ``seq`` and what its text is made from (``text_of``):
+    its dict (``make()``, ``seq`` first) is made only if a subscriber reads it as one
+    (``Subscription.get``); a websocket's sender takes only the text (anvil50: a settled
+    fill's dict was made, and copied with its ``seq``, for the encoder alone)."""
+
+    __slots__ = ("_made", "_make", "_seq", "_text_of")
+
+    def __init__(self, seq: int, make: Callable[[], Event], text_of: Callable[[int], str]) -> None:
+        self._seq, self._make, self._text_of = seq, make, text_of
+        self._made: Event | None = None
+        self._text = None
+
+    @property
+    def event(self) -> Event:
+        if self._made is None:
+            self._made = {"seq": self._seq, **self._make()}
+        return self._made
+
+    @event.setter
+    def event(self, event: Event) -> None:
+        self._made = event
+
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self._text_of(self._seq)
+        return self._text
+
+
 DIRECT_MOST = 64
 """Events one turn's direct write (``Subscription.flush``) takes at most; past them events
 are queued for the sender, which writes what the callback has not first."""
@@ -182,7 +211,19 @@ class EventHub:
             self.published += 1
             next(self._seq)
             return
-        item = Published({"seq": next(self._seq), **event}, encode)
+        self._queue(Published({"seq": next(self._seq), **event}, encode))
+
+    def publish_made(self, make: Callable[[], Event], text_of: Callable[[int], str]) -> None:
+        """``publish_lazy(make)`` whose text ``text_of(seq)`` makes (the same text as the
+        event's encoding): the event's dict made only for a subscriber that reads it (``Made``)."""
+        if not self._subs:
+            self.publish_lazy(make)
+            return
+        if self.watch is not None:
+            self.watch()
+        self._queue(Made(next(self._seq), make, text_of))
+
+    def _queue(self, item: Published) -> None:
         self.published += 1
         for sub in list(self._subs):
             try:

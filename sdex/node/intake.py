@@ -416,6 +416,8 @@ class NodeIntake(NodeStatus):
             with self.registry.own_writes(rec.signed.hash_hex) as own:  # (its close's row)
                 self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
             writes.extend(own)
+            self.cancels_unread[order_hash] = rec  # (what the chain filled before: chaos52)
+            self.cancels_waiting.set()
             log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
         elif wallet:  # closed already (a repeat): its row written again, as it is held
             writes.append(self.store.update_orders([rec.row()]))

@@ -8,6 +8,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+import aiohttp
+
 from sdex.chain import Receipt
 from sdex.errors import ChainError, OrderParseError, SignatureError
 from sdex.gossip.payload import fits
@@ -27,6 +29,9 @@ FILLED_READ_WAIT = 2.0
 replays the past (``NodePeering._filled_before``): a hung chain holds the cancels no longer."""
 FILLED_READS_OFF = 30.0
 """Seconds without those reads after one failed (a page of cancels is not held 2 s a slice)."""
+
+CANCELLED_READ = 200
+"""Orders a soft cancel closed whose filled amount one ``getOrderStates`` read asks for."""
 
 TAKE_SLICE = 16
 """Entries a turn of the loop: their recoveries handed over together (32 of them: on a
@@ -127,43 +132,57 @@ class NodePeering(NodeSettlement):
         page stalled the loop ~3 recoveries an entry at once. A verdict each:
         ``accepted``, ``known``, ``rejected`` or ``forged``."""
         out: list[str] = []
+        genuine: list[tuple[int, SignedOrder, bytes]] = []
         for i in range(0, len(entries), TAKE_SLICE):
             if i:
                 await asyncio.sleep(0)  # (other work between slices)
             if self.gossip is not None and self.gossip.peers.is_banned(peer):
                 out += ["rejected"] * (len(entries) - i)
                 break
-            out += await self._take_slice(entries[i : i + TAKE_SLICE], peer)
+            out += await self._check_slice(entries[i : i + TAKE_SLICE], peer, i, genuine)
+        # (the chain's fills of the page's genuine ones in one read, not one a slice:
+        # review52, 32 reads of up to FILLED_READ_WAIT each a 500-entry page)
+        filled = await self._filled_before([so for _, so, _ in genuine])
+        for n, (i, signed, sig) in enumerate(genuine):
+            if n and not n % TAKE_SLICE:
+                await asyncio.sleep(0)
+            out[i] = self._hold(signed, sig, peer, filled[signed.hash])
         return out
 
-    async def _take_slice(self, entries: list[object], peer: str) -> list[str]:
-        verdicts, todo = [], []
-        for entry in entries:
+    async def _check_slice(
+        self,
+        entries: list[object],
+        peer: str,
+        at: int,
+        genuine: list[tuple[int, SignedOrder, bytes]],
+    ) -> list[str]:
+        """The slice's verdicts ("" for the genuine, each added to ``genuine`` with its
+        index in the page, from ``at``: held once the page's are all known)."""
+        verdicts: list[str] = []
+        todo: list[tuple[int, SignedOrder, bytes]] = []
+        for j, entry in enumerate(entries):
             v = self._cancelled_entry(entry, peer)
             verdicts.append(v if isinstance(v, str) else "")
             if not isinstance(v, str):
-                todo.append(v)
-        checks = [signed for signed, _ in todo]
+                todo.append((at + j, *v))
+        checks = [signed for _, signed, _ in todo]
         checks += [
-            SignedOrder(so.order, sig, self.domain.cancel_digest(so.hash)) for so, sig in todo
+            SignedOrder(so.order, sig, self.domain.cancel_digest(so.hash)) for _, so, sig in todo
         ]
         oks = [ok async for ok in self.peer_intake.ecdsa.ecdsa_each(checks)]
-        genuine = [a and b for a, b in zip(oks, oks[len(todo) :], strict=False)]
-        filled = await self._filled_before(
-            [so for (so, _), ok in zip(todo, genuine, strict=True) if ok]
-        )
-        pending = iter(zip(todo, genuine, strict=True))
-        for i, v in enumerate(verdicts):
-            if v:
-                continue
-            (signed, sig), ok = next(pending)
-            verdicts[i] = self._hold(signed, sig, peer, filled[signed.hash]) if ok else "forged"
+        n = len(todo)
+        for (i, so, sig), order_ok, cancel_ok in zip(todo, oks[:n], oks[n:], strict=True):
+            if order_ok and cancel_ok:
+                genuine.append((i, so, sig))
+            else:
+                verdicts[i - at] = "forged"
         if self.gossip is not None and (forged := verdicts.count("forged")):
             self.gossip.penalize(peer, forged)
         return verdicts
 
     def _cancelled_entry(self, entry: object, peer: str) -> str | tuple[SignedOrder, bytes]:
-        """An entry parsed and held to the rules (no signature recovered yet), or its verdict."""
+        """An entry parsed and held to the rules (no signature recovered yet), or its verdict
+        (past the peer's share with the page's before it held: ``_hold`` says so then)."""
         try:
             if not isinstance(entry, dict):
                 raise SignatureError("a cancelled order is an object")
@@ -188,24 +207,60 @@ class NodePeering(NodeSettlement):
         return signed, signature
 
     async def _filled_before(self, orders: list[SignedOrder]) -> dict[bytes, int]:
-        """What the chain filled of ``orders`` (new here) before this node heard of them: the
-        mirror's word once it follows the chain, else one ``getOrderStates`` read (a node
-        that just joined replays the chain's past meanwhile; user50: one took a partly
-        filled, cancelled order as 0 filled, its page said nothing traded and the audit
-        flagged the earlier fill as after the node closed it). A read that fails, or takes
-        over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
+        """What the chain filled of ``orders`` (new here) before this node heard of them:
+        one ``getOrderStates`` read, never less than the mirror's word. Not the mirror's
+        word alone, even while it follows the chain: a node that just joined replays the
+        chain's past (user50), and one that follows may be a block or two behind, while a
+        closed order takes no fill of a block applied later (chaos52: a cancel gossiped
+        0.04 s after the fill it followed was taken 0 filled; the page said nothing traded
+        and the audit flagged the fill as after the node closed it). A read that fails, or
+        takes over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
         ``FILLED_READS_OFF`` seconds."""
         out = {so.hash: self.mirror.filled_of(so.hash) for so in orders}
         new = [so for so in orders if not self.registry.held(so.hash)]
-        if new and not self.mirror_ready() and time.monotonic() >= self.filled_reads_off_until:
+        if new and time.monotonic() >= self.filled_reads_off_until:
             try:
-                read = self.peer_batcher.get_many(new)
-                for st in await asyncio.wait_for(read, FILLED_READ_WAIT):
+                async with asyncio.timeout(FILLED_READ_WAIT):  # (not ``wait_for``: 3.11)
+                    states = await self.peer_batcher.get_many(new)
+                for st in states:
                     out[st.hash] = max(out.get(st.hash, 0), st.filled)
-            except (ChainError, ValueError, OSError, TimeoutError) as e:  # (down, hung, odd)
+            # (down, hung, odd; review52: a dropped connection, aiohttp's ServerDisconnected,
+            # is none of the others: it failed the slice, its cancels not held)
+            except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
                 self.filled_reads_off_until = time.monotonic() + FILLED_READS_OFF
                 log.info("soft-cancelled orders taken with the mirror's fills: %r", e)
         return out
+
+    async def _read_cancelled(self) -> None:
+        """For ever: the orders a soft cancel closed here (``cancels_unread``), their filled
+        amount read from the chain, ``CANCELLED_READ`` at a time; a closed order takes no
+        fill of a block the watcher applies later (left for the audit to see), and the
+        mirror may be a block or two behind the chain when the cancel comes. chaos52: a
+        node took a peer's cancel 0.01 s after the fill it followed was mined, held the
+        order cancelled 0 filled for good, and the audit flagged the fill, mined before the
+        node closed the order, as ``fill_after_node_closed``. A fill mined between the
+        close and the read counts too (a few milliseconds). A read that fails or takes
+        over ``FILLED_READ_WAIT``: those orders keep the mirror's word."""
+        while True:
+            await self.cancels_waiting.wait()
+            self.cancels_waiting.clear()
+            while self.cancels_unread:
+                batch = dict(list(self.cancels_unread.items())[:CANCELLED_READ])
+                for h in batch:
+                    del self.cancels_unread[h]
+                try:
+                    async with asyncio.timeout(FILLED_READ_WAIT):
+                        states = await self.batcher.get_many([r.signed for r in batch.values()])
+                except (ChainError, ValueError, OSError, TimeoutError) as e:
+                    log.info("soft-cancelled orders keep the mirror's fills: %r", e)
+                    continue
+                for st in states:
+                    rec = batch.get(st.hash)
+                    if rec is None or rec.status is not OrderStatus.CANCELLED:
+                        continue
+                    filled = min(st.filled, rec.signed.order.maker_amount)
+                    if filled > rec.filled:
+                        self.registry.correct_filled(rec, filled)
 
     def _hold(self, signed: SignedOrder, signature: bytes, peer: str, filled: int) -> str:
         """``signed`` (both signatures its maker's) held cancelled, ``filled`` as the chain

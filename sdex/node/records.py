@@ -122,6 +122,10 @@ class NodeState:
         self._own_durable = DurableFills()
         """The own settlements' fills known stored: the watcher does not write them again."""
         self._tasks: list[asyncio.Task[None]] = []
+        self.cancels_unread: dict[bytes, Record] = {}
+        """Orders closed by a soft cancel whose filled amount the chain has not been asked
+        yet (``NodePeering._read_cancelled``); ``cancels_waiting`` wakes that task."""
+        self.cancels_waiting = asyncio.Event()
         self._results_lock = asyncio.Lock()
         """One settlement's results written and diagnosed at a time (``_on_settled``)."""
         self._late_writes: set[asyncio.Task[list[StoredFill]]] = set()

@@ -7,18 +7,19 @@ import asyncio
 import concurrent.futures
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from json.encoder import encode_basestring_ascii as _string
 
 from sdex.book import Entry, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
-from sdex.chain import OrderState, Receipt
+from sdex.chain import FillEvent, OrderState, Receipt
 from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
+from sdex.node.events import EventHub, encode_json
 from sdex.node.settleblame import HOSTILE_WHY, NodeBlame
-from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
@@ -45,6 +46,39 @@ def _fill_event(f: StoredFill) -> dict[str, object]:
     return {"type": "fill", **f.to_json()}
 
 
+def fill_event_text(seq: int, fill: StoredFill) -> str:
+    """``encode_json({"seq": seq, **_fill_event(fill)})`` formatted from the fill directly:
+    no dict made for the encoder to walk (anvil50: two a settled match; ``publish_made``).
+    The same text (``tests/test_anvil50_fill_text.py``); values not of a fill's types are
+    encoded."""
+    f = fill
+    ints = (seq, f.log_index, f.block_number, f.maker_filled, f.taker_filled, f.fee)
+    if any(type(v) is not int for v in ints) or type(f.ours) is not bool:
+        return encode_json({"seq": seq, **_fill_event(f)})
+    return (
+        f'{{"seq": {seq}, "type": "fill", "transactionHash": {_string(f.tx_hash)}, '
+        f'"logIndex": {f.log_index}, "blockNumber": {f.block_number}, '
+        f'"orderHash": "0x{f.order_hash.hex()}", "maker": {_string(f.maker)}, '
+        f'"taker": {_string(f.taker)}, "makerAmountFilled": "{f.maker_filled}", '
+        f'"takerAmountFilled": "{f.taker_filled}", "feeRecipient": {_string(f.fee_recipient)}, '
+        f'"feePaid": "{f.fee}", "settledByThisNode": {"true" if f.ours else "false"}}}'
+    )
+
+
+def _publish_fill(events: EventHub, f: StoredFill) -> None:
+    """``f``'s fill event: its dict made only for a subscriber that reads dicts."""
+    events.publish_made(
+        functools.partial(_fill_event, f), functools.partial(fill_event_text, fill=f)
+    )
+
+
+def _own(fills: Iterable[FillEvent]) -> Iterable[StoredFill]:
+    """A settlement's fills as the node's own stored fills: the settler decodes them so
+    (``own_fill``), copied only if not (anvil50)."""
+    for f in fills:
+        yield f if type(f) is StoredFill and f.ours else StoredFill.of(f, True)
+
+
 class NodeSettlement(NodeBlame):
     """The settler's results applied: confirm, release, diagnose."""
 
@@ -67,7 +101,7 @@ class NodeSettlement(NodeBlame):
                 m = r.match
                 if r.outcome is SettleOutcome.SETTLED:
                     self._confirm(m, r)
-                    fills.extend(_stored_fills(r.fills, ours=True))
+                    fills.extend(_own(r.fills))
                     if debug:
                         log.debug(
                             "settled %s with %s in %s",
@@ -124,7 +158,7 @@ class NodeSettlement(NodeBlame):
                 try:
                     new = await self._fills_durable(writing)
                     for f in new:  # durable, then told (the watcher may have published some first)
-                        self.events.publish_lazy(functools.partial(_fill_event, f))
+                        _publish_fill(self.events, f)
                     if self.gossip is not None:
                         for tx in dict.fromkeys(f.tx_hash for f in fills):
                             self.gossip.notify("settlements", {"txHash": tx})
@@ -161,7 +195,7 @@ class NodeSettlement(NodeBlame):
                 log.error("a settlement's late fills write failed (%r): left to the watcher", e)
                 return
             for f in task.result():
-                self.events.publish_lazy(functools.partial(_fill_event, f))
+                _publish_fill(self.events, f)
 
         writing.add_done_callback(published)
         return []

@@ -39,11 +39,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sdex.chain import Exchange, FillEvent, Receipt, Sender, SignedTx
+from sdex.chain import Exchange, Receipt, Sender, SignedTx
 from sdex.chain.asend import AsyncSends
 from sdex.errors import TransactionFailed
 from sdex.settlement.stages import FlightTimes
 from sdex.store import Store, StoredFill
+from sdex.storefills import own_fill
 
 log = logging.getLogger("sdex.settlement")
 
@@ -77,7 +78,7 @@ class Broadcaster:
         self.sender = sender
         self.store = store
         self.exchange = exchange
-        self.fills_stored: dict[str, tuple[list[FillEvent], Future[list[StoredFill]]]] = {}
+        self.fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]] = {}
         """A mined settlement's fills, decoded and queued on the store here when the receipt
         came with the send: the node takes them (``pop``) and awaits the write instead of
         writing them again."""
@@ -272,7 +273,7 @@ class Broadcaster:
     def early(self, receipt: Receipt) -> Receipt:
         """A mined settlement's fills decoded here and queued on the store at once, durable
         while the receipt travels to the event loop (``fills_stored``)."""
-        if receipt.status == 1 and (fills := self.exchange.fills(receipt.logs)):
-            stored = self.store.add_fills_soon([StoredFill.of(f, True) for f in fills])
+        if receipt.status == 1 and (fills := self.exchange.fills_as(receipt.logs, own_fill)):
+            stored = self.store.add_fills_soon(fills)
             self.fills_stored[receipt.tx_hash] = (fills, stored)
         return receipt

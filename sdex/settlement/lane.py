@@ -34,6 +34,9 @@ class NonceLane:
     fees: Fees
     broadcaster: Broadcaster
     ours: OwnTxs
+    given_up: set[str]
+    """Of ``ours``, those counted lost (``give_up``): landed after all, their fills count in
+    the orders they closed meanwhile (``NodeChainState._on_block``)."""
     blocks: BlockReceipts | None
     gap_fills: int
     sends: set[asyncio.Future[Receipt | None]]
@@ -116,6 +119,7 @@ class NonceLane:
         with its block; it is kept a reorg window from the head of now."""
         head = self.mirror.head if self.mirror is not None else None
         self.ours.landed(tx_hash, 0 if head is None else head.number)
+        self.given_up.add(tx_hash.lower())
 
     def forget_final(self) -> None:
         """Drop from ``ours`` the transactions in final blocks: deeper than the mirror's
@@ -123,6 +127,7 @@ class NonceLane:
         head = self.mirror.head if self.mirror is not None else None
         if self.mirror is not None and head is not None:
             self.ours.prune(head.number - self.mirror.depth)
+            self.given_up = {t for t in self.given_up if t in self.ours}
 
     async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
         """Sign the lane's next transaction (its nonce, when not known, read from the chain

@@ -59,7 +59,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from sdex.chain import FillEvent, Receipt, Sender
+from sdex.chain import Receipt, Sender
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends
@@ -76,7 +76,7 @@ from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_orde
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.store import Store
+from sdex.store import Store, StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
 
@@ -151,7 +151,7 @@ class Settler(NonceLane):
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
         self.blocks: BlockReceipts | None = BlockReceipts(receipts, self.in_flight)
-        self.ours = OwnTxs()
+        self.ours, self.given_up = OwnTxs(), set[str]()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
         self.sent = 0
         self.settled = 0
@@ -488,11 +488,11 @@ class Settler(NonceLane):
         if again:
             return None
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
-        fills: list[FillEvent] = []
+        fills: list[StoredFill] = []
         if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
             fills = decoded[0]  # (decoded by the broadcaster, and being written)
-        elif receipt.status == 1:
-            fills = self.chain.exchange.fills(receipt.logs)
+        elif receipt.status == 1:  # (the node's stored fills at once: no copy made of each)
+            fills = self.chain.exchange.fills_as(receipt.logs, own_fill)
         if receipt.status == 1 and len(fills) == 2 * len(batch):  # (every match settled)
             self.gas.learn(len(batch), receipt.gas_used)
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here

@@ -41,7 +41,7 @@ const S = {
   dev: null, // {rpc, accounts}
   devReason: "", // why /web/dev-wallets serves none
   status: null,
-  lastHealth: null,
+  rates: [], // the network panel's reads of the order counts, {at, orders, submitted}, oldest first
   peersFrom: null, // the last /health answer: its gossip peers (renderPeers)
 };
 
@@ -495,7 +495,7 @@ function nodeAnswers(ok) {
     if ($("err-form").textContent.startsWith("could not reach the node")) $("err-form").textContent = "";
   } else {
     nodeDownSince = new Date();
-    S.lastHealth = null; // (no rate across the gap)
+    S.rates = []; // (no rate across the gap)
     for (const id of ["lag", "orders-rate"]) $(id).textContent = "—";
   }
   showNodeState();
@@ -586,6 +586,23 @@ function readFailed(e) {
   if (noAnswer(e)) nodeAnswers(false);
 }
 
+/** The rate of orders over the last RATE_WINDOW_MS or a little more (ux51: over the 0.5-2 s
+ * between two reads, an order posted 4 s before read "0.0 (0.0 posted here)"): from the
+ * newest read at least that old, with the count it is made of. */
+const RATE_WINDOW_MS = 10_000;
+function ordersRate(read) {
+  const reads = S.rates;
+  reads.push(read);
+  while (reads.length > 2 && read.at - reads[1].at >= RATE_WINDOW_MS) reads.shift();
+  const first = reads[0];
+  const span = (read.at - first.at) / 1000;
+  if (span <= 0) return "—";
+  const got = Math.max(0, read.orders - first.orders); // (a pruned book counts fewer)
+  const posted = Math.max(0, read.submitted - first.submitted);
+  return `${(got / span).toFixed(1)} (${(posted / span).toFixed(1)} posted here) · ` +
+    `${got} order${got === 1 ? "" : "s"} in the last ${Math.round(span)} s`;
+}
+
 let networkReading = false; // (a hung node's reads are not piled up, one every 2 s)
 async function refreshNetwork() {
   if (networkReading) return;
@@ -603,13 +620,7 @@ async function refreshNetwork() {
     if (moved) renderBook(); // (its levels with a settlement in flight)
     const now = performance.now();
     const submitted = metricSum(metrics, "sdex_orders_submitted_total");
-    if (S.lastHealth) {
-      const dt = (now - S.lastHealth.at) / 1000;
-      const rate = (health.orders - S.lastHealth.orders) / dt;
-      const apiRate = (submitted - S.lastHealth.submitted) / dt;
-      $("orders-rate").textContent = `${rate.toFixed(1)} (${apiRate.toFixed(1)} posted here)`;
-    }
-    S.lastHealth = { at: now, orders: health.orders, submitted };
+    $("orders-rate").textContent = ordersRate({ at: now, orders: health.orders, submitted });
     $("orders-known").textContent = `${health.orders} (${health.openOrders} open)`;
     $("settle-sent").textContent = `${health.settlementsSent} tx · ${health.matchesSettled} ${health.matchesSettled === 1 ? "match" : "matches"} settled · ${health.matchesFailed} failed`;
     $("head").textContent = status.head;
@@ -1096,13 +1107,16 @@ function renderMyOrders() {
                   filled ? `${fmtAmount(filled, m.quoteDecimals)} ${m.quote}` : "0")
               : h("td", { class: "num", "data-label": "Filled" }, fmtAmount(filled, m.baseDecimals));
           // (a screen reader's name for the row's buttons: three "cancel, button" said nothing
-          // of which order; on a phone the side column is hidden, the price coloured by side)
+          // of which order; on a phone the side column is hidden, the price says the side)
           const which = so && m ? `${so.side} ${fmtAmount(base, m.baseDecimals)} ${m.base} at ${fmtPrice(orderPrice(o, so.side, m))}` : short(hash);
           return h("tr", { "data-hash": hash, "data-status": meta.status },
             // (data-label: each cell's heading where a phone's width folds a row in two)
             h("td", { class: "mono", "data-label": "Order", title: hash }, short(hash)),
             h("td", {}, so?.side ?? "?"),
-            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price", "aria-label": so && m ? `${so.side} at ${fmtPrice(orderPrice(o, so.side, m))}` : undefined }, so ? fmtPrice(orderPrice(o, so.side, m)) : "?"),
+            h("td", { class: `num ${so?.side ?? ""}`.trim(), "data-label": "Price", "aria-label": so && m ? `${so.side} at ${fmtPrice(orderPrice(o, so.side, m))}` : undefined },
+              // (the side in words where its column is hidden, a phone's: ux51, its colour
+              // alone told a colour-blind user nothing)
+              ...(so ? [h("span", { class: "side-word" }, `${so.side} `), fmtPrice(orderPrice(o, so.side, m))] : ["?"])),
             h("td", { class: "num", "data-label": "Amount" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
             filledCell,
             // (a narrow column folds "partially_filled" after its "_", never mid-word)
