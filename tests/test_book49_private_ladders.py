@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -14,10 +15,26 @@ from hypothesis import strategies as st
 
 from sdex.book import OrderBook, Side
 from sdex.matching import MatchingEngine, Outcome, TimeInForce
+from sdex.matching.crossing import crossing_entries
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 from tests import bookdriver
 
 KINDS = [*["submit"] * 6, "cancel", "shrink", "funds", "settle", "advance", "rematch", "uncross"]
+
+
+def random_ops(test: Callable[[list[list[Any]]], None]) -> Callable[..., None]:
+    """A property test over random operations (``KINDS``), ``SDEX_BOOK_EXAMPLES`` of them."""
+    ops = st.lists(
+        st.tuples(st.sampled_from(KINDS), *[st.integers(0, 2**16)] * 3).map(list),
+        min_size=10,
+        max_size=80,
+    )
+    examples = int(os.environ.get("SDEX_BOOK_EXAMPLES", "150"))
+    checks = [HealthCheck.too_slow]
+    out: Callable[..., None] = settings(
+        max_examples=examples, deadline=None, suppress_health_check=checks
+    )(given(ops=ops)(test))
+    return out
 
 
 def _trace(ops: list[list[Any]], apart: bool) -> list[Any]:
@@ -30,18 +47,7 @@ def _trace(ops: list[list[Any]], apart: bool) -> list[Any]:
     return out
 
 
-@settings(
-    max_examples=int(os.environ.get("SDEX_BOOK_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-@given(
-    ops=st.lists(
-        st.tuples(st.sampled_from(KINDS), *[st.integers(0, 2**16)] * 3).map(list),
-        min_size=10,
-        max_size=80,
-    )
-)
+@random_ops
 def test_private_ladders_fill_as_the_single_ladder(ops: list[list[Any]]) -> None:
     """Differential: the same operations (a quarter of the orders restricted to one of two
     traders, who trade too) on a book with private ladders and on one without: every
@@ -132,3 +138,44 @@ def test_at_one_price_the_older_order_goes_first_whichever_ladder() -> None:
 
 
 _IOC = TimeInForce.IOC
+
+
+def _every_ladder(book: OrderBook) -> dict[str, set[str]]:
+    """A ``sellers`` that names every private ladder's taker for every token: with it,
+    ``crossing_entries`` visits every ladder, as before left53."""
+    takers = {t for p in book.pairs for s in (p.bids, p.asks) for t in (s.private or {})}
+    return {token: set(takers) for p in book.pairs for token in (p.base, p.quote)}
+
+
+def _selling(book: OrderBook) -> dict[str, set[str]]:
+    """The makers with open orders, by the token they sell, read from the orders (a set
+    for each token of a pair)."""
+    out: dict[str, set[str]] = {t: set() for p in book.pairs for t in (p.base, p.quote)}
+    for e in book._index.values():
+        if e.closed is None:
+            out.setdefault(e.account.token, set()).add(e.account.maker)
+    return out
+
+
+@random_ops
+def test_uncross_visits_only_the_ladders_of_takers_who_sell(ops: list[list[Any]]) -> None:
+    """left53: ``crossing_entries`` visits only the private ladders whose taker has open
+    orders of the token (``BookBase.sellers``, kept as orders open and close, restored
+    from a snapshot too); after every operation (``uncross`` called after those that call
+    it) the index is what the open orders say, and every pair's crossing orders are those
+    found by visiting every ladder."""
+    d = bookdriver.Driver(apart=True, uncross=True)
+    for i, op in enumerate(ops):
+        d.step(op)
+        book = d.book
+        assert book.sellers == _selling(book), f"operation {i} {op}"
+        for p in book.pairs:
+            found = crossing_entries(p, book)
+            kept, book.sellers = book.sellers, _every_ladder(book)
+            try:
+                every = crossing_entries(p, book)
+            finally:
+                book.sellers = kept
+            assert [e.hash for e in found] == [e.hash for e in every], f"operation {i} {op}"
+    restored = OrderBook.restore(d.book.snapshot())
+    assert restored.sellers == _selling(restored)

@@ -11,6 +11,7 @@ restart numbers new orders after every ``seq`` given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,23 @@ def pruning(c: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NodeCo
     return node_config(c, tmp_path / "n.db", closed_grace=0.1, expired_retention=0.0)
 
 
+def short_lived(c: Chain) -> tuple[int, Callable[[int], SignedOrder]]:
+    """When the short-lived orders expire (``LIFE`` s from now by the chain's clock), and
+    the ``i``-th such ask of ALICE's."""
+    ends = pending_time(c) + LIFE
+
+    def short(i: int) -> SignedOrder:
+        return c.sign(ask(c, ALICE, E18, (3000 + i) * E6, expiry=ends))
+
+    return ends, short
+
+
 async def test_dead_rows_are_deleted_and_what_tells_something_stays(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
     cfg = pruning(c, tmp_path, monkeypatch)
-    ends = pending_time(c) + LIFE
-
-    def short(i: int) -> SignedOrder:
-        return c.sign(ask(c, ALICE, E18, (3000 + i) * E6, expiry=ends))
+    ends, short = short_lived(c)
 
     async with running_node(cfg) as (node, api):
         dead = [short(i) for i in range(4)]

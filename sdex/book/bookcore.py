@@ -107,6 +107,8 @@ class BookCore(BookBase):
         if len(orders) > 2 * account.live + 16:
             account.orders = orders = [x for x in orders if x.closed is None]
         orders.append(e)
+        if not account.live:
+            self._selling(account)
         account.live += 1
         remaining = m - filled - pending
         account.open += remaining
@@ -360,7 +362,8 @@ class BookCore(BookBase):
         pending = e.pending
         account.open -= e.maker_amount - e.filled - pending
         account.live -= 1
-        if not account.live and account.orders:
+        if not account.live:
+            self._sold_out(account)
             account.orders = []  # all closed: drop them now (see ``_index_expiry``)
         e.closed = reason
         if e.late:

@@ -380,6 +380,8 @@ class OrderBook(BookCore):
             if rec["closed"] is not None:
                 e.account.open -= e.remaining
                 e.account.live -= 1
+                if not e.account.live:
+                    book._sold_out(e.account)
                 e.closed = RemovalReason(rec["closed"])
                 e.fillable = 0
             elif rec["resting"]:

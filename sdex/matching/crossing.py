@@ -89,7 +89,9 @@ def crossing_entries(p: PairBook, book: BookBase) -> list[Entry]:
     across its best (of the orders that can trade now: ``_best_live``). Each pair that
     crosses and may trade has both in it (a restricted order trades only with its taker's
     orders), and a walk from any of them meets the other (``MatchingEngine._walk``).
-    O(public orders across + each private ladder's taker's open orders of the token + what
+    O(public orders across + the fewer of the private ladders and the token's sellers
+    (``BookBase.sellers``; only the ladders of takers selling it are visited, left53) +
+    those takers' open orders of the token + what
     crosses), never O(restricted x public)."""
     found: dict[bytes, Entry] = {}
     best_bid = p.best_bid()
@@ -105,8 +107,19 @@ def crossing_entries(p: PairBook, book: BookBase) -> list[Entry]:
             if level.num * bid_price.denominator > bid_price.numerator * level.den:
                 break
             _add(found, level)
+    sellers = book.sellers
     for side, opp, token in ((p.bids, p.asks, p.base), (p.asks, p.bids, p.quote)):
-        for taker, ladder in list((side.private or {}).items()):
+        private = side.private
+        if not private:
+            continue
+        # (only the ladders whose taker sells ``token``: ``BookBase.sellers``, left53)
+        makers = sellers.get(token, ())
+        if len(private) <= len(makers):
+            takers = [t for t in private if t in makers]
+        else:
+            takers = [t for t in makers if t in private]
+        for taker in takers:
+            ladder = private[taker]
             top = _best_live(ladder)
             if top is None:  # (its orders all parked: unfunded, in flight)
                 continue

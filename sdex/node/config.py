@@ -102,11 +102,12 @@ class NodeConfig:
     closed_grace: float = 10.0
     """Seconds a closed order stays in memory once stored (then read from the store)."""
     expired_retention: float | None = None
-    """Seconds past its expiry (by the chain's clock) that a never-traded cancelled or
-    expired order's row is kept, then deleted (``sdex.storeprune``: the store is bounded by
-    the orders of that window, not by every order ever accepted; ``GET /v1/orders/{hash}``
-    answers 404 for it after). None (the default, ``sdex node --drop-closed-after``): kept
-    for ever, as PRODUCT.md promises ("404 only for a hash the node never accepted")."""
+    """Seconds past its expiry (by the chain's clock, as of the last block the node has
+    applied: left53) that a never-traded cancelled or expired order's row is kept, then
+    deleted (``sdex.storeprune``: the store is bounded by the orders of that window, not by
+    every order ever accepted; ``GET /v1/orders/{hash}`` answers 404 for it after). None
+    (the default, ``sdex node --drop-closed-after``): kept for ever, as PRODUCT.md promises
+    ("404 only for a hash the node never accepted")."""
     reorg_depth: int = 128
     """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
     deeper one is handled as a chain reset: everything re-read)."""

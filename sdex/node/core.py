@@ -298,13 +298,19 @@ class Node(NodePeering):
         that reached the last row rests ``PRUNE_REST`` seconds before the next starts.
         Expired by the chain's clock (``chain_time``), not by ``now``'s, which runs ahead by
         the settlements' landing time (review49: a soft cancel the chain still honoured was
-        deleted, and ``/p2p/cancelled`` no longer served it)."""
+        deleted, and ``/p2p/cancelled`` no longer served it), and at most the time of the
+        last block the node has applied and saved (left53: restarted after a downtime
+        longer than the retention, the node swept by the chain's clock before its watcher
+        had applied the blocks since: an order filled on chain while the node was down lost
+        its row, its fill stored next, 404 beside it; a fill lands in a block stamped at
+        most its order's expiry, so one expired before the applied head's time is stored)."""
         keep = self.config.expired_retention
         for _ in range(PRUNE_STEPS):
             if keep is None or time.monotonic() < self._prune_rest:
                 return
+            applied = min(self.chain_time(), self.watcher.latest_timestamp)
             gone, self._prune_after = await self.store.prune_step(
-                self._prune_after, self.chain_time() - math.ceil(keep)
+                self._prune_after, applied - math.ceil(keep)
             )
             if self._prune_after == 0:
                 self._prune_rest = time.monotonic() + PRUNE_REST

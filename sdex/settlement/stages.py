@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import time
 from collections import deque
@@ -106,12 +107,14 @@ class StageTimes:
     memory: float = LANDING_MEMORY
     """Seconds a landing counts (``LANDING_MEMORY``)."""
     _landing: int = 0
+    _slowest: float = 0.0  # (``_landing``'s seconds before rounding)
     _until: float = 0.0  # (when the oldest landing counted in ``_landing`` is forgotten)
 
     @property
     def landing(self) -> int:
-        """Whole seconds the slowest of ``landed`` in the last ``memory`` seconds took, and
-        the oldest queued match's wait so far (at most ``MAX_LANDING`` together): how far
+        """Whole seconds (rounded up, left53) the slowest of ``landed`` in the last
+        ``memory`` seconds took, and the oldest queued match's wait so far (at most
+        ``MAX_LANDING`` together): how far
         past a match the chain may judge its settlement (``NodeState.now``; attack48).
         review49: the wait was remembered with the landing, so a stream of "suspect"
         matches settled alone, honest ones waiting behind them, kept it up to a minute for
@@ -121,7 +124,7 @@ class StageTimes:
         queued = self.waiting()
         if not queued:
             return self._landing
-        return min(MAX_LANDING, int(self._landing + time.perf_counter() - queued[0]))
+        return min(MAX_LANDING, math.ceil(self._slowest + time.perf_counter() - queued[0]))
 
     def _recount(self) -> None:
         now = time.monotonic()
@@ -129,7 +132,10 @@ class StageTimes:
         while landed and landed[0][0] + self.memory <= now:
             landed.popleft()
         slowest = max(landed, key=lambda e: e[1], default=(0.0, 0.0))
-        self._landing = min(MAX_LANDING, int(slowest[1]))
+        # (rounded up, left53: a 3.9 s landing counted as 3 let an order expiring 3.5 s out
+        # be matched, its settlement landing past its expiry, the operator paying the gas)
+        self._slowest = min(float(MAX_LANDING), slowest[1])
+        self._landing = math.ceil(self._slowest)
         self._until = slowest[0] + self.memory
 
     def add(

@@ -894,7 +894,8 @@ async function placeOrder(ev) {
     S.outcomes.set(hash, { outcome: r.body.outcome, matched: Array.isArray(r.body.matches) && r.body.matches.length > 0 });
     $("last-order").dataset.hash = hash;
     delete $("last-order").dataset.previous;
-    setMine({ order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0" } }, asked);
+    const reason = typeof r.body.metaData?.reason === "string" ? r.body.metaData.reason : "";
+    setMine({ order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0", reason } }, asked);
     renderMyOrders();
     refreshOrder(hash);
   } finally {
@@ -907,8 +908,20 @@ async function placeOrder(ev) {
  * the words ``sdex order`` uses: the status alone says "removed" for an IOC that met
  * nothing or whose unmatched rest was dropped (its filled amount says what traded),
  * "partially_filled" for a taker matched in full whose settlement is not mined.
- * (A resting order's status says enough, and changes as it trades.) */
-function outcomeWords({ outcome, matched }, meta) {
+ * (A resting order's status says enough, and changes as it trades.) An IOC or FOK that
+ * met nothing for the node's landing time has the node's reason after the words, as
+ * ``sdex order`` has it (left53: "dropped: the orders it crosses expire within …"). */
+function outcomeWords(posted, meta) {
+  const words = matchingWords(posted, meta);
+  const why = typeof meta.reason === "string" ? meta.reason : "";
+  const { outcome, matched } = posted;
+  if (words && !matched && (outcome === "dropped" || outcome === "killed") && why.startsWith(`${outcome}: `)) {
+    return `${words} — ${why.slice(outcome.length + 2)}`;
+  }
+  return words;
+}
+
+function matchingWords({ outcome, matched }, meta) {
   const status = meta.status;
   switch (outcome) {
     case "filled": {
