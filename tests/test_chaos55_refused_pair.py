@@ -49,4 +49,5 @@ async def test_a_pair_refused_for_its_amounts_waits_for_a_change(
         assert await api.status(ask) == "open"
         node.book.set_filled(ask.hash, E18 // 100)  # its filled amount changed: tried again
         assert not node.refused_pairs.barred(a.hash, a.filled, b.hash, b.filled)
-        assert len(node.refused_pairs) == 0  # (forgotten)
+        node.book.set_filled(ask.hash, 0)  # and back: barred again (no swing frees it)
+        assert not node.may_match(a, b)

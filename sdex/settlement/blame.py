@@ -269,15 +269,10 @@ class RefusedPairs:
             self._pairs.popitem(last=False)
 
     def barred(self, a: bytes, a_filled: int, b: bytes, b_filled: int) -> bool:
-        """Whether the pair was refused at these very filled amounts (a pair whose amounts
-        changed since is forgotten)."""
+        """Whether the pair was refused at these very filled amounts. (Kept, not forgotten,
+        when they differ: a filled amount the watcher and a diagnosis set back and forth
+        would free the pair at each swing.)"""
         if not self._pairs:
             return False
         key, filled = self._key(a, a_filled, b, b_filled)
-        got = self._pairs.get(key)
-        if got is None:
-            return False
-        if got == filled:
-            return True
-        del self._pairs[key]
-        return False
+        return self._pairs.get(key) == filled
