@@ -288,9 +288,11 @@ class NodeSettlement(NodeBlame):
     def _release(self, m: Match) -> None:
         self.registry.settled(m)
         before = {so.hash: self.book.get(so.hash) for so in (m.resting, m.incoming)}
-        try:
+        try:  # (each side released on its own: ``Settling.release``)
             self.engine.release(m)
-        except (BookError, UnknownOrder):
+        except UnknownOrder as e:  # filled or dropped meanwhile (after a reorg, say): said
+            log.warning("releasing a failed match: %s", e)
+        except BookError:
             log.exception("releasing a failed match")
         for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)
