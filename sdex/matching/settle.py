@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from sdex.book.errors import BookError
 from sdex.book.orderbook import OrderBook
 from sdex.fillmath import MatchAmounts
 from sdex.matching.dry import self_trades
@@ -49,9 +50,23 @@ class Settling:
                 self.confirm(m)
 
     def release(self, match: Match) -> None:
-        """A match will not settle: both sides get their amounts back (then ``rematch``)."""
-        self.book.release(match.resting.hash, match.amounts.left_filled)
-        self.book.release(match.incoming.hash, match.amounts.right_filled)
+        """A match will not settle: both sides get their amounts back (then ``rematch``).
+
+        Each side on its own: one the book no longer holds (filled on chain meanwhile, a
+        reorg) or holds less of in flight does not keep the other's amount reserved for good
+        (chaos55). The first such ``BookError`` is raised once both were tried."""
+        error: BookError | None = None
+        for order_hash, amount in (
+            (match.resting.hash, match.amounts.left_filled),
+            (match.incoming.hash, match.amounts.right_filled),
+        ):
+            try:
+                self.book.release(order_hash, amount)
+            except BookError as e:
+                if error is None:
+                    error = e
+        if error is not None:
+            raise error
 
     def would_self_trade(self, order: SignedOrder, *, now: int | None = None) -> bool:
         """Whether ``order``, arriving now, would meet a resting order of its own maker that

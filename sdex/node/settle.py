@@ -23,7 +23,7 @@ from sdex.node.settleblame import HOSTILE_WHY, NodeBlame
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
-from sdex.settlement.blame import own_key
+from sdex.settlement.blame import own_key, pair_refused
 from sdex.store import StoredFill, StoreError
 
 log = logging.getLogger("sdex.node")
@@ -127,6 +127,8 @@ class NodeSettlement(NodeBlame):
                             blameless.add(id(m))
                         if r.refused is not None and r.refused == m.resting.hash:
                             refused[id(m)] = m.resting
+                        if pair_refused(r.reason):
+                            self._note_refused(m)
             self._watcher_was_first(results)
         finally:
             self.registry.write_deferred()
@@ -286,9 +288,11 @@ class NodeSettlement(NodeBlame):
     def _release(self, m: Match) -> None:
         self.registry.settled(m)
         before = {so.hash: self.book.get(so.hash) for so in (m.resting, m.incoming)}
-        try:
+        try:  # (each side released on its own: ``Settling.release``)
             self.engine.release(m)
-        except (BookError, UnknownOrder):
+        except UnknownOrder as e:  # filled or dropped meanwhile (after a reorg, say): said
+            log.warning("releasing a failed match: %s", e)
+        except BookError:
             log.exception("releasing a failed match")
         for so in (m.resting, m.incoming):
             rec = self.records.get(so.hash)

@@ -15,7 +15,7 @@ from sdex.matching.match import Match
 from sdex.node.chainstate import NodeChainState
 from sdex.order import SignedOrder
 from sdex.settlement import diagnose
-from sdex.settlement.blame import Evidence, MakerMemory, PairBar, blame
+from sdex.settlement.blame import Evidence, MakerMemory, PairBar, RefusedPairs, blame
 from sdex.settlement.evidence import gather
 
 log = logging.getLogger("sdex.node")
@@ -27,6 +27,7 @@ class NodeBlame(NodeChainState):
 
     _blamed_makers: MakerMemory | None = None
     _barred_pairs: PairBar | None = None
+    _refused_pairs: RefusedPairs | None = None
 
     def _read_failed(
         self,
@@ -97,9 +98,35 @@ class NodeBlame(NodeChainState):
             self._barred_pairs = PairBar()
         return self._barred_pairs
 
+    @property
+    def refused_pairs(self) -> RefusedPairs:
+        """Pairs whose amounts the contract refused (``ZeroFillAmount``): not matched again
+        while both orders' filled amounts are the same (``may_match``)."""
+        if self._refused_pairs is None:
+            self._refused_pairs = RefusedPairs()
+        return self._refused_pairs
+
+    def _note_refused(self, m: Match) -> None:
+        """``m``'s pair refused for its amounts: barred at the book's filled amounts now."""
+        find = self.book.find
+        left, right = find(m.resting.hash), find(m.incoming.hash)
+        if left is None or right is None:
+            return
+        self.refused_pairs.note(left.hash, left.filled, right.hash, right.filled)
+        log.warning(
+            "settlement of %s vs %s refused for its amounts: the pair is not matched again "
+            "until either order's filled amount changes",
+            m.resting.hash_hex, m.incoming.hash_hex,
+        )  # fmt: skip
+
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """``NodeIntake.may_match``, and never a pair barred by ``barred_pairs``."""
         pairs = self._barred_pairs
         if pairs is not None and pairs.barred(resting.hash, incoming.hash):
+            return False
+        refused = self._refused_pairs
+        if refused is not None and refused.barred(
+            resting.hash, resting.filled, incoming.hash, incoming.filled
+        ):
             return False
         return super().may_match(resting, incoming)

@@ -230,3 +230,49 @@ class PairBar:
             del self._pairs[self._key(a, b)]
             return False
         return True
+
+
+PAIR_REFUSALS = ("ZeroFillAmount(", "PricesDoNotCross(")
+"""The contract's refusals of a pair's amounts (each names both orders)."""
+
+
+def pair_refused(reason: str) -> bool:
+    """Whether a failed match's ``reason`` is the contract refusing the pair's amounts: the
+    same pair at the same filled amounts is refused again, whoever settles it."""
+    return reason.startswith(PAIR_REFUSALS)
+
+
+class RefusedPairs:
+    """Pairs whose amounts the contract refused (``pair_refused``), with both orders' filled
+    amounts in the book then: not matched together again while both are unchanged (a fill,
+    or the chain's filled amount read into the book, lets them try again). chaos55: a pair
+    whose book amounts the chain did not share was matched, refused with ``ZeroFillAmount``,
+    released and matched again 7,876 times in 1.5 minutes. At most ``kept`` pairs."""
+
+    def __init__(self, kept: int = PAIRS_KEPT) -> None:
+        self.kept = kept
+        self._pairs: OrderedDict[tuple[bytes, bytes], tuple[int, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    @staticmethod
+    def _key(a: bytes, fa: int, b: bytes, fb: int) -> tuple[tuple[bytes, bytes], tuple[int, int]]:
+        return ((a, b), (fa, fb)) if a < b else ((b, a), (fb, fa))
+
+    def note(self, a: bytes, a_filled: int, b: bytes, b_filled: int) -> None:
+        """The pair (``a``, ``b``) refused with these filled amounts (in the book)."""
+        key, filled = self._key(a, a_filled, b, b_filled)
+        self._pairs[key] = filled
+        self._pairs.move_to_end(key)
+        while len(self._pairs) > self.kept:
+            self._pairs.popitem(last=False)
+
+    def barred(self, a: bytes, a_filled: int, b: bytes, b_filled: int) -> bool:
+        """Whether the pair was refused at these very filled amounts. (Kept, not forgotten,
+        when they differ: a filled amount the watcher and a diagnosis set back and forth
+        would free the pair at each swing.)"""
+        if not self._pairs:
+            return False
+        key, filled = self._key(a, a_filled, b, b_filled)
+        return self._pairs.get(key) == filled
