@@ -8,6 +8,11 @@ the expiry sweep. A GTC order that arrives that late rests held apart, not cross
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -152,3 +157,32 @@ def test_holding_late_orders_apart_changes_no_match(
     finally:
         engine_module.hold = real
     assert held == reference
+
+
+@pytest.mark.skipif(not native.ACTIVE, reason="the source book runs the differential itself")
+def test_the_differential_runs_on_the_source_book_too() -> None:
+    """With the compiled book in this process (``make test``: a compiled module's globals
+    cannot be swapped), the differential above runs in a ``SDEX_PURE=1`` process."""
+    root = Path(__file__).resolve().parent.parent
+    test = f"{Path(__file__).name}::test_holding_late_orders_apart_changes_no_match"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            f"tests/{test}",
+        ],
+        env={**os.environ, "SDEX_PURE": "1", "PYTHONPATH": str(root)},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0 and "1 passed" in done.stdout, (
+        done.stdout[-3000:] + done.stderr[-2000:]
+    )
