@@ -32,6 +32,7 @@ def landing_why(book: BookBase, o: Order, now: int, by: int) -> str:
     pair, side = book.route(o)
     ask = side is Side.ASK
     looked = 0
+    crossing: set[int] = set()  # (the levels crossing its price, by identity)
     for level in pair.bids if ask else pair.asks:  # best price first
         if ask:  # a bid's price num/den at least the ask's limit takerAmount/makerAmount
             crosses = level.num * o.maker_amount >= level.den * o.taker_amount
@@ -39,10 +40,23 @@ def landing_why(book: BookBase, o: Order, now: int, by: int) -> str:
             crosses = level.num * o.taker_amount <= level.den * o.maker_amount
         if not crosses:
             break
+        crossing.add(id(level))
         for e in level.active():
             if now < e.expiry <= by and e.maker != o.maker and e.fillable:
                 return f"the orders it crosses expire {window}: the chain would refuse a trade"
             looked += 1
             if looked >= LOOKED:
                 return ""
+        looked += 1  # (a level counts too: levels of parked orders only are not free)
+        if looked >= LOOKED:
+            return ""
+    # the orders a walk met expiring within the window are held apart, out of the queues
+    # (``sdex.book.late``, expiry54): those at a crossing level are why too
+    for i, e in enumerate(book.late.values()):
+        if i >= LOOKED:
+            break
+        at = e.level  # (the level it was held at)
+        crosses = at is not None and id(at) in crossing
+        if crosses and e.maker != o.maker and now < e.expiry <= by:
+            return f"the orders it crosses expire {window}: the chain would refuse a trade"
     return ""
