@@ -251,7 +251,8 @@ class NodePeering(NodeSettlement):
                 try:
                     async with asyncio.timeout(FILLED_READ_WAIT):
                         states = await self.batcher.get_many([r.signed for r in batch.values()])
-                except (ChainError, ValueError, OSError, TimeoutError) as e:
+                # (aiohttp's ServerDisconnected is none of the others: it ended this task)
+                except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
                     log.info("soft-cancelled orders keep the mirror's fills: %r", e)
                     continue
                 for st in states:
