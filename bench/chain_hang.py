@@ -43,8 +43,7 @@ async def until(cond: Any, bound: float) -> float:
 
 
 async def run(rounds: int) -> dict[str, Any]:
-    port = free_port()
-    chain = HardhatNode(port, None, 20)
+    chain = HardhatNode(None, None, 20)
     rpc = chain.start()
     assert chain.proc is not None
     pid = chain.proc.pid

@@ -1093,7 +1093,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sdex-gossip-")))
         deployment_file = workdir / "devnet.json"
-        hardhat = HardhatNode(free_port(), workdir / "hardhat.log")
+        hardhat = HardhatNode(None, workdir / "hardhat.log")
         rpc = hardhat.start()
         try:
             # Hardhat funds its first 20 accounts with ETH only (hardhat.config.js): give the

@@ -95,21 +95,32 @@ def _ephemeral_low() -> int:
 
 
 def check_port_free(port: int) -> None:
-    """Refuse a port that something already listens on, before any deployment.
-
-    Otherwise the engine fails to bind while an old chain on that port answers our
-    ``eth_chainId`` probe, and the deployment lands on a chain we did not start.
-    """
+    """Refuse a port that something already listens on, before any deployment (said here
+    at once, not by the engine's failed bind seconds later)."""
     with socket.socket() as s:
         # REUSEADDR: a closed socket's TIME_WAIT on this port is no reason to refuse it
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError as e:
-            raise DevnetError(
-                f"port {port} on 127.0.0.1 is already in use ({e.strerror}): stop what "
-                f"listens there or pick another with --port"
-            ) from None
+            raise PortTaken(port, e.strerror or "") from None
+
+
+class PortTaken(DevnetError):
+    """Another process listens on the chain's port (before it started, or took it first)."""
+
+    def __init__(self, port: int, why: str) -> None:
+        super().__init__(
+            f"port {port} on 127.0.0.1 is already in use ({why}): stop what listens there "
+            "or pick another with --port"
+        )
+
+
+PORT_TRIES = 3
+"""Ports a chain whose port is its own pick (``ChainNode(None)``) tries when another process
+listens on the one it picked before it binds it (Hardhat binds seconds after the pick)."""
+SAID_LIMIT = 64 * 1024
+"""Bytes of a starting chain's output read for its "listening" line (it comes first)."""
 
 
 class ChainNode:
@@ -117,9 +128,12 @@ class ChainNode:
 
     name = "chain"
 
-    def __init__(self, port: int, log_path: Path | None = None, accounts: int = 20) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, port: int | None, log_path: Path | None = None, accounts: int = 20) -> None:
+        """``port`` None: one picked here (``free_port``), and picked again at ``start`` if
+        another process takes it first; a port given is refused then (``PortTaken``)."""
+        self.picked = port is None
+        self.port = free_port() if port is None else port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.accounts = accounts
         self.proc: subprocess.Popen[bytes] | None = None
@@ -133,39 +147,68 @@ class ChainNode:
     def after_start(self, rpc: Rpc) -> None:
         """Engine settings applied once the node answers."""
 
+    def listens(self, said: str) -> bool:
+        """Whether this start's process said it listens on ``url``; ``said``: its output."""
+        raise NotImplementedError
+
     def start(self, timeout: float = 60.0) -> Rpc:
+        """The chain, up once its own process said it listens on ``url`` (``listens``) and it
+        answers there: not whatever answers there (another test's or checkout's chain that
+        took the port between ``free_port``'s pick and this bind answers ``eth_chainId``
+        too, and the deployment landed on it). A port of its own pick that another process
+        took first is picked again, at most ``PORT_TRIES`` times."""
+        for attempt in range(1, PORT_TRIES + 1):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if not self.picked or attempt == PORT_TRIES:
+                    raise
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> Rpc:
         check_port_free(self.port)
         cmd = self.command()
         if self.log_path:  # (.sdex/ on a fresh clone: the deployment file goes beside it)
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=self.env(),
-        )
-        rpc = Rpc(self.url)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise DevnetError(
-                    f"{self.name} exited with {self.proc.returncode} (see {self.log_path})"
-                )
+        # its output, read back from this start's first byte on (the log is appended to)
+        out = open(self.log_path, "a+b") if self.log_path else tempfile.TemporaryFile()  # noqa: SIM115
+        with out:
+            since = os.fstat(out.fileno()).st_size
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=self.env(),
+            )  # fmt: skip
+            rpc = Rpc(self.url)
             try:
-                rpc.call("eth_chainId")
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise DevnetError(
-                        f"{self.name} did not answer on {self.url} in {timeout}s"
-                    ) from None
-                time.sleep(0.1)
+                self._wait_up(rpc, lambda: os.pread(out.fileno(), SAID_LIMIT, since), timeout)
+            except BaseException:
+                rpc.close()
+                ChainNode.stop(self)  # (the process only: a retry keeps the rest)
+                raise
         self.after_start(rpc)
         return rpc
+
+    def _wait_up(self, rpc: Rpc, output: Callable[[], bytes], timeout: float) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            said = output().decode(errors="replace")
+            if self.proc.poll() is not None:
+                if "address already in use" in said.lower():
+                    raise PortTaken(self.port, f"taken before {self.name} bound it")
+                where = f"see {self.log_path}" if self.log_path else said.strip()[-300:]
+                raise DevnetError(f"{self.name} exited with {self.proc.returncode} ({where})")
+            if self.listens(said):
+                try:
+                    rpc.call("eth_chainId")
+                    return
+                except Exception:
+                    pass
+            if time.monotonic() > deadline:
+                raise DevnetError(f"{self.name} did not answer on {self.url} in {timeout}s")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -189,6 +232,9 @@ class HardhatNode(ChainNode):
             raise DevnetError("node_modules is missing: run `make setup` (npm ci) first")
         cmd = [str(hardhat), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
         return [*NO_HUGE_PAGES, *cmd] if sys.platform == "linux" else cmd
+
+    def listens(self, said: str) -> bool:
+        return f"JSON-RPC server at {self.url}/" in said
 
     def env(self) -> dict[str, str]:
         return {
@@ -244,6 +290,8 @@ INTERVAL_BLOCK_GAS = 200_000_000
 """anvil's block gas limit with interval mining: room for a node's settlement batches in
 flight in one block (``sdex.settlement.settler.MAX_IN_FLIGHT`` x 16 M gas each) and others.
 anvil's work a block is mostly per block, not per gas (docs/BENCHMARKS.md, anvil38)."""
+STARTED = "started.json"
+"""anvil's ``--config-out`` file in its ``cache_dir``, written once it has bound its port."""
 BLOCK_TIMES = (0.001, 60.0)
 """Interval mining's block time bounds, seconds."""
 
@@ -266,7 +314,7 @@ class AnvilNode(ChainNode):
 
     def __init__(
         self,
-        port: int,
+        port: int | None,
         log_path: Path | None = None,
         accounts: int = 20,
         block_time: float | None = None,
@@ -294,8 +342,14 @@ class AnvilNode(ChainNode):
                 shutil.rmtree(self.cache_dir, ignore_errors=True)
                 self.cache_dir = None
 
+    def listens(self, said: str) -> bool:
+        # (--silent: no "Listening on" line; the config file is written once it is bound)
+        return self.cache_dir is not None and (self.cache_dir / STARTED).exists()
+
     def command(self) -> list[str]:
-        cache = () if self.cache_dir is None else ("--cache-path", str(self.cache_dir))
+        cache = () if self.cache_dir is None else (
+            "--cache-path", str(self.cache_dir), "--config-out", str(self.cache_dir / STARTED)
+        )  # fmt: skip
         return [
             str(anvil_binary()),
             "--host", "127.0.0.1",
@@ -314,7 +368,7 @@ class AnvilNode(ChainNode):
 
 def chain_node(
     engine: Engine,
-    port: int,
+    port: int | None,
     log_path: Path | None = None,
     accounts: int = 20,
     block_time: float | None = None,
@@ -398,7 +452,7 @@ class Devnet:
         block_time: float | None = None,
     ) -> None:
         self.engine = engine
-        self.node = chain_node(engine, port or free_port(), log_path, accounts, block_time)
+        self.node = chain_node(engine, port, log_path, accounts, block_time)
         self.deployment_path = deployment_path
         self.accounts = accounts
         self.rpc: Rpc | None = None

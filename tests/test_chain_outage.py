@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,10 @@ class OwnHardhat:
 
     def __init__(self, name: str) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
-        self.log = LOG_DIR / f"{name}-{self.port}.log"
-        self.node = HardhatNode(self.port, self.log, ACCOUNTS)
+        self.log = LOG_DIR / f"{name}-{os.getpid()}.log"
+        self.node = HardhatNode(None, self.log, ACCOUNTS)  # (a port of its pick, retried)
         self.rpc = self.node.start()
+        self.port = self.node.port
 
     def deploy(self) -> Deployment:
         return deploy_devnet(self.rpc, self.node.url, ACCOUNTS)

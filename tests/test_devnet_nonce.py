@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Rpc, Sender, Token
-from sdex.devnet import UINT256_MAX, chain_node, deploy_devnet, dev_keys, free_port
+from sdex.devnet import UINT256_MAX, chain_node, deploy_devnet, dev_keys
 from tests.rpcfault import Answer, _proxy
 
 LAST = 19
@@ -36,7 +36,7 @@ def _forward(url: str, req: object) -> bytes:
 def test_a_transaction_slipped_in_by_a_node_does_not_stop_the_deployment(
     engine: str, tmp_path: Path
 ) -> None:
-    node = chain_node(engine, free_port(), tmp_path / "chain.log")  # type: ignore[arg-type]
+    node = chain_node(engine, None, tmp_path / "chain.log")  # type: ignore[arg-type]
     upstream = node.start()
     key = dev_keys(LAST + 1)[LAST]
     other = Sender(upstream, key)
@@ -74,7 +74,7 @@ def test_the_deployment_block_is_the_exchanges_own(engine: str, tmp_path: Path) 
     sender's transaction): the deployment block is still the one the Exchange was created in
     (it was the head read after, one block late: the mirror, reading logs from it on, would
     miss an Exchange log of the block between)."""
-    node = chain_node(engine, free_port(), tmp_path / "chain.log")  # type: ignore[arg-type]
+    node = chain_node(engine, None, tmp_path / "chain.log")  # type: ignore[arg-type]
     upstream = node.start()
     mined = threading.Event()
 

@@ -6,6 +6,7 @@ call, not one per copy. Chain calls are counted on the node's own JSON-RPC clien
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sdex.model import MAX_SIGNATURE_BYTES
 from sdex.node.core import Node
 from sdex.order import Order, SignedOrder, sign_order
 from tests.conftest import LOG_DIR, Chain, chain_of
-from tests.nodeutil import Api, free_port, node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, E6, E18, ask
 
@@ -239,9 +240,9 @@ async def test_chain_reset_clears_the_cache(tmp_path: Path) -> None:
     every verdict: the wallet at the same address has another owner on the new chain, so the
     order the old chain judged valid is judged again and removed."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    hardhat = HardhatNode(port, LOG_DIR / f"reset-1271-{port}.log", 20)
+    hardhat = HardhatNode(None, LOG_DIR / f"reset-1271-{os.getpid()}.log", 20)
     rpc = hardhat.start()
+    port, log = hardhat.port, hardhat.log_path  # (the restart: the same port, the same log)
     try:
         c = chain_of(rpc, deploy_devnet(rpc, hardhat.url, 20))
         w = wallet(c)
@@ -251,7 +252,7 @@ async def test_chain_reset_clears_the_cache(tmp_path: Path) -> None:
             clears = node.mirror.sigs.clears
             rpc.close()
             hardhat.stop()
-            hardhat = HardhatNode(port, LOG_DIR / f"reset-1271-{port}.log", 20)
+            hardhat = HardhatNode(port, log, 20)
             rpc = hardhat.start()
             c2 = chain_of(rpc, deploy_devnet(rpc, hardhat.url, 20))
             assert wallet(c2, owner=OTHER) == w  # same address, another owner

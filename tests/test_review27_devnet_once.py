@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Rpc
-from sdex.devnet import chain_node, deploy_devnet, dev_keys, free_port
+from sdex.devnet import chain_node, deploy_devnet, dev_keys
 from sdex.errors import RpcError
 from sdex.order import address_of
 from tests.rpcfault import Answer, _proxy
 
 
 def test_a_landed_send_answered_with_junk_is_not_sent_again(tmp_path: Path) -> None:
-    node = chain_node("hardhat", free_port(), tmp_path / "chain.log")
+    node = chain_node("hardhat", None, tmp_path / "chain.log")
     upstream = node.start()
     deployer = address_of(dev_keys(1)[0])
     sends = [0]
