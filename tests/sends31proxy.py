@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from sdex.settlement.broadcast import Broadcaster
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain
 
 
 @dataclass(frozen=True)
@@ -120,3 +125,15 @@ async def serving_posts(
         yield f"http://{host}:{port}/"
     finally:
         await runner.cleanup()
+
+
+@contextmanager
+def stored_broadcaster(c: Chain, tmp: Path) -> Iterator[Broadcaster]:
+    """A broadcaster on dev account 1 with a store of its own in ``tmp``, closed after (its
+    writer thread and SQLite connections were left open by each test)."""
+    identity = ChainIdentity(c.deployment.chain_id, c.exchange.address, "0x" + "00" * 32)
+    store = Store(tmp / "b.db", identity, c.domain)
+    try:
+        yield Broadcaster(c.sender(1), store, c.exchange)
+    finally:
+        store.close()

@@ -14,12 +14,10 @@ import pytest
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AnswerTooLarge, AsyncRpc
 from sdex.chain.asend import AsyncSends
 from sdex.errors import RpcTimeout
-from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import fitting_batch
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.sends31proxy import Pad, hostile_proxy
+from tests.sends31proxy import Pad, hostile_proxy, stored_broadcaster
 from tests.test_node import CAROL, DAVE, E6, E18, ask, bid
 from tests.test_settlement_pipeline import post_all
 
@@ -77,11 +75,6 @@ async def test_a_receipt_of_64_matches_fits_the_send_clients_bound_with_room(
     assert 2 * largest * most // 64 <= SEND_MAX_RESPONSE
 
 
-def _broadcaster(c: Chain, tmp_path: Path) -> Broadcaster:
-    identity = ChainIdentity(c.deployment.chain_id, c.exchange.address, "0x" + "00" * 32)
-    return Broadcaster(c.sender(1), Store(tmp_path / "b.db", identity, c.domain), c.exchange)
-
-
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 async def test_an_answer_past_the_bound_is_not_read_and_its_fate_is_unknown(
     chain: Chain, chunked: bool
@@ -107,21 +100,21 @@ async def test_a_sync_send_answered_past_the_bound_is_handled_as_a_timeout(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    b = _broadcaster(c, tmp_path)
-    b.sync = True
-    pad = Pad(2 * SEND_MAX_RESPONSE)
-    rule = lambda m, _: pad if m == "eth_sendRawTransactionSync" else None  # noqa: E731
-    async with hostile_proxy(c.rpc.url, rule) as proxy:
-        rpc = AsyncRpc(proxy.url, max_response=SEND_MAX_RESPONSE)
-        try:
-            signed = c.sender(1).sign(c.address(2), b"", 21_000)
-            b.queued(signed)
-            assert await b.send_async(AsyncSends(rpc, b.sender), signed) is None
-        finally:
-            await rpc.close()
-    # sent (the proxy forwarded it), looked up, its receipt polled: neither parsed nor
-    # taken for "not served" (sync sends stay on)
-    assert b.sync is True and b.sync_timeouts == 1
-    assert proxy.seen["eth_getTransactionByHash"] == 1
-    assert proxy.seen["eth_sendRawTransaction"] == 0
-    assert c.rpc.call("eth_getTransactionReceipt", signed.tx_hash) is not None
+    with stored_broadcaster(c, tmp_path) as b:
+        b.sync = True
+        pad = Pad(2 * SEND_MAX_RESPONSE)
+        rule = lambda m, _: pad if m == "eth_sendRawTransactionSync" else None  # noqa: E731
+        async with hostile_proxy(c.rpc.url, rule) as proxy:
+            rpc = AsyncRpc(proxy.url, max_response=SEND_MAX_RESPONSE)
+            try:
+                signed = c.sender(1).sign(c.address(2), b"", 21_000)
+                b.queued(signed)
+                assert await b.send_async(AsyncSends(rpc, b.sender), signed) is None
+            finally:
+                await rpc.close()
+        # sent (the proxy forwarded it), looked up, its receipt polled: neither parsed nor
+        # taken for "not served" (sync sends stay on)
+        assert b.sync is True and b.sync_timeouts == 1
+        assert proxy.seen["eth_getTransactionByHash"] == 1
+        assert proxy.seen["eth_sendRawTransaction"] == 0
+        assert c.rpc.call("eth_getTransactionReceipt", signed.tx_hash) is not None

@@ -16,18 +16,11 @@ from sdex.chain.arpc import AnswerTooLarge, AsyncRpc
 from sdex.chain.asend import AsyncSends, not_served
 from sdex.chain.tx import refused_for_nonce
 from sdex.errors import RpcError, RpcTimeout
-from sdex.settlement.broadcast import Broadcaster
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.sends31proxy import Action, Drop, Fail, hostile_proxy
+from tests.sends31proxy import Action, Drop, Fail, hostile_proxy, stored_broadcaster
 
 SYNC = "eth_sendRawTransactionSync"
-
-
-def _broadcaster(c: Chain, tmp_path: Path) -> Broadcaster:
-    identity = ChainIdentity(c.deployment.chain_id, c.exchange.address, "0x" + "00" * 32)
-    return Broadcaster(c.sender(1), Store(tmp_path / "b.db", identity, c.domain), c.exchange)
 
 
 def _transfer(c: Chain) -> SignedTx:
@@ -54,21 +47,21 @@ async def test_a_passing_failure_of_a_sync_send_fails_as_a_plain_send_and_leaves
     chain: Chain, tmp_path: Path, fault: Action, raised: type[BaseException]
 ) -> None:
     c = chain
-    b = _broadcaster(c, tmp_path)
-    b.sync = True  # (the chain answered sync sends before)
-    async with hostile_proxy(c.rpc.url, lambda m, _: fault if m == SYNC else None) as proxy:
-        rpc = AsyncRpc(proxy.url)
-        try:
-            signed = _transfer(c)
-            b.queued(signed)
-            with pytest.raises(raised):
-                await b.send_async(AsyncSends(rpc, b.sender), signed)
-        finally:
-            await rpc.close()
-    # review30: "not served" was assumed; the same bytes were sent plainly and sync sends
-    # turned off until the next probe
-    assert b.sync is True and b.sender.next_nonce is None
-    assert proxy.seen["eth_sendRawTransaction"] == 0 and not _landed(c, signed)
+    with stored_broadcaster(c, tmp_path) as b:
+        b.sync = True  # (the chain answered sync sends before)
+        async with hostile_proxy(c.rpc.url, lambda m, _: fault if m == SYNC else None) as proxy:
+            rpc = AsyncRpc(proxy.url)
+            try:
+                signed = _transfer(c)
+                b.queued(signed)
+                with pytest.raises(raised):
+                    await b.send_async(AsyncSends(rpc, b.sender), signed)
+            finally:
+                await rpc.close()
+        # review30: "not served" was assumed; the same bytes were sent plainly and sync sends
+        # turned off until the next probe
+        assert b.sync is True and b.sender.next_nonce is None
+        assert proxy.seen["eth_sendRawTransaction"] == 0 and not _landed(c, signed)
 
 
 # The chain or a proxy says the method is not served: sent plainly, sync turned off.
@@ -87,18 +80,18 @@ async def test_a_sync_send_the_chain_does_not_serve_goes_plainly_and_turns_sync_
     chain: Chain, tmp_path: Path, fault: Action
 ) -> None:
     c = chain
-    b = _broadcaster(c, tmp_path)
-    async with hostile_proxy(c.rpc.url, lambda m, _: fault if m == SYNC else None) as proxy:
-        rpc = AsyncRpc(proxy.url)
-        try:
-            signed = _transfer(c)
-            b.queued(signed)
-            await b.send_async(AsyncSends(rpc, b.sender), signed)
-        finally:
-            await rpc.close()
-    assert b.sync is False and proxy.seen["eth_sendRawTransaction"] == 1
-    # (a plain send is answered before anvil mines it: its receipt a few ms later)
-    await wait_for(lambda: _landed(c, signed), timeout=10.0)
+    with stored_broadcaster(c, tmp_path) as b:
+        async with hostile_proxy(c.rpc.url, lambda m, _: fault if m == SYNC else None) as proxy:
+            rpc = AsyncRpc(proxy.url)
+            try:
+                signed = _transfer(c)
+                b.queued(signed)
+                await b.send_async(AsyncSends(rpc, b.sender), signed)
+            finally:
+                await rpc.close()
+        assert b.sync is False and proxy.seen["eth_sendRawTransaction"] == 1
+        # (a plain send is answered before anvil mines it: its receipt a few ms later)
+        await wait_for(lambda: _landed(c, signed), timeout=10.0)
 
 
 async def test_a_broadcast_cancelled_while_waiting_its_turn_is_no_longer_counted(
