@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from sdex.deployment import OPERATOR_ACCOUNTS
 from sdex.devnet import free_port
+from sdex.errors import PortInUseError
 from sdex.gossip import NodeKey
 from sdex.keccak import keccak
 from sdex.node.config import NodeConfig
@@ -41,13 +43,13 @@ LISTING_TRIES = 20
 
 @contextlib.asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[str]:
-    """``app`` served on a free loopback port: its base URL (``http://127.0.0.1:PORT``)."""
+    """``app`` served on a loopback port of the kernel's pick (bound at once, port 0: a port
+    picked first and bound later can be taken in between): its base URL."""
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()
 
@@ -66,7 +68,22 @@ def with_minimums(cfg: NodeConfig, chain: Chain, weth: int, usdc: int) -> NodeCo
 
 @contextlib.asynccontextmanager
 async def running_node(cfg: NodeConfig) -> AsyncIterator[tuple[Node, Api]]:
-    async with serve(cfg) as node, aiohttp.ClientSession() as session:
+    """A node served in-process on ``cfg``, and a client of it. ``cfg.port`` is
+    ``free_port``'s pick, bound once the node has checked the chain and its store: a port
+    that another process took meanwhile is picked again (at most ``PORT_TRIES`` times; the
+    node's ``config.port`` is the one it serves on)."""
+    async with contextlib.AsyncExitStack() as stack:
+        for attempt in range(1, PORT_TRIES + 1):
+            try:
+                node = await stack.enter_async_context(serve(cfg))
+                break
+            except OSError as e:  # (PortInUseError at the check, EADDRINUSE at the bind)
+                if e.errno != errno.EADDRINUSE and not isinstance(e, PortInUseError):
+                    raise
+                if attempt == PORT_TRIES:
+                    raise
+            cfg = replace(cfg, port=free_port())
+        session = await stack.enter_async_context(aiohttp.ClientSession())
         yield node, Api(session, f"http://{cfg.host}:{cfg.port}")
 
 
