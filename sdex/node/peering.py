@@ -368,12 +368,19 @@ class NodePeering(NodeSettlement):
         gives a closed order no fill of a later block; reorg60: the node that took the cancel
         held the order 0 filled for good, the settling peer and the chain half filled). Its
         fills count, up to the chain's filled amount (read: the mirror may be behind the
-        receipt). A fill of another transaction stays out, for the audit to see (review23:
-        a wallet's own fill after the cancel)."""
+        receipt). Only a match's fills (the order's counterpart filled in the same
+        transaction, its maker this fill's taker): a wallet's own ``fillOrder`` after the
+        cancel stays out, for the audit to see (review23), whoever names its transaction."""
         amounts: dict[bytes, int] = {}
+        sides = {(f.maker.lower(), f.taker.lower()) for f in fills}
         for f in fills:
             rec = self.records.get(f.order_hash)
-            if rec is not None and rec.status is OrderStatus.CANCELLED and rec.cancel_signature:
+            if (
+                rec is not None
+                and rec.status is OrderStatus.CANCELLED
+                and rec.cancel_signature
+                and (f.taker.lower(), f.maker.lower()) in sides
+            ):
                 amounts[f.order_hash] = amounts.get(f.order_hash, 0) + f.maker_filled
         if not amounts:
             return
