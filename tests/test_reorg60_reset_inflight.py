@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import chain_of
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_chain_outage import OwnHardhat
@@ -22,7 +24,13 @@ def nonce(rpc: Any, address: str, tag: str = "latest") -> int:
     return int(rpc.call("eth_getTransactionCount", address, tag), 16)
 
 
-async def test_a_reset_does_not_send_the_old_chains_settlement_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("taken", [False, True], ids=["nonce-free", "nonce-taken"])
+async def test_a_reset_does_not_send_the_old_chains_settlement_again(
+    tmp_path: Path, taken: bool
+) -> None:
+    """``taken``: the operator's key sent a transaction of its own on the new chain (its
+    nonce, the old settlement's, used there): a refusal for the nonce, then the same
+    matches signed again at the chain's count, must not happen for an old chain's match."""
     hardhat = OwnHardhat("reset-inflight")
     try:
         c = chain_of(hardhat.rpc, hardhat.deploy())
@@ -46,8 +54,10 @@ async def test_a_reset_does_not_send_the_old_chains_settlement_again(tmp_path: P
             dep2 = hardhat.deploy()
             assert dep2.exchange == c.deployment.exchange
             c2 = chain_of(rpc, dep2)
+            assert nonce(rpc, operator) == before  # (the old transaction's nonce is free here)
+            if taken:
+                c2.exchange.cancel_orders_up_to(c2.sender(19), 1)  # (the operator's own)
             deployed = nonce(rpc, operator)
-            assert deployed == before  # (the old transaction's nonce is free here)
             await wait_for(lambda: w.resets >= 1, timeout=60)
             await wait_for(lambda: node.settler.idle.is_set(), timeout=60)
             # a block or two of the new chain's, as its users' sends make them
