@@ -245,10 +245,14 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
             missing.append(h)
     if missing and core.empty_seed not in (None, peer.key):
         # the bootstrap's seed served empty pages, and this peer holds orders it did not
-        # show: its soft cancels too, before its orders (left50; failed: the next round's)
-        core.empty_seed = None
+        # show: its soft cancels too, before its orders (left50). Failed part way: the
+        # empty seed kept, so this peer's next round walks them again, and ``cancels_loaded``
+        # as it was (reorg60: set False and the seed forgotten, the seed's next round walked
+        # its empty pages, set it, and this peer's soft cancels were never walked)
         deadline = core.clock() + cfg.snapshot_seconds
-        core.cancels_loaded = yield from cancelled(core, peer, deadline)
+        if (yield from cancelled(core, peer, deadline)):
+            core.empty_seed = None
+            core.cancels_loaded = True
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     if looked == len(theirs_open):  # (each hash it named looked at: the quiet are known)

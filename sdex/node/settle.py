@@ -206,20 +206,28 @@ class NodeSettlement(NodeBlame):
         self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
     ) -> list[StoredFill]:
         """The settlement's fills once stored: the write the chain thread queued as the
-        receipt came (``early``), else (or if that write failed: tried once more) ours."""
+        receipt came (``early``), else (or if that write failed: tried once more) ours; not
+        after a reorg or a reset (reorg60: a retry stored the undone block's fills for good,
+        its rows removed before): the watcher writes them if the chain has them."""
+        durable = self._own_durable
+        epoch = durable.epoch
         if early is not None:
             try:
                 new = await asyncio.wrap_future(early)  # (all the receipt's fills: ours too)
-                self._own_durable.add(fills)  # (the watcher writes them no more)
+                if durable.epoch == epoch:  # (else: maybe removed since)
+                    durable.add(fills)  # (the watcher writes them no more)
                 return new
             except Exception as e:
                 log.warning("the fills write queued with the receipt failed (%s): again", e)
         if not fills:
             return []
         for pause in (*FILLS_WRITE_PAUSES, None):  # a store failing for a moment (disk full)
+            if durable.epoch != epoch:
+                log.warning("a reorg or a reset came: the settlement's fills left to the watcher")
+                return []
             try:
                 new = await self.store.add_fills_async(fills)
-                self._own_durable.add(fills)
+                durable.add(fills)  # (queued after the reorg's removal, if any: none since)
                 return new
             except StoreError as e:
                 if pause is None:  # the watcher stores them when it reads their block
