@@ -5,7 +5,8 @@ reference (``--reference``, /work/main), alternated. Prints JSON.
 ``--late`` asks (5 makers) expiring in 5 s rest across ``--bids`` honest bids while the
 landing time is 10 s (they aged into the window: placed before, so in the queue on main). The
 cost (ms) of an ``uncross`` (the node's re-match each loop turn, may_match allowing all), and
-(us) of a crossing IOC bid's walk, with and without the late asks."""
+(us) of a crossing IOC bid's walk, with and without the late asks; (ms) of the ``restore`` that
+puts them all back when the landing time falls to 2 s (review60: one level rebuild each)."""
 
 from __future__ import annotations
 
@@ -53,8 +54,17 @@ def run(late: int, bids: int, walks: int) -> dict[str, float]:
     for o in orders:
         eng.submit(o, NOW, TimeInForce.IOC, 0, NOW + 10)
     walk = (time.perf_counter() - t0) / walks * 1e6
+    from sdex.book.late import restore  # (review60: the landing time falls to 2 s)
+
+    t0 = time.perf_counter()
+    restore(book, NOW + 2)
+    back = (time.perf_counter() - t0) * 1e3
     gc.enable()
-    return {"uncross_ms": round(uncross, 4), "walk_us": round(walk, 3)}
+    return {
+        "uncross_ms": round(uncross, 4),
+        "walk_us": round(walk, 3),
+        "restore_ms": round(back, 3),
+    }
 
 
 def worker(args: argparse.Namespace) -> None:

@@ -323,7 +323,9 @@ class BookCore(BookBase):
 
     def _enter_level(self, e: Entry, park: bool) -> None:
         level = level_of(ladder_of(e), e)
-        if park:  # cannot trade now: out of the matching walk's way
+        # cannot trade now: out of the matching walk's way (a ``late`` one neither, review60:
+        # a fill that made it all or nothing put it in the queue of that level, in depth)
+        if park or e.late:
             level.park_new(e)
             return
         # Only a deferred entry comes back this way (``_fit``, ``_unpark``): ``fill`` left its

@@ -17,7 +17,7 @@ below ``late_by`` (the landing time shrank), ``restore`` puts back those that ma
 from __future__ import annotations
 
 from sdex.book.bookbase import BookBase
-from sdex.book.levels import Entry
+from sdex.book.levels import Entry, Level
 
 
 def hold(book: BookBase, e: Entry, by: int) -> None:
@@ -35,17 +35,22 @@ def hold(book: BookBase, e: Entry, by: int) -> None:
 
 def restore(book: BookBase, by: int) -> None:
     """If ``match_by`` fell to ``by`` (below ``book.late_by``): late entries that expire after it
-    may trade again; those that can (``fillable`` a lot) go back to their queues. O(late)."""
+    may trade again; those that can (``fillable`` a lot) go back to their queues, each level
+    rebuilt once (``Level.requeue``; review60: one ``unpark`` each, O(level) each, made a
+    fall of the landing time quadratic in the orders late at one price). O(late + levels)."""
     if by >= book.late_by:  # (the usual case: nothing held may trade at ``by``)
         return
     late = book.late
+    back: dict[Level, list[Entry]] = {}
     for h, e in list(late.items()):
         if e.expiry > by:
             del late[h]
             e.late = False
             level = e.level
             if level is not None and e.parked and e.fillable >= e.lot:
-                level.unpark(e)
+                back.setdefault(level, []).append(e)
+    for level, entries in back.items():
+        level.requeue(entries)
     book.late_by = by
 
 
