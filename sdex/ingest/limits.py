@@ -27,7 +27,10 @@ class Limits:
     """Open orders restricted to one taker (``RESTRICTED_LIMIT``): the most its orders'
     walks meet beyond the public ladders, and its ``takerAddress`` view reads (as many as
     one maker may rest, ``max_orders_per_maker``). Filling it locks out that taker only, and
-    takes 40 funded keys."""
+    takes 40 funded keys: those held ``unfunded`` (parked, no walk meets them) do not count
+    (left60: one bankroll passed from key to key filled it with parked orders and locked
+    the taker out for a transfer a key). Funded again, parked ones rest past it, as past
+    ``max_restricted_orders`` (within ``max_restricted_unfunded``: capital for each)."""
     max_restricted_unfunded: int = 20_000
     """Open orders restricted to one taker held ``unfunded`` (not counted in
     ``max_restricted_orders``): past it they are closed as at ``max_unfunded`` (the

@@ -56,7 +56,11 @@ class HeldOrders(HeldEviction):
         self.restricted_orders = 0
         """Open restricted orders in all."""
         self.restricted_for: dict[str, int] = {}
-        """Open orders restricted to each taker (``Limits.max_restricted_per_taker``)."""
+        """Open orders restricted to each taker."""
+        self.parked_for: dict[str, int] = {}
+        """Those of them held ``unfunded``: not counted against ``max_restricted_per_taker``
+        (left60: keys passing one bankroll on parked orders for a taker until its bound was
+        full, and every honest order for it was refused)."""
         self.restricted_unfunded: dict[bytes, None] = {}
         """Those of them held ``unfunded``, longest unfunded first (not counted against
         ``max_restricted_orders``: parked, no walk meets them)."""
@@ -183,8 +187,9 @@ class HeldOrders(HeldEviction):
         return self.restricted_open.get(maker, 0)
 
     def restricted_to(self, taker: str) -> int:
-        """Open orders restricted to ``taker`` (``Limits.max_restricted_per_taker``)."""
-        return self.restricted_for.get(taker, 0)
+        """Open orders restricted to ``taker`` that can trade now, those held ``unfunded``
+        not counted (``Limits.max_restricted_per_taker``; left60)."""
+        return self.restricted_for.get(taker, 0) - self.parked_for.get(taker, 0)
 
     def _restricted_moved(self, maker: str, taker: str, by: int) -> None:
         """One of ``maker``'s orders restricted to ``taker`` opened (``by`` 1) or closed."""
@@ -216,9 +221,15 @@ class HeldOrders(HeldEviction):
                 self.restricted_unfunded[h] = None
                 self.restricted_makers.add(o.maker, h)
                 self.restricted_freed += 1
+                self.parked_for[o.taker] = self.parked_for.get(o.taker, 0) + 1
         else:
-            self.restricted_unfunded.pop(h, None)
-            self.restricted_makers.discard(o.maker, h)
+            if h in self.restricted_unfunded:
+                del self.restricted_unfunded[h]
+                self.restricted_makers.discard(o.maker, h)
+                if n := self.parked_for[o.taker] - 1:
+                    self.parked_for[o.taker] = n
+                else:
+                    del self.parked_for[o.taker]
             held = self._unfunded[key]
             held.discard(h)
             if not held:
