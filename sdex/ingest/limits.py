@@ -49,7 +49,9 @@ class Limits:
     holding the most are closed (of makers holding as many, the one unfunded longest: review52),
     its longest unfunded first (``removed``, reason ``evicted:
     ...``; attack50: the longest unfunded of anyone's went first, so keys passing one
-    bankroll on closed every honest maker's). They do not count in ``max_orders``."""
+    bankroll on closed every honest maker's; left60: a maker with an order that can trade
+    loses last, keys of one order each took a market maker's levels past its balance
+    first). They do not count in ``max_orders``."""
     max_cancelled_per_peer: int = 10_000
     """A peer's soft-cancelled orders a bootstrap stores (``NodePeering.take_cancelled_many``)
     while the node runs: rows kept for good, listed and served on; fresh keys' orders cost a

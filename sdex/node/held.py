@@ -64,7 +64,7 @@ class HeldOrders(HeldEviction):
         self.restricted_unfunded: dict[bytes, None] = {}
         """Those of them held ``unfunded``, longest unfunded first (not counted against
         ``max_restricted_orders``: parked, no walk meets them)."""
-        self.restricted_makers = UnfundedMakers()
+        self.restricted_makers = UnfundedMakers(self.trades)
         """The same by maker (``unfunded_makers``' rule at ``max_restricted_unfunded``)."""
         self.restricted_freed = 0
         """Restricted orders that closed or parked (``unfunded``) here: a slot freed, so a
@@ -78,7 +78,7 @@ class HeldOrders(HeldEviction):
         """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
         self.unfunded_since: dict[bytes, None] = {}
         """The ``unfunded`` records' hashes, longest unfunded first."""
-        self.unfunded_makers = UnfundedMakers()
+        self.unfunded_makers = UnfundedMakers(self.trades)
         """The same by maker: past ``max_unfunded``, the maker holding the most loses one
         first (``evict_unfunded``; attack50)."""
         self.max_unfunded = 50_000
@@ -178,6 +178,12 @@ class HeldOrders(HeldEviction):
         if maker is None:
             return self.open_orders - len(self.unfunded_since)
         return self.maker_open.get(maker, 0)
+
+    def trades(self, maker: str) -> bool:
+        """Whether ``maker`` holds an open order not ``unfunded`` (funds now): its unfunded
+        ones are closed last past ``max_unfunded`` (``UnfundedMakers``; left60)."""
+        held = self.unfunded_makers.of.get(maker)
+        return self.maker_open.get(maker, 0) > (0 if held is None else len(held))
 
     def restricted_count(self, maker: str | None) -> int:
         """``open_count`` of the orders restricted to one taker (``Limits``'s
