@@ -10,7 +10,8 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.sandwich import node_on
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_left50_landing_reason import crossed_expiring_is_why
+from tests.test_node import BOB
 from tests.test_review49_landing_and_prune import STALL, stalled_trade
 
 
@@ -21,13 +22,5 @@ async def test_a_restricted_order_expiring_within_the_landing_time_is_the_reason
     async with node_on(c, tmp_path) as (node, api):
         await stalled_trade(c, node, api)
         assert node.settler.stages.landing >= STALL - 1
-        bob = c.address(BOB).lower()
-        soon = c.sign(ask(c, ALICE, E18, 3000 * E6, taker=bob, expiry=node.chain_time() + 4))
-        code, body = await api.post_order(soon)
-        assert code == 201 and body["metaData"]["status"] == "open", body
-        for tif, word in (("ioc", "dropped"), ("fok", "killed")):
-            code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6)), tif)
-            assert code == 201 and body["matches"] == [], body
-            assert body["outcome"] == word, body
-            reason = body["metaData"]["reason"]  # (before: the plain word)
-            assert reason.startswith(word + ": the orders it crosses expire within"), reason
+        # (before: the plain word, "dropped" or "killed")
+        await crossed_expiring_is_why(c, node, api, taker=c.address(BOB).lower())

@@ -21,21 +21,18 @@ from pathlib import Path
 
 from aiohttp import web
 
-from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_cancel45_hostile_seed import status
 from tests.test_hostile import HostilePeer, hello_answer
-from tests.test_node import ALICE, E6, E18, ask
+from tests.test_left48_boot_retry import withdrawn_entry
 
 
 async def test_a_slow_seed_leaves_time_for_the_next_walk_of_its_cancels(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    withdrawn = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    proof = sign_cancel(c.domain, withdrawn.hash, c.keys[ALICE])
-    entry = {**withdrawn.to_json(), "cancelSignature": "0x" + proof.hex()}
+    withdrawn, entry = withdrawn_entry(c)
     seed = HostilePeer({})
     walks = {"started": 0}
 
