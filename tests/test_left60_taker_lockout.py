@@ -36,11 +36,14 @@ async def test_parked_orders_do_not_lock_their_taker_out(chain: Chain, tmp_path:
     taker = c.address(TAKER).lower()
     limits = Limits(max_restricted_per_taker=len(ATTACKERS))
     async with running_node(node_config(c, tmp_path / "n.db", limits=limits)) as (node, api):
+        parked: list[SignedOrder] = []
+        kept: list[int] = []
         for n, who in enumerate(ATTACKERS):  # each key's order for T, then its funds move on
-            s = _ask(c, who, n, taker)
+            parked.append(s := _ask(c, who, n, taker))
             code, body = await api.post_order(s)
             assert code == 201, body
-            c.weth.transfer(c.sender(who), c.address(HOLDER), c.weth.balance_of(c.address(who)))
+            kept.append(c.weth.balance_of(c.address(who)))
+            c.weth.transfer(c.sender(who), c.address(HOLDER), kept[-1])
             await wait_for(lambda s=s: _is(api, s, "unfunded"), timeout=30)
         honest = _ask(c, HONEST, 9, taker)
         code, body = await api.post_order(honest)
@@ -57,3 +60,12 @@ async def test_parked_orders_do_not_lock_their_taker_out(chain: Chain, tmp_path:
         code, body = await api.post_order(_ask(c, 6, 30, taker))
         assert (code, body["rejection"]) == (400, "RESTRICTED_LIMIT"), body
         assert node.registry.restricted_to(taker) == 2
+        # the parked ones funded again trade past the bound (as past max_restricted_orders,
+        # review48: capital for each), and the count says so
+        for who, amount in zip(ATTACKERS, kept, strict=True):
+            c.weth.transfer(c.sender(HOLDER), c.address(who), amount)
+        for s in parked:
+            await wait_for(lambda s=s: _is(api, s, "open"), timeout=30)
+        assert node.registry.restricted_to(taker) == 4
+        code, body = await api.post_order(_ask(c, 7, 40, taker))
+        assert (code, body["rejection"]) == (400, "RESTRICTED_LIMIT"), body
