@@ -339,10 +339,13 @@ class OrderBook(BookCore):
                     "parked": e.parked,
                     "deferred": e.parked and e.level is None,
                     "closed": None if e.closed is None else e.closed.value,
+                    **({"late": True} if e.late else {}),
                 }
                 for e in sorted(self._index.values(), key=seq_of)
             ],
         }
+        if self.late_by:  # (held late: ``sdex.book.late``; left60: restored as unfunded)
+            data["lateBy"] = self.late_by
         if self.minimums:
             data["minimums"] = {t: str(v) for t, v in self.minimums.items()}
         return data
@@ -360,6 +363,7 @@ class OrderBook(BookCore):
         for f in data["funds"]:
             book.set_funds(f["maker"], f["token"], _opt_int(f["spendable"]))
         placed: list[tuple[Entry, bool, bool]] = []
+        late: list[Entry] = []
         for rec in data["orders"]:
             raw = rec["order"]
             signed = SignedOrder(
@@ -387,6 +391,8 @@ class OrderBook(BookCore):
             elif rec["resting"]:
                 parked, deferred = bool(rec.get("parked")), bool(rec.get("deferred"))
                 placed.append((e, parked, deferred))
+                if rec.get("late") is True:
+                    late.append(e)
         book._seq = int(data["seq"])
         if not 0 <= book._seq < SEQ_LIMIT or any(e.seq > book._seq for e, _, _ in placed):
             raise ValueError(f"snapshot seq {book._seq} out of range")
@@ -396,6 +402,10 @@ class OrderBook(BookCore):
             book._reallocate(account)
         for e, parked, deferred in placed:
             book.place(e, park=parked, defer=deferred)
+        for e in late:  # (parked, out of the queues: held so, as ``late.hold`` left them)
+            e.late = True
+            book.late[e.hash] = e
+        book.late_by = int(data.get("lateBy", 0))
         return book
 
 
