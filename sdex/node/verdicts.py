@@ -91,9 +91,11 @@ class NodeVerdicts(NodeIntake):
 
     def _recheck_settled(self) -> None:
         """Orders a block touched while their own fills were in flight: once none is, take
-        the mirror's filled amount if it is ahead (a fill made elsewhere meanwhile, which
-        the settlement's receipt does not show). Reorgs, which lower it, are re-judged
-        by the watcher's changes instead."""
+        the mirror's filled amount where it differs: ahead (a fill made elsewhere
+        meanwhile, which the settlement's receipt does not show) or behind (a reorg undid
+        a fill: its verdict, ``_rejudge``, was put off while the order was in flight;
+        chaos60: the book kept the undone fill for good, and closed the order ``filled``
+        at its last match while the chain had it ``FILLABLE``)."""
         ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
@@ -105,7 +107,7 @@ class NodeVerdicts(NodeIntake):
                 continue
             self._recheck.discard(h)
             state = self.mirror.state(rec.signed)
-            if state is not None and state.filled > st.filled:
+            if state is not None and state.filled != st.filled:
                 self._apply_chain_state(rec.signed, state)
 
     def _persist_open(self) -> None:

@@ -1,0 +1,53 @@
+"""chaos60: an order whose fill a reorg undid while another match of it was in flight takes
+the chain's (lower) filled amount once that match is decided. Before, the watcher's verdict
+on it was put off while the match was in flight (``_apply_chain_state``) and looked at again
+only if the chain's filled amount was *higher* (``_recheck_settled``): the book kept the undone
+fill for good, so it offered too little of the order, and once its last match settled closed
+it ``filled`` while the chain had it ``FILLABLE`` (chaos52/chaos55 seeds 2 and 5:
+``state_mismatch``, a GTC ``filled`` on the node, the chain ``FILLABLE``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdex.matching import TimeInForce
+from sdex.settlement.outcome import Outcome, SettledMatch
+from tests.conftest import Chain
+from tests.reorgutil import reorged
+from tests.sandwich import node_on
+from tests.test_mirror import meta, synced
+from tests.test_node import ALICE, BOB, E6, E18
+
+
+async def test_a_fill_undone_while_a_match_is_in_flight_leaves_the_book(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    c.usdc.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    sell = c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6))
+    async with node_on(c, tmp_path) as (node, api):
+        assert (await api.post_order(sell))[0] == 201
+        await synced(node, c)
+        snap = str(c.rpc.call("evm_snapshot"))
+        c.exchange.fill_order(c.sender(BOB), sell, 125 * E6)  # half, on chain
+        await synced(node, c)
+        assert (await meta(api, sell))["filledMakerAmount"] == str(E18 // 20)
+        # the other half matched, in flight (the engine's match: the test's, not the settler's)
+        buy = c.sign(c.order(BOB, c.usdc, 125 * E6, c.weth, E18 // 20))
+        node._set_funds(buy.order.maker, buy.order.maker_token, 10**12)
+        (m,) = node.engine.submit(buy, node.chain_time(), TimeInForce.IOC).matches
+        e = node.book.find(sell.hash)
+        assert e is not None and (e.filled, e.pending) == (E18 // 20, E18 // 20)
+        await reorged(c, node, snap)  # the half filled on chain is undone
+        assert c.exchange.order_info(sell.order).filled == 0
+        # the match in flight fails (never sent): nothing of the sell is in flight now
+        await node._on_settled(
+            [SettledMatch(m, Outcome.FAILED, None, None, "not sent", unsent=True)]
+        )
+        e = node.book.find(sell.hash)
+        assert e is not None and e.pending == 0
+        # before: filled 0.05 for good (the book offered half of what the chain has)
+        assert (e.filled, e.fillable) == (0, E18 // 10)
+        got = await meta(api, sell)
+        assert (got["status"], got["filledMakerAmount"]) == ("open", "0")
