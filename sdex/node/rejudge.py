@@ -89,7 +89,10 @@ class NodeRejudge(NodeVerdicts):
             filled = state.filled
             if filled > rec.filled:
                 filled = min(filled, rec.filled + self._back.get(so.hash, 0))
-            if not rec.status.is_open and rec.filled != filled:
+            if self._cancel_stands(so, rec, state):
+                why = "soft cancel by the maker"
+                self.registry.transition(rec, OrderStatus.CANCELLED, why, filled=filled)
+            elif not rec.status.is_open and rec.filled != filled:
                 self._closed_filled(rec, filled)
             return
         verdict = judge(so, state)
@@ -132,6 +135,20 @@ class NodeRejudge(NodeVerdicts):
             status = rec.status
         if status != rec.status or state.filled != rec.filled:
             self.registry.close(rec, status, _message(verdict), state.filled)
+
+    @staticmethod
+    def _cancel_stands(so: SignedOrder, rec: Record, state: OrderState) -> bool:
+        """Whether ``rec``, closed by the chain (filled, cancelled on chain, expired) and
+        soft-cancelled by its maker since, is now ``cancelled``: the chain no longer closes
+        it (a reorg undid what did) and its maker's cancel does. chaos60: it stayed
+        ``filled`` with the chain's 0 filled, the chain ``FILLABLE``."""
+        return (
+            rec.status in CHAIN_CLOSED
+            and rec.status is not OrderStatus.CANCELLED
+            and rec.reason not in POLICY_REASONS
+            and rec.cancel_signature is not None
+            and removal_of(judge(so, state)) is None
+        )
 
     def _remined(self, amounts: dict[bytes, int]) -> None:
         """Fills a reorg undid, mined again in this block (the same transactions): a closed
