@@ -141,6 +141,7 @@ class NodeChainState(NodeRejudge):
                 kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
                 await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
+            self._dust_filled({f.order_hash for f in changes.fills} - rejudge - remined.keys())
             if (forgotten := self._undone.forget(changes.fills)) is not None:
                 changes.stored.append(forgotten)
             for h, reason in self.book.expire(self.chain_time()):

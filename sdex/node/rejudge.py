@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from sdex.book.errors import BookError
@@ -164,6 +164,22 @@ class NodeRejudge(NodeVerdicts):
             filled = min(self.mirror.filled_of(h), rec.filled + amount)
             if filled > rec.filled:
                 self._closed_filled(rec, filled)
+
+    def _dust_filled(self, hashes: Iterable[bytes]) -> None:
+        """Fills of orders closed ``filled`` out of the book (what was left of them is dust,
+        below the node's minimums: the book trades it no more), which another node or a
+        taker's ``fillOrder`` may still fill on chain: their filled amount up to the
+        chain's. chaos60: the node said ``filled`` at what it closed them with, the chain
+        more. Held records only (a fill of the dust lands soon after the close, within the
+        closed records' grace; no store read a fill)."""
+        records = self.records
+        for h in hashes:
+            rec = records.get(h)
+            if rec is None or rec.status is not OrderStatus.FILLED or h in self.book:
+                continue
+            filled = min(self.mirror.filled_of(h), rec.signed.order.maker_amount)
+            if filled > rec.filled:
+                self.registry.correct_filled(rec, filled)
 
     def _closed_filled(self, rec: Record, filled: int) -> None:
         """A closed order's filled amount as the chain now has it. A one-shot order removed
