@@ -23,7 +23,7 @@ from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.held import hash_of
 from sdex.node.registry import Record
-from sdex.node.rejudge import NodeRejudge
+from sdex.node.rejudge import NodeRejudge, restart_reason
 from sdex.node.verdicts import _message
 from sdex.node.views import _stored_fills
 from sdex.order import bitmap_nonce
@@ -288,8 +288,7 @@ class NodeChainState(NodeRejudge):
             elif why := taker_never_trades(o, self.domain.verifying_contract):
                 close(rec, OrderStatus.REMOVED, why, state.filled)  # (an older version took it)
             elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
-                why = f"{rec.tif.value}: not resting after restart"
-                close(rec, OrderStatus.REMOVED, why, state.filled)
+                close(rec, OrderStatus.REMOVED, restart_reason(rec.tif), state.filled)
             else:  # the book has its filled amount now; sync stores it if it moved
                 funds = min(state.maker_balance, state.maker_allowance)
                 self.registry.set_funds(o.maker, o.maker_token, funds)

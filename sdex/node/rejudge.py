@@ -183,12 +183,14 @@ class NodeRejudge(NodeVerdicts):
 
     def _closed_filled(self, rec: Record, filled: int) -> None:
         """A closed order's filled amount as the chain now has it. A one-shot order removed
-        only because a reorg undid its fills (``_rejudge``), with them back, is what its
-        settlement made it (review23: it stayed ``removed``, "its fills were undone")."""
+        only because a reorg undid its fills (``_rejudge``), or because it was open at a
+        restart (its settlement in flight), with them back, is what its settlement made it
+        (review23: it stayed ``removed``, "its fills were undone"; chaos60: "not resting
+        after restart", all of it filled)."""
         if (
             filled > rec.filled
             and rec.status is OrderStatus.REMOVED
-            and rec.reason == _undone_reason(rec.tif)
+            and rec.reason in (_undone_reason(rec.tif), restart_reason(rec.tif))
         ):
             if filled >= rec.signed.order.maker_amount:
                 self.registry.transition(rec, OrderStatus.FILLED, "filled", filled=filled)
@@ -239,6 +241,13 @@ class NodeRejudge(NodeVerdicts):
         for rec, row in loaded:
             if rec.row() == row:  # as stored: nothing changed, nothing to write
                 self.registry.unload(rec)
+
+
+def restart_reason(tif: TimeInForce) -> str:
+    """A one-shot order's reason when it was open at a restart (``_reload_orders``): its
+    match was settled or not, it never rests; a settlement of it in flight may land after
+    (``_closed_filled``: filled in full, it is ``filled``; chaos60)."""
+    return f"{tif.value}: not resting after restart"
 
 
 def _undone_reason(tif: TimeInForce) -> str:
