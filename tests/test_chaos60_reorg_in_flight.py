@@ -13,6 +13,7 @@ from pathlib import Path
 from sdex.matching import TimeInForce
 from sdex.settlement.outcome import Outcome, SettledMatch
 from tests.conftest import Chain
+from tests.nodeutil import wait_for
 from tests.reorgutil import reorged
 from tests.sandwich import node_on
 from tests.test_mirror import meta, synced
@@ -51,3 +52,44 @@ async def test_a_fill_undone_while_a_match_is_in_flight_leaves_the_book(
         assert (e.filled, e.fillable) == (0, E18 // 10)
         got = await meta(api, sell)
         assert (got["status"], got["filledMakerAmount"]) == ("open", "0")
+
+
+async def test_an_order_its_last_match_closes_over_an_undone_fill_opens_again(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The same undone fill, and the match in flight settles: the book's stale fill and the
+    match's made the whole order, so the confirm closed it ``filled`` before anything
+    looked at it again; the chain has half of it filled, ``FILLABLE`` (chaos52 seed 2,
+    node 1: ``filled`` in full, the chain 294.8 of 300 filled; the audit's
+    ``books_disagree``)."""
+    c = chain
+    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    c.usdc.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    sell = c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6))
+    async with node_on(c, tmp_path) as (node, api):
+        assert (await api.post_order(sell))[0] == 201
+        await synced(node, c)
+        snap = str(c.rpc.call("evm_snapshot"))
+        c.exchange.fill_order(c.sender(BOB), sell, 125 * E6)  # half, on chain
+        await synced(node, c)
+        buy = c.sign(c.order(BOB, c.usdc, 125 * E6, c.weth, E18 // 20))
+        node._set_funds(buy.order.maker, buy.order.maker_token, 10**12)
+        (m,) = node.engine.submit(buy, node.chain_time(), TimeInForce.IOC).matches
+        await reorged(c, node, snap)  # the half filled on chain is undone
+        node.settler.submit((m,))  # the match in flight goes to the chain now
+
+        async def settled() -> bool:
+            return c.exchange.order_info(buy.order).filled == 125 * E6
+
+        await wait_for(settled, timeout=30)
+        assert c.exchange.order_info(sell.order).filled == E18 // 20
+        await synced(node, c)
+
+        async def as_the_chain() -> bool:
+            got = await meta(api, sell)
+            return bool(got["filledMakerAmount"] == str(E18 // 20))
+
+        await wait_for(as_the_chain, timeout=10)  # before: "filled", all of it, for good
+        assert (await meta(api, sell))["status"] in ("open", "partially_filled")
+        e = node.book.find(sell.hash)
+        assert e is not None and (e.filled, e.pending, e.fillable) == (E18 // 20, 0, E18 // 20)

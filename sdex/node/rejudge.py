@@ -59,6 +59,9 @@ class NodeRejudge(NodeVerdicts):
             else:
                 self._apply_chain_state(so, state)
 
+    def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
+        self._rejudge(so, state)
+
     def _rejudge(self, so: SignedOrder, state: OrderState) -> None:
         """After a reorg or reset: the chain's word on an order, whatever it was before. An
         order closed by the chain (filled, cancelled on chain, expired) that the chain now
