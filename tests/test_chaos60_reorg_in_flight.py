@@ -11,37 +11,52 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.matching import TimeInForce
+from sdex.matching.match import Match
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from sdex.settlement.outcome import Outcome, SettledMatch
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.nodeutil import Api, wait_for
 from tests.reorgutil import reorged
 from tests.sandwich import node_on
 from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, BOB, E6, E18
 
 
+async def undone_in_flight(c: Chain, node: Node, api: Api, sell: SignedOrder) -> Match:
+    """Half of ``sell`` (Alice's 0.1 WETH, resting at ``node``) filled on chain by Bob after
+    a snapshot; the other half matched by the engine (in flight: the test's match, not the
+    settler's); then a reorg undoes the half filled on chain. The match is returned."""
+    assert (await api.post_order(sell))[0] == 201
+    await synced(node, c)
+    snap = str(c.rpc.call("evm_snapshot"))
+    c.exchange.fill_order(c.sender(BOB), sell, 125 * E6)  # half, on chain
+    await synced(node, c)
+    assert (await meta(api, sell))["filledMakerAmount"] == str(E18 // 20)
+    buy = c.sign(c.order(BOB, c.usdc, 125 * E6, c.weth, E18 // 20))
+    node._set_funds(buy.order.maker, buy.order.maker_token, 10**12)
+    (m,) = node.engine.submit(buy, node.chain_time(), TimeInForce.IOC).matches
+    e = node.book.find(sell.hash)
+    assert e is not None and (e.filled, e.pending) == (E18 // 20, E18 // 20)
+    await reorged(c, node, snap)
+    assert c.exchange.order_info(sell.order).filled == 0
+    return m
+
+
+def approved_sell(c: Chain) -> SignedOrder:
+    """Alice's 0.1 WETH for 250 USDC; Alice and Bob approve the exchange."""
+    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
+    c.usdc.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
+    return c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6))
+
+
 async def test_a_fill_undone_while_a_match_is_in_flight_leaves_the_book(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
-    c.usdc.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
-    sell = c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6))
+    sell = approved_sell(c)
     async with node_on(c, tmp_path) as (node, api):
-        assert (await api.post_order(sell))[0] == 201
-        await synced(node, c)
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.exchange.fill_order(c.sender(BOB), sell, 125 * E6)  # half, on chain
-        await synced(node, c)
-        assert (await meta(api, sell))["filledMakerAmount"] == str(E18 // 20)
-        # the other half matched, in flight (the engine's match: the test's, not the settler's)
-        buy = c.sign(c.order(BOB, c.usdc, 125 * E6, c.weth, E18 // 20))
-        node._set_funds(buy.order.maker, buy.order.maker_token, 10**12)
-        (m,) = node.engine.submit(buy, node.chain_time(), TimeInForce.IOC).matches
-        e = node.book.find(sell.hash)
-        assert e is not None and (e.filled, e.pending) == (E18 // 20, E18 // 20)
-        await reorged(c, node, snap)  # the half filled on chain is undone
-        assert c.exchange.order_info(sell.order).filled == 0
+        m = await undone_in_flight(c, node, api, sell)
         # the match in flight fails (never sent): nothing of the sell is in flight now
         await node._on_settled(
             [SettledMatch(m, Outcome.FAILED, None, None, "not sent", unsent=True)]
@@ -63,19 +78,10 @@ async def test_an_order_its_last_match_closes_over_an_undone_fill_opens_again(
     node 1: ``filled`` in full, the chain 294.8 of 300 filled; the audit's
     ``books_disagree``)."""
     c = chain
-    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
-    c.usdc.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
-    sell = c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6))
+    sell = approved_sell(c)
     async with node_on(c, tmp_path) as (node, api):
-        assert (await api.post_order(sell))[0] == 201
-        await synced(node, c)
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.exchange.fill_order(c.sender(BOB), sell, 125 * E6)  # half, on chain
-        await synced(node, c)
-        buy = c.sign(c.order(BOB, c.usdc, 125 * E6, c.weth, E18 // 20))
-        node._set_funds(buy.order.maker, buy.order.maker_token, 10**12)
-        (m,) = node.engine.submit(buy, node.chain_time(), TimeInForce.IOC).matches
-        await reorged(c, node, snap)  # the half filled on chain is undone
+        m = await undone_in_flight(c, node, api, sell)
+        buy = m.incoming
         node.settler.submit((m,))  # the match in flight goes to the chain now
 
         async def settled() -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_chaos52_given_up import pooled_at_stop
 from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -21,21 +22,7 @@ async def test_a_fok_whose_settlement_lands_after_the_restart_is_filled(
     cfg = node_config(c, tmp_path / "n.db")
     resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000
     fok = c.sign(bid(c, BOB, E18 // 2, 500 * E6))  # all of it
-    async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
-        await synced(node, c)
-        c.rpc.call("evm_setAutomine", False)
-        try:
-            code, body = await api.post_order(fok, "fok")
-            assert code == 201 and body["matches"], body
-
-            async def pooled() -> bool:
-                return bool(c.rpc.call("eth_getBlockByNumber", "pending", False)["transactions"])
-
-            await wait_for(pooled, timeout=20)  # (the settlement sent, not mined)
-        except BaseException:
-            c.rpc.call("evm_setAutomine", True)
-            raise
+    await pooled_at_stop(c, cfg, resting, fok, "fok")
     try:  # restarted while the chain still holds it unmined: given up after 10 s
         async with running_node(cfg) as (node, api):
             assert (await meta(api, fok))["status"] == "removed"
