@@ -17,16 +17,19 @@ from sdex.order import SignedOrder
 from sdex.settlement.outcome import Outcome, SettledMatch
 from tests.conftest import Chain
 from tests.nodeutil import Api, wait_for
-from tests.reorgutil import reorged
+from tests.reorgutil import reorged, soft_cancel
 from tests.sandwich import node_on
 from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, BOB, E6, E18
 
 
-async def undone_in_flight(c: Chain, node: Node, api: Api, sell: SignedOrder) -> Match:
+async def undone_in_flight(
+    c: Chain, node: Node, api: Api, sell: SignedOrder, cancel: bool = False
+) -> Match:
     """Half of ``sell`` (Alice's 0.1 WETH, resting at ``node``) filled on chain by Bob after
     a snapshot; the other half matched by the engine (in flight: the test's match, not the
-    settler's); then a reorg undoes the half filled on chain. The match is returned."""
+    settler's); ``cancel``: then soft-cancelled by Alice; then a reorg undoes the half
+    filled on chain. The match is returned."""
     assert (await api.post_order(sell))[0] == 201
     await synced(node, c)
     snap = str(c.rpc.call("evm_snapshot"))
@@ -38,6 +41,8 @@ async def undone_in_flight(c: Chain, node: Node, api: Api, sell: SignedOrder) ->
     (m,) = node.engine.submit(buy, node.chain_time(), TimeInForce.IOC).matches
     e = node.book.find(sell.hash)
     assert e is not None and (e.filled, e.pending) == (E18 // 20, E18 // 20)
+    if cancel:
+        await soft_cancel(c, api, sell, ALICE)
     await reorged(c, node, snap)
     assert c.exchange.order_info(sell.order).filled == 0
     return m
@@ -99,3 +104,31 @@ async def test_an_order_its_last_match_closes_over_an_undone_fill_opens_again(
         assert (await meta(api, sell))["status"] in ("open", "partially_filled")
         e = node.book.find(sell.hash)
         assert e is not None and (e.filled, e.pending, e.fillable) == (E18 // 20, 0, E18 // 20)
+
+
+async def test_an_order_closed_in_flight_takes_the_undone_fill_out_once_settled(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The same undone fill, the order closed while its match is in flight (here its maker's
+    soft cancel; chaos52 seed 2: a FOK's unmatched rest dropped), then the match settles:
+    the reorg's verdict on a closed order in flight was left to the settler's outcome
+    (``_rejudge``), whose confirm counted the stale fill in: the node said more filled than
+    the chain (the audit's ``node_filled_above_chain``, "removed")."""
+    c = chain
+    sell = approved_sell(c)
+    async with node_on(c, tmp_path) as (node, api):
+        m = await undone_in_flight(c, node, api, sell, cancel=True)
+        node.settler.submit((m,))
+
+        async def settled() -> bool:
+            return c.exchange.order_info(m.incoming.order).filled == 125 * E6
+
+        await wait_for(settled, timeout=30)
+        assert c.exchange.order_info(sell.order).filled == E18 // 20
+        await synced(node, c)
+
+        async def as_the_chain() -> bool:
+            return bool((await meta(api, sell))["filledMakerAmount"] == str(E18 // 20))
+
+        await wait_for(as_the_chain, timeout=10)  # before: all of it, for good
+        assert (await meta(api, sell))["status"] == "cancelled"

@@ -76,7 +76,8 @@ class NodeRejudge(NodeVerdicts):
             if state.filled < before:
                 self.registry.publish(rec, "fill_reverted")
             return
-        if st is not None and st.pending:  # in flight: the settler's outcome decides
+        if st is not None and st.pending:  # in flight: the settler's outcome decides,
+            self._recheck.add(so.hash)  # then the mirror's word (``_recheck_settled``)
             return
         if (
             rec.status not in CHAIN_CLOSED

@@ -94,35 +94,33 @@ class NodeVerdicts(NodeIntake):
         the mirror's filled amount where it differs: ahead (a fill made elsewhere
         meanwhile, which the settlement's receipt does not show) or behind (a reorg undid
         a fill: its verdict, ``_rejudge``, was put off while the order was in flight;
-        chaos60: the book kept the undone fill for good). One its last match closed
-        ``filled`` meanwhile, the undone fill counted in, is judged again once the mirror
-        has that match's block (``_undone_under``: chaos60, ``filled`` in full while the
-        chain had it ``FILLABLE``)."""
+        chaos60: the book kept the undone fill for good). One closed meanwhile (by its last
+        match's confirm, or closed while in flight: ``_rejudge`` leaves those to the
+        settler's outcome), the undone fill counted in, is judged again once the mirror has
+        that match's block (``_undone_under``: chaos60, ``filled`` in full while the chain
+        had it ``FILLABLE``; a FOK ``removed`` with more filled than the chain)."""
         ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
             rec = self.records.get(h)
-            if st is None and rec is not None and rec.status is OrderStatus.FILLED:
-                if h in ahead:
-                    continue
-                self._recheck.discard(h)
-                state = self.mirror.state(rec.signed)
-                if state is not None and state.filled < rec.filled:
-                    self._undone_under(rec.signed, state)
-                continue
-            if st is None or rec is None or st.closed is not None:
+            if rec is None:
                 self._recheck.discard(h)
                 continue
-            if st.pending or h in ahead:  # (ahead: the block of its fill judges it)
+            if (st is not None and st.pending) or h in ahead:  # (ahead: its block judges it)
                 continue
             self._recheck.discard(h)
             state = self.mirror.state(rec.signed)
-            if state is not None and state.filled != st.filled:
-                self._apply_chain_state(rec.signed, state)
+            if state is None:
+                continue
+            if st is not None and st.closed is None:
+                if state.filled != st.filled:
+                    self._apply_chain_state(rec.signed, state)
+            elif st is None and not rec.status.is_open and state.filled < rec.filled:
+                self._undone_under(rec.signed, state)
 
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
-        """An order closed ``filled`` whose filled amount counted a fill the chain no
-        longer has: judged again by the chain's word (``NodeRejudge._rejudge``)."""
+        """A closed order whose filled amount counted a fill the chain no longer has:
+        judged again by the chain's word (``NodeRejudge._rejudge``)."""
         raise NotImplementedError
 
     def _persist_open(self) -> None:
