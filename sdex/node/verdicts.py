@@ -87,7 +87,9 @@ class NodeVerdicts(NodeIntake):
             if rec.status in OPEN_STATUSES:
                 self.registry.close(rec, OrderStatus.FILLED, "filled on chain", state.filled)
             return
-        self.registry.remove(so.hash, reason, _message(verdict))
+        # with the chain's filled amount: a block that fills it and cancels it (chaos60: the
+        # book's, without that block's fill)
+        self.registry.remove(so.hash, reason, _message(verdict), state.filled)
 
     def _recheck_settled(self) -> None:
         """Orders a block touched while their own fills were in flight: once none is, take
