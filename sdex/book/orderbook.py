@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from sdex.book.bookbase import seq_of, unknown_pair
 from sdex.book.bookcore import BookCore
-from sdex.book.errors import FillStateError, UnknownOrder
+from sdex.book.errors import BookError, FillStateError, UnknownOrder
 from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.types import RemovalReason
 from sdex.order import Order, SignedOrder, parse_hex_bytes
@@ -159,16 +159,27 @@ class OrderBook(BookCore):
         right_amount: int,
         right_filled: int,
     ) -> None:
-        """``confirm`` both sides of one match (``MatchingEngine.confirm``): both orders are
-        looked up before either changes."""
+        """``confirm`` both sides of one match (``MatchingEngine.confirm``), each on its own:
+        a side the book no longer holds (filled on chain meanwhile, a reorg), or holds less
+        of in flight, does not keep the other's amount in flight for good (chaos60: the
+        flaw ``Settling.release`` had, chaos55). The first ``BookError`` is raised once
+        both were tried."""
         index = self._index
-        le = index.get(left)
-        re_ = index.get(right)
-        if le is None or re_ is None:
-            missing = left if le is None else right
-            raise UnknownOrder(f"order 0x{missing.hex()} is not in the book")
-        self._confirm_one(le, left_amount, left_filled)
-        self._confirm_one(re_, right_amount, right_filled)
+        error: BookError | None = None
+        for h, amount, filled in (
+            (left, left_amount, left_filled),
+            (right, right_amount, right_filled),
+        ):
+            e = index.get(h)
+            try:
+                if e is None:
+                    raise UnknownOrder(f"order 0x{h.hex()} is not in the book")
+                self._confirm_one(e, amount, filled)
+            except BookError as exc:
+                if error is None:
+                    error = exc
+        if error is not None:
+            raise error
 
     def confirm_entries(
         self, resting: Entry, resting_amount: int, incoming_amount: int, incoming: Entry
@@ -192,7 +203,11 @@ class OrderBook(BookCore):
                 incoming_amount,
             )
             return
-        self._confirm_one(resting, resting_amount, resting_amount)
+        try:
+            self._confirm_one(resting, resting_amount, resting_amount)
+        except BookError:  # (each side on its own, as ``confirm_pair``)
+            self._confirm_one(incoming, incoming_amount, incoming_amount)
+            raise
         self._confirm_one(incoming, incoming_amount, incoming_amount)
 
     def _confirm_one(self, e: Entry, amount: int, settled: int) -> None:

@@ -249,6 +249,8 @@ class NodeSettlement(NodeBlame):
         }
         try:  # as proposed (the usual case): the book's records of both, no lookup
             self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
+        except UnknownOrder as e:  # gone meanwhile (after a reorg, say): the other side
+            log.warning("confirming a settled match: %s", e)  # was confirmed all the same
         except BookError:
             log.exception("confirming a settled match failed")
         for so in (m.resting, m.incoming):
