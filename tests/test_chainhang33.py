@@ -31,6 +31,9 @@ from tests.test_node import ALICE, BOB, CAROL, E6, E18
 DETECTED_WITHIN = 15.0
 """Seconds the test waits for the hang to show: half the RPC client's own timeout (30 s), so
 a node that only notices when a read times out fails it."""
+STALL = 2.0
+"""The node's ``stall`` here, once its idle polls were seen ok (``STALL``: 5 s): the hang is
+the same, said sooner."""
 SETTLE_WAIT = 2.0
 """Seconds the wallet waits for the match made as the chain hung (the test has seen the node
 say the chain is unreachable first: the wallet's line says it)."""
@@ -79,6 +82,7 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
             # says why once the node knows (the wallet's wait read after the hang showed).
             account = (dep.accounts[ALICE].address.lower(), weth.lower())
             assert node.mirror.spendable(account), "her funds: not in the mirror"
+            node.watcher.stall = STALL
             os.kill(proc.pid, signal.SIGSTOP)
             stopped = True
             hung_at = time.monotonic()

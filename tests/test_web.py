@@ -596,12 +596,13 @@ async def test_the_page_says_when_the_nodes_chain_is_down(
     app.router.add_post("/", gate)
     async with serving(app) as rpc, browser(chromium) as b:
         cfg = replace(dev_config(chain, tmp_path / "n.db", 19), rpc=rpc + "/")
-        async with running_node(cfg) as (_node, api):
+        async with running_node(cfg) as (node, api):
             w = await new_page(b, api.base)
             await w.page.wait_for_function(
                 "() => /^[0-9]+$/.test(document.getElementById('head').textContent)"
             )
             assert await w.page.is_hidden("#chain-banner")
+            node.watcher.stall = 2.0  # (a hang said after 2 s, not 5: ``STALL``)
             up.clear()
             await w.page.wait_for_selector("#chain-banner[data-chain=unreachable]", timeout=20_000)
             text = await w.page.text_content("#chain-banner")
