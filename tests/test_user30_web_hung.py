@@ -24,7 +24,7 @@ from pathlib import Path
 from playwright.async_api import Browser, Route
 
 from tests.conftest import Chain
-from tests.nodeutil import ROOT
+from tests.nodeutil import ROOT, wait_for
 from tests.test_web import chromium, in_module_loop, node_and_page, place
 
 
@@ -47,10 +47,9 @@ __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test
 async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
-    async with node_and_page(chain, tmp_path, chromium, 6) as (_node, w):
+    async with node_and_page(chain, tmp_path, chromium, 6, clock=True) as (_node, w):
         page = w.page
         await page.wait_for_selector("body[data-node=up]", state="attached", timeout=10_000)
-        await page.clock.install()  # (the page's timers set from here on run on it)
         woken = asyncio.Event()
         held: list[Route] = []
 
@@ -73,11 +72,13 @@ async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
                 timeout=5_000,
             )
             # the socket stays open; the reads go unanswered: said once their 8 s passed
-            await page.clock.fast_forward(READ_TIMEOUT_MS + 1000)
+            # (the page's clock run that far: its 2 s ticks each come, as they would)
+            await wait_for(lambda: any(r.request.url.endswith("/health") for r in held))
+            await page.clock.run_for(READ_TIMEOUT_MS + 1000)
             await page.wait_for_selector("body[data-node=down]", state="attached", timeout=20_000)
             text = await page.text_content("#node-banner")
             assert text is not None and text.startswith("this node does not answer (since "), text
-            await page.clock.fast_forward(POST_TIMEOUT_MS - READ_TIMEOUT_MS)  # (15 s in all)
+            await page.clock.run_for(POST_TIMEOUT_MS - READ_TIMEOUT_MS)  # (15 s in all)
             await page.wait_for_function(
                 "() => document.getElementById('err-form').textContent !== ''", timeout=25_000
             )

@@ -147,10 +147,16 @@ async def browser(chromium: Browser) -> AsyncIterator[Browser]:
             await ctx.close()
 
 
-async def new_page(b: Browser, origin: str, init_script: str | None = None) -> Watched:
+async def new_page(
+    b: Browser, origin: str, init_script: str | None = None, clock: bool = False
+) -> Watched:
+    """``clock``: the page's timers and time are Playwright's (``page.clock``: running with
+    the wall clock until a test moves it) from its first script on."""
     ctx = await b.new_context(viewport={"width": 1440, "height": 860})
     if init_script:
         await ctx.add_init_script(init_script)
+    if clock:
+        await ctx.clock.install()
     return await Watched(await ctx.new_page(), origin).open()
 
 
@@ -246,13 +252,20 @@ async def two_nodes(
 
 @contextlib.asynccontextmanager
 async def node_and_page(
-    chain: Chain, tmp: Path, chromium: Browser, account: int, db: str = "n.db", **kw: Any
+    chain: Chain,
+    tmp: Path,
+    chromium: Browser,
+    account: int,
+    db: str = "n.db",
+    clock: bool = False,
+    **kw: Any,
 ) -> AsyncIterator[tuple[Node, Watched]]:
     """A node serving dev wallets (its config changed by ``kw``, its database ``db`` in
-    ``tmp``) and its page, with dev account ``account`` chosen."""
+    ``tmp``) and its page (on Playwright's clock: ``clock``, ``new_page``), with dev account
+    ``account`` chosen."""
     cfg = dev_config(chain, tmp / db, 19, **kw)
     async with running_node(cfg) as (node, api), browser(chromium) as b:
-        w = await new_page(b, api.base)
+        w = await new_page(b, api.base, clock=clock)
         await choose_dev_account(w, chain.address(account))
         yield node, w
 
