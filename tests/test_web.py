@@ -147,6 +147,16 @@ async def browser(chromium: Browser) -> AsyncIterator[Browser]:
             await ctx.close()
 
 
+RESTARTED = (
+    "ERR_CONNECTION_REFUSED",
+    "Unexpected response code: 503",
+    "the server responded with a status of 503 (Service Unavailable)",
+)
+"""The browser's errors of a page whose node stopped and started again: its requests refused
+while it was down, and a reconnect or a read answered 503 by it still starting (as documented;
+user25, user29: seen on a loaded machine, a fresh clone's run)."""
+
+
 async def new_page(
     b: Browser, origin: str, init_script: str | None = None, clock: bool = False
 ) -> Watched:
@@ -707,8 +717,8 @@ async def test_the_page_signs_for_the_fee_of_the_node_it_reconnected_to(
             assert order["feeRecipient"] == chain.address(19)
             assert int(order["feeAmount"]) == 2600 * E6 // 2 * 30 // 10_000
             assert "fee 0.3%" in (await w.page.text_content("#node-info") or "")
-            away = ("ERR_CONNECTION_REFUSED",)  # (while the node was down)
-            assert [e for e in w.errors if not e.endswith(away)] == []
+            # (a reconnect that met the restarted node still starting: seen on a loaded machine)
+            assert [e for e in w.errors if not e.endswith(RESTARTED)] == []
 
 
 async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder) -> Any:
