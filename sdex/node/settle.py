@@ -206,11 +206,9 @@ class NodeSettlement(NodeBlame):
         self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
     ) -> list[StoredFill]:
         """The settlement's fills once stored: the write the chain thread queued as the
-        receipt came (``early``), else (or if that write failed: tried once more) ours; not
-        after a reorg or a reset (reorg60: a retry stored the undone block's fills for good,
-        its rows removed before): the watcher writes them if the chain has them."""
-        durable = self._own_durable
-        epoch = durable.epoch
+        receipt came (``early``), else (or if that write failed: tried once more) ours; after
+        a reorg or a reset none (reorg60: a retry stored an undone block's fills): the watcher's."""
+        durable, epoch = self._own_durable, self._own_durable.epoch
         if early is not None:
             try:
                 new = await asyncio.wrap_future(early)  # (all the receipt's fills: ours too)
