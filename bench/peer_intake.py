@@ -6,7 +6,12 @@ The peer path of ``bench/gossip.py`` minus the transport: each round hands the n
 ``--per-round`` fresh signed orders in chunks of ``--chunk`` (as a push's check does), then
 the same orders again as a second peer's copies (known: no parse, no hash, no ECDSA). With
 ``--subscriber`` an in-process websocket subscriber (``node.events``) takes every event's
-text, as the bench's watcher makes each node do. Per round it prints the node's CPU per new
+text, as the bench's watcher makes each node do: a task that awaits each event's text (a
+wake-up an event), or with ``--direct`` as the node's websocket sender takes them
+(``sdex.node.wsapi``: parked on its queue with the socket lent to ``Subscription.put``, so a
+turn's events are made into frames by one callback, ``Subscription.flush``; here the frames
+go to no socket, so the write's system call is not in the figure). Per round it prints the
+node's CPU per new
 order (the process's, so the ECDSA worker and the store writer count) and the event loop's
 share. ``--root DIR`` runs another checkout's ``sdex`` (a before/after in the same minutes:
 run this file from both, alternated). Prints JSON lines, then the medians.
@@ -36,6 +41,7 @@ import node as nb  # noqa: E402
 from http_modes import devnet_node  # noqa: E402
 
 from sdex.node.config import NodeConfig  # noqa: E402
+from sdex.node.events import text_frames  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 
 
@@ -45,12 +51,42 @@ async def drain(sub: Any) -> None:
         pass
 
 
+class _Sink:
+    """A socket that always has room: the frames are made (``text_frames``) and dropped."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def room(self) -> bool:
+        return True
+
+    def write(self, texts: list[str]) -> None:
+        self.frames += len(text_frames(texts)) > 0
+
+
+async def send_direct(sub: Any) -> None:
+    """The node's websocket sender's loop (``sdex.node.wsapi``), writing to ``_Sink``."""
+    sub.direct = sink = _Sink()
+    while True:
+        sub.parked = True
+        text = await sub.get_text()
+        sub.parked = False
+        sub.flush()
+        if text is None:
+            return
+        texts, ended = sub.ready_texts(64)
+        sink.write([text, *texts])
+        if ended:
+            return
+
+
 async def rounds(cfg: NodeConfig, bodies: list[list[dict[str, Any]]], chunk: int,
-                 subscriber: bool) -> list[dict[str, float]]:  # fmt: skip
+                 subscriber: bool, direct: bool = False) -> list[dict[str, float]]:  # fmt: skip
     out = []
     async with serve(cfg) as node:
         sub = node.events.subscribe() if subscriber else None
-        reader = asyncio.create_task(drain(sub)) if sub is not None else None
+        take = send_direct if direct else drain
+        reader = asyncio.create_task(take(sub)) if sub is not None else None
         for i, objs in enumerate(bodies):
             t0, p0 = time.thread_time(), time.process_time()
             for peer in ("peer-a", "peer-b"):  # the second: copies already held
@@ -83,6 +119,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=4)
     ap.add_argument("--chunk", type=int, default=16)
     ap.add_argument("--subscriber", action="store_true")
+    ap.add_argument("--direct", action="store_true", help="with --subscriber: the node's way")
     ap.add_argument("--root", help="run this checkout's sdex (default: this file's)")
     args = ap.parse_args()
     n = args.per_round * (args.repeat + 1)
@@ -92,7 +129,7 @@ def main() -> None:
         orders = [o.to_json() for o in signer.resting(n, list(range(nb.OPERATOR)))]
         per = args.per_round
         bodies = [orders[i * per : (i + 1) * per] for i in range(args.repeat + 1)]
-        out = asyncio.run(rounds(cfg, bodies, args.chunk, args.subscriber))
+        out = asyncio.run(rounds(cfg, bodies, args.chunk, args.subscriber, args.direct))
     medians = {k: statistics.median(r[k] for r in out) for k in out[0]}
     where = str(Path(sdex.__file__).parent)
     print(json.dumps({"sdex": where, "medians": medians, "machine": nb.machine()}))

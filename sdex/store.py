@@ -302,9 +302,10 @@ class Store(ChainStore, UndoneStore):
 
     def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[Any]:
         """Queued at once, without waiting: resolves at its commit (writes queued after it
-        commit no earlier); a failure is logged if nobody awaits it. Call on the loop."""
+        commit no earlier); a failure is logged if nobody awaits it. Call on the loop. A
+        status past ``pending`` drops the row's raw transaction (``SETTLEMENT_DONE``)."""
         args = (status, time.time(), tx_hash)
-        sql = "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?"
+        sql = SETTLEMENT_STATUS if status == "pending" else SETTLEMENT_DONE
         fut = asyncio.wrap_future(self._writer.submit(lambda db: db.execute(sql, args)))
         fut.add_done_callback(log_failure)
         return fut
@@ -344,6 +345,14 @@ def _order_row(
 
 
 UPDATE_ORDER = "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?"
+SETTLEMENT_STATUS = "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?"
+SETTLEMENT_DONE = "UPDATE settlements SET status=?, updated_at=?, raw_tx='' WHERE tx_hash=?"
+"""A settlement's status once it is no longer ``pending`` (mined, failed, dropped): its raw
+transaction is never sent again (only a ``pending`` row's is, at a start: ``sdex.storesettle``)
+and is dropped. Kept, each status change rewrote the whole row, ~2 KB a match as hex, in ~50
+overflow pages a batch of 100 (twice: freed and written again), ~20% of the pages a settled
+batch put in the WAL and the checkpoint copied (anvil60, ``bench/store_pages.py``); and the
+file grew by it for ever."""
 UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 """``UPDATE ... FROM`` is there (SQLite 3.33): ``update_orders`` is one statement a chunk."""
 UPDATES_A_STATEMENT = 64

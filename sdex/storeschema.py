@@ -160,6 +160,7 @@ PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA temp_store=MEMORY",
     "PRAGMA wal_autocheckpoint=0",
+    "PRAGMA secure_delete=FAST",
 )
 """The writer connection's settings. ``temp_store=MEMORY``: the writer runs each job in a
 savepoint, and an insert into ``orders`` (whose triggers write ``order_counts``) needs a
@@ -168,7 +169,12 @@ and deleted per transaction (http20: 65-85 us a stored order on the writer threa
 25-38 in memory; they hold the pages a transaction changes, at most ``max_group`` jobs'
 worth, and are not needed after a crash: the WAL is what survives it).
 ``wal_autocheckpoint=0``: no checkpoint inside the writer's commits (30-100 ms of some, http23);
-the writer's ``sdex.storecheckpoint.Checkpointer`` runs them on a thread of its own."""
+the writer's ``sdex.storecheckpoint.Checkpointer`` runs them on a thread of its own.
+``secure_delete=FAST``: deleted content is zeroed only in pages written anyway, a freed page
+is not written over with zeros (Debian's and Ubuntu's SQLite build with secure delete on:
+every overflow page a rewritten or deleted row freed went to the WAL, and from there into
+the file, as zeros; anvil60: half of a settlement's status change). Nothing here is secret
+(orders and fills are public; the node's key is in a file of its own)."""
 
 
 def open_fills_table(db: sqlite3.Connection) -> None:

@@ -2,6 +2,8 @@
 transaction, written before it is broadcast (``Store.add_settlement``), its status moved
 as it lands or is given up (``SETTLEMENT_STATUSES``); read back at a start to finish what a
 previous run left ``pending`` (``sdex.node.settle``), and by the web page (those in flight).
+Only a ``pending`` row keeps its raw transaction: a status past it drops it
+(``sdex.store.SETTLEMENT_DONE``; anvil60).
 
 A row the node never writes (the file is another hand's: a disk error, an edit, an older
 version's bug) is refused at the start that reads them: logged once and marked ``refused``,

@@ -324,7 +324,10 @@ class ChaosRun:
 
     async def settle(self) -> None:
         """Automine on, no open snapshot, every node at the chain's head with nothing in
-        flight (bounded: a node that does not get there is a violation)."""
+        flight, twice in a row at the same head (bounded: a node that does not get there is
+        a violation). chaos60: one pass, node by node, let a node match (its block applied:
+        funds back, mining resumed) after it was read, and the check read the chain before
+        that settlement landed and the nodes after: every node "wrong" alike, then right."""
         if self.paused:
             self.resume()
         if self.snap is not None:
@@ -332,6 +335,7 @@ class ChaosRun:
         for m in sorted(self.moved):
             self.move_back(m)
         deadline = time.monotonic() + SETTLE_TIMEOUT
+        quiet_at = -1  # (the head of the last pass that found nothing behind)
         while True:
             head = self.head()
             behind = []
@@ -341,7 +345,11 @@ class ChaosRun:
                 if at < head or await self.pending(i):
                     behind.append((i, at))
             if not behind and self.head() == head:
-                return
+                if quiet_at == head:
+                    return
+                quiet_at = head
+            else:
+                quiet_at = -1
             if time.monotonic() > deadline:
                 self.violate("not_settled", head=head, behind=behind)
                 return

@@ -5,10 +5,10 @@ closed record evicted."""
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
+from sdex.chain.tx import RlpItem, rlp
+from sdex.keccak import keccak
 from sdex.node.core import Node
 from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
@@ -32,14 +32,39 @@ async def reorged(c: Chain, node: Node, snap: str) -> None:
     assert node.watcher.reorgs >= 1
 
 
-async def the_settlement(api: Api, db: Path) -> tuple[str, str]:
-    """The node's one settled fill's transaction: its hash (lower case) and the signed raw
-    transaction stored for it (in ``db``), to be sent again after a reorg undid it."""
+async def the_settlement(c: Chain, api: Api) -> tuple[str, str]:
+    """The node's one settled fill's transaction: its hash (lower case) and its signed raw
+    transaction (``raw_tx_of``), to be sent again after a reorg undid it."""
     _, fills = await api.get("/v1/fills")
     (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
-    with sqlite3.connect(db) as conn:
-        (raw,) = conn.execute("SELECT raw_tx FROM settlements WHERE tx_hash=?", (tx,)).fetchone()
-    return tx, str(raw)
+    return tx, raw_tx_of(c, tx)
+
+
+def raw_tx_of(c: Chain, tx_hash: str) -> str:
+    """The signed raw bytes (hex) of the mined EIP-1559 transaction ``tx_hash``, encoded
+    again from the chain's own fields (Hardhat serves no ``eth_getRawTransactionByHash``;
+    the node keeps a settlement's raw transaction only while it is pending), checked
+    against the hash: what a reorg's test sends again to have it mined again."""
+    t = c.rpc.call("eth_getTransactionByHash", tx_hash)
+    assert int(t["type"], 16) == 2, t
+
+    def q(k: str) -> int:
+        return int(t[k], 16)
+
+    def b(h: str) -> bytes:
+        return bytes.fromhex(h[2:])
+
+    access: list[RlpItem] = [
+        [b(a["address"]), [b(k) for k in a["storageKeys"]]] for a in t["accessList"]
+    ]
+    y = q("yParity") if "yParity" in t else q("v")
+    fields: list[RlpItem] = [
+        q("chainId"), q("nonce"), q("maxPriorityFeePerGas"), q("maxFeePerGas"), q("gas"),
+        b(t["to"]), q("value"), b(t["input"]), access, y, q("r"), q("s"),
+    ]  # fmt: skip
+    raw = b"\x02" + rlp(fields)
+    assert "0x" + keccak(raw).hex() == tx_hash.lower(), "re-encoded, not the same transaction"
+    return "0x" + raw.hex()
 
 
 async def settled(c: Chain, node: Node, api: Api, signed: SignedOrder) -> None:

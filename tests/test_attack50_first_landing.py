@@ -57,11 +57,11 @@ def test_the_block_spacing_is_the_least_gap_once_two_are_seen() -> None:
     s.saw(10, 1_000)
     s.saw(11, 1_300)  # (one idle gap of a chain mining on the send: not its spacing)
     assert s.value == 0
-    s.saw(12, 1_301)
-    assert s.value == 1
-    s.saw(12, 1_301)  # (a head seen again)
-    s.saw(15, 1_313)  # (three blocks in 12 s: 4 s each)
-    assert s.value == 1
+    s.saw(12, 1_304)
+    assert s.value == 0  # (one gap counted: not yet)
+    s.saw(12, 1_304)  # (a head seen again)
+    s.saw(15, 1_313)  # (three blocks in 9 s: 3 s each)
+    assert s.value == 3
     s.saw(16, 1_320, reset=True)  # (a reorg or reset: the heads before it forgotten)
     assert s.value == 0
     for n in range(17, 30):

@@ -20,7 +20,7 @@ from aiohttp import web
 from rich.console import Console
 
 from sdex.chain.arpc import AsyncRpc
-from sdex.client import NodeClient
+from sdex.client import NodeClient, PostedOrder
 from sdex.deployment import TokenInfo
 from sdex.wallet import Market, Side
 from sdex.walletsettle import await_settlement
@@ -31,9 +31,12 @@ from tests.test_node import ALICE, BOB, CAROL, E6, E18
 DETECTED_WITHIN = 15.0
 """Seconds the test waits for the hang to show: half the RPC client's own timeout (30 s), so
 a node that only notices when a read times out fails it."""
-SETTLE_WAIT = 12.0
-"""Seconds the wallet waits for the match made as the chain hung (past ``STALL`` and the
-safety poll: the node says the chain is unreachable by then)."""
+STALL = 2.0
+"""The node's ``stall`` here, once its idle polls were seen ok (``STALL``: 5 s): the hang is
+the same, said sooner."""
+SETTLE_WAIT = 2.0
+"""Seconds the wallet waits for the match made as the chain hung (the test has seen the node
+say the chain is unreachable first: the wallet's line says it)."""
 
 
 async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path: Path) -> None:
@@ -70,15 +73,16 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
             async def idle_polls_ok() -> bool:
                 code, h = await health()
                 assert code == 200 and h["chain"] == "ok", h
-                return node.watch_rpc.requests >= sent + 5
+                return node.watch_rpc.requests >= sent + 3
 
             await wait_for(idle_polls_ok, timeout=30)
 
             # Hung: the connection taken, nothing answered. A match made at once (judged from
             # the mirror, before the hang shows): its settlement waits, and the wallet's line
-            # says why once the node knows.
+            # says why once the node knows (the wallet's wait read after the hang showed).
             account = (dep.accounts[ALICE].address.lower(), weth.lower())
             assert node.mirror.spendable(account), "her funds: not in the mirror"
+            node.watcher.stall = STALL
             os.kill(proc.pid, signal.SIGSTOP)
             stopped = True
             hung_at = time.monotonic()
@@ -86,17 +90,19 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
             market = Market("WETH", "USDC", TokenInfo(weth, 18), TokenInfo(usdc, 6))
             out = io.StringIO()
 
+            url = f"http://{cfg.host}:{cfg.port}"
+
+            def post() -> PostedOrder:
+                with NodeClient(url) as client:
+                    return client.post_order(take)
+
             def wallet() -> None:
-                with NodeClient(f"http://{cfg.host}:{cfg.port}") as client:
-                    posted = client.post_order(take)
-                    assert posted.matches, posted
+                with NodeClient(url) as client:
                     console = Console(file=out, width=400, color_system=None)
                     await_settlement(console, client, market, Side.SELL, posted, SETTLE_WAIT)
 
-            await asyncio.to_thread(wallet)
-            said = out.getvalue()
-            assert "still settling" in said and "chain is unreachable" in said, said
-
+            posted = await asyncio.to_thread(post)
+            assert posted.matches, posted
             seen: list[object] = []
 
             async def unreachable() -> bool:
@@ -112,6 +118,9 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
             _, h = await health()
             problem = h["chainMirror"]["problem"]  # type: ignore[index]
             assert "not answered" in str(problem), problem
+            await asyncio.to_thread(wallet)
+            said = out.getvalue()
+            assert "still settling" in said and "chain is unreachable" in said, said
 
             # An order that needs a chain read (a maker not seen yet): refused at once.
             carol = own.ask(CAROL, 4000 * E6)

@@ -11,25 +11,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sdex.node.config import NodeConfig
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
-async def test_a_settlement_given_up_at_restart_that_lands_counts(
-    chain: Chain, tmp_path: Path
+async def pooled_at_stop(
+    c: Chain, cfg: NodeConfig, resting: SignedOrder, taker: SignedOrder, tif: str
 ) -> None:
-    c = chain
-    cfg = node_config(c, tmp_path / "n.db")
-    resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000
-    ioc = c.sign(bid(c, BOB, E18, 1000 * E6))  # 1 WETH at 1000: half of it trades
+    """``resting`` rests at a node on ``cfg``; with mining paused, ``taker`` (``tif``)
+    matches it, and the node stops with the settlement in the chain's pool, unmined (mining
+    stays paused: the caller resumes it)."""
     async with running_node(cfg) as (node, api):
         assert (await api.post_order(resting))[0] == 201
         await synced(node, c)
         c.rpc.call("evm_setAutomine", False)
         try:
-            code, body = await api.post_order(ioc, "ioc")
+            code, body = await api.post_order(taker, tif)
             assert code == 201 and body["matches"], body
 
             async def pooled() -> bool:
@@ -39,6 +40,16 @@ async def test_a_settlement_given_up_at_restart_that_lands_counts(
         except BaseException:
             c.rpc.call("evm_setAutomine", True)
             raise
+
+
+async def test_a_settlement_given_up_at_restart_that_lands_counts(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000
+    ioc = c.sign(bid(c, BOB, E18, 1000 * E6))  # 1 WETH at 1000: half of it trades
+    await pooled_at_stop(c, cfg, resting, ioc, "ioc")
     try:  # restarted while the chain still holds it unmined: given up after 10 s
         async with running_node(cfg) as (node, api):
             _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")

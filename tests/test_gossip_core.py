@@ -782,3 +782,60 @@ def test_push_timing_spans_seconds_and_counts_what_it_did_not_time() -> None:
     assert t.unpushed == 1
     j = t.to_json()
     assert (j["failed"], j["unpushed"], j["edges"]) == (1, 1, list(PUSH_EDGES_US))
+
+
+def test_a_failed_walk_of_the_peer_that_showed_what_the_empty_seed_hid_is_tried_again() -> None:
+    """reorg60 (left50's leftover): the bootstrap's seed served empty pages; the first peer
+    that showed orders it did not has its soft cancels walked (left50), and that walk
+    failed part way: it set ``cancels_loaded`` back to False (loaded from the seed before)
+    and forgot the empty seed, so the next round, with the seed, walked the seed's (empty)
+    pages again, set ``cancels_loaded``, and the other peer's soft cancels were never walked.
+    Now a failed walk changes neither: the peer's soft cancels are walked in its next round."""
+    seed, honest = peer_id(1), peer_id(2)
+    theirs = Book([order(1)])
+    core, clock = make(peers=1)
+    snap = boot_snapshot(core)
+    ok(core, snap, {"orders": [], "next": 0})
+    assert core.cancels_loaded and core.empty_seed == seed
+    core.peers.admit(honest, url(2))
+    failed = [0]
+
+    def answer(call: Call) -> list[Action]:
+        if call.kind == "cancelled":
+            if call.peer == honest and not failed[0]:
+                failed[0] += 1
+                return core.answered(call.id, None)  # (a page not answered)
+            return ok(core, call, {"orders": [], "next": 0})
+        if call.kind == "digest":
+            shown = theirs if call.peer == honest else Book()
+            return ok(core, call, {"buckets": shown.digest()})
+        if call.kind == "hashes":
+            return ok(core, call, {"hashes": theirs.hashes_in([1])})
+        return ok(core, call, {"orders": [], "cancels": []})  # (a fetch: nothing after all)
+
+    def round_() -> tuple[str, list[str]]:
+        """One anti-entropy round to its end: its peer and the kinds of its calls."""
+        clock.t = core.next_ae
+        actions, kinds, peer = core.tick(), [], ""
+        while pending := [a for a in actions if isinstance(a, Call)]:
+            peer = pending[0].peer
+            kinds.append(pending[0].kind)
+            actions = answer(pending[0])
+        return peer, kinds
+
+    rounds: list[tuple[str, list[str]]] = []  # (each after the failed walk)
+    for _ in range(200):
+        after = failed[0]
+        peer, kinds = round_()
+        if failed[0]:
+            assert core.cancels_loaded  # (the seed's walk ended: the gate stays open)
+        if after:
+            rounds.append((peer, kinds))
+        peers = [p for p, _ in rounds]
+        if seed in peers and peers[-1] == honest and peers.index(seed) < len(peers) - 1:
+            break  # (the seed's round, then the other's: the order the hole needed)
+    else:
+        raise AssertionError("no round with the seed, then one with the other peer")
+    walked = [p for p, kinds in rounds if "cancelled" in kinds]
+    assert walked == [honest], rounds  # before: []
+    assert core.empty_seed is None

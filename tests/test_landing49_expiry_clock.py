@@ -16,8 +16,9 @@ from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review49_landing_and_prune import stalled_trade
 
-LANDING = 30
-"""Seconds the node's settlements took to land (a chain that stalled that long)."""
+LANDING = 12
+"""Seconds the node's settlements took to land (a chain that stalled that long): more than
+the 10 s the chain's clock is put before the orders' expiry."""
 
 
 def at(c: Chain, timestamp: int) -> None:

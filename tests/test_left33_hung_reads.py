@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.nodeutil import running_node, wait_for
 from tests.test_chain_outage import OwnHardhat, OwnOrders
-from tests.test_chainhang33 import DETECTED_WITHIN
+from tests.test_chainhang33 import DETECTED_WITHIN, STALL
 from tests.test_node import CAROL, DAVE
 
 
@@ -32,6 +32,7 @@ async def test_a_read_under_way_fails_once_the_chain_is_unreachable(tmp_path: Pa
             await wait_for(lambda: node.mirror_ready() and node.watcher.subscribed)
             # Hung, then at once an order that needs a chain read (a maker not seen yet):
             # its read is sent before the node can know of the hang.
+            node.watcher.stall = STALL
             os.kill(proc.pid, signal.SIGSTOP)
             stopped = True
             hung_at = time.monotonic()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from sdex.order import SignedOrder
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -25,13 +26,18 @@ from tests.test_hostile import HostilePeer, hello_answer
 from tests.test_node import ALICE, E6, E18, ask
 
 
+def withdrawn_entry(c: Chain) -> tuple[SignedOrder, dict[str, object]]:
+    """Alice's ask and its ``/p2p/cancelled`` entry (the order with her signed cancel)."""
+    withdrawn = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    proof = sign_cancel(c.domain, withdrawn.hash, c.keys[ALICE])
+    return withdrawn, {**withdrawn.to_json(), "cancelSignature": "0x" + proof.hex()}
+
+
 async def test_a_failed_cancelled_page_is_asked_again_before_wallets_are_served(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    withdrawn = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    proof = sign_cancel(c.domain, withdrawn.hash, c.keys[ALICE])
-    entry = {**withdrawn.to_json(), "cancelSignature": "0x" + proof.hex()}
+    withdrawn, entry = withdrawn_entry(c)
     seed = HostilePeer({})
     pages = {"asked": 0}
 

@@ -7,13 +7,30 @@ nothing crossed it. Its record's ``reason`` (the POST answer's ``metaData``, its
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sdex.answers import PostedOrder
+from sdex.node.core import Node
 from sdex.walletui import posted_summary
 from tests.conftest import Chain
+from tests.nodeutil import Api
 from tests.sandwich import node_on
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review49_landing_and_prune import STALL, stalled_trade
+
+
+async def crossed_expiring_is_why(c: Chain, node: Node, api: Api, **kw: Any) -> None:
+    """Alice's ask expiring within the landing time (``kw``: more of its fields), then Bob's
+    IOC and FOK bids across it: each trades nothing and its reason says why."""
+    soon = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=node.chain_time() + 4, **kw))
+    code, body = await api.post_order(soon)
+    assert code == 201 and body["metaData"]["status"] == "open", body
+    for tif, word in (("ioc", "dropped"), ("fok", "killed")):
+        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6)), tif)
+        assert code == 201 and body["matches"] == [], body
+        assert body["outcome"] == word, body
+        reason = body["metaData"]["reason"]
+        assert reason.startswith(word + ": the orders it crosses expire within"), reason
 
 
 async def test_an_ioc_or_fok_unmatched_for_the_landing_time_says_why(
@@ -23,15 +40,7 @@ async def test_an_ioc_or_fok_unmatched_for_the_landing_time_says_why(
     async with node_on(c, tmp_path) as (node, api):
         await stalled_trade(c, node, api)  # (its settlement landed STALL s after it formed)
         assert node.settler.stages.landing >= STALL - 1
-        soon = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=node.chain_time() + 4))
-        code, body = await api.post_order(soon)
-        assert code == 201 and body["metaData"]["status"] == "open", body
-        for tif, word in (("ioc", "dropped"), ("fok", "killed")):
-            code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6)), tif)
-            assert code == 201 and body["matches"] == [], body
-            assert body["outcome"] == word, body
-            reason = body["metaData"]["reason"]
-            assert reason.startswith(word + ": the orders it crosses expire within"), reason
+        await crossed_expiring_is_why(c, node, api)
         # the IOC's own expiry within the landing time, a healthy ask across it
         healthy = c.sign(ask(c, ALICE, E18, 3050 * E6))
         assert (await api.post_order(healthy))[0] == 201

@@ -10,7 +10,6 @@ n+1 and the new one's) for an order filled once."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from sdex.store import ChainIdentity, Store, StoredFill, fill_key
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.reorgutil import held_ask
+from tests.reorgutil import held_ask, raw_tx_of
 from tests.test_hostile import _raw_signed_post, addressee
 from tests.test_mirror import synced
 from tests.test_mirror_ahead import follows
@@ -123,8 +122,7 @@ async def test_an_own_settlement_mined_again_after_a_reorg_keeps_its_fills(
         orders = [resting, taker]
         first = stored(node, orders)
         (tx,) = {t for t, _, _ in first}
-        with sqlite3.connect(path) as db:
-            (raw,) = db.execute("SELECT raw_tx FROM settlements WHERE tx_hash=?", (tx,)).fetchone()
+        raw = raw_tx_of(c, tx)
         reverted = Reverted(node)
         assert c.rpc.call("evm_revert", snap) is True
         forget_nonces(c)

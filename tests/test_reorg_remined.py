@@ -35,6 +35,7 @@ from tests.nodeutil import (
 from tests.reorgutil import (
     forgotten,
     half_filled_ask,
+    raw_tx_of,
     reorg,
     reorged,
     settled,
@@ -84,7 +85,7 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
         code, posted = await api.post_order(taker, "ioc")
         assert code == 201 and posted["matches"], posted
         await settled(c, node, api, taker)
-        tx, raw = await the_settlement(api, path)
+        tx, raw = await the_settlement(c, api)
 
         reorg(c, snap)
 
@@ -135,9 +136,7 @@ async def test_an_undone_fill_is_back_after_a_kill_9_of_a_node_process(
             await wait_for(settled, timeout=30)
             _, fills = await api.get("/v1/fills")
             (tx,) = {f["transactionHash"].lower() for f in fills["records"]}
-            with sqlite3.connect(db) as conn:
-                sql = "SELECT raw_tx FROM settlements WHERE tx_hash=?"
-                (raw,) = conn.execute(sql, (tx,)).fetchone()
+            raw = raw_tx_of(c, tx)
             reorg(c, snap)
 
             async def undone_and_saved() -> bool:

@@ -43,7 +43,7 @@ async def test_an_ioc_whose_undone_fill_is_mined_again_says_what_it_is_now(
         await settled(c, node, api, taker)
         first = await meta(api, taker)
         assert (first["status"], first["reason"]) == (status, reason), first
-        tx, raw = await the_settlement(api, path)
+        tx, raw = await the_settlement(c, api)
 
         reorg(c, snap)
 

@@ -17,8 +17,13 @@ from tests.rpcfault import stamping_proxy
 from tests.test_attack44_chain_clock import pending_time
 from tests.test_node import ALICE, E6, E18, ask
 
-LIE = 40
-"""Seconds the endpoint stamps one block ahead of the chain."""
+LIE = 20
+"""Seconds the endpoint stamps one block ahead of the chain: past ``MARGIN`` and the lead
+Hardhat's own ``NEWER`` blocks show (each a second past the last: 9 s), with room for load.
+The test waits for the chain's clock to pass the lie: about ``LIE`` - 9 seconds."""
+MARGIN = 6
+"""Seconds the order has left by the chain's next block: more than the node's own clock
+runs ahead of it (the chain's lead and a second of block spacing), less than the lie's."""
 NEWER = 9
 """Blocks the chain mines after it (more than ``LEAD_BLOCKS``: 8)."""
 
@@ -47,7 +52,7 @@ async def test_one_block_stamped_ahead_does_not_move_the_clock_for_good(
             await wait_for(lambda: _applied(node) >= lied + NEWER, timeout=30)
             # the chain's own clock past the lied stamp: only a lead can still count the lie
             await wait_for(lambda: pending_time(c) > real + LIE, timeout=LIE + 30)
-            expiry = pending_time(c) + 20
+            expiry = pending_time(c) + MARGIN
             order = c.sign(ask(c, ALICE, E18, 2000 * E6, expiry=expiry, salt=random_salt()))
             code, body = await api.post_order(order)
             # before: 400 EXPIRED, the node's clock LIE s past the chain's, for good

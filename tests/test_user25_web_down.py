@@ -16,6 +16,7 @@ from playwright.async_api import Browser, Route
 from tests.conftest import Chain
 from tests.nodeutil import running_node
 from tests.test_web import (
+    RESTARTED,
     browser,
     choose_dev_account,
     chromium,
@@ -62,16 +63,7 @@ async def test_a_stopped_node_is_said_and_its_figures_marked_stale(
                 "() => /^[0-9]+ blocks?$/.test(document.getElementById('lag').textContent)",
                 timeout=10_000,
             )
-        # (and a reconnect that met the restarted node still starting: 503, as documented;
-        # seen on a loaded machine, user29)
-        # (its page reads too: a fetch answered 503 by the node still starting, the same
-        # documented answer, logged by the browser as a failed load: a fresh clone's run)
-        away = (
-            "ERR_CONNECTION_REFUSED",
-            "Unexpected response code: 503",
-            "the server responded with a status of 503 (Service Unavailable)",
-        )
-        assert [e for e in w.errors if not e.endswith(away)] == []
+        assert [e for e in w.errors if not e.endswith(RESTARTED)] == []
 
 
 MARKUP = '<img src=x onerror="window.__xss=1">'

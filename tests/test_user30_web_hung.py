@@ -12,17 +12,33 @@ reader hears (user30's trial, Chromium against a real node):
   colour and place only), and "My orders"' buttons were each just "cancel" or "on chain".
 
 The hang is the page's own requests held unanswered by Playwright (``page.route``); the
-node and its chain are real."""
+node and its chain are real. The page's clock is Playwright's (``page.clock``), moved past the
+page's timeouts as the chain's is moved past an order's expiry, not waited out."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from playwright.async_api import Browser, Route
 
 from tests.conftest import Chain
+from tests.nodeutil import ROOT, wait_for
 from tests.test_web import chromium, in_module_loop, node_and_page, place
+
+
+def page_constant(name: str) -> int:
+    """A whole-number constant of the page's script (``const NAME = 123;``)."""
+    m = re.search(rf"^const {name} = (\d+);$", (ROOT / "sdex/web/static/app.js").read_text(), re.M)
+    assert m is not None, name
+    return int(m.group(1))
+
+
+READ_TIMEOUT_MS = page_constant("READ_TIMEOUT_MS")
+"""The page's wait for a read's answer (8 s)."""
+POST_TIMEOUT_MS = page_constant("POST_TIMEOUT_MS")
+"""Its wait for a posted order's (15 s)."""
 
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
@@ -31,7 +47,7 @@ __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test
 async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
-    async with node_and_page(chain, tmp_path, chromium, 6) as (_node, w):
+    async with node_and_page(chain, tmp_path, chromium, 6, clock=True) as (_node, w):
         page = w.page
         await page.wait_for_selector("body[data-node=up]", state="attached", timeout=10_000)
         woken = asyncio.Event()
@@ -55,10 +71,14 @@ async def test_a_node_that_never_answers_is_said_and_a_posted_order_too(
                 " === 'posting the order to the node…'",
                 timeout=5_000,
             )
-            # the socket stays open; the reads go unanswered: said within 8 s + a 2 s tick
+            # the socket stays open; the reads go unanswered: said once their 8 s passed
+            # (the page's clock run that far: its 2 s ticks each come, as they would)
+            await wait_for(lambda: any(r.request.url.endswith("/health") for r in held))
+            await page.clock.run_for(READ_TIMEOUT_MS + 1000)
             await page.wait_for_selector("body[data-node=down]", state="attached", timeout=20_000)
             text = await page.text_content("#node-banner")
             assert text is not None and text.startswith("this node does not answer (since "), text
+            await page.clock.run_for(POST_TIMEOUT_MS - READ_TIMEOUT_MS)  # (15 s in all)
             await page.wait_for_function(
                 "() => document.getElementById('err-form').textContent !== ''", timeout=25_000
             )

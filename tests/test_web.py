@@ -147,10 +147,26 @@ async def browser(chromium: Browser) -> AsyncIterator[Browser]:
             await ctx.close()
 
 
-async def new_page(b: Browser, origin: str, init_script: str | None = None) -> Watched:
+RESTARTED = (
+    "ERR_CONNECTION_REFUSED",
+    "Unexpected response code: 503",
+    "the server responded with a status of 503 (Service Unavailable)",
+)
+"""The browser's errors of a page whose node stopped and started again: its requests refused
+while it was down, and a reconnect or a read answered 503 by it still starting (as documented;
+user25, user29: seen on a loaded machine, a fresh clone's run)."""
+
+
+async def new_page(
+    b: Browser, origin: str, init_script: str | None = None, clock: bool = False
+) -> Watched:
+    """``clock``: the page's timers and time are Playwright's (``page.clock``: running with
+    the wall clock until a test moves it) from its first script on."""
     ctx = await b.new_context(viewport={"width": 1440, "height": 860})
     if init_script:
         await ctx.add_init_script(init_script)
+    if clock:
+        await ctx.clock.install()
     return await Watched(await ctx.new_page(), origin).open()
 
 
@@ -246,13 +262,20 @@ async def two_nodes(
 
 @contextlib.asynccontextmanager
 async def node_and_page(
-    chain: Chain, tmp: Path, chromium: Browser, account: int, db: str = "n.db", **kw: Any
+    chain: Chain,
+    tmp: Path,
+    chromium: Browser,
+    account: int,
+    db: str = "n.db",
+    clock: bool = False,
+    **kw: Any,
 ) -> AsyncIterator[tuple[Node, Watched]]:
     """A node serving dev wallets (its config changed by ``kw``, its database ``db`` in
-    ``tmp``) and its page, with dev account ``account`` chosen."""
+    ``tmp``) and its page (on Playwright's clock: ``clock``, ``new_page``), with dev account
+    ``account`` chosen."""
     cfg = dev_config(chain, tmp / db, 19, **kw)
     async with running_node(cfg) as (node, api), browser(chromium) as b:
-        w = await new_page(b, api.base)
+        w = await new_page(b, api.base, clock=clock)
         await choose_dev_account(w, chain.address(account))
         yield node, w
 
@@ -596,12 +619,13 @@ async def test_the_page_says_when_the_nodes_chain_is_down(
     app.router.add_post("/", gate)
     async with serving(app) as rpc, browser(chromium) as b:
         cfg = replace(dev_config(chain, tmp_path / "n.db", 19), rpc=rpc + "/")
-        async with running_node(cfg) as (_node, api):
+        async with running_node(cfg) as (node, api):
             w = await new_page(b, api.base)
             await w.page.wait_for_function(
                 "() => /^[0-9]+$/.test(document.getElementById('head').textContent)"
             )
             assert await w.page.is_hidden("#chain-banner")
+            node.watcher.stall = 2.0  # (a hang said after 2 s, not 5: ``STALL``)
             up.clear()
             await w.page.wait_for_selector("#chain-banner[data-chain=unreachable]", timeout=20_000)
             text = await w.page.text_content("#chain-banner")
@@ -693,8 +717,8 @@ async def test_the_page_signs_for_the_fee_of_the_node_it_reconnected_to(
             assert order["feeRecipient"] == chain.address(19)
             assert int(order["feeAmount"]) == 2600 * E6 // 2 * 30 // 10_000
             assert "fee 0.3%" in (await w.page.text_content("#node-info") or "")
-            away = ("ERR_CONNECTION_REFUSED",)  # (while the node was down)
-            assert [e for e in w.errors if not e.endswith(away)] == []
+            # (a reconnect that met the restarted node still starting: seen on a loaded machine)
+            assert [e for e in w.errors if not e.endswith(RESTARTED)] == []
 
 
 async def chain_undone(chain: Chain, api: Any, snapshot: str, order: SignedOrder) -> Any:

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from sdex.book.bookbase import seq_of, unknown_pair
 from sdex.book.bookcore import BookCore
-from sdex.book.errors import FillStateError, UnknownOrder
+from sdex.book.errors import BookError, FillStateError, UnknownOrder
 from sdex.book.levels import SEQ_LIMIT, Entry, Level
 from sdex.book.types import RemovalReason
 from sdex.order import Order, SignedOrder, parse_hex_bytes
@@ -159,16 +159,27 @@ class OrderBook(BookCore):
         right_amount: int,
         right_filled: int,
     ) -> None:
-        """``confirm`` both sides of one match (``MatchingEngine.confirm``): both orders are
-        looked up before either changes."""
+        """``confirm`` both sides of one match (``MatchingEngine.confirm``), each on its own:
+        a side the book no longer holds (filled on chain meanwhile, a reorg), or holds less
+        of in flight, does not keep the other's amount in flight for good (chaos60: the
+        flaw ``Settling.release`` had, chaos55). The first ``BookError`` is raised once
+        both were tried."""
         index = self._index
-        le = index.get(left)
-        re_ = index.get(right)
-        if le is None or re_ is None:
-            missing = left if le is None else right
-            raise UnknownOrder(f"order 0x{missing.hex()} is not in the book")
-        self._confirm_one(le, left_amount, left_filled)
-        self._confirm_one(re_, right_amount, right_filled)
+        error: BookError | None = None
+        for h, amount, filled in (
+            (left, left_amount, left_filled),
+            (right, right_amount, right_filled),
+        ):
+            e = index.get(h)
+            try:
+                if e is None:
+                    raise UnknownOrder(f"order 0x{h.hex()} is not in the book")
+                self._confirm_one(e, amount, filled)
+            except BookError as exc:
+                if error is None:
+                    error = exc
+        if error is not None:
+            raise error
 
     def confirm_entries(
         self, resting: Entry, resting_amount: int, incoming_amount: int, incoming: Entry
@@ -192,7 +203,11 @@ class OrderBook(BookCore):
                 incoming_amount,
             )
             return
-        self._confirm_one(resting, resting_amount, resting_amount)
+        try:
+            self._confirm_one(resting, resting_amount, resting_amount)
+        except BookError:  # (each side on its own, as ``confirm_pair``)
+            self._confirm_one(incoming, incoming_amount, incoming_amount)
+            raise
         self._confirm_one(incoming, incoming_amount, incoming_amount)
 
     def _confirm_one(self, e: Entry, amount: int, settled: int) -> None:
@@ -339,10 +354,13 @@ class OrderBook(BookCore):
                     "parked": e.parked,
                     "deferred": e.parked and e.level is None,
                     "closed": None if e.closed is None else e.closed.value,
+                    **({"late": True} if e.late else {}),
                 }
                 for e in sorted(self._index.values(), key=seq_of)
             ],
         }
+        if self.late_by:  # (held late: ``sdex.book.late``; left60: restored as unfunded)
+            data["lateBy"] = self.late_by
         if self.minimums:
             data["minimums"] = {t: str(v) for t, v in self.minimums.items()}
         return data
@@ -360,6 +378,7 @@ class OrderBook(BookCore):
         for f in data["funds"]:
             book.set_funds(f["maker"], f["token"], _opt_int(f["spendable"]))
         placed: list[tuple[Entry, bool, bool]] = []
+        late: list[Entry] = []
         for rec in data["orders"]:
             raw = rec["order"]
             signed = SignedOrder(
@@ -387,6 +406,8 @@ class OrderBook(BookCore):
             elif rec["resting"]:
                 parked, deferred = bool(rec.get("parked")), bool(rec.get("deferred"))
                 placed.append((e, parked, deferred))
+                if rec.get("late") is True:
+                    late.append(e)
         book._seq = int(data["seq"])
         if not 0 <= book._seq < SEQ_LIMIT or any(e.seq > book._seq for e, _, _ in placed):
             raise ValueError(f"snapshot seq {book._seq} out of range")
@@ -396,6 +417,10 @@ class OrderBook(BookCore):
             book._reallocate(account)
         for e, parked, deferred in placed:
             book.place(e, park=parked, defer=deferred)
+        for e in late:  # (parked, out of the queues: held so, as ``late.hold`` left them)
+            e.late = True
+            book.late[e.hash] = e
+        book.late_by = int(data.get("lateBy", 0))
         return book
 
 

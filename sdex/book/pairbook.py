@@ -156,7 +156,7 @@ def entry_state(e: Entry) -> BookOrderState:
         resting=e.resting,
         closed=e.closed,
         lot=e.lot,
-        late=e.late,
+        late=e.late and e.fillable >= e.lot,  # (funded: else ``unfunded``, left60)
     )
 
 
@@ -166,7 +166,10 @@ def entry_status(e: Entry) -> OrderStatus:
     if closed is not None:
         return closed_status(closed.value, e.filled == e.maker_amount)
     remaining = e.maker_amount - e.filled - e.pending
-    if (0 if e.parked else e.fillable) == 0 and remaining >= e.lot and not e.late:
+    # (held late, it is parked but ``open`` while its funds would let it trade; left60:
+    # it showed ``open`` with none)
+    late = e.late and e.fillable >= e.lot
+    if (0 if e.parked else e.fillable) == 0 and remaining >= e.lot and not late:
         return OrderStatus.UNFUNDED
     if e.filled or e.pending:
         return OrderStatus.PARTIALLY_FILLED

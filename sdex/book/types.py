@@ -36,7 +36,8 @@ class BookOrderState:
     """The least it trades (``Entry.lot``: its price unit, or the book's minimum for its
     token in whole units); 0: its price unit."""
     late: bool = False
-    """Held apart, open: it expires by when a match could settle (``sdex.book.late``)."""
+    """Held apart, open: it expires by when a match could settle (``sdex.book.late``), and
+    its maker's funds would let it trade (else it is ``unfunded``)."""
 
     @property
     def hash(self) -> bytes:

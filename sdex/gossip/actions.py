@@ -57,7 +57,8 @@ class GossipConfig:
     ae_interval: float = 1.0
     snapshot_page: int = 500
     snapshot_seconds: float = 120.0
-    """The longest a bootstrap may pull from one peer."""
+    """The longest a bootstrap may pull open orders from one peer; a walk of a peer's soft
+    cancels, a third of it (``flows.cancel_walk_seconds``)."""
     ae_max_fetches: int = 4
     """Fetch calls per anti-entropy round (each at most ``batch_max`` orders)."""
     peer_exchange_interval: float = 5.0

@@ -113,6 +113,14 @@ BOOT_TRIES = 3
 """Walks of soft-cancelled pages a bootstrap tries (its seeds in turn) before it gives up."""
 
 
+def cancel_walk_seconds(cfg: GossipConfig) -> float:
+    """The longest one walk of a peer's soft-cancelled pages may take: a ``BOOT_TRIES``-th of
+    ``snapshot_seconds``, the open orders' walk its own (left60: the bootstrap's walks shared
+    one deadline, so a seed answering its pages slowly, each in time, used it all: the
+    retries and the orders' walk ended before their first page)."""
+    return cfg.snapshot_seconds / BOOT_TRIES
+
+
 def snapshot(core: FlowCore, peer: Peer, others: Sequence[Peer] = ()) -> Flow:
     """Page through ``peer``'s soft-cancelled orders (``cancelled``), then its open orders
     (bounded; see the module's docstring). A walk of the soft cancels that failed part way
@@ -120,16 +128,19 @@ def snapshot(core: FlowCore, peer: Peer, others: Sequence[Peer] = ()) -> Flow:
     ``others`` (then ``peer`` again), at most ``BOOT_TRIES`` walks in all: only a walk to
     the peer's last page sets ``cancels_loaded`` (left48: a failed page opened the node's
     gate with none of them, and an order its maker had withdrawn could be posted and traded
-    here); none: the node's gate waits its bound (``CANCELS_WAIT``), anti-entropy tries again."""
-    deadline = core.clock() + core.config.snapshot_seconds
+    here); none: the node's gate waits its bound (``CANCELS_WAIT``), anti-entropy tries again.
+    Each walk of the cancels has its own deadline (``cancel_walk_seconds``), the open orders'
+    walk its own (``snapshot_seconds``): a slow seed's walk leaves the next its time."""
     turn = itertools.cycle([peer, *others])
     served = [0]  # (soft cancels and open orders the walks that ended served)
     for tried in itertools.islice(turn, BOOT_TRIES):
         if core.peers.is_banned(tried.key):
             continue
+        deadline = core.clock() + cancel_walk_seconds(core.config)
         if (yield from cancelled(core, tried, deadline, served)):
             core.cancels_loaded = True
             break
+    deadline = core.clock() + core.config.snapshot_seconds  # (the open orders' own)
 
     def take(orders: list[Any]) -> Generator[Call | Check, Any, bool]:
         served[0] += len(orders)
@@ -200,7 +211,7 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     """Pull the open orders ``peer`` has and we lack (bounded; see the module's docstring)."""
     cfg, view = core.config, core.view
     if not core.cancels_loaded:  # (the bootstrap's walks of them all failed: this peer's)
-        deadline = core.clock() + cfg.snapshot_seconds
+        deadline = core.clock() + cancel_walk_seconds(cfg)
         core.cancels_loaded = yield from cancelled(core, peer, deadline)
     theirs = yield core.call(peer, "digest", "GET", "/p2p/digest")
     if theirs is None:
@@ -245,10 +256,14 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
             missing.append(h)
     if missing and core.empty_seed not in (None, peer.key):
         # the bootstrap's seed served empty pages, and this peer holds orders it did not
-        # show: its soft cancels too, before its orders (left50; failed: the next round's)
-        core.empty_seed = None
-        deadline = core.clock() + cfg.snapshot_seconds
-        core.cancels_loaded = yield from cancelled(core, peer, deadline)
+        # show: its soft cancels too, before its orders (left50). Failed part way: the
+        # empty seed kept, so this peer's next round walks them again, and ``cancels_loaded``
+        # as it was (reorg60: set False and the seed forgotten, the seed's next round walked
+        # its empty pages, set it, and this peer's soft cancels were never walked)
+        deadline = core.clock() + cancel_walk_seconds(cfg)
+        if (yield from cancelled(core, peer, deadline)):
+            core.empty_seed = None
+            core.cancels_loaded = True
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     if looked == len(theirs_open):  # (each hash it named looked at: the quiet are known)

@@ -255,8 +255,10 @@ class Intake:
         if (held := self.restricted_count(maker)) >= most:
             return _restricted_full("the maker", held, most)
         most = self.limits.max_restricted_per_taker
-        if (held := self.restricted_to(taker)) >= most:
-            return _restricted_full("this node for that taker", held, most)
+        if self.restricted_to(taker) >= most:
+            self.refresh()  # (at the bound only: orders the book parked, not counted)
+            if (held := self.restricted_to(taker)) >= most:
+                return _restricted_full("this node for that taker", held, most)
         most = self.limits.max_restricted_orders
         if self.restricted_count(None) >= most:
             self.refresh()  # (at the bound only, as ``max_orders``)

@@ -27,7 +27,10 @@ class Limits:
     """Open orders restricted to one taker (``RESTRICTED_LIMIT``): the most its orders'
     walks meet beyond the public ladders, and its ``takerAddress`` view reads (as many as
     one maker may rest, ``max_orders_per_maker``). Filling it locks out that taker only, and
-    takes 40 funded keys."""
+    takes 40 funded keys: those held ``unfunded`` (parked, no walk meets them) do not count
+    (left60: one bankroll passed from key to key filled it with parked orders and locked
+    the taker out for a transfer a key). Funded again, parked ones rest past it, as past
+    ``max_restricted_orders`` (within ``max_restricted_unfunded``: capital for each)."""
     max_restricted_unfunded: int = 20_000
     """Open orders restricted to one taker held ``unfunded`` (not counted in
     ``max_restricted_orders``): past it they are closed as at ``max_unfunded`` (the
@@ -46,7 +49,9 @@ class Limits:
     holding the most are closed (of makers holding as many, the one unfunded longest: review52),
     its longest unfunded first (``removed``, reason ``evicted:
     ...``; attack50: the longest unfunded of anyone's went first, so keys passing one
-    bankroll on closed every honest maker's). They do not count in ``max_orders``."""
+    bankroll on closed every honest maker's; left60: a maker with an order that can trade
+    loses last, keys of one order each took a market maker's levels past its balance
+    first). They do not count in ``max_orders``."""
     max_cancelled_per_peer: int = 10_000
     """A peer's soft-cancelled orders a bootstrap stores (``NodePeering.take_cancelled_many``)
     while the node runs: rows kept for good, listed and served on; fresh keys' orders cost a

@@ -32,6 +32,8 @@ class StateBatcher:
 
     chunk = 500
     """Orders per call of ``get_many``."""
+    call_gas = CALL_GAS
+    """Gas each ``getOrderStates`` call carries (``CALL_GAS``)."""
 
     def __init__(
         self,
@@ -71,7 +73,7 @@ class StateBatcher:
 
     async def _order_states(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
         """One ``getOrderStates`` ``eth_call`` at block ``tag``, its rows checked; a call
-        that runs out of ``CALL_GAS`` (contract makers' rows) is read again in halves, down
+        that runs out of ``call_gas`` (contract makers' rows) is read again in halves, down
         to one order (whose read cannot: at most a few hundred thousand gas)."""
         if not orders:
             return []
@@ -87,7 +89,7 @@ class StateBatcher:
     async def _order_states_call(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
         ex = self.exchange
         data = "0x" + ex.encode_order_states(orders).hex()
-        tx = {"to": ex.address, "data": data, "gas": hex(CALL_GAS)}
+        tx = {"to": ex.address, "data": data, "gas": hex(self.call_gas)}
         self.calls += 1
         try:
             raw = await self.rpc.call("eth_call", tx, tag)

@@ -23,7 +23,7 @@ from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.held import hash_of
 from sdex.node.registry import Record
-from sdex.node.rejudge import NodeRejudge
+from sdex.node.rejudge import NodeRejudge, restart_reason
 from sdex.node.verdicts import _message
 from sdex.node.views import _stored_fills
 from sdex.order import bitmap_nonce
@@ -141,6 +141,7 @@ class NodeChainState(NodeRejudge):
                 kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
                 await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
+            self._dust_filled({f.order_hash for f in changes.fills} - rejudge - remined.keys())
             if (forgotten := self._undone.forget(changes.fills)) is not None:
                 changes.stored.append(forgotten)
             for h, reason in self.book.expire(self.chain_time()):
@@ -287,8 +288,7 @@ class NodeChainState(NodeRejudge):
             elif why := taker_never_trades(o, self.domain.verifying_contract):
                 close(rec, OrderStatus.REMOVED, why, state.filled)  # (an older version took it)
             elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
-                why = f"{rec.tif.value}: not resting after restart"
-                close(rec, OrderStatus.REMOVED, why, state.filled)
+                close(rec, OrderStatus.REMOVED, restart_reason(rec.tif), state.filled)
             else:  # the book has its filled amount now; sync stores it if it moved
                 funds = min(state.maker_balance, state.maker_allowance)
                 self.registry.set_funds(o.maker, o.maker_token, funds)

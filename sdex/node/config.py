@@ -86,7 +86,9 @@ class NodeConfig:
     send_timeout: float = 30.0
     """Seconds a client has to read such an answer before its connection is closed."""
     body_timeout: float = 30.0
-    """Seconds a public route's request body may take to come, else 408 (``sdex.httpkit``)."""
+    """Seconds a public route's request body may take to come, else 408 (``sdex.httpkit``);
+    also the longest (at most 10 s) the rest of a body its answer left unread is read and
+    dropped before the connection closes (``sdex.node.conns.LINGER``)."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
     max_batch: int = 64

@@ -290,10 +290,17 @@ class BoundedServer(web.Server):
         super().connection_lost(handler, exc)
 
 
+LINGER = 10.0
+"""aiohttp's ``lingering_time``: the longest the rest of an unread body is read after the
+answer (so that a client still sending it reads the answer, not a reset)."""
+
+
 class BoundedRunner(web.AppRunner):
     """``web.AppRunner`` whose server is a ``BoundedServer``: the app is started as usual,
     then served by a server that admits connections through ``slots`` and closes idle ones
-    after ``idle_timeout`` seconds."""
+    after ``idle_timeout`` seconds. ``linger``: seconds the rest of a request body left unread
+    by its answer (a 408, a 413) is still read and dropped before the connection closes
+    (aiohttp's ``lingering_time``: at most ``LINGER``)."""
 
     def __init__(
         self,
@@ -301,10 +308,12 @@ class BoundedRunner(web.AppRunner):
         slots: ConnectionSlots,
         idle_timeout: float,
         shutdown_timeout: float = 2.0,
+        linger: float = LINGER,
     ) -> None:
         super().__init__(app, access_log=None, shutdown_timeout=shutdown_timeout)
         self.slots = slots
         self.idle_timeout = idle_timeout
+        self.linger = min(linger, LINGER)
 
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()  # (the app's startup ran; its handler, frozen)
@@ -316,6 +325,7 @@ class BoundedRunner(web.AppRunner):
             loop=asyncio.get_running_loop(),
             access_log=None,
             keepalive_timeout=self.idle_timeout,
+            lingering_time=self.linger,
         )
 
 

@@ -56,11 +56,15 @@ class HeldOrders(HeldEviction):
         self.restricted_orders = 0
         """Open restricted orders in all."""
         self.restricted_for: dict[str, int] = {}
-        """Open orders restricted to each taker (``Limits.max_restricted_per_taker``)."""
+        """Open orders restricted to each taker."""
+        self.parked_for: dict[str, int] = {}
+        """Those of them held ``unfunded``: not counted against ``max_restricted_per_taker``
+        (left60: keys passing one bankroll on parked orders for a taker until its bound was
+        full, and every honest order for it was refused)."""
         self.restricted_unfunded: dict[bytes, None] = {}
         """Those of them held ``unfunded``, longest unfunded first (not counted against
         ``max_restricted_orders``: parked, no walk meets them)."""
-        self.restricted_makers = UnfundedMakers()
+        self.restricted_makers = UnfundedMakers(self.trades)
         """The same by maker (``unfunded_makers``' rule at ``max_restricted_unfunded``)."""
         self.restricted_freed = 0
         """Restricted orders that closed or parked (``unfunded``) here: a slot freed, so a
@@ -74,7 +78,7 @@ class HeldOrders(HeldEviction):
         """The ``unfunded`` records by (maker, maker token): those funds freed may reopen."""
         self.unfunded_since: dict[bytes, None] = {}
         """The ``unfunded`` records' hashes, longest unfunded first."""
-        self.unfunded_makers = UnfundedMakers()
+        self.unfunded_makers = UnfundedMakers(self.trades)
         """The same by maker: past ``max_unfunded``, the maker holding the most loses one
         first (``evict_unfunded``; attack50)."""
         self.max_unfunded = 50_000
@@ -175,6 +179,12 @@ class HeldOrders(HeldEviction):
             return self.open_orders - len(self.unfunded_since)
         return self.maker_open.get(maker, 0)
 
+    def trades(self, maker: str) -> bool:
+        """Whether ``maker`` holds an open order not ``unfunded`` (funds now): its unfunded
+        ones are closed last past ``max_unfunded`` (``UnfundedMakers``; left60)."""
+        held = self.unfunded_makers.of.get(maker)
+        return self.maker_open.get(maker, 0) > (0 if held is None else len(held))
+
     def restricted_count(self, maker: str | None) -> int:
         """``open_count`` of the orders restricted to one taker (``Limits``'s
         ``max_restricted_per_maker`` and ``max_restricted_orders``)."""
@@ -183,8 +193,9 @@ class HeldOrders(HeldEviction):
         return self.restricted_open.get(maker, 0)
 
     def restricted_to(self, taker: str) -> int:
-        """Open orders restricted to ``taker`` (``Limits.max_restricted_per_taker``)."""
-        return self.restricted_for.get(taker, 0)
+        """Open orders restricted to ``taker`` that can trade now, those held ``unfunded``
+        not counted (``Limits.max_restricted_per_taker``; left60)."""
+        return self.restricted_for.get(taker, 0) - self.parked_for.get(taker, 0)
 
     def _restricted_moved(self, maker: str, taker: str, by: int) -> None:
         """One of ``maker``'s orders restricted to ``taker`` opened (``by`` 1) or closed."""
@@ -216,9 +227,15 @@ class HeldOrders(HeldEviction):
                 self.restricted_unfunded[h] = None
                 self.restricted_makers.add(o.maker, h)
                 self.restricted_freed += 1
+                self.parked_for[o.taker] = self.parked_for.get(o.taker, 0) + 1
         else:
-            self.restricted_unfunded.pop(h, None)
-            self.restricted_makers.discard(o.maker, h)
+            if h in self.restricted_unfunded:
+                del self.restricted_unfunded[h]
+                self.restricted_makers.discard(o.maker, h)
+                if n := self.parked_for[o.taker] - 1:
+                    self.parked_for[o.taker] = n
+                else:
+                    del self.parked_for[o.taker]
             held = self._unfunded[key]
             held.discard(h)
             if not held:

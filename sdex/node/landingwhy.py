@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sdex.book import Side
 from sdex.book.bookbase import BookBase
+from sdex.book.ladder import private_of
 from sdex.order import Order
 
 LOOKED = 256
@@ -31,25 +32,29 @@ def landing_why(book: BookBase, o: Order, now: int, by: int) -> str:
         return ""
     pair, side = book.route(o)
     ask = side is Side.ASK
+    opp = pair.bids if ask else pair.asks
     looked = 0
     crossing: set[int] = set()  # (the levels crossing its price, by identity)
-    for level in pair.bids if ask else pair.asks:  # best price first
-        if ask:  # a bid's price num/den at least the ask's limit takerAmount/makerAmount
-            crosses = level.num * o.maker_amount >= level.den * o.taker_amount
-        else:  # an ask's price at most the bid's limit makerAmount/takerAmount
-            crosses = level.num * o.taker_amount <= level.den * o.maker_amount
-        if not crosses:
-            break
-        crossing.add(id(level))
-        for e in level.active():
-            if now < e.expiry <= by and e.maker != o.maker and e.fillable:
-                return f"the orders it crosses expire {window}: the chain would refuse a trade"
-            looked += 1
+    # the public ladder, then the one of orders restricted to its maker (book49: a walk
+    # merges them; left60: an order restricted to it was no reason)
+    for ladder in (opp, private_of(opp, o.maker)):
+        for level in () if ladder is None else ladder:  # best price first
+            if ask:  # a bid's price num/den at least the ask's limit takerAmount/makerAmount
+                crosses = level.num * o.maker_amount >= level.den * o.taker_amount
+            else:  # an ask's price at most the bid's limit makerAmount/takerAmount
+                crosses = level.num * o.taker_amount <= level.den * o.maker_amount
+            if not crosses:
+                break
+            crossing.add(id(level))
+            for e in level.active():
+                if now < e.expiry <= by and e.maker != o.maker and e.fillable:
+                    return f"the orders it crosses expire {window}: the chain would refuse a trade"
+                looked += 1
+                if looked >= LOOKED:
+                    return ""
+            looked += 1  # (a level counts too: levels of parked orders only are not free)
             if looked >= LOOKED:
                 return ""
-        looked += 1  # (a level counts too: levels of parked orders only are not free)
-        if looked >= LOOKED:
-            return ""
     # the orders a walk met expiring within the window are held apart, out of the queues
     # (``sdex.book.late``, expiry54): those at a crossing level are why too
     for i, e in enumerate(book.late.values()):

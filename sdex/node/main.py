@@ -108,7 +108,9 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         bound_answers(app, answers, config.send_timeout)
         sending.add_metrics(app[METRICS_KEY].registry, answers)
         trust_proxies(app, proxies)  # (last: outermost, every bound then sees the client)
-        runner = BoundedRunner(app, slots, config.http_idle_timeout, shutdown_timeout=2.0)
+        runner = BoundedRunner(
+            app, slots, config.http_idle_timeout, shutdown_timeout=2.0, linger=config.body_timeout
+        )
         await runner.setup()
         try:
             # The port opens before the stored orders are loaded (seconds on a large store):

@@ -339,6 +339,7 @@ class NodePeering(NodeSettlement):
             return False
         self.notices.note_applied(tx_hash)
         fills = self.mirror.exchange.fills(receipt.logs)
+        await self._cancelled_settled(fills)
         if not any(f.order_hash in self.records and f.order_hash in self.book for f in fills):
             return True
         if not await self._notice_fills_stored(fills):
@@ -360,6 +361,40 @@ class NodePeering(NodeSettlement):
             payers = [(so.order.maker, so.order.maker_token) for so in targets]
             self.mirror.note_ahead(tx_hash, block, [so.hash for so in targets], payers)
         return True
+
+    async def _cancelled_settled(self, fills: list[FillEvent]) -> None:
+        """A peer's settlement filled orders a soft cancel closed here: a match it made
+        before the cancel reached it, in flight when the cancel was taken here (the watcher
+        gives a closed order no fill of a later block; reorg60: the node that took the cancel
+        held the order 0 filled for good, the settling peer and the chain half filled). Its
+        fills count, up to the chain's filled amount (read: the mirror may be behind the
+        receipt). Only a match's fills (the order's counterpart filled in the same
+        transaction, its maker this fill's taker): a wallet's own ``fillOrder`` after the
+        cancel stays out, for the audit to see (review23), whoever names its transaction."""
+        amounts: dict[bytes, int] = {}
+        sides = {(f.maker.lower(), f.taker.lower()) for f in fills}
+        for f in fills:
+            rec = self.records.get(f.order_hash)
+            if (
+                rec is not None
+                and rec.status is OrderStatus.CANCELLED
+                and rec.cancel_signature
+                and (f.taker.lower(), f.maker.lower()) in sides
+            ):
+                amounts[f.order_hash] = amounts.get(f.order_hash, 0) + f.maker_filled
+        if not amounts:
+            return
+        recs = [self.records[h] for h in amounts]
+        try:
+            async with asyncio.timeout(FILLED_READ_WAIT):
+                states = await self.batcher.get_many([r.signed for r in recs])
+        except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
+            log.info("a peer's settlement of soft-cancelled orders not read: %r", e)
+            return
+        for rec, st in zip(recs, states, strict=True):
+            filled = min(st.filled, rec.filled + amounts[rec.signed.hash])
+            if rec.status is OrderStatus.CANCELLED and filled > rec.filled:
+                self.registry.correct_filled(rec, min(filled, rec.signed.order.maker_amount))
 
     async def _notice_fills_stored(self, fills: list[FillEvent]) -> bool:
         """A notice's fills stored, before any order they fill is judged (an order closed

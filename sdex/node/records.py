@@ -274,6 +274,9 @@ class DurableFills:
     def __init__(self, kept: int = OWN_DURABLE_KEPT) -> None:
         self._kept = kept
         self._fills: dict[tuple[object, ...], None] = {}
+        self.epoch = 0
+        """Reorgs and resets seen (``forget``): a settlement's fills read from its receipt
+        before one may be of a block it undid (``NodeSettlement._fills_written``)."""
         self.passed_over = 0
         """Fills ``unwritten`` left out, since the start."""
 
@@ -292,6 +295,7 @@ class DurableFills:
     def forget(self) -> None:
         """A reorg or a reset: rows may have been removed; all are written again."""
         self._fills.clear()
+        self.epoch += 1
 
     def unwritten(self, fills: list[FillEvent]) -> list[FillEvent]:
         """Of ``fills`` (a block's), those not known stored."""

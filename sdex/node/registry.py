@@ -221,14 +221,18 @@ class OrderRegistry(HeldOrders):
         status = closed_status(reason.value, filled == rec.signed.order.maker_amount)
         self.close(rec, status, reason.value, filled)
 
-    def remove(self, order_hash: bytes, reason: RemovalReason, why: str) -> None:
-        """Stop offering an order the book holds (cancelled, invalid...), and close it."""
+    def remove(
+        self, order_hash: bytes, reason: RemovalReason, why: str, filled: int | None = None
+    ) -> None:
+        """Stop offering an order the book holds (cancelled, invalid...), and close it
+        (``filled``: the chain's filled amount, taken if the book forgets it: nothing of it
+        in flight; ``close``)."""
         if order_hash not in self.book:
             return
         self.book.remove(order_hash, reason)
         rec = self.records.get(order_hash)
         if rec is not None:
-            self.close(rec, closed_status(reason.value, False), why)
+            self.close(rec, closed_status(reason.value, False), why, filled)
 
     def evict_unfunded(self) -> None:
         """Close the orders held ``unfunded`` past ``max_unfunded``, the maker holding the

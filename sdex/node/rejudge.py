@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from sdex.book.errors import BookError
@@ -59,6 +59,9 @@ class NodeRejudge(NodeVerdicts):
             else:
                 self._apply_chain_state(so, state)
 
+    def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
+        self._rejudge(so, state)
+
     def _rejudge(self, so: SignedOrder, state: OrderState) -> None:
         """After a reorg or reset: the chain's word on an order, whatever it was before. An
         order closed by the chain (filled, cancelled on chain, expired) that the chain now
@@ -73,7 +76,8 @@ class NodeRejudge(NodeVerdicts):
             if state.filled < before:
                 self.registry.publish(rec, "fill_reverted")
             return
-        if st is not None and st.pending:  # in flight: the settler's outcome decides
+        if st is not None and st.pending:  # in flight: the settler's outcome decides,
+            self._recheck.add(so.hash)  # then the mirror's word (``_recheck_settled``)
             return
         if (
             rec.status not in CHAIN_CLOSED
@@ -89,7 +93,10 @@ class NodeRejudge(NodeVerdicts):
             filled = state.filled
             if filled > rec.filled:
                 filled = min(filled, rec.filled + self._back.get(so.hash, 0))
-            if not rec.status.is_open and rec.filled != filled:
+            if self._cancel_stands(so, rec, state):
+                why = "soft cancel by the maker"
+                self.registry.transition(rec, OrderStatus.CANCELLED, why, filled=filled)
+            elif not rec.status.is_open and rec.filled != filled:
                 self._closed_filled(rec, filled)
             return
         verdict = judge(so, state)
@@ -133,6 +140,20 @@ class NodeRejudge(NodeVerdicts):
         if status != rec.status or state.filled != rec.filled:
             self.registry.close(rec, status, _message(verdict), state.filled)
 
+    @staticmethod
+    def _cancel_stands(so: SignedOrder, rec: Record, state: OrderState) -> bool:
+        """Whether ``rec``, closed by the chain (filled, cancelled on chain, expired) and
+        soft-cancelled by its maker since, is now ``cancelled``: the chain no longer closes
+        it (a reorg undid what did) and its maker's cancel does. chaos60: it stayed
+        ``filled`` with the chain's 0 filled, the chain ``FILLABLE``."""
+        return (
+            rec.status in CHAIN_CLOSED
+            and rec.status is not OrderStatus.CANCELLED
+            and rec.reason not in POLICY_REASONS
+            and rec.cancel_signature is not None
+            and removal_of(judge(so, state)) is None
+        )
+
     def _remined(self, amounts: dict[bytes, int]) -> None:
         """Fills a reorg undid, mined again in this block (the same transactions): a closed
         order out of the book (e.g. an IOC closed ``removed`` when they were undone) takes
@@ -148,14 +169,32 @@ class NodeRejudge(NodeVerdicts):
             if filled > rec.filled:
                 self._closed_filled(rec, filled)
 
+    def _dust_filled(self, hashes: Iterable[bytes]) -> None:
+        """Fills of orders closed ``filled`` out of the book (what was left of them is dust,
+        below the node's minimums: the book trades it no more), which another node or a
+        taker's ``fillOrder`` may still fill on chain: their filled amount up to the
+        chain's. chaos60: the node said ``filled`` at what it closed them with, the chain
+        more. Held records only (a fill of the dust lands soon after the close, within the
+        closed records' grace; no store read a fill)."""
+        records = self.records
+        for h in hashes:
+            rec = records.get(h)
+            if rec is None or rec.status is not OrderStatus.FILLED or h in self.book:
+                continue
+            filled = min(self.mirror.filled_of(h), rec.signed.order.maker_amount)
+            if filled > rec.filled:
+                self.registry.correct_filled(rec, filled)
+
     def _closed_filled(self, rec: Record, filled: int) -> None:
         """A closed order's filled amount as the chain now has it. A one-shot order removed
-        only because a reorg undid its fills (``_rejudge``), with them back, is what its
-        settlement made it (review23: it stayed ``removed``, "its fills were undone")."""
+        only because a reorg undid its fills (``_rejudge``), or because it was open at a
+        restart (its settlement in flight), with them back, is what its settlement made it
+        (review23: it stayed ``removed``, "its fills were undone"; chaos60: "not resting
+        after restart", all of it filled)."""
         if (
             filled > rec.filled
             and rec.status is OrderStatus.REMOVED
-            and rec.reason == _undone_reason(rec.tif)
+            and rec.reason in (_undone_reason(rec.tif), restart_reason(rec.tif))
         ):
             if filled >= rec.signed.order.maker_amount:
                 self.registry.transition(rec, OrderStatus.FILLED, "filled", filled=filled)
@@ -206,6 +245,13 @@ class NodeRejudge(NodeVerdicts):
         for rec, row in loaded:
             if rec.row() == row:  # as stored: nothing changed, nothing to write
                 self.registry.unload(rec)
+
+
+def restart_reason(tif: TimeInForce) -> str:
+    """A one-shot order's reason when it was open at a restart (``_reload_orders``): its
+    match was settled or not, it never rests; a settlement of it in flight may land after
+    (``_closed_filled``: filled in full, it is ``filled``; chaos60)."""
+    return f"{tif.value}: not resting after restart"
 
 
 def _undone_reason(tif: TimeInForce) -> str:

@@ -206,20 +206,26 @@ class NodeSettlement(NodeBlame):
         self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
     ) -> list[StoredFill]:
         """The settlement's fills once stored: the write the chain thread queued as the
-        receipt came (``early``), else (or if that write failed: tried once more) ours."""
+        receipt came (``early``), else (or if that write failed: tried once more) ours; after
+        a reorg or a reset none (reorg60: a retry stored an undone block's fills): the watcher's."""
+        durable, epoch = self._own_durable, self._own_durable.epoch
         if early is not None:
             try:
                 new = await asyncio.wrap_future(early)  # (all the receipt's fills: ours too)
-                self._own_durable.add(fills)  # (the watcher writes them no more)
+                if durable.epoch == epoch:  # (else: maybe removed since)
+                    durable.add(fills)  # (the watcher writes them no more)
                 return new
             except Exception as e:
                 log.warning("the fills write queued with the receipt failed (%s): again", e)
         if not fills:
             return []
         for pause in (*FILLS_WRITE_PAUSES, None):  # a store failing for a moment (disk full)
+            if durable.epoch != epoch:
+                log.warning("a reorg or a reset came: the settlement's fills left to the watcher")
+                return []
             try:
                 new = await self.store.add_fills_async(fills)
-                self._own_durable.add(fills)
+                durable.add(fills)  # (queued after the reorg's removal, if any: none since)
                 return new
             except StoreError as e:
                 if pause is None:  # the watcher stores them when it reads their block
@@ -241,6 +247,8 @@ class NodeSettlement(NodeBlame):
         }
         try:  # as proposed (the usual case): the book's records of both, no lookup
             self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
+        except UnknownOrder as e:  # gone meanwhile (after a reorg, say): the other side
+            log.warning("confirming a settled match: %s", e)  # was confirmed all the same
         except BookError:
             log.exception("confirming a settled match failed")
         for so in (m.resting, m.incoming):

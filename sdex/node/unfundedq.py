@@ -12,11 +12,19 @@ honest maker's few unfunded orders go only once no maker holds more than it does
 then only if unfunded longer than theirs (review52: ties went to the maker whose count
 moved last, so keys of one order each, the bound filled once, closed every honest order
 that became unfunded after them, at once, for as long as theirs lived).
+
+left60: keys of one order each never hold the most, so every honest maker holding two or
+more went first (a market maker whose levels run past its balance: its best trades, the
+rest wait ``unfunded`` for a fill or a deposit). Makers with an order that can trade now
+(``trades``: funds held at once, which keys passing one bankroll on do not have; 50,000
+keys each holding a minimum is capital locked, not a transfer each) now go last: their
+unfunded orders are closed only once no other maker holds any.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from itertools import count, islice
 
 
@@ -24,10 +32,12 @@ class UnfundedMakers:
     """The ``unfunded`` orders by maker (each maker's in the order they became so, with
     their rank in that order across makers), and a heap of the makers by how many they
     hold, then by their longest unfunded's rank (lazy: an entry no longer the maker's
-    count and oldest is skipped; every change pushes the new one)."""
+    count and oldest is skipped; every change pushes the new one). ``trades(maker)``:
+    whether the maker has an order that can trade now (those makers lose last)."""
 
-    def __init__(self) -> None:
+    def __init__(self, trades: Callable[[str], bool] = lambda maker: False) -> None:
         self.of: dict[str, dict[bytes, int]] = {}
+        self.trades = trades
         self._heap: list[tuple[int, int, str]] = []
         self._rank = count()
 
@@ -56,10 +66,33 @@ class UnfundedMakers:
     def first(self, n: int) -> list[bytes]:
         """``n`` orders to close (fewer if fewer are held), one at a time from the maker
         holding the most not yet taken (of those, the one whose next is unfunded longest),
-        its longest unfunded first: O(n log makers)."""
+        its longest unfunded first; the makers that ``trades`` only once the others hold
+        none: O(n log makers), and O(those makers) more."""
         out: list[bytes] = []
-        heap = self._heap
         taken: dict[str, int] = {}
+        later: list[tuple[int, int, str]] = []
+        if n > 0:
+            self._take(self._heap, n, out, taken, later)
+            if len(out) < n:
+                heapq.heapify(later)
+                self._take(later, n, out, taken, None)
+            for entry in later:  # (not taken: as they were)
+                heapq.heappush(self._heap, entry)
+        for maker in taken:  # (the entries as the makers are until those orders close)
+            if held := self.of.get(maker):
+                heapq.heappush(self._heap, _entry(maker, held))
+        return out
+
+    def _take(
+        self,
+        heap: list[tuple[int, int, str]],
+        n: int,
+        out: list[bytes],
+        taken: dict[str, int],
+        later: list[tuple[int, int, str]] | None,
+    ) -> None:
+        """``first``'s walk of ``heap``; the makers that ``trades`` set aside in ``later``
+        (None: taken as the others)."""
         while len(out) < n and heap:
             neg, rank, maker = heapq.heappop(heap)
             held = self.of.get(maker)
@@ -69,14 +102,13 @@ class UnfundedMakers:
             nxt = list(islice(held.items(), k, k + 2))
             if nxt[0][1] != rank:
                 continue  # (stale: its oldest has moved since)
+            if later is not None and self.trades(maker):
+                later.append((neg, rank, maker))
+                continue
             out.append(nxt[0][0])
             taken[maker] = k + 1
             if len(nxt) > 1:
                 heapq.heappush(heap, (neg + 1, nxt[1][1], maker))
-        for maker in taken:  # (the entries as the makers are until those orders close)
-            if held := self.of.get(maker):
-                heapq.heappush(heap, _entry(maker, held))
-        return out
 
 
 def _entry(maker: str, held: dict[bytes, int]) -> tuple[int, int, str]:

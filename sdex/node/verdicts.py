@@ -87,26 +87,43 @@ class NodeVerdicts(NodeIntake):
             if rec.status in OPEN_STATUSES:
                 self.registry.close(rec, OrderStatus.FILLED, "filled on chain", state.filled)
             return
-        self.registry.remove(so.hash, reason, _message(verdict))
+        # with the chain's filled amount: a block that fills it and cancels it (chaos60: the
+        # book's, without that block's fill)
+        self.registry.remove(so.hash, reason, _message(verdict), state.filled)
 
     def _recheck_settled(self) -> None:
         """Orders a block touched while their own fills were in flight: once none is, take
-        the mirror's filled amount if it is ahead (a fill made elsewhere meanwhile, which
-        the settlement's receipt does not show). Reorgs, which lower it, are re-judged
-        by the watcher's changes instead."""
+        the mirror's filled amount where it differs: ahead (a fill made elsewhere
+        meanwhile, which the settlement's receipt does not show) or behind (a reorg undid
+        a fill: its verdict, ``_rejudge``, was put off while the order was in flight;
+        chaos60: the book kept the undone fill for good). One closed meanwhile (by its last
+        match's confirm, or closed while in flight: ``_rejudge`` leaves those to the
+        settler's outcome), the undone fill counted in, is judged again once the mirror has
+        that match's block (``_undone_under``: chaos60, ``filled`` in full while the chain
+        had it ``FILLABLE``; a FOK ``removed`` with more filled than the chain)."""
         ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
             rec = self.records.get(h)
-            if st is None or rec is None or st.closed is not None:
+            if rec is None:
                 self._recheck.discard(h)
                 continue
-            if st.pending or h in ahead:  # (ahead: the block of its fill judges it)
+            if (st is not None and st.pending) or h in ahead:  # (ahead: its block judges it)
                 continue
             self._recheck.discard(h)
             state = self.mirror.state(rec.signed)
-            if state is not None and state.filled > st.filled:
-                self._apply_chain_state(rec.signed, state)
+            if state is None:
+                continue
+            if st is not None and st.closed is None:
+                if state.filled != st.filled:
+                    self._apply_chain_state(rec.signed, state)
+            elif st is None and not rec.status.is_open and state.filled < rec.filled:
+                self._undone_under(rec.signed, state)
+
+    def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
+        """A closed order whose filled amount counted a fill the chain no longer has:
+        judged again by the chain's word (``NodeRejudge._rejudge``)."""
+        raise NotImplementedError
 
     def _persist_open(self) -> None:
         """Orders whose own fills were in flight looked at again (``_recheck_settled``), then

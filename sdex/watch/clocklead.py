@@ -44,6 +44,19 @@ class ClockLead:
             seen.popleft()
 
 
+IDLE_GAP = 60
+"""Seconds over which a gap between blocks is the chain idle (a chain mining on the send,
+quiet between its users' sends), not its spacing: ``MAX_LANDING``, the most a landing is
+taken to be (reorg60: a quiet devnet's gaps of minutes, their least capped there, left every
+order expiring within a minute unmatched, though a settlement landed there at once)."""
+
+STEADY = 3
+"""The most the latest counted gap may be over the least for a chain mining on an interval
+(a missed slot or two doubles or triples one; an earlier gap, before the interval was set,
+may be longer); a latest gap more uneven is a chain mining on the send (its users' sends),
+whose next block is the one a settlement makes."""
+
+
 class BlockSpacing:
     """Seconds between the chain's blocks, as its last ``blocks`` heads showed them: the least
     a block took over the previous one (a head's stamp over the last head's, per block
@@ -53,16 +66,17 @@ class BlockSpacing:
     0 and matched, on a chain mining every few seconds, an order expiring before the next
     block: the settlement refused there, the operator paying). A chain mining at a steady
     interval shows it in every gap; one mining on the send (Hardhat's automine) shows its
-    sends' bursts (a second, or none), and one idle gap is not its spacing: the least gap,
-    and only once two are seen (0 before)."""
+    sends' gaps, uneven, or idle ones of minutes: neither is its spacing (0). Counted: the
+    gaps of at most ``IDLE_GAP`` s, once two are seen, and only while the latest of them is
+    at most ``STEADY`` times the least."""
 
     def __init__(self, blocks: int = LEAD_BLOCKS) -> None:
         self.blocks = blocks
         self._heads: deque[tuple[int, int]] = deque(maxlen=blocks)
         """(block number, timestamp) of the heads seen, numbers rising."""
         self.value = 0
-        """The least whole seconds (rounded up) a block of the last heads took; 0 until two
-        gaps were seen."""
+        """The least whole seconds (rounded up) a block of the last heads took, as above; 0
+        until two such gaps were seen."""
 
     def saw(self, number: int, timestamp: int, reset: bool = False) -> None:
         """The chain's head is block ``number``, stamped ``timestamp``; ``reset``: after a
@@ -74,6 +88,9 @@ class BlockSpacing:
             return
         heads.append((number, timestamp))
         gaps = [
-            -((a[1] - b[1]) // -(a[0] - b[0])) for b, a in zip(heads, list(heads)[1:], strict=False)
+            g
+            for b, a in zip(heads, list(heads)[1:], strict=False)
+            if (g := -((a[1] - b[1]) // -(a[0] - b[0]))) <= IDLE_GAP
         ]
-        self.value = min(gaps) if len(gaps) >= 2 else 0
+        steady = len(gaps) >= 2 and gaps[-1] <= STEADY * max(1, min(gaps))
+        self.value = min(gaps) if steady else 0

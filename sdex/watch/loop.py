@@ -61,6 +61,7 @@ class PollLoop:
         self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL  # (else a slow one)
         self.chain_head = 0  # the latest block number the chain reported
         self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
+        self.stall = STALL  # (seconds a poll's read may go unanswered: ``STALL``)
         self.status = "ok"
         """``ok``, ``unreachable`` (the RPC does not answer, leaves a read unanswered for
         ``STALL`` seconds, or answers inconsistently poll after poll), ``behind`` (its head
@@ -124,7 +125,7 @@ class PollLoop:
                     self._new_head.clear()
                     self._was_behind, self._behind_since = self._behind_since, None
                     live = self.subscribed  # (then every block from now on is announced)
-                    self._watch(STALL)
+                    self._watch(self.stall)
                     try:
                         progressed = await self.poll_once()
                     finally:
@@ -184,13 +185,14 @@ class PollLoop:
         chain is ``unreachable`` (the poll goes on waiting); else looked at again when they
         would have been unanswered that long."""
         quiet = self.rpc.unanswered_for()
-        if quiet < STALL:
-            self._watch(STALL - quiet)
+        if quiet < self.stall:
+            self._watch(self.stall - quiet)
             return
         if self._silent_since is None:  # (kept across the reads that time out meanwhile)
             self._silent_since = time.time() - quiet
         since = time.strftime("%H:%M:%S", time.gmtime(self._silent_since))
-        why = f"it has not answered a read for over {STALL:g} s (since {since} UTC): hung or paused"
+        over = f"for over {self.stall:g} s (since {since} UTC)"
+        why = f"it has not answered a read {over}: hung or paused"
         self._set_status("unreachable", why)
 
     def _up_to_date(self) -> bool:
