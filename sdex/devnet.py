@@ -290,8 +290,7 @@ INTERVAL_BLOCK_GAS = 200_000_000
 """anvil's block gas limit with interval mining: room for a node's settlement batches in
 flight in one block (``sdex.settlement.settler.MAX_IN_FLIGHT`` x 16 M gas each) and others.
 anvil's work a block is mostly per block, not per gas (docs/BENCHMARKS.md, anvil38)."""
-STARTED = "started.json"
-"""anvil's ``--config-out`` file in its ``cache_dir``, written once it has bound its port."""
+STARTED = "started.json"  # (anvil's --config-out file beside its cache_dir: written once bound)
 BLOCK_TIMES = (0.001, 60.0)
 """Interval mining's block time bounds, seconds."""
 
@@ -327,7 +326,8 @@ class AnvilNode(ChainNode):
         self.gas_limit = BLOCK_GAS if block_time is None else INTERVAL_BLOCK_GAS
 
     def start(self, timeout: float = 60.0) -> Rpc:
-        self.cache_dir = Path(tempfile.mkdtemp(prefix="sdex-anvil-states-"))
+        self.cache_dir = Path(tempfile.mkdtemp(prefix="sdex-anvil-")) / "states"
+        self.cache_dir.mkdir()
         try:
             return super().start(timeout)
         except BaseException:
@@ -339,16 +339,17 @@ class AnvilNode(ChainNode):
             super().stop()
         finally:
             if self.cache_dir is not None:
-                shutil.rmtree(self.cache_dir, ignore_errors=True)
+                shutil.rmtree(self.cache_dir.parent, ignore_errors=True)
                 self.cache_dir = None
 
     def listens(self, said: str) -> bool:
         # (--silent: no "Listening on" line; the config file is written once it is bound)
-        return self.cache_dir is not None and (self.cache_dir / STARTED).exists()
+        return self.cache_dir is not None and (self.cache_dir.parent / STARTED).exists()
 
     def command(self) -> list[str]:
         cache = () if self.cache_dir is None else (
-            "--cache-path", str(self.cache_dir), "--config-out", str(self.cache_dir / STARTED)
+            "--cache-path", str(self.cache_dir),
+            "--config-out", str(self.cache_dir.parent / STARTED),
         )  # fmt: skip
         return [
             str(anvil_binary()),

@@ -92,6 +92,7 @@ def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path, sig: signal.Signals
         assert proc.wait(timeout=30) == 0
         assert re.fullmatch(r"stopped in \d+\.\d{3} s\n", rest), rest
     finally:
+        proc.stdout.close()
         if proc.poll() is None:  # (SIGINT first: a killed devnet leaves its anvil running)
             proc.send_signal(signal.SIGINT)
             try:
@@ -191,6 +192,7 @@ def test_anvil_keeps_its_states_in_its_own_directory_removed_at_stop() -> None:
             time.sleep(0.05)
         assert any(p.is_file() for p in cache.rglob("*"))  # anvil wrote its states here
     finally:
+        rpc.close()
         node.stop()
     assert not cache.exists() and node.cache_dir is None
 

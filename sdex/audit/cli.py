@@ -96,8 +96,9 @@ def say_if_silent(url: str) -> None:
     from sdex.chain.rpc import Rpc
     from sdex.errors import RpcTimeout
 
+    rpc = Rpc(url)
     try:
-        Rpc(url).call("eth_blockNumber", timeout=CHAIN_NOTICE)
+        rpc.call("eth_blockNumber", timeout=CHAIN_NOTICE)
     except RpcTimeout:
         stderr_console().print(
             f"[yellow]the chain at {escape(url)} has not answered in {CHAIN_NOTICE:g} s"
@@ -105,3 +106,5 @@ def say_if_silent(url: str) -> None:
         )
     except (SdexError, OSError):
         pass
+    finally:
+        rpc.close()  # (its connection: left to the garbage collector, a ResourceWarning)
