@@ -116,7 +116,9 @@ async def test_post_paced_counts_what_the_raw_poster_got(
     poster = rawpost.RawPoster(timeout=10)
     try:
         async with aiohttp.ClientSession() as s:
-            p = await gossip.post_paced(s, [server.url], orders, [0] * 40, 400.0, 4, poster)
+            # (40 a second: a 1 s window; at 400 its 0.1 s ended with 23 of 40 not posted
+            # once beside another worker on a loaded machine: the assertion is on the counts)
+            p = await gossip.post_paced(s, [server.url], orders, [0] * 40, 40.0, 4, poster)
     finally:
         poster.close()
     assert p["not_posted"] == 0 and len(p["sent"]) == 40
