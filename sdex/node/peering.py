@@ -370,7 +370,10 @@ class NodePeering(NodeSettlement):
         fills count, up to the chain's filled amount (read: the mirror may be behind the
         receipt). Only a match's fills (the order's counterpart filled in the same
         transaction, its maker this fill's taker): a wallet's own ``fillOrder`` after the
-        cancel stays out, for the audit to see (review23), whoever names its transaction."""
+        cancel stays out, for the audit to see (review23), whoever names its transaction.
+        The chain's amount is read as of the transaction's block (review61: a peer naming
+        a match mined before the cancel, its fill counted already, made the record take
+        a wallet's own fill after the cancel, up to that match's amount)."""
         amounts: dict[bytes, int] = {}
         sides = {(f.maker.lower(), f.taker.lower()) for f in fills}
         for f in fills:
@@ -387,7 +390,8 @@ class NodePeering(NodeSettlement):
         recs = [self.records[h] for h in amounts]
         try:
             async with asyncio.timeout(FILLED_READ_WAIT):
-                states = await self.batcher.get_many([r.signed for r in recs])
+                block = fills[0].block_number  # (one transaction's fills: one block)
+                states = await self.batcher.get_many_at([r.signed for r in recs], block)
         except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
             log.info("a peer's settlement of soft-cancelled orders not read: %r", e)
             return
