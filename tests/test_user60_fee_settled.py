@@ -26,24 +26,23 @@ def test_the_settled_line_says_the_fee_and_what_was_received(chain: Chain, tmp_p
     try:
         proc.wait_ready()
         url = proc.url
-        r = cli("order", "sell", "1800", "1", "--node", url, "--key", key(c, ALICE))
-        assert r.exit_code == 0, r.output
+
+        def trade(rest: tuple[str, str, str], take: tuple[str, str, str]) -> str:
+            """ALICE's order ``rest`` rests; BOB's ``take`` crosses it: what BOB is told."""
+            for (side, price, amount), who in ((rest, ALICE), (take, BOB)):
+                r = cli("order", side, price, amount, "--node", url, "--key", key(c, who))
+                assert r.exit_code == 0, r.output
+            return one_line(r.output)
+
         weth_before = c.weth.balance_of(c.address(BOB))
-        r = cli("order", "buy", "1800", "0.5", "--node", url, "--key", key(c, BOB))
-        assert r.exit_code == 0, r.output
-        out = one_line(r.output)
+        out = trade(("sell", "1800", "1"), ("buy", "1800", "0.5"))
         assert (
             "settled on chain: bought 0.5 WETH for 900 USDC, less the fee of 0.0015 "
             "WETH: 0.4985 WETH received (tx 0x"
         ) in out, out
         assert c.weth.balance_of(c.address(BOB)) - weth_before == 4985 * 10**14
-        # the seller's fee is in what it receives, USDC: said by the console's fills, and
-        # here for a sell that takes a bid (Alice's ask at 1800 rests above it)
-        r = cli("order", "buy", "1700", "0.5", "--node", url, "--key", key(c, ALICE))
-        assert r.exit_code == 0, r.output
-        r = cli("order", "sell", "1700", "0.5", "--node", url, "--key", key(c, BOB))
-        assert r.exit_code == 0, r.output
-        out = one_line(r.output)
+        # a seller's fee is in what it receives, USDC (Alice's ask at 1800 rests above)
+        out = trade(("buy", "1700", "0.5"), ("sell", "1700", "0.5"))
         assert (
             "settled on chain: sold 0.5 WETH for 850 USDC, less the fee of 2.55 USDC: "
             "847.45 USDC received (tx 0x"
