@@ -53,6 +53,14 @@ async def test_my_orders_say_why_an_order_stopped_after_a_reload(
             await w.page.reload()
             await w.page.wait_for_selector("body[data-ready=true]", timeout=15_000)
             await choose_dev_account(w, chain.address(5))
+        # on the narrowest phone (320 px) the reasons fold within their panel
+        await w.page.set_viewport_size({"width": 320, "height": 800})
+        widths = await w.page.evaluate(
+            "() => [...document.querySelectorAll('.panel')].map(p => p.scrollWidth - p.clientWidth)"
+        )
+        assert set(widths) == {0}, widths
+        await w.page.screenshot(path=str(tmp_path / "why-320.png"), full_page=True)
+        await w.page.set_viewport_size({"width": 1440, "height": 860})
         # a resting order says nothing more than its status
         gtc2 = await place(w, "buy", "1300", "0.5")
         row = f'#my-orders tr[data-hash="{gtc2}"]'
