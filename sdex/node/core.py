@@ -321,10 +321,12 @@ class Node(NodePeering):
                 return
 
     async def _uncross_loop(self) -> None:
-        """Crossings that appear through gossip wait out CROSS_GRACE; look for them often."""
+        """Crossings that appear through gossip wait out CROSS_GRACE; look for them often (and
+        for orders expired while no block came)."""
         while True:
             await asyncio.sleep(CROSS_GRACE / 4)
             try:
+                self.expire_idle()
                 self._uncross()
             except Exception:
                 log.exception("uncross failed")
