@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdex.matching import TimeInForce
-from sdex.model import OrderStatus
-from sdex.node.heldrecord import Record
 from sdex.settlement.outcome import Outcome, SettledMatch
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.sandwich import node_on
+from tests.test_chaos55_refused_pair import matched_alone
 from tests.test_node import ALICE, BOB, CAROL, E6, E18
 
 
@@ -32,12 +30,7 @@ async def test_a_fill_made_elsewhere_during_a_refused_match_is_not_barred(
     buy = c.sign(c.order(BOB, c.usdc, 250 * E6, c.weth, E18 // 10))
     async with node_on(c, tmp_path) as (node, api):
         assert (await api.post_order(ask))[0] == 201
-        # the buy matched by the engine alone: the test gives its match's refusal
-        node._set_funds(buy.order.maker, buy.order.maker_token, c.usdc.balance_of(buy.order.maker))
-        (m,) = node.engine.submit(buy, now=node.chain_time()).matches
-        node._seq += 1  # (a wallet's order, as ``_accept`` records it)
-        rec = Record(buy, node._seq, "api", status=OrderStatus.OPEN, filled=0, tif=TimeInForce.GTC)
-        node.registry.admit(rec)
+        m = matched_alone(c, node, buy)  # (the test gives its match's refusal)
         # another taker fills a twentieth of the ask: the node sees it, defers it
         c.exchange.fill_order(c.sender(CAROL), ask, 125 * E6)
         await wait_for(lambda: ask.hash in node._recheck, timeout=30.0)

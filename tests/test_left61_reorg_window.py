@@ -20,9 +20,8 @@ import sdex.node.settle as settle
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy
-from tests.test_api_writes import refuse
 from tests.test_mirror import head
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_reorg60_retried_fills import settled_refusing_fills
 from tests.test_reorg_false_fills import forget_nonces, on_chain, stored
 
 PAUSE = 20.0
@@ -52,20 +51,7 @@ async def test_a_fills_write_retried_while_a_reorg_is_under_way_is_not_stored(
         cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
         async with running_node(cfg) as (node, api):
             await wait_for(lambda: node.watcher.caught_up.is_set())
-            snap = str(c.rpc.call("evm_snapshot"))
-            fork = head(c)[0]
-            await refuse(
-                node,
-                "CREATE TRIGGER no_fills BEFORE INSERT ON fills"
-                " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
-            )
-            resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-            assert (await api.post_order(resting))[0] == 201
-            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-            assert (await api.post_order(taker, "ioc"))[0] == 201
-            orders = [resting, taker]
-            await wait_for(lambda: len(on_chain(c, orders)) == 2, timeout=30)
-            settled_at = max(b for _, _, b in on_chain(c, orders))
+            snap, fork, orders, settled_at = await settled_refusing_fills(c, node, api)
 
             async def confirmed() -> bool:  # (from the receipt: its fills write refused)
                 return [await api.status(s) for s in orders] == ["filled", "filled"]
