@@ -154,6 +154,7 @@ class Node(NodePeering):
             wanted=lambda a: a in self.mirror.funds or self.registry.holds_account(a),
             poll_interval=cfg.poll_interval,
             subscribe=cfg.new_heads,
+            undoing=self._own_durable.forget,  # (a settler's fills write after: left alone)
         )
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
