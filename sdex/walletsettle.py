@@ -83,6 +83,16 @@ def await_settlement(
     verb = "bought" if side is Side.BUY else "sold"
     words = f"settled on chain: {verb} {fmt_amount(base, m.base_token.decimals)} {m.base} for "
     words += f"{fmt_amount(quote, m.quote_token.decimals)} {m.quote}"
+    if fee := sum(f.fee for f in fills):  # (taken from what the order receives: user60)
+        sym, dec, got_gross = (
+            (m.base, m.base_token.decimals, base)
+            if side is Side.BUY
+            else (m.quote, m.quote_token.decimals, quote)
+        )
+        words += (
+            f", less the fee of {fmt_amount(fee, dec)} {sym}: "
+            f"{fmt_amount(got_gross - fee, dec)} {sym} received"
+        )
     if filled < matched:
         words += f" ([bold red]part of the match failed to settle[/]: {filled} of {matched} units)"
     out.print(f"[bold]{words}[/] (tx {named or 'unknown'}; {status})")

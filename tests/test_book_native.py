@@ -70,10 +70,15 @@ def pure_driver() -> Iterator[subprocess.Popen[str]]:
     proc.wait(timeout=30)
 
 
-def _pure_run(proc: subprocess.Popen[str], ops: list[list[Any]]) -> dict[str, Any]:
-    assert proc.stdin is not None and proc.stdout is not None
+def _pure_send(proc: subprocess.Popen[str], ops: list[list[Any]]) -> None:
+    """Sends ``ops`` to the driver, which runs them while this process runs its own."""
+    assert proc.stdin is not None
     proc.stdin.write(json.dumps(ops) + "\n")
     proc.stdin.flush()
+
+
+def _pure_answer(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    assert proc.stdout is not None
     line = proc.stdout.readline()  # the driver answers each line (bounded by pytest's timeout)
     assert line, "the pure-Python driver died"
     out: dict[str, Any] = json.loads(line)
@@ -109,10 +114,13 @@ def test_compiled_and_pure_agree(pure_driver: subprocess.Popen[str], ops: list[l
         if os.environ.get("SDEX_PURE") == "1":  # asked for the source: nothing to compare
             pytest.skip(f"the compiled book is not in use here ({native.REASON})")
         pytest.fail(f"the compiled book is not in use ({native.REASON}): run `make setup`")
-    here = bookdriver.run(ops)
+    _pure_send(pure_driver, ops)  # (the two books run at once: two cores, half the wait)
+    try:
+        here = bookdriver.run(ops)
+    finally:  # (read even when this side raises: the next example's answer is its own)
+        there = _pure_answer(pure_driver)
     trades = sum(len(r[2]) for step in here["steps"] for r in _results(step[0]))
     event("matches: " + ("none" if not trades else "1-4" if trades < 5 else "5+"))
-    there = _pure_run(pure_driver, ops)
     for i, (a, b) in enumerate(zip(here["steps"], there["steps"], strict=True)):
         assert a == b, f"operation {i} {ops[i]}: compiled {a} != pure {b}"
     assert here["final"] == there["final"]

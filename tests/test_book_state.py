@@ -45,8 +45,9 @@ from sdex.book.types import unit_of
 from sdex.fillmath import FillMathError, MatchAmounts, PricesDoNotCross, match_amounts
 from sdex.matching import Match, MatchingEngine, MatchResult, Outcome, TimeInForce
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
+from tests.deep import examples
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
-from tests.test_book_totals import Reader, check_levels, check_readers, sides
+from tests.test_book_totals import UNIT_FRACTIONS, Reader, check_levels, check_readers, sides
 
 PAIRS = [(BASE, QUOTE), (BASE2, QUOTE)]
 TRADERS = MAKERS[:4]
@@ -501,7 +502,7 @@ class BookMachine(RuleBasedStateMachine):
         self.book.remove(st_.hash, RemovalReason.CANCELLED)
         self.uncross()
 
-    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1))
+    @rule(i=st.integers(0, 10**6), frac=UNIT_FRACTIONS)
     def shrink(self, i: int, frac: Fraction) -> None:
         # the chain reports fills made elsewhere; the node does this only with nothing pending
         cands = [s for s in self.open_states() if s.pending == 0]
@@ -651,31 +652,33 @@ class BookMachine(RuleBasedStateMachine):
     def levels_list_resting_orders_in_priority(self) -> None:
         resting = [s for s in self.book if s.closed is None and s.resting]
         states = {s.hash: s for s in resting}
+        places: dict[tuple[tuple[str, str], Side], set[bytes]] = defaultdict(set)
+        for s in resting:  # (one pass, not one per pair and side)
+            places[(pair_of(s.order.order), s.side)].add(s.hash)
         for p in self.book.pairs:
             total = 0
             for side in Side:
                 listed = list(p.orders(side))
                 total += len(listed)
-                mine = {
-                    s.hash
-                    for s in resting
-                    if s.side is side and pair_of(s.order.order) == (p.base, p.quote)
-                }
+                mine = places[((p.base, p.quote), side)]
                 # all of them, except perhaps those with all they have in flight (deferred)
                 listed_hashes = {s.hash for s in listed}
                 assert listed_hashes <= mine and len(listed) == len(listed_hashes)
                 assert {h for h in mine if states[h].remaining} <= listed_hashes
-                for a, b in itertools.pairwise(listed):
-                    assert better(a, b)
+                prices = [price(s) for s in listed]  # (each once: ``better`` without its work)
+                for (a, pa), (b, pb) in itertools.pairwise(zip(listed, prices, strict=True)):
+                    assert (pa < pb if side is Side.ASK else pa > pb) or (
+                        pa == pb and a.seq < b.seq
+                    ), (a, b)  # ``better(a, b)``
                 depth: dict[Fraction, int] = defaultdict(int)
-                for s in listed:  # (the depth: public orders; the rest are apart, book49)
+                for s, ps in zip(listed, prices, strict=True):
+                    # (the depth: public orders; the rest are apart, book49)
                     if s.fillable and s.order.order.taker == ZERO_ADDRESS:
-                        depth[price(s)] += s.fillable
-                got = {lv.price: lv.fillable for lv in p.depth(side, levels=10**6)}
-                assert got == depth
+                        depth[ps] += s.fillable
+                levels = [(lv.price, lv.fillable) for lv in p.depth(side, levels=10**6)]
+                assert dict(levels) == depth
                 # the book events' sums (sdex.node.bookfeed): the same levels, best first
-                totals = [(Fraction(n, d), a) for n, d, a in p.totals(side)]
-                assert totals == [(lv.price, lv.fillable) for lv in p.depth(side, 10**6)]
+                assert [(Fraction(n, d), a) for n, d, a in p.totals(side)] == levels
             assert len(p) == total
 
     @invariant()
@@ -813,8 +816,10 @@ def _side(o: Order) -> Side:
 
 TestBookMachine = BookMachine.TestCase
 TestBookMachine.settings = settings(
-    # SDEX_BOOK_EXAMPLES: more (a hunt) or fewer (many seeds) than the suite's 300
-    max_examples=int(os.environ.get("SDEX_BOOK_EXAMPLES", "300")),
+    # SDEX_BOOK_EXAMPLES: more (a hunt) or fewer (many seeds) than the suite's 300 (times
+    # SDEX_DEEP). Not fewer: a planted funds bug (a share of exactly one lot passed over) was
+    # found at examples 43, 229 and 249 of three runs (speed60a)
+    max_examples=int(os.environ.get("SDEX_BOOK_EXAMPLES", str(examples(300)))),
     stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

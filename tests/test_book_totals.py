@@ -31,6 +31,19 @@ from sdex.order import ZERO_ADDRESS
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid
 
 Key = tuple[int, int]
+
+
+def _unit_fraction(t: tuple[int, int]) -> Fraction:
+    num, den = t
+    return Fraction(num % (den + 1), den)
+
+
+UNIT_FRACTIONS = st.one_of(
+    st.sampled_from([Fraction(0), Fraction(1)]),
+    st.tuples(st.integers(min_value=0), st.integers(min_value=1)).map(_unit_fraction),
+)
+"""Any fraction in [0, 1], the ends often: what ``st.fractions(0, 1)`` draws, without its
+``flatmap`` (a strategy built for every draw: a third of ``TestTotalsMachine``'s time)."""
 PAIRS = [(BASE, QUOTE), (BASE2, QUOTE)]
 TRADERS = MAKERS[:3]
 
@@ -206,7 +219,7 @@ class TotalsMachine(RuleBasedStateMachine):
         # the book rightly refuses; user29's run found it)
         self.book.add(o, filled=min(filled, o.order.maker_amount - 1))
 
-    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1))
+    @rule(i=st.integers(0, 10**6), frac=UNIT_FRACTIONS)
     def fill(self, i: int, frac: Fraction) -> None:
         """The walk's fill of a resting order (then, as the walk does, an emptied level goes)."""
         e = self.pick(i, "queued")
@@ -219,7 +232,7 @@ class TotalsMachine(RuleBasedStateMachine):
             self.book.tidy(e.book_side, level)
 
     @precondition(lambda self: any(e.pending for e in self.book._index.values()))
-    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1), ok=st.booleans())
+    @rule(i=st.integers(0, 10**6), frac=UNIT_FRACTIONS, ok=st.booleans())
     def settle(self, i: int, frac: Fraction, ok: bool) -> None:
         e = self.pick(i, "pending")
         assert e is not None
@@ -235,7 +248,7 @@ class TotalsMachine(RuleBasedStateMachine):
         if e is not None:
             self.book.remove(e.hash, RemovalReason.CANCELLED)
 
-    @rule(i=st.integers(0, 10**6), frac=st.fractions(0, 1))
+    @rule(i=st.integers(0, 10**6), frac=UNIT_FRACTIONS)
     def shrink(self, i: int, frac: Fraction) -> None:
         e = self.pick(i, "open")
         if e is not None and not e.pending:

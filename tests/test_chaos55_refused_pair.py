@@ -8,8 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.matching import TimeInForce
+from sdex.matching.match import Match
 from sdex.model import OrderStatus
+from sdex.node.core import Node
 from sdex.node.heldrecord import Record
+from sdex.order import SignedOrder
 from sdex.settlement.outcome import Outcome, SettledMatch
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
@@ -29,13 +32,7 @@ async def test_a_pair_refused_for_its_amounts_waits_for_a_change(
     buy = c.sign(c.order(BOB, c.usdc, 250 * E6, c.weth, E18 // 10))
     async with node_on(c, tmp_path) as (node, api):
         assert (await api.post_order(ask))[0] == 201
-        # the buy goes to the engine alone (its maker's funds as the chain says): its match
-        # is the test's, not the settler's
-        node._set_funds(buy.order.maker, buy.order.maker_token, c.usdc.balance_of(buy.order.maker))
-        (m,) = node.engine.submit(buy, now=node.chain_time()).matches
-        node._seq += 1  # (a wallet's order, as ``_accept`` records it)
-        rec = Record(buy, node._seq, "api", status=OrderStatus.OPEN, filled=0, tif=GTC)
-        node.registry.admit(rec)
+        m = matched_alone(c, node, buy)
         refusal = (
             f"ZeroFillAmount(leftOrderHash=0x{ask.hash.hex()}, rightOrderHash=0x{buy.hash.hex()})"
         )
@@ -51,3 +48,14 @@ async def test_a_pair_refused_for_its_amounts_waits_for_a_change(
         assert not node.refused_pairs.barred(a.hash, a.filled, b.hash, b.filled)
         node.book.set_filled(ask.hash, 0)  # and back: barred again (no swing frees it)
         assert not node.may_match(a, b)
+
+
+def matched_alone(c: Chain, node: Node, buy: SignedOrder) -> Match:
+    """``buy`` matched by the engine alone (its maker's funds as the chain says) and held
+    as a wallet's order: its match is the test's, not the settler's."""
+    node._set_funds(buy.order.maker, buy.order.maker_token, c.usdc.balance_of(buy.order.maker))
+    (m,) = node.engine.submit(buy, now=node.chain_time()).matches
+    node._seq += 1  # (a wallet's order, as ``_accept`` records it)
+    rec = Record(buy, node._seq, "api", status=OrderStatus.OPEN, filled=0, tif=GTC)
+    node.registry.admit(rec)
+    return m

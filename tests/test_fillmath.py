@@ -17,6 +17,7 @@ from sdex.fillmath import (
     mul_div_ceil,
     mul_div_floor,
 )
+from tests.deep import examples
 
 EDGES = [1, 2, 3, 7, 97, 65_537, 2**61 - 1, 10**18, 2**128, 2**254, MAX_MAKER_AMOUNT]
 amounts = st.one_of(
@@ -48,7 +49,9 @@ def fill_cases(draw: st.DrawFn) -> tuple[int, int, int, int, int]:
     return m, t, fee, filled, taker_fill
 
 
-@settings(max_examples=3000, deadline=None)
+# Planted bugs (speed60a: rounding y or the fee the wrong way, ``>=`` to ``> need + 1``, x
+# rounded up, ``mul_div_ceil`` +1) were found within 39 examples, 3 seeds each; 500 is 12x that.
+@settings(max_examples=examples(500), deadline=None)
 @given(case=fill_cases())
 def test_fill_order_respects_maker_price_and_budget(case: tuple[int, int, int, int, int]) -> None:
     m, t, fee, filled, taker_fill = case
@@ -73,7 +76,10 @@ def match_cases(draw: st.DrawFn) -> tuple[int, ...]:
     return lm, lt, lfee, lfilled, rm, rt, rfee, rfilled
 
 
-@settings(max_examples=3000, deadline=None)
+# Planted bugs (speed60a: y rounded down, the right limit checked rounding down or not at all,
+# x - 1, ``need - 1``, a fee rounded up, ``mul_div_ceil`` +1) were found within 229 examples,
+# 3 seeds each (the right limit rounding down: the rarest); 1000 is 4x that.
+@settings(max_examples=examples(1000), deadline=None)
 @given(case=match_cases())
 def test_match_respects_both_limits(case: tuple[int, ...]) -> None:
     lm, lt, lfee, lfilled, rm, rt, rfee, rfilled = case
@@ -86,6 +92,7 @@ def test_match_respects_both_limits(case: tuple[int, ...]) -> None:
     assert y * lm >= x * lt  # left (resting) gets at least its price
     assert y * rt <= x * rm  # right (incoming) pays at most its price
     assert m.left_fee <= y and m.right_fee <= x  # fees come out of what each receives
+    assert m.left_fee * lm <= lfee * x and m.right_fee * rm <= rfee * y  # pro rata, rounded down
     # maximal: either left is used up or right cannot buy one more unit of X at left's price
     assert x == lm - lfilled or mul_div_ceil(x + 1, lt, lm) > rm - rfilled
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 import sdex.node.settle as settle
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_api_writes import refuse
 from tests.test_mirror import head
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -32,20 +34,7 @@ async def test_a_fills_write_tried_again_after_a_reorg_does_not_store_the_old_bl
     monkeypatch.setattr(settle, "FILLS_WRITE_PAUSES", (PAUSE,))
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
-        snap = str(c.rpc.call("evm_snapshot"))
-        fork = head(c)[0]
-        await refuse(
-            node,
-            "CREATE TRIGGER no_fills BEFORE INSERT ON fills"
-            " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
-        )
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
-        taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker, "ioc"))[0] == 201
-        orders = [resting, taker]
-        await wait_for(lambda: len(on_chain(c, orders)) == 2, timeout=30)
-        settled_at = max(b for _, _, b in on_chain(c, orders))
+        snap, fork, orders, settled_at = await settled_refusing_fills(c, node, api)
         assert stored(node, orders) == []  # (refused: the settler pauses, then again)
 
         assert c.rpc.call("evm_revert", snap) is True  # the settlement's block is gone
@@ -73,3 +62,24 @@ async def test_a_fills_write_tried_again_after_a_reorg_does_not_store_the_old_bl
         except AssertionError:
             seen = stored(node, orders), on_chain(c, orders)
             raise AssertionError(f"stored {seen[0]}, the chain's {seen[1]}") from None
+
+
+async def settled_refusing_fills(
+    c: Chain, node: Node, api: Api
+) -> tuple[str, int, list[SignedOrder], int]:
+    """A snapshot, then a match settled while a real SQLite trigger refuses every fills
+    row: (the snapshot, the block before, the two orders, the settlement's block)."""
+    snap = str(c.rpc.call("evm_snapshot"))
+    fork = head(c)[0]
+    await refuse(
+        node,
+        "CREATE TRIGGER no_fills BEFORE INSERT ON fills"
+        " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+    )
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    assert (await api.post_order(resting))[0] == 201
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+    assert (await api.post_order(taker, "ioc"))[0] == 201
+    orders = [resting, taker]
+    await wait_for(lambda: len(on_chain(c, orders)) == 2, timeout=30)
+    return snap, fork, orders, max(b for _, _, b in on_chain(c, orders))

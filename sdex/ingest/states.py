@@ -68,6 +68,13 @@ class StateBatcher:
             out.extend(await self._read(orders[i : i + self.chunk]))
         return out
 
+    async def get_many_at(self, orders: Sequence[SignedOrder], block: int) -> list[OrderState]:
+        """``get_many`` as of block ``block`` (its state after that block's transactions)."""
+        out: list[OrderState] = []
+        for i in range(0, len(orders), self.chunk):
+            out.extend(await self._order_states(orders[i : i + self.chunk], hex(block)))
+        return out
+
     async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
         return await self._order_states(orders, "latest")
 

@@ -144,13 +144,28 @@ class NodeChainState(NodeRejudge):
             self._dust_filled({f.order_hash for f in changes.fills} - rejudge - remined.keys())
             if (forgotten := self._undone.forget(changes.fills)) is not None:
                 changes.stored.append(forgotten)
-            for h, reason in self.book.expire(self.chain_time()):
-                self._book_closed(h, reason)
+            self._close_expired()
             self._persist_open()
             self._uncross()
         finally:
             self._back = MappingProxyType({})
             self.registry.unpin(rejudge)
+
+    def _close_expired(self) -> bool:
+        """Close the resting orders the chain's clock (``chain_time``) has expired: whether any.
+        At each applied block, and between blocks (``expire_idle``)."""
+        closed = self.book.expire(self.chain_time())
+        for h, reason in closed:
+            self._book_closed(h, reason)
+        return bool(closed)
+
+    def expire_idle(self) -> None:
+        """Close the orders expired since the last block, and store and publish it (user60: on
+        an idle chain, Hardhat's automine, an expired order stayed ``open`` in the book, the
+        listings and the page until a block or a crossing order came, and a buy that crossed
+        it read "no match" with nothing said of it)."""
+        if self.book.next_expiry_at <= self.chain_time() and self._close_expired():
+            self._persist_open()
 
     def _bitmap_nonces(self, fills: Iterable[FillEvent]) -> dict[str, set[int] | None]:
         """Of ``fills``, the bitmap nonces they may have filled with no event of their own,

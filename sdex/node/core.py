@@ -154,6 +154,7 @@ class Node(NodePeering):
             wanted=lambda a: a in self.mirror.funds or self.registry.holds_account(a),
             poll_interval=cfg.poll_interval,
             subscribe=cfg.new_heads,
+            undoing=self._own_durable.forget,  # (a settler's fills write after: left alone)
         )
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
@@ -321,10 +322,12 @@ class Node(NodePeering):
                 return
 
     async def _uncross_loop(self) -> None:
-        """Crossings that appear through gossip wait out CROSS_GRACE; look for them often."""
+        """Crossings that appear through gossip wait out CROSS_GRACE; look for them often (and
+        for orders expired while no block came)."""
         while True:
             await asyncio.sleep(CROSS_GRACE / 4)
             try:
+                self.expire_idle()
                 self._uncross()
             except Exception:
                 log.exception("uncross failed")

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from itertools import islice
 
 import aiohttp
 
@@ -245,23 +246,29 @@ class NodePeering(NodeSettlement):
             await self.cancels_waiting.wait()
             self.cancels_waiting.clear()
             while self.cancels_unread:
-                batch = dict(list(self.cancels_unread.items())[:CANCELLED_READ])
-                for h in batch:
-                    del self.cancels_unread[h]
-                try:
-                    async with asyncio.timeout(FILLED_READ_WAIT):
-                        states = await self.batcher.get_many([r.signed for r in batch.values()])
-                # (aiohttp's ServerDisconnected is none of the others: it ended this task)
-                except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
-                    log.info("soft-cancelled orders keep the mirror's fills: %r", e)
-                    continue
-                for st in states:
-                    rec = batch.get(st.hash)
-                    if rec is None or rec.status is not OrderStatus.CANCELLED:
-                        continue
-                    filled = min(st.filled, rec.signed.order.maker_amount)
-                    if filled > rec.filled:
-                        self.registry.correct_filled(rec, filled)
+                # All taken at once (new ones gather in a fresh dict), read in batches: a
+                # batch cut off the dict's front each time copied the rest (quadratic).
+                unread, self.cancels_unread = self.cancels_unread, {}
+                items = iter(unread.items())
+                while batch := dict(islice(items, CANCELLED_READ)):
+                    await self._read_cancelled_batch(batch)
+
+    async def _read_cancelled_batch(self, batch: dict[bytes, Record]) -> None:
+        """``_read_cancelled``'s one read: ``batch``'s filled amounts from the chain."""
+        try:
+            async with asyncio.timeout(FILLED_READ_WAIT):
+                states = await self.batcher.get_many([r.signed for r in batch.values()])
+        # (aiohttp's ServerDisconnected is none of the others: it ended this task)
+        except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
+            log.info("soft-cancelled orders keep the mirror's fills: %r", e)
+            return
+        for st in states:
+            rec = batch.get(st.hash)
+            if rec is None or rec.status is not OrderStatus.CANCELLED:
+                continue
+            filled = min(st.filled, rec.signed.order.maker_amount)
+            if filled > rec.filled:
+                self.registry.correct_filled(rec, filled)
 
     def _hold(self, signed: SignedOrder, signature: bytes, peer: str, filled: int) -> str:
         """``signed`` (both signatures its maker's) held cancelled, ``filled`` as the chain
@@ -370,7 +377,10 @@ class NodePeering(NodeSettlement):
         fills count, up to the chain's filled amount (read: the mirror may be behind the
         receipt). Only a match's fills (the order's counterpart filled in the same
         transaction, its maker this fill's taker): a wallet's own ``fillOrder`` after the
-        cancel stays out, for the audit to see (review23), whoever names its transaction."""
+        cancel stays out, for the audit to see (review23), whoever names its transaction.
+        The chain's amount is read as of the transaction's block (review61: a peer naming
+        a match mined before the cancel, its fill counted already, made the record take
+        a wallet's own fill after the cancel, up to that match's amount)."""
         amounts: dict[bytes, int] = {}
         sides = {(f.maker.lower(), f.taker.lower()) for f in fills}
         for f in fills:
@@ -387,7 +397,8 @@ class NodePeering(NodeSettlement):
         recs = [self.records[h] for h in amounts]
         try:
             async with asyncio.timeout(FILLED_READ_WAIT):
-                states = await self.batcher.get_many([r.signed for r in recs])
+                block = fills[0].block_number  # (one transaction's fills: one block)
+                states = await self.batcher.get_many_at([r.signed for r in recs], block)
         except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
             log.info("a peer's settlement of soft-cancelled orders not read: %r", e)
             return

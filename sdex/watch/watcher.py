@@ -80,9 +80,17 @@ class Watcher(PollLoop):
         poll_interval: float = 0.05,
         max_range: int = 2_000,
         subscribe: bool = True,
+        undoing: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(rpc, mirror, poll_interval, subscribe)
         self.store = store
+        self.undoing = undoing
+        """Called as a reorg or a reset begins, before the store's removal of the undone
+        blocks' fills is queued: a write queued after it must not store fills read before
+        (the node's own settlements' fills, from their receipts: ``DurableFills.forget``).
+        left61: the node learned of the reorg only when it applied it, after the watcher's
+        reads of the new branch; a settler's retried write in between stored the old
+        block's fills for good."""
         self.identity = identity
         self.start_block = start_block
         self.apply = apply
@@ -274,6 +282,7 @@ class Watcher(PollLoop):
             return
         # the store first: if it refuses, the mirror is not undone and the next poll finds
         # the reorg again (undone first, the old branch's fills would stay stored for ever)
+        self.undoing()  # (before the removal is queued: no await between)
         gone = self.store.remove_fills_above(fork)  # (awaited: a stall said on /health)
         changes.reverted = await durable(gone, self.store_wait, self.stalled)
         changes.reorg_depth, changes.fork = (depth := self.checkpoint - fork), fork
@@ -399,6 +408,7 @@ class Watcher(PollLoop):
             )
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         # one transaction: refused, no fill is dropped unannounced (the next try drops it)
+        self.undoing()
         gone = self.store.reset_chain(self.identity)  # (awaited: a stall said on /health)
         changes.reverted = await durable(gone, self.store_wait, self.stalled)  # announced
         self.saved = self.checkpoint = self.start_block - 1

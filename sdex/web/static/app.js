@@ -1076,6 +1076,24 @@ function uncovered(rec) {
     : ` · ${shared} cover ${fmtAmount(fillable, dec)} ${sym} of it now; the book offers that much, the rest once the wallet holds more`;
 }
 
+/** Why an order that is not open or filled stopped, in the node's words, under its status
+ * (user60: an IOC that met nothing, a FOK killed, an order evicted or a failed settlement all
+ * read "removed" in "My orders", the reason only in the line under the form for the newest
+ * order, and gone after a reload); the node's bare outcome words said as `sdex order` says
+ * them. Long reasons are cut at WHY_CHARS, whole in the tooltip. */
+const WHY_CHARS = 160;
+const BARE_WHY = {
+  dropped: "ioc: no match, nothing traded",
+  killed: "fok: could not be matched in full, nothing traded",
+};
+function statusWhy(meta) {
+  const why = typeof meta.reason === "string" ? meta.reason.trim() : "";
+  if (!why || why === meta.status || ["open", "partially_filled", "filled"].includes(meta.status)) return [];
+  const words = BARE_WHY[why] ?? why;
+  const cut = words.length > WHY_CHARS ? `${words.slice(0, WHY_CHARS - 1)}…` : words;
+  return [h("span", { class: "why", title: words }, cut)];
+}
+
 function renderMyOrders() {
   const last = $("last-order");
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
@@ -1120,7 +1138,7 @@ function renderMyOrders() {
             h("td", { class: "num", "data-label": "Amount" }, m ? fmtAmount(base, m.baseDecimals) : "?"),
             filledCell,
             // (a narrow column folds "partially_filled" after its "_", never mid-word)
-            h("td", { class: `status-${meta.status}`, "data-label": "Status" }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]))),
+            h("td", { class: `status-${meta.status}`, "data-label": "Status" }, ...meta.status.split(/(?<=_)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w])), ...statusWhy(meta)),
             h("td", {},
               open ? h("button", { type: "button", class: "link soft-cancel", title: "signed CancelOrder at the node", "aria-label": `cancel ${which} at the node`, onclick: () => softCancel(hash) }, "cancel") : "",
               meta.status !== "filled" && meta.status !== "cancelled" && meta.status !== "expired"
