@@ -72,8 +72,8 @@ async def test_idle_connections_make_room_and_busy_ones_are_not_cut(
     address takes the oldest of the address holding the most (4 busy), and once none holds
     two more than the newcomer's, 503. A freed slot is taken again."""
     cfg = node_config(chain, tmp_path / "n.db", max_http_per_client=4, max_http=6)
-    async with running_node(cfg) as (_, api):
-        port = cfg.port
+    async with running_node(cfg) as (node, api):
+        port = node.config.port  # (cfg's, unless another process took that one first)
         idle = [await connect(port) for _ in range(4)]
         for conn in idle:
             assert (await get(conn))[0] == 200  # admitted; idle now
@@ -130,8 +130,8 @@ async def test_a_few_addresses_with_slow_bodies_do_not_lock_out_the_others(
     the node (8 in all). A client from a third address is served: the heaviest gives up its
     oldest. Before, every other client got a 503 for as long as the bodies trickled."""
     cfg = node_config(chain, tmp_path / "n.db", max_http_per_client=4, max_http=8)
-    async with running_node(cfg) as (_, api):
-        port = cfg.port
+    async with running_node(cfg) as (node, api):
+        port = node.config.port  # (cfg's, unless another process took that one first)
         slow = [await slow_body(port, ip) for ip in ("127.0.0.1", "127.0.0.2") for _ in range(4)]
         async with contextlib.AsyncExitStack() as stack:
             for ip in ("127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"):  # (busy: none idle)
@@ -152,9 +152,9 @@ async def test_an_idle_connection_is_closed_after_the_idle_timeout(
     """One that never sent a request, and one between two requests: both closed after
     ``http_idle_timeout`` (aiohttp's default held them for an hour)."""
     cfg = node_config(chain, tmp_path / "n.db", http_idle_timeout=0.5)
-    async with running_node(cfg):
-        silent = await connect(cfg.port)
-        used = await connect(cfg.port)
+    async with running_node(cfg) as (node, _api):
+        silent = await connect(node.config.port)
+        used = await connect(node.config.port)
         assert (await get(used))[0] == 200
         assert await closed(silent) and await closed(used)
 
@@ -165,16 +165,16 @@ async def test_a_body_that_does_not_come_in_time_is_a_408(chain: Chain, tmp_path
     once the rest of the body was read as long again (aiohttp's 10 s linger, before).
     Before, the handler waited for it for as long as the client kept sending."""
     cfg = node_config(chain, tmp_path / "n.db", body_timeout=1.0)
-    async with running_node(cfg):
+    async with running_node(cfg) as (node, _api):
         for chunked in (False, True):
             if chunked:
-                reader, writer = await connect(cfg.port)
+                reader, writer = await connect(node.config.port)
                 writer.write(
                     b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Type: application/json"
                     b"\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
                 )
             else:
-                reader, writer = await slow_body(cfg.port, "127.0.0.1")
+                reader, writer = await slow_body(node.config.port, "127.0.0.1")
             start = asyncio.get_running_loop().time()
             for _ in range(3):  # (more of it keeps coming, slowly)
                 writer.write(b"1\r\n \r\n" if chunked else b" ")
@@ -200,7 +200,7 @@ async def test_a_chunked_body_that_came_whole_is_bounded_and_read(
     assert len(good) < 2048
     async with running_node(cfg) as (node, _api):
         for body, status in ((b'{"pad": "' + b"x" * 3000 + b'"}', 413), (good, 201)):
-            reader, writer = await connect(cfg.port)
+            reader, writer = await connect(node.config.port)
             writer.write(
                 b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
                 b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)

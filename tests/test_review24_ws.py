@@ -44,7 +44,7 @@ async def test_a_client_that_never_reads_holds_bounded_memory(chain: Chain, tmp_
     aiohttp's flow control), and the subscriber is dropped."""
     cfg = node_config(chain, tmp_path / "n.db")
     async with running_node(cfg) as (node, _api):
-        _reader, writer = await silent_client(cfg.host, cfg.port)
+        _reader, writer = await silent_client(node.config.host, node.config.port)
         await until(lambda: len(node.events) == 1)
         (sub,) = node.events._subs
         direct = sub.direct

@@ -19,9 +19,9 @@ async def test_trailers_past_the_bound_on_a_node_log_no_error(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="sdex")
     cfg = node_config(chain, tmp_path / "n.db")
-    async with running_node(cfg) as (_, api):
+    async with running_node(cfg) as (node, api):
         for _ in range(3):
-            status, closed = await send_trailers_to(cfg.port, "/v1/orders", 100)
+            status, closed = await send_trailers_to(node.config.port, "/v1/orders", 100)
             assert status.startswith(b"HTTP/1.1 431"), status
             assert closed
         code, _ = await api.get("/health")
