@@ -222,7 +222,9 @@ async def test_a_reorg_leaves_closed_an_order_its_maker_soft_cancelled_since(
     evicted: bool,
 ) -> None:
     """An order the chain filled, then soft-cancelled by its maker (the signature kept to
-    prove it), is not reopened when a reorg undoes the fill: the maker said no more."""
+    prove it), is not reopened when a reorg undoes the fill: the maker said no more; it reads
+    ``cancelled`` (chaos60: ``filled`` with nothing filled was neither the chain's word nor
+    the maker's)."""
     reg = node.registry
     reg.grace = 0
     rec = _held(node, S.OPEN)
@@ -235,7 +237,7 @@ async def test_a_reorg_leaves_closed_an_order_its_maker_soft_cancelled_since(
     reg.set_funds(A, BASE, 10**30)
     node._rejudge(rec.signed, ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30))
     again = reg.get(h)
-    assert again is not None and again.status == S.FILLED and h not in node.book
+    assert again is not None and again.status == S.CANCELLED and h not in node.book
     closed = ["cancelled", "filled"]  # and the maker's walk (cancel-up-to) skips it too
     assert await node.store.orders_after(closed, A, 0, 10, POLICY_REASONS) == ([], 0)
 
