@@ -7,19 +7,42 @@ contract objects do underneath, minus their per-call overhead.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode, encode
-from eth_abi.exceptions import DecodingError
 from eth_hash.auto import keccak
 
 from sdex.errors import ChainError, ContractRevert, ExchangeError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS_DIR = REPO_ROOT / "artifacts" / "contracts"
+
+
+@cache
+def _eth_abi() -> tuple[Callable[..., bytes], Callable[..., tuple[Any, ...]], type[Exception]]:
+    """eth-abi's ``encode``, ``decode`` and ``DecodingError``, imported at the first use:
+    eth-abi pulls in eth-utils and with it pydantic, parsimonious and regex (about half a
+    second of CPU), which commands that never touch an ABI (``sdex book``, any ``--help``)
+    need not pay at every start."""
+    from eth_abi.abi import decode, encode
+    from eth_abi.exceptions import DecodingError
+
+    return encode, decode, DecodingError
+
+
+def encode(types: list[str], args: list[Any]) -> bytes:
+    """ABI-encode ``args`` as ``types`` (eth-abi's ``encode``)."""
+    return _eth_abi()[0](types, args)
+
+
+def decode(types: list[str], data: bytes) -> tuple[Any, ...]:
+    """ABI-decode ``data`` as ``types`` (eth-abi's ``decode``; its ``DecodingError`` for bytes
+    that are not them)."""
+    return _eth_abi()[1](types, data)
+
 
 _PANIC_REASONS = {
     0x01: "assertion failed",
@@ -55,7 +78,7 @@ class Function:
         code answers an ``eth_call`` with none: a reset devnet, or another chain)."""
         try:
             return tuple(decode(list(self.output_types), data))
-        except DecodingError:
+        except _eth_abi()[2]:
             if not data:
                 raise ChainError(f"{self.name}() answered nothing: no contract there?") from None
             outputs = ",".join(self.output_types)
