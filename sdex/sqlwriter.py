@@ -4,9 +4,9 @@ Callers queue jobs; the thread takes all that are waiting, runs them in one tran
 in its own savepoint, so one failing job undoes only itself), commits, and only then wakes
 whoever waits for them. Order rows queued on the event loop are handed over once per loop
 iteration and inserted with multi-row ``INSERT``s (among other jobs: in one savepoint; a
-group of rows only: no savepoint, and up to ``ROWS_A_STATEMENT`` rows one statement in its own
-transaction, no ``BEGIN``/``COMMIT``: each statement gives up the GIL and takes it back); rows nobody
-waits for (a peer's orders: no answer waits on their commit) are handed over at most
+group of rows only: no savepoint, and up to ``ROWS_A_STATEMENT`` rows one statement in its
+own transaction, no ``BEGIN``/``COMMIT``: each statement gives up the GIL and takes it back);
+rows nobody waits for (a peer's orders: no answer waits on their commit) are handed over at most
 ``LAZY_HANDOVER`` seconds later, with whatever else is queued by then (waking the thread
 costs more than inserting a row).
 An urgent job (a settlement's record, fills to publish: one waiter, on a latency path) cuts

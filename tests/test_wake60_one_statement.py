@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
