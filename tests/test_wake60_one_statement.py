@@ -12,12 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from sdex import sqlwriter
-from sdex.sqlwriter import StoreError, Writer, _insert_alone, _inserter, _run_job, serialised
-from tests.test_writer27_group import row, schema, tables
+from sdex.sqlwriter import StoreError, Writer
+from tests.test_writer27_group import row, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,40 +63,6 @@ async def test_a_refused_row_in_a_one_statement_group_fails_alone(tmp_path: Path
         assert not w.db.in_transaction  # (committed before the futures were resolved)
     finally:
         w.close()
-
-
-rows_st = st.lists(
-    st.tuples(st.integers(0, 12), st.integers(1, 30), st.sampled_from(["open", "removed"])),
-    max_size=sqlwriter.ROWS_A_STATEMENT,
-)
-
-
-@settings(max_examples=60, deadline=None)
-@given(before=rows_st, group=rows_st)
-def test_one_statement_alone_leaves_what_one_insert_a_row_leaves(
-    before: list[tuple[int, int, str]], group: list[tuple[int, int, str]]
-) -> None:
-    old = [
-        serialised(row(h, s, st_, "unparseable" if st_ == "removed" else ""))
-        for h, s, st_ in before
-    ]
-    new = [serialised(row(h, s + 5, st_)) for h, s, st_ in group]
-    ways = []
-    for alone in (True, False):
-        db = schema(sqlite3.connect(":memory:", isolation_level=None))
-        for r in old:
-            _run_job(db, _inserter(r))
-        db.execute("UPDATE orders SET reason='unparseable' WHERE status='removed'")
-        if alone:
-            oks = [ok for ok, _ in _insert_alone(db, list(new))] if new else []
-        else:  # (the reference: each row alone)
-            db.execute("BEGIN IMMEDIATE")
-            oks = [_run_job(db, _inserter(r))[0] for r in new]
-            db.execute("COMMIT")
-        assert not db.in_transaction
-        ways.append((oks, tables(db)))
-        db.close()
-    assert ways[0] == ways[1]
 
 
 CRASH = """
