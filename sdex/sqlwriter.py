@@ -4,8 +4,9 @@ Callers queue jobs; the thread takes all that are waiting, runs them in one tran
 in its own savepoint, so one failing job undoes only itself), commits, and only then wakes
 whoever waits for them. Order rows queued on the event loop are handed over once per loop
 iteration and inserted with multi-row ``INSERT``s (among other jobs: in one savepoint; a
-group of rows only: no savepoint, each statement gives up the GIL and takes it back); rows nobody
-waits for (a peer's orders: no answer waits on their commit) are handed over at most
+group of rows only: no savepoint, and up to ``ROWS_A_STATEMENT`` rows one statement in its
+own transaction, no ``BEGIN``/``COMMIT``: each statement gives up the GIL and takes it back);
+rows nobody waits for (a peer's orders: no answer waits on their commit) are handed over at most
 ``LAZY_HANDOVER`` seconds later, with whatever else is queued by then (waking the thread
 costs more than inserting a row).
 An urgent job (a settlement's record, fills to publish: one waiter, on a latency path) cuts
@@ -219,12 +220,16 @@ class Writer:
             # take the write lock and wait for that very read, and the job's first write got
             # "database is locked" at once (SQLite calls no busy handler for a read
             # transaction's upgrade): the node's fills write failed (settle25, wal24's).
-            db.execute("BEGIN IMMEDIATE")
-            if all(job[0] is None for job in group):  # (rows only: no savepoint)
-                results = _insert_group(db, [job[1] for job in group])
+            rows_only = all(job[0] is None for job in group)  # (rows only: no savepoint)
+            if rows_only and len(group) <= ROWS_A_STATEMENT:  # (most groups: one statement)
+                results = _insert_alone(db, [job[1] for job in group])
             else:
-                results = _run_group(db, group)
-            db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                if rows_only:
+                    results = _insert_group(db, [job[1] for job in group])
+                else:
+                    results = _run_group(db, group)
+                db.execute("COMMIT")
         except Exception as e:  # the transaction itself failed: nothing of it was kept
             if db.in_transaction:
                 try:
@@ -327,6 +332,29 @@ def _insert_group(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, A
             db.execute("ROLLBACK")
         db.execute("BEGIN IMMEDIATE")
         return [_run_job(db, _inserter(r)) for r in rows]
+    return [(True, None)] * len(rows)
+
+
+def _insert_alone(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
+    """A group of up to ``ROWS_A_STATEMENT`` order rows only, as one multi-row ``INSERT`` run
+    alone: its own transaction, committed when it returns (wake60: each statement the writer
+    runs gives up the GIL twice, its step and its reset, and waits to take it back while the
+    event loop holds it; ``BEGIN IMMEDIATE`` and ``COMMIT`` around it were two statements
+    more a commit). SQLite takes the write lock at the statement's start as ``BEGIN
+    IMMEDIATE`` does (waiting as the busy timeout allows) and commits before it returns, as
+    durably as a ``COMMIT``. If a row is refused, nothing of the statement stays: the rows
+    go in one by one, each alone, in one transaction (``_insert_group``'s way): the same
+    outcome."""
+    rows = [serialised(r) for r in rows]
+    try:
+        db.execute(_insert_many(len(rows)), [v for r in rows for v in r])
+    except Exception:
+        if db.in_transaction:  # (a statement's failure ends its own; never left open)
+            db.execute("ROLLBACK")
+        db.execute("BEGIN IMMEDIATE")
+        results = [_run_job(db, _inserter(r)) for r in rows]
+        db.execute("COMMIT")
+        return results
     return [(True, None)] * len(rows)
 
 

@@ -22,6 +22,7 @@ from sdex import sqlwriter
 from sdex.sqlwriter import (
     StoreError,
     Writer,
+    _insert_alone,
     _insert_group,
     _insert_many,
     _insert_rows,
@@ -97,18 +98,25 @@ def test_a_multi_row_insert_leaves_what_one_insert_a_row_leaves(
     def one_by_one(db: sqlite3.Connection, rows: list[Any]) -> list[tuple[bool, Any]]:
         return [_run_job(db, _inserter(r)) for r in rows]  # (the reference: a row alone)
 
-    # the savepoints' way (rows among other jobs), the group's, and the reference
-    for insert in (_insert_rows, _insert_group, one_by_one):
+    # the savepoints' way (rows among other jobs), the group's, the reference, and (wake60)
+    # a group of 32 rows at most as one statement in its own transaction
+    for insert in (_insert_rows, _insert_group, one_by_one, _insert_alone):
+        alone = insert is _insert_alone
+        if alone and len(new) > sqlwriter.ROWS_A_STATEMENT:
+            continue
         db = schema(sqlite3.connect(":memory:", isolation_level=None))
         for r in old:
             db.execute(INSERT_ORDER, r)
         db.execute("UPDATE orders SET reason='unparseable' WHERE status='removed'")
-        db.execute("BEGIN IMMEDIATE")
-        oks = [ok for ok, _ in insert(db, list(new))]
-        db.execute("COMMIT")
+        if not alone:
+            db.execute("BEGIN IMMEDIATE")
+        oks = [ok for ok, _ in insert(db, list(new))] if new or not alone else []
+        if not alone:
+            db.execute("COMMIT")
+        assert not db.in_transaction
         ways.append((oks, tables(db)))
         db.close()
-    assert ways[0] == ways[2] and ways[1] == ways[2]
+    assert all(way == ways[2] for way in ways)
 
 
 async def test_a_refused_row_in_a_group_of_rows_fails_alone(tmp_path: Path) -> None:
