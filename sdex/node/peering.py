@@ -44,6 +44,8 @@ class NodePeering(NodeSettlement):
 
     filled_reads_off_until = 0.0
     """``time.monotonic()`` before which ``_filled_before`` reads no more (one failed)."""
+    cancels_retry = FILLED_READS_OFF
+    """Seconds before a failed read of soft-cancelled orders' fills is tried again."""
 
     def cancel_notice(self, notice: object, peer: str) -> SubmitResult:
         """A soft cancel a peer passed on: applied only if the maker signed it."""
@@ -147,7 +149,13 @@ class NodePeering(NodeSettlement):
         for n, (i, signed, sig) in enumerate(genuine):
             if n and not n % TAKE_SLICE:
                 await asyncio.sleep(0)
-            out[i] = self._hold(signed, sig, peer, filled[signed.hash])
+            got = filled[signed.hash]
+            out[i] = self._hold(
+                signed, sig, peer, self.mirror.filled_of(signed.hash) if got is None else got
+            )
+            if got is None and out[i] == "accepted" and (rec := self.registry.get(signed.hash)):
+                self.cancels_unread[signed.hash] = rec  # (the chain's word, read again later)
+                self.cancels_waiting.set()
         return out
 
     async def _check_slice(
@@ -207,7 +215,7 @@ class NodePeering(NodeSettlement):
             return "rejected"  # (its share taken: no recovery spent on more)
         return signed, signature
 
-    async def _filled_before(self, orders: list[SignedOrder]) -> dict[bytes, int]:
+    async def _filled_before(self, orders: list[SignedOrder]) -> dict[bytes, int | None]:
         """What the chain filled of ``orders`` (new here) before this node heard of them:
         one ``getOrderStates`` read, never less than the mirror's word. Not the mirror's
         word alone, even while it follows the chain: a node that just joined replays the
@@ -216,15 +224,18 @@ class NodePeering(NodeSettlement):
         0.04 s after the fill it followed was taken 0 filled; the page said nothing traded
         and the audit flagged the fill as after the node closed it). A read that fails, or
         takes over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
-        ``FILLED_READS_OFF`` seconds."""
-        out = {so.hash: self.mirror.filled_of(so.hash) for so in orders}
+        ``FILLED_READS_OFF`` seconds; those orders' amounts ``None`` (flake60: a late node
+        whose read was slow held the mirror's 0 for good), read again by ``_read_cancelled``."""
+        mirror = self.mirror.filled_of
         new = [so for so in orders if not self.registry.held(so.hash)]
+        out: dict[bytes, int | None] = {so.hash: mirror(so.hash) for so in orders}
+        out |= {so.hash: None for so in new}
         if new and time.monotonic() >= self.filled_reads_off_until:
             try:
                 async with asyncio.timeout(FILLED_READ_WAIT):  # (not ``wait_for``: 3.11)
                     states = await self.peer_batcher.get_many(new)
                 for st in states:
-                    out[st.hash] = max(out.get(st.hash, 0), st.filled)
+                    out[st.hash] = max(mirror(st.hash), st.filled)
             # (down, hung, odd; review52: a dropped connection, aiohttp's ServerDisconnected,
             # is none of the others: it failed the slice, its cancels not held)
             except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
@@ -241,7 +252,8 @@ class NodePeering(NodeSettlement):
         order cancelled 0 filled for good, and the audit flagged the fill, mined before the
         node closed the order, as ``fill_after_node_closed``. A fill mined between the
         close and the read counts too (a few milliseconds). A read that fails or takes
-        over ``FILLED_READ_WAIT``: those orders keep the mirror's word."""
+        over ``FILLED_READ_WAIT``: those orders keep the mirror's word until it is tried again
+        (``_read_again``)."""
         while True:
             await self.cancels_waiting.wait()
             self.cancels_waiting.clear()
@@ -260,7 +272,8 @@ class NodePeering(NodeSettlement):
                 states = await self.batcher.get_many([r.signed for r in batch.values()])
         # (aiohttp's ServerDisconnected is none of the others: it ended this task)
         except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
-            log.info("soft-cancelled orders keep the mirror's fills: %r", e)
+            log.info("soft-cancelled orders' fills read again in %gs: %r", self.cancels_retry, e)
+            self._read_again(batch)
             return
         for st in states:
             rec = batch.get(st.hash)
@@ -269,6 +282,19 @@ class NodePeering(NodeSettlement):
             filled = min(st.filled, rec.signed.order.maker_amount)
             if filled > rec.filled:
                 self.registry.correct_filled(rec, filled)
+
+    def _read_again(self, batch: dict[bytes, Record]) -> None:
+        """``batch`` (a read failed) back in ``cancels_unread`` after ``cancels_retry``
+        seconds, those still held cancelled: at most the orders held, never lost to one
+        slow read (flake60)."""
+
+        def again() -> None:
+            for h, rec in batch.items():
+                if rec.status is OrderStatus.CANCELLED and self.registry.get(h) is rec:
+                    self.cancels_unread.setdefault(h, rec)
+            self.cancels_waiting.set()
+
+        asyncio.get_running_loop().call_later(self.cancels_retry, again)
 
     def _hold(self, signed: SignedOrder, signature: bytes, peer: str, filled: int) -> str:
         """``signed`` (both signatures its maker's) held cancelled, ``filled`` as the chain
