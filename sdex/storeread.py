@@ -426,8 +426,11 @@ def orders_after_sql(
     if maker is not None:
         cond = "maker = ? AND " + cond
         args.insert(0, maker.lower())
-    if skip:  # (policy closes: by reason, and soft cancels of orders the chain closed)
-        cond += f" AND reason NOT IN ({','.join('?' * len(skip))}) AND cancel_sig = ''"
+    if skip:  # (policy closes, by reason; an order the chain closed and its maker
+        # soft-cancelled since is read: a reorg or reset that undid its close makes it
+        # ``cancelled`` with the chain's filled amount, ``_cancel_stands``. chaos61: skipped,
+        # an evicted one stayed ``filled`` in full, the chain FILLABLE at 0)
+        cond += f" AND reason NOT IN ({','.join('?' * len(skip))})"
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
 
