@@ -30,7 +30,13 @@ from sdex.storefills import StoredFill as StoredFill
 from sdex.storefills import fill_of as fill_of
 from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
-from sdex.storeschema import ORDER_SELECT, SOFT_CANCELS_AFTER, UNUSABLE, ZERO_TAKER
+from sdex.storeschema import (
+    ORDER_SELECT,
+    REMOVED_FILLED_AFTER,
+    SOFT_CANCELS_AFTER,
+    UNUSABLE,
+    ZERO_TAKER,
+)
 
 log = logging.getLogger("sdex.store")
 T = TypeVar("T")
@@ -278,13 +284,7 @@ class StoreReads:
         follows the (maker, seq) index from ``after``: a page costs its rows, not all the
         maker's. Read and parsed on the writer thread (awaited: the event loop runs on)."""
         sql, args = orders_after_sql(statuses, maker, after, limit, skip_reasons)
-
-        def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
-            rows = db.execute(sql, args).fetchall()
-            parsed = [self._parsed(r) for r in rows]
-            return [s for s in parsed if s is not None], int(rows[-1][1]) if rows else after
-
-        return await self._call_async(page)
+        return await self._page_after(sql, args, after)
 
     async def soft_cancels_after(
         self, after: int, limit: int, now: int
@@ -292,9 +292,21 @@ class StoreReads:
         """``orders_after`` of the soft-cancelled orders unexpired at ``now`` (review44:
         every cancelled row since the node began, the oldest first, took a bootstrap's
         bounded pages): read by their index, a page costs the unexpired ones only."""
+        return await self._page_after(SOFT_CANCELS_AFTER, (now, after, limit), after)
+
+    async def removed_filled_after(self, after: int, limit: int) -> tuple[list[StoredOrder], int]:
+        """``orders_after`` of the ``removed`` orders with a filled amount (a reset judges
+        them again: the chain may no longer have it), read by their partial index: a page
+        costs its rows, whatever the number of removed orders with nothing filled."""
+        return await self._page_after(REMOVED_FILLED_AFTER, (after, limit), after)
+
+    async def _page_after(
+        self, sql: str, args: Sequence[object], after: int
+    ) -> tuple[list[StoredOrder], int]:
+        """A page of orders by ``sql`` (its rows' ``seq`` second), and the last ``seq``."""
 
         def page(db: sqlite3.Connection) -> tuple[list[StoredOrder], int]:
-            rows = db.execute(SOFT_CANCELS_AFTER, (now, after, limit)).fetchall()
+            rows = db.execute(sql, args).fetchall()
             parsed = [self._parsed(r) for r in rows]
             return [s for s in parsed if s is not None], int(rows[-1][1]) if rows else after
 
@@ -414,8 +426,11 @@ def orders_after_sql(
     if maker is not None:
         cond = "maker = ? AND " + cond
         args.insert(0, maker.lower())
-    if skip:  # (policy closes: by reason, and soft cancels of orders the chain closed)
-        cond += f" AND reason NOT IN ({','.join('?' * len(skip))}) AND cancel_sig = ''"
+    if skip:  # (policy closes, by reason; an order the chain closed and its maker
+        # soft-cancelled since is read: a reorg or reset that undid its close makes it
+        # ``cancelled`` with the chain's filled amount, ``_cancel_stands``. chaos61: skipped,
+        # an evicted one stayed ``filled`` in full, the chain FILLABLE at 0)
+        cond += f" AND reason NOT IN ({','.join('?' * len(skip))})"
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
 

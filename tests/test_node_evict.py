@@ -222,9 +222,10 @@ async def test_a_reorg_leaves_closed_an_order_its_maker_soft_cancelled_since(
     evicted: bool,
 ) -> None:
     """An order the chain filled, then soft-cancelled by its maker (the signature kept to
-    prove it), is not reopened when a reorg undoes the fill: the maker said no more; it reads
-    ``cancelled`` (chaos60: ``filled`` with nothing filled was neither the chain's word nor
-    the maker's)."""
+    prove it), is not reopened when a reorg undoes the fill: the maker said no more; it is
+    ``cancelled`` with the chain's filled amount (chaos60, ``_cancel_stands``), and a reset's
+    walk reads it too when evicted (chaos61: skipped by the walk's SQL, it stayed ``filled``
+    in full on a restarted node, the chain FILLABLE at 0)."""
     reg = node.registry
     reg.grace = 0
     rec = _held(node, S.OPEN)
@@ -237,9 +238,12 @@ async def test_a_reorg_leaves_closed_an_order_its_maker_soft_cancelled_since(
     reg.set_funds(A, BASE, 10**30)
     node._rejudge(rec.signed, ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30))
     again = reg.get(h)
-    assert again is not None and again.status == S.CANCELLED and h not in node.book
-    closed = ["cancelled", "filled"]  # and the maker's walk (cancel-up-to) skips it too
-    assert await node.store.orders_after(closed, A, 0, 10, POLICY_REASONS) == ([], 0)
+    assert again is not None and h not in node.book
+    assert (again.status, again.filled) == (S.CANCELLED, 0)
+    reg.transition(again, S.FILLED, "filled", filled=10)  # (filled again: a walk reads it)
+    closed = ["cancelled", "filled"]
+    page, _ = await node.store.orders_after(closed, A, 0, 10, POLICY_REASONS)
+    assert [s.signed.hash for s in page] == [h]
 
 
 async def test_cancel_proofs_of_evicted_orders_are_one_query_of_signatures(

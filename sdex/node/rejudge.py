@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import partial
 from types import MappingProxyType
 
 from sdex.book.errors import BookError
@@ -25,6 +26,7 @@ from sdex.watch.changes import durable
 
 log = logging.getLogger("sdex.node")
 CHAIN_CLOSED_NAMES = sorted(s.value for s in CHAIN_CLOSED)
+PageRead = Awaitable[tuple[list[StoredOrder], int]]
 REJUDGE_PAGE = 500
 """Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
 
@@ -212,21 +214,44 @@ class NodeRejudge(NodeVerdicts):
         One maker at a time (its (maker, seq) index), each page read off the event loop,
         which runs between pages. ``walked``: how far each walk went (``""``: the walk of
         every maker), so changes applied again after a failure resume it there. ``bitmap``:
-        the makers' bitmap orders only (a reorg undid a fill of their nonces: ``_on_block``)."""
-        w = self.watcher  # (each page read on the writer thread: a stall said on /health)
+        the makers' bitmap orders only (a reorg undid a fill of their nonces: ``_on_block``).
+
+        A reset also walks the ``removed`` orders with a filled amount (by their own index:
+        those with none, most, are not read): the chain may no longer have it. chaos61: a
+        FOK whose settled part a reorg undid while its last match was in flight (the recheck
+        of it, memory only, lost by a kill) kept that part through the reset at its restart,
+        ``removed`` at 0.39999 filled, the chain 0."""
+        store = self.store
         for maker in [None] if makers is None else makers:
             key = ("bitmap:" if bitmap else "") + (maker or "")
-            after = walked.get(key, 0)
-            while after >= 0:
-                read = self.store.orders_after(
-                    CHAIN_CLOSED_NAMES, maker, after, REJUDGE_PAGE, POLICY_REASONS
+
+            def closed(after: int, m: str | None = maker) -> PageRead:
+                return store.orders_after(
+                    CHAIN_CLOSED_NAMES, m, after, REJUDGE_PAGE, POLICY_REASONS
                 )
-                page, last = await durable(read, w.store_wait, w.stalled)
-                if bitmap:
-                    page = [s for s in page if bitmap_nonce(s.signed.order.salt) is not None]
-                await self._rejudge_page(page)
-                after = walked[key] = last if last > after else -1  # (-1: through)
-                await asyncio.sleep(0)  # (what else waits runs between pages)
+
+            await self._rejudge_walk(closed, key, walked, bitmap)
+        if makers is None and not bitmap:
+            read = partial(store.removed_filled_after, limit=REJUDGE_PAGE)
+            await self._rejudge_walk(read, "removed:", walked, False)
+
+    async def _rejudge_walk(
+        self,
+        read: Callable[[int], PageRead],
+        key: str,
+        walked: dict[str, int],
+        bitmap: bool,
+    ) -> None:
+        """One walk of ``_rejudge_stored``: pages by ``read`` from ``walked[key]`` on."""
+        w = self.watcher  # (each page read on the writer thread: a stall said on /health)
+        after = walked.get(key, 0)
+        while after >= 0:
+            page, last = await durable(read(after), w.store_wait, w.stalled)
+            if bitmap:
+                page = [s for s in page if bitmap_nonce(s.signed.order.salt) is not None]
+            await self._rejudge_page(page)
+            after = walked[key] = last if last > after else -1  # (-1: through)
+            await asyncio.sleep(0)  # (what else waits runs between pages)
 
     async def _rejudge_page(self, page: list[StoredOrder]) -> None:
         """``_rejudge_stored``'s page: loaded, judged, unloaded again if left as stored."""
