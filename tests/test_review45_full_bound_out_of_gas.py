@@ -44,10 +44,11 @@ async def test_a_batch_at_the_full_bound_that_runs_out_is_not_sent_again(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    size = fitting_batch(GAS_PER_MATCH)  # (63: a backlog batch at max_batch 16)
+    cap = 2_060_000  # (8 at GAS_PER_MATCH; at 16M: 63, a backlog batch at max_batch 16)
+    size = fitting_batch(GAS_PER_MATCH, cap)
     backlog = heavy_matches(c, size)
-    async with running_settler(c, tmp_path, max_batch=16) as (settler, results):
-        assert settler.batch_size(size) == size > 16  # (nothing learned: the full bound)
+    async with running_settler(c, tmp_path, max_batch=4, cap=cap) as (settler, results):
+        assert settler.batch_size(size) == size == 8  # (nothing learned: the full bound)
         settler.submit(backlog)
         await wait_for(lambda: settler.idle.is_set() and len(results) == size, timeout=120.0)
         assert settler.sent == 1  # before: 2, the same batch again at the same gas
@@ -64,18 +65,20 @@ async def test_a_batch_at_the_full_bound_that_runs_out_is_not_sent_again(
 async def test_a_slim_batchs_part_that_runs_out_with_room_goes_again_at_the_bound(
     chain: Chain, tmp_path: Path
 ) -> None:
-    """The figure set as if taught by matches far cheaper than these: a slim batch of 256
-    runs out, and its first part with the fallback's room (128, at the learned figure) runs
-    out too. Before, that part's 128 honest matches were reported failed with no transaction
+    """The figure set as if taught by matches far cheaper than these: a slim batch of 32
+    runs out, and its first part with the fallback's room (16, at the learned figure) runs
+    out too. Before, that part's 16 honest matches were reported failed with no transaction
     (each pair one try nearer its bar, judged as never sent); now the learning pauses and
-    they go again in parts at ``GAS_PER_MATCH``: every match settles."""
+    they go again in parts at ``GAS_PER_MATCH``: every match settles. (A transaction of at
+    most ~2M gas, max_batch 8: the splits of 16M, max_batch 64 and 256 matches.)"""
     c = chain
-    async with running_settler(c, tmp_path) as (settler, results):
+    cap = 2_040_000  # (30 fit at the 66k a match with room, 44 at the slim 45k)
+    async with running_settler(c, tmp_path, max_batch=8, cap=cap) as (settler, results):
         settler.gas.seen = 30_000
-        assert settler.batch_size(256) == 256 > settler.gas.safe_size()
-        assert settler.gas.split(256) == [128, 128]
-        settler.submit([pair(c, k) for k in range(256)])
-        await wait_for(lambda: settler.idle.is_set() and len(results) == 256, timeout=180.0)
+        assert settler.batch_size(32) == 32 > settler.gas.safe_size()
+        assert settler.gas.split(32) == [16, 16]
+        settler.submit([pair(c, k) for k in range(32)])
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 32, timeout=180.0)
         assert settler.gas.slim_out_of_gas == 1 and settler.gas.out_of_gas == 1
-        assert {r.outcome for r in results} == {Outcome.SETTLED}  # before: 128 failed
-        assert settler.settled == 256 and settler.failed == 0
+        assert {r.outcome for r in results} == {Outcome.SETTLED}  # before: 16 failed
+        assert settler.settled == 32 and settler.failed == 0

@@ -57,17 +57,18 @@ reverted batches at one per pause (plus those in flight)."""
 GAP_FILL_GAS = 21_000
 
 
-def settlement_gas(matches: int, per_match: int = GAS_PER_MATCH) -> int:
+def settlement_gas(matches: int, per_match: int = GAS_PER_MATCH, cap: int = MAX_TX_GAS) -> int:
     """The gas limit of a settlement of ``matches`` matches (``per_match``: a bound on one
-    match's gas, fallback included)."""
+    match's gas, fallback included; ``cap``: a transaction's most)."""
     if matches == 1:
         return LONE_GAS
-    return min(MAX_TX_GAS, BASE_GAS + per_match * matches)
+    return min(cap, BASE_GAS + per_match * matches)
 
 
-def fitting_batch(per_match: int) -> int:
-    """The most matches whose settlement gas, at ``per_match`` each, fits one transaction."""
-    return max(1, (MAX_TX_GAS - BASE_GAS) // max(1, per_match))
+def fitting_batch(per_match: int, cap: int = MAX_TX_GAS) -> int:
+    """The most matches whose settlement gas, at ``per_match`` each, fits one transaction
+    of at most ``cap`` gas."""
+    return max(1, (cap - BASE_GAS) // max(1, per_match))
 
 
 class BatchGas:
@@ -76,12 +77,19 @@ class BatchGas:
     wait, a backlog batch takes as many as fit at the learned gas per match with room for
     the fallback (``per_match``), or more in a *slim* batch (``slim_per_match``: no room for
     the fallback, sent again with it if it runs out of gas: ``ran_out``). ``clock``: seconds,
-    for the learning's pause after a batch with room ran out of gas (``ROOM_FAIL_PAUSE``)."""
+    for the learning's pause after a batch with room ran out of gas (``ROOM_FAIL_PAUSE``).
+    ``cap``: a transaction's most gas (``MAX_TX_GAS``; tests take a small one to show the
+    same splits with far fewer matches)."""
 
     def __init__(
-        self, max_batch: int, backlog_batch: int, clock: Callable[[], float] = time.monotonic
+        self,
+        max_batch: int,
+        backlog_batch: int,
+        clock: Callable[[], float] = time.monotonic,
+        cap: int = MAX_TX_GAS,
     ) -> None:
         self.max_batch = max_batch
+        self.cap = cap
         self.backlog_batch = max(max_batch, backlog_batch)
         self.clock = clock
         self.seen = 0
@@ -120,22 +128,24 @@ class BatchGas:
         more wait, up to ``backlog_batch`` as far as their gas fits one transaction (slim)."""
         if waiting <= self.max_batch:
             return waiting
-        fits = fitting_batch(self.slim_per_match() or self.per_match())
+        fits = fitting_batch(self.slim_per_match() or self.per_match(), self.cap)
         return min(waiting, max(self.max_batch, min(self.backlog_batch, fits)))
 
     def safe_size(self) -> int:
         """The most matches a batch with the fallback's room takes."""
-        return max(self.max_batch, min(self.backlog_batch, fitting_batch(self.per_match())))
+        return max(
+            self.max_batch, min(self.backlog_batch, fitting_batch(self.per_match(), self.cap))
+        )
 
     def limit(self, matches: int, lone: bool, room: bool = False) -> tuple[int, bool]:
         """(gas limit, slim) of a batch of ``matches``: slim past ``safe_size`` (at the slim
-        figure, or while slim ones pause, at most ``MAX_TX_GAS``: still no room), unless
+        figure, or while slim ones pause, at most ``cap``: still no room), unless
         ``room`` (a backlog batch's matches going again, each part sized as it goes: never
         slim)."""
         if lone:
             return LONE_GAS, False
         if matches <= self.max_batch:
-            return min(MAX_TX_GAS, BASE_GAS + GAS_PER_MATCH * matches), False
+            return min(self.cap, BASE_GAS + GAS_PER_MATCH * matches), False
         self.backlog_sent += 1
         if matches > self.safe_size() and not room:
             # past what fits with the fallback's room: slim, also when slim ones paused (or
@@ -143,8 +153,8 @@ class BatchGas:
             # between: review39), so that if it runs out its matches go again
             self.slim_sent += 1
             per = self.slim_per_match() or self.per_match()
-            return min(MAX_TX_GAS, BASE_GAS + per * matches), True
-        return min(MAX_TX_GAS, BASE_GAS + self.per_match() * matches), False
+            return min(self.cap, BASE_GAS + per * matches), True
+        return min(self.cap, BASE_GAS + self.per_match() * matches), False
 
     def learn(self, matches: int, gas_used: int) -> None:
         """A mined batch whose every match settled used ``gas_used`` (one with a skipped
@@ -167,7 +177,7 @@ class BatchGas:
             self.slim_out_of_gas += 1
             log.warning("a slim batch of %d ran out of gas: sent again with room", matches)
             return True
-        if gas >= settlement_gas(matches):
+        if gas >= settlement_gas(matches, cap=self.cap):
             # (already at the fallback-safe bound: sent again, the same batch at the same
             # gas, it ran out again, a second reverted transaction, and its matches were
             # judged as never sent; review45) judged from this transaction
