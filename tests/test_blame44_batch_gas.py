@@ -53,21 +53,23 @@ def _only_the_refused_failed(
 async def test_a_batch_with_room_out_of_gas_goes_again_and_learning_comes_back(
     chain: Chain, tmp_path: Path
 ) -> None:
-    """The figure taught by much cheaper matches (a fifth of these), 100 matches fit with
+    """The figure taught by much cheaper matches (a fifth of these), 40 matches fit with
     the fallback's room; the last one's token refuses: the batch runs out of gas. Its matches
     go again at once in batches at ``GAS_PER_MATCH`` (not judged): the refusing match is
     the one that fails, with its reason (the node diagnoses it from that); the rest settle.
     The learning pauses, it is not turned off."""
     c = chain
-    async with running_settler(c, tmp_path) as (settler, results):
-        backlog, bad_match = await _backlog(c, settler, results, 20_000, 100)
+    # (a transaction of at most ~4M gas, max_batch 16: the splits of 16M and 64 with 40 of
+    # 100 matches, its parts at ``GAS_PER_MATCH`` of 8 or more: they teach)
+    async with running_settler(c, tmp_path, max_batch=16, cap=4_060_000) as (settler, results):
+        backlog, bad_match = await _backlog(c, settler, results, 20_000, 40)
         assert settler.gas.out_of_gas == 1 and settler.lost == 0
         _only_the_refused_failed(c, results, backlog, bad_match)
-        assert settler.settled == 99 and settler.failed == 1
+        assert settler.settled == 39 and settler.failed == 1
         assert settler.sent == 1 + len({r.tx_hash for r in results})
         # paused: backlog batches take the fallback-safe bound for now (the parts' receipts
         # taught the real figure meanwhile)...
-        assert settler.per_match_gas() == GAS_PER_MATCH and settler.batch_size(300) == 64
+        assert settler.per_match_gas() == GAS_PER_MATCH and settler.batch_size(300) == 16
         assert settler.gas.seen > 20_000
         # ...and once the pause is over, what was learned counts again
         settler.gas.paused_until = 0.0  # (the pause's end: ``BatchGas.pause`` seconds)
@@ -77,18 +79,21 @@ async def test_a_batch_with_room_out_of_gas_goes_again_and_learning_comes_back(
 async def test_a_slim_batchs_parts_fit_with_room_when_a_receipt_raised_the_figure(
     chain: Chain, tmp_path: Path
 ) -> None:
-    """A slim batch of 200 runs out of gas (the figure set as if taught by matches half as
+    """A slim batch of 50 runs out of gas (the figure set as if taught by matches half as
     costly) and goes again in parts with the fallback's room, split at that figure into two
-    of 100. The first part's receipt teaches the real figure, at which 100 no longer fit
+    of 25. The first part's receipt teaches the real figure, at which 25 no longer fit
     with room; the second part's last match's token refuses, so its fallback runs: before,
-    that part went as 100 anyway, its gas capped at the transaction's, and ran out (all 100
-    failed). Now each part is sized as it goes: the refusing match alone fails."""
+    that part went as 25 anyway, its gas capped at the transaction's, and ran out (all 25
+    failed). Now each part is sized as it goes: the refusing match alone fails. (A
+    transaction of at most ~4M gas, max_batch 16: the splits of 16M, 64 and 200 matches.)"""
     c = chain
-    async with running_settler(c, tmp_path) as (settler, results):
-        assert taught_split(settler, 50_000, 200) == [100, 100]
-        backlog, bad_match = await _backlog(c, settler, results, 50_000, 200)
+    cap = 4_060_000
+    async with running_settler(c, tmp_path, max_batch=16, cap=cap) as (settler, results):
+        assert taught_split(settler, 50_000, 50) == [25, 25]
+        backlog, bad_match = await _backlog(c, settler, results, 50_000, 50)
         assert settler.gas.slim_out_of_gas == 1 and settler.lost == 0
-        assert fitting_batch(settler.per_match_gas()) < 100  # (what the first part taught)
+        # (what the first part taught)
+        assert fitting_batch(settler.per_match_gas(), cap) < 25
         _only_the_refused_failed(c, results, backlog, bad_match)
         assert settler.gas.out_of_gas == 0 and settler.failed == 1
 
