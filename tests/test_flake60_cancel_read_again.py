@@ -10,46 +10,38 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.sends31proxy import Action, Drop, hostile_proxy
+from tests.nodeutil import wait_for
 from tests.test_attack38_cancelled_entries import PEER, entry
 from tests.test_node import ALICE, CAROL, E6, E18, ask
+from tests.test_review52_cancelled_read_drop import dropping_node
 
 
 async def test_a_cancel_taken_while_the_fills_read_failed_gets_the_chains_fill_later(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    dropping = False
+    async with dropping_node(c, tmp_path) as (node, api, proxy, dropping):
+        node.cancels_retry = 0.5
+        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
+        dropping.on = True  # (the chain drops every connection: the mirror falls behind)
+        c.exchange.fill_order(c.sender(CAROL), half, 1000 * E6)  # 1 WETH of it filled
+        await wait_for(lambda: not node.mirror_ready(), timeout=30)
+        calls = proxy.seen["eth_call"]
+        assert await node.take_cancelled_many([entry(c, half)], PEER) == ["accepted"]
+        assert proxy.seen["eth_call"] > calls  # (the fills were asked for: dropped)
 
-    def rule(method: str, _: int) -> Action:
-        return Drop(served=False) if dropping else None
+        async def filled() -> int:
+            code, body = await api.get(f"/v1/orders/{half.hash_hex}")
+            assert code == 200 and body["metaData"]["status"] == "cancelled", body
+            return int(body["metaData"]["filledMakerAmount"])
 
-    async with hostile_proxy(c.rpc.url, rule) as proxy:
-        cfg = node_config(c, tmp_path / "n.db", rpc=proxy.url)
-        async with running_node(cfg) as (node, api):
-            await wait_for(node.mirror_ready, timeout=20)
-            node.cancels_retry = 0.5
-            half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-            dropping = True  # (the chain drops every connection: the mirror falls behind)
-            c.exchange.fill_order(c.sender(CAROL), half, 1000 * E6)  # 1 WETH of it filled
-            await wait_for(lambda: not node.mirror_ready(), timeout=30)
-            calls = proxy.seen["eth_call"]
-            assert await node.take_cancelled_many([entry(c, half)], PEER) == ["accepted"]
-            assert proxy.seen["eth_call"] > calls  # (the fills were asked for: dropped)
+        assert await filled() == 0  # (the mirror's word: it has not seen the fill)
+        # (its read again, at once: dropped too; then again after ``cancels_retry``)
+        await wait_for(lambda: proxy.seen["eth_call"] > calls + 1, timeout=30)
+        dropping.on = False
+        await wait_for(node.mirror_ready, timeout=30)
 
-            async def filled() -> int:
-                code, body = await api.get(f"/v1/orders/{half.hash_hex}")
-                assert code == 200 and body["metaData"]["status"] == "cancelled", body
-                return int(body["metaData"]["filledMakerAmount"])
+        async def counted() -> bool:
+            return await filled() == E18
 
-            assert await filled() == 0  # (the mirror's word: it has not seen the fill)
-            # (its read again, at once: dropped too; then again after ``cancels_retry``)
-            await wait_for(lambda: proxy.seen["eth_call"] > calls + 1, timeout=30)
-            dropping = False
-            await wait_for(node.mirror_ready, timeout=30)
-
-            async def counted() -> bool:
-                return await filled() == E18
-
-            await wait_for(counted, timeout=30)  # (before: 0 for good)
+        await wait_for(counted, timeout=30)  # (before: 0 for good)
