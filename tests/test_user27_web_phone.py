@@ -55,7 +55,14 @@ MEASURE = (
 """
     + FITS
     + """    status: [...document.querySelectorAll('#my-orders td[class^="status-"]')]
-      .map(td => [td.textContent, lines(td) - (td.textContent.includes('_') ? 1 : 0)]),
+      .map(td => {  // the status word alone (user60's reason, .why, is a line of its own)
+        const why = td.querySelector('.why'), r = document.createRange();
+        const end = why ? [...td.childNodes].indexOf(why) : td.childNodes.length;
+        r.setStart(td, 0); r.setEnd(td, end);
+        const word = why ? td.textContent.slice(0, -why.textContent.length) : td.textContent;
+        const n = new Set([...r.getClientRects()].map(x => Math.round(x.top))).size;
+        return [word, n - (word.includes('_') ? 1 : 0)];
+      }),
     headings: [...document.querySelectorAll('#peers th, #fills th, #my-orders th')]
       .filter(th => th.offsetParent !== null && th.textContent
         && !th.querySelector('.visually-hidden'))  // (a screen reader's alone: ux37)
