@@ -29,7 +29,8 @@ ceiling (``accepted_ceiling_per_s``: every order offered accepted, over the same
 offer of R/s for T s reads at most R * T / (T + tail), so at 1,000/s offered the accepted rate
 is under 1,000 by the last answer's tail alone; a window offered above 1,000/s (``--rate
 1000 1200``) says whether the nodes let 1,000/s in (a capacity figure, not the target's).
-The wallets' POSTs go before peers' orders, so gossip may lag the accepted rate and drain
+Peers' orders go through a node's intake a group at a time, the wallets' waiting POSTs
+between two groups (``sdex.gossip.checks``), so gossip may lag the accepted rate and drain
 after the window: ``delivered_to_every_node_per_s`` is the orders over the window until the
 last one reached every node.
 
@@ -837,8 +838,8 @@ def node_stamped(
 def delivered_rate(to_all: list[float], posting: float, drained: float | None) -> float | None:
     """Orders every node held, over the window until the last one reached the last node
     (``drained`` after the posting window: the drain's polls, 0.1 s apart); None if some
-    never did. While gossip lags the wallets' intake (their POSTs go first) it is under the
-    accepted rate, which does not wait for delivery."""
+    never did. While gossip lags the wallets' intake (their POSTs run between its groups) it
+    is under the accepted rate, which does not wait for delivery."""
     if drained is None:
         return None
     return round(sum(1 for x in to_all if x != INF) / (posting + drained), 1)

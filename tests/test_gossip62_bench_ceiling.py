@@ -3,7 +3,8 @@ last answer: an offer of R/s reads under R by the last answer's tail alone. The 
 that ceiling beside it (``accepted_ceiling_per_s``), and a window offered above 1,000/s as a
 capacity figure, not as issue 11's target (offers of 300-1,000/s); and the orders every node
 held over the window until the last reached the last node (``delivered_to_every_node_per_s``:
-the wallets' POSTs go first, so gossip may lag the accepted rate and drain after the window)."""
+the wallets' POSTs run between peers' groups, so gossip may lag the accepted rate and drain
+after the window)."""
 
 from __future__ import annotations
 
