@@ -392,9 +392,7 @@ class NodeSettlement(NodeBlame):
                 elif v.remove is not None:
                     self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
                 elif so.hash in self.book:
-                    st = self.book.get(so.hash)
-                    if st is not None and v.filled > st.filled and st.pending == 0:
-                        self._filled_elsewhere(so, v.filled)
+                    self._filled_beyond(m, so, v.filled)
                 guilty_found |= v.guilty
             unexplained = not guilty_found and id(m) not in blameless
             named = refused.get(id(m)) if refused else None

@@ -119,6 +119,23 @@ class NodeBlame(NodeChainState):
             m.resting.hash_hex, m.incoming.hash_hex,
         )  # fmt: skip
 
+    def _filled_beyond(self, m: Match, so: SignedOrder, filled: int) -> None:
+        """``so``, of the failed match ``m``, has ``filled`` on chain (``_diagnose``): where
+        that is beyond the book's, the book takes it, if nothing of ``so`` is in flight. Else
+        (the chain's amount may count a match in flight) ``so`` is looked at again once none
+        is (``_recheck_settled``), and ``m``'s pair is not matched again meanwhile at these
+        amounts. chaos62: the other side, matched again at once at the stale amount, kept
+        a match of ``so`` in flight at each failure's diagnosis; two such pairs failed in
+        turn, 3,585 reverted settlements and a block each, until ``so`` expired."""
+        st = self.book.get(so.hash)
+        if st is None or filled <= st.filled:
+            return
+        if st.pending == 0:
+            self._filled_elsewhere(so, filled)
+            return
+        self._recheck.add(so.hash)
+        self._note_refused(m)
+
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """``NodeIntake.may_match``, and never a pair barred by ``barred_pairs``."""
         pairs = self._barred_pairs
