@@ -390,7 +390,7 @@ class NodeSettlement(NodeBlame):
                     if rec is not None and rec.status in OPEN_STATUSES:
                         self._close_record(rec, OrderStatus.FILLED, _FAILED_FILLED, filled)
                 elif v.remove is not None:
-                    self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
+                    self._closed_by_chain(so, v.remove, v.filled)
                 elif so.hash in self.book:
                     self._filled_beyond(m, so, v.filled)
                 guilty_found |= v.guilty
