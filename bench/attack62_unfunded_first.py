@@ -2,9 +2,9 @@
 that can trade now) holding more ``unfunded`` orders than the makers that do not (attack62):
 main set each of them aside and back on every call, O(M log M) a call; now once. Each
 step: a new maker's order becomes ``unfunded``, ``first(1)`` names one to close, it closes
-(``discard``), and one trading maker is ``touch``ed (an order of its opened or closed; the
-reference has no such call); the first step untimed. Both trees (``--ref-root``), alternated. Prints JSON:
-microseconds a step by M.
+(``discard``), and one trading maker is ``touch``ed (an order of its opened or closed;
+the reference has no such call); the first step untimed. Both trees (``--ref-root``),
+alternated. Prints JSON: microseconds a step by M.
 
     PYTHONPATH=$PWD .venv/bin/python bench/attack62_unfunded_first.py --ref-root /work/main
 """
