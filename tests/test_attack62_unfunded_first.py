@@ -16,8 +16,9 @@ from sdex.node.unfundedq import UnfundedMakers
 from sdex.order import SignedOrder
 from sdex.signature import sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for, with_minimums
+from tests.nodeutil import node_config, running_node, wait_for, with_minimums
 from tests.test_attack50_unfunded_eviction import MIN_WETH, _hold_exactly
+from tests.test_left60_unfunded_keys import _statuses
 from tests.test_node import ALICE, E6, E18, ask, bid
 
 TRADING = 200
@@ -49,10 +50,6 @@ def test_makers_that_trade_are_set_aside_once_not_each_call() -> None:
 
 def _ask(c: Chain, who: int, n: int) -> SignedOrder:
     return c.sign(ask(c, who, E18, (4000 + n) * E6))
-
-
-async def _statuses(api: Api, orders: list[SignedOrder]) -> list[str]:
-    return [await api.status(s) for s in orders]
 
 
 async def test_a_maker_set_aside_that_stops_trading_loses_first_again(
