@@ -9,6 +9,7 @@ changed since. The guard of that: a maker set aside that stops trading loses fir
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from sdex.ingest import Limits
@@ -97,3 +98,41 @@ async def test_a_maker_set_aside_that_stops_trading_loses_first_again(
         statuses = await _statuses(api, [*levels, *keys])
         assert sorted(statuses[:3]) == ["removed", "unfunded", "unfunded"], statuses
         assert statuses[3:] == ["removed", "unfunded"], statuses  # (one block: any of hers)
+
+
+def _by_the_rule(of: dict[str, dict[bytes, int]], trading: set[str], n: int) -> list[bytes]:
+    """``first(n)`` by its rule, the slow way: the makers that do not trade first; of
+    them the one holding the most not yet taken, then the one whose next is oldest."""
+    left = {m: list(held.items()) for m, held in of.items()}
+    out: list[bytes] = []
+    while len(out) < n and any(left.values()):
+        m = min(
+            (m for m, v in left.items() if v),
+            key=lambda m: (m in trading, -len(left[m]), left[m][0][1]),
+        )
+        out.append(left[m].pop(0)[0])
+    return out
+
+
+def test_first_keeps_its_rule_under_random_churn() -> None:
+    rng = random.Random(62)
+    trading: set[str] = set()
+    q = UnfundedMakers(trading.__contains__)
+    makers = [f"m{i}" for i in range(12)]
+    n = 0
+    for _ in range(3_000):
+        m = rng.choice(makers)
+        roll = rng.random()
+        if roll < 0.45:
+            q.add(m, b"%d" % (n := n + 1))
+        elif roll < 0.75 and q.of.get(m):
+            q.discard(m, rng.choice(list(q.of[m])))
+        elif roll < 0.9:
+            trading.symmetric_difference_update({m})  # (its open count moved: touched)
+            q.touch(m)
+        else:
+            k = rng.randrange(0, 6)
+            want = _by_the_rule(q.of, trading, k)
+            assert q.first(k) == want
+            for h in want[: rng.randrange(0, len(want) + 1)]:  # (some close, as evicted)
+                q.discard(next(m for m, held in q.of.items() if h in held), h)
