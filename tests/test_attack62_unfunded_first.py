@@ -1,7 +1,7 @@
 """attack62: past ``Limits.max_unfunded``, ``UnfundedMakers.first`` set every maker that
 trades (an order that can trade now) aside and back on each call: with M such makers
 holding more ``unfunded`` orders than the others, each call past the bound was O(M log M)
-(M calls of ``trades``; bench/attack62_unfunded_first.py: 0.22 s a call at 30,000 makers).
+(M calls of ``trades``; bench/attack62_unfunded_first.py: 0.29-0.54 s a call at 30,000).
 Now a maker found trading waits in a heap of its own until its orders or ``trades``'
 answer change (``touch``, from the registry's open counts): each call is O(log M) for what
 changed since. The guard of that: a maker set aside that stops trading loses first again
