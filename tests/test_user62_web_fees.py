@@ -36,7 +36,7 @@ async def fee_of_trade(w: Watched, seller: str) -> str:
                 const cells = tr.querySelectorAll('td');
                 if (cells[5].title.toLowerCase() === s.toLowerCase()) {
                     const fee = tr.querySelector('td.fee');
-                    if (fee && fee.textContent !== '?') return fee.textContent;
+                    if (fee && !fee.textContent.includes('?')) return fee.textContent;
                 }
             }
             return null;

@@ -413,18 +413,19 @@ function noteFee(f) {
 /** A trade row's fees: the seller's, in the quote it receives, and the buyer's, in base. */
 function feeCell(t) {
   const m = t.market;
-  const sellerFee = S.fees.get(feeKey(t.tx, t.seller, t.buyer, t.base, t.quote));
-  const buyerFee = S.fees.get(feeKey(t.tx, t.buyer, t.seller, t.quote, t.base));
-  const paid = [
-    sellerFee ? [`${fmtAmount(sellerFee, m.quoteDecimals)} ${m.quote}`, "the seller"] : null,
-    buyerFee ? [`${fmtAmount(buyerFee, m.baseDecimals)} ${m.base}`, "the buyer"] : null,
-  ].filter(Boolean);
-  const unknown = sellerFee === undefined || buyerFee === undefined;
+  const sides = [
+    [S.fees.get(feeKey(t.tx, t.seller, t.buyer, t.base, t.quote)), m.quoteDecimals, m.quote, "the seller"],
+    [S.fees.get(feeKey(t.tx, t.buyer, t.seller, t.quote, t.base)), m.baseDecimals, m.base, "the buyer"],
+  ];
+  // a side whose fill this page has not seen (yet: its event comes next; or never, an order
+  // this node does not hold) is "?", never read as no fee
+  const said = sides.filter(([fee]) => fee !== 0n)
+    .map(([fee, dec, sym, who]) => [fee === undefined ? "?" : `${fmtAmount(fee, dec)} ${sym}`, who]);
   // (each amount whole; a narrow column folds between them: a phone's, at 390 px)
-  const parts = paid.length ? paid.flatMap(([v], i) => (i ? [" + ", h("span", {}, v)] : [h("span", {}, v)])) : [unknown ? "?" : "0"];
-  const title = paid.length
-    ? `paid by ${paid.map(([v, who]) => `${who} ${v}`).join(" and ")} (each from what it receives)`
-    : unknown ? "one side's fill is not known to this node" : "no fee";
+  const parts = said.length ? said.flatMap(([v], i) => (i ? [" + ", h("span", {}, v)] : [h("span", {}, v)])) : ["0"];
+  const title = said.length
+    ? `paid by ${said.map(([v, who]) => `${who} ${v === "?" ? "(its fill not known to this node)" : v}`).join(" and ")}, each from what it receives`
+    : "no fee";
   return h("td", { class: "num fee", title }, ...parts);
 }
 
