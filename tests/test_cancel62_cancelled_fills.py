@@ -59,6 +59,11 @@ async def test_a_match_after_the_cancel_counts_alike_on_every_node(
         a, b = net.api(0), net.api(1)
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
         assert (await a.post_order(half))[0] == 201
+
+        async def b_has_it() -> bool:
+            return await status_at(b, half) == "open"
+
+        await wait_for(b_has_it, timeout=60)
         await cancel_at(a, c, half, ALICE)
 
         async def b_cancelled() -> bool:

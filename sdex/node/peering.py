@@ -219,8 +219,8 @@ class NodePeering(NodeSettlement):
         """What the chain filled of ``orders`` (new here) before this node heard of them:
         one ``getOrderStates`` read, never less than the mirror's word. Not the mirror's
         word alone, even while it follows the chain: a node that just joined replays the
-        chain's past (user50), and one that follows may be a block or two behind, while a
-        closed order takes no fill of a block applied later (chaos52: a cancel gossiped
+        chain's past (user50), and one that follows may be a block or two behind (chaos52,
+        when a closed order took no fill of a block applied later: a cancel gossiped
         0.04 s after the fill it followed was taken 0 filled; the page said nothing traded
         and the audit flagged the fill as after the node closed it). A read that fails, or
         takes over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
@@ -245,9 +245,9 @@ class NodePeering(NodeSettlement):
 
     async def _read_cancelled(self) -> None:
         """For ever: the orders a soft cancel closed here (``cancels_unread``), their filled
-        amount read from the chain, ``CANCELLED_READ`` at a time; a closed order takes no
-        fill of a block the watcher applies later (left for the audit to see), and the
-        mirror may be a block or two behind the chain when the cancel comes. chaos52: a
+        amount read from the chain, ``CANCELLED_READ`` at a time (the mirror may be a block
+        or two behind the chain when the cancel comes; the watcher gives them the fills of
+        the blocks it applies after: ``_closed_follow_chain``). chaos52: a
         node took a peer's cancel 0.01 s after the fill it followed was mined, held the
         order cancelled 0 filled for good, and the audit flagged the fill, mined before the
         node closed the order, as ``fill_after_node_closed``. A fill mined between the

@@ -162,7 +162,8 @@ class NodeRejudge(NodeVerdicts):
         """Fills a reorg undid, mined again in this block (the same transactions): a closed
         order out of the book (e.g. an IOC closed ``removed`` when they were undone) takes
         them back into its filled amount, up to the chain's. Those alone: a fill of it the
-        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``)."""
+        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``),
+        unless its maker soft-cancelled it (``_closed_follow_chain``: the chain's amount)."""
         for h, amount in amounts.items():
             if h in self.book:
                 continue  # the book's orders take the chain's filled amount (``_on_block``)
