@@ -141,3 +141,20 @@ async def test_a_fill_in_flight_reaches_a_node_two_hops_from_the_settling_one(
         await wait_for(lambda: c.exchange.order_info(half.order).filled == E18, timeout=30)
         await all_show(apis, half.hash_hex, E18)  # before: node 2 held 0 for good
         assert await everywhere("cancelled")
+
+
+async def test_a_fill_long_after_the_cancel_counts_once_the_record_left_memory(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The record evicted (closed, stored, out of memory) when the fill comes: the watcher
+    reads it back from the store and gives it the chain's amount."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", closed_grace=0.2)) as (node, api):
+        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
+        assert (await api.post_order(half))[0] == 201
+        await cancel_at(api, c, half, ALICE)
+        await wait_for(lambda: node.registry.get(half.hash) is None, timeout=30)  # evicted
+        c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)  # half a WETH
+        await synced(node, c)
+        await all_show([api], half.hash_hex, E18 // 2)
+        assert await status_at(api, half) == "cancelled"

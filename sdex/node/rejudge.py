@@ -186,8 +186,10 @@ class NodeRejudge(NodeVerdicts):
         records = self.records
         for h in hashes:
             rec = records.get(h)
-            if rec is None and h not in self.book:
-                rec = self.registry.load(h)  # (evicted: back from the store)
+            if rec is None and h not in self.book:  # evicted: back from the store, if so
+                s = self.registry.stored(h)
+                if s is not None and (s.cancel_signature or s.status == OrderStatus.FILLED):
+                    rec = self.registry.load_stored(s)
             if rec is None or h in self.book or rec.status.is_open:
                 continue
             if rec.status is not OrderStatus.FILLED and rec.cancel_signature is None:
