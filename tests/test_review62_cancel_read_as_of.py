@@ -1,0 +1,80 @@
+"""review62: a soft cancel whose chain read of its fills failed is read again after
+``cancels_retry`` (the lead's fix of flake60's finding) as of the chain's time when its first
+read began, not at the chain's latest block: read there, a fill mined after the node took the
+cancel (a wallet's own ``fillOrder`` of the signed order, seconds later) entered the record,
+which review23 keeps out of it for the audit to flag (``fill_after_node_closed``). A fill
+mined before the cancel still counts (flake60's case). Real Hardhat, a real node behind a
+loopback proxy that drops its chain connections while told to."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from sdex.chain.arpc import AsyncRpc
+from sdex.node.blockat import block_at
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import wait_for
+from tests.reorgutil import soft_cancel
+from tests.test_node import ALICE, CAROL, E6, E18, ask
+from tests.test_review52_cancelled_read_drop import dropping_node
+
+
+async def test_a_cancel_read_again_counts_the_fill_before_it_not_the_one_after(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = chain
+    caplog.set_level(logging.INFO, logger="sdex.node")
+    async with dropping_node(c, tmp_path) as (node, api, _proxy, dropping):
+        node.cancels_retry = 0.5
+        before = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000, filled first
+        after = c.sign(ask(c, ALICE, 2 * E18, 2002 * E6))  # 2 WETH at 1001, filled later
+        for o in (before, after):
+            assert (await api.post_order(o))[0] == 201
+        dropping.on = True  # (the node's chain reads fail: the mirror falls behind)
+        c.exchange.fill_order(c.sender(CAROL), before, 1000 * E6)  # 1 WETH, before the cancel
+        for o in (after, before):  # (``after``'s reads first: read again first, too)
+            await soft_cancel(c, api, o, ALICE)
+
+        def reads_failed() -> bool:  # (both cancels' first reads)
+            return sum("fills read again" in r.getMessage() for r in caplog.records) >= 2
+
+        await wait_for(reads_failed, timeout=30)
+        c.rpc.call("evm_increaseTime", 60)  # (the next block a minute past the cancel)
+        c.exchange.fill_order(c.sender(CAROL), after, 1001 * E6)  # 1 WETH, after it
+
+        async def filled(o: SignedOrder) -> int:
+            code, body = await api.get(f"/v1/orders/{o.hash_hex}")
+            assert code == 200 and body["metaData"]["status"] == "cancelled", body
+            return int(body["metaData"]["filledMakerAmount"])
+
+        assert [await filled(before), await filled(after)] == [0, 0]  # (the mirror's word)
+        dropping.on = False
+
+        async def counted() -> bool:
+            return await filled(before) == E18
+
+        await wait_for(counted, timeout=30)  # (read again, after ``after``: the fill before)
+        assert await filled(after) == 0  # (before: 1 WETH, the fill after the cancel)
+
+
+async def test_the_block_at_a_time_is_the_newest_stamped_at_most_it(chain: Chain) -> None:
+    """``block_at`` on a real chain: the newest block stamped at most the time, searched from
+    a block below (by bisection) or from the genesis; the latest if it is stamped by then."""
+    c = chain
+    rpc = AsyncRpc(c.rpc.url)
+    try:
+        c.rpc.call("evm_mine")
+        latest = c.rpc.call("eth_getBlockByNumber", "latest", False)
+        number, stamp = int(latest["number"], 16), int(latest["timestamp"], 16)
+        c.rpc.call("evm_increaseTime", 100)  # (the next blocks a hundred seconds later)
+        for _ in range(3):
+            c.rpc.call("evm_mine")
+        assert await block_at(rpc, stamp, number - 1) == number
+        assert await block_at(rpc, stamp) == number
+        assert await block_at(rpc, stamp + 10**6) == number + 3
+    finally:
+        await rpc.close()
