@@ -17,7 +17,6 @@ from sdex.gossip.payload import fits
 from sdex.ingest.intake import SIGNATURE_HEX
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus, field_error_body
-from sdex.node.blockat import AsOf, states_as_of
 from sdex.node.held import hash_of
 from sdex.node.records import Record, SubmitResult
 from sdex.node.settle import NodeSettlement
@@ -254,7 +253,7 @@ class NodePeering(NodeSettlement):
         node closed the order, as ``fill_after_node_closed``. A fill mined between the
         close and the read counts too (a few milliseconds). A read that fails or takes
         over ``FILLED_READ_WAIT``: those orders keep the mirror's word until it is tried again
-        (``_read_again``), as of the chain's time when the first read began."""
+        (``_read_again``)."""
         while True:
             await self.cancels_waiting.wait()
             self.cancels_waiting.clear()
@@ -262,39 +261,20 @@ class NodePeering(NodeSettlement):
                 # All taken at once (new ones gather in a fresh dict), read in batches: a
                 # batch cut off the dict's front each time copied the rest (quadratic).
                 unread, self.cancels_unread = self.cancels_unread, {}
-                by_time: dict[AsOf | None, dict[bytes, Record]] = {}  # (None: a first read)
-                for h, rec in unread.items():
-                    by_time.setdefault(self.cancels_as_of.get(h), {})[h] = rec
-                for as_of, group in by_time.items():
-                    items = iter(group.items())
-                    while batch := dict(islice(items, CANCELLED_READ)):
-                        await self._read_cancelled_batch(batch, as_of)
+                items = iter(unread.items())
+                while batch := dict(islice(items, CANCELLED_READ)):
+                    await self._read_cancelled_batch(batch)
 
-    async def _read_cancelled_batch(self, batch: dict[bytes, Record], as_of: AsOf | None) -> None:
-        """``_read_cancelled``'s one read: ``batch``'s filled amounts from the chain, now (a
-        first read, ``as_of`` None) or as of the newest block stamped at most ``as_of``'s time
-        (read again: review62, a read again at the chain's latest block counted a fill mined
-        after the cancel, a wallet's own ``fillOrder`` of it seconds later, hidden from the
-        audit). Each of the block's search and the read within ``FILLED_READ_WAIT``."""
-        orders = [r.signed for r in batch.values()]
-        # (a first read's: the chain's clock as it begins, and a second: Hardhat stamps a
-        # block of the same second as the last one a second later; and the newest block the
-        # node applied, stamped before it: where a search starts)
-        head = self.mirror.head
-        when = as_of or (self.chain_time() + 1, head.number if head is not None else 0)
+    async def _read_cancelled_batch(self, batch: dict[bytes, Record]) -> None:
+        """``_read_cancelled``'s one read: ``batch``'s filled amounts from the chain."""
         try:
-            if as_of is not None:
-                states = await states_as_of(self.rpc, self.batcher, orders, as_of, FILLED_READ_WAIT)
-            else:
-                async with asyncio.timeout(FILLED_READ_WAIT):
-                    states = await self.batcher.get_many(orders)
+            async with asyncio.timeout(FILLED_READ_WAIT):
+                states = await self.batcher.get_many([r.signed for r in batch.values()])
         # (aiohttp's ServerDisconnected is none of the others: it ended this task)
         except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
             log.info("soft-cancelled orders' fills read again in %gs: %r", self.cancels_retry, e)
-            self._read_again(batch, when)
+            self._read_again(batch)
             return
-        for h in batch:
-            self.cancels_as_of.pop(h, None)
         for st in states:
             rec = batch.get(st.hash)
             if rec is None or rec.status is not OrderStatus.CANCELLED:
@@ -303,19 +283,15 @@ class NodePeering(NodeSettlement):
             if filled > rec.filled:
                 self.registry.correct_filled(rec, filled)
 
-    def _read_again(self, batch: dict[bytes, Record], as_of: AsOf) -> None:
+    def _read_again(self, batch: dict[bytes, Record]) -> None:
         """``batch`` (a read failed) back in ``cancels_unread`` after ``cancels_retry``
         seconds, those still held cancelled: at most the orders held, never lost to one
-        slow read (flake60); read then as of ``as_of`` (the chain's time when their first
-        read began: ``cancels_as_of``)."""
+        slow read (flake60)."""
 
         def again() -> None:
             for h, rec in batch.items():
                 if rec.status is OrderStatus.CANCELLED and self.registry.get(h) is rec:
                     self.cancels_unread.setdefault(h, rec)
-                    self.cancels_as_of.setdefault(h, as_of)
-                else:
-                    self.cancels_as_of.pop(h, None)
             self.cancels_waiting.set()
 
         asyncio.get_running_loop().call_later(self.cancels_retry, again)

@@ -125,9 +125,6 @@ class NodeState:
         self.cancels_unread: dict[bytes, Record] = {}
         """Orders closed by a soft cancel whose filled amount the chain has not been asked
         yet (``NodePeering._read_cancelled``); ``cancels_waiting`` wakes that task."""
-        self.cancels_as_of: dict[bytes, tuple[int, int]] = {}
-        """Of those whose read failed, the chain's time when it began and a block stamped
-        before it (``sdex.node.blockat.AsOf``): read again as of that time."""
         self.cancels_waiting = asyncio.Event()
         self._results_lock = asyncio.Lock()
         """One settlement's results written and diagnosed at a time (``_on_settled``)."""
