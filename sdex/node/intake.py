@@ -19,6 +19,7 @@ from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.commitwait import committed
+from sdex.node.heldrecord import cancel_fields
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
@@ -407,9 +408,11 @@ class NodeIntake(NodeStatus):
         writes: list[asyncio.Future[None]] = []
         if first:
             rec.cancel_signature = signature
+            rec.cancel_at = rec.cancel_at or self.cancel_position()
         if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
             proof = rec.cancel_signature or signature
-            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof))
+            at = rec.cancel_at
+            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
@@ -434,6 +437,7 @@ class NodeIntake(NodeStatus):
         if stored is not None:
             stored.add_done_callback(lambda f: _cancel_stored(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
+        body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
         return SubmitResult(200, body, stored=stored)
 
 

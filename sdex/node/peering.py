@@ -313,12 +313,12 @@ class NodePeering(NodeSettlement):
         filled = min(filled, signed.order.maker_amount)
         why = "soft cancel by the maker"
         rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=why)
-        rec.cancel_signature = signature
+        rec.cancel_signature, rec.cancel_at = signature, self.cancel_position()
         self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
         self.store.add_order_async(
             signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json, False
         )
-        self.store.set_cancel_signature(signed.hash_hex, signature)
+        self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
         self.store.update_orders([rec.row()])
         return "accepted"
 

@@ -222,6 +222,13 @@ class NodeState:
             math.ceil(t + lead) if lead > 0 else 0,  # (its next block: rounded its way)
         )
 
+    def cancel_position(self) -> tuple[int, int | None]:
+        """Where a soft cancel taken now stands (``Record.cancel_at``): the watcher's
+        checkpoint block and the operator's next settlement nonce (None: not known; the
+        lane reads it from the chain at its next signing). A settlement transaction this
+        node signed before has a lower nonce; one it signs after, this one or higher."""
+        return self.watcher.block, self.sender.next_nonce
+
     def _watched_lead(self) -> float:
         return self.watcher.lead.value if hasattr(self, "watcher") else 0.0
 
