@@ -50,9 +50,7 @@ def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
     order's record follows the chain's filled amount (cancel62: the cancel binds the nodes,
     not the chain), so a fill of it is flagged only where a node's record fell behind; a
     node's own settlement of it after the cancel is ``check_node_cancel_kept``'s."""
-    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
-    for e in facts.chain.fills:  # chain order
-        by_order[e.order_hash].append(e)
+    by_order = _fills_by_order(facts)
     checked, found = 0, []
     for n in facts.nodes:
         for h, entry in n.closed.items():
@@ -65,15 +63,13 @@ def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
                     continue
                 why = f" ({entry.reason})" if entry.reason else ""
                 found.append(
-                    Discrepancy(
+                    _of_fill(
                         "fill_after_node_closed",
                         f"the node reported the order {entry.status}{why} with {accounted} "
                         f"filled or in flight; the chain then filled {e.maker_filled} more "
                         f"(block {e.block_number}, taker {e.taker})",
-                        tx_hash=e.tx_hash,
-                        log_index=e.log_index,
-                        order_hash=hex0x(h),
-                        node=n.url,
+                        e,
+                        n.url,
                     )
                 )
     return CheckResult("node_closed", "no fill after a node closed it", checked, tuple(found))
@@ -87,9 +83,7 @@ def check_node_cancel_kept(facts: Facts, ix: FactsIndex) -> CheckResult:
     the operator's transaction count at that block). Not the node's doing: a settlement it
     signed before the cancel (in flight: a lower nonce, or a replacement at that nonce),
     anyone else's fill (the wallet's own ``fillOrder``, another node's match)."""
-    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
-    for e in facts.chain.fills:  # chain order
-        by_order[e.order_hash].append(e)
+    by_order = _fills_by_order(facts)
     chain, checked, found = facts.chain, 0, []
     for n in facts.nodes:
         if n.operator is None:
@@ -120,20 +114,33 @@ def check_node_cancel_kept(facts: Facts, ix: FactsIndex) -> CheckResult:
                 if e.block_number <= c.cancel_block or signer != n.operator or used < nonce:
                     continue
                 found.append(
-                    Discrepancy(
+                    _of_fill(
                         "node_settled_after_cancel",
                         f"the node took the order's soft cancel at block {c.cancel_block}, its "
                         f"operator's next nonce {nonce}; its operator {n.operator} then "
                         f"settled {e.maker_filled} of it (block {e.block_number}, nonce {used})",
-                        tx_hash=e.tx_hash,
-                        log_index=e.log_index,
-                        order_hash=hex0x(h),
-                        node=n.url,
+                        e,
+                        n.url,
                     )
                 )
     return CheckResult(
         "node_cancel_kept", "no match settled by a node after its cancel", checked, tuple(found)
     )
+
+
+def _fills_by_order(facts: Facts) -> dict[bytes, list[FillEvent]]:
+    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
+    for e in facts.chain.fills:  # chain order
+        by_order[e.order_hash].append(e)
+    return by_order
+
+
+def _of_fill(kind: str, why: str, e: FillEvent, node: str) -> Discrepancy:
+    """A node's discrepancy about the chain's fill ``e``."""
+    return Discrepancy(
+        kind, why, tx_hash=e.tx_hash, log_index=e.log_index, order_hash=hex0x(e.order_hash),
+        node=node,
+    )  # fmt: skip
 
 
 def check_node_books(facts: Facts, ix: FactsIndex) -> CheckResult:
