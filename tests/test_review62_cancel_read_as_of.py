@@ -62,4 +62,3 @@ async def test_a_cancel_read_again_counts_the_fill_before_it_and_the_one_after(
             return await filled(after) == E18
 
         await wait_for(after_counted, timeout=30)
-
