@@ -74,6 +74,12 @@ async def pooled_while_paused(c: Chain, settler: Settler, count: int, burn: int 
         c.rpc.call("evm_setAutomine", True)  # (mines one block: the first batch)
 
 
+async def statuses(settler: Settler) -> dict[str, int]:
+    """The settlements' rows in the settler's store, counted by status."""
+    sql = "SELECT status, COUNT(*) FROM settlements GROUP BY status"
+    return dict(await settler.store._call_async(lambda db: db.execute(sql).fetchall()))
+
+
 async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_once(
     anvil_chain: Chain, tmp_path: Path
 ) -> None:
@@ -88,10 +94,7 @@ async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_on
         settler.backlog_batch = settler.gas.backlog_batch = 64
         await pooled_while_paused(c, settler, count, burn=BLOCK_GAS - 1_000_000)
         await wait_for(lambda: settler.idle.is_set() and len(results) == count, timeout=40.0)
-        rows = await settler.store._call_async(
-            lambda db: db.execute("SELECT status, COUNT(*) FROM settlements GROUP BY status")
-            .fetchall()
-        )
+        rows = await statuses(settler)
     assert settler.settled == count and settler.failed == 0 and settler.lost == 0
     assert settler.gap_fills == 0
     assert 1 <= settler.replaced <= 2 * (BATCHES - 1)
@@ -100,5 +103,30 @@ async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_on
     landed = {r.tx_hash for r in results}
     assert len(landed) == BATCHES and not landed & settler.given_up
     assert settler.replace_refused == 0  # (each asked again first: one block took them all)
-    assert dict(rows) == {"mined": BATCHES, "dropped": settler.replaced}  # (each replaced one)
+    assert rows == {"mined": BATCHES, "dropped": settler.replaced}  # (each replaced one)
+    assert not settler.in_flight
+
+
+async def test_on_hardhat_settlements_left_pooled_wait_for_the_next_send_as_before(
+    devnet: Devnet, chain: Chain, tmp_path: Path
+) -> None:
+    """Hardhat, its automine resumed, mines nothing of its pool and refuses any send at a
+    pooled nonce ("Nonce too low ... can't be queued when automining"): each replacement
+    tried is refused and dropped, no more are tried, no transfer of nothing either; the
+    lane's next settlement makes Hardhat mine the pool and every match settles."""
+    if devnet.engine != "hardhat":
+        pytest.skip("Hardhat's own pool (anvil's: the test above)")
+    c = chain
+    count = 64 * BATCHES
+    async with running_settler(c, tmp_path) as (settler, results):
+        settler.backlog_batch = settler.gas.backlog_batch = 64
+        await pooled_while_paused(c, settler, count)
+        await wait_for(lambda: settler.replace_refused == BATCHES, timeout=30.0)
+        assert results == [] and settler.replaced == 0
+        settler.submit([pair(c, count)])
+        await wait_for(lambda: settler.idle.is_set() and len(results) == count + 1, timeout=60.0)
+        rows = await statuses(settler)
+    assert settler.settled == count + 1 and settler.failed == 0 and settler.lost == 0
+    assert settler.gap_fills == 0
+    assert rows == {"mined": BATCHES + 1, "dropped": BATCHES}
     assert not settler.in_flight

@@ -22,8 +22,8 @@ from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.owned import OwnTxs
-from sdex.settlement.receipts import BlockReceipts, poll_receipt, quantity
-from sdex.settlement.replace import Pooled, bumped
+from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
+from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
 from sdex.settlement.stages import FlightTimes
 from sdex.store import Store
 
@@ -272,16 +272,36 @@ class NonceLane:
             if self._replacing is None:
                 self._replacing = asyncio.Lock()
             async with self._replacing:
-                await self._replace(pooled, why)
+                if await self._replace(pooled, why) and why == "idle":
+                    await self._head_past(head)
         except Exception as e:  # (no answer: asked again at the next check)
             log.debug("settlement %s pooled, not replaced: %s", pooled.latest.tx_hash, e)
 
-    async def _replace(self, pooled: Pooled, why: str) -> None:
-        """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees."""
+    async def _head_past(self, head: int) -> None:
+        """Until the chain's head is past ``head`` (``STUCK_IDLE`` at most): a chain that
+        mines on the send mines the replacement's block, which may take the other pooled
+        settlements too, before the next is asked whether it is still pooled (anvil tells
+        it pooled a moment after: its replacement was refused, "nonce too low")."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + STUCK_IDLE
+        while loop.time() < until:
+            if quantity(await self.receipts.call("eth_blockNumber")) > head:
+                return
+            await asyncio.sleep(0.01)
+
+    async def _replace(self, pooled: Pooled, why: str) -> bool:
+        """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
+        whether one was sent."""
         rpc, last = self.receipts, pooled.latest
-        known = await rpc.call("eth_getTransactionByHash", last.tx_hash)
-        if not isinstance(known, dict) or known.get("blockNumber") is not None or not last.body:
-            return  # (mined meanwhile, or gone: the receipt's wait tells)
+        known, count = await rpc.batch(
+            [
+                ("eth_getTransactionByHash", [last.tx_hash]),
+                ("eth_getTransactionCount", [self.sender.address, "latest"]),
+            ]
+        )
+        # (anvil tells a transaction pooled a moment after its block counts its nonce)
+        if not in_pool(known) or quantity(count) > last.nonce or not last.body:
+            return False  # (mined meanwhile, or gone: the receipt's wait tells)
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
         fees = bumped(last.fees, fees_of(await rpc.call("eth_getBlockByNumber", "latest", False)))
@@ -307,7 +327,7 @@ class NonceLane:
                 self.replace_refused += 1
                 pooled.done = True  # (Hardhat refuses any: the lane's next send mines its pool)
                 log.warning("settlement %s pooled, its replacement refused: %s", last.tx_hash, e)
-                return
+                return False
             log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
         except Exception as e:  # (fate unknown: it may land, so it is waited for too)
             log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
@@ -317,6 +337,8 @@ class NonceLane:
             "settlement %s pooled (%s), not mined: sent again as %s at fees %s",
             last.tx_hash, why, again.tx_hash, fees,
         )  # fmt: skip
+        return True
+
 
 def refused(e: RpcError) -> bool:
     """Whether a send's error is the chain's refusal (an answer that is no "already known"):

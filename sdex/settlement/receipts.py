@@ -216,7 +216,7 @@ async def poll_receipt(
                     next_check = now + LOST_RECHECK
                 else:
                     doubted = False
-                    if on_pooled is not None and _pooled(known):
+                    if on_pooled is not None and in_pool(known):
                         await on_pooled()
         except (aiohttp.ClientError, OSError, TimeoutError, RpcError, ValueError) as e:
             # The chain did not answer. A transaction it took may still land: ask
@@ -246,6 +246,6 @@ async def _any_of(rpc: AsyncRpc, method: str, hashes: Sequence[str]) -> Any:
     return None
 
 
-def _pooled(known: object) -> bool:
+def in_pool(known: object) -> bool:
     """Whether a transaction as ``eth_getTransactionByHash`` gives it is in no block yet."""
     return isinstance(known, dict) and known.get("blockNumber") is None
