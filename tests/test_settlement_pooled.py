@@ -7,19 +7,25 @@ send at a pooled nonce while it automines, they wait for the lane's next send as
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import platform
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from sdex.chain.tx import fees_of
+from sdex.chain import Rpc
+from sdex.chain.tx import SignedTx, fees_of
 from sdex.devnet import ANVIL_PACKAGES, BLOCK_GAS, Devnet
+from sdex.settlement import Outcome
+from sdex.settlement.replace import MAX_REPLACEMENTS, STUCK_BLOCKS, STUCK_IDLE, Pooled, bumped
 from sdex.settlement.settler import Settler
 from tests.conftest import LOG_DIR, Chain, chain_of
 from tests.nodeutil import wait_for
 from tests.test_settlement_fallback import LOT, pair, running_settler
+from tests.test_settlement_interval import BLOCK_TIME
 
 BATCHES = 3
 """Batches of 64 matches (16 M gas bound each)."""
@@ -80,6 +86,12 @@ async def statuses(settler: Settler) -> dict[str, int]:
     return dict(await settler.store._call_async(lambda db: db.execute(sql).fetchall()))
 
 
+async def pairs_of(settler: Settler) -> int:
+    """How many different sets of pairs the settlements' rows hold."""
+    sql = "SELECT COUNT(DISTINCT pairs) FROM settlements"
+    return int(await settler.store._call_async(lambda db: db.execute(sql).fetchone()[0]))
+
+
 async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_once(
     anvil_chain: Chain, tmp_path: Path
 ) -> None:
@@ -103,6 +115,7 @@ async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_on
     landed = {r.tx_hash for r in results}
     assert len(landed) == BATCHES and not landed & settler.given_up
     assert settler.replace_refused == 0  # (each asked again first: one block took them all)
+    assert await pairs_of(settler) == BATCHES  # (a replacement's row: its original's pairs)
     assert rows == {"mined": BATCHES, "dropped": settler.replaced}  # (each replaced one)
     assert not settler.in_flight
 
@@ -130,3 +143,95 @@ async def test_on_hardhat_settlements_left_pooled_wait_for_the_next_send_as_befo
     assert settler.gap_fills == 0
     assert rows == {"mined": BATCHES + 1, "dropped": BATCHES}
     assert not settler.in_flight
+
+
+@contextlib.asynccontextmanager
+async def mining_at(rpc_url: str, base_fee: int) -> AsyncIterator[None]:
+    """A block every ``BLOCK_TIME`` (automine off), each at ``base_fee`` (a base fee that
+    stays up, as on a busy live chain); automine again after."""
+    rpc = Rpc(rpc_url)
+
+    async def mine() -> None:
+        while True:
+            await asyncio.sleep(BLOCK_TIME)
+            await asyncio.to_thread(rpc.call, "hardhat_setNextBlockBaseFeePerGas", hex(base_fee))
+            await asyncio.to_thread(rpc.call, "evm_mine")
+
+    miner = asyncio.create_task(mine())
+    try:
+        yield
+    finally:
+        miner.cancel()
+        await asyncio.gather(miner, return_exceptions=True)
+        rpc.call("evm_setAutomine", True)
+        rpc.close()
+
+
+async def test_a_settlement_whose_fee_cap_the_base_fee_outran_is_replaced_after_blocks(
+    devnet: Devnet, chain: Chain, tmp_path: Path
+) -> None:
+    """A live chain's case: the base fee rose past the settlement's fee cap (twice the base
+    fee it was signed at, plus the tip) and blocks go on without it (Hardhat keeps it pooled,
+    as geth does). Before: it waited (30 s here, 120 s in all, then judged lost: failed 3 of
+    3). Now after ``STUCK_BLOCKS`` of them it is sent again at the fees of the latest block:
+    it lands, its match settles; the original is dropped."""
+    if devnet.engine != "hardhat":
+        pytest.skip("anvil drops it from its pool at the next block: judged lost, as before")
+    c = chain
+    match = pair(c, 0)
+    async with running_settler(c, tmp_path) as (settler, results):
+        c.rpc.call("evm_setAutomine", False)
+        settler.submit([match])
+        await wait_for(lambda: settler.sent == 1 and not settler.sends, timeout=30.0)
+        (first,) = settler.in_flight
+        base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
+        async with mining_at(c.rpc.url, 100 * (2 * base + 10**9)):
+            await wait_for(lambda: settler.idle.is_set() and len(results) == 1, timeout=30.0)
+        rows = await statuses(settler)
+    (r,) = results
+    assert r.outcome is Outcome.SETTLED and r.tx_hash != first
+    assert settler.replaced >= 1 and settler.gap_fills == 0 and settler.lost == 0
+    receipt = c.rpc.call("eth_getTransactionReceipt", r.tx_hash)
+    assert c.rpc.call("eth_getTransactionReceipt", first) is None
+    assert int(receipt["effectiveGasPrice"], 16) > 2 * base + 10**9  # (the bumped fees paid)
+    assert c.exchange.order_info(match.resting.order).filled == LOT
+    assert rows == {"mined": 1, "dropped": settler.replaced}
+
+
+@pytest.mark.parametrize(
+    ("last", "now", "want"),
+    [
+        ((80, 10**9), (80, 10**9), (91, 1_125_000_001)),  # 1/8 more each, and a wei
+        ((0, 0), (0, 0), (1, 1)),  # (a chain without fees: still more than the last)
+        ((80, 10**9), (500, 10**9), (500, 1_125_000_001)),  # the base fee of now, if higher
+        ((800, 2 * 10**9), (100, 10**9), (901, 2_250_000_001)),  # never under the last's
+    ],
+)
+def test_a_replacement_bids_an_eighth_more_than_the_last_and_no_less_than_now(
+    last: tuple[int, int], now: tuple[int, int], want: tuple[int, int]
+) -> None:
+    assert bumped(last, now) == want
+    base, tip = want  # (fee cap 2 x base + tip: geth and anvil want 10 % more of both)
+    assert 10 * tip >= 11 * last[1] or tip == last[1] + 1
+    assert 10 * (2 * base + tip) >= 11 * (2 * last[0] + last[1]) or last == (0, 0)
+
+
+def test_a_pooled_settlement_is_stuck_after_a_still_second_or_three_blocks() -> None:
+    """The first check only notes the head; a head that stays ``STUCK_IDLE`` is "idle"
+    (stuck on a chain that mines on the send); ``STUCK_BLOCKS`` new heads are "blocks"; a
+    head that goes back (a reorg, a reset) starts over; a replacement starts over too."""
+    p = Pooled([SignedTx("0x01", 5, "0x", (1, 1), (None, b"", 21_000, 0))])
+    assert p.hashes == ["0x01"]
+    assert p.seen(10, 0.0) is None
+    assert p.seen(10, STUCK_IDLE - 0.01) is None
+    assert p.seen(10, STUCK_IDLE) == "idle"
+    assert p.seen(11, STUCK_IDLE + 0.5) is None  # (a block came: still again from here)
+    assert p.seen(11, 2 * STUCK_IDLE + 0.5) == "idle"
+    assert p.seen(10 + STUCK_BLOCKS, 2 * STUCK_IDLE + 0.6) == "blocks"
+    assert p.seen(7, 3.0) is None  # (went back: noted afresh)
+    assert p.seen(7 + STUCK_BLOCKS - 1, 3.1) is None
+    for n in range(MAX_REPLACEMENTS):
+        assert not p.done
+        p.replaced_by(SignedTx(f"0x{n + 2:02x}", 5, "0x"))
+        assert p.base is None and p.latest.tx_hash == p.hashes[-1]
+    assert p.done and len(p.hashes) == MAX_REPLACEMENTS + 1
