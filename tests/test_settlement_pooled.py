@@ -107,6 +107,8 @@ async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_on
         await pooled_while_paused(c, settler, count, burn=BLOCK_GAS - 1_000_000)
         await wait_for(lambda: settler.idle.is_set() and len(results) == count, timeout=40.0)
         rows = await statuses(settler)
+        pairs = await pairs_of(settler)
+    assert pairs == BATCHES  # (a replacement's row holds its original's pairs)
     assert settler.settled == count and settler.failed == 0 and settler.lost == 0
     assert settler.gap_fills == 0
     assert 1 <= settler.replaced <= 2 * (BATCHES - 1)
@@ -115,7 +117,6 @@ async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_on
     landed = {r.tx_hash for r in results}
     assert len(landed) == BATCHES and not landed & settler.given_up
     assert settler.replace_refused == 0  # (each asked again first: one block took them all)
-    assert await pairs_of(settler) == BATCHES  # (a replacement's row: its original's pairs)
     assert rows == {"mined": BATCHES, "dropped": settler.replaced}  # (each replaced one)
     assert not settler.in_flight
 
