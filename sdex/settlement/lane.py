@@ -229,10 +229,11 @@ class NonceLane:
             ended = True
         finally:
             landed = pooled.latest
-            if receipt is not None:
-                landed = next(t for t in pooled.txs if t.tx_hash.lower() == receipt.tx_hash.lower())
+            if receipt is not None:  # (a receipt of none of them, from a lying endpoint: the first)
+                said = receipt.tx_hash.lower()
+                landed = next((t for t in pooled.txs if t.tx_hash.lower() == said), signed)
             for tx in pooled.txs:
-                if tx is landed or (not ended and tx is signed):  # (the settler's to finish)
+                if tx is (landed if ended else signed):  # (the settler's to finish)
                     continue
                 self.in_flight.discard(tx.tx_hash)
                 if self.mirror is not None:
