@@ -63,12 +63,14 @@ class BlockReceipts:
         self._bad_reads = 0
         self._blocks: dict[str, asyncio.Future[dict[str, dict[str, object]] | None]] = {}
 
-    async def find(self, block_hashes: list[str], tx_hashes: Sequence[str]) -> tuple[bool, object]:
+    async def find(
+        self, block_hashes: list[str], tx_hashes: str | Sequence[str]
+    ) -> tuple[bool, object]:
         """``(True, receipt)`` when one of ``tx_hashes`` (a settlement and its replacements)
         is in one of the blocks, ``(True, None)`` when none is in them, ``(False, None)``
         when that is not known (the method not served, or a block the chain does not know:
         the caller asks by hash)."""
-        want = [t.lower() for t in tx_hashes]
+        want = [tx_hashes.lower()] if isinstance(tx_hashes, str) else [t.lower() for t in tx_hashes]
         for h in block_hashes:
             block = await self._block(h)
             if block is None:
