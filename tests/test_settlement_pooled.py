@@ -149,21 +149,27 @@ async def test_on_hardhat_settlements_left_pooled_wait_for_the_next_send_as_befo
 @contextlib.asynccontextmanager
 async def mining_at(rpc_url: str, base_fee: int) -> AsyncIterator[None]:
     """A block every ``BLOCK_TIME`` (automine off), each at ``base_fee`` (a base fee that
-    stays up, as on a busy live chain); automine again after."""
+    stays up, as on a busy live chain); automine again after. Each block's fee is set and
+    the block mined in one step, never cut between (no fee left for the next test's block)."""
     rpc = Rpc(rpc_url)
+    stop = asyncio.Event()
+
+    def step() -> None:
+        rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base_fee))
+        rpc.call("evm_mine")
 
     async def mine() -> None:
-        while True:
-            await asyncio.sleep(BLOCK_TIME)
-            await asyncio.to_thread(rpc.call, "hardhat_setNextBlockBaseFeePerGas", hex(base_fee))
-            await asyncio.to_thread(rpc.call, "evm_mine")
+        while not stop.is_set():
+            await asyncio.to_thread(step)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), BLOCK_TIME)
 
     miner = asyncio.create_task(mine())
     try:
         yield
     finally:
-        miner.cancel()
-        await asyncio.gather(miner, return_exceptions=True)
+        stop.set()
+        await miner
         rpc.call("evm_setAutomine", True)
         rpc.close()
 
