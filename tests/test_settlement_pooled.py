@@ -17,14 +17,15 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Rpc
-from sdex.chain.tx import SignedTx, fees_of
+from sdex.chain.tx import Sender, SignedTx, fees_of
 from sdex.devnet import ANVIL_PACKAGES, BLOCK_GAS, Devnet
-from sdex.settlement import Outcome
+from sdex.settlement import Outcome, receipts
 from sdex.settlement.replace import MAX_REPLACEMENTS, STUCK_BLOCKS, STUCK_IDLE, Pooled, bumped
 from sdex.settlement.settler import Settler
+from sdex.storesettle import StoredSettlement
 from tests.conftest import LOG_DIR, Chain, chain_of
 from tests.nodeutil import wait_for
-from tests.test_settlement_fallback import LOT, pair, running_settler
+from tests.test_settlement_fallback import LOT, OPERATOR, pair, running_settler
 from tests.test_settlement_interval import BLOCK_TIME
 
 BATCHES = 3
@@ -242,3 +243,62 @@ def test_a_pooled_settlement_is_stuck_after_a_still_second_or_three_blocks() -> 
         p.replaced_by(SignedTx(f"0x{n + 2:02x}", 5, "0x"))
         assert p.base is None and p.latest.tx_hash == p.hashes[-1]
     assert p.done and len(p.hashes) == MAX_REPLACEMENTS + 1
+
+
+@contextlib.asynccontextmanager
+async def crowded_blocks(c: Chain) -> AsyncIterator[None]:
+    """A block every ``BLOCK_TIME`` (automine off), each filled up to 1 M gas of its 30 M by
+    another sender's transaction at a 10 gwei tip (its pool's settlements do not fit what is
+    left); the block filled and mined in one step. Plain blocks after, automine again."""
+    rpc, burner = Rpc(c.rpc.url), Sender(Rpc(c.rpc.url), c.keys[BURNER], c.deployment.chain_id)
+    stop = asyncio.Event()
+
+    def step() -> None:
+        base = fees_of(rpc.call("eth_getBlockByNumber", "latest", False))[0]
+        burner.broadcast(burner.sign(None, LOOP, BLOCK_GAS - 1_000_000, fees=(2 * base, TIP)))
+        rpc.call("evm_mine")
+
+    async def mine() -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(step)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), BLOCK_TIME)
+
+    miner = asyncio.create_task(mine())
+    try:
+        yield
+    finally:
+        stop.set()
+        await miner
+        rpc.call("evm_setAutomine", True)
+        burner.rpc.close()
+        rpc.close()
+
+
+async def test_a_settlement_still_pooled_at_its_timeout_is_not_filled_with_a_transfer(
+    anvil_chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks crowded by another sender's higher tips: two batches stay pooled, replaced as
+    the blocks go on without them, past their receipt timeout (5 s here, 120 s in a node):
+    counted lost, their matches re-judged, each replacement given up. The first one's nonce,
+    which the second waits on, is not filled with a transfer of nothing while a transaction
+    of it is pooled: it can still land. (Main's filler, signed at the same tip, was refused
+    here as underpriced: this holds the path, it did not fail before.)"""
+    monkeypatch.setattr(receipts, "RECEIPT_TIMEOUT", 5.0)
+    c = anvil_chain
+    async with running_settler(c, tmp_path, max_batch=8) as (settler, results):
+        c.rpc.call("evm_setAutomine", False)
+        settler.backlog_batch = settler.gas.backlog_batch = 8
+        settler.submit([pair(c, k) for k in range(16)])
+        await wait_for(lambda: settler.sent == 2 and not settler.sends, timeout=30.0)
+        nonce = min(s.nonce for s in await pending_rows(settler))
+        async with crowded_blocks(c):
+            await wait_for(lambda: settler.idle.is_set() and len(results) == 16, timeout=40.0)
+            mined = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
+        assert settler.lost == 2 and settler.gap_fills == 0
+        assert {r.reason for r in results} == {"transaction lost"}
+        assert mined == nonce  # (no transfer of nothing took the nonce while crowded blocks came)
+
+
+async def pending_rows(settler: Settler) -> list[StoredSettlement]:
+    return await settler.store.pending_settlements_committed()
