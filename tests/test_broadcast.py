@@ -236,6 +236,7 @@ def test_a_receipt_of_another_transaction_with_the_send_is_not_taken(
         assert not b.fills_stored
         assert c.sender(1).wait(signed.tx_hash).status == 1
     finally:
+        sender.rpc.close()
         store.close()
 
 
@@ -273,6 +274,7 @@ def test_a_reverted_send_whose_batched_receipt_missed_keeps_its_nonce(
         assert sender.next_nonce == signed.nonce + 1
         assert (receipt or c.sender(1).wait(signed.tx_hash)).status == 0
     finally:
+        sender.rpc.close()
         store.close()
 
 
@@ -302,9 +304,9 @@ def test_sync_turned_off_is_tried_again(chain: Chain, engine: Engine, tmp_path: 
         b.send(signed)
         assert b.sync is False and b.sync_probes == 0
         assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
+    rpc = _CountingRpc(c.rpc.url)
     try:
         # The same lane now straight to the chain (the proxy gone, say), with a reset: tried.
-        rpc = _CountingRpc(c.rpc.url)
         direct = Sender(rpc, c.keys[1], c.deployment.chain_id)
         b.sender = direct
         b.reprobe()
@@ -328,6 +330,8 @@ def test_sync_turned_off_is_tried_again(chain: Chain, engine: Engine, tmp_path: 
         assert c.sender(1).wait(signed.tx_hash, timeout=10).status == 1
         assert b.sync_probes == (1 if engine == "anvil" else 2)
     finally:
+        rpc.close()
+        refused.rpc.close()
         store.close()
 
 
@@ -346,4 +350,5 @@ def test_a_batched_receipt_ask_answered_with_none_is_counted(chain: Chain, tmp_p
         assert b.batched_asks == b.batched_misses == 1
         assert c.sender(1).wait(signed.tx_hash).status == 1
     finally:
+        sender.rpc.close()
         store.close()

@@ -219,6 +219,7 @@ class HeldOrders(HeldEviction):
         o = rec.signed.order
         key = (o.maker, o.maker_token)
         h = rec.signed.hash
+        self.restricted_makers.touch(o.maker)  # (``trades(o.maker)`` may have moved)
         if unfunded:
             self._unfunded.setdefault(key, set()).add(h)
             self.unfunded_since[h] = None

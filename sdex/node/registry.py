@@ -140,6 +140,8 @@ class OrderRegistry(HeldOrders):
                 self.maker_open.pop(maker, None)
                 n = 0
             self.open_orders += n - old
+            self.unfunded_makers.touch(maker)  # (``trades(maker)`` may have moved)
+            self.restricted_makers.touch(maker)
             if (taker := rec.signed.order.taker) != ZERO_ADDRESS:
                 self._restricted_moved(maker, taker, -1 if was_open else 1)
             if rec.announced:

@@ -390,11 +390,9 @@ class NodeSettlement(NodeBlame):
                     if rec is not None and rec.status in OPEN_STATUSES:
                         self._close_record(rec, OrderStatus.FILLED, _FAILED_FILLED, filled)
                 elif v.remove is not None:
-                    self._remove(so.hash, v.remove, "settlement failed: " + v.remove.value)
+                    self._closed_by_chain(so, v.remove, v.filled)
                 elif so.hash in self.book:
-                    st = self.book.get(so.hash)
-                    if st is not None and v.filled > st.filled and st.pending == 0:
-                        self._filled_elsewhere(so, v.filled)
+                    self._filled_beyond(m, so, v.filled)
                 guilty_found |= v.guilty
             unexplained = not guilty_found and id(m) not in blameless
             named = refused.get(id(m)) if refused else None

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
-from sdex.book import Entry
+from sdex.book import Entry, RemovalReason
 from sdex.chain import OrderState
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
@@ -118,6 +118,32 @@ class NodeBlame(NodeChainState):
             "until either order's filled amount changes",
             m.resting.hash_hex, m.incoming.hash_hex,
         )  # fmt: skip
+
+    def _closed_by_chain(self, so: SignedOrder, reason: RemovalReason, filled: int) -> None:
+        """``so``, of a failed match, closed by the chain (cancelled, expired...;
+        ``_diagnose``): removed with the chain's ``filled``, taken now if nothing of it is
+        in flight, else once none is (``_recheck_settled``). chaos62: closed at the book's
+        amount while another match of it was in flight, short of fills made elsewhere, it
+        kept that amount for good (``expired`` at 0.095, the chain 0.4999 filled)."""
+        self._remove(so.hash, reason, "settlement failed: " + reason.value, filled)
+        self._recheck.add(so.hash)
+
+    def _filled_beyond(self, m: Match, so: SignedOrder, filled: int) -> None:
+        """``so``, of the failed match ``m``, has ``filled`` on chain (``_diagnose``): where
+        that is beyond the book's, the book takes it, if nothing of ``so`` is in flight. Else
+        (the chain's amount may count a match in flight) ``so`` is looked at again once none
+        is (``_recheck_settled``), and ``m``'s pair is not matched again meanwhile at these
+        amounts. chaos62: the other side, matched again at once at the stale amount, kept
+        a match of ``so`` in flight at each failure's diagnosis; two such pairs failed in
+        turn, 3,585 reverted settlements and a block each, until ``so`` expired."""
+        st = self.book.get(so.hash)
+        if st is None or filled <= st.filled:
+            return
+        if st.pending == 0:
+            self._filled_elsewhere(so, filled)
+            return
+        self._recheck.add(so.hash)
+        self._note_refused(m)
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """``NodeIntake.may_match``, and never a pair barred by ``barred_pairs``."""

@@ -24,8 +24,10 @@ class NodeStatus(NodeViews):
     ) -> None:
         self.registry.book_closed(order_hash, reason, filled)
 
-    def _remove(self, order_hash: bytes, reason: RemovalReason, why: str) -> None:
-        self.registry.remove(order_hash, reason, why)
+    def _remove(
+        self, order_hash: bytes, reason: RemovalReason, why: str, filled: int | None = None
+    ) -> None:
+        self.registry.remove(order_hash, reason, why, filled)
 
     def _set_funds(self, maker: str, token: str, amount: int) -> None:
         self.registry.set_funds(maker, token, amount)

@@ -98,9 +98,10 @@ class NodeVerdicts(NodeIntake):
         a fill: its verdict, ``_rejudge``, was put off while the order was in flight;
         chaos60: the book kept the undone fill for good). One closed meanwhile (by its last
         match's confirm, or closed while in flight: ``_rejudge`` leaves those to the
-        settler's outcome), the undone fill counted in, is judged again once the mirror has
-        that match's block (``_undone_under``: chaos60, ``filled`` in full while the chain
-        had it ``FILLABLE``; a FOK ``removed`` with more filled than the chain)."""
+        settler's outcome), the undone fill counted in or a fill made elsewhere left out, is
+        judged again once the mirror has that match's block (``_undone_under``: chaos60,
+        ``filled`` in full while the chain had it ``FILLABLE``; a FOK ``removed`` with more
+        filled than the chain)."""
         ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
@@ -117,12 +118,16 @@ class NodeVerdicts(NodeIntake):
             if st is not None and st.closed is None:
                 if state.filled != st.filled:
                     self._apply_chain_state(rec.signed, state)
-            elif st is None and not rec.status.is_open and state.filled < rec.filled:
+            elif st is None and not rec.status.is_open and state.filled != rec.filled:
                 self._undone_under(rec.signed, state)
 
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
-        """A closed order whose filled amount counted a fill the chain no longer has:
-        judged again by the chain's word (``NodeRejudge._rejudge``)."""
+        """A closed order whose filled amount is not the chain's: it counted a fill the chain
+        no longer has, or it was closed at the book's amount while a match of it was in
+        flight, short of fills made elsewhere (chaos62: closed ``cancelled`` or ``expired``
+        by a failed match's diagnosis, it kept the book's amount for good). Judged again by
+        the chain's word (``NodeRejudge._rejudge``: a close by this node's policy takes
+        no fill made after it)."""
         raise NotImplementedError
 
     def _persist_open(self) -> None:
