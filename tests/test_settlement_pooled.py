@@ -1,9 +1,10 @@
 """Settlements a chain keeps in its pool without mining them (left61): anvil's automine,
 resumed after a pause, mines one block of the pool (30 M gas) and then waits for a new
 transaction; the batches that did not fit sat there until ``RECEIPT_TIMEOUT`` (120 s), then
-the lane filled their nonces with transfers of nothing. Replaced at higher fees, the same
-calls, they land at once (real anvil, the node's settler); on Hardhat, which refuses any
-send at a pooled nonce while it automines, they wait for the lane's next send as before."""
+were counted lost and their matches judged again (the lane's transfer of nothing at the
+first's nonce refused as underpriced). Replaced at higher fees, the same calls, they land at
+once (real anvil, the node's settler); on Hardhat, which refuses any send at a pooled nonce
+while it automines, they wait for the lane's next send as before."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import asyncio
 import contextlib
 import os
 import platform
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -148,23 +149,19 @@ async def test_on_hardhat_settlements_left_pooled_wait_for_the_next_send_as_befo
 
 
 @contextlib.asynccontextmanager
-async def mining_at(rpc_url: str, base_fee: int) -> AsyncIterator[None]:
-    """A block every ``BLOCK_TIME`` (automine off), each at ``base_fee`` (a base fee that
-    stays up, as on a busy live chain); automine again after. Each block's fee is set and
-    the block mined in one step, never cut between (no fee left for the next test's block)."""
-    rpc = Rpc(rpc_url)
-    stop = asyncio.Event()
-
-    def step() -> None:
-        rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base_fee))
-        rpc.call("evm_mine")
+async def mining(url: str, step: Callable[[Rpc], None]) -> AsyncIterator[None]:
+    """Automine off and ``step`` (which mines a block, through its own client) every
+    ``BLOCK_TIME``, each step whole (never cut between a block's set-up and its mining:
+    nothing left for the next test); automine again after."""
+    rpc, stop = Rpc(url), asyncio.Event()
 
     async def mine() -> None:
         while not stop.is_set():
-            await asyncio.to_thread(step)
+            await asyncio.to_thread(step, rpc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), BLOCK_TIME)
 
+    rpc.call("evm_setAutomine", False)
     miner = asyncio.create_task(mine())
     try:
         yield
@@ -173,6 +170,29 @@ async def mining_at(rpc_url: str, base_fee: int) -> AsyncIterator[None]:
         await miner
         rpc.call("evm_setAutomine", True)
         rpc.close()
+
+
+def at_base_fee(base_fee: int) -> Callable[[Rpc], None]:
+    """A block at ``base_fee`` (a base fee that stays up, as on a busy live chain)."""
+
+    def step(rpc: Rpc) -> None:
+        rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base_fee))
+        rpc.call("evm_mine")
+
+    return step
+
+
+def crowded(c: Chain) -> Callable[[Rpc], None]:
+    """A block filled up to 1 M gas of its 30 M by another sender's transaction at a 10 gwei
+    tip: the pool's settlements do not fit what is left."""
+
+    def step(rpc: Rpc) -> None:
+        burner = Sender(rpc, c.keys[BURNER], c.deployment.chain_id)  # (its nonce: pending)
+        base = fees_of(rpc.call("eth_getBlockByNumber", "latest", False))[0]
+        burner.broadcast(burner.sign(None, LOOP, BLOCK_GAS - 1_000_000, fees=(2 * base, TIP)))
+        rpc.call("evm_mine")
+
+    return step
 
 
 async def test_a_settlement_whose_fee_cap_the_base_fee_outran_is_replaced_after_blocks(
@@ -193,7 +213,7 @@ async def test_a_settlement_whose_fee_cap_the_base_fee_outran_is_replaced_after_
         await wait_for(lambda: settler.sent == 1 and not settler.sends, timeout=30.0)
         (first,) = settler.in_flight
         base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
-        async with mining_at(c.rpc.url, 100 * (2 * base + 10**9)):
+        async with mining(c.rpc.url, at_base_fee(100 * (2 * base + 10**9))):
             await wait_for(lambda: settler.idle.is_set() and len(results) == 1, timeout=30.0)
         rows = await statuses(settler)
     (r,) = results
@@ -245,36 +265,6 @@ def test_a_pooled_settlement_is_stuck_after_a_still_second_or_three_blocks() -> 
     assert p.done and len(p.hashes) == MAX_REPLACEMENTS + 1
 
 
-@contextlib.asynccontextmanager
-async def crowded_blocks(c: Chain) -> AsyncIterator[None]:
-    """A block every ``BLOCK_TIME`` (automine off), each filled up to 1 M gas of its 30 M by
-    another sender's transaction at a 10 gwei tip (its pool's settlements do not fit what is
-    left); the block filled and mined in one step. Plain blocks after, automine again."""
-    rpc, burner = Rpc(c.rpc.url), Sender(Rpc(c.rpc.url), c.keys[BURNER], c.deployment.chain_id)
-    stop = asyncio.Event()
-
-    def step() -> None:
-        base = fees_of(rpc.call("eth_getBlockByNumber", "latest", False))[0]
-        burner.broadcast(burner.sign(None, LOOP, BLOCK_GAS - 1_000_000, fees=(2 * base, TIP)))
-        rpc.call("evm_mine")
-
-    async def mine() -> None:
-        while not stop.is_set():
-            await asyncio.to_thread(step)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), BLOCK_TIME)
-
-    miner = asyncio.create_task(mine())
-    try:
-        yield
-    finally:
-        stop.set()
-        await miner
-        rpc.call("evm_setAutomine", True)
-        burner.rpc.close()
-        rpc.close()
-
-
 async def test_a_settlement_still_pooled_at_its_timeout_is_not_filled_with_a_transfer(
     anvil_chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,7 +282,7 @@ async def test_a_settlement_still_pooled_at_its_timeout_is_not_filled_with_a_tra
         settler.submit([pair(c, k) for k in range(16)])
         await wait_for(lambda: settler.sent == 2 and not settler.sends, timeout=30.0)
         nonce = min(s.nonce for s in await pending_rows(settler))
-        async with crowded_blocks(c):
+        async with mining(c.rpc.url, crowded(c)):
             await wait_for(lambda: settler.idle.is_set() and len(results) == 16, timeout=40.0)
             mined = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
         assert settler.lost == 2 and settler.gap_fills == 0
