@@ -167,9 +167,9 @@ class NonceLane:
         """``lost`` is lost. If the chain has not used its nonce and later ones of this lane
         are out, they wait on it: fill it with a transfer of nothing to ourselves, so they
         land now, not at their timeout; not while it (or a replacement) is pooled: it may
-        still land, and a filler would need the fees it lacks (left61: the filler replaced
-        settlements anvil kept pooled, gas paid for nothing). If none are out, the next
-        transaction takes it (the nonce is read again)."""
+        still land, and a filler signed at higher fees would displace it (its matches given
+        up for a transfer the operator pays; left61). If none are out, the next transaction
+        takes it (the nonce is read again)."""
         rpc = self.receipts
         nonce = lost.nonce
         after = self.sender.next_nonce
