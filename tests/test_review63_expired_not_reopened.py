@@ -1,13 +1,13 @@
-"""review63: an order this node closed ``expired`` by the chain's clock (``chain_time``: the
-wall clock, past the expiry, while the chain's newest block was stamped before it) was
-reopened when judged again (``NodeRejudge._rejudge``: a reorg undid a fill of it; chaos62's
-``_recheck_settled`` now routes a closed order there whenever its filled amount is not the
-chain's, up as well as down). The mirror judged it by its head's stamp, before the expiry:
-``FILLABLE``, so "reopened: the chain no longer has what closed it", offered to the book and
-its peers, until the next sweep closed it ``expired`` again. The registry forgets such an
-order as one no reorg can unexpire (``unexpired``: its expiry behind the wall clock); the
-chain's next block says ``EXPIRED`` too. Real Hardhat (``evm_snapshot``/``evm_revert``,
-stamps set), a real node, SQLite, its websocket."""
+"""review63: an order this node closed ``expired`` by the chain's clock (``chain_time``, past
+its expiry, while the chain's newest block was stamped before it) was reopened when judged
+again (``NodeRejudge._rejudge``: after its maker's cancel-up-to, a reorg, or chaos62's
+``_recheck_settled``, which now routes a closed order there whenever its filled amount is
+not the chain's, up as well as down). The mirror judged it by its head's stamp, before the
+expiry: ``FILLABLE``, so "reopened: the chain no longer has what closed it", back in the
+book and offered to peers until the next sweep closed it ``expired`` again. The registry
+forgets such an order as one no reorg can unexpire (``unexpired``); the chain's next block
+says ``EXPIRED`` too. Real Hardhat (a block's stamp set), a real node, SQLite, its
+websocket."""
 
 from __future__ import annotations
 
