@@ -300,6 +300,18 @@ class Store(ChainStore, UndoneStore):
         sql = "INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)"
         return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
 
+    def add_replacement(self, replaced: str, tx_hash: str, nonce: int, raw_tx: str) -> Future[Any]:
+        """Record ``tx_hash``, signed at higher fees in place of the settlement ``replaced``
+        (pooled, not mined: ``sdex.settlement.replace``), with its pairs, before it is sent;
+        a restart sends both again (one nonce: at most one lands)."""
+        now = time.time()
+        row = (tx_hash, nonce, raw_tx, replaced, "pending", now, now)
+        sql = (
+            "INSERT OR REPLACE INTO settlements VALUES (?,?,?,"
+            "COALESCE((SELECT pairs FROM settlements WHERE tx_hash=?), '[]'),?,?,?)"
+        )
+        return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
+
     def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[Any]:
         """Queued at once, without waiting: resolves at its commit (writes queued after it
         commit no earlier); a failure is logged if nobody awaits it. Call on the loop. A

@@ -45,7 +45,9 @@ def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
     """No fill of an order after a node reported it closed by its own decision (removed:
     dropped, killed, self-trade; cancelled by a soft cancel): its wallet was told the order
     is dead. The node's record counts what was filled or in flight (pendingMakerAmount) when
-    it closed; every on-chain fill beyond that, in chain order, is flagged."""
+    it closed; every on-chain fill beyond that, in chain order, is flagged. A soft-cancelled
+    order's record follows the chain's filled amount (cancel62: the cancel binds the nodes,
+    not the chain), so a fill of it is flagged only where a node's record fell behind."""
     by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
     for e in facts.chain.fills:  # chain order
         by_order[e.order_hash].append(e)

@@ -125,9 +125,6 @@ class NodeState:
         self.cancels_unread: dict[bytes, Record] = {}
         """Orders closed by a soft cancel whose filled amount the chain has not been asked
         yet (``NodePeering._read_cancelled``); ``cancels_waiting`` wakes that task."""
-        self.cancels_as_of: dict[bytes, tuple[int, int]] = {}
-        """Of those whose read failed, the chain's time when it began and a block stamped
-        before it (``sdex.node.blockat.AsOf``): read again as of that time."""
         self.cancels_waiting = asyncio.Event()
         self._results_lock = asyncio.Lock()
         """One settlement's results written and diagnosed at a time (``_on_settled``)."""
@@ -315,7 +312,8 @@ class UndoneFills:
     is mined again in a later block, an order the node closed meanwhile (out of the book,
     not judged again then) takes that fill back into its record (``_remined``). Only those:
     a fill of a closed order that no reorg undid stays out of its record, and the audit
-    still sees it as filled after the node closed it. Bounded (``UNDONE_KEPT``); once
+    still sees it as filled after the node closed it (one its maker soft-cancelled takes the
+    chain's amount: ``NodeRejudge._closed_follow_chain``). Bounded (``UNDONE_KEPT``); once
     ``attach``-ed to the store, kept there too (``sdex.storeundone``): a restart between
     the reorg and the re-mining forgets none."""
 

@@ -92,8 +92,10 @@ class NodeRejudge(NodeVerdicts):
             # reset undid, shown filled with no fill listed)
             # (up only by fills a reorg undid, mined again: review23, a cancel-up-to took in
             # a fill made after a soft cancel, hiding it from the audit)
+            # (its maker's soft cancel: the chain's filled amount, whatever filled it when:
+            # a soft cancel binds the nodes, not the chain; cancel62)
             filled = state.filled
-            if filled > rec.filled:
+            if filled > rec.filled and rec.cancel_signature is None:
                 filled = min(filled, rec.filled + self._back.get(so.hash, 0))
             if self._cancel_stands(so, rec, state):
                 why = "soft cancel by the maker"
@@ -166,7 +168,8 @@ class NodeRejudge(NodeVerdicts):
         """Fills a reorg undid, mined again in this block (the same transactions): a closed
         order out of the book (e.g. an IOC closed ``removed`` when they were undone) takes
         them back into its filled amount, up to the chain's. Those alone: a fill of it the
-        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``)."""
+        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``),
+        unless its maker soft-cancelled it (``_closed_follow_chain``: the chain's amount)."""
         for h, amount in amounts.items():
             if h in self.book:
                 continue  # the book's orders take the chain's filled amount (``_on_block``)
@@ -177,17 +180,25 @@ class NodeRejudge(NodeVerdicts):
             if filled > rec.filled:
                 self._closed_filled(rec, filled)
 
-    def _dust_filled(self, hashes: Iterable[bytes]) -> None:
-        """Fills of orders closed ``filled`` out of the book (what was left of them is dust,
-        below the node's minimums: the book trades it no more), which another node or a
-        taker's ``fillOrder`` may still fill on chain: their filled amount up to the
-        chain's. chaos60: the node said ``filled`` at what it closed them with, the chain
-        more. Held records only (a fill of the dust lands soon after the close, within the
-        closed records' grace; no store read a fill)."""
+    def _closed_follow_chain(self, hashes: Iterable[bytes]) -> None:
+        """Fills of closed orders out of the book that the chain may still fill, their
+        filled amount up to the chain's: those closed ``filled`` with dust left (below the
+        node's minimums: the book trades it no more; chaos60: the node said ``filled`` at
+        what it closed them with, the chain more; held records only, a fill of the dust
+        lands within the closed records' grace), and those their maker soft-cancelled (held,
+        or back from the store: the order lives on chain, anyone holding it may fill it, and
+        that fill is real whenever it was made; cancel62: a match in flight at a node two
+        hops away, or made after the cancel, was left out of the record for good)."""
         records = self.records
         for h in hashes:
             rec = records.get(h)
-            if rec is None or rec.status is not OrderStatus.FILLED or h in self.book:
+            if rec is None and h not in self.book:  # evicted: back from the store, if so
+                s = self.registry.stored(h)
+                if s is not None and (s.cancel_signature or s.status == OrderStatus.FILLED):
+                    rec = self.registry.load_stored(s)
+            if rec is None or h in self.book or rec.status.is_open:
+                continue
+            if rec.status is not OrderStatus.FILLED and rec.cancel_signature is None:
                 continue
             filled = min(self.mirror.filled_of(h), rec.signed.order.maker_amount)
             if filled > rec.filled:
