@@ -91,7 +91,9 @@ class NodeState:
     sender: Sender
     settler: Settler
     watcher: Watcher
-    latest_timestamp: int
+    latest_timestamp: int = 0
+    """The chain's latest block's stamp (read at ``start``; 0 before: ``chain_time`` is then
+    the wall clock's, for a node judging orders before it starts, as the registry's tests)."""
     lead: ClockLead
     """Seconds the chain's clock runs ahead of ours, as its recent blocks showed on arrival
     (``saw_block_time``)."""
