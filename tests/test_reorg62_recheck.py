@@ -25,7 +25,7 @@ from sdex.order import bitmap_salt
 from sdex.settlement.outcome import Outcome, SettledMatch
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.test_chaos60_reorg_in_flight import undone_in_flight
+from tests.test_chaos60_reorg_in_flight import approved_sell, undone_in_flight
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -101,10 +101,7 @@ async def test_a_bitmap_orders_undone_fill_leaves_the_book_once_its_match_fails(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
-    c.usdc.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
-    salt = bitmap_salt(secrets.randbits(64))
-    sell = c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6, salt=salt))
+    sell = approved_sell(c, salt=bitmap_salt(secrets.randbits(64)))
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(node.mirror_ready)
         m = await undone_in_flight(c, node, api, sell)
