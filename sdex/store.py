@@ -274,13 +274,24 @@ class Store(ChainStore, UndoneStore):
         rows = [(OrderStatus.REMOVED.value, now, h, *OPEN_STATUSES) for h in hashes]
         self.unparseable_closed += int(self._call(lambda db: db.executemany(sql, rows).rowcount))
 
-    def set_cancel_signature(self, hash_hex: str, signature: bytes) -> asyncio.Future[None]:
+    def set_cancel_signature(
+        self, hash_hex: str, signature: bytes, at: tuple[int, int | None] | None = None
+    ) -> asyncio.Future[None]:
         """Keep the maker's soft-cancel signature: the proof shown to peers, also after a
-        restart. Queued as ``update_orders`` is (call on the loop; resolves at its commit)."""
-        args = ("0x" + signature.hex(), time.time(), hash_hex.lower())
+        restart; and ``at``, where the chain and the operator's nonce stood when this node
+        took it (the first one kept). Queued as ``update_orders`` is (call on the loop;
+        resolves at its commit)."""
+        block, nonce = at if at is not None else (None, None)
+        args = ("0x" + signature.hex(), time.time(), block, nonce, hash_hex.lower())
 
         def update(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
+            db.execute(
+                "UPDATE orders SET cancel_sig=?, updated_at=?,"
+                " cancel_block=COALESCE(cancel_block, ?),"
+                " cancel_nonce=CASE WHEN cancel_block IS NULL THEN ? ELSE cancel_nonce END"
+                " WHERE hash=?",  # (the SET's right sides read the row as it was)
+                args,
+            )
 
         return self._writer.submit_async(update)
 
@@ -298,6 +309,18 @@ class Store(ChainStore, UndoneStore):
         now = time.time()
         row = (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now)
         sql = "INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)"
+        return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
+
+    def add_replacement(self, replaced: str, tx_hash: str, nonce: int, raw_tx: str) -> Future[Any]:
+        """Record ``tx_hash``, signed at higher fees in place of the settlement ``replaced``
+        (pooled, not mined: ``sdex.settlement.replace``), with its pairs, before it is sent;
+        a restart sends both again (one nonce: at most one lands)."""
+        now = time.time()
+        row = (tx_hash, nonce, raw_tx, replaced, "pending", now, now)
+        sql = (
+            "INSERT OR REPLACE INTO settlements VALUES (?,?,?,"
+            "COALESCE((SELECT pairs FROM settlements WHERE tx_hash=?), '[]'),?,?,?)"
+        )
         return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
 
     def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[Any]:

@@ -27,6 +27,19 @@ MOST_SETTLING_TXS = 5
 """Transactions named in a settlement's line; more are counted."""
 
 
+def print_status_url(out: Console, base_url: str, order_hash: str, lead: str) -> None:
+    """``lead``, then where the order's record is, naming the node (user62: a bare
+    ``/v1/orders/0x…`` said neither the node nor how to read it): at a terminal its whole
+    URL on a line of its own, to open or ``curl``; piped, where lines stay within 80 columns
+    and a hash is never broken (user44), the node's URL said with the lead and the path on
+    its own line (the URL with its hash is ~100 columns)."""
+    path = f"/v1/orders/{escape(order_hash)}"
+    if out.soft_wrap:  # (a terminal: stdout_console)
+        out.print(f"{lead}\n{escape(base_url)}{path}")
+    else:
+        out.print(f"{lead} GET it at {escape(base_url)}\n{path}")
+
+
 def await_settlement(
     out: Console, client: NodeClient, m: Market, side: Side, posted: PostedOrder, wait: float
 ) -> None:
@@ -45,10 +58,8 @@ def await_settlement(
             known = f"status {escape(rec.status)}" if rec else "the node did not answer in time"
             if rec is not None and (chain := chain_status(rec.meta_data)):
                 known += f"; the node's chain is {chain}: nothing settles until it is back"
-            out.print(
-                f"[yellow]still settling[/] after {wait:g} s ({known}): "
-                f"see GET /v1/orders/{escape(posted.order_hash)}"
-            )
+            lead = f"[yellow]still settling[/] after {wait:g} s ({known}); its status:"
+            print_status_url(out, client.base_url, posted.order_hash, lead)
             return
         time.sleep(SETTLE_POLL)
         rec = _read_until(client, posted.order_hash, end)

@@ -37,7 +37,7 @@ from sdex.wallet import (
     fmt_price,
     sign_limit_order,
 )
-from sdex.walletsettle import await_settlement, meta_uint
+from sdex.walletsettle import await_settlement, meta_uint, print_status_url
 
 
 def stdout_console() -> Console:
@@ -114,7 +114,7 @@ def place_order(
         posted = client.post_order(signed, tif)
     except NodeApiError as e:
         raise _said_refused(e, expiry_seconds) from None
-    _print_posted(out, m, side, signed, posted)
+    _print_posted(out, m, side, signed, posted, client.base_url)
     try:
         await_settlement(out, client, m, side, posted, settle_wait)
     except (SdexError, OSError) as e:  # (the order was taken: say so, not a failure)
@@ -318,7 +318,7 @@ def uncovered_words(covered: str, symbol: str) -> str:
 
 
 def _print_posted(
-    out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder
+    out: Console, m: Market, side: Side, signed: SignedOrder, posted: PostedOrder, node: str
 ) -> None:
     b, q = m.base_token.decimals, m.quote_token.decimals
     out.print(f"order [bold]{escape(posted.order_hash)}[/]")
@@ -361,10 +361,9 @@ def _print_posted(
     verb = "bought" if side is Side.BUY else "sold"
     out.print(
         f"{verb} {fmt_amount(total_base, b)} {m.base} for {fmt_amount(total_quote, q)} "
-        f"{m.quote} once settled on chain\n"
-        "the order's status (GET it at this node):\n"
-        f"/v1/orders/{escape(posted.order_hash)}"
-    )  # (the path on its own line: the sentence with it was ~150 columns piped, user38)
+        f"{m.quote} once settled on chain"
+    )  # (the URL on its own line: the sentence with it was ~150 columns piped, user38)
+    print_status_url(out, node, posted.order_hash, "the order's status:")
 
 
 _CHAIN_WORDS = {"unreachable": "cannot reach", "behind": "is behind", "wrong-chain": "is not on"}

@@ -6,6 +6,7 @@ against a real node is in the node tests."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -14,11 +15,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from rich.console import Console
 
 import sdex.node.main as node_main
 from sdex.chain import OrderStatus
 from sdex.client import MAX_ANSWER, NodeClient, NodeProtocolError, NodeUnreachableError
 from sdex.order import ZERO_ADDRESS, Domain, SignedOrder, recover_signer, sign_order
+from sdex.walletsettle import print_status_url
 from tests.conftest import Chain
 from tests.fakenode import (
     DOMAIN,
@@ -93,14 +96,26 @@ def test_order_buy_signs_posts_and_shows_the_matches(fake: FakeNode) -> None:
     assert re.search(rf"{ask_a.hash_hex}\s*│\s*1\s*│\s*2000\s*│\s*2000\s", out), out
     assert re.search(rf"{ask_b.hash_hex}\s*│\s*0\.5\s*│\s*1000\.5\s*│\s*2001\s", out), out
     assert "bought 1.5 WETH for 3000.5 USDC once settled on chain" in out
-    # (user38: that sentence with its GET path was ~150 columns piped: the path has a line)
+    # (user38: that sentence with its GET path was ~150 columns piped: the path has a line;
+    # user62: a bare /v1/orders/0x... named no node: the node's URL is said with it)
     said = out.splitlines()[-3:]
     assert said == [
         "bought 1.5 WETH for 3000.5 USDC once settled on chain",
-        "the order's status (GET it at this node):",
+        f"the order's status: GET it at {fake.url}",
         f"/v1/orders/{s.hash_hex}",
     ], out
     assert all(len(line) <= 80 for line in said), said
+
+
+def test_at_a_terminal_the_orders_status_is_one_whole_url() -> None:
+    """user62: at a terminal (no 80-column rule: the terminal wraps) the record's whole URL
+    is on a line of its own, to open or curl as it is."""
+    buf = io.StringIO()
+    url = "http://127.0.0.1:8001"
+    print_status_url(
+        Console(file=buf, soft_wrap=True, width=80), url, "0x" + "ab" * 32, "its status:"
+    )
+    assert buf.getvalue().splitlines() == ["its status:", f"{url}/v1/orders/0x{'ab' * 32}"]
 
 
 def test_order_sell_defaults_to_gtc_and_rests(fake: FakeNode) -> None:
@@ -221,7 +236,9 @@ def test_a_node_slow_to_answer_does_not_stretch_the_wait(fake: FakeNode) -> None
     r = run_cli("order", "buy", "2000", "1", *wallet_args(fake), "--wait", "1")
     assert r.exit_code == 0, r.output
     out = " ".join(r.output.split())
-    assert "still settling after 1 s (the node did not answer in time): see GET" in out, out
+    assert (
+        "still settling after 1 s (the node did not answer in time); its status: GET it at" in out
+    ), out
     assert "status open" not in out.split("still settling", 1)[1], out
 
 

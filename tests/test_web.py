@@ -99,6 +99,8 @@ class Watched:
         self.origin = origin
         self.errors: list[str] = []
         self.requests: list[str] = []
+        self.dev_rpc: tuple[str, ...] = ()
+        """The devnet RPC a chosen dev account's funds are read from (``choose_dev_account``)."""
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         page.on("request", lambda r: self.requests.append(r.url))
@@ -115,7 +117,7 @@ class Watched:
 
     def foreign_requests(self, allowed: tuple[str, ...] = ()) -> list[str]:
         """Requests to anywhere but this node (and ``allowed`` origins)."""
-        ok = (self.origin, self.origin.replace("http", "ws", 1), "data:", *allowed)
+        ok = (self.origin, self.origin.replace("http", "ws", 1), "data:", *self.dev_rpc, *allowed)
         return [u for u in self.requests if not u.startswith(ok)]
 
 
@@ -171,6 +173,12 @@ async def new_page(
 
 
 async def choose_dev_account(w: Watched, address: str) -> None:
+    """Choose ``address``; the page then reads its funds from the devnet's RPC (README "The
+    web page"), the one origin besides the node's it may reach."""
+    rpc = await w.page.evaluate(
+        "() => fetch('/web/dev-wallets').then((r) => r.json()).then((d) => d.rpc)"
+    )
+    w.dev_rpc = (str(rpc),)
     await w.page.select_option("#dev-account", address)
     await w.page.wait_for_function(
         "a => document.getElementById('account').textContent.includes(a)", arg=address

@@ -30,6 +30,11 @@ class SignedTx:
     tx_hash: str
     nonce: int
     raw: str
+    fees: tuple[int, int] = (0, 0)
+    """(base fee, tip) it was signed with: its fee cap is twice the base fee plus the tip."""
+    body: tuple[str | None, bytes, int, int] | None = None
+    """(to, data, gas, value) as signed: what a replacement signs again at higher fees
+    (``sdex.settlement.replace``)."""
 
 
 def already_known(e: RpcError) -> bool:
@@ -171,7 +176,8 @@ class Sender:
                 [],  # access list
             ],
         )
-        return SignedTx("0x" + keccak(raw).hex(), nonce, "0x" + raw.hex())
+        body = (to, data, gas, value)
+        return SignedTx("0x" + keccak(raw).hex(), nonce, "0x" + raw.hex(), fees, body)
 
     def broadcast(self, signed: SignedTx) -> None:
         """Send a signed transaction. A rebroadcast of a known one is harmless."""

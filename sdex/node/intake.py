@@ -19,6 +19,7 @@ from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.commitwait import committed
+from sdex.node.heldrecord import cancel_fields
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
@@ -243,7 +244,7 @@ class NodeIntake(NodeStatus):
         mr: MatchResult | None = None
         try:
             if match:
-                now, by = self.chain_time(), self.now()  # expired by, matched by: landing49
+                now, by = self.times()  # expired by, matched by: landing49
                 mr = self.engine.submit(signed, now, tif, state.filled, by)  # by position
             else:
                 if not self.registry.rests(signed, state.filled):  # dust left: closed
@@ -350,10 +351,10 @@ class NodeIntake(NodeStatus):
         return st
 
     def _landing_why(self, o: Order) -> str:
-        return landing_why(self.book, o, self.chain_time(), self.now())
+        return landing_why(self.book, o, *self.times())
 
     def _uncross(self) -> None:
-        now, by = self.chain_time(), self.now()
+        now, by = self.times()
         for mr in self.engine.uncross(now=now, may_match=self.may_match, match_by=by):
             self._after_match(mr)
 
@@ -407,9 +408,11 @@ class NodeIntake(NodeStatus):
         writes: list[asyncio.Future[None]] = []
         if first:
             rec.cancel_signature = signature
+            rec.cancel_at = rec.cancel_at or self.cancel_position()
         if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
             proof = rec.cancel_signature or signature
-            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof))
+            at = rec.cancel_at
+            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
@@ -434,6 +437,7 @@ class NodeIntake(NodeStatus):
         if stored is not None:
             stored.add_done_callback(lambda f: _cancel_stored(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
+        body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
         return SubmitResult(200, body, stored=stored)
 
 
@@ -445,8 +449,11 @@ def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
     o = mr.outcome
     if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
         return False
+    removed = mr.removed  # (none, mostly: no generator made then)
+    if not removed:
+        return True
     h = mr.order.hash
-    return not any(r == h for r, _ in mr.removed)
+    return not any(r == h for r, _ in removed)
 
 
 def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:

@@ -48,8 +48,13 @@ log = logging.getLogger("sdex.node")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 SWITCH_INTERVAL = 0.0005
 """Seconds a thread holds the GIL while another waits, while a node serves (never raised;
-Python's default 5 ms): the settlement thread re-takes it after each socket call of a
-broadcast, behind a busy event loop up to 5 ms each, on the order-to-receipt path."""
+Python's default 5 ms). The settlement's chain calls are on the event loop (settle30); what
+still crosses threads on the order-to-receipt path is the store's writer (an order's row
+is committed before its 201, a settlement's record before its broadcast), which re-takes
+the GIL after each SQLite call, behind a busy loop up to one interval each. switch62 (a
+loaded machine, anvil, 10 alternated triples): 2 ms and 5 ms settled fewer matches a second
+(medians 518 and 422 against 784) at more node CPU a match (1.07x and 1.12x, medians of
+pairs); the twenty-ninth session's quiet runs had 5 ms at 0.91-0.95x (2 runs)."""
 SWITCH_INTERVAL_ENV = "SDEX_SWITCH_INTERVAL"
 """Sets the node's switch interval (seconds, e.g. ``0.002``) in place of ``SWITCH_INTERVAL``."""
 

@@ -17,7 +17,6 @@ from sdex.gossip.payload import fits
 from sdex.ingest.intake import SIGNATURE_HEX
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus, field_error_body
-from sdex.node.blockat import AsOf, states_as_of
 from sdex.node.held import hash_of
 from sdex.node.records import Record, SubmitResult
 from sdex.node.settle import NodeSettlement
@@ -220,8 +219,8 @@ class NodePeering(NodeSettlement):
         """What the chain filled of ``orders`` (new here) before this node heard of them:
         one ``getOrderStates`` read, never less than the mirror's word. Not the mirror's
         word alone, even while it follows the chain: a node that just joined replays the
-        chain's past (user50), and one that follows may be a block or two behind, while a
-        closed order takes no fill of a block applied later (chaos52: a cancel gossiped
+        chain's past (user50), and one that follows may be a block or two behind (chaos52,
+        when a closed order took no fill of a block applied later: a cancel gossiped
         0.04 s after the fill it followed was taken 0 filled; the page said nothing traded
         and the audit flagged the fill as after the node closed it). A read that fails, or
         takes over ``FILLED_READ_WAIT``: the mirror's word, as it stands, and none for
@@ -246,15 +245,15 @@ class NodePeering(NodeSettlement):
 
     async def _read_cancelled(self) -> None:
         """For ever: the orders a soft cancel closed here (``cancels_unread``), their filled
-        amount read from the chain, ``CANCELLED_READ`` at a time; a closed order takes no
-        fill of a block the watcher applies later (left for the audit to see), and the
-        mirror may be a block or two behind the chain when the cancel comes. chaos52: a
+        amount read from the chain, ``CANCELLED_READ`` at a time (the mirror may be a block
+        or two behind the chain when the cancel comes; the watcher gives them the fills of
+        the blocks it applies after: ``_closed_follow_chain``). chaos52: a
         node took a peer's cancel 0.01 s after the fill it followed was mined, held the
         order cancelled 0 filled for good, and the audit flagged the fill, mined before the
         node closed the order, as ``fill_after_node_closed``. A fill mined between the
         close and the read counts too (a few milliseconds). A read that fails or takes
         over ``FILLED_READ_WAIT``: those orders keep the mirror's word until it is tried again
-        (``_read_again``), as of the chain's time when the first read began."""
+        (``_read_again``)."""
         while True:
             await self.cancels_waiting.wait()
             self.cancels_waiting.clear()
@@ -262,39 +261,20 @@ class NodePeering(NodeSettlement):
                 # All taken at once (new ones gather in a fresh dict), read in batches: a
                 # batch cut off the dict's front each time copied the rest (quadratic).
                 unread, self.cancels_unread = self.cancels_unread, {}
-                by_time: dict[AsOf | None, dict[bytes, Record]] = {}  # (None: a first read)
-                for h, rec in unread.items():
-                    by_time.setdefault(self.cancels_as_of.get(h), {})[h] = rec
-                for as_of, group in by_time.items():
-                    items = iter(group.items())
-                    while batch := dict(islice(items, CANCELLED_READ)):
-                        await self._read_cancelled_batch(batch, as_of)
+                items = iter(unread.items())
+                while batch := dict(islice(items, CANCELLED_READ)):
+                    await self._read_cancelled_batch(batch)
 
-    async def _read_cancelled_batch(self, batch: dict[bytes, Record], as_of: AsOf | None) -> None:
-        """``_read_cancelled``'s one read: ``batch``'s filled amounts from the chain, now (a
-        first read, ``as_of`` None) or as of the newest block stamped at most ``as_of``'s time
-        (read again: review62, a read again at the chain's latest block counted a fill mined
-        after the cancel, a wallet's own ``fillOrder`` of it seconds later, hidden from the
-        audit). Each of the block's search and the read within ``FILLED_READ_WAIT``."""
-        orders = [r.signed for r in batch.values()]
-        # (a first read's: the chain's clock as it begins, and a second: Hardhat stamps a
-        # block of the same second as the last one a second later; and the newest block the
-        # node applied, stamped before it: where a search starts)
-        head = self.mirror.head
-        when = as_of or (self.chain_time() + 1, head.number if head is not None else 0)
+    async def _read_cancelled_batch(self, batch: dict[bytes, Record]) -> None:
+        """``_read_cancelled``'s one read: ``batch``'s filled amounts from the chain."""
         try:
-            if as_of is not None:
-                states = await states_as_of(self.rpc, self.batcher, orders, as_of, FILLED_READ_WAIT)
-            else:
-                async with asyncio.timeout(FILLED_READ_WAIT):
-                    states = await self.batcher.get_many(orders)
+            async with asyncio.timeout(FILLED_READ_WAIT):
+                states = await self.batcher.get_many([r.signed for r in batch.values()])
         # (aiohttp's ServerDisconnected is none of the others: it ended this task)
         except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
             log.info("soft-cancelled orders' fills read again in %gs: %r", self.cancels_retry, e)
-            self._read_again(batch, when)
+            self._read_again(batch)
             return
-        for h in batch:
-            self.cancels_as_of.pop(h, None)
         for st in states:
             rec = batch.get(st.hash)
             if rec is None or rec.status is not OrderStatus.CANCELLED:
@@ -303,19 +283,15 @@ class NodePeering(NodeSettlement):
             if filled > rec.filled:
                 self.registry.correct_filled(rec, filled)
 
-    def _read_again(self, batch: dict[bytes, Record], as_of: AsOf) -> None:
+    def _read_again(self, batch: dict[bytes, Record]) -> None:
         """``batch`` (a read failed) back in ``cancels_unread`` after ``cancels_retry``
         seconds, those still held cancelled: at most the orders held, never lost to one
-        slow read (flake60); read then as of ``as_of`` (the chain's time when their first
-        read began: ``cancels_as_of``)."""
+        slow read (flake60)."""
 
         def again() -> None:
             for h, rec in batch.items():
                 if rec.status is OrderStatus.CANCELLED and self.registry.get(h) is rec:
                     self.cancels_unread.setdefault(h, rec)
-                    self.cancels_as_of.setdefault(h, as_of)
-                else:
-                    self.cancels_as_of.pop(h, None)
             self.cancels_waiting.set()
 
         asyncio.get_running_loop().call_later(self.cancels_retry, again)
@@ -337,12 +313,12 @@ class NodePeering(NodeSettlement):
         filled = min(filled, signed.order.maker_amount)
         why = "soft cancel by the maker"
         rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=why)
-        rec.cancel_signature = signature
+        rec.cancel_signature, rec.cancel_at = signature, self.cancel_position()
         self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
         self.store.add_order_async(
             signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json, False
         )
-        self.store.set_cancel_signature(signed.hash_hex, signature)
+        self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
         self.store.update_orders([rec.row()])
         return "accepted"
 
@@ -420,31 +396,20 @@ class NodePeering(NodeSettlement):
         return True
 
     async def _cancelled_settled(self, fills: list[FillEvent]) -> None:
-        """A peer's settlement filled orders a soft cancel closed here: a match it made
-        before the cancel reached it, in flight when the cancel was taken here (the watcher
-        gives a closed order no fill of a later block; reorg60: the node that took the cancel
-        held the order 0 filled for good, the settling peer and the chain half filled). Its
-        fills count, up to the chain's filled amount (read: the mirror may be behind the
-        receipt). Only a match's fills (the order's counterpart filled in the same
-        transaction, its maker this fill's taker): a wallet's own ``fillOrder`` after the
-        cancel stays out, for the audit to see (review23), whoever names its transaction.
-        The chain's amount is read as of the transaction's block (review61: a peer naming
-        a match mined before the cancel, its fill counted already, made the record take
-        a wallet's own fill after the cancel, up to that match's amount)."""
-        amounts: dict[bytes, int] = {}
-        sides = {(f.maker.lower(), f.taker.lower()) for f in fills}
-        for f in fills:
-            rec = self.records.get(f.order_hash)
-            if (
-                rec is not None
-                and rec.status is OrderStatus.CANCELLED
-                and rec.cancel_signature
-                and (f.taker.lower(), f.maker.lower()) in sides
-            ):
-                amounts[f.order_hash] = amounts.get(f.order_hash, 0) + f.maker_filled
-        if not amounts:
+        """A peer's settlement filled orders a soft cancel closed here: their filled amount
+        as the chain has it as of the transaction's block, a block early (the watcher gives
+        it with the block: ``_closed_follow_chain``). Set, never added: a transaction named
+        again (by a hostile peer, once out of ``NOTICES_KEPT``) counts nothing twice, and no
+        amount beyond the chain's is ever taken (cancel62: the fills were added, so a match
+        named again counted twice what a later fill allowed, and one made after the cancel
+        counted only where a notice came)."""
+        recs = []
+        for h in dict.fromkeys(f.order_hash for f in fills):
+            rec = self.records.get(h)
+            if rec is not None and rec.status is OrderStatus.CANCELLED and rec.cancel_signature:
+                recs.append(rec)
+        if not recs:
             return
-        recs = [self.records[h] for h in amounts]
         try:
             async with asyncio.timeout(FILLED_READ_WAIT):
                 block = fills[0].block_number  # (one transaction's fills: one block)
@@ -453,9 +418,9 @@ class NodePeering(NodeSettlement):
             log.info("a peer's settlement of soft-cancelled orders not read: %r", e)
             return
         for rec, st in zip(recs, states, strict=True):
-            filled = min(st.filled, rec.filled + amounts[rec.signed.hash])
+            filled = min(st.filled, rec.signed.order.maker_amount)
             if rec.status is OrderStatus.CANCELLED and filled > rec.filled:
-                self.registry.correct_filled(rec, min(filled, rec.signed.order.maker_amount))
+                self.registry.correct_filled(rec, filled)
 
     async def _notice_fills_stored(self, fills: list[FillEvent]) -> bool:
         """A notice's fills stored, before any order they fill is judged (an order closed

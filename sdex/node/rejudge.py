@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
-from sdex.ingest import judge, removal_of
+from sdex.ingest import Rejection, RejectionCode, judge, removal_of
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.registry import Record
@@ -50,10 +50,13 @@ class NodeRejudge(NodeVerdicts):
         states = await self._states_of(orders, verify)
         # Not the orders an own settlement filled in a block the mirror has not applied
         # yet (its receipt came first, maybe during the reads above): the mirror's verdict
-        # on them is older than what the node confirmed. That block judges them again.
+        # on them is older than what the node confirmed. That block judges them again: the
+        # book's by its fills, a closed one (its confirm counted in a fill a reorg or reset
+        # undid) by the recheck (reorg62: ``filled`` for good, the chain ``FILLABLE``)
         ahead, _ = self.mirror.ahead()
         for so in orders:
             if so.hash in ahead:
+                self._recheck.add(so.hash)
                 continue
             state = states[so.hash]
             if so.hash in reopen:
@@ -92,8 +95,10 @@ class NodeRejudge(NodeVerdicts):
             # reset undid, shown filled with no fill listed)
             # (up only by fills a reorg undid, mined again: review23, a cancel-up-to took in
             # a fill made after a soft cancel, hiding it from the audit)
+            # (its maker's soft cancel: the chain's filled amount, whatever filled it when:
+            # a soft cancel binds the nodes, not the chain; cancel62)
             filled = state.filled
-            if filled > rec.filled:
+            if filled > rec.filled and rec.cancel_signature is None:
                 filled = min(filled, rec.filled + self._back.get(so.hash, 0))
             if self._cancel_stands(so, rec, state):
                 why = "soft cancel by the maker"
@@ -102,8 +107,14 @@ class NodeRejudge(NodeVerdicts):
                 self._closed_filled(rec, filled)
             return
         verdict = judge(so, state)
-        removal = removal_of(verdict)
         o = so.order
+        if removal_of(verdict) is None and self.chain_time() >= o.expiry:
+            # expired by the chain's clock (``chain_time``: the wall clock past it), which a
+            # head stamped before the expiry does not undo (``unexpired`` forgets such an
+            # order; the chain's next block says so too). review63: closed ``expired`` so,
+            # a reorg's (or chaos62's recheck's) verdict reopened it until the next sweep
+            verdict = Rejection.of(RejectionCode.EXPIRED)
+        removal = removal_of(verdict)
         if removal is None and rec.tif is not TimeInForce.GTC:
             # an IOC or FOK order never rests, whatever the chain says is left of it (as at
             # a restart: ``_load_stored``): closed as it was unless the chain undid some of
@@ -160,7 +171,8 @@ class NodeRejudge(NodeVerdicts):
         """Fills a reorg undid, mined again in this block (the same transactions): a closed
         order out of the book (e.g. an IOC closed ``removed`` when they were undone) takes
         them back into its filled amount, up to the chain's. Those alone: a fill of it the
-        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``)."""
+        reorg did not undo stays out, for the audit to see (``fill_after_node_closed``),
+        unless its maker soft-cancelled it (``_closed_follow_chain``: the chain's amount)."""
         for h, amount in amounts.items():
             if h in self.book:
                 continue  # the book's orders take the chain's filled amount (``_on_block``)
@@ -171,17 +183,25 @@ class NodeRejudge(NodeVerdicts):
             if filled > rec.filled:
                 self._closed_filled(rec, filled)
 
-    def _dust_filled(self, hashes: Iterable[bytes]) -> None:
-        """Fills of orders closed ``filled`` out of the book (what was left of them is dust,
-        below the node's minimums: the book trades it no more), which another node or a
-        taker's ``fillOrder`` may still fill on chain: their filled amount up to the
-        chain's. chaos60: the node said ``filled`` at what it closed them with, the chain
-        more. Held records only (a fill of the dust lands soon after the close, within the
-        closed records' grace; no store read a fill)."""
+    def _closed_follow_chain(self, hashes: Iterable[bytes]) -> None:
+        """Fills of closed orders out of the book that the chain may still fill, their
+        filled amount up to the chain's: those closed ``filled`` with dust left (below the
+        node's minimums: the book trades it no more; chaos60: the node said ``filled`` at
+        what it closed them with, the chain more; held records only, a fill of the dust
+        lands within the closed records' grace), and those their maker soft-cancelled (held,
+        or back from the store: the order lives on chain, anyone holding it may fill it, and
+        that fill is real whenever it was made; cancel62: a match in flight at a node two
+        hops away, or made after the cancel, was left out of the record for good)."""
         records = self.records
         for h in hashes:
             rec = records.get(h)
-            if rec is None or rec.status is not OrderStatus.FILLED or h in self.book:
+            if rec is None and h not in self.book:  # evicted: back from the store, if so
+                s = self.registry.stored(h)
+                if s is not None and (s.cancel_signature or s.status == OrderStatus.FILLED):
+                    rec = self.registry.load_stored(s)
+            if rec is None or h in self.book or rec.status.is_open:
+                continue
+            if rec.status is not OrderStatus.FILLED and rec.cancel_signature is None:
                 continue
             filled = min(self.mirror.filled_of(h), rec.signed.order.maker_amount)
             if filled > rec.filled:

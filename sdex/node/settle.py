@@ -167,7 +167,7 @@ class NodeSettlement(NodeBlame):
                 finally:  # whatever the store says: the failed matches' orders are judged
                     if failed:
                         await self._diagnose(failed, blameless, txs, refused, pinned)
-                    self._persist_open()
+                    self._persist_open(await self._read_rechecks())
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
             writing.cancel()
@@ -432,7 +432,7 @@ class NodeSettlement(NodeBlame):
 
     def _rematch(self, hashes: list[bytes]) -> None:
         """Match the open, resting orders of ``hashes`` again (given back by a settlement)."""
-        now, by = self.chain_time(), self.now()
+        now, by = self.times()
         for h in dict.fromkeys(hashes):
             st = self.book.get(h)
             if st is None or st.closed is not None or not st.resting:

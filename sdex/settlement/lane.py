@@ -1,7 +1,9 @@
 """The settler's nonce lane (``sdex.settlement.settler``): the next transaction signed in
-nonce order, its receipt awaited (none: the transaction is lost), the nonce of a lost one
-that later transactions wait on filled by a transfer of nothing, and the node's own
-settlement transactions forgotten once final."""
+nonce order, its receipt awaited (none: the transaction is lost), one the chain keeps in its
+pool without mining it signed again at higher fees (``sdex.settlement.replace``), the nonce
+of a lost one that later transactions wait on filled by a transfer of nothing (never while a
+transaction of it is pooled: it can still land), and the node's own settlement transactions
+forgotten once final."""
 
 from __future__ import annotations
 
@@ -13,13 +15,17 @@ from typing import Any
 from sdex.chain import Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends
+from sdex.chain.asend import AsyncSends, not_served
+from sdex.chain.tx import already_known, fees_of
+from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.owned import OwnTxs
-from sdex.settlement.receipts import BlockReceipts, poll_receipt, quantity
+from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
+from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
 from sdex.settlement.stages import FlightTimes
+from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
 
@@ -44,6 +50,16 @@ class NonceLane:
     async_sends: AsyncSends
     """The broadcasts, on the event loop."""
     _last_broadcast: asyncio.Future[Receipt | None] | None
+    store: Store
+    in_flight: set[str]
+    replaced = 0
+    """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
+    _replacing: asyncio.Lock | None = None
+    """Held while a replacement is signed, recorded and sent (``_replace``)."""
+    automine_unserved = False
+    """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
+    replace_refused = 0
+    """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
 
     def broadcast_after(
         self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
@@ -147,12 +163,15 @@ class NonceLane:
                 if self.sender.next_nonce is not None:
                     return self.sender.sign(to, data, gas, fees=fees)
 
-    async def _heal_gap(self, nonce: int) -> None:
-        """A transaction of ``nonce`` is lost. If the chain has not used that nonce and
-        later ones of this lane are out, they wait on it: fill it with a transfer of
-        nothing to ourselves, so they land now, not at their timeout. If none are out,
-        the next transaction takes it (the nonce is read again)."""
+    async def _heal_gap(self, lost: SignedTx) -> None:
+        """``lost`` is lost. If the chain has not used its nonce and later ones of this lane
+        are out, they wait on it: fill it with a transfer of nothing to ourselves, so they
+        land now, not at their timeout; not while it (or a replacement) is pooled: it may
+        still land, and a filler signed at higher fees would displace it (its matches given
+        up for a transfer the operator pays; left61). If none are out, the next transaction
+        takes it (the nonce is read again)."""
         rpc = self.receipts
+        nonce = lost.nonce
         after = self.sender.next_nonce
         if after is None or after <= nonce + 1:
             self.sender.forget_nonce()
@@ -163,6 +182,9 @@ class NonceLane:
                     await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
                 )
                 if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                    return
+                if await rpc.call("eth_getTransactionByHash", lost.tx_hash) is not None:
+                    log.warning("nonce %d not filled: its settlement is pooled", nonce)
                     return
                 fees = await self.fees.current(rpc)
                 filler = self.sender.sign_at(
@@ -176,12 +198,150 @@ class NonceLane:
                 self.sender.forget_nonce()
 
     async def _receipt(
-        self, signed: SignedTx, suspect: bool = False, heads_before: int | None = None
-    ) -> Receipt | None:
-        """The receipt of ``signed``; None when it is lost: no receipt while its nonce was
-        taken by another transaction, or the chain does not know it any more (checked at
-        once when ``suspect``: its broadcast failed)."""
+        self,
+        signed: SignedTx,
+        suspect: bool = False,
+        heads_before: int | None = None,
+        early: Receipt | None = None,
+    ) -> tuple[SignedTx, Receipt | None]:
+        """The transaction of ``signed``'s nonce that landed (it, or a replacement at higher
+        fees: ``_replace_if_stuck``) and its receipt (``early``: the one that came with the
+        send); when it is lost (no receipt while its nonce was taken by another transaction,
+        or the chain does not know it any more: checked at once when ``suspect``, its
+        broadcast failed), the latest of them and None. The settler finishes the one
+        returned; the others are dropped here (given up when lost: if one lands after all,
+        the watcher applies it)."""
+        if early is not None:
+            return signed, early
         heads = self.mirror.announced if self.mirror is not None else None
-        return await poll_receipt(
-            self.receipts, self.sender.address, signed, suspect, heads, heads_before, self.blocks
+        pooled = Pooled([signed])
+
+        async def stuck() -> None:
+            await self._replace_if_stuck(pooled)
+
+        ended = False
+        receipt: Receipt | None = None
+        try:
+            receipt = await poll_receipt(
+                self.receipts, self.sender.address, signed, suspect, heads, heads_before,
+                self.blocks, pooled.hashes, stuck,
+            )  # fmt: skip
+            ended = True
+        finally:
+            landed = pooled.latest
+            if receipt is not None:  # (a receipt of none of them, from a lying endpoint: the first)
+                said = receipt.tx_hash.lower()
+                landed = next((t for t in pooled.txs if t.tx_hash.lower() == said), signed)
+            for tx in pooled.txs:
+                if tx is (landed if ended else signed):  # (the settler's to finish)
+                    continue
+                self.in_flight.discard(tx.tx_hash)
+                if self.mirror is not None:
+                    self.mirror.unexpect(tx.tx_hash)
+                if ended:  # (stopped: left pending, a restart sends each again)
+                    self.store.set_settlement_status(tx.tx_hash, "dropped")
+                    if receipt is None:
+                        self.give_up(tx.tx_hash)
+                    else:
+                        self.ours.discard(tx.tx_hash)
+        return landed, receipt
+
+    async def _automines(self) -> bool:
+        """Whether the chain mines on the send (``hardhat_getAutomine``: anvil and Hardhat
+        serve it); a chain that says it does not serve it is not asked again."""
+        if self.automine_unserved:
+            return False
+        try:
+            return await self.receipts.call("hardhat_getAutomine") is True
+        except Exception as e:
+            self.automine_unserved = not_served(e)
+            raise
+
+    async def _replace_if_stuck(self, pooled: Pooled) -> None:
+        """(``poll_receipt``'s hook: ``pooled``'s latest transaction is pooled, its nonce not
+        used) If the chain is not mining it (``sdex.settlement.replace``), sign it again at
+        higher fees, record it beside the first (a restart sends both: one lands), send it.
+        One at a time, each asked again first whether still pooled: on anvil one
+        replacement's block may take the others too. Errors are logged: it waits as before."""
+        if pooled.done or pooled.latest.body is None:
+            return
+        try:
+            head = quantity(await self.receipts.call("eth_blockNumber"))
+            why = pooled.seen(head, asyncio.get_running_loop().time())
+            if why is None or (why == "idle" and not await self._automines()):
+                return
+            if self._replacing is None:
+                self._replacing = asyncio.Lock()
+            async with self._replacing:
+                if await self._replace(pooled, why) and why == "idle":
+                    await self._head_past(head)
+        except Exception as e:  # (no answer: asked again at the next check)
+            log.debug("settlement %s pooled, not replaced: %s", pooled.latest.tx_hash, e)
+
+    async def _head_past(self, head: int) -> None:
+        """Until the chain's head is past ``head`` (``STUCK_IDLE`` at most): a chain that
+        mines on the send mines the replacement's block, which may take the other pooled
+        settlements too, before the next is asked whether it is still pooled (anvil tells
+        it pooled a moment after: its replacement was refused, "nonce too low")."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + STUCK_IDLE
+        while loop.time() < until:
+            if quantity(await self.receipts.call("eth_blockNumber")) > head:
+                return
+            await asyncio.sleep(0.01)
+
+    async def _replace(self, pooled: Pooled, why: str) -> bool:
+        """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
+        whether one was sent."""
+        rpc, last = self.receipts, pooled.latest
+        known, count = await rpc.batch(
+            [
+                ("eth_getTransactionByHash", [last.tx_hash]),
+                ("eth_getTransactionCount", [self.sender.address, "latest"]),
+            ]
         )
+        # (anvil tells a transaction pooled a moment after its block counts its nonce)
+        if not in_pool(known) or quantity(count) > last.nonce or not last.body:
+            return False  # (mined meanwhile, or gone: the receipt's wait tells)
+        # the fees of the latest block, read now (those the lane signs with may be a second
+        # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
+        fees = bumped(last.fees, fees_of(await rpc.call("eth_getBlockByNumber", "latest", False)))
+        to, data, gas, value = last.body
+        again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
+        first = pooled.txs[0].tx_hash
+        await asyncio.wrap_future(
+            self.store.add_replacement(first, again.tx_hash, again.nonce, again.raw)
+        )
+        self.in_flight.add(again.tx_hash)
+        self.ours.add(again.tx_hash)
+        if self.mirror is not None:
+            self.mirror.expect(again.tx_hash)
+        try:
+            await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
+        except RpcError as e:
+            if refused(e):  # the chain's answer: it cannot land
+                self.in_flight.discard(again.tx_hash)
+                self.ours.discard(again.tx_hash)
+                if self.mirror is not None:
+                    self.mirror.unexpect(again.tx_hash)
+                self.store.set_settlement_status(again.tx_hash, "dropped")
+                self.replace_refused += 1
+                pooled.done = True  # (Hardhat refuses any: the lane's next send mines its pool)
+                log.warning("settlement %s pooled, its replacement refused: %s", last.tx_hash, e)
+                return False
+            log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
+        except Exception as e:  # (fate unknown: it may land, so it is waited for too)
+            log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
+        pooled.replaced_by(again)
+        self.replaced += 1
+        log.warning(
+            "settlement %s pooled (%s), not mined: sent again as %s at fees %s",
+            last.tx_hash, why, again.tx_hash, fees,
+        )  # fmt: skip
+        return True
+
+
+def refused(e: RpcError) -> bool:
+    """Whether a send's error is the chain's refusal (an answer that is no "already known"):
+    not a timeout nor this client's own error (code 0), after which it may have landed."""
+    return not isinstance(e, RpcTimeout) and e.code != 0 and not already_known(e)

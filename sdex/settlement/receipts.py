@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Container
+from collections.abc import Awaitable, Callable, Container, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -62,17 +63,21 @@ class BlockReceipts:
         self._bad_reads = 0
         self._blocks: dict[str, asyncio.Future[dict[str, dict[str, object]] | None]] = {}
 
-    async def find(self, block_hashes: list[str], tx_hash: str) -> tuple[bool, object]:
-        """``(True, receipt)`` when ``tx_hash`` is in one of the blocks, ``(True, None)``
-        when it is in none of them, ``(False, None)`` when that is not known (the method
-        not served, or a block the chain does not know: the caller asks by hash)."""
-        want = tx_hash.lower()
+    async def find(
+        self, block_hashes: list[str], tx_hashes: str | Sequence[str]
+    ) -> tuple[bool, object]:
+        """``(True, receipt)`` when one of ``tx_hashes`` (a settlement and its replacements)
+        is in one of the blocks, ``(True, None)`` when none is in them, ``(False, None)``
+        when that is not known (the method not served, or a block the chain does not know:
+        the caller asks by hash)."""
+        want = [tx_hashes.lower()] if isinstance(tx_hashes, str) else [t.lower() for t in tx_hashes]
         for h in block_hashes:
             block = await self._block(h)
             if block is None:
                 return False, None
-            if (raw := block.get(want)) is not None:
-                return True, raw
+            for t in want:
+                if (raw := block.get(t)) is not None:
+                    return True, raw
         return True, None
 
     async def _block(self, block_hash: str) -> dict[str, dict[str, object]] | None:
@@ -153,6 +158,8 @@ async def poll_receipt(
     heads: HeadSignal | None = None,
     heads_before: int | None = None,
     blocks: BlockReceipts | None = None,
+    hashes: Sequence[str] | None = None,
+    on_pooled: Callable[[], Awaitable[None]] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost: no receipt
     while its nonce was taken by another transaction, or the chain does not know it any
@@ -162,8 +169,13 @@ async def poll_receipt(
     the broadcast, so the first ask waits for a block after it (a chain that answers the
     send before it mines, anvil, has no receipt to give before). With ``blocks`` too, the
     receipts of each block announced since are looked in (one read a block, shared) instead
-    of asking for this one's."""
+    of asking for this one's. ``hashes``: the transactions at its nonce that may land (it
+    and its replacements: the receipt is any one's; a list the caller may add to);
+    ``on_pooled``: called at each loss check that finds it pooled (known, in no block, its
+    nonce not used): the lane's replace-by-fee (``sdex.settlement.replace``)."""
     loop = asyncio.get_running_loop()
+    if hashes is None:
+        hashes = [signed.tx_hash]
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     polls = iter(RECEIPT_POLLS)
@@ -180,13 +192,13 @@ async def poll_receipt(
             if blocks is not None and blocks.supported and heads is not None and heads.live:
                 new = heads.hashes_after(checked) if checked is not None else None
                 if new and len(new) <= MAX_LOOKED:
-                    looked, raw = await blocks.find(new, signed.tx_hash)
+                    looked, raw = await blocks.find(new, hashes)
                     if looked:
                         checked, last_head = seen, loop.time()  # (looked in: not there)
                 elif new == [] and loop.time() - last_head < BY_HASH_AFTER:
                     looked = True  # no new block: nothing to look in yet
             if not looked:
-                raw = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                raw = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
                 if new is None or len(new) > MAX_LOOKED:
                     checked = seen  # (none known, or too many: from here on)
             if isinstance(raw, dict):
@@ -195,17 +207,19 @@ async def poll_receipt(
             if now >= next_check or now - start > RECEIPT_TIMEOUT:
                 next_check = now + LOST_CHECK
                 mined = quantity(await rpc.call("eth_getTransactionCount", address, "latest"))
-                known = await rpc.call("eth_getTransactionByHash", signed.tx_hash)
+                known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
                 if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
                     # A node may count a nonce or leave its pool a moment before the
                     # receipt is there (anvil): lost only if it still says so later.
                     if doubted or now - start > RECEIPT_TIMEOUT:
-                        last = await rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+                        last = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
                         return None if last is None else Receipt.from_rpc(last)
                     doubted = True
                     next_check = now + LOST_RECHECK
                 else:
                     doubted = False
+                    if on_pooled is not None and in_pool(known):
+                        await on_pooled()
         except (aiohttp.ClientError, OSError, TimeoutError, RpcError, ValueError) as e:
             # The chain did not answer. A transaction it took may still land: ask
             # again (giving the matches back now could settle them twice). One whose
@@ -219,3 +233,21 @@ async def poll_receipt(
             await heads.wait(seen, HEAD_WAIT)
         else:
             await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
+
+
+async def _any_of(rpc: AsyncRpc, method: str, hashes: Sequence[str]) -> Any:
+    """``method``'s answer (a receipt, a transaction) for the first of ``hashes`` that has
+    one, else None: one request, or one batch for a settlement and its replacements."""
+    if len(hashes) == 1:
+        return await rpc.call(method, hashes[0])
+    answers = await rpc.batch([(method, [h]) for h in hashes])
+    if (found := next((a for a in answers if isinstance(a, dict)), None)) is not None:
+        return found
+    if (failed := next((a for a in answers if isinstance(a, Exception)), None)) is not None:
+        raise failed  # (unknown whether the one that failed has an answer: asked again)
+    return None
+
+
+def in_pool(known: object) -> bool:
+    """Whether a transaction as ``eth_getTransactionByHash`` gives it is in no block yet."""
+    return isinstance(known, dict) and known.get("blockNumber") is None

@@ -38,10 +38,10 @@ A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a t
 lost) is diagnosed from chain state: the guilty order is shrunk or removed and the innocent
 one goes back to be matched again; the other matches of the batch, and other batches, are
 not touched (a batch whose record the store refused never left: its matches go back
-undiagnosed). A lost transaction whose nonce later ones of the lane wait on has that nonce
-filled at once by a transfer of nothing to the operator itself. A send the chain refuses for
-its nonce ("nonce too low": another sender of the operator's key used it, e.g. a devnet
-deployed again under the node) can never land: its matches are signed again
+undiagnosed). One left pooled unmined goes again at higher fees (``sdex.settlement.replace``);
+a lost one that later ones wait on has its nonce filled by a transfer of nothing (not while
+pooled). A send refused for its nonce ("nonce too low": another sender of the operator's key
+used it, e.g. a devnet deployed again under the node) can never land: its matches are signed again
 (``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way has
 ended, so no nonce goes out twice.
 
@@ -457,7 +457,7 @@ class Settler(NonceLane):
         if times is not None:
             times.resolve()  # the broadcast is over (or its fate unknown): the next may form
         try:
-            receipt = early or await self._receipt(signed, suspect, heads)
+            signed, receipt = await self._receipt(signed, suspect, heads, early)
             if times is not None:
                 times.receipt = time.perf_counter()
         finally:
@@ -469,7 +469,7 @@ class Settler(NonceLane):
             self.give_up(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
-            await self._heal_gap(signed.nonce)
+            await self._heal_gap(signed)
             why = "transaction lost" + (": its nonce taken by another sender" * nonce_taken)
             return [
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)

@@ -2,7 +2,8 @@
 //
 // Plain ES module, no build step. Everything comes from this node: the public API (/v1/...,
 // /health, /metrics), the websocket /v1/ws for live events, /web/status for the chain head
-// and settlements in flight, /web/dev-wallets on a devnet node started with --dev-wallets.
+// and settlements in flight, /web/dev-wallets on a devnet node started with --dev-wallets;
+// only the account's funds (and a dev account's on-chain cancel) go to the wallet's own RPC.
 // Orders are signed with ethers (served by the node from node_modules) or by an injected
 // EIP-1193 wallet (eth_signTypedData_v4). Every value from the network is shown as text.
 
@@ -31,6 +32,7 @@ const S = {
   market: null,
   fills: [], // trades, newest first
   seenFills: new Set(), // transactionHash:logIndex
+  fees: new Map(), // a fill event's feeKey -> the fee its order paid (BigInt): noteFee
   orderCache: new Map(), // hash -> order JSON
   orders: new Map(), // hash -> order JSON, once known (the book's "settling" marks)
   mine: new Map(), // hash -> {order, metaData}
@@ -151,7 +153,7 @@ function renderPairs() {
     ...S.markets.map((m) =>
       h("button", {
         type: "button", role: "tab", "data-pair": m.name,
-        onclick: () => { S.market = m; renderPairs(); renderUnits(); selectBook(); },
+        onclick: () => { S.market = m; renderPairs(); renderUnits(); selectBook(); refreshFunds(); },
       }, m.name),
     ),
   );
@@ -366,6 +368,7 @@ async function addFill(f) {
   const id = `${f.transactionHash}:${f.logIndex}`;
   if (S.seenFills.has(id)) return;
   S.seenFills.add(id);
+  noteFee(f);
   const order = await orderOf(f.orderHash);
   if (!S.seenFills.has(id)) return; // reverted (or the list rebuilt) while we asked
   const so = order && sideOf(order);
@@ -379,15 +382,51 @@ async function addFill(f) {
   if (existing) {
     existing.sides.add(side);
     existing.ids.add(id);
+    renderFills(); // (its fee, if this side paid one)
     return;
   }
   S.fills.push({
     key, ids: new Set([id]), sides: new Set([side]), tx: f.transactionHash, block: Number(f.blockNumber), logIndex: Number(f.logIndex),
-    market: m, price: priceOf(base, quote, m.baseDecimals, m.quoteDecimals), base, seller, buyer, fresh: true,
+    market: m, price: priceOf(base, quote, m.baseDecimals, m.quoteDecimals), base, quote, seller, buyer, fresh: true,
   });
   S.fills.sort((a, b) => b.block - a.block || b.logIndex - a.logIndex);
   S.fills.length = Math.min(S.fills.length, MAX_FILLS);
   renderFills();
+}
+
+/** The fee each fill event says its order paid (``feePaid``, in what that order receives),
+ * by the event's own words (transaction, maker, taker, both amounts): a trade row finds its
+ * seller's and its buyer's there, also the fill of an order this node never held (user62:
+ * "Recent fills" showed no fee, so a fee taken by the node was seen nowhere on the page). */
+const FEE_KEYS = 4 * MAX_FILLS;
+function feeKey(tx, maker, taker, gave, got) {
+  return `${tx}|${maker}|${taker}|${gave}|${got}`.toLowerCase();
+}
+function noteFee(f) {
+  let fee;
+  try { fee = BigInt(f.feePaid ?? "0"); } catch { return; }
+  S.fees.set(feeKey(f.transactionHash, f.maker, f.taker, f.makerAmountFilled, f.takerAmountFilled), fee);
+  while (S.fees.size > FEE_KEYS) S.fees.delete(S.fees.keys().next().value);
+  if (fee && S.fills.some((t) => t.tx === f.transactionHash)) renderFills();
+}
+
+/** A trade row's fees: the seller's, in the quote it receives, and the buyer's, in base. */
+function feeCell(t) {
+  const m = t.market;
+  const sides = [
+    [S.fees.get(feeKey(t.tx, t.seller, t.buyer, t.base, t.quote)), m.quoteDecimals, m.quote, "the seller"],
+    [S.fees.get(feeKey(t.tx, t.buyer, t.seller, t.quote, t.base)), m.baseDecimals, m.base, "the buyer"],
+  ];
+  // a side whose fill this page has not seen (yet: its event comes next; or never, an order
+  // this node does not hold) is "?", never read as no fee
+  const said = sides.filter(([fee]) => fee !== 0n)
+    .map(([fee, dec, sym, who]) => [fee === undefined ? "?" : `${fmtAmount(fee, dec)} ${sym}`, who]);
+  // (each amount whole; a narrow column folds between them: a phone's, at 390 px)
+  const parts = said.length ? said.flatMap(([v], i) => (i ? [" + ", h("span", {}, v)] : [h("span", {}, v)])) : ["0"];
+  const title = said.length
+    ? `paid by ${said.map(([v, who]) => `${who} ${v === "?" ? "(its fill not known to this node)" : v}`).join(" and ")}, each from what it receives`
+    : "no fee";
+  return h("td", { class: "num fee", title }, ...parts);
 }
 
 /** A fill the chain undid (a reorg or a reset: the node's fill event ``reverted``): its
@@ -405,7 +444,7 @@ function dropFill(f) {
 function renderFills() {
   const me = S.account?.address;
   if (!S.fills.length) {  // (an empty table's headings alone read as a broken page)
-    $("fills").tBodies[0].replaceChildren(h("tr", {}, h("td", { colSpan: 7, class: "muted" }, "no fills yet")));
+    $("fills").tBodies[0].replaceChildren(h("tr", {}, h("td", { colSpan: 8, class: "muted" }, "no fills yet")));
     return;
   }
   $("fills").tBodies[0].replaceChildren(
@@ -418,6 +457,7 @@ function renderFills() {
         h("td", { class: "num" }, `${fmtAmount(t.base, t.market.baseDecimals)} ${t.market.base}`),
         h("td", { class: "mono", title: t.seller }, short(t.seller, 6)),
         h("td", { class: "mono", title: t.buyer }, short(t.buyer, 6)),
+        feeCell(t),
       );
       t.fresh = false;
       return tr;
@@ -430,6 +470,7 @@ function renderFills() {
 async function loadFills() {
   S.fills = [];
   S.seenFills.clear();
+  S.fees.clear();
   const per = 2 * MAX_FILLS; // (two fill events a match)
   const q = `/v1/fills?perPage=${per}`;
   const records = await listingTail(q, per, await getJSON(`${q}&page=1`));
@@ -616,7 +657,9 @@ async function refreshNetwork() {
     showChain(health);
     const settling = JSON.stringify(status.inFlight);
     const moved = settling !== JSON.stringify(S.status?.inFlight);
+    const newBlock = status.head !== S.status?.head;
     S.status = status;
+    if (newBlock) refreshFunds(); // (a fill, a transfer, an approval)
     if (moved) renderBook(); // (its levels with a settlement in flight)
     const now = performance.now();
     const submitted = metricSum(metrics, "sdex_orders_submitted_total");
@@ -707,6 +750,8 @@ function setAccount(acc) {
   renderMyOrders();
   renderBook();
   renderFills();
+  F.read = null;
+  refreshFunds();
   if (acc) loadMyOrders();
 }
 
@@ -717,6 +762,124 @@ async function signTyped(primaryType, types, message) {
   if (acc.kind === "dev") return acc.wallet.signTypedData(domain, { [primaryType]: types[primaryType] }, message);
   const data = { types: { EIP712Domain: S.config.types.EIP712Domain, ...types }, primaryType, domain, message };
   return window.ethereum.request({ method: "eth_signTypedData_v4", params: [acc.address, JSON.stringify(data)] });
+}
+
+// ---- funds ------------------------------------------------------------------------------
+
+// What the account holds of the selected pair's two tokens, what it lets the Exchange take
+// (the ERC-20 allowance), what its open orders at this node already offer, and so what a new
+// order can still be backed by (user62: the page showed no balance, so a wallet learnt it
+// could not pay only after posting). Read from the chain through the wallet's own RPC (the
+// devnet's for a dev account, the injected wallet's `eth_call` otherwise), at each new block.
+const UNLIMITED = 1n << 128n; // (an allowance this large: "unlimited", as max-uint approvals are)
+const ERC20 = { balanceOf: "0x70a08231", allowance: "0xdd62ed3e" };
+const word = (address) => address.toLowerCase().replace(/^0x/, "").padStart(64, "0");
+const F = { reading: false, again: false, read: null }; // read: {key, tokens: {sym: {balance, allowance}}} | {key, error}
+
+/** One ``eth_call`` through the account's RPC: a uint256 answer as a BigInt (anything else,
+ * or no answer within READ_TIMEOUT_MS, throws). */
+async function chainUint(to, data) {
+  let result;
+  if (S.account.kind === "dev") {
+    const r = await fetch(S.dev.rpc, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_call", params: [{ to, data }, "latest"] }),
+      signal: AbortSignal.timeout(READ_TIMEOUT_MS),
+    });
+    const body = await r.json();
+    if (body?.error) throw new Error(String(body.error.message ?? "the chain refused the read").slice(0, 200));
+    result = body?.result;
+  } else {
+    result = await window.ethereum.request({ method: "eth_call", params: [{ to, data }, "latest"] });
+  }
+  if (typeof result !== "string" || !/^0x[0-9a-fA-F]{1,64}$/.test(result)) throw new Error("the chain's answer is not a uint256");
+  return BigInt(result);
+}
+
+const fundsKey = () => (S.account && S.market ? `${S.account.address}|${S.market.name}` : "");
+
+/** Read the account's balance and allowance of the pair's tokens (one read at a time; a read
+ * asked meanwhile runs once the one in progress ends). */
+async function refreshFunds() {
+  if (!S.account || !S.market || !S.config) return renderFunds();
+  if (F.reading) { F.again = true; return; }
+  F.reading = true;
+  const key = fundsKey();
+  const m = S.market;
+  const owner = S.account.address;
+  try {
+    const tokens = {};
+    for (const [sym, token] of [[m.base, m.baseToken], [m.quote, m.quoteToken]]) {
+      const [balance, allowance] = await Promise.all([
+        chainUint(token, ERC20.balanceOf + word(owner)),
+        chainUint(token, ERC20.allowance + word(owner) + word(S.config.exchange)),
+      ]);
+      tokens[sym] = { balance, allowance };
+    }
+    F.read = { key, tokens };
+  } catch (e) {
+    F.read = { key, error: e.shortMessage || e.message || String(e) };
+  } finally {
+    F.reading = false;
+  }
+  renderFunds();
+  if (F.again || key !== fundsKey()) { F.again = false; refreshFunds(); }
+}
+
+/** What the account's open orders at this node still offer of ``token`` (base units). */
+function inOpenOrders(token) {
+  let sum = 0n;
+  for (const { order, metaData: meta } of S.mine.values()) {
+    if (!OPEN.has(meta.status) || !same(order.makerToken, token)) continue;
+    try { sum += BigInt(meta.remainingMakerAmount ?? order.makerAmount); } catch { /* not an amount */ }
+  }
+  return sum;
+}
+
+/** Each of the pair's tokens: {sym, decimals, balance, allowance, held, free} (BigInt), or
+ * null while not read for this account and pair. */
+function fundsNow() {
+  const m = S.market;
+  if (!m || F.read?.key !== fundsKey() || !F.read.tokens) return null;
+  return [[m.base, m.baseToken, m.baseDecimals], [m.quote, m.quoteToken, m.quoteDecimals]].map(([sym, token, decimals]) => {
+    const { balance, allowance } = F.read.tokens[sym];
+    const held = inOpenOrders(token);
+    const usable = balance < allowance ? balance : allowance;
+    return { sym, token, decimals, balance, allowance, held, free: usable > held ? usable - held : 0n };
+  });
+}
+
+function renderFunds() {
+  const el = $("funds");
+  if (!S.account || !S.market) { el.hidden = true; el.replaceChildren(); return; }
+  el.hidden = false;
+  if (F.read?.key === fundsKey() && F.read.error) {
+    el.replaceChildren(h("div", { class: "low" }, `funds: could not read the chain (${F.read.error}); read again at the next block`));
+    return;
+  }
+  const funds = fundsNow();
+  if (!funds) { el.replaceChildren(h("div", { class: "muted" }, "funds: reading the chain…")); return; }
+  if (S.config && $("price").value && $("amount").value) preview(true); // (its note on what is free)
+  el.replaceChildren(...funds.map((f) => {
+    const amt = (v) => `${fmtAmount(v, f.decimals)}`;
+    const approved = f.allowance >= UNLIMITED ? "unlimited" : amt(f.allowance);
+    return h("div", {
+      "data-token": f.sym, "data-balance": String(f.balance), "data-allowance": String(f.allowance),
+      "data-held": String(f.held), "data-free": String(f.free),
+      title: `free for new orders: the smaller of the wallet's ${f.sym} and what it lets the Exchange take, less what its open orders at this node still offer`,
+    },
+    h("b", {}, f.sym), `: ${amt(f.balance)} in the wallet · approved for the Exchange: ${approved} · in your open orders here: ${amt(f.held)} · `,
+    h("span", { class: f.free ? "" : "low" }, `free for new orders: ${amt(f.free)}`),
+    f.allowance === 0n ? h("span", { class: "low" }, ` (approve the Exchange ${S.config.exchange} to spend ${f.sym} to sell it)`) : "");
+  }));
+}
+
+/** The preview's note for an order larger than the wallet's free funds of what it offers. */
+function fundsNote(order) {
+  const funds = fundsNow();
+  const f = funds?.find((x) => same(x.token, order.makerToken));
+  if (!f || BigInt(order.makerAmount) <= f.free) return "";
+  return ` · the wallet has ${fmtAmount(f.free, f.decimals)} ${f.sym} free for new orders (see above): the book would offer only that much of it`;
 }
 
 // ---- trading ----------------------------------------------------------------------------
@@ -822,10 +985,11 @@ function draft(placing = false) {
   }
 }
 
-function preview() {
+/** ``quiet``: the text alone, the fields' errors left as they are (new funds read). */
+function preview(quiet = false) {
   const m = S.market;
   const { order, errors } = draft();
-  fieldErrors(errors);  // (also with nothing typed: an error put right goes, user29)
+  if (quiet !== true) fieldErrors(errors);  // (also with nothing typed: an error put right goes, user29)
   if (!$("price").value && !$("amount").value) {
     // nothing typed: the node's minimum order size, so the first order is not refused for it
     const least = m ? [[m.baseMin, m.baseDecimals, m.base], [m.quoteMin, m.quoteDecimals, m.quote]]
@@ -849,7 +1013,7 @@ function preview() {
   const moved = cmp(limit, typed) !== 0
     ? ` · whole ${m.quote} units move the signed limit from ${fmtPrice(typed)} to ${fmtPrice(limit)}, in your favour`
     : "";
-  $("preview").textContent = `${said}${fee}${moved}`;
+  $("preview").textContent = `${said}${fee}${moved}${fundsNote(order)}`;
 }
 
 async function placeOrder(ev) {
@@ -1150,6 +1314,7 @@ function renderMyOrders() {
       : [h("tr", {}, h("td", { colSpan: 7, class: "muted" }, S.account ? "no orders yet" : "choose an account"))]),
   );
   renderBook(); // (the levels of my open orders)
+  renderFunds(); // (what they offer)
 }
 
 // ---- live events ------------------------------------------------------------------------
