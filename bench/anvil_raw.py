@@ -41,7 +41,8 @@ from node import (
 )
 
 from sdex.chain import Exchange, Receipt, Rpc, Sender
-from sdex.devnet import AnvilNode, Devnet
+from sdex.chainnode import AnvilNode
+from sdex.devnet import Devnet
 from sdex.settlement.gas import BASE_GAS
 
 BLOCK_GAS = 100_000

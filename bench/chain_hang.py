@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchlib import machine  # noqa: E402
 
-from sdex.devnet import HardhatNode, deploy_devnet, free_port  # noqa: E402
+from sdex.chainnode import HardhatNode  # noqa: E402
+from sdex.devnet import deploy_devnet, free_port  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 from sdex.watch.loop import STALL, SUBSCRIBED_POLL  # noqa: E402

@@ -1103,7 +1103,8 @@ def orders_in_window(rate: float, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from sdex.chain import Exchange
-    from sdex.devnet import HardhatNode, deploy_devnet, dev_keys
+    from sdex.chainnode import HardhatNode
+    from sdex.devnet import deploy_devnet, dev_keys
 
     makers = list(range(MAX_NODES, MAX_NODES + args.makers))
     per_run = WARMUP + sum(orders_in_window(r, args) for r in args.rate)

@@ -7,7 +7,7 @@ its own environment), deployed and warmed up; then the rounds alternate the vari
 order turned every other round), each round the raw sender's ``batchMatchOrders`` of 64 on
 every variant's chain (send, then ask the receipt), so all the chains grow alike and each
 variant is measured in the same minutes as ``base`` (the devnet before hardhat50: mimalloc's
-own 10 ms purge delay; ``devnet``: ``sdex.devnet.HARDHAT_ALLOCATOR``).
+own 10 ms purge delay; ``devnet``: ``sdex.chainnode.HARDHAT_ALLOCATOR``).
 
 Per variant and round: Hardhat's user and system CPU ms a match, page faults a match, the
 JS thread's (``node``) and EDR's workers' (``tokio-runtime-w``) user+sys ms a match, and
@@ -31,7 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import node as bn
 
 from sdex.chain import Exchange, Rpc, Sender, SignedTx
-from sdex.devnet import HARDHAT_ALLOCATOR, REPO_ROOT, Devnet, HardhatNode
+from sdex.chain.abi import REPO_ROOT
+from sdex.chainnode import HARDHAT_ALLOCATOR, HardhatNode
+from sdex.devnet import Devnet
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,9 @@ import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
 
 from sdex.chain import Exchange, Rpc, Sender, SignedTx  # noqa: E402
+from sdex.chainnode import AnvilNode  # noqa: E402
 from sdex.deployment import Deployment  # noqa: E402
-from sdex.devnet import AnvilNode, Devnet, free_port  # noqa: E402
+from sdex.devnet import Devnet, free_port  # noqa: E402
 from sdex.ingest import Accepted  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from sdex.chain.tx import fees_of
-from sdex.devnet import BLOCK_GAS, Devnet
+from sdex.chainnode import BLOCK_GAS
+from sdex.devnet import Devnet
 from tests.conftest import chain_of
 from tests.nodeutil import wait_for
 from tests.test_settlement_fallback import OPERATOR, pair, running_settler

@@ -2,7 +2,7 @@
 """What a walk costs past N resting orders it may not take (walk46): orders restricted to
 another taker (``Order.taker``), priced across the book.
 
-Such an order is skipped by every walk that meets it (``MatchingEngine._walk``: the taker
+Such an order is skipped by every walk that meets it (``sdex.matching.walk.walk``: the taker
 restriction), and rests at any price, crossing included: the walk of the order that rests it
 skips the public orders it meets, and the public orders that come later skip it. So N of them
 (each needs only the node's minimum of the token it sells in its maker's balance, 1,000 per

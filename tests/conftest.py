@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Exchange, Rpc, Sender, Token
+from sdex.chainnode import ENGINES, Engine
 from sdex.deployment import Deployment
-from sdex.devnet import ENGINES, Devnet, Engine
+from sdex.devnet import Devnet
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, sign_order
 
 LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))

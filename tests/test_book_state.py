@@ -5,7 +5,7 @@ A hypothesis ``RuleBasedStateMachine`` drives a node-like sequence: every order 
 settlements (``confirm``) and failed settlements (``release``) are followed by ``uncross``, as
 the node does. After every step it checks:
 
-- no crossing pair is left, as ``sdex.matching.engine`` defines it;
+- no crossing pair is left, as ``sdex.matching.walk`` defines it;
 - ``filled + pending + remaining == makerAmount`` for every order, pending and filled equal to
   a model built from the matches and settlements;
 - each maker's funds are allocated exactly as the book promises: greedily in time priority,

@@ -25,7 +25,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from sdex.book import Entry, OrderBook, RemovalReason, Side
 from sdex.book.ladder import level_at
-from sdex.book.levels import BLOCK, BookSide, Level
+from sdex.book.levels import BookSide, Level
+from sdex.book.queue import BLOCK
 from sdex.book.total import CHUNK
 from sdex.order import ZERO_ADDRESS
 from tests.test_book import BASE, BASE2, MAKERS, QUOTE, T0, ask, bid

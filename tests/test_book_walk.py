@@ -121,15 +121,17 @@ FAR_FUTURE = 2**63
 
 def test_the_book_package_is_layered() -> None:
     """Inside ``sdex.book``: levels know only types and what is under them (prices, a
-    maker's ledger, the log of changes, a level's total on it: pure), funds never the
-    order book (cycles in all of sdex/ are caught by tests/test_layout.py)."""
+    maker's ledger, the log of changes, a level's total and its queue on it: pure), funds
+    never the order book (cycles in all of sdex/ are caught by tests/test_layout.py)."""
     graph = {
         name: {m for m in deps if m.startswith("sdex.book.")}
         for name, deps in layout.graph().items()
     }
     under = {"sdex.book.prices", "sdex.book.ledger", "sdex.book.changelog"}
-    assert graph["sdex.book.levels"] <= {"sdex.book.types", "sdex.book.total", *under}
+    on_level = {"sdex.book.total", "sdex.book.queue"}
+    assert graph["sdex.book.levels"] <= {"sdex.book.types", *on_level, *under}
     assert graph["sdex.book.total"] == {"sdex.book.changelog"}
+    assert graph["sdex.book.queue"] == {"sdex.book.total"}
     assert graph["sdex.book.ladder"] <= {"sdex.book.levels", "sdex.book.prices"}
     assert all(graph[m] == set() for m in under)
     assert "sdex.book.orderbook" not in graph["sdex.book.funds"]
@@ -229,7 +231,7 @@ def test_a_release_puts_back_an_order_the_walk_deferred_behind_a_skipped_one_onc
     assert [(lv.price, lv.fillable) for lv in pair.depth(Side.ASK)] == ([] if apart else [(10, 10)])
 
 
-# ---- exact decisions by floats (``sdex.matching.engine``) -------------------------------------
+# ---- exact decisions by floats (``sdex.matching.walk``) -------------------------------------
 
 UINT = st.integers(0, 2**256 - 1)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Exchange, Rpc, Sender, Token
+from sdex.chainnode import HardhatNode
 from sdex.deployment import Deployment
-from sdex.devnet import HardhatNode, deploy_devnet
+from sdex.devnet import deploy_devnet
 from sdex.node.config import NodeConfig
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder, sign_order
 from tests.conftest import LOG_DIR

@@ -18,15 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from sdex.chain import Exchange, Rpc, Sender, Token
+from sdex.chainnode import ANVIL_PACKAGES, INTERVAL_BLOCK_GAS, AnvilNode, HardhatNode
 from sdex.cli import main
-from sdex.devnet import (
-    ANVIL_PACKAGES,
-    INTERVAL_BLOCK_GAS,
-    AnvilNode,
-    Devnet,
-    HardhatNode,
-    free_port,
-)
+from sdex.devnet import Devnet, free_port
 from sdex.errors import DevnetError
 from tests.nodeutil import ROOT
 

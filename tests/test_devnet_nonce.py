@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Rpc, Sender, Token
-from sdex.devnet import UINT256_MAX, chain_node, deploy_devnet, dev_keys
+from sdex.chainnode import chain_node
+from sdex.devnet import UINT256_MAX, deploy_devnet, dev_keys
 from tests.rpcfault import Answer, _proxy
 
 LAST = 19

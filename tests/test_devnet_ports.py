@@ -16,7 +16,7 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chain.rpc import quantity
-from sdex.devnet import AnvilNode, ChainNode, HardhatNode, free_port
+from sdex.chainnode import AnvilNode, ChainNode, HardhatNode, free_port
 from sdex.errors import DevnetError
 
 MARK = 7

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain.exchange import deploy, load_abi
-from sdex.devnet import HardhatNode, deploy_devnet
+from sdex.chainnode import HardhatNode
+from sdex.devnet import deploy_devnet
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.mirror.sigcache import SigCache
 from sdex.model import MAX_SIGNATURE_BYTES

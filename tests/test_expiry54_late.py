@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sdex.matching.engine as engine_module
+import sdex.matching.walk as walk_module
 from sdex.book import RemovalReason, native
 from sdex.book.late import restore
 from sdex.book.levels import Level
@@ -205,7 +206,7 @@ def _matches(ms: tuple[object, ...]) -> list[tuple[object, ...]]:
     return [(m.resting.hash, m.incoming.hash, m.amounts) for m in ms]  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(native.ACTIVE, reason="swaps the engine's ``hold`` (Python source only)")
+@pytest.mark.skipif(native.ACTIVE, reason="swaps the walk's ``hold`` (Python source only)")
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_OP, min_size=1, max_size=40))
 def test_holding_late_orders_apart_changes_no_match(
@@ -217,11 +218,11 @@ def test_holding_late_orders_apart_changes_no_match(
     orders = [_order(op)[0] for op in ops]
     held = _run(engine(), ops, orders)
     real = engine_module.hold
-    engine_module.hold = lambda book, e, by: None  # type: ignore[assignment]
+    engine_module.hold = walk_module.hold = lambda book, e, by: None  # type: ignore[assignment]
     try:
         reference = _run(engine(), ops, orders)
     finally:
-        engine_module.hold = real
+        engine_module.hold = walk_module.hold = real
     assert held == reference
 
 

@@ -1,11 +1,11 @@
-"""``sdex.devnet.free_port``: a port for a server started a moment later, picked below the
+"""``sdex.chainnode.free_port``: a port for a server started a moment later, picked below the
 kernel's ephemeral range (where any outgoing connection may take it first), and free."""
 
 from __future__ import annotations
 
 import socket
 
-from sdex.devnet import PORTS_FROM, _ephemeral_low, free_port
+from sdex.chainnode import PORTS_FROM, _ephemeral_low, free_port
 
 
 def test_free_ports_are_below_the_ephemeral_range_and_bindable() -> None:

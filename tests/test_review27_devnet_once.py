@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Rpc
-from sdex.devnet import chain_node, deploy_devnet, dev_keys
+from sdex.chainnode import chain_node
+from sdex.devnet import deploy_devnet, dev_keys
 from sdex.errors import RpcError
 from sdex.order import address_of
 from tests.rpcfault import Answer, _proxy

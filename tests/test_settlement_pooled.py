@@ -19,7 +19,8 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chain.tx import Sender, SignedTx, fees_of
-from sdex.devnet import ANVIL_PACKAGES, BLOCK_GAS, Devnet
+from sdex.chainnode import ANVIL_PACKAGES, BLOCK_GAS
+from sdex.devnet import Devnet
 from sdex.settlement import Outcome, receipts
 from sdex.settlement.replace import MAX_REPLACEMENTS, STUCK_BLOCKS, STUCK_IDLE, Pooled, bumped
 from sdex.settlement.settler import Settler

@@ -12,8 +12,9 @@ from sdex.book.errors import DuplicateOrder, FillStateError, InvalidOrder, Unkno
 from sdex.book.funds import allocate
 from sdex.book.ladder import drop, ladder_at, ladder_of, level_at, level_of, price_of
 from sdex.book.late import forget as forget_late
-from sdex.book.levels import BLOCK_MASK, Account, BookSide, Entry, Level
+from sdex.book.levels import Account, BookSide, Entry, Level
 from sdex.book.prices import int_gcd
+from sdex.book.queue import BLOCK_MASK
 from sdex.book.terms import all_or_nothing, minimum_lot, own_terms
 from sdex.book.total import CHUNK
 from sdex.book.types import RemovalReason

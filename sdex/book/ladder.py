@@ -46,7 +46,7 @@ def level_at(side: BookSide, num: int, den: int) -> Level:
 def ladder_of(e: Entry) -> BookSide:
     """Where ``e`` rests: its side, or, restricted to one taker (``Entry.taker`` not 0x0),
     that taker's private ladder of its side (``BookSide.private``, made if new), so that
-    only the walks of that taker's orders meet it (``sdex.matching.engine``: the contract
+    only the walks of that taker's orders meet it (``sdex.matching.walk``: the contract
     fills it only with its taker as the counterparty's maker)."""
     side = e.book_side
     taker = e.taker

@@ -7,11 +7,8 @@ is one level. A side keeps its levels in a plain list, worst price first and bes
 (the walk takes and drops levels at the end); where a level goes in it, and when an empty
 one is dropped, is ``sdex.book.ladder``'s.
 
-A level is a list with a head index, in time priority (arrival ``seq``): appends at the
-tail, removal by marking the entry dead (O(1)), dead entries skipped from the head and
-compacted away in bulk. Each entry knows its slot, and the level counts the dead slots of
-each block of ``BLOCK`` slots, so that a reader finds its ``k``-th live entry by skipping
-whole blocks (``Level.find``: a deep page of the book), however many slots are dead.
+A level's queue of entries in time priority, with O(1) removal and block counts of its dead
+slots for deep pages, is its base ``Queue`` (``sdex.book.queue``).
 
 Only entries that can trade now are in the queue: an entry whose ``fillable`` is below its
 ``unit`` (the least amount that trades at its own price: its fills are pending, its maker is
@@ -19,19 +16,19 @@ short of funds) is *parked*: taken out of the queue so that matching never walks
 and put back at its time priority (by ``seq``) when it can trade again. So a walk's cost
 never grows with entries that cannot trade (nor with orders restricted to other takers,
 which rest apart: ``BookSide.private``). Imports of ``sdex.book`` only its types and what is
-under it (``ledger``, ``changelog``, ``total``): no import cycles in the package."""
+under it (``ledger``, ``changelog``, ``total``, ``queue``): no import cycles in the package."""
 
 from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Iterator
 from fractions import Fraction
-from operator import attrgetter
 from typing import Final
 
 from sdex.book.changelog import ChangeLog
 from sdex.book.ledger import Ledger
-from sdex.book.total import CHUNK, Total
+from sdex.book.queue import BLOCK_BITS, BLOCK_MASK, Queue, Queued, by_seq
+from sdex.book.total import CHUNK
 from sdex.book.types import RemovalReason, Side
 from sdex.order import Order, SignedOrder
 
@@ -62,7 +59,7 @@ class Account(Ledger):
 SEQ_LIMIT: Final = 2**61  # above every order's arrival ``seq`` (snapshots check it): machine int
 
 
-class Entry:
+class Entry(Queued):
     """One order's fill state in the book. Read by ``sdex.matching``; changed only by the book.
 
     Amounts are in the order's maker token: ``remaining = maker_amount - filled - pending``;
@@ -82,7 +79,6 @@ class Entry:
         "aon",
         "book_side",
         "closed",
-        "dead",
         "expiry",
         "fee_amount",
         "fillable",
@@ -98,9 +94,7 @@ class Entry:
         "order",
         "parked",
         "pending",
-        "seq",
         "signed",
-        "slot",
         "taker",
         "taker_amount",
         "tunit",
@@ -126,6 +120,7 @@ class Entry:
         """``gcd``: of ``maker_amount`` and ``taker_amount``; ``order`` and ``order_hash``:
         ``signed.order`` and ``signed.hash`` (all passed in by the book, which has read them
         already: in the Python source each read of a ``SignedOrder`` is an attribute lookup)."""
+        super().__init__(seq)  # its time priority, and its slot in a queue (``Queued``)
         self.signed = signed
         self.order: Order = order
         self.hash = order_hash  # the order's identity, read on every removal
@@ -138,7 +133,6 @@ class Entry:
         self.taker = order.taker
         self.expiry = order.expiry
         self.book_side = book_side
-        self.seq = seq
         self.filled = filled
         self.pending = 0
         self.fillable = 0
@@ -155,8 +149,6 @@ class Entry:
         self.aon = False
         self.account = account
         self.level: Level | None = None  # the level it rests at (in its queue or parked)
-        self.dead = False  # its slot in the level's queue is stale (closed or parked)
-        self.slot = 0  # its place in the level's queue (while it is in the queue)
         self.parked = False  # resting but out of the queue: it cannot trade now
         self.late = False  # parked: it expires by when a match could settle (``sdex.book.late``)
         self.closed: RemovalReason | None = None
@@ -188,13 +180,7 @@ class Entry:
         return f"Entry({s} pending={self.pending} fillable={self.fillable})"
 
 
-_seq_key: Final = attrgetter("seq")
-BLOCK_BITS: Final = 7
-BLOCK: Final = 1 << BLOCK_BITS  # slots a level counts the dead of together (<= 256: small ints)
-BLOCK_MASK: Final = BLOCK - 1
-
-
-class Level(Total):
+class Level(Queue[Entry]):
     """All orders at one exact price, oldest first. ``rank`` orders the levels of a side
     (``BookSide``): ``-price`` for asks, ``price`` for bids, as a float, so that the best
     level has the greatest rank.
@@ -205,27 +191,22 @@ class Level(Total):
     costs O(levels), not O(orders). Every change of ``total`` is noted in the side's log
     of changes (``BookSide.changes``, a ``ChangeLog``: ``logged`` is its last place there).
     ``total`` is kept in two machine ints (``Total``, its base: ``high * CHUNK + low``).
-
-    ``dead_in[b]`` counts the dead slots of ``queue[b * BLOCK : (b + 1) * BLOCK]`` (every
-    slot before ``head`` is one): kept as slots are appended and marked dead, counted again
-    when the queue is rebuilt (``compact``, an insertion out of ``seq`` order).
+    Its queue, ``queue`` from ``head`` on with the dead slots of each block counted
+    (``dead_in``), is its base ``Queue``'s; ``take`` and ``push`` keep the counts here (one
+    call per change on the hot paths), ``compact``, ``recount`` and ``find`` are the queue's.
 
     ``aons`` counts the all-or-nothing entries (``Entry.aon``) in the queue and ``aon_least``
     is at most the least of their costs (``tunit``; exact when the walk last set it, lower
     once a cheaper one left): a walk that cannot pay that passes a level of nothing but such
-    entries in O(1) instead of one by one (``sdex.matching.engine``)."""
+    entries in O(1) instead of one by one (``sdex.matching.walk``)."""
 
     __slots__ = (
         "aon_least",
         "aons",
-        "dead_in",
         "den",
-        "head",
         "listed",
-        "live",
         "num",
         "parked",
-        "queue",
         "rank",
         "side",
     )
@@ -236,10 +217,6 @@ class Level(Total):
         self.den = den
         self.rank = rank
         self.side = side
-        self.queue: list[Entry] = []  # sorted by seq
-        self.head = 0  # queue[:head] are all dead
-        self.dead_in: list[int] = []  # dead slots of each block of the queue
-        self.live = 0  # entries in the queue not dead
         self.parked: dict[bytes, Entry] = {}  # resting here, out of the queue
         self.listed = False  # in its side's ``ranked`` (else empty, kept as a spare)
         self.aons = 0  # all-or-nothing entries in the queue
@@ -269,7 +246,7 @@ class Level(Total):
         entry.level = self
         entry.dead = False
         if queue and queue[-1].seq > entry.seq:
-            insort(queue, entry, lo=self.head, key=_seq_key)
+            insort(queue, entry, lo=self.head, key=by_seq)
             self.recount()
         else:
             n = len(queue)
@@ -351,7 +328,7 @@ class Level(Total):
         for entry in entries:
             entry.dead = False
         self.queue += entries
-        self.queue.sort(key=_seq_key)  # (sorted runs: merged, O(level + k log k))
+        self.queue.sort(key=by_seq)  # (sorted runs: merged, O(level + k log k))
         self.recount()
         self.live += len(entries)
         for entry in entries:
@@ -359,82 +336,12 @@ class Level(Total):
                 self.count_aon(entry)
             self.add(entry.fillable)
 
-    def compact(self) -> None:
-        """Drop dead entries. Never called while ``sdex.matching`` walks this level."""
-        queue = self.queue = [e for e in self.queue[self.head :] if not e.dead]
-        self.head = 0
-        for i in range(len(queue)):
-            queue[i].slot = i
-        self.dead_in = [0] * ((len(queue) + BLOCK_MASK) >> BLOCK_BITS)
-
-    def recount(self) -> None:
-        """Number the slots from the head on again and count each block's dead slots (the
-        queue changed but at its tail). O(level), as what changed it."""
-        queue = self.queue
-        head = self.head
-        counts = [0] * ((len(queue) + BLOCK_MASK) >> BLOCK_BITS)
-        for i in range(len(queue)):
-            b = i >> BLOCK_BITS
-            if i < head:  # dead, maybe a stale slot of an entry that is back in the queue
-                counts[b] = counts[b] + 1
-            else:
-                e = queue[i]
-                e.slot = i
-                if e.dead:
-                    counts[b] = counts[b] + 1
-        self.dead_in = counts
-
-    def find(self, k: int) -> int:
-        """The slot of the ``k``-th live entry of the queue (from 0; ``k < live``): whole
-        blocks skipped by their counts, then at most a block's slots read, O(slots / BLOCK
-        + BLOCK) whatever is dead (straight there when nothing is, from the head on)."""
-        queue = self.queue
-        head = self.head
-        q = len(queue)
-        if q - head == self.live:
-            return head + k
-        dead_in = self.dead_in
-        b = 0
-        start = 0
-        while True:
-            end = start + BLOCK
-            if end > q:
-                end = q
-            n = end - start - dead_in[b]  # live slots in block ``b``
-            if k < n:
-                break
-            k -= n
-            b += 1
-            start = end
-        j = start if start > head else head  # (slots before the head: dead, counted)
-        while True:
-            if not queue[j].dead:
-                if not k:
-                    return j
-                k -= 1
-            j += 1
-
-    def active(self) -> Iterator[Entry]:
-        """Entries in the queue (all can trade now), oldest first."""
-        queue = self.queue
-        for i in range(self.head, len(queue)):
-            e = queue[i]
-            if not e.dead:
-                yield e
-
     def entries(self) -> Iterator[Entry]:
         """Every entry resting here, parked ones included, oldest first."""
         if not self.parked:
             yield from self.active()
         else:
-            yield from sorted([*self.active(), *self.parked.values()], key=_seq_key)
-
-    def clear(self) -> None:
-        """Empty the queue of an emptied level (its dead slots: let the closed orders go)."""
-        if self.queue:
-            self.queue = []
-            self.dead_in = []
-        self.head = 0
+            yield from sorted([*self.active(), *self.parked.values()], key=by_seq)
 
     def __len__(self) -> int:
         return self.live + len(self.parked)

@@ -88,7 +88,7 @@ def crossing_entries(p: PairBook, book: BookBase) -> list[Entry]:
     orders priced across ``T``'s best on the other side and ``T``'s orders there priced
     across its best (of the orders that can trade now: ``_best_live``). Each pair that
     crosses and may trade has both in it (a restricted order trades only with its taker's
-    orders), and a walk from any of them meets the other (``MatchingEngine._walk``).
+    orders), and a walk from any of them meets the other (``sdex.matching.walk``).
     O(public orders across + the fewer of the private ladders and the token's sellers
     (``BookBase.sellers``; only the ladders of takers selling it are visited, left53) +
     those takers' open orders of the token + what

@@ -2,7 +2,7 @@
 
 Compiled by mypyc, an ``int`` is a machine int below 2**62, but a product takes the fast
 path only when both factors are below 2**30, and an int past 62 bits is a Python int (an
-allocation and a general multiplication and division). The walk (``sdex.matching.engine``)
+allocation and a general multiplication and division). The walk (``sdex.matching.walk``)
 multiplies amounts by price units (``Entry.unit``, ``tunit``) on every match: ``mul``
 multiplies as a 64-bit machine int (``i64``) whenever a float shows the product fits, and
 ``muldiv`` gives ``divmod(a * n, d)`` without the product past 62 bits, while ``a``, ``n``
