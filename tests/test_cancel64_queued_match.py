@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sdex.matching.match import Match
 from sdex.order import SignedOrder
+from sdex.settlement import Outcome
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_attack38_soft_cancel_sync import cancel_at
@@ -20,6 +22,8 @@ from tests.test_audit62_cancel_kept import audit, broken, meta_at
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 from tests.test_reorg60_cancel_inflight import held_chain, pending_txs
+from tests.test_settlement_fallback import OPERATOR as FALLBACK_OPERATOR
+from tests.test_settlement_fallback import pair, running_settler
 
 __all__ = ["held_chain"]  # (the fixture, used by name)
 
@@ -81,3 +85,35 @@ async def test_a_match_queued_at_the_cancel_is_dropped_its_other_side_trades_on(
         await wait_for(lambda: pending_txs(c) > 0, timeout=30)
         c.rpc.call("evm_mine")
         await wait_for(lambda: c.exchange.order_info(other.order).filled == 1000 * E6, 30)
+
+
+async def test_a_match_withdrawn_between_its_batch_and_the_signature_is_left_out(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The settler looks again right at the signature (after its fee and nonce reads): a
+    match withdrawn after its batch formed is left out, the batch signed again without it,
+    one transaction; its orders untouched on chain, reported unsent and withdrawn."""
+    c = chain
+    kept, late = pair(c, 0), pair(c, 1)
+    looks: dict[int, int] = {}
+
+    def withdrawn(m: Match) -> bool:  # (the node's record lookup: cancelled after one look)
+        looks[id(m)] = looks.get(id(m), 0) + 1
+        return m is late and looks[id(m)] > 1  # (first as the batch forms, then at signing)
+
+    operator = c.address(FALLBACK_OPERATOR)
+    nonce = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+    async with running_settler(c, tmp_path) as (settler, results):
+        settler.withdrawn = withdrawn
+        settler.submit([kept, late])
+        await wait_for(lambda: settler.idle.is_set() and len(results) == 2, timeout=30.0)
+    by = {id(r.match): r for r in results}
+    assert by[id(kept)].outcome is Outcome.SETTLED
+    gone = by[id(late)]
+    assert (gone.outcome, gone.unsent, gone.withdrawn, gone.tx_hash) == (
+        Outcome.FAILED, True, True, None,
+    )  # fmt: skip
+    assert c.exchange.order_info(late.resting.order).filled == 0
+    assert c.exchange.order_info(late.incoming.order).filled == 0
+    assert int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16) == nonce + 1
+    assert (settler.withdrawn_matches, settler.failed) == (1, 0)
