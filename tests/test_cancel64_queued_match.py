@@ -13,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.matching.match import Match
-from sdex.order import SignedOrder
 from sdex.settlement import Outcome
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack38_soft_cancel_sync import cancel_at
 from tests.test_audit62_cancel_kept import audit, broken, meta_at
 from tests.test_mirror import synced
@@ -24,13 +23,9 @@ from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 from tests.test_reorg60_cancel_inflight import held_chain, pending_txs
 from tests.test_settlement_fallback import OPERATOR as FALLBACK_OPERATOR
 from tests.test_settlement_fallback import pair, running_settler
+from tests.test_settlement_pipeline import post_all
 
 __all__ = ["held_chain"]  # (the fixture, used by name)
-
-
-async def post(api: Api, c: Chain, signed: SignedOrder) -> None:
-    code, body = await api.post_order(signed)
-    assert code == 201, body
 
 
 async def test_a_match_queued_at_the_cancel_is_dropped_its_other_side_trades_on(
@@ -41,13 +36,11 @@ async def test_a_match_queued_at_the_cancel_is_dropped_its_other_side_trades_on(
         held = node.settler.max_in_flight
         asks = [c.sign(ask(c, CAROL, E18 // 10, 100 * E6)) for _ in range(held)]
         for k, a in enumerate(asks, 1):  # every settlement slot: a transaction pooled, unmined
-            await post(api, c, a)
-            await post(api, c, c.sign(bid(c, DAVE, E18 // 10, 100 * E6)))
+            await post_all(api, [a, c.sign(bid(c, DAVE, E18 // 10, 100 * E6))])
             await wait_for(lambda k=k: pending_txs(c) >= k, timeout=60)  # type: ignore[misc]
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        await post(api, c, half)
         other = c.sign(bid(c, BOB, E18, 1000 * E6))
-        await post(api, c, other)
+        await post_all(api, [half, other])
 
         async def matched() -> bool:  # made, queued for a slot: not signed
             return (await meta_at(api, half.hash_hex))["pendingMakerAmount"] == str(E18)
@@ -81,7 +74,7 @@ async def test_a_match_queued_at_the_cancel_is_dropped_its_other_side_trades_on(
         rec = node.records.get(other.hash)
         assert rec is not None and rec.failures == 0
         # and it trades on: a new ask crosses it, settled
-        await post(api, c, c.sign(ask(c, CAROL, E18, 1000 * E6)))
+        await post_all(api, [c.sign(ask(c, CAROL, E18, 1000 * E6))])
         await wait_for(lambda: pending_txs(c) > 0, timeout=30)
         c.rpc.call("evm_mine")
         await wait_for(lambda: c.exchange.order_info(other.order).filled == 1000 * E6, 30)
