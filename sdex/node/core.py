@@ -143,6 +143,7 @@ class Node(NodePeering):
             mirror=self.mirror,
             backlog_batch=cfg.backlog_batch,
             suspect=self._suspect,
+            withdrawn=self._withdrawn,
         )
         self.watcher = Watcher(
             self.watch_rpc,

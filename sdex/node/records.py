@@ -18,6 +18,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.gossip import Gossip
 from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
+from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.model import FillEvent
 from sdex.node.commitwait import CommitWaits
@@ -240,6 +241,18 @@ class NodeState:
         lane reads it from the chain at its next signing). A settlement transaction this
         node signed before has a lower nonce; one it signs after, this one or higher."""
         return self.watcher.block, self.sender.next_nonce
+
+    def _withdrawn(self, m: Match) -> bool:
+        """Whether an order of ``m`` was soft-cancelled since ``m`` was made (its maker's
+        cancel taken here: ``Record.cancel_signature``): the settler does not sign ``m``
+        (cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
+        node's word though nothing had been sent)."""
+        records = self.records
+        for h in (m.resting.hash, m.incoming.hash):
+            rec = records.get(h)
+            if rec is not None and rec.cancel_signature is not None:
+                return True
+        return False
 
     def saw_block_time(self, number: int, timestamp: int, reset: bool = False) -> None:
         """The chain's newest block, ``number``, is stamped ``timestamp``: the chain's clock is

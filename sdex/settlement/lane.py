@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -145,12 +146,15 @@ class NonceLane:
             self.ours.prune(head.number - self.mirror.depth)
             self.given_up = {t for t in self.given_up if t in self.ours}
 
-    async def _sign_next(self, to: str, data: bytes, gas: int) -> SignedTx:
+    async def _sign_next(
+        self, to: str, data: bytes, gas: int, check: Callable[[], None] | None = None
+    ) -> SignedTx:
         """Sign the lane's next transaction (its nonce, when not known, read from the chain
         once no broadcast of the lane is under way): the nonce and fees read and the
         transaction signed on the event loop (a key parsed once, ~0.1 ms a signature: a
         thread of its own would wait for the GIL longer), so that signing never waits
-        behind a broadcast."""
+        behind a broadcast. ``check`` is called right before the signature, after every
+        await (it may raise: nothing signed; ``sdex.settlement.take.still``)."""
         fees = await self.fees.current(self.receipts)
         while True:
             if self.sender.next_nonce is None:
@@ -161,6 +165,8 @@ class NonceLane:
                 self.sender.learn_nonce(quantity(pending))
             with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
                 if self.sender.next_nonce is not None:
+                    if check is not None:
+                        check()
                     return self.sender.sign(to, data, gas, fees=fees)
 
     async def _heal_gap(self, lost: SignedTx) -> None:

@@ -29,6 +29,9 @@ class SettledMatch:
     unsent: bool = False
     """Failed before any broadcast (its settlement record could not be stored): the chain
     never saw it, so it says nothing about either order (no diagnosis, no failure counted)."""
+    withdrawn: bool = False
+    """Never signed: an order of it was soft-cancelled while it waited (``unsent`` too;
+    ``sdex.settlement.take``)."""
     nonce_taken: bool = False
     """Lost because another sender of the operator's key kept taking its nonce (every try
     refused for it): the node's trouble, which says nothing against either order (no

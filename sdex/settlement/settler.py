@@ -7,23 +7,22 @@ refuses the transfer: then the batch reruns one call frame per match), so the re
 which matches failed and why; a lone ``matchOrders`` that fails reverts, mined all the same
 (its nonce used), and its match is diagnosed like a skipped one; one whose orders failed
 a settlement before with no one found guilty is pre-flighted first (``suspect``).
-(Measured on Hardhat: the ``eth_call`` pre-flight took 4-6 ms of a lone crossing's 12-19;
-a batch of one instead costs ~8k more gas and ~1 ms more chain time than
-``matchOrders``.) Batches take
-``max_batch`` matches, and while more wait, up to ``backlog_batch`` as far as the gas fits
-one transaction (learned from receipts, with room for the fallback; or more, slim, without
-it: one that runs out of gas goes again at once in batches with the room, its matches not
-judged, as does one with the room that runs out all the same, the learning then paused;
-``sdex.settlement.gas.BatchGas``). A batch forms once the
+(Measured on Hardhat: the ``eth_call`` pre-flight took 4-6 ms of a lone crossing's 12-19; a
+batch of one costs ~8k more gas and ~1 ms more chain time than ``matchOrders``.) A match an
+order of which was soft-cancelled while it waited is not signed: given back unsent
+(``sdex.settlement.take``). Batches take ``max_batch`` matches, and while more wait, up to
+``backlog_batch`` as far as the gas fits one transaction (learned from receipts, with room
+for the fallback; or more, slim, without it: one that runs out of gas goes again at once in
+batches with the room, its matches not judged, as does one with the room that runs out all
+the same, the learning then paused; ``sdex.settlement.gas.BatchGas``). A batch forms once the
 one before has started its broadcast: on a chain that mines on the send (Hardhat's
 automine), the matches made meanwhile go out together in the next transaction instead of
 one transaction each, queued. Under load (less than ``max_batch`` waiting) it forms only
 once that broadcast has ended: a batch formed earlier would wait behind it on the chain
 thread while the matches made meanwhile wait for the one after (a match's way: about 2.5
 broadcasts, against 1.5). Nor does a match made meanwhile go at once as its own transaction
-(pipelined on the lane, up to ``max_in_flight``): measured on Hardhat at 100 crossings/s,
-p50 87-577 ms against 25-80 ms in the same minutes on a busy machine (an automine chain
-mines a block a transaction: its fixed cost, ~4 ms, outweighs the wait).
+(pipelined on the lane, up to ``max_in_flight``): on Hardhat at 100 crossings/s, p50 87-577
+ms against 25-80 ms (an automine chain mines a block a transaction: ~4 ms fixed cost).
 
 Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
 mid-flight reconciles it from its receipt at restart and never sends it twice. Signing (on
@@ -76,6 +75,7 @@ from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_orde
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
+from sdex.settlement.take import Withdrawn, still, take, withdrawn_from
 from sdex.store import Store, StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
@@ -111,8 +111,12 @@ class Settler(NonceLane):
         max_in_flight: int = MAX_IN_FLIGHT,
         backlog_batch: int | None = None,
         suspect: Callable[[Match], bool] | None = None,
+        withdrawn: Callable[[Match], bool] | None = None,
     ) -> None:
         self.chain = chain
+        self.withdrawn = withdrawn
+        """A match an order of which was soft-cancelled since it was made: not signed (checked
+        as its batch forms and right at the signature; ``sdex.settlement.take``)."""
         self.suspect = suspect
         """A match some order of which failed a settlement before with no one found guilty
         (a token that refuses, a transfer that needs more gas): alone, it is pre-flighted
@@ -169,6 +173,7 @@ class Settler(NonceLane):
         self.broadcaster = Broadcaster(sender, store, chain.exchange)
         """Sends on the event loop (``sdex.settlement.broadcast``)."""
         self.broadcaster.backlog = lambda: len(self._queue) >= self.max_batch
+        self.withdrawn_matches = 0  # never signed: an order of each soft-cancelled meanwhile
         self.refused = 0  # batches never sent: the store refused their records
         self.nonce_refusals = 0
         """Sends the chain refused for their nonce ("nonce too low": another sender of the
@@ -226,7 +231,10 @@ class Settler(NonceLane):
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
-                    batch, submitted = self._take(self.batch_size(len(self._queue)))
+                    size = self.batch_size(len(self._queue))  # (a suspect one goes alone)
+                    batch, submitted, self._queue, self._submitted = take(
+                        self._queue, self._submitted, size, self.suspect
+                    )
                     self.largest_batch = max(self.largest_batch, len(batch))
                     loop = asyncio.get_running_loop()
                     times = FlightTimes(
@@ -255,27 +263,6 @@ class Settler(NonceLane):
     def batch_size(self, waiting: int) -> int:
         """How many of ``waiting`` matches the next batch takes (``BatchGas.batch_size``)."""
         return self.gas.batch_size(waiting)
-
-    def _take(self, size: int) -> tuple[list[Match], list[float]]:
-        """The next batch (and when each was submitted), taken off the queue: its first
-        ``size`` matches, but a suspect one goes alone (pre-flighted with its gas: in a
-        batch, a wallet that burns all the gas it is given would sink every match of it, the
-        whole bound paid; attack30). A suspect first in the queue goes now; else the span's
-        others go together and its suspects keep their place, first for the next sends
-        (review32: cut before the first suspect, a contract maker's ask at every other
-        price sent every honest match of a sweep alone too)."""
-        queue, submitted, suspect = self._queue, self._submitted, self.suspect
-        if suspect is not None and queue and not suspect(queue[0]):
-            kept = [i for i in range(size) if suspect(queue[i])]
-            if kept:  # (the span's honest ones now, its suspects first in the queue after)
-                picked = [i for i in range(size) if not suspect(queue[i])]
-                self._queue = [queue[i] for i in kept] + queue[size:]
-                self._submitted = [submitted[i] for i in kept] + submitted[size:]
-                return [queue[i] for i in picked], [submitted[i] for i in picked]
-        elif suspect is not None and queue:
-            size = 1
-        self._queue, self._submitted = queue[size:], submitted[size:]
-        return queue[:size], submitted[:size]
 
     def _started(self, started: asyncio.Future[None]) -> None:
         if self._unstarted is started:
@@ -317,19 +304,30 @@ class Settler(NonceLane):
     async def _settle_or_fail(
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
     ) -> list[SettledMatch] | None:
-        """``_settle``, or on an error every match given back failed."""
-        try:
-            return await self._settle(batch, times, room)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # a chain outage: give every match back to the node
-            log.exception("settlement failed")
-            why = f"{type(e).__name__}: {e}"
-            return [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
+        """``_settle`` of the matches not withdrawn (those given back unsent: ``withdrawn``),
+        or on an error every match given back failed."""
+        dropped: list[SettledMatch] = []
+        while True:
+            batch, gone = withdrawn_from(batch, self.withdrawn)
+            dropped += gone
+            if not batch:
+                return dropped
+            try:
+                got = await self._settle(batch, times, room)
+            except Withdrawn:  # (one withdrawn as it was being signed: nothing signed)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a chain outage: give every match back to the node
+                log.exception("settlement failed")
+                why = f"{type(e).__name__}: {e}"
+                got = [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
+            return None if got is None else dropped + got  # (None: all again, ``_fly``)
 
     async def _report(self, results: list[SettledMatch]) -> None:
         self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
-        self.failed += sum(r.outcome is Outcome.FAILED for r in results)
+        self.failed += sum(r.outcome is Outcome.FAILED and not r.withdrawn for r in results)
+        self.withdrawn_matches += sum(r.withdrawn for r in results)
         # Called at once, with no await since ``_settle`` noted the receipt: from then on the
         # watcher may apply the block, and the node must have confirmed the matches first
         # (it does before its own first await). No lock here: waiting for another
@@ -348,7 +346,8 @@ class Settler(NonceLane):
         and its broadcast after it: the signed transaction, the mirror's head count before,
         and the broadcast's future."""
         ex = self.chain.exchange
-        signed = await self._sign_next(ex.address, data, gas)
+        check = None if self.withdrawn is None else lambda: still(batch, self.withdrawn)
+        signed = await self._sign_next(ex.address, data, gas, check)
         if times is not None:
             times.signed = time.perf_counter()
         # Queued on the store's writer (urgent: no group window); once durable, the
