@@ -121,8 +121,9 @@ def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApi
         404,
         f"order {hash_hex} is not known to the node at {client.base_url}: nothing was "
         "cancelled (an order is gossiped to other nodes only once it rests in a book: one "
-        "filled on arrival is known only to the node it was posted to; its status there: "
-        f"GET {client.base_url}/v1/orders/{hash_hex})",  # (user38: "or one of its peers?")
+        "filled on arrival is known only to the node it was posted to; its status: GET "
+        f"/v1/orders/{hash_hex} at that node)",  # (user38: "or one of its peers?"; not this
+        # node's URL, which answers 404)
         e.code,
     )
 

@@ -145,8 +145,8 @@ def test_every_bad_input_is_one_clear_line_and_changes_nothing(
         out = one_line(r.output)
         for want in (
             f"order {UNKNOWN_HASH} is not known to the node at {url}: nothing was cancelled",
-            # (user62: "GET /v1/orders/0x… there" named no node: the whole URL)
-            f"its status there: GET {url}/v1/orders/{UNKNOWN_HASH})",
+            # (not this node's URL, which answers 404: the node it was posted to)
+            f"its status: GET /v1/orders/{UNKNOWN_HASH} at that node)",
             "PRICE must be a plain positive decimal like 2000.5, got '-1'",
             "AMOUNT must be greater than zero, got '0'",
         ):

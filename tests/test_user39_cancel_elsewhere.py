@@ -43,5 +43,5 @@ async def test_cancel_of_an_order_filled_at_another_node_says_where_it_is_known(
             f"order {bought} is not known to the node at {url1}: nothing was cancelled (an "
             "order is gossiped to other nodes only once it rests in a book: one filled on "
             "arrival is known only to the node it was posted to; its status: GET "
-            f"/v1/orders/{bought} there)"
+            f"/v1/orders/{bought} at that node)"
         ) in said, said
