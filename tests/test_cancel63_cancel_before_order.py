@@ -144,3 +144,49 @@ async def test_a_flood_of_made_up_cancels_is_bounded_and_keeps_an_honest_one(
         taker = c.sign(bid(c, BOB, E18, 1000 * E6))
         code, body = await api.post_order(taker)
         assert withdrawn.hash_hex not in {m["restingOrderHash"] for m in body.get("matches", [])}
+
+
+async def test_a_kept_cancel_outlives_a_restart(chain: Chain, tmp_path: Path) -> None:
+    """The node answered 202 (kept) to a peer's cancel of an order it did not hold, then
+    restarted: the order that comes afterwards is still taken cancelled."""
+    c = chain
+    db = tmp_path / "n.db"
+    withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
+    async with running_node(node_config(c, db)) as (node, api):
+        peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
+        notice = notice_of(c, withdrawn, c.keys[ALICE])
+        assert await relayed(peer, node, api, "/p2p/cancels", notice) == 200
+        assert len(node.orphan_cancels) == 1
+    async with running_node(node_config(c, db)) as (node, api):
+        assert len(node.orphan_cancels) == 1
+        code, body = await api.post_order(withdrawn)
+        assert (code, body["metaData"]["status"]) == (200, "cancelled"), body
+        await taken_at(api, c, withdrawn)
+    async with running_node(node_config(c, db)) as (node, api):
+        assert len(node.orphan_cancels) == 0  # (applied: its row deleted)
+        assert await status_at(api, withdrawn) == "cancelled"
+
+
+def test_the_kept_cancels_bounds_evict_the_largest_sender_first_and_age_out() -> None:
+    """Full, the sender holding the most loses its oldest (three flooders cannot push out
+    an honest peer's two); a hash takes at most ``per_order`` signatures; an old one is
+    not applied."""
+    kept = OrphanCancels(per_sender=40, total=100, per_order=2, kept_seconds=60.0)
+    honest = [os.urandom(32) for _ in range(2)]
+    for h in honest:
+        assert kept.keep(h, b"\x01" * 65, "honest", "honest", 0.0)
+    for i in range(3 * 200):
+        kept.keep(os.urandom(32), b"\x02" * 65, f"liar{i % 3}", f"liar{i % 3}", 1.0)
+    assert len(kept) == 100
+    assert all(kept.take(h, 2.0) for h in honest)  # (nobody pushed them out)
+    shared = os.urandom(32)
+    assert [kept.keep(shared, bytes([n]) * 65, "x", "x", 3.0) for n in (3, 4, 5)] == [
+        True,
+        True,
+        False,
+    ]
+    old = os.urandom(32)
+    kept.keep(old, b"\x06" * 65, "honest", "honest", 3.0)
+    assert kept.take(old, 100.0) == []  # (past ``kept_seconds``: not applied)
+    # 98 liars' and the shared hash's two; the old one evicted a liar's, then was taken
+    assert len(kept) == 99

@@ -16,8 +16,9 @@ peer may still send any number of well-formed cancels for made-up hashes, so the
 bounded: ``PER_SENDER`` kept from one sender (peers outside the peer table count as one),
 ``TOTAL`` in all, ``PER_ORDER`` for one hash, each ``KEPT_SECONDS`` at most; when full,
 the sender holding the most loses its oldest (a flood evicts its own first, never an
-honest peer's few). Kept in memory only: the peer was answered 202, not told it is
-stored, and anti-entropy asks the cancel again of any peer that lists the order closed."""
+honest peer's few). The peer is answered 202 once it is kept: kept in the store too
+(``sdex.storeorphans``: the node writes each kept one and deletes each forgotten,
+``gone``), read back at a restart."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ KEPT_SECONDS = 3600.0
 @dataclass(frozen=True, slots=True)
 class Orphan:
     """A kept cancel: its signature, who sent it (counted in ``bucket``) and when
-    (``time.monotonic()``)."""
+    (``time.time()``: it is stored, and read back after a restart)."""
 
     signature: bytes
     sender: str
@@ -61,6 +62,9 @@ class OrphanCancels:
         self._buckets: dict[str, OrderedDict[tuple[bytes, bytes], float]] = {}
         self._count = 0
         self.dropped = 0
+        self.gone: list[tuple[bytes, bytes]] = []
+        """(order hash, signature) of those forgotten since the node last took this list:
+        their rows to delete."""
         """Cancels refused or evicted by the bounds (``/health``: a flood shows here)."""
 
     def __len__(self) -> int:
@@ -99,6 +103,7 @@ class OrphanCancels:
         kept = self._by_hash.pop(order_hash, None)
         if not kept:
             return []
+        self.gone += [(order_hash, o.signature) for o in kept]
         for o in kept:
             mine = self._buckets[o.bucket]
             if mine.pop((order_hash, o.signature), None) is not None:
@@ -122,6 +127,7 @@ class OrphanCancels:
 
     def _forget(self, key: tuple[bytes, bytes]) -> None:
         self._count -= 1
+        self.gone.append(key)
         order_hash, signature = key
         kept = [o for o in self._by_hash.get(order_hash, []) if o.signature != signature]
         if kept:

@@ -95,9 +95,28 @@ class NodeSoftCancel(NodeStatus):
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
         stranger = self.gossip is None or self.gossip.peers.get(peer) is None
         bucket = "" if stranger else peer  # (made-up keys share one count)
-        if not self.orphan_cancels.keep(order_hash, signature, peer, bucket, time.monotonic()):
+        now = time.time()
+        kept = self.orphan_cancels.keep(order_hash, signature, peer, bucket, now)
+        self._forget_orphans()  # (those it evicted: before the new row, in the writer's order)
+        if not kept:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
+        self.store.keep_orphan((order_hash, signature, peer, bucket, now))
         return SubmitResult(202, {"orderHash": "0x" + order_hash.hex(), "status": "kept"})
+
+    def _forget_orphans(self) -> None:
+        """The rows of the kept cancels forgotten since the last call deleted (queued)."""
+        if gone := self.orphan_cancels.gone:
+            self.orphan_cancels.gone = []
+            self.store.forget_orphans(gone)
+
+    async def load_orphans(self) -> None:
+        """The kept cancels the store holds (at a start): back in memory, bounded as ever."""
+        oc = self.orphan_cancels
+        for h, sig, sender, bucket, at in await self.store.orphan_rows(
+            time.time() - oc.kept_seconds, oc.total
+        ):
+            oc.keep(h, sig, sender, bucket, at)
+        self._forget_orphans()
 
     def cancelled_on_arrival(self, signed: SignedOrder, filled: int, source: str) -> bool:
         """``signed`` (new here, its own signature checked) held ``cancelled``, never booked,
@@ -105,7 +124,8 @@ class NodeSoftCancel(NodeStatus):
         then goes on to the peers, as one applied here would. A kept signature that is not
         its maker's costs its sender a penalty (an honest node passes on only cancels it
         verified) and is dropped."""
-        kept = self.orphan_cancels.take(signed.hash, time.monotonic())
+        kept = self.orphan_cancels.take(signed.hash, time.time())
+        self._forget_orphans()
         digest = self.domain.cancel_digest(signed.hash) if kept else b""
         for o in kept:
             try:
@@ -131,7 +151,8 @@ class NodeSoftCancel(NodeStatus):
     ) -> Record:
         """``signed`` (both signatures its maker's) held ``cancelled`` with ``filled`` (as the
         chain has it when taken), its row and cancel written (not awaited)."""
-        self.orphan_cancels.take(signed.hash, 0.0)  # (held now: none kept for it any more)
+        self.orphan_cancels.take(signed.hash, 0.0)  # (held now: none kept for it)
+        self._forget_orphans()
         self._seq += 1
         filled = min(filled, signed.order.maker_amount)
         rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=CANCELLED_WHY)
