@@ -275,13 +275,24 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         rows = [(OrderStatus.REMOVED.value, now, h, *OPEN_STATUSES) for h in hashes]
         self.unparseable_closed += int(self._call(lambda db: db.executemany(sql, rows).rowcount))
 
-    def set_cancel_signature(self, hash_hex: str, signature: bytes) -> asyncio.Future[None]:
+    def set_cancel_signature(
+        self, hash_hex: str, signature: bytes, at: tuple[int, int | None] | None = None
+    ) -> asyncio.Future[None]:
         """Keep the maker's soft-cancel signature: the proof shown to peers, also after a
-        restart. Queued as ``update_orders`` is (call on the loop; resolves at its commit)."""
-        args = ("0x" + signature.hex(), time.time(), hash_hex.lower())
+        restart; and ``at``, where the chain and the operator's nonce stood when this node
+        took it (the first one kept). Queued as ``update_orders`` is (call on the loop;
+        resolves at its commit)."""
+        block, nonce = at if at is not None else (None, None)
+        args = ("0x" + signature.hex(), time.time(), block, nonce, hash_hex.lower())
 
         def update(db: sqlite3.Connection) -> None:
-            db.execute("UPDATE orders SET cancel_sig=?, updated_at=? WHERE hash=?", args)
+            db.execute(
+                "UPDATE orders SET cancel_sig=?, updated_at=?,"
+                " cancel_block=COALESCE(cancel_block, ?),"
+                " cancel_nonce=CASE WHEN cancel_block IS NULL THEN ? ELSE cancel_nonce END"
+                " WHERE hash=?",  # (the SET's right sides read the row as it was)
+                args,
+            )
 
         return self._writer.submit_async(update)
 

@@ -36,6 +36,7 @@ from sdex.storeschema import (
     SOFT_CANCELS_AFTER,
     UNUSABLE,
     ZERO_TAKER,
+    cancel_at,
 )
 
 log = logging.getLogger("sdex.store")
@@ -58,6 +59,7 @@ class StoredOrder:
     tif: str = "gtc"
     """Time in force: only ``gtc`` orders ever rest (and are gossiped)."""
     cancel_signature: bytes | None = None
+    cancel_at: tuple[int, int | None] | None = None  # (``Record.cancel_at``)
 
 
 LISTING_READS = 2
@@ -360,7 +362,8 @@ class StoreReads:
         return s
 
     def _order(self, row: tuple[Any, ...]) -> StoredOrder:
-        hash_hex, seq, order_json, status, filled, reason, source, created, tif, sig, taker = row
+        hash_hex, seq, order_json, status, filled, reason, source, created, tif, sig = row[:10]
+        taker = row[10]  # (and the cancel's position after it: ``cancel_at``)
         signed = SignedOrder.from_json(jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain)
         # every value as this node writes it (attack31: a created_at of inf was answered as
         # ``"createdAt": inf``, the book's every page no JSON; a seq past SQLite's integers
@@ -388,6 +391,7 @@ class StoreReads:
             created_at=at,
             tif=str(tif),
             cancel_signature=bytes.fromhex(str(sig)[2:]) if sig else None,
+            cancel_at=cancel_at(row[11:]),
         )
 
     # -- fills -----------------------------------------------------------------------------

@@ -19,7 +19,9 @@ ORDERS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     cancel_sig  TEXT NOT NULL DEFAULT '',
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL,
-    taker       TEXT
+    taker       TEXT,
+    cancel_block INTEGER,
+    cancel_nonce INTEGER
 )"""
 """The orders table (``name``: ``orders``, or the copy a migration fills). ``seq``, the
 arrival order, is the rowid: the table's own B-tree is in arrival order (every walk and page
@@ -38,6 +40,7 @@ ZERO_TAKER = "0x" + "00" * 20
 ORDER_COLUMNS = (
     "hash", "seq", "maker", "maker_token", "taker_token", "order_json", "status", "filled",
     "reason", "source", "tif", "cancel_sig", "created_at", "updated_at", "taker",
+    "cancel_block", "cancel_nonce",
 )  # fmt: skip
 
 ORDER_EXPIRY = (
@@ -231,15 +234,30 @@ MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
 ADDED_ORDER_COLUMNS = {
     "tif": "TEXT NOT NULL DEFAULT 'gtc'",
     "cancel_sig": "TEXT NOT NULL DEFAULT ''",
+    "cancel_block": "INTEGER",
+    "cancel_nonce": "INTEGER",
 }
 """Columns added since the first schema, with their DDL (added to an older database:
 ``open_orders_table``; ``taker``: ``open_taker_column``)."""
 
 ORDER_SELECT = (
     "SELECT hash, seq, order_json, status, filled, reason, source, created_at, tif, cancel_sig,"
-    " taker FROM orders"
+    " taker, cancel_block, cancel_nonce FROM orders"
 )
-"""An order's row as read; its ``taker`` is checked against its JSON at load (store37)."""
+"""An order's row as read; its ``taker`` is checked against its JSON at load (store37).
+``cancel_block``/``cancel_nonce``: where the chain and the operator's nonce lane stood when
+this node took the order's soft cancel (NULL: no cancel, or one taken before audit62)."""
+
+
+def cancel_at(values: tuple[object, ...]) -> tuple[int, int | None] | None:
+    """A row's ``cancel_block`` and ``cancel_nonce`` (the last two of ``ORDER_SELECT``'s
+    columns): None when it has no block, or one that is not a block number (the row is
+    still read: an order is never lost over what its cancel noted)."""
+    block, nonce = (*values, None, None)[:2]
+    if type(block) is not int or not 0 <= block < 2**63:
+        return None
+    return block, nonce if type(nonce) is int and 0 <= nonce < 2**63 else None
+
 
 SOFT_CANCELS_AFTER = (
     f"{ORDER_SELECT} INDEXED BY orders_soft_expiry WHERE status = 'cancelled'"
@@ -272,6 +290,7 @@ INSERT_ORDER = (
     " maker_token=excluded.maker_token, taker_token=excluded.taker_token,"
     " order_json=excluded.order_json, status=excluded.status, filled='0', reason='',"
     " source=excluded.source, tif=excluded.tif, cancel_sig='',"
+    " cancel_block=NULL, cancel_nonce=NULL,"
     " created_at=excluded.created_at, updated_at=excluded.updated_at, taker=excluded.taker"
     " WHERE orders.status='removed' AND orders.reason='unparseable'"
 )

@@ -144,6 +144,7 @@ def test_clean_record_passes_with_an_orders_file(chain: Chain, tmp_path: Path) -
         "node_watcher": 0,
         "node_book": 0,
         "node_closed": 0,
+        "node_cancel_kept": 0,
         "node_fills": 0,
         "node_missing_fills": 0,
         "books_agree": 0,

@@ -206,6 +206,10 @@ HOSTILE_TX = [
     ("to-not-an-address", _tx_answer(_set(to="0x1234"))),
     ("to-a-list", _tx_answer(_set(to=[1]))),
     ("input-too-large", _tx_answer(lambda tx: {**tx, "input": tx["input"] + "00" * 4096})),
+    # (audit62: its signer and nonce tell a node's settlements after its cancels)
+    ("from-not-an-address", _tx_answer(_set(**{"from": "0x1234"}))),
+    ("no-nonce", _tx_answer(lambda tx: {k: v for k, v in tx.items() if k != "nonce"})),
+    ("nonce-a-number", _tx_answer(_set(nonce=5))),
 ]
 
 

@@ -181,9 +181,10 @@ def _drain(sub: Subscription) -> list[tuple[str, str]]:
     return out
 
 
-def _held(node: Node, status: OrderStatus) -> Record:
-    """An order the registry holds with ``status``, its row stored so (reason ``before``)."""
-    signed = ask(A, 10, 100)
+def _held(node: Node, status: OrderStatus, **kw: object) -> Record:
+    """An order the registry holds with ``status``, its row stored so (reason ``before``);
+    ``kw``: the order's fields (``ask``'s)."""
+    signed = ask(A, 10, 100, **kw)
     node.store.add_order(signed, 1, OrderStatus.OPEN, "api")
     node.store.update_orders([(signed.hash_hex, status, 0, "before")])
     rec = Record(signed, 1, "api", status=OrderStatus.NEW, reason="before")

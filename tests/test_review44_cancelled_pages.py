@@ -105,7 +105,7 @@ async def test_a_cancelled_page_reads_the_soft_cancels_not_the_history(
         for i in range(1, ROWS + 1)
     ]  # fmt: skip
     with contextlib.closing(sqlite3.connect(cfg.db)) as db, db:  # (the node stopped)
-        cols = ", ".join(ORDER_COLUMNS)
+        cols = ", ".join(ORDER_COLUMNS[:15])  # (those before audit62's cancel position)
         db.executemany(f"INSERT INTO orders ({cols}) VALUES ({','.join('?' * 15)})", rows)
     async with running_node(cfg) as (node, _api):
         live = c.sign(ask(c, ALICE, E18, 1000 * E6))

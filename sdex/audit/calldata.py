@@ -22,6 +22,7 @@ from eth_abi.exceptions import DecodingError
 
 from sdex.audit.facts import OrderCopy
 from sdex.chain import FillEvent, load_abi
+from sdex.chain.rpc import quantity
 from sdex.errors import SignatureError
 from sdex.order import Domain, Order, SignedOrder, recover_signer
 
@@ -44,11 +45,14 @@ class SettlementTx:
     tx_hash: str
     to: str | None  # None: a contract creation
     data: bytes
+    sender: str = ""  # its signer (``from``), lower case
+    nonce: int = -1  # the signer's nonce it took
 
 
 def parse_transaction(raw: object, tx_hash: str) -> SettlementTx:
     """A ``eth_getTransactionByHash`` answer, checked: an object for ``tx_hash`` with a
-    ``to`` address (or null) and an ``input`` of at most ``MAX_CALLDATA`` bytes. Raises
+    ``to`` address (or null), a ``from`` address and ``nonce`` and an ``input`` of at most
+    ``MAX_CALLDATA`` bytes. Raises
     ``ValueError`` for anything else (the collector reports it as an unreadable answer)."""
     if not isinstance(raw, dict):
         what = "nothing" if raw is None else type(raw).__name__
@@ -68,7 +72,12 @@ def parse_transaction(raw: object, tx_hash: str) -> SettlementTx:
         body = bytes.fromhex(data[2:])
     except ValueError:
         raise ValueError(f"transaction {tx_hash} has an input that is not 0x-hex") from None
-    return SettlementTx(tx_hash, to.lower() if to is not None else None, body)
+    sender, nonce = raw.get("from"), raw.get("nonce")
+    if not (isinstance(sender, str) and _is_hex(sender, 40)):
+        raise ValueError(f"transaction {tx_hash} has a 'from' that is not an address")
+    return SettlementTx(
+        tx_hash, to.lower() if to is not None else None, body, sender.lower(), quantity(nonce)
+    )
 
 
 def _is_hex(s: str, digits: int) -> bool:

@@ -25,6 +25,7 @@ from sdex.audit.findings import CheckResult, Discrepancy, FactsIndex, about, hex
 from sdex.audit.nodechecks import (
     check_books_agree,
     check_node_books,
+    check_node_cancel_kept,
     check_node_closed,
     check_node_fills,
     check_node_missing_fills,
@@ -339,6 +340,7 @@ CHECKS: tuple[Callable[[Facts, FactsIndex], CheckResult], ...] = (
     check_node_watchers,
     check_node_books,
     check_node_closed,
+    check_node_cancel_kept,
     check_node_fills,
     check_node_missing_fills,
     check_books_agree,

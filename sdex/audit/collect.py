@@ -32,6 +32,7 @@ from sdex.audit.facts import (
     SaltCancel,
     Transfer,
 )
+from sdex.audit.nodeparse import cancel_count, operator_of, unnoted_cancels
 from sdex.chain import Exchange, Log, OrderState, Receipt, Rpc
 from sdex.chain.rpc import quantity
 from sdex.client import (
@@ -228,6 +229,20 @@ class ChainReader:
             start += len(chunk)
         return out
 
+    def nonces_at(self, wanted: Sequence[tuple[str, int]], head: int) -> dict[tuple[str, int], int]:
+        """Each address's transaction count at each block up to ``head``
+        (``eth_getTransactionCount``); one the endpoint cannot answer (a node that keeps no
+        old state) is left out: its cancels are not checked."""
+        asked = [(a, b) for a, b in wanted if b <= head]
+        out = {}
+        for i in range(0, len(asked), BATCH):
+            chunk = asked[i : i + BATCH]
+            calls = [("eth_getTransactionCount", [a, hex(b)]) for a, b in chunk]
+            for w, raw in zip(chunk, self.rpc.batch(calls), strict=True):
+                if not isinstance(raw, Exception):
+                    out[w] = quantity(raw)
+        return out
+
     def block_times(self, blocks: Sequence[int]) -> dict[int, int]:
         raws = self._batch([("eth_getBlockByNumber", [hex(b), False]) for b in blocks])
         return {b: quantity(raw["timestamp"]) for b, raw in zip(blocks, raws, strict=True)}
@@ -321,7 +336,7 @@ def read_node(
     with NodeClient(url) as client:
         try:
             started = time.monotonic()
-            node.block = _wait_synced(client, domain, head, sync_timeout)
+            node.block, node.operator = _wait_synced(client, domain, head, sync_timeout)
             node.waited = time.monotonic() - started
             # Walked by cursor (``NodeClient.walk``): an order or fill that arrives while the
             # audit reads comes at the end and none is skipped or counted twice, as a walk
@@ -337,7 +352,9 @@ def read_node(
                 elif rec.status in NODE_CLOSED_STATUSES:
                     pending = parse_uint(meta.get("pendingMakerAmount", "0"), "pendingMakerAmount")
                     reason = str(meta.get("reason", ""))[:200]
-                    node.closed[h] = ClosedEntry(h, rec.status, reason, filled, pending)
+                    at = cancel_count(meta, "cancelledAtBlock")
+                    nonce = cancel_count(meta, "cancelledAtNonce")
+                    node.closed[h] = ClosedEntry(h, rec.status, reason, filled, pending, at, nonce)
             walked = client.all_fills(
                 per_page=PER_PAGE, limit=PER_PAGE * MAX_PAGES, max_pages=MAX_PAGES
             )  # (listed in the order stored: a reorg's fills after; the facts are in chain order)
@@ -374,9 +391,12 @@ def _copy(rec: OrderRecord, url: str, domain: Domain) -> OrderCopy:
     return OrderCopy(signed, url, claimed)
 
 
-def _wait_synced(client: NodeClient, domain: Domain, head: int, timeout: float) -> int | None:
-    """The node's checkpoint block once it reaches ``head`` (or when ``timeout`` is up);
-    None when its ``/health`` does not say. A node that names another Exchange is refused."""
+def _wait_synced(
+    client: NodeClient, domain: Domain, head: int, timeout: float
+) -> tuple[int | None, str | None]:
+    """The node's checkpoint block once it reaches ``head`` (or when ``timeout`` is up),
+    None when its ``/health`` does not say; and the operator it names. A node that names
+    another Exchange is refused."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -384,10 +404,10 @@ def _wait_synced(client: NodeClient, domain: Domain, head: int, timeout: float) 
         except NodeApiError as e:
             # A node whose chain is unreachable answers 503, still with its checkpoint.
             if e.status != 503 or not isinstance(e.body, dict):
-                return None
+                return None, None
             health = e.body
         except NodeProtocolError:
-            return None
+            return None, None
         exchange = str(health.get("exchange", domain.verifying_contract)).lower()
         chain_id = health.get("chainId", domain.chain_id)
         if (chain_id, exchange) != (domain.chain_id, domain.verifying_contract):
@@ -396,9 +416,9 @@ def _wait_synced(client: NodeClient, domain: Domain, head: int, timeout: float) 
             )
         block = health.get("block")
         if not isinstance(block, int) or isinstance(block, bool):
-            return None
+            return None, operator_of(health)
         if block >= head or time.monotonic() >= deadline:
-            return block
+            return block, operator_of(health)
         time.sleep(0.05)
 
 
@@ -431,8 +451,11 @@ def collect(
         with _readable(rpc.url):
             head = reader.head()
             chain = reader.read(domain, deployment.deploy_block, head)
-            if calldata:
+            if calldata or any(n.operator for n in node_facts):
                 txs = reader.transactions(list(dict.fromkeys(e.tx_hash for e in chain.fills)))
+                chain.senders = {h.lower(): (t.sender, t.nonce) for h, t in txs.items()}
+                chain.nonces_at = reader.nonces_at(unnoted_cancels(node_facts), head)
+            if calldata:
                 found, chain.decoded, chain.undecoded = calldata_orders(txs, chain.fills, domain)
                 copies = found + copies
         # Orders of fills that no source listed: ask each node by hash.

@@ -80,6 +80,8 @@ class ClosedEntry:
     reason: str
     filled: int  # metaData.filledMakerAmount
     pending: int  # metaData.pendingMakerAmount: matches in flight when it answered
+    cancel_block: int | None = None  # metaData.cancelledAtBlock: the node's block at its cancel
+    cancel_nonce: int | None = None  # metaData.cancelledAtNonce: its operator's next nonce then
 
 
 ClaimedFill = FillEvent
@@ -96,6 +98,7 @@ class NodeFacts:
     block: int | None = None  # the node's chain checkpoint, when /health reports one
     target: int | None = None  # the chain head the audit waited for the node to reach
     waited: float = 0.0  # seconds the audit waited for it
+    operator: str | None = None  # its settlement sender, as its /health names it (lower case)
     book: dict[bytes, BookEntry] = field(default_factory=dict)
     closed: dict[bytes, ClosedEntry] = field(default_factory=dict)
     fills: list[ClaimedFill] = field(default_factory=list)
@@ -118,6 +121,11 @@ class ChainFacts:
     # getOrderStates at head for every order copy, by (order hash, signature)
     states: dict[tuple[bytes, bytes], OrderState] = field(default_factory=dict)
     contracts: set[str] = field(default_factory=set)  # makers that have code at head
+    # each settlement transaction's signer and nonce, by tx hash (lower case)
+    senders: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # (address, block): the address's transaction count at that block (the nonces it had
+    # used), read for the nodes' soft cancels that name no nonce
+    nonces_at: dict[tuple[str, int], int] = field(default_factory=dict)
     # settlement transactions whose calldata was read: the entry point decoded, by tx hash,
     # or why it could not be (sent to another contract, not a settlement's arguments)
     decoded: dict[str, str] = field(default_factory=dict)

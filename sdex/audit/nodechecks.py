@@ -1,6 +1,7 @@
 """The audit's checks of nodes against the chain (pure, no I/O): reachable, watchers in
 step with the head, books and claimed fills true, no real fill of an order it holds left out,
-no fill after a node closed an order, and nodes agreeing on their open orders. The
+no fill after a node closed an order, no match a node settled after it took the order's soft
+cancel, and nodes agreeing on their open orders. The
 chain-only checks are in ``sdex.audit.checks``."""
 
 from __future__ import annotations
@@ -47,10 +48,9 @@ def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
     is dead. The node's record counts what was filled or in flight (pendingMakerAmount) when
     it closed; every on-chain fill beyond that, in chain order, is flagged. A soft-cancelled
     order's record follows the chain's filled amount (cancel62: the cancel binds the nodes,
-    not the chain), so a fill of it is flagged only where a node's record fell behind."""
-    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
-    for e in facts.chain.fills:  # chain order
-        by_order[e.order_hash].append(e)
+    not the chain), so a fill of it is flagged only where a node's record fell behind; a
+    node's own settlement of it after the cancel is ``check_node_cancel_kept``'s."""
+    by_order = _fills_by_order(facts)
     checked, found = 0, []
     for n in facts.nodes:
         for h, entry in n.closed.items():
@@ -63,18 +63,84 @@ def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
                     continue
                 why = f" ({entry.reason})" if entry.reason else ""
                 found.append(
-                    Discrepancy(
+                    _of_fill(
                         "fill_after_node_closed",
                         f"the node reported the order {entry.status}{why} with {accounted} "
                         f"filled or in flight; the chain then filled {e.maker_filled} more "
                         f"(block {e.block_number}, taker {e.taker})",
-                        tx_hash=e.tx_hash,
-                        log_index=e.log_index,
+                        e,
+                        n.url,
+                    )
+                )
+    return CheckResult("node_closed", "no fill after a node closed it", checked, tuple(found))
+
+
+def check_node_cancel_kept(facts: Facts, ix: FactsIndex) -> CheckResult:
+    """A node that took a soft cancel settles no match of the order after it. Flagged: a
+    fill of the order in a block after the node's cancel block (``cancelledAtBlock``) by a
+    transaction its operator (``/health``'s ``operator``) signed with a nonce at or above
+    the one the node had next at the cancel (``cancelledAtNonce``; a node that names none:
+    the operator's transaction count at that block). Not the node's doing: a settlement it
+    signed before the cancel (in flight: a lower nonce, or a replacement at that nonce),
+    anyone else's fill (the wallet's own ``fillOrder``, another node's match)."""
+    by_order = _fills_by_order(facts)
+    chain, checked, found = facts.chain, 0, []
+    for n in facts.nodes:
+        if n.operator is None:
+            continue  # (a node that names no operator: nothing to tell its settlements by)
+        for h, c in n.closed.items():
+            if c.status != "cancelled" or c.cancel_block is None:
+                continue
+            if c.cancel_block > chain.head:  # (read before the chain: never ahead of it)
+                checked += 1
+                found.append(
+                    Discrepancy(
+                        "node_cancel_block_ahead",
+                        f"the node says it took the order's soft cancel at block "
+                        f"{c.cancel_block}, beyond the chain's head {chain.head}",
                         order_hash=hex0x(h),
                         node=n.url,
                     )
                 )
-    return CheckResult("node_closed", "no fill after a node closed it", checked, tuple(found))
+                continue
+            nonce = c.cancel_nonce
+            if nonce is None:
+                nonce = chain.nonces_at.get((n.operator, c.cancel_block))
+            if nonce is None:
+                continue
+            checked += 1
+            for e in by_order.get(h, []):
+                signer, used = chain.senders.get(e.tx_hash.lower(), ("", -1))
+                if e.block_number <= c.cancel_block or signer != n.operator or used < nonce:
+                    continue
+                found.append(
+                    _of_fill(
+                        "node_settled_after_cancel",
+                        f"the node took the order's soft cancel at block {c.cancel_block}, its "
+                        f"operator's next nonce {nonce}; its operator {n.operator} then "
+                        f"settled {e.maker_filled} of it (block {e.block_number}, nonce {used})",
+                        e,
+                        n.url,
+                    )
+                )
+    return CheckResult(
+        "node_cancel_kept", "no match settled by a node after its cancel", checked, tuple(found)
+    )
+
+
+def _fills_by_order(facts: Facts) -> dict[bytes, list[FillEvent]]:
+    by_order: dict[bytes, list[FillEvent]] = defaultdict(list)
+    for e in facts.chain.fills:  # chain order
+        by_order[e.order_hash].append(e)
+    return by_order
+
+
+def _of_fill(kind: str, why: str, e: FillEvent, node: str) -> Discrepancy:
+    """A node's discrepancy about the chain's fill ``e``."""
+    return Discrepancy(
+        kind, why, tx_hash=e.tx_hash, log_index=e.log_index, order_hash=hex0x(e.order_hash),
+        node=node,
+    )  # fmt: skip
 
 
 def check_node_books(facts: Facts, ix: FactsIndex) -> CheckResult:

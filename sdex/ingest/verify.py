@@ -156,9 +156,20 @@ class EcdsaBatcher:
         self._in_flight: dict[tuple[bytes, bytes, str], asyncio.Future[bool | None]] = {}
 
     async def ecdsa_ok(self, signed: SignedOrder) -> bool | None:
-        """``ecdsa_ok(signed)``, computed on the worker thread with the others of this turn."""
+        """``ecdsa_ok(signed)``, computed on the worker thread with the others of this turn;
+        while no core is spare (``spare_core``), on the loop at once."""
         if len(signed.signature) != 65:
             return None
+        core = self.spare_core
+        if not core.last_spare and not core.spare():
+            # No core to spare: its turn's batch would be recovered on the loop anyway
+            # (``_hand_over``), so it is recovered here, now, unless a copy is in flight:
+            # no future, no wait for the turn's end, no task woken again (http62)
+            key = (signed.hash, signed.signature, signed.order.maker)
+            if key not in self._in_flight:
+                self.inline += 1
+                self.crowded += 1
+                return ecdsa_ok(signed)
         fut, own = self._start(signed, asyncio.get_running_loop())
         return await self._wait(signed, fut, own)
 

@@ -25,9 +25,9 @@ from sdex.node.eviction import EVICT_BATCH as EVICT_BATCH
 from sdex.node.heldrecord import AlreadyHeld as AlreadyHeld
 from sdex.node.heldrecord import Record as Record
 from sdex.node.heldrecord import Row as Row
+from sdex.node.heldrecord import cancel_fields, order_event_text
 from sdex.node.heldrecord import hash_of as hash_of
 from sdex.node.heldrecord import meta_text as meta_text
-from sdex.node.heldrecord import order_event_text
 from sdex.node.unfundedq import UnfundedMakers
 from sdex.order import ZERO_ADDRESS
 from sdex.store import Store, StoredOrder
@@ -330,6 +330,7 @@ class HeldOrders(HeldEviction):
             "createdAt": rec.created_at,
             "source": rec.source,
             "reason": rec.reason,
+            **cancel_fields(rec.cancel_at),
         }
 
     def record_json(self, rec: Record) -> dict[str, object]:
@@ -349,6 +350,7 @@ class HeldOrders(HeldEviction):
         meta = meta_text(
             rec.signed.hash_hex, status, filled, pending, fillable,
             rec.signed.order.maker_amount - filled, rec.created_at, rec.source, rec.reason,
+            rec.cancel_at,
         )  # fmt: skip
         order = rec.json_text or encode_json(rec.json)  # (a closed record's is not kept)
         if more:

@@ -43,6 +43,11 @@ class Record:
     failures: int = 0
     cancel_signature: bytes | None = None
     """The maker's soft-cancel signature, kept to prove the cancel to peers."""
+    cancel_at: tuple[int, int | None] | None = None
+    """Where this node stood when it took the soft cancel: its chain checkpoint block and
+    the operator's next settlement nonce (None: not known then). Shown as ``metaData``'s
+    ``cancelledAtBlock``/``cancelledAtNonce``: a settlement of the order this node signs
+    after the cancel has a nonce at or above it (``sdex audit``'s ``node_cancel_kept``)."""
     cancel_stored: bool = False
     """A wallet's cancel of it (signature and closed status) is committed: a repeat, or a
     replay of the public signature, writes nothing more."""
@@ -72,6 +77,7 @@ class Record:
         """A stored order's record (``NEW``: the registry admits it with ``s.status``)."""
         rec = cls(s.signed, s.seq, s.source, OrderStatus.NEW, s.filled, s.reason, s.created_at)
         rec.tif, rec.cancel_signature = _TIFS.get(s.tif, TimeInForce.GTC), s.cancel_signature
+        rec.cancel_at = s.cancel_at
         return rec
 
 
@@ -88,17 +94,33 @@ def meta_text(
     created_at: float,
     source: str,
     reason: str,
+    cancel_at: tuple[int, int | None] | None = None,
 ) -> str:
     """``encode_json`` of ``HeldOrders.meta``'s dict of these values, formatted directly
     (a dict and the C encoder cost ~9 us a record; this ~1.5 us). The hash is 0x-hex and
     the status an ``OrderStatus`` name, neither needs escaping; the numbers are ints;
-    ``createdAt`` a finite float (``repr`` is what ``json`` writes for it)."""
+    ``createdAt`` a finite float (``repr`` is what ``json`` writes for it); ``cancel_at``
+    adds ``cancel_fields``."""
     return (
         f'{{"orderHash": "{hash_hex}", "status": "{status}", "filledMakerAmount": "{filled}", '
         f'"pendingMakerAmount": "{pending}", "remainingFillableMakerAmount": "{fillable}", '
         f'"remainingMakerAmount": "{remaining}", "createdAt": {float(created_at)!r}, '
-        f'"source": {_string(source)}, "reason": {_string(reason)}}}'
+        f'"source": {_string(source)}, "reason": {_string(reason)}{cancel_text(cancel_at)}}}'
     )
+
+
+def cancel_fields(cancel_at: tuple[int, int | None] | None) -> dict[str, int]:
+    """``metaData``'s ``cancelledAtBlock`` and ``cancelledAtNonce`` of a soft cancel this
+    node took (``Record.cancel_at``; the nonce only when known); none without one."""
+    if cancel_at is None:
+        return {}
+    block, nonce = cancel_at
+    return {"cancelledAtBlock": block} | ({} if nonce is None else {"cancelledAtNonce": nonce})
+
+
+def cancel_text(cancel_at: tuple[int, int | None] | None) -> str:
+    """``cancel_fields`` as JSON members, each led by ``", "`` (ints: nothing to escape)."""
+    return "".join(f', "{k}": {v}' for k, v in cancel_fields(cancel_at).items())
 
 
 def hash_of(hash_hex: str) -> bytes | None:

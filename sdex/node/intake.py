@@ -250,7 +250,7 @@ class NodeIntake(NodeSoftCancel):
         mr: MatchResult | None = None
         try:
             if match:
-                now, by = self.chain_time(), self.now()  # expired by, matched by: landing49
+                now, by = self.times()  # expired by, matched by: landing49
                 mr = self.engine.submit(signed, now, tif, state.filled, by)  # by position
             else:
                 if not self.registry.rests(signed, state.filled):  # dust left: closed
@@ -357,10 +357,10 @@ class NodeIntake(NodeSoftCancel):
         return st
 
     def _landing_why(self, o: Order) -> str:
-        return landing_why(self.book, o, self.chain_time(), self.now())
+        return landing_why(self.book, o, *self.times())
 
     def _uncross(self) -> None:
-        now, by = self.chain_time(), self.now()
+        now, by = self.times()
         for mr in self.engine.uncross(now=now, may_match=self.may_match, match_by=by):
             self._after_match(mr)
 
@@ -395,5 +395,8 @@ def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
     o = mr.outcome
     if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
         return False
+    removed = mr.removed  # (none, mostly: no generator made then)
+    if not removed:
+        return True
     h = mr.order.hash
-    return not any(r == h for r, _ in mr.removed)
+    return not any(r == h for r, _ in removed)

@@ -46,6 +46,7 @@ from sdex.order import Domain, Order
 from sdex.store import StoreError
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Page
 from sdex.storeread import UINT_TEXT
+from sdex.storeschema import cancel_at
 
 log = logging.getLogger("sdex.api")
 
@@ -167,7 +168,7 @@ def stored_text(row: tuple[Any, ...], domain: Domain) -> str | None:
     """An evicted order's record text from its row, the order's text as stored (checked to be
     an order object whose hash under ``domain`` is the row's first); None (logged) for a row
     that is not one."""
-    hash_hex, _, order_json, status, filled, reason, source, created, _, _, taker = row
+    hash_hex, _, order_json, status, filled, reason, source, created, _, _, taker = row[:11]
     try:
         order = stored(order_json, ORDER_DEPTH)
         if not isinstance(order, dict):
@@ -188,7 +189,7 @@ def stored_text(row: tuple[Any, ...], domain: Domain) -> str | None:
         state = OrderStatus(status)
         meta = meta_text(
             str(hash_hex), state, done, 0, 0, maker_amount - done, at,
-            str(source), str(reason),
+            str(source), str(reason), cancel_at(row[11:]),
         )  # fmt: skip
     except (ValueError, KeyError, TypeError, RecursionError) as e:
         if len(_UNLISTABLE) < MAX_UNLISTABLE_NAMED and hash_hex not in _UNLISTABLE:

@@ -92,7 +92,9 @@ class NodeState:
     sender: Sender
     settler: Settler
     watcher: Watcher
-    latest_timestamp: int
+    latest_timestamp: int = 0
+    """The chain's latest block's stamp (read at ``start``; 0 before: ``chain_time`` is then
+    the wall clock's, for a node judging orders before it starts, as the registry's tests)."""
     lead: ClockLead
     """Seconds the chain's clock runs ahead of ours, as its recent blocks showed on arrival
     (``saw_block_time``)."""
@@ -205,10 +207,17 @@ class NodeState:
         matched. Whether an order is expired goes by ``chain_time`` (landing49: closing an
         honest order that early, for good, took it off the book while the chain would
         still fill it)."""
-        landing = self.settler.stages.landing if hasattr(self, "settler") else 0
+        return self.times()[1]
+
+    def times(self) -> tuple[int, int]:
+        """``(chain_time(), now())``, the chain's clock read once (a wallet's order is
+        matched by both: expired by the first, matched by the second)."""
+        settler = getattr(self, "settler", None)
+        landing = 0 if settler is None else settler.stages.landing
+        chain = self.chain_time()
         # (at least the chain's block spacing: its next block, even with no landing of ours
         # measured yet or remembered; attack50)
-        return self.chain_time() + min(MAX_LANDING, max(landing, self.spacing.value))
+        return chain, chain + min(MAX_LANDING, max(landing, self.spacing.value))
 
     def chain_time(self) -> int:
         """The chain's time now: the latest block's, or the wall clock's moved by how far the
@@ -217,16 +226,23 @@ class NodeState:
         latest block, an order it will find expired was matched and its settlement refused,
         the gas paid: attack44)."""
         t = time.time()
-        lead = max(self.lead.value, self._watched_lead(), self.pending_lead)
+        watcher = getattr(self, "watcher", None)  # (none before the node starts)
+        watched = 0 if watcher is None else watcher.latest_timestamp
+        lead = max(self.lead.value, 0.0 if watcher is None else watcher.lead.value)
+        lead = max(lead, self.pending_lead)
         return max(
             self.latest_timestamp,
-            self.watcher.latest_timestamp if hasattr(self, "watcher") else 0,
+            watched,
             int(t),
             math.ceil(t + lead) if lead > 0 else 0,  # (its next block: rounded its way)
         )
 
-    def _watched_lead(self) -> float:
-        return self.watcher.lead.value if hasattr(self, "watcher") else 0.0
+    def cancel_position(self) -> tuple[int, int | None]:
+        """Where a soft cancel taken now stands (``Record.cancel_at``): the watcher's
+        checkpoint block and the operator's next settlement nonce (None: not known; the
+        lane reads it from the chain at its next signing). A settlement transaction this
+        node signed before has a lower nonce; one it signs after, this one or higher."""
+        return self.watcher.block, self.sender.next_nonce
 
     def saw_block_time(self, number: int, timestamp: int, reset: bool = False) -> None:
         """The chain's newest block, ``number``, is stamped ``timestamp``: the chain's clock is

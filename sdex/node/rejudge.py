@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
-from sdex.ingest import judge, removal_of
+from sdex.ingest import Rejection, RejectionCode, judge, removal_of
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.registry import Record
@@ -104,8 +104,14 @@ class NodeRejudge(NodeVerdicts):
                 self._closed_filled(rec, filled)
             return
         verdict = judge(so, state)
-        removal = removal_of(verdict)
         o = so.order
+        if removal_of(verdict) is None and self.chain_time() >= o.expiry:
+            # expired by the chain's clock (``chain_time``: the wall clock past it), which a
+            # head stamped before the expiry does not undo (``unexpired`` forgets such an
+            # order; the chain's next block says so too). review63: closed ``expired`` so,
+            # a reorg's (or chaos62's recheck's) verdict reopened it until the next sweep
+            verdict = Rejection.of(RejectionCode.EXPIRED)
+        removal = removal_of(verdict)
         if removal is None and rec.tif is not TimeInForce.GTC:
             # an IOC or FOK order never rests, whatever the chain says is left of it (as at
             # a restart: ``_load_stored``): closed as it was unless the chain undid some of

@@ -432,7 +432,7 @@ class NodeSettlement(NodeBlame):
 
     def _rematch(self, hashes: list[bytes]) -> None:
         """Match the open, resting orders of ``hashes`` again (given back by a settlement)."""
-        now, by = self.chain_time(), self.now()
+        now, by = self.times()
         for h in dict.fromkeys(hashes):
             st = self.book.get(h)
             if st is None or st.closed is not None or not st.resting:

@@ -13,6 +13,7 @@ from sdex.errors import SignatureError
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.commitwait import committed
+from sdex.node.heldrecord import cancel_fields
 from sdex.node.records import Record, SubmitResult
 from sdex.node.status import NodeStatus
 from sdex.order import SignedOrder, recover_signer
@@ -56,9 +57,11 @@ class NodeSoftCancel(NodeStatus):
         writes: list[asyncio.Future[None]] = []
         if first:
             rec.cancel_signature = signature
+            rec.cancel_at = rec.cancel_at or self.cancel_position()
         if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
             proof = rec.cancel_signature or signature
-            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof))
+            at = rec.cancel_at
+            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
         if rec.status in OPEN_STATUSES:
             if order_hash in self.book:
                 self.book.remove(order_hash, RemovalReason.CANCELLED)
@@ -83,6 +86,7 @@ class NodeSoftCancel(NodeStatus):
         if stored is not None:
             stored.add_done_callback(lambda f: _cancel_stored(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
+        body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
         return SubmitResult(200, body, stored=stored)
 
     def _keep_orphan(self, order_hash: bytes, signature: bytes, peer: str) -> SubmitResult:
@@ -156,12 +160,12 @@ class NodeSoftCancel(NodeStatus):
         self._seq += 1
         filled = min(filled, signed.order.maker_amount)
         rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=CANCELLED_WHY)
-        rec.cancel_signature = signature
+        rec.cancel_signature, rec.cancel_at = signature, self.cancel_position()
         self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
         self.store.add_order_async(
             signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json, False
         )
-        self.store.set_cancel_signature(signed.hash_hex, signature)
+        self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
         self.store.update_orders([rec.row()])
         return rec
 
