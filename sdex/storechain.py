@@ -67,12 +67,18 @@ class ChainStore(StoreReads):
         return fills_of(await self._call_async(remove))
 
     async def remove_fills_except(
-        self, low: int, high: int, chain: Collection[FillKey], txs: Collection[str] | None = None
+        self,
+        low: int,
+        high: int,
+        chain: Collection[FillKey],
+        txs: Collection[str] | None = None,
+        keep_txs: Collection[str] = (),
     ) -> list[StoredFill]:
-        """Delete the fills of blocks ``low``..``high`` (of ``txs`` only, if given) that are not
-        among ``chain`` (the chain's fills of those blocks, by ``fill_key``): stored from a
-        receipt or a notice whose block was reorged out before the watcher got there. Returns
-        them, in chain order (one job on the writer thread, awaited as ``remove_fills_above``)."""
+        """Delete the fills of blocks ``low``..``high`` (of ``txs`` only, if given; none of
+        ``keep_txs``) that are not among ``chain`` (the chain's fills of those blocks, by
+        ``fill_key``): stored from a receipt or a notice whose block was reorged out before the
+        watcher got there. Returns them, in chain order (one job on the writer thread, awaited
+        as ``remove_fills_above``)."""
 
         def remove(db: sqlite3.Connection) -> list[StoredFill]:
             # the keys first; a row is parsed only if it goes (settle27: every fill of
@@ -82,6 +88,7 @@ class ChainStore(StoreReads):
             ids = [
                 r[3] for r in db.execute(sql + where, (low, high)).fetchall()
                 if (tx := r[0].lower(), r[1], r[2]) not in chain and (txs is None or tx in txs)
+                and tx not in keep_txs
             ]  # fmt: skip
             gone = fills_of(
                 db.execute("SELECT * FROM fills WHERE rowid=?", (i,)).fetchone() for i in ids

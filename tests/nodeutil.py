@@ -84,7 +84,14 @@ async def running_node(cfg: NodeConfig) -> AsyncIterator[tuple[Node, Api]]:
                     raise
             cfg = replace(cfg, port=free_port())
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        yield node, Api(session, f"http://{cfg.host}:{cfg.port}")
+        yield node, Api(session, url_of(node))
+
+
+def url_of(node: Node) -> str:
+    """The base URL ``node`` serves on: its ``config.port``, the port it bound (a
+    ``running_node`` whose first pick was taken serves on another: not the ``cfg.port`` it
+    was given, so a URL made of that before the start may name some other process)."""
+    return f"http://{node.config.host}:{node.config.port}"
 
 
 class Api:

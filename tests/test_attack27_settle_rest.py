@@ -9,6 +9,7 @@ fill is a taker's own ``fillOrder`` mined first (a higher tip, blocks mined on d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain.tx import fees_of
@@ -84,8 +85,11 @@ async def test_the_rest_of_a_short_settled_order_against_a_peers_reaches_the_pee
     the buy's node alone, ``sdex audit``'s ``books_disagree``)."""
     c = chain
     cfg = node_config(c, tmp_path / "a.db")
-    other = node_config(c, tmp_path / "b.db", operator=18, peers=(f"http://{cfg.host}:{cfg.port}",))
-    async with running_node(cfg) as (a, api_a), running_node(other) as (_b, api_b):
+    other = node_config(c, tmp_path / "b.db", operator=18)
+    async with (
+        running_node(cfg) as (a, api_a),
+        running_node(replace(other, peers=(api_a.base,))) as (_b, api_b),  # (the port a bound)
+    ):
         await wait_for(lambda: a.gossip is not None and len(a.gossip.peers) > 0, timeout=20)
         sell = c.sign(c.order(ALICE, c.weth, WETH, c.usdc, 2000 * 10**6))
         assert (await api_a.post_order(sell))[0] == 201

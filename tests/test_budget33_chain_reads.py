@@ -142,11 +142,13 @@ async def test_a_peers_orders_past_its_budget_arrive_later(chain: Chain, tmp_pat
         c,
         tmp_path / "b.db",
         operator=18,
-        peers=(f"http://{cfg.host}:{cfg.port}",),
         gossip=gossip,
         peer_chain_read_limit=RateLimit(rate=2.0, burst=1),
     )
-    async with running_node(cfg) as (a, api_a), running_node(other) as (b, api_b):
+    async with (
+        running_node(cfg) as (a, api_a),
+        running_node(replace(other, peers=(api_a.base,))) as (b, api_b),  # (the port a bound)
+    ):
         await wait_for(lambda: a.gossip is not None and len(a.gossip.peers) > 0, timeout=20)
         await wait_for(b.mirror_ready)
         posted = [contract_ask(c, w) for _ in range(6)]

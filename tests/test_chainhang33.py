@@ -90,7 +90,7 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
             market = Market("WETH", "USDC", TokenInfo(weth, 18), TokenInfo(usdc, 6))
             out = io.StringIO()
 
-            url = f"http://{cfg.host}:{cfg.port}"
+            url = api.base
 
             def post() -> PostedOrder:
                 with NodeClient(url) as client:

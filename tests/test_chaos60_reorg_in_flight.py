@@ -48,11 +48,12 @@ async def undone_in_flight(
     return m
 
 
-def approved_sell(c: Chain) -> SignedOrder:
-    """Alice's 0.1 WETH for 250 USDC; Alice and Bob approve the exchange."""
+def approved_sell(c: Chain, **kw: object) -> SignedOrder:
+    """Alice's 0.1 WETH for 250 USDC (``kw``: other fields, e.g. its salt); Alice and Bob
+    approve the exchange."""
     c.weth.approve(c.sender(ALICE), c.exchange.address, 2**256 - 1)
     c.usdc.approve(c.sender(BOB), c.exchange.address, 2**256 - 1)
-    return c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6))
+    return c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6, **kw))
 
 
 async def test_a_fill_undone_while_a_match_is_in_flight_leaves_the_book(

@@ -354,8 +354,8 @@ async def test_clients_behind_a_trusted_proxy_have_their_own_bounds(
         chain, tmp_path / "n.db", dev_accounts=tuple(chain.deployment.accounts),
         rate_limit=RateLimit(rate=0.01, burst=3), trusted_proxies=proxies,
     )  # fmt: skip
-    async with running_node(cfg), aiohttp.ClientSession() as s:
-        base = f"http://127.0.0.1:{cfg.port}"
+    async with running_node(cfg) as (_node, api), aiohttp.ClientSession() as s:
+        base = api.base
 
         async def status(client: str) -> int:
             async with s.get(base + "/v1/order_config", headers={FORWARDED: client}) as r:

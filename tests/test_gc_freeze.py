@@ -21,13 +21,12 @@ import aiohttp
 import pytest
 
 from sdex.gossip.timing import GC_PAUSES
-from sdex.node.config import NodeConfig
 from sdex.node.gcfreeze import GC_FREEZE_ENV, GcFreezer
 from sdex.node.main import serve
 from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
-from tests.nodeutil import node_config
+from tests.nodeutil import node_config, url_of
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,21 +60,23 @@ async def test_the_orders_a_node_loads_leave_the_collectors_generations(
         walked = tracked_ids()
         assert not any(id(r) in walked or id(r.json) in walked for r in records)
         assert gc.get_freeze_count() > 0 and GC_PAUSES.freezes >= freezes + 1
-        base = f"http://{cfg.host}:{cfg.port}"
+        base = url_of(node)
         async with aiohttp.ClientSession() as http, http.get(base + "/health") as r:
             seen = (await r.json())["gossip"]["gc"]
         assert seen["frozen"] > 0 and seen["freezes"] >= freezes + 1
         # an order accepted now is walked as usual (until a long full collection freezes it)
-        status, _ = await post(cfg, chain.sign(ask(chain, ALICE, E18, 3500 * E6, salt=990)))
+        status, _ = await post(base, chain.sign(ask(chain, ALICE, E18, 3500 * E6, salt=990)))
         assert status == 201
         new = [r for r in node.registry.records.values() if r not in records]
         assert len(new) == 1 and id(new[0]) in tracked_ids()
     assert gc.get_freeze_count() == 0  # the last node out unfreezes: nothing stays frozen
 
 
-async def post(cfg: NodeConfig, signed: SignedOrder) -> tuple[int, object]:
-    url = f"http://{cfg.host}:{cfg.port}/v1/orders"
-    async with aiohttp.ClientSession() as http, http.post(url, json=signed.to_json()) as r:
+async def post(base: str, signed: SignedOrder) -> tuple[int, object]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(base + "/v1/orders", json=signed.to_json()) as r,
+    ):
         return r.status, await r.json()
 
 

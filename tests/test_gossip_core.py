@@ -667,6 +667,23 @@ def test_a_pulled_cancel_proof_is_delivered_to_the_node() -> None:
     ]
 
 
+def test_a_bucket_the_peer_changed_between_its_digest_and_its_hashes_is_not_quiet() -> None:
+    """tests62: the peer's digest was read before it took order 1, its hashes after; the
+    round had nothing to ask, and the bucket was noted quiet with the digest from before.
+    Once the peer's bucket was back to that digest (order 1 soft-cancelled there), ours,
+    open with order 1, was never asked about again: the cancel never came
+    (test_hostile's soft cancel after a restart, 1 run in 12 under load)."""
+    core, clock = make(peers=1, book=Book([order(1)]))
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": Book().digest()}), "hashes")  # (before)
+    actions = ok(core, hashes, {"hashes": [order(1)["hash"]]})  # (after it took order 1)
+    assert not [kind for kind, _ in calls(actions) if kind == "fetch"]  # nothing to ask now
+    clock.t = core.next_ae  # the peer soft-cancelled it: its bucket is as it was
+    hashes = only(ok(core, only(core.tick(), "digest"), {"buckets": Book().digest()}), "hashes")
+    fetch = only(ok(core, hashes, {"hashes": []}), "fetch")
+    assert fetch.body == {"hashes": [], "why": [order(1)["hash"]]}
+
+
 def test_snapshot_paging_stops_on_a_cursor_that_does_not_grow_or_an_oversized_page() -> None:
     for next_cursor, page, penalized in [(0, [order(1)], False), (5, [order(1)] * 3, True)]:
         core, _ = make(peers=1, snapshot_page=2)

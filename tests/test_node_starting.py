@@ -100,7 +100,7 @@ async def test_a_node_on_an_ipv6_host_tells_its_peers_a_url_they_can_dial(
     async with serve(cfg) as node, aiohttp.ClientSession() as http:
         assert node.gossip is not None
         me = node.gossip.core.me
-        assert me == f"http://[::1]:{cfg.port}"
+        assert me == f"http://[::1]:{node.config.port}"
         async with http.get(me + "/health") as r:
             assert r.status == 200, await r.text()
 

@@ -13,7 +13,7 @@ import aiohttp
 from sdex.gossip import NodeKey, identity
 from sdex.node.core import Node
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.nodeutil import node_config, running_node, url_of
 
 A_URL = "http://127.0.0.1:19"
 
@@ -25,10 +25,6 @@ async def two_nodes(chain: Chain, tmp_path: Path) -> AsyncIterator[tuple[Node, N
         running_node(node_config(chain, tmp_path / "c.db", operator=18)) as (c, _),
     ):
         yield b, c
-
-
-def url_of(node: Node) -> str:
-    return f"http://{node.config.host}:{node.config.port}"
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes, h: dict[str, str]) -> int:

@@ -51,10 +51,11 @@ async def test_the_readme_python_example_posts_an_order(chain: Chain, tmp_path: 
     [block] = python_blocks()
     cfg = node_config(chain, tmp_path / "n.db")
     key = "0x" + chain.keys[2].hex()  # (a dev account holding WETH)
-    code = block.replace('key = "0x..."', f'key = "{key}"').replace(
-        '"http://127.0.0.1:8001"', f'"http://{cfg.host}:{cfg.port}"'
-    )
     async with running_node(cfg) as (_, api):
+        code = block.replace('key = "0x..."', f'key = "{key}"').replace(
+            '"http://127.0.0.1:8001"',
+            f'"{api.base}"',  # (the port the node bound)
+        )
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-c", code, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

@@ -94,11 +94,10 @@ async def test_strangers_filling_the_memory_leave_a_peers_requests_fresh(
 
     async def post(session: aiohttp.ClientSession, headers: dict[str, str]) -> int:
         headers = {**headers, "Content-Type": "application/json"}
-        url = f"http://{cfg.host}:{cfg.port}/p2p/hashes"
-        async with session.post(url, data=body, headers=headers) as r:
+        async with session.post(api.base + "/p2p/hashes", data=body, headers=headers) as r:
             return r.status
 
-    async with running_node(cfg) as (node, _api), aiohttp.ClientSession() as session:
+    async with running_node(cfg) as (node, api), aiohttp.ClientSession() as session:
         assert node.gossip is not None
         me, to = "http://127.0.0.1:9", node.gossip.key.node_id
         strangers = [NodeKey.generate() for _ in range(12)]

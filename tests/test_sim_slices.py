@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -239,9 +240,11 @@ async def test_a_real_node_reports_a_wallets_order_in_the_sleep_histogram(
     node has a peer: a node with none passes nothing on, and times nothing)."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
-    url = f"http://{cfg.host}:{cfg.port}"
-    other = node_config(c, tmp_path / "peer.db", operator=18, peers=(url,))
-    async with running_node(cfg) as (node, api), running_node(other):
+    other = node_config(c, tmp_path / "peer.db", operator=18)
+    async with (
+        running_node(cfg) as (node, api),
+        running_node(replace(other, peers=(api.base,))),  # (the port the node bound)
+    ):
 
         def peered() -> bool:
             return node.gossip is not None and len(node.gossip.peers) > 0

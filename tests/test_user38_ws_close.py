@@ -144,9 +144,10 @@ async def test_a_node_stops_at_once_when_its_subscriber_answers_the_close(
         f'"quoteToken": "{chain.usdc.address.lower()}"}}'
     ).encode()
     ready = threading.Event()
-    async with running_node(cfg):
+    async with running_node(cfg) as (node, _api):
+        host, port = node.config.host, node.config.port  # (the port it bound)
         answered = asyncio.ensure_future(
-            asyncio.to_thread(client_of, cfg.host, cfg.port, sub if subscribed else None, ready)
+            asyncio.to_thread(client_of, host, port, sub if subscribed else None, ready)
         )
         await wait_for(lambda: ready.is_set() or answered.done(), timeout=30)
         assert ready.is_set(), answered.result()

@@ -30,9 +30,9 @@ async def test_a_down_node_takes_no_order_and_its_peers_last_seen_is_unknown(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
     cfg2 = web.dev_config(chain, tmp_path / "n2.db", 18)
-    url2 = f"http://{cfg2.host}:{cfg2.port}"
-    cfg1 = web.dev_config(chain, tmp_path / "n1.db", 19, peers=(url2,))
-    async with running_node(cfg2), web.browser(chromium) as b:
+    async with running_node(cfg2) as (_n2, api2), web.browser(chromium) as b:
+        url2 = api2.base  # (the port node 2 bound)
+        cfg1 = web.dev_config(chain, tmp_path / "n1.db", 19, peers=(url2,))
         async with running_node(cfg1) as (n1, api):
             assert n1.gossip is not None
             gossip = n1.gossip

@@ -71,6 +71,7 @@ from tests.nodeutil import (
     node_config,
     running_node,
     serving,
+    url_of,
     wait_for,
     with_minimums,
 )
@@ -251,12 +252,14 @@ async def two_nodes(
     """Node 1 and node 2 (which knows node 1), both serving dev wallets; until they peer.
     ``minimums``: both nodes' (WETH, USDC) minimums in base units (default none)."""
     cfg1 = dev_config(chain, tmp / "n1.db", 19)
-    url1 = f"http://{cfg1.host}:{cfg1.port}"
-    cfg2 = dev_config(chain, tmp / "n2.db", 18, peers=(url1,))
+    cfg2 = dev_config(chain, tmp / "n2.db", 18)
     if minimums is not None:
         cfg1, cfg2 = (with_minimums(cfg, chain, *minimums) for cfg in (cfg1, cfg2))
-    url2 = f"http://{cfg2.host}:{cfg2.port}"
-    async with running_node(cfg1) as (n1, _), running_node(cfg2) as (n2, _):
+    async with (
+        running_node(cfg1) as (n1, _),
+        running_node(replace(cfg2, peers=(url_of(n1),))) as (n2, _),  # (the port n1 bound)
+    ):
+        url1, url2 = url_of(n1), url_of(n2)
 
         def peered() -> bool:
             assert n1.gossip is not None and n2.gossip is not None
@@ -286,10 +289,6 @@ async def node_and_page(
         w = await new_page(b, api.base, clock=clock)
         await choose_dev_account(w, chain.address(account))
         yield node, w
-
-
-def url_of(node: Node) -> str:
-    return f"http://{node.config.host}:{node.config.port}"
 
 
 async def node_fills(url: str) -> list[dict[str, Any]]:

@@ -267,7 +267,8 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
     if looked == len(theirs_open):  # (each hash it named looked at: the quiet are known)
-        note_quiet(peer, buckets, (their_buckets, mine), refused, missing + extra)
+        moved = unsettled(buckets, theirs_open, their_buckets, (mine, view.digest()))
+        note_quiet(peer, buckets, (their_buckets, mine), refused, missing + extra, moved)
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))
     calls = split_budget(cfg)
     for i in range(0, rounds * step, step):
@@ -328,17 +329,41 @@ def quiet(view: OrderView, peer: Peer, i: int, theirs: object, mine: str) -> boo
     return False
 
 
+def unsettled(
+    buckets: list[int], named: set[str], theirs: list[Any], mine: tuple[list[str], list[str]]
+) -> set[int]:
+    """The asked buckets whose digests are not those of the hashes the round judged: the
+    XOR of the hashes the peer ``named`` in one is not the digest it sent (``theirs``: it
+    changed in between), or ours moved since the round began (``mine``: then, now). Such a
+    bucket is never noted quiet (tests62: the peer's digest read before it took an order,
+    its hashes after, the bucket was quiet with the digest from before; once the peer's
+    bucket was back to it, the order soft-cancelled there, ours was never asked about)."""
+    xor = dict.fromkeys(buckets, 0)
+    moved: set[int] = set()
+    for h in named:
+        b = bucket_of(h)
+        if b in xor:
+            try:
+                xor[b] ^= int(h[2:], 16)
+            except ValueError:  # (not hex: that bucket is judged again next round)
+                moved.add(b)
+    then, now = mine
+    return moved | {i for i in buckets if theirs[i] != f"{xor[i]:x}" or now[i] != then[i]}
+
+
 def note_quiet(
     peer: Peer,
     buckets: list[int],
     digests: tuple[list[Any], list[str]],
     refused: list[str],
     busy: list[str],
+    moved: set[int],
 ) -> None:
     """After a round whose answer was looked at in full: the asked buckets with nothing to
-    fetch or ask about (none of ``busy``) are quiet for ``peer`` while they stay as they
-    are (``quiet``), their rejected hashes (at most ``QUIET_HASHES`` in all) kept to check."""
-    skip = {bucket_of(h) for h in busy}
+    fetch or ask about (none of ``busy``) whose digests are those of the hashes judged
+    (none of ``moved``: ``unsettled``) are quiet for ``peer`` while they stay as they are
+    (``quiet``), their rejected hashes (at most ``QUIET_HASHES`` in all) kept to check."""
+    skip = {bucket_of(h) for h in busy} | moved
     by_bucket: dict[int, list[str]] = {}
     for h in refused:
         by_bucket.setdefault(bucket_of(h), []).append(h)

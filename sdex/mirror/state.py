@@ -282,7 +282,7 @@ class Mirror(OwnNotes):
         return eff
 
     def clear(self) -> None:
-        """Forget everything (a chain reset)."""
+        """Forget everything (a chain reset) but the sends whose receipts are to come."""
         self.announced.rewound()
         self.head = None
         self.marks.clear()
@@ -299,7 +299,8 @@ class Mirror(OwnNotes):
         self.later.clear()
         self.own.clear()
         self._orphans.clear()
-        self.expected.clear()
+        # (``expected`` kept: sends whose receipts are still to come, maybe of the new chain;
+        # their fills, written before the receipt is noted, are not taken for the old chain's)
         self.sigs.clear()
 
     # -- funds -----------------------------------------------------------------------------

@@ -140,12 +140,13 @@ class NodeChainState(NodeRejudge):
             if kin_makers and not changes.reset:  # (evicted ones: from the store)
                 kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
                 await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)
+            read = await self._read_rechecks()  # (those the mirror cannot judge)
             self._remined({h: n for h, n in remined.items() if h not in rejudge})
             self._closed_follow_chain({f.order_hash for f in changes.fills} - rejudge)
             if (forgotten := self._undone.forget(changes.fills)) is not None:
                 changes.stored.append(forgotten)
             self._close_expired()
-            self._persist_open()
+            self._persist_open(read)
             self._uncross()
         finally:
             self._back = MappingProxyType({})

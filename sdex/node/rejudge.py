@@ -50,10 +50,13 @@ class NodeRejudge(NodeVerdicts):
         states = await self._states_of(orders, verify)
         # Not the orders an own settlement filled in a block the mirror has not applied
         # yet (its receipt came first, maybe during the reads above): the mirror's verdict
-        # on them is older than what the node confirmed. That block judges them again.
+        # on them is older than what the node confirmed. That block judges them again: the
+        # book's by its fills, a closed one (its confirm counted in a fill a reorg or reset
+        # undid) by the recheck (reorg62: ``filled`` for good, the chain ``FILLABLE``)
         ahead, _ = self.mirror.ahead()
         for so in orders:
             if so.hash in ahead:
+                self._recheck.add(so.hash)
                 continue
             state = states[so.hash]
             if so.hash in reopen:

@@ -167,7 +167,7 @@ class NodeSettlement(NodeBlame):
                 finally:  # whatever the store says: the failed matches' orders are judged
                     if failed:
                         await self._diagnose(failed, blameless, txs, refused, pinned)
-                    self._persist_open()
+                    self._persist_open(await self._read_rechecks())
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
             writing.cancel()

@@ -5,10 +5,16 @@ Re-judging closed orders after a reorg, a reset or a cancel-up-to: ``sdex.node.r
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import aiohttp
 
 from sdex.book import RemovalReason
 from sdex.chain import OrderState
+from sdex.errors import ChainError
 from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
 from sdex.model import OPEN_STATUSES, OrderStatus
@@ -16,6 +22,12 @@ from sdex.node.intake import NodeIntake
 from sdex.order import SignedOrder
 
 log = logging.getLogger("sdex.node")
+RECHECK_READS = 1000
+"""Orders due a recheck whose state the mirror lacks, read from the chain at a time."""
+RECHECK_READ_WAIT = 5.0
+"""Seconds such a read is waited for (a hung chain holds the results no longer: read again
+with the next block or settlement)."""
+NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
 
 
 class NodeVerdicts(NodeIntake):
@@ -91,7 +103,7 @@ class NodeVerdicts(NodeIntake):
         # book's, without that block's fill)
         self.registry.remove(so.hash, reason, _message(verdict), state.filled)
 
-    def _recheck_settled(self) -> None:
+    def _recheck_settled(self, read: Mapping[bytes, OrderState] = NO_STATES) -> None:
         """Orders a block touched while their own fills were in flight: once none is, take
         the mirror's filled amount where it differs: ahead (a fill made elsewhere
         meanwhile, which the settlement's receipt does not show) or behind (a reorg undid
@@ -101,7 +113,10 @@ class NodeVerdicts(NodeIntake):
         settler's outcome), the undone fill counted in or a fill made elsewhere left out, is
         judged again once the mirror has that match's block (``_undone_under``: chaos60,
         ``filled`` in full while the chain had it ``FILLABLE``; a FOK ``removed`` with more
-        filled than the chain)."""
+        filled than the chain). One whose state the mirror lacks (a bitmap order whose nonce
+        a fill touched; a maker's funds a reset cleared) takes the chain's, ``read`` by
+        ``_read_rechecks``, and stays on the list till then (reorg62: it was dropped, and
+        the undone fill kept for good)."""
         ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
@@ -111,15 +126,43 @@ class NodeVerdicts(NodeIntake):
                 continue
             if (st is not None and st.pending) or h in ahead:  # (ahead: its block judges it)
                 continue
-            self._recheck.discard(h)
             state = self.mirror.state(rec.signed)
-            if state is None:
-                continue
+            if state is None and (state := read.get(h)) is None:
+                continue  # (read with the next block or settlement: ``_read_rechecks``)
+            self._recheck.discard(h)
             if st is not None and st.closed is None:
                 if state.filled != st.filled:
                     self._apply_chain_state(rec.signed, state)
             elif st is None and not rec.status.is_open and state.filled != rec.filled:
                 self._undone_under(rec.signed, state)
+
+    async def _read_rechecks(self) -> Mapping[bytes, OrderState]:
+        """The chain's state of the orders due a recheck (nothing of theirs in flight, no own
+        receipt of theirs ahead of the mirror) that the mirror cannot judge, for
+        ``_recheck_settled``: at most ``RECHECK_READS`` in one read, waited for at most
+        ``RECHECK_READ_WAIT``. None if the mirror moved meanwhile (its block's apply reads
+        them), or the read failed: they stay on the list, read with the next block or
+        settlement. The list holds held orders only (bounded by the records)."""
+        ahead, _ = self.mirror.ahead()
+        due: list[SignedOrder] = []
+        for h in self._recheck:
+            rec, st = self.records.get(h), self.book.get(h)
+            if rec is None or (st is not None and st.pending) or h in ahead:
+                continue
+            if self.mirror.state(rec.signed) is None:
+                due.append(rec.signed)
+                if len(due) >= RECHECK_READS:
+                    break
+        if not due:
+            return NO_STATES
+        head = self.mirror.head
+        try:
+            async with asyncio.timeout(RECHECK_READ_WAIT):
+                states = await self._states_of(due)
+        except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
+            log.info("%d orders' rechecks read again later: %r", len(due), e)
+            return NO_STATES
+        return states if self.mirror.head is head else NO_STATES
 
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
         """A closed order whose filled amount is not the chain's: it counted a fill the chain
@@ -130,10 +173,11 @@ class NodeVerdicts(NodeIntake):
         no fill made after it)."""
         raise NotImplementedError
 
-    def _persist_open(self) -> None:
-        """Orders whose own fills were in flight looked at again (``_recheck_settled``), then
-        the registry stores and publishes what moved (``OrderRegistry.sync``)."""
-        self._recheck_settled()
+    def _persist_open(self, read: Mapping[bytes, OrderState] = NO_STATES) -> None:
+        """Orders whose own fills were in flight looked at again (``_recheck_settled``, with
+        the chain's ``read`` states of those the mirror cannot judge), then the registry
+        stores and publishes what moved (``OrderRegistry.sync``)."""
+        self._recheck_settled(read)
         self.registry.sync()
 
 

@@ -13,7 +13,9 @@ So too for a block the watcher had applied already when the receipt or notice ca
 or keeps none there, past its reorg window: checked against the chain's fills of that
 height, read with ``late_fills``, ``LATE_READS`` blocks a poll: a batch refused whole as
 too large is read again in halves, one block too large alone is ``LogsTooLarge``), and for
-receipts above the chain's head that a devnet's rewind dropped (``sdex.watch.own``)."""
+receipts above the chain's head that a devnet's rewind dropped (``sdex.watch.own``). After a
+reorg or a reset, every stored fill above the new head but those held ahead goes too: one
+written from a receipt that came after the removal of the undone blocks' fills."""
 
 from __future__ import annotations
 
@@ -110,6 +112,14 @@ async def false_fills(
     if head is not None and 0 <= changes.low <= head.number:
         chain = {fill_key(f) for f in changes.fills}
         gone += await store.remove_fills_except(changes.low, head.number, chain)
+    if head is not None and (changes.reset or changes.fork >= 0):
+        # After a reorg or a reset nothing is stored above the head but the fills of what
+        # the node holds ahead (its receipts, peers' notices) or still awaits (its sends: a
+        # receipt's write goes before its note): a receipt's fills written after the removal
+        # of the undone blocks' (it came meanwhile), of a block above the new chain's head,
+        # stayed till the chain passed that height (reorg62)
+        ahead = {*m.own, *m.own.stubs, *m.expected}
+        gone += await store.remove_fills_except(head.number + 1, TOP, (), keep_txs=ahead)
     kept = {b.header.number: b for b in m.blocks} if m.own.late else {}
     for n in sorted(m.own.late):  # (left to the next poll if the store refuses)
         if head is None or n > head.number:
