@@ -135,6 +135,8 @@ async def test_a_flood_of_made_up_cancels_is_bounded_and_keeps_an_honest_one(
             assert node.cancel_notice(fake, hostile).status == 202  # (its oldest go)
         assert len(node.orphan_cancels) == 50 + 1  # the hostile's share, and the honest one
         assert node.orphan_cancels.dropped == 1000 - 50
+        health = (await api.get("/health"))[1]["cancelsKept"]
+        assert health == {"kept": 51, "dropped": 950}
         forged = c.sign(ask(c, ALICE, E18, 1100 * E6))  # "cancelled" with Bob's key
         assert node.cancel_notice(notice_of(c, forged, c.keys[BOB]), hostile).status == 202
         code, body = await api.post_order(withdrawn)
