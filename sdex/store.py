@@ -46,6 +46,7 @@ from sdex.storechain import FillKey as FillKey
 from sdex.storechain import fill_key as fill_key
 from sdex.storefills import fills_of
 from sdex.storefills import own_fill as own_fill
+from sdex.storeorphans import OrphanStore
 from sdex.storeprune import prune_step
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
@@ -85,7 +86,7 @@ class ChainIdentity:
         }
 
 
-class Store(ChainStore, UndoneStore):
+class Store(ChainStore, UndoneStore, OrphanStore):
     """One node's SQLite database (when each kind of write commits: the module's text); its
     reads: ``sdex.storeread``; the fills and the chain mirror: ``sdex.storechain``."""
 

@@ -153,13 +153,14 @@ INSERT_FILL = (
 
 def open_schema(db: sqlite3.Connection) -> None:
     """The writer's connection set up (``PRAGMAS``), ``SCHEMA`` created, the fills table
-    brought up to date (``open_fills_table``), ``undone_fills`` made (``open_undone_table``).
-    On the connection, outside any transaction."""
+    brought up to date (``open_fills_table``), ``undone_fills`` made (``open_undone_table``),
+    ``orphan_cancels`` too (``open_orphan_table``). On the connection, outside any transaction."""
     for pragma in PRAGMAS:
         db.execute(pragma)
     db.executescript(SCHEMA)
     open_fills_table(db)
     open_undone_table(db)
+    open_orphan_table(db)
 
 
 PRAGMAS = (
@@ -442,3 +443,25 @@ def open_undone_table(db: sqlite3.Connection) -> None:
     if have and have != UNDONE_COLUMNS:
         db.execute("DROP TABLE undone_fills")
     db.execute(UNDONE_TABLE)
+
+
+ORPHAN_COLUMNS = ("order_hash", "signature", "sender", "bucket", "at")
+ORPHAN_TABLE = """CREATE TABLE IF NOT EXISTS orphan_cancels (
+    order_hash TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    bucket TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (order_hash, signature)
+)"""
+"""One kept cancel: its order hash and signature (0x-hex, lower case), the peer that sent it
+and the count it is kept in, and when it came (``time.time()``)."""
+
+
+def open_orphan_table(db: sqlite3.Connection) -> None:
+    """Create the table (a database from before it: added, empty); one of another shape is
+    dropped first: it only remembered cancels a peer can pass on again."""
+    have = tuple(r[1] for r in db.execute("PRAGMA table_info(orphan_cancels)").fetchall())
+    if have and have != ORPHAN_COLUMNS:
+        db.execute("DROP TABLE orphan_cancels")
+    db.execute(ORPHAN_TABLE)

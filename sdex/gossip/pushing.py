@@ -62,10 +62,15 @@ class Pushing:
         return self._drain()
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
-        """A cancel or settlement notice: to every live peer (they are rare and small)."""
+        """A cancel or settlement notice: to every live peer (they are rare and small), and to
+        every peer in backoff whose outbox holds orders: they go to it later, the notice
+        first (cancel63: a peer whose link failed a moment got the order of a cancel made
+        meanwhile, never the cancel, and booked it open until anti-entropy told it)."""
         now = self.clock()
-        for peer in self.peers.sample(len(self.peers), exclude):
-            box = self._box(peer.key)
+        keys = [p.key for p in self.peers.sample(len(self.peers), exclude)]
+        waiting = [k for k, b in self._boxes.items() if b.orders and k != exclude]
+        for key in dict.fromkeys(keys + [k for k in waiting if self.peers.get(k) is not None]):
+            box = self._box(key)
             if len(box.notices) < self.config.outbox_max:
                 box.notices.append((kind, notice))
                 self._schedule(box, now)

@@ -249,6 +249,7 @@ class NodeChainState(NodeRejudge):
         up. The closed ones stay on disk: only their hashes pass, into the registry's filter."""
         self._seq = max(self._seq, self.store.last_seq())
         await self._undone.attach(self.store)  # (fills a reorg undid before a restart)
+        await self.load_orphans()  # (peers' cancels of orders not held yet: cancel63)
         # (the port is open meanwhile, answering 503 "starting": each step below hands the
         # loop back every SLICE seconds, so that /health answers at once)
         unparseable: list[str] = []

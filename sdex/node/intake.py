@@ -12,21 +12,20 @@ from typing import TypeVar
 
 from sdex.book import BookOrderState, Entry, RemovalReason
 from sdex.book.errors import BookError
-from sdex.errors import OrderParseError, SignatureError
+from sdex.errors import OrderParseError
 from sdex.gossip.checks import PartialVerdicts
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
-from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
+from sdex.model import OPEN_STATUSES, OrderStatus, error_body
 from sdex.node.commitwait import committed
-from sdex.node.heldrecord import cancel_fields
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
 from sdex.node.selftrade import own_crossing
-from sdex.node.status import NodeStatus
-from sdex.order import Order, recover_signer
+from sdex.node.softcancel import NodeSoftCancel
+from sdex.order import Order
 from sdex.ordertext import order_text
 from sdex.store import StoreError
 
@@ -34,7 +33,7 @@ log = logging.getLogger("sdex.node")
 T = TypeVar("T")
 
 
-class NodeIntake(NodeStatus):
+class NodeIntake(NodeSoftCancel):
     """Orders in: submit, accept, match, rest, announce; soft cancel."""
 
     async def submit(
@@ -67,6 +66,10 @@ class NodeIntake(NodeStatus):
             # (or accepted meanwhile, by a faster path, while this copy's chain read ran:
             # perhaps closed and evicted since, so ``held``, not ``self.records``)
             return await self._already_held(held)
+        if self.orphan_cancels and self.cancelled_on_arrival(
+            result.signed, result.state.filled, source
+        ):
+            return await self._already_held(held)  # (cancelled before it came: cancel63)
         if (over := self.intake.admit(result)) is not None:
             return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
         handed = fw.handed
@@ -175,6 +178,9 @@ class NodeIntake(NodeStatus):
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
+        orphans, (signed, filled) = self.orphan_cancels, (result.signed, result.state.filled)
+        if orphans and self.cancelled_on_arrival(signed, filled, "peer:" + peer):
+            return "known"  # (its maker's cancel came first: held cancelled, cancel63)
         if (over := self.intake.admit(result)) is not None:  # many checked at once
             if over.code in KEPT:
                 self._refuse(over.of_order(result.signed.hash), peer, obj)
@@ -380,66 +386,6 @@ class NodeIntake(NodeStatus):
                 f"not read within {self.store_wait:g} s (the store stalls); ask again later"
             ) from None
 
-    def soft_cancel(
-        self, order_hash: bytes, signature: bytes, from_peer: str | None = None
-    ) -> SubmitResult:
-        rec = self.records.get(order_hash)
-        s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
-        signed = rec.signed if rec is not None else s.signed if s is not None else None
-        if signed is None:
-            return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
-        try:
-            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
-        except SignatureError as e:
-            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        if signer != signed.order.maker:  # (checked before an evicted order is loaded)
-            return SubmitResult(
-                400, field_error_body("signature", 1005, "not signed by the order's maker")
-            )
-        if rec is None:
-            assert s is not None
-            if s.cancel_signature is not None:  # closed, its cancel known: nothing to apply
-                return SubmitResult(200, {"orderHash": signed.hash_hex, "status": s.status})
-            rec = self.registry.load_stored(s)  # back in memory until evicted again
-        first = rec.cancel_signature is None
-        wallet = from_peer is None
-        if rec.cancel_stored and rec.status not in OPEN_STATUSES:  # committed: no rewrite
-            return SubmitResult(200, {"orderHash": signed.hash_hex, "status": rec.status})
-        writes: list[asyncio.Future[None]] = []
-        if first:
-            rec.cancel_signature = signature
-            rec.cancel_at = rec.cancel_at or self.cancel_position()
-        if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
-            proof = rec.cancel_signature or signature
-            at = rec.cancel_at
-            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
-        if rec.status in OPEN_STATUSES:
-            if order_hash in self.book:
-                self.book.remove(order_hash, RemovalReason.CANCELLED)
-            with self.registry.own_writes(rec.signed.hash_hex) as own:  # (its close's row)
-                self._close_record(rec, OrderStatus.CANCELLED, "soft cancel by the maker")
-            writes.extend(own)
-            self.cancels_unread[order_hash] = rec  # (what the chain filled before: chaos52)
-            self.cancels_waiting.set()
-            log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
-        elif wallet:  # closed already (a repeat): its row written again, as it is held
-            writes.append(self.store.update_orders([rec.row()]))
-        if first and self.gossip is not None:
-            # Peers prune it too, each checking the signature, whatever the status here:
-            # an order removed on this node may still rest on others.
-            notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
-            self.gossip.notify("cancels", notice, exclude=from_peer)
-        # The API answers once its signature and status are committed: its own writes only
-        # (each job may fail alone: a wallet's repeat writes both again, so its 200 never
-        # rests on a first cancel's refused writes; nor on another order's write queued
-        # meanwhile, which may be refused alone too).
-        stored = committed(writes, self.store_wait) if writes and wallet else None
-        if stored is not None:
-            stored.add_done_callback(lambda f: _cancel_stored(rec, f))
-        body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
-        body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
-        return SubmitResult(200, body, stored=stored)
-
 
 def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
     """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
@@ -454,8 +400,3 @@ def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
         return True
     h = mr.order.hash
     return not any(r == h for r, _ in removed)
-
-
-def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:
-    if not done.cancelled() and done.exception() is None and rec.status not in OPEN_STATUSES:
-        rec.cancel_stored = True

@@ -15,7 +15,6 @@ from sdex.chain import Receipt
 from sdex.errors import ChainError, OrderParseError, SignatureError
 from sdex.gossip.payload import fits
 from sdex.ingest.intake import SIGNATURE_HEX
-from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus, field_error_body
 from sdex.node.held import hash_of
 from sdex.node.records import Record, SubmitResult
@@ -308,18 +307,7 @@ class NodePeering(NodeSettlement):
         if taken >= self.config.limits.max_cancelled_per_peer:
             return "rejected"
         self.cancelled_taken[peer] = taken + 1
-        self._seq += 1
-        source = f"peer:{peer}"
-        filled = min(filled, signed.order.maker_amount)
-        why = "soft cancel by the maker"
-        rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=why)
-        rec.cancel_signature, rec.cancel_at = signature, self.cancel_position()
-        self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
-        self.store.add_order_async(
-            signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json, False
-        )
-        self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
-        self.store.update_orders([rec.row()])
+        self.hold_cancelled(signed, signature, f"peer:{peer}", filled)
         return "accepted"
 
     def digest(self) -> list[str]:

@@ -26,6 +26,7 @@ from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
 from sdex.node.held import hash_of
+from sdex.node.orphans import OrphanCancels
 from sdex.node.readbudget import ReadBudget
 from sdex.node.refused import Notices, Refused
 from sdex.node.registry import OrderRegistry
@@ -141,6 +142,8 @@ class NodeState:
         """Order listings by status that waited for row writes (``rows_listable``)."""
         self._seq = 0
         self.cancelled_taken: dict[str, int] = {}
+        self.orphan_cancels = OrphanCancels()
+        """Peers' soft cancels of orders not held here yet (cancel63: taken as the order comes)."""
         """Soft-cancelled orders taken from each peer's pages (``take_cancelled_many``)."""
         self.forwarding = ForwardTiming()
         """What a new order costs here before it is passed on (``/health``)."""

@@ -107,6 +107,10 @@ class NodeViews(NodeState):
             "ordersEvicted": self.registry.stored_only,
             "evictedLookups": self.registry.lookups,
             "openOrders": self.open_orders,
+            "cancelsKept": {  # peers' cancels of orders not held yet (cancel63)
+                "kept": len(self.orphan_cancels),
+                "dropped": self.orphan_cancels.dropped,
+            },
             "settlementsSent": self.settler.sent,
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,

@@ -1,0 +1,175 @@
+"""Soft cancels: a maker's signed cancel (a wallet's, or one a peer passed on) applied to the
+order held here; a peer's for an order not held yet kept (``sdex.node.orphans``) and applied
+as the order arrives, whichever way it comes (cancel63)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sdex.book import RemovalReason
+from sdex.errors import SignatureError
+from sdex.matching.match import TimeInForce
+from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
+from sdex.node.commitwait import committed
+from sdex.node.heldrecord import cancel_fields
+from sdex.node.records import Record, SubmitResult
+from sdex.node.status import NodeStatus
+from sdex.order import SignedOrder, recover_signer
+from sdex.signature import signature_parts
+
+log = logging.getLogger("sdex.node")
+
+CANCELLED_WHY = "soft cancel by the maker"
+
+
+class NodeSoftCancel(NodeStatus):
+    """Soft cancels in: applied, passed on, or kept until their order comes."""
+
+    def soft_cancel(
+        self, order_hash: bytes, signature: bytes, from_peer: str | None = None
+    ) -> SubmitResult:
+        rec = self.records.get(order_hash)
+        s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
+        signed = rec.signed if rec is not None else s.signed if s is not None else None
+        if signed is None:
+            if from_peer is not None:  # (cancel63: its order may come later)
+                return self._keep_orphan(order_hash, signature, from_peer)
+            return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
+        try:
+            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
+        except SignatureError as e:
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
+        if signer != signed.order.maker:  # (checked before an evicted order is loaded)
+            return SubmitResult(
+                400, field_error_body("signature", 1005, "not signed by the order's maker")
+            )
+        if rec is None:
+            assert s is not None
+            if s.cancel_signature is not None:  # closed, its cancel known: nothing to apply
+                return SubmitResult(200, {"orderHash": signed.hash_hex, "status": s.status})
+            rec = self.registry.load_stored(s)  # back in memory until evicted again
+        first = rec.cancel_signature is None
+        wallet = from_peer is None
+        if rec.cancel_stored and rec.status not in OPEN_STATUSES:  # committed: no rewrite
+            return SubmitResult(200, {"orderHash": signed.hash_hex, "status": rec.status})
+        writes: list[asyncio.Future[None]] = []
+        if first:
+            rec.cancel_signature = signature
+            rec.cancel_at = rec.cancel_at or self.cancel_position()
+        if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
+            proof = rec.cancel_signature or signature
+            at = rec.cancel_at
+            writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
+        if rec.status in OPEN_STATUSES:
+            if order_hash in self.book:
+                self.book.remove(order_hash, RemovalReason.CANCELLED)
+            with self.registry.own_writes(rec.signed.hash_hex) as own:  # (its close's row)
+                self._close_record(rec, OrderStatus.CANCELLED, CANCELLED_WHY)
+            writes.extend(own)
+            self.cancels_unread[order_hash] = rec  # (what the chain filled before: chaos52)
+            self.cancels_waiting.set()
+            log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
+        elif wallet:  # closed already (a repeat): its row written again, as it is held
+            writes.append(self.store.update_orders([rec.row()]))
+        if first and self.gossip is not None:
+            # Peers prune it too, each checking the signature, whatever the status here:
+            # an order removed on this node may still rest on others.
+            notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
+            self.gossip.notify("cancels", notice, exclude=from_peer)
+        # The API answers once its signature and status are committed: its own writes only
+        # (each job may fail alone: a wallet's repeat writes both again, so its 200 never
+        # rests on a first cancel's refused writes; nor on another order's write queued
+        # meanwhile, which may be refused alone too).
+        stored = committed(writes, self.store_wait) if writes and wallet else None
+        if stored is not None:
+            stored.add_done_callback(lambda f: _cancel_stored(rec, f))
+        body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
+        body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
+        return SubmitResult(200, body, stored=stored)
+
+    def _keep_orphan(self, order_hash: bytes, signature: bytes, peer: str) -> SubmitResult:
+        """A peer's cancel of an order not held here, kept (``OrphanCancels``: bounded per
+        sender, in all, per order and in time) if its signature is well formed (whose it is
+        shows only once the order comes: ``cancelled_on_arrival``); 202 then, else 404."""
+        try:
+            signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
+        except SignatureError as e:
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
+        stranger = self.gossip is None or self.gossip.peers.get(peer) is None
+        bucket = "" if stranger else peer  # (made-up keys share one count)
+        now = time.time()
+        kept = self.orphan_cancels.keep(order_hash, signature, peer, bucket, now)
+        self._forget_orphans()  # (those it evicted: before the new row, in the writer's order)
+        if not kept:
+            return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
+        self.store.keep_orphan((order_hash, signature, peer, bucket, now))
+        return SubmitResult(202, {"orderHash": "0x" + order_hash.hex(), "status": "kept"})
+
+    def _forget_orphans(self) -> None:
+        """The rows of the kept cancels forgotten since the last call deleted (queued)."""
+        if gone := self.orphan_cancels.gone:
+            self.orphan_cancels.gone = []
+            self.store.forget_orphans(gone)
+
+    async def load_orphans(self) -> None:
+        """The kept cancels the store holds (at a start): back in memory, bounded as ever."""
+        oc = self.orphan_cancels
+        for h, sig, sender, bucket, at in await self.store.orphan_rows(
+            time.time() - oc.kept_seconds, oc.total
+        ):
+            oc.keep(h, sig, sender, bucket, at)
+        self._forget_orphans()
+
+    def cancelled_on_arrival(self, signed: SignedOrder, filled: int, source: str) -> bool:
+        """``signed`` (new here, its own signature checked) held ``cancelled``, never booked,
+        if a peer passed on its maker's cancel before it came (``_keep_orphan``); the cancel
+        then goes on to the peers, as one applied here would. A kept signature that is not
+        its maker's costs its sender a penalty (an honest node passes on only cancels it
+        verified) and is dropped."""
+        kept = self.orphan_cancels.take(signed.hash, time.time())
+        self._forget_orphans()
+        digest = self.domain.cancel_digest(signed.hash) if kept else b""
+        for o in kept:
+            try:
+                signer = recover_signer(digest, o.signature)
+            except SignatureError:
+                signer = ""
+            if signer != signed.order.maker:
+                if self.gossip is not None:
+                    self.gossip.penalize(o.sender)
+                continue
+            rec = self.hold_cancelled(signed, o.signature, source, filled)
+            self.cancels_unread[signed.hash] = rec  # (what the chain filled before: chaos52)
+            self.cancels_waiting.set()
+            if self.gossip is not None:
+                notice = {"orderHash": signed.hash_hex, "signature": "0x" + o.signature.hex()}
+                self.gossip.notify("cancels", notice, exclude=o.sender)
+            log.info("order %s came soft-cancelled already (a peer's cancel)", signed.hash_hex)
+            return True
+        return False
+
+    def hold_cancelled(
+        self, signed: SignedOrder, signature: bytes, source: str, filled: int
+    ) -> Record:
+        """``signed`` (both signatures its maker's) held ``cancelled`` with ``filled`` (as the
+        chain has it when taken), its row and cancel written (not awaited)."""
+        self.orphan_cancels.take(signed.hash, 0.0)  # (held now: none kept for it)
+        self._forget_orphans()
+        self._seq += 1
+        filled = min(filled, signed.order.maker_amount)
+        rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=CANCELLED_WHY)
+        rec.cancel_signature, rec.cancel_at = signature, self.cancel_position()
+        self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
+        self.store.add_order_async(
+            signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json, False
+        )
+        self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
+        self.store.update_orders([rec.row()])
+        return rec
+
+
+def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is None and rec.status not in OPEN_STATUSES:
+        rec.cancel_stored = True
