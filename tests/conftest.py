@@ -6,6 +6,7 @@ anvil; CI runs Hardhat.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 from collections.abc import Iterator
@@ -137,13 +138,31 @@ def chain_of(rpc: Rpc, d: Deployment) -> Chain:
     )
 
 
-@pytest.fixture
-def chain(devnet: Devnet) -> Iterator[Chain]:
-    """The devnet, reverted to its deployed state after the test (``evm_snapshot``)."""
-    assert devnet.rpc is not None and devnet.deployment is not None
-    rpc = devnet.rpc
+@contextlib.contextmanager
+def reverted(net: Devnet) -> Iterator[Chain]:
+    """The devnet's deployment, reverted to its state now afterwards (``evm_snapshot``),
+    the next block's base fee included.
+
+    anvil (1.7) keeps the base fee it worked out for the next block through ``evm_revert``
+    (foundry-rs/foundry#16241 fixed that later): after a test that raised the base fee
+    (``hardhat_setNextBlockBaseFeePerGas``, busy blocks), the next block's base fee stayed
+    up while the latest block's was the snapshot's, low. The next test on that chain signed
+    with twice the latest's fee, as a node does (within 12.5 % a block on a real chain), and
+    anvil refused it: "max fee per gas less than block base fee". Hardhat restores it."""
+    rpc, deployment = net.rpc, net.deployment
+    assert rpc is not None and deployment is not None
     snap = rpc.call("evm_snapshot")
+    pending = rpc.call("eth_getBlockByNumber", "pending", False) if net.engine == "anvil" else None
     try:
-        yield chain_of(rpc, devnet.deployment)
+        yield chain_of(rpc, deployment)
     finally:
         assert rpc.call("evm_revert", snap) is True
+        if isinstance(pending, dict):  # (anvil's pending block: the next block's base fee)
+            rpc.call("anvil_setNextBlockBaseFeePerGas", pending["baseFeePerGas"])
+
+
+@pytest.fixture
+def chain(devnet: Devnet) -> Iterator[Chain]:
+    """The devnet, reverted to its deployed state after the test (``reverted``)."""
+    with reverted(devnet) as c:
+        yield c

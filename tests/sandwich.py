@@ -26,6 +26,8 @@ from tests.test_node import BOB, CAROL, E6
 Hook = Callable[[object], Answer | None]
 Tokens = Callable[[dict[str, TokenInfo]], dict[str, TokenInfo]]
 GWEI = 10**9
+SENDS = ("eth_sendRawTransaction", "eth_sendRawTransactionSync")
+"""The node's sends: anvil is sent to with EIP-7966's sync send, Hardhat with the plain one."""
 
 
 def send_tx(c: Chain, who: int, to: str, data: bytes, gas: int, tip: int, value: int = 0) -> None:
@@ -100,9 +102,7 @@ def one_block(
                 done.append(mined.index(tx) if tx in mined else -1)
             reqs = req if isinstance(req, list) else [req]
             raws = [
-                r["params"][0]
-                for r in reqs
-                if isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction"
+                r["params"][0] for r in reqs if isinstance(r, dict) and r.get("method") in SENDS
             ]
             if raws and done[0] < rounds and not waiting:
                 done[0] += 1

@@ -14,20 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Chain
+from tests.conftest import Chain, Engine
 from tests.nodeutil import wait_for
 from tests.sandwich import node_on
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 INTERVAL = 4
-"""Seconds between blocks (Hardhat's interval mining)."""
+"""Seconds between blocks (the chain's interval mining)."""
 
 
 @pytest.fixture
-def interval_chain(chain: Chain) -> Iterator[Chain]:
-    """The test chain mining a block every ``INTERVAL`` s (automine again after)."""
+def interval_chain(chain: Chain, engine: Engine) -> Iterator[Chain]:
+    """The test chain mining a block every ``INTERVAL`` s (automine again after). Hardhat
+    takes the interval in milliseconds, anvil in seconds (given 4000, it mined no block in
+    the 12 s ``next_block`` waits)."""
     chain.rpc.call("evm_setAutomine", False)
-    chain.rpc.call("evm_setIntervalMining", INTERVAL * 1000)
+    chain.rpc.call("evm_setIntervalMining", INTERVAL if engine == "anvil" else INTERVAL * 1000)
     try:
         yield chain
     finally:

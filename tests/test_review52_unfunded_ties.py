@@ -42,9 +42,10 @@ async def test_keys_of_one_unfunded_order_do_not_close_a_later_honest_one(
             assert code == 201, body
             posted.append(s)
             _hold_exactly(c, who, 0)
-        c.rpc.call("hardhat_mine", "0x1")
-        for s in posted:
+            # each seen unfunded before the next key's: the first key's the oldest (a node
+            # that sees several in one poll ranks them as its set gives them)
             await wait_for(lambda s=s: _is(api, s, "unfunded"), timeout=20)
+        c.rpc.call("hardhat_mine", "0x1")
         assert node.registry.evicted_unfunded == 0
         # then an honest ask whose maker's WETH moves away for a while
         honest = c.sign(ask(c, ALICE, E18, 3000 * E6))

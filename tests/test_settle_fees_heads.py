@@ -27,7 +27,7 @@ GWEI = 1_000_000_000
 
 def mine_with_base_fee(c: Chain, base_fee: int) -> dict[str, Any]:
     """A block (empty) whose base fee is ``base_fee``; its header."""
-    assert c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base_fee)) is True
+    c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base_fee))  # (anvil answers null)
     c.rpc.call("evm_mine")
     block: dict[str, Any] = c.rpc.call("eth_getBlockByNumber", "latest", False)
     assert int(block["baseFeePerGas"], 16) == base_fee

@@ -25,7 +25,7 @@ from sdex.settlement import Outcome, receipts
 from sdex.settlement.replace import MAX_REPLACEMENTS, STUCK_BLOCKS, STUCK_IDLE, Pooled, bumped
 from sdex.settlement.settler import Settler
 from sdex.storesettle import StoredSettlement
-from tests.conftest import LOG_DIR, Chain, chain_of
+from tests.conftest import LOG_DIR, Chain, reverted
 from tests.nodeutil import wait_for
 from tests.test_settlement_fallback import LOT, OPERATOR, pair, running_settler
 from tests.test_settlement_interval import BLOCK_TIME
@@ -56,12 +56,8 @@ def anvil() -> Iterator[Devnet]:
 
 @pytest.fixture
 def anvil_chain(anvil: Devnet) -> Iterator[Chain]:
-    assert anvil.rpc is not None and anvil.deployment is not None
-    snap = anvil.rpc.call("evm_snapshot")
-    try:
-        yield chain_of(anvil.rpc, anvil.deployment)
-    finally:
-        assert anvil.rpc.call("evm_revert", snap) is True
+    with reverted(anvil) as c:
+        yield c
 
 
 async def pooled_while_paused(c: Chain, settler: Settler, count: int, burn: int = 0) -> None:
