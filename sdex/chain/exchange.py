@@ -167,7 +167,7 @@ class Exchange:
             raw = self.rpc.call("eth_call", tx, block)
         except ContractRevert as e:
             raise self.decoder.decode(e) from None
-        return decode_order_states(bytes.fromhex(raw[2:]))
+        return checked_order_states(raw, orders)
 
     def encode_order_states(self, orders: Sequence[SignedOrder]) -> bytes:
         """``getOrderStates(orders, signatures)`` calldata, encoded directly: the layout is
@@ -422,6 +422,21 @@ def _encode_orders_and_signatures(orders: Sequence[SignedOrder], head_size: int)
         tails.append(_word(len(sig)) + padded)
         offset += 32 + len(padded)
     return b"".join(words) + b"".join(tails)
+
+
+def checked_order_states(raw: object, orders: Sequence[SignedOrder]) -> list[OrderState]:
+    """``getOrderStates``'s answer ``raw`` for ``orders``: one row per order, each of its
+    order, or ``ValueError`` (a broken or hostile endpoint: fewer rows, more, or others'
+    read as these would be one order's word taken for another's, or a ``KeyError`` deep in
+    a caller: left63)."""
+    if not isinstance(raw, str) or not raw.startswith("0x"):
+        raise ValueError("getOrderStates answered something else than hex")
+    states = decode_order_states(bytes.fromhex(raw[2:]))
+    if len(states) != len(orders):
+        raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
+    if any(st.hash != so.hash for st, so in zip(states, orders, strict=True)):
+        raise ValueError("getOrderStates answered rows of other orders")
+    return states
 
 
 def decode_order_states(data: bytes) -> list[OrderState]:
