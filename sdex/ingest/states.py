@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.exchange import checked_order_states
+from sdex.chain.states import checked_order_states
 from sdex.chain.tx import OUT_OF_GAS
 from sdex.errors import ContractRevert, RpcError
 from sdex.order import SignedOrder
