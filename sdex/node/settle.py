@@ -267,8 +267,8 @@ class NodeSettlement(NodeBlame):
                     self._close_record(rec, OrderStatus.REMOVED, why, filled)
                 elif rec.status in OPEN_STATUSES:
                     self._close_record(rec, OrderStatus.FILLED, "filled", filled)
-                else:  # closed here while in flight: what the chain filled still counts
-                    self.registry.correct_filled(rec, filled)
+                else:  # closed here while in flight: the chain's filled counts, never lowered
+                    self.registry.correct_filled(rec, max(rec.filled, filled))
             elif st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
                 self._book_closed(so.hash, st.closed)
             else:
