@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any, TypeVar
 
 from sdex.chain.abi import ContractAbi, ErrorDecoder
 from sdex.chain.rpc import Rpc
+from sdex.chain.states import OrderState as OrderState
+from sdex.chain.states import OrderStatus as OrderStatus
+from sdex.chain.states import checked_order_states
+from sdex.chain.states import decode_order_states as decode_order_states
 from sdex.chain.tx import Log, Receipt, Sender
 from sdex.errors import ChainError, ContractRevert, TransactionFailed
 from sdex.fillmath import UINT256_MAX
@@ -24,60 +27,11 @@ T = TypeVar("T")
 F = TypeVar("F", bound=FillEvent)
 
 
-class OrderStatus(IntEnum):
-    """The contract's ``OrderStatus`` enum, same numbering."""
-
-    INVALID = 0
-    FILLABLE = 1
-    FILLED = 2
-    CANCELLED = 3
-    EXPIRED = 4
-
-
 @dataclass(frozen=True, slots=True)
 class OrderInfo:
     hash: bytes
     status: OrderStatus
     filled: int
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class OrderState:
-    """One row of ``getOrderStates``: everything a validator needs about one order."""
-
-    hash: bytes
-    status: OrderStatus
-    filled: int
-    signature_valid: bool
-    maker_balance: int
-    maker_allowance: int
-
-    def __init__(
-        self,
-        hash: bytes,
-        status: OrderStatus,
-        filled: int,
-        signature_valid: bool,
-        maker_balance: int,
-        maker_allowance: int,
-    ) -> None:
-        """The generated ``__init__``'s stores, through the slots' own descriptors (one
-        call a field, not ``object.__setattr__``'s look-up: ~0.5 of its time): the mirror
-        makes one for every order it judges (~1% of a node's samples, cpu32)."""
-        _SET_STATE[0](self, hash)
-        _SET_STATE[1](self, status)
-        _SET_STATE[2](self, filled)
-        _SET_STATE[3](self, signature_valid)
-        _SET_STATE[4](self, maker_balance)
-        _SET_STATE[5](self, maker_allowance)
-
-
-_SET_STATE: tuple[Callable[[OrderState, Any], None], ...] = tuple(
-    OrderState.__dict__[f].__set__
-    for f in ("hash", "status", "filled", "signature_valid", "maker_balance", "maker_allowance")
-)
-"""``OrderState``'s slot descriptors' setters, in field order (they bypass the frozen
-``__setattr__``, as the generated ``__init__``'s ``object.__setattr__`` does)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +121,7 @@ class Exchange:
             raw = self.rpc.call("eth_call", tx, block)
         except ContractRevert as e:
             raise self.decoder.decode(e) from None
-        return decode_order_states(bytes.fromhex(raw[2:]))
+        return checked_order_states(raw, orders)
 
     def encode_order_states(self, orders: Sequence[SignedOrder]) -> bytes:
         """``getOrderStates(orders, signatures)`` calldata, encoded directly: the layout is
@@ -422,31 +376,6 @@ def _encode_orders_and_signatures(orders: Sequence[SignedOrder], head_size: int)
         tails.append(_word(len(sig)) + padded)
         offset += 32 + len(padded)
     return b"".join(words) + b"".join(tails)
-
-
-def decode_order_states(data: bytes) -> list[OrderState]:
-    """The return data of ``getOrderStates``: an array of static 6-word tuples. Data
-    shorter than its array says (an empty ``0x`` among them) raises ``ValueError``: a
-    missing word is the node's failure, never a 0."""
-    start = int.from_bytes(data[0:32], "big")
-    n = int.from_bytes(data[start : start + 32], "big")
-    base = start + 32
-    if len(data) < 32 or len(data) < base or len(data) < base + 192 * n:
-        raise ValueError(f"getOrderStates answered {len(data)} bytes, short of its rows")
-    out = []
-    for i in range(n):
-        row = data[base + 192 * i : base + 192 * (i + 1)]
-        out.append(
-            OrderState(
-                row[0:32],
-                OrderStatus(int.from_bytes(row[32:64], "big")),
-                int.from_bytes(row[64:96], "big"),
-                row[127] == 1,
-                int.from_bytes(row[128:160], "big"),
-                int.from_bytes(row[160:192], "big"),
-            )
-        )
-    return out
 
 
 class Token:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.exchange import decode_order_states
+from sdex.chain.states import checked_order_states
 from sdex.chain.tx import OUT_OF_GAS
 from sdex.errors import ContractRevert, RpcError
 from sdex.order import SignedOrder
@@ -104,12 +104,7 @@ class StateBatcher:
             if _out_of_gas(e):
                 raise
             raise ex.decoder.decode(e) from None
-        if not isinstance(raw, str) or not raw.startswith("0x"):
-            raise ValueError("getOrderStates answered something else than hex")
-        states = decode_order_states(bytes.fromhex(raw[2:]))
-        if len(states) != len(orders):
-            raise ValueError(f"getOrderStates answered {len(states)} rows for {len(orders)}")
-        return states
+        return checked_order_states(raw, orders)
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self.max_wait)

@@ -267,8 +267,8 @@ class NodeSettlement(NodeBlame):
                     self._close_record(rec, OrderStatus.REMOVED, why, filled)
                 elif rec.status in OPEN_STATUSES:
                     self._close_record(rec, OrderStatus.FILLED, "filled", filled)
-                else:  # closed here while in flight: what the chain filled still counts
-                    self.registry.correct_filled(rec, filled)
+                else:  # closed here while in flight: the chain's filled counts, never lowered
+                    self.registry.correct_filled(rec, max(rec.filled, filled))
             elif st.closed is not None and st.pending == 0 and rec.status in OPEN_STATUSES:
                 self._book_closed(so.hash, st.closed)
             else:
@@ -362,8 +362,8 @@ class NodeSettlement(NodeBlame):
         confirmed: set[tuple[str, str]] = set()
         self._reading = (*self._reading, confirmed)
         try:
-            states, evidence = await self.settle_chain.run(
-                self._read_failed, failed, orders, blameless, txs or {}, pinned or {}
+            states, evidence = await self._read_judged(
+                failed, orders, blameless, txs or {}, pinned or {}
             )
         finally:
             # Released only now, with the verdicts next and no await between: released
@@ -373,6 +373,8 @@ class NodeSettlement(NodeBlame):
             self._reading = tuple(r for r in self._reading if r is not confirmed)
         busy |= confirmed  # (mined before the read or after it: unknown)
         busy |= {a for a in held if reserved(*a)}  # (these released: others' fills)
+        if not states:
+            return
         by_hash: dict[bytes, OrderState] = {s.hash: s for s in states}
         rematch: list[bytes] = []
         for m in failed:

@@ -10,7 +10,7 @@ from collections.abc import Set as AbstractSet
 
 from sdex.book import Entry, RemovalReason
 from sdex.chain import OrderState
-from sdex.errors import ContractRevert, RpcError
+from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.node.chainstate import NodeChainState
 from sdex.order import SignedOrder
@@ -28,6 +28,29 @@ class NodeBlame(NodeChainState):
     _blamed_makers: MakerMemory | None = None
     _barred_pairs: PairBar | None = None
     _refused_pairs: RefusedPairs | None = None
+
+    async def _read_judged(
+        self,
+        failed: list[Match],
+        orders: list[SignedOrder],
+        blameless: AbstractSet[int],
+        txs: Mapping[int, str | None],
+        pinned: Mapping[int, int],
+    ) -> tuple[list[OrderState], dict[int, Evidence | None]]:
+        """``_read_failed`` on the settlement's chain thread, or nothing if the read is
+        refused (an outage, or an endpoint answering other rows than asked: left63, a
+        ``KeyError`` out of ``_diagnose`` ended the settlement's task, the rest of a split
+        batch never reported): nothing judged; nobody certain to blame, the pairs are
+        counted (as ``_judge_unexplained`` does), matched again by the uncross loop."""
+        try:
+            return await self.settle_chain.run(
+                self._read_failed, failed, orders, blameless, txs, pinned
+            )
+        except (ChainError, OSError, ValueError) as e:
+            log.warning("the chain read of %d failed matches was refused: %s", len(failed), e)
+            for m in failed:
+                self.barred_pairs.note(m.resting.hash, m.incoming.hash)
+            return [], {}
 
     def _read_failed(
         self,
@@ -124,7 +147,10 @@ class NodeBlame(NodeChainState):
         ``_diagnose``): removed with the chain's ``filled``, taken now if nothing of it is
         in flight, else once none is (``_recheck_settled``). chaos62: closed at the book's
         amount while another match of it was in flight, short of fills made elsewhere, it
-        kept that amount for good (``expired`` at 0.095, the chain 0.4999 filled)."""
+        kept that amount for good (``expired`` at 0.095, the chain 0.4999 filled). The
+        chain's word is bounded by the order's amount, as for ``FILLED`` (left63: a lying
+        endpoint's 10 ETH of a 0.1 ETH ask was shown, remaining -9.9)."""
+        filled = min(filled, so.order.maker_amount)
         self._remove(so.hash, reason, "settlement failed: " + reason.value, filled)
         self._recheck.add(so.hash)
 

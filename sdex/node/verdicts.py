@@ -120,11 +120,13 @@ class NodeVerdicts(NodeIntake):
         ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
-            rec = self.records.get(h)
+            if (st is not None and st.pending) or h in ahead:  # (ahead: its block judges it)
+                continue
+            # (left63: looked up only now, and back from the store if evicted: a closed
+            # one past its grace while its block was ahead kept the book's filled amount)
+            rec = self.registry.load(h)
             if rec is None:
                 self._recheck.discard(h)
-                continue
-            if (st is not None and st.pending) or h in ahead:  # (ahead: its block judges it)
                 continue
             state = self.mirror.state(rec.signed)
             if state is None and (state := read.get(h)) is None:

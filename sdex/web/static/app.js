@@ -9,6 +9,7 @@
 
 import {
   InputError, buildOrder, cmp, fmtAmount, fmtPrice, frac, parseDecimal, priceOf, randomSalt,
+  whyWords,
 } from "./units.js";
 
 let ethers = null;
@@ -1246,14 +1247,10 @@ function uncovered(rec) {
  * order, and gone after a reload); the node's bare outcome words said as `sdex order` says
  * them. Long reasons are cut at WHY_CHARS, whole in the tooltip. */
 const WHY_CHARS = 160;
-const BARE_WHY = {
-  dropped: "ioc: no match, nothing traded",
-  killed: "fok: could not be matched in full, nothing traded",
-};
 function statusWhy(meta) {
   const why = typeof meta.reason === "string" ? meta.reason.trim() : "";
   if (!why || why === meta.status || ["open", "partially_filled", "filled"].includes(meta.status)) return [];
-  const words = BARE_WHY[why] ?? why;
+  const words = whyWords(why);
   const cut = words.length > WHY_CHARS ? `${words.slice(0, WHY_CHARS - 1)}…` : words;
   return [h("span", { class: "why", title: words }, cut)];
 }

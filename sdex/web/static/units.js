@@ -224,3 +224,15 @@ export function cmp(a, b) {
   const r = b.n * a.d;
   return l < r ? -1 : l > r ? 1 : 0;
 }
+
+const BARE_WHY = {
+  dropped: "ioc: no match, nothing traded",
+  killed: "fok: could not be matched in full, nothing traded",
+};
+/** A node's bare outcome word (``why``) as `sdex order` says it, any other reason as it is
+ * (app.js statusWhy). Only the table's own words: left63, a reason "__proto__" or
+ * "constructor" read the object's prototype or its constructor, not a string, and the
+ * "My orders" row broke. */
+export function whyWords(why) {
+  return Object.hasOwn(BARE_WHY, why) ? BARE_WHY[why] : why;
+}
