@@ -171,9 +171,9 @@ async def test_a_kept_cancel_outlives_a_restart(chain: Chain, tmp_path: Path) ->
 
 def test_the_kept_cancels_bounds_evict_the_largest_sender_first_and_age_out() -> None:
     """Full, the sender holding the most loses its oldest (three flooders cannot push out
-    an honest peer's two); a hash takes at most ``per_order`` signatures; an old one is
-    not applied."""
-    kept = OrphanCancels(per_sender=40, total=100, per_order=2, kept_seconds=60.0)
+    an honest peer's two); a hash takes one signature from each count; an old one is not
+    applied."""
+    kept = OrphanCancels(per_sender=40, total=100, kept_seconds=60.0)
     honest = [os.urandom(32) for _ in range(2)]
     for h in honest:
         assert kept.keep(h, b"\x01" * 65, "honest", "honest", 0.0)
@@ -182,13 +182,23 @@ def test_the_kept_cancels_bounds_evict_the_largest_sender_first_and_age_out() ->
     assert len(kept) == 100
     assert all(kept.take(h, 2.0) for h in honest)  # (nobody pushed them out)
     shared = os.urandom(32)
-    assert [kept.keep(shared, bytes([n]) * 65, "x", "x", 3.0) for n in (3, 4, 5)] == [
-        True,
-        True,
-        False,
-    ]
+    assert [kept.keep(shared, bytes([n]) * 65, "x", "x", 3.0) for n in (3, 4)] == [True, False]
+    assert kept.keep(shared, b"\x05" * 65, "y", "y", 3.0)  # (another count's: kept too)
     old = os.urandom(32)
     kept.keep(old, b"\x06" * 65, "honest", "honest", 3.0)
     assert kept.take(old, 100.0) == []  # (past ``kept_seconds``: not applied)
     # 98 liars' and the shared hash's two; the old one evicted a liar's, then was taken
     assert len(kept) == 99
+
+
+def test_one_peers_fakes_for_a_hash_cannot_keep_an_honest_peers_cancel_of_it_out() -> None:
+    """A peer that knows an order's hash before this node holds the order sends fakes for
+    it; an honest peer's cancel of the same hash is still kept (before: a hash kept 4
+    signatures from anyone, and the forger's 4 refused the honest one: "dropped")."""
+    kept = OrphanCancels()
+    h = os.urandom(32)
+    for n in range(10):
+        kept.keep(h, bytes([n + 1]) * 65, "liar", "liar", 0.0)
+    real = b"\x7f" * 65
+    assert kept.keep(h, real, "honest", "honest", 1.0)
+    assert real in [o.signature for o in kept.take(h, 2.0)]

@@ -14,11 +14,12 @@ the signer is recovered, and compared with the maker, when the order comes (a mi
 costs its sender a penalty: an honest node passes on only cancels it verified). A hostile
 peer may still send any number of well-formed cancels for made-up hashes, so they are
 bounded: ``PER_SENDER`` kept from one sender (peers outside the peer table count as one),
-``TOTAL`` in all, ``PER_ORDER`` for one hash, each ``KEPT_SECONDS`` at most; when full,
-the sender holding the most loses its oldest (a flood evicts its own first, never an
-honest peer's few). The peer is answered 202 once it is kept: kept in the store too
-(``sdex.storeorphans``: the node writes each kept one and deletes each forgotten,
-``gone``), read back at a restart."""
+``TOTAL`` in all, one for a hash from each sender's count (``bucket``: a forger's fakes
+cannot fill a hash's room and keep out an honest peer's cancel of it), each
+``KEPT_SECONDS`` at most; when full, the sender holding the most loses its oldest (a flood
+evicts its own first, never an honest peer's few). The peer is answered 202 once it is
+kept: kept in the store too (``sdex.storeorphans``: the node writes each kept one and
+deletes each forgotten, ``gone``), read back at a restart."""
 
 from __future__ import annotations
 
@@ -29,8 +30,6 @@ PER_SENDER = 1_000
 """Cancels of unknown orders kept from one sender (strangers share one count)."""
 TOTAL = 20_000
 """Cancels of unknown orders kept in all (~5 MB)."""
-PER_ORDER = 4
-"""Distinct signatures kept for one order hash (a forger's cannot push out the maker's)."""
 KEPT_SECONDS = 3600.0
 """Seconds one is kept waiting for its order (a delayed push, anti-entropy, a replay)."""
 
@@ -53,10 +52,9 @@ class OrphanCancels:
         self,
         per_sender: int = PER_SENDER,
         total: int = TOTAL,
-        per_order: int = PER_ORDER,
         kept_seconds: float = KEPT_SECONDS,
     ) -> None:
-        self.per_sender, self.total, self.per_order = per_sender, total, per_order
+        self.per_sender, self.total = per_sender, total
         self.kept_seconds = kept_seconds
         self._by_hash: dict[bytes, list[Orphan]] = {}
         self._buckets: dict[str, OrderedDict[tuple[bytes, bytes], float]] = {}
@@ -78,7 +76,10 @@ class OrphanCancels:
         kept = self._by_hash.get(order_hash, [])
         if any(o.signature == signature for o in kept):
             return True  # (the same cancel from another peer: one is enough)
-        if len(kept) >= self.per_order:
+        if any(o.bucket == bucket for o in kept):
+            # one a hash from each count (a hash took 4 from anyone: one peer's 4 fakes
+            # kept an honest peer's cancel of it out; at most one a peer, so a hash holds at
+            # most the peer table's size plus one)
             self.dropped += 1
             return False
         mine = self._buckets.setdefault(bucket, OrderedDict())
