@@ -91,7 +91,8 @@ class NodeSoftCancel(NodeStatus):
 
     def _keep_orphan(self, order_hash: bytes, signature: bytes, peer: str) -> SubmitResult:
         """A peer's cancel of an order not held here, kept (``OrphanCancels``: bounded per
-        sender, in all, per order and in time) if its signature is well formed (whose it is
+        sender, in all, one a hash from each sender's count, and in time) if its signature is
+        well formed (whose it is
         shows only once the order comes: ``cancelled_on_arrival``); 202 then, else 404."""
         try:
             signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
