@@ -280,6 +280,17 @@ class EventHub:
             self.published += 1
             next(self._seq)
 
+    def publish_numbered(self, make: Callable[[int], Event], encode: Encoder | None = None) -> None:
+        """``publish_lazy`` of an event that ``make(seq)`` builds with its ``seq`` first:
+        not copied to put it there (anvil63: two order events a settled match)."""
+        if self.watch is not None:
+            self.watch()
+        seq = next(self._seq)
+        if not self._subs:
+            self.published += 1
+            return
+        self._queue(Published(make(seq), encode))
+
     def publish(self, event: Event, encode: Encoder | None = None) -> None:
         """Queue ``event`` (with its ``seq`` first) for every subscriber. ``encode``: how its
         JSON text is made, if not by ``encode_json`` (the same text, made faster)."""
