@@ -49,8 +49,7 @@ def _fill_event(f: StoredFill) -> dict[str, object]:
 def fill_event_text(seq: int, fill: StoredFill) -> str:
     """``encode_json({"seq": seq, **_fill_event(fill)})`` formatted from the fill directly:
     no dict made for the encoder to walk (anvil50: two a settled match; ``publish_made``).
-    The same text (``tests/test_anvil50_fill_text.py``); values not of a fill's types are
-    encoded."""
+    The same text (``tests/test_anvil50_fill_text.py``), values of other types too."""
     f = fill
     ints = (seq, f.log_index, f.block_number, f.maker_filled, f.taker_filled, f.fee)
     if any(type(v) is not int for v in ints) or type(f.ours) is not bool:
@@ -462,6 +461,7 @@ class NodeSettlement(NodeBlame):
             rpc = self.settle_chain.rpc
             receipt = await self.settle_chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
             self.settler.ours.add(s.tx_hash)
+            self.sender.signed(s.nonce)  # (before the restart: a cancel now names one past it)
             if receipt is None:
                 try:  # same raw transaction, same nonce: it can land at most once
                     await self._send_raw_again(s.raw_tx)
