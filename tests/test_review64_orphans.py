@@ -5,13 +5,15 @@ Real Hardhat; a node on loopback whose peer is a signed client (``PeerClient``),
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
 from sdex.gossip import NodeKey, PeerClient
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_attack38_soft_cancel_sync import cancel_at
+from tests.test_api_writes import refuse
+from tests.test_attack38_soft_cancel_sync import cancel_at, taken_at
 from tests.test_audit62_cancel_kept import audit, broken, meta_at
 from tests.test_cancel63_cancel_before_order import notice_of, relayed
 from tests.test_mirror import synced
@@ -83,3 +85,35 @@ async def test_a_cancel_taken_while_the_next_nonce_is_unknown_names_one_past_tho
         report = await audit(c, api)
         assert broken(report) == [], report.to_json()  # before: the honest node flagged
         assert meta.get("cancelledAtNonce") == signed_before  # before: none named
+
+
+async def test_a_kept_cancel_outlives_its_orders_refused_row_and_a_restart(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A peer's cancel is kept (202), then its order comes and is held cancelled, but the
+    store refuses the order's row (a real SQLite trigger: a write that fails alone, as a
+    full disk's may). Before, the kept cancel's row was deleted first, whatever became of
+    the order's: after a restart (before the eviction wrote the row again) neither was
+    stored, and the order posted again was booked open. Now the kept cancel's row goes only
+    once the order's rows are committed."""
+    c = chain
+    db = tmp_path / "n.db"
+    withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
+    async with running_node(node_config(c, db)) as (node, api):
+        peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
+        notice = notice_of(c, withdrawn, c.keys[ALICE])
+        assert await relayed(peer, node, api, "/p2p/cancels", notice) == 200
+        await refuse(
+            node,
+            "CREATE TRIGGER no_row BEFORE INSERT ON orders WHEN NEW.hash ="
+            f" '{withdrawn.hash_hex.lower()}' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+        )
+        code, body = await api.post_order(withdrawn)
+        assert code == 503, body  # (its row refused: not answered 2xx)
+        assert node.records[withdrawn.hash].status.value == "cancelled"
+        await asyncio.wrap_future(node.store._writer.submit(lambda db: None))  # (all written)
+        await refuse(node, "DROP TRIGGER no_row")  # (the store works again)
+    async with running_node(node_config(c, db)) as (node, api):
+        code, body = await api.post_order(withdrawn)
+        assert (code, body["metaData"]["status"]) == (200, "cancelled"), body  # before: 201
+        await taken_at(api, c, withdrawn)
