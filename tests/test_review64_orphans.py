@@ -15,7 +15,7 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_api_writes import refuse
 from tests.test_attack38_soft_cancel_sync import cancel_at, taken_at
 from tests.test_audit62_cancel_kept import audit, broken, meta_at
-from tests.test_cancel63_cancel_before_order import notice_of, relayed
+from tests.test_cancel63_cancel_before_order import kept, notice_of, relayed
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reorg60_cancel_inflight import held_chain, pending_txs
@@ -100,9 +100,7 @@ async def test_a_kept_cancel_outlives_its_orders_refused_row_and_a_restart(
     db = tmp_path / "n.db"
     withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
     async with running_node(node_config(c, db)) as (node, api):
-        peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
-        notice = notice_of(c, withdrawn, c.keys[ALICE])
-        assert await relayed(peer, node, api, "/p2p/cancels", notice) == 200
+        await kept(c, node, api, withdrawn)
         await refuse(
             node,
             "CREATE TRIGGER no_row BEFORE INSERT ON orders WHEN NEW.hash ="
