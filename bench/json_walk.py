@@ -1,28 +1,21 @@
 """``sdex.jsonio.loads`` of the documents the node reads most, this tree against a reference
-tree (``--ref``, main's checkout by default), each side in its own process, alternated A/B
-``--pairs`` times, in thread CPU time (a busy machine stretches it less). Each side also
-times the bare parse (``JSONDecoder.decode`` of the decoded text): what ``loads`` adds is its
-size and depth check (the count of opening brackets, the walk of the parsed value). Prints
-JSON.
+tree (``--ref-root``, e.g. main's checkout), each side in its own process, ``--rounds``
+rounds with the sides' order alternated, in thread CPU time. Each side also times the bare
+parse (``JSONDecoder.decode`` of the decoded text): what ``loads`` adds is its size and
+depth check (the count of opening brackets, the walk of the parsed value). Prints JSON:
+each figure's [median, min, max] a side, and the medians' ratios.
 
-``python bench/json_walk.py [--ref /work/main] [--pairs 5]``
+``python bench/json_walk.py --ref-root /work/main [--rounds 7]``
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
-import os
 import random
 import statistics
-import subprocess
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchlib import best_us, measure_args, measured_rounds, spreads
 
 
 def documents() -> dict[str, tuple[bytes, int, int, bool]]:
@@ -50,31 +43,22 @@ def documents() -> dict[str, tuple[bytes, int, int, bool]]:
         "logs": logs, "logsBloom": h(256), "status": "0x1", "to": h(20),
         "transactionHash": h(32), "transactionIndex": "0x0", "type": "0x2"}}  # fmt: skip
     return {
-        "a wallet's order (POST /v1/orders)": (json.dumps(order()).encode(), 64 << 10, 8, False),
-        "a peer's push of 64 orders": (
+        "wallet order": (json.dumps(order()).encode(), 64 << 10, 8, False),
+        "push of 64 orders": (
             json.dumps({"orders": [order() for _ in range(64)]}).encode(),
             4 << 20,
             9,
             False,
         ),
-        "a receipt of 100 matches (600 logs)": (json.dumps(receipt).encode(), 64 << 20, 32, True),
-        "hostile: a wallet's 64 KiB of [ (refused)": (b"[" * (64 << 10), 64 << 10, 8, False),
-        "hostile: a wallet's 64 KiB of [[]] (refused)": (b"[[]]" * (16 << 10), 64 << 10, 1, False),
+        "receipt, 600 logs": (json.dumps(receipt).encode(), 64 << 20, 32, True),
+        "hostile 64 KiB of [": (b"[" * (64 << 10), 64 << 10, 8, False),
+        "hostile 64 KiB of [[]]": (b"[[]]" * (16 << 10), 64 << 10, 1, False),
     }
 
 
-def best_us(fn: Callable[[], object], rounds: int, number: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.thread_time()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.thread_time() - t) / number)
-    return best * 1e6
-
-
-def child(rounds: int) -> None:
-    """One side: the tree on ``PYTHONPATH``; µs a document, best of ``rounds``."""
+def measure() -> dict[str, float]:
+    """One side: the ``sdex`` on ``sys.path`` (``measured_in``: the side's tree); µs a
+    document (refused ones included)."""
     from sdex import jsonio
 
     out = {}
@@ -90,53 +74,28 @@ def child(rounds: int) -> None:
             with contextlib.suppress(ValueError, RecursionError):
                 dec.decode(r.decode("utf-8"))
 
-        loads = best_us(read, rounds, number)
-        bare = best_us(parse, rounds, number)
-        out[name] = {"loads_us": loads, "parse_us": bare}
-    print(json.dumps(out))
-
-
-def side(tree: Path, rounds: int) -> dict[str, dict[str, float]]:
-    env = {**os.environ, "PYTHONPATH": str(tree), "SDEX_PURE": "1"}
-    run = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", "--rounds", str(rounds)],
-        env=env, cwd=tree, capture_output=True, text=True, check=True, timeout=600,
-    )  # fmt: skip
-    got: dict[str, dict[str, float]] = json.loads(run.stdout)
-    return got
+        out[f"{name}: loads_us"] = round(best_us(read, 7, number), 2)
+        out[f"{name}: parse_us"] = round(best_us(parse, 7, number), 2)
+    return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ref", type=Path, default=Path("/work/main"))
-    ap.add_argument("--pairs", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--child", action="store_true")
-    a = ap.parse_args()
-    if a.child:
-        child(a.rounds)
+    args = measure_args(__doc__ or "", 7, measure)
+    if args is None:
         return
-    runs: dict[str, list[dict[str, dict[str, float]]]] = {"ref": [], "this": []}
-    for _ in range(a.pairs):  # A/B alternated
-        runs["ref"].append(side(a.ref, a.rounds))
-        runs["this"].append(side(ROOT, a.rounds))
-    rows = {}
-    for name in documents():
-        ref = [r[name]["loads_us"] for r in runs["ref"]]
-        this = [r[name]["loads_us"] for r in runs["this"]]
-        parse = [r[name]["parse_us"] for r in runs["ref"] + runs["this"]]
-        rows[name] = {
-            "ref_loads_us": [round(v, 2) for v in ref],
-            "this_loads_us": [round(v, 2) for v in this],
-            "parse_us_median": round(statistics.median(parse), 2),
-            "this_over_ref": [round(t / r, 3) for t, r in zip(this, ref, strict=True)],
-            "check_over_parse": {
-                "ref": round(statistics.median(ref) / statistics.median(parse) - 1, 3),
-                "this": round(statistics.median(this) / statistics.median(parse) - 1, 3),
-            },
+    runs = measured_rounds(__file__, args)
+    out: dict[str, object] = {"rounds": args.rounds, "sides": spreads(runs)}
+    if runs["reference"]:
+        out["this_over_reference"] = {
+            k: round(
+                statistics.median(r[k] for r in runs["this"])
+                / statistics.median(r[k] for r in runs["reference"]),
+                3,
+            )
+            for k in runs["this"][0]
+            if k.endswith("loads_us")
         }
-    print(json.dumps({"ref": str(a.ref), "this": str(ROOT), "pairs": a.pairs, "docs": rows},
-                     indent=1))  # fmt: skip
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

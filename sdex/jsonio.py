@@ -21,9 +21,9 @@ parsed value, without the regex passes: they cost ~4x the parse itself on a push
 orders. A parse error there still reports depth first, as the regex path does. The brackets
 are found one ``memchr`` at a time (``_openers``), and the walk of the parsed value stops
 at the level below which too few brackets are left to go deeper than allowed
-(``_parsed_depth_exceeds``): on top of the parse, the check cost 76% on a receipt of 600
-logs, 62% on a push of 64 orders, 34% on a wallet's order; 49%, 14%, 28% now
-(``bench/json_walk.py``, split63).
+(``_parsed_depth_exceeds``): on top of the parse, the check cost 82% on a receipt of 600
+logs, 61% on a push of 64 orders; 51% and 16% now (``bench/json_walk.py``, split63). A
+wallet's order (one flat object) has fewer brackets than the bound: never walked.
 """
 
 from __future__ import annotations
