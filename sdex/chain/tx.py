@@ -82,6 +82,9 @@ class Sender:
         self.chain_id = chain_id if chain_id is not None else self._quantity("eth_chainId")
         self._lock = threading.RLock()
         self._nonce: int | None = None
+        self.signed_past: int | None = None
+        """One past the highest nonce signed (or, at a start, sent again: ``signed``) by this
+        process; None: none. What a soft cancel names while ``next_nonce`` is not known."""
 
     def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
         """``eth_call`` from this sender (a pre-flight of the same transaction)."""
@@ -177,6 +180,7 @@ class Sender:
             ],
         )
         body = (to, data, gas, value)
+        self.signed(nonce)
         return SignedTx("0x" + keccak(raw).hex(), nonce, "0x" + raw.hex(), fees, body)
 
     def broadcast(self, signed: SignedTx) -> None:
@@ -302,6 +306,11 @@ class Sender:
         could hand that send's nonce out twice)."""
         with self._lock:
             self._nonce = nonce if self._nonce == nonce + 1 else None
+
+    def signed(self, nonce: int) -> None:
+        """A transaction at ``nonce`` was signed (``signed_past``)."""
+        if self.signed_past is None or nonce >= self.signed_past:
+            self.signed_past = nonce + 1
 
     def forget_nonce(self) -> None:
         """Re-read the next nonce from the chain before the next transaction (after a reorg
