@@ -1,11 +1,15 @@
 """A restart with a settlement and its replacement at higher fees both ``pending`` in the
 store (``sdex.settlement.replace``: the node died while the chain kept them pooled; the pool
 holds the replacement, which displaced the first). The restart sends every pending row
-again: exactly one lands (the pool's), its match is counted once, and no transfer of nothing
-takes its nonce. (Found, left: the pair, given up at the start while its settlement is still
-pooled, is matched again at the next nonce, which can only land after the pooled one, and so
-reverts when it does: the second test, expected to fail until a restart adopts a pooled
-settlement instead of giving it up.)"""
+again (``sdex.node.reconcile``): exactly one lands (the pool's), its match is counted once,
+and no transfer of nothing takes its nonce. Hardhat's automine resumed over that pool (it
+refuses both sends, "can't be queued when automining", and mines nothing of it): before, both
+rows were given up at once and the pair matched again at the next nonce, which mined the pool
+and reverted behind it; now the pooled row is kept and the pool mined. (Left: with mining
+manual or on an interval, nothing the node sends mines the pool; the pooled row is given up
+after ``RESTART_RECEIPT_WAIT`` and its pair matched again at the next nonce, which can only
+land after it and so reverts when it does: the xfail test, until a restart adopts a pooled
+settlement into the lane instead of giving it up.)"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from sdex.chain.tx import SignedTx
+from sdex.devnet import Devnet
 from sdex.node import settle
 from sdex.node.core import Node
 from sdex.order import SignedOrder
@@ -34,11 +39,12 @@ FEES = (10**9, 10**9)
 
 @asynccontextmanager
 async def restarted_with_both_pooled(
-    c: Chain, tmp_path: Path
+    c: Chain, tmp_path: Path, resumed: bool = False
 ) -> AsyncIterator[tuple[Node, Api, SignedOrder, SignedOrder, SignedTx, SignedTx]]:
     """What a node that died with a replaced settlement pooled left behind (both orders
-    open, GTC; both rows ``pending``; the pool holding the replacement), mining paused, and
-    the node started on it: (node, its client, resting, incoming, first, replacement)."""
+    open, GTC; both rows ``pending``; the pool holding the replacement), mining paused (or
+    ``resumed``: Hardhat's automine on again, its pool unmined), and the node started on it:
+    (node, its client, resting, incoming, first, replacement)."""
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
     incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
@@ -60,6 +66,8 @@ async def restarted_with_both_pooled(
     try:
         c.rpc.call("eth_sendRawTransaction", first.raw)
         c.rpc.call("eth_sendRawTransaction", again.raw)  # (displaces the first in the pool)
+        if resumed:
+            c.rpc.call("evm_setAutomine", True)
         async with running_node(cfg) as (node, api):
             yield node, api, resting, incoming, first, again
     finally:
@@ -119,3 +127,40 @@ async def test_a_pair_whose_settlement_is_pooled_at_a_restart_is_not_sent_again(
     async with restarted_with_both_pooled(c, tmp_path) as (node, _api, *_):
         # (the start re-matches its book before it serves: a match made is queued by now)
         assert node.settler.idle.is_set() and node.settler.sent == 0
+
+
+async def test_a_restart_over_a_pool_hardhat_automines_again_lands_it_with_no_second_match(
+    devnet: Devnet, chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mining resumed before the restart (as ``bench/node.py`` resumes it): Hardhat mines
+    nothing of its pool until it is sent a transaction. Before: the pooled replacement was
+    given up after ``RESTART_RECEIPT_WAIT``, its pair matched again at the next nonce, and
+    that settlement mined the pool and reverted behind it (the operator's gas). Now the
+    restart sends a transfer of nothing at the next nonce (the lane's ``_nudge``): the pool
+    is mined, the replacement's receipt comes, nothing is matched again."""
+    if devnet.engine != "hardhat":
+        pytest.skip("Hardhat's pool (anvil mines its pool when automine is set again)")
+    monkeypatch.setattr(settle, "RESTART_RECEIPT_WAIT", 0.5)
+    c = chain
+    async with restarted_with_both_pooled(c, tmp_path, resumed=True) as (
+        node, api, resting, incoming, first, again,
+    ):  # fmt: skip
+        assert node.settler.idle.is_set() and node.settler.sent == 0  # (nothing re-matched)
+
+        async def filled() -> bool:
+            statuses = {await api.status(resting), await api.status(incoming)}
+            return statuses == {"filled"}
+
+        await wait_for(filled)
+        await synced(node, c)
+        _, fills = await api.get("/v1/fills")
+        assert {f["transactionHash"] for f in fills["records"]} == {again.tx_hash}
+        assert int(fills["total"]) == 2 and all(f["settledByThisNode"] for f in fills["records"])
+        assert node.settler.sent == 0 and node.settler.failed == 0
+        assert node.settler.pool_nudges == 1 and node.settler.gap_fills == 0
+        db = node.config.db
+    mined = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
+    assert mined == first.nonce + 2  # (the replacement, then the transfer of nothing)
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT tx_hash, status FROM settlements").fetchall())
+    assert rows == {first.tx_hash: "dropped", again.tx_hash: "mined"}

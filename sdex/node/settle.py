@@ -13,12 +13,11 @@ from json.encoder import encode_basestring_ascii as _string
 
 from sdex.book import Entry, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
-from sdex.chain import FillEvent, OrderState, Receipt
-from sdex.chain.tx import already_known
-from sdex.errors import ContractRevert, RpcError
+from sdex.chain import FillEvent, OrderState
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.events import EventHub, encode_json
+from sdex.node.reconcile import Reconcile
 from sdex.node.settleblame import HOSTILE_WHY, NodeBlame
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
@@ -445,46 +444,11 @@ class NodeSettlement(NodeBlame):
                 )
             )
 
-    async def _send_raw_again(self, raw_tx: str) -> None:
-        """Send a recorded transaction again; one the chain's pool holds already is sent."""
-        try:
-            rpc = self.settle_chain.rpc
-            await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", raw_tx)
-        except ContractRevert:
-            return  # mined and reverted (Hardhat answers so): its receipt says ``failed``
-        except RpcError as e:
-            if not already_known(e):
-                raise
-
     async def _reconcile_settlements(self) -> None:
-        """Settlements recorded but not known mined (the node died mid-flight): finish them."""
-        for s in self.store.pending_settlements():
-            rpc = self.settle_chain.rpc
-            receipt = await self.settle_chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
-            self.settler.ours.add(s.tx_hash)
-            if receipt is None:
-                try:  # same raw transaction, same nonce: it can land at most once
-                    await self._send_raw_again(s.raw_tx)
-                    wait = RESTART_RECEIPT_WAIT
-                    receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, wait)
-                except Exception as e:
-                    log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
-                    await self.store.set_settlement_status(s.tx_hash, "dropped")
-                    self.settler.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
-                    continue
-                status = "mined" if receipt.status == 1 else "failed"
-                self.settler.ours.landed(s.tx_hash, receipt.block_number)
-            else:
-                try:  # (an answer that is no receipt: a broken or hostile endpoint's)
-                    got = Receipt.from_rpc(receipt) if isinstance(receipt, dict) else None
-                except ValueError:
-                    got = None
-                if got is None:
-                    log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
-                    continue  # (if it landed, the watcher applies it with its block)
-                status = "mined" if got.status == 1 else "failed"
-                self.settler.ours.landed(s.tx_hash, got.block_number)
-            await self.store.set_settlement_status(s.tx_hash, status)
+        """Settlements recorded but not known mined (the node died mid-flight): finish them
+        (``sdex.node.reconcile``)."""
+        wait = RESTART_RECEIPT_WAIT  # (read now: tests shorten it)
+        await Reconcile(self.store, self.settle_chain, self.sender, self.settler, wait).run()
 
 
 def _was(e: Entry | None) -> tuple[int, RemovalReason | None] | None:
