@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdex.chain.tx import fees_of
+from sdex.devnet import Devnet
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import soft_cancel
@@ -22,8 +25,10 @@ from tests.test_reorg63_evicted_recheck import PollHold
 
 
 async def test_the_confirm_of_an_order_cancelled_in_flight_never_lowers_its_filled(
-    chain: Chain, tmp_path: Path
+    devnet: Devnet, chain: Chain, tmp_path: Path
 ) -> None:
+    if devnet.engine != "hardhat":
+        pytest.skip("anvil drops from its pool a settlement a block's base fee left out")
     c = chain
     sell = c.sign(ask(c, ALICE, E18, 3000 * E6), ALICE)
     c.usdc.approve(c.sender(DAVE), c.exchange.address, 2**256 - 1)
