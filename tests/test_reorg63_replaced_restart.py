@@ -23,9 +23,9 @@ import pytest
 
 from sdex.chain.tx import SignedTx
 from sdex.devnet import Devnet
-from sdex.settlement import reconcile
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.settlement import reconcile
 from sdex.settlement.replace import bumped
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
