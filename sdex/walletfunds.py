@@ -35,8 +35,7 @@ from sdex.cliopts import (
 from sdex.deployment import TokenInfo
 from sdex.errors import ChainError, OrderParseError
 from sdex.model import OPEN_STATUSES
-from sdex.order import address_of, to_checksum
-from sdex.orderparse import parse_address
+from sdex.order import address_of, parse_address, to_checksum
 from sdex.wallet import WalletInputError, fmt_amount, parse_key
 from sdex.walletchain import node_chain
 from sdex.walletsettle import meta_uint
