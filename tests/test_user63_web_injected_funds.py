@@ -19,6 +19,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.test_user62_web_funds import shows
 from tests.test_web import (
+    INJECTED,
     Watched,
     browser,
     choose_dev_account,
@@ -37,28 +38,13 @@ E6 = 10**6
 E18 = 10**18
 UINT256_MAX = 2**256 - 1
 
-WALLET = """
-(() => {
-  const KEY = "%(key)s", ADDRESS = "%(address)s", CHAIN = "%(chain)s";
-  window.ethereum = {
-    async request({ method, params }) {
-      if (method === "eth_requestAccounts" || method === "eth_accounts") return [ADDRESS];
-      if (method === "eth_chainId") return CHAIN;
-      if (method === "eth_call") return window.__walletRpc(method, params);
-      if (method === "eth_signTypedData_v4") {
-        const [who, json] = params;
-        if (who.toLowerCase() !== ADDRESS.toLowerCase()) throw new Error("unknown account");
-        const ethers = await import("/static/vendor/ethers.js");
-        const data = JSON.parse(json);
-        const types = { ...data.types };
-        delete types.EIP712Domain;
-        return new ethers.Wallet(KEY).signTypedData(data.domain, types, data.message);
-      }
-      throw Object.assign(new Error("unsupported: " + method), { code: 4200 });
-    },
-  };
-})();
-"""
+CHAIN_LINE = 'if (method === "eth_chainId") return CHAIN;'
+assert CHAIN_LINE in INJECTED
+WALLET = INJECTED.replace(
+    CHAIN_LINE,
+    CHAIN_LINE + '\n      if (method === "eth_call") return window.__walletRpc(method, params);',
+)
+"""tests/test_web.py's injected wallet, its ``eth_call`` answered by ``__walletRpc``."""
 
 
 @in_module_loop
