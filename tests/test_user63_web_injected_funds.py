@@ -33,6 +33,7 @@ from tests.test_web import (
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
 ACCOUNT = 13
+SWITCHED = 15
 MAKER = 14
 E6 = 10**6
 E18 = 10**18
@@ -44,7 +45,13 @@ WALLET = INJECTED.replace(
     CHAIN_LINE,
     CHAIN_LINE + '\n      if (method === "eth_call") return window.__walletRpc(method, params);',
 )
-"""tests/test_web.py's injected wallet, its ``eth_call`` answered by ``__walletRpc``."""
+"""tests/test_web.py's injected wallet, its ``eth_call`` answered by ``__walletRpc``, its
+listeners (EIP-1193 ``on``) kept in ``__walletOn`` for a test to call as a wallet's events."""
+ON = "isTestWallet: true,"
+assert ON in WALLET
+WALLET = WALLET.replace(
+    ON, ON + "\n    on(ev, fn) { ((window.__walletOn ??= {})[ev] ??= []).push(fn); },"
+)
 
 
 @in_module_loop
@@ -127,3 +134,84 @@ async def test_an_open_order_older_than_my_newest_100_is_held(
         assert await w.page.locator("#my-orders tbody tr[data-hash]").count() == 100
         assert await w.page.locator(f'#my-orders tr[data-hash="{rest.hash_hex}"]').count() == 0
         assert w.errors == [] and w.foreign_requests() == []
+
+
+async def _connected(b: Browser, api_base: str, c: Chain, answer: Any) -> Watched:
+    """A page whose injected wallet (account ``ACCOUNT``) is connected."""
+    ctx = await b.new_context(viewport={"width": 1440, "height": 860})
+    await ctx.expose_function("__walletRpc", answer)
+    await ctx.add_init_script(
+        WALLET
+        % {
+            "key": "0x" + c.keys[ACCOUNT].hex(),
+            "address": c.address(ACCOUNT),
+            "chain": hex(c.deployment.chain_id),
+        }
+    )
+    w = await Watched(await ctx.new_page(), api_base).open()
+    await w.page.click("#connect")
+    await account_is(w, c.address(ACCOUNT))
+    return w
+
+
+async def account_is(w: Watched, address: str) -> None:
+    await w.page.wait_for_function(
+        "a => document.getElementById('account').textContent.includes(a)", arg=address
+    )
+
+
+async def emit(w: Watched, event: str, value: object) -> None:
+    """The wallet's ``event`` (EIP-1193) with ``value``, to every listener the page added."""
+    await w.page.evaluate(
+        "([ev, v]) => (window.__walletOn?.[ev] ?? []).forEach((fn) => fn(v))", [event, value]
+    )
+
+
+@in_module_loop
+async def test_the_page_follows_the_wallets_account_and_network_switches(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """user63: a wallet switched to another account (or network) after connecting: the page
+    went on showing the first account's funds and orders, and signing as it (a wallet then
+    refuses, or signs on a chain the node does not settle on). It follows
+    ``accountsChanged`` and lets the account go at a ``chainChanged`` to another chain."""
+    c = chain
+    wallet_rpc = Rpc(c.deployment.rpc)
+
+    async def answer(method: str, params: list[Any]) -> Any:
+        return await asyncio.to_thread(wallet_rpc.call, method, *params)
+
+    other = c.address(SWITCHED)
+    cfg = node_config(c, tmp_path / "n.db", operator=19)
+    try:
+        async with running_node(cfg) as (_node, api), browser(chromium) as b:
+            w = await _connected(b, api.base, c, answer)
+            await shows(w, "WETH", balance=c.weth.balance_of(c.address(ACCOUNT)))
+            # another account of the wallet: its funds, read through the wallet
+            c.weth.transfer(c.sender(SWITCHED), c.address(0), E18 // 7)  # (another balance)
+            await emit(w, "accountsChanged", [other])
+            await account_is(w, other)
+            await shows(w, "WETH", balance=c.weth.balance_of(other), held=0)
+            # the same account again changes nothing; none at all lets it go
+            await emit(w, "accountsChanged", [other])
+            await emit(w, "accountsChanged", [])
+            await w.page.wait_for_function(
+                "() => document.getElementById('account').textContent === 'no account'"
+            )
+            assert await w.page.is_hidden("#funds")
+            said = await w.page.text_content("#err-account") or ""
+            assert "the wallet gave no account: connect it again" in said, said
+            assert await w.page.is_disabled("#submit")
+            # connected again, then another network: the account goes, said why
+            await w.page.click("#connect")
+            await account_is(w, c.address(ACCOUNT))
+            await emit(w, "chainChanged", "0x1")
+            await w.page.wait_for_function(
+                "() => document.getElementById('account').textContent === 'no account'"
+            )
+            said = await w.page.text_content("#err-account") or ""
+            want = f"the wallet is on chain 1, this node settles on chain {c.deployment.chain_id}"
+            assert want in said, said
+            assert w.errors == [] and w.foreign_requests() == []
+    finally:
+        wallet_rpc.close()

@@ -743,6 +743,32 @@ async function connectInjected() {
   }
 }
 
+/** The wallet switched accounts after connecting (EIP-1193 ``accountsChanged``): the page
+ * follows it, or lets the account go when the wallet gives none (user63: it went on showing
+ * the funds and orders of, and signing for, the account it had). */
+function onWalletAccounts(accounts) {
+  if (S.account?.kind !== "injected") return;
+  const next = Array.isArray(accounts) && accounts.length ? String(accounts[0]).toLowerCase() : "";
+  if (next === S.account.address) return;
+  if (!/^0x[0-9a-f]{40}$/.test(next)) {
+    setAccount(null);
+    return fieldErrors({ account: "the wallet gave no account: connect it again to trade" });
+  }
+  fieldErrors({});
+  setAccount({ kind: "injected", address: next });
+}
+
+/** The wallet switched networks (EIP-1193 ``chainChanged``): another chain than the node's
+ * lets the account go, said as connecting says it. */
+function onWalletChain(chain) {
+  if (S.account?.kind !== "injected") return;
+  let id = null;
+  try { id = BigInt(chain); } catch { /* not a chain id */ }
+  if (id === BigInt(S.config.chainId)) return;
+  setAccount(null);
+  fieldErrors({ account: `the wallet is on chain ${id ?? String(chain).slice(0, 80)}, this node settles on chain ${S.config.chainId}: switch networks and connect again` });
+}
+
 function setAccount(acc) {
   S.account = acc;
   $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
@@ -1459,6 +1485,10 @@ async function start() {
   if (window.ethereum) {
     $("connect").hidden = false;
     $("connect").addEventListener("click", connectInjected);
+    if (typeof window.ethereum.on === "function") {
+      window.ethereum.on("accountsChanged", onWalletAccounts);
+      window.ethereum.on("chainChanged", onWalletChain);
+    }
   }
   await loadDevWallets().catch(() => {});
   // a devnet node run as the README's `sdex node` lines (no --dev-wallets): say how to get
