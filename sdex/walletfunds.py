@@ -39,7 +39,7 @@ from sdex.order import address_of, parse_address, to_checksum
 from sdex.wallet import WalletInputError, fmt_amount, parse_key
 from sdex.walletchain import node_chain
 from sdex.walletsettle import meta_uint
-from sdex.walletui import stale_warning, stdout_console
+from sdex.walletui import check_record, stale_warning, stdout_console
 
 if TYPE_CHECKING:
     from sdex.chain import Rpc
@@ -48,6 +48,9 @@ UNLIMITED = 1 << 128
 """An allowance this large reads "unlimited", as max-uint approvals are (the page's rule)."""
 MAX_TOKENS = 16
 """Tokens read without ``--pair``: a node listing more is asked for one market."""
+OPEN_PAGES = 10
+"""Pages of 500 walked at most per open status: a node holds at most 1,000 open orders of a
+maker (a node whose walk goes on past that is said to, not followed)."""
 BALANCE_OF = "0x70a08231"
 ALLOWANCE = "0xdd62ed3e"
 _UINT = re.compile(r"0x[0-9a-fA-F]{1,64}")
@@ -116,15 +119,19 @@ def read_chain(
     return head, out
 
 
-def open_orders(client: NodeClient, owner: str) -> dict[str, OrderRecord]:
-    """``owner``'s orders the node still holds open (by hash): one walk per open status (an
-    order that changed status between two walks is counted once, as last read)."""
+def open_orders(client: NodeClient, config: OrderConfig, owner: str) -> dict[str, OrderRecord]:
+    """``owner``'s orders the node still holds open (by hash, each checked to be the
+    order's own: one order listed twice under made-up hashes is refused): one walk per open
+    status (an order that changed status between two walks is counted once, as last read)."""
     found: dict[str, OrderRecord] = {}
     stale = ""
     for status in OPEN_STATUSES:
-        for rec in client.all_orders(maker=owner, status=status.value, per_page=500):
+        for rec in client.all_orders(
+            maker=owner, status=status.value, per_page=500, max_pages=OPEN_PAGES
+        ):
             # (a record of another maker or status is not the wallet's open order: left out)
             if rec.order.maker.lower() == owner and rec.status == status.value:
+                check_record(config, rec, "open orders")
                 found[rec.order_hash] = rec
         stale = stale or client.chain_status
     client.chain_status = stale
@@ -240,7 +247,7 @@ def balance(
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
         tokens = tokens_shown(config, pair)
-        mine = open_orders(client, owner)
+        mine = open_orders(client, config, owner)
         addresses = {sym: t.address.lower() for sym, t in tokens.items()}
         with node_chain(config, rpc, deployment_path) as chain:
             head, read = read_chain(chain, config.exchange, owner, addresses)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sdex.order import address_of, to_checksum
 from tests.conftest import Chain
+from tests.fakenode import fake_node, meta, order_config, run_cli
 from tests.test_cli_node import cli, key, node, one_line
 
 ME, OTHER = 5, 6
@@ -134,4 +135,36 @@ def test_cancel_onchain_with_a_nodes_url_as_rpc_says_what_it_is(
             f"error: {url} is not a chain's JSON-RPC endpoint: it answered HTTP 405 Method Not "
             "Allowed (--rpc takes the chain's URL, e.g. the deployment file's rpc, not a node's)"
         )
+        assert r.exit_code == 1 and said in one_line(r.output), r.output
+
+
+def test_balance_counts_only_the_wallets_open_orders_a_node_lists(chain: Chain) -> None:
+    """A node's listing is hostile until checked: a record of another maker, or of another
+    status than asked, is not the wallet's open order; one order listed under a made-up hash
+    (to count it twice) is refused, not summed."""
+    c = chain
+    me = c.address(ME)
+    mine = c.sign(c.order(ME, c.weth, 2 * E18, c.usdc, 4000 * E6))
+    theirs = c.sign(c.order(OTHER, c.weth, 5 * E18, c.usdc, 9000 * E6))
+    closed = c.sign(c.order(ME, c.weth, 7 * E18, c.usdc, 9000 * E6))
+
+    def record(s: Any, status: str, made_up: str | None = None) -> dict[str, Any]:
+        m = {**meta(s, s.order.maker_amount, status), "remainingMakerAmount": "1" + "0" * 18}
+        if made_up is not None:
+            m["orderHash"] = made_up
+        return {"order": s.to_json(), "metaData": m}
+
+    with fake_node() as fake:
+        fake.config = order_config(c.domain, c.weth.address, c.usdc.address)
+        rpc = ["--rpc", c.deployment.rpc]
+        fake.order_list = [record(mine, "open"), record(theirs, "open"), record(closed, "filled")]
+        r = run_cli("balance", "--node", fake.url, "--address", me, "--json", *rpc)
+        assert r.exit_code == 0, r.output
+        body = json.loads(r.output)
+        assert body["openOrders"] == 1 and body["tokens"]["WETH"]["held"] == str(E18), body
+        assert fake.queries[0]["maker"] == me and fake.queries[0]["status"] == "open"
+
+        fake.order_list.append(record(mine, "open", made_up="0x" + "ab" * 32))
+        r = run_cli("balance", "--node", fake.url, "--address", me, *rpc)
+        said = "error: the node's open orders misstate the hash of an order"
         assert r.exit_code == 1 and said in one_line(r.output), r.output
