@@ -262,6 +262,7 @@ def balance(
                 "block": head,
                 "node": node_url,
                 "openOrders": len(mine),
+                "nodeChainStatus": client.chain_status or "ok",  # (not ok: as last read)
                 "tokens": {f.symbol: f.to_json() for f in funds},
             }
             click.echo(json.dumps(body, indent=2))

@@ -43,7 +43,7 @@ def test_balance_says_held_approved_in_open_orders_and_free(chain: Chain, tmp_pa
         weth, usdc = c.weth.balance_of(me), c.usdc.balance_of(me)
         body = figures(url, deployment, *mine)
         assert body["address"] == me and body["chainId"] == c.deployment.chain_id
-        assert body["openOrders"] == 0
+        assert body["openOrders"] == 0 and body["nodeChainStatus"] == "ok"
         assert token(body, "WETH") == {
             "decimals": 18, "balance": weth, "allowance": UINT256_MAX, "held": 0, "free": weth,
         }  # fmt: skip
