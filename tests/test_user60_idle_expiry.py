@@ -12,30 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.test_attack44_chain_clock import pending_time
-from tests.test_node import ALICE, E6, E18, ask
-
-TRIES = 5
-"""Asks ``taken_expiring_soon`` signs at most."""
-
-
-async def taken_expiring_soon(c: Chain, api: Api) -> SignedOrder:
-    """An ask the node took ``open`` with a few seconds left on the chain's clock. Its post
-    may take longer than those seconds on a loaded machine (then refused: not after the
-    chain's time and the margin, ``RejectionCode.EXPIRED``): signed again with a new expiry,
-    at most ``TRIES`` times."""
-    for _ in range(TRIES):
-        expiry = pending_time(c) + 4  # taken now: past the latest block's stamp and the margin
-        doomed = c.sign(ask(c, ALICE, E18, 2000 * E6, expiry=expiry))
-        code, body = await api.post_order(doomed)
-        if code == 201:
-            assert body["status"] == "open", body
-            return doomed
-        assert code == 400 and "is not after" in str(body), body  # (too late: again)
-    raise AssertionError(f"no ask with 4 s left was taken in {TRIES} tries")
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack44_chain_clock import pending_time, taken_expiring_soon
 
 
 async def test_an_order_expired_on_an_idle_chain_leaves_the_book(
