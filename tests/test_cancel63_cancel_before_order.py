@@ -89,11 +89,6 @@ async def test_a_cancel_that_overtakes_its_order_between_real_nodes(
         warm = c.sign(ask(c, BOB, E18, 9000 * E6))  # the link works: node 1 has it
         assert (await a.post_order(warm))[0] == 201
         await wait_for(lambda: _is(b, warm, "open"), timeout=60)
-        # and node 0 pushes to node 1: it has admitted it (node 1 pulls ``warm`` by
-        # anti-entropy as soon as node 0 answers it; node 0 admits node 1 only once its
-        # dial-back of node 1's hello answered: under load that came after the cut, and
-        # node 0, knowing no node 1, queued neither the order nor its cancel for it)
-        await wait_for(lambda: _peer_of(a, net.urls[1]), timeout=60)
         await net.cut([0], [1])
         withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
         assert (await a.post_order(withdrawn))[0] == 201
@@ -112,12 +107,6 @@ async def test_a_cancel_that_overtakes_its_order_between_real_nodes(
         await wait_for(arrived, timeout=60)
         assert seen[-1] == "cancelled", seen[-3:]  # before: open until anti-entropy
         await taken_at(b, c, withdrawn)
-
-
-async def _peer_of(api: Api, url: str) -> bool:
-    """Whether the node of ``api`` lists ``url`` among its admitted peers."""
-    code, health = await api.get("/health")
-    return code == 200 and url in {p["url"] for p in health["gossip"]["peers"]}
 
 
 async def _is(api: Api, signed: SignedOrder, status: str) -> bool:
