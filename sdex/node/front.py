@@ -36,6 +36,8 @@ from sdex.order import Domain, SignedOrder
 
 JSON_TYPE = {"Content-Type": "application/json; charset=utf-8"}
 TIFS = ("gtc", "ioc", "fok")
+HANDOVER_WAIT = 10.0
+"""Seconds a connection's hand-over may wait for the node to read it (its loop's turn)."""
 DROPPED = (b"content-length", b"transfer-encoding", b"expect")
 """Header fields not passed on with a handed-over request: its body goes whole, with its
 length."""
@@ -128,7 +130,10 @@ class Front:
         sock = request.transport.get_extra_info("socket") if request.transport else None
         if sock is None:
             raise web.HTTPServiceUnavailable()
-        send_handover(self.handover, sock.fileno(), remade(request, body))
+        try:
+            send_handover(self.handover, sock.fileno(), remade(request, body))
+        except OSError:  # (the node did not take it within ``HANDOVER_WAIT``: gone or stuck)
+            return ApiError(503, 100, "the node is not taking requests; retry").response()
         assert request.transport is not None
         request.transport.abort()  # (this process's descriptor only: the node holds it now)
         return web.Response(status=204)  # (never written: the transport is gone)
@@ -140,7 +145,7 @@ async def run(settings: dict[str, Any]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     handover = socket.socket(fileno=int(settings["handover"]))
-    handover.setblocking(True)
+    handover.settimeout(HANDOVER_WAIT)
     front: Front | None = None
     orders = socket.socket(fileno=int(settings["orders"]))
     _, channel = await loop.connect_accepted_socket(
