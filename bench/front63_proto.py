@@ -291,21 +291,12 @@ def load_avg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
-def stop_pid(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def front_node(
     deployment_file: Path, key: str, workdir: Path, name: str, fronts: int
 ) -> Iterator[tuple[list[int], str]]:
     import node as bn
+    from benchlib import stop_process
 
     inner, public = bn.free_port(), bn.free_port()
     sock = str(workdir / f"{name}.sock")
@@ -342,7 +333,7 @@ def front_node(
         yield [p.pid for p in procs], f"http://127.0.0.1:{public}"
     finally:
         for p in reversed(procs):
-            stop_pid(p)
+            stop_process(p)
         log.close()
 
 
