@@ -712,16 +712,18 @@ async def bench_http(
     # the reference just before and just after the node's round (the node idles meanwhile):
     # the ratio is taken against their mean, so a load that comes or goes moves both sides
     ref_before = await trivial_reference(bodies[500:], concurrency)
-    async with session(concurrency) as s:
+    # (``/health`` asked on a connection of its own: with fronts, ``sdex node --fronts``, a
+    # connection whose request is not an order passes to the node and stays there)
+    async with session(concurrency) as s, session(1) as side:
         await post_all(s, url + "/v1/orders", bodies[:500], concurrency)  # warm-up
-        h0 = await health(s, url)
+        h0 = await health(side, url)
         gc0 = h0.get("gossip", {}).get("gc", {})
         fronts = {f"front{i}": p for i, p in enumerate(h0.get("fronts", {}).get("pids", []))}
         main0 = cpu_seconds(pids["node"], pids["node"])  # the event loop's thread
         with CpuMeter({**pids, **fronts}) as cpu:
             r = await post_all(s, url + "/v1/orders", bodies[500:], concurrency)
         main_cpu = cpu_seconds(pids["node"], pids["node"]) - main0
-        h = await health(s, url)
+        h = await health(side, url)
         node_loop = event_loop_of(pids["node"])
     if r["statuses"] != {"201": n}:
         raise RuntimeError(f"HTTP posts: {r['statuses']} {r['errors']}")
@@ -746,6 +748,7 @@ async def bench_http(
             "node_front_processes": round(front_us, 1),
         },
         "chain_calls": h.get("chainMirror", {}),
+        **({"fronts": h["fronts"]} if "fronts" in h else {}),
         "node_gc": node_gc(gc0, h.get("gossip", {}).get("gc", {}), n),
         "orders": n,
         "concurrency": concurrency,
