@@ -183,10 +183,8 @@ class Fronts:
             hand_front.close()
         slot = self.slots[i]
         slot.proc, slot.started = proc, time.monotonic()
-        _, channel = await loop.connect_accepted_socket(
-            lambda: Channel(lambda f: self._frame(slot, f), encode_answers), orders
-        )
-        slot.channel = channel
+        channel = slot.channel = Channel(lambda f: self._frame(slot, channel, f), encode_answers)
+        await loop.connect_accepted_socket(lambda: channel, orders)
         slot.reader = HandoverReader(hand, self._adopt, lambda: self._ended(slot))
         log.info("front %d started (pid %d)", i, proc.pid)
 
@@ -258,7 +256,7 @@ class Fronts:
 
     # -- the orders ---------------------------------------------------------------------
 
-    def _frame(self, slot: _Slot, frame: bytes) -> None:
+    def _frame(self, slot: _Slot, channel: Channel, frame: bytes) -> None:
         try:
             items = json.loads(frame)
             if not isinstance(items, list):
@@ -267,12 +265,12 @@ class Fronts:
             log.error("a front sent a frame that does not parse: stopping it")
             self._ended(slot)
             return
-        for item in items:
-            task = asyncio.ensure_future(self._order(slot, item))
+        for item in items:  # (answered on ``channel``: a front started again numbers anew)
+            task = asyncio.ensure_future(self._order(channel, item))
             slot.tasks.add(task)
             task.add_done_callback(slot.tasks.discard)
 
-    async def _order(self, slot: _Slot, item: object) -> None:
+    async def _order(self, channel: Channel, item: object) -> None:
         if not (isinstance(item, list) and len(item) == 5 and type(item[0]) is int):
             log.error("a front sent a request that is not one: %.200r", item)
             return
@@ -285,8 +283,8 @@ class Fronts:
             answer = 500, None, dumps_bytes(error_body(100, "internal error"))
         status, headers, body = answer
         self.metrics.request_done(ROUTE, status, time.perf_counter() - began)
-        if slot.channel is not None:
-            slot.channel.add((rid, status, headers, body))
+        if not channel.closed.is_set():
+            channel.add((rid, status, headers, body))
 
     async def _answer(
         self, client: str, tif_raw: object, kind: object, payload: Any
