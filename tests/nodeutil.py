@@ -175,7 +175,7 @@ def node_process(
     since = log.stat().st_size if log.exists() else 0  # (each start appends to ``log``)
     node = NodeProcess(
         port, deployment, key, db, log, peers or [], admin=True,
-        gossip_scale=gossip_scale,
+        gossip_scale=gossip_scale, extra=("--fronts", str(FRONTS)) if FRONTS else (),
     ).start()  # fmt: skip
     assert node.proc is not None
     STARTS[node.proc] = (log, since)

@@ -15,6 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from sdex.devnet import free_port
+from sdex.node.process import NodeProcess
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 
@@ -85,3 +87,25 @@ async def test_orders_through_a_front_and_the_rest_passed_on(chain: Chain, tmp_p
         pids = health["fronts"]["pids"]
     for p in pids:  # stopped with the node (by their PIDs)
         assert not alive(p), p
+
+
+async def test_a_node_process_stops_its_fronts(chain: Chain, tmp_path: Path) -> None:
+    """``sdex node --fronts 1``: SIGTERM stops the front with the node (by its PID); after
+    a SIGKILL of the node (nothing of it runs to stop anything) its front ends by itself
+    (its channel closed). The node starts again on the same port after the first stop."""
+    deployment, port = tmp_path / "devnet.json", free_port()
+    chain.deployment.save(deployment)
+    base = f"http://127.0.0.1:{port}"
+    for stop in ("term", "kill"):
+        node = NodeProcess(
+            port, deployment, chain.keys[19], tmp_path / "node.db", tmp_path / "node.log",
+            extra=("--fronts", "1"),
+        ).start()  # fmt: skip
+        try:
+            await asyncio.to_thread(node.wait_ready, 120)
+            async with aiohttp.ClientSession() as s, s.get(base + "/health") as r:
+                [pid] = (await r.json())["fronts"]["pids"]
+            assert alive(pid)
+        finally:
+            node.stop() if stop == "term" else node.kill()
+        await wait_for(lambda: not alive(pid), timeout=30)  # noqa: B023 (awaited here)
