@@ -1,29 +1,33 @@
 #!/usr/bin/env python3
 """Does a front process that does a wallet POST's stateless part raise one node's HTTP rate?
 
-A prototype, not wired into the node (issue 11; docs/BENCHMARKS.md "front63"). Two ways of
-serving ``POST /v1/orders`` on one devnet, alternated (A/B, then B/A), each a fresh node and
-fresh orders, each run with bench/node.py's trivial aiohttp handler just before and just
-after it (same client, same bodies):
+Issue 11; docs/BENCHMARKS.md "front63". Ways of serving ``POST /v1/orders`` on one devnet
+(``--ways``), alternated (A/B, then B/A), each a fresh node and fresh orders, each run with
+bench/node.py's trivial aiohttp handler just before and just after it (same client, same
+bodies):
 
-- ``main``: ``sdex node`` as it is (bench/node.py's ``node_process``).
-- ``front``: the node (this file's ``node`` command: ``sdex.node.main.serve`` on a private
-  port, plus a Unix socket) and ``--fronts`` front processes (this file's ``front`` command)
-  sharing the public port (``SO_REUSEPORT``). A front reads the request, bounds and parses
-  the body, checks ``timeInForce``, parses the order, hashes it (EIP-712) and recovers its
-  ECDSA signer; an order whose signer is its maker goes to the node as a compact tuple (its
-  fields, signature and hash), anything else as its parsed JSON (the node's own path says
-  what is wrong). Per loop turn the front sends one frame of what came, and the node answers
-  each request's status, headers and body in one frame per turn. The node takes a
-  compact order through the intake's checks after the signature (``Intake._rules``, the
-  chain state from the mirror, the limits), stores it (the 2xx after its commit), books it.
+- ``main``: ``sdex node`` of ``--main-root`` (bench/node.py's ``node_process``).
+- ``wired``: ``sdex node --fronts N`` of this tree (``sdex.node.fronts``).
+- ``front``: the prototype, not wired into ``sdex node``: the node (this file's ``node``
+  command: ``sdex.node.main.serve`` on a private port, plus a Unix socket) and ``--fronts``
+  front processes (this file's ``front`` command) sharing the public port
+  (``SO_REUSEPORT``). A front reads the request, bounds and parses the body, checks
+  ``timeInForce``, parses the order, hashes it (EIP-712) and recovers its ECDSA signer; an
+  order whose signer is its maker goes to the node as a compact tuple (its fields,
+  signature and hash), anything else as its parsed JSON (the node's own path says what is
+  wrong). Per loop turn the front sends one frame of what came, and the node answers each
+  request's status, headers and body in one frame per turn (pickled, on
+  ``sdex.node.frontwire.Channel``; docs/BENCHMARKS.md's runs 1-2 used a copy of the same
+  framing). The node takes a compact order through the intake's checks after the
+  signature (``Node.submit(..., fronted=)``: ``Intake._ruled``, the chain state from the
+  mirror, the limits), stores it (the 2xx after its commit), books it.
 
 Counted a run: accepted orders/s, the trivial handler's requests/s (mean of before and
 after), CPU a request of every node process (the node and its fronts) and of the trivial
 one, the load average (``/proc/loadavg``) at the start and the other processes' cores.
 Prints one JSON line a run and a summary. Every process started here is stopped by its PID.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/front63_proto.py --pairs 3 --http-orders 6000
+    PYTHONPATH=$PWD .venv/bin/python bench/front63_proto.py --pairs 3 --ways main,wired
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ import pickle
 import signal
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -50,96 +53,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-HEAD = struct.Struct(">I")
-MAX_FRAME = 64 * 1024 * 1024
+from sdex.node.frontwire import Channel  # noqa: E402
 
 
-class Frames(asyncio.Protocol):
-    """Length-prefixed pickled frames both ways over one Unix socket (ours: the node's
-    own fronts; a frame is a list of items)."""
-
-    def __init__(self, on_items: Any) -> None:
-        self.on_items = on_items
-        self.buf = bytearray()
-        self.transport: asyncio.Transport | None = None
-        self.out: list[Any] = []
-        self.closed = asyncio.Event()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.flush()  # (what was sent before the connection was made)
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        at = 0
-        n = len(buf)
-        while n - at >= 4:
-            (size,) = HEAD.unpack_from(buf, at)
-            if size > MAX_FRAME:
-                raise RuntimeError("frame too large")
-            if n - at - 4 < size:
-                break
-            items = pickle.loads(buf[at + 4 : at + 4 + size])
-            at += 4 + size
-            self.on_items(items)
-        if at:
-            del buf[:at]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed.set()
-
-    def send(self, item: Any) -> None:
-        if not self.out:
-            asyncio.get_running_loop().call_soon(self.flush)
-        self.out.append(item)
-
-    def flush(self) -> None:
-        if self.transport is None:
-            return
-        out, self.out = self.out, []
-        if out and not self.transport.is_closing():
-            data = pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL)
-            self.transport.write(HEAD.pack(len(data)) + data)
+def frames(on_items: Any) -> Channel:
+    """An orders channel of ``sdex.node.frontwire`` carrying pickled lists (the prototype's
+    own processes only): ``on_items`` with each frame's list."""
+    return Channel(
+        lambda f: on_items(pickle.loads(f)),
+        lambda items: pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL),
+    )
 
 
 # -- the node side ---------------------------------------------------------------------------
 
 
 def node_main(port: int, deployment: Path, key: str, db: Path, sock_path: str) -> None:
-    from sdex.ingest import intake as intake_mod
-    from sdex.ingest.rejections import Rejection
     from sdex.jsonio import dumps_bytes
     from sdex.matching import TimeInForce
     from sdex.node.main import config_for, serve, setup_logging, switch_interval
     from sdex.order import Order, SignedOrder
 
-    class Verified:
-        __slots__ = ("signed",)
-
-        def __init__(self, signed: SignedOrder) -> None:
-            self.signed = signed
-
-    plain_submit = intake_mod.Intake.submit
-
-    async def submit(
-        self: intake_mod.Intake,
-        obj: object,
-        check_fee: bool = True,
-        spend: Any = None,
-        handing: Any = None,
-    ) -> Any:
-        if type(obj) is not Verified:
-            return await plain_submit(self, obj, check_fee, spend, handing)
-        signed = obj.signed  # (parsed, hashed and its ECDSA signer its maker: the front's)
-        first = self._rules(signed, check_fee)
-        if not isinstance(first, SignedOrder):
-            return first.of_order(signed.hash) if isinstance(first, Rejection) else first
-        result = self._after_ecdsa(signed, True)
-        return await self._after_read(signed, True, spend) if result is None else result
-
-    intake_mod.Intake.submit = submit  # type: ignore[method-assign]
     tifs = {t.value: t for t in TimeInForce}
     interval = switch_interval()
     config = config_for(port=port, deployment=deployment, key=key, db=db)
@@ -152,22 +86,23 @@ def node_main(port: int, deployment: Path, key: str, db: Path, sock_path: str) -
         async with serve(config, interval) as node:
             hello = (node.domain, config.max_body, config.body_timeout)
 
-            def connected() -> Frames:
-                proto: Frames
+            def connected() -> Channel:
+                proto: Channel
 
                 async def one(rid: int, client: str, tif: Any, item: Any) -> None:
                     try:
-                        if type(item) is tuple:
+                        fronted, obj = None, item  # (parsed, hashed, signed by its maker:
+                        if type(item) is tuple:  # the front's; the node's ``fronted`` path)
                             *fields, sig, h = item
-                            obj: object = Verified(SignedOrder(Order(*fields), sig, h))
-                        else:
-                            obj = item
-                        result = await node.submit(obj, source="api", tif=tif, client=client)
+                            fronted, obj = SignedOrder(Order(*fields), sig, h), None
+                        result = await node.submit(
+                            obj, source="api", tif=tif, client=client, fronted=fronted
+                        )
                         text = result.text
                         data = dumps_bytes(result.body) if text is None else text.encode()
-                        proto.send((rid, result.status, data, result.headers))
+                        proto.add((rid, result.status, data, result.headers))
                     except Exception as e:  # (a prototype: said, not hidden)
-                        proto.send((rid, 500, json.dumps({"reason": repr(e)}).encode(), None))
+                        proto.add((rid, 500, json.dumps({"reason": repr(e)}).encode(), None))
 
                 tasks: set[asyncio.Task[None]] = set()
 
@@ -177,8 +112,8 @@ def node_main(port: int, deployment: Path, key: str, db: Path, sock_path: str) -
                         tasks.add(task)
                         task.add_done_callback(tasks.discard)
 
-                proto = Frames(on_items)
-                proto.send(("hello", hello))
+                proto = frames(on_items)
+                proto.add(("hello", hello))
                 return proto
 
             server = await loop.create_unix_server(connected, sock_path)
@@ -221,7 +156,7 @@ def front_main(port: int, sock_path: str) -> None:
 
         for _ in range(400):
             try:
-                _, proto = await loop.create_unix_connection(lambda: Frames(on_items), sock_path)
+                _, proto = await loop.create_unix_connection(lambda: frames(on_items), sock_path)
                 break
             except OSError:
                 await asyncio.sleep(0.05)
@@ -256,7 +191,7 @@ def front_main(port: int, sock_path: str) -> None:
                             so.signature, so.hash)  # fmt: skip
             rid = next(counter)
             fut = waiting[rid] = loop.create_future()
-            proto.send((rid, request.remote or "", tif, item))
+            proto.add((rid, request.remote or "", tif, item))
             _, status, data, headers = await fut
             hs = json_type if headers is None else {**json_type, **headers}
             return web.Response(body=data, status=status, headers=hs)
