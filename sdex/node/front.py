@@ -162,6 +162,7 @@ async def run(settings: dict[str, Any]) -> None:
     await runner.setup()
     listen = socket.socket(fileno=int(settings["listen"]))
     await web.SockSite(runner, listen).start()
+    channel.say_ready()  # (the node waits for it before it says it listens)
     ended = asyncio.ensure_future(channel.closed.wait())  # (the node is gone: so is this)
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait((ended, stopped), return_when=asyncio.FIRST_COMPLETED)

@@ -57,6 +57,9 @@ STARTING = {"Retry-After": "1"}
 RESTART_PAUSE = 1.0
 """Seconds before a front that exited is started again."""
 ROUTE = "/v1/orders"
+READY_WAIT = 60.0
+"""Seconds the fronts may take to start (an interpreter each: imports, the server), else
+the node does not start."""
 
 Answer = tuple[int, int, dict[str, str] | None, bytes]
 
@@ -106,6 +109,8 @@ class _Slot:
     channel: Channel | None = None
     reader: HandoverReader | None = None
     started: float = 0.0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the front accepts connections (its first frame, an empty one)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -165,6 +170,18 @@ class Fronts:
         self.server = server
         for i in range(len(self.slots)):
             await self._spawn(i)
+        waits = [asyncio.ensure_future(s.ready.wait()) for s in self.slots]
+        try:  # (before the node says it listens: a request meanwhile would wait unserved)
+            async with asyncio.timeout(READY_WAIT):
+                await asyncio.gather(*waits)
+        except TimeoutError:
+            await self.stop()
+            raise RuntimeError(
+                f"the front processes did not start within {READY_WAIT:g} s"
+            ) from None
+        finally:
+            for w in waits:
+                w.cancel()
         self._watch = asyncio.create_task(self._watching())
 
     async def _spawn(self, i: int) -> None:
@@ -182,7 +199,7 @@ class Fronts:
             orders_front.close()
             hand_front.close()
         slot = self.slots[i]
-        slot.proc, slot.started = proc, time.monotonic()
+        slot.proc, slot.started, slot.ready = proc, time.monotonic(), asyncio.Event()
         channel = slot.channel = Channel(lambda f: self._frame(slot, channel, f), encode_answers)
         await loop.connect_accepted_socket(lambda: channel, orders)
         slot.reader = HandoverReader(hand, self._adopt, lambda: self._ended(slot))
@@ -261,6 +278,9 @@ class Fronts:
             items = json.loads(frame)
             if not isinstance(items, list):
                 raise ValueError("not a list")
+            if not items:  # (its first: it accepts connections now)
+                slot.ready.set()
+                return
         except ValueError:
             log.error("a front sent a frame that does not parse: stopping it")
             self._ended(slot)

@@ -76,6 +76,11 @@ class Channel(asyncio.Protocol):
             self.transport.close()
         self.closed.set()
 
+    def say_ready(self) -> None:
+        """A front's first frame once it accepts connections: an empty list."""
+        if self.transport is not None:
+            self.transport.write(HEAD.pack(2) + b"[]")
+
     def add(self, item: Any) -> None:
         if not self.out:
             asyncio.get_running_loop().call_soon(self.flush)
