@@ -82,6 +82,8 @@ class Sender:
         self.chain_id = chain_id if chain_id is not None else self._quantity("eth_chainId")
         self._lock = threading.RLock()
         self._nonce: int | None = None
+        self.highest_signed: int | None = None
+        """The highest nonce this lane signed (or was told of: ``signed_before``); None: none."""
 
     def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
         """``eth_call`` from this sender (a pre-flight of the same transaction)."""
@@ -162,6 +164,7 @@ class Sender:
         target = b"" if to is None else bytes.fromhex(to.removeprefix("0x"))
         if to is not None and len(target) != 20:
             raise ValueError(f"not an address: {to!r}")
+        self.signed_before(nonce)
         raw = sign_eip1559(
             self._signer,
             [
@@ -287,6 +290,12 @@ class Sender:
     def next_nonce(self) -> int | None:
         """The nonce the next ``sign`` takes; None: read from the chain then."""
         return self._nonce
+
+    def signed_before(self, nonce: int) -> None:
+        """A transaction of this key at ``nonce`` was signed (by this lane, or before a
+        restart: it may still land): ``highest_signed`` at least that."""
+        if self.highest_signed is None or nonce > self.highest_signed:
+            self.highest_signed = nonce
 
     def learn_nonce(self, nonce: int) -> None:
         """Set the next nonce (read by the caller, e.g. ``eth_getTransactionCount`` of the

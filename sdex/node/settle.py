@@ -461,7 +461,7 @@ class NodeSettlement(NodeBlame):
         for s in self.store.pending_settlements():
             rpc = self.settle_chain.rpc
             receipt = await self.settle_chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
-            self.settler.ours.add(s.tx_hash)
+            self.settler.recorded_before(s.tx_hash, s.nonce)
             if receipt is None:
                 try:  # same raw transaction, same nonce: it can land at most once
                     await self._send_raw_again(s.raw_tx)

@@ -131,6 +131,13 @@ class NonceLane:
         except Exception:
             return True
 
+    def recorded_before(self, tx_hash: str, nonce: int) -> None:
+        """``tx_hash``, at ``nonce``, recorded before a restart and not known mined: ours,
+        and its nonce signed (it may still land: a soft cancel taken now names a nonce above
+        it, ``NodeState.cancel_position``)."""
+        self.ours.add(tx_hash)
+        self.sender.signed_before(nonce)
+
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
         with its block; it is kept a reorg window from the head of now."""

@@ -1,0 +1,56 @@
+"""cancel65: a node whose operator's next nonce is unknown when it takes a soft cancel (none
+signed since it started, or forgotten after a reorg, a reset, a send refused) names the next
+nonce above every settlement it had signed before (``cancelledAtNonce``), so ``sdex audit``
+does not flag an honest node's settlement signed before the cancel that lands after it.
+
+Before, it named none, and the audit took its operator's transaction count at the cancel's
+block: a settlement signed before (sent again at a restart, still pooled) has that very
+nonce, and landing after the cancel it was flagged ``node_settled_after_cancel``. Real
+Hardhat mining only when told, a real node stopped and started again on its SQLite store,
+the audit run against it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import sdex.node.settle
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack38_soft_cancel_sync import cancel_at
+from tests.test_audit62_cancel_kept import audit, broken, meta_at
+from tests.test_mirror import synced
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_reorg60_cancel_inflight import held_chain, pending_txs
+from tests.test_settlement_pipeline import post_all
+
+__all__ = ["held_chain"]  # (the fixture, used by name)
+
+
+async def test_a_settlement_sent_before_a_restart_that_lands_after_the_cancel_is_not_flagged(
+    held_chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = held_chain
+    monkeypatch.setattr(sdex.node.settle, "RESTART_RECEIPT_WAIT", 0.5)  # (given up sooner)
+    cfg = node_config(c, tmp_path / "n.db")
+    half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
+    async with running_node(cfg) as (node, api):
+        operator = node.sender.address
+        await post_all(api, [half, c.sign(bid(c, BOB, E18, 1000 * E6))])
+        await wait_for(lambda: pending_txs(c) == 1, timeout=60)  # its settlement: pooled
+    sent = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)  # its nonce
+    async with running_node(cfg) as (node, api):  # sent again at the start, still pooled
+        assert node.sender.next_nonce is None  # (nothing signed since it started)
+        assert pending_txs(c) == 1
+        await cancel_at(api, c, half, ALICE)
+        meta = await meta_at(api, half.hash_hex)
+        assert meta["cancelledAtNonce"] == sent + 1  # before: absent
+        c.rpc.call("evm_mine")  # the settlement signed before the cancel lands after it
+        await wait_for(lambda: c.exchange.order_info(half.order).filled == E18, timeout=30)
+        await synced(node, c)
+        report = await audit(c, api)
+        assert broken(report) == [], report.to_json()  # before: flagged
+        meta = await meta_at(api, half.hash_hex)
+        got = {k: meta[k] for k in ("status", "filledMakerAmount")}
+        assert got == {"status": "cancelled", "filledMakerAmount": str(E18)}
