@@ -27,6 +27,10 @@ CANCELLED_WHY = "soft cancel by the maker"
 WALLET_SENDER = "wallet:"
 """The sender of a kept cancel a wallet posted, before its client's address (never a peer
 id: a peer id is hex); one count a client (``client_group``)."""
+STRANGERS = "strangers:"
+"""The count of kept cancels sent by peers not in the peer table, before their host group
+(``source_group``): made-up keys share one, but a stranger's flood from one host no longer
+evicts another host's (cancel65)."""
 
 
 class NodeSoftCancel(NodeStatus):
@@ -39,7 +43,8 @@ class NodeSoftCancel(NodeStatus):
         from_peer: str | None = None,
         client: str = "unknown",
     ) -> SubmitResult:
-        """Apply the cancel a peer (``from_peer``) or a wallet (its ``client_group``) sent."""
+        """Apply the cancel a peer (``from_peer``) or a wallet sent (``client``: its
+        ``client_group``; a peer's ``source_group``, "" if not known)."""
         rec = self.records.get(order_hash)
         s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
         signed = rec.signed if rec is not None else s.signed if s is not None else None
@@ -120,7 +125,7 @@ class NodeSoftCancel(NodeStatus):
             sender = bucket = WALLET_SENDER + client
         else:
             stranger = self.gossip is None or self.gossip.peers.get(peer) is None
-            sender, bucket = peer, "" if stranger else peer  # (made-up keys share one count)
+            sender, bucket = peer, STRANGERS + client if stranger else peer
         now = time.time()
         kept = self.orphan_cancels.keep(order_hash, signature, sender, bucket, now)
         self._forget_orphans()  # (those it evicted: before the new row, in the writer's order)
