@@ -121,7 +121,7 @@ def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApi
     if e.status not in (404, 202):
         return e
     kept = (
-        "nothing was cancelled yet (the node keeps the signed cancel for an hour and takes "
+        "nothing was cancelled yet (the node keeps the signed cancel for a day and takes "
         "the order cancelled if it comes meanwhile; "
         if e.status == 202
         else "nothing was cancelled ("

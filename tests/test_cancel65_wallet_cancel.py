@@ -10,6 +10,8 @@ across a restart."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from sdex.order import SignedOrder
@@ -76,4 +78,23 @@ async def test_a_kept_wallet_cancel_outlives_a_restart_and_binds_only_its_maker(
         code, body = await api.post_order(other)  # Bob's "cancel" of Alice's order
         assert (code, body["metaData"]["status"]) == (201, "open"), body
         assert withdrawn.hash not in node.book
+        await taken_at(api, c, withdrawn)
+
+
+async def test_a_kept_cancel_two_hours_old_still_cancels_its_order(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Kept a day, not an hour: a hostile holder of the signed order that replays it two
+    hours after the cancel (the store's clock of it moved back two hours while the node is
+    down, a restart reads it back) finds it cancelled. Before: forgotten, the order open."""
+    c = chain
+    db = tmp_path / "n.db"
+    withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
+    async with running_node(node_config(c, db)) as (_, api):
+        assert (await cancel_posted(api, c, withdrawn, ALICE))[0] == 202
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE orphan_cancels SET at = at - 7200")
+    async with running_node(node_config(c, db)) as (_, api):
+        code, body = await api.post_order(withdrawn)
+        assert (code, body["metaData"]["status"]) == (200, "cancelled"), body  # before: open
         await taken_at(api, c, withdrawn)

@@ -35,8 +35,11 @@ PER_SENDER = 1_000
 wallets one a client)."""
 TOTAL = 20_000
 """Cancels of unknown orders kept in all (~5 MB)."""
-KEPT_SECONDS = 3600.0
-"""Seconds one is kept waiting for its order (a delayed push, anti-entropy, a replay)."""
+KEPT_SECONDS = 86_400.0
+"""Seconds one is kept waiting for its order (a delayed push, anti-entropy, a replay). Not
+the order's expiry: unknown until it comes, and any uint64. The counts bound what a flood
+holds, not the time: a day, not an hour (cancel65: a hostile holder of the signed order
+replayed it past the hour at a node that had kept only its cancel, and it traded there)."""
 
 
 @dataclass(frozen=True, slots=True)
