@@ -21,10 +21,10 @@ from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_audit62_cancel_kept import meta_at
+from tests.test_cancel64_queued_match import dropped_and_trades_on, queued_match
 from tests.test_mirror import synced
-from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
+from tests.test_node import ALICE
 from tests.test_reorg60_cancel_inflight import held_chain, pending_txs
-from tests.test_settlement_pipeline import post_all
 
 __all__ = ["held_chain"]  # (the fixture, used by name)
 
@@ -66,19 +66,8 @@ async def test_a_match_queued_at_an_onchain_cancel_is_not_signed(
 ) -> None:
     c = held_chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        held = node.settler.max_in_flight
-        asks = [c.sign(ask(c, CAROL, E18 // 10, 100 * E6)) for _ in range(held)]
-        for k, a in enumerate(asks, 1):  # every settlement slot: a transaction pooled, unmined
-            await post_all(api, [a, c.sign(bid(c, DAVE, E18 // 10, 100 * E6))])
-            await wait_for(lambda k=k: pending_txs(c) >= k, timeout=60)  # type: ignore[misc]
-        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        other = c.sign(bid(c, BOB, E18, 1000 * E6))
-        await post_all(api, [half, other])
-
-        async def matched() -> bool:  # made, queued for a slot: not signed
-            return (await meta_at(api, half.hash_hex))["pendingMakerAmount"] == str(E18)
-
-        await wait_for(matched, timeout=30)
+        asks, half, other = await queued_match(c, node, api)  # every slot held, one queued
+        held = len(asks)
         operator = node.sender.address
         signed_before = operator_count(c, operator, "pending")
         assert signed_before - operator_count(c, operator, "latest") == held
@@ -100,17 +89,5 @@ async def test_a_match_queued_at_an_onchain_cancel_is_not_signed(
         await synced(node, c)
         # nothing signed after the held settlements: no transaction the chain must refuse
         assert operator_count(c, operator, "latest") == signed_before
-        meta = await meta_at(api, half.hash_hex)
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "cancelled", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
-        meta = await meta_at(api, other.hash_hex)  # innocent: open, nothing counted against it
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
-        rec = node.records.get(other.hash)
-        assert rec is not None and rec.failures == 0
         assert node.settler.failed == 0
-        # and it trades on: a new ask crosses it, settled
-        await post_all(api, [c.sign(ask(c, CAROL, E18, 1000 * E6))])
-        await wait_for(lambda: pending_txs(c) > 0, timeout=30)
-        c.rpc.call("evm_mine")
-        await wait_for(lambda: c.exchange.order_info(other.order).filled == 1000 * E6, 30)
+        await dropped_and_trades_on(c, node, api, half, other)

@@ -18,7 +18,8 @@ from sdex.order import SignedOrder
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import Api, Cluster, node_config, running_node, wait_for
-from tests.test_attack38_soft_cancel_sync import status_at, taken_at
+from tests.test_attack38_soft_cancel_sync import taken_at
+from tests.test_cancel63_cancel_before_order import _is, warm_then_cut
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
 
@@ -34,11 +35,7 @@ async def test_a_wallets_cancel_at_a_node_the_order_has_not_reached_yet_holds(
 ) -> None:
     c = chain
     async with Cluster(c, tmp_path, [[], [0]]) as net:
-        a, b = net.api(0), net.api(1)
-        warm = c.sign(ask(c, BOB, E18, 9000 * E6))  # the link works: node 1 has it
-        assert (await a.post_order(warm))[0] == 201
-        await wait_for(lambda: _is(b, warm, "open"), timeout=60)
-        await net.cut([0], [1])  # (gossip late: the order has not reached node 1 yet)
+        a, b = await warm_then_cut(net, c)  # (gossip late: the order not at node 1 yet)
         withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
         assert (await a.post_order(withdrawn))[0] == 201
         code, body = await cancel_posted(b, c, withdrawn, ALICE)  # at the other node
@@ -49,10 +46,6 @@ async def test_a_wallets_cancel_at_a_node_the_order_has_not_reached_yet_holds(
         await wait_for(lambda: _is(a, withdrawn, "cancelled"), timeout=60)
         await taken_at(b, c, withdrawn)
         await taken_at(a, c, withdrawn)
-
-
-async def _is(api: Api, signed: SignedOrder, status: str) -> bool:
-    return await status_at(api, signed) == status
 
 
 async def test_a_kept_wallet_cancel_outlives_a_restart_and_binds_only_its_maker(
