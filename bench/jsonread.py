@@ -15,6 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import benchlib
 from bench.benchlib import machine, machine_line, write_section
 from sdex import jsonio
 
@@ -40,13 +41,7 @@ DOCS = {
 
 def best_us(fn: Callable[[], object], rounds: int, number: int) -> float:
     """The best of ``rounds`` means over ``number`` calls (the least disturbed), in us."""
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t) / number)
-    return best * 1e6
+    return benchlib.best_us(fn, rounds, number, clock=time.perf_counter)
 
 
 def main() -> None:

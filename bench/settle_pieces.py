@@ -33,6 +33,13 @@ def measure() -> dict[str, float]:
     import time
 
     import sdex.node.settle as settle
+
+    try:  # (the fills' own module since split63; in settle before)
+        import sdex.node.settlefills as fills  # type: ignore[import-not-found,unused-ignore]
+
+        own, publish = fills.own_fills, fills.publish_fill
+    except ImportError:
+        own, publish = settle._own, settle._publish_fill  # type: ignore[attr-defined,unused-ignore]
     from sdex.chain.exchange import Exchange
     from sdex.chain.receipt import logs_from_rpc
     from sdex.node import events
@@ -85,7 +92,7 @@ def measure() -> dict[str, float]:
         if new:
             from sdex.store import own_fill  # type: ignore[attr-defined,unused-ignore]
 
-            return list(settle._own(ex.fills_as(got, own_fill)))  # type: ignore[attr-defined,unused-ignore]
+            return list(own(ex.fills_as(got, own_fill)))  # type: ignore[attr-defined,unused-ignore]
         from sdex.node.views import _stored_fills
 
         return list(_stored_fills(ex.fills(got), ours=True))
@@ -97,7 +104,7 @@ def measure() -> dict[str, float]:
         sub = hub.subscribe()
         for f in stored:
             if new:
-                settle._publish_fill(hub, f)  # type: ignore[attr-defined,arg-type,unused-ignore]
+                publish(hub, f)  # type: ignore[arg-type,unused-ignore]
             else:
                 hub.publish_lazy(functools.partial(settle._fill_event, f))  # type: ignore[arg-type]
         sub.ready_texts(len(stored))

@@ -50,7 +50,7 @@ from sdex.storeorphans import OrphanStore
 from sdex.storeprune import prune_step
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
-from sdex.storeread import StoredOrder as StoredOrder
+from sdex.storerows import StoredOrder as StoredOrder
 from sdex.storeschema import (
     FILL_SEQ_KEY,
     INSERT_ORDER,

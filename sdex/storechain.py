@@ -17,7 +17,8 @@ from typing import Any
 from sdex import jsonio
 from sdex.model import FillEvent
 from sdex.storefills import fills_of
-from sdex.storeread import MARKED_SELECT, UINT_TEXT, StoredFill, StoreReads
+from sdex.storeread import MARKED_SELECT, StoredFill, StoreReads
+from sdex.storerows import UINT_TEXT
 from sdex.storeschema import FILL_SEQ_KEY, INSERT_FILL, last_fill_seq
 from sdex.storeundone import UNDONE_KEPT, keep_undone, undone_of
 

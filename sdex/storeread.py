@@ -1,5 +1,6 @@
-"""The read side of a node's store (``sdex.store``): the stored shapes of orders and fills,
-the pages the API lists, and the reads of orders that are no longer held in memory.
+"""The read side of a node's store (``sdex.store``): orders and fills read back (each
+order's row believed only as this node writes it: ``sdex.storerows``), the pages the API
+lists, and the reads of orders that are no longer held in memory.
 
 Two ways to read. Through the writer thread (``_call``, ``_call_async``): the read sees
 every write queued before it, and waits for its turn. Through the reader connection
@@ -14,52 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import re
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sdex import jsonio
 from sdex.model import OrderStatus
-from sdex.order import Domain, SignedOrder
+from sdex.order import Domain
 from sdex.sqlwriter import Writer
 from sdex.storefills import StoredFill as StoredFill
 from sdex.storefills import fill_of as fill_of
 from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
+from sdex.storerows import SEQ_LIMIT, StoredOrder, hash_of_mark, mark_of, order_of_row
 from sdex.storeschema import (
     ORDER_SELECT,
     REMOVED_FILLED_AFTER,
     SOFT_CANCELS_AFTER,
     UNUSABLE,
     ZERO_TAKER,
-    cancel_at,
 )
 
 log = logging.getLogger("sdex.store")
 T = TypeVar("T")
 OrderRow = tuple[str, str, int, str]
 """An order's (hash hex, status, filled, reason)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOrder:
-    """An order's row: the signed order and what the node recorded of it."""
-
-    signed: SignedOrder
-    seq: int
-    status: str
-    filled: int
-    reason: str
-    source: str
-    created_at: float
-    tif: str = "gtc"
-    """Time in force: only ``gtc`` orders ever rest (and are gossiped)."""
-    cancel_signature: bytes | None = None
-    cancel_at: tuple[int, int | None] | None = None  # (``Record.cancel_at``)
 
 
 LISTING_READS = 2
@@ -120,7 +100,7 @@ class StoreReads:
     def order(self, hash_hex: str) -> StoredOrder | None:
         key = (hash_hex.lower(),)
         row = self._call(lambda db: db.execute(ORDER_SELECT + " WHERE hash=?", key).fetchone())
-        return self._order(row) if row else None
+        return order_of_row(row, self.domain) if row else None
 
     def order_now(self, hash_hex: str) -> StoredOrder | None:
         """The committed row of an order (``order`` without waiting for the writer)."""
@@ -249,7 +229,7 @@ class StoreReads:
             lambda db: db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM orders WHERE seq < ?", (SEQ_LIMIT,)
             ).fetchone()
-        )  # (a row past the bound is refused at load: ``_order``)
+        )  # (a row past the bound is refused at load: ``order_of_row``)
         return int(row[0])
 
     def orders(
@@ -322,7 +302,7 @@ class StoreReads:
 
         Filter keys: maker, maker_token, taker_token, taker, status."""
         got = await self.order_rows(filters, page, per_page)
-        return got.total, [self._order(r) for r in got.rows]
+        return got.total, [order_of_row(r, self.domain) for r in got.rows]
 
     async def order_rows(
         self, filters: dict[str, str], page: int, per_page: int, cursor: Cursor | None = None
@@ -347,9 +327,9 @@ class StoreReads:
         return await self._listing(listing.page(page, per_page, cursor))
 
     def _parsed(self, row: tuple[Any, ...]) -> StoredOrder | None:
-        """``_order``, or None (logged, counted) for a row that is not an order."""
+        """``order_of_row``, or None (logged, counted) for a row that is not an order."""
         try:
-            s = self._order(row)
+            s = order_of_row(row, self.domain)
             OrderStatus(s.status)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
             bad, h = self.unparseable_rows, str(row[0])
@@ -360,39 +340,6 @@ class StoreReads:
                     log.warning("stored order %.80s cannot be parsed (skipped): %.200s", h, e)
             return None
         return s
-
-    def _order(self, row: tuple[Any, ...]) -> StoredOrder:
-        hash_hex, seq, order_json, status, filled, reason, source, created, tif, sig = row[:10]
-        taker = row[10]  # (and the cancel's position after it: ``cancel_at``)
-        signed = SignedOrder.from_json(jsonio.stored(order_json, jsonio.ORDER_DEPTH), self.domain)
-        # every value as this node writes it (attack31: a created_at of inf was answered as
-        # ``"createdAt": inf``, the book's every page no JSON; a seq past SQLite's integers
-        # made every later order's row fail to be written)
-        if hash_hex != signed.hash_hex:
-            raise ValueError(f"the row's hash is not its order's ({signed.hash_hex})")
-        if taker != signed.order.taker.lower():  # (store37: orders_taker_seq lists by it)
-            raise ValueError(f"taker {str(taker)[:80]!r} is not its order's")
-        if type(seq) is not int or not 0 < seq < SEQ_LIMIT:
-            raise ValueError(f"seq {str(seq)[:80]} is not an arrival number")
-        at = float(created)
-        if not math.isfinite(at) or at < 0:
-            raise ValueError(f"created_at {at} is not a time")
-        if not isinstance(filled, str) or not UINT_TEXT.fullmatch(filled):
-            raise ValueError(f"filled {str(filled)[:80]!r} is not an amount")
-        if int(filled) > signed.order.maker_amount:
-            raise ValueError(f"filled {filled[:80]} is more than the order's makerAmount")
-        return StoredOrder(
-            signed=signed,
-            seq=seq,
-            status=str(status),
-            filled=int(filled),
-            reason=str(reason),
-            source=str(source),
-            created_at=at,
-            tif=str(tif),
-            cancel_signature=bytes.fromhex(str(sig)[2:]) if sig else None,
-            cancel_at=cancel_at(row[11:]),
-        )
 
     # -- fills -----------------------------------------------------------------------------
     def fills(
@@ -438,36 +385,6 @@ def orders_after_sql(
         args += list(skip)
     return f"{ORDER_SELECT} WHERE {cond} ORDER BY seq LIMIT ?", [*args, limit]
 
-
-def mark_of(filled: object, cancelled: object) -> tuple[int, bool]:
-    """A ``mirror_orders`` row's (filled, cancelled), as this node writes them: the filled
-    amount a uint256 in decimal digits, the flag 0 or 1. ``ValueError`` for anything else
-    (the file is another hand's: a disk error, an edit, an older version's bug)."""
-    if not isinstance(filled, str) or not UINT_TEXT.fullmatch(filled) or int(filled) >= 2**256:
-        raise ValueError(f"filled {str(filled)[:80]!r} is not a uint256")
-    if type(cancelled) is not int or cancelled not in (0, 1):
-        raise ValueError(f"cancelled {str(cancelled)[:80]!r} is not 0 or 1")
-    return int(filled), cancelled == 1
-
-
-def hash_of_mark(text: object) -> bytes:
-    """A ``mirror_orders`` row's hash as this node writes it (``0x`` and 64 lower-case hex
-    digits), as bytes; ``ValueError`` for anything else. Its row is looked up by the hash so
-    written: one in upper case, or of another length, named the order in the filter and was
-    then not found, so the order was judged never filled (review25)."""
-    if not isinstance(text, str) or not MARK_HASH.fullmatch(text):
-        raise ValueError(f"a mark's hash {str(text)[:80]!r} is not 0x and 64 lower-case hex digits")
-    return bytes.fromhex(text[2:])
-
-
-MARK_HASH = re.compile(r"0x[0-9a-f]{64}")
-
-SEQ_LIMIT = 2**61
-"""Above every arrival number the node gives an order (``sdex.book.levels.SEQ_LIMIT``, the
-book's bound, is the same): a stored row's seq at or past it is not one this node wrote."""
-
-UINT_TEXT = re.compile(r"[0-9]{1,78}")
-"""A uint256 in decimal (2**256 - 1 has 78 digits; ``mark_of`` bounds the value)."""
 
 MARKED_SELECT = "SELECT hash FROM mirror_orders WHERE filled != '0' OR cancelled != 0"
 

@@ -1,7 +1,8 @@
 """The ``settlements`` table's rows as the node keeps them: one per signed settlement
 transaction, written before it is broadcast (``Store.add_settlement``), its status moved
 as it lands or is given up (``SETTLEMENT_STATUSES``); read back at a start to finish what a
-previous run left ``pending`` (``sdex.node.settle``), and by the web page (those in flight).
+previous run left ``pending`` (``sdex.settlement.reconcile``), and by the web page (those in
+flight).
 Only a ``pending`` row keeps its raw transaction: a status past it drops it
 (``sdex.store.SETTLEMENT_DONE``; anvil60).
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sdex.chain.exchange import Exchange
 from sdex.chain.receipt import Log
 from sdex.node.events import EventHub
-from sdex.node.settle import _fill_event, _own, fill_event_text
+from sdex.node.settlefills import _fill_event, fill_event_text, own_fills
 from sdex.store import StoredFill, own_fill
 
 _text = st.text(max_size=70)
@@ -96,5 +96,5 @@ def test_own_fills_are_the_stored_fills_of_the_decoded() -> None:
     plain = ex.fills(logs)
     own = ex.fills_as(logs, own_fill)
     assert len(own) == 3 and own == [StoredFill.of(f, True) for f in plain]
-    assert all(a is b for a, b in zip(_own(own), own, strict=True))  # (no copy made)
-    assert list(_own(plain)) == own  # (a plain fill is copied: ours)
+    assert all(a is b for a, b in zip(own_fills(own), own, strict=True))  # (no copy made)
+    assert list(own_fills(plain)) == own  # (a plain fill is copied: ours)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sdex.chain.exchange import OrderStatus
 from sdex.node.settle import MAX_SETTLE_FAILURES
-from sdex.settlement.settler import NONCE_TRIES
+from sdex.settlement.batchtx import NONCE_TRIES
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy

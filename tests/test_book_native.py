@@ -15,6 +15,7 @@ import ast
 import importlib.machinery
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -394,6 +395,42 @@ def test_missing_or_foreign_extension_falls_back(built_tree: Path, tmp_path: Pat
     active, reason, files, err = _probe(root)
     assert not active and reason == "the build is incomplete"
     assert _all_source(files) and "RuntimeWarning" in err
+
+
+TRACEBACK = (
+    "import traceback\n"
+    "from sdex.book import native\n"
+    "from sdex.order import Order\n"
+    "print(native.ACTIVE)\n"
+    "try:\n"
+    "    Order.from_json({})\n"
+    "except ValueError:\n"
+    "    print(traceback.format_exc())\n"
+)
+
+
+def test_a_compiled_frame_shows_its_source_line_from_any_directory(
+    built_tree: Path, tmp_path: Path
+) -> None:
+    """A traceback through compiled code names each frame's source as mypyc was given it
+    (``sdex/order.py``, from the tree's root): run from any other directory, its line was
+    blank (``linecache`` asked the extension module's loader for the source: None). The
+    compiled modules' loader reads it from the ``.py`` beside them, which the stamp holds
+    to be the source compiled (``sdex.book.native``)."""
+    out = subprocess.run(
+        [sys.executable, "-c", TRACEBACK],
+        cwd=tmp_path,
+        env=_env(built_tree),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert out.startswith("True\n"), out  # (the build ran)
+    frame = re.search(r'File "(sdex/order\.py)", line (\d+), in from_json\n(.*)\n', out)
+    assert frame is not None, out
+    source = (built_tree / "sdex" / "order.py").read_text().splitlines()[int(frame[2]) - 1]
+    assert frame[3].strip() == source.strip() != "", out
 
 
 def test_the_makefile_rebuilds_when_a_dependency_changes() -> None:

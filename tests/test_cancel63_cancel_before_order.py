@@ -40,6 +40,13 @@ async def relayed(peer: PeerClient, node: Node, api: Api, path: str, body: objec
     return await _raw_signed_post(peer, api.base, path, raw, addressee(node))
 
 
+async def kept(c: Chain, node: Node, api: Api, withdrawn: SignedOrder) -> None:
+    """Alice's cancel of ``withdrawn`` passed on by a peer (a signed client): kept (202)."""
+    peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
+    notice = notice_of(c, withdrawn, c.keys[ALICE])
+    assert await relayed(peer, node, api, "/p2p/cancels", notice) == 200
+
+
 async def test_an_order_replayed_after_its_cancel_is_taken_cancelled(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -162,9 +169,7 @@ async def test_a_kept_cancel_outlives_a_restart(chain: Chain, tmp_path: Path) ->
     db = tmp_path / "n.db"
     withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
     async with running_node(node_config(c, db)) as (node, api):
-        peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
-        notice = notice_of(c, withdrawn, c.keys[ALICE])
-        assert await relayed(peer, node, api, "/p2p/cancels", notice) == 200
+        await kept(c, node, api, withdrawn)
         assert len(node.orphan_cancels) == 1
     async with running_node(node_config(c, db)) as (node, api):
         assert len(node.orphan_cancels) == 1

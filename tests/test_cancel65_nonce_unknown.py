@@ -1,13 +1,13 @@
-"""cancel65: a node whose operator's next nonce is unknown when it takes a soft cancel (none
-signed since it started, or forgotten after a reorg, a reset, a send refused) names the next
-nonce above every settlement it had signed before (``cancelledAtNonce``), so ``sdex audit``
-does not flag an honest node's settlement signed before the cancel that lands after it.
+"""A node whose operator's next nonce is unknown when it takes a soft cancel because it has
+signed nothing since a restart names the nonce past the settlement it sent again at its
+start (review64's rule, its restart half: ``sdex.settlement.reconcile``), so ``sdex audit``
+does not flag that settlement, signed before the cancel, when it lands after it.
 
-Before, it named none, and the audit took its operator's transaction count at the cancel's
-block: a settlement signed before (sent again at a restart, still pooled) has that very
-nonce, and landing after the cancel it was flagged ``node_settled_after_cancel``. Real
-Hardhat mining only when told, a real node stopped and started again on its SQLite store,
-the audit run against it."""
+Without it, the cancel named no nonce and the audit took the operator's transaction count at
+the cancel's block, which the settlement still pooled has: it was flagged
+``node_settled_after_cancel`` (failed 1 of 1 on cancel65's base). Real Hardhat mining only
+when told, a real node stopped and started again on its SQLite store, the audit run against
+it."""
 
 from __future__ import annotations
 

@@ -91,6 +91,39 @@ def test_both_depth_paths_agree_on_wide_documents(n: int) -> None:
         jsonio.loads(text.replace("[1,", "[1.5,", 1), max_bytes=10**7, max_depth=4)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(["[", "{", "]", "}", "a", " " * 40, "x" * 300]), max_size=60),
+    limit=st.integers(min_value=0, max_value=40),
+)
+def test_openers_are_counted_exactly_up_to_the_limit(parts: list[str], limit: int) -> None:
+    """``_openers``: found one at a time in sparse text, counted in dense text; either way
+    the exact count up to ``limit``, and more than ``limit`` past it."""
+    text = "".join(parts)
+    count = text.count("[") + text.count("{")
+    got = jsonio._openers(text, limit)
+    assert got == count if count <= limit else got > limit
+
+
+@pytest.mark.parametrize(
+    ("doc", "depth"),
+    [
+        ({"a": [[[1]]], "b": "[[[[{{{{"}, 4),  # (brackets in strings: more counted, not deeper)
+        ([[], [], [[]]], 3),
+        ({"orders": [{"a": "1"}] * 64}, 3),  # (the walk stops above the orders' fields)
+        ({"x": [{"t": ["a"]}] * 5, "y": [[[[[[1]]]]]]}, 7),
+    ],
+)
+def test_the_walk_reads_the_exact_depth(doc: Any, depth: int) -> None:
+    """Parsed first (more brackets than the bound, fewer than ``PARSE_FIRST``), the walk may
+    stop early only where too few brackets are left to go deeper: exact either way."""
+    text = json.dumps(doc)
+    assert _depth(doc) == depth
+    assert jsonio.loads(text, max_bytes=10**6, max_depth=depth) == doc
+    with pytest.raises(JsonLimitError, match=f"nested deeper than {depth - 1}"):
+        jsonio.loads(text, max_bytes=10**6, max_depth=depth - 1)
+
+
 _answers = st.recursive(
     _leaves | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
     lambda kids: (

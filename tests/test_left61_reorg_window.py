@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import sdex.node.settle as settle
+import sdex.node.settlefills as settlefills
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy
@@ -32,7 +32,7 @@ async def test_a_fills_write_retried_while_a_reorg_is_under_way_is_not_stored(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    monkeypatch.setattr(settle, "FILLS_WRITE_PAUSES", (PAUSE,))
+    monkeypatch.setattr(settlefills, "FILLS_WRITE_PAUSES", (PAUSE,))
     held, release = threading.Event(), threading.Event()
     reorged: list[Callable[[], bool]] = []  # (set once the node runs)
 

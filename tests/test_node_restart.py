@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sdex.node import settle
 from sdex.order import SignedOrder
+from sdex.settlement import reconcile
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import (
@@ -249,7 +249,7 @@ async def test_a_pending_settlement_given_up_at_restart_is_applied_when_it_lands
     ends filled), not left to a settler outcome that never comes. (The taker was an
     immediate-or-cancel order, closed: nothing is matched again at restart.)"""
     # (unmined until the test mines it: the wait ends the same whatever its length)
-    monkeypatch.setattr(settle, "RESTART_RECEIPT_WAIT", 0.5)
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     resting, _, signed = await _left_by_a_dead_node(c, cfg, "removed", "ioc")

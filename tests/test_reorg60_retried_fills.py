@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import sdex.node.settle as settle
+import sdex.node.settlefills as settlefills
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
@@ -31,7 +31,7 @@ async def test_a_fills_write_tried_again_after_a_reorg_does_not_store_the_old_bl
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    monkeypatch.setattr(settle, "FILLS_WRITE_PAUSES", (PAUSE,))
+    monkeypatch.setattr(settlefills, "FILLS_WRITE_PAUSES", (PAUSE,))
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         snap, fork, orders, settled_at = await settled_refusing_fills(c, node, api)

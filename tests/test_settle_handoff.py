@@ -173,7 +173,7 @@ async def test_a_failed_fills_write_is_written_again(
 
         node.settler._landed = spy  # type: ignore[method-assign]
         await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
-        settlement = ("/node/settle.py", "/settlement/broadcast.py")  # (not the watcher's)
+        settlement = ("/node/settlefills.py", "/settlement/broadcast.py")  # (not the watcher's)
         failed = fail_once(node.store, "add_fills_soon", times=times, callers=settlement)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         assert (await api.post_order(taker))[0] == 201

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sdex.storeread import mark_of
+from sdex.storerows import mark_of
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from sdex.cli import main, node_key_lines
+from sdex.cli import main
+from sdex.clidevnet import node_key_lines
 from sdex.demo import words_lines
 from sdex.deployment import DevAccount
 from sdex.devnet import dev_keys

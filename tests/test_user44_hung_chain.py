@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from sdex.audit.collect import AuditSetupError, ChainReader
+from sdex.audit.chainread import AuditSetupError, ChainReader
 from sdex.chain.rpc import Rpc
 from sdex.errors import RpcTimeout
 from tests.conftest import Chain

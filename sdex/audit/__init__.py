@@ -15,14 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sdex.audit.chainread import AuditSetupError, ChainReader
 from sdex.audit.checks import CHECKS, expected_transfers, run_checks
-from sdex.audit.collect import (
-    AuditSetupError,
-    ChainReader,
-    OrdersFileError,
-    collect,
-    load_orders,
-)
+from sdex.audit.collect import OrdersFileError, collect, load_orders
 from sdex.audit.facts import (
     BookEntry,
     Cancel,

@@ -7,7 +7,7 @@ to check each fill against its signed order. A transaction sent to another contr
 a router) that called the Exchange cannot be decoded: the audit names why, and its fills need
 another order source.
 
-Pure: the transactions are read by ``sdex.audit.collect``; everything here is bytes in,
+Pure: the transactions are read by ``sdex.audit.chainread``; everything here is bytes in,
 orders out. Calldata is hostile: every length is checked against the bytes there are.
 """
 

@@ -27,6 +27,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import linecache
 import os
 import sys
 import warnings
@@ -104,6 +105,12 @@ def source_path(module: str) -> Path:
     return ROOT.joinpath(*module.split(".")).with_suffix(".py")
 
 
+def build_name(module: str) -> str:
+    """``module``'s source as the build names it to mypyc (from ``ROOT``): the file name its
+    frames carry in a traceback."""
+    return str(source_path(module).relative_to(ROOT))
+
+
 def source_hashes() -> dict[str, str]:
     """SHA-256 of the source of each compiled module and dependency, as it is on disk now."""
     return {
@@ -174,13 +181,36 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, source)
 
 
+class _Sources:
+    """What ``linecache`` asks a module's loader for: its source (``_seed_lines``)."""
+
+    @staticmethod
+    def get_source(module: str) -> str | None:
+        try:
+            return importlib.util.decode_source(source_path(module).read_bytes())
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            return None
+
+
+def _seed_lines() -> None:
+    """Tell ``linecache`` where the compiled modules' sources are. A traceback's frame of
+    compiled code names its file as the build did (``sdex/order.py``: ``build_name``), which
+    only resolves from ``ROOT``; elsewhere ``linecache`` asked the module's extension loader,
+    whose source is None, and each such line was blank. The ``.py`` is the one compiled
+    (``check``)."""
+    for module in COMPILED:
+        linecache.lazycache(build_name(module), {"__name__": module, "__loader__": _Sources})
+
+
 def install() -> bool:
     """Decide once per process, before any compiled module is imported; returns ``ACTIVE``."""
     global ACTIVE, REASON
     if REASON != "not checked yet":
         return ACTIVE
     ACTIVE, REASON = check()
-    if not ACTIVE:
+    if ACTIVE:
+        _seed_lines()
+    else:
         if REASON not in ("not built", f"{_ENV} is set"):
             warnings.warn(
                 f"sdex: the compiled book is not used ({REASON}); running the Python "

@@ -35,6 +35,7 @@ from sdex.book.native import (
     GROUP,
     ROOT,
     STAMP,
+    build_name,
     extension_files,
     source_hashes,
     source_path,
@@ -131,7 +132,7 @@ def _compile(
         os.environ[key] = f"{saved[key] or ''} {extra}".strip()
     os.chdir(ROOT)  # mypyc names modules by their paths from here
     try:
-        paths = [str(source_path(m).relative_to(ROOT)) for m in (*COMPILED, STAMP)]
+        paths = [build_name(m) for m in (*COMPILED, STAMP)]
         setup(
             name="sdex-native",
             ext_modules=mypycify(

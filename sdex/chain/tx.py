@@ -82,8 +82,9 @@ class Sender:
         self.chain_id = chain_id if chain_id is not None else self._quantity("eth_chainId")
         self._lock = threading.RLock()
         self._nonce: int | None = None
-        self.highest_signed: int | None = None
-        """The highest nonce this lane signed (or was told of: ``signed_before``); None: none."""
+        self.signed_past: int | None = None
+        """One past the highest nonce signed (or, at a start, sent again: ``signed``) by this
+        process; None: none. What a soft cancel names while ``next_nonce`` is not known."""
 
     def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
         """``eth_call`` from this sender (a pre-flight of the same transaction)."""
@@ -164,7 +165,6 @@ class Sender:
         target = b"" if to is None else bytes.fromhex(to.removeprefix("0x"))
         if to is not None and len(target) != 20:
             raise ValueError(f"not an address: {to!r}")
-        self.signed_before(nonce)
         raw = sign_eip1559(
             self._signer,
             [
@@ -180,6 +180,7 @@ class Sender:
             ],
         )
         body = (to, data, gas, value)
+        self.signed(nonce)
         return SignedTx("0x" + keccak(raw).hex(), nonce, "0x" + raw.hex(), fees, body)
 
     def broadcast(self, signed: SignedTx) -> None:
@@ -291,12 +292,6 @@ class Sender:
         """The nonce the next ``sign`` takes; None: read from the chain then."""
         return self._nonce
 
-    def signed_before(self, nonce: int) -> None:
-        """A transaction of this key at ``nonce`` was signed (by this lane, or before a
-        restart: it may still land): ``highest_signed`` at least that."""
-        if self.highest_signed is None or nonce > self.highest_signed:
-            self.highest_signed = nonce
-
     def learn_nonce(self, nonce: int) -> None:
         """Set the next nonce (read by the caller, e.g. ``eth_getTransactionCount`` of the
         pending block) unless one is known already."""
@@ -311,6 +306,11 @@ class Sender:
         could hand that send's nonce out twice)."""
         with self._lock:
             self._nonce = nonce if self._nonce == nonce + 1 else None
+
+    def signed(self, nonce: int) -> None:
+        """A transaction at ``nonce`` was signed (``signed_past``)."""
+        if self.signed_past is None or nonce >= self.signed_past:
+            self.signed_past = nonce + 1
 
     def forget_nonce(self) -> None:
         """Re-read the next nonce from the chain before the next transaction (after a reorg

@@ -40,6 +40,7 @@ from sdex.node.readbudget import ReadBudget, ReadCeiling
 from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResult
 from sdex.order import Domain
 from sdex.settlement import Settler
+from sdex.settlement.reconcile import reconcile
 from sdex.store import ChainIdentity, Store
 from sdex.watch import Watcher
 
@@ -197,7 +198,7 @@ class Node(NodePeering):
         start the background tasks and gossip, then set ``started``.
         Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
         cfg = self.config
-        await self._reconcile_settlements()
+        await reconcile(self.settler)
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()

@@ -45,7 +45,7 @@ from sdex.node.takers import offered
 from sdex.order import Domain, Order
 from sdex.store import StoreError
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Page
-from sdex.storeread import UINT_TEXT
+from sdex.storerows import UINT_TEXT
 from sdex.storeschema import cancel_at
 
 log = logging.getLogger("sdex.api")

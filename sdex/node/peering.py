@@ -55,6 +55,8 @@ class NodePeering(NodeSettlement):
                 raise SignatureError("a cancel notice is an object")
             order_hash = parse_hex_bytes(notice.get("orderHash"), "orderHash")
             signature = parse_hex_bytes(notice.get("signature"), "signature")
+            if len(order_hash) != 32:  # (review64: an unheld one was kept, 64 KB at most)
+                raise SignatureError("orderHash must be 0x and 64 hex digits")
         except (OrderParseError, SignatureError) as e:
             if self.gossip is not None:
                 self.gossip.penalize(peer)

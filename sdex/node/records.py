@@ -240,18 +240,15 @@ class NodeState:
 
     def cancel_position(self) -> tuple[int, int | None]:
         """Where a soft cancel taken now stands (``Record.cancel_at``): the watcher's
-        checkpoint block and the operator's next settlement nonce (None: not known; the
-        lane reads it from the chain at its next signing). A settlement transaction this
-        node signed before has a lower nonce; one it signs after, this one or higher. Not
-        known (none signed since the start; forgotten after a reorg, a reset, a refused
-        send), it is the one above the highest this node signed, or sent again at its start
-        (cancel65: none named, the audit took the operator's count at the cancel's block,
-        which a settlement signed before and still pooled has: landing after, it was flagged
-        ``node_settled_after_cancel``)."""
-        nonce, high = self.sender.next_nonce, self.sender.highest_signed
-        if high is not None and (nonce is None or nonce <= high):
-            nonce = high + 1
-        return self.watcher.block, nonce
+        checkpoint block and the operator's next settlement nonce. A settlement transaction
+        this node signed before has a lower nonce; one it signs after, this one or higher.
+        While the next is not known (forgotten after a reorg or a failed send, or not read yet
+        at a start: the lane reads it from the chain at its next signing), one past the
+        highest it signed (review64: none was named, and the audit took the operator's count
+        at the block, below a settlement signed before and still pooled: the honest node
+        flagged when it landed); None if it signed none."""
+        nonce = self.sender.next_nonce
+        return self.watcher.block, self.sender.signed_past if nonce is None else nonce
 
     def _withdrawn(self, m: Match) -> bool:
         """Whether an order of ``m`` was cancelled since ``m`` was made: the settler does not

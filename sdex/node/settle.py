@@ -1,40 +1,31 @@
-"""Settlement results: confirmed and failed matches back into the book, failure diagnosis,
-and settlements left in flight by a previous run."""
+"""Settlement results: confirmed and failed matches back into the book, their fills stored
+and published (``sdex.node.settlefills``), failed ones diagnosed. Settlements a previous run
+left in flight: ``sdex.settlement.reconcile``."""
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
-from json.encoder import encode_basestring_ascii as _string
 
 from sdex.book import Entry, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
-from sdex.chain import FillEvent, OrderState, Receipt
-from sdex.chain.tx import already_known
-from sdex.errors import ContractRevert, RpcError
+from sdex.chain import OrderState
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
-from sdex.node.events import EventHub, encode_json
-from sdex.node.settleblame import HOSTILE_WHY, NodeBlame
+from sdex.node.settleblame import HOSTILE_WHY
+from sdex.node.settlefills import NodeFills, own_fills, publish_fill
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
 from sdex.settlement.blame import own_key, pair_refused
-from sdex.store import StoredFill, StoreError
+from sdex.store import StoredFill
 
 log = logging.getLogger("sdex.node")
 MAX_SETTLE_FAILURES = 3
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
 _FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
-FILLS_WRITE_PAUSES = (0.05, 0.2, 1.0)
-"""Seconds between the tries of a settlement's own fills write that the store refused."""
-RESTART_RECEIPT_WAIT = 10.0
-"""Seconds a settlement recorded before a restart and sent again waits for its receipt
-before it is given up as ``dropped`` (if it lands later, the watcher applies its fills)."""
 
 
 def _payer(so: SignedOrder) -> tuple[str, str]:
@@ -42,44 +33,7 @@ def _payer(so: SignedOrder) -> tuple[str, str]:
     return so.order.maker, so.order.maker_token
 
 
-def _fill_event(f: StoredFill) -> dict[str, object]:
-    return {"type": "fill", **f.to_json()}
-
-
-def fill_event_text(seq: int, fill: StoredFill) -> str:
-    """``encode_json({"seq": seq, **_fill_event(fill)})`` formatted from the fill directly:
-    no dict made for the encoder to walk (anvil50: two a settled match; ``publish_made``).
-    The same text (``tests/test_anvil50_fill_text.py``); values not of a fill's types are
-    encoded."""
-    f = fill
-    ints = (seq, f.log_index, f.block_number, f.maker_filled, f.taker_filled, f.fee)
-    if any(type(v) is not int for v in ints) or type(f.ours) is not bool:
-        return encode_json({"seq": seq, **_fill_event(f)})
-    return (
-        f'{{"seq": {seq}, "type": "fill", "transactionHash": {_string(f.tx_hash)}, '
-        f'"logIndex": {f.log_index}, "blockNumber": {f.block_number}, '
-        f'"orderHash": "0x{f.order_hash.hex()}", "maker": {_string(f.maker)}, '
-        f'"taker": {_string(f.taker)}, "makerAmountFilled": "{f.maker_filled}", '
-        f'"takerAmountFilled": "{f.taker_filled}", "feeRecipient": {_string(f.fee_recipient)}, '
-        f'"feePaid": "{f.fee}", "settledByThisNode": {"true" if f.ours else "false"}}}'
-    )
-
-
-def _publish_fill(events: EventHub, f: StoredFill) -> None:
-    """``f``'s fill event: its dict made only for a subscriber that reads dicts."""
-    events.publish_made(
-        functools.partial(_fill_event, f), functools.partial(fill_event_text, fill=f)
-    )
-
-
-def _own(fills: Iterable[FillEvent]) -> Iterable[StoredFill]:
-    """A settlement's fills as the node's own stored fills: the settler decodes them so
-    (``own_fill``), copied only if not (anvil50)."""
-    for f in fills:
-        yield f if type(f) is StoredFill and f.ours else StoredFill.of(f, True)
-
-
-class NodeSettlement(NodeBlame):
+class NodeSettlement(NodeFills):
     """The settler's results applied: confirm, release, diagnose."""
 
     _reading: tuple[set[tuple[str, str]], ...] = ()
@@ -101,7 +55,7 @@ class NodeSettlement(NodeBlame):
                 m = r.match
                 if r.outcome is SettleOutcome.SETTLED:
                     self._confirm(m, r)
-                    fills.extend(_own(r.fills))
+                    fills.extend(own_fills(r.fills))
                     if debug:
                         log.debug(
                             "settled %s with %s in %s",
@@ -160,7 +114,7 @@ class NodeSettlement(NodeBlame):
                 try:
                     new = await self._fills_durable(writing)
                     for f in new:  # durable, then told (the watcher may have published some first)
-                        _publish_fill(self.events, f)
+                        publish_fill(self.events, f)
                     if self.gossip is not None:
                         for tx in dict.fromkeys(f.tx_hash for f in fills):
                             self.gossip.notify("settlements", {"txHash": tx})
@@ -172,68 +126,6 @@ class NodeSettlement(NodeBlame):
         except asyncio.CancelledError:  # (the node stops)
             writing.cancel()
             raise
-
-    async def _fills_durable(self, writing: asyncio.Task[list[StoredFill]]) -> list[StoredFill]:
-        """The settlement's fills once stored (``_fills_written``), waited for under
-        ``_results_lock`` at most ``store_wait`` seconds: a store that stalls longer is said
-        on ``/health`` (``failing``) and the results go on without them (later settlements'
-        are not held behind it); the write goes on, its new fills published once durable
-        (if it fails, the watcher stores them with their block)."""
-        try:
-            done, _ = await asyncio.wait({writing}, timeout=self.store_wait)
-        except asyncio.CancelledError:
-            writing.cancel()
-            raise
-        if done:
-            return writing.result()
-        self.watcher.stalled("a settlement's fills", self.store_wait)
-        self._late_writes.add(writing)  # (cancelled at ``stop``)
-
-        def published(task: asyncio.Task[list[StoredFill]]) -> None:
-            self._late_writes.discard(task)
-            if task.cancelled():
-                return
-            if (e := task.exception()) is not None:  # (not the store's: a defect)
-                log.error("a settlement's late fills write failed (%r): left to the watcher", e)
-                return
-            for f in task.result():
-                _publish_fill(self.events, f)
-
-        writing.add_done_callback(published)
-        return []
-
-    async def _fills_written(
-        self, early: concurrent.futures.Future[list[StoredFill]] | None, fills: list[StoredFill]
-    ) -> list[StoredFill]:
-        """The settlement's fills once stored: the write the chain thread queued as the
-        receipt came (``early``), else (or if that write failed: tried once more) ours; after
-        a reorg or a reset none (reorg60: a retry stored an undone block's fills): the watcher's."""
-        durable, epoch = self._own_durable, self._own_durable.epoch
-        if early is not None:
-            try:
-                new = await asyncio.wrap_future(early)  # (all the receipt's fills: ours too)
-                if durable.epoch == epoch:  # (else: maybe removed since)
-                    durable.add(fills)  # (the watcher writes them no more)
-                return new
-            except Exception as e:
-                log.warning("the fills write queued with the receipt failed (%s): again", e)
-        if not fills:
-            return []
-        for pause in (*FILLS_WRITE_PAUSES, None):  # a store failing for a moment (disk full)
-            if durable.epoch != epoch:
-                log.warning("a reorg or a reset came: the settlement's fills left to the watcher")
-                return []
-            try:
-                new = await self.store.add_fills_async(fills)
-                durable.add(fills)  # (queued after the reorg's removal, if any: none since)
-                return new
-            except StoreError as e:
-                if pause is None:  # the watcher stores them when it reads their block
-                    log.error("the settlement's fills were not stored (%s): left to the watcher", e)
-                    return []
-                log.warning("the settlement's fills write failed (%s): again in %ss", e, pause)
-                await asyncio.sleep(pause)
-        return []  # (not reached: the last try returns)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         for accounts in self._reading:
@@ -444,47 +336,6 @@ class NodeSettlement(NodeBlame):
                     h, now=now, may_match=self.may_match, older_only=False, match_by=by
                 )
             )
-
-    async def _send_raw_again(self, raw_tx: str) -> None:
-        """Send a recorded transaction again; one the chain's pool holds already is sent."""
-        try:
-            rpc = self.settle_chain.rpc
-            await self.settle_chain.run(rpc.call, "eth_sendRawTransaction", raw_tx)
-        except ContractRevert:
-            return  # mined and reverted (Hardhat answers so): its receipt says ``failed``
-        except RpcError as e:
-            if not already_known(e):
-                raise
-
-    async def _reconcile_settlements(self) -> None:
-        """Settlements recorded but not known mined (the node died mid-flight): finish them."""
-        for s in self.store.pending_settlements():
-            rpc = self.settle_chain.rpc
-            receipt = await self.settle_chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
-            self.settler.recorded_before(s.tx_hash, s.nonce)
-            if receipt is None:
-                try:  # same raw transaction, same nonce: it can land at most once
-                    await self._send_raw_again(s.raw_tx)
-                    wait = RESTART_RECEIPT_WAIT
-                    receipt = await self.settle_chain.run(self.sender.wait, s.tx_hash, wait)
-                except Exception as e:
-                    log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
-                    await self.store.set_settlement_status(s.tx_hash, "dropped")
-                    self.settler.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
-                    continue
-                status = "mined" if receipt.status == 1 else "failed"
-                self.settler.ours.landed(s.tx_hash, receipt.block_number)
-            else:
-                try:  # (an answer that is no receipt: a broken or hostile endpoint's)
-                    got = Receipt.from_rpc(receipt) if isinstance(receipt, dict) else None
-                except ValueError:
-                    got = None
-                if got is None:
-                    log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
-                    continue  # (if it landed, the watcher applies it with its block)
-                status = "mined" if got.status == 1 else "failed"
-                self.settler.ours.landed(s.tx_hash, got.block_number)
-            await self.store.set_settlement_status(s.tx_hash, status)
 
 
 def _was(e: Entry | None) -> tuple[int, RemovalReason | None] | None:

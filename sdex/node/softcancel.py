@@ -136,11 +136,21 @@ class NodeSoftCancel(NodeStatus):
         stored = None if peer is not None else committed([row], self.store_wait)
         return SubmitResult(202, body, stored=stored)
 
-    def _forget_orphans(self) -> None:
-        """The rows of the kept cancels forgotten since the last call deleted (queued)."""
-        if gone := self.orphan_cancels.gone:
-            self.orphan_cancels.gone = []
+    def _forget_orphans(self, after: list[asyncio.Future[None]] | None = None) -> None:
+        """The rows of the kept cancels forgotten since the last call deleted (queued); once
+        the writes ``after`` are committed, if given (none if one is refused: review64)."""
+        if not (gone := self.orphan_cancels.gone):
+            return
+        self.orphan_cancels.gone = []
+        if after is None:
             self.store.forget_orphans(gone)
+            return
+
+        def then(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self.store.forget_orphans(gone)
+
+        committed(after).add_done_callback(then)
 
     async def load_orphans(self) -> None:
         """The kept cancels the store holds (at a start): back in memory, bounded as ever."""
@@ -158,7 +168,6 @@ class NodeSoftCancel(NodeStatus):
         its maker's costs its sender a penalty (an honest node passes on only cancels it
         verified) and is dropped."""
         kept = self.orphan_cancels.take(signed.hash, time.time())
-        self._forget_orphans()
         digest = self.domain.cancel_digest(signed.hash) if kept else b""
         for o in kept:
             try:
@@ -177,25 +186,28 @@ class NodeSoftCancel(NodeStatus):
                 self.gossip.notify("cancels", notice, exclude=o.sender)
             log.info("order %s came soft-cancelled already (a peer's cancel)", signed.hash_hex)
             return True
+        self._forget_orphans()
         return False
 
     def hold_cancelled(
         self, signed: SignedOrder, signature: bytes, source: str, filled: int
     ) -> Record:
         """``signed`` (both signatures its maker's) held ``cancelled`` with ``filled`` (as the
-        chain has it when taken), its row and cancel written (not awaited)."""
+        chain has it when taken), its row and cancel written (not awaited); the rows of the
+        cancels kept for it deleted once those are committed (review64: deleted first, a
+        refused row and a restart lost both, and the order came back open)."""
         self.orphan_cancels.take(signed.hash, 0.0)  # (held now: none kept for it)
-        self._forget_orphans()
         self._seq += 1
         filled = min(filled, signed.order.maker_amount)
         rec = Record(signed, self._seq, source, OrderStatus.NEW, filled, reason=CANCELLED_WHY)
         rec.cancel_signature, rec.cancel_at = signature, self.cancel_position()
         self.registry.admit(rec, OrderStatus.CANCELLED)  # (closed: evicted after its grace)
-        self.store.add_order_async(
-            signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json, False
+        row = self.store.add_order_async(
+            signed, rec.seq, OrderStatus.CANCELLED, source, TimeInForce.GTC.value, rec.json
         )
-        self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
-        self.store.update_orders([rec.row()])
+        assert row is not None  # (waited: its commit tells)
+        proof = self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
+        self._forget_orphans([row, proof, self.store.update_orders([rec.row()])])
         return rec
 
 

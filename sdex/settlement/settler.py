@@ -24,28 +24,10 @@ broadcasts, against 1.5). Nor does a match made meanwhile go at once as its own 
 (pipelined on the lane, up to ``max_in_flight``): on Hardhat at 100 crossings/s, p50 87-577
 ms against 25-80 ms (an automine chain mines a block a transaction: ~4 ms fixed cost).
 
-Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
-mid-flight reconciles it from its receipt at restart and never sends it twice. Signing (on
-the event loop, ~0.1 ms) and recording are one at a time, in nonce order; each broadcast
-goes on the event loop through the async client once its record is durable, one at a time in
-nonce order (``NonceLane.broadcast_after``; no worker thread, no ``requests``), each with
-its receipt in the same round trip when the chain can give it
-(``sdex.settlement.broadcast``; else polled, or read from its block's receipts); the fills
-of a receipt in hand are decoded and queued on the store there, at once. Up to
-``max_in_flight`` batches are out and not yet processed. No fill counts before its receipt.
-A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a transaction
-lost) is diagnosed from chain state: the guilty order is shrunk or removed and the innocent
-one goes back to be matched again; the other matches of the batch, and other batches, are
-not touched (a batch whose record the store refused never left: its matches go back
-undiagnosed). One left pooled unmined goes again at higher fees (``sdex.settlement.replace``);
-a lost one that later ones wait on has its nonce filled by a transfer of nothing (not while
-pooled). A send refused for its nonce ("nonce too low": another sender of the operator's key
-used it, e.g. a devnet deployed again under the node) can never land: its matches are signed again
-(``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way has
-ended, so no nonce goes out twice.
-
+One batch's transaction, from its pre-flight and signature to what its receipt says of each
+match (recorded before its broadcast, refused for its nonce, lost): ``sdex.settlement.batchtx``.
 The lane's signing, receipts and gap filling: ``sdex.settlement.lane``. Each receipt's logs
-are decoded once, here; the mirror takes the decoded fills and token transfers from
+are decoded once (``batchtx``); the mirror takes the decoded fills and token transfers from
 ``Mirror.note_receipt`` when the watcher reaches the block. Each match's time is summed by
 stage in ``stages`` (``sdex.settlement.stages``).
 """
@@ -59,24 +41,21 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from sdex.chain import Receipt, Sender
-from sdex.chain.aio import ChainThread, NotDone
+from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends
-from sdex.chain.rpc import quantity
-from sdex.chain.tx import SignedTx, lone_tx_root, ran_out_of_gas, refused_for_nonce
-from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
+from sdex.settlement.batchtx import BatchTx
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import BatchGas, Fees, settlement_gas
-from sdex.settlement.lane import NonceLane
-from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
+from sdex.settlement.outcome import Outcome, SettledMatch
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.settlement.take import Withdrawn, still, take, withdrawn_from
-from sdex.store import Store, StoredFill, own_fill
+from sdex.settlement.take import Withdrawn, take, withdrawn_from
+from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
 
@@ -85,15 +64,14 @@ __all__ = ["Outcome", "SettledMatch", "Settler", "Verdict", "diagnose", "settlem
 
 MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
-NONCE_TRIES = 4
-"""Sends of one batch the chain may refuse for their nonce before its matches count lost."""
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
-class Settler(NonceLane):
-    """Owns the operator's nonce lane (its signing, receipts and gaps: ``NonceLane``);
+class Settler(BatchTx):
+    """Owns the operator's nonce lane (its signing, receipts and gaps: ``NonceLane``; a
+    batch's transaction: ``BatchTx``);
     ``submit`` matches, results come back via ``on_result`` (one call at a time, in the order
     receipts arrive)."""
 
@@ -338,162 +316,3 @@ class Settler(NonceLane):
         finally:
             if results and results[0].tx_hash is not None:
                 self.fills_stored.pop(results[0].tx_hash, None)
-
-    async def _sign_and_queue(
-        self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
-    ) -> tuple[SignedTx, int | None, asyncio.Future[Receipt | None]]:
-        """(``_send_lock`` held) Sign ``batch``'s transaction, queue its record on the store
-        and its broadcast after it: the signed transaction, the mirror's head count before,
-        and the broadcast's future."""
-        ex = self.chain.exchange
-        check = None if self.withdrawn is None else lambda: still(batch, self.withdrawn)
-        signed = await self._sign_next(ex.address, data, gas, check)
-        if times is not None:
-            times.signed = time.perf_counter()
-        # Queued on the store's writer (urgent: no group window); once durable, the
-        # broadcast goes, after every one queued before it (nonce order).
-        recorded = self.store.add_settlement(
-            signed.tx_hash,
-            signed.nonce,
-            signed.raw,
-            [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
-        )
-        self.in_flight.add(signed.tx_hash)
-        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
-        self.ours.add(signed.tx_hash)
-        self.sent += 1
-        if self.mirror is not None:
-            self.mirror.expect(signed.tx_hash)
-        heads = self.mirror.announced.count if self.mirror is not None else None
-        sending = self.broadcast_after(recorded, signed, times)  # (in nonce order)
-        self.sending(sending)
-        return signed, heads, sending
-
-    def _never_sent(self, signed: SignedTx) -> None:
-        """``signed`` never reached the chain (its record refused, or the chain refused it):
-        not in flight, not ours, not sent."""
-        self.in_flight.discard(signed.tx_hash)
-        self.ours.discard(signed.tx_hash)
-        self.sent -= 1
-        if self.mirror is not None:
-            self.mirror.unexpect(signed.tx_hash)
-
-    async def _settle(
-        self, batch: list[Match], times: FlightTimes | None, room: bool = False
-    ) -> list[SettledMatch] | None:
-        """What the chain did with ``batch``'s matches; None if it was a backlog batch that
-        ran out of gas (mined, reverted whole: its matches go again with the fallback's room)."""
-        ex = self.chain.exchange
-        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
-        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
-        # one), with no pre-flight either: one that fails reverts, mined all the same (its
-        # nonce used), and its receipt's status says so; the match is then diagnosed from
-        # chain state like one a batch skipped.
-        lone = len(batch) == 1
-        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
-        gas, slim = self.gas.limit(len(batch), lone, room)
-        if lone and self.suspect is not None and self.suspect(batch[0]):
-            gas = self.gas.limit(1, False)[0]
-            at: int | None = None  # (the block it runs at: its evidence is read there)
-            try:  # before the lane's lock: it waits for no broadcast under way
-                fees = await self.fees.current(self.receipts)  # (those it is signed with)
-                at = quantity(await self.receipts.call("eth_blockNumber"))
-                await self.async_sends.preflight(ex.address, data, gas, fees, hex(at))
-            except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
-                err = ex.decoder.decode(e)
-                named = refused_order(err)  # (the order its check refused, if it says)
-                return [SettledMatch(m, Outcome.FAILED, None, None, str(err), refused=named,
-                                     block=at) for m in batch]  # fmt: skip
-            except (RpcError, OSError, TimeoutError, ValueError) as e:
-                if isinstance(e, RpcError) and ran_out_of_gas(e):  # (geth: no revert data)
-                    why = str(e)
-                    return [SettledMatch(m, Outcome.FAILED, None, None, why, block=at)
-                            for m in batch]  # fmt: skip
-                # the node's trouble, not the order's (review32: diagnosed as failed with no
-                # one guilty, an honest contract maker's order went after three): given
-                # back, the next batch after a pause
-                log.warning("pre-flight of a suspect match not answered: %s", e)
-                self._refused_at = time.perf_counter()
-                return unsent(batch, f"pre-flight not answered: {e}")
-        for attempt in range(1, NONCE_TRIES + 1):
-            async with self._send_lock:  # nonce order: sign, record, queue the broadcast
-                if attempt > 1:  # refused for its nonce: signed again at the chain's count
-                    self.sender.forget_nonce()
-                signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
-            suspect = False
-            early: Receipt | None = None
-            nonce_taken = False
-            try:
-                early = await sending
-            except NotDone as e:  # not recorded, never broadcast: the matches go back
-                log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
-                self._never_sent(signed)
-                self.sender.give_back(signed.nonce)
-                self.refused += 1
-                self._refused_at = time.perf_counter()
-                return unsent(batch, str(e))
-            except Exception as e:  # unknown whether the node took it: its receipt will say
-                refused = isinstance(e, RpcError) and refused_for_nonce(e, low_only=True)
-                if refused and attempt < NONCE_TRIES and not await self.chain_knows(signed):
-                    # The chain refused it and does not hold it (its answer to a second
-                    # copy of a landed one is the same: review28): its nonce is used
-                    # (another sender of this key, e.g. a devnet deployed again under the
-                    # node), so it can never land.
-                    # The same matches are signed again, once every send of ours under way
-                    # ended, at the chain's count (``_sign_next``).
-                    log.warning(
-                        "settlement %s refused for its nonce %d (%s): signed again",
-                        signed.tx_hash, signed.nonce, e,
-                    )  # fmt: skip
-                    self._never_sent(signed)
-                    self.store.set_settlement_status(signed.tx_hash, "dropped")
-                    self.nonce_refusals += 1
-                    continue
-                log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
-                self.fees.forget()
-                suspect, nonce_taken = True, refused
-            break
-        if times is not None:
-            times.resolve()  # the broadcast is over (or its fate unknown): the next may form
-        try:
-            signed, receipt = await self._receipt(signed, suspect, heads, early)
-            if times is not None:
-                times.receipt = time.perf_counter()
-        finally:
-            self.in_flight.discard(signed.tx_hash)
-            if self.mirror is not None:
-                self.mirror.unexpect(signed.tx_hash)
-        if receipt is None:
-            self.lost += 1
-            self.give_up(signed.tx_hash)
-            self.store.set_settlement_status(signed.tx_hash, "dropped")
-            log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
-            await self._heal_gap(signed)
-            why = "transaction lost" + (": its nonce taken by another sender" * nonce_taken)
-            return [
-                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
-                for m in batch
-            ]
-        again = self.gas.ran_out(len(batch), receipt.status, receipt.gas_used, gas, slim)
-        # No await from here to the node's ``on_result``: the mirror expects the transaction
-        # until ``note_receipt``, and once noted the watcher may apply its block, which must
-        # not come before the node confirms the matches. (The fills the broadcaster queued
-        # may commit before this status write: a restart reconciles a settlement still
-        # "pending" from its receipt, and stores a fill once.)
-        status = "mined" if receipt.status == 1 else "failed"
-        self.store.set_settlement_status(signed.tx_hash, status)
-        self.ours.landed(signed.tx_hash, receipt.block_number)
-        self.forget_final()
-        if again:
-            return None
-        root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
-        fills: list[StoredFill] = []
-        if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
-            fills = decoded[0]  # (decoded by the broadcaster, and being written)
-        elif receipt.status == 1:  # (the node's stored fills at once: no copy made of each)
-            fills = self.chain.exchange.fills_as(receipt.logs, own_fill)
-        if receipt.status == 1 and len(fills) == 2 * len(batch):  # (every match settled)
-            self.gas.learn(len(batch), receipt.gas_used)
-        if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
-            self.mirror.note_receipt(receipt, fills, root)
-        return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)

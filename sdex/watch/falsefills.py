@@ -1,6 +1,6 @@
 """Fills stored ahead of the watcher that the chain does not have.
 
-The node stores a settlement's fills from its own receipt (``sdex.node.settle``), and a
+The node stores a settlement's fills from its own receipt (``sdex.node.settlefills``), and a
 peer's from the receipt a notice named (``sdex.node.peering``), before the watcher reaches
 their block. A reorg that drops that block before the watcher got there undoes nothing
 (the watcher never applied it: ``Mirror.undo_to`` has no such block), so the rows stayed,

@@ -25,7 +25,7 @@ from sdex.mirror.bitmaps import MAX_TAINTED
 from sdex.mirror.checkpoints import LEVELS, PER_LEVEL
 from sdex.order import BITMAP_NONCE_LIMIT
 from sdex.store import Store
-from sdex.storeread import MARK_HASH
+from sdex.storerows import MARK_HASH
 
 UINT256 = 2**256
 MAKER = re.compile(r"0x[0-9a-f]{40}")

@@ -1,0 +1,238 @@
+"""One batch's transaction, from its calldata to what its receipt says of each match
+(``Settler`` forms the batches and reports the results).
+
+Every transaction is signed, *recorded in the database*, then broadcast, so a node killed
+mid-flight reconciles it from its receipt at restart and never sends it twice. Signing (on
+the event loop, ~0.1 ms) and recording are one at a time, in nonce order; each broadcast
+goes on the event loop through the async client once its record is durable, one at a time in
+nonce order (``NonceLane.broadcast_after``; no worker thread, no ``requests``), each with
+its receipt in the same round trip when the chain can give it
+(``sdex.settlement.broadcast``; else polled, or read from its block's receipts); the fills
+of a receipt in hand are decoded and queued on the store there, at once. Up to
+``max_in_flight`` batches are out and not yet processed. No fill counts before its receipt.
+A match that fails (pre-flight revert, ``MatchSkipped``, failed transaction, a transaction
+lost) is diagnosed from chain state: the guilty order is shrunk or removed and the innocent
+one goes back to be matched again; the other matches of the batch, and other batches, are
+not touched (a batch whose record the store refused never left: its matches go back
+undiagnosed). One left pooled unmined goes again at higher fees (``sdex.settlement.replace``);
+a lost one that later ones wait on has its nonce filled by a transfer of nothing (not while
+pooled). A send refused for its nonce ("nonce too low": another sender of the operator's key
+used it, e.g. a devnet deployed again under the node) can never land: its matches are signed again
+(``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way has
+ended, so no nonce goes out twice.
+
+A lone match whose orders failed a settlement before with no one found guilty, or a
+contract maker's, is pre-flighted first (``suspect``: ``_preflight``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+
+from sdex.chain import Receipt
+from sdex.chain.aio import NotDone
+from sdex.chain.rpc import quantity
+from sdex.chain.tx import SignedTx, lone_tx_root, ran_out_of_gas, refused_for_nonce
+from sdex.errors import ContractRevert, RpcError
+from sdex.matching.match import Match
+from sdex.settlement.gas import BatchGas
+from sdex.settlement.lane import NonceLane
+from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
+from sdex.settlement.stages import FlightTimes
+from sdex.settlement.take import still
+from sdex.store import StoredFill, own_fill
+
+log = logging.getLogger("sdex.settlement")
+
+NONCE_TRIES = 4
+"""Sends of one batch the chain may refuse for their nonce before its matches count lost."""
+
+
+class BatchTx(NonceLane):
+    """A batch's transaction through the nonce lane (``Settler`` builds these parts)."""
+
+    gas: BatchGas
+    suspect: Callable[[Match], bool] | None
+    withdrawn: Callable[[Match], bool] | None
+    fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
+    _refused_at: float
+    sent: int
+    lost: int
+    refused: int
+    nonce_refusals: int
+    most_in_flight: int
+
+    async def _sign_and_queue(
+        self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
+    ) -> tuple[SignedTx, int | None, asyncio.Future[Receipt | None]]:
+        """(``_send_lock`` held) Sign ``batch``'s transaction, queue its record on the store
+        and its broadcast after it: the signed transaction, the mirror's head count before,
+        and the broadcast's future."""
+        ex = self.chain.exchange
+        check = None if self.withdrawn is None else lambda: still(batch, self.withdrawn)
+        signed = await self._sign_next(ex.address, data, gas, check)
+        if times is not None:
+            times.signed = time.perf_counter()
+        # Queued on the store's writer (urgent: no group window); once durable, the
+        # broadcast goes, after every one queued before it (nonce order).
+        recorded = self.store.add_settlement(
+            signed.tx_hash,
+            signed.nonce,
+            signed.raw,
+            [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+        )
+        self.in_flight.add(signed.tx_hash)
+        self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
+        self.ours.add(signed.tx_hash)
+        self.sent += 1
+        if self.mirror is not None:
+            self.mirror.expect(signed.tx_hash)
+        heads = self.mirror.announced.count if self.mirror is not None else None
+        sending = self.broadcast_after(recorded, signed, times)  # (in nonce order)
+        self.sending(sending)
+        return signed, heads, sending
+
+    def _never_sent(self, signed: SignedTx) -> None:
+        """``signed`` never reached the chain (its record refused, or the chain refused it):
+        not in flight, not ours, not sent."""
+        self.in_flight.discard(signed.tx_hash)
+        self.ours.discard(signed.tx_hash)
+        self.sent -= 1
+        if self.mirror is not None:
+            self.mirror.unexpect(signed.tx_hash)
+
+    async def _preflight(
+        self, batch: list[Match], data: bytes, gas: int
+    ) -> list[SettledMatch] | None:
+        """A suspect lone match's ``eth_call`` with the gas it is sent with (``suspect``):
+        None if it passed, else its results, nothing sent (reverted: failed, diagnosed like
+        a skipped match; not answered: given back unsent, the next batch after a pause)."""
+        ex = self.chain.exchange
+        at: int | None = None  # (the block it runs at: its evidence is read there)
+        try:  # before the lane's lock: it waits for no broadcast under way
+            fees = await self.fees.current(self.receipts)  # (those it is signed with)
+            at = quantity(await self.receipts.call("eth_blockNumber"))
+            await self.async_sends.preflight(ex.address, data, gas, fees, hex(at))
+        except ContractRevert as e:  # nothing sent: diagnosed like a skipped match
+            err = ex.decoder.decode(e)
+            named = refused_order(err)  # (the order its check refused, if it says)
+            return [SettledMatch(m, Outcome.FAILED, None, None, str(err), refused=named,
+                                 block=at) for m in batch]  # fmt: skip
+        except (RpcError, OSError, TimeoutError, ValueError) as e:
+            if isinstance(e, RpcError) and ran_out_of_gas(e):  # (geth: no revert data)
+                why = str(e)
+                return [SettledMatch(m, Outcome.FAILED, None, None, why, block=at)
+                        for m in batch]  # fmt: skip
+            # the node's trouble, not the order's (review32: diagnosed as failed with no
+            # one guilty, an honest contract maker's order went after three): given
+            # back, the next batch after a pause
+            log.warning("pre-flight of a suspect match not answered: %s", e)
+            self._refused_at = time.perf_counter()
+            return unsent(batch, f"pre-flight not answered: {e}")
+        return None
+
+    async def _settle(
+        self, batch: list[Match], times: FlightTimes | None, room: bool = False
+    ) -> list[SettledMatch] | None:
+        """What the chain did with ``batch``'s matches; None if it was a backlog batch that
+        ran out of gas (mined, reverted whole: its matches go again with the fallback's room)."""
+        ex = self.chain.exchange
+        matches = [(m.resting, m.incoming, m.amounts.left_filled) for m in batch]
+        # A lone match goes as ``matchOrders`` (less gas and chain time than a batch of
+        # one), with no pre-flight either: one that fails reverts, mined all the same (its
+        # nonce used), and its receipt's status says so; the match is then diagnosed from
+        # chain state like one a batch skipped.
+        lone = len(batch) == 1
+        data = ex.encode_settlement(matches) if lone else ex.encode_batch(matches)
+        gas, slim = self.gas.limit(len(batch), lone, room)
+        if lone and self.suspect is not None and self.suspect(batch[0]):
+            gas = self.gas.limit(1, False)[0]
+            stopped = await self._preflight(batch, data, gas)
+            if stopped is not None:  # (it reverted, or was not answered: nothing sent)
+                return stopped
+        for attempt in range(1, NONCE_TRIES + 1):
+            async with self._send_lock:  # nonce order: sign, record, queue the broadcast
+                if attempt > 1:  # refused for its nonce: signed again at the chain's count
+                    self.sender.forget_nonce()
+                signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
+            suspect = False
+            early: Receipt | None = None
+            nonce_taken = False
+            try:
+                early = await sending
+            except NotDone as e:  # not recorded, never broadcast: the matches go back
+                log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
+                self._never_sent(signed)
+                self.sender.give_back(signed.nonce)
+                self.refused += 1
+                self._refused_at = time.perf_counter()
+                return unsent(batch, str(e))
+            except Exception as e:  # unknown whether the node took it: its receipt will say
+                refused = isinstance(e, RpcError) and refused_for_nonce(e, low_only=True)
+                if refused and attempt < NONCE_TRIES and not await self.chain_knows(signed):
+                    # The chain refused it and does not hold it (its answer to a second
+                    # copy of a landed one is the same: review28): its nonce is used
+                    # (another sender of this key, e.g. a devnet deployed again under the
+                    # node), so it can never land.
+                    # The same matches are signed again, once every send of ours under way
+                    # ended, at the chain's count (``_sign_next``).
+                    log.warning(
+                        "settlement %s refused for its nonce %d (%s): signed again",
+                        signed.tx_hash, signed.nonce, e,
+                    )  # fmt: skip
+                    self._never_sent(signed)
+                    self.store.set_settlement_status(signed.tx_hash, "dropped")
+                    self.nonce_refusals += 1
+                    continue
+                log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
+                self.fees.forget()
+                suspect, nonce_taken = True, refused
+            break
+        if times is not None:
+            times.resolve()  # the broadcast is over (or its fate unknown): the next may form
+        try:
+            signed, receipt = await self._receipt(signed, suspect, heads, early)
+            if times is not None:
+                times.receipt = time.perf_counter()
+        finally:
+            self.in_flight.discard(signed.tx_hash)
+            if self.mirror is not None:
+                self.mirror.unexpect(signed.tx_hash)
+        if receipt is None:
+            self.lost += 1
+            self.give_up(signed.tx_hash)
+            self.store.set_settlement_status(signed.tx_hash, "dropped")
+            log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
+            await self._heal_gap(signed)
+            why = "transaction lost" + (": its nonce taken by another sender" * nonce_taken)
+            return [
+                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
+                for m in batch
+            ]
+        again = self.gas.ran_out(len(batch), receipt.status, receipt.gas_used, gas, slim)
+        # No await from here to the node's ``on_result``: the mirror expects the transaction
+        # until ``note_receipt``, and once noted the watcher may apply its block, which must
+        # not come before the node confirms the matches. (The fills the broadcaster queued
+        # may commit before this status write: a restart reconciles a settlement still
+        # "pending" from its receipt, and stores a fill once.)
+        status = "mined" if receipt.status == 1 else "failed"
+        self.store.set_settlement_status(signed.tx_hash, status)
+        self.ours.landed(signed.tx_hash, receipt.block_number)
+        self.forget_final()
+        if again:
+            return None
+        root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
+        fills: list[StoredFill] = []
+        if (decoded := self.fills_stored.get(signed.tx_hash)) is not None:
+            fills = decoded[0]  # (decoded by the broadcaster, and being written)
+        elif receipt.status == 1:  # (the node's stored fills at once: no copy made of each)
+            fills = self.chain.exchange.fills_as(receipt.logs, own_fill)
+        if receipt.status == 1 and len(fills) == 2 * len(batch):  # (every match settled)
+            self.gas.learn(len(batch), receipt.gas_used)
+        if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
+            self.mirror.note_receipt(receipt, fills, root)
+        return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)
