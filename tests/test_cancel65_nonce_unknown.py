@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import sdex.node.settle
+import sdex.settlement.reconcile
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack38_soft_cancel_sync import cancel_at
@@ -32,7 +32,7 @@ async def test_a_settlement_sent_before_a_restart_that_lands_after_the_cancel_is
     held_chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = held_chain
-    monkeypatch.setattr(sdex.node.settle, "RESTART_RECEIPT_WAIT", 0.5)  # (given up sooner)
+    monkeypatch.setattr(sdex.settlement.reconcile, "RESTART_RECEIPT_WAIT", 0.5)  # (given up sooner)
     cfg = node_config(c, tmp_path / "n.db")
     half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
     async with running_node(cfg) as (node, api):
