@@ -31,6 +31,7 @@ from sdex.matching import TimeInForce
 from sdex.model import API_STATUSES
 from sdex.node.appstate import (
     BOOK_FEED_KEY,
+    FRONTS_KEY,
     LIMITER_KEY,
     METRICS_KEY,
     NODE_KEY,
@@ -280,6 +281,7 @@ async def get_health(request: web.Request) -> web.Response:
             "exchange": node.domain.verifying_contract,
             "operator": node.config.operator,
             **node.stats(),
+            **({"fronts": request.app[FRONTS_KEY]()} if FRONTS_KEY in request.app else {}),
         },
         status=200 if chain == "ok" else 503,
     )
