@@ -36,6 +36,8 @@ def soft_cancel(
         status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
     except NodeApiError as e:
         raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
+    if status == "kept":  # (cancel65: not known there yet; kept for the order, if it comes)
+        raise _said_unknown(NodeApiError(202, "kept"), client, hash_hex)
     shown = escape(status)
     if status == "cancelled" and onchain:
         out.print(f"the node at {escape(client.base_url)} has it cancelled too")
@@ -112,14 +114,21 @@ def _said_not_maker(e: NodeApiError, client: NodeClient, hash_hex: str, key: byt
 
 def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApiError:
     """A 404 for a cancel, said as what it means (it read "order not found (HTTP 404, code
-    100)", naming neither the order nor the node: user25)."""
-    if e.status != 404:
+    100)", naming neither the order nor the node: user25); a 202 ``kept`` (the node keeps
+    the cancel for the order, if it comes: cancel65) too, as nothing is cancelled yet."""
+    if e.status not in (404, 202):
         return e
+    kept = (
+        "nothing was cancelled yet (the node keeps the signed cancel for a day and takes "
+        "the order cancelled if it comes meanwhile; "
+        if e.status == 202
+        else "nothing was cancelled ("
+    )
     return NodeApiError(
-        404,
-        f"order {hash_hex} is not known to the node at {client.base_url}: nothing was "
-        "cancelled (an order is gossiped to other nodes only once it rests in a book: one "
-        "filled on arrival is known only to the node it was posted to; its status: GET "
+        e.status,
+        f"order {hash_hex} is not known to the node at {client.base_url}: {kept}an order is "
+        "gossiped to other nodes only once it rests in a book: one filled on arrival is "
+        "known only to the node it was posted to; its status: GET "
         f"/v1/orders/{hash_hex} at that node)",  # (user38: "or one of its peers?"; not this
         # node's URL, which answers 404)
         e.code,

@@ -92,11 +92,7 @@ async def test_a_cancel_that_overtakes_its_order_between_real_nodes(
     lacked it; a wallet's crossing bid at node 1 meanwhile traded it."""
     c = chain
     async with Cluster(c, tmp_path, [[], [0]]) as net:
-        a, b = net.api(0), net.api(1)
-        warm = c.sign(ask(c, BOB, E18, 9000 * E6))  # the link works: node 1 has it
-        assert (await a.post_order(warm))[0] == 201
-        await wait_for(lambda: _is(b, warm, "open"), timeout=60)
-        await net.cut([0], [1])
+        a, b = await warm_then_cut(net, c)
         withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
         assert (await a.post_order(withdrawn))[0] == 201
         code, body = await a.post(
@@ -161,6 +157,17 @@ async def _failing(api: Api, url: str) -> bool:
 
 async def _is(api: Api, signed: SignedOrder, status: str) -> bool:
     return await status_at(api, signed) == status
+
+
+async def warm_then_cut(net: Cluster, c: Chain) -> tuple[Api, Api]:
+    """Node 1 shown to take node 0's gossip (an order of Bob's), then their link cut: the
+    two nodes' clients."""
+    a, b = net.api(0), net.api(1)
+    warm = c.sign(ask(c, BOB, E18, 9000 * E6))
+    assert (await a.post_order(warm))[0] == 201
+    await wait_for(lambda: _is(b, warm, "open"), timeout=60)
+    await net.cut([0], [1])
+    return a, b
 
 
 async def test_a_flood_of_made_up_cancels_is_bounded_and_keeps_an_honest_one(

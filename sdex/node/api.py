@@ -259,7 +259,7 @@ async def post_cancel(request: web.Request) -> web.Response:
         raise ApiError.field(
             "signature", FieldCode.INVALID_SIGNATURE_OR_HASH, e.errors[0].reason
         ) from None
-    result = await node.cancel(order_hash, signature)
+    result = await node.cancel(order_hash, signature, client_group(request.remote))
     return web.json_response(result.body, status=result.status)
 
 

@@ -366,10 +366,13 @@ class NodeIntake(NodeSoftCancel):
         for mr in self.engine.uncross(now=now, may_match=self.may_match, match_by=by):
             self._after_match(mr)
 
-    async def cancel(self, order_hash: bytes, signature: bytes) -> SubmitResult:
-        """A wallet's soft cancel: ``soft_cancel``, answered once what it wrote is committed
-        (awaited: the loop serves on while the writer commits)."""
-        result = self.soft_cancel(order_hash, signature)
+    async def cancel(
+        self, order_hash: bytes, signature: bytes, client: str = "unknown"
+    ) -> SubmitResult:
+        """A wallet's soft cancel (from ``client``, its ``client_group``): ``soft_cancel``,
+        answered once what it wrote is committed (awaited: the loop serves on while the
+        writer commits)."""
+        result = self.soft_cancel(order_hash, signature, client=client)
         if result.stored is not None:
             try:
                 await asyncio.shield(result.stored)  # (bounded: ``committed``'s ``within``)
