@@ -141,7 +141,11 @@ async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
     assert node._from_peer(late, "peer", so.to_json()) == "known"
 
     async def slow_read(
-        obj: object, check_fee: bool = True, spend: object = None, handing: object = None
+        obj: object,
+        check_fee: bool = True,
+        spend: object = None,
+        handing: object = None,
+        fronted: object = None,
     ) -> Accepted:
         return late
 
