@@ -5,11 +5,12 @@ again (``sdex.settlement.reconcile``): exactly one lands (the pool's), its match
 and no transfer of nothing takes its nonce. Hardhat's automine resumed over that pool (it
 refuses both sends, "can't be queued when automining", and mines nothing of it): before, both
 rows were given up at once and the pair matched again at the next nonce, which mined the pool
-and reverted behind it; now the pooled row is kept and the pool mined. (Left: with mining
-manual or on an interval, nothing the node sends mines the pool; the pooled row is given up
-after ``RESTART_RECEIPT_WAIT`` and its pair matched again at the next nonce, which can only
-land after it and so reverts when it does: the xfail test, until a restart adopts a pooled
-settlement into the lane instead of giving it up.)"""
+and reverted behind it; now the pooled row is kept and the pool mined. With mining manual or
+on an interval, nothing the node sends mines the pool: the pooled row was given up after
+``RESTART_RECEIPT_WAIT`` and its pair matched again at the next nonce, which could only land
+after it and so reverted when it did; now (pool64) the restart adopts it into the lane, its
+orders held in flight, its outcome applied by the settler once it lands
+(``sdex.settlement.adopt``)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ import pytest
 
 from sdex.chain.tx import SignedTx
 from sdex.devnet import Devnet
-from sdex.settlement import reconcile
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.settlement import reconcile
 from sdex.settlement.replace import bumped
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
