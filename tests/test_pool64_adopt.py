@@ -7,8 +7,10 @@ file is: each way it may not be this node's own settlement of these orders is re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -17,9 +19,12 @@ from sdex.book.orderbook import OrderBook
 from sdex.chain.tx import SignedTx
 from sdex.fillmath import UINT256_MAX, match_amounts
 from sdex.order import SignedOrder
+from sdex.settlement import reconcile
 from sdex.settlement.adopt import adopted_matches, pooled_tx
+from sdex.store import ChainIdentity, Store
 from sdex.storesettle import StoredSettlement
 from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 OPERATOR = 19
@@ -152,3 +157,40 @@ def test_calldata_naming_an_order_the_batch_does_not_carry_is_refused(chain: Cha
     data[-65] = 3  # (the last pair's left index, its low byte: order 3 of 3)
     with pytest.raises(CalldataError, match="names order 3 of 3"):
         decode_matches(bytes(data))
+
+
+async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node's start over a pooled settlement whose stored pairs are not its calldata's
+    (resting and incoming swapped: an edited file): nothing held for it, the row given up
+    as before adoption (if it lands, the watcher applies it)."""
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(incoming, 2, "open", "api")
+    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
+    swapped = [(incoming.hash_hex, resting.hash_hex)]
+    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, swapped))
+    store.close()
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        c.rpc.call("eth_sendRawTransaction", tx.raw)
+        async with running_node(cfg) as (node, _api):
+            assert node.settler.adopted == 0 and tx.tx_hash not in node.settler.in_flight
+            assert tx.tx_hash.lower() in node.settler.given_up
+            assert node.store.pending_settlements() == []
+            assert [node.book.entry(so.hash).pending for so in (resting, incoming)] in (
+                [0, 0],  # (matched again at the next nonce: held for that one, or not yet)
+                [E18, 3000 * E6],
+            )
+            assert node.settler.sent <= 1
+    finally:
+        c.rpc.call("evm_setAutomine", True)
+        c.rpc.call("evm_mine")
