@@ -26,7 +26,6 @@ from sdex.store import StoredFill, StoredSettlement
 log = logging.getLogger("sdex.node")
 MAX_SETTLE_FAILURES = 3
 """Failed settlements an order may be part of with no guilty party found, before it goes."""
-Rested = MatchOutcome.RESTED
 _FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
 
 
@@ -145,7 +144,8 @@ class NodeSettlement(NodeFills):
                 self.settler.give_up(row.tx_hash)
                 continue
             # (its orders moved: stored and published as at a match; the outcome unread)
-            self.registry.matched(MatchResult(matches[0].incoming, Rested, tuple(matches)))
+            held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
+            self.registry.matched(held)
             self.settler.adopt(signed, matches)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
