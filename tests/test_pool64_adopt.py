@@ -21,11 +21,11 @@ from sdex.fillmath import UINT256_MAX, match_amounts
 from sdex.order import SignedOrder
 from sdex.settlement import reconcile
 from sdex.settlement.adopt import adopted_matches, pooled_tx
-from sdex.store import ChainIdentity, Store
 from sdex.storesettle import StoredSettlement
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.nodeutil import running_node
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_reorg63_replaced_restart import stored_pair
 
 OPERATOR = 19
 FEES = (10**9, 10**8)
@@ -167,14 +167,7 @@ async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
     as before adoption (if it lands, the watcher applies it)."""
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    cfg, store, resting, incoming, data = stored_pair(c, tmp_path)
     tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
     swapped = [(incoming.hash_hex, resting.hash_hex)]
     await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, swapped))

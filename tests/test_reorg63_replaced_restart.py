@@ -24,6 +24,7 @@ import pytest
 
 from sdex.chain.tx import SignedTx
 from sdex.devnet import Devnet
+from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from sdex.settlement import reconcile
@@ -38,6 +39,21 @@ OPERATOR = 19
 FEES = (10**9, 10**9)
 
 
+def stored_pair(
+    c: Chain, tmp_path: Path
+) -> tuple[NodeConfig, Store, SignedOrder, SignedOrder, bytes]:
+    """A node's config and store holding two crossing orders open (GTC, from its API):
+    (config, store, resting, incoming, the calldata settling them)."""
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(incoming, 2, "open", "api")
+    return cfg, store, resting, incoming, c.exchange.encode_settlement([(resting, incoming, E18)])
+
+
 @asynccontextmanager
 async def restarted_with_both_pooled(
     c: Chain, tmp_path: Path, resumed: bool = False
@@ -46,14 +62,7 @@ async def restarted_with_both_pooled(
     open, GTC; both rows ``pending``; the pool holding the replacement), mining paused (or
     ``resumed``: Hardhat's automine on again, its pool unmined), and the node started on it:
     (node, its client, resting, incoming, first, replacement)."""
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    cfg, store, resting, incoming, data = stored_pair(c, tmp_path)
     operator, to = c.sender(OPERATOR), c.exchange.address
     first = operator.sign(to, data, 400_000, fees=FEES)
     again = operator.sign_at(first.nonce, to, data, 400_000, fees=bumped(FEES, FEES))
