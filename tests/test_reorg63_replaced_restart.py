@@ -5,11 +5,12 @@ again (``sdex.settlement.reconcile``): exactly one lands (the pool's), its match
 and no transfer of nothing takes its nonce. Hardhat's automine resumed over that pool (it
 refuses both sends, "can't be queued when automining", and mines nothing of it): before, both
 rows were given up at once and the pair matched again at the next nonce, which mined the pool
-and reverted behind it; now the pooled row is kept and the pool mined. (Left: with mining
-manual or on an interval, nothing the node sends mines the pool; the pooled row is given up
-after ``RESTART_RECEIPT_WAIT`` and its pair matched again at the next nonce, which can only
-land after it and so reverts when it does: the xfail test, until a restart adopts a pooled
-settlement into the lane instead of giving it up.)"""
+and reverted behind it; now the pooled row is kept and the pool mined. With mining manual or
+on an interval, nothing the node sends mines the pool: the pooled row was given up after
+``RESTART_RECEIPT_WAIT`` and its pair matched again at the next nonce, which could only land
+after it and so reverted when it did; now (pool64) the restart adopts it into the lane, its
+orders held in flight, its outcome applied by the settler once it lands
+(``sdex.settlement.adopt``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import pytest
 
 from sdex.chain.tx import SignedTx
 from sdex.devnet import Devnet
+from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from sdex.settlement import reconcile
@@ -37,6 +39,21 @@ OPERATOR = 19
 FEES = (10**9, 10**9)
 
 
+def stored_pair(
+    c: Chain, tmp_path: Path
+) -> tuple[NodeConfig, Store, SignedOrder, SignedOrder, bytes]:
+    """A node's config and store holding two crossing orders open (GTC, from its API):
+    (config, store, resting, incoming, the calldata settling them)."""
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(incoming, 2, "open", "api")
+    return cfg, store, resting, incoming, c.exchange.encode_settlement([(resting, incoming, E18)])
+
+
 @asynccontextmanager
 async def restarted_with_both_pooled(
     c: Chain, tmp_path: Path, resumed: bool = False
@@ -45,14 +62,7 @@ async def restarted_with_both_pooled(
     open, GTC; both rows ``pending``; the pool holding the replacement), mining paused (or
     ``resumed``: Hardhat's automine on again, its pool unmined), and the node started on it:
     (node, its client, resting, incoming, first, replacement)."""
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    cfg, store, resting, incoming, data = stored_pair(c, tmp_path)
     operator, to = c.sender(OPERATOR), c.exchange.address
     first = operator.sign(to, data, 400_000, fees=FEES)
     again = operator.sign_at(first.nonce, to, data, 400_000, fees=bumped(FEES, FEES))
@@ -87,7 +97,10 @@ async def test_a_restart_with_a_settlement_and_its_replacement_pooled_lands_one(
         first,
         again,
     ):
-        assert node.store.pending_settlements() == []  # (each row judged at the start)
+        # (each row judged at the start: the first, displaced, given up; the pooled
+        # replacement adopted, pending until it lands: pool64)
+        assert [s.tx_hash for s in node.store.pending_settlements()] == [again.tx_hash]
+        assert node.settler.adopted == 1 and again.tx_hash in node.settler.in_flight
 
         async def filled() -> bool:  # (a block each look: whatever the node sent lands)
             c.rpc.call("evm_mine")
@@ -104,21 +117,18 @@ async def test_a_restart_with_a_settlement_and_its_replacement_pooled_lands_one(
         await wait_for(listed)
         _, fills = await api.get("/v1/fills")
         assert {f["transactionHash"] for f in fills["records"]} == {again.tx_hash}
-        assert node.settler.settled == 0 and node.settler.gap_fills == 0
+        # (its outcome applied by the settler, as a broadcast of this run's; nothing sent)
+        assert node.settler.settled == 1 and node.settler.sent == 0
+        assert node.settler.gap_fills == 0
         db = node.config.db
     assert c.exchange.order_info(resting.order).filled == E18
     assert c.rpc.call("eth_getTransactionReceipt", again.tx_hash) is not None
     assert c.rpc.call("eth_getTransactionReceipt", first.tx_hash) is None
     with sqlite3.connect(db) as conn:
         rows = dict(conn.execute("SELECT tx_hash, status FROM settlements").fetchall())
-    assert rows[first.tx_hash] == rows[again.tx_hash] == "dropped"  # (given up: the watcher's)
+    assert rows == {first.tx_hash: "dropped", again.tx_hash: "mined"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="left (reorg63): a settlement pooled at a restart is given up after "
-    "RESTART_RECEIPT_WAIT and its resting orders are matched again at the next nonce",
-)
 async def test_a_pair_whose_settlement_is_pooled_at_a_restart_is_not_sent_again(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

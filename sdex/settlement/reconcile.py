@@ -11,6 +11,10 @@ chain mines on the send (Hardhat's automine resumed over a pool mines nothing of
 is sent a transaction) the lane's transfer of nothing at its next nonce mines it, once a
 start (``NonceLane._nudge``). reorg63: such a row was given up at once and its pair matched
 again at the next nonce, which mined the pool and reverted behind it (the operator's gas).
+On a chain that does not mine on the send (mining manual or on an interval), a row still
+pooled after the wait is kept ``pending`` and handed back (``Reconcile.pooled``): the node
+adopts it into the lane once its orders are loaded (``sdex.settlement.adopt``). pool64: it
+was given up, its pair matched again at the next nonce, reverting when the pooled one landed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sdex.chain.tx import already_known
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import in_pool
+from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
 RESTART_RECEIPT_WAIT = 10.0
@@ -30,9 +35,17 @@ RESTART_RECEIPT_WAIT = 10.0
 later, the watcher applies its fills)."""
 
 
-async def reconcile(lane: NonceLane) -> None:
-    """Settlements recorded but not known mined (the node died mid-flight): finish them."""
-    await Reconcile(lane, RESTART_RECEIPT_WAIT).run()  # (read now: tests shorten it)
+async def reconcile(lane: NonceLane) -> list[StoredSettlement]:
+    """Settlements recorded but not known mined (the node died mid-flight): finish them;
+    those the chain keeps pooled without mining them, returned (``Reconcile.pooled``)."""
+    r = Reconcile(lane, RESTART_RECEIPT_WAIT)  # (read now: tests shorten it)
+    await r.run()
+    return r.pooled
+
+
+class StillPooled(ChainError):
+    """A row's transaction is still in the chain's pool after the wait, on a chain that
+    does not mine on the send: it may land at any block."""
 
 
 class Reconcile:
@@ -43,6 +56,9 @@ class Reconcile:
         self.wait = wait
         """Seconds a row's receipt is awaited (twice if the pool was mined meanwhile)."""
         self.nudged = False
+        self.pooled: list[StoredSettlement] = []
+        """Rows kept ``pending``, their transactions in a pool the chain is not told to
+        mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
 
     async def run(self) -> None:
         for s in self.lane.store.pending_settlements():
@@ -55,6 +71,10 @@ class Reconcile:
                 try:  # same raw transaction, same nonce: it can land at most once
                     await self._send_again(s.tx_hash, s.raw_tx)
                     got = await self._receipt(s.tx_hash)
+                except StillPooled:
+                    log.warning("pending settlement %s still pooled: adopted", s.tx_hash)
+                    self.pooled.append(s)
+                    continue
                 except Exception as e:
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.lane.store.set_settlement_status(s.tx_hash, "dropped")
@@ -97,7 +117,11 @@ class Reconcile:
         try:
             return await self.chain.run(self.sender.wait, tx_hash, self.wait)
         except Exception:
-            if self.nudged or not await self._pooled(tx_hash) or not await self._automines():
+            if not await self._pooled(tx_hash):
+                raise
+            if not await self._automines():  # (no transaction of ours makes it mine)
+                raise StillPooled(f"{tx_hash} pooled after {self.wait:g} s") from None
+            if self.nudged:
                 raise
         self.nudged = True
         if not await self.lane._nudge():
