@@ -37,6 +37,8 @@ TRADERS = (1, 2, 3, 4, 5, 6)
 SINK = 12
 """The account a maker's funds are moved to (and back from)."""
 UINT256_MAX = 2**256 - 1
+CHECK_TRIES = 3
+"""Times a phase's check is read when the chain's head moved while it read (``check``)."""
 SETTLE_TIMEOUT = 90.0
 """Seconds a phase's end waits for the nodes to reach the chain's head with nothing in flight."""
 
@@ -76,6 +78,10 @@ class ChaosRun:
     """Soft-cancel orders with a settlement in flight at some node too (a known race: the
     nodes that take the cancel from a peer hold the order cancelled without the fill that
     lands after, and the audit flags it there as ``fill_after_node_closed``)."""
+    restart_in_reorg: bool = False
+    """Rewind the chain while a node is down (chaos63): a SIGKILL with a snapshot open, and
+    the revert across a settlement in flight, kill a node, revert, then restart it, so the
+    node meets the reorg at its start (its saved head gone) rather than live."""
     tracebacks: list[int] = field(default_factory=lambda: [0, 0, 0])
     """The tracebacks each node's log held at the last check (each reported once)."""
 
@@ -125,7 +131,7 @@ class ChaosRun:
         elif r < 0.62:
             self.onchain_cancel()
         elif r < 0.66:
-            await self.restart(self.rng.randrange(3), signal.SIGKILL)
+            await self.restart(self.rng.randrange(3), signal.SIGKILL, self.down_in_reorg())
         elif r < 0.69:
             await self.restart(self.rng.randrange(3), signal.SIGTERM)
         elif r < 0.76:
@@ -135,16 +141,20 @@ class ChaosRun:
         elif r < 0.90:
             self.move_funds()
         else:
-            await self.post(cross=True)
+            i = await self.post(cross=True)
             if self.snap is not None and self.rng.random() < 0.5:
-                self.revert()  # across a settlement in flight
+                if self.restart_in_reorg and i is not None:  # (the node that took the post)
+                    await self.restart(i, signal.SIGKILL, revert=True)
+                else:
+                    self.revert()  # across a settlement in flight
         if self.snap is not None and self.head() - self.snap.block >= 10:
             self.revert()
 
     def trader(self) -> int:
         return self.rng.choice(TRADERS)
 
-    async def post(self, cross: bool = False) -> None:
+    async def post(self, cross: bool = False) -> int | None:
+        """Post an order to a node of the seed's pick: that node when it took it (2xx)."""
         maker = self.trader()
         side = self.rng.choice(("ask", "bid"))
         price = self.rng.randint(995, 1005) if not cross else (990 if side == "ask" else 1010)
@@ -159,11 +169,13 @@ class ChaosRun:
             code, _ = await self.net.api(i).post_order(signed, tif)
         except (TimeoutError, aiohttp.ClientError) as e:
             self.count(f"post_error_{type(e).__name__}")
-            return
+            return None
         self.count(f"post_{tif}_{code}")
-        if 200 <= code < 300:
-            self.acked.append(Acked(signed, i, tif, maker))
-            self.note(f"post {tif} {side} {signed.hash_hex[:10]} at {i}: {code}")
+        if not 200 <= code < 300:
+            return None
+        self.acked.append(Acked(signed, i, tif, maker))
+        self.note(f"post {tif} {side} {signed.hash_hex[:10]} at {i}: {code}")
+        return i
 
     async def in_flight(self, a: Acked) -> bool:
         """Whether any node has a settlement of ``a`` in flight."""
@@ -203,7 +215,13 @@ class ChaosRun:
         except Exception as e:  # (already filled or cancelled: refused by the pre-flight)
             self.count(f"onchain_cancel_refused_{type(e).__name__}")
 
-    async def restart(self, i: int, sig: signal.Signals) -> None:
+    def down_in_reorg(self) -> bool:
+        """Whether this SIGKILL's node stays down across a revert (``restart_in_reorg``)."""
+        return self.restart_in_reorg and self.snap is not None and self.rng.random() < 0.7
+
+    async def restart(self, i: int, sig: signal.Signals, revert: bool = False) -> None:
+        """Stop node ``i`` with ``sig`` and start it again on its database and port; with
+        ``revert``, the open snapshot is reverted while the node is down."""
         proc = self.net.procs[i]
         assert proc is not None
         proc.send_signal(sig)
@@ -217,6 +235,9 @@ class ChaosRun:
             self.violate("sigterm_exit_code", node=i, code=code)
         self.count(f"restart_{sig.name}")
         self.note(f"{sig.name} node {i} (exit {code}); restart")
+        if revert and self.snap is not None:
+            self.revert()
+            self.count("reorg_while_down")
         self.net.spawn(i)
         try:
             await self.net.wait_healthy(i)
@@ -356,7 +377,24 @@ class ChaosRun:
             await asyncio.sleep(0.2)
 
     async def check(self, phase: int) -> None:
+        """The phase's checks, read again (settled again first) when the chain's head moved
+        while they read: the chain's states are read before the nodes, so a node's match
+        landing in between showed every node ahead of the chain (chaos63: seed 4, a node
+        rematching orders a reorg reopened 0.4 s after its head was saved, after two quiet
+        passes)."""
         self.note(f"check after phase {phase}")
+        for attempt in range(1, CHECK_TRIES + 1):
+            before, head = len(self.violations), self.head()
+            await self.check_once(phase)
+            if self.head() == head or attempt == CHECK_TRIES:
+                break
+            del self.violations[before:]
+            self.count("check_again_chain_moved")
+            self.note(f"chain moved during the check ({head} -> {self.head()}): again")
+            await self.settle()
+        self.check_logs(phase)
+
+    async def check_once(self, phase: int) -> None:
         orders = [a.signed for a in self.acked]
         states = []
         for k in range(0, len(orders), 100):
@@ -382,7 +420,6 @@ class ChaosRun:
         )
         for d in report.discrepancies:
             self.violate("audit", phase=phase, finding=d.to_json())
-        self.check_logs(phase)
 
     def compare(self, phase: int, i: int, a: Acked, meta: dict[str, Any], st: Any) -> None:
         status = meta["status"]
