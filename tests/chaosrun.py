@@ -82,6 +82,11 @@ class ChaosRun:
     """Rewind the chain while a node is down (chaos63): a SIGKILL with a snapshot open, and
     the revert across a settlement in flight, kill a node, revert, then restart it, so the
     node meets the reorg at its start (its saved head gone) rather than live."""
+    cuts: bool = False
+    """Cut a node off for a few steps (chaos63): SIGSTOP, then posts and soft cancels at the
+    other nodes (a soft cancel of an order the cut node may be settling), then SIGCONT."""
+    frozen: int | None = None
+    """The node cut off now (stopped), if any: no step asks it anything."""
     tracebacks: list[int] = field(default_factory=lambda: [0, 0, 0])
     """The tracebacks each node's log held at the last check (each reported once)."""
 
@@ -149,9 +154,17 @@ class ChaosRun:
                     self.revert()  # across a settlement in flight
         if self.snap is not None and self.head() - self.snap.block >= 10:
             self.revert()
+        if self.cuts and self.rng.random() < 0.08:
+            await self.cut()
 
     def trader(self) -> int:
         return self.rng.choice(TRADERS)
+
+    def node(self) -> int:
+        """A node of the seed's pick, never the one cut off."""
+        if self.frozen is None:
+            return self.rng.randrange(3)
+        return self.rng.choice([j for j in range(3) if j != self.frozen])
 
     async def post(self, cross: bool = False) -> int | None:
         """Post an order to a node of the seed's pick: that node when it took it (2xx)."""
@@ -164,7 +177,7 @@ class ChaosRun:
         order = (ask if side == "ask" else bid)(self.c, maker, base, quote)
         signed = self.c.sign(order, maker)
         tif = self.rng.choices(("gtc", "ioc", "fok"), (70, 15, 15))[0]
-        i = self.rng.randrange(3)
+        i = self.node()
         try:
             code, _ = await self.net.api(i).post_order(signed, tif)
         except (TimeoutError, aiohttp.ClientError) as e:
@@ -180,6 +193,8 @@ class ChaosRun:
     async def in_flight(self, a: Acked) -> bool:
         """Whether any node has a settlement of ``a`` in flight."""
         for i in range(3):
+            if i == self.frozen:
+                continue
             code, rec = await self.net.api(i).get(f"/v1/orders/{a.signed.hash_hex}")
             if code == 200 and rec["metaData"]["pendingMakerAmount"] != "0":
                 return True
@@ -189,7 +204,7 @@ class ChaosRun:
         if not self.acked:
             return
         a = self.rng.choice(self.acked)
-        i = self.rng.randrange(3)
+        i = self.node()
         if not self.cancel_in_flight and await self.in_flight(a):
             self.count("soft_cancel_skipped_in_flight")  # (a known race: see the module)
             return
@@ -244,6 +259,27 @@ class ChaosRun:
         except AssertionError as e:
             self.violate("restart_failed", node=i, error=str(e)[-2000:])
             raise
+
+    async def cut(self) -> None:
+        """Node i stopped (SIGSTOP: no gossip, no chain, no settlement from it) while 1-4
+        posts and soft cancels go to the others, then continued (SIGCONT)."""
+        i = self.rng.randrange(3)
+        proc = self.net.procs[i]
+        assert proc is not None and self.frozen is None
+        proc.send_signal(signal.SIGSTOP)
+        self.frozen = i
+        self.count("cut")
+        self.note(f"cut node {i} (SIGSTOP)")
+        try:
+            for _ in range(self.rng.randint(1, 4)):
+                if self.rng.random() < 0.5:
+                    await self.soft_cancel()
+                else:
+                    await self.post(cross=self.rng.random() < 0.5)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            self.frozen = None
+            self.note(f"node {i} continued (SIGCONT)")
 
     def snapshot_or_revert(self) -> None:
         if self.paused:
