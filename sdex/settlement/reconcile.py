@@ -59,4 +59,9 @@ async def reconcile(lane: NonceLane) -> None:
                 continue  # (if it landed, the watcher applies it with its block)
             status = "mined" if got.status == 1 else "failed"
             lane.ours.landed(s.tx_hash, got.block_number)
+        # chaos63: its block may be above the saved mirror's head, which judges the stored
+        # orders next (``Node.load``): a one-shot order closed there ("not resting after
+        # restart") without this fill; the watcher's catch-up then applies the block, and
+        # counts the fill in it as it does a given-up settlement's (never above the chain's)
+        lane.given_up.add(s.tx_hash.lower())
         await lane.store.set_settlement_status(s.tx_hash, status)
