@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_chaos52_given_up import pooled_at_stop
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -57,3 +58,34 @@ async def test_a_settlement_mined_while_the_node_was_down_counts_in_its_ioc(
         _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
         assert rec["metaData"]["status"] == "removed", rec
         assert "partly filled" in rec["metaData"]["reason"], rec
+
+
+async def test_a_settlement_given_up_before_another_restart_still_counts(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """chaos52 --cuts, seed 5 (``/tmp/chaos52-5-lu8neoz9``, node 0): mining paused, an IOC's
+    settlement pooled, the node stopped; its restart gave the settlement up after
+    ``RESTART_RECEIPT_WAIT`` (``dropped``) and closed the IOC 0 filled; the node was killed
+    again, and the settlement landed under the next run, which no longer knew it was given
+    up (memory only): the IOC said 0 filled for good, the chain 93,563,637."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000
+    ioc = c.sign(bid(c, BOB, E18, 1000 * E6))  # 1 WETH at 1000: half of it trades
+    await pooled_at_stop(c, cfg, resting, ioc, "ioc")
+    try:
+        async with running_node(cfg) as (node, api):  # gives it up: the chain still pools it
+            assert await api.status(ioc) == "removed"
+        async with running_node(cfg) as (node, api):  # the next run: no settlement pending
+            c.rpc.call("evm_setAutomine", True)
+            c.rpc.call("evm_mine")
+            await synced(node, c)
+            assert c.exchange.order_info(ioc.order).filled == 500 * E6
+
+            async def counted() -> bool:
+                _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
+                return bool(rec["metaData"]["filledMakerAmount"] == str(500 * E6))
+
+            await wait_for(counted, timeout=10)  # before: "0" for good
+    finally:
+        c.rpc.call("evm_setAutomine", True)

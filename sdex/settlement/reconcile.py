@@ -31,7 +31,14 @@ async def _send_raw_again(lane: NonceLane, raw_tx: str) -> None:
 
 
 async def reconcile(lane: NonceLane) -> None:
-    """Settlements recorded but not known mined (the node died mid-flight): finish them."""
+    """Settlements recorded but not known mined (the node died mid-flight): finish them.
+    Those an earlier run gave up are given up again: landed since, or landing later, their
+    fills count in the orders closed meanwhile (chaos63: the set is memory only, and a
+    restart between the give-up and the landing left the node's own fill of an IOC closed
+    "not resting after restart" counted nowhere, its record 0 filled for good)."""
+    for tx_hash in lane.store.given_up_settlements():
+        lane.ours.add(tx_hash)
+        lane.give_up(tx_hash)
     for s in lane.store.pending_settlements():
         rpc = lane.chain.rpc
         receipt = await lane.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
