@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_chaos52_given_up import pooled_at_stop
+from tests.test_chaos52_given_up import counts, lands_and_counts, pooled_at_stop
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -49,12 +49,7 @@ async def test_a_settlement_mined_while_the_node_was_down_counts_in_its_ioc(
     assert c.exchange.order_info(ioc.order).filled == 500 * E6
     async with running_node(cfg) as (node, api):
         await synced(node, c)
-
-        async def counted() -> bool:
-            _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
-            return bool(rec["metaData"]["filledMakerAmount"] == str(500 * E6))
-
-        await wait_for(counted, timeout=10)  # before: "0" for good
+        await counts(api, ioc, 500 * E6)  # before: "0" for good
         _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
         assert rec["metaData"]["status"] == "removed", rec
         assert "partly filled" in rec["metaData"]["reason"], rec
@@ -77,15 +72,6 @@ async def test_a_settlement_given_up_before_another_restart_still_counts(
         async with running_node(cfg) as (node, api):  # gives it up: the chain still pools it
             assert await api.status(ioc) == "removed"
         async with running_node(cfg) as (node, api):  # the next run: no settlement pending
-            c.rpc.call("evm_setAutomine", True)
-            c.rpc.call("evm_mine")
-            await synced(node, c)
-            assert c.exchange.order_info(ioc.order).filled == 500 * E6
-
-            async def counted() -> bool:
-                _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
-                return bool(rec["metaData"]["filledMakerAmount"] == str(500 * E6))
-
-            await wait_for(counted, timeout=10)  # before: "0" for good
+            await lands_and_counts(c, node, api, ioc)
     finally:
         c.rpc.call("evm_setAutomine", True)
