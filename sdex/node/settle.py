@@ -97,7 +97,7 @@ class NodeSettlement(NodeFills):
             # another settlement's diagnosis (its chain read, under the lock; left50)
             for m in unsent:
                 self._release(m)
-            self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
+            self._rematch(self.live_sides(unsent))
             self.registry.sync()
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what
         # follows waits for the store and the chain, one settlement's results at a time.
