@@ -61,6 +61,13 @@ class Reconcile:
         mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
 
     async def run(self) -> None:
+        """Those an earlier run gave up are given up again: landed since, or landing later,
+        their fills count in the orders closed meanwhile (chaos63: the set is memory only,
+        and a restart between the give-up and the landing left the node's own fill of an IOC
+        closed "not resting after restart" counted nowhere, its record 0 filled for good)."""
+        for tx_hash in self.lane.store.given_up_settlements():
+            self.lane.ours.add(tx_hash)
+            self.lane.give_up(tx_hash)
         for s in self.lane.store.pending_settlements():
             got: Receipt | None
             rpc = self.chain.rpc
@@ -90,6 +97,12 @@ class Reconcile:
                 continue  # (if it landed, the watcher applies it with its block)
             status = "mined" if got.status == 1 else "failed"
             self.lane.ours.landed(s.tx_hash, got.block_number)
+            # chaos63: its block may be above the saved mirror's head, which judges the
+            # stored orders next (``Node.load``): a one-shot order closed there ("not resting
+            # after restart") without this fill; the watcher's catch-up then applies the
+            # block, and counts the fill in it as a given-up settlement's (never above the
+            # chain's)
+            self.lane.given_up.add(s.tx_hash.lower())
             await self.lane.store.set_settlement_status(s.tx_hash, status)
 
     async def _send_again(self, tx_hash: str, raw_tx: str) -> None:
