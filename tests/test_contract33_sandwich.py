@@ -22,7 +22,7 @@ from sdex.settlement.blame import PAIR_TRIES
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import _proxy
-from tests.sandwich import GWEI, Hook, around, one_block, send_tx, usdc_to_carol
+from tests.sandwich import GWEI, SENDS, Hook, around, one_block, send_tx, usdc_to_carol
 from tests.test_attack30_gas_gated_wallet import OPERATOR, OWNER, gas_gated_wallet
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review32_untracked_contract_maker import ALWAYS
@@ -32,8 +32,10 @@ SANDWICHES = 4
 
 
 def _is_send(req: object) -> bool:
+    """A settlement's send: plain, or as anvil takes it, answered once mined (EIP-7966: the
+    node asks so first; before, anvil64, no send on anvil was sandwiched)."""
     reqs = req if isinstance(req, list) else [req]
-    return any(isinstance(r, dict) and r.get("method") == "eth_sendRawTransaction" for r in reqs)
+    return any(isinstance(r, dict) and r.get("method") in SENDS for r in reqs)
 
 
 def sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:
