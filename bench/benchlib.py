@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -177,3 +178,14 @@ def write_section(path: Path, title: str, body: str) -> None:
         end = text.find("\n## ", start + len(head))
         text = text[:start] + head + body + (text[end + 1 :] if end != -1 else "")
     path.write_text(text)
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process this bench started, by its PID: SIGTERM, SIGKILL after 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

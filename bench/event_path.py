@@ -7,7 +7,9 @@ frames, made by ``text_frames``, go to no socket), against nobody subscribed.
 gossip60: alone the path costs ~6 us an event; in the intake (``bench/peer_intake.py
 --subscriber --direct``) one subscriber costs a new peer order 22-43 us, the event 10-22 of
 them. ``--root DIR`` runs another checkout's ``sdex`` (a before/after in the same minutes:
-alternate). Events in turns of ``--turn`` (the loop yields between turns), best of
+alternate). ``queued_us``: the same subscriber not parked (busy writing, as while a node
+settles a backlog): each event queued, each turn's taken by ``Subscription.ready_texts``
+and framed. Events in turns of ``--turn`` (the loop yields between turns), best of
 ``--rounds`` rounds of ``--events``; GC on. Prints JSON.
 """
 
@@ -61,13 +63,17 @@ def _records(n: int) -> list[Record]:
     return out
 
 
-async def _run(subscribed: bool, events: int, turn: int, rounds: int) -> float:
+async def _run(
+    subscribed: bool, events: int, turn: int, rounds: int, queued: bool = False
+) -> float:
     hub = EventHub()
     held = HeldOrders(hub)
     held.attach(None, _NoBook())  # type: ignore[arg-type]  (``publish`` reads only ``find``)
+    sub = None
     if subscribed:
         sub = hub.subscribe()
-        sub.direct, sub.parked = _Sink(), True
+        if not queued:
+            sub.direct, sub.parked = _Sink(), True
     recs = _records(events)
     best = float("inf")
     for _ in range(rounds):
@@ -75,6 +81,8 @@ async def _run(subscribed: bool, events: int, turn: int, rounds: int) -> float:
         for k in range(0, len(recs), turn):
             for rec in recs[k : k + turn]:
                 held.publish(rec, "added")
+            if queued and sub is not None:  # (the sender's turn: what is queued, framed)
+                text_frames(sub.ready_texts(64)[0])
             await asyncio.sleep(0)
         best = min(best, (time.process_time() - t0) / len(recs))
     return best * 1e6
@@ -88,8 +96,12 @@ def main() -> None:
     ap.add_argument("--root", help="run this checkout's sdex (default: this file's)")
     args = ap.parse_args()
     out = {"sdex": str(ROOT / "sdex")}
-    for name, subscribed in (("subscribed_us", True), ("nobody_us", False)):
-        us = asyncio.run(_run(subscribed, args.events, args.turn, args.rounds))
+    for name, subscribed, queued in (
+        ("subscribed_us", True, False),
+        ("queued_us", True, True),
+        ("nobody_us", False, False),
+    ):
+        us = asyncio.run(_run(subscribed, args.events, args.turn, args.rounds, queued))
         out[name] = round(us, 2)
     print(json.dumps(out))
 

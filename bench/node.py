@@ -73,6 +73,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 NODE_ROOT: Path | None = None
+NODE_FRONTS = 0
+"""``--fronts``: the nodes run with this many front processes (``sdex node --fronts``)."""
 TIMELINES: dict[str, Path] | None = None
 """With ``--timeline``: each node's url -> the file its settler writes its batches' times to."""
 """``--node-root``: the nodes run from this checkout's ``sdex`` (a before/after in the same
@@ -398,6 +400,7 @@ def node_process(
         cmd = [sys.executable, *prof, "-m", "sdex.cli", "node", "--port", args[0],
                "--deployment", args[1], "--key", args[2], "--db", args[3]]  # fmt: skip
         cmd += [a for p in peers for a in ("--peer", p)]
+        cmd += ["--fronts", str(NODE_FRONTS)] if NODE_FRONTS else []
     else:
         launcher = workdir / "launch_node.py"
         launcher.write_text(LAUNCHER)
@@ -709,14 +712,18 @@ async def bench_http(
     # the reference just before and just after the node's round (the node idles meanwhile):
     # the ratio is taken against their mean, so a load that comes or goes moves both sides
     ref_before = await trivial_reference(bodies[500:], concurrency)
-    async with session(concurrency) as s:
+    # (``/health`` asked on a connection of its own: with fronts, ``sdex node --fronts``, a
+    # connection whose request is not an order passes to the node and stays there)
+    async with session(concurrency) as s, session(1) as side:
         await post_all(s, url + "/v1/orders", bodies[:500], concurrency)  # warm-up
-        gc0 = (await health(s, url)).get("gossip", {}).get("gc", {})
+        h0 = await health(side, url)
+        gc0 = h0.get("gossip", {}).get("gc", {})
+        fronts = {f"front{i}": p for i, p in enumerate(h0.get("fronts", {}).get("pids", []))}
         main0 = cpu_seconds(pids["node"], pids["node"])  # the event loop's thread
-        with CpuMeter(pids) as cpu:
+        with CpuMeter({**pids, **fronts}) as cpu:
             r = await post_all(s, url + "/v1/orders", bodies[500:], concurrency)
         main_cpu = cpu_seconds(pids["node"], pids["node"]) - main0
-        h = await health(s, url)
+        h = await health(side, url)
         node_loop = event_loop_of(pids["node"])
     if r["statuses"] != {"201": n}:
         raise RuntimeError(f"HTTP posts: {r['statuses']} {r['errors']}")
@@ -724,7 +731,8 @@ async def bench_http(
     refs = (ref_before, ref_after)
     trivial_per_s = statistics.fmean(n / x["seconds"] for x in refs)
     trivial_cpu_us = statistics.fmean(x["cpu_us_per_request"] for x in refs)
-    node_cpu_us = 1e6 * cpu.cores["node"] * r["seconds"] / n
+    front_us = 1e6 * sum(cpu.cores[k] for k in fronts) * r["seconds"] / n
+    node_cpu_us = 1e6 * cpu.cores["node"] * r["seconds"] / n + front_us  # (all its processes)
     main_us = 1e6 * main_cpu / n
     return {
         "event_loops": {"node": node_loop, "trivial_handler": ref_after["event_loop"]},
@@ -736,9 +744,11 @@ async def bench_http(
             "trivial_handler": round(trivial_cpu_us, 1),
             "ratio_trivial_over_node": round(trivial_cpu_us / node_cpu_us, 3),
             "node_event_loop_thread": round(main_us, 1),
-            "node_other_threads": round(max(0.0, node_cpu_us - main_us), 1),
+            "node_other_threads": round(max(0.0, node_cpu_us - front_us - main_us), 1),
+            "node_front_processes": round(front_us, 1),
         },
         "chain_calls": h.get("chainMirror", {}),
+        **({"fronts": h["fronts"]} if "fronts" in h else {}),
         "node_gc": node_gc(gc0, h.get("gossip", {}).get("gc", {}), n),
         "orders": n,
         "concurrency": concurrency,
@@ -2162,6 +2172,11 @@ def main() -> None:
     ap.add_argument("--matches", type=int, default=2_000, help="crossing pairs when busy")
     ap.add_argument("--concurrency", type=int, default=48, help="HTTP requests in flight")
     ap.add_argument(
+        "--fronts", type=int, default=0,
+        help="run the nodes with this many front processes (sdex node --fronts; their CPU "
+        "counts as the node's)",
+    )  # fmt: skip
+    ap.add_argument(
         "--settle-timeout", type=float, default=60.0,
         help="seconds phase 4 may take; past them it reports what settled so far",
     )  # fmt: skip
@@ -2270,7 +2285,7 @@ def main() -> None:
         "calls by method with the chain's time over the node's round",
     )  # fmt: skip
     args = ap.parse_args()
-    global NODE_ROOT, TIMELINES, window_sampler, CHAIN_FAULTS, RAW_WAIT, RAW_IN_FLIGHT
+    global NODE_ROOT, NODE_FRONTS, TIMELINES, window_sampler, CHAIN_FAULTS, RAW_WAIT, RAW_IN_FLIGHT
     RAW_IN_FLIGHT = max(1, args.raw_in_flight)
     window_sampler = args.profile_with
     RAW_WAIT = args.raw_wait
@@ -2278,6 +2293,7 @@ def main() -> None:
     BLOCK_TIME[0] = args.anvil_block_time
     CHAIN_FAULTS = args.profile
     NODE_ROOT = args.node_root
+    NODE_FRONTS = args.fronts
     TIMELINES = {} if args.timeline else None
     if args.http_orders + 500 > OPERATOR * 1000:
         ap.error("--http-orders: at most 18,500 (19 makers, 1,000 open orders each)")

@@ -73,6 +73,7 @@ class _LazyGroup(click.Group):
 
     LAZY: ClassVar[dict[str, tuple[str, str]]] = {
         "audit": ("sdex.audit.cli", "audit"),
+        "balance": ("sdex.walletfunds", "balance"),
         "simulate": ("sdex.sim.cli", "simulate"),
     }
 

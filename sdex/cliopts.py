@@ -331,6 +331,12 @@ _NODE_LIMITS = [
         "past it the oldest idle one is closed, or the new one refused (503) [default: 4096].",
     ),
     click.option(
+        "--fronts", type=IntBetween(0, 64), default=0, metavar="N",
+        help="Front processes that accept the HTTP connections and check wallets' orders "
+        "(parse, hash, signature) on other cores; every other request passes to the node "
+        "[default: 0: the node accepts them itself].",
+    ),
+    click.option(
         "--http-idle-timeout", type=FloatBetween(0, 86_400, "seconds", min_open=True), default=None,
         metavar="SECONDS",
         help="Seconds an HTTP connection with no request in progress stays open [default: 30].",

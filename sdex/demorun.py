@@ -30,8 +30,8 @@ def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
     return (
         f"{urls}\ndev accounts: {d} (the page lists them)\n"
         f"from the command line: .venv/bin/sdex book --node {first}\n"
-        "  --key for order, cancel and console: a dev account's key (file above)\n"
-        f"  --deployment {d} for cancel --onchain and audit\n"
+        "  --key for order, cancel, balance and console: a key from the file above\n"
+        f"  --deployment {d} for balance, cancel --onchain, audit\n"
         "Ctrl-C stops everything"
     )
 

@@ -207,6 +207,20 @@ never a reason to fail the whole fills job (disk errors still are; and a bug's T
 or AttributeError fails the job rather than dropping fills)."""
 
 
+def _sent_here(db: sqlite3.Connection, f: StoredFill) -> bool:
+    """Whether ``f``'s transaction is a settlement this node sent (its ``settlements`` row,
+    kept for good): its fills are this node's however they reach the store. ``Settler.ours`` knows
+    only this run's; tests63: a restarted node wrote its own settlement's fills again as
+    another node's (``settledByThisNode`` false) when a reorg had them mined again, or its
+    start replayed their block (the row left out at load, attack31)."""
+    if not isinstance(f.tx_hash, str):
+        return False  # (left to the insert, which drops it)
+    return db.execute(OWN_SETTLEMENT, (f.tx_hash.lower(),)).fetchone() is not None
+
+
+OWN_SETTLEMENT = "SELECT 1 FROM settlements WHERE tx_hash = ?"
+
+
 def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], list[StoredFill]]:
     """Insert the new ones of ``fills``, in chain order, each given the next ``seq`` (the
     listing's order: ``sdex.storeschema.FILL_INDEXES``), the counter kept in ``meta``."""
@@ -220,7 +234,8 @@ def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], li
     def insert(db: sqlite3.Connection) -> list[StoredFill]:
         new: list[StoredFill] = []
         seq = last_fill_seq(db)
-        for f in sorted(fills, key=chain_order):
+        for fill in sorted(fills, key=chain_order):
+            f = StoredFill.of(fill, True) if not fill.ours and _sent_here(db, fill) else fill
             try:
                 cur = db.execute(
                     INSERT_FILL,

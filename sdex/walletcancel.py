@@ -7,17 +7,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import requests
 from rich.console import Console
 from rich.markup import escape
 
 from sdex.client import NodeApiError, NodeClient, NodeProtocolError, OrderConfig
-from sdex.deployment import Deployment
-from sdex.errors import ChainError, ContractRevert, SdexError
+from sdex.errors import SdexError
 from sdex.order import address_of, to_checksum
 from sdex.wallet import fmt_amount, sign_cancel
+from sdex.walletchain import node_chain
 from sdex.walletsettle import meta_uint
-from sdex.walletui import short_error
 
 
 def soft_cancel(
@@ -38,6 +36,8 @@ def soft_cancel(
         status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
     except NodeApiError as e:
         raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
+    if status == "kept":  # (cancel65: not known there yet; kept for the order, if it comes)
+        raise _said_unknown(NodeApiError(202, "kept"), client, hash_hex)
     shown = escape(status)
     if status == "cancelled" and onchain:
         out.print(f"the node at {escape(client.base_url)} has it cancelled too")
@@ -114,14 +114,21 @@ def _said_not_maker(e: NodeApiError, client: NodeClient, hash_hex: str, key: byt
 
 def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApiError:
     """A 404 for a cancel, said as what it means (it read "order not found (HTTP 404, code
-    100)", naming neither the order nor the node: user25)."""
-    if e.status != 404:
+    100)", naming neither the order nor the node: user25); a 202 ``kept`` (the node keeps
+    the cancel for the order, if it comes: cancel65) too, as nothing is cancelled yet."""
+    if e.status not in (404, 202):
         return e
+    kept = (
+        "nothing was cancelled yet (the node keeps the signed cancel for a day and takes "
+        "the order cancelled if it comes meanwhile; "
+        if e.status == 202
+        else "nothing was cancelled ("
+    )
     return NodeApiError(
-        404,
-        f"order {hash_hex} is not known to the node at {client.base_url}: nothing was "
-        "cancelled (an order is gossiped to other nodes only once it rests in a book: one "
-        "filled on arrival is known only to the node it was posted to; its status: GET "
+        e.status,
+        f"order {hash_hex} is not known to the node at {client.base_url}: {kept}an order is "
+        "gossiped to other nodes only once it rests in a book: one filled on arrival is "
+        "known only to the node it was posted to; its status: GET "
         f"/v1/orders/{hash_hex} at that node)",  # (user38: "or one of its peers?"; not this
         # node's URL, which answers 404)
         e.code,
@@ -138,7 +145,7 @@ def cancel_onchain(
     deployment_path: Path,
 ) -> None:
     """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
-    from sdex.chain import Exchange, OrderStatus, Rpc, Sender
+    from sdex.chain import Exchange, OrderStatus, Sender
 
     try:
         rec = client.get_order("0x" + order_hash.hex())
@@ -152,27 +159,8 @@ def cancel_onchain(
             f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
             param_hint="'--key'",
         )
-    # (where the URL came from, said when it does not answer: a deployment file left by a
-    # devnet that is no longer running named a port the user never typed)
-    origin = ""
-    if rpc_url is None:
-        rpc_url = Deployment.load(deployment_path).rpc
-        origin = (
-            f" (the rpc of {deployment_path}: is that chain still running? "
-            "Pass --rpc URL or --deployment PATH)"
-        )
-    rpc = Rpc(rpc_url)
-    try:
+    with node_chain(config, rpc_url, deployment_path) as rpc:
         exchange = Exchange(rpc, config.exchange)
-        try:
-            domain = exchange.domain()
-        except ContractRevert:
-            domain = None
-        if domain != config.domain:
-            raise ChainError(
-                f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
-                f"exchange {config.exchange})"
-            )
         status = exchange.order_info(rec.order).status
         if status is not OrderStatus.FILLABLE:
             # Cancelled, filled or expired: it can no longer trade, and the contract would
@@ -183,12 +171,6 @@ def cancel_onchain(
             )
             return
         receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
-    except requests.RequestException as e:
-        raise ChainError(
-            f"cannot reach the JSON-RPC endpoint {rpc_url}{origin}: {short_error(e)}"
-        ) from e
-    finally:
-        rpc.close()
     out.print(
         f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
         f"(block {receipt.block_number})"

@@ -173,8 +173,36 @@ def reverted(net: Devnet) -> Iterator[Chain]:
             rpc.call("evm_setTime", int(time.time()) + ahead)
 
 
+CLOCK_DRIFT = 30
+"""Seconds the chain's clock may stray from the wall clock's at a test's start (``on_time``)."""
+
+
+def on_time(net: Devnet) -> None:
+    """The chain's clock put back near the wall clock's when the tests before moved it more
+    than ``CLOCK_DRIFT`` s away: one empty block mined, stamped by the wall clock (or one
+    second past the latest block, if that is later).
+
+    ``evm_revert`` moves the clock by the time the reverted test took: Hardhat (2.29) ahead,
+    anvil (1.7) back. Over a session every test's time added up: ~10 minutes of tests on a
+    loaded machine and Hardhat's next block was stamped 10 minutes ahead, so an order
+    expiring 600 s out by the wall clock was refused as expired (the node reads the chain's
+    pending block: ``MAX_PENDING_LEAD``; verify28), and a test that put the next block at a
+    time it took from the node's clock found the chain past it (landing49: "Timestamp lower
+    than the previous block's")."""
+    rpc = net.rpc
+    assert rpc is not None
+    latest = int(rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+    pending = int(rpc.call("eth_getBlockByNumber", "pending", False)["timestamp"], 16)
+    stamp = max(latest + 1, int(time.time()))
+    if abs(pending - stamp) > CLOCK_DRIFT:
+        rpc.call("evm_setNextBlockTimestamp", stamp)
+        rpc.call("evm_mine")
+
+
 @pytest.fixture
 def chain(devnet: Devnet) -> Iterator[Chain]:
-    """The devnet, reverted to its deployed state after the test (``reverted``)."""
+    """The devnet, its clock near the wall clock's (``on_time``), reverted to that state
+    after the test (``reverted``)."""
+    on_time(devnet)
     with reverted(devnet) as c:
         yield c

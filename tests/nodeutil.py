@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 import sqlite3
 import subprocess
@@ -54,8 +55,14 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+FRONTS = int(os.environ.get("SDEX_TEST_FRONTS", "0"))
+"""Front processes of every ``node_config``'s node (``sdex node --fronts``): 0 by default;
+``SDEX_TEST_FRONTS=1`` runs the tests that use it, unchanged, against fronted nodes."""
+
+
 def node_config(chain: Chain, db: Path, operator: int = 19, **kw: Any) -> NodeConfig:
     cfg = NodeConfig.from_deployment(chain.deployment, chain.keys[operator], db, port=free_port())
+    kw = {"fronts": FRONTS, **kw} if FRONTS else kw
     return replace(cfg, **kw) if kw else cfg
 
 
@@ -168,7 +175,7 @@ def node_process(
     since = log.stat().st_size if log.exists() else 0  # (each start appends to ``log``)
     node = NodeProcess(
         port, deployment, key, db, log, peers or [], admin=True,
-        gossip_scale=gossip_scale,
+        gossip_scale=gossip_scale, extra=("--fronts", str(FRONTS)) if FRONTS else (),
     ).start()  # fmt: skip
     assert node.proc is not None
     STARTS[node.proc] = (log, since)

@@ -31,8 +31,11 @@ from tests.test_attack30_verdict_gas import burner
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
 BURST = 3
-TINY = RateLimit(rate=0.05, burst=BURST)
-"""A budget a test spends at once and that does not refill while it runs (one read in 20 s)."""
+TINY = RateLimit(rate=1e-4, burst=BURST)
+"""A budget a test spends at once and that does not refill while it runs: one read in ~3 h,
+so none comes back within a test's 300 s (pytest's timeout), not even to an IPv6 /48's
+bucket, ``WIDER_READS`` times the rate (review33's: at 0.05 a second, its /48 got a read
+back every 5 s, and 15 posts on a loaded machine took longer: a 400 where a 429 was due)."""
 
 
 def contract_ask(c: Chain, wallet: str) -> SignedOrder:

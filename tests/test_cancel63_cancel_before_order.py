@@ -92,11 +92,7 @@ async def test_a_cancel_that_overtakes_its_order_between_real_nodes(
     lacked it; a wallet's crossing bid at node 1 meanwhile traded it."""
     c = chain
     async with Cluster(c, tmp_path, [[], [0]]) as net:
-        a, b = net.api(0), net.api(1)
-        warm = c.sign(ask(c, BOB, E18, 9000 * E6))  # the link works: node 1 has it
-        assert (await a.post_order(warm))[0] == 201
-        await wait_for(lambda: _is(b, warm, "open"), timeout=60)
-        await net.cut([0], [1])
+        a, b = await warm_then_cut(net, c)
         withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
         assert (await a.post_order(withdrawn))[0] == 201
         code, body = await a.post(
@@ -105,19 +101,73 @@ async def test_a_cancel_that_overtakes_its_order_between_real_nodes(
         )
         assert (code, body["status"]) == (200, "cancelled"), body
         await net.cut([0], [1], heal=True)
-        seen: list[str | None] = []
-
-        async def arrived() -> bool:
-            seen.append(await status_at(b, withdrawn))
-            return seen[-1] is not None
-
-        await wait_for(arrived, timeout=60)
-        assert seen[-1] == "cancelled", seen[-3:]  # before: open until anti-entropy
+        await cancel_reached(b, withdrawn)
         await taken_at(b, c, withdrawn)
+
+
+async def test_a_cancel_made_after_a_peers_link_failed_reaches_it(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """As above, but node 0 has seen its link to node 1 fail before Alice's order comes (node 1
+    in a backoff): the order is queued for no one (anti-entropy carries open orders), and the
+    cancel went only to a peer in a backoff whose outbox held orders. Node 1 never got it,
+    and took the order open when it was posted there (failed under load, and here every time,
+    before tests63)."""
+    c = chain
+    async with Cluster(c, tmp_path, [[], [0]]) as net:
+        a, b = net.api(0), net.api(1)
+        warm = c.sign(ask(c, BOB, E18, 9000 * E6))
+        assert (await a.post_order(warm))[0] == 201
+        await wait_for(lambda: _is(b, warm, "open"), timeout=60)
+        await net.cut([0], [1])
+        await wait_for(lambda: _failing(a, net.urls[1]), timeout=60)  # (its next round's call)
+        withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
+        assert (await a.post_order(withdrawn))[0] == 201
+        code, body = await a.post(
+            f"/v1/orders/{withdrawn.hash_hex}/cancel",
+            {"signature": notice_of(c, withdrawn, c.keys[ALICE])["signature"]},
+        )
+        assert (code, body["status"]) == (200, "cancelled"), body
+        await net.cut([0], [1], heal=True)
+        await cancel_reached(b, withdrawn)
+
+
+async def cancel_reached(api: Api, withdrawn: SignedOrder) -> None:
+    """Until the node of ``api`` holds ``withdrawn`` (pushed after its cancel: ``cancelled``)
+    or keeps a cancel it has no order for; then posted there (anyone's replay), it is taken
+    ``cancelled``, never open."""
+    seen: list[str | None] = []
+
+    async def arrived() -> bool:
+        seen.append(await status_at(api, withdrawn))
+        return seen[-1] is not None or (await api.get("/health"))[1]["cancelsKept"]["kept"] > 0
+
+    await wait_for(arrived, timeout=60)
+    assert seen[-1] in (None, "cancelled"), seen[-3:]  # before: open until anti-entropy
+    code, body = await api.post_order(withdrawn)
+    assert body["metaData"]["status"] == "cancelled", (code, body)
+
+
+async def _failing(api: Api, url: str) -> bool:
+    """Whether the node of ``api`` has a call to its peer at ``url`` failing (a backoff)."""
+    code, health = await api.get("/health")
+    peers = health["gossip"]["peers"] if code == 200 else []
+    return any(p["url"] == url and p["failures"] > 0 for p in peers)
 
 
 async def _is(api: Api, signed: SignedOrder, status: str) -> bool:
     return await status_at(api, signed) == status
+
+
+async def warm_then_cut(net: Cluster, c: Chain) -> tuple[Api, Api]:
+    """Node 1 shown to take node 0's gossip (an order of Bob's), then their link cut: the
+    two nodes' clients."""
+    a, b = net.api(0), net.api(1)
+    warm = c.sign(ask(c, BOB, E18, 9000 * E6))
+    assert (await a.post_order(warm))[0] == 201
+    await wait_for(lambda: _is(b, warm, "open"), timeout=60)
+    await net.cut([0], [1])
+    return a, b
 
 
 async def test_a_flood_of_made_up_cancels_is_bounded_and_keeps_an_honest_one(

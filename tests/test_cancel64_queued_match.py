@@ -13,9 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.matching.match import Match
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from sdex.settlement import Outcome
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_attack38_soft_cancel_sync import cancel_at
 from tests.test_audit62_cancel_kept import audit, broken, meta_at
 from tests.test_mirror import synced
@@ -28,24 +30,53 @@ from tests.test_settlement_pipeline import post_all
 __all__ = ["held_chain"]  # (the fixture, used by name)
 
 
+async def queued_match(
+    c: Chain, node: Node, api: Api
+) -> tuple[list[SignedOrder], SignedOrder, SignedOrder]:
+    """Every settlement slot of ``node`` held by a transaction pooled, unmined (their asks),
+    then Alice's ask of 2 WETH at 1000 matched with Bob's bid of 1 WETH, queued for a slot:
+    (the held asks, her ask, his bid)."""
+    asks = [c.sign(ask(c, CAROL, E18 // 10, 100 * E6)) for _ in range(node.settler.max_in_flight)]
+    for k, a in enumerate(asks, 1):
+        await post_all(api, [a, c.sign(bid(c, DAVE, E18 // 10, 100 * E6))])
+        await wait_for(lambda k=k: pending_txs(c) >= k, timeout=60)  # type: ignore[misc]
+    half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))
+    other = c.sign(bid(c, BOB, E18, 1000 * E6))
+    await post_all(api, [half, other])
+
+    async def matched() -> bool:  # made, queued for a slot: not signed
+        return (await meta_at(api, half.hash_hex))["pendingMakerAmount"] == str(E18)
+
+    await wait_for(matched, timeout=30)
+    return asks, half, other
+
+
+async def dropped_and_trades_on(
+    c: Chain, node: Node, api: Api, half: SignedOrder, other: SignedOrder
+) -> None:
+    """``queued_match``'s match dropped: Alice's ask cancelled with no fill of it, Bob's bid
+    open with nothing counted against it, and a new ask crossing it settled."""
+    meta = await meta_at(api, half.hash_hex)
+    got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+    assert got == {"status": "cancelled", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
+    meta = await meta_at(api, other.hash_hex)  # innocent: open, nothing counted against it
+    got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+    assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
+    rec = node.records.get(other.hash)
+    assert rec is not None and rec.failures == 0
+    await post_all(api, [c.sign(ask(c, CAROL, E18, 1000 * E6))])
+    await wait_for(lambda: pending_txs(c) > 0, timeout=30)
+    c.rpc.call("evm_mine")
+    await wait_for(lambda: c.exchange.order_info(other.order).filled == 1000 * E6, 30)
+
+
 async def test_a_match_queued_at_the_cancel_is_dropped_its_other_side_trades_on(
     held_chain: Chain, tmp_path: Path
 ) -> None:
     c = held_chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        held = node.settler.max_in_flight
-        asks = [c.sign(ask(c, CAROL, E18 // 10, 100 * E6)) for _ in range(held)]
-        for k, a in enumerate(asks, 1):  # every settlement slot: a transaction pooled, unmined
-            await post_all(api, [a, c.sign(bid(c, DAVE, E18 // 10, 100 * E6))])
-            await wait_for(lambda k=k: pending_txs(c) >= k, timeout=60)  # type: ignore[misc]
-        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        other = c.sign(bid(c, BOB, E18, 1000 * E6))
-        await post_all(api, [half, other])
-
-        async def matched() -> bool:  # made, queued for a slot: not signed
-            return (await meta_at(api, half.hash_hex))["pendingMakerAmount"] == str(E18)
-
-        await wait_for(matched, timeout=30)
+        asks, half, other = await queued_match(c, node, api)
+        held = len(asks)
         assert pending_txs(c) == held
         await cancel_at(api, c, half, ALICE)
         nonce = int(c.rpc.call("eth_getTransactionCount", node.sender.address, "pending"), 16)
@@ -65,19 +96,7 @@ async def test_a_match_queued_at_the_cancel_is_dropped_its_other_side_trades_on(
         report = await audit(c, api)
         assert broken(report) == [], report.to_json()  # before: its settlement, flagged
         assert c.exchange.order_info(half.order).filled == 0
-        meta = await meta_at(api, half.hash_hex)
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "cancelled", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
-        meta = await meta_at(api, other.hash_hex)  # innocent: open, nothing counted against it
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
-        rec = node.records.get(other.hash)
-        assert rec is not None and rec.failures == 0
-        # and it trades on: a new ask crosses it, settled
-        await post_all(api, [c.sign(ask(c, CAROL, E18, 1000 * E6))])
-        await wait_for(lambda: pending_txs(c) > 0, timeout=30)
-        c.rpc.call("evm_mine")
-        await wait_for(lambda: c.exchange.order_info(other.order).filled == 1000 * E6, 30)
+        await dropped_and_trades_on(c, node, api, half, other)
 
 
 async def test_a_match_withdrawn_between_its_batch_and_the_signature_is_left_out(

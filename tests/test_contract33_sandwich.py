@@ -32,10 +32,8 @@ SANDWICHES = 4
 
 
 def _is_send(req: object) -> bool:
-    """A settlement's send: plain, or as anvil takes it, answered once mined (EIP-7966: the
-    node asks so first; before, anvil64, no send on anvil was sandwiched)."""
     reqs = req if isinstance(req, list) else [req]
-    return any(isinstance(r, dict) and r.get("method") in SENDS for r in reqs)
+    return any(isinstance(r, dict) and r.get("method") in SENDS for r in reqs)  # (anvil: Sync)
 
 
 def sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:

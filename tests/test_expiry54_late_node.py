@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.sandwich import node_on
-from tests.test_landing49_expiry_clock import LANDING, at
+from tests.test_landing49_expiry_clock import LANDING, at, window_expiry
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review49_landing_and_prune import stalled_trade
@@ -20,13 +20,13 @@ async def test_an_order_in_the_landing_window_is_held_open_and_expires_by_chain_
 ) -> None:
     c = chain
     async with node_on(c, tmp_path) as (node, api):
-        expiry = node.chain_time() + 4 * LANDING
+        await stalled_trade(c, node, api, stall=LANDING)
+        expiry = window_expiry(c, node)
         honest = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
         other = c.sign(ask(c, ALICE, E18, 3050 * E6))  # far from its expiry
         for o in (honest, other):
             code, body = await api.post_order(o)
             assert code == 201, body
-        await stalled_trade(c, node, api, stall=LANDING)  # (at 2000: leaves both be)
         at(c, expiry - 10)  # within the landing time of ``honest``'s expiry
         await synced(node, c)
         assert node.chain_time() < expiry - 5 and node.now() >= expiry

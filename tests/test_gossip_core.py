@@ -755,6 +755,21 @@ def test_notices_go_to_every_live_peer_one_at_a_time() -> None:
     assert [c.body for c in ok(core, to_one, {}) if isinstance(c, Call)] == [{"orderHash": "0x02"}]
 
 
+def test_a_notice_reaches_a_peer_in_backoff_with_nothing_queued_for_it() -> None:
+    """tests63: a peer whose link failed a moment before a cancel (in a backoff, no order
+    waiting for it) gets the notice once the backoff is over; before, never."""
+    core, clock = make(peers=2)
+    lagging = core.peers.get(peer_id(2))
+    assert lagging is not None
+    core.peers.failed(lagging)  # (a call to it failed just now)
+    core.notify("cancels", {"orderHash": "0x01"})
+    assert calls(run_due(core, clock)) == [("notice", url(1))]  # the live one at once
+    assert clock.t < lagging.retry_at
+    later = run_due(core, clock)  # the backoff over
+    assert calls(later) == [("notice", url(2))]
+    assert only(later, "notice").body == {"orderHash": "0x01"}
+
+
 def test_gossip_and_the_simulator_import_nothing_from_the_node() -> None:
     import ast
     from pathlib import Path

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from sdex.gossip import NodeKey, PeerClient
@@ -31,12 +33,18 @@ Answer = Callable[[web.Request], Any]
 class HostilePeer:
     """A peer that answers every signed /p2p/ request with what ``answers[path]`` returns
     (a JSON-able object, or bytes sent as they are, or a coroutine of either), signed with
-    its own key."""
+    its own key.
+
+    Its port is bound at once, before ``serving`` (``url`` goes into a node's config first):
+    a port picked by ``free_port`` and bound at ``serving`` could be taken in between, and a
+    node under test then dialled some other process (or its seed refused connections)."""
 
     def __init__(self, answers: dict[str, Answer]) -> None:
         self.key = NodeKey.generate()
         self.answers = answers
-        self.port = free_port()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))  # (refused until ``serving`` listens on it)
+        self.port = int(self._sock.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self.calls: dict[str, int] = {}
 
@@ -61,15 +69,30 @@ class HostilePeer:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        await web.SockSite(runner, self._sock).start()
         try:
             yield self
         finally:
-            await runner.cleanup()
+            await runner.cleanup()  # (the socket closed with it: served once)
 
 
 def hello_answer(peer: HostilePeer, peers: list[str] | None = None) -> Answer:
     return lambda _r: {"nodeId": peer.key.node_id, "peers": peers or []}
+
+
+async def test_a_hostile_peers_port_is_its_own_from_its_making() -> None:
+    """Its URL goes into a node's config before it serves: nobody else may bind its port in
+    between (before: ``free_port``'s pick, bound only at ``serving``), and it answers there."""
+    peer = HostilePeer({})
+    with socket.socket() as other:
+        try:
+            other.bind(("127.0.0.1", peer.port))
+        except OSError:
+            pass
+        else:
+            raise AssertionError(f"another socket bound port {peer.port} before it served")
+    async with peer.serving(), aiohttp.ClientSession() as session, session.get(peer.url + "/x"):
+        assert peer.calls == {"/x": 1}  # (answered by this peer: unsigned, refused)
 
 
 def nested(depth: int) -> bytes:

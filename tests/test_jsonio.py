@@ -144,3 +144,73 @@ def test_dumps_bytes_refuses_what_json_dumps_refuses() -> None:
         with pytest.raises(TypeError, match="not JSON serializable"):
             jsonio.dumps_bytes(bad)
     assert jsonio.dumps_bytes({"a": 1}) == b'{"a": 1}'  # (the encoder is still usable)
+
+
+def _chain_of(depth: int) -> Any:
+    """A value ``depth`` deep, lists and objects in turn, brackets in its keys and strings."""
+    value: Any = 1
+    for i in range(depth):
+        value = [value] if i % 2 else {"k[": value, "s": "[[{{"}
+    return value
+
+
+def _outcome(text: str, limit: int) -> object:
+    """What ``loads`` must do with ``text``: the value ``json.loads`` reads if it nests at most
+    ``limit`` deep; else (too deep, or not JSON) raise ``JsonLimitError``."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return JsonLimitError
+    return value if _depth(value) <= limit else JsonLimitError
+
+
+_SOUP = st.sampled_from(
+    ["[", "]", "{", "}", '"', "\\", '\\"', '"[', ']"', ",", ":", "1", '"a":', " ", "\\u005b",
+     "é", "\U0001f600", "\ud800", "[]", "{}", '"x"', "null", "[1]"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(tokens=st.lists(_SOUP, max_size=60), repeat=st.integers(1, 40), limit=st.integers(0, 10))
+def test_any_text_is_read_within_the_bound_or_refused(
+    tokens: list[str], repeat: int, limit: int
+) -> None:
+    """review65: brackets, quotes and escapes in any order (in and out of strings, unbalanced,
+    a lone surrogate), repeated: ``loads`` gives what ``json.loads`` does when that nests
+    within the bound, else ``JsonLimitError``; never a deeper value, never another error.
+    (The plain parse of the reference is safe here: at most 2,400 brackets.)"""
+    for text in ("".join(tokens), "".join(tokens) * repeat):
+        want = _outcome(text, limit)
+        if want is JsonLimitError:
+            with pytest.raises(JsonLimitError):
+                jsonio.loads(text, max_bytes=10**6, max_depth=limit)
+        else:
+            assert jsonio.loads(text, max_bytes=10**6, max_depth=limit) == want
+
+
+@pytest.mark.parametrize(
+    "brackets", [jsonio.PARSE_FIRST - 1, jsonio.PARSE_FIRST, jsonio.PARSE_FIRST + 1]
+)
+@pytest.mark.parametrize("limit", [2, 8, 32])
+@pytest.mark.parametrize("off", [-1, 0, 1])
+def test_depth_at_the_bound_either_side_of_parse_first(brackets: int, limit: int, off: int) -> None:
+    """review65: a value ``limit + off`` deep whose text holds ``brackets`` opening brackets
+    (those of a string count: parsed first up to ``PARSE_FIRST``, the regex passes above):
+    exactly the bound either way. With a duplicate key whose first value nests deeper than
+    the one kept, either a value within the bound or a refusal (never a deeper value)."""
+    base = {"deep": _chain_of(limit + off - 1), "pad": ""}
+    pad = brackets - jsonio._openers(json.dumps(base), 10**9)
+    doc = {**base, "pad": "[" * pad}
+    text = json.dumps(doc)
+    assert text.count("[") + text.count("{") == brackets and _depth(doc) == limit + off
+    if off > 0:
+        with pytest.raises(JsonLimitError, match="nested deeper"):
+            jsonio.loads(text, max_bytes=10**6, max_depth=limit)
+    else:
+        assert jsonio.loads(text, max_bytes=10**6, max_depth=limit) == doc
+    hidden = '{"deep": ' + json.dumps(_chain_of(limit + 3)) + ", " + text[1:]
+    try:
+        got = jsonio.loads(hidden, max_bytes=10**6, max_depth=limit)
+    except JsonLimitError:
+        return
+    assert got == json.loads(hidden) and _depth(got) <= limit

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.sandwich import node_on
+from tests.test_attack44_chain_clock import pending_time
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review49_landing_and_prune import stalled_trade
@@ -19,6 +21,14 @@ from tests.test_review49_landing_and_prune import stalled_trade
 LANDING = 12
 """Seconds the node's settlements took to land (a chain that stalled that long): more than
 the 10 s the chain's clock is put before the orders' expiry."""
+
+
+def window_expiry(c: Chain, node: Node) -> int:
+    """An expiry ``4 * LANDING`` s past the chain's clock now: its next block's stamp, or the
+    node's clock if later (the node may not have read a chain running ahead yet: ``at`` then
+    found the chain past ``expiry - 10``, "Timestamp lower than the previous block's"), for
+    orders posted after the stall (the stall's own length is then no part of the window)."""
+    return max(node.chain_time(), pending_time(c)) + 4 * LANDING
 
 
 def at(c: Chain, timestamp: int) -> None:
@@ -32,12 +42,13 @@ async def test_an_order_within_the_landing_time_rests_unmatched_until_the_chain_
 ) -> None:
     c = chain
     async with node_on(c, tmp_path) as (node, api):
-        expiry = node.chain_time() + 4 * LANDING
+        await stalled_trade(c, node, api, stall=LANDING)
+        assert node.settler.stages.landing >= LANDING
+        expiry = window_expiry(c, node)
         honest = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
         code, body = await api.post_order(honest)
         assert code == 201, body
-        await stalled_trade(c, node, api, stall=LANDING)  # (at 2000: it leaves ``honest`` be)
-        assert node.settler.stages.landing >= LANDING
+        assert body["metaData"]["status"] == "open", body
         # the chain's clock 10 s before its expiry: within the landing time, not expired
         at(c, expiry - 10)
         await synced(node, c)

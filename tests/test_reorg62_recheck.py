@@ -21,7 +21,7 @@ import secrets
 from pathlib import Path
 
 from sdex.node.core import Node
-from sdex.order import bitmap_salt
+from sdex.order import SignedOrder, bitmap_salt
 from sdex.settlement.outcome import Outcome, SettledMatch
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -55,46 +55,64 @@ async def filled_is(api: Api, signed: object, amount: int) -> bool:
     return (await meta(api, signed))["filledMakerAmount"] == str(amount)  # type: ignore[arg-type]
 
 
+async def closed_during_a_held_reset(
+    c: Chain, node: Node, api: Api
+) -> tuple[SignedOrder, ResetHold]:
+    """Alice's ask rests at ``node``; a third of it settled (an IOC) and then undone by a
+    reset that ``node``'s watcher meets and holds (``ResetHold``); meanwhile the rest is
+    matched and settled, which the book (still holding the undone third) closes ``filled``.
+    Returned with the reset still held (the caller releases the hold)."""
+    sell = c.sign(ask(c, ALICE, 3 * E18 // 10, 900 * E6), ALICE)
+    await wait_for(node.mirror_ready)
+    hold = ResetHold(node)
+    assert (await api.post_order(sell))[0] == 201
+    await synced(node, c)
+    snap = str(c.rpc.call("evm_snapshot"))
+    first = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
+    # settled: a third of `sell` (an IOC: undone by the reset, it never rests again)
+    assert (await api.post_order(first, "ioc"))[0] == 201
+    await wait_for(lambda: filled_is(api, sell, E18 // 10), timeout=30)
+    c.rpc.call("hardhat_mine", hex(4))
+    await synced(node, c)
+    assert not node.book.find(sell.hash).pending  # type: ignore[union-attr]
+    revert(c, snap)  # the first settlement's block gone, and every kept one: a reset
+    c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
+    c.rpc.call("hardhat_mine", hex(6))
+    await asyncio.wait_for(hold.entered.wait(), 30)
+    try:
+        # the book still has the undone third: the rest of `sell` is two thirds
+        second = c.sign(bid(c, CAROL, 2 * E18 // 10, 600 * E6), CAROL)
+        code, body = await api.post_order(second)
+        assert code == 201, body
+        # settled, confirmed: the undone third and these two make the whole order
+        await wait_for(lambda: filled_is(api, sell, 3 * E18 // 10), timeout=30)
+        assert (await meta(api, sell))["status"] == "filled"
+    except BaseException:
+        hold.release()
+        raise
+    return sell, hold
+
+
 async def test_an_order_closed_by_its_match_during_a_reset_takes_the_chains_filled_amount(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    sell = c.sign(ask(c, ALICE, 3 * E18 // 10, 900 * E6), ALICE)
     async with running_node(node_config(c, tmp_path / "n.db", reorg_depth=2)) as (node, api):
-        await wait_for(node.mirror_ready)
-        hold = ResetHold(node)
-        assert (await api.post_order(sell))[0] == 201
-        await synced(node, c)
-        snap = str(c.rpc.call("evm_snapshot"))
-        first = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
-        # settled: a third of `sell` (an IOC: undone by the reset, it never rests again)
-        assert (await api.post_order(first, "ioc"))[0] == 201
-        await wait_for(lambda: filled_is(api, sell, E18 // 10), timeout=30)
-        c.rpc.call("hardhat_mine", hex(4))
-        await synced(node, c)
-        assert not node.book.find(sell.hash).pending  # type: ignore[union-attr]
-        revert(c, snap)  # the first settlement's block gone, and every kept one: a reset
-        c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
-        c.rpc.call("hardhat_mine", hex(6))
-        await asyncio.wait_for(hold.entered.wait(), 30)
-        try:
-            # the book still has the undone third: the rest of `sell` is two thirds
-            second = c.sign(bid(c, CAROL, 2 * E18 // 10, 600 * E6), CAROL)
-            code, body = await api.post_order(second)
-            assert code == 201, body
-            # settled, confirmed: the undone third and these two make the whole order
-            await wait_for(lambda: filled_is(api, sell, 3 * E18 // 10), timeout=30)
-            assert (await meta(api, sell))["status"] == "filled"
-        finally:
-            hold.release()
+        sell, hold = await closed_during_a_held_reset(c, node, api)
+        hold.release()
         assert node.watcher.resets == 1
-        on_chain = c.exchange.order_info(sell.order).filled
-        assert on_chain == 2 * E18 // 10
-        await synced(node, c)
-        await wait_for(lambda: node.settler.idle.is_set(), timeout=30)
         # before: `filled` at the whole 0.3 for good, the chain 0.2 (FILLABLE)
-        await wait_for(lambda: filled_is(api, sell, on_chain), timeout=20)
-        assert (await meta(api, sell))["status"] in ("open", "partially_filled")
+        await takes_the_chains_filled(c, node, api, sell)
+
+
+async def takes_the_chains_filled(c: Chain, node: Node, api: Api, sell: SignedOrder) -> None:
+    """``closed_during_a_held_reset``'s ``sell`` ends with the chain's 0.2, open again."""
+    on_chain = c.exchange.order_info(sell.order).filled
+    assert on_chain == 2 * E18 // 10
+    await synced(node, c)
+    await wait_for(lambda: node.settler.idle.is_set(), timeout=30)
+    await wait_for(lambda: filled_is(api, sell, on_chain), timeout=20)
+    assert (await meta(api, sell))["status"] in ("open", "partially_filled")
 
 
 async def test_a_bitmap_orders_undone_fill_leaves_the_book_once_its_match_fails(

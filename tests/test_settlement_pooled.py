@@ -4,7 +4,8 @@ transaction; the batches that did not fit sat there until ``RECEIPT_TIMEOUT`` (1
 were counted lost and their matches judged again (the lane's transfer of nothing at the
 first's nonce refused as underpriced). Replaced at higher fees, the same calls, they land at
 once (real anvil, the node's settler); on Hardhat, which refuses any send at a pooled nonce
-while it automines, they wait for the lane's next send as before."""
+while it automines, a transfer of nothing at the next nonce mines the pool
+(``tests/test_reorg63_hardhat_pool.py``)."""
 
 from __future__ import annotations
 
@@ -117,31 +118,6 @@ async def test_settlements_left_pooled_when_automine_resumes_land_replaced_at_on
     assert len(landed) == BATCHES and not landed & settler.given_up
     assert settler.replace_refused == 0  # (each asked again first: one block took them all)
     assert rows == {"mined": BATCHES, "dropped": settler.replaced}  # (each replaced one)
-    assert not settler.in_flight
-
-
-async def test_on_hardhat_settlements_left_pooled_wait_for_the_next_send_as_before(
-    devnet: Devnet, chain: Chain, tmp_path: Path
-) -> None:
-    """Hardhat, its automine resumed, mines nothing of its pool and refuses any send at a
-    pooled nonce ("Nonce too low ... can't be queued when automining"): each replacement
-    tried is refused and dropped, no more are tried, no transfer of nothing either; the
-    lane's next settlement makes Hardhat mine the pool and every match settles."""
-    if devnet.engine != "hardhat":
-        pytest.skip("Hardhat's own pool (anvil's: the test above)")
-    c = chain
-    count = 64 * BATCHES
-    async with running_settler(c, tmp_path) as (settler, results):
-        settler.backlog_batch = settler.gas.backlog_batch = 64
-        await pooled_while_paused(c, settler, count)
-        await wait_for(lambda: settler.replace_refused == BATCHES, timeout=30.0)
-        assert results == [] and settler.replaced == 0
-        settler.submit([pair(c, count)])
-        await wait_for(lambda: settler.idle.is_set() and len(results) == count + 1, timeout=60.0)
-        rows = await statuses(settler)
-    assert settler.settled == count + 1 and settler.failed == 0 and settler.lost == 0
-    assert settler.gap_fills == 0
-    assert rows == {"mined": BATCHES + 1, "dropped": BATCHES}
     assert not settler.in_flight
 
 

@@ -17,7 +17,8 @@ def test_the_kept_panel_breaks_no_line_at_80_columns() -> None:
     keep_running(out, _Story(nodes, Path(".sdex/demo")))  # type: ignore[arg-type]
     inside = [line.strip("│ ") for line in out.export_text().splitlines() if line.startswith("│")]
     assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:30740" in inside
-    assert "--deployment .sdex/demo/devnet.json for cancel --onchain and audit" in " ".join(inside)
+    said = "--deployment .sdex/demo/devnet.json for balance, cancel --onchain, audit"
+    assert said in " ".join(inside)
     for line in inside:
         assert line.count("(") == line.count(")"), inside
         assert not line.startswith(("for ", "audit")), inside  # (no line's tail on its own)

@@ -39,9 +39,10 @@ async def test_cancel_of_an_order_filled_at_another_node_says_where_it_is_known(
         assert r.exit_code == 1, r.output
         said = one_line(r.output)
         assert "one of its peers?" not in said, said
-        assert (
-            f"order {bought} is not known to the node at {url1}: nothing was cancelled (an "
-            "order is gossiped to other nodes only once it rests in a book: one filled on "
-            "arrival is known only to the node it was posted to; its status: GET "
-            f"/v1/orders/{bought} at that node)"
+        assert (  # (cancel65: node-1 keeps the cancel, in case the order comes)
+            f"order {bought} is not known to the node at {url1}: nothing was cancelled yet "
+            "(the node keeps the signed cancel for a day and takes the order cancelled if "
+            "it comes meanwhile; an order is gossiped to other nodes only once it rests in a "
+            "book: one filled on arrival is known only to the node it was posted to; its "
+            f"status: GET /v1/orders/{bought} at that node)"
         ) in said, said

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_attack44_chain_clock import pending_time
-from tests.test_node import ALICE, E6, E18, ask
+from tests.test_attack44_chain_clock import pending_time, taken_expiring_soon
 
 
 async def test_an_order_expired_on_an_idle_chain_leaves_the_book(
@@ -23,10 +22,8 @@ async def test_an_order_expired_on_an_idle_chain_leaves_the_book(
 ) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (_node, api):
-        expiry = pending_time(c) + 4  # taken now: past the latest block's stamp and the margin
-        doomed = c.sign(ask(c, ALICE, E18, 2000 * E6, expiry=expiry))
-        code, body = await api.post_order(doomed)
-        assert code == 201 and body["status"] == "open", body
+        doomed = await taken_expiring_soon(c, api)
+        expiry = doomed.order.expiry
         head = c.rpc.call("eth_blockNumber")
         await wait_for(lambda: pending_time(c) > expiry, timeout=30)  # the chain idles past it
 

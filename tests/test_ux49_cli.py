@@ -19,7 +19,7 @@ from sdex.demorun import kept_text
 from sdex.devnet import free_port
 from sdex.orderparse import to_checksum
 from tests.conftest import Chain
-from tests.nodeutil import ROOT
+from tests.nodeutil import PORT_TRIES, ROOT
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
 
@@ -40,19 +40,23 @@ def _node_stderr(c: Chain, tmp_path: Path, index: int) -> str:
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
     err = tmp_path / f"node-{index}.err"
-    with err.open("w") as err_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sdex.cli", "node", "--port", str(free_port()),
-             "--deployment", str(deployment), "--key", "0x" + c.keys[index].hex(),
-             "--db", str(tmp_path / f"node-{index}.db")],
-            env=ENV, stdout=subprocess.PIPE, stderr=err_file, text=True,
-        )  # fmt: skip
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()  # (bounded by the node's start: it exits on failure)
-            assert line.startswith("listening on "), (line, err.read_text())
-        finally:
-            assert _stop(proc) == 0
+    for _ in range(PORT_TRIES):  # (another process may take ``free_port``'s pick first)
+        with err.open("w") as err_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "sdex.cli", "node", "--port", str(free_port()),
+                 "--deployment", str(deployment), "--key", "0x" + c.keys[index].hex(),
+                 "--db", str(tmp_path / f"node-{index}.db")],
+                env=ENV, stdout=subprocess.PIPE, stderr=err_file, text=True,
+            )  # fmt: skip
+            try:
+                assert proc.stdout is not None
+                line = proc.stdout.readline()  # (bounded by the node's start: it exits on failure)
+            finally:
+                code = _stop(proc)
+        if line or "already in use" not in err.read_text():
+            break
+    assert line.startswith("listening on "), (line, err.read_text())
+    assert code == 0, err.read_text()
     return err.read_text()
 
 

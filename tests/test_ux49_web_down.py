@@ -6,10 +6,12 @@ node down" until the node answers again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from playwright.async_api import Browser
 
+from sdex.node.main import serve
 from tests import test_web as web
 from tests.conftest import Chain
 from tests.nodeutil import running_node, wait_for
@@ -34,6 +36,7 @@ async def test_a_down_node_takes_no_order_and_its_peers_last_seen_is_unknown(
         url2 = api2.base  # (the port node 2 bound)
         cfg1 = web.dev_config(chain, tmp_path / "n1.db", 19, peers=(url2,))
         async with running_node(cfg1) as (n1, api):
+            port1 = n1.config.port  # (cfg1's, or another if that one was taken meanwhile)
             assert n1.gossip is not None
             gossip = n1.gossip
             await wait_for(lambda: url2 in [p["url"] for p in gossip.peers.to_json()], timeout=20)
@@ -55,8 +58,9 @@ async def test_a_down_node_takes_no_order_and_its_peers_last_seen_is_unknown(
         # each peer's last sighting is not known while the node does not answer
         seen = await page.evaluate(SEEN)
         assert seen and all(s == "unknown: node down" for s in seen), seen
-        # back: the form is usable again, the peers' sightings live
-        async with running_node(cfg1):
+        # back, on the port the page knows (the one node 1 bound: ``running_node`` would
+        # pick another if that one were taken, and the page would wait on a port nobody serves)
+        async with serve(replace(cfg1, port=port1)):
             await page.wait_for_selector("body[data-node=up]", state="attached", timeout=20_000)
             await page.wait_for_function(f"() => !({FORM})().some(([, off]) => off)")
             assert await page.evaluate(WHY) == ""

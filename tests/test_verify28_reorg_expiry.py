@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack44_chain_clock import pending_time
 from tests.test_chain_outage import OwnHardhat
 from tests.test_mirror import Events, meta, revert, synced
 from tests.test_node import ALICE, E6, E18, ask
@@ -32,7 +33,7 @@ async def test_an_order_a_reorged_out_block_expired_is_open_again(
         await wait_for(lambda: node.watcher.caught_up.is_set())
         events = Events(await api.session.ws_connect(api.base + "/v1/ws"))
         try:
-            expiry = max(timestamp(c), int(time.time())) + 600
+            expiry = max(pending_time(c), int(time.time())) + 600  # (the chain's clock's)
             signed = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
             assert (await api.post_order(signed))[0] == 201
             snap = c.rpc.call("evm_snapshot")
@@ -68,7 +69,7 @@ async def test_an_order_the_old_chains_time_expired_is_open_after_a_reset(tmp_pa
         async with running_node(node_config(c, tmp_path / "n.db", reorg_depth=2)) as (node, api):
             w = node.watcher
             await wait_for(lambda: w.caught_up.is_set())
-            expiry = max(timestamp(c), int(time.time())) + 600
+            expiry = max(pending_time(c), int(time.time())) + 600  # (the chain's clock's)
             signed = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
             assert (await api.post_order(signed))[0] == 201
             c.rpc.call("evm_increaseTime", 1200)

@@ -24,6 +24,7 @@ from sdex.audit.facts import OrderCopy
 from sdex.chain import FillEvent, load_abi
 from sdex.chain.rpc import quantity
 from sdex.errors import SignatureError
+from sdex.fillmath import UINT256_MAX
 from sdex.order import Domain, Order, SignedOrder, recover_signer
 
 SETTLEMENT_FUNCTIONS = ("fillOrder", "matchOrders", "matchOrdersPacked", "batchMatchOrders")
@@ -109,6 +110,45 @@ def decode_settlement(data: bytes) -> tuple[str, list[tuple[Order, bytes]]]:
     if fn.name == "fillOrder":
         return fn.name, [(_order(args[0]), bytes(args[1]))]
     return fn.name, [(_order(args[0]), bytes(args[1])), (_order(args[2]), bytes(args[3]))]
+
+
+def decode_matches(data: bytes) -> list[tuple[Order, Order, int]]:
+    """The (left order, right order, ``maxLeftFill``) of each match a ``matchOrders``,
+    ``matchOrdersPacked`` or ``batchMatchOrders`` calldata carries, in its order (what
+    ``Exchange.encode_settlement`` writes: a restart adopts a pooled settlement of its own
+    with them, ``sdex.settlement.adopt``). ``CalldataError`` for anything else, and for a
+    batch pair naming an order the batch does not carry (read, it reverts whole)."""
+    if len(data) > MAX_CALLDATA:
+        raise CalldataError(f"calldata of {len(data)} bytes, beyond {MAX_CALLDATA}")
+    name, carried = decode_settlement(data)
+    body = data[4:]
+    if name == "matchOrdersPacked":
+        return [(carried[0][0], carried[1][0], _packed_cap(body))]
+    if name == "matchOrders":
+        try:
+            cap = decode(list(load_abi("Exchange").fn(name).input_types), body, strict=False)[4]
+        except (DecodingError, OverflowError, ValueError) as e:  # (decoded above: never)
+            raise CalldataError(f"its calldata does not decode as {name}: {e}"[:300]) from None
+        return [(carried[0][0], carried[1][0], int(cap))]
+    if name != "batchMatchOrders":
+        raise CalldataError(f"{name} is no match")
+    n = _word(body, _word(body, 0))  # (decode_batch checked every order and pair in bounds)
+    if len(carried) != n:
+        raise CalldataError("an order of the batch does not read")
+    pairs_at = _word(body, 64)
+    out = []
+    for i in range(_word(body, pairs_at)):
+        left, right, cap = (_word(body, pairs_at + 32 + 96 * i + 32 * k) for k in range(3))
+        if left >= n or right >= n:
+            raise CalldataError(f"pair {i} names order {max(left, right)} of {n}")
+        out.append((carried[left][0], carried[right][0], cap))
+    return out
+
+
+def _packed_cap(body: bytes) -> int:
+    """``matchOrdersPacked``'s ``maxLeftFill`` (UINT256_MAX when its flag is off)."""
+    c = _Cursor(body)
+    return c.uint() if c.take(1)[0] & 16 else UINT256_MAX
 
 
 def _order(t: Sequence[Any]) -> Order:

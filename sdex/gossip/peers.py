@@ -380,6 +380,12 @@ class Peers:
         now = self.clock()
         return [p for p in self._peers.values() if p.reachable(now)]
 
+    def others(self, exclude: str | None = None) -> list[Peer]:
+        """Every admitted peer not banned, but the one with id ``exclude``: reachable now or
+        waiting out a backoff."""
+        now = self.clock()
+        return [p for p in self._peers.values() if p.key != exclude and not p.banned(now)]
+
     def sample(self, k: int, exclude: str | None = None) -> list[Peer]:
         """Up to ``k`` random reachable peers, not the one with id ``exclude``."""
         live = [p for p in self.live() if p.key != exclude]

@@ -67,7 +67,10 @@ class NodePort(OrderView, Protocol):
         ``submit_from_peer`` would answer ``known`` at once)"""
         ...
 
-    def cancel_notice(self, notice: object, peer: str) -> NoticeResult: ...
+    def cancel_notice(self, notice: object, peer: str, address: str = "") -> NoticeResult:
+        """A peer's soft cancel; ``address``: the client address it came from ("": not
+        known), what a stranger's kept cancels count against."""
+        ...
 
     async def cancelled_page(
         self, after: int, limit: int, max_bytes: int

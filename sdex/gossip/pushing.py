@@ -62,14 +62,15 @@ class Pushing:
         return self._drain()
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
-        """A cancel or settlement notice: to every live peer (they are rare and small), and to
-        every peer in backoff whose outbox holds orders: they go to it later, the notice
-        first (cancel63: a peer whose link failed a moment got the order of a cancel made
-        meanwhile, never the cancel, and booked it open until anti-entropy told it)."""
+        """A cancel or settlement notice: to every admitted peer (they are rare and small),
+        one in a backoff once it is over, before the orders waiting for it (cancel63: a peer
+        whose link failed a moment got the order of a cancel made meanwhile, never the
+        cancel, and booked it open until anti-entropy told it). tests63: only a peer in a
+        backoff whose outbox held orders was given it; one whose link had failed just before
+        the order came (the order not queued for it: anti-entropy carries open orders) never
+        got the cancel, and took the order open when anyone posted it there."""
         now = self.clock()
-        keys = [p.key for p in self.peers.sample(len(self.peers), exclude)]
-        waiting = [k for k, b in self._boxes.items() if b.orders and k != exclude]
-        for key in dict.fromkeys(keys + [k for k in waiting if self.peers.get(k) is not None]):
+        for key in [p.key for p in self.peers.others(exclude)]:
             box = self._box(key)
             if len(box.notices) < self.config.outbox_max:
                 box.notices.append((kind, notice))

@@ -319,7 +319,7 @@ async def get_peers(gossip: Gossip, q: Asked) -> object:
 
 
 async def post_cancel(gossip: Gossip, q: Asked) -> object:
-    result = gossip.node.cancel_notice(q.body, q.sender)
+    result = gossip.node.cancel_notice(q.body, q.sender, q.address)
     if result.status >= 300:
         raise ApiError(result.status, 100, str(result.body.get("reason", "refused")))
     return result.body

@@ -136,6 +136,9 @@ class Intake:
             signed = SignedOrder.from_json(obj, self.domain)
         except OrderParseError as e:
             return Rejection(RejectionCode.MALFORMED, e.errors)
+        return self._ruled(signed, check_fee)
+
+    def _ruled(self, signed: SignedOrder, check_fee: bool) -> SignedOrder | Known | Rejection:
         result = self._rules(signed, check_fee)
         return result.of_order(signed.hash) if isinstance(result, Rejection) else result
 
@@ -267,8 +270,9 @@ class Intake:
         return None
 
     async def submit(self, obj: object, check_fee: bool = True, spend: Spend | None = None,
-                     handing: Hand | None = None) -> IntakeResult:  # fmt: skip
-        first = self.check_offchain(obj, check_fee)
+                     handing: Hand | None = None,
+                     fronted: SignedOrder | None = None) -> IntakeResult:  # fmt: skip
+        first = self._ruled(fronted, check_fee) if fronted else self.check_offchain(obj, check_fee)
         if not isinstance(first, SignedOrder):
             return first
         signed = first
@@ -276,7 +280,7 @@ class Intake:
             handing()
         # Off-chain ECDSA first, on the worker thread. A signature that doesn't recover to
         # the maker may still be a contract wallet's (EIP-1271): the chain's verdict decides.
-        ecdsa_ok = await self.ecdsa.ecdsa_ok(signed)
+        ecdsa_ok = True if fronted is not None else await self.ecdsa.ecdsa_ok(signed)
         result = self._after_ecdsa(signed, ecdsa_ok)
         return await self._after_read(signed, ecdsa_ok, spend) if result is None else result
 

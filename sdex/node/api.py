@@ -31,6 +31,7 @@ from sdex.matching import TimeInForce
 from sdex.model import API_STATUSES
 from sdex.node.appstate import (
     BOOK_FEED_KEY,
+    FRONTS_KEY,
     LIMITER_KEY,
     METRICS_KEY,
     NODE_KEY,
@@ -258,7 +259,7 @@ async def post_cancel(request: web.Request) -> web.Response:
         raise ApiError.field(
             "signature", FieldCode.INVALID_SIGNATURE_OR_HASH, e.errors[0].reason
         ) from None
-    result = await node.cancel(order_hash, signature)
+    result = await node.cancel(order_hash, signature, client_group(request.remote))
     return web.json_response(result.body, status=result.status)
 
 
@@ -280,6 +281,7 @@ async def get_health(request: web.Request) -> web.Response:
             "exchange": node.domain.verifying_contract,
             "operator": node.config.operator,
             **node.stats(),
+            **({"fronts": request.app[FRONTS_KEY]()} if FRONTS_KEY in request.app else {}),
         },
         status=200 if chain == "ok" else 503,
     )

@@ -7,7 +7,7 @@ the websocket) read the same state without importing each other.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Metric
@@ -111,6 +111,8 @@ class _Collector(Collector):
 NODE_KEY = web.AppKey("node", Node)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 LIMITER_KEY = web.AppKey("limiter", NetworkLimiter)
+FRONTS_KEY: web.AppKey[Callable[[], dict[str, object]]] = web.AppKey("fronts")
+"""The node's front processes' counts for ``/health`` (``sdex.node.fronts``), if it runs any."""
 WS_SLOTS_KEY = web.AppKey("ws_slots", WsSlots)
 
 

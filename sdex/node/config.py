@@ -78,6 +78,10 @@ class NodeConfig:
     """HTTP connections in all (at most half of the process's descriptor limit)."""
     http_idle_timeout: float = 30.0
     """Seconds an HTTP connection with no request in progress stays open."""
+    fronts: int = 0
+    """Front processes that accept the HTTP connections and do a wallet order's parse, hash
+    and signature check on cores of their own (``sdex.node.fronts``); 0: none, this process
+    accepts them."""
     max_large_answers_per_client: int = 8
     """Answers of 16 KiB or more (a listing page of 16 records or more) being written to one
     client address at once; one more is refused, 503 (``sdex.node.sending``)."""

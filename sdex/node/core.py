@@ -195,13 +195,15 @@ class Node(NodePeering):
         """Settle what a previous run left pending, put every stored open order back in the
         book as the saved mirror has it, and the blocks since applied (the chain read per
         order only where the mirror cannot judge it; the loop is given back between chunks),
+        adopt what the previous run left pooled (``NodeSettlement._adopt``),
         start the background tasks and gossip, then set ``started``.
         Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
         cfg = self.config
-        await reconcile(self.settler)
+        pooled = await reconcile(self.settler)
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
+        self._adopt(pooled)  # (before the book is matched again: their orders held)
         self._tasks = [
             asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self.watcher.run(), name="watcher"),

@@ -372,15 +372,12 @@ class HeldOrders(HeldEviction):
         times each hop by them on one machine. (Wall time, not the monotonic clock, which
         would tell every subscriber the host's uptime.) Built only if someone listens; the
         order's text encoded once per record."""
-        self.events.publish_lazy(
-            lambda: {
-                "type": "order",
-                "event": event,
-                "order": rec.json,
-                "metaData": {
-                    **(self.meta(rec, st) if meta is None else meta),
-                    "publishedAt": time.time(),
-                },
-            },
-            functools.partial(order_event_text, rec=rec, text=rec.json_text),
+
+        def made(seq: int) -> dict[str, object]:
+            m = self.meta(rec, st) if meta is None else {**meta}  # (``meta``'s: not the caller's)
+            m["publishedAt"] = time.time()
+            return {"seq": seq, "type": "order", "event": event, "order": rec.json, "metaData": m}
+
+        self.events.publish_numbered(
+            made, functools.partial(order_event_text, rec=rec, text=rec.json_text)
         )  # (the order's text as now: a close drops it from the record after this)

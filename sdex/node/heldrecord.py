@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _string
-from typing import Any
 
 from sdex.matching.match import TimeInForce
 from sdex.model import OrderStatus
@@ -147,8 +146,6 @@ EVENT_META_KEYS = (
 )
 """An order event's ``metaData`` keys, in order, as ``HeldOrders.publish`` makes them
 (``HeldOrders.meta``'s, then ``publishedAt``) and ``order_event_text`` stamps ``sentAt``."""
-_STRINGS = (0, 1, 2, 3, 4, 5, 7, 8)
-_FLOATS = (6, 9, 10)
 
 
 def event_meta_text(meta: dict[str, object]) -> str:
@@ -159,15 +156,25 @@ def event_meta_text(meta: dict[str, object]) -> str:
     other shape: encoded."""
     if tuple(meta) != EVENT_META_KEYS:
         return encode_json(meta)
-    v: list[Any] = list(meta.values())
-    for i in _FLOATS:
-        x = v[i]
-        if type(x) is not float or x - x != 0.0:  # (not a float, or inf or nan)
-            return encode_json(meta)
-    for i in _STRINGS:
-        if not isinstance(v[i], str):
-            return encode_json(meta)
-    h, st, f, p, rf, rm, ca, src, rs, pub, sent = v
+    h, st, f, p, rf, rm, ca, src, rs, pub, sent = meta.values()
+    # (unrolled, no loop over positions: ~1 us less an event, two a settled match; anvil63)
+    if (
+        type(ca) is not float
+        or type(pub) is not float
+        or type(sent) is not float
+        or ca - ca != 0.0  # (inf or nan)
+        or pub - pub != 0.0
+        or sent - sent != 0.0
+        or not isinstance(h, str)
+        or not isinstance(st, str)
+        or not isinstance(f, str)
+        or not isinstance(p, str)
+        or not isinstance(rf, str)
+        or not isinstance(rm, str)
+        or not isinstance(src, str)
+        or not isinstance(rs, str)
+    ):
+        return encode_json(meta)
     return (
         f'{{"orderHash": {_string(h)}, "status": {_string(st)}, '
         f'"filledMakerAmount": {_string(f)}, "pendingMakerAmount": {_string(p)}, '

@@ -25,7 +25,7 @@ from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
 from sdex.node.selftrade import own_crossing
 from sdex.node.softcancel import NodeSoftCancel
-from sdex.order import Order
+from sdex.order import Order, SignedOrder
 from sdex.ordertext import order_text
 from sdex.store import StoreError
 
@@ -42,10 +42,12 @@ class NodeIntake(NodeSoftCancel):
         source: str = "api",
         tif: TimeInForce = TimeInForce.GTC,
         client: str | None = None,
+        fronted: SignedOrder | None = None,
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest. ``client``:
         the wallet's address, whose budget of chain reads pays for one (``sdex.node.readbudget``;
-        None: no budget)."""
+        None: no budget). ``fronted``: a wallet's order a front process parsed, hashed and
+        found signed by its maker (``sdex.node.fronts``; ``obj`` unread)."""
         fw = self.forwarding
         # What it costs before it is passed on, timed only while there is a peer to pass it
         # on to (the clocks are system calls, one releases the GIL; a node with no peer
@@ -55,7 +57,7 @@ class NodeIntake(NodeSoftCancel):
         spend = None if client is None else self.read_budget.wallet(client)
         hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
         handing = None if started is None else lambda: hand.append(fw.start())
-        result = await self.intake.submit(obj, source == "api", spend, handing)
+        result = await self.intake.submit(obj, source == "api", spend, handing, fronted)
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             if result.code is RejectionCode.THROTTLED:  # (not read: its client's budget)
                 return SubmitResult(429, throttled_body(), headers=self.read_budget.headers())
@@ -364,10 +366,13 @@ class NodeIntake(NodeSoftCancel):
         for mr in self.engine.uncross(now=now, may_match=self.may_match, match_by=by):
             self._after_match(mr)
 
-    async def cancel(self, order_hash: bytes, signature: bytes) -> SubmitResult:
-        """A wallet's soft cancel: ``soft_cancel``, answered once what it wrote is committed
-        (awaited: the loop serves on while the writer commits)."""
-        result = self.soft_cancel(order_hash, signature)
+    async def cancel(
+        self, order_hash: bytes, signature: bytes, client: str = "unknown"
+    ) -> SubmitResult:
+        """A wallet's soft cancel (from ``client``, its ``client_group``): ``soft_cancel``,
+        answered once what it wrote is committed (awaited: the loop serves on while the
+        writer commits)."""
+        result = self.soft_cancel(order_hash, signature, client=client)
         if result.stored is not None:
             try:
                 await asyncio.shield(result.stored)  # (bounded: ``committed``'s ``within``)

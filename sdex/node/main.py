@@ -39,6 +39,7 @@ from sdex.node.appstate import METRICS_KEY
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node
+from sdex.node.fronts import front_processes
 from sdex.node.gcfreeze import GcFreezer, gc_freeze
 from sdex.node.process import http_url
 from sdex.node.sending import AnswerSlots, bound_answers
@@ -116,20 +117,26 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
         runner = BoundedRunner(
             app, slots, config.http_idle_timeout, shutdown_timeout=2.0, linger=config.body_timeout
         )
+        fronts = front_processes(config, node, app)
         await runner.setup()
         try:
             # The port opens before the stored orders are loaded (seconds on a large store):
             # /health answers 503 "starting" meanwhile and every other route 503 with
             # Retry-After (``sdex.node.api.guard``), as a load balancer's readiness check or a
             # wallet expects; no order is taken before the book holds every stored one.
-            site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
-            await site.start()
+            if fronts is None:
+                site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
+                await site.start()
+            else:  # (they accept the connections: ``sdex.node.fronts``)
+                await fronts.start(runner.server)
             log.info("port %d open: loading the stored orders", config.port)
             await node.load()
             async with frozen_heap(config, freeze):
                 yield node
         finally:
             began = time.monotonic()
+            if fronts is not None:
+                await fronts.stop()
             await runner.cleanup()
             served = time.monotonic()
             await node.stop()
@@ -208,6 +215,7 @@ def config_for(
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
     drop_closed_after: float | None = None,
+    fronts: int = 0,
 ) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
@@ -240,6 +248,7 @@ def config_for(
         trusted_proxies=tuple(trusted_proxies),
         limits=replace(config.limits, min_amounts=minimums_for(d.tokens, min_amounts)),
         expired_retention=drop_closed_after,
+        fronts=fronts,
     )
     config = listing_bounds(config, listing_rate_limit, listing_rate_total)
     config = read_bounds(config, chain_read_limit, peer_chain_read_limit, chain_read_total)
@@ -368,6 +377,7 @@ def run_node(
     trusted_proxies: tuple[Network, ...] = (),
     min_amounts: tuple[str, ...] = (),
     drop_closed_after: float | None = None,
+    fronts: int = 0,
 ) -> None:
     """Run a node until SIGINT or SIGTERM, then stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
@@ -395,6 +405,7 @@ def run_node(
         trusted_proxies=trusted_proxies,
         min_amounts=min_amounts,
         drop_closed_after=drop_closed_after,
+        fronts=fronts,
     )
     setup_logging(log_level)
     asyncio.run(_run(config, interval))

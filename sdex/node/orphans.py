@@ -1,4 +1,5 @@
-"""Soft cancels that peers passed on for orders this node does not hold (yet).
+"""Soft cancels that peers passed on, or wallets posted (cancel65), for orders this node does
+not hold (yet).
 
 cancel63: a cancel gossiped right after its order can overtake the order's push (an
 outbox sends its notices before its orders), and a peer outside the maker's node's mesh
@@ -13,13 +14,16 @@ only its form is checked on arrival (``signature_parts``: no recovery spent on a
 the signer is recovered, and compared with the maker, when the order comes (a mismatch
 costs its sender a penalty: an honest node passes on only cancels it verified). A hostile
 peer may still send any number of well-formed cancels for made-up hashes, so they are
-bounded: ``PER_SENDER`` kept from one sender (peers outside the peer table count as one),
+bounded: ``PER_SENDER`` kept from one sender (peers outside the peer table count as one a
+host group, cancel65: one stranger's flood evicted every other stranger's cancels),
 ``TOTAL`` in all, one for a hash from each sender's count (``bucket``: a forger's fakes
 cannot fill a hash's room and keep out an honest peer's cancel of it), each
 ``KEPT_SECONDS`` at most; when full, the sender holding the most loses its oldest (a flood
 evicts its own first, never an honest peer's few). The peer is answered 202 once it is
 kept: kept in the store too (``sdex.storeorphans``: the node writes each kept one and
-deletes each forgotten, ``gone``), read back at a restart."""
+deletes each forgotten, ``gone``), read back at a restart. A wallet's (its order posted to
+another node, the gossip not here yet) is kept so too, one count a client, its signer
+recovered at once (a clear 400 for bytes no key signed), never a penalty."""
 
 from __future__ import annotations
 
@@ -27,11 +31,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 PER_SENDER = 1_000
-"""Cancels of unknown orders kept from one sender (strangers share one count)."""
+"""Cancels of unknown orders kept from one sender (strangers share one count a host group,
+wallets one a client)."""
 TOTAL = 20_000
 """Cancels of unknown orders kept in all (~5 MB)."""
-KEPT_SECONDS = 3600.0
-"""Seconds one is kept waiting for its order (a delayed push, anti-entropy, a replay)."""
+KEPT_SECONDS = 86_400.0
+"""Seconds one is kept waiting for its order (a delayed push, anti-entropy, a replay). Not
+the order's expiry: unknown until it comes, and any uint64. The counts bound what a flood
+holds, not the time: a day, not an hour (cancel65: a hostile holder of the signed order
+replayed it past the hour at a node that had kept only its cancel, and it traded there)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import aiohttp
 
 from sdex.chain import Receipt
 from sdex.errors import ChainError, OrderParseError, SignatureError
+from sdex.gossip.hosts import source_group
 from sdex.gossip.payload import fits
 from sdex.ingest.intake import SIGNATURE_HEX
 from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus, field_error_body
@@ -46,8 +47,9 @@ class NodePeering(NodeSettlement):
     cancels_retry = FILLED_READS_OFF
     """Seconds before a failed read of soft-cancelled orders' fills is tried again."""
 
-    def cancel_notice(self, notice: object, peer: str) -> SubmitResult:
-        """A soft cancel a peer passed on: applied only if the maker signed it."""
+    def cancel_notice(self, notice: object, peer: str, address: str = "") -> SubmitResult:
+        """A soft cancel a peer passed on (from the client ``address``, "" if not known):
+        applied only if the maker signed it."""
         try:
             if not isinstance(notice, dict):
                 raise SignatureError("a cancel notice is an object")
@@ -59,7 +61,7 @@ class NodePeering(NodeSettlement):
             if self.gossip is not None:
                 self.gossip.penalize(peer)
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        result = self.soft_cancel(order_hash, signature, from_peer=peer)
+        result = self.soft_cancel(order_hash, signature, peer, source_group(address))
         if result.status == 400 and self.gossip is not None:  # the maker never signed it
             self.gossip.penalize(peer)
         return result

@@ -20,7 +20,7 @@ from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
-from sdex.model import FillEvent
+from sdex.model import FillEvent, OrderStatus
 from sdex.node.commitwait import CommitWaits
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
@@ -251,16 +251,37 @@ class NodeState:
         return self.watcher.block, self.sender.signed_past if nonce is None else nonce
 
     def _withdrawn(self, m: Match) -> bool:
-        """Whether an order of ``m`` was soft-cancelled since ``m`` was made (its maker's
-        cancel taken here: ``Record.cancel_signature``): the settler does not sign ``m``
-        (cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
-        node's word though nothing had been sent)."""
+        """Whether an order of ``m`` was cancelled since ``m`` was made: the settler does not
+        sign ``m``. Soft-cancelled (its maker's cancel taken here: ``Record.cancel_signature``;
+        cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
+        node's word though nothing had been sent), or cancelled on chain (its record closed
+        so, or in a block the mirror applied and the node not yet: ``cancelled_on_chain``;
+        cancel65: signed, the chain could only revert or skip it, the operator's gas paid for
+        nothing)."""
         records = self.records
-        for h in (m.resting.hash, m.incoming.hash):
-            rec = records.get(h)
-            if rec is not None and rec.cancel_signature is not None:
+        for so in (m.resting, m.incoming):
+            rec = records.get(so.hash)
+            if rec is not None and (
+                rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
+            ):
+                return True
+            if self.cancelled_on_chain(so):
                 return True
         return False
+
+    def live_sides(self, matches: Iterable[Match]) -> list[bytes]:
+        """The hashes of ``matches``' orders (given back unsent) to match again: not one
+        cancelled on chain (its block's close may still be on its way: matched again
+        meanwhile, it would only be withdrawn again)."""
+        sides = (so for m in matches for so in (m.resting, m.incoming))
+        return [so.hash for so in sides if not self.cancelled_on_chain(so)]
+
+    def cancelled_on_chain(self, so: SignedOrder) -> bool:
+        """Whether the mirror has ``so`` cancelled on chain (``cancelOrder``, or its maker's
+        ``cancelOrdersUpTo`` past its salt), from memory only (a cancel of an order the book
+        still offers is in the mirror's window of recent blocks: held in memory)."""
+        mirror, o = self.mirror, so.order
+        return so.hash in mirror.cancelled or o.salt < mirror.min_salt.get(o.maker, 0)
 
     def saw_block_time(self, number: int, timestamp: int, reset: bool = False) -> None:
         """The chain's newest block, ``number``, is stamped ``timestamp``: the chain's clock is

@@ -203,7 +203,10 @@ class NodeRejudge(NodeVerdicts):
                 continue
             if rec.status is not OrderStatus.FILLED and rec.cancel_signature is None:
                 continue
-            filled = min(self.mirror.filled_of(h), rec.signed.order.maker_amount)
+            full = rec.signed.order.maker_amount
+            if rec.filled >= full:  # (filled in full, as most are: the chain's is no more)
+                continue
+            filled = min(self.mirror.filled_of(h), full)
             if filled > rec.filled:
                 self.registry.correct_filled(rec, filled)
 

@@ -12,15 +12,16 @@ from collections.abc import Set as AbstractSet
 from sdex.book import Entry, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
-from sdex.matching.match import Match
-from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
+from sdex.matching.match import Match, MatchResult
+from sdex.model import OPEN_STATUSES, MatchOutcome, OrderStatus, closed_status
 from sdex.node.settleblame import HOSTILE_WHY
 from sdex.node.settlefills import NodeFills, own_fills, publish_fill
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
+from sdex.settlement.adopt import adopted_matches, pooled_tx
 from sdex.settlement.blame import own_key, pair_refused
-from sdex.store import StoredFill
+from sdex.store import StoredFill, StoredSettlement
 
 log = logging.getLogger("sdex.node")
 MAX_SETTLE_FAILURES = 3
@@ -97,7 +98,7 @@ class NodeSettlement(NodeFills):
             # another settlement's diagnosis (its chain read, under the lock; left50)
             for m in unsent:
                 self._release(m)
-            self._rematch([so.hash for m in unsent for so in (m.resting, m.incoming)])
+            self._rematch(self.live_sides(unsent))
             self.registry.sync()
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what
         # follows waits for the store and the chain, one settlement's results at a time.
@@ -126,6 +127,26 @@ class NodeSettlement(NodeFills):
         except asyncio.CancelledError:  # (the node stops)
             writing.cancel()
             raise
+
+    def _adopt(self, pooled: list[StoredSettlement]) -> None:
+        """(At the start, the orders loaded) Settlements a previous run left in a pool the
+        chain is not told to mine (``sdex.settlement.reconcile``): each adopted into the
+        lane, its matches held in flight (``sdex.settlement.adopt``), so its orders are not
+        matched again behind it; one that cannot be is given up as before (if it lands,
+        the watcher applies it)."""
+        for row in pooled:
+            try:
+                signed = pooled_tx(row)
+                matches = adopted_matches(signed, row.pairs, self.book, self.domain)
+            except (ValueError, BookError) as e:
+                log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, e)
+                self.store.set_settlement_status(row.tx_hash, "dropped")
+                self.settler.give_up(row.tx_hash)
+                continue
+            # (its orders moved: stored and published as at a match; the outcome unread)
+            held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
+            self.registry.matched(held)
+            self.settler.adopt(signed, matches)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         for accounts in self._reading:

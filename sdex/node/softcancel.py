@@ -1,6 +1,8 @@
 """Soft cancels: a maker's signed cancel (a wallet's, or one a peer passed on) applied to the
-order held here; a peer's for an order not held yet kept (``sdex.node.orphans``) and applied
-as the order arrives, whichever way it comes (cancel63)."""
+order held here; one for an order not held yet kept (``sdex.node.orphans``) and applied as the
+order arrives, whichever way it comes: a peer's (cancel63), a wallet's (cancel65: a wallet
+that posted its order to another node and cancelled here before gossip brought it was
+answered 404, and the order, when it came, was booked and traded here)."""
 
 from __future__ import annotations
 
@@ -22,21 +24,32 @@ from sdex.signature import signature_parts
 log = logging.getLogger("sdex.node")
 
 CANCELLED_WHY = "soft cancel by the maker"
+WALLET_SENDER = "wallet:"
+"""The sender of a kept cancel a wallet posted, before its client's address (never a peer
+id: a peer id is hex); one count a client (``client_group``)."""
+STRANGERS = "strangers:"
+"""The count of kept cancels sent by peers not in the peer table, before their host group
+(``source_group``): made-up keys share one, but a stranger's flood from one host no longer
+evicts another host's (cancel65)."""
 
 
 class NodeSoftCancel(NodeStatus):
     """Soft cancels in: applied, passed on, or kept until their order comes."""
 
     def soft_cancel(
-        self, order_hash: bytes, signature: bytes, from_peer: str | None = None
+        self,
+        order_hash: bytes,
+        signature: bytes,
+        from_peer: str | None = None,
+        client: str = "unknown",
     ) -> SubmitResult:
+        """Apply the cancel a peer (``from_peer``) or a wallet sent (``client``: its
+        ``client_group``; a peer's ``source_group``, "" if not known)."""
         rec = self.records.get(order_hash)
         s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
         signed = rec.signed if rec is not None else s.signed if s is not None else None
-        if signed is None:
-            if from_peer is not None:  # (cancel63: its order may come later)
-                return self._keep_orphan(order_hash, signature, from_peer)
-            return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
+        if signed is None:  # (cancel63, cancel65: its order may come later)
+            return self._keep_orphan(order_hash, signature, from_peer, client)
         try:
             signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
         except SignatureError as e:
@@ -89,24 +102,39 @@ class NodeSoftCancel(NodeStatus):
         body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
         return SubmitResult(200, body, stored=stored)
 
-    def _keep_orphan(self, order_hash: bytes, signature: bytes, peer: str) -> SubmitResult:
-        """A peer's cancel of an order not held here, kept (``OrphanCancels``: bounded per
-        sender, in all, one a hash from each sender's count, and in time) if its signature is
-        well formed (whose it is
-        shows only once the order comes: ``cancelled_on_arrival``); 202 then, else 404."""
+    def _keep_orphan(
+        self, order_hash: bytes, signature: bytes, peer: str | None, client: str
+    ) -> SubmitResult:
+        """A cancel of an order not held here, from ``peer`` or else a wallet (``client``),
+        kept (``OrphanCancels``: bounded per sender, in all, one a hash from each sender's
+        count, and in time) if its signature is well formed (whose it is shows only once the
+        order comes: ``cancelled_on_arrival``); 202 then, else 404. A wallet's: its signer
+        recovered (a clear 400 for bytes no key signed; its requests are rate-limited), one
+        count a client, answered once its row is committed (an acknowledged cancel is not
+        lost to a restart); not passed on to peers (a peer that holds the order would take a
+        signature that is not the maker's for this node's lie: it is passed on, checked,
+        when the order comes)."""
         try:
-            signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
+            if peer is None:
+                recover_signer(self.domain.cancel_digest(order_hash), signature)
+            else:
+                signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
         except SignatureError as e:
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        stranger = self.gossip is None or self.gossip.peers.get(peer) is None
-        bucket = "" if stranger else peer  # (made-up keys share one count)
+        if peer is None:
+            sender = bucket = WALLET_SENDER + client
+        else:
+            stranger = self.gossip is None or self.gossip.peers.get(peer) is None
+            sender, bucket = peer, STRANGERS + client if stranger else peer
         now = time.time()
-        kept = self.orphan_cancels.keep(order_hash, signature, peer, bucket, now)
+        kept = self.orphan_cancels.keep(order_hash, signature, sender, bucket, now)
         self._forget_orphans()  # (those it evicted: before the new row, in the writer's order)
         if not kept:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
-        self.store.keep_orphan((order_hash, signature, peer, bucket, now))
-        return SubmitResult(202, {"orderHash": "0x" + order_hash.hex(), "status": "kept"})
+        row = self.store.keep_orphan((order_hash, signature, sender, bucket, now))
+        body: dict[str, object] = {"orderHash": "0x" + order_hash.hex(), "status": "kept"}
+        stored = None if peer is not None else committed([row], self.store_wait)
+        return SubmitResult(202, body, stored=stored)
 
     def _forget_orphans(self, after: list[asyncio.Future[None]] | None = None) -> None:
         """The rows of the kept cancels forgotten since the last call deleted (queued); once
@@ -147,7 +175,7 @@ class NodeSoftCancel(NodeStatus):
             except SignatureError:
                 signer = ""
             if signer != signed.order.maker:
-                if self.gossip is not None:
+                if self.gossip is not None and not o.sender.startswith(WALLET_SENDER):
                     self.gossip.penalize(o.sender)
                 continue
             rec = self.hold_cancelled(signed, o.signature, source, filled)

@@ -83,12 +83,16 @@ class NodeVerdicts(NodeIntake):
         funds = min(state.maker_balance, state.maker_allowance)
         self._mirror_funds(o.maker, o.maker_token, funds)
         st = self.book.get(so.hash)
+        verdict = judge(so, state)
+        reason = removal_of(verdict)
         if st is None or st.pending:  # in flight: looked at again once the settler is done
             if st is not None:
                 self._recheck.add(so.hash)
+            if st is not None and st.closed is None and reason is RemovalReason.CANCELLED:
+                # for good, whatever lands of it: offered no more, its matches not yet signed
+                # dropped (cancel65: signed, then reverted or skipped, gas paid for nothing)
+                self.registry.remove(so.hash, reason, _message(verdict))
             return
-        verdict = judge(so, state)
-        reason = removal_of(verdict)
         if reason is None:
             if state.filled != st.filled:
                 self._filled_elsewhere(so, state.filled)

@@ -194,6 +194,25 @@ class BatchTx(NonceLane):
             break
         if times is not None:
             times.resolve()  # the broadcast is over (or its fate unknown): the next may form
+        return await self._landing(
+            batch, signed, gas, slim, suspect, heads, early, nonce_taken, times
+        )
+
+    async def _landing(
+        self,
+        batch: list[Match],
+        signed: SignedTx,
+        gas: int,
+        slim: bool,
+        suspect: bool = False,
+        heads: int | None = None,
+        early: Receipt | None = None,
+        nonce_taken: bool = False,
+        times: FlightTimes | None = None,
+    ) -> list[SettledMatch] | None:
+        """(``_settle``'s, once ``signed`` is broadcast; an adopted one's: ``Settler.adopt``)
+        What ``signed``'s receipt says of ``batch``'s matches, awaited (replaced at higher
+        fees if it stays pooled; lost: given up, its nonce filled); None as ``_settle``."""
         try:
             signed, receipt = await self._receipt(signed, suspect, heads, early)
             if times is not None:

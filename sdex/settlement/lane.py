@@ -61,6 +61,9 @@ class NonceLane:
     """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
     replace_refused = 0
     """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
+    pool_nudges = 0
+    """Transfers of nothing sent to make a chain that mines on the send mine its pool
+    (``_nudge``)."""
 
     def broadcast_after(
         self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
@@ -334,7 +337,7 @@ class NonceLane:
                 self.replace_refused += 1
                 pooled.done = True  # (Hardhat refuses any: the lane's next send mines its pool)
                 log.warning("settlement %s pooled, its replacement refused: %s", last.tx_hash, e)
-                return False
+                return why == "idle" and await self._nudge()
             log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
         except Exception as e:  # (fate unknown: it may land, so it is waited for too)
             log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
@@ -344,6 +347,26 @@ class NonceLane:
             "settlement %s pooled (%s), not mined: sent again as %s at fees %s",
             last.tx_hash, why, again.tx_hash, fees,
         )  # fmt: skip
+        return True
+
+    async def _nudge(self) -> bool:
+        """(A replacement refused on a chain that mines on the send: Hardhat, its automine
+        resumed over a pool, mines nothing of it until it is sent a transaction) A transfer
+        of nothing to ourselves at the lane's next nonce, after every pooled one: Hardhat
+        mines it with the pool. Before (reorg63), a node with nothing more to send left its
+        settlements pooled until ``RECEIPT_TIMEOUT``, then counted them lost and matched
+        their orders again, the new settlement reverting once it mined the pool. Whether it
+        was sent (its nonce read again if its fate is unknown)."""
+        async with self._send_lock:
+            try:
+                nudge = await self._sign_next(self.sender.address, b"", GAP_FILL_GAS)
+                await self.broadcast_after(None, nudge, None)
+            except Exception as e:  # (an unknown nonce state: read again for the next one)
+                log.warning("a transfer of nothing to mine the pool failed: %s", e)
+                self.sender.forget_nonce()
+                return False
+        self.pool_nudges += 1
+        log.warning("pool not mined: transfer of nothing %s sent to mine it", nudge.tx_hash)
         return True
 
 

@@ -1,7 +1,21 @@
 """Settlements a previous run left in flight: each is recorded (signed, with its raw
 transaction) before its broadcast (``sdex.settlement.settler``), so at restart its receipt
 says what became of it, or the same raw transaction is sent again: same nonce, so it can
-land at most once. Run once, before the node loads its orders (``Node.load``)."""
+land at most once (``mined`` or ``failed``). One that cannot be sent, or whose receipt does
+not come in time, is given up (``dropped``: if it lands, the watcher applies its fills) and
+its orders are matched again. Run once, before the node loads its orders (``Node.load``).
+
+A row the chain still holds in its pool is not given up for its refusal (Hardhat refuses any
+send at a pooled nonce while it automines, "can't be queued when automining"), and if the
+chain mines on the send (Hardhat's automine resumed over a pool mines nothing of it until it
+is sent a transaction) the lane's transfer of nothing at its next nonce mines it, once a
+start (``NonceLane._nudge``). reorg63: such a row was given up at once and its pair matched
+again at the next nonce, which mined the pool and reverted behind it (the operator's gas).
+On a chain that does not mine on the send (mining manual or on an interval), a row still
+pooled after the wait is kept ``pending`` and handed back (``Reconcile.pooled``): the node
+adopts it into the lane once its orders are loaded (``sdex.settlement.adopt``). pool64: it
+was given up, its pair matched again at the next nonce, reverting when the pooled one landed.
+"""
 
 from __future__ import annotations
 
@@ -9,54 +23,113 @@ import logging
 
 from sdex.chain import Receipt
 from sdex.chain.tx import already_known
-from sdex.errors import ContractRevert, RpcError
+from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.lane import NonceLane
+from sdex.settlement.receipts import in_pool
+from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
 RESTART_RECEIPT_WAIT = 10.0
 """Seconds a settlement recorded before a restart and sent again waits for its receipt
-before it is given up as ``dropped`` (if it lands later, the watcher applies its fills)."""
+(twice if the pool was mined meanwhile) before it is given up as ``dropped`` (if it lands
+later, the watcher applies its fills)."""
 
 
-async def _send_raw_again(lane: NonceLane, raw_tx: str) -> None:
-    """Send a recorded transaction again; one the chain's pool holds already is sent."""
-    try:
-        rpc = lane.chain.rpc
-        await lane.chain.run(rpc.call, "eth_sendRawTransaction", raw_tx)
-    except ContractRevert:
-        return  # mined and reverted (Hardhat answers so): its receipt says ``failed``
-    except RpcError as e:
-        if not already_known(e):
-            raise
+async def reconcile(lane: NonceLane) -> list[StoredSettlement]:
+    """Settlements recorded but not known mined (the node died mid-flight): finish them;
+    those the chain keeps pooled without mining them, returned (``Reconcile.pooled``)."""
+    r = Reconcile(lane, RESTART_RECEIPT_WAIT)  # (read now: tests shorten it)
+    await r.run()
+    return r.pooled
 
 
-async def reconcile(lane: NonceLane) -> None:
-    """Settlements recorded but not known mined (the node died mid-flight): finish them."""
-    for s in lane.store.pending_settlements():
-        rpc = lane.chain.rpc
-        receipt = await lane.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
-        lane.ours.add(s.tx_hash)
-        lane.sender.signed(s.nonce)  # (before the restart: a cancel now names one past it)
-        if receipt is None:
-            try:  # same raw transaction, same nonce: it can land at most once
-                await _send_raw_again(lane, s.raw_tx)
-                wait = RESTART_RECEIPT_WAIT
-                receipt = await lane.chain.run(lane.sender.wait, s.tx_hash, wait)
-            except Exception as e:
-                log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
-                await lane.store.set_settlement_status(s.tx_hash, "dropped")
-                lane.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
-                continue
-            status = "mined" if receipt.status == 1 else "failed"
-            lane.ours.landed(s.tx_hash, receipt.block_number)
-        else:
-            try:  # (an answer that is no receipt: a broken or hostile endpoint's)
-                got = Receipt.from_rpc(receipt) if isinstance(receipt, dict) else None
-            except ValueError:
-                got = None
+class StillPooled(ChainError):
+    """A row's transaction is still in the chain's pool after the wait, on a chain that
+    does not mine on the send: it may land at any block."""
+
+
+class Reconcile:
+    """One start's reconciliation of the pending settlement rows (``run``)."""
+
+    def __init__(self, lane: NonceLane, wait: float) -> None:
+        self.lane, self.chain, self.sender = lane, lane.chain, lane.sender
+        self.wait = wait
+        """Seconds a row's receipt is awaited (twice if the pool was mined meanwhile)."""
+        self.nudged = False
+        self.pooled: list[StoredSettlement] = []
+        """Rows kept ``pending``, their transactions in a pool the chain is not told to
+        mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
+
+    async def run(self) -> None:
+        for s in self.lane.store.pending_settlements():
+            got: Receipt | None
+            rpc = self.chain.rpc
+            receipt = await self.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
+            self.lane.ours.add(s.tx_hash)
+            self.sender.signed(s.nonce)  # (before the restart: a cancel now names one past it)
+            if receipt is None:
+                try:  # same raw transaction, same nonce: it can land at most once
+                    await self._send_again(s.tx_hash, s.raw_tx)
+                    got = await self._receipt(s.tx_hash)
+                except StillPooled:
+                    log.warning("pending settlement %s still pooled: adopted", s.tx_hash)
+                    self.pooled.append(s)
+                    continue
+                except Exception as e:
+                    log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
+                    await self.lane.store.set_settlement_status(s.tx_hash, "dropped")
+                    self.lane.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
+                    continue
+            else:
+                try:  # (an answer that is no receipt: a broken or hostile endpoint's)
+                    got = Receipt.from_rpc(receipt) if isinstance(receipt, dict) else None
+                except ValueError:
+                    got = None
             if got is None:
                 log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
                 continue  # (if it landed, the watcher applies it with its block)
             status = "mined" if got.status == 1 else "failed"
-            lane.ours.landed(s.tx_hash, got.block_number)
-        await lane.store.set_settlement_status(s.tx_hash, status)
+            self.lane.ours.landed(s.tx_hash, got.block_number)
+            await self.lane.store.set_settlement_status(s.tx_hash, status)
+
+    async def _send_again(self, tx_hash: str, raw_tx: str) -> None:
+        """Send a recorded transaction again; one the chain holds already (pooled, also
+        when it refuses the send: Hardhat while it automines) counts as sent."""
+        try:
+            await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", raw_tx)
+        except ContractRevert:
+            return  # mined and reverted (Hardhat answers so): its receipt says ``failed``
+        except RpcError as e:
+            if not already_known(e) and not await self._pooled(tx_hash):
+                raise
+
+    async def _pooled(self, tx_hash: str) -> bool:
+        """Whether the chain holds ``tx_hash`` in its pool (False if it cannot say)."""
+        try:
+            return in_pool(await self.lane.receipts.call("eth_getTransactionByHash", tx_hash))
+        except Exception:
+            return False
+
+    async def _receipt(self, tx_hash: str) -> Receipt:
+        """``tx_hash``'s receipt within ``wait`` seconds; still pooled then, on a chain that
+        mines on the send, once more after the lane's transfer of nothing (once a start:
+        it mines the whole pool)."""
+        try:
+            return await self.chain.run(self.sender.wait, tx_hash, self.wait)
+        except Exception:
+            if not await self._pooled(tx_hash):
+                raise
+            if not await self._automines():  # (no transaction of ours makes it mine)
+                raise StillPooled(f"{tx_hash} pooled after {self.wait:g} s") from None
+            if self.nudged:
+                raise
+        self.nudged = True
+        if not await self.lane._nudge():
+            raise ChainError("the transfer of nothing to mine the pool failed")
+        return await self.chain.run(self.sender.wait, tx_hash, self.wait)
+
+    async def _automines(self) -> bool:
+        try:
+            return await self.lane._automines()
+        except Exception:
+            return False

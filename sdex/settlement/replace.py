@@ -13,8 +13,9 @@ replacement under 10 %) and never under the fees the lane signs with now, record
 store before it is sent as every settlement is (a restart sends each pending row again: at
 most one of a nonce lands), at most ``MAX_REPLACEMENTS`` times: the fee bump is bounded. On
 anvil the replacement's arrival mines a block. Hardhat refuses any send at a pooled nonce
-while it automines ("Nonce too low ... can't be queued when automining"): the settlement
-then waits as before (the lane's next send mines Hardhat's pool), with no more tries.
+while it automines ("Nonce too low ... can't be queued when automining"), and mines nothing of
+its pool until it is sent a transaction: the lane then sends a transfer of nothing at its next
+nonce (``NonceLane._nudge``), which Hardhat mines with the pool; no more tries.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from sdex.chain import Receipt, Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends
+from sdex.chain.tx import SignedTx
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.settlement.batchtx import BatchTx
@@ -127,6 +128,11 @@ class Settler(BatchTx):
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
+        self._adopted: set[asyncio.Task[None]] = set()
+        """Flights of settlements a previous run left pooled (``adopt``): apart from
+        ``_flights``, so ``idle`` says no match of this run waits nor flies."""
+        self.adopted = 0
+        """Settlements a previous run left pooled, adopted at the start (``adopt``)."""
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
@@ -228,11 +234,43 @@ class Settler(BatchTx):
                 self._check_idle()
         finally:
             self.fees.close()
-            for t in list(self._flights):
+            flights = [*self._flights, *self._adopted]
+            for t in flights:
                 t.cancel()
-            for t in list(self._flights):
+            for t in flights:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
+
+    def adopt(self, signed: SignedTx, batch: list[Match]) -> None:
+        """A settlement a previous run left pooled, ``batch`` its matches, held in flight in
+        the book (``sdex.settlement.adopt``): awaited as one of this run's (replaced at
+        higher fees if it stays pooled), its results reported through ``on_result``."""
+        self.in_flight.add(signed.tx_hash)
+        self.ours.add(signed.tx_hash)
+        if self.mirror is not None:
+            self.mirror.expect(signed.tx_hash)
+        self.adopted += 1
+        task = asyncio.create_task(self._fly_adopted(signed, batch), name="adopted settlement")
+        self._adopted.add(task)
+        task.add_done_callback(self._adopted.discard)
+
+    async def _fly_adopted(self, signed: SignedTx, batch: list[Match]) -> None:
+        gas = signed.body[2] if signed.body is not None else 0
+        try:
+            results = await self._landing(batch, signed, gas, slim=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # (a chain outage: given up; if it lands, the watcher applies it)
+            log.exception("adopted settlement %s failed", signed.tx_hash)
+            self.in_flight.discard(signed.tx_hash)
+            self.give_up(signed.tx_hash)
+            self.store.set_settlement_status(signed.tx_hash, "dropped")
+            why = f"{type(e).__name__}: {e}"
+            results = [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
+        if results is None:  # (a batch out of gas: judged as failed, its orders matched again)
+            why = "out of gas"
+            results = [SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why) for m in batch]
+        await self._report(results)
 
     def per_match_gas(self) -> int:
         """The gas bound per match of a backlog batch with room for the fallback."""

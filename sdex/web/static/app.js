@@ -26,6 +26,7 @@ const DEVNET_CHAINS = new Set([31337, 1337]); // (sdex.deployment.DEVNET_CHAIN_I
 const MAX_FILLS = 50;
 const MAX_MY_ORDERS = 100;
 const TAIL_PAGES = 20; // (pages read at most past the page before the last: listingTail)
+const OPEN_PAGES = 4; // (pages of 1,000 read at most past the first of a status: openOrdersOf)
 
 const S = {
   config: null,
@@ -742,6 +743,32 @@ async function connectInjected() {
   }
 }
 
+/** The wallet switched accounts after connecting (EIP-1193 ``accountsChanged``): the page
+ * follows it, or lets the account go when the wallet gives none (user63: it went on showing
+ * the funds and orders of, and signing for, the account it had). */
+function onWalletAccounts(accounts) {
+  if (S.account?.kind !== "injected") return;
+  const next = Array.isArray(accounts) && accounts.length ? String(accounts[0]).toLowerCase() : "";
+  if (next === S.account.address) return;
+  if (!/^0x[0-9a-f]{40}$/.test(next)) {
+    setAccount(null);
+    return fieldErrors({ account: "the wallet gave no account: connect it again to trade" });
+  }
+  fieldErrors({});
+  setAccount({ kind: "injected", address: next });
+}
+
+/** The wallet switched networks (EIP-1193 ``chainChanged``): another chain than the node's
+ * lets the account go, said as connecting says it. */
+function onWalletChain(chain) {
+  if (S.account?.kind !== "injected") return;
+  let id = null;
+  try { id = BigInt(chain); } catch { /* not a chain id */ }
+  if (id === BigInt(S.config.chainId)) return;
+  setAccount(null);
+  fieldErrors({ account: `the wallet is on chain ${id ?? String(chain).slice(0, 80)}, this node settles on chain ${S.config.chainId}: switch networks and connect again` });
+}
+
 function setAccount(acc) {
   S.account = acc;
   $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
@@ -1141,10 +1168,17 @@ async function loadMyOrders() {
   try {
     const asked = ++S.stamp;
     const q = `/v1/orders?maker=${acc.address}&perPage=${MAX_MY_ORDERS}`;
-    const records = await listingTail(q, MAX_MY_ORDERS, await getJSON(`${q}&page=1`));
+    const [records, open] = await Promise.all([
+      getJSON(`${q}&page=1`).then((first) => listingTail(q, MAX_MY_ORDERS, first)),
+      openOrdersOf(acc.address),
+    ]);
     if (acc !== S.account) return;
+    // the open orders older than the newest 100 first (not shown under "My orders", which
+    // lists the newest 100, but what they offer is held: the funds line and the book's own
+    // levels count them; user63: a maker's 101st-newest open order was counted as free)
+    const newest = new Set(records.map((rec) => rec.metaData.orderHash));
     const mine = new Map();
-    for (const rec of records) {
+    for (const rec of [...open.filter((rec) => !newest.has(rec.metaData.orderHash)), ...records]) {
       const hash = rec.metaData.orderHash;
       const newer = (S.shownAt.get(hash) ?? 0) > asked; // (an event's state, after the ask)
       if (!newer) S.shownAt.set(hash, asked);
@@ -1156,6 +1190,23 @@ async function loadMyOrders() {
   } catch (e) {
     fieldErrors({ account: `my orders: ${e.message}` });
   }
+}
+
+/** Every open order of ``maker`` at this node (open, partially filled or unfunded), each
+ * status's listing walked by cursor (a maker holds at most 1,000 open orders: a page or two
+ * of each; at most OPEN_PAGES pages read of one). */
+async function openOrdersOf(maker) {
+  const lists = await Promise.all([...OPEN].map(async (status) => {
+    const q = `/v1/orders?maker=${maker}&status=${status}&perPage=1000`;
+    let page = await getJSON(`${q}&page=1`);
+    let records = page.records;
+    for (let i = 0; page.next != null && i < OPEN_PAGES; i++) {
+      page = await getJSON(`${q}&cursor=${encodeURIComponent(page.next)}`);
+      records = [...records, ...page.records];
+    }
+    return records.filter((rec) => rec.metaData?.status === status && same(rec.order?.maker, maker));
+  }));
+  return lists.flat();
 }
 
 /** The newest ``per`` records of the listing ``q`` (oldest first), given its first page
@@ -1434,6 +1485,10 @@ async function start() {
   if (window.ethereum) {
     $("connect").hidden = false;
     $("connect").addEventListener("click", connectInjected);
+    if (typeof window.ethereum.on === "function") {
+      window.ethereum.on("accountsChanged", onWalletAccounts);
+      window.ethereum.on("chainChanged", onWalletChain);
+    }
   }
   await loadDevWallets().catch(() => {});
   // a devnet node run as the README's `sdex node` lines (no --dev-wallets): say how to get

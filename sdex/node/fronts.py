@@ -1,0 +1,339 @@
+"""The node's front processes (``sdex node --fronts N``): started, watched, stopped.
+
+With fronts the node does not accept connections itself: it binds the port and passes the
+listening socket to ``N`` front processes (``sdex.node.front``), which do a wallet's
+``POST /v1/orders`` up to its signature on cores of their own and pass every other request
+on with its connection. This process stays the only writer of the book and the store.
+
+What the node takes from a front without checking it again: an order's EIP-712 hash and
+that its ECDSA signer is its maker (the two costly checks, the front's whole point), and
+the client address the request came from (its rate limit and chain-read budget). The
+rest is checked here as for any order: the fields' types and ranges (a malformed one is
+the front's fault: a 500, logged), the node's rules, the chain state, the limits. Bad
+input is answered here, by the node's own code: an order that did not parse or verify in
+the front comes as its JSON; a body the front refused (size, depth, syntax, type,
+``timeInForce``) as that answer, which this process sends only once the request's token
+was taken (as ``sdex.node.api.guard``: 503 while starting, 429 over the rate).
+
+The 2xx still follows the commit (``Node.submit``). A front that exits is started again
+(logged); ``/health`` says how many run (``fronts``). The node stops them by their PIDs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from sdex.errors import PortInUseError
+from sdex.futures import retrieved
+from sdex.httpkit import client_group
+from sdex.jsonio import dumps_bytes
+from sdex.matching import TimeInForce
+from sdex.model import error_body
+from sdex.node.appstate import FRONTS_KEY, LIMITER_KEY, METRICS_KEY
+from sdex.node.config import NodeConfig
+from sdex.node.core import Node
+from sdex.node.frontwire import Channel, HandoverReader, encode_answers
+from sdex.node.headlimit import HeadBoundedHandler
+from sdex.order import UINT64_MAX, UINT256_MAX, Order, SignedOrder
+
+log = logging.getLogger("sdex.fronts")
+
+TIFS = {t.value: t for t in TimeInForce}
+ADDRESS = re.compile(r"0x[0-9a-f]{40}\Z")
+STARTING = {"Retry-After": "1"}
+RESTART_PAUSE = 1.0
+"""Seconds before a front that exited is started again."""
+ROUTE = "/v1/orders"
+READY_WAIT = 60.0
+"""Seconds the fronts may take to start (an interpreter each: imports, the server), else
+the node does not start."""
+
+Answer = tuple[int, int, dict[str, str] | None, bytes]
+
+
+def order_of(payload: object) -> SignedOrder:
+    """A front's order (``sdex.node.front.fronted``), its types and ranges checked;
+    ``ValueError`` if they are not what a front sends."""
+    if not isinstance(payload, list) or len(payload) != 12:
+        raise ValueError("not 12 fields")
+    *fields, sig_hex, hash_hex = payload
+    for i in (0, 1, 2, 3, 6):
+        if not isinstance(fields[i], str) or not ADDRESS.match(fields[i]):
+            raise ValueError(f"field {i} is not an address")
+    for i, top in ((4, UINT256_MAX), (5, UINT256_MAX), (7, UINT256_MAX), (8, UINT64_MAX),
+                   (9, UINT256_MAX)):  # fmt: skip
+        if type(fields[i]) is not int or not 0 <= fields[i] <= top:
+            raise ValueError(f"field {i} is not an amount")
+    if not isinstance(sig_hex, str) or not isinstance(hash_hex, str):
+        raise ValueError("signature or hash not hex")
+    sig, h = bytes.fromhex(sig_hex), bytes.fromhex(hash_hex)
+    if len(sig) != 65 or len(h) != 32:
+        raise ValueError("signature or hash of the wrong length")
+    return SignedOrder(Order(*fields), sig, h)
+
+
+class Adopted(HeadBoundedHandler):
+    """The node's handler of a connection a front passed on: the bytes the front read of
+    it come first, before the socket is read (``connection_made`` runs before the loop
+    watches the socket)."""
+
+    __slots__ = ("_first",)
+
+    def __init__(self, first: bytes, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first = first
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        first, self._first = self._first, b""
+        if first:
+            self.data_received(first)
+
+
+@dataclass
+class _Slot:
+    proc: subprocess.Popen[bytes] | None = None
+    channel: Channel | None = None
+    reader: HandoverReader | None = None
+    started: float = 0.0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the front accepts connections (its first frame, an empty one)."""
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+def front_processes(config: NodeConfig, node: Node, app: web.Application) -> Fronts | None:
+    """The node's fronts (``--fronts``), or None: made before ``app`` is frozen."""
+    return Fronts(config.fronts, node, app) if config.fronts > 0 else None
+
+
+class Fronts:
+    """``count`` front processes for ``node``'s ``app``: ``start`` binds the node's port
+    and starts them; the connections they pass on are served by the node's own server."""
+
+    def __init__(self, count: int, node: Node, app: web.Application) -> None:
+        cfg = node.config
+        self.node = node
+        self.server: web.Server | None = None
+        self.listen: socket.socket | None = None
+        self.limiter, self.metrics = app[LIMITER_KEY], app[METRICS_KEY]
+        app[FRONTS_KEY] = self.health
+        self.slots = [_Slot() for _ in range(count)]
+        self.restarts = 0
+        self.verified = 0
+        """Orders a front parsed, hashed and found signed by their makers."""
+        self.stopping = False
+        self.settings = {
+            "chainId": node.domain.chain_id,
+            "exchange": node.domain.verifying_contract,
+            "maxBody": cfg.max_body,
+            "bodyTimeout": cfg.body_timeout,
+            "maxHttpPerClient": cfg.max_http_per_client,
+            "maxHttp": cfg.max_http,
+            "idleTimeout": cfg.http_idle_timeout,
+            "trustedProxies": [str(n) for n in cfg.trusted_proxies],
+        }
+        self._watch: asyncio.Task[None] | None = None
+
+    def health(self) -> dict[str, object]:
+        """``/health``'s ``fronts``: how many, running now (their PIDs), started again."""
+        pids = [s.proc.pid for s in self.slots if s.proc is not None and s.proc.poll() is None]
+        return {
+            "configured": len(self.slots),
+            "running": len(pids),
+            "pids": pids,
+            "restarts": self.restarts,
+            "verified": self.verified,
+        }
+
+    async def start(self, server: web.Server | None) -> None:
+        """Bind the node's port (``PortInUseError`` if taken) and start every front."""
+        assert server is not None
+        cfg = self.node.config
+        family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
+        try:
+            self.listen = socket.create_server((cfg.host, cfg.port), family=family, backlog=1024)
+        except OSError as e:
+            raise PortInUseError(f"cannot listen on {cfg.host}:{cfg.port}: {e}") from None
+        self.server = server
+        for i in range(len(self.slots)):
+            await self._spawn(i)
+        waits = [asyncio.ensure_future(s.ready.wait()) for s in self.slots]
+        try:  # (before the node says it listens: a request meanwhile would wait unserved)
+            async with asyncio.timeout(READY_WAIT):
+                await asyncio.gather(*waits)
+        except TimeoutError:
+            await self.stop()
+            raise RuntimeError(
+                f"the front processes did not start within {READY_WAIT:g} s"
+            ) from None
+        finally:
+            for w in waits:
+                w.cancel()
+        self._watch = asyncio.create_task(self._watching())
+
+    async def _spawn(self, i: int) -> None:
+        loop = asyncio.get_running_loop()
+        orders, orders_front = socket.socketpair()
+        hand, hand_front = socket.socketpair()
+        assert self.listen is not None
+        fds = (self.listen.fileno(), orders_front.fileno(), hand_front.fileno())
+        settings = {**self.settings, "listen": fds[0], "orders": fds[1], "handover": fds[2]}
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "sdex.node.front", json.dumps(settings)], pass_fds=fds
+            )
+        finally:
+            orders_front.close()
+            hand_front.close()
+        slot = self.slots[i]
+        slot.proc, slot.started, slot.ready = proc, time.monotonic(), asyncio.Event()
+        channel = slot.channel = Channel(lambda f: self._frame(slot, channel, f), encode_answers)
+        await loop.connect_accepted_socket(lambda: channel, orders)
+        slot.reader = HandoverReader(hand, self._adopt, lambda: self._ended(slot))
+        log.info("front %d started (pid %d)", i, proc.pid)
+
+    def _ended(self, slot: _Slot) -> None:
+        """A front's channel ended: it exited, or broke the wire (then it is stopped here)."""
+        if slot.channel is not None:
+            slot.channel.close()
+        if slot.proc is not None and slot.proc.poll() is None and not self.stopping:
+            slot.proc.kill()  # (by its PID: it is restarted by ``_watching``)
+
+    async def _watching(self) -> None:
+        while not self.stopping:
+            await asyncio.sleep(0.2)
+            for i, slot in enumerate(self.slots):
+                if slot.proc is None or slot.proc.poll() is None or self.stopping:
+                    continue
+                log.error(
+                    "front %d (pid %d) exited with %s: starting it again",
+                    i, slot.proc.pid, slot.proc.returncode,
+                )  # fmt: skip
+                if slot.reader is not None:
+                    slot.reader.close()
+                slot.proc = None
+                if time.monotonic() - slot.started < RESTART_PAUSE:
+                    await asyncio.sleep(RESTART_PAUSE)
+                if not self.stopping:
+                    self.restarts += 1
+                    await self._spawn(i)
+
+    async def stop(self) -> None:
+        """Stop every front by its PID (SIGTERM, then SIGKILL after 5 s)."""
+        self.stopping = True
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        procs = [s.proc for s in self.slots if s.proc is not None and s.proc.poll() is None]
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                await asyncio.to_thread(p.wait, 5.0)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                await asyncio.to_thread(p.wait, 5.0)
+        for s in self.slots:
+            if s.reader is not None:
+                s.reader.close()
+            if s.channel is not None:
+                s.channel.close()
+        if self.listen is not None:
+            self.listen.close()
+
+    # -- the connections passed on --------------------------------------------------------
+
+    def _adopt(self, conn: socket.socket, first: bytes) -> None:
+        conn.setblocking(False)
+        server = self.server
+        assert server is not None
+        kwargs: dict[str, Any] = server._kwargs  # (as ``BoundedServer.__call__``)
+
+        def handler() -> Adopted:
+            return Adopted(first, server, loop=asyncio.get_running_loop(), **kwargs)
+
+        made = asyncio.ensure_future(
+            asyncio.get_running_loop().connect_accepted_socket(handler, conn)
+        )
+        made.add_done_callback(retrieved)
+
+    # -- the orders ---------------------------------------------------------------------
+
+    def _frame(self, slot: _Slot, channel: Channel, frame: bytes) -> None:
+        try:
+            items = json.loads(frame)
+            if not isinstance(items, list):
+                raise ValueError("not a list")
+            if not items:  # (its first: it accepts connections now)
+                slot.ready.set()
+                return
+        except ValueError:
+            log.error("a front sent a frame that does not parse: stopping it")
+            self._ended(slot)
+            return
+        for item in items:  # (answered on ``channel``: a front started again numbers anew)
+            task = asyncio.ensure_future(self._order(channel, item))
+            slot.tasks.add(task)
+            task.add_done_callback(slot.tasks.discard)
+
+    async def _order(self, channel: Channel, item: object) -> None:
+        if not (isinstance(item, list) and len(item) == 5 and type(item[0]) is int):
+            log.error("a front sent a request that is not one: %.200r", item)
+            return
+        rid, client, tif_raw, kind, payload = item
+        began = time.perf_counter()
+        try:
+            answer = await self._answer(str(client), tif_raw, kind, payload)
+        except Exception:
+            log.exception("unexpected error in a fronted POST /v1/orders")
+            answer = 500, None, dumps_bytes(error_body(100, "internal error"))
+        status, headers, body = answer
+        self.metrics.request_done(ROUTE, status, time.perf_counter() - began)
+        if not channel.closed.is_set():
+            channel.add((rid, status, headers, body))
+
+    async def _answer(
+        self, client: str, tif_raw: object, kind: object, payload: Any
+    ) -> tuple[int, dict[str, str] | None, bytes]:
+        """``sdex.node.api``'s ``guard`` and ``post_order`` for a fronted request."""
+        node = self.node
+        if not node.started.is_set():
+            body = error_body(100, "Starting: loading the stored orders; retry shortly")
+            return 503, STARTING, json.dumps(body).encode()
+        ok, rate = self.limiter.take(client_group(client))
+        if not ok:
+            body = error_body(103, "Throttled: too many requests")
+            return 429, rate, json.dumps(body).encode()
+        if kind == "e":  # the front's answer to a body it refused (``read_json``'s)
+            status, err, headers = payload
+            return int(status), {**rate, **headers}, json.dumps(err).encode()
+        tif = TIFS[tif_raw] if isinstance(tif_raw, str) else TimeInForce.GTC
+        if kind == "v":
+            self.verified += 1
+            result = await node.submit(
+                None, source="api", tif=tif, client=client, fronted=order_of(payload)
+            )
+        elif kind == "j":
+            result = await node.submit(payload, source="api", tif=tif, client=client)
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+        self.metrics.order_submitted(
+            str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
+        )
+        text = result.text
+        data = dumps_bytes(result.body) if text is None else text.encode("ascii")
+        return result.status, {**rate, **(result.headers or {})}, data

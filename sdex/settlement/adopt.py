@@ -1,0 +1,104 @@
+"""A settlement a previous run left in the chain's pool, adopted at the start: held in the
+book as the engine holds a match in flight, awaited like any broadcast of the lane (replaced
+at higher fees if it stays stuck) and its outcome applied through the settler's usual path.
+
+pool64 (reorg63's left): on a chain that does not mine on the send (mining manual or on an
+interval), ``sdex.settlement.reconcile`` gave such a row up after ``RESTART_RECEIPT_WAIT``
+and its orders were matched again at the next nonce: that settlement could only land after
+the pooled one and reverted when it did (the operator's gas, once a pair a restart).
+
+The row is this node's own (``sdex.storesettle`` checks its hash is its raw transaction's),
+yet read as any file is: its raw transaction at most ``MAX_RAW`` bytes, a type-2
+transaction of the row's nonce to the Exchange, its calldata a match the contract reads
+(``sdex.audit.calldata.decode_matches``), each match naming the stored pair's orders, each
+order held open in the book with what the match takes still fillable. Anything else is
+``ValueError`` and nothing is held: the row is given up as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
+
+from sdex.audit.calldata import MAX_CALLDATA, CalldataError, decode_matches
+from sdex.book.levels import Entry
+from sdex.book.orderbook import OrderBook
+from sdex.chain.tx import SignedTx
+from sdex.fillmath import FillMathError, match_amounts
+from sdex.matching.match import Match
+from sdex.order import Domain, Order
+from sdex.storesettle import StoredSettlement
+
+MAX_RAW = MAX_CALLDATA + 4096
+"""Largest raw transaction adopted (bytes): its calldata's bound and room for its fields."""
+
+
+def pooled_tx(row: StoredSettlement) -> SignedTx:
+    """``row``'s transaction as the lane signed it (``Sender.sign_at``): its fees (base fee,
+    tip; the fee cap twice the base fee plus the tip) and body, which a replacement signs
+    again. ``ValueError`` for one that is not a type-2 transaction of the row's nonce."""
+    raw = row.raw_tx.removeprefix("0x")
+    if len(raw) > 2 * MAX_RAW:
+        raise ValueError(f"its raw transaction is over {MAX_RAW} bytes")
+    try:
+        tx = TypedTransaction.from_bytes(HexBytes(bytes.fromhex(raw))).as_dict()
+        tip, cap, gas = int(tx["maxPriorityFeePerGas"]), int(tx["maxFeePerGas"]), int(tx["gas"])
+        nonce, value, data, to = int(tx["nonce"]), int(tx["value"]), bytes(tx["data"]), tx["to"]
+    except Exception as e:  # (the decoder's own errors, of several kinds)
+        raise ValueError(f"its raw transaction does not decode: {e}"[:300]) from None
+    if tx.get("type") != 2 or nonce != row.nonce or cap < tip or len(bytes(to)) != 20:
+        raise ValueError("not a type-2 transaction to a contract at the row's nonce")
+    body = ("0x" + bytes(to).hex(), data, gas, value)
+    return SignedTx(row.tx_hash, nonce, row.raw_tx, ((cap - tip) // 2, tip), body)
+
+
+def adopted_matches(
+    signed: SignedTx, pairs: Sequence[tuple[str, str]], book: OrderBook, domain: Domain
+) -> list[Match]:
+    """``signed``'s matches (sent to ``domain``'s Exchange; ``pairs``: the stored row's
+    (resting, incoming) order hashes), their amounts as the contract computes them from the
+    book's view of both orders (filled and in flight, the batch's earlier matches counted),
+    each held in the book in flight as the engine holds a match's. ``ValueError`` (nothing
+    held) if the calldata is not these pairs' matches or the book cannot hold one."""
+    if signed.body is None or signed.body[0] != domain.verifying_contract:
+        raise ValueError("not a transaction to the Exchange")
+    try:
+        decoded = decode_matches(signed.body[1])
+    except CalldataError as e:
+        raise ValueError(str(e)) from None
+    if len(decoded) != len(pairs) or not pairs:
+        raise ValueError(f"{len(decoded)} matches in its calldata, {len(pairs)} stored")
+    held: dict[bytes, int] = {}  # (what the matches before take of each order)
+    matches: list[Match] = []
+    for (left, right, cap), names in zip(decoded, pairs, strict=True):
+        resting, incoming = (
+            _entry(book, domain, left, names[0]),
+            _entry(book, domain, right, names[1]),
+        )
+        try:
+            amounts = match_amounts(
+                left.maker_amount, left.taker_amount, left.fee_amount,
+                resting.filled + resting.pending + held.get(resting.hash, 0),
+                right.maker_amount, right.taker_amount, right.fee_amount,
+                incoming.filled + incoming.pending + held.get(incoming.hash, 0), cap,
+            )  # fmt: skip
+        except FillMathError as e:
+            raise ValueError(f"its match of {names[0]} does not fill: {e}") from None
+        for entry, amount in ((resting, amounts.left_filled), (incoming, amounts.right_filled)):
+            held[entry.hash] = held.get(entry.hash, 0) + amount
+            if held[entry.hash] > entry.fillable:
+                raise ValueError(f"the book holds less of {entry.signed.hash_hex} than it takes")
+        side = book.route(incoming.signed.order)[1]
+        matches.append(Match(resting.signed, incoming.signed, amounts, side))
+    for order_hash, amount in held.items():
+        book.reserve(order_hash, amount)
+    return matches
+
+
+def _entry(book: OrderBook, domain: Domain, order: Order, hash_hex: str) -> Entry:
+    e = book.find(domain.order_hash(order))
+    if e is None or e.signed.hash_hex != hash_hex or e.closed:
+        raise ValueError(f"order {hash_hex} is not the calldata's, or not open in the book")
+    return e

@@ -1,0 +1,271 @@
+"""``sdex balance``: a wallet's funds per token, as the web page's funds line says them
+(user63's trial: the page showed them since user62, the command line had no way to see
+them; a wallet learnt only from ``sdex order``'s note, after signing, that it could not pay).
+
+For each listed token (or a ``--pair``'s two): what the wallet holds, what it lets the
+Exchange take (the ERC-20 allowance), what its open orders at the node still offer (open,
+partially filled or unfunded: their ``remainingMakerAmount``), and what is free for a new
+order: the smaller of the first two, less the third. Balances and allowances are read from
+the node's chain (``--rpc``, else the deployment file's), all at one block, in one batch;
+the open orders from the node's listing, walked by cursor."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sdex.client import NodeClient, OrderConfig, OrderRecord
+from sdex.cliopts import (
+    checked_pair,
+    converter,
+    deployment_option,
+    node_option,
+    one_line_errors,
+    pair_market,
+    rpc_option,
+)
+from sdex.deployment import TokenInfo
+from sdex.errors import ChainError, OrderParseError
+from sdex.model import OPEN_STATUSES
+from sdex.order import address_of, parse_address, to_checksum
+from sdex.wallet import WalletInputError, fmt_amount, parse_key
+from sdex.walletchain import node_chain
+from sdex.walletsettle import meta_uint
+from sdex.walletui import check_record, stale_warning, stdout_console
+
+if TYPE_CHECKING:
+    from sdex.chain import Rpc
+
+UNLIMITED = 1 << 128
+"""An allowance this large reads "unlimited", as max-uint approvals are (the page's rule)."""
+MAX_TOKENS = 16
+"""Tokens read without ``--pair``: a node listing more is asked for one market."""
+OPEN_PAGES = 10
+"""Pages of 500 walked at most per open status: a node holds at most 1,000 open orders of a
+maker (a node whose walk goes on past that is said to, not followed)."""
+BALANCE_OF = "0x70a08231"
+ALLOWANCE = "0xdd62ed3e"
+_UINT = re.compile(r"0x[0-9a-fA-F]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFunds:
+    """One token's figures, in its base units."""
+
+    symbol: str
+    address: str
+    decimals: int
+    balance: int
+    allowance: int
+    held: int
+
+    @property
+    def free(self) -> int:
+        """What a new order can still be backed by: balance and allowance, less the open
+        orders' share (never below 0)."""
+        return max(0, min(self.balance, self.allowance) - self.held)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "decimals": self.decimals,
+            "balance": str(self.balance),
+            "allowance": str(self.allowance),
+            "held": str(self.held),
+            "free": str(self.free),
+        }
+
+
+def _word(address: str) -> str:
+    return address.lower().removeprefix("0x").rjust(64, "0")
+
+
+def _uint(raw: object, what: str) -> int:
+    if isinstance(raw, BaseException):
+        raise ChainError(f"the chain refused to read {what}: {raw}")
+    if not isinstance(raw, str) or not _UINT.fullmatch(raw):
+        raise ChainError(f"the chain's answer for {what} is not a uint256: {str(raw)[:80]!r}")
+    return int(raw, 16)
+
+
+def read_chain(
+    rpc: Rpc, exchange: str, owner: str, tokens: dict[str, str]
+) -> tuple[int, dict[str, tuple[int, int]]]:
+    """The chain's head block and, at it, ``owner``'s (balance, allowance to ``exchange``)
+    of each of ``tokens`` (symbol -> address): one batch."""
+    head = _uint(rpc.call("eth_blockNumber"), "the head block")
+    at = hex(head)
+    calls: list[tuple[str, list[Any]]] = []
+    for address in tokens.values():
+        calls.append(("eth_call", [{"to": address, "data": BALANCE_OF + _word(owner)}, at]))
+        calls.append(
+            ("eth_call", [{"to": address, "data": ALLOWANCE + _word(owner) + _word(exchange)}, at])
+        )
+    got = rpc.batch(calls)
+    out: dict[str, tuple[int, int]] = {}
+    for i, sym in enumerate(tokens):
+        out[sym] = (
+            _uint(got[2 * i], f"{sym}'s balanceOf"),
+            _uint(got[2 * i + 1], f"{sym}'s allowance"),
+        )
+    return head, out
+
+
+def open_orders(client: NodeClient, config: OrderConfig, owner: str) -> dict[str, OrderRecord]:
+    """``owner``'s orders the node still holds open (by hash, each checked to be the
+    order's own: one order listed twice under made-up hashes is refused): one walk per open
+    status (an order that changed status between two walks is counted once, as last read)."""
+    found: dict[str, OrderRecord] = {}
+    stale = ""
+    for status in OPEN_STATUSES:
+        for rec in client.all_orders(
+            maker=owner, status=status.value, per_page=500, max_pages=OPEN_PAGES
+        ):
+            # (a record of another maker or status is not the wallet's open order: left out)
+            if rec.order.maker.lower() == owner and rec.status == status.value:
+                check_record(config, rec, "open orders")
+                found[rec.order_hash] = rec
+        stale = stale or client.chain_status
+    client.chain_status = stale
+    return found
+
+
+def held_in(orders: dict[str, OrderRecord], token: str) -> int:
+    """What ``orders`` still offer of ``token`` (their ``remainingMakerAmount``, at most
+    their amount; the amount itself when the node leaves it out, as the page counts)."""
+    total = 0
+    for rec in orders.values():
+        o = rec.order
+        if o.maker_token.lower() != token:
+            continue
+        if "remainingMakerAmount" in rec.meta_data:
+            total += min(meta_uint(rec.meta_data, "remainingMakerAmount"), o.maker_amount)
+        else:
+            total += o.maker_amount
+    return total
+
+
+def tokens_shown(config: OrderConfig, pair: str | None) -> dict[str, TokenInfo]:
+    """The tokens to read by symbol: ``pair``'s two, else every listed token."""
+    if pair is not None:
+        m = pair_market(config, pair)
+        return {m.base: m.base_token, m.quote: m.quote_token}
+    if len(config.tokens) > MAX_TOKENS:
+        raise click.UsageError(
+            f"the node lists {len(config.tokens)} tokens: name one market with --pair BASE/QUOTE"
+        )
+    return dict(config.tokens)
+
+
+def _owner(key: bytes | None, address: str | None) -> str:
+    if address is not None:
+        return address
+    if key is None:
+        raise click.UsageError(
+            "say whose funds: --key HEX (or $SDEX_KEY) or --address 0x<wallet address>"
+        )
+    return address_of(key).lower()
+
+
+def _checked_address(text: str) -> str:
+    try:
+        return parse_address(text, "--address").lower()
+    except OrderParseError as e:
+        why = (
+            e.errors[0].reason if "checksum" in str(e) else "--address must be 0x and 40 hex digits"
+        )
+        raise WalletInputError(f"{why} (as `sdex order` says `signed by`), got {text!r}") from None
+
+
+def show_funds(
+    out: Console, owner: str, node: str, head: int, funds: list[TokenFunds], exchange: str
+) -> None:
+    table = Table(title=f"funds of {to_checksum(owner)} at block {head}", title_justify="left")
+    table.add_column("token")
+    for name in ("in the wallet", "approved", "in open orders", "free for orders"):
+        table.add_column(name, justify="right")
+    for f in funds:
+        approved = "unlimited" if f.allowance >= UNLIMITED else fmt_amount(f.allowance, f.decimals)
+        table.add_row(
+            escape(f.symbol),
+            fmt_amount(f.balance, f.decimals),
+            approved,
+            fmt_amount(f.held, f.decimals),
+            fmt_amount(f.free, f.decimals),
+        )
+    out.print(table)
+    out.print(
+        "approved: what the wallet lets the Exchange take; in open orders: what its open "
+        f"orders at {escape(node)} still offer; free: the smaller of the first two, less that"
+    )
+    for f in funds:
+        if f.allowance == 0:
+            out.print(
+                f"{escape(f.symbol)}: nothing approved: approve the Exchange {exchange} to "
+                f"spend {escape(f.symbol)} to sell it"
+            )
+
+
+@click.command("balance")
+@node_option
+@click.option(
+    "--key", callback=converter(parse_key), default=None, metavar="HEX", envvar="SDEX_KEY",
+    show_envvar=True, help="The wallet's private key (hex), for its address; nothing is signed.",
+)  # fmt: skip
+@click.option(
+    "--address", callback=converter(_checked_address), default=None, metavar="0x…",
+    help="The wallet's address instead of its key.",
+)  # fmt: skip
+@click.option(
+    "--pair", default=None, metavar="BASE/QUOTE", callback=converter(checked_pair),
+    help="Only this market's two tokens [default: every token the node lists].",
+)  # fmt: skip
+@rpc_option("JSON-RPC endpoint of the node's chain [default: the deployment file's rpc].")
+@deployment_option("Deployment file, read for its rpc when --rpc is not given.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (base units).")
+def balance(
+    node_url: str,
+    key: bytes | None,
+    address: str | None,
+    pair: str | None,
+    rpc: str | None,
+    deployment_path: Path,
+    as_json: bool,
+) -> None:
+    """Show a wallet's funds per token: held, approved to the Exchange, in its open orders at
+    the node, and free for new orders (as the web page's funds line)."""
+    owner = _owner(key, address)
+    out = stdout_console()
+    with one_line_errors(), NodeClient(node_url) as client:
+        config = client.order_config()
+        tokens = tokens_shown(config, pair)
+        mine = open_orders(client, config, owner)
+        addresses = {sym: t.address.lower() for sym, t in tokens.items()}
+        with node_chain(config, rpc, deployment_path) as chain:
+            head, read = read_chain(chain, config.exchange, owner, addresses)
+        funds = [
+            TokenFunds(sym, addresses[sym], t.decimals, *read[sym], held_in(mine, addresses[sym]))
+            for sym, t in tokens.items()
+        ]
+        if as_json:
+            body = {
+                "address": owner,
+                "chainId": config.chain_id,
+                "block": head,
+                "node": node_url,
+                "openOrders": len(mine),
+                "nodeChainStatus": client.chain_status or "ok",  # (not ok: as last read)
+                "tokens": {f.symbol: f.to_json() for f in funds},
+            }
+            click.echo(json.dumps(body, indent=2))
+            return
+        stale_warning(out, client.chain_status, "its open orders are")
+        show_funds(out, owner, node_url, head, funds, config.exchange)
