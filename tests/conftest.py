@@ -155,9 +155,9 @@ def reverted(net: Devnet) -> Iterator[Chain]:
     test's blocks were stamped behind the wall clock by the time since that head (the
     deployment's: minutes into a session), which a node takes as the least the chain's time
     can be. An order expiring a block on was refused as already expired (attack50 after
-    review48 on one anvil: 22 s behind). Hardhat restores its clock's offset from the wall
-    clock (the snapshot's); on anvil it is put back so (``evm_setTime``: the pending block's
-    stamp at the snapshot told the offset). The wall clock alone is not it: anvil stamps a
+    review48 on one anvil: 22 s behind, within ``on_time``'s ``CLOCK_DRIFT``). On anvil the
+    clock is put back to its offset from the wall clock at the snapshot (``evm_setTime``: the
+    pending block's stamp then told it). The wall clock alone is not it: anvil stamps a
     block so even before its parent, for a state whose clock ran ahead."""
     rpc, deployment = net.rpc, net.deployment
     assert rpc is not None and deployment is not None
