@@ -21,6 +21,7 @@ from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
 from sdex.settlement.adopt import adopted_matches, pooled_tx
 from sdex.settlement.blame import own_key, pair_refused
+from sdex.settlement.reconcile import landed, record_landed
 from sdex.store import StoredFill, StoredSettlement
 
 log = logging.getLogger("sdex.node")
@@ -128,13 +129,27 @@ class NodeSettlement(NodeFills):
             writing.cancel()
             raise
 
-    def _adopt(self, pooled: list[StoredSettlement]) -> None:
+    async def _adopt(self, pooled: list[StoredSettlement]) -> None:
         """(At the start, the orders loaded) Settlements a previous run left in a pool the
         chain is not told to mine (``sdex.settlement.reconcile``): each adopted into the
         lane, its matches held in flight (``sdex.settlement.adopt``), so its orders are not
         matched again behind it; one that cannot be is given up as before (if it lands,
-        the watcher applies it)."""
+        the watcher applies it). One that landed since reconcile judged it (its receipt
+        read here, nothing awaited after it) is not: the orders were loaded with the
+        chain's filled amounts, which may count it already (review66: held again on top
+        and applied again from its receipt, both orders showed filled in full)."""
         for row in pooled:
+            try:
+                got = await landed(self.settler, row.tx_hash)
+            except Exception as e:  # (unread: it may have landed; not held twice)
+                log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, e)
+                self.store.set_settlement_status(row.tx_hash, "dropped")
+                self.settler.give_up(row.tx_hash)
+                continue
+            if got is not None:
+                log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
+                await record_landed(self.settler, row.tx_hash, got)
+                continue
             try:
                 signed = pooled_tx(row)
                 matches = adopted_matches(signed, row.pairs, self.book, self.domain)
