@@ -4,8 +4,9 @@ reconcile judged it pooled (``Reconcile.pooled``) and before the node adopts it
 amounts, which count it already. Adopted, its match was held again on top of that (the
 order's remainder taken by a match already counted) and its receipt applied it a second
 time: the node showed both orders filled in full while the chain filled half of each, and
-never matched their remainders. Now ``_adopt`` reads the row's receipt first: landed, it
-is not adopted (its row marked as its receipt says), the chain's filled amounts stand."""
+never matched their remainders. Now ``_adopt`` reads the head, then the row's receipt:
+landed at or below that head, it is not adopted (its row marked as its receipt says), the
+loaded filled amounts stand; landed above it (in none of them), it is adopted."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 import sdex.node.core as core
+import sdex.node.settle as settle
 from sdex.settlement import reconcile
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
@@ -27,9 +29,13 @@ OPERATOR = 19
 FEES = (10**9, 10**9)
 
 
+@pytest.mark.parametrize("after", ["reconcile", "head"])
 async def test_a_pooled_settlement_landing_before_its_adoption_is_counted_once(
-    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: str
 ) -> None:
+    """``after``: the pool mined once reconcile judged it pooled (the orders then loaded
+    with its fill: not adopted), or once ``_adopt`` read the head the orders were loaded
+    at (its fill in none of them: adopted, its receipt applied once by the settler)."""
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
@@ -45,16 +51,23 @@ async def test_a_pooled_settlement_landing_before_its_adoption_is_counted_once(
     await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
     store.close()
 
-    real = core.reconcile
+    real, read_receipt = core.reconcile, settle.landed
     judged: list[int] = []
 
-    async def then_mined(lane: Any) -> Any:  # (the pool mined once reconcile has judged it)
+    async def judged_then_mined(lane: Any) -> Any:
         pooled = await real(lane)
         judged.append(len(pooled))
-        c.rpc.call("evm_mine")
+        if after == "reconcile":
+            c.rpc.call("evm_mine")
         return pooled
 
-    monkeypatch.setattr(core, "reconcile", then_mined)
+    async def mined_then_read(lane: Any, tx_hash: str) -> Any:
+        if after == "head":
+            c.rpc.call("evm_mine")
+        return await read_receipt(lane, tx_hash)
+
+    monkeypatch.setattr(core, "reconcile", judged_then_mined)
+    monkeypatch.setattr(settle, "landed", mined_then_read)
     c.rpc.call("evm_setAutomine", False)
     try:
         c.rpc.call("eth_sendRawTransaction", tx.raw)
@@ -72,7 +85,7 @@ async def test_a_pooled_settlement_landing_before_its_adoption_is_counted_once(
             # (the chain filled both in full: the node's "filled" is the chain's)
             assert c.exchange.order_info(resting.order).filled == 2 * E18
             assert c.exchange.order_info(incoming.order).filled == 6000 * E6
-            assert node.settler.adopted == 0 and node.settler.sent == 1
+            assert node.settler.adopted == (after == "head") and node.settler.sent == 1
             db = node.config.db
     finally:
         c.rpc.call("evm_setAutomine", True)

@@ -55,9 +55,7 @@ def receipt_of(answer: object) -> Receipt | None:
 
 async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
     """``tx_hash``'s receipt read now (None: not mined); the read's errors raised."""
-    return receipt_of(
-        await lane.chain.run(lane.chain.rpc.call, "eth_getTransactionReceipt", tx_hash)
-    )
+    return receipt_of(await lane.receipts.call("eth_getTransactionReceipt", tx_hash))
 
 
 async def record_landed(lane: NonceLane, tx_hash: str, got: Receipt) -> None:
