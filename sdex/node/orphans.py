@@ -19,7 +19,8 @@ host group, cancel65: one stranger's flood evicted every other stranger's cancel
 ``TOTAL`` in all, one for a hash from each sender's count (``bucket``: a forger's fakes
 cannot fill a hash's room and keep out an honest peer's cancel of it), each
 ``KEPT_SECONDS`` at most; when full, the sender holding the most loses its oldest (a flood
-evicts its own first, never an honest peer's few). The peer is answered 202 once it is
+evicts its own first, never an honest peer's few; strangers' host groups weighed as one
+class, wallets' clients as one: review66). The peer is answered 202 once it is
 kept: kept in the store too (``sdex.storeorphans``: the node writes each kept one and
 deletes each forgotten, ``gone``), read back at a restart. A wallet's (its order posted to
 another node, the gossip not here yet) is kept so too, one count a client, its signer
@@ -100,7 +101,7 @@ class OrphanCancels:
                 if not self._buckets[b]:
                     del self._buckets[b]
         if self._count >= self.total:
-            self._drop_oldest(max(self._buckets, key=lambda b: len(self._buckets[b])))
+            self._drop_oldest(self._fullest())
         mine = self._buckets.setdefault(bucket, OrderedDict())
         mine[(order_hash, signature)] = now
         self._by_hash.setdefault(order_hash, []).append(Orphan(signature, sender, bucket, now))
@@ -125,6 +126,20 @@ class OrphanCancels:
         while bucket and now - next(iter(bucket.values())) > self.kept_seconds:
             key, _ = bucket.popitem(last=False)
             self._forget(key)
+
+    def _fullest(self) -> str:
+        """The count to evict from: its class's largest, of the class holding the most (a
+        class: each peer's count alone; every stranger's host group's as one, and every
+        wallet's client's: review66, a flood spread over many host groups held a few a
+        count, and an admitted peer's honest few went first)."""
+        classes: dict[str, list[str]] = {}
+        held: dict[str, int] = {}
+        for b, mine in self._buckets.items():
+            kind = b.partition(":")[0] if ":" in b else b
+            classes.setdefault(kind, []).append(b)
+            held[kind] = held.get(kind, 0) + len(mine)
+        kind = max(held, key=held.__getitem__)
+        return max(classes[kind], key=lambda b: len(self._buckets[b]))
 
     def _drop_oldest(self, bucket: str) -> None:
         mine = self._buckets[bucket]
