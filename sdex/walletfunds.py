@@ -33,7 +33,7 @@ from sdex.cliopts import (
     rpc_option,
 )
 from sdex.deployment import TokenInfo
-from sdex.errors import ChainError, OrderParseError
+from sdex.errors import ChainError, ContractRevert, OrderParseError
 from sdex.model import OPEN_STATUSES
 from sdex.order import address_of, parse_address, to_checksum
 from sdex.wallet import WalletInputError, fmt_amount, parse_key
@@ -58,7 +58,8 @@ _UINT = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
 @dataclass(frozen=True, slots=True)
 class TokenFunds:
-    """One token's figures, in its base units."""
+    """One token's figures, in its base units (``unread``: why its balance and allowance
+    could not be read; then they are 0 and not shown)."""
 
     symbol: str
     address: str
@@ -66,6 +67,7 @@ class TokenFunds:
     balance: int
     allowance: int
     held: int
+    unread: str = ""
 
     @property
     def free(self) -> int:
@@ -74,6 +76,13 @@ class TokenFunds:
         return max(0, min(self.balance, self.allowance) - self.held)
 
     def to_json(self) -> dict[str, Any]:
+        if self.unread:
+            return {
+                "address": self.address,
+                "decimals": self.decimals,
+                "held": str(self.held),
+                "error": self.unread,
+            }
         return {
             "address": self.address,
             "decimals": self.decimals,
@@ -96,11 +105,29 @@ def _uint(raw: object, what: str) -> int:
     return int(raw, 16)
 
 
+def _unread(raw: object, what: str) -> str:
+    """Why one token call's answer is not a figure ("" when it is one): the chain's words
+    bounded, as they come from a node the wallet may not run."""
+    if isinstance(raw, ContractRevert):
+        return f"its {what} reverted ({str(raw)[:160]})"
+    if isinstance(raw, BaseException):
+        return f"the chain refused its {what}: {str(raw)[:160]}"
+    if not isinstance(raw, str) or not _UINT.fullmatch(raw):
+        return f"its {what} answered {str(raw)[:80]!r}, not a uint256"
+    return ""
+
+
+Read = tuple[int, int] | str
+"""A token's (balance, allowance), or why they could not be read."""
+
+
 def read_chain(
     rpc: Rpc, exchange: str, owner: str, tokens: dict[str, str]
-) -> tuple[int, dict[str, tuple[int, int]]]:
+) -> tuple[int, dict[str, Read]]:
     """The chain's head block and, at it, ``owner``'s (balance, allowance to ``exchange``)
-    of each of ``tokens`` (symbol -> address): one batch."""
+    of each of ``tokens`` (symbol -> address): one batch. A token whose calls fail (no
+    contract at its address, a revert, an answer that is not a uint256) gets why instead
+    (its ``eth_getCode`` read then, in a second batch, to tell an address with no contract)."""
     head = _uint(rpc.call("eth_blockNumber"), "the head block")
     at = hex(head)
     calls: list[tuple[str, list[Any]]] = []
@@ -110,12 +137,17 @@ def read_chain(
             ("eth_call", [{"to": address, "data": ALLOWANCE + _word(owner) + _word(exchange)}, at])
         )
     got = rpc.batch(calls)
-    out: dict[str, tuple[int, int]] = {}
+    out: dict[str, Read] = {}
     for i, sym in enumerate(tokens):
-        out[sym] = (
-            _uint(got[2 * i], f"{sym}'s balanceOf"),
-            _uint(got[2 * i + 1], f"{sym}'s allowance"),
-        )
+        bal, allow = got[2 * i], got[2 * i + 1]
+        why = _unread(bal, "balanceOf") or _unread(allow, "allowance")
+        out[sym] = why or (int(bal, 16), int(allow, 16))
+    failed = [sym for sym, r in out.items() if isinstance(r, str)]
+    if failed:
+        codes = rpc.batch([("eth_getCode", [tokens[sym], at]) for sym in failed])
+        for sym, code in zip(failed, codes, strict=True):
+            if code in ("0x", "0x0"):
+                out[sym] = f"no contract at {to_checksum(tokens[sym])} on this chain"
     return head, out
 
 
@@ -151,6 +183,15 @@ def held_in(orders: dict[str, OrderRecord], token: str) -> int:
         else:
             total += o.maker_amount
     return total
+
+
+def _funds(
+    sym: str, address: str, decimals: int, read: Read, mine: dict[str, OrderRecord]
+) -> TokenFunds:
+    held = held_in(mine, address)
+    if isinstance(read, str):
+        return TokenFunds(sym, address, decimals, 0, 0, held, unread=read)
+    return TokenFunds(sym, address, decimals, *read, held)
 
 
 def tokens_shown(config: OrderConfig, pair: str | None) -> dict[str, TokenInfo]:
@@ -193,6 +234,9 @@ def show_funds(
     for name in ("in the wallet", "approved", "in open orders", "free for orders"):
         table.add_column(name, justify="right")
     for f in funds:
+        if f.unread:
+            table.add_row(escape(f.symbol), "unreadable", "?", fmt_amount(f.held, f.decimals), "?")
+            continue
         approved = "unlimited" if f.allowance >= UNLIMITED else fmt_amount(f.allowance, f.decimals)
         table.add_row(
             escape(f.symbol),
@@ -207,7 +251,9 @@ def show_funds(
         f"orders at {escape(node)} still offer; free: the smaller of the first two, less that"
     )
     for f in funds:
-        if f.allowance == 0:
+        if f.unread:
+            out.print(f"{escape(f.symbol)}: not read: {escape(f.unread)}", style="red")
+        elif f.allowance == 0:
             out.print(
                 f"{escape(f.symbol)}: nothing approved: approve the Exchange {exchange} to "
                 f"spend {escape(f.symbol)} to sell it"
@@ -252,8 +298,7 @@ def balance(
         with node_chain(config, rpc, deployment_path) as chain:
             head, read = read_chain(chain, config.exchange, owner, addresses)
         funds = [
-            TokenFunds(sym, addresses[sym], t.decimals, *read[sym], held_in(mine, addresses[sym]))
-            for sym, t in tokens.items()
+            _funds(sym, addresses[sym], t.decimals, read[sym], mine) for sym, t in tokens.items()
         ]
         if as_json:
             body = {
@@ -266,6 +311,8 @@ def balance(
                 "tokens": {f.symbol: f.to_json() for f in funds},
             }
             click.echo(json.dumps(body, indent=2))
-            return
-        stale_warning(out, client.chain_status, "its open orders are")
-        show_funds(out, owner, node_url, head, funds, config.exchange)
+        else:
+            stale_warning(out, client.chain_status, "its open orders are")
+            show_funds(out, owner, node_url, head, funds, config.exchange)
+    if any(f.unread for f in funds):  # (a script reading the figures must not miss it)
+        raise click.exceptions.Exit(1)
