@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sdex.client import NodeClient, OrderConfig, OrderRecord
+from sdex.client import ListingTooLong, NodeClient, OrderConfig, OrderRecord
 from sdex.cliopts import (
     checked_pair,
     converter,
@@ -49,8 +49,10 @@ UNLIMITED = 1 << 128
 MAX_TOKENS = 16
 """Tokens read without ``--pair``: a node listing more is asked for one market."""
 OPEN_PAGES = 10
-"""Pages of 500 walked at most per open status: a node holds at most 1,000 open orders of a
-maker (a node whose walk goes on past that is said to, not followed)."""
+"""Pages walked at most per open status (5,000 orders, as the web page reads): a node holds at
+most 1,000 open orders of a maker by default; one listing more is said to (``cut_note``), its
+figures then bounds, and the command exits 1."""
+OPEN_PER_PAGE = 500
 BALANCE_OF = "0x70a08231"
 ALLOWANCE = "0xdd62ed3e"
 _UINT = re.compile(r"0x[0-9a-fA-F]{1,64}")
@@ -151,23 +153,49 @@ def read_chain(
     return head, out
 
 
-def open_orders(client: NodeClient, config: OrderConfig, owner: str) -> dict[str, OrderRecord]:
+Cut = list[tuple[str, int]]
+"""The open statuses whose walk stopped with pages left: (status, how many of it were read)."""
+
+
+def open_orders(
+    client: NodeClient, config: OrderConfig, owner: str
+) -> tuple[dict[str, OrderRecord], Cut]:
     """``owner``'s orders the node still holds open (by hash, each checked to be the
     order's own: one order listed twice under made-up hashes is refused): one walk per open
-    status (an order that changed status between two walks is counted once, as last read)."""
+    status (an order that changed status between two walks is counted once, as last read),
+    and the statuses whose walk stopped after ``OPEN_PAGES`` pages with more to read."""
     found: dict[str, OrderRecord] = {}
+    cut: Cut = []
     stale = ""
     for status in OPEN_STATUSES:
-        for rec in client.all_orders(
-            maker=owner, status=status.value, per_page=500, max_pages=OPEN_PAGES
-        ):
-            # (a record of another maker or status is not the wallet's open order: left out)
-            if rec.order.maker.lower() == owner and rec.status == status.value:
-                check_record(config, rec, "open orders")
-                found[rec.order_hash] = rec
+        read = 0
+        walked = client.all_orders(
+            maker=owner, status=status.value, per_page=OPEN_PER_PAGE, max_pages=OPEN_PAGES
+        )
+        try:
+            for rec in walked:
+                # (a record of another maker or status is not the wallet's open order: left out)
+                if rec.order.maker.lower() == owner and rec.status == status.value:
+                    check_record(config, rec, "open orders")
+                    found[rec.order_hash] = rec
+                    read += 1
+        except ListingTooLong:  # (the pages read are counted: the figures are bounds)
+            cut.append((status.value, read))
         stale = stale or client.chain_status
     client.chain_status = stale
-    return found
+    return found, cut
+
+
+def cut_note(cut: Cut) -> str:
+    """What is said when some open orders were not read: the web page's words (app.js
+    ``cutNote``); "" when all were."""
+    if not cut:
+        return ""
+    more = ", ".join(f"{read} {status}" for status, read in cut)
+    return (
+        f"the node lists more than {more} orders of this wallet (only those were read): in "
+        "open orders at least, and free at most, what is shown"
+    )
 
 
 def held_in(orders: dict[str, OrderRecord], token: str) -> int:
@@ -227,29 +255,41 @@ def _checked_address(text: str) -> str:
 
 
 def show_funds(
-    out: Console, owner: str, node: str, head: int, funds: list[TokenFunds], exchange: str
+    out: Console,
+    owner: str,
+    node: str,
+    head: int,
+    funds: list[TokenFunds],
+    exchange: str,
+    note: str = "",
 ) -> None:
+    """The table, and what is said under it; ``note`` (``cut_note``): some open orders were
+    not read, so what they hold is at least, and what is free at most, the figures."""
+    least, most = ("at least ", "at most ") if note else ("", "")
     table = Table(title=f"funds of {to_checksum(owner)} at block {head}", title_justify="left")
     table.add_column("token")
     for name in ("in the wallet", "approved", "in open orders", "free for orders"):
         table.add_column(name, justify="right")
     for f in funds:
         if f.unread:
-            table.add_row(escape(f.symbol), "unreadable", "?", fmt_amount(f.held, f.decimals), "?")
+            held = least + fmt_amount(f.held, f.decimals)
+            table.add_row(escape(f.symbol), "unreadable", "?", held, "?")
             continue
         approved = "unlimited" if f.allowance >= UNLIMITED else fmt_amount(f.allowance, f.decimals)
         table.add_row(
             escape(f.symbol),
             fmt_amount(f.balance, f.decimals),
             approved,
-            fmt_amount(f.held, f.decimals),
-            fmt_amount(f.free, f.decimals),
+            least + fmt_amount(f.held, f.decimals),
+            most + fmt_amount(f.free, f.decimals),
         )
     out.print(table)
     out.print(
         "approved: what the wallet lets the Exchange take; in open orders: what its open "
         f"orders at {escape(node)} still offer; free: the smaller of the first two, less that"
     )
+    if note:
+        out.print(escape(note), style="red")
     for f in funds:
         if f.unread:
             out.print(f"{escape(f.symbol)}: not read: {escape(f.unread)}", style="red")
@@ -293,7 +333,7 @@ def balance(
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
         tokens = tokens_shown(config, pair)
-        mine = open_orders(client, config, owner)
+        mine, cut = open_orders(client, config, owner)
         addresses = {sym: t.address.lower() for sym, t in tokens.items()}
         with node_chain(config, rpc, deployment_path) as chain:
             head, read = read_chain(chain, config.exchange, owner, addresses)
@@ -310,9 +350,11 @@ def balance(
                 "nodeChainStatus": client.chain_status or "ok",  # (not ok: as last read)
                 "tokens": {f.symbol: f.to_json() for f in funds},
             }
+            if cut:  # ("held" at least, "free" at most: said, and exit 1)
+                body["openOrdersNotAllRead"] = cut_note(cut)
             click.echo(json.dumps(body, indent=2))
         else:
             stale_warning(out, client.chain_status, "its open orders are")
-            show_funds(out, owner, node_url, head, funds, config.exchange)
-    if any(f.unread for f in funds):  # (a script reading the figures must not miss it)
+            show_funds(out, owner, node_url, head, funds, config.exchange, cut_note(cut))
+    if cut or any(f.unread for f in funds):  # (a script reading the figures must not miss it)
         raise click.exceptions.Exit(1)
