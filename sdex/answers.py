@@ -68,6 +68,11 @@ class NodeProtocolError(SdexError, ValueError):
     """The node answered, but not in the shape the API pins (bad JSON, missing fields)."""
 
 
+class ListingTooLong(NodeProtocolError):
+    """A listing walked by cursor still had a next page after the most pages a walk reads
+    (the records of the pages read were yielded before it is raised)."""
+
+
 @dataclass(frozen=True, slots=True)
 class OrderConfig:
     """``GET /v1/order_config``: what a wallet needs to build and sign an order for a node."""

@@ -17,6 +17,7 @@ import requests
 from sdex import jsonio
 from sdex.answers import (
     FillPage,
+    ListingTooLong,
     MatchReport,
     NodeApiError,
     NodeProtocolError,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "TIME_IN_FORCE",
     "FillPage",
+    "ListingTooLong",
     "MatchReport",
     "NodeApiError",
     "NodeClient",
@@ -360,7 +362,7 @@ def walk(fetch: Callable[[str | None], P], max_pages: int, what: str) -> Iterato
     whatever arrives or closes between two pages (a walk by page numbers skips or repeats
     one for each record that comes or goes before the page it reads: README, "Walking a
     listing"). ``NodeProtocolError`` for a node whose walk would not end: a cursor it gave
-    twice, or a next page still after ``max_pages``."""
+    twice, or ``ListingTooLong``: a next page still after ``max_pages``."""
     given: set[str] = set()
     cursor: str | None = None
     for _ in range(max_pages):
@@ -374,7 +376,7 @@ def walk(fetch: Callable[[str | None], P], max_pages: int, what: str) -> Iterato
             )
         given.add(got.next)
         cursor = got.next
-    raise NodeProtocolError(f"{what} still had a next page after {max_pages} pages")
+    raise ListingTooLong(f"{what} still had a next page after {max_pages} pages")
 
 
 def _within(got: P, per_page: int, what: str) -> P:

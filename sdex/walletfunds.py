@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sdex.client import NodeClient, OrderConfig, OrderRecord
+from sdex.client import ListingTooLong, NodeClient, OrderConfig, OrderRecord
 from sdex.cliopts import (
     checked_pair,
     converter,
@@ -33,7 +33,7 @@ from sdex.cliopts import (
     rpc_option,
 )
 from sdex.deployment import TokenInfo
-from sdex.errors import ChainError, OrderParseError
+from sdex.errors import ChainError, ContractRevert, OrderParseError
 from sdex.model import OPEN_STATUSES
 from sdex.order import address_of, parse_address, to_checksum
 from sdex.wallet import WalletInputError, fmt_amount, parse_key
@@ -49,8 +49,10 @@ UNLIMITED = 1 << 128
 MAX_TOKENS = 16
 """Tokens read without ``--pair``: a node listing more is asked for one market."""
 OPEN_PAGES = 10
-"""Pages of 500 walked at most per open status: a node holds at most 1,000 open orders of a
-maker (a node whose walk goes on past that is said to, not followed)."""
+"""Pages walked at most per open status (5,000 orders, as the web page reads): a node holds at
+most 1,000 open orders of a maker by default; one listing more is said to (``cut_note``), its
+figures then bounds, and the command exits 1."""
+OPEN_PER_PAGE = 500
 BALANCE_OF = "0x70a08231"
 ALLOWANCE = "0xdd62ed3e"
 _UINT = re.compile(r"0x[0-9a-fA-F]{1,64}")
@@ -58,7 +60,8 @@ _UINT = re.compile(r"0x[0-9a-fA-F]{1,64}")
 
 @dataclass(frozen=True, slots=True)
 class TokenFunds:
-    """One token's figures, in its base units."""
+    """One token's figures, in its base units (``unread``: why its balance and allowance
+    could not be read; then they are 0 and not shown)."""
 
     symbol: str
     address: str
@@ -66,6 +69,7 @@ class TokenFunds:
     balance: int
     allowance: int
     held: int
+    unread: str = ""
 
     @property
     def free(self) -> int:
@@ -74,6 +78,13 @@ class TokenFunds:
         return max(0, min(self.balance, self.allowance) - self.held)
 
     def to_json(self) -> dict[str, Any]:
+        if self.unread:
+            return {
+                "address": self.address,
+                "decimals": self.decimals,
+                "held": str(self.held),
+                "error": self.unread,
+            }
         return {
             "address": self.address,
             "decimals": self.decimals,
@@ -96,11 +107,29 @@ def _uint(raw: object, what: str) -> int:
     return int(raw, 16)
 
 
+def _unread(raw: object, what: str) -> str:
+    """Why one token call's answer is not a figure ("" when it is one): the chain's words
+    bounded, as they come from a node the wallet may not run."""
+    if isinstance(raw, ContractRevert):
+        return f"its {what} reverted ({str(raw)[:160]})"
+    if isinstance(raw, BaseException):
+        return f"the chain refused its {what}: {str(raw)[:160]}"
+    if not isinstance(raw, str) or not _UINT.fullmatch(raw):
+        return f"its {what} answered {str(raw)[:80]!r}, not a uint256"
+    return ""
+
+
+Read = tuple[int, int] | str
+"""A token's (balance, allowance), or why they could not be read."""
+
+
 def read_chain(
     rpc: Rpc, exchange: str, owner: str, tokens: dict[str, str]
-) -> tuple[int, dict[str, tuple[int, int]]]:
+) -> tuple[int, dict[str, Read]]:
     """The chain's head block and, at it, ``owner``'s (balance, allowance to ``exchange``)
-    of each of ``tokens`` (symbol -> address): one batch."""
+    of each of ``tokens`` (symbol -> address): one batch. A token whose calls fail (no
+    contract at its address, a revert, an answer that is not a uint256) gets why instead
+    (its ``eth_getCode`` read then, in a second batch, to tell an address with no contract)."""
     head = _uint(rpc.call("eth_blockNumber"), "the head block")
     at = hex(head)
     calls: list[tuple[str, list[Any]]] = []
@@ -110,32 +139,63 @@ def read_chain(
             ("eth_call", [{"to": address, "data": ALLOWANCE + _word(owner) + _word(exchange)}, at])
         )
     got = rpc.batch(calls)
-    out: dict[str, tuple[int, int]] = {}
+    out: dict[str, Read] = {}
     for i, sym in enumerate(tokens):
-        out[sym] = (
-            _uint(got[2 * i], f"{sym}'s balanceOf"),
-            _uint(got[2 * i + 1], f"{sym}'s allowance"),
-        )
+        bal, allow = got[2 * i], got[2 * i + 1]
+        why = _unread(bal, "balanceOf") or _unread(allow, "allowance")
+        out[sym] = why or (int(bal, 16), int(allow, 16))
+    failed = [sym for sym, r in out.items() if isinstance(r, str)]
+    if failed:
+        codes = rpc.batch([("eth_getCode", [tokens[sym], at]) for sym in failed])
+        for sym, code in zip(failed, codes, strict=True):
+            if code in ("0x", "0x0"):
+                out[sym] = f"no contract at {to_checksum(tokens[sym])} on this chain"
     return head, out
 
 
-def open_orders(client: NodeClient, config: OrderConfig, owner: str) -> dict[str, OrderRecord]:
+Cut = list[tuple[str, int]]
+"""The open statuses whose walk stopped with pages left: (status, how many of it were read)."""
+
+
+def open_orders(
+    client: NodeClient, config: OrderConfig, owner: str
+) -> tuple[dict[str, OrderRecord], Cut]:
     """``owner``'s orders the node still holds open (by hash, each checked to be the
     order's own: one order listed twice under made-up hashes is refused): one walk per open
-    status (an order that changed status between two walks is counted once, as last read)."""
+    status (an order that changed status between two walks is counted once, as last read),
+    and the statuses whose walk stopped after ``OPEN_PAGES`` pages with more to read."""
     found: dict[str, OrderRecord] = {}
+    cut: Cut = []
     stale = ""
     for status in OPEN_STATUSES:
-        for rec in client.all_orders(
-            maker=owner, status=status.value, per_page=500, max_pages=OPEN_PAGES
-        ):
-            # (a record of another maker or status is not the wallet's open order: left out)
-            if rec.order.maker.lower() == owner and rec.status == status.value:
-                check_record(config, rec, "open orders")
-                found[rec.order_hash] = rec
+        read = 0
+        walked = client.all_orders(
+            maker=owner, status=status.value, per_page=OPEN_PER_PAGE, max_pages=OPEN_PAGES
+        )
+        try:
+            for rec in walked:
+                # (a record of another maker or status is not the wallet's open order: left out)
+                if rec.order.maker.lower() == owner and rec.status == status.value:
+                    check_record(config, rec, "open orders")
+                    found[rec.order_hash] = rec
+                    read += 1
+        except ListingTooLong:  # (the pages read are counted: the figures are bounds)
+            cut.append((status.value, read))
         stale = stale or client.chain_status
     client.chain_status = stale
-    return found
+    return found, cut
+
+
+def cut_note(cut: Cut) -> str:
+    """What is said when some open orders were not read: the web page's words (app.js
+    ``cutNote``); "" when all were."""
+    if not cut:
+        return ""
+    more = ", ".join(f"{read} {status}" for status, read in cut)
+    return (
+        f"the node lists more than {more} orders of this wallet (only those were read): in "
+        "open orders at least, and free at most, what is shown"
+    )
 
 
 def held_in(orders: dict[str, OrderRecord], token: str) -> int:
@@ -151,6 +211,15 @@ def held_in(orders: dict[str, OrderRecord], token: str) -> int:
         else:
             total += o.maker_amount
     return total
+
+
+def _funds(
+    sym: str, address: str, decimals: int, read: Read, mine: dict[str, OrderRecord]
+) -> TokenFunds:
+    held = held_in(mine, address)
+    if isinstance(read, str):
+        return TokenFunds(sym, address, decimals, 0, 0, held, unread=read)
+    return TokenFunds(sym, address, decimals, *read, held)
 
 
 def tokens_shown(config: OrderConfig, pair: str | None) -> dict[str, TokenInfo]:
@@ -186,28 +255,45 @@ def _checked_address(text: str) -> str:
 
 
 def show_funds(
-    out: Console, owner: str, node: str, head: int, funds: list[TokenFunds], exchange: str
+    out: Console,
+    owner: str,
+    node: str,
+    head: int,
+    funds: list[TokenFunds],
+    exchange: str,
+    note: str = "",
 ) -> None:
+    """The table, and what is said under it; ``note`` (``cut_note``): some open orders were
+    not read, so what they hold is at least, and what is free at most, the figures."""
+    least, most = ("at least ", "at most ") if note else ("", "")
     table = Table(title=f"funds of {to_checksum(owner)} at block {head}", title_justify="left")
     table.add_column("token")
     for name in ("in the wallet", "approved", "in open orders", "free for orders"):
         table.add_column(name, justify="right")
     for f in funds:
+        if f.unread:
+            held = least + fmt_amount(f.held, f.decimals)
+            table.add_row(escape(f.symbol), "unreadable", "?", held, "?")
+            continue
         approved = "unlimited" if f.allowance >= UNLIMITED else fmt_amount(f.allowance, f.decimals)
         table.add_row(
             escape(f.symbol),
             fmt_amount(f.balance, f.decimals),
             approved,
-            fmt_amount(f.held, f.decimals),
-            fmt_amount(f.free, f.decimals),
+            least + fmt_amount(f.held, f.decimals),
+            most + fmt_amount(f.free, f.decimals),
         )
     out.print(table)
     out.print(
         "approved: what the wallet lets the Exchange take; in open orders: what its open "
         f"orders at {escape(node)} still offer; free: the smaller of the first two, less that"
     )
+    if note:
+        out.print(escape(note), style="red")
     for f in funds:
-        if f.allowance == 0:
+        if f.unread:
+            out.print(f"{escape(f.symbol)}: not read: {escape(f.unread)}", style="red")
+        elif f.allowance == 0:
             out.print(
                 f"{escape(f.symbol)}: nothing approved: approve the Exchange {exchange} to "
                 f"spend {escape(f.symbol)} to sell it"
@@ -247,13 +333,12 @@ def balance(
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
         tokens = tokens_shown(config, pair)
-        mine = open_orders(client, config, owner)
+        mine, cut = open_orders(client, config, owner)
         addresses = {sym: t.address.lower() for sym, t in tokens.items()}
         with node_chain(config, rpc, deployment_path) as chain:
             head, read = read_chain(chain, config.exchange, owner, addresses)
         funds = [
-            TokenFunds(sym, addresses[sym], t.decimals, *read[sym], held_in(mine, addresses[sym]))
-            for sym, t in tokens.items()
+            _funds(sym, addresses[sym], t.decimals, read[sym], mine) for sym, t in tokens.items()
         ]
         if as_json:
             body = {
@@ -265,7 +350,11 @@ def balance(
                 "nodeChainStatus": client.chain_status or "ok",  # (not ok: as last read)
                 "tokens": {f.symbol: f.to_json() for f in funds},
             }
+            if cut:  # ("held" at least, "free" at most: said, and exit 1)
+                body["openOrdersNotAllRead"] = cut_note(cut)
             click.echo(json.dumps(body, indent=2))
-            return
-        stale_warning(out, client.chain_status, "its open orders are")
-        show_funds(out, owner, node_url, head, funds, config.exchange)
+        else:
+            stale_warning(out, client.chain_status, "its open orders are")
+            show_funds(out, owner, node_url, head, funds, config.exchange, cut_note(cut))
+    if cut or any(f.unread for f in funds):  # (a script reading the figures must not miss it)
+        raise click.exceptions.Exit(1)

@@ -58,6 +58,7 @@ from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import INVALID_PENALTY, Peers, normalize
 from sdex.gossip.ports import OrderView
 from sdex.gossip.pushing import Pushing
+from sdex.gossip.quietlog import Quiet
 
 log = logging.getLogger("sdex.gossip")
 
@@ -114,6 +115,8 @@ class GossipCore(Pushing):
         self._waiting: dict[int, Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
         self.void_timers = 0
+        self.held_back = Quiet(log, clock=clock)
+        """Outboxes held while their peer waits out a backoff: said at a bounded rate."""
         """Outbox timers dropped unrun: their work went first (``Pushing._purge``)."""
         self._ids = itertools.count(1)
         self._out: list[Action] = []

@@ -34,6 +34,7 @@ from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.notpeer import sdex_error, what_answered
 from sdex.gossip.ports import NodePort
+from sdex.gossip.quietlog import Quiet
 from sdex.gossip.refusals import RefusalGate
 from sdex.gossip.stream import StreamDown, cancel_all
 from sdex.gossip.streams import Streams
@@ -64,6 +65,8 @@ class Gossip:
         self.links_blocked = self.core.links_blocked
         """Peer URLs this node pretends it cannot reach (tests: network partitions)."""
         self.messages_sent = 0
+        self.cut_calls = Quiet(log)
+        """Calls skipped for a cut link: counted, said in the debug log at a bounded rate."""
         self.check_timing = CheckTiming()
         """What each new order of a peer's cost the intake (``/health``: the simulator's shape)."""
         self.push_timing = PushTiming()
@@ -290,7 +293,9 @@ class Gossip:
         """``call`` over its peer's stream, else over HTTP (``http``: HTTP only, the stream
         closed under a ``_push_now``); its answer, or None, to the core."""
         reply: Reply | None = None
-        if call.url not in self.links_blocked:
+        if call.url in self.links_blocked:
+            self.cut_calls.say("peer call %s to %s skipped: the link is cut", call.kind, call.url)
+        else:
             self.messages_sent += 0 if http else 1  # (``_push_now`` counted it)
             left = time.perf_counter()
             try:

@@ -16,6 +16,7 @@ from typing import Any
 from sdex.gossip.actions import Action, Call, GossipConfig, Pending
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import Peer, Peers
+from sdex.gossip.quietlog import Quiet
 
 
 class Pushing:
@@ -32,6 +33,7 @@ class Pushing:
     _waiting: dict[int, Pending]
     _timers: list[tuple[float, int, str]]
     void_timers: int
+    held_back: Quiet
     _ids: itertools.count[int]
     _out: list[Action]
 
@@ -154,6 +156,10 @@ class Pushing:
         if not (box.orders or box.notices):
             return
         if not peer.reachable(now):
+            self.held_back.say(
+                "%d orders and %d notices for %s held: it waits out a backoff for %.1f s",
+                len(box.orders), len(box.notices), peer.url, peer.retry_at - now,
+            )  # fmt: skip
             if not box.in_flight:
                 box.due = max(peer.retry_at, now + 0.01)
                 heapq.heappush(self._timers, (box.due, next(self._ids), box.key))

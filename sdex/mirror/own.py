@@ -37,7 +37,10 @@ MAX_LATE = 4096
 unchecked (said in the log)."""
 MAX_STUBS = 16 * MAX_OWN_RECEIPTS
 """Settlements held ahead without their decoded receipt (``Stub``): past that, the oldest
-one's orders are judged again with the next block the mirror applies (``overflow``)."""
+one's orders are judged again once the mirror's head reaches its block (``overflow``)."""
+MAX_OVERFLOW = 4 * MAX_STUBS
+"""Orders of stubs let go held for that (``overflow``): past that, the oldest are judged
+again with the next block the mirror applies, whatever its height."""
 
 MAX_DATA_WORDS = 4
 """Words of a listed token's log data (one with fewer than two indexed addresses) read as
@@ -104,8 +107,13 @@ class OwnReceipts(dict[str, OwnReceipt]):
         """Settlements held ahead with no decoded receipt, by tx hash (oldest first)."""
         self.orders: Counter[bytes] = Counter()
         self.payers: Counter[Account] = Counter()
-        self.overflow: set[bytes] = set()
-        """Orders of stubs let go past ``stub_cap``: to be judged again (``Mirror.apply``)."""
+        self.overflow: dict[bytes, int] = {}
+        """Orders of stubs let go past ``stub_cap``, with the highest block of those that
+        named each: judged again once the mirror's head reaches it (``due``). Judged at a
+        head below it, the order's fill is not in the mirror yet: the node reopened an order
+        its own settlement filled, and the block filled it again (reorg63)."""
+        self._due: set[bytes] = set()
+        """Orders let go from ``overflow`` past ``MAX_OVERFLOW``: judged with the next apply."""
         self.late: set[int] = set()
         """Blocks the mirror has another of than a receipt or a notice noted after it got
         there, or none kept (past its reorg window): the fills stored at those heights are
@@ -132,7 +140,23 @@ class OwnReceipts(dict[str, OwnReceipt]):
             self.payers.update(s.payers)
         self.stubs[tx_hash] = s
         while len(self.stubs) > self.stub_cap:
-            self.overflow.update(self._unstub(next(iter(self.stubs))))
+            oldest = next(iter(self.stubs))
+            number = self.stubs[oldest].block_number
+            for o in self._unstub(oldest):
+                self.overflow[o] = max(number, self.overflow.pop(o, number))
+            while len(self.overflow) > MAX_OVERFLOW:
+                o = next(iter(self.overflow))
+                del self.overflow[o]
+                self._due.add(o)
+
+    def due(self, number: int) -> set[bytes]:
+        """The mirror's head is at ``number``: the orders of let-go stubs to judge again now
+        (their blocks reached, or let go past ``MAX_OVERFLOW``), taken out."""
+        out, self._due = self._due, set()
+        for o in [o for o, n in self.overflow.items() if n <= number]:
+            del self.overflow[o]
+            out.add(o)
+        return out
 
     def __setitem__(self, tx_hash: str, r: OwnReceipt) -> None:
         self.pop(tx_hash, None)  # (the same transaction noted again: counted once)
@@ -157,6 +181,7 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.orders.clear()
         self.payers.clear()
         self.overflow.clear()
+        self._due.clear()
         self.late.clear()
 
     def passed(self, number: int, hash_at: Callable[[int], str | None]) -> set[bytes]:

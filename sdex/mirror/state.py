@@ -206,9 +206,8 @@ class Mirror(OwnNotes):
         self.head = top
         # receipts not applied by now, and stubs of another block: not on this chain
         eff.orphaned |= self.own.passed(top.number, self.hash_at)
-        eff.orphaned |= self._orphans | self.own.overflow
+        eff.orphaned |= self._orphans | self.own.due(top.number)
         self._orphans.clear()
-        self.own.overflow.clear()
         return eff
 
     def _release(self, block: Block) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,10 @@ def targets(runs: list[dict[str, Any]], latency_ms: float) -> dict[str, Any]:
 @click.option("--seed", type=int, default=1, show_default=True,
               help="Seed of the run's random draws (links, orders, hostile and churning "
               "nodes): another seed, another sample of the same network.")  # fmt: skip
+@click.option("--progress", "progress_every", type=FloatBetween(0.0, 3600, "seconds"),
+              default=5.0, show_default=True,
+              help="Seconds between two progress lines on stderr (simulated time reached, "
+              "events run); 0: none.")  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), callback=writable_file,
               help="Also write the JSON here (checked before the run).")  # fmt: skip
 def simulate(
@@ -93,6 +98,7 @@ def simulate(
     churn_seconds: float,
     seeds: str,
     seed: int,
+    progress_every: float,
     out: Path | None,
 ) -> None:
     """Simulate the gossip protocol (the node's own core, no sockets) and print JSON figures:
@@ -105,6 +111,15 @@ def simulate(
 
     runs = []
     for n in nodes or (100, 1000, 10_000):
+        began = time.monotonic()
+        k = orders or default_orders(n)
+        print(json.dumps({"nodes": n, "orders": k, "started": True}), file=sys.stderr, flush=True)
+
+        def said(simulated: float, events: int, n: int = n, began: float = began) -> None:
+            line = {"nodes": n, "simulated_s": round(simulated, 2), "events": events,
+                    "wall_s": round(time.monotonic() - began, 1)}  # fmt: skip
+            print(json.dumps(line), file=sys.stderr, flush=True)
+
         links = LinkModel(
             latency_median=latency_ms / 1000,
             latency_sigma=sigma,
@@ -114,7 +129,7 @@ def simulate(
         gossip = GossipConfig(fanout=fanout, mesh_min=max(1, fanout - 2), mesh_max=fanout + 2)
         sc = Scenario(
             nodes=n,
-            orders=orders or default_orders(n),
+            orders=k,
             rate=rate,
             seed=seed,
             hostile=hostile,
@@ -123,6 +138,8 @@ def simulate(
             seeds=seeds,
             links=links,
             gossip=gossip,
+            progress=said if progress_every else None,
+            progress_every=progress_every,
         )
         figures = run(sc)
         # the link options in the command's own units (user38: the simulator's model came

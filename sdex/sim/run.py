@@ -24,6 +24,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
@@ -64,6 +65,10 @@ class Scenario:
     drain: float = 10.0
     links: LinkModel = field(default_factory=LinkModel)
     gossip: GossipConfig = field(default_factory=GossipConfig)
+    progress: Callable[[float, int], None] | None = None
+    """Called with (simulated seconds, events run) every ``progress_every`` wall seconds at
+    most while the run goes (``Sim.progress``)."""
+    progress_every: float = 5.0
     samples: bool = False
     """Also return every order's delay to every node (``to_all_s``, seconds, in posting order;
     ``inf`` for one that missed a node): the caller pools them over seeds."""
@@ -101,6 +106,7 @@ class Run:
         self.sc = sc
         self.rng = random.Random(sc.seed)
         self.net = Network(sc.nodes, sc.gossip, sc.links, sc.seed)
+        self.net.sim.progress, self.net.sim.progress_every = sc.progress, sc.progress_every
         if sc.samples:  # (each push's pieces of time, beside the real nodes' ``pushTiming``)
             self.net.times = PushTimes()
         n_hostile = round(sc.hostile * sc.nodes)

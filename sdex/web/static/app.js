@@ -26,7 +26,8 @@ const DEVNET_CHAINS = new Set([31337, 1337]); // (sdex.deployment.DEVNET_CHAIN_I
 const MAX_FILLS = 50;
 const MAX_MY_ORDERS = 100;
 const TAIL_PAGES = 20; // (pages read at most past the page before the last: listingTail)
-const OPEN_PAGES = 4; // (pages of 1,000 read at most past the first of a status: openOrdersOf)
+const OPEN_PAGES = 4; // (pages of OPEN_PER_PAGE read at most past the first of a status: openOrdersOf)
+const OPEN_PER_PAGE = 1000; // (5,000 open orders of a status at most: as sdex.walletfunds reads)
 
 const S = {
   config: null,
@@ -38,6 +39,7 @@ const S = {
   orderCache: new Map(), // hash -> order JSON
   orders: new Map(), // hash -> order JSON, once known (the book's "settling" marks)
   mine: new Map(), // hash -> {order, metaData}
+  openCut: [], // {status, read}: a status whose open orders were not all read (openOrdersOf)
   stamp: 0, // one clock for my orders' HTTP asks and websocket events
   shownAt: new Map(), // hash -> stamp of what "my orders" shows of it
   outcomes: new Map(), // hash -> what matching did with an order posted from this page
@@ -774,6 +776,7 @@ function setAccount(acc) {
   $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
   showFormState();
   S.mine.clear();
+  S.openCut = [];
   S.shownAt.clear();
   renderMyOrders();
   renderBook();
@@ -873,7 +876,8 @@ function fundsNow() {
     const { balance, allowance } = F.read.tokens[sym];
     const held = inOpenOrders(token);
     const usable = balance < allowance ? balance : allowance;
-    return { sym, token, decimals, balance, allowance, held, free: usable > held ? usable - held : 0n };
+    const partial = S.openCut.length > 0; // (held: at least; free: at most)
+    return { sym, token, decimals, balance, allowance, held, partial, free: usable > held ? usable - held : 0n };
   });
 }
 
@@ -888,18 +892,20 @@ function renderFunds() {
   const funds = fundsNow();
   if (!funds) { el.replaceChildren(h("div", { class: "muted" }, "funds: reading the chain…")); return; }
   if (S.config && $("price").value && $("amount").value) preview(true); // (its note on what is free)
+  const note = cutNote(S.openCut);
   el.replaceChildren(...funds.map((f) => {
     const amt = (v) => `${fmtAmount(v, f.decimals)}`;
+    const [least, most] = f.partial ? ["at least ", "at most "] : ["", ""];
     const approved = f.allowance >= UNLIMITED ? "unlimited" : amt(f.allowance);
     return h("div", {
       "data-token": f.sym, "data-balance": String(f.balance), "data-allowance": String(f.allowance),
-      "data-held": String(f.held), "data-free": String(f.free),
+      "data-held": String(f.held), "data-free": String(f.free), "data-partial": String(f.partial),
       title: `free for new orders: the smaller of the wallet's ${f.sym} and what it lets the Exchange take, less what its open orders at this node still offer`,
     },
-    h("b", {}, f.sym), `: ${amt(f.balance)} in the wallet · approved for the Exchange: ${approved} · in your open orders here: ${amt(f.held)} · `,
-    h("span", { class: f.free ? "" : "low" }, `free for new orders: ${amt(f.free)}`),
+    h("b", {}, f.sym), `: ${amt(f.balance)} in the wallet · approved for the Exchange: ${approved} · in your open orders here: ${least}${amt(f.held)} · `,
+    h("span", { class: f.free ? "" : "low" }, `free for new orders: ${most}${amt(f.free)}`),
     f.allowance === 0n ? h("span", { class: "low" }, ` (approve the Exchange ${S.config.exchange} to spend ${f.sym} to sell it)`) : "");
-  }));
+  }), ...(note ? [h("div", { class: "low", id: "funds-cut" }, note)] : []));
 }
 
 /** The preview's note for an order larger than the wallet's free funds of what it offers. */
@@ -907,7 +913,7 @@ function fundsNote(order) {
   const funds = fundsNow();
   const f = funds?.find((x) => same(x.token, order.makerToken));
   if (!f || BigInt(order.makerAmount) <= f.free) return "";
-  return ` · the wallet has ${fmtAmount(f.free, f.decimals)} ${f.sym} free for new orders (see above): the book would offer only that much of it`;
+  return ` · the wallet has ${f.partial ? "at most " : ""}${fmtAmount(f.free, f.decimals)} ${f.sym} free for new orders (see above): the book would offer only that much of it`;
 }
 
 // ---- trading ----------------------------------------------------------------------------
@@ -1178,7 +1184,8 @@ async function loadMyOrders() {
     // levels count them; user63: a maker's 101st-newest open order was counted as free)
     const newest = new Set(records.map((rec) => rec.metaData.orderHash));
     const mine = new Map();
-    for (const rec of [...open.filter((rec) => !newest.has(rec.metaData.orderHash)), ...records]) {
+    S.openCut = open.cut;
+    for (const rec of [...open.records.filter((rec) => !newest.has(rec.metaData.orderHash)), ...records]) {
       const hash = rec.metaData.orderHash;
       const newer = (S.shownAt.get(hash) ?? 0) > asked; // (an event's state, after the ask)
       if (!newer) S.shownAt.set(hash, asked);
@@ -1194,19 +1201,33 @@ async function loadMyOrders() {
 
 /** Every open order of ``maker`` at this node (open, partially filled or unfunded), each
  * status's listing walked by cursor (a maker holds at most 1,000 open orders: a page or two
- * of each; at most OPEN_PAGES pages read of one). */
+ * of each; at most OPEN_PAGES pages read past the first of one): {records, cut}, ``cut``
+ * the statuses whose walk stopped with pages left, {status, read: how many were read}
+ * (review65: it stopped there silently, and the funds line said a free amount its unread
+ * orders may hold; ``cutNote`` says so, in sdex balance's words). */
 async function openOrdersOf(maker) {
+  const cut = [];
   const lists = await Promise.all([...OPEN].map(async (status) => {
-    const q = `/v1/orders?maker=${maker}&status=${status}&perPage=1000`;
+    const q = `/v1/orders?maker=${maker}&status=${status}&perPage=${OPEN_PER_PAGE}`;
     let page = await getJSON(`${q}&page=1`);
     let records = page.records;
     for (let i = 0; page.next != null && i < OPEN_PAGES; i++) {
       page = await getJSON(`${q}&cursor=${encodeURIComponent(page.next)}`);
       records = [...records, ...page.records];
     }
-    return records.filter((rec) => rec.metaData?.status === status && same(rec.order?.maker, maker));
+    const mine = records.filter((rec) => rec.metaData?.status === status && same(rec.order?.maker, maker));
+    if (page.next != null) cut.push({ status, read: mine.length });
+    return mine;
   }));
-  return lists.flat();
+  return { records: lists.flat(), cut };
+}
+
+/** What the funds line says when some open orders were not read (``S.openCut``): the same
+ * words as ``sdex balance`` (sdex.walletfunds.cut_note); "" when all were read. */
+function cutNote(cut) {
+  if (!cut.length) return "";
+  const more = cut.map((c) => `${c.read} ${c.status}`).join(", ");
+  return `the node lists more than ${more} orders of this wallet (only those were read): in open orders at least, and free at most, what is shown`;
 }
 
 /** The newest ``per`` records of the listing ``q`` (oldest first), given its first page
