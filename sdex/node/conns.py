@@ -61,13 +61,14 @@ to the back of the line): the work per accepted connection is bounded."""
 
 class FrontConn:
     """A connection a front process holds (``sdex.node.fronts``), counted here as the node's
-    own: ``busy`` while the front serves a request on it (the front says so); ``force_close``
-    asks the front to close it."""
+    own: ``busy`` while the front serves a request on it (the front says so; from its
+    admission until the front read what came meanwhile); ``force_close`` asks the front to
+    close it."""
 
     __slots__ = ("busy", "close")
 
     def __init__(self, close: Callable[[], None]) -> None:
-        self.busy = False
+        self.busy = True
         self.close = close
 
     def force_close(self) -> None:

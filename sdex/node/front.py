@@ -78,15 +78,21 @@ def fronted(obj: dict[str, Any], domain: Domain) -> list[object] | None:
 class FrontHandler(HeadBoundedHandler):
     """A front's connection: its id (the node counts it by it), and ``raw``, every byte it
     sent since its current request began (None once they cannot be told apart: its next
-    answer closes it), handed to the node as sent with its socket."""
+    answer closes it), handed to the node as sent with its socket.
 
-    __slots__ = ("cid", "handed", "raw")
+    The node counts a connection it just admitted as busy until the front says otherwise
+    (``settle``): its first bytes may already be here, unread while it waited, and a newcomer
+    meanwhile must not close it as idle."""
+
+    __slots__ = ("cid", "handed", "raw", "said")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cid = 0
         self.handed = False
         self.raw: bytearray | None = bytearray()
+        self.said: Channel | None = None
+        """Where to say the connection is idle once admitted, if it is (then None)."""
 
     def data_received(self, data: bytes) -> None:
         raw = self.raw
@@ -95,7 +101,19 @@ class FrontHandler(HeadBoundedHandler):
                 self.raw = None
             else:
                 raw += data
+        queued = len(self._messages)
         super().data_received(data)
+        if self.said is not None:
+            if len(self._messages) > queued:  # a request began: its handler says so
+                self.said = None
+            else:
+                self.settle()
+
+    def settle(self) -> None:
+        """Tell the node this admitted connection is idle, unless a request began on it."""
+        channel, self.said = self.said, None
+        if channel is not None:
+            channel.add(["i", self.cid])
 
 
 def consumed(handler: FrontHandler, request: web.Request) -> bool:
@@ -178,6 +196,10 @@ class Front:
                 continue
             if status == ADMITTED:
                 transport.resume_reading()
+                conn.said = self.channel
+                # (after the loop's next look at the socket: what was sent meanwhile is read)
+                loop = asyncio.get_running_loop()
+                loop.call_soon(loop.call_soon, conn.settle)
                 continue
             if status != CLOSE and not transport.is_closing():
                 transport.write(body)  # (the node's refusal, whole: ``sdex.node.conns.refusal``)
