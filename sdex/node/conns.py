@@ -37,10 +37,12 @@ aiohttp request handler calls on its server (``BoundedRunner`` makes the server)
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import resource
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -57,9 +59,31 @@ SCAN = 64
 to the back of the line): the work per accepted connection is bounded."""
 
 
-def idle(conn: RequestHandler) -> bool:
+class FrontConn:
+    """A connection a front process holds (``sdex.node.fronts``), counted here as the node's
+    own: ``busy`` while the front serves a request on it (the front says so; from its
+    admission until the front read what came meanwhile); ``force_close`` asks the front to
+    close it."""
+
+    __slots__ = ("busy", "close")
+
+    def __init__(self, close: Callable[[], None]) -> None:
+        self.busy = True
+        self.close = close
+
+    def force_close(self) -> None:
+        self.close()
+
+
+Conn = RequestHandler | FrontConn
+
+
+def idle(conn: Conn) -> bool:
     """No request in progress on ``conn``: it waits for the next one (aiohttp's own test
     before it closes a keep-alive connection), or its transport is already gone."""
+    if type(conn) is FrontConn:
+        return not conn.busy
+    assert isinstance(conn, RequestHandler)
     if conn.transport is None:
         return True
     waiter = getattr(conn, "_waiter", None)  # (aiohttp's: set while it waits for a request)
@@ -110,9 +134,9 @@ class ConnectionSlots:
         self.per_client = per_client
         self.total = total if soft == resource.RLIM_INFINITY else min(total, soft // 2)
         self._caps = path_caps(per_client, self.total)
-        self._by_client: dict[str, dict[RequestHandler, None]] = {}
+        self._by_client: dict[str, dict[Conn, None]] = {}
         """Each client's own group's connections (``client_path``'s last), oldest first."""
-        self._all: dict[RequestHandler, tuple[str, ...]] = {}
+        self._all: dict[Conn, tuple[str, ...]] = {}
         self._held: dict[str, int] = {}
         """Connections held by each group of an open one's ``client_path`` (none at 0)."""
         self._tallies: dict[str, _Tally] = {}
@@ -133,9 +157,10 @@ class ConnectionSlots:
         """Connections held by ``group`` (one of a ``client_path``'s)."""
         return self._held.get(group, 0)
 
-    def admit(
-        self, conn: RequestHandler, client: str | None, bounded: bool = True
-    ) -> tuple[int, str] | None:
+    def __contains__(self, conn: Conn) -> bool:
+        return conn in self._all
+
+    def admit(self, conn: Conn, client: str | None, bounded: bool = True) -> tuple[int, str] | None:
         """Count ``conn`` from ``client`` (an address or ``client_group``) in, making room if
         needed: None, or the (status, reason) it is refused with (then it is not counted).
         ``bounded=False`` (a trusted proxy's, many clients': ``sdex.httpkit.TrustedProxies``):
@@ -176,7 +201,20 @@ class ConnectionSlots:
         self._all[conn] = path
         return None
 
-    def release(self, conn: RequestHandler) -> None:
+    def replace(self, old: Conn, new: Conn) -> bool:
+        """``new`` holds ``old``'s slot (a front's connection the node serves now: the count
+        never drops between them); False if ``old`` is not counted (it was closed)."""
+        path = self._all.pop(old, None)
+        if path is None:
+            return False
+        self._all[new] = path
+        if path:
+            mine = self._by_client[path[-1]]
+            del mine[old]
+            mine[new] = None
+        return True
+
+    def release(self, conn: Conn) -> None:
         """``conn`` is gone (or being closed): its slot is free. Idempotent."""
         path = self._all.pop(conn, None)
         if not path:  # (None: not counted; (): a trusted proxy's, in no group)
@@ -206,7 +244,7 @@ class ConnectionSlots:
                 del self._tallies[parent]
             parent = group
 
-    def _heaviest_under(self, group: str) -> dict[RequestHandler, None]:
+    def _heaviest_under(self, group: str) -> dict[Conn, None]:
         """The connections of a client holding the most in ``group`` (which holds some),
         each level down its heaviest group."""
         while group not in self._by_client:
@@ -233,7 +271,7 @@ class ConnectionSlots:
                 return True
         return False
 
-    def _reclaim(self, pool: dict[RequestHandler, Any]) -> bool:
+    def _reclaim(self, pool: dict[Conn, Any]) -> bool:
         """Close the oldest idle connection of ``pool`` (among the first ``SCAN``); False if
         none of those is idle."""
         for conn in list(itertools.islice(pool, SCAN)):
@@ -279,6 +317,8 @@ class BoundedServer(web.Server):
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         super().connection_made(handler, transport)
+        if handler in self.slots:  # (a front's connection, counted since its accept)
+            return
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else None
         refused = self.slots.admit(handler, address, address not in self.slots.proxies)
@@ -305,20 +345,27 @@ class BoundedRunner(web.AppRunner):
     def __init__(
         self,
         app: web.Application,
-        slots: ConnectionSlots,
+        slots: ConnectionSlots | None,
         idle_timeout: float,
         shutdown_timeout: float = 2.0,
         linger: float = LINGER,
+        server: Callable[..., web.Server] | None = None,
     ) -> None:
         super().__init__(app, access_log=None, shutdown_timeout=shutdown_timeout)
         self.slots = slots
+        self.server_type = server
+        """Makes the server in place of ``BoundedServer(slots, ...)`` (a front's:
+        ``sdex.node.front.FrontServer``, which asks the node)."""
         self.idle_timeout = idle_timeout
         self.linger = min(linger, LINGER)
 
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()  # (the app's startup ran; its handler, frozen)
-        return BoundedServer(
-            self.slots,
+        make = self.server_type
+        if make is None:
+            assert self.slots is not None
+            make = functools.partial(BoundedServer, self.slots)
+        return make(
             plain.request_handler,
             request_factory=plain.request_factory,
             handler_cancellation=plain.handler_cancellation,

@@ -8,8 +8,11 @@ by its maker goes to the node as its fields, signature and hash; one that is not
 error, a contract wallet's signature) as its JSON, which the node takes through its own
 path, so every answer is the node's. The node answers once the order is committed.
 
-Any other request passes to the node with its connection (``sdex.node.frontwire``): the
-node serves it, and the connection's later requests, as if it had accepted it itself.
+Any other request passes to the node with its connection (``sdex.node.frontwire``) and
+every byte read of it since that request began: the node serves it, and the connection's
+later requests, as if it had accepted it itself. The node counts the connections a front
+holds as its own (``sdex.node.conns``' bounds, exact over all fronts): a front serves a
+connection only once the node admitted it, and says when a request on it begins and ends.
 
 Run as ``python -m sdex.node.front JSON`` (the settings and the descriptors passed on).
 """
@@ -17,6 +20,7 @@ Run as ``python -m sdex.node.front JSON`` (the settings and the descriptors pass
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import signal
 import socket
@@ -24,23 +28,33 @@ import sys
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.stream import MAX_P2P_BODY
-from sdex.httpkit import ApiError, TrustedProxies, parse_network, read_bounded, read_json
+from sdex.httpkit import ApiError, TrustedProxies, parse_network, read_json
 from sdex.ingest.ecrecover import signer_of
 from sdex.ingest.intake import SIGNATURE_HEX
-from sdex.node.conns import BoundedRunner, ConnectionSlots
-from sdex.node.frontwire import Channel, decode_answers, encode_requests, send_handover
+from sdex.node.conns import BoundedRunner
+from sdex.node.frontwire import (
+    ADMITTED,
+    CID,
+    CLOSE,
+    MAX_FRAME,
+    Channel,
+    decode_answers,
+    encode_requests,
+    send_handover,
+)
+from sdex.node.headlimit import HeadBoundedHandler
 from sdex.order import Domain, SignedOrder
 
 JSON_TYPE = {"Content-Type": "application/json; charset=utf-8"}
 TIFS = ("gtc", "ioc", "fok")
 HANDOVER_WAIT = 10.0
 """Seconds a connection's hand-over may wait for the node to read it (its loop's turn)."""
-DROPPED = (b"content-length", b"transfer-encoding", b"expect")
-"""Header fields not passed on with a handed-over request: its body goes whole, with its
-length."""
+MAX_RAW = MAX_FRAME - CID.size
+"""Bytes of a connection kept for its hand-over at most (a hand-over frame's)."""
 
 
 def fronted(obj: dict[str, Any], domain: Domain) -> list[object] | None:
@@ -61,17 +75,87 @@ def fronted(obj: dict[str, Any], domain: Domain) -> list[object] | None:
             so.hash.hex()]  # fmt: skip
 
 
-def remade(request: web.Request, body: bytes) -> bytes:
-    """``request``'s head as the client sent it (its body's framing aside) and its body."""
-    v = request.version
-    lines = [f"{request.method} {request.raw_path} HTTP/{v.major}.{v.minor}\r\n".encode()]
-    lines += [
-        k + b": " + val + b"\r\n" for k, val in request.raw_headers if k.lower() not in DROPPED
-    ]
-    if body or request.body_exists:
-        lines.append(b"Content-Length: %d\r\n" % len(body))
-    lines.append(b"\r\n")
-    return b"".join(lines) + body
+class FrontHandler(HeadBoundedHandler):
+    """A front's connection: its id (the node counts it by it), and ``raw``, every byte it
+    sent since its current request began (None once they cannot be told apart: its next
+    answer closes it), handed to the node as sent with its socket.
+
+    The node counts a connection it just admitted as busy until the front says otherwise
+    (``settle``): its first bytes may already be here, unread while it waited, and a newcomer
+    meanwhile must not close it as idle."""
+
+    __slots__ = ("cid", "handed", "raw", "said")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cid = 0
+        self.handed = False
+        self.raw: bytearray | None = bytearray()
+        self.said: Channel | None = None
+        """Where to say the connection is idle once admitted, if it is (then None)."""
+
+    def data_received(self, data: bytes) -> None:
+        raw = self.raw
+        if raw is not None:
+            if len(raw) + len(data) > MAX_RAW:
+                self.raw = None
+            else:
+                raw += data
+        queued = len(self._messages)
+        super().data_received(data)
+        if self.said is not None:
+            if len(self._messages) > queued:  # a request began: its handler says so
+                self.said = None
+            else:
+                self.settle()
+
+    def settle(self) -> None:
+        """Tell the node this admitted connection is idle, unless a request began on it."""
+        channel, self.said = self.said, None
+        if channel is not None:
+            channel.add(["i", self.cid])
+
+
+def consumed(handler: FrontHandler, request: web.Request) -> bool:
+    """Drop ``request``'s bytes (its head, its ``Content-Length`` body) from the front of
+    ``handler.raw``: what is left is what the client sent after it. False (and ``raw`` None)
+    if they cannot be told apart (a chunked or unread body, a head not where expected)."""
+    raw, n = handler.raw, request.content_length
+    end = -1 if raw is None else raw.find(b"\r\n\r\n") + 4
+    if (
+        raw is None
+        or n is None
+        or end < 4
+        or len(raw) < end + n
+        or "Transfer-Encoding" in request.headers
+        or not raw.startswith(request.method.encode())
+    ):
+        handler.raw = None
+        return False
+    del raw[: end + n]
+    return True
+
+
+class FrontServer(web.Server):
+    """aiohttp's server for a front: each connection a ``FrontHandler``, told to ``front``
+    as it is made and lost (the node counts it)."""
+
+    def __init__(self, front: Front, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.front = front
+
+    def __call__(self) -> RequestHandler:
+        return FrontHandler(self, loop=self._loop, **self._kwargs)
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        assert isinstance(handler, FrontHandler)
+        self.front.opened(handler, transport)
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        assert isinstance(handler, FrontHandler)
+        self.front.closed(handler)
+        super().connection_lost(handler, exc)
 
 
 class Front:
@@ -82,13 +166,44 @@ class Front:
         self.channel = channel
         self.handover = handover
         self.waiting: dict[int, asyncio.Future[tuple[int, dict[str, str] | None, bytes]]] = {}
+        self.conns: dict[int, FrontHandler] = {}
+        """The connections open here by id (one numbering with the orders' requests)."""
         self.next_id = 0
+
+    def opened(self, handler: FrontHandler, transport: asyncio.Transport) -> None:
+        """Ask the node to count ``handler``'s connection; nothing of it is read meanwhile."""
+        cid = self.next_id = self.next_id + 1
+        handler.cid = cid
+        self.conns[cid] = handler
+        transport.pause_reading()
+        peer = transport.get_extra_info("peername")
+        self.channel.add(["o", cid, str(peer[0]) if isinstance(peer, tuple) and peer else None])
+
+    def closed(self, handler: FrontHandler) -> None:
+        if self.conns.pop(handler.cid, None) is not None and not handler.handed:
+            self.channel.add(["c", handler.cid])
 
     def answers(self, frame: bytes) -> None:
         for rid, status, headers, body in decode_answers(frame):
             fut = self.waiting.pop(rid, None)
-            if fut is not None and not fut.done():
-                fut.set_result((status, headers, body))
+            if fut is not None:
+                if not fut.done():
+                    fut.set_result((status, headers, body))
+                continue
+            conn = self.conns.get(rid)
+            transport = None if conn is None else conn.transport
+            if conn is None or transport is None or conn.handed:
+                continue
+            if status == ADMITTED:
+                transport.resume_reading()
+                conn.said = self.channel
+                # (after the loop's next look at the socket: what was sent meanwhile is read)
+                loop = asyncio.get_running_loop()
+                loop.call_soon(loop.call_soon, conn.settle)
+                continue
+            if status != CLOSE and not transport.is_closing():
+                transport.write(body)  # (the node's refusal, whole: ``sdex.node.conns.refusal``)
+            conn.force_close()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "POST" and request.path == "/v1/orders":
@@ -96,6 +211,9 @@ class Front:
         return await self.hand_over(request)
 
     async def order(self, request: web.Request) -> web.StreamResponse:
+        handler = request.protocol
+        assert isinstance(handler, FrontHandler)
+        self.channel.add(["b", handler.cid])
         try:
             obj = await read_json(request, self.limit, untyped=True, timeout=self.timeout)
             tif = obj.pop("timeInForce", "gtc")
@@ -116,26 +234,34 @@ class Front:
             status, headers, body = await fut
         finally:
             self.waiting.pop(rid, None)
-        return web.Response(
+        response = web.Response(
             body=body, status=status, headers=JSON_TYPE if not headers else {**JSON_TYPE, **headers}
         )
+        if not consumed(handler, request):  # (a later request could not be handed over whole)
+            response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        self.channel.add(["i", handler.cid])
+        return response
 
     async def hand_over(self, request: web.Request) -> web.StreamResponse:
-        body = b""
-        if request.body_exists:
-            try:
-                body = await read_bounded(request, MAX_P2P_BODY, self.timeout)
-            except ApiError as e:
-                return e.response()
-        sock = request.transport.get_extra_info("socket") if request.transport else None
-        if sock is None:
-            raise web.HTTPServiceUnavailable()
+        """Pass the connection to the node with every byte read of it since this request
+        began, as sent: its head, what came of its body, any request pipelined behind it."""
+        handler, transport = request.protocol, request.transport
+        assert isinstance(handler, FrontHandler)
+        sock = None if transport is None else transport.get_extra_info("socket")
+        if handler.raw is None or sock is None or transport is None:  # (never, but for a bug)
+            response = ApiError(503, 100, "retry on a new connection").response()
+            response.force_close()
+            return response
         try:
-            send_handover(self.handover, sock.fileno(), remade(request, body))
+            send_handover(self.handover, sock.fileno(), CID.pack(handler.cid) + bytes(handler.raw))
         except OSError:  # (the node did not take it within ``HANDOVER_WAIT``: gone or stuck)
-            return ApiError(503, 100, "the node is not taking requests; retry").response()
-        assert request.transport is not None
-        request.transport.abort()  # (this process's descriptor only: the node holds it now)
+            response = ApiError(503, 100, "the node is not taking requests; retry").response()
+            response.force_close()
+            return response
+        handler.handed, handler.raw = True, None
+        transport.abort()  # (this process's descriptor only: the node holds it now)
         return web.Response(status=204)  # (never written: the transport is gone)
 
 
@@ -157,8 +283,13 @@ async def run(settings: dict[str, Any]) -> None:
     proxies = TrustedProxies(tuple(parse_network(n) for n in settings["trustedProxies"]))
     if proxies:
         app.middlewares.append(proxies.middleware())
-    slots = ConnectionSlots(int(settings["maxHttpPerClient"]), int(settings["maxHttp"]), proxies)
-    runner = BoundedRunner(app, slots, float(settings["idleTimeout"]), linger=front.timeout)
+    runner = BoundedRunner(
+        app,
+        None,
+        float(settings["idleTimeout"]),
+        linger=front.timeout,
+        server=functools.partial(FrontServer, front),
+    )
     await runner.setup()
     listen = socket.socket(fileno=int(settings["listen"]))
     await web.SockSite(runner, listen).start()

@@ -15,6 +15,10 @@ the front comes as its JSON; a body the front refused (size, depth, syntax, type
 ``timeInForce``) as that answer, which this process sends only once the request's token
 was taken (as ``sdex.node.api.guard``: 503 while starting, 429 over the rate).
 
+The node counts the connections the fronts hold with its own (``sdex.node.conns``, one
+``FrontConn`` each, ``_control``): the bounds per client and in all are exact over every
+front, and a connection a front passes on keeps its slot (``ConnectionSlots.replace``).
+
 The 2xx still follows the commit (``Node.submit``). A front that exits is started again
 (logged); ``/health`` says how many run (``fronts``). The node stops them by their PIDs.
 """
@@ -44,8 +48,9 @@ from sdex.matching import TimeInForce
 from sdex.model import error_body
 from sdex.node.appstate import FRONTS_KEY, LIMITER_KEY, METRICS_KEY
 from sdex.node.config import NodeConfig
+from sdex.node.conns import BoundedServer, ConnectionSlots, FrontConn, refusal
 from sdex.node.core import Node
-from sdex.node.frontwire import Channel, HandoverReader, encode_answers
+from sdex.node.frontwire import ADMITTED, CID, CLOSE, Channel, HandoverReader, encode_answers
 from sdex.node.headlimit import HeadBoundedHandler
 from sdex.order import UINT64_MAX, UINT256_MAX, Order, SignedOrder
 
@@ -88,15 +93,18 @@ def order_of(payload: object) -> SignedOrder:
 class Adopted(HeadBoundedHandler):
     """The node's handler of a connection a front passed on: the bytes the front read of
     it come first, before the socket is read (``connection_made`` runs before the loop
-    watches the socket)."""
+    watches the socket); it takes the slot the front's connection held (``held``)."""
 
-    __slots__ = ("_first",)
+    __slots__ = ("_first", "_held", "_slots")
 
-    def __init__(self, first: bytes, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, first: bytes, held: FrontConn, slots: ConnectionSlots, *args: Any, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self._first = first
+        self._first, self._held, self._slots = first, held, slots
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._slots.replace(self._held, self)  # (else admitted anew: its slot was taken)
         super().connection_made(transport)
         first, self._first = self._first, b""
         if first:
@@ -112,6 +120,8 @@ class _Slot:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     """Set once the front accepts connections (its first frame, an empty one)."""
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    conns: dict[int, FrontConn] = field(default_factory=dict)
+    """The connections it holds by id, counted in the node's ``ConnectionSlots``."""
 
 
 def front_processes(config: NodeConfig, node: Node, app: web.Application) -> Fronts | None:
@@ -126,7 +136,7 @@ class Fronts:
     def __init__(self, count: int, node: Node, app: web.Application) -> None:
         cfg = node.config
         self.node = node
-        self.server: web.Server | None = None
+        self.server: BoundedServer | None = None
         self.listen: socket.socket | None = None
         self.limiter, self.metrics = app[LIMITER_KEY], app[METRICS_KEY]
         app[FRONTS_KEY] = self.health
@@ -140,8 +150,6 @@ class Fronts:
             "exchange": node.domain.verifying_contract,
             "maxBody": cfg.max_body,
             "bodyTimeout": cfg.body_timeout,
-            "maxHttpPerClient": cfg.max_http_per_client,
-            "maxHttp": cfg.max_http,
             "idleTimeout": cfg.http_idle_timeout,
             "trustedProxies": [str(n) for n in cfg.trusted_proxies],
         }
@@ -160,7 +168,7 @@ class Fronts:
 
     async def start(self, server: web.Server | None) -> None:
         """Bind the node's port (``PortInUseError`` if taken) and start every front."""
-        assert server is not None
+        assert isinstance(server, BoundedServer)
         cfg = self.node.config
         family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
         try:
@@ -202,13 +210,20 @@ class Fronts:
         slot.proc, slot.started, slot.ready = proc, time.monotonic(), asyncio.Event()
         channel = slot.channel = Channel(lambda f: self._frame(slot, channel, f), encode_answers)
         await loop.connect_accepted_socket(lambda: channel, orders)
-        slot.reader = HandoverReader(hand, self._adopt, lambda: self._ended(slot))
+        slot.reader = HandoverReader(
+            hand, lambda conn, got: self._adopt(slot, conn, got), lambda: self._ended(slot)
+        )
         log.info("front %d started (pid %d)", i, proc.pid)
 
     def _ended(self, slot: _Slot) -> None:
-        """A front's channel ended: it exited, or broke the wire (then it is stopped here)."""
+        """A front's channel ended: it exited, or broke the wire (then it is stopped here);
+        its connections end with it."""
         if slot.channel is not None:
             slot.channel.close()
+        conns, slot.conns = slot.conns, {}
+        if self.server is not None:
+            for conn in conns.values():
+                self.server.slots.release(conn)
         if slot.proc is not None and slot.proc.poll() is None and not self.stopping:
             slot.proc.kill()  # (by its PID: it is restarted by ``_watching``)
 
@@ -257,19 +272,61 @@ class Fronts:
 
     # -- the connections passed on --------------------------------------------------------
 
-    def _adopt(self, conn: socket.socket, first: bytes) -> None:
+    def _adopt(self, slot: _Slot, conn: socket.socket, got: bytes) -> None:
         conn.setblocking(False)
         server = self.server
         assert server is not None
         kwargs: dict[str, Any] = server._kwargs  # (as ``BoundedServer.__call__``)
+        (cid,) = CID.unpack_from(got) if len(got) >= CID.size else (0,)
+        first = got[CID.size :]
+        held = slot.conns.pop(cid, None) or FrontConn(lambda: None)  # (None: its slot was taken)
+        held.busy = True  # (a request on it: not an idle one to close)
 
         def handler() -> Adopted:
-            return Adopted(first, server, loop=asyncio.get_running_loop(), **kwargs)
+            return Adopted(
+                first, held, server.slots, server, loop=asyncio.get_running_loop(), **kwargs
+            )
+
+        def made_or_not(made: asyncio.Future[Any]) -> None:
+            retrieved(made)
+            if made.cancelled() or made.exception() is not None:
+                server.slots.release(held)
 
         made = asyncio.ensure_future(
             asyncio.get_running_loop().connect_accepted_socket(handler, conn)
         )
-        made.add_done_callback(retrieved)
+        made.add_done_callback(made_or_not)
+
+    def _control(self, slot: _Slot, channel: Channel, item: list[Any]) -> None:
+        """A front's word on one of its connections (``sdex.node.frontwire``)."""
+        kind, cid = item[0], item[1] if len(item) > 1 else None
+        if type(cid) is not int or self.server is None:
+            raise ValueError(f"not a connection's id: {cid!r}")
+        slots = self.server.slots
+        if kind == "o" and len(item) == 3 and cid not in slot.conns:
+            address = item[2] if isinstance(item[2], str) else None
+
+            def close() -> None:  # (the node took its slot: ``ConnectionSlots``)
+                if slot.conns.pop(cid, None) is not None:
+                    channel.add((cid, CLOSE, None, b""))
+
+            conn = FrontConn(close)
+            refused = slots.admit(conn, address, address not in slots.proxies)
+            if refused is None:
+                slot.conns[cid] = conn
+                channel.add((cid, ADMITTED, None, b""))
+            else:  # (written by the front as it is, the connection closed)
+                channel.add((cid, refused[0], None, refusal(*refused)))
+        elif kind in ("b", "i"):
+            held = slot.conns.get(cid)
+            if held is not None:
+                held.busy = kind == "b"
+        elif kind == "c":
+            held = slot.conns.pop(cid, None)
+            if held is not None:
+                slots.release(held)
+        else:
+            raise ValueError(f"not a connection's word: {item!r:.200}")
 
     # -- the orders ---------------------------------------------------------------------
 
@@ -286,6 +343,14 @@ class Fronts:
             self._ended(slot)
             return
         for item in items:  # (answered on ``channel``: a front started again numbers anew)
+            if type(item) is list and item and type(item[0]) is str:
+                try:
+                    self._control(slot, channel, item)
+                except ValueError as e:
+                    log.error("a front sent a frame that is not one (%s): stopping it", e)
+                    self._ended(slot)
+                    return
+                continue
             task = asyncio.ensure_future(self._order(channel, item))
             slot.tasks.add(task)
             task.add_done_callback(slot.tasks.discard)

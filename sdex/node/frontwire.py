@@ -6,8 +6,15 @@ Two Unix socket pairs a front, made by the node before it starts the front:
   a front's frame is a JSON list of requests (``[id, client, timeInForce, kind, payload]``),
   the node's a run of answers (``ANSWER`` then the headers' JSON and the body);
 - the hand-over channel: a connection whose request is not a wallet's ``POST /v1/orders``
-  passes to the node whole, its socket (``SCM_RIGHTS``) with the bytes the front read of it
-  (the request's head and body, re-made), one frame each.
+  passes to the node whole, its socket (``SCM_RIGHTS``) with its id (``CID``) and every byte
+  the front read of it since that request began, as sent (a body's start, a request
+  pipelined behind it), one frame each.
+
+The node counts every connection a front holds (``sdex.node.conns.FrontConn``): a front
+says ``["o", id, address]`` at its accept and reads nothing of it until the node's answer
+(``ADMITTED``, or its refusal whole, which the front writes and closes); ``["b", id]`` and
+``["i", id]`` as a request on it begins and ends, ``["c", id]`` once it closed. ``CLOSE``:
+the node took its slot (an idle one for a newcomer, the heaviest client's): close it.
 
 Every frame is bounded (``MAX_FRAME``); a frame over it, or one that does not parse, ends
 the channel (the node restarts that front).
@@ -29,6 +36,12 @@ ANSWER = struct.Struct(">QHII")
 MAX_FRAME = 8 * 1024 * 1024
 """The largest frame either way (a hand-over's request: its head and a peer's 4 MiB body)."""
 MAX_FDS = 16
+ADMITTED = 1
+"""An answer's status to a front's ``["o", id, address]``: the connection is counted, serve it."""
+CLOSE = 2
+"""An answer's status for a connection the node took the slot of: close it."""
+CID = struct.Struct(">Q")
+"""A handed-over connection's id, before its bytes."""
 """Sockets taken from one read of the hand-over channel at most."""
 
 
