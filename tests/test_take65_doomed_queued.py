@@ -1,0 +1,159 @@
+"""take65: a match made but not yet signed whose settlement the chain must refuse is not
+signed: an order of it EXPIRED meanwhile (by the chain's clock, or before the chain's next
+block can be stamped), or its maker's funds, as the mirror shows them, fell short of what
+it needs (together with what his matches signed before, and those ahead of it in its batch,
+take first). Given back unsent and withdrawn (as cancel64's), the other order's amount back
+on the book; the expired order closes ``expired`` as the node closes any, the unfunded one
+shows ``unfunded``.
+
+Before, the settler signed it once a settlement slot freed: a transaction the chain could
+only revert (a lone match: ``OrderExpired``, a token's ``transferFrom`` refusal) or skip
+(in a batch), the operator's gas paid for nothing. Real Hardhat mining only when told, the
+node's settlements held in the pool (cancel65's ``held_chain``), a real node on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdex.chain import Sender
+from sdex.chain.tx import fees_for
+from sdex.node.core import Node
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_audit62_cancel_kept import meta_at
+from tests.test_cancel65_onchain_queued import GWEI, HIGH_BASE, operator_count
+from tests.test_mirror import synced
+from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
+from tests.test_reorg60_cancel_inflight import held_chain, pending_txs
+from tests.test_settlement_pipeline import post_all
+
+__all__ = ["held_chain"]  # (the fixture, used by name)
+
+SINK = 6
+"""The dev account a maker moves her tokens to."""
+
+
+async def hold_slots(c: Chain, node: Node, api: Api) -> list[SignedOrder]:
+    """Every settlement slot of ``node`` held by a transaction pooled, unmined: their asks."""
+    asks = [c.sign(ask(c, CAROL, E18 // 10, 100 * E6)) for _ in range(node.settler.max_in_flight)]
+    for k, a in enumerate(asks, 1):
+        await post_all(api, [a, c.sign(bid(c, DAVE, E18 // 10, 100 * E6))])
+        await wait_for(lambda k=k: pending_txs(c) >= k, timeout=60)  # type: ignore[misc]
+    return asks
+
+
+async def queued(api: Api, orders: list[SignedOrder], pending: dict[str, int]) -> None:
+    """Post ``orders``; until the node holds ``pending`` (maker amount by order hash) in
+    flight for them: matched, queued for a slot, not signed."""
+    await post_all(api, orders)
+
+    async def matched() -> bool:
+        for h, amount in pending.items():
+            if (await meta_at(api, h))["pendingMakerAmount"] != str(amount):
+                return False
+        return True
+
+    await wait_for(matched, timeout=30)
+
+
+def mine_empty_block(c: Chain, timestamp: int | None = None) -> None:
+    """A block the node's pooled settlements (signed with a lower fee cap) stay out of."""
+    c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(HIGH_BASE))
+    if timestamp is not None:
+        c.rpc.call("evm_setNextBlockTimestamp", timestamp)
+    c.rpc.call("evm_mine")
+
+
+def move_weth_alone(c: Chain, maker: int, keep: int) -> None:
+    """``maker`` moves all her WETH but ``keep`` away, mined in a block of its own."""
+    amount = c.weth.balance_of(c.address(maker)) - keep
+    data = c.weth.abi.fn("transfer").encode(c.address(SINK), amount)
+    sender = Sender(c.rpc, c.keys[maker], c.deployment.chain_id)
+    signed = sender.sign(c.weth.address, data, 100_000, fees=fees_for(HIGH_BASE))
+    sender.broadcast(signed)
+    mine_empty_block(c)
+    receipt = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+    assert receipt is not None and receipt["status"] == "0x1", receipt
+    assert c.weth.balance_of(c.address(maker)) == keep
+
+
+async def free_slots(c: Chain, node: Node, asks: list[SignedOrder], api: Api, watch: str) -> None:
+    """Mine the held settlements: the queued matches are taken now; until each is signed
+    and pooled or given back (``watch``'s pending amount 0), then mine what was signed."""
+    c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(GWEI))  # (they fit the next one)
+    c.rpc.call("evm_mine")
+    await wait_for(lambda: all(c.exchange.order_info(a.order).filled for a in asks), 30)
+
+    async def taken() -> bool:
+        if pending_txs(c) > 0:  # signed and sent (before)
+            return True
+        return (await meta_at(api, watch))["pendingMakerAmount"] == "0"
+
+    await wait_for(taken, timeout=30)
+    c.rpc.call("evm_mine")  # (a settlement signed meanwhile lands here)
+    await synced(node, c)
+
+
+async def test_a_match_queued_past_its_orders_expiry_is_not_signed(
+    held_chain: Chain, tmp_path: Path
+) -> None:
+    c = held_chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        asks = await hold_slots(c, node, api)
+        operator = node.sender.address
+        signed_before = operator_count(c, operator, "pending")
+        expiry = node.chain_time() + 300
+        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6, expiry=expiry))
+        other = c.sign(bid(c, BOB, E18, 1000 * E6))
+        await queued(api, [half, other], {half.hash_hex: E18})
+        mine_empty_block(c, expiry + 1)  # Alice's ask expires on chain, the slots still held
+        await synced(node, c)
+        await free_slots(c, node, asks, api, other.hash_hex)
+        # nothing signed after the held settlements: no transaction the chain must refuse
+        assert operator_count(c, operator, "latest") == signed_before
+        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 1)
+        meta = await meta_at(api, half.hash_hex)
+        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+        assert got == {"status": "expired", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
+        meta = await meta_at(api, other.hash_hex)  # innocent: open, nothing against it
+        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
+        rec = node.records.get(other.hash)
+        assert rec is not None and rec.failures == 0
+
+
+async def test_matches_queued_past_their_makers_funds_are_not_signed_those_funded_are(
+    held_chain: Chain, tmp_path: Path
+) -> None:
+    """Alice's ask matched twice (1 WETH to Bob, then 1 WETH to Carol), both queued; she
+    keeps 1 WETH: the first match, which her funds pay, is signed and settled; the second,
+    which they cannot, is withdrawn, Carol's bid back on the book, Alice's ask unfunded."""
+    c = held_chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        asks = await hold_slots(c, node, api)
+        operator = node.sender.address
+        signed_before = operator_count(c, operator, "pending")
+        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))
+        first = c.sign(bid(c, BOB, E18, 1000 * E6))
+        second = c.sign(bid(c, CAROL, E18, 1000 * E6))
+        await queued(api, [half, first, second], {half.hash_hex: 2 * E18})
+        move_weth_alone(c, ALICE, E18)  # she keeps what one match needs
+        await synced(node, c)
+        await free_slots(c, node, asks, api, second.hash_hex)
+        assert operator_count(c, operator, "latest") == signed_before + 1  # the funded one
+        assert c.exchange.order_info(first.order).filled == 1000 * E6
+        assert c.exchange.order_info(second.order).filled == 0
+        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 1)
+        meta = await meta_at(api, half.hash_hex)
+        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+        assert got == {
+            "status": "unfunded",
+            "filledMakerAmount": str(E18),
+            "pendingMakerAmount": "0",
+        }
+        meta = await meta_at(api, second.hash_hex)  # innocent: open, nothing against it
+        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
+        rec = node.records.get(second.hash)
+        assert rec is not None and rec.failures == 0
