@@ -34,13 +34,19 @@ SINK = 6
 """The dev account a maker moves her tokens to."""
 
 
-async def hold_slots(c: Chain, node: Node, api: Api) -> list[SignedOrder]:
-    """Every settlement slot of ``node`` held by a transaction pooled, unmined: their asks."""
-    asks = [c.sign(ask(c, CAROL, E18 // 10, 100 * E6)) for _ in range(node.settler.max_in_flight)]
-    for k, a in enumerate(asks, 1):
-        await post_all(api, [a, c.sign(bid(c, DAVE, E18 // 10, 100 * E6))])
+async def hold_slots(
+    c: Chain, node: Node, api: Api, last: list[SignedOrder] | None = None
+) -> list[SignedOrder]:
+    """Every settlement slot of ``node`` held by a transaction pooled, unmined: the orders
+    whose fill each waits for (Carol's asks crossing Dave's bids; the last one ``last``'s
+    crossing of a resting order, if given)."""
+    n = node.settler.max_in_flight - (last is not None)
+    asks = [c.sign(ask(c, CAROL, E18 // 10, 100 * E6)) for _ in range(n)]
+    posts = [[a, c.sign(bid(c, DAVE, E18 // 10, 100 * E6))] for a in asks]
+    for k, orders in enumerate([*posts, *([last] if last else [])], 1):
+        await post_all(api, orders)
         await wait_for(lambda k=k: pending_txs(c) >= k, timeout=60)  # type: ignore[misc]
-    return asks
+    return asks + (last or [])
 
 
 async def queued(api: Api, orders: list[SignedOrder], pending: dict[str, int]) -> None:
@@ -63,6 +69,7 @@ def mine_empty_block(c: Chain, timestamp: int | None = None) -> None:
     if timestamp is not None:
         c.rpc.call("evm_setNextBlockTimestamp", timestamp)
     c.rpc.call("evm_mine")
+    c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(GWEI))  # (they fit the next one)
 
 
 def move_weth_alone(c: Chain, maker: int, keep: int) -> None:
@@ -81,7 +88,6 @@ def move_weth_alone(c: Chain, maker: int, keep: int) -> None:
 async def free_slots(c: Chain, node: Node, asks: list[SignedOrder], api: Api, watch: str) -> None:
     """Mine the held settlements: the queued matches are taken now; until each is signed
     and pooled or given back (``watch``'s pending amount 0), then mine what was signed."""
-    c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(GWEI))  # (they fit the next one)
     c.rpc.call("evm_mine")
     await wait_for(lambda: all(c.exchange.order_info(a.order).filled for a in asks), 30)
 
@@ -157,3 +163,86 @@ async def test_matches_queued_past_their_makers_funds_are_not_signed_those_funde
         assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
         rec = node.records.get(second.hash)
         assert rec is not None and rec.failures == 0
+
+
+async def test_a_match_its_maker_is_paid_for_earlier_in_the_batch_is_signed(
+    held_chain: Chain, tmp_path: Path
+) -> None:
+    """Differential (in doubt, signed): Alice moves all her WETH away while two matches of
+    hers wait, the first buying her 1 WETH (her bid, Carol's ask), the second selling 1 WETH
+    (her ask, Bob's bid). The mirror shows her no WETH, but the chain runs the batch in
+    order: the first pays her what the second takes. Both signed, in one transaction, and
+    both filled."""
+    c = held_chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        asks = await hold_slots(c, node, api)
+        operator = node.sender.address
+        signed_before = operator_count(c, operator, "pending")
+        buys = c.sign(bid(c, ALICE, E18, 900 * E6))
+        sells = c.sign(ask(c, ALICE, E18, 1100 * E6))
+        carol = c.sign(ask(c, CAROL, E18, 900 * E6))
+        bob = c.sign(bid(c, BOB, E18, 1100 * E6))
+        await queued(api, [buys, sells], {})
+        await queued(api, [carol], {buys.hash_hex: 900 * E6})
+        await queued(api, [bob], {sells.hash_hex: E18})
+        move_weth_alone(c, ALICE, 0)
+        await synced(node, c)
+        assert node.mirror.spendable((sells.order.maker, sells.order.maker_token)) == 0
+        await free_slots(c, node, asks, api, bob.hash_hex)
+        assert operator_count(c, operator, "latest") == signed_before + 1
+        assert c.exchange.order_info(buys.order).filled == 900 * E6
+        assert c.exchange.order_info(sells.order).filled == E18
+        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 0)
+
+
+async def test_a_match_its_maker_is_paid_for_by_a_settlement_in_flight_is_signed(
+    held_chain: Chain, tmp_path: Path
+) -> None:
+    """Differential, as above, the match paying her signed before (in flight, pooled): it
+    lands first, and the queued match selling what it bought her is signed and filled."""
+    c = held_chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        buys = c.sign(bid(c, ALICE, E18, 900 * E6))
+        await queued(api, [buys], {})
+        held = await hold_slots(c, node, api, last=[c.sign(ask(c, CAROL, E18, 900 * E6))])
+        operator = node.sender.address
+        signed_before = operator_count(c, operator, "pending")
+        sells = c.sign(ask(c, ALICE, E18, 1100 * E6))
+        bob = c.sign(bid(c, BOB, E18, 1100 * E6))
+        await queued(api, [sells, bob], {sells.hash_hex: E18})
+        move_weth_alone(c, ALICE, 0)
+        await synced(node, c)
+        assert node.mirror.spendable((sells.order.maker, sells.order.maker_token)) == 0
+        # the queued batch as it would be signed now, her purchase pooled: paid by it
+        assert [m.resting.hash for m in node.settler._queue] == [sells.hash]
+        assert pending_txs(c) == len(held)
+        assert node._unpaid(node.settler._queue) == set()
+        await free_slots(c, node, held, api, bob.hash_hex)
+        assert operator_count(c, operator, "latest") == signed_before + 1
+        assert c.exchange.order_info(buys.order).filled == 900 * E6
+        assert c.exchange.order_info(sells.order).filled == E18
+        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 0)
+
+
+async def test_a_lone_match_queued_past_its_makers_funds_is_not_signed(
+    held_chain: Chain, tmp_path: Path
+) -> None:
+    """Alice moves all her WETH away while her one match waits: before, signed alone and
+    reverted (the token's refusal), the operator's gas paid; now withdrawn, nothing sent."""
+    c = held_chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        asks = await hold_slots(c, node, api)
+        operator = node.sender.address
+        signed_before = operator_count(c, operator, "pending")
+        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))
+        other = c.sign(bid(c, BOB, E18, 1000 * E6))
+        await queued(api, [half, other], {half.hash_hex: E18})
+        move_weth_alone(c, ALICE, 0)
+        await synced(node, c)
+        await free_slots(c, node, asks, api, other.hash_hex)
+        assert operator_count(c, operator, "latest") == signed_before
+        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 1)
+        assert (await meta_at(api, half.hash_hex))["status"] == "unfunded"
+        meta = await meta_at(api, other.hash_hex)  # innocent: open, nothing against it
+        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
