@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdex.chain import Sender
 from sdex.chain.tx import fees_for
 from sdex.node.core import Node
@@ -101,6 +103,31 @@ async def free_slots(c: Chain, node: Node, asks: list[SignedOrder], api: Api, wa
     await synced(node, c)
 
 
+async def state_of(api: Api, so: SignedOrder) -> dict[str, object]:
+    """``so``'s status, filled and pending maker amounts, as the node serves them."""
+    meta = await meta_at(api, so.hash_hex)
+    return {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
+
+
+async def innocent(node: Node, api: Api, so: SignedOrder) -> None:
+    """``so`` open, nothing filled, pending nor counted against it."""
+    assert await state_of(api, so) == {
+        "status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0",
+    }  # fmt: skip
+    rec = node.records.get(so.hash)
+    assert rec is not None and rec.failures == 0
+
+
+def both_filled(
+    c: Chain, node: Node, signed_before: int, buys: SignedOrder, sells: SignedOrder
+) -> None:
+    """One transaction signed after the held ones, filling ``buys`` and ``sells`` whole."""
+    assert operator_count(c, node.sender.address, "latest") == signed_before + 1
+    assert c.exchange.order_info(buys.order).filled == 900 * E6
+    assert c.exchange.order_info(sells.order).filled == E18
+    assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 0)
+
+
 async def test_a_match_queued_past_its_orders_expiry_is_not_signed(
     held_chain: Chain, tmp_path: Path
 ) -> None:
@@ -119,50 +146,39 @@ async def test_a_match_queued_past_its_orders_expiry_is_not_signed(
         # nothing signed after the held settlements: no transaction the chain must refuse
         assert operator_count(c, operator, "latest") == signed_before
         assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 1)
-        meta = await meta_at(api, half.hash_hex)
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "expired", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
-        meta = await meta_at(api, other.hash_hex)  # innocent: open, nothing against it
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
-        rec = node.records.get(other.hash)
-        assert rec is not None and rec.failures == 0
+        assert await state_of(api, half) == {
+            "status": "expired", "filledMakerAmount": "0", "pendingMakerAmount": "0",
+        }  # fmt: skip
+        await innocent(node, api, other)
 
 
+@pytest.mark.parametrize("funded", [1, 0], ids=["batch", "lone"])
 async def test_matches_queued_past_their_makers_funds_are_not_signed_those_funded_are(
-    held_chain: Chain, tmp_path: Path
+    held_chain: Chain, tmp_path: Path, funded: int
 ) -> None:
-    """Alice's ask matched twice (1 WETH to Bob, then 1 WETH to Carol), both queued; she
-    keeps 1 WETH: the first match, which her funds pay, is signed and settled; the second,
-    which they cannot, is withdrawn, Carol's bid back on the book, Alice's ask unfunded."""
+    """Alice's ask matched ``funded`` + 1 times (1 WETH to Bob, then to Carol), all queued;
+    she keeps what ``funded`` of them need: those are signed and settled (in one batch, the
+    one she cannot pay skipped: it ran the batch again match by match); the last is
+    withdrawn, its bid back on the book, Alice's ask unfunded (lone: reverted before, the
+    token's refusal, the operator's gas paid; now nothing is sent)."""
     c = held_chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         asks = await hold_slots(c, node, api)
         operator = node.sender.address
         signed_before = operator_count(c, operator, "pending")
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))
-        first = c.sign(bid(c, BOB, E18, 1000 * E6))
-        second = c.sign(bid(c, CAROL, E18, 1000 * E6))
-        await queued(api, [half, first, second], {half.hash_hex: 2 * E18})
-        move_weth_alone(c, ALICE, E18)  # she keeps what one match needs
+        bids = [c.sign(bid(c, taker, E18, 1000 * E6)) for taker in (BOB, CAROL)[: funded + 1]]
+        await queued(api, [half, *bids], {half.hash_hex: (funded + 1) * E18})
+        move_weth_alone(c, ALICE, funded * E18)  # she keeps what ``funded`` matches need
         await synced(node, c)
-        await free_slots(c, node, asks, api, second.hash_hex)
-        assert operator_count(c, operator, "latest") == signed_before + 1  # the funded one
-        assert c.exchange.order_info(first.order).filled == 1000 * E6
-        assert c.exchange.order_info(second.order).filled == 0
+        await free_slots(c, node, asks, api, bids[-1].hash_hex)
+        assert operator_count(c, operator, "latest") == signed_before + funded
+        assert [c.exchange.order_info(b.order).filled for b in bids] == [1000 * E6] * funded + [0]
         assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 1)
-        meta = await meta_at(api, half.hash_hex)
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {
-            "status": "unfunded",
-            "filledMakerAmount": str(E18),
-            "pendingMakerAmount": "0",
-        }
-        meta = await meta_at(api, second.hash_hex)  # innocent: open, nothing against it
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
-        rec = node.records.get(second.hash)
-        assert rec is not None and rec.failures == 0
+        assert await state_of(api, half) == {
+            "status": "unfunded", "filledMakerAmount": str(funded * E18), "pendingMakerAmount": "0",
+        }  # fmt: skip
+        await innocent(node, api, bids[-1])
 
 
 async def test_a_match_its_maker_is_paid_for_earlier_in_the_batch_is_signed(
@@ -189,10 +205,7 @@ async def test_a_match_its_maker_is_paid_for_earlier_in_the_batch_is_signed(
         await synced(node, c)
         assert node.mirror.spendable((sells.order.maker, sells.order.maker_token)) == 0
         await free_slots(c, node, asks, api, bob.hash_hex)
-        assert operator_count(c, operator, "latest") == signed_before + 1
-        assert c.exchange.order_info(buys.order).filled == 900 * E6
-        assert c.exchange.order_info(sells.order).filled == E18
-        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 0)
+        both_filled(c, node, signed_before, buys, sells)
 
 
 async def test_a_match_its_maker_is_paid_for_by_a_settlement_in_flight_is_signed(
@@ -218,31 +231,4 @@ async def test_a_match_its_maker_is_paid_for_by_a_settlement_in_flight_is_signed
         assert pending_txs(c) == len(held)
         assert node._unpaid(node.settler._queue) == set()
         await free_slots(c, node, held, api, bob.hash_hex)
-        assert operator_count(c, operator, "latest") == signed_before + 1
-        assert c.exchange.order_info(buys.order).filled == 900 * E6
-        assert c.exchange.order_info(sells.order).filled == E18
-        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 0)
-
-
-async def test_a_lone_match_queued_past_its_makers_funds_is_not_signed(
-    held_chain: Chain, tmp_path: Path
-) -> None:
-    """Alice moves all her WETH away while her one match waits: before, signed alone and
-    reverted (the token's refusal), the operator's gas paid; now withdrawn, nothing sent."""
-    c = held_chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        asks = await hold_slots(c, node, api)
-        operator = node.sender.address
-        signed_before = operator_count(c, operator, "pending")
-        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))
-        other = c.sign(bid(c, BOB, E18, 1000 * E6))
-        await queued(api, [half, other], {half.hash_hex: E18})
-        move_weth_alone(c, ALICE, 0)
-        await synced(node, c)
-        await free_slots(c, node, asks, api, other.hash_hex)
-        assert operator_count(c, operator, "latest") == signed_before
-        assert (node.settler.failed, node.settler.withdrawn_matches) == (0, 1)
-        assert (await meta_at(api, half.hash_hex))["status"] == "unfunded"
-        meta = await meta_at(api, other.hash_hex)  # innocent: open, nothing against it
-        got = {k: meta[k] for k in ("status", "filledMakerAmount", "pendingMakerAmount")}
-        assert got == {"status": "open", "filledMakerAmount": "0", "pendingMakerAmount": "0"}
+        both_filled(c, node, signed_before, buys, sells)
