@@ -11,7 +11,7 @@ traceback). Prints one JSON line a seed (its violations and the events before th
 summary line. Not a timing: nothing here is a ratio.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/chaos52.py [--seeds 1,2,3] [--steps 30]
-     [--phases 3] [--cancel-in-flight]
+     [--phases 3] [--cancel-in-flight] [--restart-in-reorg] [--cuts]
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ async def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict[str, 
         async with Cluster(c, tmp, [[1, 2], [0, 2], [0, 1]], GOSSIP_SCALE) as net:
             run = ChaosRun(
                 c, net, seed, steps=args.steps, phases=args.phases,
-                cancel_in_flight=args.cancel_in_flight,
+                cancel_in_flight=args.cancel_in_flight, restart_in_reorg=args.restart_in_reorg,
+                cuts=args.cuts,
             )  # fmt: skip
             out = await run.run()
     finally:
@@ -63,6 +64,16 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--phases", type=int, default=3)
     ap.add_argument("--cancel-in-flight", action="store_true")
+    ap.add_argument(
+        "--restart-in-reorg", action="store_true",
+        help="rewind the chain while a node is down (a SIGKILL with a snapshot open, and the "
+        "revert across a settlement in flight): the node meets the reorg at its start",
+    )  # fmt: skip
+    ap.add_argument(
+        "--cuts", action="store_true",
+        help="cut a node off for a few steps (SIGSTOP, then SIGCONT) while posts and soft "
+        "cancels go to the others",
+    )  # fmt: skip
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s]
     held, broke = [], {}

@@ -89,7 +89,7 @@ class NodeClient:
     # -- endpoints ---------------------------------------------------------------------
     def order_config(self) -> OrderConfig:
         """The node's ``order_config``; ``NodeProtocolError`` naming the mistake when the URL
-        is a chain's JSON-RPC endpoint (Hardhat answers any GET with a JSON-RPC error)."""
+        is a chain's JSON-RPC endpoint (``_request``: Hardhat answers any GET with JSON-RPC)."""
         try:
             obj = self._request("GET", "/v1/order_config")[1]
         except NodeApiError as e:  # (user27: a URL with a path, ".../v1", read "Not Found")
@@ -314,6 +314,8 @@ class NodeClient:
                     f"{method} {path} answered more than {MAX_ANSWER} bytes"
                 ) from None
             body = None
+        if resp.status_code == 404 and body is None and self._speaks_json_rpc(deadline):
+            raise self._a_chain()  # (anvil answers every path but its root so: anvil64)
         if resp.status_code >= 400:
             raise _api_error(resp, body, raw)
         if body is None:
@@ -322,11 +324,34 @@ class NodeClient:
             )
         if isinstance(body, dict) and "jsonrpc" in body:  # (Hardhat answers any GET so; every
             # read says it, the audit's too: it read "orders page lacks 'records'", user29)
-            raise NodeProtocolError(
-                f"{self.base_url} is a chain's JSON-RPC endpoint, not an SDEX node: --node "
-                "takes a node's URL, the one `sdex node` prints (listening on ...)"
-            )
+            raise self._a_chain()
         return resp.status_code, body
+
+    def _a_chain(self) -> NodeProtocolError:
+        return NodeProtocolError(
+            f"{self.base_url} is a chain's JSON-RPC endpoint, not an SDEX node: --node "
+            "takes a node's URL, the one `sdex node` prints (listening on ...)"
+        )
+
+    def _speaks_json_rpc(self, deadline: float) -> bool:
+        """Whether the URL answers a JSON-RPC call (``jsonio.CHAIN_PROBE``) as a chain does,
+        by ``deadline`` (at least a second), read as any answer (``MAX_ANSWER``, ``MAX_DEPTH``).
+        anvil64: a chain's (anvil's) URL given as ``--node`` read "has no /v1/order_config",
+        the audit's "404 Not Found"."""
+        timeout = max(deadline - time.monotonic(), 1.0)
+        try:
+            with self._session.post(
+                self.base_url, json=jsonio.CHAIN_PROBE, timeout=timeout, stream=True
+            ) as resp:
+                raw = read_body(resp, time.monotonic() + timeout, MAX_ANSWER)
+            body = (
+                None
+                if raw is None
+                else jsonio.loads(raw, max_bytes=MAX_ANSWER, max_depth=MAX_DEPTH)
+            )
+        except (requests.RequestException, JsonLimitError):
+            return False
+        return isinstance(body, dict) and body.get("jsonrpc") == "2.0"
 
 
 def walk(fetch: Callable[[str | None], P], max_pages: int, what: str) -> Iterator[P]:

@@ -61,6 +61,11 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number JSON allows here")
 
 
+CHAIN_PROBE = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
+"""A JSON-RPC call a chain's endpoint answers (``{"jsonrpc": "2.0", ...}``), asked of a URL
+given as an SDEX node's that answered 404 without a JSON body: anvil answers every path but its
+root so, where Hardhat answers any path with JSON-RPC (anvil64)."""
+
 PARSE_FIRST = 2_000
 """Opening brackets up to which a document is parsed before its depth is checked: the C
 scanner recurses at most once per bracket, far from overflowing the C stack."""

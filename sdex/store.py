@@ -60,7 +60,7 @@ from sdex.storeschema import (
     open_schema,
 )
 from sdex.storesettle import StoredSettlement as StoredSettlement
-from sdex.storesettle import pending_rows, refuse_settlements, settlements_of
+from sdex.storesettle import dropped_rows, pending_rows, refuse_settlements, settlements_of
 from sdex.storeundone import UNDONE_KEPT, UndoneStore, keep_undone, undone_of
 
 log = logging.getLogger("sdex.store")
@@ -340,6 +340,11 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         not as written (a status the node never writes, or a pending one: ``settlement_of``)
         is logged and marked ``refused`` on the way (``refuse_settlements``)."""
         return self._call(refuse_settlements)
+
+    def given_up_settlements(self) -> list[str]:
+        """Through the writer, at a start (as ``pending_settlements``): the latest given-up
+        settlements' hashes (``dropped_rows``)."""
+        return self._call(dropped_rows)
 
     async def pending_settlements_committed(self) -> list[StoredSettlement]:
         """``pending_settlements`` as committed, read off the event loop and off the writer

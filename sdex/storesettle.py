@@ -97,6 +97,22 @@ def pending_rows(db: sqlite3.Connection) -> list[Any]:
     ).fetchall()
 
 
+GIVEN_UP_KEPT = 256
+"""The latest given-up (``dropped``) settlements a start reads back (``dropped_rows``)."""
+
+
+def dropped_rows(db: sqlite3.Connection) -> list[str]:
+    """(A start's) the hashes of the latest ``GIVEN_UP_KEPT`` settlements given up: such a
+    transaction may still land (in the chain's pool), or have landed while the node was down
+    (chaos63: a second restart forgot that its fills count in the orders it closed)."""
+    rows = db.execute(
+        "SELECT tx_hash FROM settlements WHERE status='dropped' ORDER BY updated_at DESC LIMIT ?",
+        (GIVEN_UP_KEPT,),
+    ).fetchall()
+    hashes = [r[0].lower() for r in rows if isinstance(r[0], str)]
+    return [h for h in hashes if HASH.fullmatch(h)]
+
+
 def refuse_settlements(db: sqlite3.Connection) -> list[StoredSettlement]:
     """(A start's, on the writer) The ``pending`` settlements as written, in nonce order;
     every row of a status the node never writes, and every ``pending`` one not as written,

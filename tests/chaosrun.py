@@ -37,6 +37,8 @@ TRADERS = (1, 2, 3, 4, 5, 6)
 SINK = 12
 """The account a maker's funds are moved to (and back from)."""
 UINT256_MAX = 2**256 - 1
+CHECK_TRIES = 3
+"""Times a phase's check is read when the chain's head moved while it read (``check``)."""
 SETTLE_TIMEOUT = 90.0
 """Seconds a phase's end waits for the nodes to reach the chain's head with nothing in flight."""
 
@@ -76,6 +78,17 @@ class ChaosRun:
     """Soft-cancel orders with a settlement in flight at some node too (a known race: the
     nodes that take the cancel from a peer hold the order cancelled without the fill that
     lands after, and the audit flags it there as ``fill_after_node_closed``)."""
+    restart_in_reorg: bool = False
+    """Rewind the chain while a node is down (chaos63): a SIGKILL with a snapshot open, and
+    the revert across a settlement in flight, kill a node, revert, then restart it, so the
+    node meets the reorg at its start (its saved head gone) rather than live."""
+    cuts: bool = False
+    """Cut a node off for a few steps (chaos63): SIGSTOP, then posts and soft cancels at the
+    other nodes (a soft cancel of an order the cut node may be settling), then SIGCONT."""
+    soft_cancelled: set[bytes] = field(default_factory=set)
+    """The orders a node took a soft cancel of (200)."""
+    frozen: int | None = None
+    """The node cut off now (stopped), if any: no step asks it anything."""
     tracebacks: list[int] = field(default_factory=lambda: [0, 0, 0])
     """The tracebacks each node's log held at the last check (each reported once)."""
 
@@ -125,7 +138,7 @@ class ChaosRun:
         elif r < 0.62:
             self.onchain_cancel()
         elif r < 0.66:
-            await self.restart(self.rng.randrange(3), signal.SIGKILL)
+            await self.restart(self.rng.randrange(3), signal.SIGKILL, self.down_in_reorg())
         elif r < 0.69:
             await self.restart(self.rng.randrange(3), signal.SIGTERM)
         elif r < 0.76:
@@ -135,16 +148,28 @@ class ChaosRun:
         elif r < 0.90:
             self.move_funds()
         else:
-            await self.post(cross=True)
+            i = await self.post(cross=True)
             if self.snap is not None and self.rng.random() < 0.5:
-                self.revert()  # across a settlement in flight
+                if self.restart_in_reorg and i is not None:  # (the node that took the post)
+                    await self.restart(i, signal.SIGKILL, revert=True)
+                else:
+                    self.revert()  # across a settlement in flight
         if self.snap is not None and self.head() - self.snap.block >= 10:
             self.revert()
+        if self.cuts and self.rng.random() < 0.08:
+            await self.cut()
 
     def trader(self) -> int:
         return self.rng.choice(TRADERS)
 
-    async def post(self, cross: bool = False) -> None:
+    def node(self) -> int:
+        """A node of the seed's pick, never the one cut off."""
+        if self.frozen is None:
+            return self.rng.randrange(3)
+        return self.rng.choice([j for j in range(3) if j != self.frozen])
+
+    async def post(self, cross: bool = False) -> int | None:
+        """Post an order to a node of the seed's pick: that node when it took it (2xx)."""
         maker = self.trader()
         side = self.rng.choice(("ask", "bid"))
         price = self.rng.randint(995, 1005) if not cross else (990 if side == "ask" else 1010)
@@ -154,20 +179,24 @@ class ChaosRun:
         order = (ask if side == "ask" else bid)(self.c, maker, base, quote)
         signed = self.c.sign(order, maker)
         tif = self.rng.choices(("gtc", "ioc", "fok"), (70, 15, 15))[0]
-        i = self.rng.randrange(3)
+        i = self.node()
         try:
             code, _ = await self.net.api(i).post_order(signed, tif)
         except (TimeoutError, aiohttp.ClientError) as e:
             self.count(f"post_error_{type(e).__name__}")
-            return
+            return None
         self.count(f"post_{tif}_{code}")
-        if 200 <= code < 300:
-            self.acked.append(Acked(signed, i, tif, maker))
-            self.note(f"post {tif} {side} {signed.hash_hex[:10]} at {i}: {code}")
+        if not 200 <= code < 300:
+            return None
+        self.acked.append(Acked(signed, i, tif, maker))
+        self.note(f"post {tif} {side} {signed.hash_hex[:10]} at {i}: {code}")
+        return i
 
     async def in_flight(self, a: Acked) -> bool:
         """Whether any node has a settlement of ``a`` in flight."""
         for i in range(3):
+            if i == self.frozen:
+                continue
             code, rec = await self.net.api(i).get(f"/v1/orders/{a.signed.hash_hex}")
             if code == 200 and rec["metaData"]["pendingMakerAmount"] != "0":
                 return True
@@ -177,7 +206,7 @@ class ChaosRun:
         if not self.acked:
             return
         a = self.rng.choice(self.acked)
-        i = self.rng.randrange(3)
+        i = self.node()
         if not self.cancel_in_flight and await self.in_flight(a):
             self.count("soft_cancel_skipped_in_flight")  # (a known race: see the module)
             return
@@ -190,6 +219,8 @@ class ChaosRun:
             self.count(f"cancel_error_{type(e).__name__}")
             return
         self.count(f"soft_cancel_{code}")
+        if code == 200:
+            self.soft_cancelled.add(a.signed.hash)
         self.note(f"soft cancel {a.signed.hash_hex[:10]} at {i}: {code}")
 
     def onchain_cancel(self) -> None:
@@ -203,7 +234,13 @@ class ChaosRun:
         except Exception as e:  # (already filled or cancelled: refused by the pre-flight)
             self.count(f"onchain_cancel_refused_{type(e).__name__}")
 
-    async def restart(self, i: int, sig: signal.Signals) -> None:
+    def down_in_reorg(self) -> bool:
+        """Whether this SIGKILL's node stays down across a revert (``restart_in_reorg``)."""
+        return self.restart_in_reorg and self.snap is not None and self.rng.random() < 0.7
+
+    async def restart(self, i: int, sig: signal.Signals, revert: bool = False) -> None:
+        """Stop node ``i`` with ``sig`` and start it again on its database and port; with
+        ``revert``, the open snapshot is reverted while the node is down."""
         proc = self.net.procs[i]
         assert proc is not None
         proc.send_signal(sig)
@@ -217,12 +254,36 @@ class ChaosRun:
             self.violate("sigterm_exit_code", node=i, code=code)
         self.count(f"restart_{sig.name}")
         self.note(f"{sig.name} node {i} (exit {code}); restart")
+        if revert and self.snap is not None:
+            self.revert()
+            self.count("reorg_while_down")
         self.net.spawn(i)
         try:
             await self.net.wait_healthy(i)
         except AssertionError as e:
             self.violate("restart_failed", node=i, error=str(e)[-2000:])
             raise
+
+    async def cut(self) -> None:
+        """Node i stopped (SIGSTOP: no gossip, no chain, no settlement from it) while 1-4
+        posts and soft cancels go to the others, then continued (SIGCONT)."""
+        i = self.rng.randrange(3)
+        proc = self.net.procs[i]
+        assert proc is not None and self.frozen is None
+        proc.send_signal(signal.SIGSTOP)
+        self.frozen = i
+        self.count("cut")
+        self.note(f"cut node {i} (SIGSTOP)")
+        try:
+            for _ in range(self.rng.randint(1, 4)):
+                if self.rng.random() < 0.5:
+                    await self.soft_cancel()
+                else:
+                    await self.post(cross=self.rng.random() < 0.5)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            self.frozen = None
+            self.note(f"node {i} continued (SIGCONT)")
 
     def snapshot_or_revert(self) -> None:
         if self.paused:
@@ -356,7 +417,24 @@ class ChaosRun:
             await asyncio.sleep(0.2)
 
     async def check(self, phase: int) -> None:
+        """The phase's checks, read again (settled again first) when the chain's head moved
+        while they read: the chain's states are read before the nodes, so a node's match
+        landing in between showed every node ahead of the chain (chaos63: seed 4, a node
+        rematching orders a reorg reopened 0.4 s after its head was saved, after two quiet
+        passes)."""
         self.note(f"check after phase {phase}")
+        for attempt in range(1, CHECK_TRIES + 1):
+            before, head = len(self.violations), self.head()
+            await self.check_once(phase)
+            if self.head() == head or attempt == CHECK_TRIES:
+                break
+            del self.violations[before:]
+            self.count("check_again_chain_moved")
+            self.note(f"chain moved during the check ({head} -> {self.head()}): again")
+            await self.settle()
+        self.check_logs(phase)
+
+    async def check_once(self, phase: int) -> None:
         orders = [a.signed for a in self.acked]
         states = []
         for k in range(0, len(orders), 100):
@@ -382,7 +460,6 @@ class ChaosRun:
         )
         for d in report.discrepancies:
             self.violate("audit", phase=phase, finding=d.to_json())
-        self.check_logs(phase)
 
     def compare(self, phase: int, i: int, a: Acked, meta: dict[str, Any], st: Any) -> None:
         status = meta["status"]
@@ -396,6 +473,8 @@ class ChaosRun:
                 "open", "partially_filled", "unfunded", "cancelled", "removed", "filled",
             },
         }.get(st.status, set())  # fmt: skip
+        if a.signed.hash in self.soft_cancelled:  # (cancel62: the cancel binds the nodes, not
+            ok_status = ok_status | {"cancelled"}  # the chain; the chain's filled amount)
         bad = filled != st.filled or status not in ok_status
         dust = st.filled * 100 >= amount * 99  # (a remainder too small to trade: "filled")
         if status == "filled" and st.status == OrderStatus.FILLABLE and not dust:

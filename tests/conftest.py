@@ -142,24 +142,35 @@ def chain_of(rpc: Rpc, d: Deployment) -> Chain:
 @contextlib.contextmanager
 def reverted(net: Devnet) -> Iterator[Chain]:
     """The devnet's deployment, reverted to its state now afterwards (``evm_snapshot``),
-    the next block's base fee included.
+    the next block's base fee and the chain's clock included.
 
     anvil (1.7) keeps the base fee it worked out for the next block through ``evm_revert``
     (foundry-rs/foundry#16241 fixed that later): after a test that raised the base fee
     (``hardhat_setNextBlockBaseFeePerGas``, busy blocks), the next block's base fee stayed
     up while the latest block's was the snapshot's, low. The next test on that chain signed
     with twice the latest's fee, as a node does (within 12.5 % a block on a real chain), and
-    anvil refused it: "max fee per gas less than block base fee". Hardhat restores it."""
+    anvil refused it: "max fee per gas less than block base fee". Hardhat restores it.
+
+    anvil (1.7) also sets the chain's clock back to the reverted-to head's stamp: the next
+    test's blocks were stamped behind the wall clock by the time since that head (the
+    deployment's: minutes into a session), which a node takes as the least the chain's time
+    can be. An order expiring a block on was refused as already expired (attack50 after
+    review48 on one anvil: 22 s behind, within ``on_time``'s ``CLOCK_DRIFT``). On anvil the
+    clock is put back to its offset from the wall clock at the snapshot (``evm_setTime``: the
+    pending block's stamp then told it). The wall clock alone is not it: anvil stamps a
+    block so even before its parent, for a state whose clock ran ahead."""
     rpc, deployment = net.rpc, net.deployment
     assert rpc is not None and deployment is not None
     snap = rpc.call("evm_snapshot")
     pending = rpc.call("eth_getBlockByNumber", "pending", False) if net.engine == "anvil" else None
+    ahead = 0 if not isinstance(pending, dict) else int(pending["timestamp"], 16) - int(time.time())
     try:
         yield chain_of(rpc, deployment)
     finally:
         assert rpc.call("evm_revert", snap) is True
         if isinstance(pending, dict):  # (anvil's pending block: the next block's base fee)
             rpc.call("anvil_setNextBlockBaseFeePerGas", pending["baseFeePerGas"])
+            rpc.call("evm_setTime", int(time.time()) + ahead)
 
 
 CLOCK_DRIFT = 30

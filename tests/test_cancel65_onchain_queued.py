@@ -18,7 +18,7 @@ import pytest
 from sdex.chain import Sender
 from sdex.chain.tx import fees_for
 from sdex.order import SignedOrder
-from tests.conftest import Chain
+from tests.conftest import Chain, Engine
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_audit62_cancel_kept import meta_at
 from tests.test_cancel64_queued_match import dropped_and_trades_on, queued_match
@@ -63,7 +63,13 @@ async def test_a_match_queued_at_an_onchain_cancel_is_not_signed(
     held_chain: Chain,
     tmp_path: Path,
     how: Callable[[SignedOrder], tuple[str, tuple[object, ...]]],
+    engine: Engine,
 ) -> None:
+    if engine == "anvil":  # (its pending block held none of them: 0 of 4)
+        pytest.skip(
+            "Hardhat only: anvil drops the held settlements from its pool at the cancel's "
+            "block, whose base fee outran their fee cap (as in test_settlement_pooled.py)"
+        )
     c = held_chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         asks, half, other = await queued_match(c, node, api)  # every slot held, one queued

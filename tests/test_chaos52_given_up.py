@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.node.config import NodeConfig
+from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -42,6 +43,26 @@ async def pooled_at_stop(
             raise
 
 
+async def counts(api: Api, signed: SignedOrder, amount: int, timeout: float = 10.0) -> None:
+    """Until ``api``'s node says ``signed`` is ``amount`` filled (bounded)."""
+
+    async def counted() -> bool:
+        _, rec = await api.get(f"/v1/orders/{signed.hash_hex}")
+        return bool(rec["metaData"]["filledMakerAmount"] == str(amount))
+
+    await wait_for(counted, timeout=timeout)
+
+
+async def lands_and_counts(c: Chain, node: Node, api: Api, ioc: SignedOrder) -> None:
+    """Mining resumed: the pooled settlement lands, half of ``ioc`` filled, and the node on
+    ``api`` counts it."""
+    c.rpc.call("evm_setAutomine", True)
+    c.rpc.call("evm_mine")
+    await synced(node, c)
+    assert c.exchange.order_info(ioc.order).filled == 500 * E6
+    await counts(api, ioc, 500 * E6)  # before: "0" for good
+
+
 async def test_a_settlement_given_up_at_restart_that_lands_counts(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -54,15 +75,6 @@ async def test_a_settlement_given_up_at_restart_that_lands_counts(
         async with running_node(cfg) as (node, api):
             _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
             assert rec["metaData"]["status"] == "removed", rec
-            c.rpc.call("evm_setAutomine", True)
-            c.rpc.call("evm_mine")
-            await synced(node, c)
-            assert c.exchange.order_info(ioc.order).filled == 500 * E6
-
-            async def counted() -> bool:
-                _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
-                return bool(rec["metaData"]["filledMakerAmount"] == str(500 * E6))
-
-            await wait_for(counted, timeout=10)  # before: "0" for good
+            await lands_and_counts(c, node, api, ioc)
     finally:
         c.rpc.call("evm_setAutomine", True)

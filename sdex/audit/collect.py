@@ -4,8 +4,10 @@ the nodes; signed orders from files. The only part of the audit that does I/O.
 
 Nodes are read first and the chain after, at a pinned head block: a node's view is then never
 newer than the chain's, so a fill that lands during the audit cannot make an honest node look
-ahead of the chain. Before reading a node, the audit waits (bounded) until its watcher has
-processed the chain's head, when its ``/health`` reports a ``block``.
+ahead of the chain; nor behind it: when the Exchange logged anything above the head the nodes
+were read at, they are read again at the chain's new head (``READS`` times at most). Before
+reading a node, the audit waits (bounded) until its watcher has processed the chain's head,
+when its ``/health`` reports a ``block``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sdex.audit.calldata import calldata_orders
 from sdex.audit.chainread import AuditSetupError, ChainReader
 from sdex.audit.facts import (
     BookEntry,
+    ChainFacts,
     ClosedEntry,
     Facts,
     NodeFacts,
@@ -45,6 +48,11 @@ unfillable: an IOC/FOK remainder dropped or killed, a self-trade or settlement-f
 removal, a soft cancel. The chain may still fill such an order; the user was told it is dead.
 (The node API reports dropped and killed remainders as ``removed`` with that ``reason``.)"""
 
+READS = 3
+"""Times the audit reads the nodes and the chain when the Exchange logged something above the
+head the nodes were read at (``moved_since``): a fill that landed between the nodes' read and
+the chain's had every honest node shown behind it (chaos63: ``node_keeps_closed_order`` for an
+order each node closed a moment later). The last read is reported as it is."""
 PER_PAGE = 1000  # the API's maximum
 MAX_PAGES = 10_000  # a node that keeps answering "there is more" is refused after these
 
@@ -231,16 +239,21 @@ def collect(
         reader = ChainReader(rpc, deployment)
         with _readable(rpc.url):
             domain = reader.check_identity()
-            first_head = reader.head()
-        node_facts: list[NodeFacts] = []
-        copies = list(orders)
-        for url in nodes:
-            n, c = read_node(url, domain, first_head, sync_timeout)
-            node_facts.append(n)
-            copies += c
+            target = reader.head()
+        for attempt in range(1, READS + 1):
+            node_facts: list[NodeFacts] = []
+            copies = list(orders)
+            for url in nodes:
+                n, c = read_node(url, domain, target, sync_timeout)
+                node_facts.append(n)
+                copies += c
+            with _readable(rpc.url):
+                head = reader.head()
+                chain = reader.read(domain, deployment.deploy_block, head)
+            if not nodes or attempt == READS or not moved_since(chain, target):
+                break
+            target = head  # (the nodes read again, each synced to the chain's new head)
         with _readable(rpc.url):
-            head = reader.head()
-            chain = reader.read(domain, deployment.deploy_block, head)
             if calldata or any(n.operator for n in node_facts):
                 txs = reader.transactions(list(dict.fromkeys(e.tx_hash for e in chain.fills)))
                 chain.senders = {h.lower(): (t.sender, t.nonce) for h, t in txs.items()}
@@ -265,6 +278,17 @@ def collect(
         return Facts(chain=chain, orders=copies, nodes=node_facts)
     finally:
         rpc.close()
+
+
+def moved_since(chain: ChainFacts, block: int) -> bool:
+    """Whether the Exchange's record changed after ``block``: a fill or a cancel logged above
+    it, or the chain's head below it (rewound)."""
+    if chain.head < block:
+        return True
+    blocks = [e.block_number for e in chain.fills]
+    blocks += [e.block_number for e in chain.cancels]
+    blocks += [e.block_number for e in chain.salt_cancels]
+    return any(b > block for b in blocks)
 
 
 @contextlib.contextmanager

@@ -117,6 +117,22 @@ class PeerClient:
             raise PeerCallError(f"{method} {url}{path}: bad answer: {e}") from None
         return Answer(status, signer, parsed, address)
 
+    async def speaks_json_rpc(self, url: str, timeout: float) -> bool:
+        """Whether ``url`` answers a JSON-RPC call (``jsonio.CHAIN_PROBE``) as a chain does,
+        within ``timeout`` and 64 KiB: asked of a ``--peer`` URL that answered a hello 404
+        without a JSON body (anvil64: anvil's URL was warned of as "not an SDEX node" alone,
+        where Hardhat's, answering JSON-RPC at any path, was named a chain's RPC URL)."""
+        limit = 64 * 1024
+        try:
+            async with self.session.post(
+                url, json=jsonio.CHAIN_PROBE, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as r:
+                raw = await _read_capped(r, limit)
+            said = jsonio.loads(raw, max_bytes=limit, max_depth=4, floats=True)
+        except (aiohttp.ClientError, TimeoutError, PeerCallError, JsonLimitError, ValueError):
+            return False
+        return isinstance(said, dict) and said.get("jsonrpc") == "2.0"
+
 
 ADDRESS = "sdex_address"
 """The attribute ``AddressedConnector`` sets on each connection's protocol: the IP address

@@ -360,23 +360,27 @@ class Gossip:
             )
         except NotAPeer as e:
             if call.kind == "hello":
-                self._not_a_node(call.url, e.status, e.body)
+                await self._not_a_node(call.url, e.status, e.body)
             raise
         if call.kind == "hello" and a.status >= 300 and not sdex_error(a.body):
-            self._not_a_node(call.url, a.status, a.body)
+            await self._not_a_node(call.url, a.status, a.body)
         if call.peer and a.status < 300 and a.signer != call.peer:
             log.warning("%s answered as %s, not %s: dropped", call.url, a.signer, call.peer)
         return Reply(a.status, a.signer, a.body, a.address)
 
-    def _not_a_node(self, url: str, status: int, body: object) -> None:
+    async def _not_a_node(self, url: str, status: int, body: object) -> None:
         """Warn, once, that the seed (``--peer``) ``url`` answered a hello but not as an SDEX
-        node (a URL a peer introduced is not the operator's mistake: no warning)."""
+        node (a URL a peer introduced is not the operator's mistake: no warning); a 404
+        without a JSON body, whether it is a chain's JSON-RPC endpoint (anvil answers so)."""
         if url in self.peers.seeds and url not in self._warned:
             self._warned.add(url)
+            client, rpc = self._client, False
+            if status == 404 and body is None and client is not None:
+                rpc = await client.speaks_json_rpc(url, self.config.timeout)
             log.warning(
                 "--peer %s is not an SDEX node: %s; still trying it",
                 url,
-                what_answered(status, body),
+                what_answered(status, body, rpc),
             )
 
     async def _streamed(self, call: Call) -> Reply | None:

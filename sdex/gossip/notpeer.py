@@ -14,10 +14,10 @@ def sdex_error(body: object) -> bool:
     )
 
 
-def what_answered(status: int, body: object) -> str:
+def what_answered(status: int, body: object, json_rpc: bool = False) -> str:
     """What answered ``POST /p2p/hello``, for a warning (a few words, nothing of the peer's
-    text but the fact that it spoke JSON-RPC)."""
-    if isinstance(body, dict) and "jsonrpc" in body:
+    text but the fact that it spoke JSON-RPC, there or, ``json_rpc``, at its URL)."""
+    if json_rpc or (isinstance(body, dict) and "jsonrpc" in body):
         return (
             f"it answered POST /p2p/hello like a JSON-RPC endpoint (HTTP {status}): "
             "a chain's RPC URL? Give an SDEX node's URL (its --port)"

@@ -204,7 +204,7 @@ class Node(NodePeering):
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
-        self._adopt(pooled)  # (before the book is matched again: their orders held)
+        await self._adopt(pooled)  # (before the book is matched again: their orders held)
         self._tasks = [
             asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self.watcher.run(), name="watcher"),

@@ -19,7 +19,9 @@ host group, cancel65: one stranger's flood evicted every other stranger's cancel
 ``TOTAL`` in all, one for a hash from each sender's count (``bucket``: a forger's fakes
 cannot fill a hash's room and keep out an honest peer's cancel of it), each
 ``KEPT_SECONDS`` at most; when full, the sender holding the most loses its oldest (a flood
-evicts its own first, never an honest peer's few). The peer is answered 202 once it is
+evicts its own first, never an honest peer's few; review66: each peer a class of its own,
+every stranger's host group one class, every wallet's client one, the class's oldest evicted,
+in time independent of how many counts there are). The peer is answered 202 once it is
 kept: kept in the store too (``sdex.storeorphans``: the node writes each kept one and
 deletes each forgotten, ``gone``), read back at a restart. A wallet's (its order posted to
 another node, the gossip not here yet) is kept so too, one count a client, its signer
@@ -66,6 +68,10 @@ class OrphanCancels:
         self.kept_seconds = kept_seconds
         self._by_hash: dict[bytes, list[Orphan]] = {}
         self._buckets: dict[str, OrderedDict[tuple[bytes, bytes], float]] = {}
+        self._all: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
+        """Every kept one's bucket, oldest first (expired from the front: no sweep)."""
+        self._kinds: dict[str, OrderedDict[tuple[bytes, bytes], None]] = {}
+        """The kept ones of each class (``kind_of``), oldest first."""
         self._count = 0
         self.dropped = 0
         self.gone: list[tuple[bytes, bytes]] = []
@@ -95,14 +101,17 @@ class OrphanCancels:
         if len(mine) >= self.per_sender:  # its own oldest goes: a sender's newest count
             self._drop_oldest(bucket)
         if self._count >= self.total:
-            for b in list(self._buckets):
-                self._expire(self._buckets[b], now)
-                if not self._buckets[b]:
-                    del self._buckets[b]
-        if self._count >= self.total:
-            self._drop_oldest(max(self._buckets, key=lambda b: len(self._buckets[b])))
-        mine = self._buckets.setdefault(bucket, OrderedDict())
-        mine[(order_hash, signature)] = now
+            self._expire_all(now)
+        if self._count >= self.total:  # the oldest of the class holding the most goes
+            kinds = self._kinds
+            oldest = next(iter(kinds[max(kinds, key=lambda k: len(kinds[k]))]))
+            self._remove(oldest)
+            self._forget(oldest)
+            self.dropped += 1
+        key = (order_hash, signature)
+        self._buckets.setdefault(bucket, OrderedDict())[key] = now
+        self._all[key] = bucket
+        self._kinds.setdefault(kind_of(bucket), OrderedDict())[key] = None
         self._by_hash.setdefault(order_hash, []).append(Orphan(signature, sender, bucket, now))
         self._count += 1
         return True
@@ -114,28 +123,47 @@ class OrphanCancels:
             return []
         self.gone += [(order_hash, o.signature) for o in kept]
         for o in kept:
-            mine = self._buckets[o.bucket]
-            if mine.pop((order_hash, o.signature), None) is not None:
-                self._count -= 1
-            if not mine:  # (no empty count left per peer id that ever sent one)
-                del self._buckets[o.bucket]
+            self._remove((order_hash, o.signature))
         return [o for o in kept if now - o.at <= self.kept_seconds]
 
     def _expire(self, bucket: OrderedDict[tuple[bytes, bytes], float], now: float) -> None:
         while bucket and now - next(iter(bucket.values())) > self.kept_seconds:
-            key, _ = bucket.popitem(last=False)
+            key = next(iter(bucket))
+            self._remove(key)
+            self._forget(key)
+
+    def _expire_all(self, now: float) -> None:
+        """The kept ones too old forgotten, oldest first (as kept: a start's, as stored)."""
+        while self._all:
+            key, bucket = next(iter(self._all.items()))
+            if now - self._buckets[bucket][key] <= self.kept_seconds:
+                return
+            self._remove(key)
             self._forget(key)
 
     def _drop_oldest(self, bucket: str) -> None:
-        mine = self._buckets[bucket]
-        key, _ = mine.popitem(last=False)
-        if not mine:
-            del self._buckets[bucket]
+        key = next(iter(self._buckets[bucket]))
+        self._remove(key)
         self._forget(key)
         self.dropped += 1
 
-    def _forget(self, key: tuple[bytes, bytes]) -> None:
+    def _remove(self, key: tuple[bytes, bytes]) -> None:
+        """``key`` out of the counts (its bucket, class and the total); none left empty."""
+        bucket = self._all.pop(key, None)
+        if bucket is None:
+            return
         self._count -= 1
+        mine = self._buckets[bucket]
+        del mine[key]
+        if not mine:  # (no empty count left per peer id that ever sent one)
+            del self._buckets[bucket]
+        kind = kind_of(bucket)
+        of_kind = self._kinds[kind]
+        del of_kind[key]
+        if not of_kind:
+            del self._kinds[kind]
+
+    def _forget(self, key: tuple[bytes, bytes]) -> None:
         self.gone.append(key)
         order_hash, signature = key
         kept = [o for o in self._by_hash.get(order_hash, []) if o.signature != signature]
@@ -143,3 +171,11 @@ class OrphanCancels:
             self._by_hash[order_hash] = kept
         else:
             self._by_hash.pop(order_hash, None)
+
+
+def kind_of(bucket: str) -> str:
+    """``bucket``'s class when the kept cancels are full: each peer's count alone; every
+    stranger's host group's (``strangers:...``) as one, every wallet's client's
+    (``wallet:...``) as one (review66: with a count a group, a flood spread over many host
+    groups held a few a count, and an admitted peer's honest few were evicted first)."""
+    return bucket.partition(":")[0] if ":" in bucket else bucket

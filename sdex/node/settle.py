@@ -12,6 +12,7 @@ from collections.abc import Set as AbstractSet
 from sdex.book import Entry, RemovalReason, UnknownOrder
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
+from sdex.chain.rpc import quantity
 from sdex.matching.match import Match, MatchResult
 from sdex.model import OPEN_STATUSES, MatchOutcome, OrderStatus, closed_status
 from sdex.node.settleblame import HOSTILE_WHY
@@ -21,6 +22,7 @@ from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
 from sdex.settlement.adopt import adopted_matches, pooled_tx
 from sdex.settlement.blame import own_key, pair_refused
+from sdex.settlement.reconcile import landed, record_landed
 from sdex.store import StoredFill, StoredSettlement
 
 log = logging.getLogger("sdex.node")
@@ -128,25 +130,53 @@ class NodeSettlement(NodeFills):
             writing.cancel()
             raise
 
-    def _adopt(self, pooled: list[StoredSettlement]) -> None:
+    async def _adopt(self, pooled: list[StoredSettlement]) -> None:
         """(At the start, the orders loaded) Settlements a previous run left in a pool the
         chain is not told to mine (``sdex.settlement.reconcile``): each adopted into the
         lane, its matches held in flight (``sdex.settlement.adopt``), so its orders are not
         matched again behind it; one that cannot be is given up as before (if it lands,
-        the watcher applies it)."""
+        the watcher applies it). Each one's receipt is read first, after the head (nothing
+        awaited after it): one that landed at or below that head may be in the filled
+        amounts the orders were loaded with, so it is not adopted, its row marked as its
+        receipt says (review66: held again on top of its own fill, then applied again
+        from its receipt, both orders showed filled in full while the chain filled half);
+        one that landed above it is in none of them, and is adopted (its receipt applied
+        once by the settler)."""
+        if not pooled:
+            return
+        try:
+            loaded: int | None = quantity(await self.settler.receipts.call("eth_blockNumber"))
+        except Exception as e:  # (then no row is adopted: each may be counted already)
+            log.warning("the chain's head not read: no pooled settlement adopted: %s", e)
+            loaded = None
         for row in pooled:
+            try:
+                if loaded is None:
+                    raise ValueError("the chain's head not read")
+                got = await landed(self.settler, row.tx_hash)
+            except Exception as e:  # (unread: it may have landed; not held twice)
+                self._not_adopted(row, e)
+                continue
+            if got is not None and got.block_number <= loaded:
+                log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
+                await record_landed(self.settler, row.tx_hash, got)
+                continue
             try:
                 signed = pooled_tx(row)
                 matches = adopted_matches(signed, row.pairs, self.book, self.domain)
             except (ValueError, BookError) as e:
-                log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, e)
-                self.store.set_settlement_status(row.tx_hash, "dropped")
-                self.settler.give_up(row.tx_hash)
+                self._not_adopted(row, e)
                 continue
             # (its orders moved: stored and published as at a match; the outcome unread)
             held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
             self.registry.matched(held)
             self.settler.adopt(signed, matches)
+
+    def _not_adopted(self, row: StoredSettlement, why: Exception) -> None:
+        """``row`` given up as before adoption (if it lands, the watcher applies it)."""
+        log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, why)
+        self.store.set_settlement_status(row.tx_hash, "dropped")
+        self.settler.give_up(row.tx_hash)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         for accounts in self._reading:

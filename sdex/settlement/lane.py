@@ -42,8 +42,10 @@ class NonceLane:
     broadcaster: Broadcaster
     ours: OwnTxs
     given_up: set[str]
-    """Of ``ours``, those counted lost (``give_up``): landed after all, their fills count in
-    the orders they closed meanwhile (``NodeChainState._on_block``)."""
+    """Of ``ours``, those counted lost (``give_up``), and those a previous run left in flight
+    (``reconcile``): landed after all, or before the restart's orders were judged from a
+    mirror below their block, their fills count in the orders closed meanwhile
+    (``NodeChainState._on_block``)."""
     blocks: BlockReceipts | None
     gap_fills: int
     sends: set[asyncio.Future[Receipt | None]]

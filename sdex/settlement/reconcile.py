@@ -43,6 +43,27 @@ async def reconcile(lane: NonceLane) -> list[StoredSettlement]:
     return r.pooled
 
 
+def receipt_of(answer: object) -> Receipt | None:
+    """An ``eth_getTransactionReceipt`` answer's receipt (None: not mined); ``ValueError``
+    for one that is no receipt."""
+    if answer is None:
+        return None
+    if not isinstance(answer, dict):
+        raise ValueError(f"a receipt that is a {type(answer).__name__}")
+    return Receipt.from_rpc(answer)
+
+
+async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
+    """``tx_hash``'s receipt read now (None: not mined); the read's errors raised."""
+    return receipt_of(await lane.receipts.call("eth_getTransactionReceipt", tx_hash))
+
+
+async def record_landed(lane: NonceLane, tx_hash: str, got: Receipt) -> None:
+    """A pending row whose transaction has ``got`` for its receipt: marked as it says."""
+    lane.ours.landed(tx_hash, got.block_number)
+    await lane.store.set_settlement_status(tx_hash, "mined" if got.status == 1 else "failed")
+
+
 class StillPooled(ChainError):
     """A row's transaction is still in the chain's pool after the wait, on a chain that
     does not mine on the send: it may land at any block."""
@@ -61,6 +82,13 @@ class Reconcile:
         mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
 
     async def run(self) -> None:
+        """Those an earlier run gave up are given up again: landed since, or landing later,
+        their fills count in the orders closed meanwhile (chaos63: the set is memory only,
+        and a restart between the give-up and the landing left the node's own fill of an IOC
+        closed "not resting after restart" counted nowhere, its record 0 filled for good)."""
+        for tx_hash in self.lane.store.given_up_settlements():
+            self.lane.ours.add(tx_hash)
+            self.lane.give_up(tx_hash)
         for s in self.lane.store.pending_settlements():
             got: Receipt | None
             rpc = self.chain.rpc
@@ -82,15 +110,19 @@ class Reconcile:
                     continue
             else:
                 try:  # (an answer that is no receipt: a broken or hostile endpoint's)
-                    got = Receipt.from_rpc(receipt) if isinstance(receipt, dict) else None
+                    got = receipt_of(receipt)
                 except ValueError:
                     got = None
             if got is None:
                 log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
                 continue  # (if it landed, the watcher applies it with its block)
-            status = "mined" if got.status == 1 else "failed"
-            self.lane.ours.landed(s.tx_hash, got.block_number)
-            await self.lane.store.set_settlement_status(s.tx_hash, status)
+            # chaos63: its block may be above the saved mirror's head, which judges the
+            # stored orders next (``Node.load``): a one-shot order closed there ("not resting
+            # after restart") without this fill; the watcher's catch-up then applies the
+            # block, and counts the fill in it as a given-up settlement's (never above the
+            # chain's)
+            self.lane.given_up.add(s.tx_hash.lower())
+            await record_landed(self.lane, s.tx_hash, got)
 
     async def _send_again(self, tx_hash: str, raw_tx: str) -> None:
         """Send a recorded transaction again; one the chain holds already (pooled, also
