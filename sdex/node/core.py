@@ -145,6 +145,7 @@ class Node(NodePeering):
             backlog_batch=cfg.backlog_batch,
             suspect=self._suspect,
             withdrawn=self._withdrawn,
+            unpaid=self._unpaid,
         )
         self.watcher = Watcher(
             self.watch_rpc,

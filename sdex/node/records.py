@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from sdex.node.commitwait import CommitWaits
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
+from sdex.node.funding import unpaid
 from sdex.node.held import hash_of
 from sdex.node.orphans import OrphanCancels
 from sdex.node.readbudget import ReadBudget
@@ -251,23 +252,43 @@ class NodeState:
         return self.watcher.block, self.sender.signed_past if nonce is None else nonce
 
     def _withdrawn(self, m: Match) -> bool:
-        """Whether an order of ``m`` was cancelled since ``m`` was made: the settler does not
-        sign ``m``. Soft-cancelled (its maker's cancel taken here: ``Record.cancel_signature``;
-        cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
-        node's word though nothing had been sent), or cancelled on chain (its record closed
-        so, or in a block the mirror applied and the node not yet: ``cancelled_on_chain``;
-        cancel65: signed, the chain could only revert or skip it, the operator's gas paid for
-        nothing)."""
+        """Whether an order of ``m`` was cancelled since ``m`` was made, or expires before a
+        settlement of it can land: the settler does not sign ``m``. Soft-cancelled (its
+        maker's cancel taken here: ``Record.cancel_signature``; cancel64: signed after the
+        cancel, at ``cancelledAtNonce`` or above, it broke the node's word though nothing had
+        been sent), or cancelled on chain (its record closed so, or in a block the mirror
+        applied and the node not yet: ``cancelled_on_chain``; cancel65: signed, the chain
+        could only revert or skip it, the operator's gas paid for nothing), or expired by
+        ``soonest_landing`` (take65: queued past its expiry, signed, reverted the same way)."""
         records = self.records
+        landing = self.soonest_landing()
         for so in (m.resting, m.incoming):
             rec = records.get(so.hash)
             if rec is not None and (
                 rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
             ):
                 return True
-            if self.cancelled_on_chain(so):
+            if so.order.expiry <= landing or self.cancelled_on_chain(so):
                 return True
         return False
+
+    def soonest_landing(self) -> int:
+        """The earliest stamp of a block a transaction signed now can land in: the chain's
+        clock now (``chain_time``), and on a chain mining at a steady interval its latest
+        block's stamp and that interval (``spacing``; 0 on a chain mining on the send). The
+        contract refuses an order at ``block.timestamp >= expiry``: one expiring by then
+        is refused for sure. Not ``now`` (``chain_time`` and the landing time measured
+        lately, which matching goes by, attack48): a guess of when it lands; a match made
+        already is withdrawn only when the chain must refuse it (a settlement landing sooner
+        than the slowest lately would fill it)."""
+        watcher = getattr(self, "watcher", None)  # (none before the node starts)
+        head = max(self.latest_timestamp, 0 if watcher is None else watcher.latest_timestamp)
+        return max(self.chain_time(), head + self.spacing.value)
+
+    def _unpaid(self, batch: Sequence[Match]) -> set[int]:
+        """The matches of ``batch`` its makers' funds fall short of, as the mirror shows
+        them (``sdex.node.funding``; memory only): not signed (take65)."""
+        return unpaid(batch, self.settler.signed_out.values(), self.mirror)
 
     def live_sides(self, matches: Iterable[Match]) -> list[bytes]:
         """The hashes of ``matches``' orders (given back unsent) to match again: not one

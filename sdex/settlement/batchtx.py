@@ -43,7 +43,7 @@ from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.stages import FlightTimes
-from sdex.settlement.take import still
+from sdex.settlement.take import Unpaid, still
 from sdex.store import StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
@@ -58,6 +58,8 @@ class BatchTx(NonceLane):
     gas: BatchGas
     suspect: Callable[[Match], bool] | None
     withdrawn: Callable[[Match], bool] | None
+    unpaid: Unpaid | None
+    signed_out: dict[int, Match]
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
     _refused_at: float
     sent: int
@@ -73,8 +75,12 @@ class BatchTx(NonceLane):
         and its broadcast after it: the signed transaction, the mirror's head count before,
         and the broadcast's future."""
         ex = self.chain.exchange
-        check = None if self.withdrawn is None else lambda: still(batch, self.withdrawn)
+
+        def check() -> None:
+            still(batch, self.withdrawn, self.unpaid)
+
         signed = await self._sign_next(ex.address, data, gas, check)
+        self.signed_out.update((id(m), m) for m in batch)
         if times is not None:
             times.signed = time.perf_counter()
         # Queued on the store's writer (urgent: no group window); once durable, the

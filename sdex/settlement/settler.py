@@ -55,7 +55,7 @@ from sdex.settlement.outcome import Outcome, SettledMatch
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.settlement.take import Withdrawn, take, withdrawn_from
+from sdex.settlement.take import Unpaid, Withdrawn, take, withdrawn_from
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -91,11 +91,18 @@ class Settler(BatchTx):
         backlog_batch: int | None = None,
         suspect: Callable[[Match], bool] | None = None,
         withdrawn: Callable[[Match], bool] | None = None,
+        unpaid: Unpaid | None = None,
     ) -> None:
         self.chain = chain
         self.withdrawn = withdrawn
-        """A match an order of which was soft-cancelled since it was made: not signed (checked
-        as its batch forms and right at the signature; ``sdex.settlement.take``)."""
+        """A match an order of which was cancelled since it was made, or expires before its
+        settlement can land: not signed (checked as its batch forms and right at the
+        signature; ``sdex.settlement.take``)."""
+        self.unpaid = unpaid
+        """The matches of a batch whose makers' funds fall short: not signed either (take65)."""
+        self.signed_out: dict[int, Match] = {}
+        """The matches signed and not yet reported, by ``id``: those the chain runs before a
+        batch signed now (``sdex.node.funding``: what they pay its makers)."""
         self.suspect = suspect
         """A match some order of which failed a settlement before with no one found guilty
         (a token that refuses, a transfer that needs more gas): alone, it is pre-flighted
@@ -249,6 +256,7 @@ class Settler(BatchTx):
         self.ours.add(signed.tx_hash)
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
+        self.signed_out.update((id(m), m) for m in batch)
         self.adopted += 1
         task = asyncio.create_task(self._fly_adopted(signed, batch), name="adopted settlement")
         self._adopted.add(task)
@@ -324,7 +332,7 @@ class Settler(BatchTx):
         or on an error every match given back failed."""
         dropped: list[SettledMatch] = []
         while True:
-            batch, gone = withdrawn_from(batch, self.withdrawn)
+            batch, gone = withdrawn_from(batch, self.withdrawn, self.unpaid)
             dropped += gone
             if not batch:
                 return dropped
@@ -341,6 +349,8 @@ class Settler(BatchTx):
             return None if got is None else dropped + got  # (None: all again, ``_fly``)
 
     async def _report(self, results: list[SettledMatch]) -> None:
+        for r in results:
+            self.signed_out.pop(id(r.match), None)
         self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
         self.failed += sum(r.outcome is Outcome.FAILED and not r.withdrawn for r in results)
         self.withdrawn_matches += sum(r.withdrawn for r in results)

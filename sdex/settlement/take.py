@@ -2,7 +2,10 @@
 and the matches of a batch withdrawn before signing (``withdrawn_from``): one order of such a
 match was soft-cancelled while it waited (cancel64: all settlement slots busy, it was signed
 after the cancel, at a nonce at or above the cancel's ``cancelledAtNonce``, the wallet's
-cancel not honoured though nothing had been sent, and ``sdex audit`` flagged the node)."""
+cancel not honoured though nothing had been sent, and ``sdex audit`` flagged the node), or
+the chain must refuse it: an order cancelled on chain (cancel65) or expired by the time it
+can land, a maker's funds short for it (``unpaid``; take65: signed, the operator paid the
+gas of a revert, or of a batch run again match by match past a token's refusal)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,11 @@ from collections.abc import Callable, Sequence
 from sdex.matching.match import Match
 from sdex.settlement.outcome import Outcome, SettledMatch
 
-WITHDRAWN_WHY = "an order of it was soft-cancelled before its settlement was signed"
+WITHDRAWN_WHY = "an order of it was cancelled or expired before its settlement was signed"
+UNPAID_WHY = "a maker's funds fell short of it before its settlement was signed"
+
+Unpaid = Callable[[Sequence[Match]], set[int]]
+"""The indexes of a batch's matches whose makers' funds fall short (``sdex.node.funding``)."""
 
 
 class Withdrawn(Exception):
@@ -45,22 +52,32 @@ def take(
 
 
 def withdrawn_from(
-    batch: list[Match], withdrawn: Callable[[Match], bool] | None
+    batch: list[Match], withdrawn: Callable[[Match], bool] | None, unpaid: Unpaid | None = None
 ) -> tuple[list[Match], list[SettledMatch]]:
-    """``batch`` without its withdrawn matches, and those as results: failed, never sent
-    (``unsent``: the chain never saw them, nothing said against either order; the node gives
-    the other order's amount back to the book) and ``withdrawn``."""
-    if withdrawn is None or not any(withdrawn(m) for m in batch):
-        return batch, []
-    kept = [m for m in batch if not withdrawn(m)]
-    return kept, [
-        SettledMatch(m, Outcome.FAILED, None, None, WITHDRAWN_WHY, unsent=True, withdrawn=True)
-        for m in batch
-        if withdrawn(m)
-    ]
+    """``batch`` without its withdrawn matches (``withdrawn``; then, of those left,
+    ``unpaid``), and those as results: failed, never sent (``unsent``: the chain never saw
+    them, nothing said against either order; the node gives the other order's amount back to
+    the book) and ``withdrawn``."""
+    gone: list[SettledMatch] = []
+    if withdrawn is not None and any(withdrawn(m) for m in batch):
+        gone = [_withdrawn(m, WITHDRAWN_WHY) for m in batch if withdrawn(m)]
+        batch = [m for m in batch if not withdrawn(m)]
+    short = set() if unpaid is None or not batch else unpaid(batch)
+    if short:
+        gone += [_withdrawn(m, UNPAID_WHY) for i, m in enumerate(batch) if i in short]
+        batch = [m for i, m in enumerate(batch) if i not in short]
+    return batch, gone
 
 
-def still(batch: Sequence[Match], withdrawn: Callable[[Match], bool] | None) -> None:
+def _withdrawn(m: Match, why: str) -> SettledMatch:
+    return SettledMatch(m, Outcome.FAILED, None, None, why, unsent=True, withdrawn=True)
+
+
+def still(
+    batch: Sequence[Match], withdrawn: Callable[[Match], bool] | None, unpaid: Unpaid | None = None
+) -> None:
     """Raise ``Withdrawn`` if a match of ``batch`` is withdrawn (checked at its signing)."""
     if withdrawn is not None and any(withdrawn(m) for m in batch):
+        raise Withdrawn
+    if unpaid is not None and unpaid(batch):
         raise Withdrawn
