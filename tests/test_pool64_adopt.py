@@ -187,3 +187,11 @@ async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
     finally:
         c.rpc.call("evm_setAutomine", True)
         c.rpc.call("evm_mine")
+
+
+def test_the_raw_bound_is_the_calldata_bound_and_room_for_the_fields() -> None:
+    """(``adopt`` imports the audit's decoders only when it adopts: its bound is written out)"""
+    from sdex.audit.calldata import MAX_CALLDATA
+    from sdex.settlement.adopt import MAX_RAW
+
+    assert MAX_RAW == MAX_CALLDATA + 4096

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 
-from sdex.audit.calldata import MAX_CALLDATA, CalldataError, decode_matches
 from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
 from sdex.chain.tx import SignedTx
@@ -31,14 +29,22 @@ from sdex.matching.match import Match
 from sdex.order import Domain, Order
 from sdex.storesettle import StoredSettlement
 
-MAX_RAW = MAX_CALLDATA + 4096
-"""Largest raw transaction adopted (bytes): its calldata's bound and room for its fields."""
+MAX_RAW = 8 * 1024 * 1024 + 4096
+"""Largest raw transaction adopted (bytes): its calldata's bound
+(``sdex.audit.calldata.MAX_CALLDATA``) and room for its fields.
+
+The transaction and calldata decoders (eth-account's, which loads the ABI codec, and the
+audit's) are imported when a restart has a pooled row to adopt, not with the node: a node's
+and a wallet command's imports load no ABI codec nor ``sdex.audit``
+(``tests/test_start_imports.py``)."""
 
 
 def pooled_tx(row: StoredSettlement) -> SignedTx:
     """``row``'s transaction as the lane signed it (``Sender.sign_at``): its fees (base fee,
     tip; the fee cap twice the base fee plus the tip) and body, which a replacement signs
     again. ``ValueError`` for one that is not a type-2 transaction of the row's nonce."""
+    from eth_account.typed_transactions.typed_transaction import TypedTransaction
+
     raw = row.raw_tx.removeprefix("0x")
     if len(raw) > 2 * MAX_RAW:
         raise ValueError(f"its raw transaction is over {MAX_RAW} bytes")
@@ -62,6 +68,8 @@ def adopted_matches(
     book's view of both orders (filled and in flight, the batch's earlier matches counted),
     each held in the book in flight as the engine holds a match's. ``ValueError`` (nothing
     held) if the calldata is not these pairs' matches or the book cannot hold one."""
+    from sdex.audit.calldata import CalldataError, decode_matches
+
     if signed.body is None or signed.body[0] != domain.verifying_contract:
         raise ValueError("not a transaction to the Exchange")
     try:
