@@ -464,6 +464,14 @@ class Peers:
         delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(peer.failures, 10))
         peer.retry_at = self.clock() + delay * self.rng.uniform(0.8, 1.2)
 
+    def retry_now(self, peer: Peer) -> bool:
+        """``peer`` signed a hello just now (a restart dials its peers): the wait its
+        failures set ends, its count kept (one more failure waits as long). Whether it was
+        waiting."""
+        waiting = peer.retry_at > self.clock()
+        peer.retry_at = 0.0 if waiting else peer.retry_at
+        return waiting
+
     def ok(self, peer: Peer) -> None:
         peer.failures = 0
         peer.retry_at = 0.0

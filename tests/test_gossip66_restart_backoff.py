@@ -1,0 +1,89 @@
+"""gossip66: a restarted peer's hello ends the wait its peers' backoff had set.
+
+A node that cannot reach a peer backs off (``sdex.gossip.peers``: 0.2 s doubling per failure,
+capped at 10 s, +-20%) and makes no call to it until the wait is over: no push, no
+anti-entropy. Orders a node held when it stopped come back from its store marked announced but
+are pushed to no one (its gossip starts after), and anti-entropy only pulls, so its peers got
+them when their own round reached it: after their backoff. chaos63 saw an order posted 0.08 s
+before a SIGKILL reach the peers 16-18 s after the node came back. Now a hello from an
+admitted peer at the URL it is known by (a restart dials its peers first) ends that wait: the
+next call to it is made at once (its failure count kept: one more failure waits as long).
+
+Real Hardhat; real ``sdex node`` processes (``Cluster``), killed and started by their PIDs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import GOSSIP_SCALE, Api, Cluster, wait_for
+from tests.test_attack38_soft_cancel_sync import status_at
+from tests.test_node import ALICE, E6, E18, ask
+
+CAPPED = 6
+"""Failures in a row from which each one backs off the cap: 10 s +-20%, so at least 8 s
+(``peers.BACKOFF_BASE`` 0.2 * 2**6 is over ``peers.BACKOFF_MAX``)."""
+SHORTEST_WAIT = 8.0
+RESTART_MOST = 5.0
+"""A restart slower than this (a loaded machine) leaves too little of the 8 s to tell the two
+apart: the round is not judged and another is run (``ROUNDS`` at most)."""
+ROUNDS = 3
+
+
+async def failures(api: Api, url: str) -> int:
+    """The failures in a row of the node of ``api`` calling its peer at ``url`` (-1: none)."""
+    code, health = await api.get("/health")
+    peers = health["gossip"]["peers"] if code == 200 else []
+    return next((int(p["failures"]) for p in peers if p["url"] == url), -1)
+
+
+async def capped_failure(api: Api, url: str) -> float:
+    """Until a call of the node of ``api`` to ``url`` fails with ``CAPPED`` or more in a row:
+    when (the node makes no call there for 8 s from then)."""
+    seen = [await failures(api, url)]
+
+    async def failed_anew() -> bool:
+        n = await failures(api, url)
+        new, seen[0] = n > seen[0], n
+        return new and n >= CAPPED
+
+    await wait_for(failed_anew, timeout=90)  # (~12 s to the 6th, then one 8-12 s wait)
+    return time.monotonic()
+
+
+async def test_a_restarted_peers_hello_ends_the_backoff(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with Cluster(c, tmp_path, [[1], [0]], GOSSIP_SCALE) as net:
+        a, b = net.api(0), net.api(1)
+        for k in range(ROUNDS):
+            await wait_for(lambda: _peers(a, net.urls[1]), timeout=60)
+            # an order held by node 1 alone (its link to node 0 cut on its side), then it stops
+            code, body = await b.post("/admin/links", {"block": [net.urls[0]]})
+            assert code == 200, body
+            kept = c.sign(ask(c, ALICE, E18, (3100 + k) * E6))
+            assert (await b.post_order(kept))[0] == 201
+            net.kill(1)
+            failed_at = await capped_failure(a, net.urls[1])
+            net.spawn(1)  # (it forgets the cut; its start says hello to node 0)
+            await net.wait_healthy(1)
+            restarted = time.monotonic() - failed_at
+            if restarted > RESTART_MOST and k + 1 < ROUNDS:
+                await wait_for(lambda k=kept: _holds(a, k), timeout=60)  # (not judged)
+                continue
+            # node 0 pulls it before its backoff's wait would have ended (before: not until
+            # failed_at + 8-12 s and its next anti-entropy round: 8.5 s after the restart)
+            left = SHORTEST_WAIT - 0.5 - restarted
+            await wait_for(lambda k=kept: _holds(a, k), timeout=left)
+            assert await failures(a, net.urls[1]) == 0  # (a call to it answered)
+            return
+
+
+async def _peers(api: Api, url: str) -> bool:
+    """Whether the node of ``api`` holds its peer at ``url`` in its table, not failing."""
+    return await failures(api, url) == 0
+
+
+async def _holds(api: Api, signed: SignedOrder) -> bool:
+    return await status_at(api, signed) == "open"
