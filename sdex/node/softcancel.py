@@ -139,7 +139,9 @@ class NodeSoftCancel(NodeStatus):
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
         row = self.store.keep_orphan((order_hash, signature, sender, bucket, now))
         body: dict[str, object] = {"orderHash": "0x" + order_hash.hex(), "status": "kept"}
-        return SubmitResult(202, body, stored=committed([row], self.store_wait))
+        stored = committed([row], self.store_wait)
+        stored.add_done_callback(_retrieved)
+        return SubmitResult(202, body, stored=stored)
 
     def _forget_orphans(self, after: list[asyncio.Future[None]] | None = None) -> None:
         """The rows of the kept cancels forgotten since the last call deleted (queued); once
@@ -173,8 +175,12 @@ class NodeSoftCancel(NodeStatus):
         if a peer or a wallet passed on its maker's cancel before it came (``_keep_orphan``);
         the cancel then goes on to the peers, as one applied here would. Those whose signer
         is known are looked at first (no recovery), then the few others, up to the first
-        that is the maker's. A kept signature that is not its maker's costs its peer a
-        penalty (an honest node passes on only cancels it verified) and is dropped."""
+        that is the maker's. A kept signature that is not its maker's is dropped, and costs
+        its sender a penalty if it is an admitted peer (an honest node passes on only cancels
+        it verified). Not a stranger's (cancel66): its key is free to make, so a penalty binds
+        nothing, and a pile of 20,000 strangers' fakes on one hash penalized 20,000 made-up
+        keys, each past the 4,096 standings kept a walk of them (``Peers.standing``), seconds
+        of the loop; a wallet's never."""
         kept = self.orphan_cancels.take(signed.hash, time.time())
         kept.sort(key=lambda o: o.signer is None)  # (known signers first: no ECDSA)
         digest = self.domain.cancel_digest(signed.hash) if kept else b""
@@ -186,7 +192,7 @@ class NodeSoftCancel(NodeStatus):
                 except SignatureError:
                     signer = ""
             if signer != signed.order.maker:
-                if self.gossip is not None and not o.sender.startswith(WALLET_SENDER):
+                if self.gossip is not None and self.gossip.peers.get(o.sender) is not None:
                     self.gossip.penalize(o.sender)
                 continue
             rec = self.hold_cancelled(signed, o.signature, source, filled)
@@ -231,6 +237,12 @@ def _signers(digest_of: Callable[[bytes], bytes], rows: list[OrphanRow]) -> list
         except SignatureError:
             out.append(None)
     return out
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """A kept cancel's row not committed: said once (a fetch's proofs have no one waiting)."""
+    if not done.cancelled() and (e := done.exception()) is not None:
+        log.warning("a kept cancel's row was not stored: %s", e)
 
 
 def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:
