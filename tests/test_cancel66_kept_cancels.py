@@ -73,6 +73,35 @@ async def test_a_pile_of_fakes_on_one_hash_costs_its_order_a_few_recoveries(
         await taken_at(api, c, withdrawn)
 
 
+async def test_a_pile_read_back_at_a_restart_costs_its_order_no_recovery(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept cancels read back at a start come with their signers (recovered then, off
+    the loop): the order's arrival after a restart recovers none of them (before: each)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
+    async with running_node(cfg) as (node, _):
+        for i in range(10):
+            fake = notice_of(c, withdrawn, os.urandom(32))
+            assert node.cancel_notice(fake, NodeKey.generate().node_id, f"10.0.{i}.1").status == 202
+        real = notice_of(c, withdrawn, c.keys[ALICE])
+        assert node.cancel_notice(real, NodeKey.generate().node_id, "192.0.2.7").status == 202
+    async with running_node(cfg) as (node, api):
+        assert len(node.orphan_cancels) == 11
+        recovered: list[bytes] = []
+        recover = softcancel.recover_signer
+
+        def counted(digest: bytes, signature: bytes) -> str:
+            recovered.append(signature)
+            return recover(digest, signature)
+
+        monkeypatch.setattr(softcancel, "recover_signer", counted)  # (counts, then recovers)
+        code, body = await api.post_order(withdrawn)
+        assert (code, body["metaData"]["status"]) == (200, "cancelled"), body
+        assert recovered == []  # before: 11
+
+
 async def test_one_counts_fakes_do_not_keep_its_real_cancel_out(
     chain: Chain, tmp_path: Path
 ) -> None:
