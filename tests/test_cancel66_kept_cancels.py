@@ -39,6 +39,19 @@ PILE = 400
 """Fakes kept for one hash (the bounds allow 20,000: the stall grows with them)."""
 
 
+def counted_recoveries(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The signatures the node's soft cancels recover from now on (each still recovered)."""
+    recovered: list[bytes] = []
+    recover = softcancel.recover_signer
+
+    def counted(digest: bytes, signature: bytes) -> str:
+        recovered.append(signature)
+        return recover(digest, signature)
+
+    monkeypatch.setattr(softcancel, "recover_signer", counted)
+    return recovered
+
+
 async def test_a_pile_of_fakes_on_one_hash_costs_its_order_a_few_recoveries(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,14 +70,7 @@ async def test_a_pile_of_fakes_on_one_hash_costs_its_order_a_few_recoveries(
         real = notice_of(c, withdrawn, c.keys[ALICE])
         assert node.cancel_notice(real, NodeKey.generate().node_id, "192.0.2.7").status == 202
         assert len(node.orphan_cancels) == PILE + 1
-        recovered: list[bytes] = []
-        recover = softcancel.recover_signer
-
-        def counted(digest: bytes, signature: bytes) -> str:
-            recovered.append(signature)
-            return recover(digest, signature)
-
-        monkeypatch.setattr(softcancel, "recover_signer", counted)  # (counts, then recovers)
+        recovered = counted_recoveries(monkeypatch)
         code, body = await api.post_order(withdrawn)
         assert (code, body["metaData"]["status"]) == (200, "cancelled"), body
         assert len(recovered) <= 4, len(recovered)  # before: 401
@@ -89,14 +95,7 @@ async def test_a_pile_read_back_at_a_restart_costs_its_order_no_recovery(
         assert node.cancel_notice(real, NodeKey.generate().node_id, "192.0.2.7").status == 202
     async with running_node(cfg) as (node, api):
         assert len(node.orphan_cancels) == 11
-        recovered: list[bytes] = []
-        recover = softcancel.recover_signer
-
-        def counted(digest: bytes, signature: bytes) -> str:
-            recovered.append(signature)
-            return recover(digest, signature)
-
-        monkeypatch.setattr(softcancel, "recover_signer", counted)  # (counts, then recovers)
+        recovered = counted_recoveries(monkeypatch)
         code, body = await api.post_order(withdrawn)
         assert (code, body["metaData"]["status"]) == (200, "cancelled"), body
         assert recovered == []  # before: 11
