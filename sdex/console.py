@@ -225,8 +225,9 @@ class WalletShell(cmd.Cmd):
         if price is None:
             price, amount = market_limit(self.out, self.client, config, m, side, amount, slippage)
         posted = place_order(
-            self.out, self.client, config, m, side, price, amount, self.key, tif=tif
-        )
+            self.out, self.client, config, m, side, price, amount, self.key, tif=tif,
+            cancel_with="cancel",
+        )  # fmt: skip
         if posted.status in OPEN_STATUSES:
             self._mine.add(posted.order_hash)
 
