@@ -6,22 +6,19 @@ its deployment listing one token with no contract."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
 from click.testing import Result
 
 from sdex.deployment import TokenInfo
-from sdex.node.process import NodeProcess
 from sdex.order import to_checksum
 from tests.conftest import Chain
 from tests.fakenode import run_cli
-from tests.nodeutil import free_port
-from tests.test_cli_node import OPERATOR, cli, key, one_line
+from tests.test_cli_node import cli, key, node, one_line
+from tests.test_left65_balance_unreadable import NOWHERE
 
 ME = 5
-NOWHERE = "0x" + "5d" * 20  # (no contract: eth_call answers 0x)
 
 
 def console(url: str, deployment: Path, k: str, *lines: str, rpc: str = "") -> Result:
@@ -32,16 +29,9 @@ def console(url: str, deployment: Path, k: str, *lines: str, rpc: str = "") -> R
 
 def test_console_balance_says_what_sdex_balance_says(chain: Chain, tmp_path: Path) -> None:
     c = chain
-    deployment = tmp_path / "devnet.json"
     tokens = {**c.deployment.tokens, "NOPE": TokenInfo(NOWHERE, 18)}
-    dataclasses.replace(c.deployment, tokens=tokens).save(deployment)
-    proc = NodeProcess(
-        free_port(), deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log"
-    )
-    proc.start()
-    try:
-        proc.wait_ready()
-        url, k = proc.url, key(c, ME)
+    with node(c, tmp_path, tokens) as (url, deployment):
+        k = key(c, ME)
         r = cli("order", "sell", "99999", "2", "--node", url, "--key", k)
         assert r.exit_code == 0 and "rests in the book" in r.output, r.output
 
@@ -82,5 +72,3 @@ def test_console_balance_says_what_sdex_balance_says(chain: Chain, tmp_path: Pat
         assert f"{url} is not a chain's JSON-RPC endpoint: it answered HTTP 405" in one_line(
             said.stderr
         ), said.stderr
-    finally:
-        proc.kill()
