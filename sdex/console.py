@@ -38,7 +38,7 @@ from sdex.client import (
 from sdex.consolehistory import readline_history
 from sdex.consolemarket import ConsoleError, decimal_word, market_limit, parse_bps
 from sdex.consoletables import fills_table, help_table, orders_table
-from sdex.deployment import DEFAULT_PATH
+from sdex.deployment import DEFAULT_PATH, DeploymentError
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
 from sdex.order import Order, address_of
@@ -302,7 +302,10 @@ class WalletShell(cmd.Cmd):
         else:
             tokens = dict(config.tokens)
         me = self.me.lower()
-        got = read_funds(self.client, config, me, tokens, self.rpc, self.deployment_path)
+        try:
+            got = read_funds(self.client, config, me, tokens, self.rpc, self.deployment_path)
+        except DeploymentError as e:  # (its "pass --deployment PATH": to the console's start)
+            raise ConsoleError(f"{e}; the console takes --deployment or --rpc as it starts") from e
         say_funds(self.out, self.client, me, config, got)
         if not got.complete:  # (as `sdex balance` exits 1: a script must not miss it)
             raise ConsoleError("not every figure above was read (said under the table)")

@@ -67,6 +67,11 @@ def test_console_balance_says_what_sdex_balance_says(chain: Chain, tmp_path: Pat
         assert "line 2: balance a b: error: balance takes nothing or one market" in err, err
         assert err.count("usage: balance [BASE/QUOTE]") == 2, err
         assert "funds of" not in said.stdout, said.stdout
+        # no deployment file: said where the console takes one
+        said = console(url, tmp_path / "none.json", k, "balance")
+        assert said.exit_code == 1 and "funds of" not in said.stdout, said.output
+        assert f"no deployment file at {tmp_path / 'none.json'}: " in one_line(said.stderr)
+        assert "; the console takes --deployment or --rpc as it starts" in one_line(said.stderr)
         said = console(url, deployment, k, "balance WETH/USDC", rpc=url)
         assert said.exit_code == 1 and "funds of" not in said.stdout, said.output
         assert f"{url} is not a chain's JSON-RPC endpoint: it answered HTTP 405" in one_line(
