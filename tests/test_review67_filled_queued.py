@@ -15,21 +15,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdex.chain import Sender
-from sdex.chain.tx import fees_for
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
-from tests.test_cancel65_onchain_queued import HIGH_BASE, operator_count
+from tests.test_cancel65_onchain_queued import operator_count
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, DAVE, E6, E18, ask, bid
 from tests.test_take65_doomed_queued import (
     free_slots,
     hardhat_only,
     held_chain,
-    hold_slots,
+    held_node,
     innocent,
-    mine_empty_block,
+    mined_alone,
     queued,
     state_of,
 )
@@ -40,12 +37,7 @@ __all__ = ["hardhat_only", "held_chain"]  # (fixtures, used by name)
 def fill_on_chain(c: Chain, so: SignedOrder, taker: int, pays: int) -> None:
     """``taker`` fills ``so`` whole with ``fillOrder``, mined in a block of its own."""
     data = c.exchange.abi.fn("fillOrder").encode(so.order.to_tuple(), so.signature, pays)
-    sender = Sender(c.rpc, c.keys[taker], c.deployment.chain_id)
-    signed = sender.sign(c.exchange.address, data, 500_000, fees=fees_for(HIGH_BASE))
-    sender.broadcast(signed)
-    mine_empty_block(c)
-    receipt = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-    assert receipt is not None and receipt["status"] == "0x1", receipt
+    mined_alone(c, taker, c.exchange.address, data, 500_000)
     assert c.exchange.order_info(so.order).filled == so.order.maker_amount
 
 
@@ -53,10 +45,8 @@ async def test_a_match_queued_past_a_fill_of_its_order_on_chain_is_not_signed(
     held_chain: Chain, tmp_path: Path
 ) -> None:
     c = held_chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        asks = await hold_slots(c, node, api)
+    async with held_node(c, tmp_path) as (node, api, asks, signed_before):
         operator = node.sender.address
-        signed_before = operator_count(c, operator, "pending")
         sells = c.sign(ask(c, ALICE, E18, 1000 * E6))
         bob = c.sign(bid(c, BOB, E18, 1000 * E6))
         await queued(api, [sells, bob], {sells.hash_hex: E18})
