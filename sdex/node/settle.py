@@ -100,6 +100,10 @@ class NodeSettlement(NodeFills):
             # another settlement's diagnosis (its chain read, under the lock; left50)
             for m in unsent:
                 self._release(m)
+            # first, the chain's word on an order a block touched while it was held (a fill
+            # made elsewhere: review67, it stayed offered, its other side matched it again,
+            # withdrawn again, 38,000 times in 30 s), then its other side matched again
+            self._recheck_settled()
             self._rematch(self.live_sides(unsent))
             self.registry.sync()
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what
