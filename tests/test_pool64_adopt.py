@@ -1,6 +1,6 @@
 """A settlement a previous run left pooled, read back from its stored row to be adopted at
 the start (``sdex.settlement.adopt``): its transaction's fees and body (a replacement signs
-them again), its matches from its calldata (``sdex.audit.calldata.decode_matches``), their
+them again), its matches from its calldata (``sdex.chain.calldata.decode_matches``), their
 amounts as the contract computes them, held in flight in the book. The row is read as any
 file is: each way it may not be this node's own settlement of these orders is refused with
 ``ValueError`` and holds nothing (the row is then given up as before)."""
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sdex.audit.calldata import CalldataError, decode_matches
 from sdex.book.orderbook import OrderBook
+from sdex.chain.calldata import CalldataError, decode_matches
 from sdex.chain.tx import SignedTx
 from sdex.fillmath import UINT256_MAX, match_amounts
 from sdex.order import SignedOrder
@@ -189,9 +189,11 @@ async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
         c.rpc.call("evm_mine")
 
 
-def test_the_raw_bound_is_the_calldata_bound_and_room_for_the_fields() -> None:
-    """(``adopt`` imports the audit's decoders only when it adopts: its bound is written out)"""
-    from sdex.audit.calldata import MAX_CALLDATA
-    from sdex.settlement.adopt import MAX_RAW
+def test_the_settlement_layer_reads_calldata_with_the_chains_decoders() -> None:
+    """settle65: the decoders moved to ``sdex.chain.calldata``: the settlement layer imports
+    nothing of the audit, which uses the same ones."""
+    import sdex.audit.calldata as audit
+    import sdex.chain.calldata as chain
 
-    assert MAX_RAW == MAX_CALLDATA + 4096
+    assert audit.decode_matches is chain.decode_matches
+    assert audit.CalldataError is chain.CalldataError

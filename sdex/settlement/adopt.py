@@ -10,7 +10,7 @@ the pooled one and reverted when it did (the operator's gas, once a pair a resta
 The row is this node's own (``sdex.storesettle`` checks its hash is its raw transaction's),
 yet read as any file is: its raw transaction at most ``MAX_RAW`` bytes, a type-2
 transaction of the row's nonce to the Exchange, its calldata a match the contract reads
-(``sdex.audit.calldata.decode_matches``), each match naming the stored pair's orders, each
+(``sdex.chain.calldata.decode_matches``), each match naming the stored pair's orders, each
 order held open in the book with what the match takes still fillable. Anything else is
 ``ValueError`` and nothing is held: the row is given up as before.
 """
@@ -23,19 +23,20 @@ from hexbytes import HexBytes
 
 from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
+from sdex.chain.calldata import MAX_CALLDATA, CalldataError, decode_matches
 from sdex.chain.tx import SignedTx
 from sdex.fillmath import FillMathError, match_amounts
 from sdex.matching.match import Match
 from sdex.order import Domain, Order
 from sdex.storesettle import StoredSettlement
 
-MAX_RAW = 8 * 1024 * 1024 + 4096
+MAX_RAW = MAX_CALLDATA + 4096
 """Largest raw transaction adopted (bytes): its calldata's bound
-(``sdex.audit.calldata.MAX_CALLDATA``) and room for its fields.
+(``sdex.chain.calldata.MAX_CALLDATA``) and room for its fields.
 
-The transaction and calldata decoders (eth-account's, which loads the ABI codec, and the
-audit's) are imported when a restart has a pooled row to adopt, not with the node: a node's
-and a wallet command's imports load no ABI codec nor ``sdex.audit``
+eth-account's transaction decoder, which loads the ABI codec, is imported when a restart has
+a pooled row to adopt, not with the node; the calldata decoders load it at their first
+decode: a node's and a wallet command's imports load no ABI codec
 (``tests/test_start_imports.py``)."""
 
 
@@ -68,8 +69,6 @@ def adopted_matches(
     book's view of both orders (filled and in flight, the batch's earlier matches counted),
     each held in the book in flight as the engine holds a match's. ``ValueError`` (nothing
     held) if the calldata is not these pairs' matches or the book cannot hold one."""
-    from sdex.audit.calldata import CalldataError, decode_matches
-
     if signed.body is None or signed.body[0] != domain.verifying_contract:
         raise ValueError("not a transaction to the Exchange")
     try:
