@@ -70,11 +70,17 @@ def unpaid(
         if spendable is not None:  # (unknown: in doubt, signed)
             left[key] = spendable
     ahead = list(ahead)
-    _taken(left, ahead, mirror, confirmed)
-    if all(left.get(k, need) >= need for k, need in needs.items()):
+    most = dict(left)  # (less the most those ahead may take: no mirror read per order)
+    _taken(most, (), mirror, confirmed)  # (mined ones': their transfers)
+    for m in ahead:
+        for o, amount in ((m.resting.order, m.left_filled), (m.incoming.order, m.right_filled)):
+            if (o.maker, o.maker_token) in most:
+                most[o.maker, o.maker_token] -= amount
+    if all(most.get(k, need) >= need for k, need in needs.items()):
         return set()  # (the usual case: each maker can pay all of his at once)
     if mirror.own.stubs:  # (settlements ahead of the mirror whose transfers are not kept)
         return set()
+    _taken(left, ahead, mirror, confirmed)
     for r in mirror.own.values():  # (mined, the mirror not at their block yet)
         for token, _, to, value in r.transfers:
             if (to, token) in left:
