@@ -15,12 +15,34 @@ from pathlib import Path
 
 import pytest
 
+from sdex.chain.tx import SignedTx
+from sdex.order import SignedOrder
 from sdex.settlement import reconcile
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_reorg63_replaced_restart import FEES, OPERATOR
+
+
+async def stored_pooled(
+    c: Chain, store: Store, resting: SignedOrder, incoming: SignedOrder
+) -> SignedTx:
+    """The operator's settlement of ``resting`` and ``incoming`` (1 WETH) stored as a run
+    left it (``pending``, ``store`` closed) and in the chain's pool, mining paused (the
+    caller sets automine again)."""
+    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
+    pairs = [(resting.hash_hex, incoming.hash_hex)]
+    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
+    store.close()
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        c.rpc.call("eth_sendRawTransaction", tx.raw)
+    except BaseException:
+        c.rpc.call("evm_setAutomine", True)
+        raise
+    return tx
 
 
 @pytest.mark.parametrize("tif", ["ioc", "fok"])
@@ -38,14 +60,8 @@ async def test_a_pooled_settlement_of_a_one_shot_order_is_adopted_at_the_restart
     store.add_order(resting, 1, "open", "api")
     store.add_order(taker, 2, "open", "api", tif)
     store.add_order(other, 3, "open", "api")
-    data = c.exchange.encode_settlement([(resting, taker, E18)])
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, taker.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
-    c.rpc.call("evm_setAutomine", False)
+    tx = await stored_pooled(c, store, resting, taker)
     try:
-        c.rpc.call("eth_sendRawTransaction", tx.raw)
         async with running_node(cfg) as (node, api):
             assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
             assert node.book.entry(resting.hash).pending == E18  # (held for the pooled one)

@@ -9,7 +9,6 @@ is matched again."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from sdex.settlement import reconcile
 from tests.conftest import Chain
 from tests.nodeutil import running_node, wait_for
 from tests.test_mirror import synced
-from tests.test_reorg63_replaced_restart import FEES, OPERATOR, stored_pair
+from tests.test_reorg63_replaced_restart import FEES, stored_pair
+from tests.test_settle65_adopt_ioc import stored_pooled
 from tests.test_settlement_pooled import at_base_fee, mining
 
 
@@ -32,14 +32,9 @@ async def test_an_adopted_settlement_whose_fee_cap_the_base_fee_outran_is_replac
         pytest.skip("anvil drops it from its pool at the next block (test_settlement_pooled)")
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg, store, resting, incoming, data = stored_pair(c, tmp_path)
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
-    c.rpc.call("evm_setAutomine", False)
+    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path)
+    tx = await stored_pooled(c, store, resting, incoming)
     try:
-        c.rpc.call("eth_sendRawTransaction", tx.raw)
         async with running_node(cfg) as (node, api):
             assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
             base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
