@@ -176,7 +176,7 @@ class NodeSettlement(NodeFills):
                 # settle65: a one-shot order closed at the restart, out of the book: its fill
                 # counted when the block comes (the watcher's way for a given-up one's:
                 # ``_remined``, up to the chain's filled amount), its resting side confirmed
-                # by the settler (``_confirm_sides``)
+                # by the settler alone (``_one_side``)
                 self._restart_takers = self._restart_takers | closed
                 self.settler.given_up.add(signed.tx_hash.lower())
             # (its orders moved: stored and published as at a match; the outcome unread)
