@@ -7,7 +7,6 @@ file is: each way it may not be this node's own settlement of these orders is re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from tests.conftest import Chain
 from tests.nodeutil import running_node
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reorg63_replaced_restart import stored_pair
+from tests.test_settle65_adopt_ioc import stored_pooled
 
 OPERATOR = 19
 FEES = (10**9, 10**8)
@@ -167,14 +167,9 @@ async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
     as before adoption (if it lands, the watcher applies it)."""
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg, store, resting, incoming, data = stored_pair(c, tmp_path)
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    swapped = [(incoming.hash_hex, resting.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, swapped))
-    store.close()
-    c.rpc.call("evm_setAutomine", False)
+    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path)
+    tx = await stored_pooled(c, store, resting, incoming, swapped=True)
     try:
-        c.rpc.call("eth_sendRawTransaction", tx.raw)
         async with running_node(cfg) as (node, _api):
             assert node.settler.adopted == 0 and tx.tx_hash not in node.settler.in_flight
             assert tx.tx_hash.lower() in node.settler.given_up

@@ -26,14 +26,14 @@ from tests.test_reorg63_replaced_restart import FEES, OPERATOR
 
 
 async def stored_pooled(
-    c: Chain, store: Store, resting: SignedOrder, incoming: SignedOrder
+    c: Chain, store: Store, resting: SignedOrder, incoming: SignedOrder, swapped: bool = False
 ) -> SignedTx:
     """The operator's settlement of ``resting`` and ``incoming`` (1 WETH) stored as a run
-    left it (``pending``, ``store`` closed) and in the chain's pool, mining paused (the
-    caller sets automine again)."""
+    left it (``pending``, ``store`` closed; ``swapped``: its row names them the other way)
+    and in the chain's pool, mining paused (the caller sets automine again)."""
     data = c.exchange.encode_settlement([(resting, incoming, E18)])
     tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
+    pairs = [(resting.hash_hex, incoming.hash_hex)[:: -1 if swapped else 1]]
     await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
     store.close()
     c.rpc.call("evm_setAutomine", False)
