@@ -39,10 +39,15 @@ def encode(types: list[str], args: list[Any]) -> bytes:
     return _eth_abi()[0](types, args)
 
 
-def decode(types: list[str], data: bytes) -> tuple[Any, ...]:
+def decode(types: list[str], data: bytes, strict: bool = True) -> tuple[Any, ...]:
     """ABI-decode ``data`` as ``types`` (eth-abi's ``decode``; its ``DecodingError`` for bytes
-    that are not them)."""
-    return _eth_abi()[1](types, data)
+    that are not them; not ``strict``: padding not checked)."""
+    return _eth_abi()[1](types, data, strict=strict)
+
+
+def decoding_error() -> type[Exception]:
+    """eth-abi's ``DecodingError`` (imported at the first use, as ``decode``)."""
+    return _eth_abi()[2]
 
 
 _PANIC_REASONS = {

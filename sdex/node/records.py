@@ -290,7 +290,12 @@ class NodeState:
     def _unpaid(self, batch: Sequence[Match]) -> set[int]:
         """The matches of ``batch`` its makers' funds fall short of, as the mirror shows
         them (``sdex.node.funding``; memory only): not signed (take65)."""
-        return unpaid(batch, self.settler.signed_out.values(), self.mirror)
+        return unpaid(batch, self.settler.signed_out.values(), self.mirror, self._confirmed)
+
+    def _confirmed(self, order_hash: bytes) -> int | None:
+        """The filled amount the book has confirmed of an order (None: not in the book)."""
+        e = self.book.find(order_hash)
+        return None if e is None else e.filled
 
     def live_sides(self, matches: Iterable[Match]) -> list[bytes]:
         """The hashes of ``matches``' orders (given back unsent) to match again: not one
