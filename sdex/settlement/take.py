@@ -57,11 +57,13 @@ def withdrawn_from(
     """``batch`` without its withdrawn matches (``withdrawn``; then, of those left,
     ``unpaid``), and those as results: failed, never sent (``unsent``: the chain never saw
     them, nothing said against either order; the node gives the other order's amount back to
-    the book) and ``withdrawn``."""
+    the book) and ``withdrawn``. Each match is judged once: the judgement moves with the
+    clock (an order expiring by ``soonest_landing``), and a match judged kept, then gone, was
+    in neither list (review67: never signed nor reported, its amounts held for good)."""
     gone: list[SettledMatch] = []
-    if withdrawn is not None and any(withdrawn(m) for m in batch):
-        gone = [_withdrawn(m, WITHDRAWN_WHY) for m in batch if withdrawn(m)]
-        batch = [m for m in batch if not withdrawn(m)]
+    if withdrawn is not None and any(out := [withdrawn(m) for m in batch]):
+        gone = [_withdrawn(m, WITHDRAWN_WHY) for m, w in zip(batch, out, strict=True) if w]
+        batch = [m for m, w in zip(batch, out, strict=True) if not w]
     short = set() if unpaid is None or not batch else unpaid(batch)
     if short:
         gone += [_withdrawn(m, UNPAID_WHY) for i, m in enumerate(batch) if i in short]
