@@ -281,7 +281,7 @@ async def get_health(request: web.Request) -> web.Response:
             "exchange": node.domain.verifying_contract,
             "operator": node.config.operator,
             **node.stats(),
-            **({"fronts": request.app[FRONTS_KEY]()} if FRONTS_KEY in request.app else {}),
+            **({"fronts": request.app[FRONTS_KEY].health()} if FRONTS_KEY in request.app else {}),
         },
         status=200 if chain == "ok" else 503,
     )

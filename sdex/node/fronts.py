@@ -139,7 +139,7 @@ class Fronts:
         self.server: BoundedServer | None = None
         self.listen: socket.socket | None = None
         self.limiter, self.metrics = app[LIMITER_KEY], app[METRICS_KEY]
-        app[FRONTS_KEY] = self.health
+        app[FRONTS_KEY] = self
         self.slots = [_Slot() for _ in range(count)]
         self.restarts = 0
         self.verified = 0
@@ -156,9 +156,13 @@ class Fronts:
         self._watch: asyncio.Task[None] | None = None
 
     def health(self) -> dict[str, object]:
-        """``/health``'s ``fronts``: how many, running now (their PIDs), started again."""
+        """``/health``'s ``fronts``: how many, running now (their PIDs), started again, and
+        the connections they hold (as the node counts them), idle ones among them."""
         pids = [s.proc.pid for s in self.slots if s.proc is not None and s.proc.poll() is None]
+        held = [c for s in self.slots for c in s.conns.values()]
         return {
+            "connections": len(held),
+            "idle": sum(not c.busy for c in held),
             "configured": len(self.slots),
             "running": len(pids),
             "pids": pids,
