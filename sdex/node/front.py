@@ -57,9 +57,11 @@ MAX_RAW = MAX_FRAME - CID.size
 """Bytes of a connection kept for its hand-over at most (a hand-over frame's)."""
 
 
-def fronted(obj: dict[str, Any], domain: Domain) -> list[object] | None:
-    """``obj``'s order as the node takes it from a front (fields, signature, hash), if it
-    parses and its ECDSA signer is its maker; else None (the node judges its JSON)."""
+def fronted(obj: dict[str, Any], domain: Domain) -> str | None:
+    """``obj``'s order as the node takes it from a front, if it parses and its ECDSA signer is
+    its maker (else None: the node judges its JSON): hex of its ten ABI words, signature and
+    hash (``sdex.node.fronts.order_of``; front65: the node's loop read a JSON list of twelve
+    and checked each field's text, ~12 us an order, ~3 this way)."""
     sig = obj.get("signature")
     if isinstance(sig, str) and len(sig) > SIGNATURE_HEX:
         return None
@@ -69,10 +71,7 @@ def fronted(obj: dict[str, Any], domain: Domain) -> list[object] | None:
         return None
     if signer_of(so.hash, so.signature) != so.order.maker:
         return None
-    o = so.order
-    return [o.maker, o.taker, o.maker_token, o.taker_token, o.maker_amount, o.taker_amount,
-            o.fee_recipient, o.fee_amount, o.expiry, o.salt, so.signature.hex(),
-            so.hash.hex()]  # fmt: skip
+    return (so.order.abi_words() + so.signature + so.hash).hex()
 
 
 class FrontHandler(HeadBoundedHandler):
@@ -224,7 +223,8 @@ class Front:
                     "timeInForce must be gtc, ioc or fok",
                 )
             verified = fronted(obj, self.domain)
-            kind, payload = ("v", verified) if verified is not None else ("j", obj)
+            payload: object = verified if verified is not None else obj
+            kind = "v" if verified is not None else "j"
         except ApiError as e:  # (the node answers it: its rate limit first, as ``guard``)
             tif, kind, payload = "gtc", "e", [e.status, e.body, e.headers]
         rid = self.next_id = self.next_id + 1

@@ -29,9 +29,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -52,12 +52,11 @@ from sdex.node.conns import BoundedServer, ConnectionSlots, FrontConn, refusal
 from sdex.node.core import Node
 from sdex.node.frontwire import ADMITTED, CID, CLOSE, Channel, HandoverReader, encode_answers
 from sdex.node.headlimit import HeadBoundedHandler
-from sdex.order import UINT64_MAX, UINT256_MAX, Order, SignedOrder
+from sdex.order import UINT64_MAX, Order, SignedOrder
 
 log = logging.getLogger("sdex.fronts")
 
 TIFS = {t.value: t for t in TimeInForce}
-ADDRESS = re.compile(r"0x[0-9a-f]{40}\Z")
 STARTING = {"Retry-After": "1"}
 RESTART_PAUSE = 1.0
 """Seconds before a front that exited is started again."""
@@ -69,25 +68,39 @@ the node does not start."""
 Answer = tuple[int, int, dict[str, str] | None, bytes]
 
 
+PACKED = struct.Struct(">" + "12s20s" * 4 + "32s32s" + "12s20s" + "32s" * 3 + "65s32s")
+"""A front's order (``sdex.node.front.fronted``): its ten ABI words (an address's split into
+its 12 zero bytes and itself), signature, hash."""
+PADS = (bytes(12),) * 5
+
+
 def order_of(payload: object) -> SignedOrder:
-    """A front's order (``sdex.node.front.fronted``), its types and ranges checked;
-    ``ValueError`` if they are not what a front sends."""
-    if not isinstance(payload, list) or len(payload) != 12:
-        raise ValueError("not 12 fields")
-    *fields, sig_hex, hash_hex = payload
-    for i in (0, 1, 2, 3, 6):
-        if not isinstance(fields[i], str) or not ADDRESS.match(fields[i]):
-            raise ValueError(f"field {i} is not an address")
-    for i, top in ((4, UINT256_MAX), (5, UINT256_MAX), (7, UINT256_MAX), (8, UINT64_MAX),
-                   (9, UINT256_MAX)):  # fmt: skip
-        if type(fields[i]) is not int or not 0 <= fields[i] <= top:
-            raise ValueError(f"field {i} is not an amount")
-    if not isinstance(sig_hex, str) or not isinstance(hash_hex, str):
-        raise ValueError("signature or hash not hex")
-    sig, h = bytes.fromhex(sig_hex), bytes.fromhex(hash_hex)
-    if len(sig) != 65 or len(h) != 32:
-        raise ValueError("signature or hash of the wrong length")
-    return SignedOrder(Order(*fields), sig, h)
+    """A front's order (``sdex.node.front.fronted``), its types and ranges checked (an
+    address word's top 12 bytes zero, the expiry a uint64; the rest fit by their size);
+    ``ValueError`` if it is not what a front sends."""
+    if type(payload) is not str or len(payload) != 2 * PACKED.size:
+        raise ValueError("not a packed order")
+    fields = PACKED.unpack(bytes.fromhex(payload))  # (ValueError if not hex)
+    (p0, maker, p1, taker, p2, maker_token, p3, taker_token, maker_amount, taker_amount, p6,
+     fee_recipient, fee_amount, expiry, salt, sig, h) = fields  # fmt: skip
+    if (p0, p1, p2, p3, p6) != PADS:
+        raise ValueError("an address word is not an address")
+    end = int.from_bytes(expiry)
+    if end > UINT64_MAX:
+        raise ValueError("the expiry is not a uint64")
+    order = Order(
+        "0x" + maker.hex(),
+        "0x" + taker.hex(),
+        "0x" + maker_token.hex(),
+        "0x" + taker_token.hex(),
+        int.from_bytes(maker_amount),
+        int.from_bytes(taker_amount),
+        "0x" + fee_recipient.hex(),
+        int.from_bytes(fee_amount),
+        end,
+        int.from_bytes(salt),
+    )
+    return SignedOrder(order, sig, h)
 
 
 class Adopted(HeadBoundedHandler):
