@@ -120,6 +120,8 @@ def consumed(handler: FrontHandler, request: web.Request) -> bool:
     ``handler.raw``: what is left is what the client sent after it. False (and ``raw`` None)
     if they cannot be told apart (a chunked or unread body, a head not where expected)."""
     raw, n = handler.raw, request.content_length
+    if n is None and request.method == "GET":
+        n = 0  # (no Content-Length, no Transfer-Encoding: no body; the latter checked below)
     end = -1 if raw is None else raw.find(b"\r\n\r\n") + 4
     if (
         raw is None
@@ -207,6 +209,15 @@ class Front:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "POST" and request.path == "/v1/orders":
             return await self.order(request)
+        if (
+            request.method == "GET"
+            and request.path == "/v1/order_config"
+            and not request.query_string
+        ):
+            # (answered here, by the node's word: a wallet that asks it first and then posts
+            # on the same keep-alive connection, as ``sdex.client.NodeClient`` does, keeps
+            # its connection at the front; any other request passes it to the node for good)
+            return await self.ask(request, "g", None)
         return await self.hand_over(request)
 
     async def order(self, request: web.Request) -> web.StreamResponse:
@@ -227,6 +238,18 @@ class Front:
             kind = "v" if verified is not None else "j"
         except ApiError as e:  # (the node answers it: its rate limit first, as ``guard``)
             tif, kind, payload = "gtc", "e", [e.status, e.body, e.headers]
+        return await self.ask(request, kind, payload, tif, said=True)
+
+    async def ask(
+        self, request: web.Request, kind: str, payload: object, tif: str = "gtc", said: bool = False
+    ) -> web.StreamResponse:
+        """The node's answer to ``request`` (``kind``, ``payload``: ``sdex.node.fronts``),
+        written here; the connection stays here unless its bytes cannot be told apart.
+        ``said``: its ``"b"`` word was sent already."""
+        handler = request.protocol
+        assert isinstance(handler, FrontHandler)
+        if not said:
+            self.channel.add(["b", handler.cid])
         rid = self.next_id = self.next_id + 1
         fut = self.waiting[rid] = asyncio.get_running_loop().create_future()
         self.channel.add([rid, request.remote or "", tif, kind, payload])

@@ -46,6 +46,7 @@ from sdex.httpkit import client_group
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
 from sdex.model import error_body
+from sdex.node.api import order_config_of
 from sdex.node.appstate import FRONTS_KEY, LIMITER_KEY, METRICS_KEY
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedServer, ConnectionSlots, FrontConn, refusal
@@ -61,6 +62,7 @@ STARTING = {"Retry-After": "1"}
 RESTART_PAUSE = 1.0
 """Seconds before a front that exited is started again."""
 ROUTE = "/v1/orders"
+CONFIG_ROUTE = "/v1/order_config"
 READY_WAIT = 60.0
 """Seconds the fronts may take to start (an interpreter each: imports, the server), else
 the node does not start."""
@@ -167,6 +169,8 @@ class Fronts:
             "trustedProxies": [str(n) for n in cfg.trusted_proxies],
         }
         self._watch: asyncio.Task[None] | None = None
+        self._config: bytes | None = None
+        """``GET /v1/order_config``'s body, made at its first request (the node's for life)."""
 
     def health(self) -> dict[str, object]:
         """``/health``'s ``fronts``: how many, running now (their PIDs), started again, and
@@ -378,13 +382,14 @@ class Fronts:
             return
         rid, client, tif_raw, kind, payload = item
         began = time.perf_counter()
+        route = CONFIG_ROUTE if kind == "g" else ROUTE
         try:
             answer = await self._answer(str(client), tif_raw, kind, payload)
         except Exception:
-            log.exception("unexpected error in a fronted POST /v1/orders")
+            log.exception("unexpected error in a fronted %s", route)
             answer = 500, None, dumps_bytes(error_body(100, "internal error"))
         status, headers, body = answer
-        self.metrics.request_done(ROUTE, status, time.perf_counter() - began)
+        self.metrics.request_done(route, status, time.perf_counter() - began)
         if not channel.closed.is_set():
             channel.add((rid, status, headers, body))
 
@@ -403,6 +408,10 @@ class Fronts:
         if kind == "e":  # the front's answer to a body it refused (``read_json``'s)
             status, err, headers = payload
             return int(status), {**rate, **headers}, json.dumps(err).encode()
+        if kind == "g":  # ``GET /v1/order_config`` (``api.get_order_config``'s body)
+            if self._config is None:
+                self._config = json.dumps(order_config_of(node)).encode()
+            return 200, rate, self._config
         tif = TIFS[tif_raw] if isinstance(tif_raw, str) else TimeInForce.GTC
         if kind == "v":
             self.verified += 1
