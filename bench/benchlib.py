@@ -137,6 +137,19 @@ def spreads(runs: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
     }
 
 
+def print_ab(head: dict[str, Any], runs: dict[str, list[dict[str, float]]], keys: Any) -> None:
+    """``measured_rounds``' figures as JSON: ``head``, each side's spreads, this tree's
+    median over the reference's for each of ``keys``, and the machine."""
+    out: dict[str, Any] = {**head, **spreads(runs)}
+    if runs["reference"]:
+        for k in keys:
+            out[f"{k}_ratio_this_over_reference"] = round(
+                out["this"][k][0] / out["reference"][k][0], 4
+            )
+    out["machine"] = machine()
+    print(json.dumps(out, indent=1))
+
+
 def machine() -> dict[str, Any]:
     """Cores, CPU model, OS, Python and Hardhat versions."""
     cpu = platform.processor() or platform.machine()

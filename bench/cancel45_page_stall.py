@@ -26,15 +26,13 @@ import sdex  # noqa: F401  (first: bench/node.py puts its own checkout on the pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import asyncio
-import json
 import os
 import statistics
 import time
-from typing import Any
 
 from http_modes import devnet_node
 
-from bench.benchlib import machine, measure_args, measured_rounds, spreads
+from bench.benchlib import measure_args, measured_rounds, print_ab
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.node.main import serve
@@ -122,14 +120,7 @@ def main() -> None:
     if args is None:
         return
     runs = measured_rounds(__file__, args)
-    out: dict[str, Any] = {"page": PAGE, "pagesPerRound": PAGES, **spreads(runs)}
-    if runs["reference"]:
-        for k in ("stall_ms", "turn_cpu_ms"):
-            out[f"{k}_ratio_this_over_reference"] = round(
-                out["this"][k][0] / out["reference"][k][0], 4
-            )
-    out["machine"] = machine()
-    print(json.dumps(out, indent=1))
+    print_ab({"page": PAGE, "pagesPerRound": PAGES}, runs, ("stall_ms", "turn_cpu_ms"))
 
 
 if __name__ == "__main__":

@@ -225,15 +225,32 @@ def cancel(
     show_default=True, metavar="BPS",
     help="A market order's bound: the best opposite price moved by BPS.",
 )  # fmt: skip
-def console_command(node_url: str, key: bytes, pair: str, slippage_bps: int) -> None:
-    """The seed's prompt as a client of a node: send_order, get_dump, cancel, book, fills.
+@rpc_option("JSON-RPC endpoint of the node's chain, read by balance [default: the deployment "
+            "file's rpc].")  # fmt: skip
+@deployment_option("Deployment file, read by balance for its rpc when --rpc is not given.")
+def console_command(
+    node_url: str, key: bytes, pair: str, slippage_bps: int, rpc: str | None, deployment_path: Path
+) -> None:
+    """The seed's prompt as a client of a node: send_order, get_dump, cancel, book, fills,
+    balance.
 
     E.g. `send_order buy limit 10 10`, `send_order sell market 5 50` (at most 50 bps below
-    the best bid); `help` lists the commands. It only talks to the node's HTTP API."""
+    the best bid); `help` lists the commands. It talks to the node's HTTP API, and for
+    `balance` reads the chain (--rpc, else the deployment file's rpc), as `sdex balance`."""
     from sdex.console import run_console
 
+    out, err = stdout_console(), stderr_console()
     sys.exit(
-        run_console(node_url, key, pair, slippage_bps, out=stdout_console(), err=stderr_console())
+        run_console(
+            node_url,
+            key,
+            pair,
+            slippage_bps,
+            out=out,
+            err=err,
+            rpc=rpc,
+            deployment_path=deployment_path,
+        )
     )
 
 

@@ -21,9 +21,9 @@ line and exit 1, with no prompt. History and tab completion come from the stdlib
 from __future__ import annotations
 
 import cmd
-import math
 import sys
 from fractions import Fraction
+from pathlib import Path
 from typing import IO
 
 from rich.console import Console
@@ -34,31 +34,28 @@ from sdex.client import (
     NodeApiError,
     NodeClient,
     OrderConfig,
-    OrderRecord,
 )
 from sdex.consolehistory import readline_history
+from sdex.consolemarket import ConsoleError, decimal_word, market_limit, parse_bps
 from sdex.consoletables import fills_table, help_table, orders_table
+from sdex.deployment import DEFAULT_PATH, DeploymentError
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
 from sdex.order import Order, address_of
 from sdex.wallet import (
-    BPS,
     Market,
     Side,
     WalletInputError,
-    fmt_price,
-    parse_decimal,
     parse_order_hash,
     parse_pair,
 )
 from sdex.walletcancel import soft_cancel
+from sdex.walletfunds import MAX_TOKENS, market_tokens, read_funds, say_funds
 from sdex.walletui import (
-    book_rows,
     check_record,
     order_view,
     place_order,
     print_error,
-    remaining_amounts,
     show_book,
     stale_warning,
 )
@@ -76,14 +73,10 @@ USAGE: dict[str, tuple[str, ...]] = {
     "cancel": ("cancel HASH",),
     "book": ("book [DEPTH]",),
     "fills": ("fills",),
+    "balance": ("balance [BASE/QUOTE]",),
     "help": ("help [COMMAND]",),
     "quit": ("quit, exit or Ctrl-D",),
 }
-
-
-class ConsoleError(SdexError):
-    """A command that cannot run as asked: a market order into an empty book side, a pair the
-    node does not list."""
 
 
 class WalletShell(cmd.Cmd):
@@ -98,6 +91,8 @@ class WalletShell(cmd.Cmd):
         out: Console,
         err: Console,
         slippage_bps: int = DEFAULT_SLIPPAGE_BPS,
+        rpc: str | None = None,
+        deployment_path: Path = DEFAULT_PATH,
         stdin: IO[str] | None = None,
     ) -> None:
         super().__init__(stdin=stdin)
@@ -108,6 +103,8 @@ class WalletShell(cmd.Cmd):
         self.me = address_of(key)
         self.pair = pair
         self.slippage_bps = slippage_bps
+        self.rpc = rpc  # (the chain ``balance`` reads: --rpc, else the deployment file's)
+        self.deployment_path = deployment_path
         self.out = out
         self.err = err
         self.interactive = (stdin or sys.stdin).isatty()
@@ -213,83 +210,26 @@ class WalletShell(cmd.Cmd):
         if words[1] == "limit":
             if len(words) not in (4, 5):
                 raise WalletInputError("a limit order takes PRICE AMOUNT, then gtc, ioc or fok")
-            price = _decimal(typed[2], "PRICE")
-            amount = _decimal(typed[3], "AMOUNT")
+            price = decimal_word(typed[2], "PRICE")
+            amount = decimal_word(typed[3], "AMOUNT")
             tif = words[4] if len(words) == 5 else "gtc"
             if tif not in TIME_IN_FORCE:
                 raise WalletInputError(f"time in force is gtc, ioc or fok, got {typed[4]!r}")
         else:
             if len(words) not in (3, 4):
                 raise WalletInputError("a market order takes AMOUNT, then a slippage in bps")
-            amount = _decimal(typed[2], "AMOUNT")
-            slippage = _parse_bps(typed[3]) if len(words) == 4 else self.slippage_bps
+            amount = decimal_word(typed[2], "AMOUNT")
+            slippage = parse_bps(typed[3]) if len(words) == 4 else self.slippage_bps
             tif = "ioc"
         config, m = self._market()
         if price is None:
-            price, amount = self._market_limit(config, m, side, amount, slippage)
+            price, amount = market_limit(self.out, self.client, config, m, side, amount, slippage)
         posted = place_order(
-            self.out, self.client, config, m, side, price, amount, self.key, tif=tif
-        )
+            self.out, self.client, config, m, side, price, amount, self.key, tif=tif,
+            cancel_with="cancel",
+        )  # fmt: skip
         if posted.status in OPEN_STATUSES:
             self._mine.add(posted.order_hash)
-
-    def _market_limit(
-        self, config: OrderConfig, m: Market, side: Side, amount: Fraction, bps: int
-    ) -> tuple[Fraction, Fraction]:
-        """A market order's limit and amount: the best ask raised (buy) or the best bid lowered
-        (sell) by ``bps``. Refuses an empty side: there is nothing to take. A sell gives its
-        amount; a buy fixes the quote it spends, so it spends what its amount costs at the
-        asks now, and the slippage bounds how much less base that may buy (``_market_buy``)."""
-        ob = self.client.orderbook(m.base_token.address, m.quote_token.address)
-        title, opposite, page = ("asks", Side.SELL, ob.asks)
-        if side is Side.SELL:
-            title, opposite, page = ("bids", Side.BUY, ob.bids)
-        rows = book_rows(config, m, title, opposite, page)
-        if not rows:
-            raise ConsoleError(
-                f"no {title} in {m.name}: a market {side.value} has nothing to take "
-                "(send a limit order instead)"
-            )
-        best = rows[0][0]
-        limit = best * Fraction(BPS + bps if side is Side.BUY else BPS - bps, BPS)
-        said = (
-            f"market {side.value}: best {title[:-1]} {fmt_price(best)} {m.quote}/{m.base}, "
-            f"{bps} bps slippage: limit {fmt_price(limit)}, ioc"
-        )
-        if side is Side.SELL:
-            self.out.print(said)
-            return limit, amount
-        return self._market_buy(m, rows, amount, limit, said)
-
-    def _market_buy(
-        self,
-        m: Market,
-        asks: list[tuple[Fraction, OrderRecord]],
-        amount: Fraction,
-        limit: Fraction,
-        said: str,
-    ) -> tuple[Fraction, Fraction]:
-        """A market buy of ``amount`` base: what the asks up to ``limit`` ask for it now, as
-        the quote the order spends, for at least that quote over ``limit`` in base. Signed as
-        ``amount`` at ``limit`` it spent the whole slippage budget at the best ask's price and
-        got more base than asked (user30: 1.01 WETH for 2021.01 USDC for a buy of 1 WETH)."""
-        b, q = m.base_token.decimals, m.quote_token.decimals
-        need, cost = amount, Fraction(0)
-        for price, rec in asks:
-            if price > limit or need == 0:
-                break
-            take = min(need, remaining_amounts(m, Side.SELL, rec)[0])
-            need, cost = need - take, cost + take * price
-        spend = Fraction(math.ceil(cost * 10**q), 10**q)  # (whole quote units, up: all of it)
-        least = Fraction(math.ceil(spend / limit * 10**b), 10**b)  # (up: never past the limit)
-        got = amount - need
-        offered = "" if need == 0 else f" (only {fmt_price(got)} {m.base} offered up to the limit)"
-        self.out.print(
-            f"{said}: {fmt_price(got)} {m.base} cost {fmt_price(spend)} {m.quote} at the asks "
-            f"now{offered}; a buy fixes the {m.quote} it spends: signed to spend that for at "
-            f"least {fmt_price(least)} {m.base}"
-        )
-        return spend / least, least
 
     def do_get_dump(self, arg: str) -> None:
         """Show the node's open orders, every page of GET /v1/orders (all: every status)."""
@@ -344,6 +284,31 @@ class WalletShell(cmd.Cmd):
         ]
         stale_warning(self.out, self.client.chain_status, "these fills are")
         self.out.print(fills_table(seen, me=self.me, width=self.out.width))
+
+    def do_balance(self, arg: str) -> None:
+        """Show the wallet's funds per token, as `sdex balance`: held, approved to the Exchange,
+        in its open orders at the node, and free for new orders (every listed token, or one
+        market's two). Read from the chain the console's --rpc or --deployment names."""
+        words = arg.split()
+        if len(words) > 1:
+            raise WalletInputError("balance takes nothing or one market, BASE/QUOTE")
+        config = self._fetch_config()
+        if words:
+            tokens = market_tokens(parse_pair(words[0], config))
+        elif len(config.tokens) > MAX_TOKENS:
+            raise WalletInputError(
+                f"the node lists {len(config.tokens)} tokens: name one market, balance BASE/QUOTE"
+            )
+        else:
+            tokens = dict(config.tokens)
+        me = self.me.lower()
+        try:
+            got = read_funds(self.client, config, me, tokens, self.rpc, self.deployment_path)
+        except DeploymentError as e:  # (its "pass --deployment PATH": to the console's start)
+            raise ConsoleError(f"{e}; the console takes --deployment or --rpc as it starts") from e
+        say_funds(self.out, self.client, me, config, got)
+        if not got.complete:  # (as `sdex balance` exits 1: a script must not miss it)
+            raise ConsoleError("not every figure above was read (said under the table)")
 
     def do_help(self, arg: str) -> None:
         """Show the commands, or one command's usage and what it does."""
@@ -442,24 +407,6 @@ class WalletShell(cmd.Cmd):
         return self._orders[order_hash]
 
 
-def _decimal(text: str, name: str) -> Fraction:
-    """PRICE or AMOUNT, refused in `sdex order`'s words (ux51: without click's "Invalid value
-    for 'PRICE':" the console's error did not read as the command line's)."""
-    try:
-        return parse_decimal(text, name)
-    except WalletInputError as e:
-        raise WalletInputError(f"Invalid value for {name!r}: {e}") from None
-
-
-def _parse_bps(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or int(text) >= BPS:
-        raise WalletInputError(
-            "Invalid value for 'SLIPPAGE_BPS': SLIPPAGE_BPS is a whole number of bps, 0 to 9999, "
-            f"got {text!r}"
-        )
-    return int(text)
-
-
 def _summary(method: object) -> str:
     doc = getattr(method, "__doc__", None) or ""
     return doc.split(".")[0].replace("\n", " ").strip() if doc else ""
@@ -473,6 +420,8 @@ def run_console(
     *,
     out: Console,
     err: Console,
+    rpc: str | None = None,
+    deployment_path: Path = DEFAULT_PATH,
 ) -> int:
     """``sdex console``'s body; the exit code. As ``sdex book``: 1 with one red line if the
     node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
@@ -482,7 +431,10 @@ def run_console(
     script's start-up error begins with "startup: " (none of its lines ran), as each later
     one with "line N: COMMAND: "."""
     with NodeClient(node_url) as client:
-        shell = WalletShell(client, key, pair, out=out, err=err, slippage_bps=slippage_bps)
+        shell = WalletShell(
+            client, key, pair, out=out, err=err, slippage_bps=slippage_bps, rpc=rpc,
+            deployment_path=deployment_path,
+        )  # fmt: skip
         at = "" if shell.interactive else "startup: "  # (a script's: none of its lines ran)
         try:
             shell.start()

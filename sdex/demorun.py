@@ -32,6 +32,7 @@ def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
         f"from the command line: .venv/bin/sdex book --node {first}\n"
         "  --key for order, cancel, balance and console: a key from the file above\n"
         f"  --deployment {d} for balance, cancel --onchain, audit\n"
+        "    and the console's balance\n"  # (ux65: the console's balance reads the chain too)
         "Ctrl-C stops everything"
     )
 

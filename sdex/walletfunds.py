@@ -36,10 +36,10 @@ from sdex.deployment import TokenInfo
 from sdex.errors import ChainError, ContractRevert, OrderParseError
 from sdex.model import OPEN_STATUSES
 from sdex.order import address_of, parse_address, to_checksum
-from sdex.wallet import WalletInputError, fmt_amount, parse_key
+from sdex.wallet import Market, WalletInputError, fmt_amount, parse_key
 from sdex.walletchain import node_chain
 from sdex.walletsettle import meta_uint
-from sdex.walletui import check_record, stale_warning, stdout_console
+from sdex.walletui import check_record, plain, stale_warning, stdout_console
 
 if TYPE_CHECKING:
     from sdex.chain import Rpc
@@ -109,7 +109,12 @@ def _uint(raw: object, what: str) -> int:
 
 def _unread(raw: object, what: str) -> str:
     """Why one token call's answer is not a figure ("" when it is one): the chain's words
-    bounded, as they come from a node the wallet may not run."""
+    bounded and ``plain``, as they come from a node the wallet may not run (a revert's reason
+    is the token's author's)."""
+    return plain(_why_unread(raw, what))
+
+
+def _why_unread(raw: object, what: str) -> str:
     if isinstance(raw, ContractRevert):
         return f"its {what} reverted ({str(raw)[:160]})"
     if isinstance(raw, BaseException):
@@ -222,16 +227,66 @@ def _funds(
     return TokenFunds(sym, address, decimals, *read, held)
 
 
+def market_tokens(m: Market) -> dict[str, TokenInfo]:
+    """A market's two tokens by symbol, base first."""
+    return {m.base: m.base_token, m.quote: m.quote_token}
+
+
 def tokens_shown(config: OrderConfig, pair: str | None) -> dict[str, TokenInfo]:
     """The tokens to read by symbol: ``pair``'s two, else every listed token."""
     if pair is not None:
-        m = pair_market(config, pair)
-        return {m.base: m.base_token, m.quote: m.quote_token}
+        return market_tokens(pair_market(config, pair))
     if len(config.tokens) > MAX_TOKENS:
         raise click.UsageError(
             f"the node lists {len(config.tokens)} tokens: name one market with --pair BASE/QUOTE"
         )
     return dict(config.tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Funds:
+    """What ``read_funds`` read: the block, each token's figures, the wallet's open orders
+    counted, and the open statuses not read to their end (``Cut``)."""
+
+    head: int
+    tokens: list[TokenFunds]
+    open_orders: int
+    cut: Cut
+
+    @property
+    def complete(self) -> bool:
+        """Every figure read: no token unreadable, every open order counted."""
+        return not self.cut and not any(f.unread for f in self.tokens)
+
+
+def read_funds(
+    client: NodeClient,
+    config: OrderConfig,
+    owner: str,
+    tokens: dict[str, TokenInfo],
+    rpc: str | None,
+    deployment_path: Path,
+) -> Funds:
+    """``owner``'s funds in ``tokens``: its open orders from the node, then its balances and
+    allowances from the node's chain (``--rpc``, else the deployment file's), at one block.
+    ``sdex balance`` and the console's ``balance`` say the same figures."""
+    mine, cut = open_orders(client, config, owner)
+    addresses = {sym: t.address.lower() for sym, t in tokens.items()}
+    with node_chain(config, rpc, deployment_path) as chain:
+        head, read = read_chain(chain, config.exchange, owner, addresses)
+    funds = [_funds(sym, addresses[sym], t.decimals, read[sym], mine) for sym, t in tokens.items()]
+    return Funds(head, funds, len(mine), cut)
+
+
+def say_funds(
+    out: Console, client: NodeClient, owner: str, config: OrderConfig, got: Funds
+) -> None:
+    """The table and its notes, after a warning when the node's view of its chain is not
+    current (what it says its open orders hold is then as it last read)."""
+    stale_warning(out, client.chain_status, "its open orders are")
+    show_funds(
+        out, owner, client.base_url, got.head, got.tokens, config.exchange, cut_note(got.cut)
+    )
 
 
 def _owner(key: bytes | None, address: str | None) -> str:
@@ -332,29 +387,21 @@ def balance(
     out = stdout_console()
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
-        tokens = tokens_shown(config, pair)
-        mine, cut = open_orders(client, config, owner)
-        addresses = {sym: t.address.lower() for sym, t in tokens.items()}
-        with node_chain(config, rpc, deployment_path) as chain:
-            head, read = read_chain(chain, config.exchange, owner, addresses)
-        funds = [
-            _funds(sym, addresses[sym], t.decimals, read[sym], mine) for sym, t in tokens.items()
-        ]
+        got = read_funds(client, config, owner, tokens_shown(config, pair), rpc, deployment_path)
         if as_json:
             body = {
                 "address": owner,
                 "chainId": config.chain_id,
-                "block": head,
+                "block": got.head,
                 "node": node_url,
-                "openOrders": len(mine),
+                "openOrders": got.open_orders,
                 "nodeChainStatus": client.chain_status or "ok",  # (not ok: as last read)
-                "tokens": {f.symbol: f.to_json() for f in funds},
+                "tokens": {f.symbol: f.to_json() for f in got.tokens},
             }
-            if cut:  # ("held" at least, "free" at most: said, and exit 1)
-                body["openOrdersNotAllRead"] = cut_note(cut)
+            if got.cut:  # ("held" at least, "free" at most: said, and exit 1)
+                body["openOrdersNotAllRead"] = cut_note(got.cut)
             click.echo(json.dumps(body, indent=2))
         else:
-            stale_warning(out, client.chain_status, "its open orders are")
-            show_funds(out, owner, node_url, head, funds, config.exchange, cut_note(cut))
-    if cut or any(f.unread for f in funds):  # (a script reading the figures must not miss it)
+            say_funds(out, client, owner, config, got)
+    if not got.complete:  # (a script reading the figures must not miss it)
         raise click.exceptions.Exit(1)

@@ -80,7 +80,15 @@ def stderr_console() -> Console:
 def print_error(err: Console, e: BaseException, where: str = "") -> None:
     """An expected failure as one red line (the wallet commands, the console), after
     ``where`` (Rich markup: a console script's "line N: COMMAND: ")."""
-    err.print(f"{where}[bold red]error:[/] {escape(short_error(e))}")
+    err.print(f"{where}[bold red]error:[/] {escape(plain(short_error(e)))}")
+
+
+def plain(text: str) -> str:
+    """``text`` (a node's or a chain's words) with each character a terminal acts on shown
+    escaped (``\\x1b``): review67, a node's error reason cleared the user's screen."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def short_error(e: BaseException) -> str:
@@ -103,17 +111,20 @@ def place_order(
     tif: str = "gtc",
     expiry_seconds: int = DEFAULT_EXPIRY,
     settle_wait: float = 0.0,
+    cancel_with: str = "sdex cancel",
 ) -> PostedOrder:
     """Sign a limit order, show it, post it and show the node's answer (``sdex order``, the
     console's ``send_order``); a match still settling is waited for at most ``settle_wait``
     seconds (``await_settlement``). ``WalletInputError``, before anything is sent, if the
-    numbers make no valid order."""
+    numbers make no valid order. ``cancel_with``: the command that cancels an order where the
+    wallet is typed (``cancel`` at the console's prompt), named when a self-trade refusal
+    says which order to cancel."""
     signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
     _print_signed(out, m, side, price, signed, config)
     try:
         posted = client.post_order(signed, tif)
     except NodeApiError as e:
-        raise _said_refused(e, expiry_seconds) from None
+        raise _said_refused(e, expiry_seconds, cancel_with) from None
     _print_posted(out, m, side, signed, posted, client.base_url)
     try:
         await_settlement(out, client, m, side, posted, settle_wait)
@@ -122,7 +133,9 @@ def place_order(
     return posted
 
 
-def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
+def _said_refused(
+    e: NodeApiError, expiry_seconds: int, cancel_with: str = "sdex cancel"
+) -> NodeApiError:
     """The node's EXPIRED, said as what happened (it read only "expiry N is not after the
     latest block", user25): the chain judges expiry by its block time, which may run ahead
     of this machine's clock (a devnet whose time was moved). Its CHAIN_UNAVAILABLE too (it
@@ -132,7 +145,7 @@ def _said_refused(e: NodeApiError, expiry_seconds: int) -> NodeApiError:
             e.status, _chain_unavailable(e), e.code, [], e.rejection, e.body, e.retry_after
         )
     if e.rejection == "SELF_TRADE":
-        return _said_self_trade(e)
+        return _said_self_trade(e, cancel_with)
     if e.rejection != "EXPIRED":
         return e
     said = " ".join(v.reason for v in e.validation_errors)
@@ -177,7 +190,7 @@ def _detail_why(body: object) -> str | None:
     return why
 
 
-def _said_self_trade(e: NodeApiError) -> NodeApiError:
+def _said_self_trade(e: NodeApiError, cancel_with: str) -> NodeApiError:
     """The node's SELF_TRADE, said as the page says it (user38: the CLI read "Validation
     Failed ...: maker: it would trade with the same maker's resting order 0x...", no next
     step): which of your orders, and what to do."""
@@ -187,7 +200,7 @@ def _said_self_trade(e: NodeApiError) -> NodeApiError:
     reason = (
         f"this order's price crosses {which} (an account never trades with itself, even "
         "behind others' better orders): cancel that order"
-        + (f" (sdex cancel {own})" if own else "")
+        + (f" ({cancel_with} {own})" if own else "")  # (ux65: the console's is `cancel`)
         + " or change the price; nothing was posted"
     )
     return NodeApiError(e.status, reason, e.code, None, e.rejection, e.body, e.retry_after)

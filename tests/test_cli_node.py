@@ -27,6 +27,7 @@ from click.testing import CliRunner, Result
 from sdex.chain import OrderStatus
 from sdex.cli import main
 from sdex.client import NodeClient
+from sdex.deployment import TokenInfo
 from sdex.gossip import GossipConfig
 from sdex.node.main import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
@@ -47,10 +48,13 @@ def key(c: Chain, i: int) -> str:
 
 
 @contextlib.contextmanager
-def node(c: Chain, tmp: Path) -> Iterator[tuple[str, Path]]:
-    """An ``sdex node`` process on the test's chain; (its URL, the deployment file)."""
+def node(
+    c: Chain, tmp: Path, tokens: dict[str, TokenInfo] | None = None
+) -> Iterator[tuple[str, Path]]:
+    """An ``sdex node`` process on the test's chain (its deployment listing ``tokens``
+    instead of the chain's own, when given); (its URL, the deployment file)."""
     deployment = tmp / "devnet.json"
-    c.deployment.save(deployment)
+    replace(c.deployment, tokens=tokens or c.deployment.tokens).save(deployment)
     proc = NodeProcess(free_port(), deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
     proc.start()
     try:

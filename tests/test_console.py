@@ -554,7 +554,7 @@ def test_onecmd_keeps_going_and_quit_stops(shell: WalletShell, fake: FakeNode) -
 
 def test_completion(shell: WalletShell, fake: FakeNode) -> None:
     assert shell.completenames("") == sorted(
-        ["book", "cancel", "exit", "fills", "get_dump", "help", "quit", "send_order"]
+        ["balance", "book", "cancel", "exit", "fills", "get_dump", "help", "quit", "send_order"]
     )
     assert shell.complete_send_order("", "send_order ", 11, 11) == ["buy ", "sell "]
     assert shell.complete_send_order("m", "send_order buy m", 15, 16) == ["market "]

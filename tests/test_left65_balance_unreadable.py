@@ -7,16 +7,13 @@ tokens."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 from sdex.deployment import TokenInfo
-from sdex.node.process import NodeProcess
 from sdex.order import to_checksum
 from tests.conftest import Chain
-from tests.nodeutil import free_port
-from tests.test_cli_node import OPERATOR, cli, key, one_line
+from tests.test_cli_node import cli, key, node, one_line
 
 ME = 5
 NOWHERE = "0x" + "5d" * 20  # (no contract: eth_call answers 0x)
@@ -33,15 +30,8 @@ def test_balance_shows_an_unreadable_token_as_such_and_the_others(
         # the Exchange answers no balanceOf: its call reverts
         "XCHG": TokenInfo(c.exchange.address.lower(), 18),
     }
-    deployment = tmp_path / "devnet.json"
-    dataclasses.replace(c.deployment, tokens=tokens).save(deployment)
-    proc = NodeProcess(
-        free_port(), deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log"
-    )
-    proc.start()
-    try:
-        proc.wait_ready()
-        args = ["balance", "--node", proc.url, "--deployment", str(deployment), "--key", key(c, ME)]
+    with node(c, tmp_path, tokens) as (url, deployment):
+        args = ["balance", "--node", url, "--deployment", str(deployment), "--key", key(c, ME)]
         r = cli(*args, "--json")
         assert r.exit_code == 1, r.output
         body = json.loads(r.output)
@@ -61,5 +51,3 @@ def test_balance_shows_an_unreadable_token_as_such_and_the_others(
         assert "│ NOPE │ unreadable │" in out, out
         assert f"NOPE: not read: no contract at {to_checksum(NOWHERE)} on this chain" in out, out
         assert "XCHG: not read: its balanceOf reverted" in out, out
-    finally:
-        proc.kill()

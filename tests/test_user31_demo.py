@@ -19,6 +19,8 @@ def test_the_kept_panel_breaks_no_line_at_80_columns() -> None:
     assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:30740" in inside
     said = "--deployment .sdex/demo/devnet.json for balance, cancel --onchain, audit"
     assert said in " ".join(inside)
+    # (ux65: the console's balance reads the chain the deployment file names, as balance does)
+    assert "and the console's balance" in inside, inside
     for line in inside:
         assert line.count("(") == line.count(")"), inside
         assert not line.startswith(("for ", "audit")), inside  # (no line's tail on its own)

@@ -6,6 +6,7 @@ so does the simulator's node (``sdex.sim``): gossip imports nothing from ``sdex.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -48,6 +49,11 @@ class NoticeResult(Protocol):
 
     @property
     def body(self) -> dict[str, object]: ...
+
+    @property
+    def stored(self) -> asyncio.Future[None] | None:
+        """Resolves once what the answer rests on is committed (``StoreError`` if not)."""
+        ...
 
 
 class NodePort(OrderView, Protocol):

@@ -24,6 +24,7 @@ against the maker's signature, and settlement notices against the transaction's 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
@@ -63,6 +64,7 @@ from sdex.httpkit import (
     read_bounded,
 )
 from sdex.order import parse_hex_bytes
+from sdex.sqlwriter import StoreError
 
 MAX_SMALL_BODY = 64 * 1024
 MAX_BATCH = 1000
@@ -319,9 +321,16 @@ async def get_peers(gossip: Gossip, q: Asked) -> object:
 
 
 async def post_cancel(gossip: Gossip, q: Asked) -> object:
+    """A peer's soft cancel; one kept for an order not held here is answered once its row is
+    committed (cancel66: answered before, a crash lost a cancel the peer was told was kept)."""
     result = gossip.node.cancel_notice(q.body, q.sender, q.address)
     if result.status >= 300:
         raise ApiError(result.status, 100, str(result.body.get("reason", "refused")))
+    if result.stored is not None:
+        try:
+            await asyncio.shield(result.stored)  # (bounded: the node's ``store_wait``)
+        except StoreError as e:
+            raise ApiError(503, 100, f"the cancel was not stored: {e}") from None
     return result.body
 
 

@@ -25,7 +25,16 @@ in time independent of how many counts there are). The peer is answered 202 once
 kept: kept in the store too (``sdex.storeorphans``: the node writes each kept one and
 deletes each forgotten, ``gone``), read back at a restart. A wallet's (its order posted to
 another node, the gossip not here yet) is kept so too, one count a client, its signer
-recovered at once (a clear 400 for bytes no key signed), never a penalty."""
+recovered at once (a clear 400 for bytes no key signed), never a penalty.
+
+cancel66: a hash holds ``UNCHECKED_PER_HASH`` cancels whose signer is not known; past them,
+or a second from one count, the node recovers the signer at keep time (one recovery a
+request, as its signed envelope costs already) and keeps it with the cancel (``signer``),
+one a hash from each count and signer. Before, 20,000 kept on one hash (one from each of as
+many host groups) were each recovered as the order came: a 2.7 s stall of the loop; now
+the order's arrival compares the known signers with its maker and recovers 4 at most. And a
+count's fake no longer keeps out its real one (a wallet's fake, signed by another key,
+kept the maker's cancel from the same client out: ``dropped``)."""
 
 from __future__ import annotations
 
@@ -42,6 +51,9 @@ KEPT_SECONDS = 86_400.0
 the order's expiry: unknown until it comes, and any uint64. The counts bound what a flood
 holds, not the time: a day, not an hour (cancel65: a hostile holder of the signed order
 replayed it past the hour at a node that had kept only its cancel, and it traded there)."""
+UNCHECKED_PER_HASH = 4
+"""Kept cancels of one hash whose signer is not recovered when kept: the most an order's
+arrival recovers (past them the node recovers each at keep time: ``needs_signer``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,9 @@ class Orphan:
     sender: str
     bucket: str
     at: float
+    signer: str | None = None
+    """Who signed it, if recovered when kept (a wallet's; a peer's past
+    ``UNCHECKED_PER_HASH`` of its hash): compared with the maker as the order comes."""
 
 
 class OrphanCancels:
@@ -66,7 +81,10 @@ class OrphanCancels:
     ) -> None:
         self.per_sender, self.total = per_sender, total
         self.kept_seconds = kept_seconds
-        self._by_hash: dict[bytes, list[Orphan]] = {}
+        self._by_hash: dict[bytes, dict[bytes, Orphan]] = {}
+        """The kept ones by hash, then by signature (a pile on one hash: no list walked)."""
+        self._slots: dict[bytes, set[tuple[str, str | None]]] = {}
+        """The (bucket, signer) of each kept one of a hash: one a hash from each."""
         self._buckets: dict[str, OrderedDict[tuple[bytes, bytes], float]] = {}
         self._all: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
         """Every kept one's bucket, oldest first (expired from the front: no sweep)."""
@@ -82,18 +100,36 @@ class OrphanCancels:
     def __len__(self) -> int:
         return self._count
 
+    def needs_signer(self, order_hash: bytes, bucket: str) -> bool:
+        """Whether a cancel of ``order_hash`` from ``bucket`` is kept only with its signer
+        recovered: the hash holds ``UNCHECKED_PER_HASH`` already, or one from this count
+        whose signer is not known."""
+        kept = self._by_hash.get(order_hash)
+        if not kept:
+            return False
+        return len(kept) >= UNCHECKED_PER_HASH or (bucket, None) in self._slots[order_hash]
+
     def keep(
-        self, order_hash: bytes, signature: bytes, sender: str, bucket: str, now: float
+        self,
+        order_hash: bytes,
+        signature: bytes,
+        sender: str,
+        bucket: str,
+        now: float,
+        signer: str | None = None,
     ) -> bool:
-        """Keep ``signature`` (well-formed, checked by the caller) for ``order_hash``, sent by
-        ``sender`` and counted in ``bucket``; False if a bound refused it."""
-        kept = self._by_hash.get(order_hash, [])
-        if any(o.signature == signature for o in kept):
+        """Keep ``signature`` (well-formed, checked by the caller; ``signer`` recovered if
+        ``needs_signer``) for ``order_hash``, sent by ``sender`` and counted in ``bucket``;
+        False if a bound refused it."""
+        kept = self._by_hash.get(order_hash, {})
+        if signature in kept:
             return True  # (the same cancel from another peer: one is enough)
-        if any(o.bucket == bucket for o in kept):
-            # one a hash from each count (a hash took 4 from anyone: one peer's 4 fakes
-            # kept an honest peer's cancel of it out; at most one a peer, so a hash holds at
-            # most the peer table's size plus one)
+        if (bucket, signer) in self._slots.get(order_hash, ()) or (
+            signer is None and self.needs_signer(order_hash, bucket)
+        ):
+            # one a hash from each count and signer (a hash took 4 from anyone: one peer's 4
+            # fakes kept an honest peer's cancel of it out; cancel66: one a count, whoever
+            # signed, and a wallet's fake kept its maker's cancel out)
             self.dropped += 1
             return False
         mine = self._buckets.setdefault(bucket, OrderedDict())
@@ -112,19 +148,22 @@ class OrphanCancels:
         self._buckets.setdefault(bucket, OrderedDict())[key] = now
         self._all[key] = bucket
         self._kinds.setdefault(kind_of(bucket), OrderedDict())[key] = None
-        self._by_hash.setdefault(order_hash, []).append(Orphan(signature, sender, bucket, now))
+        orphan = Orphan(signature, sender, bucket, now, signer)
+        self._by_hash.setdefault(order_hash, {})[signature] = orphan
+        self._slots.setdefault(order_hash, set()).add((bucket, signer))
         self._count += 1
         return True
 
     def take(self, order_hash: bytes, now: float) -> list[Orphan]:
         """The cancels kept for ``order_hash`` that are not too old; forgotten here."""
         kept = self._by_hash.pop(order_hash, None)
+        self._slots.pop(order_hash, None)
         if not kept:
             return []
-        self.gone += [(order_hash, o.signature) for o in kept]
-        for o in kept:
-            self._remove((order_hash, o.signature))
-        return [o for o in kept if now - o.at <= self.kept_seconds]
+        self.gone += [(order_hash, sig) for sig in kept]
+        for sig in kept:
+            self._remove((order_hash, sig))
+        return [o for o in kept.values() if now - o.at <= self.kept_seconds]
 
     def _expire(self, bucket: OrderedDict[tuple[bytes, bytes], float], now: float) -> None:
         while bucket and now - next(iter(bucket.values())) > self.kept_seconds:
@@ -166,11 +205,15 @@ class OrphanCancels:
     def _forget(self, key: tuple[bytes, bytes]) -> None:
         self.gone.append(key)
         order_hash, signature = key
-        kept = [o for o in self._by_hash.get(order_hash, []) if o.signature != signature]
+        kept = self._by_hash.get(order_hash)
+        o = None if kept is None else kept.pop(signature, None)
+        if kept is None or o is None:
+            return
         if kept:
-            self._by_hash[order_hash] = kept
+            self._slots[order_hash].discard((o.bucket, o.signer))
         else:
-            self._by_hash.pop(order_hash, None)
+            del self._by_hash[order_hash]
+            del self._slots[order_hash]
 
 
 def kind_of(bucket: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from sdex.book import RemovalReason
 from sdex.errors import SignatureError
@@ -20,6 +21,7 @@ from sdex.node.records import Record, SubmitResult
 from sdex.node.status import NodeStatus
 from sdex.order import SignedOrder, recover_signer
 from sdex.signature import signature_parts
+from sdex.storeorphans import OrphanRow
 
 log = logging.getLogger("sdex.node")
 
@@ -107,33 +109,38 @@ class NodeSoftCancel(NodeStatus):
     ) -> SubmitResult:
         """A cancel of an order not held here, from ``peer`` or else a wallet (``client``),
         kept (``OrphanCancels``: bounded per sender, in all, one a hash from each sender's
-        count, and in time) if its signature is well formed (whose it is shows only once the
-        order comes: ``cancelled_on_arrival``); 202 then, else 404. A wallet's: its signer
-        recovered (a clear 400 for bytes no key signed; its requests are rate-limited), one
-        count a client, answered once its row is committed (an acknowledged cancel is not
-        lost to a restart); not passed on to peers (a peer that holds the order would take a
-        signature that is not the maker's for this node's lie: it is passed on, checked,
-        when the order comes)."""
-        try:
-            if peer is None:
-                recover_signer(self.domain.cancel_digest(order_hash), signature)
-            else:
-                signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
-        except SignatureError as e:
-            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
+        count and signer, and in time) if its signature is well formed (whose it is shows
+        only once the order comes: ``cancelled_on_arrival``); 202 then, else 404. Its signer
+        recovered now if it is a wallet's (a clear 400 for bytes no key signed; its requests
+        are rate-limited), or if the hash holds enough whose signer is not known
+        (``needs_signer``: cancel66, the order's arrival recovers a few at most). A wallet's
+        is counted one count a client, and not passed on to peers (a peer that holds the
+        order would take a signature that is not the maker's for this node's lie: it is
+        passed on, checked, when the order comes). Answered once its row is committed, a
+        peer's too (cancel66: a peer's 202 came before, and a crash lost the acknowledged
+        cancel)."""
         if peer is None:
             sender = bucket = WALLET_SENDER + client
         else:
             stranger = self.gossip is None or self.gossip.peers.get(peer) is None
             sender, bucket = peer, STRANGERS + client if stranger else peer
+        signer = None
+        try:
+            if peer is None or self.orphan_cancels.needs_signer(order_hash, bucket):
+                signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
+            else:
+                signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
+        except SignatureError as e:
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
         now = time.time()
-        kept = self.orphan_cancels.keep(order_hash, signature, sender, bucket, now)
+        kept = self.orphan_cancels.keep(order_hash, signature, sender, bucket, now, signer)
         self._forget_orphans()  # (those it evicted: before the new row, in the writer's order)
         if not kept:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
         row = self.store.keep_orphan((order_hash, signature, sender, bucket, now))
         body: dict[str, object] = {"orderHash": "0x" + order_hash.hex(), "status": "kept"}
-        stored = None if peer is not None else committed([row], self.store_wait)
+        stored = committed([row], self.store_wait)
+        stored.add_done_callback(_retrieved)
         return SubmitResult(202, body, stored=stored)
 
     def _forget_orphans(self, after: list[asyncio.Future[None]] | None = None) -> None:
@@ -153,29 +160,39 @@ class NodeSoftCancel(NodeStatus):
         committed(after).add_done_callback(then)
 
     async def load_orphans(self) -> None:
-        """The kept cancels the store holds (at a start): back in memory, bounded as ever."""
+        """The kept cancels the store holds (at a start): back in memory, bounded as ever,
+        each with its signer (recovered off the loop: up to ``TOTAL`` of them)."""
         oc = self.orphan_cancels
-        for h, sig, sender, bucket, at in await self.store.orphan_rows(
-            time.time() - oc.kept_seconds, oc.total
-        ):
-            oc.keep(h, sig, sender, bucket, at)
+        rows = await self.store.orphan_rows(time.time() - oc.kept_seconds, oc.total)
+        signers = await asyncio.to_thread(_signers, self.domain.cancel_digest, rows)
+        for (h, sig, sender, bucket, at), signer in zip(rows, signers, strict=True):
+            if signer is not None:  # (None: no key signed it, an edited row)
+                oc.keep(h, sig, sender, bucket, at, signer)
         self._forget_orphans()
 
     def cancelled_on_arrival(self, signed: SignedOrder, filled: int, source: str) -> bool:
         """``signed`` (new here, its own signature checked) held ``cancelled``, never booked,
-        if a peer passed on its maker's cancel before it came (``_keep_orphan``); the cancel
-        then goes on to the peers, as one applied here would. A kept signature that is not
-        its maker's costs its sender a penalty (an honest node passes on only cancels it
-        verified) and is dropped."""
+        if a peer or a wallet passed on its maker's cancel before it came (``_keep_orphan``);
+        the cancel then goes on to the peers, as one applied here would. Those whose signer
+        is known are looked at first (no recovery), then the few others, up to the first
+        that is the maker's. A kept signature that is not its maker's is dropped, and costs
+        its sender a penalty if it is an admitted peer (an honest node passes on only cancels
+        it verified). Not a stranger's (cancel66): its key is free to make, so a penalty binds
+        nothing, and a pile of 20,000 strangers' fakes on one hash penalized 20,000 made-up
+        keys, each past the 4,096 standings kept a walk of them (``Peers.standing``), seconds
+        of the loop; a wallet's never."""
         kept = self.orphan_cancels.take(signed.hash, time.time())
+        kept.sort(key=lambda o: o.signer is None)  # (known signers first: no ECDSA)
         digest = self.domain.cancel_digest(signed.hash) if kept else b""
         for o in kept:
-            try:
-                signer = recover_signer(digest, o.signature)
-            except SignatureError:
-                signer = ""
+            signer = o.signer
+            if signer is None:
+                try:
+                    signer = recover_signer(digest, o.signature)
+                except SignatureError:
+                    signer = ""
             if signer != signed.order.maker:
-                if self.gossip is not None and not o.sender.startswith(WALLET_SENDER):
+                if self.gossip is not None and self.gossip.peers.get(o.sender) is not None:
                     self.gossip.penalize(o.sender)
                 continue
             rec = self.hold_cancelled(signed, o.signature, source, filled)
@@ -209,6 +226,23 @@ class NodeSoftCancel(NodeStatus):
         proof = self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
         self._forget_orphans([row, proof, self.store.update_orders([rec.row()])])
         return rec
+
+
+def _signers(digest_of: Callable[[bytes], bytes], rows: list[OrphanRow]) -> list[str | None]:
+    """Each row's signer (None: no key signed it); on a worker thread at a start."""
+    out: list[str | None] = []
+    for h, sig, *_ in rows:
+        try:
+            out.append(recover_signer(digest_of(h), sig))
+        except SignatureError:
+            out.append(None)
+    return out
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """A kept cancel's row not committed: said once (a fetch's proofs have no one waiting)."""
+    if not done.cancelled() and (e := done.exception()) is not None:
+        log.warning("a kept cancel's row was not stored: %s", e)
 
 
 def _cancel_stored(rec: Record, done: asyncio.Future[None]) -> None:

@@ -61,7 +61,9 @@ def withdrawn_from(
     """``batch`` without its withdrawn matches (``withdrawn``; then, of those left,
     ``unpaid``), and those as results: failed, never sent (``unsent``: the chain never saw
     them, nothing said against either order; the node gives the other order's amount back to
-    the book) and ``withdrawn``."""
+    the book) and ``withdrawn``. Each match is judged once: the judgement moves with the
+    clock (an order expiring by ``soonest_landing``), and a match judged kept, then gone, was
+    in neither list (review67: never signed nor reported, its amounts held for good)."""
     gone: list[SettledMatch] = []
     out = set() if withdrawn is None or not batch else withdrawn(batch)
     if out:

@@ -1092,8 +1092,10 @@ async function placeOrder(ev) {
     S.outcomes.set(hash, { outcome: r.body.outcome, matched: Array.isArray(r.body.matches) && r.body.matches.length > 0 });
     $("last-order").dataset.hash = hash;
     delete $("last-order").dataset.previous;
-    const reason = typeof r.body.metaData?.reason === "string" ? r.body.metaData.reason : "";
-    setMine({ order: { ...order, signature }, metaData: { orderHash: hash, status: r.body.status, filledMakerAmount: "0", reason } }, asked);
+    // (the answer's amounts too: the line under the form says what rests and what filled)
+    const meta = r.body.metaData && typeof r.body.metaData === "object" ? r.body.metaData : {};
+    const reason = typeof meta.reason === "string" ? meta.reason : "";
+    setMine({ order: { ...order, signature }, metaData: { filledMakerAmount: "0", ...meta, orderHash: hash, status: r.body.status, reason } }, asked);
     renderMyOrders();
     refreshOrder(hash);
   } finally {
@@ -1327,14 +1329,48 @@ function statusWhy(meta) {
   return [h("span", { class: "why", title: words }, cut)];
 }
 
+/** A posted order that rested in the book, said as a user needs it (ux65: "order 0x0f3a…:
+ * open" and no more): where it rests, what it is (side, amount, limit price) and how much of
+ * it has filled so far, the part being settled said as such, as `sdex order` says them ("rests
+ * in the book, no match yet"; "partly matched; the rest rests in the book"). Once closed, the
+ * order and what filled; "" for an order whose market the page does not list. */
+function restingWords(posted, rec) {
+  const meta = rec.metaData;
+  const so = sideOf(rec.order);
+  if (!so) return "";
+  const m = so.market;
+  const [base] = baseQuote(so.side, rec.order.makerAmount, rec.order.takerAmount);
+  let filled, pending;
+  try {
+    filled = BigInt(meta.filledMakerAmount ?? "0");
+    pending = BigInt(meta.pendingMakerAmount ?? "0");
+  } catch { return ""; }  // (not amounts: nothing to say)
+  const traded = filled + pending;
+  const what = `${so.side} ${fmtAmount(base, m.baseDecimals)} ${m.base} at ${fmtPrice(orderPrice(rec.order, so.side, m))} ${m.quote}/${m.base}`;
+  // (a buy fixes the quote it spends: what it spent, as "My orders" says its Filled)
+  const of = so.side === "buy"
+    ? `${fmtAmount(traded, m.quoteDecimals)} of ${fmtAmount(rec.order.makerAmount, m.quoteDecimals)} ${m.quote} spent`
+    : `${fmtAmount(traded, m.baseDecimals)} of ${fmtAmount(base, m.baseDecimals)} ${m.base} filled`;
+  const settling = pending > 0n ? `, ${so.side === "buy" ? `${fmtAmount(pending, m.quoteDecimals)} ${m.quote}` : `${fmtAmount(pending, m.baseDecimals)} ${m.base}`} of it settling on chain` : "";
+  if (!OPEN.has(meta.status)) return `${what}, ${of}${settling}`;
+  const where = "rests in the book" + (meta.status === "unfunded" ? " (unfunded)" : "");
+  const head = posted.matched
+    ? `partly matched; the rest ${where}`
+    : traded > 0n ? `${where}, partly filled` : `${where}, no match yet`;
+  return `${head}: ${what}, ${of}${settling}`;
+}
+
 function renderMyOrders() {
   const last = $("last-order");
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
   if (lastRec) {
-    const posted = S.outcomes.get(last.dataset.hash);
-    const words = posted ? outcomeWords(posted, lastRec.metaData) : "";
+    const hash = last.dataset.hash;
+    const posted = S.outcomes.get(hash);
+    const words = !posted ? "" : posted.outcome === "rested" ? restingWords(posted, lastRec) : outcomeWords(posted, lastRec.metaData);
     const which = last.dataset.previous ? "your previous order" : "order";
-    last.textContent = `${which} ${short(last.dataset.hash)}: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec);
+    // (the hash links to the order's record at the node, whole in its tooltip)
+    const link = h("a", { href: `/v1/orders/${encodeURIComponent(hash)}`, target: "_blank", rel: "noopener", title: `${hash}: its record at the node` }, short(hash));
+    last.replaceChildren(`${which} `, link, `: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec));
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
   $("my-orders").tBodies[0].replaceChildren(
