@@ -34,7 +34,9 @@ def measure(batch: int) -> dict[str, Any]:
     now = int(time.time())
 
     def side(i: int) -> types.SimpleNamespace:
-        order = types.SimpleNamespace(expiry=now + 3600, salt=i, maker="0x%040x" % (i + 1))
+        order = types.SimpleNamespace(
+            expiry=now + 3600, salt=i, maker="0x%040x" % (i + 1), maker_amount=10**18
+        )
         return types.SimpleNamespace(hash=os.urandom(32), order=order)
 
     matches = [
@@ -48,15 +50,16 @@ def measure(batch: int) -> dict[str, Any]:
     zero = types.SimpleNamespace(value=0.0)
     node = types.SimpleNamespace(
         records=recs,
-        mirror=types.SimpleNamespace(cancelled=set(), min_salt={}),
+        mirror=types.SimpleNamespace(cancelled=set(), min_salt={}, filled={}),
         latest_timestamp=now,
         lead=zero,
         pending_lead=0.0,
         spacing=types.SimpleNamespace(value=0),
         watcher=types.SimpleNamespace(latest_timestamp=now, lead=zero),
     )
-    for name in ("chain_time", "soonest_landing", "cancelled_on_chain"):
-        setattr(node, name, types.MethodType(getattr(cls, name), node))
+    for name in ("chain_time", "soonest_landing", "cancelled_on_chain", "gone_on_chain"):
+        if hasattr(cls, name):  # (gone_on_chain: review67's, on main since 0beb81d)
+            setattr(node, name, types.MethodType(getattr(cls, name), node))
     check = cls._withdrawn
     per_batch = "batch" in inspect.signature(check).parameters
 
