@@ -11,7 +11,8 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
   orders per page (what we asked for), time, a cursor that must grow; the first ban ends it.
 - **Anti-entropy** (``anti_entropy``): compare digests with one peer (256 buckets by the
   hash's first byte, each the XOR of its open order hashes); for buckets that differ fetch
-  its hashes and pull the orders we lack, at most ``ae_max_fetches`` fetches of
+  its hashes (the peer answers whole buckets up to a bound, ``sdex.gossip.listing``: the
+  others next round) and pull the orders we lack, at most ``ae_max_fetches`` fetches of
   ``batch_max`` orders; an answer with more than we asked for costs the peer and ends it.
   A fetch whose answer is too large to carry (``TooLarge``) is asked again in halves, at
   most ``SPLIT_FACTOR`` times the round's fetches in all (the rest: the next rounds, the
@@ -228,13 +229,21 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     ]
     if not buckets:
         return
+    core.peers.rng.shuffle(buckets)  # (the peer answers those that fit: each takes its turn)
     answer = yield core.call(peer, "hashes", "POST", "/p2p/hashes", {"buckets": buckets})
     if answer is None:
         return
-    hashes = answer.get("hashes")
-    if not isinstance(hashes, list) or len(hashes) > core.max_orders:
+    hashes, done = answer.get("hashes"), answer.get("buckets", buckets)  # (before: all)
+    asked = set(buckets)
+    if (
+        not isinstance(hashes, list)
+        or len(hashes) > core.max_orders
+        or not isinstance(done, list)
+        or not all(isinstance(b, int) and b in asked for b in done)
+    ):
         core.penalize_later(peer.key)
         return
+    buckets = sorted(set(done))  # (only the buckets answered whole are judged)
     theirs_open = {h for h in hashes if isinstance(h, str) and len(h) == 66}
     step = cfg.batch_max
     # ``knows`` only until the round's fetches are full, and of at most ``KNOWS_FACTOR``

@@ -73,6 +73,21 @@ def admit(
         raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
 
 
+def charge(
+    app: web.Application, gossip: Gossip, node_id: str, addressed: bool, tokens: float
+) -> None:
+    """Take ``tokens`` more from the budget ``admit`` charged a request to (its sender's if
+    it is an admitted id and the request was addressed here, else the strangers'): a request
+    whose answer cost more than one (``sdex.gossip.listing``). The budget may go below zero:
+    the next requests wait for its refill."""
+    if tokens <= 0:
+        return
+    if addressed and gossip.peers.get(node_id) is not None:
+        app[PEER_LIMITER_KEY].charge(node_id, tokens)
+    else:
+        app[STRANGER_LIMITER_KEY].charge(STRANGERS, tokens)
+
+
 def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
     """The sender of a signed request for this node, admitted (``admit``) and not a replay.
     ``anyone`` (a hello): it may name no node or another, and is then taken as a stranger's

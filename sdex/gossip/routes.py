@@ -46,11 +46,13 @@ from sdex.gossip.gate import (
     Handler,
     Refused,
     admit,
+    charge,
     errors,
     signed,
 )
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import body_hash
+from sdex.gossip.listing import LISTED_PER_TOKEN, listing
 from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS
 from sdex.gossip.replay import ReplayGuard
@@ -95,6 +97,9 @@ class Asked:
     """The node id it was signed for (``X-SDEX-To``; "": none)."""
     address: str = ""
     """The client address it came from (``request.remote``; what its host group is)."""
+    charge: Callable[[float], None] = lambda _tokens: None
+    """Takes more tokens from the rate-limit budget it was charged to (``gate.charge``): for
+    an answer that cost more than a request (``post_hashes``)."""
 
 
 Route = Callable[[Gossip, Asked], Awaitable[object]]
@@ -132,7 +137,10 @@ def p2p(route: Route, max_body: int) -> Handler:
         if addressed:
             gossip.peers.seen(sender.node_id)
         remote = request.remote or ""
-        asked = Asked(sender.node_id, sender.url, body, request.query, addressed, sender.to, remote)
+        more = functools.partial(charge, request.app, gossip, sender.node_id, addressed)
+        asked = Asked(
+            sender.node_id, sender.url, body, request.query, addressed, sender.to, remote, more
+        )
         result = await route(gossip, asked)
         data = json.dumps(result, separators=(",", ":")).encode()
         headers = gossip.key.answer_headers(sender.signature, 200, data)
@@ -224,7 +232,9 @@ async def _frame(
     admit(app, gossip, sender, url, charge=False)
     if size > max_body + stream.ENVELOPE:
         raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
-    asked = Asked(sender, url, {} if body is None else _object(gossip, sender, body), query)
+    more = functools.partial(charge, app, gossip, sender, True)
+    obj = {} if body is None else _object(gossip, sender, body)
+    asked = Asked(sender, url, obj, query, charge=more)
     gossip.peers.seen(sender)
     return await route(gossip, asked)
 
@@ -292,7 +302,9 @@ async def post_hashes(gossip: Gossip, q: Asked) -> object:
         or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in buckets)
     ):
         raise ApiError(400, 100, "buckets must be a list of integers in 0..255")
-    return {"hashes": gossip.node.hashes_in(buckets)}
+    answer = listing(gossip.node, buckets)  # (bounded: ``sdex.gossip.listing``)
+    q.charge(len(answer["hashes"]) / LISTED_PER_TOKEN)
+    return answer
 
 
 async def post_fetch(gossip: Gossip, q: Asked) -> object:

@@ -91,6 +91,9 @@ class HeldOrders(HeldEviction):
         order for each digest cost a node 6-9% of its loop at 4,000 open orders)."""
         self._buckets: list[set[bytes]] = [set() for _ in range(256)]
         """The gossiped orders' hashes by first byte (``hashes_in``)."""
+        self._listed: list[list[str] | None] = [None] * 256
+        """Each bucket's hashes as 0x-hex, kept until the bucket changes (None: not made):
+        a peer's hash listing costs no hex encoding per hash per request (hashes67)."""
         self._gossiped = SortedDict()
         """The gossiped orders by arrival ``seq`` (``gossiped_after``: a peer's snapshot page
         is a range of it, not a sort of every open order per page)."""
@@ -278,7 +281,14 @@ class HeldOrders(HeldEviction):
 
     def hashes_in(self, buckets: set[int]) -> list[str]:
         """The gossiped orders' hashes (0x-hex) in these buckets."""
-        return ["0x" + h.hex() for b in sorted(buckets) if 0 <= b < 256 for h in self._buckets[b]]
+        out: list[str] = []
+        for b in sorted(buckets):
+            if 0 <= b < 256:
+                listed = self._listed[b]
+                if listed is None:
+                    listed = self._listed[b] = ["0x" + h.hex() for h in self._buckets[b]]
+                out += listed
+        return out
 
     def announce(self, rec: Record) -> None:
         """``rec`` is gossiped from now on (offered to peers while it is open). Not one
@@ -295,6 +305,7 @@ class HeldOrders(HeldEviction):
         h = rec.signed.hash
         self._digest[h[0]] ^= int.from_bytes(h, "big")
         bucket = self._buckets[h[0]]
+        self._listed[h[0]] = None
         if h in bucket:
             bucket.remove(h)
             self._gossiped.pop(rec.seq, None)

@@ -15,6 +15,8 @@ class OrderSet:
         self.seq: dict[str, int] = {}
         self._buckets = [0] * 256
         self._digest: list[str] | None = None
+        self._listed: list[list[str]] = [[] for _ in range(256)]
+        """The hashes by bucket, in arrival order (``hashes_in``: no walk of every order)."""
         for o in orders:
             self.add(o)
 
@@ -26,6 +28,7 @@ class OrderSet:
         self.orders[h] = order
         self.seq[h] = len(self.seq) + 1
         self._buckets[int(h[2:4], 16)] ^= int(h, 16)
+        self._listed[int(h[2:4], 16)].append(h)
         self._digest = None
         return True
 
@@ -41,8 +44,7 @@ class OrderSet:
         return self._digest
 
     def hashes_in(self, buckets: Iterable[int]) -> list[str]:
-        wanted = set(buckets)
-        return [h for h in self.orders if int(h[2:4], 16) in wanted]
+        return [h for b in sorted(set(buckets)) if 0 <= b < 256 for h in self._listed[b]]
 
     def open_orders_by_hash(self, hashes: Iterable[str], max_bytes: int) -> list[dict[str, str]]:
         out = [self.orders[h] for h in hashes if h in self.orders]
