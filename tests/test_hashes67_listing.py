@@ -57,7 +57,8 @@ async def test_a_strangers_listing_of_every_bucket_is_bounded_and_charged(
     asks for all 256 buckets. The answer fits what an asker reads, lists at most
     ``MAX_LISTED`` hashes, whole buckets only (each bucket it names: every hash the node
     holds there), and each costs the strangers' shared budget by its size: a burst of them
-    is refused (429) after ``burst * LISTED_PER_TOKEN / MAX_LISTED`` answers, not ``burst``."""
+    is refused (429) after ~``burst * LISTED_PER_TOKEN / MAX_LISTED`` answers (and what the
+    budget refills meanwhile), not ``burst``."""
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _):
         assert node.gossip is not None
         hold(node, chain, FULL)
@@ -74,7 +75,7 @@ async def test_a_strangers_listing_of_every_bucket_is_bounded_and_charged(
             assert sorted(hashes) == sorted(node.hashes_in(done))  # (whole buckets)
             assert {bucket_of(h) for h in hashes} == set(done)
             # the strangers' budget (a quarter of the peers': 1,000 at once, 500 a second)
-            # pays for the hashes listed, not the requests: a full answer costs 1 + 64
+            # pays for the hashes listed, not the requests: a full answer costs 1 + 128
             limit = node.config.peer_rate_limit
             burst, rate = limit.burst // 4, limit.rate / 4
             cost = 1 + len(hashes) / LISTED_PER_TOKEN

@@ -19,10 +19,11 @@ from typing import Any
 from sdex.gossip.ports import OrderView
 
 MAX_LISTED = 16_384
-"""Hashes one answer holds at most (~1.1 MB of JSON; ~13 ms to encode and sign)."""
-LISTED_PER_TOKEN = 256
+"""Hashes one answer holds at most (~1.1 MB of JSON; ~20 ms of the loop to answer)."""
+LISTED_PER_TOKEN = 128
 """Hashes an answer lists for each rate-limit token more it costs its asker (a full answer
-64: the strangers' shared budget pays for ~125,000 hashes a second, not 30 full listings)."""
+128 more: the strangers' shared budget, 500 a second at the defaults, pays for ~4 full
+answers a second, ~8% of the loop, not 500: hashes67's bench)."""
 
 
 def listing(
