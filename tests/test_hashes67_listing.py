@@ -1,6 +1,6 @@
 """Anti-entropy's hash listing (``POST /p2p/hashes``) is bounded whatever is asked
 (hashes67; ``sdex.gossip.listing``): a node holding 200,000 gossiped orders answered a
-request for all 256 buckets with every hash (13.8 MB, ~170 ms of its loop), more than any
+request for all 256 buckets with every hash (13.8 MB, ~230 ms of its loop), more than any
 asker reads (``MAX_ANSWER``): anti-entropy against a full node always failed, and any
 stranger could ask it again and again on the strangers' budget of one token a request."""
 
@@ -15,16 +15,19 @@ import aiohttp
 import pytest
 
 from sdex.gossip import GossipConfig, NodeKey
+from sdex.gossip.actions import Call, Check, Scored
 from sdex.gossip.client import PeerClient
 from sdex.gossip.flows import bucket_of
 from sdex.gossip.listing import LISTED_PER_TOKEN, MAX_LISTED, listing
+from sdex.gossip.peers import INVALID_PENALTY
 from sdex.node.core import Node
 from sdex.node.heldrecord import Record
 from sdex.order import SignedOrder
 from sdex.sim.orders import OrderSet
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, url_of
-from tests.p2putil import gossip_net
+from tests.p2putil import Book, gossip_net
+from tests.test_gossip_core import make, ok, only, peer_id, start_ae
 from tests.test_node import ALICE, E6, E18, ask
 from tests.test_stream import until
 
@@ -119,3 +122,26 @@ async def test_anti_entropy_with_a_full_node_converges(streams: bool) -> None:
             b.node.add({"hash": spread(i)})
         await until(lambda: len(a.node.orders) == FULL, 240)
         assert a.node.digest() == b.node.digest()
+
+
+def test_the_asker_judges_only_the_buckets_answered_whole() -> None:
+    """This core holds two orders (two buckets) its peer lacks; the peer answers one of the
+    buckets whole and leaves the other for the next round: the core asks why of the order
+    in that one only (before, every asked bucket was taken as answered: it asked why of
+    both, and judged the other by hashes it was never shown). A bucket named that was not
+    asked is a lie that costs the peer."""
+    ours = [{"hash": spread(1)}, {"hash": spread(3)}]
+    x, y = bucket_of(spread(1)), bucket_of(spread(3))
+    assert x != y
+    core, clock = make(peers=1, book=Book(ours))
+    digest = start_ae(core, clock)
+    hashes = only(ok(core, digest, {"buckets": Book().digest()}), "hashes")
+    assert sorted(hashes.body["buckets"]) == sorted([x, y])
+    fetch = only(ok(core, hashes, {"hashes": [], "buckets": [x]}), "fetch")
+    assert fetch.body == {"hashes": [], "why": [spread(1)]}
+    core, clock = make(peers=1, book=Book(ours))
+    hashes = only(ok(core, start_ae(core, clock), {"buckets": Book().digest()}), "hashes")
+    unasked = next(b for b in range(256) if b not in (x, y))
+    actions = ok(core, hashes, {"hashes": [], "buckets": [x, unasked]})
+    assert [a for a in actions if isinstance(a, Scored)] == [Scored(peer_id(1), -INVALID_PENALTY)]
+    assert not [a for a in actions if isinstance(a, Call | Check)]  # the round ends

@@ -7,7 +7,7 @@ answer names the buckets it holds (``buckets``) and the asker asks the others ne
 (it asks them in a random order, so none waits behind one that stays different). One bucket
 over the bound alone (hashes ground into one first byte) is answered as a slice of it from a
 random place, and named in none (hashes67: every bucket was answered whole, 13.8 MB and
-~170 ms of the loop for a node holding 200,000 orders, more than an asker reads:
+~230 ms of the loop for a node holding 200,000 orders, more than an asker reads:
 anti-entropy with a full node always failed, and any stranger could ask it again and again).
 The route charges the asker's rate limit a token per ``LISTED_PER_TOKEN`` hashes."""
 
