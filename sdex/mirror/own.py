@@ -107,6 +107,10 @@ class OwnReceipts(dict[str, OwnReceipt]):
         """Settlements held ahead with no decoded receipt, by tx hash (oldest first)."""
         self.orders: Counter[bytes] = Counter()
         self.payers: Counter[Account] = Counter()
+        self.paid: dict[Account, int] = {}
+        self.got: dict[Account, int] = {}
+        """What the kept receipts' (not the stubs') transfers took from each account and
+        gave each one, summed (``sdex.node.funding``: no walk over the receipts; funds67)."""
         self.overflow: dict[bytes, int] = {}
         """Orders of stubs let go past ``stub_cap``, with the highest block of those that
         named each: judged again once the mirror's head reaches it (``due``). Judged at a
@@ -123,7 +127,9 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self[r.tx_hash] = r
         while len(self) > self.cap:  # the oldest kept as a stub: still ahead, not decoded
             tx = next(iter(self))
-            self.note(tx, super().pop(tx).stub(), counted=True)
+            r = super().pop(tx)
+            self._sum(r, -1)  # (its transfers no longer kept)
+            self.note(tx, r.stub(), counted=True)
 
     def add_late(self, number: int) -> None:
         self.late.add(number)
@@ -164,6 +170,7 @@ class OwnReceipts(dict[str, OwnReceipt]):
         super().__setitem__(tx_hash, r)
         self.orders.update(f.order_hash for f in r.fills)
         self.payers.update(r.payers())
+        self._sum(r, 1)
 
     def __delitem__(self, tx_hash: str) -> None:
         self._uncount(super().pop(tx_hash))
@@ -180,6 +187,8 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.stubs.clear()
         self.orders.clear()
         self.payers.clear()
+        self.paid.clear()
+        self.got.clear()
         self.overflow.clear()
         self._due.clear()
         self.late.clear()
@@ -228,6 +237,12 @@ class OwnReceipts(dict[str, OwnReceipt]):
     def _uncount(self, r: OwnReceipt) -> None:
         _uncount(self.orders, [f.order_hash for f in r.fills])
         _uncount(self.payers, r.payers())
+        self._sum(r, -1)
+
+    def _sum(self, r: OwnReceipt, sign: int) -> None:
+        for token, payer, to, value in r.transfers:
+            add_to(self.paid, (payer, token), sign * value)
+            add_to(self.got, (to, token), sign * value)
 
 
 def _uncount(counts: Counter[K], keys: Iterable[K]) -> None:
@@ -238,6 +253,15 @@ def _uncount(counts: Counter[K], keys: Iterable[K]) -> None:
             counts[k] = n
         else:
             counts.pop(k, None)
+
+
+def add_to(totals: dict[K, int], key: K, amount: int) -> None:
+    """Add ``amount`` to a key's total, leaving no key at 0 (bounded by those counted)."""
+    n = totals.get(key, 0) + amount
+    if n:
+        totals[key] = n
+    else:
+        totals.pop(key, None)
 
 
 def named_in_data(data: bytes, token: str) -> set[Account]:

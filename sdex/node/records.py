@@ -290,7 +290,7 @@ class NodeState:
     def _unpaid(self, batch: Sequence[Match]) -> set[int]:
         """The matches of ``batch`` its makers' funds fall short of, as the mirror shows
         them (``sdex.node.funding``; memory only): not signed (take65)."""
-        return unpaid(batch, self.settler.signed_out.values(), self.mirror, self._confirmed)
+        return unpaid(batch, self.settler.signed_out, self.mirror, self._confirmed)
 
     def _confirmed(self, order_hash: bytes) -> int | None:
         """The filled amount the book has confirmed of an order (None: not in the book)."""
