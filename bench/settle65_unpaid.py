@@ -3,7 +3,8 @@ it (four batches in flight), this tree's (settle65: what those ahead take is cou
 another tree's (``--other``, e.g. /work/main), loaded side by side and alternated; 20 makers,
 so the batch's accounts are the ahead ones'. Two cases: every maker funded (the usual case),
 and one maker short (every match looked at). Prints JSON: each one's median microseconds a
-call, and this/other."""
+call, and this/other. (funds67: this tree's reads the settler's ``SignedOut``, kept as
+matches are signed and reported, built once here as the settler holds it.)"""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.model import Side
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
+from sdex.settlement.signedout import SignedOut
 
 WETH, USDC = "0x" + "aa" * 20, "0x" + "bb" * 20
 MAKERS = ["0x" + f"{i + 1:02x}" * 20 for i in range(20)]
@@ -63,6 +65,8 @@ def main() -> None:
     rng = random.Random(65)
     batch, ahead = matches(64, rng, 0), matches(256, rng, 1000)
     mirror = Mirror(Exchange(Rpc("http://127.0.0.1:9"), "0x" + "11" * 20), [WETH, USDC])
+    signed_out = SignedOut()
+    signed_out.update((id(m), m) for m in ahead)  # (as the settler keeps them)
     confirmed = {so.hash: 0 for m in ahead for so in (m.resting, m.incoming)}
     out: dict[str, Any] = {}
     for case, short in (("funded", None), ("one_short", MAKERS[0])):
@@ -72,7 +76,7 @@ def main() -> None:
                 mirror.set_funds((maker, token), funds, funds)
         calls = {
             "other": lambda: old.unpaid(batch, ahead, mirror),
-            "this": lambda: new.unpaid(batch, ahead, mirror, confirmed.get),
+            "this": lambda: new.unpaid(batch, signed_out, mirror, confirmed.get),
         }
         times: dict[str, list[float]] = {"other": [], "this": []}
         for _ in range(30):

@@ -176,7 +176,7 @@ class FundsMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def report(self, data: st.DataObject) -> None:
         if self.out:
-            key = data.draw(st.sampled_from(sorted(self.out)))
+            key = data.draw(st.sampled_from(list(self.out)))
             if data.draw(st.booleans()):
                 assert self.out.pop(key) is not None
             else:
@@ -228,8 +228,10 @@ class FundsMachine(RuleBasedStateMachine):
     def unknown(self, account: Account) -> None:
         self.mirror.funds.pop(account, None)
 
-    @rule(so=st.sampled_from(ORDERS), filled=st.integers(0, 6), book=st.none() | st.integers(0, 6))
-    def fills(self, so: SignedOrder, filled: int, book: int | None) -> None:
+    @rule(data=st.data(), filled=st.integers(0, 6), book=st.none() | st.integers(0, 6))
+    def fills(self, data: st.DataObject, filled: int, book: int | None) -> None:
+        ahead = {so.hash: so for m in self.out.values() for so in (m.resting, m.incoming)}
+        so = data.draw(st.sampled_from(sorted(ahead.values(), key=lambda so: so.hash) or ORDERS))
         self.mirror.filled[so.hash] = filled
         if book is None:
             self.confirmed.pop(so.hash, None)
