@@ -149,6 +149,8 @@ class WalletShell(cmd.Cmd):
         name = self.parseline(line)[0] or ""
         try:
             return bool(super().onecmd(line))
+        except BrokenPipeError:  # (the output's reader went away: not a line's failure)
+            raise
         except WalletInputError as e:
             self.failures += 1
             self._usage(name, str(e))
@@ -441,6 +443,8 @@ def run_console(
         except WalletInputError as e:
             err.print(f"{at}[bold red]error:[/] --pair: {escape(str(e))}")
             return 2
+        except BrokenPipeError:  # (``sdex.clipipe``)
+            raise
         except (SdexError, OSError) as e:  # requests' errors are OSErrors too
             print_error(err, e, at)
             return 1

@@ -27,6 +27,7 @@ from sdex.client import (
     PostedOrder,
     describe_request_error,
 )
+from sdex.clipipe import PipeConsole
 from sdex.errors import SdexError
 from sdex.order import Order, SignedOrder
 from sdex.wallet import (
@@ -46,11 +47,11 @@ def stdout_console() -> Console:
     words at the width, 80 unless ``$COLUMNS`` says (user44: ``signed by 0x…; expires …``
     ran to 103 columns, ``settled on chain: …`` to 150): a hash is one word, whole on its
     line. Tables fit the width either way."""
-    console = Console(highlight=False)
+    console = PipeConsole(highlight=False)
     if console.is_terminal:
         console.soft_wrap = True
         return console
-    return Console(highlight=False, file=cast(IO[str], _TrimmedStdout()))  # (writes str)
+    return PipeConsole(highlight=False, file=cast(IO[str], _TrimmedStdout()))  # (writes str)
 
 
 class _TrimmedStdout:
@@ -74,7 +75,7 @@ _TRAILING_SPACES = re.compile(r" +\n")
 
 def stderr_console() -> Console:
     # An error stays one line, piped too (a log's reader greps it): ``print_error``.
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return PipeConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_error(err: Console, e: BaseException, where: str = "") -> None:
@@ -120,6 +121,8 @@ def place_order(
     _print_posted(out, m, side, signed, posted, client.base_url)
     try:
         await_settlement(out, client, m, side, posted, settle_wait)
+    except BrokenPipeError:  # (its output's reader went away: ``sdex.clipipe``)
+        raise
     except (SdexError, OSError) as e:  # (the order was taken: say so, not a failure)
         out.print(f"[yellow]could not follow the settlement:[/] {escape(short_error(e))}")
     return posted
