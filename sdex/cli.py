@@ -57,13 +57,10 @@ from sdex.wallet import (
     parse_key,
     parse_order_hash,
 )
+from sdex.walletbook import show_book
 from sdex.walletcancel import cancel_onchain, soft_cancel
-from sdex.walletui import (
-    place_order,
-    show_book,
-    stderr_console,
-    stdout_console,
-)
+from sdex.walletout import stderr_console, stdout_console
+from sdex.walletui import place_order
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -18,7 +18,7 @@ from sdex.clipipe import PipeConsole
 from sdex.clirange import FloatBetween, IntBetween
 from sdex.deployment import DEFAULT_PATH, DEMO_PATH, DevAccount
 from sdex.wallet import token_line
-from sdex.walletui import print_error, stderr_console
+from sdex.walletout import print_error, stderr_console
 
 
 @click.command()

@@ -28,7 +28,7 @@ from sdex.wallet import (
     parse_pair,
     split_pair,
 )
-from sdex.walletui import print_error, stderr_console
+from sdex.walletout import print_error, stderr_console
 
 T = TypeVar("T")
 
