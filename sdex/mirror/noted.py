@@ -149,4 +149,4 @@ class OwnNotes:
         mirror's filled amounts and funds for these are older than the node's, so it takes
         none of them from the mirror until that block is applied (the watcher then reports
         them, or finds the block reorged out: ``orphaned``)."""
-        return self.own.orders, self.own.payers
+        return self.own.held_orders, self.own.held_payers
