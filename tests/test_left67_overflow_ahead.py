@@ -29,12 +29,13 @@ from sdex.chain import Receipt
 from sdex.model import OrderStatus
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_left65_overflow_not_reopened import HoldRange
 from tests.test_mirror import synced
 from tests.test_mirror_ahead import follows
-from tests.test_mirror_lag import Moves
+from tests.test_mirror_lag import Moves, settled_past_the_watcher
 from tests.test_node import BOB, CAROL, DAVE, E6, E18, ask, bid
 
 
@@ -118,3 +119,34 @@ async def test_an_overflowed_own_settlements_payer_keeps_what_it_paid_off_its_fu
         await wait_for(lambda: follows(api, node, c, [resting]), timeout=30)
         held = c.weth.balance_of(c.address(DAVE))  # (after block h and the settlement)
         assert all(f <= held for f in book_funds), (book_funds, held)
+
+
+async def test_an_overflowed_own_fill_a_devnet_rewinds_below_is_undone(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """left65's leftover (b): as ``test_mirror_ahead``'s rewind below an own receipt (the
+    chain rewound to the watcher's head, nothing mined since), the settlement's stub let go:
+    it waited for a block at its height, which an idle devnet never mines. Now it follows the
+    chain back as a kept stub does, once the chain has answered below it for
+    ``BEHIND_SECONDS``: the order reopened (and, reopened, it may cross its taker again and
+    settle anew: ``follows`` takes the chain's word either way)."""
+    monkeypatch.setattr(fork, "BEHIND_SECONDS", 1.0)
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db", new_heads=False)) as (node, api):
+        node.mirror.own.cap = node.mirror.own.stub_cap = 0
+        hold, snap, resting, taker = await settled_past_the_watcher(c, node, api)
+        assert resting.hash in node.mirror.own.overflow
+        (settled_in,) = node.mirror.own.overflow_txs  # (its transaction, let go)
+
+        moves = Moves(node)
+        assert c.rpc.call("evm_revert", snap) is True  # back to the watcher's head
+        for s in c.senders:
+            s.forget_nonce()
+        hold.release()  # nothing mined: the chain's head is the watcher's own
+
+        await wait_for(lambda: "status open" in moves.of(resting.hash), timeout=30)
+        await wait_for(lambda: follows(api, node, c, [resting, taker]), timeout=30)
+        await synced(node, c)
+        assert await follows(api, node, c, [resting, taker])
+        assert not node.mirror.own.overflow and resting.hash not in node.mirror.ahead()[0]
+        assert settled_in not in node.mirror.own.overflow_txs

@@ -137,10 +137,14 @@ class OwnNotes:
             self._orphans.update(orders)
         self.own.add_late(number)
 
-    def drop_own(self, txs: Iterable[str]) -> set[bytes]:
+    def drop_own(self, txs: Iterable[str], chain_head: int) -> set[bytes]:
         """Own receipts (and stubs) whose blocks the chain no longer has, though it has
-        none at their height either (``sdex.watch.own``): the orders they filled."""
-        return self.own.drop(txs)
+        none at their height either (``sdex.watch.own``; the chain's head at ``chain_head``):
+        the orders they filled, and those of let-go stubs now due (``OwnReceipts.drop``)."""
+        gone = self.own.drop(txs, chain_head)
+        if self.head is not None:
+            gone |= self.own.due(self.head.number)
+        return gone
 
     def ahead(self) -> tuple[Container[bytes], Container[Account]]:
         """The orders filled, and the accounts that paid, in own settlements of blocks the

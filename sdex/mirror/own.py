@@ -43,6 +43,9 @@ MAX_OVERFLOW = 4 * MAX_STUBS
 again with the next block the mirror applies, whatever its height. The payers of those stubs
 too (``overflow_payers``): past that, the oldest is no longer ahead (its funds taken from the
 mirror, as before the settlement, until its block re-reads them)."""
+MAX_LET_GO_TXS = MAX_STUBS
+"""Transactions of stubs let go kept with their block (``overflow_txs``), for a devnet rewound
+below them (``sdex.watch.own``): past that, the oldest one's orders wait for its height."""
 
 MAX_DATA_WORDS = 4
 """Words of a listed token's log data (one with fewer than two indexed addresses) read as
@@ -134,6 +137,11 @@ class OwnReceipts(dict[str, OwnReceipt]):
         (``held_payers``) till the mirror's head reaches it. A block below it that re-read
         their funds (a transfer to the maker) gave back, in the book, what the settlement had
         taken (left67)."""
+        self.overflow_txs: dict[str, tuple[int, float]] = {}
+        """The let-go stubs' transactions: their block and when each was noted. A devnet
+        rewound below one with nothing mined since (``above``, ``drop``: ``sdex.watch.own``)
+        never reaches its height: its orders waited for it, filled in the node and
+        fillable on the chain (left67); now they are held only up to the chain's head."""
         self.held_orders: Held[bytes] = Held(self.orders, self.overflow)
         """The orders ahead of the mirror: of a receipt or stub kept, or let go (``overflow``)."""
         self.held_payers: Held[Account] = Held(self.payers, self.overflow_payers)
@@ -169,6 +177,9 @@ class OwnReceipts(dict[str, OwnReceipt]):
             oldest = next(iter(self.stubs))
             number = self.stubs[oldest].block_number
             payers = self.stubs[oldest].payers
+            self.overflow_txs[oldest] = (number, self.stubs[oldest].noted)
+            if len(self.overflow_txs) > MAX_LET_GO_TXS:
+                del self.overflow_txs[next(iter(self.overflow_txs))]
             for o in self._unstub(oldest):
                 self.overflow[o] = max(number, self.overflow.pop(o, number))
             for a in payers:
@@ -189,6 +200,8 @@ class OwnReceipts(dict[str, OwnReceipt]):
             out.add(o)
         for a in [a for a, n in self.overflow_payers.items() if n <= number]:
             del self.overflow_payers[a]  # (its block's transfers re-read its funds)
+        for tx in [tx for tx, (n, _) in self.overflow_txs.items() if n <= number]:
+            del self.overflow_txs[tx]
         return out
 
     def __setitem__(self, tx_hash: str, r: OwnReceipt) -> None:
@@ -215,6 +228,7 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.payers.clear()
         self.overflow.clear()
         self.overflow_payers.clear()
+        self.overflow_txs.clear()
         self._due.clear()
         self.late.clear()
 
@@ -236,19 +250,29 @@ class OwnReceipts(dict[str, OwnReceipt]):
         return gone
 
     def above(self, number: int) -> dict[str, float]:
-        """Receipts and stubs of blocks above ``number``: when each was noted, by tx hash."""
+        """Receipts and stubs (kept or let go) of blocks above ``number``: when each was
+        noted, by tx hash."""
         out = {tx: r.noted for tx, r in self.items() if r.block_number > number}
         out.update((tx, s.noted) for tx, s in self.stubs.items() if s.block_number > number)
+        out.update((tx, noted) for tx, (n, noted) in self.overflow_txs.items() if n > number)
         return out
 
-    def drop(self, txs: Iterable[str]) -> set[bytes]:
-        """Let these go (their blocks are not on the chain): the orders they filled."""
+    def drop(self, txs: Iterable[str], head: int) -> set[bytes]:
+        """Let these go (their blocks are not on the chain, whose head is ``head``): the
+        orders they filled. Of a let-go stub, which orders and payers were its is not kept:
+        every let-go one above ``head`` is held only until the mirror reaches ``head``
+        (``due``), as one of its blocks up to there may still be the chain's."""
         gone: set[bytes] = set()
+        let_go = False
         for tx in txs:
             r = self.pop(tx)
             if r is not None:
                 gone.update(f.order_hash for f in r.fills)
             gone.update(self._unstub(tx))
+            let_go |= self.overflow_txs.pop(tx, None) is not None
+        if let_go:
+            _lower_to(self.overflow, head)
+            _lower_to(self.overflow_payers, head)
         return gone
 
     def _unstub(self, tx_hash: str) -> tuple[bytes, ...]:
@@ -262,6 +286,12 @@ class OwnReceipts(dict[str, OwnReceipt]):
     def _uncount(self, r: OwnReceipt) -> None:
         _uncount(self.orders, [f.order_hash for f in r.fills])
         _uncount(self.payers, r.payers())
+
+
+def _lower_to(heights: dict[K, int], head: int) -> None:
+    """Every height above ``head`` made ``head``."""
+    for k in [k for k, n in heights.items() if n > head]:
+        heights[k] = head
 
 
 def _uncount(counts: Counter[K], keys: Iterable[K]) -> None:
