@@ -110,6 +110,9 @@ class Held(Container[K]):
     def __contains__(self, key: object) -> bool:
         return any(key in p for p in self._parts)
 
+    def __bool__(self) -> bool:
+        return any(map(bool, self._parts))
+
 
 class OwnReceipts(dict[str, OwnReceipt]):
     """Receipts by transaction hash, at most ``cap`` (the oldest become ``stubs``), with the
