@@ -73,16 +73,20 @@ def test_help_into_a_closed_pipe_ends_quietly() -> None:
         assert run_into_closed_pipe(*argv) == (PIPE_CLOSED, ""), argv
 
 
-async def run_async(argv: list[str], stdout: int, stdin: bytes = b"") -> tuple[int | None, str]:
-    """``sdex ARGV`` (the loop free to serve the in-process node meanwhile), ``stdout`` its
-    stdout (closed here once the process has it): its exit status and its stderr."""
+async def started(argv: list[str], stdout: int) -> asyncio.subprocess.Process:
+    """``sdex ARGV`` started (the loop free to serve the in-process node meanwhile), ``stdout``
+    its stdout (closed here once the process has it), its stdin and stderr pipes."""
     try:
-        proc = await asyncio.create_subprocess_exec(
+        return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "sdex", *argv, stdin=subprocess.PIPE, stdout=stdout,
             stderr=subprocess.PIPE, env=ENV,
         )  # fmt: skip
     finally:
         os.close(stdout)
+
+
+async def ended(proc: asyncio.subprocess.Process, stdin: bytes = b"") -> tuple[int | None, str]:
+    """``proc`` given ``stdin`` and run to its end: its exit status and its stderr."""
     _, err = await asyncio.wait_for(proc.communicate(stdin), ENDS_WITHIN)
     return proc.returncode, err.decode(errors="replace")
 
@@ -96,7 +100,7 @@ async def test_wallet_commands_into_a_closed_pipe_end_quietly(chain: Chain, tmp_
             ["order", "buy", "1000", "0.5", "--node", url, "--key", key],
             ["console", "--node", url, "--key", key],
         ):
-            assert await run_async(argv, closed_pipe()) == (PIPE_CLOSED, ""), argv
+            assert await ended(await started(argv, closed_pipe())) == (PIPE_CLOSED, ""), argv
 
 
 async def test_a_console_script_whose_reader_stops_ends_there(chain: Chain, tmp_path: Path) -> None:
@@ -106,20 +110,13 @@ async def test_a_console_script_whose_reader_stops_ends_there(chain: Chain, tmp_
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _):
         argv = ["console", "--node", url_of(node), "--key", "0x" + chain.keys[1].hex()]
         r, w = os.pipe()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "sdex", *argv, stdin=subprocess.PIPE, stdout=w,
-                stderr=subprocess.PIPE, env=ENV,
-            )  # fmt: skip
-        finally:
-            os.close(w)
+        proc = await started(argv, w)
         try:
             greeting = asyncio.get_running_loop().run_in_executor(None, read_until, r, b"help")
             assert b"Type help" in await asyncio.wait_for(greeting, ENDS_WITHIN)
         finally:
             os.close(r)  # (the reader stops: the script's lines, sent now, write to no one)
-        _, err = await asyncio.wait_for(proc.communicate(b"book\nget_dump\nbook\n"), ENDS_WITHIN)
-        assert (proc.returncode, err.decode(errors="replace")) == (PIPE_CLOSED, "")
+        assert await ended(proc, b"book\nget_dump\nbook\n") == (PIPE_CLOSED, "")
 
 
 def read_until(fd: int, said: bytes) -> bytes:

@@ -20,7 +20,8 @@ session's Hardhat."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,22 @@ from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_left65_overflow_not_reopened import HoldRange
 from tests.test_mirror import synced
-from tests.test_mirror_ahead import follows
+from tests.test_mirror_ahead import follows, undone_by_a_rewind
 from tests.test_mirror_lag import Moves, settled_past_the_watcher
 from tests.test_node import BOB, CAROL, DAVE, E6, E18, ask, bid
+
+
+@contextlib.asynccontextmanager
+async def letting_go(
+    c: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Node, Api, HoldRange]]:
+    """A node that keeps no receipt decoded and no stub (each let go at once), caught up,
+    and the hold of its watcher's next block read."""
+    hold = HoldRange(monkeypatch)
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        node.mirror.own.cap = node.mirror.own.stub_cap = 0
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        yield node, api, hold
 
 
 async def settled_past_a_held_block(
@@ -65,10 +79,7 @@ async def test_an_overflowed_own_fill_is_not_reopened_by_its_makers_cancel_up_to
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    hold = HoldRange(monkeypatch)
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        node.mirror.own.cap = node.mirror.own.stub_cap = 0
-        await wait_for(lambda: node.watcher.caught_up.is_set())
+    async with letting_go(c, tmp_path, monkeypatch) as (node, api, hold):
         low = c.exchange.min_valid_salt(c.address(DAVE))
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=low + 10**9))
         assert (await api.post_order(resting))[0] == 201
@@ -92,10 +103,7 @@ async def test_an_overflowed_own_settlements_payer_keeps_what_it_paid_off_its_fu
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    hold = HoldRange(monkeypatch)
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        node.mirror.own.cap = node.mirror.own.stub_cap = 0
-        await wait_for(lambda: node.watcher.caught_up.is_set())
+    async with letting_go(c, tmp_path, monkeypatch) as (node, api, hold):
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
         assert (await api.post_order(resting))[0] == 201
         await synced(node, c)
@@ -134,19 +142,9 @@ async def test_an_overflowed_own_fill_a_devnet_rewinds_below_is_undone(
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db", new_heads=False)) as (node, api):
         node.mirror.own.cap = node.mirror.own.stub_cap = 0
-        hold, snap, resting, taker = await settled_past_the_watcher(c, node, api)
-        assert resting.hash in node.mirror.own.overflow
+        settled = await settled_past_the_watcher(c, node, api)
+        assert settled[2].hash in node.mirror.own.overflow
         (settled_in,) = node.mirror.own.overflow_txs  # (its transaction, let go)
-
-        moves = Moves(node)
-        assert c.rpc.call("evm_revert", snap) is True  # back to the watcher's head
-        for s in c.senders:
-            s.forget_nonce()
-        hold.release()  # nothing mined: the chain's head is the watcher's own
-
-        await wait_for(lambda: "status open" in moves.of(resting.hash), timeout=30)
-        await wait_for(lambda: follows(api, node, c, [resting, taker]), timeout=30)
-        await synced(node, c)
-        assert await follows(api, node, c, [resting, taker])
-        assert not node.mirror.own.overflow and resting.hash not in node.mirror.ahead()[0]
+        await undone_by_a_rewind(c, node, api, settled)
+        assert not node.mirror.own.overflow and settled[2].hash not in node.mirror.ahead()[0]
         assert settled_in not in node.mirror.own.overflow_txs
