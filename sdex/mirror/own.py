@@ -141,8 +141,8 @@ class OwnReceipts(dict[str, OwnReceipt]):
         their funds (a transfer to the maker) gave back, in the book, what the settlement had
         taken (left67)."""
         self.overflow_txs: dict[str, tuple[int, float]] = {}
-        """The let-go stubs' transactions: their block and when each was noted. A devnet
-        rewound below one with nothing mined since (``above``, ``drop``: ``sdex.watch.own``)
+        """The let-go stubs' transactions: their (highest) block and when each was noted. A
+        devnet rewound below one with nothing mined since (``above``, ``drop``: sdex.watch.own)
         never reaches its height: its orders waited for it, filled in the node and
         fillable on the chain (left67); now they are held only up to the chain's head."""
         self.held_orders: Held[bytes] = Held(self.orders, self.overflow)
@@ -180,7 +180,8 @@ class OwnReceipts(dict[str, OwnReceipt]):
             oldest = next(iter(self.stubs))
             number = self.stubs[oldest].block_number
             payers = self.stubs[oldest].payers
-            self.overflow_txs[oldest] = (number, self.stubs[oldest].noted)
+            was, _ = self.overflow_txs.pop(oldest, (number, 0.0))  # (noted again: a reorg)
+            self.overflow_txs[oldest] = (max(was, number), self.stubs[oldest].noted)
             if len(self.overflow_txs) > MAX_LET_GO_TXS:
                 del self.overflow_txs[next(iter(self.overflow_txs))]
             for o in self._unstub(oldest):
