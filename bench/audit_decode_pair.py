@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import sdex.audit.calldata as new
+import sdex.chain.calldata as new
 from sdex.chain import Exchange, Rpc
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 
@@ -23,7 +23,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--other", required=True, help="the other tree's root")
     args = ap.parse_args()
-    path = Path(args.other) / "sdex/audit/calldata.py"
+    path = Path(args.other) / "sdex/chain/calldata.py"  # (settle65 moved them there)
+    if not path.exists():
+        path = Path(args.other) / "sdex/audit/calldata.py"
     spec = importlib.util.spec_from_file_location("other_calldata", path)
     assert spec is not None and spec.loader is not None
     old = importlib.util.module_from_spec(spec)

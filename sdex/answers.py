@@ -98,13 +98,19 @@ class OrderConfig:
             exchange = parse_address(o["exchange"], "exchange")
             fee_recipient = parse_address(o.get("feeRecipient", ZERO_ADDRESS), "feeRecipient")
             fee_bps = _int(o.get("feeBps", 0), "feeBps")
+            listed = json_object(o["tokens"], "tokens")
+            if bad := next((s for s in listed if not _printable_name(s)), None):
+                raise NodeProtocolError(  # (review67: printed as said, ESC and all)
+                    f"order_config lists a token symbol that is not a short printable name: "
+                    f"{ascii(bad)[:60]}"
+                )
             tokens = {
                 str(sym): TokenInfo(
                     parse_address(json_object(t, sym)["address"], f"tokens.{sym}.address"),
                     _int(json_object(t, sym)["decimals"], f"tokens.{sym}.decimals"),
                     _int(json_object(t, sym).get("minAmount", 0), f"tokens.{sym}.minAmount"),
                 )
-                for sym, t in json_object(o["tokens"], "tokens").items()
+                for sym, t in listed.items()
             }
             dom = json_object(o["domain"], "domain")
             theirs = {
@@ -361,6 +367,16 @@ class shape:
             raise NodeProtocolError(f"{self.what} lacks {exc}") from exc
         if isinstance(exc, (ValueError, TypeError)):  # OrderParseError is a ValueError
             raise NodeProtocolError(f"{self.what} is malformed: {exc}") from exc
+
+
+MAX_SYMBOL = 32
+"""Characters of a token symbol a node may list (a wallet prints it on the user's terminal)."""
+
+
+def _printable_name(symbol: str) -> bool:
+    """Whether ``symbol`` may be printed as it is: 1 to ``MAX_SYMBOL`` characters, none a
+    control character (ESC starts a sequence a terminal acts on)."""
+    return 0 < len(symbol) <= MAX_SYMBOL and symbol.isprintable()
 
 
 def _pairs(raw: object, symbols: list[str]) -> tuple[tuple[str, str], ...]:

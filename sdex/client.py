@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 
 from sdex import jsonio
 from sdex.answers import (
@@ -30,7 +31,7 @@ from sdex.answers import (
     json_object,
     shape,
 )
-from sdex.chain.deadline import read_body
+from sdex.chain.deadline import read_body, session, within
 from sdex.errors import FieldError, JsonLimitError
 from sdex.model import FillEvent
 from sdex.order import SignedOrder
@@ -74,7 +75,10 @@ class NodeClient:
             base_url = "http://" + base_url
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._session = requests.Session()
+        self._session = session()
+        """Each answer read whole (status line, headers, body) by one deadline (``within``):
+        ``requests`` bounds each read only (review67: a node sending a header byte every
+        0.2 s held a call with a 1 s timeout as long as it cared to)."""
         self.chain_status = ""
         """The last listing page's ``chainStatus`` (``unreachable``, ``behind``, ...): its
         statuses are as the node last read the chain; empty when its view was current."""
@@ -286,18 +290,26 @@ class NodeClient:
         timeout: float,
     ) -> tuple[int, object]:
         url = self.base_url + path
-        within = f"{round(timeout, 2):g}s"
+        bound = f"{round(timeout, 2):g}s"
         late = NodeUnreachableError(
-            f"the node at {self.base_url} did not answer {method} {path} within {within}"
+            f"the node at {self.base_url} did not answer {method} {path} within {bound}"
         )
         deadline = time.monotonic() + timeout
         try:
-            with self._session.request(
-                method, url, json=json, params=params, timeout=timeout, stream=True
-            ) as resp:
+            with (
+                within(deadline),
+                self._session.request(
+                    method, url, json=json, params=params, timeout=timeout, stream=True
+                ) as resp,
+            ):
                 raw = read_body(resp, deadline, MAX_ANSWER)
-        except requests.Timeout as e:
+        except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as e:
             raise late from e
+        except urllib3.exceptions.HTTPError as e:  # (the body's own read: review67)
+            raise NodeUnreachableError(
+                f"the node at {self.base_url} broke off its answer to {method} {path}: "
+                f"{type(e).__name__}"
+            ) from e
         except requests.RequestException as e:
             said = describe_request_error(e)
             nobody = "Connection refused" in said  # (nothing listens there: the next step)
@@ -341,18 +353,22 @@ class NodeClient:
         anvil64: a chain's (anvil's) URL given as ``--node`` read "has no /v1/order_config",
         the audit's "404 Not Found"."""
         timeout = max(deadline - time.monotonic(), 1.0)
+        end = time.monotonic() + timeout  # (all of it: review67, a trickle held it)
         try:
-            with self._session.post(
-                self.base_url, json=jsonio.CHAIN_PROBE, timeout=timeout, stream=True
-            ) as resp:
-                raw = read_body(resp, time.monotonic() + timeout, MAX_ANSWER)
+            with (
+                within(end),
+                self._session.post(
+                    self.base_url, json=jsonio.CHAIN_PROBE, timeout=timeout, stream=True
+                ) as resp,
+            ):
+                raw = read_body(resp, end, MAX_ANSWER)
             body = (
                 None
                 if raw is None
                 else jsonio.loads(raw, max_bytes=MAX_ANSWER, max_depth=MAX_DEPTH)
             )
-        except (requests.RequestException, JsonLimitError):
-            return False
+        except (requests.RequestException, urllib3.exceptions.HTTPError, JsonLimitError):
+            return False  # (a body broken off, review67: urllib3's error came out)
         return isinstance(body, dict) and body.get("jsonrpc") == "2.0"
 
 

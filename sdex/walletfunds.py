@@ -39,7 +39,7 @@ from sdex.order import address_of, parse_address, to_checksum
 from sdex.wallet import Market, WalletInputError, fmt_amount, parse_key
 from sdex.walletbook import check_record, stale_warning
 from sdex.walletchain import node_chain
-from sdex.walletout import stdout_console
+from sdex.walletout import plain, stdout_console
 from sdex.walletsettle import meta_uint
 
 if TYPE_CHECKING:
@@ -110,7 +110,12 @@ def _uint(raw: object, what: str) -> int:
 
 def _unread(raw: object, what: str) -> str:
     """Why one token call's answer is not a figure ("" when it is one): the chain's words
-    bounded, as they come from a node the wallet may not run."""
+    bounded and ``plain``, as they come from a node the wallet may not run (a revert's reason
+    is the token's author's)."""
+    return plain(_why_unread(raw, what))
+
+
+def _why_unread(raw: object, what: str) -> str:
     if isinstance(raw, ContractRevert):
         return f"its {what} reverted ({str(raw)[:160]})"
     if isinstance(raw, BaseException):

@@ -56,7 +56,15 @@ def stderr_console() -> Console:
 def print_error(err: Console, e: BaseException, where: str = "") -> None:
     """An expected failure as one red line (the wallet commands, the console), after
     ``where`` (Rich markup: a console script's "line N: COMMAND: ")."""
-    err.print(f"{where}[bold red]error:[/] {escape(short_error(e))}")
+    err.print(f"{where}[bold red]error:[/] {escape(plain(short_error(e)))}")
+
+
+def plain(text: str) -> str:
+    """``text`` (a node's or a chain's words) with each character a terminal acts on shown
+    escaped (``\\x1b``): review67, a node's error reason cleared the user's screen."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def short_error(e: BaseException) -> str:

@@ -1,21 +1,20 @@
 """A settlement a previous run left pooled, read back from its stored row to be adopted at
 the start (``sdex.settlement.adopt``): its transaction's fees and body (a replacement signs
-them again), its matches from its calldata (``sdex.audit.calldata.decode_matches``), their
+them again), its matches from its calldata (``sdex.chain.calldata.decode_matches``), their
 amounts as the contract computes them, held in flight in the book. The row is read as any
 file is: each way it may not be this node's own settlement of these orders is refused with
 ``ValueError`` and holds nothing (the row is then given up as before)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sdex.audit.calldata import CalldataError, decode_matches
 from sdex.book.orderbook import OrderBook
+from sdex.chain.calldata import CalldataError, decode_matches
 from sdex.chain.tx import SignedTx
 from sdex.fillmath import UINT256_MAX, match_amounts
 from sdex.order import SignedOrder
@@ -26,6 +25,7 @@ from tests.conftest import Chain
 from tests.nodeutil import running_node
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reorg63_replaced_restart import stored_pair
+from tests.test_settle65_adopt_ioc import stored_pooled
 
 OPERATOR = 19
 FEES = (10**9, 10**8)
@@ -167,14 +167,9 @@ async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
     as before adoption (if it lands, the watcher applies it)."""
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg, store, resting, incoming, data = stored_pair(c, tmp_path)
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    swapped = [(incoming.hash_hex, resting.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, swapped))
-    store.close()
-    c.rpc.call("evm_setAutomine", False)
+    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path)
+    tx = await stored_pooled(c, store, resting, incoming, swapped=True)
     try:
-        c.rpc.call("eth_sendRawTransaction", tx.raw)
         async with running_node(cfg) as (node, _api):
             assert node.settler.adopted == 0 and tx.tx_hash not in node.settler.in_flight
             assert tx.tx_hash.lower() in node.settler.given_up
@@ -189,9 +184,11 @@ async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
         c.rpc.call("evm_mine")
 
 
-def test_the_raw_bound_is_the_calldata_bound_and_room_for_the_fields() -> None:
-    """(``adopt`` imports the audit's decoders only when it adopts: its bound is written out)"""
-    from sdex.audit.calldata import MAX_CALLDATA
-    from sdex.settlement.adopt import MAX_RAW
+def test_the_settlement_layer_reads_calldata_with_the_chains_decoders() -> None:
+    """settle65: the decoders moved to ``sdex.chain.calldata``: the settlement layer imports
+    nothing of the audit, which uses the same ones."""
+    import sdex.audit.calldata as audit
+    import sdex.chain.calldata as chain
 
-    assert MAX_RAW == MAX_CALLDATA + 4096
+    assert audit.decode_matches is chain.decode_matches
+    assert audit.CalldataError is chain.CalldataError

@@ -13,6 +13,8 @@ node's settlements held in the pool (cancel65's ``held_chain``), a real node on 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,17 @@ async def hold_slots(
     return asks + (last or [])
 
 
+@asynccontextmanager
+async def held_node(
+    c: Chain, tmp_path: Path
+) -> AsyncIterator[tuple[Node, Api, list[SignedOrder], int]]:
+    """A node on ``c`` with every settlement slot held (``hold_slots``): the node, its API,
+    the held orders and the operator's transaction count signed before any other."""
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        asks = await hold_slots(c, node, api)
+        yield node, api, asks, operator_count(c, node.sender.address, "pending")
+
+
 async def queued(api: Api, orders: list[SignedOrder], pending: dict[str, int]) -> None:
     """Post ``orders``; until the node holds ``pending`` (maker amount by order hash) in
     flight for them: matched, queued for a slot, not signed."""
@@ -83,16 +96,22 @@ def mine_empty_block(c: Chain, timestamp: int | None = None) -> None:
     c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(GWEI))  # (they fit the next one)
 
 
-def move_weth_alone(c: Chain, maker: int, keep: int) -> None:
-    """``maker`` moves all her WETH but ``keep`` away, mined in a block of its own."""
-    amount = c.weth.balance_of(c.address(maker)) - keep
-    data = c.weth.abi.fn("transfer").encode(c.address(SINK), amount)
-    sender = Sender(c.rpc, c.keys[maker], c.deployment.chain_id)
-    signed = sender.sign(c.weth.address, data, 100_000, fees=fees_for(HIGH_BASE))
+def mined_alone(c: Chain, who: int, to: str, data: bytes, gas: int) -> None:
+    """``who``'s call of ``to`` with ``data``, mined in a block of its own (the held
+    settlements stay out of it: ``mine_empty_block``), and succeeded."""
+    sender = Sender(c.rpc, c.keys[who], c.deployment.chain_id)
+    signed = sender.sign(to, data, gas, fees=fees_for(HIGH_BASE))
     sender.broadcast(signed)
     mine_empty_block(c)
     receipt = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
     assert receipt is not None and receipt["status"] == "0x1", receipt
+
+
+def move_weth_alone(c: Chain, maker: int, keep: int) -> None:
+    """``maker`` moves all her WETH but ``keep`` away, mined in a block of its own."""
+    amount = c.weth.balance_of(c.address(maker)) - keep
+    data = c.weth.abi.fn("transfer").encode(c.address(SINK), amount)
+    mined_alone(c, maker, c.weth.address, data, 100_000)
     assert c.weth.balance_of(c.address(maker)) == keep
 
 
@@ -141,10 +160,8 @@ async def test_a_match_queued_past_its_orders_expiry_is_not_signed(
     held_chain: Chain, tmp_path: Path
 ) -> None:
     c = held_chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        asks = await hold_slots(c, node, api)
+    async with held_node(c, tmp_path) as (node, api, asks, signed_before):
         operator = node.sender.address
-        signed_before = operator_count(c, operator, "pending")
         expiry = node.chain_time() + 300
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6, expiry=expiry))
         other = c.sign(bid(c, BOB, E18, 1000 * E6))
@@ -171,10 +188,8 @@ async def test_matches_queued_past_their_makers_funds_are_not_signed_those_funde
     withdrawn, its bid back on the book, Alice's ask unfunded (lone: reverted before, the
     token's refusal, the operator's gas paid; now nothing is sent)."""
     c = held_chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        asks = await hold_slots(c, node, api)
+    async with held_node(c, tmp_path) as (node, api, asks, signed_before):
         operator = node.sender.address
-        signed_before = operator_count(c, operator, "pending")
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))
         bids = [c.sign(bid(c, taker, E18, 1000 * E6)) for taker in (BOB, CAROL)[: funded + 1]]
         await queued(api, [half, *bids], {half.hash_hex: (funded + 1) * E18})
@@ -199,10 +214,7 @@ async def test_a_match_its_maker_is_paid_for_earlier_in_the_batch_is_signed(
     order: the first pays her what the second takes. Both signed, in one transaction, and
     both filled."""
     c = held_chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        asks = await hold_slots(c, node, api)
-        operator = node.sender.address
-        signed_before = operator_count(c, operator, "pending")
+    async with held_node(c, tmp_path) as (node, api, asks, signed_before):
         buys = c.sign(bid(c, ALICE, E18, 900 * E6))
         sells = c.sign(ask(c, ALICE, E18, 1100 * E6))
         carol = c.sign(ask(c, CAROL, E18, 900 * E6))

@@ -15,6 +15,7 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
+from sdex.chain.receipt import data_of
 from sdex.errors import ChainError, ContractRevert, ExchangeError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +39,15 @@ def encode(types: list[str], args: list[Any]) -> bytes:
     return _eth_abi()[0](types, args)
 
 
-def decode(types: list[str], data: bytes) -> tuple[Any, ...]:
+def decode(types: list[str], data: bytes, strict: bool = True) -> tuple[Any, ...]:
     """ABI-decode ``data`` as ``types`` (eth-abi's ``decode``; its ``DecodingError`` for bytes
-    that are not them)."""
-    return _eth_abi()[1](types, data)
+    that are not them; not ``strict``: padding not checked)."""
+    return _eth_abi()[1](types, data, strict=strict)
+
+
+def decoding_error() -> type[Exception]:
+    """eth-abi's ``DecodingError`` (imported at the first use, as ``decode``)."""
+    return _eth_abi()[2]
 
 
 _PANIC_REASONS = {
@@ -73,12 +79,22 @@ class Function:
     def encode(self, *args: Any) -> bytes:
         return self.selector + encode(list(self.input_types), list(args))
 
+    def decode_answer(self, raw: object) -> tuple[Any, ...]:
+        """``decode_output`` of an ``eth_call``'s answer ``raw``: ``ChainError`` for one that
+        is not 0x and hex bytes (review67: a lying endpoint's number, null or "0xzz" came out
+        of ``raw[2:]`` and ``bytes.fromhex`` as a TypeError or ValueError traceback)."""
+        try:
+            data = data_of(raw)
+        except ValueError:
+            raise ChainError(f"{self.name}() answered {str(raw)[:40]!r}, not hex bytes") from None
+        return self.decode_output(data)
+
     def decode_output(self, data: bytes) -> tuple[Any, ...]:
         """The call's outputs; ``ChainError`` for bytes that are not them (an address with no
         code answers an ``eth_call`` with none: a reset devnet, or another chain)."""
         try:
             return tuple(decode(list(self.output_types), data))
-        except _eth_abi()[2]:
+        except (_eth_abi()[2], UnicodeDecodeError):  # (a string's bytes no UTF-8: review67)
             if not data:
                 raise ChainError(f"{self.name}() answered nothing: no contract there?") from None
             outputs = ",".join(self.output_types)

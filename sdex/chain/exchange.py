@@ -93,13 +93,13 @@ class Exchange:
             raw = self.rpc.call("eth_call", tx, block)
         except ContractRevert as e:
             raise self.decoder.decode(e) from None
-        return f.decode_output(bytes.fromhex(raw[2:]))
+        return f.decode_answer(raw)
 
     def domain(self) -> Domain:
         """The EIP-712 domain read from ``eip712Domain()`` (ERC-5267), never assumed."""
         _, name, version, chain_id, verifying, _, _ = self._call("eip712Domain")
         if (name, version) != ("SDEX", "1"):
-            raise ChainError(f"unexpected EIP-712 domain {name!r} {version!r}")
+            raise ChainError(f"unexpected EIP-712 domain {str(name)[:40]!r} {str(version)[:40]!r}")
         return Domain(chain_id=chain_id, verifying_contract=verifying.lower())
 
     def order_hash(self, order: Order) -> bytes:
@@ -392,7 +392,7 @@ class Token:
         raw = self.rpc.call(
             "eth_call", {"to": self.address, "data": "0x" + f.encode(*args).hex()}, "latest"
         )
-        return f.decode_output(bytes.fromhex(raw[2:]))[0]
+        return f.decode_answer(raw)[0]
 
     def balance_of(self, owner: str) -> int:
         return int(self._call("balanceOf", owner))

@@ -15,16 +15,20 @@ withdrawn only when the chain would refuse it on what the node knows. Its funds 
 mirror's (at the head it applied), plus everything that may reach the maker before the
 batch runs: each settlement of the node's signed earlier and not yet reported
 (``Settler.signed_out``) and each one mined whose block the mirror has not applied
-(``Mirror.own``), in full, as counterparty and as fee recipient. What those earlier
-settlements take from him is NOT counted: a block the mirror applied before the receipt
-came (the watcher waits ``EXPECT_PATIENCE`` s, then reads it) is in the mirror's funds
-already, and counted again it would withdraw a match the chain fills. An account the
-mirror does not hold, or a settlement held ahead without its transfers (``Stub``): in doubt,
-signed."""
+(``Mirror.own``), in full, as counterparty and as fee recipient; less what those take from
+him where the mirror's funds cannot count it yet (settle65: left out, a maker who moved all
+but one match's tokens away had his next match signed, and it reverted behind the one in
+flight, the operator paying ~84k gas): a mined one's transfers from him, and a signed one's
+payment when the order it pays for shows no more filled in the mirror than the book has
+confirmed (so its block is not applied: a block the mirror applied before its receipt came,
+the watcher waiting ``EXPECT_PATIENCE`` s, is in the mirror's funds already, and counted
+again it would withdraw a match the chain fills). An account the mirror does not hold, a
+settlement held ahead without its transfers (``Stub``), or an order of one in flight the
+book does not hold: in doubt, signed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
@@ -46,9 +50,15 @@ def _need(so: SignedOrder, amount: int, mirror: Mirror) -> int:
     return min(amount, max(0, so.order.maker_amount - mirror.filled_of(so.hash)))
 
 
-def unpaid(batch: Sequence[Match], ahead: Iterable[Match], mirror: Mirror) -> set[int]:
+def unpaid(
+    batch: Sequence[Match],
+    ahead: Iterable[Match],
+    mirror: Mirror,
+    confirmed: Callable[[bytes], int | None] = lambda _: None,
+) -> set[int]:
     """The indexes of ``batch``'s matches a maker's funds (as above) fall short of, its
-    matches taken in order; ``ahead``: the settlements signed before it, not reported."""
+    matches taken in order; ``ahead``: the settlements signed before it, not reported;
+    ``confirmed``: an order's filled amount the book has confirmed (None: not held)."""
     needs: dict[Account, int] = {}
     for m in batch:
         for so, _, amount in _pays(m):
@@ -59,10 +69,18 @@ def unpaid(batch: Sequence[Match], ahead: Iterable[Match], mirror: Mirror) -> se
         spendable = mirror.spendable(key)
         if spendable is not None:  # (unknown: in doubt, signed)
             left[key] = spendable
-    if all(left.get(k, need) >= need for k, need in needs.items()):
+    ahead = list(ahead)
+    most = dict(left)  # (less the most those ahead may take: no mirror read per order)
+    _taken(most, (), mirror, confirmed)  # (mined ones': their transfers)
+    for m in ahead:
+        for o, amount in ((m.resting.order, m.left_filled), (m.incoming.order, m.right_filled)):
+            if (o.maker, o.maker_token) in most:
+                most[o.maker, o.maker_token] -= amount
+    if all(most.get(k, need) >= need for k, need in needs.items()):
         return set()  # (the usual case: each maker can pay all of his at once)
     if mirror.own.stubs:  # (settlements ahead of the mirror whose transfers are not kept)
         return set()
+    _taken(left, ahead, mirror, confirmed)
     for r in mirror.own.values():  # (mined, the mirror not at their block yet)
         for token, _, to, value in r.transfers:
             if (to, token) in left:
@@ -80,6 +98,27 @@ def unpaid(batch: Sequence[Match], ahead: Iterable[Match], mirror: Mirror) -> se
                 left[key] -= n
         _credit(left, (m,))
     return out
+
+
+def _taken(
+    left: dict[Account, int],
+    ahead: Iterable[Match],
+    mirror: Mirror,
+    confirmed: Callable[[bytes], int | None],
+) -> None:
+    """Take off ``left`` what the settlements ahead of the mirror take from its accounts:
+    those mined (their transfers), and those signed whose order shows no more filled in
+    the mirror than the book has confirmed (their blocks not applied; in doubt, nothing)."""
+    for r in mirror.own.values():
+        for token, payer, _, value in r.transfers:
+            if (payer, token) in left:
+                left[payer, token] -= value
+    for m in ahead:
+        for so, _, amount in _pays(m):
+            key = (so.order.maker, so.order.maker_token)
+            book = confirmed(so.hash) if key in left else None
+            if book is not None and mirror.filled_of(so.hash) <= book:
+                left[key] -= _need(so, amount, mirror)
 
 
 def _credit(left: dict[Account, int], matches: Iterable[Match]) -> None:

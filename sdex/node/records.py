@@ -263,26 +263,34 @@ class NodeState:
         nonce = self.sender.next_nonce
         return self.watcher.block, self.sender.signed_past if nonce is None else nonce
 
-    def _withdrawn(self, m: Match) -> bool:
-        """Whether an order of ``m`` was cancelled since ``m`` was made, or expires before a
-        settlement of it can land: the settler does not sign ``m``. Soft-cancelled (its
-        maker's cancel taken here: ``Record.cancel_signature``; cancel64: signed after the
-        cancel, at ``cancelledAtNonce`` or above, it broke the node's word though nothing had
-        been sent), or cancelled on chain (its record closed so, or in a block the mirror
-        applied and the node not yet: ``cancelled_on_chain``; cancel65: signed, the chain
-        could only revert or skip it, the operator's gas paid for nothing), or expired by
-        ``soonest_landing`` (take65: queued past its expiry, signed, reverted the same way)."""
+    def _withdrawn(self, batch: Sequence[Match]) -> set[int]:
+        """The indexes of ``batch``'s matches an order of which was cancelled since the match
+        was made, or expires before a settlement of it can land: the settler does not sign
+        them. Soft-cancelled (its maker's cancel taken here: ``Record.cancel_signature``;
+        cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
+        node's word though nothing had been sent), or cancelled on chain (its record closed
+        so, or in a block the mirror applied and the node not yet: ``cancelled_on_chain``;
+        cancel65: signed, the chain could only revert or skip it, the operator's gas paid for
+        nothing), or filled in full on chain by another (``filled_on_chain``; review67: a
+        taker's ``fillOrder`` ahead of the queued match, reverted the same way), or expired by
+        ``soonest_landing`` (take65: queued past its expiry, signed, reverted the same way).
+        The chain's clock read once a batch (anvil65: once a match, twice a batch, as it forms
+        and at its signature)."""
         records = self.records
         landing = self.soonest_landing()
-        for so in (m.resting, m.incoming):
-            rec = records.get(so.hash)
-            if rec is not None and (
-                rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
-            ):
-                return True
-            if so.order.expiry <= landing or self.cancelled_on_chain(so):
-                return True
-        return False
+        out: set[int] = set()
+        for i, m in enumerate(batch):
+            for so in (m.resting, m.incoming):
+                rec = records.get(so.hash)
+                if rec is not None and (
+                    rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
+                ):
+                    out.add(i)
+                    break
+                if so.order.expiry <= landing or self.gone_on_chain(so):
+                    out.add(i)
+                    break
+        return out
 
     def soonest_landing(self) -> int:
         """The earliest stamp of a block a transaction signed now can land in: the chain's
@@ -300,14 +308,26 @@ class NodeState:
     def _unpaid(self, batch: Sequence[Match]) -> set[int]:
         """The matches of ``batch`` its makers' funds fall short of, as the mirror shows
         them (``sdex.node.funding``; memory only): not signed (take65)."""
-        return unpaid(batch, self.settler.signed_out.values(), self.mirror)
+        return unpaid(batch, self.settler.signed_out.values(), self.mirror, self._confirmed)
+
+    def _confirmed(self, order_hash: bytes) -> int | None:
+        """The filled amount the book has confirmed of an order (None: not in the book)."""
+        e = self.book.find(order_hash)
+        return None if e is None else e.filled
 
     def live_sides(self, matches: Iterable[Match]) -> list[bytes]:
         """The hashes of ``matches``' orders (given back unsent) to match again: not one
-        cancelled on chain (its block's close may still be on its way: matched again
-        meanwhile, it would only be withdrawn again)."""
+        cancelled or filled in full on chain (its block's close may still be on its way:
+        matched again meanwhile, it would only be withdrawn again)."""
         sides = (so for m in matches for so in (m.resting, m.incoming))
-        return [so.hash for so in sides if not self.cancelled_on_chain(so)]
+        return [so.hash for so in sides if not self.gone_on_chain(so)]
+
+    def gone_on_chain(self, so: SignedOrder) -> bool:
+        """Whether the chain can fill nothing more of ``so`` as the mirror has it, from
+        memory only: cancelled (``cancelled_on_chain``), or filled in full (a fill the
+        mirror applied in its window of recent blocks: ``Mirror.filled``)."""
+        filled = self.mirror.filled.get(so.hash, 0)
+        return filled >= so.order.maker_amount or self.cancelled_on_chain(so)
 
     def cancelled_on_chain(self, so: SignedOrder) -> bool:
         """Whether the mirror has ``so`` cancelled on chain (``cancelOrder``, or its maker's

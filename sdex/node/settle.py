@@ -15,6 +15,7 @@ from sdex.chain import OrderState
 from sdex.chain.rpc import quantity
 from sdex.matching.match import Match, MatchResult
 from sdex.model import OPEN_STATUSES, MatchOutcome, OrderStatus, closed_status
+from sdex.node.rejudge import restart_reason
 from sdex.node.settleblame import HOSTILE_WHY
 from sdex.node.settlefills import NodeFills, own_fills, publish_fill
 from sdex.order import SignedOrder
@@ -39,6 +40,8 @@ def _payer(so: SignedOrder) -> tuple[str, str]:
 class NodeSettlement(NodeFills):
     """The settler's results applied: confirm, release, diagnose."""
 
+    _restart_takers: AbstractSet[bytes] = frozenset()
+    """One-shot orders the restart closed whose pooled settlement it adopted (``_adopt``)."""
     _reading: tuple[set[tuple[str, str]], ...] = ()
     """For each diagnosis whose chain read is under way, the accounts that paid a fill
     confirmed meanwhile (``_diagnose``)."""
@@ -100,6 +103,10 @@ class NodeSettlement(NodeFills):
             # another settlement's diagnosis (its chain read, under the lock; left50)
             for m in unsent:
                 self._release(m)
+            # first, the chain's word on an order a block touched while it was held (a fill
+            # made elsewhere: review67, it stayed offered, its other side matched it again,
+            # withdrawn again, 38,000 times in 30 s), then its other side matched again
+            self._recheck_settled()
             self._rematch(self.live_sides(unsent))
             self.registry.sync()
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what
@@ -163,14 +170,36 @@ class NodeSettlement(NodeFills):
                 continue
             try:
                 signed = pooled_tx(row)
-                matches = adopted_matches(signed, row.pairs, self.book, self.domain)
+                matches = adopted_matches(
+                    signed, row.pairs, self.book, self.domain, self._closed_at_restart
+                )
             except (ValueError, BookError) as e:
                 self._not_adopted(row, e)
                 continue
+            if closed := {m.incoming.hash for m in matches if m.incoming.hash not in self.book}:
+                # settle65: a one-shot order closed at the restart, out of the book: its fill
+                # counted when the block comes (the watcher's way for a given-up one's:
+                # ``_remined``, up to the chain's filled amount), its resting side confirmed
+                # by the settler alone (``_one_side``)
+                self._restart_takers = self._restart_takers | closed
+                self.settler.given_up.add(signed.tx_hash.lower())
             # (its orders moved: stored and published as at a match; the outcome unread)
             held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
             self.registry.matched(held)
             self.settler.adopt(signed, matches)
+
+    def _closed_at_restart(self, order_hash: bytes) -> tuple[SignedOrder, int] | None:
+        """A one-shot order the restart closed (it never rests: ``restart_reason``), its
+        signed order and the filled amount it was loaded with; None for any other."""
+        rec = self.records.get(order_hash)
+        if rec is None or rec.status is not OrderStatus.REMOVED:
+            return None
+        return (rec.signed, rec.filled) if rec.reason == restart_reason(rec.tif) else None
+
+    def _one_side(self, m: Match) -> bool:
+        """Whether ``m`` is an adopted match whose incoming order the restart closed: the
+        book holds its resting side alone (``_adopt``)."""
+        return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
 
     def _not_adopted(self, row: StoredSettlement, why: Exception) -> None:
         """``row`` given up as before adoption (if it lands, the watcher applies it)."""
@@ -189,12 +218,15 @@ class NodeSettlement(NodeFills):
             m.incoming.hash: (_was(find(m.incoming.hash)), actual.right_filled),
         }
         try:  # as proposed (the usual case): the book's records of both, no lookup
-            self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
+            if self._one_side(m):  # (its incoming's fill: the watcher's, with its block)
+                self.book.confirm(m.resting.hash, m.left_filled, actual.left_filled)
+            else:
+                self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
         except UnknownOrder as e:  # gone meanwhile (after a reorg, say): the other side
             log.warning("confirming a settled match: %s", e)  # was confirmed all the same
         except BookError:
             log.exception("confirming a settled match failed")
-        for so in (m.resting, m.incoming):
+        for so in (m.resting,) if self._one_side(m) else (m.resting, m.incoming):
             rec = self.records.get(so.hash)
             if rec is None:
                 continue
@@ -240,7 +272,10 @@ class NodeSettlement(NodeFills):
         self.registry.settled(m)
         before = {so.hash: self.book.get(so.hash) for so in (m.resting, m.incoming)}
         try:  # (each side released on its own: ``Settling.release``)
-            self.engine.release(m)
+            if self._one_side(m):
+                self.book.release(m.resting.hash, m.left_filled)
+            else:
+                self.engine.release(m)
         except UnknownOrder as e:  # filled or dropped meanwhile (after a reorg, say): said
             log.warning("releasing a failed match: %s", e)
         except BookError:

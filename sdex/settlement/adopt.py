@@ -10,32 +10,33 @@ the pooled one and reverted when it did (the operator's gas, once a pair a resta
 The row is this node's own (``sdex.storesettle`` checks its hash is its raw transaction's),
 yet read as any file is: its raw transaction at most ``MAX_RAW`` bytes, a type-2
 transaction of the row's nonce to the Exchange, its calldata a match the contract reads
-(``sdex.audit.calldata.decode_matches``), each match naming the stored pair's orders, each
+(``sdex.chain.calldata.decode_matches``), each match naming the stored pair's orders, each
 order held open in the book with what the match takes still fillable. Anything else is
 ``ValueError`` and nothing is held: the row is given up as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from hexbytes import HexBytes
 
-from sdex.book.levels import Entry
 from sdex.book.orderbook import OrderBook
+from sdex.chain.calldata import MAX_CALLDATA, CalldataError, decode_matches
 from sdex.chain.tx import SignedTx
 from sdex.fillmath import FillMathError, match_amounts
 from sdex.matching.match import Match
-from sdex.order import Domain, Order
+from sdex.order import Domain, Order, SignedOrder
 from sdex.storesettle import StoredSettlement
 
-MAX_RAW = 8 * 1024 * 1024 + 4096
+MAX_RAW = MAX_CALLDATA + 4096
 """Largest raw transaction adopted (bytes): its calldata's bound
-(``sdex.audit.calldata.MAX_CALLDATA``) and room for its fields.
+(``sdex.chain.calldata.MAX_CALLDATA``) and room for its fields.
 
-The transaction and calldata decoders (eth-account's, which loads the ABI codec, and the
-audit's) are imported when a restart has a pooled row to adopt, not with the node: a node's
-and a wallet command's imports load no ABI codec nor ``sdex.audit``
+eth-account's transaction decoder, which loads the ABI codec, is imported when a restart has
+a pooled row to adopt, not with the node; the calldata decoders load it at their first
+decode: a node's and a wallet command's imports load no ABI codec
 (``tests/test_start_imports.py``)."""
 
 
@@ -60,16 +61,26 @@ def pooled_tx(row: StoredSettlement) -> SignedTx:
     return SignedTx(row.tx_hash, nonce, row.raw_tx, ((cap - tip) // 2, tip), body)
 
 
+Closed = Callable[[bytes], tuple[SignedOrder, int] | None]
+"""A one-shot (IOC, FOK) order the restart closed, by hash: its signed order and the filled
+amount it was loaded with (None: no such order)."""
+
+
 def adopted_matches(
-    signed: SignedTx, pairs: Sequence[tuple[str, str]], book: OrderBook, domain: Domain
+    signed: SignedTx,
+    pairs: Sequence[tuple[str, str]],
+    book: OrderBook,
+    domain: Domain,
+    closed: Closed | None = None,
 ) -> list[Match]:
     """``signed``'s matches (sent to ``domain``'s Exchange; ``pairs``: the stored row's
     (resting, incoming) order hashes), their amounts as the contract computes them from the
     book's view of both orders (filled and in flight, the batch's earlier matches counted),
-    each held in the book in flight as the engine holds a match's. ``ValueError`` (nothing
-    held) if the calldata is not these pairs' matches or the book cannot hold one."""
-    from sdex.audit.calldata import CalldataError, decode_matches
-
+    each held in the book in flight as the engine holds a match's. An incoming order not
+    open in the book may be a one-shot order the restart closed (``closed``: it never
+    rests, settle65): taken as it was loaded, nothing of it held (the book does not hold
+    it), its resting side held all the same. ``ValueError`` (nothing held) if the calldata
+    is not these pairs' matches or the book cannot hold one."""
     if signed.body is None or signed.body[0] != domain.verifying_contract:
         raise ValueError("not a transaction to the Exchange")
     try:
@@ -81,32 +92,48 @@ def adopted_matches(
     held: dict[bytes, int] = {}  # (what the matches before take of each order)
     matches: list[Match] = []
     for (left, right, cap), names in zip(decoded, pairs, strict=True):
-        resting, incoming = (
-            _entry(book, domain, left, names[0]),
-            _entry(book, domain, right, names[1]),
-        )
+        resting = _side(book, domain, left, names[0], None)
+        incoming = _side(book, domain, right, names[1], closed)
         try:
             amounts = match_amounts(
                 left.maker_amount, left.taker_amount, left.fee_amount,
-                resting.filled + resting.pending + held.get(resting.hash, 0),
+                resting.taken + held.get(resting.signed.hash, 0),
                 right.maker_amount, right.taker_amount, right.fee_amount,
-                incoming.filled + incoming.pending + held.get(incoming.hash, 0), cap,
+                incoming.taken + held.get(incoming.signed.hash, 0), cap,
             )  # fmt: skip
         except FillMathError as e:
             raise ValueError(f"its match of {names[0]} does not fill: {e}") from None
-        for entry, amount in ((resting, amounts.left_filled), (incoming, amounts.right_filled)):
-            held[entry.hash] = held.get(entry.hash, 0) + amount
-            if held[entry.hash] > entry.fillable:
-                raise ValueError(f"the book holds less of {entry.signed.hash_hex} than it takes")
-        side = book.route(incoming.signed.order)[1]
-        matches.append(Match(resting.signed, incoming.signed, amounts, side))
+        for side, amount in ((resting, amounts.left_filled), (incoming, amounts.right_filled)):
+            h = side.signed.hash
+            held[h] = held.get(h, 0) + amount
+            if held[h] > side.fillable:
+                raise ValueError(f"the book holds less of {side.signed.hash_hex} than it takes")
+        route = book.route(incoming.signed.order)[1]
+        matches.append(Match(resting.signed, incoming.signed, amounts, route))
     for order_hash, amount in held.items():
-        book.reserve(order_hash, amount)
+        if book.find(order_hash) is not None:  # (a closed one-shot order: not the book's)
+            book.reserve(order_hash, amount)
     return matches
 
 
-def _entry(book: OrderBook, domain: Domain, order: Order, hash_hex: str) -> Entry:
-    e = book.find(domain.order_hash(order))
-    if e is None or e.signed.hash_hex != hash_hex or e.closed:
-        raise ValueError(f"order {hash_hex} is not the calldata's, or not open in the book")
-    return e
+@dataclass(frozen=True, slots=True)
+class _Side:
+    signed: SignedOrder
+    taken: int
+    """Filled and in flight."""
+    fillable: int
+    """What a match may take of it."""
+
+
+def _side(
+    book: OrderBook, domain: Domain, order: Order, hash_hex: str, closed: Closed | None
+) -> _Side:
+    h = domain.order_hash(order)
+    e = book.find(h)
+    if e is not None and e.signed.hash_hex == hash_hex and not e.closed:
+        return _Side(e.signed, e.filled + e.pending, e.fillable)
+    got = closed(h) if closed is not None and e is None else None
+    if got is not None and got[0].hash_hex == hash_hex:
+        so, filled = got
+        return _Side(so, filled, so.order.maker_amount - filled)
+    raise ValueError(f"order {hash_hex} is not the calldata's, or not open in the book")

@@ -55,7 +55,7 @@ from sdex.settlement.outcome import Outcome, SettledMatch
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.settlement.take import Unpaid, Withdrawn, take, withdrawn_from
+from sdex.settlement.take import Unpaid, Withdrawer, Withdrawn, take, withdrawn_from
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -90,14 +90,14 @@ class Settler(BatchTx):
         max_in_flight: int = MAX_IN_FLIGHT,
         backlog_batch: int | None = None,
         suspect: Callable[[Match], bool] | None = None,
-        withdrawn: Callable[[Match], bool] | None = None,
+        withdrawn: Withdrawer | None = None,
         unpaid: Unpaid | None = None,
     ) -> None:
         self.chain = chain
         self.withdrawn = withdrawn
-        """A match an order of which was cancelled since it was made, or expires before its
-        settlement can land: not signed (checked as its batch forms and right at the
-        signature; ``sdex.settlement.take``)."""
+        """The matches of a batch an order of which was cancelled since it was made, or
+        expires before its settlement can land: not signed (checked as its batch forms and
+        right at the signature; ``sdex.settlement.take``)."""
         self.unpaid = unpaid
         """The matches of a batch whose makers' funds fall short: not signed either (take65)."""
         self.signed_out: dict[int, Match] = {}
@@ -138,6 +138,8 @@ class Settler(BatchTx):
         self._adopted: set[asyncio.Task[None]] = set()
         """Flights of settlements a previous run left pooled (``adopt``): apart from
         ``_flights``, so ``idle`` says no match of this run waits nor flies."""
+        self._to_adopt: list[tuple[SignedTx, list[Match]]] = []
+        """Those adopted before ``run``: their flights start with it (``adopt``)."""
         self.adopted = 0
         """Settlements a previous run left pooled, adopted at the start (``adopt``)."""
         self.in_flight: set[str] = set()
@@ -188,6 +190,13 @@ class Settler(BatchTx):
 
     async def run(self) -> None:
         try:
+            for signed, batch in self._to_adopt:
+                task = asyncio.create_task(
+                    self._fly_adopted(signed, batch), name="adopted settlement"
+                )
+                self._adopted.add(task)
+                task.add_done_callback(self._adopted.discard)
+            self._to_adopt = []
             while True:
                 await self._wake.wait()
                 self._wake.clear()
@@ -251,16 +260,17 @@ class Settler(BatchTx):
     def adopt(self, signed: SignedTx, batch: list[Match]) -> None:
         """A settlement a previous run left pooled, ``batch`` its matches, held in flight in
         the book (``sdex.settlement.adopt``): awaited as one of this run's (replaced at
-        higher fees if it stays pooled), its results reported through ``on_result``."""
+        higher fees if it stays pooled), its results reported through ``on_result``. Its
+        flight starts with ``run``, which ends it: a stop before the settler ran leaves none
+        running (settle65: it outlived the node's stop), the row ``pending`` for the next
+        start."""
         self.in_flight.add(signed.tx_hash)
         self.ours.add(signed.tx_hash)
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
         self.signed_out.update((id(m), m) for m in batch)
         self.adopted += 1
-        task = asyncio.create_task(self._fly_adopted(signed, batch), name="adopted settlement")
-        self._adopted.add(task)
-        task.add_done_callback(self._adopted.discard)
+        self._to_adopt.append((signed, batch))
 
     async def _fly_adopted(self, signed: SignedTx, batch: list[Match]) -> None:
         gas = signed.body[2] if signed.body is not None else 0
