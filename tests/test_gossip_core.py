@@ -524,6 +524,25 @@ def test_a_failed_push_is_resent_after_the_backoff() -> None:
     assert clock.t >= peer.retry_at and again.body == push.body
 
 
+def test_a_hello_from_a_peer_in_a_backoff_ends_its_wait() -> None:
+    """gossip66: a peer that comes back (a restart dials its peers first) says hello: the
+    push that waits for it leaves at the next tick, its failures kept (one more failure
+    waits as long). A hello signed for another node, or from another URL, ends nothing."""
+    core, clock = make(peers=1, mesh=1)
+    core.accepted(order(1))
+    push = only(run_due(core, clock), "push")
+    core.answered(push.id, None)
+    peer = core.peers.get(peer_id(1))
+    assert peer is not None and peer.retry_at > clock.t
+    core.hello(peer_id(1), url(1), {}, to=peer_id(9))  # (replayed from another node)
+    core.hello(peer_id(1), "http://elsewhere.test", {})  # (a new URL is dialled first)
+    assert peer.retry_at > clock.t and core.next_timer() > clock.t
+    core.hello(peer_id(1), url(1), {}, to="")  # (a restart knows our URL, not our id)
+    assert peer.failures == 1 and peer.reachable(clock.t)
+    assert core.next_timer() <= clock.t
+    assert only(core.tick(), "push").body == push.body
+
+
 def test_an_answer_signed_by_another_key_counts_as_a_failure() -> None:
     core, clock = make(peers=1, mesh=1)
     core.accepted(order(1))

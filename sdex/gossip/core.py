@@ -210,7 +210,9 @@ class GossipCore(Pushing):
         A replay then spends at most one of the signer's introductions here, and none once
         the signer is admitted at that URL; the shared URLs are not lost: the claimed URL is
         dialled back, and the answer to our own hello (fresh, signed over our request)
-        shares the signer's."""
+        shares the signer's. One from an admitted peer at the URL it is known by ends the
+        wait of its backoff (``Peers.retry_now``; a replayed first hello costs one call to
+        a peer that was up when it signed it): the driver re-arms its timer after."""
         addressed = to is None or to.lower() == self.node_id.lower()
         peer, source = self.peers.get(sender), source_group(address)
         if (addressed or to == "") and (peer is None or peer.url != normalize(url)):
@@ -219,6 +221,9 @@ class GossipCore(Pushing):
         if addressed and isinstance(urls, list):
             for u in urls[: flows.MAX_SHARED_URLS]:
                 self.peers.introduce(u, sender, source)
+        known = peer is not None and peer.url == normalize(url) and (addressed or to == "")
+        if known and peer is not None and self.peers.retry_now(peer):  # it is up again
+            self.resume(sender)  # (gossip66: a restarted peer got no call for up to 12 s)
         granted = False
         graft = body.get("mesh") if addressed else None
         if graft is True and peer is not None and not self.peers.is_banned(sender):

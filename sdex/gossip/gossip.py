@@ -163,6 +163,14 @@ class Gossip:
                 except Exception:  # a measuring hook never breaks gossip
                     log.exception("the spawned hook failed")
 
+    def hello(
+        self, sender: str, url: str, body: dict[str, Any], to: str, address: str | None
+    ) -> dict[str, object]:
+        """``GossipCore.hello``'s answer; a peer's backoff it ended makes a timer due now."""
+        answer = self.core.hello(sender, url, body, to=to, address=address)
+        self._arm()
+        return answer
+
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> None:
         """Send a cancel or settlement notice to every live peer."""
         self._run(self.core.notify(kind, notice, exclude))

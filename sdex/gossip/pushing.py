@@ -79,6 +79,14 @@ class Pushing:
                 self._schedule(box, now)
         return self._drain()
 
+    def resume(self, key: str) -> None:
+        """The peer ``key``'s backoff ended early (``Peers.retry_now``): what its box held
+        for it leaves at the next tick (its timer at the wait's end is void then)."""
+        box, now = self._boxes.get(key), self.clock()
+        if box is not None and box.due is not None and box.due > now and not box.in_flight:
+            box.due = now
+            heapq.heappush(self._timers, (now, next(self._ids), key))
+
     def _due_pushes(self, now: float) -> None:
         """The outboxes' timers that are due: held forwards board, held pushes leave."""
         cfg = self.config

@@ -313,7 +313,7 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
 async def post_hello(gossip: Gossip, q: Asked) -> object:
     """A signed hello: the sender's claimed URL is dialled back before it is trusted. What
     one signed for no node or another may introduce or graft: ``GossipCore.hello``."""
-    return gossip.core.hello(q.sender, q.url, q.body, to=q.to, address=q.address)
+    return gossip.hello(q.sender, q.url, q.body, to=q.to, address=q.address)
 
 
 async def get_peers(gossip: Gossip, q: Asked) -> object:

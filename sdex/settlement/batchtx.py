@@ -44,7 +44,7 @@ from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
 from sdex.settlement.stages import FlightTimes
-from sdex.settlement.take import Unpaid, still
+from sdex.settlement.take import Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
@@ -58,7 +58,7 @@ class BatchTx(NonceLane):
 
     gas: BatchGas
     suspect: Callable[[Match], bool] | None
-    withdrawn: Callable[[Match], bool] | None
+    withdrawn: Withdrawer | None
     unpaid: Unpaid | None
     signed_out: SignedOut
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
