@@ -212,9 +212,9 @@ class FundsMachine(RuleBasedStateMachine):
     def applied(self, number: int, ours: bool) -> None:
         self.mirror.own.passed(number, lambda n: f"0x{n:064x}" if ours else None)
 
-    @rule(txs=st.lists(st.sampled_from(TXS), max_size=3))
-    def dropped(self, txs: list[str]) -> None:
-        self.mirror.own.drop(txs)
+    @rule(txs=st.lists(st.sampled_from(TXS), max_size=3), head=st.integers(0, 5))
+    def dropped(self, txs: list[str], head: int) -> None:
+        self.mirror.own.drop(txs, head)
 
     @rule(which=st.sampled_from(["own", "out"]))
     def reset(self, which: str) -> None:
