@@ -302,9 +302,15 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self._sum(r, -1)
 
     def _sum(self, r: OwnReceipt, sign: int) -> None:
-        for token, payer, to, value in r.transfers:
-            add_to(self.paid, (payer, token), sign * value)
-            add_to(self.got, (to, token), sign * value)
+        paid, got = self.paid, self.got
+        if sign > 0:
+            for token, payer, to, value in r.transfers:
+                paid[payer, token] = paid.get((payer, token), 0) + value
+                got[to, token] = got.get((to, token), 0) + value
+        else:
+            for token, payer, to, value in r.transfers:
+                add_to(paid, (payer, token), -value)
+                add_to(got, (to, token), -value)
 
 
 def _lower_to(heights: dict[K, int], head: int) -> None:

@@ -24,9 +24,9 @@ confirmed (so its block is not applied: a block the mirror applied before its re
 the watcher waiting ``EXPECT_PATIENCE`` s, is in the mirror's funds already, and counted
 again it would withdraw a match the chain fills). An account the mirror does not hold, a
 settlement held ahead without its transfers (``Stub``), or an order of one in flight the
-book does not hold: in doubt, signed. The settlements ahead are not walked: what they take
-from and give each account is kept as they come and go (``SignedOut``, ``OwnReceipts.paid``
-and ``got``), and only a short maker's own payments ahead are looked at (funds67)."""
+book does not hold: in doubt, signed. The settlements ahead are not walked unless a maker is
+short of the most they may take: what they take from and give each account is kept as they
+come and go (``SignedOut.pays``, ``OwnReceipts.paid`` and ``got``; funds67)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,16 @@ from collections.abc import Callable, Iterable, Sequence
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.order import SignedOrder
-from sdex.settlement.signedout import SignedOut, transfers
+from sdex.settlement.signedout import SignedOut
 
 Account = tuple[str, str]
+
+
+def transfers(m: Match) -> tuple[tuple[SignedOrder, SignedOrder, int], ...]:
+    """(payer's order, payee's order, amount) of both of ``m``'s transfers: each maker pays
+    the amount of his maker token to the other maker and the other's fee recipient."""
+    return ((m.resting, m.incoming, m.left_filled),
+            (m.incoming, m.resting, m.right_filled))  # fmt: skip
 
 
 def _need(so: SignedOrder, amount: int, mirror: Mirror) -> int:
@@ -77,12 +84,16 @@ def unpaid(
             left[key] = spendable + own.got.get(key, 0)
     if not left or own.stubs:  # (stubs: settlements ahead whose transfers are not kept)
         return set()  # (the usual case: each maker can pay all of hers)
-    for key in left:
-        left[key] += ahead.gets.get(key, 0)
-        for so, amount in ahead.by_payer.get(key, {}).values():
-            book = confirmed(so.hash)  # (signed ones': their block not applied, as above)
-            if book is not None and mirror.filled_of(so.hash) <= book:
-                left[key] -= _need(so, amount, mirror)
+    for m in ahead.values():  # (one short: the matches signed ahead, at most those in flight)
+        for so, payee, amount in transfers(m):
+            token = so.order.maker_token
+            if (key := (so.order.maker, token)) in left:
+                book = confirmed(so.hash)  # (their blocks not applied, as above)
+                if book is not None and mirror.filled_of(so.hash) <= book:
+                    left[key] -= _need(so, amount, mirror)
+            for to in {payee.order.maker, payee.order.fee_recipient}:
+                if (to, token) in left:
+                    left[to, token] += amount
     out: set[int] = set()
     for i, m in enumerate(batch):
         pays = [(so, _need(so, amount, mirror)) for so, _, amount in transfers(m)]
