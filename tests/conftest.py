@@ -9,10 +9,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -21,6 +23,7 @@ from sdex.chainnode import ENGINES, Engine
 from sdex.deployment import Deployment
 from sdex.devnet import Devnet
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, sign_order
+from tests.deep import DEEP
 
 LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))
 
@@ -32,6 +35,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("SDEX_TEST_ENGINE", "hardhat"),
         help="the chain the tests run on (default: $SDEX_TEST_ENGINE or hardhat)",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "cpu_bound(seconds): bounded by the process's CPU time (times SDEX_DEEP), not the "
+        "wall clock's pytest-timeout",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:  # (a cpu_bound test's own timeout mark, if any, is kept)
+        if item.get_closest_marker("cpu_bound") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(0))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """A ``cpu_bound(seconds)`` test fails past that much CPU time of its process
+    (``ITIMER_PROF``), whatever the wall clock says.
+
+    flake66: a property test doing ~10 s of CPU work (``test_book_state``'s machine: 16.5 s
+    of user CPU for the file, 454 s of wall time at load ~22 on 2 cores) met
+    pytest-timeout's 300 s wall-clock bound part way through an example; hypothesis took
+    that ``Failed`` for the example's own failure, replayed it, and reported a flaky test
+    (``FlakyStrategyDefinition``/``FlakyFailure``). A bound on CPU time still stops a test
+    that loops for good (a loop burns CPU), and is met the same on a quiet machine or a
+    loaded one."""
+    mark = item.get_closest_marker("cpu_bound")
+    if mark is None:
+        return (yield)
+    seconds = float(mark.args[0]) * DEEP
+
+    def over(signum: int, frame: FrameType | None) -> None:
+        pytest.fail(f"over {seconds:g} s of CPU time (cpu_bound)", pytrace=False)
+
+    old = signal.signal(signal.SIGPROF, over)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 @pytest.hookimpl(trylast=True)

@@ -26,7 +26,7 @@ from sdex.gossip import NodeKey
 from sdex.keccak import keccak
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
-from sdex.node.main import serve
+from sdex.node.main import serve_app
 from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
 from sdex.signature import address_of
@@ -82,7 +82,7 @@ async def running_node(cfg: NodeConfig) -> AsyncIterator[tuple[Node, Api]]:
     async with contextlib.AsyncExitStack() as stack:
         for attempt in range(1, PORT_TRIES + 1):
             try:
-                node = await stack.enter_async_context(serve(cfg))
+                node, app = await stack.enter_async_context(serve_app(cfg))
                 break
             except OSError as e:  # (PortInUseError at the check, EADDRINUSE at the bind)
                 if e.errno != errno.EADDRINUSE and not isinstance(e, PortInUseError):
@@ -91,7 +91,7 @@ async def running_node(cfg: NodeConfig) -> AsyncIterator[tuple[Node, Api]]:
                     raise
             cfg = replace(cfg, port=free_port())
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        yield node, Api(session, url_of(node))
+        yield node, Api(session, url_of(node), app)
 
 
 def url_of(node: Node) -> str:
@@ -102,11 +102,15 @@ def url_of(node: Node) -> str:
 
 
 class Api:
-    """A thin JSON client for tests: returns (status, body) and never raises on 4xx."""
+    """A thin JSON client for tests: returns (status, body) and never raises on 4xx.
+    ``app``: the node's (``running_node``'s), to wait on its state, if it runs in this process."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, base: str, app: web.Application | None = None
+    ) -> None:
         self.session = session
         self.base = base
+        self.app = app
 
     async def get(self, path: str, **params: Any) -> tuple[int, Any]:
         async with self.session.get(self.base + path, params=params or None) as r:

@@ -30,6 +30,7 @@ from collections import defaultdict
 from fractions import Fraction
 from typing import TypeVar
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -55,6 +56,9 @@ PRICES = [Fraction(2, 3), Fraction(1), Fraction(7, 5), Fraction(3, 2)]
 SCALES = [1, 1, 1, 10**18, 3**40]
 T = TypeVar("T")
 HUGE = 2**255 - 1  # with HUGE - 1: coprime, its one lot is all of it (attack29)
+pytestmark = pytest.mark.cpu_bound(240)
+"""~15 s of CPU here (both tests); a machine at load 20-35 takes 20-30 times as long on the
+wall clock, past pytest-timeout's 300 s (``tests.conftest.pytest_runtest_call``)."""
 
 
 # new_orders picks from these lists by index (an integer strategy built once: a

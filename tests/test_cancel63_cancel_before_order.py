@@ -115,11 +115,7 @@ async def test_a_cancel_made_after_a_peers_link_failed_reaches_it(
     before tests63)."""
     c = chain
     async with Cluster(c, tmp_path, [[], [0]]) as net:
-        a, b = net.api(0), net.api(1)
-        warm = c.sign(ask(c, BOB, E18, 9000 * E6))
-        assert (await a.post_order(warm))[0] == 201
-        await wait_for(lambda: _is(b, warm, "open"), timeout=60)
-        await net.cut([0], [1])
+        a, b = await warm_then_cut(net, c)
         await wait_for(lambda: _failing(a, net.urls[1]), timeout=60)  # (its next round's call)
         withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))
         assert (await a.post_order(withdrawn))[0] == 201
@@ -148,11 +144,26 @@ async def cancel_reached(api: Api, withdrawn: SignedOrder) -> None:
     assert body["metaData"]["status"] == "cancelled", (code, body)
 
 
+async def _peers(api: Api) -> list[dict[str, object]]:
+    """The admitted peers ``/health`` lists (its body says them when a degraded chain makes
+    it 503, too; none while the node starts)."""
+    _, health = await api.get("/health")
+    gossip = health.get("gossip") if isinstance(health, dict) else None
+    return list(gossip["peers"]) if isinstance(gossip, dict) else []
+
+
 async def _failing(api: Api, url: str) -> bool:
     """Whether the node of ``api`` has a call to its peer at ``url`` failing (a backoff)."""
-    code, health = await api.get("/health")
-    peers = health["gossip"]["peers"] if code == 200 else []
-    return any(p["url"] == url and p["failures"] > 0 for p in peers)
+    return any(p["url"] == url and p["failures"] for p in await _peers(api))
+
+
+async def linked(net: Cluster) -> bool:
+    """Whether nodes 0 and 1 each list the other as an admitted peer (node 0 admits node 1
+    only once its dial-back of node 1's hello answered, which may come after node 1 pulled
+    node 0's orders by anti-entropy)."""
+    zero = {p["url"] for p in await _peers(net.api(0))}
+    one = {p["url"] for p in await _peers(net.api(1))}
+    return net.urls[1] in zero and net.urls[0] in one
 
 
 async def _is(api: Api, signed: SignedOrder, status: str) -> bool:
@@ -160,12 +171,15 @@ async def _is(api: Api, signed: SignedOrder, status: str) -> bool:
 
 
 async def warm_then_cut(net: Cluster, c: Chain) -> tuple[Api, Api]:
-    """Node 1 shown to take node 0's gossip (an order of Bob's), then their link cut: the
-    two nodes' clients."""
+    """Node 1 shown to take node 0's gossip (an order of Bob's), each node listing the other
+    as a peer (flake66: node 1 held the order while node 0 did not list node 1 yet; cut then,
+    node 0 never called node 1: it saw no link fail and queued nothing for it), then their
+    link cut: the two nodes' clients."""
     a, b = net.api(0), net.api(1)
     warm = c.sign(ask(c, BOB, E18, 9000 * E6))
     assert (await a.post_order(warm))[0] == 201
     await wait_for(lambda: _is(b, warm, "open"), timeout=60)
+    await wait_for(lambda: linked(net), timeout=60)
     await net.cut([0], [1])
     return a, b
 

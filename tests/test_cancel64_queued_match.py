@@ -10,6 +10,7 @@ Hardhat mining only when told, a real node on loopback, the audit run against it
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from sdex.matching.match import Match
@@ -109,9 +110,13 @@ async def test_a_match_withdrawn_between_its_batch_and_the_signature_is_left_out
     kept, late = pair(c, 0), pair(c, 1)
     looks: dict[int, int] = {}
 
-    def withdrawn(m: Match) -> bool:  # (the node's record lookup: cancelled after one look)
-        looks[id(m)] = looks.get(id(m), 0) + 1
-        return m is late and looks[id(m)] > 1  # (first as the batch forms, then at signing)
+    def withdrawn(batch: Sequence[Match]) -> set[int]:  # (the node's lookup: cancelled
+        out: set[int] = set()  # after one look)
+        for i, m in enumerate(batch):
+            looks[id(m)] = looks.get(id(m), 0) + 1
+            if m is late and looks[id(m)] > 1:  # (first as the batch forms, then at signing)
+                out.add(i)
+        return out
 
     operator = c.address(FALLBACK_OPERATOR)
     nonce = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)

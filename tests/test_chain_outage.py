@@ -1,5 +1,6 @@
-"""A node whose chain goes away (RPC stopped) and comes back as another chain (Hardhat
-restarted on the same port, everything deployed again): quiet backoff, /health 503, reset."""
+"""A node whose chain goes away (RPC stopped) and comes back as another chain (the suite's
+engine restarted on the same port, everything deployed again): quiet backoff, /health 503,
+reset."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Exchange, Rpc, Sender, Token
-from sdex.chainnode import HardhatNode
+from sdex.chainnode import ChainNode, Engine, chain_node
 from sdex.deployment import Deployment
 from sdex.devnet import deploy_devnet
 from sdex.node.config import NodeConfig
@@ -23,14 +24,16 @@ from tests.test_node import ALICE, BOB, E6, E18
 ACCOUNTS = 20
 
 
-class OwnHardhat:
-    """A Hardhat of a test's own on a free port (its log in ``LOG_DIR``); ``start_again``
-    after ``stop``: on the same port, another chain (another genesis time: other hashes)."""
+class OwnChain:
+    """A chain of a test's own, of the suite's engine (``--engine``), on a free port (its log
+    in ``LOG_DIR``); ``start_again`` after ``stop``: on the same port, another chain (another
+    genesis time: other hashes)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, engine: Engine) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log = LOG_DIR / f"{name}-{os.getpid()}.log"
-        self.node = HardhatNode(None, self.log, ACCOUNTS)  # (a port of its pick, retried)
+        self.engine = engine
+        self.log = LOG_DIR / f"{name}-{engine}-{os.getpid()}.log"
+        self.node: ChainNode = chain_node(engine, None, self.log, ACCOUNTS)  # (port: retried)
         self.rpc = self.node.start()
         self.port = self.node.port
 
@@ -42,22 +45,22 @@ class OwnHardhat:
         self.node.stop()
 
     def start_again(self) -> Rpc:
-        self.node = HardhatNode(self.port, self.log, ACCOUNTS)
+        self.node = chain_node(self.engine, self.port, self.log, ACCOUNTS)
         self.rpc = self.node.start()
         return self.rpc
 
 
 class OwnOrders:
-    """On an own Hardhat's deployment ``dep``: a node's config (the last dev account's key,
+    """On an own chain's deployment ``dep``: a node's config (the last dev account's key,
     its store at ``db``) and wallets' orders signed for it, valid two hours from its head."""
 
-    def __init__(self, hardhat: OwnHardhat, dep: Deployment, db: Path) -> None:
+    def __init__(self, own: OwnChain, dep: Deployment, db: Path) -> None:
         self.dep = dep
         self.keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
         self.cfg = NodeConfig.from_deployment(dep, self.keys[19], db, port=free_port())
-        self.domain = Exchange(hardhat.rpc, dep.exchange).domain()
+        self.domain = Exchange(own.rpc, dep.exchange).domain()
         self.weth, self.usdc = dep.token("WETH").address, dep.token("USDC").address
-        head = hardhat.rpc.call("eth_getBlockByNumber", "latest", False)
+        head = own.rpc.call("eth_getBlockByNumber", "latest", False)
         self.expiry = int(head["timestamp"], 16) + 7200
         self._salts = itertools.count(1000)
 
@@ -78,12 +81,12 @@ class OwnOrders:
 
 
 async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, engine: Engine
 ) -> None:
-    hardhat = OwnHardhat("outage")
-    rpc = hardhat.rpc
+    net = OwnChain("outage", engine)
+    rpc = net.rpc
     try:
-        dep = hardhat.deploy()
+        dep = net.deploy()
         keys = [bytes.fromhex(a.key[2:]) for a in dep.accounts]
         cfg = NodeConfig.from_deployment(dep, keys[19], tmp_path / "n.db", port=free_port())
         ex = Exchange(rpc, dep.exchange)
@@ -130,7 +133,7 @@ async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
             # The chain goes away: one line, backoff, 503 with the lag.
             caplog.clear()
             caplog.set_level(logging.INFO)
-            hardhat.stop()
+            net.stop()
             failures = node.watcher.failures
             await wait_for(lambda: node.watcher.failures >= failures + 4, timeout=20)
             code, health = await api.get("/health")
@@ -141,9 +144,9 @@ async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
             assert "unreachable" in chain_lines[0].getMessage()
             assert all(r.exc_info is None for r in caplog.records)
 
-            # Hardhat again on the same port, everything deployed again: another chain.
-            rpc = hardhat.start_again()
-            dep2 = hardhat.deploy()
+            # The chain again on the same port, everything deployed again: another chain.
+            rpc = net.start_again()
+            dep2 = net.deploy()
             assert dep2.exchange == dep.exchange and dep2.deploy_block == dep.deploy_block
 
             async def rebuilt() -> bool:
@@ -166,4 +169,4 @@ async def test_chain_down_backs_off_quietly_then_a_reset_rebuilds_state(
             ex2.fill_order(Sender(rpc, keys[BOB], dep2.chain_id), signed, 1500 * E6)
             await wait_for(lambda: status("partially_filled"), timeout=20)
     finally:
-        hardhat.stop()
+        net.stop()

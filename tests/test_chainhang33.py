@@ -20,12 +20,13 @@ from aiohttp import web
 from rich.console import Console
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.chainnode import Engine
 from sdex.client import NodeClient, PostedOrder
 from sdex.deployment import TokenInfo
 from sdex.wallet import Market, Side
 from sdex.walletsettle import await_settlement
 from tests.nodeutil import Api, running_node, serving, wait_for
-from tests.test_chain_outage import OwnHardhat, OwnOrders
+from tests.test_chain_outage import OwnChain, OwnOrders
 from tests.test_node import ALICE, BOB, CAROL, E6, E18
 
 DETECTED_WITHIN = 15.0
@@ -39,14 +40,16 @@ SETTLE_WAIT = 2.0
 say the chain is unreachable first: the wallet's line says it)."""
 
 
-async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path: Path) -> None:
-    hardhat = OwnHardhat("chainhang33")
+async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(
+    tmp_path: Path, engine: Engine
+) -> None:
+    net = OwnChain("chainhang33", engine)
     stopped = False
-    proc = hardhat.node.proc
+    proc = net.node.proc
     assert proc is not None
     try:
-        dep = hardhat.deploy()
-        own = OwnOrders(hardhat, dep, tmp_path / "n.db")
+        dep = net.deploy()
+        own = OwnOrders(net, dep, tmp_path / "n.db")
         cfg, weth, usdc = own.cfg, own.weth, own.usdc
 
         ask = own.ask(ALICE)  # (her
@@ -142,7 +145,7 @@ async def test_a_hung_chain_is_unreachable_within_seconds_and_recovers(tmp_path:
     finally:
         if stopped:
             os.kill(proc.pid, signal.SIGCONT)
-        hardhat.stop()
+        net.stop()
 
 
 async def _filled(api: Api, order_hash: str) -> bool:

@@ -6,20 +6,19 @@ call, not one per copy. Chain calls are counted on the node's own JSON-RPC clien
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain.exchange import deploy, load_abi
-from sdex.chainnode import HardhatNode
-from sdex.devnet import deploy_devnet
+from sdex.chainnode import Engine
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.mirror.sigcache import SigCache
 from sdex.model import MAX_SIGNATURE_BYTES
 from sdex.node.core import Node
 from sdex.order import Order, SignedOrder, sign_order
-from tests.conftest import LOG_DIR, Chain, chain_of
+from tests.conftest import Chain, chain_of
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.test_chain_outage import OwnChain
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, E6, E18, ask
 
@@ -236,26 +235,20 @@ async def test_reorg_clears_the_cache(chain: Chain, tmp_path: Path) -> None:
         assert await api.status(signed) == "open"
 
 
-async def test_chain_reset_clears_the_cache(tmp_path: Path) -> None:
-    """A chain reset (Hardhat restarted on the same port, everything deployed again) clears
+async def test_chain_reset_clears_the_cache(tmp_path: Path, engine: Engine) -> None:
+    """A chain reset (the chain restarted on the same port, everything deployed again) clears
     every verdict: the wallet at the same address has another owner on the new chain, so the
     order the old chain judged valid is judged again and removed."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    hardhat = HardhatNode(None, LOG_DIR / f"reset-1271-{os.getpid()}.log", 20)
-    rpc = hardhat.start()
-    port, log = hardhat.port, hardhat.log_path  # (the restart: the same port, the same log)
+    net = OwnChain("reset-1271", engine)
     try:
-        c = chain_of(rpc, deploy_devnet(rpc, hardhat.url, 20))
+        c = chain_of(net.rpc, net.deploy())
         w = wallet(c)
         signed = wallet_order(c, w)
         async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
             await post_cached(node, api, signed)
             clears = node.mirror.sigs.clears
-            rpc.close()
-            hardhat.stop()
-            hardhat = HardhatNode(port, log, 20)
-            rpc = hardhat.start()
-            c2 = chain_of(rpc, deploy_devnet(rpc, hardhat.url, 20))
+            net.stop()
+            c2 = chain_of(net.start_again(), net.deploy())
             assert wallet(c2, owner=OTHER) == w  # same address, another owner
             await wait_for(lambda: node.watcher.resets == 1, timeout=30)
             assert node.mirror.sigs.clears > clears
@@ -263,8 +256,7 @@ async def test_chain_reset_clears_the_cache(tmp_path: Path) -> None:
             await removed(api, signed, timeout=30)
             assert node.mirror.sigs.verdict(signed) is not True
     finally:
-        rpc.close()
-        hardhat.stop()
+        net.stop()
 
 
 async def test_restart_tracks_stored_contract_orders(chain: Chain, tmp_path: Path) -> None:

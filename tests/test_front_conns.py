@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sdex.node.appstate import FRONTS_KEY
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_http_conns import Raw, answer, closed, websockets
 
 
@@ -22,10 +23,15 @@ async def test_the_connection_bounds_count_every_front_and_the_node_as_one(
     progress (at the fronts) and two websockets (passed on to the node): its fifth is
     refused at its accept, 429. 127.0.0.2 holds two idle connections (at the fronts): a
     newcomer from 127.0.0.3 past 6 in all closes the oldest of them and is served. Before,
-    each front and the node counted only their own: the fifth was taken and waited."""
+    each front and the node counted only their own: the fifth was taken and waited.
+    front65: the idle ones are made one after the other and the newcomer waits until the
+    node counts both idle (it failed once: the node had not yet heard the older was idle,
+    or admitted the two in the other order, each front's words on a channel of its own)."""
     cfg = node_config(chain, tmp_path / "n.db", fronts=2, max_http_per_client=4, max_http=6)
     bad = b"POST /v1/orders HTTP/1.1\r\nHost: node\r\nContent-Length: 2\r\n\r\n{}"
     async with running_node(cfg) as (node, api), Raw(node.config.port) as raw:
+        assert api.app is not None
+        fronts = api.app[FRONTS_KEY]
         slow = [await raw.slow_body("127.0.0.1") for _ in range(2)]
         async with websockets(api.base, "127.0.0.1", 2):
             fifth = await raw.connect("127.0.0.1")
@@ -33,10 +39,16 @@ async def test_the_connection_bounds_count_every_front_and_the_node_as_one(
             assert (status, body["code"]) == (429, 103), body
             assert "from this address: at most 4" in body["reason"]
             assert await closed(fifth)
-            silent = [await raw.connect("127.0.0.2") for _ in range(2)]
-            for conn in silent:  # (an order the node refuses, served at a front: idle there)
-                conn[1].write(bad)
+            silent = []
+            for _ in range(2):  # (one after the other: the node admits them in this order)
+                conn = await raw.connect("127.0.0.2")
+                conn[1].write(bad)  # (an order the node refuses, served at a front: idle there)
                 assert (await answer(conn[0]))[0] == 400
+                silent.append(conn)
+            # The node learns a front's connection is idle from the front's word after the
+            # answer, and two fronts' words reach it in either order: wait until it counts
+            # both idle (else the newcomer found the newer one idle, or neither).
+            await wait_for(lambda: fronts.health()["idle"] == 2, timeout=5)
             newcomer = await raw.connect("127.0.0.3")
             newcomer[1].write(b"GET /health HTTP/1.1\r\nHost: node\r\n\r\n")
             assert (await answer(newcomer[0]))[0] == 200

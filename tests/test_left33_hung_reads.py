@@ -15,19 +15,22 @@ import signal
 import time
 from pathlib import Path
 
+from sdex.chainnode import Engine
 from tests.nodeutil import running_node, wait_for
-from tests.test_chain_outage import OwnHardhat, OwnOrders
+from tests.test_chain_outage import OwnChain, OwnOrders
 from tests.test_chainhang33 import DETECTED_WITHIN, STALL
 from tests.test_node import CAROL, DAVE
 
 
-async def test_a_read_under_way_fails_once_the_chain_is_unreachable(tmp_path: Path) -> None:
-    hardhat = OwnHardhat("hungreads33")
+async def test_a_read_under_way_fails_once_the_chain_is_unreachable(
+    tmp_path: Path, engine: Engine
+) -> None:
+    net = OwnChain("hungreads33", engine)
     stopped = False
-    proc = hardhat.node.proc
+    proc = net.node.proc
     assert proc is not None
     try:
-        own = OwnOrders(hardhat, hardhat.deploy(), tmp_path / "n.db")
+        own = OwnOrders(net, net.deploy(), tmp_path / "n.db")
         async with running_node(own.cfg) as (node, api):
             await wait_for(lambda: node.mirror_ready() and node.watcher.subscribed)
             # Hung, then at once an order that needs a chain read (a maker not seen yet):
@@ -59,4 +62,4 @@ async def test_a_read_under_way_fails_once_the_chain_is_unreachable(tmp_path: Pa
     finally:
         if stopped:
             os.kill(proc.pid, signal.SIGCONT)
-        hardhat.stop()
+        net.stop()

@@ -1,11 +1,11 @@
-"""reorg60: a chain reset (the devnet's Hardhat restarted: a new genesis, everything deployed
+"""reorg60: a chain reset (the devnet's chain restarted: a new genesis, everything deployed
 again at the same addresses) while the node's settlement of a match is signed and sent but
 not mined. The old chain's transaction is valid on the new one (the same chain id, the same
 Exchange, the operator's nonce the same after the deployment): sent again there, it would
 settle an old chain's match on a chain whose book never made it. The node must not send it
 again (nor sign the old match anew): on the new chain the orders stay unfilled and the
-operator's nonce where the deployment left it. Real Hardhat of its own, restarted on its
-port; a real node and SQLite store."""
+operator's nonce where the deployment left it. Real chain of its own (the suite's engine),
+restarted on its port; a real node and SQLite store."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
+from sdex.chainnode import Engine
 from tests.conftest import chain_of
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_chain_outage import OwnHardhat
+from tests.test_chain_outage import OwnChain
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
@@ -26,14 +27,14 @@ def nonce(rpc: Any, address: str, tag: str = "latest") -> int:
 
 @pytest.mark.parametrize("taken", [False, True], ids=["nonce-free", "nonce-taken"])
 async def test_a_reset_does_not_send_the_old_chains_settlement_again(
-    tmp_path: Path, taken: bool
+    tmp_path: Path, taken: bool, engine: Engine
 ) -> None:
     """``taken``: the operator's key sent a transaction of its own on the new chain (its
     nonce, the old settlement's, used there): a refusal for the nonce, then the same
     matches signed again at the chain's count, must not happen for an old chain's match."""
-    hardhat = OwnHardhat("reset-inflight")
+    net = OwnChain("reset-inflight", engine)
     try:
-        c = chain_of(hardhat.rpc, hardhat.deploy())
+        c = chain_of(net.rpc, net.deploy())
         cfg = node_config(c, tmp_path / "n.db")
         operator = c.address(19)
         async with running_node(cfg) as (node, api):
@@ -48,10 +49,14 @@ async def test_a_reset_does_not_send_the_old_chains_settlement_again(
             await wait_for(lambda: nonce(c.rpc, operator, "pending") > before, timeout=30)
             pending = c.rpc.call("eth_getBlockByNumber", "pending", False)["transactions"]
             assert pending
+            # the send over: a chain that serves sync sends (anvil) holds one until it is
+            # mined or ``SYNC_TIMEOUT`` passes (a chain that does not: sent plainly)
+            b = node.settler.broadcaster
+            await wait_for(lambda: b.sync is False or b.sync_timeouts >= 1)
 
-            hardhat.stop()  # the devnet restarted: its mempool gone with its chain
-            rpc = hardhat.start_again()
-            dep2 = hardhat.deploy()
+            net.stop()  # the devnet restarted: its mempool gone with its chain
+            rpc = net.start_again()
+            dep2 = net.deploy()
             assert dep2.exchange == c.deployment.exchange
             c2 = chain_of(rpc, dep2)
             assert nonce(rpc, operator) == before  # (the old transaction's nonce is free here)
@@ -73,4 +78,4 @@ async def test_a_reset_does_not_send_the_old_chains_settlement_again(
             assert c2.exchange.order_info(taker.order).filled == 0
             assert await api.status(resting) == "open"
     finally:
-        hardhat.stop()
+        net.stop()

@@ -13,18 +13,19 @@ from typing import Any
 
 import pytest
 
+from sdex.chainnode import Engine
 from tests.conftest import chain_of
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_chain_outage import OwnHardhat
+from tests.test_chain_outage import OwnChain
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
 
 async def test_a_redeployed_chain_below_our_headers_resets_at_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, engine: Engine
 ) -> None:
-    hardhat = OwnHardhat("redeployed")
+    net = OwnChain("redeployed", engine)
     try:
-        c = chain_of(hardhat.rpc, hardhat.deploy())
+        c = chain_of(net.rpc, net.deploy())
         rpc, dep = c.rpc, c.deployment
         cfg = node_config(c, tmp_path / "n.db", reorg_depth=2)
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
@@ -57,9 +58,9 @@ async def test_a_redeployed_chain_below_our_headers_resets_at_once(
             w.rpc.call, w.rpc.batch = call, batch  # type: ignore[method-assign]
             failures = w.failures
             await wait_for(lambda: w.failures > failures, timeout=20)
-            hardhat.stop()
-            rpc = hardhat.start_again()
-            dep2 = hardhat.deploy()
+            net.stop()
+            rpc = net.start_again()
+            dep2 = net.deploy()
             assert (dep2.exchange, dep2.deploy_block) == (dep.exchange, dep.deploy_block)
             new_deploy = rpc.call("eth_getBlockByNumber", hex(dep.deploy_block), False)["hash"]
             assert new_deploy != old_deploy
@@ -73,7 +74,7 @@ async def test_a_redeployed_chain_below_our_headers_resets_at_once(
             assert any("chain reset" in m for m in said), said
             assert not any(" behind: " in m for m in said), said  # proven at once
     finally:
-        hardhat.stop()
+        net.stop()
 
 
 async def status_is(api: Any, signed: Any, want: str) -> bool:

@@ -18,6 +18,7 @@ import pytest
 import sdex
 from sdex import devnet
 from sdex.chain import Rpc
+from sdex.chainnode import Engine
 from sdex.devnet import free_port
 from sdex.errors import DevnetError
 from tests.rpcfault import faulty_proxy
@@ -45,11 +46,11 @@ def children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def test_the_chain_dying_mid_deployment_is_one_error_line(tmp_path: Path) -> None:
+def test_the_chain_dying_mid_deployment_is_one_error_line(tmp_path: Path, engine: Engine) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sdex.cli", "devnet", "--port", str(port),
-         "--deployment", str(tmp_path / "d.json")],
+         "--deployment", str(tmp_path / "d.json"), "--engine", engine],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -82,7 +83,7 @@ def test_the_chain_dying_mid_deployment_is_one_error_line(tmp_path: Path) -> Non
 
 
 def test_a_chain_error_mid_deployment_stops_the_live_chain(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine
 ) -> None:
     """The chain alive but the deployment failing (here a proxy in front of it refuses
     ``eth_estimateGas``): a ``DevnetError`` naming the deployment, the chain stopped."""
@@ -95,7 +96,7 @@ def test_a_chain_error_mid_deployment_stops_the_live_chain(
             return real(bad, url, accounts)
 
     monkeypatch.setattr(devnet, "deploy_devnet", through_proxy)
-    net = devnet.Devnet(deployment_path=tmp_path / "d.json", accounts=2)
+    net = devnet.Devnet(deployment_path=tmp_path / "d.json", accounts=2, engine=engine)
     try:
         with pytest.raises(DevnetError, match="the deployment failed"):
             net.start()

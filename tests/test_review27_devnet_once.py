@@ -3,8 +3,9 @@ its nonce ("nonce too low" / "too high", a chain's error code), never on an erro
 merely mentions a nonce. ``_past_others`` matched ``"nonce"`` anywhere in the error's
 text, whose own errors name the endpoint's URL: with "nonce" in the URL, a send that
 landed and was answered with junk (an answer that is no JSON-RPC object) was signed again
-at the next nonce and sent twice (two Exchanges deployed). A real Hardhat behind a
-loopback proxy that forwards the Exchange's creation and answers the client with junk."""
+at the next nonce and sent twice (two Exchanges deployed). A real chain (the suite's
+engine) behind a loopback proxy that forwards the Exchange's creation and answers the client
+with junk."""
 
 from __future__ import annotations
 
@@ -16,15 +17,15 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Rpc
-from sdex.chainnode import chain_node
+from sdex.chainnode import Engine, chain_node
 from sdex.devnet import deploy_devnet, dev_keys
 from sdex.errors import RpcError
 from sdex.order import address_of
 from tests.rpcfault import Answer, _proxy
 
 
-def test_a_landed_send_answered_with_junk_is_not_sent_again(tmp_path: Path) -> None:
-    node = chain_node("hardhat", None, tmp_path / "chain.log")
+def test_a_landed_send_answered_with_junk_is_not_sent_again(tmp_path: Path, engine: Engine) -> None:
+    node = chain_node(engine, None, tmp_path / "chain.log")
     upstream = node.start()
     deployer = address_of(dev_keys(1)[0])
     sends = [0]

@@ -11,6 +11,7 @@ a count of looks (the wall clock's second cannot be made to turn at that instant
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from sdex.book.types import Side
 from sdex.fillmath import MatchAmounts
@@ -28,10 +29,14 @@ def test_a_match_the_clock_withdraws_between_two_looks_is_kept_or_reported() -> 
     cancelled, expiring, other = _match(), _match(), _match()
     looks: Counter[int] = Counter()
 
-    def withdrawn(m: Match) -> bool:
+    def withdrawn(batch: Sequence[Match]) -> set[int]:
         """``cancelled`` soft-cancelled; ``expiring``'s expiry passed after its first look."""
-        looks[id(m)] += 1
-        return m is cancelled or (m is expiring and looks[id(m)] > 1)
+        out = set()
+        for i, m in enumerate(batch):
+            looks[id(m)] += 1
+            if m is cancelled or (m is expiring and looks[id(m)] > 1):
+                out.add(i)
+        return out
 
     batch = [cancelled, expiring, other]
     kept, gone = withdrawn_from(batch, withdrawn)

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sdex.chainnode import Engine
 from tests.nodeutil import running_node, wait_for
-from tests.test_chain_outage import OwnHardhat, OwnOrders
+from tests.test_chain_outage import OwnChain, OwnOrders
 
 
-async def test_a_stopped_chain_is_said_in_words_by_a_running_node(tmp_path: Path) -> None:
-    hardhat = OwnHardhat("user38words")
+async def test_a_stopped_chain_is_said_in_words_by_a_running_node(
+    tmp_path: Path, engine: Engine
+) -> None:
+    net = OwnChain("user38words", engine)
     try:
-        own = OwnOrders(hardhat, hardhat.deploy(), tmp_path / "n.db")
+        own = OwnOrders(net, net.deploy(), tmp_path / "n.db")
         async with running_node(own.cfg) as (_node, api):
             assert (await api.get("/health"))[1]["chain"] == "ok"
-            hardhat.stop()
+            net.stop()
             seen: list[object] = []
 
             async def unreachable() -> bool:
@@ -36,7 +39,7 @@ async def test_a_stopped_chain_is_said_in_words_by_a_running_node(tmp_path: Path
                 await wait_for(unreachable, timeout=30)
             except AssertionError:
                 raise AssertionError(f"/health after the chain stopped: {seen}") from None
-            port = hardhat.port
+            port = net.port
             assert seen[2] == f"cannot connect to 127.0.0.1:{port}: Connection refused", seen
     finally:
-        hardhat.stop()
+        net.stop()

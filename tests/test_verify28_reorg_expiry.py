@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sdex.chainnode import Engine
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack44_chain_clock import pending_time
-from tests.test_chain_outage import OwnHardhat
+from tests.test_chain_outage import OwnChain
 from tests.test_mirror import Events, meta, revert, synced
 from tests.test_node import ALICE, E6, E18, ask
 from tests.test_reorg_redeployed import status_is
@@ -58,13 +59,15 @@ async def test_an_order_a_reorged_out_block_expired_is_open_again(
             await events.close()
 
 
-async def test_an_order_the_old_chains_time_expired_is_open_after_a_reset(tmp_path: Path) -> None:
+async def test_an_order_the_old_chains_time_expired_is_open_after_a_reset(
+    tmp_path: Path, engine: Engine
+) -> None:
     """The same after a chain reset: a devnet restarted (another genesis) and deployed again,
     its clock back at the wall clock's (failed before: the watcher's clock kept the old
     chain's time while the reset was applied, and every order was judged again by it)."""
-    hardhat = OwnHardhat("reset-expiry")
+    net = OwnChain("reset-expiry", engine)
     try:
-        c = chain_of(hardhat.rpc, hardhat.deploy())
+        c = chain_of(net.rpc, net.deploy())
         dep = c.deployment
         async with running_node(node_config(c, tmp_path / "n.db", reorg_depth=2)) as (node, api):
             w = node.watcher
@@ -81,12 +84,12 @@ async def test_an_order_the_old_chains_time_expired_is_open_after_a_reset(tmp_pa
             # head is below what the node applied (under load it lagged: 83 against 83).
             await synced(node, c)
 
-            hardhat.stop()
-            hardhat.start_again()
-            dep2 = hardhat.deploy()
+            net.stop()
+            net.start_again()
+            dep2 = net.deploy()
             assert (dep2.exchange, dep2.deploy_block) == (dep.exchange, dep.deploy_block)
-            assert int(hardhat.rpc.call("eth_blockNumber"), 16) < w.applied.number - 2
+            assert int(net.rpc.call("eth_blockNumber"), 16) < w.applied.number - 2
             await wait_for(lambda: w.resets == 1, timeout=30)
             await wait_for(lambda: status_is(api, signed, "open"), timeout=20)
     finally:
-        hardhat.stop()
+        net.stop()

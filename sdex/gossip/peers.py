@@ -34,7 +34,9 @@
 - **Scores**: a peer loses ``INVALID_PENALTY`` points for every order or notice that proves
   bad faith and is banned for ``BAN_SECONDS`` once its score reaches ``BAN_SCORE``; valid new
   orders earn a point back, up to ``MAX_SCORE``. Ids not in the table (strangers) keep a
-  standing too, in a bounded map, so a stranger's ban holds.
+  standing too, in a bounded table (``sdex.gossip.standings``: the clean forgotten first,
+  then the penalized, then the banned, each O(1)), so a stranger's ban holds; a peer's goes
+  back to it when the peer leaves the table.
 - A peer that does not answer backs off exponentially (capped) and is retried later.
 """
 
@@ -42,7 +44,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +52,9 @@ from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge,
 from sdex.gossip.candidates import Candidate, Waiting, make_room
 from sdex.gossip.hosts import LOOPBACK, url_of_ip
 from sdex.gossip.hosts import host_group as host_group
+from sdex.gossip.standings import INTRODUCE_SECONDS as INTRODUCE_SECONDS
+from sdex.gossip.standings import MAX_INTRODUCED, Standing, Strangers
+from sdex.gossip.standings import MAX_STANDINGS as MAX_STANDINGS
 
 INVALID_PENALTY = 5
 BAN_SCORE = -20
@@ -60,12 +64,6 @@ BACKOFF_BASE = 0.2
 BACKOFF_MAX = 10.0
 MAX_PEERS = 64
 MAX_CANDIDATES = 256
-MAX_INTRODUCED = 16
-"""Candidate URLs one id may introduce at once (its bucket's burst)."""
-INTRODUCE_SECONDS = 30.0
-"""One more introduction per id per this many seconds, up to ``MAX_INTRODUCED`` (an id
-introduces at most 16 + 2 a minute; a hello shares 16 random URLs, most of them known)."""
-MAX_STANDINGS = 4096
 EVICT_FAILURES = 5
 EVICT_SECONDS = 30.0
 MAX_PER_HOST = 8
@@ -74,38 +72,6 @@ GRACE_SECONDS = 60.0
 """A new peer is not replaced before it had this long to be useful."""
 REPLACE_SECONDS = 10.0
 """At most one useless peer is replaced per this many seconds (bounded churn)."""
-
-
-@dataclass
-class Standing:
-    """Score and ban of one id."""
-
-    score: int = 0
-    banned_until: float = 0.0
-    invalid: int = 0
-    introduced: int = 0
-    """Candidates it introduced (in all: a count, not its budget)."""
-    tokens: float = MAX_INTRODUCED
-    """Introductions it may make now (refilled by ``can_introduce``)."""
-    tokens_at: float | None = None
-    """Clock time ``tokens`` was last refilled (None: never spent, a full bucket)."""
-
-    def banned(self, now: float) -> bool:
-        return now < self.banned_until
-
-    def can_introduce(self, now: float) -> bool:
-        """Its bucket holds an introduction (refilled to ``now``); ``spend_introduction``."""
-        if self.tokens_at is not None:
-            elapsed = max(0.0, now - self.tokens_at)
-            self.tokens = min(MAX_INTRODUCED, self.tokens + elapsed / INTRODUCE_SECONDS)
-        self.tokens_at = now
-        return self.tokens >= 1
-
-    def spend_introduction(self, counted: bool = True) -> None:
-        """One token (``counted``: for a candidate it introduced; else one refused after its
-        URL was parsed, as its host group held its share)."""
-        self.tokens -= 1
-        self.introduced += counted
 
 
 @dataclass
@@ -188,7 +154,8 @@ class Peers:
         self._next_replace = 0.0
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
-        self._standings: OrderedDict[str, Standing] = OrderedDict()
+        self._standings = Strangers(lambda: self.clock())
+        """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
         self.candidates = Waiting()
         """Candidate URL → who introduced it, from which host group (``Candidate``)."""
         self.seeds: set[str] = set()
@@ -346,6 +313,7 @@ class Peers:
         peer = self._peers.pop(key, None)
         if peer is not None:
             self._by_url.pop(peer.url, None)
+            self._standings.put(key, peer.standing)  # (a stranger's again: its ban holds)
             if peer.url in self.seeds:
                 self.candidates[peer.url] = SEED
             if self.on_drop is not None:
@@ -398,19 +366,7 @@ class Peers:
         peer = self._peers.get(key)
         if peer is not None:
             return peer.standing
-        s = self._standings.get(key)
-        if s is None:
-            s = self._standings[key] = Standing()
-            if len(self._standings) > MAX_STANDINGS:  # forget the oldest clean stranger
-                for k, old in self._standings.items():
-                    if old.score >= 0 and not old.banned(self.clock()):
-                        del self._standings[k]
-                        break
-                else:
-                    self._standings.popitem(last=False)
-        else:
-            self._standings.move_to_end(key)
-        return s
+        return self._standings.touch(key)
 
     def is_banned(self, key: str) -> bool:
         peer = self._peers.get(key)
@@ -422,10 +378,12 @@ class Peers:
         s = self.standing(key)
         s.invalid += violations
         s.score -= INVALID_PENALTY * violations
-        if s.score <= BAN_SCORE:
+        banned = s.score <= BAN_SCORE
+        if banned:
             s.banned_until = self.clock() + BAN_SECONDS
-            return True
-        return False
+        if key not in self._peers:
+            self._standings.put(key, s)  # (in its tier now: penalized, or banned)
+        return banned
 
     def reward(self, key: str, points: int = 1) -> None:
         peer = self._peers.get(key)

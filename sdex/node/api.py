@@ -209,29 +209,32 @@ async def get_orderbook(request: web.Request) -> web.Response:
 
 
 async def get_order_config(request: web.Request) -> web.Response:
-    node = request.app[NODE_KEY]
+    return web.json_response(order_config_of(request.app[NODE_KEY]))
+
+
+def order_config_of(node: Node) -> dict[str, Any]:
+    """``GET /v1/order_config``'s body: the node's for its lifetime (its config and chain;
+    a front answers it too, ``sdex.node.fronts``)."""
     cfg = node.config
-    return web.json_response(
-        {
-            "chainId": node.domain.chain_id,
-            "exchange": node.domain.verifying_contract,
-            "domain": node.domain.to_json(),
-            "types": EIP712_TYPES,
-            "primaryType": "Order",
-            "feeRecipient": cfg.fee_recipient,
-            "feeBps": cfg.fee_bps,
-            "tokens": {
-                sym: {
-                    "address": t.address,
-                    "decimals": t.decimals,
-                    "minAmount": str(cfg.limits.minimum(t.address.lower())),
-                }
-                for sym, t in cfg.tokens.items()
-            },
-            "pairs": [f"{b}/{q}" for b, q in _pair_symbols(node)],
-            "timeInForce": [t.value for t in TimeInForce],
-        }
-    )
+    return {
+        "chainId": node.domain.chain_id,
+        "exchange": node.domain.verifying_contract,
+        "domain": node.domain.to_json(),
+        "types": EIP712_TYPES,
+        "primaryType": "Order",
+        "feeRecipient": cfg.fee_recipient,
+        "feeBps": cfg.fee_bps,
+        "tokens": {
+            sym: {
+                "address": t.address,
+                "decimals": t.decimals,
+                "minAmount": str(cfg.limits.minimum(t.address.lower())),
+            }
+            for sym, t in cfg.tokens.items()
+        },
+        "pairs": [f"{b}/{q}" for b, q in _pair_symbols(node)],
+        "timeInForce": [t.value for t in TimeInForce],
+    }
 
 
 def _pair_symbols(node: Node) -> list[tuple[str, str]]:
@@ -281,7 +284,7 @@ async def get_health(request: web.Request) -> web.Response:
             "exchange": node.domain.verifying_contract,
             "operator": node.config.operator,
             **node.stats(),
-            **({"fronts": request.app[FRONTS_KEY]()} if FRONTS_KEY in request.app else {}),
+            **({"fronts": request.app[FRONTS_KEY].health()} if FRONTS_KEY in request.app else {}),
         },
         status=200 if chain == "ok" else 503,
     )

@@ -7,7 +7,8 @@ the websocket) read the same state without importing each other.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Metric
@@ -111,8 +112,16 @@ class _Collector(Collector):
 NODE_KEY = web.AppKey("node", Node)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 LIMITER_KEY = web.AppKey("limiter", NetworkLimiter)
-FRONTS_KEY: web.AppKey[Callable[[], dict[str, object]]] = web.AppKey("fronts")
-"""The node's front processes' counts for ``/health`` (``sdex.node.fronts``), if it runs any."""
+
+
+class FrontsState(Protocol):
+    def health(self) -> dict[str, object]:
+        """The counts ``/health`` shows as ``fronts``."""
+        ...
+
+
+FRONTS_KEY = web.AppKey("fronts", FrontsState)
+"""The node's front processes (``sdex.node.fronts.Fronts``), if it runs any."""
 WS_SLOTS_KEY = web.AppKey("ws_slots", WsSlots)
 
 

@@ -29,9 +29,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -46,22 +46,23 @@ from sdex.httpkit import client_group
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
 from sdex.model import error_body
+from sdex.node.api import order_config_of
 from sdex.node.appstate import FRONTS_KEY, LIMITER_KEY, METRICS_KEY
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedServer, ConnectionSlots, FrontConn, refusal
 from sdex.node.core import Node
 from sdex.node.frontwire import ADMITTED, CID, CLOSE, Channel, HandoverReader, encode_answers
 from sdex.node.headlimit import HeadBoundedHandler
-from sdex.order import UINT64_MAX, UINT256_MAX, Order, SignedOrder
+from sdex.order import UINT64_MAX, Order, SignedOrder
 
 log = logging.getLogger("sdex.fronts")
 
 TIFS = {t.value: t for t in TimeInForce}
-ADDRESS = re.compile(r"0x[0-9a-f]{40}\Z")
 STARTING = {"Retry-After": "1"}
 RESTART_PAUSE = 1.0
 """Seconds before a front that exited is started again."""
 ROUTE = "/v1/orders"
+CONFIG_ROUTE = "/v1/order_config"
 READY_WAIT = 60.0
 """Seconds the fronts may take to start (an interpreter each: imports, the server), else
 the node does not start."""
@@ -69,25 +70,39 @@ the node does not start."""
 Answer = tuple[int, int, dict[str, str] | None, bytes]
 
 
+PACKED = struct.Struct(">" + "12s20s" * 4 + "32s32s" + "12s20s" + "32s" * 3 + "65s32s")
+"""A front's order (``sdex.node.front.fronted``): its ten ABI words (an address's split into
+its 12 zero bytes and itself), signature, hash."""
+PADS = (bytes(12),) * 5
+
+
 def order_of(payload: object) -> SignedOrder:
-    """A front's order (``sdex.node.front.fronted``), its types and ranges checked;
-    ``ValueError`` if they are not what a front sends."""
-    if not isinstance(payload, list) or len(payload) != 12:
-        raise ValueError("not 12 fields")
-    *fields, sig_hex, hash_hex = payload
-    for i in (0, 1, 2, 3, 6):
-        if not isinstance(fields[i], str) or not ADDRESS.match(fields[i]):
-            raise ValueError(f"field {i} is not an address")
-    for i, top in ((4, UINT256_MAX), (5, UINT256_MAX), (7, UINT256_MAX), (8, UINT64_MAX),
-                   (9, UINT256_MAX)):  # fmt: skip
-        if type(fields[i]) is not int or not 0 <= fields[i] <= top:
-            raise ValueError(f"field {i} is not an amount")
-    if not isinstance(sig_hex, str) or not isinstance(hash_hex, str):
-        raise ValueError("signature or hash not hex")
-    sig, h = bytes.fromhex(sig_hex), bytes.fromhex(hash_hex)
-    if len(sig) != 65 or len(h) != 32:
-        raise ValueError("signature or hash of the wrong length")
-    return SignedOrder(Order(*fields), sig, h)
+    """A front's order (``sdex.node.front.fronted``), its types and ranges checked (an
+    address word's top 12 bytes zero, the expiry a uint64; the rest fit by their size);
+    ``ValueError`` if it is not what a front sends."""
+    if type(payload) is not str or len(payload) != 2 * PACKED.size:
+        raise ValueError("not a packed order")
+    fields = PACKED.unpack(bytes.fromhex(payload))  # (ValueError if not hex)
+    (p0, maker, p1, taker, p2, maker_token, p3, taker_token, maker_amount, taker_amount, p6,
+     fee_recipient, fee_amount, expiry, salt, sig, h) = fields  # fmt: skip
+    if (p0, p1, p2, p3, p6) != PADS:
+        raise ValueError("an address word is not an address")
+    end = int.from_bytes(expiry)
+    if end > UINT64_MAX:
+        raise ValueError("the expiry is not a uint64")
+    order = Order(
+        "0x" + maker.hex(),
+        "0x" + taker.hex(),
+        "0x" + maker_token.hex(),
+        "0x" + taker_token.hex(),
+        int.from_bytes(maker_amount),
+        int.from_bytes(taker_amount),
+        "0x" + fee_recipient.hex(),
+        int.from_bytes(fee_amount),
+        end,
+        int.from_bytes(salt),
+    )
+    return SignedOrder(order, sig, h)
 
 
 class Adopted(HeadBoundedHandler):
@@ -139,7 +154,7 @@ class Fronts:
         self.server: BoundedServer | None = None
         self.listen: socket.socket | None = None
         self.limiter, self.metrics = app[LIMITER_KEY], app[METRICS_KEY]
-        app[FRONTS_KEY] = self.health
+        app[FRONTS_KEY] = self
         self.slots = [_Slot() for _ in range(count)]
         self.restarts = 0
         self.verified = 0
@@ -154,11 +169,17 @@ class Fronts:
             "trustedProxies": [str(n) for n in cfg.trusted_proxies],
         }
         self._watch: asyncio.Task[None] | None = None
+        self._config: bytes | None = None
+        """``GET /v1/order_config``'s body, made at its first request (the node's for life)."""
 
     def health(self) -> dict[str, object]:
-        """``/health``'s ``fronts``: how many, running now (their PIDs), started again."""
+        """``/health``'s ``fronts``: how many, running now (their PIDs), started again, and
+        the connections they hold (as the node counts them), idle ones among them."""
         pids = [s.proc.pid for s in self.slots if s.proc is not None and s.proc.poll() is None]
+        held = [c for s in self.slots for c in s.conns.values()]
         return {
+            "connections": len(held),
+            "idle": sum(not c.busy for c in held),
             "configured": len(self.slots),
             "running": len(pids),
             "pids": pids,
@@ -361,13 +382,14 @@ class Fronts:
             return
         rid, client, tif_raw, kind, payload = item
         began = time.perf_counter()
+        route = CONFIG_ROUTE if kind == "g" else ROUTE
         try:
             answer = await self._answer(str(client), tif_raw, kind, payload)
         except Exception:
-            log.exception("unexpected error in a fronted POST /v1/orders")
+            log.exception("unexpected error in a fronted %s", route)
             answer = 500, None, dumps_bytes(error_body(100, "internal error"))
         status, headers, body = answer
-        self.metrics.request_done(ROUTE, status, time.perf_counter() - began)
+        self.metrics.request_done(route, status, time.perf_counter() - began)
         if not channel.closed.is_set():
             channel.add((rid, status, headers, body))
 
@@ -386,6 +408,10 @@ class Fronts:
         if kind == "e":  # the front's answer to a body it refused (``read_json``'s)
             status, err, headers = payload
             return int(status), {**rate, **headers}, json.dumps(err).encode()
+        if kind == "g":  # ``GET /v1/order_config`` (``api.get_order_config``'s body)
+            if self._config is None:
+                self._config = json.dumps(order_config_of(node)).encode()
+            return 200, rate, self._config
         tif = TIFS[tif_raw] if isinstance(tif_raw, str) else TimeInForce.GTC
         if kind == "v":
             self.verified += 1

@@ -81,7 +81,17 @@ def switch_interval(current: float | None = None) -> float:
 
 @contextlib.asynccontextmanager
 async def serve(config: NodeConfig, interval: float | None = None) -> AsyncIterator[Node]:
-    """Start a node and its HTTP server; stop both on exit. The chain and the store are
+    """``serve_app``'s node."""
+    async with serve_app(config, interval) as (node, _app):
+        yield node
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
+    config: NodeConfig, interval: float | None = None
+) -> AsyncIterator[tuple[Node, web.Application]]:
+    """Start a node and its HTTP server (its app: the state its routes share, ``appstate``);
+    stop both on exit. The chain and the store are
     checked first (``Node.prepare``: a wrong chain fails before the port opens), then the port
     opens and the stored orders are loaded (``Node.load``); it yields once the node is ready
     (``node.started``). While it serves, the process's
@@ -132,7 +142,7 @@ async def serve(config: NodeConfig, interval: float | None = None) -> AsyncItera
             log.info("port %d open: loading the stored orders", config.port)
             await node.load()
             async with frozen_heap(config, freeze):
-                yield node
+                yield node, app
         finally:
             began = time.monotonic()
             if fronts is not None:

@@ -247,32 +247,50 @@ class NodeState:
         at a start: the lane reads it from the chain at its next signing), one past the
         highest it signed (review64: none was named, and the audit took the operator's count
         at the block, below a settlement signed before and still pooled: the honest node
-        flagged when it landed); None if it signed none."""
+        flagged when it landed); None if it signed none.
+
+        A known next nonce below ``signed_past`` (left67: not ``max`` of the two): it was read
+        from the chain's *pending* count (``NonceLane._sign_next``) after a reorg, a revert or
+        a lost send, and nothing signed at it since (the match withdrawn just before its
+        signature, or a signed one given back unsent). That count holds every transaction
+        signed before that the chain still has, so those at or above it are ones the chain
+        dropped; the lane never sends a dropped one again (lost: its row ``dropped``, not sent
+        again at a restart), and the next one it signs takes that nonce. Named, it flags a
+        settlement signed after the cancel at a reused nonce, which ``signed_past`` would
+        excuse; it would wrongly flag only a dropped transaction's bytes sent again by someone
+        else (another backend's pool) after the cancel: none shown (cancel66 on Hardhat, its
+        re-send refused "replacement underpriced"; left67 found no path of the node's own)."""
         nonce = self.sender.next_nonce
         return self.watcher.block, self.sender.signed_past if nonce is None else nonce
 
-    def _withdrawn(self, m: Match) -> bool:
-        """Whether an order of ``m`` was cancelled since ``m`` was made, or expires before a
-        settlement of it can land: the settler does not sign ``m``. Soft-cancelled (its
-        maker's cancel taken here: ``Record.cancel_signature``; cancel64: signed after the
-        cancel, at ``cancelledAtNonce`` or above, it broke the node's word though nothing had
-        been sent), or cancelled on chain (its record closed so, or in a block the mirror
-        applied and the node not yet: ``cancelled_on_chain``; cancel65: signed, the chain
-        could only revert or skip it, the operator's gas paid for nothing), or filled in full
-        on chain by another (``filled_on_chain``; review67: a taker's ``fillOrder`` ahead of
-        the queued match, reverted the same way), or expired by ``soonest_landing`` (take65:
-        queued past its expiry, signed, reverted the same way)."""
+    def _withdrawn(self, batch: Sequence[Match]) -> set[int]:
+        """The indexes of ``batch``'s matches an order of which was cancelled since the match
+        was made, or expires before a settlement of it can land: the settler does not sign
+        them. Soft-cancelled (its maker's cancel taken here: ``Record.cancel_signature``;
+        cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
+        node's word though nothing had been sent), or cancelled on chain (its record closed
+        so, or in a block the mirror applied and the node not yet: ``cancelled_on_chain``;
+        cancel65: signed, the chain could only revert or skip it, the operator's gas paid for
+        nothing), or filled in full on chain by another (``filled_on_chain``; review67: a
+        taker's ``fillOrder`` ahead of the queued match, reverted the same way), or expired by
+        ``soonest_landing`` (take65: queued past its expiry, signed, reverted the same way).
+        The chain's clock read once a batch (anvil65: once a match, twice a batch, as it forms
+        and at its signature)."""
         records = self.records
         landing = self.soonest_landing()
-        for so in (m.resting, m.incoming):
-            rec = records.get(so.hash)
-            if rec is not None and (
-                rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
-            ):
-                return True
-            if so.order.expiry <= landing or self.gone_on_chain(so):
-                return True
-        return False
+        out: set[int] = set()
+        for i, m in enumerate(batch):
+            for so in (m.resting, m.incoming):
+                rec = records.get(so.hash)
+                if rec is not None and (
+                    rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
+                ):
+                    out.add(i)
+                    break
+                if so.order.expiry <= landing or self.gone_on_chain(so):
+                    out.add(i)
+                    break
+        return out
 
     def soonest_landing(self) -> int:
         """The earliest stamp of a block a transaction signed now can land in: the chain's

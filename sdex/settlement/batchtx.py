@@ -43,7 +43,7 @@ from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.stages import FlightTimes
-from sdex.settlement.take import Unpaid, still
+from sdex.settlement.take import Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
@@ -57,7 +57,7 @@ class BatchTx(NonceLane):
 
     gas: BatchGas
     suspect: Callable[[Match], bool] | None
-    withdrawn: Callable[[Match], bool] | None
+    withdrawn: Withdrawer | None
     unpaid: Unpaid | None
     signed_out: dict[int, Match]
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]

@@ -55,7 +55,7 @@ from sdex.settlement.outcome import Outcome, SettledMatch
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.settlement.take import Unpaid, Withdrawn, take, withdrawn_from
+from sdex.settlement.take import Unpaid, Withdrawer, Withdrawn, take, withdrawn_from
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -90,14 +90,14 @@ class Settler(BatchTx):
         max_in_flight: int = MAX_IN_FLIGHT,
         backlog_batch: int | None = None,
         suspect: Callable[[Match], bool] | None = None,
-        withdrawn: Callable[[Match], bool] | None = None,
+        withdrawn: Withdrawer | None = None,
         unpaid: Unpaid | None = None,
     ) -> None:
         self.chain = chain
         self.withdrawn = withdrawn
-        """A match an order of which was cancelled since it was made, or expires before its
-        settlement can land: not signed (checked as its batch forms and right at the
-        signature; ``sdex.settlement.take``)."""
+        """The matches of a batch an order of which was cancelled since it was made, or
+        expires before its settlement can land: not signed (checked as its batch forms and
+        right at the signature; ``sdex.settlement.take``)."""
         self.unpaid = unpaid
         """The matches of a batch whose makers' funds fall short: not signed either (take65)."""
         self.signed_out: dict[int, Match] = {}

@@ -19,6 +19,10 @@ UNPAID_WHY = "a maker's funds fell short of it before its settlement was signed"
 
 Unpaid = Callable[[Sequence[Match]], set[int]]
 """The indexes of a batch's matches whose makers' funds fall short (``sdex.node.funding``)."""
+Withdrawer = Callable[[Sequence[Match]], set[int]]
+"""The indexes of a batch's matches an order of which was cancelled since, or expires before
+a settlement of it can land (``NodeRecords._withdrawn``: the chain's clock read once a
+batch, not once a match; anvil65)."""
 
 
 class Withdrawn(Exception):
@@ -52,7 +56,7 @@ def take(
 
 
 def withdrawn_from(
-    batch: list[Match], withdrawn: Callable[[Match], bool] | None, unpaid: Unpaid | None = None
+    batch: list[Match], withdrawn: Withdrawer | None, unpaid: Unpaid | None = None
 ) -> tuple[list[Match], list[SettledMatch]]:
     """``batch`` without its withdrawn matches (``withdrawn``; then, of those left,
     ``unpaid``), and those as results: failed, never sent (``unsent``: the chain never saw
@@ -61,9 +65,10 @@ def withdrawn_from(
     clock (an order expiring by ``soonest_landing``), and a match judged kept, then gone, was
     in neither list (review67: never signed nor reported, its amounts held for good)."""
     gone: list[SettledMatch] = []
-    if withdrawn is not None and any(out := [withdrawn(m) for m in batch]):
-        gone = [_withdrawn(m, WITHDRAWN_WHY) for m, w in zip(batch, out, strict=True) if w]
-        batch = [m for m, w in zip(batch, out, strict=True) if not w]
+    out = set() if withdrawn is None or not batch else withdrawn(batch)
+    if out:
+        gone = [_withdrawn(m, WITHDRAWN_WHY) for i, m in enumerate(batch) if i in out]
+        batch = [m for i, m in enumerate(batch) if i not in out]
     short = set() if unpaid is None or not batch else unpaid(batch)
     if short:
         gone += [_withdrawn(m, UNPAID_WHY) for i, m in enumerate(batch) if i in short]
@@ -76,10 +81,10 @@ def _withdrawn(m: Match, why: str) -> SettledMatch:
 
 
 def still(
-    batch: Sequence[Match], withdrawn: Callable[[Match], bool] | None, unpaid: Unpaid | None = None
+    batch: Sequence[Match], withdrawn: Withdrawer | None, unpaid: Unpaid | None = None
 ) -> None:
     """Raise ``Withdrawn`` if a match of ``batch`` is withdrawn (checked at its signing)."""
-    if withdrawn is not None and any(withdrawn(m) for m in batch):
+    if withdrawn is not None and withdrawn(batch):
         raise Withdrawn
     if unpaid is not None and unpaid(batch):
         raise Withdrawn

@@ -1,0 +1,104 @@
+"""An id's score and ban (``Standing``), and the bounded table of those of ids not in the peer
+table (strangers: ``Strangers``).
+
+A stranger's key is free to make, so its standing binds only what that one key does: the
+table is a cache, ``MAX_STANDINGS`` of them, that a flood of fresh keys must not make dear.
+(attack67: past 4,096 penalized strangers, each new one's standing walked the whole table
+for a clean one to forget, ~1.1 ms of the event loop a message, and found only its own: no
+new stranger's penalty was kept, none could be banned.) Standings are kept in three tiers,
+each oldest first: *clean* (no penalty, no ban), then *penalized*, then *banned*; a new one
+past the bound forgets the oldest of the lowest tier that holds any (never itself), O(1).
+So a flood of fresh keys that did nothing wrong forgets one another (and at most one
+standing else); one that forgets penalties must earn one for each of ``MAX_STANDINGS`` keys,
+and one that lifts a ban a ban for each (``BAN_SCORE``: four invalid messages a key). A
+lifted ban gives its key no more than a fresh key would have had, which the attacker could
+use instead: what the tiers keep is the ban of an honest but broken node, against a flood
+of others. An admitted peer's standing is its ``Peer``'s, out of the table's reach while it
+is one; it comes back to the table, the newest of its tier, when the peer leaves
+(``Peers._drop``): a ban it earned as a peer holds.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MAX_INTRODUCED = 16
+"""Candidate URLs one id may introduce at once (its bucket's burst)."""
+INTRODUCE_SECONDS = 30.0
+"""One more introduction per id per this many seconds, up to ``MAX_INTRODUCED`` (an id
+introduces at most 16 + 2 a minute; a hello shares 16 random URLs, most of them known)."""
+MAX_STANDINGS = 4096
+"""Strangers' standings kept (``Strangers``)."""
+
+
+@dataclass
+class Standing:
+    """Score and ban of one id."""
+
+    score: int = 0
+    banned_until: float = 0.0
+    invalid: int = 0
+    introduced: int = 0
+    """Candidates it introduced (in all: a count, not its budget)."""
+    tokens: float = MAX_INTRODUCED
+    """Introductions it may make now (refilled by ``can_introduce``)."""
+    tokens_at: float | None = None
+    """Clock time ``tokens`` was last refilled (None: never spent, a full bucket)."""
+
+    def banned(self, now: float) -> bool:
+        return now < self.banned_until
+
+    def can_introduce(self, now: float) -> bool:
+        """Its bucket holds an introduction (refilled to ``now``); ``spend_introduction``."""
+        if self.tokens_at is not None:
+            elapsed = max(0.0, now - self.tokens_at)
+            self.tokens = min(MAX_INTRODUCED, self.tokens + elapsed / INTRODUCE_SECONDS)
+        self.tokens_at = now
+        return self.tokens >= 1
+
+    def spend_introduction(self, counted: bool = True) -> None:
+        """One token (``counted``: for a candidate it introduced; else one refused after its
+        URL was parsed, as its host group held its share)."""
+        self.tokens -= 1
+        self.introduced += counted
+
+
+class Strangers:
+    """Standings by id, at most ``most``: three tiers (clean, penalized, banned), each oldest
+    first; past ``most`` the oldest of the lowest tier goes (module docstring)."""
+
+    def __init__(self, clock: Callable[[], float], most: int = MAX_STANDINGS) -> None:
+        self.clock = clock
+        self.most = most
+        self._tiers: tuple[OrderedDict[str, Standing], ...] = tuple(OrderedDict() for _ in range(3))
+        self._tier: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._tier)
+
+    def get(self, key: str) -> Standing | None:
+        """``key``'s standing if kept (not refreshed)."""
+        tier = self._tier.get(key)
+        return None if tier is None else self._tiers[tier][key]
+
+    def touch(self, key: str) -> Standing:
+        """``key``'s standing (a new, clean one if none was kept), now the newest of its tier."""
+        s = self.get(key) or Standing()
+        self.put(key, s)
+        return s
+
+    def put(self, key: str, s: Standing) -> None:
+        """Keep ``s`` as ``key``'s, the newest of the tier it is in now (after a penalty, or
+        a peer's when it leaves the table); a new key past ``most``: the oldest of the lowest
+        tier that holds any goes first."""
+        old = self._tier.pop(key, None)
+        if old is not None:
+            del self._tiers[old][key]
+        elif len(self._tier) >= self.most:
+            gone, _ = next(t for t in self._tiers if t).popitem(last=False)
+            del self._tier[gone]
+        tier = 2 if s.banned(self.clock()) else int(s.score < 0)
+        self._tiers[tier][key] = s
+        self._tier[key] = tier
