@@ -53,7 +53,7 @@ async def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict[str, 
         devnet.stop()
     out["seconds"] = round(time.monotonic() - started, 1)
     out["logs"] = str(tmp)
-    if not out["violations"]:
+    if not out["violations"] and not out["paid"]:
         out.pop("events")
     return out
 

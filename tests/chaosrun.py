@@ -258,13 +258,18 @@ class ChaosRun:
             self.count(f"onchain_cancel_refused_{type(e).__name__}")
 
     def outside_fill(self, a: Acked | None = None) -> None:
-        """``OUTSIDER`` fills ``a`` (else an order of the run the chain holds fillable),
-        whole or a quarter of what is left, with ``fillOrder``: a block of its own when
-        mining runs (skipped while paused: the harness waits for its receipt)."""
+        """``OUTSIDER`` fills ``a`` (else an order of the run), a GTC, whole or a quarter of
+        what is left, with ``fillOrder``: a block of its own when mining runs (skipped while
+        paused: the harness waits for its receipt). Not an IOC or FOK: what a node removed
+        of one is still fillable on chain, and the audit holds such a fill against the node
+        that told its wallet the rest was dead (``fill_after_node_closed``)."""
         if self.paused or not self.acked:
             return
         if a is None:
             a = self.rng.choice(self.acked)
+        if a.tif != "gtc":  # (a rest the node removed: above)
+            self.count("outside_fill_not_gtc")
+            return
         order = a.signed.order
         pays = order.taker_amount if self.rng.random() < 0.5 else order.taker_amount // 4
         try:
