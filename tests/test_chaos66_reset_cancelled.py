@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import reorg, settled
-from tests.test_mirror import meta, synced
+from tests.nodeutil import node_config, running_node
+from tests.reorgutil import killed_after_reorg, reset_at_restart, settled
+from tests.test_mirror import meta
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
@@ -44,18 +44,7 @@ async def test_a_reset_at_restart_gives_a_soft_cancelled_order_the_chains_filled
         assert code == 200, body
         m = await meta(api, resting)
         assert (m["status"], m["filledMakerAmount"]) == ("cancelled", str(E18)), m
-        # the reorg the kill followed: the fills out of the store, the records as they were
-        assert await node.store.remove_fills_above(0)
-        await wait_for(lambda: resting.hash not in node.records, timeout=20)  # (evicted)
+        await killed_after_reorg(node, resting)
 
-    reorg(c, snap)  # while the node is down: its saved head is off the chain
-    assert c.exchange.order_info(resting.order).filled == 0
-    async with running_node(cfg) as (node, api):
-        await synced(node, c)
-        assert node.watcher.resets == 1
-
-        async def corrected() -> bool:
-            return (await meta(api, resting))["filledMakerAmount"] == "0"
-
-        await wait_for(corrected, timeout=20)  # before: E18 for good
+    async with reset_at_restart(c, cfg, snap, resting) as (node, api):  # before: E18 for good
         assert (await meta(api, resting))["status"] == "cancelled"
