@@ -247,7 +247,8 @@ class NodeState:
         at a start: the lane reads it from the chain at its next signing), one past the
         highest it signed (review64: none was named, and the audit took the operator's count
         at the block, below a settlement signed before and still pooled: the honest node
-        flagged when it landed); None if it signed none.
+        flagged when it landed), or at a start the chain's count (``Node._nonce_floor``,
+        chaos66); None if neither is known.
 
         A known next nonce below ``signed_past`` (left67: not ``max`` of the two): it was read
         from the chain's *pending* count (``NonceLane._sign_next``) after a reorg, a revert or
