@@ -11,7 +11,7 @@ traceback). Prints one JSON line a seed (its violations and the events before th
 summary line. Not a timing: nothing here is a ratio.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/chaos52.py [--seeds 1,2,3] [--steps 30]
-     [--phases 3] [--cancel-in-flight] [--restart-in-reorg] [--cuts]
+     [--phases 3] [--cancel-in-flight] [--restart-in-reorg] [--cuts] [--outside-fills]
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ async def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict[str, 
             run = ChaosRun(
                 c, net, seed, steps=args.steps, phases=args.phases,
                 cancel_in_flight=args.cancel_in_flight, restart_in_reorg=args.restart_in_reorg,
-                cuts=args.cuts,
+                cuts=args.cuts, outside_fills=args.outside_fills,
             )  # fmt: skip
             out = await run.run()
     finally:
         devnet.stop()
     out["seconds"] = round(time.monotonic() - started, 1)
     out["logs"] = str(tmp)
-    if not out["violations"]:
+    if not out["violations"] and not out["paid"]:
         out.pop("events")
     return out
 
@@ -73,6 +73,11 @@ def main() -> None:
         "--cuts", action="store_true",
         help="cut a node off for a few steps (SIGSTOP, then SIGCONT) while posts and soft "
         "cancels go to the others",
+    )  # fmt: skip
+    ap.add_argument(
+        "--outside-fills", action="store_true",
+        help="fill orders of the run straight on chain (fillOrder) from an account no node "
+        "knows, whole or in part, most often the order a crossing post just put in a match",
     )  # fmt: skip
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s]

@@ -4,7 +4,8 @@
 ``order``, ``book`` and ``cancel`` are a wallet talking to a node's HTTP API through
 ``sdex.client``, and ``console`` (``sdex.console``) is the same wallet as a prompt, sharing
 their rendering. A wallet command that fails shows one red line and exits 1; bad arguments
-are click usage errors (exit 2).
+are click usage errors (exit 2); one whose output's reader stopped early ends quietly with 141
+(``sdex.clipipe``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from sdex.cliopts import (
     rpc_option,
     wait_option,
 )
+from sdex.clipipe import closed_output_ends_quietly, end_quietly
 from sdex.clirange import FloatBetween, IntBetween
 from sdex.deployment import (
     Deployment,
@@ -55,13 +57,10 @@ from sdex.wallet import (
     parse_key,
     parse_order_hash,
 )
+from sdex.walletbook import show_book
 from sdex.walletcancel import cancel_onchain, soft_cancel
-from sdex.walletui import (
-    place_order,
-    show_book,
-    stderr_console,
-    stdout_console,
-)
+from sdex.walletout import stderr_console, stdout_console
+from sdex.walletui import place_order
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -86,6 +85,29 @@ class _LazyGroup(click.Group):
             command: click.Command = getattr(importlib.import_module(module), name)
             return command
         return super().get_command(ctx, cmd_name)
+
+    SERVERS: ClassVar[frozenset[str]] = frozenset({"node"})
+    """Commands whose stdout is a log, not output read by a pipe's reader: they keep click's
+    own ending on a broken pipe (exit 1)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with closed_output_ends_quietly():  # (``sdex --help | head -1``)
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """The command, a broken pipe of its output ending it quietly (``sdex.clipipe``)."""
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            if ctx.invoked_subcommand in self.SERVERS:
+                raise
+            end_quietly()
 
 
 @click.group(cls=_LazyGroup)

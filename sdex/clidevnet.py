@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
+from sdex.clipipe import PipeConsole
 from sdex.clirange import FloatBetween, IntBetween
 from sdex.deployment import DEFAULT_PATH, DEMO_PATH, DevAccount
 from sdex.wallet import token_line
-from sdex.walletui import print_error, stderr_console
+from sdex.walletout import print_error, stderr_console
 
 
 @click.command()
@@ -49,7 +49,7 @@ def devnet(port: int, deployment_path: Path, engine: str, block_time: float | No
     from sdex.devnet import Devnet
     from sdex.errors import DevnetError
 
-    console = Console()
+    console = PipeConsole()
     try:
         net = Devnet(
             port=port,
@@ -133,4 +133,4 @@ def demo(log_dir: Path, keep: bool) -> None:
     """Run the devnet demo end to end and print what happens."""
     from sdex.demorun import run_demo
 
-    sys.exit(run_demo(Console(record=True, soft_wrap=True), log_dir, keep=keep))
+    sys.exit(run_demo(PipeConsole(record=True, soft_wrap=True), log_dir, keep=keep))

@@ -28,7 +28,7 @@ from sdex.wallet import (
     parse_pair,
     split_pair,
 )
-from sdex.walletui import print_error, stderr_console
+from sdex.walletout import print_error, stderr_console
 
 T = TypeVar("T")
 
@@ -287,9 +287,12 @@ wait_option = click.option(
 def one_line_errors() -> Iterator[None]:
     """Show an expected failure (node refused or unreachable, chain error) as one red line
     on stderr and exit 1, without a traceback; a deployment file that cannot be used the
-    same way with exit 2 (bad input, as click's usage errors)."""
+    same way with exit 2 (bad input, as click's usage errors). A broken pipe of the output
+    is not a failure to say: it passes (``sdex.clipipe``)."""
     try:
         yield
+    except BrokenPipeError:
+        raise
     except DeploymentError as e:
         print_error(stderr_console(), e)
         raise click.exceptions.Exit(2) from None

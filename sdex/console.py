@@ -2,7 +2,8 @@
 
 Each command is a few HTTP requests through ``sdex.client``; the console keeps no book of its
 own and never blocks a node. Orders are built and signed here with ``sdex.wallet`` and shown
-with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.walletui``). A market
+with the same rendering as ``sdex order``, ``book`` and ``cancel`` (``sdex.walletui``,
+``sdex.walletbook``, ``sdex.walletcancel``). A market
 order is an IOC limit order at the best opposite price moved by a slippage bound, so it never
 trades worse than that bound. A command's data flows: its words are parsed here, the node is
 asked (and what it did not say resolved: a fill's market through its order), and the records
@@ -49,16 +50,11 @@ from sdex.wallet import (
     parse_order_hash,
     parse_pair,
 )
+from sdex.walletbook import check_record, order_view, show_book, stale_warning
 from sdex.walletcancel import soft_cancel
 from sdex.walletfunds import MAX_TOKENS, market_tokens, read_funds, say_funds
-from sdex.walletui import (
-    check_record,
-    order_view,
-    place_order,
-    print_error,
-    show_book,
-    stale_warning,
-)
+from sdex.walletout import print_error
+from sdex.walletui import place_order
 
 DEFAULT_SLIPPAGE_BPS = 100
 PAGE_SIZE = 1000  # the API's largest perPage: fewest requests for get_dump and fills
@@ -149,6 +145,8 @@ class WalletShell(cmd.Cmd):
         name = self.parseline(line)[0] or ""
         try:
             return bool(super().onecmd(line))
+        except BrokenPipeError:  # (the output's reader went away: not a line's failure)
+            raise
         except WalletInputError as e:
             self.failures += 1
             self._usage(name, str(e))
@@ -441,6 +439,8 @@ def run_console(
         except WalletInputError as e:
             err.print(f"{at}[bold red]error:[/] --pair: {escape(str(e))}")
             return 2
+        except BrokenPipeError:  # (``sdex.clipipe``)
+            raise
         except (SdexError, OSError) as e:  # requests' errors are OSErrors too
             print_error(err, e, at)
             return 1

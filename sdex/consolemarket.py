@@ -14,7 +14,7 @@ from rich.console import Console
 from sdex.client import NodeClient, OrderConfig, OrderRecord
 from sdex.errors import SdexError
 from sdex.wallet import BPS, Market, Side, WalletInputError, fmt_price, parse_decimal
-from sdex.walletui import book_rows, remaining_amounts
+from sdex.walletbook import book_rows, remaining_amounts
 
 
 class ConsoleError(SdexError):

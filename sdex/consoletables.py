@@ -2,7 +2,7 @@
 
 ``sdex.console`` parses a command, asks the node (and resolves what the node did not say, such
 as the market of a fill whose order it never held), then hands the records here; nothing in
-this module talks to a node or keeps state. Cells share ``sdex.walletui``'s formatting, so an
+this module talks to a node or keeps state. Cells share ``sdex.walletbook``'s formatting, so an
 order looks the same in the console as in ``sdex order`` and ``book``.
 """
 
@@ -16,7 +16,7 @@ from rich.table import Table
 from sdex.client import OrderConfig, OrderRecord
 from sdex.model import FillEvent
 from sdex.wallet import Market, Side, fmt_amount, fmt_price
-from sdex.walletui import WHOLE_HASHES_WIDTH, add_column, order_view, remaining_amounts, short_id
+from sdex.walletbook import WHOLE_HASHES_WIDTH, add_column, order_view, remaining_amounts, short_id
 
 View = tuple[Market, Side] | None  # an order's market and side; None for unlisted tokens
 

@@ -29,6 +29,7 @@ from sdex.storefills import fills_of
 from sdex.storepage import FILL_KEY, FILL_TAG, ORDER_KEY, Cursor, Listing, Page
 from sdex.storerows import SEQ_LIMIT, StoredOrder, hash_of_mark, mark_of, order_of_row
 from sdex.storeschema import (
+    CANCELLED_FILLED_AFTER,
     ORDER_SELECT,
     REMOVED_FILLED_AFTER,
     SOFT_CANCELS_AFTER,
@@ -281,6 +282,11 @@ class StoreReads:
         them again: the chain may no longer have it), read by their partial index: a page
         costs its rows, whatever the number of removed orders with nothing filled."""
         return await self._page_after(REMOVED_FILLED_AFTER, (after, limit), after)
+
+    async def cancelled_filled_after(self, after: int, limit: int) -> tuple[list[StoredOrder], int]:
+        """``removed_filled_after`` of the soft-cancelled orders (chaos66), by their own
+        partial index."""
+        return await self._page_after(CANCELLED_FILLED_AFTER, (after, limit), after)
 
     async def _page_after(
         self, sql: str, args: Sequence[object], after: int

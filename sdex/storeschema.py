@@ -68,6 +68,9 @@ CREATE INDEX IF NOT EXISTS orders_soft_expiry ON orders (seq, """
 -- the removed orders with a filled amount (a reset judges them again: REMOVED_FILLED_AFTER)
 CREATE INDEX IF NOT EXISTS orders_removed_filled ON orders (seq)
     WHERE status = 'removed' AND filled != '0';
+-- the soft-cancelled orders with a filled amount (a reset judges them again too: chaos66)
+CREATE INDEX IF NOT EXISTS orders_cancelled_filled ON orders (seq)
+    WHERE status = 'cancelled' AND cancel_sig != '' AND filled != '0';
 """
 )
 """The orders table's indexes besides ``hash``'s: ``orders_maker_seq`` serves a maker's
@@ -79,7 +82,8 @@ pairs would scan every row for one market without it); ``orders_taker_seq`` a ta
 their expiry (review44: by ``seq`` and status, each page scanned every order row after its
 cursor, on the writer thread), partial: only soft-cancelled rows add an entry;
 ``orders_removed_filled`` the ``removed`` orders with a filled amount a reset judges again
-(chaos61), partial: a removed order with nothing filled (most) adds no entry."""
+(chaos61), partial: a removed order with nothing filled (most) adds no entry;
+``orders_cancelled_filled`` the same of the soft-cancelled ones (chaos66)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -275,6 +279,12 @@ REMOVED_FILLED_AFTER = (
 )
 """``removed`` orders with a filled amount, of ``seq`` above a cursor, in ``seq`` order: read
 by ``orders_removed_filled``, a page costs its rows, not every removed order's (chaos61)."""
+
+CANCELLED_FILLED_AFTER = (
+    f"{ORDER_SELECT} INDEXED BY orders_cancelled_filled WHERE status = 'cancelled'"
+    " AND cancel_sig != '' AND filled != '0' AND seq > ? ORDER BY seq LIMIT ?"
+)
+"""Soft-cancelled orders with a filled amount, as ``REMOVED_FILLED_AFTER`` (chaos66)."""
 
 UNUSABLE = "status='removed' AND reason='unparseable'"
 """A row whose order could not be parsed, closed at a start: not an order this node holds;

@@ -14,7 +14,7 @@ import requests
 from sdex.client import OrderConfig
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert
-from sdex.walletui import short_error
+from sdex.walletout import short_error
 
 if TYPE_CHECKING:
     from sdex.chain import Rpc

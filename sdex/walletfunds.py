@@ -37,9 +37,10 @@ from sdex.errors import ChainError, ContractRevert, OrderParseError
 from sdex.model import OPEN_STATUSES
 from sdex.order import address_of, parse_address, to_checksum
 from sdex.wallet import Market, WalletInputError, fmt_amount, parse_key
+from sdex.walletbook import check_record, stale_warning
 from sdex.walletchain import node_chain
+from sdex.walletout import plain, stdout_console
 from sdex.walletsettle import meta_uint
-from sdex.walletui import check_record, plain, stale_warning, stdout_console
 
 if TYPE_CHECKING:
     from sdex.chain import Rpc

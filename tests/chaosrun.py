@@ -27,6 +27,7 @@ import aiohttp
 
 from sdex.audit import audit_network
 from sdex.chain.exchange import OrderStatus
+from sdex.chain.receipt import Receipt
 from sdex.order import SignedOrder
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
@@ -36,6 +37,11 @@ from tests.test_node import E18, ask, bid
 TRADERS = (1, 2, 3, 4, 5, 6)
 SINK = 12
 """The account a maker's funds are moved to (and back from)."""
+OUTSIDER = 10
+"""The account that fills the run's orders straight on chain (``outside_fills``): a taker
+no node knows, front-running the nodes' settlements with the Exchange's ``fillOrder``."""
+OPERATORS = (19, 18, 17)
+"""Nodes 0-2's operator accounts (``tests.nodeutil.operator_key``)."""
 UINT256_MAX = 2**256 - 1
 CHECK_TRIES = 3
 """Times a phase's check is read when the chain's head moved while it read (``check``)."""
@@ -85,8 +91,19 @@ class ChaosRun:
     cuts: bool = False
     """Cut a node off for a few steps (chaos63): SIGSTOP, then posts and soft cancels at the
     other nodes (a soft cancel of an order the cut node may be settling), then SIGCONT."""
+    outside_fills: bool = False
+    """Fill orders of the run straight on chain from an account no node knows (chaos66):
+    the Exchange's ``fillOrder`` is anyone's, so a taker who saw an order may take it, whole
+    or in part, ahead of (or beside) a node's settlement of it; most often the order a
+    crossing post just put in a node's match."""
     soft_cancelled: set[bytes] = field(default_factory=set)
-    """The orders a node took a soft cancel of (200)."""
+    """The orders a node took a soft cancel of (200, or 202: kept until its order comes, then
+    applied as a 200's is)."""
+    paid: list[str] = field(default_factory=list)
+    """The nodes' transactions the chain reverted and batch matches it skipped, with their
+    reasons (``tally_operators``): gas paid for nothing, listed in the summary."""
+    scanned: int = 0
+    """The last block whose operators' transactions were tallied (``tally_operators``)."""
     frozen: int | None = None
     """The node cut off now (stopped), if any: no step asks it anything."""
     tracebacks: list[int] = field(default_factory=lambda: [0, 0, 0])
@@ -116,6 +133,7 @@ class ChaosRun:
                 self.check_alive()
             await self.settle()
             await self.check(phase)
+            self.tally_operators()
         return self.summary()
 
     def summary(self) -> dict[str, Any]:
@@ -126,6 +144,7 @@ class ChaosRun:
             "acked": len(self.acked),
             "counts": dict(sorted(self.counts.items())),
             "violations": self.violations,
+            "paid": self.paid,
             "events": self.events,
         }
 
@@ -149,6 +168,8 @@ class ChaosRun:
             self.move_funds()
         else:
             i = await self.post(cross=True)
+            if self.outside_fills and i is not None and self.rng.random() < 0.5:
+                self.outside_fill(self.acked[-1])  # (its match at node i on its way)
             if self.snap is not None and self.rng.random() < 0.5:
                 if self.restart_in_reorg and i is not None:  # (the node that took the post)
                     await self.restart(i, signal.SIGKILL, revert=True)
@@ -158,6 +179,8 @@ class ChaosRun:
             self.revert()
         if self.cuts and self.rng.random() < 0.08:
             await self.cut()
+        if self.outside_fills and self.rng.random() < 0.12:
+            self.outside_fill()
 
     def trader(self) -> int:
         return self.rng.choice(TRADERS)
@@ -219,7 +242,7 @@ class ChaosRun:
             self.count(f"cancel_error_{type(e).__name__}")
             return
         self.count(f"soft_cancel_{code}")
-        if code == 200:
+        if code in (200, 202):
             self.soft_cancelled.add(a.signed.hash)
         self.note(f"soft cancel {a.signed.hash_hex[:10]} at {i}: {code}")
 
@@ -233,6 +256,30 @@ class ChaosRun:
             self.note(f"on-chain cancel {a.signed.hash_hex[:10]}")
         except Exception as e:  # (already filled or cancelled: refused by the pre-flight)
             self.count(f"onchain_cancel_refused_{type(e).__name__}")
+
+    def outside_fill(self, a: Acked | None = None) -> None:
+        """``OUTSIDER`` fills ``a`` (else an order of the run), a GTC, whole or a quarter of
+        what is left, with ``fillOrder``: a block of its own when mining runs (skipped while
+        paused: the harness waits for its receipt). Not an IOC or FOK: what a node removed
+        of one is still fillable on chain, and the audit holds such a fill against the node
+        that told its wallet the rest was dead (``fill_after_node_closed``)."""
+        if self.paused or not self.acked:
+            return
+        if a is None:
+            a = self.rng.choice(self.acked)
+        if a.tif != "gtc":  # (a rest the node removed: above)
+            self.count("outside_fill_not_gtc")
+            return
+        order = a.signed.order
+        pays = order.taker_amount if self.rng.random() < 0.5 else order.taker_amount // 4
+        try:
+            self.c.exchange.fill_order(self.c.sender(OUTSIDER), a.signed, pays)
+        except Exception as e:  # (filled, cancelled, expired or unfunded: the pre-flight)
+            self.count(f"outside_fill_refused_{type(e).__name__}")
+            return
+        whole = pays == order.taker_amount
+        self.count("outside_fill_whole" if whole else "outside_fill_part")
+        self.note(f"outside fill {a.signed.hash_hex[:10]} ({'whole' if whole else 'part'})")
 
     def down_in_reorg(self) -> bool:
         """Whether this SIGKILL's node stays down across a revert (``restart_in_reorg``)."""
@@ -374,21 +421,29 @@ class ChaosRun:
             return None
         return body if code == 200 and isinstance(body, dict) else None
 
-    async def pending(self, i: int) -> int:
-        """Node i's orders of the run with an amount in flight."""
-        n = 0
+    async def pending(self, i: int) -> tuple[int, set[bytes]]:
+        """Node i's orders of the run with an amount in flight (how many), and those it
+        holds open (offered)."""
+        n, offered = 0, set()
         for a in self.acked:
             code, rec = await self.net.api(i).get(f"/v1/orders/{a.signed.hash_hex}")
-            if code == 200 and rec["metaData"]["pendingMakerAmount"] != "0":
-                n += 1
-        return n
+            if code != 200:
+                continue
+            n += rec["metaData"]["pendingMakerAmount"] != "0"
+            if rec["metaData"]["status"] in ("open", "partially_filled"):
+                offered.add(a.signed.hash)
+        return n, offered
 
     async def settle(self) -> None:
         """Automine on, no open snapshot, every node at the chain's head with nothing in
-        flight, twice in a row at the same head (bounded: a node that does not get there is
-        a violation). chaos60: one pass, node by node, let a node match (its block applied:
-        funds back, mining resumed) after it was read, and the check read the chain before
-        that settlement landed and the nodes after: every node "wrong" alike, then right."""
+        flight and the same orders of the run open (``behind`` names node -1 and how many
+        are open at some nodes only), twice in a row at the same head (bounded: a node that
+        does not get there is a violation). chaos66: an order posted 0.2 s before its node's
+        SIGKILL reached the peers 1.4 s after the restart, the audit ran 0.7 s after it
+        (``books_disagree``: gossip on its way, not lost). chaos60: one pass, node by node,
+        let a node match (its block applied: funds back, mining resumed) after it was read,
+        and the check read the chain before that settlement landed and the nodes after:
+        every node "wrong" alike, then right."""
         if self.paused:
             self.resume()
         if self.snap is not None:
@@ -399,12 +454,16 @@ class ChaosRun:
         quiet_at = -1  # (the head of the last pass that found nothing behind)
         while True:
             head = self.head()
-            behind = []
+            behind, offered = [], []
             for i in range(3):
                 h = await self.health(i)
                 at = -1 if h is None else int(h.get("block") or -1)
-                if at < head or await self.pending(i):
+                n, held = await self.pending(i)
+                offered.append(held)
+                if at < head or n:
                     behind.append((i, at))
+            if len({frozenset(o) for o in offered}) > 1:  # (chaos66: gossip on its way)
+                behind.append((-1, len(set.union(*offered) - set.intersection(*offered))))
             if not behind and self.head() == head:
                 if quiet_at == head:
                     return
@@ -516,6 +575,33 @@ class ChaosRun:
             cursor = body.get("next")
             if not cursor:
                 return
+
+    def tally_operators(self) -> None:
+        """The nodes' transactions mined since the last tally, counted: those reverted
+        (``operator_reverted``, the operator's gas paid for nothing) and each batch match the
+        Exchange skipped, by its reason (``skipped_<name>``); each listed (``paid``), for the
+        run's reader. Not a violation: two nodes that settle the same crossing at once (one
+        reverted: PRODUCT.md's double spend), or a maker's funds moved away between the
+        signing and the block, are the world's doing, not a node's defect."""
+        ops = {self.c.address(k).lower(): i for i, k in enumerate(OPERATORS)}
+        head = self.head()
+        for n in range(self.scanned + 1, head + 1):
+            block = self.c.rpc.call("eth_getBlockByNumber", hex(n), True)
+            for tx in block["transactions"] if block else []:
+                node = ops.get(str(tx["from"]).lower())
+                if node is None:
+                    continue
+                raw = self.c.rpc.call("eth_getTransactionReceipt", tx["hash"])
+                rc = Receipt.from_rpc(raw)
+                self.count("operator_tx")
+                if not rc.status:
+                    self.count("operator_reverted")
+                    self.paid.append(f"node {node}'s tx {tx['hash']} reverted in block {n}")
+                for sk in self.c.exchange.skipped(rc.logs):
+                    why = getattr(sk.reason, "name", "unknown")
+                    self.count(f"skipped_{why}")
+                    self.paid.append(f"node {node}'s match skipped in block {n}: {sk.reason}")
+        self.scanned = head
 
     def check_logs(self, phase: int) -> None:
         for i in range(3):

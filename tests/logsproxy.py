@@ -36,6 +36,8 @@ class LogsProxy:
     refused: int = 0
     batch_most: int | None = None
     """A request of more ``eth_getLogs`` than this has them all refused (None: no bound)."""
+    below: int = 0
+    """``eth_getLogs`` from a block below this are refused too (a read anew held there)."""
 
 
 def _span(call: Any) -> int:
@@ -57,7 +59,8 @@ async def logs_proxy(
         for c in calls:
             if isinstance(c, dict) and c.get("method") == "eth_getLogs":
                 proxy.logs_asked += 1
-                if proxy.most < 0 or _span(c) > proxy.most:
+                low = int(c["params"][0]["fromBlock"], 16) < proxy.below
+                if proxy.most < 0 or _span(c) > proxy.most or low:
                     big.add(c.get("id"))
         logs = [c for c in calls if isinstance(c, dict) and c.get("method") == "eth_getLogs"]
         if proxy.batch_most is not None and len(logs) > proxy.batch_most:

@@ -1,18 +1,21 @@
 """Steps the reorg tests share, on a real node and real Hardhat (``evm_snapshot`` /
 ``evm_revert``): an order settled, or half filled, after a snapshot; a soft cancel; the
 chain taken back to the snapshot onto a longer branch; the settlement to send again; a
-closed record evicted."""
+closed record evicted; a kill after a reorg, and the reset at the restart."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sdex.chain.tx import RlpItem, rlp
 from sdex.keccak import keccak
+from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.order import SignedOrder, sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import Api, wait_for
+from tests.nodeutil import Api, running_node, wait_for
 from tests.test_mirror import meta, revert, synced
 from tests.test_mirror_lag import HoldBlock
 from tests.test_node import ALICE, BOB, E6, E18, ask
@@ -128,3 +131,31 @@ async def held_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, HoldBlo
     resting = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
     assert (await api.post_order(resting))[0] == 201
     return resting, HoldBlock(node)
+
+
+async def killed_after_reorg(node: Node, signed: SignedOrder) -> None:
+    """The state a kill right after a reorg the node applied leaves: the fills out of the
+    store (the store's own reorg step, ``remove_fills_above``), the records as they were
+    (their recheck, memory only, lost); ``signed``'s closed record evicted."""
+    assert await node.store.remove_fills_above(0)
+    await wait_for(lambda: signed.hash not in node.records, timeout=20)
+
+
+@asynccontextmanager
+async def reset_at_restart(
+    c: Chain, cfg: NodeConfig, snap: str, signed: SignedOrder
+) -> AsyncIterator[tuple[Node, Api]]:
+    """``reorg`` to ``snap`` while the node is down (its saved head off the chain, the fill
+    of ``signed`` undone), then the node on ``cfg`` again: the chain read anew (a reset),
+    and ``signed`` at 0 filled (chaos61, chaos66: it kept the undone fill)."""
+    reorg(c, snap)
+    assert c.exchange.order_info(signed.order).filled == 0
+    async with running_node(cfg) as (node, api):
+        await synced(node, c)
+        assert node.watcher.resets == 1
+
+        async def corrected() -> bool:
+            return (await meta(api, signed))["filledMakerAmount"] == "0"
+
+        await wait_for(corrected, timeout=20)
+        yield node, api

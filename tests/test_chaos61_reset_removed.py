@@ -20,11 +20,11 @@ from sdex.model import OrderStatus as S
 from sdex.store import ChainIdentity, Store
 from sdex.storeschema import REMOVED_FILLED_AFTER
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import reorg, settled
+from tests.nodeutil import node_config, running_node
+from tests.reorgutil import killed_after_reorg, reset_at_restart, settled
 from tests.test_book import DOMAIN, A
 from tests.test_book import ask as book_ask
-from tests.test_mirror import meta, synced
+from tests.test_mirror import meta
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
@@ -43,20 +43,9 @@ async def test_a_reset_at_restart_gives_a_removed_order_the_chains_filled_amount
         await settled(c, node, api, taker)
         m = await meta(api, taker)
         assert (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6)), m
-        # the reorg the kill followed: the fills out of the store, the records as they were
-        assert await node.store.remove_fills_above(0)
-        await wait_for(lambda: taker.hash not in node.records, timeout=20)  # (evicted)
+        await killed_after_reorg(node, taker)
 
-    reorg(c, snap)  # while the node is down: its saved head is off the chain
-    assert c.exchange.order_info(taker.order).filled == 0
-    async with running_node(cfg) as (node, api):
-        await synced(node, c)
-        assert node.watcher.resets == 1
-
-        async def corrected() -> bool:
-            return (await meta(api, taker))["filledMakerAmount"] == "0"
-
-        await wait_for(corrected, timeout=20)
+    async with reset_at_restart(c, cfg, snap, taker) as (node, api):
         assert (await meta(api, taker))["status"] == "removed"
         assert (await meta(api, resting))["status"] == "open"
 

@@ -175,7 +175,7 @@ def test_a_receipt_dropped_then_noted_again_waits_its_own_time(
     clock.now = fork.BEHIND_SECONDS + 1
     gone = below.gone(m, latest, identity)
     assert gone == ["0xaa"]
-    assert m.drop_own(gone) == {fill.order_hash}
+    assert m.drop_own(gone, latest.number) == {fill.order_hash}
     note()  # noted again, at once
     clock.now += 0.1
     assert below.gone(m, latest, identity) == []

@@ -527,7 +527,10 @@ def test_a_failed_push_is_resent_after_the_backoff() -> None:
 def test_a_hello_from_a_peer_in_a_backoff_ends_its_wait() -> None:
     """gossip66: a peer that comes back (a restart dials its peers first) says hello: the
     push that waits for it leaves at the next tick, its failures kept (one more failure
-    waits as long). A hello signed for another node, or from another URL, ends nothing."""
+    waits as long). A hello signed for another node, or from another URL, ends nothing.
+    review68: once until the peer answers again (each hello ended it: a peer whose URL
+    fails, its DNS pointed at another's server, had its held pushes sent there at the pace
+    of its hellos signed elsewhere, up to its rate limit, not its backoff's)."""
     core, clock = make(peers=1, mesh=1)
     core.accepted(order(1))
     push = only(run_due(core, clock), "push")
@@ -540,7 +543,17 @@ def test_a_hello_from_a_peer_in_a_backoff_ends_its_wait() -> None:
     core.hello(peer_id(1), url(1), {}, to="")  # (a restart knows our URL, not our id)
     assert peer.failures == 1 and peer.reachable(clock.t)
     assert core.next_timer() <= clock.t
-    assert only(core.tick(), "push").body == push.body
+    again = only(core.tick(), "push")
+    assert again.body == push.body
+    core.answered(again.id, None)  # (it failed again: more hellos, the backoff holds)
+    for _ in range(3):
+        core.hello(peer_id(1), url(1), {})
+        assert peer.retry_at > clock.t and core.next_timer() > clock.t
+        assert [a for a in core.tick() if isinstance(a, Call) and a.kind == "push"] == []
+    core.peers.ok(peer)  # (it answered, then failed again: a new streak)
+    core.peers.failed(peer)
+    core.hello(peer_id(1), url(1), {})
+    assert peer.reachable(clock.t)
 
 
 def test_an_answer_signed_by_another_key_counts_as_a_failure() -> None:

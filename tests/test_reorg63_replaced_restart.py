@@ -40,17 +40,17 @@ FEES = (10**9, 10**9)
 
 
 def stored_pair(
-    c: Chain, tmp_path: Path
+    c: Chain, tmp_path: Path, tif: str = "gtc"
 ) -> tuple[NodeConfig, Store, SignedOrder, SignedOrder, bytes]:
-    """A node's config and store holding two crossing orders open (GTC, from its API):
-    (config, store, resting, incoming, the calldata settling them)."""
+    """A node's config and store holding two crossing orders open (from its API; ``tif``:
+    the incoming one's): (config, store, resting, incoming, the calldata settling them)."""
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
     incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
     block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
     store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
     store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
+    store.add_order(incoming, 2, "open", "api", tif)
     return cfg, store, resting, incoming, c.exchange.encode_settlement([(resting, incoming, E18)])
 
 

@@ -5,7 +5,9 @@ Hardhat keeps it pooled, as geth does): after ``STUCK_BLOCKS`` of them the lane 
 again at the latest block's fees from the body read back from its stored raw transaction
 (``pooled_tx``), the replacement's row holding its pairs; it lands, its match settles once
 (its fills listed with the replacement's hash), the original is ``dropped``, and nothing
-is matched again."""
+is matched again. review68: so when its incoming order is IOC (closed at the restart, its
+fill counted by the given-up transaction's hash): the replacement's hash was not given up,
+and the IOC order's record said 0 filled for good (failed 1 of 1 before)."""
 
 from __future__ import annotations
 
@@ -25,14 +27,15 @@ from tests.test_settle65_adopt_ioc import stored_pooled
 from tests.test_settlement_pooled import at_base_fee, mining
 
 
+@pytest.mark.parametrize("tif", ["gtc", "ioc"])
 async def test_an_adopted_settlement_whose_fee_cap_the_base_fee_outran_is_replaced(
-    devnet: Devnet, chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    devnet: Devnet, chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tif: str
 ) -> None:
     if devnet.engine != "hardhat":
         pytest.skip("anvil drops it from its pool at the next block (test_settlement_pooled)")
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path)
+    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path, tif)
     tx = await stored_pooled(c, store, resting, incoming)
     try:
         async with running_node(cfg) as (node, api):
@@ -48,6 +51,9 @@ async def test_an_adopted_settlement_whose_fee_cap_the_base_fee_outran_is_replac
                 await wait_for(filled, timeout=60.0)
                 await wait_for(lambda: not node.settler.in_flight, timeout=30.0)
             await synced(node, c)
+            for so in (resting, incoming):  # (each fill counted once; review68: an IOC's too)
+                _, rec = await api.get(f"/v1/orders/{so.hash_hex}")
+                assert int(rec["metaData"]["filledMakerAmount"]) == so.order.maker_amount, rec
             _, fills = await api.get("/v1/fills")
             landed = {f["transactionHash"] for f in fills["records"]}
             assert int(fills["total"]) == 2 and tx.tx_hash not in landed

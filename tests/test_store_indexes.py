@@ -77,10 +77,12 @@ ORDER_INDEX_NAMES = {
     "orders_taker_seq",
     "orders_soft_expiry",
     "orders_removed_filled",
+    "orders_cancelled_filled",
 }
 """(``orders_taker_seq`` partial: an order open to anyone, taker 0x0, adds it no entry;
 ``orders_soft_expiry`` partial: only soft-cancelled rows add one; ``orders_removed_filled``
-partial: only removed rows with a filled amount add one)"""
+and ``orders_cancelled_filled`` partial: only removed, or soft-cancelled, rows with a filled
+amount add one)"""
 
 
 def _order_indexes(path: Path) -> set[str]:

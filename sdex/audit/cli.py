@@ -11,7 +11,7 @@ from sdex.cliopts import deployment_option, node_url_check, rpc_option
 from sdex.clirange import FloatBetween
 from sdex.deployment import Deployment, DeploymentError
 from sdex.errors import SdexError
-from sdex.walletui import print_error, short_error, stderr_console, stdout_console
+from sdex.walletout import print_error, short_error, stderr_console, stdout_console
 
 
 @click.command()

@@ -12,11 +12,22 @@ any more; tests/test_chain_tx.py) still takes any failure so. Signing stays with
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import Sender, SignedTx, already_known
-from sdex.errors import ContractRevert, RpcError, RpcTimeout, TransactionFailed
+from sdex.errors import ChainError, ContractRevert, RpcError, RpcTimeout, TransactionFailed
+
+ChainView = tuple[int, str]
+"""The node's view of the chain it signs for: a block of it (the Exchange's deployment
+block) and that block's hash, as the watcher holds them (a chain reset moves the hash)."""
+
+
+class ChainReplaced(ChainError):
+    """The chain behind the RPC's URL is not the one a transaction was signed for (reset or
+    restarted: a new chain, the same chain id): the transaction is not sent there."""
+
 
 UNSERVED_CODES = frozenset({-32601, -32004, -32600})
 """JSON-RPC error codes that say a method is not served: not found (-32601), not supported
@@ -52,6 +63,9 @@ class AsyncSends:
     def __init__(self, rpc: AsyncRpc, sender: Sender) -> None:
         self.rpc = rpc
         self.sender = sender
+        self.view: Callable[[], ChainView] | None = None
+        """The node's view of the chain (the watcher's deployment block and hash, set by the
+        node): a sync send that timed out is sent again only on that chain (resend67)."""
 
     async def broadcast(self, signed: SignedTx) -> None:
         """As ``Sender.broadcast``: a rebroadcast of a known one is harmless; a revert that
@@ -73,13 +87,23 @@ class AsyncSends:
         does not serve the method (``not_served``; the same bytes then sent plainly). Any
         other failure is handled as ``broadcast`` handles it (the nonce forgotten, raised);
         no answer in time, or one too large to read (``AnswerTooLarge``): None, the
-        receipt polled."""
+        receipt polled; the same bytes sent again if the chain does not know them (a slow
+        endpoint that does not serve the method), only while the chain behind the URL is
+        the one the node's view had at the send (``view``): else ``ChainReplaced`` (the
+        send lost: the reset's re-judging has its orders; resend67: an old chain's
+        settlement landed on the chain that replaced it, its orders maybe unfunded there)."""
+        view = self.view() if self.view is not None else None
         try:
             raw = await self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
             return raw, True
         except RpcTimeout:
             try:
                 known = await self.rpc.call("eth_getTransactionByHash", signed.tx_hash)
+                if known is None and not await self.on_chain(view):
+                    self.sender.forget_nonce()  # (the new chain's count is not ours)
+                    raise ChainReplaced(f"{signed.tx_hash} not sent again: the chain was replaced")
+            except ChainReplaced:
+                raise
             except Exception:  # (most likely sent: its receipt is polled patiently)
                 return None, None
             if known is None:
@@ -150,6 +174,15 @@ class AsyncSends:
             base_fee, tip = fees  # (as ``Sender.sign_at`` signs them)
             tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = hex(2 * base_fee + tip), hex(tip)
         await self.rpc.call("eth_call", tx, block)
+
+    async def on_chain(self, view: ChainView | None) -> bool:
+        """Whether the chain behind the URL holds ``view``'s block (the same chain; True
+        with no view); the ask's errors raised."""
+        if view is None:
+            return True
+        number, block_hash = view
+        block = await self.rpc.call("eth_getBlockByNumber", hex(number), False)
+        return isinstance(block, dict) and str(block.get("hash")).lower() == block_hash.lower()
 
     async def _ask(self, method: str, signed: SignedTx) -> Any:
         try:

@@ -83,8 +83,9 @@ class Sender:
         self._lock = threading.RLock()
         self._nonce: int | None = None
         self.signed_past: int | None = None
-        """One past the highest nonce signed (or, at a start, sent again: ``signed``) by this
-        process; None: none. What a soft cancel names while ``next_nonce`` is not known."""
+        """One past the highest nonce signed (or, at a start, sent again or counted by the
+        chain: ``signed``) by this process; None: none. What a soft cancel names while
+        ``next_nonce`` is not known."""
 
     def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
         """``eth_call`` from this sender (a pre-flight of the same transaction)."""

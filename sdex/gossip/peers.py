@@ -87,6 +87,7 @@ class Peer:
     """Clock time it entered the table (its grace period runs from here)."""
     failures: int = 0
     retry_at: float = 0.0
+    hastened: bool = False  # (a hello ended its backoff since its last answer: retry_now)
     last_ok: float = 0.0
     """Clock time of the last answer (the table's clock: monotonic, or simulated)."""
     last_seen: float = field(default_factory=time.time)
@@ -424,15 +425,18 @@ class Peers:
 
     def retry_now(self, peer: Peer) -> bool:
         """``peer`` signed a hello just now (a restart dials its peers): the wait its
-        failures set ends, its count kept (one more failure waits as long). Whether it was
-        waiting."""
-        waiting = peer.retry_at > self.clock()
-        peer.retry_at = 0.0 if waiting else peer.retry_at
+        failures set ends, its count kept (one more failure waits as long), once until it
+        answers again (review68: each hello ended it, so a peer whose URL fails, its DNS
+        pointed at another's server, say, had its held pushes sent there at the pace of its
+        hellos, up to its rate limit, not its backoff's). Whether it was waiting."""
+        waiting = peer.retry_at > self.clock() and not peer.hastened
+        if waiting:
+            peer.retry_at, peer.hastened = 0.0, True
         return waiting
 
     def ok(self, peer: Peer) -> None:
         peer.failures = 0
-        peer.retry_at = 0.0
+        peer.retry_at, peer.hastened = 0.0, False
         peer.last_ok = self.clock()
         peer.last_seen = time.time()
 

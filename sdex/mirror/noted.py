@@ -137,10 +137,14 @@ class OwnNotes:
             self._orphans.update(orders)
         self.own.add_late(number)
 
-    def drop_own(self, txs: Iterable[str]) -> set[bytes]:
+    def drop_own(self, txs: Iterable[str], chain_head: int) -> set[bytes]:
         """Own receipts (and stubs) whose blocks the chain no longer has, though it has
-        none at their height either (``sdex.watch.own``): the orders they filled."""
-        return self.own.drop(txs)
+        none at their height either (``sdex.watch.own``; the chain's head at ``chain_head``):
+        the orders they filled, and those of let-go stubs now due (``OwnReceipts.drop``)."""
+        gone = self.own.drop(txs, chain_head)
+        if self.head is not None:
+            gone |= self.own.due(self.head.number)
+        return gone
 
     def ahead(self) -> tuple[Container[bytes], Container[Account]]:
         """The orders filled, and the accounts that paid, in own settlements of blocks the
@@ -149,4 +153,4 @@ class OwnNotes:
         mirror's filled amounts and funds for these are older than the node's, so it takes
         none of them from the mirror until that block is applied (the watcher then reports
         them, or finds the block reorged out: ``orphaned``)."""
-        return self.own.orders, self.own.payers
+        return self.own.held_orders, self.own.held_payers

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Container, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -40,7 +40,12 @@ MAX_STUBS = 16 * MAX_OWN_RECEIPTS
 one's orders are judged again once the mirror's head reaches its block (``overflow``)."""
 MAX_OVERFLOW = 4 * MAX_STUBS
 """Orders of stubs let go held for that (``overflow``): past that, the oldest are judged
-again with the next block the mirror applies, whatever its height."""
+again with the next block the mirror applies, whatever its height. The payers of those stubs
+too (``overflow_payers``): past that, the oldest is no longer ahead (its funds taken from the
+mirror, as before the settlement, until its block re-reads them)."""
+MAX_LET_GO_TXS = MAX_STUBS
+"""Transactions of stubs let go kept with their block (``overflow_txs``), for a devnet rewound
+below them (``sdex.watch.own``): past that, the oldest one's orders wait for its height."""
 
 MAX_DATA_WORDS = 4
 """Words of a listed token's log data (one with fewer than two indexed addresses) read as
@@ -93,6 +98,22 @@ class Stub:
     noted: float
 
 
+class Held(Container[K]):
+    """Keys held ahead of the mirror: in any of ``parts`` (counted by a receipt or a stub
+    kept, or let go past ``MAX_STUBS`` and waiting for their block)."""
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, *parts: Container[K]) -> None:
+        self._parts = parts
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in p for p in self._parts)
+
+    def __bool__(self) -> bool:
+        return any(map(bool, self._parts))
+
+
 class OwnReceipts(dict[str, OwnReceipt]):
     """Receipts by transaction hash, at most ``cap`` (the oldest become ``stubs``), with the
     orders they filled and the accounts that paid counted (``orders``, ``payers``: a key is
@@ -107,11 +128,31 @@ class OwnReceipts(dict[str, OwnReceipt]):
         """Settlements held ahead with no decoded receipt, by tx hash (oldest first)."""
         self.orders: Counter[bytes] = Counter()
         self.payers: Counter[Account] = Counter()
+        self.paid: dict[Account, int] = {}
+        self.got: dict[Account, int] = {}
+        """What the kept receipts' (not the stubs') transfers took from each account and
+        gave each one, summed (``sdex.node.funding``: no walk over the receipts; funds67)."""
         self.overflow: dict[bytes, int] = {}
         """Orders of stubs let go past ``stub_cap``, with the highest block of those that
         named each: judged again once the mirror's head reaches it (``due``). Judged at a
         head below it, the order's fill is not in the mirror yet: the node reopened an order
-        its own settlement filled, and the block filled it again (reorg63)."""
+        its own settlement filled, and the block filled it again (reorg63). Ahead till then
+        (``held_orders``): judged before it by a block below it (the maker's cancel-up-to of
+        lower salts), it was reopened the same way (left67)."""
+        self.overflow_payers: dict[Account, int] = {}
+        """The payers of those stubs, with the highest block of those that named each: ahead
+        (``held_payers``) till the mirror's head reaches it. A block below it that re-read
+        their funds (a transfer to the maker) gave back, in the book, what the settlement had
+        taken (left67)."""
+        self.overflow_txs: dict[str, tuple[int, float]] = {}
+        """The let-go stubs' transactions: their (highest) block and when each was noted. A
+        devnet rewound below one with nothing mined since (``above``, ``drop``: sdex.watch.own)
+        never reaches its height: its orders waited for it, filled in the node and
+        fillable on the chain (left67); now they are held only up to the chain's head."""
+        self.held_orders: Held[bytes] = Held(self.orders, self.overflow)
+        """The orders ahead of the mirror: of a receipt or stub kept, or let go (``overflow``)."""
+        self.held_payers: Held[Account] = Held(self.payers, self.overflow_payers)
+        """The accounts ahead of the mirror: of a receipt or stub kept, or let go."""
         self._due: set[bytes] = set()
         """Orders let go from ``overflow`` past ``MAX_OVERFLOW``: judged with the next apply."""
         self.late: set[int] = set()
@@ -123,7 +164,9 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self[r.tx_hash] = r
         while len(self) > self.cap:  # the oldest kept as a stub: still ahead, not decoded
             tx = next(iter(self))
-            self.note(tx, super().pop(tx).stub(), counted=True)
+            r = super().pop(tx)
+            self._sum(r, -1)  # (its transfers no longer kept)
+            self.note(tx, r.stub(), counted=True)
 
     def add_late(self, number: int) -> None:
         self.late.add(number)
@@ -142,12 +185,21 @@ class OwnReceipts(dict[str, OwnReceipt]):
         while len(self.stubs) > self.stub_cap:
             oldest = next(iter(self.stubs))
             number = self.stubs[oldest].block_number
+            payers = self.stubs[oldest].payers
+            was, _ = self.overflow_txs.pop(oldest, (number, 0.0))  # (noted again: a reorg)
+            self.overflow_txs[oldest] = (max(was, number), self.stubs[oldest].noted)
+            if len(self.overflow_txs) > MAX_LET_GO_TXS:
+                del self.overflow_txs[next(iter(self.overflow_txs))]
             for o in self._unstub(oldest):
                 self.overflow[o] = max(number, self.overflow.pop(o, number))
+            for a in payers:
+                self.overflow_payers[a] = max(number, self.overflow_payers.pop(a, number))
             while len(self.overflow) > MAX_OVERFLOW:
                 o = next(iter(self.overflow))
                 del self.overflow[o]
                 self._due.add(o)
+            while len(self.overflow_payers) > MAX_OVERFLOW:
+                del self.overflow_payers[next(iter(self.overflow_payers))]
 
     def due(self, number: int) -> set[bytes]:
         """The mirror's head is at ``number``: the orders of let-go stubs to judge again now
@@ -156,6 +208,10 @@ class OwnReceipts(dict[str, OwnReceipt]):
         for o in [o for o, n in self.overflow.items() if n <= number]:
             del self.overflow[o]
             out.add(o)
+        for a in [a for a, n in self.overflow_payers.items() if n <= number]:
+            del self.overflow_payers[a]  # (its block's transfers re-read its funds)
+        for tx in [tx for tx, (n, _) in self.overflow_txs.items() if n <= number]:
+            del self.overflow_txs[tx]
         return out
 
     def __setitem__(self, tx_hash: str, r: OwnReceipt) -> None:
@@ -164,6 +220,7 @@ class OwnReceipts(dict[str, OwnReceipt]):
         super().__setitem__(tx_hash, r)
         self.orders.update(f.order_hash for f in r.fills)
         self.payers.update(r.payers())
+        self._sum(r, 1)
 
     def __delitem__(self, tx_hash: str) -> None:
         self._uncount(super().pop(tx_hash))
@@ -180,7 +237,11 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.stubs.clear()
         self.orders.clear()
         self.payers.clear()
+        self.paid.clear()
+        self.got.clear()
         self.overflow.clear()
+        self.overflow_payers.clear()
+        self.overflow_txs.clear()
         self._due.clear()
         self.late.clear()
 
@@ -202,19 +263,29 @@ class OwnReceipts(dict[str, OwnReceipt]):
         return gone
 
     def above(self, number: int) -> dict[str, float]:
-        """Receipts and stubs of blocks above ``number``: when each was noted, by tx hash."""
+        """Receipts and stubs (kept or let go) of blocks above ``number``: when each was
+        noted, by tx hash."""
         out = {tx: r.noted for tx, r in self.items() if r.block_number > number}
         out.update((tx, s.noted) for tx, s in self.stubs.items() if s.block_number > number)
+        out.update((tx, noted) for tx, (n, noted) in self.overflow_txs.items() if n > number)
         return out
 
-    def drop(self, txs: Iterable[str]) -> set[bytes]:
-        """Let these go (their blocks are not on the chain): the orders they filled."""
+    def drop(self, txs: Iterable[str], head: int) -> set[bytes]:
+        """Let these go (their blocks are not on the chain, whose head is ``head``): the
+        orders they filled. Of a let-go stub, which orders and payers were its is not kept:
+        every let-go one above ``head`` is held only until the mirror reaches ``head``
+        (``due``), as one of its blocks up to there may still be the chain's."""
         gone: set[bytes] = set()
+        let_go = False
         for tx in txs:
             r = self.pop(tx)
             if r is not None:
                 gone.update(f.order_hash for f in r.fills)
             gone.update(self._unstub(tx))
+            let_go |= self.overflow_txs.pop(tx, None) is not None
+        if let_go:
+            _lower_to(self.overflow, head)
+            _lower_to(self.overflow_payers, head)
         return gone
 
     def _unstub(self, tx_hash: str) -> tuple[bytes, ...]:
@@ -228,6 +299,24 @@ class OwnReceipts(dict[str, OwnReceipt]):
     def _uncount(self, r: OwnReceipt) -> None:
         _uncount(self.orders, [f.order_hash for f in r.fills])
         _uncount(self.payers, r.payers())
+        self._sum(r, -1)
+
+    def _sum(self, r: OwnReceipt, sign: int) -> None:
+        paid, got = self.paid, self.got
+        if sign > 0:
+            for token, payer, to, value in r.transfers:
+                paid[payer, token] = paid.get((payer, token), 0) + value
+                got[to, token] = got.get((to, token), 0) + value
+        else:
+            for token, payer, to, value in r.transfers:
+                add_to(paid, (payer, token), -value)
+                add_to(got, (to, token), -value)
+
+
+def _lower_to(heights: dict[K, int], head: int) -> None:
+    """Every height above ``head`` made ``head``."""
+    for k in [k for k, n in heights.items() if n > head]:
+        heights[k] = head
 
 
 def _uncount(counts: Counter[K], keys: Iterable[K]) -> None:
@@ -238,6 +327,15 @@ def _uncount(counts: Counter[K], keys: Iterable[K]) -> None:
             counts[k] = n
         else:
             counts.pop(k, None)
+
+
+def add_to(totals: dict[K, int], key: K, amount: int) -> None:
+    """Add ``amount`` to a key's total, leaving no key at 0 (bounded by those counted)."""
+    n = totals.get(key, 0) + amount
+    if n:
+        totals[key] = n
+    else:
+        totals.pop(key, None)
 
 
 def named_in_data(data: bytes, token: str) -> set[Account]:

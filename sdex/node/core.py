@@ -20,10 +20,13 @@ import logging
 import math
 import time
 
+import aiohttp
+
 from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
+from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
@@ -159,6 +162,8 @@ class Node(NodePeering):
             subscribe=cfg.new_heads,
             undoing=self._own_durable.forget,  # (a settler's fills write after: left alone)
         )
+        w = self.watcher  # (a timed-out send is sent again only on the chain it was for)
+        self.settler.async_sends.view = lambda: (w.start_block, w.identity.deploy_block_hash)
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)
@@ -192,6 +197,25 @@ class Node(NodePeering):
             self.pending_lead = min(max(0.0, stamp - time.time()), MAX_PENDING_LEAD)
             self.pending_before = self.latest_timestamp
 
+    async def _nonce_floor(self) -> None:
+        """The operator's transaction count (its pending block's) read at a start, for the
+        nonce a soft cancel names before this run signs anything (``cancel_position``:
+        ``Sender.signed_past``, one past every nonce an earlier run signed; reconcile's rows
+        count too). chaos66: it named none, and a reset (a reorg took the saved head, the
+        chain read anew) stood the watcher at block 0, so the audit took the count at block 0
+        and held the node's settlement of an earlier run, 14 s before the cancel, against
+        it (``node_settled_after_cancel``). Unread (the chain unreachable): none, as before."""
+        try:
+            pending = await self.settler.receipts.call(
+                "eth_getTransactionCount", self.sender.address, "pending"
+            )
+            count = quantity(pending)
+        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+            log.warning("the operator's nonce not read at start: %s", e)
+            return
+        if count > 0:
+            self.sender.signed(count - 1)
+
     async def load(self) -> None:
         """Settle what a previous run left pending, put every stored open order back in the
         book as the saved mirror has it, and the blocks since applied (the chain read per
@@ -201,6 +225,7 @@ class Node(NodePeering):
         Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
         cfg = self.config
         pooled = await reconcile(self.settler)
+        await self._nonce_floor()
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()

@@ -24,7 +24,9 @@ confirmed (so its block is not applied: a block the mirror applied before its re
 the watcher waiting ``EXPECT_PATIENCE`` s, is in the mirror's funds already, and counted
 again it would withdraw a match the chain fills). An account the mirror does not hold, a
 settlement held ahead without its transfers (``Stub``), or an order of one in flight the
-book does not hold: in doubt, signed."""
+book does not hold: in doubt, signed. The settlements ahead are not walked unless a maker is
+short of the most they may take: what they take from and give each account is kept as they
+come and go (``SignedOut.pays``, ``OwnReceipts.paid`` and ``got``; funds67)."""
 
 from __future__ import annotations
 
@@ -33,15 +35,16 @@ from collections.abc import Callable, Iterable, Sequence
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
 from sdex.order import SignedOrder
+from sdex.settlement.signedout import SignedOut
 
 Account = tuple[str, str]
 
 
-def _pays(m: Match) -> tuple[tuple[SignedOrder, SignedOrder, int], ...]:
+def transfers(m: Match) -> tuple[tuple[SignedOrder, SignedOrder, int], ...]:
     """(payer's order, payee's order, amount) of both of ``m``'s transfers: each maker pays
     the amount of his maker token to the other maker and the other's fee recipient."""
-    return ((m.resting, m.incoming, m.amounts.left_filled),
-            (m.incoming, m.resting, m.amounts.right_filled))  # fmt: skip
+    return ((m.resting, m.incoming, m.left_filled),
+            (m.incoming, m.resting, m.right_filled))  # fmt: skip
 
 
 def _need(so: SignedOrder, amount: int, mirror: Mirror) -> int:
@@ -52,43 +55,48 @@ def _need(so: SignedOrder, amount: int, mirror: Mirror) -> int:
 
 def unpaid(
     batch: Sequence[Match],
-    ahead: Iterable[Match],
+    ahead: SignedOut | Iterable[Match],
     mirror: Mirror,
     confirmed: Callable[[bytes], int | None] = lambda _: None,
 ) -> set[int]:
     """The indexes of ``batch``'s matches a maker's funds (as above) fall short of, its
-    matches taken in order; ``ahead``: the settlements signed before it, not reported;
-    ``confirmed``: an order's filled amount the book has confirmed (None: not held)."""
+    matches taken in order; ``ahead``: the settlements signed before it, not reported
+    (``Settler.signed_out``); ``confirmed``: an order's filled amount the book has confirmed
+    (None: not held)."""
+    if not isinstance(ahead, SignedOut):
+        ahead = SignedOut(ahead)
     needs: dict[Account, int] = {}
     for m in batch:
-        for so, _, amount in _pays(m):
+        for so, _, amount in transfers(m):
             key = (so.order.maker, so.order.maker_token)
             needs[key] = needs.get(key, 0) + amount
+    own = mirror.own
+    # Each maker less the most those ahead may take (mined ones' transfers, signed ones'
+    # payments in full) against all of hers at once: she can pay every one of hers whatever
+    # comes before, as the chain runs them. Only one short of that is looked at closer.
     left: dict[Account, int] = {}
-    for key in needs:
-        spendable = mirror.spendable(key)
-        if spendable is not None:  # (unknown: in doubt, signed)
-            left[key] = spendable
-    ahead = list(ahead)
-    most = dict(left)  # (less the most those ahead may take: no mirror read per order)
-    _taken(most, (), mirror, confirmed)  # (mined ones': their transfers)
-    for m in ahead:
-        for o, amount in ((m.resting.order, m.left_filled), (m.incoming.order, m.right_filled)):
-            if (o.maker, o.maker_token) in most:
-                most[o.maker, o.maker_token] -= amount
-    if all(most.get(k, need) >= need for k, need in needs.items()):
-        return set()  # (the usual case: each maker can pay all of his at once)
-    if mirror.own.stubs:  # (settlements ahead of the mirror whose transfers are not kept)
-        return set()
-    _taken(left, ahead, mirror, confirmed)
-    for r in mirror.own.values():  # (mined, the mirror not at their block yet)
-        for token, _, to, value in r.transfers:
-            if (to, token) in left:
-                left[to, token] += value
-    _credit(left, ahead)
+    for key, need in needs.items():
+        spendable = mirror.spendable(key)  # (unknown: in doubt, signed)
+        if spendable is None:
+            continue
+        spendable -= own.paid.get(key, 0)
+        if spendable - ahead.pays.get(key, 0) < need:
+            left[key] = spendable + own.got.get(key, 0)
+    if not left or own.stubs:  # (stubs: settlements ahead whose transfers are not kept)
+        return set()  # (the usual case: each maker can pay all of hers)
+    for m in ahead.values():  # (one short: the matches signed ahead, at most those in flight)
+        for so, payee, amount in transfers(m):
+            token = so.order.maker_token
+            if (key := (so.order.maker, token)) in left:
+                book = confirmed(so.hash)  # (their blocks not applied, as above)
+                if book is not None and mirror.filled_of(so.hash) <= book:
+                    left[key] -= _need(so, amount, mirror)
+            for to in {payee.order.maker, payee.order.fee_recipient}:
+                if (to, token) in left:
+                    left[to, token] += amount
     out: set[int] = set()
     for i, m in enumerate(batch):
-        pays = [(so, _need(so, amount, mirror)) for so, _, amount in _pays(m)]
+        pays = [(so, _need(so, amount, mirror)) for so, _, amount in transfers(m)]
         if any(left.get((so.order.maker, so.order.maker_token), n) < n for so, n in pays):
             out.add(i)  # (skipped by the chain: it pays nothing, credits nothing)
             continue
@@ -96,36 +104,9 @@ def unpaid(
             key = (so.order.maker, so.order.maker_token)
             if key in left:
                 left[key] -= n
-        _credit(left, (m,))
-    return out
-
-
-def _taken(
-    left: dict[Account, int],
-    ahead: Iterable[Match],
-    mirror: Mirror,
-    confirmed: Callable[[bytes], int | None],
-) -> None:
-    """Take off ``left`` what the settlements ahead of the mirror take from its accounts:
-    those mined (their transfers), and those signed whose order shows no more filled in
-    the mirror than the book has confirmed (their blocks not applied; in doubt, nothing)."""
-    for r in mirror.own.values():
-        for token, payer, _, value in r.transfers:
-            if (payer, token) in left:
-                left[payer, token] -= value
-    for m in ahead:
-        for so, _, amount in _pays(m):
-            key = (so.order.maker, so.order.maker_token)
-            book = confirmed(so.hash) if key in left else None
-            if book is not None and mirror.filled_of(so.hash) <= book:
-                left[key] -= _need(so, amount, mirror)
-
-
-def _credit(left: dict[Account, int], matches: Iterable[Match]) -> None:
-    """Add to ``left`` what ``matches`` may pay its accounts (in full, to each payee)."""
-    for m in matches:
-        for so, payee, amount in _pays(m):
+        for so, payee, amount in transfers(m):
             token = so.order.maker_token
             for to in {payee.order.maker, payee.order.fee_recipient}:
                 if (to, token) in left:
                     left[to, token] += amount
+    return out

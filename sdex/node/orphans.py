@@ -20,8 +20,14 @@ host group, cancel65: one stranger's flood evicted every other stranger's cancel
 cannot fill a hash's room and keep out an honest peer's cancel of it), each
 ``KEPT_SECONDS`` at most; when full, the sender holding the most loses its oldest (a flood
 evicts its own first, never an honest peer's few; review66: each peer a class of its own,
-every stranger's host group one class, every wallet's client one, the class's oldest evicted,
-in time independent of how many counts there are). The peer is answered 202 once it is
+every stranger's host group one class, every wallet's client one; review68: in the class,
+the oldest of the count holding the most evicted, in time independent of how many counts
+there are). So what is kept is bounded by design, and a 202 "kept" is a promise only within
+the bounds: a wallet's (or a stranger's) kept cancel is evicted only when the table is full,
+its class holds the most, and no count in its class holds more than its own does: a flood
+must come from as many clients (IPv4 addresses, IPv6 /64s) as the table holds cancels, 20,000
+for a wallet's one (review67: the class's oldest went, and 20 IPv4 addresses evicted every
+wallet's). The peer is answered 202 once it is
 kept: kept in the store too (``sdex.storeorphans``: the node writes each kept one and
 deletes each forgotten, ``gone``), read back at a restart. A wallet's (its order posted to
 another node, the gossip not here yet) is kept so too, one count a client, its signer
@@ -90,6 +96,8 @@ class OrphanCancels:
         """Every kept one's bucket, oldest first (expired from the front: no sweep)."""
         self._kinds: dict[str, OrderedDict[tuple[bytes, bytes], None]] = {}
         """The kept ones of each class (``kind_of``), oldest first."""
+        self._sizes: dict[str, _Sizes] = {}
+        """Each class's counts by how many they hold: its biggest found at once."""
         self._count = 0
         self.dropped = 0
         self.gone: list[tuple[bytes, bytes]] = []
@@ -138,14 +146,14 @@ class OrphanCancels:
             self._drop_oldest(bucket)
         if self._count >= self.total:
             self._expire_all(now)
-        if self._count >= self.total:  # the oldest of the class holding the most goes
+        if self._count >= self.total:  # the class holding the most, its biggest count's oldest
             kinds = self._kinds
-            oldest = next(iter(kinds[max(kinds, key=lambda k: len(kinds[k]))]))
-            self._remove(oldest)
-            self._forget(oldest)
-            self.dropped += 1
+            kind = max(kinds, key=lambda k: len(kinds[k]))
+            self._drop_oldest(next(iter(self._sizes[kind].levels[self._sizes[kind].top])))
         key = (order_hash, signature)
-        self._buckets.setdefault(bucket, OrderedDict())[key] = now
+        mine = self._buckets.setdefault(bucket, OrderedDict())
+        mine[key] = now
+        self._sizes.setdefault(kind_of(bucket), _Sizes()).move(bucket, len(mine) - 1, len(mine))
         self._all[key] = bucket
         self._kinds.setdefault(kind_of(bucket), OrderedDict())[key] = None
         orphan = Orphan(signature, sender, bucket, now, signer)
@@ -194,9 +202,12 @@ class OrphanCancels:
         self._count -= 1
         mine = self._buckets[bucket]
         del mine[key]
+        kind = kind_of(bucket)
+        self._sizes[kind].move(bucket, len(mine) + 1, len(mine))
         if not mine:  # (no empty count left per peer id that ever sent one)
             del self._buckets[bucket]
-        kind = kind_of(bucket)
+            if not self._sizes[kind].top:
+                del self._sizes[kind]
         of_kind = self._kinds[kind]
         del of_kind[key]
         if not of_kind:
@@ -222,3 +233,30 @@ def kind_of(bucket: str) -> str:
     (``wallet:...``) as one (review66: with a count a group, a flood spread over many host
     groups held a few a count, and an admitted peer's honest few were evicted first)."""
     return bucket.partition(":")[0] if ":" in bucket else bucket
+
+
+class _Sizes:
+    """A class's counts by how many kept cancels each holds (``levels``), and the most any
+    holds (``top``): the count to lose one when the table is full, found in constant time
+    (review68: the class's oldest went, and 20 IPv4 addresses posting 1,000 each evicted
+    every other wallet's kept cancel, each told "kept"; its order then came and traded)."""
+
+    __slots__ = ("levels", "top")
+
+    def __init__(self) -> None:
+        self.levels: dict[int, dict[str, None]] = {}
+        self.top = 0
+
+    def move(self, bucket: str, was: int, now: int) -> None:
+        """``bucket`` went from holding ``was`` to ``now`` (one more or one fewer)."""
+        if was:
+            level = self.levels[was]
+            del level[bucket]
+            if not level:
+                del self.levels[was]
+        if now:
+            self.levels.setdefault(now, {})[bucket] = None
+        if now > self.top:
+            self.top = now
+        elif was == self.top and was not in self.levels:
+            self.top = now  # (``bucket`` was the last at the top: now one below, or none)

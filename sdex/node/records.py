@@ -247,7 +247,20 @@ class NodeState:
         at a start: the lane reads it from the chain at its next signing), one past the
         highest it signed (review64: none was named, and the audit took the operator's count
         at the block, below a settlement signed before and still pooled: the honest node
-        flagged when it landed); None if it signed none."""
+        flagged when it landed), or at a start the chain's count (``Node._nonce_floor``,
+        chaos66); None if neither is known.
+
+        A known next nonce below ``signed_past`` (left67: not ``max`` of the two): it was read
+        from the chain's *pending* count (``NonceLane._sign_next``) after a reorg, a revert or
+        a lost send, and nothing signed at it since (the match withdrawn just before its
+        signature, or a signed one given back unsent). That count holds every transaction
+        signed before that the chain still has, so those at or above it are ones the chain
+        dropped; the lane never sends a dropped one again (lost: its row ``dropped``, not sent
+        again at a restart), and the next one it signs takes that nonce. Named, it flags a
+        settlement signed after the cancel at a reused nonce, which ``signed_past`` would
+        excuse; it would wrongly flag only a dropped transaction's bytes sent again by someone
+        else (another backend's pool) after the cancel: none shown (cancel66 on Hardhat, its
+        re-send refused "replacement underpriced"; left67 found no path of the node's own)."""
         nonce = self.sender.next_nonce
         return self.watcher.block, self.sender.signed_past if nonce is None else nonce
 
@@ -296,7 +309,7 @@ class NodeState:
     def _unpaid(self, batch: Sequence[Match]) -> set[int]:
         """The matches of ``batch`` its makers' funds fall short of, as the mirror shows
         them (``sdex.node.funding``; memory only): not signed (take65)."""
-        return unpaid(batch, self.settler.signed_out.values(), self.mirror, self._confirmed)
+        return unpaid(batch, self.settler.signed_out, self.mirror, self._confirmed)
 
     def _confirmed(self, order_hash: bytes) -> int | None:
         """The filled amount the book has confirmed of an order (None: not in the book)."""

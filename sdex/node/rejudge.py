@@ -243,7 +243,11 @@ class NodeRejudge(NodeVerdicts):
         those with none, most, are not read): the chain may no longer have it. chaos61: a
         FOK whose settled part a reorg undid while its last match was in flight (the recheck
         of it, memory only, lost by a kill) kept that part through the reset at its restart,
-        ``removed`` at 0.39999 filled, the chain 0."""
+        ``removed`` at 0.39999 filled, the chain 0. And the soft-cancelled ones with a filled
+        amount (skipped by the walk above as the node's own closes): chaos66, an order
+        soft-cancelled, then filled by another node's settlement, which a reorg undid before
+        a kill, kept the undone fill (its record follows the chain's filled amount:
+        cancel62), ``cancelled`` with the whole order filled, the chain 0."""
         store = self.store
         for maker in [None] if makers is None else makers:
             key = ("bitmap:" if bitmap else "") + (maker or "")
@@ -257,6 +261,8 @@ class NodeRejudge(NodeVerdicts):
         if makers is None and not bitmap:
             read = partial(store.removed_filled_after, limit=REJUDGE_PAGE)
             await self._rejudge_walk(read, "removed:", walked, False)
+            read = partial(store.cancelled_filled_after, limit=REJUDGE_PAGE)
+            await self._rejudge_walk(read, "cancelled:", walked, False)
 
     async def _rejudge_walk(
         self,

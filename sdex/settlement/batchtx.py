@@ -42,6 +42,7 @@ from sdex.matching.match import Match
 from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
+from sdex.settlement.signedout import SignedOut
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
@@ -59,7 +60,7 @@ class BatchTx(NonceLane):
     suspect: Callable[[Match], bool] | None
     withdrawn: Withdrawer | None
     unpaid: Unpaid | None
-    signed_out: dict[int, Match]
+    signed_out: SignedOut
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
     _refused_at: float
     sent: int

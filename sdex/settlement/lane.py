@@ -325,6 +325,8 @@ class NonceLane:
         )
         self.in_flight.add(again.tx_hash)
         self.ours.add(again.tx_hash)
+        if last.tx_hash.lower() in self.given_up:  # (review68: its fills counted as its own)
+            self.given_up.add(again.tx_hash.lower())
         if self.mirror is not None:
             self.mirror.expect(again.tx_hash)
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 
 from sdex.chain import Receipt
+from sdex.chain.asend import ChainReplaced
 from sdex.chain.tx import already_known
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.lane import NonceLane
@@ -126,7 +127,13 @@ class Reconcile:
 
     async def _send_again(self, tx_hash: str, raw_tx: str) -> None:
         """Send a recorded transaction again; one the chain holds already (pooled, also
-        when it refuses the send: Hardhat while it automines) counts as sent."""
+        when it refuses the send: Hardhat while it automines) counts as sent. Only on the
+        chain the node's view has (``AsyncSends.on_chain``; resend67: the chain behind the URL
+        replaced since the start bound the store to it took the old chain's row): else
+        ``ChainReplaced`` (the row given up, its orders the reset's to re-judge)."""
+        sends = self.lane.async_sends
+        if not await sends.on_chain(sends.view() if sends.view is not None else None):
+            raise ChainReplaced(f"{tx_hash} not sent again: the chain was replaced")
         try:
             await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", raw_tx)
         except ContractRevert:

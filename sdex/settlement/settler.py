@@ -54,6 +54,7 @@ from sdex.settlement.gas import BatchGas, Fees, settlement_gas
 from sdex.settlement.outcome import Outcome, SettledMatch
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
+from sdex.settlement.signedout import SignedOut
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.settlement.take import Unpaid, Withdrawer, Withdrawn, take, withdrawn_from
 from sdex.store import Store
@@ -100,9 +101,10 @@ class Settler(BatchTx):
         right at the signature; ``sdex.settlement.take``)."""
         self.unpaid = unpaid
         """The matches of a batch whose makers' funds fall short: not signed either (take65)."""
-        self.signed_out: dict[int, Match] = {}
+        self.signed_out = SignedOut()
         """The matches signed and not yet reported, by ``id``: those the chain runs before a
-        batch signed now (``sdex.node.funding``: what they pay its makers)."""
+        batch signed now (``sdex.node.funding``: what they take from and pay its makers,
+        kept per account as they come and go)."""
         self.suspect = suspect
         """A match some order of which failed a settlement before with no one found guilty
         (a token that refuses, a transfer that needs more gas): alone, it is pre-flighted

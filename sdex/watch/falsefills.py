@@ -118,7 +118,7 @@ async def false_fills(
         # receipt's write goes before its note): a receipt's fills written after the removal
         # of the undone blocks' (it came meanwhile), of a block above the new chain's head,
         # stayed till the chain passed that height (reorg62)
-        ahead = {*m.own, *m.own.stubs, *m.expected}
+        ahead = {*m.own, *m.own.stubs, *m.own.overflow_txs, *m.expected}
         gone += await store.remove_fills_except(head.number + 1, TOP, (), keep_txs=ahead)
     kept = {b.header.number: b for b in m.blocks} if m.own.late else {}
     for n in sorted(m.own.late):  # (left to the next poll if the store refuses)

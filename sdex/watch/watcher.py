@@ -213,7 +213,7 @@ class Watcher(PollLoop):
                 if changes.applied or changes.fork >= 0 or changes.reset:
                     self._keep(changes)  # (and the old branch's fills dropped)
                 raise
-        if dropped := m.drop_own(gone):  # (those ``_advance`` did not orphan)
+        if dropped := m.drop_own(gone, latest.number):  # (those ``_advance`` did not orphan)
             changes.rejudge |= dropped
             changes.own_gone = True
         changes.dropped.update((tx.lower(), latest.number) for tx in gone)
