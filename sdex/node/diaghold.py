@@ -46,18 +46,16 @@ class NodeHolds(NodeFills):
     """For each failed settlement's diagnosis under way (by its failed list's ``id``): its
     orders and when it began. Their queued matches are not signed meanwhile (``_held``)."""
 
-    def _held(self, m: Match) -> bool:
-        """Whether the settler holds ``m`` back: an order of it failed a settlement whose
-        diagnosis has not ended (chaos66: signed 10 ms after the first match of its ask
-        reverted, before the diagnosis had read the chain, it reverted too), for at most
-        ``HOLD_BOUND`` seconds."""
+    def _held(self) -> AbstractSet[bytes]:
+        """The orders whose queued matches the settler holds back now: those of a failed
+        settlement whose diagnosis has not ended (chaos66: signed 10 ms after the first match
+        of its ask reverted, before the diagnosis had read the chain, it reverted too), each
+        for at most ``HOLD_BOUND`` seconds. Empty (the usual case): none held."""
         if not self._holds:
-            return False
+            return frozenset()
         now = time.monotonic()
-        sides = (m.resting.hash, m.incoming.hash)
-        return any(
-            now - at < HOLD_BOUND and not hashes.isdisjoint(sides) for _, hashes, at in self._holds
-        )
+        live = [hashes for _, hashes, at in self._holds if now - at < HOLD_BOUND]
+        return live[0] if len(live) == 1 else frozenset().union(*live)
 
     def _hold_diagnosed(self, failed: list[Match]) -> None:
         """``failed``'s orders' queued matches held back until its diagnosis ends."""

@@ -10,6 +10,7 @@ gas of a revert, or of a batch run again match by match past a token's refusal).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 
 from sdex.matching.match import Match
 from sdex.settlement.outcome import Outcome, SettledMatch
@@ -19,9 +20,9 @@ UNPAID_WHY = "a maker's funds fell short of it before its settlement was signed"
 
 Unpaid = Callable[[Sequence[Match]], set[int]]
 """The indexes of a batch's matches whose makers' funds fall short (``sdex.node.funding``)."""
-Held = Callable[[Match], bool]
-"""Whether a queued match waits: an order of it failed a settlement whose diagnosis has not
-read the chain yet (``NodeSettlement._held``; chaos66)."""
+Held = Callable[[], AbstractSet[bytes]]
+"""The orders whose queued matches wait: each failed a settlement whose diagnosis has not
+read the chain yet (``NodeHolds._held``; chaos66). Empty: none waits."""
 Withdrawer = Callable[[Sequence[Match]], set[int]]
 """The indexes of a batch's matches an order of which was cancelled since, or expires before
 a settlement of it can land (``NodeRecords._withdrawn``: the chain's clock read once a
@@ -66,9 +67,10 @@ def held_back(
     same ask reverted, before that failure's diagnosis had read the chain (the maker had
     moved her WETH away, the mirror not yet at that block): reverted as well, the operator's
     gas paid for a revert the diagnosis would have foreseen."""
-    if held is None or not queue:
+    hashes = frozenset() if held is None or not queue else held()
+    if not hashes:
         return queue, submitted, [], []
-    back = [i for i, m in enumerate(queue) if held(m)]
+    back = [i for i, m in enumerate(queue) if m.resting.hash in hashes or m.incoming.hash in hashes]
     if not back:
         return queue, submitted, [], []
     kept = set(back)
