@@ -149,6 +149,7 @@ class Node(NodePeering):
             suspect=self._suspect,
             withdrawn=self._withdrawn,
             unpaid=self._unpaid,
+            held=self._held,
         )
         self.watcher = Watcher(
             self.watch_rpc,

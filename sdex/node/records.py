@@ -73,6 +73,9 @@ class NodeState:
     """The node's state and the lookups over its records (no I/O)."""
 
     config: NodeConfig
+    _doomed: frozenset[int] = frozenset()
+    """The ``id`` of each queued match an order of which the diagnosis it was held for found
+    at fault (``NodeSettlement._unhold_diagnosed``): withdrawn, not signed (``_withdrawn``)."""
     settle_chain: ChainThread
     rpc: AsyncRpc
     watch_rpc: AsyncRpc
@@ -274,13 +277,19 @@ class NodeState:
         cancel65: signed, the chain could only revert or skip it, the operator's gas paid for
         nothing), or filled in full on chain by another (``filled_on_chain``; review67: a
         taker's ``fillOrder`` ahead of the queued match, reverted the same way), or expired by
-        ``soonest_landing`` (take65: queued past its expiry, signed, reverted the same way).
+        ``soonest_landing`` (take65: queued past its expiry, signed, reverted the same way),
+        or held back for a failed settlement's diagnosis that found an order of it at fault
+        (``_doomed``; chaos66).
         The chain's clock read once a batch (anvil65: once a match, twice a batch, as it forms
         and at its signature)."""
         records = self.records
         landing = self.soonest_landing()
         out: set[int] = set()
         for i, m in enumerate(batch):
+            if id(m) in self._doomed:  # (its order found at fault by the diagnosis it waited for)
+                self._doomed -= {id(m)}
+                out.add(i)
+                continue
             for so in (m.resting, m.incoming):
                 rec = records.get(so.hash)
                 if rec is not None and (

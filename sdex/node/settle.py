@@ -15,9 +15,10 @@ from sdex.chain import OrderState
 from sdex.chain.rpc import quantity
 from sdex.matching.match import Match, MatchResult
 from sdex.model import OPEN_STATUSES, MatchOutcome, OrderStatus, closed_status
+from sdex.node.diaghold import NodeHolds, held_amounts, payer
 from sdex.node.rejudge import restart_reason
 from sdex.node.settleblame import HOSTILE_WHY
-from sdex.node.settlefills import NodeFills, own_fills, publish_fill
+from sdex.node.settlefills import own_fills, publish_fill
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
@@ -32,12 +33,7 @@ MAX_SETTLE_FAILURES = 3
 _FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
 
 
-def _payer(so: SignedOrder) -> tuple[str, str]:
-    """The (maker, token) account an order's fills are paid from."""
-    return so.order.maker, so.order.maker_token
-
-
-class NodeSettlement(NodeFills):
+class NodeSettlement(NodeHolds):
     """The settler's results applied: confirm, release, diagnose."""
 
     _restart_takers: AbstractSet[bytes] = frozenset()
@@ -92,6 +88,8 @@ class NodeSettlement(NodeFills):
             self._watcher_was_first(results)
         finally:
             self.registry.write_deferred()
+        if failed:  # (before any await: the settler may take its next batch at the next one)
+            self._hold_diagnosed(failed)
         if results:  # one line a settlement transaction, not one a match
             log.info(
                 "settlement %s: %d matches settled, %d failed",
@@ -136,6 +134,8 @@ class NodeSettlement(NodeFills):
         except asyncio.CancelledError:  # (the node stops)
             writing.cancel()
             raise
+        finally:
+            self._unhold_diagnosed(failed)  # (ended by ``_diagnose``, or on an error before it)
 
     async def _adopt(self, pooled: list[StoredSettlement]) -> None:
         """(At the start, the orders loaded) Settlements a previous run left in a pool the
@@ -209,7 +209,7 @@ class NodeSettlement(NodeFills):
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         for accounts in self._reading:
-            accounts.update((_payer(m.resting), _payer(m.incoming)))
+            accounts.update((payer(m.resting), payer(m.incoming)))
         self.registry.settled(m, r.actual)  # (other amounts than proposed: funds re-synced)
         actual = r.actual or m.amounts
         find = self.book.find  # (the book's live entries read: no state view built, settle27)
@@ -326,17 +326,14 @@ class NodeSettlement(NodeFills):
         confirmed meanwhile): a settlement of it mined but not confirmed yet is in that
         read, and its confirm takes its fill off again (one mined after the read and
         confirmed before now would be given back). Such an account keeps the book's funds,
-        which the watcher's blocks keep right (``_accounts_from_mirror``)."""
+        which the watcher's blocks keep right (``_accounts_from_mirror``). What the settler's
+        queued matches hold, never signed, is in no read. The queued matches of ``failed``'s
+        orders are held back until this ends (``sdex.node.diaghold``)."""
         orders = [so for m in failed for so in (m.resting, m.incoming)]
-        held: dict[tuple[str, str], int] = {}  # what these failed matches hold themselves
-        for m in failed:
-            for so, amount in (
-                (m.resting, m.amounts.left_filled),
-                (m.incoming, m.amounts.right_filled),
-            ):
-                held[_payer(so)] = held.get(_payer(so), 0) + amount
+        held = held_amounts(failed)  # what these failed matches hold themselves
         reserved = self.book.reserved
-        busy = {a for a, amount in held.items() if reserved(*a) > amount}
+        queued = held_amounts(self.settler.queued())  # (never signed: in no chain read)
+        busy = {a for a, amount in held.items() if reserved(*a) > amount + queued.get(a, 0)}
         confirmed: set[tuple[str, str]] = set()
         self._reading = (*self._reading, confirmed)
         try:
@@ -350,16 +347,21 @@ class NodeSettlement(NodeFills):
                 self._release(m)
             self._reading = tuple(r for r in self._reading if r is not confirmed)
         busy |= confirmed  # (mined before the read or after it: unknown)
-        busy |= {a for a in held if reserved(*a)}  # (these released: others' fills)
+        # (these released; what queued matches hold, those held back for this read among
+        # them, is in no chain read: chaos66, else the maker found short kept her funds)
+        queued = held_amounts(self.settler.queued())
+        busy |= {a for a in held if reserved(*a) > queued.get(a, 0)}  # (others' fills)
         if not states:
+            self._unhold_diagnosed(failed)
             return
         by_hash: dict[bytes, OrderState] = {s.hash: s for s in states}
         rematch: list[bytes] = []
+        guilty: set[bytes] = set()
         for m in failed:
             verdicts = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
             guilty_found = False
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
-                if _payer(so) not in busy:
+                if payer(so) not in busy:
                     self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
                 if v.remove is RemovalReason.FILLED and so.hash in self.book:
                     # closed with the chain's filled amount, as the watcher closes it (attack29:
@@ -374,6 +376,8 @@ class NodeSettlement(NodeFills):
                 elif so.hash in self.book:
                     self._filled_beyond(m, so, v.filled)
                 guilty_found |= v.guilty
+                if v.guilty:
+                    guilty.add(so.hash)
             unexplained = not guilty_found and id(m) not in blameless
             named = refused.get(id(m)) if refused else None
             blamed = self._judge_unexplained(m, evidence.get(id(m)), named) if unexplained else ()
@@ -390,6 +394,7 @@ class NodeSettlement(NodeFills):
                         continue
                 if not v.guilty:
                     rematch.append(so.hash)
+        self._unhold_diagnosed(failed, guilty)  # (before the rematch: its matches not doomed)
         self._rematch(rematch)
 
     def _suspect(self, m: Match) -> bool:

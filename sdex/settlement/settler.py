@@ -56,7 +56,15 @@ from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.signedout import SignedOut
 from sdex.settlement.stages import FlightTimes, StageTimes
-from sdex.settlement.take import Unpaid, Withdrawer, Withdrawn, take, withdrawn_from
+from sdex.settlement.take import (
+    Held,
+    Unpaid,
+    Withdrawer,
+    Withdrawn,
+    held_back,
+    take,
+    withdrawn_from,
+)
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -68,6 +76,9 @@ MAX_IN_FLIGHT = 4
 """Batches sent whose receipts are not processed yet (8 measured no better on anvil)."""
 REFUSED_PAUSE = 0.2
 """Seconds no batch forms after a refused record (a store that keeps failing: no spin)."""
+HELD_RECHECK = 0.5
+"""Seconds between looks at a queue whose every match is held back (``held``): a hold ends
+with its diagnosis (``wake``), or past its bound (the node's ``HOLD_BOUND``)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
@@ -93,8 +104,13 @@ class Settler(BatchTx):
         suspect: Callable[[Match], bool] | None = None,
         withdrawn: Withdrawer | None = None,
         unpaid: Unpaid | None = None,
+        held: Held | None = None,
     ) -> None:
         self.chain = chain
+        self.held = held
+        """A queued match that waits (an order of it failed a settlement whose diagnosis is
+        under way): not taken into a batch until the diagnosis ends (``wake``; then signed,
+        or withdrawn if it found the order at fault), or its bound passed."""
         self.withdrawn = withdrawn
         """The matches of a batch an order of which was cancelled since it was made, or
         expires before its settlement can land: not signed (checked as its batch forms and
@@ -190,6 +206,14 @@ class Settler(BatchTx):
             if len(self._queue) >= self.max_batch:
                 self._full.set()
 
+    def wake(self) -> None:
+        """Look at the queue again: a hold of some of its matches ended (``held``)."""
+        self._wake.set()
+
+    def queued(self) -> list[Match]:
+        """The matches waiting for a batch, not yet taken."""
+        return list(self._queue)
+
     async def run(self) -> None:
         try:
             for signed, batch in self._to_adopt:
@@ -200,7 +224,11 @@ class Settler(BatchTx):
                 task.add_done_callback(self._adopted.discard)
             self._to_adopt = []
             while True:
-                await self._wake.wait()
+                if self._queue:  # (all held back: looked at again when a hold may be over)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), HELD_RECHECK)
+                else:
+                    await self._wake.wait()
                 self._wake.clear()
                 while self._queue:
                     # A free slot first, and the batch formed before started on its way
@@ -233,10 +261,15 @@ class Settler(BatchTx):
                     pause = self._refused_at + REFUSED_PAUSE - time.perf_counter()
                     if pause > 0:  # the store refused a record just now
                         await asyncio.sleep(pause)
-                    size = self.batch_size(len(self._queue))  # (a suspect one goes alone)
-                    batch, submitted, self._queue, self._submitted = take(
-                        self._queue, self._submitted, size, self.suspect
+                    ready, ready_at, back, back_at = held_back(
+                        self._queue, self._submitted, self.held
                     )
+                    if not ready:  # every match waiting is held back: until a hold ends
+                        self._slots.release()
+                        break
+                    size = self.batch_size(len(ready))  # (a suspect one goes alone)
+                    batch, submitted, rest, rest_at = take(ready, ready_at, size, self.suspect)
+                    self._queue, self._submitted = back + rest, back_at + rest_at
                     self.largest_batch = max(self.largest_batch, len(batch))
                     loop = asyncio.get_running_loop()
                     times = FlightTimes(

@@ -10,6 +10,7 @@ gas of a revert, or of a batch run again match by match past a token's refusal).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 
 from sdex.matching.match import Match
 from sdex.settlement.outcome import Outcome, SettledMatch
@@ -19,6 +20,9 @@ UNPAID_WHY = "a maker's funds fell short of it before its settlement was signed"
 
 Unpaid = Callable[[Sequence[Match]], set[int]]
 """The indexes of a batch's matches whose makers' funds fall short (``sdex.node.funding``)."""
+Held = Callable[[], AbstractSet[bytes]]
+"""The orders whose queued matches wait: each failed a settlement whose diagnosis has not
+read the chain yet (``NodeHolds._held``; chaos66). Empty: none waits."""
 Withdrawer = Callable[[Sequence[Match]], set[int]]
 """The indexes of a batch's matches an order of which was cancelled since, or expires before
 a settlement of it can land (``NodeRecords._withdrawn``: the chain's clock read once a
@@ -53,6 +57,30 @@ def take(
     elif suspect is not None and queue:
         size = 1
     return queue[:size], submitted[:size], queue[size:], submitted[size:]
+
+
+def held_back(
+    queue: list[Match], submitted: list[float], held: Held | None
+) -> tuple[list[Match], list[float], list[Match], list[float]]:
+    """``queue`` (and its times) split in the matches that may go now and those ``held``
+    back, each part in its order. chaos66: a match signed 10 ms after a settlement of the
+    same ask reverted, before that failure's diagnosis had read the chain (the maker had
+    moved her WETH away, the mirror not yet at that block): reverted as well, the operator's
+    gas paid for a revert the diagnosis would have foreseen."""
+    hashes = frozenset() if held is None or not queue else held()
+    if not hashes:
+        return queue, submitted, [], []
+    back = [i for i, m in enumerate(queue) if m.resting.hash in hashes or m.incoming.hash in hashes]
+    if not back:
+        return queue, submitted, [], []
+    kept = set(back)
+    go = [i for i in range(len(queue)) if i not in kept]
+    return (
+        [queue[i] for i in go],
+        [submitted[i] for i in go],
+        [queue[i] for i in back],
+        [submitted[i] for i in back],
+    )
 
 
 def withdrawn_from(

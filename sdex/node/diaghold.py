@@ -1,0 +1,80 @@
+"""Matches held back for a diagnosis (chaos66): while the chain read of a failed
+settlement's orders is under way (``NodeSettlement._diagnose``), the settler signs no queued
+match of those orders (``Settler.held``). Node 2 signed a second match of an ask 10 ms after
+the first reverted, before the diagnosis had read the chain: its maker had moved her WETH
+away, the mirror not yet at that block, and the second reverted as well, the operator's gas
+paid for a revert the diagnosis would have foreseen. When the diagnosis ends the held
+matches are signed, or withdrawn if it found an order of theirs at fault (``_doomed``); a
+hold lasts ``HOLD_BOUND`` seconds at most."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
+
+from sdex.matching.match import Match
+from sdex.node.settlefills import NodeFills
+from sdex.order import SignedOrder
+
+HOLD_BOUND = 10.0
+"""Seconds at most a queued match of an order whose failed settlement is being diagnosed is
+held back (``_held``): a diagnosis slow behind the store or the chain holds none for good."""
+
+
+def payer(so: SignedOrder) -> tuple[str, str]:
+    """The (maker, token) account an order's fills are paid from."""
+    return so.order.maker, so.order.maker_token
+
+
+def held_amounts(matches: Iterable[Match]) -> dict[tuple[str, str], int]:
+    """What ``matches`` hold of each maker's funds, by (maker, token)."""
+    out: dict[tuple[str, str], int] = {}
+    for m in matches:
+        for so, amount in (
+            (m.resting, m.amounts.left_filled),
+            (m.incoming, m.amounts.right_filled),
+        ):
+            out[payer(so)] = out.get(payer(so), 0) + amount
+    return out
+
+
+class NodeHolds(NodeFills):
+    """The queued matches held back while a failed settlement of their orders is diagnosed."""
+
+    _holds: tuple[tuple[int, frozenset[bytes], float], ...] = ()
+    """For each failed settlement's diagnosis under way (by its failed list's ``id``): its
+    orders and when it began. Their queued matches are not signed meanwhile (``_held``)."""
+
+    def _held(self) -> AbstractSet[bytes]:
+        """The orders whose queued matches the settler holds back now: those of a failed
+        settlement whose diagnosis has not ended (chaos66: signed 10 ms after the first match
+        of its ask reverted, before the diagnosis had read the chain, it reverted too), each
+        for at most ``HOLD_BOUND`` seconds. Empty (the usual case): none held."""
+        if not self._holds:
+            return frozenset()
+        now = time.monotonic()
+        live = [hashes for _, hashes, at in self._holds if now - at < HOLD_BOUND]
+        return live[0] if len(live) == 1 else frozenset().union(*live)
+
+    def _hold_diagnosed(self, failed: list[Match]) -> None:
+        """``failed``'s orders' queued matches held back until its diagnosis ends."""
+        hashes = frozenset(so.hash for m in failed for so in (m.resting, m.incoming))
+        self._holds = (*self._holds, (id(failed), hashes, time.monotonic()))
+
+    def _unhold_diagnosed(
+        self, failed: list[Match], guilty: AbstractSet[bytes] = frozenset()
+    ) -> None:
+        """``failed``'s diagnosis ended: the queued matches of an order of ``guilty`` (found
+        at fault) withdrawn, the others of its orders free to be signed."""
+        if guilty:
+            doomed = (
+                m
+                for m in self.settler.queued()
+                if not guilty.isdisjoint((m.resting.hash, m.incoming.hash))
+            )
+            self._doomed = self._doomed | {id(m) for m in doomed}
+        kept = tuple(h for h in self._holds if h[0] != id(failed))
+        if len(kept) != len(self._holds):
+            self._holds = kept
+            self.settler.wake()
