@@ -64,6 +64,7 @@ class NodeChainState(NodeRejudge):
             w.latest_timestamp = min(w.latest_timestamp, changes.timestamp)
             self.saw_block_time(changes.head, changes.timestamp, reset=True)
             w.lead.saw(changes.head, changes.timestamp, reset=True)  # (the undone blocks' too)
+            self.refusals.forget_chain()  # peers' copies refused filled may be open again
         elif changes.head >= self.watcher.chain_head:  # the tip: the chain's clock as it is
             self.latest_timestamp = changes.timestamp  # (left48: a lied stamp no longer pins it)
             self.saw_block_time(changes.head, changes.timestamp)

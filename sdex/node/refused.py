@@ -8,8 +8,8 @@ unknown here, so it was fetched and rejected again every round, forever. ``Refus
 remembers such verdicts, bounded in size (each charged to the peer whose copy was judged,
 strangers all as one, and a body verdict to the last peer whose copy it spared: past the
 bound, the most charged peer's least recently noted dropped first) and in time
-(``REFUSED_SECONDS``: a verdict the chain gave may be undone by a reorg), keyed by what
-the verdict depends on:
+(``REFUSED_SECONDS``; a verdict the chain gave, until a reorg or a reset: ``forget_chain``),
+keyed by what the verdict depends on:
 
 - a verdict on the order's body (``BODY``: expired, amounts no order can fill, a token not
   listed, cancelled or filled on chain) holds for every copy of that hash (the EIP-712
@@ -64,6 +64,8 @@ STATE = frozenset({RejectionCode.RESTRICTED_LIMIT})
 """Rejections this node's open restricted orders decide: kept as body verdicts while the
 ``epoch`` stands (no restricted order closed or parked here since)."""
 KEPT = BODY | COPY | STATE
+CHAIN = frozenset({RejectionCode.EXPIRED, RejectionCode.CANCELLED, RejectionCode.FULLY_FILLED})
+"""Body verdicts the chain gave: a reorg or a reset may undo them (``forget_chain``)."""
 
 ANYONE = ""
 """The peer key of a body verdict (no peer's key is empty)."""
@@ -93,6 +95,7 @@ class Refused:
         self._until: dict[Key, tuple[float, str]] = {}  # deadline, and the peer charged
         self._epochs: dict[Key, int] = {}  # a ``STATE`` verdict's epoch
         self._charged: dict[str, OrderedDict[Key, None]] = {}  # least recently noted first
+        self._chain: set[Key] = set()  # the verdicts the chain gave (``CHAIN``)
 
     def __len__(self) -> int:
         return len(self._until)
@@ -120,6 +123,10 @@ class Refused:
             self._epochs[key] = self.epoch()
         else:
             self._epochs.pop(key, None)
+        if code in CHAIN:
+            self._chain.add(key)
+        else:
+            self._chain.discard(key)
         # (another's copy: it stays theirs)
         owner = (STRANGERS if stranger else peer) if held is None else held[1]
         self._until[key] = (now + self.seconds, owner)
@@ -151,6 +158,16 @@ class Refused:
                 self._forget(key, held[1])
         return False
 
+    def forget_chain(self) -> None:
+        """A reorg or a reset: the chain's verdicts (``CHAIN``) are given again, once. An
+        order refused as filled whose fill a reorg undid is open again at the peers that
+        held it: reopen67, its hash skipped every anti-entropy round for ``seconds``."""
+        for key in list(self._chain):
+            held = self._until.get(key)
+            if held is not None:
+                self._forget(key, held[1])
+        self._chain.clear()
+
     def _move(self, key: Key, held: tuple[float, str], owner: str) -> None:
         epoch = self._epochs.get(key)
         self._forget(key, held[1])
@@ -162,6 +179,7 @@ class Refused:
     def _forget(self, key: Key, owner: str, popped: bool = False) -> None:
         del self._until[key]
         self._epochs.pop(key, None)
+        self._chain.discard(key)
         keys = self._charged[owner]
         if not popped:
             del keys[key]
