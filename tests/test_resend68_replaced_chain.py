@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from eth_hash.auto import keccak
 
 from sdex.chainnode import Engine
 from sdex.order import SignedOrder
+from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.sends31proxy import serving_posts
@@ -184,6 +185,45 @@ async def test_a_replacement_is_not_sent_after_the_chain_was_replaced(
                 await new_chain_mined(new, node)
                 assert nonce(new.rpc, operator, "pending") == deployed
                 await none_sent_there(tmp_path / "n.db", proxy, new, c2, api, [(resting, taker)], 2)
+    finally:
+        old.stop()
+        new.stop()
+
+
+async def test_a_chain_replaced_during_the_start_is_a_reset_and_keeps_the_orders(
+    tmp_path: Path, engine: Engine
+) -> None:
+    """The chain behind the URL replaced after the start read the deployment block (the
+    store bound to it) and before the watcher, with no saved head, read from that block:
+    followed with the old identity, no reset recorded, the next start found the store
+    another chain's and deleted every order it held."""
+    old, new, c, _ = replacing(engine)
+    try:
+        cfg = node_config(c, tmp_path / "n.db")
+        block = hex(cfg.deploy_block)
+        first = old.rpc.call("eth_getBlockByNumber", block, False)["hash"]
+        store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, first), c.domain)
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        store.add_order(resting, 1, "open", "api")
+        store.close()
+
+        def identity_read(calls: Calls) -> bool:  # (the start's; the watcher's come later)
+            return [(x.get("method"), x.get("params")) for x in calls] == [
+                ("eth_getBlockByNumber", [block, False])
+            ]
+
+        async with holding_proxy(old.node.url, identity_read, new.node.url) as proxy:
+            proxy.release.set()  # (switched at once, nothing held)
+            async with running_node(replace(cfg, rpc=proxy.url, new_heads=False)) as (node, api):
+                assert proxy.held and not node.store.rebuilt
+                await new_chain_mined(new, node, resets=0)  # (the new chain's blocks read)
+                await wait_for(lambda: node.watcher.block >= node.watcher.chain_head)
+                resets = node.watcher.resets
+                assert await api.status(resting) == "open"
+        async with running_node(replace(cfg, rpc=new.node.url)) as (node, api):
+            assert not node.store.rebuilt  # bound to the new chain by the reset
+            assert await api.status(resting) == "open"
+        assert resets == 1
     finally:
         old.stop()
         new.stop()
