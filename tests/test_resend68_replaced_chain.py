@@ -28,11 +28,10 @@ from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.sends31proxy import serving_posts
 from tests.test_chain_outage import OwnChain
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reorg60_reset_inflight import nonce
-from tests.test_resend67_replaced_chain import HOLD, new_chain_mined, replacing
+from tests.test_resend67_replaced_chain import HOLD, held_served, new_chain_mined, replacing
 
 SENDS = ("eth_sendRawTransaction", "eth_sendRawTransactionSync")
 
@@ -83,14 +82,8 @@ async def holding_proxy(
             await asyncio.wait_for(proxy.release.wait(), HOLD)
         return web.Response(body=body, content_type="application/json")
 
-    try:
-        async with serving_posts(handle) as proxy.url:
-            try:
-                yield proxy
-            finally:
-                proxy.release.set()  # (the held answer ends before the server stops)
-    finally:
-        await session.close()
+    async with held_served(handle, proxy.release, session) as proxy.url:
+        yield proxy
 
 
 def tx_hash(raw: str) -> str:
