@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -75,12 +75,24 @@ async def switching_proxy(
             proxy.upstream = proxy.then
         return web.Response(body=await forward(msg), content_type="application/json")
 
+    async with held_served(handle, proxy.release, session) as proxy.url:
+        yield proxy
+
+
+@asynccontextmanager
+async def held_served(
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    release: asyncio.Event,
+    session: aiohttp.ClientSession,
+) -> AsyncIterator[str]:
+    """``handle`` served on loopback (its URL); ``release`` set before the server stops (a
+    held answer ends first), ``session`` (its forwarding client) closed after."""
     try:
-        async with serving_posts(handle) as proxy.url:
+        async with serving_posts(handle) as url:
             try:
-                yield proxy
+                yield url
             finally:
-                proxy.release.set()  # (the held answer ends before the server stops)
+                release.set()
     finally:
         await session.close()
 

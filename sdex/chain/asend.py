@@ -92,7 +92,7 @@ class AsyncSends:
         the one the node's view had at the send (``view``): else ``ChainReplaced`` (the
         send lost: the reset's re-judging has its orders; resend67: an old chain's
         settlement landed on the chain that replaced it, its orders maybe unfunded there)."""
-        view = self.view() if self.view is not None else None
+        view = self.viewed()
         try:
             raw = await self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
             return raw, True
@@ -174,6 +174,11 @@ class AsyncSends:
             base_fee, tip = fees  # (as ``Sender.sign_at`` signs them)
             tx["maxFeePerGas"], tx["maxPriorityFeePerGas"] = hex(2 * base_fee + tip), hex(tip)
         await self.rpc.call("eth_call", tx, block)
+
+    def viewed(self) -> ChainView | None:
+        """The node's view of the chain now (None: no view set); the watcher's reset moves
+        it, so two reads compare without a request (resend68)."""
+        return self.view() if self.view is not None else None
 
     async def on_chain(self, view: ChainView | None) -> bool:
         """Whether the chain behind the URL holds ``view``'s block (the same chain; True

@@ -16,7 +16,7 @@ from typing import Any
 from sdex.chain import Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends, not_served
+from sdex.chain.asend import AsyncSends, ChainReplaced, ChainView, not_served
 from sdex.chain.tx import already_known, fees_of
 from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
@@ -73,9 +73,12 @@ class NonceLane:
         """(``_send_lock`` held) Broadcast ``signed`` on the event loop
         once ``recorded`` (its record on the store's writer) is durable and every broadcast
         queued before it ended: one at a time, in nonce order. The future raises
-        ``NotDone`` if the record failed (never sent)."""
+        ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
+        the chain replaced before its turn came (never sent: resend68, an old chain's
+        settlement waiting behind a send was sent to the chain that replaced it)."""
         before = self._last_broadcast
-        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times))
+        view = self.async_sends.viewed()  # (as signed: no await since)
+        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
         self._last_broadcast = task
         return task
 
@@ -85,6 +88,7 @@ class NonceLane:
         before: asyncio.Future[Receipt | None] | None,
         signed: SignedTx,
         times: FlightTimes | None,
+        view: ChainView | None,
     ) -> Receipt | None:
         if recorded is not None:
             try:
@@ -98,11 +102,20 @@ class NonceLane:
         try:
             if before is not None and not before.done():
                 await asyncio.wait((before,))
+            self._same_chain(signed, view)
             started = True  # (``send_async`` counts it started before its first await)
             return await self.broadcaster.send_async(self.async_sends, signed, times)
         finally:
             if not started:  # cancelled while it waited its turn (review30)
                 self.broadcaster.unqueued()
+
+    def _same_chain(self, signed: SignedTx, view: ChainView | None) -> None:
+        """Raise ``ChainReplaced`` if the node's view of the chain moved since ``view`` (the
+        watcher saw a reset: the store dropped ``signed``'s row, the reset's re-judging has
+        its orders); the lane's nonce is read again (the new chain's count)."""
+        if self.async_sends.viewed() != view:
+            self.sender.forget_nonce()
+            raise ChainReplaced(f"{signed.tx_hash} not sent: the chain was replaced")
 
     def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
         """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
@@ -303,8 +316,11 @@ class NonceLane:
 
     async def _replace(self, pooled: Pooled, why: str) -> bool:
         """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
-        whether one was sent."""
+        whether one was sent. Not if the watcher saw the chain replaced since it was found
+        pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
+        there at the nonce it has free): the replacement's row dropped."""
         rpc, last = self.receipts, pooled.latest
+        view = self.async_sends.viewed()
         known, count = await rpc.batch(
             [
                 ("eth_getTransactionByHash", [last.tx_hash]),
@@ -323,6 +339,10 @@ class NonceLane:
         await asyncio.wrap_future(
             self.store.add_replacement(first, again.tx_hash, again.nonce, again.raw)
         )
+        if self.async_sends.viewed() != view:  # (the reset's re-judging has its orders)
+            self.store.set_settlement_status(again.tx_hash, "dropped")
+            log.warning("settlement %s pooled, not replaced: the chain was replaced", last.tx_hash)
+            return False
         self.in_flight.add(again.tx_hash)
         self.ours.add(again.tx_hash)
         if last.tx_hash.lower() in self.given_up:  # (review68: its fills counted as its own)

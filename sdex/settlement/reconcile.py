@@ -132,7 +132,7 @@ class Reconcile:
         replaced since the start bound the store to it took the old chain's row): else
         ``ChainReplaced`` (the row given up, its orders the reset's to re-judge)."""
         sends = self.lane.async_sends
-        if not await sends.on_chain(sends.view() if sends.view is not None else None):
+        if not await sends.on_chain(sends.viewed()):
             raise ChainReplaced(f"{tx_hash} not sent again: the chain was replaced")
         try:
             await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", raw_tx)

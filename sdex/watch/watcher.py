@@ -322,6 +322,9 @@ class Watcher(PollLoop):
                     raise Reorg
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
+            if top is None and start == self.start_block and not await self._deployed_here():
+                await self._reset(changes)  # (reads from the deployment block again)
+                return
             end = min(latest.number, start + self.span - 1)
             eff = Effects()
             try:
@@ -352,6 +355,17 @@ class Watcher(PollLoop):
                 self.span, self._fine = min(self.max_range, 2 * self.span), 0  # blocks pass)
             if end >= latest.number:
                 return
+
+    async def _deployed_here(self) -> bool:
+        """(About to read from the deployment block, no head kept: a fresh store, or a reset)
+        Whether the chain's deployment block is the identity's: one the chain behind the URL
+        replaced since the node read it at start was followed with the old identity, no
+        reset recorded, and the next start's ``Store._bind`` deleted every stored order as
+        another chain's (resend68)."""
+        deploy = await self.rpc.call("eth_getBlockByNumber", hex(self.start_block), False)
+        if deploy is None:  # (a backend behind: the range read says more)
+            return True
+        return Header.from_rpc(deploy).hash.lower() == self.identity.deploy_block_hash.lower()
 
     def _took(self, changes: BlockChanges, eff: Effects, start: int) -> bool:
         """Blocks ``start``..the mirror's head, applied with effects ``eff``, into ``changes``."""
