@@ -225,8 +225,9 @@ class Settler(BatchTx):
             self._to_adopt = []
             while True:
                 if self._queue:  # (all held back: looked at again when a hold may be over)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), HELD_RECHECK)
+                    with contextlib.suppress(TimeoutError):  # (not ``wait_for``: it can
+                        async with asyncio.timeout(HELD_RECHECK):  # swallow a cancel)
+                            await self._wake.wait()
                 else:
                     await self._wake.wait()
                 self._wake.clear()
