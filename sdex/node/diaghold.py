@@ -73,7 +73,7 @@ class NodeHolds(NodeFills):
                 for m in self.settler.queued()
                 if not guilty.isdisjoint((m.resting.hash, m.incoming.hash))
             )
-            self._doomed = self._doomed | {id(m) for m in doomed}
+            self._doomed.update((id(m), m) for m in doomed)
         kept = tuple(h for h in self._holds if h[0] != id(failed))
         if len(kept) != len(self._holds):
             self._holds = kept

@@ -73,9 +73,12 @@ class NodeState:
     """The node's state and the lookups over its records (no I/O)."""
 
     config: NodeConfig
-    _doomed: frozenset[int] = frozenset()
-    """The ``id`` of each queued match an order of which the diagnosis it was held for found
-    at fault (``NodeSettlement._unhold_diagnosed``): withdrawn, not signed (``_withdrawn``)."""
+    _doomed: dict[int, Match]
+    """Each queued match an order of which the diagnosis it was held for found at fault
+    (``NodeSettlement._unhold_diagnosed``), by its ``id``: withdrawn, not signed
+    (``_withdrawn``). The match itself is kept with its ``id`` so that the ``id`` cannot be
+    another match's (a match that left the queue by another way, a reset's, stays alive here
+    rather than freed and its ``id`` reused by a new match, withdrawn for nothing)."""
     settle_chain: ChainThread
     rpc: AsyncRpc
     watch_rpc: AsyncRpc
@@ -114,6 +117,7 @@ class NodeState:
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
+        self._doomed = {}
         self.lead = ClockLead()
         self.spacing = BlockSpacing()
         self.events = EventHub()
@@ -286,8 +290,7 @@ class NodeState:
         landing = self.soonest_landing()
         out: set[int] = set()
         for i, m in enumerate(batch):
-            if id(m) in self._doomed:  # (its order found at fault by the diagnosis it waited for)
-                self._doomed -= {id(m)}
+            if self._doomed.pop(id(m), None) is not None:  # (found at fault by its diagnosis)
                 out.add(i)
                 continue
             for so in (m.resting, m.incoming):
