@@ -17,7 +17,7 @@ from typing import TypeVar
 from sdex.book import RemovalReason
 from sdex.chain import FillEvent, OrderState
 from sdex.ingest import judge, removal_of
-from sdex.ingest.intake import taker_never_trades
+from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
