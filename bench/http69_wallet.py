@@ -7,8 +7,9 @@ process, on one devnet.
 What the node's own work a wallet order costs beyond its HTTP layer, split: the event loop's
 thread and the other threads (the store's writer, the ECDSA worker when a core is spare).
 ``--profile FILE``: one more round under cProfile (its top functions by own time and calls an
-order to stderr; the profile saved). ``--root DIR`` runs another checkout's ``sdex``.
-Prints JSON lines per round, then the medians."""
+order to stderr; the profile saved). ``--way grouped``: through ``Node.submit_wallet`` instead
+(the API's way since http69: a loop turn's orders through the intake together). ``--root
+DIR`` runs another checkout's ``sdex``. Prints JSON lines per round, then the medians."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import contextlib  # noqa: E402
 import cProfile  # noqa: E402
 import json  # noqa: E402
 import pstats  # noqa: E402
@@ -37,97 +37,37 @@ import node as nb  # noqa: E402
 from http_modes import devnet_node  # noqa: E402
 
 from sdex.book.native import ACTIVE  # noqa: E402
-from sdex.ingest import Known, Rejection  # noqa: E402
-from sdex.matching.match import TimeInForce  # noqa: E402
 from sdex.node.config import NodeConfig  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
-from sdex.node.records import SubmitResult  # noqa: E402
 
 
 async def posted(node: Any, objs: list[dict[str, Any]], in_flight: int,
-                 grouped: Grouped | None = None) -> None:  # fmt: skip
+                 grouped: bool = False) -> None:  # fmt: skip
     """``objs`` through ``node.submit`` as a wallet's, ``in_flight`` tasks taking them in turn
-    (``grouped``: through the prototype instead)."""
+    (``grouped``: through ``node.submit_wallet``, the API's way, a turn's orders together)."""
     it = iter(objs)
 
     async def worker() -> None:
         for obj in it:
-            res = await (node.submit(obj, "api") if grouped is None else grouped.submit(obj))
+            res = await (node.submit_wallet(obj) if grouped else node.submit(obj, "api"))
             if res.status != 201:
                 raise RuntimeError(f"not accepted: {res.status} {res.body}")
 
     await asyncio.gather(*(worker() for _ in range(in_flight)))
 
 
-class Grouped:
-    """Lever (a)'s prototype (not the node's code): the wallet orders that arrive in one loop
-    turn go through the intake together (``Intake.submit_each``, as a peer's chunk does: one
-    ECDSA hand-over, no task per order), each accepted one through ``_accept`` as
-    ``NodeIntake.submit`` does it (no peer here: no forwarding clocks, no orphan cancels),
-    then one wait for the group's commits (each row's own outcome); each request's task waits
-    on one future of its own, set once with its answer (woken once)."""
-
-    def __init__(self, node: Any) -> None:
-        self.node = node
-        self.group: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.groups = 0
-        self.orders = 0
-
-    def submit(self, obj: dict[str, Any]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        if not self.group:
-            loop.call_soon(self._start)
-        self.group.append((obj, fut))
-        return fut
-
-    def _start(self) -> None:
-        group, self.group = self.group, []
-        self.groups += 1
-        self.orders += len(group)
-        task = asyncio.create_task(self._run(group))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, group: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
-        node = self.node
-        answers: list[Any] = [None] * len(group)
-        stored: list[tuple[int, asyncio.Future[None]]] = []
-        each = node.intake.submit_each([obj for obj, _ in group], True)
-        async with contextlib.aclosing(each):
-            async for i, result in each:
-                if isinstance(result, (Rejection, Known)):
-                    answers[i] = SubmitResult(
-                        400, result.to_json() if isinstance(result, Rejection) else {}
-                    )
-                    continue
-                if (over := node.intake.admit(result)) is not None:
-                    answers[i] = SubmitResult(400, over.to_json())
-                    continue
-                with node.registry.own_writes(result.signed.hash_hex):
-                    answers[i] = answer = node._accept(result, "api", TimeInForce.GTC)
-                if answer.stored is not None:
-                    stored.append((i, answer.stored))
-        if stored:
-            await asyncio.wait([f for _, f in stored], timeout=node.store_wait)
-        failed = {i for i, f in stored if not f.done() or f.exception() is not None}
-        for i, (_, fut) in enumerate(group):
-            if not fut.done():
-                fut.set_result(SubmitResult(503, {}) if i in failed else answers[i])
-
-
 async def rounds(cfg: NodeConfig, bodies: list[list[dict[str, Any]]], in_flight: int,
                  profile: str | None, way: str) -> list[dict[str, float]]:  # fmt: skip
     out = []
     async with serve(cfg) as node:
-        grouped = Grouped(node) if way == "grouped" else None
+        grouped = way == "grouped"
+        group = node.wallet_group
         for i, objs in enumerate(bodies):
             prof = cProfile.Profile() if profile and i == len(bodies) - 1 else None
             t0, p0 = time.thread_time(), time.process_time()
             if prof is not None:
                 prof.enable()
-            await posted(node, objs, in_flight, grouped if i > 0 else None)
+            await posted(node, objs, in_flight, grouped and i > 0)
             if prof is not None:
                 prof.disable()
             loop_s, all_s = time.thread_time() - t0, time.process_time() - p0
@@ -145,8 +85,8 @@ async def rounds(cfg: NodeConfig, bodies: list[list[dict[str, Any]]], in_flight:
                 "other_threads_us": round(1e6 * (all_s - loop_s) / n, 1),
                 "total_us": round(1e6 * all_s / n, 1),
             }
-            if grouped is not None:
-                row["orders_a_group"] = round(grouped.orders / max(1, grouped.groups), 1)
+            if grouped:
+                row["orders_a_group"] = round(group.grouped / max(1, group.groups), 1)
             out.append(row)
             print(json.dumps(row), flush=True)
     return out
@@ -159,7 +99,7 @@ def main() -> None:
     ap.add_argument("--in-flight", type=int, default=48)
     ap.add_argument("--profile", help="one more round under cProfile, saved to this file")
     ap.add_argument("--way", choices=("node", "grouped"), default="node",
-                    help="grouped: lever (a)'s prototype, a turn's orders together")  # fmt: skip
+                    help="grouped: submit_wallet, the API's way")  # fmt: skip
     ap.add_argument("--root", help="run this checkout's sdex (default: this file's)")
     args = ap.parse_args()
     extra = 1 if args.profile else 0
