@@ -27,6 +27,7 @@ from sdex.node.events import EventHub
 from sdex.node.forwarding import ForwardTiming
 from sdex.node.funding import unpaid
 from sdex.node.held import hash_of
+from sdex.node.heldrecord import MAX_CANCEL_NONCE
 from sdex.node.orphans import OrphanCancels
 from sdex.node.readbudget import ReadBudget
 from sdex.node.refused import Notices, Refused
@@ -269,7 +270,9 @@ class NodeState:
         else (another backend's pool) after the cancel: none shown (cancel66 on Hardhat, its
         re-send refused "replacement underpriced"; left67 found no path of the node's own)."""
         nonce = self.sender.next_nonce
-        return self.watcher.block, self.sender.signed_past if nonce is None else nonce
+        named = self.sender.signed_past if nonce is None else nonce
+        # (review69a: an endpoint's count past SQLite's INTEGER refused every soft cancel)
+        return self.watcher.block, named if named is None or named <= MAX_CANCEL_NONCE else None
 
     def _withdrawn(self, batch: Sequence[Match]) -> set[int]:
         """The indexes of ``batch``'s matches an order of which was cancelled since the match
