@@ -192,8 +192,10 @@ class NonceLane:
         are out, they wait on it: fill it with a transfer of nothing to ourselves, so they
         land now, not at their timeout; not while it (or a replacement) is pooled: it may
         still land, and a filler signed at higher fees would displace it (its matches given
-        up for a transfer the operator pays; left61). If none are out, the next transaction
-        takes it (the nonce is read again)."""
+        up for a transfer the operator pays; left61); nor while the pool holds another at it
+        (the chain's pending count past it: the lane's nonce read again after a reset, a
+        reorg or a failed send, its next settlement took this one's nonce; review69a). If
+        none are out, the next transaction takes it (the nonce is read again)."""
         rpc = self.receipts
         nonce = lost.nonce
         after = self.sender.next_nonce
@@ -202,10 +204,20 @@ class NonceLane:
             return
         async with self._send_lock:
             try:
-                mined = quantity(
-                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                me = self.sender.address
+                mined, pending = await rpc.batch(
+                    [
+                        ("eth_getTransactionCount", [me, "latest"]),
+                        ("eth_getTransactionCount", [me, "pending"]),
+                    ]
                 )
-                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                if (
+                    quantity(mined) != nonce
+                ):  # used already; or an earlier gap, which its loss fills
+                    return
+                if quantity(pending) > nonce:  # (review69a: the lane's nonce read again, its
+                    # next one took this nonce: pooled, the filler would displace it)
+                    log.warning("nonce %d not filled: a transaction of it is pooled", nonce)
                     return
                 if await rpc.call("eth_getTransactionByHash", lost.tx_hash) is not None:
                     log.warning("nonce %d not filled: its settlement is pooled", nonce)
