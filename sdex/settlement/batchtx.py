@@ -192,6 +192,8 @@ class BatchTx(NonceLane):
                         signed.tx_hash, signed.nonce, e,
                     )  # fmt: skip
                     self._never_sent(signed)
+                    for m in batch:  # (not ahead of their next signature: review69a, counted
+                        self.signed_out.pop(id(m), None)  # twice, a maker found short)
                     self.store.set_settlement_status(signed.tx_hash, "dropped")
                     self.nonce_refusals += 1
                     continue
