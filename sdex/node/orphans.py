@@ -93,11 +93,12 @@ class OrphanCancels:
         self._slots: dict[bytes, set[tuple[str, str | None]]] = {}
         """The (bucket, signer) of each kept one of a hash: one a hash from each."""
         self._buckets: dict[str, OrderedDict[tuple[bytes, bytes], float]] = {}
-        self._holders: dict[tuple[bytes, bytes], dict[str, str]] = {}
-        """Each kept one's counts that hold it (bucket -> sender), first sender first: the
-        same cancel from several senders takes a slot in each count, and is forgotten once
-        none holds it (review69b: it was counted in the first one's only, and the second
-        told "kept": a hostile first sender's own flood evicted it, the promise lost)."""
+        self._others: dict[tuple[bytes, bytes], dict[str, str]] = {}
+        """The counts other than its ``Orphan.bucket`` that hold a kept one (bucket ->
+        sender), first first: the same cancel from several senders takes a slot in each
+        count, and is forgotten once none holds it (review69b: it was counted in the first
+        one's only, and the second told "kept": a hostile first sender, which has every
+        cancel from the gossip, evicted it with its own flood, the promise lost)."""
         self._all: OrderedDict[tuple[bytes, bytes, str], None] = OrderedDict()
         """Every slot, (order hash, signature, bucket), oldest first (expired from the
         front: no sweep)."""
@@ -137,9 +138,10 @@ class OrphanCancels:
         ``needs_signer``) for ``order_hash``, sent by ``sender`` and counted in ``bucket``;
         False if a bound refused it."""
         kept = self._by_hash.get(order_hash, {})
+        key = (order_hash, signature)
         known = kept.get(signature)
         if known is not None:  # (the same cancel from another sender: a slot in its count)
-            if bucket in self._holders[(order_hash, signature)]:
+            if bucket == known.bucket or bucket in self._others.get(key, ()):
                 return True
             signer = known.signer
         if (bucket, signer) in self._slots.get(order_hash, ()) or (
@@ -161,7 +163,6 @@ class OrphanCancels:
             kinds = self._kinds
             kind = max(kinds, key=kinds.__getitem__)
             self._drop_oldest(next(iter(self._sizes[kind].levels[self._sizes[kind].top])))
-        key = (order_hash, signature)
         mine = self._buckets.setdefault(bucket, OrderedDict())
         mine[key] = now
         kind = kind_of(bucket)
@@ -169,9 +170,10 @@ class OrphanCancels:
         self._all[(order_hash, signature, bucket)] = None
         self._kinds[kind] = self._kinds.get(kind, 0) + 1
         kept = self._by_hash.setdefault(order_hash, {})  # (maybe emptied by the evictions)
-        if signature not in kept:
+        if signature in kept:
+            self._others.setdefault(key, {})[bucket] = sender
+        else:
             kept[signature] = Orphan(signature, sender, bucket, now, signer)
-        self._holders.setdefault(key, {})[bucket] = sender
         self._slots.setdefault(order_hash, set()).add((bucket, signer))
         self._count += 1
         return True
@@ -183,8 +185,8 @@ class OrphanCancels:
         if not kept:
             return []
         self.gone += [(order_hash, sig) for sig in kept]
-        for sig in kept:
-            for bucket in self._holders.pop((order_hash, sig), {}):
+        for sig, o in kept.items():
+            for bucket in (o.bucket, *self._others.pop((order_hash, sig), ())):
                 self._remove((order_hash, sig), bucket)
         return [o for o in kept.values() if now - o.at <= self.kept_seconds]
 
@@ -212,19 +214,23 @@ class OrphanCancels:
         """``bucket``'s slot of ``key`` freed; ``key`` forgotten if no count holds it now."""
         self._remove(key, bucket)
         order_hash, signature = key
-        holders = self._holders.get(key)
-        sender = None if holders is None else holders.pop(bucket, None)
         kept = self._by_hash.get(order_hash)
         o = None if kept is None else kept.get(signature)
-        if holders is None or sender is None or kept is None or o is None:
+        if kept is None or o is None:
             return
         self._slots[order_hash].discard((bucket, o.signer))
-        if holders:  # (another count holds it: its first sender's now, as if it came first)
-            if o.bucket == bucket:
-                b, s = next(iter(holders.items()))
-                kept[signature] = Orphan(o.signature, s, b, self._buckets[b][key], o.signer)
+        others = self._others.get(key)
+        if others:
+            if bucket != o.bucket:
+                others.pop(bucket, None)
+            else:  # (the next count's now, as if it came first)
+                b = next(iter(others))
+                s = others.pop(b)
+                kept[signature] = Orphan(signature, s, b, self._buckets[b][key], o.signer)
+            if not others:
+                del self._others[key]
             return
-        del self._holders[key], kept[signature]
+        del kept[signature]
         self.gone.append(key)
         if not kept:
             del self._by_hash[order_hash]
