@@ -108,6 +108,10 @@ class OrphanCancels:
         """Each class's counts by how many they hold: its biggest found at once."""
         self._count = 0
         self.dropped = 0
+        self.moved: list[tuple[bytes, bytes, str, str, float]] = []
+        """(order hash, signature, sender, bucket, time) of those whose first count let
+        them go while another holds them, since the node last took this list: their rows
+        to write again with the count that holds them (a restart reads them back in it)."""
         self.gone: list[tuple[bytes, bytes]] = []
         """(order hash, signature) of those forgotten since the node last took this list:
         their rows to delete."""
@@ -225,8 +229,9 @@ class OrphanCancels:
                 others.pop(bucket, None)
             else:  # (the next count's now, as if it came first)
                 b = next(iter(others))
-                s = others.pop(b)
-                kept[signature] = Orphan(signature, s, b, self._buckets[b][key], o.signer)
+                s, at = others.pop(b), self._buckets[b][key]
+                kept[signature] = Orphan(signature, s, b, at, o.signer)
+                self.moved.append((order_hash, signature, s, b, at))
             if not others:
                 del self._others[key]
             return
