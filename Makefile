@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # The book and the matching engine compiled by mypyc from their Python source, in place
 # (sdex/book/native.py: a build older than its sources or than the modules they import,
 # NATIVE_DEPS, is never used; SDEX_PURE=1 skips it).
-NATIVE_DEPS := sdex/order.py sdex/signature.py sdex/orderparse.py sdex/keccak.py sdex/fillmath.py \
+NATIVE_DEPS := sdex/order.py sdex/signature.py sdex/orderparse.py sdex/typeddata.py sdex/keccak.py sdex/fillmath.py \
 	sdex/model.py sdex/errors.py
 build/.mypyc: $(VENV)/.installed $(wildcard sdex/book/*.py sdex/matching/*.py) $(NATIVE_DEPS)
 	@echo "compiling the order book and matching engine with mypyc (quiet for 1-2 min, more on a busy machine)"

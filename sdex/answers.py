@@ -19,7 +19,6 @@ from sdex.deployment import TokenInfo
 from sdex.errors import FieldError, SdexError
 from sdex.model import FillEvent, fill_from_json
 from sdex.order import (
-    EIP712_TYPES,
     ZERO_ADDRESS,
     Domain,
     Order,
@@ -27,6 +26,7 @@ from sdex.order import (
     parse_uint,
 )
 from sdex.storepage import MAX_CURSOR_CHARS
+from sdex.typeddata import EIP712_TYPES
 
 CURSOR = re.compile(rf"[0-9A-Za-z._~-]{{1,{MAX_CURSOR_CHARS}}}")
 """A page's ``next`` as a client takes it: opaque, but short and made of characters a URL
