@@ -99,11 +99,7 @@ class OrderConfig:
             fee_recipient = parse_address(o.get("feeRecipient", ZERO_ADDRESS), "feeRecipient")
             fee_bps = _int(o.get("feeBps", 0), "feeBps")
             listed = json_object(o["tokens"], "tokens")
-            if bad := next((s for s in listed if not _printable_name(s)), None):
-                raise NodeProtocolError(  # (review67: printed as said, ESC and all)
-                    f"order_config lists a token symbol that is not a short printable name: "
-                    f"{ascii(bad)[:60]}"
-                )
+            _check_symbols(list(listed))
             tokens = {
                 str(sym): TokenInfo(
                     parse_address(json_object(t, sym)["address"], f"tokens.{sym}.address"),
@@ -371,12 +367,31 @@ class shape:
 
 MAX_SYMBOL = 32
 """Characters of a token symbol a node may list (a wallet prints it on the user's terminal)."""
+SYMBOL = re.compile(rf"[A-Za-z0-9._+-]{{1,{MAX_SYMBOL}}}")
+"""A token symbol a wallet takes: ASCII letters, digits and ``. _ + -`` (``USDC.e``, ``1INCH``).
+Not any printable character: a look-alike (``USD\u0421``, a Cyrillic Es for the C) shows as
+the symbol it imitates while it names another token (wallet69); nor a space or a ``/`` (the
+pair's separator)."""
 
 
-def _printable_name(symbol: str) -> bool:
-    """Whether ``symbol`` may be printed as it is: 1 to ``MAX_SYMBOL`` characters, none a
-    control character (ESC starts a sequence a terminal acts on)."""
-    return 0 < len(symbol) <= MAX_SYMBOL and symbol.isprintable()
+def _check_symbols(symbols: list[str]) -> None:
+    """``NodeProtocolError`` unless every listed symbol is a ``SYMBOL`` and no two are one
+    symbol to a wallet, which reads them case-insensitively (``OrderConfig.token``): a node
+    listing ``usdc`` beside ``USDC`` had ``--pair WETH/USDC`` take whichever came first."""
+    seen: dict[str, str] = {}
+    for sym in symbols:
+        if not SYMBOL.fullmatch(sym):
+            said = ascii(sym)[:60]  # (review67: printed as said, ESC and all; escaped here)
+            raise NodeProtocolError(
+                f"order_config lists a token symbol that is not a short ASCII name: {said} "
+                "(a wallet takes letters, digits and . _ + - only: a look-alike character "
+                "can pass a fake token off as a known one)"
+            )
+        if (other := seen.setdefault(sym.upper(), sym)) != sym:
+            raise NodeProtocolError(
+                f"order_config lists the token symbols {other!r} and {sym!r}: one name to a "
+                "wallet, which reads symbols without case, for two tokens"
+            )
 
 
 def _pairs(raw: object, symbols: list[str]) -> tuple[tuple[str, str], ...]:
