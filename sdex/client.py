@@ -317,6 +317,8 @@ class NodeClient:
                 f"{type(e).__name__}"
             ) from e
         except requests.RequestException as e:
+            if time.monotonic() >= deadline:  # (its send cut there: "Connection aborted")
+                raise late from e
             said = describe_request_error(e)
             nobody = "Connection refused" in said  # (nothing listens there: the next step)
             raise NodeUnreachableError(
