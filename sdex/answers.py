@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sdex.deployment import TokenInfo
+from sdex.deployment import TokenInfo, symbols_fault
 from sdex.errors import FieldError, SdexError
 from sdex.model import FillEvent, fill_from_json
 from sdex.order import (
@@ -99,7 +99,8 @@ class OrderConfig:
             fee_recipient = parse_address(o.get("feeRecipient", ZERO_ADDRESS), "feeRecipient")
             fee_bps = _int(o.get("feeBps", 0), "feeBps")
             listed = json_object(o["tokens"], "tokens")
-            _check_symbols(list(listed))
+            if fault := symbols_fault(listed):
+                raise NodeProtocolError(f"order_config lists {fault}")
             tokens = {
                 str(sym): TokenInfo(
                     parse_address(json_object(t, sym)["address"], f"tokens.{sym}.address"),
@@ -363,35 +364,6 @@ class shape:
             raise NodeProtocolError(f"{self.what} lacks {exc}") from exc
         if isinstance(exc, (ValueError, TypeError)):  # OrderParseError is a ValueError
             raise NodeProtocolError(f"{self.what} is malformed: {exc}") from exc
-
-
-MAX_SYMBOL = 32
-"""Characters of a token symbol a node may list (a wallet prints it on the user's terminal)."""
-SYMBOL = re.compile(rf"[A-Za-z0-9._+-]{{1,{MAX_SYMBOL}}}")
-"""A token symbol a wallet takes: ASCII letters, digits and ``. _ + -`` (``USDC.e``, ``1INCH``).
-Not any printable character: a look-alike (``USD\u0421``, a Cyrillic Es for the C) shows as
-the symbol it imitates while it names another token (wallet69); nor a space or a ``/`` (the
-pair's separator)."""
-
-
-def _check_symbols(symbols: list[str]) -> None:
-    """``NodeProtocolError`` unless every listed symbol is a ``SYMBOL`` and no two are one
-    symbol to a wallet, which reads them case-insensitively (``OrderConfig.token``): a node
-    listing ``usdc`` beside ``USDC`` had ``--pair WETH/USDC`` take whichever came first."""
-    seen: dict[str, str] = {}
-    for sym in symbols:
-        if not SYMBOL.fullmatch(sym):
-            said = ascii(sym)[:60]  # (review67: printed as said, ESC and all; escaped here)
-            raise NodeProtocolError(
-                f"order_config lists a token symbol that is not a short ASCII name: {said} "
-                "(a wallet takes letters, digits and . _ + - only: a look-alike character "
-                "can pass a fake token off as a known one)"
-            )
-        if (other := seen.setdefault(sym.upper(), sym)) != sym:
-            raise NodeProtocolError(
-                f"order_config lists the token symbols {other!r} and {sym!r}: one name to a "
-                "wallet, which reads symbols without case, for two tokens"
-            )
 
 
 def _pairs(raw: object, symbols: list[str]) -> tuple[tuple[str, str], ...]:
