@@ -31,6 +31,7 @@ from __future__ import annotations
 import http.client
 import io
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -131,7 +132,8 @@ def _connect_by(
             if source:
                 sock.bind(source)
             sock.connect(address)
-            return sock
+            sock.settimeout(min(sock.gettimeout() or float("inf"), _left(deadline)))
+            return sock  # (what is left bounds what follows: a TLS handshake, the first send)
         except OSError as e:
             sock.close()
             if isinstance(e, TimeoutError) and time.monotonic() >= deadline:
@@ -152,7 +154,7 @@ class _Conn(HTTPConnection):
         per_try = self.timeout if isinstance(self.timeout, (int, float)) else None
         try:  # (urllib3's own errors for each failure, as its ``_new_conn`` gives them)
             self.host.encode("idna")
-            return _connect_by(
+            sock = _connect_by(
                 deadline, self._dns_host, self.port or 80, per_try,
                 self.source_address, self.socket_options,
             )  # fmt: skip
@@ -164,6 +166,8 @@ class _Conn(HTTPConnection):
             raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from e
         except OSError as e:
             raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
 
     def send(self, data: Any) -> None:
         deadline: float | None = getattr(_local, "deadline", None)
