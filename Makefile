@@ -20,11 +20,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
+# The editable install maps the one package, sdex, by an import finder (flat layout: only sdex is
+# importable, not tests/ or bench/ beside it, as a path entry for the whole tree would make
+# them), and setuptools says so on every install with an "Editable installation" warning for
+# information only ("folders ... with the same name as your package may take precedence"),
+# which pip 26 shows through --quiet: wallet69, `make demo` began with it. That warning
+# alone is filtered, by its words; any other the build gives is shown.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt setuptools wheel
-	$(BIN)/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt \
+	PYTHONWARNINGS='ignore:Editable installation' \
+		$(BIN)/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt \
 		-e '.[dev]'
 	touch $@
 
