@@ -12,12 +12,16 @@ bid back on the book. (Real Hardhat mining only when told, as take65's tests.)""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from sdex.chain import Sender
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.settlement.take import DOOMED_WHY
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_audit62_cancel_kept import meta_at
@@ -79,9 +83,10 @@ def mine_first(c: Chain, operator: str, nonce: int) -> None:
 
 
 async def test_a_queued_match_waits_for_the_diagnosis_of_its_orders_failed_settlement(
-    held_chain: Chain, tmp_path: Path
+    held_chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     c = held_chain
+    caplog.set_level(logging.INFO, "sdex.node")
     # the watcher never polls again after the start: the mirror does not apply the block
     cfg = replace(node_config(c, tmp_path / "n.db"), poll_interval=3600.0, new_heads=False)
     async with running_node(cfg) as (node, api):
@@ -114,6 +119,8 @@ async def test_a_queued_match_waits_for_the_diagnosis_of_its_orders_failed_settl
         # nothing signed after the held settlements (before: the second, a certain revert)
         assert operator_count(c, operator, "pending") == signed_before
         assert (node.settler.failed, node.settler.withdrawn_matches) == (1, 1)
+        # said as what it is (settle69: "cancelled or expired before it was signed")
+        assert f"{half.hash_hex} vs {second.hash_hex} failed: {DOOMED_WHY}" in caplog.text
         meta = await meta_at(api, half.hash_hex)
         assert (meta["status"], meta["pendingMakerAmount"]) == ("unfunded", "0")
         await innocent(node, api, second)

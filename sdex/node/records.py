@@ -35,6 +35,7 @@ from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.settlement.stages import MAX_LANDING
+from sdex.settlement.take import DOOMED_WHY, WITHDRAWN_WHY
 from sdex.store import Store, StoredFill, StoreError
 from sdex.storeundone import UNDONE_KEPT, UndoneKey, UndoneStore
 from sdex.watch import Watcher
@@ -271,9 +272,9 @@ class NodeState:
         nonce = self.sender.next_nonce
         return self.watcher.block, self.sender.signed_past if nonce is None else nonce
 
-    def _withdrawn(self, batch: Sequence[Match]) -> set[int]:
-        """The indexes of ``batch``'s matches an order of which was cancelled since the match
-        was made, or expires before a settlement of it can land: the settler does not sign
+    def _withdrawn(self, batch: Sequence[Match]) -> dict[int, str]:
+        """The indexes of ``batch``'s matches (with why) an order of which was cancelled since
+        the match was made, or expires before a settlement of it can land: the settler does not sign
         them. Soft-cancelled (its maker's cancel taken here: ``Record.cancel_signature``;
         cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
         node's word though nothing had been sent), or cancelled on chain (its record closed
@@ -288,20 +289,20 @@ class NodeState:
         and at its signature)."""
         records = self.records
         landing = self.soonest_landing()
-        out: set[int] = set()
+        out: dict[int, str] = {}
         for i, m in enumerate(batch):
             if self._doomed.pop(id(m), None) is not None:  # (found at fault by its diagnosis)
-                out.add(i)
+                out[i] = DOOMED_WHY
                 continue
             for so in (m.resting, m.incoming):
                 rec = records.get(so.hash)
                 if rec is not None and (
                     rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
                 ):
-                    out.add(i)
+                    out[i] = WITHDRAWN_WHY
                     break
                 if so.order.expiry <= landing or self.gone_on_chain(so):
-                    out.add(i)
+                    out[i] = WITHDRAWN_WHY
                     break
         return out
 
