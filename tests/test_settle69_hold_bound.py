@@ -44,12 +44,13 @@ def reads_held(upstream: str, selector: str) -> Iterator[tuple[str, threading.Ev
     def intercept(req: object) -> Answer | None:
         calls = req if isinstance(req, list) else [req]
         for c in calls:
-            if armed.is_set() and isinstance(c, dict) and c.get("method") == "eth_call":
-                if str((c.get("params") or [{}])[0].get("data") or "").startswith(selector):
-                    holding.set()
-                    release.wait(60)
-                    holding.clear()
-                    break
+            if not (armed.is_set() and isinstance(c, dict) and c.get("method") == "eth_call"):
+                continue
+            if str((c.get("params") or [{}])[0].get("data") or "").startswith(selector):
+                holding.set()
+                release.wait(60)
+                holding.clear()
+                break
         return None
 
     with _proxy(upstream, intercept) as url:
