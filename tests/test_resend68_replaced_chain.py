@@ -141,8 +141,9 @@ async def none_sent_there(
 
 
 def replace_check(calls: Calls) -> bool:
-    """``NonceLane._replace``'s ask whether the settlement is still pooled."""
-    return [c.get("method") for c in calls] == [
+    """``NonceLane._replace``'s ask whether the settlement is still pooled (and, since
+    settle69, whether the chain holds the view's block)."""
+    return [c.get("method") for c in calls][:2] == [
         "eth_getTransactionByHash",
         "eth_getTransactionCount",
     ]
