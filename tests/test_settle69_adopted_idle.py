@@ -18,10 +18,10 @@ import pytest
 from sdex.devnet import Devnet
 from sdex.settlement import reconcile
 from tests.conftest import Chain
-from tests.nodeutil import running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_mirror import synced
-from tests.test_reorg63_replaced_restart import OPERATOR, stored_pair
-from tests.test_settle65_adopt_ioc import stored_pooled
+from tests.test_reorg63_replaced_restart import OPERATOR
+from tests.test_settle65_adopted_replaced import adopted
 
 
 @pytest.mark.parametrize("tif", ["gtc", "ioc"])
@@ -32,31 +32,25 @@ async def test_an_adopted_settlement_on_an_idle_automining_chain_lands(
         pytest.skip("anvil mines its pool when automine is set again: never idle with it")
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path, tif)
-    tx = await stored_pooled(c, store, resting, incoming)
-    try:
-        async with running_node(cfg) as (node, api):
-            assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
-            head = c.rpc.call("eth_blockNumber")
-            c.rpc.call("evm_setAutomine", True)  # (nothing sent: no block comes)
-            assert c.rpc.call("eth_blockNumber") == head
+    async with adopted(c, tmp_path, tif) as (node, api, resting, incoming, tx):
+        head = c.rpc.call("eth_blockNumber")
+        c.rpc.call("evm_setAutomine", True)  # (nothing sent: no block comes)
+        assert c.rpc.call("eth_blockNumber") == head
 
-            async def filled() -> bool:
-                statuses = {await api.status(resting), await api.status(incoming)}
-                return statuses == {"filled"} and not node.settler.in_flight
+        async def filled() -> bool:
+            statuses = {await api.status(resting), await api.status(incoming)}
+            return statuses == {"filled"} and not node.settler.in_flight
 
-            await wait_for(filled, timeout=60.0)
-            await synced(node, c)
-            for so in (resting, incoming):  # (each fill counted once; an IOC's too)
-                _, rec = await api.get(f"/v1/orders/{so.hash_hex}")
-                assert int(rec["metaData"]["filledMakerAmount"]) == so.order.maker_amount, rec
-            _, fills = await api.get("/v1/fills")
-            assert {f["transactionHash"] for f in fills["records"]} == {tx.tx_hash}
-            assert (node.settler.sent, node.settler.failed, node.settler.lost) == (0, 0, 0)
-            assert (node.settler.settled, node.settler.pool_nudges) == (1, 1)
-            db = node.config.db
-    finally:
-        c.rpc.call("evm_setAutomine", True)
+        await wait_for(filled, timeout=60.0)
+        await synced(node, c)
+        for so in (resting, incoming):  # (each fill counted once; an IOC's too)
+            _, rec = await api.get(f"/v1/orders/{so.hash_hex}")
+            assert int(rec["metaData"]["filledMakerAmount"]) == so.order.maker_amount, rec
+        _, fills = await api.get("/v1/fills")
+        assert {f["transactionHash"] for f in fills["records"]} == {tx.tx_hash}
+        assert (node.settler.sent, node.settler.failed, node.settler.lost) == (0, 0, 0)
+        assert (node.settler.settled, node.settler.pool_nudges) == (1, 1)
+        db = node.config.db
     mined = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
     assert mined == tx.nonce + 2  # (the settlement, then the transfer of nothing)
     assert c.exchange.order_info(resting.order).filled == resting.order.maker_amount

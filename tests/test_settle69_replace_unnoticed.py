@@ -20,10 +20,9 @@ import pytest
 
 from sdex.chainnode import Engine
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_resend67_replaced_chain import replacing
-from tests.test_resend68_replaced_chain import Calls, holding_proxy, replace_check
+from tests.test_resend68_replaced_chain import Calls, holding_proxy, pooled_match, replace_check
 
 
 async def test_a_pooled_settlement_is_not_replaced_on_a_chain_the_watcher_has_not_seen_replaced(
@@ -47,14 +46,7 @@ async def test_a_pooled_settlement_is_not_replaced_on_a_chain_the_watcher_has_no
             cfg = node_config(c, tmp_path / "n.db", rpc=proxy.url, new_heads=False)
             cfg = replace(cfg, poll_interval=3600.0)
             async with running_node(cfg) as (node, api):
-                resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-                assert (await api.post_order(resting))[0] == 201
-                old.rpc.call("evm_setAutomine", False)  # the settlement sent, pooled
-                taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-                code, body = await api.post_order(taker, "ioc")
-                assert code == 201 and len(body["matches"]) == 1, body
-                await wait_for(lambda: nonce(old.rpc, operator, "pending") > deployed)
-                await wait_for(lambda: not node.settler.sends)
+                resting, _ = await pooled_match(c, old, node, api)
                 (raw,) = [r for up, r in proxy.sent if up == old.node.url]
                 # its bytes sent to the new chain by another, pooled there (Hardhat
                 # automining over its pool), and the chain behind the URL replaced
