@@ -39,6 +39,7 @@ from sdex.node.registry import Record as Record
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.settlement.stages import MAX_LANDING
+from sdex.settlement.take import DOOMED_WHY, WITHDRAWN_WHY
 from sdex.store import Store, StoredFill, StoreError
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
@@ -276,9 +277,9 @@ class NodeState:
         # (review69a: an endpoint's count past SQLite's INTEGER refused every soft cancel)
         return self.watcher.block, named if named is None or named <= MAX_CANCEL_NONCE else None
 
-    def _withdrawn(self, batch: Sequence[Match]) -> set[int]:
-        """The indexes of ``batch``'s matches an order of which was cancelled since the match
-        was made, or expires before a settlement of it can land: the settler does not sign
+    def _withdrawn(self, batch: Sequence[Match]) -> dict[int, str]:
+        """The indexes of ``batch``'s matches (with why) an order of which was cancelled since
+        the match was made, or expires before a settlement of it can land: the settler does not sign
         them. Soft-cancelled (its maker's cancel taken here: ``Record.cancel_signature``;
         cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
         node's word though nothing had been sent), or cancelled on chain (its record closed
@@ -293,20 +294,20 @@ class NodeState:
         and at its signature)."""
         records = self.records
         landing = self.soonest_landing()
-        out: set[int] = set()
+        out: dict[int, str] = {}
         for i, m in enumerate(batch):
             if self._doomed.pop(id(m), None) is not None:  # (found at fault by its diagnosis)
-                out.add(i)
+                out[i] = DOOMED_WHY
                 continue
             for so in (m.resting, m.incoming):
                 rec = records.get(so.hash)
                 if rec is not None and (
                     rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
                 ):
-                    out.add(i)
+                    out[i] = WITHDRAWN_WHY
                     break
                 if so.order.expiry <= landing or self.gone_on_chain(so):
-                    out.add(i)
+                    out[i] = WITHDRAWN_WHY
                     break
         return out
 

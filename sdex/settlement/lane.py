@@ -16,7 +16,7 @@ from typing import Any
 from sdex.chain import Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends, ChainReplaced, ChainView, not_served
+from sdex.chain.asend import AsyncSends, ChainReplaced, ChainView, holds_view, not_served
 from sdex.chain.tx import already_known, fees_of
 from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
@@ -330,15 +330,23 @@ class NonceLane:
         """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
         whether one was sent. Not if the watcher saw the chain replaced since it was found
         pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
-        there at the nonce it has free): the replacement's row dropped."""
+        there at the nonce it has free): the replacement's row dropped. Nor if the chain
+        behind the URL does not hold the view's block, asked in the same batch (settle69: the
+        watcher had not seen it yet, the old one's bytes sent there by another)."""
         rpc, last = self.receipts, pooled.latest
         view = self.async_sends.viewed()
-        known, count = await rpc.batch(
-            [
-                ("eth_getTransactionByHash", [last.tx_hash]),
-                ("eth_getTransactionCount", [self.sender.address, "latest"]),
-            ]
-        )
+        asks: list[tuple[str, list[Any]]] = [
+            ("eth_getTransactionByHash", [last.tx_hash]),
+            ("eth_getTransactionCount", [self.sender.address, "latest"]),
+        ]
+        if view is not None:
+            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+        known, count, *at = await rpc.batch(asks)
+        if view is not None and not holds_view(view, at[0]):
+            log.warning(
+                "settlement %s pooled, not replaced: not the chain it was signed for", last.tx_hash
+            )
+            return False
         # (anvil tells a transaction pooled a moment after its block counts its nonce)
         if not in_pool(known) or quantity(count) > last.nonce or not last.body:
             return False  # (mined meanwhile, or gone: the receipt's wait tells)
