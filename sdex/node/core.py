@@ -44,7 +44,7 @@ from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResul
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.settlement.reconcile import reconcile
-from sdex.store import ChainIdentity, Store
+from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch import Watcher
 
 CANCELS_WAIT = 3.0
@@ -313,9 +313,13 @@ class Node(NodePeering):
         every = min(1.0, max(0.05, self.registry.grace / 4))
         while True:
             await asyncio.sleep(every)
+            if n := self.registry.store_refused():  # (chaos69: rows the store refused)
+                log.warning("%d order rows the store refused: written again", n)
             try:
                 while await self.registry.evict() >= EVICT_BATCH:
                     pass  # a backlog (a burst of closes): one batch after another
+            except StoreError as e:  # (the store's refusal, a lock say: not a defect here)
+                log.warning("evicting closed orders failed: %s; again in %g s", e, every)
             except Exception:
                 log.exception("evicting closed orders failed")
             try:
