@@ -420,7 +420,11 @@ class ChaosRun:
         sender = self.c.sender(maker)
         if self.rng.random() < 0.5:
             amount = self.c.weth.balance_of(sender.address)
-            self.c.weth.transfer(sender, self.c.address(SINK), amount)
+            try:  # (chaos69: a node's settlement of the maker's ask landed after the read)
+                self.c.weth.transfer(sender, self.c.address(SINK), amount)
+            except Exception as e:  # (the balance fell below the amount: the pre-flight)
+                self.count(f"funds_away_refused_{type(e).__name__}")
+                return
             self.moved[maker] = ("weth", amount)
         else:
             self.c.usdc.approve(sender, self.c.exchange.address, 0)
