@@ -20,18 +20,25 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
+# The editable install maps the one package, sdex, by an import finder (flat layout: only sdex is
+# importable, not tests/ or bench/ beside it, as a path entry for the whole tree would make
+# them), and setuptools says so on every install with an "Editable installation" warning for
+# information only ("folders ... with the same name as your package may take precedence"),
+# which pip 26 shows through --quiet: wallet69, `make demo` began with it. That warning
+# alone is filtered, by its words; any other the build gives is shown.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt setuptools wheel
-	$(BIN)/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt \
+	PYTHONWARNINGS='ignore:Editable installation' \
+		$(BIN)/python -m pip install --quiet -c constraints.txt --build-constraint constraints.txt \
 		-e '.[dev]'
 	touch $@
 
 # The book and the matching engine compiled by mypyc from their Python source, in place
 # (sdex/book/native.py: a build older than its sources or than the modules they import,
 # NATIVE_DEPS, is never used; SDEX_PURE=1 skips it).
-NATIVE_DEPS := sdex/order.py sdex/signature.py sdex/orderparse.py sdex/keccak.py sdex/fillmath.py \
+NATIVE_DEPS := sdex/order.py sdex/signature.py sdex/orderparse.py sdex/typeddata.py sdex/keccak.py sdex/fillmath.py \
 	sdex/model.py sdex/errors.py
 build/.mypyc: $(VENV)/.installed $(wildcard sdex/book/*.py sdex/matching/*.py) $(NATIVE_DEPS)
 	@echo "compiling the order book and matching engine with mypyc (quiet for 1-2 min, more on a busy machine)"

@@ -11,7 +11,7 @@ traceback). Prints one JSON line a seed (its violations and the events before th
 summary line. Not a timing: nothing here is a ratio.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/chaos52.py [--seeds 1,2,3] [--steps 30]
-     [--phases 3] [--cancel-in-flight] [--restart-in-reorg] [--cuts] [--outside-fills]
+     [--phases 3] [--cancel-in-flight] [--restart-in-reorg] [--cuts] [--outside-fills] [--db-locks]
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ async def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict[str, 
             run = ChaosRun(
                 c, net, seed, steps=args.steps, phases=args.phases,
                 cancel_in_flight=args.cancel_in_flight, restart_in_reorg=args.restart_in_reorg,
-                cuts=args.cuts, outside_fills=args.outside_fills,
+                cuts=args.cuts, outside_fills=args.outside_fills, db_locks=args.db_locks,
             )  # fmt: skip
             out = await run.run()
     finally:
@@ -78,6 +78,11 @@ def main() -> None:
         "--outside-fills", action="store_true",
         help="fill orders of the run straight on chain (fillOrder) from an account no node "
         "knows, whole or in part, most often the order a crossing post just put in a match",
+    )  # fmt: skip
+    ap.add_argument(
+        "--db-locks", action="store_true",
+        help="hold a node's database write lock from another connection for 1-8 s (past "
+        "its 5 s busy timeout at times) while posts and soft cancels go on",
     )  # fmt: skip
     args = ap.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s]

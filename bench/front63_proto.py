@@ -71,7 +71,8 @@ def frames(on_items: Any) -> Channel:
 def node_main(port: int, deployment: Path, key: str, db: Path, sock_path: str) -> None:
     from sdex.jsonio import dumps_bytes
     from sdex.matching import TimeInForce
-    from sdex.node.main import config_for, serve, setup_logging, switch_interval
+    from sdex.node.cliconfig import config_for
+    from sdex.node.main import serve, setup_logging, switch_interval
     from sdex.order import Order, SignedOrder
 
     tifs = {t.value: t for t in TimeInForce}

@@ -51,7 +51,8 @@ def child(args: argparse.Namespace) -> None:
     it (the figures go to ``--out``), SIGTERM stops the node."""
     from sdex.gossip.timing import GC_PAUSES
     from sdex.ingest import Limits
-    from sdex.node.main import config_for, run_until, setup_logging, switch_interval
+    from sdex.node.cliconfig import config_for
+    from sdex.node.main import run_until, setup_logging, switch_interval
 
     cfg = config_for(
         port=args.port, deployment=args.deployment, key=args.key, db=args.db

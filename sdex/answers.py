@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sdex.deployment import TokenInfo
+from sdex.deployment import TokenInfo, symbols_fault
 from sdex.errors import FieldError, SdexError
 from sdex.model import FillEvent, fill_from_json
 from sdex.order import (
-    EIP712_TYPES,
     ZERO_ADDRESS,
     Domain,
     Order,
@@ -27,6 +26,7 @@ from sdex.order import (
     parse_uint,
 )
 from sdex.storepage import MAX_CURSOR_CHARS
+from sdex.typeddata import EIP712_TYPES
 
 CURSOR = re.compile(rf"[0-9A-Za-z._~-]{{1,{MAX_CURSOR_CHARS}}}")
 """A page's ``next`` as a client takes it: opaque, but short and made of characters a URL
@@ -99,11 +99,8 @@ class OrderConfig:
             fee_recipient = parse_address(o.get("feeRecipient", ZERO_ADDRESS), "feeRecipient")
             fee_bps = _int(o.get("feeBps", 0), "feeBps")
             listed = json_object(o["tokens"], "tokens")
-            if bad := next((s for s in listed if not _printable_name(s)), None):
-                raise NodeProtocolError(  # (review67: printed as said, ESC and all)
-                    f"order_config lists a token symbol that is not a short printable name: "
-                    f"{ascii(bad)[:60]}"
-                )
+            if fault := symbols_fault(listed):
+                raise NodeProtocolError(f"order_config lists {fault}")
             tokens = {
                 str(sym): TokenInfo(
                     parse_address(json_object(t, sym)["address"], f"tokens.{sym}.address"),
@@ -367,16 +364,6 @@ class shape:
             raise NodeProtocolError(f"{self.what} lacks {exc}") from exc
         if isinstance(exc, (ValueError, TypeError)):  # OrderParseError is a ValueError
             raise NodeProtocolError(f"{self.what} is malformed: {exc}") from exc
-
-
-MAX_SYMBOL = 32
-"""Characters of a token symbol a node may list (a wallet prints it on the user's terminal)."""
-
-
-def _printable_name(symbol: str) -> bool:
-    """Whether ``symbol`` may be printed as it is: 1 to ``MAX_SYMBOL`` characters, none a
-    control character (ESC starts a sequence a terminal acts on)."""
-    return 0 < len(symbol) <= MAX_SYMBOL and symbol.isprintable()
 
 
 def _pairs(raw: object, symbols: list[str]) -> tuple[tuple[str, str], ...]:

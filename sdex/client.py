@@ -299,7 +299,13 @@ class NodeClient:
             with (
                 within(deadline),
                 self._session.request(
-                    method, url, json=json, params=params, timeout=timeout, stream=True
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    timeout=timeout,
+                    stream=True,
+                    allow_redirects=False,  # (``_redirected``)
                 ) as resp,
             ):
                 raw = read_body(resp, deadline, MAX_ANSWER)
@@ -311,6 +317,8 @@ class NodeClient:
                 f"{type(e).__name__}"
             ) from e
         except requests.RequestException as e:
+            if time.monotonic() >= deadline:  # (its send cut there: "Connection aborted")
+                raise late from e
             said = describe_request_error(e)
             nobody = "Connection refused" in said  # (nothing listens there: the next step)
             raise NodeUnreachableError(
@@ -328,6 +336,8 @@ class NodeClient:
                     f"{method} {path} answered more than {MAX_ANSWER} bytes"
                 ) from None
             body = None
+        if 300 <= resp.status_code < 400:
+            raise self._redirected(method, path, resp)
         if resp.status_code == 404 and body is None and self._speaks_json_rpc(deadline):
             raise self._a_chain()  # (anvil answers every path but its root so: anvil64)
         if resp.status_code >= 400:
@@ -340,6 +350,18 @@ class NodeClient:
             # read says it, the audit's too: it read "orders page lacks 'records'", user29)
             raise self._a_chain()
         return resp.status_code, body
+
+    def _redirected(self, method: str, path: str, resp: requests.Response) -> NodeProtocolError:
+        """A redirect is never followed: a node that answers one would have the wallet send
+        its signed order or cancel, or trust an answer, from a host the user did not name
+        (another address or scheme, or round in a loop: wallet69, ``requests`` followed 30)."""
+        where = resp.headers.get("Location", "")
+        shown = f" to {where[:120] + ('...' if len(where) > 120 else '')!r}" if where else ""
+        return NodeProtocolError(
+            f"{method} {path} was answered HTTP {resp.status_code}, a redirect{shown}: "
+            f"not followed (a wallet talks only to the node it is given, {self.base_url}); "
+            "if you trust where it points, give that URL as --node"
+        )
 
     def _a_chain(self) -> NodeProtocolError:
         return NodeProtocolError(
@@ -358,7 +380,11 @@ class NodeClient:
             with (
                 within(end),
                 self._session.post(
-                    self.base_url, json=jsonio.CHAIN_PROBE, timeout=timeout, stream=True
+                    self.base_url,
+                    json=jsonio.CHAIN_PROBE,
+                    timeout=timeout,
+                    stream=True,
+                    allow_redirects=False,  # (its answer is the URL's own or none)
                 ) as resp,
             ):
                 raw = read_body(resp, end, MAX_ANSWER)

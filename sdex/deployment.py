@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,35 @@ _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}\Z")
 _KEY_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
 
 T = TypeVar("T")
+
+
+MAX_SYMBOL = 32
+"""Characters of a token symbol (a wallet prints it on the user's terminal)."""
+SYMBOL = re.compile(rf"[A-Za-z0-9._+-]{{1,{MAX_SYMBOL}}}")
+"""A token symbol: ASCII letters, digits and ``. _ + -`` (``USDC.e``, ``1INCH``). Not any
+printable character: a look-alike (``USD\u0421``, a Cyrillic Es for the C) shows as the
+symbol it imitates while it names another token (wallet69); nor a space or a ``/`` (the pair's
+separator)."""
+
+
+def symbols_fault(symbols: Iterable[str]) -> str | None:
+    """What makes a listing of these token symbols unfit for a wallet, or None: each must be a
+    ``SYMBOL``, and no two alike but for case (a wallet reads a typed symbol without case: a
+    node listing ``usdc`` beside ``USDC`` had ``--pair WETH/USDC`` take whichever came first)."""
+    seen: dict[str, str] = {}
+    for sym in symbols:
+        if not SYMBOL.fullmatch(sym):
+            return (  # (ascii: review67, printed as said, ESC and all)
+                f"a token symbol that is not a short ASCII name: {ascii(sym)[:60]} "
+                "(letters, digits and . _ + - only: a look-alike character can pass a fake "
+                "token off as a known one)"
+            )
+        if (other := seen.setdefault(sym.upper(), sym)) != sym:
+            return (
+                f"the token symbols {other!r} and {sym!r}: one name to a wallet, which reads "
+                "symbols without case, for two tokens"
+            )
+    return None
 
 
 class DeploymentError(SdexError, ValueError):
@@ -104,6 +133,8 @@ class Deployment:
         exchange = _field(o, "exchange", _address)
         deploy_block = _field(o, "deployBlock", _uint)
         tokens = _field(o, "tokens", lambda raw: _object(raw, "tokens"))
+        if fault := symbols_fault(tokens):  # (a node listing it: every wallet refuses it)
+            raise DeploymentError(f"has a bad 'tokens': it lists {fault}")
         accounts = o.get("accounts", [])
         if not isinstance(accounts, list):
             raise DeploymentError("has a bad 'accounts': not a list")

@@ -3,7 +3,8 @@
 The EIP-712 digest is computed directly for our one fixed type (about 10x faster than
 ``eth_account.messages.encode_typed_data``); ``tests/test_order.py`` proves it equal to
 eth-account's and to the contract's. The secp256k1 part (signing a digest, the contract's
-rules for a signature, recovery, addresses) is ``sdex.signature``'s, re-exported here.
+rules for a signature, recovery, addresses) is ``sdex.signature``'s, re-exported here; the
+EIP-712 types themselves (type strings, typehashes, a wallet's ``types``), ``sdex.typeddata``'s.
 Addresses are kept as lower-case ``0x`` hex: one canonical form, cheap to compare.
 """
 
@@ -32,49 +33,18 @@ from sdex.signature import point_address as point_address
 from sdex.signature import recover_signer as recover_signer
 from sdex.signature import sign_hash as sign_hash
 from sdex.signature import signature_parts as signature_parts
+from sdex.typeddata import (
+    CANCEL_TYPEHASH,
+    CANCEL_TYPES,
+    DOMAIN_NAME,
+    DOMAIN_TYPEHASH,
+    DOMAIN_VERSION,
+    EIP712_TYPES,
+    ORDER_FIELDS,
+    ORDER_TYPEHASH,
+)
 
 ZERO_ADDRESS = "0x" + "00" * 20
-
-ORDER_TYPE = (
-    "Order(address maker,address taker,address makerToken,address takerToken,"
-    "uint256 makerAmount,uint256 takerAmount,address feeRecipient,uint256 feeAmount,"
-    "uint64 expiry,uint256 salt)"
-)
-ORDER_TYPEHASH = keccak(ORDER_TYPE.encode())
-DOMAIN_TYPEHASH = keccak(
-    b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-)
-CANCEL_TYPE = "CancelOrder(bytes32 orderHash)"
-CANCEL_TYPEHASH = keccak(CANCEL_TYPE.encode())
-DOMAIN_NAME = "SDEX"
-DOMAIN_VERSION = "1"
-
-# (json name, python attribute, kind) in EIP-712 field order
-_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("maker", "maker", "address"),
-    ("taker", "taker", "address"),
-    ("makerToken", "maker_token", "address"),
-    ("takerToken", "taker_token", "address"),
-    ("makerAmount", "maker_amount", "uint256"),
-    ("takerAmount", "taker_amount", "uint256"),
-    ("feeRecipient", "fee_recipient", "address"),
-    ("feeAmount", "fee_amount", "uint256"),
-    ("expiry", "expiry", "uint64"),
-    ("salt", "salt", "uint256"),
-)
-EIP712_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": [
-        {"name": "name", "type": "string"},
-        {"name": "version", "type": "string"},
-        {"name": "chainId", "type": "uint256"},
-        {"name": "verifyingContract", "type": "address"},
-    ],
-    "Order": [{"name": j, "type": k} for j, _, k in _FIELDS],
-}
-CANCEL_TYPES: dict[str, list[dict[str, str]]] = {
-    "EIP712Domain": EIP712_TYPES["EIP712Domain"],
-    "CancelOrder": [{"name": "orderHash", "type": "bytes32"}],
-}
 
 
 _NATIVE = not __file__.endswith(".py")
@@ -143,7 +113,7 @@ class Order:
         return keccak(ORDER_TYPEHASH + self.abi_words())
 
     def abi_words(self) -> bytes:
-        """The ten 32-byte words of the order's fields in ``_FIELDS`` order: its ABI tuple
+        """The ten 32-byte words of the order's fields in ``ORDER_FIELDS`` order: its ABI tuple
         (a static struct) and its EIP-712 ``encodeData`` (the calldata of a batch holds
         each order's: ``sdex.chain.exchange``, anvil50)."""
         return b"".join(
@@ -163,7 +133,7 @@ class Order:
 
     def to_json(self) -> dict[str, str]:
         """The pinned JSON form: addresses as 0x-hex, every uint as a decimal string (in
-        ``_FIELDS`` order, spelled out: built for every accepted order)."""
+        ``ORDER_FIELDS`` order, spelled out: built for every accepted order)."""
         return {
             "maker": self.maker,
             "taker": self.taker,
@@ -179,11 +149,11 @@ class Order:
 
     def to_message(self) -> dict[str, Any]:
         """The EIP-712 ``message`` object (ints as ints) for ``eth_signTypedData_v4``."""
-        return {j: getattr(self, a) for j, a, _ in _FIELDS}
+        return {j: getattr(self, a) for j, a, _ in ORDER_FIELDS}
 
     def to_tuple(self) -> tuple[Any, ...]:
         """The ABI tuple of the Solidity ``Order`` struct, field order preserved."""
-        return tuple(getattr(self, a) for _, a, _ in _FIELDS)
+        return tuple(getattr(self, a) for _, a, _ in ORDER_FIELDS)
 
     @classmethod
     def from_json(cls, obj: object) -> Order:
@@ -196,7 +166,7 @@ class Order:
             )
         errors: list[FieldError] = []
         values: dict[str, object] = {}
-        for j, a, k in _FIELDS:
+        for j, a, k in ORDER_FIELDS:
             raw = obj.get(j)
             if raw is None:
                 errors.append(FieldError(j, FieldCode.REQUIRED_FIELD, f"{j} is required"))

@@ -16,6 +16,7 @@ the group window short: it goes in the next transaction, with whatever else is q
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -41,6 +42,9 @@ LAZY_HANDOVER = 0.1
 """Seconds a row nobody waits for may stay queued on the event loop (at most: any other job
 takes it along sooner). A crash loses at most these rows, which peers still hold. At low
 rates each hand-over is a wake-up of the loop (its timer) and of the thread: ~100 us each."""
+REFUSED_KEPT = 4096
+"""Hashes of refused order rows kept for the node to write again (``Writer.refused``): the
+oldest go past this (their orders' rows then wait for a wallet's repeat, or a restart)."""
 
 
 class StoreError(Exception):
@@ -98,6 +102,10 @@ class Writer:
         """A lazy hand-over is scheduled (``LAZY_HANDOVER``)."""
         self._urgent = threading.Event()
         """Set by an urgent job: the group window ends now."""
+        self.refused: collections.deque[str] = collections.deque(maxlen=REFUSED_KEPT)
+        """The hashes of the order rows whose insert failed (a lock held past the busy
+        timeout, a full disk), oldest first: their node writes again those it still holds
+        (chaos69: nothing did, and an open order traded from memory had no row)."""
         self.checkpointer = checkpointer_for(db)
         """Checkpoints the WAL off this thread (``sdex.storecheckpoint``), if ``db``'s own
         automatic checkpoint is off; woken after commits."""
@@ -245,7 +253,9 @@ class Writer:
         self.jobs += len(group)
         self.largest = max(self.largest, len(group))
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for (_, _, cf, af), (ok, value) in zip(group, results, strict=True):
+        for (fn, row, cf, af), (ok, value) in zip(group, results, strict=True):
+            if fn is None and not ok and row:
+                self.refused.append(str(row[0]))  # (an order row: its hash first)
             if cf is not None:
                 # (a waiter that gave up cancelled it: what the job wrote stands)
                 with contextlib.suppress(InvalidStateError):

@@ -240,6 +240,12 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         self._writer.insert_async(row, fut)  # (a failure is logged where it is set)
         return fut
 
+    def refused_orders(self) -> list[str]:
+        """The hashes of the order rows the store refused since the last call (their
+        inserts failed: ``Writer.refused``), taken."""
+        refused = self._writer.refused
+        return [refused.popleft() for _ in range(len(refused))]
+
     def update_orders(self, updates: Sequence[OrderRow]) -> asyncio.Future[None]:
         """Set (status, filled, reason) of orders by hash hex, in one transaction, queued
         (call on the event loop; reads and writes queued later see it); resolves at its

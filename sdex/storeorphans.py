@@ -48,6 +48,19 @@ class OrphanStore:
 
         return self._writer.submit_async(add)
 
+    def move_orphans(self, rows: Iterable[OrphanRow]) -> asyncio.Future[None]:
+        """Write these kept cancels' rows again, each with the sender and count that hold it
+        now (its first count let it go, another holds it: ``OrphanCancels.moved``)."""
+        args = [
+            ("0x" + h.hex(), "0x" + sig.hex(), sender, bucket, at)
+            for h, sig, sender, bucket, at in rows
+        ]
+
+        def move(db: sqlite3.Connection) -> None:
+            db.executemany("INSERT OR REPLACE INTO orphan_cancels VALUES (?,?,?,?,?)", args)
+
+        return self._writer.submit_async(move)
+
     def forget_orphans(self, keys: Iterable[tuple[bytes, bytes]]) -> asyncio.Future[None]:
         """Delete these (order hash, signature) rows; queued as ``keep_orphan``."""
         rows = [("0x" + h.hex(), "0x" + s.hex()) for h, s in keys]

@@ -126,6 +126,10 @@ CREATE TABLE IF NOT EXISTS settlements (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
+-- a start's latest given-up settlements (``sdex.storesettle.dropped_rows``), partial: the
+-- rows of other statuses (most: mined) add no entry; made at the first open of an older store
+CREATE INDEX IF NOT EXISTS settlements_dropped ON settlements (updated_at)
+    WHERE status = 'dropped';
 """
 
 FILL_COLUMNS = (

@@ -1,5 +1,5 @@
 """The fills a reorg undid, kept in the node's SQLite database (``undone_fills``): the
-memory of ``sdex.node.records.UndoneFills`` survives a restart between a reorg and the
+memory of ``sdex.node.fillmemory.UndoneFills`` survives a restart between a reorg and the
 same settlement transaction mined again. A cache of what the watcher saw: bounded in rows
 (the oldest go), every row read back checked (one that is not a fill's key and amount is
 skipped), and a table of another shape is dropped and made again at the start."""

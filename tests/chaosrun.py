@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,11 @@ class ChaosRun:
     the Exchange's ``fillOrder`` is anyone's, so a taker who saw an order may take it, whole
     or in part, ahead of (or beside) a node's settlement of it; most often the order a
     crossing post just put in a node's match."""
+    db_locks: bool = False
+    """Hold a node's database write lock from another process for 1-8 s (chaos69): an
+    operator's ``sqlite3`` shell or a backup holding ``BEGIN IMMEDIATE`` on the node's file,
+    past the node's busy timeout (5 s) at times, while posts and soft cancels go to every
+    node, the locked one too (its writes wait, then fail: nothing acknowledged is lost)."""
     soft_cancelled: set[bytes] = field(default_factory=set)
     """The orders a node took a soft cancel of (200, or 202: kept until its order comes, then
     applied as a 200's is)."""
@@ -181,6 +187,8 @@ class ChaosRun:
             await self.cut()
         if self.outside_fills and self.rng.random() < 0.12:
             self.outside_fill()
+        if self.db_locks and self.rng.random() < 0.06:
+            await self.db_lock()
 
     def trader(self) -> int:
         return self.rng.choice(TRADERS)
@@ -332,6 +340,28 @@ class ChaosRun:
             self.frozen = None
             self.note(f"node {i} continued (SIGCONT)")
 
+    async def db_lock(self) -> None:
+        """Node i's database write-locked by another connection (``BEGIN IMMEDIATE``) for
+        1-8 s while 1-4 posts and soft cancels go to any node, then released."""
+        i = self.rng.randrange(3)
+        hold = self.rng.uniform(1.0, 8.0)
+        db = sqlite3.connect(self.net.tmp / f"node-{i}.db", isolation_level=None, timeout=30)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self.count("db_lock")
+            self.note(f"db of node {i} locked for {hold:.1f} s")
+            until = time.monotonic() + hold
+            for _ in range(self.rng.randint(1, 4)):
+                if self.rng.random() < 0.3:
+                    await self.soft_cancel()
+                else:
+                    await self.post(cross=self.rng.random() < 0.5)
+            await asyncio.sleep(max(0.0, until - time.monotonic()))  # (the lock's length)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+            self.note(f"db of node {i} unlocked")
+
     def snapshot_or_revert(self) -> None:
         if self.paused:
             return
@@ -390,7 +420,11 @@ class ChaosRun:
         sender = self.c.sender(maker)
         if self.rng.random() < 0.5:
             amount = self.c.weth.balance_of(sender.address)
-            self.c.weth.transfer(sender, self.c.address(SINK), amount)
+            try:  # (chaos69: a node's settlement of the maker's ask landed after the read)
+                self.c.weth.transfer(sender, self.c.address(SINK), amount)
+            except Exception as e:  # (the balance fell below the amount: the pre-flight)
+                self.count(f"funds_away_refused_{type(e).__name__}")
+                return
             self.moved[maker] = ("weth", amount)
         else:
             self.c.usdc.approve(sender, self.c.exchange.address, 0)

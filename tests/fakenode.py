@@ -17,7 +17,6 @@ from click.testing import CliRunner, Result
 
 from sdex.cli import main
 from sdex.order import (
-    EIP712_TYPES,
     ZERO_ADDRESS,
     Domain,
     Order,
@@ -26,6 +25,7 @@ from sdex.order import (
     random_salt,
     sign_order,
 )
+from sdex.typeddata import EIP712_TYPES
 
 KEY = bytes.fromhex("59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d")
 MAKER = address_of(KEY)

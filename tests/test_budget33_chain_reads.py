@@ -21,8 +21,8 @@ import pytest
 
 from sdex.gossip.gossip import GossipConfig
 from sdex.httpkit import RateLimit
+from sdex.node.cliconfig import read_bounds
 from sdex.node.config import NodeConfig
-from sdex.node.main import read_bounds
 from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for

@@ -29,7 +29,7 @@ from sdex.cli import main
 from sdex.client import NodeClient
 from sdex.deployment import TokenInfo
 from sdex.gossip import GossipConfig
-from sdex.node.main import config_for, scaled_gossip
+from sdex.node.cliconfig import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
 from tests.nodeutil import ROOT, free_port, has_ipv6_loopback

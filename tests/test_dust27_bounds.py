@@ -18,7 +18,7 @@ from sdex.deployment import TokenInfo
 from sdex.devnet import free_port
 from sdex.ingest import Limits
 from sdex.ingest.minimums import minimums_for
-from sdex.node.main import config_for
+from sdex.node.cliconfig import config_for
 from sdex.order import SignedOrder, random_salt
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from sdex.httpkit import RateLimit
+from sdex.node.cliconfig import read_bounds
 from sdex.node.config import NodeConfig
-from sdex.node.main import read_bounds
 from sdex.node.readbudget import ReadBudget, ReadCeiling
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for

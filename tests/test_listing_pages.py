@@ -20,10 +20,10 @@ import pytest
 from sdex.book import RemovalReason, Side
 from sdex.httpkit import ApiError, RateLimit, client_group
 from sdex.node import pages
+from sdex.node.cliconfig import listing_bounds
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.node.listings import LANE_PER_CLIENT, ListingLane
-from sdex.node.main import listing_bounds
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder, address_of, sign_order
 from sdex.orderparse import to_checksum
 from tests.conftest import Chain

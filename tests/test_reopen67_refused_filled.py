@@ -74,3 +74,20 @@ def test_a_reorg_forgets_only_the_verdicts_the_chain_gave() -> None:
     r.forget_chain()
     assert [h for h in codes if r.holds("p", h, 1.0)] == ["0x01", "0x04", "0x05"]
     assert len(r) == 3 and r.charged("p") == 3
+
+
+def test_a_chain_verdict_that_spared_another_peer_is_forgotten_at_a_reorg_too() -> None:
+    """review69b: a body verdict noted from one peer's copy is charged to the next peer whose
+    copy it spares (``holds``' move); the move lost its mark as the chain's, so a second
+    holder of an order refused as filled skipped it for ``REFUSED_SECONDS`` after the reorg
+    that reopened it (the first peer's copy was the one judged, the second's the one asked)."""
+    r = Refused()
+    codes = (RejectionCode.FULLY_FILLED, RejectionCode.CANCELLED, RejectionCode.EXPIRED)
+    for i, code in enumerate(codes):
+        h = f"0x{i:02x}"
+        assert r.note(code, "a", h, 0.0)
+        assert r.holds("b", h, 1.0)  # (b's copy spared: the verdict charged to b now)
+        assert r.charged("b") == 1 and r.charged("a") == 0
+        r.forget_chain()
+        assert not r.holds("b", h, 2.0) and not r.holds("a", h, 2.0), code
+        assert len(r) == 0

@@ -20,7 +20,7 @@ import pytest
 from sdex.audit import audit_network
 from sdex.model import FillEvent
 from sdex.node.core import Node
-from sdex.node.records import UndoneFills
+from sdex.node.fillmemory import UndoneFills
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import (

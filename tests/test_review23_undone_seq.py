@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sdex.node.records import UndoneFills
+from sdex.node.fillmemory import UndoneFills
 from sdex.store import Store
 from tests.test_store import DOMAIN, IDENTITY
 from tests.test_store_undone import _fill, _rows

@@ -29,19 +29,20 @@ def test_a_match_the_clock_withdraws_between_two_looks_is_kept_or_reported() -> 
     cancelled, expiring, other = _match(), _match(), _match()
     looks: Counter[int] = Counter()
 
-    def withdrawn(batch: Sequence[Match]) -> set[int]:
+    def withdrawn(batch: Sequence[Match]) -> dict[int, str]:
         """``cancelled`` soft-cancelled; ``expiring``'s expiry passed after its first look."""
-        out = set()
+        out = {}
         for i, m in enumerate(batch):
             looks[id(m)] += 1
             if m is cancelled or (m is expiring and looks[id(m)] > 1):
-                out.add(i)
+                out[i] = "cancelled"
         return out
 
     batch = [cancelled, expiring, other]
     kept, gone = withdrawn_from(batch, withdrawn)
     said = [id(m) for m in kept] + [id(r.match) for r in gone]
     assert sorted(said) == sorted(id(m) for m in batch), (kept, gone)
+    assert [r.reason for r in gone] == ["cancelled"]  # (its reason as the node gave it)
     assert [r.match for r in gone] == [cancelled] and list(map(id, kept)) == [
         id(expiring),
         id(other),

@@ -1,5 +1,5 @@
 """The own settlements' fills the settler stored are not written again by the watcher
-(``sdex.node.records.DurableFills``): only fills equal in every field are passed over, and
+(``sdex.node.fillmemory.DurableFills``): only fills equal in every field are passed over, and
 a reorg or a reset forgets them all (their rows may have been removed)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from sdex.model import FillEvent
-from sdex.node.records import DurableFills
+from sdex.node.fillmemory import DurableFills
 from sdex.store import StoredFill
 
 

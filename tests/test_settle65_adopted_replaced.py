@@ -12,19 +12,40 @@ and the IOC order's record said 0 filled for good (failed 1 of 1 before)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
-from sdex.chain.tx import fees_of
+from sdex.chain.tx import SignedTx, fees_of
 from sdex.devnet import Devnet
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from sdex.settlement import reconcile
 from tests.conftest import Chain
-from tests.nodeutil import running_node, wait_for
+from tests.nodeutil import Api, running_node, wait_for
 from tests.test_mirror import synced
 from tests.test_reorg63_replaced_restart import FEES, stored_pair
 from tests.test_settle65_adopt_ioc import stored_pooled
 from tests.test_settlement_pooled import at_base_fee, mining
+
+
+@asynccontextmanager
+async def adopted(
+    c: Chain, tmp_path: Path, tif: str
+) -> AsyncIterator[tuple[Node, Api, SignedOrder, SignedOrder, SignedTx]]:
+    """A node started over a settlement of two crossing orders (``tif``: the incoming one's)
+    a previous run left pooled, mining paused, and adopted: (node, its client, resting,
+    incoming, the pooled transaction). Automine set again on the way out."""
+    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path, tif)
+    tx = await stored_pooled(c, store, resting, incoming)
+    try:
+        async with running_node(cfg) as (node, api):
+            assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
+            yield node, api, resting, incoming, tx
+    finally:
+        c.rpc.call("evm_setAutomine", True)
 
 
 @pytest.mark.parametrize("tif", ["gtc", "ioc"])
@@ -35,34 +56,28 @@ async def test_an_adopted_settlement_whose_fee_cap_the_base_fee_outran_is_replac
         pytest.skip("anvil drops it from its pool at the next block (test_settlement_pooled)")
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path, tif)
-    tx = await stored_pooled(c, store, resting, incoming)
-    try:
-        async with running_node(cfg) as (node, api):
-            assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
-            base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
-            cap = 2 * FEES[0] + FEES[1]
-            async with mining(c.rpc.url, at_base_fee(100 * max(cap, 2 * base + FEES[1]))):
+    async with adopted(c, tmp_path, tif) as (node, api, resting, incoming, tx):
+        base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
+        cap = 2 * FEES[0] + FEES[1]
+        async with mining(c.rpc.url, at_base_fee(100 * max(cap, 2 * base + FEES[1]))):
 
-                async def filled() -> bool:
-                    statuses = {await api.status(resting), await api.status(incoming)}
-                    return statuses == {"filled"} and node.settler.idle.is_set()
+            async def filled() -> bool:
+                statuses = {await api.status(resting), await api.status(incoming)}
+                return statuses == {"filled"} and node.settler.idle.is_set()
 
-                await wait_for(filled, timeout=60.0)
-                await wait_for(lambda: not node.settler.in_flight, timeout=30.0)
-            await synced(node, c)
-            for so in (resting, incoming):  # (each fill counted once; review68: an IOC's too)
-                _, rec = await api.get(f"/v1/orders/{so.hash_hex}")
-                assert int(rec["metaData"]["filledMakerAmount"]) == so.order.maker_amount, rec
-            _, fills = await api.get("/v1/fills")
-            landed = {f["transactionHash"] for f in fills["records"]}
-            assert int(fills["total"]) == 2 and tx.tx_hash not in landed
-            assert node.settler.replaced >= 1 and node.settler.settled == 1
-            assert (node.settler.sent, node.settler.failed, node.settler.lost) == (0, 0, 0)
-            assert node.settler.gap_fills == 0
-            db = node.config.db
-    finally:
-        c.rpc.call("evm_setAutomine", True)
+            await wait_for(filled, timeout=60.0)
+            await wait_for(lambda: not node.settler.in_flight, timeout=30.0)
+        await synced(node, c)
+        for so in (resting, incoming):  # (each fill counted once; review68: an IOC's too)
+            _, rec = await api.get(f"/v1/orders/{so.hash_hex}")
+            assert int(rec["metaData"]["filledMakerAmount"]) == so.order.maker_amount, rec
+        _, fills = await api.get("/v1/fills")
+        landed = {f["transactionHash"] for f in fills["records"]}
+        assert int(fills["total"]) == 2 and tx.tx_hash not in landed
+        assert node.settler.replaced >= 1 and node.settler.settled == 1
+        assert (node.settler.sent, node.settler.failed, node.settler.lost) == (0, 0, 0)
+        assert node.settler.gap_fills == 0
+        db = node.config.db
     (again,) = landed
     receipt = c.rpc.call("eth_getTransactionReceipt", again)
     assert receipt is not None and receipt["status"] == "0x1"

@@ -12,12 +12,17 @@ bid back on the book. (Real Hardhat mining only when told, as take65's tests.)""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from sdex.chain import Sender
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.settlement.take import DOOMED_WHY
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_audit62_cancel_kept import meta_at
@@ -78,30 +83,44 @@ def mine_first(c: Chain, operator: str, nonce: int) -> None:
     assert receipt is not None and receipt["status"] == "0x0", receipt
 
 
+async def first_reverted(
+    c: Chain, node: Node, api: Api, before: Callable[[], object] = lambda: None
+) -> tuple[SignedOrder, SignedOrder, list[SignedOrder], int]:
+    """Alice's ask matched twice, the first settlement signed and pooled (the last slot),
+    the second queued; her WETH moved away in the block the first lands in, before it: the
+    first reverts (``before`` called before that block). (her ask, the second bid, the
+    orders of the held slots, the operator's pending count before the second)."""
+    half = c.sign(ask(c, ALICE, 2 * E18, 2400 * E6))  # (above the held ones' price)
+    await queued(api, [half], {})
+    first = c.sign(bid(c, BOB, E18, 1200 * E6))  # (its match: signed first, pooled)
+    await post_all(api, [first])
+    await wait_for(lambda: pending_txs(c) == 1, timeout=30)
+    held = await hold_slots(c, node, api, slots=node.settler.max_in_flight - 1, ahead=1)
+    operator = node.sender.address
+    signed_before = operator_count(c, operator, "pending")
+    second = c.sign(bid(c, ERIN, E18, 1200 * E6))
+    await queued(api, [second], {half.hash_hex: 2 * E18})
+    moved = move_weth_pooled(c, ALICE)
+    assert pending_txs(c) == len(held) + 2
+    before()
+    mine_first(c, operator, signed_before - len(held) - 1)  # (it reverts)
+    assert pending_txs(c) == len(held)
+    receipt = c.rpc.call("eth_getTransactionReceipt", moved)
+    assert receipt is not None and receipt["status"] == "0x1", receipt
+    assert c.exchange.order_info(half.order).filled == 0
+    return half, second, held, signed_before
+
+
 async def test_a_queued_match_waits_for_the_diagnosis_of_its_orders_failed_settlement(
-    held_chain: Chain, tmp_path: Path
+    held_chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     c = held_chain
+    caplog.set_level(logging.INFO, "sdex.node")
     # the watcher never polls again after the start: the mirror does not apply the block
     cfg = replace(node_config(c, tmp_path / "n.db"), poll_interval=3600.0, new_heads=False)
     async with running_node(cfg) as (node, api):
-        half = c.sign(ask(c, ALICE, 2 * E18, 2400 * E6))  # (above the held ones' price)
-        await queued(api, [half], {})
-        first = c.sign(bid(c, BOB, E18, 1200 * E6))  # (its match: signed first, pooled)
-        await post_all(api, [first])
-        await wait_for(lambda: pending_txs(c) == 1, timeout=30)
-        held = await hold_slots(c, node, api, slots=node.settler.max_in_flight - 1, ahead=1)
+        half, second, held, signed_before = await first_reverted(c, node, api)
         operator = node.sender.address
-        signed_before = operator_count(c, operator, "pending")
-        second = c.sign(bid(c, ERIN, E18, 1200 * E6))
-        await queued(api, [second], {half.hash_hex: 2 * E18})
-        moved = move_weth_pooled(c, ALICE)
-        assert pending_txs(c) == len(held) + 2
-        mine_first(c, operator, signed_before - len(held) - 1)  # (it reverts)
-        assert pending_txs(c) == len(held)
-        receipt = c.rpc.call("eth_getTransactionReceipt", moved)
-        assert receipt is not None and receipt["status"] == "0x1", receipt
-        assert c.exchange.order_info(half.order).filled == 0
 
         async def taken() -> bool:  # the second signed and pooled, or given back
             if pending_txs(c) > len(held):
@@ -114,6 +133,8 @@ async def test_a_queued_match_waits_for_the_diagnosis_of_its_orders_failed_settl
         # nothing signed after the held settlements (before: the second, a certain revert)
         assert operator_count(c, operator, "pending") == signed_before
         assert (node.settler.failed, node.settler.withdrawn_matches) == (1, 1)
+        # said as what it is (settle69: "cancelled or expired before it was signed")
+        assert f"{half.hash_hex} vs {second.hash_hex} failed: {DOOMED_WHY}" in caplog.text
         meta = await meta_at(api, half.hash_hex)
         assert (meta["status"], meta["pendingMakerAmount"]) == ("unfunded", "0")
         await innocent(node, api, second)

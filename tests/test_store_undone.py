@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdex.model import FillEvent
-from sdex.node.records import UndoneFills
+from sdex.node.fillmemory import UndoneFills
 from sdex.store import ChainIdentity, Store, StoredFill
 from sdex.storeundone import UNDONE_KEPT, parse_rows
 from tests.test_store import DOMAIN, IDENTITY

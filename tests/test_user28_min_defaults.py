@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sdex.deployment import Deployment, DeploymentError
-from sdex.node.main import config_for
+from sdex.node.cliconfig import config_for
 from tests.conftest import Chain
 from tests.nodeutil import free_port
 

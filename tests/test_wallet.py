@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from sdex.client import NodeProtocolError, OrderConfig
 from sdex.deployment import TokenInfo
 from sdex.order import (
-    EIP712_TYPES,
     ZERO_ADDRESS,
     Domain,
     Order,
@@ -26,6 +25,7 @@ from sdex.order import (
     recover_signer,
     validity_errors,
 )
+from sdex.typeddata import EIP712_TYPES
 from sdex.wallet import (
     Market,
     Side,

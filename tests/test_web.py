@@ -48,9 +48,9 @@ from playwright.async_api import (
 from sdex.chain import Sender
 from sdex.chain.exchange import OrderStatus
 from sdex.deployment import TokenInfo
+from sdex.node.cliconfig import config_for
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
-from sdex.node.main import config_for
 from sdex.order import SignedOrder, sign_order
 from sdex.wallet import (
     Market,

@@ -72,6 +72,7 @@ DEPENDENCIES = (
     "sdex.model",
     "sdex.errors",
     "sdex.orderparse",
+    "sdex.typeddata",
     "sdex.keccak",
 )
 """The uncompiled ``sdex`` modules the compiled ones import, directly or not (a test keeps

@@ -57,6 +57,12 @@ def not_served(e: BaseException) -> bool:
     return _UNSERVED_TEXT.search(e.message[:1000]) is not None
 
 
+def holds_view(view: ChainView, block: object) -> bool:
+    """Whether ``block`` (``eth_getBlockByNumber``'s answer for ``view``'s number: a dict,
+    None, or an error) is ``view``'s block."""
+    return isinstance(block, dict) and str(block.get("hash")).lower() == view[1].lower()
+
+
 class AsyncSends:
     """The broadcasts of ``sender``'s signed transactions over ``rpc``."""
 
@@ -185,9 +191,7 @@ class AsyncSends:
         with no view); the ask's errors raised."""
         if view is None:
             return True
-        number, block_hash = view
-        block = await self.rpc.call("eth_getBlockByNumber", hex(number), False)
-        return isinstance(block, dict) and str(block.get("hash")).lower() == block_hash.lower()
+        return holds_view(view, await self.rpc.call("eth_getBlockByNumber", hex(view[0]), False))
 
     async def _ask(self, method: str, signed: SignedTx) -> Any:
         try:

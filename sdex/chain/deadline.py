@@ -14,10 +14,16 @@ second, and a watchdog that fires as a call ends races the next call, which may 
 same connection. Deadline-aware reads need no thread and no lock: the cost is a clock read
 and a ``settimeout`` per ``recv`` (an answer is one or two).
 
+The same deadline bounds the call's connect and its request's sends (wallet69): each address
+a name resolves to is tried with what is left of it (``urllib3`` gives each the whole connect
+timeout: a name with N addresses that never answer held a call N times its timeout), and each
+``sendall`` is given what is left (each was given the connect timeout: a slow connect, then a
+body read slowly by the other end, held a call well past its deadline). Not covered: name
+resolution (``getaddrinfo`` blocks; it takes no timeout).
+
 The deadline is passed through a thread-local (``within``): ``requests`` gives no way to hand
 a value to the connection that will read the answer. Only sessions made by ``session()``
-look at it. Not covered: name resolution, and the request's own ``sendall`` (each send is
-bounded by the connect timeout; JSON-RPC requests are small).
+look at it.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import http.client
 import io
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +42,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, ProxyManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+)
+from urllib3.util.connection import allowed_gai_family
 
 _local = threading.local()
 
@@ -86,12 +100,89 @@ class _DeadlineResponse(http.client.HTTPResponse):
             self.fp = io.BufferedReader(_DeadlineIO(raw, sock, deadline))
 
 
+def _left(deadline: float) -> float:
+    """What is left until ``deadline``; ``TimeoutError`` if nothing is."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the call's deadline passed")
+    return left
+
+
+def _connect_by(
+    deadline: float,
+    host: str,
+    port: int,
+    per_try: float | None,
+    source: tuple[str, int] | None,
+    options: Any,
+) -> socket.socket:
+    """``urllib3.util.connection.create_connection``, but each address ``host`` resolves to is
+    tried with at most what is left until ``deadline`` (and ``per_try``)."""
+    err: OSError | None = None
+    family = allowed_gai_family()
+    for af, kind, proto, _, address in socket.getaddrinfo(
+        host.strip("[]"), port, family, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(af, kind, proto)
+        try:
+            for option in options or ():
+                sock.setsockopt(*option)
+            left = _left(deadline)
+            sock.settimeout(left if per_try is None else min(per_try, left))
+            if source:
+                sock.bind(source)
+            sock.connect(address)
+            sock.settimeout(min(sock.gettimeout() or float("inf"), _left(deadline)))
+            return sock  # (what is left bounds what follows: a TLS handshake, the first send)
+        except OSError as e:
+            sock.close()
+            if isinstance(e, TimeoutError) and time.monotonic() >= deadline:
+                raise  # (nothing left for the next address)
+            err = e
+    raise err if err is not None else OSError("getaddrinfo returned no address")
+
+
 class _Conn(HTTPConnection):
+    """A connection whose connect, sends and reads end by the thread's deadline (``within``)."""
+
     response_class = _DeadlineResponse
 
+    def _new_conn(self) -> socket.socket:
+        deadline: float | None = getattr(_local, "deadline", None)
+        if deadline is None:
+            return super()._new_conn()
+        per_try = self.timeout if isinstance(self.timeout, (int, float)) else None
+        try:  # (urllib3's own errors for each failure, as its ``_new_conn`` gives them)
+            self.host.encode("idna")
+            sock = _connect_by(
+                deadline, self._dns_host, self.port or 80, per_try,
+                self.source_address, self.socket_options,
+            )  # fmt: skip
+        except UnicodeError:
+            raise LocationParseError(f"'{self.host}', label empty or too long") from None
+        except socket.gaierror as e:
+            raise NameResolutionError(self.host, self, e) from e
+        except TimeoutError as e:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from e
+        except OSError as e:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
 
-class _TLSConn(HTTPSConnection):
-    response_class = _DeadlineResponse
+    def send(self, data: Any) -> None:
+        deadline: float | None = getattr(_local, "deadline", None)
+        if deadline is not None:
+            if self.sock is None:  # (``http.client`` connects at the first send)
+                self.connect()
+            assert self.sock is not None
+            per_op = self.sock.gettimeout()
+            left = _left(deadline)
+            self.sock.settimeout(left if per_op is None else min(per_op, left))
+        super().send(data)
+
+
+class _TLSConn(_Conn, HTTPSConnection):
+    pass
 
 
 class _Pool(HTTPConnectionPool):

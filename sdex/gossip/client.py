@@ -87,7 +87,13 @@ class PeerClient:
         headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to)
         if data:
             headers["Content-Type"] = "application/json"
-        kwargs: dict[str, Any] = {"data": data or None, "headers": headers}
+        # (a redirect is never followed: it would take the signed request, or make this node
+        # ask, wherever the peer says, another host or scheme or round in a loop: wallet69)
+        kwargs: dict[str, Any] = {
+            "data": data or None,
+            "headers": headers,
+            "allow_redirects": False,
+        }
         if timeout is not None:
             kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
         try:
@@ -125,7 +131,10 @@ class PeerClient:
         limit = 64 * 1024
         try:
             async with self.session.post(
-                url, json=jsonio.CHAIN_PROBE, timeout=aiohttp.ClientTimeout(total=timeout)
+                url,
+                json=jsonio.CHAIN_PROBE,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                allow_redirects=False,  # (the URL's own answer, or none: ``call``)
             ) as r:
                 raw = await _read_capped(r, limit)
             said = jsonio.loads(raw, max_bytes=limit, max_depth=4, floats=True)

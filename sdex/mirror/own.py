@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sdex.chain import FillEvent
+from sdex.mirror.heights import Heights
 
 log = logging.getLogger("sdex.mirror")
 
@@ -40,8 +41,9 @@ MAX_STUBS = 16 * MAX_OWN_RECEIPTS
 one's orders are judged again once the mirror's head reaches its block (``overflow``)."""
 MAX_OVERFLOW = 4 * MAX_STUBS
 """Orders of stubs let go held for that (``overflow``): past that, the oldest are judged
-again with the next block the mirror applies, whatever its height. The payers of those stubs
-too (``overflow_payers``): past that, the oldest is no longer ahead (its funds taken from the
+again with the next block the mirror applies, whatever its height (``due``; past as many waiting
+for that, the oldest is not judged again: said in the log). The payers of those stubs too
+(``overflow_payers``): past that, the oldest is no longer ahead (its funds taken from the
 mirror, as before the settlement, until its block re-reads them)."""
 MAX_LET_GO_TXS = MAX_STUBS
 """Transactions of stubs let go kept with their block (``overflow_txs``), for a devnet rewound
@@ -132,19 +134,19 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.got: dict[Account, int] = {}
         """What the kept receipts' (not the stubs') transfers took from each account and
         gave each one, summed (``sdex.node.funding``: no walk over the receipts; funds67)."""
-        self.overflow: dict[bytes, int] = {}
+        self.overflow: Heights[bytes, int] = Heights(_itself)
         """Orders of stubs let go past ``stub_cap``, with the highest block of those that
         named each: judged again once the mirror's head reaches it (``due``). Judged at a
         head below it, the order's fill is not in the mirror yet: the node reopened an order
         its own settlement filled, and the block filled it again (reorg63). Ahead till then
         (``held_orders``): judged before it by a block below it (the maker's cancel-up-to of
         lower salts), it was reopened the same way (left67)."""
-        self.overflow_payers: dict[Account, int] = {}
+        self.overflow_payers: Heights[Account, int] = Heights(_itself)
         """The payers of those stubs, with the highest block of those that named each: ahead
         (``held_payers``) till the mirror's head reaches it. A block below it that re-read
         their funds (a transfer to the maker) gave back, in the book, what the settlement had
         taken (left67)."""
-        self.overflow_txs: dict[str, tuple[int, float]] = {}
+        self.overflow_txs: Heights[str, tuple[int, float]] = Heights(_first)
         """The let-go stubs' transactions: their (highest) block and when each was noted. A
         devnet rewound below one with nothing mined since (``above``, ``drop``: sdex.watch.own)
         never reaches its height: its orders waited for it, filled in the node and
@@ -153,8 +155,11 @@ class OwnReceipts(dict[str, OwnReceipt]):
         """The orders ahead of the mirror: of a receipt or stub kept, or let go (``overflow``)."""
         self.held_payers: Held[Account] = Held(self.payers, self.overflow_payers)
         """The accounts ahead of the mirror: of a receipt or stub kept, or let go."""
-        self._due: set[bytes] = set()
-        """Orders let go from ``overflow`` past ``MAX_OVERFLOW``: judged with the next apply."""
+        self._due: dict[bytes, None] = {}
+        """Orders let go from ``overflow`` past ``MAX_OVERFLOW``: judged with the next apply,
+        at most ``MAX_OVERFLOW`` (past that the oldest goes unjudged, counted in ``_undue``;
+        settle69: unbounded, a watcher stalled while the settler went on kept them all)."""
+        self._undue = 0
         self.late: set[int] = set()
         """Blocks the mirror has another of than a receipt or a notice noted after it got
         there, or none kept (past its reorg window): the fills stored at those heights are
@@ -197,21 +202,25 @@ class OwnReceipts(dict[str, OwnReceipt]):
             while len(self.overflow) > MAX_OVERFLOW:
                 o = next(iter(self.overflow))
                 del self.overflow[o]
-                self._due.add(o)
+                self._due[o] = None
+                if len(self._due) > MAX_OVERFLOW:
+                    del self._due[next(iter(self._due))]
+                    self._undue += 1
             while len(self.overflow_payers) > MAX_OVERFLOW:
                 del self.overflow_payers[next(iter(self.overflow_payers))]
 
     def due(self, number: int) -> set[bytes]:
         """The mirror's head is at ``number``: the orders of let-go stubs to judge again now
-        (their blocks reached, or let go past ``MAX_OVERFLOW``), taken out."""
-        out, self._due = self._due, set()
-        for o in [o for o, n in self.overflow.items() if n <= number]:
-            del self.overflow[o]
-            out.add(o)
-        for a in [a for a, n in self.overflow_payers.items() if n <= number]:
-            del self.overflow_payers[a]  # (its block's transfers re-read its funds)
-        for tx in [tx for tx, (n, _) in self.overflow_txs.items() if n <= number]:
-            del self.overflow_txs[tx]
+        (their blocks reached, or let go past ``MAX_OVERFLOW``), taken out. Its cost: the
+        ones taken out (``Heights.reached``; settle69: it walked all held at each block)."""
+        out = set(self._due)
+        self._due.clear()
+        if self._undue:
+            log.warning("%d orders of let-go settlements not judged again", self._undue)
+            self._undue = 0
+        out.update(self.overflow.reached(number))
+        self.overflow_payers.reached(number)  # (their blocks' transfers re-read their funds)
+        self.overflow_txs.reached(number)
         return out
 
     def __setitem__(self, tx_hash: str, r: OwnReceipt) -> None:
@@ -243,6 +252,7 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.overflow_payers.clear()
         self.overflow_txs.clear()
         self._due.clear()
+        self._undue = 0
         self.late.clear()
 
     def passed(self, number: int, hash_at: Callable[[int], str | None]) -> set[bytes]:
@@ -284,8 +294,8 @@ class OwnReceipts(dict[str, OwnReceipt]):
             gone.update(self._unstub(tx))
             let_go |= self.overflow_txs.pop(tx, None) is not None
         if let_go:
-            _lower_to(self.overflow, head)
-            _lower_to(self.overflow_payers, head)
+            self.overflow.lower_to(head, min)
+            self.overflow_payers.lower_to(head, min)
         return gone
 
     def _unstub(self, tx_hash: str) -> tuple[bytes, ...]:
@@ -313,10 +323,12 @@ class OwnReceipts(dict[str, OwnReceipt]):
                 add_to(got, (to, token), -value)
 
 
-def _lower_to(heights: dict[K, int], head: int) -> None:
-    """Every height above ``head`` made ``head``."""
-    for k in [k for k, n in heights.items() if n > head]:
-        heights[k] = head
+def _itself(n: int) -> int:
+    return n
+
+
+def _first(v: tuple[int, float]) -> int:
+    return v[0]
 
 
 def _uncount(counts: Counter[K], keys: Iterable[K]) -> None:

@@ -54,7 +54,8 @@ from sdex.node.pages import book_page, fills_page, orders_page
 from sdex.node.wsapi import WS_MAX_CLIENT_MESSAGE as WS_MAX_CLIENT_MESSAGE
 from sdex.node.wsapi import WS_STALL_SECONDS as WS_STALL_SECONDS
 from sdex.node.wsapi import depth_most, get_depth, get_ws
-from sdex.order import EIP712_TYPES, parse_address, parse_hex_bytes
+from sdex.order import parse_address, parse_hex_bytes
+from sdex.typeddata import EIP712_TYPES
 from sdex.web import add_web_routes
 
 log = logging.getLogger("sdex.api")

@@ -44,7 +44,7 @@ from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResul
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.settlement.reconcile import reconcile
-from sdex.store import ChainIdentity, Store
+from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch import Watcher
 
 CANCELS_WAIT = 3.0
@@ -309,17 +309,25 @@ class Node(NodePeering):
         )
 
     async def _evict_loop(self) -> None:
-        """Closed orders leave memory once stored (``OrderRegistry.evict``)."""
+        """Closed orders leave memory once stored (``OrderRegistry.evict``); the rows the
+        store refused are written again (``store_refused``). The store's refusals (a lock
+        held past its busy timeout) are warnings: each step is tried again next time."""
         every = min(1.0, max(0.05, self.registry.grace / 4))
         while True:
             await asyncio.sleep(every)
             try:
+                if n := self.registry.store_refused():  # (chaos69: rows the store refused)
+                    log.warning("%d order rows the store refused: written again", n)
                 while await self.registry.evict() >= EVICT_BATCH:
                     pass  # a backlog (a burst of closes): one batch after another
+            except StoreError as e:  # (the store's refusal, a lock say: not a defect here)
+                log.warning("evicting closed orders failed: %s; again in %g s", e, every)
             except Exception:
                 log.exception("evicting closed orders failed")
             try:
                 await self._prune()
+            except StoreError as e:
+                log.warning("deleting dead order rows failed: %s; again in %g s", e, every)
             except Exception:
                 log.exception("deleting dead order rows failed")
 

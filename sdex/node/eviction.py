@@ -94,6 +94,22 @@ class HeldEviction:
             await self._grow()
         return dropped
 
+    def store_refused(self) -> int:
+        """Queue again the rows of the orders held here whose insert the store refused
+        (``Store.refused_orders``: a lock held past the busy timeout, a full disk), as
+        they are now. chaos69: nothing wrote them again; an open order (a wallet's,
+        answered 503 but pushed to the peers and in the book; a peer's) was traded from
+        memory, left out of ``GET /v1/orders`` and forgotten at a restart. How many."""
+        if self._deferred is not None:
+            return 0  # (the settler's rows are held back: next time)
+        queued = 0
+        for h in dict.fromkeys(self.store.refused_orders()):
+            rec = self.records.get(bytes.fromhex(h[2:]))
+            if rec is not None:  # (else evicted, its row committed first: stored)
+                self._rewrite(rec, True)
+                queued += 1
+        return queued
+
     def _rewrite(self, rec: Record, insert: bool) -> None:
         """Queue ``rec``'s row again (its insert too if ``insert``: no row): every write
         queued before ``evict``'s read was committed by then, so a row that differs from

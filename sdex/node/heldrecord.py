@@ -108,6 +108,11 @@ def meta_text(
     )
 
 
+MAX_CANCEL_NONCE = 2**63 - 1
+"""The highest operator nonce a soft cancel names (what SQLite's INTEGER holds; no account
+nears it): a higher one is a hostile or broken endpoint's count (``cancel_position``)."""
+
+
 def cancel_fields(cancel_at: tuple[int, int | None] | None) -> dict[str, int]:
     """``metaData``'s ``cancelledAtBlock`` and ``cancelledAtNonce`` of a soft cancel this
     node took (``Record.cancel_at``; the nonce only when known); none without one."""

@@ -17,7 +17,8 @@ peer may still send any number of well-formed cancels for made-up hashes, so the
 bounded: ``PER_SENDER`` kept from one sender (peers outside the peer table count as one a
 host group, cancel65: one stranger's flood evicted every other stranger's cancels),
 ``TOTAL`` in all, one for a hash from each sender's count (``bucket``: a forger's fakes
-cannot fill a hash's room and keep out an honest peer's cancel of it), each
+cannot fill a hash's room and keep out an honest peer's cancel of it; the same cancel from
+several counts takes a slot in each, and is kept while one holds it: review69b), each
 ``KEPT_SECONDS`` at most; when full, the sender holding the most loses its oldest (a flood
 evicts its own first, never an honest peer's few; review66: each peer a class of its own,
 every stranger's host group one class, every wallet's client one; review68: in the class,
@@ -92,14 +93,25 @@ class OrphanCancels:
         self._slots: dict[bytes, set[tuple[str, str | None]]] = {}
         """The (bucket, signer) of each kept one of a hash: one a hash from each."""
         self._buckets: dict[str, OrderedDict[tuple[bytes, bytes], float]] = {}
-        self._all: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
-        """Every kept one's bucket, oldest first (expired from the front: no sweep)."""
-        self._kinds: dict[str, OrderedDict[tuple[bytes, bytes], None]] = {}
-        """The kept ones of each class (``kind_of``), oldest first."""
+        self._others: dict[tuple[bytes, bytes], dict[str, str]] = {}
+        """The counts other than its ``Orphan.bucket`` that hold a kept one (bucket ->
+        sender), first first: the same cancel from several senders takes a slot in each
+        count, and is forgotten once none holds it (review69b: it was counted in the first
+        one's only, and the second told "kept": a hostile first sender, which has every
+        cancel from the gossip, evicted it with its own flood, the promise lost)."""
+        self._all: OrderedDict[tuple[bytes, bytes, str], None] = OrderedDict()
+        """Every slot, (order hash, signature, bucket), oldest first (expired from the
+        front: no sweep)."""
+        self._kinds: dict[str, int] = {}
+        """The slots each class (``kind_of``) holds."""
         self._sizes: dict[str, _Sizes] = {}
         """Each class's counts by how many they hold: its biggest found at once."""
         self._count = 0
         self.dropped = 0
+        self.moved: list[tuple[bytes, bytes, str, str, float]] = []
+        """(order hash, signature, sender, bucket, time) of those whose first count let
+        them go while another holds them, since the node last took this list: their rows
+        to write again with the count that holds them (a restart reads them back in it)."""
         self.gone: list[tuple[bytes, bytes]] = []
         """(order hash, signature) of those forgotten since the node last took this list:
         their rows to delete."""
@@ -130,34 +142,42 @@ class OrphanCancels:
         ``needs_signer``) for ``order_hash``, sent by ``sender`` and counted in ``bucket``;
         False if a bound refused it."""
         kept = self._by_hash.get(order_hash, {})
-        if signature in kept:
-            return True  # (the same cancel from another peer: one is enough)
+        key = (order_hash, signature)
+        known = kept.get(signature)
+        if known is not None:  # (the same cancel from another sender: a slot in its count)
+            if bucket == known.bucket or bucket in self._others.get(key, ()):
+                return True
+            signer = known.signer
         if (bucket, signer) in self._slots.get(order_hash, ()) or (
-            signer is None and self.needs_signer(order_hash, bucket)
+            known is None and signer is None and self.needs_signer(order_hash, bucket)
         ):
             # one a hash from each count and signer (a hash took 4 from anyone: one peer's 4
             # fakes kept an honest peer's cancel of it out; cancel66: one a count, whoever
             # signed, and a wallet's fake kept its maker's cancel out)
             self.dropped += 1
             return False
-        mine = self._buckets.setdefault(bucket, OrderedDict())
-        self._expire(mine, now)
-        if len(mine) >= self.per_sender:  # its own oldest goes: a sender's newest count
+        self._expire(bucket, now)
+        if (
+            len(self._buckets.get(bucket, ())) >= self.per_sender
+        ):  # its own oldest goes: a sender's newest count
             self._drop_oldest(bucket)
         if self._count >= self.total:
             self._expire_all(now)
         if self._count >= self.total:  # the class holding the most, its biggest count's oldest
             kinds = self._kinds
-            kind = max(kinds, key=lambda k: len(kinds[k]))
+            kind = max(kinds, key=kinds.__getitem__)
             self._drop_oldest(next(iter(self._sizes[kind].levels[self._sizes[kind].top])))
-        key = (order_hash, signature)
         mine = self._buckets.setdefault(bucket, OrderedDict())
         mine[key] = now
-        self._sizes.setdefault(kind_of(bucket), _Sizes()).move(bucket, len(mine) - 1, len(mine))
-        self._all[key] = bucket
-        self._kinds.setdefault(kind_of(bucket), OrderedDict())[key] = None
-        orphan = Orphan(signature, sender, bucket, now, signer)
-        self._by_hash.setdefault(order_hash, {})[signature] = orphan
+        kind = kind_of(bucket)
+        self._sizes.setdefault(kind, _Sizes()).move(bucket, len(mine) - 1, len(mine))
+        self._all[(order_hash, signature, bucket)] = None
+        self._kinds[kind] = self._kinds.get(kind, 0) + 1
+        kept = self._by_hash.setdefault(order_hash, {})  # (maybe emptied by the evictions)
+        if signature in kept:
+            self._others.setdefault(key, {})[bucket] = sender
+        else:
+            kept[signature] = Orphan(signature, sender, bucket, now, signer)
         self._slots.setdefault(order_hash, set()).add((bucket, signer))
         self._count += 1
         return True
@@ -169,36 +189,65 @@ class OrphanCancels:
         if not kept:
             return []
         self.gone += [(order_hash, sig) for sig in kept]
-        for sig in kept:
-            self._remove((order_hash, sig))
+        for sig, o in kept.items():
+            for bucket in (o.bucket, *self._others.pop((order_hash, sig), ())):
+                self._remove((order_hash, sig), bucket)
         return [o for o in kept.values() if now - o.at <= self.kept_seconds]
 
-    def _expire(self, bucket: OrderedDict[tuple[bytes, bytes], float], now: float) -> None:
-        while bucket and now - next(iter(bucket.values())) > self.kept_seconds:
-            key = next(iter(bucket))
-            self._remove(key)
-            self._forget(key)
+    def _expire(self, bucket: str, now: float) -> None:
+        """``bucket``'s slots too old freed, oldest first."""
+        while (mine := self._buckets.get(bucket)) and now - next(
+            iter(mine.values())
+        ) > self.kept_seconds:
+            self._drop(next(iter(mine)), bucket)
 
     def _expire_all(self, now: float) -> None:
         """The kept ones too old forgotten, oldest first (as kept: a start's, as stored)."""
         while self._all:
-            key, bucket = next(iter(self._all.items()))
+            order_hash, signature, bucket = next(iter(self._all))
+            key = (order_hash, signature)
             if now - self._buckets[bucket][key] <= self.kept_seconds:
                 return
-            self._remove(key)
-            self._forget(key)
+            self._drop(key, bucket)
 
     def _drop_oldest(self, bucket: str) -> None:
-        key = next(iter(self._buckets[bucket]))
-        self._remove(key)
-        self._forget(key)
+        self._drop(next(iter(self._buckets[bucket])), bucket)
         self.dropped += 1
 
-    def _remove(self, key: tuple[bytes, bytes]) -> None:
-        """``key`` out of the counts (its bucket, class and the total); none left empty."""
-        bucket = self._all.pop(key, None)
-        if bucket is None:
+    def _drop(self, key: tuple[bytes, bytes], bucket: str) -> None:
+        """``bucket``'s slot of ``key`` freed; ``key`` forgotten if no count holds it now."""
+        self._remove(key, bucket)
+        order_hash, signature = key
+        kept = self._by_hash.get(order_hash)
+        o = None if kept is None else kept.get(signature)
+        if kept is None or o is None:
             return
+        self._slots[order_hash].discard((bucket, o.signer))
+        others = self._others.get(key)
+        if others:
+            if bucket != o.bucket:
+                others.pop(bucket, None)
+            else:  # (the next count's now, as if it came first)
+                b = next(iter(others))
+                s, at = others.pop(b), self._buckets[b][key]
+                kept[signature] = Orphan(signature, s, b, at, o.signer)
+                self.moved.append((order_hash, signature, s, b, at))
+            if not others:
+                del self._others[key]
+            return
+        del kept[signature]
+        self.gone.append(key)
+        if not kept:
+            del self._by_hash[order_hash]
+            del self._slots[order_hash]
+
+    def _remove(self, key: tuple[bytes, bytes], bucket: str) -> None:
+        """``bucket``'s slot of ``key`` out of the counts (its bucket, class and the total);
+        none left empty."""
+        slot = (*key, bucket)
+        if slot not in self._all:
+            return
+        del self._all[slot]
         self._count -= 1
         mine = self._buckets[bucket]
         del mine[key]
@@ -208,23 +257,9 @@ class OrphanCancels:
             del self._buckets[bucket]
             if not self._sizes[kind].top:
                 del self._sizes[kind]
-        of_kind = self._kinds[kind]
-        del of_kind[key]
-        if not of_kind:
+        self._kinds[kind] -= 1
+        if not self._kinds[kind]:
             del self._kinds[kind]
-
-    def _forget(self, key: tuple[bytes, bytes]) -> None:
-        self.gone.append(key)
-        order_hash, signature = key
-        kept = self._by_hash.get(order_hash)
-        o = None if kept is None else kept.pop(signature, None)
-        if kept is None or o is None:
-            return
-        if kept:
-            self._slots[order_hash].discard((o.bucket, o.signer))
-        else:
-            del self._by_hash[order_hash]
-            del self._slots[order_hash]
 
 
 def kind_of(bucket: str) -> str:

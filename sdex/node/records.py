@@ -1,6 +1,8 @@
 """The shared state every part of ``Node`` reads (declared here, built by ``Node.start``):
 its parts, and the order registry (``sdex.node.registry``: one ``Record`` per order, its
-indexes and every status transition), with the lookups the node's layers use."""
+indexes and every status transition), with the lookups the node's layers use. The fills
+it remembers beside the store (its own known stored, those a reorg undid):
+``sdex.node.fillmemory``."""
 
 from __future__ import annotations
 
@@ -20,13 +22,15 @@ from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
-from sdex.model import FillEvent, OrderStatus
+from sdex.model import OrderStatus
 from sdex.node.commitwait import CommitWaits
 from sdex.node.config import NodeConfig
 from sdex.node.events import EventHub
+from sdex.node.fillmemory import DurableFills, UndoneFills
 from sdex.node.forwarding import ForwardTiming
 from sdex.node.funding import unpaid
 from sdex.node.held import hash_of
+from sdex.node.heldrecord import MAX_CANCEL_NONCE
 from sdex.node.orphans import OrphanCancels
 from sdex.node.readbudget import ReadBudget
 from sdex.node.refused import Notices, Refused
@@ -36,8 +40,8 @@ from sdex.node.walletgroup import WalletGroup
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.settlement.stages import MAX_LANDING
+from sdex.settlement.take import DOOMED_WHY, WITHDRAWN_WHY
 from sdex.store import Store, StoredFill, StoreError
-from sdex.storeundone import UNDONE_KEPT, UndoneKey, UndoneStore
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
 from sdex.watch.clocklead import BlockSpacing, ClockLead
@@ -272,11 +276,13 @@ class NodeState:
         else (another backend's pool) after the cancel: none shown (cancel66 on Hardhat, its
         re-send refused "replacement underpriced"; left67 found no path of the node's own)."""
         nonce = self.sender.next_nonce
-        return self.watcher.block, self.sender.signed_past if nonce is None else nonce
+        named = self.sender.signed_past if nonce is None else nonce
+        # (review69a: an endpoint's count past SQLite's INTEGER refused every soft cancel)
+        return self.watcher.block, named if named is None or named <= MAX_CANCEL_NONCE else None
 
-    def _withdrawn(self, batch: Sequence[Match]) -> set[int]:
-        """The indexes of ``batch``'s matches an order of which was cancelled since the match
-        was made, or expires before a settlement of it can land: the settler does not sign
+    def _withdrawn(self, batch: Sequence[Match]) -> dict[int, str]:
+        """The indexes of ``batch``'s matches (with why) an order of which was cancelled since
+        the match was made, or expires before a settlement of it can land: the settler does not sign
         them. Soft-cancelled (its maker's cancel taken here: ``Record.cancel_signature``;
         cancel64: signed after the cancel, at ``cancelledAtNonce`` or above, it broke the
         node's word though nothing had been sent), or cancelled on chain (its record closed
@@ -291,20 +297,20 @@ class NodeState:
         and at its signature)."""
         records = self.records
         landing = self.soonest_landing()
-        out: set[int] = set()
+        out: dict[int, str] = {}
         for i, m in enumerate(batch):
             if self._doomed.pop(id(m), None) is not None:  # (found at fault by its diagnosis)
-                out.add(i)
+                out[i] = DOOMED_WHY
                 continue
             for so in (m.resting, m.incoming):
                 rec = records.get(so.hash)
                 if rec is not None and (
                     rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
                 ):
-                    out.add(i)
+                    out[i] = WITHDRAWN_WHY
                     break
                 if so.order.expiry <= landing or self.gone_on_chain(so):
-                    out.add(i)
+                    out[i] = WITHDRAWN_WHY
                     break
         return out
 
@@ -384,109 +390,3 @@ class NodeState:
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""
         return self.registry.gossiped_records()
-
-
-OWN_DURABLE_KEPT = 8192
-"""Fills ``DurableFills`` keeps (the oldest forgotten first: then written again, as before)."""
-
-
-class DurableFills:
-    """Fills of the node's own settlements whose write (the settler's, from the receipt)
-    committed: the watcher, applying their block, writes only the others. Its write of
-    these was an ``INSERT OR IGNORE`` of rows already there (settle48: ~10 us of the event
-    loop and ~13 of the store writer a settled match). Only a fill equal in every field is
-    passed over; everything is forgotten at a reorg or a reset (rows may have been removed)
-    and the oldest past ``kept``: those are written again, as before."""
-
-    def __init__(self, kept: int = OWN_DURABLE_KEPT) -> None:
-        self._kept = kept
-        self._fills: dict[tuple[object, ...], None] = {}
-        self.epoch = 0
-        """Reorgs and resets seen (``forget``): a settlement's fills read from its receipt
-        before one may be of a block it undid (``NodeSettlement._fills_written``)."""
-        self.passed_over = 0
-        """Fills ``unwritten`` left out, since the start."""
-
-    @staticmethod
-    def _key(f: FillEvent) -> tuple[object, ...]:
-        return (f.tx_hash.lower(), f.log_index, f.block_number, f.order_hash, f.maker,
-                f.taker, f.maker_filled, f.taker_filled, f.fee_recipient, f.fee)  # fmt: skip
-
-    def add(self, fills: Iterable[FillEvent]) -> None:
-        """``fills`` are stored (their write committed)."""
-        for f in fills:
-            self._fills[self._key(f)] = None
-        while len(self._fills) > self._kept:
-            del self._fills[next(iter(self._fills))]
-
-    def forget(self) -> None:
-        """A reorg or a reset: rows may have been removed; all are written again."""
-        self._fills.clear()
-        self.epoch += 1
-
-    def unwritten(self, fills: list[FillEvent]) -> list[FillEvent]:
-        """Of ``fills`` (a block's), those not known stored."""
-        known, key = self._fills, self._key
-        if not known:
-            return fills
-        out = [f for f in fills if key(f) not in known]
-        self.passed_over += len(fills) - len(out)
-        return out
-
-
-class UndoneFills:
-    """Fills a reorg (or a reset) undid, by (order, transaction): if the same transaction
-    is mined again in a later block, an order the node closed meanwhile (out of the book,
-    not judged again then) takes that fill back into its record (``_remined``). Only those:
-    a fill of a closed order that no reorg undid stays out of its record, and the audit
-    still sees it as filled after the node closed it (one its maker soft-cancelled takes the
-    chain's amount: ``NodeRejudge._closed_follow_chain``). Bounded (``UNDONE_KEPT``); once
-    ``attach``-ed to the store, kept there too (``sdex.storeundone``): a restart between
-    the reorg and the re-mining forgets none."""
-
-    def __init__(self, kept: int = UNDONE_KEPT) -> None:
-        self._kept = kept
-        self._fills: dict[UndoneKey, int] = {}
-        self._store: UndoneStore | None = None
-
-    async def attach(self, store: UndoneStore) -> None:
-        """Read back what the store kept (at a start); later changes are written there."""
-        self._fills = await store.undone_fills(self._kept)
-        self._store = store
-
-    def add(self, fills: Iterable[FillEvent]) -> asyncio.Future[None] | None:
-        """Remember ``fills``; their rows' write (attached; None if nothing to write)."""
-        added: dict[UndoneKey, int] = {}
-        for f in fills:
-            key = (f.order_hash, f.tx_hash.lower())
-            self._fills.pop(key, None)
-            self._fills[key] = added[key] = f.maker_filled
-        while len(self._fills) > self._kept:
-            del self._fills[next(iter(self._fills))]
-        if self._store is None or not added:
-            return None
-        return self._store.add_undone(added, self._kept)
-
-    def mined_again(self, fills: Iterable[FillEvent]) -> dict[bytes, int]:
-        """Of ``fills`` (a block's), those undone before: the maker amount mined again
-        per order (kept here until ``forget``: a block applied again finds them again)."""
-        back: dict[bytes, int] = {}
-        for f in fills:
-            if (f.order_hash, f.tx_hash.lower()) in self._fills:
-                back[f.order_hash] = back.get(f.order_hash, 0) + f.maker_filled
-        return back
-
-    def forget(self, fills: Iterable[FillEvent]) -> asyncio.Future[None] | None:
-        """``fills`` are applied: mined again, they are undone no more (their rows'
-        delete, attached; None if none was remembered)."""
-        gone: list[UndoneKey] = []
-        for f in fills:
-            key = (f.order_hash, f.tx_hash.lower())
-            if self._fills.pop(key, None) is not None:
-                gone.append(key)
-        if self._store is None or not gone:
-            return None
-        return self._store.forget_undone(gone)
-
-    def __len__(self) -> int:
-        return len(self._fills)

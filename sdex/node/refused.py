@@ -169,11 +169,16 @@ class Refused:
         self._chain.clear()
 
     def _move(self, key: Key, held: tuple[float, str], owner: str) -> None:
-        epoch = self._epochs.get(key)
+        """``key``'s verdict charged to ``owner`` from now on, as it was otherwise (its
+        deadline, epoch, and whether the chain gave it: review69b, a moved one lost that
+        mark, and a reorg left it kept)."""
+        epoch, chain = self._epochs.get(key), key in self._chain
         self._forget(key, held[1])
         self._until[key] = (held[0], owner)
         if epoch is not None:
             self._epochs[key] = epoch
+        if chain:
+            self._chain.add(key)
         self._charged.setdefault(owner, OrderedDict())[key] = None
 
     def _forget(self, key: Key, owner: str, popped: bool = False) -> None:

@@ -15,7 +15,9 @@ each touched, and ``sync`` stores and publishes exactly those whose state moved
 settlement's result, and (scheduled by ``matched``) the loop turn of a match.
 
 The records themselves, their indexes, their JSON and their eviction from memory once
-closed and stored are ``sdex.node.held``'s (``HeldOrders``, which this class extends).
+closed and stored are ``sdex.node.held``'s (``HeldOrders``); the row writes each change
+queues (a block's tracked, a wallet order's own, the settler's deferred) are
+``sdex.node.rowwrites``' (``RowWrites``, on ``HeldOrders``, which this class extends).
 
 No I/O of its own beyond the store and the event hub it is given; ``Node`` builds it.
 """
@@ -25,21 +27,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections.abc import Callable
 
 from sdex.book import RemovalReason, entry_status
 from sdex.fillmath import MatchAmounts
-from sdex.futures import retrieved
 from sdex.matching.match import Match, MatchResult
 from sdex.model import TRANSITIONS, OrderStatus, check_transition, closed_status
 from sdex.node.events import EventHub
-from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, HeldOrders, Row
+from sdex.node.held import EVICTED_UNFUNDED, AlreadyHeld, Row
 from sdex.node.held import Record as Record
+from sdex.node.rowwrites import RowWrites
 from sdex.order import ZERO_ADDRESS, SignedOrder
-from sdex.store import StoredOrder, StoreError
-from sdex.watch.changes import durable
+from sdex.store import StoredOrder
 
 __all__ = ["OrderRegistry", "Record", "Row"]
 log = logging.getLogger("sdex.node")
@@ -49,25 +48,12 @@ EXPIRED_AHEAD = 4096
 oldest dropped first) so that a reorg back before their expiry can reopen them."""
 
 
-class OrderRegistry(HeldOrders):
+class OrderRegistry(RowWrites):
     """Every order the node holds: the records, their indexes (by hash, by signature, by
     (maker, maker token)), the open-order counts, and every status transition."""
 
     def __init__(self, events: EventHub) -> None:
         super().__init__(events)
-        self._tracked: _Tracked | None = None
-        """While a block's changes are applied (``track_writes``): the row writes they queue
-        (only those the task applying them makes, not a wallet's cancel, the settler's rows
-        or any task's, even one that task started, written meanwhile)."""
-        self._tracking: asyncio.Task[None] | None = None
-        """The last ``tracked_writes``' wait (its failures noted in ``_unstored`` at its end)."""
-        self._unstored: set[str] = set()
-        """Orders (hash hex) a tracked row write failed for: written again by the next
-        ``track_writes``, before the watcher may save its head past them."""
-        self._own: tuple[str, list[asyncio.Future[None]]] | None = None
-        """While ``own_writes`` runs: the order (hash hex) and the row writes queued for it."""
-        self.rows_writing: set[asyncio.Future[None]] = set()
-        """Row writes in flight (a listing filtered by status waits for them)."""
         self._expired_ahead: dict[bytes, int] = {}
         """Order hash -> expiry of the orders closed as expired before the wall clock reached
         their expiry (the chain's head did): only these can a reorg make unexpired."""
@@ -368,130 +354,3 @@ class OrderRegistry(HeldOrders):
             self.publish(rec, rec.status)
         self.evict_unfunded()
         self.events.changed()  # (fillable amounts may have moved without a status change)
-
-    # ---- writes ----------------------------------------------------------------------------
-
-    async def track_writes(
-        self, bound: float = math.inf, slow: Callable[[], None] | None = None
-    ) -> None:
-        """From now until ``tracked_writes``, the row writes this task (the watcher's) queues
-        (closes, ``sync``) are the block's: the watcher saves its head only once they are
-        committed. First, the last block's tracked writes are waited for (still pending if
-        its poll failed after queuing them), ``slow()`` called once that takes over
-        ``bound`` seconds (the watcher says its store stalls: ``durable``), and the rows
-        whose tracked write failed (their current state) are queued again."""
-        last, self._tracking = self._tracking, None
-        if last is not None:  # (its failures noted: written again below)
-            await durable(asyncio.wait([last]), bound, slow or _nothing)
-        task = asyncio.current_task()
-        assert task is not None  # (on the event loop: the watcher's task)
-        self._tracked = _Tracked(task)
-        again = [
-            rec.row()
-            for h in self._unstored
-            if (rec := self.records.get(bytes.fromhex(h[2:]))) is not None
-        ]  # (a record no longer held was evicted: its row is committed as it holds it)
-        self._unstored.clear()
-        if again:
-            self._update(again)
-
-    def tracked_writes(self) -> asyncio.Task[None] | None:
-        """The end of ``track_writes``: a task that ends once every row write tracked was
-        tried, raising ``StoreError`` if one failed (those rows noted to be written again)."""
-        tracked, self._tracked = self._tracked, None
-        if tracked is None:
-            return None
-        if not tracked.writes:
-            return None
-        task = asyncio.create_task(self._committed(tracked.writes), name="block-rows")
-        task.add_done_callback(retrieved)  # (the watcher's to see, awaited only if applied)
-        self._tracking = task
-        return task
-
-    async def _committed(self, tracked: list[tuple[asyncio.Future[None], list[str]]]) -> None:
-        # (``asyncio.wait``: the futures are the store's, a 2xx's wait may share them, and a
-        # cancelled wait must leave them alone and leave no future of its own holding an
-        # exception: ``gather`` and then ``shield`` did, logged at a stop as "exception was
-        # never retrieved" with a traceback (fresh-clone runs, tests/test_node_stop.py))
-        if tracked:
-            await asyncio.wait([f for f, _ in tracked])
-        failed, first = 0, ""
-        for f, hashes in tracked:
-            result = asyncio.CancelledError() if f.cancelled() else f.exception()
-            if result is None:
-                continue
-            self._unstored.update(hashes)
-            failed += len(hashes)
-            first = first or f"{hashes[0]}'s: {result}"
-        if failed:  # (the watcher's problem, on /health: which row, and why)
-            raise StoreError(f"{failed} order rows of the block not stored, {first}")
-
-    def own_writes(self, hash_hex: str) -> _OwnWrites:
-        """The row writes queued for ``hash_hex``'s order in the ``with`` block (synchronous:
-        a wallet's order's arrival, a soft cancel's close), not another order's closed
-        meanwhile (a resting order found expired): the 2xx waits for these only."""
-        return _OwnWrites(self, hash_hex)
-
-    def defer_writes(self) -> None:
-        """Until ``write_deferred``: closed records' rows are kept, and written together."""
-        self._deferred = []
-
-    def write_deferred(self) -> None:
-        rows, self._deferred = self._deferred, None
-        if rows:  # (the settler's results: nobody waits for them)
-            self._update(rows)
-
-    def _write(self, row: Row) -> None:
-        """Queue ``row``'s update, unless deferred. Never awaited here: a handler whose 2xx
-        depends on it awaits it (its own writes: ``own_writes``); the writer
-        commits it before any write queued later (a checkpoint, say)."""
-        if self._deferred is not None:
-            self._deferred.append(row)
-        else:
-            self._update([row])
-
-    def _update(self, rows: list[Row]) -> None:
-        """Queue ``rows``' update (tracked while a block's changes are applied)."""
-        fut = self.store.update_orders(rows)
-        self.rows_writing.add(fut)
-        fut.add_done_callback(self.rows_writing.discard)
-        if (own := self._own) is not None and any(r[0] == own[0] for r in rows):
-            own[1].append(fut)
-        tracked = self._tracked
-        if tracked is not None and tracked.task is asyncio.current_task():
-            tracked.writes.append((fut, [r[0] for r in rows]))
-
-
-class _Tracked:
-    """The row writes a block's changes queued: those of ``task``, the watcher's, applying
-    them. Not a context variable: every task started from the watcher's task while the
-    block applies (gossip's pushes and checks, a settlement, a timer scheduled there) would
-    inherit it, and its refused row fail the block (the head held, the row written again by
-    the watcher on every try)."""
-
-    def __init__(self, task: asyncio.Task[object]) -> None:
-        self.task = task
-        self.writes: list[tuple[asyncio.Future[None], list[str]]] = []
-
-
-def _nothing() -> None:
-    pass
-
-
-class _OwnWrites:
-    """``OrderRegistry.own_writes``' block (a class: a generator's context manager costs
-    ~1 us more, on every wallet order)."""
-
-    __slots__ = ("_before", "_own", "_registry")
-
-    def __init__(self, registry: OrderRegistry, hash_hex: str) -> None:
-        self._registry = registry
-        self._own: tuple[str, list[asyncio.Future[None]]] = (hash_hex, [])
-        self._before: tuple[str, list[asyncio.Future[None]]] | None = None
-
-    def __enter__(self) -> list[asyncio.Future[None]]:
-        self._before, self._registry._own = self._registry._own, self._own
-        return self._own[1]
-
-    def __exit__(self, *_exc: object) -> None:
-        self._registry._own = self._before

@@ -112,6 +112,14 @@ class BatchTx(NonceLane):
         if self.mirror is not None:
             self.mirror.unexpect(signed.tx_hash)
 
+    def _not_ahead(self, batch: list[Match]) -> None:
+        """``batch``'s signature will never pay (refused for its nonce, or reverted whole out
+        of gas): its matches out of ``signed_out`` before they are signed again. Left in,
+        each next signature's funds check counted them ahead of themselves, and a maker who
+        can pay hers once was found short, her matches withdrawn (review69a)."""
+        for m in batch:
+            self.signed_out.pop(id(m), None)
+
     async def _preflight(
         self, batch: list[Match], data: bytes, gas: int
     ) -> list[SettledMatch] | None:
@@ -192,6 +200,7 @@ class BatchTx(NonceLane):
                         signed.tx_hash, signed.nonce, e,
                     )  # fmt: skip
                     self._never_sent(signed)
+                    self._not_ahead(batch)
                     self.store.set_settlement_status(signed.tx_hash, "dropped")
                     self.nonce_refusals += 1
                     continue
@@ -249,7 +258,8 @@ class BatchTx(NonceLane):
         self.store.set_settlement_status(signed.tx_hash, status)
         self.ours.landed(signed.tx_hash, receipt.block_number)
         self.forget_final()
-        if again:
+        if again:  # (reverted whole, nothing paid: signed again in parts)
+            self._not_ahead(batch)
             return None
         root = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
         fills: list[StoredFill] = []

@@ -16,7 +16,7 @@ from typing import Any
 from sdex.chain import Receipt, Sender, SignedTx
 from sdex.chain.aio import ChainThread, NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends, ChainReplaced, ChainView, not_served
+from sdex.chain.asend import AsyncSends, ChainReplaced, ChainView, holds_view, not_served
 from sdex.chain.tx import already_known, fees_of
 from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
@@ -192,8 +192,10 @@ class NonceLane:
         are out, they wait on it: fill it with a transfer of nothing to ourselves, so they
         land now, not at their timeout; not while it (or a replacement) is pooled: it may
         still land, and a filler signed at higher fees would displace it (its matches given
-        up for a transfer the operator pays; left61). If none are out, the next transaction
-        takes it (the nonce is read again)."""
+        up for a transfer the operator pays; left61); nor while the pool holds another at it
+        (the chain's pending count past it: the lane's nonce read again after a reset, a
+        reorg or a failed send, its next settlement took this one's nonce; review69a). If
+        none are out, the next transaction takes it (the nonce is read again)."""
         rpc = self.receipts
         nonce = lost.nonce
         after = self.sender.next_nonce
@@ -202,10 +204,20 @@ class NonceLane:
             return
         async with self._send_lock:
             try:
-                mined = quantity(
-                    await rpc.call("eth_getTransactionCount", self.sender.address, "latest")
+                me = self.sender.address
+                mined, pending = await rpc.batch(
+                    [
+                        ("eth_getTransactionCount", [me, "latest"]),
+                        ("eth_getTransactionCount", [me, "pending"]),
+                    ]
                 )
-                if mined != nonce:  # used already; or an earlier gap, which its loss fills
+                if (
+                    quantity(mined) != nonce
+                ):  # used already; or an earlier gap, which its loss fills
+                    return
+                if quantity(pending) > nonce:  # (review69a: the lane's nonce read again, its
+                    # next one took this nonce: pooled, the filler would displace it)
+                    log.warning("nonce %d not filled: a transaction of it is pooled", nonce)
                     return
                 if await rpc.call("eth_getTransactionByHash", lost.tx_hash) is not None:
                     log.warning("nonce %d not filled: its settlement is pooled", nonce)
@@ -318,15 +330,23 @@ class NonceLane:
         """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
         whether one was sent. Not if the watcher saw the chain replaced since it was found
         pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
-        there at the nonce it has free): the replacement's row dropped."""
+        there at the nonce it has free): the replacement's row dropped. Nor if the chain
+        behind the URL does not hold the view's block, asked in the same batch (settle69: the
+        watcher had not seen it yet, the old one's bytes sent there by another)."""
         rpc, last = self.receipts, pooled.latest
         view = self.async_sends.viewed()
-        known, count = await rpc.batch(
-            [
-                ("eth_getTransactionByHash", [last.tx_hash]),
-                ("eth_getTransactionCount", [self.sender.address, "latest"]),
-            ]
-        )
+        asks: list[tuple[str, list[Any]]] = [
+            ("eth_getTransactionByHash", [last.tx_hash]),
+            ("eth_getTransactionCount", [self.sender.address, "latest"]),
+        ]
+        if view is not None:
+            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+        known, count, *at = await rpc.batch(asks)
+        if view is not None and not holds_view(view, at[0]):
+            log.warning(
+                "settlement %s pooled, not replaced: not the chain it was signed for", last.tx_hash
+            )
+            return False
         # (anvil tells a transaction pooled a moment after its block counts its nonce)
         if not in_pool(known) or quantity(count) > last.nonce or not last.body:
             return False  # (mined meanwhile, or gone: the receipt's wait tells)

@@ -9,13 +9,20 @@ gas of a revert, or of a batch run again match by match past a token's refusal).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from sdex.matching.match import Match
 from sdex.settlement.outcome import Outcome, SettledMatch
 
-WITHDRAWN_WHY = "an order of it was cancelled or expired before its settlement was signed"
+WITHDRAWN_WHY = (
+    "an order of it was cancelled, expired or filled on chain before its settlement was signed"
+)
+DOOMED_WHY = (
+    "held back while a failed settlement of an order of it was diagnosed, which found that"
+    " order at fault"
+)
+"""settle69: such a match was said withdrawn for a cancel or an expiry (``WITHDRAWN_WHY``)."""
 UNPAID_WHY = "a maker's funds fell short of it before its settlement was signed"
 
 Unpaid = Callable[[Sequence[Match]], set[int]]
@@ -23,7 +30,7 @@ Unpaid = Callable[[Sequence[Match]], set[int]]
 Held = Callable[[], AbstractSet[bytes]]
 """The orders whose queued matches wait: each failed a settlement whose diagnosis has not
 read the chain yet (``NodeHolds._held``; chaos66). Empty: none waits."""
-Withdrawer = Callable[[Sequence[Match]], set[int]]
+Withdrawer = Callable[[Sequence[Match]], Mapping[int, str]]
 """The indexes of a batch's matches an order of which was cancelled since, or expires before
 a settlement of it can land (``NodeRecords._withdrawn``: the chain's clock read once a
 batch, not once a match; anvil65)."""
@@ -93,9 +100,9 @@ def withdrawn_from(
     clock (an order expiring by ``soonest_landing``), and a match judged kept, then gone, was
     in neither list (review67: never signed nor reported, its amounts held for good)."""
     gone: list[SettledMatch] = []
-    out = set() if withdrawn is None or not batch else withdrawn(batch)
+    out: Mapping[int, str] = {} if withdrawn is None or not batch else withdrawn(batch)
     if out:
-        gone = [_withdrawn(m, WITHDRAWN_WHY) for i, m in enumerate(batch) if i in out]
+        gone = [_withdrawn(m, out[i]) for i, m in enumerate(batch) if i in out]
         batch = [m for i, m in enumerate(batch) if i not in out]
     short = set() if unpaid is None or not batch else unpaid(batch)
     if short:

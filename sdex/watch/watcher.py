@@ -310,9 +310,12 @@ class Watcher(PollLoop):
         else:
             self._unapplied.merge(changes)
 
-    async def _advance(self, latest: Header, changes: BlockChanges) -> None:
+    async def _advance(self, latest: Header, changes: BlockChanges, reset: bool = False) -> None:
         """Apply blocks from our head up to ``latest`` (at most ``span`` per read; a range
-        refused as too large is read again in halves, ``LogsTooLarge`` for one block)."""
+        refused as too large is read again in halves, ``LogsTooLarge`` for one block).
+        ``reset``: called by ``_reset``, which read the deployment block just now (not asked
+        again: an endpoint whose answer flaps had each ask reset again, without end;
+        review69a)."""
         m = self.mirror
         applied = False
         while True:
@@ -322,7 +325,8 @@ class Watcher(PollLoop):
                     raise Reorg
                 return
             start = top.number + 1 if top is not None else self.checkpoint + 1
-            if top is None and start == self.start_block and not await self._deployed_here():
+            fresh = top is None and start == self.start_block and not reset
+            if fresh and not await self._deployed_here():
                 await self._reset(changes)  # (reads from the deployment block again)
                 return
             end = min(latest.number, start + self.span - 1)
@@ -433,7 +437,7 @@ class Watcher(PollLoop):
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
-        await self._advance(latest, changes)
+        await self._advance(latest, changes, reset=True)
 
     async def check_head(self) -> None:
         """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)"""

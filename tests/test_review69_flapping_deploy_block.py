@@ -1,0 +1,53 @@
+"""review69a: an endpoint whose answer for the Exchange's deployment block flaps (a hostile
+RPC, or a balancer over backends of two chains) made one poll of a fresh node's watcher reset
+without end: ``_advance`` (no head kept) asked ``_deployed_here`` (resend68), found another
+hash and reset; the reset read the block again (the other hash) and went back to
+``_advance``, which asked again: a reset, its store transaction and four requests a level,
+until the recursion's limit, poll after poll, the watcher never at the chain's head.
+
+Real Hardhat, a real JSON-RPC proxy on loopback (``tests.rpcfault``) whose every other
+single ask for the deployment block answers it with another hash, a real node and SQLite
+store."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node
+from tests.rpcfault import Answer, _proxy
+from tests.test_mirror import synced
+
+
+async def test_a_flapping_deployment_block_resets_a_fresh_node_a_bounded_number_of_times(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    block = hex(c.deployment.deploy_block)
+    real = c.rpc.call("eth_getBlockByNumber", block, False)
+    other = dict(real, hash="0x" + "ee" * 32)
+    asks = [0]
+    lock = threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        if not (isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber"):
+            return None
+        if req.get("params") != [block, False]:
+            return None
+        with lock:
+            asks[0] += 1
+            flap = asks[0] % 2 == 0  # (the node's start reads the real one first)
+        if not flap:
+            return None
+        answer = {"jsonrpc": "2.0", "id": req.get("id"), "result": other}
+        return 200, json.dumps(answer).encode()
+
+    with _proxy(c.rpc.url, intercept) as url:
+        cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
+        async with running_node(cfg) as (node, _):
+            c.rpc.call("evm_mine")
+            await synced(node, c)  # before: never (each poll reset until RecursionError)
+            # (each poll that finds no head kept resets once at most; here the first)
+            assert node.watcher.resets <= 2, node.watcher.resets
