@@ -32,6 +32,7 @@ from sdex.gossip.checks import CheckHooks, PeerChecks
 from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
+from sdex.gossip.listing import ListingBudget
 from sdex.gossip.notpeer import sdex_error, what_answered
 from sdex.gossip.ports import NodePort
 from sdex.gossip.quietlog import Quiet
@@ -80,6 +81,8 @@ class Gossip:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self.timer_wakeups = 0
+        self.listings = ListingBudget(self.config.ae_interval)
+        """Hashes each admitted peer may be listed (``POST /p2p/hashes``)."""
         self.refusals = RefusalGate()
         """Budgets of refused ``/p2p/`` requests per client address (``/health``)."""
         """Times the core's timer ran (``/health`` ``timerWakeups``)."""
