@@ -1,5 +1,5 @@
 """An admitted peer's hash listings (``POST /p2p/hashes``) are bounded by a budget of its
-own (gossip69; ``sdex.gossip.listing.ListingBudget``): its request budget (2,000 tokens a
+own (gossip69; ``sdex.gossip.listing.listing_budget``): its request budget (2,000 tokens a
 second, 4,000 at once) bought ~15 full listings a second, ~27% of the node's loop, where
 an honest peer asks one an anti-entropy round. Over its budget a peer is answered fewer
 hashes (whole buckets that fit, or none), never a refusal that its round counts a failure."""
@@ -14,7 +14,7 @@ import aiohttp
 from sdex.gossip import GossipConfig
 from sdex.gossip.client import PeerClient
 from sdex.gossip.flows import bucket_of
-from sdex.gossip.listing import BURST, MAX_LISTED, PER_INTERVAL, ListingBudget
+from sdex.gossip.listing import BURST, MAX_LISTED, PER_INTERVAL, listing_budget
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, url_of
 from tests.p2putil import serve_gossip
@@ -72,7 +72,8 @@ def test_the_budget_refills_per_interval_and_is_kept_per_peer() -> None:
     """``BURST`` full listings at once, then ``PER_INTERVAL`` an interval; one peer's
     spending is not another's."""
     clock = Clock()
-    budget = ListingBudget(2.0, clock=clock)
+    budget = listing_budget(2.0)
+    budget.clock = clock
     for _ in range(BURST):
         assert budget.most("a") == MAX_LISTED
         budget.spend("a", MAX_LISTED)

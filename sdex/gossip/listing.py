@@ -10,15 +10,14 @@ random place, and named in none (hashes67: every bucket was answered whole, 13.8
 ~230 ms of the loop for a node holding 200,000 orders, more than an asker reads:
 anti-entropy with a full node always failed, and any stranger could ask it again and again).
 The route charges the asker's rate limit a token per ``LISTED_PER_TOKEN`` hashes, and an
-admitted peer's answers are bounded by a budget of its own besides (``ListingBudget``)."""
+admitted peer's answers are bounded by a budget of its own besides (``listing_budget``)."""
 
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
 from typing import Any
 
+from sdex.gossip.budgets import PeerBudget
 from sdex.gossip.ports import OrderView
 
 MAX_LISTED = 16_384
@@ -29,12 +28,10 @@ LISTED_PER_TOKEN = 128
 answers a second, ~8% of the loop, not 500: hashes67's bench)."""
 PER_INTERVAL = 1.5
 """Full listings (``MAX_LISTED`` hashes) an admitted peer's budget refills each anti-entropy
-interval (``ListingBudget``): an honest peer asks a node at most one a round, one round
+interval (``sdex.gossip.budgets``): an honest peer asks a node at most one a round, one round
 each of its intervals (0.8-1.2 of it), so 1.5 leaves it room."""
 BURST = 2
 """Full listings an admitted peer's budget holds at most."""
-MAX_HELD = 1024
-"""Budgets kept at once; past it the full ones are dropped (they refill to full anyway)."""
 
 
 def listing(
@@ -57,33 +54,11 @@ def listing(
     return {"hashes": hashes, "buckets": done}
 
 
-class ListingBudget:
+def listing_budget(interval: float) -> PeerBudget:
     """The hashes each admitted peer may be listed (gossip69: a peer's request budget, 2,000
-    tokens a second, bought ~15 full listings a second, ~27% of the loop; an honest peer asks
-    one a round). A token bucket of hashes per peer: ``PER_INTERVAL`` full listings each
-    anti-entropy ``interval``, ``BURST`` at most. A peer whose bucket holds fewer than a full
-    listing is answered fewer hashes (``most``: whole buckets that fit, or none), not
-    refused: its round judges what it got, asks the rest next round, and counts no failure."""
-
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate = PER_INTERVAL * MAX_LISTED / interval
-        self.full = float(BURST * MAX_LISTED)
-        self.clock = clock
-        self._held: dict[str, tuple[float, float]] = {}
-
-    def _now(self, peer: str) -> tuple[float, float]:
-        now = self.clock()
-        held, at = self._held.get(peer, (self.full, now))
-        return min(self.full, held + (now - at) * self.rate), now
-
-    def most(self, peer: str) -> int:
-        """The hashes ``peer`` may be listed now (at most ``MAX_LISTED``)."""
-        return max(0, min(MAX_LISTED, int(self._now(peer)[0])))
-
-    def spend(self, peer: str, listed: int) -> None:
-        """``listed`` hashes were listed to ``peer``."""
-        held, now = self._now(peer)
-        self._held[peer] = (held - listed, now)
-        if len(self._held) > MAX_HELD:  # (full ones hold nothing worth keeping)
-            rate, full = self.rate, self.full
-            self._held = {k: v for k, v in self._held.items() if v[0] + (now - v[1]) * rate < full}
+    tokens a second, bought ~15 full listings a second, a quarter of the loop, where an
+    honest peer asks one an anti-entropy round): ``PER_INTERVAL`` full listings each
+    anti-entropy ``interval``, ``BURST`` at most. A peer over it is answered fewer hashes
+    (whole buckets that fit, or none), not refused: its round judges what it got and asks
+    the rest next round, and counts no failure."""
+    return PeerBudget(PER_INTERVAL * MAX_LISTED / interval, BURST * MAX_LISTED, MAX_LISTED)
