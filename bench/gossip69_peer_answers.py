@@ -151,14 +151,7 @@ def main() -> None:
     if args is None:
         return
     runs = measured_rounds(__file__, args)
-    keys = (
-        "listing_loop_share",
-        "listed_full_per_s",
-        "listing_refused_per_s",
-        "fetch_loop_share",
-        "fetched_per_s",
-        "fetch_refused_per_s",
-    )
+    keys = ("listing_loop_share", "listed_full_per_s", "fetch_loop_share", "fetched_per_s")
     print_ab({"held": HELD, "fetched": FETCHED, "pace": PACE, "seconds": SECONDS}, runs, keys)
 
 

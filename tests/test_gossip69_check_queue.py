@@ -7,18 +7,13 @@ ended or left was looked for and removed from a deque, O(queue) each."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
-from collections.abc import Iterator
-from types import FrameType
-from typing import Any
 
 import aiohttp
 
 import sdex.gossip.checks as checks_module
 from sdex.gossip import GossipConfig
 from sdex.gossip.client import PeerClient
-from tests.p2putil import gossip_net, order
+from tests.p2putil import gossip_net, lines_run, order
 from tests.test_gossip_checks import Intake, no_check_left
 from tests.test_stream import until
 
@@ -26,27 +21,6 @@ PUSHES = 500
 """Pushes one peer holds waiting (under ``max_http_per_client``, 512)."""
 PER_PUSH = 32
 """Orders a push: ``intake_chunk``'s default, so a group is one push's."""
-
-
-@contextlib.contextmanager
-def queue_lines() -> Iterator[list[int]]:
-    """Lines of ``checks.py`` run meanwhile on this thread (its work, whatever the load)."""
-    here = checks_module.__file__
-    count = [0]
-
-    def local(frame: FrameType, event: str, arg: Any) -> Any:
-        count[0] += event == "line"
-        return local
-
-    def calls(frame: FrameType, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename == here else None
-
-    old = sys.gettrace()
-    sys.settrace(calls)
-    try:
-        yield count
-    finally:
-        sys.settrace(old)
 
 
 async def test_a_group_costs_the_queue_the_same_however_many_checks_wait() -> None:
@@ -73,7 +47,7 @@ async def test_a_group_costs_the_queue_the_same_however_many_checks_wait() -> No
             rest = [asyncio.create_task(push(i)) for i in range(1, PUSHES + 1)]
             await until(lambda: len(b.gossip.checks._queue) == PUSHES + 1, 120)
             groups = b.gossip.checks.groups
-            with queue_lines() as lines:
+            with lines_run({checks_module.__file__}) as lines:
                 intake.release()
                 codes = await asyncio.wait_for(asyncio.gather(first, *rest), 120)
             groups = b.gossip.checks.groups - groups
