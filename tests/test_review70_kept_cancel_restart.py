@@ -9,9 +9,10 @@ addresses they come from."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from sdex.node.orphans import OrphanCancels
 from sdex.store import Store
@@ -20,32 +21,32 @@ from tests.nodeutil import node_config, running_node
 from tests.test_attack38_soft_cancel_sync import taken_at
 from tests.test_cancel63_cancel_before_order import notice_of
 from tests.test_node import ALICE, E6, E18, ask
-from tests.test_review69b_kept_cancel_twice import HONEST, HOSTILE
+from tests.test_review69b_kept_cancel_twice import hostile_flood, kept_by_both
 from tests.test_wal24_checkpoint import DOMAIN, IDENTITY
 
 
-async def test_a_cancel_two_counts_hold_is_in_both_after_a_restart(
-    chain: Chain, tmp_path: Path
+@pytest.mark.parametrize("flood", ["after", "before"])
+async def test_a_cancel_two_counts_hold_outlives_the_first_ones_flood_and_a_restart(
+    chain: Chain, tmp_path: Path, flood: str
 ) -> None:
+    """The hostile first sender's flood ``after`` the restart: the restart read the cancel
+    into both counts (before: into the first's alone, and the flood evicted it). ``before``
+    it (review69b's): the first count let it go, the second's row is what is left, read back
+    into that count (review69b rewrote the row to it)."""
     withdrawn = chain.sign(ask(chain, ALICE, E18, 1000 * E6))
     notice = notice_of(chain, withdrawn, chain.keys[ALICE])
     cfg = node_config(chain, tmp_path / "n.db")
     async with running_node(cfg) as (node, _api):
         node.orphan_cancels = OrphanCancels(per_sender=50, total=1000)
-        for peer, address in ((HOSTILE, "203.0.113.9"), (HONEST, "198.51.100.7")):
-            kept = node.cancel_notice(notice, peer, address)
-            assert (kept.status, kept.body["status"]) == (202, "kept")
-            assert kept.stored is not None
-            await kept.stored
+        await kept_by_both(node, notice)
+        if flood == "before":
+            await hostile_flood(node, notice)
     async with running_node(cfg) as (node, api):
         node.orphan_cancels = OrphanCancels(per_sender=50, total=1000)
         await node.load_orphans()  # (read again as a start reads them, with these bounds)
-        assert len(node.orphan_cancels) == 2  # (before: 1, the first count's)
-        for _ in range(50):  # the hostile count's own made-up cancels: its bound is 50
-            fake = {"orderHash": "0x" + os.urandom(32).hex(), "signature": notice["signature"]}
-            last = node.cancel_notice(fake, HOSTILE, "203.0.113.9")
-            assert last.status == 202 and last.stored is not None
-        await last.stored
+        if flood == "after":
+            assert len(node.orphan_cancels) == 2  # (before: 1, the first count's)
+            await hostile_flood(node, notice)  # (its own made-up cancels: its bound is 50)
         code, body = await api.post_order(withdrawn)
         assert (code, body["metaData"]["status"]) == (200, "cancelled"), body  # before: open
         await taken_at(api, chain, withdrawn)
