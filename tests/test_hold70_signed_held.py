@@ -1,15 +1,22 @@
 """hold70 (settle67's hold, at the moment of signing): a match taken into a batch just before
 a failed settlement of an order of it is reported, and signed after (here its fee read held
-by a loopback proxy in front of the chain; in the wild the lane's lock, a nonce read), is not
-signed while that failure's diagnosis reads the chain, nor after a diagnosis that found the
-order at fault. settle67's case: Alice's ask matched twice, the first settlement pooled, the
-second match taken into a batch and waiting for its fees; Alice moves her WETH away in the
-block the first lands in, before it: the first reverts. The node's mirror has not applied
-that block. Before, the second was signed once its fees came (the hold checked only as a
-batch forms): a second transaction the chain could only revert, the operator's gas paid. Now
-the signature's check (``sdex.settlement.take.still``) sends a held match back to the queue,
-where it waits for the diagnosis, and the diagnosis withdraws the matches not yet signed of
-the order it found at fault, those taken into a batch too. (Real Hardhat mining only when
+by a loopback proxy in front of the chain; in the wild the lane's lock, a nonce read).
+settle67's case: Alice's ask matched twice, the first settlement pooled, the second match
+taken into a batch and waiting for its fees; Alice moves her WETH away in the block the first
+lands in, before it: the first reverts. The node's mirror has not applied that block.
+
+Its fees come while the diagnosis reads the chain: before, it was signed (the hold was
+checked only as a batch forms), a second transaction the chain could only revert, the
+operator's gas paid (failed 3 of 3 before). Now the signature's check
+(``sdex.settlement.take.still``) sends a held match back to the queue, where it waits for
+the diagnosis, which withdraws it.
+
+Its fees come after the diagnosis found Alice short: before, the diagnosis counted the
+match taken (never signed, in no chain read) as another fill of hers in flight and kept her
+funds from before its read; her ask stayed matchable, Bob's bid given back was matched to it
+again and withdrawn again (two withdrawals, each said "funds fell short"; failed 3 of 3
+before). Now the diagnosis counts it as never signed, sets her funds from its read (her ask
+unfunded), and withdraws it as it withdraws the queued ones. (Real Hardhat mining only when
 told, as settle67's test.)"""
 
 from __future__ import annotations
