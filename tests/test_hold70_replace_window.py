@@ -14,13 +14,15 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from sdex.chainnode import Engine
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_reorg60_reset_inflight import nonce
-from tests.test_resend67_replaced_chain import replacing
-from tests.test_resend68_replaced_chain import holding_proxy, pooled_match, replace_check
+from tests.test_resend68_replaced_chain import (
+    hardhat_replacing,
+    holding_proxy,
+    pooled_match,
+    replace_check,
+)
 
 
 def rows(db: Path) -> dict[str, str]:
@@ -32,12 +34,7 @@ def rows(db: Path) -> dict[str, str]:
 async def test_a_replacement_is_not_sent_to_a_chain_replaced_after_its_pooled_check(
     tmp_path: Path, engine: Engine
 ) -> None:
-    if engine != "hardhat":
-        pytest.skip("Hardhat keeps a pool its automine resumed over (anvil mines it)")
-    old, new, c, c2 = replacing(engine)
-    try:
-        operator = c.address(19)
-        deployed = nonce(new.rpc, operator)
+    with hardhat_replacing(engine) as (old, new, c, c2, deployed):
         db = tmp_path / "n.db"
         # the pooled check answered by the old chain, every request after it by the new one
         async with holding_proxy(old.node.url, replace_check, new.node.url) as proxy:
@@ -58,11 +55,9 @@ async def test_a_replacement_is_not_sent_to_a_chain_replaced_after_its_pooled_ch
                 assert proxy.held and node.watcher.resets == 0  # (the switch unnoticed)
                 sent_new = [r for up, r in proxy.sent if up == new.node.url]
                 assert sent_new == [], "the old chain's replacement sent to the new chain"
-                assert nonce(new.rpc, operator, "latest") == deployed  # (nothing mined there)
+                # (nothing mined there)
+                assert nonce(new.rpc, c.address(19), "latest") == deployed
                 assert c2.exchange.order_info(resting.order).filled == 0
                 assert c2.exchange.order_info(taker.order).filled == 0
                 assert (s.replaced, s.replace_refused, s.pool_nudges) == (0, 0, 0)
                 assert list(rows(db).values()) == ["pending", "dropped"]
-    finally:
-        old.stop()
-        new.stop()
