@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,20 @@ async def test_a_chain_replaced_during_the_start_is_a_reset_and_keeps_the_orders
             assert not node.store.rebuilt  # bound to the new chain by the reset
             assert await api.status(resting) == "open"
         assert resets == 1
+    finally:
+        old.stop()
+        new.stop()
+
+
+@contextmanager
+def hardhat_replacing(engine: Engine) -> Iterator[tuple[OwnChain, OwnChain, Chain, Chain, int]]:
+    """``replacing``'s two chains, on Hardhat only (it keeps a pool its automine resumed over;
+    anvil mines it), and the operator's count on the new one; both stopped after."""
+    if engine != "hardhat":
+        pytest.skip("Hardhat keeps a pool its automine resumed over (anvil mines it)")
+    old, new, c, c2 = replacing(engine)
+    try:
+        yield old, new, c, c2, nonce(new.rpc, c.address(19))
     finally:
         old.stop()
         new.stop()
