@@ -114,8 +114,8 @@ class Node(NodePeering):
             raise ChainError(f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?")
         identity = ChainIdentity(cfg.chain_id, cfg.exchange, deploy_block["hash"])
         self.store = Store(cfg.db, identity, self.domain)
-        if self.store.rebuilt:
-            log.warning("database %s belonged to another chain: rebuilt", cfg.db)
+        if self.store.rejudge_due:
+            log.warning("database %s: the chain was replaced: every order judged again", cfg.db)
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
         self.registry.grace = cfg.closed_grace
@@ -228,6 +228,9 @@ class Node(NodePeering):
         pooled = await reconcile(self.settler)
         await self._nonce_floor()
         await self._reload_orders()
+        if self.store.rejudge_due:  # (the chain replaced while down: ``Store._bind``)
+            await self._rejudge_stored(None, {})  # (the open ones: read from the chain above)
+            await self.store.rejudged()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
         await self._adopt(pooled)  # (before the book is matched again: their orders held)
