@@ -163,8 +163,8 @@ class Node(NodePeering):
             subscribe=cfg.new_heads,
             undoing=self._own_durable.forget,  # (a settler's fills write after: left alone)
         )
-        w = self.watcher  # (a timed-out send is sent again only on the chain it was for)
-        self.settler.async_sends.view = lambda: (w.start_block, w.identity.deploy_block_hash)
+        # (a signed settlement is sent, a timed-out send again, only on the chain it was for)
+        self.settler.async_sends.view = self.watcher.chain_view
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)

@@ -1,0 +1,70 @@
+"""reset70: a chain reset that keeps the deployment block's hash (a reorg deeper than every
+kept block, an ``evm_revert`` below them, a devnet restarted within the same second) must
+move the send path's view of the chain as one that changes the hash does (resend68): a
+settlement signed for the old chain, waiting its turn behind a send under way while the
+watcher reset (``Store.reset_chain`` marked its row dropped, the reset re-judges its
+orders), is never sent. The view was the deployment block and its hash only: unchanged, the
+old chain's settlement went out. Real Hardhat (the suite's chain, ``evm_snapshot`` /
+``evm_revert``), resend68's loopback proxy holding the first send's answer, a real node and
+SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_mirror import revert, synced
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_resend68_replaced_chain import a_send, holding_proxy, tx_hash
+
+
+async def test_a_queued_settlement_is_not_sent_after_a_reset_that_kept_the_deployment_block(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    db = tmp_path / "n.db"
+    upstream = node_config(c, db).rpc
+    async with holding_proxy(upstream, a_send) as proxy:
+        cfg = node_config(c, db, rpc=proxy.url, new_heads=False, max_batch=1, reorg_depth=2)
+        async with running_node(cfg) as (node, api):
+            w, settler = node.watcher, node.settler
+            settler.broadcaster.sync = False  # (plain sends: the held one waits)
+            deployed = w.identity.deploy_block_hash
+            await synced(node, c)
+            snap = c.rpc.call("evm_snapshot")
+            c.rpc.call("hardhat_mine", hex(4))
+            await synced(node, c)
+            pairs = []
+            for base in (E18, 2 * E18):
+                resting = c.sign(ask(c, ALICE, base, 3000 * base // E18 * E6))
+                assert (await api.post_order(resting))[0] == 201
+                taker = c.sign(bid(c, BOB, base, 3000 * base // E18 * E6))
+                code, body = await api.post_order(taker, "ioc")
+                assert code == 201 and len(body["matches"]) == 1, body
+                pairs.append(resting)
+                await wait_for(lambda: proxy.held)  # (the first send under way, held)
+            await wait_for(lambda: len(settler.in_flight) == 2)  # the second queued behind
+            revert(c, snap)  # no kept block (2 deep) on the new branch: a reset
+            c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
+            c.rpc.call("hardhat_mine", hex(6))
+            await wait_for(lambda: w.resets >= 1, timeout=60)
+            assert w.identity.deploy_block_hash == deployed  # (the same deployment block)
+            before = len(proxy.sent)
+            with sqlite3.connect(db) as raw:
+                rows = dict(raw.execute("SELECT tx_hash, status FROM settlements").fetchall())
+            assert sorted(rows.values()) == ["dropped", "dropped"], rows
+            proxy.release.set()
+            await wait_for(lambda: settler.idle.is_set(), timeout=60)
+            c.rpc.call("evm_mine")
+            await synced(node, c)
+            await wait_for(lambda: settler.idle.is_set(), timeout=60)
+            after = {tx_hash(r) for _, r in proxy.sent[before:]}
+            old = {str(t).lower() for t in rows}
+            assert not old & after  # the old chain's settlement never sent
+            for tx in old:
+                assert c.rpc.call("eth_getTransactionByHash", tx) is None
+            for resting in pairs:
+                assert c.exchange.order_info(resting.order).filled == 0
+                assert await api.status(resting) == "open"
