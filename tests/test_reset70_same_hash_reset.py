@@ -6,7 +6,7 @@ watcher reset (``Store.reset_chain`` marked its row dropped, the reset re-judges
 orders), is never sent. The view was the deployment block and its hash only: unchanged, the
 old chain's settlement went out. Real Hardhat (the suite's chain, ``evm_snapshot`` /
 ``evm_revert``), resend68's loopback proxy holding the first send's answer, a real node and
-SQLite store."""
+SQLite store. And after such a reset, a soft cancel names the new chain's nonce."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_mirror import revert, synced
+from tests.reorgutil import settled, soft_cancel
+from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_reorg60_reset_inflight import nonce
 from tests.test_resend68_replaced_chain import a_send, holding_proxy, tx_hash
 
 
@@ -68,3 +70,40 @@ async def test_a_queued_settlement_is_not_sent_after_a_reset_that_kept_the_deplo
             for resting in pairs:
                 assert c.exchange.order_info(resting.order).filled == 0
                 assert await api.status(resting) == "open"
+
+
+async def test_a_soft_cancel_after_a_reset_names_the_new_chains_nonce(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """After a reset, before the lane signs again (its next nonce not known), a soft cancel
+    names ``Sender.signed_past``: it kept the old chain's, past the new chain's count, so a
+    settlement the node then signed at the new chain's nonce was excused by ``sdex audit``
+    (``node_settled_after_cancel``: nonce at or above the one named). It is the new chain's
+    count now."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", reorg_depth=2)
+    operator = c.address(19)
+    async with running_node(cfg) as (node, api):
+        await synced(node, c)
+        snap = c.rpc.call("evm_snapshot")
+        c.rpc.call("hardhat_mine", hex(4))
+        count = nonce(c.rpc, operator, "pending")
+        for _ in range(2):  # two settlements on the chain the reset replaces
+            resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+            assert (await api.post_order(resting))[0] == 201
+            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+            code, body = await api.post_order(taker, "ioc")
+            assert code == 201 and len(body["matches"]) == 1, body
+            await settled(c, node, api, taker)
+        assert node.sender.signed_past == count + 2
+        kept = c.sign(ask(c, ALICE, E18, 4000 * E6))
+        assert (await api.post_order(kept))[0] == 201
+        revert(c, snap)  # no kept block (2 deep) on the new branch: a reset
+        c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
+        c.rpc.call("hardhat_mine", hex(6))
+        await wait_for(lambda: node.watcher.resets >= 1, timeout=60)
+        await synced(node, c)
+        assert nonce(c.rpc, operator, "pending") == count  # (the new chain's)
+        assert node.sender.next_nonce is None  # (nothing signed since: signed_past named)
+        await soft_cancel(c, api, kept, ALICE)
+        assert (await meta(api, kept))["cancelledAtNonce"] == count  # (was count + 2)

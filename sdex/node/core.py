@@ -20,13 +20,10 @@ import logging
 import math
 import time
 
-import aiohttp
-
 from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
-from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
@@ -206,15 +203,8 @@ class Node(NodePeering):
         chain read anew) stood the watcher at block 0, so the audit took the count at block 0
         and held the node's settlement of an earlier run, 14 s before the cancel, against
         it (``node_settled_after_cancel``). Unread (the chain unreachable): none, as before."""
-        try:
-            pending = await self.settler.receipts.call(
-                "eth_getTransactionCount", self.sender.address, "pending"
-            )
-            count = quantity(pending)
-        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            log.warning("the operator's nonce not read at start: %s", e)
-            return
-        if count > 0:
+        count = await self._operator_count("at start")
+        if count:
             self.sender.signed(count - 1)
 
     async def load(self) -> None:
