@@ -108,8 +108,8 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         self.rebuilt = False
         """The database was bound to another deployment (``_bind``): rebuilt empty."""
         self.rejudge_due = False
-        """A reset found at a start (``_bind``): every stored order is to be judged again
-        (``Node.load``), until ``rejudged``."""
+        """A reset (``reset_chain``, or one ``_bind`` found) whose re-judging of every stored
+        order is not done (``rejudged``): a start does it (``Node.load``)."""
         self.unparseable_rows: set[str] = set()
         self.unparseable_count = 0
         self.unparseable_closed = 0
@@ -164,7 +164,7 @@ class Store(ChainStore, UndoneStore, OrphanStore):
             dropped = None
             if have and all(have.get(k) == want[k] for k in DOMAIN_KEYS):
                 if have != want:  # a replaced chain: a reset
-                    _reset_rows(db, [*want.items(), (REJUDGE_KEY, "1")], now)
+                    _reset_rows(db, list(want.items()), now)
             elif have:  # another domain: no order here can be filled by this Exchange
                 dropped = int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
                 for table in ("orders", "fills", "settlements", "undone_fills", *MIRROR_TABLES):
@@ -192,13 +192,20 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         now = time.time()
         meta = list(identity.as_dict().items())
         reset = functools.partial(_reset_rows, meta=meta, now=now)
-        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
+        dropped = await self._call_async(reset)  # (the event loop runs on: the writer may stall)
+        self.rejudge_due = True
+        return dropped
 
-    async def rejudged(self) -> None:
-        """Every stored order was judged again after a reset found at a start
-        (``rejudge_due``): not again at the next start (queued after the walk's writes)."""
-        await self._call_async(lambda db: db.execute(DELETE_REJUDGE, (REJUDGE_KEY,)))
+    def rejudged(self) -> asyncio.Future[None]:
+        """Every stored order was judged again after a reset (``rejudge_due``): not again at
+        the next start. Queued after the walk's writes (call on the event loop); resolves at
+        its commit."""
         self.rejudge_due = False
+
+        def clear(db: sqlite3.Connection) -> None:
+            db.execute(DELETE_REJUDGE, (REJUDGE_KEY,))
+
+        return self._writer.submit_async(clear)
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer and close the database."""
@@ -397,7 +404,9 @@ def _reset_rows(
     """A chain reset's one transaction (``Store.reset_chain``, and ``Store._bind`` for one
     found at a start): the old chain's fills dropped (returned, in chain order; kept as
     undone: a re-mined one counts again), the mirror and its head, unsent settlements marked
-    dropped, the database bound to the new chain; the orders stay, to be judged again."""
+    dropped, the database bound to the new chain; the orders stay, to be judged again, due
+    till done (``rejudge_due``: a kill during the re-judging left it undone for good, the
+    next start found the new chain's head saved and did no reset; chaos69 f)."""
     sql = "SELECT * FROM fills ORDER BY block_number, log_index"
     dropped = fills_of(db.execute(sql).fetchall())
     for table in ("fills", *MIRROR_TABLES):
@@ -409,7 +418,7 @@ def _reset_rows(
     db.execute(
         "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'", (now,)
     )
-    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [*meta, (REJUDGE_KEY, "1")])
     keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
     return dropped
 

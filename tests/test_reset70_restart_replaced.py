@@ -15,7 +15,10 @@ from pathlib import Path
 from sdex.chainnode import Engine
 from sdex.store import ChainIdentity, Store, StoredFill
 from sdex.storeundone import UNDONE_KEPT
+from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import settled
+from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_resend67_replaced_chain import replacing
 from tests.test_store import DOMAIN, IDENTITY, _order
@@ -105,3 +108,41 @@ def test_a_database_of_another_deployment_is_rebuilt(tmp_path: Path) -> None:
         assert store.rebuilt and not store.rejudge_due and list(store.orders()) == []
     finally:
         store.close()
+
+
+async def test_a_reset_killed_before_its_rejudging_is_judged_again_at_the_next_start(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """chaos69 f: a node killed during a reset, after ``Store.reset_chain`` committed and the
+    new chain's head was saved, before the re-judging of its stored orders: the next start
+    found that head on the chain and made no reset, so it never ran (an order the reverted
+    blocks had filled stayed ``filled``, the chain 0). The reset's transaction marks it due
+    (``Store.rejudge_due``) until done: the start does it. Real Hardhat (``evm_revert`` while
+    the node is down), the store's own reset, a real node."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    filled = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        assert (await api.post_order(filled))[0] == 201
+        await synced(node, c)
+        snap = c.rpc.call("evm_snapshot")
+        code, body = await api.post_order(taker, "ioc")
+        assert code == 201 and len(body["matches"]) == 1, body
+        await settled(c, node, api, taker)
+        assert await api.status(filled) == "filled"
+    revert(c, snap)  # the settlement undone,
+    c.rpc.call("hardhat_mine", hex(3))
+    deployed = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)["hash"]
+    identity = ChainIdentity(cfg.chain_id, cfg.exchange, deployed)
+    store = Store(cfg.db, identity, c.domain)
+    await store.reset_chain(identity)  # the reset's transaction committed,
+    head = c.rpc.call("eth_getBlockByNumber", "latest", False)
+    saved = (int(head["number"], 16), head["hash"], int(head["timestamp"], 16))
+    await store.save_mirror(saved, {}, {}, {})  # the new chain's head saved, then a kill
+    store.close()
+    async with running_node(cfg) as (node, api):
+        assert node.watcher.resumed and node.watcher.resets == 0  # (no reset at this start)
+        assert await api.status(filled) == "open"  # (was "filled": the chain has 0)
+        assert await api.status(taker) == "removed"
+        assert not node.store.rejudge_due

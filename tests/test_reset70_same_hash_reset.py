@@ -108,6 +108,7 @@ async def test_a_soft_cancel_after_a_reset_names_the_new_chains_nonce(
         await wait_for(lambda: node.watcher.resets >= 1, timeout=60)
         await synced(node, c)
         assert nonce(c.rpc, operator, "pending") == count  # (the new chain's)
+        assert not node.store.rejudge_due  # (the reset's re-judging done: not at a start)
         assert node.sender.next_nonce is None  # (nothing signed since: signed_past named)
         await soft_cancel(c, api, kept, ALICE)
         assert (await meta(api, kept))["cancelledAtNonce"] == count  # (was count + 2)

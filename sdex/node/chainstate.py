@@ -143,6 +143,8 @@ class NodeChainState(NodeRejudge):
                 await self._rejudge_stored(
                     None if changes.reset else sorted(makers), changes.walked
                 )
+            if changes.reset:  # (done: not again at a start; the clear after the walk's rows)
+                changes.stored.append(self.store.rejudged())
             if kin_makers and not changes.reset:  # (evicted ones: from the store)
                 kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
                 await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)

@@ -112,7 +112,7 @@ class Node(NodePeering):
         identity = ChainIdentity(cfg.chain_id, cfg.exchange, deploy_block["hash"])
         self.store = Store(cfg.db, identity, self.domain)
         if self.store.rejudge_due:
-            log.warning("database %s: the chain was replaced: every order judged again", cfg.db)
+            log.warning("database %s: a chain reset: every stored order judged again", cfg.db)
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
         self.registry.grace = cfg.closed_grace
@@ -218,8 +218,8 @@ class Node(NodePeering):
         pooled = await reconcile(self.settler)
         await self._nonce_floor()
         await self._reload_orders()
-        if self.store.rejudge_due:  # (the chain replaced while down: ``Store._bind``)
-            await self._rejudge_stored(None, {})  # (the open ones: read from the chain above)
+        if self.store.rejudge_due:  # (a reset found at open, or one a kill interrupted)
+            await self._rejudge_stored(None, {})  # (the open ones: judged above)
             await self.store.rejudged()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
