@@ -276,6 +276,9 @@ class Node(NodePeering):
             store.close()
 
     async def stop(self) -> None:
+        # the wallet groups under way first (http70: they ran on after the stop, into the
+        # closed clients and store): their unanswered orders are cancelled, none accepted
+        await self.wallet_group.stop()
         if self.gossip is not None:
             await self.gossip.stop()
         await cancel_all([*self._tasks, *self._late_writes])
