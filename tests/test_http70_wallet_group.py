@@ -207,3 +207,31 @@ async def test_a_group_past_the_stores_wait_is_answered_503_and_stored_later(
             code, body = await api.post_order(o)
             assert code == 200 and body["metaData"]["orderHash"] == o.hash_hex, body
         await wait_for(lambda: not node.wallet_group.running(), 30)
+
+
+async def test_a_groups_orders_are_timed_as_one_intake_call_in_forward_timing(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """With a peer to pass orders on to, a group's orders are in ``/health``'s
+    ``forwardTiming`` (http69 timed lone orders only): one intake call, every order it
+    handed over, the clocks read once past its start (as a peer's chunk)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert node.gossip is not None
+        assert node.gossip.peers.admit("ab" * 32, "http://127.0.0.1:19") is not None
+        assert (await api.post_order(asks(c, 1, first=999)[0]))[0] == 201
+        fw = node.forwarding
+        fw.every = 1  # (every call timed)
+        before = fw.to_json()["wallet"]
+        orders = asks(c, 5)
+        answers = await asyncio.wait_for(
+            asyncio.gather(*one_turn(node, [o.to_json() for o in orders])), 60
+        )
+        assert [a.status for a in answers] == [201] * 5, answers
+        _, health = await api.get("/health")
+        w = health["forwardTiming"]["wallet"]
+        assert w["calls"] - before["calls"] == 1  # (the group: one intake call)
+        assert w["orders"] - before["orders"] == 5, w
+        assert w["cpuS"] > before["cpuS"] and w["wallS"] > before["wallS"], (before, w)
+        assert w["handWallS"] > before["handWallS"], (before, w)
