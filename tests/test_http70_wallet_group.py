@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sdex.ingest.cores import SpareCore
 from sdex.ingest.verdicts import IntakeResult
 from sdex.node.records import SubmitResult
 from sdex.node.walletgroup import MAX_GROUP
@@ -235,3 +236,22 @@ async def test_a_groups_orders_are_timed_as_one_intake_call_in_forward_timing(
         assert w["orders"] - before["orders"] == 5, w
         assert w["cpuS"] > before["cpuS"] and w["wallS"] > before["wallS"], (before, w)
         assert w["handWallS"] > before["handWallS"], (before, w)
+
+
+async def test_a_groups_signatures_come_back_in_one_part(chain: Chain, tmp_path: Path) -> None:
+    """With a core spare, a group's signatures go to the worker thread in one hand-over and
+    come back in one part (before: 8, 16, 32, ... each resuming the group, which answered in
+    parts: the next turns' groups were smaller)."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(node.mirror_ready)
+        assert (await api.post_order(asks(c, 1, first=999)[0]))[0] == 201
+        ecdsa = node.intake.ecdsa
+        ecdsa.spare_core = SpareCore(read=lambda: None)  # (no schedstat: a core is spare)
+        orders = asks(c, 40)
+        parts, handovers = ecdsa.batches, ecdsa.handovers
+        answers = await asyncio.wait_for(
+            asyncio.gather(*one_turn(node, [o.to_json() for o in orders])), 60
+        )
+        assert [a.status for a in answers] == [201] * 40, answers
+        assert (ecdsa.handovers - handovers, ecdsa.batches - parts) == (1, 1)
