@@ -35,7 +35,7 @@ from typing import Any
 
 from aiohttp import web
 from benchlib import machine_busy_seconds
-from node import JSON_HEADERS, cpu_seconds, post_all, session
+from node import answering, cpu_seconds, post_all, session
 
 from sdex.devnet import free_port
 
@@ -93,15 +93,7 @@ async def one_round(mode: str, bodies: list[bytes], concurrency: int) -> dict[st
     try:
         url = f"http://127.0.0.1:{port}/v1/orders"
         async with session(concurrency) as s:
-            for _ in range(200):  # up within 10 s
-                try:
-                    async with s.post(url, data=bodies[0], headers=JSON_HEADERS) as r:
-                        if r.status == 201:
-                            break
-                except OSError:
-                    await asyncio.sleep(0.05)
-                except Exception:
-                    await asyncio.sleep(0.05)
+            await answering(s, url, bodies[0])
             await post_all(s, url, bodies[:500], concurrency)  # warm-up
             c0, m0, w0 = cpu_seconds(proc.pid), machine_busy_seconds(), time.monotonic()
             p0 = time.process_time()
