@@ -790,6 +790,17 @@ def event_loop_of(pid: int) -> str:
     return "uvloop" if "/uvloop/loop." in maps else "asyncio"
 
 
+async def answering(s: aiohttp.ClientSession, url: str, body: bytes) -> None:
+    """Once a server just started answers a POST of ``body`` to ``url`` 201 (within 10 s)."""
+    for _ in range(200):
+        try:
+            async with s.post(url, data=body, headers=JSON_HEADERS) as r:
+                if r.status == 201:
+                    return
+        except aiohttp.ClientError:
+            await asyncio.sleep(0.05)
+
+
 async def trivial_reference(bodies: list[bytes], concurrency: int) -> dict[str, Any]:
     """The same bodies, the same client, to bench/trivial_server.py in its own process."""
     port = free_port()
@@ -800,13 +811,7 @@ async def trivial_reference(bodies: list[bytes], concurrency: int) -> dict[str, 
     try:
         url = f"http://127.0.0.1:{port}/v1/orders"
         async with session(concurrency) as s:
-            for _ in range(200):  # up within 10 s
-                try:
-                    async with s.post(url, data=bodies[0], headers=JSON_HEADERS) as r:
-                        if r.status == 201:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.05)
+            await answering(s, url, bodies[0])
             await post_all(s, url, bodies[:500], concurrency)  # warm-up
             c0 = cpu_seconds(proc.pid)
             out = await post_all(s, url, bodies, concurrency)

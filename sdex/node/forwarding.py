@@ -335,3 +335,34 @@ class ForwardTiming:
             }
             for s, r in self.rows.items()
         }
+
+
+class CallClock:
+    """One intake call of many orders (a peer's chunk, a wallet group: ``submit_each``),
+    timed if ``begin`` picks it: its start, its signatures' hand-over (``handing``), and the
+    orders it handed to gossip, counted without a clock (``passed``: the count before an
+    order's verdict was applied), its end read once after the last (``end``)."""
+
+    __slots__ = ("fw", "hand", "handed", "source", "started", "through")
+
+    def __init__(self, fw: ForwardTiming, source: str, timed: bool = True) -> None:
+        self.fw, self.source = fw, source
+        self.started = fw.begin(source) if timed else None
+        self.hand: list[Stamp] = []
+        self.handed = self.through = 0
+
+    def handing(self) -> Callable[[], object] | None:
+        """The intake's ``handing`` (None: untimed, nothing to read)."""
+        return None if self.started is None else lambda: self.hand.append(self.fw.start())
+
+    def passed(self, before: int) -> None:
+        """An order's verdict applied, ``fw.handed`` ``before`` it: counted if handed over."""
+        if self.fw.handed != before:  # (the clocks read once, after the last: ``end``)
+            self.handed, self.through = self.handed + 1, self.fw.handed
+
+    def end(self) -> None:
+        """The call ended (or failed midway: the orders handed over so far count)."""
+        if self.started is not None:
+            ended = self.fw.mark(self.through) if self.handed else (0.0, 0.0, 0)
+            hand = self.hand[0] if self.hand else None
+            self.fw.add(self.source, self.started, ended, self.handed, hand)

@@ -19,7 +19,7 @@ from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, error_body
 from sdex.node.commitwait import committed
-from sdex.node.forwarding import Stamp
+from sdex.node.forwarding import CallClock, Stamp
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
@@ -145,22 +145,26 @@ class NodeIntake(NodeSoftCancel):
             return True if s is None else s(k)
 
         left = set(range(len(members)))
-        each = self.intake.submit_each([m[0] for m in members], True, spend)
+        fw = self.forwarding
+        clock = CallClock(fw, "wallet", self._pushes())  # (one call: as a peer's chunk)
+        each = self.intake.submit_each([m[0] for m in members], True, spend, clock.handing())
         try:
             async with contextlib.aclosing(each):
                 async for k, result in each:
                     left.discard(k)
-                    fut = members[k][3]
+                    fut, before = members[k][3], fw.handed
                     try:
                         self._answer(fut, self._taken(result, "api", members[k][1]))
                     except Exception as e:
                         fail(fut, e)
+                    clock.passed(before)
         except Exception as e:
             for k in left:
                 fail(members[k][3], e)
         finally:
             for k in left:  # (cancelled, the node stopping: nobody answers them; else no-op)
                 members[k][3].cancel()
+            clock.end()
 
     def _answer(self, fut: asyncio.Future[SubmitResult], taken: Taken) -> None:
         """``fut`` answered with ``taken``'s answer once its own writes are committed."""
@@ -224,33 +228,29 @@ class NodeIntake(NodeSoftCancel):
         midway, it raises ``PartialVerdicts`` (the verdicts given so far) from the error."""
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         fw = self.forwarding
-        started = fw.begin("peer")  # (what its new orders cost before they are passed on)
-        hand: list[tuple[float, float, float]] = []  # (its signatures' hand-over: ``start``)
-        handing = None if started is None else lambda: hand.append(fw.start())
-        ended, handed, through = (0.0, 0.0, 0), 0, 0  # (its last hand-over: see ``mark``)
+        clock = CallClock(fw, "peer")  # (what its new orders cost before they are passed on)
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         spend = self.peer_read_budget.spend(lambda k: peer_sender(self.gossip, who[todo[k]]))
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:
-                result = await self.peer_intake.submit(objs[todo[0]], False, spend, handing)
+                result = await self.peer_intake.submit(objs[todo[0]], False, spend, clock.handing())
                 before = fw.handed
                 results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]])
-                handed, through = fw.handed - before, fw.handed
+                clock.passed(before)
             elif todo:
-                each = self.peer_intake.submit_each([objs[i] for i in todo], False, spend, handing)
+                each = self.peer_intake.submit_each(
+                    [objs[i] for i in todo], False, spend, clock.handing()
+                )
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
                         results[todo[k]] = self._from_peer(result, who[todo[k]], objs[todo[k]])
-                        if fw.handed != before:  # (the clocks read once, after the last)
-                            handed, through = handed + 1, fw.handed
+                        clock.passed(before)
         except Exception as e:  # the verdicts given so far stand (accepted: held now)
             raise PartialVerdicts(results) from e
         finally:
-            if started is not None:  # (a timed call: one in ``fw.every``)
-                ended = fw.mark(through) if handed else ended
-                fw.add("peer", started, ended, handed, hand[0] if hand else None)
+            clock.end()  # (a timed call: one in ``fw.every``)
         return results
 
     def _from_peer(self, result: IntakeResult, peer: str, obj: object) -> str:

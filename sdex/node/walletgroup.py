@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeAlias, TypeVar
 
+from sdex.gossip.stream import cancel_all
 from sdex.matching.match import TimeInForce
 from sdex.store import StoreError
 
@@ -43,12 +44,16 @@ class WalletGroup(Generic[A]):
         """Groups of more than one order taken through the intake together."""
         self.grouped = 0
         """Orders in those groups."""
+        self._stopped = False
 
     def add(self, obj: object, tif: TimeInForce, client: str | None, run: Run[A],
             alone: Alone[A]) -> asyncio.Future[A]:  # fmt: skip
         """``obj``'s answer, to come: ``run`` takes the turn's group (``alone`` a lone order)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[A] = loop.create_future()
+        if self._stopped:  # (the node stopped: taken no more)
+            fut.cancel()
+            return fut
         if not self._members:
             loop.call_soon(self._start, run, alone)
         self._members.append((obj, tif, client, fut))
@@ -64,6 +69,19 @@ class WalletGroup(Generic[A]):
             self.groups += 1
             self.grouped += len(members)
         self.keep(run(members) if len(members) > 1 else alone(members[0]))
+
+    def running(self) -> int:
+        """Tasks of groups (and of their held orders' answers) not ended yet."""
+        return len(self._runs)
+
+    async def stop(self) -> None:
+        """The node stops: the orders waiting for their turn's end, and the tasks under way,
+        cancelled (none of their orders is accepted after; one answered stays answered)."""
+        self._stopped = True
+        members, self._members = self._members, []
+        for *_, fut in members:
+            fut.cancel()
+        await cancel_all(self._runs)
 
     def keep(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """``work`` in a task of its own, held until it ends."""
