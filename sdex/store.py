@@ -41,7 +41,7 @@ from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
-from sdex.storechain import ChainStore
+from sdex.storechain import REJUDGE_KEY, ChainStore
 from sdex.storechain import FillKey as FillKey
 from sdex.storechain import fill_key as fill_key
 from sdex.storefills import fills_of
@@ -134,6 +134,11 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         self._reader = None
         try:
             self._bind(identity)
+            self.rejudge_due = self._call(_rejudge_due)
+            """A reset's re-judging of the stored orders was left unfinished (a kill after
+            ``reset_chain``, before the head after it was saved): ``Node.load`` does it."""
+            if self.rejudge_due:
+                log.warning("%s: a chain reset's judging of the orders again is due", self.path)
             self._open_reader()
         except BaseException:  # (leftovers17: the writer thread and its connection were left)
             self.close()
@@ -165,7 +170,8 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
         the database to the new chain, in one transaction; the fills dropped (announced as
         reverted: refused, nothing was dropped and the next try returns them). Signed orders
-        stay: the node re-judges them."""
+        stay: the node re-judges them; till the head after it is saved (``save_mirror``), a
+        mark (``REJUDGE_KEY``) has a start do that (``rejudge_due``)."""
         now = time.time()
         meta = list(identity.as_dict().items())
 
@@ -183,10 +189,19 @@ class Store(ChainStore, UndoneStore, OrphanStore):
                 (now,),
             )
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (REJUDGE_KEY,))
             keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
             return dropped
 
         return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
+
+    async def rejudged(self) -> None:
+        """Every stored order was judged again at a start (``rejudge_due``): not again at the
+        next start (queued after the walk's writes: committed with or after them)."""
+        await self._call_async(
+            lambda db: db.execute("DELETE FROM meta WHERE key=?", (REJUDGE_KEY,))
+        )
+        self.rejudge_due = False
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer and close the database."""
@@ -356,6 +371,10 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         """``pending_settlements`` as committed, read off the event loop and off the writer
         thread (``_listing``): a request never waits for a write, nor blocks the loop."""
         return settlements_of(await self._listing(pending_rows))
+
+
+def _rejudge_due(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM meta WHERE key=?", (REJUDGE_KEY,)).fetchone() is not None
 
 
 def _order_row(
