@@ -363,8 +363,8 @@ class NodeSettlement(NodeHolds):
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 if payer(so) not in busy:
                     self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
-                held = self.book.get(so.hash)
-                if v.remove is RemovalReason.FILLED and held is not None and not held.pending:
+                in_book = self.book.get(so.hash)
+                if v.remove is RemovalReason.FILLED and in_book is not None and not in_book.pending:
                     # closed with the chain's filled amount, as the watcher closes it (attack29:
                     # "filled" with 0 filled, and a fill event for it later changed nothing);
                     # with another match of it in flight, closed keeping what that holds
