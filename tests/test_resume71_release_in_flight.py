@@ -28,6 +28,7 @@ import pytest
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, wait_for
+from tests.reorgutil import reorg
 from tests.rpcfault import Answer
 from tests.sandwich import node_on
 from tests.test_chaos62_stale_in_flight import fill_all_but, pending_txs
@@ -96,6 +97,44 @@ async def test_an_order_found_filled_keeps_what_its_match_in_flight_holds(
             return node.book.get(sell.hash) is None and pending == ["0", "0"]
 
         await wait_for(released, timeout=30)
+        assert (await meta(api, sell))["filledMakerAmount"] == str(E18 // 10)
+    said = [r.getMessage() for r in caplog.records if "releasing a failed match" in r.message]
+    assert not said, said  # (before: "... is not in the book")
+
+
+async def test_the_order_back_after_a_reorg_meanwhile_takes_no_stale_release(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """chaos52's case: while the second diagnosis's read is held, a reorg takes the chain
+    back before DAVE's fill and both settlements; the sell is fillable again and the two
+    bids fill it. Before: the sell, forgotten, was back in the book as a new record (the
+    second match's release then found it, or not: "is not in the book" here, "cannot
+    release" in chaos52). With the sell kept while in flight, it must not stay closed: its
+    record said ``filled`` at the book's 0 and the chain's 0 after the reorg was no news to
+    the recheck (``_reopened``)."""
+    c = chain
+    sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
+    first = c.sign(bid(c, BOB, E18 // 20, 125 * E6), BOB)
+    second = c.sign(bid(c, CAROL, E18 // 20, 125 * E6), CAROL)
+    hook = SecondDiagnosis(c, sell, [first, second])
+    caplog.set_level(logging.WARNING, logger="sdex.node")
+    async with node_on(c, tmp_path, hook) as (node, api):
+        snap = str(c.rpc.call("evm_snapshot"))
+        try:
+            await _two_in_flight(c, api, sell, first, second, hook)
+            await wait_for(lambda: hook.held.is_set(), timeout=30)
+            reorg(c, snap)  # (DAVE's fill and both settlements undone)
+            assert c.exchange.order_info(sell.order).filled == 0
+            await wait_for(lambda: node.watcher.reorgs >= 1, timeout=30)
+        finally:
+            hook.release.set()
+
+        async def all_filled() -> bool:
+            ms = [await meta(api, o) for o in (sell, first, second)]
+            return [m["status"] for m in ms] == ["filled"] * 3
+
+        await wait_for(all_filled, timeout=30)
+        assert c.exchange.order_info(sell.order).filled == E18 // 10
         assert (await meta(api, sell))["filledMakerAmount"] == str(E18 // 10)
     said = [r.getMessage() for r in caplog.records if "releasing a failed match" in r.message]
     assert not said, said  # (before: "... is not in the book")
