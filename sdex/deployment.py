@@ -187,12 +187,13 @@ class Deployment:
             raise DeploymentError(f"the deployment file {path} {e}") from None
 
     def token(self, symbol: str) -> TokenInfo:
-        try:
-            return self.tokens[symbol.upper()]
-        except KeyError:
-            raise KeyError(
-                f"token {symbol!r} is not in the deployment ({', '.join(self.tokens)})"
-            ) from None
+        """The token listed as ``symbol``, without case (review70: upper-cased, a listed
+        ``USDC.e`` was not found under any spelling)."""
+        wanted = symbol.upper()
+        for sym, info in self.tokens.items():
+            if sym.upper() == wanted:
+                return info
+        raise KeyError(f"token {symbol!r} is not in the deployment ({', '.join(self.tokens)})")
 
     def symbol_of(self, address: str) -> str | None:
         address = address.lower()

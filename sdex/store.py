@@ -13,8 +13,10 @@ commit (the event loop awaits them, never blocks); a few are queued for nobody (
 is logged); the other methods block until the commit (start-up, tools, tests).
 
 The database is bound to one chain: the chain id, the Exchange address and the hash of the
-Exchange's deployment block. A database from another chain (say, a restarted devnet, where
-the same address holds a new contract) is detected at open and rebuilt, never served.
+Exchange's deployment block. A replaced chain (say, a restarted devnet, where the same address
+holds a new contract) found at open is a reset, as one found while the node runs: what was read
+from the old chain is dropped, the orders kept and judged again. A database of another chain
+id or Exchange (another EIP-712 domain: none of its orders can be filled here) is rebuilt.
 
 Here: the open and the binding to a chain (a reset to a new one too), the orders' and the
 settlements' writes. The reads: ``sdex.storeread``; the fills and the mirror:
@@ -41,7 +43,7 @@ from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure, serialised
-from sdex.storechain import REJUDGE_KEY, ChainStore
+from sdex.storechain import ChainStore
 from sdex.storechain import FillKey as FillKey
 from sdex.storechain import fill_key as fill_key
 from sdex.storefills import fills_of
@@ -104,6 +106,10 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         self.path = str(path)
         self.domain = domain
         self.rebuilt = False
+        """The database was bound to another deployment (``_bind``): rebuilt empty."""
+        self.rejudge_due = False
+        """A reset (``reset_chain``, or one ``_bind`` found) whose re-judging of every stored
+        order is not done (``rejudged``): a start does it (``Node.load``)."""
         self.unparseable_rows: set[str] = set()
         self.unparseable_count = 0
         self.unparseable_closed = 0
@@ -134,74 +140,72 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         self._reader = None
         try:
             self._bind(identity)
-            self.rejudge_due = self._call(_rejudge_due)
-            """A reset's re-judging of the stored orders was left unfinished (a kill after
-            ``reset_chain``, before the head after it was saved): ``Node.load`` does it."""
-            if self.rejudge_due:
-                log.warning("%s: a chain reset's judging of the orders again is due", self.path)
             self._open_reader()
         except BaseException:  # (leftovers17: the writer thread and its connection were left)
             self.close()
             raise
 
     def _bind(self, identity: ChainIdentity) -> None:
+        """Bind the database to ``identity``'s chain. The same deployment on a replaced chain
+        (another deployment block hash: a devnet restarted while the node was down) is a
+        reset, as ``reset_chain`` makes one while the node runs: the wallets' orders are kept
+        (signed for this domain, its chain id and Exchange), what was read from the old chain
+        dropped, and the node judges every stored order again at its start
+        (``rejudge_due``; reset70: every order was deleted). Another chain id or Exchange is
+        another domain: no order of it can be filled here, so the database is rebuilt
+        (``rebuilt``), the orders it drops counted in the log."""
         want = identity.as_dict()
+        now = time.time()
 
-        def bind(db: sqlite3.Connection) -> bool:
+        def bind(db: sqlite3.Connection) -> tuple[int | None, bool]:
             have = dict(
                 db.execute("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", list(want))
             )
-            rebuilt = False
-            if have and have != want:
-                # another chain (or a fresh devnet at the same address): nothing here is valid
+            dropped = None
+            if have and all(have.get(k) == want[k] for k in DOMAIN_KEYS):
+                if have != want:  # a replaced chain: a reset
+                    _reset_rows(db, list(want.items()), now)
+            elif have:  # another domain: no order here can be filled by this Exchange
+                dropped = int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
                 for table in ("orders", "fills", "settlements", "undone_fills", *MIRROR_TABLES):
                     db.execute(f"DELETE FROM {table}")
                 db.execute("DELETE FROM meta WHERE key != ?", (FILL_SEQ_KEY,))
-                rebuilt = True
-                have = {}
-            if not have:
-                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(want.items()))
-            return rebuilt
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(want.items()))
+            due = db.execute("SELECT 1 FROM meta WHERE key=?", (REJUDGE_KEY,)).fetchone()
+            return dropped, due is not None
 
-        self.rebuilt = self._call(bind)
+        dropped, self.rejudge_due = self._call(bind)
+        if dropped is not None:
+            self.rebuilt = True
+            log.warning(
+                "database %s was bound to another deployment than chain %d's Exchange %s: "
+                "rebuilt, its %d orders (signed for that one: no order of it can be filled "
+                "here) dropped", self.path, identity.chain_id, identity.exchange, dropped,
+            )  # fmt: skip
 
     async def reset_chain(self, identity: ChainIdentity) -> list[StoredFill]:
         """The chain was reset (a new genesis or deployment block): drop everything read from
         the old chain (fills, the mirror, its head; unsent settlements are dropped) and bind
         the database to the new chain, in one transaction; the fills dropped (announced as
         reverted: refused, nothing was dropped and the next try returns them). Signed orders
-        stay: the node re-judges them; till the head after it is saved (``save_mirror``), a
-        mark (``REJUDGE_KEY``) has a start do that (``rejudge_due``)."""
+        stay: the node re-judges them."""
         now = time.time()
         meta = list(identity.as_dict().items())
+        reset = functools.partial(_reset_rows, meta=meta, now=now)
+        dropped = await self._call_async(reset)  # (the event loop runs on: the writer may stall)
+        self.rejudge_due = True
+        return dropped
 
-        def reset(db: sqlite3.Connection) -> list[StoredFill]:
-            sql = "SELECT * FROM fills ORDER BY block_number, log_index"
-            dropped = fills_of(db.execute(sql).fetchall())
-            for table in ("fills", *MIRROR_TABLES):
-                db.execute(f"DELETE FROM {table}")
-            db.execute(
-                "DELETE FROM meta WHERE key IN"
-                " ('mirror_head', 'checkpoint', 'mirror_checkpoints', 'mirror_bitmaps')"
-            )
-            db.execute(
-                "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'",
-                (now,),
-            )
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, '1')", (REJUDGE_KEY,))
-            keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
-            return dropped
-
-        return await self._call_async(reset)  # (the event loop runs on: the writer may stall)
-
-    async def rejudged(self) -> None:
-        """Every stored order was judged again at a start (``rejudge_due``): not again at the
-        next start (queued after the walk's writes: committed with or after them)."""
-        await self._call_async(
-            lambda db: db.execute("DELETE FROM meta WHERE key=?", (REJUDGE_KEY,))
-        )
+    def rejudged(self) -> asyncio.Future[None]:
+        """Every stored order was judged again after a reset (``rejudge_due``): not again at
+        the next start. Queued after the walk's writes (call on the event loop); resolves at
+        its commit."""
         self.rejudge_due = False
+
+        def clear(db: sqlite3.Connection) -> None:
+            db.execute(DELETE_REJUDGE, (REJUDGE_KEY,))
+
+        return self._writer.submit_async(clear)
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer and close the database."""
@@ -373,10 +377,6 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         return settlements_of(await self._listing(pending_rows))
 
 
-def _rejudge_due(db: sqlite3.Connection) -> bool:
-    return db.execute("SELECT 1 FROM meta WHERE key=?", (REJUDGE_KEY,)).fetchone() is not None
-
-
 def _order_row(
     signed: SignedOrder,
     seq: int,
@@ -398,6 +398,37 @@ def _order_row(
     )  # fmt: skip
 
 
+def _reset_rows(
+    db: sqlite3.Connection, meta: list[tuple[str, str]], now: float
+) -> list[StoredFill]:
+    """A chain reset's one transaction (``Store.reset_chain``, and ``Store._bind`` for one
+    found at a start): the old chain's fills dropped (returned, in chain order; kept as
+    undone: a re-mined one counts again), the mirror and its head, unsent settlements marked
+    dropped, the database bound to the new chain; the orders stay, to be judged again, due
+    till done (``rejudge_due``: a kill during the re-judging left it undone for good, the
+    next start found the new chain's head saved and did no reset; chaos69 f)."""
+    sql = "SELECT * FROM fills ORDER BY block_number, log_index"
+    dropped = fills_of(db.execute(sql).fetchall())
+    for table in ("fills", *MIRROR_TABLES):
+        db.execute(f"DELETE FROM {table}")
+    db.execute(
+        "DELETE FROM meta WHERE key IN"
+        " ('mirror_head', 'checkpoint', 'mirror_checkpoints', 'mirror_bitmaps')"
+    )
+    db.execute(
+        "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'", (now,)
+    )
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [*meta, (REJUDGE_KEY, "1")])
+    keep_undone(db, undone_of(dropped), UNDONE_KEPT)  # (a re-mined one counts again)
+    return dropped
+
+
+DOMAIN_KEYS = ("chain_id", "exchange")
+"""``ChainIdentity``'s keys in ``meta`` that the orders' EIP-712 domain holds: the same on a
+replaced chain (a reset), another deployment's otherwise (``Store._bind``)."""
+REJUDGE_KEY = "rejudge_due"
+"""``meta``'s key, while every stored order is to be judged again (``Store.rejudge_due``)."""
+DELETE_REJUDGE = "DELETE FROM meta WHERE key=?"
 UPDATE_ORDER = "UPDATE orders SET status=?, filled=?, reason=?, updated_at=? WHERE hash=?"
 SETTLEMENT_STATUS = "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?"
 SETTLEMENT_DONE = "UPDATE settlements SET status=?, updated_at=?, raw_tx='' WHERE tx_hash=?"

@@ -131,9 +131,7 @@ class ChainStore(StoreReads):
         """The mirror's changes and its head, in one transaction (awaited: durable when it
         returns; the event loop runs on meanwhile); ``checkpoints`` (``Mirror.checkpoints``)
         and ``bitmaps`` (JSON text, ``BitmapWatch.take_dirty``) too, if given (else the
-        saved ones stay). A head is saved only once the node applied the blocks below it and
-        their rows are durable: a reset's re-judging of the stored orders is then done, and
-        its mark (``REJUDGE_KEY``) goes with this transaction."""
+        saved ones stay)."""
         order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
         maker_rows = [(m, str(s)) for m, s in makers.items()]
         fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
@@ -149,7 +147,6 @@ class ChainStore(StoreReads):
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CHECKPOINTS_KEY, cps_json))
             if bitmaps is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (BITMAPS_KEY, bitmaps))
-            db.execute("DELETE FROM meta WHERE key=?", (REJUDGE_KEY,))  # (a reset: done)
 
         await self._call_async(save)
 
@@ -200,13 +197,6 @@ def uint_of(text: object) -> int:
 
 CHECKPOINTS_KEY = "mirror_checkpoints"
 """``meta``'s key of the mirror's sparse checkpoints (JSON ``[[number, hash], ...]``)."""
-REJUDGE_KEY = "rejudge_due"
-"""``meta``'s key while every stored order is to be judged again: set by a reset's
-transaction (``Store.reset_chain``), cleared by the first head saved after it
-(``save_mirror``), or by a start that did the re-judging (``Store.rejudged``). resume71: a
-node killed between the two started with no head and nothing said of the reset, read the
-chain from the deployment block as a fresh store would, and kept the fills the reset undid in
-its closed orders' records (until a later reset)."""
 BITMAPS_KEY = "mirror_bitmaps"
 """``meta``'s key of the bitmap watch (``sdex.mirror.bitmaps``; JSON ``[[maker, ...],
 [[maker, nonce], ...]]``, or ``null``)."""

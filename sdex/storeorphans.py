@@ -48,21 +48,20 @@ class OrphanStore:
 
         return self._writer.submit_async(add)
 
-    def move_orphans(self, rows: Iterable[OrphanRow]) -> asyncio.Future[None]:
-        """Write these kept cancels' rows again, each with the sender and count that hold it
-        now (its first count let it go, another holds it: ``OrphanCancels.moved``)."""
-        args = [
-            ("0x" + h.hex(), "0x" + sig.hex(), sender, bucket, at)
-            for h, sig, sender, bucket, at in rows
-        ]
+    def free_orphans(self, slots: Iterable[tuple[bytes, bytes, str]]) -> asyncio.Future[None]:
+        """Delete these (order hash, signature, bucket) rows: a count let its slot go while
+        another holds the cancel (``OrphanCancels.freed``); queued as ``keep_orphan``."""
+        rows = [("0x" + h.hex(), "0x" + s.hex(), bucket) for h, s, bucket in slots]
 
-        def move(db: sqlite3.Connection) -> None:
-            db.executemany("INSERT OR REPLACE INTO orphan_cancels VALUES (?,?,?,?,?)", args)
+        def free(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "DELETE FROM orphan_cancels WHERE order_hash=? AND signature=? AND bucket=?", rows
+            )
 
-        return self._writer.submit_async(move)
+        return self._writer.submit_async(free)
 
     def forget_orphans(self, keys: Iterable[tuple[bytes, bytes]]) -> asyncio.Future[None]:
-        """Delete these (order hash, signature) rows; queued as ``keep_orphan``."""
+        """Delete these (order hash, signature) rows, each count's; queued as ``keep_orphan``."""
         rows = [("0x" + h.hex(), "0x" + s.hex()) for h, s in keys]
 
         def forget(db: sqlite3.Connection) -> None:

@@ -466,16 +466,30 @@ ORPHAN_TABLE = """CREATE TABLE IF NOT EXISTS orphan_cancels (
     sender TEXT NOT NULL,
     bucket TEXT NOT NULL,
     at REAL NOT NULL,
-    PRIMARY KEY (order_hash, signature)
+    PRIMARY KEY (order_hash, signature, bucket)
 )"""
-"""One kept cancel: its order hash and signature (0x-hex, lower case), the peer that sent it
-and the count it is kept in, and when it came (``time.time()``)."""
+"""One kept cancel in one count: its order hash and signature (0x-hex, lower case), the peer
+that sent it and the count it is kept in, and when it came (``time.time()``). A row a count
+(review70: one row, the first count's, and a restart read a cancel two counts held back into
+that one alone, which its hostile sender then evicted)."""
 
 
 def open_orphan_table(db: sqlite3.Connection) -> None:
     """Create the table (a database from before it: added, empty); one of another shape is
-    dropped first: it only remembered cancels a peer can pass on again."""
-    have = tuple(r[1] for r in db.execute("PRAGMA table_info(orphan_cancels)").fetchall())
-    if have and have != ORPHAN_COLUMNS:
+    dropped first: it only remembered cancels a peer can pass on again. One keyed without
+    the count (before review70) is made again with its rows, in one transaction."""
+    info = db.execute("PRAGMA table_info(orphan_cancels)").fetchall()
+    if info and tuple(r[1] for r in info) != ORPHAN_COLUMNS:
         db.execute("DROP TABLE orphan_cancels")
+    elif info and not info[3][5]:  # (``bucket`` not in the primary key)
+        try:
+            db.executescript(
+                "BEGIN IMMEDIATE; ALTER TABLE orphan_cancels RENAME TO orphan_cancels_old;"
+                f" {ORPHAN_TABLE}; INSERT INTO orphan_cancels SELECT * FROM orphan_cancels_old;"
+                " DROP TABLE orphan_cancels_old; COMMIT;"
+            )
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
     db.execute(ORPHAN_TABLE)

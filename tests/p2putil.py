@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-from collections.abc import AsyncIterator, Iterable
+import sys
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from aiohttp import web
@@ -166,3 +168,24 @@ async def gossip_net(
             await m.runner.shutdown()
             await m.gossip.stop()
             await m.runner.cleanup()
+
+
+@contextlib.contextmanager
+def lines_run(files: set[str]) -> Iterator[list[int]]:
+    """Lines of the code in ``files`` run meanwhile, on this thread (a count of its work that
+    no load on the machine changes)."""
+    count = [0]
+
+    def local(frame: FrameType, event: str, arg: Any) -> Any:
+        count[0] += event == "line"
+        return local
+
+    def calls(frame: FrameType, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename in files else None
+
+    old = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        yield count
+    finally:
+        sys.settrace(old)

@@ -1,6 +1,7 @@
 """JSON-RPC proxies on loopback in front of the test chain: one that answers one method with
 a fault (a method-allowlist proxy's HTTP 403, a JSON-RPC error, a slow refusal), one that
-holds the chain reads a node's start makes; both forward everything else."""
+holds the chain reads a node's start makes, one that holds a chosen request (``Gate``); all
+forward everything else."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Answer = tuple[int, bytes]
@@ -132,3 +134,42 @@ def stamping_proxy(upstream: str) -> Iterator[tuple[str, dict[int, int]]]:
 
     with _proxy(upstream, intercept) as url:
         yield url, lies
+
+
+Calls = list[dict[str, object]]
+"""A request's calls (one, or a batch's)."""
+
+
+@dataclass
+class Gate:
+    """Holds the first request ``picks`` chooses once ``armed`` is set (at most 60 s), until
+    ``release``; ``held`` is set when it caught one."""
+
+    picks: Callable[[Calls], bool]
+    armed: threading.Event = field(default_factory=threading.Event)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@contextmanager
+def gated_proxy(upstream: str, gates: list[Gate]) -> Iterator[str]:
+    """The URL of a proxy to ``upstream`` holding each of ``gates``' request (``Gate``)."""
+    lock = threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
+        for g in gates:
+            with lock:
+                caught = g.armed.is_set() and not g.held.is_set() and g.picks(calls)
+                if caught:
+                    g.held.set()
+            if caught:
+                g.release.wait(60)
+        return None
+
+    with _proxy(upstream, intercept) as url:
+        try:
+            yield url
+        finally:
+            for g in gates:  # (before the server closes: it joins its handlers' threads)
+                g.release.set()

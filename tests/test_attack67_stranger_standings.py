@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import random
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 import sdex.gossip.peers as peers_module
 from sdex.gossip import NodeKey, PeerClient
 from sdex.gossip.peers import BAN_SCORE, EVICT_SECONDS, INVALID_PENALTY, MAX_STANDINGS, Peers
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
+from tests.p2putil import lines_run
 from tests.test_hostile import _raw_signed_post, addressee
 from tests.test_peer28_table import Clock, key
 
@@ -40,27 +37,11 @@ FLOOD = 40
 TO_BAN = -BAN_SCORE // INVALID_PENALTY
 
 
-@contextlib.contextmanager
-def table_lines() -> Iterator[list[int]]:
+def table_lines() -> contextlib.AbstractContextManager[list[int]]:
     """Lines of the peer table's code (``peers.py``, ``standings.py``) run meanwhile, on
     this thread (a count of its work that no load on the machine changes)."""
     here = Path(peers_module.__file__)
-    files = {str(here), str(here.with_name("standings.py"))}
-    count = [0]
-
-    def local(frame: FrameType, event: str, arg: Any) -> Any:
-        count[0] += event == "line"
-        return local
-
-    def calls(frame: FrameType, event: str, arg: Any) -> Any:
-        return local if frame.f_code.co_filename in files else None
-
-    old = sys.gettrace()
-    sys.settrace(calls)
-    try:
-        yield count
-    finally:
-        sys.settrace(old)
+    return lines_run({str(here), str(here.with_name("standings.py"))})
 
 
 async def test_a_flood_of_penalized_fresh_keys_costs_each_message_a_few_lines(

@@ -17,6 +17,7 @@ from sdex.matching.match import Match
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome
+from sdex.settlement.take import WITHDRAWN_WHY
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_attack38_soft_cancel_sync import cancel_at
@@ -110,12 +111,12 @@ async def test_a_match_withdrawn_between_its_batch_and_the_signature_is_left_out
     kept, late = pair(c, 0), pair(c, 1)
     looks: dict[int, int] = {}
 
-    def withdrawn(batch: Sequence[Match]) -> set[int]:  # (the node's lookup: cancelled
-        out: set[int] = set()  # after one look)
+    def withdrawn(batch: Sequence[Match]) -> dict[int, str]:  # (the node's lookup:
+        out: dict[int, str] = {}  # cancelled after one look; with why, as settle69's)
         for i, m in enumerate(batch):
             looks[id(m)] = looks.get(id(m), 0) + 1
             if m is late and looks[id(m)] > 1:  # (first as the batch forms, then at signing)
-                out.add(i)
+                out[i] = WITHDRAWN_WHY
         return out
 
     operator = c.address(FALLBACK_OPERATOR)

@@ -208,7 +208,8 @@ async def test_pending_settlement_is_reconciled_at_restart(chain: Chain, tmp_pat
 async def test_database_of_another_chain_is_rebuilt(chain: Chain, tmp_path: Path) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
-    stale = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, "0x" + "ee" * 32), c.domain)
+    other = "0x" + "ee" * 20  # (reset70: another Exchange; the same one keeps its orders)
+    stale = Store(cfg.db, ChainIdentity(cfg.chain_id, other, "0x" + "ee" * 32), c.domain)
     stale.add_order(c.sign(ask(c, ALICE, E18, 3000 * E6)), 1, "open", "api")
     stale.close()
     async with running_node(cfg) as (node, api):

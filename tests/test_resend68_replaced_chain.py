@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from eth_hash.auto import keccak
 from sdex.chainnode import Engine
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.settlement import Settler
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -101,17 +102,7 @@ async def test_a_queued_settlement_is_not_sent_after_the_chain_was_replaced(
             async with running_node(cfg) as (node, api):
                 settler = node.settler
                 settler.broadcaster.sync = False  # (plain sends: the held one waits 30 s)
-                pairs = []
-                for base in (E18, 2 * E18):
-                    resting = c.sign(ask(c, ALICE, base, 3000 * base // E18 * E6))
-                    assert (await api.post_order(resting))[0] == 201
-                    taker = c.sign(bid(c, BOB, base, 3000 * base // E18 * E6))
-                    code, body = await api.post_order(taker, "ioc")
-                    assert code == 201 and len(body["matches"]) == 1, body
-                    pairs.append((resting, taker))
-                    await wait_for(lambda: proxy.held)  # (the first send under way, held)
-                # the second signed for the old chain, queued behind the first
-                await wait_for(lambda: len(settler.in_flight) == 2)
+                pairs = await queued_behind_held(c, api, proxy, settler)
                 proxy.upstream = new.node.url  # the chain behind the URL replaced
                 await wait_for(lambda: node.watcher.resets >= 1, timeout=60)
                 proxy.release.set()
@@ -120,6 +111,24 @@ async def test_a_queued_settlement_is_not_sent_after_the_chain_was_replaced(
     finally:
         old.stop()
         new.stop()
+
+
+async def queued_behind_held(
+    c: Chain, api: Api, proxy: HoldingProxy, settler: Settler
+) -> list[tuple[SignedOrder, SignedOrder]]:
+    """Two matches (a resting ask, an IOC bid), settled one a batch: the first's send held by
+    ``proxy``, the second signed and queued behind it; their (resting, taker) pairs."""
+    pairs = []
+    for base in (E18, 2 * E18):
+        resting = c.sign(ask(c, ALICE, base, 3000 * base // E18 * E6))
+        assert (await api.post_order(resting))[0] == 201
+        taker = c.sign(bid(c, BOB, base, 3000 * base // E18 * E6))
+        code, body = await api.post_order(taker, "ioc")
+        assert code == 201 and len(body["matches"]) == 1, body
+        pairs.append((resting, taker))
+        await wait_for(lambda: proxy.held)  # (the first send under way, held)
+    await wait_for(lambda: len(settler.in_flight) == 2)  # (the second queued behind it)
+    return pairs
 
 
 async def none_sent_there(
@@ -231,6 +240,20 @@ async def test_a_chain_replaced_during_the_start_is_a_reset_and_keeps_the_orders
             assert not node.store.rebuilt  # bound to the new chain by the reset
             assert await api.status(resting) == "open"
         assert resets == 1
+    finally:
+        old.stop()
+        new.stop()
+
+
+@contextmanager
+def hardhat_replacing(engine: Engine) -> Iterator[tuple[OwnChain, OwnChain, Chain, Chain, int]]:
+    """``replacing``'s two chains, on Hardhat only (it keeps a pool its automine resumed over;
+    anvil mines it), and the operator's count on the new one; both stopped after."""
+    if engine != "hardhat":
+        pytest.skip("Hardhat keeps a pool its automine resumed over (anvil mines it)")
+    old, new, c, c2 = replacing(engine)
+    try:
+        yield old, new, c, c2, nonce(new.rpc, c.address(19))
     finally:
         old.stop()
         new.stop()

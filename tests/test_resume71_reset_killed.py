@@ -8,6 +8,10 @@ deployment block as a fresh store would, and did no reset: the closed orders kep
 the reset had undone (a ``filled`` order the chain holds fillable) for 95 s, until a later
 restart's reset.
 
+Fixed by reset70's mark (``Store.rejudge_due``, set in the reset's transaction, cleared once
+its walk is done; a start that finds it due walks the stored orders). This test kills a real
+process inside the reset, between ``reset_chain``'s commit and the re-read of the chain.
+
 Real Hardhat (``evm_snapshot``/``evm_revert`` while the node is down), real node processes
 (the one killed by its PID inside the reset, its chain reads held by a proxy once the reset's
 transaction is in the database), a real SQLite store."""

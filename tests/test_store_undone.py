@@ -184,12 +184,12 @@ def test_parse_rows_never_raises_and_keeps_only_fills(rows: list[tuple[object, .
 
 
 async def test_a_database_of_another_chain_forgets_its_undone_fills(tmp_path: Path) -> None:
-    """(A fresh devnet at the same address: the same order and transaction hashes may come
-    again, of orders this database no longer holds.)"""
+    """(Another deployment: its orders dropped, the fills a reorg undid of them too. The same
+    deployment on a replaced chain keeps them, as a reset does: reset70.)"""
     path = tmp_path / "n.db"
     async with _undone(path) as (_, undone):
         await _written(undone.add([_fill(1, 2, 3)]))
-    other = ChainIdentity(IDENTITY.chain_id, IDENTITY.exchange, "0x" + "ef" * 32)
+    other = ChainIdentity(IDENTITY.chain_id, "0x" + "ef" * 20, "0x" + "ef" * 32)
     async with _undone(path, other) as (store, again):
         assert store.rebuilt
         assert len(again) == 0

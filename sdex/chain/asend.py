@@ -19,9 +19,11 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.chain.tx import Sender, SignedTx, already_known
 from sdex.errors import ChainError, ContractRevert, RpcError, RpcTimeout, TransactionFailed
 
-ChainView = tuple[int, str]
+ChainView = tuple[int, str, int]
 """The node's view of the chain it signs for: a block of it (the Exchange's deployment
-block) and that block's hash, as the watcher holds them (a chain reset moves the hash)."""
+block), that block's hash, as the watcher holds them, and the resets the watcher began (a
+reset that keeps that block's hash moves the view too: reset70, a reorg below every kept
+block or a devnet restarted within the same second left it as it was)."""
 
 
 class ChainReplaced(ChainError):
@@ -187,10 +189,12 @@ class AsyncSends:
         return self.view() if self.view is not None else None
 
     async def on_chain(self, view: ChainView | None) -> bool:
-        """Whether the chain behind the URL holds ``view``'s block (the same chain; True
-        with no view); the ask's errors raised."""
+        """Whether the chain behind the URL holds ``view``'s block and the watcher saw no
+        reset since (the same chain; True with no view); the ask's errors raised."""
         if view is None:
             return True
+        if self.viewed() != view:  # (a reset that kept the block's hash: reset70)
+            return False
         return holds_view(view, await self.rpc.call("eth_getBlockByNumber", hex(view[0]), False))
 
     async def _ask(self, method: str, signed: SignedTx) -> Any:

@@ -85,7 +85,11 @@ class Sender:
         self.signed_past: int | None = None
         """One past the highest nonce signed (or, at a start, sent again or counted by the
         chain: ``signed``) by this process; None: none. What a soft cancel names while
-        ``next_nonce`` is not known."""
+        ``next_nonce`` is not known. After a chain reset, the new chain's count
+        (``recounted``)."""
+        self._recount: int | None = None
+        """While a reset's count is read (``recounting``): one past the highest nonce signed
+        since (0: none)."""
 
     def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
         """``eth_call`` from this sender (a pre-flight of the same transaction)."""
@@ -312,6 +316,23 @@ class Sender:
         """A transaction at ``nonce`` was signed (``signed_past``)."""
         if self.signed_past is None or nonce >= self.signed_past:
             self.signed_past = nonce + 1
+        if self._recount is not None and nonce >= self._recount:
+            self._recount = nonce + 1
+
+    def recounting(self) -> None:
+        """A chain reset: ``signed_past`` counts the old chain's nonces (too high for the new
+        one: a soft cancel naming it excuses a settlement signed after it at a lower nonce;
+        reset70). It stands until ``recounted``; the nonces signed meanwhile are noted."""
+        if self._recount is None:
+            self._recount = 0
+
+    def recounted(self, count: int | None) -> None:
+        """The new chain's count of this key's transactions (its pending block's), read after
+        ``recounting``: ``signed_past`` is that, or one past a nonce signed since if higher.
+        None (not read): the old value stands."""
+        since, self._recount = self._recount, None
+        if since is not None and count is not None:
+            self.signed_past = max(count, since) or None
 
     def forget_nonce(self) -> None:
         """Re-read the next nonce from the chain before the next transaction (after a reorg

@@ -156,9 +156,8 @@ class GossipCore(Pushing):
                 self._out.append(Evicted(peer.key, peer.url))
             room = self.peers.room()  # (0: full of healthy peers none of which may go yet)
             if room:
-                for url in self.peers.take_candidates(min(4, room)):
-                    if url not in self.links_blocked:
-                        self._spawn_dial(flows.dial(self, url, graft=False), url)
+                for url in self.peers.take_candidates(min(4, room), cut=self.links_blocked):
+                    self._spawn_dial(flows.dial(self, url, graft=False), url)
             self._keep_mesh(now)
         if now >= self.next_px:
             self.next_px = now + self._jitter(cfg.peer_exchange_interval)

@@ -28,10 +28,12 @@ import aiohttp
 from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
+from sdex.gossip.budgets import fetch_budget
 from sdex.gossip.checks import CheckHooks, PeerChecks
 from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
+from sdex.gossip.listing import listing_budget
 from sdex.gossip.notpeer import sdex_error, what_answered
 from sdex.gossip.ports import NodePort
 from sdex.gossip.quietlog import Quiet
@@ -80,6 +82,11 @@ class Gossip:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self.timer_wakeups = 0
+        self.listings = listing_budget(self.config.ae_interval)
+        """Hashes each admitted peer may be listed (``POST /p2p/hashes``)."""
+        self.fetches = fetch_budget(self.config)
+        """Orders each admitted peer (and all strangers together) may be answered by
+        ``POST /p2p/fetch``."""
         self.refusals = RefusalGate()
         """Budgets of refused ``/p2p/`` requests per client address (``/health``)."""
         """Times the core's timer ran (``/health`` ``timerWakeups``)."""

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,21 +205,23 @@ class Peers:
         self.candidates[url] = new
         return True
 
-    def take_candidates(self, k: int) -> list[str]:
-        """Up to ``k`` candidates to dial now (removed from the list; seeds come back)."""
+    def take_candidates(self, k: int, cut: Container[str] = ()) -> list[str]:
+        """Up to ``k`` candidates to dial now (removed from the list; seeds come back). One
+        in ``cut`` (a link the operator cut) stays in the list, dialled once it is restored
+        (gossip69: it was dropped, and a seed cut past its eviction never dialled again)."""
         out: list[str] = []
         now = self.clock()
-        waiting: list[str] = []
+        waiting: list[tuple[str, Candidate]] = []
         while self.candidates and len(out) < k:
-            url, _ = self.candidates.popitem(last=False)
+            url, c = self.candidates.popitem(last=False)
             if url in self._by_url:
                 continue
-            if self._seed_retry.get(url, 0.0) > now:
-                waiting.append(url)  # a seed still backing off: later
+            if url in cut or self._seed_retry.get(url, 0.0) > now:
+                waiting.append((url, c))  # cut, or a seed still backing off: later
                 continue
             out.append(url)
-        for url in waiting:
-            self.candidates[url] = SEED
+        for url, c in waiting:
+            self.candidates[url] = c
         return out
 
     def dial_failed(self, url: str) -> None:

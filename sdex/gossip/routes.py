@@ -37,12 +37,14 @@ from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
 from sdex.gossip.admin import links_route
+from sdex.gossip.budgets import WHY_A_UNIT
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gate import (
     GOSSIP_KEY,
     PEER_LIMITER_KEY,
     REPLAY_KEY,
     STRANGER_LIMITER_KEY,
+    STRANGERS,
     Handler,
     Refused,
     admit,
@@ -52,7 +54,7 @@ from sdex.gossip.gate import (
 )
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import body_hash
-from sdex.gossip.listing import LISTED_PER_TOKEN, listing
+from sdex.gossip.listing import LISTED_PER_TOKEN, MAX_LISTED, listing
 from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS
 from sdex.gossip.replay import ReplayGuard
@@ -302,7 +304,11 @@ async def post_hashes(gossip: Gossip, q: Asked) -> object:
         or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in buckets)
     ):
         raise ApiError(400, 100, "buckets must be a list of integers in 0..255")
-    answer = listing(gossip.node, buckets)  # (bounded: ``sdex.gossip.listing``)
+    budget = gossip.listings if q.addressed and gossip.peers.get(q.sender) is not None else None
+    most = MAX_LISTED if budget is None else budget.most(q.sender)  # (strangers: ``charge``)
+    answer = listing(gossip.node, buckets, most)  # (bounded: ``sdex.gossip.listing``)
+    if budget is not None:
+        budget.spend(q.sender, len(answer["hashes"]))
     q.charge(len(answer["hashes"]) / LISTED_PER_TOKEN)
     return answer
 
@@ -317,9 +323,17 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
         ):
             raise ApiError(400, 100, f"hashes/why must be lists of at most {MAX_HASHES} strings")
     assert isinstance(hashes, list) and isinstance(why, list)
+    # each peer's orders answered a second bounded, strangers' together (``fetch_budget``):
+    # over it the first few asked are answered, the rest asked again next round
+    peer = q.addressed and gossip.peers.get(q.sender) is not None
+    budget, who = gossip.fetches, q.sender if peer else STRANGERS
+    most = budget.most(who)
+    hashes, why = hashes[:most], why[: most * WHY_A_UNIT]
     cancels = await gossip.node.cancel_proofs(why)  # (<= 5,000 of ~230 bytes: they fit)
     room = ANSWER_ROOM - sum(json_size(c) + 1 for c in cancels)
-    return {"orders": gossip.node.open_orders_by_hash(hashes, room), "cancels": cancels}
+    orders = gossip.node.open_orders_by_hash(hashes, room)
+    budget.spend(who, len(orders) + len(why) / WHY_A_UNIT)
+    return {"orders": orders, "cancels": cancels}
 
 
 async def post_hello(gossip: Gossip, q: Asked) -> object:

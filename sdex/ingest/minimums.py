@@ -38,9 +38,12 @@ def minimums_for(tokens: Mapping[str, _Token], given: Iterable[str] = ()) -> dic
     file's) or else the default, or the one ``given`` (``SYMBOL=AMOUNT``, whole tokens; exact
     to the token's decimals). Raises ``ValueError`` saying what is wrong with one."""
     out = {t.address.lower(): t.min_amount or default_minimum(t.decimals) for t in tokens.values()}
+    # (without case, as a wallet reads a symbol: distinct so, ``symbols_fault``; review70:
+    # upper-cased, a listed ``USDC.e`` could not be named at all)
+    by_name = {sym.upper(): t for sym, t in tokens.items()}
     for item in given:
         symbol, sep, amount = item.partition("=")
-        token = tokens.get(symbol.strip().upper())
+        token = by_name.get(symbol.strip().upper())
         if not sep or token is None:
             listed = ", ".join(tokens)
             raise ValueError(

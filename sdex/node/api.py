@@ -140,7 +140,8 @@ def post_order_for(node: Node, metrics: Metrics) -> Handler:
                 "timeInForce", FieldCode.UNSUPPORTED_OPTION, "timeInForce must be gtc, ioc or fok"
             )
         client = request.remote or ""  # (whose budget of chain reads pays for one)
-        result = await node.submit(obj, source="api", tif=tif, client=client)
+        # (with the others posted in this loop turn: ``sdex.node.walletgroup``)
+        result = await node.submit_wallet(obj, tif, client)
         submitted(
             str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
         )

@@ -14,10 +14,14 @@ from collections.abc import AsyncIterator, Iterable
 from types import MappingProxyType
 from typing import TypeVar
 
+import aiohttp
+
 from sdex.book import RemovalReason
 from sdex.chain import FillEvent, OrderState
+from sdex.chain.rpc import quantity
+from sdex.errors import ChainError
 from sdex.ingest import judge, removal_of
-from sdex.ingest.intake import taker_never_trades
+from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
@@ -73,6 +77,7 @@ class NodeChainState(NodeRejudge):
             self.saw_block_time(changes.head, changes.timestamp)
         if changes.reset:
             self.sender.forget_nonce()  # the old chain's nonces mean nothing here
+            self.sender.recounting()  # (``signed_past``: the new chain's count, below)
             self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         if changes.reorg_depth or changes.own_gone:
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
@@ -138,6 +143,8 @@ class NodeChainState(NodeRejudge):
                 await self._rejudge_stored(
                     None if changes.reset else sorted(makers), changes.walked
                 )
+            if changes.reset:  # (done: not again at a start; the clear after the walk's rows)
+                changes.stored.append(self.store.rejudged())
             if kin_makers and not changes.reset:  # (evicted ones: from the store)
                 kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
                 await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)
@@ -149,9 +156,23 @@ class NodeChainState(NodeRejudge):
             self._close_expired()
             self._persist_open(read)
             self._uncross()
+            if changes.reset:
+                self.sender.recounted(await self._operator_count("after a reset"))
         finally:
             self._back = MappingProxyType({})
             self.registry.unpin(rejudge)
+
+    async def _operator_count(self, when: str) -> int | None:
+        """The operator's transaction count in the chain's pending block (None: not read,
+        the chain unreachable; logged)."""
+        try:
+            pending = await self.settler.receipts.call(
+                "eth_getTransactionCount", self.sender.address, "pending"
+            )
+            return quantity(pending)
+        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+            log.warning("the operator's nonce not read %s: %s", when, e)
+            return None
 
     def _close_expired(self) -> bool:
         """Close the resting orders the chain's clock (``chain_time``) has expired: whether any.

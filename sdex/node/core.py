@@ -20,13 +20,10 @@ import logging
 import math
 import time
 
-import aiohttp
-
 from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
-from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
@@ -114,8 +111,8 @@ class Node(NodePeering):
             raise ChainError(f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?")
         identity = ChainIdentity(cfg.chain_id, cfg.exchange, deploy_block["hash"])
         self.store = Store(cfg.db, identity, self.domain)
-        if self.store.rebuilt:
-            log.warning("database %s belonged to another chain: rebuilt", cfg.db)
+        if self.store.rejudge_due:
+            log.warning("database %s: a chain reset: every stored order judged again", cfg.db)
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
         self.registry.grace = cfg.closed_grace
@@ -163,8 +160,8 @@ class Node(NodePeering):
             subscribe=cfg.new_heads,
             undoing=self._own_durable.forget,  # (a settler's fills write after: left alone)
         )
-        w = self.watcher  # (a timed-out send is sent again only on the chain it was for)
-        self.settler.async_sends.view = lambda: (w.start_block, w.identity.deploy_block_hash)
+        # (a signed settlement is sent, a timed-out send again, only on the chain it was for)
+        self.settler.async_sends.view = self.watcher.chain_view
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)
@@ -206,15 +203,8 @@ class Node(NodePeering):
         chain read anew) stood the watcher at block 0, so the audit took the count at block 0
         and held the node's settlement of an earlier run, 14 s before the cancel, against
         it (``node_settled_after_cancel``). Unread (the chain unreachable): none, as before."""
-        try:
-            pending = await self.settler.receipts.call(
-                "eth_getTransactionCount", self.sender.address, "pending"
-            )
-            count = quantity(pending)
-        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            log.warning("the operator's nonce not read at start: %s", e)
-            return
-        if count > 0:
+        count = await self._operator_count("at start")
+        if count:
             self.sender.signed(count - 1)
 
     async def load(self) -> None:
@@ -228,8 +218,8 @@ class Node(NodePeering):
         pooled = await reconcile(self.settler)
         await self._nonce_floor()
         await self._reload_orders()
-        if self.store.rejudge_due:  # (a reset left unfinished: ``Store.rejudge_due``)
-            await self._rejudge_stored(None, {})  # (the open ones: read from the chain above)
+        if self.store.rejudge_due:  # (a reset found at open, or one a kill interrupted)
+            await self._rejudge_stored(None, {})  # (the open ones: judged above)
             await self.store.rejudged()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()

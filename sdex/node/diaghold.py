@@ -65,12 +65,13 @@ class NodeHolds(NodeFills):
     def _unhold_diagnosed(
         self, failed: list[Match], guilty: AbstractSet[bytes] = frozenset()
     ) -> None:
-        """``failed``'s diagnosis ended: the queued matches of an order of ``guilty`` (found
-        at fault) withdrawn, the others of its orders free to be signed."""
+        """``failed``'s diagnosis ended: the matches of an order of ``guilty`` (found at
+        fault) not signed yet withdrawn (queued, or taken into a batch: hold70, signed after
+        the diagnosis it reverted), the others of its orders free to be signed."""
         if guilty:
             doomed = (
                 m
-                for m in self.settler.queued()
+                for m in self.settler.unsigned()
                 if not guilty.isdisjoint((m.resting.hash, m.incoming.hash))
             )
             self._doomed.update((id(m), m) for m in doomed)

@@ -19,18 +19,23 @@ from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, error_body
 from sdex.node.commitwait import committed
+from sdex.node.forwarding import Stamp
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
 from sdex.node.refused import KEPT
 from sdex.node.selftrade import own_crossing
 from sdex.node.softcancel import NodeSoftCancel
+from sdex.node.walletgroup import Member, chain, fail
 from sdex.order import Order, SignedOrder
 from sdex.ordertext import order_text
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
 T = TypeVar("T")
+Taken = tuple[SubmitResult, "asyncio.Future[None] | None"] | bytes
+"""A wallet's order after the intake: its answer and the commit it waits for, or the hash of
+an order held here already."""
 
 
 class NodeIntake(NodeSoftCancel):
@@ -58,22 +63,31 @@ class NodeIntake(NodeSoftCancel):
         hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
         handing = None if started is None else lambda: hand.append(fw.start())
         result = await self.intake.submit(obj, source == "api", spend, handing, fronted)
+        return await self._answered(self._taken(result, source, tif, label, started, hand))
+
+    def _taken(
+        self, result: IntakeResult, source: str, tif: TimeInForce, label: str = "wallet",
+        started: Stamp | None = None, hand: list[tuple[float, float, float]] | None = None,
+    ) -> Taken:  # fmt: skip
+        """A wallet's order after the intake, at once: its answer and the commit it waits
+        for (None: none), or the hash of an order held here already (``_already_held``)."""
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             if result.code is RejectionCode.THROTTLED:  # (not read: its client's budget)
-                return SubmitResult(429, throttled_body(), headers=self.read_budget.headers())
+                return SubmitResult(429, throttled_body(), headers=self.read_budget.headers()), None
             unavailable = result.code is RejectionCode.CHAIN_UNAVAILABLE
-            return SubmitResult(503 if unavailable else 400, result.to_json())
+            return SubmitResult(503 if unavailable else 400, result.to_json()), None
         held = result.hash if isinstance(result, Known) else result.signed.hash
         if isinstance(result, Known) or self.registry.held(held):
             # (or accepted meanwhile, by a faster path, while this copy's chain read ran:
             # perhaps closed and evicted since, so ``held``, not ``self.records``)
-            return await self._already_held(held)
+            return held
         if self.orphan_cancels and self.cancelled_on_arrival(
             result.signed, result.state.filled, source
         ):
-            return await self._already_held(held)  # (cancelled before it came: cancel63)
+            return held  # (cancelled before it came: cancel63)
         if (over := self.intake.admit(result)) is not None:
-            return SubmitResult(400, over.to_json())  # limits, re-checked after the chain read
+            return SubmitResult(400, over.to_json()), None  # limits, again after the read
+        fw = self.forwarding
         handed = fw.handed
         fw.clocked = started is not None  # (``_accept`` runs through: no other call between)
         try:
@@ -83,14 +97,83 @@ class NodeIntake(NodeSoftCancel):
             fw.clocked = True
         if started is not None:
             fw.add(label, started, fw.last(), fw.handed - handed, hand[0] if hand else None)
-        if answer.stored is not None:
-            # its row and, if it closed at once (killed), its last update (each job may fail
-            # alone); not another order's row closed meanwhile (a resting one found expired)
-            try:  # committed before the 2xx (group commit: one transaction for many orders)
-                await self._commit_wait(answer.stored, own[-1:])
+        # its row and, if it closed at once (killed), its last update (each job may fail
+        # alone); not another order's row closed meanwhile (a resting one found expired);
+        # committed before the 2xx (group commit: one transaction for many orders)
+        stored = answer.stored
+        return answer, None if stored is None else self._commit_wait(stored, own[-1:])
+
+    async def _answered(self, taken: Taken) -> SubmitResult:
+        if isinstance(taken, bytes):
+            return await self._already_held(taken)
+        answer, wait = taken
+        if wait is not None:
+            try:
+                await wait
             except StoreError as e:
-                return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+                return _not_stored(e)
         return answer
+
+    def submit_wallet(
+        self, obj: object, tif: TimeInForce = TimeInForce.GTC, client: str | None = None
+    ) -> asyncio.Future[SubmitResult]:
+        """``submit`` of a wallet's order (``source`` api) with the others posted in this
+        loop turn, through the intake together (``sdex.node.walletgroup``); its answer, a
+        ``SubmitResult``, to come."""
+        return self.wallet_group.add(obj, tif, client, self._submit_group, self._submit_alone)
+
+    async def _submit_alone(self, member: Member[SubmitResult]) -> None:
+        obj, tif, client, fut = member
+        try:
+            answer = await self.submit(obj, "api", tif, client)
+        except Exception as e:
+            fail(fut, e)
+        else:
+            if not fut.done():
+                fut.set_result(answer)
+        finally:
+            fut.cancel()  # (cancelled itself, the node stopping: nobody answers it; else no-op)
+
+    async def _submit_group(self, members: list[Member[SubmitResult]]) -> None:
+        """``submit`` of each of ``members``, through ``Intake.submit_each`` together: each
+        answered on its own future (a 2xx once its own writes are committed); one order's
+        failure is that order's alone, the intake's midway the unanswered ones'."""
+        spends = [None if c is None else self.read_budget.wallet(c) for _, _, c, _ in members]
+
+        def spend(k: int) -> bool:
+            s = spends[k]
+            return True if s is None else s(k)
+
+        left = set(range(len(members)))
+        each = self.intake.submit_each([m[0] for m in members], True, spend)
+        try:
+            async with contextlib.aclosing(each):
+                async for k, result in each:
+                    left.discard(k)
+                    fut = members[k][3]
+                    try:
+                        self._answer(fut, self._taken(result, "api", members[k][1]))
+                    except Exception as e:
+                        fail(fut, e)
+        except Exception as e:
+            for k in left:
+                fail(members[k][3], e)
+        finally:
+            for k in left:  # (cancelled, the node stopping: nobody answers them; else no-op)
+                members[k][3].cancel()
+
+    def _answer(self, fut: asyncio.Future[SubmitResult], taken: Taken) -> None:
+        """``fut`` answered with ``taken``'s answer once its own writes are committed."""
+        if isinstance(taken, bytes):
+            held = self.wallet_group.keep(self._already_held(taken))
+            held.add_done_callback(lambda t: chain(fut, t, None, _not_stored))
+            return
+        answer, wait = taken
+        if wait is None:
+            if not fut.done():
+                fut.set_result(answer)
+            return
+        wait.add_done_callback(lambda w: chain(fut, w, answer, _not_stored))
 
     def _commit_wait(
         self, stored: asyncio.Future[None], also: list[asyncio.Future[None]]
@@ -121,7 +204,7 @@ class NodeIntake(NodeSoftCancel):
                     await committed([stored], self.store_wait)
                 self.store.update_orders([rec.row()])  # its filled amount, reason
         except StoreError as e:
-            return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+            return _not_stored(e)
         return SubmitResult(200, self.record_json(order_hash) or {})
 
     async def submit_from_peer(self, obj: object, peer: str) -> str:
@@ -405,3 +488,7 @@ def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
         return True
     h = mr.order.hash
     return not any(r == h for r, _ in removed)
+
+
+def _not_stored(e: StoreError) -> SubmitResult:
+    return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))

@@ -29,8 +29,9 @@ its class holds the most, and no count in its class holds more than its own does
 must come from as many clients (IPv4 addresses, IPv6 /64s) as the table holds cancels, 20,000
 for a wallet's one (review67: the class's oldest went, and 20 IPv4 addresses evicted every
 wallet's). The peer is answered 202 once it is
-kept: kept in the store too (``sdex.storeorphans``: the node writes each kept one and
-deletes each forgotten, ``gone``), read back at a restart. A wallet's (its order posted to
+kept: kept in the store too (``sdex.storeorphans``: the node writes a row for each count
+that keeps one, deletes a count's as it lets it go, ``freed``, and all of one forgotten,
+``gone``), read back at a restart into the same counts (review70). A wallet's (its order posted to
 another node, the gossip not here yet) is kept so too, one count a client, its signer
 recovered at once (a clear 400 for bytes no key signed), never a penalty.
 
@@ -108,10 +109,11 @@ class OrphanCancels:
         """Each class's counts by how many they hold: its biggest found at once."""
         self._count = 0
         self.dropped = 0
-        self.moved: list[tuple[bytes, bytes, str, str, float]] = []
-        """(order hash, signature, sender, bucket, time) of those whose first count let
-        them go while another holds them, since the node last took this list: their rows
-        to write again with the count that holds them (a restart reads them back in it)."""
+        self.freed: list[tuple[bytes, bytes, str]] = []
+        """(order hash, signature, bucket) of the slots let go while another count holds
+        their cancel, since the node last took this list: their rows to delete (a row a
+        slot, review70: one row, the first count's, and a restart read a cancel two counts
+        held back into that one alone)."""
         self.gone: list[tuple[bytes, bytes]] = []
         """(order hash, signature) of those forgotten since the node last took this list:
         their rows to delete."""
@@ -225,13 +227,13 @@ class OrphanCancels:
         self._slots[order_hash].discard((bucket, o.signer))
         others = self._others.get(key)
         if others:
+            self.freed.append((order_hash, signature, bucket))
             if bucket != o.bucket:
                 others.pop(bucket, None)
             else:  # (the next count's now, as if it came first)
                 b = next(iter(others))
                 s, at = others.pop(b), self._buckets[b][key]
                 kept[signature] = Orphan(signature, s, b, at, o.signer)
-                self.moved.append((order_hash, signature, s, b, at))
             if not others:
                 del self._others[key]
             return

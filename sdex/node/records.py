@@ -36,6 +36,7 @@ from sdex.node.readbudget import ReadBudget
 from sdex.node.refused import Notices, Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
+from sdex.node.walletgroup import WalletGroup
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
 from sdex.settlement.stages import MAX_LANDING
@@ -161,6 +162,8 @@ class NodeState:
         """What a new order costs here before it is passed on (``/health``)."""
         self.commit_waits = CommitWaits()
         """The deadline of each wallet order's wait for its own row (``store_wait``)."""
+        self.wallet_group: WalletGroup[SubmitResult] = WalletGroup()
+        """The wallet orders of this loop turn, taken through the intake together (http69)."""
         self.store_wait = STORE_WAIT
         """Seconds a wallet's answer waits for its writes' commit before a 503 (the store
         stalls: the watcher says ``failing`` after as long)."""

@@ -332,7 +332,7 @@ class NodeSettlement(NodeHolds):
         orders = [so for m in failed for so in (m.resting, m.incoming)]
         held = held_amounts(failed)  # what these failed matches hold themselves
         reserved = self.book.reserved
-        queued = held_amounts(self.settler.queued())  # (never signed: in no chain read)
+        queued = held_amounts(self.settler.unsigned())  # (never signed: in no chain read)
         busy = {a for a, amount in held.items() if reserved(*a) > amount + queued.get(a, 0)}
         confirmed: set[tuple[str, str]] = set()
         self._reading = (*self._reading, confirmed)
@@ -349,7 +349,7 @@ class NodeSettlement(NodeHolds):
         busy |= confirmed  # (mined before the read or after it: unknown)
         # (these released; what queued matches hold, those held back for this read among
         # them, is in no chain read: chaos66, else the maker found short kept her funds)
-        queued = held_amounts(self.settler.queued())
+        queued = held_amounts(self.settler.unsigned())
         busy |= {a for a in held if reserved(*a) > queued.get(a, 0)}  # (others' fills)
         if not states:
             self._unhold_diagnosed(failed)

@@ -145,11 +145,11 @@ class NodeSoftCancel(NodeStatus):
 
     def _forget_orphans(self, after: list[asyncio.Future[None]] | None = None) -> None:
         """The rows of the kept cancels forgotten since the last call deleted (queued); once
-        the writes ``after`` are committed, if given (none if one is refused: review64). Those
-        another count holds now written again first (``OrphanCancels.moved``)."""
-        if moved := self.orphan_cancels.moved:
-            self.orphan_cancels.moved = []
-            self.store.move_orphans(moved).add_done_callback(_retrieved)
+        the writes ``after`` are committed, if given (none if one is refused: review64). The rows
+        of slots let go while another count holds the cancel deleted too (``freed``)."""
+        if freed := self.orphan_cancels.freed:
+            self.orphan_cancels.freed = []
+            self.store.free_orphans(freed).add_done_callback(_retrieved)
         if not (gone := self.orphan_cancels.gone):
             return
         self.orphan_cancels.gone = []

@@ -157,6 +157,11 @@ class NodeViews(NodeState):
                 "peers": self.peer_read_budget.stats(),
             },
             "intakeChainCalls": self.batcher.calls + self.peer_batcher.calls,
+            # wallet orders taken through the intake with others of their loop turn (http69)
+            "walletGroups": {
+                "groups": self.wallet_group.groups,
+                "orders": self.wallet_group.grouped,
+            },
             "signatures": {  # ECDSA recoveries: on the worker thread in batches, or alone
                 "batches": self.intake.ecdsa.batches + self.peer_intake.ecdsa.batches,
                 "handovers": self.intake.ecdsa.handovers + self.peer_intake.ecdsa.handovers,

@@ -44,7 +44,7 @@ from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
 from sdex.settlement.stages import FlightTimes
-from sdex.settlement.take import Unpaid, Withdrawer, still
+from sdex.settlement.take import Held, Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
@@ -60,7 +60,9 @@ class BatchTx(NonceLane):
     suspect: Callable[[Match], bool] | None
     withdrawn: Withdrawer | None
     unpaid: Unpaid | None
+    held: Held | None
     signed_out: SignedOut
+    _unsigned: dict[int, tuple[Match, float]]
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
     _refused_at: float
     sent: int
@@ -78,9 +80,11 @@ class BatchTx(NonceLane):
         ex = self.chain.exchange
 
         def check() -> None:
-            still(batch, self.withdrawn, self.unpaid)
+            still(batch, self.withdrawn, self.unpaid, self.held)
 
         signed = await self._sign_next(ex.address, data, gas, check)
+        for m in batch:
+            self._unsigned.pop(id(m), None)
         self.signed_out.update((id(m), m) for m in batch)
         if times is not None:
             times.signed = time.perf_counter()

@@ -331,37 +331,45 @@ class NonceLane:
         whether one was sent. Not if the watcher saw the chain replaced since it was found
         pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
         there at the nonce it has free): the replacement's row dropped. Nor if the chain
-        behind the URL does not hold the view's block, asked in the same batch (settle69: the
-        watcher had not seen it yet, the old one's bytes sent there by another)."""
+        behind the URL does not hold the view's block, asked in the same batch as whether it
+        is pooled and the latest block's fees (settle69: the watcher had not seen it yet, the
+        old one's bytes sent there by another), and asked again once the replacement is
+        recorded, right before its send (hold70: replaced between that batch and the send,
+        the replacement went to the new chain, mined there). Three round trips, as before
+        (the fees were a request of their own)."""
         rpc, last = self.receipts, pooled.latest
         view = self.async_sends.viewed()
         asks: list[tuple[str, list[Any]]] = [
             ("eth_getTransactionByHash", [last.tx_hash]),
             ("eth_getTransactionCount", [self.sender.address, "latest"]),
+            ("eth_getBlockByNumber", ["latest", False]),
         ]
         if view is not None:
             asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
-        known, count, *at = await rpc.batch(asks)
+        known, count, latest, *at = await rpc.batch(asks)
         if view is not None and not holds_view(view, at[0]):
-            log.warning(
-                "settlement %s pooled, not replaced: not the chain it was signed for", last.tx_hash
-            )
+            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
             return False
         # (anvil tells a transaction pooled a moment after its block counts its nonce)
         if not in_pool(known) or quantity(count) > last.nonce or not last.body:
             return False  # (mined meanwhile, or gone: the receipt's wait tells)
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
-        fees = bumped(last.fees, fees_of(await rpc.call("eth_getBlockByNumber", "latest", False)))
+        fees = bumped(last.fees, fees_of(latest))
         to, data, gas, value = last.body
         again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
         first = pooled.txs[0].tx_hash
         await asyncio.wrap_future(
             self.store.add_replacement(first, again.tx_hash, again.nonce, again.raw)
         )
-        if self.async_sends.viewed() != view:  # (the reset's re-judging has its orders)
+        try:  # (the watcher's view, then the chain behind the URL: the last ask before it)
+            same = self.async_sends.viewed() == view and await self.async_sends.on_chain(view)
+        except BaseException:  # (unknown: not sent; its row would send it at a restart)
             self.store.set_settlement_status(again.tx_hash, "dropped")
-            log.warning("settlement %s pooled, not replaced: the chain was replaced", last.tx_hash)
+            raise
+        if not same:  # (a reset the watcher saw: its re-judging has the orders)
+            self.store.set_settlement_status(again.tx_hash, "dropped")
+            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
             return False
         self.in_flight.add(again.tx_hash)
         self.ours.add(again.tx_hash)
@@ -412,6 +420,9 @@ class NonceLane:
         self.pool_nudges += 1
         log.warning("pool not mined: transfer of nothing %s sent to mine it", nudge.tx_hash)
         return True
+
+
+NOT_ITS_CHAIN = "the chain behind the URL is not the one it was signed for"
 
 
 def refused(e: RpcError) -> bool:

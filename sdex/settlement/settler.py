@@ -142,6 +142,9 @@ class Settler(BatchTx):
         """Decoded receipts go to the mirror (``note_receipt``); it applies them in block order."""
         self._queue: list[Match] = []
         self._submitted: list[float] = []  # when each queued match was submitted
+        self._unsigned: dict[int, tuple[Match, float]] = {}
+        """The matches taken into a batch and not signed yet, by ``id`` (and when each was
+        submitted): one held back at its signature goes back to the queue (``_requeue``)."""
         self._unstarted: asyncio.Future[None] | None = None
         """The last batch formed, until its broadcast starts."""
         self._sending: asyncio.Future[None] | None = None
@@ -214,6 +217,23 @@ class Settler(BatchTx):
         """The matches waiting for a batch, not yet taken."""
         return list(self._queue)
 
+    def unsigned(self) -> list[Match]:
+        """The matches never signed yet: those queued, and those taken into a batch being
+        formed or signed (hold70: a failed settlement's diagnosis withdraws those of an
+        order it found at fault, each still checked at its signature)."""
+        return [*self._queue, *(m for m, _ in self._unsigned.values())]
+
+    def _requeue(self, matches: list[Match]) -> None:
+        """``matches``, held back at their signature (``sdex.settlement.take.still``), first
+        in the queue again, each with when it was submitted: taken when their hold ends."""
+        if not matches:
+            return
+        now = time.perf_counter()
+        self._submitted[:0] = [self._unsigned.pop(id(m), (m, now))[1] for m in matches]
+        self._queue[:0] = matches
+        self.idle.clear()
+        self._wake.set()
+
     async def run(self) -> None:
         try:
             for signed, batch in self._to_adopt:
@@ -271,6 +291,8 @@ class Settler(BatchTx):
                     size = self.batch_size(len(ready))  # (a suspect one goes alone)
                     batch, submitted, rest, rest_at = take(ready, ready_at, size, self.suspect)
                     self._queue, self._submitted = back + rest, back_at + rest_at
+                    taken = zip(batch, submitted, strict=True)  # (until signed: ``_requeue``)
+                    self._unsigned.update((id(m), (m, t)) for m, t in taken)
                     self.largest_batch = max(self.largest_batch, len(batch))
                     loop = asyncio.get_running_loop()
                     times = FlightTimes(
@@ -362,8 +384,12 @@ class Settler(BatchTx):
                 if got is None and retry:  # (out of gas with room at the learned figure: once
                     rest, retry = part + rest, False  # more at the bound, learning paused;
                     continue  # review45: all reported failed, as if never sent)
-                why = "out of gas"
-                results = got or [SettledMatch(m, Outcome.FAILED, None, None, why) for m in part]
+                why = "out of gas"  # ([]: each held back again, queued)
+                results = (
+                    got
+                    if got is not None
+                    else [SettledMatch(m, Outcome.FAILED, None, None, why) for m in part]
+                )
                 if not rest:
                     break
                 await self._report(results)
@@ -375,26 +401,35 @@ class Settler(BatchTx):
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
     ) -> list[SettledMatch] | None:
         """``_settle`` of the matches not withdrawn (those given back unsent: ``withdrawn``),
-        or on an error every match given back failed."""
+        or on an error every match given back failed; those held back at the signature are
+        queued again, in no result."""
         dropped: list[SettledMatch] = []
-        while True:
-            batch, gone = withdrawn_from(batch, self.withdrawn, self.unpaid)
-            dropped += gone
-            if not batch:
-                return dropped
-            try:
-                got = await self._settle(batch, times, room)
-            except Withdrawn:  # (one withdrawn as it was being signed: nothing signed)
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # a chain outage: give every match back to the node
-                log.exception("settlement failed")
-                why = f"{type(e).__name__}: {e}"
-                got = [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
-            return None if got is None else dropped + got  # (None: all again, ``_fly``)
+        try:
+            while True:
+                batch, gone = withdrawn_from(batch, self.withdrawn, self.unpaid)
+                dropped += gone
+                if not batch:
+                    return dropped
+                try:
+                    got = await self._settle(batch, times, room)
+                except Withdrawn as w:  # (at the signature: nothing signed)
+                    batch, dropped = w.kept, dropped + w.gone
+                    self._requeue(w.back)
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # a chain outage: give every match back to the node
+                    log.exception("settlement failed")
+                    why = f"{type(e).__name__}: {e}"
+                    got = [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
+                return None if got is None else dropped + got  # (None: all again, ``_fly``)
+        finally:  # (never signed: the pre-flight's, a chain outage's, the withdrawn)
+            for m in (*batch, *(r.match for r in dropped)):
+                self._unsigned.pop(id(m), None)
 
     async def _report(self, results: list[SettledMatch]) -> None:
+        if not results:  # (each match of the batch held back at its signature: queued)
+            return
         for r in results:
             self.signed_out.pop(id(r.match), None)
         self.settled += sum(r.outcome is Outcome.SETTLED for r in results)

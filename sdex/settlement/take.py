@@ -37,8 +37,13 @@ batch, not once a match; anvil65)."""
 
 
 class Withdrawn(Exception):
-    """A match of the batch being signed was withdrawn meanwhile (``withdrawn_from``):
-    nothing signed; the batch is built again without it."""
+    """A match of the batch being signed was withdrawn meanwhile (``withdrawn_from``), or is
+    held back (``held``): nothing signed; the batch is built again of ``kept``, ``gone``
+    reported withdrawn, ``back`` queued again (until its hold ends: ``still``)."""
+
+    def __init__(self, kept: list[Match], gone: list[SettledMatch], back: list[Match]) -> None:
+        super().__init__("a match withdrawn or held back at its signature")
+        self.kept, self.gone, self.back = kept, gone, back
 
 
 def take(
@@ -116,10 +121,24 @@ def _withdrawn(m: Match, why: str) -> SettledMatch:
 
 
 def still(
-    batch: Sequence[Match], withdrawn: Withdrawer | None, unpaid: Unpaid | None = None
+    batch: Sequence[Match],
+    withdrawn: Withdrawer | None,
+    unpaid: Unpaid | None = None,
+    held: Held | None = None,
 ) -> None:
-    """Raise ``Withdrawn`` if a match of ``batch`` is withdrawn (checked at its signing)."""
-    if withdrawn is not None and withdrawn(batch):
-        raise Withdrawn
-    if unpaid is not None and unpaid(batch):
-        raise Withdrawn
+    """Raise ``Withdrawn`` if a match of ``batch`` is withdrawn, or held back (checked at its
+    signing, after every await of it). hold70: a match taken into a batch just before a
+    failed settlement of an order of it was reported, signed after (the lane's lock, a fee or
+    nonce read awaited meanwhile), went out while that failure's diagnosis read the chain: a
+    second revert when the order was at fault. It waits in the queue for the diagnosis now,
+    as one queued does (``held_back``); each match judged once (``withdrawn_from``: the
+    doomed are said so once)."""
+    hashes = frozenset() if held is None or not batch else held()
+    if hashes:
+        back = [m for m in batch if not hashes.isdisjoint((m.resting.hash, m.incoming.hash))]
+        if back:
+            out = {id(m) for m in back}
+            raise Withdrawn([m for m in batch if id(m) not in out], [], back)
+    kept, gone = withdrawn_from(list(batch), withdrawn, unpaid)
+    if gone:
+        raise Withdrawn(kept, gone, [])

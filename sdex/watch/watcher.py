@@ -112,6 +112,11 @@ class Watcher(PollLoop):
         """Seconds the chain's clock runs ahead of ours, as its recent blocks showed on arrival
         (a reorg or reset sets it again): the node judges expiry by it (``NodeState.now``)."""
         self.blocks_processed = self.reorgs = self.deepest_reorg = self.resets = 0
+        self.resets_begun = 0
+        """Resets begun (``resets``: those done), counted before the store drops the old
+        chain's settlements: the send path's view of the chain holds it
+        (``sdex.chain.asend.ChainView``), so that every reset moves it, one that keeps the
+        deployment block's hash too (reset70)."""
         self._unapplied: BlockChanges | None = None
         """Changes the mirror holds but the node failed to apply: applied again first."""
         self._unsure: dict[Account, int] = {}
@@ -165,6 +170,11 @@ class Watcher(PollLoop):
     def block(self) -> int:
         """The block the node stands at: its saved head, or a reorg's fork point till saved."""
         return min(self.saved, self.checkpoint)
+
+    def chain_view(self) -> tuple[int, str, int]:
+        """The send path's view of the chain (``sdex.chain.asend.ChainView``): every reset
+        moves it."""
+        return self.start_block, self.identity.deploy_block_hash, self.resets_begun
 
     @property
     def lag(self) -> int:
@@ -425,6 +435,7 @@ class Watcher(PollLoop):
                 self.start_block,
             )
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
+        self.resets_begun += 1  # (the send path's view moved: nothing signed before is sent)
         # one transaction: refused, no fill is dropped unannounced (the next try drops it)
         self.undoing()
         gone = self.store.reset_chain(self.identity)  # (awaited: a stall said on /health)

@@ -1,0 +1,64 @@
+"""Per-peer budgets of the work a ``/p2p/`` answer costs, by what it holds (hashes listed,
+orders answered), beside the request budget (``sdex.gossip.gate``: a token a request,
+whatever it asks). Each is a token bucket per admitted peer that an answer spends by its
+size; a peer over it is answered less (``most``), not refused: an honest flow takes what it
+got, asks the rest in its next round, and counts no failure (a 429 would back it off)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sdex.gossip.actions import GossipConfig
+
+MAX_HELD = 1024
+"""Buckets kept at once; past it the full ones are dropped (they refill to full anyway)."""
+
+
+class PeerBudget:
+    """Units (hashes, orders) each peer may be answered: ``rate`` a second, ``full`` at most;
+    one answer at most ``cap``."""
+
+    def __init__(
+        self, rate: float, full: float, cap: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.full = float(full)
+        self.cap = cap
+        self.clock = clock
+        self._held: dict[str, tuple[float, float]] = {}
+
+    def _now(self, peer: str) -> tuple[float, float]:
+        now = self.clock()
+        held, at = self._held.get(peer, (self.full, now))
+        return min(self.full, held + (now - at) * self.rate), now
+
+    def most(self, peer: str) -> int:
+        """The units ``peer`` may be answered now (at most ``cap``)."""
+        return max(0, min(self.cap, int(self._now(peer)[0])))
+
+    def spend(self, peer: str, units: float) -> None:
+        """``units`` were answered to ``peer``."""
+        held, now = self._now(peer)
+        self._held[peer] = (held - units, now)
+        if len(self._held) > MAX_HELD:  # (full ones hold nothing worth keeping)
+            rate, full = self.rate, self.full
+            self._held = {k: v for k, v in self._held.items() if v[0] + (now - v[1]) * rate < full}
+
+
+FETCH_ROUNDS = 2
+"""Anti-entropy rounds of fetches (this node's ``ae_max_fetches`` calls of ``batch_max``
+orders) each peer's answers to ``POST /p2p/fetch`` may hold an interval (``fetch_budget``)."""
+WHY_A_UNIT = 8
+"""``why`` hashes (a soft cancel's lookup, ~1 us) a fetch's budget counts as one order
+answered (~8 us of the loop: encoded, hashed for the answer's signature, written)."""
+
+
+def fetch_budget(cfg: GossipConfig) -> PeerBudget:
+    """The orders each peer may be answered by ``POST /p2p/fetch`` (gossip69: a request
+    naming 5,000 open orders cost ~39 ms of the loop for one token of the request budget,
+    2,000 a second: one peer could take the whole loop): ``FETCH_ROUNDS`` of this node's
+    own anti-entropy rounds' fetches an interval, twice that at once."""
+    per_round = cfg.ae_max_fetches * cfg.batch_max
+    full = 2 * FETCH_ROUNDS * per_round
+    return PeerBudget(FETCH_ROUNDS * per_round / cfg.ae_interval, full, full)
