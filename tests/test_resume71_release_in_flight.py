@@ -73,10 +73,7 @@ async def test_an_order_found_filled_keeps_what_its_match_in_flight_holds(
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     c = chain
-    sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
-    first = c.sign(bid(c, BOB, E18 // 20, 125 * E6), BOB)
-    second = c.sign(bid(c, CAROL, E18 // 20, 125 * E6), CAROL)
-    hook = SecondDiagnosis(c, sell, [first, second])
+    sell, first, second, hook = _orders(c)
     caplog.set_level(logging.WARNING, logger="sdex.node")
     async with node_on(c, tmp_path, hook) as (node, api):
         try:
@@ -113,10 +110,7 @@ async def test_the_order_back_after_a_reorg_meanwhile_takes_no_stale_release(
     record said ``filled`` at the book's 0 and the chain's 0 after the reorg was no news to
     the recheck (``_reopened``)."""
     c = chain
-    sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
-    first = c.sign(bid(c, BOB, E18 // 20, 125 * E6), BOB)
-    second = c.sign(bid(c, CAROL, E18 // 20, 125 * E6), CAROL)
-    hook = SecondDiagnosis(c, sell, [first, second])
+    sell, first, second, hook = _orders(c)
     caplog.set_level(logging.WARNING, logger="sdex.node")
     async with node_on(c, tmp_path, hook) as (node, api):
         snap = str(c.rpc.call("evm_snapshot"))
@@ -138,6 +132,15 @@ async def test_the_order_back_after_a_reorg_meanwhile_takes_no_stale_release(
         assert (await meta(api, sell))["filledMakerAmount"] == str(E18 // 10)
     said = [r.getMessage() for r in caplog.records if "releasing a failed match" in r.message]
     assert not said, said  # (before: "... is not in the book")
+
+
+def _orders(c: Chain) -> tuple[SignedOrder, SignedOrder, SignedOrder, SecondDiagnosis]:
+    """ALICE's ask of 0.1 WETH, BOB's and CAROL's bids for half of it each, and the hook
+    that holds the second diagnosis of a pair of them."""
+    sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
+    first = c.sign(bid(c, BOB, E18 // 20, 125 * E6), BOB)
+    second = c.sign(bid(c, CAROL, E18 // 20, 125 * E6), CAROL)
+    return sell, first, second, SecondDiagnosis(c, sell, [first, second])
 
 
 async def _two_in_flight(
