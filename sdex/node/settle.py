@@ -363,9 +363,14 @@ class NodeSettlement(NodeHolds):
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
                 if payer(so) not in busy:
                     self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
-                if v.remove is RemovalReason.FILLED and so.hash in self.book:
+                in_book = self.book.get(so.hash)
+                if v.remove is RemovalReason.FILLED and in_book is not None and not in_book.pending:
                     # closed with the chain's filled amount, as the watcher closes it (attack29:
-                    # "filled" with 0 filled, and a fill event for it later changed nothing)
+                    # "filled" with 0 filled, and a fill event for it later changed nothing);
+                    # with another match of it in flight, closed keeping what that holds
+                    # (``_closed_by_chain``), for its release (resume71: ``set_filled`` let
+                    # it go; released later, against the order back in the book after a reset,
+                    # it took another match's, or failed: "cannot release")
                     filled = min(v.filled, so.order.maker_amount)
                     self.registry.set_filled(so.hash, filled)
                     rec = self.records.get(so.hash)

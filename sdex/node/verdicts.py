@@ -17,7 +17,7 @@ from sdex.chain import OrderState
 from sdex.errors import ChainError
 from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
-from sdex.model import OPEN_STATUSES, OrderStatus
+from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus
 from sdex.node.intake import NodeIntake
 from sdex.order import SignedOrder
 
@@ -139,7 +139,11 @@ class NodeVerdicts(NodeIntake):
             if st is not None and st.closed is None:
                 if state.filled != st.filled:
                     self._apply_chain_state(rec.signed, state)
-            elif st is None and not rec.status.is_open and state.filled != rec.filled:
+            elif (
+                st is None
+                and not rec.status.is_open
+                and (state.filled != rec.filled or _reopened(rec.status, rec.signed, state))
+            ):
                 self._undone_under(rec.signed, state)
 
     async def _read_rechecks(self) -> Mapping[bytes, OrderState]:
@@ -185,6 +189,15 @@ class NodeVerdicts(NodeIntake):
         stores and publishes what moved (``OrderRegistry.sync``)."""
         self._recheck_settled(read)
         self.registry.sync()
+
+
+def _reopened(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:
+    """Whether the chain no longer closes an order closed by its word (filled, cancelled
+    or expired on chain): a reorg undid what closed it. resume71: closed ``filled`` by a
+    failed match's diagnosis while another match of it was in flight (at the book's filled
+    amount, 0), then a reorg took the other fill away: the chain's 0 was the record's, and
+    it stayed ``filled``, the chain ``FILLABLE``."""
+    return status in CHAIN_CLOSED and removal_of(judge(so, state)) is None
 
 
 def _message(verdict: Accepted | Rejection) -> str:
