@@ -1,0 +1,28 @@
+"""ux70's trial of main as a new user: what the README's steps met, each fixed and kept so.
+The console's ``help`` said the balance command as "held, approved to the Exchange,         in
+its open orders" (its docstring's line break and indentation kept in the summary)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakenode import FakeNode, fake_node, run_cli, wallet_args
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeNode]:
+    with fake_node() as node:
+        yield node
+
+
+def test_console_help_says_each_summary_with_single_spaces(fake: FakeNode) -> None:
+    r = run_cli("console", *wallet_args(fake), input="help\n", env={"COLUMNS": "240"})
+    assert r.exit_code == 0, r.output
+    assert "held, approved to the Exchange, in its open orders at the node" in r.output, r.output
+    for line in r.output.splitlines():
+        if line.startswith(("balance", "send_order", "get_dump", "fills", "cancel", "book")):
+            summary = re.split(r"\s{2,}", line.strip(), maxsplit=1)[-1]  # (after the usage)
+            assert "  " not in summary, line
