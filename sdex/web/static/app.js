@@ -1006,7 +1006,9 @@ function draft(placing = false) {
   try { price = typed("price", "PRICE", "a price"); } catch (e) { errors.price = e.message; }
   try { amount = typed("amount", "AMOUNT", "an amount"); } catch (e) { errors.amount = e.message; }
   const ex = $("expiry").value.trim();
-  if (!/^[0-9]{1,10}$/.test(ex) || Number(ex) <= 0) errors.expiry = "the expiry must be a positive number of seconds";
+  if (/^[0-9]{11,}$/.test(ex)) { // (ux70: said "not a positive number" of 99999999999)
+    errors.expiry = `the expiry is at most 9999999999 seconds (over 300 years), got '${ex.length > 30 ? ex.slice(0, 30) + "…" : ex}'`;
+  } else if (!/^[0-9]{1,10}$/.test(ex) || Number(ex) <= 0) errors.expiry = "the expiry must be a positive number of seconds";
   else expirySecs = BigInt(ex);
   if (missing || Object.keys(errors).length) return { errors };
   try {
