@@ -1,15 +1,20 @@
 """ux70's trial of main as a new user: what the README's steps met, each fixed and kept so.
 The console's ``help`` said the balance command as "held, approved to the Exchange,         in
-its open orders" (its docstring's line break and indentation kept in the summary)."""
+its open orders" (its docstring's line break and indentation kept in the summary); a node's
+redirect, refused, was said to the audit as "a wallet talks only to the node it is given"."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 
 import pytest
 
+from sdex.client import NodeClient, NodeProtocolError
 from tests.fakenode import FakeNode, fake_node, run_cli, wallet_args
+from tests.nodeutil import serving
+from tests.test_wallet69_redirects import hostile
 
 
 @pytest.fixture
@@ -26,3 +31,14 @@ def test_console_help_says_each_summary_with_single_spaces(fake: FakeNode) -> No
         if line.startswith(("balance", "send_order", "get_dump", "fills", "cancel", "book")):
             summary = re.split(r"\s{2,}", line.strip(), maxsplit=1)[-1]  # (after the usage)
             assert "  " not in summary, line
+
+
+async def test_a_refused_redirect_names_no_wallet() -> None:
+    """The client the wallet commands, the console and the audit share says whose rule it is
+    in words true for each of them (the audit's discrepancy read "a wallet talks only...")."""
+    async with serving(hostile("", 302)) as url:
+        with pytest.raises(NodeProtocolError) as caught:
+            await asyncio.to_thread(lambda: NodeClient(url, timeout=5.0).health())
+    said = str(caught.value)
+    assert "wallet" not in said, said
+    assert f"not followed (sdex talks only to the node it is given, {url})" in said, said
