@@ -359,7 +359,7 @@ class NodeClient:
         shown = f" to {where[:120] + ('...' if len(where) > 120 else '')!r}" if where else ""
         return NodeProtocolError(
             f"{method} {path} was answered HTTP {resp.status_code}, a redirect{shown}: "
-            f"not followed (a wallet talks only to the node it is given, {self.base_url}); "
+            f"not followed (sdex talks only to the node it is given, {self.base_url}); "
             "if you trust where it points, give that URL as --node"
         )
 

@@ -406,8 +406,10 @@ class WalletShell(cmd.Cmd):
 
 
 def _summary(method: object) -> str:
+    """A command's first sentence, its docstring's line breaks and indentation one space each
+    (ux70: "approved to the Exchange,         in its open orders" in ``help``)."""
     doc = getattr(method, "__doc__", None) or ""
-    return doc.split(".")[0].replace("\n", " ").strip() if doc else ""
+    return " ".join(doc.split(".")[0].split())
 
 
 def run_console(

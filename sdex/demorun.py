@@ -5,12 +5,16 @@ process it started."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from rich.console import Console
+from rich.markup import escape
 
 from sdex.demo import DemoFailed, Story, minimums_line, say_panel
 from sdex.devnet import Devnet
@@ -71,13 +75,50 @@ def interruptible() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+LOCK_FILE = "demo.lock"
+
+
+def hold_log_dir(log_dir: Path) -> IO[str] | None:
+    """The log directory held for one demo (an exclusive ``flock`` on its ``demo.lock``, which
+    says the holder's PID), until the returned file is closed, as at the process's exit; None
+    if another demo holds it. ux70: a second demo there deleted the running one's databases
+    and wrote its deployment file and logs over the kept network's."""
+    f = (log_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    f.truncate(0)
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def busy_text(log_dir: Path) -> str:
+    """Why a demo does not start in ``log_dir``: another runs there (its PID, as it wrote it)."""
+    pid = ""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        pid = (log_dir / LOCK_FILE).read_text()[:20].strip()
+    shown = f" (pid {pid})" if pid.isdigit() else ""
+    return (
+        f"another `sdex demo`{shown} runs in {log_dir}: this one would delete its nodes' "
+        "databases and write over its deployment file and logs; stop it first (Ctrl-C), or "
+        "run this one elsewhere: .venv/bin/sdex demo --log-dir .sdex/demo-2"
+    )
+
+
 def run_demo(console: Console, log_dir: Path, keep: bool = False) -> int:
-    with interruptible():
+    log_dir.mkdir(parents=True, exist_ok=True)
+    held = hold_log_dir(log_dir)
+    if held is None:
+        console.print(f"[red]error:[/] {escape(busy_text(log_dir))}")
+        return 1
+    with held, interruptible():
         return _run_demo(console, log_dir, keep)
 
 
 def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
-    log_dir.mkdir(parents=True, exist_ok=True)
     for stale in log_dir.glob("node-*.db*"):
         stale.unlink()
     started = time.monotonic()

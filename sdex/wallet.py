@@ -286,6 +286,12 @@ def sign_limit_order(
     """
     if expiry_seconds <= 0:
         raise WalletInputError("the expiry must be a positive number of seconds")
+    now = int(time.time()) if now is None else now
+    if now + expiry_seconds > UINT64_MAX:  # (ux70: it read "expiry <now + it> is outside uint64")
+        raise WalletInputError(
+            f"--expiry {expiry_seconds} ends past the latest expiry an order can carry (unix "
+            f"{UINT64_MAX}): at most {UINT64_MAX - now} seconds from now"
+        )
     order = build_order(
         config,
         market,
@@ -293,7 +299,7 @@ def sign_limit_order(
         price,
         amount,
         address_of(key),
-        expiry=(int(time.time()) if now is None else now) + expiry_seconds,
+        expiry=now + expiry_seconds,
         salt=random_salt() if salt is None else salt,
     )
     return sign_order(order, config.domain, key)

@@ -45,6 +45,12 @@ async def test_field_errors_follow_the_fields_as_typed(
             "expiry": "the expiry must be a positive number of seconds"
         }
         assert await _type(page, expiry="3600") == {}
+        # more seconds than the field takes is said as such (ux70: 99999999999 read "must be
+        # a positive number of seconds")
+        assert await _type(page, expiry="99999999999") == {
+            "expiry": "the expiry is at most 9999999999 seconds (over 300 years), got '99999999999'"
+        }
+        assert await _type(page, expiry="3600") == {}
         # a bad expiry, then the form cleared, then the expiry put right: nothing stays
         await _type(page, price="abc", expiry="0")
         assert set(await _errors(page)) == {"price", "expiry"}

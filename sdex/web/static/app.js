@@ -633,7 +633,7 @@ function readFailed(e) {
 
 /** The rate of orders over the last RATE_WINDOW_MS or a little more (ux51: over the 0.5-2 s
  * between two reads, an order posted 4 s before read "0.0 (0.0 posted here)"): from the
- * newest read at least that old, with the count it is made of. */
+ * newest read at least that old, with the count it is made of; none over less than 1 s. */
 const RATE_WINDOW_MS = 10_000;
 function ordersRate(read) {
   const reads = S.rates;
@@ -641,7 +641,7 @@ function ordersRate(read) {
   while (reads.length > 2 && read.at - reads[1].at >= RATE_WINDOW_MS) reads.shift();
   const first = reads[0];
   const span = (read.at - first.at) / 1000;
-  if (span <= 0) return "—";
+  if (span < 1) return "—"; // (ux70: two reads 0.3 s apart read "... in the last 0 s")
   const got = Math.max(0, read.orders - first.orders); // (a pruned book counts fewer)
   const posted = Math.max(0, read.submitted - first.submitted);
   return `${(got / span).toFixed(1)} (${(posted / span).toFixed(1)} posted here) · ` +
@@ -1006,7 +1006,9 @@ function draft(placing = false) {
   try { price = typed("price", "PRICE", "a price"); } catch (e) { errors.price = e.message; }
   try { amount = typed("amount", "AMOUNT", "an amount"); } catch (e) { errors.amount = e.message; }
   const ex = $("expiry").value.trim();
-  if (!/^[0-9]{1,10}$/.test(ex) || Number(ex) <= 0) errors.expiry = "the expiry must be a positive number of seconds";
+  if (/^[0-9]{11,}$/.test(ex)) { // (ux70: said "not a positive number" of 99999999999)
+    errors.expiry = `the expiry is at most 9999999999 seconds (over 300 years), got '${ex.length > 30 ? ex.slice(0, 30) + "…" : ex}'`;
+  } else if (!/^[0-9]{1,10}$/.test(ex) || Number(ex) <= 0) errors.expiry = "the expiry must be a positive number of seconds";
   else expirySecs = BigInt(ex);
   if (missing || Object.keys(errors).length) return { errors };
   try {
