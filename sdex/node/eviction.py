@@ -113,13 +113,18 @@ class HeldEviction:
     def _rewrite(self, rec: Record, insert: bool) -> None:
         """Queue ``rec``'s row again (its insert too if ``insert``: no row): every write
         queued before ``evict``'s read was committed by then, so a row that differs from
-        the record is one whose write failed; the next ``evict`` finds it stored."""
+        the record is one whose write failed; the next ``evict`` finds it stored. Its soft
+        cancel's proof too, if it holds one (review71: a cancel taken while its row's insert
+        was refused wrote its proof into no row, or had it refused too; written again
+        without it, the row matched the record, which left memory, and the proof was lost)."""
         s = rec.signed
         if insert:
             self.store.add_order_async(
                 s, rec.seq, rec.status, rec.source, rec.tif.value, rec.json, waited=False
             )
         self.store.update_orders([rec.row()])
+        if rec.cancel_signature is not None:
+            self.store.set_cancel_signature(s.hash_hex, rec.cancel_signature, rec.cancel_at)
 
     async def _grow(self) -> None:
         """A filter for twice the hashes, built from the store (every stored hash, open
