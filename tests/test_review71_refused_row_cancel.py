@@ -8,13 +8,12 @@ lost for good."""
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from pathlib import Path
 
 from sdex.order import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_chaos69_refused_row import write_locked
 from tests.test_node import BOB, E6, E18, bid
 
 
@@ -30,13 +29,7 @@ async def test_a_refused_rows_rewrite_keeps_the_cancel_taken_meanwhile(
     posted = c.sign(bid(c, BOB, E18, 2000 * E6))  # (nothing to trade: it rests)
     sig = sign_hash(c.domain.cancel_digest(posted.hash), c.keys[BOB])
     async with running_node(node_config(c, db)) as (node, api):
-        # (the writer's busy timeout cut from 5 s to 0.3 s: the refusals come sooner)
-        await asyncio.wrap_future(
-            node.store._writer.submit(lambda d: d.execute("PRAGMA busy_timeout=300"))
-        )
-        other = sqlite3.connect(db, isolation_level=None, timeout=30)  # (an operator's shell)
-        try:
-            other.execute("BEGIN IMMEDIATE")  # the write lock, held by another connection
+        async with write_locked(node, db):
             code, body = await api.post_order(posted)
             assert code == 503, (code, body)
             path = f"/v1/orders/{posted.hash_hex}/cancel"
@@ -44,9 +37,6 @@ async def test_a_refused_rows_rewrite_keeps_the_cancel_taken_meanwhile(
             assert code == 503, (code, body)  # (its proof's write refused)
             rec = node.registry.get(posted.hash)
             assert rec is not None and rec.status == "cancelled"
-            other.execute("COMMIT")
-        finally:
-            other.close()
 
         async def cancelled_row() -> bool:
             s = node.store.order_now(posted.hash_hex)

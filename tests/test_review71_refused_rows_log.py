@@ -6,7 +6,7 @@ lock or a full disk lasted. Now one line a refused group and one update job for 
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import sqlite3
 from pathlib import Path
@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_chaos69_refused_row import write_locked
 from tests.test_hashes67_listing import hold
 
 HELD = 200
@@ -30,16 +31,11 @@ async def test_rows_refused_again_and_again_log_a_line_a_try_not_a_row(
     two a row a try); once the lock goes every row is stored."""
     db = tmp_path / "n.db"
     async with running_node(node_config(chain, db)) as (node, _):
-        await asyncio.wrap_future(
-            node.store._writer.submit(lambda d: d.execute("PRAGMA busy_timeout=100"))
-        )
         hold(node, chain, HELD)
         recs = list(node.registry.records.values())
         assert len(recs) == HELD
-        other = sqlite3.connect(db, isolation_level=None, timeout=30)
         caplog.set_level(logging.WARNING)
-        try:
-            other.execute("BEGIN IMMEDIATE")  # the write lock, held by another connection
+        async with write_locked(node, db, busy=0.1):
             for rec in recs:
                 node.store.add_order_async(rec.signed, rec.seq, rec.status, "test", waited=False)
 
@@ -49,16 +45,13 @@ async def test_rows_refused_again_and_again_log_a_line_a_try_not_a_row(
 
             await wait_for(tried, 60)
             errors = [r for r in caplog.records if "could not be stored" in r.getMessage()]
-            other.execute("COMMIT")
-        finally:
-            other.close()
         assert len(errors) < CYCLES * HELD // 4, len(errors)  # (before: >= 2 x 200 a try)
 
         hashes = [r.signed.hash_hex for r in recs]  # (made up: read as rows, not orders)
         sql = f"SELECT COUNT(*) FROM orders WHERE hash IN ({','.join('?' * HELD)})"
 
         async def all_stored() -> bool:
-            with sqlite3.connect(db) as reader:
+            with contextlib.closing(sqlite3.connect(db)) as reader:
                 return bool(reader.execute(sql, hashes).fetchone()[0] == HELD)
 
         await wait_for(all_stored, 30)
