@@ -269,7 +269,7 @@ class Writer:
             elif not ok:  # a row nobody waits for (add_order_async's waited=False)
                 unwaited.append(value)
         if unwaited:  # (one line a group: review71, a line a row, each written again a second)
-            log.error("%d order rows could not be stored: %s", len(unwaited), unwaited[0])
+            log.error("an order could not be stored: %s (%d such rows)", unwaited[0], len(unwaited))
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, items)
