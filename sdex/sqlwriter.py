@@ -253,6 +253,7 @@ class Writer:
         self.jobs += len(group)
         self.largest = max(self.largest, len(group))
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        unwaited: list[Any] = []
         for (fn, row, cf, af), (ok, value) in zip(group, results, strict=True):
             if fn is None and not ok and row:
                 self.refused.append(str(row[0]))  # (an order row: its hash first)
@@ -266,7 +267,9 @@ class Writer:
             elif af is not None:
                 by_loop.setdefault(af.get_loop(), []).append((af, ok, value))
             elif not ok:  # a row nobody waits for (add_order_async's waited=False)
-                log.error("an order could not be stored: %s", value)
+                unwaited.append(value)
+        if unwaited:  # (one line a group: review71, a line a row, each written again a second)
+            log.error("an order could not be stored: %s (%d such rows)", unwaited[0], len(unwaited))
         for loop, items in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, items)

@@ -170,6 +170,24 @@ async def gossip_net(
             await m.runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def admitted_peer(node: Any, node_url: str) -> AsyncIterator[Member]:
+    """A quiet peer (its own anti-entropy rounds never run) seeded with a real node's
+    ``node_url``, once ``node``'s gossip admitted it (its hello, dialled back)."""
+    quiet = GossipConfig(dial_interval=0.1, ae_interval=1e6)
+    peer = await serve_gossip(quiet, [node_url])
+    try:
+        await peer.gossip.start()
+        async with asyncio.timeout(20):
+            while node.gossip.peers.get(peer.gossip.node_id) is None:
+                await asyncio.sleep(0.05)
+        yield peer
+    finally:
+        await peer.runner.shutdown()
+        await peer.gossip.stop()
+        await peer.runner.cleanup()
+
+
 @contextlib.contextmanager
 def lines_run(files: set[str]) -> Iterator[list[int]]:
     """Lines of the code in ``files`` run meanwhile, on this thread (a count of its work that

@@ -13,12 +13,32 @@ holds (``HeldEviction.store_refused``, from the eviction loop)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import BOB, E6, E18, bid
+
+
+@contextlib.asynccontextmanager
+async def write_locked(node: Node, db: Path, busy: float = 0.3) -> AsyncIterator[None]:
+    """Another connection (an operator's shell) holds ``db``'s write lock until the block
+    ends; the node's writer waits ``busy`` seconds for it, not 5 (its refusals come sooner)."""
+    ms = int(busy * 1000)
+    await asyncio.wrap_future(
+        node.store._writer.submit(lambda d: d.execute(f"PRAGMA busy_timeout={ms}"))
+    )
+    other = sqlite3.connect(db, isolation_level=None, timeout=30)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock, held by another connection
+        yield
+        other.execute("COMMIT")
+    finally:
+        other.close()
 
 
 async def listed(api: Api, order_hash: str) -> bool:
@@ -34,18 +54,9 @@ async def test_an_order_whose_insert_a_lock_refused_is_stored_once_the_lock_goes
     db = tmp_path / "n.db"
     posted = c.sign(bid(c, BOB, E18, 2000 * E6))  # (nothing to trade: it rests)
     async with running_node(node_config(c, db)) as (node, api):
-        # (the writer's busy timeout cut from 5 s to 0.3 s: the refusal comes sooner)
-        await asyncio.wrap_future(
-            node.store._writer.submit(lambda d: d.execute("PRAGMA busy_timeout=300"))
-        )
-        other = sqlite3.connect(db, isolation_level=None, timeout=30)  # (an operator's shell)
-        try:
-            other.execute("BEGIN IMMEDIATE")  # the write lock, held by another connection
+        async with write_locked(node, db):
             code, body = await api.post_order(posted)
             assert code == 503 and "not stored" in body["reason"], (code, body)
-            other.execute("COMMIT")
-        finally:
-            other.close()
         assert node.registry.get(posted.hash) is not None  # held (and pushed to any peer)
         assert (await api.status(posted)) == "open"
 

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import aiohttp
 
-from sdex.gossip import GossipConfig, NodeKey
+from sdex.gossip import NodeKey
 from sdex.gossip.budgets import FETCH_ROUNDS
 from sdex.gossip.client import PeerClient
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, url_of
-from tests.p2putil import serve_gossip
+from tests.p2putil import admitted_peer
 from tests.test_hashes67_listing import hold, spread
-from tests.test_stream import until
 
 HELD = 20_000
 ASKED = 5_000
@@ -37,11 +36,7 @@ async def test_a_peers_fetched_orders_are_bounded_by_its_own_budget(
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _):
         gossip = node.gossip
         assert gossip is not None
-        quiet = GossipConfig(dial_interval=0.1, ae_interval=1e6)  # (its own rounds: never)
-        peer = await serve_gossip(quiet, [url_of(node)])
-        try:
-            await peer.gossip.start()
-            await until(lambda: gossip.peers.get(peer.gossip.node_id) is not None)
+        async with admitted_peer(node, url_of(node)) as peer:
             hold(node, chain, HELD)
             asked = [spread(i) for i in range(ASKED)]
             cfg = gossip.config
@@ -60,7 +55,3 @@ async def test_a_peers_fetched_orders_are_bounded_by_its_own_budget(
                     took = time.monotonic() - start
                     rounds = 2 * FETCH_ROUNDS + FETCH_ROUNDS * took / cfg.ae_interval
                     assert per_round <= answered <= rounds * per_round + 1, answered
-        finally:
-            await peer.runner.shutdown()
-            await peer.gossip.stop()
-            await peer.runner.cleanup()

@@ -11,16 +11,14 @@ from pathlib import Path
 
 import aiohttp
 
-from sdex.gossip import GossipConfig
 from sdex.gossip.client import PeerClient
 from sdex.gossip.flows import bucket_of
 from sdex.gossip.listing import BURST, MAX_LISTED, PER_INTERVAL, listing_budget
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, url_of
-from tests.p2putil import serve_gossip
+from tests.p2putil import admitted_peer
 from tests.test_gossip_core import Clock
 from tests.test_hashes67_listing import FULL, hold
-from tests.test_stream import until
 
 ASKS = 20
 """Listings of every bucket the peer asks, one after another (129 tokens each: 2,580 of its
@@ -36,11 +34,7 @@ async def test_an_admitted_peers_listings_are_bounded_by_its_own_budget(
     interval, each answer whole buckets (every hash held there), every answer a 200."""
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _):
         assert node.gossip is not None
-        quiet = GossipConfig(dial_interval=0.1, ae_interval=1e6)  # (its own rounds: never)
-        peer = await serve_gossip(quiet, [url_of(node)])
-        try:
-            await peer.gossip.start()
-            await until(lambda: node.gossip is not None and len(node.gossip.peers) == 1)
+        async with admitted_peer(node, url_of(node)) as peer:
             assert node.gossip.peers.get(peer.gossip.node_id) is not None
             hold(node, chain, FULL)
             body, to = {"buckets": list(range(256))}, node.gossip.key.node_id
@@ -62,10 +56,6 @@ async def test_an_admitted_peers_listings_are_bounded_by_its_own_budget(
             interval = node.gossip.config.ae_interval
             assert listed >= MAX_LISTED // 2  # (a first answer of whole buckets)
             assert listed <= (BURST + PER_INTERVAL * took / interval) * MAX_LISTED
-        finally:
-            await peer.runner.shutdown()
-            await peer.gossip.stop()
-            await peer.runner.cleanup()
 
 
 def test_the_budget_refills_per_interval_and_is_kept_per_peer() -> None:

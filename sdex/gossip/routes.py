@@ -329,10 +329,13 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
     budget, who = gossip.fetches, q.sender if peer else STRANGERS
     most = budget.most(who)
     hashes, why = hashes[:most], why[: most * WHY_A_UNIT]
+    # spent before the store read, what is not answered given back after (review71: spent
+    # after it, each of a peer's concurrent fetches read the whole budget before any spent)
+    budget.spend(who, len(hashes) + len(why) / WHY_A_UNIT)
     cancels = await gossip.node.cancel_proofs(why)  # (<= 5,000 of ~230 bytes: they fit)
     room = ANSWER_ROOM - sum(json_size(c) + 1 for c in cancels)
     orders = gossip.node.open_orders_by_hash(hashes, room)
-    budget.spend(who, len(orders) + len(why) / WHY_A_UNIT)
+    budget.spend(who, len(orders) - len(hashes))
     return {"orders": orders, "cancels": cancels}
 
 

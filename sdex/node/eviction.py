@@ -82,7 +82,7 @@ class HeldEviction:
                 del self._closing[h]  # fills in flight, pinned, or its last change not stored:
                 self._closing[h] = later  # looked at again after another grace period
                 if row != rec.row() and h not in self.book and self._deferred is None:
-                    self._rewrite(rec, row is None)  # (its write failed: written again)
+                    self._rewrite([rec], row is None)  # (its write failed: written again)
                 continue
             self._drop(rec)
             dropped += 1
@@ -102,24 +102,31 @@ class HeldEviction:
         memory, left out of ``GET /v1/orders`` and forgotten at a restart. How many."""
         if self._deferred is not None:
             return 0  # (the settler's rows are held back: next time)
-        queued = 0
-        for h in dict.fromkeys(self.store.refused_orders()):
-            rec = self.records.get(bytes.fromhex(h[2:]))
-            if rec is not None:  # (else evicted, its row committed first: stored)
-                self._rewrite(rec, True)
-                queued += 1
-        return queued
+        held = [
+            rec
+            for h in dict.fromkeys(self.store.refused_orders())
+            if (rec := self.records.get(bytes.fromhex(h[2:]))) is not None
+        ]  # (one not held: evicted, its row committed first, stored)
+        if held:  # (their updates one job: review71, a job each, each refusal logged)
+            self._rewrite(held, True)
+        return len(held)
 
-    def _rewrite(self, rec: Record, insert: bool) -> None:
-        """Queue ``rec``'s row again (its insert too if ``insert``: no row): every write
+    def _rewrite(self, recs: list[Record], insert: bool) -> None:
+        """Queue ``recs``' rows again (their inserts too if ``insert``: no row): every write
         queued before ``evict``'s read was committed by then, so a row that differs from
-        the record is one whose write failed; the next ``evict`` finds it stored."""
-        s = rec.signed
-        if insert:
+        the record is one whose write failed; the next ``evict`` finds it stored. Its soft
+        cancel's proof too, if it holds one (review71: a cancel taken while its row's insert
+        was refused wrote its proof into no row, or had it refused too; written again
+        without it, the row matched the record, which left memory, and the proof was lost)."""
+        for rec in recs if insert else ():
             self.store.add_order_async(
-                s, rec.seq, rec.status, rec.source, rec.tif.value, rec.json, waited=False
+                rec.signed, rec.seq, rec.status, rec.source, rec.tif.value, rec.json, waited=False
             )
-        self.store.update_orders([rec.row()])
+        self.store.update_orders([rec.row() for rec in recs])
+        for rec in recs:
+            if rec.cancel_signature is not None:
+                h = rec.signed.hash_hex
+                self.store.set_cancel_signature(h, rec.cancel_signature, rec.cancel_at)
 
     async def _grow(self) -> None:
         """A filter for twice the hashes, built from the store (every stored hash, open
