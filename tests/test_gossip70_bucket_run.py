@@ -80,7 +80,8 @@ async def test_a_node_asks_why_of_its_order_in_a_bucket_over_the_bound() -> None
 
 def test_an_over_full_bucket_is_a_named_contiguous_run_covering_every_hash() -> None:
     """The run is contiguous in the bucket's sorted hashes and named by its first and last
-    (the bucket's floor or ceiling where it holds the first or last hash); over many answers every hash of the bucket, the first and last included, is in one."""
+    (the bucket's floor or ceiling where it holds the first or last hash); over many
+    answers every hash of the bucket, the first and last included, is in one."""
     ground = GROUND[: MAX_LISTED + 100]
     view = OrderSet({"hash": h} for h in random.Random(2).sample(ground, len(ground)))
     rng, seen = random.Random(5), set()

@@ -7,15 +7,15 @@ answer names the buckets it holds (``buckets``) and the asker asks the others ne
 (it asks them in a random order, so none waits behind one that stays different). One bucket
 over the bound alone (hashes ground into one first byte) is answered as a contiguous run of
 its sorted hashes from a random place, and the span it covers is named (``range``: the
-bucket, the lowest and highest hash of the span, ``ranged``): the asker judges its own hashes inside the run, so an order it holds
-there that the peer has soft-cancelled is still asked why (gossip70: the slice was named in
-nothing, and ~16,385 unfunded orders ground into one bucket took every order there out of
-anti-entropy's cancel repair at every node). An older asker ignores ``range``, as it did the
-slice. Such a bucket is never quiet (its digest covers hashes the asker was not shown): it
-is asked again each round, a new run each time, within the asker's listing budget
-(hashes67: every bucket was answered whole, 13.8 MB and
-~230 ms of the loop for a node holding 200,000 orders, more than an asker reads:
-anti-entropy with a full node always failed, and any stranger could ask it again and again).
+bucket, the lowest and highest hash of the span, ``ranged``): the asker judges its own
+hashes inside the span, so an order it holds there that the peer has soft-cancelled is
+still asked why (gossip70: the slice was named in nothing, and ~16,385 unfunded orders
+ground into one bucket took every order there out of anti-entropy's cancel repair at every
+node). An older asker ignores ``range``, as it did the slice. Such a bucket is never quiet
+(its digest covers hashes the asker was not shown): it is asked again each round, a new run
+each time, within the asker's listing budget. (hashes67: every bucket was answered whole,
+13.8 MB and ~230 ms of the loop for a node holding 200,000 orders, more than an asker
+reads: anti-entropy with a full node always failed, and any stranger could ask it again.)
 The route charges the asker's rate limit a token per ``LISTED_PER_TOKEN`` hashes, and an
 admitted peer's answers are bounded by a budget of its own besides (``listing_budget``)."""
 
