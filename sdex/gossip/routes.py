@@ -70,6 +70,7 @@ from sdex.httpkit import (
 from sdex.order import parse_hex_bytes
 from sdex.sqlwriter import StoreError
 
+RETRY = {"Retry-After": "1"}
 MAX_SMALL_BODY = 64 * 1024
 MAX_BATCH = 1000
 MAX_HASHES = 5000
@@ -143,7 +144,7 @@ def p2p(route: Route, max_body: int) -> Handler:
         asked = Asked(
             sender.node_id, sender.url, body, request.query, addressed, sender.to, remote, more
         )
-        result = await route(gossip, asked)
+        result = await _run(route, gossip, asked)
         data = json.dumps(result, separators=(",", ":")).encode()
         headers = gossip.key.answer_headers(sender.signature, 200, data)
         return web.Response(body=data, content_type="application/json", headers=headers)
@@ -238,7 +239,18 @@ async def _frame(
     obj = {} if body is None else _object(gossip, sender, body)
     asked = Asked(sender, url, obj, query, charge=more)
     gossip.peers.seen(sender)
-    return await route(gossip, asked)
+    return await _run(route, gossip, asked)
+
+
+async def _run(route: Route, gossip: Gossip, asked: Asked) -> object:
+    """``route``'s answer; 503 (retry later) if the store refused its read or write (a lock
+    another connection holds past the writer's busy timeout, a full disk): gossip70, found
+    by chaos69: a peer got 500 and the node logged a traceback, where a wallet's order
+    route answers 503."""
+    try:
+        return await route(gossip, asked)
+    except StoreError as e:
+        raise ApiError(503, 100, f"the store is busy ({e}); retry", headers=RETRY) from None
 
 
 def _frame_now(
