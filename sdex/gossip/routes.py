@@ -289,10 +289,21 @@ async def post_orders(gossip: Gossip, q: Asked) -> object:
 
 
 async def get_snapshot(gossip: Gossip, q: Asked) -> object:
+    """A page of the open orders, bounded by each peer's budget (strangers' together:
+    ``snapshot_budget``), never below one order a page (the bootstrap goes on, slower)."""
     after = _int(q.query.get("after", "0"), "after", 0, 2**62)
     limit = _int(q.query.get("limit", "500"), "limit", 1, MAX_BATCH)
-    orders, nxt = gossip.node.snapshot_page(after, limit, ANSWER_ROOM)
+    budget, who = gossip.snapshots, _owner(gossip, q)
+    orders, nxt = gossip.node.snapshot_page(
+        after, min(limit, max(1, budget.most(who))), ANSWER_ROOM
+    )
+    budget.spend(who, len(orders))
     return {"orders": orders, "next": nxt}
+
+
+def _owner(gossip: Gossip, q: Asked) -> str:
+    """Whose budget an answer spends: an admitted peer's own, or all strangers' together."""
+    return q.sender if q.addressed and gossip.peers.get(q.sender) is not None else STRANGERS
 
 
 async def get_cancelled(gossip: Gossip, q: Asked) -> object:
@@ -337,8 +348,7 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
     assert isinstance(hashes, list) and isinstance(why, list)
     # each peer's orders answered a second bounded, strangers' together (``fetch_budget``):
     # over it the first few asked are answered, the rest asked again next round
-    peer = q.addressed and gossip.peers.get(q.sender) is not None
-    budget, who = gossip.fetches, q.sender if peer else STRANGERS
+    budget, who = gossip.fetches, _owner(gossip, q)
     most = budget.most(who)
     hashes, why = hashes[:most], why[: most * WHY_A_UNIT]
     cancels = await gossip.node.cancel_proofs(why)  # (<= 5,000 of ~230 bytes: they fit)
