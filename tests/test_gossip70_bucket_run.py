@@ -82,18 +82,17 @@ def test_an_over_full_bucket_is_a_named_contiguous_run_covering_every_hash() -> 
     """The run is contiguous in the bucket's sorted hashes and named by its first and last
     (the bucket's floor or ceiling where it holds the first or last hash); over many
     answers every hash of the bucket, the first and last included, is in one."""
-    ground = GROUND[: MAX_LISTED + 100]
+    ground = GROUND[:2000]
     view = OrderSet({"hash": h} for h in random.Random(2).sample(ground, len(ground)))
     rng, seen = random.Random(5), set()
-    for _ in range(300):
-        got = listing(view, [7], most=1000, rng=rng)
+    for _ in range(400):
+        got = listing(view, [7], most=100, rng=rng)
         run = got["hashes"]
         i = ground.index(run[0])
         lo = FLOOR if i == 0 else run[0]
         hi = CEILING if i + len(run) == len(ground) else run[-1]
         assert got["buckets"] == [] and got["range"] == [7, lo, hi]
-        assert 0 < len(run) <= 1000 and {bucket_of(h) for h in run} == {7}
+        assert 0 < len(run) <= 100 and {bucket_of(h) for h in run} == {7}
         assert run == ground[i : i + len(run)]  # (contiguous, sorted)
         seen.update(run)
-    assert ground[0] in seen and ground[-1] in seen
-    assert len(seen) > 0.99 * len(ground)
+    assert seen == set(ground)  # (the first and last included)
