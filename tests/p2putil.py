@@ -122,13 +122,15 @@ class Member:
     runner: web.AppRunner
 
 
-async def serve_gossip(cfg: GossipConfig, seeds: list[str], admin: bool = True) -> Member:
-    """One node: a ``MemoryNode`` behind a ``Gossip`` (not started), its routes served on a
-    free loopback port; the caller cleans its ``runner`` up."""
+async def serve_gossip(
+    cfg: GossipConfig, seeds: list[str], admin: bool = True, make: type[MemoryNode] = MemoryNode
+) -> Member:
+    """One node: a ``make`` (a ``MemoryNode``) behind a ``Gossip`` (not started), its routes
+    served on a free loopback port; the caller cleans its ``runner`` up."""
     for attempt in range(8):  # (a port free when picked may be bound by another test's
         # process before this one binds it: "address already in use")
         url = f"http://127.0.0.1:{free_port()}"
-        node = MemoryNode()
+        node = make()
         g = Gossip(node, url, seeds, cfg, NodeKey.generate())
         node.gossip = g
         app = web.Application()
@@ -148,14 +150,19 @@ async def serve_gossip(cfg: GossipConfig, seeds: list[str], admin: bool = True) 
 
 @contextlib.asynccontextmanager
 async def gossip_net(
-    n: int, configs: list[GossipConfig] | None = None, connect: bool = True
+    n: int,
+    configs: list[GossipConfig] | None = None,
+    connect: bool = True,
+    makes: list[type[MemoryNode]] | None = None,
 ) -> AsyncIterator[list[Member]]:
-    """``n`` nodes, each seeded with node 0; with ``connect``, until each knows all others."""
+    """``n`` nodes (of ``makes``' kinds), each seeded with node 0; with ``connect``, until
+    each knows all others."""
     members: list[Member] = []
     try:
         for i in range(n):
             cfg = configs[i] if configs else GossipConfig(dial_interval=0.1)
-            members.append(await serve_gossip(cfg, [members[0].url] if i else []))
+            make = makes[i] if makes else MemoryNode
+            members.append(await serve_gossip(cfg, [members[0].url] if i else [], make=make))
         for m in members:
             await m.gossip.start()
         if connect:

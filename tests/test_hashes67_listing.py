@@ -94,16 +94,16 @@ async def test_a_strangers_listing_of_every_bucket_is_bounded_and_charged(
             assert answered <= (burst + refilled) / cost + 1 < burst
 
 
-def test_a_bucket_over_the_bound_alone_is_a_slice_named_in_no_bucket() -> None:
-    """Hashes ground into one first byte (a bucket over ``MAX_LISTED`` alone): a slice of
-    it, from a random place, and the bucket is not named (the asker judges it unseen); the
-    buckets asked before it that fit are answered whole."""
+def test_a_bucket_over_the_bound_alone_is_a_run_named_in_no_bucket() -> None:
+    """Hashes ground into one first byte (a bucket over ``MAX_LISTED`` alone): a run of
+    it, from a random place, and the bucket is not named whole (gossip70: the run's span
+    is, ``range``); the buckets asked before it that fit are answered whole."""
     ground = [f"0x07{i:062x}" for i in range(MAX_LISTED + 500)]
     view = OrderSet({"hash": h} for h in [*ground, spread(1), spread(2)])
     other = bucket_of(spread(1))
     got = listing(view, [7, other], rng=random.Random(3))
-    assert got["buckets"] == [] and len(got["hashes"]) == MAX_LISTED
-    assert set(got["hashes"]) <= set(ground)
+    assert got["buckets"] == [] and 0 < len(got["hashes"]) <= MAX_LISTED
+    assert set(got["hashes"]) <= set(ground) and got["range"][0] == 7
     got = listing(view, [other, 7])
     assert got == {"hashes": view.hashes_in([other]), "buckets": [other]}
     assert listing(view, [other, other]) == got  # (a bucket asked twice: listed once)

@@ -21,6 +21,7 @@ from aiohttp.tracing import Trace
 from sdex import jsonio
 from sdex.errors import JsonLimitError
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, verify_answer
+from sdex.wsredirects import refuse_ws_redirects
 
 MAX_ANSWER = 8 * 1024 * 1024
 """Largest answer read from a peer (a snapshot page of 1,000 orders is ~1 MB)."""
@@ -166,9 +167,12 @@ class AddressedConnector(aiohttp.TCPConnector):
 
 
 def peer_session(timeout: float) -> aiohttp.ClientSession:
-    """The session the node calls its peers with (``AddressedConnector``)."""
+    """The session the node calls its peers with (``AddressedConnector``; a stream's upgrade
+    never follows a redirect: ``sdex.wsredirects``)."""
     return aiohttp.ClientSession(
-        connector=AddressedConnector(), timeout=aiohttp.ClientTimeout(total=timeout)
+        connector=AddressedConnector(),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        middlewares=(refuse_ws_redirects,),
     )
 
 

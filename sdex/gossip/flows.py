@@ -12,7 +12,8 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
 - **Anti-entropy** (``anti_entropy``): compare digests with one peer (256 buckets by the
   hash's first byte, each the XOR of its open order hashes); for buckets that differ fetch
   its hashes (the peer answers whole buckets up to a bound, ``sdex.gossip.listing``: the
-  others next round) and pull the orders we lack, at most ``ae_max_fetches`` fetches of
+  others next round; a bucket over the bound alone, a named run of it: our hashes inside
+  the run are judged) and pull the orders we lack, at most ``ae_max_fetches`` fetches of
   ``batch_max`` orders; an answer with more than we asked for costs the peer and ends it.
   A fetch whose answer is too large to carry (``TooLarge``) is asked again in halves, at
   most ``SPLIT_FACTOR`` times the round's fetches in all (the rest: the next rounds, the
@@ -32,6 +33,7 @@ from typing import Any, Protocol
 from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.hosts import source_group
+from sdex.gossip.listing import in_range
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.ports import OrderView
 from sdex.model import MAX_ORDER_JSON
@@ -235,12 +237,16 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
         return
     hashes, done = answer.get("hashes"), answer.get("buckets", buckets)  # (before: all)
     asked = set(buckets)
-    if (
-        not isinstance(hashes, list)
-        or len(hashes) > core.max_orders
-        or not isinstance(done, list)
-        or not all(isinstance(b, int) and b in asked for b in done)
-    ):
+    try:
+        if (
+            not isinstance(hashes, list)
+            or len(hashes) > core.max_orders
+            or not isinstance(done, list)
+            or not all(isinstance(b, int) and b in asked for b in done)
+        ):
+            raise ValueError("answer")
+        run = in_range(answer, asked, done)  # (a bucket over the peer's bound: a run of it)
+    except ValueError:
         core.penalize_later(peer.key)
         return
     buckets = sorted(set(done))  # (only the buckets answered whole are judged)
@@ -275,6 +281,9 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
             core.cancels_loaded = True
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
     extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
+    if run is not None:  # (and ours inside the run it named: gossip70)
+        b, lo, hi = run
+        extra += [h for h in view.hashes_in([b]) if lo <= h <= hi and h not in theirs_open]
     if looked == len(theirs_open):  # (each hash it named looked at: the quiet are known)
         moved = unsettled(buckets, theirs_open, their_buckets, (mine, view.digest()))
         note_quiet(peer, buckets, (their_buckets, mine), refused, missing + extra, moved)

@@ -5,10 +5,17 @@ A bucket is answered whole or not at all (the asker judges a bucket by all its h
 ``flows.anti_entropy``), in the order asked, until the next would pass ``MAX_LISTED``; the
 answer names the buckets it holds (``buckets``) and the asker asks the others next round
 (it asks them in a random order, so none waits behind one that stays different). One bucket
-over the bound alone (hashes ground into one first byte) is answered as a slice of it from a
-random place, and named in none (hashes67: every bucket was answered whole, 13.8 MB and
-~230 ms of the loop for a node holding 200,000 orders, more than an asker reads:
-anti-entropy with a full node always failed, and any stranger could ask it again and again).
+over the bound alone (hashes ground into one first byte) is answered as a contiguous run of
+its sorted hashes from a random place, and the span it covers is named (``range``: the
+bucket, the lowest and highest hash of the span, ``ranged``): the asker judges its own
+hashes inside the span, so an order it holds there that the peer has soft-cancelled is
+still asked why (gossip70: the slice was named in nothing, and ~16,385 unfunded orders
+ground into one bucket took every order there out of anti-entropy's cancel repair at every
+node). An older asker ignores ``range``, as it did the slice. Such a bucket is never quiet
+(its digest covers hashes the asker was not shown): it is asked again each round, a new run
+each time, within the asker's listing budget. (hashes67: every bucket was answered whole,
+13.8 MB and ~230 ms of the loop for a node holding 200,000 orders, more than an asker
+reads: anti-entropy with a full node always failed, and any stranger could ask it again.)
 The route charges the asker's rate limit a token per ``LISTED_PER_TOKEN`` hashes, and an
 admitted peer's answers are bounded by a budget of its own besides (``listing_budget``)."""
 
@@ -45,13 +52,48 @@ def listing(
         if len(hashes) + len(got) <= most:
             hashes += got
             done.append(b)
-        elif not hashes:  # (alone over the bound: a slice, from a random place)
-            start = rng.randrange(len(got))
-            hashes = (got[start:] + got[:start])[:most]
-            break
+        elif not hashes:  # (alone over the bound: a run of it, named)
+            return ranged(b, sorted(got), most, rng)
         else:
             break
     return {"hashes": hashes, "buckets": done}
+
+
+def ranged(b: int, hashes: list[str], most: int, rng: Any) -> dict[str, Any]:
+    """A contiguous run of at most ``most`` of bucket ``b``'s sorted ``hashes`` (more than
+    ``most``), from a random place, and the span it covers (``range``: ``b``, its first and
+    last hash; from the bucket's floor if the run holds the first hash, to its ceiling if it
+    holds the last: an asker's hash below or above all of this node's is judged too). Its
+    start is drawn from ``most - 1`` places before the first hash to the last, so each hash
+    is in a run as often as any other (a start drawn among the places where a whole run
+    fits would leave the first and last few hashes almost never shown)."""
+    start = rng.randrange(1 - most, len(hashes))
+    run = hashes[max(0, start) : start + most]
+    lo = f"0x{b:02x}" + "0" * 62 if start <= 0 else run[0]
+    hi = f"0x{b:02x}" + "f" * 62 if start + most >= len(hashes) else run[-1]
+    return {"hashes": run, "buckets": [], "range": [b, lo, hi]}
+
+
+def in_range(
+    answer: dict[str, Any], asked: set[int], done: list[Any]
+) -> tuple[int, str, str] | None:
+    """The run an answer names (``range``: its bucket, first and last hash), None if it names
+    none; raises ``ValueError`` if it is not one (not a bucket asked, one answered whole too,
+    hashes out of that bucket or out of order): a lie."""
+    got = answer.get("range")
+    if got is None:
+        return None
+    if not isinstance(got, list) or len(got) != 3:
+        raise ValueError("range")
+    b, lo, hi = got
+    if not isinstance(b, int) or b not in asked or b in done:
+        raise ValueError("range")
+    for h in (lo, hi):
+        if not isinstance(h, str) or len(h) != 66 or h[:4] != f"0x{b:02x}":
+            raise ValueError("range")
+    if lo > hi:
+        raise ValueError("range")
+    return b, lo, hi
 
 
 def listing_budget(interval: float) -> PeerBudget:

@@ -70,6 +70,7 @@ from sdex.httpkit import (
 from sdex.order import parse_hex_bytes
 from sdex.sqlwriter import StoreError
 
+RETRY = {"Retry-After": "1"}
 MAX_SMALL_BODY = 64 * 1024
 MAX_BATCH = 1000
 MAX_HASHES = 5000
@@ -143,7 +144,7 @@ def p2p(route: Route, max_body: int) -> Handler:
         asked = Asked(
             sender.node_id, sender.url, body, request.query, addressed, sender.to, remote, more
         )
-        result = await route(gossip, asked)
+        result = await _run(route, gossip, asked)
         data = json.dumps(result, separators=(",", ":")).encode()
         headers = gossip.key.answer_headers(sender.signature, 200, data)
         return web.Response(body=data, content_type="application/json", headers=headers)
@@ -238,7 +239,18 @@ async def _frame(
     obj = {} if body is None else _object(gossip, sender, body)
     asked = Asked(sender, url, obj, query, charge=more)
     gossip.peers.seen(sender)
-    return await route(gossip, asked)
+    return await _run(route, gossip, asked)
+
+
+async def _run(route: Route, gossip: Gossip, asked: Asked) -> object:
+    """``route``'s answer; 503 (retry later) if the store refused its read or write (a lock
+    another connection holds past the writer's busy timeout, a full disk): gossip70, found
+    by chaos69: a peer got 500 and the node logged a traceback, where a wallet's order
+    route answers 503."""
+    try:
+        return await route(gossip, asked)
+    except StoreError as e:
+        raise ApiError(503, 100, f"the store is busy ({e}); retry", headers=RETRY) from None
 
 
 def _frame_now(
@@ -277,10 +289,21 @@ async def post_orders(gossip: Gossip, q: Asked) -> object:
 
 
 async def get_snapshot(gossip: Gossip, q: Asked) -> object:
+    """A page of the open orders, bounded by each peer's budget (strangers' together:
+    ``snapshot_budget``), never below one order a page (the bootstrap goes on, slower)."""
     after = _int(q.query.get("after", "0"), "after", 0, 2**62)
     limit = _int(q.query.get("limit", "500"), "limit", 1, MAX_BATCH)
-    orders, nxt = gossip.node.snapshot_page(after, limit, ANSWER_ROOM)
+    budget, who = gossip.snapshots, _owner(gossip, q)
+    orders, nxt = gossip.node.snapshot_page(
+        after, min(limit, max(1, budget.most(who))), ANSWER_ROOM
+    )
+    budget.spend(who, len(orders))
     return {"orders": orders, "next": nxt}
+
+
+def _owner(gossip: Gossip, q: Asked) -> str:
+    """Whose budget an answer spends: an admitted peer's own, or all strangers' together."""
+    return q.sender if q.addressed and gossip.peers.get(q.sender) is not None else STRANGERS
 
 
 async def get_cancelled(gossip: Gossip, q: Asked) -> object:
@@ -325,8 +348,7 @@ async def post_fetch(gossip: Gossip, q: Asked) -> object:
     assert isinstance(hashes, list) and isinstance(why, list)
     # each peer's orders answered a second bounded, strangers' together (``fetch_budget``):
     # over it the first few asked are answered, the rest asked again next round
-    peer = q.addressed and gossip.peers.get(q.sender) is not None
-    budget, who = gossip.fetches, q.sender if peer else STRANGERS
+    budget, who = gossip.fetches, _owner(gossip, q)
     most = budget.most(who)
     hashes, why = hashes[:most], why[: most * WHY_A_UNIT]
     # spent before the store read, what is not answered given back after (review71: spent

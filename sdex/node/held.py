@@ -280,13 +280,14 @@ class HeldOrders(HeldEviction):
         return [f"{x:x}" for x in self._digest]
 
     def hashes_in(self, buckets: set[int]) -> list[str]:
-        """The gossiped orders' hashes (0x-hex) in these buckets."""
+        """The gossiped orders' hashes (0x-hex) in these buckets, each bucket's sorted (a
+        listing's run of an over-full bucket sorts them again: ``sdex.gossip.listing``)."""
         out: list[str] = []
         for b in sorted(buckets):
             if 0 <= b < 256:
                 listed = self._listed[b]
                 if listed is None:
-                    listed = self._listed[b] = ["0x" + h.hex() for h in self._buckets[b]]
+                    listed = self._listed[b] = sorted("0x" + h.hex() for h in self._buckets[b])
                 out += listed
         return out
 

@@ -11,6 +11,7 @@ import aiohttp
 from sdex import jsonio
 from sdex.errors import JsonLimitError
 from sdex.mirror import Header
+from sdex.wsredirects import refuse_ws_redirects
 
 RESUBSCRIBE = 5.0
 """Seconds between attempts to (re)open the newHeads subscription."""
@@ -25,12 +26,13 @@ async def follow_heads(
 ) -> None:
     """Follow new heads until cancelled: ``on_head(header)`` per notification (None when
     it carried no readable header), ``on_subscribed`` when the subscription opens or is
-    lost (reopened every ``RESUBSCRIBE`` seconds). Returns when the RPC refuses it."""
+    lost (reopened every ``RESUBSCRIBE`` seconds). Returns when the RPC refuses it. An
+    upgrade answered with a redirect is refused (``sdex.wsredirects``), as a failed one."""
     url = "ws" + rpc_url.removeprefix("http")
     while True:
         try:
             async with (
-                aiohttp.ClientSession() as session,
+                aiohttp.ClientSession(middlewares=(refuse_ws_redirects,)) as session,
                 session.ws_connect(url, max_msg_size=MAX_MESSAGE, heartbeat=30) as ws,
             ):
                 await ws.send_json(
