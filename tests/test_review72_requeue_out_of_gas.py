@@ -59,3 +59,29 @@ async def test_a_batch_out_of_gas_goes_again_as_signed_each_match_once(
         assert by_match[id(held_one)].outcome is Outcome.SETTLED
         assert (settler.settled, settler.withdrawn_matches, settler.failed) == (49, 1, 0)
         assert not settler.signed_out and not settler.unsigned()
+
+
+async def test_a_batch_out_of_gas_is_unsigned_until_its_parts_are_signed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Its signature reverted whole, each match of it is unsigned again until its part is
+    signed (``Settler.unsigned``: a diagnosis that finds an order at fault meanwhile
+    withdraws them; before, they were neither signed nor unsigned, signed after it: checked
+    here at each look, as the batch and each part go)."""
+    c = chain
+    backlog = [pair(c, k) for k in range(50)]
+    outside: list[int] = []  # (how many of each look's matches ``unsigned`` left out)
+    async with running_settler(c, tmp_path, max_batch=16, cap=4_060_000) as (settler, results):
+
+        def withdrawn(batch: Sequence[Match]) -> Mapping[int, str]:
+            unsigned = {id(m) for m in settler.unsigned()}
+            outside.append(sum(id(m) not in unsigned for m in batch))
+            return {}
+
+        settler.withdrawn = withdrawn
+        settler.gas.seen = 50_000  # (the slim one runs out: its parts go again)
+        settler.submit(backlog)
+        await wait_for(lambda: settler.idle.is_set() and len(results) >= 50, timeout=120.0)
+        assert settler.gas.slim_out_of_gas == 1 and settler.settled == 50
+        assert len(outside) >= 4 and not any(outside), outside  # (before: [0, 0, 25, 25, ...])
+        assert not settler.unsigned()
