@@ -18,21 +18,35 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from sdex.matching.match import Match
-from sdex.settlement import Outcome
+from sdex.settlement import Outcome, SettledMatch
+from sdex.settlement.settler import Settler
 from sdex.settlement.take import DOOMED_WHY
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_settlement_fallback import pair, running_settler
+
+CAP = 4_060_000  # (test_settlement_fallback's slim batch: 50 run out, 25 + 25 again)
+
+
+async def slim_out_of_gas(
+    settler: Settler, results: list[SettledMatch], backlog: list[Match]
+) -> None:
+    """``backlog`` (50 matches) sent as one slim batch that runs out of gas (its parts go
+    again), until all are reported."""
+    settler.gas.seen = 50_000  # as if taught by much cheaper matches: the slim one runs out
+    assert settler.batch_size(len(backlog)) == 50
+    settler.submit(backlog)
+    await wait_for(lambda: settler.idle.is_set() and len(results) >= 50, timeout=120.0)
+    assert settler.gas.slim_out_of_gas == 1
 
 
 async def test_a_batch_out_of_gas_goes_again_as_signed_each_match_once(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    cap = 4_060_000  # (test_settlement_fallback's slim batch: 50 run out, 25 + 25 again)
+    looks = {"held": 0, "withdrawn": 0}
     backlog = [pair(c, k) for k in range(50)]
     held_one, doomed = backlog[7], backlog[30]
-    looks = {"held": 0, "withdrawn": 0}
 
     def held() -> AbstractSet[bytes]:  # (1: as the batch forms; 2: at its signature)
         looks["held"] += 1
@@ -44,13 +58,9 @@ async def test_a_batch_out_of_gas_goes_again_as_signed_each_match_once(
             return {}
         return {i: DOOMED_WHY for i, m in enumerate(batch) if m is doomed}
 
-    async with running_settler(c, tmp_path, max_batch=16, cap=cap) as (settler, results):
+    async with running_settler(c, tmp_path, max_batch=16, cap=CAP) as (settler, results):
         settler.held, settler.withdrawn = held, withdrawn
-        settler.gas.seen = 50_000  # as if taught by much cheaper matches: the slim one runs out
-        assert settler.batch_size(len(backlog)) == 50
-        settler.submit(backlog)
-        await wait_for(lambda: settler.idle.is_set() and len(results) >= 50, timeout=120.0)
-        assert settler.gas.slim_out_of_gas == 1
+        await slim_out_of_gas(settler, results, backlog)
         reported = Counter(id(r.match) for r in results)
         assert sorted(reported.values()) == [1] * 50, "a match reported twice"  # (before: 51)
         by_match = {id(r.match): r for r in results}
@@ -69,9 +79,8 @@ async def test_a_batch_out_of_gas_is_unsigned_until_its_parts_are_signed(
     withdraws them; before, they were neither signed nor unsigned, signed after it: checked
     here at each look, as the batch and each part go)."""
     c = chain
-    backlog = [pair(c, k) for k in range(50)]
     outside: list[int] = []  # (how many of each look's matches ``unsigned`` left out)
-    async with running_settler(c, tmp_path, max_batch=16, cap=4_060_000) as (settler, results):
+    async with running_settler(c, tmp_path, max_batch=16, cap=CAP) as (settler, results):
 
         def withdrawn(batch: Sequence[Match]) -> Mapping[int, str]:
             unsigned = {id(m) for m in settler.unsigned()}
@@ -79,9 +88,7 @@ async def test_a_batch_out_of_gas_is_unsigned_until_its_parts_are_signed(
             return {}
 
         settler.withdrawn = withdrawn
-        settler.gas.seen = 50_000  # (the slim one runs out: its parts go again)
-        settler.submit(backlog)
-        await wait_for(lambda: settler.idle.is_set() and len(results) >= 50, timeout=120.0)
-        assert settler.gas.slim_out_of_gas == 1 and settler.settled == 50
+        await slim_out_of_gas(settler, results, [pair(c, k) for k in range(50)])
+        assert settler.settled == 50
         assert len(outside) >= 4 and not any(outside), outside  # (before: [0, 0, 25, 25, ...])
         assert not settler.unsigned()
