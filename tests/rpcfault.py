@@ -143,12 +143,24 @@ Calls = list[dict[str, object]]
 @dataclass
 class Gate:
     """Holds the first request ``picks`` chooses once ``armed`` is set (at most 60 s), until
-    ``release``; ``held`` is set when it caught one."""
+    ``release``; ``held`` is set when it caught one. ``fail`` (as it is released): answered
+    with a JSON-RPC error instead of forwarded (a chain outage)."""
 
     picks: Callable[[Calls], bool]
+    fail: bool = False
     armed: threading.Event = field(default_factory=threading.Event)
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+
+
+def _errors(req: object) -> object:
+    """A JSON-RPC error answer to each call of ``req`` (one, or a batch's)."""
+    calls = req if isinstance(req, list) else [req]
+    error = {"code": -32000, "message": "upstream unavailable"}
+    out = [
+        {"jsonrpc": "2.0", "id": c.get("id"), "error": error} for c in calls if isinstance(c, dict)
+    ]
+    return out if isinstance(req, list) else out[0]
 
 
 @contextmanager
@@ -165,6 +177,8 @@ def gated_proxy(upstream: str, gates: list[Gate]) -> Iterator[str]:
                     g.held.set()
             if caught:
                 g.release.wait(60)
+                if g.fail:
+                    return 200, json.dumps(_errors(req)).encode()
         return None
 
     with _proxy(upstream, intercept) as url:

@@ -16,6 +16,7 @@ from collections.abc import Set as AbstractSet
 from sdex.matching.match import Match
 from sdex.node.settlefills import NodeFills
 from sdex.order import SignedOrder
+from sdex.settlement.outcome import SettledMatch
 
 HOLD_BOUND = 10.0
 """Seconds at most a queued match of an order whose failed settlement is being diagnosed is
@@ -79,3 +80,11 @@ class NodeHolds(NodeFills):
         if len(kept) != len(self._holds):
             self._holds = kept
             self.settler.wake()
+
+    def _undoom(self, results: Iterable[SettledMatch]) -> None:
+        """Reported matches out of ``_doomed``: one whose batch ended before its signature's
+        check (a chain outage, a pre-flight) is never checked again (review72: kept for the
+        node's life, the match with it)."""
+        if self._doomed:
+            for r in results:
+                self._doomed.pop(id(r.match), None)

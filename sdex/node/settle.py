@@ -43,6 +43,7 @@ class NodeSettlement(NodeHolds):
     confirmed meanwhile (``_diagnose``)."""
 
     async def _on_settled(self, results: list[SettledMatch]) -> None:
+        self._undoom(results)
         failed: list[Match] = []
         unsent: list[Match] = []
         blameless: set[int] = set()  # (ids of failed matches that count against no order)

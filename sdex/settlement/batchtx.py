@@ -124,6 +124,13 @@ class BatchTx(NonceLane):
         for m in batch:
             self.signed_out.pop(id(m), None)
 
+    def _unsigned_again(self, batch: list[Match]) -> None:
+        """``batch``'s signature will never pay (``_not_ahead``): unsigned again until signed
+        again (``Settler.unsigned``: a diagnosis that finds an order of one at fault
+        meanwhile withdraws it; review72: in neither, it was signed after)."""
+        now = time.perf_counter()
+        self._unsigned.update((id(m), (m, now)) for m in batch)
+
     async def _preflight(
         self, batch: list[Match], data: bytes, gas: int
     ) -> list[SettledMatch] | None:
@@ -205,6 +212,7 @@ class BatchTx(NonceLane):
                     )  # fmt: skip
                     self._never_sent(signed)
                     self._not_ahead(batch)
+                    self._unsigned_again(batch)
                     self.store.set_settlement_status(signed.tx_hash, "dropped")
                     self.nonce_refusals += 1
                     continue

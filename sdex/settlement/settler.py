@@ -38,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from sdex.chain import Receipt, Sender
 from sdex.chain.aio import ChainThread
@@ -370,46 +370,46 @@ class Settler(BatchTx):
 
     async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
         try:
-            results = await self._settle_or_fail(batch, times)
+            results, again = await self._settle_or_fail(batch, times)
         finally:
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
-        if results is None:  # a backlog batch ran out of gas: again, with the fallback's room
-            rest, retry = batch, True
-            while True:  # (each part reported before the next goes: see below)
+        retry = True
+        try:
+            while again:  # a backlog batch ran out of gas: again, with the fallback's room
+                # (its matches as signed: review72, not one held back, queued, nor withdrawn)
+                await self._report(results)  # (each part reported before the next goes)
                 # sized as it goes (blame44: a receipt meanwhile may raise the figure)
-                size = self.gas.split(len(rest))[0]
-                part, rest = rest[:size], rest[size:]
-                got = await self._settle_or_fail(part, None, room=True)
-                if got is None and retry:  # (out of gas with room at the learned figure: once
-                    rest, retry = part + rest, False  # more at the bound, learning paused;
-                    continue  # review45: all reported failed, as if never sent)
-                why = "out of gas"  # ([]: each held back again, queued)
-                results = (
-                    got
-                    if got is not None
-                    else [SettledMatch(m, Outcome.FAILED, None, None, why) for m in part]
-                )
-                if not rest:
-                    break
-                await self._report(results)
+                size = self.gas.split(len(again))[0]
+                part, again = again[:size], again[size:]
+                results, more = await self._settle_or_fail(part, None, room=True)
+                if more and retry:  # (out of gas with room at the learned figure: once
+                    again, retry = more + again, False  # more at the bound, learning
+                    continue  # paused; review45: all reported failed, as if never sent)
+                why = "out of gas"
+                results += [SettledMatch(m, Outcome.FAILED, None, None, why) for m in more]
+                self._unsigned_done(more)
+        finally:
+            self._unsigned_done(again)  # (a stop: never signed)
         await self._report(results)
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
     async def _settle_or_fail(
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
-    ) -> list[SettledMatch] | None:
+    ) -> tuple[list[SettledMatch], list[Match]]:
         """``_settle`` of the matches not withdrawn (those given back unsent: ``withdrawn``),
         or on an error every match given back failed; those held back at the signature are
-        queued again, in no result."""
+        queued again, in no result. And the matches signed in a backlog batch that ran out
+        of gas (``_settle``'s None), to go again (``_fly``): the others' results stand."""
         dropped: list[SettledMatch] = []
+        again: list[Match] = []
         try:
             while True:
                 batch, gone = withdrawn_from(batch, self.withdrawn, self.unpaid)
                 dropped += gone
                 if not batch:
-                    return dropped
+                    return dropped, []
                 try:
                     got = await self._settle(batch, times, room)
                 except Withdrawn as w:  # (at the signature: nothing signed)
@@ -422,10 +422,17 @@ class Settler(BatchTx):
                     log.exception("settlement failed")
                     why = f"{type(e).__name__}: {e}"
                     got = [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
-                return None if got is None else dropped + got  # (None: all again, ``_fly``)
+                if got is None:  # (unsigned again until their parts are signed: review72)
+                    again = batch
+                    self._unsigned_again(again)
+                return dropped if got is None else dropped + got, again
         finally:  # (never signed: the pre-flight's, a chain outage's, the withdrawn)
-            for m in (*batch, *(r.match for r in dropped)):
-                self._unsigned.pop(id(m), None)
+            self._unsigned_done((*(() if again else batch), *(r.match for r in dropped)))
+
+    def _unsigned_done(self, matches: Iterable[Match]) -> None:
+        """``matches`` signed, reported or given up: out of ``unsigned``."""
+        for m in matches:
+            self._unsigned.pop(id(m), None)
 
     async def _report(self, results: list[SettledMatch]) -> None:
         if not results:  # (each match of the batch held back at its signature: queued)
