@@ -19,6 +19,7 @@ import asyncio
 import logging
 import math
 import time
+from typing import Any
 
 from sdex.book import OrderBook
 from sdex.chain import Sender
@@ -41,7 +42,7 @@ from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResul
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.settlement.reconcile import reconcile
-from sdex.store import ChainIdentity, Store, StoreError
+from sdex.store import ChainIdentity, Store, StoreError, bound_deploy_hash
 from sdex.watch import Watcher
 
 CANCELS_WAIT = 3.0
@@ -109,7 +110,7 @@ class Node(NodePeering):
         deploy_block = await self.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
         if deploy_block is None:
             raise ChainError(f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?")
-        identity = ChainIdentity(cfg.chain_id, cfg.exchange, deploy_block["hash"])
+        identity = ChainIdentity(cfg.chain_id, cfg.exchange, await self._deploy_hash(deploy_block))
         self.store = Store(cfg.db, identity, self.domain)
         if self.store.rejudge_due:
             log.warning("database %s: a chain reset: every stored order judged again", cfg.db)
@@ -181,6 +182,32 @@ class Node(NodePeering):
         self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, held_at_most)
         self.gossip.spawned = self.forwarding.spawned
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
+
+    async def _deploy_hash(self, block: dict[str, Any]) -> str:
+        """The deployment block's hash the node binds its store to: ``block``'s, unless the
+        database is bound to another that the chain still holds at that height (the answer
+        was wrong, not the chain replaced: kept). review73: one answer of another hash from
+        an endpoint that flapped made ``Store._bind`` reset the store, its pending settlements
+        (pooled, or mined before a kill) given up and their matches signed again, a paid
+        revert, its fills dropped and read again. A chain truly replaced does not hold it:
+        the reset stands (and one the chain's word kept wrongly, the watcher's first poll
+        finds: ``Watcher._deployed_here``)."""
+        got = str(block["hash"])
+        bound = bound_deploy_hash(self.config.db)
+        if bound is None or bound == got.lower():
+            return got
+        try:
+            held = await self.rpc.call("eth_getBlockByHash", bound, False)
+            kept = Header.from_rpc(held) if isinstance(held, dict) else None
+        except (ChainError, ValueError) as e:
+            raise ChainError(f"the chain's deployment block not read again: {e}") from None
+        if kept is None or kept.hash.lower() != bound or kept.number != self.config.deploy_block:
+            return got  # (replaced: ``Store._bind``'s reset)
+        log.warning(
+            "the chain answered %s for the deployment block %d, yet holds the database's %s "
+            "there: not a replaced chain, kept", got, kept.number, bound,
+        )  # fmt: skip
+        return bound
 
     async def _pending_clock(self) -> None:
         """The chain's clock from its pending block's stamp: an idle chain whose clock runs
