@@ -176,16 +176,21 @@ def gated_proxy(upstream: str, gates: list[Gate]) -> Iterator[str]:
 
 
 @contextmanager
-def flapping_proxy(upstream: str, number: int, wrong: str) -> Iterator[tuple[str, list[int]]]:
-    """The URL of a proxy to ``upstream`` whose first answer to ``eth_getBlockByNumber`` of
-    block ``number`` (alone) gives ``wrong`` for its hash, the rest forwarded; and a list
+def flapping_proxy(
+    upstream: str, number: int, wrong: str, at: int = 1
+) -> Iterator[tuple[str, list[int]]]:
+    """The URL of a proxy to ``upstream`` whose ``at``-th answer to ``eth_getBlockByNumber``
+    of block ``number`` (alone) gives ``wrong`` for its hash, the rest forwarded; and a list
     holding the count of such answers given (an endpoint that flapped once)."""
-    told = [0]
+    told, asked = [0], [0]
 
     def intercept(req: object) -> Answer | None:
         if told[0] or not isinstance(req, dict) or req.get("method") != "eth_getBlockByNumber":
             return None
         if (req.get("params") or [None])[0] != hex(number):
+            return None
+        asked[0] += 1
+        if asked[0] != at:
             return None
         fwd = urllib.request.Request(
             upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}

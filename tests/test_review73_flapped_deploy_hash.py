@@ -62,6 +62,28 @@ async def test_one_flapped_deploy_block_hash_at_start_resets_nothing(
             assert (await api.get("/v1/fills"))[1]["total"] == 2
 
 
+async def test_one_flapped_deploy_block_hash_at_the_first_poll_resets_nothing(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A fresh store (or one a reset left without a head): the watcher's first poll asks
+    whether the chain holds the deployment block it bound (``Watcher._deployed_here``); one
+    answer of another hash made it reset the store (``_reset``, whose own read of that block
+    gave the bound hash again), dropping the settlements signed since the start."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    # the start's read, then the first poll's: that one flaps
+    with flapping_proxy(c.rpc.url, cfg.deploy_block, "0x" + "cd" * 32, at=2) as (url, told):
+        async with running_node(replace(cfg, rpc=url)) as (node, _):
+
+            async def polled() -> bool:
+                head = int(c.rpc.call("eth_blockNumber"), 16)
+                return told == [1] and node.watcher.block >= head
+
+            await wait_for(polled, timeout=30)
+            assert node.watcher.resets == 0 and node.watcher.resets_begun == 0
+            assert not node.store.rejudge_due
+
+
 async def _settle(cfg: NodeConfig, maker: SignedOrder, taker: SignedOrder) -> None:
     """``maker`` and ``taker`` matched and settled by a node on ``cfg``."""
     async with running_node(cfg) as (_, api):
