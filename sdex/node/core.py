@@ -250,8 +250,7 @@ class Node(NodePeering):
         await self._nonce_floor()
         await self._reload_orders()
         if self.store.rejudge_due:  # (a reset found at open, or one a kill interrupted)
-            await self._rejudge_stored(None, {})  # (the open ones: judged above)
-            await self.store.rejudged()
+            await self._rejudge_all()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
         await self._adopt(pooled)  # (before the book is matched again: their orders held)
@@ -274,6 +273,24 @@ class Node(NodePeering):
             self.reloaded_from_chain,
             cfg.db,
         )
+
+    async def _rejudge_all(self) -> None:
+        """The start's walk of a reset (``rejudge_due``), its marker cleared once every row
+        it wrote is committed, kept if one failed (the next start walks again, the block's
+        next write tries the row again: ``track_writes``; review73: cleared behind a refused
+        row, that order kept the old chain's word for good)."""
+        await self.registry.track_writes()
+        try:
+            await self._rejudge_stored(None, {})  # (the open ones: judged above)
+        finally:
+            rows = self.registry.tracked_writes()
+        try:
+            if rows is not None:
+                await rows
+        except StoreError as e:
+            log.warning("the re-judging after a reset not stored (due again): %s", e)
+            return
+        await self.store.rejudged()
 
     async def _cancels_loaded(self, bound: float) -> None:
         """Until the bootstrap took its peer's soft-cancelled orders, at most ``bound`` s
