@@ -6,7 +6,10 @@ one and made a reset of the store (reset70's, at open): its pending settlements 
 (``dropped``, one mined or pooled in fact: its orders matched again, a second settlement of
 the same match signed, a paid revert), its fills dropped. The chain is asked whether it still
 holds the database's deployment block (``Node._deploy_hash``): it does, no reset. Real
-Hardhat, a real node and SQLite store, a real proxy on loopback (``tests/rpcfault.py``)."""
+Hardhat, a real node and SQLite store, a real proxy on loopback (``tests/rpcfault.py``). The
+same at the watcher's first poll (``Watcher._reset``: ``told``). And a reset's mark
+(``rejudge_due``) cleared only once the walk's rows are committed (a real SQLite trigger
+refuses one)."""
 
 from __future__ import annotations
 
