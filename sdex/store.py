@@ -398,6 +398,24 @@ def _order_row(
     )  # fmt: skip
 
 
+def bound_deploy_hash(path: Path | str) -> str | None:
+    """The deployment block hash the database at ``path`` is bound to (None: no such file,
+    none bound, or not readable so: ``Store`` says why), read without a write: a start asks
+    the chain whether it still holds that block before ``Store._bind`` takes another hash for
+    a replaced chain (``Node._deploy_hash``)."""
+    if str(path) == ":memory:" or not Path(path).is_file():
+        return None
+    try:
+        db = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='deploy_block_hash'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return None
+    return row[0].lower() if row is not None and isinstance(row[0], str) else None
+
+
 def _reset_rows(
     db: sqlite3.Connection, meta: list[tuple[str, str]], now: float
 ) -> list[StoredFill]:

@@ -187,3 +187,33 @@ def gated_proxy(upstream: str, gates: list[Gate]) -> Iterator[str]:
         finally:
             for g in gates:  # (before the server closes: it joins its handlers' threads)
                 g.release.set()
+
+
+@contextmanager
+def flapping_proxy(
+    upstream: str, number: int, wrong: str, at: int = 1
+) -> Iterator[tuple[str, list[int]]]:
+    """The URL of a proxy to ``upstream`` whose ``at``-th answer to ``eth_getBlockByNumber``
+    of block ``number`` (alone) gives ``wrong`` for its hash, the rest forwarded; and a list
+    holding the count of such answers given (an endpoint that flapped once)."""
+    told, asked = [0], [0]
+
+    def intercept(req: object) -> Answer | None:
+        if told[0] or not isinstance(req, dict) or req.get("method") != "eth_getBlockByNumber":
+            return None
+        if (req.get("params") or [None])[0] != hex(number):
+            return None
+        asked[0] += 1
+        if asked[0] != at:
+            return None
+        fwd = urllib.request.Request(
+            upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(fwd, timeout=30) as resp:
+            status, answer = resp.status, json.loads(resp.read())
+        answer["result"]["hash"] = wrong
+        told[0] += 1
+        return status, json.dumps(answer).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, told

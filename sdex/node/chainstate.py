@@ -20,6 +20,7 @@ from sdex.book import RemovalReason
 from sdex.chain import FillEvent, OrderState
 from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
+from sdex.futures import retrieved
 from sdex.ingest import judge, removal_of
 from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
@@ -60,6 +61,18 @@ class NodeChainState(NodeRejudge):
         finally:
             if (rows := self.registry.tracked_writes()) is not None:
                 changes.stored.append(rows)
+        if changes.reset:  # (walked: not again at a start, once the walk's rows are stored)
+            cleared = asyncio.ensure_future(self._rejudged(rows))
+            cleared.add_done_callback(retrieved)  # (the watcher's to see, with ``rows``)
+            changes.stored.append(cleared)
+
+    async def _rejudged(self, rows: asyncio.Task[None] | None) -> None:
+        """A reset's re-judging done: its mark cleared once the rows it wrote are committed
+        (one refused raises: the mark stays, the watcher applies the changes again; review73:
+        cleared behind a refused row, a kill left that order as the old chain had it)."""
+        if rows is not None:
+            await asyncio.shield(rows)
+        await self.store.rejudged()
 
     async def _apply_block(self, changes: BlockChanges) -> None:
         if changes.reset or changes.reorg_depth:  # the chain's time now, not the undone blocks'
@@ -143,8 +156,6 @@ class NodeChainState(NodeRejudge):
                 await self._rejudge_stored(
                     None if changes.reset else sorted(makers), changes.walked
                 )
-            if changes.reset:  # (done: not again at a start; the clear after the walk's rows)
-                changes.stored.append(self.store.rejudged())
             if kin_makers and not changes.reset:  # (evicted ones: from the store)
                 kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
                 await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import math
 import time
+from typing import Any
 
 from sdex.book import OrderBook
 from sdex.chain import Sender
@@ -41,7 +42,7 @@ from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResul
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.settlement.reconcile import reconcile
-from sdex.store import ChainIdentity, Store, StoreError
+from sdex.store import ChainIdentity, Store, StoreError, bound_deploy_hash
 from sdex.watch import Watcher
 
 CANCELS_WAIT = 3.0
@@ -109,7 +110,7 @@ class Node(NodePeering):
         deploy_block = await self.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
         if deploy_block is None:
             raise ChainError(f"block {cfg.deploy_block} does not exist on {cfg.rpc}: wrong chain?")
-        identity = ChainIdentity(cfg.chain_id, cfg.exchange, deploy_block["hash"])
+        identity = ChainIdentity(cfg.chain_id, cfg.exchange, await self._deploy_hash(deploy_block))
         self.store = Store(cfg.db, identity, self.domain)
         if self.store.rejudge_due:
             log.warning("database %s: a chain reset: every stored order judged again", cfg.db)
@@ -182,6 +183,32 @@ class Node(NodePeering):
         self.gossip.spawned = self.forwarding.spawned
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
 
+    async def _deploy_hash(self, block: dict[str, Any]) -> str:
+        """The deployment block's hash the node binds its store to: ``block``'s, unless the
+        database is bound to another that the chain still holds at that height (the answer
+        was wrong, not the chain replaced: kept). review73: one answer of another hash from
+        an endpoint that flapped made ``Store._bind`` reset the store, its pending settlements
+        (pooled, or mined before a kill) given up and their matches signed again, a paid
+        revert, its fills dropped and read again. A chain truly replaced does not hold it:
+        the reset stands (and one the chain's word kept wrongly, the watcher's first poll
+        finds: ``Watcher._deployed_here``)."""
+        got = str(block["hash"])
+        bound = bound_deploy_hash(self.config.db)
+        if bound is None or bound == got.lower():
+            return got
+        try:
+            held = await self.rpc.call("eth_getBlockByHash", bound, False)
+            kept = Header.from_rpc(held) if isinstance(held, dict) else None
+        except (ChainError, ValueError) as e:
+            raise ChainError(f"the chain's deployment block not read again: {e}") from None
+        if kept is None or kept.hash.lower() != bound or kept.number != self.config.deploy_block:
+            return got  # (replaced: ``Store._bind``'s reset)
+        log.warning(
+            "the chain answered %s for the deployment block %d, yet holds the database's %s "
+            "there: not a replaced chain, kept", got, kept.number, bound,
+        )  # fmt: skip
+        return bound
+
     async def _pending_clock(self) -> None:
         """The chain's clock from its pending block's stamp: an idle chain whose clock runs
         ahead (Hardhat after a burst of blocks) shows it no other way until it mines. A
@@ -223,8 +250,7 @@ class Node(NodePeering):
         await self._nonce_floor()
         await self._reload_orders()
         if self.store.rejudge_due:  # (a reset found at open, or one a kill interrupted)
-            await self._rejudge_stored(None, {})  # (the open ones: judged above)
-            await self.store.rejudged()
+            await self._rejudge_all()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
         await self._adopt(pooled)  # (before the book is matched again: their orders held)
@@ -247,6 +273,24 @@ class Node(NodePeering):
             self.reloaded_from_chain,
             cfg.db,
         )
+
+    async def _rejudge_all(self) -> None:
+        """The start's walk of a reset (``rejudge_due``), its marker cleared once every row
+        it wrote is committed, kept if one failed (the next start walks again, the block's
+        next write tries the row again: ``track_writes``; review73: cleared behind a refused
+        row, that order kept the old chain's word for good)."""
+        await self.registry.track_writes()
+        try:
+            await self._rejudge_stored(None, {})  # (the open ones: judged above)
+        finally:
+            rows = self.registry.tracked_writes()
+        try:
+            if rows is not None:
+                await rows
+        except StoreError as e:
+            log.warning("the re-judging after a reset not stored (due again): %s", e)
+            return
+        await self.store.rejudged()
 
     async def _cancels_loaded(self, bound: float) -> None:
         """Until the bootstrap took its peer's soft-cancelled orders, at most ``bound`` s

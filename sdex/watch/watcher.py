@@ -337,7 +337,7 @@ class Watcher(PollLoop):
             start = top.number + 1 if top is not None else self.checkpoint + 1
             fresh = top is None and start == self.start_block and not reset
             if fresh and not await self._deployed_here():
-                await self._reset(changes)  # (reads from the deployment block again)
+                await self._reset(changes, told=True)  # (reads from the deployment block again)
                 return
             end = min(latest.number, start + self.span - 1)
             eff = Effects()
@@ -411,8 +411,12 @@ class Watcher(PollLoop):
             self._behind_since = now if since is None else since
             raise
 
-    async def _reset(self, changes: BlockChanges) -> None:
-        """Another chain at the same RPC: start the mirror over from the deployment block."""
+    async def _reset(self, changes: BlockChanges, told: bool = False) -> None:
+        """Another chain at the same RPC: start the mirror over from the deployment block.
+        ``told``: by one answer of another hash for that block (``_deployed_here``), which
+        the read here must repeat, else nothing is proven (``Inconsistent``: read again).
+        review73: one flapped answer reset a live chain, the settlements signed since the
+        start (pooled, or mined) given up and their matches signed again."""
         chain_id = quantity(await self.rpc.call("eth_chainId"))
         if chain_id != self.identity.chain_id:
             raise ChainReset(f"chain id is {chain_id}, not {self.identity.chain_id}")
@@ -423,6 +427,8 @@ class Watcher(PollLoop):
         if deploy is None:
             raise ChainReset(f"the chain has no block {self.start_block} (the deployment block)")
         header = Header.from_rpc(deploy)
+        if told and header.hash == self.identity.deploy_block_hash.lower():
+            raise Inconsistent(f"block {self.start_block} answered two hashes: read again")
         h = self.mirror.head
         if h is not None and h.hash == ZERO_HASH:  # (set aside at start: said then)
             log.info(
