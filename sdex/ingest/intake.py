@@ -273,7 +273,8 @@ class Intake:
         """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
         without a task per order: the off-chain checks of all, their signatures in one
         hand-over (in order, as they come back; ``Hand`` before), the chain reads some need
-        together last (``spend`` asked of each of those by its index in ``objs``)."""
+        together last, each yielded as it ends (``spend`` asked of each of those by its index
+        in ``objs``)."""
         firsts = [self.check_offchain(o, check_fee) for o in objs]
         signed: list[tuple[int, SignedOrder]] = []
         for i, first in enumerate(firsts):
@@ -294,12 +295,29 @@ class Intake:
                     reads.append((i, so, ok))
                 else:
                     yield i, result
-        if reads:  # (a first-seen account, a contract signature: rare, so tasks here)
-            got = await asyncio.gather(*(self._read_state(so, ok, spend, i) for i, so, ok in reads))
-            for (i, so, ok), state in zip(reads, got, strict=True):
-                # judged as each is yielded, after the ones before it were booked: a maker's
-                # open orders are counted (``short_of_funds``), not all seen as none (attack28)
-                yield i, state if isinstance(state, Rejection) else self._verdict(so, ok, state)
+        if not reads:
+            return
+        # (a first-seen account, a contract signature: rare, so tasks here) each yielded as
+        # its read ends, not once all have: one sender's slow read (a contract wallet whose
+        # view burns its gas) held every other sender's order of the call (review74b: a
+        # wallet group's, http69)
+        pending = {
+            asyncio.ensure_future(self._read_state(so, ok, spend, i)): (i, so, ok)
+            for i, so, ok in reads
+        }
+        try:
+            while pending:
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda t: pending[t][0]):
+                    i, so, ok = pending.pop(task)
+                    state = task.result()
+                    # judged as each is yielded, after the ones before it were booked: a
+                    # maker's open orders are counted (``short_of_funds``), not all seen as
+                    # none (attack28)
+                    yield i, state if isinstance(state, Rejection) else self._verdict(so, ok, state)
+        finally:  # (left early, or cancelled: the reads nobody waits for any more)
+            for task in pending:
+                task.cancel()
 
     def _after_ecdsa(self, signed: SignedOrder, ecdsa_ok: bool | None) -> IntakeResult | None:
         """The verdict on ``signed`` after its ECDSA check, if no chain read is needed (the
