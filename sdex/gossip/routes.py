@@ -54,7 +54,7 @@ from sdex.gossip.gate import (
 )
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import body_hash
-from sdex.gossip.listing import LISTED_PER_TOKEN, MAX_LISTED, listing
+from sdex.gossip.listing import LISTED_PER_TOKEN, MAX_LISTED, listing, starts_of
 from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS
 from sdex.gossip.replay import ReplayGuard
@@ -327,9 +327,12 @@ async def post_hashes(gossip: Gossip, q: Asked) -> object:
         or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in buckets)
     ):
         raise ApiError(400, 100, "buckets must be a list of integers in 0..255")
+    starts = starts_of(q.body.get("from"))
+    if starts is None:
+        raise ApiError(400, 100, "from must be a list of [bucket, a hash of that bucket]")
     budget = gossip.listings if q.addressed and gossip.peers.get(q.sender) is not None else None
     most = MAX_LISTED if budget is None else budget.most(q.sender)  # (strangers: ``charge``)
-    answer = listing(gossip.node, buckets, most)  # (bounded: ``sdex.gossip.listing``)
+    answer = listing(gossip.node, buckets, most, starts=starts)  # (bounded: see ``listing``)
     if budget is not None:
         budget.spend(q.sender, len(answer["hashes"]))
     q.charge(len(answer["hashes"]) / LISTED_PER_TOKEN)
