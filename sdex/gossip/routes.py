@@ -4,8 +4,10 @@ Every request is signed by its sender's node key (``sdex.gossip.identity``); the
 knows who is talking *before* it reads the body: an unsigned, stale or replayed request, or
 one addressed to another node id (``X-SDEX-To``; a hello may name none), gets 401, a banned
 id 403, a sender over its rate limit 429 (per admitted id; ids not in the peer table share
-one budget, so made-up keys buy nothing). Then the body is read (bounded), must
-match its signed hash, and is parsed by ``sdex.jsonio`` (size and depth before parsing).
+one budget, so made-up keys buy nothing; their hellos one per client address, so a new
+node's hello is heard whatever other strangers ask: ``gate.HELLOS``). Then the body is read
+(bounded), must match its signed hash, and is parsed by ``sdex.jsonio`` (size and depth
+before parsing).
 A request refused before its sender was proved and admitted (``Refused``) is charged to its
 client address: one that spent its budget of refusals is answered 429 before any header is
 parsed or key recovered (``sdex.gossip.refusals``), and a refusal closes a connection whose
@@ -41,6 +43,8 @@ from sdex.gossip.budgets import WHY_A_UNIT
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gate import (
     GOSSIP_KEY,
+    HELLO_LIMITER_KEY,
+    HELLOS,
     PEER_LIMITER_KEY,
     REPLAY_KEY,
     STRANGER_LIMITER_KEY,
@@ -436,6 +440,7 @@ def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
     app[STRANGER_LIMITER_KEY] = RateLimiter(
         RateLimit(rate=limit.rate / 4, burst=max(1, limit.burst // 4))
     )
+    app[HELLO_LIMITER_KEY] = RateLimiter(HELLOS)
     app[REPLAY_KEY] = ReplayGuard()
     for method, path, route, max_body in ROUTES:
         app.router.add_route(method, path, p2p(route, max_body))
