@@ -26,6 +26,8 @@ from sdex.sim.orders import OrderSet
 class Notice:
     status: int
     body: dict[str, object]
+    stored: Any = None
+    """(the node's: what the answer waits for; none in memory)"""
 
 
 class Book(OrderSet):
@@ -77,7 +79,7 @@ class MemoryNode(Book):
             return False
         return self.orders.get(obj["hash"]) == obj
 
-    def cancel_notice(self, notice: object, peer: str) -> Notice:
+    def cancel_notice(self, notice: object, peer: str, address: str = "") -> Notice:
         return Notice(200, {"applied": True})
 
     async def cancelled_page(

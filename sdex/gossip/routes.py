@@ -39,7 +39,7 @@ from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
 from sdex.gossip.admin import links_route
-from sdex.gossip.budgets import WHY_A_UNIT
+from sdex.gossip.budgets import CANCEL_TOKENS, DIGEST_TOKENS, WHY_A_UNIT
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gate import (
     GOSSIP_KEY,
@@ -312,14 +312,21 @@ def _owner(gossip: Gossip, q: Asked) -> str:
 
 async def get_cancelled(gossip: Gossip, q: Asked) -> object:
     """A page of the orders soft-cancelled here (each with its maker's signed cancel): a
-    node bootstrapping from us learns the cancels of orders it never held (attack38)."""
+    node bootstrapping from us learns the cancels of orders it never held (attack38). As
+    many as each peer's budget allows (strangers' together: ``cancelled_budget``), never
+    fewer than one (the walk goes on, slower)."""
     after = _int(q.query.get("after", "0"), "after", 0, 2**62)
     limit = _int(q.query.get("limit", "500"), "limit", 1, MAX_BATCH)
-    orders, nxt = await gossip.node.cancelled_page(after, limit, ANSWER_ROOM)
+    budget, who = gossip.cancelled_pages, _owner(gossip, q)
+    most = min(limit, max(1, budget.most(who)))
+    budget.spend(who, most)  # (before the store read: concurrent pages see it; review71)
+    orders, nxt = await gossip.node.cancelled_page(after, most, ANSWER_ROOM)
+    budget.spend(who, len(orders) - most)
     return {"orders": orders, "next": nxt}
 
 
 async def get_digest(gossip: Gossip, q: Asked) -> object:
+    q.charge(DIGEST_TOKENS - 1)  # (its answer costs the loop more than a token buys)
     return {"buckets": gossip.node.digest()}
 
 
@@ -380,7 +387,9 @@ async def get_peers(gossip: Gossip, q: Asked) -> object:
 
 async def post_cancel(gossip: Gossip, q: Asked) -> object:
     """A peer's soft cancel; one kept for an order not held here is answered once its row is
-    committed (cancel66: answered before, a crash lost a cancel the peer was told was kept)."""
+    committed (cancel66: answered before, a crash lost a cancel the peer was told was kept).
+    Its signature is recovered on the loop: ``CANCEL_TOKENS``."""
+    q.charge(CANCEL_TOKENS - 1)
     result = gossip.node.cancel_notice(q.body, q.sender, q.address)
     if result.status >= 300:
         raise ApiError(result.status, 100, str(result.body.get("reason", "refused")))
