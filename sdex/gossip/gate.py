@@ -25,12 +25,13 @@ from sdex.httpkit import ApiError, RateLimit, RateLimiter, client_group
 
 STRANGERS = "strangers"
 """The rate-limit bucket shared by every id that is not in the peer table."""
-HELLOS = RateLimit(rate=16.0, burst=64)
+HELLOS = RateLimit(rate=64.0, burst=256)
 """Hellos from ids not in the peer table, per client address (``client_group``): their own
 budget, not the strangers' (gossip74: one stranger spending the strangers' shared budget on
 other requests kept every new node's hello away, so its admission: the node is dialled
 back, and admitted, only once its hello is heard). A devnet's nodes on one address say a
-first hello each to each other: 64 at once, 16 a second."""
+first hello each to each other, and dial each other back: 256 at once, 64 a second (a hello
+costs its claimed and shared URLs' introductions, bounded per host group)."""
 
 GOSSIP_KEY = web.AppKey("gossip", Gossip)
 PEER_LIMITER_KEY = web.AppKey("peer-limiter", RateLimiter)
