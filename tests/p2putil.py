@@ -26,6 +26,8 @@ from sdex.sim.orders import OrderSet
 class Notice:
     status: int
     body: dict[str, object]
+    stored: Any = None
+    """(the node's: what the answer waits for; none in memory)"""
 
 
 class Book(OrderSet):
@@ -77,7 +79,7 @@ class MemoryNode(Book):
             return False
         return self.orders.get(obj["hash"]) == obj
 
-    def cancel_notice(self, notice: object, peer: str) -> Notice:
+    def cancel_notice(self, notice: object, peer: str, address: str = "") -> Notice:
         return Notice(200, {"applied": True})
 
     async def cancelled_page(
@@ -123,10 +125,15 @@ class Member:
 
 
 async def serve_gossip(
-    cfg: GossipConfig, seeds: list[str], admin: bool = True, make: type[MemoryNode] = MemoryNode
+    cfg: GossipConfig,
+    seeds: list[str],
+    admin: bool = True,
+    make: type[MemoryNode] = MemoryNode,
+    limit: RateLimit | None = None,
 ) -> Member:
     """One node: a ``make`` (a ``MemoryNode``) behind a ``Gossip`` (not started), its routes
-    served on a free loopback port; the caller cleans its ``runner`` up."""
+    served on a free loopback port (``limit``: its peers' rate limit, default none to speak
+    of); the caller cleans its ``runner`` up."""
     for attempt in range(8):  # (a port free when picked may be bound by another test's
         # process before this one binds it: "address already in use")
         url = f"http://127.0.0.1:{free_port()}"
@@ -134,7 +141,7 @@ async def serve_gossip(
         g = Gossip(node, url, seeds, cfg, NodeKey.generate())
         node.gossip = g
         app = web.Application()
-        add_routes(app, g, RateLimit(), admin=admin)
+        add_routes(app, g, limit or RateLimit(), admin=admin)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:

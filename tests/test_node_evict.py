@@ -138,7 +138,7 @@ async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
     assert await reg.evict() == 1 and reg.get(h) is None and reg.total == 1
     state = ChainState(h, ChainStatus.FILLABLE, 0, True, 10**30, 10**30)
     late = Accepted(so, state)  # what the slow read answers now
-    assert node._from_peer(late, "peer", so.to_json()) == "known"
+    assert node._from_peer(late, "peer", so.to_json(), 0) == "known"
 
     async def slow_read(
         obj: object,

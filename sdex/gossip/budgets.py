@@ -1,6 +1,7 @@
 """Per-peer budgets of the work a ``/p2p/`` answer costs, by what it holds (hashes listed,
-orders answered), beside the request budget (``sdex.gossip.gate``: a token a request,
-whatever it asks). Each is a token bucket per admitted peer that an answer spends by its
+orders answered), beside the request budget (``sdex.gossip.gate``: a token a request, more
+for one whose answer costs the loop more than the cheapest: ``DIGEST_TOKENS``,
+``CANCEL_TOKENS``). Each is a token bucket per admitted peer that an answer spends by its
 size; a peer over it is answered less (``most``), not refused: an honest flow takes what it
 got, asks the rest in its next round, and counts no failure (a 429 would back it off)."""
 
@@ -11,6 +12,14 @@ from collections.abc import Callable
 
 from sdex.gossip.actions import GossipConfig
 
+DIGEST_TOKENS = 2.0
+"""Request-budget tokens ``GET /p2p/digest`` costs (gossip74: ~1.8 times the loop's time of
+the cheapest request, which a token buys: at one token, a peer's 2,000 a second bought more
+of the loop with digests than with anything else but the pages below; an honest peer asks
+one an anti-entropy round)."""
+CANCEL_TOKENS = 2.0
+"""Request-budget tokens ``POST /p2p/cancels`` costs (gossip74: its maker's signature
+recovered on the loop, ~2.1 times the cheapest request)."""
 MAX_HELD = 1024
 """Buckets kept at once; past it the full ones are dropped (they refill to full anyway)."""
 
@@ -79,3 +88,12 @@ def snapshot_budget(cfg: GossipConfig, max_orders: int) -> PeerBudget:
     (``routes.get_snapshot``): a bootstrap goes on, slower."""
     full = max(1, max_orders)
     return PeerBudget(BOOTSTRAP_SPEED * full / cfg.snapshot_seconds, full, full)
+
+
+def cancelled_budget(cfg: GossipConfig, max_orders: int) -> PeerBudget:
+    """The soft-cancelled orders each peer (and all strangers together) may be answered by
+    ``GET /p2p/cancelled``, as ``snapshot_budget`` (a budget of its own: a bootstrap walks
+    both). gossip74: a page of 1,000 cost ~12 ms of the loop (each row read, parsed and
+    encoded) for one token of the request budget, ~40 times the cheapest request: one peer
+    could take the whole loop. A page over it holds fewer, never none."""
+    return snapshot_budget(cfg, max_orders)

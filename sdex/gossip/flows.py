@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.hosts import source_group
-from sdex.gossip.listing import in_range
+from sdex.gossip.listing import in_range, walked
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.ports import OrderView
 from sdex.model import MAX_ORDER_JSON
@@ -232,7 +232,10 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     if not buckets:
         return
     core.peers.rng.shuffle(buckets)  # (the peer answers those that fit: each takes its turn)
-    answer = yield core.call(peer, "hashes", "POST", "/p2p/hashes", {"buckets": buckets})
+    ask: dict[str, Any] = {"buckets": buckets}
+    if walking := [[b, peer.walks[b][2]] for b in buckets if b in peer.walks]:
+        ask["from"] = walking  # (where our walks of its over-full buckets go on: gossip74)
+    answer = yield core.call(peer, "hashes", "POST", "/p2p/hashes", ask)
     if answer is None:
         return
     hashes, done = answer.get("hashes"), answer.get("buckets", buckets)  # (before: all)
@@ -251,6 +254,11 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
         return
     buckets = sorted(set(done))  # (only the buckets answered whole are judged)
     theirs_open = {h for h in hashes if isinstance(h, str) and len(h) == 66}
+    ours = view.hashes_in(buckets)
+    if run is not None:  # (and ours inside the run it named: gossip70)
+        ours += [h for h in view.hashes_in([run[0]]) if run[1] <= h <= run[2]]
+    held = set(ours)  # (open here: known; gossip74, the others alone are looked at)
+    new = [h for h in theirs_open if h not in held]
     step = cfg.batch_max
     # ``knows`` only until the round's fetches are full, and of at most ``KNOWS_FACTOR``
     # times as many hashes (each may cost a store lookup: a peer's answer names up to
@@ -259,7 +267,7 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
     missing: list[str] = []
     refused: list[str] = []
     looked = 0
-    for h in itertools.islice(theirs_open, KNOWS_FACTOR * budget):
+    for h in itertools.islice(new, KNOWS_FACTOR * budget):
         if len(missing) >= budget:
             break
         looked += 1
@@ -280,13 +288,16 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
             core.empty_seed = None
             core.cancels_loaded = True
     # open here, not there: ask why (a soft cancel we missed comes with its signature)
-    extra = [h for h in view.hashes_in(buckets) if h not in theirs_open]
-    if run is not None:  # (and ours inside the run it named: gossip70)
-        b, lo, hi = run
-        extra += [h for h in view.hashes_in([b]) if lo <= h <= hi and h not in theirs_open]
-    if looked == len(theirs_open):  # (each hash it named looked at: the quiet are known)
+    extra = [h for h in ours if h not in theirs_open]
+    whole = looked == len(new)  # (each hash it named looked at: the quiet are known)
+    if whole:
         moved = unsettled(buckets, theirs_open, their_buckets, (mine, view.digest()))
         note_quiet(peer, buckets, (their_buckets, mine), refused, missing + extra, moved)
+    if run is not None:
+        room = QUIET_HASHES - sum(len(q[2]) for q in peer.quiet.values())
+        digests = (their_buckets, (mine, view.digest()))
+        kept = whole and not missing and not extra and answer.get("digest") == their_buckets[run[0]]
+        walked(peer.walks, peer.quiet, run, digests, refused if kept else None, room)
     rounds = min(cfg.ae_max_fetches, -(-max(len(missing), len(extra)) // step))
     calls = split_budget(cfg)
     for i in range(0, rounds * step, step):

@@ -4,7 +4,8 @@ passes before its body is read, and the answer to one refused.
 A request must be signed for this node (``X-SDEX-To``; a hello may name none or another and
 is then taken as a stranger's), fresh (not a replay: ``sdex.gossip.replay``), from an id not
 banned, not on a cut link, within its rate limit (per admitted id; ids not in the peer table
-share one budget, ``STRANGERS``). A request refused before its sender was proved and
+share one budget, ``STRANGERS``, but for their hellos: a budget per client address,
+``HELLOS``). A request refused before its sender was proved and
 admitted (``Refused``) is charged to its client address (``sdex.gossip.refusals``); one
 from an address whose budget of refusals is spent is answered 429 before any header is
 parsed or key recovered (``Gated``).
@@ -20,14 +21,22 @@ from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import AuthError, SignedRequest, verify_request
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
-from sdex.httpkit import ApiError, RateLimiter, client_group
+from sdex.httpkit import ApiError, RateLimit, RateLimiter, client_group
 
 STRANGERS = "strangers"
 """The rate-limit bucket shared by every id that is not in the peer table."""
+HELLOS = RateLimit(rate=64.0, burst=256)
+"""Hellos from ids not in the peer table, per client address (``client_group``): their own
+budget, not the strangers' (gossip74: one stranger spending the strangers' shared budget on
+other requests kept every new node's hello away, so its admission: the node is dialled
+back, and admitted, only once its hello is heard). A devnet's nodes on one address say a
+first hello each to each other, and dial each other back: 256 at once, 64 a second (a hello
+costs its claimed and shared URLs' introductions, bounded per host group)."""
 
 GOSSIP_KEY = web.AppKey("gossip", Gossip)
 PEER_LIMITER_KEY = web.AppKey("peer-limiter", RateLimiter)
 STRANGER_LIMITER_KEY = web.AppKey("stranger-limiter", RateLimiter)
+HELLO_LIMITER_KEY = web.AppKey("hello-limiter", RateLimiter)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -51,9 +60,11 @@ def admit(
     url: str,
     charge: bool = True,
     stranger: bool = False,
+    hello: str | None = None,
 ) -> None:
     """What every peer request passes, whether HTTP or a stream frame: not banned, not on a
-    cut link, within its rate limit (per admitted id; strangers share one budget; a stream
+    cut link, within its rate limit (per admitted id; strangers share one budget, but their
+    hellos: ``hello``, the client group one came from, has its own, ``HELLOS``; a stream
     frame was charged before its JSON was read: ``charge=False``)."""
     peers = gossip.peers
     if peers.is_banned(node_id):
@@ -67,6 +78,8 @@ def admit(
         return
     if known is not None and not stranger:
         ok, headers = app[PEER_LIMITER_KEY].take(node_id)
+    elif hello is not None:
+        ok, headers = app[HELLO_LIMITER_KEY].take(hello)
     else:
         ok, headers = app[STRANGER_LIMITER_KEY].take(STRANGERS)
     if not ok:
@@ -109,7 +122,8 @@ def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
         raise Refused(401, 100, "this signed request is for another node (X-SDEX-To)")
     known = addressed and gossip.peers.get(sender.node_id) is not None
     try:
-        admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed)
+        hello = client if anyone else None  # (a stranger's: its address's own budget)
+        admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed, hello=hello)
     except ApiError as e:
         if known:
             raise  # (a proved peer over its own budget, banned or cut: not a refusal here)

@@ -28,7 +28,7 @@ import aiohttp
 from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
-from sdex.gossip.budgets import fetch_budget, snapshot_budget
+from sdex.gossip.budgets import cancelled_budget, fetch_budget, snapshot_budget
 from sdex.gossip.checks import CheckHooks, PeerChecks
 from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
@@ -89,6 +89,8 @@ class Gossip:
         ``POST /p2p/fetch``."""
         self.snapshots = snapshot_budget(self.config, max_orders)
         """The same, by ``GET /p2p/snapshot``'s pages."""
+        self.cancelled_pages = cancelled_budget(self.config, max_orders)
+        """The same, by ``GET /p2p/cancelled``'s pages."""
         self.refusals = RefusalGate()
         """Budgets of refused ``/p2p/`` requests per client address (``/health``)."""
         """Times the core's timer ran (``/health`` ``timerWakeups``)."""

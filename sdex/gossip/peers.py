@@ -52,6 +52,7 @@ from sdex.gossip.actions import SPLITS, TOO_LARGE_ANSWER, Call, Reply, TooLarge,
 from sdex.gossip.candidates import Candidate, Waiting, make_room
 from sdex.gossip.hosts import LOOPBACK, url_of_ip
 from sdex.gossip.hosts import host_group as host_group
+from sdex.gossip.listing import Walk
 from sdex.gossip.standings import INTRODUCE_SECONDS as INTRODUCE_SECONDS
 from sdex.gossip.standings import MAX_INTRODUCED, Standing, Strangers
 from sdex.gossip.standings import MAX_STANDINGS as MAX_STANDINGS
@@ -100,6 +101,8 @@ class Peer:
     """Anti-entropy: buckets that differed from ours only by orders this node rejected for
     good or holds already (their digest, ours, the rejected hashes, when last asked): not
     asked again while all three hold (``flows.anti_entropy``)."""
+    walks: dict[int, Walk] = field(default_factory=dict)
+    """Anti-entropy: its over-full buckets walked run by run (``listing.walked``)."""
 
     @property
     def score(self) -> int:

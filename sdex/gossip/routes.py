@@ -4,8 +4,10 @@ Every request is signed by its sender's node key (``sdex.gossip.identity``); the
 knows who is talking *before* it reads the body: an unsigned, stale or replayed request, or
 one addressed to another node id (``X-SDEX-To``; a hello may name none), gets 401, a banned
 id 403, a sender over its rate limit 429 (per admitted id; ids not in the peer table share
-one budget, so made-up keys buy nothing). Then the body is read (bounded), must
-match its signed hash, and is parsed by ``sdex.jsonio`` (size and depth before parsing).
+one budget, so made-up keys buy nothing; their hellos one per client address, so a new
+node's hello is heard whatever other strangers ask: ``gate.HELLOS``). Then the body is read
+(bounded), must match its signed hash, and is parsed by ``sdex.jsonio`` (size and depth
+before parsing).
 A request refused before its sender was proved and admitted (``Refused``) is charged to its
 client address: one that spent its budget of refusals is answered 429 before any header is
 parsed or key recovered (``sdex.gossip.refusals``), and a refusal closes a connection whose
@@ -37,10 +39,12 @@ from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
 from sdex.gossip.admin import links_route
-from sdex.gossip.budgets import WHY_A_UNIT
+from sdex.gossip.budgets import CANCEL_TOKENS, DIGEST_TOKENS, WHY_A_UNIT
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gate import (
     GOSSIP_KEY,
+    HELLO_LIMITER_KEY,
+    HELLOS,
     PEER_LIMITER_KEY,
     REPLAY_KEY,
     STRANGER_LIMITER_KEY,
@@ -54,7 +58,7 @@ from sdex.gossip.gate import (
 )
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import body_hash
-from sdex.gossip.listing import LISTED_PER_TOKEN, MAX_LISTED, listing
+from sdex.gossip.listing import LISTED_PER_TOKEN, MAX_LISTED, listing, starts_of
 from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS
 from sdex.gossip.replay import ReplayGuard
@@ -308,14 +312,21 @@ def _owner(gossip: Gossip, q: Asked) -> str:
 
 async def get_cancelled(gossip: Gossip, q: Asked) -> object:
     """A page of the orders soft-cancelled here (each with its maker's signed cancel): a
-    node bootstrapping from us learns the cancels of orders it never held (attack38)."""
+    node bootstrapping from us learns the cancels of orders it never held (attack38). As
+    many as each peer's budget allows (strangers' together: ``cancelled_budget``), never
+    fewer than one (the walk goes on, slower)."""
     after = _int(q.query.get("after", "0"), "after", 0, 2**62)
     limit = _int(q.query.get("limit", "500"), "limit", 1, MAX_BATCH)
-    orders, nxt = await gossip.node.cancelled_page(after, limit, ANSWER_ROOM)
+    budget, who = gossip.cancelled_pages, _owner(gossip, q)
+    most = min(limit, max(1, budget.most(who)))
+    budget.spend(who, most)  # (before the store read: concurrent pages see it; review71)
+    orders, nxt = await gossip.node.cancelled_page(after, most, ANSWER_ROOM)
+    budget.spend(who, len(orders) - most)
     return {"orders": orders, "next": nxt}
 
 
 async def get_digest(gossip: Gossip, q: Asked) -> object:
+    q.charge(DIGEST_TOKENS - 1)  # (its answer costs the loop more than a token buys)
     return {"buckets": gossip.node.digest()}
 
 
@@ -327,9 +338,12 @@ async def post_hashes(gossip: Gossip, q: Asked) -> object:
         or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in buckets)
     ):
         raise ApiError(400, 100, "buckets must be a list of integers in 0..255")
+    starts = starts_of(q.body.get("from"))
+    if starts is None:
+        raise ApiError(400, 100, "from must be a list of [bucket, a hash of that bucket]")
     budget = gossip.listings if q.addressed and gossip.peers.get(q.sender) is not None else None
     most = MAX_LISTED if budget is None else budget.most(q.sender)  # (strangers: ``charge``)
-    answer = listing(gossip.node, buckets, most)  # (bounded: ``sdex.gossip.listing``)
+    answer = listing(gossip.node, buckets, most, starts=starts)  # (bounded: see ``listing``)
     if budget is not None:
         budget.spend(q.sender, len(answer["hashes"]))
     q.charge(len(answer["hashes"]) / LISTED_PER_TOKEN)
@@ -373,7 +387,9 @@ async def get_peers(gossip: Gossip, q: Asked) -> object:
 
 async def post_cancel(gossip: Gossip, q: Asked) -> object:
     """A peer's soft cancel; one kept for an order not held here is answered once its row is
-    committed (cancel66: answered before, a crash lost a cancel the peer was told was kept)."""
+    committed (cancel66: answered before, a crash lost a cancel the peer was told was kept).
+    Its signature is recovered on the loop: ``CANCEL_TOKENS``."""
+    q.charge(CANCEL_TOKENS - 1)
     result = gossip.node.cancel_notice(q.body, q.sender, q.address)
     if result.status >= 300:
         raise ApiError(result.status, 100, str(result.body.get("reason", "refused")))
@@ -433,6 +449,7 @@ def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
     app[STRANGER_LIMITER_KEY] = RateLimiter(
         RateLimit(rate=limit.rate / 4, burst=max(1, limit.burst // 4))
     )
+    app[HELLO_LIMITER_KEY] = RateLimiter(HELLOS)
     app[REPLAY_KEY] = ReplayGuard()
     for method, path, route, max_body in ROUTES:
         app.router.add_route(method, path, p2p(route, max_body))

@@ -218,7 +218,8 @@ class NodeIntake(NodeSoftCancel):
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
         spend = self.peer_read_budget.spend(lambda _i: peer_sender(self.gossip, peer))
-        return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj)
+        since = self.refusals.chain_epoch  # (a reorg meanwhile: its chain verdict not kept)
+        return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj, since)
 
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
@@ -232,11 +233,12 @@ class NodeIntake(NodeSoftCancel):
         results = ["known" if self._known_copy(o) else "" for o in objs]
         todo = [i for i, r in enumerate(results) if not r]
         spend = self.peer_read_budget.spend(lambda k: peer_sender(self.gossip, who[todo[k]]))
+        since = self.refusals.chain_epoch  # (``submit_from_peer``)
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:
                 result = await self.peer_intake.submit(objs[todo[0]], False, spend, clock.handing())
                 before = fw.handed
-                results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]])
+                results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]], since)
                 clock.passed(before)
             elif todo:
                 each = self.peer_intake.submit_each(
@@ -245,7 +247,9 @@ class NodeIntake(NodeSoftCancel):
                 async with contextlib.aclosing(each):
                     async for k, result in each:
                         before = fw.handed
-                        results[todo[k]] = self._from_peer(result, who[todo[k]], objs[todo[k]])
+                        results[todo[k]] = self._from_peer(
+                            result, who[todo[k]], objs[todo[k]], since
+                        )
                         clock.passed(before)
         except Exception as e:  # the verdicts given so far stand (accepted: held now)
             raise PartialVerdicts(results) from e
@@ -253,13 +257,13 @@ class NodeIntake(NodeSoftCancel):
             clock.end()  # (a timed call: one in ``fw.every``)
         return results
 
-    def _from_peer(self, result: IntakeResult, peer: str, obj: object) -> str:
-        """A peer's order after the intake: booked if it is new here and within limits. A
-        rejection that holds for good is kept (``sdex.node.refused``): anti-entropy does not
-        fetch that copy again every round."""
+    def _from_peer(self, result: IntakeResult, peer: str, obj: object, since: int) -> str:
+        """A peer's order after the intake (begun in the refusals' ``chain_epoch`` ``since``):
+        booked if it is new here and within limits. A rejection that holds for good is kept
+        (``sdex.node.refused``): anti-entropy does not fetch that copy again every round."""
         if isinstance(result, Rejection):
             if result.code in KEPT:
-                self._refuse(result, peer, obj)
+                self._refuse(result, peer, obj, since)
             return "forged" if result.code.bad_faith else "rejected"
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
@@ -268,12 +272,12 @@ class NodeIntake(NodeSoftCancel):
             return "known"  # (its maker's cancel came first: held cancelled, cancel63)
         if (over := self.intake.admit(result)) is not None:  # many checked at once
             if over.code in KEPT:
-                self._refuse(over.of_order(result.signed.hash), peer, obj)
+                self._refuse(over.of_order(result.signed.hash), peer, obj, since)
             return "rejected"
         self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
         return "accepted"
 
-    def _refuse(self, rejected: Rejection, peer: str, obj: object) -> None:
+    def _refuse(self, rejected: Rejection, peer: str, obj: object, since: int) -> None:
         """``rejected``'s verdict on ``peer``'s copy ``obj``, kept by the hash of its body as
         this node computes it (not the one the peer named): the intake's, or (a copy it
         rejected unparsed: a signature over the bound) its body's, if that parses."""
@@ -284,7 +288,8 @@ class NodeIntake(NodeSoftCancel):
             except OrderParseError:
                 return
         stranger = self.gossip is None or self.gossip.peers.get(peer) is None
-        self.refusals.note(rejected.code, peer, "0x" + h.hex(), time.monotonic(), stranger)
+        now = time.monotonic()
+        self.refusals.note(rejected.code, peer, "0x" + h.hex(), now, stranger, since)
 
     def refused(self, peer: str, hash_hex: str) -> bool:
         """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (anti-entropy)."""

@@ -96,6 +96,8 @@ class Refused:
         self._epochs: dict[Key, int] = {}  # a ``STATE`` verdict's epoch
         self._charged: dict[str, OrderedDict[Key, None]] = {}  # least recently noted first
         self._chain: set[Key] = set()  # the verdicts the chain gave (``CHAIN``)
+        self.chain_epoch = 0
+        """``forget_chain``'s count: a check's chain verdict from before the last is not kept."""
 
     def __len__(self) -> int:
         return len(self._until)
@@ -105,11 +107,22 @@ class Refused:
         return len(self._charged.get(peer, ()))
 
     def note(
-        self, code: RejectionCode, peer: str, hash_hex: str, now: float, stranger: bool = False
+        self,
+        code: RejectionCode,
+        peer: str,
+        hash_hex: str,
+        now: float,
+        stranger: bool = False,
+        since: int | None = None,
     ) -> bool:
         """Keep ``code``'s verdict on the copy of ``hash_hex`` (0x, lower-case hex) that
         ``peer`` sent (a ``stranger``: a key not in the peer table), if it is one kept; True
-        if it was."""
+        if it was. ``since``: the ``chain_epoch`` its check began in; a chain verdict
+        (``CHAIN``) from a check that a reorg or a reset overtook is not kept (gossip74: read
+        from the chain before it, noted after ``forget_chain``, it kept an order the reorg
+        reopened away for ``seconds``); the copy is judged again next round."""
+        if code in CHAIN and since is not None and since != self.chain_epoch:
+            return False
         if code in BODY or code in STATE:
             key = (ANYONE, hash_hex)
         elif code in COPY and not stranger:
@@ -161,7 +174,9 @@ class Refused:
     def forget_chain(self) -> None:
         """A reorg or a reset: the chain's verdicts (``CHAIN``) are given again, once. An
         order refused as filled whose fill a reorg undid is open again at the peers that
-        held it: reopen67, its hash skipped every anti-entropy round for ``seconds``."""
+        held it: reopen67, its hash skipped every anti-entropy round for ``seconds``. A
+        check under way then gives its chain verdict in vain (``note``'s ``since``)."""
+        self.chain_epoch += 1
         for key in list(self._chain):
             held = self._until.get(key)
             if held is not None:

@@ -47,7 +47,7 @@ from typing import Any
 from sdex.gossip.actions import Call, Check, GossipConfig, Reply, tally
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.core import GossipCore
-from sdex.gossip.listing import listing
+from sdex.gossip.listing import listing, starts_of
 from sdex.gossip.peers import MAX_PEERS
 from sdex.sim.cpu import Bursts, Cpu
 from sdex.sim.delays import Delays
@@ -240,7 +240,7 @@ class Network:
         elif call.kind == "digest":
             out = {"buckets": view.digest()}
         elif call.kind == "hashes":
-            out = listing(view, body.get("buckets", []))
+            out = listing(view, body.get("buckets", []), starts=starts_of(body.get("from")))
         elif call.kind == "fetch":
             out = {
                 "orders": view.open_orders_by_hash(body.get("hashes", []), ANSWER_ROOM),
