@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 import threading
 import time
 from urllib.parse import urlsplit
@@ -27,7 +28,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import get_environ_proxies
 
-from sdex.chain.deadline import _DeadlineResponse, within
+from sdex.chain.deadline import _connect_by, _DeadlineResponse, within
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 MAX_IDLE_CONNECTIONS = 4
@@ -45,6 +46,20 @@ class _Response(_DeadlineResponse):
 
 class _Conn(http.client.HTTPConnection):
     response_class = _Response
+    deadline: float | None = None
+    """When a connect, name resolution and all (``_connect_by``), must be done
+    (``time.monotonic()``), set before each ``connect``; None: the connect's own timeout from
+    now (wallet74: ``http.client`` resolved the name with no bound at all)."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._create_connection = self._connect_within
+
+    def _connect_within(
+        self, address: tuple[str, int], timeout: float, source: tuple[str, int] | None = None
+    ) -> socket.socket:
+        deadline = time.monotonic() + timeout if self.deadline is None else self.deadline
+        return _connect_by(deadline, *address, timeout, source, None)
 
 
 class LeanPost:
@@ -110,6 +125,7 @@ class LeanPost:
         try:
             try:
                 if conn.sock is None:
+                    conn.deadline = deadline
                     conn.connect()
                 assert conn.sock is not None
                 conn.sock.settimeout(read_timeout)
