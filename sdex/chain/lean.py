@@ -29,6 +29,7 @@ import requests
 from requests.utils import get_environ_proxies
 
 from sdex.chain.deadline import _connect_by, _DeadlineResponse, within
+from sdex.wsredirects import REDIRECTS
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 MAX_IDLE_CONNECTIONS = 4
@@ -144,6 +145,12 @@ class LeanPost:
                 raise requests.ConnectionError(f"{self.url}: {e or type(e).__name__}") from e
             if time.monotonic() > deadline:
                 return None
+            if resp.status in REDIRECTS:  # (never followed: ``sdex.chain.rpc.not_followed``)
+                where = (resp.getheader("Location") or "")[:120]
+                raise requests.HTTPError(
+                    f"{self.url} answered HTTP {resp.status}, a redirect to {where!r}: "
+                    "not followed (give that URL)"
+                )
             if not 200 <= resp.status < 300:
                 raise requests.HTTPError(f"{resp.status} {resp.reason} for url: {self.url}")
             keep = not resp.will_close and resp.isclosed()  # (read to the end: reusable)
