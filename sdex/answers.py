@@ -130,10 +130,7 @@ class OrderConfig:
         domain = Domain(chain_id, exchange)
         mine = domain.to_json()
         if set(dom) != set(mine) or theirs != mine:
-            raise NodeProtocolError(
-                f"refusing to sign: order_config domain {dict(dom)} is not the SDEX domain "
-                f"{mine} of its own chainId and exchange"
-            )
+            raise NodeProtocolError(_domain_differs(dom, mine))
         for name in ("EIP712Domain", "Order"):
             if types.get(name) != EIP712_TYPES[name]:
                 raise NodeProtocolError(
@@ -376,9 +373,34 @@ def _pairs(raw: object, symbols: list[str]) -> tuple[tuple[str, str], ...]:
     for item in raw:
         parts = item.split("/") if isinstance(item, str) else []
         if len(parts) != 2 or not all(p in symbols for p in parts) or parts[0] == parts[1]:
-            raise NodeProtocolError(f"order_config lists a pair {item!r} of unlisted tokens")
+            raise NodeProtocolError(f"order_config lists a pair {_shown(item)} of unlisted tokens")
         out.append((parts[0], parts[1]))
     return tuple(out)
+
+
+def _shown(raw: object) -> str:
+    """A value from a node's answer as a message shows it: ASCII, at most 60 characters."""
+    text = ascii(raw)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _domain_differs(theirs: Mapping[str, Any], mine: Mapping[str, Any]) -> str:
+    """Why a wallet refuses a node whose EIP-712 domain is not this wallet's (wallet74: the
+    whole domain was printed as the node sent it, a name of megabytes and all), field by
+    field, each value bounded (``_shown``)."""
+    fields = [k for k in mine if theirs.get(k) != mine[k]]
+    extra = sorted(k for k in theirs if k not in mine)
+    said = [f"{k} {_shown(theirs.get(k))} (this wallet's: {_shown(mine[k])})" for k in fields]
+    if extra:
+        names = ", ".join(_shown(k) for k in extra[:4]) + (", ..." if len(extra) > 4 else "")
+        said.append(f"fields this wallet does not sign: {names}")
+    why = "; ".join(said)
+    hint = (
+        ": a node of another version of SDEX? an order signed here would not be the order it checks"
+        if {"name", "version"} & set(fields)
+        else ""
+    )
+    return f"refusing to sign: the node's EIP-712 domain differs from this wallet's: {why}{hint}"
 
 
 def json_object(obj: object, name: str) -> Mapping[str, Any]:
@@ -393,4 +415,4 @@ def _int(raw: object, name: str) -> int:
         return raw
     if isinstance(raw, str) and raw.isascii() and raw.isdigit():
         return int(raw)
-    raise NodeProtocolError(f"{name} must be an integer, got {raw!r}")
+    raise NodeProtocolError(f"{name} must be an integer, got {_shown(raw)}")

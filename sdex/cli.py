@@ -128,20 +128,36 @@ main.add_command(devnet)
 main.add_command(demo)
 
 
-def warn_traded_key(deployment_path: Path, key: bytes) -> None:
-    """A warning, not a refusal (an operator may mean it), when the node's key is a dev
-    account wallets trade with (ux49); an unreadable file is left to the node to report."""
+MAX_REFUSED_SAID = 8
+"""Refused tokens said a line each at most (``warn_deployment``); the rest counted."""
+
+
+def warn_deployment(deployment_path: Path, key: bytes) -> None:
+    """Warnings, not refusals, about the node's deployment file; an unreadable file is left to
+    the node to report. The operator key is a dev account wallets trade with (ux49: an
+    operator may mean it). Tokens whose symbols no wallet can use (``Deployment.refused``)
+    are left out, each said: the node lists the others (wallet74: one stopped the node)."""
     try:
-        accounts = Deployment.load(deployment_path).accounts
+        d = Deployment.load(deployment_path)
     except DeploymentError:
         return
-    traded = traded_account(accounts, key)
+    traded = traded_account(d.accounts, key)
     if traded is not None:
         stderr_console().print(
             "[yellow]warning:[/] the operator key (--key) is the dev account "
             f"{escape(traded)}, which wallets trade with: the node's settlements and that "
             "wallet's own transactions share one account and its nonces; give the node a key "
             "nobody trades with (`sdex devnet` prints the last two accounts' keys for that)"
+        )
+    for line in d.refused[:MAX_REFUSED_SAID]:
+        stderr_console().print(
+            f"[yellow]warning:[/] {escape(str(deployment_path))}: {escape(line)}: left "
+            f"out by this node, with their pairs; it lists {escape(', '.join(d.tokens))}"
+        )
+    if len(d.refused) > MAX_REFUSED_SAID:
+        stderr_console().print(
+            f"[yellow]warning:[/] and {len(d.refused) - MAX_REFUSED_SAID} more such tokens "
+            "not listed"
         )
 
 
@@ -377,7 +393,7 @@ def node(
         )
         raise click.exceptions.Exit(2)
     check_new_file_dirs({"--db": db, "--node-key": node_key}, create=mkdir)
-    warn_traded_key(deployment_path, key)
+    warn_deployment(deployment_path, key)
     with one_line_errors():
         try:
             run_node(

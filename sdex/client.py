@@ -31,7 +31,7 @@ from sdex.answers import (
     json_object,
     shape,
 )
-from sdex.chain.deadline import read_body, session, within
+from sdex.chain.deadline import read_body, resolve_timeout_in, session, within
 from sdex.errors import FieldError, JsonLimitError
 from sdex.model import FillEvent
 from sdex.order import SignedOrder
@@ -310,6 +310,10 @@ class NodeClient:
             ):
                 raw = read_body(resp, deadline, MAX_ANSWER)
         except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as e:
+            if unresolved := resolve_timeout_in(e):  # (wallet74: it hung past any deadline)
+                raise NodeUnreachableError(
+                    f"cannot reach the node at {self.base_url}: {unresolved} within {bound}"
+                ) from e
             raise late from e
         except urllib3.exceptions.HTTPError as e:  # (the body's own read: review67)
             raise NodeUnreachableError(

@@ -49,17 +49,44 @@ def symbols_fault(symbols: Iterable[str]) -> str | None:
     seen: dict[str, str] = {}
     for sym in symbols:
         if not SYMBOL.fullmatch(sym):
-            return (  # (ascii: review67, printed as said, ESC and all)
-                f"a token symbol that is not a short ASCII name: {ascii(sym)[:60]} "
-                "(letters, digits and . _ + - only: a look-alike character can pass a fake "
-                "token off as a known one)"
-            )
+            return f"a token symbol that is {_not_a_symbol(sym)}"
         if (other := seen.setdefault(sym.upper(), sym)) != sym:
-            return (
-                f"the token symbols {other!r} and {sym!r}: one name to a wallet, which reads "
-                "symbols without case, for two tokens"
-            )
+            return f"the token symbols {_alike(other, sym)}"
     return None
+
+
+_RULE = (
+    "letters, digits and . _ + - only: a look-alike character can pass a fake token off as "
+    "a known one"
+)
+
+
+def _not_a_symbol(sym: str) -> str:
+    return f"not a short ASCII name: {ascii(sym)[:60]} ({_RULE})"  # (ascii: review67, ESC...)
+
+
+def _alike(one: str, other: str) -> str:
+    return (
+        f"{one!r} and {other!r}: one name to a wallet, which reads symbols without case, for "
+        "two tokens"
+    )
+
+
+def symbol_faults(symbols: Iterable[str]) -> tuple[set[str], list[str]]:
+    """The symbols among these a wallet cannot use, and why, a line each (``symbols_fault``'s
+    reasons): every symbol that is not a ``SYMBOL``, and all of two or more alike but for case
+    (none of them can be named apart)."""
+    unfit: set[str] = set()
+    said: list[str] = []
+    seen: dict[str, str] = {}
+    for sym in symbols:
+        if not SYMBOL.fullmatch(sym):
+            unfit.add(sym)
+            said.append(f"the token symbol {ascii(sym)[:60]} is not a short ASCII name ({_RULE})")
+        elif (other := seen.setdefault(sym.upper(), sym)) != sym:
+            unfit |= {sym, other}
+            said.append(f"the token symbols {_alike(other, sym)}")
+    return unfit, said
 
 
 class DeploymentError(SdexError, ValueError):
@@ -111,6 +138,10 @@ class Deployment:
     deploy_block: int
     tokens: dict[str, TokenInfo]
     accounts: list[DevAccount] = field(default_factory=list)
+    refused: tuple[str, ...] = ()
+    """The file's tokens left out of ``tokens`` for their symbols (``symbol_faults``), each
+    said in a line: a node on the file lists the rest (wallet74: one such symbol stopped
+    ``sdex node`` outright, every other market with it)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,8 +164,14 @@ class Deployment:
         exchange = _field(o, "exchange", _address)
         deploy_block = _field(o, "deployBlock", _uint)
         tokens = _field(o, "tokens", lambda raw: _object(raw, "tokens"))
-        if fault := symbols_fault(tokens):  # (a node listing it: every wallet refuses it)
-            raise DeploymentError(f"has a bad 'tokens': it lists {fault}")
+        # (a node listing one: every wallet refuses the node; a file of only such: refused)
+        unfit, said = symbol_faults(tokens)
+        if unfit and len(tokens) - len(unfit) < 2:
+            raise DeploymentError(
+                f"has a bad 'tokens': it lists {symbols_fault(tokens)}, and not two tokens "
+                "whose symbols a wallet can use"
+            )
+        tokens = {s: t for s, t in tokens.items() if s not in unfit}
         accounts = o.get("accounts", [])
         if not isinstance(accounts, list):
             raise DeploymentError("has a bad 'accounts': not a list")
@@ -153,6 +190,7 @@ class Deployment:
                 for s, t in tokens.items()
             },
             accounts=[_account(a, i) for i, a in enumerate(accounts)],
+            refused=tuple(said),
         )
 
     def save(self, path: Path) -> None:

@@ -149,25 +149,24 @@ def split_pair(text: str) -> tuple[str, str]:
 
 
 def parse_pair(text: str, config: OrderConfig) -> Market:
-    """``"WETH/USDC"`` (case-insensitive) resolved against the markets the node lists.
+    """``"WETH/USDC"`` (case-insensitive) resolved against the markets the node lists, its
+    symbols spelled as the node lists them (``USDC.e``, not ``USDC.E``: wallet74).
 
     The one pair vocabulary of every wallet command and the console: a pair the node lists
     the other way round (``USDC/WETH`` for ``WETH/USDC``) is refused, naming the listed one,
     never silently flipped (a buy of one is a sell of the other, at the inverse price).
     """
-    base, quote = split_pair(text)
-    found: list[TokenInfo] = []
-    for sym in (base, quote):
-        try:
-            found.append(config.token(sym))
-        except KeyError:
+    typed = split_pair(text)
+    spelled = {sym.upper(): sym for sym in config.tokens}  # (distinct without case: answers)
+    for sym in typed:
+        if sym not in spelled:
             listed = ", ".join(sorted(config.tokens)) or "none"
-            raise WalletInputError(
-                f"the node does not list token {sym} (it lists: {listed})"
-            ) from None
+            shown = next(p.strip() for p in text.split("/") if p.strip().upper() == sym)
+            raise WalletInputError(f"the node does not list token {shown} (it lists: {listed})")
+    base, quote = (spelled[sym] for sym in typed)
     markets = {(b.upper(), q.upper()) for b, q in config.pairs}
-    if (base, quote) not in markets:
-        if (quote, base) in markets:
+    if typed not in markets:
+        if typed[::-1] in markets:
             raise WalletInputError(
                 f"{base}/{quote} is not a listed market; the node lists {quote}/{base}: use "
                 f"--pair {quote}/{base} (prices in {base} per {quote}, amounts in {quote}; "
@@ -175,7 +174,7 @@ def parse_pair(text: str, config: OrderConfig) -> Market:
             )
         names = ", ".join(f"{b}/{q}" for b, q in config.pairs) or "none"
         raise WalletInputError(f"the node does not list {base}/{quote} (it lists: {names})")
-    return Market(base, quote, found[0], found[1])
+    return Market(base, quote, config.tokens[base], config.tokens[quote])
 
 
 def to_units(value: Fraction, decimals: int, name: str, symbol: str) -> int:

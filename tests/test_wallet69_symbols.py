@@ -7,9 +7,10 @@ Cyrillic Es, printed like ``USDC``, named a fake token and a pasted pair signed 
 it; and a node listing ``usdc`` (a fake) before ``USDC`` had ``--pair WETH/USDC`` sign for the
 fake one (``OrderConfig.token`` took the first symbol equal without case). Now such an
 ``order_config`` is the node's protocol error: one line, exit 1, nothing signed or posted; and
-a deployment file listing such symbols is refused by ``sdex node`` (every wallet would refuse
-the node), where it started and served them. ``sdex order`` runs as a real process against
-``FakeNode`` (a real aiohttp server); ``sdex node`` as a real process."""
+a deployment file listing such symbols had ``sdex node`` refuse it (every wallet would refuse
+the node), where it started and served them (wallet74: it now leaves those tokens out and
+lists the rest, or refuses a file with fewer than two usable tokens). ``sdex order`` runs as
+a real process against ``FakeNode`` (a real aiohttp server); ``sdex node`` as a real process."""
 
 from __future__ import annotations
 
@@ -77,7 +78,9 @@ def test_symbols_alike_but_for_case_are_refused(fake: FakeNode) -> None:
     assert fake.posted == []  # before: `--pair WETH/USDC` signed for the fake (listed first)
 
 
-def test_a_node_refuses_a_deployment_listing_a_look_alike(tmp_path: Path) -> None:
+def test_a_node_refuses_a_deployment_of_look_alikes_only(tmp_path: Path) -> None:
+    """Refused when fewer than two tokens a wallet can use are left (wallet74: a file with
+    some such tokens has the node leave them out, ``test_wallet74_bad_symbols_node``)."""
     deployment = tmp_path / "d.json"
     tokens = {"WETH": {"address": WETH, "decimals": 18}, **_listing(("USD" + CYRILLIC_ES, FAKE))}
     rpc = f"http://127.0.0.1:{closed_port()}"

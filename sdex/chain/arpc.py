@@ -22,6 +22,7 @@ from sdex import jsonio
 from sdex.chain import rpc
 from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result, batch_body, batch_results
 from sdex.errors import JsonLimitError, RpcError, RpcTimeout
+from sdex.wsredirects import REDIRECTS
 
 SEND_MAX_RESPONSE = 2 * 1024 * 1024
 """Largest answer the settlement's send client reads (``Node.send_rpc``): a send's hash, a
@@ -165,8 +166,10 @@ class AsyncRpc:
             self._open -= 1
 
     async def _exchange(self, body: object, limit: int) -> Any:
-        async with self._http().post(self.url, json=body) as resp:
+        async with self._http().post(self.url, json=body, allow_redirects=False) as resp:
             self._heard = time.monotonic()
+            if resp.status in REDIRECTS:
+                raise rpc.not_followed(self.url, resp.status, resp.headers.get("Location"))
             if resp.status != 200:
                 raise RpcError(0, f"{self.url} answered HTTP {resp.status}", None)
             if resp.content_length is not None and resp.content_length > limit:

@@ -18,8 +18,11 @@ The same deadline bounds the call's connect and its request's sends (wallet69): 
 a name resolves to is tried with what is left of it (``urllib3`` gives each the whole connect
 timeout: a name with N addresses that never answer held a call N times its timeout), and each
 ``sendall`` is given what is left (each was given the connect timeout: a slow connect, then a
-body read slowly by the other end, held a call well past its deadline). Not covered: name
-resolution (``getaddrinfo`` blocks; it takes no timeout).
+body read slowly by the other end, held a call well past its deadline). And the name's
+resolution (wallet74: ``getaddrinfo`` blocks and takes no timeout, so a name whose resolver
+never answers held a call as long as the system's resolver cared to, past any deadline): a
+host that is not an IP literal is resolved in a thread of its own, waited for until the
+deadline (``resolve``).
 
 The deadline is passed through a thread-local (``within``): ``requests`` gives no way to hand
 a value to the connection that will read the answer. Only sessions made by ``session()``
@@ -28,8 +31,10 @@ look at it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import io
+import ipaddress
 import socket
 import sys
 import threading
@@ -108,6 +113,86 @@ def _left(deadline: float) -> float:
     return left
 
 
+MAX_RESOLVING = 8
+"""Name lookups in flight at once, at most (``resolve``). A lookup past its call's deadline
+goes on in its thread until the system's resolver gives up (a thread cannot be stopped): this
+bounds the threads a resolver that never answers can hold; past it a call is refused at once.
+Calls for one name share one lookup."""
+
+
+class ResolveTimeout(TimeoutError):
+    """A host name not resolved by the call's deadline (``resolve``)."""
+
+    def __init__(self, host: str, why: str) -> None:
+        super().__init__(f"the host name {host[:80]!r} {why}")
+        self.host = host[:80]
+
+
+def resolve_timeout_in(e: BaseException) -> ResolveTimeout | None:
+    """The ``ResolveTimeout`` that caused ``e`` (``requests`` and ``urllib3`` wrap it twice:
+    a ``MaxRetryError``'s ``reason``, then that error's cause), if one did."""
+    seen: list[BaseException] = []
+    todo: list[object] = [e]
+    while todo and len(seen) < 16:
+        err = todo.pop()
+        if not isinstance(err, BaseException) or err in seen:
+            continue
+        if isinstance(err, ResolveTimeout):
+            return err
+        seen.append(err)
+        todo += [err.__cause__, err.__context__, getattr(err, "reason", None), *err.args[:1]]
+    return None
+
+
+_lookups: dict[tuple[str, int, int], concurrent.futures.Future[list[Any]]] = {}
+_lookups_lock = threading.Lock()
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.partition("%")[0])  # (an IPv6 scope id: fe80::1%eth0)
+    except ValueError:
+        return False
+    return True
+
+
+def _lookup(key: tuple[str, int, int], done: concurrent.futures.Future[list[Any]]) -> None:
+    host, port, family = key
+    try:
+        done.set_result(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+    except BaseException as e:  # (handed to the waiting call, raised there)
+        done.set_exception(e)
+    finally:
+        with _lookups_lock:
+            _lookups.pop(key, None)
+
+
+def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:
+    """``socket.getaddrinfo(host, port, family, SOCK_STREAM)``, given until ``deadline``
+    (``time.monotonic()``): ``TimeoutError`` past it. An IP literal is resolved here, at once
+    (no lookup); a name in a daemon thread (``MAX_RESOLVING``)."""
+    if _literal(host):
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    key = (host, port, family)
+    with _lookups_lock:
+        done = _lookups.get(key)
+        if done is None:
+            if len(_lookups) >= MAX_RESOLVING:
+                raise ResolveTimeout(
+                    host, f"was not looked up: {MAX_RESOLVING} lookups are still unanswered"
+                )
+            done = _lookups[key] = concurrent.futures.Future()
+            threading.Thread(
+                target=_lookup, args=(key, done), name="sdex-resolve", daemon=True
+            ).start()
+    try:
+        return done.result(timeout=_left(deadline))
+    except concurrent.futures.TimeoutError:
+        raise ResolveTimeout(
+            host, "was not resolved in time (its resolver did not answer)"
+        ) from None
+
+
 def _connect_by(
     deadline: float,
     host: str,
@@ -120,9 +205,7 @@ def _connect_by(
     tried with at most what is left until ``deadline`` (and ``per_try``)."""
     err: OSError | None = None
     family = allowed_gai_family()
-    for af, kind, proto, _, address in socket.getaddrinfo(
-        host.strip("[]"), port, family, socket.SOCK_STREAM
-    ):
+    for af, kind, proto, _, address in resolve(host.strip("[]"), port, family, deadline):
         sock = socket.socket(af, kind, proto)
         try:
             for option in options or ():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import select
+import socket
 import threading
 import time
 from urllib.parse import urlsplit
@@ -27,7 +28,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import get_environ_proxies
 
-from sdex.chain.deadline import _DeadlineResponse, within
+from sdex.chain.deadline import _connect_by, _DeadlineResponse, within
+from sdex.wsredirects import REDIRECTS
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 MAX_IDLE_CONNECTIONS = 4
@@ -45,6 +47,20 @@ class _Response(_DeadlineResponse):
 
 class _Conn(http.client.HTTPConnection):
     response_class = _Response
+    deadline: float | None = None
+    """When a connect, name resolution and all (``_connect_by``), must be done
+    (``time.monotonic()``), set before each ``connect``; None: the connect's own timeout from
+    now (wallet74: ``http.client`` resolved the name with no bound at all)."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._create_connection = self._connect_within
+
+    def _connect_within(
+        self, address: tuple[str, int], timeout: float, source: tuple[str, int] | None = None
+    ) -> socket.socket:
+        deadline = time.monotonic() + timeout if self.deadline is None else self.deadline
+        return _connect_by(deadline, *address, timeout, source, None)
 
 
 class LeanPost:
@@ -110,6 +126,7 @@ class LeanPost:
         try:
             try:
                 if conn.sock is None:
+                    conn.deadline = deadline
                     conn.connect()
                 assert conn.sock is not None
                 conn.sock.settimeout(read_timeout)
@@ -128,6 +145,12 @@ class LeanPost:
                 raise requests.ConnectionError(f"{self.url}: {e or type(e).__name__}") from e
             if time.monotonic() > deadline:
                 return None
+            if resp.status in REDIRECTS:  # (never followed: ``sdex.chain.rpc.not_followed``)
+                where = (resp.getheader("Location") or "")[:120]
+                raise requests.HTTPError(
+                    f"{self.url} answered HTTP {resp.status}, a redirect to {where!r}: "
+                    "not followed (give that URL)"
+                )
             if not 200 <= resp.status < 300:
                 raise requests.HTTPError(f"{resp.status} {resp.reason} for url: {self.url}")
             keep = not resp.will_close and resp.isclosed()  # (read to the end: reusable)

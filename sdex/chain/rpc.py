@@ -18,6 +18,7 @@ from sdex import jsonio
 from sdex.chain.deadline import read_body, session, within
 from sdex.chain.lean import LeanPost
 from sdex.errors import ContractRevert, JsonLimitError, RpcError, RpcTimeout
+from sdex.wsredirects import REDIRECTS
 
 MAX_RESPONSE = 32 * 1024 * 1024
 """Largest JSON-RPC answer read (a batch of receipts or logs can be large, not unbounded)."""
@@ -90,8 +91,16 @@ class Rpc:
         try:
             with (
                 within(deadline),
-                self._session.post(self.url, json=body, timeout=wait, stream=True) as resp,
+                self._session.post(
+                    self.url,
+                    json=body,
+                    timeout=wait,
+                    stream=True,
+                    allow_redirects=False,  # (``not_followed``)
+                ) as resp,
             ):
+                if resp.status_code in REDIRECTS:
+                    raise not_followed(self.url, resp.status_code, resp.headers.get("Location"))
                 resp.raise_for_status()
                 raw = read_body(resp, deadline, MAX_RESPONSE)
         except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):
@@ -114,6 +123,17 @@ class Rpc:
         self._session.close()
         if self._lean is not None:
             self._lean.close()
+
+
+def not_followed(url: str, status: int, where: str | None) -> RpcError:
+    """A chain endpoint's redirect, refused (wallet74): ``requests`` followed 30 of them and
+    aiohttp 10, so a hostile or misconfigured RPC URL had the node (or the wallet, the audit)
+    send its calls, signed transactions and all, to whatever host ``Location`` named, and take
+    that host's answers as the chain's. An RPC URL is the endpoint itself: give the final one."""
+    shown = f" to {where[:120] + ('...' if len(where) > 120 else '')!r}" if where else ""
+    return RpcError(
+        0, f"{url} answered HTTP {status}, a redirect{shown}: not followed (give that URL)", None
+    )
 
 
 def batch_body(ids: list[int], calls: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:

@@ -27,7 +27,10 @@ class RejectionCode(enum.Enum):
     INVALID_SIGNATURE = (
         "signature",
         FieldCode.INVALID_SIGNATURE_OR_HASH,
-        "the signature is not the maker's",
+        # (wallet74: a wallet signing for another domain, another SDEX version's, read only
+        # this; the domain a node checks is its order_config's, a bounded constant)
+        "the signature is not the maker's (or not over this node's EIP-712 domain: "
+        "GET /v1/order_config gives it)",
         True,
     )
     SIGNATURE_TOO_LONG = (

@@ -25,12 +25,14 @@ import logging
 import os
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 
+from sdex.deployment import OPERATOR_ACCOUNTS, DevAccount
 from sdex.errors import ChainError
 from sdex.node.core import Node
 from sdex.node.listings import LANE_KEY, listed, listing
@@ -212,9 +214,22 @@ class WebPage:
             body = {
                 "enabled": True,
                 "rpc": self.node.config.rpc,
-                "accounts": [{"address": a.address, "key": a.key} for a in accounts],
+                "accounts": [
+                    {"address": a.address, "key": a.key, "index": i}
+                    for i, a in traded_accounts(accounts, self.node.config.operator)
+                ],
             }
         return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def traded_accounts(accounts: Sequence[DevAccount], operator: str) -> list[tuple[int, DevAccount]]:
+    """The dev accounts the page offers, each with its index in the deployment file: all but
+    the last ``OPERATOR_ACCOUNTS`` (the operator keys of ``sdex demo``'s nodes and of the
+    README's nodes) and this node's own operator (wallet74: the page offered them, and an
+    order traded from a node's operator account shares its nonces with that node's
+    settlements, the mix-up ``sdex node`` warns of, ux49)."""
+    kept = accounts[:-OPERATOR_ACCOUNTS] if len(accounts) > OPERATOR_ACCOUNTS else accounts
+    return [(i, a) for i, a in enumerate(kept) if a.address.lower() != operator.lower()]
 
 
 def _hashes_asked(request: web.Request) -> int:

@@ -702,7 +702,12 @@ async function loadDevWallets() {
   }
   S.dev = dev;
   const sel = $("dev-account");
-  sel.append(...dev.accounts.map((a, i) => h("option", { value: a.address }, `#${i} ${a.address}`)));
+  // (each by its index in the deployment file: the node leaves out the operators' accounts)
+  sel.append(...dev.accounts.map((a, i) => {
+    const o = h("option", { value: a.address }, `#${a.index ?? i} ${a.address}`);
+    o.dataset.index = String(a.index ?? i);
+    return o;
+  }));
   sel.hidden = false;
   labelDevAccounts();
   window.addEventListener("resize", labelDevAccounts);
@@ -725,8 +730,8 @@ function labelDevAccounts() {
   ctx.font = cs.font;
   const room = sel.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 24;  // (24: the arrow)
   const opts = [...sel.options].slice(1);
-  const whole = opts.every((o, i) => ctx.measureText(`#${i} ${o.value}`).width <= room);
-  opts.forEach((o, i) => { o.textContent = `#${i} ${whole ? o.value : short(o.value, 6)}`; });
+  const whole = opts.every((o) => ctx.measureText(`#${o.dataset.index} ${o.value}`).width <= room);
+  opts.forEach((o) => { o.textContent = `#${o.dataset.index} ${whole ? o.value : short(o.value, 6)}`; });
   sel.dataset.width = String(sel.clientWidth);
 }
 
