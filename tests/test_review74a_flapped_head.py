@@ -14,11 +14,16 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from sdex.settlement import reconcile
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Calls, Gate, flapping_proxy, gated_proxy
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_reorg63_replaced_restart import stored_pair
 from tests.test_review73_reset_start import _settle, _statuses
+from tests.test_settle65_adopt_ioc import stored_pooled
 
 SEND = "eth_sendRawTransaction"
 
@@ -66,3 +71,26 @@ async def test_one_flapped_answer_for_the_saved_head_resets_nothing(
             assert _statuses(cfg.db) == ["mined"]  # (was "dropped": the reset gave it up)
             assert not node.store.rejudge_due
             assert await api.status(maker) == "filled"
+
+
+async def test_one_flapped_deploy_block_answer_at_reconcile_gives_up_nothing(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settlement a previous run left pooled (mining paused): the start's reconcile sends
+    it again only on the chain the node's view holds (``AsyncSends.on_chain``), asked with
+    one read of the deployment block. One answer of another hash (the chain not replaced)
+    gave it up as ``dropped`` (``ChainReplaced``), its matches free to be signed again while
+    it stayed pooled: a paid revert when it landed. It is adopted, as without the flap."""
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
+    c = chain
+    cfg, store, resting, incoming, _ = stored_pair(c, tmp_path)
+    tx = await stored_pooled(c, store, resting, incoming)
+    try:  # (the start's read of the deployment block, then reconcile's: that one flaps)
+        with flapping_proxy(c.rpc.url, cfg.deploy_block, "0x" + "ef" * 32, at=2) as (url, told):
+            async with running_node(replace(cfg, rpc=url)) as (node, _):
+                assert told == [1]
+                assert node.watcher.resets == 0
+                assert _statuses(cfg.db) == ["pending"]  # (was "dropped": given up)
+                assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
+    finally:
+        c.rpc.call("evm_setAutomine", True)
