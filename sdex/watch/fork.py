@@ -140,9 +140,11 @@ async def _hash_at(rpc: AsyncRpc, number: int) -> str | None:
 
 async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head: int) -> bool:
     """Does the chain (its head ``head``, below our blocks) prove itself another one:
-    another chain id, or another block at the deployment block's number? An error or a
-    null answer proves nothing. Raises ``Vanished`` for a chain with no deployment block
-    (its head below it) and no Exchange code at its head."""
+    another chain id, or another block at the deployment block's number, said twice (the
+    second a request of its own: review74a, a lagging backend's head and one flapped answer
+    in the batch reset the store of an unchanged chain)? An error or a null answer proves
+    nothing. Raises ``Vanished`` for a chain with no deployment block (its head below it)
+    and no Exchange code at its head."""
     chain_id, raw, code = await rpc.batch(
         [
             ("eth_chainId", []),
@@ -161,7 +163,9 @@ async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head:
     if raw is None or isinstance(raw, Exception):
         return False
     got = Header.from_rpc(raw)  # (ValueError: an answer that is no block, retried)
-    return got.number == number and got.hash != identity.deploy_block_hash.lower()
+    if got.number != number or got.hash == identity.deploy_block_hash.lower():
+        return False
+    return await _hash_at(rpc, number) == got.hash
 
 
 async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:
