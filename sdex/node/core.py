@@ -25,7 +25,8 @@ from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
-from sdex.errors import ChainError
+from sdex.chain.asend import not_served
+from sdex.errors import ChainError, RpcError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.stream import cancel_all
@@ -191,13 +192,21 @@ class Node(NodePeering):
         (pooled, or mined before a kill) given up and their matches signed again, a paid
         revert, its fills dropped and read again. A chain truly replaced does not hold it:
         the reset stands (and one the chain's word kept wrongly, the watcher's first poll
-        finds: ``Watcher._deployed_here``)."""
+        finds: ``Watcher._deployed_here``). An endpoint that does not serve
+        ``eth_getBlockByHash`` (``not_served``: a method allowlist's; no other read needs it)
+        is asked for the block by its number again (review74a: the start failed at every try)."""
         got = str(block["hash"])
         bound = bound_deploy_hash(self.config.db)
         if bound is None or bound == got.lower():
             return got
+        number = hex(self.config.deploy_block)
         try:
-            held = await self.rpc.call("eth_getBlockByHash", bound, False)
+            try:
+                held = await self.rpc.call("eth_getBlockByHash", bound, False)
+            except RpcError as e:
+                if not not_served(e):
+                    raise
+                held = await self.rpc.call("eth_getBlockByNumber", number, False)
             kept = Header.from_rpc(held) if isinstance(held, dict) else None
         except (ChainError, ValueError) as e:
             raise ChainError(f"the chain's deployment block not read again: {e}") from None

@@ -59,6 +59,9 @@ class NonceLane:
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
     """Held while a replacement is signed, recorded and sent (``_replace``)."""
+    _nonce_view: ChainView | None = None
+    """The view of the chain (``AsyncSends.viewed``) the lane's last signature was made in:
+    moved since, the lane's nonce is the old chain's (``_sign_next`` reads it again)."""
     automine_unserved = False
     """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
     replace_refused = 0
@@ -172,15 +175,23 @@ class NonceLane:
         transaction signed on the event loop (a key parsed once, ~0.1 ms a signature: a
         thread of its own would wait for the GIL longer), so that signing never waits
         behind a broadcast. ``check`` is called right before the signature, after every
-        await (it may raise: nothing signed; ``sdex.settlement.take.still``)."""
+        await (it may raise: nothing signed; ``sdex.settlement.take.still``). A view that
+        moved since the last signature (a reset began: the node forgets the old chain's
+        nonce only once the replay is applied) has the nonce read again (review74a: a match
+        signed meanwhile took the old chain's next nonce, past the new chain's count: lost,
+        or pooled behind a gap nothing fills)."""
         fees = await self.fees.current(self.receipts)
         while True:
+            if (view := self.async_sends.viewed()) != self._nonce_view:
+                self.sender.forget_nonce()
+                self._nonce_view = view
             if self.sender.next_nonce is None:
                 await self._sends_ended()
                 pending = await self.receipts.call(
                     "eth_getTransactionCount", self.sender.address, "pending"
                 )
                 self.sender.learn_nonce(quantity(pending))
+                continue  # (the view asked again after these awaits)
             with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
                 if self.sender.next_nonce is not None:
                     if check is not None:

@@ -140,9 +140,11 @@ async def _hash_at(rpc: AsyncRpc, number: int) -> str | None:
 
 async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head: int) -> bool:
     """Does the chain (its head ``head``, below our blocks) prove itself another one:
-    another chain id, or another block at the deployment block's number? An error or a
-    null answer proves nothing. Raises ``Vanished`` for a chain with no deployment block
-    (its head below it) and no Exchange code at its head."""
+    another chain id, or another block at the deployment block's number, said twice (the
+    second a request of its own: review74a, a lagging backend's head and one flapped answer
+    in the batch reset the store of an unchanged chain)? An error or a null answer proves
+    nothing. Raises ``Vanished`` for a chain with no deployment block (its head below it)
+    and no Exchange code at its head."""
     chain_id, raw, code = await rpc.batch(
         [
             ("eth_chainId", []),
@@ -161,7 +163,9 @@ async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head:
     if raw is None or isinstance(raw, Exception):
         return False
     got = Header.from_rpc(raw)  # (ValueError: an answer that is no block, retried)
-    return got.number == number and got.hash != identity.deploy_block_hash.lower()
+    if got.number != number or got.hash == identity.deploy_block_hash.lower():
+        return False
+    return await _hash_at(rpc, number) == got.hash
 
 
 async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:
@@ -188,16 +192,30 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     head's hash is zeroed here). No answer, or null (a lagging backend), proves nothing: the
     head is kept as it is, and the problem returned (the status says so), and the first poll
     looks again (``fork_point``). A head already zeroed (the saved mirror was unreadable:
-    ``Watcher._load`` zeroes it, and says so) is not checked, nor said again."""
+    ``Watcher._load`` zeroes it, and says so) is not checked, nor said again.
+
+    Another hash proves it only said twice, the second a request of its own (as
+    ``rewound``'s): zeroed, the head matches no block, and the first poll resets the store
+    (review74a: one flapped answer reset an unchanged chain, the pending settlements given
+    up, a mined or pooled one's matches signed again, every fill dropped and read again).
+    Two answers that disagree prove nothing: the head is kept, the problem returned."""
     if m.head is None or m.head.hash == ZERO_HASH:  # (a hostile chain's hash: not hex)
         return None  # (none saved, or an unreadable one: ``Watcher._load`` said so)
-    try:
-        got = Header.from_rpc(await rpc.call("eth_getBlockByNumber", hex(m.head.number), False))
-    except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-        return f"our head {m.head.number} not read: {describe(e)}"
-    if got.number != m.head.number:
-        return f"block {got.number} answered for {m.head.number}"
-    if got.hash != m.head.hash:
+    hashes: list[str] = []
+    for _ in range(2):  # (bounded: two reads at most, whatever the chain answers)
+        try:
+            raw = await rpc.call("eth_getBlockByNumber", hex(m.head.number), False)
+            got = Header.from_rpc(raw)
+        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+            return f"our head {m.head.number} not read: {describe(e)}"
+        if got.number != m.head.number:
+            return f"block {got.number} answered for {m.head.number}"
+        if got.hash == m.head.hash:
+            break
+        hashes.append(got.hash)
+    if len(hashes) == 2 and hashes[0] != hashes[1]:
+        return f"block {m.head.number}: the chain answered {hashes[0]}, then {hashes[1]}"
+    if len(hashes) == 2:
         log.warning("the saved chain head %d is not on the chain any more", m.head.number)
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
