@@ -259,3 +259,21 @@ def stale_logs_proxy(
 
     with _proxy(upstream, intercept) as url:
         yield url, stale, told
+
+
+@contextmanager
+def side_block_proxy(upstream: str, block: dict[str, object]) -> Iterator[str]:
+    """The URL of a proxy to ``upstream`` that answers ``eth_getBlockByHash`` of ``block``'s
+    hash (alone) with ``block``: an endpoint serving a block by hash that is not its chain's
+    (geth keeps a replaced branch's blocks; a backend still on an older chain)."""
+    wanted = str(block["hash"]).lower()
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_getBlockByHash":
+            return None
+        if str((req.get("params") or [""])[0]).lower() != wanted:
+            return None
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": block}).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url

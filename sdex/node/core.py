@@ -206,11 +206,27 @@ class Node(NodePeering):
             raise ChainError(f"the chain's deployment block not read again: {e}") from None
         if kept is None or kept.hash.lower() != bound or kept.number != self.config.deploy_block:
             return got  # (replaced: ``Store._bind``'s reset)
+        if not await self._canonical(kept):  # (held by hash, yet not the chain's: replaced)
+            return got
         log.warning(
             "the chain answered %s for the deployment block %d, yet holds the database's %s "
             "there: not a replaced chain, kept", got, kept.number, bound,
         )  # fmt: skip
         return bound
+
+    async def _canonical(self, block: Header) -> bool:
+        """Whether the chain's block above ``block`` by number names it as its parent: held
+        by hash is no proof that it is the chain's (geth serves a replaced branch's blocks by
+        hash; a backend of the endpoint still on the old chain answers it), a second answer
+        by number is (reset74: the database's deployment block found by hash alone was kept,
+        no reset at the start, the first poll's finding it). No block above it yet (a chain
+        whose head it is) proves nothing: kept, as the chain's answer by hash says."""
+        try:
+            raw = await self.rpc.call("eth_getBlockByNumber", hex(block.number + 1), False)
+            child = Header.from_rpc(raw) if isinstance(raw, dict) else None
+        except (ChainError, ValueError) as e:
+            raise ChainError(f"the chain's deployment block not read again: {e}") from None
+        return child is None or child.parent == block.hash
 
     async def _pending_clock(self) -> None:
         """The chain's clock from its pending block's stamp: an idle chain whose clock runs
