@@ -10,7 +10,8 @@ Per start: ``ready_s`` (``serve`` until the node is ready: until then every wall
 after ready), and the event loop's gaps between turns of a 5 ms ticker from ready until
 then (``gap_max_ms``, ``gap_p99_ms``: what a request waits meanwhile, past its own work; the
 plain side's are the reference, the machine's own). Sides alternate: ``walk`` (marker
-set), ``plain``. Run it with each tree's ``PYTHONPATH`` (this file works on both; its
+set; ``--chunks 100,500``: one side per count of orders judged between two turns of the
+loop), ``plain``. Run it with each tree's ``PYTHONPATH`` (this file works on both; its
 folder's modules are the tree's own) to compare old and new.
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/reset74_walk_ready.py [--closed N] [--repeat R]
@@ -35,6 +36,7 @@ from http_modes import devnet_node
 from review73_rejudge_walk import fill, mark
 
 import sdex
+from sdex.node import rejudge
 from sdex.node.config import NodeConfig
 from sdex.node.main import serve
 
@@ -65,14 +67,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--closed", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--chunks", default="", help="e.g. 100,500: a walk side per chunk size")
     args = ap.parse_args()
-    runs: dict[str, list[dict[str, float]]] = {"walk": [], "plain": []}
+    chunks = [int(n) for n in args.chunks.split(",") if n]
+    sides = [f"walk{n}" for n in chunks] if chunks else ["walk"]
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in [*sides, "plain"]}
     with devnet_node("sdex-walkready-") as (_, signer, cfg):
         asyncio.run(start(cfg))  # (the store made, empty: its schema and identity)
         fill(cfg.db, signer.resting(args.closed, list(range(nb.OPERATOR))))
         for _ in range(args.repeat):  # (alternated: A, B, A, B...)
-            for side in ("walk", "plain"):
-                mark(cfg.db, side == "walk")
+            for side in runs:
+                mark(cfg.db, side != "plain")
+                if side != "plain" and chunks:  # (orders judged between two turns)
+                    rejudge.REJUDGE_CHUNK = int(side.removeprefix("walk"))
                 runs[side].append(asyncio.run(start(cfg)))
     out: dict[str, Any] = {
         "tree": str(Path(sdex.__file__).parent.parent),
