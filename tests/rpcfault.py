@@ -217,3 +217,63 @@ def flapping_proxy(
 
     with _proxy(upstream, intercept) as url:
         yield url, told
+
+
+@contextmanager
+def stale_logs_proxy(
+    upstream: str,
+) -> Iterator[tuple[str, list[dict[str, object]], list[int]]]:
+    """The URL of a proxy to ``upstream`` whose every ``eth_getLogs`` answer (alone or in a
+    batch) also holds the logs of the list it yields that fall in the asked range and
+    addresses (one backend of an endpoint still on an older chain, answering the logs while
+    the other answers the headers); and a list holding the count of answers given so."""
+    stale: list[dict[str, object]] = []
+    told = [0]
+
+    def wanted(filt: dict[str, object]) -> list[dict[str, object]]:
+        lo, hi = int(str(filt["fromBlock"]), 16), int(str(filt["toBlock"]), 16)
+        addresses = {str(a).lower() for a in filt.get("address") or []}  # type: ignore[attr-defined]
+        return [
+            lg
+            for lg in stale
+            if lo <= int(str(lg["blockNumber"]), 16) <= hi
+            and (not addresses or str(lg["address"]).lower() in addresses)
+        ]
+
+    def intercept(req: object) -> Answer | None:
+        calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
+        logs = {c["id"]: c["params"][0] for c in calls if c.get("method") == "eth_getLogs"}
+        if not stale or not logs:
+            return None
+        fwd = urllib.request.Request(
+            upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(fwd, timeout=30) as resp:
+            status, answer = resp.status, json.loads(resp.read())
+        for a in answer if isinstance(answer, list) else [answer]:
+            ours = isinstance(a, dict) and isinstance(a.get("result"), list)
+            if ours and a.get("id") in logs and (more := wanted(logs[a["id"]])):
+                a["result"] = [*more, *a["result"]]
+                told[0] += 1
+        return status, json.dumps(answer).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, stale, told
+
+
+@contextmanager
+def side_block_proxy(upstream: str, block: dict[str, object]) -> Iterator[str]:
+    """The URL of a proxy to ``upstream`` that answers ``eth_getBlockByHash`` of ``block``'s
+    hash (alone) with ``block``: an endpoint serving a block by hash that is not its chain's
+    (geth keeps a replaced branch's blocks; a backend still on an older chain)."""
+    wanted = str(block["hash"]).lower()
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_getBlockByHash":
+            return None
+        if str((req.get("params") or [""])[0]).lower() != wanted:
+            return None
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "result": block}).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sdex.chainnode import Engine
+from sdex.node import Node
 from sdex.store import ChainIdentity, Store, StoredFill
 from sdex.storeundone import UNDONE_KEPT
 from tests.conftest import Chain
@@ -49,6 +50,7 @@ async def test_a_chain_replaced_while_the_node_was_down_keeps_and_rejudges_its_o
 
         # the devnet restarted, deployed again alike, while the node was down
         async with running_node(replace(cfg, rpc=new.node.url)) as (node, api):
+            await walked(node)
             assert await api.status(resting) == "open"  # (was 404: deleted)
             assert await api.status(filled) == "open"  # the new chain never filled it
             assert await api.status(taker) == "removed"  # (an IOC never rests)
@@ -143,6 +145,13 @@ async def test_a_reset_killed_before_its_rejudging_is_judged_again_at_the_next_s
     store.close()
     async with running_node(cfg) as (node, api):
         assert node.watcher.resumed and node.watcher.resets == 0  # (no reset at this start)
+        await walked(node)
         assert await api.status(filled) == "open"  # (was "filled": the chain has 0)
         assert await api.status(taker) == "removed"
         assert not node.store.rejudge_due
+
+
+async def walked(node: Node) -> None:
+    """The start's re-judging of a reset (``rejudge_due``) done: it runs once the node is
+    ready (``Node._watch``; reset74)."""
+    await wait_for(lambda: not node.rejudging and not node.store.rejudge_due, timeout=60)

@@ -114,6 +114,7 @@ async def test_a_refused_row_of_the_starts_rejudging_leaves_it_due(
     conn.commit()
     conn.close()
     async with running_node(cfg) as (node, _):
+        await wait_for(lambda: not node.rejudging, timeout=60)  # (walked once ready: reset74)
         assert node.store.rejudge_due  # (was cleared)
     conn = sqlite3.connect(cfg.db)
     try:

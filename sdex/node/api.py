@@ -276,6 +276,8 @@ async def get_health(request: web.Request) -> web.Response:
         )
     w = node.watcher
     chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing
+    if chain == "ok" and node.rejudging:  # (the stored orders judged again after a reset)
+        chain = "rejudging"
     return web.json_response(
         {
             "status": "ok" if chain == "ok" else "degraded",

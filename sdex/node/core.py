@@ -63,6 +63,9 @@ __all__ = ["OPEN_STATUSES", "Node", "Record", "SubmitResult"]
 
 
 class Node(NodePeering):
+    rejudging = False
+    """A start's re-judging of every stored order after a reset runs (``_watch``): the
+    closed orders not walked yet may still say what the old chain had (``/health``)."""
     _prune_after = 0
     """The ``seq`` the sweep for dead order rows goes on after (0: a new sweep)."""
     _prune_rest = 0.0
@@ -212,11 +215,27 @@ class Node(NodePeering):
             raise ChainError(f"the chain's deployment block not read again: {e}") from None
         if kept is None or kept.hash.lower() != bound or kept.number != self.config.deploy_block:
             return got  # (replaced: ``Store._bind``'s reset)
+        if not await self._canonical(kept):  # (held by hash, yet not the chain's: replaced)
+            return got
         log.warning(
             "the chain answered %s for the deployment block %d, yet holds the database's %s "
             "there: not a replaced chain, kept", got, kept.number, bound,
         )  # fmt: skip
         return bound
+
+    async def _canonical(self, block: Header) -> bool:
+        """Whether the chain's block above ``block`` by number names it as its parent: held
+        by hash is no proof that it is the chain's (geth serves a replaced branch's blocks by
+        hash; a backend of the endpoint still on the old chain answers it), a second answer
+        by number is (reset74: the database's deployment block found by hash alone was kept,
+        no reset at the start, the first poll's finding it). No block above it yet (a chain
+        whose head it is) proves nothing: kept, as the chain's answer by hash says."""
+        try:
+            raw = await self.rpc.call("eth_getBlockByNumber", hex(block.number + 1), False)
+            child = Header.from_rpc(raw) if isinstance(raw, dict) else None
+        except (ChainError, ValueError) as e:
+            raise ChainError(f"the chain's deployment block not read again: {e}") from None
+        return child is None or child.parent == block.hash
 
     async def _pending_clock(self) -> None:
         """The chain's clock from its pending block's stamp: an idle chain whose clock runs
@@ -258,14 +277,12 @@ class Node(NodePeering):
         pooled = await reconcile(self.settler)
         await self._nonce_floor()
         await self._reload_orders()
-        if self.store.rejudge_due:  # (a reset found at open, or one a kill interrupted)
-            await self._rejudge_all()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
         await self._adopt(pooled)  # (before the book is matched again: their orders held)
         self._tasks = [
             asyncio.create_task(self.settler.run(), name="settler"),
-            asyncio.create_task(self.watcher.run(), name="watcher"),
+            asyncio.create_task(self._watch(), name="watcher"),
             asyncio.create_task(self._uncross_loop(), name="uncross"),
             asyncio.create_task(self._evict_loop(), name="evict"),
             asyncio.create_task(self._read_cancelled(), name="cancelled-filled"),
@@ -282,6 +299,23 @@ class Node(NodePeering):
             self.reloaded_from_chain,
             cfg.db,
         )
+
+    async def _watch(self) -> None:
+        """The watcher's task: a reset's re-judging of every stored order first, if one is
+        due (found at open, or one a kill interrupted: ``rejudge_due``), then its polls. The
+        node serves meanwhile (``/health``: ``rejudging``, 503), as while a live reset's walk
+        holds the watcher (``_apply_block``): the walk is a page of closed orders at a time,
+        the loop running between pages. reset74: done before the node was ready, it held the
+        start about 1 ms a closed order (10 s per 10,000), without bound."""
+        if self.store.rejudge_due:
+            self.rejudging = True
+            try:
+                await self._rejudge_all()
+            except Exception as e:  # (the store's or the chain's: due again at the next start,
+                log.warning("the re-judging after a reset failed (due again): %s", e)
+            finally:  # a block's, a live reset's re-walk, or a restart's, whichever comes)
+                self.rejudging = False
+        await self.watcher.run()
 
     async def _rejudge_all(self) -> None:
         """The start's walk of a reset (``rejudge_due``), its marker cleared once every row

@@ -166,6 +166,7 @@ async def read_range(
             raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
     by_number: dict[int, list[Log]] = {}
     final_logs: list[Log] = []
+    final_blocks: dict[int, set[str]] = {}  # (the block hashes the final logs name)
     hashes = {h.number: h.hash for h in headers}
     for raw in raw_logs:
         if m.expected and isinstance(raw, dict):
@@ -188,6 +189,9 @@ async def read_range(
             by_number.setdefault(lg.block_number, []).append(lg)
         elif start <= lg.block_number <= final_end:
             final_logs.append(lg)
+            final_blocks.setdefault(lg.block_number, set()).add(block_hash)
+    if final_blocks:
+        await _check_final(rpc, final_blocks, Header.from_rpc(results[len(recent)]))
     m.preload(final_logs, [r for n in sorted(own) for r in own[n].values()])
     for lgs in by_number.values():
         m.preload(lgs)
@@ -204,3 +208,36 @@ async def read_range(
     for h in headers:
         block_own = list(own.get(h.number, {}).values())
         eff.merge(m.apply(h, by_number.get(h.number, []), h, block_own))
+
+
+async def _check_final(rpc: AsyncRpc, named: dict[int, set[str]], final: Header) -> None:
+    """The final blocks' logs (read without their headers) against the chain's headers of
+    the blocks they name, read in one batch with the range's last final block again (the
+    chain the range was read from: its hash must not have moved). Raises ``Inconsistent``
+    for a log naming another block hash than its block's header (logs of one chain, headers
+    of another: an endpoint whose backends disagree; reset74, the old chain's fills kept
+    through a reset's re-read) or a header of another number. One header a block holding
+    logs, at most the range's span."""
+    numbers = sorted(named)
+    calls: list[tuple[str, list[Any]]] = [
+        ("eth_getBlockByNumber", [hex(n), False]) for n in numbers
+    ]
+    calls.append(("eth_getBlockByNumber", [hex(final.number), False]))
+    results = await rpc.batch(calls)
+    for r in results:
+        if isinstance(r, Exception):
+            raise r
+    try:
+        headers = [Header.from_rpc(r) for r in results]
+    except (KeyError, TypeError, ValueError) as e:  # (no block: the chain moved under us)
+        raise Inconsistent(f"a block of the range's logs not read: {e}") from None
+    if headers.pop().hash != final.hash:
+        raise Inconsistent(f"block {final.number} answered two hashes: chain moving")
+    for n, h in zip(numbers, headers, strict=True):
+        if h.number != n:
+            raise Inconsistent(f"block {h.number} answered for block {n}")
+        if named[n] != {h.hash}:
+            raise Inconsistent(
+                f"logs of block {n} name another block than the chain's {h.hash}: "
+                "answers of two chains"
+            )
