@@ -20,6 +20,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
 from tests.rpcfault import faulty_proxy
 from tests.test_node import ALICE, E6, E18, ask
+from tests.test_reset70_restart_replaced import walked
 
 
 @pytest.mark.parametrize("fault", ["403", "-32600", "-32601"])
@@ -36,5 +37,6 @@ async def test_a_replaced_chain_is_reset_at_the_start_without_get_block_by_hash(
     with faulty_proxy(c.rpc.url, "eth_getBlockByHash", fault) as url:
         async with running_node(replace(cfg, rpc=url)) as (node, api):  # (was ChainError)
             assert node.watcher.identity.deploy_block_hash.lower() != gone
+            await walked(node)  # (reset74: the start's walk runs once the node is ready)
             assert not node.store.rebuilt and not node.store.rejudge_due  # (reset, walked)
             assert await api.status(resting) == "open"
