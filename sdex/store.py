@@ -62,7 +62,13 @@ from sdex.storeschema import (
     open_schema,
 )
 from sdex.storesettle import StoredSettlement as StoredSettlement
-from sdex.storesettle import dropped_rows, pending_rows, refuse_settlements, settlements_of
+from sdex.storesettle import (
+    dropped_rows,
+    own_fill_txs_above,
+    pending_rows,
+    refuse_settlements,
+    settlements_of,
+)
 from sdex.storeundone import UNDONE_KEPT, UndoneStore, keep_undone, undone_of
 
 log = logging.getLogger("sdex.store")
@@ -370,6 +376,11 @@ class Store(ChainStore, UndoneStore, OrphanStore):
         """Through the writer, at a start (as ``pending_settlements``): the latest given-up
         settlements' hashes (``dropped_rows``)."""
         return self._call(dropped_rows)
+
+    def own_fills_above(self, block: int) -> list[tuple[str, int]]:
+        """Through the writer, at a start (as ``pending_settlements``): the node's own
+        settlements with fills stored above ``block`` (``own_fill_txs_above``)."""
+        return self._call(functools.partial(own_fill_txs_above, block=block))
 
     async def pending_settlements_committed(self) -> list[StoredSettlement]:
         """``pending_settlements`` as committed, read off the event loop and off the writer

@@ -101,6 +101,22 @@ GIVEN_UP_KEPT = 256
 """The latest given-up (``dropped``) settlements a start reads back (``dropped_rows``)."""
 
 
+def own_fill_txs_above(db: sqlite3.Connection, block: int) -> list[tuple[str, int]]:
+    """(A start's) the node's own settlements whose fills it stored in blocks above
+    ``block`` (the saved mirror's head): (hash, block), each once. A few at most: the head
+    is saved once a block's fills are durable, and the settler stores its own from their
+    receipt, a block or two before (chaos74). Read through ``fills_chain``."""
+    rows = db.execute(
+        "SELECT DISTINCT tx_hash, block_number FROM fills WHERE block_number > ? AND ours = 1",
+        (block,),
+    ).fetchall()
+    return [
+        (r[0].lower(), r[1])
+        for r in rows
+        if isinstance(r[0], str) and HASH.fullmatch(r[0].lower()) and type(r[1]) is int
+    ]
+
+
 def dropped_rows(db: sqlite3.Connection) -> list[str]:
     """(A start's) the hashes of the latest ``GIVEN_UP_KEPT`` settlements given up: such a
     transaction may still land (in the chain's pool), or have landed while the node was down

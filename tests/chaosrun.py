@@ -29,6 +29,7 @@ import aiohttp
 from sdex.audit import audit_network
 from sdex.chain.exchange import OrderStatus
 from sdex.chain.receipt import Receipt
+from sdex.errors import ContractRevert
 from sdex.order import SignedOrder
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
@@ -628,14 +629,64 @@ class ChaosRun:
                 raw = self.c.rpc.call("eth_getTransactionReceipt", tx["hash"])
                 rc = Receipt.from_rpc(raw)
                 self.count("operator_tx")
+                at = (n, int(raw["transactionIndex"], 16))
                 if not rc.status:
                     self.count("operator_reverted")
-                    self.paid.append(f"node {node}'s tx {tx['hash']} reverted in block {n}")
+                    why = self.revert_reason(tx["hash"])
+                    self.paid.append(
+                        f"node {node}'s tx {tx['hash']} reverted in block {n}: {why}"
+                        + self.closed_where(why, at)
+                    )
                 for sk in self.c.exchange.skipped(rc.logs):
                     why = getattr(sk.reason, "name", "unknown")
                     self.count(f"skipped_{why}")
-                    self.paid.append(f"node {node}'s match skipped in block {n}: {sk.reason}")
+                    self.paid.append(
+                        f"node {node}'s match skipped in block {n}: {sk.reason}"
+                        + self.closed_where(sk.reason, at)
+                    )
         self.scanned = head
+
+    def revert_reason(self, tx_hash: str) -> object:
+        """A reverted transaction's reason, decoded (Hardhat's ``debug_traceTransaction``
+        replays it in its block): the run's reader tells a race from a predictable revert."""
+        try:
+            trace = self.c.rpc.call(
+                "debug_traceTransaction", tx_hash,
+                {"disableStack": True, "disableMemory": True, "disableStorage": True},
+            )  # fmt: skip
+            data = bytes.fromhex(str(trace.get("returnValue", "")).removeprefix("0x"))
+        except Exception as e:  # (a reader's aid only: the tally goes on)
+            return f"reason not read ({type(e).__name__})"
+        return self.c.exchange.decoder.decode(ContractRevert(data)) if data else "no data"
+
+    def closed_where(self, reason: object, at: tuple[int, int]) -> str:
+        """Where the order a revert or skip names (``orderHash``) was filled or cancelled on
+        chain last before ``at`` (block, transaction index): in the same block, before it
+        (a race with another pending transaction), or in an earlier block (then the node
+        may have known when it signed)."""
+        named = getattr(reason, "args_by_name", {}).get("orderHash")
+        if not isinstance(named, bytes | str):
+            return ""
+        topic = named if isinstance(named, str) else "0x" + named.hex()
+        try:
+            logs = self.c.rpc.call(
+                "eth_getLogs",
+                {"fromBlock": "0x0", "toBlock": hex(at[0]), "address": self.c.exchange.address,
+                 "topics": [None, topic]},
+            )  # fmt: skip
+        except Exception as e:  # (a reader's aid only: the tally goes on)
+            return f" (its closing not read: {type(e).__name__})"
+        before = [
+            (int(lg["blockNumber"], 16), int(lg["transactionIndex"], 16))
+            for lg in logs
+            if (int(lg["blockNumber"], 16), int(lg["transactionIndex"], 16)) < at
+        ]
+        if not before:
+            return " (closed by nothing on chain before it)"
+        block, index = max(before)
+        if block == at[0]:
+            return f" (closed earlier in the same block, tx {index}: a race)"
+        return f" (closed in block {block}, {at[0] - block} before it)"
 
     def check_logs(self, phase: int) -> None:
         for i in range(3):

@@ -556,6 +556,41 @@ def test_a_hello_from_a_peer_in_a_backoff_ends_its_wait() -> None:
     assert peer.reachable(clock.t)
 
 
+def test_a_hello_at_an_evicted_seeds_url_ends_its_dial_wait() -> None:
+    """chaos74: a seed evicted while it was down is dialled with a backoff of its own; a
+    hello claiming its URL (a restart dials its seeds first) ends that wait, its count kept,
+    once until it is admitted again (as review68's for a peer's). A hello signed for another
+    node, or claiming another URL, ends nothing."""
+    clock = Clock()
+    core = GossipCore(
+        peer_id(0), ME, [url(1)], Book(), GossipConfig(), clock=clock, rng=random.Random(1)
+    )
+    peers = core.peers
+    for _ in range(2):  # (the second: admitted, then evicted, then down again)
+        assert peers.take_candidates(4) == [url(1)]
+        for _ in range(6):  # (down: each dial failed, the wait at the cap)
+            peers.dial_failed(url(1))
+        assert peers.take_candidates(4) == []
+        assert peers.seeds_json() == [{"url": url(1), "failures": 6}]
+        core.hello(peer_id(1), url(1), {}, to=peer_id(9))  # (replayed from another node)
+        core.hello(peer_id(1), url(2), {}, to="")  # (another URL: a candidate of its own)
+        assert url(1) not in peers.take_candidates(4)
+        core.hello(peer_id(1), url(1), {}, to="")  # (back: it knows our URL, not our id)
+        assert peers.take_candidates(4) == [url(1)]  # dialled at the next tick
+        peers.dial_failed(url(1))  # (that dial failed: more hellos, the wait holds)
+        for _ in range(3):
+            core.hello(peer_id(1), url(1), {}, to="")
+            assert peers.take_candidates(4) == []
+        assert peers.seeds_json() == [{"url": url(1), "failures": 7}]
+        peer = peers.admit(peer_id(1), url(1))
+        assert peer is not None and peers.seeds_json() == []
+        for _ in range(5):
+            peers.failed(peer)
+        clock.t += 31
+        assert peers.evict_failing() == [peer]
+        peers.candidates.pop(url(2), None)
+
+
 def test_an_answer_signed_by_another_key_counts_as_a_failure() -> None:
     core, clock = make(peers=1, mesh=1)
     core.accepted(order(1))

@@ -216,6 +216,8 @@ class GossipCore(Pushing):
         peer, source = self.peers.get(sender), source_group(address)
         if (addressed or to == "") and (peer is None or peer.url != normalize(url)):
             self.peers.introduce(url, sender, source)
+            if peer is None:  # (a seed evicted while it was down: dialled at once)
+                self.peers.seed_hello(normalize(url))
         urls = body.get("peers")
         if addressed and isinstance(urls, list):
             for u in urls[: flows.MAX_SHARED_URLS]:
@@ -407,6 +409,7 @@ class GossipCore(Pushing):
         return {
             "nodeId": self.node_id,
             "peers": self.peers.to_json(),
+            "seeds": self.peers.seeds_json(),
             "mesh": len(self.mesh),
             "candidates": len(self.peers.candidates),
             "ordersSent": self.orders_sent,

@@ -164,6 +164,8 @@ class Peers:
         self.seeds: set[str] = set()
         self._seed_failures: dict[str, int] = {}
         self._seed_retry: dict[str, float] = {}
+        self._seed_hastened: set[str] = set()
+        """Seeds whose dial backoff a hello ended since they were last admitted."""
 
     # ---- candidates and admission -------------------------------------------------------
 
@@ -227,6 +229,27 @@ class Peers:
             self.candidates[url] = c
         return out
 
+    def seed_hello(self, url: str) -> bool:
+        """A hello claims ``url``, an operator's seed not in the table whose failed dials
+        set a wait (a peer evicted while it was down, back from a restart: it dials its
+        seeds first): the wait ends, its count kept, once until it is admitted again (as
+        ``retry_now``'s, review68: a hello from elsewhere claiming the URL costs one dial of
+        it). chaos74: such a peer was dialled only when the wait, up to 12 s, was over, and
+        its stored orders reached this node no sooner. Whether it was waiting."""
+        waiting = self._seed_retry.get(url, 0.0) > self.clock() and url not in self._seed_hastened
+        if waiting:
+            self._seed_retry[url] = 0.0
+            self._seed_hastened.add(url)
+        return waiting
+
+    def seeds_json(self) -> list[dict[str, object]]:
+        """The seeds not in the table, with their failed dials in a row (``/health``)."""
+        return [
+            {"url": url, "failures": self._seed_failures.get(url, 0)}
+            for url in sorted(self.seeds)
+            if url not in self._by_url
+        ]
+
     def dial_failed(self, url: str) -> None:
         if url in self.seeds and url not in self._by_url:
             # the operator named it: keep trying, backing off (capped)
@@ -271,6 +294,7 @@ class Peers:
         self.candidates.pop(url, None)
         self._seed_failures.pop(url, None)
         self._seed_retry.pop(url, None)
+        self._seed_hastened.discard(url)
         return peer
 
     def _crowded(self, host: str) -> bool:

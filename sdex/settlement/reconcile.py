@@ -90,6 +90,16 @@ class Reconcile:
         for tx_hash in self.lane.store.given_up_settlements():
             self.lane.ours.add(tx_hash)
             self.lane.give_up(tx_hash)
+        head = self.lane.mirror.head if self.lane.mirror is not None else None
+        if head is not None:
+            # chaos74: one mined and its receipt applied, its fills stored, then a kill
+            # before the row of the one-shot order it filled was written and the block's
+            # head saved: the order comes back open, is closed from the saved mirror below
+            # that block ("not resting after restart", 0 filled), and the catch-up's fill
+            # of it, ours and stored already, counted nowhere. Counted as chaos63's is.
+            for tx_hash, block in self.lane.store.own_fills_above(head.number):
+                self.lane.ours.add(tx_hash, block)
+                self.lane.given_up.add(tx_hash)
         for s in self.lane.store.pending_settlements():
             got: Receipt | None
             rpc = self.chain.rpc
