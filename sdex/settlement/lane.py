@@ -59,9 +59,12 @@ class NonceLane:
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
     """Held while a replacement is signed, recorded and sent (``_replace``)."""
-    _nonce_view: ChainView | None = None
-    """The view of the chain (``AsyncSends.viewed``) the lane's last signature was made in:
-    moved since, the lane's nonce is the old chain's (``_sign_next`` reads it again)."""
+    undos = 0
+    """Undoings of blocks the watcher began, reorgs and resets (``undone``)."""
+    _nonce_view: tuple[ChainView | None, int] | None = None
+    """The view of the chain (``AsyncSends.viewed``) and the ``undos`` the lane's last
+    signature was made with: either moved since, the lane's nonce may be past the chain's
+    count (``_sign_next`` reads it again)."""
     automine_unserved = False
     """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
     replace_refused = 0
@@ -120,6 +123,17 @@ class NonceLane:
             self.sender.forget_nonce()
             raise ChainReplaced(f"{signed.tx_hash} not sent: the chain was replaced")
 
+    def undone(self) -> None:
+        """The watcher begins to undo blocks (a reorg, or a reset; before the store's
+        removal, no await between): a settlement of the lane's in one of them freed its
+        nonce. The nonce is read again before the next signature, one already under way
+        included (``_sign_next``). nonce75: forgotten only once the node applied the reorg
+        (after the store's removal, the new branch's read, the funds' refresh), a match
+        signed meanwhile took the old branch's next nonce, past the chain's count: on
+        Hardhat "Nonce too high", the settlement lost and the wallet's IOC never traded."""
+        self.undos += 1
+        self.sender.forget_nonce()
+
     def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
         """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
         self.sends.add(sent)
@@ -177,12 +191,13 @@ class NonceLane:
         behind a broadcast. ``check`` is called right before the signature, after every
         await (it may raise: nothing signed; ``sdex.settlement.take.still``). A view that
         moved since the last signature (a reset began: the node forgets the old chain's
-        nonce only once the replay is applied) has the nonce read again (review74a: a match
-        signed meanwhile took the old chain's next nonce, past the new chain's count: lost,
-        or pooled behind a gap nothing fills)."""
+        nonce only once the replay is applied), or an undoing begun since (``undone``: a
+        reorg), has the nonce read again (review74a, nonce75: a match signed meanwhile took
+        the old chain's next nonce, past the new chain's count: lost, or pooled behind a gap
+        nothing fills)."""
         fees = await self.fees.current(self.receipts)
         while True:
-            if (view := self.async_sends.viewed()) != self._nonce_view:
+            if (view := (self.async_sends.viewed(), self.undos)) != self._nonce_view:
                 self.sender.forget_nonce()
                 self._nonce_view = view
             if self.sender.next_nonce is None:
