@@ -16,10 +16,11 @@ one goes back to be matched again; the other matches of the batch, and other bat
 not touched (a batch whose record the store refused never left: its matches go back
 undiagnosed). One left pooled unmined goes again at higher fees (``sdex.settlement.replace``);
 a lost one that later ones wait on has its nonce filled by a transfer of nothing (not while
-pooled). A send refused for its nonce ("nonce too low": another sender of the operator's key
-used it, e.g. a devnet deployed again under the node) can never land: its matches are signed again
-(``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way has
-ended, so no nonce goes out twice.
+pooled). A send refused for its nonce can never land ("nonce too low": another sender of the
+operator's key used it, e.g. a devnet deployed again under the node; "nonce too high": the
+chain did not take it, the lane's nonce past its count after blocks of the lane's were
+undone): its matches are signed again (``NONCE_TRIES``) at the chain's count, read once
+every broadcast of the lane under way has ended, so no nonce goes out twice.
 
 A lone match whose orders failed a settlement before with no one found guilty, or a
 contract maker's, is pre-flighted first (``suspect``: ``_preflight``).
@@ -36,7 +37,7 @@ from concurrent.futures import Future
 from sdex.chain import Receipt
 from sdex.chain.aio import NotDone
 from sdex.chain.rpc import quantity
-from sdex.chain.tx import SignedTx, lone_tx_root, ran_out_of_gas, refused_for_nonce
+from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.settlement.gas import BatchGas
@@ -198,14 +199,22 @@ class BatchTx(NonceLane):
                 self._refused_at = time.perf_counter()
                 return unsent(batch, str(e))
             except Exception as e:  # unknown whether the node took it: its receipt will say
-                refused = isinstance(e, RpcError) and refused_for_nonce(e, low_only=True)
-                if refused and attempt < NONCE_TRIES and not await self.chain_knows(signed):
-                    # The chain refused it and does not hold it (its answer to a second
-                    # copy of a landed one is the same: review28): its nonce is used
-                    # (another sender of this key, e.g. a devnet deployed again under the
-                    # node), so it can never land.
+                said = nonce_refusal(e)  # ("low", "high": the chain's refusal for its nonce)
+                refused = said is not None
+                if (
+                    refused
+                    and attempt < NONCE_TRIES
+                    and not await self.chain_knows(signed, too_high=said == "high")
+                ):
+                    # The chain refused it and does not hold it (its answer "too low" to a
+                    # second copy of a landed one is the same: review28): too low, its nonce
+                    # is used (another sender of this key, e.g. a devnet deployed again
+                    # under the node), so it can never land; too high, the chain did not
+                    # take it (a lane's nonce past the chain's count: blocks of its
+                    # settlements undone before the watcher saw it; nonce75: counted lost,
+                    # its matches failed, the wallet's IOC never traded).
                     # The same matches are signed again, once every send of ours under way
-                    # ended, at the chain's count (``_sign_next``).
+                    # ended, at the chain's count (``_sign_next``), judged again first.
                     log.warning(
                         "settlement %s refused for its nonce %d (%s): signed again",
                         signed.tx_hash, signed.nonce, e,
@@ -255,7 +264,7 @@ class BatchTx(NonceLane):
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed)
-            why = "transaction lost" + (": its nonce taken by another sender" * nonce_taken)
+            why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
             return [
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
                 for m in batch

@@ -146,8 +146,10 @@ class NonceLane:
         if self.sends:
             await asyncio.wait(list(self.sends))
 
-    async def chain_knows(self, signed: SignedTx) -> bool:
-        """Whether the chain holds ``signed`` (pooled or mined), or may. A send answered
+    async def chain_knows(self, signed: SignedTx, too_high: bool = False) -> bool:
+        """Whether the chain holds ``signed`` (pooled or mined), or may. ``too_high``: its
+        send was answered "nonce too high", the chain did not take it; it is not held when
+        the chain does not know its hash, whatever its count (nonce75). A send answered
         "nonce too low" may be the node's own transaction whose bytes reached the chain twice
         (a proxy that retried it, a second send after a failed sync send): its nonce is used
         by itself. Not held only when one answer (one request: one backend behind a
@@ -162,7 +164,7 @@ class NonceLane:
                     ("eth_getTransactionCount", [self.sender.address, "latest"]),
                 ]
             )
-            return found is not None or quantity(count) <= signed.nonce
+            return found is not None or (not too_high and quantity(count) <= signed.nonce)
         except Exception:
             return True
 
