@@ -13,11 +13,35 @@ the moment its first 2xx are out keeps every order it acknowledged.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import os
+import signal
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
 
+import aiohttp
+
+from sdex.devnet import free_port
 from sdex.ingest.cores import SpareCore
 from sdex.ingest.verify import EcdsaBatcher
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import (
+    healthy,
+    node_config,
+    node_process,
+    operator_key,
+    running_node,
+    stall_writer,
+    wait_for,
+)
 from tests.test_http62_crowded_inline import _at_once
+from tests.test_http69_wallet_group import one_turn
+from tests.test_node import ALICE, E6, E18, ask
 from tests.test_verify import _Readings, _signed
 
 
@@ -61,3 +85,103 @@ async def test_the_cores_are_read_again_by_a_turn_of_few_orders() -> None:
     clock[0] = 1.0  # an interval on: the loop waited 5x what it ran
     assert _at_once(batcher.ecdsa_ok(_signed(3))) is True
     assert (batcher.crowded, readings.reads) == (1, 2)
+
+
+def all_held(node: Any, orders: list[SignedOrder]) -> bool:
+    return all(node.registry.held(o.hash) for o in orders)
+
+
+async def test_a_crowded_nodes_group_is_taken_and_with_the_writer_the_turn_after_its_posts(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Posts of one turn (each in its own task, as a turn's requests) on a crowded loop:
+    in the turn after (the group's task begun by the first of them) every good order is
+    accepted and its row handed to the store's writer, the bad ones refused, and none is
+    answered until its row is committed (the writer stalled here); then each gets its own
+    answer. Before: four turns more (a callback, a task, the signatures' hand-over and its
+    delivery), and the rows handed over a turn after the last."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        await wait_for(node.mirror_ready)
+        first = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
+        assert (await api.post_order(first))[0] == 201  # (the maker's account known: no read)
+        node.intake.ecdsa.spare_core = crowded()
+        good = [c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + i)) for i in range(4)]
+        malformed = {**good[0].to_json(), "makerAmount": "-1"}
+        expired = c.sign(ask(c, ALICE, E18 // 1000, 4 * E6, expiry=1))
+        bodies = [good[0].to_json(), malformed, *(g.to_json() for g in good[1:]), expired.to_json()]
+        gate = threading.Event()
+        await stall_writer(node, gate, "hold_rows BEFORE INSERT ON orders")
+        try:
+            groups = node.wallet_group.groups
+            tasks = one_turn(node, bodies)
+            await asyncio.sleep(0)  # (turn 1: the posts, each in its task, join one group)
+            assert node.wallet_group.groups == groups and not all_held(node, good)
+            await asyncio.sleep(0)  # (turn 2: the group's task has run before this)
+            assert node.wallet_group.groups == groups + 1
+            assert all_held(node, good)
+            assert not node.store._writer._batch  # (the rows with the writer already)
+            assert not any(t.done() for t in tasks)  # (nothing committed: no answer yet)
+        finally:
+            gate.set()
+        answers = await asyncio.wait_for(asyncio.gather(*tasks), 60)
+        assert [a.status for a in answers] == [201, 400, 201, 201, 201, 400], answers
+        for g in good:
+            assert node.store.order_now(g.hash_hex) is not None
+
+
+def stored_hashes(db: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return {h for (h,) in conn.execute("SELECT hash FROM orders")}
+
+
+async def test_a_node_process_killed_after_its_first_2xx_keeps_every_acknowledged_order(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A real ``sdex node`` process takes posts in groups (many in flight at once); it is
+    SIGKILLed as soon as 20 of them have been answered 2xx, the rest in flight: every
+    order answered 2xx is a row in its database afterwards (a group's 2xx only once the
+    order's own row is committed)."""
+    c = chain
+    deployment, db, log = tmp_path / "devnet.json", tmp_path / "node.db", tmp_path / "node.log"
+    c.deployment.save(deployment)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    orders = [c.sign(ask(c, ALICE, E18 // 1000, 5 * E6 + i)) for i in range(400)]
+    acked: list[str] = []
+    with node_process(c, deployment, db, port, operator_key(c, 0), log) as proc:
+        connector = aiohttp.TCPConnector(limit=64)
+        async with aiohttp.ClientSession(connector=connector) as s:
+            await wait_for(lambda: healthy(s, base, proc, log), timeout=120)
+            warm = orders[:40]  # (the maker's account read once; groups seen in /health)
+            codes = await asyncio.gather(*(post(s, base, o) for o in warm))
+            assert codes == [201] * len(warm), codes
+            async with s.get(base + "/health") as r:
+                assert (await r.json())["chainMirror"]["walletGroups"]["groups"] > 0
+            enough = asyncio.Event()
+
+            async def post_and_note(o: SignedOrder) -> None:
+                if await post(s, base, o) in (200, 201):
+                    acked.append(o.hash_hex)
+                    if len(acked) >= 20:
+                        enough.set()
+
+            posts = [asyncio.ensure_future(post_and_note(o)) for o in orders[40:]]
+            async with asyncio.timeout(60):
+                await enough.wait()
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            await asyncio.gather(*posts, return_exceptions=True)
+    assert len(acked) >= 20
+    assert len(acked) < len(orders) - 40, "every post answered: the kill came too late to say"
+    missing = set(acked) - stored_hashes(db)
+    assert not missing, f"{len(missing)} orders answered 2xx are not stored"
+
+
+async def post(s: aiohttp.ClientSession, base: str, o: SignedOrder) -> int:
+    try:
+        async with s.post(base + "/v1/orders", json=o.to_json()) as r:
+            await r.read()
+            return r.status
+    except aiohttp.ClientError:
+        return 0
