@@ -13,6 +13,7 @@ from typing import TypeVar
 from sdex.book import BookOrderState, Entry, RemovalReason
 from sdex.book.errors import BookError
 from sdex.errors import OrderParseError
+from sdex.futures import retrieved
 from sdex.gossip.checks import PartialVerdicts
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
@@ -22,20 +23,17 @@ from sdex.node.commitwait import committed
 from sdex.node.forwarding import CallClock, Stamp
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
-from sdex.node.records import CROSS_GRACE, Record, SubmitResult
+from sdex.node.records import CROSS_GRACE, Record, SubmitResult, Taken
 from sdex.node.refused import KEPT
 from sdex.node.selftrade import own_crossing
 from sdex.node.softcancel import NodeSoftCancel
-from sdex.node.walletgroup import Member, chain, fail
+from sdex.node.walletgroup import Member, fail
 from sdex.order import Order, SignedOrder
 from sdex.ordertext import order_text
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
 T = TypeVar("T")
-Taken = tuple[SubmitResult, "asyncio.Future[None] | None"] | bytes
-"""A wallet's order after the intake: its answer and the commit it waits for, or the hash of
-an order held here already."""
 
 
 class NodeIntake(NodeSoftCancel):
@@ -53,6 +51,14 @@ class NodeIntake(NodeSoftCancel):
         the wallet's address, whose budget of chain reads pays for one (``sdex.node.readbudget``;
         None: no budget). ``fronted``: a wallet's order a front process parsed, hashed and
         found signed by its maker (``sdex.node.fronts``; ``obj`` unread)."""
+        return await self._answered(await self._through(obj, source, tif, client, fronted))
+
+    async def _through(
+        self, obj: object, source: str, tif: TimeInForce, client: str | None,
+        fronted: SignedOrder | None = None,
+    ) -> Taken:  # fmt: skip
+        """``submit``'s order through the intake and, if accepted, into the book: its answer
+        and the commit it waits for (``_taken``)."""
         fw = self.forwarding
         # What it costs before it is passed on, timed only while there is a peer to pass it
         # on to (the clocks are system calls, one releases the GIL; a node with no peer
@@ -63,7 +69,7 @@ class NodeIntake(NodeSoftCancel):
         hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
         handing = None if started is None else lambda: hand.append(fw.start())
         result = await self.intake.submit(obj, source == "api", spend, handing, fronted)
-        return await self._answered(self._taken(result, source, tif, label, started, hand))
+        return self._taken(result, source, tif, label, started, hand)
 
     def _taken(
         self, result: IntakeResult, source: str, tif: TimeInForce, label: str = "wallet",
@@ -114,30 +120,33 @@ class NodeIntake(NodeSoftCancel):
                 return _not_stored(e)
         return answer
 
-    def submit_wallet(
+    async def submit_wallet(
         self, obj: object, tif: TimeInForce = TimeInForce.GTC, client: str | None = None
-    ) -> asyncio.Future[SubmitResult]:
+    ) -> SubmitResult:
         """``submit`` of a wallet's order (``source`` api) with the others posted in this
-        loop turn, through the intake together (``sdex.node.walletgroup``); its answer, a
-        ``SubmitResult``, to come."""
-        return self.wallet_group.add(obj, tif, client, self._submit_group, self._submit_alone)
+        loop turn, through the intake together (``sdex.node.walletgroup``): its verdict
+        comes on a future of its own, then it waits for its own writes' commit itself, as
+        ``submit`` does (woken by the commit, not a turn later by a callback on it)."""
+        taken = self.wallet_group.add(obj, tif, client, self._submit_group, self._submit_alone)
+        return await self._answered(await taken)
 
-    async def _submit_alone(self, member: Member[SubmitResult]) -> None:
+    async def _submit_alone(self, member: Member[Taken]) -> None:
         obj, tif, client, fut = member
         try:
-            answer = await self.submit(obj, "api", tif, client)
+            taken = await self._through(obj, "api", tif, client)
+            self.store.hand_over()  # (its row's commit begun now, not a turn later)
         except Exception as e:
             fail(fut, e)
         else:
-            if not fut.done():
-                fut.set_result(answer)
+            _give(fut, taken)
         finally:
             fut.cancel()  # (cancelled itself, the node stopping: nobody answers it; else no-op)
 
-    async def _submit_group(self, members: list[Member[SubmitResult]]) -> None:
+    async def _submit_group(self, members: list[Member[Taken]]) -> None:
         """``submit`` of each of ``members``, through ``Intake.submit_each`` together: each
-        answered on its own future (a 2xx once its own writes are committed); one order's
-        failure is that order's alone, the intake's midway the unanswered ones'."""
+        one's verdict and its commit wait on its own future (its request waits for the
+        commit itself: a 2xx once its own writes are committed); one order's failure is that
+        order's alone, the intake's midway the unanswered ones'."""
         spends = [None if c is None else self.read_budget.wallet(c) for _, _, c, _ in members]
 
         def spend(k: int) -> bool:
@@ -154,7 +163,7 @@ class NodeIntake(NodeSoftCancel):
                     left.discard(k)
                     fut, before = members[k][3], fw.handed
                     try:
-                        self._answer(fut, self._taken(result, "api", members[k][1]))
+                        _give(fut, self._taken(result, "api", members[k][1]))
                     except Exception as e:
                         fail(fut, e)
                     clock.passed(before)
@@ -165,19 +174,7 @@ class NodeIntake(NodeSoftCancel):
             for k in left:  # (cancelled, the node stopping: nobody answers them; else no-op)
                 members[k][3].cancel()
             clock.end()
-
-    def _answer(self, fut: asyncio.Future[SubmitResult], taken: Taken) -> None:
-        """``fut`` answered with ``taken``'s answer once its own writes are committed."""
-        if isinstance(taken, bytes):
-            held = self.wallet_group.keep(self._already_held(taken))
-            held.add_done_callback(lambda t: chain(fut, t, None, _not_stored))
-            return
-        answer, wait = taken
-        if wait is None:
-            if not fut.done():
-                fut.set_result(answer)
-            return
-        wait.add_done_callback(lambda w: chain(fut, w, answer, _not_stored))
+            self.store.hand_over()  # (the group's rows: their commit begun now, not a turn later)
 
     def _commit_wait(
         self, stored: asyncio.Future[None], also: list[asyncio.Future[None]]
@@ -497,3 +494,12 @@ def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
 
 def _not_stored(e: StoreError) -> SubmitResult:
     return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+
+
+def _give(fut: asyncio.Future[Taken], taken: Taken) -> None:
+    """``fut``'s order through the intake: ``taken`` to its request, which waits for the
+    commit itself; the request gone, the commit's failure retrieved (the store logs it)."""
+    if not fut.done():
+        fut.set_result(taken)
+    elif not isinstance(taken, bytes) and taken[1] is not None:
+        taken[1].add_done_callback(retrieved)

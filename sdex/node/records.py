@@ -74,6 +74,11 @@ class SubmitResult:
     """Headers of the answer beyond its type (a 429's ``Retry-After``)."""
 
 
+Taken = tuple[SubmitResult, "asyncio.Future[None] | None"] | bytes
+"""A wallet's order after the intake: its answer and the commit it waits for, or the hash of
+an order held here already (``NodeIntake._answered`` waits for the one, asks for the other)."""
+
+
 class NodeState:
     """The node's state and the lookups over its records (no I/O)."""
 
@@ -162,7 +167,7 @@ class NodeState:
         """What a new order costs here before it is passed on (``/health``)."""
         self.commit_waits = CommitWaits()
         """The deadline of each wallet order's wait for its own row (``store_wait``)."""
-        self.wallet_group: WalletGroup[SubmitResult] = WalletGroup()
+        self.wallet_group: WalletGroup[Taken] = WalletGroup()
         """The wallet orders of this loop turn, taken through the intake together (http69)."""
         self.store_wait = STORE_WAIT
         """Seconds a wallet's answer waits for its writes' commit before a 503 (the store
