@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TypeVar
 
 from sdex.book import BookOrderState, Entry, RemovalReason
@@ -23,7 +23,7 @@ from sdex.node.commitwait import committed
 from sdex.node.forwarding import CallClock, Stamp
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import peer_sender, throttled_body
-from sdex.node.records import CROSS_GRACE, Record, SubmitResult, Taken
+from sdex.node.records import CROSS_GRACE, Record, SubmitResult, Taken, stays_open
 from sdex.node.refused import KEPT
 from sdex.node.selftrade import own_crossing
 from sdex.node.softcancel import NodeSoftCancel
@@ -415,7 +415,11 @@ class NodeIntake(NodeSoftCancel):
         closes here (an IOC/FOK order killed, an expired one) ``added`` is published first."""
         st: BookOrderState | None = None
         rec = self.records.get(mr.order.hash)
-        if arrived is not None and arrived is rec and not _stays(mr, lambda: self._pending(rec)):
+        if (
+            arrived is not None
+            and arrived is rec
+            and not stays_open(mr, lambda: self._pending(rec))
+        ):
             self.registry.publish(rec, "added")
         for h, reason in mr.removed:
             self._book_closed(h, reason)
@@ -475,21 +479,6 @@ class NodeIntake(NodeSoftCancel):
             raise StoreError(
                 f"not read within {self.store_wait:g} s (the store stalls); ask again later"
             ) from None
-
-
-def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
-    """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
-    dropped (unless fills of it are in flight: ``pending()``, read only then) or expired,
-    and not closed by the book (dust left at arrival: its remainder cannot trade one unit
-    at its price)."""
-    o = mr.outcome
-    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
-        return False
-    removed = mr.removed  # (none, mostly: no generator made then)
-    if not removed:
-        return True
-    h = mr.order.hash
-    return not any(r == h for r, _ in removed)
 
 
 def _not_stored(e: StoreError) -> SubmitResult:

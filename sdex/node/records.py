@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.gossip import Gossip
 from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
-from sdex.matching.match import Match
+from sdex.matching.match import Match, MatchResult, Outcome
 from sdex.mirror import Mirror
 from sdex.model import OrderStatus
 from sdex.node.commitwait import CommitWaits
@@ -395,3 +395,18 @@ class NodeState:
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""
         return self.registry.gossiped_records()
+
+
+def stays_open(mr: MatchResult, pending: Callable[[], int]) -> bool:
+    """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
+    dropped (unless fills of it are in flight: ``pending()``, read only then) or expired,
+    and not closed by the book (dust left at arrival: its remainder cannot trade one unit
+    at its price)."""
+    o = mr.outcome
+    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
+        return False
+    removed = mr.removed  # (none, mostly: no generator made then)
+    if not removed:
+        return True
+    h = mr.order.hash
+    return not any(r == h for r, _ in removed)
