@@ -375,9 +375,12 @@ class Settler(BatchTx):
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
         retry = True
+        at = {id(m): t for m, t in zip(batch, submitted, strict=True)}
+        went: list[Match] = []  # (its matches that went out: those the stages count)
         try:
             while again:  # a backlog batch ran out of gas: again, with the fallback's room
                 # (its matches as signed: review72, not one held back, queued, nor withdrawn)
+                went += sent_out(results)
                 await self._report(results)  # (each part reported before the next goes)
                 # sized as it goes (blame44: a receipt meanwhile may raise the figure)
                 size = self.gas.split(len(again))[0]
@@ -391,9 +394,13 @@ class Settler(BatchTx):
                 self._unsigned_done(more)
         finally:
             self._unsigned_done(again)  # (a stop: never signed)
+        went += sent_out(results)
         await self._report(results)
-        incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
-        self.stages.add(submitted, times, time.perf_counter(), incoming)
+        # settle74: the batch's matches that went out only; one held back at its signature
+        # (queued again: counted with the batch that takes it) or withdrawn unsigned was
+        # counted too (``/health``'s stages: 5 matches for 3 settled)
+        incoming = [m.incoming.hash_hex for m in went] if self.stages.timeline else []
+        self.stages.add([at[id(m)] for m in went], times, time.perf_counter(), incoming)
 
     async def _settle_or_fail(
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
@@ -452,3 +459,8 @@ class Settler(BatchTx):
         finally:
             if results and results[0].tx_hash is not None:
                 self.fills_stored.pop(results[0].tx_hash, None)
+
+
+def sent_out(results: list[SettledMatch]) -> list[Match]:
+    """The matches of ``results`` that went out in a transaction (not ``unsent``)."""
+    return [r.match for r in results if not r.unsent]
