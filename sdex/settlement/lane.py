@@ -172,20 +172,41 @@ class NonceLane:
         transaction signed on the event loop (a key parsed once, ~0.1 ms a signature: a
         thread of its own would wait for the GIL longer), so that signing never waits
         behind a broadcast. ``check`` is called right before the signature, after every
-        await (it may raise: nothing signed; ``sdex.settlement.take.still``)."""
+        await (it may raise: nothing signed; ``sdex.settlement.take.still``). A nonce is
+        learned only from a chain that holds the node's view's block (``_count``)."""
         fees = await self.fees.current(self.receipts)
         while True:
             if self.sender.next_nonce is None:
                 await self._sends_ended()
-                pending = await self.receipts.call(
-                    "eth_getTransactionCount", self.sender.address, "pending"
-                )
-                self.sender.learn_nonce(quantity(pending))
+                self.sender.learn_nonce(await self._count())
             with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
                 if self.sender.next_nonce is not None:
                     if check is not None:
                         check()
                     return self.sender.sign(to, data, gas, fees=fees)
+
+    async def _count(self) -> int:
+        """The lane's pending count on the chain behind the URL, asked in one request with
+        the node's view's block: ``ChainReplaced`` if that chain does not hold it, or the
+        watcher's view moved meanwhile (nothing signed: the reset's re-judging has the
+        orders). settle74: a count read from a chain replaced behind the URL and not yet
+        seen by the watcher (190-400 ms on Hardhat, ``bench/settle74_send_window.py``;
+        read after a failed send, which forgets the nonce) was that chain's own, and the
+        old chain's next match, signed at it, was mined there (``_same_chain`` compares
+        the watcher's view only)."""
+        view = self.async_sends.viewed()
+        asks: list[tuple[str, list[Any]]] = [
+            ("eth_getTransactionCount", [self.sender.address, "pending"])
+        ]
+        if view is not None:
+            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+        pending, *at = await self.receipts.batch(asks)
+        for answer in (pending, *at):
+            if isinstance(answer, Exception):
+                raise answer
+        if view is not None and (self.async_sends.viewed() != view or not holds_view(view, at[0])):
+            raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
+        return quantity(pending)
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If the chain has not used its nonce and later ones of this lane
