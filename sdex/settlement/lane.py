@@ -55,6 +55,7 @@ class NonceLane:
     _last_broadcast: asyncio.Future[Receipt | None] | None
     store: Store
     in_flight: set[str]
+    signed_views: dict[str, ChainView | None]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
@@ -78,6 +79,7 @@ class NonceLane:
         settlement waiting behind a send was sent to the chain that replaced it)."""
         before = self._last_broadcast
         view = self.async_sends.viewed()  # (as signed: no await since)
+        self.signed_views[signed.tx_hash] = view
         task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
         self._last_broadcast = task
         return task
@@ -163,6 +165,8 @@ class NonceLane:
         if self.mirror is not None and head is not None:
             self.ours.prune(head.number - self.mirror.depth)
             self.given_up = {t for t in self.given_up if t in self.ours}
+        flying = self.in_flight  # (a gap's filler or a nudge: never in flight)
+        self.signed_views = {t: v for t, v in self.signed_views.items() if t in flying}
 
     async def _sign_next(
         self, to: str, data: bytes, gas: int, check: Callable[[], None] | None = None
@@ -290,6 +294,7 @@ class NonceLane:
                 said = receipt.tx_hash.lower()
                 landed = next((t for t in pooled.txs if t.tx_hash.lower() == said), signed)
             for tx in pooled.txs:
+                self.signed_views.pop(tx.tx_hash, None)
                 if tx is (landed if ended else signed):  # (the settler's to finish)
                     continue
                 self.in_flight.discard(tx.tx_hash)
@@ -349,7 +354,10 @@ class NonceLane:
 
     async def _replace(self, pooled: Pooled, why: str) -> bool:
         """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
-        whether one was sent. Not if the watcher saw the chain replaced since it was found
+        whether one was sent. Not if the watcher saw the chain replaced since it was signed
+        (settle74: one sent to the new chain before the watcher saw it, which queues a nonce
+        ahead of its count, anvil or geth, was found pooled there and signed again for it up
+        to ``MAX_REPLACEMENTS`` times, compared with the view of now), nor since it was found
         pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
         there at the nonce it has free): the replacement's row dropped. Nor if the chain
         behind the URL does not hold the view's block, asked in the same batch as whether it
@@ -359,7 +367,11 @@ class NonceLane:
         the replacement went to the new chain, mined there). Three round trips, as before
         (the fees were a request of their own)."""
         rpc, last = self.receipts, pooled.latest
-        view = self.async_sends.viewed()
+        now = self.async_sends.viewed()
+        view = self.signed_views.get(pooled.txs[0].tx_hash, now)  # (an adopted one: now)
+        if view != now:  # settle74: signed for a chain the watcher saw replaced since
+            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
+            return False
         asks: list[tuple[str, list[Any]]] = [
             ("eth_getTransactionByHash", [last.tx_hash]),
             ("eth_getTransactionCount", [self.sender.address, "latest"]),
@@ -398,6 +410,7 @@ class NonceLane:
             self.given_up.add(again.tx_hash.lower())
         if self.mirror is not None:
             self.mirror.expect(again.tx_hash)
+        self.signed_views[again.tx_hash] = view
         try:
             await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
         except RpcError as e:

@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from sdex.chain import Receipt, Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends
+from sdex.chain.asend import AsyncSends, ChainView
 from sdex.chain.tx import SignedTx
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
@@ -165,6 +165,9 @@ class Settler(BatchTx):
         """Settlements a previous run left pooled, adopted at the start (``adopt``)."""
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
+        self.signed_views: dict[str, ChainView | None] = {}
+        """The node's view of the chain each transaction in flight was queued under (its
+        settlement's chain: ``NonceLane._replace``), kept while in flight."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""

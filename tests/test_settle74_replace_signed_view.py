@@ -1,0 +1,59 @@
+"""settle74: a settlement pooled on a chain the watcher saw replaced since it was signed is
+never replaced at higher fees (``NonceLane._replace``).
+
+A settlement sent in the window before the watcher sees the chain behind the URL replaced
+reaches the new chain at the old chain's nonce, ahead of the new chain's count: anvil (and
+geth) keep it pooled. Before, the lane's replace check compared that chain with the view of
+now, which it holds: the old chain's match was signed again for it at higher fees, up to
+``MAX_REPLACEMENTS`` times (``bench/settle74_send_window.py`` on anvil). Real anvil (it keeps
+a nonce ahead of the count pooled), the node's settler; the lane's nonce set ahead of the
+chain's count as the old chain's would be, and the view moved after the send as the
+watcher's reset moves it (reset70: a reset that keeps the deployment block's hash)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Chain
+from tests.nodeutil import wait_for
+from tests.test_reorg60_reset_inflight import nonce
+from tests.test_settlement_fallback import OPERATOR, pair, running_settler
+from tests.test_settlement_pooled import anvil, anvil_chain  # noqa: F401 (fixtures)
+
+AHEAD = 3
+"""Nonces the old chain's count is ahead of the new one's."""
+
+
+async def test_a_settlement_signed_for_a_replaced_chain_is_not_replaced_there(
+    anvil_chain: Chain,  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = anvil_chain
+    caplog.set_level(logging.WARNING, logger="sdex.settlement")
+    block = c.rpc.call("eth_getBlockByNumber", hex(c.deployment.deploy_block), False)
+    views = [(c.deployment.deploy_block, str(block["hash"]), 0)]
+    operator = c.address(OPERATOR)
+    count = nonce(c.rpc, operator)
+    async with running_settler(c, tmp_path) as (settler, _):
+        settler.async_sends.view = lambda: views[-1]
+        settler.sender.learn_nonce(count + AHEAD)  # (the old chain's count)
+        settler.submit([pair(c, 0)])
+        await wait_for(lambda: settler.sent == 1 and not settler.sends, timeout=30)
+        views.append((views[0][0], views[0][1], 1))  # the watcher's reset seen
+
+        def said() -> bool:
+            return settler.replaced > 0 or any(
+                "not replaced" in r.getMessage() for r in caplog.records
+            )
+
+        await wait_for(said, timeout=30)
+        assert settler.replaced == 0  # (before: signed again for the new chain)
+        (pooled,) = settler.in_flight
+        tx = c.rpc.call("eth_getTransactionByHash", pooled)
+        assert tx is not None and tx["blockNumber"] is None  # (still pooled, ahead)
+        assert int(tx["nonce"], 16) == count + AHEAD
+    assert nonce(c.rpc, operator) == count  # (nothing of the lane's mined)
