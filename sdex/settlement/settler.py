@@ -378,7 +378,6 @@ class Settler(BatchTx):
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
         retry = True
-        at = {id(m): t for m, t in zip(batch, submitted, strict=True)}
         went: list[Match] = []  # (its matches that went out: those the stages count)
         try:
             while again:  # a backlog batch ran out of gas: again, with the fallback's room
@@ -402,8 +401,11 @@ class Settler(BatchTx):
         # settle74: the batch's matches that went out only; one held back at its signature
         # (queued again: counted with the batch that takes it) or withdrawn unsigned was
         # counted too (``/health``'s stages: 5 matches for 3 settled)
-        incoming = [m.incoming.hash_hex for m in went] if self.stages.timeline else []
-        self.stages.add([at[id(m)] for m in went], times, time.perf_counter(), incoming)
+        if len(went) < len(batch):  # (else each went: the batch and its times as they are)
+            at = {id(m): t for m, t in zip(batch, submitted, strict=True)}
+            batch, submitted = went, [at[id(m)] for m in went]
+        incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
+        self.stages.add(submitted, times, time.perf_counter(), incoming)
 
     async def _settle_or_fail(
         self, batch: list[Match], times: FlightTimes | None, room: bool = False
