@@ -1,11 +1,13 @@
 """settle74: a settlement pooled on a chain the watcher saw replaced since it was signed is
-never replaced at higher fees (``NonceLane._replace``).
+never replaced at higher fees there, but displaced by a transfer of nothing at its nonce
+(``NonceLane._replace``, ``_displace``).
 
 A settlement sent in the window before the watcher sees the chain behind the URL replaced
 reaches the new chain at the old chain's nonce, ahead of the new chain's count: anvil (and
 geth) keep it pooled. Before, the lane's replace check compared that chain with the view of
 now, which it holds: the old chain's match was signed again for it at higher fees, up to
-``MAX_REPLACEMENTS`` times (``bench/settle74_send_window.py`` on anvil). Real anvil (it keeps
+``MAX_REPLACEMENTS`` times (``bench/settle74_send_window.py`` on anvil), and once the lane's
+count on the new chain came to its nonce it was mined there. Real anvil (it keeps
 a nonce ahead of the count pooled), the node's settler; the lane's nonce set ahead of the
 chain's count as the old chain's would be, and the view moved after the send as the
 watcher's reset moves it (reset70: a reset that keeps the deployment block's hash)."""
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from sdex.chain.tx import fees_of
+from sdex.settlement.gas import GAP_FILL_GAS
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_reorg60_reset_inflight import nonce
@@ -41,7 +45,8 @@ async def test_a_settlement_signed_for_a_replaced_chain_is_not_replaced_there(
     async with running_settler(c, tmp_path) as (settler, _):
         settler.async_sends.view = lambda: views[-1]
         settler.sender.learn_nonce(count + AHEAD)  # (the old chain's count)
-        settler.submit([pair(c, 0)])
+        match = pair(c, 0)
+        settler.submit([match])
         await wait_for(lambda: settler.sent == 1 and not settler.sends, timeout=30)
         views.append((views[0][0], views[0][1], 1))  # the watcher's reset seen
 
@@ -52,8 +57,13 @@ async def test_a_settlement_signed_for_a_replaced_chain_is_not_replaced_there(
 
         await wait_for(said, timeout=30)
         assert settler.replaced == 0  # (before: signed again for the new chain)
-        (pooled,) = settler.in_flight
-        tx = c.rpc.call("eth_getTransactionByHash", pooled)
-        assert tx is not None and tx["blockNumber"] is None  # (still pooled, ahead)
-        assert int(tx["nonce"], 16) == count + AHEAD
-    assert nonce(c.rpc, operator) == count  # (nothing of the lane's mined)
+        await wait_for(lambda: settler.displaced == 1, timeout=10)
+        assert len(settler.in_flight) == 1
+        # the new chain's count comes to its nonce (here: transfers of the operator's key)
+        me = c.sender(OPERATOR)
+        base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
+        for n in range(count, count + AHEAD):
+            me.broadcast(me.sign_at(n, me.address, b"", GAP_FILL_GAS, fees=(2 * base, 10**9)))
+        await wait_for(lambda: nonce(c.rpc, operator) == count + AHEAD + 1, timeout=30)
+        # the transfer landed at the settlement's nonce, not the old chain's match
+        assert c.exchange.order_info(match.resting.order).filled == 0  # (before: all of it)
