@@ -26,6 +26,7 @@ from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
 from sdex.settlement.stages import FlightTimes
+from sdex.settlement.stale import displace
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -55,7 +56,7 @@ class NonceLane:
     _last_broadcast: asyncio.Future[Receipt | None] | None
     store: Store
     in_flight: set[str]
-    signed_views: dict[str, ChainView | None]
+    signed_views: dict[str, tuple[ChainView | None, SignedTx]]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
@@ -64,8 +65,8 @@ class NonceLane:
     """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
     replace_refused = 0
     """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
-    displaced = 0
-    """Settlements of a replaced chain pooled on the new one, displaced there (``_displace``)."""
+    displaced: set[str]
+    """Settlements of a replaced chain pooled on the new one, displaced there (``stale``)."""
     pool_nudges = 0
     """Transfers of nothing sent to make a chain that mines on the send mine its pool
     (``_nudge``)."""
@@ -81,7 +82,7 @@ class NonceLane:
         settlement waiting behind a send was sent to the chain that replaced it)."""
         before = self._last_broadcast
         view = self.async_sends.viewed()  # (as signed: no await since)
-        self.signed_views[signed.tx_hash] = view
+        self.signed_views[signed.tx_hash] = (view, signed)
         task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
         self._last_broadcast = task
         return task
@@ -169,6 +170,7 @@ class NonceLane:
             self.given_up = {t for t in self.given_up if t in self.ours}
         flying = self.in_flight  # (a gap's filler or a nudge: never in flight)
         self.signed_views = {t: v for t, v in self.signed_views.items() if t in flying}
+        self.displaced &= flying
 
     async def _sign_next(
         self, to: str, data: bytes, gas: int, check: Callable[[], None] | None = None
@@ -199,7 +201,8 @@ class NonceLane:
         seen by the watcher (190-400 ms on Hardhat, ``bench/settle74_send_window.py``;
         read after a failed send, which forgets the nonce) was that chain's own, and the
         old chain's next match, signed at it, was mined there (``_same_chain`` compares
-        the watcher's view only)."""
+        the watcher's view only). Those the lane sent the old chain and the new one has
+        pooled are displaced first (``sdex.settlement.stale``)."""
         view = self.async_sends.viewed()
         asks: list[tuple[str, list[Any]]] = [
             ("eth_getTransactionCount", [self.sender.address, "pending"])
@@ -212,6 +215,16 @@ class NonceLane:
                 raise answer
         if view is not None and (self.async_sends.viewed() != view or not holds_view(view, at[0])):
             raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
+        stale = [
+            t for v, t in self.signed_views.values() if v and v != view and t.tx_hash in self.ours
+        ]
+        if view is not None and stale:  # (before the lane's count there comes to them)
+            try:
+                self.displaced.update(
+                    await displace(self.receipts, self.async_sends.rpc, self.sender, stale, view)
+                )
+            except Exception as e:  # (their receipt waits try again)
+                log.warning("the old chain's settlements not displaced: %s", e)
         return quantity(pending)
 
     async def _heal_gap(self, lost: SignedTx) -> None:
@@ -370,7 +383,7 @@ class NonceLane:
         (the fees were a request of their own)."""
         rpc, last = self.receipts, pooled.latest
         now = self.async_sends.viewed()
-        view = self.signed_views.get(pooled.txs[0].tx_hash, now)  # (an adopted one: now)
+        view = self.signed_views.get(pooled.txs[0].tx_hash, (now,))[0] or now  # (adopted)
         if view != now:  # settle74: signed for a chain the watcher saw replaced since
             log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
             return await self._displace(pooled, now)
@@ -412,7 +425,7 @@ class NonceLane:
             self.given_up.add(again.tx_hash.lower())
         if self.mirror is not None:
             self.mirror.expect(again.tx_hash)
-        self.signed_views[again.tx_hash] = view
+        self.signed_views[again.tx_hash] = (view, again)
         try:
             await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
         except RpcError as e:
@@ -439,34 +452,15 @@ class NonceLane:
 
     async def _displace(self, pooled: Pooled, view: ChainView | None) -> bool:
         """(``_replace``'s) ``pooled``'s latest, signed for a chain the watcher saw replaced
-        since, pooled on the chain behind the URL (sent there before the watcher saw it, ahead
-        of its count: anvil, geth) while that chain holds ``view``'s block: a transfer of
-        nothing to ourselves at its nonce and higher fees takes its place, and lands there
-        instead of the old chain's match (settle74: it did once the lane's count came to it,
-        ``bench/settle74_send_window.py``); the settlement counts lost. Tried once."""
-        last, pooled.done = pooled.latest, True
-        if view is None:
+        since, displaced on the chain behind the URL if pooled there
+        (``sdex.settlement.stale``; once, unless the nonce read after the reset did)."""
+        pooled.done = True
+        last = pooled.latest
+        if view is None or last.tx_hash in self.displaced:
             return False
-        known, count, latest, at = await self.receipts.batch(
-            [
-                ("eth_getTransactionByHash", [last.tx_hash]),
-                ("eth_getTransactionCount", [self.sender.address, "latest"]),
-                ("eth_getBlockByNumber", ["latest", False]),
-                ("eth_getBlockByNumber", [hex(view[0]), False]),
-            ]
-        )
-        if not holds_view(view, at) or not in_pool(known) or quantity(count) > last.nonce:
-            return False
-        fees = bumped(last.fees, fees_of(latest))
-        filler = self.sender.sign_at(last.nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees)
-        if self.async_sends.viewed() != view:
-            return False
-        await self.async_sends.rpc.call("eth_sendRawTransaction", filler.raw)
-        self.displaced += 1
-        log.warning(
-            "settlement %s of a replaced chain displaced by %s", last.tx_hash, filler.tx_hash
-        )
-        return True
+        done = await displace(self.receipts, self.async_sends.rpc, self.sender, [last], view)
+        self.displaced.update(done)
+        return bool(done)
 
     async def _nudge(self) -> bool:
         """(A replacement refused on a chain that mines on the send: Hardhat, its automine

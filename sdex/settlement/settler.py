@@ -165,9 +165,11 @@ class Settler(BatchTx):
         """Settlements a previous run left pooled, adopted at the start (``adopt``)."""
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
-        self.signed_views: dict[str, ChainView | None] = {}
+        self.signed_views: dict[str, tuple[ChainView | None, SignedTx]] = {}
         """The node's view of the chain each transaction in flight was queued under (its
-        settlement's chain: ``NonceLane._replace``), kept while in flight."""
+        settlement's chain: ``NonceLane._replace``), and it, kept while in flight."""
+        self.displaced: set[str] = set()
+        """Those of a replaced chain displaced on the new one (``sdex.settlement.stale``)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
