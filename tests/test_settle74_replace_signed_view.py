@@ -45,6 +45,7 @@ async def test_a_settlement_signed_for_a_replaced_chain_is_not_replaced_there(
     async with running_settler(c, tmp_path) as (settler, _):
         settler.async_sends.view = lambda: views[-1]
         settler.sender.learn_nonce(count + AHEAD)  # (the old chain's count)
+        settler._nonce_view = views[-1]  # (learned in this view: review74a reads it again else)
         match = pair(c, 0)
         settler.submit([match])
         await wait_for(lambda: settler.sent == 1 and not settler.sends, timeout=30)
@@ -86,6 +87,7 @@ async def test_the_old_chains_settlement_is_displaced_before_the_lane_signs_on_t
     async with running_settler(c, tmp_path) as (settler, results):
         settler.async_sends.view = lambda: views[-1]
         settler.sender.learn_nonce(count + AHEAD)  # (the old chain's count)
+        settler._nonce_view = views[-1]  # (learned in this view: review74a reads it again else)
         old = pair(c, 0)
         settler.submit([old])
         await wait_for(lambda: settler.sent == 1 and not settler.sends, timeout=30)
