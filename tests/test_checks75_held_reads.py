@@ -11,7 +11,8 @@ with bounds on the reads left pending: per peer (a peer at its bound waits, the 
 go on) and in all.
 
 A real node on a real Hardhat, its RPC behind a proxy that holds every answer to a read of
-the hostile contract wallet; peers' checks through the node's own gossip driver."""
+the hostile contract wallet; peers' checks through the node's own gossip driver, and between
+two nodes on loopback by gossip itself."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.sends31proxy import serving_posts
+from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
 from tests.test_budget33_chain_reads import contract_ask
 from tests.test_node import ALICE, BOB, E6, E18, ask
@@ -186,3 +188,32 @@ async def test_a_peers_pending_reads_are_bounded(chain: Chain, tmp_path: Path) -
         for t in [*hostile, other]:
             assert sum(t.result().values()) == 1 and not t.result()["accepted"]
         assert g.checks.pending_reads == 0 and not g.checks._queue
+
+
+async def test_between_nodes_a_held_read_holds_no_other_push(chain: Chain, tmp_path: Path) -> None:
+    """Two nodes on loopback: ``a`` reads the chain directly, ``b`` through the proxy. A
+    contract maker's order posted to ``a`` reaches ``b`` by gossip, where its read is held;
+    an order posted to ``a`` after it (a first-seen maker's on ``b``: a read of its own)
+    reaches ``b``'s book while that read is held, and the held one once it ends."""
+    c = chain
+    w = gas_gated_wallet(c)  # (an honest contract maker: valid, its verdict a chain read)
+    fast = GossipConfig(dial_interval=0.1, ae_interval=0.3)
+    base_a = node_config(c, tmp_path / "a.db", gossip=fast)
+    base_b = node_config(c, tmp_path / "b.db", operator=18, gossip=fast)
+    async with (
+        holding_reads(base_b.rpc, w) as proxy,
+        running_node(base_a) as (a, api_a),
+        running_node(replace(base_b, rpc=proxy.url, peers=(api_a.base,))) as (b, _api_b),
+    ):
+        await wait_for(lambda: a.mirror_ready() and b.mirror_ready())
+        assert a.gossip is not None and b.gossip is not None
+        await wait_for(lambda: b.gossip.node_id in a.gossip.core.mesh, 30)
+        contract = contract_ask(c, w)
+        assert (await api_a.post_order(contract))[0] == 201
+        await wait_for(lambda: proxy.held > 0, 30)
+        honest = c.sign(ask(c, BOB, E18, 3200 * E6))
+        assert (await api_a.post_order(honest))[0] == 201
+        await wait_for(lambda: b.knows(honest.hash_hex.lower()), 20)
+        assert not b.knows(contract.hash_hex.lower()) and proxy.held > 0
+        proxy.release.set()
+        await wait_for(lambda: b.knows(contract.hash_hex.lower()), 30)
