@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdex.gossip.checks import CheckHooks, PeerChecks
+from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks
 from sdex.gossip.timing import CheckTiming
 
 CHUNK, READS, PER_PEER = 4, 6, 2
@@ -94,3 +94,44 @@ def test_every_check_gets_its_verdicts_and_the_reads_stay_bounded(
     checks: list[tuple[int, list[int], int]],
 ) -> None:
     asyncio.run(scenario(checks))
+
+
+async def test_strangers_share_one_bound_of_pending_reads() -> None:
+    """Keys not in the peer table are free to make: their pending reads count against one
+    owner (``STRANGERS``), so a stranger at the bound parks every stranger's next check,
+    while an admitted peer's go on; all are answered once the read ends."""
+    held = asyncio.Event()
+
+    async def submit(
+        objs: list[object], senders: list[str], reading: Callable[[], None]
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        await asyncio.sleep(0)
+        if objs == ["slow"]:
+            reading()
+            await held.wait()
+        for i in range(len(objs)):
+            yield i, "accepted"
+
+    q = PeerChecks(
+        CheckHooks(
+            submit=submit,
+            banned=lambda _s: False,
+            judge=lambda _c, _v: None,
+            penalize=lambda _s, _n: None,
+            chunk=lambda: CHUNK,
+            timing=CheckTiming(),
+            reads_per_peer=lambda: 1,
+            owner=lambda s: s if s.startswith("peer") else STRANGERS,
+        )
+    )
+    async with asyncio.timeout(10):
+        slow = asyncio.create_task(q.run("stranger-1", 1, ["slow"]))
+        while not q.pending_reads:
+            await asyncio.sleep(0)
+        other = asyncio.create_task(q.run("stranger-2", 2, ["fast"]))
+        peer = asyncio.create_task(q.run("peer-1", 3, ["fast"]))
+        assert (await peer)[0] == ["accepted"]
+        assert not other.done() and q.parked == 1
+        held.set()
+        assert (await slow)[0] == ["accepted"] and (await other)[0] == ["accepted"]
+    assert q.pending_reads == 0 and q.parked == 0 and not q._queue

@@ -30,11 +30,13 @@ class PartialVerdicts(Exception):
 class Entry:
     """One check's new orders: how many went to the intake, their verdicts."""
 
-    __slots__ = ("began", "check_id", "error", "given", "got", "left", "orders", "parked",
-                 "results", "sender", "unjudged", "wake")  # fmt: skip
+    __slots__ = ("began", "check_id", "error", "given", "got", "left", "orders", "owner",
+                 "parked", "results", "sender", "unjudged", "wake")  # fmt: skip
 
     def __init__(self, sender: str, check_id: int, orders: list[object]) -> None:
         self.sender = sender
+        self.owner = sender
+        """Whose bound of pending reads its orders count against (``CheckHooks.owner``)."""
         self.check_id = check_id
         self.orders = orders
         self.given = 0
@@ -96,4 +98,7 @@ class CheckHooks:
     reads: Callable[[], int] = lambda: 64
     """The most orders whose chain reads may be pending once their group's turn ended."""
     reads_per_peer: Callable[[], int] = lambda: 4
-    """The same, of one sender's orders (past it, its next checks are parked)."""
+    """The same, of one owner's orders (past it, its next checks are parked)."""
+    owner: Callable[[str], str] = lambda sender: sender
+    """Whose bound a sender's pending reads count against: an admitted peer's own, all
+    strangers' one (keys are free to make: one each would fill ``reads``)."""

@@ -16,16 +16,16 @@ is held). A waiting check that goes away leaves the queue.
 
 A group's turn ends as soon as the orders it has left wait only on chain reads (the intake
 says so: ``reading``): the verdicts given so far count then, the next group starts while the
-reads run, and each of those counts as its own read ends (checks75: a group's
-turn lasted until all its reads had ended, so one order whose read was slow, a contract
-wallet whose view burns its gas or an RPC slow to answer it, held every peer's queued
-checks, the whole network's gossip into this node, and the other orders of its group, for
-as long as that read took). The reads left pending are bounded: a peer with
-``reads_per_peer`` of its orders pending has its next checks set aside (*parked*, in their
-order, taken again after the others once one of its reads ends; a group takes at most
-``chunk`` orders, so a peer has fewer than ``reads_per_peer + chunk`` pending); with
-``reads`` pending in all, the next group waits for one to end. Orders the intake judges
-without a read (most: known accounts) never wait for another's read.
+reads run, and each of those counts as its own read ends (checks75: a group's turn lasted
+until all its reads had ended, so one order whose read was slow, a contract wallet whose
+view burns its gas or an RPC slow to answer it, held every peer's queued checks, the whole
+network's gossip into this node, and the other orders of its group, for as long as that
+read took). The reads left pending are bounded: a peer with ``reads_per_peer`` of its
+orders pending (all strangers' keys as one peer: ``owner``) has its next checks set aside
+(*parked*, in their order, taken again after the others once one of its reads ends; a
+group takes at most ``chunk`` orders, so a peer has fewer than ``reads_per_peer + chunk``
+pending); with ``reads`` pending in all, the next group waits for one to end. Orders the
+intake judges without a read (most: known accounts) never wait for another's read.
 
 The queue is an insertion-ordered dict: a check ends or leaves in O(1), and a group walks
 only the checks it takes (and those ended, parked or waiting only on reads, each then out
@@ -46,7 +46,10 @@ from sdex.gossip.checkparts import CheckHooks, Entry, Group, PartialVerdicts, Su
 from sdex.gossip.stream import cancel_all
 
 log = logging.getLogger("sdex.gossip")
-__all__ = ["CheckHooks", "PartialVerdicts", "PeerChecks", "Submit"]
+__all__ = ["STRANGERS", "CheckHooks", "PartialVerdicts", "PeerChecks", "Submit"]
+
+STRANGERS = "(strangers)"
+"""The owner whose bound of pending reads every key not in the peer table counts against."""
 
 
 class PeerChecks:
@@ -59,20 +62,20 @@ class PeerChecks:
         self._empty: list[Entry] = []
         """Checks of no new orders that wait their turn: the next group ends them all."""
         self._parked: dict[str, list[Entry]] = {}
-        """Checks of senders at their bound of pending reads, each sender's in its order."""
+        """Checks of owners at their bound of pending reads, each owner's in its order."""
         self._leading = False
         self._group: Group | None = None
         """The group whose turn it is (its task: a leader that goes away does not stop it)."""
         self._reading: set[asyncio.Task[None]] = set()
         """Groups whose turn ended on chain reads, still reading."""
         self._reads: dict[str, int] = {}
-        """Orders pending on chain reads, per sender."""
+        """Orders pending on chain reads, per owner (``CheckHooks.owner``)."""
         self._freed: list[asyncio.Future[None]] = []
         """A leader waiting for a read to end (the reads pending at their bound)."""
         self.pending_reads = 0
         """Orders pending on chain reads in all."""
         self.parked = 0
-        """Checks parked now (their sender at its bound of pending reads)."""
+        """Checks parked now (their owner at its bound of pending reads)."""
         self.bounded = 0
         """Times the next group waited for a read to end (the reads pending at their bound)."""
         self.groups = 0
@@ -86,8 +89,9 @@ class PeerChecks:
         """``orders``' verdicts, in order, once all are in; and when they began (perf_counter).
         Raises what the intake raised on them."""
         entry = Entry(sender, check_id, orders)
+        entry.owner = self._hooks.owner(sender)
         try:
-            if orders and sender in self._parked:  # (after its sender's parked checks)
+            if orders and entry.owner in self._parked:  # (after its owner's parked checks)
                 self._park(entry)
                 lead = False
             else:
@@ -171,7 +175,7 @@ class PeerChecks:
 
     def _take(self) -> Group | None:
         """The next group from the queue's head, at most ``chunk`` orders; a banned sender's
-        orders are rejected on the spot, a sender's at its bound of pending reads parked."""
+        orders are rejected on the spot, an owner's at its bound of pending reads parked."""
         room, now, group = max(1, self._hooks.chunk()), time.perf_counter(), Group()
         done, self._empty = self._empty, []  # (no new orders: their turn came)
         out: list[Entry] = []
@@ -192,7 +196,7 @@ class PeerChecks:
                 entry.unjudged += ["rejected"] * n
                 done.append(entry)  # (rejected on the spot)
                 continue
-            if self._reads.get(entry.sender, 0) >= most:
+            if self._reads.get(entry.owner, 0) >= most:
                 out.append(entry)
                 continue
             n = min(n, room)
@@ -217,16 +221,16 @@ class PeerChecks:
     def _park(self, entry: Entry) -> None:
         entry.parked = True
         self.parked += 1
-        self._parked.setdefault(entry.sender, []).append(entry)
+        self._parked.setdefault(entry.owner, []).append(entry)
 
     def _unpark_one(self, entry: Entry) -> None:
-        parked = self._parked.get(entry.sender, [])
+        parked = self._parked.get(entry.owner, [])
         if entry in parked:
             parked.remove(entry)
             entry.parked = False
             self.parked -= 1
             if not parked:
-                del self._parked[entry.sender]
+                del self._parked[entry.owner]
 
     async def _check(self, group: Group) -> None:
         """One group through the intake (a task); if the call raises, each check's orders
@@ -263,7 +267,7 @@ class PeerChecks:
                 self._judge(entry)
             self._turn_over(group)
             for entry, _i in group.pending:
-                self._unpend(entry.sender)
+                self._unpend(entry.owner)
             group.pending.clear()
             if group.task is not None:
                 self._reading.discard(group.task)
@@ -349,7 +353,7 @@ class PeerChecks:
         entry.unjudged.append(verdict)
         if slot in group.pending:
             del group.pending[slot]
-            self._unpend(entry.sender)
+            self._unpend(entry.owner)
             self._free()
         if entry.finished:
             self._end(entry)
@@ -364,7 +368,7 @@ class PeerChecks:
             for entry, i in group.slots:
                 if not entry.results[i] and not entry.finished:
                     group.pending[entry, i] = None
-                    self._reads[entry.sender] = self._reads.get(entry.sender, 0) + 1
+                    self._reads[entry.owner] = self._reads.get(entry.owner, 0) + 1
                     self.pending_reads += 1
             for entry in group.entries:
                 self._judge(entry)
@@ -380,17 +384,17 @@ class PeerChecks:
                 waiter.set_result(None)
         group.waiters = []
 
-    def _unpend(self, sender: str) -> None:
-        """One of ``sender``'s orders is no longer pending on a read: at its bound no more,
+    def _unpend(self, owner: str) -> None:
+        """One of ``owner``'s orders is no longer pending on a read: at its bound no more,
         its parked checks go back to the queue (after the others)."""
-        left = self._reads[sender] - 1
+        left = self._reads[owner] - 1
         self.pending_reads -= 1
         if left:
-            self._reads[sender] = left
+            self._reads[owner] = left
         else:
-            del self._reads[sender]
-        if sender in self._parked and left < max(1, self._hooks.reads_per_peer()):
-            for entry in self._parked.pop(sender):
+            del self._reads[owner]
+        if owner in self._parked and left < max(1, self._hooks.reads_per_peer()):
+            for entry in self._parked.pop(owner):
                 entry.parked = False
                 self.parked -= 1
                 self._queue[entry] = None

@@ -29,7 +29,7 @@ from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
 from sdex.gossip.budgets import fetch_budget, snapshot_budget
-from sdex.gossip.checks import CheckHooks, PeerChecks
+from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks
 from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
@@ -112,6 +112,7 @@ class Gossip:
                 timing=self.check_timing,
                 reads=lambda: self.config.reads_pending,
                 reads_per_peer=lambda: self.config.reads_pending_per_peer,
+                owner=lambda sender: sender if self.peers.get(sender) is not None else STRANGERS,
             )
         )
         """One group of peers' new orders in the intake at a time: peers never starve
