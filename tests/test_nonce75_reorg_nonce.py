@@ -37,8 +37,13 @@ async def test_a_match_signed_while_a_reorg_is_undone_takes_the_chains_count(
             isinstance(p, list) and int(str(p[0].get("fromBlock")), 16) <= top[0] for p in logs
         )
 
+    def polls(calls: Calls) -> bool:  # (the watcher's poll of the chain's head)
+        return any(call.get("params") == ["latest", False] for call in calls)
+
     branch = Gate(rereads)
-    with gated_proxy(c.rpc.url, [branch]) as url:
+    poll = Gate(polls)  # (no poll between the revert and the mining: a head "behind" ours
+    # left the watcher's status behind while the new branch's read is held: intake's 503)
+    with gated_proxy(c.rpc.url, [branch, poll]) as url:
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             await synced(node, c)
             snap = c.rpc.call("evm_snapshot")
@@ -50,9 +55,11 @@ async def test_a_match_signed_while_a_reorg_is_undone_takes_the_chains_count(
             c.rpc.call("hardhat_mine", hex(2))
             await synced(node, c)
             top[0] = head(c)[0]
+            poll.armed.set()
             revert(c, snap)  # (the settlement's block undone: its nonce free again)
             c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
             c.rpc.call("hardhat_mine", hex(6))  # (longer than the branch undone: a reorg)
+            poll.release.set()
             branch.armed.set()
             await wait_for(branch.held.is_set, timeout=60)  # (the reorg found, being undone)
             assert node.watcher.resets == 0

@@ -36,6 +36,7 @@ from concurrent.futures import Future
 
 from sdex.chain import Receipt
 from sdex.chain.aio import NotDone
+from sdex.chain.asend import ChainReplaced
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
@@ -185,7 +186,12 @@ class BatchTx(NonceLane):
             async with self._send_lock:  # nonce order: sign, record, queue the broadcast
                 if attempt > 1:  # refused for its nonce: signed again at the chain's count
                     self.sender.forget_nonce()
-                signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
+                try:
+                    signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
+                except ChainReplaced as e:  # (its nonce read from another chain: ``_count``)
+                    log.warning("settlement of %d matches not signed: %s", len(batch), e)
+                    self._refused_at = time.perf_counter()
+                    return unsent(batch, str(e))
             suspect = False
             early: Receipt | None = None
             nonce_taken = False

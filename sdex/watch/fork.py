@@ -140,9 +140,10 @@ async def _hash_at(rpc: AsyncRpc, number: int) -> str | None:
 
 async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head: int) -> bool:
     """Does the chain (its head ``head``, below our blocks) prove itself another one:
-    another chain id, or another block at the deployment block's number, said twice (the
-    second a request of its own: review74a, a lagging backend's head and one flapped answer
-    in the batch reset the store of an unchanged chain)? An error or a null answer proves
+    another chain id, or another block at the deployment block's number, each said twice
+    (the second a request of its own: review74a, a lagging backend's head and one flapped
+    answer in the batch reset the store of an unchanged chain; review75, the chain id's: the
+    reset read it again, found ours, and went on)? An error or a null answer proves
     nothing. Raises ``Vanished`` for a chain with no deployment block (its head below it)
     and no Exchange code at its head."""
     chain_id, raw, code = await rpc.batch(
@@ -152,11 +153,9 @@ async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head:
             ("eth_getCode", [identity.exchange, "latest"]),
         ]
     )
-    try:
-        if isinstance(chain_id, str) and int(chain_id, 16) != identity.chain_id:
-            return True
-    except ValueError:
-        pass  # (no proof)
+    other = _other_id(chain_id, identity)  # (said twice, the second asked alone: review75)
+    if other is not None and _other_id(await rpc.call("eth_chainId"), identity) == other:
+        return True
     if raw is None and head < number and code == "0x":  # (one picture: none of it there)
         why = f"head {head} below the deployment block {number}, no Exchange at {identity.exchange}"
         raise Vanished(f"chain reset: {why}")
@@ -186,6 +185,16 @@ async def _head_gone(rpc: AsyncRpc, head: Header) -> None:
         raise Inconsistent(f"block {head.number} is ours after all: read again")
     if second != first:
         raise Inconsistent(f"block {head.number}: the chain answered {first}, then {second}")
+
+
+def _other_id(raw: object, identity: ChainIdentity) -> int | None:
+    """The chain id ``raw`` answers if it is another than ``identity``'s (None: the same,
+    or no answer: no proof)."""
+    try:
+        said = int(raw, 16) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return None if said is None or said == identity.chain_id else said
 
 
 async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:
