@@ -109,6 +109,28 @@ class BatchTx(NonceLane):
         self.sending(sending)
         return signed, heads, sending
 
+    async def chain_knows(self, signed: SignedTx, too_high: bool = False) -> bool:
+        """Whether the chain holds ``signed`` (pooled or mined), or may. ``too_high``: its
+        send was answered "nonce too high", the chain did not take it; it is not held when
+        the chain does not know its hash, whatever its count (nonce75). A send answered
+        "nonce too low" may be the node's own transaction whose bytes reached the chain twice
+        (a proxy that retried it, a second send after a failed sync send): its nonce is used
+        by itself. Not held only when one answer (one request: one backend behind a
+        balancer) says the sender's count is past its nonce and the hash unknown: a backend
+        that lags the one that refused the send, not yet at the block where ours landed,
+        answers null too (review30: the batch was signed again, its matches sent twice).
+        True too when the ask fails: unknown, so not signed again (review28)."""
+        try:
+            found, count = await self.receipts.batch(
+                [
+                    ("eth_getTransactionByHash", [signed.tx_hash]),
+                    ("eth_getTransactionCount", [self.sender.address, "latest"]),
+                ]
+            )
+            return found is not None or (not too_high and quantity(count) <= signed.nonce)
+        except Exception:
+            return True
+
     def _never_sent(self, signed: SignedTx) -> None:
         """``signed`` never reached the chain (its record refused, or the chain refused it):
         not in flight, not ours, not sent."""
