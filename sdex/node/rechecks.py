@@ -30,6 +30,7 @@ class Rechecks:
         """Added, its row not written yet (or its write failed)."""
         self._dropped: set[bytes] = set()
         """Taken off, its row not deleted yet."""
+        self._writing: set[asyncio.Future[None]] = set()
 
     def attach(self, store: Store) -> None:
         self._store = store
@@ -67,6 +68,12 @@ class Rechecks:
         rows their judging wrote), and those whose write failed written again."""
         self._write()
 
+    def writes(self) -> list[asyncio.Future[None]]:
+        """``flush``, and the writes not committed yet: a block's changes wait for them
+        before the watcher saves its head past it (one failed: the block applied again)."""
+        self._write()
+        return list(self._writing)
+
     def _write(self) -> None:
         store = self._store
         if store is None or not (self._added or self._dropped):
@@ -78,9 +85,11 @@ class Rechecks:
         except StoreError:  # (closed: the node stops)
             self._failed(added, dropped)
             return
+        self._writing.add(fut)
         fut.add_done_callback(partial(self._written, added, dropped))
 
     def _written(self, added: set[bytes], dropped: set[bytes], fut: asyncio.Future[None]) -> None:
+        self._writing.discard(fut)
         if fut.cancelled() or fut.exception() is not None:
             log.warning("%d rechecks' rows not written: again with the next", len(added | dropped))
             self._failed(added, dropped)
