@@ -41,6 +41,7 @@ from tests.nodeutil import (
 )
 from tests.rpcfault import _proxy
 from tests.sandwich import GWEI, send_tx
+from tests.test_api_writes import refuse
 from tests.test_chaos62_stale_in_flight import fill_all_but, pending_txs, two_in_flight
 from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, E6, E18, ask
@@ -133,3 +134,39 @@ async def test_an_order_due_a_recheck_at_a_kill_takes_the_chains_filled_amount_a
         await wait_for(judged_again, timeout=20)
     with sqlite3.connect(db) as conn:  # (done: not judged again at the next start)
         assert conn.execute("SELECT COUNT(*) FROM rechecks").fetchone() == (0,)
+
+
+async def test_the_head_is_not_saved_past_a_block_before_its_rechecks_rows(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The same two matches in flight, the second's receipt held, while a real SQLite trigger
+    refuses every ``rechecks`` row: the watcher does not save its head past the block until
+    the row is written (before: saved at once, the row refused, and a kill then lost it)."""
+    c = chain
+    sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
+    with second_receipt_held(c.rpc.url) as (url, held):
+        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=url)
+        async with running_node(cfg) as (node, api):
+            await wait_for(node.mirror_ready)
+            await refuse(
+                node,
+                "CREATE TRIGGER no_recheck BEFORE INSERT ON rechecks"
+                " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+            )
+
+            def fill_and_cancel() -> None:
+                fill_all_but(c, sell, E18 // 10 - E18 // 50)
+                data = c.exchange.abi.fn("cancelOrder").encode(sell.order.to_tuple())
+                send_tx(c, ALICE, c.exchange.address, data, 200_000, 40 * GWEI)
+
+            await two_in_flight(c, api, sell, fill_and_cancel)
+            mined = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(held.is_set, timeout=30)
+            w = node.watcher
+            await wait_for(lambda: w.saved >= mined or w.failures > 0, timeout=30)
+            assert w.saved < mined  # (before: saved, the row refused)
+            await refuse(node, "DROP TRIGGER no_recheck")
+            await wait_for(lambda: w.saved >= mined, timeout=30)
+            with sqlite3.connect(f"file:{cfg.db}?mode=ro", uri=True) as conn:
+                rows = conn.execute("SELECT order_hash FROM rechecks").fetchall()
+            assert rows == [(sell.hash_hex.lower(),)]
