@@ -52,6 +52,7 @@ from sdex.storeorphans import OrphanStore
 from sdex.storeprune import prune_step
 from sdex.storeread import OrderRow as OrderRow
 from sdex.storeread import StoredFill as StoredFill
+from sdex.storerecheck import RecheckStore
 from sdex.storerows import StoredOrder as StoredOrder
 from sdex.storeschema import (
     FILL_SEQ_KEY,
@@ -94,7 +95,7 @@ class ChainIdentity:
         }
 
 
-class Store(ChainStore, UndoneStore, OrphanStore):
+class Store(ChainStore, UndoneStore, OrphanStore, RecheckStore):
     """One node's SQLite database (when each kind of write commits: the module's text); its
     reads: ``sdex.storeread``; the fills and the chain mirror: ``sdex.storechain``."""
 
@@ -173,7 +174,7 @@ class Store(ChainStore, UndoneStore, OrphanStore):
                     _reset_rows(db, list(want.items()), now)
             elif have:  # another domain: no order here can be filled by this Exchange
                 dropped = int(db.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
-                for table in ("orders", "fills", "settlements", "undone_fills", *MIRROR_TABLES):
+                for table in (*KEPT_TABLES, *MIRROR_TABLES):
                     db.execute(f"DELETE FROM {table}")
                 db.execute("DELETE FROM meta WHERE key != ?", (FILL_SEQ_KEY,))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(want.items()))
@@ -460,6 +461,8 @@ def _reset_rows(
 DOMAIN_KEYS = ("chain_id", "exchange")
 """``ChainIdentity``'s keys in ``meta`` that the orders' EIP-712 domain holds: the same on a
 replaced chain (a reset), another deployment's otherwise (``Store._bind``)."""
+KEPT_TABLES = ("orders", "fills", "settlements", "undone_fills", "rechecks")
+"""Tables of one deployment's orders, emptied with the mirror's for another (``_bind``)."""
 REJUDGE_KEY = "rejudge_due"
 """``meta``'s key, while every stored order is to be judged again (``Store.rejudge_due``)."""
 DELETE_REJUDGE = "DELETE FROM meta WHERE key=?"

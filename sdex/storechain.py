@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -127,14 +127,19 @@ class ChainStore(StoreReads):
         funds: dict[tuple[str, str], tuple[int, int]],
         checkpoints: list[tuple[int, str]] | None = None,
         bitmaps: str | None = None,
+        unsure: Iterable[tuple[str, str]] = (),
     ) -> None:
         """The mirror's changes and its head, in one transaction (awaited: durable when it
         returns; the event loop runs on meanwhile); ``checkpoints`` (``Mirror.checkpoints``)
         and ``bitmaps`` (JSON text, ``BitmapWatch.take_dirty``) too, if given (else the
-        saved ones stay)."""
+        saved ones stay). ``unsure``: accounts whose funds a block moved and a read has not
+        given yet (``Watcher._unsure``): their saved funds deleted, read from the chain by a
+        start (recheck75: saved as they were before that block, a restart took them as exact,
+        a maker with nothing left shown fillable until another transfer of hers)."""
         order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
         maker_rows = [(m, str(s)) for m, s in makers.items()]
         fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
+        unsure_rows = list(unsure)
         head_json = json.dumps(list(head))
         cps_json = None if checkpoints is None else json.dumps([list(c) for c in checkpoints])
 
@@ -142,6 +147,7 @@ class ChainStore(StoreReads):
             db.executemany("INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)", order_rows)
             db.executemany("INSERT OR REPLACE INTO mirror_makers VALUES (?,?)", maker_rows)
             db.executemany("INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)", fund_rows)
+            db.executemany("DELETE FROM mirror_funds WHERE maker=? AND token=?", unsure_rows)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
             if cps_json is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CHECKPOINTS_KEY, cps_json))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from sdex.storememo import open_memo_tables
+
 ORDERS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     hash        TEXT NOT NULL UNIQUE,
     seq         INTEGER PRIMARY KEY,
@@ -161,14 +163,14 @@ INSERT_FILL = (
 
 def open_schema(db: sqlite3.Connection) -> None:
     """The writer's connection set up (``PRAGMAS``), ``SCHEMA`` created, the fills table
-    brought up to date (``open_fills_table``), ``undone_fills`` made (``open_undone_table``),
-    ``orphan_cancels`` too (``open_orphan_table``). On the connection, outside any transaction."""
+    brought up to date (``open_fills_table``), the tables of what the node remembers beside
+    its orders made (``sdex.storememo.open_memo_tables``). On the connection, outside any
+    transaction."""
     for pragma in PRAGMAS:
         db.execute(pragma)
     db.executescript(SCHEMA)
     open_fills_table(db)
-    open_undone_table(db)
-    open_orphan_table(db)
+    open_memo_tables(db)
 
 
 PRAGMAS = (
@@ -436,60 +438,3 @@ def _taker_is_plain(db: sqlite3.Connection) -> bool:
 
 def _seq_is_rowid(db: sqlite3.Connection) -> bool:
     return any(row[1] == "seq" and row[5] for row in db.execute("PRAGMA table_info(orders)"))
-
-
-UNDONE_COLUMNS = ("seq", "order_hash", "tx_hash", "maker_filled")
-UNDONE_TABLE = """CREATE TABLE IF NOT EXISTS undone_fills (
-    seq INTEGER PRIMARY KEY,
-    order_hash TEXT NOT NULL,
-    tx_hash TEXT NOT NULL,
-    maker_filled TEXT NOT NULL,
-    UNIQUE (order_hash, tx_hash)
-)"""
-"""One fill a reorg undid: its order and transaction (0x-hex, lower case), its maker amount
-(decimal text); ``seq``: the order they were written in (the oldest forgotten first)."""
-
-
-def open_undone_table(db: sqlite3.Connection) -> None:
-    """Create the table (a database from before it: added, empty); one of another shape
-    (not this version's) is dropped first: it only remembered, nothing else reads it."""
-    have = tuple(r[1] for r in db.execute("PRAGMA table_info(undone_fills)").fetchall())
-    if have and have != UNDONE_COLUMNS:
-        db.execute("DROP TABLE undone_fills")
-    db.execute(UNDONE_TABLE)
-
-
-ORPHAN_COLUMNS = ("order_hash", "signature", "sender", "bucket", "at")
-ORPHAN_TABLE = """CREATE TABLE IF NOT EXISTS orphan_cancels (
-    order_hash TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    bucket TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (order_hash, signature, bucket)
-)"""
-"""One kept cancel in one count: its order hash and signature (0x-hex, lower case), the peer
-that sent it and the count it is kept in, and when it came (``time.time()``). A row a count
-(review70: one row, the first count's, and a restart read a cancel two counts held back into
-that one alone, which its hostile sender then evicted)."""
-
-
-def open_orphan_table(db: sqlite3.Connection) -> None:
-    """Create the table (a database from before it: added, empty); one of another shape is
-    dropped first: it only remembered cancels a peer can pass on again. One keyed without
-    the count (before review70) is made again with its rows, in one transaction."""
-    info = db.execute("PRAGMA table_info(orphan_cancels)").fetchall()
-    if info and tuple(r[1] for r in info) != ORPHAN_COLUMNS:
-        db.execute("DROP TABLE orphan_cancels")
-    elif info and not info[3][5]:  # (``bucket`` not in the primary key)
-        try:
-            db.executescript(
-                "BEGIN IMMEDIATE; ALTER TABLE orphan_cancels RENAME TO orphan_cancels_old;"
-                f" {ORPHAN_TABLE}; INSERT INTO orphan_cancels SELECT * FROM orphan_cancels_old;"
-                " DROP TABLE orphan_cancels_old; COMMIT;"
-            )
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-    db.execute(ORPHAN_TABLE)

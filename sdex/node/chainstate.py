@@ -61,6 +61,7 @@ class NodeChainState(NodeRejudge):
         finally:
             if (rows := self.registry.tracked_writes()) is not None:
                 changes.stored.append(rows)
+            changes.stored.extend(self._recheck.writes())  # (a kill past the head: kept)
         if changes.reset:  # (walked: not again at a start, once the walk's rows are stored)
             cleared = asyncio.ensure_future(self._rejudged(rows))
             cleared.add_done_callback(retrieved)  # (the watcher's to see, with ``rows``)

@@ -120,6 +120,7 @@ class Node(NodePeering):
             log.warning("database %s: a chain reset: every stored order judged again", cfg.db)
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
+        self._recheck.attach(self.store)
         self.registry.grace = cfg.closed_grace
         self.registry.max_unfunded = cfg.limits.max_unfunded
         self.registry.max_restricted_unfunded = cfg.limits.max_restricted_unfunded
@@ -287,6 +288,7 @@ class Node(NodePeering):
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
         await self._adopt(pooled)  # (before the book is matched again: their orders held)
+        await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)
         self._tasks = [
             asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self._watch(), name="watcher"),

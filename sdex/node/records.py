@@ -33,6 +33,7 @@ from sdex.node.held import hash_of
 from sdex.node.heldrecord import MAX_CANCEL_NONCE
 from sdex.node.orphans import OrphanCancels
 from sdex.node.readbudget import ReadBudget
+from sdex.node.rechecks import Rechecks
 from sdex.node.refused import Notices, Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
@@ -137,8 +138,9 @@ class NodeState:
         self.serving_peers = asyncio.Event()
         """Set once gossip starts (before ``started``): ``/p2p/`` is served from then on."""
         self.gossip: Gossip | None = None
-        self._recheck: set[bytes] = set()
-        """Orders a block touched while fills of theirs were in flight (``_recheck_settled``)."""
+        self._recheck = Rechecks()
+        """Orders a block touched while fills of theirs were in flight (``_recheck_settled``);
+        kept in the store too (a kill: judged at the next start, ``_recheck_stored``)."""
         self._undone = UndoneFills()
         """Fills a reorg undid: mined again later, they count in a closed order's record."""
         self._own_durable = DurableFills()

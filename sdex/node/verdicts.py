@@ -189,6 +189,20 @@ class NodeVerdicts(NodePeerIntake):
         stores and publishes what moved (``OrderRegistry.sync``)."""
         self._recheck_settled(read)
         self.registry.sync()
+        self._recheck.flush()  # (the rechecks done deleted after the rows they wrote)
+
+    async def _recheck_stored(self) -> None:
+        """At a start, once the blocks since the saved head are applied and the pooled
+        settlements adopted: the orders a kill left due a recheck (their rows: ``Rechecks``)
+        judged now, as the next block or settlement would have (recheck75: a closed one, not
+        reloaded as the open ones are, kept the wrong filled amount for good)."""
+        hashes = await self.store.rechecks()
+        for h in hashes:
+            self.registry.load(h)  # (closed: back from the store; gone: dropped below)
+        self._recheck.restore(hashes)
+        if hashes:
+            log.info("%d orders due a recheck at the last stop: judged again", len(hashes))
+            self._persist_open(await self._read_rechecks())
 
 
 def _reopened(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:

@@ -255,7 +255,7 @@ class Watcher(PollLoop):
         cps = m.checkpoints.take_dirty()  # (with the head: every one at or below it)
         bms = m.bitmaps.take_dirty()  # (as at the head: its blocks applied, none since)
         try:
-            save = self.store.save_mirror(saved, orders, makers, funds, cps, bms)
+            save = self.store.save_mirror(saved, orders, makers, funds, cps, bms, self._unsure)
             await durable(save, *stall)
         except BaseException:  # saved with the next try (a later poll, this head or later)
             m.checkpoints.dirty |= cps is not None

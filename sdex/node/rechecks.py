@@ -1,0 +1,99 @@
+"""The orders due a recheck (``NodeVerdicts._recheck_settled``), kept in the store too
+(``rechecks``: ``sdex.storememo``): a start judges again those a kill left due
+(``NodeVerdicts._recheck_stored``). recheck75: held in memory only, a kill lost them, and a
+closed order (one whose own settlement's block the mirror had not applied when a reorg
+judged it again, one closed by a failed match's diagnosis while another match of it was in
+flight) kept a filled amount the chain did not have, for good."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Iterator
+from functools import partial
+
+from sdex.store import Store, StoreError
+
+log = logging.getLogger("sdex.node")
+
+
+class Rechecks:
+    """A set of order hashes whose rows follow it: an order added is written at once (in
+    order with the rows queued before it: before the watcher's head past the block that
+    added it), one taken off is deleted at ``flush`` (after the rows its judging wrote). A
+    write that failed is tried again with the next."""
+
+    def __init__(self) -> None:
+        self._hashes: set[bytes] = set()
+        self._store: Store | None = None
+        self._added: set[bytes] = set()
+        """Added, its row not written yet (or its write failed)."""
+        self._dropped: set[bytes] = set()
+        """Taken off, its row not deleted yet."""
+        self._writing: set[asyncio.Future[None]] = set()
+
+    def attach(self, store: Store) -> None:
+        self._store = store
+
+    def __contains__(self, h: object) -> bool:
+        return h in self._hashes
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._hashes)
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def add(self, h: bytes) -> None:
+        if h in self._hashes:
+            return
+        self._hashes.add(h)
+        self._dropped.discard(h)
+        self._added.add(h)
+        self._write()
+
+    def discard(self, h: bytes) -> None:
+        if h not in self._hashes:
+            return
+        self._hashes.discard(h)
+        self._added.discard(h)
+        self._dropped.add(h)
+
+    def restore(self, hashes: Iterable[bytes]) -> None:
+        """Hashes read back from the store (their rows are there)."""
+        self._hashes.update(hashes)
+
+    def flush(self) -> None:
+        """The rows of the orders taken off since the last call deleted (queued after the
+        rows their judging wrote), and those whose write failed written again."""
+        self._write()
+
+    def writes(self) -> list[asyncio.Future[None]]:
+        """``flush``, and the writes not committed yet: a block's changes wait for them
+        before the watcher saves its head past it (one failed: the block applied again)."""
+        self._write()
+        return list(self._writing)
+
+    def _write(self) -> None:
+        store = self._store
+        if store is None or not (self._added or self._dropped):
+            return
+        added, dropped = self._added, self._dropped
+        self._added, self._dropped = set(), set()
+        try:
+            fut = store.write_rechecks(added, dropped)
+        except StoreError:  # (closed: the node stops)
+            self._failed(added, dropped)
+            return
+        self._writing.add(fut)
+        fut.add_done_callback(partial(self._written, added, dropped))
+
+    def _written(self, added: set[bytes], dropped: set[bytes], fut: asyncio.Future[None]) -> None:
+        self._writing.discard(fut)
+        if fut.cancelled() or fut.exception() is not None:
+            log.warning("%d rechecks' rows not written: again with the next", len(added | dropped))
+            self._failed(added, dropped)
+
+    def _failed(self, added: set[bytes], dropped: set[bytes]) -> None:
+        self._added |= {h for h in added if h in self._hashes}
+        self._dropped |= {h for h in dropped if h not in self._hashes}
