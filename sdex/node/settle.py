@@ -227,6 +227,8 @@ class NodeSettlement(NodeHolds):
             log.warning("confirming a settled match: %s", e)  # was confirmed all the same
         except BookError:
             log.exception("confirming a settled match failed")
+        if r.actual is not None and r.actual != m.amounts:
+            self._settled_short(m)
         for so in (m.resting,) if self._one_side(m) else (m.resting, m.incoming):
             rec = self.records.get(so.hash)
             if rec is None:

@@ -142,6 +142,22 @@ class NodeBlame(NodeChainState):
             m.resting.hash_hex, m.incoming.hash_hex,
         )  # fmt: skip
 
+    def _settled_short(self, m: Match) -> None:
+        """``m`` settled for less than proposed (``_confirm``): the chain had less left of one
+        of its orders than the book (a fill made elsewhere, its block not applied yet), and
+        that rest bound the fill: all of the resting order, or a rest of the incoming one
+        that buys not one more unit at the resting price. So the pair cannot trade again,
+        though the confirm gave the shortfall back to both: barred at the book's filled
+        amounts until either moves (that fill's block, or the chain's word read), as a pair
+        refused for its amounts; both looked at again (``_recheck_settled``). revert75
+        (chaos52 seeds 16-22): matched again at once, signed while the first was still on
+        its way, reverted ``OrderNotFillable`` or ``ZeroFillAmount``."""
+        self._recheck.update((m.resting.hash, m.incoming.hash))
+        find = self.book.find
+        left, right = find(m.resting.hash), find(m.incoming.hash)
+        if left is not None and right is not None:
+            self.refused_pairs.note(left.hash, left.filled, right.hash, right.filled)
+
     def _closed_by_chain(self, so: SignedOrder, reason: RemovalReason, filled: int) -> None:
         """``so``, of a failed match, closed by the chain (cancelled, expired...;
         ``_diagnose``): removed with the chain's ``filled``, taken now if nothing of it is
