@@ -69,3 +69,36 @@ async def test_a_pair_settled_short_is_not_matched_again(chain: Chain, tmp_path:
     got = rows(cfg.db)
     assert [s for _, s in got] == ["mined", "mined"], got  # before: mined, failed, mined
     assert resting.hash_hex.lower() in got[0][0] and later.hash_hex.lower() in got[1][0]
+
+
+async def test_an_order_settled_short_is_read_from_the_chain(chain: Chain, tmp_path: Path) -> None:
+    """The order that ran out on chain is not matched with another order either: chaos52
+    seed 22 (base, after the fix above; ``/tmp/chaos52-22-ukwu7q3b``, node 1) had an ask
+    taken in part elsewhere in its settlement's block, and its rest, given back by the
+    confirm, matched against another bid 17 ms later (skipped ``OrderNotFillable``). The
+    orders of a match settled short are read from the chain at once: the ask closes
+    ``filled`` (here its block never reaches the book: the watcher is stopped)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000
+    taker = c.sign(bid(c, BOB, E18 * 4 // 10, 400 * E6))  # 0.4 WETH at 1000
+    other = c.sign(bid(c, CAROL, E18 // 10, 100 * E6))  # 0.1 WETH at 1000: rests
+    async with running_node(cfg) as (node, api):
+        assert (await api.post_order(resting))[0] == 201
+        c.rpc.call("evm_mine")
+        await synced(node, c)
+        watcher = next(t for t in node._tasks if t.get_name() == "watcher")
+        watcher.cancel()
+        await asyncio.wait({watcher}, timeout=10)
+        c.exchange.fill_order(c.sender(DAVE), resting, 300 * E6)
+        assert (await api.post_order(taker))[0] == 201
+        await wait_for(lambda: [s for _, s in rows(cfg.db)] == ["mined"], timeout=30)
+
+        async def closed() -> bool:
+            code, rec = await api.get(f"/v1/orders/{resting.hash_hex}")
+            return code == 200 and rec["metaData"]["status"] == "filled"
+
+        await wait_for(closed, timeout=20)  # before: open, its 0.1 WETH offered for good
+        code, body = await api.post_order(other)
+        assert code == 201 and not body["matches"], body
+    assert [s for _, s in rows(cfg.db)] == ["mined"]
