@@ -31,6 +31,7 @@ reference (``--ref-root``), each side in a process of its own, ``--rounds`` roun
 alternated; then [median, min, max].
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/gossip74_peer_requests.py --ref-root /work/main
+(``GOSSIP74_KINDS=floor,digest`` in the environment: those kinds alone.)
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import asyncio
 import gc
 import hashlib
+import os
 import threading
 import time
 from typing import Any
@@ -77,6 +79,8 @@ PACE = {
     "fetch": 25.0,
 }
 """Requests a second each kind is asked (within the loop: a cost is read, not a queue)."""
+KINDS = [k for k in os.environ.get("GOSSIP74_KINDS", ",".join(PACE)).split(",") if k in PACE]
+"""The kinds asked (``$GOSSIP74_KINDS``, comma-separated; all when unset)."""
 SECONDS = 5.0
 """Seconds each kind is asked."""
 IN_FLIGHT = 12
@@ -233,7 +237,8 @@ def measure() -> dict[str, float]:
                 await asyncio.sleep(SECONDS)  # (the rows written, the node settled)
                 idle = min(await idle_share(), await idle_share())
                 out: dict[str, dict[str, float]] = {"idle": {"share": idle}}
-                for name, kind in kinds.items():
+                for name in KINDS:
+                    kind = kinds[name]
                     got = await one_kind(node, kind, PACE[name], idle)
                     got["bought"] = min(1.0, got["ms"] * rate / max(got["tokens"], 1e-9) / 1000)
                     out[name] = got
@@ -256,8 +261,9 @@ def main() -> None:
     if args is None:
         return
     runs = measured_rounds(__file__, args)
-    keys = [f"{k}_{f}" for k in PACE for f in ("ms", "tokens", "bought")]
-    print_ab({"held": HELD, "cancelled": CANCELLED, "pace": PACE, "seconds": SECONDS}, runs, keys)
+    keys = [f"{k}_{f}" for k in KINDS for f in ("ms", "tokens", "bought")]
+    head = {"held": HELD, "cancelled": CANCELLED, "pace": PACE, "seconds": SECONDS, "kinds": KINDS}
+    print_ab(head, runs, keys)
 
 
 if __name__ == "__main__":

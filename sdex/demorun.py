@@ -43,10 +43,12 @@ def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
 
 def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
     """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
-    node exits on its own)."""
+    node exits on its own). The nodes by name (left75: in start order they read node-1,
+    node-3, node-2)."""
+    nodes = sorted(story.nodes.values(), key=lambda n: n.name)
     say_panel(
         console,
-        kept_text([(n.name, n.proc.url) for n in story.nodes.values()], story.log_dir),
+        kept_text([(n.name, n.proc.url) for n in nodes], story.log_dir),
         "The network stays up: open a node's page",
     )
     try:

@@ -154,6 +154,13 @@ class Writer:
                 self._later = True
                 asyncio.get_running_loop().call_later(LAZY_HANDOVER, self._hand_over_lazy)
 
+    def hand_over_now(self) -> None:
+        """Hand what the loop queued to the thread now, not at the end of this loop iteration
+        (a wallet group's rows, once its last is queued: their commit starts a turn sooner,
+        wait74); the hand-over scheduled still runs, for whatever is queued after."""
+        with self._lock:
+            self._hand_over()
+
     def _hand_over_locked(self) -> None:
         with self._lock:
             self._soon = False

@@ -213,6 +213,11 @@ class Store(ChainStore, UndoneStore, OrphanStore):
 
         return self._writer.submit_async(clear)
 
+    def hand_over(self) -> None:
+        """What the loop queued for the writer (rows, jobs), handed to it now rather than at
+        the end of this loop iteration (``Writer.hand_over_now``)."""
+        self._writer.hand_over_now()
+
     def close(self) -> None:
         """Commit what is queued, then stop the writer and close the database."""
         self._writer.close()

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import errno
 import sys
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -17,6 +17,7 @@ from aiohttp import web
 
 from sdex.devnet import free_port
 from sdex.gossip import Gossip, GossipConfig, NodeKey
+from sdex.gossip.checks import PartialVerdicts
 from sdex.gossip.routes import add_routes
 from sdex.httpkit import RateLimit
 from sdex.sim.orders import OrderSet
@@ -72,6 +73,22 @@ class MemoryNode(Book):
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         who = peer if isinstance(peer, list) else [peer] * len(objs)
         return [await self.submit_from_peer(o, p) for o, p in zip(objs, who, strict=True)]
+
+    async def submit_each_from_peer(
+        self, objs: list[object], peer: str | list[str], reading: Callable[[], object] | None
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        """``submit_many_from_peer``'s verdicts, each (index, verdict), once it answers
+        (no chain reads here: never ``reading``); tests stand in for it there. Failing midway
+        (``PartialVerdicts``), the verdicts given, then what it raised."""
+        try:
+            verdicts = await self.submit_many_from_peer(objs, peer)
+        except PartialVerdicts as e:
+            for i, v in enumerate(e.verdicts):
+                if v:
+                    yield i, v
+            raise e.__cause__ or e from None
+        for i, v in enumerate(verdicts):
+            yield i, v
 
     def known_copy(self, obj: object) -> bool:
         """As the node's: the very same order (every field), not just its hash."""

@@ -118,9 +118,9 @@ async def test_a_bad_order_fails_only_its_senders_check() -> None:
 
 async def test_orders_a_failed_group_call_accepted_keep_their_verdict() -> None:
     """A group's call accepts the first check's order, then an order of the next raises:
-    on the second call, each share alone, the accepted order is held, but its sender is
-    told ``accepted`` (and credited), not ``known``; the bad order's sender gets the error
-    it raised; the check after it gets its verdict."""
+    the accepted order's verdict stands (its sender is told ``accepted`` and credited; it is
+    not checked again); each other check's orders go again alone: the bad order's sender
+    gets the error it raised, the check after it its verdict."""
     async with gossip_net(3, [FAST] * 3) as (a, b, c):
         ka, kc, intake = a.gossip.node_id, c.gossip.node_id, Midway(b.node)
         lead = check(b, ka, [order(1)])
@@ -137,8 +137,7 @@ async def test_orders_a_failed_group_call_accepted_keep_their_verdict() -> None:
         results = await asyncio.wait_for(
             asyncio.gather(lead, first, bad, after, return_exceptions=True), 10
         )
-        assert intake.calls == [[order(1)], [order(2), poison, order(4)], [order(2)], [poison],
-                                [order(4)]]  # fmt: skip
+        assert intake.calls == [[order(1)], [order(2), poison, order(4)], [poison], [order(4)]]
         assert isinstance(results[2], RuntimeError) and str(results[2]) == "an order broke it"
         got = [(r["accepted"], r["known"]) for r in results if isinstance(r, dict)]
         assert got == [(1, 0), (1, 0), (1, 0)]
@@ -226,8 +225,9 @@ async def test_bookkeeping_that_fails_after_the_intake_wedges_nothing() -> None:
 
 async def test_an_intake_that_answers_short_fails_those_checks_not_the_queue() -> None:
     """An intake call that gives fewer verdicts than orders (a bug) fails the checks whose
-    orders went in (each share on its own, then alone), instead of leaving them taken with
-    no verdict for the next leader to spin on; the queue then goes on."""
+    orders got none (each check's alone again, then failed), instead of leaving them taken
+    with no verdict for the next leader to spin on; a check whose orders all got theirs
+    keeps them; the queue then goes on."""
     async with gossip_net(2, [FAST] * 2) as (a, b):
         ka, g, intake = a.gossip.node_id, b.gossip, Intake(b.node)
         real, short = intake.real, True
@@ -243,7 +243,9 @@ async def test_an_intake_that_answers_short_fails_those_checks_not_the_queue() -
         await queued(b, 3)
         intake.release()
         results = await asyncio.wait_for(asyncio.gather(lead, *waiting, return_exceptions=True), 10)
-        assert all(isinstance(r, RuntimeError) for r in results)
+        assert isinstance(results[0], RuntimeError) and isinstance(results[2], RuntimeError)
+        assert results[1] == {**results[1], "accepted": 1}  # (its one order had its verdict)
+        assert intake.calls[1:] == [[order(2), order(3), order(4)], [order(4)]]
         short = False
         assert (await g.run_check(g.core.receive(ka, [order(5)])))["accepted"] == 1
         assert no_check_left(b)
@@ -271,9 +273,9 @@ async def test_a_failed_check_still_pays_for_the_forged_orders_found_before() ->
 
 async def test_forged_orders_a_failed_group_call_found_cost_their_sender() -> None:
     """A group's call finds a check's forged order, then that check's next order makes it
-    raise; its share goes again alone and raises at once (before any verdict): the check
-    fails, and the forged order the group call found costs its sender, once; the other
-    check of the group gets its verdict."""
+    raise; its order with no verdict goes again alone and raises at once: the check fails,
+    and the forged order the group call found costs its sender, once; the other check of
+    the group gets its verdict."""
     async with gossip_net(3, [FAST] * 3) as (a, b, c):
         ka, kc, intake = a.gossip.node_id, c.gossip.node_id, Midway(b.node)
         lead = check(b, ka, [order(1)])
@@ -295,8 +297,7 @@ async def test_forged_orders_a_failed_group_call_found_cost_their_sender() -> No
         results = await asyncio.wait_for(
             asyncio.gather(lead, bad, after, return_exceptions=True), 10
         )
-        assert intake.calls == [[order(1)], [forged, poison, order(4)], [forged, poison],
-                                [order(4)]]  # fmt: skip
+        assert intake.calls == [[order(1)], [forged, poison, order(4)], [poison], [order(4)]]
         assert isinstance(results[1], RuntimeError)
         assert str(results[1]) == "the intake broke at once"
         assert [r["accepted"] for r in (results[0], results[2]) if isinstance(r, dict)] == [1, 1]

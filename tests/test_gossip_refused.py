@@ -17,7 +17,7 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
-import sdex.node.intake as intake_module
+import sdex.node.peerintake as intake_module
 from sdex.gossip import GossipConfig
 from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.model import MAX_SIGNATURE_BYTES
@@ -187,7 +187,7 @@ async def test_a_bucket_that_differs_only_by_rejected_orders_is_not_asked_again(
 
 
 class _NoSecondParse:
-    """``sdex.node.intake.Order`` while a rejected copy's verdict is kept: that copy was
+    """``sdex.node.peerintake.Order`` while a rejected copy's verdict is kept: that copy was
     parsed and hashed by the intake already, so ``_refuse`` must not parse it again."""
 
     @staticmethod

@@ -29,7 +29,7 @@ def _at_once(coro: Coroutine[Any, Any, bool | None]) -> bool | None:
 async def test_a_crowded_loop_checks_a_wallets_signature_at_once() -> None:
     # (ran, waited) readings: the second says the loop waited 3x what it ran (no core spare),
     # the third that it did not wait (a core spare again)
-    readings = _Readings((1_000, 0), (2_000, 3_000), (3_000, 3_000))
+    readings = _Readings((1_000, 0), (2_000, 3_000), (3_000, 3_000), (4_000, 9_000), (5_000, 9_000))
     clock = [0.0]
     core = SpareCore(read=readings, clock=lambda: clock[0], interval=1.0)
     assert core.spare() is True
@@ -45,18 +45,21 @@ async def test_a_crowded_loop_checks_a_wallets_signature_at_once() -> None:
     assert not batcher._in_flight and not batcher._pending
     assert readings.reads == 2  # (re-judged at most once an interval: not read again)
 
-    # a copy already in flight (a peer's chunk, queued for the turn's end) shares its check
+    # a copy already in flight (a peer's chunk, queued for the turn's end while a core was
+    # spare) shares its check once the loop is crowded again
+    clock[0] = 2.0
     chunk = batcher.ecdsa_each([other])
     first = asyncio.ensure_future(anext(chunk))
     await asyncio.sleep(0)
     assert batcher._in_flight
+    clock[0] = 3.0  # every core taken again
     second = asyncio.ensure_future(batcher.ecdsa_ok(other))
     assert await asyncio.gather(first, second) == [True, True]
     await chunk.aclose()
     assert batcher.shared == 1 and (batcher.inline, batcher.crowded) == (3, 3)
 
-    clock[0] = 2.0  # a core spare again: the turn's orders go to the thread together
+    clock[0] = 4.0  # a core spare again: the turn's orders go to the thread together
     four = [_signed(10 + i) for i in range(4)]
     assert await asyncio.gather(*(batcher.ecdsa_ok(s) for s in four)) == [True] * 4
     assert batcher.handovers == 1 and batcher.checked == 4
-    assert readings.reads == 3
+    assert readings.reads == 5

@@ -18,9 +18,12 @@ from tests.nodeutil import node_config, running_node, stall_writer, wait_for
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
 
-def one_turn(node: Node, bodies: list[Any], tif: TimeInForce = TimeInForce.GTC) -> list[Any]:
-    """``submit_wallet`` of every body in this very turn (one group): their answers' futures."""
-    return [node.submit_wallet(b, tif, "127.0.0.1") for b in bodies]
+def one_turn(
+    node: Node, bodies: list[Any], tif: TimeInForce = TimeInForce.GTC
+) -> list[asyncio.Task[SubmitResult]]:
+    """``submit_wallet`` of every body, each in a task of its own begun in this very turn:
+    they join one group in the next (as a turn's requests do); their answers to come."""
+    return [asyncio.ensure_future(node.submit_wallet(b, tif, "127.0.0.1")) for b in bodies]
 
 
 async def test_a_turns_orders_each_get_their_own_verdict_and_answer(

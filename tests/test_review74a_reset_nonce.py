@@ -31,10 +31,15 @@ async def test_a_match_signed_while_a_reset_replays_takes_the_new_chains_nonce(
         logs = [call.get("params") for call in calls if call.get("method") == "eth_getLogs"]
         return any(isinstance(p, list) and p[0].get("fromBlock") == start for p in logs)
 
+    def polls(calls: Calls) -> bool:  # (the watcher's poll of the chain's head)
+        return any(call.get("params") == ["latest", False] for call in calls)
+
     replay = Gate(replays)
+    poll = Gate(polls)  # (no poll between the revert and the mining: a head "behind" ours
+    # left the watcher's status behind while the replay is held, and intake refused: 503)
     maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-    with gated_proxy(c.rpc.url, [replay]) as url:
+    with gated_proxy(c.rpc.url, [replay, poll]) as url:
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             await synced(node, c)
             snap = c.rpc.call("evm_snapshot")
@@ -45,9 +50,11 @@ async def test_a_match_signed_while_a_reset_replays_takes_the_new_chains_nonce(
             operator = node.sender.address
             c.rpc.call("hardhat_mine", hex(4))
             await synced(node, c)
+            poll.armed.set()
             revert(c, snap)  # the settlement undone, no kept block left: a reset
             c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
             c.rpc.call("hardhat_mine", hex(6))
+            poll.release.set()
             replay.armed.set()
             await wait_for(replay.held.is_set, timeout=60)  # (the reset began: view moved)
             count = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)

@@ -47,9 +47,9 @@ async def test_a_held_read_in_a_group_holds_no_other_orders_answer(
                 hostile = contract_ask(c, w)
                 honest = c.sign(ask(c, BOB, E18, 3100 * E6))  # (Bob's: a first-seen account)
                 groups, reads = node.wallet_group.groups, node.intake.read
-                futs: list[asyncio.Future[SubmitResult]] = [
-                    node.submit_wallet(hostile.to_json(), client=X),
-                    node.submit_wallet(honest.to_json(), client=Y),
+                futs: list[asyncio.Future[SubmitResult]] = [  # (tasks: one turn, wait74)
+                    asyncio.ensure_future(node.submit_wallet(hostile.to_json(), client=X)),
+                    asyncio.ensure_future(node.submit_wallet(honest.to_json(), client=Y)),
                 ]
                 await wait_for(lambda: proxy.held, 30)
                 assert node.wallet_group.groups == groups + 1  # (one group: the same turn)

@@ -10,16 +10,20 @@ call in it too (``calls``): the node exposes both in ``/health``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import itertools
 import re
+import socket
 import time
 from collections import Counter
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from sdex import jsonio
-from sdex.chain import rpc
+from sdex.chain import deadline, rpc
 from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result, batch_body, batch_results
 from sdex.errors import JsonLimitError, RpcError, RpcTimeout
 from sdex.wsredirects import REDIRECTS
@@ -67,6 +71,66 @@ def retry_safe(body: object) -> bool:
     return True
 
 
+class BoundedResolver(AbstractResolver):
+    """aiohttp's name lookups through ``deadline.lookup``, as the sync clients' are (wallet74):
+    each name in a daemon thread of its own, calls for one name sharing one lookup, at most
+    ``deadline.MAX_RESOLVING`` in flight (past them ``ResolveTimeout`` at once). aiohttp's
+    own (``ThreadedResolver``) looked names up in the loop's default executor: a resolver that
+    never answered held its threads past every call's timeout (the call gives up waiting, the
+    thread goes on), so ``asyncio.to_thread`` work (the store's reads, soft cancels'
+    signatures) queued behind them and ``asyncio.run``'s end waited for them (left75: the
+    node did not exit until the system's resolver gave up). aiohttp asks no resolver for an
+    IP literal."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        done = deadline.lookup(host, port, family)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[Any]] = loop.create_future()
+        done.add_done_callback(lambda d: _hand_over(loop, d, answer))
+        return [_address(host, info) for info in await answer]
+
+    async def close(self) -> None:
+        pass  # (a lookup in flight ends in its own thread; others may share it)
+
+
+def _hand_over(
+    loop: asyncio.AbstractEventLoop,
+    done: concurrent.futures.Future[list[Any]],
+    answer: asyncio.Future[list[Any]],
+) -> None:
+    """A lookup's outcome, from its thread, to ``answer`` on ``loop`` (if still waited for)."""
+
+    def give() -> None:
+        if answer.done():  # (the wait was cancelled: the call ended, or its session)
+            return
+        e = done.exception()
+        if e is None:
+            answer.set_result(done.result())
+        else:
+            answer.set_exception(e)
+
+    with contextlib.suppress(RuntimeError):  # (the loop closed meanwhile)
+        loop.call_soon_threadsafe(give)
+
+
+def _address(host: str, info: tuple[Any, ...]) -> ResolveResult:
+    """One ``getaddrinfo`` answer as aiohttp's resolvers give it."""
+    family, _, proto, _, address = info
+    ip = address[0]
+    if family == socket.AF_INET6 and len(address) > 3 and address[3]:  # (a link-local scope)
+        ip = socket.getnameinfo(address, socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)[0]
+    return {
+        "hostname": host,
+        "host": ip,
+        "port": address[1],
+        "family": family,
+        "proto": proto,
+        "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+    }
+
+
 class AsyncRpc:
     """JSON-RPC over one aiohttp session (keep-alive). Create and close it on one loop."""
 
@@ -100,7 +164,9 @@ class AsyncRpc:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(
-                    limit=self.connections, keepalive_timeout=rpc.IDLE_REUSE
+                    limit=self.connections,
+                    keepalive_timeout=rpc.IDLE_REUSE,
+                    resolver=BoundedResolver(),
                 ),
             )
         return self._session

@@ -22,7 +22,9 @@ body read slowly by the other end, held a call well past its deadline). And the 
 resolution (wallet74: ``getaddrinfo`` blocks and takes no timeout, so a name whose resolver
 never answers held a call as long as the system's resolver cared to, past any deadline): a
 host that is not an IP literal is resolved in a thread of its own, waited for until the
-deadline (``resolve``).
+deadline (``resolve``). The node's async client (``sdex.chain.arpc.BoundedResolver``) looks
+names up through the same threads (``lookup``: left75, aiohttp's own lookups held the loop's
+default executor).
 
 The deadline is passed through a thread-local (``within``): ``requests`` gives no way to hand
 a value to the connection that will read the answer. Only sessions made by ``session()``
@@ -167,12 +169,10 @@ def _lookup(key: tuple[str, int, int], done: concurrent.futures.Future[list[Any]
             _lookups.pop(key, None)
 
 
-def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:
-    """``socket.getaddrinfo(host, port, family, SOCK_STREAM)``, given until ``deadline``
-    (``time.monotonic()``): ``TimeoutError`` past it. An IP literal is resolved here, at once
-    (no lookup); a name in a daemon thread (``MAX_RESOLVING``)."""
-    if _literal(host):
-        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+def lookup(host: str, port: int, family: int) -> concurrent.futures.Future[list[Any]]:
+    """``socket.getaddrinfo(host, port, family, SOCK_STREAM)`` in a daemon thread of its own,
+    or the one in flight for the same arguments; ``ResolveTimeout`` at once when
+    ``MAX_RESOLVING`` are in flight. Never cancel what it returns: others may share it."""
     key = (host, port, family)
     with _lookups_lock:
         done = _lookups.get(key)
@@ -185,6 +185,16 @@ def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:
             threading.Thread(
                 target=_lookup, args=(key, done), name="sdex-resolve", daemon=True
             ).start()
+    return done
+
+
+def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:
+    """``socket.getaddrinfo(host, port, family, SOCK_STREAM)``, given until ``deadline``
+    (``time.monotonic()``): ``TimeoutError`` past it. An IP literal is resolved here, at once
+    (no lookup); a name in a daemon thread (``lookup``)."""
+    if _literal(host):
+        return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    done = lookup(host, port, family)
     try:
         return done.result(timeout=_left(deadline))
     except concurrent.futures.TimeoutError:

@@ -62,12 +62,20 @@ def refused_for_nonce(e: RpcError, *, low_only: bool = False) -> bool:
     anvil's and geth's "nonce too low/high", with the chain's error code): not an error of
     this client's (code 0: no answer in time, junk; its text names the URL, which may say
     "nonce"), after which the send may have landed (review27: it was signed again and
-    sent twice). ``low_only``: only "too low" (the nonce is used: the refused transaction
-    can never land; one too high may, once the gap before it is filled)."""
-    if isinstance(e, RpcTimeout) or e.code == 0:
-        return False
+    sent twice). ``low_only``: only "too low" (the nonce is used by another transaction);
+    "too high" says the chain did not take it (a chain that queues a transaction past its
+    count, geth's or anvil's pool, does not refuse it): neither lands unless sent again."""
+    said = nonce_refusal(e)
+    return said is not None and (not low_only or said == "low")
+
+
+def nonce_refusal(e: BaseException) -> str | None:
+    """ "low" or "high" when ``e`` is the chain's refusal of a send for its nonce
+    (``refused_for_nonce``), else None."""
+    if not isinstance(e, RpcError) or isinstance(e, RpcTimeout) or e.code == 0:
+        return None
     found = _NONCE_REFUSED.search(e.message)
-    return found is not None and (not low_only or found.group(1).lower() == "low")
+    return None if found is None else found.group(1).lower()
 
 
 class Sender:

@@ -72,6 +72,12 @@ class GossipConfig:
     devnet runs every node on 127.0.0.1."""
     intake_chunk: int = 32
     """Peer orders checked between two turns of the event loop (wallets go first)."""
+    reads_pending: int = 64
+    """Peer orders whose chain reads may be pending once their group went on (the next
+    group waits for one to end past it; ``sdex.gossip.checks``)."""
+    reads_pending_per_peer: int = 4
+    """The same, of one peer's orders (past it, its next checks wait, the others' go on;
+    below the chain client's 8 connections, so one peer's held reads leave the others some)."""
     streams: bool = True
     """Calls to admitted peers go over one authenticated websocket per peer
     (``sdex.gossip.stream``); False: every call is one signed HTTP request."""

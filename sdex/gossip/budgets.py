@@ -26,7 +26,12 @@ MAX_HELD = 1024
 
 class PeerBudget:
     """Units (hashes, orders) each peer may be answered: ``rate`` a second, ``full`` at most;
-    one answer at most ``cap``."""
+    one answer at most ``cap``. A peer may owe (a snapshot page holds one order even with
+    nothing left), at most ``full`` (left75: a peer that kept asking drove its budget, or
+    all strangers', without bound below zero, and was answered the least for as long as its
+    whole history took to refill: a node of 1,000 orders, ~17 a second, one order a page for
+    ~5 days after an hour of 2,000 pages a second); so a peer that stops is answered in full
+    again within ``2 * full / rate`` seconds (a snapshot budget's: ``snapshot_seconds``)."""
 
     def __init__(
         self, rate: float, full: float, cap: int, clock: Callable[[], float] = time.monotonic
@@ -49,7 +54,7 @@ class PeerBudget:
     def spend(self, peer: str, units: float) -> None:
         """``units`` were answered to ``peer``."""
         held, now = self._now(peer)
-        self._held[peer] = (held - units, now)
+        self._held[peer] = (max(-self.full, held - units), now)
         if len(self._held) > MAX_HELD:  # (full ones hold nothing worth keeping)
             rate, full = self.rate, self.full
             self._held = {k: v for k, v in self._held.items() if v[0] + (now - v[1]) * rate < full}

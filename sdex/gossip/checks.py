@@ -5,96 +5,51 @@ wallets (between two groups the loop lets waiting requests run). The checks that
 while a group was in the intake do not go one by one after it: the next group takes them
 together, whoever sent them (one intake call: one ECDSA hand-over, one store group, one
 chain-read batch), in the order they came, a large one split over groups. The check at the
-head of the queue runs the groups (it *leads*) until its own orders have their verdicts,
-then hands the lead to the next check waiting, which runs the rest. A group's intake call
-is a task of its own: a leader that goes away (its stream closed) leaves it running, and
-the next leader waits for it (no order checked twice, no credit lost); a check that went
-away is still charged for the forged orders it sent. If a group's call raises, each
-check's share goes again on its own: only the check whose orders raise fails; an order the
-failed call had given a verdict (``PartialVerdicts``: say, accepted, and so ``known`` on the
-second call) keeps that one; the check that fails is still judged on the verdicts its
-orders got before the raise (a forged one costs its sender), never on the orders that got
-none. A waiting check that goes away leaves the queue.
+head of the queue runs the groups (it *leads*) until its own orders are all in one, then
+hands the lead to the next check waiting, which runs the rest. A group's intake call is a
+task of its own: a leader that goes away (its stream closed) leaves it running, and the
+next leader waits for it (no order checked twice, no credit lost); a check that went away
+is still charged for the forged orders it sent. If a group's call raises, each check's
+orders with no verdict yet go again on their own: only the check whose orders raise fails;
+the verdicts given before the raise stand (a forged one costs its sender, an accepted one
+is held). A waiting check that goes away leaves the queue.
+
+A group's turn ends as soon as the orders it has left wait only on chain reads (the intake
+says so: ``reading``): the verdicts given so far count then, the next group starts while the
+reads run, and each of those counts as its own read ends (checks75: a group's turn lasted
+until all its reads had ended, so one order whose read was slow, a contract wallet whose
+view burns its gas or an RPC slow to answer it, held every peer's queued checks, the whole
+network's gossip into this node, and the other orders of its group, for as long as that
+read took). The reads left pending are bounded: a peer with ``reads_per_peer`` of its
+orders pending (all strangers' keys as one peer: ``owner``) has its next checks set aside
+(*parked*, in their order, taken again after the others once one of its reads ends; a
+group takes at most ``chunk`` orders, so a peer has fewer than ``reads_per_peer + chunk``
+pending); with ``reads`` pending in all, the next group waits for one to end. Orders the
+intake judges without a read (most: known accounts) never wait for another's read.
 
 The queue is an insertion-ordered dict: a check ends or leaves in O(1), and a group walks
-only the checks it takes (and those ended on the spot), so it costs O(the group) however
-many checks wait (gossip69: a deque, each group walked all of it for finished checks and
-each check that ended was looked for in it, O(queue); one admitted peer may hold
-``max_http_per_client`` pushes waiting, 512, and all peers ``max_http``, 4,096).
+only the checks it takes (and those ended, parked or waiting only on reads, each then out
+of the queue), so it costs O(the group) however many checks wait (gossip69: a deque, each
+group walked all of it, O(queue); one admitted peer may hold ``max_http_per_client``
+pushes waiting, 512, and all peers ``max_http``, 4,096).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from itertools import zip_longest
+from itertools import repeat
 
+from sdex.gossip.checkparts import CheckHooks, Entry, Group, PartialVerdicts, Submit
 from sdex.gossip.stream import cancel_all
-from sdex.gossip.timing import CheckTiming
 
 log = logging.getLogger("sdex.gossip")
+__all__ = ["STRANGERS", "CheckHooks", "PartialVerdicts", "PeerChecks", "Submit"]
 
-Submit = Callable[[list[object], list[str]], Awaitable[list[str]]]
-"""(orders, each one's sender) -> each one's verdict, in order (the node's intake). If it
-fails midway, it raises ``PartialVerdicts`` (from what it raised)."""
-
-
-class PartialVerdicts(Exception):
-    """An intake call (``Submit``) failed midway: the verdicts it had given, in order (``""``:
-    none yet). What it raised is the ``__cause__``, which the check that fails gets."""
-
-    def __init__(self, verdicts: list[str]) -> None:
-        super().__init__(f"the intake failed after {len(verdicts) - verdicts.count('')} verdicts")
-        self.verdicts = verdicts
-
-
-class _Entry:
-    """One check's new orders in the queue: how many went to the intake, their verdicts."""
-
-    __slots__ = ("began", "check_id", "error", "given", "left", "orders", "results", "sender",
-                 "wake")  # fmt: skip
-
-    def __init__(self, sender: str, check_id: int, orders: list[object]) -> None:
-        self.sender = sender
-        self.check_id = check_id
-        self.orders = orders
-        self.given = 0
-        self.results: list[str] = []
-        self.wake: asyncio.Future[bool] | None = None
-        """Resolved True: its verdicts are all in (or it failed); False: it leads now."""
-        self.began: float | None = None
-        self.left = False
-        self.error: Exception | None = None
-        """What the intake raised on this check's own orders (the check fails with it)."""
-
-    @property
-    def finished(self) -> bool:
-        return self.error is not None or len(self.results) >= len(self.orders)
-
-
-_Share = tuple[_Entry, int]
-"""(a check's entry, how many of its orders) in a group."""
-
-
-@dataclass(frozen=True, slots=True)
-class CheckHooks:
-    """What ``PeerChecks`` calls out to (the gossip driver wires them)."""
-
-    submit: Submit
-    """The node's intake."""
-    banned: Callable[[str], bool]
-    """Is this sender banned? (its orders are rejected on the spot)"""
-    judge: Callable[[int, list[str]], None]
-    """(check id, verdicts of some of its orders): forged ones cost their sender at once."""
-    penalize: Callable[[str, int], None]
-    """(sender, forged orders): the same charge, for a check that went away meanwhile."""
-    chunk: Callable[[], int]
-    """The most orders a group takes."""
-    timing: CheckTiming
-    """What each group's intake call cost (``Gossip.check_timing``)."""
+STRANGERS = "(strangers)"
+"""The owner whose bound of pending reads every key not in the peer table counts against."""
 
 
 class PeerChecks:
@@ -102,15 +57,27 @@ class PeerChecks:
 
     def __init__(self, hooks: CheckHooks) -> None:
         self._hooks = hooks
-        self._queue: dict[_Entry, None] = {}
+        self._queue: dict[Entry, None] = {}
         """The checks waiting, in the order they came (a dict: O(1) to leave)."""
-        self._empty: list[_Entry] = []
+        self._empty: list[Entry] = []
         """Checks of no new orders that wait their turn: the next group ends them all."""
+        self._parked: dict[str, list[Entry]] = {}
+        """Checks of owners at their bound of pending reads, each owner's in its order."""
         self._leading = False
-        self._group: asyncio.Task[None] | None = None
-        """The group in the intake (its own task: a leader that goes away does not stop it)."""
-        self._waiters: list[asyncio.Future[None]] = []
-        """Its leaders' (the one that took it, then any the lead passed to meanwhile)."""
+        self._group: Group | None = None
+        """The group whose turn it is (its task: a leader that goes away does not stop it)."""
+        self._reading: set[asyncio.Task[None]] = set()
+        """Groups whose turn ended on chain reads, still reading."""
+        self._reads: dict[str, int] = {}
+        """Orders pending on chain reads, per owner (``CheckHooks.owner``)."""
+        self._freed: list[asyncio.Future[None]] = []
+        """A leader waiting for a read to end (the reads pending at their bound)."""
+        self.pending_reads = 0
+        """Orders pending on chain reads in all."""
+        self.parked = 0
+        """Checks parked now (their owner at its bound of pending reads)."""
+        self.bounded = 0
+        """Times the next group waited for a read to end (the reads pending at their bound)."""
         self.groups = 0
         """Intake calls made."""
         self.merged = 0
@@ -121,18 +88,25 @@ class PeerChecks:
     ) -> tuple[list[str], float]:
         """``orders``' verdicts, in order, once all are in; and when they began (perf_counter).
         Raises what the intake raised on them."""
-        entry = _Entry(sender, check_id, orders)
-        self._queue[entry] = None
+        entry = Entry(sender, check_id, orders)
+        entry.owner = self._hooks.owner(sender)
         try:
-            if self._leading:  # (a check of no new orders, too, waits its turn)
-                entry.wake = asyncio.get_running_loop().create_future()
-                if not orders:
-                    self._empty.append(entry)
-                if not await entry.wake:
-                    await self._lead(entry)
+            if orders and entry.owner in self._parked:  # (after its owner's parked checks)
+                self._park(entry)
+                lead = False
             else:
-                self._leading = True
-                await self._lead(entry)
+                self._queue[entry] = None
+                lead, self._leading = not self._leading, True
+                if not lead and not orders:  # (a check of no new orders, too, waits its turn)
+                    self._empty.append(entry)
+            turn = not lead  # (one that waits, with no new orders too, waits its turn)
+            while lead or turn or not entry.finished:  # (handed the lead: it leads)
+                if lead:
+                    await self._lead(entry)  # (its orders all in the intake: it waits)
+                    lead = False
+                else:
+                    entry.wake = asyncio.get_running_loop().create_future()
+                    lead, turn = not await entry.wake, False
         except BaseException:
             self._leave(entry)
             raise
@@ -141,16 +115,20 @@ class PeerChecks:
         return entry.results, entry.began or time.perf_counter()
 
     async def close(self) -> None:
-        """Stop the group in the intake (the node stops)."""
-        task, self._group = self._group, None
-        if task is not None:
-            await cancel_all([task])
+        """Stop the groups in the intake (the node stops)."""
+        group, self._group = self._group, None
+        tasks = list(self._reading)
+        if group is not None and group.task is not None:
+            tasks.append(group.task)
+        await cancel_all(tasks)
 
-    def _leave(self, entry: _Entry) -> None:
+    def _leave(self, entry: Entry) -> None:
         """``entry``'s check went away: out of the queue; if it led or was about to, the lead
         passes on."""
         entry.left = True
         self._queue.pop(entry, None)
+        if entry.parked:
+            self._unpark_one(entry)
         wake = entry.wake
         handed = wake is not None and wake.done() and not wake.cancelled() and not wake.result()
         if wake is None or handed:  # it led (or the lead was handed to it)
@@ -164,32 +142,44 @@ class PeerChecks:
                 return
         self._leading = False
 
-    async def _lead(self, mine: _Entry) -> None:
-        """Run groups until ``mine`` has its verdicts; then the lead passes on."""
-        while not mine.finished:
-            task = self._group
-            if task is None or task.done():  # (one left by a leader that went away: awaited)
+    async def _lead(self, mine: Entry) -> None:
+        """Run groups until ``mine``'s orders are all in the intake and its group's turn is
+        over (or it was parked); then the lead passes on."""
+        while mine in self._queue and not mine.finished:
+            group = self._group
+            if group is None or group.task is None or group.task.done():
+                if mine.given >= len(mine.orders):
+                    break  # (its orders wait only on chain reads)
+                if self.pending_reads >= max(1, self._hooks.reads()):
+                    self.bounded += 1
+                    await self._wait(self._freed)
+                    continue
                 group = self._take()
-                if not group:
-                    if mine.finished:  # (rejected on the spot)
+                if group is None:
+                    if mine.finished or mine.parked:  # (rejected on the spot; parked)
                         break
                     raise RuntimeError("a peer's orders were taken with no verdict")
-                self._waiters = []
-                task = asyncio.create_task(self._check(group, self._waiters), name="gossip-intake")
-                self._group = task
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter  # the group's end (if this check goes away, the group goes on)
-            if not mine.finished:
+                group.task = asyncio.create_task(self._check(group), name="gossip-intake")
+                self._group = group
+            await self._wait(group.waiters)  # its turn's end (the group goes on if we go)
+            if mine in self._queue and not mine.finished:
                 await asyncio.sleep(0)  # let waiting wallet requests run
         self._queue.pop(mine, None)
         self._hand_on()
 
-    def _take(self) -> list[_Share]:
-        """The next group: (entry, how many of its orders) from the queue's head, at most
-        ``chunk`` orders; a banned sender's orders are rejected on the spot."""
-        room, group, now = max(1, self._hooks.chunk()), [], time.perf_counter()
+    @staticmethod
+    async def _wait(waiters: list[asyncio.Future[None]]) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
+        await waiter
+
+    def _take(self) -> Group | None:
+        """The next group from the queue's head, at most ``chunk`` orders; a banned sender's
+        orders are rejected on the spot, an owner's at its bound of pending reads parked."""
+        room, now, group = max(1, self._hooks.chunk()), time.perf_counter(), Group()
         done, self._empty = self._empty, []  # (no new orders: their turn came)
+        out: list[Entry] = []
+        most = max(1, self._hooks.reads_per_peer())
         for entry in self._queue:
             if room <= 0:
                 break
@@ -197,118 +187,257 @@ class PeerChecks:
             if entry.began is None:
                 entry.began = now
             if n <= 0:
-                if entry.finished:
-                    done.append(entry)
+                (done if entry.finished else out).append(entry)  # (the rest: reads)
                 continue
             if self._hooks.banned(entry.sender):
                 entry.given = len(entry.orders)
-                self._verdicts(entry, ["rejected"] * n)
+                entry.got += n
+                entry.results[-n:] = ["rejected"] * n
+                entry.unjudged += ["rejected"] * n
                 done.append(entry)  # (rejected on the spot)
                 continue
+            if self._reads.get(entry.owner, 0) >= most:
+                out.append(entry)
+                continue
             n = min(n, room)
+            start = entry.given
             entry.given += n
+            group.slots.extend(zip(repeat(entry), range(start, entry.given), strict=False))
+            group.objs.extend(entry.orders[start : entry.given])
+            group.senders.extend(repeat(entry.sender, n))
+            group.shares.append((entry, start, n))
+            group.entries.append(entry)
             room -= n
-            group.append((entry, n))
+        for entry in out:
+            self._queue.pop(entry, None)
+            if entry.given < len(entry.orders):
+                self._park(entry)
         for entry in done:
             if entry.began is None:
                 entry.began = now
             self._end(entry)
-        return group
+        return group if group.slots else None
 
-    async def _check(self, group: list[_Share], waiters: list[asyncio.Future[None]]) -> None:
-        """One group through the intake (a task); if the call raises, each check's share on
-        its own, so only the check whose orders raise fails (the others get verdicts).
-        ``waiters``: its leaders', resolved as it ends (a leader and the checks it woke go
-        on in the same turn, so their answers leave together)."""
-        self.merged += len(group) > 1
+    def _park(self, entry: Entry) -> None:
+        entry.parked = True
+        self.parked += 1
+        self._parked.setdefault(entry.owner, []).append(entry)
+
+    def _unpark_one(self, entry: Entry) -> None:
+        parked = self._parked.get(entry.owner, [])
+        if entry in parked:
+            parked.remove(entry)
+            entry.parked = False
+            self.parked -= 1
+            if not parked:
+                del self._parked[entry.owner]
+
+    async def _check(self, group: Group) -> None:
+        """One group through the intake (a task); if the call raises, each check's orders
+        with no verdict on their own, so only the check whose orders raise fails (the
+        others get verdicts). Its leaders wake as its turn ends (a leader and the checks it
+        woke go on in the same turn, so their answers leave together)."""
+        self.merged += len(group.entries) > 1
         try:
             try:
-                self._deliver(group, await self._call(group))
+                await self._call(group, group.slots, group.objs, group.senders, turn=True)
             except Exception as e:
-                if len(group) == 1:
-                    self._fail(group[0][0], e, [])
+                if len(group.entries) == 1:
+                    self._fail(group.entries[0], e)
                     return
-                given, k = e.verdicts if isinstance(e, PartialVerdicts) else [], 0
-                for share in group:
-                    first, k = given[k : k + share[1]], k + share[1]
+                for entry in group.entries:
+                    alone = [(x, i) for x, i in group.slots if x is entry and not x.results[i]]
                     try:
-                        again = await self._call([share])
-                        # (an order the failed call accepted is held now: ``known`` again)
-                        kept = [v or w for v, w in zip(first, again, strict=False)]
-                        self._deliver([share], kept + again[len(kept) :])
+                        if alone and not entry.finished:
+                            objs = [entry.orders[i] for _x, i in alone]
+                            senders = [entry.sender] * len(alone)
+                            await self._call(group, alone, objs, senders, turn=False)
                     except Exception as err:
-                        self._fail(share[0], err, first)
-        except BaseException:  # cancelled (the node stops): what has no verdict goes back
-            for entry, n in group:
-                if len(entry.results) < entry.given:
-                    entry.given -= n
-            for waiter in waiters:  # (its leader is cancelled too)
+                        self._fail(entry, err)
+        except BaseException:  # cancelled (the node stops): what has no verdict fails
+            for entry in group.entries:
+                if not entry.finished:
+                    entry.error = asyncio.CancelledError()
+                    self._end(entry)
+            for waiter in group.waiters:  # (its leader is cancelled too)
                 waiter.cancel()
             raise
         finally:
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            for entry in group.entries:
+                self._judge(entry)
+            self._turn_over(group)
+            for entry, _i in group.pending:
+                self._unpend(entry.owner)
+            group.pending.clear()
+            if group.task is not None:
+                self._reading.discard(group.task)
+            self._free()
 
-    async def _call(self, group: list[_Share]) -> list[str]:
-        objs: list[object] = []
-        senders: list[str] = []
-        for entry, n in group:
-            start = entry.given - n
-            objs.extend(entry.orders[start : entry.given])
-            senders.extend([entry.sender] * n)
+    async def _call(
+        self,
+        group: Group,
+        slots: list[tuple[Entry, int]],
+        objs: list[object],
+        senders: list[str],
+        turn: bool,
+    ) -> None:
+        """``slots``' orders through the intake. Their verdicts count together as the turn
+        ends (the orders left wait on chain reads, or the call ended or raised: those given
+        stand), each after that as it comes. ``turn``: the group's turn ends then (not a
+        failed call's orders again, each check's alone: they keep the turn, as the call
+        did)."""
         self.groups += 1
-        wall, cpu = time.perf_counter(), time.thread_time()
-        verdicts = await self._hooks.submit(objs, senders)
-        if len(verdicts) != len(objs):
-            raise RuntimeError(f"{len(verdicts)} verdicts for {len(objs)} orders")
-        try:
-            cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
-            self._hooks.timing.add(verdicts.count("accepted"), cpu, wall)
-        except Exception:  # a measure never costs a verdict
-            log.exception("timing a peer check failed")
-        return verdicts
+        wall, cpu, batch = time.perf_counter(), time.thread_time(), True
+        given = [""] * len(objs)
 
-    def _deliver(self, group: list[_Share], verdicts: list[str]) -> None:
-        k = 0
-        for entry, n in group:
-            self._verdicts(entry, verdicts[k : k + n])
-            k += n
+        def turn_over() -> None:  # (what the call cost until the queue went on)
+            nonlocal batch
+            if batch:
+                batch = False
+                try:
+                    c, w = time.thread_time() - cpu, time.perf_counter() - wall
+                    self._hooks.timing.add(given.count("accepted"), c, w)
+                except Exception:  # a measure never costs a verdict
+                    log.exception("timing a peer check failed")
+                self._apply(group, slots, given)
+            if turn:
+                self._read_on(group)
+
+        try:
+            async with contextlib.aclosing(self._hooks.submit(objs, senders, turn_over)) as each:
+                async for k, verdict in each:  # (each order's: kept lean; none: counted below)
+                    given[k] = verdict
+                    if not batch:
+                        self._give(group, slots[k], verdict)
+        finally:
+            turn = False  # (the group's turn ends with its task)
+            turn_over()
+        if missing := given.count(""):
+            raise RuntimeError(f"{len(objs) - missing} verdicts for {len(objs)} orders")
+
+    def _apply(self, group: Group, slots: list[tuple[Entry, int]], given: list[str]) -> None:
+        """The verdicts a call gave its orders ``slots`` before its turn ended (``""``:
+        none yet), onto their checks; a check they complete ends."""
+        if slots is group.slots:  # (the group's call: by each check's share)
+            k = 0
+            for entry, start, n in group.shares:
+                part, k = given[k : k + n], k + n
+                if "" in part:  # (some wait on reads, or the call failed)
+                    for j, verdict in enumerate(part):
+                        if verdict:
+                            entry.results[start + j] = verdict
+                            entry.got += 1
+                            entry.unjudged.append(verdict)
+                else:
+                    entry.results[start : start + n] = part
+                    entry.got += n
+                    entry.unjudged += part
+        else:
+            for (entry, i), verdict in zip(slots, given, strict=True):
+                if verdict:
+                    entry.results[i] = verdict
+                    entry.got += 1
+                    entry.unjudged.append(verdict)
+        for entry in group.entries:
             if entry.finished:
                 self._end(entry)
 
-    def _verdicts(self, entry: _Entry, verdicts: list[str]) -> None:
-        entry.results.extend(verdicts)
-        self._judged(entry, verdicts)
+    def _give(self, group: Group, slot: tuple[Entry, int], verdict: str) -> None:
+        """One order's verdict after its call's turn ended (its read ended): it counts, its
+        check ends if all are in, its read is no longer pending."""
+        entry, i = slot
+        if entry.results[i] or not verdict:
+            raise RuntimeError(f"a verdict again, or none, for an order of {entry.sender}")
+        entry.results[i] = verdict
+        entry.got += 1
+        entry.unjudged.append(verdict)
+        if slot in group.pending:
+            del group.pending[slot]
+            self._unpend(entry.owner)
+            self._free()
+        if entry.finished:
+            self._end(entry)
+        else:
+            self._judge(entry)
 
-    def _judged(self, entry: _Entry, verdicts: list[str]) -> None:
-        """``verdicts`` (of some of ``entry``'s orders) go to the core: forged ones cost."""
+    def _read_on(self, group: Group) -> None:
+        """``group``'s turn is over: the orders it has left wait on chain reads (counted
+        against their senders' bounds), or it ended; its leaders wake, the next may start."""
+        if not group.reading:
+            group.reading = True
+            for entry, i in group.slots:
+                if not entry.results[i] and not entry.finished:
+                    group.pending[entry, i] = None
+                    self._reads[entry.owner] = self._reads.get(entry.owner, 0) + 1
+                    self.pending_reads += 1
+            for entry in group.entries:
+                self._judge(entry)
+        self._turn_over(group)
+
+    def _turn_over(self, group: Group) -> None:
+        if self._group is group:
+            self._group = None
+            if group.task is not None and not group.task.done():
+                self._reading.add(group.task)
+        for waiter in group.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        group.waiters = []
+
+    def _unpend(self, owner: str) -> None:
+        """One of ``owner``'s orders is no longer pending on a read: at its bound no more,
+        its parked checks go back to the queue (after the others)."""
+        left = self._reads[owner] - 1
+        self.pending_reads -= 1
+        if left:
+            self._reads[owner] = left
+        else:
+            del self._reads[owner]
+        if owner in self._parked and left < max(1, self._hooks.reads_per_peer()):
+            for entry in self._parked.pop(owner):
+                entry.parked = False
+                self.parked -= 1
+                self._queue[entry] = None
+            if not self._leading:
+                self._leading = True
+                self._hand_on()
+
+    def _free(self) -> None:
+        """A read ended: a leader waiting for one goes on."""
+        freed, self._freed = self._freed, []
+        for waiter in freed:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _judge(self, entry: Entry) -> None:
+        """``entry``'s verdicts given since it was last judged go to the core: forged ones
+        cost its sender."""
+        if not entry.unjudged:
+            return
+        verdicts, entry.unjudged = entry.unjudged, []
         try:  # (bookkeeping: the verdicts stand whatever it raises)
-            if not entry.left:
+            if not entry.left and entry.error is None:
                 self._hooks.judge(entry.check_id, verdicts)
-            elif forged := verdicts.count("forged"):  # gone: the core forgot its check
+            elif forged := verdicts.count("forged"):  # gone or failed: the core forgot it
                 self._hooks.penalize(entry.sender, forged)
         except Exception:
             log.exception("judging orders from %s failed", entry.sender)
 
-    def _fail(self, entry: _Entry, error: Exception, first: list[str]) -> None:
+    def _fail(self, entry: Entry, error: Exception) -> None:
         """``entry``'s check fails with what the intake raised on its orders. The verdicts
-        its failing calls gave before they raised (``first``: the group call's, if its share
-        went again alone) still count: a forged order found costs its sender, an accepted one
-        is held; an order with no verdict costs nothing."""
-        later = error.verdicts if isinstance(error, PartialVerdicts) else []
-        given = [v or w for v, w in zip_longest(first, later, fillvalue="")]
-        if verdicts := [v for v in given if v]:
-            self._judged(entry, verdicts)
-        if isinstance(error, PartialVerdicts) and isinstance(error.__cause__, Exception):
-            error = error.__cause__  # (what the intake raised)
+        its orders got before still count: a forged one costs its sender, an accepted one is
+        held; an order with no verdict costs nothing."""
+        self._judge(entry)  # (before it fails: its check is the core's still)
         entry.error = error
         if entry.left:
             log.error("checking orders from %s failed", entry.sender, exc_info=error)
         self._end(entry)
 
-    def _end(self, entry: _Entry) -> None:
-        """``entry`` has its verdicts (or failed): out of the queue, its check wakes."""
+    def _end(self, entry: Entry) -> None:
+        """``entry`` has its verdicts (or failed): judged, out of the queue, its check wakes."""
+        self._judge(entry)
         self._queue.pop(entry, None)
+        if entry.parked:
+            self._unpark_one(entry)
         if entry.wake is not None and not entry.wake.done():
             entry.wake.set_result(True)

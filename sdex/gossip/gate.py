@@ -21,7 +21,7 @@ from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import AuthError, SignedRequest, verify_request
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
-from sdex.httpkit import ApiError, RateLimit, RateLimiter, client_group
+from sdex.httpkit import ApiError, NetworkLimiter, RateLimit, RateLimiter, client_group
 
 STRANGERS = "strangers"
 """The rate-limit bucket shared by every id that is not in the peer table."""
@@ -31,12 +31,14 @@ budget, not the strangers' (gossip74: one stranger spending the strangers' share
 other requests kept every new node's hello away, so its admission: the node is dialled
 back, and admitted, only once its hello is heard). A devnet's nodes on one address say a
 first hello each to each other, and dial each other back: 256 at once, 64 a second (a hello
-costs its claimed and shared URLs' introductions, bounded per host group)."""
+costs its claimed and shared URLs' introductions, bounded per host group). An IPv6 client's
+/56 and /48 hold ``WIDER_CLIENTS`` clients' of it in all (``NetworkLimiter``; review75: a
+site's 65,536 /64s each had all of it, every hello answered in full)."""
 
 GOSSIP_KEY = web.AppKey("gossip", Gossip)
 PEER_LIMITER_KEY = web.AppKey("peer-limiter", RateLimiter)
 STRANGER_LIMITER_KEY = web.AppKey("stranger-limiter", RateLimiter)
-HELLO_LIMITER_KEY = web.AppKey("hello-limiter", RateLimiter)
+HELLO_LIMITER_KEY = web.AppKey("hello-limiter", NetworkLimiter)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

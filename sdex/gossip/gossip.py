@@ -29,7 +29,7 @@ from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
 from sdex.gossip.budgets import cancelled_budget, fetch_budget, snapshot_budget
-from sdex.gossip.checks import CheckHooks, PeerChecks
+from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks
 from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
@@ -104,16 +104,22 @@ class Gossip:
         node's ``forwardTiming``: they are written next turn)."""
         self.checks = PeerChecks(
             CheckHooks(
-                submit=lambda objs, senders: self.node.submit_many_from_peer(objs, senders),
+                submit=lambda objs, senders, reading: self.node.submit_each_from_peer(
+                    objs, senders, reading
+                ),
                 banned=self.peers.is_banned,
                 judge=lambda check_id, verdicts: self._run(self.core.judge(check_id, verdicts)),
                 penalize=self.penalize,
                 chunk=lambda: self.config.intake_chunk,
                 timing=self.check_timing,
+                reads=lambda: self.config.reads_pending,
+                reads_per_peer=lambda: self.config.reads_pending_per_peer,
+                owner=lambda sender: sender if self.peers.get(sender) is not None else STRANGERS,
             )
         )
         """One group of peers' new orders in the intake at a time: peers never starve
-        wallets, and the checks that waited meanwhile go in together."""
+        wallets, and the checks that waited meanwhile go in together (a group's orders left
+        waiting on chain reads do not hold the next)."""
         self.streams: Streams | None = None
         if self.config.streams:
             self.streams = Streams(self.key, self.me, self.penalize, self.config.dial_timeout)

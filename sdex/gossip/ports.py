@@ -7,7 +7,7 @@ so does the simulator's node (``sdex.sim``): gossip imports nothing from ``sdex.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Protocol
 
 
@@ -63,9 +63,13 @@ class NodePort(OrderView, Protocol):
         """``accepted``, ``known``, ``rejected`` or ``forged`` (bad faith: the peer pays)."""
         ...
 
-    async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
-        """``submit_from_peer`` for each of ``objs``, in order: ``peer`` sent them all, or
-        (a list) each one's sender (several peers' pushes checked together)."""
+    def submit_each_from_peer(
+        self, objs: list[object], peer: str | list[str], reading: Callable[[], object] | None
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        """``submit_from_peer`` of each of ``objs`` (index, verdict), each as it is known:
+        ``peer`` sent them all, or (a list) each one's sender (several peers' pushes checked
+        together); ``reading`` called once if the orders with no verdict yet then wait only
+        on chain reads. Raises what the intake raised (the verdicts yielded before stand)."""
         ...
 
     def known_copy(self, obj: object) -> bool:

@@ -66,6 +66,7 @@ from sdex.gossip.served import Served
 from sdex.gossip.stream import MAX_P2P_BODY as MAX_P2P_BODY
 from sdex.httpkit import (
     ApiError,
+    NetworkLimiter,
     RateLimit,
     RateLimiter,
     ascii_int,
@@ -449,7 +450,7 @@ def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
     app[STRANGER_LIMITER_KEY] = RateLimiter(
         RateLimit(rate=limit.rate / 4, burst=max(1, limit.burst // 4))
     )
-    app[HELLO_LIMITER_KEY] = RateLimiter(HELLOS)
+    app[HELLO_LIMITER_KEY] = NetworkLimiter(HELLOS)  # (a site's /64s share: review75)
     app[REPLAY_KEY] = ReplayGuard()
     for method, path, route, max_body in ROUTES:
         app.router.add_route(method, path, p2p(route, max_body))

@@ -252,8 +252,8 @@ class Intake:
         return None
 
     async def submit(self, obj: object, check_fee: bool = True, spend: Spend | None = None,
-                     handing: Hand | None = None,
-                     fronted: SignedOrder | None = None) -> IntakeResult:  # fmt: skip
+                     handing: Hand | None = None, fronted: SignedOrder | None = None,
+                     reading: Hand | None = None) -> IntakeResult:  # fmt: skip
         first = self._ruled(fronted, check_fee) if fronted else self.check_offchain(obj, check_fee)
         if not isinstance(first, SignedOrder):
             return first
@@ -264,17 +264,22 @@ class Intake:
         # the maker may still be a contract wallet's (EIP-1271): the chain's verdict decides.
         ecdsa_ok = True if fronted is not None else await self.ecdsa.ecdsa_ok(signed)
         result = self._after_ecdsa(signed, ecdsa_ok)
-        return await self._after_read(signed, ecdsa_ok, spend) if result is None else result
+        if result is not None:
+            return result
+        if reading is not None:
+            reading()
+        return await self._after_read(signed, ecdsa_ok, spend)
 
     async def submit_each(
         self, objs: Sequence[object], check_fee: bool = True, spend: Spend | None = None,
-        handing: Hand | None = None,
+        handing: Hand | None = None, reading: Hand | None = None,
     ) -> AsyncGenerator[tuple[int, IntakeResult], None]:  # fmt: skip
         """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
         without a task per order: the off-chain checks of all, their signatures in one
         hand-over (in order, as they come back; ``Hand`` before), the chain reads some need
         together last, each yielded as it ends (``spend`` asked of each of those by its index
-        in ``objs``)."""
+        in ``objs``; ``reading`` called once before they start: the orders not yielded yet
+        wait only on them, checks75)."""
         firsts = [self.check_offchain(o, check_fee) for o in objs]
         signed: list[tuple[int, SignedOrder]] = []
         for i, first in enumerate(firsts):
@@ -297,6 +302,8 @@ class Intake:
                     yield i, result
         if not reads:
             return
+        if reading is not None:
+            reading()
         # (a first-seen account, a contract signature: rare, so tasks here) each yielded as
         # its read ends, not once all have: one sender's slow read (a contract wallet whose
         # view burns its gas) held every other sender's order of the call (review74b: a

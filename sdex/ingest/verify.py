@@ -160,8 +160,7 @@ class EcdsaBatcher:
         while no core is spare (``spare_core``), on the loop at once."""
         if len(signed.signature) != 65:
             return None
-        core = self.spare_core
-        if not core.last_spare and not core.spare():
+        if self._crowded():
             # No core to spare: its turn's batch would be recovered on the loop anyway
             # (``_hand_over``), so it is recovered here, now, unless a copy is in flight:
             # no future, no wait for the turn's end, no task woken again (http62)
@@ -173,9 +172,30 @@ class EcdsaBatcher:
         fut, own = self._start(signed, asyncio.get_running_loop())
         return await self._wait(signed, fut, own)
 
+    def _crowded(self) -> bool:
+        """No core to spare (``spare_core``): a turn's checks are recovered on the loop."""
+        return not self.spare_core.spare()
+
+    async def _at_once(self, signed: SignedOrder) -> bool | None:
+        """``ecdsa_ok(signed)`` recovered here and now, or a copy's check in flight shared."""
+        key = (signed.hash, signed.signature, signed.order.maker)
+        same = self._in_flight.get(key)
+        if same is not None:
+            self.shared += 1
+            return await self._wait(signed, same, False)
+        self.inline += 1
+        self.crowded += 1
+        return ecdsa_ok(signed)
+
     async def ecdsa_each(self, signeds: Sequence[SignedOrder]) -> AsyncGenerator[bool | None, None]:
         """``ecdsa_ok`` of each of ``signeds``, in order, each as soon as it is known; all
-        queued at once (one hand-over), and no task per order (a peer's chunk)."""
+        queued at once (one hand-over), and no task per order (a peer's chunk); while no
+        core is spare, each recovered on the loop as it is asked for (wait74: the hand-over
+        ran them on the loop too, a turn later, and woke the caller a turn after that)."""
+        if self._crowded():  # (as ``ecdsa_ok``: each at once, no wait for the turn's end)
+            for so in signeds:
+                yield None if len(so.signature) != 65 else await self._at_once(so)
+            return
         loop = asyncio.get_running_loop()
         started = [self._start(so, loop) if len(so.signature) == 65 else None for so in signeds]
         try:

@@ -311,6 +311,28 @@ def _route_name(request: web.Request) -> str:
     return info.canonical if info is not None else "unmatched"
 
 
+CLIENT_LEFT = 499
+"""The status counted for a request whose client closed its connection before the answer
+(nginx's "client closed request"): never written, nobody reads it."""
+
+
+def _failed(request: web.Request, e: Exception) -> web.StreamResponse:
+    """The answer to a request whose handler raised ``e``, an exception no rule above
+    expects: a bug, logged with its traceback and answered 500; but a connection reset
+    while the client's connection is closed (aiohttp's ``ClientConnectionResetError``,
+    "Cannot write to closing transport": a peer or wallet that closed its websocket upgrade
+    before the 101) is the client leaving, said at debug, the status ``CLIENT_LEFT``
+    (aiohttp drops an answer it cannot write). chaos74: a peer's ``/p2p/stream`` upgrade
+    closed early was logged as a bug, with a traceback, and counted a 500."""
+    transport = request.transport
+    if isinstance(e, ConnectionResetError) and (transport is None or transport.is_closing()):
+        log.debug("%s %s: the client left before the answer (%s)", request.method,
+                  request.path, e)  # fmt: skip
+        return web.Response(status=CLIENT_LEFT)
+    log.exception("unexpected error in %s %s", request.method, request.path)
+    return ApiError(500, 100, "internal error").response()
+
+
 def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middleware:
     """The node's ``guard`` middleware: rate limit, SRA error bodies for every 4xx, metrics;
     no 5xx for bad input. What it reads of the app is looked up once, here."""
@@ -353,9 +375,8 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
                 if e.status < 400:
                     raise
                 resp = ApiError(e.status, 100, e.reason).response()
-            except Exception:
-                log.exception("unexpected error in %s %s", request.method, request.path)
-                resp = ApiError(500, 100, "internal error").response()
+            except Exception as e:
+                resp = _failed(request, e)
             if not resp.prepared:  # (a listing's own: its bucket's, ``sdex.node.listings``)
                 answer_headers = resp.headers
                 for k, v in headers.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Required, TypedDict, Unpack
 
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.gossip.actions import GossipConfig
@@ -17,40 +18,50 @@ from sdex.ingest.minimums import minimums_for
 from sdex.node.config import NodeConfig
 
 
-def config_for(
-    *,
-    port: int,
-    host: str = "127.0.0.1",
-    peers: list[str] | tuple[str, ...] = (),
-    rpc: str | None = None,
-    deployment: Path,
-    key: str | None = None,
-    db: Path | None = None,
-    fee_bps: int = 0,
-    admin: bool = False,
-    node_key: Path | None = None,
-    dev_wallets: bool = False,
-    gossip_scale: float = 1.0,
-    max_http_per_client: int | None = None,
-    max_http: int | None = None,
-    http_idle_timeout: float | None = None,
-    listing_rate_limit: float | None = None,
-    listing_rate_total: float | None = None,
-    chain_read_limit: float | None = None,
-    peer_chain_read_limit: float | None = None,
-    chain_read_total: float | None = None,
-    trusted_proxies: tuple[Network, ...] = (),
-    min_amounts: tuple[str, ...] = (),
-    drop_closed_after: float | None = None,
-    fronts: int = 0,
-) -> NodeConfig:
+class NodeOptions(TypedDict, total=False):
+    """``sdex node``'s options as ``config_for`` takes them (``run_node`` passes them on).
+    Each left out is off, empty, 0 or None (a bound left None keeps ``NodeConfig``'s
+    default), but ``host`` (127.0.0.1), ``gossip_scale`` (1), ``rpc`` (the deployment
+    file's) and ``db`` (node-PORT.db beside the deployment file); ``key`` is required (left
+    out or None: ``ValueError``)."""
+
+    port: Required[int]
+    deployment: Required[Path]
+    host: str
+    peers: list[str] | tuple[str, ...]
+    rpc: str | None
+    key: str | None
+    db: Path | None
+    fee_bps: int
+    admin: bool
+    node_key: Path | None
+    dev_wallets: bool
+    gossip_scale: float
+    max_http_per_client: int | None
+    max_http: int | None
+    http_idle_timeout: float | None
+    listing_rate_limit: float | None
+    listing_rate_total: float | None
+    chain_read_limit: float | None
+    peer_chain_read_limit: float | None
+    chain_read_total: float | None
+    trusted_proxies: tuple[Network, ...]
+    min_amounts: tuple[str, ...]
+    drop_closed_after: float | None
+    fronts: int
+
+
+def config_for(**options: Unpack[NodeOptions]) -> NodeConfig:
     """The config ``sdex node`` builds from its options (PRODUCT.md section 4).
 
     The operator key is required: two nodes sharing one (a default such as the first dev
     account) would send settlements with the same nonces and fail each other's.
     ``gossip_scale`` multiplies the gossip timers' intervals (``scaled_gossip``). The HTTP
     connection bounds (``sdex.node.conns``) left ``None`` keep ``NodeConfig``'s defaults."""
+    o = options
+    port, deployment = o["port"], o["deployment"]
     d = Deployment.load(deployment)
+    key = o.get("key")
     if key is None:
         raise ValueError("no operator key: pass --key HEX or set $SDEX_NODE_KEY")
     key_bytes = bytes.fromhex(key.removeprefix("0x"))
@@ -59,27 +70,31 @@ def config_for(
     config = NodeConfig.from_deployment(
         d,
         key_bytes,
-        db or deployment.parent / f"node-{port}.db",
-        rpc=rpc,
-        host=host,
+        o.get("db") or deployment.parent / f"node-{port}.db",
+        rpc=o.get("rpc"),
+        host=o.get("host", "127.0.0.1"),
         port=port,
-        peers=tuple(peers),
-        fee_bps=fee_bps,
+        peers=tuple(o.get("peers", ())),
+        fee_bps=o.get("fee_bps", 0),
     )
     config = replace(
         config,
-        admin=admin,
-        node_key=node_key,
-        dev_accounts=_dev_accounts(d) if dev_wallets else (),
-        gossip=scaled_gossip(config.gossip, gossip_scale),
-        trusted_proxies=tuple(trusted_proxies),
-        limits=replace(config.limits, min_amounts=minimums_for(d.tokens, min_amounts)),
-        expired_retention=drop_closed_after,
-        fronts=fronts,
+        admin=o.get("admin", False),
+        node_key=o.get("node_key"),
+        dev_accounts=_dev_accounts(d) if o.get("dev_wallets") else (),
+        gossip=scaled_gossip(config.gossip, o.get("gossip_scale", 1.0)),
+        trusted_proxies=tuple(o.get("trusted_proxies", ())),
+        limits=replace(config.limits, min_amounts=minimums_for(d.tokens, o.get("min_amounts", ()))),
+        expired_retention=o.get("drop_closed_after"),
+        fronts=o.get("fronts", 0),
     )
-    config = listing_bounds(config, listing_rate_limit, listing_rate_total)
-    config = read_bounds(config, chain_read_limit, peer_chain_read_limit, chain_read_total)
-    return http_bounds(config, max_http_per_client, max_http, http_idle_timeout)
+    config = listing_bounds(config, o.get("listing_rate_limit"), o.get("listing_rate_total"))
+    config = read_bounds(
+        config, o.get("chain_read_limit"), o.get("peer_chain_read_limit"), o.get("chain_read_total")
+    )
+    return http_bounds(
+        config, o.get("max_http_per_client"), o.get("max_http"), o.get("http_idle_timeout")
+    )
 
 
 def listing_bounds(

@@ -167,7 +167,7 @@ class Node(NodePeering):
             wanted=lambda a: a in self.mirror.funds or self.registry.holds_account(a),
             poll_interval=cfg.poll_interval,
             subscribe=cfg.new_heads,
-            undoing=self._own_durable.forget,  # (a settler's fills write after: left alone)
+            undoing=self._undoing,
         )
         # (a signed settlement is sent, a timed-out send again, only on the chain it was for)
         self.settler.async_sends.view = self.watcher.chain_view
@@ -186,6 +186,13 @@ class Node(NodePeering):
         self.gossip = Gossip(self, me, cfg.peers, cfg.gossip, key, held_at_most)
         self.gossip.spawned = self.forwarding.spawned
         log.info("gossip node id %s (key file %s)", key.node_id, cfg.node_key_path)
+
+    def _undoing(self) -> None:
+        """The watcher begins to undo blocks (a reorg or a reset): the durable own fills'
+        record forgotten (a settler's fills write after it: left alone), and the settler's
+        nonce read again before its next signature (``NonceLane.undone``)."""
+        self._own_durable.forget()
+        self.settler.undone()
 
     async def _deploy_hash(self, block: dict[str, Any]) -> str:
         """The deployment block's hash the node binds its store to: ``block``'s, unless the

@@ -7,13 +7,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TypeVar
 
 from sdex.book import BookOrderState, Entry, RemovalReason
 from sdex.book.errors import BookError
-from sdex.errors import OrderParseError
-from sdex.gossip.checks import PartialVerdicts
+from sdex.futures import retrieved
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
@@ -21,21 +20,17 @@ from sdex.model import OPEN_STATUSES, OrderStatus, error_body
 from sdex.node.commitwait import committed
 from sdex.node.forwarding import CallClock, Stamp
 from sdex.node.landingwhy import landing_why
-from sdex.node.readbudget import peer_sender, throttled_body
-from sdex.node.records import CROSS_GRACE, Record, SubmitResult
-from sdex.node.refused import KEPT
+from sdex.node.readbudget import throttled_body
+from sdex.node.records import CROSS_GRACE, Record, SubmitResult, Taken, stays_open
 from sdex.node.selftrade import own_crossing
 from sdex.node.softcancel import NodeSoftCancel
-from sdex.node.walletgroup import Member, chain, fail
+from sdex.node.walletgroup import Member, fail
 from sdex.order import Order, SignedOrder
 from sdex.ordertext import order_text
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
 T = TypeVar("T")
-Taken = tuple[SubmitResult, "asyncio.Future[None] | None"] | bytes
-"""A wallet's order after the intake: its answer and the commit it waits for, or the hash of
-an order held here already."""
 
 
 class NodeIntake(NodeSoftCancel):
@@ -53,6 +48,14 @@ class NodeIntake(NodeSoftCancel):
         the wallet's address, whose budget of chain reads pays for one (``sdex.node.readbudget``;
         None: no budget). ``fronted``: a wallet's order a front process parsed, hashed and
         found signed by its maker (``sdex.node.fronts``; ``obj`` unread)."""
+        return await self._answered(await self._through(obj, source, tif, client, fronted))
+
+    async def _through(
+        self, obj: object, source: str, tif: TimeInForce, client: str | None,
+        fronted: SignedOrder | None = None,
+    ) -> Taken:  # fmt: skip
+        """``submit``'s order through the intake and, if accepted, into the book: its answer
+        and the commit it waits for (``_taken``)."""
         fw = self.forwarding
         # What it costs before it is passed on, timed only while there is a peer to pass it
         # on to (the clocks are system calls, one releases the GIL; a node with no peer
@@ -63,7 +66,7 @@ class NodeIntake(NodeSoftCancel):
         hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
         handing = None if started is None else lambda: hand.append(fw.start())
         result = await self.intake.submit(obj, source == "api", spend, handing, fronted)
-        return await self._answered(self._taken(result, source, tif, label, started, hand))
+        return self._taken(result, source, tif, label, started, hand)
 
     def _taken(
         self, result: IntakeResult, source: str, tif: TimeInForce, label: str = "wallet",
@@ -114,30 +117,33 @@ class NodeIntake(NodeSoftCancel):
                 return _not_stored(e)
         return answer
 
-    def submit_wallet(
+    async def submit_wallet(
         self, obj: object, tif: TimeInForce = TimeInForce.GTC, client: str | None = None
-    ) -> asyncio.Future[SubmitResult]:
+    ) -> SubmitResult:
         """``submit`` of a wallet's order (``source`` api) with the others posted in this
-        loop turn, through the intake together (``sdex.node.walletgroup``); its answer, a
-        ``SubmitResult``, to come."""
-        return self.wallet_group.add(obj, tif, client, self._submit_group, self._submit_alone)
+        loop turn, through the intake together (``sdex.node.walletgroup``): its verdict
+        comes on a future of its own, then it waits for its own writes' commit itself, as
+        ``submit`` does (woken by the commit, not a turn later by a callback on it)."""
+        taken = self.wallet_group.add(obj, tif, client, self._submit_group, self._submit_alone)
+        return await self._answered(await taken)
 
-    async def _submit_alone(self, member: Member[SubmitResult]) -> None:
+    async def _submit_alone(self, member: Member[Taken]) -> None:
         obj, tif, client, fut = member
         try:
-            answer = await self.submit(obj, "api", tif, client)
+            taken = await self._through(obj, "api", tif, client)
+            self.store.hand_over()  # (its row's commit begun now, not a turn later)
         except Exception as e:
             fail(fut, e)
         else:
-            if not fut.done():
-                fut.set_result(answer)
+            _give(fut, taken)
         finally:
             fut.cancel()  # (cancelled itself, the node stopping: nobody answers it; else no-op)
 
-    async def _submit_group(self, members: list[Member[SubmitResult]]) -> None:
+    async def _submit_group(self, members: list[Member[Taken]]) -> None:
         """``submit`` of each of ``members``, through ``Intake.submit_each`` together: each
-        answered on its own future (a 2xx once its own writes are committed); one order's
-        failure is that order's alone, the intake's midway the unanswered ones'."""
+        one's verdict and its commit wait on its own future (its request waits for the
+        commit itself: a 2xx once its own writes are committed); one order's failure is that
+        order's alone, the intake's midway the unanswered ones'."""
         spends = [None if c is None else self.read_budget.wallet(c) for _, _, c, _ in members]
 
         def spend(k: int) -> bool:
@@ -154,7 +160,7 @@ class NodeIntake(NodeSoftCancel):
                     left.discard(k)
                     fut, before = members[k][3], fw.handed
                     try:
-                        self._answer(fut, self._taken(result, "api", members[k][1]))
+                        _give(fut, self._taken(result, "api", members[k][1]))
                     except Exception as e:
                         fail(fut, e)
                     clock.passed(before)
@@ -165,19 +171,7 @@ class NodeIntake(NodeSoftCancel):
             for k in left:  # (cancelled, the node stopping: nobody answers them; else no-op)
                 members[k][3].cancel()
             clock.end()
-
-    def _answer(self, fut: asyncio.Future[SubmitResult], taken: Taken) -> None:
-        """``fut`` answered with ``taken``'s answer once its own writes are committed."""
-        if isinstance(taken, bytes):
-            held = self.wallet_group.keep(self._already_held(taken))
-            held.add_done_callback(lambda t: chain(fut, t, None, _not_stored))
-            return
-        answer, wait = taken
-        if wait is None:
-            if not fut.done():
-                fut.set_result(answer)
-            return
-        wait.add_done_callback(lambda w: chain(fut, w, answer, _not_stored))
+            self.store.hand_over()  # (the group's rows: their commit begun now, not a turn later)
 
     def _commit_wait(
         self, stored: asyncio.Future[None], also: list[asyncio.Future[None]]
@@ -210,103 +204,6 @@ class NodeIntake(NodeSoftCancel):
         except StoreError as e:
             return _not_stored(e)
         return SubmitResult(200, self.record_json(order_hash) or {})
-
-    async def submit_from_peer(self, obj: object, peer: str) -> str:
-        """A peer's order, through the same intake as a wallet's (no fee check: the peer's
-        node held it to its own fee). ``accepted``, ``known``, ``rejected`` or ``forged``
-        (a rejection that proves bad faith: the peer pays for it)."""
-        if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
-            return "known"
-        spend = self.peer_read_budget.spend(lambda _i: peer_sender(self.gossip, peer))
-        since = self.refusals.chain_epoch  # (a reorg meanwhile: its chain verdict not kept)
-        return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj, since)
-
-    async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
-        """``submit_from_peer`` for a chunk of a peer's orders, in order: the copies held here
-        already (most of them) are answered at once; the others go through the intake
-        together (their signatures checked in one batch, no task per order). ``peer``: the
-        sender of them all, or each one's (several peers' orders in one chunk). Failing
-        midway, it raises ``PartialVerdicts`` (the verdicts given so far) from the error."""
-        who = peer if isinstance(peer, list) else [peer] * len(objs)
-        fw = self.forwarding
-        clock = CallClock(fw, "peer")  # (what its new orders cost before they are passed on)
-        results = ["known" if self._known_copy(o) else "" for o in objs]
-        todo = [i for i, r in enumerate(results) if not r]
-        spend = self.peer_read_budget.spend(lambda k: peer_sender(self.gossip, who[todo[k]]))
-        since = self.refusals.chain_epoch  # (``submit_from_peer``)
-        try:  # (cancelled midway: the orders passed on so far count)
-            if len(todo) == 1:
-                result = await self.peer_intake.submit(objs[todo[0]], False, spend, clock.handing())
-                before = fw.handed
-                results[todo[0]] = self._from_peer(result, who[todo[0]], objs[todo[0]], since)
-                clock.passed(before)
-            elif todo:
-                each = self.peer_intake.submit_each(
-                    [objs[i] for i in todo], False, spend, clock.handing()
-                )
-                async with contextlib.aclosing(each):
-                    async for k, result in each:
-                        before = fw.handed
-                        results[todo[k]] = self._from_peer(
-                            result, who[todo[k]], objs[todo[k]], since
-                        )
-                        clock.passed(before)
-        except Exception as e:  # the verdicts given so far stand (accepted: held now)
-            raise PartialVerdicts(results) from e
-        finally:
-            clock.end()  # (a timed call: one in ``fw.every``)
-        return results
-
-    def _from_peer(self, result: IntakeResult, peer: str, obj: object, since: int) -> str:
-        """A peer's order after the intake (begun in the refusals' ``chain_epoch`` ``since``):
-        booked if it is new here and within limits. A rejection that holds for good is kept
-        (``sdex.node.refused``): anti-entropy does not fetch that copy again every round."""
-        if isinstance(result, Rejection):
-            if result.code in KEPT:
-                self._refuse(result, peer, obj, since)
-            return "forged" if result.code.bad_faith else "rejected"
-        if isinstance(result, Known) or self.registry.held(result.signed.hash):
-            return "known"  # (perhaps accepted, closed and evicted during the chain read)
-        orphans, (signed, filled) = self.orphan_cancels, (result.signed, result.state.filled)
-        if orphans and self.cancelled_on_arrival(signed, filled, "peer:" + peer):
-            return "known"  # (its maker's cancel came first: held cancelled, cancel63)
-        if (over := self.intake.admit(result)) is not None:  # many checked at once
-            if over.code in KEPT:
-                self._refuse(over.of_order(result.signed.hash), peer, obj, since)
-            return "rejected"
-        self._accept(result, "peer:" + peer, TimeInForce.GTC, match=False)
-        return "accepted"
-
-    def _refuse(self, rejected: Rejection, peer: str, obj: object, since: int) -> None:
-        """``rejected``'s verdict on ``peer``'s copy ``obj``, kept by the hash of its body as
-        this node computes it (not the one the peer named): the intake's, or (a copy it
-        rejected unparsed: a signature over the bound) its body's, if that parses."""
-        h = rejected.order_hash
-        if h is None:
-            try:
-                h = self.domain.order_hash(Order.from_json(obj))
-            except OrderParseError:
-                return
-        stranger = self.gossip is None or self.gossip.peers.get(peer) is None
-        now = time.monotonic()
-        self.refusals.note(rejected.code, peer, "0x" + h.hex(), now, stranger, since)
-
-    def refused(self, peer: str, hash_hex: str) -> bool:
-        """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (anti-entropy)."""
-        return self.refusals.holds(peer, hash_hex.lower(), time.monotonic())
-
-    def known_copy(self, obj: object) -> bool:
-        """``_known_copy`` for gossip: a push of copies held here skips the check's queue."""
-        return self._known_copy(obj)
-
-    def _known_copy(self, obj: object) -> bool:
-        """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
-        which only that order's maker could make; the fields are compared too)"""
-        if not isinstance(obj, dict):
-            return False
-        sig = obj.get("signature")
-        rec = self.registry.by_signature(sig) if isinstance(sig, str) else None
-        return rec is not None and rec.json == obj
 
     def _accept(
         self, accepted: Accepted, source: str, tif: TimeInForce, match: bool = True
@@ -418,7 +315,11 @@ class NodeIntake(NodeSoftCancel):
         closes here (an IOC/FOK order killed, an expired one) ``added`` is published first."""
         st: BookOrderState | None = None
         rec = self.records.get(mr.order.hash)
-        if arrived is not None and arrived is rec and not _stays(mr, lambda: self._pending(rec)):
+        if (
+            arrived is not None
+            and arrived is rec
+            and not stays_open(mr, lambda: self._pending(rec))
+        ):
             self.registry.publish(rec, "added")
         for h, reason in mr.removed:
             self._book_closed(h, reason)
@@ -480,20 +381,14 @@ class NodeIntake(NodeSoftCancel):
             ) from None
 
 
-def _stays(mr: MatchResult, pending: Callable[[], int]) -> bool:
-    """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
-    dropped (unless fills of it are in flight: ``pending()``, read only then) or expired,
-    and not closed by the book (dust left at arrival: its remainder cannot trade one unit
-    at its price)."""
-    o = mr.outcome
-    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
-        return False
-    removed = mr.removed  # (none, mostly: no generator made then)
-    if not removed:
-        return True
-    h = mr.order.hash
-    return not any(r == h for r, _ in removed)
-
-
 def _not_stored(e: StoreError) -> SubmitResult:
     return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+
+
+def _give(fut: asyncio.Future[Taken], taken: Taken) -> None:
+    """``fut``'s order through the intake: ``taken`` to its request, which waits for the
+    commit itself; the request gone, the commit's failure retrieved (the store logs it)."""
+    if not fut.done():
+        fut.set_result(taken)
+    elif not isinstance(taken, bytes) and taken[1] is not None:
+        taken[1].add_done_callback(retrieved)

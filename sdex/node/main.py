@@ -22,18 +22,18 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Unpack
 
 import requests
 from aiohttp import web
 
 from sdex.client import describe_request_error
 from sdex.errors import ChainError, PortInUseError
-from sdex.httpkit import Network, TrustedProxies, trust_proxies
+from sdex.httpkit import TrustedProxies, trust_proxies
 from sdex.node import sending
 from sdex.node.api import make_app
 from sdex.node.appstate import METRICS_KEY
-from sdex.node.cliconfig import config_for
+from sdex.node.cliconfig import NodeOptions, config_for
 from sdex.node.config import NodeConfig
 from sdex.node.conns import BoundedRunner, ConnectionSlots, add_metrics
 from sdex.node.core import Node
@@ -198,62 +198,11 @@ def check_port_free(host: str, port: int) -> None:
                 ) from None
 
 
-def run_node(
-    *,
-    port: int,
-    host: str = "127.0.0.1",
-    peers: list[str] | tuple[str, ...] = (),
-    rpc: str | None = None,
-    deployment: Path,
-    key: str | None = None,
-    db: Path | None = None,
-    fee_bps: int = 0,
-    admin: bool = False,
-    node_key: Path | None = None,
-    log_level: str = "info",
-    dev_wallets: bool = False,
-    gossip_scale: float = 1.0,
-    max_http_per_client: int | None = None,
-    max_http: int | None = None,
-    http_idle_timeout: float | None = None,
-    listing_rate_limit: float | None = None,
-    listing_rate_total: float | None = None,
-    chain_read_limit: float | None = None,
-    peer_chain_read_limit: float | None = None,
-    chain_read_total: float | None = None,
-    trusted_proxies: tuple[Network, ...] = (),
-    min_amounts: tuple[str, ...] = (),
-    drop_closed_after: float | None = None,
-    fronts: int = 0,
-) -> None:
-    """Run a node until SIGINT or SIGTERM, then stop cleanly."""
+def run_node(*, log_level: str = "info", **options: Unpack[NodeOptions]) -> None:
+    """Run a node configured by ``options`` (``config_for``) until SIGINT or SIGTERM, then
+    stop cleanly."""
     interval = switch_interval()  # (a bad $SDEX_SWITCH_INTERVAL: said before anything starts)
-    config = config_for(
-        port=port,
-        host=host,
-        peers=peers,
-        rpc=rpc,
-        deployment=deployment,
-        key=key,
-        db=db,
-        fee_bps=fee_bps,
-        admin=admin,
-        node_key=node_key,
-        dev_wallets=dev_wallets,
-        gossip_scale=gossip_scale,
-        max_http_per_client=max_http_per_client,
-        max_http=max_http,
-        http_idle_timeout=http_idle_timeout,
-        listing_rate_limit=listing_rate_limit,
-        listing_rate_total=listing_rate_total,
-        chain_read_limit=chain_read_limit,
-        peer_chain_read_limit=peer_chain_read_limit,
-        chain_read_total=chain_read_total,
-        trusted_proxies=trusted_proxies,
-        min_amounts=min_amounts,
-        drop_closed_after=drop_closed_after,
-        fronts=fronts,
-    )
+    config = config_for(**options)
     setup_logging(log_level)
     asyncio.run(_run(config, interval))
     # Stopped: the process exits. Its heap leaves the collector's generations, or the

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.gossip import Gossip
 from sdex.ingest import Intake, StateBatcher
 from sdex.matching import MatchingEngine
-from sdex.matching.match import Match
+from sdex.matching.match import Match, MatchResult, Outcome
 from sdex.mirror import Mirror
 from sdex.model import OrderStatus
 from sdex.node.commitwait import CommitWaits
@@ -72,6 +72,11 @@ class SubmitResult:
     """``body``'s JSON text, when it was made with it (a wallet order's 201)."""
     headers: dict[str, str] | None = None
     """Headers of the answer beyond its type (a 429's ``Retry-After``)."""
+
+
+Taken = tuple[SubmitResult, "asyncio.Future[None] | None"] | bytes
+"""A wallet's order after the intake: its answer and the commit it waits for, or the hash of
+an order held here already (``NodeIntake._answered`` waits for the one, asks for the other)."""
 
 
 class NodeState:
@@ -162,7 +167,7 @@ class NodeState:
         """What a new order costs here before it is passed on (``/health``)."""
         self.commit_waits = CommitWaits()
         """The deadline of each wallet order's wait for its own row (``store_wait``)."""
-        self.wallet_group: WalletGroup[SubmitResult] = WalletGroup()
+        self.wallet_group: WalletGroup[Taken] = WalletGroup()
         """The wallet orders of this loop turn, taken through the intake together (http69)."""
         self.store_wait = STORE_WAIT
         """Seconds a wallet's answer waits for its writes' commit before a 503 (the store
@@ -390,3 +395,18 @@ class NodeState:
     def _gossiped_records(self) -> Iterable[Record]:
         """Open orders that rest and were announced: the only ones peers are shown."""
         return self.registry.gossiped_records()
+
+
+def stays_open(mr: MatchResult, pending: Callable[[], int]) -> bool:
+    """Whether ``mr``'s incoming order is still open once ``mr`` is applied: not killed,
+    dropped (unless fills of it are in flight: ``pending()``, read only then) or expired,
+    and not closed by the book (dust left at arrival: its remainder cannot trade one unit
+    at its price)."""
+    o = mr.outcome
+    if o is Outcome.EXPIRED or (o in (Outcome.DROPPED, Outcome.KILLED) and not pending()):
+        return False
+    removed = mr.removed  # (none, mostly: no generator made then)
+    if not removed:
+        return True
+    h = mr.order.hash
+    return not any(r == h for r, _ in removed)

@@ -18,7 +18,7 @@ from sdex.errors import ChainError
 from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
 from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus
-from sdex.node.intake import NodeIntake
+from sdex.node.peerintake import NodePeerIntake
 from sdex.order import SignedOrder
 
 log = logging.getLogger("sdex.node")
@@ -30,7 +30,7 @@ with the next block or settlement)."""
 NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
 
 
-class NodeVerdicts(NodeIntake):
+class NodeVerdicts(NodePeerIntake):
     """The chain's state of orders, read from the mirror and applied to the book's orders."""
 
     contract_sigs: Eip1271Batcher

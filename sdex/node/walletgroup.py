@@ -1,24 +1,25 @@
 """A loop turn's wallet orders, taken through the intake together (http69, issue 11).
 
 Each wallet ``POST /v1/orders`` of one loop turn (the API's requests in flight arrive
-together under load) joins one group; at the turn's end the group goes through the intake
-as a peer's chunk does (``Intake.submit_each``: their signatures in one hand-over, no task
-per order, one coroutine for all), each accepted order through ``_accept`` in turn. Every
-order keeps its own verdict and its own answer, set on its own future (its request waits on
-that one future: woken once), a 2xx only once its own row is committed. A lone order (an
-idle node) goes the ordinary way (``NodeIntake.submit``). Bounded: a group starts at the end
-of the turn it began in, or as soon as it holds ``MAX_GROUP`` orders.
+together under load) joins one group; the group's task, begun with its first order, runs
+once that turn is over and takes it through the intake as a peer's chunk is taken
+(``Intake.submit_each``: their signatures in one hand-over, no task per order, one coroutine
+for all), each accepted order through ``_accept`` in turn. Every order keeps its own verdict
+on its own future, with the commit of its own writes to wait for: its request waits for that
+itself (woken by its commit, as a lone order's), a 2xx only once it is committed. A lone order
+(an idle node) goes the ordinary way (``NodeIntake.submit``'s steps). Bounded: a group is the
+orders of the turn it began in (and of the next, until its task runs), at most ``MAX_GROUP``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from sdex.gossip.stream import cancel_all
 from sdex.matching.match import TimeInForce
-from sdex.store import StoreError
 
 A = TypeVar("A")
 T = TypeVar("T")
@@ -54,24 +55,30 @@ class WalletGroup(Generic[A]):
         if self._stopped:  # (the node stopped: taken no more)
             fut.cancel()
             return fut
-        if not self._members:
-            loop.call_soon(self._start, run, alone)
+        if not self._members:  # (the turn's first: its group's task, first run after it)
+            members: list[Member[A]] = []
+            self._members = members
+            task = self.keep(self._take(members, run, alone))
+            task.add_done_callback(functools.partial(_if_cancelled, members))
         self._members.append((obj, tif, client, fut))
         if len(self._members) >= MAX_GROUP:
-            self._start(run, alone)
+            self._members = []  # (full: the next order begins another group)
         return fut
 
-    def _start(self, run: Run[A], alone: Alone[A]) -> None:
-        members, self._members = self._members, []
-        if not members:  # (started already: it was full)
-            return
+    async def _take(self, members: list[Member[A]], run: Run[A], alone: Alone[A]) -> None:
+        """The group's task, run once the turn it began in is over (no callback before it:
+        a turn less than ``call_soon`` and a task started from it)."""
+        if self._members is members:  # (closed: the next order begins another group)
+            self._members = []
         if len(members) > 1:
             self.groups += 1
             self.grouped += len(members)
-        self.keep(run(members) if len(members) > 1 else alone(members[0]))
+            await run(members)
+        else:
+            await alone(members[0])
 
     def running(self) -> int:
-        """Tasks of groups (and of their held orders' answers) not ended yet."""
+        """Tasks of groups not ended yet."""
         return len(self._runs)
 
     async def stop(self) -> None:
@@ -91,24 +98,15 @@ class WalletGroup(Generic[A]):
         return task
 
 
+def _if_cancelled(members: list[Member[A]], task: asyncio.Task[None]) -> None:
+    """A group's task cancelled (the node stopping), perhaps before it ran: its orders not
+    answered yet are cancelled (nobody answers them; one answered stays answered)."""
+    if task.cancelled():
+        for *_, fut in members:
+            fut.cancel()
+
+
 def fail(fut: asyncio.Future[A], e: BaseException) -> None:
     """``fut`` raises ``e`` (unless its waiter went away)."""
     if not fut.done():
         fut.set_exception(e)
-
-
-def chain(fut: asyncio.Future[A], done: asyncio.Future[Any], answer: A | None,
-          stalled: Callable[[StoreError], A]) -> None:  # fmt: skip
-    """``fut`` from ``done`` (a done-callback): ``done``'s result, or ``answer`` if given; a
-    store's failure answered ``stalled(e)``; any other failure raised; a cancel, cancelled."""
-    e = None if done.cancelled() else done.exception()  # (retrieved even if nobody waits)
-    if fut.done():
-        return
-    if done.cancelled():
-        fut.cancel()
-    elif isinstance(e, StoreError):
-        fut.set_result(stalled(e))
-    elif e is not None:
-        fut.set_exception(e)
-    else:
-        fut.set_result(done.result() if answer is None else answer)

@@ -16,10 +16,11 @@ one goes back to be matched again; the other matches of the batch, and other bat
 not touched (a batch whose record the store refused never left: its matches go back
 undiagnosed). One left pooled unmined goes again at higher fees (``sdex.settlement.replace``);
 a lost one that later ones wait on has its nonce filled by a transfer of nothing (not while
-pooled). A send refused for its nonce ("nonce too low": another sender of the operator's key
-used it, e.g. a devnet deployed again under the node) can never land: its matches are signed again
-(``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way has
-ended, so no nonce goes out twice.
+pooled). A send refused for its nonce can never land ("nonce too low": another sender of the
+operator's key used it, e.g. a devnet deployed again under the node; "nonce too high": the
+chain did not take it, the lane's nonce past its count after blocks of the lane's were
+undone): its matches are signed again (``NONCE_TRIES``) at the chain's count, read once
+every broadcast of the lane under way has ended, so no nonce goes out twice.
 
 A lone match whose orders failed a settlement before with no one found guilty, or a
 contract maker's, is pre-flighted first (``suspect``: ``_preflight``).
@@ -35,8 +36,9 @@ from concurrent.futures import Future
 
 from sdex.chain import Receipt
 from sdex.chain.aio import NotDone
+from sdex.chain.asend import ChainReplaced
 from sdex.chain.rpc import quantity
-from sdex.chain.tx import SignedTx, lone_tx_root, ran_out_of_gas, refused_for_nonce
+from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.settlement.gas import BatchGas
@@ -106,6 +108,28 @@ class BatchTx(NonceLane):
         sending = self.broadcast_after(recorded, signed, times)  # (in nonce order)
         self.sending(sending)
         return signed, heads, sending
+
+    async def chain_knows(self, signed: SignedTx, too_high: bool = False) -> bool:
+        """Whether the chain holds ``signed`` (pooled or mined), or may. ``too_high``: its
+        send was answered "nonce too high", the chain did not take it; it is not held when
+        the chain does not know its hash, whatever its count (nonce75). A send answered
+        "nonce too low" may be the node's own transaction whose bytes reached the chain twice
+        (a proxy that retried it, a second send after a failed sync send): its nonce is used
+        by itself. Not held only when one answer (one request: one backend behind a
+        balancer) says the sender's count is past its nonce and the hash unknown: a backend
+        that lags the one that refused the send, not yet at the block where ours landed,
+        answers null too (review30: the batch was signed again, its matches sent twice).
+        True too when the ask fails: unknown, so not signed again (review28)."""
+        try:
+            found, count = await self.receipts.batch(
+                [
+                    ("eth_getTransactionByHash", [signed.tx_hash]),
+                    ("eth_getTransactionCount", [self.sender.address, "latest"]),
+                ]
+            )
+            return found is not None or (not too_high and quantity(count) <= signed.nonce)
+        except Exception:
+            return True
 
     def _never_sent(self, signed: SignedTx) -> None:
         """``signed`` never reached the chain (its record refused, or the chain refused it):
@@ -184,7 +208,12 @@ class BatchTx(NonceLane):
             async with self._send_lock:  # nonce order: sign, record, queue the broadcast
                 if attempt > 1:  # refused for its nonce: signed again at the chain's count
                     self.sender.forget_nonce()
-                signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
+                try:
+                    signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
+                except ChainReplaced as e:  # (its nonce read from another chain: ``_count``)
+                    log.warning("settlement of %d matches not signed: %s", len(batch), e)
+                    self._refused_at = time.perf_counter()
+                    return unsent(batch, str(e))
             suspect = False
             early: Receipt | None = None
             nonce_taken = False
@@ -198,14 +227,22 @@ class BatchTx(NonceLane):
                 self._refused_at = time.perf_counter()
                 return unsent(batch, str(e))
             except Exception as e:  # unknown whether the node took it: its receipt will say
-                refused = isinstance(e, RpcError) and refused_for_nonce(e, low_only=True)
-                if refused and attempt < NONCE_TRIES and not await self.chain_knows(signed):
-                    # The chain refused it and does not hold it (its answer to a second
-                    # copy of a landed one is the same: review28): its nonce is used
-                    # (another sender of this key, e.g. a devnet deployed again under the
-                    # node), so it can never land.
+                said = nonce_refusal(e)  # ("low", "high": the chain's refusal for its nonce)
+                refused = said is not None
+                if (
+                    refused
+                    and attempt < NONCE_TRIES
+                    and not await self.chain_knows(signed, too_high=said == "high")
+                ):
+                    # The chain refused it and does not hold it (its answer "too low" to a
+                    # second copy of a landed one is the same: review28): too low, its nonce
+                    # is used (another sender of this key, e.g. a devnet deployed again
+                    # under the node), so it can never land; too high, the chain did not
+                    # take it (a lane's nonce past the chain's count: blocks of its
+                    # settlements undone before the watcher saw it; nonce75: counted lost,
+                    # its matches failed, the wallet's IOC never traded).
                     # The same matches are signed again, once every send of ours under way
-                    # ended, at the chain's count (``_sign_next``).
+                    # ended, at the chain's count (``_sign_next``), judged again first.
                     log.warning(
                         "settlement %s refused for its nonce %d (%s): signed again",
                         signed.tx_hash, signed.nonce, e,
@@ -255,7 +292,7 @@ class BatchTx(NonceLane):
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed)
-            why = "transaction lost" + (": its nonce taken by another sender" * nonce_taken)
+            why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
             return [
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
                 for m in batch

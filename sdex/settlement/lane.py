@@ -26,6 +26,7 @@ from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
 from sdex.settlement.stages import FlightTimes
+from sdex.settlement.stale import displace
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -55,17 +56,25 @@ class NonceLane:
     _last_broadcast: asyncio.Future[Receipt | None] | None
     store: Store
     in_flight: set[str]
+    signed_views: dict[str, tuple[ChainView | None, SignedTx]]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
     """Held while a replacement is signed, recorded and sent (``_replace``)."""
+    undos = 0
+    """Undoings of blocks the watcher began, reorgs and resets (``undone``)."""
     _nonce_view: ChainView | None = None
     """The view of the chain (``AsyncSends.viewed``) the lane's last signature was made in:
     moved since, the lane's nonce is the old chain's (``_sign_next`` reads it again)."""
+    _nonce_undos = 0
+    """The ``undos`` the lane's last signature was made with: more since, the lane's nonce
+    may be past the chain's count (``_sign_next`` reads it again)."""
     automine_unserved = False
     """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
     replace_refused = 0
     """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
+    displaced: set[str]
+    """Settlements of a replaced chain pooled on the new one, displaced there (``stale``)."""
     pool_nudges = 0
     """Transfers of nothing sent to make a chain that mines on the send mine its pool
     (``_nudge``)."""
@@ -81,6 +90,7 @@ class NonceLane:
         settlement waiting behind a send was sent to the chain that replaced it)."""
         before = self._last_broadcast
         view = self.async_sends.viewed()  # (as signed: no await since)
+        self.signed_views[signed.tx_hash] = (view, signed)
         task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
         self._last_broadcast = task
         return task
@@ -120,6 +130,17 @@ class NonceLane:
             self.sender.forget_nonce()
             raise ChainReplaced(f"{signed.tx_hash} not sent: the chain was replaced")
 
+    def undone(self) -> None:
+        """The watcher begins to undo blocks (a reorg, or a reset; before the store's
+        removal, no await between): a settlement of the lane's in one of them freed its
+        nonce. The nonce is read again before the next signature, one already under way
+        included (``_sign_next``). nonce75: forgotten only once the node applied the reorg
+        (after the store's removal, the new branch's read, the funds' refresh), a match
+        signed meanwhile took the old branch's next nonce, past the chain's count: on
+        Hardhat "Nonce too high", the settlement lost and the wallet's IOC never traded."""
+        self.undos += 1
+        self.sender.forget_nonce()
+
     def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
         """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
         self.sends.add(sent)
@@ -131,26 +152,6 @@ class NonceLane:
         hand out the nonce of one signed and not yet sent (a second transaction at it)."""
         if self.sends:
             await asyncio.wait(list(self.sends))
-
-    async def chain_knows(self, signed: SignedTx) -> bool:
-        """Whether the chain holds ``signed`` (pooled or mined), or may. A send answered
-        "nonce too low" may be the node's own transaction whose bytes reached the chain twice
-        (a proxy that retried it, a second send after a failed sync send): its nonce is used
-        by itself. Not held only when one answer (one request: one backend behind a
-        balancer) says the sender's count is past its nonce and the hash unknown: a backend
-        that lags the one that refused the send, not yet at the block where ours landed,
-        answers null too (review30: the batch was signed again, its matches sent twice).
-        True too when the ask fails: unknown, so not signed again (review28)."""
-        try:
-            found, count = await self.receipts.batch(
-                [
-                    ("eth_getTransactionByHash", [signed.tx_hash]),
-                    ("eth_getTransactionCount", [self.sender.address, "latest"]),
-                ]
-            )
-            return found is not None or quantity(count) <= signed.nonce
-        except Exception:
-            return True
 
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
@@ -166,6 +167,9 @@ class NonceLane:
         if self.mirror is not None and head is not None:
             self.ours.prune(head.number - self.mirror.depth)
             self.given_up = {t for t in self.given_up if t in self.ours}
+        flying = self.in_flight  # (a gap's filler or a nudge: never in flight)
+        self.signed_views = {t: v for t, v in self.signed_views.items() if t in flying}
+        self.displaced &= flying
 
     async def _sign_next(
         self, to: str, data: bytes, gas: int, check: Callable[[], None] | None = None
@@ -175,28 +179,59 @@ class NonceLane:
         transaction signed on the event loop (a key parsed once, ~0.1 ms a signature: a
         thread of its own would wait for the GIL longer), so that signing never waits
         behind a broadcast. ``check`` is called right before the signature, after every
-        await (it may raise: nothing signed; ``sdex.settlement.take.still``). A view that
-        moved since the last signature (a reset began: the node forgets the old chain's
-        nonce only once the replay is applied) has the nonce read again (review74a: a match
-        signed meanwhile took the old chain's next nonce, past the new chain's count: lost,
-        or pooled behind a gap nothing fills)."""
+        await (it may raise: nothing signed; ``sdex.settlement.take.still``). A view moved
+        since the last signature, or an undoing begun since (``undone``: a reorg; nonce75),
+        has the nonce read again (review74a), and only from a chain holding the view's block
+        (``_count``, settle74): ARCHITECTURE, "reorgs and resets"."""
         fees = await self.fees.current(self.receipts)
         while True:
-            if (view := self.async_sends.viewed()) != self._nonce_view:
+            view = self.async_sends.viewed()
+            if view != self._nonce_view or self.undos != self._nonce_undos:
                 self.sender.forget_nonce()
-                self._nonce_view = view
+                self._nonce_view, self._nonce_undos = view, self.undos
             if self.sender.next_nonce is None:
                 await self._sends_ended()
-                pending = await self.receipts.call(
-                    "eth_getTransactionCount", self.sender.address, "pending"
-                )
-                self.sender.learn_nonce(quantity(pending))
+                self.sender.learn_nonce(await self._count())
                 continue  # (the view asked again after these awaits)
             with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
                 if self.sender.next_nonce is not None:
                     if check is not None:
                         check()
                     return self.sender.sign(to, data, gas, fees=fees)
+
+    async def _count(self) -> int:
+        """The lane's pending count on the chain behind the URL, asked in one request with
+        the node's view's block: ``ChainReplaced`` if that chain does not hold it, or the
+        watcher's view moved meanwhile (nothing signed: the reset's re-judging has the
+        orders). settle74: a count read from a chain replaced behind the URL and not yet
+        seen by the watcher (190-400 ms on Hardhat, ``bench/settle74_send_window.py``;
+        read after a failed send, which forgets the nonce) was that chain's own, and the
+        old chain's next match, signed at it, was mined there (``_same_chain`` compares
+        the watcher's view only). Those the lane sent the old chain and the new one has
+        pooled are displaced first (``sdex.settlement.stale``)."""
+        view = self.async_sends.viewed()
+        asks: list[tuple[str, list[Any]]] = [
+            ("eth_getTransactionCount", [self.sender.address, "pending"])
+        ]
+        if view is not None:
+            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+        pending, *at = await self.receipts.batch(asks)
+        for answer in (pending, *at):
+            if isinstance(answer, Exception):
+                raise answer
+        if view is not None and (self.async_sends.viewed() != view or not holds_view(view, at[0])):
+            raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
+        stale = [
+            t for v, t in self.signed_views.values() if v and v != view and t.tx_hash in self.ours
+        ]
+        if view is not None and stale:  # (before the lane's count there comes to them)
+            try:
+                self.displaced.update(
+                    await displace(self.receipts, self.async_sends.rpc, self.sender, stale, view)
+                )
+            except Exception as e:  # (their receipt waits try again)
+                log.warning("the old chain's settlements not displaced: %s", e)
+        return quantity(pending)
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If the chain has not used its nonce and later ones of this lane
@@ -280,6 +315,7 @@ class NonceLane:
                 said = receipt.tx_hash.lower()
                 landed = next((t for t in pooled.txs if t.tx_hash.lower() == said), signed)
             for tx in pooled.txs:
+                self.signed_views.pop(tx.tx_hash, None)
                 if tx is (landed if ended else signed):  # (the settler's to finish)
                     continue
                 self.in_flight.discard(tx.tx_hash)
@@ -339,7 +375,10 @@ class NonceLane:
 
     async def _replace(self, pooled: Pooled, why: str) -> bool:
         """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
-        whether one was sent. Not if the watcher saw the chain replaced since it was found
+        whether one was sent. Not if the watcher saw the chain replaced since it was signed
+        (settle74: one sent to the new chain before the watcher saw it, which queues a nonce
+        ahead of its count, anvil or geth, was found pooled there and signed again for it up
+        to ``MAX_REPLACEMENTS`` times, compared with the view of now), nor since it was found
         pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
         there at the nonce it has free): the replacement's row dropped. Nor if the chain
         behind the URL does not hold the view's block, asked in the same batch as whether it
@@ -349,7 +388,11 @@ class NonceLane:
         the replacement went to the new chain, mined there). Three round trips, as before
         (the fees were a request of their own)."""
         rpc, last = self.receipts, pooled.latest
-        view = self.async_sends.viewed()
+        now = self.async_sends.viewed()
+        view = self.signed_views.get(pooled.txs[0].tx_hash, (now,))[0] or now  # (adopted)
+        if view != now:  # settle74: signed for a chain the watcher saw replaced since
+            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
+            return await self._displace(pooled, now)
         asks: list[tuple[str, list[Any]]] = [
             ("eth_getTransactionByHash", [last.tx_hash]),
             ("eth_getTransactionCount", [self.sender.address, "latest"]),
@@ -388,6 +431,7 @@ class NonceLane:
             self.given_up.add(again.tx_hash.lower())
         if self.mirror is not None:
             self.mirror.expect(again.tx_hash)
+        self.signed_views[again.tx_hash] = (view, again)
         try:
             await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
         except RpcError as e:
@@ -411,6 +455,18 @@ class NonceLane:
             last.tx_hash, why, again.tx_hash, fees,
         )  # fmt: skip
         return True
+
+    async def _displace(self, pooled: Pooled, view: ChainView | None) -> bool:
+        """(``_replace``'s) ``pooled``'s latest, signed for a chain the watcher saw replaced
+        since, displaced on the chain behind the URL if pooled there
+        (``sdex.settlement.stale``; once, unless the nonce read after the reset did)."""
+        pooled.done = True
+        last = pooled.latest
+        if view is None or last.tx_hash in self.displaced:
+            return False
+        done = await displace(self.receipts, self.async_sends.rpc, self.sender, [last], view)
+        self.displaced.update(done)
+        return bool(done)
 
     async def _nudge(self) -> bool:
         """(A replacement refused on a chain that mines on the send: Hardhat, its automine

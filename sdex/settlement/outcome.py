@@ -33,9 +33,10 @@ class SettledMatch:
     """Never signed: an order of it was soft-cancelled while it waited (``unsent`` too;
     ``sdex.settlement.take``)."""
     nonce_taken: bool = False
-    """Lost because another sender of the operator's key kept taking its nonce (every try
-    refused for it): the node's trouble, which says nothing against either order (no
-    failure counted; attack28)."""
+    """Lost because the chain refused its nonce at every try (another sender of the
+    operator's key kept taking it, or the lane's nonce kept running past the chain's
+    count): the node's trouble, which says nothing against either order (no failure
+    counted; attack28)."""
     refused: bytes | None = None
     """The order a pre-flight's revert names as refused by its signature
     (``InvalidSignature``; ``refused_order``)."""

@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from sdex.chain import Receipt, Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends
+from sdex.chain.asend import AsyncSends, ChainView
 from sdex.chain.tx import SignedTx
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
@@ -165,6 +165,11 @@ class Settler(BatchTx):
         """Settlements a previous run left pooled, adopted at the start (``adopt``)."""
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
+        self.signed_views: dict[str, tuple[ChainView | None, SignedTx]] = {}
+        """The node's view of the chain each transaction in flight was queued under (its
+        settlement's chain: ``NonceLane._replace``), and it, kept while in flight."""
+        self.displaced: set[str] = set()
+        """Those of a replaced chain displaced on the new one (``sdex.settlement.stale``)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
@@ -375,9 +380,11 @@ class Settler(BatchTx):
             times.resolve()  # (never broadcast: the next batch need not wait)
             self._slots.release()  # the next batch may go while these results are applied
         retry = True
+        went: list[Match] = []  # (its matches that went out: those the stages count)
         try:
             while again:  # a backlog batch ran out of gas: again, with the fallback's room
                 # (its matches as signed: review72, not one held back, queued, nor withdrawn)
+                went += sent_out(results)
                 await self._report(results)  # (each part reported before the next goes)
                 # sized as it goes (blame44: a receipt meanwhile may raise the figure)
                 size = self.gas.split(len(again))[0]
@@ -391,7 +398,14 @@ class Settler(BatchTx):
                 self._unsigned_done(more)
         finally:
             self._unsigned_done(again)  # (a stop: never signed)
+        went += sent_out(results)
         await self._report(results)
+        # settle74: the batch's matches that went out only; one held back at its signature
+        # (queued again: counted with the batch that takes it) or withdrawn unsigned was
+        # counted too (``/health``'s stages: 5 matches for 3 settled)
+        if len(went) < len(batch):  # (else each went: the batch and its times as they are)
+            at = {id(m): t for m, t in zip(batch, submitted, strict=True)}
+            batch, submitted = went, [at[id(m)] for m in went]
         incoming = [m.incoming.hash_hex for m in batch] if self.stages.timeline else []
         self.stages.add(submitted, times, time.perf_counter(), incoming)
 
@@ -452,3 +466,8 @@ class Settler(BatchTx):
         finally:
             if results and results[0].tx_hash is not None:
                 self.fills_stored.pop(results[0].tx_hash, None)
+
+
+def sent_out(results: list[SettledMatch]) -> list[Match]:
+    """The matches of ``results`` that went out in a transaction (not ``unsent``)."""
+    return [r.match for r in results if not r.unsent]

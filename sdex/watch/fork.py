@@ -67,7 +67,8 @@ async def fork_point(
     or all above its head): a reset. A header the chain did not answer, answered null, or
     answered with something else than that block, above the highest match, raises: the
     reorg is looked at again with the next poll. With none kept yet (a restart), our head
-    itself must be proven gone (raises ``Inconsistent`` when it is still the chain's).
+    itself must be proven gone, another hash said twice (``_head_gone``; raises
+    ``Inconsistent`` when it is still the chain's, or the two answers disagree).
 
     A head that is one of our kept blocks (same hash) below our head is a chain behind (a
     lagging backend; raises ``Behind``), and a rewind to it only when the chain has answered
@@ -85,8 +86,7 @@ async def fork_point(
             return latest.number
         raise Behind(f"the chain's head {latest.number} is our block, below our head")
     if not kept and not m.blocks and m.head is not None and m.head.number <= latest.number:
-        if await _highest_kept(rpc, [m.head]) is not None:
-            raise Inconsistent(f"block {m.head.number} is ours after all: read again")
+        await _head_gone(rpc, m.head)
         return None
     if not kept:  # the chain's head below every kept block
         if behind or await _redeployed(rpc, *deployed, latest.number):
@@ -140,9 +140,10 @@ async def _hash_at(rpc: AsyncRpc, number: int) -> str | None:
 
 async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head: int) -> bool:
     """Does the chain (its head ``head``, below our blocks) prove itself another one:
-    another chain id, or another block at the deployment block's number, said twice (the
-    second a request of its own: review74a, a lagging backend's head and one flapped answer
-    in the batch reset the store of an unchanged chain)? An error or a null answer proves
+    another chain id, or another block at the deployment block's number, each said twice
+    (the second a request of its own: review74a, a lagging backend's head and one flapped
+    answer in the batch reset the store of an unchanged chain; review75, the chain id's: the
+    reset read it again, found ours, and went on)? An error or a null answer proves
     nothing. Raises ``Vanished`` for a chain with no deployment block (its head below it)
     and no Exchange code at its head."""
     chain_id, raw, code = await rpc.batch(
@@ -152,11 +153,9 @@ async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head:
             ("eth_getCode", [identity.exchange, "latest"]),
         ]
     )
-    try:
-        if isinstance(chain_id, str) and int(chain_id, 16) != identity.chain_id:
-            return True
-    except ValueError:
-        pass  # (no proof)
+    other = _other_id(chain_id, identity)  # (said twice, the second asked alone: review75)
+    if other is not None and _other_id(await rpc.call("eth_chainId"), identity) == other:
+        return True
     if raw is None and head < number and code == "0x":  # (one picture: none of it there)
         why = f"head {head} below the deployment block {number}, no Exchange at {identity.exchange}"
         raise Vanished(f"chain reset: {why}")
@@ -166,6 +165,36 @@ async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head:
     if got.number != number or got.hash == identity.deploy_block_hash.lower():
         return False
     return await _hash_at(rpc, number) == got.hash
+
+
+async def _head_gone(rpc: AsyncRpc, head: Header) -> None:
+    """(A restart: no block kept, only the saved ``head``) Returns when the chain proves
+    ``head`` gone: another block at its number, said twice, the second a request of its
+    own (as ``check_head``'s; nonce75: after one answer that signalled the reorg, one more
+    of another hash reset the store of an unchanged chain, every fill dropped and read
+    again, the pending settlements given up). Raises ``Inconsistent`` when it is still the
+    chain's, or the two answers disagree (read again with the next poll); a head zeroed at
+    the start (``check_head`` proved it gone, or the saved mirror was unreadable) is gone."""
+    if head.hash == ZERO_HASH:
+        return
+    first = await _hash_at(rpc, head.number)
+    if first is None:  # below the head it just reported: moving, or a lagging backend
+        raise RpcError(0, f"the chain answered no block {head.number}, below its head")
+    second = first if first == head.hash else await _hash_at(rpc, head.number)
+    if head.hash in (first, second):
+        raise Inconsistent(f"block {head.number} is ours after all: read again")
+    if second != first:
+        raise Inconsistent(f"block {head.number}: the chain answered {first}, then {second}")
+
+
+def _other_id(raw: object, identity: ChainIdentity) -> int | None:
+    """The chain id ``raw`` answers if it is another than ``identity``'s (None: the same,
+    or no answer: no proof)."""
+    try:
+        said = int(raw, 16) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return None if said is None or said == identity.chain_id else said
 
 
 async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:

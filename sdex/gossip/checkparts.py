@@ -1,0 +1,104 @@
+"""What a peers' check queue holds (``sdex.gossip.checks``): the intake it calls out to
+(``Submit``, ``CheckHooks``), each check's orders and verdicts (``Entry``) and each intake
+call's (``Group``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass
+
+from sdex.gossip.timing import CheckTiming
+
+Submit = Callable[
+    [list[object], list[str], Callable[[], None]], AsyncGenerator[tuple[int, str], None]
+]
+"""(orders, each one's sender, ``reading``) -> each order's (index, verdict) as it is known
+(the node's intake); ``reading`` is called once if the orders with no verdict yet then wait
+only on chain reads. If it fails midway it raises (the verdicts yielded before stand)."""
+
+
+class PartialVerdicts(Exception):
+    """An intake call of a list of orders failed midway (``submit_many_from_peer``): the
+    verdicts it had given, in order (``""``: none yet). What it raised is the ``__cause__``."""
+
+    def __init__(self, verdicts: list[str]) -> None:
+        super().__init__(f"the intake failed after {len(verdicts) - verdicts.count('')} verdicts")
+        self.verdicts = verdicts
+
+
+class Entry:
+    """One check's new orders: how many went to the intake, their verdicts."""
+
+    __slots__ = ("began", "check_id", "error", "given", "got", "left", "orders", "owner",
+                 "parked", "results", "sender", "unjudged", "wake")  # fmt: skip
+
+    def __init__(self, sender: str, check_id: int, orders: list[object]) -> None:
+        self.sender = sender
+        self.owner = sender
+        """Whose bound of pending reads its orders count against (``CheckHooks.owner``)."""
+        self.check_id = check_id
+        self.orders = orders
+        self.given = 0
+        self.results = [""] * len(orders)
+        """Each order's verdict (``""``: none yet), in the orders' order."""
+        self.got = 0
+        self.unjudged: list[str] = []
+        """Verdicts not told to the core yet (told together: at the end or a turn's)."""
+        self.wake: asyncio.Future[bool] | None = None
+        """Resolved True: its verdicts are all in (or it failed); False: it leads now."""
+        self.began: float | None = None
+        self.left = False
+        self.parked = False
+        self.error: BaseException | None = None
+        """What the intake raised on this check's own orders (the check fails with it)."""
+
+    @property
+    def finished(self) -> bool:
+        return self.error is not None or self.got >= len(self.orders)
+
+
+class Group:
+    """One intake call's orders, (check, index of its order) each; those with no verdict yet
+    once its turn ended on reads (``pending``: each counted against its sender's bound)."""
+
+    __slots__ = ("entries", "objs", "pending", "reading", "senders", "shares", "slots", "task",
+                 "waiters")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[Entry, int]] = []
+        self.shares: list[tuple[Entry, int, int]] = []
+        """(check, its first order here, how many), in the call's order."""
+        self.objs: list[object] = []
+        self.senders: list[str] = []
+        self.entries: list[Entry] = []
+        self.reading = False
+        self.pending: dict[tuple[Entry, int], None] = {}
+        self.waiters: list[asyncio.Future[None]] = []
+        """Its leaders' (the one that took it, then any the lead passed to meanwhile)."""
+        self.task: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckHooks:
+    """What ``PeerChecks`` calls out to (the gossip driver wires them)."""
+
+    submit: Submit
+    """The node's intake."""
+    banned: Callable[[str], bool]
+    """Is this sender banned? (its orders are rejected on the spot)"""
+    judge: Callable[[int, list[str]], None]
+    """(check id, verdicts of some of its orders): forged ones cost their sender at once."""
+    penalize: Callable[[str, int], None]
+    """(sender, forged orders): the same charge, for a check that went away meanwhile."""
+    chunk: Callable[[], int]
+    """The most orders a group takes."""
+    timing: CheckTiming
+    """What each group's intake call cost (``Gossip.check_timing``)."""
+    reads: Callable[[], int] = lambda: 64
+    """The most orders whose chain reads may be pending once their group's turn ended."""
+    reads_per_peer: Callable[[], int] = lambda: 4
+    """The same, of one owner's orders (past it, its next checks are parked)."""
+    owner: Callable[[str], str] = lambda sender: sender
+    """Whose bound a sender's pending reads count against: an admitted peer's own, all
+    strangers' one (keys are free to make: one each would fill ``reads``)."""

@@ -1,0 +1,137 @@
+"""checks75: the peers' check queue (``PeerChecks``) with orders whose chain reads end late,
+in any order: every check gets each of its orders' verdicts, in its orders' order; the reads
+left pending stay within their bounds (a peer's under ``reads_per_peer + chunk``, all under
+``reads + chunk``); every order goes through the intake once; at the end nothing is left
+pending, parked, queued or leading. The intake here answers at once, except each order
+marked slow, whose verdict comes after its own delay, once the call said ``reading``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Callable
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks
+from sdex.gossip.timing import CheckTiming
+
+CHUNK, READS, PER_PEER = 4, 6, 2
+
+checks_st = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # sender
+        st.lists(st.integers(0, 4), min_size=0, max_size=7),  # each order's delay (0: none)
+        st.integers(0, 3),  # loop turns before it arrives
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+async def scenario(checks: list[tuple[int, list[int], int]]) -> None:
+    seen: list[object] = []
+    worst = {"all": 0, "peer": 0}
+    q: PeerChecks
+
+    async def late(i: int, o: object, delay: int) -> tuple[int, str]:
+        for _ in range(delay):
+            await asyncio.sleep(0)
+        return i, f"ok-{o}"
+
+    async def submit(
+        objs: list[object], senders: list[str], reading: Callable[[], None]
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        seen.extend(objs)
+        await asyncio.sleep(0)  # (the signatures' hand-over)
+        slow = []
+        for i, o in enumerate(objs):
+            assert isinstance(o, tuple)
+            if o[2]:
+                slow.append(asyncio.ensure_future(late(i, o, o[2])))
+            else:
+                yield i, f"ok-{o}"
+        if slow:
+            reading()
+            worst["all"] = max(worst["all"], q.pending_reads)
+            worst["peer"] = max(worst["peer"], *q._reads.values(), 0)
+            for fut in asyncio.as_completed(slow):
+                i, verdict = await fut
+                yield i, verdict
+
+    q = PeerChecks(
+        CheckHooks(
+            submit=submit,
+            banned=lambda _s: False,
+            judge=lambda _c, _v: None,
+            penalize=lambda _s, _n: None,
+            chunk=lambda: CHUNK,
+            timing=CheckTiming(),
+            reads=lambda: READS,
+            reads_per_peer=lambda: PER_PEER,
+        )
+    )
+
+    async def one(k: int, sender: int, delays: list[int], wait: int) -> None:
+        for _ in range(wait):
+            await asyncio.sleep(0)
+        orders: list[object] = [(k, j, d) for j, d in enumerate(delays)]
+        results, _began = await q.run(f"peer-{sender}", k, orders)
+        assert results == [f"ok-{o}" for o in orders]  # (each its own, in order)
+
+    async with asyncio.timeout(30):
+        await asyncio.gather(*(one(k, s, d, w) for k, (s, d, w) in enumerate(checks)))
+    every = [(k, j, d) for k, (_s, ds, _w) in enumerate(checks) for j, d in enumerate(ds)]
+    assert sorted(seen) == sorted(every)  # (each order checked once)
+    assert worst["all"] < READS + CHUNK and worst["peer"] < PER_PEER + CHUNK, worst
+    assert q.pending_reads == 0 and q.parked == 0 and not q._reads and not q._parked
+    assert not q._queue and not q._leading and not q._reading
+
+
+@settings(max_examples=150, deadline=None)
+@given(checks_st)
+def test_every_check_gets_its_verdicts_and_the_reads_stay_bounded(
+    checks: list[tuple[int, list[int], int]],
+) -> None:
+    asyncio.run(scenario(checks))
+
+
+async def test_strangers_share_one_bound_of_pending_reads() -> None:
+    """Keys not in the peer table are free to make: their pending reads count against one
+    owner (``STRANGERS``), so a stranger at the bound parks every stranger's next check,
+    while an admitted peer's go on; all are answered once the read ends."""
+    held = asyncio.Event()
+
+    async def submit(
+        objs: list[object], senders: list[str], reading: Callable[[], None]
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        await asyncio.sleep(0)
+        if objs == ["slow"]:
+            reading()
+            await held.wait()
+        for i in range(len(objs)):
+            yield i, "accepted"
+
+    q = PeerChecks(
+        CheckHooks(
+            submit=submit,
+            banned=lambda _s: False,
+            judge=lambda _c, _v: None,
+            penalize=lambda _s, _n: None,
+            chunk=lambda: CHUNK,
+            timing=CheckTiming(),
+            reads_per_peer=lambda: 1,
+            owner=lambda s: s if s.startswith("peer") else STRANGERS,
+        )
+    )
+    async with asyncio.timeout(10):
+        slow = asyncio.create_task(q.run("stranger-1", 1, ["slow"]))
+        while not q.pending_reads:
+            await asyncio.sleep(0)
+        other = asyncio.create_task(q.run("stranger-2", 2, ["fast"]))
+        peer = asyncio.create_task(q.run("peer-1", 3, ["fast"]))
+        assert (await peer)[0] == ["accepted"]
+        assert not other.done() and q.parked == 1
+        held.set()
+        assert (await slow)[0] == ["accepted"] and (await other)[0] == ["accepted"]
+    assert q.pending_reads == 0 and q.parked == 0 and not q._queue
