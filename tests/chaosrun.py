@@ -660,11 +660,14 @@ class ChaosRun:
         return self.c.exchange.decoder.decode(ContractRevert(data)) if data else "no data"
 
     def closed_where(self, reason: object, at: tuple[int, int]) -> str:
-        """Where the order a revert or skip names (``orderHash``) was filled or cancelled on
+        """Where the order a revert or skip names (``orderHash``, else ``leftOrderHash``:
+        the resting order whose rest the amounts came from) was filled or cancelled on
         chain last before ``at`` (block, transaction index): in the same block, before it
         (a race with another pending transaction), or in an earlier block (then the node
         may have known when it signed)."""
-        named = getattr(reason, "args_by_name", {}).get("orderHash")
+        args = getattr(reason, "args_by_name", {})
+        # (``PricesDoNotCross``, ``ZeroFillAmount``: the resting order's rest, revert75)
+        named = args.get("orderHash", args.get("leftOrderHash"))
         if not isinstance(named, bytes | str):
             return ""
         topic = named if isinstance(named, str) else "0x" + named.hex()

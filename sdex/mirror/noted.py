@@ -146,6 +146,12 @@ class OwnNotes:
             gone |= self.own.due(self.head.number)
         return gone
 
+    def filled_ahead(self, order_hash: bytes) -> int | None:
+        """What own settlements of blocks the mirror has not applied filled of an order (their
+        receipts decoded, ``note_receipt``); None when one held ahead without its decoded
+        logs names it (a stub: a peer's, or past ``MAX_OWN_RECEIPTS``), its amount unknown."""
+        return self.own.filled(order_hash)
+
     def ahead(self) -> tuple[Container[bytes], Container[Account]]:
         """The orders filled, and the accounts that paid, in own settlements of blocks the
         mirror has not applied yet (their receipts noted, ``note_receipt``). The node

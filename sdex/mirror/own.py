@@ -134,6 +134,9 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.got: dict[Account, int] = {}
         """What the kept receipts' (not the stubs') transfers took from each account and
         gave each one, summed (``sdex.node.funding``: no walk over the receipts; funds67)."""
+        self.fills_kept: dict[bytes, tuple[int, int]] = {}
+        """The kept receipts' fills of each order: how many, and their ``maker_filled``
+        summed (``filled``)."""
         self.overflow: Heights[bytes, int] = Heights(_itself)
         """Orders of stubs let go past ``stub_cap``, with the highest block of those that
         named each: judged again once the mirror's head reaches it (``due``). Judged at a
@@ -172,6 +175,14 @@ class OwnReceipts(dict[str, OwnReceipt]):
             r = super().pop(tx)
             self._sum(r, -1)  # (its transfers no longer kept)
             self.note(tx, r.stub(), counted=True)
+
+    def filled(self, order_hash: bytes) -> int | None:
+        """What the kept receipts filled of an order, summed; None when a stub names it too,
+        or a let-go one did (``overflow``): what those filled is not kept."""
+        if order_hash in self.overflow:
+            return None
+        counted = self.fills_kept.get(order_hash, (0, 0))
+        return counted[1] if counted[0] == self.orders.get(order_hash, 0) else None
 
     def add_late(self, number: int) -> None:
         self.late.add(number)
@@ -248,6 +259,7 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self.payers.clear()
         self.paid.clear()
         self.got.clear()
+        self.fills_kept.clear()
         self.overflow.clear()
         self.overflow_payers.clear()
         self.overflow_txs.clear()
@@ -312,6 +324,14 @@ class OwnReceipts(dict[str, OwnReceipt]):
         self._sum(r, -1)
 
     def _sum(self, r: OwnReceipt, sign: int) -> None:
+        kept = self.fills_kept
+        for f in r.fills:
+            n, total = kept.get(f.order_hash, (0, 0))
+            n, total = n + sign, total + sign * f.maker_filled
+            if n:
+                kept[f.order_hash] = (n, total)
+            else:
+                kept.pop(f.order_hash, None)
         paid, got = self.paid, self.got
         if sign > 0:
             for token, payer, to, value in r.transfers:

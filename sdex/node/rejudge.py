@@ -59,6 +59,8 @@ class NodeRejudge(NodeVerdicts):
         for so in orders:
             if so.hash in ahead:
                 self._recheck.add(so.hash)
+                if so.hash not in reopen:  # (a fill elsewhere meanwhile: revert75)
+                    self._filled_ahead(so)
                 continue
             state = states[so.hash]
             if so.hash in reopen:

@@ -51,6 +51,7 @@ class NodeSettlement(NodeHolds):
         pinned: dict[int, int] = {}  # (a failed pre-flight's block: its evidence is read there)
         refused: dict[int, SignedOrder] = {}  # (ids of failed matches -> the order to blame)
         fills: list[StoredFill] = []
+        short: list[Match] = []  # (settled for less than proposed: ``_settled_short``)
         debug = log.isEnabledFor(logging.DEBUG)
         self.registry.defer_writes()  # the orders these close: one write for all of them
         try:
@@ -58,6 +59,8 @@ class NodeSettlement(NodeHolds):
                 m = r.match
                 if r.outcome is SettleOutcome.SETTLED:
                     self._confirm(m, r)
+                    if r.actual is not None and r.actual != m.amounts:
+                        short.append(m)
                     fills.extend(own_fills(r.fills))
                     if debug:
                         log.debug(
@@ -91,6 +94,8 @@ class NodeSettlement(NodeHolds):
             self.registry.write_deferred()
         if failed:  # (before any await: the settler may take its next batch at the next one)
             self._hold_diagnosed(failed)
+        # (read now, applied as it comes: the shortfall is offered meanwhile)
+        read_short = asyncio.ensure_future(self._read_short(short)) if short else None
         if results:  # one line a settlement transaction, not one a match
             log.info(
                 "settlement %s: %d matches settled, %d failed",
@@ -130,10 +135,14 @@ class NodeSettlement(NodeHolds):
                 finally:  # whatever the store says: the failed matches' orders are judged
                     if failed:
                         await self._diagnose(failed, blameless, txs, refused, pinned)
+                    if read_short is not None:
+                        await read_short
                     self._persist_open(await self._read_rechecks())
                     self._uncross()
         except asyncio.CancelledError:  # (the node stops)
             writing.cancel()
+            if read_short is not None:
+                read_short.cancel()
             raise
         finally:
             self._unhold_diagnosed(failed)  # (ended by ``_diagnose``, or on an error before it)
@@ -227,6 +236,8 @@ class NodeSettlement(NodeHolds):
             log.warning("confirming a settled match: %s", e)  # was confirmed all the same
         except BookError:
             log.exception("confirming a settled match failed")
+        if r.actual is not None and r.actual != m.amounts:
+            self._settled_short(m)
         for so in (m.resting,) if self._one_side(m) else (m.resting, m.incoming):
             rec = self.records.get(so.hash)
             if rec is None:

@@ -76,6 +76,29 @@ class NodeVerdicts(NodePeerIntake):
             rec = self.records[so.hash]
             self.registry.close(rec, OrderStatus.FILLED, "filled elsewhere", filled)
 
+    def _filled_ahead(self, so: SignedOrder) -> None:
+        """An order in the book that an own settlement filled in a block the mirror has not
+        applied (``Mirror.ahead``): the mirror's word on it is older than the book's, yet a
+        fill made elsewhere in a block the mirror applied is not in the book. It takes the
+        mirror's filled amount plus the own fills ahead (their receipts decoded:
+        ``Mirror.filled_ahead``) where that is more; nothing else (its funds, a verdict)
+        until that block is applied. revert75 (chaos52 seed 19): another node's fill of an
+        ask, one block below the node's own, stayed out of the book until the node's block
+        was applied; a bid at the ask's limit matched meanwhile against the rest the book
+        had, larger than the chain's, reverted ``PricesDoNotCross`` (the contract took the
+        chain's rest, not whole units of the ask's price: its rounding broke the bid's
+        limit)."""
+        st = self.book.get(so.hash)
+        if st is None or st.closed is not None or st.pending:
+            return
+        state = self.mirror.state(so)
+        ahead = self.mirror.filled_ahead(so.hash)
+        if state is None or ahead is None:
+            return
+        filled = min(state.filled + ahead, so.order.maker_amount)
+        if filled > st.filled:
+            self._filled_elsewhere(so, filled)
+
     def _apply_chain_state(self, so: SignedOrder, state: OrderState) -> None:
         """An order in the book takes the chain's state: its maker's funds, its filled amount
         (fills made elsewhere), or its removal (filled, cancelled, expired, unfunded...)."""
@@ -124,7 +147,11 @@ class NodeVerdicts(NodePeerIntake):
         ahead, _ = self.mirror.ahead()
         for h in list(self._recheck):
             st = self.book.get(h)
-            if (st is not None and st.pending) or h in ahead:  # (ahead: its block judges it)
+            if st is not None and st.pending:
+                continue
+            if h in ahead:  # (its block judges it; till then, fills elsewhere the mirror has)
+                if (rec := self.records.get(h)) is not None:
+                    self._filled_ahead(rec.signed)
                 continue
             # (left63: looked up only now, and back from the store if evicted: a closed
             # one past its grace while its block was ahead kept the book's filled amount)
