@@ -170,7 +170,8 @@ def _lookup(key: tuple[str, int, int], done: concurrent.futures.Future[list[Any]
 def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:
     """``socket.getaddrinfo(host, port, family, SOCK_STREAM)``, given until ``deadline``
     (``time.monotonic()``): ``TimeoutError`` past it. An IP literal is resolved here, at once
-    (no lookup); a name in a daemon thread (``MAX_RESOLVING``)."""
+    (no lookup); a name in a daemon thread (``MAX_RESOLVING``), ``ResolveTimeout`` at once
+    if none can be started."""
     if _literal(host):
         return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     key = (host, port, family)
@@ -182,9 +183,16 @@ def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:
                     host, f"was not looked up: {MAX_RESOLVING} lookups are still unanswered"
                 )
             done = _lookups[key] = concurrent.futures.Future()
-            threading.Thread(
+            thread = threading.Thread(
                 target=_lookup, args=(key, done), name="sdex-resolve", daemon=True
-            ).start()
+            )
+            try:
+                thread.start()
+            except RuntimeError as e:  # (out of threads: left76, the name's lookup and its
+                del _lookups[key]  # slot were held for good, its future never answered)
+                raise ResolveTimeout(
+                    host, f"was not looked up: no thread could be started for it ({e})"
+                ) from e
     try:
         return done.result(timeout=_left(deadline))
     except concurrent.futures.TimeoutError:
