@@ -277,3 +277,27 @@ def side_block_proxy(upstream: str, block: dict[str, object]) -> Iterator[str]:
 
     with _proxy(upstream, intercept) as url:
         yield url
+
+
+@contextmanager
+def nulling_proxy(upstream: str, number: int, at: int = 1) -> Iterator[tuple[str, list[int]]]:
+    """The URL of a proxy to ``upstream`` that answers ``eth_getBlockByNumber`` of block
+    ``number`` (alone) with null from its ``at``-th ask on (a backend still below it), the
+    rest forwarded; and a list holding the count of such answers given."""
+    told, asked = [0], [0]
+    lock = threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_getBlockByNumber":
+            return None
+        if (req.get("params") or [None])[0] != hex(number):
+            return None
+        with lock:
+            asked[0] += 1
+            if asked[0] < at:
+                return None
+            told[0] += 1
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": None}).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, told

@@ -163,3 +163,27 @@ def test_lookups_in_flight_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     while deadline._lookups and time.monotonic() < end:
         release.wait(0.05)
     assert not deadline._lookups
+
+
+def test_a_lookup_whose_thread_cannot_start_holds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """left76: ``Thread.start`` failing (out of threads: ``RuntimeError``) is refused with a
+    clear error, and the name's lookup is not kept: the name is looked up again once a thread
+    can start, and the slot is free. A process out of threads cannot be had here without
+    starving the shared machine, so ``threading.Thread.start`` is patched to raise: the only
+    way to reach it. Before: the ``RuntimeError`` itself, and the name's unanswered lookup kept
+    for the process's life (each later call for it "not resolved in time"), a slot taken."""
+    import threading
+
+    from sdex.chain import deadline
+
+    real = threading.Thread.start
+
+    def out_of_threads(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", out_of_threads)
+    with pytest.raises(deadline.ResolveTimeout, match=r"no thread could be started.*new thread"):
+        deadline.resolve("localhost", 80, 0, time.monotonic() + 5.0)
+    assert "localhost" not in {k[0] for k in deadline._lookups}
+    monkeypatch.setattr(threading.Thread, "start", real)
+    assert deadline.resolve("localhost", 80, 0, time.monotonic() + 10.0)  # (looked up again)

@@ -31,6 +31,14 @@ class ChainReplaced(ChainError):
     restarted: a new chain, the same chain id): the transaction is not sent there."""
 
 
+class ChainUnproven(ChainError):
+    """The chain behind the RPC's URL answered no block where the node's view has one (a
+    backend still below it, most likely): neither that chain nor another proven. Nothing is
+    sent there again and nothing given up for it: the caller waits (its receipt polled) and
+    the watcher, which counts a null answer as no proof too (``sdex.watch.fork``), proves a
+    reset on its own."""
+
+
 UNSERVED_CODES = frozenset({-32601, -32004, -32600})
 """JSON-RPC error codes that say a method is not served: not found (-32601), not supported
 (Hardhat's -32004), an invalid request (a proxy that knows no such method: -32600)."""
@@ -99,7 +107,9 @@ class AsyncSends:
         endpoint that does not serve the method), only while the chain behind the URL is
         the one the node's view had at the send (``view``): else ``ChainReplaced`` (the
         send lost: the reset's re-judging has its orders; resend67: an old chain's
-        settlement landed on the chain that replaced it, its orders maybe unfunded there)."""
+        settlement landed on the chain that replaced it, its orders maybe unfunded there);
+        neither proven (``ChainUnproven``: a backend below the view's block): not sent again,
+        None, its receipt polled."""
         view = self.viewed()
         try:
             raw = await self.rpc.call("eth_sendRawTransactionSync", signed.raw, timeout=timeout)
@@ -112,7 +122,7 @@ class AsyncSends:
                     raise ChainReplaced(f"{signed.tx_hash} not sent again: the chain was replaced")
             except ChainReplaced:
                 raise
-            except Exception:  # (most likely sent: its receipt is polled patiently)
+            except Exception:  # (most likely sent, or no proof: its receipt polled patiently)
                 return None, None
             if known is None:
                 await self._send_again(signed)
@@ -191,17 +201,24 @@ class AsyncSends:
     async def on_chain(self, view: ChainView | None) -> bool:
         """Whether the chain behind the URL holds ``view``'s block and the watcher saw no
         reset since (the same chain; True with no view); the ask's errors raised. Not held
-        only when said twice, the second a request of its own (review74a: one flapped answer
-        gave up a settlement pooled on the same chain at a start's reconcile, its matches
-        signed again, a paid revert when it landed); the watcher proves a reset on its own."""
+        only when another block there is said twice, the second a request of its own
+        (review74a: one flapped answer gave up a settlement pooled on the same chain at a
+        start's reconcile, its matches signed again, a paid revert when it landed); the
+        watcher proves a reset on its own. An answer that is no block (null: a backend still
+        below it) proves nothing: ``ChainUnproven`` (left76: two nulls were "not held", and a
+        settlement was given up on a chain that was only lagging)."""
         if view is None:
             return True
         if self.viewed() != view:  # (a reset that kept the block's hash: reset70)
             return False
+        proven = True
         for _ in range(2):
             block = await self.rpc.call("eth_getBlockByNumber", hex(view[0]), False)
             if holds_view(view, block):
                 return True
+            proven = proven and isinstance(block, dict) and isinstance(block.get("hash"), str)
+        if not proven:
+            raise ChainUnproven(f"the chain answered no block {view[0]}: no proof it was replaced")
         return False
 
     async def _ask(self, method: str, signed: SignedTx) -> Any:

@@ -182,16 +182,24 @@ def lookup(host: str, port: int, family: int) -> concurrent.futures.Future[list[
                     host, f"was not looked up: {MAX_RESOLVING} lookups are still unanswered"
                 )
             done = _lookups[key] = concurrent.futures.Future()
-            threading.Thread(
+            thread = threading.Thread(
                 target=_lookup, args=(key, done), name="sdex-resolve", daemon=True
-            ).start()
+            )
+            try:
+                thread.start()
+            except RuntimeError as e:  # (out of threads: left76, the name's lookup and its
+                del _lookups[key]  # slot were held for good, its future never answered)
+                raise ResolveTimeout(
+                    host, f"was not looked up: no thread could be started for it ({e})"
+                ) from e
     return done
 
 
 def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:
     """``socket.getaddrinfo(host, port, family, SOCK_STREAM)``, given until ``deadline``
     (``time.monotonic()``): ``TimeoutError`` past it. An IP literal is resolved here, at once
-    (no lookup); a name in a daemon thread (``lookup``)."""
+    (no lookup); a name in a daemon thread (``lookup``; ``ResolveTimeout`` at once if none
+    can be started)."""
     if _literal(host):
         return socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
     done = lookup(host, port, family)

@@ -3,28 +3,31 @@ buckets, bounded in hashes (so in bytes and work) whatever a peer asks.
 
 A bucket is answered whole or not at all (the asker judges a bucket by all its hashes:
 ``flows.anti_entropy``), in the order asked, until the next would pass ``MAX_LISTED``; the
-answer names the buckets it holds (``buckets``) and the asker asks the others next round
-(it asks them in a random order, so none waits behind one that stays different). One bucket
-over the bound alone (hashes ground into one first byte) is answered as a contiguous run of
-its sorted hashes from a random place, and the span it covers is named (``range``: the
-bucket, the lowest and highest hash of the span, ``ranged``): the asker judges its own
-hashes inside the span, so an order it holds there that the peer has soft-cancelled is
-still asked why (gossip70: the slice was named in nothing, and ~16,385 unfunded orders
-ground into one bucket took every order there out of anti-entropy's cancel repair at every
-node). An older asker ignores ``range``, as it did the slice. The asker walks such a bucket
-run by run: it names where its next run starts (``from``: the bucket and the last hash of its
-previous run; a run then starts at the first hash not below it, and its span from there), and
-the answer names the bucket's digest as it was listed (``digest``). A walk from the floor to
-the ceiling whose runs all matched that digest and held nothing to fetch or ask about makes
-the bucket quiet for that peer while both digests stay as they are (``walked``; gossip74:
-such a bucket was never quiet, and two nodes that differed there only by orders one refused
-for good listed ~16,000 hashes to each other every round). An older answerer ignores
-``from`` and names no digest: its runs start at random and the bucket is asked each round,
-as before. (hashes67: every bucket was answered whole,
-13.8 MB and ~230 ms of the loop for a node holding 200,000 orders, more than an asker
-reads: anti-entropy with a full node always failed, and any stranger could ask it again.)
-The route charges the asker's rate limit a token per ``LISTED_PER_TOKEN`` hashes, and an
-admitted peer's answers are bounded by a budget of its own besides (``listing_budget``)."""
+answer names the buckets it holds (``buckets``) and the asker asks the others next round (it
+asks them in a random order, so none waits behind one that stays different). One bucket over
+the bound alone (hashes ground into one first byte) is answered as a contiguous run of its
+sorted hashes from a random place, and the span it covers is named (``range``: the bucket,
+the lowest and highest hash of the span, ``ranged``): the asker judges its own hashes inside
+the span, so an order it holds there that the peer has soft-cancelled is still asked why
+(gossip70: the slice was named in nothing, and ~16,385 unfunded orders ground into one
+bucket took every order there out of anti-entropy's cancel repair at every node). An older
+asker ignores ``range``, as it did the slice. The asker walks such a bucket run by run: it
+names where its next run starts (``from``: the bucket and the hash just above the last of
+its previous run; a run then starts at the first hash not below it, and its span from
+there), and the answer names the bucket's digest as it was listed (``digest``). A walk from
+the floor to the ceiling whose runs all matched that digest and held nothing to fetch or ask
+about makes the bucket quiet for that peer while both digests stay as they are (``walked``;
+gossip74: such a bucket was never quiet, and two nodes that differed there only by orders
+one refused for good listed ~16,000 hashes to each other every round). An older answerer
+ignores ``from`` and names no digest: its runs start at random and the bucket is asked each
+round, as before. (left76: ``from`` was that last hash itself, so each run began with the
+last one's last hash, and a run of one hash, its asker's budget there nearly spent, named it
+again: the walk stalled for good and the bucket was listed every round.) (hashes67: every
+bucket was answered whole, 13.8 MB and ~230 ms of the loop for a node holding 200,000
+orders, more than an asker reads: anti-entropy with a full node always failed, and any
+stranger could ask it again.) The route charges the asker's rate limit a token per
+``LISTED_PER_TOKEN`` hashes, and an admitted peer's answers are bounded by a budget of its
+own besides (``listing_budget``)."""
 
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ interval (``sdex.gossip.budgets``): an honest peer asks a node at most one a rou
 each of its intervals (0.8-1.2 of it), so 1.5 leaves it room."""
 BURST = 2
 """Full listings an admitted peer's budget holds at most."""
+HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def listing(
@@ -107,6 +111,11 @@ def ranged(
     return {"hashes": run, "buckets": [], "range": [b, lo, hi]}
 
 
+def above(h: str) -> str:
+    """The hash just above ``h`` (hex, below its bucket's ceiling)."""
+    return f"0x{int(h, 16) + 1:064x}"
+
+
 def starts_of(raw: object) -> dict[int, str] | None:
     """A request's ``from`` (a list of at most 256 [bucket, hash of that bucket]) as a dict;
     None if it is not one. Absent: {}."""
@@ -143,6 +152,8 @@ def in_range(
         raise ValueError("range")
     for h in (lo, hi):
         if not isinstance(h, str) or len(h) != 66 or h[:4] != f"0x{b:02x}":
+            raise ValueError("range")
+        if not all(c in HEX for c in h[2:]):  # (``walked`` reads it as a number)
             raise ValueError("range")
     if lo > hi:
         raise ValueError("range")
@@ -196,7 +207,7 @@ def walked(
     if kept is not None and len(kept) > room:
         kept = None
     if hi != ceiling(b):
-        walks[b] = (t, m, hi, kept)
+        walks[b] = (t, m, above(hi), kept)  # (past the run's last hash: each run moves on)
         return
     walks[b] = (t, m, floor(b), None)  # (the next walk starts at the floor)
     if kept is not None:

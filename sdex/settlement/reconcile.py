@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 
 from sdex.chain import Receipt
-from sdex.chain.asend import ChainReplaced
+from sdex.chain.asend import ChainReplaced, ChainUnproven
 from sdex.chain.tx import already_known
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.lane import NonceLane
@@ -140,9 +140,16 @@ class Reconcile:
         when it refuses the send: Hardhat while it automines) counts as sent. Only on the
         chain the node's view has (``AsyncSends.on_chain``; resend67: the chain behind the URL
         replaced since the start bound the store to it took the old chain's row): else
-        ``ChainReplaced`` (the row given up, its orders the reset's to re-judge)."""
+        ``ChainReplaced`` (the row given up, its orders the reset's to re-judge). Neither
+        proven (``ChainUnproven``: a backend below the view's block): not sent, its receipt
+        waited for (left76: given up)."""
         sends = self.lane.async_sends
-        if not await sends.on_chain(sends.viewed()):
+        try:
+            same = await sends.on_chain(sends.viewed())
+        except ChainUnproven as e:
+            log.warning("pending settlement %s not sent again: %s", tx_hash, e)
+            return
+        if not same:
             raise ChainReplaced(f"{tx_hash} not sent again: the chain was replaced")
         try:
             await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", raw_tx)
