@@ -1,9 +1,9 @@
 """The settler's nonce lane (``sdex.settlement.settler``): the next transaction signed in
 nonce order, its receipt awaited (none: the transaction is lost), one the chain keeps in its
-pool without mining it signed again at higher fees (``sdex.settlement.replace``), the nonce
-of a lost one that later transactions wait on filled by a transfer of nothing (never while a
-transaction of it is pooled: it can still land), and the node's own settlement transactions
-forgotten once final."""
+pool without mining it signed again at higher fees (``sdex.settlement.replace``), or, pooled
+behind a gap in the lane's nonces, the gap filled; the nonce of a lost one that later
+transactions wait on filled by a transfer of nothing (``sdex.settlement.gap``), and the node's
+own settlement transactions forgotten once final."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from sdex.chain.tx import already_known, fees_of
 from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
+from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
@@ -234,50 +235,46 @@ class NonceLane:
         return quantity(pending)
 
     async def _heal_gap(self, lost: SignedTx) -> None:
-        """``lost`` is lost. If the chain has not used its nonce and later ones of this lane
-        are out, they wait on it: fill it with a transfer of nothing to ourselves, so they
-        land now, not at their timeout; not while it (or a replacement) is pooled: it may
-        still land, and a filler signed at higher fees would displace it (its matches given
-        up for a transfer the operator pays; left61); nor while the pool holds another at it
-        (the chain's pending count past it: the lane's nonce read again after a reset, a
-        reorg or a failed send, its next settlement took this one's nonce; review69a). If
-        none are out, the next transaction takes it (the nonce is read again)."""
-        rpc = self.receipts
-        nonce = lost.nonce
+        """``lost`` is lost. If later transactions of the lane are out, they wait on its
+        nonce: filled by a transfer of nothing, unless the chain used it, pools one at it or
+        holds ``lost`` pooled (``sdex.settlement.gap.lost_to_fill``). If none are out, the
+        next transaction takes it (the nonce is read again)."""
         after = self.sender.next_nonce
-        if after is None or after <= nonce + 1:
+        if after is None or after <= lost.nonce + 1:
             self.sender.forget_nonce()
             return
         async with self._send_lock:
             try:
-                me = self.sender.address
-                mined, pending = await rpc.batch(
-                    [
-                        ("eth_getTransactionCount", [me, "latest"]),
-                        ("eth_getTransactionCount", [me, "pending"]),
-                    ]
-                )
-                if (
-                    quantity(mined) != nonce
-                ):  # used already; or an earlier gap, which its loss fills
-                    return
-                if quantity(pending) > nonce:  # (review69a: the lane's nonce read again, its
-                    # next one took this nonce: pooled, the filler would displace it)
-                    log.warning("nonce %d not filled: a transaction of it is pooled", nonce)
-                    return
-                if await rpc.call("eth_getTransactionByHash", lost.tx_hash) is not None:
-                    log.warning("nonce %d not filled: its settlement is pooled", nonce)
-                    return
-                fees = await self.fees.current(rpc)
-                filler = self.sender.sign_at(
-                    nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
-                )
-                await self.broadcast_after(None, filler, None)
-                self.gap_fills += 1
-                log.warning("nonce %d filled by %s: later settlements go on", nonce, filler.tx_hash)
+                why = await lost_to_fill(self.receipts, self.sender.address, lost)
             except Exception as e:  # the later ones are then judged lost in their turn
-                log.warning("filling nonce %d failed: %s", nonce, e)
+                why = f"{type(e).__name__}: {e}"
                 self.sender.forget_nonce()
+            if why is None:
+                await self._fill(range(lost.nonce, lost.nonce + 1))
+            elif why != USED:
+                log.warning("nonce %d not filled: %s", lost.nonce, why)
+
+    async def _fill_gap(self, stuck: SignedTx, view: ChainView | None) -> bool:
+        """(``_replace``'s: ``stuck`` pooled past the chain's latest count) The nonces below
+        it that the chain holds nothing of filled by transfers of nothing
+        (``sdex.settlement.gap.missing_below``, gap76): whether any was. Under
+        ``_send_lock``: no settlement signed meanwhile; one queued is in flight."""
+        async with self._send_lock:
+            flying = self.in_flight
+            ours = [t.nonce for h, (_, t) in self.signed_views.items() if h in flying]
+            gap = await missing_below(self.receipts, self.sender.address, stuck, ours, view)
+            if gap:
+                log.warning("settlement %s pooled behind nonces %s: filled", stuck.tx_hash, gap)
+                await self._fill(gap)
+        return bool(gap)
+
+    async def _fill(self, nonces: range) -> None:
+        """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""
+        sent = await fill(self.receipts, self.sender, self.fees, nonces, self._send_filler)
+        self.gap_fills += sent
+
+    async def _send_filler(self, filler: SignedTx) -> None:
+        await self.broadcast_after(None, filler, None)
 
     async def _receipt(
         self,
@@ -407,6 +404,8 @@ class NonceLane:
         # (anvil tells a transaction pooled a moment after its block counts its nonce)
         if not in_pool(known) or quantity(count) > last.nonce or not last.body:
             return False  # (mined meanwhile, or gone: the receipt's wait tells)
+        if quantity(count) < last.nonce and await self._fill_gap(last, view):
+            return True  # (pooled behind a gap: fees cannot help; gap76)
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
         fees = bumped(last.fees, fees_of(latest))

@@ -1,0 +1,111 @@
+"""The lane's nonces that later transactions wait on, with no transaction of them the chain
+holds: which are to be filled by transfers of nothing to the lane's own address
+(``NonceLane._fill``). Two ways to one:
+
+- A transaction of the lane lost (``lost_to_fill``): its nonce, if the chain has not used it,
+  pools nothing at it and does not hold it pooled.
+- A settlement pooled past the chain's count (``missing_below``). When blocks holding the
+  lane's settlements are undone before the watcher sees it (a reorg between two polls, a
+  devnet's ``evm_revert``), the lane's next settlement is signed at the old branch's count.
+  Hardhat refuses it ("Nonce too high": signed again at the count, nonce75); anvil and geth
+  keep it pooled behind the gap and mine it once the count comes to it. gap76: before, it was
+  signed again at rising fees, which cannot help, and counted lost at ``RECEIPT_TIMEOUT``
+  (its nonce not filled: "an earlier gap"), its matches failed, the wallet's IOC never traded.
+
+Transfers of nothing, not the pooled settlement's matches signed again at the count: the
+pooled one cannot be taken back (only displaced at its nonce), and once the count came to it
+it would land too, the same matches settled twice (a paid revert, or an order's rest filled
+again). A transfer settles nothing: the pooled settlement lands as signed (the contract checks
+each match against the chain it lands on), and the undone settlements' matches are the
+watcher's to judge again when it applies the reorg. If one of those lands again at its nonce
+first (another node's pool kept it), the transfer there is refused: harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any
+
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.asend import ChainView, holds_view
+from sdex.chain.tx import Sender, SignedTx
+from sdex.settlement.gas import GAP_FILL_GAS, Fees
+from sdex.settlement.receipts import in_pool, quantity
+
+log = logging.getLogger("sdex.settlement")
+
+USED = "used, or an earlier gap"
+
+
+async def lost_to_fill(rpc: AsyncRpc, address: str, lost: SignedTx) -> str | None:
+    """Why ``lost``'s nonce is not to be filled (None: it is): used already, or an earlier
+    gap, which its own loss fills (the latest count not at it); a transaction of it pooled
+    (the pending count past it: the lane's nonce read again after a reset, a reorg or a
+    failed send, its next settlement took this one's nonce; a filler would displace it:
+    review69a); or ``lost`` itself pooled (it may still land: a filler at higher fees would
+    give its matches up for a transfer the operator pays; left61)."""
+    nonce = lost.nonce
+    mined, pending = await rpc.batch(
+        [
+            ("eth_getTransactionCount", [address, "latest"]),
+            ("eth_getTransactionCount", [address, "pending"]),
+        ]
+    )
+    if quantity(mined) != nonce:
+        return USED
+    if quantity(pending) > nonce:
+        return "a transaction of it is pooled"
+    if await rpc.call("eth_getTransactionByHash", lost.tx_hash) is not None:
+        return "its settlement is pooled"
+    return None
+
+
+async def missing_below(
+    rpc: AsyncRpc, address: str, stuck: SignedTx, ours: Collection[int], view: ChainView | None
+) -> range:
+    """The nonces below ``stuck``'s (pooled, its nonce not used) that the chain holds no
+    transaction of: from its pending count (anvil and geth count the pooled ones in a row
+    from the latest count, none past a gap) up to ``stuck``'s, all asked in one batch. None
+    (an empty range) when ``stuck`` is not pooled any more, the chain behind the URL does
+    not hold ``view``'s block (not the chain it was signed for: ``NonceLane._replace``), or
+    a transaction of ``ours`` (the nonces of the lane's in flight) is among them: its own
+    wait decides it (lost: its nonce filled, or this gap's next check fills it)."""
+    asks: list[tuple[str, list[Any]]] = [
+        ("eth_getTransactionCount", [address, "pending"]),
+        ("eth_getTransactionByHash", [stuck.tx_hash]),
+    ]
+    if view is not None:
+        asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+    pending, known, *at = await rpc.batch(asks)
+    for answer in (pending, known, *at):
+        if isinstance(answer, Exception):
+            raise answer
+    if not in_pool(known) or (view is not None and not holds_view(view, at[0])):
+        return range(0)
+    gap = range(quantity(pending), stuck.nonce)
+    return range(0) if any(n in gap for n in ours) else gap
+
+
+async def fill(
+    rpc: AsyncRpc,
+    sender: Sender,
+    fees: Fees,
+    nonces: range,
+    send: Callable[[SignedTx], Awaitable[None]],
+) -> int:
+    """A transfer of nothing to ``sender``'s own address at each of ``nonces``, in order, at
+    the lane's fees, each sent by ``send``: how many were. A failure is logged and the
+    lane's nonce read again (the later ones are judged lost in their turn)."""
+    sent = 0
+    try:
+        now = await fees.current(rpc)
+        for nonce in nonces:
+            filler = sender.sign_at(nonce, sender.address, b"", GAP_FILL_GAS, fees=now)
+            await send(filler)
+            sent += 1
+            log.warning("nonce %d filled by %s: later ones go on", nonce, filler.tx_hash)
+    except Exception as e:
+        log.warning("filling nonces %s failed: %s", nonces, e)
+        sender.forget_nonce()
+    return sent
