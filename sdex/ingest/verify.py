@@ -19,6 +19,13 @@ yet also needs the maker's code hash: one ``eth_getCode`` batch for those makers
 (so code and verdict agree). Invalid verdicts need no code: a flood of bad signatures costs
 one call per window (a negative stands one block only). On every block the tracked makers'
 code is read in one batch, and old verdicts expire (``sdex.mirror.sigcache`` has the rules).
+
+Verdicts are read on a client of their own with few connections (``CONTRACT_CONNECTIONS``):
+a contract's ``isValidSignature`` is anyone's code, its read as slow as it (or a path to
+the chain that holds it) makes it, and the reads of a hostile wallet's orders held all the
+intake's connections, so every first-seen maker's read, and the settler's receipts, waited
+for one (reads76). The per-block code reads go on the node's client (``code_rpc``): the
+block's handling waits for them, never for a wallet's verdicts.
 """
 
 from __future__ import annotations
@@ -46,6 +53,12 @@ from sdex.order import SignedOrder
 log = logging.getLogger("sdex.node")
 
 Batch = list[tuple[SignedOrder, "asyncio.Future[bool | None]"]]
+
+CONTRACT_CONNECTIONS = 4
+"""Connections the EIP-1271 verdicts' client opens to the chain at most: contract makers'
+reads past them wait for one of these, never for the node's others (reads76). Half the
+read client's 8: a slow path to the chain still serves honest contract makers' windows a
+few at once, and a hostile wallet's held reads hold at most these."""
 
 
 def ecdsa_ok(signed: SignedOrder) -> bool | None:
@@ -276,9 +289,13 @@ class Eip1271Batcher(StateBatcher):
         mirror: Mirror,
         max_batch: int = 256,
         max_wait: float = 0.002,
+        code_rpc: AsyncRpc | None = None,
     ) -> None:
+        """``rpc`` reads the verdicts (a client of their own: ``CONTRACT_CONNECTIONS``);
+        ``code_rpc`` (default ``rpc``) the tracked makers' code on each block."""
         super().__init__(rpc, exchange, max_batch, max_wait)
         self.mirror = mirror
+        self.code_rpc = code_rpc or rpc
         self.chunk = max_batch  # each row runs isValidSignature: keep a call's gas modest
         self.verdicts = 0
         """Verdicts read from the chain."""
@@ -299,7 +316,7 @@ class Eip1271Batcher(StateBatcher):
         if not makers:
             return set()
         self.code_batches += 1
-        results = await self.rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
+        results = await self.code_rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
         codes = {m: _code_hash(m, r) for m, r in zip(makers, results, strict=True)}
         return sigs.apply_codes(codes, head)
 
