@@ -23,10 +23,12 @@ from pathlib import Path
 from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_attack30_gas_gated_wallet import OWNER
+from tests.test_attack30_gas_gated_wallet import OWNER, gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
+from tests.test_budget33_chain_reads import contract_ask
 from tests.test_checks75_held_reads import HOSTILE, done, holding_reads, push
 from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_review74b_group_reads import X, Y
 
 HELD = 8
 """The hostile wallet's orders whose reads are held: as many as the intake's connections."""
@@ -95,3 +97,50 @@ async def test_a_held_read_is_answered_at_the_deadline(chain: Chain, tmp_path: P
         assert pushed.result() == {"accepted": 0, "known": 0, "rejected": 1}, pushed.result()
         assert g.peers.standing(HOSTILE).invalid == 0 and node.peer_intake.late == 1
         proxy.release.set()
+
+
+async def test_a_held_contract_read_holds_no_other_makers_in_its_window(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The hostile wallet's order and an honest contract maker's, posted in one turn (one
+    2 ms window of the verdicts' batcher): each maker's rows go in a read of their own, and
+    the honest order is accepted while the hostile one's read is held."""
+    c = chain
+    w, honest_wallet = burner(c), gas_gated_wallet(c)
+    base = node_config(c, tmp_path / "n.db")
+    async with (
+        holding_reads(base.rpc, w) as proxy,
+        running_node(replace(base, rpc=proxy.url)) as (node, _api),
+    ):
+        await wait_for(node.mirror_ready)
+        hostile, honest = contract_ask(c, w), contract_ask(c, honest_wallet)
+        futs = [  # (tasks: one turn, one group, one window)
+            asyncio.ensure_future(node.submit_wallet(hostile.to_json(), client=X)),
+            asyncio.ensure_future(node.submit_wallet(honest.to_json(), client=Y)),
+        ]
+        await wait_for(done(futs[1]), 6)  # (within the read deadline: its own read)
+        assert futs[1].result().status == 201, futs[1].result()
+        assert proxy.held == 1 and not futs[0].done()
+        proxy.release.set()
+        await wait_for(done(futs[0]), 30)
+        assert futs[0].result().status in (400, 503), futs[0].result()
+
+
+async def test_a_window_of_many_makers_makes_at_most_max_parts_reads(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A peer's chunk of bad signatures in many makers' names (one window): one read per
+    maker up to ``max_parts``, the rest sharing the last; every order judged."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, _api):
+        await wait_for(node.mirror_ready)
+        sigs = node.contract_sigs
+        makers = [f"0x{k:040x}" for k in range(0x1000, 0x1000 + 3 * sigs.max_parts)]
+        chunk = [
+            sign_order(replace(ask(c, ALICE, E18, 3000 * E6), maker=m), c.domain, c.keys[OWNER])
+            for m in makers
+        ]
+        calls, split = sigs.calls, sigs.split
+        got = await node.submit_many_from_peer([dict(s.to_json()) for s in chunk], "cd" * 32)
+        assert got == ["forged"] * len(chunk), got
+        assert sigs.calls - calls == sigs.max_parts and sigs.split - split == sigs.max_parts - 1

@@ -10,15 +10,17 @@ coroutines with one callback. A lone order (an idle loop) is recovered on the lo
 end of its turn, as before: no thread to wake, no timer.
 
 A contract maker's signature (EIP-1271) is the chain's to judge. ``Eip1271Batcher`` asks
-the chain only for verdicts the mirror's ``SigCache`` lacks: the orders that need one within
-a short window share one ``getOrderStates`` ``eth_call`` pinned to the chain's latest block
+the chain only for verdicts the mirror's ``SigCache`` lacks: a maker's orders that need one
+within a short window share one ``getOrderStates`` ``eth_call`` (each maker of the window its
+own, at once: one maker's slow view holds no other's) pinned to the chain's latest block
 (``eth_blockNumber``, never below the mirror's head: a wallet deployed after the head the
 node follows, its first order posted with the deployment's receipt in hand, has its code
 there), and each verdict, valid or not, is cached. A valid verdict of a maker not tracked
 yet also needs the maker's code hash: one ``eth_getCode`` batch for those makers, at the same block
 (so code and verdict agree). Invalid verdicts need no code: a flood of bad signatures costs
-one call per window (a negative stands one block only). On every block the tracked makers'
-code is read in one batch, and old verdicts expire (``sdex.mirror.sigcache`` has the rules).
+at most ``MAX_PARTS`` calls a window (a negative stands one block only). On every block the
+tracked makers' code is read in one batch, and old verdicts expire (``sdex.mirror.sigcache``
+has the rules).
 
 Verdicts are read on a client of their own with few connections (``CONTRACT_CONNECTIONS``):
 a contract's ``isValidSignature`` is anyone's code, its read as slow as it (or a path to
@@ -53,6 +55,10 @@ from sdex.order import SignedOrder
 log = logging.getLogger("sdex.node")
 
 Batch = list[tuple[SignedOrder, "asyncio.Future[bool | None]"]]
+
+MAX_PARTS = 8
+"""Reads a window of EIP-1271 verdicts makes at most (one per maker; the rest share one):
+a window of orders in many makers' names costs the chain a few calls, not one each."""
 
 CONTRACT_CONNECTIONS = 4
 """Connections the EIP-1271 verdicts' client opens to the chain at most: contract makers'
@@ -301,6 +307,10 @@ class Eip1271Batcher(StateBatcher):
         """Verdicts read from the chain."""
         self.code_batches = 0
         """Per-block code reads (one JSON-RPC batch each)."""
+        self.max_parts = MAX_PARTS
+        """Reads a window's orders are split into at most (one per maker: ``MAX_PARTS``)."""
+        self.split = 0
+        """Reads more than one a window made because its orders had several makers."""
 
     @property
     def batches(self) -> int:
@@ -319,6 +329,27 @@ class Eip1271Batcher(StateBatcher):
         results = await self.code_rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
         codes = {m: _code_hash(m, r) for m, r in zip(makers, results, strict=True)}
         return sigs.apply_codes(codes, head)
+
+    async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
+        """A window's verdicts, one read per maker, all at once: a maker's rows run its own
+        ``isValidSignature``, and a hostile wallet's (a view that burns its gas, or a read a
+        path to the chain holds) shared the call of every other contract maker's order of
+        its window, each waiting as long as it (reads76). At most ``max_parts`` reads a
+        window: past them, the makers the cache does not track (none of their signatures
+        found valid lately: a flood of bad ones in many makers' names) share the last."""
+        by_maker: dict[str, list[tuple[SignedOrder, asyncio.Future[OrderState]]]] = {}
+        for so, fut in batch:
+            by_maker.setdefault(so.order.maker, []).append((so, fut))
+        resolve = super()._resolve  # (each part's futures get their state or its error)
+        if len(by_maker) == 1:
+            return await resolve(batch)
+        tracks = self.mirror.sigs.tracks
+        makers = sorted(by_maker, key=lambda mk: not tracks(mk))  # (stable: as they came)
+        parts = [by_maker[mk] for mk in makers[: self.max_parts - 1]]
+        if rest := makers[self.max_parts - 1 :]:
+            parts.append([entry for mk in rest for entry in by_maker[mk]])
+        self.split += len(parts) - 1
+        await asyncio.gather(*(resolve(part) for part in parts))
 
     async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
         if not orders:
