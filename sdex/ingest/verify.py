@@ -340,25 +340,34 @@ class Eip1271Batcher(StateBatcher):
         by_maker: dict[str, list[tuple[SignedOrder, asyncio.Future[OrderState]]]] = {}
         for so, fut in batch:
             by_maker.setdefault(so.order.maker, []).append((so, fut))
-        resolve = super()._resolve  # (each part's futures get their state or its error)
         if len(by_maker) == 1:
-            return await resolve(batch)
+            return await self._settle(batch, self._read)
         tracks = self.mirror.sigs.tracks
         makers = sorted(by_maker, key=lambda mk: not tracks(mk))  # (stable: as they came)
         parts = [by_maker[mk] for mk in makers[: self.max_parts - 1]]
         if rest := makers[self.max_parts - 1 :]:
             parts.append([entry for mk in rest for entry in by_maker[mk]])
         self.split += len(parts) - 1
-        await asyncio.gather(*(resolve(part) for part in parts))
+        latest = asyncio.ensure_future(self._latest())  # (one block for the window's parts)
+
+        async def read(orders: Sequence[SignedOrder]) -> list[OrderState]:
+            return await self._read_at(orders, await asyncio.shield(latest))
+
+        await asyncio.gather(*(self._settle(part, read) for part in parts))
+
+    async def _latest(self) -> int:
+        """The block verdicts are read at: the chain's latest, not the mirror's head (a
+        wallet deployed since, its first order posted with the deployment's receipt in
+        hand, has no code at the head); never below the head."""
+        m = self.mirror
+        head = -1 if m.head is None else m.head.number
+        return max(quantity(await self.rpc.call("eth_blockNumber")), head)
 
     async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
-        if not orders:
-            return []
+        return await self._read_at(orders, await self._latest()) if orders else []
+
+    async def _read_at(self, orders: Sequence[SignedOrder], block: int) -> list[OrderState]:
         m = self.mirror
-        # at the chain's latest block, not the mirror's head: a wallet deployed since (its
-        # first order posted with the deployment's receipt in hand) has no code at the head
-        head = -1 if m.head is None else m.head.number
-        block = max(quantity(await self.rpc.call("eth_blockNumber")), head)
         tag = hex(block)
         states = await self._order_states(orders, tag)
         # valid verdicts of untracked makers: their code at the same block
