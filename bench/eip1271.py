@@ -44,7 +44,12 @@ PEER = "http://127.0.0.1:9"
 
 
 def calls(node: Node) -> int:
-    return node.rpc.calls["eth_call"] + node.rpc.calls["eth_getCode"]
+    both = node.rpc.calls + node.contract_rpc.calls  # (verdicts: a client of their own)
+    return both["eth_call"] + both["eth_getCode"]
+
+
+def code_reads(node: Node) -> int:
+    return node.rpc.calls["eth_getCode"] + node.contract_rpc.calls["eth_getCode"]
 
 
 class Setup:
@@ -88,7 +93,7 @@ async def phase(
     node: Node, orders: list[SignedOrder], rounds: int, together: bool
 ) -> dict[str, Any]:
     c0, t0 = calls(node), time.perf_counter()
-    code0 = node.rpc.calls["eth_getCode"]
+    code0 = code_reads(node)
     verdicts: dict[str, int] = {}
     first_round = 0
     for i in range(rounds):
@@ -108,7 +113,7 @@ async def phase(
     return {
         "copies": copies,
         "chain_calls": n,
-        "eth_getCode": node.rpc.calls["eth_getCode"] - code0,
+        "eth_getCode": code_reads(node) - code0,
         "calls_per_copy": round(n / copies, 4),
         "first_round_calls": first_round,
         "later_rounds_calls_per_copy": round((n - first_round) / (copies - len(orders)), 4),

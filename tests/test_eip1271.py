@@ -61,7 +61,8 @@ async def removed(api: Api, signed: SignedOrder, timeout: float = 15.0) -> None:
 
 def chain_calls(node: Node) -> int:
     """Calls that judge signatures or read state (not the watcher's block polling)."""
-    return node.rpc.calls["eth_call"] + node.rpc.calls["eth_getCode"]
+    calls = node.rpc.calls + node.contract_rpc.calls  # (verdicts: a client of their own)
+    return calls["eth_call"] + calls["eth_getCode"]
 
 
 def test_cache_bounds_expiry_code_and_clear(chain: Chain) -> None:

@@ -30,6 +30,13 @@ now: its sender's budget of chain reads (``sdex.node.readbudget``) takes a token
 Hand = Callable[[], object]
 """Called just before an intake call's first wait: its signatures' hand-over (sim48)."""
 
+READ_DEADLINE = 8.0
+"""Seconds an order's chain read may take, waits for a connection included, before its
+order is answered ``CHAIN_UNAVAILABLE`` (a wallet's 503: try again; a peer's order rejected,
+its sender not blamed). The RPC client's own 30 s bound is the whole call's: one read held
+(a contract wallet's view, or a path to the chain that holds it) kept its order, and every
+order waiting for its connection, that long (reads76)."""
+
 SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
 """The longest ``signature`` string taken: ``0x`` and ``MAX_SIGNATURE_BYTES`` in hex."""
 
@@ -69,6 +76,10 @@ class Intake:
         reads under way so, at once, not after the RPC client's own timeout."""
         self.chain_status = chain_status or (lambda: "ok")
         self.chain_down = chain_down
+        self.read_deadline = READ_DEADLINE
+        """Seconds an order's chain read may take (``READ_DEADLINE``)."""
+        self.late = 0
+        """Reads given up at ``read_deadline`` (their orders answered ``CHAIN_UNAVAILABLE``)."""
         self.chain_tip = chain_tip or (lambda: -1)
         """The chain's latest block as the watcher last saw it: a read made while the mirror
         replays the chain is at it or later (``Mirror.learn_later``)."""
@@ -383,23 +394,34 @@ class Intake:
         self, signed: SignedOrder, ecdsa_ok: bool | None
     ) -> OrderState | Rejection:
         """``_read``, or ``CHAIN_UNAVAILABLE`` as soon as the chain is marked unreachable
-        (the read is left to end by itself: the RPC client's timeout)."""
-        if self.chain_down is None:
-            return await self._read(signed, ecdsa_ok)
-        down = self.chain_down()
+        or ``read_deadline`` passes (the batch's call is left to end by itself: the RPC
+        client's timeout; the other orders it reads for keep waiting on it)."""
         read = asyncio.ensure_future(self._read(signed, ecdsa_ok))
-        hung = asyncio.ensure_future(down.wait())
+        hung = None if self.chain_down is None else asyncio.ensure_future(self.chain_down().wait())
+        waits = (read,) if hung is None else (read, hung)
         try:
-            await asyncio.wait((read, hung), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waits, timeout=self.read_deadline, return_when=asyncio.FIRST_COMPLETED
+            )
         except asyncio.CancelledError:
             read.cancel()
             raise
         finally:
-            hung.cancel()
+            down = hung is not None and hung.done()
+            if hung is not None:
+                hung.cancel()
         if read.done():
             return read.result()
-        read.add_done_callback(retrieved)  # (a read left behind: the chain hung)
-        return not_following("unreachable")
+        read.cancel()  # (this order's wait only: ``retrieved`` takes what it ends with)
+        read.add_done_callback(retrieved)
+        if down:
+            return not_following("unreachable")
+        self.late += 1
+        return Rejection.of(
+            RejectionCode.CHAIN_UNAVAILABLE,
+            f"the chain did not answer this order's read within {self.read_deadline:g} s; "
+            "try again",
+        ).of_order(signed.hash)
 
     def _verdict(
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
@@ -122,8 +122,16 @@ class StateBatcher:
             task.add_done_callback(self._resolving.discard)
 
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
+        await self._settle(batch, self._read)
+
+    async def _settle(
+        self,
+        batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]],
+        read: Callable[[Sequence[SignedOrder]], Awaitable[list[OrderState]]],
+    ) -> None:
+        """``batch``'s futures get their states (``read``) or its error."""
         try:
-            states = await self._read([s for s, _ in batch])
+            states = await read([s for s, _ in batch])
         except Exception as e:
             for _, fut in batch:
                 if not fut.done():

@@ -10,15 +10,24 @@ coroutines with one callback. A lone order (an idle loop) is recovered on the lo
 end of its turn, as before: no thread to wake, no timer.
 
 A contract maker's signature (EIP-1271) is the chain's to judge. ``Eip1271Batcher`` asks
-the chain only for verdicts the mirror's ``SigCache`` lacks: the orders that need one within
-a short window share one ``getOrderStates`` ``eth_call`` pinned to the chain's latest block
+the chain only for verdicts the mirror's ``SigCache`` lacks: a maker's orders that need one
+within a short window share one ``getOrderStates`` ``eth_call`` (each maker of the window its
+own, at once: one maker's slow view holds no other's) pinned to the chain's latest block
 (``eth_blockNumber``, never below the mirror's head: a wallet deployed after the head the
 node follows, its first order posted with the deployment's receipt in hand, has its code
 there), and each verdict, valid or not, is cached. A valid verdict of a maker not tracked
 yet also needs the maker's code hash: one ``eth_getCode`` batch for those makers, at the same block
 (so code and verdict agree). Invalid verdicts need no code: a flood of bad signatures costs
-one call per window (a negative stands one block only). On every block the tracked makers'
-code is read in one batch, and old verdicts expire (``sdex.mirror.sigcache`` has the rules).
+at most ``MAX_PARTS`` calls a window (a negative stands one block only). On every block the
+tracked makers' code is read in one batch, and old verdicts expire (``sdex.mirror.sigcache``
+has the rules).
+
+Verdicts are read on a client of their own with few connections (``CONTRACT_CONNECTIONS``):
+a contract's ``isValidSignature`` is anyone's code, its read as slow as it (or a path to
+the chain that holds it) makes it, and the reads of a hostile wallet's orders held all the
+intake's connections, so every first-seen maker's read, and the settler's receipts, waited
+for one (reads76). The per-block code reads go on the node's client (``code_rpc``): the
+block's handling waits for them, never for a wallet's verdicts.
 """
 
 from __future__ import annotations
@@ -46,6 +55,16 @@ from sdex.order import SignedOrder
 log = logging.getLogger("sdex.node")
 
 Batch = list[tuple[SignedOrder, "asyncio.Future[bool | None]"]]
+
+MAX_PARTS = 8
+"""Reads a window of EIP-1271 verdicts makes at most (one per maker; the rest share one):
+a window of orders in many makers' names costs the chain a few calls, not one each."""
+
+CONTRACT_CONNECTIONS = 4
+"""Connections the EIP-1271 verdicts' client opens to the chain at most: contract makers'
+reads past them wait for one of these, never for the node's others (reads76). Half the
+read client's 8: a slow path to the chain still serves honest contract makers' windows a
+few at once, and a hostile wallet's held reads hold at most these."""
 
 
 def ecdsa_ok(signed: SignedOrder) -> bool | None:
@@ -276,14 +295,22 @@ class Eip1271Batcher(StateBatcher):
         mirror: Mirror,
         max_batch: int = 256,
         max_wait: float = 0.002,
+        code_rpc: AsyncRpc | None = None,
     ) -> None:
+        """``rpc`` reads the verdicts (a client of their own: ``CONTRACT_CONNECTIONS``);
+        ``code_rpc`` (default ``rpc``) the tracked makers' code on each block."""
         super().__init__(rpc, exchange, max_batch, max_wait)
         self.mirror = mirror
+        self.code_rpc = code_rpc or rpc
         self.chunk = max_batch  # each row runs isValidSignature: keep a call's gas modest
         self.verdicts = 0
         """Verdicts read from the chain."""
         self.code_batches = 0
         """Per-block code reads (one JSON-RPC batch each)."""
+        self.max_parts = MAX_PARTS
+        """Reads a window's orders are split into at most (one per maker: ``MAX_PARTS``)."""
+        self.split = 0
+        """Reads more than one a window made because its orders had several makers."""
 
     @property
     def batches(self) -> int:
@@ -299,18 +326,48 @@ class Eip1271Batcher(StateBatcher):
         if not makers:
             return set()
         self.code_batches += 1
-        results = await self.rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
+        results = await self.code_rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
         codes = {m: _code_hash(m, r) for m, r in zip(makers, results, strict=True)}
         return sigs.apply_codes(codes, head)
 
-    async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
-        if not orders:
-            return []
+    async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
+        """A window's verdicts, one read per maker, all at once: a maker's rows run its own
+        ``isValidSignature``, and a hostile wallet's (a view that burns its gas, or a read a
+        path to the chain holds) shared the call of every other contract maker's order of
+        its window, each waiting as long as it (reads76). At most ``max_parts`` reads a
+        window: past them, the makers the cache does not track (none of their signatures
+        found valid lately: a flood of bad ones in many makers' names) share the last."""
+        by_maker: dict[str, list[tuple[SignedOrder, asyncio.Future[OrderState]]]] = {}
+        for so, fut in batch:
+            by_maker.setdefault(so.order.maker, []).append((so, fut))
+        if len(by_maker) == 1:
+            return await self._settle(batch, self._read)
+        tracks = self.mirror.sigs.tracks
+        makers = sorted(by_maker, key=lambda mk: not tracks(mk))  # (stable: as they came)
+        parts = [by_maker[mk] for mk in makers[: self.max_parts - 1]]
+        if rest := makers[self.max_parts - 1 :]:
+            parts.append([entry for mk in rest for entry in by_maker[mk]])
+        self.split += len(parts) - 1
+        latest = asyncio.ensure_future(self._latest())  # (one block for the window's parts)
+
+        async def read(orders: Sequence[SignedOrder]) -> list[OrderState]:
+            return await self._read_at(orders, await asyncio.shield(latest))
+
+        await asyncio.gather(*(self._settle(part, read) for part in parts))
+
+    async def _latest(self) -> int:
+        """The block verdicts are read at: the chain's latest, not the mirror's head (a
+        wallet deployed since, its first order posted with the deployment's receipt in
+        hand, has no code at the head); never below the head."""
         m = self.mirror
-        # at the chain's latest block, not the mirror's head: a wallet deployed since (its
-        # first order posted with the deployment's receipt in hand) has no code at the head
         head = -1 if m.head is None else m.head.number
-        block = max(quantity(await self.rpc.call("eth_blockNumber")), head)
+        return max(quantity(await self.rpc.call("eth_blockNumber")), head)
+
+    async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
+        return await self._read_at(orders, await self._latest()) if orders else []
+
+    async def _read_at(self, orders: Sequence[SignedOrder], block: int) -> list[OrderState]:
+        m = self.mirror
         tag = hex(block)
         states = await self._order_states(orders, tag)
         # valid verdicts of untracked makers: their code at the same block

@@ -31,7 +31,7 @@ from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.stream import cancel_all
 from sdex.ingest import Intake, StateBatcher
-from sdex.ingest.verify import Eip1271Batcher
+from sdex.ingest.verify import CONTRACT_CONNECTIONS, Eip1271Batcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Header, Mirror
 from sdex.model import OPEN_STATUSES
@@ -98,6 +98,9 @@ class Node(NodePeering):
         self.rpc = AsyncRpc(cfg.rpc)
         self.watch_rpc = AsyncRpc(cfg.rpc)
         self.send_rpc = AsyncRpc(cfg.rpc, max_response=SEND_MAX_RESPONSE, connections=1)
+        # contract makers' verdicts on few connections of their own: anyone's code, as slow
+        # as it makes them; never holding the intake's, the receipts' (reads76)
+        self.contract_rpc = AsyncRpc(cfg.rpc, connections=CONTRACT_CONNECTIONS)
         ex = self.settle_chain.exchange
         code = await self.settle_chain.run(ex.rpc.call, "eth_getCode", cfg.exchange, "latest")
         if code == "0x":
@@ -129,7 +132,9 @@ class Node(NodePeering):
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
         self.batcher = StateBatcher(self.rpc, ex)
-        self.contract_sigs = Eip1271Batcher(self.rpc, ex, self.mirror)  # verdicts in mirror.sigs
+        self.contract_sigs = Eip1271Batcher(  # (verdicts in mirror.sigs)
+            self.contract_rpc, ex, self.mirror, code_rpc=self.rpc
+        )
         self.intake = self._intake(self.batcher, fee=(cfg.fee_recipient, cfg.fee_bps))
         # A turn's wallet orders (a group) get their verdicts back in one part: in parts the
         # group resumed once a part and answered in parts, so the next turns' groups were
@@ -361,7 +366,7 @@ class Node(NodePeering):
         after opening it (a bad node key file, a failed chain read)."""
         if (chain := getattr(self, "settle_chain", None)) is not None:
             chain.close()
-        clients = ("rpc", "watch_rpc", "send_rpc")
+        clients = ("rpc", "watch_rpc", "send_rpc", "contract_rpc")
         for rpc in (getattr(self, name, None) for name in clients):
             if rpc is not None:
                 await rpc.close()
@@ -380,6 +385,7 @@ class Node(NodePeering):
         await self.rpc.close()
         await self.watch_rpc.close()
         await self.send_rpc.close()
+        await self.contract_rpc.close()
         self.store.close()
 
     def _intake(self, batcher: StateBatcher, fee: tuple[str, int] | None) -> Intake:

@@ -94,6 +94,8 @@ class NodeState:
     rpc: AsyncRpc
     watch_rpc: AsyncRpc
     send_rpc: AsyncRpc
+    contract_rpc: AsyncRpc
+    """EIP-1271 verdicts' reads, on few connections (``sdex.ingest.verify``)."""
     domain: Domain
     store: Store
     book: OrderBook

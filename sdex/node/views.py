@@ -136,7 +136,7 @@ class NodeViews(NodeState):
         w = self.watcher
         checked = self.intake.checked + self.peer_intake.checked
         read = self.intake.read + self.peer_intake.read
-        calls = self.rpc.total_calls + self.watch_rpc.total_calls
+        reads = self.rpc.calls + self.watch_rpc.calls + self.contract_rpc.calls
         return {
             "status": w.status,
             "problem": w.problem,
@@ -170,8 +170,8 @@ class NodeViews(NodeState):
                 # of those, recovered on the loop because no core was spare for the thread
                 "crowded": self.intake.ecdsa.crowded + self.peer_intake.ecdsa.crowded,
             },
-            "chainCalls": calls,
-            "chainCallsByMethod": dict(self.rpc.calls + self.watch_rpc.calls),
+            "chainCalls": reads.total(),
+            "chainCallsByMethod": dict(reads),
             # the settlement's send client (``send_rpc``): sends, receipts asked with them
             "sendChainCalls": self.send_rpc.total_calls,
             "sendChainCallsByMethod": dict(self.send_rpc.calls),
