@@ -9,6 +9,7 @@ nothing filled, and the block of the fill, the node's own, did not look at it ag
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +296,30 @@ def test_a_receipt_of_another_block_at_a_height_the_mirror_passed_is_orphaned(
         nxt = Header(n + 1, "0x" + "cd" * 32, at_n.hash, 2)
         orphaned = m.apply(nxt, [], nxt).orphaned
         assert orphaned == (set() if ours else {resting.hash}), ours
+
+
+def test_an_own_receipt_of_a_higher_block_is_not_counted_again_once_its_fill_is_applied(
+    chain: Chain,
+) -> None:
+    """review76: a settlement's receipt says block n + 1 (read before a reorg moved it, or
+    from a backend on another branch), the chain the mirror follows has it at n. Once the
+    mirror applied n (the fill in its logs), the receipt still held ahead counted it again
+    in ``filled_ahead`` until the mirror reached n + 1: the node's ``_filled_ahead`` took
+    the mirror's filled plus it (the order shown filled twice, taken off the book)."""
+    c = chain
+    resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
+    receipt = c.exchange.fill_order(c.sender(BOB), resting, 150 * E6)
+    fills = c.exchange.fills(receipt.logs)
+    assert fills and fills[0].maker_filled > 0
+    n = receipt.block_number
+    elsewhere = replace(receipt, block_number=n + 1, block_hash="0x" + "ef" * 32)
+    m = Mirror(c.exchange, [c.weth.address, c.usdc.address])
+    below = Header(n - 1, "0x" + "aa" * 32, "0x" + "a9" * 32, 1)
+    m.apply(below, [], below)
+    m.note_receipt(elsewhere, [replace(f, block_number=n + 1) for f in fills])
+    assert m.filled_ahead(resting.hash) == fills[0].maker_filled  # (ahead: not applied)
+    at_n = Header(n, receipt.block_hash, below.hash, 2)
+    m.apply(at_n, receipt.logs, at_n)  # (the chain's logs of block n: the fill is there)
+    assert m.marks.filled[resting.hash] == fills[0].maker_filled
+    assert not m.filled_ahead(resting.hash)  # (counted once: in the mirror's filled)
+    assert resting.hash not in m.ahead()[0]

@@ -138,6 +138,12 @@ class Mirror(OwnNotes):
         undo: list[tuple[str, object, object]] = []
         eff = Effects()
         eff.fills = self.exchange.fills(logs)
+        if self.own and eff.fills:
+            # An own receipt that said another block (read before a reorg moved it, or from
+            # a backend on another branch) whose fill is in these logs: counted here, not
+            # again ahead (review76: ``filled_ahead`` added it to the mirror's filled).
+            for tx in {f.tx_hash.lower() for f in eff.fills}:
+                self.own.pop(tx, None)
         if own:
             for r in own:
                 eff.fills.extend(r.fills)
