@@ -11,6 +11,7 @@ backend of it that lags keeps the receipts ahead, however long."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from sdex.mirror import Header, Mirror
 from sdex.store import ChainIdentity
@@ -20,7 +21,13 @@ from sdex.watch.fork import behind_for
 class OwnBelow:
     """Since when each receipt has been above the chain's head, poll after poll."""
 
-    def __init__(self) -> None:
+    def __init__(self, undoing: Callable[[], None] = lambda: None) -> None:
+        self.undoing = undoing
+        """Called as soon as a receipt is found gone (``Watcher.undoing``: the lane's nonce
+        read again before its next signature), before the poll's reads and the node's
+        applying of the drop. own76: the nonce was forgotten only once the node applied it;
+        a match signed meanwhile took the dropped settlement's next nonce, past the chain's
+        count (Hardhat: "Nonce too high", signed again; anvil: pooled behind a gap)."""
         self.since: dict[tuple[str, float], float] = {}
         """By (tx hash, when its receipt was noted): a transaction dropped and noted again
         (another receipt of it) is another entry, its wait its own."""
@@ -31,4 +38,7 @@ class OwnBelow:
         now = time.monotonic()
         above = mirror.own.above(latest.number).items()
         self.since = {k: self.since.get(k, now) for k in above}
-        return [tx for (tx, _), since in self.since.items() if behind_for(since, now, identity)]
+        gone = [tx for (tx, _), since in self.since.items() if behind_for(since, now, identity)]
+        if gone:
+            self.undoing()
+        return gone

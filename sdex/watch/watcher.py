@@ -86,11 +86,11 @@ class Watcher(PollLoop):
         self.store = store
         self.undoing = undoing
         """Called as a reorg or a reset begins, before the store's removal of the undone
-        blocks' fills is queued: a write queued after it must not store fills read before
-        (the node's own settlements' fills, from their receipts: ``DurableFills.forget``).
-        left61: the node learned of the reorg only when it applied it, after the watcher's
-        reads of the new branch; a settler's retried write in between stored the old
-        block's fills for good."""
+        blocks' fills is queued (and as own receipts are found gone: ``OwnBelow``): a write
+        queued after it must not store fills read before (the node's own settlements' fills,
+        from their receipts: ``DurableFills.forget``). left61: the node learned of the reorg
+        only when it applied it, after the watcher's reads of the new branch; a settler's
+        retried write in between stored the old block's fills for good."""
         self.identity = identity
         self.start_block = start_block
         self.apply = apply
@@ -129,7 +129,7 @@ class Watcher(PollLoop):
         the chain's state at that head (orders may be judged from it at start)."""
         self._awaited: frozenset[str] = frozenset()
         """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
-        self._own_below = OwnBelow()
+        self._own_below = OwnBelow(lambda: self.undoing())  # (gone: called at once, own76)
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
         mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
