@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sdex.chain.tx import RlpItem, rlp
@@ -18,7 +19,7 @@ from tests.conftest import Chain
 from tests.nodeutil import Api, running_node, wait_for
 from tests.test_mirror import meta, revert, synced
 from tests.test_mirror_lag import HoldBlock
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
 def reorg(c: Chain, snap: str) -> None:
@@ -159,3 +160,46 @@ async def reset_at_restart(
 
         await wait_for(corrected, timeout=20)
         yield node, api
+
+
+@dataclass(frozen=True)
+class RewoundLane:
+    """A node's lane past the chain's count (``rewound_lane``): its operator, the next nonce
+    it would sign, the chain's count after the rewind, and the settler's ends before it."""
+
+    operator: str
+    known: int
+    count: int
+    ended: int
+
+
+async def rewound_lane(c: Chain, node: Node, api: Api, tag: str) -> RewoundLane:
+    """A match settled after a snapshot, then the chain taken back to it with the watcher
+    not polling: the settler's lane keeps a nonce past the chain's count (``tag``'s)."""
+    s = node.settler
+    await synced(node, c)
+    snap = c.rpc.call("evm_snapshot")
+    assert (await api.post_order(c.sign(ask(c, ALICE, E18, 3000 * E6))))[0] == 201
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+    code, body = await api.post_order(taker, "ioc")
+    assert code == 201 and len(body["matches"]) == 1, body
+    await settled(c, node, api, taker)  # (its receipt woke the watcher: applied)
+    operator, known = node.sender.address, s.sender.next_nonce
+    revert(c, snap)
+    count = int(c.rpc.call("eth_getTransactionCount", operator, tag), 16)
+    assert known is not None and count < known
+    return RewoundLane(operator, known, count, s.settled + s.lost + s.failed)
+
+
+async def traded_again(c: Chain, node: Node, api: Api, lane: RewoundLane) -> SignedOrder:
+    """A new crossing pair after ``rewound_lane``, its settlement ended without a loss or a
+    failure: the IOC side, for its status."""
+    s = node.settler
+    again = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=7))
+    other = c.sign(bid(c, BOB, E18, 3000 * E6, salt=8))
+    assert (await api.post_order(again))[0] == 201
+    code, body = await api.post_order(other, "ioc")
+    assert code == 201 and len(body["matches"]) == 1, body
+    await wait_for(lambda: s.settled + s.lost + s.failed > lane.ended, timeout=30)
+    assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)  # (was lost)
+    return other

@@ -17,10 +17,8 @@ import pytest
 
 from sdex.chainnode import Engine
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import settled
-from tests.test_mirror import revert, synced
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.nodeutil import node_config, running_node
+from tests.reorgutil import rewound_lane, traded_again
 
 
 @pytest.fixture(autouse=True)
@@ -34,30 +32,11 @@ async def test_a_settlement_refused_as_nonce_too_high_is_signed_again_and_settle
 ) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db", new_heads=False, poll_interval=60.0)
-    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
         s = node.settler
-        await synced(node, c)
-        snap = c.rpc.call("evm_snapshot")
-        assert (await api.post_order(maker))[0] == 201
-        code, body = await api.post_order(taker, "ioc")
-        assert code == 201 and len(body["matches"]) == 1, body
-        await settled(c, node, api, taker)  # (its receipt woke the watcher: applied)
-        operator = node.sender.address
-        known = s.sender.next_nonce
-        revert(c, snap)  # (the settlement undone, the watcher not polling: the lane's
-        count = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)
-        assert known is not None and count < known  # nonce is past the chain's count)
-        ended = s.settled + s.lost + s.failed
-        again = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=7))
-        other = c.sign(bid(c, BOB, E18, 3000 * E6, salt=8))
-        assert (await api.post_order(again))[0] == 201
-        code, body = await api.post_order(other, "ioc")
-        assert code == 201 and len(body["matches"]) == 1, body
-        await wait_for(lambda: s.settled + s.lost + s.failed > ended, timeout=30)
-        assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)  # (was lost)
+        lane = await rewound_lane(c, node, api, "pending")
+        other = await traded_again(c, node, api, lane)
         assert s.nonce_refusals >= 1
         assert await api.status(other) == "filled"
-        mined = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
-        assert mined == count + 1
+        mined = int(c.rpc.call("eth_getTransactionCount", lane.operator, "latest"), 16)
+        assert mined == lane.count + 1
