@@ -116,15 +116,20 @@ async def test_post_paced_counts_what_the_raw_poster_got(
     poster = rawpost.RawPoster(timeout=10)
     try:
         async with aiohttp.ClientSession() as s:
-            # (40 a second: a 1 s window; at 400 its 0.1 s ended with 23 of 40 not posted
-            # once beside another worker on a loaded machine: the assertion is on the counts)
-            p = await gossip.post_paced(s, [server.url], orders, [0] * 40, 40.0, 4, poster)
+            # (20 a second: a 2 s window. Orders whose time comes after it are not posted,
+            # by design: on a loaded machine some are (23 of 40 at 400 a second, 7 of 40 at
+            # 40 on the thirty-fourth session's fresh clone at load 14), so the assertions are
+            # on the counts agreeing with what was posted, whatever that was)
+            p = await gossip.post_paced(s, [server.url], orders, [0] * 40, 20.0, 4, poster)
     finally:
         poster.close()
-    assert p["not_posted"] == 0 and len(p["sent"]) == 40
-    assert p["not_201"] == 8 and p["errors"][0].startswith("429")
-    assert sum(1 for c in p["status"].values() if c == 201) == 32
-    assert p["poster_cpu_s"] > 0 and len(server.seen) == 40
+    posted = set(p["sent"])
+    assert p["not_posted"] + len(posted) == 40 and len(posted) >= 20
+    assert posted == {h for h, _ in orders[: len(posted)]}  # (in their order: the first ones)
+    closes = sum(1 for h, b in orders if h in posted and b == b"close")
+    assert p["not_201"] == closes and p["errors"][0].startswith("429")
+    assert sum(1 for c in p["status"].values() if c == 201) == len(posted) - closes
+    assert p["poster_cpu_s"] > 0 and len(server.seen) == len(posted)
 
 
 def test_the_profiled_launcher_is_not_rewritten_while_nodes_start(
