@@ -32,6 +32,7 @@ from sdex.cliopts import (
     deployment_option,
     host_callback,
     key_option,
+    max_fee_option,
     node_limit_options,
     node_option,
     node_url_check,
@@ -182,6 +183,7 @@ def warn_deployment(deployment_path: Path, key: bytes) -> None:
     help="The order expires this many seconds from now (whole seconds, e.g. 3600).",
 )  # fmt: skip
 @wait_option
+@max_fee_option
 def order(
     side: str,
     price: Fraction,
@@ -192,6 +194,7 @@ def order(
     tif: str,
     expiry_seconds: int,
     settle_wait: float,
+    max_fee_bps: int,
 ) -> None:
     """Sign a limit order to buy or sell AMOUNT of the base token at PRICE and post it.
 
@@ -206,6 +209,7 @@ def order(
             place_order(
                 out, client, config, pair_market(config, pair), wanted, price, amount, key,
                 tif=tif.lower(), expiry_seconds=expiry_seconds, settle_wait=settle_wait,
+                max_fee_bps=max_fee_bps,
             )  # fmt: skip
         except WalletInputError as e:
             raise click.UsageError(str(e)) from None
@@ -263,12 +267,14 @@ def cancel(
     show_default=True, metavar="BPS",
     help="A market order's bound: the best opposite price moved by BPS.",
 )  # fmt: skip
+@max_fee_option
 @rpc_option("JSON-RPC endpoint of the node's chain, read by balance [default: the deployment "
             "file's rpc].")  # fmt: skip
 @deployment_option("Deployment file, read by balance for its rpc when --rpc is not given.")
 def console_command(
-    node_url: str, key: bytes, pair: str, slippage_bps: int, rpc: str | None, deployment_path: Path
-) -> None:
+    node_url: str, key: bytes, pair: str, slippage_bps: int, max_fee_bps: int, rpc: str | None,
+    deployment_path: Path,
+) -> None:  # fmt: skip
     """The seed's prompt as a client of a node: send_order, get_dump, cancel, book, fills,
     balance.
 
@@ -288,6 +294,7 @@ def console_command(
             err=err,
             rpc=rpc,
             deployment_path=deployment_path,
+            max_fee_bps=max_fee_bps,
         )
     )
 

@@ -21,6 +21,7 @@ from sdex.errors import SdexError
 from sdex.urls import UrlError, check_host, check_url
 from sdex.wallet import (
     DEFAULT_PAIR,
+    MAX_FEE_BPS,
     Market,
     WalletInputError,
     parse_decimal,
@@ -280,6 +281,14 @@ wait_option = click.option(
     metavar="SECONDS", callback=converter(parse_wait),
     help="Wait at most this long for a match's settlement on chain and say how it ended "
     "(0: do not wait).",
+)  # fmt: skip
+
+
+max_fee_option = click.option(
+    "--max-fee-bps", "max_fee_bps", type=IntBetween(0, 10_000, "basis points"),
+    default=MAX_FEE_BPS, show_default=True, metavar="BPS",
+    help="The largest fee the node may ask, in basis points of what an order receives: a "
+    "node asking more is refused and nothing is signed.",
 )  # fmt: skip
 
 

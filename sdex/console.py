@@ -44,6 +44,7 @@ from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
 from sdex.order import Order, address_of
 from sdex.wallet import (
+    MAX_FEE_BPS,
     Market,
     Side,
     WalletInputError,
@@ -90,6 +91,7 @@ class WalletShell(cmd.Cmd):
         rpc: str | None = None,
         deployment_path: Path = DEFAULT_PATH,
         stdin: IO[str] | None = None,
+        max_fee_bps: int = MAX_FEE_BPS,
     ) -> None:
         super().__init__(stdin=stdin)
         if stdin is not None:
@@ -99,6 +101,7 @@ class WalletShell(cmd.Cmd):
         self.me = address_of(key)
         self.pair = pair
         self.slippage_bps = slippage_bps
+        self.max_fee_bps = max_fee_bps  # (the largest fee its orders are signed with)
         self.rpc = rpc  # (the chain ``balance`` reads: --rpc, else the deployment file's)
         self.deployment_path = deployment_path
         self.out = out
@@ -224,7 +227,7 @@ class WalletShell(cmd.Cmd):
             price, amount = market_limit(self.out, self.client, config, m, side, amount, slippage)
         posted = place_order(
             self.out, self.client, config, m, side, price, amount, self.key, tif=tif,
-            cancel_with="cancel",
+            cancel_with="cancel", max_fee_bps=self.max_fee_bps,
         )  # fmt: skip
         if posted.status in OPEN_STATUSES:
             self._mine.add(posted.order_hash)
@@ -422,6 +425,7 @@ def run_console(
     err: Console,
     rpc: str | None = None,
     deployment_path: Path = DEFAULT_PATH,
+    max_fee_bps: int = MAX_FEE_BPS,
 ) -> int:
     """``sdex console``'s body; the exit code. As ``sdex book``: 1 with one red line if the
     node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
@@ -433,7 +437,7 @@ def run_console(
     with NodeClient(node_url) as client:
         shell = WalletShell(
             client, key, pair, out=out, err=err, slippage_bps=slippage_bps, rpc=rpc,
-            deployment_path=deployment_path,
+            deployment_path=deployment_path, max_fee_bps=max_fee_bps,
         )  # fmt: skip
         at = "" if shell.interactive else "startup: "  # (a script's: none of its lines ran)
         try:

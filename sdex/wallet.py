@@ -229,6 +229,14 @@ def token_line(symbol: str, token: TokenInfo) -> str:
     return f"{symbol:5} {token.address} ({token.decimals} decimals{said})"
 
 
+MAX_FEE_BPS = 100
+"""The largest fee a wallet command signs unless told otherwise (``--max-fee-bps``): 1% of
+what an order receives. The fee is the node's to name (``order_config.feeBps``, up to 100%)
+and was signed as named, with no question asked: a node asking 50% took half of what every
+order received, said only in the line printed as the order was signed and posted
+(review77b)."""
+
+
 def fee_for(taker_amount: int, fee_bps: int) -> int:
     """The node's fee: ``feeBps`` of the taker amount, rounded down (what the node asks)."""
     return taker_amount * fee_bps // BPS

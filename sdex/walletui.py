@@ -24,6 +24,7 @@ from sdex.errors import SdexError
 from sdex.order import SignedOrder
 from sdex.wallet import (
     DEFAULT_EXPIRY,
+    MAX_FEE_BPS,
     Market,
     Side,
     fmt_amount,
@@ -32,6 +33,29 @@ from sdex.wallet import (
 )
 from sdex.walletout import short_error
 from sdex.walletsettle import await_settlement, meta_uint, print_status_url
+
+
+class FeeRefused(SdexError):
+    """The node asks a larger fee than the wallet may pay (``check_fee``): nothing signed."""
+
+
+def check_fee(config: OrderConfig, max_fee_bps: int, node_url: str) -> None:
+    """``FeeRefused`` if ``config`` (the node at ``node_url``'s) asks a fee above
+    ``max_fee_bps`` basis points of what an order receives."""
+    if config.fee_bps <= max_fee_bps:
+        return
+    raise FeeRefused(
+        f"refusing to sign: the node at {node_url} asks a fee of {config.fee_bps} bps "
+        f"({_percent(config.fee_bps)} of what an order receives), above the "
+        f"{max_fee_bps} bps this wallet pays (--max-fee-bps); nothing was signed or sent: "
+        f"give --max-fee-bps {config.fee_bps} to pay it"
+    )
+
+
+def _percent(bps: int) -> str:
+    """Basis points as a percentage, exact (``2.5%``)."""
+    whole, part = divmod(bps, 100)
+    return (str(whole) if not part else f"{whole}.{part:02d}".rstrip("0")) + "%"
 
 
 def place_order(
@@ -48,13 +72,16 @@ def place_order(
     expiry_seconds: int = DEFAULT_EXPIRY,
     settle_wait: float = 0.0,
     cancel_with: str = "sdex cancel",
+    max_fee_bps: int = MAX_FEE_BPS,
 ) -> PostedOrder:
     """Sign a limit order, show it, post it and show the node's answer (``sdex order``, the
     console's ``send_order``); a match still settling is waited for at most ``settle_wait``
     seconds (``await_settlement``). ``WalletInputError``, before anything is sent, if the
     numbers make no valid order. ``cancel_with``: the command that cancels an order where the
     wallet is typed (``cancel`` at the console's prompt), named when a self-trade refusal
-    says which order to cancel."""
+    says which order to cancel. ``FeeRefused``, before anything is signed, if the node asks
+    a fee above ``max_fee_bps``."""
+    check_fee(config, max_fee_bps, client.base_url)
     signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
     _print_signed(out, m, side, price, signed, config)
     try:
