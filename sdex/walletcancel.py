@@ -41,20 +41,26 @@ def soft_cancel(
     shown = escape(status)
     if status == "cancelled" and onchain:
         out.print(f"the node at {escape(client.base_url)} has it cancelled too")
+        _say_traded(out, client, config, hash_hex)  # (review77b: it said only the cancels)
     elif status == "cancelled" and before == "cancelled":
         out.print(
             f"order [bold]{hash_hex}[/] was already cancelled at the node: nothing more to cancel"
         )
     elif status == "cancelled":
         out.print(f"order [bold]{hash_hex}[/] soft-cancelled at the node: status [bold]{shown}[/]")
-        if (traded := _traded_before(client, config, hash_hex)) is not None:
-            out.print(traded)
+        _say_traded(out, client, config, hash_hex)
     else:  # (review23: "soft-cancelled ...: status filled"; the node keeps the signed cancel)
         out.print(
             f"order [bold]{hash_hex}[/] was not open at the node (status [bold]{shown}[/]): "
             "nothing left to cancel there"
         )
     return status
+
+
+def _say_traded(out: Console, client: NodeClient, config: OrderConfig, hash_hex: str) -> None:
+    """``_traded_before``'s line, if the order had traded."""
+    if (traded := _traded_before(client, config, hash_hex)) is not None:
+        out.print(traded)
 
 
 def _traded_before(client: NodeClient, config: OrderConfig, hash_hex: str) -> str | None:
