@@ -64,6 +64,11 @@ class NodeUnreachableError(SdexError, ConnectionError):
     """The node did not answer: connection refused, unknown host or timeout."""
 
 
+class NodeLateError(NodeUnreachableError):
+    """The request was sent, and the node did not answer it in time (or broke off its
+    answer): what it did with it is not known (a POSTed order may have been taken)."""
+
+
 class NodeProtocolError(SdexError, ValueError):
     """The node answered, but not in the shape the API pins (bad JSON, missing fields)."""
 

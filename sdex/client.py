@@ -21,6 +21,7 @@ from sdex.answers import (
     ListingTooLong,
     MatchReport,
     NodeApiError,
+    NodeLateError,
     NodeProtocolError,
     NodeUnreachableError,
     Orderbook,
@@ -44,6 +45,7 @@ __all__ = [
     "MatchReport",
     "NodeApiError",
     "NodeClient",
+    "NodeLateError",
     "NodeProtocolError",
     "NodeUnreachableError",
     "OrderConfig",
@@ -291,7 +293,7 @@ class NodeClient:
     ) -> tuple[int, object]:
         url = self.base_url + path
         bound = f"{round(timeout, 2):g}s"
-        late = NodeUnreachableError(
+        late = NodeLateError(
             f"the node at {self.base_url} did not answer {method} {path} within {bound}"
         )
         deadline = time.monotonic() + timeout
@@ -316,7 +318,7 @@ class NodeClient:
                 ) from e
             raise late from e
         except urllib3.exceptions.HTTPError as e:  # (the body's own read: review67)
-            raise NodeUnreachableError(
+            raise NodeLateError(
                 f"the node at {self.base_url} broke off its answer to {method} {path}: "
                 f"{type(e).__name__}"
             ) from e

@@ -17,6 +17,7 @@ from rich.table import Table
 from sdex.client import (
     NodeApiError,
     NodeClient,
+    NodeLateError,
     OrderConfig,
     PostedOrder,
 )
@@ -88,6 +89,12 @@ def place_order(
         posted = client.post_order(signed, tif)
     except NodeApiError as e:
         raise _said_refused(e, expiry_seconds, cancel_with) from None
+    except NodeLateError as e:
+        posted = _read_back(out, client, signed, e)
+        out.print(f"order [bold]{escape(posted.order_hash)}[/]")
+        lead = f"status {escape(posted.status)} (read back); its record:"
+        print_status_url(out, client.base_url, posted.order_hash, lead)
+        return posted
     _print_posted(out, m, side, signed, posted, client.base_url)
     try:
         await_settlement(out, client, m, side, posted, settle_wait)
@@ -96,6 +103,40 @@ def place_order(
     except (SdexError, OSError) as e:  # (the order was taken: say so, not a failure)
         out.print(f"[yellow]could not follow the settlement:[/] {escape(short_error(e))}")
     return posted
+
+
+READ_BACK = 5.0
+"""Seconds a wallet gives its read of an order whose POST went unanswered (``_read_back``)."""
+
+
+def _read_back(
+    out: Console, client: NodeClient, signed: SignedOrder, late: NodeLateError
+) -> PostedOrder:
+    """An order POSTed whose answer did not come in time (``late``): the node may have taken
+    it, its answer held past the wallet's 10 s (a chain read of up to 8 s, then a commit
+    wait of up to 10: review77b, reads76 and wait74). It is read back by its hash: held,
+    it was taken (said, and its status shown as posted: the user, told only "did not answer",
+    would sign a second order with a new ``sdex order``); not held, or not read,
+    ``NodeLateError`` says which, with the hash to look up."""
+    hash_hex = signed.hash_hex
+    try:
+        rec = client.get_order(hash_hex, timeout=READ_BACK)
+    except NodeApiError as e:
+        if e.status != 404:
+            raise NodeLateError(f"{late}; reading order {hash_hex} back: {e}") from None
+        raise NodeLateError(
+            f"{late}, and does not hold order {hash_hex} (yet: it may still be judging it; "
+            f"if it takes it, GET /v1/orders/{hash_hex} at the node says so; a new `sdex "
+            "order` signs another order)"
+        ) from None
+    except (SdexError, OSError) as e:
+        raise NodeLateError(
+            f"{late}: order {hash_hex} may have been taken (its record, GET "
+            f"/v1/orders/{hash_hex} at the node, says; a new `sdex order` signs another "
+            f"order); reading it back: {short_error(e)}"
+        ) from None
+    out.print(f"[yellow]note:[/] {escape(str(late))}, but it holds the order: it was taken")
+    return PostedOrder(rec.order_hash, rec.status, rec.meta_data, None, [], created=True)
 
 
 def _said_refused(
