@@ -18,6 +18,7 @@ from sdex.client import (
     NodeApiError,
     NodeClient,
     NodeLateError,
+    NodeProtocolError,
     OrderConfig,
     PostedOrder,
 )
@@ -135,6 +136,10 @@ def _read_back(
             f"/v1/orders/{hash_hex} at the node, says; a new `sdex order` signs another "
             f"order); reading it back: {short_error(e)}"
         ) from None
+    if rec.order != signed.order or rec.order_hash.lower() != hash_hex:
+        raise NodeProtocolError(
+            f"{late}; asked for order {hash_hex}, it answered with another order's record"
+        )
     out.print(f"[yellow]note:[/] {escape(str(late))}, but it holds the order: it was taken")
     return PostedOrder(rec.order_hash, rec.status, rec.meta_data, None, [], created=True)
 
