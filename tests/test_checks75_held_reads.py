@@ -17,6 +17,7 @@ two nodes on loopback by gossip itself."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -45,12 +46,14 @@ HOSTILE, OTHER, HONEST = "0x" + "77" * 32, "0x" + "78" * 32, "0x" + "99" * 32
 @dataclass
 class ReadHolder:
     """Forwards to ``upstream``; the answer to each read of ``needle`` (the hostile wallet)
-    is held until ``release`` (``held``: how many are held now)."""
+    is held until ``release`` (``held``: how many are held now), or until its client hangs
+    up (``dropped``: how many did, reads77)."""
 
     upstream: str
     needle: str
     url: str = ""
     held: int = 0
+    dropped: int = 0
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -71,7 +74,10 @@ async def holding_reads(upstream: str, wallet: str) -> AsyncIterator[ReadHolder]
             holder.held += 1
             try:
                 async with asyncio.timeout(60):
-                    await holder.release.wait()
+                    while not await _released(holder.release):
+                        if request.transport is None or request.transport.is_closing():
+                            holder.dropped += 1  # (its client hung up: nobody to answer)
+                            break
             finally:
                 holder.held -= 1
         return web.Response(body=body, content_type="application/json")
@@ -84,6 +90,14 @@ async def holding_reads(upstream: str, wallet: str) -> AsyncIterator[ReadHolder]
                 holder.release.set()
     finally:
         await session.close()
+
+
+async def _released(release: asyncio.Event) -> bool:
+    """Whether ``release`` is set within a moment (a held answer then looks at its client)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await release.wait()
+    return release.is_set()
 
 
 def push(g: Gossip, sender: str, *orders: SignedOrder) -> asyncio.Task[dict[str, int]]:
