@@ -23,10 +23,41 @@ import pytest
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
 from tests.test_budget33_chain_reads import contract_ask
 from tests.test_checks75_held_reads import done, holding_reads
 from tests.test_node import BOB, E6, E18, ask
+from tests.test_reads76_held_pool import contract_asks
+
+
+async def test_a_hostile_maker_holds_only_its_share(chain: Chain, tmp_path: Path) -> None:
+    """The hostile wallet's orders, each in a window of its own, as many as the verdicts'
+    connections: at most its share are read at once (the rest wait their turn), and an
+    honest contract maker's order is answered 201 well within the read deadline."""
+    c = chain
+    w, honest_wallet = burner(c), gas_gated_wallet(c)
+    base = node_config(c, tmp_path / "n.db")
+    async with (
+        holding_reads(base.rpc, w) as proxy,
+        running_node(replace(base, rpc=proxy.url)) as (node, api),
+    ):
+        await wait_for(node.mirror_ready)
+        sigs = node.contract_sigs
+        pool = node.contract_rpc.connections
+        share = getattr(sigs, "turns", None)  # (before reads77: none, the pool its share)
+        most = pool if share is None else share.per_key
+        hostile = []
+        for k, order in enumerate(contract_asks(c, w, pool)):
+            hostile.append(asyncio.ensure_future(node.submit_wallet(order.to_json())))
+            await wait_for(lambda k=k: node.intake.read == k + 1, 20)
+            await wait_for(lambda k=k: proxy.held >= min(k + 1, most), 20)
+        async with asyncio.timeout(node.intake.read_deadline - 2):
+            status, body = await api.post_order(contract_ask(c, honest_wallet))
+        assert status == 201, body
+        assert proxy.held == most and not any(t.done() for t in hostile)
+        proxy.release.set()
+        await wait_for(lambda: all(t.done() for t in hostile), 30)
 
 
 @pytest.mark.parametrize("maker", ["contract", "first-seen"])
