@@ -30,6 +30,7 @@ from aiohttp import web
 
 from sdex.gossip import GossipConfig
 from sdex.gossip.gossip import Gossip
+from sdex.gossip.peers import MAX_SCORE
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -100,12 +101,17 @@ async def _released(release: asyncio.Event) -> bool:
     return release.is_set()
 
 
-def push(g: Gossip, sender: str, *orders: SignedOrder) -> asyncio.Task[dict[str, int]]:
+def push(
+    g: Gossip, sender: str, *orders: SignedOrder, standing: bool = True
+) -> asyncio.Task[dict[str, int]]:
     """``sender``'s push of ``orders`` checked here, as the route does (its counts); the
-    sender admitted first (strangers share one bound of pending reads)."""
+    sender admitted first, with the highest score unless not ``standing`` (strangers and
+    peers of little standing share one bound of pending reads: reads77)."""
     if g.peers.get(sender) is None:
         port = 9000 + int(sender[2:6], 16) % 1000  # (a URL each)
         assert g.peers.admit(sender, f"http://127.0.0.1:{port}") is not None
+        if standing:
+            g.peers.reward(sender, MAX_SCORE)
     objs: list[object] = [dict(o.to_json()) for o in orders]
     return asyncio.create_task(g.run_check(g.core.receive(sender, objs)))
 
@@ -195,11 +201,12 @@ async def test_a_peers_pending_reads_are_bounded(chain: Chain, tmp_path: Path) -
         assert honest.result()["accepted"] == 1, honest.result()
         assert proxy.held == 2 and g.checks.parked == 1
         other = push(g, OTHER, contract_ask(c, w))
-        await wait_for(lambda: proxy.held == 3, 20)  # (another peer's: in)
+        # (another peer's: in, its read waiting for the wallet's turn: reads77)
+        await wait_for(lambda: g.checks.pending_reads == 3, 20)
         bounded = g.checks.bounded
         late = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3300 * E6)))
         await wait_for(lambda: g.checks.bounded > bounded, 20)  # (three pending in all)
-        assert not late.done() and proxy.held == 3
+        assert not late.done() and proxy.held == 2 and g.checks.pending_reads == 3
         proxy.release.set()
         await wait_for(lambda: all(t.done() for t in [*hostile, other, late]), 30)
         assert late.result()["accepted"] == 1, late.result()
