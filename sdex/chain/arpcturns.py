@@ -47,7 +47,7 @@ class Turns:
             except asyncio.CancelledError:
                 if mine.done() and not mine.cancelled():
                     self._end(key)  # (handed a turn, then cancelled: the next takes it)
-                else:
+                elif mine in line:  # (else a turn's end passed it over already)
                     line.remove(mine)
                     if not line:
                         del self._waiting[key]
