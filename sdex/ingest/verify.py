@@ -369,7 +369,10 @@ class Eip1271Batcher(StateBatcher):
             async with self.turns.turn(key):
                 return await self._read_at(orders, block)
 
-        await asyncio.gather(*(self._settle(p, functools.partial(read, k)) for k, p in parts))
+        try:
+            await asyncio.gather(*(self._settle(p, functools.partial(read, k)) for k, p in parts))
+        finally:
+            latest.cancel()  # (every part's orders gave up before it answered: reads77)
 
     async def _latest(self) -> int:
         """The block verdicts are read at: the chain's latest, not the mirror's head (a
