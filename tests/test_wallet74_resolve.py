@@ -160,9 +160,9 @@ def test_lookups_in_flight_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         release.set()
     end = time.monotonic() + 10
-    while deadline._lookups and time.monotonic() < end:
+    while deadline.CHAIN.held and time.monotonic() < end:
         release.wait(0.05)
-    assert not deadline._lookups
+    assert not deadline.CHAIN.held
 
 
 def test_a_lookup_whose_thread_cannot_start_holds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,6 +184,6 @@ def test_a_lookup_whose_thread_cannot_start_holds_nothing(monkeypatch: pytest.Mo
     monkeypatch.setattr(threading.Thread, "start", out_of_threads)
     with pytest.raises(deadline.ResolveTimeout, match=r"no thread could be started.*new thread"):
         deadline.resolve("localhost", 80, 0, time.monotonic() + 5.0)
-    assert "localhost" not in {k[0] for k in deadline._lookups}
+    assert "localhost" not in {k[0] for k in deadline.CHAIN.held}
     monkeypatch.setattr(threading.Thread, "start", real)
     assert deadline.resolve("localhost", 80, 0, time.monotonic() + 10.0)  # (looked up again)

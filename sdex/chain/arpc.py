@@ -71,10 +71,21 @@ def retry_safe(body: object) -> bool:
     return True
 
 
+MAX_PEER_RESOLVING = 4
+"""Lookups of names peers gave (their URLs, dialled by gossip) in flight at once, at most:
+a pool of their own (``PEER_LOOKUPS``), apart from the chain's (``deadline.CHAIN``)."""
+
+PEER_LOOKUPS = deadline.Lookups(MAX_PEER_RESOLVING, "peer")
+"""The lookups of names peers gave: any peer may name a host whose resolver never answers,
+as many as it likes; they fill this pool, never the chain client's (reads77: aiohttp's
+default resolver ran them in the loop's default executor, unbounded in time)."""
+
+
 class BoundedResolver(AbstractResolver):
-    """aiohttp's name lookups through ``deadline.lookup``, as the sync clients' are (wallet74):
+    """aiohttp's name lookups through ``deadline.Lookups``, as the sync clients' are (wallet74):
     each name in a daemon thread of its own, calls for one name sharing one lookup, at most
-    ``deadline.MAX_RESOLVING`` in flight (past them ``ResolveTimeout`` at once). aiohttp's
+    the pool's ``cap`` in flight (past them ``ResolveTimeout`` at once): ``lookups``, the
+    chain's (``deadline.CHAIN``) unless told (peers' names: ``PEER_LOOKUPS``). aiohttp's
     own (``ThreadedResolver``) looked names up in the loop's default executor: a resolver that
     never answered held its threads past every call's timeout (the call gives up waiting, the
     thread goes on), so ``asyncio.to_thread`` work (the store's reads, soft cancels'
@@ -82,10 +93,13 @@ class BoundedResolver(AbstractResolver):
     node did not exit until the system's resolver gave up). aiohttp asks no resolver for an
     IP literal."""
 
+    def __init__(self, lookups: deadline.Lookups = deadline.CHAIN) -> None:
+        self.lookups = lookups
+
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        done = deadline.lookup(host, port, family)
+        done = self.lookups.lookup(host, port, family)
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Any]] = loop.create_future()
         done.add_done_callback(lambda d: _hand_over(loop, d, answer))

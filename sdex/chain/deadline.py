@@ -146,10 +146,6 @@ def resolve_timeout_in(e: BaseException) -> ResolveTimeout | None:
     return None
 
 
-_lookups: dict[tuple[str, int, int], concurrent.futures.Future[list[Any]]] = {}
-_lookups_lock = threading.Lock()
-
-
 def _literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host.partition("%")[0])  # (an IPv6 scope id: fe80::1%eth0)
@@ -158,41 +154,60 @@ def _literal(host: str) -> bool:
     return True
 
 
-def _lookup(key: tuple[str, int, int], done: concurrent.futures.Future[list[Any]]) -> None:
-    host, port, family = key
-    try:
-        done.set_result(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
-    except BaseException as e:  # (handed to the waiting call, raised there)
-        done.set_exception(e)
-    finally:
-        with _lookups_lock:
-            _lookups.pop(key, None)
+class Lookups:
+    """Name lookups, each in a daemon thread of its own, at most ``cap`` in flight (past them
+    ``ResolveTimeout`` at once); calls for one name share one lookup. A pool of its own for
+    each kind of name: the node's own (its chain's, the operator's: ``CHAIN``) and names
+    peers gave (``sdex.chain.arpc.PEER_LOOKUPS``), so a peer's names that never resolve
+    hold none of the lookups the chain client needs (reads77)."""
 
+    def __init__(self, cap: int, name: str) -> None:
+        self.cap = cap
+        self.name = name
+        self.held: dict[tuple[str, int, int], concurrent.futures.Future[list[Any]]] = {}
+        """The lookups in flight, by (host, port, family)."""
+        self._lock = threading.Lock()
 
-def lookup(host: str, port: int, family: int) -> concurrent.futures.Future[list[Any]]:
-    """``socket.getaddrinfo(host, port, family, SOCK_STREAM)`` in a daemon thread of its own,
-    or the one in flight for the same arguments; ``ResolveTimeout`` at once when
-    ``MAX_RESOLVING`` are in flight. Never cancel what it returns: others may share it."""
-    key = (host, port, family)
-    with _lookups_lock:
-        done = _lookups.get(key)
-        if done is None:
-            if len(_lookups) >= MAX_RESOLVING:
-                raise ResolveTimeout(
-                    host, f"was not looked up: {MAX_RESOLVING} lookups are still unanswered"
+    def _run(self, key: tuple[str, int, int], done: concurrent.futures.Future[list[Any]]) -> None:
+        host, port, family = key
+        try:
+            done.set_result(socket.getaddrinfo(host, port, family, socket.SOCK_STREAM))
+        except BaseException as e:  # (handed to the waiting call, raised there)
+            done.set_exception(e)
+        finally:
+            with self._lock:
+                self.held.pop(key, None)
+
+    def lookup(self, host: str, port: int, family: int) -> concurrent.futures.Future[list[Any]]:
+        """``socket.getaddrinfo(host, port, family, SOCK_STREAM)`` in a daemon thread of its
+        own, or the one in flight for the same arguments; ``ResolveTimeout`` at once when
+        ``cap`` are in flight. Never cancel what it returns: others may share it."""
+        key = (host, port, family)
+        with self._lock:
+            done = self.held.get(key)
+            if done is None:
+                if len(self.held) >= self.cap:
+                    raise ResolveTimeout(
+                        host,
+                        f"was not looked up: {self.cap} {self.name} lookups are still unanswered",
+                    )
+                done = self.held[key] = concurrent.futures.Future()
+                thread = threading.Thread(
+                    target=self._run, args=(key, done), name="sdex-resolve", daemon=True
                 )
-            done = _lookups[key] = concurrent.futures.Future()
-            thread = threading.Thread(
-                target=_lookup, args=(key, done), name="sdex-resolve", daemon=True
-            )
-            try:
-                thread.start()
-            except RuntimeError as e:  # (out of threads: left76, the name's lookup and its
-                del _lookups[key]  # slot were held for good, its future never answered)
-                raise ResolveTimeout(
-                    host, f"was not looked up: no thread could be started for it ({e})"
-                ) from e
-    return done
+                try:
+                    thread.start()
+                except RuntimeError as e:  # (out of threads: left76, the name's lookup and
+                    del self.held[key]  # its slot were held for good, its future unanswered)
+                    raise ResolveTimeout(
+                        host, f"was not looked up: no thread could be started for it ({e})"
+                    ) from e
+        return done
+
+
+CHAIN = Lookups(MAX_RESOLVING, "chain")
+"""The node's own names' lookups (its chain RPC's, a wallet's node): ``lookup``, ``resolve``."""
+lookup = CHAIN.lookup
 
 
 def resolve(host: str, port: int, family: int, deadline: float) -> list[Any]:

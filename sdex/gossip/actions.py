@@ -78,6 +78,10 @@ class GossipConfig:
     reads_pending_per_peer: int = 4
     """The same, of one peer's orders (past it, its next checks wait, the others' go on;
     below the chain client's 8 connections, so one peer's held reads leave the others some)."""
+    reads_own_score: int = 5
+    """The score from which a peer's pending reads have a bound of their own; below it (a
+    peer new or of little standing) it shares one with every stranger
+    (``sdex.gossip.checks.reads_owner``)."""
     streams: bool = True
     """Calls to admitted peers go over one authenticated websocket per peer
     (``sdex.gossip.stream``); False: every call is one signed HTTP request."""

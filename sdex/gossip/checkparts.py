@@ -100,5 +100,6 @@ class CheckHooks:
     reads_per_peer: Callable[[], int] = lambda: 4
     """The same, of one owner's orders (past it, its next checks are parked)."""
     owner: Callable[[str], str] = lambda sender: sender
-    """Whose bound a sender's pending reads count against: an admitted peer's own, all
-    strangers' one (keys are free to make: one each would fill ``reads``)."""
+    """Whose bound a sender's pending reads count against: an admitted peer's of standing
+    its own, all strangers' and newcomers' one (keys are free to make, and admission cheap:
+    one each would fill ``reads``; ``checks.reads_owner``)."""

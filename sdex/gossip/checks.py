@@ -21,7 +21,8 @@ until all its reads had ended, so one order whose read was slow, a contract wall
 view burns its gas or an RPC slow to answer it, held every peer's queued checks, the whole
 network's gossip into this node, and the other orders of its group, for as long as that
 read took). The reads left pending are bounded: a peer with ``reads_per_peer`` of its
-orders pending (all strangers' keys as one peer: ``owner``) has its next checks set aside
+orders pending (all strangers' keys and all peers of little standing as one peer:
+``owner``, ``reads_owner``) has its next checks set aside
 (*parked*, in their order, taken again after the others once one of its reads ends; a
 group takes at most ``chunk`` orders, so a peer has fewer than ``reads_per_peer + chunk``
 pending); with ``reads`` pending in all, the next group waits for one to end. Orders the
@@ -46,10 +47,22 @@ from sdex.gossip.checkparts import CheckHooks, Entry, Group, PartialVerdicts, Su
 from sdex.gossip.stream import cancel_all
 
 log = logging.getLogger("sdex.gossip")
-__all__ = ["STRANGERS", "CheckHooks", "PartialVerdicts", "PeerChecks", "Submit"]
+__all__ = ["STRANGERS", "CheckHooks", "PartialVerdicts", "PeerChecks", "Submit", "reads_owner"]
 
 STRANGERS = "(strangers)"
-"""The owner whose bound of pending reads every key not in the peer table counts against."""
+"""The owner whose bound of pending reads every key not in the peer table counts against,
+and every admitted peer's below its own standing (``reads_owner``)."""
+
+
+def reads_owner(sender: str, score: int | None, own_score: int) -> str:
+    """Whose bound of pending reads ``sender``'s orders count against: its own once it is an
+    admitted peer (``score``: its standing's; None: not one) whose score reached
+    ``own_score`` (a point a check whose new orders were accepted and none forged, less a
+    penalty each forged one: earned with real orders, over time); else ``STRANGERS``' one,
+    with every stranger and every peer new or of little standing (reads77: admission is
+    cheap, and 16 peers admitted at once, 4 slow reads each, held all 64 pending reads, so
+    every other peer's next group waited for one to end)."""
+    return sender if score is not None and score >= own_score else STRANGERS
 
 
 class PeerChecks:

@@ -19,6 +19,7 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.tracing import Trace
 
 from sdex import jsonio
+from sdex.chain.arpc import PEER_LOOKUPS, BoundedResolver
 from sdex.errors import JsonLimitError
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, verify_answer
 from sdex.wsredirects import refuse_ws_redirects
@@ -168,9 +169,12 @@ class AddressedConnector(aiohttp.TCPConnector):
 
 def peer_session(timeout: float) -> aiohttp.ClientSession:
     """The session the node calls its peers with (``AddressedConnector``; a stream's upgrade
-    never follows a redirect: ``sdex.wsredirects``)."""
+    never follows a redirect: ``sdex.wsredirects``). Names in peers' URLs (given by peers)
+    are looked up in a pool of their own (``PEER_LOOKUPS``: bounded in number, each in a
+    thread of its own), never in the loop's default executor (reads77: a peer's name that
+    never resolved held one of its threads, for the store's reads, for good)."""
     return aiohttp.ClientSession(
-        connector=AddressedConnector(),
+        connector=AddressedConnector(resolver=BoundedResolver(PEER_LOOKUPS)),
         timeout=aiohttp.ClientTimeout(total=timeout),
         middlewares=(refuse_ws_redirects,),
     )

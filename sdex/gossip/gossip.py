@@ -29,7 +29,7 @@ from sdex.gossip import payload
 from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipConfig, Reply, Scored
 from sdex.gossip.actions import tally as tally
 from sdex.gossip.budgets import cancelled_budget, fetch_budget, snapshot_budget
-from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks
+from sdex.gossip.checks import CheckHooks, PeerChecks, reads_owner
 from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
@@ -114,7 +114,7 @@ class Gossip:
                 timing=self.check_timing,
                 reads=lambda: self.config.reads_pending,
                 reads_per_peer=lambda: self.config.reads_pending_per_peer,
-                owner=lambda sender: sender if self.peers.get(sender) is not None else STRANGERS,
+                owner=self._reads_owner,
             )
         )
         """One group of peers' new orders in the intake at a time: peers never starve
@@ -191,6 +191,12 @@ class Gossip:
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> None:
         """Send a cancel or settlement notice to every live peer."""
         self._run(self.core.notify(kind, notice, exclude))
+
+    def _reads_owner(self, sender: str) -> str:
+        """Whose bound of pending reads ``sender``'s orders count against (``reads_owner``)."""
+        peer = self.peers.get(sender)
+        score = None if peer is None else peer.score
+        return reads_owner(sender, score, self.config.reads_own_score)
 
     def penalize(self, key: str, violations: int = 1) -> None:
         self._run(self.core.penalize(key, violations))

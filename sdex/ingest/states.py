@@ -129,9 +129,29 @@ class StateBatcher:
         batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]],
         read: Callable[[Sequence[SignedOrder]], Awaitable[list[OrderState]]],
     ) -> None:
-        """``batch``'s futures get their states (``read``) or its error."""
+        """``batch``'s futures get their states (``read``) or its error. Once every one of
+        them is given up (cancelled: each order's wait ended, its read deadline passed), the
+        read is cancelled, its request's connection closed (reads77: a held read's connection
+        stayed taken until the RPC client's 30 s timeout, its orders long answered)."""
+        orders = [s for s, _ in batch]
+        call = asyncio.ensure_future(read(orders))
+        given_up = 0
+
+        def gave_up(fut: asyncio.Future[OrderState]) -> None:
+            nonlocal given_up
+            given_up += fut.cancelled()
+            if given_up == len(batch) and not call.done():
+                call.cancel()
+
+        for _, fut in batch:
+            fut.add_done_callback(gave_up)
         try:
-            states = await read([s for s, _ in batch])
+            states = await call
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if call.cancelled() and given_up == len(batch) and not (task and task.cancelling()):
+                return  # (nobody waits for it any more)
+            raise
         except Exception as e:
             for _, fut in batch:
                 if not fut.done():

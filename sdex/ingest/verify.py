@@ -44,6 +44,7 @@ from eth_hash.auto import keccak
 
 from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.arpcturns import Turns
 from sdex.chain.rpc import quantity
 from sdex.errors import RpcError
 from sdex.ingest.cores import SpareCore
@@ -65,6 +66,11 @@ CONTRACT_CONNECTIONS = 4
 reads past them wait for one of these, never for the node's others (reads76). Half the
 read client's 8: a slow path to the chain still serves honest contract makers' windows a
 few at once, and a hostile wallet's held reads hold at most these."""
+
+MAKER_READS = CONTRACT_CONNECTIONS // 2
+"""One maker's verdict reads in flight at once, at most (its others wait their turn, holding
+no connection: ``sdex.chain.arpcturns``): a hostile wallet whose reads are held leaves
+honest contract makers half the verdicts' connections (reads77: it held all four)."""
 
 
 def ecdsa_ok(signed: SignedOrder) -> bool | None:
@@ -311,6 +317,8 @@ class Eip1271Batcher(StateBatcher):
         """Reads a window's orders are split into at most (one per maker: ``MAX_PARTS``)."""
         self.split = 0
         """Reads more than one a window made because its orders had several makers."""
+        self.turns = Turns(MAKER_READS)
+        """Each maker's reads in flight (``MAKER_READS``; past ``max_parts``: one key)."""
 
     @property
     def batches(self) -> int:
@@ -341,19 +349,30 @@ class Eip1271Batcher(StateBatcher):
         for so, fut in batch:
             by_maker.setdefault(so.order.maker, []).append((so, fut))
         if len(by_maker) == 1:
-            return await self._settle(batch, self._read)
+            (maker,) = by_maker
+
+            async def alone(orders: Sequence[SignedOrder]) -> list[OrderState]:
+                async with self.turns.turn(maker):
+                    return await self._read(orders)
+
+            return await self._settle(batch, alone)
         tracks = self.mirror.sigs.tracks
         makers = sorted(by_maker, key=lambda mk: not tracks(mk))  # (stable: as they came)
-        parts = [by_maker[mk] for mk in makers[: self.max_parts - 1]]
+        parts = [(mk, by_maker[mk]) for mk in makers[: self.max_parts - 1]]
         if rest := makers[self.max_parts - 1 :]:
-            parts.append([entry for mk in rest for entry in by_maker[mk]])
+            parts.append(("(rest)", [entry for mk in rest for entry in by_maker[mk]]))
         self.split += len(parts) - 1
         latest = asyncio.ensure_future(self._latest())  # (one block for the window's parts)
 
-        async def read(orders: Sequence[SignedOrder]) -> list[OrderState]:
-            return await self._read_at(orders, await asyncio.shield(latest))
+        async def read(key: str, orders: Sequence[SignedOrder]) -> list[OrderState]:
+            block = await asyncio.shield(latest)
+            async with self.turns.turn(key):
+                return await self._read_at(orders, block)
 
-        await asyncio.gather(*(self._settle(part, read) for part in parts))
+        try:
+            await asyncio.gather(*(self._settle(p, functools.partial(read, k)) for k, p in parts))
+        finally:
+            latest.cancel()  # (every part's orders gave up before it answered: reads77)
 
     async def _latest(self) -> int:
         """The block verdicts are read at: the chain's latest, not the mirror's head (a

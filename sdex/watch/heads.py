@@ -1,5 +1,8 @@
 """New heads from the RPC's WebSocket: ``eth_subscribe("newHeads")``, each notification's
-header handed to the watcher (it then need not ask for the latest block)."""
+header handed to the watcher (it then need not ask for the latest block). Its host name is
+looked up as the chain client's (``sdex.chain.arpc.BoundedResolver``): aiohttp's own resolver
+ran ``getaddrinfo`` in the loop's default executor, a lookup that never answered holding one
+of its threads for good, one more each ``RESUBSCRIBE`` (reads77)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections.abc import Callable
 import aiohttp
 
 from sdex import jsonio
+from sdex.chain.arpc import BoundedResolver
 from sdex.errors import JsonLimitError
 from sdex.mirror import Header
 from sdex.wsredirects import refuse_ws_redirects
@@ -32,7 +36,10 @@ async def follow_heads(
     while True:
         try:
             async with (
-                aiohttp.ClientSession(middlewares=(refuse_ws_redirects,)) as session,
+                aiohttp.ClientSession(  # (its name looked up as the chain client's: left75)
+                    connector=aiohttp.TCPConnector(resolver=BoundedResolver()),
+                    middlewares=(refuse_ws_redirects,),
+                ) as session,
                 session.ws_connect(url, max_msg_size=MAX_MESSAGE, heartbeat=30) as ws,
             ):
                 await ws.send_json(

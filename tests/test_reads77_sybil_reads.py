@@ -1,0 +1,73 @@
+"""reads77: peers admitted at once, each with its bound of slow reads pending, fill no more
+than one shared bound: an established peer's orders still go in.
+
+checks75 bounded the peers' orders pending on chain reads per peer (4) and in all (64), all
+strangers' keys as one peer. But admission is cheap (a signed hello from a URL): 16
+admitted peers, 4 slow reads each (a contract wallet whose view burns its gas, or a read the
+path to the chain holds), held all 64, and every other peer's next group, an honest one's
+orders that need no read too, waited for one of them to end. Now a peer's pending reads
+have a bound of their own only once its score reached ``reads_own_score`` (points earned by
+new orders accepted, lost by forged ones); strangers and peers new or of little standing
+share one (``sdex.gossip.checks.reads_owner``).
+
+A real node on a real Hardhat, its RPC behind checks75's proxy holding every read of the
+hostile wallet; the peers' pushes checked through the node's own gossip driver, each peer
+admitted to its table with a loopback URL of its own."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_attack30_verdict_gas import burner
+from tests.test_checks75_held_reads import HONEST, done, holding_reads, push
+from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_reads76_held_pool import contract_asks
+
+SYBILS, EACH = 16, 4
+"""Peers admitted at once, and the hostile wallet's orders each pushes (its bound)."""
+
+
+async def test_new_peers_slow_reads_hold_no_established_peers_check(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """16 new peers push 4 of the hostile wallet's orders each (their reads held); an
+    established peer's orders, one the mirror judges and a first-seen account's (a read of
+    its own), are accepted while those reads are still held."""
+    c = chain
+    w = burner(c)
+    base = node_config(c, tmp_path / "n.db")
+    async with (
+        holding_reads(base.rpc, w) as proxy,
+        running_node(replace(base, rpc=proxy.url)) as (node, api),
+    ):
+        await wait_for(node.mirror_ready)
+        node.peer_intake.read_deadline = 120.0  # (the reads stay pending while held)
+        known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
+        assert (await api.post_order(known))[0] == 201  # (Alice's account known)
+        g = node.gossip
+        assert g is not None
+        orders = contract_asks(c, w, SYBILS * EACH)
+        sybils = [
+            push(
+                g, "0x" + f"{0x10 + k:02x}" * 32, *orders[EACH * k : EACH * (k + 1)], standing=False
+            )
+            for k in range(SYBILS)
+        ]
+        # every one of their orders pending on its read, or its check set aside
+        await wait_for(lambda: g.checks.pending_reads + EACH * g.checks.parked == len(orders), 30)
+        await wait_for(lambda: proxy.held > 0, 30)
+        plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
+        await wait_for(done(plain), 15)
+        assert plain.result()["accepted"] == 1, plain.result()
+        first_seen = push(g, HONEST, c.sign(ask(c, BOB, E18, 3200 * E6)))
+        await wait_for(done(first_seen), 15)
+        assert first_seen.result()["accepted"] == 1, first_seen.result()
+        assert not any(t.done() for t in sybils) and proxy.held > 0  # (still held)
+        proxy.release.set()
+        await wait_for(lambda: all(t.done() for t in sybils), 60)
+        for t in sybils:
+            assert sum(t.result().values()) == EACH and not t.result()["accepted"], t.result()
+        assert g.checks.pending_reads == 0 and not g.checks.parked
