@@ -86,7 +86,8 @@ class Watcher(PollLoop):
         self.store = store
         self.undoing = undoing
         """Called as a reorg or a reset begins, before the store's removal of the undone
-        blocks' fills is queued (and as own receipts are found gone: ``OwnBelow``): a write
+        blocks' fills is queued (and as own receipts are found gone: ``OwnBelow``, or
+        orphaned by a block applied at their height, ``_took``): a write
         queued after it must not store fills read before (the node's own settlements' fills,
         from their receipts: ``DurableFills.forget``). left61: the node learned of the reorg
         only when it applied it, after the watcher's reads of the new branch; a settler's
@@ -365,6 +366,8 @@ class Watcher(PollLoop):
         changes.fills.extend(eff.fills)
         changes.cancelled |= eff.cancelled
         changes.makers_cancelled_up_to |= eff.makers
+        if eff.orphaned:  # (their nonces free: the lane's read again before its next
+            self.undoing()  # signature, not once the node applied this poll; settle77)
         changes.rejudge |= eff.orphaned
         changes.own_gone |= bool(eff.orphaned)
         reread = {a for a in eff.funds if self.wanted(a)}
