@@ -280,23 +280,47 @@ def side_block_proxy(upstream: str, block: dict[str, object]) -> Iterator[str]:
 
 
 @contextmanager
-def nulling_proxy(upstream: str, number: int, at: int = 1) -> Iterator[tuple[str, list[int]]]:
+def nulling_proxy(
+    upstream: str, number: int, at: int = 1, in_batch: bool = False, times: int = 2**62
+) -> Iterator[tuple[str, list[int]]]:
     """The URL of a proxy to ``upstream`` that answers ``eth_getBlockByNumber`` of block
-    ``number`` (alone) with null from its ``at``-th ask on (a backend still below it), the
+    ``number`` (alone; ``in_batch``: in a batch instead, its other calls forwarded) with
+    null from its ``at``-th ask on, ``times`` times at most (a backend still below it), the
     rest forwarded; and a list holding the count of such answers given."""
     told, asked = [0], [0]
     lock = threading.Lock()
 
+    def nulled(call: object) -> bool:  # (the lock held)
+        if not isinstance(call, dict) or call.get("method") != "eth_getBlockByNumber":
+            return False
+        if (call.get("params") or [None])[0] != hex(number):
+            return False
+        asked[0] += 1
+        if asked[0] < at or told[0] >= times:
+            return False
+        told[0] += 1
+        return True
+
     def intercept(req: object) -> Answer | None:
-        if not isinstance(req, dict) or req.get("method") != "eth_getBlockByNumber":
+        if isinstance(req, list) != in_batch:
             return None
-        if (req.get("params") or [None])[0] != hex(number):
-            return None
-        with lock:
-            asked[0] += 1
-            if asked[0] < at:
+        if isinstance(req, list):
+            with lock:
+                ids = {c.get("id") for c in req if isinstance(c, dict) and nulled(c)}
+            if not ids:
                 return None
-            told[0] += 1
+            fwd = urllib.request.Request(
+                upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(fwd, timeout=30) as resp:
+                status, answer = resp.status, json.loads(resp.read())
+            for a in answer if isinstance(answer, list) else []:
+                if isinstance(a, dict) and a.get("id") in ids:
+                    a["result"] = None
+            return status, json.dumps(answer).encode()
+        with lock:
+            if not isinstance(req, dict) or not nulled(req):
+                return None
         return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": None}).encode()
 
     with _proxy(upstream, intercept) as url:

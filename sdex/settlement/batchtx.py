@@ -36,7 +36,7 @@ from concurrent.futures import Future
 
 from sdex.chain import Receipt
 from sdex.chain.aio import NotDone
-from sdex.chain.asend import ChainReplaced
+from sdex.chain.asend import ChainReplaced, ChainUnproven
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
@@ -210,7 +210,7 @@ class BatchTx(NonceLane):
                     self.sender.forget_nonce()
                 try:
                     signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
-                except ChainReplaced as e:  # (its nonce read from another chain: ``_count``)
+                except (ChainReplaced, ChainUnproven) as e:  # (its nonce: ``_count``)
                     log.warning("settlement of %d matches not signed: %s", len(batch), e)
                     self._refused_at = time.perf_counter()
                     return unsent(batch, str(e))

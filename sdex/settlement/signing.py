@@ -14,7 +14,7 @@ from typing import Any
 from sdex.chain import Receipt, Sender, SignedTx
 from sdex.chain.aio import NotDone
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends, ChainReplaced, ChainView, holds_view
+from sdex.chain.asend import AsyncSends, ChainReplaced, ChainUnproven, ChainView, holds_view
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import Fees
 from sdex.settlement.owned import OwnTxs
@@ -155,27 +155,14 @@ class SigningLane:
                     return self.sender.sign(to, data, gas, fees=fees)
 
     async def _count(self) -> int:
-        """The lane's pending count on the chain behind the URL, asked in one request with
-        the node's view's block: ``ChainReplaced`` if that chain does not hold it, or the
-        watcher's view moved meanwhile (nothing signed: the reset's re-judging has the
-        orders). settle74: a count read from a chain replaced behind the URL and not yet
-        seen by the watcher (190-400 ms on Hardhat, ``bench/settle74_send_window.py``;
-        read after a failed send, which forgets the nonce) was that chain's own, and the
-        old chain's next match, signed at it, was mined there (``_same_chain`` compares
-        the watcher's view only). Those the lane sent the old chain and the new one has
-        pooled are displaced first (``sdex.settlement.stale``)."""
+        """The lane's pending count on the chain behind the URL that holds the node's view
+        (``count_in_view``: ``ChainReplaced``, ``ChainUnproven``; nothing signed: the reset's
+        re-judging has the orders, or they go back unsent). Those the lane sent the old
+        chain and the new one has pooled are displaced first (``sdex.settlement.stale``)."""
         view = self.async_sends.viewed()
-        asks: list[tuple[str, list[Any]]] = [
-            ("eth_getTransactionCount", [self.sender.address, "pending"])
-        ]
-        if view is not None:
-            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
-        pending, *at = await self.receipts.batch(asks)
-        for answer in (pending, *at):
-            if isinstance(answer, Exception):
-                raise answer
-        if view is not None and (self.async_sends.viewed() != view or not holds_view(view, at[0])):
-            raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
+        pending = await count_in_view(
+            self.receipts, self.sender.address, view, self.async_sends.viewed
+        )
         stale = [
             t for v, t in self.signed_views.values() if v and v != view and t.tx_hash in self.ours
         ]
@@ -186,4 +173,40 @@ class SigningLane:
                 )
             except Exception as e:  # (their receipt waits try again)
                 log.warning("the old chain's settlements not displaced: %s", e)
+        return pending
+
+
+async def count_in_view(
+    rpc: AsyncRpc, address: str, view: ChainView | None, viewed: Callable[[], ChainView | None]
+) -> int:
+    """``address``'s pending count on the chain behind ``rpc``, asked in one request with
+    ``view``'s block (``viewed``: the node's view now). ``ChainReplaced`` if the view moved
+    meanwhile, or that chain said another block there twice, the second a request of its own
+    (settle74: a count read from a chain replaced behind the URL and not yet seen by the
+    watcher, 190-400 ms on Hardhat, ``bench/settle74_send_window.py``, was that chain's own,
+    and the old chain's next match, signed at it, was mined there). ``ChainUnproven`` if an
+    answer was no block (null: a backend below it, whose count is no more current): neither
+    that chain nor another proven. The count is the one asked with the block that held the
+    view. settle77: one null was taken for another chain, the batch given back unsent, a
+    pause, "the chain was replaced" (left76 made the same rule of ``AsyncSends.on_chain``)."""
+    asks: list[tuple[str, list[Any]]] = [("eth_getTransactionCount", [address, "pending"])]
+    if view is None:
+        (pending,) = await rpc.batch(asks)
+        if isinstance(pending, Exception):
+            raise pending
         return quantity(pending)
+    asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+    proven = True
+    for _ in range(2):
+        pending, at = await rpc.batch(asks)
+        for answer in (pending, at):
+            if isinstance(answer, Exception):
+                raise answer
+        if viewed() != view:
+            raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
+        if holds_view(view, at):
+            return quantity(pending)
+        proven = proven and isinstance(at, dict) and isinstance(at.get("hash"), str)
+    if not proven:
+        raise ChainUnproven(f"nonce not read: the chain answered no block {view[0]}")
+    raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
