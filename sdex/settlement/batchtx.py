@@ -45,6 +45,7 @@ from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
+from sdex.settlement.signing import NOT_ITS_CHAIN
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
@@ -287,12 +288,15 @@ class BatchTx(NonceLane):
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
         if receipt is None:
+            displaced = signed.tx_hash in self.displaced  # (before an await: forget_final)
             self.lost += 1
             self.give_up(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed)
             why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
+            if displaced:  # (the node's doing; settle77: counted against both orders)
+                why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
             return [
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
                 for m in batch
