@@ -325,3 +325,56 @@ def nulling_proxy(
 
     with _proxy(upstream, intercept) as url:
         yield url, told
+
+
+@dataclass
+class Balancer:
+    """What ``retrying_balancer`` does: once ``armed``, the next request sending a raw
+    transaction goes to the first backend, then again to the second, whose answer it gives
+    (a balancer that took the first backend's answer for lost and tried another); then the
+    next ``lagging`` requests asking for a transaction by hash go to the second too."""
+
+    armed: threading.Event = field(default_factory=threading.Event)
+    lagging: int = 1
+    retried: list[object] = field(default_factory=list)
+    """The second backend's answers to the sends it was given."""
+    lagged: int = 0
+    """Requests for a transaction by hash answered by the second backend."""
+
+
+def _forward(url: str, req: object) -> Answer:
+    fwd = urllib.request.Request(
+        url, json.dumps(req).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(fwd, timeout=30) as resp:
+        return resp.status, resp.read()
+
+
+@contextmanager
+def retrying_balancer(first: str, second: str) -> Iterator[tuple[str, Balancer]]:
+    """The URL of a balancer in front of two backends, ``first`` (the chain) and ``second``
+    (a node behind it: a lower count, the transactions since unknown), forwarding
+    everything to ``first`` but what its ``Balancer`` says."""
+    b = Balancer()
+    lock = threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
+        methods = {c.get("method") for c in calls}
+        with lock:
+            send = "eth_sendRawTransaction" in methods and b.armed.is_set()
+            if send:
+                b.armed.clear()
+            asks = not send and "eth_getTransactionByHash" in methods
+            lag = asks and bool(b.retried) and b.lagging > b.lagged
+            if lag:
+                b.lagged += 1
+        if send:
+            _forward(first, req)  # (taken there; its answer lost on the way back)
+            status, body = _forward(second, req)
+            b.retried.append(json.loads(body))
+            return status, body
+        return _forward(second, req) if lag else None
+
+    with _proxy(first, intercept) as url:
+        yield url, b

@@ -17,11 +17,12 @@ from sdex.chain.asend import ChainView, holds_view, not_served
 from sdex.chain.tx import already_known, fees_of
 from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
-from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below
+from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
 from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
+from sdex.settlement.stages import FlightTimes
 from sdex.settlement.stale import displace
 from sdex.store import Store
 
@@ -106,6 +107,41 @@ class NonceLane(SigningLane):
                 log.warning("settlement %s pooled behind nonces %s: filled", stuck.tx_hash, gap)
                 await self._fill(gap)
         return bool(gap)
+
+    async def _over_gap(
+        self, refused: SignedTx, times: FlightTimes | None
+    ) -> asyncio.Future[Receipt | None]:
+        """``refused`` answered "nonce too high" (not taken by the backend that answered:
+        the lane's nonce past the chain's count, blocks of its settlements undone before the
+        watcher saw it; or a backend that lags the one that took it, behind a balancer that
+        sent it again there): the nonces below it that the chain holds nothing of, none of
+        the lane's in flight at one, filled by transfers of nothing
+        (``sdex.settlement.gap.unheld_below``), then its same bytes queued again after them
+        (the broadcast returned), in the view it was signed in. Never its matches signed
+        again at another nonce while these bytes may land (settle77: nonce75 did so when
+        the chain did not know its hash; a lagging backend does not, and both were mined).
+        Under ``_send_lock`` once the lane's sends under way have ended (the count read
+        then covers each one the chain took); the lane's nonce is read again after it."""
+        async with self._send_lock:
+            await self._sends_ended()
+            view = self.signed_views.get(refused.tx_hash, (self.async_sends.viewed(),))[0]
+            flying = self.in_flight - {refused.tx_hash}
+            ours = [t.nonce for h, (_, t) in self.signed_views.items() if h in flying]
+            try:
+                gap = await unheld_below(
+                    self.receipts, self.sender.address, refused, ours, view,
+                    self.async_sends.viewed,
+                )  # fmt: skip
+            except Exception as e:  # (sent again as it is: a refusal again tells)
+                log.warning("nonces below %s not read: %s", refused.tx_hash, e)
+                gap = range(0)
+            if gap:
+                log.warning("settlement %s refused past nonces %s: filled", refused.tx_hash, gap)
+                await self._fill(gap)
+            self.sender.forget_nonce()
+            sending = self._send_queued(None, refused, times, view)
+            self.sending(sending)
+        return sending
 
     async def _fill(self, nonces: range) -> None:
         """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""

@@ -61,9 +61,20 @@ class SigningLane:
         ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
         the chain replaced before its turn came (never sent: resend68, an old chain's
         settlement waiting behind a send was sent to the chain that replaced it)."""
-        before = self._last_broadcast
         view = self.async_sends.viewed()  # (as signed: no await since)
         self.signed_views[signed.tx_hash] = (view, signed)
+        return self._send_queued(recorded, signed, times, view)
+
+    def _send_queued(
+        self,
+        recorded: Future[Any] | None,
+        signed: SignedTx,
+        times: FlightTimes | None,
+        view: ChainView | None,
+    ) -> asyncio.Future[Receipt | None]:
+        """(``_send_lock`` held) ``signed``'s broadcast, after every one queued before it,
+        sent only while the node's view is ``view`` (the one it was signed in)."""
+        before = self._last_broadcast
         task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
         self._last_broadcast = task
         return task
