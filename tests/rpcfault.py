@@ -280,24 +280,101 @@ def side_block_proxy(upstream: str, block: dict[str, object]) -> Iterator[str]:
 
 
 @contextmanager
-def nulling_proxy(upstream: str, number: int, at: int = 1) -> Iterator[tuple[str, list[int]]]:
+def nulling_proxy(
+    upstream: str, number: int, at: int = 1, in_batch: bool = False, times: int = 2**62
+) -> Iterator[tuple[str, list[int]]]:
     """The URL of a proxy to ``upstream`` that answers ``eth_getBlockByNumber`` of block
-    ``number`` (alone) with null from its ``at``-th ask on (a backend still below it), the
+    ``number`` (alone; ``in_batch``: in a batch instead, its other calls forwarded) with
+    null from its ``at``-th ask on, ``times`` times at most (a backend still below it), the
     rest forwarded; and a list holding the count of such answers given."""
     told, asked = [0], [0]
     lock = threading.Lock()
 
+    def nulled(call: object) -> bool:  # (the lock held)
+        if not isinstance(call, dict) or call.get("method") != "eth_getBlockByNumber":
+            return False
+        if (call.get("params") or [None])[0] != hex(number):
+            return False
+        asked[0] += 1
+        if asked[0] < at or told[0] >= times:
+            return False
+        told[0] += 1
+        return True
+
     def intercept(req: object) -> Answer | None:
-        if not isinstance(req, dict) or req.get("method") != "eth_getBlockByNumber":
+        if isinstance(req, list) != in_batch:
             return None
-        if (req.get("params") or [None])[0] != hex(number):
-            return None
-        with lock:
-            asked[0] += 1
-            if asked[0] < at:
+        if isinstance(req, list):
+            with lock:
+                ids = {c.get("id") for c in req if isinstance(c, dict) and nulled(c)}
+            if not ids:
                 return None
-            told[0] += 1
+            fwd = urllib.request.Request(
+                upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(fwd, timeout=30) as resp:
+                status, answer = resp.status, json.loads(resp.read())
+            for a in answer if isinstance(answer, list) else []:
+                if isinstance(a, dict) and a.get("id") in ids:
+                    a["result"] = None
+            return status, json.dumps(answer).encode()
+        with lock:
+            if not isinstance(req, dict) or not nulled(req):
+                return None
         return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": None}).encode()
 
     with _proxy(upstream, intercept) as url:
         yield url, told
+
+
+@dataclass
+class Balancer:
+    """What ``retrying_balancer`` does: once ``armed``, the next request sending a raw
+    transaction goes to the first backend, then again to the second, whose answer it gives
+    (a balancer that took the first backend's answer for lost and tried another); then the
+    next ``lagging`` requests asking for a transaction by hash go to the second too."""
+
+    armed: threading.Event = field(default_factory=threading.Event)
+    lagging: int = 1
+    retried: list[object] = field(default_factory=list)
+    """The second backend's answers to the sends it was given."""
+    lagged: int = 0
+    """Requests for a transaction by hash answered by the second backend."""
+
+
+def _forward(url: str, req: object) -> Answer:
+    fwd = urllib.request.Request(
+        url, json.dumps(req).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(fwd, timeout=30) as resp:
+        return resp.status, resp.read()
+
+
+@contextmanager
+def retrying_balancer(first: str, second: str) -> Iterator[tuple[str, Balancer]]:
+    """The URL of a balancer in front of two backends, ``first`` (the chain) and ``second``
+    (a node behind it: a lower count, the transactions since unknown), forwarding
+    everything to ``first`` but what its ``Balancer`` says."""
+    b = Balancer()
+    lock = threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
+        methods = {c.get("method") for c in calls}
+        with lock:
+            send = "eth_sendRawTransaction" in methods and b.armed.is_set()
+            if send:
+                b.armed.clear()
+            asks = not send and "eth_getTransactionByHash" in methods
+            lag = asks and bool(b.retried) and b.lagging > b.lagged
+            if lag:
+                b.lagged += 1
+        if send:
+            _forward(first, req)  # (taken there; its answer lost on the way back)
+            status, body = _forward(second, req)
+            b.retried.append(json.loads(body))
+            return status, body
+        return _forward(second, req) if lag else None
+
+    with _proxy(first, intercept) as url:
+        yield url, b

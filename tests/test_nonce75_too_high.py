@@ -1,4 +1,7 @@
-"""nonce75: a settlement the chain refuses as "Nonce too high" is signed again at its count.
+"""nonce75: a settlement the chain refuses as "Nonce too high" settles (settle77: sent again
+as signed once the nonce below it is filled by a transfer of nothing; nonce75 signed its
+matches again at the count, which behind a balancer settled them twice:
+``test_settle77_too_high_balancer``).
 
 A refusal for a nonce past the chain's count says the chain did not take the transaction
 (Hardhat while it automines: "transactions can't be queued"): it cannot land unless sent
@@ -27,7 +30,7 @@ def hardhat_only(engine: Engine) -> None:
         pytest.skip("Hardhat only: anvil queues a transaction past the count, never refuses it")
 
 
-async def test_a_settlement_refused_as_nonce_too_high_is_signed_again_and_settles(
+async def test_a_settlement_refused_as_nonce_too_high_is_sent_again_and_settles(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
@@ -39,4 +42,5 @@ async def test_a_settlement_refused_as_nonce_too_high_is_signed_again_and_settle
         assert s.nonce_refusals >= 1
         assert await api.status(other) == "filled"
         mined = int(c.rpc.call("eth_getTransactionCount", lane.operator, "latest"), 16)
-        assert mined == lane.count + 1
+        assert mined == lane.known + 1  # (a transfer of nothing at the count, then it)
+        assert s.gap_fills == lane.known - lane.count

@@ -16,11 +16,12 @@ one goes back to be matched again; the other matches of the batch, and other bat
 not touched (a batch whose record the store refused never left: its matches go back
 undiagnosed). One left pooled unmined goes again at higher fees (``sdex.settlement.replace``);
 a lost one that later ones wait on has its nonce filled by a transfer of nothing (not while
-pooled). A send refused for its nonce can never land ("nonce too low": another sender of the
-operator's key used it, e.g. a devnet deployed again under the node; "nonce too high": the
-chain did not take it, the lane's nonce past its count after blocks of the lane's were
-undone): its matches are signed again (``NONCE_TRIES``) at the chain's count, read once
-every broadcast of the lane under way has ended, so no nonce goes out twice.
+pooled). A send refused "nonce too low" can never land (another sender of the operator's
+key used its nonce, e.g. a devnet deployed again under the node): its matches are signed
+again (``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way
+has ended, so no nonce goes out twice. One refused "nonce too high" may still land (taken by
+another backend behind a balancer): it is sent again as signed, the nonces below it filled
+first (``NonceLane._over_gap``), its matches never signed again at another nonce.
 
 A lone match whose orders failed a settlement before with no one found guilty, or a
 contract maker's, is pre-flighted first (``suspect``: ``_preflight``).
@@ -36,7 +37,7 @@ from concurrent.futures import Future
 
 from sdex.chain import Receipt
 from sdex.chain.aio import NotDone
-from sdex.chain.asend import ChainReplaced
+from sdex.chain.asend import ChainReplaced, ChainUnproven
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
@@ -45,6 +46,7 @@ from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
+from sdex.settlement.signing import NOT_ITS_CHAIN
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
@@ -109,10 +111,8 @@ class BatchTx(NonceLane):
         self.sending(sending)
         return signed, heads, sending
 
-    async def chain_knows(self, signed: SignedTx, too_high: bool = False) -> bool:
-        """Whether the chain holds ``signed`` (pooled or mined), or may. ``too_high``: its
-        send was answered "nonce too high", the chain did not take it; it is not held when
-        the chain does not know its hash, whatever its count (nonce75). A send answered
+    async def chain_knows(self, signed: SignedTx) -> bool:
+        """Whether the chain holds ``signed`` (pooled or mined), or may. A send answered
         "nonce too low" may be the node's own transaction whose bytes reached the chain twice
         (a proxy that retried it, a second send after a failed sync send): its nonce is used
         by itself. Not held only when one answer (one request: one backend behind a
@@ -127,7 +127,7 @@ class BatchTx(NonceLane):
                     ("eth_getTransactionCount", [self.sender.address, "latest"]),
                 ]
             )
-            return found is not None or (not too_high and quantity(count) <= signed.nonce)
+            return found is not None or quantity(count) <= signed.nonce
         except Exception:
             return True
 
@@ -204,16 +204,21 @@ class BatchTx(NonceLane):
             stopped = await self._preflight(batch, data, gas)
             if stopped is not None:  # (it reverted, or was not answered: nothing sent)
                 return stopped
+        again: SignedTx | None = None  # (refused "too high": sent again as signed)
         for attempt in range(1, NONCE_TRIES + 1):
-            async with self._send_lock:  # nonce order: sign, record, queue the broadcast
-                if attempt > 1:  # refused for its nonce: signed again at the chain's count
-                    self.sender.forget_nonce()
-                try:
-                    signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
-                except ChainReplaced as e:  # (its nonce read from another chain: ``_count``)
-                    log.warning("settlement of %d matches not signed: %s", len(batch), e)
-                    self._refused_at = time.perf_counter()
-                    return unsent(batch, str(e))
+            if again is not None:  # (the nonces below it filled first: ``_over_gap``)
+                sending = await self._over_gap(again, times)
+            else:
+                async with self._send_lock:  # nonce order: sign, record, queue the broadcast
+                    if attempt > 1:  # refused "too low": signed again at the chain's count
+                        self.sender.forget_nonce()
+                    try:
+                        signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
+                    except (ChainReplaced, ChainUnproven) as e:  # (its nonce: ``_count``)
+                        log.warning("settlement of %d matches not signed: %s", len(batch), e)
+                        self._refused_at = time.perf_counter()
+                        return unsent(batch, str(e))
+            again = None
             suspect = False
             early: Receipt | None = None
             nonce_taken = False
@@ -229,20 +234,27 @@ class BatchTx(NonceLane):
             except Exception as e:  # unknown whether the node took it: its receipt will say
                 said = nonce_refusal(e)  # ("low", "high": the chain's refusal for its nonce)
                 refused = said is not None
-                if (
-                    refused
-                    and attempt < NONCE_TRIES
-                    and not await self.chain_knows(signed, too_high=said == "high")
-                ):
+                if said == "high" and attempt < NONCE_TRIES:
+                    # Not taken by the backend that answered (the lane's nonce past its
+                    # count: blocks of its settlements undone before the watcher saw it;
+                    # nonce75), or by a backend that lags the one that took it, behind a
+                    # balancer that sent it there again: these bytes may land. Sent again
+                    # as they are, the nonces below them filled first; never its matches
+                    # signed again (settle77: nonce75 did so, both were mined).
+                    log.warning(
+                        "settlement %s refused for its nonce %d (%s): sent again",
+                        signed.tx_hash, signed.nonce, e,
+                    )  # fmt: skip
+                    self.nonce_refusals += 1
+                    again = signed
+                    continue
+                if said == "low" and attempt < NONCE_TRIES and not await self.chain_knows(signed):
                     # The chain refused it and does not hold it (its answer "too low" to a
-                    # second copy of a landed one is the same: review28): too low, its nonce
-                    # is used (another sender of this key, e.g. a devnet deployed again
-                    # under the node), so it can never land; too high, the chain did not
-                    # take it (a lane's nonce past the chain's count: blocks of its
-                    # settlements undone before the watcher saw it; nonce75: counted lost,
-                    # its matches failed, the wallet's IOC never traded).
-                    # The same matches are signed again, once every send of ours under way
-                    # ended, at the chain's count (``_sign_next``), judged again first.
+                    # second copy of a landed one is the same: review28): its nonce is used
+                    # (another sender of this key, e.g. a devnet deployed again under the
+                    # node), so it can never land. The same matches are signed again, once
+                    # every send of ours under way ended, at the chain's count
+                    # (``_sign_next``), judged again first.
                     log.warning(
                         "settlement %s refused for its nonce %d (%s): signed again",
                         signed.tx_hash, signed.nonce, e,
@@ -287,12 +299,15 @@ class BatchTx(NonceLane):
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
         if receipt is None:
+            displaced = signed.tx_hash in self.displaced  # (before an await: forget_final)
             self.lost += 1
             self.give_up(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed)
             why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
+            if displaced:  # (the node's doing; settle77: counted against both orders)
+                why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
             return [
                 SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
                 for m in batch

@@ -1,24 +1,30 @@
 """The lane's nonces that later transactions wait on, with no transaction of them the chain
 holds: which are to be filled by transfers of nothing to the lane's own address
-(``NonceLane._fill``). Two ways to one:
+(``NonceLane._fill``). Three ways to one:
 
 - A transaction of the lane lost (``lost_to_fill``): its nonce, if the chain has not used it,
   pools nothing at it and does not hold it pooled.
 - A settlement pooled past the chain's count (``missing_below``). When blocks holding the
   lane's settlements are undone before the watcher sees it (a reorg between two polls, a
   devnet's ``evm_revert``), the lane's next settlement is signed at the old branch's count.
-  Hardhat refuses it ("Nonce too high": signed again at the count, nonce75); anvil and geth
-  keep it pooled behind the gap and mine it once the count comes to it. gap76: before, it was
-  signed again at rising fees, which cannot help, and counted lost at ``RECEIPT_TIMEOUT``
-  (its nonce not filled: "an earlier gap"), its matches failed, the wallet's IOC never traded.
+  Anvil and geth keep it pooled behind the gap and mine it once the count comes to it. gap76:
+  before, it was signed again at rising fees, which cannot help, and counted lost at
+  ``RECEIPT_TIMEOUT`` (its nonce not filled: "an earlier gap"), its matches failed, the
+  wallet's IOC never traded.
+- A settlement refused "nonce too high" (``unheld_below``): Hardhat, which cannot queue it
+  while it automines, in the same case; or, behind a balancer, a backend that lags the one
+  that took it (the send tried again there). It is sent again as signed once the nonces
+  below it are filled. settle77: nonce75 signed its matches again at the count when the
+  chain did not know its hash, and the lagging backend does not: both were mined.
 
-Transfers of nothing, not the pooled settlement's matches signed again at the count: the
-pooled one cannot be taken back (only displaced at its nonce), and once the count came to it
-it would land too, the same matches settled twice (a paid revert, or an order's rest filled
-again). A transfer settles nothing: the pooled settlement lands as signed (the contract checks
-each match against the chain it lands on), and the undone settlements' matches are the
-watcher's to judge again when it applies the reorg. If one of those lands again at its nonce
-first (another node's pool kept it), the transfer there is refused: harmless.
+Transfers of nothing, not the pooled (or refused) settlement's matches signed again at the
+count: the bytes the chain was sent cannot be taken back (only displaced at its nonce), and
+once the count came to them they would land too, the same matches settled twice (a paid
+revert, or an order's rest filled again). A transfer settles nothing: the settlement lands as
+signed (the contract checks each match against the chain it lands on), and the undone
+settlements' matches are the watcher's to judge again when it applies the reorg. If one of
+those lands again at its nonce first (another node's pool kept it), the transfer there is
+refused: harmless.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from sdex.chain.asend import ChainView, holds_view
 from sdex.chain.tx import Sender, SignedTx
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.receipts import in_pool, quantity
+from sdex.settlement.signing import count_in_view
 
 log = logging.getLogger("sdex.settlement")
 
@@ -84,6 +91,24 @@ async def missing_below(
     if not in_pool(known) or (view is not None and not holds_view(view, at[0])):
         return range(0)
     gap = range(quantity(pending), stuck.nonce)
+    return range(0) if any(n in gap for n in ours) else gap
+
+
+async def unheld_below(
+    rpc: AsyncRpc,
+    address: str,
+    refused: SignedTx,
+    ours: Collection[int],
+    view: ChainView | None,
+    viewed: Callable[[], ChainView | None],
+) -> range:
+    """The nonces below ``refused``'s (a send the chain behind ``rpc`` answered "nonce too
+    high") from the chain's pending count, read only where the chain holds ``view``'s block
+    (``sdex.settlement.signing.count_in_view``: its errors raised); none (an empty range)
+    when a transaction of ``ours`` (the nonces of the lane's in flight) is among them: its
+    own send decides it, and this one is sent again after it."""
+    pending = await count_in_view(rpc, address, view, viewed)
+    gap = range(pending, refused.nonce)
     return range(0) if any(n in gap for n in ours) else gap
 
 

@@ -1,31 +1,27 @@
-"""The settler's nonce lane (``sdex.settlement.settler``): the next transaction signed in
-nonce order, its receipt awaited (none: the transaction is lost), one the chain keeps in its
-pool without mining it signed again at higher fees (``sdex.settlement.replace``), or, pooled
-behind a gap in the lane's nonces, the gap filled; the nonce of a lost one that later
-transactions wait on filled by a transfer of nothing (``sdex.settlement.gap``), and the node's
-own settlement transactions forgotten once final."""
+"""The settler's nonce lane (``sdex.settlement.settler``), after its signing and broadcasts
+(``sdex.settlement.signing``): each transaction's receipt awaited (none: the transaction is
+lost), one the chain keeps in its pool without mining it signed again at higher fees
+(``sdex.settlement.replace``), or, pooled behind a gap in the lane's nonces, the gap filled;
+the nonce of a lost one that later transactions wait on filled by a transfer of nothing
+(``sdex.settlement.gap``), and the node's own settlement transactions forgotten once final."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
-from sdex.chain import Receipt, Sender, SignedTx
-from sdex.chain.aio import ChainThread, NotDone
-from sdex.chain.arpc import AsyncRpc
-from sdex.chain.asend import AsyncSends, ChainReplaced, ChainView, holds_view, not_served
+from sdex.chain import Receipt, SignedTx
+from sdex.chain.aio import ChainThread
+from sdex.chain.asend import ChainView, holds_view, not_served
 from sdex.chain.tx import already_known, fees_of
 from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
-from sdex.settlement.broadcast import Broadcaster
-from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below
-from sdex.settlement.gas import GAP_FILL_GAS, Fees
-from sdex.settlement.owned import OwnTxs
+from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
+from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
+from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.stale import displace
 from sdex.store import Store
@@ -33,16 +29,12 @@ from sdex.store import Store
 log = logging.getLogger("sdex.settlement")
 
 
-class NonceLane:
-    """The signing, receipts and gap filling of ``Settler`` (which builds these parts)."""
+class NonceLane(SigningLane):
+    """The receipts, replacements and gap filling of ``Settler`` (which builds these parts),
+    after the signing and broadcasts of ``sdex.settlement.signing``."""
 
     chain: ChainThread
-    sender: Sender
-    receipts: AsyncRpc
     mirror: Mirror | None
-    fees: Fees
-    broadcaster: Broadcaster
-    ours: OwnTxs
     given_up: set[str]
     """Of ``ours``, those counted lost (``give_up``), and those a previous run left in flight
     (``reconcile``): landed after all, or before the restart's orders were judged from a
@@ -50,109 +42,19 @@ class NonceLane:
     (``NodeChainState._on_block``)."""
     blocks: BlockReceipts | None
     gap_fills: int
-    sends: set[asyncio.Future[Receipt | None]]
-    _send_lock: asyncio.Lock
-    async_sends: AsyncSends
-    """The broadcasts, on the event loop."""
-    _last_broadcast: asyncio.Future[Receipt | None] | None
     store: Store
     in_flight: set[str]
-    signed_views: dict[str, tuple[ChainView | None, SignedTx]]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
     """Held while a replacement is signed, recorded and sent (``_replace``)."""
-    undos = 0
-    """Undoings of blocks the watcher began, reorgs and resets (``undone``)."""
-    _nonce_view: ChainView | None = None
-    """The view of the chain (``AsyncSends.viewed``) the lane's last signature was made in:
-    moved since, the lane's nonce is the old chain's (``_sign_next`` reads it again)."""
-    _nonce_undos = 0
-    """The ``undos`` the lane's last signature was made with: more since, the lane's nonce
-    may be past the chain's count (``_sign_next`` reads it again)."""
     automine_unserved = False
     """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
     replace_refused = 0
     """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
-    displaced: set[str]
-    """Settlements of a replaced chain pooled on the new one, displaced there (``stale``)."""
     pool_nudges = 0
     """Transfers of nothing sent to make a chain that mines on the send mine its pool
     (``_nudge``)."""
-
-    def broadcast_after(
-        self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
-    ) -> asyncio.Future[Receipt | None]:
-        """(``_send_lock`` held) Broadcast ``signed`` on the event loop
-        once ``recorded`` (its record on the store's writer) is durable and every broadcast
-        queued before it ended: one at a time, in nonce order. The future raises
-        ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
-        the chain replaced before its turn came (never sent: resend68, an old chain's
-        settlement waiting behind a send was sent to the chain that replaced it)."""
-        before = self._last_broadcast
-        view = self.async_sends.viewed()  # (as signed: no await since)
-        self.signed_views[signed.tx_hash] = (view, signed)
-        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
-        self._last_broadcast = task
-        return task
-
-    async def _broadcast(
-        self,
-        recorded: Future[Any] | None,
-        before: asyncio.Future[Receipt | None] | None,
-        signed: SignedTx,
-        times: FlightTimes | None,
-        view: ChainView | None,
-    ) -> Receipt | None:
-        if recorded is not None:
-            try:
-                await asyncio.wrap_future(recorded)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as e:
-                raise NotDone(f"{type(e).__name__}: {e}") from None
-        self.broadcaster.queued(signed, times)
-        started = False
-        try:
-            if before is not None and not before.done():
-                await asyncio.wait((before,))
-            self._same_chain(signed, view)
-            started = True  # (``send_async`` counts it started before its first await)
-            return await self.broadcaster.send_async(self.async_sends, signed, times)
-        finally:
-            if not started:  # cancelled while it waited its turn (review30)
-                self.broadcaster.unqueued()
-
-    def _same_chain(self, signed: SignedTx, view: ChainView | None) -> None:
-        """Raise ``ChainReplaced`` if the node's view of the chain moved since ``view`` (the
-        watcher saw a reset: the store dropped ``signed``'s row, the reset's re-judging has
-        its orders); the lane's nonce is read again (the new chain's count)."""
-        if self.async_sends.viewed() != view:
-            self.sender.forget_nonce()
-            raise ChainReplaced(f"{signed.tx_hash} not sent: the chain was replaced")
-
-    def undone(self) -> None:
-        """The watcher begins to undo blocks (a reorg, or a reset; before the store's
-        removal, no await between): a settlement of the lane's in one of them freed its
-        nonce. The nonce is read again before the next signature, one already under way
-        included (``_sign_next``). nonce75: forgotten only once the node applied the reorg
-        (after the store's removal, the new branch's read, the funds' refresh), a match
-        signed meanwhile took the old branch's next nonce, past the chain's count: on
-        Hardhat "Nonce too high", the settlement lost and the wallet's IOC never traded."""
-        self.undos += 1
-        self.sender.forget_nonce()
-
-    def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
-        """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
-        self.sends.add(sent)
-        sent.add_done_callback(self.sends.discard)
-
-    async def _sends_ended(self) -> None:
-        """(``_send_lock`` held: no new one queued) Until every broadcast of the lane queued
-        has ended: the chain's count then covers each one it took. Read before, it could
-        hand out the nonce of one signed and not yet sent (a second transaction at it)."""
-        if self.sends:
-            await asyncio.wait(list(self.sends))
 
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
@@ -171,68 +73,6 @@ class NonceLane:
         flying = self.in_flight  # (a gap's filler or a nudge: never in flight)
         self.signed_views = {t: v for t, v in self.signed_views.items() if t in flying}
         self.displaced &= flying
-
-    async def _sign_next(
-        self, to: str, data: bytes, gas: int, check: Callable[[], None] | None = None
-    ) -> SignedTx:
-        """Sign the lane's next transaction (its nonce, when not known, read from the chain
-        once no broadcast of the lane is under way): the nonce and fees read and the
-        transaction signed on the event loop (a key parsed once, ~0.1 ms a signature: a
-        thread of its own would wait for the GIL longer), so that signing never waits
-        behind a broadcast. ``check`` is called right before the signature, after every
-        await (it may raise: nothing signed; ``sdex.settlement.take.still``). A view moved
-        since the last signature, or an undoing begun since (``undone``: a reorg; nonce75),
-        has the nonce read again (review74a), and only from a chain holding the view's block
-        (``_count``, settle74): ARCHITECTURE, "reorgs and resets"."""
-        fees = await self.fees.current(self.receipts)
-        while True:
-            view = self.async_sends.viewed()
-            if view != self._nonce_view or self.undos != self._nonce_undos:
-                self.sender.forget_nonce()
-                self._nonce_view, self._nonce_undos = view, self.undos
-            if self.sender.next_nonce is None:
-                await self._sends_ended()
-                self.sender.learn_nonce(await self._count())
-                continue  # (the view asked again after these awaits)
-            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
-                if self.sender.next_nonce is not None:
-                    if check is not None:
-                        check()
-                    return self.sender.sign(to, data, gas, fees=fees)
-
-    async def _count(self) -> int:
-        """The lane's pending count on the chain behind the URL, asked in one request with
-        the node's view's block: ``ChainReplaced`` if that chain does not hold it, or the
-        watcher's view moved meanwhile (nothing signed: the reset's re-judging has the
-        orders). settle74: a count read from a chain replaced behind the URL and not yet
-        seen by the watcher (190-400 ms on Hardhat, ``bench/settle74_send_window.py``;
-        read after a failed send, which forgets the nonce) was that chain's own, and the
-        old chain's next match, signed at it, was mined there (``_same_chain`` compares
-        the watcher's view only). Those the lane sent the old chain and the new one has
-        pooled are displaced first (``sdex.settlement.stale``)."""
-        view = self.async_sends.viewed()
-        asks: list[tuple[str, list[Any]]] = [
-            ("eth_getTransactionCount", [self.sender.address, "pending"])
-        ]
-        if view is not None:
-            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
-        pending, *at = await self.receipts.batch(asks)
-        for answer in (pending, *at):
-            if isinstance(answer, Exception):
-                raise answer
-        if view is not None and (self.async_sends.viewed() != view or not holds_view(view, at[0])):
-            raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
-        stale = [
-            t for v, t in self.signed_views.values() if v and v != view and t.tx_hash in self.ours
-        ]
-        if view is not None and stale:  # (before the lane's count there comes to them)
-            try:
-                self.displaced.update(
-                    await displace(self.receipts, self.async_sends.rpc, self.sender, stale, view)
-                )
-            except Exception as e:  # (their receipt waits try again)
-                log.warning("the old chain's settlements not displaced: %s", e)
-        return quantity(pending)
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
@@ -267,6 +107,41 @@ class NonceLane:
                 log.warning("settlement %s pooled behind nonces %s: filled", stuck.tx_hash, gap)
                 await self._fill(gap)
         return bool(gap)
+
+    async def _over_gap(
+        self, refused: SignedTx, times: FlightTimes | None
+    ) -> asyncio.Future[Receipt | None]:
+        """``refused`` answered "nonce too high" (not taken by the backend that answered:
+        the lane's nonce past the chain's count, blocks of its settlements undone before the
+        watcher saw it; or a backend that lags the one that took it, behind a balancer that
+        sent it again there): the nonces below it that the chain holds nothing of, none of
+        the lane's in flight at one, filled by transfers of nothing
+        (``sdex.settlement.gap.unheld_below``), then its same bytes queued again after them
+        (the broadcast returned), in the view it was signed in. Never its matches signed
+        again at another nonce while these bytes may land (settle77: nonce75 did so when
+        the chain did not know its hash; a lagging backend does not, and both were mined).
+        Under ``_send_lock`` once the lane's sends under way have ended (the count read
+        then covers each one the chain took); the lane's nonce is read again after it."""
+        async with self._send_lock:
+            await self._sends_ended()
+            view = self.signed_views.get(refused.tx_hash, (self.async_sends.viewed(),))[0]
+            flying = self.in_flight - {refused.tx_hash}
+            ours = [t.nonce for h, (_, t) in self.signed_views.items() if h in flying]
+            try:
+                gap = await unheld_below(
+                    self.receipts, self.sender.address, refused, ours, view,
+                    self.async_sends.viewed,
+                )  # fmt: skip
+            except Exception as e:  # (sent again as it is: a refusal again tells)
+                log.warning("nonces below %s not read: %s", refused.tx_hash, e)
+                gap = range(0)
+            if gap:
+                log.warning("settlement %s refused past nonces %s: filled", refused.tx_hash, gap)
+                await self._fill(gap)
+            self.sender.forget_nonce()
+            sending = self._send_queued(None, refused, times, view)
+            self.sending(sending)
+        return sending
 
     async def _fill(self, nonces: range) -> None:
         """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""
@@ -486,9 +361,6 @@ class NonceLane:
         self.pool_nudges += 1
         log.warning("pool not mined: transfer of nothing %s sent to mine it", nudge.tx_hash)
         return True
-
-
-NOT_ITS_CHAIN = "the chain behind the URL is not the one it was signed for"
 
 
 def refused(e: RpcError) -> bool:

@@ -35,8 +35,9 @@ class SettledMatch:
     nonce_taken: bool = False
     """Lost because the chain refused its nonce at every try (another sender of the
     operator's key kept taking it, or the lane's nonce kept running past the chain's
-    count): the node's trouble, which says nothing against either order (no failure
-    counted; attack28)."""
+    count), or displaced by the lane's own transfer of nothing (signed for a chain since
+    replaced, pooled on the new one: ``sdex.settlement.stale``; settle77): the node's
+    trouble, which says nothing against either order (no failure counted; attack28)."""
     refused: bytes | None = None
     """The order a pre-flight's revert names as refused by its signature
     (``InvalidSignature``; ``refused_order``)."""

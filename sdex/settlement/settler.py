@@ -195,8 +195,9 @@ class Settler(BatchTx):
         self.withdrawn_matches = 0  # never signed: an order of each soft-cancelled meanwhile
         self.refused = 0  # batches never sent: the store refused their records
         self.nonce_refusals = 0
-        """Sends the chain refused for their nonce ("nonce too low": another sender of the
-        operator's key used it), their matches signed again at the chain's count."""
+        """Sends the chain refused for their nonce: "nonce too low" (another sender of the
+        operator's key used it), their matches signed again at the chain's count; "nonce too
+        high", sent again as signed, the nonces below filled (``NonceLane._over_gap``)."""
         self._refused_at = -REFUSED_PAUSE
         self.idle = asyncio.Event()
         self.idle.set()

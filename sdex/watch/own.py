@@ -27,7 +27,7 @@ class OwnBelow:
         read again before its next signature), before the poll's reads and the node's
         applying of the drop. own76: the nonce was forgotten only once the node applied it;
         a match signed meanwhile took the dropped settlement's next nonce, past the chain's
-        count (Hardhat: "Nonce too high", signed again; anvil: pooled behind a gap)."""
+        count (Hardhat: "Nonce too high"; anvil: pooled behind a gap, till filled)."""
         self.since: dict[tuple[str, float], float] = {}
         """By (tx hash, when its receipt was noted): a transaction dropped and noted again
         (another receipt of it) is another entry, its wait its own."""

@@ -20,12 +20,13 @@ import re
 from typing import NamedTuple
 
 from sdex.hashfilter import HashFilter, capacity_for
-from sdex.mirror import Account
+from sdex.mirror import Account, Header, Mirror
 from sdex.mirror.bitmaps import MAX_TAINTED
 from sdex.mirror.checkpoints import LEVELS, PER_LEVEL
 from sdex.order import BITMAP_NONCE_LIMIT
 from sdex.store import Store
 from sdex.storerows import MARK_HASH
+from sdex.watch.blocks import ZERO_HASH
 
 UINT256 = 2**256
 MAKER = re.compile(r"0x[0-9a-f]{40}")
@@ -91,6 +92,36 @@ def read_saved(store: Store) -> Saved | None:
         bitmaps = None
     head = (number, block_hash, timestamp)
     return Saved(head, makers, funds, evicted, checkpoints, bitmaps)
+
+
+def load_saved(store: Store, mirror: Mirror) -> Header | None:
+    """The saved mirror loaded into ``mirror`` (``Watcher._load``): its head, to be checked
+    against the chain (None: none saved). One that is unreadable is taken as a head off the
+    chain: the stored orders are read from the chain, the first poll resets the mirror
+    (``mirror.head`` set aside, None returned)."""
+    try:
+        saved = read_saved(store)
+    except Unreadable as e:
+        log.warning("the saved chain mirror is unreadable (%s): the chain is read anew", e)
+        mirror.head = Header(0, ZERO_HASH, "", 0)  # (set aside: said once)
+        mirror.bitmaps.resumed()  # (till the reset: bitmap orders by the chain)
+        return None
+    if saved is None:
+        return None
+    (number, block_hash, timestamp), makers, funds, evicted, checkpoints, bitmaps = saved
+    m = mirror
+    if bitmaps is None:  # (none saved, or refused: the chain judges bitmap orders)
+        m.bitmaps.resumed()
+    else:  # (as at the saved head; the blocks since are applied as any)
+        m.bitmaps.load(*bitmaps)
+    m.checkpoints.load(checkpoints)  # (a far rewind provable at once: ``fork.rewound``)
+    m.marks.evicted = evicted
+    m.min_salt = makers
+    # (not an account with nothing to pay: an earlier version saved refused strangers'
+    # and kept none fresh once evicted; the chain is read for it when needed, review31)
+    m.funds = {a: f for a, f in funds.items() if min(f) > 0}
+    m.head = Header(number, block_hash, "", timestamp)
+    return m.head
 
 
 def _bitmaps(saved: object) -> tuple[set[str], set[tuple[str, int]]] | None:

@@ -51,7 +51,7 @@ from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
 from sdex.watch.ranges import LogsTooLarge, read_range, too_large
-from sdex.watch.saved import Unreadable, read_saved
+from sdex.watch.saved import load_saved
 
 CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
@@ -86,7 +86,8 @@ class Watcher(PollLoop):
         self.store = store
         self.undoing = undoing
         """Called as a reorg or a reset begins, before the store's removal of the undone
-        blocks' fills is queued (and as own receipts are found gone: ``OwnBelow``): a write
+        blocks' fills is queued (and as own receipts are found gone: ``OwnBelow``, or
+        orphaned by a block applied at their height, ``_took``): a write
         queued after it must not store fills read before (the node's own settlements' fills,
         from their receipts: ``DurableFills.forget``). left61: the node learned of the reorg
         only when it applied it, after the watcher's reads of the new branch; a settler's
@@ -138,33 +139,11 @@ class Watcher(PollLoop):
     # -- state ------------------------------------------------------------------------------
 
     def _load(self) -> None:
-        """Resume from the saved mirror (its head is re-checked against the chain). One
-        that is unreadable (``sdex.watch.saved``) is taken as a head off the chain: the
-        stored orders are read from the chain, the first poll resets the mirror."""
-        try:
-            saved = read_saved(self.store)
-        except Unreadable as e:
-            log.warning("the saved chain mirror is unreadable (%s): the chain is read anew", e)
-            self.mirror.head = Header(0, ZERO_HASH, "", 0)  # (set aside: said once)
-            self.mirror.bitmaps.resumed()  # (till the reset: bitmap orders by the chain)
-            return
-        if saved is None:
-            return
-        (number, block_hash, timestamp), makers, funds, evicted, checkpoints, bitmaps = saved
-        m = self.mirror
-        if bitmaps is None:  # (none saved, or refused: the chain judges bitmap orders)
-            m.bitmaps.resumed()
-        else:  # (as at the saved head; the blocks since are applied as any)
-            m.bitmaps.load(*bitmaps)
-        m.checkpoints.load(checkpoints)  # (a far rewind provable at once: ``fork.rewound``)
-        m.marks.evicted = evicted
-        m.min_salt = makers
-        # (not an account with nothing to pay: an earlier version saved refused strangers'
-        # and kept none fresh once evicted; the chain is read for it when needed, review31)
-        m.funds = {a: f for a, f in funds.items() if min(f) > 0}
-        m.head = Header(number, block_hash, "", timestamp)
-        self.checkpoint = self.saved = number
-        self.latest_timestamp = timestamp
+        """Resume from the saved mirror (``sdex.watch.saved.load_saved``; its head is
+        re-checked against the chain)."""
+        if (head := load_saved(self.store, self.mirror)) is not None:
+            self.checkpoint = self.saved = head.number
+            self.latest_timestamp = head.timestamp
 
     @property
     def block(self) -> int:
@@ -387,6 +366,8 @@ class Watcher(PollLoop):
         changes.fills.extend(eff.fills)
         changes.cancelled |= eff.cancelled
         changes.makers_cancelled_up_to |= eff.makers
+        if eff.orphaned:  # (their nonces free: the lane's read again before its next
+            self.undoing()  # signature, not once the node applied this poll; settle77)
         changes.rejudge |= eff.orphaned
         changes.own_gone |= bool(eff.orphaned)
         reread = {a for a in eff.funds if self.wanted(a)}

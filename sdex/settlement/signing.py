@@ -1,0 +1,223 @@
+"""The settler's nonce lane, its first half (``sdex.settlement.lane`` builds on it): the
+next transaction signed in nonce order, at a nonce read from the chain that holds the node's
+view (read again after a reorg or reset began, a failed send or a nonce refusal), and
+broadcast on the event loop once its record is durable, one at a time in nonce order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from sdex.chain import Receipt, Sender, SignedTx
+from sdex.chain.aio import NotDone
+from sdex.chain.arpc import AsyncRpc
+from sdex.chain.asend import AsyncSends, ChainReplaced, ChainUnproven, ChainView, holds_view
+from sdex.settlement.broadcast import Broadcaster
+from sdex.settlement.gas import Fees
+from sdex.settlement.owned import OwnTxs
+from sdex.settlement.receipts import quantity
+from sdex.settlement.stages import FlightTimes
+from sdex.settlement.stale import displace
+
+log = logging.getLogger("sdex.settlement")
+
+NOT_ITS_CHAIN = "the chain behind the URL is not the one it was signed for"
+
+
+class SigningLane:
+    """The signing and broadcasts of ``NonceLane`` (``Settler`` builds these parts)."""
+
+    sender: Sender
+    receipts: AsyncRpc
+    fees: Fees
+    broadcaster: Broadcaster
+    ours: OwnTxs
+    sends: set[asyncio.Future[Receipt | None]]
+    _send_lock: asyncio.Lock
+    async_sends: AsyncSends
+    """The broadcasts, on the event loop."""
+    _last_broadcast: asyncio.Future[Receipt | None] | None
+    signed_views: dict[str, tuple[ChainView | None, SignedTx]]
+    undos = 0
+    """Undoings of blocks the watcher began, reorgs and resets (``undone``)."""
+    _nonce_view: ChainView | None = None
+    """The view of the chain (``AsyncSends.viewed``) the lane's last signature was made in:
+    moved since, the lane's nonce is the old chain's (``_sign_next`` reads it again)."""
+    _nonce_undos = 0
+    """The ``undos`` the lane's last signature was made with: more since, the lane's nonce
+    may be past the chain's count (``_sign_next`` reads it again)."""
+    displaced: set[str]
+    """Settlements of a replaced chain pooled on the new one, displaced there (``stale``)."""
+
+    def broadcast_after(
+        self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
+    ) -> asyncio.Future[Receipt | None]:
+        """(``_send_lock`` held) Broadcast ``signed`` on the event loop
+        once ``recorded`` (its record on the store's writer) is durable and every broadcast
+        queued before it ended: one at a time, in nonce order. The future raises
+        ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
+        the chain replaced before its turn came (never sent: resend68, an old chain's
+        settlement waiting behind a send was sent to the chain that replaced it)."""
+        view = self.async_sends.viewed()  # (as signed: no await since)
+        self.signed_views[signed.tx_hash] = (view, signed)
+        return self._send_queued(recorded, signed, times, view)
+
+    def _send_queued(
+        self,
+        recorded: Future[Any] | None,
+        signed: SignedTx,
+        times: FlightTimes | None,
+        view: ChainView | None,
+    ) -> asyncio.Future[Receipt | None]:
+        """(``_send_lock`` held) ``signed``'s broadcast, after every one queued before it,
+        sent only while the node's view is ``view`` (the one it was signed in)."""
+        before = self._last_broadcast
+        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
+        self._last_broadcast = task
+        return task
+
+    async def _broadcast(
+        self,
+        recorded: Future[Any] | None,
+        before: asyncio.Future[Receipt | None] | None,
+        signed: SignedTx,
+        times: FlightTimes | None,
+        view: ChainView | None,
+    ) -> Receipt | None:
+        if recorded is not None:
+            try:
+                await asyncio.wrap_future(recorded)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:
+                raise NotDone(f"{type(e).__name__}: {e}") from None
+        self.broadcaster.queued(signed, times)
+        started = False
+        try:
+            if before is not None and not before.done():
+                await asyncio.wait((before,))
+            self._same_chain(signed, view)
+            started = True  # (``send_async`` counts it started before its first await)
+            return await self.broadcaster.send_async(self.async_sends, signed, times)
+        finally:
+            if not started:  # cancelled while it waited its turn (review30)
+                self.broadcaster.unqueued()
+
+    def _same_chain(self, signed: SignedTx, view: ChainView | None) -> None:
+        """Raise ``ChainReplaced`` if the node's view of the chain moved since ``view`` (the
+        watcher saw a reset: the store dropped ``signed``'s row, the reset's re-judging has
+        its orders); the lane's nonce is read again (the new chain's count)."""
+        if self.async_sends.viewed() != view:
+            self.sender.forget_nonce()
+            raise ChainReplaced(f"{signed.tx_hash} not sent: the chain was replaced")
+
+    def undone(self) -> None:
+        """The watcher begins to undo blocks (a reorg, or a reset; before the store's
+        removal, no await between): a settlement of the lane's in one of them freed its
+        nonce. The nonce is read again before the next signature, one already under way
+        included (``_sign_next``). nonce75: forgotten only once the node applied the reorg
+        (after the store's removal, the new branch's read, the funds' refresh), a match
+        signed meanwhile took the old branch's next nonce, past the chain's count: on
+        Hardhat "Nonce too high", the settlement lost and the wallet's IOC never traded."""
+        self.undos += 1
+        self.sender.forget_nonce()
+
+    def sending(self, sent: asyncio.Future[Receipt | None]) -> None:
+        """``sent`` is a broadcast of the lane's, queued: under way until it ends."""
+        self.sends.add(sent)
+        sent.add_done_callback(self.sends.discard)
+
+    async def _sends_ended(self) -> None:
+        """(``_send_lock`` held: no new one queued) Until every broadcast of the lane queued
+        has ended: the chain's count then covers each one it took. Read before, it could
+        hand out the nonce of one signed and not yet sent (a second transaction at it)."""
+        if self.sends:
+            await asyncio.wait(list(self.sends))
+
+    async def _sign_next(
+        self, to: str, data: bytes, gas: int, check: Callable[[], None] | None = None
+    ) -> SignedTx:
+        """Sign the lane's next transaction (its nonce, when not known, read from the chain
+        once no broadcast of the lane is under way): the nonce and fees read and the
+        transaction signed on the event loop (a key parsed once, ~0.1 ms a signature: a
+        thread of its own would wait for the GIL longer), so that signing never waits
+        behind a broadcast. ``check`` is called right before the signature, after every
+        await (it may raise: nothing signed; ``sdex.settlement.take.still``). A view moved
+        since the last signature, or an undoing begun since (``undone``: a reorg; nonce75),
+        has the nonce read again (review74a), and only from a chain holding the view's block
+        (``_count``, settle74): ARCHITECTURE, "reorgs and resets"."""
+        fees = await self.fees.current(self.receipts)
+        while True:
+            view = self.async_sends.viewed()
+            if view != self._nonce_view or self.undos != self._nonce_undos:
+                self.sender.forget_nonce()
+                self._nonce_view, self._nonce_undos = view, self.undos
+            if self.sender.next_nonce is None:
+                await self._sends_ended()
+                self.sender.learn_nonce(await self._count())
+                continue  # (the view asked again after these awaits)
+            with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
+                if self.sender.next_nonce is not None:
+                    if check is not None:
+                        check()
+                    return self.sender.sign(to, data, gas, fees=fees)
+
+    async def _count(self) -> int:
+        """The lane's pending count on the chain behind the URL that holds the node's view
+        (``count_in_view``: ``ChainReplaced``, ``ChainUnproven``; nothing signed: the reset's
+        re-judging has the orders, or they go back unsent). Those the lane sent the old
+        chain and the new one has pooled are displaced first (``sdex.settlement.stale``)."""
+        view = self.async_sends.viewed()
+        pending = await count_in_view(
+            self.receipts, self.sender.address, view, self.async_sends.viewed
+        )
+        stale = [
+            t for v, t in self.signed_views.values() if v and v != view and t.tx_hash in self.ours
+        ]
+        if view is not None and stale:  # (before the lane's count there comes to them)
+            try:
+                self.displaced.update(
+                    await displace(self.receipts, self.async_sends.rpc, self.sender, stale, view)
+                )
+            except Exception as e:  # (their receipt waits try again)
+                log.warning("the old chain's settlements not displaced: %s", e)
+        return pending
+
+
+async def count_in_view(
+    rpc: AsyncRpc, address: str, view: ChainView | None, viewed: Callable[[], ChainView | None]
+) -> int:
+    """``address``'s pending count on the chain behind ``rpc``, asked in one request with
+    ``view``'s block (``viewed``: the node's view now). ``ChainReplaced`` if the view moved
+    meanwhile, or that chain said another block there twice, the second a request of its own
+    (settle74: a count read from a chain replaced behind the URL and not yet seen by the
+    watcher, 190-400 ms on Hardhat, ``bench/settle74_send_window.py``, was that chain's own,
+    and the old chain's next match, signed at it, was mined there). ``ChainUnproven`` if an
+    answer was no block (null: a backend below it, whose count is no more current): neither
+    that chain nor another proven. The count is the one asked with the block that held the
+    view. settle77: one null was taken for another chain, the batch given back unsent, a
+    pause, "the chain was replaced" (left76 made the same rule of ``AsyncSends.on_chain``)."""
+    asks: list[tuple[str, list[Any]]] = [("eth_getTransactionCount", [address, "pending"])]
+    if view is None:
+        (pending,) = await rpc.batch(asks)
+        if isinstance(pending, Exception):
+            raise pending
+        return quantity(pending)
+    asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+    proven = True
+    for _ in range(2):
+        pending, at = await rpc.batch(asks)
+        for answer in (pending, at):
+            if isinstance(answer, Exception):
+                raise answer
+        if viewed() != view:
+            raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
+        if holds_view(view, at):
+            return quantity(pending)
+        proven = proven and isinstance(at, dict) and isinstance(at.get("hash"), str)
+    if not proven:
+        raise ChainUnproven(f"nonce not read: the chain answered no block {view[0]}")
+    raise ChainReplaced(f"nonce not read: {NOT_ITS_CHAIN}")
