@@ -96,7 +96,12 @@ async def fill(
 ) -> int:
     """A transfer of nothing to ``sender``'s own address at each of ``nonces``, in order, at
     the lane's fees, each sent by ``send``: how many were. A failure is logged and the
-    lane's nonce read again (the later ones are judged lost in their turn)."""
+    lane's nonce read again (the later ones are judged lost in their turn), as it is when
+    the lane's next nonce is one of them or below (review77a: the watcher saw the undoing
+    first, the lane's nonce read again at the gap's first nonce and its next settlement
+    signed there; the lane's next one took a filler's nonce: "nonce too low", signed again,
+    or pooled beside the filler at its fees, "replacement transaction underpriced", counted
+    lost, its matches failed)."""
     sent = 0
     try:
         now = await fees.current(rpc)
@@ -108,4 +113,6 @@ async def fill(
     except Exception as e:
         log.warning("filling nonces %s failed: %s", nonces, e)
         sender.forget_nonce()
+    if sent and (lane := sender.next_nonce) is not None and lane < nonces.stop:
+        sender.forget_nonce()  # (read from the chain once the fillers' sends ended)
     return sent
