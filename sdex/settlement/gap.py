@@ -37,6 +37,12 @@ log = logging.getLogger("sdex.settlement")
 
 USED = "used, or an earlier gap"
 
+MAX_GAP_FILL = 256
+"""Nonces one gap's fill takes at most (``missing_below``): the lane's settlements of blocks
+a reorg undid before the watcher saw it, a few a block over a reorg window. A larger gap is
+none the lane left (its nonce read from a count that lied: review77a, one answer 300 too
+high had 300 transfers of nothing sent and paid for, however large the lie): not filled."""
+
 
 async def lost_to_fill(rpc: AsyncRpc, address: str, lost: SignedTx) -> str | None:
     """Why ``lost``'s nonce is not to be filled (None: it is): used already, or an earlier
@@ -68,9 +74,10 @@ async def missing_below(
     transaction of: from its pending count (anvil and geth count the pooled ones in a row
     from the latest count, none past a gap) up to ``stuck``'s, all asked in one batch. None
     (an empty range) when ``stuck`` is not pooled any more, the chain behind the URL does
-    not hold ``view``'s block (not the chain it was signed for: ``NonceLane._replace``), or
-    a transaction of ``ours`` (the nonces of the lane's in flight) is among them: its own
-    wait decides it (lost: its nonce filled, or this gap's next check fills it)."""
+    not hold ``view``'s block (not the chain it was signed for: ``NonceLane._replace``), a
+    transaction of ``ours`` (the nonces of the lane's in flight) is among them: its own
+    wait decides it (lost: its nonce filled, or this gap's next check fills it), or they
+    are more than ``MAX_GAP_FILL``."""
     asks: list[tuple[str, list[Any]]] = [
         ("eth_getTransactionCount", [address, "pending"]),
         ("eth_getTransactionByHash", [stuck.tx_hash]),
@@ -84,6 +91,10 @@ async def missing_below(
     if not in_pool(known) or (view is not None and not holds_view(view, at[0])):
         return range(0)
     gap = range(quantity(pending), stuck.nonce)
+    if len(gap) > MAX_GAP_FILL:
+        why = "more than the lane leaves (a count that lied?)"
+        log.warning("%s pooled past %d free nonces: not filled, %s", stuck.tx_hash, len(gap), why)
+        return range(0)
     return range(0) if any(n in gap for n in ours) else gap
 
 
