@@ -46,6 +46,9 @@ def already_known(e: RpcError) -> bool:
 _NONCE_REFUSED = re.compile(r"\bnonce too (low|high)\b", re.IGNORECASE)
 
 
+MAX_AHEAD = 256
+"""Nonces past the lane's next kept as taken (``Sender.taken_ahead``), at most."""
+
 OUT_OF_GAS = ("out of gas", "outofgas", "gas required exceeds")
 """How chains say a call ran out of gas (lowercased)."""
 
@@ -98,6 +101,10 @@ class Sender:
         self._recount: int | None = None
         """While a reset's count is read (``recounting``): one past the highest nonce signed
         since (0: none)."""
+        self._ahead: set[int] = set()
+        """Nonces at or past the next one taken by transactions of this key signed outside
+        the lane's count (``taken_ahead``): the next nonce is read again when it comes to
+        one (review77a)."""
 
     def call(self, to: str, data: bytes, block: str = "latest") -> bytes:
         """``eth_call`` from this sender (a pre-flight of the same transaction)."""
@@ -159,7 +166,7 @@ class Sender:
                 self._nonce = self._quantity("eth_getTransactionCount", self.address, "pending")
             nonce = self._nonce
             signed = self.sign_at(nonce, to, data, gas, value, fees=fees)
-            self._nonce = nonce + 1
+            self._nonce = None if nonce + 1 in self._ahead else nonce + 1
         return signed
 
     def sign_at(
@@ -311,6 +318,24 @@ class Sender:
         with self._lock:
             if self._nonce is None:
                 self._nonce = nonce
+                self._ahead = {n for n in self._ahead if n > nonce}
+
+    def taken_ahead(self, nonce: int) -> None:
+        """A transaction of this key signed at ``nonce`` outside the lane's count was sent,
+        the lane not there yet (a replaced chain's settlement pooled on the new one,
+        displaced: ``sdex.settlement.stale``): when the lane comes to ``nonce``, its next
+        nonce is read again from the chain (past it, if the chain holds it). review77a:
+        the lane signed its own settlement at that nonce, refused "nonce too low" (signed
+        again), or, pooled beside the displacing transfer, "replacement transaction
+        underpriced": counted lost, its matches failed. At most ``MAX_AHEAD`` kept."""
+        with self._lock:
+            if self._nonce is not None and nonce < self._nonce:
+                return
+            self._ahead.add(nonce)
+            if len(self._ahead) > MAX_AHEAD:
+                self._ahead.discard(min(self._ahead))
+            if self._nonce == nonce:
+                self._nonce = None
 
     def give_back(self, nonce: int) -> None:
         """``nonce`` was signed but never sent (its settlement could not be recorded): the

@@ -44,6 +44,12 @@ log = logging.getLogger("sdex.settlement")
 
 USED = "used, or an earlier gap"
 
+MAX_GAP_FILL = 256
+"""Nonces one gap's fill takes at most (``missing_below``): the lane's settlements of blocks
+a reorg undid before the watcher saw it, a few a block over a reorg window. A larger gap is
+none the lane left (its nonce read from a count that lied: review77a, one answer 300 too
+high had 300 transfers of nothing sent and paid for, however large the lie): not filled."""
+
 
 async def lost_to_fill(rpc: AsyncRpc, address: str, lost: SignedTx) -> str | None:
     """Why ``lost``'s nonce is not to be filled (None: it is): used already, or an earlier
@@ -75,9 +81,10 @@ async def missing_below(
     transaction of: from its pending count (anvil and geth count the pooled ones in a row
     from the latest count, none past a gap) up to ``stuck``'s, all asked in one batch. None
     (an empty range) when ``stuck`` is not pooled any more, the chain behind the URL does
-    not hold ``view``'s block (not the chain it was signed for: ``NonceLane._replace``), or
-    a transaction of ``ours`` (the nonces of the lane's in flight) is among them: its own
-    wait decides it (lost: its nonce filled, or this gap's next check fills it)."""
+    not hold ``view``'s block (not the chain it was signed for: ``NonceLane._replace``), a
+    transaction of ``ours`` (the nonces of the lane's in flight) is among them: its own
+    wait decides it (lost: its nonce filled, or this gap's next check fills it), or they
+    are more than ``MAX_GAP_FILL``."""
     asks: list[tuple[str, list[Any]]] = [
         ("eth_getTransactionCount", [address, "pending"]),
         ("eth_getTransactionByHash", [stuck.tx_hash]),
@@ -91,6 +98,10 @@ async def missing_below(
     if not in_pool(known) or (view is not None and not holds_view(view, at[0])):
         return range(0)
     gap = range(quantity(pending), stuck.nonce)
+    if len(gap) > MAX_GAP_FILL:
+        why = "more than the lane leaves (a count that lied?)"
+        log.warning("%s pooled past %d free nonces: not filled, %s", stuck.tx_hash, len(gap), why)
+        return range(0)
     return range(0) if any(n in gap for n in ours) else gap
 
 
@@ -121,7 +132,12 @@ async def fill(
 ) -> int:
     """A transfer of nothing to ``sender``'s own address at each of ``nonces``, in order, at
     the lane's fees, each sent by ``send``: how many were. A failure is logged and the
-    lane's nonce read again (the later ones are judged lost in their turn)."""
+    lane's nonce read again (the later ones are judged lost in their turn), as it is when
+    the lane's next nonce is one of them or below (review77a: the watcher saw the undoing
+    first, the lane's nonce read again at the gap's first nonce and its next settlement
+    signed there; the lane's next one took a filler's nonce: "nonce too low", signed again,
+    or pooled beside the filler at its fees, "replacement transaction underpriced", counted
+    lost, its matches failed)."""
     sent = 0
     try:
         now = await fees.current(rpc)
@@ -133,4 +149,6 @@ async def fill(
     except Exception as e:
         log.warning("filling nonces %s failed: %s", nonces, e)
         sender.forget_nonce()
+    if sent and (lane := sender.next_nonce) is not None and lane < nonces.stop:
+        sender.forget_nonce()  # (read from the chain once the fillers' sends ended)
     return sent

@@ -15,6 +15,9 @@ On a chain that does not mine on the send (mining manual or on an interval), a r
 pooled after the wait is kept ``pending`` and handed back (``Reconcile.pooled``): the node
 adopts it into the lane once its orders are loaded (``sdex.settlement.adopt``). pool64: it
 was given up, its pair matched again at the next nonce, reverting when the pooled one landed.
+So is one still pooled after the transfer of nothing (behind a gap of the lane's nonces, a
+devnet rewound below its settlements: the lane fills it), and any once that transfer is
+spent (review77a: given up, matched again, the second settlement reverted).
 """
 
 from __future__ import annotations
@@ -169,20 +172,27 @@ class Reconcile:
     async def _receipt(self, tx_hash: str) -> Receipt:
         """``tx_hash``'s receipt within ``wait`` seconds; still pooled then, on a chain that
         mines on the send, once more after the lane's transfer of nothing (once a start:
-        it mines the whole pool)."""
+        it mines the whole pool). Still pooled after that (behind a gap of the lane's
+        nonces, which one transfer does not fill): ``StillPooled``, adopted (the lane fills
+        the gap: ``NonceLane._fill_gap``). review77a: given up, its pair was matched again
+        and it landed too once the lane's count came to it (the second reverted)."""
+        pooled = StillPooled(f"{tx_hash} pooled after {self.wait:g} s")
         try:
             return await self.chain.run(self.sender.wait, tx_hash, self.wait)
         except Exception:
             if not await self._pooled(tx_hash):
                 raise
-            if not await self._automines():  # (no transaction of ours makes it mine)
-                raise StillPooled(f"{tx_hash} pooled after {self.wait:g} s") from None
-            if self.nudged:
-                raise
+            if self.nudged or not await self._automines():  # (nothing of ours mines it)
+                raise pooled from None
         self.nudged = True
         if not await self.lane._nudge():
             raise ChainError("the transfer of nothing to mine the pool failed")
-        return await self.chain.run(self.sender.wait, tx_hash, self.wait)
+        try:
+            return await self.chain.run(self.sender.wait, tx_hash, self.wait)
+        except Exception:
+            if await self._pooled(tx_hash):
+                raise pooled from None
+            raise
 
     async def _automines(self) -> bool:
         try:

@@ -57,6 +57,7 @@ async def displace(
         except RpcError as e:
             log.warning("%s of a replaced chain not displaced: %s", tx.tx_hash, e)
             continue
+        sender.taken_ahead(tx.nonce)  # (the lane's nonce read again there: review77a)
         done.append(tx.tx_hash)
         log.warning("%s of a replaced chain displaced by %s", tx.tx_hash, filler.tx_hash)
     return done
