@@ -18,8 +18,9 @@ from sdex.chain import OrderState
 from sdex.ingest import Rejection, RejectionCode, judge, removal_of
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
+from sdex.node.gate import NodeGate
 from sdex.node.registry import Record
-from sdex.node.verdicts import NodeVerdicts, _message
+from sdex.node.verdicts import _message
 from sdex.order import SignedOrder, bitmap_nonce
 from sdex.store import StoredOrder
 from sdex.watch.changes import durable
@@ -37,7 +38,7 @@ POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "remove
 """Reasons of closes this node decided (not the chain): a reorg does not undo them."""
 
 
-class NodeRejudge(NodeVerdicts):
+class NodeRejudge(NodeGate):
     """Closed orders judged again by the chain's word: reopened, closed otherwise, or kept."""
 
     _back: Mapping[bytes, int] = MappingProxyType({})  # the block's ``mined_again``
