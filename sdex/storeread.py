@@ -130,6 +130,20 @@ class StoreReads:
         sql = ORDER_SELECT + " WHERE hash IN ({})"
         return await self._listing(lambda db: _in_chunks(db, sql, keys))
 
+    async def orders_of(self, hashes: Sequence[str]) -> list[StoredOrder]:
+        """Those of these orders (0x-hex) that are stored, parsed (a row that is not an
+        order: skipped, logged), read and parsed off the event loop (``order_rows_of``'s
+        worker thread): ``IN_CHUNK`` hashes a statement, not a read each (gate77: a start's
+        rechecks, up to ``RECHECKS_READ``, were one ``order_now`` each on the loop)."""
+        keys = [h.lower() for h in hashes]
+        sql = ORDER_SELECT + " WHERE hash IN ({})"
+
+        def read(db: sqlite3.Connection) -> list[StoredOrder]:
+            parsed = (self._parsed(row) for row in _in_chunks(db, sql, keys))
+            return [s for s in parsed if s is not None]
+
+        return await self._listing(read)
+
     async def committed_rows(self, hashes: Sequence[str]) -> dict[str, OrderRow]:
         """(hash, status, filled, reason) of these orders once every write queued before
         this call is committed: what a restart would find."""

@@ -64,8 +64,9 @@ class MatchingEngine(Settling):
         opp = inc.book_side.opposite
         best = opp.best
         limit = limit_rank(inc)
-        crosses = best is not None and match_by < inc.expiry and level_crosses(best, inc, limit)
-        if not crosses and opp.private and match_by < inc.expiry:  # across: only to its maker
+        open_ = match_by < inc.expiry and not self.held  # (held: nothing matched, gate77)
+        crosses = best is not None and open_ and level_crosses(best, inc, limit)
+        if not crosses and opp.private and open_:  # across: only to its maker
             best = best_private(opp, inc.maker)
             crosses = best is not None and level_crosses(best, inc, limit)
         matches: tuple[Match, ...] = ()
@@ -127,7 +128,7 @@ class MatchingEngine(Settling):
         restore(book, match_by)
         if match_by >= e.expiry:
             hold(book, e, match_by)
-        elif e.fillable and e.closed is None and match_by < e.expiry:
+        elif e.fillable and e.closed is None and match_by < e.expiry and not self.held:
             max_seq = e.seq if older_only else _ANY_SEQ
             limit = limit_rank(e)
             matches, walked, blocked = walk(book, e, now, match_by, max_seq, may_match, limit)
@@ -155,6 +156,8 @@ class MatchingEngine(Settling):
         every order across that it allows. With ``pair``, only that pair is looked at, though a
         removal there can fund a maker's orders in other pairs.
         """
+        if self.held:  # (nothing matched: gate77)
+            return []
         older_only = may_match is None
         restore(self.book, max(match_by, now))
         pairs = [pair] if pair is not None else self.book.pairs

@@ -16,6 +16,10 @@ class Settling:
 
     def __init__(self, book: OrderBook) -> None:
         self.book = book
+        self.held = False
+        """Matching held (the node's: the chain's identity in doubt, gate77): a new order
+        rests or is dropped as its time in force says, a resting one is matched with
+        nothing, ``uncross`` finds nothing, until it is let go."""
 
     def confirm(self, match: Match, actual: MatchAmounts | None = None) -> None:
         """Both sides of a match settled (``actual``: the amounts the chain filled)."""

@@ -28,6 +28,7 @@ from sdex.chain.headsignal import HeadSignal
 from sdex.mirror.bitmaps import BitmapWatch
 from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
+from sdex.mirror.doubt import ChainDoubt
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.noted import APPROVAL, OwnNotes
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, named_in_data
@@ -89,6 +90,9 @@ class Mirror(OwnNotes):
         allowance, the chain's head block when read), learned once the replay reaches that
         block, dropped if a block above it touches the account first; at most
         ``MAX_LATER`` (more are not kept: read again)."""
+        self.doubt = ChainDoubt()
+        """Whether the chain is still the one followed (``sdex.mirror.doubt``): an answer
+        that said another, not proven, holds matching until it is proven either way."""
         self.announced = HeadSignal()
         """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
         self.own = OwnReceipts()
@@ -289,6 +293,7 @@ class Mirror(OwnNotes):
     def clear(self) -> None:
         """Forget everything (a chain reset) but the sends whose receipts are to come."""
         self.announced.rewound()
+        self.doubt.reset_made()  # (proven: the doubt ends once the node applied it)
         self.head = None
         self.marks.clear()
         self.min_salt.clear()

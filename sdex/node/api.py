@@ -184,10 +184,14 @@ async def get_orders(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
-    rec = node.record_json(_path_hash(request))
+    order_hash = _path_hash(request)
+    rec = node.record_json(order_hash)
     if rec is None:
         raise ApiError(404, 100, "order not found")
-    if (chain := node.watcher.status) != "ok" and isinstance(meta := rec.get("metaData"), dict):
+    chain = node.watcher.status
+    if chain == "ok" and node.not_rejudged(order_hash):  # (gate77)
+        chain = "rejudging"  # (a reset's walk has yet to judge it: the old chain's word)
+    if chain != "ok" and isinstance(meta := rec.get("metaData"), dict):
         # the status is judged from a view of the chain that is not current (a failed
         # catch-up retried, the chain unreachable or behind: ``/health`` 503): said here too
         rec = {**rec, "metaData": {**meta, "chainStatus": chain}}  # (review27)
@@ -276,6 +280,8 @@ async def get_health(request: web.Request) -> web.Response:
         )
     w = node.watcher
     chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing
+    if chain == "ok" and node.held_why():  # (the chain's identity in doubt: gate77)
+        chain = "unproven"  # (matching and signing held: ``chainMirror.identity`` says why)
     if chain == "ok" and node.rejudging:  # (the stored orders judged again after a reset)
         chain = "rejudging"
     return web.json_response(

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
 from sdex.matching.match import Match
+from sdex.node.gate import EVERY_ORDER
 from sdex.node.settlefills import NodeFills
 from sdex.order import SignedOrder
 from sdex.settlement.outcome import SettledMatch
@@ -51,7 +52,10 @@ class NodeHolds(NodeFills):
         """The orders whose queued matches the settler holds back now: those of a failed
         settlement whose diagnosis has not ended (chaos66: signed 10 ms after the first match
         of its ask reverted, before the diagnosis had read the chain, it reverted too), each
-        for at most ``HOLD_BOUND`` seconds. Empty (the usual case): none held."""
+        for at most ``HOLD_BOUND`` seconds. Empty (the usual case): none held. Every order
+        while the chain's identity is in doubt (``sdex.node.gate``)."""
+        if self.engine.held:
+            return EVERY_ORDER
         if not self._holds:
             return frozenset()
         now = time.monotonic()

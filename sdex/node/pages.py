@@ -135,6 +135,8 @@ def chain_note(node: Node) -> str:
     a page's statuses and fills are then the saved mirror's word (as ``metaData.chainStatus``
     on one order's record, review27)."""
     status = node.watcher.status
+    if status == "ok" and node.rejudge_walk is not None:  # (gate77: closed orders on it may
+        status = "rejudging"  # still say what the old chain had: a reset's walk under way)
     return "" if status == "ok" else f", {json.dumps('chainStatus')}: {json.dumps(status)}"
 
 

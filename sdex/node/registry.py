@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 
 from sdex.book import RemovalReason, entry_status
 from sdex.fillmath import MatchAmounts
@@ -66,6 +67,18 @@ class OrderRegistry(RowWrites):
         if rec is None and (s := self.stored(order_hash)) is not None:
             rec = self.load_stored(s)
         return rec
+
+    async def load_all(self, hashes: Iterable[bytes]) -> None:
+        """Those of ``hashes`` evicted held again (``load`` of each), their rows read
+        together off the event loop (``Store.orders_of``), not one read each on it."""
+        evicted, records = self.evicted, self.records
+        want = ["0x" + h.hex() for h in hashes if h not in records and h in evicted]
+        if not want:
+            return
+        self.lookups += len(want)
+        for s in await self.store.orders_of(want):
+            if s.signed.hash not in self.records:  # (loaded meanwhile: kept as it is)
+                self.load_stored(s)
 
     def load_stored(self, s: StoredOrder) -> Record:
         """An evicted order's stored row held in memory again (``evict`` or ``unload``

@@ -18,8 +18,9 @@ from sdex.chain import OrderState
 from sdex.ingest import Rejection, RejectionCode, judge, removal_of
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
+from sdex.node.gate import NodeGate
 from sdex.node.registry import Record
-from sdex.node.verdicts import NodeVerdicts, _message
+from sdex.node.verdicts import _message
 from sdex.order import SignedOrder, bitmap_nonce
 from sdex.store import StoredOrder
 from sdex.watch.changes import durable
@@ -37,10 +38,36 @@ POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "remove
 """Reasons of closes this node decided (not the chain): a reorg does not undo them."""
 
 
-class NodeRejudge(NodeVerdicts):
+class NodeRejudge(NodeGate):
     """Closed orders judged again by the chain's word: reopened, closed otherwise, or kept."""
 
     _back: Mapping[bytes, int] = MappingProxyType({})  # the block's ``mined_again``
+    rejudge_walk: dict[str, int] | None = None
+    """The walk of every closed order a reset began (``_rejudge_stored``, after ready at a
+    start: ``Node._watch``) and how far each of its parts went, until it is through (kept
+    if it failed: due again); None when none is under way. The orders it has not reached
+    yet still say what the old chain had (``not_rejudged``)."""
+
+    def not_rejudged(self, order_hash: bytes) -> bool:
+        """Whether a reset's walk under way has yet to judge this closed order again
+        (gate77: ``GET /v1/orders/{hash}`` said ``filled`` where the new chain has it
+        fillable, with nothing to tell the old chain's word from the new one's)."""
+        walk = self.rejudge_walk
+        if walk is None:
+            return False
+        rec = self.records.get(order_hash)
+        if rec is not None:
+            status, reason, seq, filled = rec.status.value, rec.reason, rec.seq, rec.filled
+        elif (s := self.registry.stored(order_hash)) is not None:
+            status, reason, seq, filled = s.status, s.reason, s.seq, s.filled
+        else:
+            return False
+        parts = []
+        if status in CHAIN_CLOSED_NAMES and reason not in POLICY_REASONS:
+            parts.append("")
+        if filled and status in ("removed", "cancelled"):
+            parts.append(f"{status}:")
+        return any(seq > walk.get(key, 0) >= 0 for key in parts)
 
     async def _judge_from_mirror(
         self, orders: list[SignedOrder], reopen: set[bytes], verify: set[bytes] | None = None
@@ -253,6 +280,9 @@ class NodeRejudge(NodeVerdicts):
         a kill, kept the undone fill (its record follows the chain's filled amount:
         cancel62), ``cancelled`` with the whole order filled, the chain 0."""
         store = self.store
+        every = makers is None and not bitmap  # (a reset's: ``not_rejudged`` till through)
+        if every:
+            self.rejudge_walk = walked
         for maker in [None] if makers is None else makers:
             key = ("bitmap:" if bitmap else "") + (maker or "")
 
@@ -267,6 +297,8 @@ class NodeRejudge(NodeVerdicts):
             await self._rejudge_walk(read, "removed:", walked, False)
             read = partial(store.cancelled_filled_after, limit=REJUDGE_PAGE)
             await self._rejudge_walk(read, "cancelled:", walked, False)
+        if every and self.rejudge_walk is walked:
+            self.rejudge_walk = None
 
     async def _rejudge_walk(
         self,

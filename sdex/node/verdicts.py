@@ -224,8 +224,7 @@ class NodeVerdicts(NodePeerIntake):
         judged now, as the next block or settlement would have (recheck75: a closed one, not
         reloaded as the open ones are, kept the wrong filled amount for good)."""
         hashes = await self.store.rechecks()
-        for h in hashes:
-            self.registry.load(h)  # (closed: back from the store; gone: dropped below)
+        await self.registry.load_all(hashes)  # (closed: back from the store; gone: dropped)
         self._recheck.restore(hashes)
         if hashes:
             log.info("%d orders due a recheck at the last stop: judged again", len(hashes))

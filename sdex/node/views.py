@@ -146,6 +146,7 @@ class NodeViews(NodeState):
             "reorgs": w.reorgs,
             "deepestReorg": w.deepest_reorg,
             "resets": w.resets,
+            "identity": self.mirror.doubt.to_json(),  # (matching held while in doubt: gate77)
             "ordersChecked": checked,
             "ordersReadFromChain": read,
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,

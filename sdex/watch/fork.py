@@ -86,10 +86,14 @@ async def fork_point(
             return latest.number
         raise Behind(f"the chain's head {latest.number} is our block, below our head")
     if not kept and not m.blocks and m.head is not None and m.head.number <= latest.number:
-        await _head_gone(rpc, m.head)
+        try:
+            await _head_gone(rpc, m.head)
+        except Inconsistent as e:  # (one answer said it gone, the next did not: in doubt)
+            m.doubt.said(str(e))
+            raise
         return None
     if not kept:  # the chain's head below every kept block
-        if behind or await _redeployed(rpc, *deployed, latest.number):
+        if behind or await _redeployed(rpc, m, *deployed, latest.number):
             return None
         if await rewound(rpc, m, latest):
             return None
@@ -122,6 +126,7 @@ async def rewound(rpc: AsyncRpc, m: Mirror, latest: Header) -> bool:
     second = await _hash_at(rpc, number)
     if second != first:
         said = "ours" if second == ours else second or "no block"
+        m.doubt.said(f"block {number}: the chain answered {first}, then {said}")
         raise Behind(f"block {number}: the chain answered {first}, then {said}: no proof")
     log.warning("the chain has block %d %s, not ours %s: rewound or replaced", number, first, ours)
     return True
@@ -138,14 +143,17 @@ async def _hash_at(rpc: AsyncRpc, number: int) -> str | None:
     return got.hash
 
 
-async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head: int) -> bool:
+async def _redeployed(
+    rpc: AsyncRpc, m: Mirror, identity: ChainIdentity, number: int, head: int
+) -> bool:
     """Does the chain (its head ``head``, below our blocks) prove itself another one:
     another chain id, or another block at the deployment block's number, each said twice
     (the second a request of its own: review74a, a lagging backend's head and one flapped
     answer in the batch reset the store of an unchanged chain; review75, the chain id's: the
     reset read it again, found ours, and went on)? An error or a null answer proves
     nothing. Raises ``Vanished`` for a chain with no deployment block (its head below it)
-    and no Exchange code at its head."""
+    and no Exchange code at its head. One answer of another, not repeated, puts the
+    chain's identity in doubt (``m.doubt``: matching held till proven either way)."""
     chain_id, raw, code = await rpc.batch(
         [
             ("eth_chainId", []),
@@ -154,8 +162,11 @@ async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head:
         ]
     )
     other = _other_id(chain_id, identity)  # (said twice, the second asked alone: review75)
-    if other is not None and _other_id(await rpc.call("eth_chainId"), identity) == other:
-        return True
+    if other is not None:
+        again = _other_id(await rpc.call("eth_chainId"), identity)
+        if again == other:
+            return True
+        m.doubt.said(f"chain id {other}, then {again or identity.chain_id}")
     if raw is None and head < number and code == "0x":  # (one picture: none of it there)
         why = f"head {head} below the deployment block {number}, no Exchange at {identity.exchange}"
         raise Vanished(f"chain reset: {why}")
@@ -164,7 +175,10 @@ async def _redeployed(rpc: AsyncRpc, identity: ChainIdentity, number: int, head:
     got = Header.from_rpc(raw)  # (ValueError: an answer that is no block, retried)
     if got.number != number or got.hash == identity.deploy_block_hash.lower():
         return False
-    return await _hash_at(rpc, number) == got.hash
+    if (second := await _hash_at(rpc, number)) == got.hash:
+        return True
+    m.doubt.said(f"deployment block {number}: the chain answered {got.hash}, then {second}")
+    return False
 
 
 async def _head_gone(rpc: AsyncRpc, head: Header) -> None:
@@ -243,7 +257,11 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
             break
         hashes.append(got.hash)
     if len(hashes) == 2 and hashes[0] != hashes[1]:
-        return f"block {m.head.number}: the chain answered {hashes[0]}, then {hashes[1]}"
+        why = f"block {m.head.number}: the chain answered {hashes[0]}, then {hashes[1]}"
+        m.doubt.said(why)
+        return why
+    if len(hashes) == 1:  # (another hash, then ours: not proven, nor is ours yet)
+        m.doubt.said(f"block {m.head.number}: the chain answered {hashes[0]}, then ours")
     if len(hashes) == 2:
         log.warning("the saved chain head %d is not on the chain any more", m.head.number)
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)

@@ -105,6 +105,7 @@ class PollLoop:
                 log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
         self.status = status
         self.problem = problem
+        self.mirror.doubt.wrong_chain(problem if status == "wrong-chain" else "")
         if status == "unreachable":
             self.unreachable.set()
         else:
@@ -133,6 +134,7 @@ class PollLoop:
                             self._watchdog.cancel()
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
                         self._set_status("ok")
+                        self.mirror.doubt.through()  # (on our blocks: a doubt ends by these)
                         backoff, self._moving = self.poll_interval, 0
                 except asyncio.CancelledError:
                     raise

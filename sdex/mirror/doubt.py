@@ -1,0 +1,93 @@
+"""Whether the chain behind the RPC is still the one the mirror follows: in doubt from an
+answer that said another (another hash at a block of ours, another deployment block, another
+chain id) that a second read did not repeat (the two-read rules of ``sdex.watch.fork``:
+nothing reset on one answer), until it is proven either way: a reset made, or ``AGREE``
+polls in a row that got through on our blocks.
+
+gate77: an endpoint that flaps between a replaced chain and the one replacing it (one
+backend still on the old chain) keeps the reset unproven for as long as it flaps, the
+watcher saying ``behind`` and ``ok`` in turn; meanwhile the node matched its book, which
+kept the gone chain's fills, and signed settlements against a chain that may be gone (paid
+reverts, or settlements landing on the other chain). The node holds matching and signing
+while ``held`` says why (``sdex.node.gate``); intake goes on."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("sdex.watch")
+
+AGREE = 2
+"""Polls in a row that got through on our blocks (our head read, or a block on top of it)
+that prove the chain ours again after an answer said another: as a reset needs two agreeing
+reads, so does its end."""
+
+
+class ChainDoubt:
+    """The chain's identity in doubt, why and since when; ``changed`` is called (no
+    argument) each time ``held`` turns from "" to a reason or back."""
+
+    def __init__(self) -> None:
+        self.why = ""
+        """Why the chain's identity is in doubt ("" when it is not)."""
+        self.since = 0.0
+        """``time.time()`` the doubt began (0.0 when none)."""
+        self.wrong = ""
+        """The watcher's ``wrong-chain`` problem while it says so (no Exchange, another chain
+        id): nothing may be matched against that chain either."""
+        self.doubts = 0
+        """Answers that raised (or renewed) a doubt, since the start."""
+        self.changed: Callable[[], None] = lambda: None
+        self._agreed = 0
+        self._reset = False
+
+    @property
+    def held(self) -> str:
+        """Why matching and signing are held ("" when they are not)."""
+        return self.why or self.wrong
+
+    def said(self, what: str) -> None:
+        """One answer said another chain, not proven: in doubt (again) from now on."""
+        self.doubts += 1
+        self._agreed = 0
+        self._reset = False
+        if self.why:
+            self.why = what
+            return
+        log.warning("the chain's identity is in doubt (%s): matching held", what)
+        self.why, self.since = what, time.time()
+        self.changed()
+
+    def reset_made(self) -> None:
+        """The reset was proven and begun (``Mirror.clear``): the doubt ends with the poll
+        that applies it (``through``)."""
+        self._reset = True
+
+    def through(self) -> None:
+        """A poll got through (the chain's answers chained onto our blocks, or a reset of
+        them applied): ``AGREE`` of them in a row, or one that applied a reset, end it."""
+        self._agreed += 1
+        if not self.why or (self._agreed < AGREE and not self._reset):
+            return
+        why = "the chain reset" if self._reset else f"{self._agreed} polls on our blocks"
+        log.warning("the chain's identity is proven (%s): matching resumes", why)
+        self.why, self.since, self._agreed, self._reset = "", 0.0, 0, False
+        self.changed()
+
+    def wrong_chain(self, problem: str) -> None:
+        """The watcher's ``wrong-chain`` status with ``problem``, or ("") another status."""
+        was = bool(self.held)
+        self.wrong = problem
+        if bool(self.held) != was:
+            self.changed()
+
+    def to_json(self) -> dict[str, object]:
+        """``/health``'s ``chainMirror.identity``."""
+        return {
+            "proven": not self.why,
+            "held": self.held,
+            "since": self.since or None,
+            "doubts": self.doubts,
+        }

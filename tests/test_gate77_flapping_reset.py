@@ -1,0 +1,174 @@
+"""gate77: while a flapping endpoint keeps a real reset unproven, nothing is matched or signed.
+
+A devnet replaced (its Hardhat node stopped and started again on the same port, everything
+deployed again: the same Exchange address and domain, another chain) behind an endpoint
+whose one backend stays on the old chain (``tests/flapper.py``: lone block reads and every
+other "latest" answered from it). The two-read rules (``sdex.watch.fork``) prove no reset
+while it flaps: the watcher says ``behind`` and ``ok`` in turn, the book keeps the old
+chain's fills. The node matched a crossing pair posted then and signed its settlement
+against a chain that may be gone. Now the pair rests unmatched, an IOC is refused 503, and
+``/health`` says ``unproven``; once the endpoint stops flapping the reset is proven and
+made, matching resumes and the pair settles on the new chain. Real Hardhat (the suite's
+engine), a real node and SQLite store, a real proxy on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sdex.chainnode import Engine
+from sdex.order import SignedOrder
+from tests.conftest import Chain, chain_of
+from tests.flapper import old_backend_proxy
+from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.rpcfault import Answer, _proxy
+from tests.test_chain_outage import OwnChain
+from tests.test_mirror import synced
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_review74a_lagging_flap import _forward
+
+
+async def _accepted(api: Api, signed: SignedOrder, tif: str | None = None) -> tuple[int, Any]:
+    """``signed`` posted until the node judges it (201, or a refusal that is not the
+    watcher's ``behind`` at that moment: the mirror answers only while it says ``ok``)."""
+    answer: tuple[int, Any] = (0, None)
+
+    async def judged() -> bool:
+        nonlocal answer
+        answer = await api.post_order(signed, tif)
+        detail = answer[1].get("detail") if isinstance(answer[1], dict) else None
+        return not (answer[0] == 503 and (detail or {}).get("chainStatus") == "behind")
+
+    await wait_for(judged, timeout=30)
+    return answer
+
+
+async def test_a_flapping_endpoint_holds_matching_until_the_reset_is_proven(
+    tmp_path: Path, engine: Engine
+) -> None:
+    net = OwnChain("gate77-flap", engine)
+    try:
+        dep = net.deploy()
+        c = chain_of(net.rpc, dep)
+        upstream = c.rpc.url
+        with old_backend_proxy(upstream) as (url, old):
+            cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
+            async with running_node(replace(cfg, rpc=url)) as (node, api):
+                # the old chain: a trade (its fill), then blocks above the new chain's head
+                first = c.sign(ask(c, ALICE, E18, 3000 * E6))
+                assert (await api.post_order(first))[0] == 201
+                assert (await api.post_order(c.sign(bid(c, BOB, E18, 3000 * E6))))[0] == 201
+                await wait_for(lambda: node.settler.settled >= 1, timeout=30)
+                c.rpc.call("hardhat_mine", hex(30))
+                top = int(c.rpc.call("eth_blockNumber"), 16)
+                await wait_for(lambda: node.watcher.applied is not None
+                               and node.watcher.applied.number == top)  # fmt: skip
+                old.record(c.rpc)
+                old.flapping.set()
+                net.stop()
+                c = chain_of(net.start_again(), net.deploy())  # (another chain, same domain)
+                assert c.deployment.exchange == dep.exchange
+                assert int(c.rpc.call("eth_blockNumber"), 16) < top - 4
+                flaps = old.latest_new
+                await wait_for(lambda: old.latest_new >= flaps + 3, timeout=60)
+                assert node.watcher.resets_begun == 0  # (unproven: no reset)
+
+                sent, settled = node.settler.sent, node.settler.settled
+                ask2 = c.sign(ask(c, ALICE, E18, 2900 * E6))
+                bid2 = c.sign(bid(c, BOB, E18, 2900 * E6))
+                assert (await _accepted(api, ask2))[0] == 201
+                assert (await _accepted(api, bid2))[0] == 201
+                for h in (ask2.hash, bid2.hash):  # rested, nothing of them matched
+                    st = node.book.get(h)
+                    assert st is not None and st.resting and st.pending == 0, st
+                assert node.settler.queued() == [] and node.settler.sent == sent
+                ioc = c.sign(bid(c, BOB, E18, 3100 * E6))
+                code, body = await _accepted(api, ioc, "ioc")
+                assert code == 503 and body["detail"]["chainStatus"] == "unproven", body
+                _, health = await api.get("/health")
+                identity = health["chainMirror"]["identity"]
+                assert identity["proven"] is False and identity["held"], health
+                assert health["chain"] != "ok", health
+                assert node.settler.sent == sent and node.settler.settled == settled
+
+                old.flapping.clear()  # the stale backend gone: the reset proven, made
+                await wait_for(lambda: node.watcher.resets >= 1, timeout=60)
+                await wait_for(lambda: node.mirror.doubt.held == "", timeout=30)
+                await wait_for(
+                    lambda: node.settler.settled >= settled + 1, timeout=30
+                )  # (matched once proven, settled on the new chain)
+                assert c.exchange.order_info(ask2.order).filled == E18
+                _, health = await api.get("/health")
+                assert health["chainMirror"]["identity"]["proven"] is True, health
+    finally:
+        net.stop()
+
+
+async def test_matching_resumes_once_two_polls_prove_the_chain_ours(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The other way: an endpoint whose lagging backend says another deployment block once a
+    poll in two (review74a's lie, over and over) keeps the chain unproven; matching is held
+    meanwhile, and resumes once two polls in a row get through on our blocks."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
+    deploy = hex(cfg.deploy_block)
+    armed, lies = threading.Event(), {"head": 0, "hash": 0}
+    lock = threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        if not armed.is_set():
+            return None
+        if isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber":
+            if req.get("params", [None])[0] != "latest":
+                return None
+            with lock:
+                lies["head"] += 1
+                if lies["head"] % 2:
+                    return None
+            behind = dict(req, params=[hex(cfg.deploy_block + 1), False])
+            status, answer = _forward(c.rpc.url, behind)  # (a replica far behind)
+            return status, json.dumps(answer).encode()
+        calls = req if isinstance(req, list) else []
+        at = [
+            call.get("id")
+            for call in calls
+            if isinstance(call, dict)
+            and call.get("method") == "eth_getBlockByNumber"
+            and call.get("params", [None])[0] == deploy
+        ]
+        if not at:
+            return None
+        with lock:
+            lies["hash"] += 1
+        status, answer = _forward(c.rpc.url, req)
+        for a in answer:
+            if a.get("id") == at[0] and isinstance(a.get("result"), dict):
+                a["result"]["hash"] = "0x" + "cd" * 32  # (the flapped answer)
+        return status, json.dumps(answer).encode()
+
+    with _proxy(c.rpc.url, intercept) as url:
+        async with running_node(replace(cfg, rpc=url)) as (node, api):
+            c.rpc.call("hardhat_mine", hex(4))
+            await synced(node, c)
+            armed.set()
+            await wait_for(lambda: lies["hash"] >= 2, timeout=30)
+            sent = node.settler.sent
+            sell = c.sign(ask(c, ALICE, E18, 3000 * E6))
+            buy = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await _accepted(api, sell))[0] == 201
+            assert (await _accepted(api, buy))[0] == 201
+            for h in (sell.hash, buy.hash):  # rested, nothing of them matched
+                st = node.book.get(h)
+                assert st is not None and st.resting and st.pending == 0, st
+            assert node.settler.queued() == [] and node.settler.sent == sent
+            assert node.watcher.resets_begun == 0
+
+            armed.clear()  # two polls on our blocks: proven ours, matched, settled
+            await wait_for(lambda: node.mirror.doubt.held == "", timeout=30)
+            await wait_for(lambda: node.settler.settled >= 1, timeout=30)
+            assert c.exchange.order_info(sell.order).filled == E18
+            assert node.watcher.resets_begun == 0
