@@ -63,3 +63,8 @@ def test_an_order_the_node_holds_but_did_not_store_is_read_back(
         assert f"answered HTTP 503: the node holds order {order_hash}" in said, said
         assert "read back, it holds the order: it was taken, not yet stored" in said, said
         assert f"order {order_hash} status open (read back)" in said, said
+        # the same signed order posted again, the store taking rows: stored, answered 200
+        again = requests.post(f"{url}/v1/orders", json=rec["order"], timeout=30)
+        assert again.status_code == 200, again.text
+        listed = requests.get(f"{url}/v1/orders?maker={rec['order']['maker']}", timeout=10)
+        assert [r["metaData"]["orderHash"] for r in listed.json()["records"]] == [order_hash]
