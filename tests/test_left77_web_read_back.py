@@ -178,8 +178,8 @@ async def test_an_order_the_node_holds_but_did_not_store_in_time_is_said_held(
         node.store_wait = STORE_WAIT
         order_hash = held.signed.hash_hex
         assert said.startswith(
-            f"the node answered HTTP 503: the node holds order {order_hash} (in its book: it "
-            "may trade) but has not stored it: not committed within 1 s (the store stalls)"
+            f"the node answered HTTP 503: the node holds order {order_hash} (taken: it may "
+            "trade) but has not stored it: not committed within 1 s (the store stalls)"
         ), said
         assert said.endswith(
             "; read back, it holds the order: it was taken, not yet stored (a restart of the "

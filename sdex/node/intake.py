@@ -383,7 +383,7 @@ class NodeIntake(NodeSoftCancel):
 
 def _not_stored(e: StoreError, order_hash: object = None) -> SubmitResult:
     """503: an order's row not committed in time (the store stalls: it commits later) or
-    refused. An order the node took is in its book already (matched, perhaps passed on to
+    refused. An order the node took is in its book already, or matched (perhaps passed on to
     peers: not to be taken back), so the answer names it, held, for the wallet to look up
     (``orderHash``): "the order was not stored" read as not taken, and a user signed it
     again, two orders resting (left77)."""
@@ -391,8 +391,8 @@ def _not_stored(e: StoreError, order_hash: object = None) -> SubmitResult:
         return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
     body = error_body(
         100,
-        f"the node holds order {order_hash} (in its book: it may trade) but has not stored "
-        f"it: {e}; look it up, GET /v1/orders/{order_hash}, before signing another",
+        f"the node holds order {order_hash} (taken: it may trade) but has not stored it: "
+        f"{e}; look it up, GET /v1/orders/{order_hash}, before signing another",
     )
     body["orderHash"] = order_hash
     return SubmitResult(503, body)
