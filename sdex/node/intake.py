@@ -114,7 +114,7 @@ class NodeIntake(NodeSoftCancel):
             try:
                 await wait
             except StoreError as e:
-                return _not_stored(e)
+                return _not_stored(e, answer.body.get("orderHash"))
         return answer
 
     async def submit_wallet(
@@ -202,7 +202,7 @@ class NodeIntake(NodeSoftCancel):
                     await committed([stored], self.store_wait)
                 self.store.update_orders([rec.row()])  # its filled amount, reason
         except StoreError as e:
-            return _not_stored(e)
+            return _not_stored(e, "0x" + order_hash.hex())
         return SubmitResult(200, self.record_json(order_hash) or {})
 
     def _accept(
@@ -381,8 +381,21 @@ class NodeIntake(NodeSoftCancel):
             ) from None
 
 
-def _not_stored(e: StoreError) -> SubmitResult:
-    return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+def _not_stored(e: StoreError, order_hash: object = None) -> SubmitResult:
+    """503: an order's row not committed in time (the store stalls: it commits later) or
+    refused. An order the node took is in its book already, or matched (perhaps passed on to
+    peers: not to be taken back), so the answer names it, held, for the wallet to look up
+    (``orderHash``): "the order was not stored" read as not taken, and a user signed it
+    again, two orders resting (left77)."""
+    if not isinstance(order_hash, str):
+        return SubmitResult(503, error_body(100, f"the order was not stored: {e}"))
+    body = error_body(
+        100,
+        f"the node holds order {order_hash} (taken: it may trade) but has not stored it: "
+        f"{e}; look it up, GET /v1/orders/{order_hash}, before signing another",
+    )
+    body["orderHash"] = order_hash
+    return SubmitResult(503, body)
 
 
 def _give(fut: asyncio.Future[Taken], taken: Taken) -> None:
