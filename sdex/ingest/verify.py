@@ -74,7 +74,7 @@ honest contract makers half the verdicts' connections (reads77: it held all four
 
 REST = "(rest)"
 """The turns' key of a window's read shared by its makers past ``MAX_PARTS``; the read takes
-each of those makers' turns too, after it (keys in sorted order: this one first). review77c:
+each of those makers' turns too (``Turns.turns``: in sorted order). review77c:
 a maker's rows there counted against this key only, and a hostile wallet whose reads are
 held, its own turns taken, posted behind decoys in names nobody uses (untracked makers sort
 as they came: a cheap read each) and held this key's turns too, all four connections."""
@@ -368,16 +368,14 @@ class Eip1271Batcher(StateBatcher):
         makers = sorted(by_maker, key=lambda mk: not tracks(mk))  # (stable: as they came)
         parts = [([mk], by_maker[mk]) for mk in makers[: self.max_parts - 1]]
         if rest := makers[self.max_parts - 1 :]:
-            keys = [REST, *sorted(rest)]  # (its makers' turns too: review77c)
+            keys = [REST, *rest]  # (its makers' turns too: review77c)
             parts.append((keys, [entry for mk in rest for entry in by_maker[mk]]))
         self.split += len(parts) - 1
         latest = asyncio.ensure_future(self._latest())  # (one block for the window's parts)
 
         async def read(keys: Sequence[str], orders: Sequence[SignedOrder]) -> list[OrderState]:
             block = await asyncio.shield(latest)
-            async with contextlib.AsyncExitStack() as turns:
-                for key in keys:  # (in one order, every read's: none waits on another's)
-                    await turns.enter_async_context(self.turns.turn(key))
+            async with self.turns.turns(keys):
                 return await self._read_at(orders, block)
 
         try:
