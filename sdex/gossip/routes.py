@@ -341,9 +341,10 @@ async def post_hashes(gossip: Gossip, q: Asked) -> object:
         or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in buckets)
     ):
         raise ApiError(400, 100, "buckets must be a list of integers in 0..255")
-    starts = starts_of(q.body.get("from"))
-    if starts is None:
-        raise ApiError(400, 100, "from must be a list of [bucket, a hash of that bucket]")
+    try:
+        starts = starts_of(q.body.get("from"))
+    except ValueError as e:
+        raise ApiError(400, 100, str(e)) from None
     budget = gossip.listings if q.addressed and gossip.peers.get(q.sender) is not None else None
     most = MAX_LISTED if budget is None else budget.most(q.sender)  # (strangers: ``charge``)
     answer = listing(gossip.node, buckets, most, starts=starts)  # (bounded: see ``listing``)
