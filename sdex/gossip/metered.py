@@ -28,13 +28,17 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-LOOP_SHARE = 0.25
-"""The most of the loop one admitted peer's full request budget buys."""
-UNMEASURED = 60e-6
+LOOP_SHARE = 0.2
+"""The most of the loop one admitted peer's full request budget buys, as measured: with what
+is not measured (``UNMEASURED``'s estimate is a floor) at most ~1/4 of it (gossip77's runs of
+``bench/gossip74_peer_requests.py``)."""
+UNMEASURED = 100e-6
 """Seconds of the loop a request takes outside the steps measured (aiohttp reads its frame
-or request and writes the answer, the loop wakes for it): charged with each. gossip77's
-bench (``bench/gossip77_peer_share.py``): a cheapest request over a stream took ~0.25 ms
-of the loop thread, of which its measured steps ~0.17-0.19 ms."""
+or request, the loop wakes for it, an answer larger than the socket's buffer is written
+in later turns): charged with each. gossip77's runs of ``bench/gossip74_peer_requests.py``
+at load 20-25: the cheapest request over a stream took ~0.28 ms of the loop thread, its
+steps measured ~0.16 ms; a digest 0.32 and ~0.22, a cancel 0.46 and ~0.37; a listing of
+~1,200 hashes 1.21 and ~0.85."""
 MOST_SECONDS = 0.05
 """A request's charge at most (a full collection or a disk read in one of its steps is
 not the peer's doing; the dearest answers a peer may ask, a snapshot or cancelled page of
