@@ -88,6 +88,14 @@ async def test_a_gone_receipt_is_undone_once_while_its_polls_fail(
             seen.release.set()  # (the poll that finds the receipt gone, its reads failing)
             await wait_for(lambda: failing[-1].held.is_set(), timeout=30)
             await wait_for(lambda: not node.mirror.own.above(n), timeout=30)  # (dropped)
+
+            def applied() -> bool:  # (the poll that dropped it, applied by the node)
+                done = node.watcher.applied
+                return done is not None and done.number >= n + 1
+
+            await wait_for(applied, timeout=30)
             assert node.watcher.reorgs == 0 and node.watcher.resets == 0
             assert s.undos - undos == 1  # (before: one a poll, FAILS + 1)
-            assert node._own_durable.epoch - epoch == 1
+            # (one as the receipt is found gone, one as the node applies its drop; before:
+            # FAILS + 2)
+            assert node._own_durable.epoch - epoch == 2
