@@ -46,7 +46,7 @@ from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
-from sdex.settlement.signing import NOT_ITS_CHAIN
+from sdex.settlement.signing import NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
@@ -214,7 +214,7 @@ class BatchTx(NonceLane):
                         self.sender.forget_nonce()
                     try:
                         signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
-                    except (ChainReplaced, ChainUnproven) as e:  # (its nonce: ``_count``)
+                    except (ChainReplaced, ChainUnproven, NotSigned) as e:  # (``_count``)
                         log.warning("settlement of %d matches not signed: %s", len(batch), e)
                         self._refused_at = time.perf_counter()
                         return unsent(batch, str(e))
@@ -319,6 +319,7 @@ class BatchTx(NonceLane):
         # may commit before this status write: a restart reconciles a settlement still
         # "pending" from its receipt, and stores a fill once.)
         status = "mined" if receipt.status == 1 else "failed"
+        self.mined(signed.nonce)  # (a count below it is read again: ``_believed``)
         self.store.set_settlement_status(signed.tx_hash, status)
         self.ours.landed(signed.tx_hash, receipt.block_number)
         self.forget_final()
