@@ -174,7 +174,7 @@ class Settler(BatchTx):
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
         self.blocks: BlockReceipts | None = BlockReceipts(receipts, self.in_flight)
-        self.ours, self.given_up = OwnTxs(), set[str]()
+        self.ours, self.given_up, self.kept = OwnTxs(), set[str](), set[str]()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
         self.sent = 0
         self.settled = 0
