@@ -135,7 +135,7 @@ async def test_a_settlement_refused_too_high_at_every_try_waits_for_its_nonce(
     pooling: Chain, tmp_path: Path, lagging: Rpc, engine: Engine
 ) -> None:
     if engine == "anvil":  # (as settle77's balancer test)
-        pytest.skip("Hardhat only: on anvil the sends never reached NONCE_TRIES tries (open)")
+        pytest.skip("Hardhat only: anvil is sent eth_sendRawTransactionSync, not retried here")
     number = pooling.deployment.deploy_block
     block = pooling.rpc.call("eth_getBlockByNumber", hex(number), False)
     view = (number, str(block["hash"]), 0)
