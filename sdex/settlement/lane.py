@@ -78,6 +78,7 @@ class NonceLane(SigningLane):
         flying = self.in_flight  # (a gap's filler or a nudge: never in flight)
         self.signed_views = {t: v for t, v in self.signed_views.items() if t in flying}
         self.displaced &= flying
+        self.kept &= flying  # (a restart's kept row its node could not adopt: given up)
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
