@@ -187,9 +187,10 @@ class Reconcile:
         log.warning("pending settlement %s refused for its nonce (%s): kept", row.tx_hash, e)
         lane.kept.add(row.tx_hash)
         refused = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
+        view = sends.viewed()  # (``_send_again`` proved the chain behind the URL holds it)
+        lane.signed_views[row.tx_hash] = (view, refused)  # (adopted: sent again in it only)
         async with lane._send_lock:
             try:
-                view = sends.viewed()
                 address = self.sender.address
                 gap = await unheld_below(lane.receipts, address, refused, (), view, sends.viewed)
             except Exception as err:  # (sent again as it is: a refusal again adopts it)

@@ -331,8 +331,10 @@ class Settler(BatchTx):
         self.in_flight.add(signed.tx_hash)
         self.ours.add(signed.tx_hash)
         # (its nonce among the lane's in flight: review76, a gap below a stuck one was
-        # filled over it, a transfer of nothing displacing it; no view: not known)
-        self.signed_views[signed.tx_hash] = (None, signed)
+        # filled over it, a transfer of nothing displacing it; no view: not known, but one a
+        # restart kept was sent again in the start's view: ``Reconcile._over_gap``)
+        view = self.signed_views.get(signed.tx_hash, (None, signed))[0]
+        self.signed_views[signed.tx_hash] = (view, signed)
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
         self.signed_out.update((id(m), m) for m in batch)
