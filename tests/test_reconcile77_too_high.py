@@ -152,31 +152,44 @@ async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
     assert c.exchange.order_info(maker.order).filled == E18
 
 
+@pytest.mark.parametrize("replaced", [False, True])
 async def test_a_settlement_refused_too_high_at_every_try_waits_for_its_nonce(
-    pooling: Chain, tmp_path: Path, lagging: Rpc, engine: Engine
+    pooling: Chain, tmp_path: Path, lagging: Rpc, engine: Engine, replaced: bool
 ) -> None:
+    """``replaced``: the watcher sees the chain replaced while the settlement is kept, and the
+    first backend's pool drops it: no longer kept (its bytes are not sent to the new chain),
+    it is judged lost as any other (a kept wait would hold its matches for good)."""
     if engine == "anvil":  # (as settle77's balancer test)
         pytest.skip("Hardhat only: anvil is sent eth_sendRawTransactionSync, not retried here")
     number = pooling.deployment.deploy_block
     block = pooling.rpc.call("eth_getBlockByNumber", hex(number), False)
-    view = (number, str(block["hash"]), 0)
+    views = [(number, str(block["hash"]), 0)]
     with retrying_balancer(pooling.rpc.url, lagging.url) as (url, balancer):
         c = chain_of(Rpc(url), pooling.deployment)
         operator = c.address(OPERATOR)
         async with running_settler(c, tmp_path) as (settler, results):
-            settler.async_sends.view = lambda: view
+            settler.async_sends.view = lambda: views[-1]
             settler.submit([pair(c, 0)])  # (the operator's count on the chain past 0)
             await wait_for(lambda: settler.idle.is_set() and len(results) == 1, 30)
             assert results[0].outcome is Outcome.SETTLED, results[0]
             before = nonce(pooling.rpc, operator)
             pooling.rpc.call("evm_setAutomine", False)
-            balancer.sends, balancer.lagging = NONCE_TRIES, 3
+            balancer.sends, balancer.lagging = NONCE_TRIES, 10**6 if replaced else 3
             balancer.armed.set()
             second = pair(c, 1)
             settler.submit([second])
             await wait_for(lambda: balancer.tried == NONCE_TRIES, 30)
             # before: two asks by hash (0.5 s apart) to the lagging backend, then counted lost
             await wait_for(lambda: len(results) == 2 or balancer.lagged == 3, 30)
+            if replaced:
+                (tx,) = [h for h in settler.in_flight]
+                views.append((views[0][0], views[0][1], 1))  # (the watcher's reset seen)
+                pooling.rpc.call("hardhat_dropTransaction", tx)
+                await wait_for(lambda: len(results) == 2, 30)  # (before: kept for good)
+                r = results[1]
+                assert r.outcome is Outcome.FAILED and r.nonce_taken, r
+                assert nonce(pooling.rpc, operator) == before
+                return
             pooling.rpc.call("evm_mine")  # (the pooled bytes land)
             await wait_for(lambda: len(results) == 2, 30)
             r = results[1]

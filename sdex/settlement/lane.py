@@ -149,14 +149,22 @@ class NonceLane(SigningLane):
             self.sending(sending)
         return sending
 
-    async def _keep_alive(self, signed: SignedTx) -> None:
+    async def _keep_alive(self, signed: SignedTx) -> bool:
         """(A kept settlement's wait: the chain asked does not know it and its count has not
         reached its nonce) Its bytes sent again as signed, the nonces below filled first
-        (``_over_gap``); a refusal again logged: the wait asks again at its next check."""
+        (``_over_gap``); a refusal again logged: the wait asks again at its next check. Not
+        if the watcher saw the chain replaced since it was signed: not kept any more (False;
+        its bytes are not sent to the new chain, resend68, and a chain that never comes to
+        its nonce would hold its matches for good), judged as any other."""
+        view = self.signed_views.get(signed.tx_hash, (None,))[0]
+        if view != self.async_sends.viewed():
+            log.warning("kept settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)
+            return False
         try:
             await (await self._over_gap(signed, None))
         except Exception as e:
             log.warning("kept settlement %s sent again: %s", signed.tx_hash, e)
+        return True
 
     async def _fill(self, nonces: range) -> None:
         """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""
@@ -190,8 +198,8 @@ class NonceLane(SigningLane):
         async def stuck() -> None:
             await self._replace_if_stuck(pooled)
 
-        async def alive() -> None:
-            await self._keep_alive(pooled.latest)
+        async def alive() -> bool:
+            return await self._keep_alive(pooled.latest)
 
         ended = False
         receipt: Receipt | None = None

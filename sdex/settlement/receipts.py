@@ -160,7 +160,7 @@ async def poll_receipt(
     blocks: BlockReceipts | None = None,
     hashes: Sequence[str] | None = None,
     on_pooled: Callable[[], Awaitable[None]] | None = None,
-    keep: Callable[[], Awaitable[None]] | None = None,
+    keep: Callable[[], Awaitable[bool]] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost: no receipt
     while its nonce was taken by another transaction, or the chain does not know it any
@@ -178,7 +178,8 @@ async def poll_receipt(
     be pooled where this answer did not come from): lost only once its nonce is taken, one
     answer (``_taken``) giving the sender's count past it and no receipt of ``hashes``, never
     for not being known nor at ``RECEIPT_TIMEOUT``; ``keep`` is called at each loss check
-    that finds it unknown, its nonce not reached (the lane sends its bytes again)."""
+    that finds it unknown, its nonce not reached (the lane sends its bytes again; False: not
+    kept any more, judged as any other from then on: the chain it was signed for replaced)."""
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
@@ -227,7 +228,8 @@ async def poll_receipt(
                 known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
                 if keep is not None:
                     if known is None and mined <= signed.nonce:
-                        await keep()
+                        if not await keep():  # (judged as any other from the next check)
+                            keep, timeout = None, RECEIPT_TIMEOUT
                     elif on_pooled is not None and in_pool(known):
                         await on_pooled()
                 elif mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
