@@ -21,7 +21,8 @@ key used its nonce, e.g. a devnet deployed again under the node): its matches ar
 again (``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way
 has ended, so no nonce goes out twice. One refused "nonce too high" may still land (taken by
 another backend behind a balancer): it is sent again as signed, the nonces below it filled
-first (``NonceLane._over_gap``), its matches never signed again at another nonce.
+first (``NonceLane._over_gap``), its matches never signed again at another nonce; refused
+so at every try it is kept (``NonceLane.kept``): lost only once its nonce is taken.
 
 A lone match whose orders failed a settlement before with no one found guilty, or a
 contract maker's, is pre-flighted first (``suspect``: ``_preflight``).
@@ -268,6 +269,8 @@ class BatchTx(NonceLane):
                 log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
                 self.fees.forget()
                 suspect, nonce_taken = True, refused
+                if said == "high":  # (at every try: these bytes may land all the same)
+                    self.kept.add(signed.tx_hash)
             break
         if times is not None:
             times.resolve()  # the broadcast is over (or its fate unknown): the next may form
@@ -289,9 +292,14 @@ class BatchTx(NonceLane):
     ) -> list[SettledMatch] | None:
         """(``_settle``'s, once ``signed`` is broadcast; an adopted one's: ``Settler.adopt``)
         What ``signed``'s receipt says of ``batch``'s matches, awaited (replaced at higher
-        fees if it stays pooled; lost: given up, its nonce filled); None as ``_settle``."""
+        fees if it stays pooled; lost: given up, its nonce filled); None as ``_settle``. One
+        ``kept`` (refused "nonce too high" at every try, or at a restart) is lost only once
+        its nonce is taken, its bytes sent again meanwhile (reconcile77: counted lost after
+        its last try, its matches were matched again while the bytes could still land)."""
+        kept = signed.tx_hash in self.kept
+        self.kept.discard(signed.tx_hash)
         try:
-            signed, receipt = await self._receipt(signed, suspect, heads, early)
+            signed, receipt = await self._receipt(signed, suspect, heads, early, kept)
             if times is not None:
                 times.receipt = time.perf_counter()
         finally:
