@@ -197,9 +197,9 @@ class Gossip:
 
     def _reads_owner(self, sender: str) -> str:
         """Whose bound of pending reads ``sender``'s orders count against (``reads_owner``)."""
-        peer = self.peers.get(sender)
-        score = None if peer is None else peer.score
-        return reads_owner(sender, score, self.config.reads_own_score)
+        c = self.config
+        leading = self.peers.leading(c.reads_own_peers, c.reads_own_score)
+        return reads_owner(sender, sender in leading)
 
     def penalize(self, key: str, violations: int = 1) -> None:
         self._run(self.core.penalize(key, violations))
