@@ -420,8 +420,7 @@ class Peers:
             self._standings.put(key, s)  # (in its tier now: penalized, or banned)
         return banned
 
-    def reward(self, key: str, points: int = 1) -> None:
-        """``key``'s new orders were accepted: ``points``, and ``Standing.earn``'s point."""
+    def reward(self, key: str, points: int = 1) -> None:  # (and ``Standing.earn``'s point)
         peer = self._peers.get(key)
         if peer is not None:
             peer.standing.score = min(MAX_SCORE, peer.standing.score + points)
@@ -437,13 +436,15 @@ class Peers:
         if peer is not None:
             peer.last_seen = time.time()
 
-    def verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | TooLarge | None:
+    def verified(
+        self, call: Call, reply: Reply | None, unlooked: bool = False
+    ) -> dict[str, Any] | TooLarge | None:
         """An admitted peer's answer's body; None (it backs off) if failed, refused or
         forged. An answer too large to carry, to a call a flow asks again in halves
         (``SPLITS``), is ``TOO_LARGE_ANSWER``: no failure of the peer's. Only the peer's own
         (``signer``: its stream, whose frames its session keys prove): over HTTP an error
         answer is unsigned, so anyone on the path could forge one, and a single hash too
-        large costs the peer (``flows.anti_entropy``)."""
+        large costs the peer (``flows.anti_entropy``); nor is ``unlooked`` (``NotLookedUp``)."""
         peer = self.get(call.peer)
         if peer is None:
             return None
@@ -455,14 +456,14 @@ class Peers:
                 and too_large(reply)
             ):
                 return TOO_LARGE_ANSWER
-            self.failed(peer)
+            self.failed(peer, counted=reply is not None or not unlooked)
             return None
         self.ok(peer)
         return reply.body if isinstance(reply.body, dict) else None
 
-    def failed(self, peer: Peer) -> None:
-        peer.failures += 1
-        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(peer.failures, 10))
+    def failed(self, peer: Peer, counted: bool = True) -> None:
+        peer.failures += counted  # (not: a backoff only, toward no eviction)
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(max(1, peer.failures), 10))
         peer.retry_at = self.clock() + delay * self.rng.uniform(0.8, 1.2)
 
     def retry_now(self, peer: Peer) -> bool:
