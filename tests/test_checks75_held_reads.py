@@ -31,6 +31,7 @@ from aiohttp import web
 from sdex.gossip import GossipConfig
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.peers import MAX_SCORE
+from sdex.gossip.standings import MAX_DELIVERED
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -105,12 +106,15 @@ def push(
     g: Gossip, sender: str, *orders: SignedOrder, standing: bool = True
 ) -> asyncio.Task[dict[str, int]]:
     """``sender``'s push of ``orders`` checked here, as the route does (its counts); the
-    sender admitted first, with the highest score unless not ``standing`` (strangers and
-    peers of little standing share one bound of pending reads: reads77)."""
+    sender admitted first, with the highest score and value delivered since long ago unless
+    not ``standing`` (strangers and peers of little standing share one bound of pending
+    reads: reads77, sybil77)."""
     if g.peers.get(sender) is None:
         port = 9000 + int(sender[2:6], 16) % 1000  # (a URL each)
-        assert g.peers.admit(sender, f"http://127.0.0.1:{port}") is not None
-        if standing:
+        peer = g.peers.admit(sender, f"http://127.0.0.1:{port}")
+        assert peer is not None
+        if standing:  # (its last point of delivered value earned long ago, now the last)
+            peer.standing.delivered = MAX_DELIVERED - 1
             g.peers.reward(sender, MAX_SCORE)
     objs: list[object] = [dict(o.to_json()) for o in orders]
     return asyncio.create_task(g.run_check(g.core.receive(sender, objs)))

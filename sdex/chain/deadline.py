@@ -130,6 +130,13 @@ class ResolveTimeout(TimeoutError):
         self.host = host[:80]
 
 
+class LookupsFull(ResolveTimeout):
+    """A name not looked up at all: its pool's lookups were all in flight, or no thread
+    could be started (``Lookups.lookup``). This node's shortage, not the name's owner's
+    failure (sybil77: a peer reached by name had each call refused so counted against it
+    while others' names hung, and was evicted)."""
+
+
 def resolve_timeout_in(e: BaseException) -> ResolveTimeout | None:
     """The ``ResolveTimeout`` that caused ``e`` (``requests`` and ``urllib3`` wrap it twice:
     a ``MaxRetryError``'s ``reason``, then that error's cause), if one did."""
@@ -187,7 +194,7 @@ class Lookups:
             done = self.held.get(key)
             if done is None:
                 if len(self.held) >= self.cap:
-                    raise ResolveTimeout(
+                    raise LookupsFull(
                         host,
                         f"was not looked up: {self.cap} {self.name} lookups are still unanswered",
                     )
@@ -199,7 +206,7 @@ class Lookups:
                     thread.start()
                 except RuntimeError as e:  # (out of threads: left76, the name's lookup and
                     del self.held[key]  # its slot were held for good, its future unanswered)
-                    raise ResolveTimeout(
+                    raise LookupsFull(
                         host, f"was not looked up: no thread could be started for it ({e})"
                     ) from e
         return done

@@ -79,9 +79,14 @@ class GossipConfig:
     """The same, of one peer's orders (past it, its next checks wait, the others' go on;
     below the chain client's 8 connections, so one peer's held reads leave the others some)."""
     reads_own_score: int = 5
-    """The score from which a peer's pending reads have a bound of their own; below it (a
-    peer new or of little standing) it shares one with every stranger
-    (``sdex.gossip.checks.reads_owner``)."""
+    """The value delivered over time (``standings.Standing.delivered``: a point at most
+    every ``standings.EARN_SECONDS``) from which a peer's pending reads may have a bound of
+    their own; below it (a peer new or of little standing) it shares one with every
+    stranger (``sdex.gossip.checks.reads_owner``)."""
+    reads_own_peers: int = 8
+    """How many peers at most have a bound of their own: those that delivered most over
+    time (``Peers.leading``), so 16 sybils that earned the bar cannot outnumber the peers
+    established before them (review77c)."""
     streams: bool = True
     """Calls to admitted peers go over one authenticated websocket per peer
     (``sdex.gossip.stream``); False: every call is one signed HTTP request."""

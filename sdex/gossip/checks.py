@@ -54,15 +54,17 @@ STRANGERS = "(strangers)"
 and every admitted peer's below its own standing (``reads_owner``)."""
 
 
-def reads_owner(sender: str, score: int | None, own_score: int) -> str:
-    """Whose bound of pending reads ``sender``'s orders count against: its own once it is an
-    admitted peer (``score``: its standing's; None: not one) whose score reached
-    ``own_score`` (a point a check whose new orders were accepted and none forged, less a
-    penalty each forged one: earned with real orders, over time); else ``STRANGERS``' one,
-    with every stranger and every peer new or of little standing (reads77: admission is
-    cheap, and 16 peers admitted at once, 4 slow reads each, held all 64 pending reads, so
-    every other peer's next group waited for one to end)."""
-    return sender if score is not None and score >= own_score else STRANGERS
+def reads_owner(sender: str, leading: bool) -> str:
+    """Whose bound of pending reads ``sender``'s orders count against: its own if it is one
+    of the admitted peers that delivered most over time (``leading``: ``Peers.leading``,
+    at least ``reads_own_score`` points, earned a point a check of accepted orders at most
+    every ``EARN_SECONDS``, the ``reads_own_peers`` highest); else ``STRANGERS``' one, with
+    every stranger and every peer new or of little standing (reads77: admission is cheap,
+    and 16 peers admitted at once, 4 slow reads each, held all 64 pending reads, so every
+    other peer's next group waited for one to end; review77c: a point a check back to back,
+    so 16 sybils each reached the bar with 5 checks of one funded account's orders, free,
+    and held them all again)."""
+    return sender if leading else STRANGERS
 
 
 class PeerChecks:

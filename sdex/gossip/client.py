@@ -20,6 +20,7 @@ from aiohttp.tracing import Trace
 
 from sdex import jsonio
 from sdex.chain.arpc import PEER_LOOKUPS, BoundedResolver
+from sdex.chain.deadline import LookupsFull, resolve_timeout_in
 from sdex.errors import JsonLimitError
 from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, verify_answer
 from sdex.wsredirects import refuse_ws_redirects
@@ -46,6 +47,11 @@ class Answer:
 
 class PeerCallError(Exception):
     """A peer call that failed: unreachable, timed out, unsigned, oversized or malformed."""
+
+
+class NotLookedUp(PeerCallError):
+    """A call not made: the peer's host name was not looked up, this node's lookups of
+    peers' names all in flight (``deadline.LookupsFull``): no failure of that peer's."""
 
 
 class NotAPeer(PeerCallError):
@@ -104,6 +110,8 @@ class PeerClient:
                 raw = await _read_capped(r, max_bytes)
                 status, answer_headers = r.status, dict(r.headers)
         except (aiohttp.ClientError, TimeoutError) as e:
+            if isinstance(unlooked := resolve_timeout_in(e), LookupsFull):
+                raise NotLookedUp(f"{method} {url}{path}: {unlooked}") from None
             raise PeerCallError(f"{method} {url}{path}: {type(e).__name__} {e}") from None
         if status >= 300:
             try:

@@ -281,13 +281,14 @@ class GossipCore(Pushing):
             self._step(p.flow, counts, p.on_done)
         return self._drain()
 
-    def answered(self, call_id: int, reply: Reply | None) -> list[Action]:
-        """A peer answered call ``call_id`` (``None``: it failed, timed out or was refused)."""
+    def answered(self, call_id: int, reply: Reply | None, unlooked: bool = False) -> list[Action]:
+        """A peer answered call ``call_id`` (``None``: it failed, timed out or was refused;
+        ``unlooked``: not made, its name not looked up here, ``Peers.verified``)."""
         p = self._waiting.pop(call_id, None)
         if p is None or not isinstance(p.action, Call):
             return self._drain()
         call = p.action
-        result: Any = reply if not call.peer else self.peers.verified(call, reply)
+        result: Any = reply if not call.peer else self.peers.verified(call, reply, unlooked)
         if p.flow is None:
             self._pushed(call, result)
         else:

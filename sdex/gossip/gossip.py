@@ -30,7 +30,7 @@ from sdex.gossip.actions import Action, Call, Check, Deliver, Evicted, GossipCon
 from sdex.gossip.actions import tally as tally
 from sdex.gossip.budgets import cancelled_budget, fetch_budget, snapshot_budget
 from sdex.gossip.checks import CheckHooks, PeerChecks, reads_owner
-from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
+from sdex.gossip.client import NotAPeer, NotLookedUp, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.listing import listing_budget
@@ -197,9 +197,9 @@ class Gossip:
 
     def _reads_owner(self, sender: str) -> str:
         """Whose bound of pending reads ``sender``'s orders count against (``reads_owner``)."""
-        peer = self.peers.get(sender)
-        score = None if peer is None else peer.score
-        return reads_owner(sender, score, self.config.reads_own_score)
+        c = self.config
+        leading = self.peers.leading(c.reads_own_peers, c.reads_own_score)
+        return reads_owner(sender, sender in leading)
 
     def penalize(self, key: str, violations: int = 1) -> None:
         self._run(self.core.penalize(key, violations))
@@ -327,6 +327,7 @@ class Gossip:
         """``call`` over its peer's stream, else over HTTP (``http``: HTTP only, the stream
         closed under a ``_push_now``); its answer, or None, to the core."""
         reply: Reply | None = None
+        unlooked = False  # (its name not looked up: this node's shortage, not the peer's)
         if call.url in self.links_blocked:
             self.cut_calls.say("peer call %s to %s skipped: the link is cut", call.kind, call.url)
         else:
@@ -339,12 +340,13 @@ class Gossip:
                 if call.kind == "push":
                     self.push_timing.round_trip.add((time.perf_counter() - left) * 1e6)
             except (PeerCallError, TimeoutError) as e:
+                unlooked = isinstance(e, NotLookedUp)
                 log.debug("peer call %s to %s failed: %s", call.kind, call.url, e)
             except Exception:  # never leave the core waiting for an answer
                 log.exception("peer call to %s%s failed", call.url, call.path)
         if call.kind == "push" and reply is None:  # (its orders go again after the backoff)
             self.push_timing.failed_push(call.url, call.body)
-        self._run(self.core.answered(call.id, reply))
+        self._run(self.core.answered(call.id, reply, unlooked))
 
     def _push_now(self, call: Call) -> bool:
         """A push written to its peer's stream in this turn, no task; its answer handed to

@@ -53,8 +53,8 @@ from sdex.gossip.candidates import Candidate, Waiting, make_room
 from sdex.gossip.hosts import LOOPBACK, url_of_ip
 from sdex.gossip.hosts import host_group as host_group
 from sdex.gossip.listing import Walk
+from sdex.gossip.standings import EARN_SECONDS, MAX_INTRODUCED, Leaders, Standing, Strangers
 from sdex.gossip.standings import INTRODUCE_SECONDS as INTRODUCE_SECONDS
-from sdex.gossip.standings import MAX_INTRODUCED, Standing, Strangers
 from sdex.gossip.standings import MAX_STANDINGS as MAX_STANDINGS
 
 INVALID_PENALTY = 5
@@ -154,6 +154,8 @@ class Peers:
         self.per_loopback = per_loopback
         self.on_drop = on_drop
         """Told the id of every peer that leaves the table (its outbox and mesh go too)."""
+        self.earn_seconds = EARN_SECONDS  # (``Standing.earn``: a point per this at most)
+        self._leaders = Leaders()
         self._next_replace = 0.0
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
@@ -290,6 +292,7 @@ class Peers:
         if len(self._peers) >= self.max_peers and not self._evict_one(now):
             return None
         peer = self._peers[key] = Peer(key, url, standing, host, now, last_ok=now)
+        self._leaders.stale()  # (its standing's delivered value may rank it)
         self._by_url[url] = key
         self.candidates.pop(url, None)
         self._seed_failures.pop(url, None)
@@ -341,6 +344,7 @@ class Peers:
     def _drop(self, key: str) -> None:
         peer = self._peers.pop(key, None)
         if peer is not None:
+            self._leaders.stale()
             self._by_url.pop(peer.url, None)
             self._standings.put(key, peer.standing)  # (a stranger's again: its ban holds)
             if peer.url in self.seeds:
@@ -407,6 +411,8 @@ class Peers:
         s = self.standing(key)
         s.invalid += violations
         s.score -= INVALID_PENALTY * violations
+        s.delivered = max(0, s.delivered - INVALID_PENALTY * violations)
+        self._leaders.stale()
         banned = s.score <= BAN_SCORE
         if banned:
             s.banned_until = self.clock() + BAN_SECONDS
@@ -414,23 +420,31 @@ class Peers:
             self._standings.put(key, s)  # (in its tier now: penalized, or banned)
         return banned
 
-    def reward(self, key: str, points: int = 1) -> None:
+    def reward(self, key: str, points: int = 1) -> None:  # (and ``Standing.earn``'s point)
         peer = self._peers.get(key)
         if peer is not None:
             peer.standing.score = min(MAX_SCORE, peer.standing.score + points)
+            if peer.standing.earn(self.clock(), self.earn_seconds):
+                self._leaders.stale()
+
+    def leading(self, k: int, least: int) -> frozenset[str]:
+        """The ``k`` admitted peers that delivered most over time (``standings.Leaders``)."""
+        return self._leaders.of(lambda: ((x, p.standing) for x, p in self._peers.items()), k, least)
 
     def seen(self, key: str) -> None:
         peer = self._peers.get(key)
         if peer is not None:
             peer.last_seen = time.time()
 
-    def verified(self, call: Call, reply: Reply | None) -> dict[str, Any] | TooLarge | None:
+    def verified(
+        self, call: Call, reply: Reply | None, unlooked: bool = False
+    ) -> dict[str, Any] | TooLarge | None:
         """An admitted peer's answer's body; None (it backs off) if failed, refused or
         forged. An answer too large to carry, to a call a flow asks again in halves
         (``SPLITS``), is ``TOO_LARGE_ANSWER``: no failure of the peer's. Only the peer's own
         (``signer``: its stream, whose frames its session keys prove): over HTTP an error
         answer is unsigned, so anyone on the path could forge one, and a single hash too
-        large costs the peer (``flows.anti_entropy``)."""
+        large costs the peer (``flows.anti_entropy``); nor is ``unlooked`` (``NotLookedUp``)."""
         peer = self.get(call.peer)
         if peer is None:
             return None
@@ -442,14 +456,14 @@ class Peers:
                 and too_large(reply)
             ):
                 return TOO_LARGE_ANSWER
-            self.failed(peer)
+            self.failed(peer, counted=reply is not None or not unlooked)
             return None
         self.ok(peer)
         return reply.body if isinstance(reply.body, dict) else None
 
-    def failed(self, peer: Peer) -> None:
-        peer.failures += 1
-        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(peer.failures, 10))
+    def failed(self, peer: Peer, counted: bool = True) -> None:
+        peer.failures += counted  # (not: a backoff only, toward no eviction)
+        delay = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(max(1, peer.failures), 10))
         peer.retry_at = self.clock() + delay * self.rng.uniform(0.8, 1.2)
 
     def retry_now(self, peer: Peer) -> bool:
