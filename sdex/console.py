@@ -55,6 +55,7 @@ from sdex.walletbook import check_record, order_view, show_book, stale_warning
 from sdex.walletcancel import soft_cancel
 from sdex.walletfunds import MAX_TOKENS, market_tokens, read_funds, say_funds
 from sdex.walletout import print_error
+from sdex.wallettrust import Trusted, check_listing
 from sdex.walletui import place_order
 
 DEFAULT_SLIPPAGE_BPS = 100
@@ -92,6 +93,7 @@ class WalletShell(cmd.Cmd):
         deployment_path: Path = DEFAULT_PATH,
         stdin: IO[str] | None = None,
         max_fee_bps: int = MAX_FEE_BPS,
+        deployment_given: bool = False,
     ) -> None:
         super().__init__(stdin=stdin)
         if stdin is not None:
@@ -104,6 +106,7 @@ class WalletShell(cmd.Cmd):
         self.max_fee_bps = max_fee_bps  # (the largest fee its orders are signed with)
         self.rpc = rpc  # (the chain ``balance`` reads: --rpc, else the deployment file's)
         self.deployment_path = deployment_path
+        self.trusted = Trusted(deployment_path, deployment_given, rpc)
         self.out = out
         self.err = err
         self.interactive = (stdin or sys.stdin).isatty()
@@ -123,7 +126,8 @@ class WalletShell(cmd.Cmd):
         its node at start has nothing to offer), ``WalletInputError`` for a pair the node does
         not list."""
         config = self._fetch_config()
-        parse_pair(self.pair, config)
+        # (checked once, before anything can be signed: the config is fetched once too)
+        check_listing(config, self.trusted, self.err, parse_pair(self.pair, config))
         # (four short lines: two were 108 and 132 columns piped, user38)
         self.out.print(f"[bold]SDEX console[/]: node {escape(self.client.base_url)}")
         self.out.print(f"chain {config.chain_id}, exchange {config.exchange}")
@@ -426,6 +430,7 @@ def run_console(
     rpc: str | None = None,
     deployment_path: Path = DEFAULT_PATH,
     max_fee_bps: int = MAX_FEE_BPS,
+    deployment_given: bool = False,
 ) -> int:
     """``sdex console``'s body; the exit code. As ``sdex book``: 1 with one red line if the
     node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
@@ -438,6 +443,7 @@ def run_console(
         shell = WalletShell(
             client, key, pair, out=out, err=err, slippage_bps=slippage_bps, rpc=rpc,
             deployment_path=deployment_path, max_fee_bps=max_fee_bps,
+            deployment_given=deployment_given,
         )  # fmt: skip
         at = "" if shell.interactive else "startup: "  # (a script's: none of its lines ran)
         try:
