@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import io
 import json
 import secrets
 import threading
@@ -29,11 +31,18 @@ import pytest
 import requests
 from aiohttp import web
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
 
 from sdex.chain import deploy
 from sdex.cli import main
+from sdex.client import OrderConfig
 from sdex.order import to_checksum
+from sdex.wallet import parse_pair
+from sdex.wallettrust import ListingDiffers, Trusted, check_listing
 from tests.conftest import Chain
+from tests.fakenode import DOMAIN, USDC, WETH, order_config
 from tests.nodeutil import free_port
 from tests.test_cli_node import ALICE, key, node, one_line
 
@@ -241,3 +250,58 @@ def test_a_node_misstating_its_listing_gets_nothing_signed(
         r = _run("order", "buy", "1400", "0.5", *wallet, "--deployment", "missing.json")
         assert r.exit_code == 2, r.output
         assert "no deployment file at missing.json" in one_line(r.output), r.output
+
+
+# -- the file's check, over any one field misstated (no node: the listing as parsed) -----------
+
+_FIELDS = ("chainId", "exchange", "address", "decimals", "symbol")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    field=st.sampled_from(_FIELDS),
+    sym=st.sampled_from(("WETH", "USDC")),
+    number=st.integers(min_value=0, max_value=77),
+    address=st.binary(min_size=20, max_size=20),
+)
+def test_any_one_field_misstated_is_refused_naming_it(
+    field: str, sym: str, number: int, address: bytes, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    obj = order_config(DOMAIN, WETH, USDC)
+    path = tmp_path_factory.mktemp("net") / "devnet.json"
+    network = {"chainId": 31337, "rpc": "http://127.0.0.1:1", "exchange": DOMAIN.verifying_contract,
+               "deployBlock": 0, "tokens": copy.deepcopy(obj["tokens"])}  # fmt: skip
+    path.write_text(json.dumps(network))
+    trusted = Trusted(path, True, None)
+    token = obj["tokens"][sym]
+    other = "0x" + address.hex()
+    if field == "chainId":
+        obj["chainId"] = obj["domain"]["chainId"] = number if number != 31337 else 1
+    elif field == "exchange":
+        changed = other != DOMAIN.verifying_contract
+        obj["exchange"] = obj["domain"]["verifyingContract"] = other if changed else WETH
+    elif field == "address":
+        token["address"] = other if other not in (WETH, USDC) else "0x" + "33" * 20
+    elif field == "decimals":
+        token["decimals"] = number if number != token["decimals"] else number + 1
+    else:
+        obj["tokens"]["WETH"], obj["tokens"]["USDC"] = obj["tokens"]["USDC"], obj["tokens"]["WETH"]
+    config = OrderConfig.from_json(obj)
+    err = io.StringIO()
+    with pytest.raises(ListingDiffers) as refused:
+        check_listing(config, trusted, Console(file=err), parse_pair("WETH/USDC", config))
+    said = str(refused.value)
+    named = {
+        "chainId": "chainId is",
+        "exchange": "exchange is",
+        "symbol": "the symbol of token",
+        "address": f"tokens.{sym}.address is",
+        "decimals": f"tokens.{sym}.decimals is",
+    }
+    assert named[field] in said, (field, said)
+    assert err.getvalue() == ""
+    # the listing as the file has it: no refusal, nothing said
+    check_listing(
+        OrderConfig.from_json(order_config(DOMAIN, WETH, USDC)), trusted, Console(file=err)
+    )
+    assert err.getvalue() == ""
