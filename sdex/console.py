@@ -126,8 +126,7 @@ class WalletShell(cmd.Cmd):
         its node at start has nothing to offer), ``WalletInputError`` for a pair the node does
         not list."""
         config = self._fetch_config()
-        # (checked once, before anything can be signed: the config is fetched once too)
-        check_listing(config, self.trusted, self.err, parse_pair(self.pair, config))
+        parse_pair(self.pair, config)
         # (four short lines: two were 108 and 132 columns piped, user38)
         self.out.print(f"[bold]SDEX console[/]: node {escape(self.client.base_url)}")
         self.out.print(f"chain {config.chain_id}, exchange {config.exchange}")
@@ -367,8 +366,17 @@ class WalletShell(cmd.Cmd):
 
     # -- node state --------------------------------------------------------------------------
     def _fetch_config(self) -> OrderConfig:
+        """The node's order_config, fetched once and checked then against the deployment file
+        and the chain (``sdex.wallettrust``), before anything can be signed with it: at start,
+        or at the first command of a shell not started."""
         if self._config is None:
-            self._config = self.client.order_config()
+            config = self.client.order_config()
+            try:
+                market: Market | None = parse_pair(self.pair, config)
+            except WalletInputError:  # (said by ``start``, refused by ``_market``)
+                market = None
+            check_listing(config, self.trusted, self.err, market)
+            self._config = config
         return self._config
 
     def _market(self) -> tuple[OrderConfig, Market]:

@@ -37,7 +37,8 @@ from rich.console import Console
 
 from sdex.chain import deploy
 from sdex.cli import main
-from sdex.client import OrderConfig
+from sdex.client import NodeClient, OrderConfig
+from sdex.console import WalletShell
 from sdex.order import to_checksum
 from sdex.wallet import parse_pair
 from sdex.wallettrust import ListingDiffers, Trusted, check_listing
@@ -223,6 +224,19 @@ def test_a_node_misstating_its_listing_gets_nothing_signed(
                     assert "signed by" not in out, (where, out)
                     assert "cancelled" not in out, (where, out)
                 assert _orders_of(url, alice) == [], case.name
+
+        # a console shell driven without its start checks the listing at its first command
+        proxy.rewrite = _token("USDC", decimals=18)
+        err = io.StringIO()
+        with NodeClient(proxy.url) as client:
+            shell = WalletShell(
+                client, c.keys[ALICE], "WETH/USDC", out=Console(file=io.StringIO()),
+                err=Console(file=err, width=400), stdin=io.StringIO(),
+                deployment_path=honest / ".sdex" / "devnet.json", deployment_given=True,
+            )  # fmt: skip
+            shell.onecmd("send_order buy limit 1500 0.5")
+        assert REFUSED in one_line(err.getvalue()), err.getvalue()
+        assert _orders_of(url, alice) == []
 
         # the honest listing: signed and posted as before, said once what was checked
         proxy.rewrite = _same
