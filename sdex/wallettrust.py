@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from sdex.client import OrderConfig
-from sdex.deployment import DEFAULT_PATH, Deployment, TokenInfo
+from sdex.deployment import DEFAULT_PATH, DEMO_PATH, Deployment, TokenInfo
 from sdex.errors import ChainError, SdexError
 from sdex.order import to_checksum
 from sdex.wallet import Market
@@ -86,7 +86,7 @@ def check_listing(
             "addresses and decimals) is signed as the node says it, unchecked: there is no "
             f"deployment file at {escape(str(trusted.deployment_path))} and no --rpc; pass "
             "--deployment PATH (the network's deployment file, `sdex devnet` writes one) or "
-            "--rpc URL (its chain) to check it before signing"
+            "--rpc URL (its chain) to check it before signing" + escape(_demo_hint(trusted))
         )
     elif d is None and market is not None:
         err.print(
@@ -96,11 +96,19 @@ def check_listing(
         )
 
 
+def _demo_hint(trusted: Trusted) -> str:
+    """Where ``make demo KEEP=1`` keeps its network's file, when it is there (its nodes are on
+    it, not on the default file's network)."""
+    if DEMO_PATH.is_file() and trusted.deployment_path.resolve() != DEMO_PATH.resolve():
+        return f" (`make demo KEEP=1` writes its network's to {DEMO_PATH}, while it runs)"
+    return ""
+
+
 def _differs(field: str, node: object, trusted: object, source: str) -> ListingDiffers:
     """The one line a difference is said in; ``source`` is a file or "the chain at URL"."""
     at = "on" if source.startswith("the chain") else "in"
     why = (
-        "the node is on another chain, or misstates its listing"
+        "the node is on another chain than --rpc's, or misstates its listing"
         if at == "on"
         else "the node is on another network than that file's (--deployment PATH names the "
         "right one), or misstates its listing"
