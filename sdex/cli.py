@@ -329,7 +329,6 @@ def console_command(
             rpc=rpc,
             deployment_path=deployment_path,
             max_fee_bps=max_fee_bps,
-            deployment_given=trusted(rpc, deployment_path).deployment_given,
         )
     )
 

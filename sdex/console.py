@@ -95,6 +95,9 @@ class WalletShell(cmd.Cmd):
         max_fee_bps: int = MAX_FEE_BPS,
         deployment_given: bool = False,
     ) -> None:
+        """``deployment_given``: ``deployment_path`` must be there (a missing one refused as
+        the listing is checked); ``sdex console`` leaves it False: a file named and missing
+        leaves the listing unchecked, warned, and ``balance`` says where to give one."""
         super().__init__(stdin=stdin)
         if stdin is not None:
             self.use_rawinput = False
@@ -438,7 +441,6 @@ def run_console(
     rpc: str | None = None,
     deployment_path: Path = DEFAULT_PATH,
     max_fee_bps: int = MAX_FEE_BPS,
-    deployment_given: bool = False,
 ) -> int:
     """``sdex console``'s body; the exit code. As ``sdex book``: 1 with one red line if the
     node cannot be reached or does not answer as an SDEX node at start, 2 if it does not list
@@ -451,7 +453,6 @@ def run_console(
         shell = WalletShell(
             client, key, pair, out=out, err=err, slippage_bps=slippage_bps, rpc=rpc,
             deployment_path=deployment_path, max_fee_bps=max_fee_bps,
-            deployment_given=deployment_given,
         )  # fmt: skip
         at = "" if shell.interactive else "startup: "  # (a script's: none of its lines ran)
         try:

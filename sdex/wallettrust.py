@@ -30,7 +30,7 @@ from sdex.deployment import DEFAULT_PATH, DEMO_PATH, Deployment, TokenInfo
 from sdex.errors import ChainError, SdexError
 from sdex.order import to_checksum
 from sdex.wallet import Market
-from sdex.walletout import short_error
+from sdex.walletchain import rpc_failure
 
 if TYPE_CHECKING:
     from sdex.chain import Rpc
@@ -165,7 +165,7 @@ def _check_chain(config: OrderConfig, rpc_url: str, market: Market | None) -> No
             for sym, t in ((market.base, market.base_token), (market.quote, market.quote_token)):
                 _check_token_on_chain(rpc, sym, t, source)
     except requests.RequestException as e:  # (said as ``node_chain`` says it)
-        raise ChainError(f"cannot reach the JSON-RPC endpoint {rpc_url}: {short_error(e)}") from e
+        raise rpc_failure(e, rpc_url) from e
     except ValueError as e:  # (an eth_chainId that is no number)
         raise ChainError(f"{rpc_url} answered eth_chainId with no chain id: {e}") from None
     finally:
