@@ -61,6 +61,7 @@ from sdex.wallet import (
 from sdex.walletbook import show_book
 from sdex.walletcancel import cancel_onchain, soft_cancel
 from sdex.walletout import stderr_console, stdout_console
+from sdex.wallettrust import Trusted, check_listing
 from sdex.walletui import place_order
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -164,6 +165,23 @@ def warn_deployment(deployment_path: Path, key: bytes) -> None:
 
 # -- wallet commands (a client of a node's HTTP API) ------------------------------------------
 
+TRUST_RPC_HELP = (
+    "JSON-RPC endpoint of the node's chain: before signing, its chain id, Exchange and the "
+    "market's tokens' decimals and symbols are checked there against the node's order_config."
+)
+TRUST_DEPLOYMENT_HELP = (
+    "Deployment file of the node's network: before signing, the node's chain id, Exchange and "
+    "token addresses and decimals are checked against it (when it is there)."
+)
+
+
+def trusted(rpc: str | None, deployment_path: Path) -> Trusted:
+    """The sources a wallet command checks its node's listing against (``sdex.wallettrust``):
+    ``--deployment`` named on the command line must be there; the default is read if it is."""
+    source = click.get_current_context().get_parameter_source("deployment_path")
+    given = source not in (None, click.core.ParameterSource.DEFAULT)
+    return Trusted(deployment_path, given, rpc)
+
 
 @main.command(cls=DecimalArgsCommand)
 @click.argument("side", type=click.Choice([s.value for s in Side], case_sensitive=False))
@@ -184,6 +202,8 @@ def warn_deployment(deployment_path: Path, key: bytes) -> None:
 )  # fmt: skip
 @wait_option
 @max_fee_option
+@rpc_option(TRUST_RPC_HELP)
+@deployment_option(TRUST_DEPLOYMENT_HELP)
 def order(
     side: str,
     price: Fraction,
@@ -195,6 +215,8 @@ def order(
     expiry_seconds: int,
     settle_wait: float,
     max_fee_bps: int,
+    rpc: str | None,
+    deployment_path: Path,
 ) -> None:
     """Sign a limit order to buy or sell AMOUNT of the base token at PRICE and post it.
 
@@ -205,9 +227,11 @@ def order(
     wanted = Side(side.lower())
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
+        market = pair_market(config, pair)
+        check_listing(config, trusted(rpc, deployment_path), stderr_console(), market)
         try:
             place_order(
-                out, client, config, pair_market(config, pair), wanted, price, amount, key,
+                out, client, config, market, wanted, price, amount, key,
                 tif=tif.lower(), expiry_seconds=expiry_seconds, settle_wait=settle_wait,
                 max_fee_bps=max_fee_bps,
             )  # fmt: skip
@@ -238,8 +262,14 @@ def book(node_url: str, pair: str, depth: int) -> None:
     "--onchain", is_flag=True,
     help="Also cancel on chain (Exchange.cancelOrder, permanent; costs gas).",
 )  # fmt: skip
-@rpc_option("JSON-RPC endpoint for --onchain [default: the deployment file's rpc].")
-@deployment_option("Deployment file, read for --onchain when --rpc is not given.")
+@rpc_option(
+    "JSON-RPC endpoint of the node's chain: the node's chain id and Exchange are checked "
+    "there before anything is signed; --onchain sends to it [default: the deployment file's rpc]."
+)
+@deployment_option(
+    "Deployment file: the node's chain id and Exchange are checked against it (when it is there) "
+    "before anything is signed; --onchain reads its rpc when --rpc is not given."
+)
 def cancel(
     order_hash: bytes,
     node_url: str,
@@ -253,8 +283,11 @@ def cancel(
     out = stdout_console()
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
-        if onchain:
-            cancel_onchain(out, client, config, order_hash, key, rpc, deployment_path)
+        sources = trusted(rpc, deployment_path)
+        if onchain:  # (checked there once the order is read, before anything is sent)
+            cancel_onchain(out, client, config, order_hash, key, sources)
+        else:
+            check_listing(config, sources, stderr_console())
         soft_cancel(out, client, config, order_hash, key, onchain=onchain)
 
 
@@ -268,9 +301,10 @@ def cancel(
     help="A market order's bound: the best opposite price moved by BPS.",
 )  # fmt: skip
 @max_fee_option
-@rpc_option("JSON-RPC endpoint of the node's chain, read by balance [default: the deployment "
+@rpc_option(TRUST_RPC_HELP[:-1] + ", at start; balance reads it [default: the deployment "
             "file's rpc].")  # fmt: skip
-@deployment_option("Deployment file, read by balance for its rpc when --rpc is not given.")
+@deployment_option(TRUST_DEPLOYMENT_HELP[:-1] + ", at start; balance reads its rpc when --rpc "
+                   "is not given.")  # fmt: skip
 def console_command(
     node_url: str, key: bytes, pair: str, slippage_bps: int, max_fee_bps: int, rpc: str | None,
     deployment_path: Path,

@@ -55,6 +55,7 @@ from sdex.walletbook import check_record, order_view, show_book, stale_warning
 from sdex.walletcancel import soft_cancel
 from sdex.walletfunds import MAX_TOKENS, market_tokens, read_funds, say_funds
 from sdex.walletout import print_error
+from sdex.wallettrust import Trusted, check_listing
 from sdex.walletui import place_order
 
 DEFAULT_SLIPPAGE_BPS = 100
@@ -92,7 +93,11 @@ class WalletShell(cmd.Cmd):
         deployment_path: Path = DEFAULT_PATH,
         stdin: IO[str] | None = None,
         max_fee_bps: int = MAX_FEE_BPS,
+        deployment_given: bool = False,
     ) -> None:
+        """``deployment_given``: ``deployment_path`` must be there (a missing one refused as
+        the listing is checked); ``sdex console`` leaves it False: a file named and missing
+        leaves the listing unchecked, warned, and ``balance`` says where to give one."""
         super().__init__(stdin=stdin)
         if stdin is not None:
             self.use_rawinput = False
@@ -104,6 +109,7 @@ class WalletShell(cmd.Cmd):
         self.max_fee_bps = max_fee_bps  # (the largest fee its orders are signed with)
         self.rpc = rpc  # (the chain ``balance`` reads: --rpc, else the deployment file's)
         self.deployment_path = deployment_path
+        self.trusted = Trusted(deployment_path, deployment_given, rpc)
         self.out = out
         self.err = err
         self.interactive = (stdin or sys.stdin).isatty()
@@ -363,8 +369,17 @@ class WalletShell(cmd.Cmd):
 
     # -- node state --------------------------------------------------------------------------
     def _fetch_config(self) -> OrderConfig:
+        """The node's order_config, fetched once and checked then against the deployment file
+        and the chain (``sdex.wallettrust``), before anything can be signed with it: at start,
+        or at the first command of a shell not started."""
         if self._config is None:
-            self._config = self.client.order_config()
+            config = self.client.order_config()
+            try:
+                market: Market | None = parse_pair(self.pair, config)
+            except WalletInputError:  # (said by ``start``, refused by ``_market``)
+                market = None
+            check_listing(config, self.trusted, self.err, market)
+            self._config = config
         return self._config
 
     def _market(self) -> tuple[OrderConfig, Market]:

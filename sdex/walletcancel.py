@@ -4,8 +4,6 @@ cancel at the node and ``Exchange.cancelOrder`` on chain, each refusal said as w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from rich.console import Console
 from rich.markup import escape
@@ -15,7 +13,9 @@ from sdex.errors import SdexError
 from sdex.order import address_of, to_checksum
 from sdex.wallet import fmt_amount, sign_cancel
 from sdex.walletchain import node_chain
+from sdex.walletout import stderr_console
 from sdex.walletsettle import meta_uint
+from sdex.wallettrust import Trusted, check_listing
 
 
 def soft_cancel(
@@ -147,10 +147,13 @@ def cancel_onchain(
     config: OrderConfig,
     order_hash: bytes,
     key: bytes,
-    rpc_url: str | None,
-    deployment_path: Path,
+    trusted: Trusted,
 ) -> None:
-    """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``."""
+    """``Exchange.cancelOrder`` for the order the node holds under ``order_hash``, sent to
+    ``trusted.rpc`` (else the deployment file's rpc), once the node's chain id and Exchange
+    are checked against the deployment file (``check_listing``) and the chain
+    (``node_chain``): a node naming another Exchange would have the cancel sent there, and
+    the order stay fillable."""
     from sdex.chain import Exchange, OrderStatus, Sender
 
     try:
@@ -165,7 +168,8 @@ def cancel_onchain(
             f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
             param_hint="'--key'",
         )
-    with node_chain(config, rpc_url, deployment_path) as rpc:
+    check_listing(config, trusted, stderr_console(), chain=False)
+    with node_chain(config, trusted.rpc, trusted.deployment_path) as rpc:
         exchange = Exchange(rpc, config.exchange)
         status = exchange.order_info(rec.order).status
         if status is not OrderStatus.FILLABLE:

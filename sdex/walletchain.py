@@ -47,16 +47,20 @@ def node_chain(config: OrderConfig, rpc_url: str | None, deployment_path: Path) 
                 f"exchange {config.exchange})"
             )
         yield rpc
-    except requests.HTTPError as e:  # (it read "cannot reach ...: HTTPError": user63)
+    except requests.RequestException as e:
+        raise rpc_failure(e, rpc_url, origin) from e
+    finally:
+        rpc.close()
+
+
+def rpc_failure(e: requests.RequestException, rpc_url: str, origin: str = "") -> ChainError:
+    """A JSON-RPC endpoint's failure in words: not a chain's (an HTTP error: it read "cannot
+    reach ...: HTTPError", user63), or not reached; ``origin``: where its URL came from."""
+    if isinstance(e, requests.HTTPError):
         answered = str(e).split(" for url")[0].strip() or type(e).__name__
-        raise ChainError(
+        return ChainError(
             f"{rpc_url}{origin} is not a chain's JSON-RPC endpoint: it answered HTTP "
             f"{answered} (--rpc takes the chain's URL, e.g. the deployment file's rpc, not a "
             "node's)"
-        ) from e
-    except requests.RequestException as e:
-        raise ChainError(
-            f"cannot reach the JSON-RPC endpoint {rpc_url}{origin}: {short_error(e)}"
-        ) from e
-    finally:
-        rpc.close()
+        )
+    return ChainError(f"cannot reach the JSON-RPC endpoint {rpc_url}{origin}: {short_error(e)}")

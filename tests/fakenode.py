@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import itertools
+import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -168,19 +171,56 @@ class FakeNode:
         self._thread.join(10)
 
 
+RUNNING: dict[str, FakeNode] = {}
+"""The started fake nodes by URL (``run_cli``'s deployment file of the fake's network)."""
+
+
 @contextlib.contextmanager
 def fake_node() -> Iterator[FakeNode]:
     """A started ``FakeNode``, stopped on exit (each test module's ``fake`` fixture)."""
     node = FakeNode()
     node.start()
+    RUNNING[node.url] = node
     try:
         yield node
     finally:
+        RUNNING.pop(node.url, None)
         node.stop()
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), input=input, env={"COLUMNS": "200", **(env or {})})
+    """``sdex`` run in a directory of its own which, when ``--node`` is a running fake, holds
+    a deployment file of that fake's network at the default path (its chain id, Exchange and
+    tokens as it serves them at the call): the wallet checks the listing against it as a
+    user's ``.sdex/devnet.json`` (trust77), silently when they agree."""
+    runner = CliRunner()
+    with runner.isolated_filesystem():
+        url = next((b for a, b in itertools.pairwise(args) if a == "--node"), "")
+        if url in RUNNING:
+            network_file(RUNNING[url], Path(".sdex/devnet.json"))
+        return runner.invoke(main, list(args), input=input, env={"COLUMNS": "200", **(env or {})})
+
+
+def network_file(fake: FakeNode, path: Path) -> Path:
+    """A deployment file at ``path`` of the network ``fake``'s config names (junk left out: a
+    config the wallet refuses is refused before its listing is checked), as a user's file of
+    the network would be; ``path``."""
+    config = fake.config
+    tokens = config.get("tokens")
+    body = {
+        "chainId": config.get("chainId"),
+        "rpc": "http://127.0.0.1:1",
+        "exchange": config.get("exchange"),
+        "deployBlock": 0,
+        "tokens": {
+            s: {"address": t.get("address"), "decimals": t.get("decimals")}
+            for s, t in (tokens.items() if isinstance(tokens, dict) else ())
+            if isinstance(t, dict)
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body))
+    return path
 
 
 def wallet_args(fake: FakeNode, key: bytes = KEY) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from tests.fakenode import (
     FakeNode,
     fake_node,
     meta,
+    network_file,
     page,
     run_cli,
     signed,
@@ -531,7 +533,7 @@ def test_a_malformed_fill_is_one_red_line(fake: FakeNode) -> None:
 
 
 @pytest.fixture
-def shell(fake: FakeNode) -> Iterator[WalletShell]:
+def shell(fake: FakeNode, tmp_path: Path) -> Iterator[WalletShell]:
     with NodeClient(fake.url) as client:
         yield WalletShell(
             client,
@@ -540,6 +542,8 @@ def shell(fake: FakeNode) -> Iterator[WalletShell]:
             out=Console(file=io.StringIO(), width=200),
             err=Console(file=io.StringIO(), width=200),
             stdin=io.StringIO(),
+            deployment_path=network_file(fake, tmp_path / "devnet.json"),
+            deployment_given=True,  # (its network's file: the listing checked, silently)
         )
 
 

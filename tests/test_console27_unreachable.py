@@ -15,6 +15,7 @@ import contextlib
 import io
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -22,7 +23,7 @@ from rich.console import Console
 
 from sdex.client import NodeClient
 from sdex.console import WalletShell
-from tests.fakenode import KEY, FakeNode, closed_port, fake_node, run_cli
+from tests.fakenode import KEY, FakeNode, closed_port, fake_node, network_file, run_cli
 
 
 @contextlib.contextmanager
@@ -125,7 +126,9 @@ class Script(io.StringIO):
         return False
 
 
-def test_a_node_that_goes_down_ends_no_session_and_is_used_again_when_back() -> None:
+def test_a_node_that_goes_down_ends_no_session_and_is_used_again_when_back(
+    tmp_path: Path,
+) -> None:
     out, err = io.StringIO(), io.StringIO()
     fake = FakeNode()
     fake.start()
@@ -156,6 +159,8 @@ def test_a_node_that_goes_down_ends_no_session_and_is_used_again_when_back() -> 
             out=Console(file=out, width=200),
             err=Console(file=err, width=200),
             stdin=script,
+            deployment_path=network_file(fake, tmp_path / "devnet.json"),
+            deployment_given=True,  # (its network's file: the listing checked, silently)
         )
         shell.start()
         shell.run()

@@ -95,10 +95,11 @@ async def test_wallet_commands_into_a_closed_pipe_end_quietly(chain: Chain, tmp_
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _):
         url = url_of(node)
         key = "0x" + chain.keys[1].hex()
+        network = _network(chain, tmp_path)  # (the listing checked against it: nothing said)
         for argv in (
             ["book", "--node", url],
-            ["order", "buy", "1000", "0.5", "--node", url, "--key", key],
-            ["console", "--node", url, "--key", key],
+            ["order", "buy", "1000", "0.5", "--node", url, "--key", key, *network],
+            ["console", "--node", url, "--key", key, *network],
         ):
             assert await ended(await started(argv, closed_pipe())) == (PIPE_CLOSED, ""), argv
 
@@ -109,6 +110,7 @@ async def test_a_console_script_whose_reader_stops_ends_there(chain: Chain, tmp_
     Broken pipe``, then the same for every line, exit 1)."""
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _):
         argv = ["console", "--node", url_of(node), "--key", "0x" + chain.keys[1].hex()]
+        argv += _network(chain, tmp_path)
         r, w = os.pipe()
         proc = await started(argv, w)
         try:
@@ -117,6 +119,14 @@ async def test_a_console_script_whose_reader_stops_ends_there(chain: Chain, tmp_
         finally:
             os.close(r)  # (the reader stops: the script's lines, sent now, write to no one)
         assert await ended(proc, b"book\nget_dump\nbook\n") == (PIPE_CLOSED, "")
+
+
+def _network(chain: Chain, tmp: Path) -> list[str]:
+    """``--deployment`` of the chain's network, what a wallet checks its node's listing
+    against (trust77: with none, a warning on stderr)."""
+    path = tmp / "devnet.json"
+    chain.deployment.save(path)
+    return ["--deployment", str(path)]
 
 
 def read_until(fd: int, said: bytes) -> bytes:

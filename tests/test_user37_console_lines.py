@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from sdex.client import NodeClient
 from sdex.console import WalletShell, run_console
-from tests.fakenode import KEY, FakeNode, closed_port, run_cli
+from tests.fakenode import KEY, FakeNode, closed_port, network_file, run_cli
 from tests.test_console import book_of, console, fake
 
 __all__ = ["fake"]  # (test_console's fake node fixture)
@@ -43,7 +44,7 @@ def test_a_scripts_errors_name_their_line_and_command(fake: FakeNode) -> None:
     ]
 
 
-def test_at_a_terminal_an_error_has_no_prefix(fake: FakeNode) -> None:
+def test_at_a_terminal_an_error_has_no_prefix(fake: FakeNode, tmp_path: Path) -> None:
     """A person typing (a real pseudo-terminal) sees the line they typed just above."""
     master, slave = os.openpty()
     try:
@@ -57,6 +58,8 @@ def test_at_a_terminal_an_error_has_no_prefix(fake: FakeNode) -> None:
                 out=Console(file=io.StringIO()),
                 err=Console(file=err, width=200),
                 stdin=tty,
+                deployment_path=network_file(fake, tmp_path / "devnet.json"),
+                deployment_given=True,  # (its network's file: the listing checked, silently)
             )
             assert shell.interactive
             shell.start()

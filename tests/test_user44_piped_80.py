@@ -47,14 +47,15 @@ def test_piped_wallet_output_fits_80_columns_with_hashes_whole(
 ) -> None:
     c = chain
     with node(c, tmp_path) as (url, deployment):
-        sell = piped("order", "sell", "2000", "1", "--node", url, "--key", key(c, ALICE))
+        network = ("--deployment", str(deployment))  # (the listing checked: nothing said)
+        sell = piped("order", "sell", "2000", "1", "--node", url, "--key", key(c, ALICE), *network)
         assert sell.returncode == 0, sell.stdout + sell.stderr
         lines_fit(sell.stdout)
         lines = sell.stdout.splitlines()
         assert re.fullmatch(r"signed by 0x[0-9a-f]{40}", lines[1]), sell.stdout
         assert re.fullmatch(r"expires \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(unix \d+\)", lines[2])
         maker_order = HASH.findall(sell.stdout)[0]
-        buy = piped("order", "buy", "2000", "1", "--node", url, "--key", key(c, BOB))
+        buy = piped("order", "buy", "2000", "1", "--node", url, "--key", key(c, BOB), *network)
         assert buy.returncode == 0, buy.stdout + buy.stderr
         lines_fit(buy.stdout)
         out = one_line(buy.stdout)
@@ -66,7 +67,7 @@ def test_piped_wallet_output_fits_80_columns_with_hashes_whole(
         assert settled.group(1) in buy.stdout, buy.stdout  # (the tx hash whole on a line)
         # an error stays one line on stderr (a log's reader greps it), the maker's and the
         # key's addresses in it
-        other = piped("cancel", maker_order, "--node", url, "--key", key(c, BOB))
+        other = piped("cancel", maker_order, "--node", url, "--key", key(c, BOB), *network)
         assert other.returncode == 1, other.stdout + other.stderr
         assert len(other.stderr.splitlines()) == 1, other.stderr
         assert "only the order's maker" in other.stderr, other.stderr
