@@ -186,6 +186,7 @@ class Watcher(PollLoop):
             latest = Header.from_rpc(raw)
             m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
         self.chain_head = latest.number
+        self.unapplied.saw(latest.number, polled=True)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -223,6 +224,7 @@ class Watcher(PollLoop):
         except BaseException:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
+        self.unapplied.caught_up(head.number)  # (the book is at it: signing need not wait)
         try:  # the head is saved only past blocks whose fills are durable
             await durable(asyncio.gather(*changes.stored), self.store_wait, self.stalled)
         except BaseException:
@@ -435,6 +437,7 @@ class Watcher(PollLoop):
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
+        self.unapplied.saw(latest.number, polled=True)
         await self._advance(latest, changes, reset=True)
 
     async def check_head(self) -> None:
