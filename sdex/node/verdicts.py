@@ -30,6 +30,11 @@ with the next block or settlement)."""
 NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
 
 
+READ_PAST_KEPT = 10_000
+"""Orders closed past the mirror kept before those the mirror passed are let go (an order
+dropped from the recheck list otherwise, evicted, is not looked at again)."""
+
+
 class NodeVerdicts(NodePeerIntake):
     """The chain's state of orders, read from the mirror and applied to the book's orders."""
 
@@ -188,9 +193,11 @@ class NodeVerdicts(NodePeerIntake):
             block = max(self.watcher.chain_head, u.known[-1][0] if u.known else -1)
         head = self.mirror.head
         if head is None or head.number < block:
-            if self._read_past is None:
-                self._read_past = {}
-            self._read_past[h] = block
+            past = self._read_past = self._read_past or {}
+            if len(past) >= READ_PAST_KEPT and head is not None:  # (those passed: let go)
+                for k in [k for k, at in past.items() if at <= head.number]:
+                    del past[k]
+            past[h] = block
 
     def _read_past_mirror(self, h: bytes) -> bool:
         """Whether ``h`` was closed by a chain read of a block the mirror has not applied
