@@ -139,3 +139,21 @@ def test_the_hold_begins_past_the_grace_and_ends_applied_or_past_the_bound(
     u.caught_up(13)
     assert u.to_json()["oldestUnapplied"] is None and u.to_json()["signing"] == "free"
     assert woken == [1]  # (11 and 12 applied while held; 13 past the bound: not holding)
+
+
+def test_a_block_of_our_settlement_alone_holds_nothing(monkeypatch: Any) -> None:
+    """(no chain) A known block holding the node's own settlement alone (its receipt here:
+    the book has its changes) holds no signature; one after it that is not does."""
+    from sdex.watch import unapplied as mod
+
+    now = [0.0]
+    monkeypatch.setattr(mod.time, "monotonic", lambda: now[0])
+    u = mod.Unapplied()
+    u.own = lambda n: n == 5
+    u.caught_up(4)
+    u.saw(5)
+    now[0] = 1.0
+    assert not u.holding() and u.to_json()["oldestUnapplied"] is None
+    u.saw(6)
+    now[0] = 1.0 + 2 * mod.GRACE
+    assert u.holding() and u.to_json()["oldestUnapplied"] == 6

@@ -42,7 +42,14 @@ from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store
-from sdex.watch.blocks import ZERO_HASH, Inconsistent, Reorg, receipt_coming, unannounced
+from sdex.watch.blocks import (
+    ZERO_HASH,
+    Inconsistent,
+    Reorg,
+    own_alone,
+    receipt_coming,
+    unannounced,
+)
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
@@ -133,6 +140,7 @@ class Watcher(PollLoop):
         self._own_below = OwnBelow(lambda: self.undoing())  # (gone: called at once, own76)
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
+        self.unapplied.own = self._own_block  # (those hold no signature back)
         mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
         self._load()
 
@@ -144,6 +152,11 @@ class Watcher(PollLoop):
         if (head := load_saved(self.store, self.mirror)) is not None:
             self.checkpoint = self.saved = head.number
             self.latest_timestamp = head.timestamp
+
+    def _own_block(self, number: int) -> bool:
+        """Whether block ``number``, announced, holds our settlement alone, its receipt here."""
+        h = self._announced.get(number)
+        return h is not None and own_alone(self.mirror, h) is not None
 
     @property
     def block(self) -> int:
