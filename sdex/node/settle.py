@@ -349,7 +349,7 @@ class NodeSettlement(NodeHolds):
         confirmed: set[tuple[str, str]] = set()
         self._reading = (*self._reading, confirmed)
         try:
-            states, evidence = await self._read_judged(
+            states, evidence, at = await self._read_judged(
                 failed, orders, blameless, txs or {}, pinned or {}
             )
         finally:
@@ -389,7 +389,7 @@ class NodeSettlement(NodeHolds):
                     if rec is not None and rec.status in OPEN_STATUSES:
                         self._close_record(rec, OrderStatus.FILLED, _FAILED_FILLED, filled)
                 elif v.remove is not None:
-                    self._closed_by_chain(so, v.remove, v.filled)
+                    self._closed_by_chain(so, v.remove, v.filled, at)
                 elif so.hash in self.book:
                     self._filled_beyond(m, so, v.filled)
                 guilty_found |= v.guilty

@@ -13,6 +13,7 @@ import aiohttp
 
 from sdex.book import Entry, RemovalReason
 from sdex.chain import OrderState
+from sdex.chain.rpc import quantity
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.node.chainstate import NodeChainState
@@ -41,7 +42,7 @@ class NodeBlame(NodeChainState):
         blameless: AbstractSet[int],
         txs: Mapping[int, str | None],
         pinned: Mapping[int, int],
-    ) -> tuple[list[OrderState], dict[int, Evidence | None]]:
+    ) -> tuple[list[OrderState], dict[int, Evidence | None], int | None]:
         """``_read_failed`` on the settlement's chain thread, or nothing if the read is
         refused (an outage, or an endpoint answering other rows than asked: left63, a
         ``KeyError`` out of ``_diagnose`` ended the settlement's task, the rest of a split
@@ -55,7 +56,7 @@ class NodeBlame(NodeChainState):
             log.warning("the chain read of %d failed matches was refused: %s", len(failed), e)
             for m in failed:
                 self.barred_pairs.note(m.resting.hash, m.incoming.hash)
-            return [], {}
+            return [], {}, None
 
     def _read_failed(
         self,
@@ -64,13 +65,19 @@ class NodeBlame(NodeChainState):
         blameless: AbstractSet[int],
         txs: Mapping[int, str | None],
         pinned: Mapping[int, int] | None = None,
-    ) -> tuple[list[OrderState], dict[int, Evidence | None]]:
+    ) -> tuple[list[OrderState], dict[int, Evidence | None], int | None]:
         """(On the settlement's chain thread) ``orders`` read now, and for each failed match
         that this read does not explain, the evidence of what its settlement ran against
         (``sdex.settlement.evidence``; None: not read, nothing certain): the block its
-        transaction met, or the one its pre-flight ran at (``pinned``, by ``id``)."""
+        transaction met, or the one its pre-flight ran at (``pinned``, by ``id``); and the
+        chain's block number read after the orders (None: not read), at or past theirs."""
         ex = self.settle_chain.exchange
         states = ex.order_states(orders)
+        try:
+            at: int | None = quantity(ex.rpc.call("eth_blockNumber"))
+        except (RpcError, OSError, ValueError) as e:
+            log.info("the chain's block after a diagnosis's read not read: %s", e)
+            at = None
         by_hash = {s.hash: s for s in states}
         by_tx: dict[tuple[str | None, int | None], list[Match]] = {}
         for m in failed:
@@ -86,7 +93,7 @@ class NodeBlame(NodeChainState):
                 log.warning("what settlement %s ran against was not read: %s", tx, e)
                 ev = None
             evidence.update((id(m), ev) for m in matches)
-        return states, evidence
+        return states, evidence, at
 
     def _judge_unexplained(
         self, m: Match, ev: Evidence | None, refused: SignedOrder | None = None
@@ -187,7 +194,9 @@ class NodeBlame(NodeChainState):
         if left is not None and right is not None:
             self.refused_pairs.note(left.hash, left.filled, right.hash, right.filled)
 
-    def _closed_by_chain(self, so: SignedOrder, reason: RemovalReason, filled: int) -> None:
+    def _closed_by_chain(
+        self, so: SignedOrder, reason: RemovalReason, filled: int, at: int | None = None
+    ) -> None:
         """``so``, of a failed match, closed by the chain (cancelled, expired...;
         ``_diagnose``): removed with the chain's ``filled``, taken now if nothing of it is
         in flight, else once none is (``_recheck_settled``). chaos62: closed at the book's
@@ -197,6 +206,7 @@ class NodeBlame(NodeChainState):
         endpoint's 10 ETH of a 0.1 ETH ask was shown, remaining -9.9)."""
         filled = min(filled, so.order.maker_amount)
         self._remove(so.hash, reason, "settlement failed: " + reason.value, filled)
+        self._closed_past(so.hash, at)  # (read at block ``at``: the mirror's word waits)
         self._recheck.add(so.hash)
 
     def _filled_beyond(self, m: Match, so: SignedOrder, filled: int) -> None:

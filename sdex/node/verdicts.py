@@ -30,6 +30,11 @@ with the next block or settlement)."""
 NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
 
 
+READ_PAST_KEPT = 10_000
+"""Orders closed past the mirror kept before those the mirror passed are let go (an order
+dropped from the recheck list otherwise, evicted, is not looked at again)."""
+
+
 class NodeVerdicts(NodePeerIntake):
     """The chain's state of orders, read from the mirror and applied to the book's orders."""
 
@@ -160,6 +165,8 @@ class NodeVerdicts(NodePeerIntake):
                 self._recheck.discard(h)
                 continue
             state = self.mirror.state(rec.signed)
+            if state is not None and self._read_past_mirror(h):
+                continue  # (its close read the chain past the mirror: judged once there)
             if state is None and (state := read.get(h)) is None:
                 continue  # (read with the next block or settlement: ``_read_rechecks``)
             self._recheck.discard(h)
@@ -172,6 +179,41 @@ class NodeVerdicts(NodePeerIntake):
                 and (state.filled != rec.filled or _reopened(rec.status, rec.signed, state))
             ):
                 self._undone_under(rec.signed, state)
+
+    _read_past: dict[bytes, int] | None = None
+    """Orders a failed settlement's diagnosis closed by the chain's word (``_closed_by_chain``),
+    each with the chain's block at that read: the mirror's word on them waits till its head
+    is there (``_read_past_mirror``)."""
+
+    def _closed_past(self, h: bytes, block: int | None) -> None:
+        """``h`` closed by a chain read at ``block`` (None: not known, the watcher's
+        latest known block taken; the mirror is at or below it)."""
+        if block is None:
+            u = self.watcher.unapplied
+            block = max(self.watcher.chain_head, u.known[-1][0] if u.known else -1)
+        head = self.mirror.head
+        if head is None or head.number < block:
+            past = self._read_past = self._read_past or {}
+            if len(past) >= READ_PAST_KEPT and head is not None:  # (those passed: let go)
+                for k in [k for k, at in past.items() if at <= head.number]:
+                    del past[k]
+            past[h] = block
+
+    def _read_past_mirror(self, h: bytes) -> bool:
+        """Whether ``h`` was closed by a chain read of a block the mirror has not applied
+        yet: its state there is older than that close, and must not reopen it. behind77
+        (chaos52 seed 25): a diagnosis read an ask cancelled at the chain's latest block,
+        the mirror (its watcher waiting for an own receipt) one block below the cancel:
+        the recheck took the mirror's "fillable" for a reorg's undoing, reopened the ask,
+        and the same pair was signed again 15 ms later and reverted again."""
+        past = self._read_past
+        if past is None or (at := past.get(h)) is None:
+            return False
+        head = self.mirror.head
+        if head is not None and head.number >= at:
+            del past[h]
+            return False
+        return True
 
     async def _read_rechecks(self) -> Mapping[bytes, OrderState]:
         """The chain's state of the orders due a recheck (nothing of theirs in flight, no own

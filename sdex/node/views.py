@@ -149,6 +149,7 @@ class NodeViews(NodeState):
             "deepestReorg": w.deepest_reorg,
             "resets": w.resets,
             "identity": self.mirror.doubt.to_json(),  # (matching held while in doubt: gate77)
+            "unapplied": w.unapplied.to_json(),  # (signing held while behind: behind77)
             "ordersChecked": checked,
             "ordersReadFromChain": read,
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,

@@ -30,6 +30,7 @@ from sdex.watch.blocks import Inconsistent, ReceiptComing, remember
 from sdex.watch.changes import STORE_WAIT, ChainReset
 from sdex.watch.fork import Behind, describe
 from sdex.watch.heads import follow_heads
+from sdex.watch.unapplied import Unapplied
 
 log = logging.getLogger("sdex.watch")
 
@@ -60,6 +61,8 @@ class PollLoop:
         self.poll_interval = poll_interval
         self.subscribe = subscribe and poll_interval <= SUBSCRIBED_POLL  # (else a slow one)
         self.chain_head = 0  # the latest block number the chain reported
+        self.unapplied = Unapplied()
+        """Blocks known and not applied by the node yet: signing held meanwhile (behind77)."""
         self.store_wait = STORE_WAIT  # (``durable``: then /health says the store stalls)
         self.stall = STALL  # (seconds a poll's read may go unanswered: ``STALL``)
         self.status = "ok"
@@ -228,6 +231,7 @@ class PollLoop:
         self._notified = header
         self._new_head.set()
         if header is not None:
+            self.unapplied.saw(header.number)
             remember(self._announced, header)
             self.mirror.announced.announce(header.hash, header.base_fee)
 

@@ -42,7 +42,14 @@ from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Effects, Header, Mirror
 from sdex.store import ChainIdentity, Store
-from sdex.watch.blocks import ZERO_HASH, Inconsistent, Reorg, receipt_coming, unannounced
+from sdex.watch.blocks import (
+    ZERO_HASH,
+    Inconsistent,
+    Reorg,
+    own_alone,
+    receipt_coming,
+    unannounced,
+)
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
@@ -133,6 +140,7 @@ class Watcher(PollLoop):
         self._own_below = OwnBelow(lambda: self.undoing())  # (gone: called at once, own76)
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
+        self.unapplied.own = self._own_block  # (those hold no signature back)
         mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
         self._load()
 
@@ -144,6 +152,11 @@ class Watcher(PollLoop):
         if (head := load_saved(self.store, self.mirror)) is not None:
             self.checkpoint = self.saved = head.number
             self.latest_timestamp = head.timestamp
+
+    def _own_block(self, number: int) -> bool:
+        """Whether block ``number``, announced, holds our settlement alone, its receipt here."""
+        h = self._announced.get(number)
+        return h is not None and own_alone(self.mirror, h) is not None
 
     @property
     def block(self) -> int:
@@ -186,6 +199,7 @@ class Watcher(PollLoop):
             latest = Header.from_rpc(raw)
             m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
         self.chain_head = latest.number
+        self.unapplied.saw(latest.number, polled=True)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -223,6 +237,7 @@ class Watcher(PollLoop):
         except BaseException:
             self._unapplied = changes  # the mirror moved on: the node must still see these
             raise
+        self.unapplied.caught_up(head.number)  # (the book is at it: signing need not wait)
         try:  # the head is saved only past blocks whose fills are durable
             await durable(asyncio.gather(*changes.stored), self.store_wait, self.stalled)
         except BaseException:
@@ -435,6 +450,7 @@ class Watcher(PollLoop):
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
+        self.unapplied.saw(latest.number, polled=True)
         await self._advance(latest, changes, reset=True)
 
     async def check_head(self) -> None:

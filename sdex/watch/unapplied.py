@@ -1,0 +1,118 @@
+"""Blocks the watcher knows the chain has (announced, or answered to a poll) and the node has
+not applied to its book yet: while the oldest such block has been known for ``GRACE`` seconds,
+the node signs no settlement (``sdex.node.diaghold``'s hold of every order), up to ``BOUND``.
+
+behind77 (chaos52 seed 29, every fault mix): a node's database was locked 1.6 s, its watcher
+held behind the store's writer with block 94 announced and not applied; 10 ms after the lock
+ended a new ask matched a bid another node's settlement had filled whole in block 94, and the
+settlement the node signed reverted, the operator paying. A watcher that keeps up applies a
+block well within ``GRACE``: nothing is held then. A block left unapplied for ``BOUND`` (a
+store refusing, a defect) stops holding: matches are signed against the book as it stands,
+as before, and ``/health`` says so (``chainMirror.unapplied``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger("sdex.watch")
+
+GRACE = 0.1
+"""Seconds a known block may wait for the node's applying before signing is held: a watcher
+that keeps up (a block's logs read and applied in a few ms) never holds one."""
+BOUND = 5.0
+"""Seconds at most signing is held for one unapplied block: past that the node signs as the
+book stands (a watcher stuck that long must not stall settlement for good)."""
+KEPT = 256
+"""Known, unapplied block numbers kept at most (the oldest always: it says since when)."""
+
+
+class Unapplied:
+    """The blocks known and not applied, each with when it became known (oldest first)."""
+
+    def __init__(self) -> None:
+        self.applied = -1
+        """The highest block whose changes the node has applied (its book is at it)."""
+        self.known: list[tuple[int, float]] = []
+        """(block, monotonic time it became known), ascending, each above ``applied``."""
+        self.cleared: Callable[[], None] = lambda: None
+        """Called when blocks held signing and are applied now (the settler woken)."""
+        self.own: Callable[[int], bool] = lambda number: False
+        """Whether a block holds the node's own settlement alone, its receipt here
+        (``Watcher._own_block``): the book has its changes (the settler confirmed them), so
+        it holds nothing back. (On automine each settlement is a block: a watcher lagging
+        behind them under load held the next batches, 2.5 s order-to-receipt at 100 a
+        second.)"""
+        self.let_go = 0
+        """Times a block stayed unapplied past ``BOUND`` and signing went on."""
+        self._said = -1  # (the block whose passing of ``BOUND`` was logged)
+
+    def saw(self, number: int, polled: bool = False) -> None:
+        """The chain has block ``number`` (a newHeads announcement; ``polled``: a poll's
+        answer for the latest block, which also drops the blocks above it: the chain went
+        back below them, a reorg or a rewind)."""
+        known = self.known
+        if polled:
+            while known and known[-1][0] > number:
+                known.pop()
+        if number > self.applied and (not known or number > known[-1][0]):
+            known.append((number, time.monotonic()))
+            if len(known) > KEPT:
+                del known[1]  # (the oldest stays: since when the book is behind)
+
+    def caught_up(self, number: int) -> None:
+        """The node applied the changes of the blocks up to ``number``."""
+        self.applied = number
+        known = self.known
+        if not known or known[0][0] > number:
+            return
+        was = self.holding()
+        while known and known[0][0] <= number:
+            known.pop(0)
+        if was:
+            self.cleared()
+
+    def _oldest(self) -> tuple[int, float] | None:
+        """The oldest known block not applied that is not an own settlement's alone."""
+        return next(((n, t) for n, t in self.known if not self.own(n)), None)
+
+    def behind_for(self) -> float:
+        """Seconds since that block became known (0: none)."""
+        oldest = self._oldest()
+        return 0.0 if oldest is None else time.monotonic() - oldest[1]
+
+    def holding(self) -> bool:
+        """Whether signing is held now: a block known for ``GRACE`` seconds, not applied,
+        and not yet for ``BOUND`` (then logged once, and let go)."""
+        if not self.known or (oldest := self._oldest()) is None:
+            return False
+        lag = time.monotonic() - oldest[1]
+        if lag < GRACE:
+            return False
+        if lag < BOUND:
+            return True
+        block = oldest[0]
+        if self._said != block:
+            self._said = block
+            self.let_go += 1
+            log.warning(
+                "block %d known for %.1f s and not applied yet (book at block %d): "
+                "settlements are signed against the book as it stands",
+                block, lag, self.applied,
+            )  # fmt: skip
+        return False
+
+    def to_json(self) -> dict[str, object]:
+        """``/health``'s ``chainMirror.unapplied``: the oldest block known and not applied,
+        for how long, and whether signing waits for it."""
+        lag, oldest = self.behind_for(), self._oldest()
+        signing = "held" if self.holding() else "free" if lag < BOUND else "not held: past bound"
+        return {
+            "appliedBlock": self.applied,
+            "oldestUnapplied": oldest[0] if oldest is not None else None,
+            "latestKnown": self.known[-1][0] if self.known else self.applied,
+            "behindSeconds": round(lag, 3),
+            "signing": signing,
+            "letGo": self.let_go,
+        }

@@ -1,0 +1,159 @@
+"""behind77: no settlement is signed while a block the watcher knows of is not applied to the
+book yet (past ``sdex.watch.unapplied.GRACE``, up to its ``BOUND``).
+
+Found by ``bench/chaos52.py --seeds 29`` with every fault mix (``/tmp/chaos52-29-ifux_s46``,
+node 1, reproduced on a rerun): the node's database was locked 1.6 s (another connection's
+``BEGIN IMMEDIATE``); its watcher, waiting on the store's writer to save its head, had not
+applied block 94, where another node's settlement filled a bid whole; 10 ms after the lock
+ended an ask posted to it matched that bid, and the settlement it signed reverted
+``OrderNotFillable``, the operator paying. Now the match waits in the settler's queue until
+the watcher applied the block, and is withdrawn (the bid filled): nothing is sent.
+
+Real Hardhat, a real ``sdex node`` process, a real SQLite write lock from another
+connection (the watcher's save of block X's head waits on it, block N announced behind it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import Chain
+from tests.nodeutil import Api, free_port, healthy, node_process, wait_for
+from tests.test_chaos77_cancel_undone_while_down import saved_head
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_node_restart import OPERATOR
+
+
+async def health(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
+    async with session.get(f"{base}/health") as r:  # (503 while degraded: the body says)
+        return dict(await r.json())
+
+
+async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    db = tmp_path / "n.db"
+    resting = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
+    crossing = c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
+    deployment = tmp_path / "devnet.json"
+    c.deployment.save(deployment)
+    operator = c.address(OPERATOR)
+    port, log = free_port(), tmp_path / "n.log"
+    base = f"http://127.0.0.1:{port}"
+    with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+        async with aiohttp.ClientSession() as session:
+
+            async def up() -> bool:
+                return await healthy(session, base, proc, log)
+
+            await wait_for(up, timeout=60)
+            api = Api(session, base)
+            assert (await api.post_order(resting))[0] == 201
+            c.rpc.call("evm_mine")
+            below = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: saved_head(db) >= below, timeout=30)
+            sent = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+            lock = sqlite3.connect(db, timeout=30, isolation_level=None)
+            try:
+                lock.execute("BEGIN IMMEDIATE")  # the node's writer waits (5 s busy timeout)
+                c.rpc.call("evm_mine")  # block X: applied, its head's save waits on the lock
+
+                async def took_x() -> bool:
+                    return int((await health(session, base))["chainMirror"]["head"]) > below
+
+                await wait_for(took_x, timeout=20)
+                # block N: the bid filled whole on chain; announced, not applied behind X
+                c.exchange.fill_order(c.sender(CAROL), resting, resting.order.taker_amount)
+                n = int(c.rpc.call("eth_blockNumber"), 16)
+
+                async def known() -> bool:  # (past the grace; before: no such field)
+                    seen = (await health(session, base))["chainMirror"].get("unapplied")
+                    if seen is None:
+                        return True
+                    return int(seen["latestKnown"]) >= n and float(seen["behindSeconds"]) > 0.2
+
+                await wait_for(known, timeout=20)
+                post = asyncio.ensure_future(api.post_order(crossing))  # (its commit waits)
+
+                async def matched() -> bool:
+                    code, rec = await api.get(f"/v1/orders/{crossing.hash_hex}")
+                    return code == 200 and rec["metaData"]["pendingMakerAmount"] != "0"
+
+                await wait_for(matched, timeout=20)
+                held = (await health(session, base))["chainMirror"].get("unapplied", {})
+            finally:
+                lock.rollback()
+                lock.close()
+            with contextlib.suppress(aiohttp.ClientError):
+                await post
+
+            async def settled_down() -> bool:
+                _, a = await api.get(f"/v1/orders/{crossing.hash_hex}")
+                _, b = await api.get(f"/v1/orders/{resting.hash_hex}")
+                m = a["metaData"]
+                return b["metaData"]["status"] == "filled" and m["pendingMakerAmount"] == "0"
+
+            await wait_for(settled_down, timeout=30)
+            stats = await health(session, base)
+            after = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+            # before: signed behind the lock, sent once it ended, reverted OrderNotFillable
+            assert (after - sent, stats["matchesFailed"]) == (0, 0), stats  # (withdrawn)
+            assert stats["settlementsSent"] == 0
+            assert held.get("signing") == "held", held
+            assert (await api.status(crossing)) == "open"  # (its match withdrawn: it rests)
+
+
+def test_the_hold_begins_past_the_grace_and_ends_applied_or_past_the_bound(
+    monkeypatch: Any,
+) -> None:
+    """(no chain) ``Unapplied``: known blocks held from ``GRACE`` to ``BOUND``, the oldest
+    unapplied one's age counted; a poll's lower answer drops the blocks above it."""
+    from sdex.watch import unapplied as mod
+
+    now = [100.0]
+    monkeypatch.setattr(mod.time, "monotonic", lambda: now[0])
+    u, woken = mod.Unapplied(), []
+    u.cleared = lambda: woken.append(1)
+    u.caught_up(10)
+    cases = [  # (step, then: holding?)
+        (lambda: u.saw(10), False),  # applied already
+        (lambda: u.saw(11), False),  # known now, within the grace
+        (lambda: now.__setitem__(0, 100.01 + mod.GRACE), True),
+        (lambda: u.saw(12), True),  # (the oldest's age counts)
+        (lambda: u.caught_up(11), False),  # 12 known just after 11: its own age
+        (lambda: now.__setitem__(0, 100.02 + 2 * mod.GRACE), True),
+        (lambda: u.saw(11, polled=True), False),  # the chain below 12: a rewind
+        (lambda: u.saw(13), False),
+        (lambda: now.__setitem__(0, 101.0 + mod.BOUND), False),  # past the bound: let go
+    ]
+    for i, (step, holding) in enumerate(cases):
+        step()
+        assert u.holding() is holding, i
+    assert u.let_go == 1 and u.to_json()["signing"] == "not held: past bound"
+    u.caught_up(13)
+    assert u.to_json()["oldestUnapplied"] is None and u.to_json()["signing"] == "free"
+    assert woken == [1]  # (11 and 12 applied while held; 13 past the bound: not holding)
+
+
+def test_a_block_of_our_settlement_alone_holds_nothing(monkeypatch: Any) -> None:
+    """(no chain) A known block holding the node's own settlement alone (its receipt here:
+    the book has its changes) holds no signature; one after it that is not does."""
+    from sdex.watch import unapplied as mod
+
+    now = [0.0]
+    monkeypatch.setattr(mod.time, "monotonic", lambda: now[0])
+    u = mod.Unapplied()
+    u.own = lambda n: n == 5
+    u.caught_up(4)
+    u.saw(5)
+    now[0] = 1.0
+    assert not u.holding() and u.to_json()["oldestUnapplied"] is None
+    u.saw(6)
+    now[0] = 1.0 + 2 * mod.GRACE
+    assert u.holding() and u.to_json()["oldestUnapplied"] == 6
