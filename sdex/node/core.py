@@ -177,6 +177,7 @@ class Node(NodePeering):
         )
         # (a signed settlement is sent, a timed-out send again, only on the chain it was for)
         self.settler.async_sends.view = self.watcher.chain_view
+        self.settler.async_sends.doubt = lambda: self.mirror.doubt.held  # (nothing sent again)
         self.mirror.doubt.changed = self._gate_changed  # (matching held while in doubt)
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
