@@ -22,7 +22,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_gate77_flapping_reset import _accepted
 from tests.test_kept77_doubt_sends import doubting_proxy
-from tests.test_mirror import synced
+from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
@@ -76,3 +76,39 @@ async def test_a_standing_doubt_says_what_to_do_and_a_refused_ioc_leaves_nothing
             assert c.exchange.order_info(sell.order).filled == E18
             _, health = await api.get("/health")
             assert "stuck" not in health["chainMirror"]["identity"], health
+
+
+async def test_a_doubt_lifts_after_a_reorg_and_the_book_is_uncrossed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A reorg (not a reset) while the chain is in doubt: applied as a reorg (nothing reset),
+    the doubt standing while the endpoint still flaps; once two polls get through on our
+    blocks it lifts, the pair that crossed meanwhile is matched (the book uncrossed) and
+    settled on the new branch (the settler woken). A check of gate77's end: passed before."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=8)
+    with doubting_proxy(c, cfg) as (url, d):
+        async with running_node(replace(cfg, rpc=url)) as (node, api):
+            c.rpc.call("hardhat_mine", hex(12))
+            await synced(node, c)
+            snap = c.rpc.call("evm_snapshot")
+            c.rpc.call("evm_mine")
+            await synced(node, c)
+            d.armed.set()
+            await wait_for(lambda: node.mirror.doubt.held != "", timeout=30)
+            sell = c.sign(ask(c, ALICE, E18, 3000 * E6))
+            buy = c.sign(bid(c, BOB, E18, 3000 * E6))
+            assert (await _accepted(api, sell))[0] == 201
+            assert (await _accepted(api, buy))[0] == 201
+            stamp = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+            revert(c, snap)  # (another branch: its blocks stamped apart from the undone one)
+            c.rpc.call("evm_setNextBlockTimestamp", hex(stamp + 7))
+            c.rpc.call("hardhat_mine", hex(2))
+            await wait_for(lambda: node.watcher.reorgs >= 1, timeout=30)
+            assert node.watcher.resets_begun == 0 and node.mirror.doubt.held != ""
+            assert node.settler.queued() == [] and node.settler.sent == 0
+            d.armed.clear()
+            await wait_for(lambda: node.mirror.doubt.held == "", timeout=30)
+            await wait_for(lambda: node.settler.settled >= 1, timeout=30)
+            assert c.exchange.order_info(sell.order).filled == E18
+            assert node.watcher.resets_begun == 0
