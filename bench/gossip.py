@@ -754,6 +754,7 @@ async def measure(
             raw.close()
     for rate, p, h0, h1, cpu, drained, trace in windows:
         run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
+        run["peer_requests"] = peer_requests(h0, h1)
         run["runnable_trace"] = trace
         out.append(run)
     return out
@@ -1093,6 +1094,21 @@ def _chain_calls(
 
 
 # -- driver -----------------------------------------------------------------------------------
+
+
+def peer_requests(h0: list[dict[str, Any]], h1: list[dict[str, Any]]) -> dict[str, Any]:
+    """Admitted peers' requests over the window, all nodes together, from ``/health``
+    ``gossip.peerRequests`` (gossip77: what they took of the loop, what they were charged of
+    their request budgets, and how many were refused over them); {} on a node without it."""
+    got: dict[str, Any] = {}
+    for a, b in zip(h0, h1, strict=True):
+        x = (a.get("gossip") or {}).get("peerRequests")
+        y = (b.get("gossip") or {}).get("peerRequests")
+        if not (isinstance(x, dict) and isinstance(y, dict)):
+            return {}
+        for k, v in y.items():
+            got[k] = got.get(k, 0) + v - x.get(k, 0)
+    return {k: round(v, 3) for k, v in got.items()}
 
 
 def orders_in_window(rate: float, args: argparse.Namespace) -> int:

@@ -101,15 +101,33 @@ GIVEN_UP_KEPT = 256
 """The latest given-up (``dropped``) settlements a start reads back (``dropped_rows``)."""
 
 
+OWN_FILLS_ABOVE = 256
+"""The node's own settlements with fills above the saved head a start reads back at most
+(``own_fill_txs_above``): the lowest blocks'."""
+
+
 def own_fill_txs_above(db: sqlite3.Connection, block: int) -> list[tuple[str, int]]:
     """(A start's) the node's own settlements whose fills it stored in blocks above
-    ``block`` (the saved mirror's head): (hash, block), each once. A few at most: the head
-    is saved once a block's fills are durable, and the settler stores its own from their
-    receipt, a block or two before (chaos74). Read through ``fills_chain``."""
+    ``block`` (the saved mirror's head): (hash, block), each once, the lowest blocks first,
+    ``OWN_FILLS_ABOVE`` at most. A few in practice: the head is saved once a block's fills
+    are durable, and the settler stores its own from their receipt, a block or two before
+    (chaos74). count77: unbounded, a store whose head went unsaved for long (its saves
+    failing while the settler's fills committed) had the start read and hold every one.
+    Past the bound (logged): a later one is not counted as given up, so its fill of a
+    one-shot order closed at the restart counts in that order nowhere (chaos74's defect,
+    for those alone; ``sdex audit`` tells it). Read through ``fills_chain``, in its order."""
     rows = db.execute(
-        "SELECT DISTINCT tx_hash, block_number FROM fills WHERE block_number > ? AND ours = 1",
-        (block,),
+        "SELECT DISTINCT tx_hash, block_number FROM fills INDEXED BY fills_chain"
+        " WHERE block_number > ? AND ours = 1 ORDER BY block_number LIMIT ?",
+        (block, OWN_FILLS_ABOVE + 1),
     ).fetchall()
+    if len(rows) > OWN_FILLS_ABOVE:
+        rows = rows[:OWN_FILLS_ABOVE]
+        log.warning(
+            "more than %d own settlements with fills above the saved head %d: from block"
+            " %d on, not all counted as given up",
+            OWN_FILLS_ABOVE, block, rows[-1][1],
+        )  # fmt: skip
     return [
         (r[0].lower(), r[1])
         for r in rows

@@ -89,7 +89,13 @@ def place_order(
     try:
         posted = client.post_order(signed, tif)
     except NodeApiError as e:
-        raise _said_refused(e, expiry_seconds, cancel_with) from None
+        if not _held_unstored(e, signed):
+            raise _said_refused(e, expiry_seconds, cancel_with) from None
+        posted = _read_unstored(out, client, signed, e)
+        out.print(f"order [bold]{escape(posted.order_hash)}[/]")
+        lead = f"status {escape(posted.status)} (read back); its record:"
+        print_status_url(out, client.base_url, posted.order_hash, lead)
+        return posted
     except NodeLateError as e:
         posted = _read_back(out, client, signed, e)
         out.print(f"order [bold]{escape(posted.order_hash)}[/]")
@@ -141,6 +147,41 @@ def _read_back(
             f"{late}; asked for order {hash_hex}, it answered with another order's record"
         )
     out.print(f"[yellow]note:[/] {escape(str(late))}, but it holds the order: it was taken")
+    return PostedOrder(rec.order_hash, rec.status, rec.meta_data, None, [], created=True)
+
+
+def _held_unstored(e: NodeApiError, signed: SignedOrder) -> bool:
+    """Whether the node's refusal says it holds this order, not stored yet: a 503 naming
+    its hash (its commit wait ran out, or its row was refused: the order is in its book)."""
+    body = e.body
+    held = body.get("orderHash") if isinstance(body, dict) else None
+    return e.status == 503 and isinstance(held, str) and held.lower() == signed.hash_hex
+
+
+def _read_unstored(
+    out: Console, client: NodeClient, signed: SignedOrder, e: NodeApiError
+) -> PostedOrder:
+    """An order the node took into its book but did not store in time (``e``, its 503
+    naming the order: left77): read back by its hash, as after a late answer, and said as
+    held, not "not stored" (read as not taken, a user signed a second order); not held or
+    not read, the node's words and the hash to look up."""
+    hash_hex = signed.hash_hex
+    said = f"the node at {client.base_url} answered HTTP 503: {e.reason}"
+    try:
+        rec = client.get_order(hash_hex, timeout=READ_BACK)
+    except (SdexError, OSError) as read:
+        raise NodeApiError(
+            e.status, f"{said}; reading order {hash_hex} back: {short_error(read)}", e.code,
+            e.validation_errors, e.rejection, e.body, e.retry_after,
+        ) from None  # fmt: skip
+    if rec.order != signed.order or rec.order_hash.lower() != hash_hex:
+        raise NodeProtocolError(
+            f"{said}; asked for order {hash_hex}, it answered with another order's record"
+        )
+    out.print(
+        f"[yellow]note:[/] {escape(said)}; read back, it holds the order: it was taken, not "
+        "yet stored (a restart of the node before it stores it would lose it)"
+    )
     return PostedOrder(rec.order_hash, rec.status, rec.meta_data, None, [], created=True)
 
 

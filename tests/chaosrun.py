@@ -660,16 +660,26 @@ class ChaosRun:
         return self.c.exchange.decoder.decode(ContractRevert(data)) if data else "no data"
 
     def closed_where(self, reason: object, at: tuple[int, int]) -> str:
-        """Where the order a revert or skip names (``orderHash``, else ``leftOrderHash``:
-        the resting order whose rest the amounts came from) was filled or cancelled on
-        chain last before ``at`` (block, transaction index): in the same block, before it
-        (a race with another pending transaction), or in an earlier block (then the node
-        may have known when it signed)."""
+        """Where the order a revert or skip names (``orderHash``; for ``PricesDoNotCross`` and
+        ``ZeroFillAmount`` each of ``leftOrderHash`` and ``rightOrderHash``: either one's rest
+        may be the one the amounts came from) was filled or cancelled on chain last before
+        ``at`` (block, transaction index): in the same block, before it (a race with another
+        pending transaction), or in an earlier block (then the node may have known when it
+        signed). chaos77: seed 29's skip named the left order "closed by nothing", its right
+        one (a bid three of the batch's matches took) filled earlier in the same block."""
         args = getattr(reason, "args_by_name", {})
-        # (``PricesDoNotCross``, ``ZeroFillAmount``: the resting order's rest, revert75)
-        named = args.get("orderHash", args.get("leftOrderHash"))
-        if not isinstance(named, bytes | str):
+        named = [args[k] for k in ("orderHash", "leftOrderHash", "rightOrderHash") if k in args]
+        named = [h for h in named if isinstance(h, bytes | str)]
+        if not named:
             return ""
+        if len(named) == 1:
+            return self._closed_one(named[0], at)
+        return "".join(
+            f" ({side}: {self._closed_one(h, at).removeprefix(' (')}"
+            for side, h in zip(("left", "right"), named, strict=False)
+        )
+
+    def _closed_one(self, named: bytes | str, at: tuple[int, int]) -> str:
         topic = named if isinstance(named, str) else "0x" + named.hex()
         try:
             logs = self.c.rpc.call(

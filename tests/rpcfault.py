@@ -331,15 +331,20 @@ def nulling_proxy(
 class Balancer:
     """What ``retrying_balancer`` does: once ``armed``, the next request sending a raw
     transaction goes to the first backend, then again to the second, whose answer it gives
-    (a balancer that took the first backend's answer for lost and tried another); then the
-    next ``lagging`` requests asking for a transaction by hash go to the second too."""
+    (a balancer that took the first backend's answer for lost and tried another), and so the
+    next ``sends`` - 1 too; then the next ``lagging`` requests asking for a transaction by
+    hash (alone, or in a batch) go to the second too."""
 
     armed: threading.Event = field(default_factory=threading.Event)
+    sends: int = 1
+    """Sends tried again at the second backend once armed (then disarmed)."""
     lagging: int = 1
     retried: list[object] = field(default_factory=list)
     """The second backend's answers to the sends it was given."""
     lagged: int = 0
     """Requests for a transaction by hash answered by the second backend."""
+    tried: int = 0
+    """Sends tried again at the second backend."""
 
 
 def _forward(url: str, req: object) -> Answer:
@@ -364,7 +369,9 @@ def retrying_balancer(first: str, second: str) -> Iterator[tuple[str, Balancer]]
         with lock:
             send = "eth_sendRawTransaction" in methods and b.armed.is_set()
             if send:
-                b.armed.clear()
+                b.tried += 1
+                if b.tried >= b.sends:
+                    b.armed.clear()
             asks = not send and "eth_getTransactionByHash" in methods
             lag = asks and bool(b.retried) and b.lagging > b.lagged
             if lag:

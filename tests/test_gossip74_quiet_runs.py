@@ -134,7 +134,8 @@ def test_a_run_asked_from_a_hash_starts_there_and_its_span_too() -> None:
     ],
 )
 def test_a_malformed_from_is_refused(raw: Any) -> None:
-    assert starts_of(raw) is None
+    with pytest.raises(ValueError, match="from"):
+        starts_of(raw)
 
 
 def test_a_well_formed_from_is_taken_lower_cased() -> None:

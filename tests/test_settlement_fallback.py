@@ -57,15 +57,17 @@ async def running_settler(
     suspect: Callable[[Match], bool] | None = None,
     max_batch: int = 64,
     cap: int = MAX_TX_GAS,
+    rpc_timeout: float = 30.0,
 ) -> AsyncIterator[tuple[Settler, list[SettledMatch]]]:
     """The node's settler (async receipts, ``max_batch``, backlog_batch 256, ``cap`` gas at
-    most a transaction: a small one shows the same splits with far fewer matches) on the
-    devnet, with its own store; yields it and the results it reported."""
+    most a transaction: a small one shows the same splits with far fewer matches;
+    ``rpc_timeout`` the receipts client's) on the devnet, with its own store; yields it and
+    the results it reported."""
     block = c.rpc.call("eth_getBlockByNumber", hex(c.deployment.deploy_block), False)
     identity = ChainIdentity(c.deployment.chain_id, c.deployment.exchange, block["hash"])
     store = Store(tmp_path / "s.db", identity, c.domain)
     settle_chain = ChainThread(c.rpc.url, c.deployment.exchange, "test-settle")
-    receipts = AsyncRpc(c.rpc.url)
+    receipts = AsyncRpc(c.rpc.url, rpc_timeout)
     results: list[SettledMatch] = []
 
     async def on_result(batch: list[SettledMatch]) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 
 class Turns:
@@ -56,6 +56,16 @@ class Turns:
             yield
         finally:
             self._end(key)
+
+    @asynccontextmanager
+    async def turns(self, keys: Iterable[str]) -> AsyncIterator[None]:
+        """A turn of each of ``keys`` for the block, taken one after another in sorted order
+        (every caller's: none waits for a key while holding one a caller it waits behind
+        needs), each ended as the block ends or a later one's wait is cancelled."""
+        async with AsyncExitStack() as held:
+            for key in sorted(set(keys)):
+                await held.enter_async_context(self.turn(key))
+            yield
 
     def _end(self, key: str) -> None:
         """One of ``key``'s turns ended: the next of its waiting calls takes it, or it is

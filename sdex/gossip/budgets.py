@@ -1,9 +1,11 @@
 """Per-peer budgets of the work a ``/p2p/`` answer costs, by what it holds (hashes listed,
-orders answered), beside the request budget (``sdex.gossip.gate``: a token a request, more
-for one whose answer costs the loop more than the cheapest: ``DIGEST_TOKENS``,
-``CANCEL_TOKENS``). Each is a token bucket per admitted peer that an answer spends by its
-size; a peer over it is answered less (``most``), not refused: an honest flow takes what it
-got, asks the rest in its next round, and counts no failure (a 429 would back it off)."""
+orders answered), beside the request budget (``sdex.gossip.gate``: an admitted peer's
+request pays for the loop time it took, ``sdex.gossip.metered``; the strangers' shared one
+a token a request, more for one whose answer costs the loop more than the cheapest:
+``DIGEST_TOKENS``, ``CANCEL_TOKENS``). Each is a token bucket per admitted peer that an
+answer spends by its size; a peer over it is answered less (``most``), not refused: an
+honest flow takes what it got, asks the rest in its next round, and counts no failure (a
+429 would back it off)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ from collections.abc import Callable
 from sdex.gossip.actions import GossipConfig
 
 DIGEST_TOKENS = 2.0
-"""Request-budget tokens ``GET /p2p/digest`` costs (gossip74: ~1.8 times the loop's time of
+"""Request-budget tokens ``GET /p2p/digest`` costs a stranger (an admitted peer pays for
+its loop time instead: ``sdex.gossip.metered``; gossip74: ~1.8 times the loop's time of
 the cheapest request, which a token buys: at one token, a peer's 2,000 a second bought more
 of the loop with digests than with anything else but the pages below; an honest peer asks
 one an anti-entropy round)."""
 CANCEL_TOKENS = 2.0
-"""Request-budget tokens ``POST /p2p/cancels`` costs (gossip74: its maker's signature
-recovered on the loop, ~2.1 times the cheapest request)."""
+"""Request-budget tokens ``POST /p2p/cancels`` costs a stranger (gossip74: its maker's
+signature recovered on the loop, ~2.1 times the cheapest request)."""
 MAX_HELD = 1024
 """Buckets kept at once; past it the full ones are dropped (they refill to full anyway)."""
 

@@ -5,7 +5,8 @@ A request must be signed for this node (``X-SDEX-To``; a hello may name none or 
 is then taken as a stranger's), fresh (not a replay: ``sdex.gossip.replay``), from an id not
 banned, not on a cut link, within its rate limit (per admitted id; ids not in the peer table
 share one budget, ``STRANGERS``, but for their hellos: a budget per client address,
-``HELLOS``). A request refused before its sender was proved and
+``HELLOS``; an admitted peer's request pays for the loop time it took besides: ``spent``,
+``sdex.gossip.metered``). A request refused before its sender was proved and
 admitted (``Refused``) is charged to its client address (``sdex.gossip.refusals``); one
 from an address whose budget of refusals is spent is answered 429 before any header is
 parsed or key recovered (``Gated``).
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import AuthError, SignedRequest, verify_request
+from sdex.gossip.metered import tokens
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
 from sdex.httpkit import ApiError, NetworkLimiter, RateLimit, RateLimiter, client_group
@@ -85,6 +87,8 @@ def admit(
     else:
         ok, headers = app[STRANGER_LIMITER_KEY].take(STRANGERS)
     if not ok:
+        if known is not None and not stranger:
+            gossip.peer_costs.throttled += 1
         raise ApiError(429, 103, "Throttled: too many requests", headers=headers)
 
 
@@ -101,6 +105,15 @@ def charge(
         app[PEER_LIMITER_KEY].charge(node_id, tokens)
     else:
         app[STRANGER_LIMITER_KEY].charge(STRANGERS, tokens)
+
+
+def spent(app: web.Application, gossip: Gossip, node_id: str, seconds: float) -> None:
+    """An admitted peer's request (addressed here) took ``seconds`` of the loop: its budget
+    pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took."""
+    limiter = app[PEER_LIMITER_KEY]
+    cost = tokens(seconds, limiter.rate)
+    gossip.peer_costs.charged(seconds, cost)
+    limiter.charge(node_id, cost - 1.0)
 
 
 def signed(request: web.Request, anyone: bool = False) -> SignedRequest:

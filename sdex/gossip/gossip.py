@@ -34,6 +34,7 @@ from sdex.gossip.client import NotAPeer, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.listing import listing_budget
+from sdex.gossip.metered import Costs
 from sdex.gossip.notpeer import sdex_error, what_answered
 from sdex.gossip.ports import NodePort
 from sdex.gossip.quietlog import Quiet
@@ -92,6 +93,8 @@ class Gossip:
         self.cancelled_pages = cancelled_budget(self.config, max_orders)
         """The same, by ``GET /p2p/cancelled``'s pages."""
         self.refusals = RefusalGate()
+        self.peer_costs = Costs()
+        """Admitted peers' requests' loop time and charges (``sdex.gossip.metered``)."""
         """Budgets of refused ``/p2p/`` requests per client address (``/health``)."""
         """Times the core's timer ran (``/health`` ``timerWakeups``)."""
         self._running = False
@@ -466,4 +469,5 @@ class Gossip:
         groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged}
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing,
                 **groups, "timerWakeups": self.timer_wakeups,
-                "refusals": self.refusals.to_json()}  # fmt: skip
+                "refusals": self.refusals.to_json(),
+                "peerRequests": self.peer_costs.to_json()}  # fmt: skip

@@ -50,7 +50,8 @@ interval (``sdex.gossip.budgets``): an honest peer asks a node at most one a rou
 each of its intervals (0.8-1.2 of it), so 1.5 leaves it room."""
 BURST = 2
 """Full listings an admitted peer's budget holds at most."""
-HEX = frozenset("0123456789abcdefABCDEF")
+HEX = frozenset("0123456789abcdef")
+"""The digits of a hash as this node writes and compares them (lower-case)."""
 
 
 def listing(
@@ -70,7 +71,7 @@ def listing(
             hashes += got
             done.append(b)
         elif not hashes:  # (alone over the bound: a run of it, named)
-            answer = ranged(b, sorted(got), most, rng, (starts or {}).get(b))
+            answer = ranged(b, got, most, rng, (starts or {}).get(b))  # (sorted: the port's)
             answer["digest"] = view.digest()[b]  # (what the run is a part of)
             return answer
         else:
@@ -116,47 +117,62 @@ def above(h: str) -> str:
     return f"0x{int(h, 16) + 1:064x}"
 
 
-def starts_of(raw: object) -> dict[int, str] | None:
-    """A request's ``from`` (a list of at most 256 [bucket, hash of that bucket]) as a dict;
-    None if it is not one. Absent: {}."""
+def starts_of(raw: object) -> dict[int, str]:
+    """A request's ``from`` (a list of at most 256 [bucket, hash of that bucket]) as a dict,
+    each hash lower-cased (review76: a mixed-case hash broke the string order a run is cut
+    by); absent: {}. ``ValueError`` (its reason) if it is not one."""
     if raw is None:
         return {}
     if not isinstance(raw, list) or len(raw) > 256:
-        return None
+        raise ValueError("from must be a list of at most 256 [bucket, hash] pairs")
     out: dict[int, str] = {}
     for item in raw:
         if not (isinstance(item, list) and len(item) == 2):
-            return None
+            raise ValueError("from's entries must be [bucket, hash] pairs")
         b, h = item
         if not (isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256):
-            return None
-        if not (isinstance(h, str) and len(h) == 66 and h[:4] == f"0x{b:02x}"):
-            return None
-        out[b] = h.lower()
+            raise ValueError("from's buckets must be integers in 0..255")
+        out[b] = hash_of(b, h, "from's hashes")
     return out
+
+
+def hash_of(b: int, h: object, what: str) -> str:
+    """``h`` as a hash of bucket ``b``: 0x and 64 hex digits, the first two ``b``'s, lower-
+    cased; ``ValueError`` (saying ``what`` must be one) if it is not."""
+    if isinstance(h, str) and len(h) == 66 and h[:2] in ("0x", "0X"):
+        low = "0x" + h[2:].lower()
+        if low[:4] == f"0x{b:02x}" and all(c in HEX for c in low[2:]):
+            return low
+    raise ValueError(f"{what} must be 0x and 64 hex digits, in the bucket they name ({b})")
 
 
 def in_range(
     answer: dict[str, Any], asked: set[int], done: list[Any]
 ) -> tuple[int, str, str] | None:
     """The run an answer names (``range``: its bucket, first and last hash), None if it names
-    none; raises ``ValueError`` if it is not one (not a bucket asked, one answered whole too,
-    hashes out of that bucket or out of order): a lie."""
+    none; raises ``ValueError`` (its reason) if it is not one (not a bucket asked, one
+    answered whole too, hashes out of that bucket, not lower-case hex, or out of order): a
+    lie. Its hashes are compared as strings with this node's (0x, lower-case hex): an upper-
+    case digit there sorts below every lower-case one (review76: accepted, a span of
+    ``0x07AA...`` took this node's ``0x07a0...`` for inside it)."""
     got = answer.get("range")
     if got is None:
         return None
     if not isinstance(got, list) or len(got) != 3:
-        raise ValueError("range")
+        raise ValueError("range must be [bucket, first hash, last hash]")
     b, lo, hi = got
     if not isinstance(b, int) or b not in asked or b in done:
-        raise ValueError("range")
-    for h in (lo, hi):
-        if not isinstance(h, str) or len(h) != 66 or h[:4] != f"0x{b:02x}":
-            raise ValueError("range")
-        if not all(c in HEX for c in h[2:]):  # (``walked`` reads it as a number)
-            raise ValueError("range")
+        raise ValueError("range must name a bucket asked and not answered whole")
+    for h in (lo, hi):  # (as written: a hash lower-cased is another string here)
+        if not (
+            isinstance(h, str)
+            and len(h) == 66
+            and h[:4] == f"0x{b:02x}"
+            and all(c in HEX for c in h[2:])
+        ):
+            raise ValueError(f"range's hashes must be 0x and 64 lower-case hex digits of {b}")
     if lo > hi:
-        raise ValueError("range")
+        raise ValueError("range's first hash must not be above its last")
     return b, lo, hi
 
 

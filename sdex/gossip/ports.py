@@ -25,7 +25,11 @@ class OrderView(Protocol):
         """256 buckets (by the hash's first byte), each the XOR of its open order hashes."""
         ...
 
-    def hashes_in(self, buckets: Iterable[int]) -> list[str]: ...
+    def hashes_in(self, buckets: Iterable[int]) -> list[str]:
+        """The open gossiped orders' hashes (0x, lower-case hex) in ``buckets``, in bucket
+        order, each bucket's sorted (a listing's run of an over-full bucket is a slice of
+        it, not sorted again: ``sdex.gossip.listing``)."""
+        ...
 
     def open_orders_by_hash(self, hashes: Iterable[str], max_bytes: int) -> list[dict[str, str]]:
         """The open orders among ``hashes``, in their order, as many as a JSON list of at

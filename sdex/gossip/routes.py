@@ -29,8 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -39,6 +38,7 @@ from sdex import jsonio
 from sdex.errors import JsonLimitError, OrderParseError
 from sdex.gossip import stream
 from sdex.gossip.admin import links_route
+from sdex.gossip.asked import Asked, Route, paid
 from sdex.gossip.budgets import CANCEL_TOKENS, DIGEST_TOKENS, WHY_A_UNIT
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gate import (
@@ -55,10 +55,12 @@ from sdex.gossip.gate import (
     charge,
     errors,
     signed,
+    spent,
 )
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import body_hash
 from sdex.gossip.listing import LISTED_PER_TOKEN, MAX_LISTED, listing, starts_of
+from sdex.gossip.metered import Meter, metered
 from sdex.gossip.payload import json_size
 from sdex.gossip.peers import MAX_PEERS
 from sdex.gossip.replay import ReplayGuard
@@ -89,30 +91,6 @@ so a proved peer reopening streams in a loop gets 32 at once, then rate/burst x 
 (16 a second at the defaults), not 2,000."""
 
 
-@dataclass(frozen=True, slots=True)
-class Asked:
-    """A peer's request as a route sees it, whether it came as HTTP or as a stream frame:
-    the id its key proved, the URL it claims, its body (a JSON object) and query."""
-
-    sender: str
-    url: str
-    body: dict[str, Any]
-    query: Mapping[str, str]
-    addressed: bool = True
-    """Signed for this node's id: False only for a hello that names no node or another
-    (a first hello, or one replayed from elsewhere), which is taken as a stranger's."""
-    to: str = ""
-    """The node id it was signed for (``X-SDEX-To``; "": none)."""
-    address: str = ""
-    """The client address it came from (``request.remote``; what its host group is)."""
-    charge: Callable[[float], None] = lambda _tokens: None
-    """Takes more tokens from the rate-limit budget it was charged to (``gate.charge``): for
-    an answer that cost more than a request (``post_hashes``)."""
-
-
-Route = Callable[[Gossip, Asked], Awaitable[object]]
-
-
 def _object(gossip: Gossip, sender: str, obj: object) -> dict[str, Any]:
     if not isinstance(obj, dict):
         gossip.penalize(sender)
@@ -122,39 +100,59 @@ def _object(gossip: Gossip, sender: str, obj: object) -> dict[str, Any]:
 
 def p2p(route: Route, max_body: int) -> Handler:
     """``route`` over HTTP: verify the sender, admit it, read and check the body, run the
-    route, and sign its answer."""
+    route, and sign its answer. An admitted peer's request addressed here pays for the loop
+    time it took (``gate.spent``)."""
 
     @functools.wraps(route)
     async def handler(request: web.Request) -> web.StreamResponse:
-        gossip = request.app[GOSSIP_KEY]
-        sender = signed(request, anyone=route is post_hello)
-        if request.content_length is not None and request.content_length > max_body:
-            raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
-        raw = await read_bounded(request, max_body)
-        if body_hash(raw) != sender.body_hash:
-            raise Refused(401, 100, "the body does not match its signed hash")
-        body: dict[str, Any] = {}
-        if raw:
-            try:
-                obj = jsonio.loads(raw, max_bytes=max_body, max_depth=MAX_DEPTH)
-            except JsonLimitError as e:
-                gossip.penalize(sender.node_id)
-                raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
-            body = _object(gossip, sender.node_id, obj)
-        addressed = sender.to == gossip.key.node_id
-        if addressed:
-            gossip.peers.seen(sender.node_id)
-        remote = request.remote or ""
-        more = functools.partial(charge, request.app, gossip, sender.node_id, addressed)
-        asked = Asked(
-            sender.node_id, sender.url, body, request.query, addressed, sender.to, remote, more
-        )
-        result = await _run(route, gossip, asked)
-        data = json.dumps(result, separators=(",", ":")).encode()
-        headers = gossip.key.answer_headers(sender.signature, 200, data)
-        return web.Response(body=data, content_type="application/json", headers=headers)
+        meter, peer = Meter(), [""]
+        try:
+            return await metered(_answer(request, route, max_body, peer), meter)
+        finally:
+            if peer[0]:
+                spent(request.app, request.app[GOSSIP_KEY], peer[0], meter.seconds)
 
     return handler
+
+
+async def _answer(
+    request: web.Request, route: Route, max_body: int, peer: list[str]
+) -> web.StreamResponse:
+    """``p2p``'s handling of one request; ``peer[0]`` set to its sender once it is proved an
+    admitted peer that addressed this node (what it then costs is measured)."""
+    gossip = request.app[GOSSIP_KEY]
+    sender = signed(request, anyone=route is post_hello)
+    addressed = sender.to == gossip.key.node_id
+    if addressed and gossip.peers.get(sender.node_id) is not None:
+        peer[0] = sender.node_id
+    if request.content_length is not None and request.content_length > max_body:
+        raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
+    raw = await read_bounded(request, max_body)
+    if body_hash(raw) != sender.body_hash:
+        raise Refused(401, 100, "the body does not match its signed hash")
+    body: dict[str, Any] = {}
+    if raw:
+        try:
+            obj = jsonio.loads(raw, max_bytes=max_body, max_depth=MAX_DEPTH)
+        except JsonLimitError as e:
+            gossip.penalize(sender.node_id)
+            raise ApiError(400, 101, f"Malformed JSON: {e.reason}") from None
+        body = _object(gossip, sender.node_id, obj)
+    if addressed:
+        gossip.peers.seen(sender.node_id)
+    remote = request.remote or ""
+    more = (
+        paid
+        if peer[0]
+        else functools.partial(charge, request.app, gossip, sender.node_id, addressed)
+    )
+    asked = Asked(
+        sender.node_id, sender.url, body, request.query, addressed, sender.to, remote, more
+    )
+    result = await _run(route, gossip, asked)
+    data = json.dumps(result, separators=(",", ":")).encode()
+    headers = gossip.key.answer_headers(sender.signature, 200, data)
+    return web.Response(body=data, content_type="application/json", headers=headers)
 
 
 async def get_stream(request: web.Request) -> web.StreamResponse:
@@ -198,13 +196,15 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
             return e.status, e.body
 
     def admit(size: int) -> bool:
-        """A frame is charged to its peer before its JSON is read; a peer no longer in the
-        table (evicted, replaced) keeps no stream."""
-        return (
-            gossip.peers.get(peer.key) is not None
-            and size <= MAX_P2P_BODY + stream.ENVELOPE
-            and limiter.take(peer.key)[0]
-        )
+        """A frame is charged to its peer before its JSON is read (a token; the rest of what
+        it took once answered: ``spent``); a peer no longer in the table (evicted, replaced)
+        keeps no stream."""
+        if gossip.peers.get(peer.key) is None or size > MAX_P2P_BODY + stream.ENVELOPE:
+            return False
+        if not limiter.take(peer.key)[0]:
+            gossip.peer_costs.throttled += 1
+            return False
+        return True
 
     def answer_now(
         method: str, path: str, query: Mapping[str, str], body: object, size: int
@@ -215,7 +215,10 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
             return e.status, e.body
 
     grouped = request.query.get("acks") == "1"  # (a dialer that takes grouped answers)
-    served = Served(ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped, answer_now)
+    paid = functools.partial(spent, request.app, gossip, peer.key)
+    served = Served(
+        ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped, answer_now, paid
+    )
     await streams.serve(served)
     return ws
 
@@ -240,9 +243,8 @@ async def _frame(
     admit(app, gossip, sender, url, charge=False)
     if size > max_body + stream.ENVELOPE:
         raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
-    more = functools.partial(charge, app, gossip, sender, True)
     obj = {} if body is None else _object(gossip, sender, body)
-    asked = Asked(sender, url, obj, query, charge=more)
+    asked = Asked(sender, url, obj, query, charge=paid)  # (its loop time: ``Served.spent``)
     gossip.peers.seen(sender)
     return await _run(route, gossip, asked)
 
@@ -339,9 +341,10 @@ async def post_hashes(gossip: Gossip, q: Asked) -> object:
         or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in buckets)
     ):
         raise ApiError(400, 100, "buckets must be a list of integers in 0..255")
-    starts = starts_of(q.body.get("from"))
-    if starts is None:
-        raise ApiError(400, 100, "from must be a list of [bucket, a hash of that bucket]")
+    try:
+        starts = starts_of(q.body.get("from"))
+    except ValueError as e:
+        raise ApiError(400, 100, str(e)) from None
     budget = gossip.listings if q.addressed and gossip.peers.get(q.sender) is not None else None
     most = MAX_LISTED if budget is None else budget.most(q.sender)  # (strangers: ``charge``)
     answer = listing(gossip.node, buckets, most, starts=starts)  # (bounded: see ``listing``)

@@ -17,6 +17,7 @@ from sdex.gossip.client import MAX_ANSWER
 from sdex.gossip.codec import Codec, FrameError
 from sdex.gossip.deadlines import Deadlines
 from sdex.gossip.frames import MAX_ANSWERS, envelope, frame_id
+from sdex.gossip.metered import Meter, metered
 from sdex.gossip.stream import (
     ENVELOPE,
     IDLE,
@@ -49,8 +50,12 @@ class Served(_Stream):
         admit: Callable[[int], bool] = lambda size: True,
         grouped: bool = False,
         answer_now: AnswerNow | None = None,
+        spent: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         super().__init__(ws, peer, codec, on_bad)
+        self.spent = spent
+        """Told the loop time each request took (``sdex.gossip.metered``): what it costs
+        the peer's budget."""
         self.dispatch = dispatch
         self.answer_now = answer_now
         self.grouped = grouped
@@ -105,40 +110,12 @@ class Served(_Stream):
                     break
                 if msg.type != aiohttp.WSMsgType.BINARY:
                     raise FrameError(f"a {msg.type.name} message", proven=False)
-                size = len(msg.data)
-                payload = self.codec.open(msg.data)
-                if not self.admit(size):
-                    log.debug("stream from %s: over its limits or no longer admitted", self.peer)
+                meter = Meter()
+                taken = await metered(self._take(msg.data, meter), meter)
+                if taken is None:
                     break
-                req = envelope(payload, MAX_P2P_BODY + ENVELOPE)
-                rid, method, path, query = (
-                    frame_id(req.get("i")),
-                    req.get("m"),
-                    req.get("p"),
-                    req.get("q"),
-                )
-                if not (isinstance(method, str) and isinstance(path, str) and len(path) <= 64):
-                    raise FrameError("a request names its method and path")
-                if (
-                    not isinstance(query, dict)
-                    or len(query) > 8
-                    or not all(isinstance(v, str) and len(v) <= 256 for v in query.values())
-                ):
-                    raise FrameError("a request's query is at most 8 strings")
-                if len(self._tasks) >= MAX_IN_FLIGHT:
-                    await self._answer(
-                        rid, 429, error_body(103, "Throttled: too many requests in flight")
-                    )
-                    continue
-                now = self._now(self.answer_now, req, size) if self.answer_now else None
-                if now is not None:  # (no task: answered in this turn)
-                    await self._hold(rid, *now)
-                    continue
-                task = asyncio.create_task(
-                    self._serve(rid, method, path, query, req.get("b"), size)
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                if taken:
+                    self.spent(meter.seconds)  # (else its task's: ``_serve``)
         except FrameError as e:
             log.warning("stream from %s: %s: closed", self.peer, e)
             if e.proven:
@@ -148,7 +125,58 @@ class Served(_Stream):
         finally:
             await self.close()
 
+    async def _take(self, data: bytes, meter: Meter) -> bool | None:
+        """One request frame: True, answered now; False, handed to a task of its own (which
+        tells ``spent`` of its loop time, this part's with it: ``meter``); None, the peer may
+        not send it (over its limits, no longer admitted): the stream closes."""
+        size = len(data)
+        payload = self.codec.open(data)
+        if not self.admit(size):
+            log.debug("stream from %s: over its limits or no longer admitted", self.peer)
+            return None
+        req = envelope(payload, MAX_P2P_BODY + ENVELOPE)
+        rid, method, path, query = (
+            frame_id(req.get("i")),
+            req.get("m"),
+            req.get("p"),
+            req.get("q"),
+        )
+        if not (isinstance(method, str) and isinstance(path, str) and len(path) <= 64):
+            raise FrameError("a request names its method and path")
+        if (
+            not isinstance(query, dict)
+            or len(query) > 8
+            or not all(isinstance(v, str) and len(v) <= 256 for v in query.values())
+        ):
+            raise FrameError("a request's query is at most 8 strings")
+        if len(self._tasks) >= MAX_IN_FLIGHT:
+            await self._answer(rid, 429, error_body(103, "Throttled: too many requests in flight"))
+            return True
+        now = self._now(self.answer_now, req, size) if self.answer_now else None
+        if now is not None:  # (no task: answered in this turn)
+            await self._hold(rid, *now)
+            return True
+        task = asyncio.create_task(self._serve(rid, method, path, query, req.get("b"), size, meter))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return False
+
     async def _serve(
+        self,
+        rid: int,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        body: object,
+        size: int,
+        meter: Meter,
+    ) -> None:
+        try:
+            await metered(self._answered(rid, method, path, query, body, size), meter)
+        finally:
+            self.spent(meter.seconds)
+
+    async def _answered(
         self, rid: int, method: str, path: str, query: Mapping[str, str], body: object, size: int
     ) -> None:
         try:

@@ -72,6 +72,13 @@ MAKER_READS = CONTRACT_CONNECTIONS // 2
 no connection: ``sdex.chain.arpcturns``): a hostile wallet whose reads are held leaves
 honest contract makers half the verdicts' connections (reads77: it held all four)."""
 
+REST = "(rest)"
+"""The turns' key of a window's read shared by its makers past ``MAX_PARTS``; the read takes
+each of those makers' turns too (``Turns.turns``: in sorted order). review77c:
+a maker's rows there counted against this key only, and a hostile wallet whose reads are
+held, its own turns taken, posted behind decoys in names nobody uses (untracked makers sort
+as they came: a cheap read each) and held this key's turns too, all four connections."""
+
 
 def ecdsa_ok(signed: SignedOrder) -> bool | None:
     """True/False for a 65-byte ECDSA signature; None when it isn't one (EIP-1271 bytes).
@@ -318,7 +325,7 @@ class Eip1271Batcher(StateBatcher):
         self.split = 0
         """Reads more than one a window made because its orders had several makers."""
         self.turns = Turns(MAKER_READS)
-        """Each maker's reads in flight (``MAKER_READS``; past ``max_parts``: one key)."""
+        """Each maker's reads in flight (``MAKER_READS``; past ``max_parts``: ``REST`` too)."""
 
     @property
     def batches(self) -> int:
@@ -344,7 +351,8 @@ class Eip1271Batcher(StateBatcher):
         path to the chain holds) shared the call of every other contract maker's order of
         its window, each waiting as long as it (reads76). At most ``max_parts`` reads a
         window: past them, the makers the cache does not track (none of their signatures
-        found valid lately: a flood of bad ones in many makers' names) share the last."""
+        found valid lately: a flood of bad ones in many makers' names) share the last, which
+        takes the turns of ``REST`` and of each of its makers."""
         by_maker: dict[str, list[tuple[SignedOrder, asyncio.Future[OrderState]]]] = {}
         for so, fut in batch:
             by_maker.setdefault(so.order.maker, []).append((so, fut))
@@ -358,15 +366,16 @@ class Eip1271Batcher(StateBatcher):
             return await self._settle(batch, alone)
         tracks = self.mirror.sigs.tracks
         makers = sorted(by_maker, key=lambda mk: not tracks(mk))  # (stable: as they came)
-        parts = [(mk, by_maker[mk]) for mk in makers[: self.max_parts - 1]]
+        parts = [([mk], by_maker[mk]) for mk in makers[: self.max_parts - 1]]
         if rest := makers[self.max_parts - 1 :]:
-            parts.append(("(rest)", [entry for mk in rest for entry in by_maker[mk]]))
+            keys = [REST, *rest]  # (its makers' turns too: review77c)
+            parts.append((keys, [entry for mk in rest for entry in by_maker[mk]]))
         self.split += len(parts) - 1
         latest = asyncio.ensure_future(self._latest())  # (one block for the window's parts)
 
-        async def read(key: str, orders: Sequence[SignedOrder]) -> list[OrderState]:
+        async def read(keys: Sequence[str], orders: Sequence[SignedOrder]) -> list[OrderState]:
             block = await asyncio.shield(latest)
-            async with self.turns.turn(key):
+            async with self.turns.turns(keys):
                 return await self._read_at(orders, block)
 
         try:

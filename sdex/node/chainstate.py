@@ -132,10 +132,16 @@ class NodeChainState(NodeRejudge):
         if changes.reorg_depth:  # expired by an undone block's time: the chain says again
             rejudge |= self.registry.unexpired(self.chain_time())
         makers = changes.makers_cancelled_up_to
+        cancels = {h for h in changes.cancelled if h in self.records}
         if makers:
             for rec in self.records.values():
                 if rec.signed.order.maker in makers:
                     rejudge.add(rec.signed.hash)
+                    cancels.add(rec.signed.hash)
+        # what these blocks' cancels close is judged again at a start till the head is saved
+        # past them (chaos77: a kill before, a reorg undoing the block while down: kept closed)
+        self._recheck.release(self.watcher.saved)
+        self._recheck.hold(cancels, changes.head)
         if changes.reset:
             rejudge |= set(self.records)
         for h in rejudge:  # a closed order evicted from memory comes back from the store

@@ -289,7 +289,7 @@ class HeldOrders(HeldEviction):
 
     def hashes_in(self, buckets: set[int]) -> list[str]:
         """The gossiped orders' hashes (0x-hex) in these buckets, each bucket's sorted (a
-        listing's run of an over-full bucket sorts them again: ``sdex.gossip.listing``)."""
+        listing's run of an over-full bucket is a slice of it: ``sdex.gossip.listing``)."""
         out: list[str] = []
         for b in sorted(buckets):
             if 0 <= b < 256:

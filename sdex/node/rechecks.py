@@ -3,7 +3,15 @@
 (``NodeVerdicts._recheck_stored``). recheck75: held in memory only, a kill lost them, and a
 closed order (one whose own settlement's block the mirror had not applied when a reorg
 judged it again, one closed by a failed match's diagnosis while another match of it was in
-flight) kept a filled amount the chain did not have, for good."""
+flight) kept a filled amount the chain did not have, for good.
+
+Held too (``hold``): the orders a block's cancel closes, until the watcher's head is saved past
+that block (``release``). chaos77 (chaos52 seed 26, every fault mix): a node applied an
+on-chain cancel (the order's close committed) and was SIGKILLed before its head was saved past
+the block; a reorg undid the block while it was down; the restart's saved head, below it, was
+still on the chain, the blocks since cancelled nothing, and the order stayed ``cancelled``
+for good, fillable on chain and open at every other node. Its row makes the start judge it
+again (reopened)."""
 
 from __future__ import annotations
 
@@ -31,6 +39,9 @@ class Rechecks:
         self._dropped: set[bytes] = set()
         """Taken off, its row not deleted yet."""
         self._writing: set[asyncio.Future[None]] = set()
+        self._held: dict[bytes, int] = {}
+        """Order -> the block whose cancel closed it: its row kept until the watcher's head
+        is saved at that block or past it (``release``), judged or not."""
 
     def attach(self, store: Store) -> None:
         self._store = store
@@ -56,8 +67,30 @@ class Rechecks:
         if h not in self._hashes:
             return
         self._hashes.discard(h)
+        if h in self._held:  # (its row stays: ``release`` deletes it)
+            return
         self._added.discard(h)
         self._dropped.add(h)
+
+    def hold(self, hashes: Iterable[bytes], block: int) -> None:
+        """Rows for ``hashes``, closed by a cancel in ``block``, written at once (before the
+        rows of their closes, queued after), kept till ``release`` passes ``block``."""
+        for h in hashes:
+            if h not in self._held and h not in self._hashes:
+                self._dropped.discard(h)
+                self._added.add(h)
+            self._held[h] = max(block, self._held.get(h, block))
+        self._write()
+
+    def release(self, saved: int) -> None:
+        """The watcher's head is saved at ``saved``: the holds of blocks up to it end (their
+        rows deleted with the next write, unless due a recheck)."""
+        for h, block in list(self._held.items()):
+            if block <= saved:
+                del self._held[h]
+                if h not in self._hashes:
+                    self._added.discard(h)
+                    self._dropped.add(h)
 
     def restore(self, hashes: Iterable[bytes]) -> None:
         """Hashes read back from the store (their rows are there)."""
@@ -95,5 +128,5 @@ class Rechecks:
             self._failed(added, dropped)
 
     def _failed(self, added: set[bytes], dropped: set[bytes]) -> None:
-        self._added |= {h for h in added if h in self._hashes}
-        self._dropped |= {h for h in dropped if h not in self._hashes}
+        self._added |= {h for h in added if h in self._hashes or h in self._held}
+        self._dropped |= {h for h in dropped if h not in self._hashes and h not in self._held}

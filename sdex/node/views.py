@@ -115,7 +115,9 @@ class NodeViews(NodeState):
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
             "settlementsLost": self.settler.lost,
-            "settlementsNonceRefused": self.settler.nonce_refusals,  # (signed again: settle28)
+            # sends refused for their nonce and tried again: "too low", the matches signed
+            # again at the count (settle28); "too high", the same bytes sent again (settle77)
+            "settlementsNonceRefused": self.settler.nonce_refusals,
             "nonceGapFills": self.settler.gap_fills,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),

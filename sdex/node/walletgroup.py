@@ -45,6 +45,9 @@ class WalletGroup(Generic[A]):
         """Groups of more than one order taken through the intake together."""
         self.grouped = 0
         """Orders in those groups."""
+        self.posts = 0
+        """Orders posted and not answered yet (``NodeIntake.submit_wallet`` counts each one's
+        end): more than one, the loop is busy with wallets (lat77)."""
         self._stopped = False
 
     def add(self, obj: object, tif: TimeInForce, client: str | None, run: Run[A],
@@ -52,6 +55,7 @@ class WalletGroup(Generic[A]):
         """``obj``'s answer, to come: ``run`` takes the turn's group (``alone`` a lone order)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[A] = loop.create_future()
+        self.posts += 1  # (its end counted by the caller, whatever the answer)
         if self._stopped:  # (the node stopped: taken no more)
             fut.cancel()
             return fut

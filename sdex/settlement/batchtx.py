@@ -21,7 +21,8 @@ key used its nonce, e.g. a devnet deployed again under the node): its matches ar
 again (``NONCE_TRIES``) at the chain's count, read once every broadcast of the lane under way
 has ended, so no nonce goes out twice. One refused "nonce too high" may still land (taken by
 another backend behind a balancer): it is sent again as signed, the nonces below it filled
-first (``NonceLane._over_gap``), its matches never signed again at another nonce.
+first (``NonceLane._over_gap``), its matches never signed again at another nonce; refused
+so at every try it is kept (``NonceLane.kept``): lost only once its nonce is taken.
 
 A lone match whose orders failed a settlement before with no one found guilty, or a
 contract maker's, is pre-flighted first (``suspect``: ``_preflight``).
@@ -46,7 +47,7 @@ from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
-from sdex.settlement.signing import NOT_ITS_CHAIN
+from sdex.settlement.signing import NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, still
 from sdex.store import StoredFill, own_fill
@@ -214,7 +215,7 @@ class BatchTx(NonceLane):
                         self.sender.forget_nonce()
                     try:
                         signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
-                    except (ChainReplaced, ChainUnproven) as e:  # (its nonce: ``_count``)
+                    except (ChainReplaced, ChainUnproven, NotSigned) as e:  # (``_count``)
                         log.warning("settlement of %d matches not signed: %s", len(batch), e)
                         self._refused_at = time.perf_counter()
                         return unsent(batch, str(e))
@@ -268,6 +269,8 @@ class BatchTx(NonceLane):
                 log.warning("broadcasting %s failed: %s", signed.tx_hash, e)
                 self.fees.forget()
                 suspect, nonce_taken = True, refused
+                if said == "high":  # (at every try: these bytes may land all the same)
+                    self.kept.add(signed.tx_hash)
             break
         if times is not None:
             times.resolve()  # the broadcast is over (or its fate unknown): the next may form
@@ -289,9 +292,14 @@ class BatchTx(NonceLane):
     ) -> list[SettledMatch] | None:
         """(``_settle``'s, once ``signed`` is broadcast; an adopted one's: ``Settler.adopt``)
         What ``signed``'s receipt says of ``batch``'s matches, awaited (replaced at higher
-        fees if it stays pooled; lost: given up, its nonce filled); None as ``_settle``."""
+        fees if it stays pooled; lost: given up, its nonce filled); None as ``_settle``. One
+        ``kept`` (refused "nonce too high" at every try, or at a restart) is lost only once
+        its nonce is taken, its bytes sent again meanwhile (reconcile77: counted lost after
+        its last try, its matches were matched again while the bytes could still land)."""
+        kept = signed.tx_hash in self.kept
+        self.kept.discard(signed.tx_hash)
         try:
-            signed, receipt = await self._receipt(signed, suspect, heads, early)
+            signed, receipt = await self._receipt(signed, suspect, heads, early, kept)
             if times is not None:
                 times.receipt = time.perf_counter()
         finally:
@@ -319,6 +327,7 @@ class BatchTx(NonceLane):
         # may commit before this status write: a restart reconciles a settlement still
         # "pending" from its receipt, and stores a fill once.)
         status = "mined" if receipt.status == 1 else "failed"
+        self.mined(signed.nonce)  # (a count below it is read again: ``_believed``)
         self.store.set_settlement_status(signed.tx_hash, status)
         self.ours.landed(signed.tx_hash, receipt.block_number)
         self.forget_final()

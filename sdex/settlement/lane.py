@@ -40,6 +40,11 @@ class NonceLane(SigningLane):
     (``reconcile``): landed after all, or before the restart's orders were judged from a
     mirror below their block, their fills count in the orders closed meanwhile
     (``NodeChainState._on_block``)."""
+    kept: set[str]
+    """Settlements whose bytes may land where the chain's answer did not come from (refused
+    "nonce too high" at every try, or at a restart: behind a balancer, a backend that lags
+    the one that took them): awaited until their nonce is taken, never counted lost before
+    (``_receipt``'s ``kept``; reconcile77)."""
     blocks: BlockReceipts | None
     gap_fills: int
     store: Store
@@ -73,6 +78,7 @@ class NonceLane(SigningLane):
         flying = self.in_flight  # (a gap's filler or a nudge: never in flight)
         self.signed_views = {t: v for t, v in self.signed_views.items() if t in flying}
         self.displaced &= flying
+        self.kept &= flying  # (a restart's kept row its node could not adopt: given up)
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
@@ -143,6 +149,23 @@ class NonceLane(SigningLane):
             self.sending(sending)
         return sending
 
+    async def _keep_alive(self, signed: SignedTx) -> bool:
+        """(A kept settlement's wait: the chain asked does not know it and its count has not
+        reached its nonce) Its bytes sent again as signed, the nonces below filled first
+        (``_over_gap``); a refusal again logged: the wait asks again at its next check. Not
+        if the watcher saw the chain replaced since it was signed: not kept any more (False;
+        its bytes are not sent to the new chain, resend68, and a chain that never comes to
+        its nonce would hold its matches for good), judged as any other."""
+        view = self.signed_views.get(signed.tx_hash, (None,))[0]
+        if view != self.async_sends.viewed():
+            log.warning("kept settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)
+            return False
+        try:
+            await (await self._over_gap(signed, None))
+        except Exception as e:
+            log.warning("kept settlement %s sent again: %s", signed.tx_hash, e)
+        return True
+
     async def _fill(self, nonces: range) -> None:
         """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""
         sent = await fill(self.receipts, self.sender, self.fees, nonces, self._send_filler)
@@ -157,6 +180,7 @@ class NonceLane(SigningLane):
         suspect: bool = False,
         heads_before: int | None = None,
         early: Receipt | None = None,
+        kept: bool = False,
     ) -> tuple[SignedTx, Receipt | None]:
         """The transaction of ``signed``'s nonce that landed (it, or a replacement at higher
         fees: ``_replace_if_stuck``) and its receipt (``early``: the one that came with the
@@ -164,7 +188,8 @@ class NonceLane(SigningLane):
         or the chain does not know it any more: checked at once when ``suspect``, its
         broadcast failed), the latest of them and None. The settler finishes the one
         returned; the others are dropped here (given up when lost: if one lands after all,
-        the watcher applies it)."""
+        the watcher applies it). ``kept``: lost only once its nonce is taken, its bytes sent
+        again meanwhile (``poll_receipt``'s ``keep``: ``_keep_alive``)."""
         if early is not None:
             return signed, early
         heads = self.mirror.announced if self.mirror is not None else None
@@ -173,12 +198,15 @@ class NonceLane(SigningLane):
         async def stuck() -> None:
             await self._replace_if_stuck(pooled)
 
+        async def alive() -> bool:
+            return await self._keep_alive(pooled.latest)
+
         ended = False
         receipt: Receipt | None = None
         try:
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
-                self.blocks, pooled.hashes, stuck,
+                self.blocks, pooled.hashes, stuck, alive if kept else None,
             )  # fmt: skip
             ended = True
         finally:

@@ -160,6 +160,7 @@ async def poll_receipt(
     blocks: BlockReceipts | None = None,
     hashes: Sequence[str] | None = None,
     on_pooled: Callable[[], Awaitable[None]] | None = None,
+    keep: Callable[[], Awaitable[bool]] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost: no receipt
     while its nonce was taken by another transaction, or the chain does not know it any
@@ -172,12 +173,19 @@ async def poll_receipt(
     of asking for this one's. ``hashes``: the transactions at its nonce that may land (it
     and its replacements: the receipt is any one's; a list the caller may add to);
     ``on_pooled``: called at each loss check that finds it pooled (known, in no block, its
-    nonce not used): the lane's replace-by-fee (``sdex.settlement.replace``)."""
+    nonce not used): the lane's replace-by-fee (``sdex.settlement.replace``). ``keep``: the
+    transaction is kept (reconcile77: refused "nonce too high" at every try, its bytes may
+    be pooled where this answer did not come from): lost only once its nonce is taken, one
+    answer (``_taken``) giving the sender's count past it and no receipt of ``hashes``, never
+    for not being known nor at ``RECEIPT_TIMEOUT``; ``keep`` is called at each loss check
+    that finds it unknown, its nonce not reached (the lane sends its bytes again; False: not
+    kept any more, judged as any other from then on: the chain it was signed for replaced)."""
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
+    timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
     polls = iter(RECEIPT_POLLS)
     doubted = False
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
@@ -204,11 +212,27 @@ async def poll_receipt(
             if isinstance(raw, dict):
                 return Receipt.from_rpc(raw)
             now = loop.time()
-            if now >= next_check or now - start > RECEIPT_TIMEOUT:
+            if now >= next_check or now - start > timeout:
                 next_check = now + LOST_CHECK
+                if keep is not None:
+                    taken, got = await _taken(rpc, address, signed, hashes)
+                    if got is not None:
+                        return got
+                    if taken:  # (anvil counts a nonce before its receipt: told twice)
+                        if doubted:
+                            return None
+                        doubted, next_check = True, now + LOST_RECHECK
+                        continue
+                    doubted = False
                 mined = quantity(await rpc.call("eth_getTransactionCount", address, "latest"))
                 known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
-                if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
+                if keep is not None:
+                    if known is None and mined <= signed.nonce:
+                        if not await keep():  # (judged as any other from the next check)
+                            keep, timeout = None, RECEIPT_TIMEOUT
+                    elif on_pooled is not None and in_pool(known):
+                        await on_pooled()
+                elif mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
                     # A node may count a nonce or leave its pool a moment before the
                     # receipt is there (anvil): lost only if it still says so later.
                     if doubted or now - start > RECEIPT_TIMEOUT:
@@ -224,7 +248,7 @@ async def poll_receipt(
             # The chain did not answer. A transaction it took may still land: ask
             # again (giving the matches back now could settle them twice). One whose
             # broadcast failed too counts as lost (if it lands, the watcher sees it).
-            if suspect or loop.time() - start > RECEIPT_TIMEOUT:
+            if (suspect and keep is None) or loop.time() - start > timeout:
                 log.warning("no receipt for %s: %s", signed.tx_hash, e)
                 return None
             await asyncio.sleep(0.05)  # (a chain that is down is not asked often)
@@ -233,6 +257,29 @@ async def poll_receipt(
             await heads.wait(seen, HEAD_WAIT)
         else:
             await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
+
+
+async def _taken(
+    rpc: AsyncRpc, address: str, signed: SignedTx, hashes: Sequence[str]
+) -> tuple[bool, Receipt | None]:
+    """One answer (one request: one backend behind a balancer) of ``address``'s count and
+    the receipts of ``hashes`` (``signed`` and its replacements): whether the count is past
+    ``signed``'s nonce with none of them mined (its nonce taken by another transaction),
+    and the receipt of one that was. Two answers could come from two backends: the count
+    of one that mined it, the null receipt of one that lags."""
+    answers = await rpc.batch(
+        [
+            ("eth_getTransactionCount", [address, "latest"]),
+            *(("eth_getTransactionReceipt", [h]) for h in hashes),
+        ]
+    )
+    for answer in answers:
+        if isinstance(answer, Exception):
+            raise answer
+    count, *receipts = answers
+    if (got := next((r for r in receipts if isinstance(r, dict)), None)) is not None:
+        return True, Receipt.from_rpc(got)
+    return quantity(count) > signed.nonce, None
 
 
 async def _any_of(rpc: AsyncRpc, method: str, hashes: Sequence[str]) -> Any:

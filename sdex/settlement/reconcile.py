@@ -18,6 +18,8 @@ was given up, its pair matched again at the next nonce, reverting when the poole
 So is one still pooled after the transfer of nothing (behind a gap of the lane's nonces, a
 devnet rewound below its settlements: the lane fills it), and any once that transfer is
 spent (review77a: given up, matched again, the second settlement reverted).
+A row refused "nonce too high" is kept (``Reconcile._over_gap``): the nonces below it filled,
+sent again, and adopted if not mined in the wait, awaited until its nonce is taken.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import logging
 
 from sdex.chain import Receipt
 from sdex.chain.asend import ChainReplaced, ChainUnproven
-from sdex.chain.tx import already_known
+from sdex.chain.tx import SignedTx, already_known, nonce_refusal
 from sdex.errors import ChainError, ContractRevert, RpcError
+from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import in_pool
 from sdex.storesettle import StoredSettlement
@@ -111,13 +114,17 @@ class Reconcile:
             self.sender.signed(s.nonce)  # (before the restart: a cancel now names one past it)
             if receipt is None:
                 try:  # same raw transaction, same nonce: it can land at most once
-                    await self._send_again(s.tx_hash, s.raw_tx)
+                    await self._send_again(s)
                     got = await self._receipt(s.tx_hash)
                 except StillPooled:
                     log.warning("pending settlement %s still pooled: adopted", s.tx_hash)
                     self.pooled.append(s)
                     continue
                 except Exception as e:
+                    if s.tx_hash in self.lane.kept:  # (refused "too high": it may land)
+                        log.warning("pending settlement %s kept: adopted (%s)", s.tx_hash, e)
+                        self.pooled.append(s)
+                        continue
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.lane.store.set_settlement_status(s.tx_hash, "dropped")
                     self.lane.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
@@ -138,14 +145,16 @@ class Reconcile:
             self.lane.given_up.add(s.tx_hash.lower())
             await record_landed(self.lane, s.tx_hash, got)
 
-    async def _send_again(self, tx_hash: str, raw_tx: str) -> None:
+    async def _send_again(self, row: StoredSettlement) -> None:
         """Send a recorded transaction again; one the chain holds already (pooled, also
-        when it refuses the send: Hardhat while it automines) counts as sent. Only on the
+        when it refuses the send: Hardhat while it automines) counts as sent; one refused
+        "nonce too high" is kept (``_over_gap``). Only on the
         chain the node's view has (``AsyncSends.on_chain``; resend67: the chain behind the URL
         replaced since the start bound the store to it took the old chain's row): else
         ``ChainReplaced`` (the row given up, its orders the reset's to re-judge). Neither
         proven (``ChainUnproven``: a backend below the view's block): not sent, its receipt
         waited for (left76: given up)."""
+        tx_hash, raw_tx = row.tx_hash, row.raw_tx
         sends = self.lane.async_sends
         try:
             same = await sends.on_chain(sends.viewed())
@@ -159,7 +168,44 @@ class Reconcile:
         except ContractRevert:
             return  # mined and reverted (Hardhat answers so): its receipt says ``failed``
         except RpcError as e:
-            if not already_known(e) and not await self._pooled(tx_hash):
+            if already_known(e) or await self._pooled(tx_hash):
+                return
+            if nonce_refusal(e) != "high":
+                raise
+            await self._over_gap(row, e)
+
+    async def _over_gap(self, row: StoredSettlement, e: RpcError) -> None:
+        """``row`` refused "nonce too high" (``e``) and not known to the backend that said
+        so: behind a balancer, one that lags the one that took it before the restart, or
+        took it now and answered through another; or the chain's count below it (blocks of
+        the run before undone). It is kept (``NonceLane.kept``: awaited, adopted if not
+        mined here, until its nonce is taken), the nonces below it that the chain holds
+        nothing of filled by transfers of nothing (``sdex.settlement.gap.unheld_below``),
+        and it is sent again as signed. reconcile77: it was given up at once and its orders
+        matched again at the next nonce while the first backend pooled it: both landed, the
+        same matches settled twice (the second a paid revert, its matches shown failed).
+        A refusal again is raised: the row is adopted all the same (its wait sends it again
+        until its nonce is taken: ``NonceLane._keep_alive``)."""
+        lane, sends = self.lane, self.lane.async_sends
+        log.warning("pending settlement %s refused for its nonce (%s): kept", row.tx_hash, e)
+        lane.kept.add(row.tx_hash)
+        refused = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
+        view = sends.viewed()  # (``_send_again`` proved the chain behind the URL holds it)
+        lane.signed_views[row.tx_hash] = (view, refused)  # (adopted: sent again in it only)
+        async with lane._send_lock:
+            try:
+                address = self.sender.address
+                gap = await unheld_below(lane.receipts, address, refused, (), view, sends.viewed)
+            except Exception as err:  # (sent again as it is: a refusal again adopts it)
+                log.warning("nonces below %s not read: %s", row.tx_hash, err)
+                gap = range(0)
+            if gap:
+                log.warning("settlement %s refused past nonces %s: filled", row.tx_hash, gap)
+                await lane._fill(gap)
+        try:
+            await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", row.raw_tx)
+        except RpcError as again:
+            if not already_known(again):
                 raise
 
     async def _pooled(self, tx_hash: str) -> bool:

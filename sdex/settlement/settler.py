@@ -174,7 +174,7 @@ class Settler(BatchTx):
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
         self.blocks: BlockReceipts | None = BlockReceipts(receipts, self.in_flight)
-        self.ours, self.given_up = OwnTxs(), set[str]()
+        self.ours, self.given_up, self.kept = OwnTxs(), set[str](), set[str]()
         """The settlement transactions this node sent, until final (``sdex.settlement.owned``)."""
         self.sent = 0
         self.settled = 0
@@ -331,8 +331,10 @@ class Settler(BatchTx):
         self.in_flight.add(signed.tx_hash)
         self.ours.add(signed.tx_hash)
         # (its nonce among the lane's in flight: review76, a gap below a stuck one was
-        # filled over it, a transfer of nothing displacing it; no view: not known)
-        self.signed_views[signed.tx_hash] = (None, signed)
+        # filled over it, a transfer of nothing displacing it; no view: not known, but one a
+        # restart kept was sent again in the start's view: ``Reconcile._over_gap``)
+        view = self.signed_views.get(signed.tx_hash, (None, signed))[0]
+        self.signed_views[signed.tx_hash] = (view, signed)
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
         self.signed_out.update((id(m), m) for m in batch)

@@ -15,6 +15,7 @@ from sdex.chain import Receipt, Sender, SignedTx
 from sdex.chain.aio import NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends, ChainReplaced, ChainUnproven, ChainView, holds_view
+from sdex.errors import ChainError
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import Fees
 from sdex.settlement.owned import OwnTxs
@@ -51,6 +52,9 @@ class SigningLane:
     may be past the chain's count (``_sign_next`` reads it again)."""
     displaced: set[str]
     """Settlements of a replaced chain pooled on the new one, displaced there (``stale``)."""
+    mined_past = 0
+    """One past the highest nonce of the lane's transactions it saw mined (``mined``), or
+    the lowest count it believed since (``_believed``)."""
 
     def broadcast_after(
         self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
@@ -149,7 +153,10 @@ class SigningLane:
         since the last signature, or an undoing begun since (``undone``: a reorg; nonce75),
         has the nonce read again (review74a), and only from a chain holding the view's block
         (``_count``, settle74): ARCHITECTURE, "reorgs and resets"."""
-        fees = await self.fees.current(self.receipts)
+        try:
+            fees = await self.fees.current(self.receipts)
+        except Exception as e:  # (nothing signed: the batch back unsent)
+            raise NotSigned(f"fees not read: {type(e).__name__}: {e}") from e
         while True:
             view = self.async_sends.viewed()
             if view != self._nonce_view or self.undos != self._nonce_undos:
@@ -168,12 +175,17 @@ class SigningLane:
     async def _count(self) -> int:
         """The lane's pending count on the chain behind the URL that holds the node's view
         (``count_in_view``: ``ChainReplaced``, ``ChainUnproven``; nothing signed: the reset's
-        re-judging has the orders, or they go back unsent). Those the lane sent the old
-        chain and the new one has pooled are displaced first (``sdex.settlement.stale``)."""
+        re-judging has the orders, or they go back unsent), believed as ``_believed`` says;
+        an error of the read raised as ``NotSigned`` (the batch back unsent). Those the
+        lane sent the old chain and the new one has pooled are displaced first
+        (``sdex.settlement.stale``)."""
         view = self.async_sends.viewed()
-        pending = await count_in_view(
-            self.receipts, self.sender.address, view, self.async_sends.viewed
-        )
+        try:
+            pending = await self._believed(view)
+        except (ChainReplaced, ChainUnproven):
+            raise
+        except Exception as e:  # (a timeout, an answer that is no count: nothing signed)
+            raise NotSigned(f"nonce not read: {type(e).__name__}: {e}") from e
         stale = [
             t for v, t in self.signed_views.values() if v and v != view and t.tx_hash in self.ours
         ]
@@ -185,6 +197,48 @@ class SigningLane:
             except Exception as e:  # (their receipt waits try again)
                 log.warning("the old chain's settlements not displaced: %s", e)
         return pending
+
+    async def _believed(self, view: ChainView | None) -> int:
+        """The pending count in ``view``, believed only within what the lane knows: at most
+        ``signed_past`` (one past the highest nonce it signed) and at least ``mined_past``
+        (one past the highest it saw mined). One out of them is read again, a request of its
+        own: the second taken if within them, or if it is the same (another sender of the
+        operator's key took nonces, a reorg undid the lane's: true twice). Two that differ
+        prove nothing (``ChainUnproven``: nothing signed, the batch back unsent). count77:
+        one answer of a backend that flapped was believed, ``LIE`` too high: the next
+        settlement, signed there, stayed pooled past the gap (review77a left it unfilled)
+        after its matches were counted lost, mined once the lane's count came to it (the
+        same match settled twice, or a paid revert); one too low signed at a used nonce."""
+        rpc, address, viewed = self.receipts, self.sender.address, self.async_sends.viewed
+        first = await count_in_view(rpc, address, view, viewed)
+        if self._within(first):
+            return first
+        second = await count_in_view(rpc, address, view, viewed)
+        if second != first and not self._within(second):
+            raise ChainUnproven(
+                f"nonce not read: the chain answered {first}, then {second}"
+                f" (the lane signed below {self.sender.signed_past}, saw {self.mined_past} mined)"
+            )
+        self.mined_past = min(self.mined_past, second)  # (a reorg's, believed: the new floor)
+        return second
+
+    def _within(self, count: int) -> bool:
+        """Whether ``count`` is within what the lane knows (``_believed``); with nothing
+        signed yet (a start), none is."""
+        signed = self.sender.signed_past
+        return signed is not None and self.mined_past <= count <= signed
+
+    def mined(self, nonce: int) -> None:
+        """A transaction of the lane's at ``nonce`` was mined (its receipt: ``mined_past``)."""
+        self.mined_past = max(self.mined_past, nonce + 1)
+
+
+class NotSigned(ChainError):
+    """A read the lane's signature needs (its pending count, its fees) failed: a timeout, an
+    answer that is no count. Nothing signed: the batch is given back unsent (count77: it
+    came out of the settler's ``_settle`` as a chain outage, each match reported failed as
+    if sent and diagnosed, a failure counted against both orders, pre-flighted and sent
+    alone from then on; at ``MAX_SETTLE_FAILURES`` with blame, removed)."""
 
 
 async def count_in_view(

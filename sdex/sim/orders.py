@@ -1,9 +1,11 @@
 """Open orders in memory, as the gossip core reads them (``sdex.gossip.ports.OrderView``):
-by hash, in arrival order, with the digest's 256 buckets kept up to date. The simulator's
-nodes are built on it, and so are the tests' in-memory nodes."""
+by hash, in arrival order, each digest bucket's hashes sorted, with the digest's 256 buckets
+kept up to date. The simulator's nodes are built on it, and so are the tests' in-memory
+nodes."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 
 from sdex.gossip.payload import fits
@@ -16,7 +18,8 @@ class OrderSet:
         self._buckets = [0] * 256
         self._digest: list[str] | None = None
         self._listed: list[list[str]] = [[] for _ in range(256)]
-        """The hashes by bucket, in arrival order (``hashes_in``: no walk of every order)."""
+        """The hashes by bucket, each sorted (``hashes_in``: no walk of every order, and a
+        listing's run of an over-full bucket a slice of it)."""
         for o in orders:
             self.add(o)
 
@@ -28,7 +31,7 @@ class OrderSet:
         self.orders[h] = order
         self.seq[h] = len(self.seq) + 1
         self._buckets[int(h[2:4], 16)] ^= int(h, 16)
-        self._listed[int(h[2:4], 16)].append(h)
+        bisect.insort(self._listed[int(h[2:4], 16)], h)
         self._digest = None
         return True
 

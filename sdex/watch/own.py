@@ -31,14 +31,23 @@ class OwnBelow:
         self.since: dict[tuple[str, float], float] = {}
         """By (tx hash, when its receipt was noted): a transaction dropped and noted again
         (another receipt of it) is another entry, its wait its own."""
+        self.told: set[tuple[str, float]] = set()
+        """Of ``since``'s, those found gone and ``undoing`` called for (once each: count77)."""
 
     def gone(self, mirror: Mirror, latest: Header, identity: ChainIdentity) -> list[str]:
         """The receipts (tx hashes) above ``latest`` for ``BEHIND_SECONDS`` (a devnet's):
-        their blocks are gone (``Mirror.drop_own``). Called once a poll."""
+        their blocks are gone (``Mirror.drop_own``). Called once a poll; ``undoing`` once a
+        receipt found gone, not again at each poll until the drop is applied. count77: a poll
+        that failed before ``drop_own`` (its block reads) called it again at every next one,
+        each time forgetting the lane's nonce (every signature then waited for the sends
+        under way to end, the count read again) and the durable own fills' record (the
+        settler's fill writes left to the watcher)."""
         now = time.monotonic()
         above = mirror.own.above(latest.number).items()
         self.since = {k: self.since.get(k, now) for k in above}
-        gone = [tx for (tx, _), since in self.since.items() if behind_for(since, now, identity)]
-        if gone:
+        found = [k for k, since in self.since.items() if behind_for(since, now, identity)]
+        self.told &= self.since.keys()  # (dropped, or its chain back above it: forgotten)
+        if not self.told.issuperset(found):
             self.undoing()
-        return gone
+        self.told.update(found)
+        return [tx for tx, _ in found]

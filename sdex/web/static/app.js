@@ -85,7 +85,9 @@ const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLow
  * took the connection but never answered, hung or paused, left the page "live" with no
  * banner, and a placed order with nothing said, for as long as it hung). */
 const READ_TIMEOUT_MS = 8000;
-const POST_TIMEOUT_MS = 15000;
+// (above a node's worst case, left77: a chain read of up to 8 s, reads76, then the wait for
+// its row's commit, up to 10, wait74; an answer later still is read back, ``readBack``)
+const POST_TIMEOUT_MS = 20000;
 const noAnswer = (e) => e instanceof TypeError || e?.name === "TimeoutError" || e?.name === "AbortError";
 
 async function getJSON(path) {
@@ -1078,6 +1080,8 @@ async function placeOrder(ev) {
     }
     const body = { ...order, signature, timeInForce: $("tif").value };
     const asked = ++S.stamp;
+    // (its hash: the order is read back by it when the node's answer does not come, left77)
+    const ours = ethers ? ethers.TypedDataEncoder.hash(S.config.domain, { Order: S.config.types.Order }, order) : null;
     let r;
     const posting = "posting the order to the node…";
     $("notice").textContent = posting;
@@ -1085,17 +1089,23 @@ async function placeOrder(ev) {
       r = await postJSON("/v1/orders", body);
     } catch (e) {
       // (not the wallet's fault: it signed; the node is down, restarting, unreachable or hung)
-      const why = noAnswer(e) && e.name !== "TypeError" ? `no answer within ${POST_TIMEOUT_MS / 1000} s` : (e.message || e);
-      return fieldErrors({ form: `could not reach the node (${why}): the order may not have been posted; "My orders" lists it once the node has it` });
+      const late = noAnswer(e) && e.name !== "TypeError";
+      const why = late ? `no answer within ${POST_TIMEOUT_MS / 1000} s` : (e.message || e);
+      if (!ours) return fieldErrors({ form: `could not reach the node (${why}): the order may not have been posted; "My orders" lists it once the node has it` });
+      // (the order sent: what the read finds is said until the next order, not cleared as
+      // "could not reach the node" is once the node answers again)
+      const said = late ? `the node did not answer within ${POST_TIMEOUT_MS / 1000} s` : `could not reach the node (${why})`;
+      return await readBack(order, signature, ours, said, asked);
     } finally {
       if ($("notice").textContent === posting) $("notice").textContent = "";
     }
+    // (a 503 naming the order: the node took it into its book, its row not yet stored)
+    if (r.status === 503 && ours && same(r.body?.orderHash, ours)) {
+      return await readBack(order, signature, ours, `the node answered HTTP 503: ${r.body?.reason}`, asked, true);
+    }
     if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
     const hash = r.body.orderHash;
-    if (ethers) {
-      const ours = ethers.TypedDataEncoder.hash(S.config.domain, { Order: S.config.types.Order }, order);
-      if (ours !== hash) fieldErrors({ form: `the node reports hash ${hash}, we computed ${ours}` });
-    }
+    if (ours && ours !== hash) fieldErrors({ form: `the node reports hash ${hash}, we computed ${ours}` });
     S.outcomes.set(hash, { outcome: r.body.outcome, matched: Array.isArray(r.body.matches) && r.body.matches.length > 0 });
     $("last-order").dataset.hash = hash;
     delete $("last-order").dataset.previous;
@@ -1109,6 +1119,37 @@ async function placeOrder(ev) {
     posting = false;
     showFormState();
   }
+}
+
+/** An order posted whose answer did not come (``said``: why), or came 503 naming it held but
+ * not stored (``unstored``), read back by its hash (the page signed it, so it knows it), as
+ * ``sdex order`` does (review77b), and what is true said: held, it was taken, and shown as
+ * posted ("the order may not have been posted" had a user sign it again: two orders
+ * resting, left77); not held, or not read, that, with the hash to look up. */
+async function readBack(order, signature, hash, said, asked, unstored = false) {
+  const h = hash.toLowerCase();
+  let rec;
+  try {
+    rec = (await getJSON(`/web/orders?hash=${h}`))?.[h];
+  } catch (e) {
+    const why = noAnswer(e) ? `no answer within ${READ_TIMEOUT_MS / 1000} s` : (e.message || e);
+    return fieldErrors({ form: `${said}; reading order ${hash} back failed too (${why}): it may have been posted; "My orders" lists it once the node has it (placing it again signs another order)` });
+  }
+  const sent = (o) => o && typeof o === "object" && Object.keys(order).every((k) => String(o[k]).toLowerCase() === String(order[k]).toLowerCase());
+  if (!rec) {
+    return fieldErrors({ form: `${said}, and it does not hold order ${hash} (yet: it may still be judging it; "My orders" lists it if it takes it; placing it again signs another order)` });
+  }
+  if (!sent(rec.order) || !same(rec.metaData?.orderHash, hash)) {
+    return fieldErrors({ form: `${said}; asked for order ${hash}, the node answered with another order's record` });
+  }
+  const held = unstored
+    ? "read back, it holds the order: it was taken, not yet stored (a restart of the node before it stores it would lose it)"
+    : "but it holds the order: it was taken (read back)";
+  fieldErrors({ form: `${said}${unstored ? "; " : ", "}${held}` });
+  $("last-order").dataset.hash = hash;
+  delete $("last-order").dataset.previous;
+  setMine({ order: { ...order, signature }, metaData: { filledMakerAmount: "0", ...rec.metaData, orderHash: hash } }, asked);
+  renderMyOrders();
 }
 
 /** What matching did with a posted order ({outcome, matched} from the node's answer), in

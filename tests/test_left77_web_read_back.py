@@ -1,0 +1,191 @@
+"""left77: the web page's answer to a posted order the node took but did not answer in time.
+
+- Its POST gave up after 15 s, below a node's worst case (a chain read of up to 8 s, reads76,
+  then the wait for the order's row's commit, up to 10 s, wait74), and said "the order may
+  not have been posted" of an order resting in the book: a user placed it again, two orders
+  resting. Now it waits 20 s, and an order not answered then is read back by its hash (the
+  page signed it: it knows it), as ``sdex order`` does (review77b), and said taken.
+- A node whose store stalled past its commit wait answered 503 "the order was not stored",
+  shown as is, though the order rested in its book and was stored once the store moved. The
+  node's 503 now names the order, held, and the page reads it back and says so.
+
+A real node on Hardhat (in-process: its store's writer stalled by a real SQLite trigger),
+its page in Chromium, and (the late answer) a real loopback proxy in front of the node that
+holds the node's answer to ``POST /v1/orders`` until the test lets it go."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from playwright.async_api import Browser, Page
+
+from sdex.watch.changes import STORE_WAIT
+from tests.conftest import Chain
+from tests.nodeutil import free_port, running_node, stall_writer, wait_for
+from tests.test_user30_web_hung import POST_TIMEOUT_MS
+from tests.test_web import (
+    browser,
+    choose_dev_account,
+    chromium,
+    dev_config,
+    in_module_loop,
+    my_status,
+    new_page,
+)
+
+__all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
+
+
+HOLD_BOUND = 60.0
+"""Seconds the proxy holds an answer at most (the test lets it go sooner)."""
+
+
+@contextlib.contextmanager
+def holding_proxy(upstream: str) -> Iterator[tuple[str, threading.Event]]:
+    """A loopback HTTP proxy to ``upstream`` (its websockets too, the page's live feed):
+    every request passed on at once, the answer to ``POST /v1/orders`` held until the event
+    is set (review77b's, with websockets)."""
+    release = threading.Event()
+    loop = asyncio.new_event_loop()
+    port = free_port()
+    runner: web.AppRunner | None = None
+
+    async def socket(request: web.Request) -> web.WebSocketResponse:
+        ours = web.WebSocketResponse()
+        await ours.prepare(request)
+        async with (
+            aiohttp.ClientSession() as s,
+            s.ws_connect(upstream.replace("http", "ws", 1) + request.path_qs) as theirs,
+        ):
+
+            async def down() -> None:
+                async for msg in theirs:
+                    await ours.send_str(msg.data)
+
+            task = asyncio.ensure_future(down())
+            async for msg in ours:
+                await theirs.send_str(msg.data)
+            task.cancel()
+        return ours
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await socket(request)
+        body = await request.read()
+        async with (
+            aiohttp.ClientSession() as s,
+            s.request(
+                request.method, upstream + request.path_qs, data=body,
+                headers={"Content-Type": request.headers.get("Content-Type", "")},
+            ) as r,
+        ):  # fmt: skip
+            answer = await r.read()
+            status, ctype = r.status, r.headers.get("Content-Type", "application/json")
+        if request.method == "POST" and request.path == "/v1/orders":
+            await asyncio.to_thread(release.wait, HOLD_BOUND)
+        return web.Response(body=answer, status=status, headers={"Content-Type": ctype})
+
+    async def start() -> None:
+        nonlocal runner
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        runner = web.AppRunner(app, shutdown_timeout=1)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}", release
+    finally:
+        release.set()
+        if runner is not None:
+            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+async def form_said(page: Page) -> str:
+    await page.wait_for_function(
+        "() => document.getElementById('err-form').textContent !== ''", timeout=30_000
+    )
+    return await page.text_content("#err-form") or ""
+
+
+@in_module_loop
+async def test_an_order_answered_past_the_pages_wait_is_read_back(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    maker = chain.address(6)
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (node, api), browser(chromium) as b:
+        with holding_proxy(api.base) as (proxied, release):
+            w = await new_page(b, proxied, clock=True)
+            page = w.page
+            await choose_dev_account(w, maker)
+            await page.fill("#price", "1500")
+            await page.fill("#amount", "0.5")
+            await page.click("#submit")
+            # the node took it (its answer held by the proxy); the page's wait runs out
+            await wait_for(
+                lambda: any(r.signed.order.maker == maker for r in node.records.values()), 30
+            )
+            (held,) = [r for r in node.records.values() if r.signed.order.maker == maker]
+            await page.clock.run_for(POST_TIMEOUT_MS + 1000)
+            said = await form_said(page)
+            release.set()
+            order_hash = held.signed.hash_hex
+            assert said == (
+                f"the node did not answer within {POST_TIMEOUT_MS // 1000} s, but it holds the "
+                "order: it was taken (read back)"
+            ), said
+            assert await page.get_attribute("#last-order", "data-hash") == order_hash
+            assert await my_status(w, order_hash) == "open"
+            await page.context.close()  # (its socket through the proxy closed first)
+        assert len(node.records) == 1  # (one order: not signed again)
+    assert POST_TIMEOUT_MS > 18_000  # (the node's worst case: 8 s read, 10 s commit wait)
+
+
+@in_module_loop
+async def test_an_order_the_node_holds_but_did_not_store_in_time_is_said_held(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    maker = chain.address(7)
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (node, api), browser(chromium) as b:
+        w = await new_page(b, api.base)
+        page = w.page
+        await choose_dev_account(w, maker)
+        node.store_wait = 1.0  # (10 s in a node: the same answer, sooner)
+        gate = threading.Event()
+        await stall_writer(node, gate, "hold_rows BEFORE INSERT ON orders")
+        try:
+            await page.fill("#price", "1500")
+            await page.fill("#amount", "0.5")
+            await page.click("#submit")
+            said = await form_said(page)
+            (held,) = [r for r in node.records.values() if r.signed.order.maker == maker]
+        finally:
+            gate.set()
+        node.store_wait = STORE_WAIT
+        order_hash = held.signed.hash_hex
+        assert said.startswith(
+            f"the node answered HTTP 503: the node holds order {order_hash} (taken: it may "
+            "trade) but has not stored it: not committed within 1 s (the store stalls)"
+        ), said
+        assert said.endswith(
+            "; read back, it holds the order: it was taken, not yet stored (a restart of the "
+            "node before it stores it would lose it)"
+        ), said
+        assert await page.get_attribute("#last-order", "data-hash") == order_hash
+        assert await my_status(w, order_hash) == "open"
+        # its row committed once the store moved: nothing lost
+        await wait_for(lambda: node.store.order_now(order_hash) is not None, 30)
