@@ -82,6 +82,10 @@ class AsyncSends:
         self.view: Callable[[], ChainView] | None = None
         """The node's view of the chain (the watcher's deployment block and hash, set by the
         node): a sync send that timed out is sent again only on that chain (resend67)."""
+        self.doubt: Callable[[], str] | None = None
+        """Why the chain's identity is in doubt now ("" when it is not; set by the node:
+        ``sdex.mirror.doubt``): nothing signed before is sent again meanwhile (``on_chain``
+        raises ``ChainUnproven``; kept77)."""
 
     async def broadcast(self, signed: SignedTx) -> None:
         """As ``Sender.broadcast``: a rebroadcast of a known one is harmless; a revert that
@@ -198,6 +202,10 @@ class AsyncSends:
         it, so two reads compare without a request (resend68)."""
         return self.view() if self.view is not None else None
 
+    def doubted(self) -> str:
+        """Why the chain's identity is in doubt ("" when it is not, or no doubt is set)."""
+        return self.doubt() if self.doubt is not None else ""
+
     async def on_chain(self, view: ChainView | None) -> bool:
         """Whether the chain behind the URL holds ``view``'s block and the watcher saw no
         reset since (the same chain; True with no view); the ask's errors raised. Not held
@@ -206,7 +214,12 @@ class AsyncSends:
         start's reconcile, its matches signed again, a paid revert when it landed); the
         watcher proves a reset on its own. An answer that is no block (null: a backend still
         below it) proves nothing: ``ChainUnproven`` (left76: two nulls were "not held", and a
-        settlement was given up on a chain that was only lagging)."""
+        settlement was given up on a chain that was only lagging). So while the chain's
+        identity is in doubt (``doubt``: an answer of another chain a second read did not
+        repeat), whatever these reads say: an endpoint that flaps between two chains answers
+        both of them."""
+        if why := self.doubted():  # (kept77: a flapping endpoint's two reads prove nothing)
+            raise ChainUnproven(f"the chain's identity is in doubt ({why}): not sent again")
         if view is None:
             return True
         if self.viewed() != view:  # (a reset that kept the block's hash: reset70)

@@ -24,6 +24,20 @@ AGREE = 2
 that prove the chain ours again after an answer said another: as a reset needs two agreeing
 reads, so does its end."""
 
+LONG = 60.0
+"""Seconds a doubt stands before it is said to be stuck (kept77: an endpoint that flaps for
+good held matching for good, the log silent after its first line and ``/health`` alternating
+``unproven`` and ``behind``): logged again every ``LONG`` while it stands, with what an
+operator does (``ADVICE``), and ``/health``'s ``chainMirror.identity`` says so. Matching
+stays held: nothing proves the chain either way, and a node that guessed could settle on a
+chain that is gone."""
+ADVICE = (
+    "the RPC endpoint answers for two chains (a backend still on a replaced chain, or a "
+    "replica on another branch): point --rpc at one backend, or take the stale one out of its "
+    "balancer; matching resumes by itself once two polls agree, or a reset is proven"
+)
+"""What an operator does about a doubt that stands for ``LONG`` or more."""
+
 
 class ChainDoubt:
     """The chain's identity in doubt, why and since when; ``changed`` is called (no
@@ -42,6 +56,7 @@ class ChainDoubt:
         self.changed: Callable[[], None] = lambda: None
         self._agreed = 0
         self._reset = False
+        self._told = 0.0  # (``time.time()`` the doubt was last said stuck: ``tick``)
 
     @property
     def held(self) -> str:
@@ -58,7 +73,25 @@ class ChainDoubt:
             return
         log.warning("the chain's identity is in doubt (%s): matching held", what)
         self.why, self.since = what, time.time()
+        self._told = self.since
         self.changed()
+
+    def held_for(self, now: float | None = None) -> float:
+        """Seconds the doubt has stood (0.0 when none)."""
+        return max(0.0, (now or time.time()) - self.since) if self.why else 0.0
+
+    def tick(self, now: float | None = None) -> None:
+        """(Each poll of the watcher's, however it ended) A doubt that has stood ``LONG``
+        logged again, with ``ADVICE``, once every ``LONG``."""
+        now = now or time.time()
+        if not self.why or now - self._told < LONG:
+            return
+        self._told = now
+        log.error(
+            "the chain's identity in doubt for %.0f s (%d answers of another chain, the last: "
+            "%s): matching and settlement held; %s",
+            now - self.since, self.doubts, self.why, ADVICE,
+        )  # fmt: skip
 
     def reset_made(self) -> None:
         """The reset was proven and begun (``Mirror.clear``): the doubt ends with the poll
@@ -85,9 +118,12 @@ class ChainDoubt:
 
     def to_json(self) -> dict[str, object]:
         """``/health``'s ``chainMirror.identity``."""
+        held_for = self.held_for()
         return {
             "proven": not self.why,
             "held": self.held,
             "since": self.since or None,
+            "heldFor": round(held_for, 1),
             "doubts": self.doubts,
+            **({"stuck": True, "advice": ADVICE} if held_for >= LONG else {}),
         }

@@ -280,8 +280,9 @@ async def get_health(request: web.Request) -> web.Response:
         )
     w = node.watcher
     chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing
-    if chain == "ok" and node.held_why():  # (the chain's identity in doubt: gate77)
-        chain = "unproven"  # (matching and signing held: ``chainMirror.identity`` says why)
+    if chain in ("ok", "behind") and node.held_why():  # (the chain's identity in doubt: gate77)
+        chain = "unproven"  # (matching and signing held: ``chainMirror.identity`` says why;
+        # kept77: a flapping endpoint's polls say behind and ok in turn, and so did this)
     if chain == "ok" and node.rejudging:  # (the stored orders judged again after a reset)
         chain = "rejudging"
     return web.json_response(

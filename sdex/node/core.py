@@ -177,6 +177,7 @@ class Node(NodePeering):
         )
         # (a signed settlement is sent, a timed-out send again, only on the chain it was for)
         self.settler.async_sends.view = self.watcher.chain_view
+        self.settler.async_sends.doubt = lambda: self.mirror.doubt.held  # (nothing sent again)
         self.mirror.doubt.changed = self._gate_changed  # (matching held while in doubt)
         self.watcher.unapplied.cleared = self.settler.wake  # (signing held while behind)
         await self.watcher.check_head()

@@ -245,7 +245,9 @@ class NonceLane(SigningLane):
         used) If the chain is not mining it (``sdex.settlement.replace``), sign it again at
         higher fees, record it beside the first (a restart sends both: one lands), send it.
         One at a time, each asked again first whether still pooled: on anvil one
-        replacement's block may take the others too. Errors are logged: it waits as before."""
+        replacement's block may take the others too. Errors are logged: it waits as before.
+        None while the chain's identity is in doubt (``AsyncSends.doubted``; kept77: the lane
+        kept paying higher fees, and filling gaps, on a chain that may be gone)."""
         if pooled.done or pooled.latest.body is None:
             return
         try:
@@ -256,6 +258,8 @@ class NonceLane(SigningLane):
             if self._replacing is None:
                 self._replacing = asyncio.Lock()
             async with self._replacing:
+                if self.async_sends.doubted():  # (kept77: asked again at the next check)
+                    return
                 if await self._replace(pooled, why) and why == "idle":
                     await self._head_past(head)
         except Exception as e:  # (no answer: asked again at the next check)

@@ -99,7 +99,7 @@ async def fork_point(
             return None
         ours = m.blocks[0].header.number if m.blocks else m.head.number if m.head else 0
         raise Behind(f"the chain's head {latest.number} is below our block {ours}")
-    return await _highest_kept(rpc, kept)
+    return await _highest_kept(rpc, m, kept)
 
 
 async def rewound(rpc: AsyncRpc, m: Mirror, latest: Header) -> bool:
@@ -211,9 +211,16 @@ def _other_id(raw: object, identity: ChainIdentity) -> int | None:
     return None if said is None or said == identity.chain_id else said
 
 
-async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:
-    """The highest of ``kept`` the chain still has; None when it has another hash at each."""
+async def _highest_kept(rpc: AsyncRpc, m: Mirror, kept: list[Header]) -> int | None:
+    """The highest of ``kept`` the chain still has; None when it has another hash at each,
+    the lowest's said twice, the second a request of its own (kept77: one batch of a backend
+    on another branch, a lagging or flapping one, reset the store of an unchanged chain,
+    every fill dropped and read again, the pending settlements given up). Every kept block
+    descends from the lowest: another block there, proven, is every one gone. A second
+    answer of ours there, or of a third hash, proves nothing: ``Inconsistent`` (read again
+    with the next poll), the chain's identity in doubt meanwhile (``m.doubt``)."""
     results = await rpc.batch([("eth_getBlockByNumber", [hex(h.number), False]) for h in kept])
+    said: dict[int, str] = {}
     for h, r in zip(reversed(kept), reversed(results), strict=True):
         if isinstance(r, ChainError):
             raise r
@@ -226,6 +233,16 @@ async def _highest_kept(rpc: AsyncRpc, kept: list[Header]) -> int | None:
             raise ValueError(f"block {got.number} answered for block {h.number}")
         if got.hash == h.hash:
             return h.number
+        said[h.number] = got.hash
+    low = kept[0]
+    second = await _hash_at(rpc, low.number)
+    if second is None:  # (a backend below it: no proof either way)
+        raise RpcError(0, f"the chain answered no block {low.number}, below its head")
+    if second != said[low.number]:
+        again = "ours" if second == low.hash else second
+        why = f"block {low.number}: the chain answered {said[low.number]}, then {again}"
+        m.doubt.said(why)
+        raise Inconsistent(f"{why}: no proof our blocks are gone")
     return None
 
 

@@ -135,6 +135,7 @@ class PollLoop:
                     finally:
                         if self._watchdog is not None:
                             self._watchdog.cancel()
+                        self.mirror.doubt.tick()  # (one that stands for long: said again)
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
                         self._set_status("ok")
                         self.mirror.doubt.through()  # (on our blocks: a doubt ends by these)
