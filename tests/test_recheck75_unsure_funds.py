@@ -97,6 +97,10 @@ async def test_funds_unread_after_a_block_are_not_saved_as_known_past_it(
                     return await healthy(session, base, proc, log)
 
                 await wait_for(up, timeout=60)
+                # (the chain's blocks so far applied first: her funding among them, a read of
+                # her funds made below it is not learned, and then nothing saves them)
+                head = int(c.rpc.call("eth_blockNumber"), 16)
+                await wait_for(lambda: saved_at(db, head), timeout=30)
                 api = Api(session, base)
                 assert (await api.post_order(sell))[0] == 201
                 c.rpc.call("evm_mine")  # (her funds saved with a head)
