@@ -153,6 +153,30 @@ class Gate:
     release: threading.Event = field(default_factory=threading.Event)
 
 
+def head_polls(calls: Calls) -> bool:
+    """``calls`` hold the watcher's poll of the chain's head (a ``Gate``'s ``picks``)."""
+    return any(call.get("params") == ["latest", False] for call in calls)
+
+
+def reads_from(below: list[int]) -> Callable[[Calls], bool]:
+    """A ``Gate``'s ``picks``: the watcher's reads of block ``below[0]`` or above (its header
+    by number, or logs up to it), the number set once it is known."""
+
+    def picks(calls: Calls) -> bool:
+        for call in calls:
+            p = call.get("params")
+            if not isinstance(p, list) or not p:
+                continue
+            if call.get("method") == "eth_getBlockByNumber" and p[0] == hex(below[0]):
+                return True
+            logs = call.get("method") == "eth_getLogs" and isinstance(p[0], dict)
+            if logs and int(str(p[0].get("toBlock", "0x0")), 16) >= below[0]:
+                return True
+        return False
+
+    return picks
+
+
 def _errors(req: object) -> object:
     """A JSON-RPC error answer to each call of ``req`` (one, or a batch's)."""
     calls = req if isinstance(req, list) else [req]

@@ -21,7 +21,7 @@ import pytest
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Calls, Gate, gated_proxy
+from tests.rpcfault import Gate, gated_proxy, head_polls, reads_from
 from tests.test_mirror import head, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -38,23 +38,8 @@ async def test_a_gone_receipt_is_undone_once_while_its_polls_fail(
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     below = [0]  # (the block mined after the rewind, below the dropped receipt's)
 
-    def polls(calls: Calls) -> bool:  # (the watcher's poll of the chain's head)
-        return any(call.get("params") == ["latest", False] for call in calls)
-
-    def reads_below(calls: Calls) -> bool:  # (the watcher's reads of that block)
-        for call in calls:
-            p = call.get("params")
-            if not isinstance(p, list) or not p:
-                continue
-            if call.get("method") == "eth_getBlockByNumber" and p[0] == hex(below[0]):
-                return True
-            logs = call.get("method") == "eth_getLogs" and isinstance(p[0], dict)
-            if logs and int(str(p[0].get("toBlock", "0x0")), 16) >= below[0]:
-                return True
-        return False
-
-    held, seen = Gate(polls), Gate(polls)
-    failing = [Gate(reads_below, fail=True) for _ in range(FAILS)]
+    held, seen = Gate(head_polls), Gate(head_polls)
+    failing = [Gate(reads_from(below), fail=True) for _ in range(FAILS)]
     for g in failing:
         g.release.set()  # (answered with an error at once, one request each)
     with gated_proxy(c.rpc.url, [seen, held, *failing]) as url:

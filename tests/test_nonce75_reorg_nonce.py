@@ -17,7 +17,7 @@ from pathlib import Path
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import settled
-from tests.rpcfault import Calls, Gate, gated_proxy
+from tests.rpcfault import Calls, Gate, gated_proxy, head_polls
 from tests.test_mirror import head, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -37,11 +37,8 @@ async def test_a_match_signed_while_a_reorg_is_undone_takes_the_chains_count(
             isinstance(p, list) and int(str(p[0].get("fromBlock")), 16) <= top[0] for p in logs
         )
 
-    def polls(calls: Calls) -> bool:  # (the watcher's poll of the chain's head)
-        return any(call.get("params") == ["latest", False] for call in calls)
-
     branch = Gate(rereads)
-    poll = Gate(polls)  # (no poll between the revert and the mining: a head "behind" ours
+    poll = Gate(head_polls)  # (no poll between the revert and the mining: a head "behind" ours
     # left the watcher's status behind while the new branch's read is held: intake's 503)
     with gated_proxy(c.rpc.url, [branch, poll]) as url:
         async with running_node(replace(cfg, rpc=url)) as (node, api):

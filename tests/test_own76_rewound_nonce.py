@@ -21,7 +21,7 @@ import pytest
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Calls, Gate, gated_proxy
+from tests.rpcfault import Gate, gated_proxy, head_polls, reads_from
 from tests.test_mirror import head, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -36,24 +36,9 @@ async def test_a_match_signed_while_a_rewound_receipt_is_dropped_takes_the_chain
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     below = [0]  # (the block mined after the rewind, below the dropped receipt's)
 
-    def polls(calls: Calls) -> bool:  # (the watcher's poll of the chain's head)
-        return any(call.get("params") == ["latest", False] for call in calls)
-
-    def reads_below(calls: Calls) -> bool:  # (the watcher's read of that block)
-        for call in calls:
-            p = call.get("params")
-            if not isinstance(p, list) or not p:
-                continue
-            if call.get("method") == "eth_getBlockByNumber" and p[0] == hex(below[0]):
-                return True
-            logs = call.get("method") == "eth_getLogs" and isinstance(p[0], dict)
-            if logs and int(str(p[0].get("toBlock", "0x0")), 16) >= below[0]:
-                return True
-        return False
-
-    held, seen = Gate(polls), Gate(polls)  # (``seen`` first: ``held``'s poll, released,
+    held, seen = Gate(head_polls), Gate(head_polls)  # (``seen`` first: ``held``'s poll, released,
     # is not caught again by it)
-    branch = Gate(reads_below)
+    branch = Gate(reads_from(below))
     with gated_proxy(c.rpc.url, [seen, held, branch]) as url:
         async with running_node(cfg) as (node, api):
             node.watch_rpc.url = url  # (the watcher's reads alone through the proxy)

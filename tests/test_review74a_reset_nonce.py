@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import settled
-from tests.rpcfault import Calls, Gate, gated_proxy
+from tests.rpcfault import Calls, Gate, gated_proxy, head_polls
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -31,11 +31,8 @@ async def test_a_match_signed_while_a_reset_replays_takes_the_new_chains_nonce(
         logs = [call.get("params") for call in calls if call.get("method") == "eth_getLogs"]
         return any(isinstance(p, list) and p[0].get("fromBlock") == start for p in logs)
 
-    def polls(calls: Calls) -> bool:  # (the watcher's poll of the chain's head)
-        return any(call.get("params") == ["latest", False] for call in calls)
-
     replay = Gate(replays)
-    poll = Gate(polls)  # (no poll between the revert and the mining: a head "behind" ours
+    poll = Gate(head_polls)  # (no poll between the revert and the mining: a head "behind" ours
     # left the watcher's status behind while the replay is held, and intake refused: 503)
     maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))

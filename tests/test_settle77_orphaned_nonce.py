@@ -22,7 +22,7 @@ import pytest
 from sdex.chainnode import Engine
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Calls, Gate, gated_proxy
+from tests.rpcfault import Calls, Gate, gated_proxy, head_polls
 from tests.test_mirror import head, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -42,9 +42,6 @@ async def test_a_match_signed_while_an_orphaned_receipt_is_applied_takes_the_cha
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     at = [-1]  # (block n + 1 of the new branch, once mined)
 
-    def polls(calls: Calls) -> bool:  # (the watcher's poll of the chain's head)
-        return any(call.get("params") == ["latest", False] for call in calls)
-
     def funds_read(calls: Calls) -> bool:  # (the watcher's funds read at block n + 1)
         for call in calls:
             p = call.get("params")
@@ -52,7 +49,7 @@ async def test_a_match_signed_while_an_orphaned_receipt_is_applied_takes_the_cha
                 return True
         return False
 
-    held, funds = Gate(polls), Gate(funds_read)
+    held, funds = Gate(head_polls), Gate(funds_read)
     with gated_proxy(c.rpc.url, [held, funds]) as url:
         async with running_node(cfg) as (node, api):
             node.watch_rpc.url = url  # (the watcher's reads alone through the proxy)
