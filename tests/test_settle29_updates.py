@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdex import store as store_module
+from sdex import storeorders
 from sdex.model import OrderStatus as S
 from sdex.store import Store
 from tests.test_listing_cursor import DOMAIN, IDENTITY, POOL  # type: ignore[attr-defined]
@@ -88,7 +88,7 @@ def test_without_update_from_the_rows_go_one_by_one(
 ) -> None:
     """A SQLite before 3.33 (no ``UPDATE ... FROM``): the rows are updated one by one, with
     the same outcome."""
-    monkeypatch.setattr(store_module, "UPDATE_FROM", False)
+    monkeypatch.setattr(storeorders, "UPDATE_FROM", False)
     batch: list[Row] = [(i, "filled", i, "") for i in range(70)]
     batch += [(0, "cancelled", 1, "x"), (UNKNOWN[0], "open", 0, "")]
     asyncio.run(_apply(tmp_path / "s.db", [batch]))
