@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import os
 import socket
 import sqlite3
@@ -192,6 +193,36 @@ def node_process(
 
 STARTS: dict[subprocess.Popen[bytes], tuple[Path, int]] = {}
 """Each running ``node_process``'s log and where its start's lines begin there."""
+
+
+def saved_head(db: Path) -> int:
+    """The block number of the head the node's watcher saved in ``db`` (-1: none yet), read
+    on a read-only connection of its own beside the node's writer."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
+    return -1 if row is None else int(json.loads(row[0])[0])
+
+
+@contextlib.asynccontextmanager
+async def node_up(
+    chain: Chain, db: Path, rpc: str | None = None, key_index: int = 19
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], Api]]:
+    """``sdex node`` in its own process (``node_process``, dev account ``key_index`` its
+    operator) on ``db``, through ``rpc`` (a proxy's URL: the node behind it; the chain's own
+    by default), and a client of it; yielded once ``/health`` answers (``healthy``) and its
+    watcher saved a head at the chain's block of then or above (the chain's blocks so far
+    applied: what a test does next is judged on them). The deployment file and the log lie
+    beside ``db``. Kill the process by its PID (``proc.kill()``) to test a restart."""
+    deployment = db.with_name(f"{db.stem}-deployment.json")
+    replace(chain.deployment, rpc=rpc or chain.deployment.rpc).save(deployment)
+    port, log = free_port(), db.with_suffix(".log")
+    base = f"http://127.0.0.1:{port}"
+    with node_process(chain, deployment, db, port, key_index, log) as proc:
+        async with aiohttp.ClientSession() as session:
+            await wait_for(lambda: healthy(session, base, proc, log), timeout=60)
+            top = int(chain.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: saved_head(db) >= top, timeout=30)
+            yield proc, Api(session, base)
 
 
 class PortTaken(AssertionError):

@@ -23,15 +23,13 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Chain
-from tests.nodeutil import Api, free_port, healthy, node_process, wait_for
-from tests.test_chaos77_cancel_undone_while_down import saved_head
+from tests.nodeutil import Api, node_up, saved_head, wait_for
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
 
-async def health(session: aiohttp.ClientSession, base: str) -> dict[str, Any]:
-    async with session.get(f"{base}/health") as r:  # (503 while degraded: the body says)
-        return dict(await r.json())
+async def health(api: Api) -> dict[str, Any]:
+    return dict((await api.get("/health"))[1])  # (503 while degraded: the body says)
 
 
 async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
@@ -41,72 +39,61 @@ async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
     db = tmp_path / "n.db"
     resting = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
     crossing = c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
-    deployment = tmp_path / "devnet.json"
-    c.deployment.save(deployment)
     operator = c.address(OPERATOR)
-    port, log = free_port(), tmp_path / "n.log"
-    base = f"http://127.0.0.1:{port}"
-    with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-        async with aiohttp.ClientSession() as session:
+    async with node_up(c, db, key_index=OPERATOR) as (_, api):
+        assert (await api.post_order(resting))[0] == 201
+        c.rpc.call("evm_mine")
+        below = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: saved_head(db) >= below, timeout=30)
+        sent = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+        lock = sqlite3.connect(db, timeout=30, isolation_level=None)
+        try:
+            lock.execute("BEGIN IMMEDIATE")  # the node's writer waits (5 s busy timeout)
+            c.rpc.call("evm_mine")  # block X: applied, its head's save waits on the lock
 
-            async def up() -> bool:
-                return await healthy(session, base, proc, log)
+            async def took_x() -> bool:
+                return int((await health(api))["chainMirror"]["head"]) > below
 
-            await wait_for(up, timeout=60)
-            api = Api(session, base)
-            assert (await api.post_order(resting))[0] == 201
-            c.rpc.call("evm_mine")
-            below = int(c.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: saved_head(db) >= below, timeout=30)
-            sent = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
-            lock = sqlite3.connect(db, timeout=30, isolation_level=None)
-            try:
-                lock.execute("BEGIN IMMEDIATE")  # the node's writer waits (5 s busy timeout)
-                c.rpc.call("evm_mine")  # block X: applied, its head's save waits on the lock
+            await wait_for(took_x, timeout=20)
+            # block N: the bid filled whole on chain; announced, not applied behind X
+            c.exchange.fill_order(c.sender(CAROL), resting, resting.order.taker_amount)
+            n = int(c.rpc.call("eth_blockNumber"), 16)
 
-                async def took_x() -> bool:
-                    return int((await health(session, base))["chainMirror"]["head"]) > below
+            async def known() -> bool:  # (past the grace; before: no such field)
+                seen = (await health(api))["chainMirror"].get("unapplied")
+                if seen is None:
+                    return True
+                return int(seen["latestKnown"]) >= n and float(seen["behindSeconds"]) > 0.2
 
-                await wait_for(took_x, timeout=20)
-                # block N: the bid filled whole on chain; announced, not applied behind X
-                c.exchange.fill_order(c.sender(CAROL), resting, resting.order.taker_amount)
-                n = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(known, timeout=20)
+            post = asyncio.ensure_future(api.post_order(crossing))  # (its commit waits)
 
-                async def known() -> bool:  # (past the grace; before: no such field)
-                    seen = (await health(session, base))["chainMirror"].get("unapplied")
-                    if seen is None:
-                        return True
-                    return int(seen["latestKnown"]) >= n and float(seen["behindSeconds"]) > 0.2
+            async def matched() -> bool:
+                code, rec = await api.get(f"/v1/orders/{crossing.hash_hex}")
+                return code == 200 and rec["metaData"]["pendingMakerAmount"] != "0"
 
-                await wait_for(known, timeout=20)
-                post = asyncio.ensure_future(api.post_order(crossing))  # (its commit waits)
+            await wait_for(matched, timeout=20)
+            held = (await health(api))["chainMirror"].get("unapplied", {})
+        finally:
+            lock.rollback()
+            lock.close()
+        with contextlib.suppress(aiohttp.ClientError):
+            await post
 
-                async def matched() -> bool:
-                    code, rec = await api.get(f"/v1/orders/{crossing.hash_hex}")
-                    return code == 200 and rec["metaData"]["pendingMakerAmount"] != "0"
+        async def settled_down() -> bool:
+            _, a = await api.get(f"/v1/orders/{crossing.hash_hex}")
+            _, b = await api.get(f"/v1/orders/{resting.hash_hex}")
+            m = a["metaData"]
+            return b["metaData"]["status"] == "filled" and m["pendingMakerAmount"] == "0"
 
-                await wait_for(matched, timeout=20)
-                held = (await health(session, base))["chainMirror"].get("unapplied", {})
-            finally:
-                lock.rollback()
-                lock.close()
-            with contextlib.suppress(aiohttp.ClientError):
-                await post
-
-            async def settled_down() -> bool:
-                _, a = await api.get(f"/v1/orders/{crossing.hash_hex}")
-                _, b = await api.get(f"/v1/orders/{resting.hash_hex}")
-                m = a["metaData"]
-                return b["metaData"]["status"] == "filled" and m["pendingMakerAmount"] == "0"
-
-            await wait_for(settled_down, timeout=30)
-            stats = await health(session, base)
-            after = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
-            # before: signed behind the lock, sent once it ended, reverted OrderNotFillable
-            assert (after - sent, stats["matchesFailed"]) == (0, 0), stats  # (withdrawn)
-            assert stats["settlementsSent"] == 0
-            assert held.get("signing") == "held", held
-            assert (await api.status(crossing)) == "open"  # (its match withdrawn: it rests)
+        await wait_for(settled_down, timeout=30)
+        stats = await health(api)
+        after = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
+        # before: signed behind the lock, sent once it ended, reverted OrderNotFillable
+        assert (after - sent, stats["matchesFailed"]) == (0, 0), stats  # (withdrawn)
+        assert stats["settlementsSent"] == 0
+        assert held.get("signing") == "held", held
+        assert (await api.status(crossing)) == "open"  # (its match withdrawn: it rests)
 
 
 def test_the_hold_begins_past_the_grace_and_ends_applied_or_past_the_bound(

@@ -19,23 +19,12 @@ order's close commits; the node is killed by its PID once it has. Real Hardhat, 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
-import aiohttp
-
 from sdex.chain.exchange import OrderStatus
 from tests.conftest import Chain
-from tests.nodeutil import (
-    Api,
-    free_port,
-    healthy,
-    node_config,
-    node_process,
-    running_node,
-    wait_for,
-)
+from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, E6, E18, ask
 from tests.test_node_restart import OPERATOR
@@ -44,12 +33,6 @@ NO_HEAD = (
     "CREATE TRIGGER no_head BEFORE INSERT ON meta WHEN NEW.key = 'mirror_head'"
     " BEGIN SELECT RAISE(ABORT, 'refused here'); END"
 )
-
-
-def saved_head(db: Path) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
-    return -1 if row is None else int(json.loads(row[0])[0])
 
 
 def status_of(db: Path, order: str) -> str | None:
@@ -65,28 +48,17 @@ async def test_an_order_a_cancel_closed_before_a_kill_reopens_when_the_block_was
     db = tmp_path / "n.db"
     sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
     order = sell.hash_hex.lower()
-    deployment = tmp_path / "devnet.json"
-    c.deployment.save(deployment)
-    port, log = free_port(), tmp_path / "killed.log"
-    base = f"http://127.0.0.1:{port}"
-    with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-        async with aiohttp.ClientSession() as session:
-
-            async def up() -> bool:
-                return await healthy(session, base, proc, log)
-
-            await wait_for(up, timeout=60)
-            api = Api(session, base)
-            assert (await api.post_order(sell))[0] == 201
-            c.rpc.call("evm_mine")  # a head saved with the order open (the restart's)
-            below = int(c.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: saved_head(db) >= below, timeout=30)
-            with sqlite3.connect(db, timeout=30) as conn:  # (beside the node's writer)
-                conn.execute(NO_HEAD)
-            snap = c.rpc.call("evm_snapshot")
-            c.exchange.cancel_order(c.sender(ALICE), sell.order)  # block below + 1
-            await wait_for(lambda: status_of(db, order) == "cancelled", timeout=30)
-            assert saved_head(db) == below  # (the kill's moment: closed, head not past)
+    async with node_up(c, db, key_index=OPERATOR) as (proc, api):
+        assert (await api.post_order(sell))[0] == 201
+        c.rpc.call("evm_mine")  # a head saved with the order open (the restart's)
+        below = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: saved_head(db) >= below, timeout=30)
+        with sqlite3.connect(db, timeout=30) as conn:  # (beside the node's writer)
+            conn.execute(NO_HEAD)
+        snap = c.rpc.call("evm_snapshot")
+        c.exchange.cancel_order(c.sender(ALICE), sell.order)  # block below + 1
+        await wait_for(lambda: status_of(db, order) == "cancelled", timeout=30)
+        assert saved_head(db) == below  # (the kill's moment: closed, head not past)
         proc.kill()  # (SIGKILL, by its PID)
         proc.wait(timeout=10)
     revert(c, snap)  # the cancel's block undone while the node is down

@@ -18,7 +18,6 @@ has saved its head past the block and the order's close is committed. Real Hardh
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,19 +25,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-import aiohttp
-
 from sdex.keccak import keccak
 from tests.conftest import Chain
-from tests.nodeutil import (
-    Api,
-    free_port,
-    healthy,
-    node_config,
-    node_process,
-    running_node,
-    wait_for,
-)
+from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
 from tests.rpcfault import _proxy
 from tests.sandwich import GWEI, send_tx
 from tests.test_api_writes import refuse
@@ -82,9 +71,8 @@ def second_receipt_held(upstream: str) -> Iterator[tuple[str, threading.Event]]:
 def saved_past(db: Path, number: int, order: str) -> bool:
     """The watcher saved its head at ``number`` or above, and ``order``'s row is closed."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        head = conn.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
         row = conn.execute("SELECT status FROM orders WHERE hash=?", (order,)).fetchone()
-    return head is not None and json.loads(head[0])[0] >= number and row == ("cancelled",)
+    return row == ("cancelled",) and saved_head(db) >= number
 
 
 async def test_an_order_due_a_recheck_at_a_kill_takes_the_chains_filled_amount_at_restart(
@@ -94,31 +82,20 @@ async def test_an_order_due_a_recheck_at_a_kill_takes_the_chains_filled_amount_a
     db = tmp_path / "n.db"
     sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
     with second_receipt_held(c.deployment.rpc) as (url, held):
-        deployment = tmp_path / "proxied.json"
-        replace(c.deployment, rpc=url).save(deployment)
-        port, log = free_port(), tmp_path / "killed.log"
-        base = f"http://127.0.0.1:{port}"
-        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            async with aiohttp.ClientSession() as session:
+        async with node_up(c, db, url, OPERATOR) as (proc, api):
 
-                async def up() -> bool:
-                    return await healthy(session, base, proc, log)
+            def fill_and_cancel() -> None:
+                fill_all_but(c, sell, E18 // 10 - E18 // 50)
+                data = c.exchange.abi.fn("cancelOrder").encode(sell.order.to_tuple())
+                send_tx(c, ALICE, c.exchange.address, data, 200_000, 40 * GWEI)
+                assert pending_txs(c) == 4
 
-                await wait_for(up, timeout=60)
-                api = Api(session, base)
-
-                def fill_and_cancel() -> None:
-                    fill_all_but(c, sell, E18 // 10 - E18 // 50)
-                    data = c.exchange.abi.fn("cancelOrder").encode(sell.order.to_tuple())
-                    send_tx(c, ALICE, c.exchange.address, data, 200_000, 40 * GWEI)
-                    assert pending_txs(c) == 4
-
-                await two_in_flight(c, api, sell, fill_and_cancel)
-                mined = int(c.rpc.call("eth_blockNumber"), 16)
-                await wait_for(held.is_set, timeout=30)
-                order = sell.hash_hex.lower()
-                await wait_for(lambda: saved_past(db, mined, order), timeout=30)
-                assert (await meta(api, sell))["filledMakerAmount"] == "0"  # (the book's)
+            await two_in_flight(c, api, sell, fill_and_cancel)
+            mined = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(held.is_set, timeout=30)
+            order = sell.hash_hex.lower()
+            await wait_for(lambda: saved_past(db, mined, order), timeout=30)
+            assert (await meta(api, sell))["filledMakerAmount"] == "0"  # (the book's)
             proc.kill()  # (SIGKILL, by its PID: the second match still in flight)
             proc.wait(timeout=10)
     assert c.exchange.order_info(sell.order).filled == E18 // 50

@@ -21,21 +21,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
-import aiohttp
-
 from tests.conftest import Chain
-from tests.nodeutil import (
-    Api,
-    free_port,
-    healthy,
-    node_config,
-    node_process,
-    running_node,
-    wait_for,
-)
+from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
 from tests.rpcfault import Answer, _errors, _proxy
 from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, DAVE, E6, E18, ask
@@ -71,11 +60,9 @@ def funds_unread(upstream: str, owner: str) -> Iterator[tuple[str, threading.Eve
 def saved_at(db: Path, number: int, owner: str | None = None) -> bool:
     """The watcher saved its head at ``number`` or above (with ``owner``'s funds, if given)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        head = conn.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
         sql = "SELECT 1 FROM mirror_funds WHERE lower(maker)=?"
         funds = conn.execute(sql, ((owner or "").lower(),)).fetchone()
-    at = head is not None and json.loads(head[0])[0] >= number
-    return at and (owner is None or funds is not None)
+    return saved_head(db) >= number and (owner is None or funds is not None)
 
 
 async def test_funds_unread_after_a_block_are_not_saved_as_known_past_it(
@@ -86,32 +73,19 @@ async def test_funds_unread_after_a_block_are_not_saved_as_known_past_it(
     alice = c.address(ALICE)
     sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
     with funds_unread(c.deployment.rpc, alice) as (url, armed):
-        deployment = tmp_path / "proxied.json"
-        replace(c.deployment, rpc=url).save(deployment)
-        port, log = free_port(), tmp_path / "killed.log"
-        base = f"http://127.0.0.1:{port}"
-        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            async with aiohttp.ClientSession() as session:
-
-                async def up() -> bool:
-                    return await healthy(session, base, proc, log)
-
-                await wait_for(up, timeout=60)
-                # (the chain's blocks so far applied first: her funding among them, a read of
-                # her funds made below it is not learned, and then nothing saves them)
-                head = int(c.rpc.call("eth_blockNumber"), 16)
-                await wait_for(lambda: saved_at(db, head), timeout=30)
-                api = Api(session, base)
-                assert (await api.post_order(sell))[0] == 201
-                c.rpc.call("evm_mine")  # (her funds saved with a head)
-                mined = int(c.rpc.call("eth_blockNumber"), 16)
-                await wait_for(lambda: saved_at(db, mined, alice), timeout=30)
-                armed.set()
-                c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(alice))
-                moved = int(c.rpc.call("eth_blockNumber"), 16)
-                await wait_for(lambda: saved_at(db, moved), timeout=30)
-                m = await meta(api, sell)  # (as before the transfer: its read failed)
-                assert m["remainingFillableMakerAmount"] == str(E18 // 10), m
+        # (up once the chain's blocks so far are applied: her funding among them, a read of
+        # her funds made below it is not learned, and then nothing saves them)
+        async with node_up(c, db, url, OPERATOR) as (proc, api):
+            assert (await api.post_order(sell))[0] == 201
+            c.rpc.call("evm_mine")  # (her funds saved with a head)
+            mined = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: saved_at(db, mined, alice), timeout=30)
+            armed.set()
+            c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(alice))
+            moved = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: saved_at(db, moved), timeout=30)
+            m = await meta(api, sell)  # (as before the transfer: its read failed)
+            assert m["remainingFillableMakerAmount"] == str(E18 // 10), m
             proc.kill()  # (SIGKILL, by its PID: her funds not read again yet)
             proc.wait(timeout=10)
     assert c.weth.balance_of(alice) == 0

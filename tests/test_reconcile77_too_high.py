@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from sdex.chain import Rpc
@@ -33,15 +32,7 @@ from sdex.chainnode import Engine, HardhatNode
 from sdex.settlement import Outcome
 from sdex.settlement.batchtx import NONCE_TRIES
 from tests.conftest import LOG_DIR, Chain, chain_of
-from tests.nodeutil import (
-    Api,
-    free_port,
-    healthy,
-    node_config,
-    node_process,
-    running_node,
-    wait_for,
-)
+from tests.nodeutil import node_config, node_up, running_node, wait_for
 from tests.rpcfault import retrying_balancer
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
@@ -94,29 +85,18 @@ async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
     operator = c.address(OPERATOR)
     with retrying_balancer(c.rpc.url, lagging.url) as (url, balancer):
-        deployment = tmp_path / "balanced.json"
-        replace(c.deployment, rpc=url).save(deployment)
-        port, log = free_port(), tmp_path / "killed.log"
-        base = f"http://127.0.0.1:{port}"
-        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            async with aiohttp.ClientSession() as session:
+        async with node_up(c, db, url, OPERATOR) as (proc, api):
+            c.rpc.call("evm_setAutomine", False)
+            count = nonce(c.rpc, operator)
+            assert (await api.post_order(maker))[0] == 201
+            code, body = await api.post_order(taker)
+            assert code == 201 and len(body["matches"]) == 1, body
 
-                async def up() -> bool:
-                    return await healthy(session, base, proc, log)
+            def pooled() -> bool:  # (recorded before its broadcast: the row is there)
+                pending = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)
+                return pending == count + 1
 
-                await wait_for(up, timeout=60)
-                api = Api(session, base)
-                c.rpc.call("evm_setAutomine", False)
-                count = nonce(c.rpc, operator)
-                assert (await api.post_order(maker))[0] == 201
-                code, body = await api.post_order(taker)
-                assert code == 201 and len(body["matches"]) == 1, body
-
-                def pooled() -> bool:  # (recorded before its broadcast: the row is there)
-                    pending = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)
-                    return pending == count + 1
-
-                await wait_for(pooled, timeout=30)
+            await wait_for(pooled, timeout=30)
             proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
             proc.wait(timeout=10)
         (tx,) = pending_rows(db)
