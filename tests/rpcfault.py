@@ -409,3 +409,64 @@ def retrying_balancer(first: str, second: str) -> Iterator[tuple[str, Balancer]]
 
     with _proxy(first, intercept) as url:
         yield url, b
+
+
+FLAPPED = {"hash": "0x" + "cd" * 32, "id": "0x1"}
+"""``lagging_proxy``'s flapped answers: another hash for the deployment block, another chain's
+id."""
+
+
+@contextmanager
+def lagging_proxy(
+    upstream: str, deploy_block: int, flap: str, lie: Callable[[str, int], bool]
+) -> Iterator[tuple[str, threading.Event, dict[str, int]]]:
+    """The URL of a proxy to ``upstream`` that, once the event it yields is set, answers a
+    lone ask of the "latest" block with block ``deploy_block`` + 1 (a replica far behind), and
+    a batch's read of block ``deploy_block`` (``flap`` "hash") or of the chain id (``flap``
+    "id") with ``FLAPPED``'s answer for the first such call (a load balancer's lagging
+    backend): the ``n``-th such ask since (from 1) of kind "head" or ``flap`` each time
+    ``lie(kind, n)`` says so, the rest forwarded. The dict it yields counts the lies told,
+    by kind."""
+    armed, lock = threading.Event(), threading.Lock()
+    asked, lies = {"head": 0, flap: 0}, {"head": 0, flap: 0}
+    deploy = hex(deploy_block)
+
+    def told(kind: str) -> bool:
+        with lock:
+            asked[kind] += 1
+            if not lie(kind, asked[kind]):
+                return False
+            lies[kind] += 1
+            return True
+
+    def flapped(call: object) -> bool:
+        if not isinstance(call, dict):
+            return False
+        if flap == "id":
+            return call.get("method") == "eth_chainId"
+        read = call.get("method") == "eth_getBlockByNumber"
+        return read and call.get("params", [None])[0] == deploy
+
+    def intercept(req: object) -> Answer | None:
+        if not armed.is_set():
+            return None
+        if isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber":
+            if req.get("params", [None])[0] != "latest" or not told("head"):
+                return None
+            return _forward(upstream, dict(req, params=[hex(deploy_block + 1), False]))
+        ids = [c.get("id") for c in req if flapped(c)] if isinstance(req, list) else []
+        if not ids or not told(flap):
+            return None
+        status, body = _forward(upstream, req)
+        answer = json.loads(body)
+        for a in answer:
+            if a.get("id") != ids[0]:
+                continue
+            if flap == "id":
+                a["result"] = FLAPPED["id"]
+            elif isinstance(a.get("result"), dict):
+                a["result"]["hash"] = FLAPPED["hash"]
+        return status, json.dumps(answer).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, armed, lies

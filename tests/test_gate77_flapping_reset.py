@@ -13,22 +13,20 @@ engine), a real node and SQLite store, a real proxy on loopback."""
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sdex.chainnode import Engine
+from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain, chain_of
 from tests.flapper import old_backend_proxy
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy
+from tests.rpcfault import lagging_proxy
 from tests.test_chain_outage import OwnChain
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
-from tests.test_review74a_lagging_flap import _forward
 
 
 async def _accepted(api: Api, signed: SignedOrder, tif: str | None = None) -> tuple[int, Any]:
@@ -44,6 +42,23 @@ async def _accepted(api: Api, signed: SignedOrder, tif: str | None = None) -> tu
 
     await wait_for(judged, timeout=30)
     return answer
+
+
+async def _pair_rests(
+    c: Chain, node: Node, api: Api, price: int
+) -> tuple[SignedOrder, SignedOrder]:
+    """ALICE's ask and BOB's bid of 1 WETH at ``price`` USDC posted (each judged:
+    ``_accepted``) while matching is held: both rest, nothing of them matched, queued or sent.
+    The pair, ask first."""
+    sent = node.settler.sent
+    pair = c.sign(ask(c, ALICE, E18, price * E6)), c.sign(bid(c, BOB, E18, price * E6))
+    for signed in pair:
+        assert (await _accepted(api, signed))[0] == 201
+    for h in (pair[0].hash, pair[1].hash):  # rested, nothing of them matched
+        st = node.book.get(h)
+        assert st is not None and st.resting and st.pending == 0, st
+    assert node.settler.queued() == [] and node.settler.sent == sent
+    return pair
 
 
 async def test_a_flapping_endpoint_holds_matching_until_the_reset_is_proven(
@@ -77,14 +92,7 @@ async def test_a_flapping_endpoint_holds_matching_until_the_reset_is_proven(
                 assert node.watcher.resets_begun == 0  # (unproven: no reset)
 
                 sent, settled = node.settler.sent, node.settler.settled
-                ask2 = c.sign(ask(c, ALICE, E18, 2900 * E6))
-                bid2 = c.sign(bid(c, BOB, E18, 2900 * E6))
-                assert (await _accepted(api, ask2))[0] == 201
-                assert (await _accepted(api, bid2))[0] == 201
-                for h in (ask2.hash, bid2.hash):  # rested, nothing of them matched
-                    st = node.book.get(h)
-                    assert st is not None and st.resting and st.pending == 0, st
-                assert node.settler.queued() == [] and node.settler.sent == sent
+                ask2, _ = await _pair_rests(c, node, api, 2900)
                 ioc = c.sign(bid(c, BOB, E18, 3100 * E6))
                 code, body = await _accepted(api, ioc, "ioc")
                 assert code == 503 and body["detail"]["chainStatus"] == "unproven", body
@@ -115,56 +123,16 @@ async def test_matching_resumes_once_two_polls_prove_the_chain_ours(
     meanwhile, and resumes once two polls in a row get through on our blocks."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
-    deploy = hex(cfg.deploy_block)
-    armed, lies = threading.Event(), {"head": 0, "hash": 0}
-    lock = threading.Lock()
-
-    def intercept(req: object) -> Answer | None:
-        if not armed.is_set():
-            return None
-        if isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber":
-            if req.get("params", [None])[0] != "latest":
-                return None
-            with lock:
-                lies["head"] += 1
-                if lies["head"] % 2:
-                    return None
-            behind = dict(req, params=[hex(cfg.deploy_block + 1), False])
-            status, answer = _forward(c.rpc.url, behind)  # (a replica far behind)
-            return status, json.dumps(answer).encode()
-        calls = req if isinstance(req, list) else []
-        at = [
-            call.get("id")
-            for call in calls
-            if isinstance(call, dict)
-            and call.get("method") == "eth_getBlockByNumber"
-            and call.get("params", [None])[0] == deploy
-        ]
-        if not at:
-            return None
-        with lock:
-            lies["hash"] += 1
-        status, answer = _forward(c.rpc.url, req)
-        for a in answer:
-            if a.get("id") == at[0] and isinstance(a.get("result"), dict):
-                a["result"]["hash"] = "0x" + "cd" * 32  # (the flapped answer)
-        return status, json.dumps(answer).encode()
-
-    with _proxy(c.rpc.url, intercept) as url:
+    every = lagging_proxy(  # (the head: a poll in two; the deployment block: each time)
+        c.rpc.url, cfg.deploy_block, "hash", lambda kind, n: kind == "hash" or n % 2 == 0
+    )
+    with every as (url, armed, lies):
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             c.rpc.call("hardhat_mine", hex(4))
             await synced(node, c)
             armed.set()
             await wait_for(lambda: lies["hash"] >= 2, timeout=30)
-            sent = node.settler.sent
-            sell = c.sign(ask(c, ALICE, E18, 3000 * E6))
-            buy = c.sign(bid(c, BOB, E18, 3000 * E6))
-            assert (await _accepted(api, sell))[0] == 201
-            assert (await _accepted(api, buy))[0] == 201
-            for h in (sell.hash, buy.hash):  # rested, nothing of them matched
-                st = node.book.get(h)
-                assert st is not None and st.resting and st.pending == 0, st
-            assert node.settler.queued() == [] and node.settler.sent == sent
+            sell, _ = await _pair_rests(c, node, api, 3000)
             assert node.watcher.resets_begun == 0
 
             armed.clear()  # two polls on our blocks: proven ours, matched, settled

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy
+from tests.rpcfault import Answer, _proxy, lagging_proxy
 from tests.test_mirror import synced
 from tests.test_review74a_lagging_flap import _forward
 
@@ -27,42 +27,8 @@ async def test_a_lagging_head_and_one_flapped_chain_id_reset_nothing(
 ) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
-    armed, lies = threading.Event(), {"head": 0, "id": 0}
-    lock = threading.Lock()
-
-    def intercept(req: object) -> Answer | None:
-        if not armed.is_set():
-            return None
-        if isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber":
-            if req.get("params", [None])[0] == "latest":
-                with lock:
-                    if lies["head"]:
-                        return None
-                    lies["head"] += 1
-                behind = dict(req, params=[hex(cfg.deploy_block + 1), False])
-                status, answer = _forward(c.rpc.url, behind)  # (a replica far behind)
-                return status, json.dumps(answer).encode()
-            return None
-        calls = req if isinstance(req, list) else []
-        ids = [
-            call.get("id")
-            for call in calls
-            if isinstance(call, dict) and call.get("method") == "eth_chainId"
-        ]
-        if not ids:
-            return None
-        with lock:
-            if lies["id"]:
-                return None
-            lies["id"] += 1
-        status, answer = _forward(c.rpc.url, req)
-        assert isinstance(answer, list)
-        for a in answer:
-            if a.get("id") == ids[0]:
-                a["result"] = "0x1"  # (the flapped answer: another chain's id)
-        return status, json.dumps(answer).encode()
-
-    with _proxy(c.rpc.url, intercept) as url:
+    once = lagging_proxy(c.rpc.url, cfg.deploy_block, "id", lambda _, n: n == 1)
+    with once as (url, armed, lies):
         async with running_node(replace(cfg, rpc=url)) as (node, _):
             c.rpc.call("hardhat_mine", hex(4))
             await synced(node, c)
