@@ -15,19 +15,15 @@ holds the node's answer to ``POST /v1/orders`` until the test lets it go."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
-from aiohttp import web
 from playwright.async_api import Browser, Page
 
 from sdex.watch.changes import STORE_WAIT
 from tests.conftest import Chain
-from tests.nodeutil import free_port, running_node, stall_writer, wait_for
+from tests.httpproxy import late_post_proxy
+from tests.nodeutil import running_node, stall_writer, wait_for
 from tests.test_user30_web_hung import POST_TIMEOUT_MS
 from tests.test_web import (
     browser,
@@ -42,82 +38,18 @@ from tests.test_web import (
 __all__ = ["chromium"]  # (the module's Chromium fixture, shared with tests/test_web.py's)
 
 
-HOLD_BOUND = 60.0
-"""Seconds the proxy holds an answer at most (the test lets it go sooner)."""
-
-
-@contextlib.contextmanager
-def holding_proxy(upstream: str) -> Iterator[tuple[str, threading.Event]]:
-    """A loopback HTTP proxy to ``upstream`` (its websockets too, the page's live feed):
-    every request passed on at once, the answer to ``POST /v1/orders`` held until the event
-    is set (review77b's, with websockets)."""
-    release = threading.Event()
-    loop = asyncio.new_event_loop()
-    port = free_port()
-    runner: web.AppRunner | None = None
-
-    async def socket(request: web.Request) -> web.WebSocketResponse:
-        ours = web.WebSocketResponse()
-        await ours.prepare(request)
-        async with (
-            aiohttp.ClientSession() as s,
-            s.ws_connect(upstream.replace("http", "ws", 1) + request.path_qs) as theirs,
-        ):
-
-            async def down() -> None:
-                async for msg in theirs:
-                    await ours.send_str(msg.data)
-
-            task = asyncio.ensure_future(down())
-            async for msg in ours:
-                await theirs.send_str(msg.data)
-            task.cancel()
-        return ours
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await socket(request)
-        body = await request.read()
-        async with (
-            aiohttp.ClientSession() as s,
-            s.request(
-                request.method, upstream + request.path_qs, data=body,
-                headers={"Content-Type": request.headers.get("Content-Type", "")},
-            ) as r,
-        ):  # fmt: skip
-            answer = await r.read()
-            status, ctype = r.status, r.headers.get("Content-Type", "application/json")
-        if request.method == "POST" and request.path == "/v1/orders":
-            await asyncio.to_thread(release.wait, HOLD_BOUND)
-        return web.Response(body=answer, status=status, headers={"Content-Type": ctype})
-
-    async def start() -> None:
-        nonlocal runner
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app, shutdown_timeout=1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    try:
-        yield f"http://127.0.0.1:{port}", release
-    finally:
-        release.set()
-        if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-
-
 async def form_said(page: Page) -> str:
     await page.wait_for_function(
         "() => document.getElementById('err-form').textContent !== ''", timeout=30_000
     )
     return await page.text_content("#err-form") or ""
+
+
+async def placed(page: Page) -> None:
+    """A buy of 0.5 WETH at 1,500 USDC submitted on the page's form."""
+    await page.fill("#price", "1500")
+    await page.fill("#amount", "0.5")
+    await page.click("#submit")
 
 
 @in_module_loop
@@ -127,13 +59,11 @@ async def test_an_order_answered_past_the_pages_wait_is_read_back(
     maker = chain.address(6)
     cfg = dev_config(chain, tmp_path / "n.db", 19)
     async with running_node(cfg) as (node, api), browser(chromium) as b:
-        with holding_proxy(api.base) as (proxied, release):
+        with late_post_proxy(api.base) as (proxied, release):
             w = await new_page(b, proxied, clock=True)
             page = w.page
             await choose_dev_account(w, maker)
-            await page.fill("#price", "1500")
-            await page.fill("#amount", "0.5")
-            await page.click("#submit")
+            await placed(page)
             # the node took it (its answer held by the proxy); the page's wait runs out
             await wait_for(
                 lambda: any(r.signed.order.maker == maker for r in node.records.values()), 30
@@ -168,9 +98,7 @@ async def test_an_order_the_node_holds_but_did_not_store_in_time_is_said_held(
         gate = threading.Event()
         await stall_writer(node, gate, "hold_rows BEFORE INSERT ON orders")
         try:
-            await page.fill("#price", "1500")
-            await page.fill("#amount", "0.5")
-            await page.click("#submit")
+            await placed(page)
             said = await form_said(page)
             (held,) = [r for r in node.records.values() if r.signed.order.maker == maker]
         finally:

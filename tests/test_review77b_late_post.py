@@ -11,86 +11,24 @@ go (after the wallet gave up)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import requests
-from aiohttp import web
 from click.testing import CliRunner
 
 from sdex.cli import main
 from tests.conftest import Chain
-from tests.nodeutil import free_port
+from tests.httpproxy import late_post_proxy
 from tests.test_cli_node import ALICE, node
 from tests.test_user25_cli_errors import key, one_line
-
-HOLD_BOUND = 60.0
-"""Seconds the proxy holds an answer at most (the test lets it go sooner)."""
-
-
-@contextlib.contextmanager
-def holding_proxy(upstream: str, hold: bool) -> Iterator[tuple[str, threading.Event]]:
-    """A loopback HTTP proxy to ``upstream``: ``POST /v1/orders`` passed on at once, its
-    answer held until the event is set (when ``hold``), or dropped unsent (``hold`` False:
-    the request never reaches the node, its client waits until the event)."""
-    release = threading.Event()
-    loop = asyncio.new_event_loop()
-    port = free_port()
-    runner: web.AppRunner | None = None
-
-    async def released() -> None:
-        await asyncio.to_thread(release.wait, HOLD_BOUND)
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        if request.method == "POST" and request.path == "/v1/orders" and not hold:
-            await released()
-            return web.Response(status=504)
-        async with (
-            aiohttp.ClientSession() as s,
-            s.request(
-                request.method, upstream + request.path_qs, data=body,
-                headers={"Content-Type": request.headers.get("Content-Type", "")},
-            ) as r,
-        ):  # fmt: skip
-            answer = await r.read()
-            status, ctype = r.status, r.headers.get("Content-Type", "application/json")
-        if request.method == "POST" and request.path == "/v1/orders":
-            await released()
-        return web.Response(body=answer, status=status, headers={"Content-Type": ctype})
-
-    async def start() -> None:
-        nonlocal runner
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    try:
-        yield f"http://127.0.0.1:{port}", release
-    finally:
-        release.set()
-        if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 def test_an_order_taken_after_the_wallet_gave_up_is_read_back(chain: Chain, tmp_path: Path) -> None:
     with node(chain, tmp_path) as (url, _):
         maker = ["--key", key(chain, ALICE)]
         env = {"COLUMNS": "200"}
-        with holding_proxy(url, hold=True) as (proxied, release):
+        with late_post_proxy(url, hold=True) as (proxied, release):
             r = CliRunner().invoke(
                 main, ["order", "buy", "1500", "0.5", "--node", proxied, *maker], env=env
             )
@@ -103,7 +41,7 @@ def test_an_order_taken_after_the_wallet_gave_up_is_read_back(chain: Chain, tmp_
         got = requests.get(f"{url}/v1/orders/{order_hash}", timeout=10)
         assert got.status_code == 200 and got.json()["metaData"]["status"] == "open"
         # never taken: said so, with the hash to look up; exit 1
-        with holding_proxy(url, hold=False) as (proxied, release):
+        with late_post_proxy(url, hold=False) as (proxied, release):
             r = CliRunner().invoke(
                 main, ["order", "buy", "1400", "0.5", "--node", proxied, *maker], env=env
             )
