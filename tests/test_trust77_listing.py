@@ -14,19 +14,16 @@ cases' ``--rpc`` was no option of ``sdex order`` (exit 2), and the console signe
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import io
 import json
 import secrets
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import requests
 from aiohttp import web
@@ -44,7 +41,7 @@ from sdex.wallet import parse_pair
 from sdex.wallettrust import ListingDiffers, Trusted, check_listing
 from tests.conftest import Chain
 from tests.fakenode import DOMAIN, USDC, WETH, order_config
-from tests.nodeutil import free_port
+from tests.httpproxy import passed_on, served_in_thread
 from tests.test_cli_node import ALICE, key, node, one_line
 
 Rewrite = Callable[[dict[str, Any]], None]
@@ -64,47 +61,19 @@ def _same(config: dict[str, Any]) -> None:
 def rewriting_proxy(upstream: str) -> Iterator[Proxy]:
     """A loopback HTTP proxy to ``upstream`` whose ``GET /v1/order_config`` answer is
     rewritten by ``proxy.rewrite`` (in place, on the parsed JSON); all else passed on."""
-    loop = asyncio.new_event_loop()
-    proxy = Proxy(f"http://127.0.0.1:{free_port()}")
-    port = int(proxy.url.rsplit(":", 1)[1])
-    runner: web.AppRunner | None = None
+    proxy = Proxy("")
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        async with (
-            aiohttp.ClientSession() as s,
-            s.request(
-                request.method, upstream + request.path_qs, data=body,
-                headers={"Content-Type": request.headers.get("Content-Type", "")},
-            ) as r,
-        ):  # fmt: skip
-            answer = await r.read()
-            status, ctype = r.status, r.headers.get("Content-Type", "application/json")
+        status, ctype, answer = await passed_on(upstream, request)
         if request.path == "/v1/order_config" and status == 200 and proxy.rewrite is not None:
             config = json.loads(answer)
             proxy.rewrite(config)
             answer = json.dumps(config).encode()
         return web.Response(body=answer, status=status, headers={"Content-Type": ctype})
 
-    async def start() -> None:
-        nonlocal runner
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    try:
+    with served_in_thread(handle) as url:
+        proxy.url = url
         yield proxy
-    finally:
-        if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
 
 
 def _token(sym: str, **changes: object) -> Rewrite:
