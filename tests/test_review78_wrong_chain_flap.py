@@ -22,6 +22,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -45,9 +47,13 @@ async def _taken(api: Api, signed: SignedOrder) -> tuple[int, Any]:
     return answer
 
 
+@pytest.mark.parametrize("errors", [False, True], ids=["two-backends", "and-a-failing-one"])
 async def test_wrong_chain_answers_in_turn_with_ours_hold_matching(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, errors: bool
 ) -> None:
+    """``errors``: a third backend's failures between ours and the other's (a poll in four
+    each: ours, failed, ours, wrong-chain): two of ours not in a row prove nothing either
+    (they ended the hold: the polls on our blocks were counted apart)."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
     below = hex(cfg.deploy_block - 1)  # (the fresh backend's head: below the deployment)
@@ -63,8 +69,12 @@ async def test_wrong_chain_answers_in_turn_with_ours_hold_matching(
                 return None
             with lock:
                 said["polls"] += 1
-                if said["polls"] % 2:
-                    return None  # (ours)
+                n = said["polls"] % (4 if errors else 2)
+            if n == 2 and errors:  # (the failing backend)
+                error = {"code": -32000, "message": "backend unavailable"}
+                return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode()
+            if n % 2:
+                return None  # (ours)
             status, answer = _forward(c.rpc.url, dict(req, params=[below, False]))
             return status, json.dumps(answer).encode()
         calls = req if isinstance(req, list) else []
@@ -101,7 +111,7 @@ async def test_wrong_chain_answers_in_turn_with_ours_hold_matching(
             assert (await _taken(api, sell))[0] == 201
             assert (await _taken(api, buy))[0] == 201
             polls = said["polls"]
-            await wait_for(lambda: said["polls"] >= polls + 6, timeout=30)  # (3 of ours)
+            await wait_for(lambda: said["polls"] >= polls + 8, timeout=30)  # (4 of ours)
             assert node.settler.sent == sent, (node.settler.sent, node.settler.settled)
             assert node.settler.queued() == []
             for h in (sell.hash, buy.hash):  # rested, nothing of them matched

@@ -57,6 +57,8 @@ class ChainDoubt:
         self._agreed = 0
         self._reset = False
         self._told = 0.0  # (``time.time()`` the doubt was last said stuck: ``tick``)
+        self._polls = 0  # (polls ended: ``tick``; one that did not get through breaks a row)
+        self._through_at = 0  # (``_polls`` at the last that got through)
 
     @property
     def held(self) -> str:
@@ -82,7 +84,9 @@ class ChainDoubt:
 
     def tick(self, now: float | None = None) -> None:
         """(Each poll of the watcher's, however it ended) A doubt that has stood ``LONG``
-        logged again, with ``ADVICE``, once every ``LONG``."""
+        logged again, with ``ADVICE``, once every ``LONG``; the poll counted (``through``'s
+        polls in a row)."""
+        self._polls += 1
         now = now or time.time()
         if not self.why or now - self._told < LONG:
             return
@@ -101,8 +105,12 @@ class ChainDoubt:
     def through(self) -> None:
         """A poll got through (the chain's answers chained onto our blocks, or a reset of
         them applied): ``AGREE`` of them in a row, or one that applied a reset, end a doubt
-        and a ``wrong-chain`` alike."""
-        self._agreed += 1
+        and a ``wrong-chain`` alike. In a row: a poll that did not get through between two
+        (unreachable, behind, inconsistent: review78, a third backend's errors between ours
+        and a stale one's lies let two of ours apart end it) counts them from none again."""
+        row = self._polls == self._through_at + 1
+        self._through_at = self._polls
+        self._agreed = self._agreed + 1 if row else 1
         if not self.held or (self._agreed < AGREE and not self._reset):
             return
         if self.why:
