@@ -57,8 +57,10 @@ class ChainDoubt:
         self._agreed = 0
         self._reset = False
         self._told = 0.0  # (``time.time()`` the doubt was last said stuck: ``tick``)
-        self._polls = 0  # (polls ended: ``tick``; one that did not get through breaks a row)
-        self._through_at = 0  # (``_polls`` at the last that got through)
+        self._statuses = 0
+        """Statuses the watcher set since the last poll that got through (``wrong_chain``:
+        one each poll with a verdict, the one that got through too; more, a poll between
+        failed: a row broken). A poll deferred for our receipt sets none (no verdict)."""
 
     @property
     def held(self) -> str:
@@ -84,9 +86,7 @@ class ChainDoubt:
 
     def tick(self, now: float | None = None) -> None:
         """(Each poll of the watcher's, however it ended) A doubt that has stood ``LONG``
-        logged again, with ``ADVICE``, once every ``LONG``; the poll counted (``through``'s
-        polls in a row)."""
-        self._polls += 1
+        logged again, with ``ADVICE``, once every ``LONG``."""
         now = now or time.time()
         if not self.why or now - self._told < LONG:
             return
@@ -105,11 +105,10 @@ class ChainDoubt:
     def through(self) -> None:
         """A poll got through (the chain's answers chained onto our blocks, or a reset of
         them applied): ``AGREE`` of them in a row, or one that applied a reset, end a doubt
-        and a ``wrong-chain`` alike. In a row: a poll that did not get through between two
-        (unreachable, behind, inconsistent: review78, a third backend's errors between ours
-        and a stale one's lies let two of ours apart end it) counts them from none again."""
-        row = self._polls == self._through_at + 1
-        self._through_at = self._polls
+        and a ``wrong-chain`` alike. In a row: a poll that failed between two (unreachable,
+        behind, failing: review78, a third backend's errors between ours and a stale one's
+        answers let two of ours apart end it) counts them from none again."""
+        row, self._statuses = self._statuses <= 1, 0
         self._agreed = self._agreed + 1 if row else 1
         if not self.held or (self._agreed < AGREE and not self._reset):
             return
@@ -126,7 +125,9 @@ class ChainDoubt:
         with the next poll that said anything else, so an endpoint one of whose backends
         has no Exchange, a devnet restarted and not deployed to yet, said ``wrong-chain``
         and ``ok`` in turn, and each ``ok`` let the node match and sign); another status
-        says nothing of it (an ``unreachable`` poll proves no chain ours)."""
+        says nothing of it (an ``unreachable`` poll proves no chain ours), but that a poll
+        failed unless ``through`` follows (``ok``)."""
+        self._statuses += 1
         if not problem:
             return
         was = bool(self.held)
