@@ -131,8 +131,10 @@ async def test_second_copy_costs_no_chain_call(chain: Chain, tmp_path: Path) -> 
 
 async def test_bad_signatures_cost_one_call_each(chain: Chain, tmp_path: Path) -> None:
     """A peer re-sending orders signed by the wrong key: one call for all of them (they
-    arrived together; invalid verdicts need no code), and no call for every copy after
-    that; each copy is ``forged``."""
+    arrived together) and the wallet's code (an invalid verdict's too: review78), and no
+    call for every copy after that; each copy is ``rejected``, the wallet's own answer (no
+    peer's bad faith: it may change the next block). An EOA maker's signature that does not
+    recover to it is ``forged``: no wallet could take it."""
     c = chain
     w = wallet(c)
     bad = [wallet_order(c, w, key=OTHER) for _ in range(8)]
@@ -140,18 +142,22 @@ async def test_bad_signatures_cost_one_call_each(chain: Chain, tmp_path: Path) -
         await wait_for(node.mirror_ready)
         before, batches = chain_calls(node), node.contract_sigs.batches
         verdicts = await asyncio.gather(*(node.submit_from_peer(so.to_json(), PEER) for so in bad))
-        assert verdicts == ["forged"] * 8
+        assert verdicts == ["rejected"] * 8
         assert node.contract_sigs.batches - batches == 1  # one window: one getOrderStates
-        assert chain_calls(node) - before == 1
+        assert chain_calls(node) - before == 2  # (and the wallet's code, at that block)
         before = chain_calls(node)
         for _ in range(3):
             for so in bad:
-                assert await node.submit_from_peer(so.to_json(), PEER) == "forged"
+                assert await node.submit_from_peer(so.to_json(), PEER) == "rejected"
         assert chain_calls(node) - before == 0
         assert len(node.mirror.sigs.invalid) == 8 and not node.mirror.sigs.tracks(w)
         _, health = await api.get("/health")
         sigs = health["chainMirror"]["mirror"]["eip1271"]
         assert sigs["invalid"] == 8 and sigs["hits"] >= 24 and sigs["trackedMakers"] == 0
+        eoa = sign_order(ask(c, ALICE, E18 // 10, 301 * E6), c.domain, c.keys[OTHER])
+        assert await node.submit_from_peer(eoa.to_json(), PEER) == "forged"
+        code, body = await api.post_order(bad[0])  # (a wallet is told whose answer it is)
+        assert code == 400 and body["detail"] == {"signer": "contract"}, body
 
 
 async def test_code_change_rejudges_booked_orders(chain: Chain, tmp_path: Path) -> None:

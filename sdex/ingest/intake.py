@@ -15,7 +15,7 @@ from sdex.chain import OrderState
 from sdex.errors import OrderParseError
 from sdex.futures import retrieved
 from sdex.ingest.limits import Limits
-from sdex.ingest.rejections import Rejection, RejectionCode, not_following
+from sdex.ingest.rejections import Rejection, RejectionCode, contract_refused, not_following
 from sdex.ingest.states import StateBatcher
 from sdex.ingest.verdicts import Accepted, IntakeResult, Known, taker_never_trades, verdict_of
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
@@ -344,7 +344,7 @@ class Intake:
             return Known(signed.hash)
         signed_ok = ecdsa_ok if ecdsa_ok is True else self._contract_verdict(signed)
         if signed_ok is False:  # the chain's cached EIP-1271 verdict: no call
-            return Rejection.of(RejectionCode.INVALID_SIGNATURE).of_order(signed.hash)
+            return self._refused(signed)
         try:
             state = self._state(signed, signed_ok)
         except Exception as e:
@@ -427,6 +427,8 @@ class Intake:
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState
     ) -> IntakeResult:
         verdict = verdict_of(signed, ecdsa_ok, state)
+        if ecdsa_ok is not True and not state.signature_valid:
+            return self._refused(signed)  # (a contract's answer, or none could take it)
         if isinstance(verdict, Accepted):
             short = self.short_of_funds(signed.order, state)
             if short is not None:
@@ -440,6 +442,14 @@ class Intake:
         if signed_ok is not True or self.mirror is None or not self.mirror_ready():
             return None
         return self.mirror.state(signed, signature_valid=True)
+
+    def _refused(self, signed: SignedOrder) -> Rejection:
+        """``INVALID_SIGNATURE`` for a signature the chain refused, as its maker's contract's
+        answer where the maker has code (no peer's bad faith: ``contract_refused``)."""
+        cs = self.contract_sigs
+        if cs is not None and cs.mirror.sigs.by_contract(signed):
+            return contract_refused().of_order(signed.hash)
+        return Rejection.of(RejectionCode.INVALID_SIGNATURE).of_order(signed.hash)
 
     def _contract_verdict(self, signed: SignedOrder) -> bool | None:
         """The mirror's cached EIP-1271 verdict on ``signed``, or None."""

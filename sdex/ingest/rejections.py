@@ -144,6 +144,12 @@ class Rejection:
     ``chainStatus`` and ``why``), beside the sentence of ``errors`` (left48: the wallet cut
     the node's sentence apart by regex to tell why)."""
 
+    @property
+    def bad_faith(self) -> bool:
+        """Does this verdict on a peer's copy prove its sender's bad faith? Its code's word,
+        but for a contract maker's own refusal of its signature (``contract_refused``)."""
+        return self.code.bad_faith and (self.detail or {}).get("signer") != "contract"
+
     def of_order(self, order_hash: bytes) -> Rejection:
         """This rejection, naming the order judged."""
         return Rejection(self.code, self.errors, order_hash, self.detail)
@@ -159,6 +165,17 @@ class Rejection:
         )
         body = {**body, "rejection": self.code.name}
         return body if self.detail is None else {**body, "detail": dict(self.detail)}
+
+
+def contract_refused() -> Rejection:
+    """``INVALID_SIGNATURE`` as the maker's contract answered it (EIP-1271, the maker has
+    code: ``sdex.mirror.sigcache``'s ``by_contract``). No bad faith of a peer that passed the
+    order on (review78): a wallet's answer may change from one block to the next (its owner
+    rotated, a view that reads the block), and four orders of a wallet whose owner was
+    rotated once had every node that fetched them ban the honest node they came from."""
+    said = "the maker's contract (EIP-1271 isValidSignature) does not take this signature now"
+    r = Rejection.of(RejectionCode.INVALID_SIGNATURE, said)
+    return Rejection(r.code, r.errors, detail={"signer": "contract"})
 
 
 NOT_FOLLOWING = {

@@ -17,10 +17,13 @@ own, at once: one maker's slow view holds no other's) pinned to the chain's late
 node follows, its first order posted with the deployment's receipt in hand, has its code
 there), and each verdict, valid or not, is cached. A valid verdict of a maker not tracked
 yet also needs the maker's code hash: one ``eth_getCode`` batch for those makers, at the same block
-(so code and verdict agree). Invalid verdicts need no code: a flood of bad signatures costs
-at most ``MAX_PARTS`` calls a window (a negative stands one block only). On every block the
-tracked makers' code is read in one batch, and old verdicts expire (``sdex.mirror.sigcache``
-has the rules).
+(so code and verdict agree). So does an invalid verdict's (review78): where the maker has
+code the verdict is its contract's answer, which may change the next block (an owner
+rotated), so the peer that passed the order on is not blamed (``SigCache.by_contract``);
+where it has none no wallet could take the signature. A flood of bad signatures costs at
+most ``MAX_PARTS`` reads and code batches a window (a negative stands one block only). On
+every block the tracked makers' code is read in one batch, and old verdicts expire
+(``sdex.mirror.sigcache`` has the rules).
 
 Verdicts are read on a client of their own with few connections (``CONTRACT_CONNECTIONS``):
 a contract's ``isValidSignature`` is anyone's code, its read as slow as it (or a path to
@@ -398,14 +401,9 @@ class Eip1271Batcher(StateBatcher):
         m = self.mirror
         tag = hex(block)
         states = await self._order_states(orders, tag)
-        # valid verdicts of untracked makers: their code at the same block
-        makers = sorted(
-            {
-                so.order.maker
-                for so, st in zip(orders, states, strict=True)
-                if st.signature_valid and not m.sigs.tracks(so.order.maker)
-            }
-        )
+        # untracked makers' code at the same block: a valid verdict's, to track it; an
+        # invalid one's, to tell a contract's answer (no peer's bad faith: review78)
+        makers = sorted({so.order.maker for so in orders if not m.sigs.tracks(so.order.maker)})
         codes: dict[str, bytes | None] = {}
         if makers:
             results = await self.rpc.batch([("eth_getCode", [mk, tag]) for mk in makers])

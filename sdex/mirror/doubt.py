@@ -57,6 +57,10 @@ class ChainDoubt:
         self._agreed = 0
         self._reset = False
         self._told = 0.0  # (``time.time()`` the doubt was last said stuck: ``tick``)
+        self._statuses = 0
+        """Statuses the watcher set since the last poll that got through (``wrong_chain``:
+        one each poll with a verdict, the one that got through too; more, a poll between
+        failed: a row broken). A poll deferred for our receipt sets none (no verdict)."""
 
     @property
     def held(self) -> str:
@@ -100,19 +104,34 @@ class ChainDoubt:
 
     def through(self) -> None:
         """A poll got through (the chain's answers chained onto our blocks, or a reset of
-        them applied): ``AGREE`` of them in a row, or one that applied a reset, end it."""
-        self._agreed += 1
-        if not self.why or (self._agreed < AGREE and not self._reset):
+        them applied): ``AGREE`` of them in a row, or one that applied a reset, end a doubt
+        and a ``wrong-chain`` alike. In a row: a poll that failed between two (unreachable,
+        behind, failing: review78, a third backend's errors between ours and a stale one's
+        answers let two of ours apart end it) counts them from none again."""
+        row, self._statuses = self._statuses <= 1, 0
+        self._agreed = self._agreed + 1 if row else 1
+        if not self.held or (self._agreed < AGREE and not self._reset):
             return
-        why = "the chain reset" if self._reset else f"{self._agreed} polls on our blocks"
-        log.warning("the chain's identity is proven (%s): matching resumes", why)
+        if self.why:
+            why = "the chain reset" if self._reset else f"{self._agreed} polls on our blocks"
+            log.warning("the chain's identity is proven (%s): matching resumes", why)
         self.why, self.since, self._agreed, self._reset = "", 0.0, 0, False
+        self.wrong = ""
         self.changed()
 
     def wrong_chain(self, problem: str) -> None:
-        """The watcher's ``wrong-chain`` status with ``problem``, or ("") another status."""
+        """The watcher's ``wrong-chain`` status with ``problem``, or ("") another status. A
+        ``wrong-chain`` holds till ``through`` ends it, as a doubt does (review78: it ended
+        with the next poll that said anything else, so an endpoint one of whose backends
+        has no Exchange, a devnet restarted and not deployed to yet, said ``wrong-chain``
+        and ``ok`` in turn, and each ``ok`` let the node match and sign); another status
+        says nothing of it (an ``unreachable`` poll proves no chain ours), but that a poll
+        failed unless ``through`` follows (``ok``)."""
+        self._statuses += 1
+        if not problem:
+            return
         was = bool(self.held)
-        self.wrong = problem
+        self.wrong, self._agreed, self._reset = problem, 0, False
         if bool(self.held) != was:
             self.changed()
 

@@ -22,7 +22,10 @@ verdicts, keyed by (maker, order hash, signature bytes), under these rules:
   contract signature costs one chain call per (maker, hash, signature) and block, not one
   per copy; but only until the next block (``INVALID_BLOCKS``): a negative may be read
   where the maker had no code yet (a Safe whose address was used before its deployment),
-  and no event tells when the code arrives.
+  and no event tells when the code arrives. A negative read where the maker has code is
+  its contract's own answer (``by_contract``): a wallet's answer may change from one block
+  to the next (an owner rotated, or a view that reads the block), so a peer that passed the
+  order on may have seen it valid, and is not blamed for it (review78).
 - **reads ahead of the head**: verdicts are read at the chain's latest block, which may be
   past the head the node follows; a code hash read at an older head than a maker's newest
   valid verdict does not void it (the wallet may have been deployed in between).
@@ -77,6 +80,8 @@ class SigCache:
         self.valid: OrderedDict[Key, int] = OrderedDict()
         """Valid verdicts -> the block they were read at, oldest first."""
         self.invalid: OrderedDict[Key, int] = OrderedDict()
+        self.contract_said: set[Key] = set()
+        """The invalid verdicts read where the maker had code (``by_contract``)."""
         self.code: OrderedDict[str, bytes] = OrderedDict()
         """Tracked makers -> keccak of their code, least recently used first."""
         self._keys: dict[str, set[Key]] = {}
@@ -111,6 +116,11 @@ class SigCache:
         self.misses += 1
         return None
 
+    def by_contract(self, signed: SignedOrder) -> bool:
+        """Is the cached invalid verdict on ``signed`` its maker's contract's answer (the
+        maker had code where it was read), not a signature no wallet could take?"""
+        return key_of(signed) in self.contract_said
+
     def makers(self) -> list[str]:
         return list(self.code)
 
@@ -132,13 +142,16 @@ class SigCache:
     def put(self, signed: SignedOrder, valid: bool, code_hash: bytes | None, block: int) -> None:
         """The chain's verdict on ``signed`` read at ``block``; ``code_hash``: the maker's
         code hash at that block (None: no code, or not read; a valid verdict is then not
-        kept, as nothing would tell when it changes)."""
+        kept, as nothing would tell when it changes; an invalid one with code is its
+        contract's answer: ``by_contract``)."""
         k = key_of(signed)
         self._drop(k)
         if not valid:
             self.invalid[k] = block
+            if code_hash is not None:
+                self.contract_said.add(k)
             while len(self.invalid) > self.max_invalid:
-                self.invalid.popitem(last=False)
+                self.contract_said.discard(self.invalid.popitem(last=False)[0])
             return
         if code_hash is None:
             return
@@ -187,7 +200,7 @@ class SigCache:
             block = next(iter(self.invalid.values()))
             if block > invalid_cutoff:
                 break
-            self.invalid.popitem(last=False)
+            self.contract_said.discard(self.invalid.popitem(last=False)[0])
             self.expired += 1
         self._rejudge_orders |= out
         return out
@@ -199,6 +212,7 @@ class SigCache:
         self._rejudge_orders |= {k[1] for k in self.valid}
         self.valid.clear()
         self.invalid.clear()
+        self.contract_said.clear()
         self.code.clear()
         self._keys.clear()
         self.clears += 1
@@ -215,6 +229,7 @@ class SigCache:
 
     def _drop(self, k: Key) -> None:
         self.invalid.pop(k, None)
+        self.contract_said.discard(k)
         if self.valid.pop(k, None) is not None:
             self._unindex(k)
 

@@ -100,7 +100,7 @@ class NodePeerIntake(NodeIntake):
         if isinstance(result, Rejection):
             if result.code in KEPT:
                 self._refuse(result, peer, obj, since)
-            return "forged" if result.code.bad_faith else "rejected"
+            return "forged" if result.bad_faith else "rejected"  # (a contract's word: no)
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)
         orphans, (signed, filled) = self.orphan_cancels, (result.signed, result.state.filled)
