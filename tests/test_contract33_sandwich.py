@@ -38,8 +38,8 @@ def _is_send(req: object) -> bool:
 
 def sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:
     """A proxy hook: before each of the first ``rounds`` sends through it, ``maker`` moves all
-    its USDC to CAROL (mined at once); the send is forwarded by the proxy; the funds come
-    back at the next request after it. Returns the hook and its count of sandwiches."""
+    its USDC to CAROL (mined at once); the send is forwarded; the funds come back once the
+    chain has answered it. Returns the hook and its count of sandwiches."""
     return around(c, rounds, _is_send, *usdc_to_carol(c, maker))
 
 

@@ -29,7 +29,7 @@ from tests.test_review32_untracked_contract_maker import ALWAYS
 def preflight_sandwicher(c: Chain, maker: int, rounds: int) -> tuple[Hook, list[int]]:
     """A proxy hook: before each of the first ``rounds`` pre-flights of the operator (an
     ``eth_call`` from it to the Exchange), ``maker`` moves all its USDC to CAROL (mined); they
-    come back at the next request after it."""
+    come back once the chain has answered it."""
     operator, exchange = c.address(OPERATOR).lower(), c.exchange.address.lower()
 
     def preflight(r: object) -> bool:
