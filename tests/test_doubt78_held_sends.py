@@ -12,6 +12,8 @@ the node's settler with its own SQLite store, a real proxy on loopback holding a
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,10 @@ import pytest
 from sdex.chain import Rpc
 from sdex.chainnode import Engine
 from sdex.settlement import Outcome
+from sdex.settlement.batchtx import NONCE_TRIES
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
-from tests.rpcfault import Calls, Gate, gated_proxy
+from tests.rpcfault import Answer, Calls, Gate, _proxy, gated_proxy
 from tests.test_count77_lied_count import counts
 from tests.test_settlement_fallback import pair, running_settler
 
@@ -137,3 +140,49 @@ async def test_a_lost_ones_nonce_is_not_filled_in_doubt(chain: Chain, tmp_path: 
         finally:
             healing.cancel()
         assert s.gap_fills == 1 and counts(chain, operator) == (before[0] + 1,) * 2
+
+
+async def test_a_kept_settlement_is_not_sent_again_in_doubt(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A settlement refused "nonce too high" at every try is kept: its wait sends its bytes
+    again at each check until its nonce is taken (``NonceLane._keep_alive``). Not while the
+    chain's identity is in doubt (before: sent again at each check: failed 3 of 3); once
+    the doubt ends it is, and it settles."""
+    refusing = threading.Event()
+    sent_in_doubt = [0]
+    doubt = [""]
+
+    def intercept(req: object) -> Answer | None:
+        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
+        if not any(x.get("method") == "eth_sendRawTransaction" for x in calls):
+            return None
+        sent_in_doubt[0] += bool(doubt[0])
+        if not refusing.is_set():
+            return None
+        error = {"code": -32000, "message": "Nonce too high. Expected nonce to be 3"}
+        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": error} for x in calls]
+        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
+
+    with _proxy(chain.rpc.url, intercept) as url:
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path) as (s, results):
+            s.async_sends.doubt = lambda: doubt[0]
+            operator = s.sender.address
+            before = counts(chain, operator)
+            refusing.set()
+            s.submit([pair(c, 0)])
+
+            def said(what: str) -> bool:
+                return any(what in r.getMessage() for r in caplog.records)
+
+            await wait_for(lambda: s.nonce_refusals >= NONCE_TRIES - 1, 30)
+            await wait_for(lambda: said("kept settlement"), 30)  # (kept: sent again, refused)
+            doubt[0] = WHY
+            await wait_for(lambda: said("not sent again: in doubt") or sent_in_doubt[0] > 0, 30)
+            assert sent_in_doubt[0] == 0 and counts(chain, operator) == before
+            refusing.clear()
+            doubt[0] = ""
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+            assert results[0].outcome is Outcome.SETTLED, results[0]
+            assert counts(chain, operator) == (before[0] + 1,) * 2
