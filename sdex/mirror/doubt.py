@@ -2,7 +2,8 @@
 answer that said another (another hash at a block of ours, another deployment block, another
 chain id) that a second read did not repeat (the two-read rules of ``sdex.watch.fork``:
 nothing reset on one answer), until it is proven either way: a reset made, or ``AGREE``
-polls in a row that got through on our blocks.
+polls that got through with evidence of our chain (``through``'s ``proof``) and no answer of
+another between.
 
 gate77: an endpoint that flaps between a replaced chain and the one replacing it (one
 backend still on the old chain) keeps the reset unproven for as long as it flaps, the
@@ -20,9 +21,12 @@ from collections.abc import Callable
 log = logging.getLogger("sdex.watch")
 
 AGREE = 2
-"""Polls in a row that got through on our blocks (our head read, or a block on top of it)
-that prove the chain ours again after an answer said another: as a reset needs two agreeing
-reads, so does its end."""
+"""Polls with evidence of our chain (blocks applied on top of ours, or the block the doubt
+was said of read again with our hash: ``through``) and no answer of another between, that
+prove the chain ours again after an answer said another: as a reset needs two agreeing
+reads, so does its end. doubt78: a poll that read the chain's head as ours and nothing else
+counted too, and a backend stuck at our head (a replaced chain's, behind a balancer) lifted
+the doubt while the other still answered another hash at the block in question."""
 
 LONG = 60.0
 """Seconds a doubt stands before it is said to be stuck (kept77: an endpoint that flaps for
@@ -53,6 +57,10 @@ class ChainDoubt:
         id): nothing may be matched against that chain either."""
         self.doubts = 0
         """Answers that raised (or renewed) a doubt, since the start."""
+        self.at: tuple[int, str] | None = None
+        """The block the last such answer was of and our hash there (None: no block, e.g. a
+        chain id; the deployment block is read instead): read again at each poll that finds
+        our head unchanged while in doubt (``Watcher._ours_again``)."""
         self.changed: Callable[[], None] = lambda: None
         self._agreed = 0
         self._reset = False
@@ -67,9 +75,11 @@ class ChainDoubt:
         """Why matching and signing are held ("" when they are not)."""
         return self.why or self.wrong
 
-    def said(self, what: str) -> None:
-        """One answer said another chain, not proven: in doubt (again) from now on."""
+    def said(self, what: str, at: tuple[int, str] | None = None) -> None:
+        """One answer said another chain, not proven: in doubt (again) from now on; ``at``:
+        the block it was of, and our hash there (``at``)."""
         self.doubts += 1
+        self.at = at
         self._agreed = 0
         self._reset = False
         if self.why:
@@ -102,20 +112,28 @@ class ChainDoubt:
         that applies it (``through``)."""
         self._reset = True
 
-    def through(self) -> None:
+    def through(self, proof: bool = True) -> None:
         """A poll got through (the chain's answers chained onto our blocks, or a reset of
-        them applied): ``AGREE`` of them in a row, or one that applied a reset, end a doubt
-        and a ``wrong-chain`` alike. In a row: a poll that failed between two (unreachable,
-        behind, failing: review78, a third backend's errors between ours and a stale one's
-        answers let two of ours apart end it) counts them from none again."""
-        row, self._statuses = self._statuses <= 1, 0
+        them applied); ``proof``: with evidence of our chain, blocks applied on top of ours
+        or the doubt's block (``at``) read again as ours, a request of its own. ``AGREE``
+        of them in a row with no answer of another between (``said``), or one that applied
+        a reset, end a doubt and a ``wrong-chain`` alike. One that read our head alone
+        (unchanged) is no evidence of a doubt's end: neither counted nor held against
+        (doubt78). In a row: a poll that failed between two (unreachable, behind, failing:
+        review78, a third backend's errors between ours and a stale one's answers let two
+        of ours apart end it) counts them from none again."""
+        row = self._statuses <= 1
+        if self.why and not proof:  # (a failure before it still breaks the row)
+            self._statuses = 0 if row else 1
+            return
+        self._statuses = 0
         self._agreed = self._agreed + 1 if row else 1
         if not self.held or (self._agreed < AGREE and not self._reset):
             return
         if self.why:
-            why = "the chain reset" if self._reset else f"{self._agreed} polls on our blocks"
+            why = "the chain reset" if self._reset else f"{self._agreed} polls on our chain"
             log.warning("the chain's identity is proven (%s): matching resumes", why)
-        self.why, self.since, self._agreed, self._reset = "", 0.0, 0, False
+        self.why, self.since, self._agreed, self._reset, self.at = "", 0.0, 0, False, None
         self.wrong = ""
         self.changed()
 

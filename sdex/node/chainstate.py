@@ -180,17 +180,29 @@ class NodeChainState(NodeRejudge):
             self._back = MappingProxyType({})
             self.registry.unpin(rejudge)
 
-    async def _operator_count(self, when: str) -> int | None:
+    async def _operator_count(self, when: str, known: int | None = None) -> int | None:
         """The operator's transaction count in the chain's pending block (None: not read,
-        the chain unreachable; logged)."""
+        the chain unreachable, or unproven; logged). One past ``known`` (what the node
+        signed, as far as it knows; None: nothing known, a reset's new chain) is believed
+        only once a second read, a request of its own, says the same (doubt78, count77's
+        rule: one answer ``LIE`` too high at a start stood as what the node had signed, so
+        the lane believed a lied count up to it and every soft cancel named it)."""
+        read: list[int] = []
         try:
-            pending = await self.settler.receipts.call(
-                "eth_getTransactionCount", self.sender.address, "pending"
-            )
-            return quantity(pending)
+            while len(read) < 2:
+                pending = await self.settler.receipts.call(
+                    "eth_getTransactionCount", self.sender.address, "pending"
+                )
+                read.append(quantity(pending))
+                if known is not None and read[0] <= known:
+                    break
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
             log.warning("the operator's nonce not read %s: %s", when, e)
             return None
+        if read[0] != read[-1]:
+            log.warning("the operator's nonce not read %s: the chain said %s", when, read)
+            return None
+        return read[0]
 
     def _close_expired(self) -> bool:
         """Close the resting orders the chain's clock (``chain_time``) has expired: whether any.

@@ -277,8 +277,9 @@ class Node(NodePeering):
         count too). chaos66: it named none, and a reset (a reorg took the saved head, the
         chain read anew) stood the watcher at block 0, so the audit took the count at block 0
         and held the node's settlement of an earlier run, 14 s before the cancel, against
-        it (``node_settled_after_cancel``). Unread (the chain unreachable): none, as before."""
-        count = await self._operator_count("at start")
+        it (``node_settled_after_cancel``). Unread (the chain unreachable, or two reads past
+        what the rows say signed that differ: ``_operator_count``): none, as before."""
+        count = await self._operator_count("at start", self.sender.signed_past)
         if count:
             self.sender.signed(count - 1)
 

@@ -35,6 +35,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from sdex.chain import Receipt
 from sdex.chain.aio import NotDone
@@ -119,16 +120,21 @@ class BatchTx(NonceLane):
         by itself. Not held only when one answer (one request: one backend behind a
         balancer) says the sender's count is past its nonce and the hash unknown: a backend
         that lags the one that refused the send, not yet at the block where ours landed,
-        answers null too (review30: the batch was signed again, its matches sent twice).
-        True too when the ask fails: unknown, so not signed again (review28)."""
+        answers null too (review30: the batch was signed again, its matches sent twice);
+        and a second such answer, a request of its own, says it again (doubt78: one lied
+        or flapped answer had the matches signed again at the next nonce while the first
+        bytes were mined, the second a paid revert). True too when an ask fails: unknown,
+        so not signed again (review28)."""
+        asks: list[tuple[str, list[Any]]] = [
+            ("eth_getTransactionByHash", [signed.tx_hash]),
+            ("eth_getTransactionCount", [self.sender.address, "latest"]),
+        ]
         try:
-            found, count = await self.receipts.batch(
-                [
-                    ("eth_getTransactionByHash", [signed.tx_hash]),
-                    ("eth_getTransactionCount", [self.sender.address, "latest"]),
-                ]
-            )
-            return found is not None or quantity(count) <= signed.nonce
+            for _ in range(2):
+                found, count = await self.receipts.batch(asks)
+                if found is not None or quantity(count) <= signed.nonce:
+                    return True
+            return False
         except Exception:
             return True
 

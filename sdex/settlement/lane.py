@@ -84,12 +84,19 @@ class NonceLane(SigningLane):
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
         nonce: filled by a transfer of nothing, unless the chain used it, pools one at it or
         holds ``lost`` pooled (``sdex.settlement.gap.lost_to_fill``). If none are out, the
-        next transaction takes it (the nonce is read again)."""
+        next transaction takes it (the nonce is read again). Held while the chain's identity
+        is in doubt (``_undoubted``: its reads and fill; doubt78), not filled if it proved
+        replaced."""
         after = self.sender.next_nonce
         if after is None or after <= lost.nonce + 1:
             self.sender.forget_nonce()
             return
+        view = self.async_sends.viewed()
         async with self._send_lock:
+            await self._undoubted(f"the fill of lost {lost.tx_hash}'s nonce")  # (doubt78)
+            if self.async_sends.viewed() != view:  # (proven replaced: not the new chain's gap)
+                self.sender.forget_nonce()
+                return
             try:
                 why = await lost_to_fill(self.receipts, self.sender.address, lost)
             except Exception as e:  # the later ones are then judged lost in their turn
@@ -127,9 +134,13 @@ class NonceLane(SigningLane):
         again at another nonce while these bytes may land (settle77: nonce75 did so when
         the chain did not know its hash; a lagging backend does not, and both were mined).
         Under ``_send_lock`` once the lane's sends under way have ended (the count read
-        then covers each one the chain took); the lane's nonce is read again after it."""
+        then covers each one the chain took); the lane's nonce is read again after it. Held
+        while the chain's identity is in doubt, reads, fills and resend (``_undoubted``:
+        doubt78, they went out against a chain that may be gone); one proven replaced
+        meanwhile is not sent (``_same_chain``)."""
         async with self._send_lock:
             await self._sends_ended()
+            await self._undoubted(f"the resend of {refused.tx_hash}")  # (doubt78)
             view = self.signed_views.get(refused.tx_hash, (self.async_sends.viewed(),))[0]
             flying = self.in_flight - {refused.tx_hash}
             ours = [t.nonce for h, (_, t) in self.signed_views.items() if h in flying]
@@ -155,7 +166,11 @@ class NonceLane(SigningLane):
         (``_over_gap``); a refusal again logged: the wait asks again at its next check. Not
         if the watcher saw the chain replaced since it was signed: not kept any more (False;
         its bytes are not sent to the new chain, resend68, and a chain that never comes to
-        its nonce would hold its matches for good), judged as any other."""
+        its nonce would hold its matches for good), judged as any other. Not sent while the
+        chain's identity is in doubt (kept: the next check asks again; doubt78)."""
+        if why := self.async_sends.doubted():  # (doubt78: kept, asked again at the next check)
+            log.warning("kept settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
+            return True
         view = self.signed_views.get(signed.tx_hash, (None,))[0]
         if view != self.async_sends.viewed():
             log.warning("kept settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)

@@ -192,6 +192,8 @@ class Reconcile:
         refused = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
         view = sends.viewed()  # (``_send_again`` proved the chain behind the URL holds it)
         lane.signed_views[row.tx_hash] = (view, refused)  # (adopted: sent again in it only)
+        if why := sends.doubted():  # (doubt78: nothing filled nor sent; adopted, kept)
+            raise ChainUnproven(f"the chain's identity is in doubt ({why}): not filled")
         async with lane._send_lock:
             try:
                 address = self.sender.address
@@ -221,7 +223,10 @@ class Reconcile:
         it mines the whole pool). Still pooled after that (behind a gap of the lane's
         nonces, which one transfer does not fill): ``StillPooled``, adopted (the lane fills
         the gap: ``NonceLane._fill_gap``). review77a: given up, its pair was matched again
-        and it landed too once the lane's count came to it (the second reverted)."""
+        and it landed too once the lane's count came to it (the second reverted). While the
+        chain's identity is in doubt no transfer is sent (doubt78: it went to a chain that
+        may be gone, mining the pooled settlement there): ``StillPooled``, adopted, its
+        replacement (and the transfer after a refused one) the lane's once proven."""
         pooled = StillPooled(f"{tx_hash} pooled after {self.wait:g} s")
         try:
             return await self.chain.run(self.sender.wait, tx_hash, self.wait)
@@ -229,6 +234,10 @@ class Reconcile:
             if not await self._pooled(tx_hash):
                 raise
             if self.nudged or not await self._automines():  # (nothing of ours mines it)
+                raise pooled from None
+            if why := self.lane.async_sends.doubted():  # (doubt78: no transfer sent in doubt)
+                log.warning("pending settlement %s pooled, no transfer sent: in doubt (%s)",
+                            tx_hash, why)  # fmt: skip
                 raise pooled from None
         self.nudged = True
         if not await self.lane._nudge():

@@ -26,6 +26,9 @@ from sdex.settlement.stale import displace
 log = logging.getLogger("sdex.settlement")
 
 NOT_ITS_CHAIN = "the chain behind the URL is not the one it was signed for"
+DOUBT_STEP = 0.05
+"""Seconds between looks at whether the chain's identity is still in doubt
+(``SigningLane._undoubted``: a send of the lane's held meanwhile)."""
 
 
 class SigningLane:
@@ -55,6 +58,9 @@ class SigningLane:
     mined_past = 0
     """One past the highest nonce of the lane's transactions it saw mined (``mined``), or
     the lowest count it believed since (``_believed``)."""
+    doubt_holds = 0
+    """Sends and gap fills of the lane held while the chain's identity was in doubt
+    (``_undoubted``)."""
 
     def broadcast_after(
         self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
@@ -103,12 +109,33 @@ class SigningLane:
         try:
             if before is not None and not before.done():
                 await asyncio.wait((before,))
+            await self._undoubted(f"broadcast of {signed.tx_hash}")
             self._same_chain(signed, view)
             started = True  # (``send_async`` counts it started before its first await)
             return await self.broadcaster.send_async(self.async_sends, signed, times)
         finally:
             if not started:  # cancelled while it waited its turn (review30)
                 self.broadcaster.unqueued()
+
+    async def _undoubted(self, what: str) -> None:
+        """Until the chain's identity is no longer in doubt (``AsyncSends.doubted``; at once
+        when it is not): ``what`` (a send of the lane's, a gap's fill and the reads it is
+        decided on) is held meanwhile. The caller then checks the node's view: proven
+        replaced, nothing of the old chain goes to the new one. doubt78: a broadcast queued
+        behind another before the doubt began, a "nonce too high" refusal's resend and the
+        transfers of nothing filling below it (``_over_gap``), a lost one's (``_heal_gap``)
+        went out in the doubt, signed or sent against a chain that may be gone. Held here,
+        a send holds those queued behind it (nonce order); the settler signs nothing new
+        meanwhile (``Settler.held``)."""
+        if not self.async_sends.doubted():
+            return
+        self.doubt_holds += 1
+        log.warning(
+            "%s held: %s", what, f"the chain's identity is in doubt ({self.async_sends.doubted()})"
+        )
+        while self.async_sends.doubted():
+            await asyncio.sleep(DOUBT_STEP)
+        log.warning("%s goes on: the chain's identity is proven", what)
 
     def _same_chain(self, signed: SignedTx, view: ChainView | None) -> None:
         """Raise ``ChainReplaced`` if the node's view of the chain moved since ``view`` (the

@@ -89,7 +89,7 @@ async def fork_point(
         try:
             await _head_gone(rpc, m.head)
         except Inconsistent as e:  # (one answer said it gone, the next did not: in doubt)
-            m.doubt.said(str(e))
+            m.doubt.said(str(e), (m.head.number, m.head.hash))
             raise
         return None
     if not kept:  # the chain's head below every kept block
@@ -126,7 +126,7 @@ async def rewound(rpc: AsyncRpc, m: Mirror, latest: Header) -> bool:
     second = await _hash_at(rpc, number)
     if second != first:
         said = "ours" if second == ours else second or "no block"
-        m.doubt.said(f"block {number}: the chain answered {first}, then {said}")
+        m.doubt.said(f"block {number}: the chain answered {first}, then {said}", cp)
         raise Behind(f"block {number}: the chain answered {first}, then {said}: no proof")
     log.warning("the chain has block %d %s, not ours %s: rewound or replaced", number, first, ours)
     return True
@@ -177,7 +177,8 @@ async def _redeployed(
         return False
     if (second := await _hash_at(rpc, number)) == got.hash:
         return True
-    m.doubt.said(f"deployment block {number}: the chain answered {got.hash}, then {second}")
+    why = f"deployment block {number}: the chain answered {got.hash}, then {second}"
+    m.doubt.said(why, (number, identity.deploy_block_hash))
     return False
 
 
@@ -241,7 +242,7 @@ async def _highest_kept(rpc: AsyncRpc, m: Mirror, kept: list[Header]) -> int | N
     if second != said[low.number]:
         again = "ours" if second == low.hash else second
         why = f"block {low.number}: the chain answered {said[low.number]}, then {again}"
-        m.doubt.said(why)
+        m.doubt.said(why, (low.number, low.hash))
         raise Inconsistent(f"{why}: no proof our blocks are gone")
     return None
 
@@ -275,13 +276,32 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
         hashes.append(got.hash)
     if len(hashes) == 2 and hashes[0] != hashes[1]:
         why = f"block {m.head.number}: the chain answered {hashes[0]}, then {hashes[1]}"
-        m.doubt.said(why)
+        m.doubt.said(why, (m.head.number, m.head.hash))
         return why
     if len(hashes) == 1:  # (another hash, then ours: not proven, nor is ours yet)
-        m.doubt.said(f"block {m.head.number}: the chain answered {hashes[0]}, then ours")
+        why = f"block {m.head.number}: the chain answered {hashes[0]}, then ours"
+        m.doubt.said(why, (m.head.number, m.head.hash))
     if len(hashes) == 2:
         log.warning("the saved chain head %d is not on the chain any more", m.head.number)
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
         m.checkpoints.add(m.head.number, m.head.hash)
     return None
+
+
+async def ours_again(rpc: AsyncRpc, m: Mirror, deployed: tuple[int, str]) -> bool:
+    """(In doubt, a poll that found our head unchanged) The block the doubt was said of
+    (``ChainDoubt.at``; else the deployment block, ``deployed``) read again, a request of
+    its own: whether our hash (evidence of our chain: ``ChainDoubt.through``). Another hash
+    there says the doubt again; no answer, an error or a null proves nothing (doubt78: a
+    backend stuck at our head, read as the chain's latest, lifted the doubt while another
+    still answered another hash there)."""
+    number, ours = m.doubt.at or deployed
+    try:
+        got = await _hash_at(rpc, number)
+    except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+        log.debug("block %d not read again in doubt: %s", number, describe(e))
+        return False
+    if got is not None and got != ours.lower():
+        m.doubt.said(f"block {number}: the chain answered {got}, ours before", (number, ours))
+    return got == ours.lower()

@@ -91,6 +91,9 @@ class PollLoop:
         """Recent announced headers by number (``own_run``)."""
         self._deferring, self._deferred = False, ""
         """The hash of the last announced block left for our receipt (once per block)."""
+        self.proved = False
+        """(In doubt) The poll under way found our head unchanged and read the doubt's block
+        again as ours (``sdex.watch.fork.ours_again``): evidence, as blocks applied are."""
 
     async def poll_once(self) -> bool:
         """Apply what is new; False when there was nothing."""
@@ -130,6 +133,7 @@ class PollLoop:
                     self._was_behind, self._behind_since = self._behind_since, None
                     live = self.subscribed  # (then every block from now on is announced)
                     self._watch(self.stall)
+                    self.proved = False
                     try:
                         progressed = await self.poll_once()
                     finally:
@@ -138,7 +142,8 @@ class PollLoop:
                         self.mirror.doubt.tick()  # (one that stands for long: said again)
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
                         self._set_status("ok")
-                        self.mirror.doubt.through()  # (on our blocks: a doubt ends by these)
+                        # (evidence of our chain ends a doubt: doubt78)
+                        self.mirror.doubt.through(progressed or self.proved)
                         backoff, self._moving = self.poll_interval, 0
                 except asyncio.CancelledError:
                     raise

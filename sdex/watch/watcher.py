@@ -53,7 +53,7 @@ from sdex.watch.blocks import (
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
-from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point
+from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point, ours_again
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
 from sdex.watch.own import OwnBelow
@@ -203,6 +203,9 @@ class Watcher(PollLoop):
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
+            if m.doubt.why:  # (our head alone is no evidence: doubt78)
+                deployed = (self.start_block, self.identity.deploy_block_hash)
+                self.proved = await ours_again(self.rpc, m, deployed)
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         u = self._unapplied

@@ -1,0 +1,188 @@
+"""doubt78: what the lane signed before the chain's identity came in doubt is not sent, nor
+filled below, while the doubt stands.
+
+kept77 held replacements and a start's resend while an answer of another chain stands
+unproven (``sdex.mirror.doubt``); these still went out against a chain that may be gone: a
+broadcast queued behind another before the doubt began, a "nonce too high" refusal's resend
+with the transfers of nothing filling below it (``NonceLane._over_gap``), and a lost one's
+transfer of nothing (``NonceLane._heal_gap``). Now each waits until the doubt ends
+(``SigningLane._undoubted``), then goes on (or, proven replaced, is not sent). Real Hardhat,
+the node's settler with its own SQLite store, a real proxy on loopback holding a send."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from sdex.chain import Rpc
+from sdex.chainnode import Engine
+from sdex.settlement import Outcome
+from sdex.settlement.batchtx import NONCE_TRIES
+from tests.conftest import Chain, chain_of
+from tests.nodeutil import wait_for
+from tests.rpcfault import Answer, Calls, Gate, _proxy, gated_proxy
+from tests.test_count77_lied_count import counts
+from tests.test_settlement_fallback import pair, running_settler
+
+WHY = "deployment block 1: the chain answered 0xcd.., then ours"
+"""The doubt the tests raise (as the watcher's ``ChainDoubt.said`` would)."""
+
+
+def sends(calls: Calls) -> bool:
+    """``calls`` send a raw transaction (a ``Gate``'s ``picks``)."""
+    return any(str(call.get("method", "")).startswith("eth_sendRaw") for call in calls)
+
+
+async def test_a_broadcast_queued_before_the_doubt_is_held_till_it_ends(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Two batches (``max_batch`` 1): the second signed and queued behind the first's send
+    (held at the proxy); the doubt begins, the first's send goes on. The second is not sent
+    while the doubt stands (before: sent, mined: failed 3 of 3); once it ends it is, and
+    both settle, one nonce each."""
+    gate = Gate(sends)
+    doubt = [""]
+    with gated_proxy(chain.rpc.url, [gate]) as url:
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path, max_batch=1) as (s, results):
+            s.async_sends.doubt = lambda: doubt[0]
+            operator = s.sender.address
+            before = counts(chain, operator)
+            gate.armed.set()
+            s.submit([pair(c, 0)])
+            await wait_for(gate.held.is_set, 30)
+            s.submit([pair(c, 1)])  # (a full batch waiting: formed at once)
+            await wait_for(lambda: s.sent == 2, 30)  # (signed, queued behind the first)
+            doubt[0] = WHY
+            gate.release.set()
+            await wait_for(lambda: counts(chain, operator)[0] > before[0], 30)  # (the first)
+            await wait_for(
+                lambda: (
+                    getattr(s, "doubt_holds", 0) >= 1 or counts(chain, operator)[1] > before[1] + 1
+                )
+            )
+            assert counts(chain, operator) == (before[0] + 1,) * 2  # (the second not sent)
+            assert len(results) == 1 and results[0].outcome is Outcome.SETTLED
+            doubt[0] = ""
+            await wait_for(lambda: s.idle.is_set() and len(results) == 2, 30)
+            assert all(r.outcome is Outcome.SETTLED for r in results), results
+            assert counts(chain, operator) == (before[0] + 2,) * 2
+
+
+async def test_a_too_high_refusal_is_not_filled_nor_sent_again_in_doubt(
+    chain: Chain, engine: Engine, tmp_path: Path
+) -> None:
+    """The lane's nonce 2 past the chain's count (blocks of its settlements undone before
+    the watcher saw it); its send, held at the proxy, goes on once the doubt began and is
+    refused "nonce too high". Neither the transfers of nothing below it nor its bytes again
+    are sent while the doubt stands (before: both nonces filled, the settlement sent again
+    and mined: failed 3 of 3); once it ends they are, and it settles."""
+    if engine == "anvil":
+        pytest.skip("Hardhat only: anvil queues a transaction past the count, never refuses it")
+    gate = Gate(sends)
+    doubt = [""]
+    with gated_proxy(chain.rpc.url, [gate]) as url:
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path) as (s, results):
+            s.async_sends.doubt = lambda: doubt[0]
+            s.submit([pair(c, 0)])  # (an honest count: signed, mined)
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+            operator = s.sender.address
+            before = counts(chain, operator)
+            s.sender.forget_nonce()
+            s.sender.learn_nonce(before[1] + 2)  # (past the count: "nonce too high")
+            gate.armed.set()
+            s.submit([pair(c, 1)])
+            await wait_for(gate.held.is_set, 30)
+            doubt[0] = WHY
+            gate.release.set()
+            await wait_for(lambda: s.nonce_refusals >= 1, 30)
+            await wait_for(
+                lambda: getattr(s, "doubt_holds", 0) >= 1 or counts(chain, operator) != before, 30
+            )
+            assert counts(chain, operator) == before and s.gap_fills == 0
+            doubt[0] = ""
+            await wait_for(lambda: s.idle.is_set() and len(results) == 2, 30)
+            assert results[1].outcome is Outcome.SETTLED, results[1]
+            assert s.gap_fills == 2 and counts(chain, operator) == (before[0] + 3,) * 2
+
+
+async def test_a_lost_ones_nonce_is_not_filled_in_doubt(chain: Chain, tmp_path: Path) -> None:
+    """A transaction of the lane at the chain's count lost (never reached the chain) while
+    a later one is out: its nonce is filled by a transfer of nothing, but not while the
+    chain's identity is in doubt (before: sent at once, mined: failed 3 of 3); once the
+    doubt ends it is."""
+    async with running_settler(chain, tmp_path) as (s, results):
+        s.submit([pair(chain, 0)])
+        await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+        operator = s.sender.address
+        before = counts(chain, operator)
+        fees = (10**9, 10**9)
+        lost = s.sender.sign_at(before[1], operator, b"", 21_000, fees=fees)  # (never sent)
+        s.sender.forget_nonce()
+        s.sender.learn_nonce(before[1] + 2)  # (a later one out, waiting on it)
+        doubt = [WHY]
+        s.async_sends.doubt = lambda: doubt[0]
+        healing = asyncio.ensure_future(s._heal_gap(lost))
+        try:
+            await wait_for(
+                lambda: getattr(s, "doubt_holds", 0) >= 1 or counts(chain, operator) != before, 30
+            )
+            assert counts(chain, operator) == before and s.gap_fills == 0
+            assert not healing.done()
+            doubt[0] = ""
+            async with asyncio.timeout(30):
+                await healing
+        finally:
+            healing.cancel()
+        assert s.gap_fills == 1 and counts(chain, operator) == (before[0] + 1,) * 2
+
+
+async def test_a_kept_settlement_is_not_sent_again_in_doubt(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A settlement refused "nonce too high" at every try is kept: its wait sends its bytes
+    again at each check until its nonce is taken (``NonceLane._keep_alive``). Not while the
+    chain's identity is in doubt (before: sent again at each check: failed 3 of 3); once
+    the doubt ends it is, and it settles."""
+    refusing = threading.Event()
+    sent_in_doubt = [0]
+    doubt = [""]
+
+    def intercept(req: object) -> Answer | None:
+        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
+        if not any(x.get("method") == "eth_sendRawTransaction" for x in calls):
+            return None
+        sent_in_doubt[0] += bool(doubt[0])
+        if not refusing.is_set():
+            return None
+        error = {"code": -32000, "message": "Nonce too high. Expected nonce to be 3"}
+        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": error} for x in calls]
+        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
+
+    with _proxy(chain.rpc.url, intercept) as url:
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path) as (s, results):
+            s.async_sends.doubt = lambda: doubt[0]
+            operator = s.sender.address
+            before = counts(chain, operator)
+            refusing.set()
+            s.submit([pair(c, 0)])
+
+            def said(what: str) -> bool:
+                return any(what in r.getMessage() for r in caplog.records)
+
+            await wait_for(lambda: s.nonce_refusals >= NONCE_TRIES - 1, 30)
+            await wait_for(lambda: said("kept settlement"), 30)  # (kept: sent again, refused)
+            doubt[0] = WHY
+            await wait_for(lambda: said("not sent again: in doubt") or sent_in_doubt[0] > 0, 30)
+            assert sent_in_doubt[0] == 0 and counts(chain, operator) == before
+            refusing.clear()
+            doubt[0] = ""
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+            assert results[0].outcome is Outcome.SETTLED, results[0]
+            assert counts(chain, operator) == (before[0] + 1,) * 2
