@@ -26,6 +26,7 @@ import re
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ from click.testing import CliRunner, Result
 from sdex.cli import main
 from sdex.devnet import free_port
 from tests.conftest import Chain
-from tests.test_cli_node import ALICE, key, node, one_line
+from tests.test_cli_node import ALICE, BOB, key, node, one_line
 from tests.test_left77_unstored_order import orders_refused
 
 HOLD_BOUND = 60.0
@@ -266,3 +267,37 @@ def test_a_post_never_sent_is_said_so_not_read_back(
         assert "did not accept a connection within 10s; nothing was sent" in said, said
         assert "may have been taken" not in said and "read back" not in said, said
         assert _makers_orders(url, c.address(ALICE)) == []
+
+
+def test_wait_follows_the_settlement_of_an_order_read_back(
+    chain: Chain, tmp_path: Path, wallet_dir: Path
+) -> None:
+    """The node's settlement held in the chain's pool (automine off) until the wallet has
+    read its order back and posted it again: ``--wait`` then follows it to the chain (it
+    returned at once: an order read back lists no matches)."""
+    c = chain
+    with node(c, tmp_path) as (url, _), proxy_to(url) as proxy:
+        r = _order(c, url, "sell", "1500", who=BOB)  # (resting: the buy below takes it)
+        assert r.exit_code == 0 and "rests in the book" in one_line(r.output), r.output
+        proxy.hold_first = True
+        got: list[Result] = []
+        c.rpc.call("evm_setAutomine", False)
+        try:
+            wallet = threading.Thread(
+                target=lambda: got.append(_order(c, proxy.url, "buy", "1500", "--wait", "90"))
+            )
+            wallet.start()
+            end = time.monotonic() + 90
+            while len(proxy.posts) < 2 and time.monotonic() < end:  # (its repost answered)
+                time.sleep(0.1)
+            assert len(proxy.posts) >= 2, proxy.posts
+        finally:
+            c.rpc.call("evm_setAutomine", True)
+            c.rpc.call("evm_mine")
+        wallet.join(timeout=120)
+    (r,) = got
+    said = one_line(r.output)
+    assert r.exit_code == 0, r.output
+    assert "read back, it holds the order: it was taken, and stored" in said, said
+    assert "waiting for the settlement on chain (at most 90 s)" in said, said
+    assert "settled on chain: bought 0.5 WETH for 750 USDC" in said, said
