@@ -61,7 +61,7 @@ from sdex.wallet import (
 from sdex.walletbook import show_book
 from sdex.walletcancel import cancel_onchain, soft_cancel
 from sdex.walletout import stderr_console, stdout_console
-from sdex.wallettrust import Trusted, check_listing
+from sdex.wallettrust import SHOW, Trusted, check_listing
 from sdex.walletui import place_order
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -176,11 +176,8 @@ TRUST_DEPLOYMENT_HELP = (
 
 
 def trusted(rpc: str | None, deployment_path: Path) -> Trusted:
-    """The sources a wallet command checks its node's listing against (``sdex.wallettrust``):
-    ``--deployment`` named on the command line must be there; the default is read if it is."""
-    source = click.get_current_context().get_parameter_source("deployment_path")
-    given = source not in (None, click.core.ParameterSource.DEFAULT)
-    return Trusted(deployment_path, given, rpc)
+    """The sources a wallet command checks its node's listing against (``sdex.wallettrust``)."""
+    return Trusted.from_options(rpc, deployment_path)
 
 
 @main.command(cls=DecimalArgsCommand)
@@ -246,12 +243,23 @@ def order(
     "--depth", type=str, default="20", show_default=True, metavar="N",
     callback=converter(parse_depth), help="How many orders to show on each side, 1 to 1000.",
 )  # fmt: skip
-def book(node_url: str, pair: str, depth: int) -> None:
+@rpc_option(
+    "JSON-RPC endpoint of the node's chain: its chain id, Exchange and the market's tokens' "
+    "decimals and symbols are checked there before the book's amounts are shown."
+)
+@deployment_option(
+    "Deployment file of the node's network: the node's chain id, Exchange and token addresses "
+    "and decimals are checked against it (when it is there) before the book's amounts are shown."
+)
+def book(node_url: str, pair: str, depth: int, rpc: str | None, deployment_path: Path) -> None:
     """Show a node's order book for a pair: bids and asks, best first."""
     out = stdout_console()
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
-        show_book(out, client, config, pair_market(config, pair), depth)
+        market = pair_market(config, pair)
+        sources = trusted(rpc, deployment_path)
+        check_listing(config, sources, stderr_console(), market, purpose=SHOW)
+        show_book(out, client, config, market, depth)
 
 
 @main.command()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import requests
 import urllib3
@@ -33,6 +33,7 @@ from sdex.answers import (
     shape,
 )
 from sdex.chain.deadline import read_body, resolve_timeout_in, session, within
+from sdex.clientwalk import MAX_PAGES, chain_status_of, walk, within_page
 from sdex.errors import FieldError, JsonLimitError
 from sdex.model import FillEvent
 from sdex.order import SignedOrder
@@ -63,10 +64,6 @@ MAX_ANSWER = 16 * 1024 * 1024
 MAX_DEPTH = 32
 """Node answers are shallow (an orderbook page's record's order is 5 deep)."""
 TIME_IN_FORCE = ("gtc", "ioc", "fok")
-MAX_PAGES = 10_000
-"""Pages a walk reads at most (``NodeClient.walk``): a node that keeps answering a next page
-stops being read there, with an error (10 million records at 1,000 a page)."""
-P = TypeVar("P", Page, FillPage)
 
 
 class NodeClient:
@@ -155,7 +152,7 @@ class NodeClient:
                 params[k] = v
         body = self._request("GET", "/v1/orders", params=params)[1]
         self.chain_status = chain_status_of(body)
-        return _within(Page.listing_json(body), per_page, "GET /v1/orders")
+        return within_page(Page.listing_json(body), per_page, "GET /v1/orders")
 
     def all_orders(
         self,
@@ -230,7 +227,7 @@ class NodeClient:
             params["cursor"] = cursor
         body = self._request("GET", "/v1/fills", params=params)[1]
         self.chain_status = chain_status_of(body)
-        return _within(FillPage.from_json(body), per_page, "GET /v1/fills")
+        return within_page(FillPage.from_json(body), per_page, "GET /v1/fills")
 
     def all_fills(
         self,
@@ -315,6 +312,11 @@ class NodeClient:
             if unresolved := resolve_timeout_in(e):  # (wallet74: it hung past any deadline)
                 raise NodeUnreachableError(
                     f"cannot reach the node at {self.base_url}: {unresolved} within {bound}"
+                ) from e
+            if isinstance(e, requests.ConnectTimeout):  # (nothing sent: wallet78)
+                raise NodeUnreachableError(
+                    f"cannot reach the node at {self.base_url}: it did not accept a "
+                    f"connection within {bound}; nothing was sent"
                 ) from e
             raise late from e
         except urllib3.exceptions.HTTPError as e:  # (the body's own read: review67)
@@ -402,47 +404,6 @@ class NodeClient:
         except (requests.RequestException, urllib3.exceptions.HTTPError, JsonLimitError):
             return False  # (a body broken off, review67: urllib3's error came out)
         return isinstance(body, dict) and body.get("jsonrpc") == "2.0"
-
-
-def walk(fetch: Callable[[str | None], P], max_pages: int, what: str) -> Iterator[P]:
-    """A listing's pages: the first (``fetch(None)``), then each page's ``next`` fetched
-    until one says null. A walk by cursor lists every record that matched all along once,
-    whatever arrives or closes between two pages (a walk by page numbers skips or repeats
-    one for each record that comes or goes before the page it reads: README, "Walking a
-    listing"). ``NodeProtocolError`` for a node whose walk would not end: a cursor it gave
-    twice, or ``ListingTooLong``: a next page still after ``max_pages``."""
-    given: set[str] = set()
-    cursor: str | None = None
-    for _ in range(max_pages):
-        got = fetch(cursor)
-        yield got
-        if got.next is None:
-            return
-        if got.next in given:
-            raise NodeProtocolError(
-                f"{what} gave the cursor {got.next!r} twice: the walk would go round forever"
-            )
-        given.add(got.next)
-        cursor = got.next
-    raise ListingTooLong(f"{what} still had a next page after {max_pages} pages")
-
-
-def _within(got: P, per_page: int, what: str) -> P:
-    """``got``, a page asked for ``per_page`` records; ``NodeProtocolError`` if it holds more
-    (review19: a walk of such pages, 16 MB each, held whatever a node sent: ``sdex audit``
-    kept every record of 10,000 of them)."""
-    if len(got.records) > per_page:
-        raise NodeProtocolError(
-            f"{what} answered {len(got.records)} records for perPage {per_page}"
-        )
-    return got
-
-
-def chain_status_of(body: object) -> str:
-    """A listing page's ``chainStatus`` (README: present while the node's view of the chain is
-    not current), bounded to a short word; "" when absent."""
-    status = body.get("chainStatus", "") if isinstance(body, Mapping) else ""
-    return (status[:40] or "?") if isinstance(status, str) and status else ""
 
 
 def describe_request_error(e: requests.RequestException) -> str:

@@ -41,6 +41,7 @@ from sdex.walletbook import check_record, stale_warning
 from sdex.walletchain import node_chain
 from sdex.walletout import plain, stdout_console
 from sdex.walletsettle import meta_uint
+from sdex.wallettrust import SHOW, Trusted, check_file, check_tokens_on_chain
 
 if TYPE_CHECKING:
     from sdex.chain import Rpc
@@ -270,11 +271,15 @@ def read_funds(
 ) -> Funds:
     """``owner``'s funds in ``tokens``: its open orders from the node, then its balances and
     allowances from the node's chain (``--rpc``, else the deployment file's), at one block.
-    ``sdex balance`` and the console's ``balance`` say the same figures."""
+    ``sdex balance`` and the console's ``balance`` say the same figures. ``ListingDiffers``
+    if a token read there answers other ``decimals()`` or ``symbol()`` than the node lists
+    (its figures would be shown in the node's units: wallet78)."""
     mine, cut = open_orders(client, config, owner)
     addresses = {sym: t.address.lower() for sym, t in tokens.items()}
     with node_chain(config, rpc, deployment_path) as chain:
         head, read = read_chain(chain, config.exchange, owner, addresses)
+        readable = {sym: t for sym, t in tokens.items() if not isinstance(read[sym], str)}
+        check_tokens_on_chain(chain, readable, SHOW)
     funds = [_funds(sym, addresses[sym], t.decimals, read[sym], mine) for sym, t in tokens.items()]
     return Funds(head, funds, len(mine), cut)
 
@@ -371,7 +376,10 @@ def show_funds(
     help="Only this market's two tokens [default: every token the node lists].",
 )  # fmt: skip
 @rpc_option("JSON-RPC endpoint of the node's chain [default: the deployment file's rpc].")
-@deployment_option("Deployment file, read for its rpc when --rpc is not given.")
+@deployment_option(
+    "Deployment file: the node's chain id, Exchange and token addresses and decimals are checked "
+    "against it (when it is there); read for its rpc when --rpc is not given."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (base units).")
 def balance(
     node_url: str,
@@ -388,7 +396,10 @@ def balance(
     out = stdout_console()
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
-        got = read_funds(client, config, owner, tokens_shown(config, pair), rpc, deployment_path)
+        shown = tokens_shown(config, pair)
+        market = pair_market(config, pair) if pair is not None else None
+        check_file(config, Trusted.from_options(rpc, deployment_path), market, SHOW)
+        got = read_funds(client, config, owner, shown, rpc, deployment_path)
         if as_json:
             body = {
                 "address": owner,

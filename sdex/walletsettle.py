@@ -47,9 +47,10 @@ def await_settlement(
     in flight (at most ``wait`` seconds), then say what the chain did: the amounts mined and
     their transactions, or that the settlement failed, with the node's status (review17)."""
     pending = meta_uint(posted.meta_data, "pendingMakerAmount")
-    if not posted.matches or not pending or not wait > 0:  # (nan: no wait, never forever)
+    if not pending or not wait > 0:  # (nan: no wait, never forever)
         return
-    matched = sum(x.incoming_maker_amount for x in posted.matches)
+    # (an order read back has no matches listed: what is in flight of it, wallet78)
+    matched = sum(x.incoming_maker_amount for x in posted.matches) or pending
     out.print(f"waiting for the settlement on chain (at most {wait:g} s)...")
     end = time.monotonic() + wait
     rec = _read_until(client, posted.order_hash, end)

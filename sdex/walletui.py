@@ -18,7 +18,6 @@ from sdex.client import (
     NodeApiError,
     NodeClient,
     NodeLateError,
-    NodeProtocolError,
     OrderConfig,
     PostedOrder,
 )
@@ -33,6 +32,7 @@ from sdex.wallet import (
     fmt_price,
     sign_limit_order,
 )
+from sdex.walletlate import Unanswered, held_unstored, late, read_back
 from sdex.walletout import short_error
 from sdex.walletsettle import await_settlement, meta_uint, print_status_url
 
@@ -77,7 +77,8 @@ def place_order(
     max_fee_bps: int = MAX_FEE_BPS,
 ) -> PostedOrder:
     """Sign a limit order, show it, post it and show the node's answer (``sdex order``, the
-    console's ``send_order``); a match still settling is waited for at most ``settle_wait``
+    console's ``send_order``), or, the answer late or a 503 naming it, what is known of it
+    (``sdex.walletlate``); a match still settling is waited for at most ``settle_wait``
     seconds (``await_settlement``). ``WalletInputError``, before anything is sent, if the
     numbers make no valid order. ``cancel_with``: the command that cancels an order where the
     wallet is typed (``cancel`` at the console's prompt), named when a self-trade refusal
@@ -86,23 +87,21 @@ def place_order(
     check_fee(config, max_fee_bps, client.base_url)
     signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
     _print_signed(out, m, side, price, signed, config)
+    unanswered: Unanswered | None = None
     try:
         posted = client.post_order(signed, tif)
     except NodeApiError as e:
-        if not _held_unstored(e, signed):
+        if (unanswered := held_unstored(e, signed)) is None:
             raise _said_refused(e, expiry_seconds, cancel_with) from None
-        posted = _read_unstored(out, client, signed, e)
-        out.print(f"order [bold]{escape(posted.order_hash)}[/]")
-        lead = f"status {escape(posted.status)} (read back); its record:"
-        print_status_url(out, client.base_url, posted.order_hash, lead)
-        return posted
     except NodeLateError as e:
-        posted = _read_back(out, client, signed, e)
+        unanswered = late(e)
+    if unanswered is not None:  # (what is known of it said: ``sdex.walletlate``)
+        posted = read_back(out, client, signed, tif, unanswered)
         out.print(f"order [bold]{escape(posted.order_hash)}[/]")
         lead = f"status {escape(posted.status)} (read back); its record:"
         print_status_url(out, client.base_url, posted.order_hash, lead)
-        return posted
-    _print_posted(out, m, side, signed, posted, client.base_url)
+    else:
+        _print_posted(out, m, side, signed, posted, client.base_url)
     try:
         await_settlement(out, client, m, side, posted, settle_wait)
     except BrokenPipeError:  # (its output's reader went away: ``sdex.clipipe``)
@@ -110,79 +109,6 @@ def place_order(
     except (SdexError, OSError) as e:  # (the order was taken: say so, not a failure)
         out.print(f"[yellow]could not follow the settlement:[/] {escape(short_error(e))}")
     return posted
-
-
-READ_BACK = 5.0
-"""Seconds a wallet gives its read of an order whose POST went unanswered (``_read_back``)."""
-
-
-def _read_back(
-    out: Console, client: NodeClient, signed: SignedOrder, late: NodeLateError
-) -> PostedOrder:
-    """An order POSTed whose answer did not come in time (``late``): the node may have taken
-    it, its answer held past the wallet's 10 s (a chain read of up to 8 s, then a commit
-    wait of up to 10: review77b, reads76 and wait74). It is read back by its hash: held,
-    it was taken (said, and its status shown as posted: the user, told only "did not answer",
-    would sign a second order with a new ``sdex order``); not held, or not read,
-    ``NodeLateError`` says which, with the hash to look up."""
-    hash_hex = signed.hash_hex
-    try:
-        rec = client.get_order(hash_hex, timeout=READ_BACK)
-    except NodeApiError as e:
-        if e.status != 404:
-            raise NodeLateError(f"{late}; reading order {hash_hex} back: {e}") from None
-        raise NodeLateError(
-            f"{late}, and does not hold order {hash_hex} (yet: it may still be judging it; "
-            f"if it takes it, GET /v1/orders/{hash_hex} at the node says so; a new `sdex "
-            "order` signs another order)"
-        ) from None
-    except (SdexError, OSError) as e:
-        raise NodeLateError(
-            f"{late}: order {hash_hex} may have been taken (its record, GET "
-            f"/v1/orders/{hash_hex} at the node, says; a new `sdex order` signs another "
-            f"order); reading it back: {short_error(e)}"
-        ) from None
-    if rec.order != signed.order or rec.order_hash.lower() != hash_hex:
-        raise NodeProtocolError(
-            f"{late}; asked for order {hash_hex}, it answered with another order's record"
-        )
-    out.print(f"[yellow]note:[/] {escape(str(late))}, but it holds the order: it was taken")
-    return PostedOrder(rec.order_hash, rec.status, rec.meta_data, None, [], created=True)
-
-
-def _held_unstored(e: NodeApiError, signed: SignedOrder) -> bool:
-    """Whether the node's refusal says it holds this order, not stored yet: a 503 naming
-    its hash (its commit wait ran out, or its row was refused: the order is in its book)."""
-    body = e.body
-    held = body.get("orderHash") if isinstance(body, dict) else None
-    return e.status == 503 and isinstance(held, str) and held.lower() == signed.hash_hex
-
-
-def _read_unstored(
-    out: Console, client: NodeClient, signed: SignedOrder, e: NodeApiError
-) -> PostedOrder:
-    """An order the node took into its book but did not store in time (``e``, its 503
-    naming the order: left77): read back by its hash, as after a late answer, and said as
-    held, not "not stored" (read as not taken, a user signed a second order); not held or
-    not read, the node's words and the hash to look up."""
-    hash_hex = signed.hash_hex
-    said = f"the node at {client.base_url} answered HTTP 503: {e.reason}"
-    try:
-        rec = client.get_order(hash_hex, timeout=READ_BACK)
-    except (SdexError, OSError) as read:
-        raise NodeApiError(
-            e.status, f"{said}; reading order {hash_hex} back: {short_error(read)}", e.code,
-            e.validation_errors, e.rejection, e.body, e.retry_after,
-        ) from None  # fmt: skip
-    if rec.order != signed.order or rec.order_hash.lower() != hash_hex:
-        raise NodeProtocolError(
-            f"{said}; asked for order {hash_hex}, it answered with another order's record"
-        )
-    out.print(
-        f"[yellow]note:[/] {escape(said)}; read back, it holds the order: it was taken, not "
-        "yet stored (a restart of the node before it stores it would lose it)"
-    )
-    return PostedOrder(rec.order_hash, rec.status, rec.meta_data, None, [], created=True)
 
 
 def _said_refused(

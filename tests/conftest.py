@@ -26,6 +26,7 @@ from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, si
 from tests.deep import DEEP
 
 LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,6 +96,27 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         gc.collect()
         gc.freeze()
+
+
+@pytest.fixture(autouse=True)
+def own_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test runs in an empty directory of its own, not the repository's root (wallet78):
+    a wallet command reads ``.sdex/devnet.json`` where it runs when it is there (trust77), and
+    README's "Run nodes by hand" writes one at the root, so a developer's own devnet file
+    changed what CLI tests invoking ``sdex`` in-process or as a child saw (a test of ``sdex
+    order`` against its node refused: "refusing to sign: ... exchange is 0x... at the node,
+    0x... in the deployment file .sdex/devnet.json"); and a command writing there (``sdex
+    devnet``'s default file) wrote into the tree. A test needing the root names it (``ROOT``,
+    ``cwd=ROOT``). A child ``python -m sdex`` imported this tree's ``sdex`` from its working
+    directory: it is put first on ``$PYTHONPATH`` instead."""
+    here = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(here)
+    paths = os.environ.get("PYTHONPATH", "")
+    if str(ROOT) not in paths.split(os.pathsep):
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), paths) if p))
+    return here
 
 
 @pytest.fixture(scope="session")

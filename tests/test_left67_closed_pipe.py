@@ -97,7 +97,7 @@ async def test_wallet_commands_into_a_closed_pipe_end_quietly(chain: Chain, tmp_
         key = "0x" + chain.keys[1].hex()
         network = _network(chain, tmp_path)  # (the listing checked against it: nothing said)
         for argv in (
-            ["book", "--node", url],
+            ["book", "--node", url, *network],
             ["order", "buy", "1000", "0.5", "--node", url, "--key", key, *network],
             ["console", "--node", url, "--key", key, *network],
         ):

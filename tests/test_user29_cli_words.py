@@ -131,7 +131,10 @@ async def test_the_book_of_a_node_that_cannot_read_its_chain_says_so(
         cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc)
         async with running_node(cfg) as (_node, api):
             url = api.base
-            r = await asyncio.to_thread(cli, "book", "--node", url)
+            network = tmp_path / "devnet.json"  # (the listing checked against it: wallet78)
+            c.deployment.save(network)
+            book = ("book", "--node", url, "--deployment", str(network))
+            r = await asyncio.to_thread(cli, *book)
             assert r.exit_code == 0 and "warning" not in r.output, r.output
             cut.set()
 
@@ -140,7 +143,7 @@ async def test_the_book_of_a_node_that_cannot_read_its_chain_says_so(
                 return bool(h.get("chain") == "unreachable")
 
             await wait_for(unreachable, timeout=60)
-            r = await asyncio.to_thread(cli, "book", "--node", url)
+            r = await asyncio.to_thread(cli, *book)
             assert r.exit_code == 0, r.output
             assert (
                 "warning: the node cannot reach its chain now (chainStatus unreachable): this "
