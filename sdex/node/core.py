@@ -135,6 +135,8 @@ class Node(NodePeering):
         self.contract_sigs = Eip1271Batcher(  # (verdicts in mirror.sigs)
             self.contract_rpc, ex, self.mirror, code_rpc=self.rpc
         )
+        # (a maker with a funded open order here has a record: its reads not the pool's, reads78)
+        self.contract_sigs.keys.recorded_by = self.registry.trades
         self.intake = self._intake(self.batcher, fee=(cfg.fee_recipient, cfg.fee_bps))
         # A turn's wallet orders (a group) get their verdicts back in one part: in parts the
         # group resumed once a part and answered in parts, so the next turns' groups were

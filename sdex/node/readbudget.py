@@ -122,13 +122,19 @@ class ReadBudget:
     def spend(self, sender: Callable[[int], str]) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
         (worked out only for an order that needs a read: most never ask)."""
-        return lambda i: self.take(sender(i))
+
+        def spend(i: int) -> str | None:
+            who = sender(i)
+            return who if self.take(who) else None
+
+        return spend
 
     def wallet(self, address: str | None) -> Spend:
         """The ``Spend`` of a wallet's post from ``address``: a token of its ``client_group``
         and one of each wider network it is in (``client_path``), and the ceiling's lane, or
         none at all (the one helper of every such budget, ``sdex.httpkit.NetworkLimiter``)."""
-        return lambda _i: self._take(self._buckets, client_group(address))
+        group = client_group(address)
+        return lambda _i: group if self._take(self._buckets, group) else None
 
     def _take(self, buckets: RateLimiter | NetworkLimiter, client: str) -> bool:
         """A token of ``client``'s in ``buckets`` and one of the ceiling's lane, or none (the
