@@ -25,7 +25,8 @@ orders pending (all strangers' keys and all peers of little standing as one peer
 ``owner``, ``reads_owner``) has its next checks set aside
 (*parked*, in their order, taken again after the others once one of its reads ends; a
 group takes at most ``chunk`` orders, so a peer has fewer than ``reads_per_peer + chunk``
-pending); with ``reads`` pending in all, the next group waits for one to end. Orders the
+pending); with ``reads`` pending in all, each owner's counted up to ``reads_per_peer``
+(``_at_bound``), the next group waits for one to end. Orders the
 intake judges without a read (most: known accounts) never wait for another's read.
 
 The queue is an insertion-ordered dict: a check ends or leaves in O(1), and a group walks
@@ -165,7 +166,7 @@ class PeerChecks:
             if group is None or group.task is None or group.task.done():
                 if mine.given >= len(mine.orders):
                     break  # (its orders wait only on chain reads)
-                if self.pending_reads >= max(1, self._hooks.reads()):
+                if self._at_bound():
                     self.bounded += 1
                     await self._wait(self._freed)
                     continue
@@ -416,6 +417,16 @@ class PeerChecks:
             if not self._leading:
                 self._leading = True
                 self._hand_on()
+
+    def _at_bound(self) -> bool:
+        """``reads`` pending in all, each owner's counted up to ``reads_per_peer`` only: a group
+        takes up to ``chunk`` of an owner's orders while it is below its bound, all of which
+        may be left pending, and reads78 found two owners (the strangers and one sybil in the
+        top ``reads_own_peers``) holding 64 so, every other peer's next group waiting."""
+        most, cap = max(1, self._hooks.reads_per_peer()), max(1, self._hooks.reads())
+        if self.pending_reads < cap:
+            return False
+        return sum(min(n, most) for n in self._reads.values()) >= cap
 
     def _free(self) -> None:
         """A read ended: a leader waiting for one goes on."""
