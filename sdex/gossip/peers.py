@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -330,7 +330,10 @@ class Peers(Dialing):
 
     def leading(self, k: int, least: int) -> frozenset[str]:
         """The ``k`` admitted peers that delivered most over time (``standings.Leaders``)."""
-        return self._leaders.of(lambda: ((x, p.standing) for x, p in self._peers.items()), k, least)
+        return self._leaders.of(self._standings_of_peers, k, least, self.earn_seconds)
+
+    def _standings_of_peers(self) -> Iterator[tuple[str, Standing]]:
+        return ((x, p.standing) for x, p in self._peers.items())
 
     def seen(self, key: str) -> None:
         peer = self._peers.get(key)
