@@ -48,14 +48,28 @@ from sdex.gossip.checkparts import CheckHooks, Entry, Group, PartialVerdicts, Su
 from sdex.gossip.stream import cancel_all
 
 log = logging.getLogger("sdex.gossip")
-__all__ = ["STRANGERS", "CheckHooks", "PartialVerdicts", "PeerChecks", "Submit", "reads_owner"]
+__all__ = [
+    "NEWCOMERS",
+    "STRANGERS",
+    "CheckHooks",
+    "PartialVerdicts",
+    "PeerChecks",
+    "Submit",
+    "reads_owner",
+]
 
 STRANGERS = "(strangers)"
 """The owner whose bound of pending reads every key not in the peer table counts against,
 and every admitted peer's below its own standing (``reads_owner``)."""
 
 
-def reads_owner(sender: str, leading: bool) -> str:
+NEWCOMERS = "(new) "
+"""The prefix of the owners of admitted peers' pending reads below the leading ones, one per
+host group (``reads_owner``): together they count at most half ``reads`` toward the bound in
+all (``_at_bound``)."""
+
+
+def reads_owner(sender: str, leading: bool, host: str | None = None) -> str:
     """Whose bound of pending reads ``sender``'s orders count against: its own if it is one
     of the admitted peers that delivered most over time (``leading``: ``Peers.leading``,
     at least ``reads_own_score`` points, earned a point a check of accepted orders at most
@@ -64,8 +78,13 @@ def reads_owner(sender: str, leading: bool) -> str:
     and 16 peers admitted at once, 4 slow reads each, held all 64 pending reads, so every
     other peer's next group waited for one to end; review77c: a point a check back to back,
     so 16 sybils each reached the bar with 5 checks of one funded account's orders, free,
-    and held them all again)."""
-    return sender if leading else STRANGERS
+    and held them all again). An admitted peer not leading (``host``: its host group,
+    ``Peers``' per-host bound) shares one with the peers of its host group (reads78: with
+    every stranger, so a swarm of sybils of one machine held the bound of every new honest
+    peer's reads too)."""
+    if leading:
+        return sender
+    return STRANGERS if host is None else NEWCOMERS + host
 
 
 class PeerChecks:
@@ -426,7 +445,9 @@ class PeerChecks:
         most, cap = max(1, self._hooks.reads_per_peer()), max(1, self._hooks.reads())
         if self.pending_reads < cap:
             return False
-        return sum(min(n, most) for n in self._reads.values()) >= cap
+        new = sum(min(n, most) for o, n in self._reads.items() if o.startswith(NEWCOMERS))
+        own = sum(min(n, most) for o, n in self._reads.items() if not o.startswith(NEWCOMERS))
+        return own + min(new, cap // 2) >= cap  # (newcomers' host groups: half at most)
 
     def _free(self) -> None:
         """A read ended: a leader waiting for one goes on."""

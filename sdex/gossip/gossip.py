@@ -200,7 +200,8 @@ class Gossip:
         and whose budget of chain reads they spend (``sdex.node.readbudget.peer_sender``)."""
         c = self.config
         leading = self.peers.leading(c.reads_own_peers, c.reads_own_score)
-        return reads_owner(sender, sender in leading)
+        peer = self.peers.get(sender)
+        return reads_owner(sender, sender in leading, None if peer is None else peer.host)
 
     def penalize(self, key: str, violations: int = 1) -> None:
         self._run(self.core.penalize(key, violations))

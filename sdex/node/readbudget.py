@@ -205,4 +205,5 @@ def peer_sender(gossip: Gossip | None, peer: str) -> str:
     peer new or of little standing (reads78: a bucket per admitted peer, and admission is
     cheap: N sybils read N times one peer's budget, and a bucket each of every key ever
     admitted was kept, up to ``httpkit.MAX_CLIENTS``; now at most ``reads_own_peers`` + 1)."""
-    return STRANGERS if gossip is None else gossip.reads_owner(peer)
+    owner = STRANGERS if gossip is None else gossip.reads_owner(peer)
+    return owner if owner == peer else STRANGERS  # (newcomers' host groups: strangers')
