@@ -15,9 +15,13 @@ another host group; the pushes checked through the node's own gossip driver."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import replace
 from pathlib import Path
 
+from sdex.gossip.checks import NEWCOMERS, CheckHooks, PeerChecks
+from sdex.gossip.timing import CheckTiming
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack30_verdict_gas import burner
@@ -65,3 +69,49 @@ async def test_a_swarm_of_one_host_holds_no_new_peer_of_another(
         proxy.release.set()
         await wait_for(lambda: all(t.done() for t in sybils), 60)
         assert g.checks.pending_reads == 0 and not g.checks.parked
+
+
+async def test_newcomers_host_groups_count_half_the_bound_in_all() -> None:
+    """Newcomers of 8 host groups, one held read each, against a bound in all of 4 (1 an
+    owner): they count 2 toward it, so a leading peer's check still goes in; once a leading
+    peer's own reads bring the count to the bound, the next group waits."""
+    held = asyncio.Event()
+
+    async def submit(
+        objs: list[object], senders: list[str], reading: Callable[[], None]
+    ) -> AsyncGenerator[tuple[int, str], None]:
+        await asyncio.sleep(0)
+        if any(o == "slow" for o in objs):
+            reading()
+            await held.wait()
+        for i in range(len(objs)):
+            yield i, "accepted"
+
+    q = PeerChecks(
+        CheckHooks(
+            submit=submit,
+            banned=lambda _s: False,
+            judge=lambda _c, _v: None,
+            penalize=lambda _s, _n: None,
+            chunk=lambda: 1,
+            timing=CheckTiming(),
+            reads=lambda: 4,
+            reads_per_peer=lambda: 1,
+            owner=lambda s: s if s.startswith("lead") else NEWCOMERS + s,
+        )
+    )
+    async with asyncio.timeout(10):
+        new = [asyncio.create_task(q.run(f"host-{k}", k, ["slow"])) for k in range(8)]
+        while q.pending_reads < 8:
+            await asyncio.sleep(0)
+        assert (await q.run("lead-1", 10, ["fast"]))[0] == ["accepted"]  # (2 of 4 counted)
+        leads = [asyncio.create_task(q.run(f"lead-{k}", 20 + k, ["slow"])) for k in (2, 3)]
+        while q.pending_reads < 10:
+            await asyncio.sleep(0)
+        late = asyncio.create_task(q.run("lead-1", 30, ["fast"]))  # (4 of 4: it waits)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not late.done() and q.bounded > 0
+        held.set()
+        await asyncio.gather(*new, *leads, late)
+    assert q.pending_reads == 0 and not q._queue
