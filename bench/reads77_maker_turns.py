@@ -38,8 +38,13 @@ from sdex.node.core import Node  # noqa: E402
 from sdex.node.main import serve  # noqa: E402
 
 
-async def one_run(node: Node, s: Setup, n: int, gap: float, per_key: int) -> dict[str, Any]:
-    node.contract_sigs.turns = Turns(per_key)
+async def one_run(
+    node: Node, s: Setup, n: int, gap: float, per_key: int, keep: bool = False
+) -> dict[str, Any]:
+    """``n`` orders one every ``gap`` s, under ``Turns(per_key)`` (``keep``: the node's
+    turns as they are: bench/reads78_fresh_maker.py)."""
+    if not keep:
+        node.contract_sigs.turns = Turns(per_key)
     orders = [o for o in s.orders(node, 2 * n, node.now() + 3600) if o.order.maker == s.unfunded]
     took: list[float] = []
 

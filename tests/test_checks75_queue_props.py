@@ -1,7 +1,8 @@
 """checks75: the peers' check queue (``PeerChecks``) with orders whose chain reads end late,
 in any order: every check gets each of its orders' verdicts, in its orders' order; the reads
-left pending stay within their bounds (a peer's under ``reads_per_peer + chunk``, all under
-``reads + chunk``); every order goes through the intake once; at the end nothing is left
+left pending stay within their bounds (a peer's under ``reads_per_peer + chunk``, all, each
+peer's counted up to ``reads_per_peer``, under ``reads + chunk``: reads78, and so all under
+the peers' bounds together); every order goes through the intake once; at the end nothing is left
 pending, parked, queued or leading. The intake here answers at once, except each order
 marked slow, whose verdict comes after its own delay, once the call said ``reading``."""
 
@@ -17,10 +18,11 @@ from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks
 from sdex.gossip.timing import CheckTiming
 
 CHUNK, READS, PER_PEER = 4, 6, 2
+SENDERS = 4
 
 checks_st = st.lists(
     st.tuples(
-        st.integers(0, 3),  # sender
+        st.integers(0, SENDERS - 1),  # sender
         st.lists(st.integers(0, 4), min_size=0, max_size=7),  # each order's delay (0: none)
         st.integers(0, 3),  # loop turns before it arrives
     ),
@@ -31,7 +33,7 @@ checks_st = st.lists(
 
 async def scenario(checks: list[tuple[int, list[int], int]]) -> None:
     seen: list[object] = []
-    worst = {"all": 0, "peer": 0}
+    worst = {"all": 0, "peer": 0, "counted": 0}
     q: PeerChecks
 
     async def late(i: int, o: object, delay: int) -> tuple[int, str]:
@@ -55,6 +57,8 @@ async def scenario(checks: list[tuple[int, list[int], int]]) -> None:
             reading()
             worst["all"] = max(worst["all"], q.pending_reads)
             worst["peer"] = max(worst["peer"], *q._reads.values(), 0)
+            counted = sum(min(n, PER_PEER) for n in q._reads.values())
+            worst["counted"] = max(worst["counted"], counted)
             for fut in asyncio.as_completed(slow):
                 i, verdict = await fut
                 yield i, verdict
@@ -83,7 +87,8 @@ async def scenario(checks: list[tuple[int, list[int], int]]) -> None:
         await asyncio.gather(*(one(k, s, d, w) for k, (s, d, w) in enumerate(checks)))
     every = [(k, j, d) for k, (_s, ds, _w) in enumerate(checks) for j, d in enumerate(ds)]
     assert sorted(seen) == sorted(every)  # (each order checked once)
-    assert worst["all"] < READS + CHUNK and worst["peer"] < PER_PEER + CHUNK, worst
+    assert worst["counted"] < READS + CHUNK and worst["peer"] < PER_PEER + CHUNK, worst
+    assert worst["all"] < SENDERS * (PER_PEER + CHUNK), worst
     assert q.pending_reads == 0 and q.parked == 0 and not q._reads and not q._parked
     assert not q._queue and not q._leading and not q._reading
 

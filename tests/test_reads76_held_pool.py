@@ -56,7 +56,7 @@ async def test_held_contract_reads_hold_no_other_read(chain: Chain, tmp_path: Pa
         running_node(replace(base, rpc=proxy.url)) as (node, api),
     ):
         await wait_for(node.mirror_ready)
-        most = node.contract_sigs.turns.per_key  # (one maker's share: reads77)
+        most = node.contract_sigs.share(w)  # (one maker's share: reads77, reads78)
         hostile = []
         for k, order in enumerate(contract_asks(c, w, HELD)):
             hostile.append(asyncio.ensure_future(node.submit_wallet(order.to_json())))

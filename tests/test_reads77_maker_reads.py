@@ -45,8 +45,7 @@ async def test_a_hostile_maker_holds_only_its_share(chain: Chain, tmp_path: Path
         await wait_for(node.mirror_ready)
         sigs = node.contract_sigs
         pool = node.contract_rpc.connections
-        share = getattr(sigs, "turns", None)  # (before reads77: none, the pool its share)
-        most = pool if share is None else share.per_key
+        most = sigs.share(w)  # (a maker without a record: one at a time, reads78)
         hostile = []
         for k, order in enumerate(contract_asks(c, w, pool)):
             hostile.append(asyncio.ensure_future(node.submit_wallet(order.to_json())))

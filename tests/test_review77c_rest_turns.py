@@ -56,7 +56,7 @@ async def test_a_hostile_maker_in_rest_holds_only_its_share(chain: Chain, tmp_pa
     ):
         await wait_for(node.mirror_ready)
         sigs = node.contract_sigs
-        share = sigs.turns.per_key
+        share = sigs.share(w)  # (a maker without a record: one at a time, reads78)
         hostile_orders = contract_asks(c, w, 2 * share)
         answers = []
         for k, order in enumerate(hostile_orders[:share]):  # (its own key's turns)

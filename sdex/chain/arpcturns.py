@@ -1,85 +1,100 @@
-"""Turns on an async client's connections, per key (``Turns``): at most ``per_key`` of one
-key's reads in flight at once; the key's others wait in order, holding no connection.
+"""Turns on an async client's connections, per key (``Turns``): at most ``limit(key)`` of one
+key's reads in flight at once; the others wait, holding no connection and no turn.
 
 A client's connections are few (``sdex.ingest.verify.CONTRACT_CONNECTIONS``: 4) and taken in
 the order asked: one key whose reads never end (a contract wallet whose ``isValidSignature``
 burns its gas, or a path to the chain that holds its calls) took them all, and every other
-key's read waited for one (reads77). Under ``Turns`` with ``per_key`` below the connections,
-one key holds at most ``per_key`` of them, the rest stay free for the others."""
+key's read waited for one (reads77). Under ``Turns`` with each key's bound below the
+connections, one key holds at most its bound of them, the rest stay free for the others.
+
+A read may take turns of several keys at once (``turns``: its makers', its submitter's, a
+pool's): it gets all of them together or waits holding none (reads78: taken one after another,
+a read waiting for a pool's turn held its submitter's, and the submitter's other reads waited
+behind it; all or none, no two calls wait on each other's keys, so none deadlock)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 
 
 class Turns:
-    """At most ``per_key`` turns of one key at once; a key's waiting calls in their order."""
+    """At most ``limit(key)`` turns of one key at once (default ``per_key``); waiting calls
+    served in their order, each once every key it asks for has a turn free."""
 
-    def __init__(self, per_key: int) -> None:
+    def __init__(self, per_key: int, limit: Callable[[str], int] | None = None) -> None:
         self.per_key = max(1, per_key)
+        self._limit = limit
         self._busy: dict[str, int] = {}
         """Turns taken, per key (a key with none: absent)."""
-        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
-        """Each key's calls waiting for a turn, in order (a key with none: absent)."""
+        self._waiting: dict[asyncio.Future[None], tuple[str, ...]] = {}
+        """The calls waiting, in order, with the keys each asks for (none waiting: empty)."""
         self.waited = 0
-        """Calls that waited for their key's turn (its ``per_key`` were taken)."""
+        """Calls that waited for a turn (one of their keys had all its turns taken)."""
 
     def busy(self, key: str) -> int:
         """Turns ``key`` has now."""
         return self._busy.get(key, 0)
 
+    def limit(self, key: str) -> int:
+        """The most turns ``key`` may have at once."""
+        return self.per_key if self._limit is None else max(1, self._limit(key))
+
     @asynccontextmanager
     async def turn(self, key: str) -> AsyncIterator[None]:
-        """One of ``key``'s turns for the block: at once if it has fewer than ``per_key``,
-        else once one of its turns ends (cancelled meanwhile: it leaves the line)."""
-        if self._busy.get(key, 0) < self.per_key:
-            self._busy[key] = self._busy.get(key, 0) + 1
+        """One of ``key``'s turns for the block (``turns`` of one key)."""
+        async with self.turns((key,)):
+            yield
+
+    @asynccontextmanager
+    async def turns(self, keys: Iterable[str]) -> AsyncIterator[None]:
+        """A turn of each of ``keys`` for the block: at once if each has one free, else once
+        they all have (cancelled meanwhile: it leaves the line, holding nothing)."""
+        mine = tuple(sorted(set(keys)))
+        if not self._waiting and self._free(mine):  # (none before it: it goes first)
+            self._take(mine)
         else:
             self.waited += 1
-            mine = asyncio.get_running_loop().create_future()
-            line = self._waiting.setdefault(key, deque())
-            line.append(mine)
+            fut = asyncio.get_running_loop().create_future()
+            self._waiting[fut] = mine
+            self._serve()  # (its keys free, the calls before it waiting on others': it goes)
             try:
-                await mine
+                await fut
             except asyncio.CancelledError:
-                if mine.done() and not mine.cancelled():
-                    self._end(key)  # (handed a turn, then cancelled: the next takes it)
-                elif mine in line:  # (else a turn's end passed it over already)
-                    line.remove(mine)
-                    if not line:
-                        del self._waiting[key]
+                if fut.done() and not fut.cancelled():
+                    self._end(mine)  # (handed its turns, then cancelled: they pass on)
+                else:
+                    self._waiting.pop(fut, None)
                 raise
         try:
             yield
         finally:
-            self._end(key)
+            self._end(mine)
 
-    @asynccontextmanager
-    async def turns(self, keys: Iterable[str]) -> AsyncIterator[None]:
-        """A turn of each of ``keys`` for the block, taken one after another in sorted order
-        (every caller's: none waits for a key while holding one a caller it waits behind
-        needs), each ended as the block ends or a later one's wait is cancelled."""
-        async with AsyncExitStack() as held:
-            for key in sorted(set(keys)):
-                await held.enter_async_context(self.turn(key))
-            yield
+    def _free(self, keys: tuple[str, ...]) -> bool:
+        return all(self._busy.get(k, 0) < self.limit(k) for k in keys)
 
-    def _end(self, key: str) -> None:
-        """One of ``key``'s turns ended: the next of its waiting calls takes it, or it is
-        free."""
-        line = self._waiting.get(key)
-        while line:
-            nxt = line.popleft()
-            if not line:
-                del self._waiting[key]
-            if not nxt.done():
-                nxt.set_result(None)
-                return  # (the turn passes on: ``busy`` unchanged)
-        left = self._busy[key] - 1
-        if left:
-            self._busy[key] = left
-        else:
-            del self._busy[key]
+    def _take(self, keys: tuple[str, ...]) -> None:
+        for k in keys:
+            self._busy[k] = self._busy.get(k, 0) + 1
+
+    def _end(self, keys: tuple[str, ...]) -> None:
+        """``keys``' turns ended: the waiting calls whose keys are all free now take them."""
+        for k in keys:
+            left = self._busy[k] - 1
+            if left:
+                self._busy[k] = left
+            else:
+                del self._busy[k]
+        self._serve()
+
+    def _serve(self) -> None:
+        """Each waiting call in its order whose keys are all free takes them (O(waiting))."""
+        for fut, keys in list(self._waiting.items()):
+            if fut.done():  # (cancelled: its task leaves the line itself)
+                continue
+            if self._free(keys):
+                del self._waiting[fut]
+                self._take(keys)
+                fut.set_result(None)

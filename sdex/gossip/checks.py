@@ -25,7 +25,8 @@ orders pending (all strangers' keys and all peers of little standing as one peer
 ``owner``, ``reads_owner``) has its next checks set aside
 (*parked*, in their order, taken again after the others once one of its reads ends; a
 group takes at most ``chunk`` orders, so a peer has fewer than ``reads_per_peer + chunk``
-pending); with ``reads`` pending in all, the next group waits for one to end. Orders the
+pending); with ``reads`` pending in all, each owner's counted up to ``reads_per_peer``
+(``_at_bound``), the next group waits for one to end. Orders the
 intake judges without a read (most: known accounts) never wait for another's read.
 
 The queue is an insertion-ordered dict: a check ends or leaves in O(1), and a group walks
@@ -47,14 +48,28 @@ from sdex.gossip.checkparts import CheckHooks, Entry, Group, PartialVerdicts, Su
 from sdex.gossip.stream import cancel_all
 
 log = logging.getLogger("sdex.gossip")
-__all__ = ["STRANGERS", "CheckHooks", "PartialVerdicts", "PeerChecks", "Submit", "reads_owner"]
+__all__ = [
+    "NEWCOMERS",
+    "STRANGERS",
+    "CheckHooks",
+    "PartialVerdicts",
+    "PeerChecks",
+    "Submit",
+    "reads_owner",
+]
 
 STRANGERS = "(strangers)"
 """The owner whose bound of pending reads every key not in the peer table counts against,
 and every admitted peer's below its own standing (``reads_owner``)."""
 
 
-def reads_owner(sender: str, leading: bool) -> str:
+NEWCOMERS = "(new) "
+"""The prefix of the owners of admitted peers' pending reads below the leading ones, one per
+host group (``reads_owner``): together they count at most half ``reads`` toward the bound in
+all (``_at_bound``)."""
+
+
+def reads_owner(sender: str, leading: bool, host: str | None = None) -> str:
     """Whose bound of pending reads ``sender``'s orders count against: its own if it is one
     of the admitted peers that delivered most over time (``leading``: ``Peers.leading``,
     at least ``reads_own_score`` points, earned a point a check of accepted orders at most
@@ -63,8 +78,13 @@ def reads_owner(sender: str, leading: bool) -> str:
     and 16 peers admitted at once, 4 slow reads each, held all 64 pending reads, so every
     other peer's next group waited for one to end; review77c: a point a check back to back,
     so 16 sybils each reached the bar with 5 checks of one funded account's orders, free,
-    and held them all again)."""
-    return sender if leading else STRANGERS
+    and held them all again). An admitted peer not leading (``host``: its host group,
+    ``Peers``' per-host bound) shares one with the peers of its host group (reads78: with
+    every stranger, so a swarm of sybils of one machine held the bound of every new honest
+    peer's reads too)."""
+    if leading:
+        return sender
+    return STRANGERS if host is None else NEWCOMERS + host
 
 
 class PeerChecks:
@@ -165,7 +185,7 @@ class PeerChecks:
             if group is None or group.task is None or group.task.done():
                 if mine.given >= len(mine.orders):
                     break  # (its orders wait only on chain reads)
-                if self.pending_reads >= max(1, self._hooks.reads()):
+                if self._at_bound():
                     self.bounded += 1
                     await self._wait(self._freed)
                     continue
@@ -416,6 +436,18 @@ class PeerChecks:
             if not self._leading:
                 self._leading = True
                 self._hand_on()
+
+    def _at_bound(self) -> bool:
+        """``reads`` pending in all, each owner's counted up to ``reads_per_peer`` only: a group
+        takes up to ``chunk`` of an owner's orders while it is below its bound, all of which
+        may be left pending, and reads78 found two owners (the strangers and one sybil in the
+        top ``reads_own_peers``) holding 64 so, every other peer's next group waiting."""
+        most, cap = max(1, self._hooks.reads_per_peer()), max(1, self._hooks.reads())
+        if self.pending_reads < cap:
+            return False
+        new = sum(min(n, most) for o, n in self._reads.items() if o.startswith(NEWCOMERS))
+        own = sum(min(n, most) for o, n in self._reads.items() if not o.startswith(NEWCOMERS))
+        return own + min(new, cap // 2) >= cap  # (newcomers' host groups: half at most)
 
     def _free(self) -> None:
         """A read ended: a leader waiting for one goes on."""

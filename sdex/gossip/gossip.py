@@ -117,7 +117,7 @@ class Gossip:
                 timing=self.check_timing,
                 reads=lambda: self.config.reads_pending,
                 reads_per_peer=lambda: self.config.reads_pending_per_peer,
-                owner=self._reads_owner,
+                owner=self.reads_owner,
             )
         )
         """One group of peers' new orders in the intake at a time: peers never starve
@@ -195,11 +195,13 @@ class Gossip:
         """Send a cancel or settlement notice to every live peer."""
         self._run(self.core.notify(kind, notice, exclude))
 
-    def _reads_owner(self, sender: str) -> str:
-        """Whose bound of pending reads ``sender``'s orders count against (``reads_owner``)."""
+    def reads_owner(self, sender: str) -> str:
+        """Whose bound of pending reads ``sender``'s orders count against (``reads_owner``),
+        and whose budget of chain reads they spend (``sdex.node.readbudget.peer_sender``)."""
         c = self.config
         leading = self.peers.leading(c.reads_own_peers, c.reads_own_score)
-        return reads_owner(sender, sender in leading)
+        peer = self.peers.get(sender)
+        return reads_owner(sender, sender in leading, None if peer is None else peer.host)
 
     def penalize(self, key: str, violations: int = 1) -> None:
         self._run(self.core.penalize(key, violations))

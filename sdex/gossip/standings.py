@@ -21,6 +21,7 @@ is one; it comes back to the table, the newest of its tier, when the peer leaves
 from __future__ import annotations
 
 import heapq
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ MAX_STANDINGS = 4096
 EARN_SECONDS = 10.0
 """A peer's delivered value (``Standing.delivered``) grows by at most one point per this
 many seconds, however many checks of accepted orders it sends."""
+CREDIT_MOST = 30
+"""The most points one check of accepted orders earns: those of the ``EARN_SECONDS`` since
+the last one was credited, up to this many (5 minutes). reads78: a point a check, a peer
+delivering every 30 s earned a third of what sybils checking every 10 s did, and they
+overtook it; now a peer delivering at least every 5 minutes earns at the top rate too, and
+one idle longer is credited 5 minutes of it."""
 MAX_DELIVERED = 360
 """The most ``Standing.delivered`` holds (an hour of points: a peer that reached it stays
 ahead of every one that reached it later)."""
@@ -58,14 +65,22 @@ class Standing:
     forged, at most one per ``EARN_SECONDS`` (``earn``), less ``INVALID_PENALTY`` a forged
     one. What ranks peers for bounds of pending reads of their own (``leading``)."""
     delivered_at: float = float("-inf")
-    """Clock time ``delivered`` last grew (of two peers as high, the earlier ranks first)."""
+    """Clock time ``delivered`` was credited through (of two peers as high, the earlier
+    ranks first)."""
 
     def earn(self, now: float, every: float = EARN_SECONDS) -> bool:
-        """A check of accepted orders: a point of ``delivered`` unless one was earned less
-        than ``every`` seconds ago (or it is full); whether it grew."""
+        """A check of accepted orders: a point of ``delivered`` for each ``every`` seconds
+        since it was last credited, at most ``CREDIT_MOST`` (the first: one), none if less
+        than ``every`` (or it is full); whether it grew."""
         if self.delivered >= MAX_DELIVERED or now - self.delivered_at < every:
             return False
-        self.delivered, self.delivered_at = self.delivered + 1, now
+        if self.delivered_at == float("-inf"):
+            points, at = 1, now
+        else:  # (what is left of the last ``every`` counts toward the next point)
+            due = int((now - self.delivered_at) // every)
+            points = min(due, CREDIT_MOST, MAX_DELIVERED - self.delivered)
+            at = self.delivered_at + points * every if due <= CREDIT_MOST else now
+        self.delivered, self.delivered_at = self.delivered + points, at
         return True
 
     def banned(self, now: float) -> bool:
@@ -86,18 +101,26 @@ class Standing:
         self.introduced += counted
 
 
-def leading(peers: Iterable[tuple[str, Standing]], k: int, least: int) -> frozenset[str]:
-    """The ids of the ``k`` peers of most ``delivered`` (at least ``least``), of two as high
-    the one that got there first. A point a ``EARN_SECONDS`` at most: a peer admitted later
-    cannot outrank one that delivered since before it came and still does, however many
-    checks it sends (review77c: a point a check, back to back, so each of 16 sybils reached
-    the bar in 5 checks of orders of one funded account, free, and they outnumbered every
-    established peer)."""
+def leading(
+    peers: Iterable[tuple[str, Standing]], k: int, least: int, every: float = EARN_SECONDS
+) -> frozenset[str]:
+    """The ids of the ``k`` peers that have delivered since earliest (at least ``least``
+    points): ranked by ``delivered_at - delivered * every``, the time its points say it began
+    (of two as many points, the earlier first; of two credited as late, the more points).
+    A point a ``EARN_SECONDS`` at most: a peer admitted later cannot outrank one that
+    delivered since before it came and still does, however many checks it sends (review77c:
+    a point a check, back to back, so each of 16 sybils reached the bar in 5 checks of orders
+    of one funded account, free, and they outnumbered every established peer), nor however
+    seldom that one delivers, within ``CREDIT_MOST`` (reads78: ranked by points, a peer
+    delivering every 30 s was overtaken by sybils checking every 10 s)."""
+
+    def began(s: Standing) -> float:
+        return s.delivered_at - s.delivered * every if s.delivered else math.inf
+
     ranked = heapq.nsmallest(
-        max(0, k),
-        ((-s.delivered, s.delivered_at, key) for key, s in peers if s.delivered >= least),
+        max(0, k), ((began(s), key) for key, s in peers if s.delivered >= least)
     )
-    return frozenset(key for _d, _at, key in ranked)
+    return frozenset(key for _b, key in ranked)
 
 
 class Leaders:
@@ -112,11 +135,16 @@ class Leaders:
         self._kept = None
 
     def of(
-        self, peers: Callable[[], Iterable[tuple[str, Standing]]], k: int, least: int
+        self,
+        peers: Callable[[], Iterable[tuple[str, Standing]]],
+        k: int,
+        least: int,
+        every: float = EARN_SECONDS,
     ) -> frozenset[str]:
-        """``leading(peers(), k, least)``, again only if stale (or asked with other bounds)."""
+        """``leading(peers(), k, least, every)``, again only if stale (or asked with other
+        bounds)."""
         if self._kept is None or self._kept[0] != (k, least):
-            self._kept = (k, least), leading(peers(), k, least)
+            self._kept = (k, least), leading(peers(), k, least, every)
         return self._kept[1]
 
 

@@ -15,6 +15,7 @@ from sdex.chain import OrderState
 from sdex.errors import OrderParseError
 from sdex.futures import retrieved
 from sdex.ingest.limits import Limits
+from sdex.ingest.readturns import SUBMITTER
 from sdex.ingest.rejections import Rejection, RejectionCode, contract_refused, not_following
 from sdex.ingest.states import StateBatcher
 from sdex.ingest.verdicts import Accepted, IntakeResult, Known, taker_never_trades, verdict_of
@@ -23,10 +24,11 @@ from sdex.mirror import Mirror
 from sdex.model import MAX_SIGNATURE_BYTES
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, validity_errors
 
-Spend = Callable[[int], bool]
+Spend = Callable[[int], str | None]
 """Whether the order at this index of a ``submit``/``submit_each`` call may read the chain
-now: its sender's budget of chain reads (``sdex.node.readbudget``) takes a token, or refuses
-(the order is answered ``THROTTLED``). Asked only of an order that needs a read."""
+now: its sender's budget of chain reads (``sdex.node.readbudget``) takes a token, naming the
+sender it charged (its read's ``readturns.SUBMITTER``: "" none), or refuses, None (the order
+is answered ``THROTTLED``). Asked only of an order that needs a read."""
 Hand = Callable[[], object]
 """Called just before an intake call's first wait: its signatures' hand-over (sim48)."""
 
@@ -378,14 +380,19 @@ class Intake:
                     return not_following(status)
             if account not in self._first_reads:
                 mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
+        whose = None
         try:
-            if spend is not None and not spend(i):
-                self.throttled += 1
-                return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
+            if spend is not None:
+                if (who := spend(i)) is None:
+                    self.throttled += 1
+                    return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
+                whose = SUBMITTER.set(who)  # (its read's task is made in this context)
             return await self._read_unless_down(signed, ecdsa_ok)
         except Exception as e:
             return _unavailable(e)
         finally:
+            if whose is not None:
+                SUBMITTER.reset(whose)
             if mine is not None:
                 del self._first_reads[(o.maker, o.maker_token)]
                 mine.set_result(None)

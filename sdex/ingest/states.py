@@ -55,11 +55,15 @@ class StateBatcher:
     async def get(self, signed: SignedOrder) -> OrderState:
         fut: asyncio.Future[OrderState] = asyncio.get_running_loop().create_future()
         self._pending.append((signed, fut))
+        self._tagged(fut)
         if len(self._pending) >= self.max_batch:
             self._flush_now()
         elif self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_later())
         return await fut
+
+    def _tagged(self, fut: asyncio.Future[OrderState]) -> None:
+        """``fut``'s order joined the window (a subclass notes whose it is)."""
 
     async def get_many(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
         """States of many orders now, in chunks (used at restart and by the watcher)."""

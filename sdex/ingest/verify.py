@@ -52,6 +52,9 @@ from sdex.chain.rpc import quantity
 from sdex.errors import RpcError
 from sdex.ingest.cores import SpareCore
 from sdex.ingest.ecrecover import signer_of
+from sdex.ingest.readturns import CONTRACT_CONNECTIONS as CONTRACT_CONNECTIONS
+from sdex.ingest.readturns import MAKER_READS, SUBMITTER, ReadKeys
+from sdex.ingest.readturns import REST as REST
 from sdex.ingest.states import StateBatcher
 from sdex.mirror import Mirror
 from sdex.order import SignedOrder
@@ -63,24 +66,6 @@ Batch = list[tuple[SignedOrder, "asyncio.Future[bool | None]"]]
 MAX_PARTS = 8
 """Reads a window of EIP-1271 verdicts makes at most (one per maker; the rest share one):
 a window of orders in many makers' names costs the chain a few calls, not one each."""
-
-CONTRACT_CONNECTIONS = 4
-"""Connections the EIP-1271 verdicts' client opens to the chain at most: contract makers'
-reads past them wait for one of these, never for the node's others (reads76). Half the
-read client's 8: a slow path to the chain still serves honest contract makers' windows a
-few at once, and a hostile wallet's held reads hold at most these."""
-
-MAKER_READS = CONTRACT_CONNECTIONS // 2
-"""One maker's verdict reads in flight at once, at most (its others wait their turn, holding
-no connection: ``sdex.chain.arpcturns``): a hostile wallet whose reads are held leaves
-honest contract makers half the verdicts' connections (reads77: it held all four)."""
-
-REST = "(rest)"
-"""The turns' key of a window's read shared by its makers past ``MAX_PARTS``; the read takes
-each of those makers' turns too (``Turns.turns``: in sorted order). review77c:
-a maker's rows there counted against this key only, and a hostile wallet whose reads are
-held, its own turns taken, posted behind decoys in names nobody uses (untracked makers sort
-as they came: a cheap read each) and held this key's turns too, all four connections."""
 
 
 def ecdsa_ok(signed: SignedOrder) -> bool | None:
@@ -327,8 +312,13 @@ class Eip1271Batcher(StateBatcher):
         """Reads a window's orders are split into at most (one per maker: ``MAX_PARTS``)."""
         self.split = 0
         """Reads more than one a window made because its orders had several makers."""
-        self.turns = Turns(MAKER_READS)
-        """Each maker's reads in flight (``MAKER_READS``; past ``max_parts``: ``REST`` too)."""
+        self.keys = ReadKeys()
+        """Whose turns a read takes, and their bounds (``sdex.ingest.readturns``; the node
+        gives ``recorded``: a maker with an open order here)."""
+        self.turns = Turns(MAKER_READS, self.keys.limit)
+        """Reads in flight per maker, submitter and pool (``ReadKeys``)."""
+        self._whose: dict[asyncio.Future[OrderState], str] = {}
+        """The submitter of each order waiting for its window's read (``SUBMITTER``)."""
 
     @property
     def batches(self) -> int:
@@ -348,41 +338,52 @@ class Eip1271Batcher(StateBatcher):
         codes = {m: _code_hash(m, r) for m, r in zip(makers, results, strict=True)}
         return sigs.apply_codes(codes, head)
 
+    def share(self, maker: str) -> int:
+        """The most of ``maker``'s verdict reads in flight at once now."""
+        return self.turns.limit(f"maker:{maker}")
+
+    def _tagged(self, fut: asyncio.Future[OrderState]) -> None:
+        self._whose[fut] = SUBMITTER.get()
+
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
-        """A window's verdicts, one read per maker, all at once: a maker's rows run its own
-        ``isValidSignature``, and a hostile wallet's (a view that burns its gas, or a read a
-        path to the chain holds) shared the call of every other contract maker's order of
-        its window, each waiting as long as it (reads76). At most ``max_parts`` reads a
-        window: past them, the makers the cache does not track (none of their signatures
-        found valid lately: a flood of bad ones in many makers' names) share the last, which
-        takes the turns of ``REST`` and of each of its makers."""
-        by_maker: dict[str, list[tuple[SignedOrder, asyncio.Future[OrderState]]]] = {}
+        """A window's verdicts, one read per maker and submitter, all at once: a maker's rows
+        run its own ``isValidSignature``, and a hostile wallet's (a view that burns its gas,
+        or a read a path to the chain holds) shared the call of every other contract maker's
+        order of its window, each waiting as long as it (reads76); each read takes its
+        maker's, its submitter's and (a maker without a record) the pool's turns
+        (``ReadKeys``). At most ``max_parts`` reads a window: past them, the makers the cache
+        does not track (none of their signatures found valid lately: a flood of bad ones in
+        many makers' names) share the last, which takes the turns of ``REST`` and of each of
+        its makers and submitters."""
+        parted: dict[tuple[str, str], list[tuple[SignedOrder, asyncio.Future[OrderState]]]] = {}
         for so, fut in batch:
-            by_maker.setdefault(so.order.maker, []).append((so, fut))
-        if len(by_maker) == 1:
-            (maker,) = by_maker
-
-            async def alone(orders: Sequence[SignedOrder]) -> list[OrderState]:
-                async with self.turns.turn(maker):
-                    return await self._read(orders)
-
-            return await self._settle(batch, alone)
+            parted.setdefault((so.order.maker, self._whose.pop(fut, "")), []).append((so, fut))
         tracks = self.mirror.sigs.tracks
-        makers = sorted(by_maker, key=lambda mk: not tracks(mk))  # (stable: as they came)
-        parts = [([mk], by_maker[mk]) for mk in makers[: self.max_parts - 1]]
-        if rest := makers[self.max_parts - 1 :]:
-            keys = [REST, *rest]  # (its makers' turns too: review77c)
-            parts.append((keys, [entry for mk in rest for entry in by_maker[mk]]))
+        ids = sorted(parted, key=lambda mw: not tracks(mw[0]))  # (stable: as they came)
+        keys = self.keys.keys
+        parts = [(keys([mk], who), [mk], parted[mk, who]) for mk, who in ids[: self.max_parts - 1]]
+        if rest := ids[self.max_parts - 1 :]:
+            makers = sorted({mk for mk, _ in rest})
+            rest_keys = [k for w in sorted({w for _, w in rest}) for k in keys(makers, w, True)]
+            parts.append((rest_keys, makers, [e for mw in rest for e in parted[mw]]))
         self.split += len(parts) - 1
         latest = asyncio.ensure_future(self._latest())  # (one block for the window's parts)
 
-        async def read(keys: Sequence[str], orders: Sequence[SignedOrder]) -> list[OrderState]:
+        async def read(
+            keys: Sequence[str], makers: Sequence[str], orders: Sequence[SignedOrder]
+        ) -> list[OrderState]:
             block = await asyncio.shield(latest)
             async with self.turns.turns(keys):
-                return await self._read_at(orders, block)
+                try:
+                    return await self._read_at(orders, block)
+                except asyncio.CancelledError:  # (given up: every order's deadline passed)
+                    self.keys.lapse(makers)
+                    raise
 
         try:
-            await asyncio.gather(*(self._settle(p, functools.partial(read, k)) for k, p in parts))
+            await asyncio.gather(
+                *(self._settle(p, functools.partial(read, k, m)) for k, m, p in parts)
+            )
         finally:
             latest.cancel()  # (every part's orders gave up before it answered: reads77)
 

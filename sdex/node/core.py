@@ -38,7 +38,7 @@ from sdex.model import OPEN_STATUSES
 from sdex.node.held import EVICT_BATCH
 from sdex.node.peering import NodePeering
 from sdex.node.process import http_url
-from sdex.node.readbudget import ReadBudget, ReadCeiling
+from sdex.node.readbudget import STRANGERS, ReadBudget, ReadCeiling
 from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResult
 from sdex.order import Domain
 from sdex.settlement import Settler
@@ -135,6 +135,8 @@ class Node(NodePeering):
         self.contract_sigs = Eip1271Batcher(  # (verdicts in mirror.sigs)
             self.contract_rpc, ex, self.mirror, code_rpc=self.rpc
         )
+        # (a maker with a funded open order here has a record: its reads not the pool's, reads78)
+        self.contract_sigs.keys.recorded_by = self.registry.trades
         self.intake = self._intake(self.batcher, fee=(cfg.fee_recipient, cfg.fee_bps))
         # A turn's wallet orders (a group) get their verdicts back in one part: in parts the
         # group resumed once a part and answered in parts, so the next turns' groups were
@@ -146,7 +148,13 @@ class Node(NodePeering):
         self.peer_intake = self._intake(self.peer_batcher, fee=None)
         ceiling = ReadCeiling(cfg.chain_read_total)  # (all senders together)
         self.read_budget = ReadBudget(cfg.chain_read_limit, ceiling, "wallets")
-        self.peer_read_budget = ReadBudget(cfg.peer_chain_read_limit, ceiling, "peers")
+        self.peer_read_budget = ReadBudget(  # (a bucket per peer with a bound of its own)
+            cfg.peer_chain_read_limit,
+            ceiling,
+            "peers",
+            max_senders=2 * (cfg.gossip.reads_own_peers + 1),
+            shared=STRANGERS,
+        )
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(
             self.settle_chain,

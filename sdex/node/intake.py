@@ -157,9 +157,9 @@ class NodeIntake(NodeSoftCancel):
         order's alone, the intake's midway the unanswered ones'."""
         spends = [None if c is None else self.read_budget.wallet(c) for _, _, c, _ in members]
 
-        def spend(k: int) -> bool:
+        def spend(k: int) -> str | None:
             s = spends[k]
-            return True if s is None else s(k)
+            return "" if s is None else s(k)
 
         left = set(range(len(members)))
         fw = self.forwarding

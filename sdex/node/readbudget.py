@@ -37,13 +37,20 @@ import time
 from collections.abc import Callable
 
 from sdex.gossip import Gossip
+from sdex.gossip.checks import STRANGERS as CHECKS_STRANGERS
 from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
 from sdex.ingest.intake import Spend
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
 
-STRANGERS = "(strangers)"
-"""The one sender every stranger's copies are charged to."""
+STRANGERS = CHECKS_STRANGERS
+"""The one sender every stranger's copies are charged to, and every peer's not among those
+with a bound of pending reads of their own (``peer_sender``)."""
+
+STRANGERS_SHARE = 0.5
+"""The part of one peer's budget all strangers' copies share (``ReadBudget``'s ``shared``):
+a swarm of new keys spends at most half of what the peers' lane of the ceiling refills, so
+the peers with a budget of their own keep the rest."""
 
 WIDER_READS = 4
 """An IPv6 wallet client's /56, and its /48, hold this many clients' budget of chain reads in
@@ -101,9 +108,20 @@ class ReadBudget:
     under a lane of the node's ``ReadCeiling`` (``ceiling``; None: none)."""
 
     def __init__(
-        self, limit: RateLimit, ceiling: ReadCeiling | None = None, lane: str = ""
+        self,
+        limit: RateLimit,
+        ceiling: ReadCeiling | None = None,
+        lane: str = "",
+        max_senders: int | None = None,
+        shared: str = "",
     ) -> None:
-        self._buckets = NetworkLimiter(limit, WIDER_READS)
+        """``max_senders``: buckets kept at most (``httpkit.RateLimiter``'s bound); ``shared``:
+        the sender whose bucket is ``STRANGERS_SHARE`` of the others' ("": none)."""
+        self._buckets = NetworkLimiter(limit, WIDER_READS, max_senders)
+        self._shared = shared
+        self._strangers = RateLimiter(
+            RateLimit(limit.rate * STRANGERS_SHARE, max(1, int(limit.burst * STRANGERS_SHARE)))
+        )
         self.rate = limit.rate
         self._lane = lane
         self._ceilings = ceiling
@@ -117,18 +135,29 @@ class ReadBudget:
     def take(self, sender: str) -> bool:
         """One read for ``sender`` (a peer's key, or strangers'), if its bucket holds a token
         and the ceiling's lane too."""
-        return self._take(self._buckets.own, sender)
+        shared = bool(self._shared) and sender == self._shared
+        return self._take(self._strangers if shared else self._buckets.own, sender)
+
+    def senders(self) -> int:
+        """Senders' buckets kept now (not full, or not swept yet)."""
+        return len(self._buckets.own) + len(self._strangers)
 
     def spend(self, sender: Callable[[int], str]) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
         (worked out only for an order that needs a read: most never ask)."""
-        return lambda i: self.take(sender(i))
+
+        def spend(i: int) -> str | None:
+            who = sender(i)
+            return who if self.take(who) else None
+
+        return spend
 
     def wallet(self, address: str | None) -> Spend:
         """The ``Spend`` of a wallet's post from ``address``: a token of its ``client_group``
         and one of each wider network it is in (``client_path``), and the ceiling's lane, or
         none at all (the one helper of every such budget, ``sdex.httpkit.NetworkLimiter``)."""
-        return lambda _i: self._take(self._buckets, client_group(address))
+        group = client_group(address)
+        return lambda _i: group if self._take(self._buckets, group) else None
 
     def _take(self, buckets: RateLimiter | NetworkLimiter, client: str) -> bool:
         """A token of ``client``'s in ``buckets`` and one of the ceiling's lane, or none (the
@@ -170,6 +199,11 @@ def throttled_body() -> dict[str, object]:
 
 
 def peer_sender(gossip: Gossip | None, peer: str) -> str:
-    """Whose budget of chain reads ``peer``'s copies spend: its own, or (a key not in the
-    peer table: free to make) all strangers' one."""
-    return peer if gossip is not None and gossip.peers.get(peer) is not None else STRANGERS
+    """Whose budget of chain reads ``peer``'s copies spend: its own if it is one of the peers
+    with a bound of pending reads of their own (``Gossip.reads_owner``: the
+    ``reads_own_peers`` that delivered most over time), else all strangers' one, with every
+    peer new or of little standing (reads78: a bucket per admitted peer, and admission is
+    cheap: N sybils read N times one peer's budget, and a bucket each of every key ever
+    admitted was kept, up to ``httpkit.MAX_CLIENTS``; now at most ``reads_own_peers`` + 1)."""
+    owner = STRANGERS if gossip is None else gossip.reads_owner(peer)
+    return owner if owner == peer else STRANGERS  # (newcomers' host groups: strangers')

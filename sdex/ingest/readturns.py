@@ -1,0 +1,119 @@
+"""Whose turns an EIP-1271 verdict read takes on the verdicts' few connections
+(``sdex.chain.arpcturns.Turns``'s keys and their bounds: ``ReadKeys``).
+
+reads77 bounded one maker's reads (``MAKER_READS``, 2 of the 4 ``CONTRACT_CONNECTIONS``):
+two hostile wallets, a deployment each, still held all 4, and an honest contract maker's
+order waited for one until its read deadline (reads78). A deployment is cheap; what is not:
+an order of the maker's accepted here and still open (its signature found valid, its funds
+at least the token's minimum: ``recorded``). So a read takes the turns of
+
+- each maker it reads: ``MAKER_READS`` for a maker with such a record, ``NEW_MAKER_READS``
+  (1) for one without;
+- the pool of makers without one (``UNPROVEN``): ``UNPROVEN_READS`` (3) in all, so one
+  connection stays for makers with a record whatever fresh deployments do;
+- its submitter (``SUBMITTER``: the wallet's client network, the peer whose copy it is, all
+  strangers and peers of little standing as one: ``sdex.node.readbudget``):
+  ``SUBMITTER_READS`` (2), whatever makers it names.
+
+Fresh deployments hold at most 3 of the 4 connections in all, one each, 2 through one
+submitter: starving makers without a record takes 3 deployments from 2 submitters, and the
+last connection a deployment with an open order here. A maker whose read was given up (every
+order's wait for it ended: its read deadline) or failed loses its record for
+``LAPSE_SECONDS``: a funded wallet that turns hostile holds its 2 for one deadline, then
+waits in the pool with the fresh ones."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+
+CONTRACT_CONNECTIONS = 4
+"""Connections the EIP-1271 verdicts' client opens to the chain at most: contract makers'
+reads past them wait for one of these, never for the node's others (reads76). Half the
+read client's 8: a slow path to the chain still serves honest contract makers' windows a
+few at once, and a hostile wallet's held reads hold at most these."""
+
+MAKER_READS = CONTRACT_CONNECTIONS // 2
+"""One maker's verdict reads in flight at once, at most, once it has a record (its others
+wait their turn, holding no connection: ``sdex.chain.arpcturns``; reads77)."""
+NEW_MAKER_READS = 1
+"""The same, of a maker without a record (no open order here: a fresh deployment)."""
+UNPROVEN_READS = CONTRACT_CONNECTIONS - 1
+"""Verdict reads of makers without a record in flight at once, all of them together."""
+SUBMITTER_READS = 2
+"""Verdict reads one submitter's orders have in flight at once, whatever their makers."""
+LAPSE_SECONDS = 60.0
+"""How long a maker whose read was given up or failed counts as one without a record."""
+MAX_LAPSED = 4096
+"""Lapsed makers remembered at most (the oldest forgotten first)."""
+
+REST = "(rest)"
+"""The turns' key of a window's read shared by its makers past ``MAX_PARTS``; the read takes
+each of those makers' turns too (review77c: a maker's rows there counted against this key
+only, and a hostile wallet, its own turns taken, posted behind decoys in names nobody uses
+and held this key's turns too, all four connections)."""
+UNPROVEN = "(unproven)"
+"""The turns' key every read of a maker without a record takes (``UNPROVEN_READS``)."""
+
+SUBMITTER: ContextVar[str] = ContextVar("sdex_submitter", default="")
+"""Whose order the chain read run in this context is for ("": not known, no bound of its
+own): set by the intake from the sender its budget of reads charged."""
+
+
+class ReadKeys:
+    """The keys a verdict read takes and each one's bound; ``recorded(maker)``: whether it
+    has an open order here (None: every maker counts as having one, no pool)."""
+
+    def __init__(
+        self,
+        recorded: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.recorded_by = recorded
+        self.clock = clock
+        self._lapsed: OrderedDict[str, float] = OrderedDict()
+        """Makers whose read was given up or failed, until when (oldest first)."""
+
+    def recorded(self, maker: str) -> bool:
+        """Whether ``maker``'s reads are bounded as a maker's with a record."""
+        if self.recorded_by is None:
+            return True
+        until = self._lapsed.get(maker)
+        if until is not None:
+            if until > self.clock():
+                return False
+            del self._lapsed[maker]
+        return self.recorded_by(maker)
+
+    def lapse(self, makers: Iterable[str]) -> None:
+        """``makers``' read was given up or failed: no record for ``LAPSE_SECONDS``."""
+        until = self.clock() + LAPSE_SECONDS
+        for m in makers:
+            self._lapsed.pop(m, None)
+            self._lapsed[m] = until
+        while len(self._lapsed) > MAX_LAPSED:
+            self._lapsed.popitem(last=False)
+
+    def keys(self, makers: Iterable[str], submitter: str, rest: bool = False) -> list[str]:
+        """The keys of a read of ``makers``' orders from ``submitter`` (``rest``: a window's
+        read shared past ``MAX_PARTS``, ``REST``'s too)."""
+        makers = list(makers)
+        keys = [f"maker:{m}" for m in makers]
+        if rest:
+            keys.append(REST)
+        if submitter:
+            keys.append(f"from:{submitter}")
+        if any(not self.recorded(m) for m in makers):
+            keys.append(UNPROVEN)
+        return keys
+
+    def limit(self, key: str) -> int:
+        """The most turns ``key`` may have at once."""
+        kind, _, name = key.partition(":")
+        if kind == "maker":
+            return MAKER_READS if self.recorded(name) else NEW_MAKER_READS
+        if kind == "from":
+            return SUBMITTER_READS
+        return UNPROVEN_READS if key == UNPROVEN else MAKER_READS
