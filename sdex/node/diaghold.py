@@ -54,9 +54,10 @@ class NodeHolds(NodeFills):
         of its ask reverted, before the diagnosis had read the chain, it reverted too), each
         for at most ``HOLD_BOUND`` seconds. Empty (the usual case): none held. Every order
         while the chain's identity is in doubt (``sdex.node.gate``), and while a block the
-        watcher knows of is not applied to the book yet (``sdex.watch.unapplied``: past its
-        grace, up to its bound; behind77: a match of an order that block had filled was
-        signed 1.6 s after it, behind a locked store, and reverted)."""
+        watcher knows of is not applied to the book yet (``sdex.watch.unapplied``: up to its
+        bound; behind77: a match of an order that block had filled was signed 1.6 s after
+        it, behind a locked store, and reverted; revert78: 83 ms after a cancel's block,
+        within behind77's 0.1 s grace)."""
         if self.engine.held:
             return EVERY_ORDER
         if self.watcher.unapplied.holding():  # (a block known, not in the book yet: behind77)

@@ -236,6 +236,14 @@ class PollLoop:
             remember(self._announced, header)
             self.mirror.announced.announce(header.hash, header.base_fee)
 
+    def _receipt_came(self) -> None:
+        """An own settlement's receipt came (or will not): the poll it may wait for woken,
+        and a signing held behind that receipt's block freed once the receipt is in (after
+        this call: ``Unapplied.own``)."""
+        self._new_head.set()
+        with contextlib.suppress(RuntimeError):  # (no loop running: no settler waiting)
+            asyncio.get_running_loop().call_soon(self.unapplied.ended)
+
     def _on_subscribed(self, live: bool) -> None:
         self.subscribed = self.mirror.announced.live = live
 

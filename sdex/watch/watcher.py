@@ -139,7 +139,7 @@ class Watcher(PollLoop):
         """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
         self._own_below = OwnBelow(lambda: self.undoing())  # (gone: called at once, own76)
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
-        mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
+        mirror.on_receipt = self._receipt_came  # a receipt the watcher may be waiting for
         self.unapplied.own = self._own_block  # (those hold no signature back)
         mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
         self._load()
