@@ -199,7 +199,7 @@ class Watcher(PollLoop):
             latest = Header.from_rpc(raw)
             m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
         self.chain_head = latest.number
-        self.unapplied.saw(latest.number, polled=True)
+        self._saw_latest(latest)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -450,7 +450,7 @@ class Watcher(PollLoop):
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
-        self.unapplied.saw(latest.number, polled=True)
+        self._saw_latest(latest)
         await self._advance(latest, changes, reset=True)
 
     async def check_head(self) -> None:
