@@ -29,6 +29,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
+import aiohttp  # noqa: E402
+
 from sdex.devnet import Devnet  # noqa: E402
 from tests.chaosrun import ChaosRun  # noqa: E402
 from tests.conftest import chain_of  # noqa: E402
@@ -49,6 +51,7 @@ async def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict[str, 
                 cuts=args.cuts, outside_fills=args.outside_fills, db_locks=args.db_locks,
             )  # fmt: skip
             out = await run.run()
+            out["signing_holds"] = [await _holds(net, i) for i in range(3)]
     finally:
         devnet.stop()
     out["seconds"] = round(time.monotonic() - started, 1)
@@ -56,6 +59,16 @@ async def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict[str, 
     if not out["violations"] and not out["paid"]:
         out.pop("events")
     return out
+
+
+async def _holds(net: Cluster, i: int) -> Any:
+    """Node ``i``'s signing holds behind blocks known and not applied (``/health``
+    ``chainMirror.unapplied``: since its last start; None if it did not answer)."""
+    try:
+        _, body = await net.api(i).get("/health")
+    except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as e:
+        return repr(e)
+    return body.get("chainMirror", {}).get("unapplied") if isinstance(body, dict) else None
 
 
 def main() -> None:

@@ -1260,6 +1260,58 @@ class IntervalMiner:
 
 
 MINER: list[IntervalMiner | None] = [None]
+FOREIGN = 18
+"""Dev account of ``--foreign-every``'s transfers (neither a maker nor the operator here)."""
+
+
+@contextlib.contextmanager
+def foreign_blocks(rpc_url: str, deployment: Deployment, every: float) -> Iterator[list[int]]:
+    """Meanwhile, with ``every`` > 0: another party's transaction every ``every`` seconds
+    (``FOREIGN`` sends itself 1 wei of WETH: a block of its own on automine, a listed
+    token's ``Transfer`` the node's watcher reads), as other relayers' settlements and
+    wallets' transfers are on a shared chain. A node holds its signing while such a block
+    is known and not applied (``sdex.watch.unapplied``): this is the traffic that hold
+    costs. Yields [blocks sent]."""
+    sent = [0]
+    if every <= 0:
+        yield sent
+        return
+    stop = threading.Event()
+    rpc = Rpc(rpc_url)
+    sender = Sender(rpc, bytes.fromhex(deployment.accounts[FOREIGN].key.removeprefix("0x")))
+    weth = deployment.tokens["WETH"].address
+    me = bytes.fromhex(sender.address[2:].lower()).rjust(32, b"\0")
+    data = bytes.fromhex("a9059cbb") + me + (1).to_bytes(32, "big")
+
+    def run() -> None:
+        while not stop.wait(every):
+            try:
+                sender.wait(sender.send(weth, data, gas=60_000), timeout=30)
+                sent[0] += 1
+            except Exception as e:  # (the bench goes on: said once)
+                print(f"foreign transfer failed: {e!r}", file=sys.stderr)
+                return
+
+    t = threading.Thread(target=run, name="foreign blocks", daemon=True)
+    t.start()
+    try:
+        yield sent
+    finally:
+        stop.set()
+        t.join(40)
+
+
+def signing_holds(url: str) -> Any:
+    """The node's ``/health`` ``chainMirror.unapplied`` (None on a tree without it)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=10) as r:
+            got = json.loads(r.read())
+    except urllib.error.HTTPError as e:  # (503 while degraded: the body says)
+        got = json.loads(e.read())
+    return got.get("chainMirror", {}).get("unapplied")
 
 
 @contextlib.contextmanager
@@ -1918,14 +1970,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                     url, devnet.node.url, deployment, signer, args, node_pids
                                 )
                             )
+                    foreign = foreign_blocks(devnet.node.url, deployment, args.foreign_every)
                     if "load" in phases:
-                        result["under_load"] = asyncio.run(
-                            bench_load_rounds(url, signer, args, node_pids)
-                        )
+                        with foreign as sent:
+                            result["under_load"] = asyncio.run(
+                                bench_load_rounds(url, signer, args, node_pids)
+                            )
+                        result["under_load"]["foreign_blocks"] = sent[0]
+                        result["under_load"]["signing_holds"] = signing_holds(url)
+                        foreign = foreign_blocks(devnet.node.url, deployment, args.foreign_every)
                     if "latency" in phases:
-                        result["order_to_receipt"] = asyncio.run(
-                            bench_latency(url, signer, args.latency_samples, node_pids)
-                        )
+                        with foreign as sent:
+                            result["order_to_receipt"] = asyncio.run(
+                                bench_latency(url, signer, args.latency_samples, node_pids)
+                            )
+                        result["order_to_receipt"]["foreign_blocks"] = sent[0]
+                        result["order_to_receipt"]["signing_holds"] = signing_holds(url)
                         result["settled_matches"] = asyncio.run(
                             bench_matches(url, signer, args.matches, args.concurrency,
                                           node_pids, args.settle_timeout)
@@ -2274,6 +2334,11 @@ def main() -> None:
         help="added to the settlement section's title (a new dated section, the others stay)",
     )  # fmt: skip
     ap.add_argument("--workdir", type=Path, help="keep the databases and logs here")
+    ap.add_argument(
+        "--foreign-every", type=float, default=0.0, metavar="SECONDS",
+        help="latency and load: another party's token transfer every SECONDS (a block of "
+        "its own on automine) while they run; the node's signing holds are printed",
+    )  # fmt: skip
     ap.add_argument(
         "--node-root", type=Path, metavar="DIR",
         help="run the nodes from DIR's sdex (another checkout, with its artifacts/): a "

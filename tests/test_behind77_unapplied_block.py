@@ -1,5 +1,5 @@
 """behind77: no settlement is signed while a block the watcher knows of is not applied to the
-book yet (past ``sdex.watch.unapplied.GRACE``, up to its ``BOUND``).
+book yet (up to ``sdex.watch.unapplied.BOUND``; revert78: no grace before).
 
 Found by ``bench/chaos52.py --seeds 29`` with every fault mix (``/tmp/chaos52-29-ifux_s46``,
 node 1, reproduced on a rerun): the node's database was locked 1.6 s (another connection's
@@ -96,11 +96,12 @@ async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
         assert (await api.status(crossing)) == "open"  # (its match withdrawn: it rests)
 
 
-def test_the_hold_begins_past_the_grace_and_ends_applied_or_past_the_bound(
+def test_the_hold_begins_when_known_and_ends_applied_or_past_the_bound(
     monkeypatch: Any,
 ) -> None:
-    """(no chain) ``Unapplied``: known blocks held from ``GRACE`` to ``BOUND``, the oldest
-    unapplied one's age counted; a poll's lower answer drops the blocks above it."""
+    """(no chain) ``Unapplied``: a known block holds signing at once (revert78: no grace) up
+    to ``BOUND``, the oldest unapplied one's age counted; a poll's lower answer drops the
+    blocks above it. Each hold a signing met is counted, with its time."""
     from sdex.watch import unapplied as mod
 
     now = [100.0]
@@ -110,13 +111,13 @@ def test_the_hold_begins_past_the_grace_and_ends_applied_or_past_the_bound(
     u.caught_up(10)
     cases = [  # (step, then: holding?)
         (lambda: u.saw(10), False),  # applied already
-        (lambda: u.saw(11), False),  # known now, within the grace
-        (lambda: now.__setitem__(0, 100.01 + mod.GRACE), True),
+        (lambda: u.saw(11), True),  # known now: held at once
+        (lambda: now.__setitem__(0, 100.05), True),
         (lambda: u.saw(12), True),  # (the oldest's age counts)
-        (lambda: u.caught_up(11), False),  # 12 known just after 11: its own age
-        (lambda: now.__setitem__(0, 100.02 + 2 * mod.GRACE), True),
+        (lambda: u.caught_up(11), True),  # 12 still known
+        (lambda: now.__setitem__(0, 100.1), True),
         (lambda: u.saw(11, polled=True), False),  # the chain below 12: a rewind
-        (lambda: u.saw(13), False),
+        (lambda: u.saw(13), True),
         (lambda: now.__setitem__(0, 101.0 + mod.BOUND), False),  # past the bound: let go
     ]
     for i, (step, holding) in enumerate(cases):
@@ -124,23 +125,30 @@ def test_the_hold_begins_past_the_grace_and_ends_applied_or_past_the_bound(
         assert u.holding() is holding, i
     assert u.let_go == 1 and u.to_json()["signing"] == "not held: past bound"
     u.caught_up(13)
-    assert u.to_json()["oldestUnapplied"] is None and u.to_json()["signing"] == "free"
-    assert woken == [1]  # (11 and 12 applied while held; 13 past the bound: not holding)
+    got = u.to_json()
+    assert got["oldestUnapplied"] is None and got["signing"] == "free"
+    # two holds met: 11..12 (from 100.0 to the rewind at 100.1), 13 (100.1 to its bound)
+    assert (got["holds"], woken) == (2, [1, 1]), got
+    assert got["longestHold"] == round(1.0 + mod.BOUND - 0.1, 3), got
 
 
 def test_a_block_of_our_settlement_alone_holds_nothing(monkeypatch: Any) -> None:
     """(no chain) A known block holding the node's own settlement alone (its receipt here:
-    the book has its changes) holds no signature; one after it that is not does."""
+    the book has its changes) holds no signature; one after it that is not does; a hold
+    on a block found own once its receipt came ends (``ended``), the settler woken."""
     from sdex.watch import unapplied as mod
 
     now = [0.0]
     monkeypatch.setattr(mod.time, "monotonic", lambda: now[0])
-    u = mod.Unapplied()
-    u.own = lambda n: n == 5
+    u, woken, mine = mod.Unapplied(), [], {5}
+    u.cleared = lambda: woken.append(1)
+    u.own = lambda n: n in mine
     u.caught_up(4)
     u.saw(5)
     now[0] = 1.0
     assert not u.holding() and u.to_json()["oldestUnapplied"] is None
     u.saw(6)
-    now[0] = 1.0 + 2 * mod.GRACE
     assert u.holding() and u.to_json()["oldestUnapplied"] == 6
+    mine.add(6)  # (its receipt came: it holds our settlement alone)
+    u.ended()
+    assert not u.holding() and woken == [1] and u.holds == 1

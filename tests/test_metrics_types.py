@@ -26,6 +26,8 @@ COUNTERS = (
     "sdex_http_connections_reclaimed",
     "sdex_http_connections_refused",
     "sdex_http_connections_evicted",
+    "sdex_signing_holds",
+    "sdex_signing_held_seconds",
 )
 GAUGES = (
     "sdex_book_orders",

@@ -59,6 +59,16 @@ class Metrics:
         counter(
             r, "sdex_matches_failed", "Matches that failed to settle", lambda: node.settler.failed
         )
+        held = node.watcher.unapplied  # (signing held behind a block known, not applied)
+        counter(
+            r, "sdex_signing_holds", "Signings held behind unapplied blocks", lambda: held.holds
+        )
+        counter(
+            r,
+            "sdex_signing_held_seconds",
+            "Seconds signings were held behind unapplied blocks",
+            lambda: held.held_seconds,
+        )
         gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
         gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
 

@@ -95,6 +95,10 @@ class NodeChainState(NodeRejudge):
             self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         if changes.reorg_depth or changes.own_gone:
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
+        if (past := self._read_past) and (changes.reset or changes.fork >= 0):
+            # chain words read of blocks a reset or reorg undid: the mirror's word stands
+            low = -1 if changes.reset else changes.fork
+            self._read_past = {h: at for h, at in past.items() if at <= low}
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         if (kept := self._undone.add(changes.reverted)) is not None:

@@ -188,6 +188,8 @@ class Node(NodePeering):
         self.settler.async_sends.doubt = lambda: self.mirror.doubt.held  # (nothing sent again)
         self.mirror.doubt.changed = self._gate_changed  # (matching held while in doubt)
         self.watcher.unapplied.cleared = self.settler.wake  # (signing held while behind)
+        mine = self.watcher.unapplied.own  # (...but not by a block of ours alone)
+        self.watcher.unapplied.own = lambda n: mine(n) or self._own_in_flight(n)
         await self.watcher.check_head()
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
+from sdex.chain.tx import lone_tx_root
 from sdex.matching.match import Match
 from sdex.node.gate import EVERY_ORDER
 from sdex.node.settlefills import NodeFills
@@ -54,9 +55,10 @@ class NodeHolds(NodeFills):
         of its ask reverted, before the diagnosis had read the chain, it reverted too), each
         for at most ``HOLD_BOUND`` seconds. Empty (the usual case): none held. Every order
         while the chain's identity is in doubt (``sdex.node.gate``), and while a block the
-        watcher knows of is not applied to the book yet (``sdex.watch.unapplied``: past its
-        grace, up to its bound; behind77: a match of an order that block had filled was
-        signed 1.6 s after it, behind a locked store, and reverted)."""
+        watcher knows of is not applied to the book yet (``sdex.watch.unapplied``: up to its
+        bound; behind77: a match of an order that block had filled was signed 1.6 s after
+        it, behind a locked store, and reverted; revert78: 83 ms after a cancel's block,
+        within behind77's 0.1 s grace)."""
         if self.engine.held:
             return EVERY_ORDER
         if self.watcher.unapplied.holding():  # (a block known, not in the book yet: behind77)
@@ -66,6 +68,34 @@ class NodeHolds(NodeFills):
         now = time.monotonic()
         live = [hashes for _, hashes, at in self._holds if now - at < HOLD_BOUND]
         return live[0] if len(live) == 1 else frozenset().union(*live)
+
+    _lone_roots: dict[str, str] | None = None
+    """In-flight settlements' hashes -> the ``transactionsRoot`` of a block of each alone."""
+
+    def _own_in_flight(self, number: int) -> bool:
+        """Whether block ``number``, announced, holds one of the node's settlements in flight
+        alone (its ``transactionsRoot`` that of a block of that transaction alone), its
+        receipt not here yet: it holds no signature back (its matches are in flight in the
+        book already: nothing signed next can count on what they take). revert78: on
+        automine each settlement is a block, announced before its receipt came under load;
+        the next batches waited for each receipt (a bench at 100 crossings a second, no other
+        party on the chain: 9-30 holds a round, up to 2.5 s one)."""
+        root = self.watcher.announced_root(number)
+        if not root:
+            return False
+        flying = self.settler.in_flight
+        roots = self._lone_roots = self._lone_roots or {}
+        if len(roots) > 4 * len(flying) + 64:  # (those landed: let go)
+            for h in [h for h in roots if h not in flying]:
+                del roots[h]
+        for h, (_, signed) in self.settler.signed_views.items():
+            if h not in flying:
+                continue
+            if (lone := roots.get(h)) is None:
+                lone = roots[h] = lone_tx_root(bytes.fromhex(signed.raw.removeprefix("0x")))
+            if lone == root:
+                return True
+        return False
 
     def _hold_diagnosed(self, failed: list[Match]) -> None:
         """``failed``'s orders' queued matches held back until its diagnosis ends."""

@@ -84,6 +84,9 @@ class NodeRejudge(NodeGate):
         # undid) by the recheck (reorg62: ``filled`` for good, the chain ``FILLABLE``)
         ahead, _ = self.mirror.ahead()
         for so in orders:
+            if self._read_past_mirror(so.hash):  # (a newer chain word applied: revert78)
+                self._recheck.add(so.hash)  # (judged once the mirror is there)
+                continue
             if so.hash in ahead:
                 self._recheck.add(so.hash)
                 if so.hash not in reopen:  # (a fill elsewhere meanwhile: revert75)

@@ -384,6 +384,7 @@ class NodeSettlement(NodeHolds):
                     # it go; released later, against the order back in the book after a reset,
                     # it took another match's, or failed: "cannot release")
                     filled = min(v.filled, so.order.maker_amount)
+                    self._closed_past(so.hash, at)  # (the chain's word at ``at``: revert78)
                     self.registry.set_filled(so.hash, filled)
                     rec = self.records.get(so.hash)
                     if rec is not None and rec.status in OPEN_STATUSES:
@@ -391,7 +392,7 @@ class NodeSettlement(NodeHolds):
                 elif v.remove is not None:
                     self._closed_by_chain(so, v.remove, v.filled, at)
                 elif so.hash in self.book:
-                    self._filled_beyond(m, so, v.filled)
+                    self._filled_beyond(m, so, v.filled, at)
                 guilty_found |= v.guilty
                 if v.guilty:
                     guilty.add(so.hash)

@@ -170,12 +170,18 @@ class NodeBlame(NodeChainState):
         except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
             log.info("orders of %d matches settled short not read: %r", len(short), e)
             return
+        at: int | None = None  # (the chain's block after the read: at or past its own)
+        try:
+            async with asyncio.timeout(SHORT_READ_WAIT):
+                at = quantity(await self.rpc.call("eth_blockNumber"))
+        except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
+            log.info("the chain's block after a short settlement's read not read: %r", e)
         by_hash = {s.hash: s for s in states}
         for m in short:
             for so in (m.resting, m.incoming):
                 state = by_hash.get(so.hash)
                 if state is not None and so.hash in self.book:
-                    self._filled_beyond(m, so, min(state.filled, so.order.maker_amount))
+                    self._filled_beyond(m, so, min(state.filled, so.order.maker_amount), at)
 
     def _settled_short(self, m: Match) -> None:
         """``m`` settled for less than proposed (``_confirm``): the chain had less left of one
@@ -209,17 +215,22 @@ class NodeBlame(NodeChainState):
         self._closed_past(so.hash, at)  # (read at block ``at``: the mirror's word waits)
         self._recheck.add(so.hash)
 
-    def _filled_beyond(self, m: Match, so: SignedOrder, filled: int) -> None:
-        """``so``, of the failed match ``m``, has ``filled`` on chain (``_diagnose``): where
-        that is beyond the book's, the book takes it, if nothing of ``so`` is in flight. Else
+    def _filled_beyond(self, m: Match, so: SignedOrder, filled: int, at: int | None) -> None:
+        """``so``, of the failed match ``m``, has ``filled`` on chain (``_diagnose``; read at
+        block ``at``, None: not known): where that is beyond the book's, the book takes it,
+        if nothing of ``so`` is in flight. Else
         (the chain's amount may count a match in flight) ``so`` is looked at again once none
         is (``_recheck_settled``), and ``m``'s pair is not matched again meanwhile at these
         amounts. chaos62: the other side, matched again at once at the stale amount, kept
         a match of ``so`` in flight at each failure's diagnosis; two such pairs failed in
-        turn, 3,585 reverted settlements and a block each, until ``so`` expired."""
+        turn, 3,585 reverted settlements and a block each, until ``so`` expired. Either
+        way the mirror's word on ``so`` waits till its head is at ``at`` (``_closed_past``;
+        revert78: a recheck at the node's own block gave back a fill the read, a block
+        later, had applied)."""
         st = self.book.get(so.hash)
         if st is None or filled <= st.filled:
             return
+        self._closed_past(so.hash, at)  # (the chain's word at ``at``: the mirror's waits)
         if st.pending == 0:
             self._filled_elsewhere(so, filled)
             return

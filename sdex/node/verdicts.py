@@ -181,12 +181,14 @@ class NodeVerdicts(NodePeerIntake):
                 self._undone_under(rec.signed, state)
 
     _read_past: dict[bytes, int] | None = None
-    """Orders a failed settlement's diagnosis closed by the chain's word (``_closed_by_chain``),
-    each with the chain's block at that read: the mirror's word on them waits till its head
-    is there (``_read_past_mirror``)."""
+    """Orders the chain's word read past the mirror was applied to, each with the chain's
+    block at that read: closed by a failed settlement's diagnosis (``_closed_by_chain``,
+    ``FILLED``), or given a fill made elsewhere by it or by the read of a match settled
+    short (``_filled_beyond``). The mirror's word on them waits till its head is there
+    (``_read_past_mirror``): no verdict older than one applied is applied after it."""
 
     def _closed_past(self, h: bytes, block: int | None) -> None:
-        """``h`` closed by a chain read at ``block`` (None: not known, the watcher's
+        """``h`` given the chain's word read at ``block`` (None: not known, the watcher's
         latest known block taken; the mirror is at or below it)."""
         if block is None:
             u = self.watcher.unapplied
@@ -200,8 +202,10 @@ class NodeVerdicts(NodePeerIntake):
             past[h] = block
 
     def _read_past_mirror(self, h: bytes) -> bool:
-        """Whether ``h`` was closed by a chain read of a block the mirror has not applied
-        yet: its state there is older than that close, and must not reopen it. behind77
+        """Whether ``h`` was given a chain read of a block the mirror has not applied yet:
+        its state there is older than that word, and must not undo it (reopen a close,
+        give back a fill: revert78, an open bid's fill read a block past the node's own
+        settlement taken back by the recheck at that settlement's block). behind77
         (chaos52 seed 25): a diagnosis read an ask cancelled at the chain's latest block,
         the mirror (its watcher waiting for an own receipt) one block below the cancel:
         the recheck took the mirror's "fillable" for a reorg's undoing, reopened the ask,

@@ -85,6 +85,7 @@ class PollLoop:
         self._new_head = asyncio.Event()
         self._watchdog: asyncio.TimerHandle | None = None  # (``_stalled``, while polling)
         self._silent_since: float | None = None  # (wall clock) the chain's silence began
+        self._polled: Header | None = None  # (the last poll's answer for "latest")
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
         self._announced: dict[int, Header] = {}
@@ -240,6 +241,27 @@ class PollLoop:
             self.unapplied.saw(header.number)
             remember(self._announced, header)
             self.mirror.announced.announce(header.hash, header.base_fee)
+
+    def _receipt_came(self) -> None:
+        """An own settlement's receipt came (or will not): the poll it may wait for woken,
+        and a signing held behind that receipt's block freed once the receipt is in (after
+        this call: ``Unapplied.own``)."""
+        self._new_head.set()
+        with contextlib.suppress(RuntimeError):  # (no loop running: no settler waiting)
+            asyncio.get_running_loop().call_soon(self.unapplied.ended)
+
+    def _saw_latest(self, latest: Header) -> None:
+        """A poll's answer for the latest block (``Unapplied.saw``; its header kept)."""
+        self._polled = latest
+        self.unapplied.saw(latest.number, polled=True)
+
+    def announced_root(self, number: int) -> str:
+        """The ``transactionsRoot`` of block ``number`` as announced, or as the last poll
+        answered it ("": neither)."""
+        h = self._announced.get(number)
+        if h is None and (p := self._polled) is not None and p.number == number:
+            h = p
+        return "" if h is None else h.tx_root
 
     def _on_subscribed(self, live: bool) -> None:
         self.subscribed = self.mirror.announced.live = live

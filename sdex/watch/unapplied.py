@@ -1,14 +1,22 @@
 """Blocks the watcher knows the chain has (announced, or answered to a poll) and the node has
-not applied to its book yet: while the oldest such block has been known for ``GRACE`` seconds,
-the node signs no settlement (``sdex.node.diaghold``'s hold of every order), up to ``BOUND``.
+not applied to its book yet: while one is known, not a block of the node's own settlement
+alone, the node signs no settlement (``sdex.node.diaghold``'s hold of every order), up to
+``BOUND`` a block.
 
 behind77 (chaos52 seed 29, every fault mix): a node's database was locked 1.6 s, its watcher
 held behind the store's writer with block 94 announced and not applied; 10 ms after the lock
 ended a new ask matched a bid another node's settlement had filled whole in block 94, and the
-settlement the node signed reverted, the operator paying. A watcher that keeps up applies a
-block well within ``GRACE``: nothing is held then. A block left unapplied for ``BOUND`` (a
-store refusing, a defect) stops holding: matches are signed against the book as it stands,
-as before, and ``/health`` says so (``chainMirror.unapplied``)."""
+settlement the node signed reverted, the operator paying. behind77 held only past a 0.1 s
+grace; revert78 (chaos52 seed 25, every fault mix): a maker's on-chain cancel mined in block
+85, announced, its block not applied (the watcher waited for an own receipt): the node
+signed a match of the cancelled ask 83 ms after the block, within that grace, and it
+reverted ``OrderNotFillable``. A block's logs say which orders it touches only once read,
+which is what applying it costs (a few ms): so every match waits for a known block, as a
+serious relayer signs against the head it knows, not the one it had. Blocks of the node's
+own settlements alone hold nothing (their receipts are in the book: ``own``). A block left
+unapplied for ``BOUND`` (a store refusing, a defect) stops holding: matches are signed
+against the book as it stands, as before, and ``/health`` says so
+(``chainMirror.unapplied``, with how often and how long signing was held)."""
 
 from __future__ import annotations
 
@@ -18,9 +26,6 @@ from collections.abc import Callable
 
 log = logging.getLogger("sdex.watch")
 
-GRACE = 0.1
-"""Seconds a known block may wait for the node's applying before signing is held: a watcher
-that keeps up (a block's logs read and applied in a few ms) never holds one."""
 BOUND = 5.0
 """Seconds at most signing is held for one unapplied block: past that the node signs as the
 book stands (a watcher stuck that long must not stall settlement for good)."""
@@ -29,7 +34,8 @@ KEPT = 256
 
 
 class Unapplied:
-    """The blocks known and not applied, each with when it became known (oldest first)."""
+    """The blocks known and not applied, each with when it became known (oldest first), and
+    the holds of signing they made (counted: ``holds``, ``held_seconds``, ``longest``)."""
 
     def __init__(self) -> None:
         self.applied = -1
@@ -37,7 +43,7 @@ class Unapplied:
         self.known: list[tuple[int, float]] = []
         """(block, monotonic time it became known), ascending, each above ``applied``."""
         self.cleared: Callable[[], None] = lambda: None
-        """Called when blocks held signing and are applied now (the settler woken)."""
+        """Called when a hold that a signing met ends (the settler woken)."""
         self.own: Callable[[int], bool] = lambda number: False
         """Whether a block holds the node's own settlement alone, its receipt here
         (``Watcher._own_block``): the book has its changes (the settler confirmed them), so
@@ -46,6 +52,13 @@ class Unapplied:
         second.)"""
         self.let_go = 0
         """Times a block stayed unapplied past ``BOUND`` and signing went on."""
+        self.holds = 0
+        """Holds a signing met (the settler asked while a known block was not applied)."""
+        self.held_seconds = 0.0
+        """Their time, summed: from the first signing each held to its end."""
+        self.longest = 0.0
+        """The longest of them, seconds."""
+        self._since: float | None = None  # (the hold a signing met: since when; None: none)
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
 
     def saw(self, number: int, polled: bool = False) -> None:
@@ -56,6 +69,7 @@ class Unapplied:
         if polled:
             while known and known[-1][0] > number:
                 known.pop()
+            self.ended()
         if number > self.applied and (not known or number > known[-1][0]):
             known.append((number, time.monotonic()))
             if len(known) > KEPT:
@@ -65,13 +79,20 @@ class Unapplied:
         """The node applied the changes of the blocks up to ``number``."""
         self.applied = number
         known = self.known
-        if not known or known[0][0] > number:
-            return
-        was = self.holding()
         while known and known[0][0] <= number:
             known.pop(0)
-        if was:
-            self.cleared()
+        self.ended()
+
+    def ended(self) -> None:
+        """A hold a signing met is over (applied, the chain below, or the block found to be
+        an own settlement's alone: its receipt came): counted, the settler woken."""
+        if self._since is None or self._held():
+            return
+        took = time.monotonic() - self._since
+        self._since = None
+        self.held_seconds += took
+        self.longest = max(self.longest, took)
+        self.cleared()
 
     def _oldest(self) -> tuple[int, float] | None:
         """The oldest known block not applied that is not an own settlement's alone."""
@@ -82,14 +103,11 @@ class Unapplied:
         oldest = self._oldest()
         return 0.0 if oldest is None else time.monotonic() - oldest[1]
 
-    def holding(self) -> bool:
-        """Whether signing is held now: a block known for ``GRACE`` seconds, not applied,
-        and not yet for ``BOUND`` (then logged once, and let go)."""
+    def _held(self) -> bool:
+        """Whether such a block is known, for less than ``BOUND`` (then logged once)."""
         if not self.known or (oldest := self._oldest()) is None:
             return False
         lag = time.monotonic() - oldest[1]
-        if lag < GRACE:
-            return False
         if lag < BOUND:
             return True
         block = oldest[0]
@@ -103,11 +121,23 @@ class Unapplied:
             )  # fmt: skip
         return False
 
+    def holding(self) -> bool:
+        """Whether signing is held now (asked by the settler: a hold it meets is counted,
+        and ends by ``ended``)."""
+        if not self._held():
+            self.ended()  # (past the bound: over)
+            return False
+        if self._since is None:
+            self._since = time.monotonic()
+            self.holds += 1
+        return True
+
     def to_json(self) -> dict[str, object]:
         """``/health``'s ``chainMirror.unapplied``: the oldest block known and not applied,
-        for how long, and whether signing waits for it."""
+        for how long, whether signing waits for it, and the holds signings met."""
         lag, oldest = self.behind_for(), self._oldest()
-        signing = "held" if self.holding() else "free" if lag < BOUND else "not held: past bound"
+        signing = "held" if self._held() else "free" if lag < BOUND else "not held: past bound"
+        now = 0.0 if self._since is None else time.monotonic() - self._since
         return {
             "appliedBlock": self.applied,
             "oldestUnapplied": oldest[0] if oldest is not None else None,
@@ -115,4 +145,7 @@ class Unapplied:
             "behindSeconds": round(lag, 3),
             "signing": signing,
             "letGo": self.let_go,
+            "holds": self.holds,
+            "heldSeconds": round(self.held_seconds + now, 3),
+            "longestHold": round(max(self.longest, now), 3),
         }

@@ -139,7 +139,7 @@ class Watcher(PollLoop):
         """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
         self._own_below = OwnBelow(lambda: self.undoing())  # (gone: called at once, own76)
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
-        mirror.on_receipt = self._new_head.set  # a receipt the watcher may be waiting for
+        mirror.on_receipt = self._receipt_came  # a receipt the watcher may be waiting for
         self.unapplied.own = self._own_block  # (those hold no signature back)
         mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
         self._load()
@@ -199,7 +199,7 @@ class Watcher(PollLoop):
             latest = Header.from_rpc(raw)
             m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
         self.chain_head = latest.number
-        self.unapplied.saw(latest.number, polled=True)
+        self._saw_latest(latest)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -453,7 +453,7 @@ class Watcher(PollLoop):
         self.resets += 1
         latest = Header.from_rpc(await self.rpc.call("eth_getBlockByNumber", "latest", False))
         self.chain_head = latest.number
-        self.unapplied.saw(latest.number, polled=True)
+        self._saw_latest(latest)
         await self._advance(latest, changes, reset=True)
 
     async def check_head(self) -> None:
