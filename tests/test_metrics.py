@@ -17,7 +17,7 @@ def _node() -> Any:
     return SimpleNamespace(
         book=[1, 2, 3],
         open_orders=2,
-        watcher=SimpleNamespace(block=7),
+        watcher=SimpleNamespace(block=7, unapplied=SimpleNamespace(holds=3, held_seconds=0.5)),
         settler=SimpleNamespace(sent=1, settled=4, failed=0),
         events=[],
     )

@@ -23,9 +23,8 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import Chain
-from tests.nodeutil import Api, free_port, healthy, node_process, wait_for
+from tests.nodeutil import Api, free_port, healthy, node_process, saved_head, wait_for
 from tests.test_behind77_unapplied_block import health
-from tests.test_chaos77_cancel_undone_while_down import saved_head
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
@@ -61,7 +60,7 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
                 c.rpc.call("evm_mine")  # block X: applied, its head's save waits on the lock
 
                 async def took_x() -> bool:
-                    return int((await health(session, base))["chainMirror"]["head"]) > below
+                    return int((await health(api))["chainMirror"]["head"]) > below
 
                 await wait_for(took_x, timeout=20)
                 # block N: the bid filled whole on chain; announced, not applied behind X
@@ -69,7 +68,7 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
                 n = int(c.rpc.call("eth_blockNumber"), 16)
                 deadline = time.monotonic() + 20
                 while True:  # (no pause between looks: posted as soon as N is known)
-                    seen = (await health(session, base))["chainMirror"]["unapplied"]
+                    seen = (await health(api))["chainMirror"]["unapplied"]
                     if int(seen["latestKnown"]) >= n:
                         break
                     assert time.monotonic() < deadline, seen
@@ -81,7 +80,7 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
 
                 await wait_for(matched, timeout=20)
                 at_match = float(seen["behindSeconds"])
-                held = (await health(session, base))["chainMirror"]["unapplied"]
+                held = (await health(api))["chainMirror"]["unapplied"]
             finally:
                 lock.rollback()
                 lock.close()
@@ -95,7 +94,7 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
                 return b["metaData"]["status"] == "filled" and m["pendingMakerAmount"] == "0"
 
             await wait_for(settled_down, timeout=30)
-            stats = await health(session, base)
+            stats = await health(api)
             after = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
             # before: signed within the grace, sent once the lock ended, reverted
             assert (after - sent, stats["matchesFailed"]) == (0, 0), (stats, at_match)
