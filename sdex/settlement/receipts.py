@@ -262,6 +262,11 @@ async def poll_receipt(
                         keep, timeout = None, RECEIPT_TIMEOUT
                     every = min(2 * every, KEEP_EVERY_MAX)
                 next_check = now + every
+                if not due:  # (a check at its bound, not up to ``KEEP_EVERY_MAX`` after)
+                    bound = start + RECEIPT_TIMEOUT
+                    if unknown_since is not None:
+                        bound = min(bound, unknown_since + UNKNOWN_TIMEOUT)
+                    next_check = min(next_check, bound + LOST_RECHECK / 10)
             elif keep is None and (now >= next_check or now - start > timeout):
                 next_check = now + LOST_CHECK
                 mined = quantity(await rpc.call("eth_getTransactionCount", address, "latest"))
