@@ -324,6 +324,13 @@ async def _judged(
     return quantity(count) > signed.nonce, None, found
 
 
+async def nonce_taken(rpc: AsyncRpc, address: str, signed: SignedTx) -> tuple[bool, Receipt | None]:
+    """(``_judged`` of ``signed`` alone, for a restart's rows) Whether its nonce is taken by
+    another transaction, and its receipt if it was mined; one answer (one backend)."""
+    taken, got, _ = await _judged(rpc, address, signed, [signed.tx_hash])
+    return taken, got
+
+
 async def _any_of(rpc: AsyncRpc, method: str, hashes: Sequence[str]) -> Any:
     """``method``'s answer (a receipt, a transaction) for the first of ``hashes`` that has
     one, else None: one request, or one batch for a settlement and its replacements."""

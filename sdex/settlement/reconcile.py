@@ -32,7 +32,7 @@ from sdex.chain.tx import SignedTx, already_known, nonce_refusal
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
-from sdex.settlement.receipts import in_pool
+from sdex.settlement.receipts import in_pool, nonce_taken
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
@@ -121,7 +121,7 @@ class Reconcile:
                     self.pooled.append(s)
                     continue
                 except Exception as e:
-                    if s.tx_hash in self.lane.kept:  # (refused "too high": it may land)
+                    if s.tx_hash in self.lane.kept or await self._unspent(s, e):
                         log.warning("pending settlement %s kept: adopted (%s)", s.tx_hash, e)
                         self.pooled.append(s)
                         continue
@@ -207,6 +207,23 @@ class Reconcile:
         except RpcError as again:
             if not already_known(again):
                 raise
+
+    async def _unspent(self, row: StoredSettlement, e: Exception) -> bool:
+        """(A row not mined nor pooled by the answers of ``_send_again`` and ``_receipt``,
+        ``e`` why) Whether its nonce may be free: the chain replaced (``ChainReplaced``)
+        gives it up, as one answer giving the operator's count past its nonce with no
+        receipt of it does (``receipts.nonce_taken``); any other, or no answer, keeps it
+        (adopted: awaited until its nonce is taken, lost78). Before, a row a backend that
+        lags did not know was given up, its orders matched again while the other backend
+        pooled its bytes: both were mined."""
+        if isinstance(e, ChainReplaced):
+            return False
+        signed = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
+        try:
+            taken, got = await nonce_taken(self.lane.receipts, self.sender.address, signed)
+        except Exception:
+            return True
+        return not taken and got is None
 
     async def _pooled(self, tx_hash: str) -> bool:
         """Whether the chain holds ``tx_hash`` in its pool (False if it cannot say)."""
