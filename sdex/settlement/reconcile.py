@@ -25,6 +25,7 @@ sent again, and adopted if not mined in the wait, awaited until its nonce is tak
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from sdex.chain import Receipt
 from sdex.chain.asend import ChainReplaced, ChainUnproven
@@ -106,7 +107,9 @@ class Reconcile:
             for tx_hash, block in self.lane.store.own_fills_above(head.number):
                 self.lane.ours.add(tx_hash, block)
                 self.lane.given_up.add(tx_hash)
-        for s in self.lane.store.pending_settlements():
+        rows = self.lane.store.pending_settlements()
+        at_nonce = Counter(s.nonce for s in rows)  # (a settlement and its replacements)
+        for s in rows:
             got: Receipt | None
             rpc = self.chain.rpc
             receipt = await self.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
@@ -121,7 +124,8 @@ class Reconcile:
                     self.pooled.append(s)
                     continue
                 except Exception as e:
-                    if s.tx_hash in self.lane.kept or await self._unspent(s, e):
+                    alone = at_nonce[s.nonce] == 1  # (else the one pooled is adopted)
+                    if s.tx_hash in self.lane.kept or (alone and await self._unspent(s, e)):
                         log.warning("pending settlement %s kept: adopted (%s)", s.tx_hash, e)
                         self.pooled.append(s)
                         continue
@@ -215,7 +219,9 @@ class Reconcile:
         receipt of it does (``receipts.nonce_taken``); any other, or no answer, keeps it
         (adopted: awaited until its nonce is taken, lost78). Before, a row a backend that
         lags did not know was given up, its orders matched again while the other backend
-        pooled its bytes: both were mined."""
+        pooled its bytes: both were mined. Asked only of a row alone at its nonce: of a
+        settlement and its replacements, the one pooled is adopted (``StillPooled``), the
+        others given up as before (one adopted row holds their orders)."""
         if isinstance(e, ChainReplaced):
             return False
         signed = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
