@@ -88,6 +88,9 @@ class Reconcile:
         self.pooled: list[StoredSettlement] = []
         """Rows kept ``pending``, their transactions in a pool the chain is not told to
         mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
+        self.unsent: set[str] = set()
+        """Rows not sent again, the chain behind the URL not proven the view's
+        (``ChainUnproven``): given up if not found, as before lost78 (kept77)."""
 
     async def run(self) -> None:
         """Those an earlier run gave up are given up again: landed since, or landing later,
@@ -164,6 +167,7 @@ class Reconcile:
             same = await sends.on_chain(sends.viewed())
         except ChainUnproven as e:
             log.warning("pending settlement %s not sent again: %s", tx_hash, e)
+            self.unsent.add(tx_hash)  # (given up if not found: kept77, left76)
             return
         if not same:
             raise ChainReplaced(f"{tx_hash} not sent again: the chain was replaced")
@@ -214,15 +218,16 @@ class Reconcile:
 
     async def _unspent(self, row: StoredSettlement, e: Exception) -> bool:
         """(A row not mined nor pooled by the answers of ``_send_again`` and ``_receipt``,
-        ``e`` why) Whether its nonce may be free: the chain replaced (``ChainReplaced``)
-        gives it up, as one answer giving the operator's count past its nonce with no
-        receipt of it does (``receipts.nonce_taken``); any other, or no answer, keeps it
+        ``e`` why) Whether its nonce may be free: the chain replaced (``ChainReplaced``), or
+        not proven the view's (``unsent``: kept77's rule), gives it up, as one answer giving
+        the operator's count past its nonce with no receipt of it does
+        (``receipts.nonce_taken``); any other, or no answer, keeps it
         (adopted: awaited until its nonce is taken, lost78). Before, a row a backend that
         lags did not know was given up, its orders matched again while the other backend
         pooled its bytes: both were mined. Asked only of a row alone at its nonce: of a
         settlement and its replacements, the one pooled is adopted (``StillPooled``), the
         others given up as before (one adopted row holds their orders)."""
-        if isinstance(e, ChainReplaced):
+        if isinstance(e, ChainReplaced) or row.tx_hash in self.unsent:
             return False
         signed = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
         try:
