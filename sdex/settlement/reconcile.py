@@ -19,7 +19,9 @@ So is one still pooled after the transfer of nothing (behind a gap of the lane's
 devnet rewound below its settlements: the lane fills it), and any once that transfer is
 spent (review77a: given up, matched again, the second settlement reverted).
 A row refused "nonce too high" is kept (``Reconcile._over_gap``): the nonces below it filled,
-sent again, and adopted if not mined in the wait, awaited until its nonce is taken.
+sent again, and adopted if not mined in the wait, awaited until its nonce is taken; so is a
+row alone at its nonce found neither mined nor pooled with its nonce not taken
+(``Reconcile._unspent``; lost78: a backend that lags did not know it, it was given up).
 """
 
 from __future__ import annotations
