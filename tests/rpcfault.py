@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from sdex.keccak import keccak
+
 Answer = tuple[int, bytes]
 """An HTTP status and body the proxy answers instead of forwarding."""
 
@@ -351,6 +353,42 @@ def nulling_proxy(
         yield url, told
 
 
+@contextmanager
+def dropping_proxy(upstream: str, drops: Callable[[str], bool]) -> Iterator[tuple[str, list[str]]]:
+    """The URL of a proxy to ``upstream`` that answers a send (``eth_sendRawTransaction``,
+    alone or in a batch, the batch's other calls forwarded) of a raw transaction ``drops``
+    chooses with its hash, as taken, and forwards nothing of it (an endpoint whose pool drops
+    it at once: one that drops what would revert); and the list of the raw transactions
+    dropped so."""
+    dropped: list[str] = []
+
+    def taken(call: object) -> dict[str, object] | None:
+        if not isinstance(call, dict) or call.get("method") != "eth_sendRawTransaction":
+            return None
+        raw = str((call.get("params") or [""])[0])
+        if not drops(raw):
+            return None
+        dropped.append(raw)
+        tx_hash = "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
+        return {"jsonrpc": "2.0", "id": call.get("id"), "result": tx_hash}
+
+    def intercept(req: object) -> Answer | None:
+        calls = req if isinstance(req, list) else [req]
+        answered = {id(c): a for c in calls if (a := taken(c)) is not None}
+        if not answered:
+            return None
+        if not isinstance(req, list):
+            return 200, json.dumps(answered[id(req)]).encode()
+        rest = [c for c in calls if id(c) not in answered]
+        got = json.loads(_forward(upstream, rest)[1]) if rest else []
+        by_id = {a.get("id"): a for a in got if isinstance(a, dict)}
+        out = [answered.get(id(c)) or by_id.get(c.get("id")) for c in calls]
+        return 200, json.dumps(out).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, dropped
+
+
 @dataclass
 class Balancer:
     """What ``retrying_balancer`` does: once ``armed``, the next request sending a raw
@@ -363,6 +401,9 @@ class Balancer:
     sends: int = 1
     """Sends tried again at the second backend once armed (then disarmed)."""
     lagging: int = 1
+    reads: bool = False
+    """The asks by hash lag from the start, no send tried again first (a balancer whose
+    reads alone meet the backend that lags: the settlement pooled at the first)."""
     retried: list[object] = field(default_factory=list)
     """The second backend's answers to the sends it was given."""
     lagged: int = 0
@@ -397,7 +438,7 @@ def retrying_balancer(first: str, second: str) -> Iterator[tuple[str, Balancer]]
                 if b.tried >= b.sends:
                     b.armed.clear()
             asks = not send and "eth_getTransactionByHash" in methods
-            lag = asks and bool(b.retried) and b.lagging > b.lagged
+            lag = asks and (bool(b.retried) or b.reads) and b.lagging > b.lagged
             if lag:
                 b.lagged += 1
         if send:

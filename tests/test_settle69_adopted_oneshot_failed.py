@@ -25,6 +25,7 @@ from tests.test_cancel65_onchain_queued import GWEI
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_reorg63_replaced_restart import OPERATOR
 from tests.test_settle65_adopt_ioc import stored_pooled
+from tests.test_settlement_pipeline import take_nonce
 from tests.test_take65_doomed_queued import SINK
 
 
@@ -60,9 +61,11 @@ async def test_an_adopted_one_shot_settlement_that_reverts_is_diagnosed(
     try:
         async with running_node(cfg) as (node, api):
             assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
-            if short == "lost":  # (the chain's pool forgets it: a block comes without it)
+            if short == "lost":  # (the chain's pool forgets it, another sender of the
+                # key takes its nonce: lost78, its bytes are sent again until then)
                 dropped = c.rpc.call("hardhat_dropTransaction", tx.tx_hash)
                 assert dropped in (True, tx.tx_hash)  # (Hardhat's answer; anvil's)
+                take_nonce(c, tx.nonce, OPERATOR)
                 c.rpc.call("evm_mine")
             else:
                 maker, token = (ALICE, "WETH") if short == "resting" else (BOB, "USDC")

@@ -238,15 +238,17 @@ def test_a_pooled_settlement_is_stuck_after_a_still_second_or_three_blocks() -> 
     assert p.done and len(p.hashes) == MAX_REPLACEMENTS + 1
 
 
-async def test_a_settlement_still_pooled_at_its_timeout_is_not_filled_with_a_transfer(
+async def test_a_settlement_still_pooled_at_its_timeout_is_cancelled_at_its_nonce(
     anvil_chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Blocks crowded by another sender's higher tips: two batches stay pooled, replaced as
-    the blocks go on without them, past their receipt timeout (5 s here, 120 s in a node):
-    counted lost, their matches re-judged, each replacement given up. The first one's nonce,
-    which the second waits on, is not filled with a transfer of nothing while a transaction
-    of it is pooled: it can still land. (Main's filler, signed at the same tip, was refused
-    here as underpriced: this holds the path, it did not fail before.)"""
+    the blocks go on without them, past their receipt timeout (5 s here, 120 s in a node).
+    Before lost78 they were counted lost then, their matches re-judged while a transaction of
+    their nonce was still pooled (it could land: a match matched again would be settled
+    twice). Now each is cancelled at its nonce: a transfer of nothing at higher fees, which
+    fits where the batch does not; once the cancels took the nonces, the settlements are
+    lost, their matches re-judged, and no settlement of theirs ever lands. Never the gap
+    filler: the first one's nonce, which the second waits on, is not filled while pooled."""
     monkeypatch.setattr(receipts, "RECEIPT_TIMEOUT", 5.0)
     c = anvil_chain
     async with running_settler(c, tmp_path, max_batch=8) as (settler, results):
@@ -258,9 +260,11 @@ async def test_a_settlement_still_pooled_at_its_timeout_is_not_filled_with_a_tra
         async with mining(c.rpc.url, crowded(c)):
             await wait_for(lambda: settler.idle.is_set() and len(results) == 16, timeout=40.0)
             mined = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
-        assert settler.lost == 2 and settler.gap_fills == 0
+        assert settler.lost == 2 and settler.cancelled == 2 and settler.gap_fills == 0
         assert {r.reason for r in results} == {"transaction lost"}
-        assert mined == nonce  # (no transfer of nothing took the nonce while crowded blocks came)
+        assert mined == nonce + 2  # (the two cancels)
+        for tx in {r.tx_hash for r in results}:
+            assert c.rpc.call("eth_getTransactionReceipt", tx) is None
 
 
 async def pending_rows(settler: Settler) -> list[StoredSettlement]:

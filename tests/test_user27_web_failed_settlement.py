@@ -14,6 +14,7 @@ from playwright.async_api import Browser
 
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
+from tests.test_settlement_pipeline import take_nonce
 from tests.test_web import (
     _is,
     choose_dev_account,
@@ -43,8 +44,11 @@ async def test_a_lost_settlement_is_said_as_failed(
             assert "settlement pending on chain" in said, said
             tx = await row.get_attribute("data-tx")
             # (Hardhat answers true; anvil, which serves it too, the dropped one's hash)
+            at = int(chain.rpc.call("eth_getTransactionCount", node.sender.address, "latest"), 16)
             assert chain.rpc.call("hardhat_dropTransaction", tx) in (True, tx)
-            # the settler finds the chain has forgotten it: the IOC's match failed
+            take_nonce(chain, at)  # (lost78: its bytes are sent again until its nonce is taken)
+            chain.rpc.call("evm_mine")
+            # the settler finds its nonce taken by another: the IOC's match failed
             await wait_for(lambda: node.settler.lost == 1, timeout=20)
             await wait_for(lambda: _is(my_status(w, taker), "removed"), timeout=20)
             await w.page.wait_for_function(

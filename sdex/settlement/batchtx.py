@@ -298,14 +298,14 @@ class BatchTx(NonceLane):
     ) -> list[SettledMatch] | None:
         """(``_settle``'s, once ``signed`` is broadcast; an adopted one's: ``Settler.adopt``)
         What ``signed``'s receipt says of ``batch``'s matches, awaited (replaced at higher
-        fees if it stays pooled; lost: given up, its nonce filled); None as ``_settle``. One
-        ``kept`` (refused "nonce too high" at every try, or at a restart) is lost only once
-        its nonce is taken, its bytes sent again meanwhile (reconcile77: counted lost after
-        its last try, its matches were matched again while the bytes could still land)."""
-        kept = signed.tx_hash in self.kept
+        fees if it stays pooled; lost: given up, its nonce filled); None as ``_settle``. Lost
+        only once its nonce is taken, its bytes sent again meanwhile (``NonceLane._receipt``;
+        reconcile77: one refused "nonce too high" at every try was counted lost after its
+        last try, its matches matched again while the bytes could still land; lost78: so was
+        one the chain asked did not know, twice half a second apart)."""
         self.kept.discard(signed.tx_hash)
         try:
-            signed, receipt = await self._receipt(signed, suspect, heads, early, kept)
+            signed, receipt = await self._receipt(signed, suspect, heads, early)
             if times is not None:
                 times.receipt = time.perf_counter()
         finally:

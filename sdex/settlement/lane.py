@@ -1,20 +1,23 @@
 """The settler's nonce lane (``sdex.settlement.settler``), after its signing and broadcasts
-(``sdex.settlement.signing``): each transaction's receipt awaited (none: the transaction is
-lost), one the chain keeps in its pool without mining it signed again at higher fees
-(``sdex.settlement.replace``), or, pooled behind a gap in the lane's nonces, the gap filled;
+(``sdex.settlement.signing``): each transaction's receipt awaited (none: its nonce was
+taken by another, the transaction is lost; until then its bytes are sent again, and past a
+bound it is cancelled at its nonce), one the chain keeps in its pool without mining it signed
+again at higher fees (``sdex.settlement.replace``), or, pooled behind a gap in the lane's
+nonces, the gap filled;
 the nonce of a lost one that later transactions wait on filled by a transfer of nothing
 (``sdex.settlement.gap``), and the node's own settlement transactions forgotten once final."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from sdex.chain import Receipt, SignedTx
 from sdex.chain.aio import ChainThread
 from sdex.chain.asend import ChainView, holds_view, not_served
-from sdex.chain.tx import already_known, fees_of
+from sdex.chain.tx import already_known, fees_of, nonce_refusal
 from sdex.errors import RpcError, RpcTimeout
 from sdex.mirror import Mirror
 from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
@@ -41,10 +44,15 @@ class NonceLane(SigningLane):
     mirror below their block, their fills count in the orders closed meanwhile
     (``NodeChainState._on_block``)."""
     kept: set[str]
-    """Settlements whose bytes may land where the chain's answer did not come from (refused
-    "nonce too high" at every try, or at a restart: behind a balancer, a backend that lags
-    the one that took them): awaited until their nonce is taken, never counted lost before
-    (``_receipt``'s ``kept``; reconcile77)."""
+    """Settlements refused "nonce too high" at every try, or at a restart (behind a
+    balancer, a backend that lags the one that took them): a restart adopts such a row
+    (``sdex.settlement.reconcile``). Like every settlement, awaited until their nonce is
+    taken (``_receipt``; reconcile77, lost78)."""
+    cancels: dict[str, SignedTx]
+    """Of the settlements awaited, those cancelled (``_cancel``): the transfer of nothing at
+    its nonce sent again in its place."""
+    cancelled = 0
+    """Settlements cancelled at their nonce past their bound (``_cancel``)."""
     blocks: BlockReceipts | None
     gap_fills: int
     store: Store
@@ -160,26 +168,60 @@ class NonceLane(SigningLane):
             self.sending(sending)
         return sending
 
-    async def _keep_alive(self, signed: SignedTx) -> bool:
-        """(A kept settlement's wait: the chain asked does not know it and its count has not
-        reached its nonce) Its bytes sent again as signed, the nonces below filled first
-        (``_over_gap``); a refusal again logged: the wait asks again at its next check. Not
-        if the watcher saw the chain replaced since it was signed: not kept any more (False;
-        its bytes are not sent to the new chain, resend68, and a chain that never comes to
-        its nonce would hold its matches for good), judged as any other. Not sent while the
-        chain's identity is in doubt (kept: the next check asks again; doubt78)."""
+    async def _keep_alive(self, signed: SignedTx, cancel: bool) -> bool:
+        """(``poll_receipt``'s ``keep``: ``signed``'s nonce not taken, the chain asked does
+        not know it, or it is past its bound) Its bytes sent again as signed (refused "nonce
+        too high": the nonces below filled first and sent again, ``_over_gap``); ``cancel``:
+        its cancel's instead (``_cancel``). Only to the chain behind the URL that holds the
+        view it was signed in (``AsyncSends.on_chain``: never while the chain's identity is
+        in doubt); an error logged, the wait asks again at its next check. Not if the watcher
+        saw the chain replaced since it was signed: not kept any more (False; its bytes are
+        not sent to the new chain, resend68, and a chain that never comes to its nonce would
+        hold its matches for good), judged as any other. Nothing sent while the chain's
+        identity is in doubt (kept: the next check asks again; doubt78)."""
         if why := self.async_sends.doubted():  # (doubt78: kept, asked again at the next check)
-            log.warning("kept settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
+            log.warning("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
             return True
-        view = self.signed_views.get(signed.tx_hash, (None,))[0]
-        if view != self.async_sends.viewed():
-            log.warning("kept settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)
+        now = self.async_sends.viewed()
+        view = self.signed_views.get(signed.tx_hash, (now,))[0] or now  # (adopted)
+        if view != now:
+            log.warning("settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)
             return False
         try:
-            await (await self._over_gap(signed, None))
+            if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
+                return True
+            again = await self._cancel(signed) if cancel else signed
+            await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
+        except RpcError as e:
+            if nonce_refusal(e) == "high" and not cancel:  # (reconcile77, settle77)
+                with contextlib.suppress(Exception):
+                    await (await self._over_gap(signed, None))
+            elif not already_known(e) and nonce_refusal(e) != "low":
+                log.warning("settlement %s sent again: %s", signed.tx_hash, e)
         except Exception as e:
-            log.warning("kept settlement %s sent again: %s", signed.tx_hash, e)
+            log.warning("settlement %s sent again: %s", signed.tx_hash, e)
         return True
+
+    async def _cancel(self, signed: SignedTx) -> SignedTx:
+        """``signed``'s cancel: a transfer of nothing to the lane's own address at its
+        nonce, its fees over ``signed``'s (a replacement wherever it is pooled) and never
+        under the lane's of now; signed once, then the same bytes. Safe at any time: one
+        transaction of a nonce lands, and the wait tells which (``poll_receipt``); its
+        matches are failed only once this or another took the nonce, never matched again
+        while ``signed`` may land (lost78)."""
+        got = self.cancels.get(signed.tx_hash)
+        if got is None:
+            fees = bumped(signed.fees, await self.fees.current(self.receipts))
+            got = self.sender.sign_at(
+                signed.nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
+            )
+            self.cancels[signed.tx_hash] = got
+            self.cancelled += 1
+            log.warning(
+                "settlement %s not mined, its nonce %d not taken: cancelled by %s",
+                signed.tx_hash, signed.nonce, got.tx_hash,
+            )  # fmt: skip
+        return got
 
     async def _fill(self, nonces: range) -> None:
         """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""
@@ -195,16 +237,17 @@ class NonceLane(SigningLane):
         suspect: bool = False,
         heads_before: int | None = None,
         early: Receipt | None = None,
-        kept: bool = False,
     ) -> tuple[SignedTx, Receipt | None]:
         """The transaction of ``signed``'s nonce that landed (it, or a replacement at higher
         fees: ``_replace_if_stuck``) and its receipt (``early``: the one that came with the
-        send); when it is lost (no receipt while its nonce was taken by another transaction,
-        or the chain does not know it any more: checked at once when ``suspect``, its
-        broadcast failed), the latest of them and None. The settler finishes the one
+        send); when it is lost (its nonce taken by another transaction, no receipt of any of
+        them: checked at once when ``suspect``, its broadcast failed), the latest of them
+        and None. The settler finishes the one
         returned; the others are dropped here (given up when lost: if one lands after all,
-        the watcher applies it). ``kept``: lost only once its nonce is taken, its bytes sent
-        again meanwhile (``poll_receipt``'s ``keep``: ``_keep_alive``)."""
+        the watcher applies it). Lost only once its nonce is taken, its bytes sent again
+        meanwhile, cancelled past a bound (``poll_receipt``'s ``keep``: ``_keep_alive``;
+        lost78: one the chain asked did not know twice was counted lost, its matches matched
+        again while its bytes, pooled at another backend, could land: both were mined)."""
         if early is not None:
             return signed, early
         heads = self.mirror.announced if self.mirror is not None else None
@@ -213,15 +256,15 @@ class NonceLane(SigningLane):
         async def stuck() -> None:
             await self._replace_if_stuck(pooled)
 
-        async def alive() -> bool:
-            return await self._keep_alive(pooled.latest)
+        async def alive(cancel: bool) -> bool:
+            return await self._keep_alive(pooled.latest, cancel)
 
         ended = False
         receipt: Receipt | None = None
         try:
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
-                self.blocks, pooled.hashes, stuck, alive if kept else None,
+                self.blocks, pooled.hashes, stuck, alive,
             )  # fmt: skip
             ended = True
         finally:
@@ -231,6 +274,7 @@ class NonceLane(SigningLane):
                 landed = next((t for t in pooled.txs if t.tx_hash.lower() == said), signed)
             for tx in pooled.txs:
                 self.signed_views.pop(tx.tx_hash, None)
+                self.cancels.pop(tx.tx_hash, None)
                 if tx is (landed if ended else signed):  # (the settler's to finish)
                     continue
                 self.in_flight.discard(tx.tx_hash)

@@ -1,5 +1,7 @@
 """Waiting for a settlement's receipt from the event loop: polled often at first, and
-judged lost when the chain no longer knows the transaction or its nonce went to another.
+judged lost only once its nonce went to another transaction (one answer, one backend, giving
+the sender's count past it and no receipt of it, twice half a second apart); until then its
+bytes are sent again, and past a bound it is cancelled at its nonce (lost78; reconcile77).
 On a chain that announces its heads and serves ``eth_getBlockReceipts`` (anvil), each new
 block's receipts are read once, shared by every settlement waiting (``BlockReceipts``),
 instead of each asking for its own receipt at every head."""
@@ -22,7 +24,15 @@ from sdex.errors import RpcError
 log = logging.getLogger("sdex.settlement")
 
 RECEIPT_TIMEOUT = 120.0
-"""Seconds to wait for a receipt before the transaction counts as lost."""
+"""Seconds a settlement waits for its receipt, its nonce not taken, before the lane cancels
+it: a transfer of nothing at its nonce, at higher fees (``NonceLane._keep_alive``); it is lost
+once that (or any transaction) takes its nonce, never before. A wait without the lane's
+``keep`` (``poll_receipt``) counts it lost then, as all did before lost78."""
+UNKNOWN_TIMEOUT = 15.0
+"""Seconds a settlement the chain does not know (at every loss check since the first that
+found it so, its nonce not taken, its bytes sent again) waits before the lane cancels it as
+at ``RECEIPT_TIMEOUT``: a chain that drops it at each send (an endpoint that drops what would
+revert) holds its matches this long, not 120 s."""
 RECEIPT_POLLS = (0.002, 0.003, 0.005, 0.005, 0.01, 0.01, 0.02)
 """Seconds between asks for a receipt, then the last one on: a chain that mines at once
 (anvil answers the send first, mines a few ms later) is asked often at first."""
@@ -33,6 +43,10 @@ LOST_CHECK = 1.0
 """Seconds between checks whether a transaction without a receipt is still known."""
 LOST_RECHECK = 0.5
 """Seconds after a first sign of loss before the check that decides it."""
+KEEP_EVERY_MAX = 8.0
+"""Most seconds between two loss checks of a settlement not pooled (the chain does not know
+it, or it is cancelled): 1, 2, 4, 8 s from the first, each one batch (the count, its
+receipts, it by hash) and one send of its bytes (or its cancel's) again."""
 
 KEPT_BLOCKS = 16
 """Blocks whose receipts ``BlockReceipts`` keeps (the settlements in flight share them)."""
@@ -160,12 +174,10 @@ async def poll_receipt(
     blocks: BlockReceipts | None = None,
     hashes: Sequence[str] | None = None,
     on_pooled: Callable[[], Awaitable[None]] | None = None,
-    keep: Callable[[], Awaitable[bool]] | None = None,
+    keep: Callable[[bool], Awaitable[bool]] | None = None,
 ) -> Receipt | None:
-    """The receipt of ``signed`` (sent from ``address``); None when it is lost: no receipt
-    while its nonce was taken by another transaction, or the chain does not know it any
-    more (checked at once when ``suspect``: its broadcast failed). With ``heads`` live
-    (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
+    """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
+    live (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
     most), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
     the broadcast, so the first ask waits for a block after it (a chain that answers the
     send before it mines, anvil, has no receipt to give before). With ``blocks`` too, the
@@ -173,13 +185,23 @@ async def poll_receipt(
     of asking for this one's. ``hashes``: the transactions at its nonce that may land (it
     and its replacements: the receipt is any one's; a list the caller may add to);
     ``on_pooled``: called at each loss check that finds it pooled (known, in no block, its
-    nonce not used): the lane's replace-by-fee (``sdex.settlement.replace``). ``keep``: the
-    transaction is kept (reconcile77: refused "nonce too high" at every try, its bytes may
-    be pooled where this answer did not come from): lost only once its nonce is taken, one
-    answer (``_taken``) giving the sender's count past it and no receipt of ``hashes``, never
-    for not being known nor at ``RECEIPT_TIMEOUT``; ``keep`` is called at each loss check
-    that finds it unknown, its nonce not reached (the lane sends its bytes again; False: not
-    kept any more, judged as any other from then on: the chain it was signed for replaced)."""
+    nonce not used) before ``RECEIPT_TIMEOUT``: the lane's replace-by-fee
+    (``sdex.settlement.replace``). First checked for loss at once when ``suspect`` (its
+    broadcast failed), else after ``LOST_CHECK``.
+
+    ``keep`` (the lane's): lost only once its nonce is taken (``_judged``: one answer giving
+    the sender's count past it and no receipt of ``hashes``, twice ``LOST_RECHECK`` apart),
+    never for not being known, for a chain that does not answer, nor at a timeout: its bytes
+    may be pooled where the answer did not come from (behind a balancer, a backend that lags
+    the one that took them; lost78, reconcile77). ``keep(False)`` is called at each loss
+    check that finds it unknown, its nonce not taken (the lane sends its bytes again), and
+    ``keep(True)`` at each one past ``RECEIPT_TIMEOUT``, or ``UNKNOWN_TIMEOUT`` unknown at
+    every check, its nonce not taken (the lane cancels it: a transfer of nothing at its
+    nonce, sent again at each); checks of one not pooled come 1, 2, 4, 8 s apart
+    (``KEEP_EVERY_MAX``). ``keep`` answering False: not kept any more (the chain it was
+    signed for replaced), judged as without it from the next check. Without ``keep``, lost
+    too when the chain does not know it twice ``LOST_RECHECK`` apart, at ``RECEIPT_TIMEOUT``,
+    or on a chain error when ``suspect``."""
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
@@ -188,6 +210,8 @@ async def poll_receipt(
     timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
     polls = iter(RECEIPT_POLLS)
     doubted = False
+    unknown_since: float | None = None  # (kept: when the chain was first found not to know it)
+    every = LOST_CHECK  # (kept: seconds to the next check of one not pooled)
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
     last_head = start  # when blocks were last looked in (or the wait began)
     if heads is not None and heads.live and heads_before is not None and not suspect:
@@ -212,27 +236,42 @@ async def poll_receipt(
             if isinstance(raw, dict):
                 return Receipt.from_rpc(raw)
             now = loop.time()
-            if now >= next_check or now - start > timeout:
+            if keep is not None and now >= next_check:
+                taken, got, known = await _judged(rpc, address, signed, hashes)
+                if got is not None:
+                    return got
+                now = loop.time()
+                if taken:  # (anvil counts a nonce before its receipt: told twice)
+                    if doubted:
+                        return None
+                    doubted, next_check = True, now + LOST_RECHECK
+                    continue
+                doubted = False
+                due = now - start > RECEIPT_TIMEOUT
+                if known is None:
+                    unknown_since = now if unknown_since is None else unknown_since
+                    due = due or now - unknown_since > UNKNOWN_TIMEOUT
+                elif in_pool(known):
+                    unknown_since = None
+                if in_pool(known) and not due:
+                    every = LOST_CHECK
+                    if on_pooled is not None:
+                        await on_pooled()
+                elif known is None or due:  # (sent again, or its cancel sent: once a check)
+                    if not await keep(due):  # (judged as without it from the next check)
+                        keep, timeout = None, RECEIPT_TIMEOUT
+                    every = min(2 * every, KEEP_EVERY_MAX)
+                next_check = now + every
+                if not due:  # (a check at its bound, not up to ``KEEP_EVERY_MAX`` after)
+                    bound = start + RECEIPT_TIMEOUT
+                    if unknown_since is not None:
+                        bound = min(bound, unknown_since + UNKNOWN_TIMEOUT)
+                    next_check = min(next_check, bound + LOST_RECHECK / 10)
+            elif keep is None and (now >= next_check or now - start > timeout):
                 next_check = now + LOST_CHECK
-                if keep is not None:
-                    taken, got = await _taken(rpc, address, signed, hashes)
-                    if got is not None:
-                        return got
-                    if taken:  # (anvil counts a nonce before its receipt: told twice)
-                        if doubted:
-                            return None
-                        doubted, next_check = True, now + LOST_RECHECK
-                        continue
-                    doubted = False
                 mined = quantity(await rpc.call("eth_getTransactionCount", address, "latest"))
                 known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
-                if keep is not None:
-                    if known is None and mined <= signed.nonce:
-                        if not await keep():  # (judged as any other from the next check)
-                            keep, timeout = None, RECEIPT_TIMEOUT
-                    elif on_pooled is not None and in_pool(known):
-                        await on_pooled()
-                elif mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
+                if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
                     # A node may count a nonce or leave its pool a moment before the
                     # receipt is there (anvil): lost only if it still says so later.
                     if doubted or now - start > RECEIPT_TIMEOUT:
@@ -246,8 +285,8 @@ async def poll_receipt(
                         await on_pooled()
         except (aiohttp.ClientError, OSError, TimeoutError, RpcError, ValueError) as e:
             # The chain did not answer. A transaction it took may still land: ask
-            # again (giving the matches back now could settle them twice). One whose
-            # broadcast failed too counts as lost (if it lands, the watcher sees it).
+            # again (giving the matches back now could settle them twice). Without the
+            # lane's ``keep``, one whose broadcast failed too counts as lost.
             if (suspect and keep is None) or loop.time() - start > timeout:
                 log.warning("no receipt for %s: %s", signed.tx_hash, e)
                 return None
@@ -259,27 +298,37 @@ async def poll_receipt(
             await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
 
 
-async def _taken(
+async def _judged(
     rpc: AsyncRpc, address: str, signed: SignedTx, hashes: Sequence[str]
-) -> tuple[bool, Receipt | None]:
-    """One answer (one request: one backend behind a balancer) of ``address``'s count and
-    the receipts of ``hashes`` (``signed`` and its replacements): whether the count is past
-    ``signed``'s nonce with none of them mined (its nonce taken by another transaction),
-    and the receipt of one that was. Two answers could come from two backends: the count
-    of one that mined it, the null receipt of one that lags."""
+) -> tuple[bool, Receipt | None, object]:
+    """One answer (one request: one backend behind a balancer) of ``address``'s count, the
+    receipts of ``hashes`` (``signed`` and its replacements) and the first of them the chain
+    knows (as ``eth_getTransactionByHash`` gives it; None: none): whether the count is past
+    ``signed``'s nonce with none of them mined (its nonce taken by another transaction), the
+    receipt of one that was, and the one known. Two answers could come from two backends:
+    the count of one that mined it, the null receipt of one that lags."""
     answers = await rpc.batch(
         [
             ("eth_getTransactionCount", [address, "latest"]),
             *(("eth_getTransactionReceipt", [h]) for h in hashes),
+            *(("eth_getTransactionByHash", [h]) for h in hashes),
         ]
     )
     for answer in answers:
         if isinstance(answer, Exception):
             raise answer
-    count, *receipts = answers
+    count, receipts, known = answers[0], answers[1 : 1 + len(hashes)], answers[1 + len(hashes) :]
     if (got := next((r for r in receipts if isinstance(r, dict)), None)) is not None:
-        return True, Receipt.from_rpc(got)
-    return quantity(count) > signed.nonce, None
+        return True, Receipt.from_rpc(got), None
+    found = next((k for k in known if isinstance(k, dict)), None)
+    return quantity(count) > signed.nonce, None, found
+
+
+async def nonce_taken(rpc: AsyncRpc, address: str, signed: SignedTx) -> tuple[bool, Receipt | None]:
+    """(``_judged`` of ``signed`` alone, for a restart's rows) Whether its nonce is taken by
+    another transaction, and its receipt if it was mined; one answer (one backend)."""
+    taken, got, _ = await _judged(rpc, address, signed, [signed.tx_hash])
+    return taken, got
 
 
 async def _any_of(rpc: AsyncRpc, method: str, hashes: Sequence[str]) -> Any:

@@ -19,12 +19,15 @@ So is one still pooled after the transfer of nothing (behind a gap of the lane's
 devnet rewound below its settlements: the lane fills it), and any once that transfer is
 spent (review77a: given up, matched again, the second settlement reverted).
 A row refused "nonce too high" is kept (``Reconcile._over_gap``): the nonces below it filled,
-sent again, and adopted if not mined in the wait, awaited until its nonce is taken.
+sent again, and adopted if not mined in the wait, awaited until its nonce is taken; so is a
+row alone at its nonce found neither mined nor pooled with its nonce not taken
+(``Reconcile._unspent``; lost78: a backend that lags did not know it, it was given up).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from sdex.chain import Receipt
 from sdex.chain.asend import ChainReplaced, ChainUnproven
@@ -32,7 +35,7 @@ from sdex.chain.tx import SignedTx, already_known, nonce_refusal
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
-from sdex.settlement.receipts import in_pool
+from sdex.settlement.receipts import in_pool, nonce_taken
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
@@ -87,6 +90,9 @@ class Reconcile:
         self.pooled: list[StoredSettlement] = []
         """Rows kept ``pending``, their transactions in a pool the chain is not told to
         mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
+        self.unsent: set[str] = set()
+        """Rows not sent again, the chain behind the URL not proven the view's
+        (``ChainUnproven``): given up if not found, as before lost78 (kept77)."""
 
     async def run(self) -> None:
         """Those an earlier run gave up are given up again: landed since, or landing later,
@@ -106,7 +112,9 @@ class Reconcile:
             for tx_hash, block in self.lane.store.own_fills_above(head.number):
                 self.lane.ours.add(tx_hash, block)
                 self.lane.given_up.add(tx_hash)
-        for s in self.lane.store.pending_settlements():
+        rows = self.lane.store.pending_settlements()
+        at_nonce = Counter(s.nonce for s in rows)  # (a settlement and its replacements)
+        for s in rows:
             got: Receipt | None
             rpc = self.chain.rpc
             receipt = await self.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
@@ -121,7 +129,8 @@ class Reconcile:
                     self.pooled.append(s)
                     continue
                 except Exception as e:
-                    if s.tx_hash in self.lane.kept:  # (refused "too high": it may land)
+                    alone = at_nonce[s.nonce] == 1  # (else the one pooled is adopted)
+                    if s.tx_hash in self.lane.kept or (alone and await self._unspent(s, e)):
                         log.warning("pending settlement %s kept: adopted (%s)", s.tx_hash, e)
                         self.pooled.append(s)
                         continue
@@ -160,6 +169,7 @@ class Reconcile:
             same = await sends.on_chain(sends.viewed())
         except ChainUnproven as e:
             log.warning("pending settlement %s not sent again: %s", tx_hash, e)
+            self.unsent.add(tx_hash)  # (given up if not found: kept77, left76)
             return
         if not same:
             raise ChainReplaced(f"{tx_hash} not sent again: the chain was replaced")
@@ -209,6 +219,26 @@ class Reconcile:
         except RpcError as again:
             if not already_known(again):
                 raise
+
+    async def _unspent(self, row: StoredSettlement, e: Exception) -> bool:
+        """(A row not mined nor pooled by the answers of ``_send_again`` and ``_receipt``,
+        ``e`` why) Whether its nonce may be free: the chain replaced (``ChainReplaced``), or
+        not proven the view's (``unsent``: kept77's rule), gives it up, as one answer giving
+        the operator's count past its nonce with no receipt of it does
+        (``receipts.nonce_taken``); any other, or no answer, keeps it
+        (adopted: awaited until its nonce is taken, lost78). Before, a row a backend that
+        lags did not know was given up, its orders matched again while the other backend
+        pooled its bytes: both were mined. Asked only of a row alone at its nonce: of a
+        settlement and its replacements, the one pooled is adopted (``StillPooled``), the
+        others given up as before (one adopted row holds their orders)."""
+        if isinstance(e, ChainReplaced) or row.tx_hash in self.unsent:
+            return False
+        signed = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
+        try:
+            taken, got = await nonce_taken(self.lane.receipts, self.sender.address, signed)
+        except Exception:
+            return True
+        return not taken and got is None
 
     async def _pooled(self, tx_hash: str) -> bool:
         """Whether the chain holds ``tx_hash`` in its pool (False if it cannot say)."""

@@ -170,6 +170,8 @@ class Settler(BatchTx):
         settlement's chain: ``NonceLane._replace``), and it, kept while in flight."""
         self.displaced: set[str] = set()
         """Those of a replaced chain displaced on the new one (``sdex.settlement.stale``)."""
+        self.cancels: dict[str, SignedTx] = {}
+        """Settlements in flight cancelled at their nonce past their bound, and by what."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
@@ -331,9 +333,10 @@ class Settler(BatchTx):
         self.in_flight.add(signed.tx_hash)
         self.ours.add(signed.tx_hash)
         # (its nonce among the lane's in flight: review76, a gap below a stuck one was
-        # filled over it, a transfer of nothing displacing it; no view: not known, but one a
-        # restart kept was sent again in the start's view: ``Reconcile._over_gap``)
-        view = self.signed_views.get(signed.tx_hash, (None, signed))[0]
+        # filled over it, a transfer of nothing displacing it; its view the start's, where
+        # ``sdex.settlement.reconcile`` found it pooled or sent it again: its wait sends it
+        # again there only, ``NonceLane._keep_alive``)
+        view = self.signed_views.get(signed.tx_hash, (None, signed))[0] or self.async_sends.viewed()
         self.signed_views[signed.tx_hash] = (view, signed)
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
