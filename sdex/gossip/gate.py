@@ -111,7 +111,7 @@ def spent(app: web.Application, gossip: Gossip, node_id: str, seconds: float) ->
     """An admitted peer's request (addressed here) took ``seconds`` of the loop: its budget
     pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took."""
     limiter = app[PEER_LIMITER_KEY]
-    cost = tokens(seconds, limiter.rate, gossip.peer_costs.crowding.now())
+    cost = tokens(seconds, limiter.rate)  # (not ``crowded``: a catching-up peer's pages, gossip78)
     gossip.peer_costs.charged(seconds, cost)
     limiter.charge(node_id, cost - 1.0)
 

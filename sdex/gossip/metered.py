@@ -102,12 +102,12 @@ def metered(coro: Coroutine[Any, Any, T], meter: Meter) -> Awaitable[T]:
     return _Metered(coro, meter)
 
 
-def tokens(seconds: float, rate: float, crowded: float = 1.0) -> float:
+def tokens(seconds: float, rate: float) -> float:
     """The request-budget tokens a request that took ``seconds`` of the loop costs (at
-    least 1): ``LOOP_SHARE`` of the loop a second is what ``rate`` tokens a second buy; a
-    CPU second of it is ``crowded`` seconds of the loop on a crowded machine (``Crowding``,
-    gossip78)."""
-    cost = min(seconds + UNMEASURED, MOST_SECONDS) * crowded
+    least 1): ``LOOP_SHARE`` of the loop a second is what ``rate`` tokens a second buy (a
+    CPU second, however crowded the machine: ``Crowding`` prices pushes' intake alone; a
+    node catching up pulls dear pages, and a request over budget is refused, not shrunk)."""
+    cost = min(seconds + UNMEASURED, MOST_SECONDS)
     return max(1.0, cost * rate / LOOP_SHARE)
 
 
