@@ -144,4 +144,7 @@ def test_crowding_is_the_loop_threads_run_and_wait_over_its_run(
     stat.write_text("junk\n")
     assert crowding.now() == pytest.approx(factor)  # (unreadable: as it was)
     assert Crowding(str(tmp_path / "none")).now() == 1.0
-    assert intake_tokens(0.001, 0, 300.0, factor) == pytest.approx(factor * 0.3 / INTAKE_SHARE)
+    # (the steps' wall time is crowded already; the orders' unmeasured CPU is made so)
+    assert intake_tokens(0.001, 0, 300.0, factor) == pytest.approx(0.001 * 300.0 / INTAKE_SHARE)
+    unmeasured = ORDER_UNMEASURED * factor * 300.0 / INTAKE_SHARE
+    assert intake_tokens(0.0, 1, 300.0, factor) == pytest.approx(unmeasured)

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import AuthError, SignedRequest, verify_request
-from sdex.gossip.metered import intake_tokens, tokens
+from sdex.gossip.metered import cpu, intake_tokens, tokens
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
 from sdex.httpkit import ApiError, NetworkLimiter, RateLimit, RateLimiter, client_group
@@ -111,7 +111,8 @@ def spent(app: web.Application, gossip: Gossip, node_id: str, seconds: float) ->
     """An admitted peer's request (addressed here) took ``seconds`` of the loop: its budget
     pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took."""
     limiter = app[PEER_LIMITER_KEY]
-    cost = tokens(seconds, limiter.rate)  # (not ``crowded``: a catching-up peer's pages, gossip78)
+    seconds = cpu(seconds, gossip.peer_costs.crowding.now())  # (steps' wall: ``metered.clock``)
+    cost = tokens(seconds, limiter.rate)
     gossip.peer_costs.charged(seconds, cost)
     limiter.charge(node_id, cost - 1.0)
 

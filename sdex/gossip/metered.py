@@ -4,9 +4,11 @@ The request budget (``peer_rate_limit``, 2,000 tokens a second) was a token a re
 whatever it cost: the cheapest request over a stream takes ~0.2-0.3 ms of the loop, so one
 admitted peer bought ~45-64% of the loop asking the cheapest thing (gossip74, review74b);
 lowering the rate would throttle honest pushes. Now each request an admitted peer sends
-(a stream frame, or a signed HTTP request addressed here) is measured: the CPU time of the
-loop thread in each step of its handling (``time.thread_time``, so another process's turn on
-the core, on a crowded machine, is not counted), plus ``UNMEASURED`` for what happens outside
+(a stream frame, or a signed HTTP request addressed here) is measured: the time of each
+step of its handling on the loop (``time.perf_counter``, ~60 ns a read here where the thread's
+CPU clock, a system call, took ~2 us, 4-6 reads a frame: gossip78), as CPU time by
+``Crowding`` (another process's turn on the core, on a crowded machine, is not the peer's),
+plus ``UNMEASURED`` for what happens outside
 those steps (aiohttp's frame and request parsing, the loop's own work, the answer's write);
 at most ``MOST_SECONDS`` a request (a collector's pause or a slow disk read in a step is the
 process's, not the peer's). A token buys ``LOOP_SHARE / rate`` seconds of it: a peer whose
@@ -15,8 +17,8 @@ buys at most ``LOOP_SHARE`` of the loop, whatever it asks. A request costs a tok
 (taken before it is read: ``gate.admit``), the rest once it is answered; a peer in debt waits
 for the refill (its next frame closes the stream, its next HTTP request is answered 429).
 An honest peer's pushes at 1,000 orders a second across 8 nodes take a few percent of a
-receiver's loop (their intake is the node's work, shared, not measured here: a group of
-many peers' orders): far below it. Strangers share one budget, charged by kind as before
+receiver's loop; their new orders' intake is paid apart (``intake_tokens``, gossip78).
+Strangers share one budget, charged by kind as before
 (``sdex.gossip.budgets``).
 """
 
@@ -44,8 +46,10 @@ MOST_SECONDS = 0.05
 not the peer's doing; the dearest answers a peer may ask, a snapshot or cancelled page of
 1,000, take ~10-20 ms, and have budgets of their own: ``sdex.gossip.budgets``)."""
 
-clock: Callable[[], float] = time.thread_time
-"""The loop thread's CPU time (a test may set a fake)."""
+clock: Callable[[], float] = time.perf_counter
+"""The time a step takes (a test may set a fake): the wall clock, read cheaply; a step's
+wall time is its CPU time times how crowded the loop's core is (``Crowding``), as the
+intake's price wants it and ``cpu`` undoes for a request's."""
 
 
 class Meter:
@@ -163,10 +167,17 @@ class Crowding:
 
 def intake_tokens(seconds: float, orders: int, rate: float, crowded: float = 1.0) -> float:
     """The request-budget tokens a push's new orders cost (gossip78): ``seconds`` of the
-    loop the intake's steps took on them, ``ORDER_UNMEASURED`` each besides, times how
-    ``crowded`` the loop's core is (``Crowding``), ``rate`` tokens a second buying
-    ``INTAKE_SHARE`` of the loop; no least charge (the push paid its token)."""
-    return (seconds + orders * ORDER_UNMEASURED) * crowded * rate / INTAKE_SHARE
+    loop the intake's steps took on them (wall time: a CPU second times how ``crowded`` the
+    loop's core is, ``Crowding``), ``ORDER_UNMEASURED`` each besides (CPU: times
+    ``crowded``), ``rate`` tokens a second buying ``INTAKE_SHARE`` of the loop; no least
+    charge (the push paid its token)."""
+    return (seconds + orders * ORDER_UNMEASURED * crowded) * rate / INTAKE_SHARE
+
+
+def cpu(seconds: float, crowded: float) -> float:
+    """A request's steps' wall ``seconds`` as the loop thread's CPU time: over how
+    ``crowded`` its core is (``Crowding``; what gossip77 charged, the thread's CPU clock)."""
+    return seconds / max(1.0, crowded)
 
 
 class Costs:
