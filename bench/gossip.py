@@ -1106,9 +1106,20 @@ def peer_requests(h0: list[dict[str, Any]], h1: list[dict[str, Any]]) -> dict[st
         y = (b.get("gossip") or {}).get("peerRequests")
         if not (isinstance(x, dict) and isinstance(y, dict)):
             return {}
-        for k, v in y.items():
-            got[k] = got.get(k, 0) + v - x.get(k, 0)
+        for k, v in _flat(y).items():  # (gossip78: ``intake``, a dict of its own)
+            got[k] = got.get(k, 0) + v - _flat(x).get(k, 0)
     return {k: round(v, 3) for k, v in got.items()}
+
+
+def _flat(counts: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """``counts``' numbers, a nested dict's as ``outer.inner`` (``crowded``, a factor, left out)."""
+    out: dict[str, float] = {}
+    for k, v in counts.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        elif isinstance(v, int | float) and k != "crowded":
+            out[prefix + k] = v
+    return out
 
 
 def orders_in_window(rate: float, args: argparse.Namespace) -> int:

@@ -260,7 +260,7 @@ def test_refused_is_bounded_and_keys_each_verdict_by_what_decides_it(
     now = 0.0
     for code, peer, h, dt in notes:
         now += dt
-        kept = r.note(code, peer, h, now)
+        kept = r.note(code, peer, h, now, since=r.chain_epoch)
         assert kept == (code in KEPT)
         assert len(r) <= 8
         if code in BODY:  # any peer's copy of that body
@@ -275,14 +275,16 @@ def test_refused_is_bounded_and_keys_each_verdict_by_what_decides_it(
 
 def test_refused_forgets_the_least_recently_noted_first() -> None:
     r = Refused(capacity=2, seconds=10.0)
-    r.note(RejectionCode.EXPIRED, "a", "0x1", 0.0)
-    r.note(RejectionCode.SIGNATURE_TOO_LONG, "a", "0x2", 0.0)
-    r.note(RejectionCode.EXPIRED, "b", "0x1", 1.0)  # noted again: the most recent
-    r.note(RejectionCode.SIGNATURE_TOO_LONG, "a", "0x3", 1.0)
+    r.note(RejectionCode.EXPIRED, "a", "0x1", 0.0, since=r.chain_epoch)
+    r.note(RejectionCode.SIGNATURE_TOO_LONG, "a", "0x2", 0.0, since=r.chain_epoch)
+    # noted again: the most recent
+    r.note(RejectionCode.EXPIRED, "b", "0x1", 1.0, since=r.chain_epoch)
+    r.note(RejectionCode.SIGNATURE_TOO_LONG, "a", "0x3", 1.0, since=r.chain_epoch)
     assert r.holds("a", "0x1", 2.0) and r.holds("a", "0x3", 2.0)
     assert not r.holds("a", "0x2", 2.0) and len(r) == 2
-    assert not r.note(RejectionCode.UNFUNDED, "a", "0x4", 2.0)  # (the node's state: not kept)
-    assert not r.note(RejectionCode.CHAIN_UNAVAILABLE, "a", "0x4", 2.0)
+    # (the node's state: not kept)
+    assert not r.note(RejectionCode.UNFUNDED, "a", "0x4", 2.0, since=r.chain_epoch)
+    assert not r.note(RejectionCode.CHAIN_UNAVAILABLE, "a", "0x4", 2.0, since=r.chain_epoch)
 
 
 def test_a_peers_flood_of_rejected_copies_evicts_no_other_peers_verdicts() -> None:
@@ -294,11 +296,11 @@ def test_a_peers_flood_of_rejected_copies_evicts_no_other_peers_verdicts() -> No
     r = Refused(seconds=1e9)
     honest = [f"0x{i:064x}" for i in range(1_000)]
     for h in honest:
-        r.note(RejectionCode.TOKEN_NOT_SUPPORTED, "honest", h, 0.0)
-    r.note(RejectionCode.SIGNATURE_TOO_LONG, "honest", "0x" + "ee" * 32, 0.0)
+        r.note(RejectionCode.TOKEN_NOT_SUPPORTED, "honest", h, 0.0, since=r.chain_epoch)
+    r.note(RejectionCode.SIGNATURE_TOO_LONG, "honest", "0x" + "ee" * 32, 0.0, since=r.chain_epoch)
     for i in range(3 * r.capacity):  # junk copies, and junk bodies too
         code = RejectionCode.INVALID_SIGNATURE if i % 2 else RejectionCode.EXPIRED
-        r.note(code, "hostile", f"0x{i + 1:062x}ff", 1.0)
+        r.note(code, "hostile", f"0x{i + 1:062x}ff", 1.0, since=r.chain_epoch)
         assert len(r) <= r.capacity
     assert all(r.holds("anyone", h, 2.0) for h in honest)
     assert r.holds("honest", "0x" + "ee" * 32, 2.0)
@@ -318,7 +320,7 @@ def test_a_peer_under_an_equal_share_is_never_evicted(
         code = RejectionCode.EXPIRED if body else RejectionCode.INVALID_SIGNATURE
         before = {p: r.charged(p) for p in "abcd"}
         peers = sum(1 for n in before.values() if n) + (before[peer] == 0)
-        r.note(code, peer, h if body else f"{h}{i}", 0.0)
+        r.note(code, peer, h if body else f"{h}{i}", 0.0, since=r.chain_epoch)
         assert len(r) <= 12
         for p, n in before.items():
             if p != peer and n * peers < 12:
@@ -333,10 +335,10 @@ def test_a_flood_from_new_keys_evicts_no_peers_verdicts() -> None:
     honest = {p: [f"0x{p}{i:062x}" for i in range(2_000)] for p in ("a1", "b2", "c3")}
     for p, hashes in honest.items():
         for h in hashes:
-            r.note(RejectionCode.TOKEN_NOT_SUPPORTED, p, h, 0.0)
+            r.note(RejectionCode.TOKEN_NOT_SUPPORTED, p, h, 0.0, since=r.chain_epoch)
     for i in range(3 * r.capacity):
         code = RejectionCode.EXPIRED if i % 2 else RejectionCode.INVALID_SIGNATURE
-        r.note(code, f"key-{i}", f"0xff{i:062x}", 1.0, stranger=True)
+        r.note(code, f"key-{i}", f"0xff{i:062x}", 1.0, stranger=True, since=r.chain_epoch)
         assert len(r) <= r.capacity
     assert all(r.charged(p) == 2_000 for p in honest)
     assert all(r.holds(p, h, 2.0) for p, hashes in honest.items() for h in hashes)
@@ -351,9 +353,11 @@ def test_a_body_verdict_is_charged_to_the_peer_it_spares() -> None:
     r = Refused(capacity=2_000, seconds=1e9)
     held = [f"0x{i:064x}" for i in range(1_000)]
     for h in held:  # the hostile peer pushes them first
-        r.note(RejectionCode.EXPIRED, "hostile", h, 0.0)
+        r.note(RejectionCode.EXPIRED, "hostile", h, 0.0, since=r.chain_epoch)
     assert all(r.holds("honest", h, 1.0) for h in held)  # anti-entropy with the honest peer
     assert r.charged("honest") == 1_000 and r.charged("hostile") == 0
     for i in range(3 * r.capacity):
-        r.note(RejectionCode.INVALID_SIGNATURE, "hostile", f"0xee{i:062x}", 2.0)
+        r.note(
+            RejectionCode.INVALID_SIGNATURE, "hostile", f"0xee{i:062x}", 2.0, since=r.chain_epoch
+        )
     assert all(r.holds("honest", h, 3.0) for h in held)

@@ -61,15 +61,15 @@ def test_a_state_verdict_lasts_while_the_epoch_stands() -> None:
     epoch = [0]
     r = Refused(epoch=lambda: epoch[0])
     h = "0x" + "ab" * 32
-    assert r.note(RejectionCode.RESTRICTED_LIMIT, "p", h, 0.0)
+    assert r.note(RejectionCode.RESTRICTED_LIMIT, "p", h, 0.0, since=r.chain_epoch)
     assert r.holds("p", h, 1.0) and r.holds("q", h, 1.0)
     epoch[0] += 1
     assert not r.holds("p", h, 1.0)
     assert len(r) == 0 and r.charged("p") == 0 and r.charged("q") == 0
     # other verdicts that depend on this node's state are still not kept
-    assert not r.note(RejectionCode.MAKER_LIMIT, "p", h, 0.0)
+    assert not r.note(RejectionCode.MAKER_LIMIT, "p", h, 0.0, since=r.chain_epoch)
     # a body verdict on the same hash is not undone by the epoch
-    assert r.note(RejectionCode.RESTRICTED_LIMIT, "p", h, 0.0)
-    assert r.note(RejectionCode.EXPIRED, "p", h, 0.0)
+    assert r.note(RejectionCode.RESTRICTED_LIMIT, "p", h, 0.0, since=r.chain_epoch)
+    assert r.note(RejectionCode.EXPIRED, "p", h, 0.0, since=r.chain_epoch)
     epoch[0] += 1
     assert r.holds("p", h, 1.0)

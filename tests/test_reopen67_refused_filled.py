@@ -69,8 +69,9 @@ def test_a_reorg_forgets_only_the_verdicts_the_chain_gave() -> None:
         "0x05": RejectionCode.INVALID_SIGNATURE,
     }
     for h, code in codes.items():
-        assert r.note(code, "p", h, 0.0)
-    assert r.note(RejectionCode.TOKEN_NOT_SUPPORTED, "p", "0x01", 0.0)  # (no longer the chain's)
+        assert r.note(code, "p", h, 0.0, since=r.chain_epoch)
+    # (no longer the chain's)
+    assert r.note(RejectionCode.TOKEN_NOT_SUPPORTED, "p", "0x01", 0.0, since=r.chain_epoch)
     r.forget_chain()
     assert [h for h in codes if r.holds("p", h, 1.0)] == ["0x01", "0x04", "0x05"]
     assert len(r) == 3 and r.charged("p") == 3
@@ -85,7 +86,7 @@ def test_a_chain_verdict_that_spared_another_peer_is_forgotten_at_a_reorg_too() 
     codes = (RejectionCode.FULLY_FILLED, RejectionCode.CANCELLED, RejectionCode.EXPIRED)
     for i, code in enumerate(codes):
         h = f"0x{i:02x}"
-        assert r.note(code, "a", h, 0.0)
+        assert r.note(code, "a", h, 0.0, since=r.chain_epoch)
         assert r.holds("b", h, 1.0)  # (b's copy spared: the verdict charged to b now)
         assert r.charged("b") == 1 and r.charged("a") == 0
         r.forget_chain()

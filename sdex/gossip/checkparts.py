@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
+from sdex.gossip.metered import Meter
 from sdex.gossip.timing import CheckTiming
 
 Submit = Callable[
@@ -31,10 +32,14 @@ class Entry:
     """One check's new orders: how many went to the intake, their verdicts."""
 
     __slots__ = ("began", "check_id", "error", "given", "got", "left", "orders", "owner",
-                 "parked", "results", "sender", "unjudged", "wake")  # fmt: skip
+                 "parked", "pays", "results", "sender", "unjudged", "wake")  # fmt: skip
 
-    def __init__(self, sender: str, check_id: int, orders: list[object]) -> None:
+    def __init__(
+        self, sender: str, check_id: int, orders: list[object], pays: bool = False
+    ) -> None:
         self.sender = sender
+        self.pays = pays
+        """Its sender pays for the intake's loop time its orders took (a push: ``paid``)."""
         self.owner = sender
         """Whose bound of pending reads its orders count against (``CheckHooks.owner``)."""
         self.check_id = check_id
@@ -62,8 +67,8 @@ class Group:
     """One intake call's orders, (check, index of its order) each; those with no verdict yet
     once its turn ended on reads (``pending``: each counted against its sender's bound)."""
 
-    __slots__ = ("entries", "objs", "pending", "reading", "senders", "shares", "slots", "task",
-                 "waiters")  # fmt: skip
+    __slots__ = ("entries", "meter", "objs", "paid", "pending", "reading", "senders", "shares",
+                 "slots", "task", "waiters")  # fmt: skip
 
     def __init__(self) -> None:
         self.slots: list[tuple[Entry, int]] = []
@@ -77,6 +82,10 @@ class Group:
         self.waiters: list[asyncio.Future[None]] = []
         """Its leaders' (the one that took it, then any the lead passed to meanwhile)."""
         self.task: asyncio.Task[None] | None = None
+        self.meter = Meter()
+        """The loop time its task's steps took (``metered``)."""
+        self.paid = 0.0
+        """Of it, what its checks' senders were charged so far (``PeerChecks._pay``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,12 @@ class CheckHooks:
     """The most orders whose chain reads may be pending once their group's turn ended."""
     reads_per_peer: Callable[[], int] = lambda: 4
     """The same, of one owner's orders (past it, its next checks are parked)."""
+    paid: Callable[[str, float, int], None] = lambda _sender, _seconds, _orders: None
+    """(sender, seconds of the loop, new orders): a pusher's share of a group's loop time,
+    charged to its request budget (gossip78: ``gate.intake_spent``)."""
+    over: Callable[[str], bool] = lambda _sender: False
+    """Is this pusher in debt (its request budget spent)? Its pushed orders not taken yet
+    are rejected unchecked (no penalty: anti-entropy fetches them, unpaid, in its rounds)."""
     owner: Callable[[str], str] = lambda sender: sender
     """Whose bound a sender's pending reads count against: an admitted peer's of standing
     its own, all strangers' and newcomers' one (keys are free to make, and admission cheap:

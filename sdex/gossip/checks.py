@@ -45,6 +45,7 @@ import time
 from itertools import repeat
 
 from sdex.gossip.checkparts import CheckHooks, Entry, Group, PartialVerdicts, Submit
+from sdex.gossip.metered import metered
 from sdex.gossip.stream import cancel_all
 
 log = logging.getLogger("sdex.gossip")
@@ -119,11 +120,12 @@ class PeerChecks:
         """Of those, calls that took the orders of more than one check."""
 
     async def run(
-        self, sender: str, check_id: int, orders: list[object]
+        self, sender: str, check_id: int, orders: list[object], pays: bool = False
     ) -> tuple[list[str], float]:
         """``orders``' verdicts, in order, once all are in; and when they began (perf_counter).
-        Raises what the intake raised on them."""
-        entry = Entry(sender, check_id, orders)
+        Raises what the intake raised on them. ``pays``: its sender is charged its share of
+        the loop time of each group its orders were in (a push: ``CheckHooks.paid``)."""
+        entry = Entry(sender, check_id, orders, pays)
         entry.owner = self._hooks.owner(sender)
         try:
             if orders and entry.owner in self._parked:  # (after its owner's parked checks)
@@ -194,7 +196,7 @@ class PeerChecks:
                     if mine.finished or mine.parked:  # (rejected on the spot; parked)
                         break
                     raise RuntimeError("a peer's orders were taken with no verdict")
-                group.task = asyncio.create_task(self._check(group), name="gossip-intake")
+                group.task = asyncio.create_task(self._metered(group), name="gossip-intake")
                 self._group = group
             await self._wait(group.waiters)  # its turn's end (the group goes on if we go)
             if mine in self._queue and not mine.finished:
@@ -224,12 +226,12 @@ class PeerChecks:
             if n <= 0:
                 (done if entry.finished else out).append(entry)  # (the rest: reads)
                 continue
-            if self._hooks.banned(entry.sender):
+            if self._hooks.banned(entry.sender) or (entry.pays and self._hooks.over(entry.sender)):
                 entry.given = len(entry.orders)
                 entry.got += n
                 entry.results[-n:] = ["rejected"] * n
                 entry.unjudged += ["rejected"] * n
-                done.append(entry)  # (rejected on the spot)
+                done.append(entry)  # (rejected on the spot: banned, or a pusher in debt)
                 continue
             if self._reads.get(entry.owner, 0) >= most:
                 out.append(entry)
@@ -266,6 +268,31 @@ class PeerChecks:
             self.parked -= 1
             if not parked:
                 del self._parked[entry.owner]
+
+    async def _metered(self, group: Group) -> None:
+        """``_check`` with the loop time of each of its steps measured, the pushers' shares
+        of it charged as it ends (and as its turn did: ``_call``)."""
+        try:
+            await metered(self._check(group), group.meter)
+        finally:
+            self._pay(group)
+
+    def _pay(self, group: Group) -> None:
+        """The loop time ``group``'s task took since last paid, charged to the senders of
+        the pushes in it by their share of its orders (gossip78: a push's new orders were
+        the node's to pay for, parse, digest, signature and store, and one admitted peer
+        could take the loop from every other one's and the wallets' by pushing orders)."""
+        seconds = group.meter.seconds - group.paid
+        if seconds <= 0.0 or not group.slots:
+            return
+        group.paid += seconds
+        a_share = seconds / len(group.slots)
+        try:
+            for entry, _start, n in group.shares:
+                if entry.pays:
+                    self._hooks.paid(entry.sender, a_share * n, n)
+        except Exception:  # (a charge never costs a verdict)
+            log.exception("charging a push's intake failed")
 
     async def _check(self, group: Group) -> None:
         """One group through the intake (a task); if the call raises, each check's orders
@@ -335,6 +362,7 @@ class PeerChecks:
                 except Exception:  # a measure never costs a verdict
                     log.exception("timing a peer check failed")
                 self._apply(group, slots, given)
+                self._pay(group)  # (what its steps took so far: the rest as it ends)
             if turn:
                 self._read_on(group)
 

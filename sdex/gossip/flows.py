@@ -33,7 +33,7 @@ from typing import Any, Protocol
 from sdex.gossip.actions import Call, Check, Flow, GossipConfig, Reply, TooLarge
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.hosts import source_group
-from sdex.gossip.listing import in_range, walked
+from sdex.gossip.listing import in_range, named, walked
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.ports import OrderView
 from sdex.model import MAX_ORDER_JSON
@@ -253,7 +253,7 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
         core.penalize_later(peer.key)
         return
     buckets = sorted(set(done))  # (only the buckets answered whole are judged)
-    theirs_open = {h for h in hashes if isinstance(h, str) and len(h) == 66}
+    theirs_open = named(hashes)  # (lower-cased: a hash is one identity)
     ours = view.hashes_in(buckets)
     if run is not None:  # (and ours inside the run it named: gossip70)
         ours += [h for h in view.hashes_in([run[0]]) if run[1] <= h <= run[2]]

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import AuthError, SignedRequest, verify_request
-from sdex.gossip.metered import tokens
+from sdex.gossip.metered import cpu, intake_tokens, tokens
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
 from sdex.httpkit import ApiError, NetworkLimiter, RateLimit, RateLimiter, client_group
@@ -111,9 +111,37 @@ def spent(app: web.Application, gossip: Gossip, node_id: str, seconds: float) ->
     """An admitted peer's request (addressed here) took ``seconds`` of the loop: its budget
     pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took."""
     limiter = app[PEER_LIMITER_KEY]
+    seconds = cpu(seconds, gossip.peer_costs.crowding.now())  # (steps' wall: ``metered.clock``)
     cost = tokens(seconds, limiter.rate)
     gossip.peer_costs.charged(seconds, cost)
     limiter.charge(node_id, cost - 1.0)
+
+
+def intake_spent(
+    app: web.Application, gossip: Gossip, sender: str, seconds: float, orders: int
+) -> None:
+    """A push's ``orders`` new orders took ``seconds`` of the loop in the intake (their share
+    of a group's: ``sdex.gossip.checks``): its sender's budget pays for them
+    (``metered.intake_tokens``), all strangers' the strangers' one (gossip78: the intake is
+    the node's shared work, done free for any pusher, so one admitted peer's pushes of
+    valid but worthless orders took the loop from every other peer's and the wallets')."""
+    peers = app[PEER_LIMITER_KEY]
+    cost = intake_tokens(seconds, orders, peers.rate, gossip.peer_costs.crowding.now())
+    gossip.peer_costs.intake(seconds, orders, cost)
+    if gossip.peers.get(sender) is not None:
+        peers.charge(sender, cost)
+    else:
+        app[STRANGER_LIMITER_KEY].charge(STRANGERS, cost)
+
+
+def in_debt(app: web.Application, gossip: Gossip, sender: str) -> bool:
+    """Whether ``sender``'s request budget (its own if admitted, else the strangers') is
+    spent below nothing: its pushes' orders not in the intake yet wait no more for it
+    (``sdex.gossip.checks``; gossip78: up to ``max_http_per_client`` pushes admitted at a
+    token each before the first was paid for)."""
+    if gossip.peers.get(sender) is not None:
+        return not app[PEER_LIMITER_KEY].take(sender, 0.0)[0]
+    return not app[STRANGER_LIMITER_KEY].take(STRANGERS, 0.0)[0]
 
 
 def signed(request: web.Request, anyone: bool = False) -> SignedRequest:

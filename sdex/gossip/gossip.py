@@ -118,11 +118,17 @@ class Gossip:
                 reads=lambda: self.config.reads_pending,
                 reads_per_peer=lambda: self.config.reads_pending_per_peer,
                 owner=self.reads_owner,
+                paid=lambda sender, seconds, orders: self.intake_paid(sender, seconds, orders),
+                over=lambda sender: self.intake_over(sender),
             )
         )
         """One group of peers' new orders in the intake at a time: peers never starve
         wallets, and the checks that waited meanwhile go in together (a group's orders left
         waiting on chain reads do not hold the next)."""
+        self.intake_paid: Callable[[str, float, int], None] = lambda *_: None
+        """A pusher's share of its orders' intake, charged (the routes': ``gate.intake_spent``)."""
+        self.intake_over: Callable[[str], bool] = lambda _: False
+        """Is a pusher's request budget spent? (the routes': ``gate.in_debt``)"""
         self.streams: Streams | None = None
         if self.config.streams:
             self.streams = Streams(self.key, self.me, self.penalize, self.config.dial_timeout)
@@ -221,7 +227,7 @@ class Gossip:
             if check.orders and not orders and not self.peers.is_banned(check.sender):
                 return self._known(check)
             # its turn, its new orders with the other checks' waiting then (``PeerChecks``)
-            results, began = await self.checks.run(check.sender, check.id, orders)
+            results, began = await self.checks.run(check.sender, check.id, orders, check.push)
             if timing is not None:
                 timing.queue.add((began - asked) * 1e6)
             if len(results) < len(held):  # the held copies (none a banned peer's)

@@ -146,6 +146,21 @@ def hash_of(b: int, h: object, what: str) -> str:
     raise ValueError(f"{what} must be 0x and 64 hex digits, in the bucket they name ({b})")
 
 
+def named(hashes: list[Any]) -> set[str]:
+    """The hashes an answer lists, each as this node writes one (0x, lower-case hex): a hash
+    is one identity whatever its case (gossip78: an upper-case one was taken as it came, so
+    this node's copy of it looked absent there, was asked about every round, and a run or a
+    bucket holding it never went quiet); what is no hash (not a string of 0x and 64 hex
+    digits) is left out, as before."""
+    out: set[str] = set()
+    for h in hashes:
+        if isinstance(h, str) and len(h) == 66 and h[:2] in ("0x", "0X"):
+            low = "0x" + h[2:].lower()
+            if all(c in HEX for c in low[2:]):
+                out.add(low)
+    return out
+
+
 def in_range(
     answer: dict[str, Any], asked: set[int], done: list[Any]
 ) -> tuple[int, str, str] | None:

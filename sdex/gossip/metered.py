@@ -4,9 +4,11 @@ The request budget (``peer_rate_limit``, 2,000 tokens a second) was a token a re
 whatever it cost: the cheapest request over a stream takes ~0.2-0.3 ms of the loop, so one
 admitted peer bought ~45-64% of the loop asking the cheapest thing (gossip74, review74b);
 lowering the rate would throttle honest pushes. Now each request an admitted peer sends
-(a stream frame, or a signed HTTP request addressed here) is measured: the CPU time of the
-loop thread in each step of its handling (``time.thread_time``, so another process's turn on
-the core, on a crowded machine, is not counted), plus ``UNMEASURED`` for what happens outside
+(a stream frame, or a signed HTTP request addressed here) is measured: the time of each
+step of its handling on the loop (``time.perf_counter``, ~60 ns a read here where the thread's
+CPU clock, a system call, took ~2 us, 4-6 reads a frame: gossip78), as CPU time by
+``Crowding`` (another process's turn on the core, on a crowded machine, is not the peer's),
+plus ``UNMEASURED`` for what happens outside
 those steps (aiohttp's frame and request parsing, the loop's own work, the answer's write);
 at most ``MOST_SECONDS`` a request (a collector's pause or a slow disk read in a step is the
 process's, not the peer's). A token buys ``LOOP_SHARE / rate`` seconds of it: a peer whose
@@ -15,8 +17,8 @@ buys at most ``LOOP_SHARE`` of the loop, whatever it asks. A request costs a tok
 (taken before it is read: ``gate.admit``), the rest once it is answered; a peer in debt waits
 for the refill (its next frame closes the stream, its next HTTP request is answered 429).
 An honest peer's pushes at 1,000 orders a second across 8 nodes take a few percent of a
-receiver's loop (their intake is the node's work, shared, not measured here: a group of
-many peers' orders): far below it. Strangers share one budget, charged by kind as before
+receiver's loop; their new orders' intake is paid apart (``intake_tokens``, gossip78).
+Strangers share one budget, charged by kind as before
 (``sdex.gossip.budgets``).
 """
 
@@ -44,8 +46,10 @@ MOST_SECONDS = 0.05
 not the peer's doing; the dearest answers a peer may ask, a snapshot or cancelled page of
 1,000, take ~10-20 ms, and have budgets of their own: ``sdex.gossip.budgets``)."""
 
-clock: Callable[[], float] = time.thread_time
-"""The loop thread's CPU time (a test may set a fake)."""
+clock: Callable[[], float] = time.perf_counter
+"""The time a step takes (a test may set a fake): the wall clock, read cheaply; a step's
+wall time is its CPU time times how crowded the loop's core is (``Crowding``), as the
+intake's price wants it and ``cpu`` undoes for a request's."""
 
 
 class Meter:
@@ -104,9 +108,76 @@ def metered(coro: Coroutine[Any, Any, T], meter: Meter) -> Awaitable[T]:
 
 def tokens(seconds: float, rate: float) -> float:
     """The request-budget tokens a request that took ``seconds`` of the loop costs (at
-    least 1): ``LOOP_SHARE`` of the loop a second is what ``rate`` tokens a second buy."""
+    least 1): ``LOOP_SHARE`` of the loop a second is what ``rate`` tokens a second buy (a
+    CPU second, however crowded the machine: ``Crowding`` prices pushes' intake alone; a
+    node catching up pulls dear pages, and a request over budget is refused, not shrunk)."""
     cost = min(seconds + UNMEASURED, MOST_SECONDS)
     return max(1.0, cost * rate / LOOP_SHARE)
+
+
+INTAKE_SHARE = 0.3
+"""The most of the loop one pusher's full request budget buys in the intake of its pushes'
+new orders (``intake_tokens``): more than ``LOOP_SHARE``, as a node's one link to the rest
+of the network relays every order made elsewhere (at issue 11's 1,000 orders a second, ~0.2
+of the loop here: ~2/3 of its budget), and still far from all of it."""
+ORDER_UNMEASURED = 60e-6
+"""Seconds a pushed new order costs the node outside the intake task's steps, charged with
+its share of them (``intake_tokens``): its signature recovered on the ECDSA worker (~50 us
+of a core, gossip74's cancel), its row's hand-over and commit on the store's writer."""
+
+
+CROWDED_MOST = 20.0
+"""The most ``Crowding`` counts a CPU second of the loop thread as (its wait for a core)."""
+CROWDING_EVERY = 1.0
+"""Seconds between two readings of the loop thread's run and wait times (``Crowding``)."""
+
+
+class Crowding:
+    """How much of the loop one CPU second of its thread is, on this machine now: (time run
+    + time waiting for a core) / time run, of the loop thread since the last reading
+    (``/proc/thread-self/schedstat``, read at most every ``CROWDING_EVERY`` seconds, on
+    the thread that asks: the loop's), 1 where it cannot be read. gossip78: on a crowded
+    machine (load 17-19 on 2 cores) the node's loop got ~0.13 of a core, so a pusher's
+    budget of ``INTAKE_SHARE`` of a CPU second a second was all of what the loop had, and
+    a push flood took ~3/4 of a wallet's throughput (bench/gossip78_push_flood.py)."""
+
+    def __init__(self, path: str = "/proc/thread-self/schedstat") -> None:
+        self.path = path
+        self.factor = 1.0
+        self._at = float("-inf")
+        self._last: tuple[int, int] | None = None
+
+    def now(self) -> float:
+        """The factor, read again if ``CROWDING_EVERY`` passed since the last reading."""
+        t = time.monotonic()
+        if t - self._at < CROWDING_EVERY:
+            return self.factor
+        self._at = t
+        try:
+            with open(self.path, "rb") as f:
+                run, wait = (int(x) for x in f.read().split()[:2])
+        except (OSError, ValueError):
+            return self.factor
+        last, self._last = self._last, (run, wait)
+        if last is not None and run - last[0] >= 10_000_000:  # (10 ms run: else too few)
+            ran, waited = run - last[0], max(0, wait - last[1])
+            self.factor = min(CROWDED_MOST, (ran + waited) / ran)
+        return self.factor
+
+
+def intake_tokens(seconds: float, orders: int, rate: float, crowded: float = 1.0) -> float:
+    """The request-budget tokens a push's new orders cost (gossip78): ``seconds`` of the
+    loop the intake's steps took on them (wall time: a CPU second times how ``crowded`` the
+    loop's core is, ``Crowding``), ``ORDER_UNMEASURED`` each besides (CPU: times
+    ``crowded``), ``rate`` tokens a second buying ``INTAKE_SHARE`` of the loop; no least
+    charge (the push paid its token)."""
+    return (seconds + orders * ORDER_UNMEASURED * crowded) * rate / INTAKE_SHARE
+
+
+def cpu(seconds: float, crowded: float) -> float:
+    """A request's steps' wall ``seconds`` as the loop thread's CPU time: over how
+    ``crowded`` its core is (``Crowding``; what gossip77 charged, the thread's CPU clock)."""
+    return seconds / max(1.0, crowded)
 
 
 class Costs:
@@ -120,16 +191,34 @@ class Costs:
         self.throttled = 0
         """Requests of admitted peers refused over their budget (a stream closed for it
         counts one)."""
+        self.crowding = Crowding()
+        """How much of the loop a CPU second of its thread is now (the intake's price)."""
+        self.intake_orders = 0
+        self.intake_seconds = 0.0
+        self.intake_tokens = 0.0
+        """Pushed new orders, the loop time the intake's steps took on them, and what their
+        pushers were charged for it (``intake``)."""
+
+    def intake(self, seconds: float, orders: int, tokens: float) -> None:
+        self.intake_orders += orders
+        self.intake_seconds += seconds
+        self.intake_tokens += tokens
 
     def charged(self, seconds: float, tokens: float) -> None:
         self.requests += 1
         self.seconds += min(seconds + UNMEASURED, MOST_SECONDS)
         self.tokens += tokens
 
-    def to_json(self) -> dict[str, float]:
+    def to_json(self) -> dict[str, object]:
         return {
             "requests": self.requests,
             "loopSeconds": round(self.seconds, 3),
             "tokens": round(self.tokens, 1),
             "throttled": self.throttled,
+            "intake": {
+                "orders": self.intake_orders,
+                "loopSeconds": round(self.intake_seconds, 3),
+                "tokens": round(self.intake_tokens, 1),
+                "crowded": round(self.crowding.factor, 2),
+            },
         }

@@ -54,6 +54,8 @@ from sdex.gossip.gate import (
     admit,
     charge,
     errors,
+    in_debt,
+    intake_spent,
     signed,
     spent,
 )
@@ -455,6 +457,8 @@ def p2p_app(gossip: Gossip, limit: RateLimit) -> web.Application:
     )
     app[HELLO_LIMITER_KEY] = NetworkLimiter(HELLOS)  # (a site's /64s share: review75)
     app[REPLAY_KEY] = ReplayGuard()
+    gossip.intake_paid = functools.partial(intake_spent, app, gossip)  # (pushes pay: gossip78)
+    gossip.intake_over = functools.partial(in_debt, app, gossip)
     for method, path, route, max_body in ROUTES:
         app.router.add_route(method, path, p2p(route, max_body))
     app.router.add_get("/stream", get_stream)

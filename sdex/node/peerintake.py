@@ -125,7 +125,7 @@ class NodePeerIntake(NodeIntake):
                 return
         stranger = self.gossip is None or self.gossip.peers.get(peer) is None
         now = time.monotonic()
-        self.refusals.note(rejected.code, peer, "0x" + h.hex(), now, stranger, since)
+        self.refusals.note(rejected.code, peer, "0x" + h.hex(), now, stranger, since=since)
 
     def refused(self, peer: str, hash_hex: str) -> bool:
         """Whether ``peer``'s copy of ``hash_hex`` was rejected for good (anti-entropy)."""

@@ -113,16 +113,20 @@ class Refused:
         hash_hex: str,
         now: float,
         stranger: bool = False,
-        since: int | None = None,
+        *,
+        since: int,
     ) -> bool:
         """Keep ``code``'s verdict on the copy of ``hash_hex`` (0x, lower-case hex) that
         ``peer`` sent (a ``stranger``: a key not in the peer table), if it is one kept; True
-        if it was. ``since``: the ``chain_epoch`` its check began in; a chain verdict
-        (``CHAIN``) from a check that a reorg or a reset overtook is not kept (gossip74: read
-        from the chain before it, noted after ``forget_chain``, it kept an order the reorg
-        reopened away for ``seconds``); the copy is judged again next round."""
-        if code in CHAIN and since is not None and since != self.chain_epoch:
+        if it was. ``since``: the ``chain_epoch`` its check began in, always named (gossip78:
+        optional, a caller that left it out had a verdict the chain gave kept across a reorg);
+        a chain verdict (``CHAIN``) from a check that a reorg or a reset overtook is not kept
+        (gossip74: read from the chain before it, noted after ``forget_chain``, it kept an
+        order the reorg reopened away for ``seconds``); the copy is judged again next round.
+        ``hash_hex`` is lower-cased (a hash is one identity: ``holds`` looks it up so)."""
+        if code in CHAIN and since != self.chain_epoch:
             return False
+        hash_hex = hash_hex.lower()
         if code in BODY or code in STATE:
             key = (ANYONE, hash_hex)
         elif code in COPY and not stranger:
@@ -161,6 +165,7 @@ class Refused:
         to ``peer`` from then on: it is the one it protects. Else a hostile peer could push
         the bodies an honest peer holds first, own their verdicts, and evict them with its
         own flood (its least recently noted go first)."""
+        hash_hex = hash_hex.lower()
         for key in ((ANYONE, hash_hex), (peer, hash_hex)):
             held = self._until.get(key)
             if held is not None:
