@@ -20,7 +20,10 @@ submitter: starving makers without a record takes 3 deployments from 2 submitter
 last connection a deployment with an open order here. A maker whose read was given up (every
 order's wait for it ended: its read deadline) or failed loses its record for
 ``LAPSE_SECONDS``: a funded wallet that turns hostile holds its 2 for one deadline, then
-waits in the pool with the fresh ones."""
+waits in the pool with the fresh ones. Only a read of that maker alone: a window's shared
+read (``REST``) may be held by any of its makers, and review78b found an honest maker with
+a record pushed into it behind a tracked wallet's orders from ``MAX_PARTS - 1`` submitters
+lapsed with the hostile wallet that held it."""
 
 from __future__ import annotations
 

@@ -137,6 +137,13 @@ class ChainDoubt:
         self.wrong = ""
         self.changed()
 
+    def failed(self) -> None:
+        """A poll failed and set no status (``Inconsistent``: answers that disagree within
+        the poll, a head from one backend and its block from another): a row of ``through``
+        broken, as a failed poll's status breaks it (review78b: one backend's polls of our
+        head, the other's between failing so, lifted a doubt with the second of ours)."""
+        self._statuses += 1
+
     def wrong_chain(self, problem: str) -> None:
         """The watcher's ``wrong-chain`` status with ``problem``, or ("") another status. A
         ``wrong-chain`` holds till ``through`` ends it, as a doubt does (review78: it ended

@@ -152,6 +152,8 @@ class PollLoop:
                     log.debug("%s", e)
                     progressed = False
                     self._moving += not isinstance(e, ReceiptComing)
+                    if not isinstance(e, ReceiptComing):  # (answers disagreed: no row)
+                        self.mirror.doubt.failed()
                     if self._moving >= INCONSISTENT_POLLS:  # (not moving: answering wrong)
                         why = f"{self._moving} polls in a row inconsistent: {describe(e)}"
                         backoff = self._fail("unreachable", why, backoff)
