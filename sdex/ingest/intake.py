@@ -454,8 +454,10 @@ class Intake:
         if cs.mirror.sigs.by_contract(signed):
             return contract_refused().of_order(signed.hash)
         block = cs.mirror.sigs.read_at(signed)
-        at = None if block is None else (signed.order.maker, block)
-        return Rejection(r.code, r.errors, signed.hash, r.detail, at)
+        if block is None:  # (evicted meanwhile by a flood of others: read at no later block)
+            head = cs.mirror.head
+            block = max(self.chain_tip(), -1 if head is None else head.number)
+        return Rejection(r.code, r.errors, signed.hash, r.detail, (signed.order.maker, block))
 
     def _contract_verdict(self, signed: SignedOrder) -> bool | None:
         """The mirror's cached EIP-1271 verdict on ``signed``, or None."""
