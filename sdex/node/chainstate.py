@@ -83,8 +83,8 @@ class NodeChainState(NodeRejudge):
             self.saw_block_time(changes.head, changes.timestamp, reset=True)
             w.lead.saw(changes.head, changes.timestamp, reset=True)  # (the undone blocks' too)
             self.refusals.forget_chain()  # peers' copies refused filled may be open again
-        if changes.reset:
-            self.unproven.reset(changes.head)  # (their makers read at its next block)
+            if changes.reset:
+                self.unproven.reset(changes.head)  # (their makers read at its next block)
         elif changes.head >= self.watcher.chain_head:  # the tip: the chain's clock as it is
             self.latest_timestamp = changes.timestamp  # (left48: a lied stamp no longer pins it)
             self.saw_block_time(changes.head, changes.timestamp)
