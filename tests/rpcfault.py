@@ -511,3 +511,44 @@ def lagging_proxy(
 
     with _proxy(upstream, intercept) as url:
         yield url, armed, lies
+
+
+@contextmanager
+def behind_proxy(upstream: str, lag: int = 1) -> Iterator[str]:
+    """The URL of a proxy to ``upstream`` that is ``lag`` blocks behind it (a replica a block
+    behind, or a node whose poll came a moment late): ``eth_blockNumber`` and every read at
+    "latest" answered at the chain's head less ``lag``; the rest forwarded."""
+
+    def head() -> str:
+        _, body = _forward(upstream, {"jsonrpc": "2.0", "id": 0, "method": "eth_blockNumber"})
+        return hex(max(0, int(json.loads(body)["result"], 16) - lag))
+
+    def intercept(req: object) -> Answer | None:
+        calls = req if isinstance(req, list) else [req]
+        if not any(isinstance(c, dict) and _reads_latest(c) for c in calls):
+            return None
+        at = head()
+        answers: dict[object, object] = {}
+        passed = []
+        for c in calls:
+            if c.get("method") == "eth_blockNumber":
+                answers[c.get("id")] = {"jsonrpc": "2.0", "id": c.get("id"), "result": at}
+            else:
+                params = [at if p == "latest" else p for p in c.get("params") or []]
+                passed.append(dict(c, params=params))
+        if passed:
+            _, body = _forward(upstream, passed)
+            for a in json.loads(body):
+                answers[a.get("id")] = a
+        got = [answers[c.get("id")] for c in calls]
+        return 200, json.dumps(got if isinstance(req, list) else got[0]).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url
+
+
+def _reads_latest(call: dict[str, object]) -> bool:
+    params = call.get("params")
+    return call.get("method") == "eth_blockNumber" or (
+        isinstance(params, list) and "latest" in params
+    )

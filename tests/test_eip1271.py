@@ -155,7 +155,9 @@ async def test_bad_signatures_cost_one_call_each(chain: Chain, tmp_path: Path) -
         sigs = health["chainMirror"]["mirror"]["eip1271"]
         assert sigs["invalid"] == 8 and sigs["hits"] >= 24 and sigs["trackedMakers"] == 0
         eoa = sign_order(ask(c, ALICE, E18 // 10, 301 * E6), c.domain, c.keys[OTHER])
-        assert await node.submit_from_peer(eoa.to_json(), PEER) == "forged"
+        # (no code at its maker: charged once it still has none later, signer78)
+        assert await node.submit_from_peer(eoa.to_json(), PEER) == "rejected"
+        assert len(node.unproven) == 1
         code, body = await api.post_order(bad[0])  # (a wallet is told whose answer it is)
         assert code == 400 and body["detail"] == {"signer": "contract"}, body
 

@@ -2,14 +2,14 @@
 passes before its body is read, and the answer to one refused.
 
 A request must be signed for this node (``X-SDEX-To``; a hello may name none or another and
-is then taken as a stranger's), fresh (not a replay: ``sdex.gossip.replay``), from an id not
-banned, not on a cut link, within its rate limit (per admitted id; ids not in the peer table
-share one budget, ``STRANGERS``, but for their hellos: a budget per client address,
-``HELLOS``; an admitted peer's request pays for the loop time it took besides: ``spent``,
-``sdex.gossip.metered``). A request refused before its sender was proved and
-admitted (``Refused``) is charged to its client address (``sdex.gossip.refusals``); one
-from an address whose budget of refusals is spent is answered 429 before any header is
-parsed or key recovered (``Gated``).
+is then taken as a stranger's), fresh (not a replay: ``sdex.gossip.replay``, told before
+anything is charged to its signer), from an id not banned, not on a cut link, within its
+rate limit (per admitted id; ids not in the peer table share one budget, ``STRANGERS``,
+but for their hellos: a budget per client address, ``HELLOS``; an admitted peer's request
+pays for the loop time it took besides: ``spent``, ``sdex.gossip.metered``). A request
+refused before its sender was proved and admitted (``Refused``) is charged to its client
+address (``sdex.gossip.refusals``); one from an address whose budget of refusals is spent
+is answered 429 before any header is parsed or key recovered (``Gated``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 REPLAY_KEY = web.AppKey("replay", ReplayGuard)
+REPLAYED = "this signed request was seen before (replay)"
 
 
 class Refused(ApiError):
@@ -145,11 +146,13 @@ def in_debt(app: web.Application, gossip: Gossip, sender: str) -> bool:
 
 
 def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
-    """The sender of a signed request for this node, admitted (``admit``) and not a replay.
-    ``anyone`` (a hello): it may name no node or another, and is then taken as a stranger's
-    (the strangers' budget; a replay elsewhere spends nothing of its signer's). From a client
-    address whose budget of refusals is spent: 429 before any header is read or key
-    recovered (``sdex.gossip.refusals``)."""
+    """The sender of a signed request for this node, not a replay, admitted (``admit``):
+    a replay is refused before its signer's budget is charged (signer78: an eavesdropper
+    replaying an honest peer's requests drained that peer's budget, a token each, and had
+    its own requests answered 429). ``anyone`` (a hello): it may name no node or another,
+    and is then taken as a stranger's (the strangers' budget; a replay elsewhere spends
+    nothing of its signer's). From a client address whose budget of refusals is spent: 429
+    before any header is read or key recovered (``sdex.gossip.refusals``)."""
     gossip = request.app[GOSSIP_KEY]
     gate = gossip.refusals
     client, conn = client_group(request.remote), request.transport
@@ -164,6 +167,9 @@ def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
     if not (addressed or anyone):
         raise Refused(401, 100, "this signed request is for another node (X-SDEX-To)")
     known = addressed and gossip.peers.get(sender.node_id) is not None
+    replays = request.app[REPLAY_KEY]
+    if replays.seen(sender.signature):  # (before its signer pays: signer78)
+        raise Refused(401, 100, REPLAYED)
     try:
         hello = client if anyone else None  # (a stranger's: its address's own budget)
         admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed, hello=hello)
@@ -172,8 +178,8 @@ def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
             raise  # (a proved peer over its own budget, banned or cut: not a refusal here)
         raise Refused(e.status, 100, str(e), headers=e.headers) from None
     owner = sender.node_id if known else STRANGERS
-    if not request.app[REPLAY_KEY].fresh(sender.signature, owner):
-        raise Refused(401, 100, "this signed request was seen before (replay)")
+    if not replays.fresh(sender.signature, owner):
+        raise Refused(401, 100, REPLAYED)
     if owner != STRANGERS and conn is not None:
         gate.proved.add(conn)  # (heard while its address is gated: ``sdex.gossip.refusals``)
     return sender

@@ -41,15 +41,17 @@ class ReplayGuard:
     def charged(self, sender: str) -> int:
         return len(self._by.get(sender, ()))
 
+    def seen(self, signature: str) -> bool:
+        """Whether ``signature`` was seen within the window (a replay); nothing remembered.
+        Asked before the request's sender pays for it (``sdex.gossip.gate``: signer78, a
+        replay of an honest peer's request cost that peer a token of its budget each)."""
+        self._expire()
+        return signature in self._seen
+
     def fresh(self, signature: str, sender: str) -> bool:
         """Whether ``signature`` (from ``sender``) was not seen within the window; it is
         remembered if so, unless ``sender`` is refused for its own volume (False too)."""
-        horizon = self.clock() - WINDOW
-        while self._seen:
-            oldest, (at, by) = next(iter(self._seen.items()))
-            if at >= horizon:
-                break
-            self._forget(oldest, by)
+        self._expire()
         if signature in self._seen:
             return False
         mine = self._by.get(sender)
@@ -65,6 +67,14 @@ class ReplayGuard:
         mine[signature] = None
         self._seen[signature] = (self.clock(), sender)
         return True
+
+    def _expire(self) -> None:
+        horizon = self.clock() - WINDOW
+        while self._seen:
+            oldest, (at, by) = next(iter(self._seen.items()))
+            if at >= horizon:
+                break
+            self._forget(oldest, by)
 
     def _forget(self, signature: str, sender: str) -> None:
         del self._seen[signature]

@@ -452,11 +452,19 @@ class Intake:
 
     def _refused(self, signed: SignedOrder) -> Rejection:
         """``INVALID_SIGNATURE`` for a signature the chain refused, as its maker's contract's
-        answer where the maker has code (no peer's bad faith: ``contract_refused``)."""
+        answer where the maker has code (no peer's bad faith: ``contract_refused``); where
+        it had none, naming the block (``no_code_at``: a peer's charge waits, signer78)."""
+        r = Rejection.of(RejectionCode.INVALID_SIGNATURE)
         cs = self.contract_sigs
-        if cs is not None and cs.mirror.sigs.by_contract(signed):
+        if cs is None:
+            return r.of_order(signed.hash)
+        if cs.mirror.sigs.by_contract(signed):
             return contract_refused().of_order(signed.hash)
-        return Rejection.of(RejectionCode.INVALID_SIGNATURE).of_order(signed.hash)
+        block = cs.mirror.sigs.read_at(signed)
+        if block is None:  # (evicted meanwhile by a flood of others: read at no later block)
+            head = cs.mirror.head
+            block = max(self.chain_tip(), -1 if head is None else head.number)
+        return Rejection(r.code, r.errors, signed.hash, r.detail, (signed.order.maker, block))
 
     def _contract_verdict(self, signed: SignedOrder) -> bool | None:
         """The mirror's cached EIP-1271 verdict on ``signed``, or None."""

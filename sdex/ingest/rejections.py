@@ -143,6 +143,11 @@ class Rejection:
     """Why, in fields a program reads (the error body's ``detail``; ``CHAIN_UNAVAILABLE``:
     ``chainStatus`` and ``why``), beside the sentence of ``errors`` (left48: the wallet cut
     the node's sentence apart by regex to tell why)."""
+    no_code_at: tuple[str, int] | None = field(default=None, compare=False)
+    """(maker, block): an ``INVALID_SIGNATURE`` the chain gave at that block, where the
+    maker had no code. Not shown: a peer's copy is charged only once it still has none a
+    few blocks later (``sdex.node.unproven``: a wallet deployed in a block this node has
+    not seen yet, signer78)."""
 
     @property
     def bad_faith(self) -> bool:
@@ -152,7 +157,7 @@ class Rejection:
 
     def of_order(self, order_hash: bytes) -> Rejection:
         """This rejection, naming the order judged."""
-        return Rejection(self.code, self.errors, order_hash, self.detail)
+        return Rejection(self.code, self.errors, order_hash, self.detail, self.no_code_at)
 
     @classmethod
     def of(cls, code: RejectionCode, reason: str | None = None) -> Rejection:

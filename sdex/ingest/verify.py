@@ -346,6 +346,11 @@ class Eip1271Batcher(StateBatcher):
     def _tagged(self, fut: asyncio.Future[OrderState]) -> None:
         self._whose[fut] = SUBMITTER.get()
 
+    async def has_code(self, makers: Sequence[str], head: int) -> dict[str, bool]:
+        """Whether each of ``makers`` has code at ``head`` (one batch on ``code_rpc``)."""
+        results = await self.code_rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
+        return {m: _code_hash(m, r) is not None for m, r in zip(makers, results, strict=True)}
+
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
         """A window's verdicts, one read per maker and submitter, all at once: a maker's rows
         run its own ``isValidSignature``, and a hostile wallet's (a view that burns its gas,

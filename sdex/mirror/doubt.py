@@ -41,6 +41,16 @@ ADVICE = (
     "balancer; matching resumes by itself once two polls agree, or a reset is proven"
 )
 """What an operator does about a doubt that stands for ``LONG`` or more."""
+WRONG_ADVICE = (
+    "the RPC endpoint answers for a chain without this node's Exchange (another chain id, or "
+    "no code at the Exchange's address: a devnet restarted and not deployed to yet, or a "
+    "backend below the deployment block): point --rpc at the chain the deployment is on, or "
+    "take that backend out of its balancer; matching resumes by itself once two polls in a "
+    "row get through on our blocks"
+)
+"""What an operator does about a ``wrong-chain`` hold that stands for ``LONG`` or more
+(signer78: ``/health`` said ``proven`` with ``held`` set and ``heldFor`` 0, and nothing was
+logged after it began)."""
 
 
 class ChainDoubt:
@@ -55,6 +65,8 @@ class ChainDoubt:
         self.wrong = ""
         """The watcher's ``wrong-chain`` problem while it says so (no Exchange, another chain
         id): nothing may be matched against that chain either."""
+        self.wrong_since = 0.0
+        """``time.time()`` the ``wrong-chain`` hold began (0.0 when none)."""
         self.doubts = 0
         """Answers that raised (or renewed) a doubt, since the start."""
         self.at: tuple[int, str] | None = None
@@ -90,21 +102,41 @@ class ChainDoubt:
         self._told = self.since
         self.changed()
 
+    @property
+    def held_since(self) -> float:
+        """``time.time()`` matching has been held since, by a doubt or a ``wrong-chain``
+        (the earlier of those standing; 0.0 when not held)."""
+        starts = [t for t, on in ((self.since, self.why), (self.wrong_since, self.wrong)) if on]
+        return min(starts, default=0.0)
+
+    @property
+    def advice(self) -> str:
+        """What an operator does about the hold (a doubt's, else a ``wrong-chain``'s)."""
+        return ADVICE if self.why else WRONG_ADVICE
+
     def held_for(self, now: float | None = None) -> float:
-        """Seconds the doubt has stood (0.0 when none)."""
-        return max(0.0, (now or time.time()) - self.since) if self.why else 0.0
+        """Seconds matching has been held, by a doubt or a ``wrong-chain`` (0.0 when not)."""
+        since = self.held_since
+        return max(0.0, (now or time.time()) - since) if since else 0.0
 
     def tick(self, now: float | None = None) -> None:
-        """(Each poll of the watcher's, however it ended) A doubt that has stood ``LONG``
-        logged again, with ``ADVICE``, once every ``LONG``."""
+        """(Each poll of the watcher's, however it ended) A hold that has stood ``LONG``
+        logged again, with what to do (``advice``), once every ``LONG``."""
         now = now or time.time()
-        if not self.why or now - self._told < LONG:
+        if not self.held or now - self._told < LONG:
             return
         self._told = now
+        if self.why:
+            log.error(
+                "the chain's identity in doubt for %.0f s (%d answers of another chain, the "
+                "last: %s): matching and settlement held; %s",
+                self.held_for(now), self.doubts, self.why, ADVICE,
+            )  # fmt: skip
+            return
         log.error(
-            "the chain's identity in doubt for %.0f s (%d answers of another chain, the last: "
-            "%s): matching and settlement held; %s",
-            now - self.since, self.doubts, self.why, ADVICE,
+            "the RPC endpoint's chain is not this node's (wrong-chain: %s) for %.0f s: "
+            "matching and settlement held; %s",
+            self.wrong, self.held_for(now), WRONG_ADVICE,
         )  # fmt: skip
 
     def reset_made(self) -> None:
@@ -134,7 +166,7 @@ class ChainDoubt:
             why = "the chain reset" if self._reset else f"{self._agreed} polls on our chain"
             log.warning("the chain's identity is proven (%s): matching resumes", why)
         self.why, self.since, self._agreed, self._reset, self.at = "", 0.0, 0, False, None
-        self.wrong = ""
+        self.wrong, self.wrong_since = "", 0.0
         self.changed()
 
     def failed(self) -> None:
@@ -156,18 +188,23 @@ class ChainDoubt:
         if not problem:
             return
         was = bool(self.held)
+        if not self.wrong:
+            self.wrong_since = time.time()
+            if not was:
+                self._told = self.wrong_since  # (its ``LONG`` from now: ``tick``)
         self.wrong, self._agreed, self._reset = problem, 0, False
         if bool(self.held) != was:
             self.changed()
 
     def to_json(self) -> dict[str, object]:
-        """``/health``'s ``chainMirror.identity``."""
+        """``/health``'s ``chainMirror.identity``: a ``wrong-chain`` hold as a doubt
+        (signer78: it said ``proven``, ``heldFor`` 0, and never ``stuck``)."""
         held_for = self.held_for()
         return {
-            "proven": not self.why,
+            "proven": not self.held,
             "held": self.held,
-            "since": self.since or None,
+            "since": self.held_since or None,
             "heldFor": round(held_for, 1),
             "doubts": self.doubts,
-            **({"stuck": True, "advice": ADVICE} if held_for >= LONG else {}),
+            **({"stuck": True, "advice": self.advice} if held_for >= LONG else {}),
         }

@@ -121,6 +121,10 @@ class SigCache:
         maker had code where it was read), not a signature no wallet could take?"""
         return key_of(signed) in self.contract_said
 
+    def read_at(self, signed: SignedOrder) -> int | None:
+        """The block the cached invalid verdict on ``signed`` was read at (None: none)."""
+        return self.invalid.get(key_of(signed))
+
     def makers(self) -> list[str]:
         return list(self.code)
 

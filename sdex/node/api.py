@@ -281,8 +281,9 @@ async def get_health(request: web.Request) -> web.Response:
     w = node.watcher
     chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing
     if chain in ("ok", "behind") and node.held_why():  # (the chain's identity in doubt: gate77)
-        chain = "unproven"  # (matching and signing held: ``chainMirror.identity`` says why;
-        # kept77: a flapping endpoint's polls say behind and ok in turn, and so did this)
+        chain = node.held_status()[0]  # (matching and signing held: ``chainMirror.identity``
+        # says why; kept77: a flapping endpoint's polls say behind and ok in turn, and so did
+        # this; signer78: a wrong-chain hold, ok and wrong-chain in turn, says wrong-chain)
     if chain == "ok" and node.rejudging:  # (the stored orders judged again after a reset)
         chain = "rejudging"
     return web.json_response(

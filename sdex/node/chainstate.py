@@ -83,6 +83,8 @@ class NodeChainState(NodeRejudge):
             self.saw_block_time(changes.head, changes.timestamp, reset=True)
             w.lead.saw(changes.head, changes.timestamp, reset=True)  # (the undone blocks' too)
             self.refusals.forget_chain()  # peers' copies refused filled may be open again
+            if changes.reset:
+                self.unproven.reset(changes.head)  # (their makers read at its next block)
         elif changes.head >= self.watcher.chain_head:  # the tip: the chain's clock as it is
             self.latest_timestamp = changes.timestamp  # (left48: a lied stamp no longer pins it)
             self.saw_block_time(changes.head, changes.timestamp)
@@ -290,6 +292,7 @@ class NodeChainState(NodeRejudge):
             await self.contract_sigs.refresh(head)
         except Exception as e:  # the verdicts stay; the next block reads the code again
             log.warning("EIP-1271 makers' code not read at block %d: %s", head, e)
+        await self._charge_unproven(head)
         makers, hashes = self.mirror.sigs.take_rejudge()
         if not makers and not hashes:
             return set()
@@ -298,6 +301,24 @@ class NodeChainState(NodeRejudge):
             for h, rec in self.records.items()
             if (h in hashes or rec.signed.order.maker in makers) and h in self.book
         }
+
+    async def _charge_unproven(self, head: int) -> None:
+        """Peers' copies whose signature no wallet took, read ``LATER_BLOCKS`` below ``head``
+        or more (``sdex.node.unproven``): their makers' code read at ``head``; still none,
+        the sender pays as for a forged copy; some, the copy may be fetched again."""
+        if not (makers := self.unproven.due(head)):
+            return
+        try:
+            has_code = await self.contract_sigs.has_code(makers, head)
+        except Exception as e:  # (they wait: the next block reads them again)
+            log.warning("peers' unproven signatures' makers not read at block %d: %s", head, e)
+            return
+        charge, spared = self.unproven.settle(head, has_code)
+        for peer, copies in charge.items():
+            if self.gossip is not None:
+                self.gossip.penalize(peer, copies)
+        for peer, order_hash in spared:
+            self.refusals.forget(peer, "0x" + order_hash.hex())
 
     async def _reload_orders(self) -> None:
         """Put the stored open orders back in the book, as the saved mirror has them (the

@@ -9,7 +9,9 @@ rests unmatched (``MatchingEngine.held``), an IOC or FOK one, which cannot rest,
 503 ``CHAIN_UNAVAILABLE`` before it is stored (try again); nothing resting is matched again;
 the settler signs no queued match (``Settler.held``: every order held back, ``EVERY_ORDER``).
 Once proven either way (a reset made, or polls on our blocks again) the book is uncrossed
-and the settler woken; ``/health`` says ``unproven`` and why meanwhile."""
+and the settler woken; ``/health`` says ``unproven`` (or ``wrong-chain``, a hold the watcher's
+``wrong-chain`` began, at every poll till it ends: signer78) and why meanwhile, since when,
+and once it has stood ``LONG``, what to do (``sdex.mirror.doubt``)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,17 @@ class NodeGate(NodeVerdicts):
         """Why matching and signing are held now ("" when they are not)."""
         return self.mirror.doubt.held
 
+    def held_status(self) -> tuple[str, str]:
+        """The chain status a hold says (``unproven``: the chain's identity in doubt;
+        ``wrong-chain``: the watcher said so, and two polls in a row on our blocks have not
+        come since, signer78) and why in words; ("", "") when not held."""
+        d = self.mirror.doubt
+        if d.why:
+            return "unproven", f"the chain's identity is in doubt ({d.why})"
+        if d.wrong:
+            return "wrong-chain", f"the RPC endpoint's chain is not this node's ({d.wrong})"
+        return "", ""
+
     def _gate_changed(self) -> None:
         """The doubt began or ended (``ChainDoubt.changed``): the engine held or let go;
         let go, the crossings that rested meanwhile are matched and the settler looks at
@@ -69,9 +82,11 @@ class NodeGate(NodeVerdicts):
         """A wallet's IOC or FOK order while matching is held: refused before it is stored
         (it cannot rest, and nothing may trade now); a GTC one rests (``engine.held``)."""
         if match and tif is not TimeInForce.GTC and self.engine.held:
-            why = f"the chain's identity is in doubt ({self.held_why()}): nothing is matched"
+            status, why = self.held_status()
+            why = f"{why or 'matching held'}: nothing is matched"
             said = f"the node does not follow the chain now: {why}; try again"
             r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
-            body = Rejection(r.code, r.errors, detail={"chainStatus": "unproven", "why": why})
+            detail = {"chainStatus": status or "unproven", "why": why}
+            body = Rejection(r.code, r.errors, detail=detail)
             return SubmitResult(503, body.to_json())
         return super()._accept(accepted, source, tif, match)

@@ -100,6 +100,11 @@ class NodePeerIntake(NodeIntake):
         if isinstance(result, Rejection):
             if result.code in KEPT:
                 self._refuse(result, peer, obj, since)
+            if result.bad_faith and result.no_code_at is not None and result.order_hash:
+                # (no code at our block: maybe a wallet deployed in one the peer saw first;
+                # charged a few blocks later if it still has none, signer78)
+                self.unproven.note(peer, result.order_hash, *result.no_code_at)
+                return "rejected"
             return "forged" if result.bad_faith else "rejected"  # (a contract's word: no)
         if isinstance(result, Known) or self.registry.held(result.signed.hash):
             return "known"  # (perhaps accepted, closed and evicted during the chain read)

@@ -37,6 +37,7 @@ from sdex.node.rechecks import Rechecks
 from sdex.node.refused import Notices, Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
+from sdex.node.unproven import Unproven
 from sdex.node.walletgroup import WalletGroup
 from sdex.order import Domain, SignedOrder
 from sdex.settlement import Settler
@@ -178,6 +179,8 @@ class NodeState:
         stalls: the watcher says ``failing`` after as long)."""
         self.refusals = Refused(epoch=lambda: self.registry.restricted_freed)
         """Peers' copies rejected for good: anti-entropy fetches them no more (for a while)."""
+        self.unproven = Unproven()
+        """Peers' copies whose signature no wallet took at our block: their charge waits."""
         self.notices = Notices()
         """Peers' settlement notices: the receipt reads they cost this node's chain endpoint."""
 

@@ -176,6 +176,13 @@ class Refused:
                 self._forget(key, held[1])
         return False
 
+    def forget(self, peer: str, hash_hex: str) -> None:
+        """``peer``'s copy of ``hash_hex`` may be fetched again (``sdex.node.unproven``: its
+        maker's code was found at a later block)."""
+        held = self._until.get(key := (peer, hash_hex))
+        if held is not None:
+            self._forget(key, held[1])
+
     def forget_chain(self) -> None:
         """A reorg or a reset: the chain's verdicts (``CHAIN``) are given again, once. An
         order refused as filled whose fill a reorg undid is open again at the peers that

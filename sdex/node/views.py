@@ -166,6 +166,8 @@ class NodeViews(NodeState):
                 "groups": self.wallet_group.groups,
                 "orders": self.wallet_group.grouped,
             },
+            # peers' copies no wallet took at our block: charged later if still no code
+            "unprovenSignatures": self.unproven.to_json(),
             "signatures": {  # ECDSA recoveries: on the worker thread in batches, or alone
                 "batches": self.intake.ecdsa.batches + self.peer_intake.ecdsa.batches,
                 "handovers": self.intake.ecdsa.handovers + self.peer_intake.ecdsa.handovers,

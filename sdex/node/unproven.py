@@ -1,0 +1,118 @@
+"""Peers' copies whose signature no wallet took at this node's block: their sender charged
+only once the maker still has no code a few blocks later (``LATER_BLOCKS``).
+
+A signature that does not recover to its maker is judged by the chain (EIP-1271), at the
+latest block this node's backend knows; where the maker has no code there, no wallet took
+it, and the peer that passed the copy on was charged as a forger (5 points a copy, banned
+at four). But a wallet may be deployed at an address known before (CREATE2, or an EOA's
+EIP-7702 delegation) in a block this node has not seen yet (signer78): its orders posted to
+a node as soon as it sees that block, a node a block behind (a lagging replica, or a poll
+hundreds of ms late) found no code, and banned the honest node that passed them on.
+
+So the copy is rejected (nothing booked) at once, and its charge waits here: once the head
+this node follows is ``LATER_BLOCKS`` past the block the verdict was read at, the maker's
+code is read at that head; still none, the sender pays for each such copy as before; some,
+the copy is spared and may be fetched again (its refusal forgotten). A chain that resets
+below them makes them due at its next block. Bounded: ``MOST`` copies in all, ``PER_PEER`` a
+sender; past either, a copy is rejected uncharged (a sender holding ``PER_PEER`` is charged
+for those, enough to ban it, if they prove forged), and ``READS`` makers' code read a block.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+LATER_BLOCKS = 2
+"""Blocks past the one the verdict was read at that the maker's code is read again at: a
+backend a block or two behind the peer's is no proof against it."""
+MOST = 1024
+"""Copies whose charge waits, all senders together."""
+PER_PEER = 64
+"""Copies of one sender whose charge waits (more than enough to ban it: four)."""
+READS = 64
+"""Makers whose code is read at one block at most (one JSON-RPC batch); the rest wait."""
+
+Copy = tuple[str, bytes]
+"""(the peer that sent it, the order hash)."""
+
+
+class Unproven:
+    """Copies whose charge waits for the maker's code at a later block."""
+
+    def __init__(self, most: int = MOST, per_peer: int = PER_PEER) -> None:
+        self.most = most
+        self.per_peer = per_peer
+        self._held: OrderedDict[Copy, tuple[str, int]] = OrderedDict()
+        """Copy -> (its maker, the block the verdict was read at), oldest first."""
+        self._by_peer: dict[str, int] = {}
+        self.charged = 0
+        """Copies charged to their sender (the maker still had no code)."""
+        self.spared = 0
+        """Copies spared (the maker had code by then: a block this node had not seen)."""
+        self.unheld = 0
+        """Copies rejected uncharged: past ``MOST`` or ``PER_PEER``."""
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def note(self, peer: str, order_hash: bytes, maker: str, block: int) -> None:
+        """``peer``'s copy of ``order_hash``, whose signature ``maker`` had no code to take
+        at ``block``: charged later if it still has none (the same copy again: once)."""
+        key = (peer, order_hash)
+        if key in self._held:
+            return
+        if len(self._held) >= self.most or self._by_peer.get(peer, 0) >= self.per_peer:
+            self.unheld += 1
+            return
+        self._held[key] = (maker, block)
+        self._by_peer[peer] = self._by_peer.get(peer, 0) + 1
+
+    def due(self, head: int, most: int = READS) -> list[str]:
+        """The makers whose code to read at ``head`` (a copy of theirs read ``LATER_BLOCKS``
+        below it or more), oldest copies' first, at most ``most``."""
+        makers: dict[str, None] = {}
+        for maker, block in self._held.values():
+            if block + LATER_BLOCKS <= head and maker not in makers:
+                makers[maker] = None
+                if len(makers) >= most:
+                    break
+        return list(makers)
+
+    def settle(self, head: int, has_code: dict[str, bool]) -> tuple[dict[str, int], list[Copy]]:
+        """The makers' code read at ``head`` (``has_code``): their due copies leave. The
+        copies to charge, counted by sender (the maker still has no code), and those spared."""
+        charge: dict[str, int] = {}
+        spared: list[Copy] = []
+        for key, (maker, block) in list(self._held.items()):
+            if maker not in has_code or block + LATER_BLOCKS > head:
+                continue
+            self._drop(key)
+            if has_code[maker]:
+                spared.append(key)
+            else:
+                charge[key[0]] = charge.get(key[0], 0) + 1
+        self.charged += sum(charge.values())
+        self.spared += len(spared)
+        return charge, spared
+
+    def reset(self, head: int) -> None:
+        """The chain reset to ``head``: every copy due at its next block (the old chain's
+        heights mean nothing on it)."""
+        for key, (maker, block) in self._held.items():
+            self._held[key] = (maker, min(block, head + 1 - LATER_BLOCKS))
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "waiting": len(self._held),
+            "charged": self.charged,
+            "spared": self.spared,
+            "unheld": self.unheld,
+        }
+
+    def _drop(self, key: Copy) -> None:
+        del self._held[key]
+        left = self._by_peer[key[0]] - 1
+        if left:
+            self._by_peer[key[0]] = left
+        else:
+            del self._by_peer[key[0]]
