@@ -16,7 +16,14 @@ from sdex.errors import OrderParseError
 from sdex.futures import retrieved
 from sdex.ingest.limits import Limits
 from sdex.ingest.readturns import SUBMITTER
-from sdex.ingest.rejections import Rejection, RejectionCode, contract_refused, not_following
+from sdex.ingest.rejections import (
+    Rejection,
+    RejectionCode,
+    contract_refused,
+    not_following,
+    read_failed,
+    restricted_full,
+)
 from sdex.ingest.states import StateBatcher
 from sdex.ingest.verdicts import Accepted, IntakeResult, Known, taker_never_trades, verdict_of
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
@@ -251,17 +258,17 @@ class Intake:
         """The bounds of orders restricted to one taker (walk46, book49: ``Limits``)."""
         most = self.limits.max_restricted_per_maker
         if (held := self.restricted_count(maker)) >= most:
-            return _restricted_full("the maker", held, most)
+            return restricted_full("the maker", held, most)
         most = self.limits.max_restricted_per_taker
         if self.restricted_to(taker) >= most:
             self.refresh()  # (at the bound only: orders the book parked, not counted)
             if (held := self.restricted_to(taker)) >= most:
-                return _restricted_full("this node for that taker", held, most)
+                return restricted_full("this node for that taker", held, most)
         most = self.limits.max_restricted_orders
         if self.restricted_count(None) >= most:
             self.refresh()  # (at the bound only, as ``max_orders``)
             if (held := self.restricted_count(None)) >= most:
-                return _restricted_full("this node", held, most)
+                return restricted_full("this node", held, most)
         return None
 
     async def submit(self, obj: object, check_fee: bool = True, spend: Spend | None = None,
@@ -350,7 +357,7 @@ class Intake:
         try:
             state = self._state(signed, signed_ok)
         except Exception as e:
-            return _unavailable(e)
+            return read_failed(e)
         return None if state is None else self._verdict(signed, ecdsa_ok, state)
 
     async def _after_read(
@@ -389,7 +396,7 @@ class Intake:
                 whose = SUBMITTER.set(who)  # (its read's task is made in this context)
             return await self._read_unless_down(signed, ecdsa_ok)
         except Exception as e:
-            return _unavailable(e)
+            return read_failed(e)
         finally:
             if whose is not None:
                 SUBMITTER.reset(whose)
@@ -488,14 +495,3 @@ class Intake:
         elif m is not None and sig_ok and read_at < tip and self.chain_status() == "ok":
             m.learn_later(signed, state, tip)  # (the replay under way: once it passes ``tip``)
         return state
-
-
-def _restricted_full(who: str, held: int, most: int) -> Rejection:
-    return Rejection.of(
-        RejectionCode.RESTRICTED_LIMIT,
-        f"{who} holds {held} open orders restricted to one taker, its most ({most})",
-    )
-
-
-def _unavailable(e: Exception) -> Rejection:
-    return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, f"chain read failed: {type(e).__name__}")

@@ -199,3 +199,16 @@ def not_following(status: str) -> Rejection:
     said = f"the node does not follow the chain now: {why}; try again"
     r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
     return Rejection(r.code, r.errors, detail={"chainStatus": status, "why": why})
+
+
+def restricted_full(who: str, held: int, most: int) -> Rejection:
+    """``RESTRICTED_LIMIT``: ``who`` holds its most open orders restricted to one taker."""
+    return Rejection.of(
+        RejectionCode.RESTRICTED_LIMIT,
+        f"{who} holds {held} open orders restricted to one taker, its most ({most})",
+    )
+
+
+def read_failed(e: Exception) -> Rejection:
+    """``CHAIN_UNAVAILABLE``: the order's chain read raised ``e``."""
+    return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, f"chain read failed: {type(e).__name__}")
