@@ -141,10 +141,19 @@ def stamping_proxy(upstream: str) -> Iterator[tuple[str, dict[int, int]]]:
 Calls = list[dict[str, object]]
 """A request's calls (one, or a batch's)."""
 
+HOLD = 60.0
+"""Seconds at most a ``Gate`` holds the request it caught."""
+NOT_HUNG = 2 * HOLD
+"""A watcher's ``stall`` (``sdex.watch.loop.STALL``, 5 s) for a test whose ``Gate`` holds one
+of its polls' reads: the hold is a slow read, not a hung chain. flake78b: at 5 s a hold that
+a loaded machine stretched past it (the test's own steps between its hold and its orders)
+had the watcher say ``unreachable``, and intake refused the test's order 503 "it cannot
+reach the chain" (as it should of a hung chain: left33)."""
+
 
 @dataclass
 class Gate:
-    """Holds the first request ``picks`` chooses once ``armed`` is set (at most 60 s), until
+    """Holds the first request ``picks`` chooses once ``armed`` is set (at most ``HOLD``), until
     ``release``; ``held`` is set when it caught one. ``fail`` (as it is released): answered
     with a JSON-RPC error instead of forwarded (a chain outage)."""
 
@@ -202,7 +211,7 @@ def gated_proxy(upstream: str, gates: list[Gate]) -> Iterator[str]:
                 if caught:
                     g.held.set()
             if caught:
-                g.release.wait(60)
+                g.release.wait(HOLD)
                 if g.fail:
                     return 200, json.dumps(_errors(req)).encode()
         return None

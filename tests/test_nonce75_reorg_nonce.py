@@ -11,13 +11,12 @@ read of the new branch (``tests/rpcfault.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import settled
-from tests.rpcfault import Calls, Gate, gated_proxy, head_polls
+from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy, head_polls
 from tests.test_mirror import head, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -40,8 +39,12 @@ async def test_a_match_signed_while_a_reorg_is_undone_takes_the_chains_count(
     branch = Gate(rereads)
     poll = Gate(head_polls)  # (no poll between the revert and the mining: a head "behind" ours
     # left the watcher's status behind while the new branch's read is held: intake's 503)
+    # flake78b: the poll held before the revert (not only armed): a poll whose head read had
+    # passed the gate, answered after the revert, read that head "behind" under load
     with gated_proxy(c.rpc.url, [branch, poll]) as url:
-        async with running_node(replace(cfg, rpc=url)) as (node, api):
+        async with running_node(cfg) as (node, api):
+            node.watch_rpc.url = url  # (the watcher's reads alone through the proxy: its polls)
+            node.watcher.stall = NOT_HUNG  # (the new branch's read held: slow, not hung)
             await synced(node, c)
             snap = c.rpc.call("evm_snapshot")
             assert (await api.post_order(maker))[0] == 201
@@ -53,6 +56,7 @@ async def test_a_match_signed_while_a_reorg_is_undone_takes_the_chains_count(
             await synced(node, c)
             top[0] = head(c)[0]
             poll.armed.set()
+            await wait_for(poll.held.is_set, timeout=60)  # (the watcher's next poll, held)
             revert(c, snap)  # (the settlement's block undone: its nonce free again)
             c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
             c.rpc.call("hardhat_mine", hex(6))  # (longer than the branch undone: a reorg)

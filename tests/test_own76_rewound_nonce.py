@@ -21,7 +21,7 @@ import pytest
 from sdex.watch import fork
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Gate, gated_proxy, head_polls, reads_from
+from tests.rpcfault import NOT_HUNG, Gate, gated_proxy, head_polls, reads_from
 from tests.test_mirror import head, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -42,6 +42,7 @@ async def test_a_match_signed_while_a_rewound_receipt_is_dropped_takes_the_chain
     with gated_proxy(c.rpc.url, [seen, held, branch]) as url:
         async with running_node(cfg) as (node, api):
             node.watch_rpc.url = url  # (the watcher's reads alone through the proxy)
+            node.watcher.stall = NOT_HUNG  # (its polls held: slow, not hung)
             await synced(node, c)
             n = head(c)[0]
             snap = c.rpc.call("evm_snapshot")

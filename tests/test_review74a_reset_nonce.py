@@ -9,13 +9,12 @@ SQLite store, a real proxy on loopback holding the reset's replay (``tests/rpcfa
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import settled
-from tests.rpcfault import Calls, Gate, gated_proxy, head_polls
+from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy, head_polls
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -34,10 +33,14 @@ async def test_a_match_signed_while_a_reset_replays_takes_the_new_chains_nonce(
     replay = Gate(replays)
     poll = Gate(head_polls)  # (no poll between the revert and the mining: a head "behind" ours
     # left the watcher's status behind while the replay is held, and intake refused: 503)
+    # flake78b: the poll held before the revert (not only armed): a poll whose head read had
+    # passed the gate, answered after the revert, read that head "behind" under load
     maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     with gated_proxy(c.rpc.url, [replay, poll]) as url:
-        async with running_node(replace(cfg, rpc=url)) as (node, api):
+        async with running_node(cfg) as (node, api):
+            node.watch_rpc.url = url  # (the watcher's reads alone through the proxy: its polls)
+            node.watcher.stall = NOT_HUNG  # (the replay held: slow, not hung)
             await synced(node, c)
             snap = c.rpc.call("evm_snapshot")
             assert (await api.post_order(maker))[0] == 201
@@ -48,6 +51,7 @@ async def test_a_match_signed_while_a_reset_replays_takes_the_new_chains_nonce(
             c.rpc.call("hardhat_mine", hex(4))
             await synced(node, c)
             poll.armed.set()
+            await wait_for(poll.held.is_set, timeout=60)  # (the watcher's next poll, held)
             revert(c, snap)  # the settlement undone, no kept block left: a reset
             c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
             c.rpc.call("hardhat_mine", hex(6))
@@ -58,7 +62,8 @@ async def test_a_match_signed_while_a_reset_replays_takes_the_new_chains_nonce(
             ended = node.settler.settled + node.settler.lost + node.settler.failed
             again = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=7))
             other = c.sign(bid(c, BOB, E18, 3000 * E6, salt=8))
-            assert (await api.post_order(again))[0] == 201
+            code, body = await api.post_order(again)
+            assert code == 201, body
             code, body = await api.post_order(other, "ioc")
             assert code == 201 and len(body["matches"]) == 1, body
             s = node.settler

@@ -22,7 +22,7 @@ import pytest
 from sdex.chainnode import Engine
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Calls, Gate, gated_proxy, head_polls
+from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy, head_polls
 from tests.test_mirror import head, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -53,6 +53,7 @@ async def test_a_match_signed_while_an_orphaned_receipt_is_applied_takes_the_cha
     with gated_proxy(c.rpc.url, [held, funds]) as url:
         async with running_node(cfg) as (node, api):
             node.watch_rpc.url = url  # (the watcher's reads alone through the proxy)
+            node.watcher.stall = NOT_HUNG  # (its polls held: slow, not hung)
             await synced(node, c)
             n = head(c)[0]
             snap = c.rpc.call("evm_snapshot")
