@@ -68,18 +68,28 @@ class Standing:
     """Clock time ``delivered`` was credited through (of two peers as high, the earlier
     ranks first)."""
 
+    active_at: float = float("-inf")
+    """Clock time of its last check of accepted orders, credited or not (at the cap, or
+    within ``every``): how long it was idle is reckoned from here, not ``delivered_at``."""
+
     def earn(self, now: float, every: float = EARN_SECONDS) -> bool:
         """A check of accepted orders: a point of ``delivered`` for each ``every`` seconds
-        since it was last credited, at most ``CREDIT_MOST`` (the first: one), none if less
-        than ``every`` (or it is full); whether it grew."""
-        if self.delivered >= MAX_DELIVERED or now - self.delivered_at < every:
+        since it was last credited (the first: one), none if less than ``every`` (or it is
+        full); whether it grew. One idle longer than ``CREDIT_MOST`` points' time is credited
+        that many, through now; one that was not (a peer at the cap, then penalized) all it
+        is due, through its last point's time (sybil78: a check at the cap was not
+        remembered, so a penalty's first check after it counted the hour since the cap as
+        idle, credited through now: the peer lost its place to sybils that capped later)."""
+        idle, self.active_at = now - max(self.delivered_at, self.active_at), now
+        first = self.delivered_at == float("-inf")
+        due = 1 if first else int((now - self.delivered_at) // every)
+        points = min(due, MAX_DELIVERED - self.delivered)
+        if points <= 0:
             return False
-        if self.delivered_at == float("-inf"):
-            points, at = 1, now
+        if first or idle // every > CREDIT_MOST:
+            points, at = min(points, CREDIT_MOST), now
         else:  # (what is left of the last ``every`` counts toward the next point)
-            due = int((now - self.delivered_at) // every)
-            points = min(due, CREDIT_MOST, MAX_DELIVERED - self.delivered)
-            at = self.delivered_at + points * every if due <= CREDIT_MOST else now
+            at = self.delivered_at + points * every
         self.delivered, self.delivered_at = self.delivered + points, at
         return True
 
