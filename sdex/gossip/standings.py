@@ -133,6 +133,30 @@ def leading(
     return frozenset(key for _b, key in ranked)
 
 
+def rows_kept(
+    peers: Iterable[tuple[str, Standing]], now: float, most: int, every: float = EARN_SECONDS
+) -> list[tuple[str, int, float, float]]:
+    """The ``most`` standings that began earliest (``leading``'s order) of those that
+    delivered any, as rows to keep across a restart (``sdex.storestandings``): id, points,
+    and the ages of ``delivered_at`` and ``active_at`` at ``now``."""
+    every_one = list(peers)
+    chosen = leading(every_one, most, 1, every)
+    return [
+        (key, s.delivered, now - s.delivered_at, now - max(s.active_at, s.delivered_at))
+        for key, s in every_one
+        if key in chosen
+    ]
+
+
+def restored(delivered: int, credited_ago: float, active_ago: float, now: float) -> Standing:
+    """A standing kept across a restart: its points, credited through and last delivered as
+    long before ``now`` as they were before the save (the node's time down is no one's
+    idleness)."""
+    return Standing(
+        delivered=delivered, delivered_at=now - credited_ago, active_at=now - active_ago
+    )
+
+
 class Leaders:
     """``leading``'s answer, kept until ``stale`` (a peer's delivered value or the table
     changed: at most a point a peer every ``EARN_SECONDS``); ranking 64 peers again for
