@@ -9,7 +9,7 @@ At most ``MAX_KEPT`` rows, those whose points say they began earliest; each row'
 ages at the save (how long before it the peer was credited through, and last delivered), so
 the time the node was down counts as no peer's idleness. Every row read back is bounded (an
 id of at most 66 characters, points within the cap, ages finite and not negative); one that
-is not is skipped, logged."""
+is not is skipped, logged; a table of another shape is made again at the next save."""
 
 from __future__ import annotations
 
@@ -29,31 +29,32 @@ MAX_KEPT = 256
 MAX_KEY = 66
 """The longest id kept (a node id is a 42-character address)."""
 
-StandingRow = tuple[str, int, float, float]
-"""(peer id, points delivered, seconds since credited through, seconds since it last
-delivered), ages at the save."""
+StandingRow = tuple[str, int, float, float, float]
+"""(peer id, points delivered, seconds since credited through, since it last delivered, since
+an order it delivered first last traded), ages at the save."""
 
 TABLE = """CREATE TABLE IF NOT EXISTS peer_standings (
     peer TEXT PRIMARY KEY,
     delivered INTEGER NOT NULL,
     credited_ago REAL NOT NULL,
-    active_ago REAL NOT NULL
+    active_ago REAL NOT NULL,
+    traded_ago REAL NOT NULL
 )"""
 
 
 def parse_row(row: Sequence[object], most: int) -> StandingRow | None:
     """A stored row, or None if it is not one (an edit, a disk error)."""
-    if len(row) != 4:
+    if len(row) != 5:
         return None
-    key, delivered, credited, active = row
+    key, delivered, credited, active, traded = row
     if not (isinstance(key, str) and key.startswith("0x") and 2 < len(key) <= MAX_KEY):
         return None
     if not (isinstance(delivered, int) and 0 < delivered <= most):
         return None
-    ages = (credited, active)
-    if not all(isinstance(a, float | int) and math.isfinite(a) and a >= 0 for a in ages):
+    ages = [float(a) for a in (credited, active, traded) if isinstance(a, float | int)]
+    if len(ages) != 3 or not all(math.isfinite(a) and a >= 0 for a in ages):
         return None
-    return key.lower(), delivered, float(credited), float(active)  # type: ignore[arg-type]
+    return key.lower(), delivered, ages[0], ages[1], ages[2]
 
 
 class StandingStore:
@@ -67,9 +68,9 @@ class StandingStore:
         kept = list(rows[:MAX_KEPT])
 
         def write(db: sqlite3.Connection) -> None:
+            db.execute("DROP TABLE IF EXISTS peer_standings")  # (another shape: made again)
             db.execute(TABLE)
-            db.execute("DELETE FROM peer_standings")
-            db.executemany("INSERT OR REPLACE INTO peer_standings VALUES (?,?,?,?)", kept)
+            db.executemany("INSERT OR REPLACE INTO peer_standings VALUES (?,?,?,?,?)", kept)
 
         return self._writer.submit_async(write)
 
@@ -79,7 +80,7 @@ class StandingStore:
 
         def read(db: sqlite3.Connection) -> list[tuple[object, ...]]:
             db.execute(TABLE)
-            sql = "SELECT peer, delivered, credited_ago, active_ago FROM peer_standings LIMIT ?"
+            sql = "SELECT * FROM peer_standings LIMIT ?"
             return db.execute(sql, (MAX_KEPT,)).fetchall()
 
         raw = await asyncio.wrap_future(self._writer.submit(read))

@@ -71,21 +71,22 @@ async def test_a_restart_keeps_the_peers_delivered_value(chain: Chain, tmp_path:
         )
 
 
-GOOD = ("0x" + "ab" * 20, 100, 5.0, 1.0)
+GOOD = ("0x" + "ab" * 20, 100, 5.0, 1.0, 7.0)
 
 
 @pytest.mark.parametrize(
     "bad",
     [
-        ("ab" * 20, 100, 5.0, 1.0),  # (no 0x)
-        ("0x" + "ab" * 40, 100, 5.0, 1.0),  # (too long)
-        ("0x", 100, 5.0, 1.0),
-        ("0x" + "cd" * 20, 0, 5.0, 1.0),  # (no points)
-        ("0x" + "cd" * 20, MAX_DELIVERED + 1, 5.0, 1.0),  # (past the cap)
-        ("0x" + "cd" * 20, "lots", 5.0, 1.0),  # (text: no number)
-        ("0x" + "cd" * 20, 100, -5.0, 1.0),  # (credited in the future)
-        ("0x" + "cd" * 20, 100, 5.0, float("inf")),
-        ("0x" + "cd" * 20, 100, "soon", 1.0),
+        ("ab" * 20, 100, 5.0, 1.0, 7.0),  # (no 0x)
+        ("0x" + "ab" * 40, 100, 5.0, 1.0, 7.0),  # (too long)
+        ("0x", 100, 5.0, 1.0, 7.0),
+        ("0x" + "cd" * 20, 0, 5.0, 1.0, 7.0),  # (no points)
+        ("0x" + "cd" * 20, MAX_DELIVERED + 1, 5.0, 1.0, 7.0),  # (past the cap)
+        ("0x" + "cd" * 20, "lots", 5.0, 1.0, 7.0),  # (text: no number)
+        ("0x" + "cd" * 20, 100, -5.0, 1.0, 7.0),  # (credited in the future)
+        ("0x" + "cd" * 20, 100, 5.0, float("inf"), 7.0),
+        ("0x" + "cd" * 20, 100, 5.0, 1.0, -1.0),  # (traded in the future)
+        ("0x" + "cd" * 20, 100, "soon", 1.0, 7.0),
     ],
 )
 async def test_a_kept_row_that_is_not_a_standing_is_skipped(
@@ -96,8 +97,8 @@ async def test_a_kept_row_that_is_not_a_standing_is_skipped(
     cfg = node_config(c, tmp_path / "n.db")
     with sqlite3.connect(cfg.db) as db:
         db.execute(TABLE)
-        db.execute("INSERT INTO peer_standings VALUES (?,?,?,?)", GOOD)
-        db.execute("INSERT INTO peer_standings VALUES (?,?,?,?)", bad)
+        db.execute("INSERT INTO peer_standings VALUES (?,?,?,?,?)", GOOD)
+        db.execute("INSERT INTO peer_standings VALUES (?,?,?,?,?)", bad)
     async with running_node(cfg) as (node, _api):
         rows = await node.store.standing_rows(MAX_DELIVERED)
         assert rows == [GOOD]
@@ -113,7 +114,7 @@ async def test_at_most_max_kept_are_kept_the_earliest_first(chain: Chain, tmp_pa
     async with running_node(cfg) as (node, _api):
         g = node.gossip
         assert g is not None
-        rows = [(f"0x{k:040x}", 1 + k % 300, 10.0, 10.0) for k in range(MAX_KEPT + 50)]
+        rows = [(f"0x{k:040x}", 1 + k % 300, 10.0, 10.0, 36000.0) for k in range(MAX_KEPT + 50)]
         g.peers.restore(rows)
         kept = g.peers.kept(MAX_KEPT)
         assert len(kept) == MAX_KEPT

@@ -306,15 +306,28 @@ class Peers(Dialing):
             return peer.standing
         return self._restored.get(key) or self._standings.touch(key)
 
-    def restore(self, rows: Iterable[tuple[str, int, float, float]]) -> None:
+    def restore(self, rows: Iterable[tuple[str, int, float, float, float]]) -> None:
         """Delivered value kept across a restart (``sdex.storestandings``: id, points, ages
-        of its credit and last delivery): each id's when it is admitted again (sybil78)."""
+        of its credit, last delivery and last trade): each id's when it is admitted again
+        (sybil78)."""
         now = self.clock()
-        for key, delivered, credited_ago, active_ago in rows:
+        for key, delivered, credited, active, traded in rows:
             if key not in self._peers and key != self.me_key:
-                self._restored[key] = restored(delivered, credited_ago, active_ago, now)
+                self._restored[key] = restored(delivered, credited, active, traded, now)
 
-    def kept(self, most: int) -> list[tuple[str, int, float, float]]:
+    def traded(self, key: str) -> bool:
+        """An order ``key`` delivered first traded (``sdex.node.readbudget.credit_trades``):
+        it ranks ahead of those none of whose did for ``TRADED_SECONDS``
+        (``standings.leading``); whether it is an admitted peer or a kept standing."""
+        peer = self._peers.get(key)
+        s = peer.standing if peer is not None else self._restored.get(key)
+        if s is None:
+            return False
+        s.traded_at, s.traded = self.clock(), s.traded + 1
+        self._leaders.stale()
+        return True
+
+    def kept(self, most: int) -> list[tuple[str, int, float, float, float]]:
         """The rows to keep across a restart: the ``most`` admitted peers' and restored ids'
         standings that began earliest (``standings.rows_kept``)."""
         both = [*self._standings_of_peers(), *self._restored.items()]
@@ -347,8 +360,10 @@ class Peers(Dialing):
                 self._leaders.stale()
 
     def leading(self, k: int, least: int) -> frozenset[str]:
-        """The ``k`` admitted peers that delivered most over time (``standings.Leaders``)."""
-        return self._leaders.of(self._standings_of_peers, k, least, self.earn_seconds)
+        """The ``k`` admitted peers that delivered most over time, those whose orders traded
+        first (``standings.Leaders``)."""
+        every, now = self.earn_seconds, self.clock()
+        return self._leaders.of(self._standings_of_peers, k, least, every, now)
 
     def _standings_of_peers(self) -> Iterator[tuple[str, Standing]]:
         return ((x, p.standing) for x, p in self._peers.items())

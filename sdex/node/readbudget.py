@@ -36,7 +36,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sdex.gossip import Gossip
 from sdex.gossip.checks import STRANGERS as CHECKS_STRANGERS
@@ -241,3 +241,17 @@ async def keep_standings(gossip: Gossip, store: StandingStore) -> None:
     while True:
         await asyncio.sleep(KEEP_STANDINGS_SECONDS)
         await save_standings(gossip, store)
+
+
+PEER_SOURCE = "peer:"
+"""The prefix of a record's ``source`` that a peer delivered first (its id follows)."""
+
+
+def credit_trades(gossip: Gossip | None, sources: Iterable[str | None]) -> int:
+    """Fills of orders whose records say which peer delivered them first (``sources``: each
+    fill's record's ``source``, None if not held): each such peer's ``Peers.traded``
+    (sybil78); how many were credited."""
+    if gossip is None:
+        return 0
+    peers = {s[len(PEER_SOURCE) :] for s in sources if s and s.startswith(PEER_SOURCE)}
+    return sum(gossip.peers.traded(key) for key in peers)
