@@ -127,6 +127,8 @@ class Peer:
             "sent": self.sent,
             "received": self.received,
             "invalid": self.standing.invalid,
+            "delivered": self.standing.delivered,
+            "traded": self.standing.traded,
         }
 
 
