@@ -18,6 +18,7 @@ import logging
 import math
 import sqlite3
 from collections.abc import Sequence
+from string import hexdigits
 
 from sdex.sqlwriter import Writer
 
@@ -48,6 +49,8 @@ def parse_row(row: Sequence[object], most: int) -> StandingRow | None:
         return None
     key, delivered, credited, active, traded = row
     if not (isinstance(key, str) and key.startswith("0x") and 2 < len(key) <= MAX_KEY):
+        return None
+    if any(ch not in hexdigits for ch in key[2:]):
         return None
     if not (isinstance(delivered, int) and 0 < delivered <= most):
         return None

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from sdex.gossip.standings import MAX_DELIVERED
+from sdex.gossip.peers import Peers
+from sdex.gossip.standings import KEEP_IDLE_SECONDS, MAX_DELIVERED
 from sdex.node.readbudget import STRANGERS, peer_sender
 from sdex.storestandings import MAX_KEPT, TABLE
 from tests.conftest import Chain
@@ -80,6 +81,7 @@ GOOD = ("0x" + "ab" * 20, 100, 5.0, 1.0, 7.0)
         ("ab" * 20, 100, 5.0, 1.0, 7.0),  # (no 0x)
         ("0x" + "ab" * 40, 100, 5.0, 1.0, 7.0),  # (too long)
         ("0x", 100, 5.0, 1.0, 7.0),
+        ("0x" + "zz" * 20, 100, 5.0, 1.0, 7.0),  # (not hex)
         ("0x" + "cd" * 20, 0, 5.0, 1.0, 7.0),  # (no points)
         ("0x" + "cd" * 20, MAX_DELIVERED + 1, 5.0, 1.0, 7.0),  # (past the cap)
         ("0x" + "cd" * 20, "lots", 5.0, 1.0, 7.0),  # (text: no number)
@@ -123,3 +125,13 @@ async def test_at_most_max_kept_are_kept_the_earliest_first(chain: Chain, tmp_pa
     async with running_node(cfg) as (node, _api):
         got = await node.store.standing_rows(MAX_DELIVERED)
         assert len(got) == MAX_KEPT
+
+
+def test_a_standing_idle_past_keep_idle_seconds_is_not_kept() -> None:
+    """Ids restored but gone (not delivered for over ``KEEP_IDLE_SECONDS``) give up their
+    rows, however early they began."""
+    peers = Peers("0x" + "01" * 20, "http://127.0.0.1:1")
+    idle = KEEP_IDLE_SECONDS
+    gone, here = "0x" + "0a" * 20, "0x" + "0b" * 20
+    peers.restore([(gone, MAX_DELIVERED, idle + 5, idle + 5, idle + 5), (here, 5, 1, 1, idle)])
+    assert [r[0] for r in peers.kept(MAX_KEPT)] == [here]

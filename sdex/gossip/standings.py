@@ -46,6 +46,9 @@ TRADED_SECONDS = 3600.0
 """A peer that delivered first an order which traded (a fill on the chain) within this long
 ranks ahead of every peer that did not (``leading``): a sybil's own orders trade only if it
 pays a settlement's gas for each, an honest peer's as the market takes them (sybil78)."""
+KEEP_IDLE_SECONDS = 7 * 86400.0
+"""A standing not delivered for this long is not kept across a restart (``rows_kept``): a
+peer gone for good gives its row to one that delivers."""
 MAX_DELIVERED = 360
 """The most ``Standing.delivered`` holds (an hour of points: a peer that reached it stays
 ahead of every one that reached it later)."""
@@ -154,10 +157,13 @@ def rows_kept(
     peers: Iterable[tuple[str, Standing]], now: float, most: int, every: float = EARN_SECONDS
 ) -> list[tuple[str, int, float, float, float]]:
     """The ``most`` standings that began earliest (``leading``'s order) of those that
-    delivered any, as rows to keep across a restart (``sdex.storestandings``): id, points,
-    and the ages of ``delivered_at``, ``active_at`` and ``traded_at`` at ``now`` (the last
-    at most ten ``TRADED_SECONDS``: never is as good as long ago)."""
-    every_one = list(peers)
+    delivered any within ``KEEP_IDLE_SECONDS``, as rows to keep across a restart
+    (``sdex.storestandings``): id, points, and the ages of ``delivered_at``, ``active_at``
+    and ``traded_at`` at ``now`` (the last at most ten ``TRADED_SECONDS``: never is as good
+    as long ago)."""
+    every_one = [
+        (k, s) for k, s in peers if now - max(s.active_at, s.delivered_at) <= KEEP_IDLE_SECONDS
+    ]
     chosen = leading(every_one, most, 1, every, now)
     return [
         (
