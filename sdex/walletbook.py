@@ -15,7 +15,12 @@ from sdex.client import NodeClient, NodeProtocolError, OrderConfig, OrderRecord,
 from sdex.order import Order
 from sdex.wallet import Market, Side, fmt_price
 
-_CHAIN_WORDS = {"unreachable": "cannot reach", "behind": "is behind", "wrong-chain": "is not on"}
+_CHAIN_WORDS = {
+    "unreachable": "cannot reach",
+    "behind": "is behind",
+    "wrong-chain": "is not on",
+    "replaying": "replays",
+}
 
 
 def stale_warning(out: Console, chain_status: str, what: str) -> None:

@@ -17,6 +17,7 @@ from sdex.futures import retrieved
 from sdex.ingest.limits import Limits
 from sdex.ingest.readturns import SUBMITTER
 from sdex.ingest.rejections import (
+    FOLLOWING,
     Rejection,
     RejectionCode,
     contract_refused,
@@ -373,7 +374,7 @@ class Intake:
         """``signed``'s chain state from a chain read, or why there is none (the chain not
         followed; its sender's budget of reads spent: ``spend(i)`` refused)."""
         status = self.chain_status()
-        if status != "ok":  # (a backend behind answers from its past: no verdict)
+        if status not in FOLLOWING:  # (a backend behind answers from its past: no verdict)
             return not_following(status)
         o, mine = signed.order, None
         if ecdsa_ok is True and self.mirror is not None and self.mirror_ready():
@@ -383,7 +384,7 @@ class Intake:
                 await asyncio.wait([under_way])  # (never fails; a cancel of ours: not its)
                 if self.mirror_ready() and (known := self.mirror.state(signed)) is not None:
                     return known
-                if (status := self.chain_status()) != "ok":  # (the chain went down meanwhile)
+                if (status := self.chain_status()) not in FOLLOWING:  # (went down meanwhile)
                     return not_following(status)
             if account not in self._first_reads:
                 mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
@@ -492,6 +493,6 @@ class Intake:
         sig_ok = ecdsa_ok or state.signature_valid
         if m is not None and sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)
-        elif m is not None and sig_ok and read_at < tip and self.chain_status() == "ok":
+        elif m is not None and sig_ok and read_at < tip and self.chain_status() in FOLLOWING:
             m.learn_later(signed, state, tip)  # (the replay under way: once it passes ``tip``)
         return state

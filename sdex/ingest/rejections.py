@@ -183,6 +183,10 @@ def contract_refused() -> Rejection:
     return Rejection(r.code, r.errors, detail={"signer": "contract"})
 
 
+FOLLOWING = frozenset({"ok", "replaying"})
+"""The watcher's statuses at which an order's chain read is made: it follows the chain (a
+reset's replay as the start's: the read is learned once the replay passes it)."""
+
 NOT_FOLLOWING = {
     "behind": "its chain backend is behind the chain",
     "unreachable": "it cannot reach the chain",

@@ -6,8 +6,9 @@ and the node), sorts its failure into a status (``unreachable``, ``behind``,
 announcement (``sdex.watch.heads``; a slow safety poll behind it), the poll interval, a
 moment for our own receipt (``RECEIPT_WAIT``), or a backoff while the chain is down (up to
 ``MAX_BACKOFF``). A poll's read left unanswered ``STALL`` seconds (a hung chain that took
-the connection) says ``unreachable`` while it waits on. What a poll reads and applies is
-``sdex.watch.watcher``'s."""
+the connection) says ``unreachable`` while it waits on. A proven chain reset says
+``replaying`` from the moment it is proven until a poll reaches the new chain's head
+(``replaying``). What a poll reads and applies is ``sdex.watch.watcher``'s."""
 
 from __future__ import annotations
 
@@ -46,7 +47,9 @@ STALL = 5.0
 paused server) before the chain is said ``unreachable``; the read still waits for its answer
 (the client's timeout), which says ``ok`` again. An idle node's safety poll comes every
 ``SUBSCRIBED_POLL``: a hang shows within about both. A chain that answers with no new block
-is not stalled."""
+is not stalled; nor is one that answers another read (``eth_blockNumber``, asked once a
+read has been unanswered this long) during a reset's replay, whose reads of a long chain
+are long: then a hang says ``unreachable`` after twice this."""
 INCONSISTENT_POLLS = 5
 """Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
 before the watcher says so: ``unreachable``, until a poll gets through."""
@@ -71,12 +74,18 @@ class PollLoop:
         below ours, on our chain as far as it shows: a lagging backend; a devnet's reset or
         rewound after ``BEHIND_SECONDS``),
         ``wrong-chain`` (no Exchange: a devnet reset not deployed again), or ``failing``
-        (the store refused a write, or a defect)."""
+        (the store refused a write, or a defect), ``replaying`` (a chain reset proven: the
+        new chain read from the deployment block, ``caught_up`` clear, till a poll reaches
+        its head; ``replaying``)."""
         self.problem = ""
         self.unreachable = asyncio.Event()
         """Set while the status is ``unreachable``: chain reads under way fail at once
         (``sdex.ingest.intake.Intake``), not after the RPC client's own timeout."""
         self.caught_up = asyncio.Event()
+        self._replay = ""
+        """Why, while a proven reset's replay is under way (``replaying``): the status a
+        poll that gets through says till one reaches the chain's head."""
+        self._probe: asyncio.Task[object] | None = None  # (``_stalled`` during a replay)
         self.failures = 0  # polls that failed (chain unreachable, or the node could not apply)
         self._moving = 0  # polls in a row that found the chain's answers inconsistent
         self._behind_since: float | None = None  # since when polls in a row found it behind
@@ -104,9 +113,25 @@ class PollLoop:
         """Whether changes the node has not applied yet are held for the next poll."""
         return False
 
+    def replaying(self, why: str) -> None:
+        """A chain reset is proven (``why``): the new chain is read from the deployment block,
+        a long poll. Said from now on, ``caught_up`` cleared as at the start's replay (intake
+        reads the chain and the mirror learns the read once the replay passes it), till a
+        poll reaches the chain's head. status78: a ``behind`` of the poll before the reset
+        stood through the whole replay, intake refusing every order that needed a read
+        ("its chain backend is behind the chain": it was ahead), and a long read of the
+        replay said ``unreachable`` after ``STALL`` though the chain answered."""
+        self._replay = why
+        self.caught_up.clear()
+        self._set_status("replaying", why)
+
     def _set_status(self, status: str, problem: str = "") -> None:
         if status != self.status:
-            if status == "ok":
+            if status == "ok" and self.status == "replaying":
+                log.warning("chain %s replayed to block %d", self.rpc.url, self.chain_head)
+            elif status == "replaying":
+                log.warning("chain %s replaying: %s", self.rpc.url, problem)
+            elif status == "ok":
                 log.warning("chain %s reachable again (block %d)", self.rpc.url, self.chain_head)
             else:
                 log.warning("chain %s %s: %s; retrying", self.rpc.url, status, problem)
@@ -140,9 +165,13 @@ class PollLoop:
                     finally:
                         if self._watchdog is not None:
                             self._watchdog.cancel()
+                        if self._probe is not None:
+                            self._probe.cancel()
+                            self._probe = None
                         self.mirror.doubt.tick()  # (one that stands for long: said again)
                     if not self._deferring:  # (a deferred poll read nothing: no verdict)
-                        self._set_status("ok")
+                        replay = self._replay  # (a reset's replay: said till it is done)
+                        self._set_status("replaying" if replay else "ok", replay)
                         # (evidence of our chain ends a doubt: doubt78)
                         self.mirror.doubt.through(progressed or self.proved)
                         backoff, self._moving = self.poll_interval, 0
@@ -175,7 +204,10 @@ class PollLoop:
                 if self._deferring:  # a moment for our receipt of the announced block
                     self._deferring = False
                     wait = RECEIPT_WAIT
-                elif self.status == "ok":
+                elif self.status in ("ok", "replaying"):
+                    if self._replay:  # (at the chain's head: the replay is done)
+                        self._replay = ""
+                        self._set_status("ok")
                     self.caught_up.set()
                     wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
                 else:
@@ -202,12 +234,25 @@ class PollLoop:
         if quiet < self.stall:
             self._watch(self.stall - quiet)
             return
+        p = self._probe  # (a long read of the replay, or a hang: does the chain answer?)
+        if self._replay and (p is None or (p.done() and p.result() is not None)):
+            self._probe = asyncio.ensure_future(self._answers())
+            self._watch(self.stall)
+            return
         if self._silent_since is None:  # (kept across the reads that time out meanwhile)
             self._silent_since = time.time() - quiet
         since = time.strftime("%H:%M:%S", time.gmtime(self._silent_since))
         over = f"for over {self.stall:g} s (since {since} UTC)"
         why = f"it has not answered a read {over}: hung or paused"
         self._set_status("unreachable", why)
+
+    async def _answers(self) -> object:
+        """(A replay's read unanswered ``STALL`` seconds) A read of the chain's block number:
+        its answer is heard (``AsyncRpc.unanswered_for``), the replay's read only long."""
+        try:
+            return await self.rpc.call("eth_blockNumber", timeout=2 * self.stall)
+        except Exception:  # (no answer: ``_stalled`` says unreachable)
+            return None
 
     def _up_to_date(self) -> bool:
         """After a poll that applied blocks, newHeads live since before it: nothing newer

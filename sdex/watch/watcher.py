@@ -438,7 +438,8 @@ class Watcher(PollLoop):
                 "chain reset: our head %s is not on the chain any more; re-reading from block %d",
                 h.hash if h else "?",
                 self.start_block,
-            )
+            )  # (said till the replay is done: not the poll before's)
+            self.replaying(f"a chain reset: the new chain re-read from block {self.start_block}")
         self.identity = ChainIdentity(self.identity.chain_id, self.identity.exchange, header.hash)
         self.resets_begun += 1  # (the send path's view moved: nothing signed before is sent)
         # one transaction: refused, no fill is dropped unannounced (the next try drops it)
