@@ -20,7 +20,7 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chainnode import Engine
-from sdex.settlement import Outcome
+from sdex.settlement import Outcome, receipts
 from sdex.settlement.batchtx import NONCE_TRIES
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
@@ -30,6 +30,9 @@ from tests.test_settlement_fallback import pair, running_settler
 
 WHY = "deployment block 1: the chain answered 0xcd.., then ours"
 """The doubt the tests raise (as the watcher's ``ChainDoubt.said`` would)."""
+UNKNOWN = 2.0
+"""Seconds a kept settlement the chain does not know waits before it is cancelled
+(``receipts.UNKNOWN_TIMEOUT``, shortened: the doubt lasts longer)."""
 
 
 def sends(calls: Calls) -> bool:
@@ -143,12 +146,16 @@ async def test_a_lost_ones_nonce_is_not_filled_in_doubt(chain: Chain, tmp_path: 
 
 
 async def test_a_kept_settlement_is_not_sent_again_in_doubt(
-    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A settlement refused "nonce too high" at every try is kept: its wait sends its bytes
     again at each check until its nonce is taken (``NonceLane._keep_alive``). Not while the
-    chain's identity is in doubt (before: sent again at each check: failed 3 of 3); once
-    the doubt ends it is, and it settles."""
+    chain's identity is in doubt (before: sent again at each check: failed 3 of 3), and the
+    doubt's time counts toward none of its bounds: once the doubt ends, its bytes are sent
+    again and it settles, never cancelled at its nonce (keep78: a doubt longer than
+    ``UNKNOWN_TIMEOUT`` had it cancelled at the first check after, its matches failed; or a
+    refusal answered in the doubt held its wait, no check, till the doubt ended)."""
+    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
     refusing = threading.Event()
     sent_in_doubt = [0]
     sends = [0]
@@ -174,27 +181,33 @@ async def test_a_kept_settlement_is_not_sent_again_in_doubt(
             before = counts(chain, operator)
             refusing.set()
             s.submit([pair(c, 0)])
-
-            def said(what: str) -> bool:
-                return any(what in r.getMessage() for r in caplog.records)
-
             await wait_for(lambda: s.nonce_refusals >= NONCE_TRIES - 1, 30)
             tries = sends[0]
             await wait_for(lambda: sends[0] > tries, 30)  # (kept: sent again, refused)
             doubt[0] = WHY
+            loop = asyncio.get_running_loop()
+            began = loop.time()
 
-            def held(times: int) -> bool:
-                said = [r for r in caplog.records if "in doubt" in r.getMessage()]
-                return len(said) >= times
+            def holds() -> int:
+                return getattr(s, "keep_holds", 0)
 
-            # (a send already past its doubt check when the doubt began may still go out:
-            # counted from the first check that saw the doubt; then one more check, none sent)
-            await wait_for(lambda: held(1), 30)
+            # (a send already under way when the doubt began may still go out: counted
+            # from the first check that saw the doubt; then checks, none sent, for longer
+            # than the unknown bound; before keep78 no check counted: bounded by the time)
+            await wait_for(lambda: holds() >= 1 or loop.time() > began + 3 * UNKNOWN, 60)
             sent_in_doubt[0] = 0
-            await wait_for(lambda: held(2), 30)
+            first = holds()
+            await wait_for(
+                lambda: (
+                    (holds() >= first + 2 and loop.time() > began + 2 * UNKNOWN)
+                    or loop.time() > began + 4 * UNKNOWN
+                ),
+                60,
+            )
             assert sent_in_doubt[0] == 0 and counts(chain, operator) == before
+            assert s.cancelled == 0
             refusing.clear()
             doubt[0] = ""
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
             assert results[0].outcome is Outcome.SETTLED, results[0]
-            assert counts(chain, operator) == (before[0] + 1,) * 2
+            assert s.cancelled == 0 and counts(chain, operator) == (before[0] + 1,) * 2
