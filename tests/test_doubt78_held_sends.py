@@ -69,6 +69,7 @@ async def test_a_broadcast_queued_before_the_doubt_is_held_till_it_ends(
                 )
             )
             assert counts(chain, operator) == (before[0] + 1,) * 2  # (the second not sent)
+            await wait_for(lambda: len(results) >= 1, 30)  # (its receipt may come after)
             assert len(results) == 1 and results[0].outcome is Outcome.SETTLED
             doubt[0] = ""
             await wait_for(lambda: s.idle.is_set() and len(results) == 2, 30)
@@ -211,3 +212,48 @@ async def test_a_kept_settlement_is_not_sent_again_in_doubt(
             await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
             assert results[0].outcome is Outcome.SETTLED, results[0]
             assert s.cancelled == 0 and counts(chain, operator) == (before[0] + 1,) * 2
+
+
+async def test_a_cancelled_settlement_is_cancelled_again_after_a_doubt(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept settlement cancelled at its bound (its cancel refused too: the wait sends it
+    again at each check); a doubt stops its bounds. Once the doubt ends its cancel is sent
+    again, never its own bytes (keep78: the bounds begun again after the doubt, the first
+    send was the settlement's own as signed: failed 3 of 3 before)."""
+    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
+    refusing = threading.Event()
+    raws: list[str] = []
+    doubt = [""]
+
+    def intercept(req: object) -> Answer | None:
+        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
+        sent = [x for x in calls if x.get("method") == "eth_sendRawTransaction"]
+        if not sent:
+            return None
+        raws.extend(str(x.get("params", [""])[0]) for x in sent)
+        if not refusing.is_set():
+            return None
+        error = {"code": -32000, "message": "Nonce too high. Expected nonce to be 3"}
+        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": error} for x in calls]
+        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
+
+    with _proxy(chain.rpc.url, intercept) as url:
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path) as (s, _results):
+            s.async_sends.doubt = lambda: doubt[0]
+            refusing.set()
+            s.submit([pair(c, 0)])
+            await wait_for(lambda: s.cancelled >= 1, 60)
+            (cancel,) = s.cancels.values()
+            await wait_for(lambda: cancel.raw in raws, 60)  # (sent, refused)
+            doubt[0] = WHY
+            await wait_for(lambda: s.keep_holds >= 1, 60)
+            first = s.keep_holds
+            await wait_for(lambda: s.keep_holds >= first + 2, 60)
+            mark = len(raws)
+            doubt[0] = ""
+            await wait_for(lambda: len(raws) > mark, 60)
+            assert raws[mark] == cancel.raw, "its own bytes sent again, not its cancel"
+            refusing.clear()
+            await wait_for(lambda: s.lost >= 1, 60)  # (its nonce taken by the cancel)

@@ -200,6 +200,7 @@ class NonceLane(SigningLane):
         if view != now:
             log.warning("settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)
             return False
+        cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True
