@@ -20,7 +20,7 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chainnode import Engine
-from sdex.settlement import Outcome
+from sdex.settlement import Outcome, receipts
 from sdex.settlement.batchtx import NONCE_TRIES
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
@@ -30,6 +30,9 @@ from tests.test_settlement_fallback import pair, running_settler
 
 WHY = "deployment block 1: the chain answered 0xcd.., then ours"
 """The doubt the tests raise (as the watcher's ``ChainDoubt.said`` would)."""
+UNKNOWN = 2.0
+"""Seconds a kept settlement the chain does not know waits before it is cancelled
+(``receipts.UNKNOWN_TIMEOUT``, shortened: the doubt lasts longer)."""
 
 
 def sends(calls: Calls) -> bool:
@@ -66,6 +69,7 @@ async def test_a_broadcast_queued_before_the_doubt_is_held_till_it_ends(
                 )
             )
             assert counts(chain, operator) == (before[0] + 1,) * 2  # (the second not sent)
+            await wait_for(lambda: len(results) >= 1, 30)  # (its receipt may come after)
             assert len(results) == 1 and results[0].outcome is Outcome.SETTLED
             doubt[0] = ""
             await wait_for(lambda: s.idle.is_set() and len(results) == 2, 30)
@@ -143,12 +147,16 @@ async def test_a_lost_ones_nonce_is_not_filled_in_doubt(chain: Chain, tmp_path: 
 
 
 async def test_a_kept_settlement_is_not_sent_again_in_doubt(
-    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A settlement refused "nonce too high" at every try is kept: its wait sends its bytes
     again at each check until its nonce is taken (``NonceLane._keep_alive``). Not while the
-    chain's identity is in doubt (before: sent again at each check: failed 3 of 3); once
-    the doubt ends it is, and it settles."""
+    chain's identity is in doubt (before: sent again at each check: failed 3 of 3), and the
+    doubt's time counts toward none of its bounds: once the doubt ends, its bytes are sent
+    again and it settles, never cancelled at its nonce (keep78: a doubt longer than
+    ``UNKNOWN_TIMEOUT`` had it cancelled at the first check after, its matches failed; or a
+    refusal answered in the doubt held its wait, no check, till the doubt ended)."""
+    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
     refusing = threading.Event()
     sent_in_doubt = [0]
     sends = [0]
@@ -174,27 +182,78 @@ async def test_a_kept_settlement_is_not_sent_again_in_doubt(
             before = counts(chain, operator)
             refusing.set()
             s.submit([pair(c, 0)])
-
-            def said(what: str) -> bool:
-                return any(what in r.getMessage() for r in caplog.records)
-
             await wait_for(lambda: s.nonce_refusals >= NONCE_TRIES - 1, 30)
             tries = sends[0]
             await wait_for(lambda: sends[0] > tries, 30)  # (kept: sent again, refused)
             doubt[0] = WHY
+            loop = asyncio.get_running_loop()
+            began = loop.time()
 
-            def held(times: int) -> bool:
-                said = [r for r in caplog.records if "in doubt" in r.getMessage()]
-                return len(said) >= times
+            def holds() -> int:
+                return getattr(s, "keep_holds", 0)
 
-            # (a send already past its doubt check when the doubt began may still go out:
-            # counted from the first check that saw the doubt; then one more check, none sent)
-            await wait_for(lambda: held(1), 30)
+            # (a send already under way when the doubt began may still go out: counted
+            # from the first check that saw the doubt; then checks, none sent, for longer
+            # than the unknown bound; before keep78 no check counted: bounded by the time)
+            await wait_for(lambda: holds() >= 1 or loop.time() > began + 3 * UNKNOWN, 60)
             sent_in_doubt[0] = 0
-            await wait_for(lambda: held(2), 30)
+            first = holds()
+            await wait_for(
+                lambda: (
+                    (holds() >= first + 2 and loop.time() > began + 2 * UNKNOWN)
+                    or loop.time() > began + 4 * UNKNOWN
+                ),
+                60,
+            )
             assert sent_in_doubt[0] == 0 and counts(chain, operator) == before
+            assert s.cancelled == 0
             refusing.clear()
             doubt[0] = ""
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
             assert results[0].outcome is Outcome.SETTLED, results[0]
-            assert counts(chain, operator) == (before[0] + 1,) * 2
+            assert s.cancelled == 0 and counts(chain, operator) == (before[0] + 1,) * 2
+
+
+async def test_a_cancelled_settlement_is_cancelled_again_after_a_doubt(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept settlement cancelled at its bound (its cancel refused too: the wait sends it
+    again at each check); a doubt stops its bounds. Once the doubt ends its cancel is sent
+    again, never its own bytes (keep78: the bounds begun again after the doubt, the first
+    send was the settlement's own as signed: failed 3 of 3 before)."""
+    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
+    refusing = threading.Event()
+    raws: list[str] = []
+    doubt = [""]
+
+    def intercept(req: object) -> Answer | None:
+        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
+        sent = [x for x in calls if x.get("method") == "eth_sendRawTransaction"]
+        if not sent:
+            return None
+        raws.extend(str(x.get("params", [""])[0]) for x in sent)
+        if not refusing.is_set():
+            return None
+        error = {"code": -32000, "message": "Nonce too high. Expected nonce to be 3"}
+        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": error} for x in calls]
+        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
+
+    with _proxy(chain.rpc.url, intercept) as url:
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path) as (s, _results):
+            s.async_sends.doubt = lambda: doubt[0]
+            refusing.set()
+            s.submit([pair(c, 0)])
+            await wait_for(lambda: s.cancelled >= 1, 60)
+            (cancel,) = s.cancels.values()
+            await wait_for(lambda: cancel.raw in raws, 60)  # (sent, refused)
+            doubt[0] = WHY
+            await wait_for(lambda: s.keep_holds >= 1, 60)
+            first = s.keep_holds
+            await wait_for(lambda: s.keep_holds >= first + 2, 60)
+            mark = len(raws)
+            doubt[0] = ""
+            await wait_for(lambda: len(raws) > mark, 60)
+            assert raws[mark] == cancel.raw, "its own bytes sent again, not its cancel"
+            refusing.clear()
+            await wait_for(lambda: s.lost >= 1, 60)  # (its nonce taken by the cancel)

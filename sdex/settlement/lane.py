@@ -66,6 +66,9 @@ class NonceLane(SigningLane):
     replace_refused = 0
     """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
     pool_nudges = 0
+    keep_holds = 0
+    """Checks of settlements awaited that found the chain's identity in doubt: nothing sent,
+    their bounds stopped (``_held``)."""
     """Transfers of nothing sent to make a chain that mines on the send mine its pool
     (``_nudge``)."""
 
@@ -168,6 +171,16 @@ class NonceLane(SigningLane):
             self.sending(sending)
         return sending
 
+    def _held(self, signed: SignedTx) -> bool:
+        """(``poll_receipt``'s ``held``) Whether the chain's identity is in doubt: ``signed``'s
+        wait sends nothing, and its bounds stop, until it ends (``keep_holds`` counts its
+        checks; keep78)."""
+        if not (why := self.async_sends.doubted()):
+            return False
+        self.keep_holds += 1
+        log.debug("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
+        return True
+
     async def _keep_alive(self, signed: SignedTx, cancel: bool) -> bool:
         """(``poll_receipt``'s ``keep``: ``signed``'s nonce not taken, the chain asked does
         not know it, or it is past its bound) Its bytes sent again as signed (refused "nonce
@@ -187,12 +200,17 @@ class NonceLane(SigningLane):
         if view != now:
             log.warning("settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)
             return False
+        cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True
             again = await self._cancel(signed) if cancel else signed
+            if self.async_sends.doubted():  # (begun meanwhile: the next check asks again)
+                return True
             await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
         except RpcError as e:
+            if self.async_sends.doubted():  # (keep78: no fill, no resend; nor a wait held)
+                return True
             if nonce_refusal(e) == "high" and not cancel:  # (reconcile77, settle77)
                 with contextlib.suppress(Exception):
                     await (await self._over_gap(signed, None))
@@ -259,12 +277,15 @@ class NonceLane(SigningLane):
         async def alive(cancel: bool) -> bool:
             return await self._keep_alive(pooled.latest, cancel)
 
+        def held() -> bool:
+            return self._held(pooled.latest)
+
         ended = False
         receipt: Receipt | None = None
         try:
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
-                self.blocks, pooled.hashes, stuck, alive,
+                self.blocks, pooled.hashes, stuck, alive, held,
             )  # fmt: skip
             ended = True
         finally:

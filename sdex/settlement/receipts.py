@@ -175,6 +175,7 @@ async def poll_receipt(
     hashes: Sequence[str] | None = None,
     on_pooled: Callable[[], Awaitable[None]] | None = None,
     keep: Callable[[bool], Awaitable[bool]] | None = None,
+    held: Callable[[], bool] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
     live (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
@@ -199,7 +200,13 @@ async def poll_receipt(
     every check, its nonce not taken (the lane cancels it: a transfer of nothing at its
     nonce, sent again at each); checks of one not pooled come 1, 2, 4, 8 s apart
     (``KEEP_EVERY_MAX``). ``keep`` answering False: not kept any more (the chain it was
-    signed for replaced), judged as without it from the next check. Without ``keep``, lost
+    signed for replaced), judged as without it from the next check. ``held`` (the lane's,
+    with ``keep``: the chain's identity in doubt) true at a check: nothing sent (neither
+    ``keep`` nor ``on_pooled`` called), checked again ``LOST_CHECK`` later; the time from the
+    first such check to the first after it counts toward neither bound, the unknown streak
+    and the 1, 2, 4, 8 s begin again there (keep78: the doubt's time counted, the first check
+    after a doubt longer than ``UNKNOWN_TIMEOUT`` cancelled a settlement whose bytes it had not
+    sent since, its matches failed). Without ``keep``, lost
     too when the chain does not know it twice ``LOST_RECHECK`` apart, at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``."""
     loop = asyncio.get_running_loop()
@@ -212,6 +219,7 @@ async def poll_receipt(
     doubted = False
     unknown_since: float | None = None  # (kept: when the chain was first found not to know it)
     every = LOST_CHECK  # (kept: seconds to the next check of one not pooled)
+    paused: float | None = None  # (kept: the first check that found the chain in doubt)
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
     last_head = start  # when blocks were last looked in (or the wait began)
     if heads is not None and heads.live and heads_before is not None and not suspect:
@@ -247,6 +255,12 @@ async def poll_receipt(
                     doubted, next_check = True, now + LOST_RECHECK
                     continue
                 doubted = False
+                if held is not None and held():  # (in doubt: nothing sent, the bounds stopped)
+                    paused = now if paused is None else paused
+                    every, next_check = LOST_CHECK, now + LOST_CHECK
+                    continue
+                if paused is not None:  # (its time counts toward neither bound)
+                    start, unknown_since, paused = start + now - paused, None, None
                 due = now - start > RECEIPT_TIMEOUT
                 if known is None:
                     unknown_since = now if unknown_since is None else unknown_since
