@@ -43,6 +43,7 @@ from sdex.gossip.checks import STRANGERS as CHECKS_STRANGERS
 from sdex.gossip.standings import MAX_DELIVERED
 from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
 from sdex.ingest.intake import Spend
+from sdex.ingest.readturns import one_of
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
 from sdex.store import StoreError
@@ -149,13 +150,16 @@ class ReadBudget:
         """Senders' buckets kept now (not full, or not swept yet)."""
         return len(self._buckets.own) + len(self._strangers)
 
-    def spend(self, sender: Callable[[int], str]) -> Spend:
+    def spend(self, sender: Callable[[int], str], by: Callable[[int], str] | None = None) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
-        (worked out only for an order that needs a read: most never ask)."""
+        (worked out only for an order that needs a read: most never ask); ``by(i)``: the key
+        it came from, its read's submitter within the shared one's (``readturns.one_of``)."""
 
         def spend(i: int) -> str | None:
             who = sender(i)
-            return who if self.take(who) else None
+            if not self.take(who):
+                return None
+            return one_of(who, by(i)) if by is not None and who == self._shared else who
 
         return spend
 
