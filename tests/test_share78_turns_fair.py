@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdex.chain.arpcturns import Turns
 
@@ -66,3 +68,47 @@ async def test_a_many_keyed_call_is_not_overtaken_for_ever(
     assert max(rounds) < ROUNDS, f"overtaken until every worker stopped ({sum(rounds)} turns)"
     await wide
     assert not turns._busy and not turns._waiting and not turns._passed
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    per_key=st.integers(1, 3),
+    wide=st.lists(st.sampled_from("abcd"), min_size=2, max_size=4, unique=True),
+    holds=st.lists(st.integers(1, 4), min_size=4, max_size=4),
+)
+def test_any_many_keyed_call_gets_its_turn_while_others_press(
+    per_key: int, wide: list[str], holds: list[int]
+) -> None:
+    """The same for any keys and holds (hypothesis): the call needing several keys enters
+    while the workers still press, and nothing is left taken or kept after."""
+    hold = dict(zip("abcd", holds, strict=True))
+
+    async def run() -> None:
+        turns = Turns(per_key)
+        done = asyncio.Event()
+
+        async def worker(key: str) -> int:
+            rounds = 0
+            while not done.is_set() and rounds < ROUNDS:
+                async with turns.turn(key):
+                    for _ in range(hold[key]):
+                        await asyncio.sleep(0)
+                rounds += 1
+            return rounds
+
+        workers = [asyncio.ensure_future(worker(k)) for k in wide for _ in range(per_key + 1)]
+        while any(turns.busy(k) < per_key for k in wide):
+            await asyncio.sleep(0)
+
+        async def shared() -> None:
+            async with turns.turns(wide):
+                done.set()
+
+        call = asyncio.ensure_future(shared())
+        async with asyncio.timeout(30):
+            rounds = await asyncio.gather(*workers)
+            await call
+        assert max(rounds) < ROUNDS, rounds
+        assert not turns._busy and not turns._waiting and not turns._passed
+
+    asyncio.run(run())
