@@ -13,7 +13,10 @@ at least the token's minimum: ``recorded``). So a read takes the turns of
   connection stays for makers with a record whatever fresh deployments do;
 - its submitter (``SUBMITTER``: the wallet's client network, the peer whose copy it is, all
   strangers and peers of little standing as one: ``sdex.node.readbudget``):
-  ``SUBMITTER_READS`` (2), whatever makers it names.
+  ``SUBMITTER_READS`` (2), whatever makers it names; a read of a shared submitter's (all
+  strangers' and lesser peers') the turn of the one key it came from too (``one_of``):
+  ``ONE_READS`` (1), so one free key with two slow deployments no longer holds both of the
+  shared turns and every other such peer's contract makers' copies out (share78).
 
 Fresh deployments hold at most 3 of the 4 connections in all, one each, 2 through one
 submitter: starving makers without a record takes 3 deployments from 2 submitters, and the
@@ -47,6 +50,8 @@ UNPROVEN_READS = CONTRACT_CONNECTIONS - 1
 """Verdict reads of makers without a record in flight at once, all of them together."""
 SUBMITTER_READS = 2
 """Verdict reads one submitter's orders have in flight at once, whatever their makers."""
+ONE_READS = 1
+"""Verdict reads of one sender within a shared submitter (``one_of``) in flight at once."""
 LAPSE_SECONDS = 60.0
 """How long a maker whose read was given up or failed counts as one without a record."""
 MAX_LAPSED = 4096
@@ -59,6 +64,16 @@ only, and a hostile wallet, its own turns taken, posted behind decoys in names n
 and held this key's turns too, all four connections)."""
 UNPROVEN = "(unproven)"
 """The turns' key every read of a maker without a record takes (``UNPROVEN_READS``)."""
+
+ONE_OF = "@"
+"""Between a shared submitter's name (in brackets: ``(strangers)``) and its sender's key."""
+
+
+def one_of(shared: str, sender: str) -> str:
+    """The ``SUBMITTER`` of ``sender``'s orders charged to the shared submitter ``shared``
+    (its reads take the turns of both: ``ReadKeys.keys``)."""
+    return f"{shared}{ONE_OF}{sender}"
+
 
 SUBMITTER: ContextVar[str] = ContextVar("sdex_submitter", default="")
 """Whose order the chain read run in this context is for ("": not known, no bound of its
@@ -106,7 +121,10 @@ class ReadKeys:
         keys = [f"maker:{m}" for m in makers]
         if rest:
             keys.append(REST)
-        if submitter:
+        shared, at, one = submitter.partition(ONE_OF)
+        if at and shared.startswith("("):  # (a shared submitter's sender: ``one_of``)
+            keys += [f"from:{shared}", f"one:{one}"]
+        elif submitter:
             keys.append(f"from:{submitter}")
         if any(not self.recorded(m) for m in makers):
             keys.append(UNPROVEN)
@@ -119,4 +137,6 @@ class ReadKeys:
             return MAKER_READS if self.recorded(name) else NEW_MAKER_READS
         if kind == "from":
             return SUBMITTER_READS
+        if kind == "one":
+            return ONE_READS
         return UNPROVEN_READS if key == UNPROVEN else MAKER_READS

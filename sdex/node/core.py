@@ -155,6 +155,7 @@ class Node(NodePeering):
             "peers",
             max_senders=2 * (cfg.gossip.reads_own_peers + 1),
             shared=STRANGERS,
+            fair=cfg.gossip.reads_own_peers + 1,  # (its senders: those peers, the strangers)
         )
         self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
         self.settler = Settler(

@@ -29,7 +29,9 @@ class NodePeerIntake(NodeIntake):
         (a rejection that proves bad faith: the peer pays for it)."""
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
-        spend = self.peer_read_budget.spend(lambda _i: peer_sender(self.gossip, peer))
+        spend = self.peer_read_budget.spend(
+            lambda _i: peer_sender(self.gossip, peer), lambda _i: peer
+        )
         since = self.refusals.chain_epoch  # (a reorg meanwhile: its chain verdict not kept)
         return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj, since)
 
@@ -67,7 +69,9 @@ class NodePeerIntake(NodeIntake):
                 yield i, "known"
             else:
                 todo.append(i)
-        spend = self.peer_read_budget.spend(lambda k: peer_sender(self.gossip, who[todo[k]]))
+        spend = self.peer_read_budget.spend(
+            lambda k: peer_sender(self.gossip, who[todo[k]]), lambda k: who[todo[k]]
+        )
         since = self.refusals.chain_epoch  # (``submit_from_peer``)
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:

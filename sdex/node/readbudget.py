@@ -28,7 +28,12 @@ a read also takes a token of a node-wide ceiling (``ReadCeiling``,
 ``NodeConfig.chain_read_total``: 200 a second, bursts of 2,000; left33) in two lanes, half
 the wallets', half the peers'. A lane whose own tokens are spent borrows from the other's
 only what it holds past half its burst: a flood of one kind never takes the other's last
-half-burst nor its share of the rate. Past it, the same answers as a sender's own budget."""
+half-burst nor its share of the rate. Past it, the same answers as a sender's own budget.
+
+Within the peers' lane each sender (the peers with a budget of their own, the strangers) has
+a fair share of it (``ReadBudget``'s ``fair``): past its share a sender takes only what the
+lane holds past half its burst (share78: one peer whose budget is as large as the lane spent
+all of it, and every other peer's first-seen accounts were refused until it refilled)."""
 
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ from sdex.gossip.checks import STRANGERS as CHECKS_STRANGERS
 from sdex.gossip.standings import MAX_DELIVERED
 from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
 from sdex.ingest.intake import Spend
+from sdex.ingest.readturns import one_of
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
 from sdex.store import StoreError
@@ -87,12 +93,13 @@ class ReadCeiling:
         held, at = self._held[lane]
         return min(self.burst, held + (now - at) * self.rate)
 
-    def take(self, lane: str) -> bool:
-        """One read of ``lane``'s, if it holds a token or the other lane can spare one."""
+    def take(self, lane: str, keep: float = 0.0) -> bool:
+        """One read of ``lane``'s, if it holds a token past ``keep`` or the other lane can
+        spare one."""
         now = time.monotonic()
         other = LANES[1 - LANES.index(lane)]
         own, spare = self._tokens(lane, now), self._tokens(other, now)
-        if own >= 1.0:
+        if own >= 1.0 + keep:
             own -= 1.0
         elif spare >= 1.0 + self.burst / 2:  # (the other's last half-burst stays its own)
             spare -= 1.0
@@ -121,9 +128,12 @@ class ReadBudget:
         lane: str = "",
         max_senders: int | None = None,
         shared: str = "",
+        fair: int = 0,
     ) -> None:
         """``max_senders``: buckets kept at most (``httpkit.RateLimiter``'s bound); ``shared``:
-        the sender whose bucket is ``STRANGERS_SHARE`` of the others' ("": none)."""
+        the sender whose bucket is ``STRANGERS_SHARE`` of the others' ("": none); ``fair``:
+        the senders that share the ceiling's lane, each 1/``fair`` of it before it takes only
+        from the lane's upper half (0: none, as the wallets')."""
         self._buckets = NetworkLimiter(limit, WIDER_READS, max_senders)
         self._shared = shared
         self._strangers = RateLimiter(
@@ -132,8 +142,12 @@ class ReadBudget:
         self.rate = limit.rate
         self._lane = lane
         self._ceilings = ceiling
-        self._ceiling = None if ceiling is None else ceiling.lane(lane)
         self._ceiling_rate = math.inf if ceiling is None else ceiling.rate
+        self._fair: RateLimiter | None = None
+        """Each sender's share of the ceiling's lane (``fair``; None: no shares)."""
+        if ceiling is not None and fair > 0:
+            share = RateLimit(ceiling.rate / fair, max(1, int(ceiling.burst / fair)))
+            self._fair = RateLimiter(share, max_senders)
         self.read = 0
         """Reads taken (a sender's token and the ceiling's lane's)."""
         self.refused_by_sender = 0
@@ -143,19 +157,22 @@ class ReadBudget:
         """One read for ``sender`` (a peer's key, or strangers'), if its bucket holds a token
         and the ceiling's lane too."""
         shared = bool(self._shared) and sender == self._shared
-        return self._take(self._strangers if shared else self._buckets.own, sender)
+        return self._take(self._strangers if shared else self._buckets.own, sender, sender)
 
     def senders(self) -> int:
         """Senders' buckets kept now (not full, or not swept yet)."""
         return len(self._buckets.own) + len(self._strangers)
 
-    def spend(self, sender: Callable[[int], str]) -> Spend:
+    def spend(self, sender: Callable[[int], str], by: Callable[[int], str] | None = None) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
-        (worked out only for an order that needs a read: most never ask)."""
+        (worked out only for an order that needs a read: most never ask); ``by(i)``: the key
+        it came from, its read's submitter within the shared one's (``readturns.one_of``)."""
 
         def spend(i: int) -> str | None:
             who = sender(i)
-            return who if self.take(who) else None
+            if not self.take(who):
+                return None
+            return one_of(who, by(i)) if by is not None and who == self._shared else who
 
         return spend
 
@@ -166,17 +183,33 @@ class ReadBudget:
         group = client_group(address)
         return lambda _i: group if self._take(self._buckets, group) else None
 
-    def _take(self, buckets: RateLimiter | NetworkLimiter, client: str) -> bool:
+    def _take(self, buckets: RateLimiter | NetworkLimiter, client: str, fair: str = "") -> bool:
         """A token of ``client``'s in ``buckets`` and one of the ceiling's lane, or none (the
-        client's given back when the ceiling refuses)."""
+        client's given back when the ceiling refuses); ``fair``: the sender whose share of
+        the lane it is (past it: only from the lane's upper half)."""
         if not buckets.take(client)[0]:
             self.refused_by_sender += 1
             return False
-        if self._ceiling is None or self._ceiling():
+        if self._lane_token(fair):
             self.read += 1
             return True
         buckets.give_back(client, 1.0)
         return False
+
+    def _lane_token(self, sender: str) -> bool:
+        """A token of the ceiling's lane for ``sender``: within its share, any; past it, one
+        the lane holds past half its burst (or the other lane spares)."""
+        c = self._ceilings
+        if c is None:
+            return True
+        if self._fair is None or not sender:
+            return c.take(self._lane)
+        if self._fair.take(sender)[0]:
+            if c.take(self._lane):
+                return True
+            self._fair.give_back(sender, 1.0)
+            return False
+        return c.take(self._lane, c.burst / 2)
 
     def stats(self) -> dict[str, int]:
         """``/health``'s counters of this budget's lane (leftovers38: only the sum of every
