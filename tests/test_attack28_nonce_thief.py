@@ -92,7 +92,10 @@ async def test_settlements_lost_to_a_nonce_thief_remove_no_order(
 
             await wait_for(ended, timeout=60)
             assert taken[0] == STOLEN
-            assert settler.lost >= 1  # (the attack happened: its sends were lost)
+            # (the attack happened: sends refused for their nonce, past what removed an order
+            # before; revert78: the thief's block, known and not yet applied, holds the next
+            # signature and puts the batch back, so its tries may start again, none lost)
+            assert settler.nonce_refusals + settler.lost >= MAX_SETTLE_FAILURES
             meta = (await api.get(f"/v1/orders/{taker.hash_hex}"))[1]["metaData"]
             # before: "removed", "settlement kept failing", with both orders fillable on chain
             assert meta["status"] == "filled", meta
