@@ -36,6 +36,19 @@ def counts(c: Chain, address: str) -> tuple[int, int]:
     return latest, int(c.rpc.call("eth_getTransactionCount", address, "pending"), 16)
 
 
+def mined_by(c: Chain, address: str, start: int) -> list[tuple[int, int, str, int]]:
+    """(block, nonce, to, input length) of ``address``'s transactions mined from ``start``:
+    what a count that differs is made of."""
+    mined: list[tuple[int, int, str, int]] = []
+    for number in range(start, int(c.rpc.call("eth_blockNumber"), 16) + 1):
+        block = c.rpc.call("eth_getBlockByNumber", hex(number), True)
+        for tx in block["transactions"]:
+            if str(tx["from"]).lower() == address.lower():
+                nonce = int(tx["nonce"], 16)
+                mined.append((number, nonce, str(tx["to"]), len(tx["input"])))
+    return mined
+
+
 @pytest.mark.parametrize(
     ("steps", "settles", "reads"),
     [
@@ -95,6 +108,7 @@ async def test_a_count_past_the_lanes_that_holds_is_believed(
     with count_proxy(chain.rpc.url) as (url, script):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, results):
+            start = int(chain.rpc.call("eth_blockNumber"), 16)
             s.submit([pair(c, 0)])
             await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
             other = chain.sender(OPERATOR)  # (the same key, outside the lane)
@@ -103,7 +117,9 @@ async def test_a_count_past_the_lanes_that_holds_is_believed(
                 tx = other.sign(other.address, b"", 21_000)
                 other.broadcast(tx)
             operator = s.sender.address
-            latest, _ = counts(chain, operator)
+            latest = tx.nonce + 1  # (the count once the other's are mined: anvil mines
+            # each after its send's answer, later on a loaded machine)
+            await wait_for(lambda: counts(chain, operator) == (latest, latest), 30)
             assert s.sender.signed_past is not None and latest > s.sender.signed_past
             script.armed.set()
             s.sender.forget_nonce()
@@ -111,4 +127,4 @@ async def test_a_count_past_the_lanes_that_holds_is_believed(
             await wait_for(lambda: s.idle.is_set() and len(results) == 2, 30)
             assert results[1].outcome is Outcome.SETTLED, results[1]
             assert script.reads == 2 and s.nonce_refusals == 0
-            assert counts(chain, operator) == (latest + 1,) * 2
+            assert counts(chain, operator) == (latest + 1,) * 2, mined_by(chain, operator, start)
