@@ -158,8 +158,6 @@ class NodeRejudge(NodeGate):
             if state.filled < rec.filled:
                 why = _undone_reason(rec.tif)
                 self.registry.transition(rec, OrderStatus.REMOVED, why, filled=state.filled)
-            elif state.filled > rec.filled:  # (its reason follows: ``_closed_filled``)
-                self._closed_filled(rec, state.filled)
             elif state.filled != rec.filled:
                 self.registry.correct_filled(rec, state.filled)
             return
