@@ -33,10 +33,10 @@ async def test_an_ioc_read_from_the_chain_at_a_restart_says_it_traded_in_part(
 ) -> None:
     """fix78b: the same, the node down long enough that its restart judges the stored
     orders by the chain's word, not the saved mirror's (more than ``CATCH_UP_BLOCKS``
-    behind): the IOC, half filled by the chain, was closed "ioc: not resting after restart"
-    with 500,000,000 filled, as CI's loaded run had it through another path (a recheck or
-    rejudge counting the fill before the watcher's catch-up did), where the fill counted
-    after the restart says "partly filled"."""
+    behind; under load the same happens when the saved head is not read at the start,
+    ``Watcher.check_head``): the IOC, half filled by the chain, was closed "ioc: not resting
+    after restart" with 500,000,000 filled (CI's loaded run of the test above), where the
+    fill counted after the restart (the saved mirror's way) says "partly filled"."""
     await _mined_while_down(chain, tmp_path, CATCH_UP_BLOCKS + 1)
 
 
