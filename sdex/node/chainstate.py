@@ -385,7 +385,8 @@ class NodeChainState(NodeRejudge):
             elif why := taker_never_trades(o, self.domain.verifying_contract):
                 close(rec, OrderStatus.REMOVED, why, state.filled)  # (an older version took it)
             elif rec.tif is not TimeInForce.GTC:  # its match was settled or not: it never rests
-                close(rec, OrderStatus.REMOVED, restart_reason(rec.tif), state.filled)
+                why = restart_reason(rec.tif, state.filled)
+                close(rec, OrderStatus.REMOVED, why, state.filled)
             else:  # the book has its filled amount now; sync stores it if it moved
                 funds = min(state.maker_balance, state.maker_allowance)
                 self.registry.set_funds(o.maker, o.maker_token, funds)

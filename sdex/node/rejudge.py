@@ -253,12 +253,12 @@ class NodeRejudge(NodeGate):
         if (
             filled > rec.filled
             and rec.status is OrderStatus.REMOVED
-            and rec.reason in (_undone_reason(rec.tif), restart_reason(rec.tif))
+            and rec.reason in (_undone_reason(rec.tif), *restart_reasons(rec.tif))
         ):
             if filled >= rec.signed.order.maker_amount:
                 self.registry.transition(rec, OrderStatus.FILLED, "filled", filled=filled)
                 return
-            rec.reason = f"{rec.tif.value}: partly filled; the unmatched rest was dropped"
+            rec.reason = partly_reason(rec.tif)
         self.registry.correct_filled(rec, filled)
 
     async def _rejudge_stored(
@@ -349,11 +349,23 @@ class NodeRejudge(NodeGate):
                 self.registry.unload(rec)
 
 
-def restart_reason(tif: TimeInForce) -> str:
+def restart_reason(tif: TimeInForce, filled: int = 0) -> str:
     """A one-shot order's reason when it was open at a restart (``_reload_orders``): its
     match was settled or not, it never rests; a settlement of it in flight may land after
-    (``_closed_filled``: filled in full, it is ``filled``; chaos60)."""
-    return f"{tif.value}: not resting after restart"
+    (``_closed_filled``: filled in full, it is ``filled``; chaos60). Filled in part by the
+    chain's word then (a settlement mined while the node was down, the orders read from
+    the chain: fix78b), it says so, as when the fill is counted after the restart."""
+    return partly_reason(tif) if filled else f"{tif.value}: not resting after restart"
+
+
+def restart_reasons(tif: TimeInForce) -> tuple[str, str]:
+    """Either reason a one-shot order closed at a restart has (``restart_reason``)."""
+    return restart_reason(tif), restart_reason(tif, 1)
+
+
+def partly_reason(tif: TimeInForce) -> str:
+    """A one-shot order's reason when it traded in part, its unmatched rest dropped."""
+    return f"{tif.value}: partly filled; the unmatched rest was dropped"
 
 
 def _undone_reason(tif: TimeInForce) -> str:

@@ -16,7 +16,7 @@ from sdex.chain.rpc import quantity
 from sdex.matching.match import Match, MatchResult
 from sdex.model import OPEN_STATUSES, MatchOutcome, OrderStatus, closed_status
 from sdex.node.diaghold import NodeHolds, held_amounts, payer
-from sdex.node.rejudge import restart_reason
+from sdex.node.rejudge import restart_reasons
 from sdex.node.settleblame import HOSTILE_WHY
 from sdex.node.settlefills import own_fills, publish_fill
 from sdex.order import SignedOrder
@@ -204,7 +204,7 @@ class NodeSettlement(NodeHolds):
         rec = self.records.get(order_hash)
         if rec is None or rec.status is not OrderStatus.REMOVED:
             return None
-        return (rec.signed, rec.filled) if rec.reason == restart_reason(rec.tif) else None
+        return (rec.signed, rec.filled) if rec.reason in restart_reasons(rec.tif) else None
 
     def _one_side(self, m: Match) -> bool:
         """Whether ``m`` is an adopted match whose incoming order the restart closed: the
