@@ -129,8 +129,9 @@ class PollLoop:
         if status != self.status:
             if status == "ok" and self.status == "replaying":
                 log.warning("chain %s replayed to block %d", self.rpc.url, self.chain_head)
-            elif status == "replaying":
-                log.warning("chain %s replaying: %s", self.rpc.url, problem)
+            elif status == "replaying":  # (from unreachable: it answers again, a reset found)
+                again = " reachable again," if self.status == "unreachable" else ""
+                log.warning("chain %s%s replaying: %s", self.rpc.url, again, problem)
             elif status == "ok":
                 log.warning("chain %s reachable again (block %d)", self.rpc.url, self.chain_head)
             else:
