@@ -63,7 +63,6 @@ from sdex.storesettle import (
     refuse_settlements,
     settlements_of,
 )
-from sdex.storestandings import StandingStore
 from sdex.storeundone import UndoneStore
 
 log = logging.getLogger("sdex.store")
@@ -73,7 +72,7 @@ class StoreOpenError(StoreError, SdexError):
     """The database file cannot be opened as a node's store (``sdex node``: one line)."""
 
 
-class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, StandingStore):
+class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore):
     """One node's SQLite database (when each kind of write commits: the module's text); its
     reads: ``sdex.storeread``; the fills and the chain mirror: ``sdex.storechain``."""
 
