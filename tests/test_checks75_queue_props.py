@@ -56,8 +56,8 @@ async def scenario(checks: list[tuple[int, list[int], int]]) -> None:
         if slow:
             reading()
             worst["all"] = max(worst["all"], q.pending_reads)
-            worst["peer"] = max(worst["peer"], *q._reads.values(), 0)
-            counted = sum(min(n, PER_PEER) for n in q._reads.values())
+            worst["peer"] = max(worst["peer"], *q.reads.owners.values(), 0)
+            counted = sum(min(n, PER_PEER) for n in q.reads.owners.values())
             worst["counted"] = max(worst["counted"], counted)
             for fut in asyncio.as_completed(slow):
                 i, verdict = await fut
@@ -89,7 +89,8 @@ async def scenario(checks: list[tuple[int, list[int], int]]) -> None:
     assert sorted(seen) == sorted(every)  # (each order checked once)
     assert worst["counted"] < READS + CHUNK and worst["peer"] < PER_PEER + CHUNK, worst
     assert worst["all"] < SENDERS * (PER_PEER + CHUNK), worst
-    assert q.pending_reads == 0 and q.parked == 0 and not q._reads and not q._parked
+    assert q.pending_reads == 0 and q.parked == 0
+    assert not q.reads.owners and not q.reads.parked_checks
     assert not q._queue and not q._leading and not q._reading
 
 

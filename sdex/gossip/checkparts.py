@@ -62,6 +62,12 @@ class Entry:
     def finished(self) -> bool:
         return self.error is not None or self.got >= len(self.orders)
 
+    def give(self, i: int, verdict: str) -> None:
+        """Its order ``i``'s verdict (none before)."""
+        self.results[i] = verdict
+        self.got += 1
+        self.unjudged.append(verdict)
+
 
 class Group:
     """One intake call's orders, (check, index of its order) each; those with no verdict yet
@@ -86,6 +92,26 @@ class Group:
         """The loop time its task's steps took (``metered``)."""
         self.paid = 0.0
         """Of it, what its checks' senders were charged so far (``PeerChecks._pay``)."""
+
+    def apply(self, slots: list[tuple[Entry, int]], given: list[str]) -> None:
+        """The verdicts a call gave its orders ``slots`` (``""``: none yet), onto their
+        checks."""
+        if slots is self.slots:  # (the group's call: by each check's share)
+            k = 0
+            for entry, start, n in self.shares:
+                part, k = given[k : k + n], k + n
+                if "" in part:  # (some wait on reads, or the call failed)
+                    for j, verdict in enumerate(part):
+                        if verdict:
+                            entry.give(start + j, verdict)
+                else:
+                    entry.results[start : start + n] = part
+                    entry.got += n
+                    entry.unjudged += part
+        else:
+            for (entry, i), verdict in zip(slots, given, strict=True):
+                if verdict:
+                    entry.give(i, verdict)
 
 
 @dataclass(frozen=True, slots=True)

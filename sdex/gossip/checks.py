@@ -20,14 +20,9 @@ reads run, and each of those counts as its own read ends (checks75: a group's tu
 until all its reads had ended, so one order whose read was slow, a contract wallet whose
 view burns its gas or an RPC slow to answer it, held every peer's queued checks, the whole
 network's gossip into this node, and the other orders of its group, for as long as that
-read took). The reads left pending are bounded: a peer with ``reads_per_peer`` of its
-orders pending (all strangers' keys and all peers of little standing as one peer:
-``owner``, ``reads_owner``) has its next checks set aside
-(*parked*, in their order, taken again after the others once one of its reads ends; a
-group takes at most ``chunk`` orders, so a peer has fewer than ``reads_per_peer + chunk``
-pending); with ``reads`` pending in all, each owner's counted up to ``reads_per_peer``
-(``_at_bound``), the next group waits for one to end. Orders the
-intake judges without a read (most: known accounts) never wait for another's read.
+read took). The reads left pending are bounded per peer and in all (``PendingReads``: a
+peer's next checks parked at its bound, the next group waiting at the bound in all). Orders
+the intake judges without a read (most: known accounts) never wait for another's read.
 
 The queue is an insertion-ordered dict: a check ends or leaves in O(1), and a group walks
 only the checks it takes (and those ended, parked or waiting only on reads, each then out
@@ -46,6 +41,7 @@ from itertools import repeat
 
 from sdex.gossip.checkparts import CheckHooks, Entry, Group, PartialVerdicts, Submit
 from sdex.gossip.metered import metered
+from sdex.gossip.pendingreads import PendingReads
 from sdex.gossip.readowners import NEWCOMERS, STRANGERS, reads_owner
 from sdex.gossip.stream import cancel_all
 
@@ -70,27 +66,29 @@ class PeerChecks:
         """The checks waiting, in the order they came (a dict: O(1) to leave)."""
         self._empty: list[Entry] = []
         """Checks of no new orders that wait their turn: the next group ends them all."""
-        self._parked: dict[str, list[Entry]] = {}
-        """Checks of owners at their bound of pending reads, each owner's in its order."""
         self._leading = False
         self._group: Group | None = None
         """The group whose turn it is (its task: a leader that goes away does not stop it)."""
         self._reading: set[asyncio.Task[None]] = set()
         """Groups whose turn ended on chain reads, still reading."""
-        self._reads: dict[str, int] = {}
-        """Orders pending on chain reads, per owner (``CheckHooks.owner``)."""
-        self._freed: list[asyncio.Future[None]] = []
-        """A leader waiting for a read to end (the reads pending at their bound)."""
-        self.pending_reads = 0
-        """Orders pending on chain reads in all."""
-        self.parked = 0
-        """Checks parked now (their owner at its bound of pending reads)."""
-        self.bounded = 0
-        """Times the next group waited for a read to end (the reads pending at their bound)."""
+        self.reads = PendingReads(hooks)
+        """The orders pending on chain reads, and the checks parked at their owners' bound."""
         self.groups = 0
         """Intake calls made."""
         self.merged = 0
         """Of those, calls that took the orders of more than one check."""
+
+    @property
+    def pending_reads(self) -> int:
+        return self.reads.total
+
+    @property
+    def parked(self) -> int:
+        return self.reads.parked
+
+    @property
+    def bounded(self) -> int:
+        return self.reads.bounded
 
     async def run(
         self, sender: str, check_id: int, orders: list[object], pays: bool = False
@@ -101,8 +99,8 @@ class PeerChecks:
         entry = Entry(sender, check_id, orders, pays)
         entry.owner = self._hooks.owner(sender)
         try:
-            if orders and entry.owner in self._parked:  # (after its owner's parked checks)
-                self._park(entry)
+            if orders and entry.owner in self.reads.parked_checks:  # (after its owner's parked)
+                self.reads.park(entry)
                 lead = False
             else:
                 self._queue[entry] = None
@@ -138,7 +136,7 @@ class PeerChecks:
         entry.left = True
         self._queue.pop(entry, None)
         if entry.parked:
-            self._unpark_one(entry)
+            self.reads.unpark(entry)
         wake = entry.wake
         handed = wake is not None and wake.done() and not wake.cancelled() and not wake.result()
         if wake is None or handed:  # it led (or the lead was handed to it)
@@ -160,9 +158,8 @@ class PeerChecks:
             if group is None or group.task is None or group.task.done():
                 if mine.given >= len(mine.orders):
                     break  # (its orders wait only on chain reads)
-                if self._at_bound():
-                    self.bounded += 1
-                    await self._wait(self._freed)
+                if self.reads.at_bound():
+                    await self.reads.wait()
                     continue
                 group = self._take()
                 if group is None:
@@ -171,17 +168,13 @@ class PeerChecks:
                     raise RuntimeError("a peer's orders were taken with no verdict")
                 group.task = asyncio.create_task(self._metered(group), name="gossip-intake")
                 self._group = group
-            await self._wait(group.waiters)  # its turn's end (the group goes on if we go)
+            waiter = asyncio.get_running_loop().create_future()
+            group.waiters.append(waiter)
+            await waiter  # its turn's end (the group goes on if we go)
             if mine in self._queue and not mine.finished:
                 await asyncio.sleep(0)  # let waiting wallet requests run
         self._queue.pop(mine, None)
         self._hand_on()
-
-    @staticmethod
-    async def _wait(waiters: list[asyncio.Future[None]]) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        waiters.append(waiter)
-        await waiter
 
     def _take(self) -> Group | None:
         """The next group from the queue's head, at most ``chunk`` orders; a banned sender's
@@ -206,7 +199,7 @@ class PeerChecks:
                 entry.unjudged += ["rejected"] * n
                 done.append(entry)  # (rejected on the spot: banned, or a pusher in debt)
                 continue
-            if self._reads.get(entry.owner, 0) >= most:
+            if self.reads.owners.get(entry.owner, 0) >= most:
                 out.append(entry)
                 continue
             n = min(n, room)
@@ -221,26 +214,12 @@ class PeerChecks:
         for entry in out:
             self._queue.pop(entry, None)
             if entry.given < len(entry.orders):
-                self._park(entry)
+                self.reads.park(entry)
         for entry in done:
             if entry.began is None:
                 entry.began = now
             self._end(entry)
         return group if group.slots else None
-
-    def _park(self, entry: Entry) -> None:
-        entry.parked = True
-        self.parked += 1
-        self._parked.setdefault(entry.owner, []).append(entry)
-
-    def _unpark_one(self, entry: Entry) -> None:
-        parked = self._parked.get(entry.owner, [])
-        if entry in parked:
-            parked.remove(entry)
-            entry.parked = False
-            self.parked -= 1
-            if not parked:
-                del self._parked[entry.owner]
 
     async def _metered(self, group: Group) -> None:
         """``_check`` with the loop time of each of its steps measured, the pushers' shares
@@ -306,7 +285,7 @@ class PeerChecks:
             group.pending.clear()
             if group.task is not None:
                 self._reading.discard(group.task)
-            self._free()
+            self.reads.free()
 
     async def _call(
         self,
@@ -354,26 +333,7 @@ class PeerChecks:
     def _apply(self, group: Group, slots: list[tuple[Entry, int]], given: list[str]) -> None:
         """The verdicts a call gave its orders ``slots`` before its turn ended (``""``:
         none yet), onto their checks; a check they complete ends."""
-        if slots is group.slots:  # (the group's call: by each check's share)
-            k = 0
-            for entry, start, n in group.shares:
-                part, k = given[k : k + n], k + n
-                if "" in part:  # (some wait on reads, or the call failed)
-                    for j, verdict in enumerate(part):
-                        if verdict:
-                            entry.results[start + j] = verdict
-                            entry.got += 1
-                            entry.unjudged.append(verdict)
-                else:
-                    entry.results[start : start + n] = part
-                    entry.got += n
-                    entry.unjudged += part
-        else:
-            for (entry, i), verdict in zip(slots, given, strict=True):
-                if verdict:
-                    entry.results[i] = verdict
-                    entry.got += 1
-                    entry.unjudged.append(verdict)
+        group.apply(slots, given)
         for entry in group.entries:
             if entry.finished:
                 self._end(entry)
@@ -384,13 +344,11 @@ class PeerChecks:
         entry, i = slot
         if entry.results[i] or not verdict:
             raise RuntimeError(f"a verdict again, or none, for an order of {entry.sender}")
-        entry.results[i] = verdict
-        entry.got += 1
-        entry.unjudged.append(verdict)
+        entry.give(i, verdict)
         if slot in group.pending:
             del group.pending[slot]
             self._unpend(entry.owner)
-            self._free()
+            self.reads.free()
         if entry.finished:
             self._end(entry)
         else:
@@ -404,8 +362,7 @@ class PeerChecks:
             for entry, i in group.slots:
                 if not entry.results[i] and not entry.finished:
                     group.pending[entry, i] = None
-                    self._reads[entry.owner] = self._reads.get(entry.owner, 0) + 1
-                    self.pending_reads += 1
+                    self.reads.add(entry.owner)
             for entry in group.entries:
                 self._judge(entry)
         self._turn_over(group)
@@ -423,39 +380,12 @@ class PeerChecks:
     def _unpend(self, owner: str) -> None:
         """One of ``owner``'s orders is no longer pending on a read: at its bound no more,
         its parked checks go back to the queue (after the others)."""
-        left = self._reads[owner] - 1
-        self.pending_reads -= 1
-        if left:
-            self._reads[owner] = left
-        else:
-            del self._reads[owner]
-        if owner in self._parked and left < max(1, self._hooks.reads_per_peer()):
-            for entry in self._parked.pop(owner):
-                entry.parked = False
-                self.parked -= 1
+        if back := self.reads.remove(owner):
+            for entry in back:
                 self._queue[entry] = None
             if not self._leading:
                 self._leading = True
                 self._hand_on()
-
-    def _at_bound(self) -> bool:
-        """``reads`` pending in all, each owner's counted up to ``reads_per_peer`` only: a group
-        takes up to ``chunk`` of an owner's orders while it is below its bound, all of which
-        may be left pending, and reads78 found two owners (the strangers and one sybil in the
-        top ``reads_own_peers``) holding 64 so, every other peer's next group waiting."""
-        most, cap = max(1, self._hooks.reads_per_peer()), max(1, self._hooks.reads())
-        if self.pending_reads < cap:
-            return False
-        new = sum(min(n, most) for o, n in self._reads.items() if o.startswith(NEWCOMERS))
-        own = sum(min(n, most) for o, n in self._reads.items() if not o.startswith(NEWCOMERS))
-        return own + min(new, cap // 2) >= cap  # (newcomers' host groups: half at most)
-
-    def _free(self) -> None:
-        """A read ended: a leader waiting for one goes on."""
-        freed, self._freed = self._freed, []
-        for waiter in freed:
-            if not waiter.done():
-                waiter.set_result(None)
 
     def _judge(self, entry: Entry) -> None:
         """``entry``'s verdicts given since it was last judged go to the core: forged ones
@@ -486,6 +416,6 @@ class PeerChecks:
         self._judge(entry)
         self._queue.pop(entry, None)
         if entry.parked:
-            self._unpark_one(entry)
+            self.reads.unpark(entry)
         if entry.wake is not None and not entry.wake.done():
             entry.wake.set_result(True)
