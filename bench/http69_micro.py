@@ -1,19 +1,19 @@
 #!/usr/bin/env python3
 """In-process micro-benchmark of a wallet order's way through the intake (issue 11, http69):
-would compiling ``sdex/ingest/intake.py`` and ``sdex/ingest/verdicts.py`` with mypyc (as the
-book is) cut the node's CPU a request by >= 5%?
+would compiling ``sdex/ingest/intake.py`` (and ``rules.py``, split from it since) and
+``sdex/ingest/verdicts.py`` with mypyc (as the book is) cut the node's CPU a request by >= 5%?
 
-``--build DIR`` first compiles copies of the two modules under other names (``h69intake``,
-``h69verdicts``) into DIR with mypyc, one group (without ``Intake.submit_each``, a peer
-chunk's: mypyc has no async generators); then each round times, on the thread's CPU
-clock with GC off, ``--orders`` signed wallet orders (their JSON, as ``read_json`` gives it)
-through ``Intake.submit`` and ``Intake.admit`` on one event loop, once with the source's
-``Intake`` and once with the compiled copy's, alternated. The ECDSA verdicts are remembered
-before (``ecdsa_ok``'s cache: every side's recovery is the same C call) and no core is
-spare (the check on the loop, as on a loaded machine), so what differs is the intake's own
-Python. The chain's state comes from a stand-in mirror (a fixed funded state: what the
-node's mirror answers for a known account). Prints JSON: µs an order each side by round,
-compiled ÷ source, and the µs saved (median)."""
+``--build DIR`` first compiles copies of those modules under other names (``h69intake``,
+``h69rules``, ``h69verdicts``) into DIR with mypyc, one group (without
+``Intake.submit_each``, a peer chunk's: mypyc has no async generators); then each round
+times, on the thread's CPU clock with GC off, ``--orders`` signed wallet orders (their JSON,
+as ``read_json`` gives it) through ``Intake.submit`` and ``Intake.admit`` on one event loop,
+once with the source's ``Intake`` and once with the compiled copy's, alternated. The ECDSA
+verdicts are remembered before (``ecdsa_ok``'s cache: every side's recovery is the same C
+call) and no core is spare (the check on the loop, as on a loaded machine), so what differs
+is the intake's own Python. The chain's state comes from a stand-in mirror (a fixed funded
+state: what the node's mirror answers for a known account). Prints JSON: µs an order each
+side by round, compiled ÷ source, and the µs saved (median)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,11 @@ from sdex.ingest.verify import ecdsa_ok  # noqa: E402
 from sdex.order import Domain, Order, sign_order  # noqa: E402
 from sdex.signature import address_of  # noqa: E402
 
-MODULES = {"h69intake": "sdex/ingest/intake.py", "h69verdicts": "sdex/ingest/verdicts.py"}
+MODULES = {
+    "h69intake": "sdex/ingest/intake.py",
+    "h69rules": "sdex/ingest/rules.py",
+    "h69verdicts": "sdex/ingest/verdicts.py",
+}
 
 
 def build(out: Path) -> None:
@@ -53,6 +57,7 @@ def build(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name, src in MODULES.items():
         text = (ROOT / src).read_text().replace("sdex.ingest.verdicts", "h69verdicts")
+        text = text.replace("sdex.ingest.rules", "h69rules")
         if "    async def submit_each(" in text:  # (mypyc: async generators unimplemented)
             a = text.index("    async def submit_each(")
             text = text[:a] + text[text.index("    def _after_ecdsa(", a) :]

@@ -1,8 +1,9 @@
 """The one intake path for orders, from wallets and from peers alike.
 
-schema → cheap checks → signature → on-chain state (batched ``eth_call``) → accepted.
-The caller (the node) then stores, books, matches and gossips an accepted order. Nothing
-here trusts the sender: a peer's order is checked exactly like a wallet's.
+schema → cheap checks (``sdex.ingest.rules``) → signature → on-chain state (batched
+``eth_call``) → accepted. The caller (the node) then stores, books, matches and gossips an
+accepted order. Nothing here trusts the sender: a peer's order is checked exactly like a
+wallet's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from sdex.chain import OrderState
-from sdex.errors import OrderParseError
 from sdex.futures import retrieved
 from sdex.ingest.limits import Limits
 from sdex.ingest.readturns import SUBMITTER
@@ -23,14 +23,13 @@ from sdex.ingest.rejections import (
     contract_refused,
     not_following,
     read_failed,
-    restricted_full,
 )
+from sdex.ingest.rules import OrderRules
 from sdex.ingest.states import StateBatcher
-from sdex.ingest.verdicts import Accepted, IntakeResult, Known, taker_never_trades, verdict_of
+from sdex.ingest.verdicts import Accepted, IntakeResult, Known, verdict_of
 from sdex.ingest.verify import EcdsaBatcher, Eip1271Batcher
 from sdex.mirror import Mirror
-from sdex.model import MAX_SIGNATURE_BYTES
-from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, validity_errors
+from sdex.order import Domain, SignedOrder
 
 Spend = Callable[[int], str | None]
 """Whether the order at this index of a ``submit``/``submit_each`` call may read the chain
@@ -47,12 +46,10 @@ its sender not blamed). The RPC client's own 30 s bound is the whole call's: one
 (a contract wallet's view, or a path to the chain that holds it) kept its order, and every
 order waiting for its connection, that long (reads76)."""
 
-SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
-"""The longest ``signature`` string taken: ``0x`` and ``MAX_SIGNATURE_BYTES`` in hex."""
 
-
-class Intake:
-    """Validates raw order JSON for this node's Exchange domain."""
+class Intake(OrderRules):
+    """Validates raw order JSON for this node's Exchange domain: its rules
+    (``OrderRules``), then its signature and chain state."""
 
     def __init__(
         self,
@@ -84,6 +81,11 @@ class Intake:
         that needs a chain read is answered ``CHAIN_UNAVAILABLE`` instead, saying which;
         ``chain_down()``, set while the chain is ``unreachable`` (hung: left33), fails the
         reads under way so, at once, not after the RPC client's own timeout."""
+        super().__init__(
+            domain, known, open_count, now, limits=limits, tokens=tokens, fee=fee,
+            account_open=account_open, refresh=refresh, restricted_count=restricted_count,
+            restricted_to=restricted_to,
+        )  # fmt: skip
         self.chain_status = chain_status or (lambda: "ok")
         self.chain_down = chain_down
         self.read_deadline = READ_DEADLINE
@@ -93,12 +95,6 @@ class Intake:
         self.chain_tip = chain_tip or (lambda: -1)
         """The chain's latest block as the watcher last saw it: a read made while the mirror
         replays the chain is at it or later (``Mirror.learn_later``)."""
-        self.account_open = account_open or (lambda maker, token: 0)
-        """Open orders of ``maker`` selling ``token`` (each needs the token's minimum)."""
-        self.refresh = refresh or (lambda: None)
-        """Bring the open counts up to the book (orders that became ``unfunded`` since the
-        last block leave the tradable count): called only at the total bound."""
-        self.domain = domain
         self.contract_sigs = contract_sigs
         self.ecdsa = EcdsaBatcher()
         self.batcher = batcher
@@ -113,164 +109,6 @@ class Intake:
         self._first_reads: dict[tuple[str, str], asyncio.Future[None]] = {}
         """Reads under way of (maker, makerToken) accounts the mirror does not know: another
         ECDSA-signed order of one waits for it, then asks the mirror (one read, one token)."""
-        self.known = known
-        self.open_count = open_count
-        self.restricted_count = restricted_count or (lambda maker: 0)
-        """``open_count`` of the orders restricted to one taker."""
-        self.restricted_to = restricted_to or (lambda taker: 0)
-        """Open orders restricted to a given taker."""
-        self.now = now
-        self.limits = limits or Limits()
-        self.tokens = tokens
-        self.fee = fee
-        """(feeRecipient, basis points) this node asks of its wallets' orders; None: none."""
-
-    def check_offchain(
-        self, obj: object, check_fee: bool = True
-    ) -> SignedOrder | Known | Rejection:
-        """Everything that needs no chain: schema, rules, expiry, limits, ECDSA signature.
-
-        ``check_fee``: hold the order to this node's fee (a wallet's order; a peer's order
-        was held to its own node's fee)."""
-        sig = obj.get("signature") if isinstance(obj, dict) else None
-        if isinstance(sig, str) and len(sig) > SIGNATURE_HEX:  # (before it is even decoded)
-            return Rejection.of(RejectionCode.SIGNATURE_TOO_LONG)
-        try:
-            signed = SignedOrder.from_json(obj, self.domain)
-        except OrderParseError as e:
-            return Rejection(RejectionCode.MALFORMED, e.errors)
-        return self._ruled(signed, check_fee)
-
-    def _ruled(self, signed: SignedOrder, check_fee: bool) -> SignedOrder | Known | Rejection:
-        result = self._rules(signed, check_fee)
-        return result.of_order(signed.hash) if isinstance(result, Rejection) else result
-
-    def _rules(
-        self, signed: SignedOrder, check_fee: bool, book_limits: bool = True
-    ) -> SignedOrder | Known | Rejection:
-        """``check_offchain``'s checks of an order that parsed; ``book_limits`` False: not
-        the book's bounds of open orders (``over_limit``: an order held closed takes none)."""
-        if self.known(signed.hash):
-            return Known(signed.hash)
-        o = signed.order
-        if errs := validity_errors(o):
-            return Rejection(RejectionCode.INVALID_AMOUNTS, errs)
-        if why := taker_never_trades(o, self.domain.verifying_contract):
-            return Rejection.of(RejectionCode.TAKER_NEVER_TRADES, why)
-        if o.expiry <= (bound := self.now() + self.limits.expiry_margin):
-            # (user48: it said "not after the latest block" of an expiry past that block but
-            # not past the chain's time to come, nor said what expiry would do)
-            return Rejection.of(
-                RejectionCode.EXPIRED,
-                f"expiry {o.expiry} is not after {bound}, the earliest this node takes now "
-                "(the chain's time as the node reads it, and a margin)",
-            )
-        if self.tokens is not None:
-            for name, token in (("makerToken", o.maker_token), ("takerToken", o.taker_token)):
-                if token not in self.tokens:
-                    r = Rejection.of(RejectionCode.TOKEN_NOT_SUPPORTED)
-                    r.errors[0] = type(r.errors[0])(
-                        name, r.errors[0].code, f"{name} {token} is not listed"
-                    )
-                    return r
-        if check_fee and self.fee is not None and self.fee[1] > 0:
-            recipient, bps = self.fee
-            need = o.taker_amount * bps // 10_000
-            if o.fee_recipient != recipient or o.fee_amount < need:
-                return Rejection.of(
-                    RejectionCode.FEE_REQUIRED,
-                    f"this node asks feeRecipient {recipient} and feeAmount >= {need} "
-                    f"({bps} bps of takerAmount)",
-                )
-        if (small := self.below_minimum(o)) is not None:
-            return small
-        if book_limits and (over := self.over_limit(o)) is not None:
-            return over
-        return signed
-
-    def closed_rules(self, signed: SignedOrder) -> Rejection | None:
-        """Would this node hold ``signed`` if a wallet posted it (but its signature and the
-        chain's state)? Listed tokens, amounts, expiry by the chain's clock, minimums; a peer's
-        fee. For an order taken closed (a peer's soft cancel, ``NodePeering.take_cancelled``):
-        the book's open-order bounds are not its to take."""
-        result = self._rules(signed, check_fee=False, book_limits=False)
-        return result if isinstance(result, Rejection) else None
-
-    def below_minimum(self, o: Order) -> Rejection | None:
-        """An order that sells or asks for less than its token's minimum: its trades would
-        be dust (the operator's gas for next to nothing traded)."""
-        for name, token, amount in (
-            ("makerAmount", o.maker_token, o.maker_amount),
-            ("takerAmount", o.taker_token, o.taker_amount),
-        ):
-            least = self.limits.minimum(token)
-            if amount < least:
-                r = Rejection.of(RejectionCode.BELOW_MINIMUM)
-                why = f"{name} {amount} is below this node's minimum {least} for {token}"
-                r.errors[0] = type(r.errors[0])(name, r.errors[0].code, why)
-                return r
-        return None
-
-    def short_of_funds(self, o: Order, state: OrderState) -> Rejection | None:
-        """A maker that holds (or lets the Exchange take) less of what it sells than the
-        token's minimum for each of its open orders of it and this one: an order it could
-        never trade, or one only the same funds back many times (which would let one
-        balance fill the book's bounds). None for a token with no minimum."""
-        least = self.limits.minimum(o.maker_token)
-        if least <= 0:
-            return None
-        spendable = min(state.maker_balance, state.maker_allowance)
-        if spendable < least:
-            return Rejection.of(
-                RejectionCode.UNFUNDED,
-                f"the maker's spendable makerToken ({spendable}) is below this node's "
-                f"minimum {least}",
-            )
-        held = self.account_open(o.maker, o.maker_token)
-        if held + 1 > spendable // least:
-            return Rejection.of(
-                RejectionCode.MAKER_LIMIT,
-                f"each open order needs {least} of makerToken in the maker's spendable "
-                f"balance ({spendable}): {held} open already",
-            )
-        return None
-
-    def admit(self, accepted: Accepted) -> Rejection | None:
-        """The limits again, just before ``accepted`` joins the book (no await between):
-        orders whose verdicts were given together (a peer's chunk, its chain reads run at
-        once) each saw the open counts as they were before any of them was accepted."""
-        o = accepted.signed.order
-        over = self.over_limit(o)
-        return over if over is not None else self.short_of_funds(o, accepted.state)
-
-    def over_limit(self, o: Order) -> Rejection | None:
-        """The book's limits: open orders that can trade now in all (``unfunded`` ones are
-        bounded apart: ``Limits.max_unfunded``), open orders per maker. Checked before the
-        chain read and again just before acceptance (many orders are read at once)."""
-        if self.open_count(None) >= self.limits.max_orders:
-            self.refresh()  # (at the bound only: the statuses the book moved, counted)
-            if self.open_count(None) >= self.limits.max_orders:
-                return Rejection.of(RejectionCode.BOOK_FULL)
-        if self.open_count(o.maker) >= self.limits.max_orders_per_maker:
-            return Rejection.of(RejectionCode.MAKER_LIMIT)
-        return None if o.taker == ZERO_ADDRESS else self._over_restricted(o.maker, o.taker)
-
-    def _over_restricted(self, maker: str, taker: str) -> Rejection | None:
-        """The bounds of orders restricted to one taker (walk46, book49: ``Limits``)."""
-        most = self.limits.max_restricted_per_maker
-        if (held := self.restricted_count(maker)) >= most:
-            return restricted_full("the maker", held, most)
-        most = self.limits.max_restricted_per_taker
-        if self.restricted_to(taker) >= most:
-            self.refresh()  # (at the bound only: orders the book parked, not counted)
-            if (held := self.restricted_to(taker)) >= most:
-                return restricted_full("this node for that taker", held, most)
-        most = self.limits.max_restricted_orders
-        if self.restricted_count(None) >= most:
-            self.refresh()  # (at the bound only, as ``max_orders``)
-            if (held := self.restricted_count(None)) >= most:
-                return restricted_full("this node", held, most)
-        return None
 
     async def submit(self, obj: object, check_fee: bool = True, spend: Spend | None = None,
                      handing: Hand | None = None, fronted: SignedOrder | None = None,

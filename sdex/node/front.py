@@ -34,7 +34,7 @@ from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.stream import MAX_P2P_BODY
 from sdex.httpkit import ApiError, TrustedProxies, parse_network, read_json
 from sdex.ingest.ecrecover import signer_of
-from sdex.ingest.intake import SIGNATURE_HEX
+from sdex.ingest.rules import SIGNATURE_HEX
 from sdex.node.conns import BoundedRunner
 from sdex.node.frontwire import (
     ADMITTED,

@@ -15,7 +15,7 @@ from sdex.chain import Receipt
 from sdex.errors import ChainError, OrderParseError, SignatureError
 from sdex.gossip.hosts import source_group
 from sdex.gossip.payload import fits
-from sdex.ingest.intake import SIGNATURE_HEX
+from sdex.ingest.rules import SIGNATURE_HEX
 from sdex.model import OPEN_STATUSES, FillEvent, OrderStatus, field_error_body
 from sdex.node.held import hash_of
 from sdex.node.records import Record, SubmitResult
