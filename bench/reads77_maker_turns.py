@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,10 @@ async def one_run(
     }
 
 
-async def run(n: int, gap: float, pairs: int) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def maker_node(n: int, pairs: int) -> AsyncIterator[tuple[Node, Setup]]:
+    """One devnet with bench/eip1271.py's set-up and one in-process node caught up on it,
+    room for every run's orders of the maker (bench/reads78_fresh_maker.py too)."""
     with tempfile.TemporaryDirectory() as tmp, Devnet(accounts=20) as dep:
         rpc = Rpc(dep.rpc)
         try:
@@ -81,15 +86,15 @@ async def run(n: int, gap: float, pairs: int) -> dict[str, Any]:
                 dep, s.keys[OPERATOR], Path(tmp) / "a.db", port=free_port()
             )
             cfg = replace(cfg, limits=replace(cfg.limits, max_orders_per_maker=10 * n * pairs))
-            runs = []
             async with serve(cfg) as node:
                 await asyncio.wait_for(node.watcher.caught_up.wait(), 60)
-                await one_run(node, s, 4, gap, 4)  # (warm-up: the maker's first reads)
-                for _ in range(pairs):
-                    for per_key in (4, 2):  # (the reference first, then this tree's)
-                        runs.append(await one_run(node, s, n, gap, per_key))
+                yield node, s
         finally:
             rpc.close()
+
+
+def report(n: int, gap: float, runs: list[dict[str, Any]], ratio: str) -> dict[str, Any]:
+    """The runs, alternated reference first, and each pair's p50 ratio (``ratio``)."""
     ratios = [
         round(new["p50_ms"] / old["p50_ms"], 3)
         for old, new in zip(runs[::2], runs[1::2], strict=True)
@@ -100,12 +105,25 @@ async def run(n: int, gap: float, pairs: int) -> dict[str, Any]:
         "orders": n,
         "gap_ms": gap * 1e3,
         "runs": runs,
-        "p50_ratio_2_over_4": ratios,
+        ratio: ratios,
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+async def run(n: int, gap: float, pairs: int) -> dict[str, Any]:
+    runs = []
+    async with maker_node(n, pairs) as (node, s):
+        await one_run(node, s, 4, gap, 4)  # (warm-up: the maker's first reads)
+        for _ in range(pairs):
+            for per_key in (4, 2):  # (the reference first, then this tree's)
+                runs.append(await one_run(node, s, n, gap, per_key))
+    return report(n, gap, runs, "p50_ratio_2_over_4")
+
+
+def main(
+    run: Callable[[int, float, int], Coroutine[Any, Any, dict[str, Any]]] = run,
+    doc: str = __doc__,
+) -> None:
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--orders", type=int, default=60)
     ap.add_argument("--gap", type=float, default=3.0, help="ms between two orders")
     ap.add_argument("--pairs", type=int, default=3)
