@@ -127,6 +127,40 @@ async def serving_posts(
         await runner.cleanup()
 
 
+Calls = list[dict[str, Any]]
+"""A JSON-RPC message's calls (one, or a batch's)."""
+
+
+@asynccontextmanager
+async def passing_posts(
+    upstream: str,
+    before: Callable[[Any, Calls], Awaitable[Any]],
+    after: Callable[[Calls], None] = lambda _calls: None,
+) -> AsyncIterator[str]:
+    """A loopback JSON-RPC proxy to ``upstream`` (its URL): each message (``serving_posts``)
+    given with its calls to ``before``, which may wait on them and answers the message to
+    pass on (None: as it came), and then ``after``, as the chain's answer is passed back."""
+    session = aiohttp.ClientSession()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        msg: Any = json.loads(body)
+        calls = [c for c in (msg if isinstance(msg, list) else [msg]) if isinstance(c, dict)]
+        changed = await before(msg, calls)
+        data = body if changed is None else json.dumps(changed).encode()
+        headers = {"Content-Type": "application/json"}
+        async with session.post(upstream, data=data, headers=headers) as r:
+            answer = await r.read()
+        after(calls)
+        return web.Response(body=answer, content_type="application/json")
+
+    try:
+        async with serving_posts(handle) as url:
+            yield url
+    finally:
+        await session.close()
+
+
 @contextmanager
 def stored_broadcaster(c: Chain, tmp: Path) -> Iterator[Broadcaster]:
     """A broadcaster on dev account 1 with a store of its own in ``tmp``, closed after (its

@@ -19,20 +19,16 @@ mined: the order of seed 25's blocks)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
 from sdex.model import OrderStatus
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.sends31proxy import serving_posts
+from tests.sends31proxy import Calls, passing_posts
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -55,12 +51,8 @@ class HoldingProxy:
 async def holding_proxy(upstream: str) -> AsyncIterator[HoldingProxy]:
     proxy = HoldingProxy()
     proxy.sends_go.set()
-    session = aiohttp.ClientSession()
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        msg: Any = json.loads(body)
-        calls = [c for c in (msg if isinstance(msg, list) else [msg]) if isinstance(c, dict)]
+    async def before(_msg: Any, calls: Calls) -> None:
         methods = {c.get("method") for c in calls}
         if methods & set(SENDS) and not proxy.sends_go.is_set():
             proxy.sends_held += 1
@@ -72,17 +64,13 @@ async def holding_proxy(upstream: str) -> AsyncIterator[HoldingProxy]:
         ):
             proxy.logs_held += 1
             await proxy.logs_go.wait()
-        async with session.post(upstream, data=body, headers=request.headers) as r:
-            answer = await r.read()
-        return web.Response(body=answer, content_type="application/json")
 
     try:
-        async with serving_posts(handle) as proxy.url:
+        async with passing_posts(upstream, before) as proxy.url:
             yield proxy
     finally:
         proxy.sends_go.set()
         proxy.logs_go.set()
-        await session.close()
 
 
 async def test_a_diagnosis_close_is_not_reopened_by_a_mirror_below_it(

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_up, saved_head, wait_for
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
@@ -32,6 +34,78 @@ async def health(api: Api) -> dict[str, Any]:
     return dict((await api.get("/health"))[1])  # (503 while degraded: the body says)
 
 
+@contextlib.asynccontextmanager
+async def block_known_unapplied(
+    c: Chain, api: Api, db: Path, resting: SignedOrder
+) -> AsyncIterator[tuple[int, int]]:
+    """``resting`` booked and its block's head saved; then the store's writer held by a
+    lock from another connection (block X applied, its head's save waiting on it) and
+    ``resting`` filled whole on chain in block N, announced behind X. Yields (the operator's
+    nonce before, N); the lock ends on leaving."""
+    assert (await api.post_order(resting))[0] == 201
+    c.rpc.call("evm_mine")
+    below = int(c.rpc.call("eth_blockNumber"), 16)
+    await wait_for(lambda: saved_head(db) >= below, timeout=30)
+    sent = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
+    lock = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        lock.execute("BEGIN IMMEDIATE")  # the node's writer waits (5 s busy timeout)
+        c.rpc.call("evm_mine")  # block X: applied, its head's save waits on the lock
+
+        async def took_x() -> bool:
+            return int((await health(api))["chainMirror"]["head"]) > below
+
+        await wait_for(took_x, timeout=20)
+        # block N: the bid filled whole on chain; announced, not applied behind X
+        c.exchange.fill_order(c.sender(CAROL), resting, resting.order.taker_amount)
+        yield sent, int(c.rpc.call("eth_blockNumber"), 16)
+    finally:
+        lock.rollback()
+        lock.close()
+
+
+async def post_matched(api: Api, crossing: SignedOrder) -> asyncio.Future[Any]:
+    """``crossing`` posted (its answer: the future returned), once it is matched."""
+    post = asyncio.ensure_future(api.post_order(crossing))  # (its commit waits)
+
+    async def matched() -> bool:
+        code, rec = await api.get(f"/v1/orders/{crossing.hash_hex}")
+        return code == 200 and rec["metaData"]["pendingMakerAmount"] != "0"
+
+    await wait_for(matched, timeout=20)
+    return post
+
+
+async def withdrawn(
+    c: Chain,
+    api: Api,
+    orders: tuple[SignedOrder, SignedOrder],
+    sent: int,
+    post: Any,
+    why: object = None,
+) -> dict[str, Any]:
+    """Once the lock ended: the resting order filled, the crossing one's match withdrawn (it
+    rests open), nothing sent or failed since the nonce ``sent``; ``/health`` returned."""
+    resting, crossing = orders
+    with contextlib.suppress(aiohttp.ClientError):
+        await post
+
+    async def settled_down() -> bool:
+        _, a = await api.get(f"/v1/orders/{crossing.hash_hex}")
+        _, b = await api.get(f"/v1/orders/{resting.hash_hex}")
+        m = a["metaData"]
+        return b["metaData"]["status"] == "filled" and m["pendingMakerAmount"] == "0"
+
+    await wait_for(settled_down, timeout=30)
+    stats = await health(api)
+    after = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "latest"), 16)
+    # before: signed behind the lock, sent once it ended, reverted OrderNotFillable
+    assert (after - sent, stats["matchesFailed"]) == (0, 0), (stats, why)  # (withdrawn)
+    assert stats["settlementsSent"] == 0
+    assert (await api.status(crossing)) == "open"  # (its match withdrawn: it rests)
+    return stats
+
+
 async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -39,25 +113,8 @@ async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
     db = tmp_path / "n.db"
     resting = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
     crossing = c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
-    operator = c.address(OPERATOR)
     async with node_up(c, db, key_index=OPERATOR) as (_, api):
-        assert (await api.post_order(resting))[0] == 201
-        c.rpc.call("evm_mine")
-        below = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_head(db) >= below, timeout=30)
-        sent = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
-        lock = sqlite3.connect(db, timeout=30, isolation_level=None)
-        try:
-            lock.execute("BEGIN IMMEDIATE")  # the node's writer waits (5 s busy timeout)
-            c.rpc.call("evm_mine")  # block X: applied, its head's save waits on the lock
-
-            async def took_x() -> bool:
-                return int((await health(api))["chainMirror"]["head"]) > below
-
-            await wait_for(took_x, timeout=20)
-            # block N: the bid filled whole on chain; announced, not applied behind X
-            c.exchange.fill_order(c.sender(CAROL), resting, resting.order.taker_amount)
-            n = int(c.rpc.call("eth_blockNumber"), 16)
+        async with block_known_unapplied(c, api, db, resting) as (sent, n):
 
             async def known() -> bool:  # (past the grace; before: no such field)
                 seen = (await health(api))["chainMirror"].get("unapplied")
@@ -66,34 +123,10 @@ async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
                 return int(seen["latestKnown"]) >= n and float(seen["behindSeconds"]) > 0.2
 
             await wait_for(known, timeout=20)
-            post = asyncio.ensure_future(api.post_order(crossing))  # (its commit waits)
-
-            async def matched() -> bool:
-                code, rec = await api.get(f"/v1/orders/{crossing.hash_hex}")
-                return code == 200 and rec["metaData"]["pendingMakerAmount"] != "0"
-
-            await wait_for(matched, timeout=20)
+            post = await post_matched(api, crossing)
             held = (await health(api))["chainMirror"].get("unapplied", {})
-        finally:
-            lock.rollback()
-            lock.close()
-        with contextlib.suppress(aiohttp.ClientError):
-            await post
-
-        async def settled_down() -> bool:
-            _, a = await api.get(f"/v1/orders/{crossing.hash_hex}")
-            _, b = await api.get(f"/v1/orders/{resting.hash_hex}")
-            m = a["metaData"]
-            return b["metaData"]["status"] == "filled" and m["pendingMakerAmount"] == "0"
-
-        await wait_for(settled_down, timeout=30)
-        stats = await health(api)
-        after = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
-        # before: signed behind the lock, sent once it ended, reverted OrderNotFillable
-        assert (after - sent, stats["matchesFailed"]) == (0, 0), stats  # (withdrawn)
-        assert stats["settlementsSent"] == 0
+        await withdrawn(c, api, (resting, crossing), sent, post)
         assert held.get("signing") == "held", held
-        assert (await api.status(crossing)) == "open"  # (its match withdrawn: it rests)
 
 
 def test_the_hold_begins_when_known_and_ends_applied_or_past_the_bound(

@@ -14,18 +14,20 @@ is signed well within behind77's grace unless held."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
 import time
 from pathlib import Path
 
 import aiohttp
 
 from tests.conftest import Chain
-from tests.nodeutil import Api, free_port, healthy, node_process, saved_head, wait_for
-from tests.test_behind77_unapplied_block import health
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.nodeutil import Api, free_port, healthy, node_process, wait_for
+from tests.test_behind77_unapplied_block import (
+    block_known_unapplied,
+    health,
+    post_matched,
+    withdrawn,
+)
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
 
@@ -38,7 +40,6 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
     crossing = c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
-    operator = c.address(OPERATOR)
     port, log = free_port(), tmp_path / "n.log"
     base = f"http://127.0.0.1:{port}"
     with node_process(c, deployment, db, port, OPERATOR, log) as proc:
@@ -49,58 +50,19 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
 
             await wait_for(up, timeout=60)
             api = Api(session, base)
-            assert (await api.post_order(resting))[0] == 201
-            c.rpc.call("evm_mine")
-            below = int(c.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: saved_head(db) >= below, timeout=30)
-            sent = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
-            lock = sqlite3.connect(db, timeout=30, isolation_level=None)
-            try:
-                lock.execute("BEGIN IMMEDIATE")  # the node's writer waits (5 s busy timeout)
-                c.rpc.call("evm_mine")  # block X: applied, its head's save waits on the lock
-
-                async def took_x() -> bool:
-                    return int((await health(api))["chainMirror"]["head"]) > below
-
-                await wait_for(took_x, timeout=20)
-                # block N: the bid filled whole on chain; announced, not applied behind X
-                c.exchange.fill_order(c.sender(CAROL), resting, resting.order.taker_amount)
-                n = int(c.rpc.call("eth_blockNumber"), 16)
+            async with block_known_unapplied(c, api, db, resting) as (sent, n):
                 deadline = time.monotonic() + 20
                 while True:  # (no pause between looks: posted as soon as N is known)
                     seen = (await health(api))["chainMirror"]["unapplied"]
                     if int(seen["latestKnown"]) >= n:
                         break
                     assert time.monotonic() < deadline, seen
-                post = asyncio.ensure_future(api.post_order(crossing))  # (its commit waits)
-
-                async def matched() -> bool:
-                    code, rec = await api.get(f"/v1/orders/{crossing.hash_hex}")
-                    return code == 200 and rec["metaData"]["pendingMakerAmount"] != "0"
-
-                await wait_for(matched, timeout=20)
+                post = await post_matched(api, crossing)
                 at_match = float(seen["behindSeconds"])
                 held = (await health(api))["chainMirror"]["unapplied"]
-            finally:
-                lock.rollback()
-                lock.close()
-            with contextlib.suppress(aiohttp.ClientError):
-                await post
-
-            async def settled_down() -> bool:
-                _, a = await api.get(f"/v1/orders/{crossing.hash_hex}")
-                _, b = await api.get(f"/v1/orders/{resting.hash_hex}")
-                m = a["metaData"]
-                return b["metaData"]["status"] == "filled" and m["pendingMakerAmount"] == "0"
-
-            await wait_for(settled_down, timeout=30)
-            stats = await health(api)
-            after = int(c.rpc.call("eth_getTransactionCount", operator, "latest"), 16)
             # before: signed within the grace, sent once the lock ended, reverted
-            assert (after - sent, stats["matchesFailed"]) == (0, 0), (stats, at_match)
-            assert stats["settlementsSent"] == 0
+            stats = await withdrawn(c, api, (resting, crossing), sent, post, at_match)
             assert held["signing"] == "held", held
-            assert (await api.status(crossing)) == "open"  # (its match withdrawn: it rests)
             # the hold the signing met counted, and ended (the block applied)
             done = stats["chainMirror"]["unapplied"]
             assert done["holds"] >= 1 and done["heldSeconds"] > 0, done

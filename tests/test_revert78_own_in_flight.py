@@ -13,19 +13,15 @@ settler's receipt reads (the watcher waits for that receipt too, up to 2 s)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.sends31proxy import serving_posts
+from tests.sends31proxy import Calls, passing_posts
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 
@@ -41,27 +37,18 @@ class Proxy:
 async def receipts_held(upstream: str) -> AsyncIterator[Proxy]:
     proxy = Proxy()
     proxy.receipts_go.set()
-    session = aiohttp.ClientSession()
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        msg: Any = json.loads(body)
-        calls = [c for c in (msg if isinstance(msg, list) else [msg]) if isinstance(c, dict)]
+    async def before(_msg: Any, calls: Calls) -> None:
         receipt = any(c.get("method") == "eth_getTransactionReceipt" for c in calls)
         if receipt and not proxy.receipts_go.is_set():
             proxy.receipts_held += 1
             await proxy.receipts_go.wait()
-        headers = {"Content-Type": "application/json"}
-        async with session.post(upstream, data=body, headers=headers) as r:
-            answer = await r.read()
-        return web.Response(body=answer, content_type="application/json")
 
     try:
-        async with serving_posts(handle) as proxy.url:
+        async with passing_posts(upstream, before) as proxy.url:
             yield proxy
     finally:
         proxy.receipts_go.set()
-        await session.close()
 
 
 async def test_a_block_of_our_settlement_in_flight_alone_holds_nothing(

@@ -20,19 +20,15 @@ balancer's stale backend)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.sends31proxy import serving_posts
+from tests.sends31proxy import Calls, passing_posts
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, DAVE, E6, E18, ask, bid
 
@@ -62,19 +58,15 @@ class Proxy:
 @asynccontextmanager
 async def proxy_to(upstream: str) -> AsyncIterator[Proxy]:
     proxy = Proxy()
-    session = aiohttp.ClientSession()
 
-    def holds_logs(calls: list[dict[str, Any]]) -> bool:
+    def holds_logs(calls: Calls) -> bool:
         low = proxy.logs_from
         return low is not None and any(
             c.get("method") == "eth_getLogs" and int(c["params"][0]["toBlock"], 16) >= low
             for c in calls
         )
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        msg: Any = json.loads(body)
-        calls = [c for c in (msg if isinstance(msg, list) else [msg]) if isinstance(c, dict)]
+    async def before(msg: Any, calls: Calls) -> Any:
         methods = {c.get("method") for c in calls}
         if holds_logs(calls):
             proxy.logs_held += 1
@@ -89,21 +81,19 @@ async def proxy_to(upstream: str) -> AsyncIterator[Proxy]:
             for c in calls:
                 if c.get("method") == "eth_getBlockByNumber" and c["params"][0] == "latest":
                     c["params"][0] = hex(cap)
-            body = json.dumps(msg).encode()
-        headers = {"Content-Type": "application/json"}
-        async with session.post(upstream, data=body, headers=headers) as r:
-            answer = await r.read()
-        if methods & set(SENDS):
+            return msg
+        return None
+
+    def after(calls: Calls) -> None:
+        if any(c.get("method") in SENDS for c in calls):
             proxy.calls_held = True
-        return web.Response(body=answer, content_type="application/json")
 
     try:
-        async with serving_posts(handle) as proxy.url:
+        async with passing_posts(upstream, before, after) as proxy.url:
             yield proxy
     finally:
         proxy.calls_go.set()
         await proxy.move(None)
-        await session.close()
 
 
 async def test_a_recheck_does_not_give_back_a_fill_a_newer_read_applied(
