@@ -561,3 +561,65 @@ def _reads_latest(call: dict[str, object]) -> bool:
     return call.get("method") == "eth_blockNumber" or (
         isinstance(params, list) and "latest" in params
     )
+
+
+@dataclass
+class NoExchange:
+    """What ``no_exchange_proxy`` saw; it answers as the other backend while ``armed``."""
+
+    armed: threading.Event = field(default_factory=threading.Event)
+    polls: int = 0
+    """Head polls (``latest``) while armed, ours and the other backend's."""
+    wrong: int = 0
+    """Batches with the Exchange's code read answered as the other backend."""
+
+
+@contextmanager
+def no_exchange_proxy(
+    upstream: str, exchange: str, below: int, failing: bool = False
+) -> Iterator[tuple[str, NoExchange]]:
+    """A proxy to ``upstream`` as a balancer one of whose backends has no Exchange yet (a
+    devnet restarted, not deployed to; or one lagging below the deployment block): while
+    armed, every other head poll answered by it, its head ``below`` (under the deployment
+    block), no block there, no code at ``exchange`` (review78, signer78). ``failing``: a
+    third backend's failures between (a poll in four each: ours, failed, ours, the other's)."""
+    said, lock = NoExchange(), threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        if not said.armed.is_set():
+            return None
+        if isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber":
+            if req.get("params", [None])[0] != "latest":
+                return None
+            with lock:
+                said.polls += 1
+                n = said.polls % (4 if failing else 2)
+            if n == 2 and failing:  # (the failing backend)
+                error = {"code": -32000, "message": "backend unavailable"}
+                return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode()
+            if n % 2:
+                return None  # (ours)
+            return _forward(upstream, dict(req, params=[hex(below), False]))
+        calls = req if isinstance(req, list) else []
+        code = [
+            call.get("id")
+            for call in calls
+            if isinstance(call, dict)
+            and call.get("method") == "eth_getCode"
+            and str(call.get("params", [""])[0]).lower() == exchange.lower()
+        ]
+        if not code:
+            return None
+        status, raw = _forward(upstream, req)
+        answer = json.loads(raw)
+        for a in answer:  # (that backend: no deployment block yet, no Exchange)
+            if a.get("id") == code[0]:
+                a["result"] = "0x"
+            elif isinstance(a.get("result"), dict):
+                a["result"] = None
+        with lock:
+            said.wrong += 1
+        return status, json.dumps(answer).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, said

@@ -16,21 +16,37 @@ block, no block there, no code at the Exchange."""
 
 from __future__ import annotations
 
-import json
-import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy
+from tests.rpcfault import NoExchange, no_exchange_proxy
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
-from tests.test_review74a_lagging_flap import _forward
+
+
+@asynccontextmanager
+async def flapping_node(
+    c: Chain, db: Path, failing: bool = False
+) -> AsyncIterator[tuple[Node, Api, NoExchange]]:
+    """A node behind ``no_exchange_proxy``, synced on our chain past its deployment block, and
+    then the proxy armed (signer78 too)."""
+    cfg = node_config(c, db, new_heads=False, reorg_depth=2)
+    below = cfg.deploy_block - 1  # (the fresh backend's head: below the deployment)
+    with no_exchange_proxy(c.rpc.url, c.deployment.exchange, below, failing) as (url, said):
+        async with running_node(replace(cfg, rpc=url)) as (node, api):
+            c.rpc.call("hardhat_mine", hex(4))
+            await synced(node, c)
+            said.armed.set()
+            yield node, api, said
 
 
 async def _taken(api: Api, signed: SignedOrder) -> tuple[int, Any]:
@@ -55,72 +71,26 @@ async def test_wrong_chain_answers_in_turn_with_ours_hold_matching(
     each: ours, failed, ours, wrong-chain): two of ours not in a row prove nothing either
     (they ended the hold: the polls on our blocks were counted apart)."""
     c = chain
-    cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
-    below = hex(cfg.deploy_block - 1)  # (the fresh backend's head: below the deployment)
-    exchange = c.deployment.exchange.lower()
-    armed, said = threading.Event(), {"polls": 0, "wrong": 0}
-    lock = threading.Lock()
+    async with flapping_node(c, tmp_path / "n.db", errors) as (node, api, said):
+        await wait_for(lambda: said.wrong >= 3, timeout=30)
+        assert node.watcher.resets_begun == 0
+        sent = node.settler.sent
+        price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 500  # (fresh hashes)
+        sell = c.sign(ask(c, ALICE, E18, price * E6))
+        buy = c.sign(bid(c, BOB, E18, price * E6))
+        assert (await _taken(api, sell))[0] == 201
+        assert (await _taken(api, buy))[0] == 201
+        polls = said.polls
+        await wait_for(lambda: said.polls >= polls + 8, timeout=30)  # (4 of ours)
+        assert node.settler.sent == sent, (node.settler.sent, node.settler.settled)
+        assert node.settler.queued() == []
+        for h in (sell.hash, buy.hash):  # rested, nothing of them matched
+            st = node.book.get(h)
+            assert st is not None and st.resting and st.pending == 0, st
+        assert node.mirror.doubt.held, node.watcher.status
 
-    def intercept(req: object) -> Answer | None:
-        if not armed.is_set():
-            return None
-        if isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber":
-            if req.get("params", [None])[0] != "latest":
-                return None
-            with lock:
-                said["polls"] += 1
-                n = said["polls"] % (4 if errors else 2)
-            if n == 2 and errors:  # (the failing backend)
-                error = {"code": -32000, "message": "backend unavailable"}
-                return 200, json.dumps({"jsonrpc": "2.0", "id": req["id"], "error": error}).encode()
-            if n % 2:
-                return None  # (ours)
-            status, answer = _forward(c.rpc.url, dict(req, params=[below, False]))
-            return status, json.dumps(answer).encode()
-        calls = req if isinstance(req, list) else []
-        code = [
-            call.get("id")
-            for call in calls
-            if isinstance(call, dict)
-            and call.get("method") == "eth_getCode"
-            and str(call.get("params", [""])[0]).lower() == exchange
-        ]
-        if not code:
-            return None
-        status, answer = _forward(c.rpc.url, req)
-        for a in answer:  # (that backend: no deployment block yet, no Exchange)
-            if a.get("id") == code[0]:
-                a["result"] = "0x"
-            elif isinstance(a.get("result"), dict):
-                a["result"] = None
-        with lock:
-            said["wrong"] += 1
-        return status, json.dumps(answer).encode()
-
-    with _proxy(c.rpc.url, intercept) as url:
-        async with running_node(replace(cfg, rpc=url)) as (node, api):
-            c.rpc.call("hardhat_mine", hex(4))
-            await synced(node, c)
-            armed.set()
-            await wait_for(lambda: said["wrong"] >= 3, timeout=30)
-            assert node.watcher.resets_begun == 0
-            sent = node.settler.sent
-            price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 500  # (fresh hashes)
-            sell = c.sign(ask(c, ALICE, E18, price * E6))
-            buy = c.sign(bid(c, BOB, E18, price * E6))
-            assert (await _taken(api, sell))[0] == 201
-            assert (await _taken(api, buy))[0] == 201
-            polls = said["polls"]
-            await wait_for(lambda: said["polls"] >= polls + 8, timeout=30)  # (4 of ours)
-            assert node.settler.sent == sent, (node.settler.sent, node.settler.settled)
-            assert node.settler.queued() == []
-            for h in (sell.hash, buy.hash):  # rested, nothing of them matched
-                st = node.book.get(h)
-                assert st is not None and st.resting and st.pending == 0, st
-            assert node.mirror.doubt.held, node.watcher.status
-
-            armed.clear()  # the other backend gone: two polls on our blocks, matched
-            await wait_for(lambda: node.mirror.doubt.held == "", timeout=30)
-            await wait_for(lambda: node.settler.settled >= 1, timeout=30)
-            assert c.exchange.order_info(sell.order).filled == E18
-            assert node.watcher.resets_begun == 0
+        said.armed.clear()  # the other backend gone: two polls on our blocks, matched
+        await wait_for(lambda: node.mirror.doubt.held == "", timeout=30)
+        await wait_for(lambda: node.settler.settled >= 1, timeout=30)
+        assert c.exchange.order_info(sell.order).filled == E18
+        assert node.watcher.resets_begun == 0

@@ -14,20 +14,15 @@ every other poll as a backend with no Exchange yet (a devnet restarted, not depl
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sdex.mirror import doubt
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy
-from tests.test_mirror import synced
-from tests.test_review74a_lagging_flap import _forward
+from tests.nodeutil import wait_for
+from tests.test_review78_wrong_chain_flap import flapping_node
 
 
 async def test_a_standing_wrong_chain_hold_says_since_when_and_what_to_do(
@@ -36,77 +31,38 @@ async def test_a_standing_wrong_chain_hold_says_since_when_and_what_to_do(
     monkeypatch.setattr(doubt, "LONG", 1.0, raising=False)
     caplog.set_level(logging.INFO, logger="sdex")
     c = chain
-    cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
-    below = hex(cfg.deploy_block - 1)  # (the fresh backend's head: below the deployment)
-    exchange = c.deployment.exchange.lower()
-    armed, lock, said = threading.Event(), threading.Lock(), {"polls": 0}
+    async with flapping_node(c, tmp_path / "n.db") as (node, api, said):
+        await wait_for(lambda: node.mirror.doubt.wrong != "", timeout=30)
+        assert not node.mirror.doubt.why  # (a wrong-chain hold, no doubt)
 
-    def intercept(req: object) -> Answer | None:
-        if not armed.is_set():
-            return None
-        if isinstance(req, dict) and req.get("method") == "eth_getBlockByNumber":
-            if req.get("params", [None])[0] != "latest":
-                return None
-            with lock:
-                said["polls"] += 1
-                if said["polls"] % 2:
-                    return None  # (ours)
-            status, answer = _forward(c.rpc.url, dict(req, params=[below, False]))
-            return status, json.dumps(answer).encode()
-        calls = req if isinstance(req, list) else []
-        code = [
-            call.get("id")
-            for call in calls
-            if isinstance(call, dict)
-            and call.get("method") == "eth_getCode"
-            and str(call.get("params", [""])[0]).lower() == exchange
-        ]
-        if not code:
-            return None
-        status, answer = _forward(c.rpc.url, req)
-        for a in answer:  # (that backend: no deployment block yet, no Exchange)
-            if a.get("id") == code[0]:
-                a["result"] = "0x"
-            elif isinstance(a.get("result"), dict):
-                a["result"] = None
-        return status, json.dumps(answer).encode()
-
-    with _proxy(c.rpc.url, intercept) as url:
-        async with running_node(replace(cfg, rpc=url)) as (node, api):
-            c.rpc.call("hardhat_mine", hex(4))
-            await synced(node, c)
-            armed.set()
-            await wait_for(lambda: node.mirror.doubt.wrong != "", timeout=30)
-            assert not node.mirror.doubt.why  # (a wrong-chain hold, no doubt)
-
-            async def stuck() -> bool:
-                _, health = await api.get("/health")
-                return bool(health["chainMirror"]["identity"].get("stuck"))
-
+        async def stuck() -> bool:
             _, health = await api.get("/health")
-            identity = health["chainMirror"]["identity"]
-            assert identity["proven"] is False and identity["held"], identity  # (before: True)
-            assert identity["since"] is not None, identity
-            await wait_for(stuck, timeout=30)
-            _, health = await api.get("/health")
-            identity = health["chainMirror"]["identity"]
-            assert identity["heldFor"] >= 1.0 and "--rpc" in identity["advice"], identity
-            assert "Exchange" in identity["advice"], identity  # (its own advice: no Exchange)
+            return bool(health["chainMirror"]["identity"].get("stuck"))
 
-            def logged() -> list[logging.LogRecord]:
-                return [r for r in caplog.records if "is not this node's" in r.getMessage()]
+        _, health = await api.get("/health")
+        identity = health["chainMirror"]["identity"]
+        assert identity["proven"] is False and identity["held"], identity  # (before: True)
+        assert identity["since"] is not None, identity
+        await wait_for(stuck, timeout=30)
+        _, health = await api.get("/health")
+        identity = health["chainMirror"]["identity"]
+        assert identity["heldFor"] >= 1.0 and "--rpc" in identity["advice"], identity
+        assert "Exchange" in identity["advice"], identity  # (its own advice: no Exchange)
 
-            await wait_for(lambda: bool(logged()), timeout=30)  # (polls backed off: a while)
-            last = logged()[-1]
-            assert last.levelno == logging.ERROR and "--rpc" in last.getMessage()
-            polls, chains = said["polls"], set()
-            while said["polls"] < polls + 8:  # (ok and wrong-chain in turn: wrong-chain at each)
-                chains.add((await api.get("/health"))[1]["chain"])
-            assert chains == {"wrong-chain"}, chains
+        def logged() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if "is not this node's" in r.getMessage()]
 
-            armed.clear()  # the other backend gone: two polls on our blocks, proven ours
-            await wait_for(lambda: node.mirror.doubt.held == "", timeout=30)
-            _, health = await api.get("/health")
-            identity = health["chainMirror"]["identity"]
-            assert identity["proven"] is True and identity["heldFor"] == 0, identity
-            assert "stuck" not in identity, identity
+        await wait_for(lambda: bool(logged()), timeout=30)  # (polls backed off: a while)
+        last = logged()[-1]
+        assert last.levelno == logging.ERROR and "--rpc" in last.getMessage()
+        polls, chains = said.polls, set()
+        while said.polls < polls + 8:  # (ok and wrong-chain in turn: wrong-chain at each)
+            chains.add((await api.get("/health"))[1]["chain"])
+        assert chains == {"wrong-chain"}, chains
+
+        said.armed.clear()  # the other backend gone: two polls on our blocks, proven ours
+        await wait_for(lambda: node.mirror.doubt.held == "", timeout=30)
+        _, health = await api.get("/health")
+        identity = health["chainMirror"]["identity"]
+        assert identity["proven"] is True and identity["heldFor"] == 0, identity
+        assert "stuck" not in identity, identity
