@@ -32,9 +32,10 @@ from sdex.gossip import GossipConfig
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.peers import MAX_SCORE
 from sdex.gossip.standings import MAX_DELIVERED
+from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.sends31proxy import serving_posts
 from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
@@ -94,6 +95,34 @@ async def holding_reads(upstream: str, wallet: str) -> AsyncIterator[ReadHolder]
         await session.close()
 
 
+@asynccontextmanager
+async def held_node(
+    c: Chain, db: Path, wallet: str, **kw: Any
+) -> AsyncIterator[tuple[Node, Api, ReadHolder]]:
+    """A node (``kw``: its config) whose RPC is behind ``holding_reads`` of ``wallet``, its
+    mirror ready."""
+    base = node_config(c, db, **kw)
+    async with (
+        holding_reads(base.rpc, wallet) as proxy,
+        running_node(replace(base, rpc=proxy.url)) as (node, api),
+    ):
+        await wait_for(node.mirror_ready)
+        yield node, api, proxy
+
+
+async def known_alice(c: Chain, node: Node, api: Api, deadline: float | None = 120.0) -> Gossip:
+    """The node's gossip driver, once Alice's account is known (an order of hers booked: her
+    orders need no read); ``deadline``: its peers' orders' reads' (they stay pending while
+    held)."""
+    if deadline is not None:
+        node.peer_intake.read_deadline = deadline
+    known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
+    assert (await api.post_order(known))[0] == 201  # (Alice's account known)
+    g = node.gossip
+    assert g is not None
+    return g
+
+
 async def _released(release: asyncio.Event) -> bool:
     """Whether ``release`` is set within a moment (a held answer then looks at its client)."""
     with contextlib.suppress(TimeoutError):
@@ -128,16 +157,8 @@ async def test_a_held_read_holds_no_other_peers_check(chain: Chain, tmp_path: Pa
     """One peer's order waits on its held read; checks queued after it are answered."""
     c = chain
     w = burner(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
-        known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
-        assert (await api.post_order(known))[0] == 201  # (Alice's account known)
-        g = node.gossip
-        assert g is not None
+    async with held_node(c, tmp_path / "n.db", w) as (node, api, proxy):
+        g = await known_alice(c, node, api, deadline=None)
         hostile = push(g, HOSTILE, contract_ask(c, w))
         await wait_for(lambda: proxy.held == 1, 30)
         # an order the mirror judges (no read), then a first-seen maker's (its own read)
@@ -158,12 +179,7 @@ async def test_a_held_read_holds_no_other_order_of_its_group(chain: Chain, tmp_p
     while the first's read is held; the honest one is answered while the other's is held."""
     c = chain
     w = burner(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, _api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", w) as (node, _api, proxy):
         g = node.gossip
         assert g is not None
         merged = g.checks.merged
@@ -187,12 +203,7 @@ async def test_a_peers_pending_reads_are_bounded(chain: Chain, tmp_path: Path) -
     c = chain
     w = burner(c)
     gossip = replace(GossipConfig(), reads_pending=3, reads_pending_per_peer=2)
-    base = node_config(c, tmp_path / "n.db", gossip=gossip)
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, _api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", w, gossip=gossip) as (node, _api, proxy):
         g = node.gossip
         assert g is not None
         hostile = [push(g, HOSTILE, contract_ask(c, w))]

@@ -102,11 +102,12 @@ def test_every_check_gets_its_verdicts_and_the_reads_stay_bounded(
     asyncio.run(scenario(checks))
 
 
-async def test_strangers_share_one_bound_of_pending_reads() -> None:
-    """Keys not in the peer table are free to make: their pending reads count against one
-    owner (``STRANGERS``), so a stranger at the bound parks every stranger's next check,
-    while an admitted peer's go on; all are answered once the read ends."""
-    held = asyncio.Event()
+def slow_queue(
+    held: asyncio.Event, chunk: int, owner: Callable[[str], str], reads: int, per_peer: int
+) -> PeerChecks:
+    """A check queue (``reads``, ``per_peer``: its bounds of pending reads) whose intake
+    accepts every order, a call of the lone order ``"slow"`` after a read held until
+    ``held`` (reads78)."""
 
     async def submit(
         objs: list[object], senders: list[str], reading: Callable[[], None]
@@ -118,18 +119,30 @@ async def test_strangers_share_one_bound_of_pending_reads() -> None:
         for i in range(len(objs)):
             yield i, "accepted"
 
-    q = PeerChecks(
-        CheckHooks(
-            submit=submit,
-            banned=lambda _s: False,
-            judge=lambda _c, _v: None,
-            penalize=lambda _s, _n: None,
-            chunk=lambda: CHUNK,
-            timing=CheckTiming(),
-            reads_per_peer=lambda: 1,
-            owner=lambda s: s if s.startswith("peer") else STRANGERS,
-        )
+    hooks = CheckHooks(
+        submit=submit,
+        banned=lambda _s: False,
+        judge=lambda _c, _v: None,
+        penalize=lambda _s, _n: None,
+        chunk=lambda: chunk,
+        timing=CheckTiming(),
+        reads=lambda: reads,
+        reads_per_peer=lambda: per_peer,
+        owner=owner,
     )
+    return PeerChecks(hooks)
+
+
+async def test_strangers_share_one_bound_of_pending_reads() -> None:
+    """Keys not in the peer table are free to make: their pending reads count against one
+    owner (``STRANGERS``), so a stranger at the bound parks every stranger's next check,
+    while an admitted peer's go on; all are answered once the read ends."""
+    held = asyncio.Event()
+
+    def owner(sender: str) -> str:
+        return sender if sender.startswith("peer") else STRANGERS
+
+    q = slow_queue(held, CHUNK, owner, reads=64, per_peer=1)  # (64: the hooks' default)
     async with asyncio.timeout(10):
         slow = asyncio.create_task(q.run("stranger-1", 1, ["slow"]))
         while not q.pending_reads:

@@ -26,7 +26,7 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack30_gas_gated_wallet import OWNER, gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
 from tests.test_budget33_chain_reads import contract_ask
-from tests.test_checks75_held_reads import HOSTILE, done, holding_reads, push
+from tests.test_checks75_held_reads import HOSTILE, done, held_node, push
 from tests.test_node import ALICE, BOB, E6, E18, ask
 from tests.test_review74b_group_reads import X, Y
 
@@ -50,12 +50,7 @@ async def test_held_contract_reads_hold_no_other_read(chain: Chain, tmp_path: Pa
     that client (the settler's receipts)."""
     c = chain
     w = burner(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", w) as (node, api, proxy):
         most = node.contract_sigs.share(w)  # (one maker's share: reads77, reads78)
         hostile = []
         for k, order in enumerate(contract_asks(c, w, HELD)):
@@ -77,12 +72,7 @@ async def test_a_held_read_is_answered_at_the_deadline(chain: Chain, tmp_path: P
     ``read_deadline`` passes; a peer's is rejected, the peer not blamed."""
     c = chain
     w = burner(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, _api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", w) as (node, _api, proxy):
         node.intake.read_deadline = node.peer_intake.read_deadline = 0.5
         wallet_order, peer_order = contract_asks(c, w, 2)
         answer = asyncio.ensure_future(node.submit_wallet(wallet_order.to_json()))
@@ -107,12 +97,7 @@ async def test_a_held_contract_read_holds_no_other_makers_in_its_window(
     the honest order is accepted while the hostile one's read is held."""
     c = chain
     w, honest_wallet = burner(c), gas_gated_wallet(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, _api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", w) as (node, _api, proxy):
         hostile, honest = contract_ask(c, w), contract_ask(c, honest_wallet)
         futs = [  # (tasks: one turn, one group, one window)
             asyncio.ensure_future(node.submit_wallet(hostile.to_json(), client=X)),

@@ -26,7 +26,7 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
 from tests.test_budget33_chain_reads import contract_ask
-from tests.test_checks75_held_reads import done, holding_reads
+from tests.test_checks75_held_reads import done, held_node, holding_reads
 from tests.test_node import BOB, E6, E18, ask
 from tests.test_reads76_held_pool import contract_asks
 
@@ -37,12 +37,7 @@ async def test_a_hostile_maker_holds_only_its_share(chain: Chain, tmp_path: Path
     honest contract maker's order is answered 201 well within the read deadline."""
     c = chain
     w, honest_wallet = burner(c), gas_gated_wallet(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", w) as (node, api, proxy):
         sigs = node.contract_sigs
         pool = node.contract_rpc.connections
         most = sigs.share(w)  # (a maker without a record: one at a time, reads78)

@@ -16,18 +16,67 @@ admitted to its table with a loopback URL of its own."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import asyncio
 from pathlib import Path
 
+from sdex.gossip.gossip import Gossip
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_attack30_verdict_gas import burner
-from tests.test_checks75_held_reads import HONEST, done, holding_reads, push
+from tests.test_checks75_held_reads import (
+    HONEST,
+    ReadHolder,
+    done,
+    held_node,
+    known_alice,
+    push,
+)
 from tests.test_node import ALICE, BOB, E6, E18, ask
 from tests.test_reads76_held_pool import contract_asks
 
 SYBILS, EACH = 16, 4
 """Peers admitted at once, and the hostile wallet's orders each pushes (its bound)."""
+
+
+async def swarm_held(
+    c: Chain, g: Gossip, proxy: ReadHolder, w: str, keys: list[str]
+) -> list[asyncio.Task[dict[str, int]]]:
+    """Each of ``keys`` pushes ``EACH`` of the hostile wallet ``w``'s orders, as a peer of no
+    standing: their checks, once every one of their orders is pending on its read (or its
+    check set aside) and a read is held (reads78, sybil77 too)."""
+    orders = contract_asks(c, w, len(keys) * EACH)
+    sybils = [
+        push(g, key, *orders[EACH * k : EACH * (k + 1)], standing=False)
+        for k, key in enumerate(keys)
+    ]
+    # every one of their orders pending on its read, or its check set aside
+    await wait_for(lambda: g.checks.pending_reads + EACH * g.checks.parked == len(orders), 30)
+    await wait_for(lambda: proxy.held > 0, 30)
+    return sybils
+
+
+async def honest_taken(c: Chain, g: Gossip) -> None:
+    """The honest peer's orders, one the mirror judges and a first-seen account's (a read of
+    its own), accepted."""
+    plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
+    await wait_for(done(plain), 15)
+    assert plain.result()["accepted"] == 1, plain.result()
+    first_seen = push(g, HONEST, c.sign(ask(c, BOB, E18, 3200 * E6)))
+    await wait_for(done(first_seen), 15)
+    assert first_seen.result()["accepted"] == 1, first_seen.result()
+
+
+async def swarm_released(
+    g: Gossip, proxy: ReadHolder, sybils: list[asyncio.Task[dict[str, int]]], refused: bool = True
+) -> None:
+    """The swarm's checks still held, then their reads let go: all answered (``refused``:
+    none of their orders accepted), no read pending, no check parked."""
+    assert not any(t.done() for t in sybils) and proxy.held > 0  # (still held)
+    proxy.release.set()
+    await wait_for(lambda: all(t.done() for t in sybils), 60)
+    for t in sybils if refused else ():
+        assert sum(t.result().values()) == EACH and not t.result()["accepted"], t.result()
+    assert g.checks.pending_reads == 0 and not g.checks.parked
 
 
 async def test_new_peers_slow_reads_hold_no_established_peers_check(
@@ -38,36 +87,9 @@ async def test_new_peers_slow_reads_hold_no_established_peers_check(
     its own), are accepted while those reads are still held."""
     c = chain
     w = burner(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
-        node.peer_intake.read_deadline = 120.0  # (the reads stay pending while held)
-        known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
-        assert (await api.post_order(known))[0] == 201  # (Alice's account known)
-        g = node.gossip
-        assert g is not None
-        orders = contract_asks(c, w, SYBILS * EACH)
-        sybils = [
-            push(
-                g, "0x" + f"{0x10 + k:02x}" * 32, *orders[EACH * k : EACH * (k + 1)], standing=False
-            )
-            for k in range(SYBILS)
-        ]
-        # every one of their orders pending on its read, or its check set aside
-        await wait_for(lambda: g.checks.pending_reads + EACH * g.checks.parked == len(orders), 30)
-        await wait_for(lambda: proxy.held > 0, 30)
-        plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
-        await wait_for(done(plain), 15)
-        assert plain.result()["accepted"] == 1, plain.result()
-        first_seen = push(g, HONEST, c.sign(ask(c, BOB, E18, 3200 * E6)))
-        await wait_for(done(first_seen), 15)
-        assert first_seen.result()["accepted"] == 1, first_seen.result()
-        assert not any(t.done() for t in sybils) and proxy.held > 0  # (still held)
-        proxy.release.set()
-        await wait_for(lambda: all(t.done() for t in sybils), 60)
-        for t in sybils:
-            assert sum(t.result().values()) == EACH and not t.result()["accepted"], t.result()
-        assert g.checks.pending_reads == 0 and not g.checks.parked
+    async with held_node(c, tmp_path / "n.db", w) as (node, api, proxy):
+        g = await known_alice(c, node, api)
+        keys = ["0x" + f"{0x10 + k:02x}" * 32 for k in range(SYBILS)]
+        sybils = await swarm_held(c, g, proxy, w, keys)
+        await honest_taken(c, g)
+        await swarm_released(g, proxy, sybils)

@@ -16,20 +16,21 @@ another host group; the pushes checked through the node's own gossip driver."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import replace
 from pathlib import Path
 
-from sdex.gossip.checks import NEWCOMERS, CheckHooks, PeerChecks
-from sdex.gossip.timing import CheckTiming
+from sdex.gossip.checks import NEWCOMERS
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_attack30_verdict_gas import burner
-from tests.test_checks75_held_reads import HONEST, done, holding_reads, push
+from tests.test_checks75_held_reads import HONEST, done, held_node, known_alice, push
+from tests.test_checks75_queue_props import slow_queue
 from tests.test_node import ALICE, BOB, E6, E18, ask
-from tests.test_reads76_held_pool import contract_asks
+from tests.test_reads77_sybil_reads import (
+    SYBILS,
+    swarm_held,
+    swarm_released,
+)
 
-SYBILS, EACH = 16, 4
 NEWCOMER = "0x" + "5e" * 32
 
 
@@ -38,37 +39,18 @@ async def test_a_swarm_of_one_host_holds_no_new_peer_of_another(
 ) -> None:
     c = chain
     w = burner(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
-        node.peer_intake.read_deadline = 120.0  # (the reads stay pending while held)
-        known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
-        assert (await api.post_order(known))[0] == 201  # (Alice's account known)
-        g = node.gossip
-        assert g is not None
+    async with held_node(c, tmp_path / "n.db", w) as (node, api, proxy):
+        g = await known_alice(c, node, api)
         assert g.peers.admit(NEWCOMER, "http://node.honest.example:9000") is not None
-        orders = contract_asks(c, w, SYBILS * EACH)
-        sybils = [
-            push(
-                g, "0x" + f"{0x30 + k:02x}" * 32, *orders[EACH * k : EACH * (k + 1)], standing=False
-            )
-            for k in range(SYBILS)
-        ]
-        await wait_for(lambda: g.checks.pending_reads + EACH * g.checks.parked == len(orders), 30)
-        await wait_for(lambda: proxy.held > 0, 30)
+        keys = ["0x" + f"{0x30 + k:02x}" * 32 for k in range(SYBILS)]
+        sybils = await swarm_held(c, g, proxy, w, keys)
         first_seen = push(g, NEWCOMER, c.sign(ask(c, BOB, E18, 3200 * E6)), standing=False)
         await wait_for(done(first_seen), 15)
         assert first_seen.result()["accepted"] == 1, first_seen.result()
         plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))  # (a leading peer)
         await wait_for(done(plain), 15)
         assert plain.result()["accepted"] == 1, plain.result()
-        assert not any(t.done() for t in sybils) and proxy.held > 0  # (still held)
-        proxy.release.set()
-        await wait_for(lambda: all(t.done() for t in sybils), 60)
-        assert g.checks.pending_reads == 0 and not g.checks.parked
+        await swarm_released(g, proxy, sybils, refused=False)
 
 
 async def test_newcomers_host_groups_count_half_the_bound_in_all() -> None:
@@ -77,29 +59,10 @@ async def test_newcomers_host_groups_count_half_the_bound_in_all() -> None:
     peer's own reads bring the count to the bound, the next group waits."""
     held = asyncio.Event()
 
-    async def submit(
-        objs: list[object], senders: list[str], reading: Callable[[], None]
-    ) -> AsyncGenerator[tuple[int, str], None]:
-        await asyncio.sleep(0)
-        if any(o == "slow" for o in objs):
-            reading()
-            await held.wait()
-        for i in range(len(objs)):
-            yield i, "accepted"
+    def owner(sender: str) -> str:
+        return sender if sender.startswith("lead") else NEWCOMERS + sender
 
-    q = PeerChecks(
-        CheckHooks(
-            submit=submit,
-            banned=lambda _s: False,
-            judge=lambda _c, _v: None,
-            penalize=lambda _s, _n: None,
-            chunk=lambda: 1,
-            timing=CheckTiming(),
-            reads=lambda: 4,
-            reads_per_peer=lambda: 1,
-            owner=lambda s: s if s.startswith("lead") else NEWCOMERS + s,
-        )
-    )
+    q = slow_queue(held, 1, owner, reads=4, per_peer=1)
     async with asyncio.timeout(10):
         new = [asyncio.create_task(q.run(f"host-{k}", k, ["slow"])) for k in range(8)]
         while q.pending_reads < 8:

@@ -20,9 +20,17 @@ from pathlib import Path
 
 from sdex.gossip import GossipConfig
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_attack30_verdict_gas import burner
-from tests.test_checks75_held_reads import HONEST, HOSTILE, OTHER, done, holding_reads, push
+from tests.test_checks75_held_reads import (
+    HONEST,
+    HOSTILE,
+    OTHER,
+    done,
+    held_node,
+    known_alice,
+    push,
+)
 from tests.test_node import ALICE, E6, E18, ask
 from tests.test_reads76_held_pool import contract_asks
 
@@ -36,17 +44,8 @@ async def test_two_owners_past_their_bounds_hold_no_other_peers_group(
     c = chain
     w = burner(c)
     gossip = replace(GossipConfig(), reads_pending=8, reads_pending_per_peer=2)
-    base = node_config(c, tmp_path / "n.db", gossip=gossip)
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
-        node.peer_intake.read_deadline = 120.0  # (the reads stay pending while held)
-        known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
-        assert (await api.post_order(known))[0] == 201  # (Alice's account known)
-        g = node.gossip
-        assert g is not None
+    async with held_node(c, tmp_path / "n.db", w, gossip=gossip) as (node, api, proxy):
+        g = await known_alice(c, node, api)
         orders = contract_asks(c, w, 2 * EACH)
         sybil = push(g, HOSTILE, *orders[:EACH])  # (in the top: a bound of its own)
         stranger = push(g, OTHER, *orders[EACH:], standing=False)  # (the strangers')

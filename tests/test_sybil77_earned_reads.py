@@ -17,7 +17,6 @@ hostile wallet; the peers' pushes checked through the node's own gossip driver."
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,17 @@ import pytest
 from sdex.gossip.peers import Peers
 from sdex.gossip.standings import Standing, leading
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_attack30_verdict_gas import burner
-from tests.test_checks75_held_reads import HONEST, done, holding_reads, push
-from tests.test_node import ALICE, BOB, E6, E18, ask
-from tests.test_reads76_held_pool import contract_asks
+from tests.test_checks75_held_reads import HONEST, done, held_node, known_alice, push
+from tests.test_node import ALICE, E6, E18, ask
+from tests.test_reads77_sybil_reads import (
+    SYBILS,
+    honest_taken,
+    swarm_held,
+    swarm_released,
+)
 
-SYBILS, EACH = 16, 4
-"""Peers admitted at once, and the hostile wallet's orders each pushes (its bound)."""
 EARN = 1.0
 """The test node's ``earn_seconds`` (10 s in production): the honest peer's points come one
 a second, the sybils' back to back."""
@@ -51,17 +53,8 @@ async def test_sybils_points_back_to_back_earn_no_bound_of_their_own(
     and a first-seen account's, are accepted while those reads are held."""
     c = chain
     w = burner(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, w) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
-        node.peer_intake.read_deadline = 120.0  # (the reads stay pending while held)
-        known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
-        assert (await api.post_order(known))[0] == 201  # (Alice's account known)
-        g = node.gossip
-        assert g is not None
+    async with held_node(c, tmp_path / "n.db", w) as (node, api, proxy):
+        g = await known_alice(c, node, api)
         g.peers.earn_seconds = EARN
         price = 5000
         for _ in range(g.config.reads_own_score + 1):  # (the honest peer, over time)
@@ -78,27 +71,10 @@ async def test_sybils_points_back_to_back_earn_no_bound_of_their_own(
                 t = push(g, sybil(k), order, standing=False)
                 await wait_for(done(t), 15)
                 assert t.result()["accepted"] == 1, t.result()
-        orders = contract_asks(c, w, SYBILS * EACH)
-        sybils = [
-            push(g, sybil(k), *orders[EACH * k : EACH * (k + 1)], standing=False)
-            for k in range(SYBILS)
-        ]
-        # every one of their orders pending on its read, or its check set aside
-        await wait_for(lambda: g.checks.pending_reads + EACH * g.checks.parked == len(orders), 30)
-        await wait_for(lambda: proxy.held > 0, 30)
-        plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
-        await wait_for(done(plain), 15)
-        assert plain.result()["accepted"] == 1, plain.result()
-        first_seen = push(g, HONEST, c.sign(ask(c, BOB, E18, 3200 * E6)))
-        await wait_for(done(first_seen), 15)
-        assert first_seen.result()["accepted"] == 1, first_seen.result()
-        assert not any(t.done() for t in sybils) and proxy.held > 0  # (still held)
+        sybils = await swarm_held(c, g, proxy, w, [sybil(k) for k in range(SYBILS)])
+        await honest_taken(c, g)
         assert g.peers.leading(g.config.reads_own_peers, g.config.reads_own_score) == {HONEST}
-        proxy.release.set()
-        await wait_for(lambda: all(t.done() for t in sybils), 60)
-        for t in sybils:
-            assert sum(t.result().values()) == EACH and not t.result()["accepted"], t.result()
-        assert g.checks.pending_reads == 0 and not g.checks.parked
+        await swarm_released(g, proxy, sybils)
 
 
 class Clock:
