@@ -123,6 +123,17 @@ async def known_alice(c: Chain, node: Node, api: Api, deadline: float | None = 1
     return g
 
 
+async def honest_taken(c: Chain, g: Gossip) -> None:
+    """The honest peer's orders, one the mirror judges (no read) and then a first-seen
+    maker's (a read of its own), accepted."""
+    plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
+    await wait_for(done(plain), 20)
+    assert plain.result()["accepted"] == 1, plain.result()
+    first_seen = push(g, HONEST, c.sign(ask(c, BOB, E18, 3200 * E6)))
+    await wait_for(done(first_seen), 20)
+    assert first_seen.result()["accepted"] == 1, first_seen.result()
+
+
 async def _released(release: asyncio.Event) -> bool:
     """Whether ``release`` is set within a moment (a held answer then looks at its client)."""
     with contextlib.suppress(TimeoutError):
@@ -161,13 +172,7 @@ async def test_a_held_read_holds_no_other_peers_check(chain: Chain, tmp_path: Pa
         g = await known_alice(c, node, api, deadline=None)
         hostile = push(g, HOSTILE, contract_ask(c, w))
         await wait_for(lambda: proxy.held == 1, 30)
-        # an order the mirror judges (no read), then a first-seen maker's (its own read)
-        plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
-        await wait_for(done(plain), 20)
-        assert plain.result()["accepted"] == 1, plain.result()
-        first_seen = push(g, HONEST, c.sign(ask(c, BOB, E18, 3200 * E6)))
-        await wait_for(done(first_seen), 20)
-        assert first_seen.result()["accepted"] == 1, first_seen.result()
+        await honest_taken(c, g)
         assert not hostile.done() and proxy.held == 1  # (its read still held)
         proxy.release.set()
         await wait_for(done(hostile), 30)

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks
+from sdex.gossip.checks import STRANGERS, CheckHooks, PeerChecks, Submit
 from sdex.gossip.timing import CheckTiming
 
 CHUNK, READS, PER_PEER = 4, 6, 2
@@ -63,18 +63,7 @@ async def scenario(checks: list[tuple[int, list[int], int]]) -> None:
                 i, verdict = await fut
                 yield i, verdict
 
-    q = PeerChecks(
-        CheckHooks(
-            submit=submit,
-            banned=lambda _s: False,
-            judge=lambda _c, _v: None,
-            penalize=lambda _s, _n: None,
-            chunk=lambda: CHUNK,
-            timing=CheckTiming(),
-            reads=lambda: READS,
-            reads_per_peer=lambda: PER_PEER,
-        )
-    )
+    q = queue_of(submit, CHUNK, READS, PER_PEER)
 
     async def one(k: int, sender: int, delays: list[int], wait: int) -> None:
         for _ in range(wait):
@@ -119,6 +108,17 @@ def slow_queue(
         for i in range(len(objs)):
             yield i, "accepted"
 
+    return queue_of(submit, chunk, reads, per_peer, owner)
+
+
+def queue_of(
+    submit: Submit,
+    chunk: int,
+    reads: int,
+    per_peer: int,
+    owner: Callable[[str], str] = lambda sender: sender,
+) -> PeerChecks:
+    """A check queue on ``submit`` with these bounds, no sender banned or charged."""
     hooks = CheckHooks(
         submit=submit,
         banned=lambda _s: False,

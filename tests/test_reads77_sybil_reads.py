@@ -24,14 +24,12 @@ from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_attack30_verdict_gas import burner
 from tests.test_checks75_held_reads import (
-    HONEST,
     ReadHolder,
-    done,
     held_node,
+    honest_taken,
     known_alice,
     push,
 )
-from tests.test_node import ALICE, BOB, E6, E18, ask
 from tests.test_reads76_held_pool import contract_asks
 
 SYBILS, EACH = 16, 4
@@ -53,17 +51,6 @@ async def swarm_held(
     await wait_for(lambda: g.checks.pending_reads + EACH * g.checks.parked == len(orders), 30)
     await wait_for(lambda: proxy.held > 0, 30)
     return sybils
-
-
-async def honest_taken(c: Chain, g: Gossip) -> None:
-    """The honest peer's orders, one the mirror judges and a first-seen account's (a read of
-    its own), accepted."""
-    plain = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
-    await wait_for(done(plain), 15)
-    assert plain.result()["accepted"] == 1, plain.result()
-    first_seen = push(g, HONEST, c.sign(ask(c, BOB, E18, 3200 * E6)))
-    await wait_for(done(first_seen), 15)
-    assert first_seen.result()["accepted"] == 1, first_seen.result()
 
 
 async def swarm_released(

@@ -19,8 +19,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from sdex.node.core import Node
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
 from tests.test_budget33_chain_reads import client_at, contract_ask
@@ -44,6 +45,20 @@ async def holding_each(upstream: str, wallets: Sequence[str]) -> AsyncIterator[l
                 h.release.set()
 
 
+@asynccontextmanager
+async def held_each_node(
+    c: Chain, db: Path, wallets: Sequence[str]
+) -> AsyncIterator[tuple[Node, Api, list[ReadHolder]]]:
+    """A node whose RPC is behind ``holding_each`` of ``wallets``, its mirror ready."""
+    base = node_config(c, db)
+    async with (
+        holding_each(base.rpc, wallets) as holders,
+        running_node(replace(base, rpc=holders[0].url)) as (node, api),
+    ):
+        await wait_for(node.mirror_ready)
+        yield node, api, holders
+
+
 def held(holders: Sequence[ReadHolder]) -> int:
     return sum(h.held for h in holders)
 
@@ -57,12 +72,7 @@ async def test_two_hostile_deployments_leave_a_fresh_honest_maker_a_connection(
     c = chain
     hostile = [burner(c), burner(c)]
     honest = gas_gated_wallet(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_each(base.rpc, hostile) as holders,
-        running_node(replace(base, rpc=holders[0].url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_each_node(c, tmp_path / "n.db", hostile) as (node, api, holders):
         sigs, pool = node.contract_sigs, node.contract_rpc.connections
         share = getattr(sigs, "share", lambda _w: sigs.turns.per_key)  # (before: per maker)
         posts = []
@@ -94,12 +104,7 @@ async def test_three_hostile_deployments_leave_a_maker_with_a_record_its_connect
     c = chain
     hostile = [burner(c), burner(c), burner(c)]
     recorded, fresh = gas_gated_wallet(c), gas_gated_wallet(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_each(base.rpc, hostile) as holders,
-        running_node(replace(base, rpc=holders[0].url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_each_node(c, tmp_path / "n.db", hostile) as (node, api, holders):
         node.intake.read_deadline = 60.0  # (the hostile reads stay held while the test runs)
         status, body = await api.post_order(contract_ask(c, recorded))  # (its record)
         assert status == 201, body

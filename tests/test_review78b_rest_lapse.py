@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain import OrderState
 from sdex.ingest.readturns import SUBMITTER
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
 from tests.test_budget33_chain_reads import contract_ask
-from tests.test_checks75_held_reads import holding_reads
+from tests.test_checks75_held_reads import held_node
 from tests.test_reads76_held_pool import contract_asks
 
 
@@ -49,12 +48,7 @@ async def test_a_given_up_rest_read_keeps_an_honest_makers_record(
     it."""
     c = chain
     hostile, honest = burner(c), gas_gated_wallet(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, hostile) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", hostile) as (node, api, proxy):
         sigs = node.contract_sigs
         tracked = [gas_gated_wallet(c) for _ in range(sigs.max_parts - 1)]
         for wallet in (*tracked, honest):  # (each: a valid verdict, an open order here)
@@ -92,12 +86,7 @@ async def test_one_wallet_from_many_submitters_pushes_no_maker_into_rest(
     own, 201."""
     c = chain
     hostile, tracked, honest = burner(c), gas_gated_wallet(c), gas_gated_wallet(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_reads(base.rpc, hostile) as proxy,
-        running_node(replace(base, rpc=proxy.url)) as (node, api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_node(c, tmp_path / "n.db", hostile) as (node, api, proxy):
         sigs = node.contract_sigs
         for wallet in (tracked, honest):  # (each: a valid verdict, an open order here)
             status, body = await api.post_order(contract_ask(c, wallet))

@@ -13,16 +13,15 @@ A real node on a real Hardhat behind reads78's proxies (each holding its wallet'
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_attack30_gas_gated_wallet import gas_gated_wallet
 from tests.test_attack30_verdict_gas import burner
 from tests.test_budget33_chain_reads import contract_ask
 from tests.test_reads76_held_pool import contract_asks
-from tests.test_reads78_verdict_pool import held, holding_each
+from tests.test_reads78_verdict_pool import held, held_each_node
 
 SYBIL = "0x" + "5b" * 20
 HONEST = "0x" + "4e" * 20
@@ -37,12 +36,7 @@ async def test_one_stranger_key_leaves_the_shared_turns_to_others(
     c = chain
     hostile = [burner(c), burner(c)]
     honest = gas_gated_wallet(c)
-    base = node_config(c, tmp_path / "n.db")
-    async with (
-        holding_each(base.rpc, hostile) as holders,
-        running_node(replace(base, rpc=holders[0].url)) as (node, _api),
-    ):
-        await wait_for(node.mirror_ready)
+    async with held_each_node(c, tmp_path / "n.db", hostile) as (node, _api, holders):
         node.contract_sigs.max_wait = 0.0  # (each copy a window of its own)
         copies = []
         for w in hostile:

@@ -26,14 +26,9 @@ from sdex.gossip.standings import Standing, leading
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_attack30_verdict_gas import burner
-from tests.test_checks75_held_reads import HONEST, done, held_node, known_alice, push
+from tests.test_checks75_held_reads import HONEST, done, held_node, honest_taken, known_alice, push
 from tests.test_node import ALICE, E6, E18, ask
-from tests.test_reads77_sybil_reads import (
-    SYBILS,
-    honest_taken,
-    swarm_held,
-    swarm_released,
-)
+from tests.test_reads77_sybil_reads import SYBILS, swarm_held, swarm_released
 
 EARN = 1.0
 """The test node's ``earn_seconds`` (10 s in production): the honest peer's points come one
