@@ -34,6 +34,12 @@ async def health(api: Api) -> dict[str, Any]:
     return dict((await api.get("/health"))[1])  # (503 while degraded: the body says)
 
 
+def resting_and_crossing(c: Chain) -> tuple[SignedOrder, SignedOrder]:
+    """Bob's bid, and Alice's ask that crosses it."""
+    resting = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
+    return resting, c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
+
+
 @contextlib.asynccontextmanager
 async def block_known_unapplied(
     c: Chain, api: Api, db: Path, resting: SignedOrder
@@ -111,8 +117,7 @@ async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
 ) -> None:
     c = chain
     db = tmp_path / "n.db"
-    resting = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
-    crossing = c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
+    resting, crossing = resting_and_crossing(c)
     async with node_up(c, db, key_index=OPERATOR) as (_, api):
         async with block_known_unapplied(c, api, db, resting) as (sent, n):
 

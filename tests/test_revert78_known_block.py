@@ -25,9 +25,9 @@ from tests.test_behind77_unapplied_block import (
     block_known_unapplied,
     health,
     post_matched,
+    resting_and_crossing,
     withdrawn,
 )
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
 
@@ -36,8 +36,7 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
 ) -> None:
     c = chain
     db = tmp_path / "n.db"
-    resting = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
-    crossing = c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
+    resting, crossing = resting_and_crossing(c)
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
     port, log = free_port(), tmp_path / "n.log"
