@@ -188,6 +188,18 @@ def reads_from(below: list[int]) -> Callable[[Calls], bool]:
     return picks
 
 
+def replays_from(block: int) -> Callable[[Calls], bool]:
+    """A ``Gate``'s ``picks``: a reset's first read, its logs from ``block`` (the deployment
+    block)."""
+    start = hex(block)
+
+    def picks(calls: Calls) -> bool:
+        logs = [call.get("params") for call in calls if call.get("method") == "eth_getLogs"]
+        return any(isinstance(p, list) and p[0].get("fromBlock") == start for p in logs)
+
+    return picks
+
+
 def _errors(req: object) -> object:
     """A JSON-RPC error answer to each call of ``req`` (one, or a batch's)."""
     calls = req if isinstance(req, list) else [req]

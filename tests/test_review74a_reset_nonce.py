@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import settled
-from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy, head_polls
+from tests.rpcfault import NOT_HUNG, Gate, gated_proxy, head_polls, replays_from
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 
@@ -24,13 +24,7 @@ async def test_a_match_signed_while_a_reset_replays_takes_the_new_chains_nonce(
 ) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
-    start = hex(cfg.deploy_block)
-
-    def replays(calls: Calls) -> bool:  # (the reset's first read from the deployment block)
-        logs = [call.get("params") for call in calls if call.get("method") == "eth_getLogs"]
-        return any(isinstance(p, list) and p[0].get("fromBlock") == start for p in logs)
-
-    replay = Gate(replays)
+    replay = Gate(replays_from(cfg.deploy_block))  # (the reset's first read)
     poll = Gate(head_polls)  # (no poll between the revert and the mining: a head "behind" ours
     # left the watcher's status behind while the replay is held, and intake refused: 503)
     # flake78b: the poll held before the revert (not only armed): a poll whose head read had

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Calls, Gate, gated_proxy
+from tests.rpcfault import Gate, gated_proxy, replays_from
 from tests.test_mirror import revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
 
@@ -32,13 +32,7 @@ async def test_a_reset_replay_says_replaying_and_takes_orders_that_need_a_read(
 ) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db", new_heads=False, reorg_depth=2)
-    start = hex(cfg.deploy_block)
-
-    def replays(calls: Calls) -> bool:  # (the reset's first read from the deployment block)
-        logs = [call.get("params") for call in calls if call.get("method") == "eth_getLogs"]
-        return any(isinstance(p, list) and p[0].get("fromBlock") == start for p in logs)
-
-    replay = Gate(replays)
+    replay = Gate(replays_from(cfg.deploy_block))  # (the reset's first read)
     probe = Gate(lambda calls: any(call.get("method") == "eth_blockNumber" for call in calls))
     with gated_proxy(c.rpc.url, [replay, probe]) as url:
         async with running_node(cfg) as (node, api):
