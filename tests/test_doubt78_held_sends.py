@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +40,27 @@ UNKNOWN = 2.0
 def sends(calls: Calls) -> bool:
     """``calls`` send a raw transaction (a ``Gate``'s ``picks``)."""
     return any(str(call.get("method", "")).startswith("eth_sendRaw") for call in calls)
+
+
+def refusing_sends(
+    refusing: threading.Event, seen: Callable[[list[dict[str, Any]]], None]
+) -> Callable[[object], Answer | None]:
+    """A proxy's ``intercept``: each request with sends in it, its sends given to ``seen``;
+    once ``refusing``, every call of it answered "nonce too high"."""
+
+    def intercept(req: object) -> Answer | None:
+        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
+        sent = [x for x in calls if x.get("method") == "eth_sendRawTransaction"]
+        if not sent:
+            return None
+        seen(sent)
+        if not refusing.is_set():
+            return None
+        error = {"code": -32000, "message": "Nonce too high. Expected nonce to be 3"}
+        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": error} for x in calls]
+        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
+
+    return intercept
 
 
 async def test_a_broadcast_queued_before_the_doubt_is_held_till_it_ends(
@@ -162,19 +185,11 @@ async def test_a_kept_settlement_is_not_sent_again_in_doubt(
     sends = [0]
     doubt = [""]
 
-    def intercept(req: object) -> Answer | None:
-        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
-        if not any(x.get("method") == "eth_sendRawTransaction" for x in calls):
-            return None
+    def seen(_sent: list[dict[str, Any]]) -> None:
         sends[0] += 1
         sent_in_doubt[0] += bool(doubt[0])
-        if not refusing.is_set():
-            return None
-        error = {"code": -32000, "message": "Nonce too high. Expected nonce to be 3"}
-        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": error} for x in calls]
-        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
 
-    with _proxy(chain.rpc.url, intercept) as url:
+    with _proxy(chain.rpc.url, refusing_sends(refusing, seen)) as url:
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, results):
             s.async_sends.doubt = lambda: doubt[0]
@@ -226,19 +241,10 @@ async def test_a_cancelled_settlement_is_cancelled_again_after_a_doubt(
     raws: list[str] = []
     doubt = [""]
 
-    def intercept(req: object) -> Answer | None:
-        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
-        sent = [x for x in calls if x.get("method") == "eth_sendRawTransaction"]
-        if not sent:
-            return None
+    def seen(sent: list[dict[str, Any]]) -> None:
         raws.extend(str(x.get("params", [""])[0]) for x in sent)
-        if not refusing.is_set():
-            return None
-        error = {"code": -32000, "message": "Nonce too high. Expected nonce to be 3"}
-        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": error} for x in calls]
-        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
 
-    with _proxy(chain.rpc.url, intercept) as url:
+    with _proxy(chain.rpc.url, refusing_sends(refusing, seen)) as url:
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, _results):
             s.async_sends.doubt = lambda: doubt[0]

@@ -20,14 +20,10 @@ import pytest
 
 from sdex.chainnode import Engine
 from sdex.settlement import reconcile
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import running_node, wait_for
 from tests.rpcfault import flapping_proxy
-from tests.test_mirror import synced
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
-from tests.test_reorg63_replaced_restart import OPERATOR
-from tests.test_review74a_flapped_head import _saved_head
+from tests.test_kept77_doubt_sends import stopped_with_a_pair
 from tests.test_settle65_adopt_ioc import stored_pooled
 
 
@@ -41,16 +37,7 @@ async def test_a_start_in_doubt_sends_no_transfer_to_mine_the_pool(
         pytest.skip("Hardhat only: anvil's automine mines a pool it resumes over")
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), new_heads=False)
-    async with running_node(cfg) as (node, _):
-        await synced(node, c)
-    head = _saved_head(cfg.db)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
+    cfg, head, store, (resting, incoming) = await stopped_with_a_pair(c, tmp_path / "n.db")
     try:
         tx = await stored_pooled(c, store, resting, incoming)
         c.rpc.call("evm_setAutomine", True)  # (resumed over the pool: mines nothing of it)

@@ -24,6 +24,7 @@ import pytest
 from sdex.chain.tx import fees_of
 from sdex.devnet import Devnet
 from sdex.node.config import NodeConfig
+from sdex.order import SignedOrder
 from sdex.settlement import reconcile
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
@@ -140,6 +141,26 @@ async def test_a_pooled_settlement_is_not_replaced_while_the_chain_is_in_doubt(
     assert rows[tx.tx_hash] == "dropped" and "mined" in rows.values()
 
 
+async def stopped_with_a_pair(
+    c: Chain, db: Path
+) -> tuple[NodeConfig, int, Store, tuple[SignedOrder, SignedOrder]]:
+    """A node's store at ``db`` (its config: the operator's, no head subscription), the
+    node run until synced and stopped, then opened again holding a crossing pair of open
+    orders: the config, the saved head (its number), the store, the pair (resting,
+    incoming)."""
+    cfg = replace(node_config(c, db, operator=OPERATOR), new_heads=False)
+    async with running_node(cfg) as (node, _):
+        await synced(node, c)
+    head = _saved_head(cfg.db)
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(incoming, 2, "open", "api")
+    return cfg, head, store, (resting, incoming)
+
+
 async def test_a_previous_runs_settlement_is_not_sent_again_while_the_chain_is_in_doubt(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,16 +172,7 @@ async def test_a_previous_runs_settlement_is_not_sent_again_while_the_chain_is_i
     orders matched again once the chain is proven ours, and settled then."""
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
-    cfg = replace(node_config(c, tmp_path / "n.db", operator=OPERATOR), new_heads=False)
-    async with running_node(cfg) as (node, _):
-        await synced(node, c)
-    head = _saved_head(cfg.db)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6))
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
+    cfg, head, store, (resting, incoming) = await stopped_with_a_pair(c, tmp_path / "n.db")
     data = c.exchange.encode_settlement([(resting, incoming, E18)])
     tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
     pairs = [(resting.hash_hex, incoming.hash_hex)]
