@@ -31,20 +31,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 import pytest
 import requests
 from aiohttp import web
 from click.testing import CliRunner, Result
 
 from sdex.cli import main
-from sdex.devnet import free_port
 from tests.conftest import Chain
+from tests.httpproxy import HOLD_BOUND, passed_on, served_in_thread
 from tests.test_cli_node import ALICE, BOB, key, node, one_line
 from tests.test_left77_unstored_order import orders_refused
-
-HOLD_BOUND = 60.0
-"""Seconds the proxy holds an answer at most (the wallet's repost lets it go sooner)."""
 
 
 @dataclass
@@ -60,59 +56,27 @@ class Proxy:
 
 @contextlib.contextmanager
 def proxy_to(upstream: str) -> Iterator[Proxy]:
-    loop = asyncio.new_event_loop()
-    proxy = Proxy(f"http://127.0.0.1:{free_port()}")
-    port = int(proxy.url.rsplit(":", 1)[1])
-    runner: web.AppRunner | None = None
-    second: asyncio.Event | None = None
+    proxy, second = Proxy(), threading.Event()
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        assert second is not None
-        body = await request.read()
         posting = request.method == "POST" and request.path == "/v1/orders"
         first = posting and not second.is_set() and len(proxy.posts) == 0
         if posting and not first:
             second.set()
-        async with (
-            aiohttp.ClientSession() as s,
-            s.request(
-                request.method, upstream + request.path_qs, data=body,
-                headers={"Content-Type": request.headers.get("Content-Type", "")},
-            ) as r,
-        ):  # fmt: skip
-            answer = await r.read()
-            status, ctype = r.status, r.headers.get("Content-Type", "application/json")
+        status, ctype, answer = await passed_on(upstream, request)
         if posting:
             proxy.posts.append(status)
             if status == 503 and proxy.on_503 is not None:
                 await asyncio.to_thread(proxy.on_503)
             if first and proxy.hold_first:
-                async with asyncio.timeout(HOLD_BOUND):
-                    await second.wait()
+                await asyncio.to_thread(second.wait, HOLD_BOUND)
         return web.Response(body=answer, status=status, headers={"Content-Type": ctype})
 
-    async def start() -> None:
-        nonlocal runner, second
-        second = asyncio.Event()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    try:
-        yield proxy
-    finally:
-        if second is not None:
-            loop.call_soon_threadsafe(second.set)
-        if runner is not None:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+    with served_in_thread(handle) as proxy.url:
+        try:
+            yield proxy
+        finally:
+            second.set()  # (before the server closes: a held handler ends first)
 
 
 @contextlib.contextmanager
