@@ -48,6 +48,19 @@ async def node_sees_the_chain(api: Api, c: Chain, sell: SignedOrder) -> bool:
     )
 
 
+def fill_and_cancel(c: Chain, sell: SignedOrder) -> Callable[[], None]:
+    """Pooled behind the node's two matches of ``sell``: a fill of all of it but E18 / 50
+    (the first match's part), then its maker's cancel (recheck75 too)."""
+
+    def pool() -> None:
+        fill_all_but(c, sell, E18 // 10 - E18 // 50)
+        data = c.exchange.abi.fn("cancelOrder").encode(sell.order.to_tuple())
+        send_tx(c, ALICE, c.exchange.address, data, 200_000, 40 * GWEI)
+        assert pending_txs(c) == 4
+
+    return pool
+
+
 async def two_in_flight(
     c: Chain, api: Api, sell: SignedOrder, elsewhere: Callable[[], None]
 ) -> None:
@@ -106,14 +119,7 @@ async def test_an_order_closed_by_the_chain_in_flight_takes_the_chains_filled_am
     c = chain
     sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
     async with node_on(c, tmp_path) as (node, api):
-
-        def fill_and_cancel() -> None:
-            fill_all_but(c, sell, E18 // 10 - E18 // 50)
-            data = c.exchange.abi.fn("cancelOrder").encode(sell.order.to_tuple())
-            send_tx(c, ALICE, c.exchange.address, data, 200_000, 40 * GWEI)
-            assert pending_txs(c) == 4
-
-        await two_in_flight(c, api, sell, fill_and_cancel)
+        await two_in_flight(c, api, sell, fill_and_cancel(c, sell))
         state = c.exchange.order_info(sell.order)
         assert state.filled == E18 // 50
         await wait_for(lambda: node.settler.idle.is_set(), timeout=30)

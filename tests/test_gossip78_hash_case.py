@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from sdex.gossip import GossipConfig, routes
+from sdex.gossip import routes
 from sdex.gossip.budgets import PeerBudget
 from sdex.gossip.listing import named
-from tests.p2putil import gossip_net
-from tests.test_gossip74_quiet_runs import REFUSED, Listing, Refusing
-from tests.test_left76_walk import SOME
+from tests.test_gossip74_quiet_runs import REFUSED
+from tests.test_left76_walk import SOME, listing_pair
 from tests.test_stream import until
 
 
@@ -47,15 +46,7 @@ async def test_an_upper_case_listing_goes_quiet_and_asks_nothing(shouting: None,
     bucket goes quiet (no listing of it for 20 rounds) and the asker asked the peer about
     none of its own orders. Before: each was asked about, and the bucket listed, every
     round."""
-    asker_cfg = GossipConfig(dial_interval=0.1, ae_interval=0.05)
-    peer_cfg = GossipConfig(dial_interval=0.1, ae_interval=1e6)  # (its own rounds never run)
-    async with gossip_net(2, [peer_cfg, asker_cfg], makes=[Listing, Refusing]) as (p, a):
-        assert isinstance(p.node, Listing) and isinstance(a.node, Refusing)
-        for h in SOME:
-            p.node.add({"hash": h})
-            a.node.add({"hash": h})
-        p.node.add({"hash": REFUSED})
-        p.node.asker = a.node
+    async with listing_pair() as (p, a):
         p.gossip.listings = PeerBudget(1e6, most, most)
         asked: list[str] = []
         proofs = p.node.cancel_proofs

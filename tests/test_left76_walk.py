@@ -6,6 +6,9 @@ again, and the walk stalled for good (the bucket listed every round, never quiet
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -22,12 +25,11 @@ SOME = [f"0x07{i:02x}" + "5" * 60 for i in range(6)]
 """Hashes in bucket 7 both nodes hold (``REFUSED``, the peer's alone, sorts among them)."""
 
 
-async def test_a_walk_one_hash_a_run_reaches_the_ceiling_and_the_bucket_goes_quiet() -> None:
-    """Two real gossip drivers on loopback; the peer answers the asker at most one hash a
-    listing (its budget there nearly spent), so bucket 7 (7 hashes at the peer) is answered
-    as runs of one. The walk reaches the ceiling and the bucket goes quiet: no listing of it
-    for 20 rounds. Before: each run after the first was the same hash, and it was listed
-    every round."""
+@asynccontextmanager
+async def listing_pair() -> AsyncIterator[tuple[Any, Any]]:
+    """Two real gossip drivers on loopback, a peer listing and an asker (its own rounds
+    every 50 ms, the peer's never); both hold ``SOME`` (bucket 7), the peer also ``REFUSED``
+    (the asker rejects it for good): nothing to fetch or ask about (gossip78 too)."""
     asker_cfg = GossipConfig(dial_interval=0.1, ae_interval=0.05)
     peer_cfg = GossipConfig(dial_interval=0.1, ae_interval=1e6)  # (its own rounds never run)
     async with gossip_net(2, [peer_cfg, asker_cfg], makes=[Listing, Refusing]) as (p, a):
@@ -37,6 +39,16 @@ async def test_a_walk_one_hash_a_run_reaches_the_ceiling_and_the_bucket_goes_qui
             a.node.add({"hash": h})
         p.node.add({"hash": REFUSED})
         p.node.asker = a.node
+        yield p, a
+
+
+async def test_a_walk_one_hash_a_run_reaches_the_ceiling_and_the_bucket_goes_quiet() -> None:
+    """Two real gossip drivers on loopback; the peer answers the asker at most one hash a
+    listing (its budget there nearly spent), so bucket 7 (7 hashes at the peer) is answered
+    as runs of one. The walk reaches the ceiling and the bucket goes quiet: no listing of it
+    for 20 rounds. Before: each run after the first was the same hash, and it was listed
+    every round."""
+    async with listing_pair() as (p, a):
         p.gossip.listings = PeerBudget(1e6, 1, 1)  # (one hash an answer: runs of one)
 
         def quiet_for(rounds: int) -> bool:

@@ -31,7 +31,7 @@ from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_
 from tests.rpcfault import _proxy
 from tests.sandwich import GWEI, send_tx
 from tests.test_api_writes import refuse
-from tests.test_chaos62_stale_in_flight import fill_all_but, pending_txs, two_in_flight
+from tests.test_chaos62_stale_in_flight import fill_all_but, fill_and_cancel, two_in_flight
 from tests.test_mirror import meta, synced
 from tests.test_node import ALICE, E6, E18, ask
 from tests.test_node_restart import OPERATOR
@@ -83,14 +83,7 @@ async def test_an_order_due_a_recheck_at_a_kill_takes_the_chains_filled_amount_a
     sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
     with second_receipt_held(c.deployment.rpc) as (url, held):
         async with node_up(c, db, url, OPERATOR) as (proc, api):
-
-            def fill_and_cancel() -> None:
-                fill_all_but(c, sell, E18 // 10 - E18 // 50)
-                data = c.exchange.abi.fn("cancelOrder").encode(sell.order.to_tuple())
-                send_tx(c, ALICE, c.exchange.address, data, 200_000, 40 * GWEI)
-                assert pending_txs(c) == 4
-
-            await two_in_flight(c, api, sell, fill_and_cancel)
+            await two_in_flight(c, api, sell, fill_and_cancel(c, sell))
             mined = int(c.rpc.call("eth_blockNumber"), 16)
             await wait_for(held.is_set, timeout=30)
             order = sell.hash_hex.lower()
@@ -131,12 +124,12 @@ async def test_the_head_is_not_saved_past_a_block_before_its_rechecks_rows(
                 " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
             )
 
-            def fill_and_cancel() -> None:
+            def pool() -> None:  # (fill_and_cancel's, its pool not counted)
                 fill_all_but(c, sell, E18 // 10 - E18 // 50)
                 data = c.exchange.abi.fn("cancelOrder").encode(sell.order.to_tuple())
                 send_tx(c, ALICE, c.exchange.address, data, 200_000, 40 * GWEI)
 
-            await two_in_flight(c, api, sell, fill_and_cancel)
+            await two_in_flight(c, api, sell, pool)
             mined = int(c.rpc.call("eth_blockNumber"), 16)
             await wait_for(held.is_set, timeout=30)
             w = node.watcher

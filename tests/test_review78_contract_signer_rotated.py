@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sdex.chain.exchange import load_abi
 from sdex.gossip.actions import GossipConfig
-from sdex.order import sign_order
+from sdex.order import SignedOrder, sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_eip1271 import OTHER, OWNER, PEER, wallet
@@ -30,22 +30,30 @@ from tests.test_node import ALICE, E6, E18, ask
 ORDERS = 4
 """The wallet's orders (at 5 points each, four reach ``BAN_SCORE``, -20)."""
 
+FAST = GossipConfig(dial_interval=0.1, ae_interval=0.3)
+"""The two nodes' gossip: dialled and synced within a second (signer78 too)."""
+
+
+def owner_asks(c: Chain, w: str) -> list[SignedOrder]:
+    """``ORDERS`` asks of contract wallet ``w`` signed by its owner, at fresh prices each run
+    (the shared chain's height)."""
+    price = 3000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000
+    return [
+        sign_order(
+            replace(ask(c, ALICE, E18 // 10, (price + k) * E6), maker=w), c.domain, c.keys[OWNER]
+        )
+        for k in range(ORDERS)
+    ]
+
 
 async def test_a_rotated_wallet_owner_costs_the_honest_relay_nothing(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
     w = wallet(c, "ERC1271OwnedWallet")
-    price = 3000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000  # (fresh hashes each run)
-    orders = [
-        sign_order(
-            replace(ask(c, ALICE, E18 // 10, (price + k) * E6), maker=w), c.domain, c.keys[OWNER]
-        )
-        for k in range(ORDERS)
-    ]
-    fast = GossipConfig(dial_interval=0.1, ae_interval=0.3)
-    base_a = node_config(c, tmp_path / "a.db", gossip=fast)
-    base_b = node_config(c, tmp_path / "b.db", operator=18, gossip=fast)
+    orders = owner_asks(c, w)
+    base_a = node_config(c, tmp_path / "a.db", gossip=FAST)
+    base_b = node_config(c, tmp_path / "b.db", operator=18, gossip=FAST)
     async with running_node(base_a) as (a, api_a):
         await wait_for(a.mirror_ready, 30)
         for so in orders:

@@ -25,16 +25,14 @@ from eth_hash.auto import keccak
 
 from sdex.chain.exchange import deploy, load_abi
 from sdex.chain.rpc import quantity
-from sdex.gossip.actions import GossipConfig
 from sdex.order import sign_order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import behind_proxy
 from tests.test_eip1271 import OWNER
-from tests.test_node import ALICE, E6, E18, ask
+from tests.test_node import E18
+from tests.test_review78_contract_signer_rotated import FAST, ORDERS, owner_asks
 
-ORDERS = 4
-"""The wallet's orders (at 5 points each, four reach ``BAN_SCORE``: ``a`` banned before)."""
 GAS = 3_000_000
 """Gas of the block's transactions, given (no estimate: the wallet is not there yet)."""
 
@@ -75,18 +73,11 @@ async def test_a_wallet_a_block_ahead_of_a_peer_costs_the_relay_nothing(
     init_code = load_abi("ERC1271Wallet").deploy_data(c.address(OWNER))
     w = create2_address(deployer, salt, init_code)
     c.weth.transfer(c.sender(OWNER), w, 10 * E18)  # (funds sent to it before it exists)
-    price = 3000 + head(c) % 1000
-    orders = [
-        sign_order(
-            replace(ask(c, ALICE, E18 // 10, (price + k) * E6), maker=w), c.domain, c.keys[OWNER]
-        )
-        for k in range(ORDERS)
-    ]
-    fast = GossipConfig(dial_interval=0.1, ae_interval=0.3)
-    base_a = node_config(c, tmp_path / "a.db", gossip=fast)
+    orders = owner_asks(c, w)
+    base_a = node_config(c, tmp_path / "a.db", gossip=FAST)
     with behind_proxy(c.rpc.url) as lagging:
         base_b = node_config(
-            c, tmp_path / "b.db", operator=18, gossip=fast, rpc=lagging, new_heads=False
+            c, tmp_path / "b.db", operator=18, gossip=FAST, rpc=lagging, new_heads=False
         )
         async with (
             running_node(base_a) as (a, api_a),
