@@ -14,6 +14,7 @@ every other poll as a backend with no Exchange yet (a devnet restarted, not depl
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -56,8 +57,9 @@ async def test_a_standing_wrong_chain_hold_says_since_when_and_what_to_do(
         last = logged()[-1]
         assert last.levelno == logging.ERROR and "--rpc" in last.getMessage()
         polls, chains = said.polls, set()
-        while said.polls < polls + 8:  # (ok and wrong-chain in turn: wrong-chain at each)
-            chains.add((await api.get("/health"))[1]["chain"])
+        async with asyncio.timeout(60):  # (ok and wrong-chain in turn: wrong-chain at each)
+            while said.polls < polls + 8:
+                chains.add((await api.get("/health"))[1]["chain"])
         assert chains == {"wrong-chain"}, chains
 
         said.armed.clear()  # the other backend gone: two polls on our blocks, proven ours

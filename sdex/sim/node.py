@@ -53,7 +53,7 @@ class Host(Protocol):
 
 class Waiting:
     """A peer's batch in the intake's queue: how many of its orders went to the intake, and
-    their verdicts so far (``sdex.gossip.checks``'s ``_Entry``)."""
+    their verdicts so far (``sdex.gossip.checkparts``' ``Entry``)."""
 
     __slots__ = ("answer", "check", "core", "given", "results")
 
