@@ -151,7 +151,7 @@ class Node(NodePeering):
         ceiling = ReadCeiling(cfg.chain_read_total)  # (all senders together)
         self.read_budget = ReadBudget(cfg.chain_read_limit, ceiling, "wallets")
         # wallet orders wait (bounded) for a replaying mirror, not read one by one (replay79)
-        self.replay_hold = ReplayHold(self.mirror_ready, lambda: self.watcher.status in FOLLOWING)
+        self.replay_hold = ReplayHold(self.replayed, lambda: self.watcher.status in FOLLOWING)
         self.peer_read_budget = ReadBudget(  # (a bucket per peer with a bound of its own)
             cfg.peer_chain_read_limit,
             ceiling,

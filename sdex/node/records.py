@@ -389,6 +389,12 @@ class NodeState:
         w = self.watcher
         return w.status == "ok" and w.caught_up.is_set() and w.lag <= MIRROR_MAX_LAG
 
+    def replayed(self) -> bool:
+        """The watcher has replayed the chain to its head: a wallet's order waits no longer
+        (``sdex.node.replayhold``; a mirror that trails the head, ``mirror_ready`` false, is
+        no replay: its order is read at once, never held)."""
+        return self.watcher.caught_up.is_set()
+
     def _pending(self, rec: Record) -> int:
         st = self.book.get(rec.signed.hash)
         return st.pending if st is not None else 0

@@ -39,8 +39,9 @@ POLL = 0.05
 
 
 class ReplayHold:
-    """Orders waiting for the mirror to follow the chain (``ready``), while the chain is
-    followed (``following``: else the wait ends, its order answered as the status says)."""
+    """Orders waiting for the watcher to replay the chain to its head (``ready``: then the
+    mirror judges them if it follows), while the chain is followed (``following``: else the
+    wait ends, its order answered as the status says)."""
 
     def __init__(
         self,
