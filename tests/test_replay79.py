@@ -109,6 +109,15 @@ async def test_orders_posted_during_the_start_replay_wait_for_the_mirror(
 
             await wait_for(all_in, timeout=120)
             assert not node.mirror_ready()  # (still replaying: the gate holds its last read)
+            if held_now(node):  # (new: they wait, shown on /health)
+                _, health = await api.get("/health")
+                assert health["chainMirror"]["replayHold"]["now"] == ORDERS, health
+            # bad input is refused at once meanwhile, never held
+            late = c.sign(ask(c, ALICE, E15, 3_000_000, expiry=c.now() - 1))
+            for bad in ({"maker": "0x12"}, late.to_json()):
+                code, body = await api.post("/v1/orders", bad)
+                assert code == 400, body
+            assert not any(p.done() for p in posts) or not held_now(node)
             gate.release.set()
             answers = await asyncio.gather(*posts)
             codes = Counter(code for code, _, _ in answers)
