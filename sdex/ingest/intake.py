@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 
 from sdex.chain import OrderState
 from sdex.futures import retrieved
+from sdex.ingest.holds import Hand, Hold, held
 from sdex.ingest.limits import Limits
 from sdex.ingest.readturns import SUBMITTER
 from sdex.ingest.rejections import (
@@ -36,8 +37,6 @@ Spend = Callable[[int], str | None]
 now: its sender's budget of chain reads (``sdex.node.readbudget``) takes a token, naming the
 sender it charged (its read's ``readturns.SUBMITTER``: "" none), or refuses, None (the order
 is answered ``THROTTLED``). Asked only of an order that needs a read."""
-Hand = Callable[[], object]
-"""Called just before an intake call's first wait: its signatures' hand-over (sim48)."""
 
 READ_DEADLINE = 8.0
 """Seconds an order's chain read may take, waits for a connection included, before its
@@ -112,7 +111,8 @@ class Intake(OrderRules):
 
     async def submit(self, obj: object, check_fee: bool = True, spend: Spend | None = None,
                      handing: Hand | None = None, fronted: SignedOrder | None = None,
-                     reading: Hand | None = None) -> IntakeResult:  # fmt: skip
+                     reading: Hand | None = None, hold: Hold | None = None,
+                     ) -> IntakeResult:  # fmt: skip
         first = self._ruled(fronted, check_fee) if fronted else self.check_offchain(obj, check_fee)
         if not isinstance(first, SignedOrder):
             return first
@@ -127,11 +127,11 @@ class Intake(OrderRules):
             return result
         if reading is not None:
             reading()
-        return await self._after_read(signed, ecdsa_ok, spend)
+        return await self._after_read(signed, ecdsa_ok, spend, hold)
 
     async def submit_each(
         self, objs: Sequence[object], check_fee: bool = True, spend: Spend | None = None,
-        handing: Hand | None = None, reading: Hand | None = None,
+        handing: Hand | None = None, reading: Hand | None = None, hold: Hold | None = None,
     ) -> AsyncGenerator[tuple[int, IntakeResult], None]:  # fmt: skip
         """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
         without a task per order: the off-chain checks of all, their signatures in one
@@ -168,7 +168,7 @@ class Intake(OrderRules):
         # view burns its gas) held every other sender's order of the call (review74b: a
         # wallet group's, http69)
         pending = {
-            asyncio.ensure_future(self._read_state(so, ok, spend, i)): (i, so, ok)
+            asyncio.ensure_future(self._read_state(so, ok, spend, i, hold)): (i, so, ok)
             for i, so, ok in reads
         }
         try:
@@ -200,20 +200,22 @@ class Intake(OrderRules):
         return None if state is None else self._verdict(signed, ecdsa_ok, state)
 
     async def _after_read(
-        self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None
+        self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None, hold: Hold | None
     ) -> IntakeResult:
         """The verdict on ``signed`` from a chain read."""
-        state = await self._read_state(signed, ecdsa_ok, spend)
+        state = await self._read_state(signed, ecdsa_ok, spend, 0, hold)
         return state if isinstance(state, Rejection) else self._verdict(signed, ecdsa_ok, state)
 
     async def _read_state(
-        self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None = None, i: int = 0
-    ) -> OrderState | Rejection:
+        self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None = None,
+        i: int = 0, hold: Hold | None = None) -> OrderState | Rejection:  # fmt: skip
         """``signed``'s chain state from a chain read, or why there is none (the chain not
-        followed; its sender's budget of reads spent: ``spend(i)`` refused)."""
+        followed; its sender's budget of reads spent: ``spend(i)`` refused; ``holds.held``)."""
         status = self.chain_status()
         if status not in FOLLOWING:  # (a backend behind answers from its past: no verdict)
             return not_following(status)
+        if hold and ecdsa_ok is True and (h := await held(hold, i, signed, self)) is not None:
+            return h  # (the mirror replayed the chain meanwhile, or the chain is not followed)
         o, mine = signed.order, None
         if ecdsa_ok is True and self.mirror is not None and self.mirror_ready():
             # (its account: all the mirror lacks; not while it replays: it would not learn)

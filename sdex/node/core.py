@@ -31,6 +31,7 @@ from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.stream import cancel_all
 from sdex.ingest import Intake, StateBatcher
+from sdex.ingest.rejections import FOLLOWING
 from sdex.ingest.verify import CONTRACT_CONNECTIONS, Eip1271Batcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Header, Mirror
@@ -40,6 +41,7 @@ from sdex.node.peering import NodePeering
 from sdex.node.process import http_url
 from sdex.node.readbudget import STRANGERS, ReadBudget, ReadCeiling
 from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResult
+from sdex.node.replayhold import ReplayHold
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.settlement.reconcile import reconcile
@@ -148,6 +150,8 @@ class Node(NodePeering):
         self.peer_intake = self._intake(self.peer_batcher, fee=None)
         ceiling = ReadCeiling(cfg.chain_read_total)  # (all senders together)
         self.read_budget = ReadBudget(cfg.chain_read_limit, ceiling, "wallets")
+        # wallet orders wait (bounded) for a replaying mirror, not read one by one (replay79)
+        self.replay_hold = ReplayHold(self.replayed, lambda: self.watcher.status in FOLLOWING)
         self.peer_read_budget = ReadBudget(  # (a bucket per peer with a bound of its own)
             cfg.peer_chain_read_limit,
             ceiling,

@@ -65,7 +65,8 @@ class NodeIntake(NodeSoftCancel):
         spend = None if client is None else self.read_budget.wallet(client)
         hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
         handing = None if started is None else lambda: hand.append(fw.start())
-        result = await self.intake.submit(obj, source == "api", spend, handing, fronted)
+        hold = None if client is None else self.replay_hold.hold(client)
+        result = await self.intake.submit(obj, source == "api", spend, handing, fronted, hold=hold)
         return self._taken(result, source, tif, label, started, hand)
 
     def _taken(
@@ -156,15 +157,21 @@ class NodeIntake(NodeSoftCancel):
         commit itself: a 2xx once its own writes are committed); one order's failure is that
         order's alone, the intake's midway the unanswered ones'."""
         spends = [None if c is None else self.read_budget.wallet(c) for _, _, c, _ in members]
+        holds = [None if c is None else self.replay_hold.hold(c) for _, _, c, _ in members]
 
         def spend(k: int) -> str | None:
             s = spends[k]
             return "" if s is None else s(k)
 
+        async def hold(k: int) -> None:  # (while the mirror replays: ``sdex.node.replayhold``)
+            if (h := holds[k]) is not None:
+                await h(k)
+
         left = set(range(len(members)))
         fw = self.forwarding
         clock = CallClock(fw, "wallet", self._pushes())  # (one call: as a peer's chunk)
-        each = self.intake.submit_each([m[0] for m in members], True, spend, clock.handing())
+        objs = [m[0] for m in members]
+        each = self.intake.submit_each(objs, True, spend, clock.handing(), hold=hold)
         try:
             async with contextlib.aclosing(each):
                 async for k, result in each:

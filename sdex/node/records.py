@@ -37,6 +37,7 @@ from sdex.node.rechecks import Rechecks
 from sdex.node.refused import Notices, Refused
 from sdex.node.registry import OrderRegistry
 from sdex.node.registry import Record as Record
+from sdex.node.replayhold import ReplayHold
 from sdex.node.unproven import Unproven
 from sdex.node.walletgroup import WalletGroup
 from sdex.order import Domain, SignedOrder
@@ -111,6 +112,8 @@ class NodeState:
     """Chain reads per wallet client (``NodeConfig.chain_read_limit``)."""
     peer_read_budget: ReadBudget
     """Chain reads per peer (``NodeConfig.peer_chain_read_limit``)."""
+    replay_hold: ReplayHold
+    """Wallet orders waiting for a replaying mirror (``sdex.node.replayhold``)."""
     sender: Sender
     settler: Settler
     watcher: Watcher
@@ -385,6 +388,12 @@ class NodeState:
         """The mirror answers intake only while it follows the chain closely."""
         w = self.watcher
         return w.status == "ok" and w.caught_up.is_set() and w.lag <= MIRROR_MAX_LAG
+
+    def replayed(self) -> bool:
+        """The watcher has replayed the chain to its head: a wallet's order waits no longer
+        (``sdex.node.replayhold``; a mirror that trails the head, ``mirror_ready`` false, is
+        no replay: its order is read at once, never held)."""
+        return self.watcher.caught_up.is_set()
 
     def _pending(self, rec: Record) -> int:
         st = self.book.get(rec.signed.hash)

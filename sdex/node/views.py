@@ -155,6 +155,8 @@ class NodeViews(NodeState):
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,
             # orders that needed a read their sender's budget refused (``sdex.node.readbudget``)
             "ordersThrottled": self.intake.throttled + self.peer_intake.throttled,
+            # wallet orders that waited for a replaying mirror (``sdex.node.replayhold``)
+            "replayHold": self.replay_hold.to_json(),
             # ... by lane of the node-wide ceiling (``--chain-read-total``) and by cause
             "chainReadLanes": {
                 "wallets": self.read_budget.stats(),

@@ -287,6 +287,8 @@ class Watcher(PollLoop):
         if fork is None:
             await self._reset(changes)
             return
+        if self.status == "behind":  # (the poll before's: it stood through the replay, replay79)
+            self.replaying(f"a reorg after the chain was behind: re-read from block {fork + 1}")
         # the store first: if it refuses, the mirror is not undone and the next poll finds
         # the reorg again (undone first, the old branch's fills would stay stored for ever)
         self.undoing()  # (before the removal is queued: no await between)
