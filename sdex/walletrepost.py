@@ -5,10 +5,10 @@ whose answer was lost, or that a node dropped, could only be signed anew).
 
 Nothing is signed. The node's network must be the order's (its chain id and Exchange: the
 EIP-712 domain it was signed in) and its market's tokens the order's, else it is refused
-before anything is sent; its listing is checked as ``sdex book``'s is before amounts are
-shown in its decimals (``sdex.wallettrust``). Then the post goes as ``sdex order``'s does
-(``sdex.walletui.post_signed``): the node's answer, or what is known of it, and the
-settlement followed."""
+before anything is sent; its listing is checked as ``sdex book``'s is (its amounts are
+shown in its decimals), a difference refused, nothing sent (``sdex.wallettrust``). Then the
+post goes as ``sdex order``'s does (``sdex.walletui.post_signed``): the node's answer, or
+what is known of it, and the settlement followed."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from sdex.order import to_checksum
 from sdex.wallet import Market, fmt_amount, fmt_price, parse_order_hash
 from sdex.walletkeep import Kept, load
 from sdex.walletout import stderr_console, stdout_console
-from sdex.wallettrust import SHOW, Trusted, check_listing
+from sdex.wallettrust import REPOST, Trusted, check_listing
 from sdex.walletui import post_signed, utc_time
 
 
@@ -69,7 +69,7 @@ def repost(
         config = client.order_config()
         market = _market(config, kept, client.base_url)
         sources = Trusted.from_options(rpc, deployment_path)
-        check_listing(config, sources, stderr_console(), market, purpose=SHOW)
+        check_listing(config, sources, stderr_console(), market, purpose=REPOST)
         _print_kept(out, market, kept)
         left = kept.signed.order.expiry - int(time.time())
         post_signed(
@@ -113,6 +113,7 @@ def _print_kept(out: Console, m: Market, kept: Kept) -> None:
         f"{fmt_price(m.price(base, quote))} {m.quote}/{m.base}), {kept.tif}"
     )
     signed_at = f", {utc_time(kept.signed_at)}" if kept.signed_at else ""
-    out.print(f"signed by {o.maker}{signed_at}; kept in {escape(str(kept.path))}")
+    out.print(f"signed by {o.maker}{signed_at}")  # (the file's path, a hash in it: user44)
+    out.print(f"kept in {escape(str(kept.path.parent))}")
     out.print(f"expires {utc_time(o.expiry)} (unix {o.expiry})")
     out.print("posting it again, the same signed order (nothing is signed anew)")

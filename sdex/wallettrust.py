@@ -74,6 +74,12 @@ DEMO = Purpose(
     "",
     "the demo started that node on that deployment: it misstates its listing",
 )
+REPOST = Purpose(
+    "refusing to post",
+    "nothing was sent",
+    "is used as the node says it to show the order's amounts, unchecked",
+    "before the order is posted",
+)
 SHOW = Purpose(
     "refusing to show amounts in the node's units",
     "nothing was shown",

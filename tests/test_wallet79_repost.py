@@ -25,7 +25,7 @@ from click.testing import CliRunner, Result
 from sdex.cli import main
 from tests.conftest import Chain
 from tests.test_cli_node import ALICE, BOB, key, node, one_line
-from tests.test_trust77_listing import _exchange, rewriting_proxy
+from tests.test_trust77_listing import _exchange, _token, rewriting_proxy
 
 HASH = re.compile(r"order (0x[0-9a-f]{64})")
 
@@ -134,7 +134,14 @@ def test_an_order_a_node_dropped_is_posted_again_as_signed(chain: Chain, tmp_pat
         with rewriting_proxy(second) as proxy:
             proxy.rewrite = _exchange("0x" + "12" * 20)
             r = _run(wallet, "repost", gtc, "--node", proxy.url)
+            proxy.rewrite = _token("USDC", decimals=18)
+            shown = _run(wallet, "repost", gtc, "--node", proxy.url, *trust)
         out = one_line(r.output)
         assert r.exit_code == 1, out
         assert f"refusing to post: order {gtc} was signed for chain 31337, Exchange" in out, out
         assert "nothing was sent" in out, out
+        out = one_line(shown.output)
+        assert shown.exit_code == 1, out
+        assert "error: refusing to post: the node's order_config differs from the deployment" in out
+        assert "tokens.USDC.decimals is 18 at the node, 6" in out and "nothing was sent" in out
+        assert "posting it again" not in out, out
