@@ -25,6 +25,7 @@ from rich.console import Console
 from sdex.chain import deploy
 from sdex.client import NodeClient
 from sdex.demo import DemoFailed, Node, Story
+from sdex.demorun import kept_text
 from sdex.order import to_checksum
 from tests.conftest import Chain
 from tests.test_trust77_listing import Rewrite, _token, rewriting_proxy
@@ -101,3 +102,13 @@ def test_the_demo_refuses_a_node_misstating_its_listing(chain: Chain, tmp_path: 
         assert held == [], (case.name, held)
         assert "alice" not in story.out.export_text(), case.name  # (no order said posted)
         assert "node-3" not in story.nodes, case.name  # (refused before it went on)
+
+
+def test_the_kept_panel_gives_the_deployment_to_every_wallet_command() -> None:
+    """``make demo KEEP=1``'s panel said ``--deployment`` "for balance, cancel --onchain,
+    audit" only: ``sdex order``, ``book``, ``cancel`` and the console given none check the
+    node's listing against nothing and warn so (trust77), or refuse a default file of another
+    network. It now names it for each, and why (failed 1 of 1 before)."""
+    said = " ".join(kept_text([("node-1", "http://127.0.0.1:8001")], Path(".sdex/demo")).split())
+    assert "--deployment .sdex/demo/devnet.json for book, each of these, and audit:" in said
+    assert "order, book, cancel and console check the node's listing against it" in said
