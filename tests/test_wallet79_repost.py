@@ -24,6 +24,7 @@ from click.testing import CliRunner, Result
 
 from sdex.cli import main
 from tests.conftest import Chain
+from tests.httpproxy import late_post_proxy
 from tests.test_cli_node import ALICE, BOB, key, node, one_line
 from tests.test_trust77_listing import _exchange, _token, rewriting_proxy
 
@@ -145,3 +146,29 @@ def test_an_order_a_node_dropped_is_posted_again_as_signed(chain: Chain, tmp_pat
         assert "error: refusing to post: the node's order_config differs from the deployment" in out
         assert "tokens.USDC.decimals is 18 at the node, 6" in out and "nothing was sent" in out
         assert "posting it again" not in out, out
+
+
+def test_an_order_whose_post_was_lost_is_posted_again_by_the_command_it_names(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A POST that never reached the node (a proxy dropping it: the wallet's 10 s run out):
+    ``sdex order`` says the node does not hold the order and now names ``sdex repost HASH``,
+    which posts that same signed order (it said only that a new ``sdex order`` signs another)."""
+    c = chain
+    wallet = tmp_path / "wallet"
+    with node(c, tmp_path) as (url, dep):
+        trust = ("--deployment", str(dep))
+        with late_post_proxy(url, hold=False) as (proxied, release):
+            r = _run(wallet, "order", "buy", "1400", "0.5", "--node", proxied,
+                     "--key", key(c, ALICE), *trust)  # fmt: skip
+            release.set()
+        said = one_line(r.output)
+        assert r.exit_code == 1, said
+        (lost,) = re.findall(r"does not hold order (0x[0-9a-f]{64})", said)
+        assert f"`sdex repost {lost}` posts this one again" in said, said
+        assert _record(url, lost).status_code == 404
+        kept = json.loads((wallet / "orders" / f"{lost}.json").read_text())["order"]
+        r = _run(wallet, "repost", lost, "--node", url, *trust)
+        out = one_line(r.output)
+        assert r.exit_code == 0 and "rests in the book" in out, out
+        assert _record(url, lost).json()["order"] == kept
