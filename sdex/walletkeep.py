@@ -55,8 +55,12 @@ class Kept:
 
 
 def wallet_dir() -> Path:
-    """Where the wallet keeps what it signed: ``$SDEX_WALLET_DIR``, else ``~/.sdex/wallet``."""
-    return Path(os.environ.get(WALLET_DIR_ENV) or DEFAULT_DIR).expanduser()
+    """Where the wallet keeps what it signed: ``$SDEX_WALLET_DIR``, else ``~/.sdex/wallet``;
+    ``OSError`` when neither can be said (no home directory known)."""
+    try:
+        return Path(os.environ.get(WALLET_DIR_ENV) or DEFAULT_DIR).expanduser()
+    except RuntimeError as e:  # (no $HOME and no password entry)
+        raise OSError(f"{e}: set ${WALLET_DIR_ENV} to a directory to keep orders in") from None
 
 
 def kept_path(order_hash: str) -> Path:
