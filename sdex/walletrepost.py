@@ -23,7 +23,7 @@ from sdex.client import NodeClient, OrderConfig
 from sdex.cliopts import (
     converter,
     deployment_option,
-    node_option,
+    node_url_check,
     one_line_errors,
     pair_market,
     rpc_option,
@@ -31,8 +31,9 @@ from sdex.cliopts import (
 )
 from sdex.errors import SdexError
 from sdex.order import to_checksum
+from sdex.urls import UrlError, check_url
 from sdex.wallet import Market, fmt_amount, fmt_price, parse_order_hash
-from sdex.walletkeep import Kept, load
+from sdex.walletkeep import Kept, KeptOrderError, load
 from sdex.walletout import stderr_console, stdout_console
 from sdex.wallettrust import REPOST, Trusted, check_listing
 from sdex.walletui import post_signed, utc_time
@@ -44,7 +45,12 @@ class RepostRefused(SdexError):
 
 @click.command()
 @click.argument("order_hash", metavar="HASH", callback=converter(parse_order_hash))
-@node_option
+@click.option(
+    "--node", "node_url", default=None, metavar="URL", callback=node_url_check,
+    envvar="SDEX_NODE", show_envvar=True,
+    help="The node to post it to, e.g. http://127.0.0.1:8001; also read from $SDEX_NODE "
+    "[default: the node it was posted to when signed].",
+)  # fmt: skip
 @wait_option
 @rpc_option(
     "JSON-RPC endpoint of the node's chain: its chain id, Exchange and the market's tokens' "
@@ -55,27 +61,44 @@ class RepostRefused(SdexError):
     "and decimals are checked against it (when it is there) before the amounts are shown."
 )
 def repost(
-    order_hash: bytes, node_url: str, settle_wait: float, rpc: str | None, deployment_path: Path
+    order_hash: bytes,
+    node_url: str | None,
+    settle_wait: float,
+    rpc: str | None,
+    deployment_path: Path,
 ) -> None:
     """Post again an order this wallet signed: the same signed order, never signed anew.
 
     `sdex order` and the console keep each order they sign (in ~/.sdex/wallet/orders, or
     $SDEX_WALLET_DIR/orders) before posting it: one whose answer was lost, or that a node
     dropped (restarted without its database), is posted again by its hash, to that node or
-    another of its network. A node that has it answers that it already had it."""
+    another of its network (--node; by default the node it was posted to). A node that has
+    it answers that it already had it."""
     out = stdout_console()
-    with one_line_errors(), NodeClient(node_url) as client:
+    with one_line_errors():
         kept = load("0x" + order_hash.hex())
+        url = node_url or _kept_node(kept)
+    with one_line_errors(), NodeClient(url) as client:
         config = client.order_config()
         market = _market(config, kept, client.base_url)
         sources = Trusted.from_options(rpc, deployment_path)
         check_listing(config, sources, stderr_console(), market, purpose=REPOST)
-        _print_kept(out, market, kept)
+        _print_kept(out, market, kept, client.base_url)
         left = kept.signed.order.expiry - int(time.time())
         post_signed(
             out, client, market, kept.side, kept.signed, kept.tif,
             expiry_seconds=max(left, 0), settle_wait=settle_wait,
         )  # fmt: skip
+
+
+def _kept_node(kept: Kept) -> str:
+    """The node the kept order was posted to when signed, its URL checked as ``--node``'s."""
+    try:
+        return check_url(kept.node)
+    except UrlError as e:
+        raise KeptOrderError(
+            f"the kept order {kept.path} names no node to post it to ({e}): give --node URL"
+        ) from None
 
 
 def _market(config: OrderConfig, kept: Kept, node: str) -> Market:
@@ -102,7 +125,7 @@ def _market(config: OrderConfig, kept: Kept, node: str) -> Market:
     return market
 
 
-def _print_kept(out: Console, m: Market, kept: Kept) -> None:
+def _print_kept(out: Console, m: Market, kept: Kept, node: str) -> None:
     """The kept order in ``sdex order``'s words, and that it goes again as signed."""
     o = kept.signed.order
     base, quote = m.base_and_quote(kept.side, o.maker_amount, o.taker_amount)
@@ -116,4 +139,6 @@ def _print_kept(out: Console, m: Market, kept: Kept) -> None:
     out.print(f"signed by {o.maker}{signed_at}")  # (the file's path, a hash in it: user44)
     out.print(f"kept in {escape(str(kept.path.parent))}")
     out.print(f"expires {utc_time(o.expiry)} (unix {o.expiry})")
-    out.print("posting it again, the same signed order (nothing is signed anew)")
+    out.print(
+        f"posting it again, the same signed order (nothing is signed anew), to {escape(node)}"
+    )

@@ -99,6 +99,12 @@ def test_an_order_a_node_dropped_is_posted_again_as_signed(chain: Chain, tmp_pat
                        stdin="send_order sell limit 1600 0.25\n")  # fmt: skip
         sold = _posted_hash(console)
         signed = {h: _record(first, h).json()["order"] for h in (gtc, sold)}
+        # (no --node: the node it was posted to, which has it)
+        out = one_line(_run(wallet, "repost", gtc, *trust).output)
+        assert (
+            f"posting it again, the same signed order (nothing is signed anew), to {first}" in out
+        )
+        assert "the node already had this order (status open)" in out, out
     kept = wallet / "orders" / f"{gtc}.json"
     assert json.loads(kept.read_text())["order"] == signed[gtc]
 
