@@ -25,14 +25,20 @@ from sdex.cliopts import (
     deployment_option,
     node_url_check,
     one_line_errors,
-    pair_market,
     rpc_option,
     wait_option,
 )
 from sdex.errors import SdexError
 from sdex.order import to_checksum
 from sdex.urls import UrlError, check_url
-from sdex.wallet import Market, fmt_amount, fmt_price, parse_order_hash
+from sdex.wallet import (
+    Market,
+    WalletInputError,
+    fmt_amount,
+    fmt_price,
+    parse_order_hash,
+    parse_pair,
+)
 from sdex.walletkeep import Kept, KeptOrderError, load
 from sdex.walletout import stderr_console, stdout_console
 from sdex.wallettrust import REPOST, Trusted, check_listing
@@ -113,7 +119,14 @@ def _market(config: OrderConfig, kept: Kept, node: str) -> Market:
             f"at {node} is on {theirs}; nothing was sent (give --node a node of the order's "
             "network)"
         )
-    market = pair_market(config, kept.pair)
+    try:
+        market = parse_pair(kept.pair, config)
+    except WalletInputError:  # (its words name --pair, which repost has not)
+        listed = ", ".join(f"{b}/{q}" for b, q in config.pairs) or "none"
+        raise RepostRefused(
+            f"refusing to post: the node at {node} does not list {kept.pair}, the market of "
+            f"order {kept.signed.hash_hex} (it lists: {listed}); nothing was sent"
+        ) from None
     if market.side_of(order) is not kept.side:
         raise RepostRefused(
             f"refusing to post: the node at {node} lists {market.name} at other token addresses "

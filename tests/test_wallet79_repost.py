@@ -76,6 +76,10 @@ def _big(kept: dict[str, object]) -> None:
     kept["node"] = "x" * 20_000
 
 
+def _flipped(config: dict[str, object]) -> None:
+    config["pairs"] = ["USDC/WETH"]
+
+
 BAD = [
     Bad("an amount changed", _amount, "its order hashes to 0x"),
     Bad("a signature changed", _signature, "signature"),
@@ -143,6 +147,8 @@ def test_an_order_a_node_dropped_is_posted_again_as_signed(chain: Chain, tmp_pat
             r = _run(wallet, "repost", gtc, "--node", proxy.url)
             proxy.rewrite = _token("USDC", decimals=18)
             shown = _run(wallet, "repost", gtc, "--node", proxy.url, *trust)
+            proxy.rewrite = _flipped
+            unlisted = _run(wallet, "repost", gtc, "--node", proxy.url, *trust)
         out = one_line(r.output)
         assert r.exit_code == 1, out
         assert f"refusing to post: order {gtc} was signed for chain 31337, Exchange" in out, out
@@ -152,6 +158,11 @@ def test_an_order_a_node_dropped_is_posted_again_as_signed(chain: Chain, tmp_pat
         assert "error: refusing to post: the node's order_config differs from the deployment" in out
         assert "tokens.USDC.decimals is 18 at the node, 6" in out and "nothing was sent" in out
         assert "posting it again" not in out, out
+        out = one_line(unlisted.output)
+        assert unlisted.exit_code == 1, out
+        said = f"does not list WETH/USDC, the market of order {gtc} (it lists: USDC/WETH)"
+        assert said in out, out
+        assert "error: refusing to post: the node at" in out and "--pair" not in out, out
 
 
 def test_an_order_whose_post_was_lost_is_posted_again_by_the_command_it_names(
