@@ -351,6 +351,11 @@ class Eip1271Batcher(StateBatcher):
         results = await self.code_rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
         return {m: _code_hash(m, r) is not None for m, r in zip(makers, results, strict=True)}
 
+    async def had_code(self, at: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of ``at``'s (maker, block) pairs, those where the maker had code (one batch)."""
+        results = await self.code_rpc.batch([("eth_getCode", [m, hex(b)]) for m, b in at])
+        return {(m, b) for (m, b), r in zip(at, results, strict=True) if _code_hash(m, r)}
+
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
         """A window's verdicts, one read per maker and submitter, all at once: a maker's rows
         run its own ``isValidSignature``, and a hostile wallet's (a view that burns its gas,
