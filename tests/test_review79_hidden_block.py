@@ -150,7 +150,11 @@ async def test_a_block_under_our_own_heard_of_first_holds_signing(
             holds = node.watcher.unapplied.to_json()
             proxy.free("logs")
             proxy.free("receipts")
-            await synced(node, c)
+
+            def applied() -> bool:  # (N and N + 1; a later block: a match sent meanwhile)
+                return node.watcher.applied is not None and node.watcher.applied.number > n
+
+            await wait_for(applied, timeout=30)
 
             async def settled_down() -> bool:
                 return (await api.status(crossing)) == "open" and (
