@@ -129,3 +129,16 @@ def test_reads_below_are_bounded_and_the_rest_wait_a_block() -> None:
     assert len(pairs) == READS * LATER_BLOCKS and later == makers[READS:]
     charge, _ = u.settle(HEAD, {m: False for m in makers if m not in later}, set())
     assert sum(charge.values()) == READS and len(u) == 5  # (the rest: at the next block)
+
+
+async def test_a_block_the_chain_will_not_answer_for_is_no_proof(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A pair whose ``eth_getCode`` the chain answers with an error (a pruned node's old
+    state; here a block past the head) counts as one with code: no charge on no evidence."""
+    nobody = "0x" + os.urandom(20).hex()
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _api):
+        assert node.contract_sigs is not None
+        future = head(chain) + 1000
+        had = await node.contract_sigs.had_code([(nobody, future), (nobody, 0)])
+    assert had == {(nobody, future)}
