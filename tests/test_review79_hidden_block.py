@@ -176,10 +176,7 @@ async def test_a_block_under_our_own_heard_of_first_holds_signing(
         ([(11, False), (13, False)], [11, 12, 13]),  # (an announcement missed: 12)
         ([(13, True), (12, True)], [11, 12]),  # (the chain went back: 13 dropped)
         ([(10, True)], []),  # (applied already)
-        (
-            [(10 + KEPT + 5, True)],
-            [11, *range(KEPT + 15 - KEPT + 2, KEPT + 16)],
-        ),  # (the lowest kept)
+        ([(KEPT + 15, True)], [11, *range(17, KEPT + 16)]),  # (the lowest kept, the top)
     ],
 )
 def test_every_block_below_one_heard_of_is_known(
@@ -192,3 +189,13 @@ def test_every_block_below_one_heard_of_is_known(
     assert [n for n, _ in u.known] == known
     assert len(u.known) <= KEPT
     assert u.holding() is bool(known)
+
+
+def test_a_start_knows_the_block_it_hears_of_first() -> None:
+    """Nothing applied yet (a start, its saved head not passed yet): the first block heard
+    of is the oldest known, not block 0 (``/health``'s ``oldestUnapplied``)."""
+    u = Unapplied()
+    u.saw(500, polled=True)
+    u.saw(502)
+    assert [n for n, _ in u.known] == [500, 501, 502]
+    assert u.to_json()["oldestUnapplied"] == 500

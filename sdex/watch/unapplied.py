@@ -76,6 +76,8 @@ class Unapplied:
             # party's under one of our own settlement alone (review79: a cancel's block under
             # our own, which alone held nothing, a match of the cancelled ask signed, reverted)
             now, low = time.monotonic(), max(last, self.applied) + 1
+            if self.applied < 0 and not known:  # (nothing applied yet, a start: this one)
+                low = number
             known.append((low, now))  # (the lowest kept, and up to ``KEPT`` - 1 highest)
             known.extend((n, now) for n in range(max(low + 1, number - KEPT + 2), number + 1))
             if len(known) > KEPT:  # (the oldest stays: since when the book is behind)
