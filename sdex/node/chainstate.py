@@ -304,16 +304,21 @@ class NodeChainState(NodeRejudge):
 
     async def _charge_unproven(self, head: int) -> None:
         """Peers' copies whose signature no wallet took, read ``LATER_BLOCKS`` below ``head``
-        or more (``sdex.node.unproven``): their makers' code read at ``head``; still none,
-        the sender pays as for a forged copy; some, the copy may be fetched again."""
+        or more (``sdex.node.unproven``): their makers' code read at ``head``, and where it
+        has none, in the blocks just below each copy's read (``Unproven.below``); none in
+        any, the sender pays as for a forged copy; some, the copy may be fetched again."""
         if not (makers := self.unproven.due(head)):
             return
         try:
             has_code = await self.contract_sigs.has_code(makers, head)
+            pairs, later = self.unproven.below(head, [m for m, c in has_code.items() if not c])
+            had = await self.contract_sigs.had_code(pairs) if pairs else set()
         except Exception as e:  # (they wait: the next block reads them again)
             log.warning("peers' unproven signatures' makers not read at block %d: %s", head, e)
             return
-        charge, spared = self.unproven.settle(head, has_code)
+        for maker in later:  # (past the bound of reads: at the next block)
+            del has_code[maker]
+        charge, spared = self.unproven.settle(head, has_code, had)
         for peer, copies in charge.items():
             if self.gossip is not None:
                 self.gossip.penalize(peer, copies)

@@ -62,18 +62,27 @@ class Unapplied:
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
 
     def saw(self, number: int, polled: bool = False) -> None:
-        """The chain has block ``number`` (a newHeads announcement; ``polled``: a poll's
-        answer for the latest block, which also drops the blocks above it: the chain went
-        back below them, a reorg or a rewind)."""
+        """The chain has block ``number``, and so every block below it (a newHeads
+        announcement; ``polled``: a poll's answer for the latest block, which also drops the
+        blocks above it: the chain went back below them, a reorg or a rewind)."""
         known = self.known
         if polled:
             while known and known[-1][0] > number:
                 known.pop()
-            self.ended()
-        if number > self.applied and (not known or number > known[-1][0]):
-            known.append((number, time.monotonic()))
-            if len(known) > KEPT:
-                del known[1]  # (the oldest stays: since when the book is behind)
+        last = known[-1][0] if known else self.applied
+        if number > self.applied and number > last:
+            # Every block up to it, each known from now: one between was never heard of
+            # (polled, no newHeads; an announcement missed) but is there, and may be another
+            # party's under one of our own settlement alone (review79: a cancel's block under
+            # our own, which alone held nothing, a match of the cancelled ask signed, reverted)
+            now, low = time.monotonic(), max(last, self.applied) + 1
+            if self.applied < 0 and not known:  # (nothing applied yet, a start: this one)
+                low = number
+            known.append((low, now))  # (the lowest kept, and up to ``KEPT`` - 1 highest)
+            known.extend((n, now) for n in range(max(low + 1, number - KEPT + 2), number + 1))
+            if len(known) > KEPT:  # (the oldest stays: since when the book is behind)
+                del known[1 : len(known) - KEPT + 1]
+        self.ended()  # (an announcement may show a block our own: ``own``)
 
     def caught_up(self, number: int) -> None:
         """The node applied the changes of the blocks up to ``number``."""
