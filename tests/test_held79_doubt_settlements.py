@@ -1,0 +1,98 @@
+"""held79: a doubt about the chain's identity neither counts a settlement lost nor lets a held
+send go out stale.
+
+doubt78 and keep78 held the lane's sends while the chain's identity is in doubt
+(``sdex.mirror.doubt``); two gaps were left. A settlement's wait judged it lost
+(``receipts._judged``: the sender's count past its nonce, no receipt, twice) before it asked
+whether the chain was in doubt: the answers of another chain counted a sound settlement lost,
+its orders matched again (a second settlement, paid, if both landed). And a send held through
+a doubt went out when it ended however long it lasted, even when an order of it had been
+soft-cancelled meanwhile. Now a wait judges nothing in a doubt, and a held send past
+``HELD_SEND_MAX`` (or one whose order was cancelled before its send) is cancelled at its nonce
+instead (a transfer of nothing: ``NonceLane._withheld``), never sent. Real Hardhat, the node's
+settler with its own SQLite store, real proxies on loopback (``tests.rpcfault``), and the
+node's ``ChainDoubt`` raised and proven as the watcher does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdex.chain import Rpc
+from sdex.mirror.doubt import AGREE, ChainDoubt
+from sdex.settlement import Outcome
+from tests.conftest import Chain, chain_of
+from tests.nodeutil import wait_for
+from tests.rpcfault import OTHER_COUNT, other_chain_proxy
+from tests.test_count77_lied_count import counts
+from tests.test_settlement_fallback import pair, running_settler
+
+WHY = "deployment block 1: the chain answered 0xcd.., then ours"
+"""The doubt the tests raise (as the watcher's ``ChainDoubt.said`` would)."""
+BOUND = 2.0
+"""Seconds a send may be held in a doubt and still go (``HELD_SEND_MAX``, shortened)."""
+
+
+def proven(doubt: ChainDoubt) -> None:
+    """The doubt ended as the watcher ends one: ``AGREE`` polls on our chain in a row."""
+    for _ in range(AGREE):
+        doubt.through()
+    assert not doubt.held
+
+
+def mine_pool(c: Chain) -> None:
+    """Automine again, and a block mined with the pool (anvil mines none on the switch)."""
+    c.rpc.call("evm_setAutomine", True)
+    c.rpc.call("evm_mine")
+
+
+async def test_a_pooled_settlement_is_not_counted_lost_in_a_doubt(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A settlement pooled (mining paused); the chain's identity comes in doubt and the
+    endpoint answers as another chain's backend (the operator's count past its nonce, no
+    receipt, no transaction). Its wait judges nothing while the doubt stands (before: counted
+    lost at its next check, its matches failed: failed 3 of 3); once the doubt ends and the
+    chain mines its pool, it settles."""
+    with other_chain_proxy(chain.rpc.url) as (url, other, told):
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path) as (s, results):
+            doubt = ChainDoubt()
+            s.async_sends.doubt = lambda: doubt.held
+            operator = s.sender.address
+            before = counts(chain, operator)
+            chain.rpc.call("evm_setAutomine", False)
+            try:
+                s.submit([pair(c, 0)])
+                await wait_for(lambda: s.sent == 1 and not s.sends, 30)
+                assert counts(chain, operator) == (before[0], before[1] + 1)  # (pooled)
+                doubt.said(WHY)
+                other.set()
+                first = s.keep_holds
+                # (before held79 no check counted a hold: it was lost at the second answer)
+                await wait_for(lambda: bool(results) or s.keep_holds >= first + 3, 60)
+                assert results == [], results
+                assert told[0] > 0  # (the receipt asks met the other chain's answers)
+                other.clear()
+                proven(doubt)
+            finally:
+                mine_pool(chain)
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
+            assert results[0].outcome is Outcome.SETTLED, results[0]
+            assert s.lost == 0 and counts(chain, operator) == (before[0] + 1,) * 2
+
+
+def test_the_proxy_answers_as_another_chain(chain: Chain) -> None:
+    """``other_chain_proxy`` answers the lane's reads, alone and in a batch, as another
+    chain's backend while flipped, and forwards them otherwise."""
+    address = chain.address(0)
+    with other_chain_proxy(chain.rpc.url) as (url, other, told):
+        rpc = Rpc(url)
+        honest = rpc.call("eth_getTransactionCount", address, "latest")
+        other.set()
+        assert int(rpc.call("eth_getTransactionCount", address, "latest"), 16) == OTHER_COUNT
+        asks = [("eth_getTransactionReceipt", ["0x" + "11" * 32]), ("eth_blockNumber", [])]
+        batch = rpc.batch(asks)
+        assert batch[0] is None and isinstance(batch[1], str)
+        other.clear()
+        assert rpc.call("eth_getTransactionCount", address, "latest") == honest
+        assert told[0] == 2
