@@ -15,14 +15,23 @@ node's ``ChainDoubt`` raised and proven as the watcher does."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from sdex.chain import Rpc
+from sdex.keccak import keccak
+from sdex.matching.match import Match
 from sdex.mirror.doubt import AGREE, ChainDoubt
-from sdex.settlement import Outcome
+from sdex.settlement import Outcome, SettledMatch, batchtx
+from sdex.settlement.take import WITHDRAWN_WHY
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
-from tests.rpcfault import OTHER_COUNT, other_chain_proxy
+from tests.rpcfault import HOLD, OTHER_COUNT, Answer, Gate, _proxy, other_chain_proxy
 from tests.test_count77_lied_count import counts
 from tests.test_settlement_fallback import pair, running_settler
 
@@ -79,6 +88,101 @@ async def test_a_pooled_settlement_is_not_counted_lost_in_a_doubt(
             await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
             assert results[0].outcome is Outcome.SETTLED, results[0]
             assert s.lost == 0 and counts(chain, operator) == (before[0] + 1,) * 2
+
+
+@contextmanager
+def sends_proxy(upstream: str) -> Iterator[tuple[str, Gate, list[str]]]:
+    """The URL of a proxy to ``upstream`` recording the hash of each raw transaction sent,
+    and holding the first send once its gate is armed (``Gate``: its ``held`` then set)
+    until released (``HOLD`` at most)."""
+    gate = Gate(lambda _: True)
+    sent: list[str] = []
+    lock = threading.Lock()
+
+    def intercept(req: object) -> Answer | None:
+        calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
+        raws = [
+            str((c.get("params") or [""])[0])
+            for c in calls
+            if str(c.get("method", "")).startswith("eth_sendRaw")
+        ]
+        if not raws:
+            return None
+        with lock:
+            sent.extend("0x" + keccak(bytes.fromhex(r.removeprefix("0x"))).hex() for r in raws)
+            caught = gate.armed.is_set() and not gate.held.is_set()
+            if caught:
+                gate.held.set()
+        if caught:
+            gate.release.wait(HOLD)
+        return None
+
+    with _proxy(upstream, intercept) as url:
+        try:
+            yield url, gate, sent
+        finally:
+            gate.release.set()  # (before the server closes: it joins its handlers' threads)
+
+
+def _of(results: list[SettledMatch], m: Match) -> SettledMatch:
+    (r,) = [r for r in results if r.match is m]
+    return r
+
+
+@pytest.mark.parametrize("why", ["bound", "cancel", "cancel-no-doubt"])
+async def test_a_held_send_is_cancelled_not_sent_when_stale(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    """Two batches (``max_batch`` 1): the second signed and queued behind the first's send
+    (held at the proxy). ``bound``: a doubt begins and stands past the bound; ``cancel``: a
+    short doubt, an order of the second's match soft-cancelled in it (its withdrawer says
+    so, as the node's does); ``cancel-no-doubt``: the same while it waits its turn, no
+    doubt. Once its turn comes the second is not sent: a transfer of nothing takes its
+    nonce, and its match fails, counted against neither order (before: sent when the doubt
+    ended, settled: failed 3 of 3 each)."""
+    monkeypatch.setattr(batchtx, "HELD_SEND_MAX", BOUND)
+    cancelled: set[bytes] = set()
+    with sends_proxy(chain.rpc.url) as (url, gate, sent):
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path, max_batch=1) as (s, results):
+            doubt = ChainDoubt()
+            s.async_sends.doubt = lambda: doubt.held
+            s.withdrawn = lambda batch: {
+                i: WITHDRAWN_WHY
+                for i, m in enumerate(batch)
+                if not cancelled.isdisjoint((m.resting.hash, m.incoming.hash))
+            }
+            operator = s.sender.address
+            before = counts(chain, operator)
+            first, second = pair(c, 0), pair(c, 1)
+            gate.armed.set()
+            s.submit([first])
+            await wait_for(gate.held.is_set, 30)
+            s.submit([second])  # (a full batch waiting: formed at once)
+            await wait_for(lambda: s.sent == 2, 30)  # (signed, queued behind the first)
+            (tx,) = [h for h, (_, t) in s.signed_views.items() if t.nonce == before[1] + 1]
+            if why != "cancel-no-doubt":
+                doubt.said(WHY)
+            if why != "bound":
+                cancelled.add(second.resting.hash)  # (its maker's cancel acknowledged)
+            gate.release.set()
+            await wait_for(lambda: counts(chain, operator)[0] > before[0], 30)  # (the first)
+            if doubt.held:
+                await wait_for(lambda: s.doubt_holds >= 1, 30)  # (the second held)
+                loop = asyncio.get_running_loop()
+                began = loop.time()
+                if why == "bound":  # (the bound passes while the doubt stands)
+                    await wait_for(lambda: loop.time() > began + BOUND + 0.5, 30)
+                assert counts(chain, operator) == (before[0] + 1,) * 2 and tx not in sent
+                proven(doubt)
+            await wait_for(lambda: s.idle.is_set() and len(results) == 2, 60)
+            assert _of(results, first).outcome is Outcome.SETTLED
+            r = _of(results, second)
+            assert r.outcome is Outcome.FAILED and r.nonce_taken, r
+            assert r.reason.startswith("not sent"), r.reason
+            assert tx not in sent, "the held settlement was sent"
+            assert chain.rpc.call("eth_getTransactionReceipt", tx) is None
+            assert s.cancelled == 1 and counts(chain, operator) == (before[0] + 2,) * 2
 
 
 def test_the_proxy_answers_as_another_chain(chain: Chain) -> None:

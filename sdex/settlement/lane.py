@@ -53,6 +53,8 @@ class NonceLane(SigningLane):
     its nonce sent again in its place."""
     cancelled = 0
     """Settlements cancelled at their nonce past their bound (``_cancel``)."""
+    withheld: dict[str, str]
+    """Of the settlements awaited, those never sent, cancelled instead, and why (``_withheld``)."""
     blocks: BlockReceipts | None
     gap_fills: int
     store: Store
@@ -240,6 +242,21 @@ class NonceLane(SigningLane):
                 signed.tx_hash, signed.nonce, got.tx_hash,
             )  # fmt: skip
         return got
+
+    async def _withheld(self, signed: SignedTx, why: str) -> None:
+        """(``_broadcast``'s: ``signed`` never sent, ``why``) Its row dropped (a restart never
+        sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
+        again by its wait (``_receipt``), which fails its matches once the nonce is taken,
+        counted against neither order (``BatchTx._landing``; held79)."""
+        self.withheld[signed.tx_hash] = why
+        log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
+        try:
+            await self.store.set_settlement_status(signed.tx_hash, "dropped")
+            cancel = await self._cancel(signed)
+            if not self.async_sends.doubted():  # (begun meanwhile: the wait sends it after)
+                await self.async_sends.rpc.call("eth_sendRawTransaction", cancel.raw)
+        except Exception as e:
+            log.warning("the cancel of settlement %s not sent: %s", signed.tx_hash, e)
 
     async def _fill(self, nonces: range) -> None:
         """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""

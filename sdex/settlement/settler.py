@@ -172,6 +172,8 @@ class Settler(BatchTx):
         """Those of a replaced chain displaced on the new one (``sdex.settlement.stale``)."""
         self.cancels: dict[str, SignedTx] = {}
         """Settlements in flight cancelled at their nonce past their bound, and by what."""
+        self.withheld: dict[str, str] = {}
+        """Settlements never sent, cancelled at their nonce instead, and why (``_withheld``)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
