@@ -27,7 +27,7 @@ from sdex.chain import Rpc
 from sdex.keccak import keccak
 from sdex.matching.match import Match
 from sdex.mirror.doubt import AGREE, ChainDoubt
-from sdex.settlement import Outcome, SettledMatch, batchtx
+from sdex.settlement import Outcome, SettledMatch, batchtx, signing
 from sdex.settlement.take import WITHDRAWN_WHY
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
@@ -147,6 +147,7 @@ async def test_a_held_send_is_cancelled_not_sent_when_stale(
         async with running_settler(c, tmp_path, max_batch=1) as (s, results):
             doubt = ChainDoubt()
             s.async_sends.doubt = lambda: doubt.held
+            doubt.changed = s.wake  # (as the node's gate does once a doubt ends)
             s.withdrawn = lambda batch: {
                 i: WITHDRAWN_WHY
                 for i, m in enumerate(batch)
@@ -200,3 +201,27 @@ def test_the_proxy_answers_as_another_chain(chain: Chain) -> None:
         other.clear()
         assert rpc.call("eth_getTransactionCount", address, "latest") == honest
         assert told[0] == 2
+
+
+async def test_a_held_send_goes_on_when_the_node_wakes_the_lane(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send held by a doubt (``SigningLane._undoubted``) goes on as soon as the doubt ends
+    and the node wakes the settler (``ChainDoubt.changed``: its gate calls
+    ``Settler.wake``), not at its next look (``DOUBT_STEP``, made 10 minutes here; before:
+    looked at on a timer only, never woken: failed 3 of 3)."""
+    monkeypatch.setattr(signing, "DOUBT_STEP", 600.0)
+    async with running_settler(chain, tmp_path) as (s, _results):
+        doubt = ChainDoubt()
+        s.async_sends.doubt = lambda: doubt.held
+        doubt.changed = s.wake
+        doubt.said(WHY)
+        waiting = asyncio.ensure_future(s._undoubted("a test's send"))
+        try:
+            await wait_for(lambda: s.doubt_holds >= 1, 30)
+            assert not waiting.done()
+            proven(doubt)
+            async with asyncio.timeout(30):
+                assert await waiting > 0
+        finally:
+            waiting.cancel()

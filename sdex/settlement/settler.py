@@ -151,6 +151,7 @@ class Settler(BatchTx):
         """The last batch formed, until its broadcast ended (or it never went)."""
         self.stages = StageTimes(waiting=lambda: self._submitted)
         self._wake = asyncio.Event()
+        self._unheld = asyncio.Event()
         self._full = asyncio.Event()
         """Set once a full batch waits: it stops the wait for the broadcast under way."""
         self._send_lock = asyncio.Lock()
@@ -220,8 +221,10 @@ class Settler(BatchTx):
                 self._full.set()
 
     def wake(self) -> None:
-        """Look at the queue again: a hold of some of its matches ended (``held``)."""
+        """Look at the queue again: a hold of some of its matches ended (``held``), or the
+        doubt holding the lane's sends (``_undoubted``: looked at again at once)."""
         self._wake.set()
+        self._unheld.set()
 
     def queued(self) -> list[Match]:
         """The matches waiting for a batch, not yet taken."""

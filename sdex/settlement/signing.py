@@ -6,6 +6,7 @@ broadcast on the event loop once its record is durable, one at a time in nonce o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -26,9 +27,10 @@ from sdex.settlement.stale import displace
 log = logging.getLogger("sdex.settlement")
 
 NOT_ITS_CHAIN = "the chain behind the URL is not the one it was signed for"
-DOUBT_STEP = 0.05
-"""Seconds between looks at whether the chain's identity is still in doubt
-(``SigningLane._undoubted``: a send of the lane's held meanwhile)."""
+DOUBT_STEP = 1.0
+"""Most seconds between looks at whether the chain's identity is still in doubt
+(``SigningLane._undoubted``: a send of the lane's held meanwhile); looked at again at once
+when woken (``Settler.wake``: the node calls it as a doubt ends). Before held79, every 50 ms."""
 HELD_SEND_MAX = 30.0
 """Seconds a settlement's send may be held by a doubt (``SigningLane._undoubted``) and still
 go out once the doubt ends: past it, it is cancelled at its nonce instead (a transfer of
@@ -65,6 +67,8 @@ class SigningLane:
     """One past the highest nonce of the lane's transactions it saw mined (``mined``), or
     the lowest count it believed since (``_believed``)."""
     doubt_holds = 0
+    _unheld: asyncio.Event
+    """Set when the lane's holds may have ended (``Settler.wake``): ``_undoubted`` looks."""
     """Sends and gap fills of the lane held while the chain's identity was in doubt
     (``_undoubted``)."""
 
@@ -155,8 +159,13 @@ class SigningLane:
         )
         loop = asyncio.get_running_loop()
         began = loop.time()
-        while self.async_sends.doubted():
-            await asyncio.sleep(DOUBT_STEP)
+        while True:
+            self._unheld.clear()  # (before the look: a wake after it is not lost)
+            if not self.async_sends.doubted():
+                break
+            with contextlib.suppress(TimeoutError):  # (a doubt that ends without a wake)
+                async with asyncio.timeout(DOUBT_STEP):
+                    await self._unheld.wait()
         log.warning("%s goes on: the chain's identity is proven", what)
         return loop.time() - began
 
