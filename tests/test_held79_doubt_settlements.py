@@ -9,7 +9,7 @@ its orders matched again (a second settlement, paid, if both landed). And a send
 a doubt went out when it ended however long it lasted, even when an order of it had been
 soft-cancelled meanwhile. Now a wait judges nothing in a doubt, and a held send past
 ``HELD_SEND_MAX`` (or one whose order was cancelled before its send) is cancelled at its nonce
-instead (a transfer of nothing: ``NonceLane._withheld``), never sent. Real Hardhat, the node's
+instead (a transfer of nothing: ``BatchTx._withheld``), never sent. Real Hardhat, the node's
 settler with its own SQLite store, real proxies on loopback (``tests.rpcfault``), and the
 node's ``ChainDoubt`` raised and proven as the watcher does."""
 

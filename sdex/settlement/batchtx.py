@@ -79,6 +79,8 @@ class BatchTx(NonceLane):
     refused: int
     nonce_refusals: int
     most_in_flight: int
+    withheld: dict[str, str]
+    """Of the settlements awaited, those never sent, cancelled instead, and why (``_withheld``)."""
 
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
@@ -98,6 +100,9 @@ class BatchTx(NonceLane):
             return f"{WITHHELD_WHY} ({len(out)} of {len(batch)} matches)" if out else ""
 
         signed = await self._sign_next(ex.address, data, gas, check)
+        # (a nonce the chain's count gave back, a send refused not for its nonce: held79)
+        at = [h for h, (_, t) in self.signed_views.items() if t.nonce == signed.nonce]
+        self.superseded.update(h for h in at if h in self.in_flight)
         for m in batch:
             self._unsigned.pop(id(m), None)
         self.signed_out.update((id(m), m) for m in batch)
@@ -146,6 +151,21 @@ class BatchTx(NonceLane):
             return False
         except Exception:
             return True
+
+    async def _withheld(self, signed: SignedTx, why: str) -> None:
+        """(``_broadcast``'s: ``signed`` never sent, ``why``) Its row dropped (a restart never
+        sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
+        again by its wait (``_receipt``), which fails its matches once the nonce is taken,
+        counted against neither order (``BatchTx._landing``; held79)."""
+        self.withheld[signed.tx_hash] = why
+        log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
+        try:
+            await self.store.set_settlement_status(signed.tx_hash, "dropped")
+            cancel = await self._cancel(signed)
+            if not self.async_sends.doubted():  # (begun meanwhile: the wait sends it after)
+                await self.async_sends.rpc.call("eth_sendRawTransaction", cancel.raw)
+        except Exception as e:
+            log.warning("the cancel of settlement %s not sent: %s", signed.tx_hash, e)
 
     def _never_sent(self, signed: SignedTx) -> None:
         """``signed`` never reached the chain (its record refused, or the chain refused it):

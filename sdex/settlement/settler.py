@@ -174,6 +174,7 @@ class Settler(BatchTx):
         self.cancels: dict[str, SignedTx] = {}
         """Settlements in flight cancelled at their nonce past their bound, and by what."""
         self.withheld: dict[str, str] = {}
+        self.superseded: set[str] = set()
         """Settlements never sent, cancelled at their nonce instead, and why (``_withheld``)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the

@@ -34,7 +34,7 @@ when woken (``Settler.wake``: the node calls it as a doubt ends). Before held79,
 HELD_SEND_MAX = 30.0
 """Seconds a settlement's send may be held by a doubt (``SigningLane._undoubted``) and still
 go out once the doubt ends: past it, it is cancelled at its nonce instead (a transfer of
-nothing, ``NonceLane._withheld``), never sent. held79: a send held through a doubt of
+nothing, ``BatchTx._withheld``), never sent. held79: a send held through a doubt of
 minutes went out as it ended, its matches minutes old. A doubt that a poll or two flapped
 ends in seconds (``AGREE`` polls); one that stands is said stuck at 60 s (``LONG``)."""
 
@@ -170,7 +170,7 @@ class SigningLane:
         return loop.time() - began
 
     async def _withheld(self, signed: SignedTx, why: str) -> None:
-        """(``NonceLane``'s) ``signed`` is not sent (``why``): cancelled at its nonce."""
+        """(``BatchTx``'s) ``signed`` is not sent (``why``): cancelled at its nonce."""
         raise NotImplementedError
 
     def _same_chain(self, signed: SignedTx, view: ChainView | None) -> None:
