@@ -101,6 +101,9 @@ class NodeChainState(NodeRejudge):
             # chain words read of blocks a reset or reorg undid: the mirror's word stands
             low = -1 if changes.reset else changes.fork
             self._read_past = {h: at for h, at in past.items() if at <= low}
+        if (funds := self._funds_past) and (changes.reset or changes.fork >= 0):
+            low = -1 if changes.reset else changes.fork  # (so are the funds read there)
+            self._funds_past = {a: at for a, at in funds.items() if at <= low}
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         if (kept := self._undone.add(changes.reverted)) is not None:

@@ -1,0 +1,112 @@
+"""race79: a failed settlement's diagnosis reads the makers' funds at the chain's latest
+block; a mirror behind that block must not give a maker found short her older funds back.
+
+settle69 [resting] failed 3 of 8 after sybil78's merge: the adopted settlement of ALICE's
+ask reverted (she had moved her WETH away in its block), the diagnosis read her funds there
+(0) and left the ask unfunded; then the watcher's first poll, still replaying the blocks
+since the deployment, applied a block below the read: its funds (1000 WETH) went into the
+book, the ask matched CAROL's open bid, and that settlement reverted too (the operator's gas
+for a revert the diagnosis had foreseen). Here the watcher's first apply is held (a hook
+around the node's ``_on_block``) until the diagnosis has ended, so the mirror's older word
+comes after the read every time. Real Hardhat, mining paused while the settlement is
+pooled (settle65's setup)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from sdex.matching.match import Match
+from sdex.node.core import Node
+from sdex.settlement import reconcile
+from sdex.store import ChainIdentity, Store
+from sdex.watch.changes import BlockChanges
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_reorg63_replaced_restart import OPERATOR
+from tests.test_settle65_adopt_ioc import stored_pooled
+from tests.test_settle69_adopted_oneshot_failed import move_pooled, record
+
+HOOK_BOUND = 60.0
+"""Seconds at most the first apply is held (the test fails on its own bounds before)."""
+
+
+async def test_a_mirror_behind_the_diagnosis_gives_no_funds_back(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (the IOC order: its match pooled)
+    other = c.sign(bid(c, CAROL, E18, 3000 * E6))  # (open, GTC: it crosses the resting one)
+    alice = (resting.order.maker, resting.order.maker_token)  # (her WETH)
+    held: asyncio.Queue[BlockChanges] = asyncio.Queue()
+    gate = asyncio.Event()
+    applied = Node._on_block
+
+    async def first_apply_held(node: Node, changes: BlockChanges) -> None:
+        if not gate.is_set():  # (the first poll's apply: it waits for the diagnosis)
+            held.put_nowait(changes)
+            async with asyncio.timeout(HOOK_BOUND):
+                await gate.wait()
+        await applied(node, changes)
+
+    monkeypatch.setattr(Node, "_on_block", first_apply_held)
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(taker, 2, "open", "api", "ioc")
+    store.add_order(other, 3, "open", "api")
+    tx = await stored_pooled(c, store, resting, taker)
+    try:
+        async with running_node(cfg) as (node, api):
+            assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
+            matched: list[Match] = []  # (every match the node makes from now on)
+            submit = node.settler.submit
+
+            def seen(matches: Sequence[Match]) -> None:
+                matched.extend(matches)
+                submit(matches)
+
+            monkeypatch.setattr(node.settler, "submit", seen)
+            async with asyncio.timeout(30):
+                stale = await held.get()  # (the mirror at a block before the transfer's)
+            assert alice in stale.funds and (node.mirror.spendable(alice) or 0) > 0, stale
+            move_pooled(c, ALICE, "WETH")
+            c.rpc.call("evm_mine")  # (the transfer first: the pooled settlement reverts)
+            receipt = c.rpc.call("eth_getTransactionReceipt", tx.tx_hash)
+            assert receipt is not None and receipt["status"] == "0x0", receipt
+            moved = int(receipt["blockNumber"], 16)
+            c.rpc.call("evm_setAutomine", True)  # (whatever the node sends next lands)
+
+            def judged() -> bool:
+                return node.settler.failed == 1 and node.settler.idle.is_set() and not node._holds
+
+            await wait_for(judged)
+            assert node.book.funds(*alice) == 0  # (the diagnosis's read, at ``moved``)
+            assert node.mirror.head is not None and node.mirror.head.number < moved
+            gate.set()  # the mirror's older word applied now, then the transfer's block
+
+            def caught_up() -> bool:
+                return node.watcher.unapplied.applied >= moved and node.settler.idle.is_set()
+
+            await wait_for(caught_up)
+            # (before: the ask matched CAROL's bid at the older block's apply; signed if the
+            # watcher had not heard of the transfer's block yet, and reverted: settle69)
+            again = [m for m in matched if resting.hash in (m.resting.hash, m.incoming.hash)]
+            assert not again, again
+            assert node.settler.sent == 0 and node.settler.failed == 1
+            assert node.settler.withdrawn_matches == 0
+            assert await record(api, resting.hash_hex) == ("unfunded", "0", "0")
+            assert await record(api, other.hash_hex) == ("open", "0", "0")
+            assert c.exchange.order_info(other.order).filled == 0
+            e = node.book.find(resting.hash)
+            assert e is None or e.pending == 0
+    finally:
+        gate.set()
+        c.rpc.call("evm_setAutomine", True)
