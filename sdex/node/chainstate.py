@@ -26,6 +26,7 @@ from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
+from sdex.node import readbudget
 from sdex.node.held import hash_of
 from sdex.node.registry import Record
 from sdex.node.rejudge import NodeRejudge, restart_reason
@@ -127,6 +128,8 @@ class NodeChainState(NodeRejudge):
         # but a verdict from an older block of the mirror may have been applied since (a
         # maker's cancel-up-to re-judges its orders): now the mirror has these fills.
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
+        traded = (self.records.get(f.order_hash) for f in changes.fills)  # (sybil78)
+        readbudget.credit_trades(self.gossip, (r.source for r in traded if r is not None))
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
         # A closed order cancelled by hash: the chain says CANCELLED first, also of a filled
