@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -63,17 +63,22 @@ class SigningLane:
     (``_undoubted``)."""
 
     def broadcast_after(
-        self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
+        self,
+        recorded: Future[Any] | None,
+        signed: SignedTx,
+        times: FlightTimes | None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) Broadcast ``signed`` on the event loop
         once ``recorded`` (its record on the store's writer) is durable and every broadcast
         queued before it ended: one at a time, in nonce order. The future raises
         ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
         the chain replaced before its turn came (never sent: resend68, an old chain's
-        settlement waiting behind a send was sent to the chain that replaced it)."""
+        settlement waiting behind a send was sent to the chain that replaced it), or what
+        ``recheck`` raises (awaited right before the send: ``BatchTx``'s, revert79)."""
         view = self.async_sends.viewed()  # (as signed: no await since)
         self.signed_views[signed.tx_hash] = (view, signed)
-        return self._send_queued(recorded, signed, times, view)
+        return self._send_queued(recorded, signed, times, view, recheck)
 
     def _send_queued(
         self,
@@ -81,11 +86,13 @@ class SigningLane:
         signed: SignedTx,
         times: FlightTimes | None,
         view: ChainView | None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) ``signed``'s broadcast, after every one queued before it,
         sent only while the node's view is ``view`` (the one it was signed in)."""
         before = self._last_broadcast
-        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
+        sending = self._broadcast(recorded, before, signed, times, view, recheck)
+        task = asyncio.ensure_future(sending)
         self._last_broadcast = task
         return task
 
@@ -96,6 +103,7 @@ class SigningLane:
         signed: SignedTx,
         times: FlightTimes | None,
         view: ChainView | None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> Receipt | None:
         if recorded is not None:
             try:
@@ -110,6 +118,8 @@ class SigningLane:
             if before is not None and not before.done():
                 await asyncio.wait((before,))
             await self._undoubted(f"broadcast of {signed.tx_hash}")
+            if recheck is not None:  # (its matches looked at again: revert79)
+                await recheck()
             self._same_chain(signed, view)
             started = True  # (``send_async`` counts it started before its first await)
             return await self.broadcaster.send_async(self.async_sends, signed, times)
