@@ -109,18 +109,21 @@ class Unapplied:
         self.longest = max(self.longest, took)
         self.cleared()
 
-    def _oldest(self) -> tuple[int, float] | None:
-        """The oldest known block not applied that is not an own settlement's alone."""
-        return next(((n, t) for n, t in self.known if not self.own(n)), None)
+    def _oldest(self, upto: int | None = None) -> tuple[int, float] | None:
+        """The oldest known block not applied that is not an own settlement's alone (at or
+        below ``upto``, if given)."""
+        known = self.known if upto is None else [(n, t) for n, t in self.known if n <= upto]
+        return next(((n, t) for n, t in known if not self.own(n)), None)
 
     def behind_for(self) -> float:
         """Seconds since that block became known (0: none)."""
         oldest = self._oldest()
         return 0.0 if oldest is None else time.monotonic() - oldest[1]
 
-    def _held(self) -> bool:
-        """Whether such a block is known, for less than ``BOUND`` (then logged once)."""
-        if not self.known or (oldest := self._oldest()) is None:
+    def _held(self, upto: int | None = None) -> bool:
+        """Whether such a block is known (at or below ``upto``, if given), for less than
+        ``BOUND`` (then logged once)."""
+        if not self.known or (oldest := self._oldest(upto)) is None:
             return False
         lag = time.monotonic() - oldest[1]
         if lag < BOUND:
@@ -151,8 +154,11 @@ class Unapplied:
         """Until no known block holds signing (``_held``: each applied, found an own
         settlement's, or past ``BOUND``), ``bound`` seconds at most: a signed settlement's
         send waits so for a block that became known since its signature (revert79), then
-        looks at its matches again (``sdex.settlement.batchtx``)."""
-        if not self._held():
+        looks at its matches again (``sdex.settlement.batchtx``). Only the blocks known now:
+        one that comes meanwhile is not waited for (under other parties' steady traffic, a
+        watcher a block behind kept a send waiting block after block, up to ``bound``)."""
+        upto = self.known[-1][0] if self.known else self.applied
+        if not self._held(upto):
             return
         began = time.monotonic()
         self.send_waits += 1
@@ -160,7 +166,7 @@ class Unapplied:
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(bound):
-                    while self._held():
+                    while self._held(upto):
                         waiter: asyncio.Future[None] = loop.create_future()
                         self._waiters.append(waiter)
                         await waiter
