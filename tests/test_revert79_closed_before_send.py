@@ -5,10 +5,10 @@ revert78 held every signature behind every block the node knew of and had not ap
 windows were left, each a paid revert when another account's cancel (or fill) lands in it:
 (b) the block mined after the signature, before the send (the record made durable first:
 behind a locked store, seconds); (a) the block mined before the signature, not yet heard (a
-loop turn with newHeads; up to the 50 ms poll without). Now the send first asks the chain's
-head when it polls and the last head it heard is older than ``HEAD_FRESH``, waits for every
-known block not its own to be applied (``PollLoop.before_send``), and looks at its matches
-again: one gone, the transaction is never sent (its nonce taken again) and the others are
+loop turn with newHeads; up to the 50 ms poll without). Now a lone match's send first asks
+the chain's head when the last head it heard is older than ``HEAD_FRESH`` and waits for every
+known block not its own to be applied (``PollLoop.before_send``); every send looks at its
+matches again: one gone, the transaction is never sent (its nonce taken again) and the others are
 signed again (``BatchTx._recheck``).
 
 Real Hardhat, a real node on loopback; (b): a real SQLite write lock from another connection
