@@ -127,8 +127,8 @@ class BatchTx(NonceLane):
     async def _recheck(self, batch: list[Match], signed: SignedTx) -> None:
         """(Right before ``signed``'s send, its record durable) ``presend`` awaited for a lone
         match (its revert costs the whole transaction; a batch's closed match is skipped,
-        a few thousand gas, and under load the head's ask and the wait cost more: one node at
-        100 crossings a second with other traffic, p50 0.6-1.1 s against 0.07-0.15), then
+        a few thousand gas, while under load every send would wait a round trip and the
+        watcher: docs/BENCHMARKS.md "revert79"), then
         ``batch``'s matches judged again (``withdrawn``: an order cancelled, filled whole or
         expiring, on chain or by its maker's soft cancel): if one is gone and ``signed`` is
         the lane's last (its nonce given back: taken again by the next signature), raise
