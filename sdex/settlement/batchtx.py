@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -50,7 +50,7 @@ from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_orde
 from sdex.settlement.signedout import SignedOut
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
-from sdex.settlement.take import Held, Unpaid, Withdrawer, still
+from sdex.settlement.take import Held, Unpaid, Withdrawer, Withdrawn, still, withdrawn_from
 from sdex.store import StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
@@ -81,6 +81,13 @@ class BatchTx(NonceLane):
     most_in_flight: int
     withheld: dict[str, str]
     """Of the settlements awaited, those never sent, cancelled instead, and why (``_withheld``)."""
+    presend: Callable[[], Awaitable[None]] | None = None
+    """Awaited right before a settlement's send (the watcher's ``before_send``: the head asked
+    when polling, a block known since the signature applied); its matches are then looked
+    at again (``_recheck``)."""
+    given_back = 0
+    """Settlements signed and never sent: an order of theirs closed (a block) or withdrawn
+    between the signature and the send (``_recheck``), their nonce taken again."""
 
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
@@ -123,9 +130,37 @@ class BatchTx(NonceLane):
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
         heads = self.mirror.announced.count if self.mirror is not None else None
-        sending = self.broadcast_after(recorded, signed, times, unsendable)  # (nonce order)
+
+        async def recheck() -> None:
+            await self._recheck(batch, signed)
+
+        # (in nonce order)
+        sending = self.broadcast_after(recorded, signed, times, unsendable, recheck)
         self.sending(sending)
         return signed, heads, sending
+
+    async def _recheck(self, batch: list[Match], signed: SignedTx) -> None:
+        """(Right before ``signed``'s send, its record durable) ``presend`` awaited for a lone
+        match (its revert costs the whole transaction; a batch's closed match is skipped,
+        a few thousand gas, while under load every send would wait a round trip and the
+        watcher: docs/BENCHMARKS.md "revert79"), then
+        ``batch``'s matches judged again (``withdrawn``: an order cancelled, filled whole or
+        expiring, on chain or by its maker's soft cancel): if one is gone and ``signed`` is
+        the lane's last (its nonce given back: taken again by the next signature), raise
+        ``Withdrawn``: never sent (``_settle``), the others signed again. revert79: a block
+        mined between the book's last look and the send (a cancel, another's fill) was
+        seen by no hold, and the settlement reverted, the operator paying. One that is not
+        the lane's last (a later one signed behind it) goes as signed."""
+        if self.presend is None:  # (no watcher: nothing learned since the signature)
+            return
+        if len(batch) == 1:  # (a lone ``matchOrders`` reverts whole: a batch only skips it)
+            await self.presend()
+        if self.withdrawn is None or self.sender.next_nonce != signed.nonce + 1:
+            return
+        kept, gone = withdrawn_from(batch, self.withdrawn)
+        if gone:
+            self.sender.give_back(signed.nonce)  # (no await since the look: still its last)
+            raise Withdrawn(kept, gone, [])
 
     async def chain_knows(self, signed: SignedTx) -> bool:
         """Whether the chain holds ``signed`` (pooled or mined), or may. A send answered
@@ -260,6 +295,18 @@ class BatchTx(NonceLane):
             nonce_taken = False
             try:
                 early = await sending
+            except Withdrawn as w:  # (an order closed since the signature: never sent)
+                log.warning(
+                    "settlement %s not sent: %d of its matches withdrawn since its signature",
+                    signed.tx_hash, len(w.gone),
+                )  # fmt: skip
+                self._never_sent(signed)
+                self._not_ahead(batch)
+                self._unsigned_again(w.kept)
+                self.signed_views.pop(signed.tx_hash, None)
+                self.store.set_settlement_status(signed.tx_hash, "dropped")
+                self.given_back += 1
+                raise
             except NotDone as e:  # not recorded, never broadcast: the matches go back
                 log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
                 self._never_sent(signed)

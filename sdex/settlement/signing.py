@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -78,19 +78,21 @@ class SigningLane:
         signed: SignedTx,
         times: FlightTimes | None,
         unsendable: Unsendable | None = None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) Broadcast ``signed`` on the event loop
         once ``recorded`` (its record on the store's writer) is durable and every broadcast
         queued before it ended: one at a time, in nonce order. The future raises
         ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
         the chain replaced before its turn came (never sent: resend68, an old chain's
-        settlement waiting behind a send was sent to the chain that replaced it).
-        ``unsendable`` (a settlement's), asked right before the send: why it must not go
-        (given the seconds a doubt held it), then cancelled at its nonce instead, never
-        sent (``_withheld``; the future gives None)."""
+        settlement waiting behind a send was sent to the chain that replaced it), or what
+        ``recheck`` raises (awaited right before the send: ``BatchTx``'s, revert79).
+        ``unsendable`` (a settlement's), asked right after it: why it must not go (given
+        the seconds a doubt held it), then cancelled at its nonce instead, never sent
+        (``_withheld``; the future gives None)."""
         view = self.async_sends.viewed()  # (as signed: no await since)
         self.signed_views[signed.tx_hash] = (view, signed)
-        return self._send_queued(recorded, signed, times, view, unsendable)
+        return self._send_queued(recorded, signed, times, view, unsendable, recheck)
 
     def _send_queued(
         self,
@@ -99,13 +101,13 @@ class SigningLane:
         times: FlightTimes | None,
         view: ChainView | None,
         unsendable: Unsendable | None = None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) ``signed``'s broadcast, after every one queued before it,
         sent only while the node's view is ``view`` (the one it was signed in)."""
         before = self._last_broadcast
-        task = asyncio.ensure_future(
-            self._broadcast(recorded, before, signed, times, view, unsendable)
-        )
+        sending = self._broadcast(recorded, before, signed, times, view, unsendable, recheck)
+        task = asyncio.ensure_future(sending)
         self._last_broadcast = task
         return task
 
@@ -117,6 +119,7 @@ class SigningLane:
         times: FlightTimes | None,
         view: ChainView | None,
         unsendable: Unsendable | None = None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> Receipt | None:
         if recorded is not None:
             try:
@@ -131,6 +134,8 @@ class SigningLane:
             if before is not None and not before.done():
                 await asyncio.wait((before,))
             held = await self._undoubted(f"broadcast of {signed.tx_hash}")
+            if recheck is not None:  # (its matches looked at again: revert79)
+                await recheck()
             self._same_chain(signed, view)
             if unsendable is not None and (why := unsendable(held)):  # (held79)
                 await self._withheld(signed, why)
