@@ -110,7 +110,12 @@ class Held(Container[K]):
         self._parts = parts
 
     def __contains__(self, key: object) -> bool:
-        return any(key in p for p in self._parts)
+        # (asked once a wallet's order, ``NodeStatus._mirror_funds``: a loop, not ``any`` of
+        # a generator, about half the time a call; perf79)
+        for p in self._parts:  # noqa: SIM110
+            if key in p:
+                return True
+        return False
 
     def __bool__(self) -> bool:
         return any(map(bool, self._parts))
