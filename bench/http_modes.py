@@ -123,6 +123,7 @@ def apply_mode(node: Any, mode: str, defaults: dict[str, Any]) -> None:
     fw = node.forwarding
     fw.cpu_clock, fw.wall_clock, fw.queue_clock = defaults["clocks"]
     node.__dict__.pop("submit", None)
+    node.__dict__.pop("submit_wallet", None)
     node.__dict__.pop("_commit_wait", None)
     node.__dict__.pop("_submit_text", None)
     extra = {  # (between rounds: not timed)
@@ -181,7 +182,11 @@ def _apply_one(node: Any, mode: str) -> None:
         async def submit(obj: object, source: str = "api", tif: object = None) -> SubmitResult:
             return SubmitResult(201, {"salt": obj.get("salt") if isinstance(obj, dict) else 0})
 
+        async def submit_wallet(obj: object, tif: object = None, client: object = None) -> Any:
+            return await submit(obj)
+
         node.submit = submit
+        node.submit_wallet = submit_wallet  # (the API's path since the wallet groups)
     elif mode == "main-http":  # the request's client and body read as before http16
         api.client_group = client_group.__wrapped__
         api.read_json_within = main_read_json
