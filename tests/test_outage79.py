@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Gate, gated_proxy, outage_proxy
+from tests.rpcfault import NOT_HUNG, Gate, gated_proxy, outage_proxy
 from tests.test_mirror import synced
 from tests.test_node import ask
 from tests.test_replay79 import HOLD, held_now, log_ranges, timed
@@ -104,3 +104,39 @@ async def test_a_catch_up_after_an_outage_says_replaying_and_holds_wallet_orders
             assert w.status == "ok"
             assert [await api.status(s) for s in signed] == ["open"] * OUTAGE_ORDERS
             assert node.intake.read <= MAKERS, node.intake.read  # (a first-seen account's one)
+
+
+async def test_a_wallets_orders_held_past_a_long_replay_share_reads(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    top = [int(c.rpc.call("eth_blockNumber"), 16)]  # (a fresh store replays from deploy)
+    gate = logs_from(top)
+    gate.armed.set()
+    with gated_proxy(c.rpc.url, [gate]) as url:
+        cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
+        async with running_node(cfg) as (node, api):
+            node.watcher.stall = NOT_HUNG  # (the held read is a slow replay, not a hang)
+            node.replay_hold.seconds = SHORT_HOLD  # (the replay outlasts the hold)
+            await wait_for(gate.held.is_set, timeout=120)
+            assert not node.mirror_ready()
+            signed = [
+                c.sign(ask(c, 1 + i % MAKERS, E15, 3_000_000 + i, salt=791_000 + top[0] + i))
+                for i in range(SHARED_ORDERS)
+            ]
+            answers = await asyncio.gather(*(timed(api, s) for s in signed))
+            assert not node.mirror_ready()  # (all answered during the replay, past the hold)
+            codes = Counter(code for code, _, _ in answers)
+            bad = [body for code, body, _ in answers if code != 201][:3]
+            assert codes == {201: SHARED_ORDERS}, (codes, bad)  # (was ~50 429s)
+            tokens, calls = node.read_budget.read, node.batcher.calls
+            assert node.replay_hold.timed_out == SHARED_ORDERS
+            # (was 150 tokens: one an order; the makers' groups past the hold share theirs)
+            assert tokens <= SHARED_ORDERS // 5, (tokens, calls)
+            _, health = await api.get("/health")
+            shown = health["chainMirror"]["replayHold"]
+            assert shown["readsAfterWait"] == tokens, shown
+            assert shown["readsAfterWait"] + shown["sharedAfterWait"] == SHARED_ORDERS, shown
+            gate.release.set()
+            await wait_for(node.mirror_ready, timeout=120)
+            assert [await api.status(s) for s in signed] == ["open"] * SHARED_ORDERS

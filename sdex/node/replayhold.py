@@ -69,20 +69,20 @@ class ReplayHold:
         """The longest wait, seconds."""
         self._done: asyncio.Future[None] | None = None
 
-    def hold(self, client: str | None) -> Callable[[int], Awaitable[None]]:
-        """The ``sdex.ingest.intake.Hold`` of a wallet post from ``client`` (its address)."""
+    def hold(self, client: str | None) -> Callable[[int], Awaitable[str | None]]:
+        """The ``sdex.ingest.holds.Hold`` of a wallet post from ``client`` (its address)."""
         sender = client_group(client) if client is not None else ""
         return lambda _i: self.wait(sender)
 
-    async def wait(self, sender: str) -> None:
+    async def wait(self, sender: str) -> str | None:
         """Until the mirror follows the chain, the chain stops being followed, or
-        ``seconds`` pass; at once past a bound."""
+        ``seconds`` pass: ``sender``; None at once past a bound (or if nothing replays)."""
         if self.ready() or not self.following():
-            return
+            return None
         mine = self.by_sender.get(sender, 0)
         if self.now >= self.most or mine >= self.per_sender:
             self.past_bound += 1
-            return
+            return None
         self.by_sender[sender] = mine + 1
         self.now += 1
         self.held += 1
@@ -99,6 +99,7 @@ class ReplayHold:
             else:
                 del self.by_sender[sender]
             self.longest = max(self.longest, time.monotonic() - began)
+        return sender
 
     def _until_done(self) -> asyncio.Future[None]:
         """One task for every held order: done once the mirror follows or the chain is not
