@@ -13,10 +13,11 @@ shared by its orders. Nothing is acknowledged before its verdict, so nothing hel
 
 Bounded: at most ``MAX_HELD`` orders in all and ``MAX_HELD_PER_SENDER`` per wallet client
 (its ``client_group``) at once, each for at most ``HOLD_SECONDS`` (a wallet client gives up
-after 10 s: ``sdex.client.DEFAULT_TIMEOUT``). An order past a bound, or held that long, is
-read at once, as before: its sender's budget bounds it. A chain that stops being followed
-meanwhile (``unreachable``, ``behind``) ends every hold: those orders are answered as the
-status says."""
+after 10 s: ``sdex.client.DEFAULT_TIMEOUT``). An order past a bound is read at once, as
+before: its sender's budget bounds it; one held that long is read with the sender's other
+held orders of its account (``sdex.ingest.holds.SharedReads``: a token for them all). A
+chain that stops being followed meanwhile (``unreachable``, ``behind``) ends every hold:
+those orders are answered as the status says."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ MAX_HELD = 2_000
 MAX_HELD_PER_SENDER = 200
 """Held at once per wallet client (``client_group``): twice the default burst of reads."""
 HOLD_SECONDS = 5.0
-"""The longest an order waits for the mirror: then it is read at once, as before. A replay
+"""The longest an order waits for the mirror: then it is read (a shared read). A replay
 of ~3,400 Hardhat blocks (300 of them with transfers) takes ~1.6 s here (BENCHMARKS,
 replay79); a wallet client gives up after 10 s (``sdex.client.DEFAULT_TIMEOUT``)."""
 POLL = 0.05
