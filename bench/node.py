@@ -1955,6 +1955,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                    {**pids, "node": p.pid})
                     )  # fmt: skip
             node_file = deployment_file
+            if args.poll:  # (revert79: a proxy that serves no WebSocket: the watcher polls)
+                from tests.rpcfault import _proxy
+
+                polled = stack.enter_context(_proxy(deployment.rpc, lambda req: None))
+                node_file = workdir / "devnet-poll.json"
+                Deployment(
+                    deployment.chain_id, polled, deployment.exchange, deployment.deploy_block,
+                    deployment.tokens, deployment.accounts,
+                ).save(node_file)  # fmt: skip
             if args.rpc_proxy and "settle" in phases:
                 node_file, args.proxy_url = rpc_proxy(stack, deployment, workdir, pids)
             if "settle" in phases or "latency" in phases or "load" in phases:
@@ -2348,6 +2357,11 @@ def main() -> None:
         "--chain-probe", action="store_true",
         help="settle: after the rounds, Hardhat's user/sys ms and page faults a call of each "
         "kind the node makes (headers, receipts...) on the chain the rounds grew",
+    )  # fmt: skip
+    ap.add_argument(
+        "--poll", action="store_true",
+        help="the node's chain through a loopback proxy that serves no WebSocket: no "
+        "newHeads, the watcher polls (revert79)",
     )  # fmt: skip
     ap.add_argument(
         "--rpc-proxy", action="store_true",

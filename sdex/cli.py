@@ -75,6 +75,7 @@ class _LazyGroup(click.Group):
     LAZY: ClassVar[dict[str, tuple[str, str]]] = {
         "audit": ("sdex.audit.cli", "audit"),
         "balance": ("sdex.walletfunds", "balance"),
+        "repost": ("sdex.walletrepost", "repost"),
         "simulate": ("sdex.sim.cli", "simulate"),
     }
 

@@ -32,6 +32,7 @@ from sdex.chain import Exchange, Rpc
 from sdex.client import NodeClient, OrderConfig, PostedOrder
 from sdex.deployment import DEMO_TRADERS, Deployment
 from sdex.devnet import free_port
+from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES
 from sdex.node.process import NodeProcess
 from sdex.order import Order, SignedOrder
@@ -44,6 +45,7 @@ from sdex.wallet import (
     sign_cancel,
     sign_limit_order,
 )
+from sdex.wallettrust import check_known
 
 WAIT = 20.0
 """Seconds any one step may take before the demo gives up (it never hangs)."""
@@ -139,6 +141,21 @@ class Story:
         node = Node(name, proc, NodeClient(proc.url))
         self.nodes[name] = node
         return node
+
+    def listing(self, node: Node) -> tuple[OrderConfig, Market]:
+        """``node``'s ``order_config`` and its WETH/USDC market, checked before anything is
+        signed against the deployment the demo made and its chain, as ``sdex order`` checks
+        a node's (``sdex.wallettrust``; wallet79: the demo signed whatever node-1 listed, and
+        a node misstating USDC's decimals had it sign other amounts than it printed).
+        ``DemoFailed`` saying the difference."""
+        config = node.client.order_config()
+        try:
+            market = parse_pair("WETH/USDC", config)
+            check_known(config, self.d, f"the demo's deployment {self.log_dir / 'devnet.json'}",
+                        market)  # fmt: skip
+        except SdexError as e:  # (a pair not listed too: WalletInputError)
+            raise DemoFailed(f"{node.name} at {node.proc.url}: {e}") from None
+        return config, market
 
     def stop(self) -> None:
         for node in self.nodes.values():  # all at once: they shut down side by side
@@ -239,10 +256,10 @@ class Story:
         )
         n1 = self.start_node("node-1", 1, [])
         n1.proc.wait_ready()
+        self.config, self.market = self.listing(n1)
         n3 = self.start_node("node-3", 3, [n1.proc.url])
         n3.proc.wait_ready()
-        self.config = n1.client.order_config()
-        self.market = parse_pair("WETH/USDC", self.config)
+        self.listing(n3)
         self.out.print(f"  node-1 at {n1.proc.url}, node-3 at {n3.proc.url}")
         for line in watch_line(f"[bold]{n1.proc.url}[/]", self.keep).splitlines():
             self.out.print(f"  {line}")
@@ -283,6 +300,7 @@ class Story:
         )
         n2 = self.start_node("node-2", 2, [n3.proc.url])
         n2.proc.wait_ready()
+        self.listing(n2)
         self.wait(
             "node-2 loaded alice's order from a peer", lambda: buy.order_hash in self.open_on(n2)
         )

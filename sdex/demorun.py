@@ -27,7 +27,9 @@ def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
     the demo does not write, so ``cancel --onchain`` and ``audit`` found no deployment). Each
     line fits an 80-column panel (user31: a bracketed hint was broken in two). Each option
     names the commands that take it (ux49: "--key: ..." under ``sdex book`` read as one of
-    book's, which takes none)."""
+    book's, which takes none). ``--deployment`` is every wallet command's (wallet79: it was
+    said for balance and cancel --onchain only, where order, book, cancel and the console
+    check the node's listing against it, and without it warn that it is unchecked)."""
     d = log_dir / "devnet.json"
     urls = "\n".join(f"{name}: {url}/" for name, url in nodes)
     first = nodes[0][1]
@@ -35,8 +37,9 @@ def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
         f"{urls}\ndev accounts: {d} (the page lists them)\n"
         f"from the command line: .venv/bin/sdex book --node {first}\n"
         "  --key for order, cancel, balance and console: a key from the file above\n"
-        f"  --deployment {d} for balance, cancel --onchain, audit\n"
-        "    and the console's balance\n"  # (ux65: the console's balance reads the chain too)
+        f"  --deployment {d} for book, each of these, and audit:\n"
+        "    order, book, cancel and console check the node's listing against it\n"
+        "    (without it they warn), balance and cancel --onchain read its chain\n"
         "Ctrl-C stops everything"
     )
 

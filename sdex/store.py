@@ -63,6 +63,7 @@ from sdex.storesettle import (
     refuse_settlements,
     settlements_of,
 )
+from sdex.storestandings import StandingStore
 from sdex.storeundone import UndoneStore
 
 log = logging.getLogger("sdex.store")
@@ -72,7 +73,7 @@ class StoreOpenError(StoreError, SdexError):
     """The database file cannot be opened as a node's store (``sdex node``: one line)."""
 
 
-class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore):
+class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, StandingStore):
     """One node's SQLite database (when each kind of write commits: the module's text); its
     reads: ``sdex.storeread``; the fills and the chain mirror: ``sdex.storechain``."""
 

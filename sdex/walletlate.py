@@ -89,6 +89,7 @@ def read_back(
 
 def _held(client: NodeClient, signed: SignedOrder, why: Unanswered) -> OrderRecord:
     hash_hex = signed.hash_hex
+    again = f"`sdex repost {hash_hex}` posts this one again, a new `sdex order` signs another"
     look = f"GET /v1/orders/{hash_hex} at the node"
     try:
         rec = client.get_order(hash_hex, timeout=READ_BACK)
@@ -96,16 +97,16 @@ def _held(client: NodeClient, signed: SignedOrder, why: Unanswered) -> OrderReco
         if why.held:  # (the node said it holds it)
             raise NodeLateError(
                 f"{why.said}; reading order {hash_hex} back: {short_error(e)} ({look} says "
-                "what became of it; a new `sdex order` signs another order)"
+                f"what became of it; {again})"
             ) from None
         if isinstance(e, NodeApiError) and e.status == 404:
             raise NodeLateError(
                 f"{why.said}, and does not hold order {hash_hex} (yet: it may still be judging "
-                f"it; if it takes it, {look} says so; a new `sdex order` signs another order)"
+                f"it; if it takes it, {look} says so; {again})"
             ) from None
         raise NodeLateError(
             f"{why.said}: order {hash_hex} was sent and may have been taken (its record, "
-            f"{look}, says; a new `sdex order` signs another order); reading it back: "
+            f"{look}, says; {again}); reading it back: "
             f"{short_error(e)}"
         ) from None
     if rec.order != signed.order or rec.order_hash.lower() != hash_hex:

@@ -57,6 +57,8 @@ class Purpose:
     nothing: str
     unchecked: str
     before: str
+    blame: str = ""
+    """Why a difference is, when the caller knows (else the two causes the source allows)."""
 
 
 SIGN = Purpose(
@@ -64,6 +66,19 @@ SIGN = Purpose(
     "nothing was signed or sent",
     "is signed as the node says it, unchecked",
     "before signing",
+)
+DEMO = Purpose(
+    "refusing to sign",
+    "nothing was signed or sent",
+    "",
+    "",
+    "the demo started that node on that deployment: it misstates its listing",
+)
+REPOST = Purpose(
+    "refusing to post",
+    "nothing was sent",
+    "is used as the node says it to show the order's amounts, unchecked",
+    "before the order is posted",
 )
 SHOW = Purpose(
     "refusing to show amounts in the node's units",
@@ -146,6 +161,17 @@ def check_file(
     return d
 
 
+def check_known(
+    config: OrderConfig, d: Deployment, source: str, market: Market, purpose: Purpose = DEMO
+) -> None:
+    """``ListingDiffers`` if the node's listing differs from ``d``, a deployment the caller
+    made itself (``sdex demo``'s devnet; ``source`` names it), or from the chain at its
+    ``rpc``: its chain id, Exchange and ``market``'s tokens' decimals and symbols (wallet79:
+    the demo signed whatever its nodes listed)."""
+    _check_file(config, d, source, market, purpose)
+    _check_chain(config, d.rpc, market, purpose)
+
+
 def check_tokens_on_chain(rpc: Rpc, tokens: dict[str, TokenInfo], purpose: Purpose = SHOW) -> None:
     """``ListingDiffers`` if a token's ``decimals()`` or ``symbol()`` on the chain at ``rpc``
     is not what the node lists (``sdex balance``: the chain it reads the balances from)."""
@@ -169,7 +195,7 @@ def _differs(
 ) -> ListingDiffers:
     """The one line a difference is said in; ``source`` is a file or "the chain at URL"."""
     at = "on" if source.startswith("the chain") else "in"
-    why = (
+    why = purpose.blame or (
         "the node is on another chain than --rpc's, or misstates its listing"
         if at == "on"
         else "the node is on another network than that file's (--deployment PATH names the "

@@ -32,6 +32,7 @@ from sdex.wallet import (
     fmt_price,
     sign_limit_order,
 )
+from sdex.walletkeep import keep
 from sdex.walletlate import Unanswered, held_unstored, late, read_back
 from sdex.walletout import short_error
 from sdex.walletsettle import await_settlement, meta_uint, print_status_url
@@ -87,6 +88,35 @@ def place_order(
     check_fee(config, max_fee_bps, client.base_url)
     signed = sign_limit_order(config, m, side, price, amount, key, expiry_seconds=expiry_seconds)
     _print_signed(out, m, side, price, signed, config)
+    try:  # (before the POST: one whose answer is lost can be posted again, ``sdex repost``)
+        keep(signed, config.domain, tif, m.name, side, client.base_url)
+    except OSError as e:
+        out.print(
+            f"[yellow]note:[/] the signed order was not kept ({escape(short_error(e))}): "
+            "`sdex repost` cannot post it again"
+        )
+    return post_signed(
+        out, client, m, side, signed, tif,
+        expiry_seconds=expiry_seconds, settle_wait=settle_wait, cancel_with=cancel_with,
+    )  # fmt: skip
+
+
+def post_signed(
+    out: Console,
+    client: NodeClient,
+    m: Market,
+    side: Side,
+    signed: SignedOrder,
+    tif: str,
+    *,
+    expiry_seconds: int,
+    settle_wait: float,
+    cancel_with: str = "sdex cancel",
+) -> PostedOrder:
+    """``signed`` posted (``place_order``, ``sdex repost``): the node's answer shown, or, the
+    answer late or a 503 naming it, what is known of it (``sdex.walletlate``); a match still
+    settling waited for at most ``settle_wait`` seconds. ``expiry_seconds``: the order's
+    expiry from now, said when the node finds it expired."""
     unanswered: Unanswered | None = None
     try:
         posted = client.post_order(signed, tif)

@@ -10,6 +10,7 @@ import contextlib
 import gc
 import os
 import signal
+import tempfile
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # (wallet79: every order a wallet command signs is kept, in $SDEX_WALLET_DIR: the suite's
+    # in a directory of its own, never the user's ~/.sdex/wallet; subprocesses inherit it)
+    if not os.environ.get("SDEX_WALLET_DIR"):
+        os.environ["SDEX_WALLET_DIR"] = tempfile.mkdtemp(prefix="sdex-test-wallet-")
     config.addinivalue_line(
         "markers",
         "cpu_bound(seconds): bounded by the process's CPU time (times SDEX_DEEP), not the "

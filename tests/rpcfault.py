@@ -410,6 +410,50 @@ def dropping_proxy(upstream: str, drops: Callable[[str], bool]) -> Iterator[tupl
         yield url, dropped
 
 
+OTHER_COUNT = 0x10000
+"""The sender's count ``other_chain_proxy`` answers while flipped: past any nonce of ours."""
+
+
+@contextmanager
+def other_chain_proxy(upstream: str) -> Iterator[tuple[str, threading.Event, list[int]]]:
+    """The URL of a proxy to ``upstream`` that, while its event is set, answers what a
+    backend of another chain would of our transactions (alone or in a batch, the batch's
+    other calls forwarded): any sender's count ``OTHER_COUNT``, no receipt and no
+    transaction by hash; and the count of such answers given. The answers that make a
+    chain's identity doubtful (held79: its count past a settlement's nonce, its receipt
+    null, counted it lost)."""
+    flipped, told = threading.Event(), [0]
+    lies = {
+        "eth_getTransactionCount": hex(OTHER_COUNT),
+        "eth_getTransactionReceipt": None,
+        "eth_getTransactionByHash": None,
+    }
+
+    def lied(call: object) -> dict[str, object] | None:
+        if not isinstance(call, dict) or call.get("method") not in lies:
+            return None
+        told[0] += 1
+        return {"jsonrpc": "2.0", "id": call.get("id"), "result": lies[str(call["method"])]}
+
+    def intercept(req: object) -> Answer | None:
+        if not flipped.is_set():
+            return None
+        calls = req if isinstance(req, list) else [req]
+        answered = {id(c): a for c in calls if (a := lied(c)) is not None}
+        if not answered:
+            return None
+        if not isinstance(req, list):
+            return 200, json.dumps(answered[id(req)]).encode()
+        rest = [c for c in calls if id(c) not in answered]
+        got = json.loads(_forward(upstream, rest)[1]) if rest else []
+        by_id = {a.get("id"): a for a in got if isinstance(a, dict)}
+        out = [answered.get(id(c)) or by_id.get(c.get("id")) for c in calls]
+        return 200, json.dumps(out).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, flipped, told
+
+
 @dataclass
 class Balancer:
     """What ``retrying_balancer`` does: once ``armed``, the next request sending a raw

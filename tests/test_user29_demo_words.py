@@ -36,5 +36,5 @@ def test_the_kept_network_says_how_to_reach_it_from_the_command_line() -> None:
     lines = said.splitlines()
     assert lines[:2] == ["node-1: http://127.0.0.1:8001/", "node-3: http://127.0.0.1:8003/"]
     assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:8001" in said
-    assert "--deployment .sdex/demo/devnet.json for balance, cancel --onchain, audit" in said
+    assert "--deployment .sdex/demo/devnet.json for book, each of these, and audit:" in said
     assert lines[-1] == "Ctrl-C stops everything"

@@ -17,10 +17,12 @@ def test_the_kept_panel_breaks_no_line_at_80_columns() -> None:
     keep_running(out, _Story(nodes, Path(".sdex/demo")))  # type: ignore[arg-type]
     inside = [line.strip("│ ") for line in out.export_text().splitlines() if line.startswith("│")]
     assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:30740" in inside
-    said = "--deployment .sdex/demo/devnet.json for balance, cancel --onchain, audit"
+    said = "--deployment .sdex/demo/devnet.json for book, each of these, and audit:"
     assert said in " ".join(inside)
-    # (ux65: the console's balance reads the chain the deployment file names, as balance does)
-    assert "and the console's balance" in inside, inside
+    # (ux65: the console's balance reads the chain the deployment file names, as balance does;
+    # wallet79: order, book, cancel and the console check the node's listing against it)
+    assert "order, book, cancel and console check the node's listing against it" in inside
+    assert "(without it they warn), balance and cancel --onchain read its chain" in inside
     for line in inside:
         assert line.count("(") == line.count(")"), inside
         assert not line.startswith(("for ", "audit")), inside  # (no line's tail on its own)

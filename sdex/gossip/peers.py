@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ from sdex.gossip.hosts import LOOPBACK as LOOPBACK
 from sdex.gossip.hosts import host_group as host_group
 from sdex.gossip.hosts import url_of_ip
 from sdex.gossip.listing import Walk
-from sdex.gossip.standings import EARN_SECONDS, Leaders, Standing, Strangers
+from sdex.gossip.standings import EARN_SECONDS, Leaders, Standing, Strangers, restored, rows_kept
 from sdex.gossip.standings import INTRODUCE_SECONDS as INTRODUCE_SECONDS
 from sdex.gossip.standings import MAX_INTRODUCED as MAX_INTRODUCED
 from sdex.gossip.standings import MAX_STANDINGS as MAX_STANDINGS
@@ -127,6 +127,8 @@ class Peer:
             "sent": self.sent,
             "received": self.received,
             "invalid": self.standing.invalid,
+            "delivered": self.standing.delivered,
+            "traded": self.standing.traded,
         }
 
 
@@ -161,6 +163,9 @@ class Peers(Dialing):
         self._by_url: dict[str, str] = {}
         self._standings = Strangers(lambda: self.clock())
         """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
+        self._restored: dict[str, Standing] = {}
+        """Standings kept across a restart of ids not admitted since (``restore``): apart
+        from the strangers', whose flood of fresh keys forgets the clean ones first."""
         super().__init__()
 
     # ---- admission -----------------------------------------------------------------------
@@ -196,6 +201,7 @@ class Peers(Dialing):
         if len(self._peers) >= self.max_peers and not self._evict_one(now):
             return None
         peer = self._peers[key] = Peer(key, url, standing, host, now, last_ok=now)
+        self._restored.pop(key, None)  # (its standing is its peer's now)
         self._leaders.stale()  # (its standing's delivered value may rank it)
         self._by_url[url] = key
         self._admitted(url)
@@ -300,7 +306,34 @@ class Peers(Dialing):
         peer = self._peers.get(key)
         if peer is not None:
             return peer.standing
-        return self._standings.touch(key)
+        return self._restored.get(key) or self._standings.touch(key)
+
+    def restore(self, rows: Iterable[tuple[str, int, float, float, float]]) -> None:
+        """Delivered value kept across a restart (``sdex.storestandings``: id, points, ages
+        of its credit, last delivery and last trade): each id's when it is admitted again
+        (sybil78)."""
+        now = self.clock()
+        for key, delivered, credited, active, traded in rows:
+            if key not in self._peers and key != self.me_key:
+                self._restored[key] = restored(delivered, credited, active, traded, now)
+
+    def traded(self, key: str) -> bool:
+        """An order ``key`` delivered first traded (``sdex.node.readbudget.credit_trades``):
+        it ranks ahead of those none of whose did for ``TRADED_SECONDS``
+        (``standings.leading``); whether it is an admitted peer or a kept standing."""
+        peer = self._peers.get(key)
+        s = peer.standing if peer is not None else self._restored.get(key)
+        if s is None:
+            return False
+        s.traded_at, s.traded = self.clock(), s.traded + 1
+        self._leaders.stale()
+        return True
+
+    def kept(self, most: int) -> list[tuple[str, int, float, float, float]]:
+        """The rows to keep across a restart: the ``most`` admitted peers' and restored ids'
+        standings that began earliest (``standings.rows_kept``)."""
+        both = [*self._standings_of_peers(), *self._restored.items()]
+        return rows_kept(both, self.clock(), most, self.earn_seconds)
 
     def is_banned(self, key: str) -> bool:
         peer = self._peers.get(key)
@@ -329,8 +362,10 @@ class Peers(Dialing):
                 self._leaders.stale()
 
     def leading(self, k: int, least: int) -> frozenset[str]:
-        """The ``k`` admitted peers that delivered most over time (``standings.Leaders``)."""
-        return self._leaders.of(self._standings_of_peers, k, least, self.earn_seconds)
+        """The ``k`` admitted peers that delivered most over time, those whose orders traded
+        first (``standings.Leaders``)."""
+        every, now = self.earn_seconds, self.clock()
+        return self._leaders.of(self._standings_of_peers, k, least, every, now)
 
     def _standings_of_peers(self) -> Iterator[tuple[str, Standing]]:
         return ((x, p.standing) for x, p in self._peers.items())

@@ -42,6 +42,13 @@ the last one was credited, up to this many (5 minutes). reads78: a point a check
 delivering every 30 s earned a third of what sybils checking every 10 s did, and they
 overtook it; now a peer delivering at least every 5 minutes earns at the top rate too, and
 one idle longer is credited 5 minutes of it."""
+TRADED_SECONDS = 3600.0
+"""A peer that delivered first an order which traded (a fill on the chain) within this long
+ranks ahead of every peer that did not (``leading``): a sybil's own orders trade only if it
+pays a settlement's gas for each, an honest peer's as the market takes them (sybil78)."""
+KEEP_IDLE_SECONDS = 7 * 86400.0
+"""A standing not delivered for this long is not kept across a restart (``rows_kept``): a
+peer gone for good gives its row to one that delivers."""
 MAX_DELIVERED = 360
 """The most ``Standing.delivered`` holds (an hour of points: a peer that reached it stays
 ahead of every one that reached it later)."""
@@ -68,18 +75,33 @@ class Standing:
     """Clock time ``delivered`` was credited through (of two peers as high, the earlier
     ranks first)."""
 
+    active_at: float = float("-inf")
+    """Clock time of its last check of accepted orders, credited or not (at the cap, or
+    within ``every``): how long it was idle is reckoned from here, not ``delivered_at``."""
+
+    traded_at: float = float("-inf")
+    """Clock time an order it delivered first last traded (``Peers.traded``)."""
+    traded: int = 0
+    """Fills of orders it delivered first (in all: a count)."""
+
     def earn(self, now: float, every: float = EARN_SECONDS) -> bool:
         """A check of accepted orders: a point of ``delivered`` for each ``every`` seconds
-        since it was last credited, at most ``CREDIT_MOST`` (the first: one), none if less
-        than ``every`` (or it is full); whether it grew."""
-        if self.delivered >= MAX_DELIVERED or now - self.delivered_at < every:
+        since it was last credited (the first: one), none if less than ``every`` (or it is
+        full); whether it grew. One idle longer than ``CREDIT_MOST`` points' time is credited
+        that many, through now; one that was not (a peer at the cap, then penalized) all it
+        is due, through its last point's time (sybil78: a check at the cap was not
+        remembered, so a penalty's first check after it counted the hour since the cap as
+        idle, credited through now: the peer lost its place to sybils that capped later)."""
+        idle, self.active_at = now - max(self.delivered_at, self.active_at), now
+        first = self.delivered_at == float("-inf")
+        due = 1 if first else int((now - self.delivered_at) // every)
+        points = min(due, MAX_DELIVERED - self.delivered)
+        if points <= 0:
             return False
-        if self.delivered_at == float("-inf"):
-            points, at = 1, now
+        if first or idle // every > CREDIT_MOST:
+            points, at = min(points, CREDIT_MOST), now
         else:  # (what is left of the last ``every`` counts toward the next point)
-            due = int((now - self.delivered_at) // every)
-            points = min(due, CREDIT_MOST, MAX_DELIVERED - self.delivered)
-            at = self.delivered_at + points * every if due <= CREDIT_MOST else now
+            at = self.delivered_at + points * every
         self.delivered, self.delivered_at = self.delivered + points, at
         return True
 
@@ -102,7 +124,11 @@ class Standing:
 
 
 def leading(
-    peers: Iterable[tuple[str, Standing]], k: int, least: int, every: float = EARN_SECONDS
+    peers: Iterable[tuple[str, Standing]],
+    k: int,
+    least: int,
+    every: float = EARN_SECONDS,
+    now: float = math.inf,
 ) -> frozenset[str]:
     """The ids of the ``k`` peers that have delivered since earliest (at least ``least``
     points): ranked by ``delivered_at - delivered * every``, the time its points say it began
@@ -112,24 +138,68 @@ def leading(
     a point a check, back to back, so each of 16 sybils reached the bar in 5 checks of orders
     of one funded account, free, and they outnumbered every established peer), nor however
     seldom that one delivers, within ``CREDIT_MOST`` (reads78: ranked by points, a peer
-    delivering every 30 s was overtaken by sybils checking every 10 s)."""
+    delivering every 30 s was overtaken by sybils checking every 10 s). Those an order of
+    which traded within ``TRADED_SECONDS`` of ``now`` rank first (sybil78: points cost
+    nothing but signatures, so sybils that delivered first held the places for as long as
+    they kept delivering)."""
 
-    def began(s: Standing) -> float:
-        return s.delivered_at - s.delivered * every if s.delivered else math.inf
+    def rank(s: Standing) -> tuple[bool, float]:
+        began = s.delivered_at - s.delivered * every if s.delivered else math.inf
+        return now - s.traded_at > TRADED_SECONDS, began
 
     ranked = heapq.nsmallest(
-        max(0, k), ((began(s), key) for key, s in peers if s.delivered >= least)
+        max(0, k), ((rank(s), key) for key, s in peers if s.delivered >= least)
     )
     return frozenset(key for _b, key in ranked)
 
 
+def rows_kept(
+    peers: Iterable[tuple[str, Standing]], now: float, most: int, every: float = EARN_SECONDS
+) -> list[tuple[str, int, float, float, float]]:
+    """The ``most`` standings that began earliest (``leading``'s order) of those that
+    delivered any within ``KEEP_IDLE_SECONDS``, as rows to keep across a restart
+    (``sdex.storestandings``): id, points, and the ages of ``delivered_at``, ``active_at``
+    and ``traded_at`` at ``now`` (the last at most ten ``TRADED_SECONDS``: never is as good
+    as long ago)."""
+    every_one = [
+        (k, s) for k, s in peers if now - max(s.active_at, s.delivered_at) <= KEEP_IDLE_SECONDS
+    ]
+    chosen = leading(every_one, most, 1, every, now)
+    return [
+        (
+            key,
+            s.delivered,
+            now - s.delivered_at,
+            now - max(s.active_at, s.delivered_at),
+            min(now - s.traded_at, 10 * TRADED_SECONDS),
+        )
+        for key, s in every_one
+        if key in chosen
+    ]
+
+
+def restored(
+    delivered: int, credited_ago: float, active_ago: float, traded_ago: float, now: float
+) -> Standing:
+    """A standing kept across a restart: its points, credited through and last delivered as
+    long before ``now`` as they were before the save (the node's time down is no one's
+    idleness)."""
+    return Standing(
+        delivered=delivered,
+        delivered_at=now - credited_ago,
+        active_at=now - active_ago,
+        traded_at=now - traded_ago,
+    )
+
+
 class Leaders:
     """``leading``'s answer, kept until ``stale`` (a peer's delivered value or the table
-    changed: at most a point a peer every ``EARN_SECONDS``); ranking 64 peers again for
-    every check took ~44 us of the loop."""
+    changed: at most a point a peer every ``EARN_SECONDS``) or ``EARN_SECONDS`` old (a
+    trade's rank lapses with time); ranking 64 peers again for every check took ~44 us of
+    the loop."""
 
     def __init__(self) -> None:
-        self._kept: tuple[tuple[int, int], frozenset[str]] | None = None
+        self._kept: tuple[tuple[int, int], float, frozenset[str]] | None = None
 
     def stale(self) -> None:
         self._kept = None
@@ -140,12 +210,14 @@ class Leaders:
         k: int,
         least: int,
         every: float = EARN_SECONDS,
+        now: float = math.inf,
     ) -> frozenset[str]:
-        """``leading(peers(), k, least, every)``, again only if stale (or asked with other
-        bounds)."""
-        if self._kept is None or self._kept[0] != (k, least):
-            self._kept = (k, least), leading(peers(), k, least, every)
-        return self._kept[1]
+        """``leading(peers(), k, least, every, now)``, again only if stale, older than
+        ``EARN_SECONDS`` or asked with other bounds."""
+        kept = self._kept
+        if kept is None or kept[0] != (k, least) or not 0 <= now - kept[1] < EARN_SECONDS:
+            kept = self._kept = (k, least), now, leading(peers(), k, least, every, now)
+        return kept[2]
 
 
 class Strangers:

@@ -50,7 +50,7 @@ from sdex.chain import Exchange, OrderState
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.arpcturns import Turns
 from sdex.chain.rpc import quantity
-from sdex.errors import RpcError
+from sdex.errors import ChainError, RpcError
 from sdex.ingest.cores import SpareCore
 from sdex.ingest.ecrecover import signer_of
 from sdex.ingest.readturns import CONTRACT_CONNECTIONS as CONTRACT_CONNECTIONS
@@ -351,6 +351,13 @@ class Eip1271Batcher(StateBatcher):
         results = await self.code_rpc.batch([("eth_getCode", [m, hex(head)]) for m in makers])
         return {m: _code_hash(m, r) is not None for m, r in zip(makers, results, strict=True)}
 
+    async def had_code(self, at: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Of ``at``'s (maker, block) pairs, those where the maker had code (one batch); a
+        pair the chain would not answer for (a pruned node's old state: a charge decided
+        long after its read) counts as one with code: no proof against the peer."""
+        results = await self.code_rpc.batch([("eth_getCode", [m, hex(b)]) for m, b in at])
+        return {p for p, r in zip(at, results, strict=True) if _had_code(p, r)}
+
     async def _resolve(self, batch: list[tuple[SignedOrder, asyncio.Future[OrderState]]]) -> None:
         """A window's verdicts, one read per maker and submitter, all at once: a maker's rows
         run its own ``isValidSignature``, and a hostile wallet's (a view that burns its gas,
@@ -427,6 +434,16 @@ class Eip1271Batcher(StateBatcher):
             m.sigs.put(so, st.signature_valid, code, block)
         self.verdicts += len(orders)
         return states
+
+
+def _had_code(at: tuple[str, int], result: object) -> bool:
+    """(``had_code``) Whether ``result`` says the maker had code at the block (an error
+    answer: taken as so)."""
+    try:
+        return _code_hash(at[0], result) is not None
+    except (ChainError, ValueError) as e:
+        log.debug("code of %s at block %d not read: %s", at[0], at[1], e)
+        return True
 
 
 def _code_hash(maker: str, result: object) -> bytes | None:

@@ -26,6 +26,7 @@ from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
+from sdex.node import readbudget
 from sdex.node.held import hash_of
 from sdex.node.registry import Record
 from sdex.node.rejudge import NodeRejudge, restart_reason
@@ -101,6 +102,9 @@ class NodeChainState(NodeRejudge):
             # chain words read of blocks a reset or reorg undid: the mirror's word stands
             low = -1 if changes.reset else changes.fork
             self._read_past = {h: at for h, at in past.items() if at <= low}
+        if (funds := self._funds_past) and (changes.reset or changes.fork >= 0):
+            low = -1 if changes.reset else changes.fork  # (so are the funds read there)
+            self._funds_past = {a: at for a, at in funds.items() if at <= low}
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         if (kept := self._undone.add(changes.reverted)) is not None:
@@ -124,6 +128,8 @@ class NodeChainState(NodeRejudge):
         # but a verdict from an older block of the mirror may have been applied since (a
         # maker's cancel-up-to re-judges its orders): now the mirror has these fills.
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
+        traded = (self.records.get(f.order_hash) for f in changes.fills)  # (sybil78)
+        readbudget.credit_trades(self.gossip, (r.source for r in traded if r is not None))
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
         # A closed order cancelled by hash: the chain says CANCELLED first, also of a filled
@@ -304,16 +310,21 @@ class NodeChainState(NodeRejudge):
 
     async def _charge_unproven(self, head: int) -> None:
         """Peers' copies whose signature no wallet took, read ``LATER_BLOCKS`` below ``head``
-        or more (``sdex.node.unproven``): their makers' code read at ``head``; still none,
-        the sender pays as for a forged copy; some, the copy may be fetched again."""
+        or more (``sdex.node.unproven``): their makers' code read at ``head``, and where it
+        has none, in the blocks just below each copy's read (``Unproven.below``); none in
+        any, the sender pays as for a forged copy; some, the copy may be fetched again."""
         if not (makers := self.unproven.due(head)):
             return
         try:
             has_code = await self.contract_sigs.has_code(makers, head)
+            pairs, later = self.unproven.below(head, [m for m, c in has_code.items() if not c])
+            had = await self.contract_sigs.had_code(pairs) if pairs else set()
         except Exception as e:  # (they wait: the next block reads them again)
             log.warning("peers' unproven signatures' makers not read at block %d: %s", head, e)
             return
-        charge, spared = self.unproven.settle(head, has_code)
+        for maker in later:  # (past the bound of reads: at the next block)
+            del has_code[maker]
+        charge, spared = self.unproven.settle(head, has_code, had)
         for peer, copies in charge.items():
             if self.gossip is not None:
                 self.gossip.penalize(peer, copies)

@@ -36,6 +36,7 @@ from sdex.ingest.verify import CONTRACT_CONNECTIONS, Eip1271Batcher
 from sdex.matching import MatchingEngine
 from sdex.mirror import Header, Mirror
 from sdex.model import OPEN_STATUSES
+from sdex.node import readbudget
 from sdex.node.held import EVICT_BATCH
 from sdex.node.peering import NodePeering
 from sdex.node.process import http_url
@@ -193,6 +194,7 @@ class Node(NodePeering):
         self.settler.async_sends.doubt = lambda: self.mirror.doubt.held  # (nothing sent again)
         self.mirror.doubt.changed = self._gate_changed  # (matching held while in doubt)
         self.watcher.unapplied.cleared = self.settler.wake  # (signing held while behind)
+        self.settler.presend = self.watcher.before_send  # (a send looks again: revert79)
         mine = self.watcher.unapplied.own  # (...but not by a block of ours alone)
         self.watcher.unapplied.own = lambda n: mine(n) or self._own_in_flight(n)
         await self.watcher.check_head()
@@ -322,6 +324,8 @@ class Node(NodePeering):
         ]
         self._uncross()
         assert self.gossip is not None  # (made by prepare)
+        await readbudget.restore_standings(self.gossip, self.store)  # (sybil78: then kept)
+        self._tasks.append(asyncio.create_task(readbudget.keep_standings(self.gossip, self.store)))
         self.serving_peers.set()  # (a seed dials our URL back while we wait below)
         await self.gossip.start()
         await self._cancels_loaded(CANCELS_WAIT)
@@ -399,6 +403,8 @@ class Node(NodePeering):
         if self.gossip is not None:
             await self.gossip.stop()
         await cancel_all([*self._tasks, *self._late_writes])
+        if self.gossip is not None and self.started.is_set():
+            await readbudget.save_standings(self.gossip, self.store)
         self._tasks = []
         self.settle_chain.close()
         await self.rpc.close()

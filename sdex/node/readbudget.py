@@ -37,17 +37,24 @@ all of it, and every other peer's first-seen accounts were refused until it refi
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sdex.gossip import Gossip
 from sdex.gossip.checks import STRANGERS as CHECKS_STRANGERS
+from sdex.gossip.standings import MAX_DELIVERED
 from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
 from sdex.ingest.intake import Spend
 from sdex.ingest.readturns import one_of
 from sdex.ingest.rejections import RejectionCode
 from sdex.model import THROTTLED, error_body
+from sdex.store import StoreError
+from sdex.storestandings import MAX_KEPT, StandingStore
+
+log = logging.getLogger(__name__)
 
 STRANGERS = CHECKS_STRANGERS
 """The one sender every stranger's copies are charged to, and every peer's not among those
@@ -240,3 +247,44 @@ def peer_sender(gossip: Gossip | None, peer: str) -> str:
     admitted was kept, up to ``httpkit.MAX_CLIENTS``; now at most ``reads_own_peers`` + 1)."""
     owner = STRANGERS if gossip is None else gossip.reads_owner(peer)
     return owner if owner == peer else STRANGERS  # (newcomers' host groups: strangers')
+
+
+KEEP_STANDINGS_SECONDS = 60.0
+"""How often the peers' delivered value is written to the store (``keep_standings``; and at
+a stop): a kill loses at most this long of it."""
+
+
+async def restore_standings(gossip: Gossip, store: StandingStore) -> None:
+    """The peers' delivered value the last run kept (``sdex.storestandings``), each id's
+    when it is admitted again (sybil78: a restart reset it, and sybils that delivered first
+    after it held the top places for an hour)."""
+    gossip.peers.restore(await store.standing_rows(MAX_DELIVERED))
+
+
+async def save_standings(gossip: Gossip, store: StandingStore) -> None:
+    """Write the peers' delivered value now (``Peers.kept``); a store failing is logged."""
+    try:
+        await store.keep_standings(gossip.peers.kept(MAX_KEPT))
+    except StoreError as e:
+        log.warning("the peers' standings were not kept (%s): next time", e)
+
+
+async def keep_standings(gossip: Gossip, store: StandingStore) -> None:
+    """``save_standings`` every ``KEEP_STANDINGS_SECONDS`` (a node's background task)."""
+    while True:
+        await asyncio.sleep(KEEP_STANDINGS_SECONDS)
+        await save_standings(gossip, store)
+
+
+PEER_SOURCE = "peer:"
+"""The prefix of a record's ``source`` that a peer delivered first (its id follows)."""
+
+
+def credit_trades(gossip: Gossip | None, sources: Iterable[str | None]) -> int:
+    """Fills of orders whose records say which peer delivered them first (``sources``: each
+    fill's record's ``source``, None if not held): each such peer's ``Peers.traded``
+    (sybil78); how many were credited."""
+    if gossip is None:
+        return 0
+    peers = {s[len(PEER_SOURCE) :] for s in sources if s and s.startswith(PEER_SOURCE)}
+    return sum(gossip.peers.traded(key) for key in peers)

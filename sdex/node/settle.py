@@ -373,8 +373,8 @@ class NodeSettlement(NodeHolds):
             verdicts = diagnose(m, by_hash[m.resting.hash], by_hash[m.incoming.hash])
             guilty_found = False
             for so, v in zip((m.resting, m.incoming), verdicts, strict=True):
-                if payer(so) not in busy:
-                    self._set_funds(so.order.maker, so.order.maker_token, v.spendable)
+                if payer(so) not in busy:  # (read at ``at``: no older word undoes it)
+                    self._funds_read(so.order.maker, so.order.maker_token, v.spendable, at)
                 in_book = self.book.get(so.hash)
                 if v.remove is RemovalReason.FILLED and in_book is not None and not in_book.pending:
                     # closed with the chain's filled amount, as the watcher closes it (attack29:

@@ -10,6 +10,10 @@ from sdex.model import OrderStatus
 from sdex.node.registry import Record
 from sdex.node.views import NodeViews
 
+FUNDS_PAST_KEPT = 10_000
+"""Accounts whose funds were read past the mirror kept before those it passed are let go
+(``_funds_read``)."""
+
 
 class NodeStatus(NodeViews):
     """Close records and set funds, through the registry (store and websocket kept in step)."""
@@ -32,11 +36,57 @@ class NodeStatus(NodeViews):
     def _set_funds(self, maker: str, token: str, amount: int) -> None:
         self.registry.set_funds(maker, token, amount)
 
+    _funds_past: dict[tuple[str, str], int] | None = None
+    """Accounts whose funds a chain read of a block past the mirror's head set (a failed
+    settlement's diagnosis: ``_funds_read``), each with that block: the mirror's funds of
+    them, older, wait till its head is there (``_mirror_funds``)."""
+
+    def _word_block(self, block: int | None) -> int:
+        """The block a chain read's word is of: ``block``, or if not known the watcher's
+        latest known block (the read was at or below it)."""
+        if block is not None:
+            return block
+        u = self.watcher.unapplied
+        return max(self.watcher.chain_head, u.known[-1][0] if u.known else -1)
+
+    def _funds_read(self, maker: str, token: str, amount: int, block: int | None) -> None:
+        """``maker``'s spendable ``token`` as a chain read at ``block`` says (None: not known,
+        ``_word_block``), set in the book; while the mirror's head is below that block, its
+        older funds of the account are not (``_mirror_funds``). race79 (settle69, after
+        sybil78's merge): a diagnosis read an ask's maker short at the chain's latest block
+        (she had moved her WETH in the block her adopted settlement reverted in); the
+        watcher's first poll after the start, still replaying the blocks below, then set her
+        funds of the block before, the ask matched an open bid, and that settlement,
+        signed before the watcher heard of the latest block, reverted as well."""
+        self.registry.set_funds(maker, token, amount)
+        block, head = self._word_block(block), self.mirror.head
+        if head is not None and head.number >= block:
+            return
+        past = self._funds_past = self._funds_past or {}
+        if len(past) >= FUNDS_PAST_KEPT and head is not None:  # (those passed: let go)
+            for k in [k for k, at in past.items() if at <= head.number]:
+                del past[k]
+        past[(maker, token)] = max(block, past.get((maker, token), block))
+
+    def _funds_past_mirror(self, account: tuple[str, str]) -> bool:
+        """Whether ``account``'s funds were read at a block the mirror has not applied yet
+        (``_funds_read``): the mirror's are older, and must not undo that read."""
+        past = self._funds_past
+        if past is None or (at := past.get(account)) is None:
+            return False
+        head = self.mirror.head
+        if head is not None and head.number >= at:
+            del past[account]
+            return False
+        return True
+
     def _mirror_funds(self, maker: str, token: str, amount: int) -> None:
         """Funds the mirror says (or the chain at its head): not for an account an own
         settlement moved in a block the mirror has not applied (``Mirror.ahead``), whose
-        funds in the book, that settlement's fills taken off, are newer."""
-        if (maker, token) not in self.mirror.ahead()[1]:
+        funds in the book, that settlement's fills taken off, are newer; nor for one a
+        chain read past the mirror's head set (``_funds_read``: that read is newer)."""
+        account = (maker, token)
+        if account not in self.mirror.ahead()[1] and not self._funds_past_mirror(account):
             self.registry.set_funds(maker, token, amount)
 
     def _accounts_from_mirror(self, accounts: Iterable[tuple[str, str]]) -> None:

@@ -11,8 +11,13 @@ hundreds of ms late) found no code, and banned the honest node that passed them 
 
 So the copy is rejected (nothing booked) at once, and its charge waits here: once the head
 this node follows is ``LATER_BLOCKS`` past the block the verdict was read at, the maker's
-code is read at that head; still none, the sender pays for each such copy as before; some,
-the copy is spared and may be fetched again (its refusal forgotten). A chain that resets
+code is read at that head, and where it has none there, in the ``LATER_BLOCKS`` blocks
+below the verdict's read too; none in any, the sender pays for each such copy as before;
+some, the copy is spared and may be fetched again (its refusal forgotten). review79: a
+maker's code can also go (an EOA's EIP-7702 delegation revoked, one cheap transaction): an
+attacker delegated to a wallet that takes any signature, posted four orders to an honest
+node a block behind the chain, revoked in the next block, and every node that fetched that
+node's copies found no code at its read and two blocks later, and banned it. A chain that resets
 below them makes them due at its next block. Bounded: ``MOST`` copies in all, ``PER_PEER`` a
 sender; past either, a copy is rejected uncharged (a sender holding ``PER_PEER`` is charged
 for those, enough to ban it, if they prove forged), and ``READS`` makers' code read a block.
@@ -21,10 +26,13 @@ for those, enough to ban it, if they prove forged), and ``READS`` makers' code r
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 LATER_BLOCKS = 2
 """Blocks past the one the verdict was read at that the maker's code is read again at: a
-backend a block or two behind the peer's is no proof against it."""
+backend a block or two behind the peer's is no proof against it; and blocks below it read
+too: nor is one a block or two ahead of the peer's, the maker's code gone since (review79)."""
 MOST = 1024
 """Copies whose charge waits, all senders together."""
 PER_PEER = 64
@@ -34,6 +42,8 @@ READS = 64
 
 Copy = tuple[str, bytes]
 """(the peer that sent it, the order hash)."""
+Block = tuple[str, int]
+"""(a maker, a block its code is read at)."""
 
 
 class Unproven:
@@ -78,16 +88,40 @@ class Unproven:
                     break
         return list(makers)
 
-    def settle(self, head: int, has_code: dict[str, bool]) -> tuple[dict[str, int], list[Copy]]:
-        """The makers' code read at ``head`` (``has_code``): their due copies leave. The
-        copies to charge, counted by sender (the maker still has no code), and those spared."""
+    def below(self, head: int, makers: Iterable[str]) -> tuple[list[Block], list[str]]:
+        """The (maker, block) pairs whose code to read for ``makers``' copies due at ``head``
+        (those with no code there): the ``LATER_BLOCKS`` blocks below each copy's read, where
+        a peer behind this node may have found the maker's code (review79); at most
+        ``READS`` x ``LATER_BLOCKS`` of them, the makers past that (their copies wait a
+        block) second."""
+        wanted: dict[str, set[int]] = {m: set() for m in makers}
+        for maker, block in self._held.values():
+            if maker in wanted and block + LATER_BLOCKS <= head:
+                wanted[maker].update(range(max(0, block - LATER_BLOCKS), block))
+        pairs: list[Block] = []
+        later: list[str] = []
+        for maker, blocks in wanted.items():
+            if len(pairs) + len(blocks) > READS * LATER_BLOCKS:
+                later.append(maker)
+            else:
+                pairs += [(maker, b) for b in sorted(blocks)]
+        return pairs, later
+
+    def settle(
+        self, head: int, has_code: dict[str, bool], had: AbstractSet[Block] = frozenset()
+    ) -> tuple[dict[str, int], list[Copy]]:
+        """The makers' code read at ``head`` (``has_code``) and below their copies' reads
+        (``had``: the pairs ``below`` gave where it had code): their due copies leave. The
+        copies to charge, counted by sender (the maker had no code in any), and those
+        spared."""
         charge: dict[str, int] = {}
         spared: list[Copy] = []
         for key, (maker, block) in list(self._held.items()):
             if maker not in has_code or block + LATER_BLOCKS > head:
                 continue
             self._drop(key)
-            if has_code[maker]:
+            before = range(max(0, block - LATER_BLOCKS), block)
+            if has_code[maker] or any((maker, b) in had for b in before):
                 spared.append(key)
             else:
                 charge[key[0]] = charge.get(key[0], 0) + 1

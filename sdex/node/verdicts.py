@@ -190,9 +190,7 @@ class NodeVerdicts(NodePeerIntake):
     def _closed_past(self, h: bytes, block: int | None) -> None:
         """``h`` given the chain's word read at ``block`` (None: not known, the watcher's
         latest known block taken; the mirror is at or below it)."""
-        if block is None:
-            u = self.watcher.unapplied
-            block = max(self.watcher.chain_head, u.known[-1][0] if u.known else -1)
+        block = self._word_block(block)
         head = self.mirror.head
         if head is None or head.number < block:
             past = self._read_past = self._read_past or {}

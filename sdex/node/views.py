@@ -115,6 +115,8 @@ class NodeViews(NodeState):
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
             "settlementsLost": self.settler.lost,
+            # signed, never sent: an order of theirs closed since the signature (revert79)
+            "settlementsWithheld": self.settler.given_back,
             # sends refused for their nonce and tried again: "too low", the matches signed
             # again at the count (settle28); "too high", the same bytes sent again (settle77)
             "settlementsNonceRefused": self.settler.nonce_refusals,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -48,15 +48,18 @@ from sdex.settlement.gas import BatchGas
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
-from sdex.settlement.signing import NOT_ITS_CHAIN, NotSigned
+from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
-from sdex.settlement.take import Held, Unpaid, Withdrawer, still
+from sdex.settlement.take import Held, Unpaid, Withdrawer, Withdrawn, still, withdrawn_from
 from sdex.store import StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
 
 NONCE_TRIES = 4
 """Sends of one batch the chain may refuse for their nonce before its matches count lost."""
+WITHHELD_WHY = "an order of it was cancelled, expired or filled on chain before its send"
+"""Why a settlement signed and not sent yet is cancelled at its nonce instead (held79: a soft
+cancel acknowledged while its send was held in a doubt, the match was sent once it ended)."""
 
 
 class BatchTx(NonceLane):
@@ -76,6 +79,15 @@ class BatchTx(NonceLane):
     refused: int
     nonce_refusals: int
     most_in_flight: int
+    withheld: dict[str, str]
+    """Of the settlements awaited, those never sent, cancelled instead, and why (``_withheld``)."""
+    presend: Callable[[], Awaitable[None]] | None = None
+    """Awaited right before a settlement's send (the watcher's ``before_send``: the head asked
+    when polling, a block known since the signature applied); its matches are then looked
+    at again (``_recheck``)."""
+    given_back = 0
+    """Settlements signed and never sent: an order of theirs closed (a block) or withdrawn
+    between the signature and the send (``_recheck``), their nonce taken again."""
 
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
@@ -88,7 +100,16 @@ class BatchTx(NonceLane):
         def check() -> None:
             still(batch, self.withdrawn, self.unpaid, self.held)
 
+        def unsendable(held: float) -> str:  # (held79: asked again right before its send)
+            if held > HELD_SEND_MAX:
+                return f"held {held:.0f} s while the chain's identity was in doubt"
+            out = self.withdrawn(batch) if self.withdrawn is not None else {}
+            return f"{WITHHELD_WHY} ({len(out)} of {len(batch)} matches)" if out else ""
+
         signed = await self._sign_next(ex.address, data, gas, check)
+        # (a nonce the chain's count gave back, a send refused not for its nonce: held79)
+        at = [h for h, (_, t) in self.signed_views.items() if t.nonce == signed.nonce]
+        self.superseded.update(h for h in at if h in self.in_flight)
         for m in batch:
             self._unsigned.pop(id(m), None)
         self.signed_out.update((id(m), m) for m in batch)
@@ -109,9 +130,37 @@ class BatchTx(NonceLane):
         if self.mirror is not None:
             self.mirror.expect(signed.tx_hash)
         heads = self.mirror.announced.count if self.mirror is not None else None
-        sending = self.broadcast_after(recorded, signed, times)  # (in nonce order)
+
+        async def recheck() -> None:
+            await self._recheck(batch, signed)
+
+        # (in nonce order)
+        sending = self.broadcast_after(recorded, signed, times, unsendable, recheck)
         self.sending(sending)
         return signed, heads, sending
+
+    async def _recheck(self, batch: list[Match], signed: SignedTx) -> None:
+        """(Right before ``signed``'s send, its record durable) ``presend`` awaited for a lone
+        match (its revert costs the whole transaction; a batch's closed match is skipped,
+        a few thousand gas, while under load every send would wait a round trip and the
+        watcher: docs/BENCHMARKS.md "revert79"), then
+        ``batch``'s matches judged again (``withdrawn``: an order cancelled, filled whole or
+        expiring, on chain or by its maker's soft cancel): if one is gone and ``signed`` is
+        the lane's last (its nonce given back: taken again by the next signature), raise
+        ``Withdrawn``: never sent (``_settle``), the others signed again. revert79: a block
+        mined between the book's last look and the send (a cancel, another's fill) was
+        seen by no hold, and the settlement reverted, the operator paying. One that is not
+        the lane's last (a later one signed behind it) goes as signed."""
+        if self.presend is None:  # (no watcher: nothing learned since the signature)
+            return
+        if len(batch) == 1:  # (a lone ``matchOrders`` reverts whole: a batch only skips it)
+            await self.presend()
+        if self.withdrawn is None or self.sender.next_nonce != signed.nonce + 1:
+            return
+        kept, gone = withdrawn_from(batch, self.withdrawn)
+        if gone:
+            self.sender.give_back(signed.nonce)  # (no await since the look: still its last)
+            raise Withdrawn(kept, gone, [])
 
     async def chain_knows(self, signed: SignedTx) -> bool:
         """Whether the chain holds ``signed`` (pooled or mined), or may. A send answered
@@ -137,6 +186,21 @@ class BatchTx(NonceLane):
             return False
         except Exception:
             return True
+
+    async def _withheld(self, signed: SignedTx, why: str) -> None:
+        """(``_broadcast``'s: ``signed`` never sent, ``why``) Its row dropped (a restart never
+        sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
+        again by its wait (``_receipt``), which fails its matches once the nonce is taken,
+        counted against neither order (``BatchTx._landing``; held79)."""
+        self.withheld[signed.tx_hash] = why
+        log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
+        try:
+            await self.store.set_settlement_status(signed.tx_hash, "dropped")
+            cancel = await self._cancel(signed)
+            if not self.async_sends.doubted():  # (begun meanwhile: the wait sends it after)
+                await self.async_sends.rpc.call("eth_sendRawTransaction", cancel.raw)
+        except Exception as e:
+            log.warning("the cancel of settlement %s not sent: %s", signed.tx_hash, e)
 
     def _never_sent(self, signed: SignedTx) -> None:
         """``signed`` never reached the chain (its record refused, or the chain refused it):
@@ -231,6 +295,18 @@ class BatchTx(NonceLane):
             nonce_taken = False
             try:
                 early = await sending
+            except Withdrawn as w:  # (an order closed since the signature: never sent)
+                log.warning(
+                    "settlement %s not sent: %d of its matches withdrawn since its signature",
+                    signed.tx_hash, len(w.gone),
+                )  # fmt: skip
+                self._never_sent(signed)
+                self._not_ahead(batch)
+                self._unsigned_again(w.kept)
+                self.signed_views.pop(signed.tx_hash, None)
+                self.store.set_settlement_status(signed.tx_hash, "dropped")
+                self.given_back += 1
+                raise
             except NotDone as e:  # not recorded, never broadcast: the matches go back
                 log.error("settlement %s could not be recorded: %s", signed.tx_hash, e)
                 self._never_sent(signed)
@@ -304,6 +380,7 @@ class BatchTx(NonceLane):
         last try, its matches matched again while the bytes could still land; lost78: so was
         one the chain asked did not know, twice half a second apart)."""
         self.kept.discard(signed.tx_hash)
+        withheld = self.withheld.pop(signed.tx_hash, "")  # (``_withheld``: its send over)
         try:
             signed, receipt = await self._receipt(signed, suspect, heads, early)
             if times is not None:
@@ -320,6 +397,8 @@ class BatchTx(NonceLane):
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
             await self._heal_gap(signed)
             why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
+            if withheld:  # (never sent, its cancel took the nonce: the node's doing; held79)
+                why, nonce_taken = f"not sent ({withheld}): cancelled at its nonce", True
             if displaced:  # (the node's doing; settle77: counted against both orders)
                 why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
             return [

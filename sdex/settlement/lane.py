@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from sdex.chain import Receipt, SignedTx
@@ -53,6 +54,9 @@ class NonceLane(SigningLane):
     its nonce sent again in its place."""
     cancelled = 0
     """Settlements cancelled at their nonce past their bound (``_cancel``)."""
+    superseded: set[str]
+    """Settlements in flight at a nonce the lane signed a later one at (``BatchTx``): that one
+    holds it, their waits send nothing more (``_keep_alive``)."""
     blocks: BlockReceipts | None
     gap_fills: int
     store: Store
@@ -90,6 +94,7 @@ class NonceLane(SigningLane):
         self.signed_views = {t: v for t, v in self.signed_views.items() if t in flying}
         self.displaced &= flying
         self.kept &= flying  # (a restart's kept row its node could not adopt: given up)
+        self.superseded &= flying
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
@@ -181,7 +186,7 @@ class NonceLane(SigningLane):
         log.debug("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
         return True
 
-    async def _keep_alive(self, signed: SignedTx, cancel: bool) -> bool:
+    async def _keep_alive(self, signed: SignedTx, cancel: bool, own: Sequence[str] = ()) -> bool:
         """(``poll_receipt``'s ``keep``: ``signed``'s nonce not taken, the chain asked does
         not know it, or it is past its bound) Its bytes sent again as signed (refused "nonce
         too high": the nonces below filled first and sent again, ``_over_gap``); ``cancel``:
@@ -191,7 +196,9 @@ class NonceLane(SigningLane):
         saw the chain replaced since it was signed: not kept any more (False; its bytes are
         not sent to the new chain, resend68, and a chain that never comes to its nonce would
         hold its matches for good), judged as any other. Nothing sent while the chain's
-        identity is in doubt (kept: the next check asks again; doubt78)."""
+        identity is in doubt (kept: the next check asks again; doubt78), nor once the lane
+        signed a later settlement at its nonce (``superseded``: ``own`` is it and its
+        replacements)."""
         if why := self.async_sends.doubted():  # (doubt78: kept, asked again at the next check)
             log.warning("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
             return True
@@ -200,6 +207,9 @@ class NonceLane(SigningLane):
         if view != now:
             log.warning("settlement %s not kept: %s", signed.tx_hash, NOT_ITS_CHAIN)
             return False
+        if not self.superseded.isdisjoint(own):  # (held79: its cancel displaced the next)
+            log.info("settlement %s not sent again: a later one holds its nonce", signed.tx_hash)
+            return True
         cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
@@ -275,7 +285,7 @@ class NonceLane(SigningLane):
             await self._replace_if_stuck(pooled)
 
         async def alive(cancel: bool) -> bool:
-            return await self._keep_alive(pooled.latest, cancel)
+            return await self._keep_alive(pooled.latest, cancel, pooled.hashes)
 
         def held() -> bool:
             return self._held(pooled.latest)

@@ -201,8 +201,11 @@ async def poll_receipt(
     nonce, sent again at each); checks of one not pooled come 1, 2, 4, 8 s apart
     (``KEEP_EVERY_MAX``). ``keep`` answering False: not kept any more (the chain it was
     signed for replaced), judged as without it from the next check. ``held`` (the lane's,
-    with ``keep``: the chain's identity in doubt) true at a check: nothing sent (neither
-    ``keep`` nor ``on_pooled`` called), checked again ``LOST_CHECK`` later; the time from the
+    with ``keep``: the chain's identity in doubt) true at a check: nothing judged nor sent
+    (no ``_judged``, neither ``keep`` nor ``on_pooled`` called), checked again ``LOST_CHECK``
+    later, a first sign of loss before it told again after (held79: ``_judged`` came first,
+    and an answer of another chain, its count past the nonce and no receipt, twice, counted
+    a sound settlement lost in the doubt, its orders matched again); the time from the
     first such check to the first after it counts toward neither bound, the unknown streak
     and the 1, 2, 4, 8 s begin again there (keep78: the doubt's time counted, the first check
     after a doubt longer than ``UNKNOWN_TIMEOUT`` cancelled a settlement whose bytes it had not
@@ -245,20 +248,22 @@ async def poll_receipt(
                 return Receipt.from_rpc(raw)
             now = loop.time()
             if keep is not None and now >= next_check:
+                if held is not None and held():  # (in doubt: nothing judged nor sent; held79)
+                    paused = now if paused is None else paused
+                    doubted, every, next_check = False, LOST_CHECK, now + LOST_CHECK
+                    continue
                 taken, got, known = await _judged(rpc, address, signed, hashes)
                 if got is not None:
                     return got
                 now = loop.time()
                 if taken:  # (anvil counts a nonce before its receipt: told twice)
                     if doubted:
+                        if held is not None and held():  # (begun meanwhile: told again after)
+                            continue
                         return None
                     doubted, next_check = True, now + LOST_RECHECK
                     continue
                 doubted = False
-                if held is not None and held():  # (in doubt: nothing sent, the bounds stopped)
-                    paused = now if paused is None else paused
-                    every, next_check = LOST_CHECK, now + LOST_CHECK
-                    continue
                 if paused is not None:  # (its time counts toward neither bound)
                     start, unknown_since, paused = start + now - paused, None, None
                 due = now - start > RECEIPT_TIMEOUT

@@ -26,6 +26,7 @@ row alone at its nonce found neither mined nor pooled with its nonce not taken
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 
@@ -35,7 +36,7 @@ from sdex.chain.tx import SignedTx, already_known, nonce_refusal
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
-from sdex.settlement.receipts import in_pool, nonce_taken
+from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
@@ -226,7 +227,11 @@ class Reconcile:
         not proven the view's (``unsent``: kept77's rule), gives it up, as one answer giving
         the operator's count past its nonce with no receipt of it does
         (``receipts.nonce_taken``); any other, or no answer, keeps it
-        (adopted: awaited until its nonce is taken, lost78). Before, a row a backend that
+        (adopted: awaited until its nonce is taken, lost78), if a second answer
+        ``LOST_RECHECK`` later says so again, as the receipt wait asks (review79: one answer,
+        lied, flapped, or its bytes being mined that moment, gave the row up, its orders
+        matched again while it was pooled: both mined, the second a paid revert). Before, a
+        row a backend that
         lags did not know was given up, its orders matched again while the other backend
         pooled its bytes: both were mined. Asked only of a row alone at its nonce: of a
         settlement and its replacements, the one pooled is adopted (``StillPooled``), the
@@ -236,6 +241,9 @@ class Reconcile:
         signed = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
         try:
             taken, got = await nonce_taken(self.lane.receipts, self.sender.address, signed)
+            if taken and got is None:  # (said again ``LOST_RECHECK`` later, or not believed)
+                await asyncio.sleep(LOST_RECHECK)
+                taken, got = await nonce_taken(self.lane.receipts, self.sender.address, signed)
         except Exception:
             return True
         return not taken and got is None

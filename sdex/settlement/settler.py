@@ -151,6 +151,7 @@ class Settler(BatchTx):
         """The last batch formed, until its broadcast ended (or it never went)."""
         self.stages = StageTimes(waiting=lambda: self._submitted)
         self._wake = asyncio.Event()
+        self._unheld = asyncio.Event()
         self._full = asyncio.Event()
         """Set once a full batch waits: it stops the wait for the broadcast under way."""
         self._send_lock = asyncio.Lock()
@@ -172,6 +173,9 @@ class Settler(BatchTx):
         """Those of a replaced chain displaced on the new one (``sdex.settlement.stale``)."""
         self.cancels: dict[str, SignedTx] = {}
         """Settlements in flight cancelled at their nonce past their bound, and by what."""
+        self.withheld: dict[str, str] = {}
+        self.superseded: set[str] = set()
+        """Settlements never sent, cancelled at their nonce instead, and why (``_withheld``)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""
@@ -218,8 +222,10 @@ class Settler(BatchTx):
                 self._full.set()
 
     def wake(self) -> None:
-        """Look at the queue again: a hold of some of its matches ended (``held``)."""
+        """Look at the queue again: a hold of some of its matches ended (``held``), or the
+        doubt holding the lane's sends (``_undoubted``: looked at again at once)."""
         self._wake.set()
+        self._unheld.set()
 
     def queued(self) -> list[Match]:
         """The matches waiting for a batch, not yet taken."""

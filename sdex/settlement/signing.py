@@ -6,8 +6,9 @@ broadcast on the event loop once its record is durable, one at a time in nonce o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -26,9 +27,16 @@ from sdex.settlement.stale import displace
 log = logging.getLogger("sdex.settlement")
 
 NOT_ITS_CHAIN = "the chain behind the URL is not the one it was signed for"
-DOUBT_STEP = 0.05
-"""Seconds between looks at whether the chain's identity is still in doubt
-(``SigningLane._undoubted``: a send of the lane's held meanwhile)."""
+DOUBT_STEP = 1.0
+"""Most seconds between looks at whether the chain's identity is still in doubt
+(``SigningLane._undoubted``: a send of the lane's held meanwhile); looked at again at once
+when woken (``Settler.wake``: the node calls it as a doubt ends). Before held79, every 50 ms."""
+HELD_SEND_MAX = 30.0
+"""Seconds a settlement's send may be held by a doubt (``SigningLane._undoubted``) and still
+go out once the doubt ends: past it, it is cancelled at its nonce instead (a transfer of
+nothing, ``BatchTx._withheld``), never sent. held79: a send held through a doubt of
+minutes went out as it ended, its matches minutes old. A doubt that a poll or two flapped
+ends in seconds (``AGREE`` polls); one that stands is said stuck at 60 s (``LONG``)."""
 
 
 class SigningLane:
@@ -59,21 +67,32 @@ class SigningLane:
     """One past the highest nonce of the lane's transactions it saw mined (``mined``), or
     the lowest count it believed since (``_believed``)."""
     doubt_holds = 0
+    _unheld: asyncio.Event
+    """Set when the lane's holds may have ended (``Settler.wake``): ``_undoubted`` looks."""
     """Sends and gap fills of the lane held while the chain's identity was in doubt
     (``_undoubted``)."""
 
     def broadcast_after(
-        self, recorded: Future[Any] | None, signed: SignedTx, times: FlightTimes | None
+        self,
+        recorded: Future[Any] | None,
+        signed: SignedTx,
+        times: FlightTimes | None,
+        unsendable: Unsendable | None = None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) Broadcast ``signed`` on the event loop
         once ``recorded`` (its record on the store's writer) is durable and every broadcast
         queued before it ended: one at a time, in nonce order. The future raises
         ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
         the chain replaced before its turn came (never sent: resend68, an old chain's
-        settlement waiting behind a send was sent to the chain that replaced it)."""
+        settlement waiting behind a send was sent to the chain that replaced it), or what
+        ``recheck`` raises (awaited right before the send: ``BatchTx``'s, revert79).
+        ``unsendable`` (a settlement's), asked right after it: why it must not go (given
+        the seconds a doubt held it), then cancelled at its nonce instead, never sent
+        (``_withheld``; the future gives None)."""
         view = self.async_sends.viewed()  # (as signed: no await since)
         self.signed_views[signed.tx_hash] = (view, signed)
-        return self._send_queued(recorded, signed, times, view)
+        return self._send_queued(recorded, signed, times, view, unsendable, recheck)
 
     def _send_queued(
         self,
@@ -81,11 +100,14 @@ class SigningLane:
         signed: SignedTx,
         times: FlightTimes | None,
         view: ChainView | None,
+        unsendable: Unsendable | None = None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) ``signed``'s broadcast, after every one queued before it,
         sent only while the node's view is ``view`` (the one it was signed in)."""
         before = self._last_broadcast
-        task = asyncio.ensure_future(self._broadcast(recorded, before, signed, times, view))
+        sending = self._broadcast(recorded, before, signed, times, view, unsendable, recheck)
+        task = asyncio.ensure_future(sending)
         self._last_broadcast = task
         return task
 
@@ -96,6 +118,8 @@ class SigningLane:
         signed: SignedTx,
         times: FlightTimes | None,
         view: ChainView | None,
+        unsendable: Unsendable | None = None,
+        recheck: Callable[[], Awaitable[None]] | None = None,
     ) -> Receipt | None:
         if recorded is not None:
             try:
@@ -109,33 +133,50 @@ class SigningLane:
         try:
             if before is not None and not before.done():
                 await asyncio.wait((before,))
-            await self._undoubted(f"broadcast of {signed.tx_hash}")
+            held = await self._undoubted(f"broadcast of {signed.tx_hash}")
+            if recheck is not None:  # (its matches looked at again: revert79)
+                await recheck()
             self._same_chain(signed, view)
+            if unsendable is not None and (why := unsendable(held)):  # (held79)
+                await self._withheld(signed, why)
+                return None
             started = True  # (``send_async`` counts it started before its first await)
             return await self.broadcaster.send_async(self.async_sends, signed, times)
         finally:
             if not started:  # cancelled while it waited its turn (review30)
                 self.broadcaster.unqueued()
 
-    async def _undoubted(self, what: str) -> None:
+    async def _undoubted(self, what: str) -> float:
         """Until the chain's identity is no longer in doubt (``AsyncSends.doubted``; at once
-        when it is not): ``what`` (a send of the lane's, a gap's fill and the reads it is
-        decided on) is held meanwhile. The caller then checks the node's view: proven
-        replaced, nothing of the old chain goes to the new one. doubt78: a broadcast queued
-        behind another before the doubt began, a "nonce too high" refusal's resend and the
-        transfers of nothing filling below it (``_over_gap``), a lost one's (``_heal_gap``)
-        went out in the doubt, signed or sent against a chain that may be gone. Held here,
-        a send holds those queued behind it (nonce order); the settler signs nothing new
-        meanwhile (``Settler.held``)."""
+        when it is not), the seconds it waited: ``what`` (a send of the lane's, a gap's fill
+        and the reads it is decided on) is held meanwhile. The caller then checks the node's
+        view: proven replaced, nothing of the old chain goes to the new one. doubt78: a
+        broadcast queued behind another before the doubt began, a "nonce too high" refusal's
+        resend and the transfers of nothing filling below it (``_over_gap``), a lost one's
+        (``_heal_gap``) went out in the doubt, signed or sent against a chain that may be
+        gone. Held here, a send holds those queued behind it (nonce order); the settler
+        signs nothing new meanwhile (``Settler.held``)."""
         if not self.async_sends.doubted():
-            return
+            return 0.0
         self.doubt_holds += 1
         log.warning(
             "%s held: %s", what, f"the chain's identity is in doubt ({self.async_sends.doubted()})"
         )
-        while self.async_sends.doubted():
-            await asyncio.sleep(DOUBT_STEP)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        while True:
+            self._unheld.clear()  # (before the look: a wake after it is not lost)
+            if not self.async_sends.doubted():
+                break
+            with contextlib.suppress(TimeoutError):  # (a doubt that ends without a wake)
+                async with asyncio.timeout(DOUBT_STEP):
+                    await self._unheld.wait()
         log.warning("%s goes on: the chain's identity is proven", what)
+        return loop.time() - began
+
+    async def _withheld(self, signed: SignedTx, why: str) -> None:
+        """(``BatchTx``'s) ``signed`` is not sent (``why``): cancelled at its nonce."""
+        raise NotImplementedError
 
     def _same_chain(self, signed: SignedTx, view: ChainView | None) -> None:
         """Raise ``ChainReplaced`` if the node's view of the chain moved since ``view`` (the
@@ -258,6 +299,11 @@ class SigningLane:
     def mined(self, nonce: int) -> None:
         """A transaction of the lane's at ``nonce`` was mined (its receipt: ``mined_past``)."""
         self.mined_past = max(self.mined_past, nonce + 1)
+
+
+Unsendable = Callable[[float], str]
+"""Why a settlement signed and queued must not be sent now ("": it may), given the seconds a
+doubt held its send (``SigningLane._broadcast``; ``BatchTx._sign_and_queue`` makes it)."""
 
 
 class NotSigned(ChainError):

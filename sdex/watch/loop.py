@@ -26,6 +26,7 @@ import aiohttp
 import yarl
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.mirror import Header, Mirror
 from sdex.store import StoreError
@@ -58,6 +59,14 @@ CATCH_UP_LAG = 2
 that lag (``sdex.node.records.MIRROR_MAX_LAG``)."""
 NOT_FOLLOWED = frozenset({"unreachable", "behind"})
 """Statuses after which a poll that finds the chain past our head catches up (``replaying``)."""
+HEAD_FRESH = 0.005
+"""Seconds a head the chain told the watcher (an announcement, a poll's answer, a send's own
+ask) stays fresh for a send: older, a send asks the head first (``before_send``). With
+newHeads too: an announcement reaches the node a loop turn or more after its block is mined
+(revert79's race bench: 3-5 paid reverts in 64 races with the ask, 10-12 without)."""
+SEND_WAIT = 1.0
+"""Seconds at most a signed settlement's send waits for a block known and not applied
+(``before_send``); past it, it goes as signed (the signing's ``BOUND`` holds no more)."""
 INCONSISTENT_POLLS = 5
 """Polls in a row that found the chain's answers inconsistent (not an own receipt awaited)
 before the watcher says so: ``unreachable``, until a poll gets through."""
@@ -329,6 +338,31 @@ class PollLoop:
         if h is None and (p := self._polled) is not None and p.number == number:
             h = p
         return "" if h is None else h.tx_root
+
+    async def before_send(self) -> None:
+        """(A signed settlement's, right before its send) The book brought to the chain's
+        head as far as the node can know it cheaply: the last head heard older than
+        ``HEAD_FRESH``, the head asked (one ``eth_blockNumber``; a block above the book is
+        known then, and polled for at once); then until every known block not the node's
+        own is applied (``Unapplied.settled``, ``SEND_WAIT`` at most). revert79: a block
+        mined after the signature, or before it and not yet heard (a loop turn with
+        newHeads, up to the 50 ms poll without), closed an order of the settlement, which
+        reverted, the operator paying; the settler now looks at its matches again after
+        this."""
+        if time.monotonic() - self.unapplied.heard > HEAD_FRESH:
+            try:
+                async with asyncio.timeout(SEND_WAIT):
+                    number = quantity(await self.rpc.call("eth_blockNumber"))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # (no answer: it goes as signed; the poll says why)
+                log.debug("head not read before a send: %s", e)
+            else:
+                self.unapplied.saw(number)
+                head = self.mirror.head
+                if head is None or number > head.number:
+                    self._new_head.set()  # (read now, not at the next poll)
+        await self.unapplied.settled(SEND_WAIT)
 
     def _on_subscribed(self, live: bool) -> None:
         self.subscribed = self.mirror.announced.live = live

@@ -20,6 +20,8 @@ against the book as it stands, as before, and ``/health`` says so
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -58,22 +60,40 @@ class Unapplied:
         """Their time, summed: from the first signing each held to its end."""
         self.longest = 0.0
         """The longest of them, seconds."""
+        self.heard = 0.0
+        """When (monotonic) the chain last told the watcher its head (an announcement, a
+        poll's answer, a send's check: ``PollLoop.before_send``)."""
+        self.send_waits = 0
+        """Sends that waited for a block known since their signature (``settled``)."""
+        self.send_waited = 0.0
+        """Their time, summed, seconds."""
         self._since: float | None = None  # (the hold a signing met: since when; None: none)
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
+        self._waiters: list[asyncio.Future[None]] = []  # (``settled``'s, woken by ``ended``)
 
     def saw(self, number: int, polled: bool = False) -> None:
-        """The chain has block ``number`` (a newHeads announcement; ``polled``: a poll's
-        answer for the latest block, which also drops the blocks above it: the chain went
-        back below them, a reorg or a rewind)."""
+        """The chain has block ``number``, and so every block below it (a newHeads
+        announcement; ``polled``: a poll's answer for the latest block, which also drops the
+        blocks above it: the chain went back below them, a reorg or a rewind)."""
         known = self.known
+        self.heard = time.monotonic()
         if polled:
             while known and known[-1][0] > number:
                 known.pop()
-            self.ended()
-        if number > self.applied and (not known or number > known[-1][0]):
-            known.append((number, time.monotonic()))
-            if len(known) > KEPT:
-                del known[1]  # (the oldest stays: since when the book is behind)
+        last = known[-1][0] if known else self.applied
+        if number > self.applied and number > last:
+            # Every block up to it, each known from now: one between was never heard of
+            # (polled, no newHeads; an announcement missed) but is there, and may be another
+            # party's under one of our own settlement alone (review79: a cancel's block under
+            # our own, which alone held nothing, a match of the cancelled ask signed, reverted)
+            now, low = time.monotonic(), max(last, self.applied) + 1
+            if self.applied < 0 and not known:  # (nothing applied yet, a start: this one)
+                low = number
+            known.append((low, now))  # (the lowest kept, and up to ``KEPT`` - 1 highest)
+            known.extend((n, now) for n in range(max(low + 1, number - KEPT + 2), number + 1))
+            if len(known) > KEPT:  # (the oldest stays: since when the book is behind)
+                del known[1 : len(known) - KEPT + 1]
+        self.ended()  # (an announcement may show a block our own: ``own``)
 
     def caught_up(self, number: int) -> None:
         """The node applied the changes of the blocks up to ``number``."""
@@ -86,6 +106,10 @@ class Unapplied:
     def ended(self) -> None:
         """A hold a signing met is over (applied, the chain below, or the block found to be
         an own settlement's alone: its receipt came): counted, the settler woken."""
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:  # (a send waiting in ``settled`` looks again)
+            if not w.done():
+                w.set_result(None)
         if self._since is None or self._held():
             return
         took = time.monotonic() - self._since
@@ -94,18 +118,21 @@ class Unapplied:
         self.longest = max(self.longest, took)
         self.cleared()
 
-    def _oldest(self) -> tuple[int, float] | None:
-        """The oldest known block not applied that is not an own settlement's alone."""
-        return next(((n, t) for n, t in self.known if not self.own(n)), None)
+    def _oldest(self, upto: int | None = None) -> tuple[int, float] | None:
+        """The oldest known block not applied that is not an own settlement's alone (at or
+        below ``upto``, if given)."""
+        known = self.known if upto is None else [(n, t) for n, t in self.known if n <= upto]
+        return next(((n, t) for n, t in known if not self.own(n)), None)
 
     def behind_for(self) -> float:
         """Seconds since that block became known (0: none)."""
         oldest = self._oldest()
         return 0.0 if oldest is None else time.monotonic() - oldest[1]
 
-    def _held(self) -> bool:
-        """Whether such a block is known, for less than ``BOUND`` (then logged once)."""
-        if not self.known or (oldest := self._oldest()) is None:
+    def _held(self, upto: int | None = None) -> bool:
+        """Whether such a block is known (at or below ``upto``, if given), for less than
+        ``BOUND`` (then logged once)."""
+        if not self.known or (oldest := self._oldest(upto)) is None:
             return False
         lag = time.monotonic() - oldest[1]
         if lag < BOUND:
@@ -132,6 +159,29 @@ class Unapplied:
             self.holds += 1
         return True
 
+    async def settled(self, bound: float) -> None:
+        """Until no known block holds signing (``_held``: each applied, found an own
+        settlement's, or past ``BOUND``), ``bound`` seconds at most: a signed settlement's
+        send waits so for a block that became known since its signature (revert79), then
+        looks at its matches again (``sdex.settlement.batchtx``). Only the blocks known now:
+        one that comes meanwhile is not waited for (under other parties' steady traffic, a
+        watcher a block behind kept a send waiting block after block, up to ``bound``)."""
+        upto = self.known[-1][0] if self.known else self.applied
+        if not self._held(upto):
+            return
+        began = time.monotonic()
+        self.send_waits += 1
+        loop = asyncio.get_running_loop()
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(bound):
+                    while self._held(upto):
+                        waiter: asyncio.Future[None] = loop.create_future()
+                        self._waiters.append(waiter)
+                        await waiter
+        finally:
+            self.send_waited += time.monotonic() - began
+
     def to_json(self) -> dict[str, object]:
         """``/health``'s ``chainMirror.unapplied``: the oldest block known and not applied,
         for how long, whether signing waits for it, and the holds signings met."""
@@ -148,4 +198,6 @@ class Unapplied:
             "holds": self.holds,
             "heldSeconds": round(self.held_seconds + now, 3),
             "longestHold": round(max(self.longest, now), 3),
+            "sendWaits": self.send_waits,
+            "sendWaitedSeconds": round(self.send_waited, 3),
         }

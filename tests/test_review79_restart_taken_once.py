@@ -1,0 +1,114 @@
+"""review79: a restart gives a pending row up for its nonce taken only when two answers say so.
+
+lost78 keeps a restart's pending row that the chain neither mined nor pools by the answers
+it got (a backend that lags did not know it), unless its nonce is taken: one answer
+(``receipts.nonce_taken``) giving the operator's count past its nonce with no receipt of it
+gave the row up, its orders matched again at the next nonce. The receipt wait believes that
+answer only when a second one, half a second later, says it again (anvil counts a nonce
+before its receipt; doubt78's rule: a single read whose one lie costs the operator is read
+again). One such answer at a restart (lied, flapped, or the row's bytes being mined that
+moment) had its matches settled twice: the pooled row and the match made again were both
+mined, the second a paid revert. Now the restart reads it again ``LOST_RECHECK`` later.
+
+Real chain of the suite's engine, its mining on the send turned off (the first backend
+pools), behind reconcile77's real balancer on loopback whose second backend is a second
+Hardhat node (its count 0, the asks by hash meeting it), a real proxy in front lying once
+about the operator's count in a batch with the row's receipt; a real ``sdex node`` process
+killed by its PID, the restart in this process."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sdex.chain import Rpc
+from tests.conftest import Chain
+from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.rpcfault import Answer, _forward, _proxy, retrying_balancer
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node_restart import OPERATOR
+from tests.test_reconcile77_too_high import lagging, pending_rows, pooling
+from tests.test_reorg60_reset_inflight import nonce
+
+__all__ = ["lagging", "pooling"]  # (reconcile77's fixtures: the lagging node, the pooling chain)
+
+LIE = 1_000
+"""What the lying answer adds to the operator's count."""
+
+
+@contextmanager
+def lying_once(upstream: str) -> Iterator[tuple[str, threading.Event, list[int]]]:
+    """A proxy to ``upstream`` that, once armed, answers the next batch asking for a count
+    and a receipt with the count ``LIE`` higher (then disarmed); and how many it lied to."""
+    armed, lied = threading.Event(), [0]
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, list) or not armed.is_set():
+            return None
+        methods = [c.get("method") for c in req if isinstance(c, dict)]
+        if "eth_getTransactionCount" not in methods or "eth_getTransactionReceipt" not in methods:
+            return None
+        armed.clear()
+        status, body = _forward(upstream, req)
+        answers = json.loads(body)
+        at = methods.index("eth_getTransactionCount")
+        count = next(a for a in answers if a.get("id") == req[at]["id"])
+        count["result"] = hex(int(count["result"], 16) + LIE)
+        lied[0] += 1
+        return status, json.dumps(answers).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, armed, lied
+
+
+async def test_one_answer_of_a_taken_nonce_at_a_restart_gives_no_row_up(
+    pooling: Chain, tmp_path: Path, lagging: Rpc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = pooling
+    db = tmp_path / "n.db"
+    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
+    operator = c.address(OPERATOR)
+    with retrying_balancer(c.rpc.url, lagging.url) as (balanced, balancer):
+        async with node_up(c, db, balanced, OPERATOR) as (proc, api):
+            c.rpc.call("evm_setAutomine", False)
+            count = nonce(c.rpc, operator)
+            assert (await api.post_order(maker))[0] == 201
+            code, body = await api.post_order(taker)
+            assert code == 201 and len(body["matches"]) == 1, body
+
+            def pooled() -> bool:  # (recorded before its broadcast: the row is there)
+                pending = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)
+                return pending == count + 1
+
+            await wait_for(pooled, timeout=30)
+            proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
+            proc.wait(timeout=10)
+        assert len(pending_rows(db)) == 1
+        balancer.reads, balancer.lagging = True, 10**6  # (the asks by hash: the lagging one)
+        monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+        with lying_once(balanced) as (url, armed, lied):
+            armed.set()  # (the restart's first count with a receipt: LIE past it)
+            async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
+                s = node.settler
+                assert lied[0] == 1
+
+                def held() -> bool:  # (before: given up, its orders matched again, sent)
+                    return (s.adopted == 1 or s.sent == 1) and not s.sends
+
+                await wait_for(held, timeout=20)
+                c.rpc.call("evm_mine")  # (the pooled one: before, the one matched again too)
+
+                async def filled() -> bool:
+                    return await api.status(maker) == "filled" and not s.in_flight
+
+                await wait_for(filled, timeout=30)
+                assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
+                assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
+    assert c.exchange.order_info(maker.order).filled == E18
