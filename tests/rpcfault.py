@@ -679,3 +679,17 @@ def no_exchange_proxy(
 
     with _proxy(upstream, intercept) as url:
         yield url, said
+
+
+@contextmanager
+def outage_proxy(upstream: str) -> Iterator[tuple[str, threading.Event]]:
+    """The URL of a proxy to ``upstream`` that answers every request with a JSON-RPC error
+    while the event it yields is set (the chain's backend down: its load balancer answers
+    for it), and forwards everything otherwise."""
+    down = threading.Event()
+
+    def intercept(req: object) -> Answer | None:
+        return (200, json.dumps(_errors(req)).encode()) if down.is_set() else None
+
+    with _proxy(upstream, intercept) as url:
+        yield url, down

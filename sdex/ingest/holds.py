@@ -1,21 +1,43 @@
 """A wallet's order held while the chain mirror replays the chain (replay79): the intake's
-side of ``sdex.node.replayhold``."""
+side of ``sdex.node.replayhold``.
+
+An order held past its wait (a replay longer than the hold: a long chain, a slow backend)
+was read one by one, a token of its sender's budget each: a wallet posting past its burst
+met 429 ``THROTTLED`` for the rest of the replay (outage79). Now a wallet's held orders of
+one account (maker, maker token) whose waits end within ``GATHER`` of the first's share its
+read (``SharedReads``): one token, their rows in one ``getOrderStates`` call (the state
+batcher's window), each order still judged by its own row."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from sdex.chain import OrderState
-from sdex.ingest.rejections import FOLLOWING, Rejection, not_following
+from sdex.ingest.rejections import FOLLOWING, Rejection, not_following, read_failed
 from sdex.mirror import Mirror
 from sdex.order import SignedOrder
 
 Hand = Callable[[], object]
 """Called just before an intake call's first wait: its signatures' hand-over (sim48)."""
-Hold = Callable[[int], Awaitable[None]]
+Hold = Callable[[int], Awaitable[str | None]]
 """(A wallet's order at this index that needs a chain read while the mirror replays the
-chain) Wait, bounded, for the mirror to follow it (``sdex.node.replayhold``)."""
+chain) Wait, bounded, for the mirror to follow it (``sdex.node.replayhold``): the sender it
+was held for (its wallet client's group), None when it was not held (past a bound)."""
+Charge = Callable[[], Rejection | None]
+"""A token of the order's sender's budget of chain reads, or why not (``THROTTLED``)."""
+
+GATHER = 0.5
+"""Seconds a shared read waits, from its first order's end of wait, for the sender's other
+held orders of the account to end theirs (a burst's waits end as spread as its posts came)."""
+SHARE_MOST = 200
+"""Orders in one shared read at most (``sdex.node.replayhold.MAX_HELD_PER_SENDER``: a
+sender holds no more at once; the state batcher reads up to 256 rows in one call)."""
+
+Key = tuple[str, str, str]
+"""(sender, maker, maker token)."""
+Waiter = tuple[SignedOrder, "asyncio.Future[OrderState | Rejection]"]
 
 
 class Follows(Protocol):
@@ -24,19 +46,96 @@ class Follows(Protocol):
     mirror: Mirror | None
     mirror_ready: Callable[[], bool]
     chain_status: Callable[[], str]
+    shared: SharedReads
+
+
+class SharedReads:
+    """Reads of held orders past their wait, one per sender and account at a time
+    (``GATHER``, ``SHARE_MOST``): ``read`` reads one order's row (the batcher folds the
+    group's rows, read at once, into one call) while the chain is followed (``status``)."""
+
+    def __init__(
+        self,
+        read: Callable[[SignedOrder], Awaitable[OrderState | Rejection]],
+        status: Callable[[], str],
+        gather: float = GATHER,
+    ) -> None:
+        self.read = read
+        self.status = status
+        self.gather = gather
+        self.reads = 0
+        """Shared reads made (a token each)."""
+        self.joined = 0
+        """Orders read in one of those without a token of their own."""
+        self._open: dict[Key, list[Waiter]] = {}
+        self._running: set[asyncio.Future[None]] = set()
+
+    async def get(self, key: Key, signed: SignedOrder, charge: Charge) -> OrderState | Rejection:
+        """``signed``'s state, read with the other orders of ``key`` whose waits end within
+        ``gather`` of the first's (a token of its sender's budget for them all)."""
+        fut: asyncio.Future[OrderState | Rejection] = asyncio.get_running_loop().create_future()
+        group = self._open.get(key)
+        if group is not None and len(group) < SHARE_MOST:
+            group.append((signed, fut))
+            self.joined += 1
+        else:
+            if (refused := charge()) is not None:
+                return refused
+            self.reads += 1
+            self._open[key] = group = [(signed, fut)]
+            run = asyncio.ensure_future(self._run(key, group))  # (its own: not a request's)
+            self._running.add(run)
+            run.add_done_callback(self._running.discard)
+        return await fut  # (cancelled: its wait alone; the row is read for the others)
+
+    async def _run(self, key: Key, group: list[Waiter]) -> None:
+        """After ``gather``, every order of ``group`` read at once; each answered."""
+        answers: list[OrderState | Rejection | BaseException] = []
+        try:
+            await asyncio.sleep(self.gather)
+            if self._open.get(key) is group:
+                del self._open[key]
+            if (now := self.status()) not in FOLLOWING:  # (went down meanwhile)
+                answers = [not_following(now)] * len(group)
+            else:
+                reads = (self.read(s) for s, _ in group)
+                answers = await asyncio.gather(*reads, return_exceptions=True)
+        finally:
+            if self._open.get(key) is group:
+                del self._open[key]
+            for k, (_, fut) in enumerate(group):
+                if not fut.done():  # (none: cancelled, the node stopping)
+                    fut.set_result(_answer(answers[k] if k < len(answers) else Stopped()))
+
+
+class Stopped(Exception):
+    """A shared read cancelled (the node stopping): its orders answered, never acknowledged."""
+
+
+def _answer(a: OrderState | Rejection | BaseException) -> OrderState | Rejection:
+    """A shared read's answer for one order: its row, why not, or its read's failure."""
+    if isinstance(a, OrderState | Rejection):
+        return a
+    return read_failed(a if isinstance(a, Exception) else Stopped())
 
 
 async def held(
-    hold: Hold, i: int, signed: SignedOrder, f: Follows
+    hold: Hold, i: int, signed: SignedOrder, f: Follows, charge: Charge
 ) -> OrderState | Rejection | None:
     """``signed`` (ECDSA-signed), while the mirror replays the chain (else None at once),
     after ``hold(i)``: the mirror's state if it follows the chain by then, why not if the
-    chain is not followed any more, else None (read it: a first-seen account, or past the
-    hold's bounds). Read at once while the mirror replays, each order cost a read and its
-    sender a token: a wallet's burst of posts met 429s for the whole replay."""
+    chain is not followed any more, its state from a shared read (``SharedReads``) if it
+    was held and the mirror still replays, else None (read it: a first-seen account, or not
+    held: past the hold's bounds). Read at once while the mirror replays, each order cost a
+    read and its sender a token: a wallet's burst of posts met 429s for the whole replay."""
     if f.mirror is None or f.mirror_ready():
         return None
-    await hold(i)
+    sender = await hold(i)
     if (now := f.chain_status()) not in FOLLOWING:
         return not_following(now)
-    return f.mirror.state(signed) if f.mirror_ready() else None
+    if f.mirror_ready():
+        return f.mirror.state(signed)
+    if sender is None:
+        return None
+    o = signed.order
+    return await f.shared.get((sender, o.maker, o.maker_token), signed, charge)

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 
 from sdex.chain import OrderState
 from sdex.futures import retrieved
-from sdex.ingest.holds import Hand, Hold, held
+from sdex.ingest.holds import Hand, Hold, SharedReads, held
 from sdex.ingest.limits import Limits
 from sdex.ingest.readturns import SUBMITTER
 from sdex.ingest.rejections import (
@@ -105,6 +105,8 @@ class Intake(OrderRules):
         """Of those, orders that needed a chain read (first-seen account, EIP-1271, no mirror)."""
         self.throttled = 0
         """Orders that needed a chain read their sender's budget refused (not read)."""
+        self.shared = SharedReads(lambda s: self._read_unless_down(s, True), self.chain_status)
+        """Reads of a wallet's held orders past their wait, shared per account (outage79)."""
         self._first_reads: dict[tuple[str, str], asyncio.Future[None]] = {}
         """Reads under way of (maker, makerToken) accounts the mirror does not know: another
         ECDSA-signed order of one waits for it, then asks the mirror (one read, one token)."""
@@ -214,8 +216,10 @@ class Intake(OrderRules):
         status = self.chain_status()
         if status not in FOLLOWING:  # (a backend behind answers from its past: no verdict)
             return not_following(status)
-        if hold and ecdsa_ok is True and (h := await held(hold, i, signed, self)) is not None:
-            return h  # (the mirror replayed the chain meanwhile, or the chain is not followed)
+        if hold and ecdsa_ok is True:
+            charge = lambda: self._charged(spend, i, signed)  # noqa: E731
+            if (h := await held(hold, i, signed, self, charge)) is not None:
+                return h  # (the mirror replayed the chain meanwhile, a shared read, or down)
         o, mine = signed.order, None
         if ecdsa_ok is True and self.mirror is not None and self.mirror_ready():
             # (its account: all the mirror lacks; not while it replays: it would not learn)
@@ -244,6 +248,13 @@ class Intake(OrderRules):
             if mine is not None:
                 del self._first_reads[(o.maker, o.maker_token)]
                 mine.set_result(None)
+
+    def _charged(self, spend: Spend | None, i: int, signed: SignedOrder) -> Rejection | None:
+        """A token of the order's sender's budget (``spend(i)``), or ``THROTTLED``."""
+        if spend is None or spend(i) is not None:
+            return None
+        self.throttled += 1
+        return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
 
     async def _read_unless_down(
         self, signed: SignedOrder, ecdsa_ok: bool | None

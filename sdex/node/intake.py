@@ -163,9 +163,8 @@ class NodeIntake(NodeSoftCancel):
             s = spends[k]
             return "" if s is None else s(k)
 
-        async def hold(k: int) -> None:  # (while the mirror replays: ``sdex.node.replayhold``)
-            if (h := holds[k]) is not None:
-                await h(k)
+        async def hold(k: int) -> str | None:  # (while the mirror replays: ``replayhold``)
+            return None if (h := holds[k]) is None else await h(k)
 
         left = set(range(len(members)))
         fw = self.forwarding

@@ -13,10 +13,11 @@ shared by its orders. Nothing is acknowledged before its verdict, so nothing hel
 
 Bounded: at most ``MAX_HELD`` orders in all and ``MAX_HELD_PER_SENDER`` per wallet client
 (its ``client_group``) at once, each for at most ``HOLD_SECONDS`` (a wallet client gives up
-after 10 s: ``sdex.client.DEFAULT_TIMEOUT``). An order past a bound, or held that long, is
-read at once, as before: its sender's budget bounds it. A chain that stops being followed
-meanwhile (``unreachable``, ``behind``) ends every hold: those orders are answered as the
-status says."""
+after 10 s: ``sdex.client.DEFAULT_TIMEOUT``). An order past a bound is read at once, as
+before: its sender's budget bounds it; one held that long is read with the sender's other
+held orders of its account (``sdex.ingest.holds.SharedReads``: a token for them all). A
+chain that stops being followed meanwhile (``unreachable``, ``behind``) ends every hold:
+those orders are answered as the status says."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ MAX_HELD = 2_000
 MAX_HELD_PER_SENDER = 200
 """Held at once per wallet client (``client_group``): twice the default burst of reads."""
 HOLD_SECONDS = 5.0
-"""The longest an order waits for the mirror: then it is read at once, as before. A replay
+"""The longest an order waits for the mirror: then it is read (a shared read). A replay
 of ~3,400 Hardhat blocks (300 of them with transfers) takes ~1.6 s here (BENCHMARKS,
 replay79); a wallet client gives up after 10 s (``sdex.client.DEFAULT_TIMEOUT``)."""
 POLL = 0.05
@@ -69,20 +70,20 @@ class ReplayHold:
         """The longest wait, seconds."""
         self._done: asyncio.Future[None] | None = None
 
-    def hold(self, client: str | None) -> Callable[[int], Awaitable[None]]:
-        """The ``sdex.ingest.intake.Hold`` of a wallet post from ``client`` (its address)."""
+    def hold(self, client: str | None) -> Callable[[int], Awaitable[str | None]]:
+        """The ``sdex.ingest.holds.Hold`` of a wallet post from ``client`` (its address)."""
         sender = client_group(client) if client is not None else ""
         return lambda _i: self.wait(sender)
 
-    async def wait(self, sender: str) -> None:
+    async def wait(self, sender: str) -> str | None:
         """Until the mirror follows the chain, the chain stops being followed, or
-        ``seconds`` pass; at once past a bound."""
+        ``seconds`` pass: ``sender``; None at once past a bound (or if nothing replays)."""
         if self.ready() or not self.following():
-            return
+            return None
         mine = self.by_sender.get(sender, 0)
         if self.now >= self.most or mine >= self.per_sender:
             self.past_bound += 1
-            return
+            return None
         self.by_sender[sender] = mine + 1
         self.now += 1
         self.held += 1
@@ -99,6 +100,7 @@ class ReplayHold:
             else:
                 del self.by_sender[sender]
             self.longest = max(self.longest, time.monotonic() - began)
+        return sender
 
     def _until_done(self) -> asyncio.Future[None]:
         """One task for every held order: done once the mirror follows or the chain is not

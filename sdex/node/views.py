@@ -135,6 +135,10 @@ class NodeViews(NodeState):
             "store": self.store.stats(),
         }
 
+    def _shared_reads(self) -> dict[str, int]:
+        shared = self.intake.shared
+        return {"readsAfterWait": shared.reads, "sharedAfterWait": shared.joined}
+
     def chain_health(self) -> dict[str, object]:
         """The watcher's state and what intake cost the chain (the mirror's hit rate)."""
         w = self.watcher
@@ -157,8 +161,9 @@ class NodeViews(NodeState):
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,
             # orders that needed a read their sender's budget refused (``sdex.node.readbudget``)
             "ordersThrottled": self.intake.throttled + self.peer_intake.throttled,
-            # wallet orders that waited for a replaying mirror (``sdex.node.replayhold``)
-            "replayHold": self.replay_hold.to_json(),
+            # wallet orders that waited for a replaying mirror (``sdex.node.replayhold``), and
+            # the reads those past their wait shared (``sdex.ingest.holds.SharedReads``)
+            "replayHold": {**self.replay_hold.to_json(), **self._shared_reads()},
             # ... by lane of the node-wide ceiling (``--chain-read-total``) and by cause
             "chainReadLanes": {
                 "wallets": self.read_budget.stats(),

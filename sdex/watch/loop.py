@@ -8,7 +8,9 @@ moment for our own receipt (``RECEIPT_WAIT``), or a backoff while the chain is d
 ``MAX_BACKOFF``). A poll's read left unanswered ``STALL`` seconds (a hung chain that took
 the connection) says ``unreachable`` while it waits on. A proven chain reset says
 ``replaying`` from the moment it is proven until a poll reaches the new chain's head
-(``replaying``). What a poll reads and applies is ``sdex.watch.watcher``'s."""
+(``replaying``), and so does a catch-up of more than ``CATCH_UP_LAG`` blocks once the chain
+answers again after an outage (or is past our head again after ``behind``). What a poll
+reads and applies is ``sdex.watch.watcher``'s."""
 
 from __future__ import annotations
 
@@ -51,6 +53,12 @@ paused server) before the chain is said ``unreachable``; the read still waits fo
 is not stalled; nor is one that answers another read (``eth_blockNumber``, asked once a
 read has been unanswered this long) during a reset's replay, whose reads of a long chain
 are long: then a hang says ``unreachable`` after twice this."""
+CATCH_UP_LAG = 2
+"""Blocks the chain may be past our head when it is followed again (its answer after
+``NOT_FOLLOWED``) without a catch-up said ``replaying``: the node's mirror judges orders at
+that lag (``sdex.node.records.MIRROR_MAX_LAG``)."""
+NOT_FOLLOWED = frozenset({"unreachable", "behind"})
+"""Statuses after which a poll that finds the chain past our head catches up (``replaying``)."""
 HEAD_FRESH = 0.005
 """Seconds a head the chain told the watcher (an announcement, a poll's answer, a send's own
 ask) stays fresh for a send: older, a send asks the head first (``before_send``). With
@@ -84,8 +92,8 @@ class PollLoop:
         rewound after ``BEHIND_SECONDS``),
         ``wrong-chain`` (no Exchange: a devnet reset not deployed again), or ``failing``
         (the store refused a write, or a defect), ``replaying`` (a chain reset proven: the
-        new chain read from the deployment block, ``caught_up`` clear, till a poll reaches
-        its head; ``replaying``)."""
+        new chain read from the deployment block; a catch-up after ``NOT_FOLLOWED``;
+        ``caught_up`` clear, till a poll reaches its head; ``replaying``)."""
         self.problem = ""
         self.unreachable = asyncio.Event()
         """Set while the status is ``unreachable``: chain reads under way fail at once
@@ -123,13 +131,15 @@ class PollLoop:
         return False
 
     def replaying(self, why: str) -> None:
-        """A chain reset is proven (``why``): the new chain is read from the deployment block,
-        a long poll. Said from now on, ``caught_up`` cleared as at the start's replay (intake
-        reads the chain and the mirror learns the read once the replay passes it), till a
-        poll reaches the chain's head. status78: a ``behind`` of the poll before the reset
-        stood through the whole replay, intake refusing every order that needed a read
-        ("its chain backend is behind the chain": it was ahead), and a long read of the
-        replay said ``unreachable`` after ``STALL`` though the chain answered."""
+        """A replay begins (``why``: a chain reset proven, the new chain read from the
+        deployment block; a reorg after ``behind``; a catch-up after an outage), a long
+        poll. Said from now on, ``caught_up`` cleared as at the start's replay (wallet
+        orders wait for it, bounded: ``sdex.node.replayhold``; one read meanwhile is learnt
+        once the replay passes it), till a poll reaches the chain's head. status78: a
+        ``behind`` of the poll before the reset stood through the whole replay, intake
+        refusing every order that needed a read ("its chain backend is behind the chain":
+        it was ahead), and a long read of the replay said ``unreachable`` after ``STALL``
+        though the chain answered."""
         self._replay = why
         self.caught_up.clear()
         self._set_status("replaying", why)
@@ -308,9 +318,18 @@ class PollLoop:
             asyncio.get_running_loop().call_soon(self.unapplied.ended)
 
     def _saw_latest(self, latest: Header) -> None:
-        """A poll's answer for the latest block (``Unapplied.saw``; its header kept)."""
+        """A poll's answer for the latest block (``Unapplied.saw``; its header kept); one
+        more than ``CATCH_UP_LAG`` blocks past our head after the chain was not followed
+        begins a catch-up said ``replaying`` (``replaying``) till a poll reaches the head.
+        outage79: the catch-up after an outage stood under ``unreachable`` (intake refused
+        every wallet order that needed a read, 503 "it cannot reach the chain", though it
+        answered) and ``caught_up`` set, so nothing waited for it (``sdex.node.replayhold``)."""
         self._polled = latest
         self.unapplied.saw(latest.number, polled=True)
+        head, was = self.mirror.head, self.status
+        gap = -1 if head is None else latest.number - head.number
+        if was in NOT_FOLLOWED and not self._replay and head is not None and gap > CATCH_UP_LAG:
+            self.replaying(f"catching up {gap} blocks from block {head.number + 1} ({was})")
 
     def announced_root(self, number: int) -> str:
         """The ``transactionsRoot`` of block ``number`` as announced, or as the last poll

@@ -1,0 +1,156 @@
+"""``sdex.ingest.holds.SharedReads`` (outage79): a wallet's held orders of one account past
+their wait share one read (one token), each still answered by its own row; bounded per read
+(``SHARE_MOST``); a refused token, a chain not followed any more, a failed read and a
+cancelled wait each answered as before. Real asyncio; the chain's rows a function here (the
+read through a real node and Hardhat: tests/test_outage79.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from sdex.chain import OrderState
+from sdex.chain.states import OrderStatus
+from sdex.ingest import holds
+from sdex.ingest.holds import SharedReads
+from sdex.ingest.rejections import Rejection, RejectionCode
+from sdex.order import ZERO_ADDRESS, Order, SignedOrder
+from tests.nodeutil import wait_for
+
+MAKERS = ["0x" + f"{i:040x}" for i in (1, 2)]
+TOKENS = ["0x" + "ba" * 20, "0x" + "90" * 20]
+_salts = itertools.count(1)
+
+
+def order(maker: str = MAKERS[0], token: str = TOKENS[0]) -> SignedOrder:
+    salt = next(_salts)
+    o = Order(
+        maker=maker, taker=ZERO_ADDRESS, maker_token=token, taker_token=TOKENS[1],
+        maker_amount=10, taker_amount=10, fee_recipient=ZERO_ADDRESS, fee_amount=0,
+        expiry=2**40, salt=salt,
+    )  # fmt: skip
+    return SignedOrder(order=o, signature=b"\1" * 65, hash=salt.to_bytes(32, "big"))
+
+
+class Chain:
+    """Rows by order (its hash as ``filled``), the reads asked, the status, a failure."""
+
+    def __init__(self) -> None:
+        self.asked: list[bytes] = []
+        self.status = "ok"
+        self.fails = False
+        self.tokens = 0
+        self.budget = 10**9
+
+    async def read(self, s: SignedOrder) -> OrderState | Rejection:
+        self.asked.append(s.hash)
+        await asyncio.sleep(0)
+        if self.fails:
+            raise OSError("refused")
+        return OrderState(s.hash, OrderStatus.FILLABLE, int.from_bytes(s.hash), True, 1, 1)
+
+    def charge(self) -> Rejection | None:
+        if self.tokens >= self.budget:
+            return Rejection.of(RejectionCode.THROTTLED)
+        self.tokens += 1
+        return None
+
+    def shared(self, gather: float = 0.2) -> SharedReads:
+        return SharedReads(self.read, lambda: self.status, gather)
+
+
+def key(s: SignedOrder, sender: str = "10.0.0.1") -> tuple[str, str, str]:
+    return sender, s.order.maker, s.order.maker_token
+
+
+async def gets(
+    sr: SharedReads, c: Chain, keyed: list[tuple[tuple[str, str, str], SignedOrder]]
+) -> list[object]:
+    async with asyncio.timeout(30):
+        return list(await asyncio.gather(*(sr.get(k, s, c.charge) for k, s in keyed)))
+
+
+@pytest.mark.parametrize(
+    ("accounts", "tokens"),
+    [
+        ([("10.0.0.1", 0, 0)] * 6, 1),  # one wallet, one account: one read
+        ([("10.0.0.1", 0, 0)] * 3 + [("10.0.0.1", 1, 0)] * 3, 2),  # two makers
+        ([("10.0.0.1", 0, 0)] * 3 + [("10.0.0.1", 0, 1)] * 3, 2),  # two tokens
+        ([("10.0.0.1", 0, 0)] * 3 + [("10.0.0.2", 0, 0)] * 3, 2),  # two wallets: never shared
+    ],
+)
+async def test_orders_of_one_wallet_and_account_share_a_read(
+    accounts: list[tuple[str, int, int]], tokens: int
+) -> None:
+    c = Chain()
+    sr = c.shared()
+    signed = [order(MAKERS[m], TOKENS[t]) for _, m, t in accounts]
+    keyed = [(key(s, a[0]), s) for a, s in zip(accounts, signed, strict=True)]
+    answers = await gets(sr, c, keyed)
+    # each order answered by its own row, every row read, one token per wallet and account
+    assert [a.hash for a in answers] == [s.hash for s in signed]  # type: ignore[attr-defined]
+    assert sorted(c.asked) == sorted(s.hash for s in signed)
+    assert (c.tokens, sr.reads, sr.joined) == (tokens, tokens, len(signed) - tokens)
+
+
+async def test_a_read_holds_at_most_share_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(holds, "SHARE_MOST", 3)
+    c = Chain()
+    sr = c.shared()
+    signed = [order() for _ in range(7)]
+    await gets(sr, c, [(key(s), s) for s in signed])
+    assert (c.tokens, sr.joined) == (3, 4)  # (3 + 3 + 1)
+
+
+async def test_a_gather_ended_opens_another_read() -> None:
+    c = Chain()
+    sr = c.shared(gather=0.05)
+    first, second = order(), order()
+    await gets(sr, c, [(key(first), first)])
+    await gets(sr, c, [(key(second), second)])
+    assert (c.tokens, sr.joined) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("case", "code"),
+    [
+        ("throttled", RejectionCode.THROTTLED),  # no token: answered 429, nothing read
+        ("unreachable", RejectionCode.CHAIN_UNAVAILABLE),  # went down during the gather
+        ("behind", RejectionCode.CHAIN_UNAVAILABLE),  # a backend answering from its past
+        ("fails", RejectionCode.CHAIN_UNAVAILABLE),  # the read failed
+    ],
+)
+async def test_bad_cases_are_answered_as_before(case: str, code: RejectionCode) -> None:
+    c = Chain()
+    sr = c.shared()
+    signed = [order() for _ in range(3)]
+    if case == "throttled":
+        c.budget = 0
+    elif case == "fails":
+        c.fails = True
+    first = asyncio.ensure_future(sr.get(key(signed[0]), signed[0], c.charge))
+    if case in ("unreachable", "behind"):
+        await wait_for(lambda: sr.reads == 1)
+        c.status = case
+    answers = [await first, *await gets(sr, c, [(key(s), s) for s in signed[1:]])]
+    assert all(isinstance(a, Rejection) and a.code == code for a in answers), answers
+    if case == "throttled":  # (each tried for a token of its own: none opened a read)
+        assert (sr.reads, c.asked) == (0, [])
+    if case in ("unreachable", "behind"):
+        assert c.asked == []
+        assert answers[0].detail == {"chainStatus": case, "why": answers[0].detail["why"]}  # type: ignore[union-attr]
+
+
+async def test_a_cancelled_wait_leaves_the_others_answered() -> None:
+    c = Chain()
+    sr = c.shared()
+    signed = [order() for _ in range(3)]
+    waits = [asyncio.ensure_future(sr.get(key(s), s, c.charge)) for s in signed]
+    await wait_for(lambda: sr.joined == 2)
+    waits[0].cancel()  # (the opener's wallet went away: its read goes on for the others)
+    async with asyncio.timeout(30):
+        rest = await asyncio.gather(*waits[1:])
+    assert [a.hash for a in rest] == [s.hash for s in signed[1:]]  # type: ignore[union-attr]
+    assert waits[0].cancelled()
