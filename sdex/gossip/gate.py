@@ -20,7 +20,7 @@ from aiohttp import web
 
 from sdex.gossip.gossip import Gossip
 from sdex.gossip.identity import AuthError, SignedRequest, verify_request
-from sdex.gossip.metered import cpu, intake_tokens, tokens
+from sdex.gossip.metered import cpu, intake_tokens, push_tokens, tokens
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
 from sdex.httpkit import ApiError, NetworkLimiter, RateLimit, RateLimiter, client_group
@@ -108,12 +108,21 @@ def charge(
         app[STRANGER_LIMITER_KEY].charge(STRANGERS, tokens)
 
 
-def spent(app: web.Application, gossip: Gossip, node_id: str, seconds: float) -> None:
+def spent(
+    app: web.Application, gossip: Gossip, node_id: str, seconds: float, push: bool = False
+) -> None:
     """An admitted peer's request (addressed here) took ``seconds`` of the loop: its budget
-    pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took."""
+    pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took;
+    a ``push`` (``POST /orders``) at its orders' intake's price (``metered.push_tokens``:
+    the loop's wall time, flood79)."""
     limiter = app[PEER_LIMITER_KEY]
-    seconds = cpu(seconds, gossip.peer_costs.crowding.now())  # (steps' wall: ``metered.clock``)
-    cost = tokens(seconds, limiter.rate)
+    crowded = gossip.peer_costs.crowding.now()
+    if push:
+        cost = push_tokens(seconds, limiter.rate, crowded)
+        seconds = cpu(seconds, crowded)
+    else:
+        seconds = cpu(seconds, crowded)  # (steps' wall: ``metered.clock``)
+        cost = tokens(seconds, limiter.rate)
     gossip.peer_costs.charged(seconds, cost)
     limiter.charge(node_id, cost - 1.0)
 
