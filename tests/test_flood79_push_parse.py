@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 
 from sdex import httpkit, jsonio
-from sdex.gossip import GossipConfig, NodeKey, routes
+from sdex.gossip import GossipConfig, NodeKey, gate, routes
 from sdex.gossip.client import PeerClient
 from sdex.gossip.metered import INTAKE_SHARE, Crowding, push_tokens
 from sdex.httpkit import RateLimit
@@ -131,3 +131,51 @@ def test_a_pushs_price_is_its_wall_time_at_the_intakes_share(
 ) -> None:
     assert push_tokens(seconds, 300.0, crowded) >= least
     assert push_tokens(seconds, 300.0, crowded) <= max(1.0, least) + 100e-6 * crowded * 1000
+
+
+async def test_a_peer_in_debt_is_refused_before_its_signature_is_recovered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A peer whose budget is spent had each of its next requests' signature recovered
+    (~0.1-0.2 ms of the loop) before ``admit`` answered 429: free work, as fast as it sent
+    them (no pause: a hostile flooder's). Now a connection that carried its proved request
+    answers 429 from its budget alone to requests claiming its URL while it is spent; another
+    peer's request on that very connection is heard as before."""
+    member = await serve_gossip(GossipConfig(ae_interval=1e6), [], limit=LIMIT)
+    await member.gossip.start()
+    flooder, honest = NodeKey.generate(), NodeKey.generate()
+    for key, port in ((flooder, 9), (honest, 10)):
+        assert member.gossip.peers.admit(key.node_id, f"http://127.0.0.1:{port}") is not None
+    held = [order(i) for i in range(BATCH)]
+    for o in held:
+        assert await member.node.submit_from_peer(o, "seed") == "accepted"
+    recovered = [0]
+    real = gate.verify_request
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        recovered[0] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gate, "verify_request", counted)
+    monkeypatch.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
+    try:
+        connector = aiohttp.TCPConnector(limit=1)  # (one connection: the flooder's)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            client = PeerClient(session, flooder, "http://127.0.0.1:9")
+            answered = 0
+            while await push(client, member, held):  # (its budget spent, one push at a time)
+                answered += 1
+                assert answered < 1000
+            before = recovered[0]
+            refused = [await push(client, member, held) for _ in range(PUSHES)]
+            after = recovered[0] - before
+            other = PeerClient(session, honest, "http://127.0.0.1:10")  # (its connection)
+            taken = await push(other, member, held)
+    finally:
+        monkeypatch.undo()
+        await member.runner.shutdown()
+        await member.gossip.stop()
+        await member.runner.cleanup()
+    assert answered >= 1 and not any(refused)
+    assert after == 0, after  # before: 60 of 60 (one recovery each)
+    assert taken
