@@ -9,7 +9,10 @@ but for their hellos: a budget per client address, ``HELLOS``; an admitted peer'
 pays for the loop time it took besides: ``spent``, ``sdex.gossip.metered``). A request
 refused before its sender was proved and admitted (``Refused``) is charged to its client
 address (``sdex.gossip.refusals``); one from an address whose budget of refusals is spent
-is answered 429 before any header is parsed or key recovered (``Gated``).
+is answered 429 before any header is parsed or key recovered (``Gated``), and one on a
+connection whose admitted peer is in debt, claiming that peer's URL, before its key is
+recovered (``_owner_over``: flood79). A push is paid at its orders' intake's price
+(``metered.push_tokens``).
 """
 
 from __future__ import annotations
