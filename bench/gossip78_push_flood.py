@@ -9,8 +9,11 @@ the node's hello) pushes valid but worthless orders (makers 9-18, resting 3.00-5
 from the mid, ``--batch`` a push, ``--flood`` pushes in flight, a refused one sent again at
 once, or after ``--pause`` seconds) over signed HTTP (``flood``). Each phase: the wallet's
 accepted orders a second, the flooder's orders accepted a second, the node's CPU a second
-(its process), and the ratio flood / quiet of the wallet's rate. Orders are signed before
-any timing. Prints JSON.
+(its process), and the ratio flood / quiet of the wallet's rate; ``ratio_per_node_cpu``
+(flood79): the same of the wallet's orders a CPU second of the node's process (the share of
+the node's work the flood left the wallet, whatever CPU the crowded machine gave the node in
+each phase), and this process's own CPU a second (the wallet's and the flooder's clients).
+Orders are signed before any timing. Prints JSON.
 """
 
 from __future__ import annotations
@@ -121,15 +124,19 @@ async def phases(
                     )
                     await asyncio.sleep(0.5)  # (the flood under way)
                 cpu0, t0 = nb.cpu_seconds(pid), time.perf_counter()
+                own0 = nb.cpu_seconds(os.getpid())
                 accepted = await wallet(url, bodies, args.seconds, args.concurrency)
                 wall = time.perf_counter() - t0
                 cpu = nb.cpu_seconds(pid) - cpu0
+                own = nb.cpu_seconds(os.getpid()) - own0
                 stop.set()
                 if flooding is not None:
                     await flooding
                 out[name] = {
                     "wallet_per_s": round(accepted / wall, 1),
                     "node_cpu_per_s": round(cpu / wall, 3),
+                    "wallet_per_node_cpu_s": round(accepted / max(1e-9, cpu), 1),
+                    "bench_cpu_per_s": round(own / wall, 3),  # (the wallet's and flooder's)
                     "flood": tally,
                     "flood_accepted_per_s": round(tally.get("accepted", 0) / wall, 1),
                 }
@@ -141,6 +148,8 @@ async def phases(
         await member.gossip.stop()
         await member.runner.cleanup()
     out["ratio"] = round(out["flood"]["wallet_per_s"] / max(1e-9, out["quiet"]["wallet_per_s"]), 3)
+    per_cpu = [out[k]["wallet_per_node_cpu_s"] for k in ("flood", "quiet")]
+    out["ratio_per_node_cpu"] = round(per_cpu[0] / max(1e-9, per_cpu[1]), 3)  # (flood79)
     out["loadavg"] = [round(x, 1) for x in os.getloadavg()]
     return out
 

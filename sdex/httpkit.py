@@ -264,6 +264,12 @@ class RateLimiter:
             self._sweep(now)
         return self._headers(held)
 
+    def left(self, client: str) -> float:
+        """The tokens ``client``'s bucket holds now (nothing taken)."""
+        now = time.monotonic()
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - at) * self.rate)
+
     def charge(self, client: str, tokens: float) -> dict[str, str]:
         """Take ``tokens`` more than the request was charged first (it cost more than it
         could be known to before it ran), down to ``-burst`` at most: the client then waits

@@ -9,7 +9,10 @@ but for their hellos: a budget per client address, ``HELLOS``; an admitted peer'
 pays for the loop time it took besides: ``spent``, ``sdex.gossip.metered``). A request
 refused before its sender was proved and admitted (``Refused``) is charged to its client
 address (``sdex.gossip.refusals``); one from an address whose budget of refusals is spent
-is answered 429 before any header is parsed or key recovered (``Gated``).
+is answered 429 before any header is parsed or key recovered (``Gated``), and one on a
+connection whose admitted peer is in debt, claiming that peer's URL, before its key is
+recovered (``_owner_over``: flood79). A push is paid at its orders' intake's price
+(``metered.push_tokens``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from sdex.gossip.gossip import Gossip
-from sdex.gossip.identity import AuthError, SignedRequest, verify_request
-from sdex.gossip.metered import cpu, intake_tokens, tokens
+from sdex.gossip.identity import HEADER_URL, AuthError, SignedRequest, verify_request
+from sdex.gossip.metered import cpu, intake_tokens, push_tokens, tokens
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
 from sdex.httpkit import ApiError, NetworkLimiter, RateLimit, RateLimiter, client_group
@@ -108,12 +111,21 @@ def charge(
         app[STRANGER_LIMITER_KEY].charge(STRANGERS, tokens)
 
 
-def spent(app: web.Application, gossip: Gossip, node_id: str, seconds: float) -> None:
+def spent(
+    app: web.Application, gossip: Gossip, node_id: str, seconds: float, push: bool = False
+) -> None:
     """An admitted peer's request (addressed here) took ``seconds`` of the loop: its budget
-    pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took."""
+    pays what that costs (``sdex.gossip.metered.tokens``) beyond the token ``admit`` took;
+    a ``push`` (``POST /orders``) at its orders' intake's price (``metered.push_tokens``:
+    the loop's wall time, flood79)."""
     limiter = app[PEER_LIMITER_KEY]
-    seconds = cpu(seconds, gossip.peer_costs.crowding.now())  # (steps' wall: ``metered.clock``)
-    cost = tokens(seconds, limiter.rate)
+    crowded = gossip.peer_costs.crowding.now()
+    if push:
+        cost = push_tokens(seconds, limiter.rate, crowded)
+        seconds = cpu(seconds, crowded)
+    else:
+        seconds = cpu(seconds, crowded)  # (steps' wall: ``metered.clock``)
+        cost = tokens(seconds, limiter.rate)
     gossip.peer_costs.charged(seconds, cost)
     limiter.charge(node_id, cost - 1.0)
 
@@ -159,6 +171,8 @@ def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
     if not gate.open(client, conn):
         retry = {"Retry-After": gate.retry_after(client)}
         raise Gated(429, 103, "Throttled: too many refused peer requests", headers=retry)
+    if not anyone and conn is not None and (owned := gate.owners.get(conn)) is not None:
+        _owner_over(request.app, gossip, owned, request.headers.get(HEADER_URL, ""))
     try:
         sender = verify_request(request.method, request.raw_path, dict(request.headers))
     except AuthError as e:
@@ -182,7 +196,25 @@ def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
         raise Refused(401, 100, REPLAYED)
     if owner != STRANGERS and conn is not None:
         gate.proved.add(conn)  # (heard while its address is gated: ``sdex.gossip.refusals``)
+        gate.owners[conn] = (owner, sender.url)
     return sender
+
+
+def _owner_over(app: web.Application, gossip: Gossip, owned: tuple[str, str], url: str) -> None:
+    """429 if the admitted peer whose proved request this connection last carried, claiming
+    ``url`` again, has less than a token left (flood79: a peer in debt had each of its
+    requests' signature recovered before ``admit`` refused it, ~0.1-0.2 ms of the loop free,
+    as fast as it sent them). A connection is its client's: a request on it that claims its
+    owner's URL is its owner's or a forgery its owner sent (another peer's client sharing
+    the connection claims its own URL, and is checked as before)."""
+    owner, owner_url = owned
+    if url != owner_url or gossip.peers.get(owner) is None:
+        return
+    limiter = app[PEER_LIMITER_KEY]
+    if limiter.left(owner) >= 1.0:
+        return
+    gossip.peer_costs.throttled += 1
+    raise ApiError(429, 103, "Throttled: too many requests", headers=limiter.take(owner)[1])
 
 
 DRAIN_MOST = 64 * 1024

@@ -174,6 +174,20 @@ def intake_tokens(seconds: float, orders: int, rate: float, crowded: float = 1.0
     return (seconds + orders * ORDER_UNMEASURED * crowded) * rate / INTAKE_SHARE
 
 
+def push_tokens(seconds: float, rate: float, crowded: float = 1.0) -> float:
+    """The request-budget tokens a push's own handling costs (flood79): ``seconds`` of the
+    loop its steps took (its signature's check, its body's read, hash and parse: wall time,
+    as its orders' intake is priced, ``intake_tokens``), ``UNMEASURED`` besides (CPU: times
+    ``crowded``), at most ``MOST_SECONDS`` (CPU) the same way; ``rate`` tokens a second buy
+    ``INTAKE_SHARE`` of the loop; a token at least. gossip78 priced them as any request's
+    (``tokens``: CPU time, wall over ``crowded``): on a crowded machine (crowded 8-12) a
+    pusher's budget bought its pushes' parsing ~10 times the loop its intake's did, beyond
+    ``INTAKE_SHARE`` (bench/gossip78_push_flood.py: a flood took ~2/3 of a wallet's rate)."""
+    crowded = max(1.0, crowded)
+    cost = min(seconds + UNMEASURED * crowded, MOST_SECONDS * crowded)
+    return max(1.0, cost * rate / INTAKE_SHARE)
+
+
 def cpu(seconds: float, crowded: float) -> float:
     """A request's steps' wall ``seconds`` as the loop thread's CPU time: over how
     ``crowded`` its core is (``Crowding``; what gossip77 charged, the thread's CPU clock)."""

@@ -80,6 +80,12 @@ class RefusalGate:
         self.proved: weakref.WeakSet[object] = weakref.WeakSet()
         """Connections (transports) that carried a proved request of a peer in the table:
         heard while their address is gated, until a request on one is refused."""
+        self.owners: weakref.WeakKeyDictionary[object, tuple[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        """Of those, the peer whose request a connection last carried, proved, and the URL it
+        signed: while its budget is spent, its next requests there claiming that URL are
+        answered 429 before their signature is recovered (flood79: ``gate.signed``)."""
 
     def _left(self, client: str, now: float) -> float:
         left, at = self._budgets.get(client, (self.burst, now))
@@ -132,6 +138,7 @@ class RefusalGate:
         self.refused += 1
         if conn is not None:
             self.proved.discard(conn)
+            self.owners.pop(conn, None)
         now = time.monotonic()
         if len(self._budgets) >= SWEEP_AT and client not in self._budgets:
             self._budgets = _swept(self._budgets, self.burst, self.rate, now)

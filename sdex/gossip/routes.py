@@ -112,7 +112,8 @@ def p2p(route: Route, max_body: int) -> Handler:
             return await metered(_answer(request, route, max_body, peer), meter)
         finally:
             if peer[0]:
-                spent(request.app, request.app[GOSSIP_KEY], peer[0], meter.seconds)
+                gossip = request.app[GOSSIP_KEY]
+                spent(request.app, gossip, peer[0], meter.seconds, push=route is post_orders)
 
     return handler
 
@@ -217,7 +218,10 @@ async def get_stream(request: web.Request) -> web.StreamResponse:
             return e.status, e.body
 
     grouped = request.query.get("acks") == "1"  # (a dialer that takes grouped answers)
-    paid = functools.partial(spent, request.app, gossip, peer.key)
+
+    def paid(seconds: float, path: str) -> None:  # (a push at its intake's price: flood79)
+        spent(request.app, gossip, peer.key, seconds, push=path == "/orders")
+
     served = Served(
         ws, peer.key, codec, dispatch, gossip.penalize, admit, grouped, answer_now, paid
     )

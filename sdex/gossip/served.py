@@ -50,12 +50,12 @@ class Served(_Stream):
         admit: Callable[[int], bool] = lambda size: True,
         grouped: bool = False,
         answer_now: AnswerNow | None = None,
-        spent: Callable[[float], None] = lambda seconds: None,
+        spent: Callable[[float, str], None] = lambda seconds, path: None,
     ) -> None:
         super().__init__(ws, peer, codec, on_bad)
         self.spent = spent
-        """Told the loop time each request took (``sdex.gossip.metered``): what it costs
-        the peer's budget."""
+        """Told the loop time each request took and its path (``sdex.gossip.metered``): what
+        it costs the peer's budget ("" for a frame answered in the reader's turn)."""
         self.dispatch = dispatch
         self.answer_now = answer_now
         self.grouped = grouped
@@ -115,7 +115,7 @@ class Served(_Stream):
                 if taken is None:
                     break
                 if taken:
-                    self.spent(meter.seconds)  # (else its task's: ``_serve``)
+                    self.spent(meter.seconds, "")  # (else its task's: ``_serve``)
         except FrameError as e:
             log.warning("stream from %s: %s: closed", self.peer, e)
             if e.proven:
@@ -174,7 +174,7 @@ class Served(_Stream):
         try:
             await metered(self._answered(rid, method, path, query, body, size), meter)
         finally:
-            self.spent(meter.seconds)
+            self.spent(meter.seconds, path)
 
     async def _answered(
         self, rid: int, method: str, path: str, query: Mapping[str, str], body: object, size: int
