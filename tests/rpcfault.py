@@ -374,6 +374,25 @@ def nulling_proxy(
         yield url, told
 
 
+def _answering(
+    upstream: str, req: object, answer: Callable[[object], dict[str, object] | None]
+) -> Answer | None:
+    """``req`` (a call or a batch) with the calls ``answer`` answers answered by it and the
+    batch's others forwarded to ``upstream``, in the batch's order; None (all forwarded)
+    when it answers none."""
+    calls = req if isinstance(req, list) else [req]
+    answered = {id(c): a for c in calls if (a := answer(c)) is not None}
+    if not answered:
+        return None
+    if not isinstance(req, list):
+        return 200, json.dumps(answered[id(req)]).encode()
+    rest = [c for c in calls if id(c) not in answered]
+    got = json.loads(_forward(upstream, rest)[1]) if rest else []
+    by_id = {a.get("id"): a for a in got if isinstance(a, dict)}
+    out = [answered.get(id(c)) or by_id.get(c.get("id")) for c in calls]
+    return 200, json.dumps(out).encode()
+
+
 @contextmanager
 def dropping_proxy(upstream: str, drops: Callable[[str], bool]) -> Iterator[tuple[str, list[str]]]:
     """The URL of a proxy to ``upstream`` that answers a send (``eth_sendRawTransaction``,
@@ -393,20 +412,7 @@ def dropping_proxy(upstream: str, drops: Callable[[str], bool]) -> Iterator[tupl
         tx_hash = "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
         return {"jsonrpc": "2.0", "id": call.get("id"), "result": tx_hash}
 
-    def intercept(req: object) -> Answer | None:
-        calls = req if isinstance(req, list) else [req]
-        answered = {id(c): a for c in calls if (a := taken(c)) is not None}
-        if not answered:
-            return None
-        if not isinstance(req, list):
-            return 200, json.dumps(answered[id(req)]).encode()
-        rest = [c for c in calls if id(c) not in answered]
-        got = json.loads(_forward(upstream, rest)[1]) if rest else []
-        by_id = {a.get("id"): a for a in got if isinstance(a, dict)}
-        out = [answered.get(id(c)) or by_id.get(c.get("id")) for c in calls]
-        return 200, json.dumps(out).encode()
-
-    with _proxy(upstream, intercept) as url:
+    with _proxy(upstream, lambda req: _answering(upstream, req, taken)) as url:
         yield url, dropped
 
 
@@ -436,19 +442,7 @@ def other_chain_proxy(upstream: str) -> Iterator[tuple[str, threading.Event, lis
         return {"jsonrpc": "2.0", "id": call.get("id"), "result": lies[str(call["method"])]}
 
     def intercept(req: object) -> Answer | None:
-        if not flipped.is_set():
-            return None
-        calls = req if isinstance(req, list) else [req]
-        answered = {id(c): a for c in calls if (a := lied(c)) is not None}
-        if not answered:
-            return None
-        if not isinstance(req, list):
-            return 200, json.dumps(answered[id(req)]).encode()
-        rest = [c for c in calls if id(c) not in answered]
-        got = json.loads(_forward(upstream, rest)[1]) if rest else []
-        by_id = {a.get("id"): a for a in got if isinstance(a, dict)}
-        out = [answered.get(id(c)) or by_id.get(c.get("id")) for c in calls]
-        return 200, json.dumps(out).encode()
+        return _answering(upstream, req, lied) if flipped.is_set() else None
 
     with _proxy(upstream, intercept) as url:
         yield url, flipped, told
