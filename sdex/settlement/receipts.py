@@ -176,6 +176,7 @@ async def poll_receipt(
     on_pooled: Callable[[], Awaitable[None]] | None = None,
     keep: Callable[[bool], Awaitable[bool]] | None = None,
     held: Callable[[], bool] | None = None,
+    resumed: Callable[[float], None] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
     live (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
@@ -209,7 +210,9 @@ async def poll_receipt(
     first such check to the first after it counts toward neither bound, the unknown streak
     and the 1, 2, 4, 8 s begin again there (keep78: the doubt's time counted, the first check
     after a doubt longer than ``UNKNOWN_TIMEOUT`` cancelled a settlement whose bytes it had not
-    sent since, its matches failed). Without ``keep``, lost
+    sent since, its matches failed). ``resumed`` (the lane's, with ``held``) is told the
+    seconds its checks were held, at the first after them (adopt79: past a bound, its bytes
+    are not sent again, ``NonceLane._keep_alive``). Without ``keep``, lost
     too when the chain does not know it twice ``LOST_RECHECK`` apart, at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``."""
     loop = asyncio.get_running_loop()
@@ -265,6 +268,8 @@ async def poll_receipt(
                     continue
                 doubted = False
                 if paused is not None:  # (its time counts toward neither bound)
+                    if resumed is not None:
+                        resumed(now - paused)
                     start, unknown_since, paused = start + now - paused, None, None
                 due = now - start > RECEIPT_TIMEOUT
                 if known is None:
