@@ -200,9 +200,12 @@ async def poll_receipt(
     ``keep(True)`` at each one past ``RECEIPT_TIMEOUT``, or ``UNKNOWN_TIMEOUT`` unknown at
     every check, its nonce not taken (the lane cancels it: a transfer of nothing at its
     nonce, sent again at each); checks of one not pooled come 1, 2, 4, 8 s apart
-    (``KEEP_EVERY_MAX``). ``keep`` answering False: not kept any more (the chain it was
-    signed for replaced), judged as without it from the next check. ``held`` (the lane's,
-    with ``keep``: the chain's identity in doubt) true at a check: nothing judged nor sent
+    (``KEEP_EVERY_MAX``). While ``held`` is true no receipt is taken either, asked again
+    after (adopt79: another chain's, a fork where its bytes reverted, counted a sound
+    pooled settlement failed in a doubt, its orders matched again). ``keep`` answering
+    False: not kept any more (the chain it was signed for replaced), judged as without it
+    from the next check. ``held`` (the lane's, with ``keep``: the chain's identity in
+    doubt) true at a check: nothing judged nor sent
     (no ``_judged``, neither ``keep`` nor ``on_pooled`` called), checked again ``LOST_CHECK``
     later, a first sign of loss before it told again after (held79: ``_judged`` came first,
     and an answer of another chain, its count past the nonce and no receipt, twice, counted
@@ -218,6 +221,10 @@ async def poll_receipt(
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
+
+    def doubting() -> bool:
+        return held is not None and held()
+
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
@@ -247,8 +254,8 @@ async def poll_receipt(
                 raw = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
                 if new is None or len(new) > MAX_LOOKED:
                     checked = seen  # (none known, or too many: from here on)
-            if isinstance(raw, dict):
-                return Receipt.from_rpc(raw)
+            if isinstance(raw, dict) and not doubting():
+                return Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
             now = loop.time()
             if keep is not None and now >= next_check:
                 if held is not None and held():  # (in doubt: nothing judged nor sent; held79)
@@ -256,7 +263,7 @@ async def poll_receipt(
                     doubted, every, next_check = False, LOST_CHECK, now + LOST_CHECK
                     continue
                 taken, got, known = await _judged(rpc, address, signed, hashes)
-                if got is not None:
+                if got is not None and not doubting():  # (a doubt begun meanwhile: again after)
                     return got
                 now = loop.time()
                 if taken:  # (anvil counts a nonce before its receipt: told twice)
