@@ -92,8 +92,8 @@ async def test_a_broadcast_queued_before_the_doubt_is_held_till_it_ends(
                 )
             )
             assert counts(chain, operator) == (before[0] + 1,) * 2  # (the second not sent)
-            await wait_for(lambda: len(results) >= 1, 30)  # (its receipt may come after)
-            assert len(results) == 1 and results[0].outcome is Outcome.SETTLED
+            # (the first's receipt is taken once the doubt ends, unless its send gave it:
+            # adopt79, a receipt given in a doubt may be another chain's)
             doubt[0] = ""
             await wait_for(lambda: s.idle.is_set() and len(results) == 2, 30)
             assert all(r.outcome is Outcome.SETTLED for r in results), results

@@ -168,8 +168,12 @@ async def test_a_previous_runs_settlement_is_not_sent_again_while_the_chain_is_i
     saved head got another hash, then ours: the chain's identity in doubt. The start's
     reconcile sent it again all the same (``AsyncSends.on_chain``'s two reads of the
     deployment block, both of an endpoint that answered another chain a moment before:
-    failed 3 of 3 before, mined). Now it is not sent: given up (never on any chain), its
-    orders matched again once the chain is proven ours, and settled then."""
+    failed 3 of 3 before, mined). Now it is not sent in the doubt. Not given up either
+    (adopt79: kept77 gave it up, "never on any chain", but what the chain says in a doubt
+    may be another chain's, and a previous run's bytes pooled on ours then landed beside its
+    orders' next match: tests/test_adopt79_doubt_restart.py): adopted, its orders held, and
+    once the chain is proven ours its wait sends its bytes (the chain does not know them),
+    which settle its matches."""
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg, head, store, (resting, incoming) = await stopped_with_a_pair(c, tmp_path / "n.db")
@@ -182,11 +186,14 @@ async def test_a_previous_runs_settlement_is_not_sent_again_while_the_chain_is_i
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             assert told == [1] and node.mirror.doubt.doubts == 1  # (in doubt at the start)
             assert c.rpc.call("eth_getTransactionByHash", tx.tx_hash) is None  # (not sent)
-            assert _statuses(cfg.db) == ["dropped"]
+            assert _statuses(cfg.db) == ["pending"]  # (adopt79: was "dropped")
+            assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight
 
-            async def filled() -> bool:  # (proven ours: matched again, settled)
+            async def filled() -> bool:  # (proven ours: its own bytes sent, settled)
                 return {await api.status(resting), await api.status(incoming)} == {"filled"}
 
             await wait_for(filled, timeout=60)
             assert node.mirror.doubt.held == ""
-    assert c.rpc.call("eth_getTransactionReceipt", tx.tx_hash) is None
+            assert node.settler.sent == 0  # (its orders never matched again)
+    assert c.rpc.call("eth_getTransactionReceipt", tx.tx_hash)["status"] == "0x1"
+    assert _statuses(cfg.db) == ["mined"]

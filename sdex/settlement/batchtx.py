@@ -79,8 +79,6 @@ class BatchTx(NonceLane):
     refused: int
     nonce_refusals: int
     most_in_flight: int
-    withheld: dict[str, str]
-    """Of the settlements awaited, those never sent, cancelled instead, and why (``_withheld``)."""
     presend: Callable[[], Awaitable[None]] | None = None
     """Awaited right before a settlement's send (the watcher's ``before_send``: the head asked
     when polling, a block known since the signature applied); its matches are then looked
@@ -107,6 +105,7 @@ class BatchTx(NonceLane):
             return f"{WITHHELD_WHY} ({len(out)} of {len(batch)} matches)" if out else ""
 
         signed = await self._sign_next(ex.address, data, gas, check)
+        self.unsendables[signed.tx_hash] = unsendable  # (asked again by ``_over_gap``)
         # (a nonce the chain's count gave back, a send refused not for its nonce: held79)
         at = [h for h, (_, t) in self.signed_views.items() if t.nonce == signed.nonce]
         self.superseded.update(h for h in at if h in self.in_flight)
@@ -192,7 +191,7 @@ class BatchTx(NonceLane):
         sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
         again by its wait (``_receipt``), which fails its matches once the nonce is taken,
         counted against neither order (``BatchTx._landing``; held79)."""
-        self.withheld[signed.tx_hash] = why
+        self.withheld[signed.tx_hash] = f"not sent ({why})"
         log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
         try:
             await self.store.set_settlement_status(signed.tx_hash, "dropped")
@@ -380,7 +379,7 @@ class BatchTx(NonceLane):
         last try, its matches matched again while the bytes could still land; lost78: so was
         one the chain asked did not know, twice half a second apart)."""
         self.kept.discard(signed.tx_hash)
-        withheld = self.withheld.pop(signed.tx_hash, "")  # (``_withheld``: its send over)
+        first = signed.tx_hash
         try:
             signed, receipt = await self._receipt(signed, suspect, heads, early)
             if times is not None:
@@ -389,6 +388,7 @@ class BatchTx(NonceLane):
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
+        withheld = self.withheld.pop(first, "")  # (``_withheld``, ``_keep_alive``: adopt79)
         if receipt is None:
             displaced = signed.tx_hash in self.displaced  # (before an await: forget_final)
             self.lost += 1
@@ -398,7 +398,7 @@ class BatchTx(NonceLane):
             await self._heal_gap(signed)
             why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
             if withheld:  # (never sent, its cancel took the nonce: the node's doing; held79)
-                why, nonce_taken = f"not sent ({withheld}): cancelled at its nonce", True
+                why, nonce_taken = f"{withheld}: cancelled at its nonce", True
             if displaced:  # (the node's doing; settle77: counted against both orders)
                 why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
             return [

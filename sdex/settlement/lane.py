@@ -13,29 +13,28 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from sdex.chain import Receipt, SignedTx
 from sdex.chain.aio import ChainThread
-from sdex.chain.asend import ChainView, holds_view, not_served
-from sdex.chain.tx import already_known, fees_of, nonce_refusal
-from sdex.errors import RpcError, RpcTimeout
+from sdex.chain.asend import ChainView
+from sdex.chain.tx import already_known, nonce_refusal
+from sdex.errors import RpcError
 from sdex.mirror import Mirror
 from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
 from sdex.settlement.gas import GAP_FILL_GAS
-from sdex.settlement.receipts import BlockReceipts, in_pool, poll_receipt, quantity
-from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
-from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
+from sdex.settlement.receipts import BlockReceipts, poll_receipt
+from sdex.settlement.replace import Pooled, bumped
+from sdex.settlement.replacing import ReplacingLane
+from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, Unsendable
 from sdex.settlement.stages import FlightTimes
-from sdex.settlement.stale import displace
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
 
 
-class NonceLane(SigningLane):
-    """The receipts, replacements and gap filling of ``Settler`` (which builds these parts),
-    after the signing and broadcasts of ``sdex.settlement.signing``."""
+class NonceLane(ReplacingLane):
+    """The receipts and gap filling of ``Settler`` (which builds these parts), after the
+    replacements of ``sdex.settlement.replacing``."""
 
     chain: ChainThread
     mirror: Mirror | None
@@ -54,6 +53,16 @@ class NonceLane(SigningLane):
     its nonce sent again in its place."""
     cancelled = 0
     """Settlements cancelled at their nonce past their bound (``_cancel``)."""
+    withheld: dict[str, str]
+    """Of the settlements awaited, those never sent (again), cancelled at their nonce
+    instead, and why ("not sent (...)": ``BatchTx._withheld``; "not sent again (...)":
+    ``_keep_alive``)."""
+    stale: dict[str, str]
+    """Of the settlements awaited, those whose checks a doubt held past ``HELD_SEND_MAX``,
+    and for how long (``_resumed``): their bytes never sent again, their cancel instead."""
+    unsendables: dict[str, Unsendable]
+    """Of the settlements awaited, why each must not be sent (``BatchTx``'s, asked right
+    before its first send): asked again before ``_over_gap``'s resend."""
     superseded: set[str]
     """Settlements in flight at a nonce the lane signed a later one at (``BatchTx``): that one
     holds it, their waits send nothing more (``_keep_alive``)."""
@@ -61,20 +70,9 @@ class NonceLane(SigningLane):
     gap_fills: int
     store: Store
     in_flight: set[str]
-    replaced = 0
-    """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
-    _replacing: asyncio.Lock | None = None
-    """Held while a replacement is signed, recorded and sent (``_replace``)."""
-    automine_unserved = False
-    """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
-    replace_refused = 0
-    """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
-    pool_nudges = 0
     keep_holds = 0
     """Checks of settlements awaited that found the chain's identity in doubt: nothing sent,
     their bounds stopped (``_held``)."""
-    """Transfers of nothing sent to make a chain that mines on the send mine its pool
-    (``_nudge``)."""
 
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
@@ -95,6 +93,8 @@ class NonceLane(SigningLane):
         self.displaced &= flying
         self.kept &= flying  # (a restart's kept row its node could not adopt: given up)
         self.superseded &= flying
+        self.stale = {t: w for t, w in self.stale.items() if t in flying}
+        self.unsendables = {t: u for t, u in self.unsendables.items() if t in flying}
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
@@ -153,10 +153,13 @@ class NonceLane(SigningLane):
         then covers each one the chain took); the lane's nonce is read again after it. Held
         while the chain's identity is in doubt, reads, fills and resend (``_undoubted``:
         doubt78, they went out against a chain that may be gone); one proven replaced
-        meanwhile is not sent (``_same_chain``)."""
+        meanwhile is not sent (``_same_chain``), nor one its settlement's ``unsendables``
+        finds unsendable, the doubt's hold counted (held past ``HELD_SEND_MAX``, an order of
+        it cancelled): its cancel instead (``BatchTx._withheld``; adopt79: sent however long
+        the doubt held it)."""
         async with self._send_lock:
             await self._sends_ended()
-            await self._undoubted(f"the resend of {refused.tx_hash}")  # (doubt78)
+            held = await self._undoubted(f"the resend of {refused.tx_hash}")  # (doubt78)
             view = self.signed_views.get(refused.tx_hash, (self.async_sends.viewed(),))[0]
             flying = self.in_flight - {refused.tx_hash}
             ours = [t.nonce for h, (_, t) in self.signed_views.items() if h in flying]
@@ -172,7 +175,9 @@ class NonceLane(SigningLane):
                 log.warning("settlement %s refused past nonces %s: filled", refused.tx_hash, gap)
                 await self._fill(gap)
             self.sender.forget_nonce()
-            sending = self._send_queued(None, refused, times, view)
+            check = self.unsendables.get(refused.tx_hash)  # (adopt79: held past the bound)
+            later = None if check is None else (lambda more: check(held + more))
+            sending = self._send_queued(None, refused, times, view, later)
             self.sending(sending)
         return sending
 
@@ -186,6 +191,15 @@ class NonceLane(SigningLane):
         log.debug("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
         return True
 
+    def _resumed(self, signed: SignedTx, held_for: float) -> None:
+        """(``poll_receipt``'s ``resumed``) ``signed``'s checks go on after a doubt held them
+        ``held_for`` seconds: past ``HELD_SEND_MAX``, stale (``_keep_alive``)."""
+        if held_for > HELD_SEND_MAX and signed.tx_hash not in self.stale:
+            self.stale[signed.tx_hash] = (
+                f"held {held_for:.0f} s while the chain's identity was in doubt"
+            )
+            log.warning("settlement %s: %s", signed.tx_hash, self.stale[signed.tx_hash])
+
     async def _keep_alive(self, signed: SignedTx, cancel: bool, own: Sequence[str] = ()) -> bool:
         """(``poll_receipt``'s ``keep``: ``signed``'s nonce not taken, the chain asked does
         not know it, or it is past its bound) Its bytes sent again as signed (refused "nonce
@@ -198,7 +212,10 @@ class NonceLane(SigningLane):
         hold its matches for good), judged as any other. Nothing sent while the chain's
         identity is in doubt (kept: the next check asks again; doubt78), nor once the lane
         signed a later settlement at its nonce (``superseded``: ``own`` is it and its
-        replacements)."""
+        replacements). Its cancel, not its bytes, once a doubt held its checks past
+        ``HELD_SEND_MAX`` (``stale``; adopt79: bytes the chain no longer knew, its matches
+        minutes old and an order of them maybe cancelled meanwhile, were sent again as the
+        doubt ended); pooled, it may land as it is."""
         if why := self.async_sends.doubted():  # (doubt78: kept, asked again at the next check)
             log.warning("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
             return True
@@ -211,6 +228,9 @@ class NonceLane(SigningLane):
             log.info("settlement %s not sent again: a later one holds its nonce", signed.tx_hash)
             return True
         cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
+        if not cancel and (why := next((self.stale[h] for h in own if h in self.stale), "")):
+            cancel = True  # (adopt79: its bytes not revived after a long doubt)
+            self.withheld.setdefault(own[0], f"not sent again ({why})")
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True
@@ -290,12 +310,15 @@ class NonceLane(SigningLane):
         def held() -> bool:
             return self._held(pooled.latest)
 
+        def resumed(held_for: float) -> None:
+            self._resumed(pooled.latest, held_for)
+
         ended = False
         receipt: Receipt | None = None
         try:
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
-                self.blocks, pooled.hashes, stuck, alive, held,
+                self.blocks, pooled.hashes, stuck, alive, held, resumed,
             )  # fmt: skip
             ended = True
         finally:
@@ -306,6 +329,8 @@ class NonceLane(SigningLane):
             for tx in pooled.txs:
                 self.signed_views.pop(tx.tx_hash, None)
                 self.cancels.pop(tx.tx_hash, None)
+                self.stale.pop(tx.tx_hash, None)
+                self.unsendables.pop(tx.tx_hash, None)
                 if tx is (landed if ended else signed):  # (the settler's to finish)
                     continue
                 self.in_flight.discard(tx.tx_hash)
@@ -318,174 +343,3 @@ class NonceLane(SigningLane):
                     else:
                         self.ours.discard(tx.tx_hash)
         return landed, receipt
-
-    async def _automines(self) -> bool:
-        """Whether the chain mines on the send (``hardhat_getAutomine``: anvil and Hardhat
-        serve it); a chain that says it does not serve it is not asked again."""
-        if self.automine_unserved:
-            return False
-        try:
-            return await self.receipts.call("hardhat_getAutomine") is True
-        except Exception as e:
-            self.automine_unserved = not_served(e)
-            raise
-
-    async def _replace_if_stuck(self, pooled: Pooled) -> None:
-        """(``poll_receipt``'s hook: ``pooled``'s latest transaction is pooled, its nonce not
-        used) If the chain is not mining it (``sdex.settlement.replace``), sign it again at
-        higher fees, record it beside the first (a restart sends both: one lands), send it.
-        One at a time, each asked again first whether still pooled: on anvil one
-        replacement's block may take the others too. Errors are logged: it waits as before.
-        None while the chain's identity is in doubt (``AsyncSends.doubted``; kept77: the lane
-        kept paying higher fees, and filling gaps, on a chain that may be gone)."""
-        if pooled.done or pooled.latest.body is None:
-            return
-        try:
-            head = quantity(await self.receipts.call("eth_blockNumber"))
-            why = pooled.seen(head, asyncio.get_running_loop().time())
-            if why is None or (why == "idle" and not await self._automines()):
-                return
-            if self._replacing is None:
-                self._replacing = asyncio.Lock()
-            async with self._replacing:
-                if self.async_sends.doubted():  # (kept77: asked again at the next check)
-                    return
-                if await self._replace(pooled, why) and why == "idle":
-                    await self._head_past(head)
-        except Exception as e:  # (no answer: asked again at the next check)
-            log.debug("settlement %s pooled, not replaced: %s", pooled.latest.tx_hash, e)
-
-    async def _head_past(self, head: int) -> None:
-        """Until the chain's head is past ``head`` (``STUCK_IDLE`` at most): a chain that
-        mines on the send mines the replacement's block, which may take the other pooled
-        settlements too, before the next is asked whether it is still pooled (anvil tells
-        it pooled a moment after: its replacement was refused, "nonce too low")."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + STUCK_IDLE
-        while loop.time() < until:
-            if quantity(await self.receipts.call("eth_blockNumber")) > head:
-                return
-            await asyncio.sleep(0.01)
-
-    async def _replace(self, pooled: Pooled, why: str) -> bool:
-        """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
-        whether one was sent. Not if the watcher saw the chain replaced since it was signed
-        (settle74: one sent to the new chain before the watcher saw it, which queues a nonce
-        ahead of its count, anvil or geth, was found pooled there and signed again for it up
-        to ``MAX_REPLACEMENTS`` times, compared with the view of now), nor since it was found
-        pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
-        there at the nonce it has free): the replacement's row dropped. Nor if the chain
-        behind the URL does not hold the view's block, asked in the same batch as whether it
-        is pooled and the latest block's fees (settle69: the watcher had not seen it yet, the
-        old one's bytes sent there by another), and asked again once the replacement is
-        recorded, right before its send (hold70: replaced between that batch and the send,
-        the replacement went to the new chain, mined there). Three round trips, as before
-        (the fees were a request of their own)."""
-        rpc, last = self.receipts, pooled.latest
-        now = self.async_sends.viewed()
-        view = self.signed_views.get(pooled.txs[0].tx_hash, (now,))[0] or now  # (adopted)
-        if view != now:  # settle74: signed for a chain the watcher saw replaced since
-            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
-            return await self._displace(pooled, now)
-        asks: list[tuple[str, list[Any]]] = [
-            ("eth_getTransactionByHash", [last.tx_hash]),
-            ("eth_getTransactionCount", [self.sender.address, "latest"]),
-            ("eth_getBlockByNumber", ["latest", False]),
-        ]
-        if view is not None:
-            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
-        known, count, latest, *at = await rpc.batch(asks)
-        if view is not None and not holds_view(view, at[0]):
-            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
-            return False
-        # (anvil tells a transaction pooled a moment after its block counts its nonce)
-        if not in_pool(known) or quantity(count) > last.nonce or not last.body:
-            return False  # (mined meanwhile, or gone: the receipt's wait tells)
-        if quantity(count) < last.nonce and await self._fill_gap(last, view):
-            return True  # (pooled behind a gap: fees cannot help; gap76)
-        # the fees of the latest block, read now (those the lane signs with may be a second
-        # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
-        fees = bumped(last.fees, fees_of(latest))
-        to, data, gas, value = last.body
-        again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
-        first = pooled.txs[0].tx_hash
-        await asyncio.wrap_future(
-            self.store.add_replacement(first, again.tx_hash, again.nonce, again.raw)
-        )
-        try:  # (the watcher's view, then the chain behind the URL: the last ask before it)
-            same = self.async_sends.viewed() == view and await self.async_sends.on_chain(view)
-        except BaseException:  # (unknown: not sent; its row would send it at a restart)
-            self.store.set_settlement_status(again.tx_hash, "dropped")
-            raise
-        if not same:  # (a reset the watcher saw: its re-judging has the orders)
-            self.store.set_settlement_status(again.tx_hash, "dropped")
-            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
-            return False
-        self.in_flight.add(again.tx_hash)
-        self.ours.add(again.tx_hash)
-        if last.tx_hash.lower() in self.given_up:  # (review68: its fills counted as its own)
-            self.given_up.add(again.tx_hash.lower())
-        if self.mirror is not None:
-            self.mirror.expect(again.tx_hash)
-        self.signed_views[again.tx_hash] = (view, again)
-        try:
-            await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
-        except RpcError as e:
-            if refused(e):  # the chain's answer: it cannot land
-                self.in_flight.discard(again.tx_hash)
-                self.ours.discard(again.tx_hash)
-                if self.mirror is not None:
-                    self.mirror.unexpect(again.tx_hash)
-                self.store.set_settlement_status(again.tx_hash, "dropped")
-                self.replace_refused += 1
-                pooled.done = True  # (Hardhat refuses any: the lane's next send mines its pool)
-                log.warning("settlement %s pooled, its replacement refused: %s", last.tx_hash, e)
-                return why == "idle" and await self._nudge()
-            log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
-        except Exception as e:  # (fate unknown: it may land, so it is waited for too)
-            log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
-        pooled.replaced_by(again)
-        self.replaced += 1
-        log.warning(
-            "settlement %s pooled (%s), not mined: sent again as %s at fees %s",
-            last.tx_hash, why, again.tx_hash, fees,
-        )  # fmt: skip
-        return True
-
-    async def _displace(self, pooled: Pooled, view: ChainView | None) -> bool:
-        """(``_replace``'s) ``pooled``'s latest, signed for a chain the watcher saw replaced
-        since, displaced on the chain behind the URL if pooled there
-        (``sdex.settlement.stale``; once, unless the nonce read after the reset did)."""
-        pooled.done = True
-        last = pooled.latest
-        if view is None or last.tx_hash in self.displaced:
-            return False
-        done = await displace(self.receipts, self.async_sends.rpc, self.sender, [last], view)
-        self.displaced.update(done)
-        return bool(done)
-
-    async def _nudge(self) -> bool:
-        """(A replacement refused on a chain that mines on the send: Hardhat, its automine
-        resumed over a pool, mines nothing of it until it is sent a transaction) A transfer
-        of nothing to ourselves at the lane's next nonce, after every pooled one: Hardhat
-        mines it with the pool. Before (reorg63), a node with nothing more to send left its
-        settlements pooled until ``RECEIPT_TIMEOUT``, then counted them lost and matched
-        their orders again, the new settlement reverting once it mined the pool. Whether it
-        was sent (its nonce read again if its fate is unknown)."""
-        async with self._send_lock:
-            try:
-                nudge = await self._sign_next(self.sender.address, b"", GAP_FILL_GAS)
-                await self.broadcast_after(None, nudge, None)
-            except Exception as e:  # (an unknown nonce state: read again for the next one)
-                log.warning("a transfer of nothing to mine the pool failed: %s", e)
-                self.sender.forget_nonce()
-                return False
-        self.pool_nudges += 1
-        log.warning("pool not mined: transfer of nothing %s sent to mine it", nudge.tx_hash)
-        return True
-
-
-def refused(e: RpcError) -> bool:
-    """Whether a send's error is the chain's refusal (an answer that is no "already known"):
-    not a timeout nor this client's own error (code 0), after which it may have landed."""
-    return not isinstance(e, RpcTimeout) and e.code != 0 and not already_known(e)

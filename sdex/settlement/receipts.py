@@ -176,6 +176,7 @@ async def poll_receipt(
     on_pooled: Callable[[], Awaitable[None]] | None = None,
     keep: Callable[[bool], Awaitable[bool]] | None = None,
     held: Callable[[], bool] | None = None,
+    resumed: Callable[[float], None] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
     live (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
@@ -199,9 +200,12 @@ async def poll_receipt(
     ``keep(True)`` at each one past ``RECEIPT_TIMEOUT``, or ``UNKNOWN_TIMEOUT`` unknown at
     every check, its nonce not taken (the lane cancels it: a transfer of nothing at its
     nonce, sent again at each); checks of one not pooled come 1, 2, 4, 8 s apart
-    (``KEEP_EVERY_MAX``). ``keep`` answering False: not kept any more (the chain it was
-    signed for replaced), judged as without it from the next check. ``held`` (the lane's,
-    with ``keep``: the chain's identity in doubt) true at a check: nothing judged nor sent
+    (``KEEP_EVERY_MAX``). While ``held`` is true no receipt is taken either, asked again
+    after (adopt79: another chain's, a fork where its bytes reverted, counted a sound
+    pooled settlement failed in a doubt, its orders matched again). ``keep`` answering
+    False: not kept any more (the chain it was signed for replaced), judged as without it
+    from the next check. ``held`` (the lane's, with ``keep``: the chain's identity in
+    doubt) true at a check: nothing judged nor sent
     (no ``_judged``, neither ``keep`` nor ``on_pooled`` called), checked again ``LOST_CHECK``
     later, a first sign of loss before it told again after (held79: ``_judged`` came first,
     and an answer of another chain, its count past the nonce and no receipt, twice, counted
@@ -209,12 +213,18 @@ async def poll_receipt(
     first such check to the first after it counts toward neither bound, the unknown streak
     and the 1, 2, 4, 8 s begin again there (keep78: the doubt's time counted, the first check
     after a doubt longer than ``UNKNOWN_TIMEOUT`` cancelled a settlement whose bytes it had not
-    sent since, its matches failed). Without ``keep``, lost
+    sent since, its matches failed). ``resumed`` (the lane's, with ``held``) is told the
+    seconds its checks were held, at the first after them (adopt79: past a bound, its bytes
+    are not sent again, ``NonceLane._keep_alive``). Without ``keep``, lost
     too when the chain does not know it twice ``LOST_RECHECK`` apart, at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``."""
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
+
+    def doubting() -> bool:
+        return held is not None and held()
+
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
@@ -244,8 +254,8 @@ async def poll_receipt(
                 raw = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
                 if new is None or len(new) > MAX_LOOKED:
                     checked = seen  # (none known, or too many: from here on)
-            if isinstance(raw, dict):
-                return Receipt.from_rpc(raw)
+            if isinstance(raw, dict) and not doubting():
+                return Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
             now = loop.time()
             if keep is not None and now >= next_check:
                 if held is not None and held():  # (in doubt: nothing judged nor sent; held79)
@@ -253,7 +263,7 @@ async def poll_receipt(
                     doubted, every, next_check = False, LOST_CHECK, now + LOST_CHECK
                     continue
                 taken, got, known = await _judged(rpc, address, signed, hashes)
-                if got is not None:
+                if got is not None and not doubting():  # (a doubt begun meanwhile: again after)
                     return got
                 now = loop.time()
                 if taken:  # (anvil counts a nonce before its receipt: told twice)
@@ -265,6 +275,8 @@ async def poll_receipt(
                     continue
                 doubted = False
                 if paused is not None:  # (its time counts toward neither bound)
+                    if resumed is not None:
+                        resumed(now - paused)
                     start, unknown_since, paused = start + now - paused, None, None
                 due = now - start > RECEIPT_TIMEOUT
                 if known is None:

@@ -18,6 +18,9 @@ was given up, its pair matched again at the next nonce, reverting when the poole
 So is one still pooled after the transfer of nothing (behind a gap of the lane's nonces, a
 devnet rewound below its settlements: the lane fills it), and any once that transfer is
 spent (review77a: given up, matched again, the second settlement reverted).
+A row not sent again because the chain behind the URL is not proven the one the node's view
+holds (``ChainUnproven``: its identity in doubt, or a backend below the view's block) and not
+found is adopted, never given up on those answers (adopt79: they may be another chain's).
 A row refused "nonce too high" is kept (``Reconcile._over_gap``): the nonces below it filled,
 sent again, and adopted if not mined in the wait, awaited until its nonce is taken; so is a
 row alone at its nonce found neither mined nor pooled with its nonce not taken
@@ -93,7 +96,8 @@ class Reconcile:
         mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
         self.unsent: set[str] = set()
         """Rows not sent again, the chain behind the URL not proven the view's
-        (``ChainUnproven``): given up if not found, as before lost78 (kept77)."""
+        (``ChainUnproven``: in doubt, or a backend below the view's block): adopted if not
+        found, never judged on the answers of a chain not proven ours (``_unspent``)."""
 
     async def run(self) -> None:
         """Those an earlier run gave up are given up again: landed since, or landing later,
@@ -163,14 +167,14 @@ class Reconcile:
         replaced since the start bound the store to it took the old chain's row): else
         ``ChainReplaced`` (the row given up, its orders the reset's to re-judge). Neither
         proven (``ChainUnproven``: a backend below the view's block): not sent, its receipt
-        waited for (left76: given up)."""
+        waited for (adopted if not found: adopt79; left76 gave it up)."""
         tx_hash, raw_tx = row.tx_hash, row.raw_tx
         sends = self.lane.async_sends
         try:
             same = await sends.on_chain(sends.viewed())
         except ChainUnproven as e:
             log.warning("pending settlement %s not sent again: %s", tx_hash, e)
-            self.unsent.add(tx_hash)  # (given up if not found: kept77, left76)
+            self.unsent.add(tx_hash)  # (adopted if not found: adopt79)
             return
         if not same:
             raise ChainReplaced(f"{tx_hash} not sent again: the chain was replaced")
@@ -223,9 +227,15 @@ class Reconcile:
 
     async def _unspent(self, row: StoredSettlement, e: Exception) -> bool:
         """(A row not mined nor pooled by the answers of ``_send_again`` and ``_receipt``,
-        ``e`` why) Whether its nonce may be free: the chain replaced (``ChainReplaced``), or
-        not proven the view's (``unsent``: kept77's rule), gives it up, as one answer giving
-        the operator's count past its nonce with no receipt of it does
+        ``e`` why) Whether its nonce may be free: the chain replaced (``ChainReplaced``)
+        gives it up; not proven the view's (``unsent``: in doubt, or a backend below the
+        view's block) keeps it, nothing asked (adopt79: kept77 gave it up, "never on any
+        chain", on the answers of what may be another chain, and its orders were matched
+        again once the chain was proven ours while the previous run's bytes were pooled on
+        it: both mined, the second a paid revert); the lane's wait judges it once the doubt
+        ends (``poll_receipt``'s ``held``: lost only once its nonce is taken, cancelled at
+        its bound). One answer giving
+        the operator's count past its nonce with no receipt of it gives it up
         (``receipts.nonce_taken``); any other, or no answer, keeps it
         (adopted: awaited until its nonce is taken, lost78), if a second answer
         ``LOST_RECHECK`` later says so again, as the receipt wait asks (review79: one answer,
@@ -236,8 +246,10 @@ class Reconcile:
         pooled its bytes: both were mined. Asked only of a row alone at its nonce: of a
         settlement and its replacements, the one pooled is adopted (``StillPooled``), the
         others given up as before (one adopted row holds their orders)."""
-        if isinstance(e, ChainReplaced) or row.tx_hash in self.unsent:
+        if isinstance(e, ChainReplaced):
             return False
+        if row.tx_hash in self.unsent:  # (adopt79: judged by the lane once proven ours)
+            return True
         signed = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
         try:
             taken, got = await nonce_taken(self.lane.receipts, self.sender.address, signed)

@@ -55,6 +55,7 @@ from sdex.settlement.outcome import Outcome, SettledMatch
 from sdex.settlement.owned import OwnTxs
 from sdex.settlement.receipts import BlockReceipts
 from sdex.settlement.signedout import SignedOut
+from sdex.settlement.signing import Unsendable
 from sdex.settlement.stages import FlightTimes, StageTimes
 from sdex.settlement.take import (
     Held,
@@ -174,8 +175,12 @@ class Settler(BatchTx):
         self.cancels: dict[str, SignedTx] = {}
         """Settlements in flight cancelled at their nonce past their bound, and by what."""
         self.withheld: dict[str, str] = {}
+        """Settlements never sent (again), cancelled at their nonce instead, and why."""
+        self.stale: dict[str, str] = {}
+        """Settlements a doubt held past ``HELD_SEND_MAX`` (``NonceLane._resumed``)."""
+        self.unsendables: dict[str, Unsendable] = {}
+        """Why each settlement in flight must not be sent (``BatchTx._sign_and_queue``)."""
         self.superseded: set[str] = set()
-        """Settlements never sent, cancelled at their nonce instead, and why (``_withheld``)."""
         self.sends: set[asyncio.Future[Receipt | None]] = set()
         """Broadcasts queued (record, then send) and not ended: the nonce is read from the
         chain only once none is (``_sign_next``)."""

@@ -1,0 +1,221 @@
+"""The nonce lane's settlements pooled and not mined (``sdex.settlement.lane`` builds on it):
+one the chain keeps in its pool signed again at higher fees (``sdex.settlement.replace``),
+one signed for a chain replaced since displaced there (``sdex.settlement.stale``), and a
+chain that mines on the send made to mine its pool by a transfer of nothing (``_nudge``).
+Split from ``sdex.settlement.lane`` (adopt79: the lane over 500 lines)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sdex.chain import SignedTx
+from sdex.chain.asend import ChainView, holds_view, not_served
+from sdex.chain.tx import already_known, fees_of
+from sdex.errors import RpcError, RpcTimeout
+from sdex.mirror import Mirror
+from sdex.settlement.gas import GAP_FILL_GAS
+from sdex.settlement.receipts import in_pool, quantity
+from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
+from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
+from sdex.settlement.stale import displace
+from sdex.store import Store
+
+log = logging.getLogger("sdex.settlement")
+
+
+class ReplacingLane(SigningLane):
+    """The replacements, displacements and pool nudges of ``NonceLane``, after the signing
+    and broadcasts of ``sdex.settlement.signing``."""
+
+    mirror: Mirror | None
+    given_up: set[str]
+    store: Store
+    in_flight: set[str]
+    replaced = 0
+    """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
+    _replacing: asyncio.Lock | None = None
+    """Held while a replacement is signed, recorded and sent (``_replace``)."""
+    automine_unserved = False
+    """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
+    replace_refused = 0
+    """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
+    pool_nudges = 0
+    """Transfers of nothing sent to make a chain that mines on the send mine its pool
+    (``_nudge``)."""
+
+    async def _fill_gap(self, stuck: SignedTx, view: ChainView | None) -> bool:
+        """(``NonceLane``'s) The nonces below ``stuck`` the chain holds nothing of filled."""
+        raise NotImplementedError
+
+    async def _automines(self) -> bool:
+        """Whether the chain mines on the send (``hardhat_getAutomine``: anvil and Hardhat
+        serve it); a chain that says it does not serve it is not asked again."""
+        if self.automine_unserved:
+            return False
+        try:
+            return await self.receipts.call("hardhat_getAutomine") is True
+        except Exception as e:
+            self.automine_unserved = not_served(e)
+            raise
+
+    async def _replace_if_stuck(self, pooled: Pooled) -> None:
+        """(``poll_receipt``'s hook: ``pooled``'s latest transaction is pooled, its nonce not
+        used) If the chain is not mining it (``sdex.settlement.replace``), sign it again at
+        higher fees, record it beside the first (a restart sends both: one lands), send it.
+        One at a time, each asked again first whether still pooled: on anvil one
+        replacement's block may take the others too. Errors are logged: it waits as before.
+        None while the chain's identity is in doubt (``AsyncSends.doubted``; kept77: the lane
+        kept paying higher fees, and filling gaps, on a chain that may be gone)."""
+        if pooled.done or pooled.latest.body is None:
+            return
+        try:
+            head = quantity(await self.receipts.call("eth_blockNumber"))
+            why = pooled.seen(head, asyncio.get_running_loop().time())
+            if why is None or (why == "idle" and not await self._automines()):
+                return
+            if self._replacing is None:
+                self._replacing = asyncio.Lock()
+            async with self._replacing:
+                if self.async_sends.doubted():  # (kept77: asked again at the next check)
+                    return
+                if await self._replace(pooled, why) and why == "idle":
+                    await self._head_past(head)
+        except Exception as e:  # (no answer: asked again at the next check)
+            log.debug("settlement %s pooled, not replaced: %s", pooled.latest.tx_hash, e)
+
+    async def _head_past(self, head: int) -> None:
+        """Until the chain's head is past ``head`` (``STUCK_IDLE`` at most): a chain that
+        mines on the send mines the replacement's block, which may take the other pooled
+        settlements too, before the next is asked whether it is still pooled (anvil tells
+        it pooled a moment after: its replacement was refused, "nonce too low")."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + STUCK_IDLE
+        while loop.time() < until:
+            if quantity(await self.receipts.call("eth_blockNumber")) > head:
+                return
+            await asyncio.sleep(0.01)
+
+    async def _replace(self, pooled: Pooled, why: str) -> bool:
+        """(``_replacing`` held) ``pooled``'s latest, still pooled, replaced at higher fees:
+        whether one was sent. Not if the watcher saw the chain replaced since it was signed
+        (settle74: one sent to the new chain before the watcher saw it, which queues a nonce
+        ahead of its count, anvil or geth, was found pooled there and signed again for it up
+        to ``MAX_REPLACEMENTS`` times, compared with the view of now), nor since it was found
+        pooled (resend68: the old chain's match sent at higher fees to the new chain, mined
+        there at the nonce it has free): the replacement's row dropped. Nor if the chain
+        behind the URL does not hold the view's block, asked in the same batch as whether it
+        is pooled and the latest block's fees (settle69: the watcher had not seen it yet, the
+        old one's bytes sent there by another), and asked again once the replacement is
+        recorded, right before its send (hold70: replaced between that batch and the send,
+        the replacement went to the new chain, mined there). Three round trips, as before
+        (the fees were a request of their own)."""
+        rpc, last = self.receipts, pooled.latest
+        now = self.async_sends.viewed()
+        view = self.signed_views.get(pooled.txs[0].tx_hash, (now,))[0] or now  # (adopted)
+        if view != now:  # settle74: signed for a chain the watcher saw replaced since
+            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
+            return await self._displace(pooled, now)
+        asks: list[tuple[str, list[Any]]] = [
+            ("eth_getTransactionByHash", [last.tx_hash]),
+            ("eth_getTransactionCount", [self.sender.address, "latest"]),
+            ("eth_getBlockByNumber", ["latest", False]),
+        ]
+        if view is not None:
+            asks.append(("eth_getBlockByNumber", [hex(view[0]), False]))
+        known, count, latest, *at = await rpc.batch(asks)
+        if view is not None and not holds_view(view, at[0]):
+            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
+            return False
+        # (anvil tells a transaction pooled a moment after its block counts its nonce)
+        if not in_pool(known) or quantity(count) > last.nonce or not last.body:
+            return False  # (mined meanwhile, or gone: the receipt's wait tells)
+        if quantity(count) < last.nonce and await self._fill_gap(last, view):
+            return True  # (pooled behind a gap: fees cannot help; gap76)
+        # the fees of the latest block, read now (those the lane signs with may be a second
+        # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
+        fees = bumped(last.fees, fees_of(latest))
+        to, data, gas, value = last.body
+        again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
+        first = pooled.txs[0].tx_hash
+        await asyncio.wrap_future(
+            self.store.add_replacement(first, again.tx_hash, again.nonce, again.raw)
+        )
+        try:  # (the watcher's view, then the chain behind the URL: the last ask before it)
+            same = self.async_sends.viewed() == view and await self.async_sends.on_chain(view)
+        except BaseException:  # (unknown: not sent; its row would send it at a restart)
+            self.store.set_settlement_status(again.tx_hash, "dropped")
+            raise
+        if not same:  # (a reset the watcher saw: its re-judging has the orders)
+            self.store.set_settlement_status(again.tx_hash, "dropped")
+            log.warning("settlement %s pooled, not replaced: %s", last.tx_hash, NOT_ITS_CHAIN)
+            return False
+        self.in_flight.add(again.tx_hash)
+        self.ours.add(again.tx_hash)
+        if last.tx_hash.lower() in self.given_up:  # (review68: its fills counted as its own)
+            self.given_up.add(again.tx_hash.lower())
+        if self.mirror is not None:
+            self.mirror.expect(again.tx_hash)
+        self.signed_views[again.tx_hash] = (view, again)
+        try:
+            await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
+        except RpcError as e:
+            if refused(e):  # the chain's answer: it cannot land
+                self.in_flight.discard(again.tx_hash)
+                self.ours.discard(again.tx_hash)
+                if self.mirror is not None:
+                    self.mirror.unexpect(again.tx_hash)
+                self.store.set_settlement_status(again.tx_hash, "dropped")
+                self.replace_refused += 1
+                pooled.done = True  # (Hardhat refuses any: the lane's next send mines its pool)
+                log.warning("settlement %s pooled, its replacement refused: %s", last.tx_hash, e)
+                return why == "idle" and await self._nudge()
+            log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
+        except Exception as e:  # (fate unknown: it may land, so it is waited for too)
+            log.warning("replacement %s of %s: %s", again.tx_hash, last.tx_hash, e)
+        pooled.replaced_by(again)
+        self.replaced += 1
+        log.warning(
+            "settlement %s pooled (%s), not mined: sent again as %s at fees %s",
+            last.tx_hash, why, again.tx_hash, fees,
+        )  # fmt: skip
+        return True
+
+    async def _displace(self, pooled: Pooled, view: ChainView | None) -> bool:
+        """(``_replace``'s) ``pooled``'s latest, signed for a chain the watcher saw replaced
+        since, displaced on the chain behind the URL if pooled there
+        (``sdex.settlement.stale``; once, unless the nonce read after the reset did)."""
+        pooled.done = True
+        last = pooled.latest
+        if view is None or last.tx_hash in self.displaced:
+            return False
+        done = await displace(self.receipts, self.async_sends.rpc, self.sender, [last], view)
+        self.displaced.update(done)
+        return bool(done)
+
+    async def _nudge(self) -> bool:
+        """(A replacement refused on a chain that mines on the send: Hardhat, its automine
+        resumed over a pool, mines nothing of it until it is sent a transaction) A transfer
+        of nothing to ourselves at the lane's next nonce, after every pooled one: Hardhat
+        mines it with the pool. Before (reorg63), a node with nothing more to send left its
+        settlements pooled until ``RECEIPT_TIMEOUT``, then counted them lost and matched
+        their orders again, the new settlement reverting once it mined the pool. Whether it
+        was sent (its nonce read again if its fate is unknown)."""
+        async with self._send_lock:
+            try:
+                nudge = await self._sign_next(self.sender.address, b"", GAP_FILL_GAS)
+                await self.broadcast_after(None, nudge, None)
+            except Exception as e:  # (an unknown nonce state: read again for the next one)
+                log.warning("a transfer of nothing to mine the pool failed: %s", e)
+                self.sender.forget_nonce()
+                return False
+        self.pool_nudges += 1
+        log.warning("pool not mined: transfer of nothing %s sent to mine it", nudge.tx_hash)
+        return True
+
+
+def refused(e: RpcError) -> bool:
+    """Whether a send's error is the chain's refusal (an answer that is no "already known"):
+    not a timeout nor this client's own error (code 0), after which it may have landed."""
+    return not isinstance(e, RpcTimeout) and e.code != 0 and not already_known(e)

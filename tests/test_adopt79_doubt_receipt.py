@@ -1,0 +1,99 @@
+"""adopt79: a settlement's wait accepts no receipt while the chain's identity is in doubt.
+
+held79 made a wait judge nothing in a doubt: the answers may be another chain's. Its asks
+for the receipt went on and took the first one given: another chain's (a fork where the same
+bytes reverted) counted a sound settlement failed, its orders matched again while its bytes
+were pooled on ours (both landed: the second a paid revert). Now a receipt given in a doubt
+is not taken; the wait asks again once the doubt ends. Real Hardhat, the node's settler with
+its own SQLite store, a real proxy on loopback answering the settlement's receipt as another
+chain's while flipped, the node's ``ChainDoubt`` raised and proven as the watcher does."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sdex.chain import Rpc
+from sdex.mirror.doubt import ChainDoubt
+from sdex.settlement import Outcome
+from tests.conftest import Chain, chain_of
+from tests.nodeutil import wait_for
+from tests.rpcfault import Answer, _forward, _proxy
+from tests.test_count77_lied_count import counts
+from tests.test_held79_doubt_settlements import WHY, mine_pool, proven
+from tests.test_settlement_fallback import pair, running_settler
+
+
+@contextmanager
+def foreign_receipt_proxy(
+    upstream: str, template: dict[str, object]
+) -> Iterator[tuple[str, threading.Event, list[int]]]:
+    """The URL of a proxy to ``upstream`` that, while its event is set, answers every ask
+    for a receipt (alone or in a batch) the chain has none of with ``template`` made that
+    transaction's, reverted, in a block of another chain; and the count of such answers."""
+    flipped, told = threading.Event(), [0]
+
+    def foreign(call: dict[str, object], answer: dict[str, object]) -> dict[str, object]:
+        if call.get("method") != "eth_getTransactionReceipt" or answer.get("result") is not None:
+            return answer
+        tx_hash = str((call.get("params") or [""])[0])  # type: ignore[index]
+        told[0] += 1
+        got = dict(template, transactionHash=tx_hash, status="0x0", blockHash="0x" + "ab" * 32)
+        return dict(answer, result=got)
+
+    def intercept(req: object) -> Answer | None:
+        if not flipped.is_set():
+            return None
+        status, body = _forward(upstream, req)
+        answer = json.loads(body)
+        if isinstance(req, list):
+            by_id = {c.get("id"): c for c in req if isinstance(c, dict)}
+            out = [foreign(by_id.get(a.get("id"), {}), a) for a in answer]
+        else:
+            out = foreign(req, answer) if isinstance(req, dict) else answer
+        return status, json.dumps(out).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, flipped, told
+
+
+async def test_a_receipt_given_in_a_doubt_is_not_taken(chain: Chain, tmp_path: Path) -> None:
+    """A settlement pooled (mining paused); the chain's identity comes in doubt and the
+    endpoint answers its receipt as another chain's: reverted. Its wait does not take it
+    (before: failed, its orders free to be matched again while its bytes were pooled:
+    failed 3 of 3); once the doubt ends and the pool is mined, it settles."""
+    first = pair(chain, 0)
+    async with running_settler(chain, tmp_path / "a") as (s, results):
+        s.submit([first])
+        await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+        (tx,) = [r.tx_hash for r in results]
+        template = chain.rpc.call("eth_getTransactionReceipt", tx)
+    with foreign_receipt_proxy(chain.rpc.url, template) as (url, other, told):
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path / "b") as (s, results):
+            doubt = ChainDoubt()
+            s.async_sends.doubt = lambda: doubt.held
+            doubt.changed = s.wake
+            operator = s.sender.address
+            before = counts(chain, operator)
+            chain.rpc.call("evm_setAutomine", False)
+            try:
+                s.submit([pair(c, 1)])
+                await wait_for(lambda: s.sent == 1 and not s.sends, 30)
+                assert counts(chain, operator) == (before[0], before[1] + 1)  # (pooled)
+                doubt.said(WHY)
+                other.set()
+                held = s.keep_holds
+                await wait_for(lambda: bool(results) or s.keep_holds >= held + 3, 60)
+                assert told[0] > 0  # (its receipt asks met the other chain's answer)
+                assert results == [], results
+                other.clear()
+                proven(doubt)
+            finally:
+                mine_pool(chain)
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
+            assert results[0].outcome is Outcome.SETTLED, results[0]
+            assert counts(chain, operator) == (before[0] + 1,) * 2

@@ -1,0 +1,99 @@
+"""adopt79: a restart in doubt adopts a pending row the chain it asks does not know.
+
+kept77 made a start's reconcile send nothing again while the chain's identity is in doubt,
+and gave a row up that the chain it asked did not know (``Reconcile._unspent``: "never on
+any chain"); its orders were matched again once the chain was proven ours. The answers of a
+doubt may come from another chain (a backend of another fork or chain behind the URL): the
+previous run's bytes, pooled on our chain, landed too, the same matches settled twice (the
+second a paid revert). Now such a row is adopted (``pending``, its orders held) and judged
+when the doubt ends, as every settlement of the lane is (lost78).
+
+Real chain of the suite's engine, its mining on the send turned off (the first run's
+settlement pools), a real ``sdex node`` process killed by its PID, the restart in this
+process behind two real proxies on loopback: ``other_chain_proxy`` answering the operator's
+count, receipts and transactions by hash as another chain's backend, and ``flapping_proxy``
+answering the saved head's block with another hash once (the start's check: in doubt)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sdex.settlement import reconcile
+from tests.conftest import Chain
+from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.rpcfault import flapping_proxy, other_chain_proxy
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node_restart import OPERATOR
+from tests.test_reconcile77_too_high import pending_rows, pooling
+from tests.test_reorg60_reset_inflight import nonce
+from tests.test_review73_reset_start import _statuses
+from tests.test_review74a_flapped_head import _saved_head
+
+__all__ = ["pooling"]  # (reconcile77's fixture: the chain mining only when told)
+
+
+async def test_a_pooled_row_a_restart_in_doubt_does_not_find_is_adopted(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run's settlement pooled, the node killed; the restart's check of the saved
+    head meets another hash (in doubt) and the chain's answers of the row are another
+    chain's (no receipt, not known, the count past it). The row is adopted, its orders held
+    (before: "dropped", its orders matched again once the chain was proven ours, both
+    settlements mined, the second a paid revert: failed 3 of 3); the doubt ends, the pool is
+    mined, its matches settle once."""
+    c = pooling
+    db = tmp_path / "n.db"
+    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
+    operator = c.address(OPERATOR)
+    async with node_up(c, db, None, OPERATOR) as (proc, api):
+        c.rpc.call("evm_setAutomine", False)
+        count = nonce(c.rpc, operator)
+        assert (await api.post_order(maker))[0] == 201
+        code, body = await api.post_order(taker)
+        assert code == 201 and len(body["matches"]) == 1, body
+
+        def pooled() -> bool:  # (recorded before its broadcast: the row is there)
+            return nonce(c.rpc, operator, "pending") == count + 1
+
+        await wait_for(pooled, timeout=30)
+        proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
+        proc.wait(timeout=10)
+    (row,) = pending_rows(db)
+    assert c.rpc.call("eth_getTransactionByHash", row)["blockNumber"] is None  # (pooled)
+    head = _saved_head(db)
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 1.0)
+    with (
+        other_chain_proxy(c.rpc.url) as (other_url, other, told),
+        flapping_proxy(other_url, head, "0x" + "ef" * 32) as (url, flapped),
+    ):
+        other.set()  # (the restart's reads of the row: another chain's answers)
+        cfg = replace(node_config(c, db, operator=OPERATOR), rpc=url)
+        async with running_node(cfg) as (node, api):
+            s = node.settler
+            other.clear()
+            assert flapped == [1] and node.mirror.doubt.doubts == 1  # (in doubt at the start)
+            assert told[0] > 0  # (the row's reads met the other chain's answers)
+            at_start, adopted = _statuses(db), s.adopted  # (asserted last: both mined before)
+
+            def proven() -> bool:  # (before: its orders matched again, the second sent)
+                out = s.adopted == 1 or s.sent >= 1
+                return node.mirror.doubt.held == "" and out and not s.sends
+
+            await wait_for(proven, timeout=60)
+            c.rpc.call("evm_mine")  # (the pooled one: before, the one matched again too)
+
+            async def filled() -> bool:
+                return await api.status(maker) == "filled" and not s.in_flight
+
+            await wait_for(filled, timeout=60)
+            assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
+            assert at_start == ["pending"] and adopted == 1, (at_start, adopted)  # ("dropped")
+            assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
+            assert s.sent == 0  # (nothing matched again)
+    assert c.rpc.call("eth_getTransactionReceipt", row)["status"] == "0x1"
+    assert c.exchange.order_info(maker.order).filled == E18
+    assert _statuses(db) == ["mined"]
