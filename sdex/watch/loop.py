@@ -27,8 +27,9 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
 from sdex.mirror import Header, Mirror
 from sdex.store import StoreError
-from sdex.watch.blocks import Inconsistent, ReceiptComing, remember
+from sdex.watch.blocks import Inconsistent, ReceiptComing
 from sdex.watch.changes import STORE_WAIT, ChainReset
+from sdex.watch.feed import Feed
 from sdex.watch.fork import Behind, describe
 from sdex.watch.heads import follow_heads
 from sdex.watch.unapplied import Unapplied
@@ -94,11 +95,10 @@ class PollLoop:
         self._new_head = asyncio.Event()
         self._watchdog: asyncio.TimerHandle | None = None  # (``_stalled``, while polling)
         self._silent_since: float | None = None  # (wall clock) the chain's silence began
-        self._polled: Header | None = None  # (the last poll's answer for "latest")
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
-        self._announced: dict[int, Header] = {}
-        """Recent announced headers by number (``own_run``)."""
+        self.feed = Feed()
+        """The headers announced and polled, and whether the feed is believed (sign79)."""
         self._deferring, self._deferred = False, ""
         """The hash of the last announced block left for our receipt (once per block)."""
         self.proved = False
@@ -158,7 +158,7 @@ class PollLoop:
                 try:
                     self._new_head.clear()
                     self._was_behind, self._behind_since = self._behind_since, None
-                    live = self.subscribed  # (then every block from now on is announced)
+                    live = self.listening  # (then every block from now on is announced)
                     self._watch(self.stall)
                     self.proved = False
                     try:
@@ -210,7 +210,7 @@ class PollLoop:
                         self._replay = ""
                         self._set_status("ok")
                     self.caught_up.set()
-                    wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
+                    wait = SUBSCRIBED_POLL if self.listening else self.poll_interval
                 else:
                     wait = backoff
                 # (not ``wait_for``: on 3.11 it swallows a cancel that comes in the turn the
@@ -261,7 +261,7 @@ class PollLoop:
         "latest", one request a block on automine): the next announcement wakes one."""
         head = self.mirror.head
         return (
-            self.subscribed and self._notified is None and not self._holding()
+            self.listening and self._notified is None and not self._holding()
             and head is not None and head.number >= self.chain_head
         )  # fmt: skip
 
@@ -283,11 +283,12 @@ class PollLoop:
         self._set_status("failing", f"the store holds {what} over {wait or self.store_wait:g} s")
 
     def _on_head(self, header: Header | None) -> None:
+        if header is not None and not self.feed.heard(header):
+            return  # (a feed caught in a lie: not listened to for a while, sign79)
         self._notified = header
         self._new_head.set()
         if header is not None:
             self.unapplied.saw(header.number)
-            remember(self._announced, header)
             self.mirror.announced.announce(header.hash, header.base_fee)
 
     def _receipt_came(self) -> None:
@@ -300,16 +301,18 @@ class PollLoop:
 
     def _saw_latest(self, latest: Header) -> None:
         """A poll's answer for the latest block (``Unapplied.saw``; its header kept)."""
-        self._polled = latest
+        self.feed.answered(latest)
         self.unapplied.saw(latest.number, polled=True)
 
     def announced_root(self, number: int) -> str:
-        """The ``transactionsRoot`` of block ``number`` as announced, or as the last poll
-        answered it ("": neither)."""
-        h = self._announced.get(number)
-        if h is None and (p := self._polled) is not None and p.number == number:
-            h = p
-        return "" if h is None else h.tx_root
+        """The ``transactionsRoot`` of block ``number`` as the headers last heard have it
+        (``Feed.root``; "": not known, or only a stale announcement: sign79)."""
+        return self.feed.root(number)
+
+    @property
+    def listening(self) -> bool:
+        """Whether announcements stand for new heads: subscribed, and the feed believed."""
+        return self.subscribed and self.feed.trusted()
 
     def _on_subscribed(self, live: bool) -> None:
         self.subscribed = self.mirror.announced.live = live

@@ -155,7 +155,7 @@ class Watcher(PollLoop):
 
     def _own_block(self, number: int) -> bool:
         """Whether block ``number``, announced, holds our settlement alone, its receipt here."""
-        h = self._announced.get(number)
+        h = self.feed.header_at(number)  # (not a stale announcement: sign79)
         return h is not None and own_alone(self.mirror, h) is not None
 
     @property
@@ -190,7 +190,7 @@ class Watcher(PollLoop):
         if latest is not None and self._deferred != latest.hash and receipt_coming(m, latest):
             self._notified, self._deferring, self._deferred = latest, True, latest.hash
             return False
-        w = unannounced(m, self._announced) if latest is None and self.subscribed else None
+        w = unannounced(m, self.feed.announced) if latest is None and self.listening else None
         if w and not w <= self._awaited:  # our receipt woke it: its header is on its way
             self._awaited, self._deferring = w, True
             return False
@@ -341,7 +341,7 @@ class Watcher(PollLoop):
             end = min(latest.number, start + self.span - 1)
             eff = Effects()
             try:
-                await read_range(self.rpc, m, self._announced, start, end, latest, top, eff)
+                await read_range(self.rpc, m, self.feed.announced, start, end, latest, top, eff)
             except Inconsistent:
                 if self._took(changes, eff, start) or applied:  # keep what was applied;
                     return  # the rest on the next poll

@@ -1,0 +1,104 @@
+"""sign79: what the newHeads feed says is believed only as far as the chain bears it out.
+
+1. A stale announcement exempts no block: revert78 lets a block of the node's own settlement
+   in flight alone hold no signing (``NodeHolds._own_in_flight``, by the block's
+   ``transactionsRoot``: ``Watcher.announced_root``). That root was the announced header's
+   at the number before a newer poll's: after a reorg whose announcement was missed, block
+   N announced with our settlement alone, the other party's N' polled in its place and not
+   applied yet, N' was judged by N's root, exempt, and a match of an ask N' cancelled was
+   signed and reverted. Now a header stands for its number only when it is the last heard
+   or linked to it by parent hashes (``sdex.watch.feed.Feed.header_at``).
+2. A lying feed holds signing at most once a while: each far-ahead announcement held
+   signing (every block up to it known, not applied) till the next poll dropped it, and a
+   feed that re-announced after every poll held it for good. Now an announcement the chain
+   contradicts has the feed distrusted (``Feed.contradicted``): the watcher polls.
+3. A diagnosis's chain word taken at the watcher's latest known block (``_closed_past``
+   with no block) waited for a far-ahead announced block the chain never had, the mirror's
+   word on the order held for ever: it is bounded to blocks the chain confirmed.
+
+Real Hardhat; a real node in-process behind a real loopback proxy (``tests.headsproxy``) of
+its JSON-RPC and its newHeads WebSocket, which drops or forges notifications and holds the
+watcher's range reads."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sdex.node.core import Node
+from tests.conftest import Chain
+from tests.headsproxy import HeadsProxy, heads_proxy
+from tests.nodeutil import node_config, running_node, wait_for
+
+WAIT = 60.0
+
+
+@asynccontextmanager
+async def proxied_node(c: Chain, tmp: Path) -> AsyncIterator[tuple[HeadsProxy, Node]]:
+    """A node whose chain (JSON-RPC and newHeads) is reached through a ``HeadsProxy``,
+    subscribed and caught up."""
+    async with heads_proxy(c.rpc.url) as proxy:
+        cfg = node_config(c, tmp / "n.db", rpc=proxy.url)
+        async with running_node(cfg) as (node, _):
+            w = node.watcher
+            await wait_for(lambda: w.subscribed and w.caught_up.is_set(), timeout=WAIT)
+            yield proxy, node
+
+
+def head(c: Chain) -> dict[str, Any]:
+    block: dict[str, Any] = c.rpc.call("eth_getBlockByNumber", "latest", False)
+    return block
+
+
+def pay(c: Chain, wei: int) -> dict[str, Any]:
+    """One transfer mined alone (automine): its block."""
+    c.rpc.call(
+        "eth_sendTransaction", {"from": c.address(15), "to": c.address(16), "value": hex(wei)}
+    )
+    return head(c)
+
+
+def forged(c: Chain, ahead: int) -> dict[str, Any]:
+    """A header ``ahead`` blocks past the chain's head, which the chain does not have."""
+    h = head(c)
+    return {
+        **h,
+        "number": hex(int(h["number"], 16) + ahead),
+        "hash": "0x" + secrets.token_hex(32),
+        "parentHash": "0x" + secrets.token_hex(32),
+        "transactionsRoot": "0x" + secrets.token_hex(32),
+    }
+
+
+async def test_a_stale_announcement_stands_for_no_block(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with proxied_node(c, tmp_path) as (proxy, node):
+        w = node.watcher
+        top = head(c)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
+                           timeout=WAIT)  # fmt: skip
+        snap = c.rpc.call("evm_snapshot")
+        proxy.hold_ranges = True  # (block N and what follows stay unapplied)
+        old = pay(c, 1)  # block N, announced
+        n = int(old["number"], 16)
+        await wait_for(lambda: proxy.held >= 1, timeout=WAIT)  # (the poll reading N)
+        assert c.rpc.call("evm_revert", snap) is True
+        proxy.passes = lambda note: False  # (N' is never announced)
+        new = pay(c, 2)  # block N' in its place: another transaction
+        assert int(new["number"], 16) == n and new["hash"] != old["hash"]
+        reads = proxy.latest_reads
+        await proxy.let_through()  # (the read of N answers N': inconsistent, polled)
+        await wait_for(lambda: proxy.latest_reads > reads and proxy.held >= 2, timeout=WAIT)
+        assert w.chain_head == n
+        assert n in [k for k, _ in w.unapplied.known]  # (N' known, not applied)
+        root = w.announced_root(n)
+        # before: N's root (the stale announcement), which exempted N' were N ours alone
+        assert root != old["transactionsRoot"], (root, old["transactionsRoot"])
+        assert root in ("", new["transactionsRoot"])
+        proxy.passes = lambda note: True
+        await proxy.free()
+        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
+                           timeout=WAIT)  # fmt: skip
