@@ -34,8 +34,9 @@ class HeadsProxy:
     sent: list[Note] = field(default_factory=list)
     """Notifications passed on or sent by the test, in order."""
     hold_ranges: bool = False
-    """While set, JSON-RPC batches (the watcher's range reads) wait, ``held`` counted; one
-    let through for each ``let_through``."""
+    """While set, the JSON-RPC messages ``holds`` picks (batches: the watcher's range reads)
+    wait, ``held`` counted; one let through for each ``let_through``."""
+    holds: Callable[[Any], bool] = lambda msg: isinstance(msg, list)
     held: int = 0
     latest_reads: int = 0
     on_latest: Callable[[], None] = lambda: None
@@ -91,10 +92,9 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
     async def post(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         msg: Any = json.loads(body)
-        if isinstance(msg, list):
-            if proxy.hold_ranges:
-                await proxy._wait_turn()
-        elif isinstance(msg, dict) and latest_read(msg):
+        if proxy.hold_ranges and proxy.holds(msg):
+            await proxy._wait_turn()
+        if isinstance(msg, dict) and latest_read(msg):
             proxy.latest_reads += 1
             proxy.on_latest()
         headers = {"Content-Type": "application/json"}

@@ -22,8 +22,9 @@ watcher's range reads."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,38 @@ async def test_a_stale_announcement_stands_for_no_block(chain: Chain, tmp_path: 
         await proxy.free()
         await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
                            timeout=WAIT)  # fmt: skip
+
+
+async def lying(proxy: HeadsProxy, c: Chain, polls: int, say: Callable[[], str]) -> list[str]:
+    """The proxy announces a forged far-ahead head after each of the watcher's next
+    ``polls`` reads of the latest block: ``say()`` as each read came."""
+    said: list[str] = []
+    tasks: set[asyncio.Future[int]] = set()
+
+    def again() -> None:
+        said.append(say())
+        t = asyncio.ensure_future(proxy.announce(forged(c, 1000)))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+
+    start = proxy.latest_reads
+    proxy.on_latest = again
+    assert await proxy.announce(forged(c, 1000)) == 1
+    await wait_for(lambda: proxy.latest_reads >= start + polls, timeout=WAIT)
+    proxy.on_latest = lambda: None
+    return said
+
+
+async def test_a_lying_feed_holds_signing_once(chain: Chain, tmp_path: Path) -> None:
+    c = chain
+    async with proxied_node(c, tmp_path) as (proxy, node):
+        w = node.watcher
+        said = await lying(proxy, c, 12, lambda: str(w.unapplied.to_json()["signing"]))
+        # the first lie may hold signing till the poll that finds it out; none after
+        held = [s for s in said[2:] if s == "held"]
+        # before: held at nearly every poll (each re-announcement held it again)
+        assert not held, said
+        assert w.feed.lies >= 1
+        assert w.status == "ok", (w.status, w.problem)
+        top = head(c)
+        assert w.chain_head <= int(top["number"], 16) + 1

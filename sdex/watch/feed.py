@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 
+from sdex.chain.arpc import AsyncRpc
 from sdex.mirror import Header
 from sdex.watch.blocks import ANNOUNCED_KEPT, remember
 
@@ -43,6 +44,9 @@ class Feed:
         """Announcements the chain contradicted."""
         self.ignored = 0
         """Announcements dropped while the feed was distrusted."""
+        self.owed = False
+        """A lie found since the last poll's answer: that answer bounds the chain's words
+        read meanwhile (``PollLoop.lied``)."""
         self._until = 0.0  # (monotonic: distrusted till then)
         self._run = 0  # (lies in a row: each doubles the distrust)
 
@@ -80,6 +84,7 @@ class Feed:
         for a while, its announcements above the chain's dropped."""
         self.lies += 1
         self._run += 1
+        self.owed = True
         wait = min(MAX_DISTRUST, DISTRUST * 2 ** (self._run - 1))
         self._until = time.monotonic() + wait
         for n in [n for n, h in self.announced.items() if n >= header.number]:
@@ -110,3 +115,21 @@ class Feed:
         """The ``transactionsRoot`` of block ``number`` as it stands now ("": not known)."""
         h = self.header_at(number)
         return "" if h is None else h.tx_root
+
+
+async def borne_out(rpc: AsyncRpc, feed: Feed, latest: Header, head: Header | None) -> bool:
+    """Whether announced ``latest`` may stand for the chain's latest block in a poll: one
+    that follows our head is (the range's read of it is the check: ``Contradicted``); any
+    other is read at its number first (one call: the watcher behind, or a feed far ahead),
+    a lie when the chain has no block there (``Feed.contradicted``), not taken when it has
+    another one (the chain moved: the poll asks)."""
+    if head is not None and latest.number == head.number + 1 and latest.parent == head.hash:
+        return True
+    raw = await rpc.call("eth_getBlockByNumber", hex(latest.number), False)
+    if raw is None:
+        feed.contradicted(latest, "the chain has no block there")
+        return False
+    if Header.from_rpc(raw).hash != latest.hash:
+        return False
+    feed.confirmed()
+    return True

@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 
 import aiohttp
 import yarl
@@ -27,7 +28,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.errors import ChainError
 from sdex.mirror import Header, Mirror
 from sdex.store import StoreError
-from sdex.watch.blocks import Inconsistent, ReceiptComing
+from sdex.watch.blocks import Contradicted, Inconsistent, ReceiptComing
 from sdex.watch.changes import STORE_WAIT, ChainReset
 from sdex.watch.feed import Feed
 from sdex.watch.fork import Behind, describe
@@ -99,6 +100,9 @@ class PollLoop:
         """The last header a newHeads notification brought, not polled yet."""
         self.feed = Feed()
         """The headers announced and polled, and whether the feed is believed (sign79)."""
+        self.lied: Callable[[int], None] = lambda latest: None
+        """Called with the chain's latest block as a poll asks it after a lie of the feed was
+        found: no chain word read meanwhile is of a block past it (sign79)."""
         self._deferring, self._deferred = False, ""
         """The hash of the last announced block left for our receipt (once per block)."""
         self.proved = False
@@ -180,6 +184,8 @@ class PollLoop:
                     raise
                 except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
+                    if isinstance(e, Contradicted):  # (the feed lies: polled meanwhile)
+                        self.feed.contradicted(e.header, str(e))
                     progressed = False
                     self._moving += not isinstance(e, ReceiptComing)
                     if not isinstance(e, ReceiptComing):  # (answers disagreed: no row)
@@ -299,9 +305,13 @@ class PollLoop:
         with contextlib.suppress(RuntimeError):  # (no loop running: no settler waiting)
             asyncio.get_running_loop().call_soon(self.unapplied.ended)
 
-    def _saw_latest(self, latest: Header) -> None:
-        """A poll's answer for the latest block (``Unapplied.saw``; its header kept)."""
+    def _saw_latest(self, latest: Header, asked: bool = True) -> None:
+        """A poll's answer for the latest block (``Unapplied.saw``; its header kept);
+        ``asked``: the chain's own answer, not an announcement taken for it."""
         self.feed.answered(latest)
+        if asked and self.feed.owed:
+            self.feed.owed = False
+            self.lied(latest.number)
         self.unapplied.saw(latest.number, polled=True)
 
     def announced_root(self, number: int) -> str:
