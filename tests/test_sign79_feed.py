@@ -138,3 +138,32 @@ async def test_a_lying_feed_holds_signing_once(chain: Chain, tmp_path: Path) -> 
         assert w.status == "ok", (w.status, w.problem)
         top = head(c)
         assert w.chain_head <= int(top["number"], 16) + 1
+
+
+async def test_a_chain_word_waits_for_no_block_a_lie_announced(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with proxied_node(c, tmp_path) as (proxy, node):
+        w = node.watcher
+        lie = forged(c, 1000)
+        far = int(lie["number"], 16)
+
+        def checks_the_lie(msg: Any) -> bool:  # (the poll's read of block ``far``)
+            return isinstance(msg, dict) and msg.get("params", [None])[0] == lie["number"]
+
+        proxy.holds, proxy.hold_ranges = checks_the_lie, True
+        assert await proxy.announce(lie) == 1
+        await wait_for(lambda: proxy.held >= 1, timeout=WAIT)
+        assert far in [n for n, _ in w.unapplied.known]
+        order = secrets.token_bytes(32)
+        # a diagnosis's read of the chain, its block not given: the latest known taken
+        node._closed_past(order, None)
+        assert node._read_past_mirror(order)  # (the mirror is below: its word waits)
+        await proxy.free()
+        await wait_for(lambda: w.feed.lies >= 1, timeout=WAIT)
+        top = pay(c, 3)  # (a block past the read: the mirror's word is due there)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
+                       timeout=WAIT)  # fmt: skip
+        # before: it waited for block ``far``, which the chain never had
+        assert not node._read_past_mirror(order), (node._read_past, far)
