@@ -15,6 +15,9 @@
 3. A diagnosis's chain word taken at the watcher's latest known block (``_closed_past``
    with no block) waited for a far-ahead announced block the chain never had, the mirror's
    word on the order held for ever: it is bounded to blocks the chain confirmed.
+4. A reorg to a block at the height the node applied (N' for N) held no signing while it
+   was read: nothing above the applied block was known. Now a poll's answer at or below the
+   applied block, not the one the mirror kept there, makes it known again.
 
 Real Hardhat; a real node in-process behind a real loopback proxy (``tests.headsproxy``) of
 its JSON-RPC and its newHeads WebSocket, which drops or forges notifications and holds the
@@ -29,9 +32,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sdex.node.core import Node
+from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
-from tests.headsproxy import HeadsProxy, heads_proxy
+from tests.headsproxy import HeadsProxy, heads_proxy, latest_read
 from tests.nodeutil import node_config, running_node, wait_for
 
 WAIT = 60.0
@@ -167,3 +173,51 @@ async def test_a_chain_word_waits_for_no_block_a_lie_announced(
                        timeout=WAIT)  # fmt: skip
         # before: it waited for block ``far``, which the chain never had
         assert not node._read_past_mirror(order), (node._read_past, far)
+
+
+async def test_a_block_replacing_ours_holds_signing(chain: Chain, tmp_path: Path) -> None:
+    """A reorg to a block at the height the node applied (N' for its N): the book is the
+    old branch's till the reorg is applied, and signing waits for it."""
+    c = chain
+    async with proxied_node(c, tmp_path) as (proxy, node):
+        w = node.watcher
+        snap = c.rpc.call("evm_snapshot")
+        old = pay(c, 1)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
+                       timeout=WAIT)  # fmt: skip
+        assert w.unapplied.to_json()["signing"] == "free"
+        proxy.holds = lambda msg: not (isinstance(msg, dict) and latest_read(msg))
+        proxy.hold_ranges = True  # (every read but the latest block's: the reorg waits)
+        assert c.rpc.call("evm_revert", snap) is True
+        new = pay(c, 2)  # (N' in N's place)
+        assert new["number"] == old["number"] and new["hash"] != old["hash"]
+        await wait_for(lambda: proxy.held >= 1 and w.chain_head == int(new["number"], 16),
+                       timeout=WAIT)  # fmt: skip
+        said = w.unapplied.to_json()
+        await proxy.free()
+        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
+                       timeout=WAIT)  # fmt: skip
+        # before: "free" (N' is no higher than the N applied), a match signed on N's book
+        assert said["signing"] == "held", said
+        assert w.unapplied.to_json()["signing"] == "free"
+
+
+@pytest.mark.parametrize(
+    ("applied", "known", "replaced", "after"),
+    [
+        (10, [], 10, [10]),  # (the head applied replaced)
+        (10, [], 8, [8]),  # (a lower block replaced: the chain went back)
+        (10, [11, 12], 10, [10]),  # (those above it were of the old branch)
+        (10, [11], 11, [11]),  # (not applied: as it was)
+    ],
+)
+def test_a_replaced_block_is_known_again(
+    applied: int, known: list[int], replaced: int, after: list[int]
+) -> None:
+    u = Unapplied()
+    u.caught_up(applied)
+    for n in known:
+        u.saw(n)
+    u.replaced(replaced)
+    assert [n for n, _ in u.known] == after
+    assert u.holding()

@@ -309,6 +309,11 @@ class PollLoop:
         """A poll's answer for the latest block (``Unapplied.saw``; its header kept);
         ``asked``: the chain's own answer, not an announcement taken for it."""
         self.feed.answered(latest)
+        h = self.mirror.head
+        if h is not None and latest.number <= h.number and latest.hash != h.hash:
+            kept = {b.header.number: b.header.hash for b in self.mirror.blocks}
+            if kept.get(latest.number, latest.hash) != latest.hash:  # (ours: a backend behind)
+                self.unapplied.replaced(latest.number)  # (a reorg: sign79)
         if asked and self.feed.owed:
             self.feed.owed = False
             self.lied(latest.number)
