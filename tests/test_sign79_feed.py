@@ -69,13 +69,14 @@ def pay(c: Chain, wei: int) -> dict[str, Any]:
 
 
 def forged(c: Chain, ahead: int) -> dict[str, Any]:
-    """A header ``ahead`` blocks past the chain's head, which the chain does not have."""
+    """A header ``ahead`` blocks past the chain's head, which the chain does not have (the
+    next block's on the head, as a real one would be)."""
     h = head(c)
     return {
         **h,
         "number": hex(int(h["number"], 16) + ahead),
         "hash": "0x" + secrets.token_hex(32),
-        "parentHash": "0x" + secrets.token_hex(32),
+        "parentHash": h["hash"] if ahead == 1 else "0x" + secrets.token_hex(32),
         "transactionsRoot": "0x" + secrets.token_hex(32),
     }
 
@@ -111,7 +112,9 @@ async def test_a_stale_announcement_stands_for_no_block(chain: Chain, tmp_path: 
                            timeout=WAIT)  # fmt: skip
 
 
-async def lying(proxy: HeadsProxy, c: Chain, polls: int, say: Callable[[], str]) -> list[str]:
+async def lying(
+    proxy: HeadsProxy, c: Chain, polls: int, say: Callable[[], str], ahead: int
+) -> list[str]:
     """The proxy announces a forged far-ahead head after each of the watcher's next
     ``polls`` reads of the latest block: ``say()`` as each read came."""
     said: list[str] = []
@@ -119,23 +122,24 @@ async def lying(proxy: HeadsProxy, c: Chain, polls: int, say: Callable[[], str])
 
     def again() -> None:
         said.append(say())
-        t = asyncio.ensure_future(proxy.announce(forged(c, 1000)))
+        t = asyncio.ensure_future(proxy.announce(forged(c, ahead)))
         tasks.add(t)
         t.add_done_callback(tasks.discard)
 
     start = proxy.latest_reads
     proxy.on_latest = again
-    assert await proxy.announce(forged(c, 1000)) == 1
+    assert await proxy.announce(forged(c, ahead)) == 1
     await wait_for(lambda: proxy.latest_reads >= start + polls, timeout=WAIT)
     proxy.on_latest = lambda: None
     return said
 
 
-async def test_a_lying_feed_holds_signing_once(chain: Chain, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ahead", [1000, 1])  # (1: the next block, on our head)
+async def test_a_lying_feed_holds_signing_once(chain: Chain, tmp_path: Path, ahead: int) -> None:
     c = chain
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
-        said = await lying(proxy, c, 12, lambda: str(w.unapplied.to_json()["signing"]))
+        said = await lying(proxy, c, 12, lambda: str(w.unapplied.to_json()["signing"]), ahead)
         # the first lie may hold signing till the poll that finds it out; none after
         held = [s for s in said[2:] if s == "held"]
         # before: held at nearly every poll (each re-announcement held it again)

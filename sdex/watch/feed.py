@@ -89,8 +89,10 @@ class Feed:
         self._until = time.monotonic() + wait
         for n in [n for n, h in self.announced.items() if n >= header.number]:
             del self.announced[n]
+        if self.polled is not None and self.polled.hash == header.hash:
+            self.polled = None  # (taken for the latest: the range read found it out)
         if self.tip is not None and self.tip.number >= header.number:
-            self.tip = self.polled if self.polled is not self.tip else None
+            self.tip = self.polled
         log.warning(
             "newHeads announced block %d (%s), which the chain contradicts (%s): "
             "its announcements are not listened to for %g s (polling meanwhile)",
