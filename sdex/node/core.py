@@ -195,6 +195,7 @@ class Node(NodePeering):
         self.mirror.doubt.changed = self._gate_changed  # (matching held while in doubt)
         self.watcher.unapplied.cleared = self.settler.wake  # (signing held while behind)
         self.settler.presend = self.watcher.before_send  # (a send looks again: revert79)
+        self.watcher.lied = self._chain_at_most  # (words read past a lie: bounded, sign79)
         mine = self.watcher.unapplied.own  # (...but not by a block of ours alone)
         self.watcher.unapplied.own = lambda n: mine(n) or self._own_in_flight(n)
         await self.watcher.check_head()

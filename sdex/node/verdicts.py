@@ -199,6 +199,15 @@ class NodeVerdicts(NodePeerIntake):
                     del past[k]
             past[h] = block
 
+    def _chain_at_most(self, latest: int) -> None:
+        """The chain's latest block is ``latest``, asked after its newHeads feed was caught
+        announcing a block the chain has not (``PollLoop.lied``): no chain word was read of a
+        block past it, so none waits for one (sign79: ``_closed_past`` with no block took a
+        far-ahead lie as the read's block, and the mirror's word on that order waited for
+        ever)."""
+        if past := self._read_past:
+            self._read_past = {h: min(at, latest) for h, at in past.items()}
+
     def _read_past_mirror(self, h: bytes) -> bool:
         """Whether ``h`` was given a chain read of a block the mirror has not applied yet:
         its state there is older than that word, and must not undo it (reopen a close,

@@ -151,6 +151,9 @@ class NodeViews(NodeState):
             "head": w.chain_head,
             "lag": w.lag,
             "subscribed": w.subscribed,
+            # newHeads announcements the chain contradicted; False: not listened to (sign79)
+            "feedLies": w.feed.lies,
+            "feedTrusted": w.feed.trusted(),
             "reorgs": w.reorgs,
             "deepestReorg": w.deepest_reorg,
             "resets": w.resets,

@@ -15,6 +15,15 @@ class Inconsistent(ChainError):
     """The chain moved during a read (logs of a block we have another header for)."""
 
 
+class Contradicted(Inconsistent):
+    """The chain has no block at the number of a header the newHeads feed announced: the
+    feed lies, or is broken (``sdex.watch.feed``: not listened to for a while)."""
+
+    def __init__(self, header: Header) -> None:
+        super().__init__(f"block {header.number} announced, and the chain has no such block")
+        self.header = header
+
+
 class ReceiptComing(Inconsistent):
     """An own settlement's receipt is on its way: its block is read once it is here (a
     wait bounded by ``Mirror.awaiting``, no sign of a chain answering inconsistently)."""

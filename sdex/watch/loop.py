@@ -21,6 +21,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 
 import aiohttp
 import yarl
@@ -30,8 +31,9 @@ from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.mirror import Header, Mirror
 from sdex.store import StoreError
-from sdex.watch.blocks import Inconsistent, ReceiptComing, remember
+from sdex.watch.blocks import Contradicted, Inconsistent, ReceiptComing
 from sdex.watch.changes import STORE_WAIT, ChainReset
+from sdex.watch.feed import Feed
 from sdex.watch.fork import Behind, describe
 from sdex.watch.heads import follow_heads
 from sdex.watch.unapplied import Unapplied
@@ -111,11 +113,13 @@ class PollLoop:
         self._new_head = asyncio.Event()
         self._watchdog: asyncio.TimerHandle | None = None  # (``_stalled``, while polling)
         self._silent_since: float | None = None  # (wall clock) the chain's silence began
-        self._polled: Header | None = None  # (the last poll's answer for "latest")
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
-        self._announced: dict[int, Header] = {}
-        """Recent announced headers by number (``own_run``)."""
+        self.feed = Feed()
+        """The headers announced and polled, and whether the feed is believed (sign79)."""
+        self.lied: Callable[[int], None] = lambda latest: None
+        """Called with the chain's latest block as a poll asks it after a lie of the feed was
+        found: no chain word read meanwhile is of a block past it (sign79)."""
         self._deferring, self._deferred = False, ""
         """The hash of the last announced block left for our receipt (once per block)."""
         self.proved = False
@@ -177,7 +181,7 @@ class PollLoop:
                 try:
                     self._new_head.clear()
                     self._was_behind, self._behind_since = self._behind_since, None
-                    live = self.subscribed  # (then every block from now on is announced)
+                    live = self.listening  # (then every block from now on is announced)
                     self._watch(self.stall)
                     self.proved = False
                     try:
@@ -199,6 +203,8 @@ class PollLoop:
                     raise
                 except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
+                    if isinstance(e, Contradicted):  # (the feed lies: polled meanwhile)
+                        self.feed.contradicted(e.header, str(e))
                     progressed = False
                     self._moving += not isinstance(e, ReceiptComing)
                     if not isinstance(e, ReceiptComing):  # (answers disagreed: no row)
@@ -229,7 +235,7 @@ class PollLoop:
                         self._replay = ""
                         self._set_status("ok")
                     self.caught_up.set()
-                    wait = SUBSCRIBED_POLL if self.subscribed else self.poll_interval
+                    wait = SUBSCRIBED_POLL if self.listening else self.poll_interval
                 else:
                     wait = backoff
                 # (not ``wait_for``: on 3.11 it swallows a cancel that comes in the turn the
@@ -280,7 +286,7 @@ class PollLoop:
         "latest", one request a block on automine): the next announcement wakes one."""
         head = self.mirror.head
         return (
-            self.subscribed and self._notified is None and not self._holding()
+            self.listening and self._notified is None and not self._holding()
             and head is not None and head.number >= self.chain_head
         )  # fmt: skip
 
@@ -302,11 +308,12 @@ class PollLoop:
         self._set_status("failing", f"the store holds {what} over {wait or self.store_wait:g} s")
 
     def _on_head(self, header: Header | None) -> None:
+        if header is not None and not self.feed.heard(header):
+            return  # (a feed caught in a lie: not listened to for a while, sign79)
         self._notified = header
         self._new_head.set()
         if header is not None:
             self.unapplied.saw(header.number)
-            remember(self._announced, header)
             self.mirror.announced.announce(header.hash, header.base_fee)
 
     def _receipt_came(self) -> None:
@@ -317,14 +324,23 @@ class PollLoop:
         with contextlib.suppress(RuntimeError):  # (no loop running: no settler waiting)
             asyncio.get_running_loop().call_soon(self.unapplied.ended)
 
-    def _saw_latest(self, latest: Header) -> None:
-        """A poll's answer for the latest block (``Unapplied.saw``; its header kept); one
-        more than ``CATCH_UP_LAG`` blocks past our head after the chain was not followed
-        begins a catch-up said ``replaying`` (``replaying``) till a poll reaches the head.
-        outage79: the catch-up after an outage stood under ``unreachable`` (intake refused
-        every wallet order that needed a read, 503 "it cannot reach the chain", though it
+    def _saw_latest(self, latest: Header, asked: bool = True) -> None:
+        """A poll's answer for the latest block (``Unapplied.saw``; its header kept);
+        ``asked``: the chain's own answer, not an announcement taken for it. One more than
+        ``CATCH_UP_LAG`` blocks past our head after the chain was not followed begins a
+        catch-up said ``replaying`` (``replaying``) till a poll reaches the head. outage79:
+        the catch-up after an outage stood under ``unreachable`` (intake refused every
+        wallet order that needed a read, 503 "it cannot reach the chain", though it
         answered) and ``caught_up`` set, so nothing waited for it (``sdex.node.replayhold``)."""
-        self._polled = latest
+        self.feed.answered(latest)
+        h = self.mirror.head
+        if h is not None and latest.number <= h.number and latest.hash != h.hash:
+            kept = {b.header.number: b.header.hash for b in self.mirror.blocks}
+            if kept.get(latest.number, latest.hash) != latest.hash:  # (ours: a backend behind)
+                self.unapplied.replaced(latest.number)  # (a reorg: sign79)
+        if asked and self.feed.owed:
+            self.feed.owed = False
+            self.lied(latest.number)
         self.unapplied.saw(latest.number, polled=True)
         head, was = self.mirror.head, self.status
         gap = -1 if head is None else latest.number - head.number
@@ -332,12 +348,14 @@ class PollLoop:
             self.replaying(f"catching up {gap} blocks from block {head.number + 1} ({was})")
 
     def announced_root(self, number: int) -> str:
-        """The ``transactionsRoot`` of block ``number`` as announced, or as the last poll
-        answered it ("": neither)."""
-        h = self._announced.get(number)
-        if h is None and (p := self._polled) is not None and p.number == number:
-            h = p
-        return "" if h is None else h.tx_root
+        """The ``transactionsRoot`` of block ``number`` as the headers last heard have it
+        (``Feed.root``; "": not known, or only a stale announcement: sign79)."""
+        return self.feed.root(number)
+
+    @property
+    def listening(self) -> bool:
+        """Whether announcements stand for new heads: subscribed, and the feed believed."""
+        return self.subscribed and self.feed.trusted()
 
     async def before_send(self) -> None:
         """(A signed settlement's, right before its send) The book brought to the chain's

@@ -15,6 +15,7 @@ from sdex.chain.arpc import AnswerTooLarge, AsyncRpc
 from sdex.errors import ChainError, RpcError
 from sdex.mirror import Effects, Header, Mirror, OwnReceipt
 from sdex.watch.blocks import (
+    Contradicted,
     Inconsistent,
     ReceiptComing,
     Reorg,
@@ -130,6 +131,8 @@ async def read_range(
         now_at_top = results.pop()
         if now_at_top is None or Header.from_rpc(now_at_top).hash != top.hash:
             raise Reorg
+    if follows and results[0] is None:  # (announced, not there: sign79)
+        raise Contradicted(latest)
     headers = [Header.from_rpc(r) for r in results[: len(recent)]]
     if follows and headers[0].hash != latest.hash:
         raise Inconsistent(f"block {tip} is not the one announced: chain moving")

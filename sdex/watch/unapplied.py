@@ -95,6 +95,17 @@ class Unapplied:
                 del known[1 : len(known) - KEPT + 1]
         self.ended()  # (an announcement may show a block our own: ``own``)
 
+    def replaced(self, number: int) -> None:
+        """The chain has another block than the one the node applied at ``number`` (a
+        reorg, polled): the book is the old branch's from there, so ``number`` is known and
+        not applied (sign79: the same height again, nothing above what was applied, held
+        nothing while the reorg was read)."""
+        if number <= self.applied:
+            self.applied = number - 1
+            while self.known and self.known[-1][0] >= number:
+                self.known.pop()
+            self.saw(number)
+
     def caught_up(self, number: int) -> None:
         """The node applied the changes of the blocks up to ``number``."""
         self.applied = number

@@ -53,6 +53,7 @@ from sdex.watch.blocks import (
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
 from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
+from sdex.watch.feed import borne_out
 from sdex.watch.fork import Behind, Vanished, behind_for, check_head, fork_point, ours_again
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import PollLoop, log
@@ -155,7 +156,7 @@ class Watcher(PollLoop):
 
     def _own_block(self, number: int) -> bool:
         """Whether block ``number``, announced, holds our settlement alone, its receipt here."""
-        h = self._announced.get(number)
+        h = self.feed.header_at(number)  # (not a stale announcement: sign79)
         return h is not None and own_alone(self.mirror, h) is not None
 
     @property
@@ -187,19 +188,21 @@ class Watcher(PollLoop):
         if latest is not None and head is not None and latest.number <= head.number:
             # announced late (a poll came first), or a reorg: ask (unless it is our head)
             latest = latest if latest.hash == head.hash else None
+        if latest is not None and not await borne_out(self.rpc, self.feed, latest, head):
+            latest = None  # (a lie, or the chain moved: asked; sign79)
         if latest is not None and self._deferred != latest.hash and receipt_coming(m, latest):
             self._notified, self._deferring, self._deferred = latest, True, latest.hash
             return False
-        w = unannounced(m, self._announced) if latest is None and self.subscribed else None
+        w = unannounced(m, self.feed.announced) if latest is None and self.listening else None
         if w and not w <= self._awaited:  # our receipt woke it: its header is on its way
             self._awaited, self._deferring = w, True
             return False
-        if latest is None:
+        if asked := latest is None:
             raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
             latest = Header.from_rpc(raw)
             m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
         self.chain_head = latest.number
-        self._saw_latest(latest)
+        self._saw_latest(latest, asked)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -341,7 +344,7 @@ class Watcher(PollLoop):
             end = min(latest.number, start + self.span - 1)
             eff = Effects()
             try:
-                await read_range(self.rpc, m, self._announced, start, end, latest, top, eff)
+                await read_range(self.rpc, m, self.feed.announced, start, end, latest, top, eff)
             except Inconsistent:
                 if self._took(changes, eff, start) or applied:  # keep what was applied;
                     return  # the rest on the next poll
@@ -432,9 +435,7 @@ class Watcher(PollLoop):
             raise Inconsistent(f"block {self.start_block} answered two hashes: read again")
         h = self.mirror.head
         if h is not None and h.hash == ZERO_HASH:  # (set aside at start: said then)
-            log.info(
-                "the chain is read anew from block %d (saved mirror set aside)", self.start_block
-            )
+            log.info("the chain is read anew from block %d (mirror set aside)", self.start_block)
         else:
             log.warning(
                 "chain reset: our head %s is not on the chain any more; re-reading from block %d",

@@ -1,0 +1,137 @@
+"""What the newHeads feed announced and the polls answered: the headers heard, which of them
+stands for a block number now (``header_at``), and whether the feed is believed.
+
+sign79 (review79): the header at a number was the announced one before a newer poll's, so
+after a reorg whose announcement was missed a stale announcement of our own settlement's
+block alone exempted the other party's block now at that number from holding signing. A
+header now stands for its number only when it is the last heard (a poll's answer or an
+announcement) or linked to it by parent hashes through announced headers.
+
+A feed's announcement the chain contradicts (no block at its number, or another one where
+the chain has nothing newer: a lying or broken feed) started a hold of signing each time,
+without end if the feed re-announced after every poll; now the feed is distrusted for
+``DISTRUST`` seconds (doubled for each lie in a row, up to ``MAX_DISTRUST``): its
+announcements are dropped and the watcher polls meanwhile."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sdex.chain.arpc import AsyncRpc
+from sdex.mirror import Header
+from sdex.watch.blocks import ANNOUNCED_KEPT, remember
+
+log = logging.getLogger("sdex.watch")
+
+DISTRUST = 30.0
+"""Seconds a feed caught in a lie is not listened to (doubled for each further lie, up to
+``MAX_DISTRUST``): the watcher polls meanwhile."""
+MAX_DISTRUST = 600.0
+
+
+class Feed:
+    """Announced headers by number, the last poll's answer, and the feed's standing."""
+
+    def __init__(self) -> None:
+        self.announced: dict[int, Header] = {}
+        """Recent announced headers by number (``own_run``; ``ANNOUNCED_KEPT`` about the last)."""
+        self.polled: Header | None = None
+        """The last poll's answer for the latest block."""
+        self.tip: Header | None = None
+        """The last header heard, announced or polled."""
+        self.lies = 0
+        """Announcements the chain contradicted."""
+        self.ignored = 0
+        """Announcements dropped while the feed was distrusted."""
+        self.owed = False
+        """A lie found since the last poll's answer: that answer bounds the chain's words
+        read meanwhile (``PollLoop.lied``)."""
+        self._until = 0.0  # (monotonic: distrusted till then)
+        self._run = 0  # (lies in a row: each doubles the distrust)
+
+    def trusted(self) -> bool:
+        return time.monotonic() >= self._until
+
+    def heard(self, header: Header) -> bool:
+        """An announcement: kept unless the feed is distrusted (then dropped: False)."""
+        if not self.trusted():
+            self.ignored += 1
+            return False
+        remember(self.announced, header)
+        self._move_tip(header)
+        return True
+
+    def _move_tip(self, header: Header) -> None:
+        """``header`` heard last: the tip, unless it is below the tip and stands for its
+        number already (an announcement or an answer that came late)."""
+        t = self.tip
+        if t is None or header.number >= t.number or self.header_at(header.number) != header:
+            self.tip = header
+
+    def answered(self, header: Header) -> None:
+        """A poll's answer for the latest block (or an announcement taken for it)."""
+        self.polled = header
+        self._move_tip(header)
+
+    def confirmed(self) -> None:
+        """The chain confirmed what the feed announced (a block read as announced): a lie
+        before it no longer doubles the next distrust."""
+        self._run = 0
+
+    def contradicted(self, header: Header, why: str) -> None:
+        """The chain contradicts announced ``header`` (``why``): the feed is not listened to
+        for a while, its announcements above the chain's dropped."""
+        self.lies += 1
+        self._run += 1
+        self.owed = True
+        wait = min(MAX_DISTRUST, DISTRUST * 2 ** (self._run - 1))
+        self._until = time.monotonic() + wait
+        for n in [n for n, h in self.announced.items() if n >= header.number]:
+            del self.announced[n]
+        if self.polled is not None and self.polled.hash == header.hash:
+            self.polled = None  # (taken for the latest: the range read found it out)
+        if self.tip is not None and self.tip.number >= header.number:
+            self.tip = self.polled
+        log.warning(
+            "newHeads announced block %d (%s), which the chain contradicts (%s): "
+            "its announcements are not listened to for %g s (polling meanwhile)",
+            header.number, header.hash, why, wait,
+        )  # fmt: skip
+
+    def header_at(self, number: int) -> Header | None:
+        """The header that stands for block ``number`` now: the last heard, or one linked to
+        it by parent hashes through announced headers (None: not known, or a stale one,
+        sign79)."""
+        h = self.tip
+        if h is None or h.number < number or h.number - number > ANNOUNCED_KEPT:
+            return None
+        while h.number > number:
+            below = self.announced.get(h.number - 1)
+            if below is None or below.hash != h.parent:
+                return None
+            h = below
+        return h
+
+    def root(self, number: int) -> str:
+        """The ``transactionsRoot`` of block ``number`` as it stands now ("": not known)."""
+        h = self.header_at(number)
+        return "" if h is None else h.tx_root
+
+
+async def borne_out(rpc: AsyncRpc, feed: Feed, latest: Header, head: Header | None) -> bool:
+    """Whether announced ``latest`` may stand for the chain's latest block in a poll: one
+    that follows our head is (the range's read of it is the check: ``Contradicted``); any
+    other is read at its number first (one call: the watcher behind, or a feed far ahead),
+    a lie when the chain has no block there (``Feed.contradicted``), not taken when it has
+    another one (the chain moved: the poll asks)."""
+    if head is not None and latest.number == head.number + 1 and latest.parent == head.hash:
+        return True
+    raw = await rpc.call("eth_getBlockByNumber", hex(latest.number), False)
+    if raw is None:
+        feed.contradicted(latest, "the chain has no block there")
+        return False
+    if Header.from_rpc(raw).hash != latest.hash:
+        return False
+    feed.confirmed()
+    return True

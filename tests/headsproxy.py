@@ -1,0 +1,159 @@
+"""A loopback proxy in front of a chain's JSON-RPC: its HTTP posts passed on (a test may hold
+the range reads), and its WebSocket's ``eth_subscribe("newHeads")`` feed joined to the
+chain's, each notification given to the test, which may pass it, drop it or send a header
+of its own (a lying feed). One URL for both, as a node takes one (``sdex.watch.heads``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+Note = dict[str, Any]
+"""A newHeads notification's header (its ``params.result``)."""
+
+
+def latest_read(call: dict[str, Any]) -> bool:
+    """Whether ``call`` asks for the latest block's header."""
+    params = call.get("params")
+    return call.get("method") == "eth_getBlockByNumber" and bool(params) and params[0] == "latest"
+
+
+@dataclass
+class HeadsProxy:
+    url: str = ""
+    passes: Callable[[Note], bool] = lambda _note: True
+    """Whether a notification from the chain is passed on (else dropped)."""
+    dropped: list[Note] = field(default_factory=list)
+    sent: list[Note] = field(default_factory=list)
+    """Notifications passed on or sent by the test, in order."""
+    hold_ranges: bool = False
+    """While set, the JSON-RPC messages ``holds`` picks (batches: the watcher's range reads)
+    wait, ``held`` counted; one let through for each ``let_through``."""
+    holds: Callable[[Any], bool] = lambda msg: isinstance(msg, list)
+    held: int = 0
+    latest_reads: int = 0
+    on_latest: Callable[[], None] = lambda: None
+    """Called as each read of the latest block comes in, before it is passed on."""
+    _sockets: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
+    _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _through: int = 0
+
+    async def announce(self, header: Note) -> int:
+        """``header`` sent as a notification on every open feed: how many took it."""
+        sent = 0
+        for ws, sub in list(self._sockets):
+            if ws.closed:
+                continue
+            note = {"jsonrpc": "2.0", "method": "eth_subscription",
+                    "params": {"subscription": sub, "result": header}}  # fmt: skip
+            with suppress(ConnectionError, RuntimeError):
+                await ws.send_str(json.dumps(note))
+                sent += 1
+        if sent:
+            self.sent.append(header)
+        return sent
+
+    def feeds(self) -> int:
+        """Open subscriptions."""
+        return sum(1 for ws, _ in self._sockets if not ws.closed)
+
+    async def let_through(self, n: int = 1) -> None:
+        async with self._turn:
+            self._through += n
+            self._turn.notify_all()
+
+    async def free(self) -> None:
+        self.hold_ranges = False
+        async with self._turn:
+            self._turn.notify_all()
+
+    async def _wait_turn(self) -> None:
+        async with self._turn:
+            self.held += 1
+            await self._turn.wait_for(lambda: not self.hold_ranges or self._through > 0)
+            if self.hold_ranges:
+                self._through -= 1
+
+
+@asynccontextmanager
+async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
+    """A ``HeadsProxy`` to the chain at ``upstream`` (http), serving on a loopback port."""
+    proxy = HeadsProxy()
+    session = aiohttp.ClientSession()
+    ws_upstream = "ws" + upstream.removeprefix("http")
+
+    async def post(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        msg: Any = json.loads(body)
+        if proxy.hold_ranges and proxy.holds(msg):
+            await proxy._wait_turn()
+        if isinstance(msg, dict) and latest_read(msg):
+            proxy.latest_reads += 1
+            proxy.on_latest()
+        headers = {"Content-Type": "application/json"}
+        async with session.post(upstream, data=body, headers=headers) as r:
+            answer = await r.read()
+        return web.Response(body=answer, content_type="application/json")
+
+    async def socket(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.Response(status=405)
+        ours = web.WebSocketResponse()
+        await ours.prepare(request)
+        entry: tuple[web.WebSocketResponse, str] | None = None
+        async with session.ws_connect(ws_upstream) as theirs:
+
+            async def down() -> None:
+                nonlocal entry
+                async for msg in theirs:
+                    if msg.type is not aiohttp.WSMsgType.TEXT:
+                        break
+                    body = json.loads(msg.data)
+                    if isinstance(body, dict) and body.get("method") == "eth_subscription":
+                        note = body["params"]["result"]
+                        if not proxy.passes(note):
+                            proxy.dropped.append(note)
+                            continue
+                        proxy.sent.append(note)
+                    elif isinstance(body, dict) and isinstance(body.get("result"), str):
+                        entry = (ours, body["result"])  # (the subscription's id)
+                        proxy._sockets.append(entry)
+                    await ours.send_str(msg.data)
+
+            task = asyncio.ensure_future(down())
+            try:
+                async for msg in ours:
+                    if msg.type is not aiohttp.WSMsgType.TEXT:
+                        break
+                    await theirs.send_str(msg.data)
+            finally:
+                task.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await task
+                if entry is not None:
+                    proxy._sockets.remove(entry)
+        return ours
+
+    app = web.Application(client_max_size=1 << 20)
+    app.router.add_post("/", post)
+    app.router.add_get("/", socket)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        host, port = runner.addresses[0][:2]
+        proxy.url = f"http://{host}:{port}/"
+        yield proxy
+    finally:
+        await proxy.free()
+        for ws, _ in list(proxy._sockets):
+            await ws.close()
+        await runner.cleanup()
+        await session.close()
