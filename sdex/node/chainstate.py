@@ -324,7 +324,7 @@ class NodeChainState(NodeRejudge):
             return
         for maker in later:  # (past the bound of reads: at the next block)
             del has_code[maker]
-        charge, spared = self.unproven.settle(head, has_code, had)
+        charge, spared = self.unproven.settle(head, has_code, had, set(pairs))
         for peer, copies in charge.items():
             if self.gossip is not None:
                 self.gossip.penalize(peer, copies)

@@ -92,35 +92,48 @@ class Unproven:
         """The (maker, block) pairs whose code to read for ``makers``' copies due at ``head``
         (those with no code there): the ``LATER_BLOCKS`` blocks below each copy's read, where
         a peer behind this node may have found the maker's code (review79); at most
-        ``READS`` x ``LATER_BLOCKS`` of them, the makers past that (their copies wait a
-        block) second."""
+        ``READS`` x ``LATER_BLOCKS`` of them, oldest copies first, a copy whose blocks do not
+        fit waiting a block (``settle`` judges only copies whose blocks were all read), and
+        the makers none of whose copies fit second. review79b: a maker whose copies' blocks
+        alone were past the bound (copies noted over ~130 blocks while the code reads
+        failed) was put off at every block: its copies never charged nor let go, their
+        senders' shares full for good, and up to ``READS`` such makers stopped every charge."""
         wanted: dict[str, set[int]] = {m: set() for m in makers}
+        fit: set[str] = set()  # (makers a copy of which fits)
+        room = READS * LATER_BLOCKS
         for maker, block in self._held.values():
-            if maker in wanted and block + LATER_BLOCKS <= head:
-                wanted[maker].update(range(max(0, block - LATER_BLOCKS), block))
-        pairs: list[Block] = []
-        later: list[str] = []
-        for maker, blocks in wanted.items():
-            if len(pairs) + len(blocks) > READS * LATER_BLOCKS:
-                later.append(maker)
-            else:
-                pairs += [(maker, b) for b in sorted(blocks)]
-        return pairs, later
+            if maker not in wanted or block + LATER_BLOCKS > head:
+                continue
+            more = set(range(max(0, block - LATER_BLOCKS), block)) - wanted[maker]
+            if len(more) <= room:
+                wanted[maker] |= more
+                room -= len(more)
+                fit.add(maker)
+        pairs = [(m, b) for m, blocks in wanted.items() for b in sorted(blocks)]
+        return pairs, [m for m in wanted if m not in fit]
 
     def settle(
-        self, head: int, has_code: dict[str, bool], had: AbstractSet[Block] = frozenset()
+        self,
+        head: int,
+        has_code: dict[str, bool],
+        had: AbstractSet[Block] = frozenset(),
+        asked: AbstractSet[Block] | None = None,
     ) -> tuple[dict[str, int], list[Copy]]:
         """The makers' code read at ``head`` (``has_code``) and below their copies' reads
-        (``had``: the pairs ``below`` gave where it had code): their due copies leave. The
-        copies to charge, counted by sender (the maker had no code in any), and those
-        spared."""
+        (``had``: of the pairs ``below`` gave, ``asked``, those where it had code): their due
+        copies leave, but one with no code at ``head`` whose blocks below were not all asked
+        (``below``'s bound: at a later block). The copies to charge, counted by sender (the
+        maker had no code in any), and those spared."""
         charge: dict[str, int] = {}
         spared: list[Copy] = []
         for key, (maker, block) in list(self._held.items()):
             if maker not in has_code or block + LATER_BLOCKS > head:
                 continue
-            self._drop(key)
             before = range(max(0, block - LATER_BLOCKS), block)
+            unasked = asked is not None and any((maker, b) not in asked for b in before)
+            if unasked and not has_code[maker]:  # (at a later block: ``below``'s bound)
+                continue
+            self._drop(key)
             if has_code[maker] or any((maker, b) in had for b in before):
                 spared.append(key)
             else:

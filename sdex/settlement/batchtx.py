@@ -149,17 +149,27 @@ class BatchTx(NonceLane):
         ``Withdrawn``: never sent (``_settle``), the others signed again. revert79: a block
         mined between the book's last look and the send (a cancel, another's fill) was
         seen by no hold, and the settlement reverted, the operator paying. One that is not
-        the lane's last (a later one signed behind it) goes as signed."""
+        the lane's last (a later one signed behind it) goes as signed, and one whose nonce a
+        settlement in flight waits on (``_waits_on``) is cancelled there (``unsendable``)."""
         if self.presend is None:  # (no watcher: nothing learned since the signature)
             return
         if len(batch) == 1:  # (a lone ``matchOrders`` reverts whole: a batch only skips it)
             await self.presend()
         if self.withdrawn is None or self.sender.next_nonce != signed.nonce + 1:
             return
+        if self._waits_on(signed.nonce):  # (its nonce must be taken: ``unsendable`` cancels)
+            return
         kept, gone = withdrawn_from(batch, self.withdrawn)
         if gone:
             self.sender.give_back(signed.nonce)  # (no await since the look: still its last)
             raise Withdrawn(kept, gone, [])
+
+    def _waits_on(self, nonce: int) -> bool:
+        """Whether a settlement in flight at ``nonce`` waits for another transaction to take
+        it (``superseded``: its wait sends nothing more). review79b: the one signed over it,
+        given back, left the nonce to no one, and its matches waited with no bound."""
+        at = (h for h, (_, t) in self.signed_views.items() if t.nonce == nonce)
+        return any(h in self.superseded for h in at)
 
     async def chain_knows(self, signed: SignedTx) -> bool:
         """Whether the chain holds ``signed`` (pooled or mined), or may. A send answered

@@ -86,7 +86,9 @@ class SigningLane:
         ``NotDone`` if the record failed (never sent), ``ChainReplaced`` if the watcher saw
         the chain replaced before its turn came (never sent: resend68, an old chain's
         settlement waiting behind a send was sent to the chain that replaced it), or what
-        ``recheck`` raises (awaited right before the send: ``BatchTx``'s, revert79).
+        ``recheck`` raises (awaited right before the send, once no doubt holds it, and
+        again after any doubt its waits met: ``BatchTx``'s, revert79; review79b: a doubt
+        that the watcher's poll found in them, the send went out in it).
         ``unsendable`` (a settlement's), asked right after it: why it must not go (given
         the seconds a doubt held it), then cancelled at its nonce instead, never sent
         (``_withheld``; the future gives None)."""
@@ -133,9 +135,13 @@ class SigningLane:
         try:
             if before is not None and not before.done():
                 await asyncio.wait((before,))
-            held = await self._undoubted(f"broadcast of {signed.tx_hash}")
-            if recheck is not None:  # (its matches looked at again: revert79)
-                await recheck()
+            held = 0.0
+            while True:  # (a doubt begun in the recheck's waits holds it too: review79b)
+                held += await self._undoubted(f"broadcast of {signed.tx_hash}")
+                if recheck is not None:  # (its matches looked at again: revert79)
+                    await recheck()
+                if not self.async_sends.doubted():
+                    break
             self._same_chain(signed, view)
             if unsendable is not None and (why := unsendable(held)):  # (held79)
                 await self._withheld(signed, why)
