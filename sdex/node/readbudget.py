@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from sdex.gossip import Gossip
+from sdex.gossip.checks import NEWCOMERS
 from sdex.gossip.checks import STRANGERS as CHECKS_STRANGERS
 from sdex.gossip.standings import MAX_DELIVERED
 from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
@@ -165,14 +166,15 @@ class ReadBudget:
 
     def spend(self, sender: Callable[[int], str], by: Callable[[int], str] | None = None) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
-        (worked out only for an order that needs a read: most never ask); ``by(i)``: the key
-        it came from, its read's submitter within the shared one's (``readturns.one_of``)."""
+        (worked out only for an order that needs a read: most never ask); ``by(i)``: whose
+        bound of pending reads it came under (``Gossip.reads_owner``), its read's submitter
+        within the shared one's (``turns_of``)."""
 
         def spend(i: int) -> str | None:
             who = sender(i)
             if not self.take(who):
                 return None
-            return one_of(who, by(i)) if by is not None and who == self._shared else who
+            return turns_of(by(i)) if by is not None and who == self._shared else who
 
         return spend
 
@@ -229,6 +231,25 @@ class ReadBudget:
         """A refused sender's ``Retry-After``: seconds until its next token at most."""
         rate = min(self.rate, self._ceiling_rate)
         return {"Retry-After": str(max(1, math.ceil(1.0 / rate)))}
+
+
+NEW_PEERS = NEWCOMERS.rstrip()
+"""The submitter of every newcomer host group's verdict reads (``turns_of``)."""
+
+
+def turns_of(owner: str) -> str:
+    """The verdict reads' submitter (``sdex.ingest.readturns.one_of``) of a copy charged to
+    the strangers' budget, by whose bound of pending reads it came under (``owner``): a
+    newcomer host group's (``NEWCOMERS``) one of ``NEW_PEERS``' turns, one at a time; every
+    stranger's (keys not in the peer table) the strangers' one turn, all of them together.
+    peers79: a turn per key (share78), and keys are free: two sybil keys held both of the
+    shared turns, and a new honest peer's copy of a contract maker's order waited to its read
+    deadline. Now a swarm of one machine, admitted and not, holds one of ``NEW_PEERS``' two
+    and the strangers' one; another host group's new peer takes the other (it takes two host
+    groups to hold them, as ``Peers``' per-host bound and reads78's pending reads count)."""
+    if owner.startswith(NEWCOMERS):
+        return one_of(NEW_PEERS, owner)
+    return one_of(STRANGERS, STRANGERS)
 
 
 def throttled_body() -> dict[str, object]:
