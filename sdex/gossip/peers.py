@@ -162,6 +162,8 @@ class Peers(Dialing):
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
         self._standings = Strangers(lambda: self.clock())
+        self.trades = 0
+        """Trades credited (``traded``), in all: a change worth keeping soon (peers79)."""
         """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
         self._restored: dict[str, Standing] = {}
         """Standings kept across a restart of ids not admitted since (``restore``): apart
@@ -326,6 +328,7 @@ class Peers(Dialing):
         if s is None:
             return False
         s.traded_at, s.traded = self.clock(), s.traded + 1
+        self.trades += 1
         self._leaders.stale()
         return True
 

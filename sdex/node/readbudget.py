@@ -272,7 +272,11 @@ def peer_sender(gossip: Gossip | None, peer: str) -> str:
 
 KEEP_STANDINGS_SECONDS = 60.0
 """How often the peers' delivered value is written to the store (``keep_standings``; and at
-a stop): a kill loses at most this long of it."""
+a stop): a kill loses at most this long of it (a point a peer every ``EARN_SECONDS``)."""
+KEEP_TRADED_SECONDS = 2.0
+"""How soon after a trade is credited (``Peers.traded``: an hour's first rank) the standings
+are written (peers79: only every ``KEEP_STANDINGS_SECONDS``, and a kill within them lost it,
+the peer ranked behind sybils that came first until its next trade)."""
 
 
 async def restore_standings(gossip: Gossip, store: StandingStore) -> None:
@@ -291,10 +295,15 @@ async def save_standings(gossip: Gossip, store: StandingStore) -> None:
 
 
 async def keep_standings(gossip: Gossip, store: StandingStore) -> None:
-    """``save_standings`` every ``KEEP_STANDINGS_SECONDS`` (a node's background task)."""
+    """``save_standings`` every ``KEEP_STANDINGS_SECONDS``, and within
+    ``KEEP_TRADED_SECONDS`` of a trade credited (a node's background task)."""
+    saved_at, trades = time.monotonic(), gossip.peers.trades
     while True:
-        await asyncio.sleep(KEEP_STANDINGS_SECONDS)
-        await save_standings(gossip, store)
+        await asyncio.sleep(KEEP_TRADED_SECONDS)
+        due = time.monotonic() - saved_at >= KEEP_STANDINGS_SECONDS
+        if due or gossip.peers.trades != trades:
+            saved_at, trades = time.monotonic(), gossip.peers.trades
+            await save_standings(gossip, store)
 
 
 PEER_SOURCE = "peer:"
