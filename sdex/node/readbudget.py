@@ -310,11 +310,24 @@ PEER_SOURCE = "peer:"
 """The prefix of a record's ``source`` that a peer delivered first (its id follows)."""
 
 
-def credit_trades(gossip: Gossip | None, sources: Iterable[str | None]) -> int:
+def credit_trades(gossip: Gossip | None, sources: Iterable[tuple[str | None, int]]) -> int:
     """Fills of orders whose records say which peer delivered them first (``sources``: each
-    fill's record's ``source``, None if not held): each such peer's ``Peers.traded``
-    (sybil78); how many were credited."""
+    fill's record's ``source``, None if not held, and its block): each such peer's
+    ``Peers.traded``, once a block (sybil78); how many were credited."""
     if gossip is None:
         return 0
-    peers = {s[len(PEER_SOURCE) :] for s in sources if s and s.startswith(PEER_SOURCE)}
-    return sum(gossip.peers.traded(key) for key in peers)
+    peers = {(s[len(PEER_SOURCE) :], b) for s, b in sources if s and s.startswith(PEER_SOURCE)}
+    return sum(gossip.peers.traded(key, block) for key, block in sorted(peers))
+
+
+def uncredit_trades(gossip: Gossip | None, sources: Iterable[tuple[str | None, int]]) -> int:
+    """Fills a reorg undid (``credit_trades``' ``sources``): the peers credited for them
+    taken back those blocks' credits (``Peers.untraded``; peers79: a reorged-out trade kept
+    its peer ranked first for the hour); how many were."""
+    if gossip is None:
+        return 0
+    undone: dict[str, set[int]] = {}
+    for s, b in sources:
+        if s and s.startswith(PEER_SOURCE):
+            undone.setdefault(s[len(PEER_SOURCE) :], set()).add(b)
+    return sum(gossip.peers.untraded(key, blocks) for key, blocks in undone.items())
