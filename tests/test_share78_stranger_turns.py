@@ -32,12 +32,15 @@ async def test_one_stranger_key_leaves_the_shared_turns_to_others(
 ) -> None:
     """A stranger's copies of two hostile fresh deployments' orders (reads held): at most
     one held at once, and another stranger's copy of an honest contract maker's order is
-    accepted well within the read deadline (before: both turns held, it waited to it)."""
+    accepted well within the read deadline (before: both turns held, it waited to it). The
+    other is a newcomer (peers79: all strangers hold one turn together)."""
     c = chain
     hostile = [burner(c), burner(c)]
     honest = gas_gated_wallet(c)
     async with held_each_node(c, tmp_path / "n.db", hostile) as (node, _api, holders):
         node.contract_sigs.max_wait = 0.0  # (each copy a window of its own)
+        g = node.gossip  # (peers79: strangers share one turn; the other is a newcomer's)
+        assert g is not None and g.peers.admit(HONEST, "http://127.0.0.1:9000") is not None
         copies = []
         for w in hostile:
             for order in contract_asks(c, w, 2):

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +162,8 @@ class Peers(Dialing):
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
         self._standings = Strangers(lambda: self.clock())
+        self.trades = 0
+        """Trades credited (``traded``), in all: a change worth keeping soon (peers79)."""
         """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
         self._restored: dict[str, Standing] = {}
         """Standings kept across a restart of ids not admitted since (``restore``): apart
@@ -317,17 +319,32 @@ class Peers(Dialing):
             if key not in self._peers and key != self.me_key:
                 self._restored[key] = restored(delivered, credited, active, traded, now)
 
-    def traded(self, key: str) -> bool:
-        """An order ``key`` delivered first traded (``sdex.node.readbudget.credit_trades``):
-        it ranks ahead of those none of whose did for ``TRADED_SECONDS``
-        (``standings.leading``); whether it is an admitted peer or a kept standing."""
-        peer = self._peers.get(key)
-        s = peer.standing if peer is not None else self._restored.get(key)
+    def traded(self, key: str, block: int = 0) -> bool:
+        """An order ``key`` delivered first traded in ``block``
+        (``sdex.node.readbudget.credit_trades``): it ranks ahead of those none of whose did
+        for ``TRADED_SECONDS`` (``standings.leading``); whether it is an admitted peer or a
+        kept standing."""
+        s = self._standing_of(key)
         if s is None:
             return False
-        s.traded_at, s.traded = self.clock(), s.traded + 1
+        s.credit(block, self.clock())
+        self.trades += 1
         self._leaders.stale()
         return True
+
+    def untraded(self, key: str, blocks: Container[int]) -> bool:
+        """A reorg undid ``blocks``: ``key``'s trades credited in them taken back
+        (``Standing.uncredit``; peers79); whether any was."""
+        s = self._standing_of(key)
+        if s is None or not s.uncredit(blocks):
+            return False
+        self.trades += 1
+        self._leaders.stale()
+        return True
+
+    def _standing_of(self, key: str) -> Standing | None:
+        peer = self._peers.get(key)
+        return peer.standing if peer is not None else self._restored.get(key)
 
     def kept(self, most: int) -> list[tuple[str, int, float, float, float]]:
         """The rows to keep across a restart: the ``most`` admitted peers' and restored ids'

@@ -23,8 +23,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass, field
 
 MAX_INTRODUCED = 16
 """Candidate URLs one id may introduce at once (its bucket's burst)."""
@@ -42,6 +42,10 @@ the last one was credited, up to this many (5 minutes). reads78: a point a check
 delivering every 30 s earned a third of what sybils checking every 10 s did, and they
 overtook it; now a peer delivering at least every 5 minutes earns at the top rate too, and
 one idle longer is credited 5 minutes of it."""
+CREDITS_KEPT = 8
+"""A peer's last trades remembered by block (``Standing.credits``), for a reorg to take back
+(peers79: a reorged-out trade kept its peer's rank for the hour)."""
+
 TRADED_SECONDS = 3600.0
 """A peer that delivered first an order which traded (a fill on the chain) within this long
 ranks ahead of every peer that did not (``leading``): a sybil's own orders trade only if it
@@ -83,6 +87,29 @@ class Standing:
     """Clock time an order it delivered first last traded (``Peers.traded``)."""
     traded: int = 0
     """Fills of orders it delivered first (in all: a count)."""
+    credits: list[tuple[int, float]] = field(default_factory=list)
+    """Its last ``CREDITS_KEPT`` trades' (block, clock time), oldest first: a reorg takes
+    those of the blocks it undid back (``Peers.untraded``)."""
+    traded_floor: float = float("-inf")
+    """``traded_at`` before its oldest credit kept."""
+
+    def credit(self, block: int, now: float) -> None:
+        """An order it delivered first traded in ``block`` (``Peers.traded``)."""
+        self.credits.append((block, now))
+        if len(self.credits) > CREDITS_KEPT:
+            self.traded_floor = self.credits.pop(0)[1]
+        self.traded_at, self.traded = now, self.traded + 1
+
+    def uncredit(self, blocks: Container[int]) -> bool:
+        """A reorg undid ``blocks``: their credits taken back (``traded_at`` as before
+        them); whether any was."""
+        kept = [c for c in self.credits if c[0] not in blocks]
+        if len(kept) == len(self.credits):
+            return False
+        self.traded = max(0, self.traded - (len(self.credits) - len(kept)))
+        self.credits = kept
+        self.traded_at = max((t for _b, t in kept), default=self.traded_floor)
+        return True
 
     def earn(self, now: float, every: float = EARN_SECONDS) -> bool:
         """A check of accepted orders: a point of ``delivered`` for each ``every`` seconds
@@ -189,6 +216,7 @@ def restored(
         delivered_at=now - credited_ago,
         active_at=now - active_ago,
         traded_at=now - traded_ago,
+        traded_floor=now - traded_ago,
     )
 
 

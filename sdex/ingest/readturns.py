@@ -13,10 +13,12 @@ at least the token's minimum: ``recorded``). So a read takes the turns of
   connection stays for makers with a record whatever fresh deployments do;
 - its submitter (``SUBMITTER``: the wallet's client network, the peer whose copy it is, all
   strangers and peers of little standing as one: ``sdex.node.readbudget``):
-  ``SUBMITTER_READS`` (2), whatever makers it names; a read of a shared submitter's (all
-  strangers' and lesser peers') the turn of the one key it came from too (``one_of``):
-  ``ONE_READS`` (1), so one free key with two slow deployments no longer holds both of the
-  shared turns and every other such peer's contract makers' copies out (share78).
+  ``SUBMITTER_READS`` (2), whatever makers it names; a read of a shared submitter's (the
+  peers of little standing: ``sdex.node.readbudget.turns_of``) the turn of the group it came
+  from too (``one_of``): ``ONE_READS`` (1), so one free key with two slow deployments no
+  longer holds both of the shared turns and every other such peer's contract makers' copies
+  out (share78). The group is a newcomer's host group, or all strangers as one (peers79: a
+  key, and two free keys held both).
 
 Fresh deployments hold at most 3 of the 4 connections in all, one each, 2 through one
 submitter: starving makers without a record takes 3 deployments from 2 submitters, and the
@@ -71,7 +73,8 @@ ONE_OF = "@"
 
 def one_of(shared: str, sender: str) -> str:
     """The ``SUBMITTER`` of ``sender``'s orders charged to the shared submitter ``shared``
-    (its reads take the turns of both: ``ReadKeys.keys``)."""
+    (its reads take the turns of both: ``ReadKeys.keys``; ``sender``: a group of senders,
+    ``sdex.node.readbudget.turns_of``)."""
     return f"{shared}{ONE_OF}{sender}"
 
 

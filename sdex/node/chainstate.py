@@ -128,8 +128,8 @@ class NodeChainState(NodeRejudge):
         # but a verdict from an older block of the mirror may have been applied since (a
         # maker's cancel-up-to re-judges its orders): now the mirror has these fills.
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
-        traded = (self.records.get(f.order_hash) for f in changes.fills)  # (sybil78)
-        readbudget.credit_trades(self.gossip, (r.source for r in traded if r is not None))
+        readbudget.uncredit_trades(self.gossip, self._sources(changes.reverted))  # (peers79)
+        readbudget.credit_trades(self.gossip, self._sources(changes.fills))  # (sybil78)
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
         # A closed order cancelled by hash: the chain says CANCELLED first, also of a filled
@@ -247,6 +247,12 @@ class NodeChainState(NodeRejudge):
             elif (known := nonces.setdefault(f.maker, set())) is not None:
                 known.add(nonce)
         return nonces
+
+    def _sources(self, fills: Iterable[FillEvent]) -> list[tuple[str | None, int]]:
+        """Each of ``fills``' record's ``source`` (the peer that delivered it first) held
+        here, and its block (``readbudget.credit_trades``)."""
+        held = ((self.records.get(f.order_hash), f.block_number) for f in fills)
+        return [(r.source, b) for r, b in held if r is not None]
 
     def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
         """The booked bitmap orders these fills may have filled with no event of their own

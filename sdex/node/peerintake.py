@@ -15,7 +15,7 @@ from sdex.ingest import IntakeResult, Known, Rejection
 from sdex.matching.match import TimeInForce
 from sdex.node.forwarding import CallClock
 from sdex.node.intake import NodeIntake
-from sdex.node.readbudget import peer_sender
+from sdex.node.readbudget import STRANGERS, peer_sender
 from sdex.node.refused import KEPT
 from sdex.order import Order
 
@@ -30,7 +30,7 @@ class NodePeerIntake(NodeIntake):
         if self._known_copy(obj):  # most copies a peer sends are known: skip parse and hash
             return "known"
         spend = self.peer_read_budget.spend(
-            lambda _i: peer_sender(self.gossip, peer), lambda _i: peer
+            lambda _i: peer_sender(self.gossip, peer), lambda _i: self._owner(peer)
         )
         since = self.refusals.chain_epoch  # (a reorg meanwhile: its chain verdict not kept)
         return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj, since)
@@ -70,7 +70,7 @@ class NodePeerIntake(NodeIntake):
             else:
                 todo.append(i)
         spend = self.peer_read_budget.spend(
-            lambda k: peer_sender(self.gossip, who[todo[k]]), lambda k: who[todo[k]]
+            lambda k: peer_sender(self.gossip, who[todo[k]]), lambda k: self._owner(who[todo[k]])
         )
         since = self.refusals.chain_epoch  # (``submit_from_peer``)
         try:  # (cancelled midway: the orders passed on so far count)
@@ -95,6 +95,11 @@ class NodePeerIntake(NodeIntake):
                         yield todo[k], verdict
         finally:
             clock.end()  # (a timed call: one in ``fw.every``)
+
+    def _owner(self, peer: str) -> str:
+        """Whose bound of pending reads ``peer``'s copies come under (the strangers' if no
+        gossip), their verdict reads' submitter (``readbudget.turns_of``)."""
+        return STRANGERS if self.gossip is None else self.gossip.reads_owner(peer)
 
     def _from_peer(self, result: IntakeResult, peer: str, obj: object, since: int) -> str:
         """A peer's order after the intake (begun in the refusals' ``chain_epoch`` ``since``):

@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from sdex.gossip import Gossip
+from sdex.gossip.checks import NEWCOMERS
 from sdex.gossip.checks import STRANGERS as CHECKS_STRANGERS
 from sdex.gossip.standings import MAX_DELIVERED
 from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
@@ -165,14 +166,15 @@ class ReadBudget:
 
     def spend(self, sender: Callable[[int], str], by: Callable[[int], str] | None = None) -> Spend:
         """The ``Spend`` of an intake call: the order at index ``i`` is ``sender(i)``'s
-        (worked out only for an order that needs a read: most never ask); ``by(i)``: the key
-        it came from, its read's submitter within the shared one's (``readturns.one_of``)."""
+        (worked out only for an order that needs a read: most never ask); ``by(i)``: whose
+        bound of pending reads it came under (``Gossip.reads_owner``), its read's submitter
+        within the shared one's (``turns_of``)."""
 
         def spend(i: int) -> str | None:
             who = sender(i)
             if not self.take(who):
                 return None
-            return one_of(who, by(i)) if by is not None and who == self._shared else who
+            return turns_of(by(i)) if by is not None and who == self._shared else who
 
         return spend
 
@@ -231,6 +233,25 @@ class ReadBudget:
         return {"Retry-After": str(max(1, math.ceil(1.0 / rate)))}
 
 
+NEW_PEERS = NEWCOMERS.rstrip()
+"""The submitter of every newcomer host group's verdict reads (``turns_of``)."""
+
+
+def turns_of(owner: str) -> str:
+    """The verdict reads' submitter (``sdex.ingest.readturns.one_of``) of a copy charged to
+    the strangers' budget, by whose bound of pending reads it came under (``owner``): a
+    newcomer host group's (``NEWCOMERS``) one of ``NEW_PEERS``' turns, one at a time; every
+    stranger's (keys not in the peer table) the strangers' one turn, all of them together.
+    peers79: a turn per key (share78), and keys are free: two sybil keys held both of the
+    shared turns, and a new honest peer's copy of a contract maker's order waited to its read
+    deadline. Now a swarm of one machine, admitted and not, holds one of ``NEW_PEERS``' two
+    and the strangers' one; another host group's new peer takes the other (it takes two host
+    groups to hold them, as ``Peers``' per-host bound and reads78's pending reads count)."""
+    if owner.startswith(NEWCOMERS):
+        return one_of(NEW_PEERS, owner)
+    return one_of(STRANGERS, STRANGERS)
+
+
 def throttled_body() -> dict[str, object]:
     """A wallet's answer (429, with ``ReadBudget.headers``) when its budget is spent."""
     body = error_body(THROTTLED, f"Throttled: {RejectionCode.THROTTLED.message}")
@@ -251,7 +272,11 @@ def peer_sender(gossip: Gossip | None, peer: str) -> str:
 
 KEEP_STANDINGS_SECONDS = 60.0
 """How often the peers' delivered value is written to the store (``keep_standings``; and at
-a stop): a kill loses at most this long of it."""
+a stop): a kill loses at most this long of it (a point a peer every ``EARN_SECONDS``)."""
+KEEP_TRADED_SECONDS = 2.0
+"""How soon after a trade is credited (``Peers.traded``: an hour's first rank) the standings
+are written (peers79: only every ``KEEP_STANDINGS_SECONDS``, and a kill within them lost it,
+the peer ranked behind sybils that came first until its next trade)."""
 
 
 async def restore_standings(gossip: Gossip, store: StandingStore) -> None:
@@ -270,21 +295,39 @@ async def save_standings(gossip: Gossip, store: StandingStore) -> None:
 
 
 async def keep_standings(gossip: Gossip, store: StandingStore) -> None:
-    """``save_standings`` every ``KEEP_STANDINGS_SECONDS`` (a node's background task)."""
+    """``save_standings`` every ``KEEP_STANDINGS_SECONDS``, and within
+    ``KEEP_TRADED_SECONDS`` of a trade credited (a node's background task)."""
+    saved_at, trades = time.monotonic(), gossip.peers.trades
     while True:
-        await asyncio.sleep(KEEP_STANDINGS_SECONDS)
-        await save_standings(gossip, store)
+        await asyncio.sleep(KEEP_TRADED_SECONDS)
+        due = time.monotonic() - saved_at >= KEEP_STANDINGS_SECONDS
+        if due or gossip.peers.trades != trades:
+            saved_at, trades = time.monotonic(), gossip.peers.trades
+            await save_standings(gossip, store)
 
 
 PEER_SOURCE = "peer:"
 """The prefix of a record's ``source`` that a peer delivered first (its id follows)."""
 
 
-def credit_trades(gossip: Gossip | None, sources: Iterable[str | None]) -> int:
+def credit_trades(gossip: Gossip | None, sources: Iterable[tuple[str | None, int]]) -> int:
     """Fills of orders whose records say which peer delivered them first (``sources``: each
-    fill's record's ``source``, None if not held): each such peer's ``Peers.traded``
-    (sybil78); how many were credited."""
+    fill's record's ``source``, None if not held, and its block): each such peer's
+    ``Peers.traded``, once a block (sybil78); how many were credited."""
     if gossip is None:
         return 0
-    peers = {s[len(PEER_SOURCE) :] for s in sources if s and s.startswith(PEER_SOURCE)}
-    return sum(gossip.peers.traded(key) for key in peers)
+    peers = {(s[len(PEER_SOURCE) :], b) for s, b in sources if s and s.startswith(PEER_SOURCE)}
+    return sum(gossip.peers.traded(key, block) for key, block in sorted(peers))
+
+
+def uncredit_trades(gossip: Gossip | None, sources: Iterable[tuple[str | None, int]]) -> int:
+    """Fills a reorg undid (``credit_trades``' ``sources``): the peers credited for them
+    taken back those blocks' credits (``Peers.untraded``; peers79: a reorged-out trade kept
+    its peer ranked first for the hour); how many were."""
+    if gossip is None:
+        return 0
+    undone: dict[str, set[int]] = {}
+    for s, b in sources:
+        if s and s.startswith(PEER_SOURCE):
+            undone.setdefault(s[len(PEER_SOURCE) :], set()).add(b)
+    return sum(gossip.peers.untraded(key, blocks) for key, blocks in undone.items())
