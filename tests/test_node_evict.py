@@ -146,6 +146,7 @@ async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
         spend: object = None,
         handing: object = None,
         fronted: object = None,
+        hold: object = None,
     ) -> Accepted:
         return late
 
