@@ -189,8 +189,9 @@ async def poll_receipt(
     held: Callable[[], bool] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
-    live (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
-    most), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
+    live (the chain announces its blocks), asked again when a block came, and every
+    ``HEAD_WAIT`` for ``QUICK_AFTER_HEAD`` after the latest, then every ``HEAD_FALLBACK``
+    (rcpt79), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
     the broadcast, so the first ask waits for a block after it (a chain that answers the
     send before it mines, anvil, has no receipt to give before). With ``blocks`` too, the
     receipts of each block announced since are looked in (one read a block, shared) instead
