@@ -38,7 +38,18 @@ RECEIPT_POLLS = (0.002, 0.003, 0.005, 0.005, 0.01, 0.01, 0.02)
 (anvil answers the send first, mines a few ms later) is asked often at first."""
 HEAD_WAIT = 0.02
 """Seconds a receipt waits for the next announced head before it is asked for anyway (a
-notification may come before the receipt can be read)."""
+notification may come before the receipt can be read), for ``QUICK_AFTER_HEAD`` after the
+latest head (or the wait's start); then ``HEAD_FALLBACK``."""
+QUICK_AFTER_HEAD = 0.1
+"""Seconds after the latest announced head (or the wait's start) a receipt is asked for every
+``HEAD_WAIT`` without a new head: a chain whose announcements lag its receipts (anvil under
+load) is caught within 20 ms while blocks come."""
+HEAD_FALLBACK = 0.25
+"""Seconds between asks for a receipt while heads are announced and none came for
+``QUICK_AFTER_HEAD`` (interval mining, a paused or stalled chain): asked at each new head and
+at this pace between. Before (rcpt79) every settlement in flight asked every ``HEAD_WAIT``
+for its whole wait: 50 requests a second each on a chain that mines a block a second or
+less, each one more request under Hardhat's lock, before the settlements' own sends."""
 LOST_CHECK = 1.0
 """Seconds between checks whether a transaction without a receipt is still known."""
 LOST_RECHECK = 0.5
@@ -179,8 +190,9 @@ async def poll_receipt(
     resumed: Callable[[float], None] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
-    live (the chain announces its blocks), asked again when a block came (``HEAD_WAIT`` at
-    most), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
+    live (the chain announces its blocks), asked again when a block came, and every
+    ``HEAD_WAIT`` for ``QUICK_AFTER_HEAD`` after the latest, then every ``HEAD_FALLBACK``
+    (rcpt79), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
     the broadcast, so the first ask waits for a block after it (a chain that answers the
     send before it mines, anvil, has no receipt to give before). With ``blocks`` too, the
     receipts of each block announced since are looked in (one read a block, shared) instead
@@ -235,10 +247,13 @@ async def poll_receipt(
     paused: float | None = None  # (kept: the first check that found the chain in doubt)
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
     last_head = start  # when blocks were last looked in (or the wait began)
+    head_seen, head_at = heads_before, start  # (the latest head seen here, and when)
     if heads is not None and heads.live and heads_before is not None and not suspect:
         await heads.wait(heads_before, HEAD_WAIT)
     while True:
         seen = heads.count if heads is not None else 0  # (a head during the ask counts)
+        if seen != head_seen:
+            head_seen, head_at = seen, loop.time()
         try:
             looked, new = False, None
             raw: object = None
@@ -324,9 +339,18 @@ async def poll_receipt(
             await asyncio.sleep(0.05)  # (a chain that is down is not asked often)
             continue
         if heads is not None and heads.live:
-            await heads.wait(seen, HEAD_WAIT)
+            await heads.wait(seen, _head_wait(loop.time(), head_at, next_check))
         else:
             await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
+
+
+def _head_wait(now: float, head_at: float, next_check: float) -> float:
+    """Seconds to wait for the next announced head before the receipt is asked for anyway:
+    ``HEAD_WAIT`` for ``QUICK_AFTER_HEAD`` after the latest head (``head_at``), then
+    ``HEAD_FALLBACK``, never past the next loss check (``next_check``: its times hold)."""
+    if now - head_at < QUICK_AFTER_HEAD:
+        return HEAD_WAIT
+    return max(HEAD_WAIT, min(HEAD_FALLBACK, next_check - now))
 
 
 async def _judged(
