@@ -6,15 +6,17 @@ start without the walk (``plain``: the machine's own stalls), sides alternated.
 
 Per start, from ready until the walk is done (at least 5 s): ``walked_s``; the loop's gaps
 between turns of a 5 ms ticker (``gap_max_ms``, ``gap_p99_ms``, ``over_100ms``: how many
-gaps over 100 ms) and the loop thread's CPU between two ticks (``cpu_max_ms``,
+gaps over 100 ms) and the loop thread's CPU in one iteration of the loop (``cpu_max_ms``,
 ``cpu_p99_ms``, ``cpu_over_50ms``: the turns' own work, without the time the machine did not
-run the thread, which on a loaded machine makes most of the gaps); the longest ``/health``
-answer of a client thread asking every 20 ms (``health_max_ms``: what a wallet waits, its
-own request included); the collector's runs (``gc_max_ms``, ``gc_ms`` in all: wall time,
-so a run the machine interrupted counts that too); and the longest stalls (over ``--stall``
-ms) with the collector's runs that began in each and the loop thread's innermost frames
-sampled most (a watchdog thread samples them every 20 ms while the ticker is late: a trace,
-its samples cost the loop a little GIL; ``--no-trace`` leaves it out).
+run the thread, which on a loaded machine makes most of the gaps; a task yielding at every
+iteration notes it, so the loop never sleeps meanwhile, on either side); the longest
+``/health`` answer of a client thread asking every 20 ms (``health_max_ms``: what a wallet
+waits, its own request included); the collector's runs (``gc_max_ms``, ``gc_ms`` in all,
+``gc_full_ms`` each full one: wall time, so a run the machine interrupted counts that too);
+and the longest stalls (over ``--stall`` ms) with the collector's runs that began in each
+and the loop thread's innermost frames sampled most (a watchdog thread samples them every 20
+ms while the ticker is late: a trace, its samples cost the loop a little GIL; ``--no-trace``
+leaves it out).
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/reset79_walk_stalls.py [--closed N] [--repeat R]
 """
@@ -65,6 +67,21 @@ class GcTimes:
 
 
 GC = GcTimes()
+SLOW: list[tuple[float, str]] = []
+"""The loop's callbacks that took over 20 ms of its thread's CPU (``--handles``): ms, what."""
+
+
+def time_handles() -> None:
+    """Every callback the loop runs timed (its thread's CPU), the slow ones noted."""
+    run = asyncio.events.Handle._run
+
+    def timed(self: asyncio.events.Handle) -> None:
+        cpu = time.thread_time()
+        run(self)
+        if (took := time.thread_time() - cpu) > 0.02:
+            SLOW.append((round(took * 1000, 1), repr(self)[:160]))
+
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
 
 
 class Watchdog(threading.Thread):
@@ -121,6 +138,16 @@ class Health(threading.Thread):
             self.waits.append(time.perf_counter() - t0)
 
 
+async def spinner(cpus: list[float]) -> None:
+    """The loop thread's CPU between two of its iterations (``sleep(0)``: this task runs
+    once in each), noted: what one iteration's callbacks (a turn of the walk among them)
+    took, whether or not the machine ran the thread meanwhile."""
+    cpu = time.thread_time()
+    while True:
+        await asyncio.sleep(0)
+        cpus.append(-cpu + (cpu := time.thread_time()))
+
+
 async def start(cfg: NodeConfig, stall: float, trace: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     async with serve(cfg) as node:
@@ -130,19 +157,20 @@ async def start(cfg: NodeConfig, stall: float, trace: bool) -> dict[str, Any]:
         health.start()
         gc_from = len(GC.runs)
         gaps: list[float] = []
-        cpus: list[float] = []  # (the loop thread's CPU between two ticks: its turns' own)
-        last, cpu = time.perf_counter(), time.thread_time()
+        cpus: list[float] = []  # (the loop thread's CPU in one iteration: its turns' own)
+        spin = asyncio.create_task(spinner(cpus))
+        last = time.perf_counter()
         walked = 0.0
         while not walked or last - t0 < ready + 5:
             await asyncio.sleep(0.005)
             now = dog.tick = time.perf_counter()
             gaps.append(now - last)
-            cpus.append(-cpu + (cpu := time.thread_time()))
             last = now
             if not walked and not (getattr(node, "rejudging", False) or node.store.rejudge_due):
                 walked = now - t0
             if now - t0 > 1200:
                 raise TimeoutError("the walk took over 20 minutes")
+        spin.cancel()
         dog.done.set()
         health.done.set()
         await asyncio.to_thread(dog.join, 5)
@@ -150,6 +178,7 @@ async def start(cfg: NodeConfig, stall: float, trace: bool) -> dict[str, Any]:
     gaps.sort()
     cpus.sort()
     runs = [d for _, _, d in GC.runs[gc_from:]]
+    full = [round(d * 1000, 1) for g, _, d in GC.runs[gc_from:] if g == 2]
     waits = sorted(health.waits) or [0.0]
     return {
         "ready_s": round(ready, 2),
@@ -164,7 +193,9 @@ async def start(cfg: NodeConfig, stall: float, trace: bool) -> dict[str, Any]:
         "health_p99_ms": round(waits[int(len(waits) * 0.99)] * 1000, 1),
         "gc_max_ms": round(max(runs, default=0.0) * 1000, 1),
         "gc_ms": round(sum(runs) * 1000),
+        "gc_full_ms": full,
         "stalls": sorted(dog.stalls, key=lambda s: -s["ms"])[:6],
+        "slow_callbacks": sorted(SLOW, reverse=True)[:6],
         "loadavg": os.getloadavg()[0],
     }
 
@@ -176,8 +207,11 @@ def main() -> None:
     ap.add_argument("--sides", default="walk,plain")
     ap.add_argument("--stall", type=float, default=100.0, help="ms without a tick")
     ap.add_argument("--no-trace", action="store_true")
+    ap.add_argument("--handles", action="store_true", help="note callbacks over 20 ms CPU")
     args = ap.parse_args()
     gc.callbacks.append(GC)
+    if args.handles:
+        time_handles()
     sides = args.sides.split(",")
     runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     with devnet_node("sdex-walkstalls-") as (_, signer, cfg):
@@ -186,6 +220,7 @@ def main() -> None:
         for _ in range(args.repeat):  # (alternated: A, B, A, B...)
             for side in sides:
                 mark(cfg.db, side == "walk")
+                SLOW.clear()
                 runs[side].append(asyncio.run(start(cfg, args.stall / 1000, not args.no_trace)))
                 print(json.dumps({side: runs[side][-1]}), file=sys.stderr, flush=True)
     out = {"tree": str(Path(sdex.__file__).parent.parent), "closed_filled": args.closed, **runs}

@@ -150,15 +150,3 @@ class GcFreezer:
         if GcFreezer.active == 0 and GcFreezer._thresholds is not None:
             gc.set_threshold(*GcFreezer._thresholds)
             GcFreezer._thresholds = None
-
-
-def freeze_kept() -> None:
-    """What a long walk allocated and kept (reset79: a reset's re-walk reopening 50,000
-    closed orders, their records and book entries), frozen a page at a time while the
-    policy is on: the young generations collected (a page's worth of objects since the
-    last call: a few ms), what is alive frozen. Unfrozen, the walk's survivors filled the
-    older generation, and each generation-1 collection walked them: 70-390 ms pauses amid
-    the walk. Off (``$SDEX_GC_FREEZE=0``): nothing, the collector as CPython has it."""
-    if GcFreezer.active:
-        gc.collect(1)
-        gc.freeze()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from types import MappingProxyType
@@ -20,7 +19,6 @@ from sdex.ingest import Rejection, RejectionCode, judge, removal_of
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.gate import NodeGate
-from sdex.node.gcfreeze import freeze_kept
 from sdex.node.registry import Record
 from sdex.node.verdicts import _message
 from sdex.order import SignedOrder, bitmap_nonce
@@ -33,11 +31,7 @@ PageRead = Awaitable[tuple[list[StoredOrder], int]]
 REJUDGE_PAGE = 500
 """Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
 REJUDGE_CHUNK = 100
-"""Of a page, the orders judged in the first turn of the event loop (``_rejudge_page``); the
-next turns take as many as fit in ``REJUDGE_SLICE``."""
-REJUDGE_SLICE = 0.005
-"""Seconds of the loop thread's CPU a turn of the walk aims at (``_rejudge_page``): the
-orders judged in one turn, from 10 to ``REJUDGE_PAGE``, follow what the last turn cost."""
+"""Of a page, the orders judged between two turns of the event loop (``_rejudge_page``)."""
 
 
 POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
@@ -324,30 +318,17 @@ class NodeRejudge(NodeGate):
             if bitmap:
                 page = [s for s in page if bitmap_nonce(s.signed.order.salt) is not None]
             await self._rejudge_page(page)
-            freeze_kept()  # (the page's reopened orders: not walked by every collection)
             after = walked[key] = last if last > after else -1  # (-1: through)
             await asyncio.sleep(0)  # (what else waits runs between pages)
 
-    _rejudge_turn = REJUDGE_CHUNK
-    """Orders the walk judges in its next turn of the event loop (``_rejudge_page``)."""
-
     async def _rejudge_page(self, page: list[StoredOrder]) -> None:
-        """``_rejudge_stored``'s page, a turn of the event loop at a time, each as many
-        orders as ``REJUDGE_SLICE`` of the loop thread's CPU judged in the last turn (reset74:
-        a page of 500 at once held it 250-550 ms while the node served, about 0.5-1 ms an
-        order; reset79: 100 a turn still held it 100-220 ms, several times a walk, on a
-        loaded machine, where an order's cost varies with what the store's threads do)."""
-        i = 0
-        while i < len(page):
+        """``_rejudge_stored``'s page, ``REJUDGE_CHUNK`` orders at a time, the event loop
+        running between them (reset74: a page of 500 at once held it 250-550 ms while the
+        node served, about 0.5-1 ms an order)."""
+        for i in range(0, len(page), REJUDGE_CHUNK):
             if i:
                 await asyncio.sleep(0)
-            n = self._rejudge_turn
-            cpu = time.thread_time()
-            await self._rejudge_chunk(page[i : i + n])
-            i += n
-            took = time.thread_time() - cpu  # (the thread's: not the time others ran)
-            fits = int(n * REJUDGE_SLICE / took) if took > 0 else REJUDGE_PAGE
-            self._rejudge_turn = max(10, min(REJUDGE_PAGE, fits, 2 * n))
+            await self._rejudge_chunk(page[i : i + REJUDGE_CHUNK])
 
     async def _rejudge_chunk(self, page: list[StoredOrder]) -> None:
         """Orders of a page: loaded, judged, unloaded again if left as stored."""
