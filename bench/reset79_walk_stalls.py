@@ -79,7 +79,8 @@ def time_handles() -> None:
         cpu = time.thread_time()
         run(self)
         if (took := time.thread_time() - cpu) > 0.02:
-            SLOW.append((round(took * 1000, 1), repr(self)[:160]))
+            task = getattr(getattr(self, "_callback", None), "__self__", None)
+            SLOW.append((round(took * 1000, 1), f"{self!r} {task!r}"[:400]))  # (where it waits)
 
     asyncio.events.Handle._run = timed  # type: ignore[method-assign]
 
