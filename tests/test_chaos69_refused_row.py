@@ -54,6 +54,10 @@ async def test_an_order_whose_insert_a_lock_refused_is_stored_once_the_lock_goes
     db = tmp_path / "n.db"
     posted = c.sign(bid(c, BOB, E18, 2000 * E6))  # (nothing to trade: it rests)
     async with running_node(node_config(c, db)) as (node, api):
+        # (replayed first: during the start's replay a wallet's order waits for it, replay79,
+        # and the replay's own writes, refused by the lock, end that wait CHAIN_UNAVAILABLE:
+        # the chain's changes cannot be stored, so the order is refused before its insert)
+        await wait_for(node.replayed)
         async with write_locked(node, db):
             code, body = await api.post_order(posted)
             assert code == 503 and "not stored" in body["reason"], (code, body)
