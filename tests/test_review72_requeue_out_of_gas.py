@@ -77,18 +77,30 @@ async def test_a_batch_out_of_gas_is_unsigned_until_its_parts_are_signed(
     """Its signature reverted whole, each match of it is unsigned again until its part is
     signed (``Settler.unsigned``: a diagnosis that finds an order at fault meanwhile
     withdraws them; before, they were neither signed nor unsigned, signed after it: checked
-    here at each look, as the batch and each part go)."""
+    here at each look, as the batch and each part go). A look is before a signature (each
+    match unsigned) or, since held79/revert79, right before the signed one's send
+    (``unsendable``, ``_recheck``: each match signed out); never in neither, never mixed."""
     c = chain
-    outside: list[int] = []  # (how many of each look's matches ``unsigned`` left out)
+    looks: list[tuple[int, int, int]] = []  # (each look's matches, unsigned, signed out)
     async with running_settler(c, tmp_path, max_batch=16, cap=CAP) as (settler, results):
 
         def withdrawn(batch: Sequence[Match]) -> Mapping[int, str]:
             unsigned = {id(m) for m in settler.unsigned()}
-            outside.append(sum(id(m) not in unsigned for m in batch))
+            looks.append(
+                (
+                    len(batch),
+                    sum(id(m) in unsigned for m in batch),
+                    sum(id(m) in settler.signed_out for m in batch),
+                )
+            )
             return {}
 
         settler.withdrawn = withdrawn
         await slim_out_of_gas(settler, results, [pair(c, k) for k in range(50)])
         assert settler.settled == 50
-        assert len(outside) >= 4 and not any(outside), outside  # (before: [0, 0, 25, 25, ...])
+        before_signature = [n for n, unsigned, _ in looks if unsigned == n]
+        # (the batch, then each part, as it forms and at its signature)
+        assert before_signature[:2] == [50, 50] and len(before_signature) >= 4, looks
+        # (each look's all unsigned or all signed out; before: some in neither)
+        assert all((u, out) in {(n, 0), (0, n)} for n, u, out in looks), looks
         assert not settler.unsigned()
