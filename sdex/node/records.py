@@ -308,8 +308,10 @@ class NodeState:
         ``soonest_landing`` (take65: queued past its expiry, signed, reverted the same way),
         or held back for a failed settlement's diagnosis that found an order of it at fault
         (``_doomed``; chaos66).
-        The chain's clock read once a batch (anvil65: once a match, twice a batch, as it forms
-        and at its signature)."""
+        The chain's clock read once a call (anvil65: once a match before), a batch's calls
+        being as it forms, at its signature, and again right before its send (held79's
+        ``unsendable``; revert79's ``_recheck`` too with a watcher): those later looks find
+        its matches signed, which clears no mark meant for an unsigned one."""
         records = self.records
         landing = self.soonest_landing()
         out: dict[int, str] = {}
