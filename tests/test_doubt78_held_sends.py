@@ -35,6 +35,10 @@ WHY = "deployment block 1: the chain answered 0xcd.., then ours"
 UNKNOWN = 2.0
 """Seconds a kept settlement the chain does not know waits before it is cancelled
 (``receipts.UNKNOWN_TIMEOUT``, shortened: the doubt lasts longer)."""
+KEPT_UNKNOWN = 6.0
+"""The unknown bound of the kept settlement's test: its refusals and first resend before the
+doubt take 1–2 s, under CI's load more than 2 s (cancelled at the bound before the doubt began:
+failed 1 of the final fresh clone's run and 1 of 9 runs with neighbours)."""
 
 
 def sends(calls: Calls) -> bool:
@@ -179,7 +183,7 @@ async def test_a_kept_settlement_is_not_sent_again_in_doubt(
     again and it settles, never cancelled at its nonce (keep78: a doubt longer than
     ``UNKNOWN_TIMEOUT`` had it cancelled at the first check after, its matches failed; or a
     refusal answered in the doubt held its wait, no check, till the doubt ended)."""
-    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
+    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", KEPT_UNKNOWN)
     refusing = threading.Event()
     sent_in_doubt = [0]
     sends = [0]
@@ -210,13 +214,13 @@ async def test_a_kept_settlement_is_not_sent_again_in_doubt(
             # (a send already under way when the doubt began may still go out: counted
             # from the first check that saw the doubt; then checks, none sent, for longer
             # than the unknown bound; before keep78 no check counted: bounded by the time)
-            await wait_for(lambda: holds() >= 1 or loop.time() > began + 3 * UNKNOWN, 60)
+            await wait_for(lambda: holds() >= 1 or loop.time() > began + 3 * KEPT_UNKNOWN, 60)
             sent_in_doubt[0] = 0
             first = holds()
             await wait_for(
                 lambda: (
-                    (holds() >= first + 2 and loop.time() > began + 2 * UNKNOWN)
-                    or loop.time() > began + 4 * UNKNOWN
+                    (holds() >= first + 2 and loop.time() > began + 2 * KEPT_UNKNOWN)
+                    or loop.time() > began + 4 * KEPT_UNKNOWN
                 ),
                 60,
             )
