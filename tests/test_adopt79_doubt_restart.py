@@ -23,11 +23,11 @@ import pytest
 
 from sdex.settlement import reconcile
 from tests.conftest import Chain
-from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import flapping_proxy, other_chain_proxy
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import E18
 from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import pending_rows, pooling
+from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_review73_reset_start import _statuses
 from tests.test_review74a_flapped_head import _saved_head
@@ -46,22 +46,8 @@ async def test_a_pooled_row_a_restart_in_doubt_does_not_find_is_adopted(
     mined, its matches settle once."""
     c = pooling
     db = tmp_path / "n.db"
-    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
     operator = c.address(OPERATOR)
-    async with node_up(c, db, None, OPERATOR) as (proc, api):
-        c.rpc.call("evm_setAutomine", False)
-        count = nonce(c.rpc, operator)
-        assert (await api.post_order(maker))[0] == 201
-        code, body = await api.post_order(taker)
-        assert code == 201 and len(body["matches"]) == 1, body
-
-        def pooled() -> bool:  # (recorded before its broadcast: the row is there)
-            return nonce(c.rpc, operator, "pending") == count + 1
-
-        await wait_for(pooled, timeout=30)
-        proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
-        proc.wait(timeout=10)
+    maker, count = await pooled_and_killed(c, db, None)
     (row,) = pending_rows(db)
     assert c.rpc.call("eth_getTransactionByHash", row)["blockNumber"] is None  # (pooled)
     head = _saved_head(db)

@@ -29,6 +29,7 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chainnode import Engine, HardhatNode
+from sdex.order import SignedOrder
 from sdex.settlement import Outcome
 from sdex.settlement.batchtx import NONCE_TRIES
 from tests.conftest import LOG_DIR, Chain, chain_of
@@ -67,6 +68,29 @@ def pending_rows(db: Path) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
+async def pooled_and_killed(c: Chain, db: Path, url: str | None) -> tuple[SignedOrder, int]:
+    """A crossing pair posted to a real ``sdex node`` (its chain ``url``, None: ``c``'s) with
+    mining paused, its settlement pooled, the node killed by its PID: the row pending. The
+    resting ask and the operator's count before."""
+    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
+    operator = c.address(OPERATOR)
+    async with node_up(c, db, url, OPERATOR) as (proc, api):
+        c.rpc.call("evm_setAutomine", False)
+        count = nonce(c.rpc, operator)
+        assert (await api.post_order(maker))[0] == 201
+        code, body = await api.post_order(taker)
+        assert code == 201 and len(body["matches"]) == 1, body
+
+        def pooled() -> bool:  # (recorded before its broadcast: the row is there)
+            return nonce(c.rpc, operator, "pending") == count + 1
+
+        await wait_for(pooled, timeout=30)
+        proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
+        proc.wait(timeout=10)
+    return maker, count
+
+
 @pytest.mark.parametrize("case", ["refused", "dropped", "unknown"])
 async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
     pooling: Chain,
@@ -85,24 +109,9 @@ async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
     dropped = case == "dropped"
     c = pooling
     db = tmp_path / "n.db"
-    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
     operator = c.address(OPERATOR)
     with retrying_balancer(c.rpc.url, lagging.url) as (url, balancer):
-        async with node_up(c, db, url, OPERATOR) as (proc, api):
-            c.rpc.call("evm_setAutomine", False)
-            count = nonce(c.rpc, operator)
-            assert (await api.post_order(maker))[0] == 201
-            code, body = await api.post_order(taker)
-            assert code == 201 and len(body["matches"]) == 1, body
-
-            def pooled() -> bool:  # (recorded before its broadcast: the row is there)
-                pending = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)
-                return pending == count + 1
-
-            await wait_for(pooled, timeout=30)
-            proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
-            proc.wait(timeout=10)
+        maker, count = await pooled_and_killed(c, db, url)
         (tx,) = pending_rows(db)
         if case == "unknown":  # (the send again taken; the asks by hash: the lagging one)
             balancer.reads, balancer.lagging = True, 10**6

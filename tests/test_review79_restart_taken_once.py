@@ -29,11 +29,11 @@ import pytest
 
 from sdex.chain import Rpc
 from tests.conftest import Chain
-from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _forward, _proxy, retrying_balancer
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import E18
 from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import lagging, pending_rows, pooling
+from tests.test_reconcile77_too_high import lagging, pending_rows, pooled_and_killed, pooling
 from tests.test_reorg60_reset_inflight import nonce
 
 __all__ = ["lagging", "pooling"]  # (reconcile77's fixtures: the lagging node, the pooling chain)
@@ -72,24 +72,9 @@ async def test_one_answer_of_a_taken_nonce_at_a_restart_gives_no_row_up(
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
     operator = c.address(OPERATOR)
     with retrying_balancer(c.rpc.url, lagging.url) as (balanced, balancer):
-        async with node_up(c, db, balanced, OPERATOR) as (proc, api):
-            c.rpc.call("evm_setAutomine", False)
-            count = nonce(c.rpc, operator)
-            assert (await api.post_order(maker))[0] == 201
-            code, body = await api.post_order(taker)
-            assert code == 201 and len(body["matches"]) == 1, body
-
-            def pooled() -> bool:  # (recorded before its broadcast: the row is there)
-                pending = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)
-                return pending == count + 1
-
-            await wait_for(pooled, timeout=30)
-            proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
-            proc.wait(timeout=10)
+        maker, count = await pooled_and_killed(c, db, balanced)
         assert len(pending_rows(db)) == 1
         balancer.reads, balancer.lagging = True, 10**6  # (the asks by hash: the lagging one)
         monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
