@@ -29,12 +29,14 @@ from tests.test_settlement_fallback import pair, running_settler
 
 @contextmanager
 def foreign_receipt_proxy(
-    upstream: str, template: dict[str, object]
+    upstream: str, template: dict[str, object], gate: threading.Event | None = None
 ) -> Iterator[tuple[str, threading.Event, list[int]]]:
     """The URL of a proxy to ``upstream`` that, while its event is set, answers every ask
     for a receipt (alone or in a batch) the chain has none of with ``template`` made that
-    transaction's, reverted, in a block of another chain; and the count of such answers."""
-    flipped, told = threading.Event(), [0]
+    transaction's, reverted, in a block of another chain; and the count of such answers
+    (then of every ask that reached it, each batch one). With ``gate``, such an answer is
+    given only once ``gate`` is set (an answer in flight)."""
+    flipped, told = threading.Event(), [0, 0]
 
     def foreign(call: dict[str, object], answer: dict[str, object]) -> dict[str, object]:
         if call.get("method") != "eth_getTransactionReceipt" or answer.get("result") is not None:
@@ -45,6 +47,7 @@ def foreign_receipt_proxy(
         return dict(answer, result=got)
 
     def intercept(req: object) -> Answer | None:
+        told[1] += 1
         if not flipped.is_set():
             return None
         status, body = _forward(upstream, req)
@@ -54,6 +57,8 @@ def foreign_receipt_proxy(
             out = [foreign(by_id.get(a.get("id"), {}), a) for a in answer]
         else:
             out = foreign(req, answer) if isinstance(req, dict) else answer
+        if gate is not None and out != answer:
+            gate.wait(30)
         return status, json.dumps(out).encode()
 
     with _proxy(upstream, intercept) as url:
@@ -93,6 +98,50 @@ async def test_a_receipt_given_in_a_doubt_is_not_taken(chain: Chain, tmp_path: P
                 other.clear()
                 proven(doubt)
             finally:
+                mine_pool(chain)
+            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
+            assert results[0].outcome is Outcome.SETTLED, results[0]
+            assert counts(chain, operator) == (before[0] + 1,) * 2
+
+
+async def test_a_receipt_asked_in_a_doubt_and_answered_after_it_is_not_taken(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """As above, but the other chain's answer to an ask made in the doubt comes back only
+    after the doubt was proven (a slow backend): it is not taken either; the wait asks again
+    and the settlement settles (before: failed, "transaction reverted", its orders free again
+    while its bytes were pooled: the CI run of 2026-12-06 met it, 3 of 3 here)."""
+    first = pair(chain, 0)
+    async with running_settler(chain, tmp_path / "a") as (s, results):
+        s.submit([first])
+        await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+        (tx,) = [r.tx_hash for r in results]
+        template = chain.rpc.call("eth_getTransactionReceipt", tx)
+    gate = threading.Event()
+    with foreign_receipt_proxy(chain.rpc.url, template, gate) as (url, other, told):
+        c = chain_of(Rpc(url), chain.deployment)
+        async with running_settler(c, tmp_path / "b") as (s, results):
+            doubt = ChainDoubt()
+            s.async_sends.doubt = lambda: doubt.held
+            doubt.changed = s.wake
+            operator = s.sender.address
+            before = counts(chain, operator)
+            chain.rpc.call("evm_setAutomine", False)
+            try:
+                s.submit([pair(c, 1)])
+                await wait_for(lambda: s.sent == 1 and not s.sends, 30)
+                assert counts(chain, operator) == (before[0], before[1] + 1)  # (pooled)
+                doubt.said(WHY)
+                other.set()
+                await wait_for(lambda: told[0] > 0, 30)  # (an answer held in flight)
+                other.clear()
+                proven(doubt)
+                asks = told[1]
+                gate.set()  # (the held answer given; an ask after it: the answer was judged)
+                await wait_for(lambda: bool(results) or told[1] > asks, 30)
+                assert results == [], results
+            finally:
+                gate.set()
                 mine_pool(chain)
             await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
             assert results[0].outcome is Outcome.SETTLED, results[0]

@@ -214,7 +214,9 @@ async def poll_receipt(
     nonce, sent again at each); checks of one not pooled come 1, 2, 4, 8 s apart
     (``KEEP_EVERY_MAX``). While ``held`` is true no receipt is taken either, asked again
     after (adopt79: another chain's, a fork where its bytes reverted, counted a sound
-    pooled settlement failed in a doubt, its orders matched again). ``keep`` answering
+    pooled settlement failed in a doubt, its orders matched again), nor one asked for in a
+    doubt and answered after it ended (its answer may be the other chain's: the CI run of
+    2026-12-06 took one and failed a sound settlement). ``keep`` answering
     False: not kept any more (the chain it was signed for replaced), judged as without it
     from the next check. ``held`` (the lane's, with ``keep``: the chain's identity in
     doubt) true at a check: nothing judged nor sent
@@ -257,6 +259,7 @@ async def poll_receipt(
         try:
             looked, new = False, None
             raw: object = None
+            asked_in_doubt = doubting()  # (an answer to an ask made in a doubt: not taken)
             if blocks is not None and blocks.supported and heads is not None and heads.live:
                 new = heads.hashes_after(checked) if checked is not None else None
                 if new and len(new) <= MAX_LOOKED:
@@ -269,7 +272,7 @@ async def poll_receipt(
                 raw = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
                 if new is None or len(new) > MAX_LOOKED:
                     checked = seen  # (none known, or too many: from here on)
-            if isinstance(raw, dict) and not doubting():
+            if isinstance(raw, dict) and not asked_in_doubt and not doubting():
                 return Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
             now = loop.time()
             if keep is not None and now >= next_check:
