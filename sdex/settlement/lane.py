@@ -215,7 +215,9 @@ class NonceLane(ReplacingLane):
         replacements). Its cancel, not its bytes, once a doubt held its checks past
         ``HELD_SEND_MAX`` (``stale``; adopt79: bytes the chain no longer knew, its matches
         minutes old and an order of them maybe cancelled meanwhile, were sent again as the
-        doubt ended); pooled, it may land as it is."""
+        doubt ended); pooled, it may land as it is. So once its ``unsendables`` finds an
+        order of it cancelled, expired or filled since (doubt80: bytes the chain dropped went
+        again after a soft cancel was acknowledged, and filled the cancelled order)."""
         if why := self.async_sends.doubted():  # (doubt78: kept, asked again at the next check)
             log.warning("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
             return True
@@ -230,6 +232,10 @@ class NonceLane(ReplacingLane):
         cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
         if not cancel and (why := next((self.stale[h] for h in own if h in self.stale), "")):
             cancel = True  # (adopt79: its bytes not revived after a long doubt)
+            self.withheld.setdefault(own[0], f"not sent again ({why})")
+        check = next((self.unsendables[h] for h in own if h in self.unsendables), None)
+        if not cancel and check is not None and (why := check(0.0)):  # (doubt80)
+            cancel = True  # (an order of it cancelled since: as before its first send)
             self.withheld.setdefault(own[0], f"not sent again ({why})")
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
