@@ -22,7 +22,7 @@ from sdex.node.settlefills import own_fills, publish_fill
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
-from sdex.settlement.adopt import adopted_matches, pooled_tx
+from sdex.settlement.adopt import adopted_matches, counted_at_start, pooled_tx
 from sdex.settlement.blame import own_key, pair_refused
 from sdex.settlement.reconcile import landed, record_landed
 from sdex.store import StoredFill, StoredSettlement
@@ -38,11 +38,16 @@ class NodeSettlement(NodeHolds):
 
     _restart_takers: AbstractSet[bytes] = frozenset()
     """One-shot orders the restart closed whose pooled settlement it adopted (``_adopt``)."""
+    _unread: Mapping[str, int] = {}
+    """Pooled settlements adopted in a doubt, their receipt unread, and the block the start
+    loaded their orders at (``_adopt``; ``counted_at_start``)."""
     _reading: tuple[set[tuple[str, str]], ...] = ()
     """For each diagnosis whose chain read is under way, the accounts that paid a fill
     confirmed meanwhile (``_diagnose``)."""
 
     async def _on_settled(self, results: list[SettledMatch]) -> None:
+        if results and (loaded := self._unread.get(results[0].tx_hash or "")) is not None:
+            results = counted_at_start(results, loaded)  # (doubt80: not counted twice)
         self._undoom(results)
         failed: list[Match] = []
         unsent: list[Match] = []
@@ -158,9 +163,13 @@ class NodeSettlement(NodeHolds):
         receipt says (review66: held again on top of its own fill, then applied again
         from its receipt, both orders showed filled in full while the chain filled half);
         one that landed above it is in none of them, and is adopted (its receipt applied
-        once by the settler)."""
+        once by the settler). While the chain's identity is in doubt none is read (another
+        chain's "reverted" failed a sound one, its orders settled again: doubt80): each is
+        adopted, the mirror's head kept as the block its orders were loaded at, and judged
+        so once its receipt is taken (``counted_at_start``: not applied twice)."""
         if not pooled:
             return
+        doubt = self.settler.async_sends.doubted
         try:
             loaded: int | None = quantity(await self.settler.receipts.call("eth_blockNumber"))
         except Exception as e:  # (then no row is adopted: each may be counted already)
@@ -170,10 +179,15 @@ class NodeSettlement(NodeHolds):
             try:
                 if loaded is None:
                     raise ValueError("the chain's head not read")
-                got = await landed(self.settler, row.tx_hash)
+                unread = bool(doubt())
+                got = None if unread else await landed(self.settler, row.tx_hash)
             except Exception as e:  # (unread: it may have landed; not held twice)
                 self._not_adopted(row, e)
                 continue
+            if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
+                got, head = None, self.mirror.head
+                at = loaded if head is None else head.number  # (the mirror's: ours)
+                self._unread = {**self._unread, row.tx_hash: at}
             if got is not None and got.block_number <= loaded:
                 log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
                 await record_landed(self.settler, row.tx_hash, got)

@@ -18,7 +18,7 @@ order held open in the book with what the match takes still fillable. Anything e
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hexbytes import HexBytes
 
@@ -28,6 +28,7 @@ from sdex.chain.tx import SignedTx
 from sdex.fillmath import FillMathError, match_amounts
 from sdex.matching.match import Match
 from sdex.order import Domain, Order, SignedOrder
+from sdex.settlement.outcome import Outcome, SettledMatch
 from sdex.storesettle import StoredSettlement
 
 MAX_RAW = MAX_CALLDATA + 4096
@@ -137,3 +138,21 @@ def _side(
         so, filled = got
         return _Side(so, filled, so.order.maker_amount - filled)
     raise ValueError(f"order {hash_hex} is not the calldata's, or not open in the book")
+
+
+COUNTED = "landed by the start: counted in the orders it loaded"
+"""Why an adopted match is given back, not applied (``counted_at_start``)."""
+
+
+def counted_at_start(results: list[SettledMatch], loaded: int) -> list[SettledMatch]:
+    """An adopted settlement's ``results`` whose receipt was not read at its adoption (the
+    chain's identity in doubt: doubt80), taken once the chain was proven ours: each match
+    it settled at or below ``loaded`` (the block the start loaded its orders at) is in the
+    orders' filled amounts already (review66), so it is given back as never sent, not
+    applied a second time; the others as they are."""
+    return [
+        replace(r, outcome=Outcome.FAILED, actual=None, reason=COUNTED, fills=(), unsent=True)
+        if r.outcome is Outcome.SETTLED and r.fills and r.fills[0].block_number <= loaded
+        else r
+        for r in results
+    ]

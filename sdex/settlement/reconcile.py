@@ -20,7 +20,10 @@ devnet rewound below its settlements: the lane fills it), and any once that tran
 spent (review77a: given up, matched again, the second settlement reverted).
 A row not sent again because the chain behind the URL is not proven the one the node's view
 holds (``ChainUnproven``: its identity in doubt, or a backend below the view's block) and not
-found is adopted, never given up on those answers (adopt79: they may be another chain's).
+found is adopted, never given up on those answers (adopt79: they may be another chain's);
+in a doubt no answer of the chain is taken of any row, its receipt neither: each is adopted
+unread (doubt80: another chain's "reverted" marked a sound pooled row failed, its orders
+settled again, paid).
 A row refused "nonce too high" is kept (``Reconcile._over_gap``): the nonces below it filled,
 sent again, and adopted if not mined in the wait, awaited until its nonce is taken; so is a
 row alone at its nonce found neither mined nor pooled with its nonce not taken
@@ -119,12 +122,15 @@ class Reconcile:
                 self.lane.given_up.add(tx_hash)
         rows = self.lane.store.pending_settlements()
         at_nonce = Counter(s.nonce for s in rows)  # (a settlement and its replacements)
+        last = {s.nonce: s.tx_hash for s in rows}  # (the latest signed at each nonce)
         for s in rows:
             got: Receipt | None
-            rpc = self.chain.rpc
-            receipt = await self.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
             self.lane.ours.add(s.tx_hash)
             self.sender.signed(s.nonce)  # (before the restart: a cancel now names one past it)
+            if await self._unread(s, last[s.nonce]):  # (doubt80: in a doubt, nothing read)
+                continue
+            rpc = self.chain.rpc
+            receipt = await self.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
             if receipt is None:
                 try:  # same raw transaction, same nonce: it can land at most once
                     await self._send_again(s)
@@ -148,6 +154,8 @@ class Reconcile:
                     got = receipt_of(receipt)
                 except ValueError:
                     got = None
+            if await self._unread(s, last[s.nonce]):  # (begun meanwhile: not taken)
+                continue
             if got is None:
                 log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
                 continue  # (if it landed, the watcher applies it with its block)
@@ -158,6 +166,25 @@ class Reconcile:
             # chain's)
             self.lane.given_up.add(s.tx_hash.lower())
             await record_landed(self.lane, s.tx_hash, got)
+
+    async def _unread(self, row: StoredSettlement, latest: str) -> bool:
+        """Whether the chain's identity is in doubt: then nothing the chain answers of
+        ``row`` is taken (another chain's, maybe: a receipt there where its bytes reverted
+        marked a sound pooled settlement ``failed`` and freed its orders, a second settlement
+        paid; doubt80) and it is adopted unread (``unsent``: its wait judges it once the
+        chain is proven ours, ``poll_receipt``'s ``held``), or given up if a later one was
+        signed at its nonce (``latest``: one adopted row holds their orders)."""
+        if not (why := self.lane.async_sends.doubted()):
+            return False
+        if row.tx_hash != latest:
+            log.warning("pending settlement %s given up: replaced, in doubt (%s)", row.tx_hash, why)
+            await self.lane.store.set_settlement_status(row.tx_hash, "dropped")
+            self.lane.give_up(row.tx_hash)  # (if it lands, the watcher applies it)
+            return True
+        log.warning("pending settlement %s adopted unread: in doubt (%s)", row.tx_hash, why)
+        self.unsent.add(row.tx_hash)
+        self.pooled.append(row)
+        return True
 
     async def _send_again(self, row: StoredSettlement) -> None:
         """Send a recorded transaction again; one the chain holds already (pooled, also
