@@ -67,6 +67,8 @@ class ChainDoubt:
         id): nothing may be matched against that chain either."""
         self.wrong_since = 0.0
         """``time.time()`` the ``wrong-chain`` hold began (0.0 when none)."""
+        self.ended = 0.0
+        """``time.time()`` the last doubt or ``wrong-chain`` hold ended (0.0: none did)."""
         self.doubts = 0
         """Answers that raised (or renewed) a doubt, since the start."""
         self.at: tuple[int, str] | None = None
@@ -166,7 +168,7 @@ class ChainDoubt:
             why = "the chain reset" if self._reset else f"{self._agreed} polls on our chain"
             log.warning("the chain's identity is proven (%s): matching resumes", why)
         self.why, self.since, self._agreed, self._reset, self.at = "", 0.0, 0, False, None
-        self.wrong, self.wrong_since = "", 0.0
+        self.wrong, self.wrong_since, self.ended = "", 0.0, time.time()
         self.changed()
 
     def failed(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 
 from sdex.chain import Receipt, SignedTx
@@ -60,6 +61,10 @@ class NonceLane(ReplacingLane):
     stale: dict[str, str]
     """Of the settlements awaited, those whose checks a doubt held past ``HELD_SEND_MAX``,
     and for how long (``_resumed``): their bytes never sent again, their cancel instead."""
+    unsent_at: dict[str, float]
+    """Rows a start left unsent while the chain's identity was in doubt, adopted, and since
+    when (``time.time()``; ``sdex.settlement.reconcile``): that hold counts toward
+    ``HELD_SEND_MAX`` once their wait starts (``_held_before``)."""
     unsendables: dict[str, Unsendable]
     """Of the settlements awaited, why each must not be sent (``BatchTx``'s, asked right
     before its first send): asked again before ``_over_gap``'s resend."""
@@ -200,6 +205,19 @@ class NonceLane(ReplacingLane):
             )
             log.warning("settlement %s: %s", signed.tx_hash, self.stale[signed.tx_hash])
 
+    def _held_before(self, signed: SignedTx) -> float:
+        """Seconds a doubt held ``signed`` (a row a start left unsent in one: ``unsent_at``)
+        before its wait: to its end (``ChainDoubt.ended``), or to now if one holds. doubt80:
+        not counted, an adopted row held through a start's long doubt sent its bytes again
+        as it ended, past ``HELD_SEND_MAX`` (adopt79's stale bytes)."""
+        since = self.unsent_at.pop(signed.tx_hash, None)
+        if since is None:
+            return 0.0
+        now, doubt = time.time(), self.mirror.doubt if self.mirror is not None else None
+        if doubt is not None and not self.async_sends.doubted() and doubt.ended >= since:
+            now = min(now, doubt.ended)
+        return max(0.0, now - since)
+
     async def _keep_alive(self, signed: SignedTx, cancel: bool, own: Sequence[str] = ()) -> bool:
         """(``poll_receipt``'s ``keep``: ``signed``'s nonce not taken, the chain asked does
         not know it, or it is past its bound) Its bytes sent again as signed (refused "nonce
@@ -311,13 +329,19 @@ class NonceLane(ReplacingLane):
             await self._replace_if_stuck(pooled)
 
         async def alive(cancel: bool) -> bool:
+            if before and not self.async_sends.doubted():  # (no check of its wait held)
+                resumed(0.0)
             return await self._keep_alive(pooled.latest, cancel, pooled.hashes)
 
         def held() -> bool:
             return self._held(pooled.latest)
 
+        before = self._held_before(signed)  # (adopted: a start's doubt, doubt80)
+
         def resumed(held_for: float) -> None:
-            self._resumed(pooled.latest, held_for)
+            nonlocal before
+            self._resumed(pooled.latest, held_for + before)
+            before = 0.0
 
         ended = False
         receipt: Receipt | None = None

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 
 from sdex.chain import Receipt
@@ -183,6 +184,7 @@ class Reconcile:
             return True
         log.warning("pending settlement %s adopted unread: in doubt (%s)", row.tx_hash, why)
         self.unsent.add(row.tx_hash)
+        self.lane.unsent_at[row.tx_hash] = time.time()  # (its hold counts: ``_held_before``)
         self.pooled.append(row)
         return True
 

@@ -176,8 +176,8 @@ class Settler(BatchTx):
         """Settlements in flight cancelled at their nonce past their bound, and by what."""
         self.withheld: dict[str, str] = {}
         """Settlements never sent (again), cancelled at their nonce instead, and why."""
-        self.stale: dict[str, str] = {}
-        """Settlements a doubt held past ``HELD_SEND_MAX`` (``NonceLane._resumed``)."""
+        self.stale, self.unsent_at = dict[str, str](), dict[str, float]()
+        """Those a doubt held past ``HELD_SEND_MAX``; a start's left unsent in a doubt."""
         self.unsendables: dict[str, Unsendable] = {}
         """Why each settlement in flight must not be sent (``BatchTx._sign_and_queue``)."""
         self.superseded: set[str] = set()
