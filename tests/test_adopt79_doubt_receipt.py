@@ -123,6 +123,7 @@ async def test_a_receipt_asked_in_a_doubt_and_answered_after_it_is_not_taken(
         async with running_settler(c, tmp_path / "b") as (s, results):
             doubt = ChainDoubt()
             s.async_sends.doubt = lambda: doubt.held
+            s.said = lambda: doubt.doubts  # (the node's: its mirror's; doubt80, an ask before)
             doubt.changed = s.wake
             operator = s.sender.address
             before = counts(chain, operator)

@@ -188,6 +188,7 @@ async def poll_receipt(
     keep: Callable[[bool], Awaitable[bool]] | None = None,
     held: Callable[[], bool] | None = None,
     resumed: Callable[[float], None] | None = None,
+    said: Callable[[], int] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
     live (the chain announces its blocks), asked again when a block came, and every
@@ -216,7 +217,9 @@ async def poll_receipt(
     after (adopt79: another chain's, a fork where its bytes reverted, counted a sound
     pooled settlement failed in a doubt, its orders matched again), nor one asked for in a
     doubt and answered after it ended (its answer may be the other chain's: the CI run of
-    2026-12-06 took one and failed a sound settlement). ``keep`` answering
+    2026-12-06 took one and failed a sound settlement), nor one asked before a doubt said
+    since (``said``: the answers of another chain so far, ``ChainDoubt.doubts``; doubt80: a
+    doubt begun and proven within one ask went unseen, the answer taken). ``keep`` answering
     False: not kept any more (the chain it was signed for replaced), judged as without it
     from the next check. ``held`` (the lane's, with ``keep``: the chain's identity in
     doubt) true at a check: nothing judged nor sent
@@ -239,6 +242,9 @@ async def poll_receipt(
     def doubting() -> bool:
         return held is not None and held()
 
+    def doubts() -> int:
+        return said() if said is not None else 0
+
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
@@ -259,7 +265,9 @@ async def poll_receipt(
         try:
             looked, new = False, None
             raw: object = None
-            asked_in_doubt = doubting()  # (an answer to an ask made in a doubt: not taken)
+            # (an answer to an ask made in a doubt is not taken, nor one to an ask made
+            # before a doubt said since, even one proven already: doubt80)
+            asked = -1 if doubting() else doubts()
             if blocks is not None and blocks.supported and heads is not None and heads.live:
                 new = heads.hashes_after(checked) if checked is not None else None
                 if new and len(new) <= MAX_LOOKED:
@@ -272,7 +280,7 @@ async def poll_receipt(
                 raw = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
                 if new is None or len(new) > MAX_LOOKED:
                     checked = seen  # (none known, or too many: from here on)
-            if isinstance(raw, dict) and not asked_in_doubt and not doubting():
+            if isinstance(raw, dict) and doubts() == asked and not doubting():
                 return Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
             now = loop.time()
             if keep is not None and now >= next_check:
@@ -280,8 +288,9 @@ async def poll_receipt(
                     paused = now if paused is None else paused
                     doubted, every, next_check = False, LOST_CHECK, now + LOST_CHECK
                     continue
+                asked = doubts()
                 taken, got, known = await _judged(rpc, address, signed, hashes)
-                if got is not None and not doubting():  # (a doubt begun meanwhile: again after)
+                if got is not None and not doubting() and doubts() == asked:  # (again after)
                     return got
                 now = loop.time()
                 if taken:  # (anvil counts a nonce before its receipt: told twice)
