@@ -149,15 +149,20 @@ class Broadcaster:
             self.sync_probes += 1
 
     async def send_async(
-        self, sends: AsyncSends, signed: SignedTx, times: FlightTimes | None = None
+        self,
+        sends: AsyncSends,
+        signed: SignedTx,
+        times: FlightTimes | None = None,
+        said: Callable[[], int] = lambda: 0,
     ) -> Receipt | None:
         """Send ``signed`` (queued with ``queued`` first) through the async client
         (``sends``), on the event loop, one at a time in nonce order; its receipt when it
         came with the send (see the module), else None: polled. None too when the chain's
-        identity was in doubt as it was asked or is as it comes (doubt80: a sync send's
-        receipt, another chain's maybe, was taken as ``poll_receipt`` takes none: adopt79)."""
+        identity was in doubt as it was asked or is as it comes, or a doubt was said since
+        (``said``: the answers of another chain so far; doubt80: a sync send's receipt,
+        another chain's maybe, was taken as ``poll_receipt`` takes none: adopt79)."""
         alone = self._begin()
-        asked_in_doubt = sends.doubted()  # (an answer to an ask made in a doubt: not taken)
+        doubts = -1 if sends.doubted() else said()  # (asked in a doubt, or one said since)
         backlog = self.backlog() and not await self._mines_on_send(sends)
         if times is not None:
             times.start_now()
@@ -183,7 +188,7 @@ class Broadcaster:
             except Exception as e:  # sent all the same: the receipt is polled
                 log.debug("no receipt at once for %s: %s", signed.tx_hash, e)
                 return None
-        if asked_in_doubt or sends.doubted():  # (doubt80: another chain's answer, maybe)
+        if said() != doubts or sends.doubted():  # (doubt80: another chain's answer, maybe)
             return None  # (polled: its wait takes none in a doubt, ``poll_receipt``)
         return self._finish(signed, raw)
 

@@ -196,12 +196,6 @@ class NonceLane(ReplacingLane):
         log.debug("settlement %s not sent again: in doubt (%s)", signed.tx_hash, why)
         return True
 
-    def said(self) -> int:
-        """(``poll_receipt``'s ``said``) The answers of another chain so far
-        (``ChainDoubt.doubts``; 0 without a mirror): one said since a receipt was asked for,
-        its answer is not taken (doubt80)."""
-        return self.mirror.doubt.doubts if self.mirror is not None else 0
-
     def _resumed(self, signed: SignedTx, held_for: float) -> None:
         """(``poll_receipt``'s ``resumed``) ``signed``'s checks go on after a doubt held them
         ``held_for`` seconds: past ``HELD_SEND_MAX``, stale (``_keep_alive``)."""

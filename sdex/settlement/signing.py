@@ -17,6 +17,7 @@ from sdex.chain.aio import NotDone
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import AsyncSends, ChainReplaced, ChainUnproven, ChainView, holds_view
 from sdex.errors import ChainError
+from sdex.mirror import Mirror
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.gas import Fees
 from sdex.settlement.owned import OwnTxs
@@ -51,6 +52,7 @@ class SigningLane:
     _send_lock: asyncio.Lock
     async_sends: AsyncSends
     """The broadcasts, on the event loop."""
+    mirror: Mirror | None
     _last_broadcast: asyncio.Future[Receipt | None] | None
     signed_views: dict[str, tuple[ChainView | None, SignedTx]]
     undos = 0
@@ -147,10 +149,16 @@ class SigningLane:
                 await self._withheld(signed, why)
                 return None
             started = True  # (``send_async`` counts it started before its first await)
-            return await self.broadcaster.send_async(self.async_sends, signed, times)
+            return await self.broadcaster.send_async(self.async_sends, signed, times, self.said)
         finally:
             if not started:  # cancelled while it waited its turn (review30)
                 self.broadcaster.unqueued()
+
+    def said(self) -> int:
+        """The answers of another chain so far (``ChainDoubt.doubts``; 0 without a mirror):
+        one said since a receipt was asked for (with a send, ``Broadcaster.send_async``; by
+        a wait, ``poll_receipt``), its answer is not taken (doubt80)."""
+        return self.mirror.doubt.doubts if self.mirror is not None else 0
 
     async def _undoubted(self, what: str) -> float:
         """Until the chain's identity is no longer in doubt (``AsyncSends.doubted``; at once
