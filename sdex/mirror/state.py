@@ -245,6 +245,13 @@ class Mirror(OwnNotes):
         """The cancel flags held in memory (``is_cancelled`` reads every one)."""
         return self.marks.cancelled
 
+    @property
+    def doubts_said(self) -> tuple[int, float]:
+        """(For the settler, which may not reach the doubt itself: kept77) The answers of
+        another chain so far (``ChainDoubt.doubts``), and when the last doubt ended
+        (``ChainDoubt.ended``)."""
+        return self.doubt.doubts, self.doubt.ended
+
     def _move(self, account: Account, delta: int, eff: Effects) -> None:
         """A settlement of ours moved ``delta`` of an account's token: the Exchange's
         ``transferFrom``, so a payer's allowance drops too (not an unlimited one)."""

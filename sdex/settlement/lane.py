@@ -213,9 +213,10 @@ class NonceLane(ReplacingLane):
         since = self.unsent_at.pop(signed.tx_hash, None)
         if since is None:
             return 0.0
-        now, doubt = time.time(), self.mirror.doubt if self.mirror is not None else None
-        if doubt is not None and not self.async_sends.doubted() and doubt.ended >= since:
-            now = min(now, doubt.ended)
+        now = time.time()
+        ended = self.mirror.doubts_said[1] if self.mirror is not None else 0.0
+        if not self.async_sends.doubted() and ended >= since:
+            now = min(now, ended)
         return max(0.0, now - since)
 
     async def _keep_alive(self, signed: SignedTx, cancel: bool, own: Sequence[str] = ()) -> bool:

@@ -158,7 +158,7 @@ class SigningLane:
         """The answers of another chain so far (``ChainDoubt.doubts``; 0 without a mirror):
         one said since a receipt was asked for (with a send, ``Broadcaster.send_async``; by
         a wait, ``poll_receipt``), its answer is not taken (doubt80)."""
-        return self.mirror.doubt.doubts if self.mirror is not None else 0
+        return self.mirror.doubts_said[0] if self.mirror is not None else 0
 
     async def _undoubted(self, what: str) -> float:
         """Until the chain's identity is no longer in doubt (``AsyncSends.doubted``; at once
