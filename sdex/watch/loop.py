@@ -333,6 +333,7 @@ class PollLoop:
         wallet order that needed a read, 503 "it cannot reach the chain", though it
         answered) and ``caught_up`` set, so nothing waited for it (``sdex.node.replayhold``)."""
         self.feed.answered(latest)
+        self.feed.settled(lambda n: latest.hash if n == latest.number else self._kept_at(n))
         h = self.mirror.head
         if h is not None and latest.number <= h.number and latest.hash != h.hash:
             kept = {b.header.number: b.header.hash for b in self.mirror.blocks}
@@ -346,6 +347,10 @@ class PollLoop:
         gap = -1 if head is None else latest.number - head.number
         if was in NOT_FOLLOWED and not self._replay and head is not None and gap > CATCH_UP_LAG:
             self.replaying(f"catching up {gap} blocks from block {head.number + 1} ({was})")
+
+    def _kept_at(self, number: int) -> str | None:
+        """The hash of the mirror's block at ``number`` (None: not kept)."""
+        return next((b.header.hash for b in self.mirror.blocks if b.header.number == number), None)
 
     def announced_root(self, number: int) -> str:
         """The ``transactionsRoot`` of block ``number`` as the headers last heard have it
