@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdex.watch import Watcher
+import pytest
+
+from sdex.watch import Watcher, feed
 from tests.conftest import Chain
 from tests.headsproxy import HeadsProxy
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, head, pay, proxied_node
+from tests.test_sign79_feed import WAIT, forged, head, pay, proxied_node
 
 
 async def lagged_block(c: Chain, proxy: HeadsProxy, w: Watcher, wei: int) -> None:
@@ -46,3 +48,36 @@ async def test_a_feed_ahead_of_a_lagging_backend_stays_trusted(
             await wait_for(lambda: w.listening, timeout=WAIT / 4)
         assert w.feed.lags == 3
         assert w.status == "ok", (w.status, w.problem)
+
+
+async def lie(c: Chain, proxy: HeadsProxy, w: Watcher) -> float:
+    """The next block forged on the feed, found out: the distrust it made, seconds."""
+    lies = w.feed.lies
+    assert await proxy.announce(forged(c, 1)) == 1
+    await wait_for(lambda: w.feed.lies > lies, timeout=WAIT)
+    return w.feed.distrust
+
+
+async def applied(c: Chain, w: Watcher, wei: int) -> None:
+    """A block mined (announced), applied."""
+    top = pay(c, wei)
+    await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"], timeout=WAIT)
+
+
+async def test_a_lie_after_blocks_borne_out_is_not_doubled(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lie, the feed's next blocks borne out (applied as announced), then another lie: it
+    is distrusted ``DISTRUST`` again, not twice as long (before: the run went on, only a
+    far-ahead announcement read as announced ended it, so each lie over a node's life
+    doubled the next distrust, up to 10 minutes)."""
+    monkeypatch.setattr(feed, "DISTRUST", 0.5)  # (the test's pace: the rule is the same)
+    async with proxied_node(chain, tmp_path) as (proxy, node):
+        w = node.watcher
+        said = []
+        for k in range(3):
+            said.append(await lie(chain, proxy, w))
+            await wait_for(lambda: w.listening, timeout=WAIT)
+            for wei in (1, 2):  # (blocks announced and applied: the second's poll sees it)
+                await applied(chain, w, 10 * k + wei)
+        assert said == [0.5, 0.5, 0.5], said  # before: [0.5, 1.0, 2.0]

@@ -60,7 +60,10 @@ class Feed:
         number is read (``settled``): the same one, the reads' backend lagged."""
         self.lags = 0
         """Contradicted announcements the chain bore out later (taken back from ``lies``)."""
+        self.distrust = 0.0
+        """Seconds of the last distrust (``DISTRUST``, doubled for each lie in a row)."""
         self._before = (0.0, 0)  # (the distrust and the run before the suspect's lie)
+        self._since: dict[str, None] = {}  # (hashes heard since the last lie, the newest)
         self._until = 0.0  # (monotonic: distrusted till then)
         self._run = 0  # (lies in a row: each doubles the distrust)
 
@@ -74,6 +77,10 @@ class Feed:
             return False
         remember(self.announced, header)
         self._move_tip(header)
+        if self._run:  # (one of them applied ends the run: ``borne``)
+            self._since[header.hash] = None
+            if len(self._since) > ANNOUNCED_KEPT:
+                del self._since[next(iter(self._since))]
         return True
 
     def _move_tip(self, header: Header) -> None:
@@ -92,6 +99,16 @@ class Feed:
         """The chain confirmed what the feed announced (a block read as announced): a lie
         before it no longer doubles the next distrust."""
         self._run = 0
+        self._since.clear()
+
+    def borne(self, applied: Header | None) -> None:
+        """The node applied ``applied`` (its head): one announced since the last lie, the
+        chain confirmed the feed (``confirmed``). review80: only a far-ahead announcement
+        confirmed it, so a feed announcing each block on our head never ended a run, and a
+        lie weeks after the last one (a backend's glitch, a block orphaned at the tip) was
+        distrusted twice as long, up to 10 minutes for good."""
+        if self._run and applied is not None and applied.hash in self._since:
+            self.confirmed()
 
     def contradicted(self, header: Header, why: str) -> None:
         """The chain contradicts announced ``header`` (``why``): the feed is not listened to
@@ -102,7 +119,8 @@ class Feed:
         self.lies += 1
         self._run += 1
         self.owed = True
-        wait = min(MAX_DISTRUST, DISTRUST * 2 ** (self._run - 1))
+        self._since.clear()
+        wait = self.distrust = min(MAX_DISTRUST, DISTRUST * 2 ** (self._run - 1))
         self._until = time.monotonic() + wait
         for n in [n for n, h in self.announced.items() if n >= header.number]:
             del self.announced[n]

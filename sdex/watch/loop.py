@@ -332,6 +332,7 @@ class PollLoop:
         the catch-up after an outage stood under ``unreachable`` (intake refused every
         wallet order that needed a read, 503 "it cannot reach the chain", though it
         answered) and ``caught_up`` set, so nothing waited for it (``sdex.node.replayhold``)."""
+        self.feed.borne(self.mirror.head)  # (applied since: one announced after a lie?)
         self.feed.answered(latest)
         self.feed.settled(lambda n: latest.hash if n == latest.number else self._kept_at(n))
         h = self.mirror.head
