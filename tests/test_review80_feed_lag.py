@@ -14,6 +14,7 @@ whose JSON-RPC answers as a backend a block behind the feed, then catches up."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,33 @@ async def test_a_lie_after_blocks_borne_out_is_not_doubled(
             for wei in (1, 2):  # (blocks announced and applied: the second's poll sees it)
                 await applied(chain, w, 10 * k + wei)
         assert said == [0.5, 0.5, 0.5], said  # before: [0.5, 1.0, 2.0]
+
+
+async def test_an_old_head_announced_again_is_no_fresh_head_for_a_send(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A feed behind the chain (a lagging or repeating WebSocket backend) announces a block
+    the node has: a send right after it still asks the chain's head (``before_send``) and
+    waits for the block it did not hear of. Before, any announcement made the head fresh
+    (``HEAD_FRESH``), so the send went against a book a block behind (a match of an order
+    that block cancelled: a paid revert)."""
+    async with proxied_node(chain, tmp_path) as (proxy, node):
+        w = node.watcher
+        old = head(chain)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
+                       timeout=WAIT)  # fmt: skip
+        proxy.passes = lambda note: False  # (the feed hears of no new block...)
+        proxy.hold_ranges = True  # (...and the block stays unapplied a while)
+        new = pay(chain, 7)
+        heads = node.mirror.announced.count
+        assert await proxy.announce(old) == 1  # (...and says the old head again)
+        async with asyncio.timeout(WAIT):  # (the send right as it is heard: loop turns)
+            while node.mirror.announced.count == heads:
+                await asyncio.sleep(0)
+        waits = w.unapplied.send_waits
+        await w.before_send()
+        # before: the old head counted as heard now, nothing asked, the send not held
+        assert w.unapplied.send_waits == waits + 1, w.unapplied.to_json()
+        await proxy.free()
+        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
+                       timeout=WAIT)  # fmt: skip

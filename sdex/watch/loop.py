@@ -383,6 +383,7 @@ class PollLoop:
                 log.debug("head not read before a send: %s", e)
             else:
                 self.unapplied.saw(number)
+                self.unapplied.heard = time.monotonic()  # (the chain's own word, as polled)
                 head = self.mirror.head
                 if head is None or number > head.number:
                     self._new_head.set()  # (read now, not at the next poll)
