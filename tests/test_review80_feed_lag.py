@@ -21,7 +21,7 @@ import pytest
 
 from sdex.watch import Watcher, feed
 from tests.conftest import Chain
-from tests.headsproxy import HeadsProxy
+from tests.headsproxy import HeadsProxy, latest_read
 from tests.nodeutil import wait_for
 from tests.test_sign79_feed import WAIT, forged, head, pay, proxied_node
 
@@ -112,3 +112,33 @@ async def test_an_old_head_announced_again_is_no_fresh_head_for_a_send(
         await proxy.free()
         await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
                        timeout=WAIT)  # fmt: skip
+
+
+async def test_a_head_on_another_block_than_ours_holds_signing_from_ours(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A reorg whose new branch is higher than the node's head (N' and N+1' for its N),
+    heard of first at N+1', whose parent is not our N: N is known and not applied (its
+    reorg read meanwhile). Before, only N+1' was known, so were N+1' a block of the node's
+    own settlement alone (revert78's exemption) nothing held signing against the old
+    branch's book while the reorg was read, N' (a maker's cancel, say) unseen."""
+    c = chain
+    async with proxied_node(c, tmp_path) as (proxy, node):
+        w = node.watcher
+        snap = c.rpc.call("evm_snapshot")
+        old = pay(c, 1)
+        n = int(old["number"], 16)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
+                       timeout=WAIT)  # fmt: skip
+        proxy.passes = lambda note: False  # (the new branch is not announced: polled)
+        proxy.holds = lambda msg: not (isinstance(msg, dict) and latest_read(msg))
+        proxy.hold_ranges = True  # (every read but the latest block's: the reorg waits)
+        assert c.rpc.call("evm_revert", snap) is True
+        assert int(pay(c, 2)["number"], 16) == n  # (N' in N's place)
+        top = pay(c, 3)  # (N+1' on it)
+        await wait_for(lambda: w.chain_head == n + 1, timeout=WAIT)
+        known = [k for k, _ in w.unapplied.known]
+        await proxy.free()
+        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
+                       timeout=WAIT)  # fmt: skip
+        assert known[:1] == [n], (known, n)  # before: [n + 1], N taken as applied

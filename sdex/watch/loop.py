@@ -31,7 +31,7 @@ from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.mirror import Header, Mirror
 from sdex.store import StoreError
-from sdex.watch.blocks import Contradicted, Inconsistent, ReceiptComing
+from sdex.watch.blocks import Contradicted, Inconsistent, ReceiptComing, known_parent
 from sdex.watch.changes import STORE_WAIT, ChainReset
 from sdex.watch.feed import Feed
 from sdex.watch.fork import Behind, describe
@@ -340,6 +340,8 @@ class PollLoop:
             kept = {b.header.number: b.header.hash for b in self.mirror.blocks}
             if kept.get(latest.number, latest.hash) != latest.hash:  # (ours: a backend behind)
                 self.unapplied.replaced(latest.number)  # (a reorg: sign79)
+        elif h is not None and off(h, latest):  # (our head not the chain's: review80)
+            self.unapplied.replaced(h.number)
         if asked and self.feed.owed:
             self.feed.owed = False
             self.lied(latest.number)
@@ -419,6 +421,14 @@ def status_of(e: Exception, url: str = "") -> tuple[str, str]:
     if isinstance(e, read):
         return "unreachable", describe(e)
     return "failing", describe(e)
+
+
+def off(head: Header, latest: Header) -> bool:
+    """Whether ``latest``, the block after ``head``'s number, is on another block than
+    ``head`` (a reorg under it: review80, the head was taken as applied and a block of our
+    own settlement alone on the new branch held nothing while the reorg was read)."""
+    after = latest.number == head.number + 1
+    return after and known_parent(latest.parent) and latest.parent != head.hash
 
 
 def _where(url: str) -> str:
