@@ -153,6 +153,7 @@ class NodeViews(NodeState):
             "subscribed": w.subscribed,
             # newHeads announcements the chain contradicted; False: not listened to (sign79)
             "feedLies": w.feed.lies,
+            "feedLags": w.feed.lags,
             "feedTrusted": w.feed.trusted(),
             "reorgs": w.reorgs,
             "deepestReorg": w.deepest_reorg,
