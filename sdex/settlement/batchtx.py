@@ -86,6 +86,9 @@ class BatchTx(NonceLane):
     given_back = 0
     """Settlements signed and never sent: an order of theirs closed (a block) or withdrawn
     between the signature and the send (``_recheck``), their nonce taken again."""
+    _unsent_rows: dict[int, list[str]] | None = None
+    """The rows of settlements given back unsent (``_give_back``), by nonce: dropped again by
+    the next row recorded at their nonce, in its own transaction (``_unsent_at``)."""
 
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
@@ -121,6 +124,7 @@ class BatchTx(NonceLane):
             signed.nonce,
             signed.raw,
             [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+            self._unsent_at(signed.nonce),
         )
         self.in_flight.add(signed.tx_hash)
         self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
@@ -145,8 +149,9 @@ class BatchTx(NonceLane):
         watcher: docs/BENCHMARKS.md "revert79"), then
         ``batch``'s matches judged again (``withdrawn``: an order cancelled, filled whole or
         expiring, on chain or by its maker's soft cancel): if one is gone and ``signed`` is
-        the lane's last (its nonce given back: taken again by the next signature), raise
-        ``Withdrawn``: never sent (``_settle``), the others signed again. revert79: a block
+        the lane's last (its nonce given back: taken again by the next signature,
+        ``_give_back``), raise ``Withdrawn``: never sent (``_settle``), the others signed
+        again. revert79: a block
         mined between the book's last look and the send (a cancel, another's fill) was
         seen by no hold, and the settlement reverted, the operator paying. One that is not
         the lane's last (a later one signed behind it) goes as signed, and one whose nonce a
@@ -161,8 +166,32 @@ class BatchTx(NonceLane):
             return
         kept, gone = withdrawn_from(batch, self.withdrawn)
         if gone:
-            self.sender.give_back(signed.nonce)  # (no await since the look: still its last)
+            self._give_back(signed)  # (no await since the look: still its last)
             raise Withdrawn(kept, gone, [])
+
+    def _give_back(self, signed: SignedTx) -> None:
+        """``signed`` (its record durable) is never sent, its nonce given back: its row
+        dropped first (the write queued before any row the next signature records), and again
+        by the next row recorded at its nonce, in that row's own transaction (``_unsent_at``).
+        settle80: dropped only once ``_settle`` woke, behind the next settlement's record at
+        the same nonce, a kill between them (or that write refused) left both rows pending,
+        and the restart sent the withdrawn bytes again (a paid revert for an order cancelled
+        on chain; the next refused "nonce too low", its matches matched again)."""
+        self.store.set_settlement_status(signed.tx_hash, "dropped")
+        if self._unsent_rows is None:
+            self._unsent_rows = {}
+        self._unsent_rows.setdefault(signed.nonce, []).append(signed.tx_hash)
+        self.sender.give_back(signed.nonce)
+
+    def _unsent_at(self, nonce: int) -> list[str]:
+        """The rows given back unsent at ``nonce`` (``_give_back``), for the row signed at it
+        to drop; those at lower nonces forgotten (a signature past them: their nonce taken,
+        their bytes can never land)."""
+        rows = self._unsent_rows
+        if not rows:
+            return []
+        self._unsent_rows = {n: hashes for n, hashes in rows.items() if n >= nonce}
+        return list(self._unsent_rows.get(nonce, ()))
 
     def _waits_on(self, nonce: int) -> bool:
         """Whether a settlement in flight at ``nonce`` waits for another transaction to take
@@ -304,7 +333,7 @@ class BatchTx(NonceLane):
             nonce_taken = False
             try:
                 early = await sending
-            except Withdrawn as w:  # (an order closed since the signature: never sent)
+            except Withdrawn as w:  # (given back at its recheck: never sent, its row dropped)
                 log.warning(
                     "settlement %s not sent: %d of its matches withdrawn since its signature",
                     signed.tx_hash, len(w.gone),
@@ -313,7 +342,6 @@ class BatchTx(NonceLane):
                 self._not_ahead(batch)
                 self._unsigned_again(w.kept)
                 self.signed_views.pop(signed.tx_hash, None)
-                self.store.set_settlement_status(signed.tx_hash, "dropped")
                 self.given_back += 1
                 raise
             except NotDone as e:  # not recorded, never broadcast: the matches go back
