@@ -84,8 +84,9 @@ class BatchTx(NonceLane):
     when polling, a block known since the signature applied); its matches are then looked
     at again (``_recheck``)."""
     given_back = 0
-    """Settlements signed and never sent: an order of theirs closed (a block) or withdrawn
-    between the signature and the send (``_recheck``), their nonce taken again."""
+    """Settlements signed and never sent, their nonce taken again (``_recheck``): an order of
+    theirs closed (a block) or withdrawn between the signature and the send, or their send
+    held by a doubt past ``HELD_SEND_MAX`` (settle80: cancelled at their nonce before)."""
     _unsent_rows: dict[int, list[str]] | None = None
     """The rows of settlements given back unsent (``_give_back``), by nonce: dropped again by
     the next row recorded at their nonce, in its own transaction (``_unsent_at``)."""
@@ -134,16 +135,17 @@ class BatchTx(NonceLane):
             self.mirror.expect(signed.tx_hash)
         heads = self.mirror.announced.count if self.mirror is not None else None
 
-        async def recheck() -> None:
-            await self._recheck(batch, signed)
+        async def recheck(held: float) -> None:
+            await self._recheck(batch, signed, held)
 
         # (in nonce order)
         sending = self.broadcast_after(recorded, signed, times, unsendable, recheck)
         self.sending(sending)
         return signed, heads, sending
 
-    async def _recheck(self, batch: list[Match], signed: SignedTx) -> None:
-        """(Right before ``signed``'s send, its record durable) ``presend`` awaited for a lone
+    async def _recheck(self, batch: list[Match], signed: SignedTx, held: float) -> None:
+        """(Right before ``signed``'s send, its record durable; a doubt held it ``held``
+        seconds) ``presend`` awaited for a lone
         match (its revert costs the whole transaction; a batch's closed match is skipped,
         a few thousand gas, while under load every send would wait a round trip and the
         watcher: docs/BENCHMARKS.md "revert79"), then
@@ -155,18 +157,26 @@ class BatchTx(NonceLane):
         mined between the book's last look and the send (a cancel, another's fill) was
         seen by no hold, and the settlement reverted, the operator paying. One that is not
         the lane's last (a later one signed behind it) goes as signed, and one whose nonce a
-        settlement in flight waits on (``_waits_on``) is cancelled there (``unsendable``)."""
-        if self.presend is None:  # (no watcher: nothing learned since the signature)
+        settlement in flight waits on (``_waits_on``) is cancelled there (``unsendable``).
+        So is one held past ``HELD_SEND_MAX`` (held79) unless it is the lane's last, in the
+        view it was signed in: given back as well, every match of it signed again (settle80:
+        cancelled, a transfer of nothing paid where giving its nonce back cost nothing)."""
+        stale = held > HELD_SEND_MAX
+        if self.presend is None and not stale:  # (no watcher: nothing learned since)
             return
-        if len(batch) == 1:  # (a lone ``matchOrders`` reverts whole: a batch only skips it)
-            await self.presend()
-        if self.withdrawn is None or self.sender.next_nonce != signed.nonce + 1:
+        if len(batch) == 1 and self.presend is not None:  # (a lone ``matchOrders`` reverts
+            await self.presend()  # whole: a batch only skips it)
+        if self.sender.next_nonce != signed.nonce + 1:  # (no await since: still as looked)
             return
         if self._waits_on(signed.nonce):  # (its nonce must be taken: ``unsendable`` cancels)
             return
         kept, gone = withdrawn_from(batch, self.withdrawn)
-        if gone:
-            self._give_back(signed)  # (no await since the look: still its last)
+        view = self.signed_views.get(signed.tx_hash, (None,))[0]
+        if gone or (stale and view == self.async_sends.viewed()):  # (else ``_same_chain``)
+            if stale:
+                log.warning("settlement %s held %.0f s in a doubt: not sent, its nonce %d"
+                            " given back", signed.tx_hash, held, signed.nonce)  # fmt: skip
+            self._give_back(signed)
             raise Withdrawn(kept, gone, [])
 
     def _give_back(self, signed: SignedTx) -> None:
@@ -230,6 +240,8 @@ class BatchTx(NonceLane):
         sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
         again by its wait (``_receipt``), which fails its matches once the nonce is taken,
         counted against neither order (``BatchTx._landing``; held79)."""
+        if signed.tx_hash not in self.withheld:  # (a resend's check may withhold it again)
+            self.withheld_cancels += 1
         self.withheld[signed.tx_hash] = f"not sent ({why})"
         log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
         try:
