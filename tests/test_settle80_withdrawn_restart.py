@@ -170,6 +170,7 @@ async def test_a_withdrawn_settlement_is_not_sent_again_at_a_restart(
                     return (await health(api))["settlementsWithheld"] >= 1
 
                 await wait_for(given_back, timeout=30)
+                assert (await health(api))["settlementsWithheldCancelled"] == 0  # (not cancelled)
 
                 def refused() -> bool:  # (the drop's write, on the lock past its busy timeout)
                     return NOT_STORED in log.read_text(errors="replace")
