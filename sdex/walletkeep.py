@@ -205,9 +205,9 @@ def load(order_hash: str) -> Kept:
         if e.missing:
             raise KeptOrderError(
                 f"no order {order_hash} is kept in {path.parent} (`sdex order` and the console "
-                f"keep each order they sign there before posting it, until it is cancelled or "
-                f"an hour expired; ${WALLET_DIR_ENV} names another directory): only an order "
-                "this wallet signed here can be posted again"
+                "keep each order they sign there before posting it, until it is cancelled, an "
+                f"hour past its expiry or the oldest of over {MAX_KEPT}; ${WALLET_DIR_ENV} names "
+                "another directory): only an order this wallet signed here can be posted again"
             ) from None
         raise KeptOrderError(f"the kept order {path} cannot be used: {e}") from None
     try:
