@@ -388,3 +388,36 @@ def test_a_cancelled_order_is_no_longer_kept(chain: Chain, tmp_path: Path) -> No
 
 def kept_path_in(wallet: Path, order_hash: str) -> Path:
     return wallet / "orders" / f"{order_hash}.json"
+
+
+DEFAULT_CASES = {
+    "a FIFO": (lambda p: os.mkfifo(p), "it is a FIFO (named pipe)"),
+    "a directory": (lambda p: p.mkdir(), "it is a directory"),
+    "a link to nothing": (lambda p: p.symlink_to(p.parent / "gone.json"), "no deployment file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEFAULT_CASES))
+def test_the_default_deployment_path_not_a_file_is_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """A wallet command's deployment file at its default path (no --deployment) is read when
+    one is there: a FIFO, a directory or a dead link there was taken for no file, and the
+    node's listing went unchecked with only a warning (failed 3 of 3 before: None); now the
+    one-line error of a named file that cannot be used, within the bound."""
+    from sdex.deployment import DEFAULT_PATH
+    from sdex.wallettrust import Trusted
+
+    monkeypatch.chdir(tmp_path)
+    DEFAULT_PATH.parent.mkdir(parents=True)
+    make, said = DEFAULT_CASES[case]
+    make(DEFAULT_PATH)
+    with _fifos_freed(tmp_path):
+        raised = _bounded(Trusted(DEFAULT_PATH, deployment_given=False).deployment)
+    assert isinstance(raised, DeploymentError) and said in str(raised), repr(raised)
+    assert str(DEFAULT_PATH) in str(raised)
+    if DEFAULT_PATH.is_dir() and not DEFAULT_PATH.is_symlink():
+        DEFAULT_PATH.rmdir()
+    else:
+        DEFAULT_PATH.unlink()
+    assert Trusted(DEFAULT_PATH, deployment_given=False).deployment() is None  # (nothing there)
