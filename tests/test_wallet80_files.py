@@ -305,12 +305,10 @@ def test_kept_orders_are_pruned_as_each_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """wallet80: the kept orders were never removed. Each one written now removes those
-    expired an hour, then the oldest signed past ``MAX_KEPT``, and temporary files left an
+    expired an hour, then the oldest written past ``MAX_KEPT``, and temporary files left an
     hour; an order expired less than an hour ago stays (the chain's clock may lag), and
     nothing that is not the wallet's own file is touched: before, all 9 stayed (failed 1 of
     1)."""
-    import json
-
     from sdex import walletkeep
 
     monkeypatch.setenv("SDEX_WALLET_DIR", str(tmp_path))
@@ -322,10 +320,10 @@ def test_kept_orders_are_pruned_as_each_is_written(
     lately = keep_one(expiry=now - 60)
     live = [keep_one() for _ in range(3)]
     orders = tmp_path / "orders"
-    for i, h in enumerate([lately, *live]):  # (signed in this order, a second apart)
-        body = json.loads(kept_path(h).read_text())
-        body["signedAt"] = now - 100 + i
-        kept_path(h).write_text(json.dumps(body))
+    for i, h in enumerate([lately, *live]):  # (written in this order, a second apart)
+        os.utime(kept_path(h), (now - 100 + i, now - 100 + i))
+    old = now - walletkeep.EXPIRED_FOR - 120  # (written before it expired)
+    os.utime(kept_path(expired), (old, old))
     stale = orders / f".{kept_path(live[0]).name}.x1.tmp"
     stale.write_text("{")
     os.utime(stale, (now - 7200, now - 7200))
@@ -333,7 +331,10 @@ def test_kept_orders_are_pruned_as_each_is_written(
         "0x" + "01" * 32 + ".json": lambda p: os.mkfifo(p),
         "0x" + "02" * 32 + ".json": lambda p: p.mkdir(),
         "0x" + "03" * 32 + ".json": lambda p: p.symlink_to(kept_path(live[0])),
-        "0x" + "04" * 32 + ".json": lambda p: p.write_bytes(kept_path(expired).read_bytes()),
+        "0x" + "04" * 32 + ".json": lambda p: (
+            p.write_bytes(kept_path(expired).read_bytes()),
+            os.utime(p, (old, old)),
+        ),
         "notes.txt": lambda p: p.write_text("mine"),
     }
     for name, make in hostile.items():
