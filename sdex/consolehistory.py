@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import contextlib
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 HISTORY_FILE = Path("~/.sdex/console_history")
+MAX_HISTORY = 1 << 20
+"""Bytes of history read at most (1,000 lines of commands are far less)."""
 
 
 @contextlib.contextmanager
@@ -23,12 +26,27 @@ def readline_history(typing: bool) -> Iterator[None]:
         yield
         return
     path = HISTORY_FILE.expanduser()
-    with contextlib.suppress(OSError):
-        readline.read_history_file(path)
+    if _usable(path):
+        with contextlib.suppress(OSError):
+            readline.read_history_file(path)
     readline.set_history_length(1000)
     try:
         yield
     finally:
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
-            readline.write_history_file(path)
+            if _usable(path):
+                readline.write_history_file(path)
+
+
+def _usable(path: Path) -> bool:
+    """Whether the history file is absent or a regular file of at most ``MAX_HISTORY`` bytes:
+    readline opens it blocking and reads it whole, so a FIFO there hung the console at its
+    start and a huge file was read whole (wallet80); anything else is left alone, unread."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size <= MAX_HISTORY

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sdex import jsonio
+from sdex import jsonio, localfile
 from sdex.errors import SdexError
 from sdex.orderparse import to_checksum
 from sdex.signature import SECP256K1_N, address_of
@@ -203,18 +203,15 @@ class Deployment:
     def load(cls, path: Path) -> Deployment:
         """Read a deployment file; ``DeploymentError`` names the file and what is wrong."""
         path = Path(path)
-        if not path.is_file():
-            raise DeploymentError(
-                f"no deployment file at {path}: start `sdex devnet` or pass --deployment PATH"
-                + _demo_hint(path)
-            )
-        try:
-            with path.open("rb") as f:
-                raw = f.read(MAX_FILE_BYTES + 1)
-        except OSError as e:
-            raise DeploymentError(f"cannot read the deployment file {path}: {e.strerror}") from None
-        if len(raw) > MAX_FILE_BYTES:
-            raise DeploymentError(f"the deployment file {path} is over {MAX_FILE_BYTES} bytes")
+        try:  # (never blocks: a FIFO there hung every command that reads it, wallet80)
+            raw = localfile.read_bounded(path, MAX_FILE_BYTES)
+        except localfile.LocalFileError as e:
+            if e.missing:
+                raise DeploymentError(
+                    f"no deployment file at {path}: start `sdex devnet` or pass --deployment "
+                    "PATH" + _demo_hint(path)
+                ) from None
+            raise DeploymentError(f"cannot use the deployment file {path}: {e}") from None
         try:
             obj = jsonio.loads(raw, max_bytes=MAX_FILE_BYTES, max_depth=8, floats=True)
         except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError

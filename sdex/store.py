@@ -33,6 +33,7 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -193,14 +194,29 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
 
     # -- settlements ---------------------------------------------------------------------
     def add_settlement(
-        self, tx_hash: str, nonce: int, raw_tx: str, pairs: list[tuple[str, str]]
+        self,
+        tx_hash: str,
+        nonce: int,
+        raw_tx: str,
+        pairs: list[tuple[str, str]],
+        given_back: Sequence[str] = (),
     ) -> Future[Any]:
         """Record a signed settlement *before* it is broadcast, so a restart can reconcile it:
-        urgent, resolved on the writer thread once durable (a callback there may send it)."""
+        urgent, resolved on the writer thread once durable (a callback there may send it).
+        ``given_back``: settlements signed at ``nonce`` before, never sent, their nonce given
+        back (``BatchTx._give_back``): their rows, if still pending, dropped in the same
+        transaction (settle80: never two pending rows at a nonce, one of them withdrawn: a
+        restart sent its bytes again)."""
         now = time.time()
         row = (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now)
         sql = "INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)"
-        return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
+        drops = [("dropped", now, h, nonce) for h in given_back]
+
+        def record(db: sqlite3.Connection) -> None:
+            db.executemany(SETTLEMENT_GIVEN_BACK, drops)
+            db.execute(sql, row)
+
+        return self._writer.submit(record, urgent=True)
 
     def add_replacement(self, replaced: str, tx_hash: str, nonce: int, raw_tx: str) -> Future[Any]:
         """Record ``tx_hash``, signed at higher fees in place of the settlement ``replaced``
@@ -249,6 +265,11 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
 
 SETTLEMENT_STATUS = "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?"
 SETTLEMENT_DONE = "UPDATE settlements SET status=?, updated_at=?, raw_tx='' WHERE tx_hash=?"
+SETTLEMENT_GIVEN_BACK = (
+    "UPDATE settlements SET status=?, updated_at=?, raw_tx=''"
+    " WHERE tx_hash=? AND nonce=? AND status='pending'"
+)
+"""A settlement given back unsent, dropped as the next row at its nonce is recorded."""
 """A settlement's status once it is no longer ``pending`` (mined, failed, dropped): its raw
 transaction is never sent again (only a ``pending`` row's is, at a start: ``sdex.storesettle``)
 and is dropped. Kept, each status change rewrote the whole row, ~2 KB a match as hex, in ~50

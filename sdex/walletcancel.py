@@ -13,6 +13,7 @@ from sdex.errors import SdexError
 from sdex.order import address_of, to_checksum
 from sdex.wallet import fmt_amount, sign_cancel
 from sdex.walletchain import node_chain
+from sdex.walletkeep import forget
 from sdex.walletout import stderr_console
 from sdex.walletsettle import meta_uint
 from sdex.wallettrust import Trusted, check_listing
@@ -38,6 +39,7 @@ def soft_cancel(
         raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
     if status == "kept":  # (cancel65: not known there yet; kept for the order, if it comes)
         raise _said_unknown(NodeApiError(202, "kept"), client, hash_hex)
+    forget(hash_hex)  # (never posted again by ``sdex repost``: it would trade there, wallet80)
     shown = escape(status)
     if status == "cancelled" and onchain:
         out.print(f"the node at {escape(client.base_url)} has it cancelled too")
@@ -173,6 +175,7 @@ def cancel_onchain(
         exchange = Exchange(rpc, config.exchange)
         status = exchange.order_info(rec.order).status
         if status is not OrderStatus.FILLABLE:
+            forget("0x" + order_hash.hex())
             # Cancelled, filled or expired: it can no longer trade, and the contract would
             # only take the gas of a second cancel (or revert it).
             out.print(
@@ -181,6 +184,7 @@ def cancel_onchain(
             )
             return
         receipt = exchange.cancel_order(Sender(rpc, key, config.chain_id), rec.order)
+    forget("0x" + order_hash.hex())
     out.print(
         f"order [bold]0x{order_hash.hex()}[/] cancelled on chain in tx {receipt.tx_hash} "
         f"(block {receipt.block_number})"

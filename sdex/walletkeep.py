@@ -10,17 +10,25 @@ signed order as the API takes it, its EIP-712 domain (chain id, Exchange), its t
 its market and side, and the node it went to. A signature is no secret (every node it reaches
 holds it), so the file is the user's like any other. A file read back is bounded (size, depth)
 and held to what it says: its order must hash to the hash asked for in its domain, and its
-signature recover to its maker."""
+signature recover to its maker. Every read is bounded and never blocks (``sdex.localfile``:
+a FIFO, a device, a directory or a link at an order's name is refused in words, wallet80).
+
+The kept orders are bounded (wallet80: they were never removed): each one written prunes
+those expired an hour (``EXPIRED_FOR``) and, past ``MAX_KEPT``, the oldest signed; a cancel
+(``sdex cancel``, the console's ``cancel``) forgets its order (``forget``)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sdex import jsonio
+from sdex import jsonio, localfile
 from sdex.errors import JsonLimitError, OrderParseError, SdexError, SignatureError
 from sdex.order import Domain, SignedOrder
 from sdex.orderparse import parse_address
@@ -34,6 +42,17 @@ MAX_FILE = 16 * 1024
 MAX_TEXT = 200
 """Characters of a kept file's free text (its pair, its node's URL) read at most."""
 TIME_IN_FORCE = ("gtc", "ioc", "fok")
+MAX_KEPT = 1000
+"""Orders kept at most: past it, each new one's writing removes the oldest written (wallet80:
+they were never removed; 1,000 files of under 2 kB each)."""
+EXPIRED_FOR = 3600
+"""Seconds past its expiry, by this machine's clock, after which a kept order is removed on
+the next one's writing: no node takes it any more (the chain's clock may lag this one's)."""
+MAX_SCAN = 4 * MAX_KEPT
+"""Directory entries a pruning looks at most (a directory filled with other files is not
+read without end)."""
+_KEPT_NAME = re.compile(r"0x[0-9a-f]{64}\.json")
+_TEMP_NAME = re.compile(r"\.0x[0-9a-f]{64}\.json\..*\.tmp")
 
 
 class KeptOrderError(SdexError):
@@ -71,7 +90,8 @@ def keep(
     signed: SignedOrder, domain: Domain, tif: str, pair: str, side: Side, node_url: str
 ) -> Path:
     """``signed`` written to its file, whole, before it is posted; its path. ``OSError`` when
-    it cannot be (the caller says so and posts it anyway)."""
+    it cannot be (the caller says so and posts it anyway). The kept orders are then pruned
+    (``prune``): those expired an hour, and the oldest past ``MAX_KEPT``."""
     path = kept_path(signed.hash_hex)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {
@@ -85,9 +105,11 @@ def keep(
         "node": node_url,
         "signedAt": int(time.time()),
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # (a name of its own, made exclusively: a FIFO planted at a guessable name blocked it)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
     try:
-        with tmp.open("wb") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(jsonio.dumps_bytes(body))
             f.flush()
             os.fsync(f.fileno())
@@ -95,24 +117,109 @@ def keep(
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+    with contextlib.suppress(OSError):  # (pruning is housekeeping: the order is kept)
+        prune(path.parent, keep=path.name)
     return path
+
+
+def prune(orders: Path, keep: str = "", now: int | None = None) -> list[str]:
+    """The kept orders in ``orders`` that can go removed: those expired ``EXPIRED_FOR``
+    seconds ago, then the oldest written past ``MAX_KEPT`` (never ``keep``, the one just
+    written), and temporary files left an hour; the names removed. Only the wallet's own
+    files go: a regular file named for its order's hash whose content says that hash; any
+    other entry (a link, a FIFO, a directory, a file that is not a kept order) is left as it
+    is (a regular file at an order's name is counted toward the bound until it is read).
+
+    A file is read only when it may go: written over ``EXPIRED_FOR`` ago (an order expires
+    after it is signed, so a younger file holds none expired an hour), or among the oldest
+    past the bound; the rest cost a ``stat`` (reading all 1,000 took 110-310 ms a write on
+    this loaded machine)."""
+    now = int(time.time()) if now is None else now
+    by_age: list[tuple[int, str]] = []
+    gone: list[str] = []
+    with os.scandir(orders) as entries:
+        for i, entry in enumerate(entries):
+            if i >= MAX_SCAN:
+                break
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            written = entry.stat(follow_symlinks=False).st_mtime_ns
+            old = written < (now - EXPIRED_FOR) * 10**9
+            if _TEMP_NAME.fullmatch(entry.name):
+                if old:
+                    gone.append(entry.name)
+                continue
+            if not _KEPT_NAME.fullmatch(entry.name) or entry.name == keep:
+                continue
+            if old:  # (else it cannot be expired an hour yet)
+                expiry = _expiry(Path(entry.path), entry.name.removesuffix(".json"))
+                if expiry is None:  # (not the wallet's: left, not counted)
+                    continue
+                if expiry + EXPIRED_FOR < now:
+                    gone.append(entry.name)
+                    continue
+            by_age.append((written, entry.name))
+    by_age.sort()
+    over = len(by_age) + (1 if keep else 0) - MAX_KEPT
+    for _, name in by_age:
+        if over <= 0:
+            break
+        over -= 1  # (one gone, or one that is not the wallet's counted in error)
+        if _expiry(orders / name, name.removesuffix(".json")) is not None:
+            gone.append(name)
+    for name in gone:
+        with contextlib.suppress(FileNotFoundError):
+            (orders / name).unlink()
+    return gone
+
+
+def _expiry(path: Path, order_hash: str) -> int | None:
+    """A kept order's expiry, its file read as ``load`` reads it (bounded, no link followed);
+    None if it is not a kept order of that hash."""
+    try:
+        raw = localfile.read_bounded(path, MAX_FILE, links=False)
+        obj = jsonio.loads(raw, max_bytes=MAX_FILE, max_depth=4)
+    except (localfile.LocalFileError, ValueError):
+        return None
+    order = obj.get("order") if isinstance(obj, dict) else None
+    if not isinstance(order, dict) or obj.get("orderHash") != order_hash:
+        return None
+    expiry = order.get("expiry")
+    if not (isinstance(expiry, str) and expiry.isascii() and expiry.isdigit()):
+        return None
+    return int(expiry) if len(expiry) <= 20 else None  # (a uint64)
+
+
+def forget(order_hash: str) -> bool:
+    """The kept order ``order_hash`` removed, once it is cancelled (``sdex cancel``): posted
+    again to a node that never saw the cancel, a soft-cancelled order would trade again.
+    Only a regular file goes (a link or anything else at its name is left); whether one
+    went."""
+    path = kept_path(order_hash)
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        path.unlink()
+    except OSError:
+        return False
+    return True
 
 
 def load(order_hash: str) -> Kept:
     """The order kept under ``order_hash`` (``0x`` and 64 hex digits); ``KeptOrderError``
     naming the file and what is wrong with it."""
     path = kept_path(order_hash)
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE + 1)
-    except FileNotFoundError:
-        raise KeptOrderError(
-            f"no order {order_hash} is kept in {path.parent} (`sdex order` and the console keep "
-            f"each order they sign there before posting it; ${WALLET_DIR_ENV} names another "
-            "directory): only an order this wallet signed here can be posted again"
-        ) from None
-    except OSError as e:
-        raise KeptOrderError(f"cannot read the kept order {path}: {e.strerror or e}") from None
+    try:  # (bounded, no link followed, never blocking on a FIFO: wallet80)
+        raw = localfile.read_bounded(path, MAX_FILE, links=False)
+    except localfile.LocalFileError as e:
+        if e.missing:
+            raise KeptOrderError(
+                f"no order {order_hash} is kept in {path.parent} (`sdex order` and the console "
+                "keep each order they sign there before posting it, until it is cancelled, an "
+                f"hour past its expiry or the oldest of over {MAX_KEPT}; ${WALLET_DIR_ENV} names "
+                "another directory): only an order this wallet signed here can be posted again"
+            ) from None
+        raise KeptOrderError(f"the kept order {path} cannot be used: {e}") from None
     try:
         return _parsed(raw, order_hash, path)
     except (KeptOrderError, JsonLimitError, OrderParseError, SignatureError, ValueError) as e:
@@ -121,8 +228,6 @@ def load(order_hash: str) -> Kept:
 
 
 def _parsed(raw: bytes, order_hash: str, path: Path) -> Kept:
-    if len(raw) > MAX_FILE:
-        raise KeptOrderError(f"it is over {MAX_FILE} bytes, not one order")
     obj = jsonio.loads(raw, max_bytes=MAX_FILE, max_depth=4)
     if not isinstance(obj, dict):
         raise KeptOrderError("it is not a JSON object")

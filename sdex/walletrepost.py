@@ -79,7 +79,8 @@ def repost(
     $SDEX_WALLET_DIR/orders) before posting it: one whose answer was lost, or that a node
     dropped (restarted without its database), is posted again by its hash, to that node or
     another of its network (--node; by default the node it was posted to). A node that has
-    it answers that it already had it."""
+    it answers that it already had it. An order is kept until it is cancelled (`sdex
+    cancel`), an hour past its expiry, or the oldest of over 1,000 kept."""
     out = stdout_console()
     with one_line_errors():
         kept = load("0x" + order_hash.hex())

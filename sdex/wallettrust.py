@@ -22,6 +22,7 @@ small, and a user then signed for the wrong amount): they check it the same way 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,9 +100,10 @@ class Trusted:
     rpc: str | None = None
 
     def deployment(self) -> Deployment | None:
-        """The deployment file, None when it was not named and is not at the default path;
-        ``DeploymentError`` for one named and missing, or one there that cannot be used."""
-        if not self.deployment_given and not self.deployment_path.is_file():
+        """The deployment file, None when it was not named and nothing is at the default path;
+        ``DeploymentError`` for one named and missing, or one there that cannot be used (a
+        FIFO, a directory, a link to nothing there was taken for no file, wallet80)."""
+        if not self.deployment_given and not os.path.lexists(self.deployment_path):
             return None
         return Deployment.load(self.deployment_path)
 

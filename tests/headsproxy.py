@@ -41,6 +41,11 @@ class HeadsProxy:
     latest_reads: int = 0
     on_latest: Callable[[], None] = lambda: None
     """Called as each read of the latest block comes in, before it is passed on."""
+    visible: int | None = None
+    """While set, the JSON-RPC side answers as a backend whose head is this block (a load
+    balancer's lagging one, the feed's ahead of it): a block above it is null, "latest" and
+    ``eth_blockNumber`` are it; ``hidden`` counts the blocks answered null."""
+    hidden: int = 0
     _sockets: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
     _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
     _through: int = 0
@@ -97,10 +102,34 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
         if isinstance(msg, dict) and latest_read(msg):
             proxy.latest_reads += 1
             proxy.on_latest()
+        if proxy.visible is not None:
+            answer = json.dumps(await lagging(msg, proxy.visible)).encode()
+            return web.Response(body=answer, content_type="application/json")
+        return web.Response(body=await forward(body), content_type="application/json")
+
+    async def forward(body: bytes) -> bytes:
         headers = {"Content-Type": "application/json"}
         async with session.post(upstream, data=body, headers=headers) as r:
-            answer = await r.read()
-        return web.Response(body=answer, content_type="application/json")
+            return await r.read()
+
+    async def lagging(msg: Any, top: int) -> Any:
+        """``msg``'s answer from a backend at block ``top`` (``HeadsProxy.visible``)."""
+        calls = msg if isinstance(msg, list) else [msg]
+        answers: list[Any] = []
+        for call in calls:
+            method, params = call.get("method"), list(call.get("params") or [])
+            if method == "eth_blockNumber":
+                answers.append({"jsonrpc": "2.0", "id": call.get("id"), "result": hex(top)})
+                continue
+            if method == "eth_getBlockByNumber" and params and params[0] == "latest":
+                params[0] = hex(top)
+            elif method == "eth_getBlockByNumber" and _above(params, top):
+                proxy.hidden += 1
+                answers.append({"jsonrpc": "2.0", "id": call.get("id"), "result": None})
+                continue
+            asked = json.dumps({**call, "params": params}).encode()
+            answers.append(json.loads(await forward(asked)))
+        return answers if isinstance(msg, list) else answers[0]
 
     async def socket(request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -157,3 +186,8 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
             await ws.close()
         await runner.cleanup()
         await session.close()
+
+
+def _above(params: list[Any], top: int) -> bool:
+    """Whether ``eth_getBlockByNumber``'s ``params`` ask for a numbered block above ``top``."""
+    return bool(params) and str(params[0]).startswith("0x") and int(params[0], 16) > top

@@ -156,7 +156,7 @@ def test_cycle_finder(tmp_path: Path, files: dict[str, str], expected: list[list
 # ---- docs/ARCHITECTURE.md's package table: what each package "may import" ----------------------
 
 ARCHITECTURE = SDEX.parent / "docs" / "ARCHITECTURE.md"
-SHARED = {"errors", "jsonio", "futures"}
+SHARED = {"errors", "jsonio", "localfile", "futures"}
 """Leaf helpers every package may import (the table says so above it, and lists them nowhere)."""
 
 

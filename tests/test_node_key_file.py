@@ -24,7 +24,7 @@ BAD = {
     "31 bytes": (b"ab" * 31, "must hold a private key: 64 hex digits"),
     "not hex": (b"zz" * 32, "must hold a private key: 64 hex digits"),
     "empty": (b"", "must hold a private key: 64 hex digits"),
-    "huge": (KEY.encode() + b" " * (KEY_FILE_MAX * 4), "must hold a private key: 64 hex digits"),
+    "huge": (KEY.encode() + b" " * (KEY_FILE_MAX * 4), f"it is over {KEY_FILE_MAX} bytes"),
 }
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import coincurve
 from eth_hash.auto import keccak
 
+from sdex import localfile
 from sdex.errors import SignatureError
 from sdex.order import address_of
 from sdex.signature import SECP256K1_N, point_address, signature_parts
@@ -122,11 +123,15 @@ class NodeKey:
         ``ValueError`` naming the file and what is wrong for any other content (user28: an
         address said only "32 bytes of hex", a zero key the curve library's words, binary
         junk a UTF-8 error, none naming the file)."""
-        if path.exists():
-            with path.open("rb") as f:
-                data = f.read(KEY_FILE_MAX + 1)  # (a key is 66 bytes: bounded, not read whole)
+        try:  # (bounded, never blocking on a FIFO: wallet80; a key is 66 bytes)
+            data: bytes | None = localfile.read_bounded(path, KEY_FILE_MAX)
+        except localfile.LocalFileError as e:
+            if not e.missing:
+                raise ValueError(f"node key file {path} cannot be used: {e}") from None
+            data = None
+        if data is not None:
             text = data.decode("ascii", "replace").strip().removeprefix("0x")
-            hexa = len(data) <= KEY_FILE_MAX and all(c in string.hexdigits for c in text)
+            hexa = all(c in string.hexdigits for c in text)
             if not (hexa and len(text) == 64):
                 said = f"node key file {path} must hold a private key: 64 hex digits (0x optional)"
                 if hexa and len(text) == 40:
@@ -137,8 +142,14 @@ class NodeKey:
                 raise ValueError(f"node key file {path} holds 0 or a number past the curve's order")
             return cls(raw)
         key = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:  # (O_EXCL: never through a link that points at nothing, never over a file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except OSError as e:
+            said = e.strerror or str(e)
+            if os.path.islink(path):
+                said = "it is a symbolic link to no file"
+            raise ValueError(f"node key file {path} cannot be made: {said}") from None
         with os.fdopen(fd, "w") as f:
             f.write("0x" + key.private_key.hex() + "\n")
         return key

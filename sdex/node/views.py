@@ -115,8 +115,11 @@ class NodeViews(NodeState):
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
             "settlementsLost": self.settler.lost,
-            # signed, never sent: an order of theirs closed since the signature (revert79)
+            # signed, never sent, their nonce taken again: an order of theirs closed since the
+            # signature (revert79), or their send held past its bound by a doubt (settle80)
             "settlementsWithheld": self.settler.given_back,
+            # signed, not sent (again), a transfer of nothing at their nonce instead (held79)
+            "settlementsWithheldCancelled": self.settler.withheld_cancels,
             # sends refused for their nonce and tried again: "too low", the matches signed
             # again at the count (settle28); "too high", the same bytes sent again (settle77)
             "settlementsNonceRefused": self.settler.nonce_refusals,
@@ -153,6 +156,7 @@ class NodeViews(NodeState):
             "subscribed": w.subscribed,
             # newHeads announcements the chain contradicted; False: not listened to (sign79)
             "feedLies": w.feed.lies,
+            "feedLags": w.feed.lags,
             "feedTrusted": w.feed.trusted(),
             "reorgs": w.reorgs,
             "deepestReorg": w.deepest_reorg,

@@ -84,8 +84,12 @@ class BatchTx(NonceLane):
     when polling, a block known since the signature applied); its matches are then looked
     at again (``_recheck``)."""
     given_back = 0
-    """Settlements signed and never sent: an order of theirs closed (a block) or withdrawn
-    between the signature and the send (``_recheck``), their nonce taken again."""
+    """Settlements signed and never sent, their nonce taken again (``_recheck``): an order of
+    theirs closed (a block) or withdrawn between the signature and the send, or their send
+    held by a doubt past ``HELD_SEND_MAX`` (settle80: cancelled at their nonce before)."""
+    _unsent_rows: dict[int, list[str]] | None = None
+    """The rows of settlements given back unsent (``_give_back``), by nonce: dropped again by
+    the next row recorded at their nonce, in its own transaction (``_unsent_at``)."""
 
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
@@ -121,6 +125,7 @@ class BatchTx(NonceLane):
             signed.nonce,
             signed.raw,
             [(m.resting.hash_hex, m.incoming.hash_hex) for m in batch],
+            self._unsent_at(signed.nonce),
         )
         self.in_flight.add(signed.tx_hash)
         self.most_in_flight = max(self.most_in_flight, len(self.in_flight))
@@ -130,39 +135,73 @@ class BatchTx(NonceLane):
             self.mirror.expect(signed.tx_hash)
         heads = self.mirror.announced.count if self.mirror is not None else None
 
-        async def recheck() -> None:
-            await self._recheck(batch, signed)
+        async def recheck(held: float) -> None:
+            await self._recheck(batch, signed, held)
 
         # (in nonce order)
         sending = self.broadcast_after(recorded, signed, times, unsendable, recheck)
         self.sending(sending)
         return signed, heads, sending
 
-    async def _recheck(self, batch: list[Match], signed: SignedTx) -> None:
-        """(Right before ``signed``'s send, its record durable) ``presend`` awaited for a lone
+    async def _recheck(self, batch: list[Match], signed: SignedTx, held: float) -> None:
+        """(Right before ``signed``'s send, its record durable; a doubt held it ``held``
+        seconds) ``presend`` awaited for a lone
         match (its revert costs the whole transaction; a batch's closed match is skipped,
         a few thousand gas, while under load every send would wait a round trip and the
         watcher: docs/BENCHMARKS.md "revert79"), then
         ``batch``'s matches judged again (``withdrawn``: an order cancelled, filled whole or
         expiring, on chain or by its maker's soft cancel): if one is gone and ``signed`` is
-        the lane's last (its nonce given back: taken again by the next signature), raise
-        ``Withdrawn``: never sent (``_settle``), the others signed again. revert79: a block
+        the lane's last (its nonce given back: taken again by the next signature,
+        ``_give_back``), raise ``Withdrawn``: never sent (``_settle``), the others signed
+        again. revert79: a block
         mined between the book's last look and the send (a cancel, another's fill) was
         seen by no hold, and the settlement reverted, the operator paying. One that is not
         the lane's last (a later one signed behind it) goes as signed, and one whose nonce a
-        settlement in flight waits on (``_waits_on``) is cancelled there (``unsendable``)."""
-        if self.presend is None:  # (no watcher: nothing learned since the signature)
+        settlement in flight waits on (``_waits_on``) is cancelled there (``unsendable``).
+        So is one held past ``HELD_SEND_MAX`` (held79) unless it is the lane's last, in the
+        view it was signed in: given back as well, every match of it signed again (settle80:
+        cancelled, a transfer of nothing paid where giving its nonce back cost nothing)."""
+        stale = held > HELD_SEND_MAX
+        if self.presend is None and not stale:  # (no watcher: nothing learned since)
             return
-        if len(batch) == 1:  # (a lone ``matchOrders`` reverts whole: a batch only skips it)
-            await self.presend()
-        if self.withdrawn is None or self.sender.next_nonce != signed.nonce + 1:
+        if len(batch) == 1 and self.presend is not None:  # (a lone ``matchOrders`` reverts
+            await self.presend()  # whole: a batch only skips it)
+        if self.sender.next_nonce != signed.nonce + 1:  # (no await since: still as looked)
             return
         if self._waits_on(signed.nonce):  # (its nonce must be taken: ``unsendable`` cancels)
             return
         kept, gone = withdrawn_from(batch, self.withdrawn)
-        if gone:
-            self.sender.give_back(signed.nonce)  # (no await since the look: still its last)
+        view = self.signed_views.get(signed.tx_hash, (None,))[0]
+        if gone or (stale and view == self.async_sends.viewed()):  # (else ``_same_chain``)
+            if stale:
+                log.warning("settlement %s held %.0f s in a doubt: not sent, its nonce %d"
+                            " given back", signed.tx_hash, held, signed.nonce)  # fmt: skip
+            self._give_back(signed)
             raise Withdrawn(kept, gone, [])
+
+    def _give_back(self, signed: SignedTx) -> None:
+        """``signed`` (its record durable) is never sent, its nonce given back: its row
+        dropped first (the write queued before any row the next signature records), and again
+        by the next row recorded at its nonce, in that row's own transaction (``_unsent_at``).
+        settle80: dropped only once ``_settle`` woke, behind the next settlement's record at
+        the same nonce, a kill between them (or that write refused) left both rows pending,
+        and the restart sent the withdrawn bytes again (a paid revert for an order cancelled
+        on chain; the next refused "nonce too low", its matches matched again)."""
+        self.store.set_settlement_status(signed.tx_hash, "dropped")
+        if self._unsent_rows is None:
+            self._unsent_rows = {}
+        self._unsent_rows.setdefault(signed.nonce, []).append(signed.tx_hash)
+        self.sender.give_back(signed.nonce)
+
+    def _unsent_at(self, nonce: int) -> list[str]:
+        """The rows given back unsent at ``nonce`` (``_give_back``), for the row signed at it
+        to drop; those at lower nonces forgotten (a signature past them: their nonce taken,
+        their bytes can never land)."""
+        rows = self._unsent_rows
+        if not rows:
+            return []
+        self._unsent_rows = {n: hashes for n, hashes in rows.items() if n >= nonce}
+        return list(self._unsent_rows.get(nonce, ()))
 
     def _waits_on(self, nonce: int) -> bool:
         """Whether a settlement in flight at ``nonce`` waits for another transaction to take
@@ -201,6 +240,8 @@ class BatchTx(NonceLane):
         sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
         again by its wait (``_receipt``), which fails its matches once the nonce is taken,
         counted against neither order (``BatchTx._landing``; held79)."""
+        if signed.tx_hash not in self.withheld:  # (a resend's check may withhold it again)
+            self.withheld_cancels += 1
         self.withheld[signed.tx_hash] = f"not sent ({why})"
         log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
         try:
@@ -304,7 +345,7 @@ class BatchTx(NonceLane):
             nonce_taken = False
             try:
                 early = await sending
-            except Withdrawn as w:  # (an order closed since the signature: never sent)
+            except Withdrawn as w:  # (given back at its recheck: never sent, its row dropped)
                 log.warning(
                     "settlement %s not sent: %d of its matches withdrawn since its signature",
                     signed.tx_hash, len(w.gone),
@@ -313,7 +354,6 @@ class BatchTx(NonceLane):
                 self._not_ahead(batch)
                 self._unsigned_again(w.kept)
                 self.signed_views.pop(signed.tx_hash, None)
-                self.store.set_settlement_status(signed.tx_hash, "dropped")
                 self.given_back += 1
                 raise
             except NotDone as e:  # not recorded, never broadcast: the matches go back

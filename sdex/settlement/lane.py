@@ -58,6 +58,9 @@ class NonceLane(ReplacingLane):
     """Of the settlements awaited, those never sent (again), cancelled at their nonce
     instead, and why ("not sent (...)": ``BatchTx._withheld``; "not sent again (...)":
     ``_keep_alive``)."""
+    withheld_cancels = 0
+    """Settlements put in ``withheld`` (each once): /health's ``settlementsWithheldCancelled``
+    (settle80: counted nowhere; ``BatchTx.given_back``, those whose nonce was given back)."""
     stale: dict[str, str]
     """Of the settlements awaited, those whose checks a doubt held past ``HELD_SEND_MAX``,
     and for how long (``_resumed``): their bytes never sent again, their cancel instead."""
@@ -249,13 +252,15 @@ class NonceLane(ReplacingLane):
             log.info("settlement %s not sent again: a later one holds its nonce", signed.tx_hash)
             return True
         cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
-        if not cancel and (why := next((self.stale[h] for h in own if h in self.stale), "")):
-            cancel = True  # (adopt79: its bytes not revived after a long doubt)
-            self.withheld.setdefault(own[0], f"not sent again ({why})")
         check = next((self.unsendables[h] for h in own if h in self.unsendables), None)
-        if not cancel and check is not None and (why := check(0.0)):  # (doubt80)
-            cancel = True  # (an order of it cancelled since: as before its first send)
-            self.withheld.setdefault(own[0], f"not sent again ({why})")
+        # (adopt79: its bytes not revived after a long doubt; doubt80: nor once an order of
+        # it was cancelled, expired or filled since, as before its first send)
+        why = "" if cancel else next((self.stale[h] for h in own if h in self.stale), "")
+        if not cancel and (why := why or (check(0.0) if check is not None else "")):
+            cancel = True
+            if own[0] not in self.withheld:
+                self.withheld_cancels += 1
+                self.withheld[own[0]] = f"not sent again ({why})"
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True

@@ -80,7 +80,7 @@ class SigningLane:
         signed: SignedTx,
         times: FlightTimes | None,
         unsendable: Unsendable | None = None,
-        recheck: Callable[[], Awaitable[None]] | None = None,
+        recheck: Recheck | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) Broadcast ``signed`` on the event loop
         once ``recorded`` (its record on the store's writer) is durable and every broadcast
@@ -89,8 +89,9 @@ class SigningLane:
         the chain replaced before its turn came (never sent: resend68, an old chain's
         settlement waiting behind a send was sent to the chain that replaced it), or what
         ``recheck`` raises (awaited right before the send, once no doubt holds it, and
-        again after any doubt its waits met: ``BatchTx``'s, revert79; review79b: a doubt
-        that the watcher's poll found in them, the send went out in it).
+        again after any doubt its waits met, given the seconds doubts held it: ``BatchTx``'s,
+        revert79; review79b: a doubt that the watcher's poll found in them, the send went out
+        in it).
         ``unsendable`` (a settlement's), asked right after it: why it must not go (given
         the seconds a doubt held it), then cancelled at its nonce instead, never sent
         (``_withheld``; the future gives None)."""
@@ -105,7 +106,7 @@ class SigningLane:
         times: FlightTimes | None,
         view: ChainView | None,
         unsendable: Unsendable | None = None,
-        recheck: Callable[[], Awaitable[None]] | None = None,
+        recheck: Recheck | None = None,
     ) -> asyncio.Future[Receipt | None]:
         """(``_send_lock`` held) ``signed``'s broadcast, after every one queued before it,
         sent only while the node's view is ``view`` (the one it was signed in)."""
@@ -123,7 +124,7 @@ class SigningLane:
         times: FlightTimes | None,
         view: ChainView | None,
         unsendable: Unsendable | None = None,
-        recheck: Callable[[], Awaitable[None]] | None = None,
+        recheck: Recheck | None = None,
     ) -> Receipt | None:
         if recorded is not None:
             try:
@@ -141,7 +142,7 @@ class SigningLane:
             while True:  # (a doubt begun in the recheck's waits holds it too: review79b)
                 held += await self._undoubted(f"broadcast of {signed.tx_hash}")
                 if recheck is not None:  # (its matches looked at again: revert79)
-                    await recheck()
+                    await recheck(held)
                 if not self.async_sends.doubted():
                     break
             self._same_chain(signed, view)
@@ -315,6 +316,9 @@ class SigningLane:
         self.mined_past = max(self.mined_past, nonce + 1)
 
 
+Recheck = Callable[[float], Awaitable[None]]
+"""A settlement's last look before its send (``BatchTx._recheck``), given the seconds a doubt
+held it: it raises if the send must not go (``SigningLane.broadcast_after``)."""
 Unsendable = Callable[[float], str]
 """Why a settlement signed and queued must not be sent now ("": it may), given the seconds a
 doubt held its send (``SigningLane._broadcast``; ``BatchTx._sign_and_queue`` makes it)."""

@@ -11,12 +11,20 @@ A feed's announcement the chain contradicts (no block at its number, or another 
 the chain has nothing newer: a lying or broken feed) started a hold of signing each time,
 without end if the feed re-announced after every poll; now the feed is distrusted for
 ``DISTRUST`` seconds (doubled for each lie in a row, up to ``MAX_DISTRUST``): its
-announcements are dropped and the watcher polls meanwhile."""
+announcements are dropped and the watcher polls meanwhile.
+
+review80: a provider's WebSocket and JSON-RPC are often two backends behind a balancer, and
+the feed's announces a block before the reads' has it: each such announcement was a lie,
+the distrust doubled at each (a block on our head never resets the run) to 10 minutes, an
+honest feed not listened to for good. Now the chain's block at a contradicted
+announcement's number, once read (``settled``), judges it: the very block announced is the
+reads' lag, the distrust it made lifted and its lie taken back (``lags``)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.mirror import Header
@@ -47,6 +55,15 @@ class Feed:
         self.owed = False
         """A lie found since the last poll's answer: that answer bounds the chain's words
         read meanwhile (``PollLoop.lied``)."""
+        self.suspect: Header | None = None
+        """The last announcement the chain contradicted, till the chain's block at its
+        number is read (``settled``): the same one, the reads' backend lagged."""
+        self.lags = 0
+        """Contradicted announcements the chain bore out later (taken back from ``lies``)."""
+        self.distrust = 0.0
+        """Seconds of the last distrust (``DISTRUST``, doubled for each lie in a row)."""
+        self._before = (0.0, 0)  # (the distrust and the run before the suspect's lie)
+        self._since: dict[str, None] = {}  # (hashes heard since the last lie, the newest)
         self._until = 0.0  # (monotonic: distrusted till then)
         self._run = 0  # (lies in a row: each doubles the distrust)
 
@@ -60,6 +77,10 @@ class Feed:
             return False
         remember(self.announced, header)
         self._move_tip(header)
+        if self._run:  # (one of them applied ends the run: ``borne``)
+            self._since[header.hash] = None
+            if len(self._since) > ANNOUNCED_KEPT:
+                del self._since[next(iter(self._since))]
         return True
 
     def _move_tip(self, header: Header) -> None:
@@ -78,14 +99,28 @@ class Feed:
         """The chain confirmed what the feed announced (a block read as announced): a lie
         before it no longer doubles the next distrust."""
         self._run = 0
+        self._since.clear()
+
+    def borne(self, applied: Header | None) -> None:
+        """The node applied ``applied`` (its head): one announced since the last lie, the
+        chain confirmed the feed (``confirmed``). review80: only a far-ahead announcement
+        confirmed it, so a feed announcing each block on our head never ended a run, and a
+        lie weeks after the last one (a backend's glitch, a block orphaned at the tip) was
+        distrusted twice as long, up to 10 minutes for good."""
+        if self._run and applied is not None and applied.hash in self._since:
+            self.confirmed()
 
     def contradicted(self, header: Header, why: str) -> None:
         """The chain contradicts announced ``header`` (``why``): the feed is not listened to
         for a while, its announcements above the chain's dropped."""
+        if self.suspect is None or self.suspect.hash != header.hash:
+            self._before = self._until, self._run
+        self.suspect = header
         self.lies += 1
         self._run += 1
         self.owed = True
-        wait = min(MAX_DISTRUST, DISTRUST * 2 ** (self._run - 1))
+        self._since.clear()
+        wait = self.distrust = min(MAX_DISTRUST, DISTRUST * 2 ** (self._run - 1))
         self._until = time.monotonic() + wait
         for n in [n for n, h in self.announced.items() if n >= header.number]:
             del self.announced[n]
@@ -97,6 +132,24 @@ class Feed:
             "newHeads announced block %d (%s), which the chain contradicts (%s): "
             "its announcements are not listened to for %g s (polling meanwhile)",
             header.number, header.hash, why, wait,
+        )  # fmt: skip
+
+    def settled(self, at: Callable[[int], str | None]) -> None:
+        """The chain's block at the suspect's number, ``at(number)``'s hash (None: not read
+        yet): the announced one, the reads' backend was behind the feed's, and the distrust
+        the lie made is lifted (review80); another, the lie stands."""
+        s = self.suspect
+        if s is None or (hash_ := at(s.number)) is None:
+            return
+        self.suspect = None
+        if hash_ != s.hash:
+            return
+        self.lies -= 1
+        self.lags += 1
+        self._until, self._run = self._before
+        log.info(
+            "newHeads' block %d (%s) is the chain's: the reads' backend was behind the "
+            "feed's, not a lie (listened to again)", s.number, s.hash,
         )  # fmt: skip
 
     def header_at(self, number: int) -> Header | None:

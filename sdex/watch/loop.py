@@ -31,7 +31,7 @@ from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.mirror import Header, Mirror
 from sdex.store import StoreError
-from sdex.watch.blocks import Contradicted, Inconsistent, ReceiptComing
+from sdex.watch.blocks import Contradicted, Inconsistent, ReceiptComing, known_parent
 from sdex.watch.changes import STORE_WAIT, ChainReset
 from sdex.watch.feed import Feed
 from sdex.watch.fork import Behind, describe
@@ -332,12 +332,16 @@ class PollLoop:
         the catch-up after an outage stood under ``unreachable`` (intake refused every
         wallet order that needed a read, 503 "it cannot reach the chain", though it
         answered) and ``caught_up`` set, so nothing waited for it (``sdex.node.replayhold``)."""
+        self.feed.borne(self.mirror.head)  # (applied since: one announced after a lie?)
         self.feed.answered(latest)
+        self.feed.settled(lambda n: latest.hash if n == latest.number else self._kept_at(n))
         h = self.mirror.head
         if h is not None and latest.number <= h.number and latest.hash != h.hash:
             kept = {b.header.number: b.header.hash for b in self.mirror.blocks}
             if kept.get(latest.number, latest.hash) != latest.hash:  # (ours: a backend behind)
                 self.unapplied.replaced(latest.number)  # (a reorg: sign79)
+        elif h is not None and off(h, latest):  # (our head not the chain's: review80)
+            self.unapplied.replaced(h.number)
         if asked and self.feed.owed:
             self.feed.owed = False
             self.lied(latest.number)
@@ -346,6 +350,10 @@ class PollLoop:
         gap = -1 if head is None else latest.number - head.number
         if was in NOT_FOLLOWED and not self._replay and head is not None and gap > CATCH_UP_LAG:
             self.replaying(f"catching up {gap} blocks from block {head.number + 1} ({was})")
+
+    def _kept_at(self, number: int) -> str | None:
+        """The hash of the mirror's block at ``number`` (None: not kept)."""
+        return next((b.header.hash for b in self.mirror.blocks if b.header.number == number), None)
 
     def announced_root(self, number: int) -> str:
         """The ``transactionsRoot`` of block ``number`` as the headers last heard have it
@@ -377,6 +385,7 @@ class PollLoop:
                 log.debug("head not read before a send: %s", e)
             else:
                 self.unapplied.saw(number)
+                self.unapplied.heard = time.monotonic()  # (the chain's own word, as polled)
                 head = self.mirror.head
                 if head is None or number > head.number:
                     self._new_head.set()  # (read now, not at the next poll)
@@ -412,6 +421,14 @@ def status_of(e: Exception, url: str = "") -> tuple[str, str]:
     if isinstance(e, read):
         return "unreachable", describe(e)
     return "failing", describe(e)
+
+
+def off(head: Header, latest: Header) -> bool:
+    """Whether ``latest``, the block after ``head``'s number, is on another block than
+    ``head`` (a reorg under it: review80, the head was taken as applied and a block of our
+    own settlement alone on the new branch held nothing while the reorg was read)."""
+    after = latest.number == head.number + 1
+    return after and known_parent(latest.parent) and latest.parent != head.hash
 
 
 def _where(url: str) -> str:

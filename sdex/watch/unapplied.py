@@ -62,7 +62,10 @@ class Unapplied:
         """The longest of them, seconds."""
         self.heard = 0.0
         """When (monotonic) the chain last told the watcher its head (an announcement, a
-        poll's answer, a send's check: ``PollLoop.before_send``)."""
+        poll's answer, a send's check: ``PollLoop.before_send``). review80: an announcement
+        of a block below the highest known (a feed behind the chain, or repeating itself)
+        tells none: it made the head fresh, and a send right after it asked nothing, signed
+        against a book a block behind the chain."""
         self.send_waits = 0
         """Sends that waited for a block known since their signature (``settled``)."""
         self.send_waited = 0.0
@@ -76,11 +79,13 @@ class Unapplied:
         announcement; ``polled``: a poll's answer for the latest block, which also drops the
         blocks above it: the chain went back below them, a reorg or a rewind)."""
         known = self.known
-        self.heard = time.monotonic()
+        last = known[-1][0] if known else self.applied
+        if polled or number > last:  # (review80: an old head again is no news of the head)
+            self.heard = time.monotonic()
         if polled:
             while known and known[-1][0] > number:
                 known.pop()
-        last = known[-1][0] if known else self.applied
+            last = known[-1][0] if known else self.applied
         if number > self.applied and number > last:
             # Every block up to it, each known from now: one between was never heard of
             # (polled, no newHeads; an announcement missed) but is there, and may be another
