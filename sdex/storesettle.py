@@ -91,9 +91,11 @@ _UNPARSEABLE: set[str] = set()
 
 
 def pending_rows(db: sqlite3.Connection) -> list[Any]:
+    """The pending rows in nonce order, those at one nonce in the order recorded (the
+    latest last: a start in doubt adopts it, ``Reconcile._unread``)."""
     return db.execute(
         "SELECT tx_hash, nonce, raw_tx, pairs, status FROM settlements"
-        " WHERE status='pending' ORDER BY nonce"
+        " WHERE status='pending' ORDER BY nonce, created_at"
     ).fetchall()
 
 
