@@ -20,14 +20,13 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chainnode import Engine
-from sdex.mirror.doubt import ChainDoubt
 from sdex.settlement import Outcome, batchtx, lane
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
 from tests.rpcfault import Gate, dropping_proxy, gated_proxy
 from tests.test_count77_lied_count import counts
-from tests.test_doubt78_held_sends import sends
-from tests.test_held79_doubt_settlements import BOUND, WHY, proven
+from tests.test_doubt78_held_sends import sends, sent_past_the_count
+from tests.test_held79_doubt_settlements import BOUND, WHY, doubt_gating, proven
 from tests.test_settlement_fallback import pair, running_settler
 
 
@@ -48,9 +47,7 @@ async def test_bytes_the_chain_dropped_are_not_sent_again_after_a_long_doubt(
     with dropping_proxy(chain.rpc.url, settlement) as (url, dropped):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, results):
-            doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
-            doubt.changed = s.wake
+            doubt = doubt_gating(s)
             operator = s.sender.address
             before = counts(chain, operator)
             s.submit([pair(c, 0)])
@@ -90,18 +87,9 @@ async def test_a_too_high_refusals_resend_held_past_the_bound_is_cancelled(
     with gated_proxy(chain.rpc.url, [gate]) as url:
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, results):
-            doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
-            doubt.changed = s.wake
-            s.submit([pair(c, 0)])  # (an honest count: signed, mined)
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+            doubt = doubt_gating(s)
             operator = s.sender.address
-            before = counts(chain, operator)
-            s.sender.forget_nonce()
-            s.sender.learn_nonce(before[1] + 2)  # (past the count: "nonce too high")
-            gate.armed.set()
-            s.submit([pair(c, 1)])
-            await wait_for(gate.held.is_set, 30)
+            before = await sent_past_the_count(chain, c, s, results, gate)
             (tx,) = s.in_flight
             doubt.said(WHY)
             holds = s.doubt_holds
