@@ -1,0 +1,73 @@
+"""replay80: the leftovers of replay79/outage79 (wallet orders held while the mirror replays).
+
+A wallet's order held for the whole hold (5 s) then read with its account's other held orders
+(``sdex.ingest.holds.SharedReads``) waited the hold, the gather (0.5 s) and the intake's read
+deadline (8 s): up to 13.5 s, past the wallet client's 10 s (``sdex.client.DEFAULT_TIMEOUT``),
+which gave up on an order the node might still take. Now the read gets what is left of
+``ANSWER_WITHIN`` (9 s) from the start of the hold.
+
+Real Hardhat (the suite's chain), a real node and SQLite store, a real proxy on loopback
+(``tests/rpcfault.py``) holding the replay's last read and the held order's state read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sdex.chain.abi import ContractAbi
+from sdex.ingest.holds import ANSWER_WITHIN
+from sdex.node.replayhold import HOLD_SECONDS
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy
+from tests.test_node import ask
+from tests.test_outage79 import logs_from
+from tests.test_replay79 import timed
+
+E15 = 10**15
+SLACK = 1.5
+"""Seconds the answer may come after ``ANSWER_WITHIN`` (a loaded machine's loop turns)."""
+
+
+def state_reads(selector: str) -> Gate:
+    """A gate on the intake's ``getOrderStates`` read (``selector``: its 0x-hex)."""
+
+    def picks(calls: Calls) -> bool:
+        for call in calls:
+            p = call.get("params")
+            if call.get("method") == "eth_call" and isinstance(p, list) and p:
+                data = p[0].get("data") or p[0].get("input") if isinstance(p[0], dict) else None
+                if isinstance(data, str) and data.startswith(selector):
+                    return True
+        return False
+
+    return Gate(picks)
+
+
+async def test_a_held_orders_shared_read_ends_within_the_clients_timeout(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    top = [int(c.rpc.call("eth_blockNumber"), 16)]  # (a fresh store replays from deploy)
+    replay = logs_from(top)
+    replay.armed.set()
+    selector = "0x" + ContractAbi.load("Exchange").fn("getOrderStates").selector.hex()
+    read = state_reads(selector)
+    with gated_proxy(c.rpc.url, [replay, read]) as url:
+        cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
+        async with running_node(cfg) as (node, api):
+            node.watcher.stall = NOT_HUNG  # (the held read is a slow replay, not a hang)
+            await wait_for(replay.held.is_set, timeout=120)
+            assert not node.mirror_ready()
+            read.armed.set()  # (the held order's read, after the hold's whole 5 s, hangs)
+            signed = c.sign(ask(c, 1, E15, 3_000_000, salt=80_000 + top[0]))
+            code, body, took = await timed(api, signed)
+            assert node.replay_hold.timed_out == 1  # (held the whole hold, then read)
+            assert read.held.is_set()  # (its read was asked, and hung)
+            assert code == 503 and "try again" in str(body), body  # (nothing taken)
+            # (was 13.5 s: the hold, the gather, the read's 8 s; the client gives up at 10)
+            assert HOLD_SECONDS < took <= ANSWER_WITHIN + SLACK, took
+            read.release.set()
+            replay.release.set()
+            await wait_for(node.mirror_ready, timeout=120)
+            code, _ = await api.post_order(signed)  # (posted again: taken now)
+            assert code == 201
