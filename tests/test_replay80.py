@@ -15,7 +15,9 @@ from pathlib import Path
 
 from sdex.chain.abi import ContractAbi
 from sdex.ingest.holds import ANSWER_WITHIN
+from sdex.node import records
 from sdex.node.replayhold import HOLD_SECONDS
+from sdex.watch import loop
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy
@@ -71,3 +73,11 @@ async def test_a_held_orders_shared_read_ends_within_the_clients_timeout(
             await wait_for(node.mirror_ready, timeout=120)
             code, _ = await api.post_order(signed)  # (posted again: taken now)
             assert code == 201
+
+
+def test_the_mirrors_lag_is_the_catch_ups() -> None:
+    """A catch-up says ``replaying`` (wallet orders wait for the mirror) exactly past the lag
+    the mirror stops judging at: smaller, orders read one by one with nothing replaying;
+    larger, held for nothing. One number (``MIRROR_MAX_LAG = CATCH_UP_LAG``), checked here in
+    case someone makes them two again."""
+    assert records.MIRROR_MAX_LAG == loop.CATCH_UP_LAG
