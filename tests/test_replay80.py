@@ -11,12 +11,22 @@ Real Hardhat (the suite's chain), a real node and SQLite store, a real proxy on 
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sqlite3
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from sdex.chain.abi import ContractAbi
 from sdex.ingest.holds import ANSWER_WITHIN
-from sdex.node import records
+from sdex.node import records, verdicts
+from sdex.node.core import Node
+from sdex.node.registry import OrderRegistry, Record
 from sdex.node.replayhold import HOLD_SECONDS
+from sdex.order import SignedOrder
+from sdex.store import StoredOrder
 from sdex.watch import loop
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -81,3 +91,93 @@ def test_the_mirrors_lag_is_the_catch_ups() -> None:
     larger, held for nothing. One number (``MIRROR_MAX_LAG = CATCH_UP_LAG``), checked here in
     case someone makes them two again."""
     assert records.MIRROR_MAX_LAG == loop.CATCH_UP_LAG
+
+
+RECHECKED = 600
+"""Closed stored orders a kill left due a recheck, in the start's recheck test."""
+PART = 64
+"""``RECHECK_PART`` there: at most this many of them held again or judged in one loop turn."""
+
+
+def stored_closed(db: Path, orders: list[SignedOrder]) -> None:
+    """``orders`` stored closed ``filled`` (the chain never filled them) and due a recheck,
+    as a kill would leave them (rows written as the store writes them)."""
+    con = sqlite3.connect(db)
+    seq = con.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()[0]
+    cols = "hash, seq, maker, maker_token, taker_token, order_json, status, reason, filled,"
+    cols += " source, created_at, updated_at, taker"
+    rows = []
+    for k, s in enumerate(orders, start=seq + 1):
+        o, text = s.order, json.dumps(s.to_json(), separators=(",", ":"))
+        rows.append((s.hash_hex.lower(), k, o.maker, o.maker_token, o.taker_token, text,
+                     "filled", "filled", str(o.maker_amount), "api", 0.0, 0.0,
+                     o.taker.lower()))  # fmt: skip
+    con.executemany(f"INSERT INTO orders ({cols}) VALUES ({','.join('?' * 13)})", rows)
+    con.executemany("INSERT INTO rechecks (order_hash) VALUES (?)", [(r[0],) for r in rows])
+    con.commit()
+    con.close()
+
+
+async def test_a_starts_rechecks_are_held_and_judged_a_part_a_loop_turn(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """replay80: the orders a kill left due a recheck were held again and judged in one turn
+    of the loop each step (50,000: turns of 0.4-0.5 s before the node was ready, its port
+    answering nothing; bench/replay80_recheck_turns.py). Now ``RECHECK_PART`` a turn."""
+    c = chain
+    monkeypatch.setattr(verdicts, "RECHECK_PART", PART, raising=False)
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg):
+        pass  # (the store made: its schema, its chain)
+    signed = [
+        c.sign(ask(c, 1 + k % 4, E15, 3_000_000 + k, salt=800_000 + k)) for k in range(RECHECKED)
+    ]
+    stored_closed(cfg.db, signed)
+    counts = {"held": 0, "judged": 0}
+    judged_now: set[bytes] = set()  # (orders looked at in this turn: some are looked up twice)
+    during = [False]
+    held_again, look = OrderRegistry.load_stored, OrderRegistry.load
+
+    def load_stored(self: OrderRegistry, s: StoredOrder) -> Record:
+        counts["held"] += during[0]
+        return held_again(self, s)
+
+    def load(self: OrderRegistry, h: bytes) -> Record | None:
+        if during[0]:
+            judged_now.add(h)
+        return look(self, h)
+
+    recheck = Node._recheck_stored
+
+    async def watched(self: Node) -> None:
+        during[0] = True
+        try:
+            await recheck(self)
+        finally:
+            during[0] = False
+
+    monkeypatch.setattr(OrderRegistry, "load_stored", load_stored)
+    monkeypatch.setattr(OrderRegistry, "load", load)
+    monkeypatch.setattr(Node, "_recheck_stored", watched)
+    turns: list[tuple[int, int]] = []  # (held, judged) in each turn of the loop
+
+    async def ticker() -> None:
+        last = counts["held"]
+        while True:
+            await asyncio.sleep(0)
+            turns.append((counts["held"] - last, len(judged_now)))
+            last, counts["judged"] = counts["held"], counts["judged"] + len(judged_now)
+            judged_now.clear()
+
+    tick = asyncio.ensure_future(ticker())
+    try:
+        async with running_node(cfg) as (node, api):
+            assert counts["held"] == RECHECKED  # (every one held again, from its row)
+            assert counts["judged"] >= RECHECKED  # (and looked at)
+            assert max(h for h, _ in turns) <= PART, max(turns)  # (was all 600 in one turn)
+            assert max(j for _, j in turns) <= PART, max(turns)
+            assert not node._recheck, len(node._recheck)  # all judged at the start, as before
+            statuses = Counter([await api.status(s) for s in signed[:: RECHECKED // 20]])
+            assert "filled" not in statuses, statuses  # (the chain never filled them)
+    finally:
+        tick.cancel()
