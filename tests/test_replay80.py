@@ -33,7 +33,7 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy
 from tests.test_node import ask
 from tests.test_outage79 import logs_from
-from tests.test_replay79 import timed
+from tests.test_replay79 import HOLD, timed
 
 E15 = 10**15
 SLACK = 1.5
@@ -181,3 +181,59 @@ async def test_a_starts_rechecks_are_held_and_judged_a_part_a_loop_turn(
             assert "filled" not in statuses, statuses  # (the chain never filled them)
     finally:
         tick.cancel()
+
+
+PEERS = 8
+PEER_ORDERS = 20
+"""Each peer's new orders pushed during the replay (4 makers in all)."""
+PEER_MAKERS = 4
+
+
+async def test_peers_orders_during_the_start_replay_wait_for_the_mirror(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """replay80: a peer's copy needing a read while the mirror replays was read at once,
+    alone, a token of its peer's budget each (bench/replay80_peer_reads.py: 8 peers' 100
+    each, 800 rows and tokens, the peers' lane burst 1,000; more met THROTTLED). Now it
+    waits for the mirror, in a hold of its own, as a wallet's does."""
+    c = chain
+    top = [int(c.rpc.call("eth_blockNumber"), 16)]  # (a fresh store replays from deploy)
+    replay = logs_from(top)
+    replay.armed.set()
+    with gated_proxy(c.rpc.url, [replay]) as url:
+        cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
+        async with running_node(cfg) as (node, api):
+            node.watcher.stall = NOT_HUNG  # (the held read is a slow replay, not a hang)
+            await wait_for(replay.held.is_set, timeout=120)
+            assert not node.mirror_ready()
+            salt = 802_000 + top[0] * 1_000
+            pushed = {
+                f"{k:064x}": [
+                    c.sign(ask(c, 1 + (k + i) % PEER_MAKERS, E15, 3_000_000 + i, salt=salt + n))
+                    for i, n in enumerate(range(k * PEER_ORDERS, (k + 1) * PEER_ORDERS))
+                ]
+                for k in range(PEERS)
+            }
+            hold = getattr(node, "peer_replay_hold", None)
+            if hold is not None:
+                hold.seconds = HOLD  # (a loaded machine's replay is not timed here)
+            pushes = [
+                asyncio.ensure_future(node.submit_many_from_peer([s.to_json() for s in o], p))
+                for p, o in pushed.items()
+            ]
+
+            def all_in() -> bool:  # answered (read at once), or all waiting for the mirror
+                held = 0 if hold is None else hold.now
+                return all(p.done() for p in pushes) or held == PEERS * PEER_ORDERS
+
+            await wait_for(all_in, timeout=120)
+            assert not node.mirror_ready()  # (still replaying: the gate holds its last read)
+            replay.release.set()
+            verdicts = Counter(v for vs in await asyncio.gather(*pushes) for v in vs)
+            assert verdicts == {"accepted": PEERS * PEER_ORDERS}, verdicts
+            # (was 160: a read each, read at once; now a first-seen maker's one)
+            assert node.peer_intake.read <= PEER_MAKERS, node.peer_intake.read
+            assert node.peer_intake.throttled == 0
+            _, health = await api.get("/health")
+            shown = health["chainMirror"]["peerReplayHold"]
+            assert shown["held"] == PEERS * PEER_ORDERS and shown["now"] == 0, shown

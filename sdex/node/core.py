@@ -40,7 +40,12 @@ from sdex.node.held import EVICT_BATCH
 from sdex.node.process import http_url
 from sdex.node.readbudget import STRANGERS, ReadBudget, ReadCeiling
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult
-from sdex.node.replayhold import ReplayHold
+from sdex.node.replayhold import (
+    MAX_PEER_HELD,
+    MAX_PEER_HELD_PER_SENDER,
+    PEER_HOLD_SECONDS,
+    ReplayHold,
+)
 from sdex.node.startchain import NodeStartChain
 from sdex.order import Domain
 from sdex.settlement import Settler
@@ -151,7 +156,11 @@ class Node(NodeStartChain):
         ceiling = ReadCeiling(cfg.chain_read_total)  # (all senders together)
         self.read_budget = ReadBudget(cfg.chain_read_limit, ceiling, "wallets")
         # wallet orders wait (bounded) for a replaying mirror, not read one by one (replay79)
-        self.replay_hold = ReplayHold(self.replayed, lambda: self.watcher.status in FOLLOWING)
+        following = lambda: self.watcher.status in FOLLOWING  # noqa: E731
+        self.replay_hold = ReplayHold(self.replayed, following)
+        self.peer_replay_hold = ReplayHold(  # (peers' copies, as wallets': replay80)
+            self.replayed, following, MAX_PEER_HELD, MAX_PEER_HELD_PER_SENDER, PEER_HOLD_SECONDS
+        )
         self.peer_read_budget = ReadBudget(  # (a bucket per peer with a bound of its own)
             cfg.peer_chain_read_limit,
             ceiling,

@@ -119,6 +119,7 @@ class NodeState:
     peer_read_budget: ReadBudget
     """Chain reads per peer (``NodeConfig.peer_chain_read_limit``)."""
     replay_hold: ReplayHold
+    peer_replay_hold: ReplayHold
     """Wallet orders waiting for a replaying mirror (``sdex.node.replayhold``)."""
     sender: Sender
     settler: Settler
