@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -132,6 +133,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         return out
     finally:
         dev.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
