@@ -77,6 +77,8 @@ class PeerChecks:
         """Intake calls made."""
         self.merged = 0
         """Of those, calls that took the orders of more than one check."""
+        self.unpaid = 0
+        """Pushed orders rejected unchecked, their pusher in debt (``Hooks.over``)."""
 
     @property
     def pending_reads(self) -> int:
@@ -192,7 +194,9 @@ class PeerChecks:
             if n <= 0:
                 (done if entry.finished else out).append(entry)  # (the rest: reads)
                 continue
-            if self._hooks.banned(entry.sender) or (entry.pays and self._hooks.over(entry.sender)):
+            banned = self._hooks.banned(entry.sender)
+            if banned or (entry.pays and self._hooks.over(entry.sender)):
+                self.unpaid += 0 if banned else n
                 entry.given = len(entry.orders)
                 entry.got += n
                 entry.results[-n:] = ["rejected"] * n

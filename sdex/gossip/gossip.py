@@ -476,7 +476,8 @@ class Gossip:
         timing = {"checkTiming": self.check_timing.to_json(), "gc": GC_PAUSES.to_json(),
                   "pushTiming": self.push_timing.to_json(), "threadCpu": thread_cpu(),
                   "loopTurns": LOOP_TURNS.to_json()}  # fmt: skip
-        groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged}
+        groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged,
+                  "intakeUnpaid": self.checks.unpaid}  # fmt: skip
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing,
                 **groups, "timerWakeups": self.timer_wakeups,
                 "refusals": self.refusals.to_json(),
