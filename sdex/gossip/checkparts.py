@@ -73,13 +73,16 @@ class Group:
     """One intake call's orders, (check, index of its order) each; those with no verdict yet
     once its turn ended on reads (``pending``: each counted against its sender's bound)."""
 
-    __slots__ = ("entries", "meter", "objs", "paid", "pending", "reading", "senders", "shares",
-                 "slots", "task", "waiters")  # fmt: skip
+    __slots__ = ("entries", "fresh", "meter", "objs", "paid", "pending", "reading", "senders",
+                 "shares", "slots", "task", "waiters")  # fmt: skip
 
     def __init__(self) -> None:
         self.slots: list[tuple[Entry, int]] = []
         self.shares: list[tuple[Entry, int, int]] = []
         """(check, its first order here, how many), in the call's order."""
+        self.fresh: list[int] = []
+        """Of each share's orders, those not held here as the group formed (``known``):
+        what its sender pays for (flood80)."""
         self.objs: list[object] = []
         self.senders: list[str] = []
         self.entries: list[Entry] = []
@@ -140,6 +143,9 @@ class CheckHooks:
     over: Callable[[str], bool] = lambda _sender: False
     """Is this pusher in debt (its request budget spent)? Its pushed orders not taken yet
     are rejected unchecked (no penalty: anti-entropy fetches them, unpaid, in its rounds)."""
+    known: Callable[[object], bool] = lambda _obj: False
+    """Is this order a copy of one held here (``known_copy``)? Its intake answers ``known`` at
+    once: its pusher pays none of its group's loop time, nor ``ORDER_UNMEASURED`` (flood80)."""
     owner: Callable[[str], str] = lambda sender: sender
     """Whose bound a sender's pending reads count against: an admitted peer's of standing
     its own, all strangers' and newcomers' one (keys are free to make, and admission cheap:

@@ -120,6 +120,7 @@ class Gossip:
                 owner=self.reads_owner,
                 paid=lambda sender, seconds, orders: self.intake_paid(sender, seconds, orders),
                 over=lambda sender: self.intake_over(sender),
+                known=lambda obj: self.node.known_copy(obj),
             )
         )
         """One group of peers' new orders in the intake at a time: peers never starve
