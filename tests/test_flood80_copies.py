@@ -30,7 +30,7 @@ from sdex import httpkit
 from sdex.gossip import GossipConfig, NodeKey
 from sdex.gossip.client import PeerClient
 from sdex.gossip.gate import PEER_LIMITER_KEY
-from sdex.gossip.metered import INTAKE_SHARE, Crowding
+from sdex.gossip.metered import INTAKE_SHARE, ORDER_UNMEASURED, SIGNATURE_UNMEASURED, Crowding
 from sdex.httpkit import RateLimit
 from tests.p2putil import Member, MemoryNode, order, serve_gossip
 
@@ -136,3 +136,56 @@ async def test_a_copy_held_by_its_turn_costs_its_pusher_no_intake(
     # Before: half of the group's loop time (A's new orders') and ORDER_UNMEASURED each, and
     # A half of its own (DEAR 0.005: B 36-75 tokens, A as much, where A's batch was 67).
     assert spent["b"] < 0.25 * new_orders, spent
+
+
+class OnLoop(MemoryNode):
+    """A node whose intake "recovers" each new order's signature on its loop (as the node's
+    ``EcdsaBatcher`` does while no core is spare: ``recovered``) or on a worker: ``DEAR`` /
+    10 of the loop's wall clock an order either way (the loop's part of it, measured)."""
+
+    recovered = True
+
+    async def submit_from_peer(self, obj: object, peer: str) -> str:
+        if isinstance(obj, dict) and obj.get("hash") not in self.orders:
+            end = time.perf_counter() + DEAR / 10
+            while time.perf_counter() < end:
+                pass
+            self.on_loop += self.recovered
+        return await super().submit_from_peer(obj, peer)
+
+
+@pytest.mark.parametrize("recovered", [True, False])
+@pytest.mark.parametrize("crowded", [1.0, 20.0])
+async def test_a_signature_recovered_on_the_loop_is_charged_once(
+    recovered: bool, crowded: float
+) -> None:
+    """``ORDER_UNMEASURED`` is what a new order costs the node outside the intake's steps,
+    its signature's recovery on the ECDSA worker most of it (``SIGNATURE_UNMEASURED``). On a
+    crowded machine the node recovers them on its loop, inside those steps: their time was
+    measured, and charged again, ``crowded`` times 50 us an order (up to 1 ms of the loop
+    each at crowded 20, a third of an honest pusher's intake charge in ``bench/gossip.py``'s
+    8 nodes). Now a pusher pays for the orders recovered on the loop by their steps only;
+    those recovered on the worker as before."""
+    member = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=OnLoop, limit=LIMIT)
+    assert isinstance(member.node, OnLoop)
+    member.node.recovered = recovered
+    await member.gossip.start()
+    member.gossip.peer_costs.crowding = Crowded(crowded)
+    pusher = NodeKey.generate()
+    assert member.gossip.peers.admit(pusher.node_id, "http://127.0.0.1:9") is not None
+    orders = [order(i) for i in range(3 * BATCH)]
+    try:
+        async with aiohttp.ClientSession() as session:
+            got = await push(PeerClient(session, pusher, "http://127.0.0.1:9"), member, orders)
+    finally:
+        await member.runner.shutdown()
+        await member.gossip.stop()
+        await member.runner.cleanup()
+    assert got["accepted"] == len(orders), got
+    costs = member.gossip.peer_costs
+    assert costs.intake_orders == len(orders)
+    unmeasured = ORDER_UNMEASURED - (SIGNATURE_UNMEASURED if recovered else 0.0)
+    owed = (costs.intake_seconds + len(orders) * unmeasured * crowded) * RATE / INTAKE_SHARE
+    # before, recovered on the loop: len(orders) * SIGNATURE_UNMEASURED * crowded more
+    # (2 and 40 tokens at crowded 1 and 20)
+    assert costs.intake_tokens == pytest.approx(owed, rel=1e-6), (costs.intake_tokens, owed)

@@ -225,6 +225,7 @@ class PeerChecks:
             if entry.began is None:
                 entry.began = now
             self._end(entry)
+        group.on_loop = self._hooks.on_loop()
         return group if group.slots else None
 
     async def _metered(self, group: Group) -> None:
@@ -251,10 +252,12 @@ class PeerChecks:
         group.paid += seconds
         fresh = sum(group.fresh)
         try:
+            on_loop, group.on_loop = group.on_loop, self._hooks.on_loop()
+            on_loop = group.on_loop - on_loop  # (recovered on the loop since: its steps')
             for (entry, _start, n), new in zip(group.shares, group.fresh, strict=True):
                 if entry.pays:
                     part = new / fresh if fresh else n / len(group.slots)
-                    self._hooks.paid(entry.sender, seconds * part, new)
+                    self._hooks.paid(entry.sender, seconds * part, new, round(on_loop * part))
         except Exception:  # (a charge never costs a verdict)
             log.exception("charging a push's intake failed")
 
