@@ -13,7 +13,8 @@ clock on each new order (none on a copy it holds, as the node's ``known_copy``).
 push of ``BATCH`` new orders is held in the intake while peer B pushes copies of them and
 peer A pushes ``BATCH`` new orders of its own; both wait in the queue and go in one group
 once X's are held. The budget's clock stands still (no refill): what each was charged is
-its bucket's burst less what is left."""
+its bucket's burst less what is left. And a new order whose signature the node recovered on its
+loop is charged for it once (``test_a_signature_recovered_on_the_loop_is_charged_once``)."""
 
 from __future__ import annotations
 
