@@ -152,6 +152,10 @@ class NodePeerIntake(NodeIntake):
         """``_known_copy`` for gossip: a push of copies held here skips the check's queue."""
         return self._known_copy(obj)
 
+    def signatures_on_loop(self) -> int:
+        """Peers' orders' signatures recovered on the loop so far (``EcdsaBatcher.inline``)."""
+        return self.peer_intake.ecdsa.inline
+
     def _known_copy(self, obj: object) -> bool:
         """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,
         which only that order's maker could make; the fields are compared too)"""
