@@ -22,17 +22,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import argparse
 import asyncio
-import collections
 import gc
 import json
 import os
 import threading
 import time
-import traceback
 from typing import Any
 
 import node as nb
 from http_modes import devnet_node
+from loopstalls import GC, Watchdog, ours, tick_until_walked
 from review73_rejudge_walk import fill, mark
 
 import sdex
@@ -40,83 +39,15 @@ from sdex.node.config import NodeConfig
 from sdex.node.main import serve
 
 
-class GcTimes:
-    """The collector's runs (``gc.callbacks``): generation, start and length, each."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[int, float, float]] = []
-        self._at = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._at = time.perf_counter()
-        else:
-            self.runs.append((info["generation"], self._at, time.perf_counter() - self._at))
-
-    def within(self, start: float, end: float) -> list[list[float]]:
-        """[generation, ms] of the runs that began between ``start`` and ``end``."""
-        return [[g, round(d * 1000)] for g, at, d in self.runs if start <= at <= end]
-
-
-GC = GcTimes()
-
-
-class Watchdog:
-    """Samples ``thread_id``'s stack while the loop's last tick is older than ``stall``."""
-
-    def __init__(self, thread_id: int, stall: float) -> None:
-        self.thread_id, self.stall = thread_id, stall
-        self.tick = time.perf_counter()
-        self.stalls: list[dict[str, Any]] = []
-        self._samples: collections.Counter[str] = collections.Counter()
-        self._since: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            now, tick = time.perf_counter(), self.tick
-            if now - tick > self.stall:
-                self._since = tick
-                frame = sys._current_frames().get(self.thread_id)
-                if frame is not None:
-                    ours = [
-                        f"{Path(f.filename).name}:{f.lineno} {f.name}"
-                        for f in traceback.extract_stack(frame)
-                        if "/sdex/" in f.filename
-                    ]
-                    self._samples[" <- ".join(reversed(ours[-6:]))] += 1
-            elif self._since is not None:
-                self.stalls.append({
-                    "ms": round((tick - self._since) * 1000),
-                    "gc": GC.within(self._since, tick),
-                    "stacks": self._samples.most_common(3),
-                })  # fmt: skip
-                self._since, self._samples = None, collections.Counter()
-
-
 async def start(cfg: NodeConfig, stall: float) -> dict[str, Any]:
-    dog = Watchdog(threading.get_ident(), stall)
+    dog = Watchdog(threading.get_ident(), stall, ours, top=3)
     t0 = time.perf_counter()
     async with serve(cfg) as node:
         ready = time.perf_counter() - t0
         dog.start()
-        walked = 0.0
-        while not walked:
-            await asyncio.sleep(0.005)
-            now = dog.tick = time.perf_counter()
-            if not (getattr(node, "rejudging", False) or node.store.rejudge_due):
-                walked = now - t0
-            if now - t0 > 1200:
-                raise TimeoutError("the walk took over 20 minutes")
-        dog.stop()
+        walked, _ = await tick_until_walked(node, t0, ready, 0.0, dog.saw)
+        dog.done.set()
+        dog.join(5)
     longest = sorted(dog.stalls, key=lambda s: -s["ms"])[:8]
     return {"ready_s": round(ready, 2), "walked_s": round(walked, 2), "stalls": longest}
 

@@ -755,6 +755,7 @@ async def measure(
     for rate, p, h0, h1, cpu, drained, trace in windows:
         run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
         run["peer_requests"] = peer_requests(h0, h1)
+        run["peer_refusals"] = peer_refusals(h0, h1)
         run["runnable_trace"] = trace
         out.append(run)
     return out
@@ -1109,6 +1110,42 @@ def peer_requests(h0: list[dict[str, Any]], h1: list[dict[str, Any]]) -> dict[st
         for k, v in _flat(y).items():  # (gossip78: ``intake``, a dict of its own)
             got[k] = got.get(k, 0) + v - _flat(x).get(k, 0)
     return {k: round(v, 3) for k, v in got.items()}
+
+
+def peer_refusals(h0: list[dict[str, Any]], h1: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the nodes refused one another over the window, all nodes together (flood80):
+    their requests refused over a peer's budget (``peerRequests.throttled``: 429s and
+    streams closed), the most on one node, the refusal gate's (``refusals``: 401s, a
+    stranger's 429s, replays; ``gated``, 429 by client address), the pushes that got no
+    answer (``pushTiming.failed``) and the pushed orders rejected unchecked, their pusher in
+    debt (``intakeUnpaid``); None where a node did not report it."""
+
+    def delta(path: tuple[str, ...]) -> list[int] | None:
+        out = []
+        for a, b in zip(h0, h1, strict=True):
+            x, y = a.get("gossip"), b.get("gossip")
+            for k in path:
+                x = x.get(k) if isinstance(x, dict) else None
+                y = y.get(k) if isinstance(y, dict) else None
+            if not (isinstance(x, int) and isinstance(y, int)):
+                return None
+            out.append(y - x)
+        return out
+
+    throttled = delta(("peerRequests", "throttled"))
+    got: dict[str, Any] = {
+        "throttled": None if throttled is None else sum(throttled),
+        "throttled_most_on_one_node": None if throttled is None else max(throttled),
+    }
+    for name, path in (
+        ("refused", ("refusals", "refused")),
+        ("gated", ("refusals", "gated")),
+        ("pushes_failed", ("pushTiming", "failed")),
+        ("orders_rejected_pusher_in_debt", ("intakeUnpaid",)),
+    ):
+        d = delta(path)
+        got[name] = None if d is None else sum(d)
+    return got
 
 
 def _flat(counts: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -33,6 +33,7 @@ from typing import Any
 
 import node as nb
 from http_modes import devnet_node
+from loopstalls import tick_until_walked
 from review73_rejudge_walk import fill, mark
 
 import sdex
@@ -45,20 +46,9 @@ async def start(cfg: NodeConfig) -> dict[str, float]:
     t0 = time.perf_counter()
     async with serve(cfg) as node:
         ready = time.perf_counter() - t0
-        gaps: list[float] = []
-        last = time.perf_counter()
-        walked = 0.0
         # until the walk's end (bounded by 20 minutes), and at least 5 s (the reference: the
         # same ticker on a node with nothing to walk)
-        while not walked or last - t0 < ready + 5:
-            await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-            if not walked and not (getattr(node, "rejudging", False) or node.store.rejudge_due):
-                walked = now - t0
-            if now - t0 > 1200:
-                raise TimeoutError("the walk took over 20 minutes")
+        walked, gaps = await tick_until_walked(node, t0, ready, 5.0, lambda now: None)
     gaps.sort()
     return {"ready_s": round(ready, 2), "walked_s": round(walked, 2),
             "gap_max_ms": round(gaps[-1] * 1000, 1),

@@ -30,43 +30,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import argparse
 import asyncio
-import collections
 import gc
 import http.client
 import json
 import os
 import threading
 import time
-import traceback
 from typing import Any
 
 import node as nb
 from http_modes import devnet_node
+from loopstalls import GC, Watchdog, innermost, tick_until_walked
 from review73_rejudge_walk import fill, mark
 
 import sdex
 from sdex.node.config import NodeConfig
 from sdex.node.main import serve
 
-
-class GcTimes:
-    """The collector's runs (``gc.callbacks``): generation, start and length, each."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[int, float, float]] = []
-        self._at = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._at = time.perf_counter()
-        else:
-            self.runs.append((info["generation"], self._at, time.perf_counter() - self._at))
-
-    def within(self, start: float, end: float) -> list[tuple[int, float]]:
-        return [(g, round(d * 1000, 1)) for g, at, d in self.runs if start <= at <= end]
-
-
-GC = GcTimes()
 SLOW: list[tuple[float, str]] = []
 """The loop's callbacks that took over 20 ms of its thread's CPU (``--handles``): ms, what."""
 
@@ -83,37 +63,6 @@ def time_handles() -> None:
             SLOW.append((round(took * 1000, 1), f"{self!r} {task!r}"[:400]))  # (where it waits)
 
     asyncio.events.Handle._run = timed  # type: ignore[method-assign]
-
-
-class Watchdog(threading.Thread):
-    """Samples the loop thread's innermost frames while its ticker is over ``stall`` late."""
-
-    def __init__(self, loop_thread: int, stall: float, trace: bool) -> None:
-        super().__init__(daemon=True)
-        self.loop_thread, self.stall, self.trace = loop_thread, stall, trace
-        self.tick = time.perf_counter()
-        self.stalls: list[dict[str, Any]] = []
-        self.done = threading.Event()
-        self._since: float | None = None
-        self._samples: collections.Counter[str] = collections.Counter()
-
-    def run(self) -> None:
-        while not self.done.wait(0.02):
-            now, tick = time.perf_counter(), self.tick
-            if now - tick > self.stall:
-                self._since = tick
-                frame = sys._current_frames().get(self.loop_thread) if self.trace else None
-                if frame is not None:
-                    inner = traceback.extract_stack(frame)[-4:]
-                    where = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in inner]
-                    self._samples[" <- ".join(reversed(where))] += 1
-            elif self._since is not None:
-                self.stalls.append({
-                    "ms": round((tick - self._since) * 1000),
-                    "gc": GC.within(self._since, tick),
-                    "frames": self._samples.most_common(2),
-                })  # fmt: skip
-                self._since, self._samples = None, collections.Counter()
 
 
 class Health(threading.Thread):
@@ -153,24 +102,14 @@ async def start(cfg: NodeConfig, stall: float, trace: bool) -> dict[str, Any]:
     t0 = time.perf_counter()
     async with serve(cfg) as node:
         ready = time.perf_counter() - t0
-        dog, health = Watchdog(threading.get_ident(), stall, trace), Health(cfg.port)
+        where = innermost if trace else None
+        dog, health = Watchdog(threading.get_ident(), stall, where), Health(cfg.port)
         dog.start()
         health.start()
         gc_from = len(GC.runs)
-        gaps: list[float] = []
         cpus: list[float] = []  # (the loop thread's CPU in one iteration: its turns' own)
         spin = asyncio.create_task(spinner(cpus))
-        last = time.perf_counter()
-        walked = 0.0
-        while not walked or last - t0 < ready + 5:
-            await asyncio.sleep(0.005)
-            now = dog.tick = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-            if not walked and not (getattr(node, "rejudging", False) or node.store.rejudge_due):
-                walked = now - t0
-            if now - t0 > 1200:
-                raise TimeoutError("the walk took over 20 minutes")
+        walked, gaps = await tick_until_walked(node, t0, ready, 5.0, dog.saw)
         spin.cancel()
         dog.done.set()
         health.done.set()

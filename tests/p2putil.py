@@ -90,6 +90,12 @@ class MemoryNode(Book):
         for i, v in enumerate(verdicts):
             yield i, v
 
+    on_loop = 0
+    """Signatures of peers' orders "recovered" on the loop (``signatures_on_loop``): a test's."""
+
+    def signatures_on_loop(self) -> int:
+        return self.on_loop
+
     def known_copy(self, obj: object) -> bool:
         """As the node's: the very same order (every field), not just its hash."""
         if not isinstance(obj, dict) or obj.get("forged") or not isinstance(obj.get("hash"), str):

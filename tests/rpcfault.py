@@ -56,6 +56,18 @@ def _proxy(upstream: str, intercept: Callable[[object], Answer | None]) -> Itera
         thread.join(5)
 
 
+def raw_sends(req: object) -> tuple[list[dict[str, object]], list[str]]:
+    """A request's calls (one, or a batch's), and the raw transactions its sends
+    (``eth_sendRawTransaction``, ``...Sync``) carry."""
+    calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
+    raws = [
+        str((c.get("params") or [""])[0])
+        for c in calls
+        if str(c.get("method", "")).startswith("eth_sendRaw")
+    ]
+    return calls, raws
+
+
 @contextmanager
 def faulty_proxy(upstream: str, method: str, fault: str) -> Iterator[str]:
     """The URL of a proxy to ``upstream`` whose answer to ``method`` is ``fault``: "403",

@@ -27,8 +27,12 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import flapping_proxy, other_chain_proxy
 from tests.test_node import E18
 from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
-from tests.test_reorg60_reset_inflight import nonce
+from tests.test_reconcile77_too_high import (
+    mined_and_filled,
+    pending_rows,
+    pooled_and_killed,
+    pooling,
+)
 from tests.test_review73_reset_start import _statuses
 from tests.test_review74a_flapped_head import _saved_head
 
@@ -46,7 +50,6 @@ async def test_a_pooled_row_a_restart_in_doubt_does_not_find_is_adopted(
     mined, its matches settle once."""
     c = pooling
     db = tmp_path / "n.db"
-    operator = c.address(OPERATOR)
     maker, count = await pooled_and_killed(c, db, None)
     (row,) = pending_rows(db)
     assert c.rpc.call("eth_getTransactionByHash", row)["blockNumber"] is None  # (pooled)
@@ -70,15 +73,8 @@ async def test_a_pooled_row_a_restart_in_doubt_does_not_find_is_adopted(
                 return node.mirror.doubt.held == "" and out and not s.sends
 
             await wait_for(proven, timeout=60)
-            c.rpc.call("evm_mine")  # (the pooled one: before, the one matched again too)
-
-            async def filled() -> bool:
-                return await api.status(maker) == "filled" and not s.in_flight
-
-            await wait_for(filled, timeout=60)
-            assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
+            await mined_and_filled(c, node, api, maker, count, timeout=60)
             assert at_start == ["pending"] and adopted == 1, (at_start, adopted)  # ("dropped")
-            assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
             assert s.sent == 0  # (nothing matched again)
     assert c.rpc.call("eth_getTransactionReceipt", row)["status"] == "0x1"
     assert c.exchange.order_info(maker.order).filled == E18

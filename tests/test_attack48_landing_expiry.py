@@ -10,6 +10,7 @@ chain's clock)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,18 +24,25 @@ INTERVAL = 4
 """Seconds between blocks (the chain's interval mining)."""
 
 
-@pytest.fixture
-def interval_chain(chain: Chain, engine: Engine) -> Iterator[Chain]:
-    """The test chain mining a block every ``INTERVAL`` s (automine again after). Hardhat
-    takes the interval in milliseconds, anvil in seconds (given 4000, it mined no block in
-    the 12 s ``next_block`` waits)."""
+@contextmanager
+def mining_every(chain: Chain, engine: Engine, seconds: int) -> Iterator[Chain]:
+    """``chain`` mining a block every ``seconds``, not on a send (automine again after).
+    Hardhat takes the interval in milliseconds, anvil in seconds (given 4000, it mined no
+    block in the 12 s ``next_block`` waits); Hardhat queues no nonce gap on automine."""
     chain.rpc.call("evm_setAutomine", False)
-    chain.rpc.call("evm_setIntervalMining", INTERVAL if engine == "anvil" else INTERVAL * 1000)
+    chain.rpc.call("evm_setIntervalMining", seconds if engine == "anvil" else seconds * 1000)
     try:
         yield chain
     finally:
         chain.rpc.call("evm_setIntervalMining", 0)
         chain.rpc.call("evm_setAutomine", True)
+
+
+@pytest.fixture
+def interval_chain(chain: Chain, engine: Engine) -> Iterator[Chain]:
+    """The test chain mining a block every ``INTERVAL`` s (``mining_every``)."""
+    with mining_every(chain, engine, INTERVAL) as c:
+        yield c
 
 
 def head(c: Chain) -> tuple[int, int]:

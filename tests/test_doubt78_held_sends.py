@@ -22,8 +22,9 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chainnode import Engine
-from sdex.settlement import Outcome, receipts
+from sdex.settlement import Outcome, SettledMatch, receipts
 from sdex.settlement.batchtx import NONCE_TRIES
+from sdex.settlement.settler import Settler
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
 from tests.rpcfault import Answer, Calls, Gate, _proxy, gated_proxy
@@ -65,6 +66,22 @@ def refusing_sends(
         return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
 
     return intercept
+
+
+async def sent_past_the_count(
+    chain: Chain, c: Chain, s: Settler, results: list[SettledMatch], gate: Gate
+) -> tuple[int, int]:
+    """One settlement of ``s`` signed and mined (an honest count); the next signed 2 past the
+    chain's count, its send held at ``gate`` (``sends``): the operator's counts before it."""
+    s.submit([pair(c, 0)])  # (an honest count: signed, mined)
+    await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+    before = counts(chain, s.sender.address)
+    s.sender.forget_nonce()
+    s.sender.learn_nonce(before[1] + 2)  # (past the count: "nonce too high")
+    gate.armed.set()
+    s.submit([pair(c, 1)])
+    await wait_for(gate.held.is_set, 30)
+    return before
 
 
 async def test_a_broadcast_queued_before_the_doubt_is_held_till_it_ends(
@@ -120,15 +137,8 @@ async def test_a_too_high_refusal_is_not_filled_nor_sent_again_in_doubt(
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, results):
             s.async_sends.doubt = lambda: doubt[0]
-            s.submit([pair(c, 0)])  # (an honest count: signed, mined)
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
             operator = s.sender.address
-            before = counts(chain, operator)
-            s.sender.forget_nonce()
-            s.sender.learn_nonce(before[1] + 2)  # (past the count: "nonce too high")
-            gate.armed.set()
-            s.submit([pair(c, 1)])
-            await wait_for(gate.held.is_set, 30)
+            before = await sent_past_the_count(chain, c, s, results, gate)
             doubt[0] = WHY
             gate.release.set()
             await wait_for(lambda: s.nonce_refusals >= 1, 30)

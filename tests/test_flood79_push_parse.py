@@ -83,20 +83,31 @@ async def all_at_once(client: PeerClient, member: Member, orders: list[dict[str,
     return sum(await asyncio.gather(*(push(client, member, orders) for _ in range(PUSHES))))
 
 
-@pytest.mark.parametrize("crowded", [1.0, 8.0])
-@pytest.mark.parametrize("pushing", [one_by_one, all_at_once])
-async def test_a_pushers_pushes_buy_a_bounded_share_of_the_loop(
-    pushing: Any, crowded: float, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def seeded_member(
+    crowded: float | None = None,
+) -> tuple[Member, NodeKey, NodeKey, list[dict[str, Any]]]:
+    """A gossip member (``LIMIT``; its loop ``crowded`` when given) with two peers admitted,
+    a flooder (port 9) and an honest one (port 10), and ``BATCH`` orders it holds (a push of
+    them: all known)."""
     member = await serve_gossip(GossipConfig(ae_interval=1e6), [], limit=LIMIT)
     await member.gossip.start()
-    member.gossip.peer_costs.crowding = Crowded(crowded)
+    if crowded is not None:
+        member.gossip.peer_costs.crowding = Crowded(crowded)
     flooder, honest = NodeKey.generate(), NodeKey.generate()
     for key, port in ((flooder, 9), (honest, 10)):
         assert member.gossip.peers.admit(key.node_id, f"http://127.0.0.1:{port}") is not None
     held = [order(i) for i in range(BATCH)]
     for o in held:
         assert await member.node.submit_from_peer(o, "seed") == "accepted"
+    return member, flooder, honest, held
+
+
+@pytest.mark.parametrize("crowded", [1.0, 8.0])
+@pytest.mark.parametrize("pushing", [one_by_one, all_at_once])
+async def test_a_pushers_pushes_buy_a_bounded_share_of_the_loop(
+    pushing: Any, crowded: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    member, flooder, honest, held = await seeded_member(crowded)
     monkeypatch.setattr(routes, "jsonio", SimpleNamespace(loads=dear_loads))
     monkeypatch.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
     try:
@@ -141,14 +152,7 @@ async def test_a_peer_in_debt_is_refused_before_its_signature_is_recovered(
     them (no pause: a hostile flooder's). Now a connection that carried its proved request
     answers 429 from its budget alone to requests claiming its URL while it is spent; another
     peer's request on that very connection is heard as before."""
-    member = await serve_gossip(GossipConfig(ae_interval=1e6), [], limit=LIMIT)
-    await member.gossip.start()
-    flooder, honest = NodeKey.generate(), NodeKey.generate()
-    for key, port in ((flooder, 9), (honest, 10)):
-        assert member.gossip.peers.admit(key.node_id, f"http://127.0.0.1:{port}") is not None
-    held = [order(i) for i in range(BATCH)]
-    for o in held:
-        assert await member.node.submit_from_peer(o, "seed") == "accepted"
+    member, flooder, honest, held = await seeded_member()
     recovered = [0]
     real = gate.verify_request
 

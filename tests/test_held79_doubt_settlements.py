@@ -28,10 +28,19 @@ from sdex.keccak import keccak
 from sdex.matching.match import Match
 from sdex.mirror.doubt import AGREE, ChainDoubt
 from sdex.settlement import Outcome, SettledMatch, batchtx, signing
+from sdex.settlement.settler import Settler
 from sdex.settlement.take import WITHDRAWN_WHY
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
-from tests.rpcfault import HOLD, OTHER_COUNT, Answer, Gate, _proxy, other_chain_proxy
+from tests.rpcfault import (
+    HOLD,
+    OTHER_COUNT,
+    Answer,
+    Gate,
+    _proxy,
+    other_chain_proxy,
+    raw_sends,
+)
 from tests.test_count77_lied_count import counts
 from tests.test_settlement_fallback import pair, running_settler
 
@@ -46,6 +55,16 @@ def proven(doubt: ChainDoubt) -> None:
     for _ in range(AGREE):
         doubt.through()
     assert not doubt.held
+
+
+def doubt_gating(s: Settler, wake: bool = True) -> ChainDoubt:
+    """A chain doubt (as the watcher's) that holds ``s``'s sends while it stands; ``wake``:
+    ``s`` woken as it changes (as the node's gate does once a doubt ends)."""
+    doubt = ChainDoubt()
+    s.async_sends.doubt = lambda: doubt.held
+    if wake:
+        doubt.changed = s.wake
+    return doubt
 
 
 def mine_pool(c: Chain) -> None:
@@ -65,8 +84,7 @@ async def test_a_pooled_settlement_is_not_counted_lost_in_a_doubt(
     with other_chain_proxy(chain.rpc.url) as (url, other, told):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, results):
-            doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
+            doubt = doubt_gating(s, wake=False)
             operator = s.sender.address
             before = counts(chain, operator)
             chain.rpc.call("evm_setAutomine", False)
@@ -100,12 +118,7 @@ def sends_proxy(upstream: str) -> Iterator[tuple[str, Gate, list[str]]]:
     lock = threading.Lock()
 
     def intercept(req: object) -> Answer | None:
-        calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
-        raws = [
-            str((c.get("params") or [""])[0])
-            for c in calls
-            if str(c.get("method", "")).startswith("eth_sendRaw")
-        ]
+        _, raws = raw_sends(req)
         if not raws:
             return None
         with lock:
@@ -146,9 +159,7 @@ async def test_a_held_send_is_cancelled_not_sent_when_stale(
     with sends_proxy(chain.rpc.url) as (url, gate, sent):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path, max_batch=1) as (s, results):
-            doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
-            doubt.changed = s.wake  # (as the node's gate does once a doubt ends)
+            doubt = doubt_gating(s)
             s.withdrawn = lambda batch: {
                 i: WITHDRAWN_WHY
                 for i, m in enumerate(batch)
@@ -208,9 +219,7 @@ async def test_a_held_send_goes_on_when_the_node_wakes_the_lane(
     looked at on a timer only, never woken: failed 3 of 3)."""
     monkeypatch.setattr(signing, "DOUBT_STEP", 600.0)
     async with running_settler(chain, tmp_path) as (s, _results):
-        doubt = ChainDoubt()
-        s.async_sends.doubt = lambda: doubt.held
-        doubt.changed = s.wake
+        doubt = doubt_gating(s)
         doubt.said(WHY)
         waiting = asyncio.ensure_future(s._undoubted("a test's send"))
         try:

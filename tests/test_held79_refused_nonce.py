@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ from sdex.keccak import keccak
 from sdex.settlement import Outcome, receipts
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
-from tests.rpcfault import Answer, _proxy
+from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.test_count77_lied_count import counts
 from tests.test_settlement_fallback import pair, running_settler
 
@@ -41,26 +43,17 @@ def tx_hash(raw: str) -> str:
     return "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
 
 
-async def test_a_refused_settlements_cancel_does_not_displace_the_next_at_its_nonce(
-    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The first settlement's bytes refused (not for the nonce) at every send; the second,
-    signed at the same nonce, pooled (mining paused) while the first's unknown bound passes
-    three times: the first's wait sends nothing more, no cancel (before: its cancel replaced
-    the second in the pool, the second's matches lost: failed 3 of 3). Once mined, the second
-    settles and the first is lost (its nonce taken by the second)."""
-    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
+@contextmanager
+def refusing_proxy(chain: Chain) -> Iterator[tuple[Chain, threading.Event, set[str], list[str]]]:
+    """``chain`` through a proxy that refuses (``REFUSAL``) every send of the raw
+    transactions it refused once: those of the first send after ``refusing`` is set (then
+    cleared); with the refused hashes, and the hash of every raw transaction sent."""
     refused: set[str] = set()
     refusing = threading.Event()
     sent: list[str] = []
 
     def intercept(req: object) -> Answer | None:
-        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
-        raws = [
-            str((x.get("params") or [""])[0])
-            for x in calls
-            if str(x.get("method", "")).startswith("eth_sendRaw")
-        ]
+        calls, raws = raw_sends(req)
         if not raws:
             return None
         sent.extend(tx_hash(r) for r in raws)
@@ -73,7 +66,19 @@ async def test_a_refused_settlements_cancel_does_not_displace_the_next_at_its_no
         return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
 
     with _proxy(chain.rpc.url, intercept) as url:
-        c = chain_of(Rpc(url), chain.deployment)
+        yield chain_of(Rpc(url), chain.deployment), refusing, refused, sent
+
+
+async def test_a_refused_settlements_cancel_does_not_displace_the_next_at_its_nonce(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first settlement's bytes refused (not for the nonce) at every send; the second,
+    signed at the same nonce, pooled (mining paused) while the first's unknown bound passes
+    three times: the first's wait sends nothing more, no cancel (before: its cancel replaced
+    the second in the pool, the second's matches lost: failed 3 of 3). Once mined, the second
+    settles and the first is lost (its nonce taken by the second)."""
+    monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
+    with refusing_proxy(chain) as (c, refusing, refused, sent):
         async with running_settler(c, tmp_path, max_batch=1) as (s, results):
             operator = s.sender.address
             before = counts(chain, operator)

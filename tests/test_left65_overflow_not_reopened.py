@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from sdex.model import OrderStatus
-from sdex.watch import watcher
+from sdex.watch import follow
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import synced
@@ -34,7 +34,7 @@ class HoldRange:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.armed, self.entered, self.gate = False, asyncio.Event(), asyncio.Event()
         self.start = -1
-        real = watcher.read_range
+        real = follow.read_range
 
         async def held(*args: Any) -> None:
             if self.armed and not self.gate.is_set():
@@ -43,7 +43,7 @@ class HoldRange:
                 await asyncio.wait_for(self.gate.wait(), 60)
             await real(*args)
 
-        monkeypatch.setattr(watcher, "read_range", held)
+        monkeypatch.setattr(follow, "read_range", held)
 
 
 async def test_an_overflowed_own_fill_is_not_reopened_by_a_block_before_its_own(

@@ -5,9 +5,10 @@ sybil78 credited a peer whose delivered order traded an hour ranked first (``lea
 a reorg that took the fill back kept the credit: a trade the chain no longer has held a
 place against sybils that came first.
 
-A real node on a real Hardhat: the honest peer's pushed ask taken by a wallet's bid, matched
-and settled by the node, after an ``evm_snapshot``; the chain taken back onto a longer
-branch (``reorgutil.reorged``), then the settlement sent again."""
+A real node on a real Hardhat: the honest peer's pushed ask taken by a wallet's bid that
+pays the node's fee (``charging``; peers80), matched and settled by the node, after an
+``evm_snapshot``; the chain taken back onto a longer branch (``reorgutil.reorged``), then
+the settlement sent again."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import raw_tx_of, reorged
 from tests.test_checks75_held_reads import HONEST, done, push
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
-from tests.test_sybil78_traded_first import BAR, TOP, sybil
+from tests.test_sybil78_traded_first import BAR, TOP, charging, fee_of, sybil
 
 
 async def test_a_reorged_out_trade_takes_its_credit_back(chain: Chain, tmp_path: Path) -> None:
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    async with running_node(charging(c, node_config(c, tmp_path / "n.db"))) as (node, api):
         g = node.gossip
         assert g is not None
         for k in range(TOP):  # (sybils at the cap, since before the honest peer came)
@@ -39,7 +40,7 @@ async def test_a_reorged_out_trade_takes_its_credit_back(chain: Chain, tmp_path:
         assert resting.result()["accepted"] == 1, resting.result()
         assert g.peers.standing(HONEST).delivered == MAX_DELIVERED
         snap = c.rpc.call("evm_snapshot")
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6)))
+        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
         assert code == 201 and len(body["matches"]) == 1, body
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)
         assert HONEST in g.peers.leading(TOP, BAR)

@@ -3,9 +3,10 @@ node's SQLite within seconds, not at the next 60 s save (``readbudget.keep_stand
 kill within them lost it, and the honest peer ranked behind sybils that came first until its
 next trade.
 
-A real node on a real Hardhat: the honest peer's pushed ask taken by a wallet's bid, matched
-and settled by the node; its ``peer_standings`` read from the database file while the node
-runs (what a SIGKILL would leave)."""
+A real node on a real Hardhat: the honest peer's pushed ask taken by a wallet's bid that
+pays the node's fee (``charging``; peers80), matched and settled by the node; its
+``peer_standings`` read from the database file while the node runs (what a SIGKILL would
+leave)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_checks75_held_reads import HONEST, done, push
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_sybil78_traded_first import charging, fee_of
 
 
 def kept_traded(db: Path, key: str) -> bool:
@@ -34,13 +36,13 @@ def kept_traded(db: Path, key: str) -> bool:
 async def test_a_credited_trade_is_kept_within_seconds(chain: Chain, tmp_path: Path) -> None:
     c = chain
     db = tmp_path / "n.db"
-    async with running_node(node_config(c, db)) as (node, api):
+    async with running_node(charging(c, node_config(c, db))) as (node, api):
         g = node.gossip
         assert g is not None
         resting = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
         await wait_for(done(resting), 30)
         assert resting.result()["accepted"] == 1, resting.result()
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6)))
+        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
         assert code == 201 and len(body["matches"]) == 1, body
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)
         await wait_for(lambda: kept_traded(db, HONEST), 15)  # (before: at the 60 s save)

@@ -21,6 +21,7 @@ from sdex.chain.rpc import quantity
 from sdex.settlement.receipts import HEAD_FALLBACK, HEAD_WAIT, QUICK_AFTER_HEAD, poll_receipt
 from tests.conftest import Chain, Engine
 from tests.nodeutil import wait_for
+from tests.test_attack48_landing_expiry import mining_every
 
 INTERVAL = 1
 """Seconds between blocks (the chain's interval mining)."""
@@ -32,16 +33,9 @@ SENDER = 17
 
 @pytest.fixture
 def interval_chain(chain: Chain, engine: Engine) -> Iterator[Chain]:
-    """The test chain mining a block every ``INTERVAL`` s, not on a send (Hardhat takes the
-    interval in milliseconds, anvil in seconds; Hardhat queues no nonce gap on automine);
-    automine again after."""
-    chain.rpc.call("evm_setAutomine", False)
-    chain.rpc.call("evm_setIntervalMining", INTERVAL if engine == "anvil" else INTERVAL * 1000)
-    try:
-        yield chain
-    finally:
-        chain.rpc.call("evm_setIntervalMining", 0)
-        chain.rpc.call("evm_setAutomine", True)
+    """The test chain mining a block every ``INTERVAL`` s (``mining_every``)."""
+    with mining_every(chain, engine, INTERVAL) as c:
+        yield c
 
 
 def bound(blocks: int, seconds: float) -> float:

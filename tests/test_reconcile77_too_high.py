@@ -29,11 +29,12 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.chainnode import Engine, HardhatNode
+from sdex.node.core import Node
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome
 from sdex.settlement.batchtx import NONCE_TRIES
 from tests.conftest import LOG_DIR, Chain, chain_of
-from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.nodeutil import Api, node_config, node_up, running_node, wait_for
 from tests.rpcfault import retrying_balancer
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
@@ -91,6 +92,23 @@ async def pooled_and_killed(c: Chain, db: Path, url: str | None) -> tuple[Signed
     return maker, count
 
 
+async def mined_and_filled(
+    c: Chain, node: Node, api: Api, maker: SignedOrder, count: int, timeout: float = 30
+) -> None:
+    """The pooled settlement (``pooled_and_killed``'s) mined: ``maker``'s order filled with
+    nothing in flight, the operator's count one past ``count`` (before: two, a paid revert),
+    nothing lost or failed."""
+    s = node.settler
+    c.rpc.call("evm_mine")  # (the pooled one: before, the one matched again too)
+
+    async def filled() -> bool:
+        return await api.status(maker) == "filled" and not s.in_flight
+
+    await wait_for(filled, timeout=timeout)
+    assert nonce(c.rpc, c.address(OPERATOR)) == count + 1  # (before: + 2, a paid revert)
+    assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
+
+
 @pytest.mark.parametrize("case", ["refused", "dropped", "unknown"])
 async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
     pooling: Chain,
@@ -109,7 +127,6 @@ async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
     dropped = case == "dropped"
     c = pooling
     db = tmp_path / "n.db"
-    operator = c.address(OPERATOR)
     with retrying_balancer(c.rpc.url, lagging.url) as (url, balancer):
         maker, count = await pooled_and_killed(c, db, url)
         (tx,) = pending_rows(db)
@@ -138,14 +155,7 @@ async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
                     return c.rpc.call("eth_getTransactionByHash", tx) is not None
 
                 await wait_for(back, timeout=20)
-            c.rpc.call("evm_mine")  # (the pooled one: before, the one matched again too)
-
-            async def filled() -> bool:
-                return await api.status(maker) == "filled" and not s.in_flight
-
-            await wait_for(filled, timeout=30)
-            assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
-            assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
+            await mined_and_filled(c, node, api, maker, count)
     assert c.exchange.order_info(maker.order).filled == E18
 
 

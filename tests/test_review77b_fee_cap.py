@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 from click.testing import CliRunner
 
 from sdex.cli import main
@@ -24,14 +23,7 @@ from tests.conftest import Chain
 from tests.fakenode import DOMAIN, USDC, WETH, order_config
 from tests.nodeutil import free_port
 from tests.test_cli_node import ALICE, OPERATOR, cli, key, one_line
-
-
-def _orders_of(url: str, maker: str) -> list[object]:
-    r = requests.get(f"{url}/v1/orders", params={"maker": maker}, timeout=10)
-    r.raise_for_status()
-    records = r.json()["records"]
-    assert isinstance(records, list)
-    return records
+from tests.test_trust77_listing import orders_of
 
 
 def test_a_node_asking_more_than_the_wallet_pays_gets_nothing_signed(
@@ -64,19 +56,19 @@ def test_a_node_asking_more_than_the_wallet_pays_gets_nothing_signed(
             assert r.exit_code == code, (args, r.output)
             assert said in one_line(r.output), (args, r.output)
             assert "signed by" not in r.output, r.output  # (nothing signed: nothing shown)
-        assert _orders_of(url, alice) == []
+        assert orders_of(url, alice) == []
         r = CliRunner().invoke(
             main, ["console", *wallet], input="send_order buy limit 1800 0.5\n",
             env={"COLUMNS": "200"},
         )  # fmt: skip
         assert r.exit_code == 1, r.output
         assert refused in one_line(r.output), r.output
-        assert _orders_of(url, alice) == []
+        assert orders_of(url, alice) == []
         # told to pay it, the wallet signs it, and says the fee as it did
         r = cli("order", "buy", "1800", "0.5", *wallet, "--max-fee-bps", "5000")
         assert r.exit_code == 0, r.output
         assert "(5000 bps)" in one_line(r.output), r.output
-        assert len(_orders_of(url, alice)) == 1
+        assert len(orders_of(url, alice)) == 1
     finally:
         proc.kill()
 

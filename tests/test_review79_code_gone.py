@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from sdex.chain.exchange import deploy, load_abi
 from sdex.gossip.actions import GossipConfig
 from sdex.node.unproven import LATER_BLOCKS, READS, Unproven
 from sdex.order import sign_order
@@ -36,8 +35,8 @@ from tests.test_eip1271 import OWNER
 from tests.test_node import ALICE, E6, E18, ask
 from tests.test_signer78_wallet_a_block_ahead import (
     ORDERS,
-    create2_address,
     deploy_in_one_block,
+    funded_wallet,
     head,
 )
 
@@ -51,11 +50,7 @@ async def test_a_wallet_gone_a_block_after_a_peer_took_its_orders_costs_the_peer
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    deployer = deploy(c.sender(0), "Create2Deployer")
-    salt = os.urandom(32)  # (a fresh wallet each run: the shared chain keeps the last)
-    init_code = load_abi("ERC1271Wallet").deploy_data(c.address(OWNER))
-    w = create2_address(deployer, salt, init_code)
-    c.weth.transfer(c.sender(OWNER), w, 10 * E18)
+    deployer, salt, init_code, w = funded_wallet(c)
     price = 3000 + head(c) % 1000
     orders = [
         sign_order(

@@ -32,9 +32,13 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _forward, _proxy, retrying_balancer
 from tests.test_node import E18
-from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import lagging, pending_rows, pooled_and_killed, pooling
-from tests.test_reorg60_reset_inflight import nonce
+from tests.test_reconcile77_too_high import (
+    lagging,
+    mined_and_filled,
+    pending_rows,
+    pooled_and_killed,
+    pooling,
+)
 
 __all__ = ["lagging", "pooling"]  # (reconcile77's fixtures: the lagging node, the pooling chain)
 
@@ -72,7 +76,6 @@ async def test_one_answer_of_a_taken_nonce_at_a_restart_gives_no_row_up(
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    operator = c.address(OPERATOR)
     with retrying_balancer(c.rpc.url, lagging.url) as (balanced, balancer):
         maker, count = await pooled_and_killed(c, db, balanced)
         assert len(pending_rows(db)) == 1
@@ -88,12 +91,5 @@ async def test_one_answer_of_a_taken_nonce_at_a_restart_gives_no_row_up(
                     return (s.adopted == 1 or s.sent == 1) and not s.sends
 
                 await wait_for(held, timeout=20)
-                c.rpc.call("evm_mine")  # (the pooled one: before, the one matched again too)
-
-                async def filled() -> bool:
-                    return await api.status(maker) == "filled" and not s.in_flight
-
-                await wait_for(filled, timeout=30)
-                assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
-                assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
+                await mined_and_filled(c, node, api, maker, count)
     assert c.exchange.order_info(maker.order).filled == E18

@@ -14,21 +14,17 @@ settler with its own SQLite store, real proxies on loopback (``tests.rpcfault``)
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 
 from sdex.chain import Rpc
 from sdex.matching.match import Match
-from sdex.mirror.doubt import ChainDoubt
 from sdex.settlement import Outcome
 from sdex.settlement.take import WITHDRAWN_WHY
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
-from tests.rpcfault import Answer, _proxy
 from tests.test_count77_lied_count import counts
-from tests.test_held79_doubt_settlements import WHY, proven, sends_proxy
-from tests.test_held79_refused_nonce import REFUSAL, tx_hash
+from tests.test_held79_doubt_settlements import WHY, doubt_gating, proven, sends_proxy
+from tests.test_held79_refused_nonce import refusing_proxy
 from tests.test_settlement_fallback import pair, running_settler
 
 
@@ -43,9 +39,7 @@ async def test_a_doubt_begun_in_the_sends_recheck_holds_the_send(
     with sends_proxy(chain.rpc.url) as (url, _gate, sent):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path) as (s, results):
-            doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
-            doubt.changed = s.wake  # (as the node's gate does once a doubt ends)
+            doubt = doubt_gating(s)
             looks: list[bool] = []
 
             async def presend() -> None:  # (the watcher's poll finds the doubt meanwhile)
@@ -76,28 +70,7 @@ async def test_a_withdrawn_settlement_over_a_refused_ones_nonce_takes_it(
     given back: the first is then lost (its nonce taken) and reported, its orders free
     again (before: the nonce given back, nothing took it, the first's matches never
     reported: failed 3 of 3)."""
-    refused: set[str] = set()
-    refusing = threading.Event()
-
-    def intercept(req: object) -> Answer | None:
-        calls = [x for x in (req if isinstance(req, list) else [req]) if isinstance(x, dict)]
-        raws = [
-            str((x.get("params") or [""])[0])
-            for x in calls
-            if str(x.get("method", "")).startswith("eth_sendRaw")
-        ]
-        if not raws:
-            return None
-        if refusing.is_set():
-            refused.update(tx_hash(r) for r in raws)
-            refusing.clear()
-        if not refused.intersection(tx_hash(r) for r in raws):
-            return None
-        out = [{"jsonrpc": "2.0", "id": x.get("id"), "error": REFUSAL} for x in calls]
-        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
-
-    with _proxy(chain.rpc.url, intercept) as url:
-        c = chain_of(Rpc(url), chain.deployment)
+    with refusing_proxy(chain) as (c, refusing, refused, _):
         async with running_settler(c, tmp_path, max_batch=1) as (s, results):
             operator = s.sender.address
             before = counts(chain, operator)

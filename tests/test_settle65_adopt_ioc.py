@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sdex.chain.tx import SignedTx
+from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder
 from sdex.settlement import reconcile
 from sdex.store import ChainIdentity, Store
@@ -45,6 +46,34 @@ async def stored_pooled(
     return tx
 
 
+def crossing(c: Chain) -> tuple[SignedOrder, SignedOrder, SignedOrder]:
+    """ALICE's resting ask, BOB's bid (the one-shot order: its match pooled), CAROL's open
+    bid (GTC: it crosses the resting one too)."""
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+    other = c.sign(bid(c, CAROL, E18, 3000 * E6))
+    return resting, taker, other
+
+
+async def stored_with_pooled(
+    c: Chain,
+    cfg: NodeConfig,
+    resting: SignedOrder,
+    taker: SignedOrder,
+    other: SignedOrder,
+    tif: str = "ioc",
+) -> SignedTx:
+    """``crossing``'s orders stored open in ``cfg``'s store (``taker`` one-shot: ``tif``),
+    and the operator's settlement of ``resting`` and ``taker`` stored and pooled
+    (``stored_pooled``)."""
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(taker, 2, "open", "api", tif)
+    store.add_order(other, 3, "open", "api")
+    return await stored_pooled(c, store, resting, taker)
+
+
 @pytest.mark.parametrize("tif", ["ioc", "fok"])
 async def test_a_pooled_settlement_of_a_one_shot_order_is_adopted_at_the_restart(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tif: str
@@ -52,15 +81,8 @@ async def test_a_pooled_settlement_of_a_one_shot_order_is_adopted_at_the_restart
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (the one-shot order: its match pooled)
-    other = c.sign(bid(c, CAROL, E18, 3000 * E6))  # (open, GTC: it crosses the resting one)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(taker, 2, "open", "api", tif)
-    store.add_order(other, 3, "open", "api")
-    tx = await stored_pooled(c, store, resting, taker)
+    resting, taker, other = crossing(c)
+    tx = await stored_with_pooled(c, cfg, resting, taker, other, tif)
     try:
         async with running_node(cfg) as (node, api):
             assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight

@@ -17,14 +17,13 @@ import pytest
 
 from sdex.chain import Sender
 from sdex.settlement import reconcile
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_audit62_cancel_kept import meta_at
 from tests.test_cancel65_onchain_queued import GWEI
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_node import ALICE, BOB, E6, E18
 from tests.test_reorg63_replaced_restart import OPERATOR
-from tests.test_settle65_adopt_ioc import stored_pooled
+from tests.test_settle65_adopt_ioc import crossing, stored_with_pooled
 from tests.test_settlement_pipeline import take_nonce
 from tests.test_take65_doomed_queued import SINK
 
@@ -49,15 +48,8 @@ async def test_an_adopted_one_shot_settlement_that_reverts_is_diagnosed(
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (the IOC order: its match pooled)
-    other = c.sign(bid(c, CAROL, E18, 3000 * E6))  # (open, GTC: it crosses the resting one)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(taker, 2, "open", "api", "ioc")
-    store.add_order(other, 3, "open", "api")
-    tx = await stored_pooled(c, store, resting, taker)
+    resting, taker, other = crossing(c)
+    tx = await stored_with_pooled(c, cfg, resting, taker, other)
     try:
         async with running_node(cfg) as (node, api):
             assert node.settler.adopted == 1 and tx.tx_hash in node.settler.in_flight

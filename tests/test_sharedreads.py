@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
+import time
 
 import pytest
 
@@ -43,9 +45,11 @@ class Chain:
         self.fails = False
         self.tokens = 0
         self.budget = 10**9
+        self.within: list[float] = []
 
-    async def read(self, s: SignedOrder) -> OrderState | Rejection:
+    async def read(self, s: SignedOrder, within: float) -> OrderState | Rejection:
         self.asked.append(s.hash)
+        self.within.append(within)
         await asyncio.sleep(0)
         if self.fails:
             raise OSError("refused")
@@ -154,3 +158,23 @@ async def test_a_cancelled_wait_leaves_the_others_answered() -> None:
         rest = await asyncio.gather(*waits[1:])
     assert [a.hash for a in rest] == [s.hash for s in signed[1:]]  # type: ignore[union-attr]
     assert waits[0].cancelled()
+
+
+@pytest.mark.parametrize(("due_in", "least", "most"), [(3.0, 2.0, 2.95), (0.1, 1.0, 1.0)])
+async def test_a_shared_read_gets_what_is_left_of_its_orders_due_time(
+    due_in: float, least: float, most: float
+) -> None:
+    """replay80: the read had the intake's whole 8 s whenever it began; now it gets what is
+    left of its group's earliest due time (``ANSWER_WITHIN`` from the start of the hold), at
+    least ``MIN_READ``."""
+    c = Chain()
+    sr = c.shared(gather=0.1)
+    signed = [order() for _ in range(3)]
+    now = time.monotonic()
+    dues = [now + due_in, now + due_in + 5, math.inf]
+    async with asyncio.timeout(30):
+        await asyncio.gather(
+            *(sr.get(key(s), s, c.charge, d) for s, d in zip(signed, dues, strict=True))
+        )
+    assert len(c.within) == 3 and len(set(c.within)) == 1, c.within  # (the earliest's, all)
+    assert least <= c.within[0] <= most, c.within

@@ -46,6 +46,17 @@ def head(c: Chain) -> int:
     return quantity(c.rpc.call("eth_blockNumber"))
 
 
+def funded_wallet(c: Chain) -> tuple[str, bytes, bytes, str]:
+    """A CREATE2 deployer, a fresh salt (the shared chain keeps the last run's wallet), the
+    OWNER's ERC-1271 wallet's init code and its address, sent 10 WETH before it exists."""
+    deployer = deploy(c.sender(0), "Create2Deployer")
+    salt = os.urandom(32)
+    init_code = load_abi("ERC1271Wallet").deploy_data(c.address(OWNER))
+    w = create2_address(deployer, salt, init_code)
+    c.weth.transfer(c.sender(OWNER), w, 10 * E18)
+    return deployer, salt, init_code, w
+
+
 def deploy_in_one_block(c: Chain, deployer: str, salt: bytes, init_code: bytes, w: str) -> int:
     """The wallet created and approved to the Exchange in one block: its number."""
     make = load_abi("Create2Deployer").fn("deploy").encode(salt, init_code)
@@ -68,11 +79,7 @@ async def test_a_wallet_a_block_ahead_of_a_peer_costs_the_relay_nothing(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    deployer = deploy(c.sender(0), "Create2Deployer")
-    salt = os.urandom(32)  # (a fresh wallet each run: the shared chain keeps the last)
-    init_code = load_abi("ERC1271Wallet").deploy_data(c.address(OWNER))
-    w = create2_address(deployer, salt, init_code)
-    c.weth.transfer(c.sender(OWNER), w, 10 * E18)  # (funds sent to it before it exists)
+    deployer, salt, init_code, w = funded_wallet(c)
     orders = owner_asks(c, w)
     base_a = node_config(c, tmp_path / "a.db", gossip=FAST)
     with behind_proxy(c.rpc.url) as lagging:

@@ -7,17 +7,20 @@ honest peer held the top 8 places (a bound of pending reads and a budget of chai
 their own) for as long as they kept delivering. An order that trades costs a settlement's
 gas; an honest peer's orders trade as the market takes them.
 
-A real node on a real Hardhat: the honest peer's pushed ask taken by a wallet's bid, matched
-and settled by the node; and the rank on a simulated clock, table-driven."""
+A real node on a real Hardhat: the honest peer's pushed ask taken by a wallet's bid that pays
+the node's fee (peers80: a trade that paid this node nothing credits no one), matched and
+settled by the node; and the rank on a simulated clock, table-driven."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sdex.gossip.peers import Peers
 from sdex.gossip.standings import MAX_DELIVERED, TRADED_SECONDS
+from sdex.node.config import NodeConfig
 from sdex.node.readbudget import peer_sender
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -26,6 +29,20 @@ from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_sybil77_earned_reads import Clock
 
 TOP, BAR = 8, 5
+OPERATOR = 19
+"""``node_config``'s operator: its address is the node's fee recipient (``charging``)."""
+FEE_BPS = 30
+
+
+def charging(c: Chain, cfg: NodeConfig) -> NodeConfig:
+    """``cfg`` asking ``FEE_BPS`` of its wallets' orders, paid to its operator's address (a
+    trade credits a peer only if it paid this node its fee: peers80)."""
+    return replace(cfg, fee_bps=FEE_BPS, fee_recipient=c.address(OPERATOR))
+
+
+def fee_of(c: Chain, base: int) -> dict[str, object]:
+    """A bid's fields paying ``charging``'s fee on ``base`` WETH (its ``takerAmount``)."""
+    return {"fee_recipient": c.address(OPERATOR), "fee_amount": base * FEE_BPS // 10_000}
 
 
 def sybil(k: int) -> str:
@@ -36,9 +53,10 @@ async def test_a_peer_whose_order_traded_outranks_sybils_that_came_first(
     chain: Chain, tmp_path: Path
 ) -> None:
     """8 sybils at the cap, delivering since before the honest peer; its ask, pushed, is
-    taken by a wallet's bid and settled: it is among the top 8 once the fill is seen."""
+    taken by a wallet's bid that pays the node's fee and settled: it is among the top 8 once
+    the fill is seen."""
     c = chain
-    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+    async with running_node(charging(c, node_config(c, tmp_path / "n.db"))) as (node, api):
         g = node.gossip
         assert g is not None
         for k in range(TOP):
@@ -52,7 +70,7 @@ async def test_a_peer_whose_order_traded_outranks_sybils_that_came_first(
         assert g.peers.standing(HONEST).delivered == MAX_DELIVERED
         g.peers._leaders.stale()
         assert g.peers.leading(TOP, BAR) == {sybil(k) for k in range(TOP)}
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6)))
+        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
         assert code == 201 and len(body["matches"]) == 1, body
         await wait_for(lambda: HONEST in g.peers.leading(TOP, BAR), 60)
         assert peer_sender(g, HONEST) == HONEST

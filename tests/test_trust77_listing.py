@@ -139,7 +139,8 @@ def _cases(c: Chain, copycat: str, other_exchange: str) -> list[Case]:
     ]  # fmt: skip
 
 
-def _orders_of(url: str, maker: str) -> list[object]:
+def orders_of(url: str, maker: str) -> list[object]:
+    """The records of ``maker``'s orders the node at ``url`` lists (its first page)."""
     r = requests.get(f"{url}/v1/orders", params={"maker": maker}, timeout=10)
     r.raise_for_status()
     records = r.json()["records"]
@@ -192,7 +193,7 @@ def test_a_node_misstating_its_listing_gets_nothing_signed(
                     assert "nothing was signed or sent" in out, (where, out)
                     assert "signed by" not in out, (where, out)
                     assert "cancelled" not in out, (where, out)
-                assert _orders_of(url, alice) == [], case.name
+                assert orders_of(url, alice) == [], case.name
 
         # a console shell driven without its start checks the listing at its first command
         proxy.rewrite = _token("USDC", decimals=18)
@@ -205,7 +206,7 @@ def test_a_node_misstating_its_listing_gets_nothing_signed(
             )  # fmt: skip
             shell.onecmd("send_order buy limit 1500 0.5")
         assert REFUSED in one_line(err.getvalue()), err.getvalue()
-        assert _orders_of(url, alice) == []
+        assert orders_of(url, alice) == []
 
         # the honest listing: signed and posted as before, said once what was checked
         proxy.rewrite = _same
@@ -227,7 +228,7 @@ def test_a_node_misstating_its_listing_gets_nothing_signed(
                 assert "warning" not in out and "note:" not in out, out
             else:
                 assert out.count(note) == 1, out
-        assert len(_orders_of(url, alice)) == len(checked)
+        assert len(orders_of(url, alice)) == len(checked)
         # a --deployment named that is not there is refused (exit 2), not read as none
         monkeypatch.chdir(bare)
         r = _run("order", "buy", "1400", "0.5", *wallet, "--deployment", "missing.json")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 from rich.console import Console
 
 from sdex.chain import deploy
@@ -28,7 +27,7 @@ from sdex.demo import DemoFailed, Node, Story
 from sdex.demorun import kept_text
 from sdex.order import to_checksum
 from tests.conftest import Chain
-from tests.test_trust77_listing import Rewrite, _token, rewriting_proxy
+from tests.test_trust77_listing import Rewrite, _token, orders_of, rewriting_proxy
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,6 @@ def _told(story: Story, proxies: contextlib.ExitStack) -> Iterator[Story]:
         proxies.close()
 
 
-def _orders_at(url: str, maker: str) -> list[object]:
-    r = requests.get(f"{url}/v1/orders", params={"maker": maker}, timeout=10)
-    r.raise_for_status()
-    records = r.json()["records"]
-    assert isinstance(records, list)
-    return records
-
-
 def test_the_demo_refuses_a_node_misstating_its_listing(chain: Chain, tmp_path: Path) -> None:
     c = chain
     copycat = deploy(c.sender(3), "TestToken", "USD Coin", "USDC", 6)
@@ -94,7 +85,7 @@ def test_the_demo_refuses_a_node_misstating_its_listing(chain: Chain, tmp_path: 
                 story.run()
             finally:  # (what node-1 holds of alice, read before the story stops it)
                 n1 = story.nodes["node-1"].proc.url
-                held = _orders_at(n1, alice)
+                held = orders_of(n1, alice)
         said = " ".join(str(failed.value).split())
         assert said.startswith(f"node-1 at {n1}: refusing to sign"), (case.name, said)
         assert case.said in said and "nothing was signed or sent" in said, (case.name, said)

@@ -73,13 +73,18 @@ class Group:
     """One intake call's orders, (check, index of its order) each; those with no verdict yet
     once its turn ended on reads (``pending``: each counted against its sender's bound)."""
 
-    __slots__ = ("entries", "meter", "objs", "paid", "pending", "reading", "senders", "shares",
-                 "slots", "task", "waiters")  # fmt: skip
+    __slots__ = ("entries", "fresh", "meter", "objs", "on_loop", "paid", "pending", "reading",
+                 "senders", "shares", "slots", "task", "waiters")  # fmt: skip
 
     def __init__(self) -> None:
         self.slots: list[tuple[Entry, int]] = []
         self.shares: list[tuple[Entry, int, int]] = []
         """(check, its first order here, how many), in the call's order."""
+        self.fresh: list[int] = []
+        """Of each share's orders, those not held here as the group formed (``known``):
+        what its sender pays for (flood80)."""
+        self.on_loop = 0
+        """``CheckHooks.on_loop`` when last paid (or formed): the recoveries since are its."""
         self.objs: list[object] = []
         self.senders: list[str] = []
         self.entries: list[Entry] = []
@@ -134,12 +139,19 @@ class CheckHooks:
     """The most orders whose chain reads may be pending once their group's turn ended."""
     reads_per_peer: Callable[[], int] = lambda: 4
     """The same, of one owner's orders (past it, its next checks are parked)."""
-    paid: Callable[[str, float, int], None] = lambda _sender, _seconds, _orders: None
-    """(sender, seconds of the loop, new orders): a pusher's share of a group's loop time,
-    charged to its request budget (gossip78: ``gate.intake_spent``)."""
+    paid: Callable[[str, float, int, int], None] = lambda _sender, _seconds, _orders, _on: None
+    """(sender, seconds of the loop, new orders, of them those whose signature was recovered
+    on the loop): a pusher's share of a group's loop time, charged to its request budget
+    (gossip78: ``gate.intake_spent``)."""
+    on_loop: Callable[[], int] = lambda: 0
+    """Signatures of peers' orders recovered on the loop so far (``signatures_on_loop``):
+    their time is in the group's steps, not to be charged again (flood80)."""
     over: Callable[[str], bool] = lambda _sender: False
     """Is this pusher in debt (its request budget spent)? Its pushed orders not taken yet
     are rejected unchecked (no penalty: anti-entropy fetches them, unpaid, in its rounds)."""
+    known: Callable[[object], bool] = lambda _obj: False
+    """Is this order a copy of one held here (``known_copy``)? Its intake answers ``known`` at
+    once: its pusher pays none of its group's loop time, nor ``ORDER_UNMEASURED`` (flood80)."""
     owner: Callable[[str], str] = lambda sender: sender
     """Whose bound a sender's pending reads count against: an admitted peer's of standing
     its own, all strangers' and newcomers' one (keys are free to make, and admission cheap:

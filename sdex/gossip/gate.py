@@ -131,7 +131,7 @@ def spent(
 
 
 def intake_spent(
-    app: web.Application, gossip: Gossip, sender: str, seconds: float, orders: int
+    app: web.Application, gossip: Gossip, sender: str, seconds: float, orders: int, on_loop: int = 0
 ) -> None:
     """A push's ``orders`` new orders took ``seconds`` of the loop in the intake (their share
     of a group's: ``sdex.gossip.checks``): its sender's budget pays for them
@@ -139,7 +139,8 @@ def intake_spent(
     the node's shared work, done free for any pusher, so one admitted peer's pushes of
     valid but worthless orders took the loop from every other peer's and the wallets')."""
     peers = app[PEER_LIMITER_KEY]
-    cost = intake_tokens(seconds, orders, peers.rate, gossip.peer_costs.crowding.now())
+    crowded = gossip.peer_costs.crowding.now()
+    cost = intake_tokens(seconds, orders, peers.rate, crowded, on_loop)  # (flood80: on_loop)
     gossip.peer_costs.intake(seconds, orders, cost)
     if gossip.peers.get(sender) is not None:
         peers.charge(sender, cost)

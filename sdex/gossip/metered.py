@@ -124,6 +124,12 @@ ORDER_UNMEASURED = 60e-6
 """Seconds a pushed new order costs the node outside the intake task's steps, charged with
 its share of them (``intake_tokens``): its signature recovered on the ECDSA worker (~50 us
 of a core, gossip74's cancel), its row's hand-over and commit on the store's writer."""
+SIGNATURE_UNMEASURED = 50e-6
+"""Of ``ORDER_UNMEASURED``, the signature's recovery on the ECDSA worker: not charged for an
+order whose signature the node recovered on its loop (while no core is spare:
+``sdex.ingest.verify.EcdsaBatcher``, every order on a crowded machine), which the intake's
+steps measured already (flood80: charged twice, ``crowded`` times 50 us an order, up to
+1 ms of the loop at crowded 20, a third of an honest pusher's intake charge)."""
 
 
 CROWDED_MOST = 20.0
@@ -165,13 +171,17 @@ class Crowding:
         return self.factor
 
 
-def intake_tokens(seconds: float, orders: int, rate: float, crowded: float = 1.0) -> float:
+def intake_tokens(
+    seconds: float, orders: int, rate: float, crowded: float = 1.0, on_loop: int = 0
+) -> float:
     """The request-budget tokens a push's new orders cost (gossip78): ``seconds`` of the
     loop the intake's steps took on them (wall time: a CPU second times how ``crowded`` the
     loop's core is, ``Crowding``), ``ORDER_UNMEASURED`` each besides (CPU: times
-    ``crowded``), ``rate`` tokens a second buying ``INTAKE_SHARE`` of the loop; no least
-    charge (the push paid its token)."""
-    return (seconds + orders * ORDER_UNMEASURED * crowded) * rate / INTAKE_SHARE
+    ``crowded``) but ``SIGNATURE_UNMEASURED`` of the ``on_loop`` whose signatures were
+    recovered in those steps (flood80), ``rate`` tokens a second buying ``INTAKE_SHARE`` of
+    the loop; no least charge (the push paid its token)."""
+    unmeasured = orders * ORDER_UNMEASURED - min(on_loop, orders) * SIGNATURE_UNMEASURED
+    return (seconds + unmeasured * crowded) * rate / INTAKE_SHARE
 
 
 def push_tokens(seconds: float, rate: float, crowded: float = 1.0) -> float:

@@ -81,6 +81,11 @@ class NodePort(OrderView, Protocol):
         ``submit_from_peer`` would answer ``known`` at once)"""
         ...
 
+    def signatures_on_loop(self) -> int:
+        """How many signatures of peers' orders the node recovered on its loop so far (no
+        core spare): their time is in the intake's steps (``metered.SIGNATURE_UNMEASURED``)."""
+        ...
+
     def cancel_notice(self, notice: object, peer: str, address: str = "") -> NoticeResult:
         """A peer's soft cancel; ``address``: the client address it came from ("": not
         known), what a stranger's kept cancels count against."""

@@ -6,11 +6,20 @@ was read one by one, a token of its sender's budget each: a wallet posting past 
 met 429 ``THROTTLED`` for the rest of the replay (outage79). Now a wallet's held orders of
 one account (maker, maker token) whose waits end within ``GATHER`` of the first's share its
 read (``SharedReads``): one token, their rows in one ``getOrderStates`` call (the state
-batcher's window), each order still judged by its own row."""
+batcher's window), each order still judged by its own row.
+
+Bounded in time as a whole (replay80): the hold (5 s), the gather (0.5 s) and the read
+(``READ_DEADLINE``, 8 s) took up to 13.5 s, past the wallet client's 10 s
+(``sdex.client.DEFAULT_TIMEOUT``): the client gave up on an order the node might still take.
+Now the shared read gets what is left of ``ANSWER_WITHIN`` from the start of the order's
+hold (at least ``MIN_READ``): past it the order is answered 503 ``CHAIN_UNAVAILABLE``, "try
+again", nothing taken."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -35,9 +44,19 @@ SHARE_MOST = 200
 """Orders in one shared read at most (``sdex.node.replayhold.MAX_HELD_PER_SENDER``: a
 sender holds no more at once; the state batcher reads up to 256 rows in one call)."""
 
+ANSWER_WITHIN = 9.0
+"""Seconds from the start of an order's hold to its verdict at most, its shared read
+included: under the wallet client's 10 s (``sdex.client.DEFAULT_TIMEOUT``), a second left
+for its row's commit and the answer. With the hold's 5 s and ``GATHER``, its read gets 3.5 s."""
+MIN_READ = 1.0
+"""Seconds a shared read gets at least (a hold set longer than ``ANSWER_WITHIN`` allows)."""
+
 Key = tuple[str, str, str]
 """(sender, maker, maker token)."""
-Waiter = tuple[SignedOrder, "asyncio.Future[OrderState | Rejection]"]
+Waiter = tuple[SignedOrder, "asyncio.Future[OrderState | Rejection]", float]
+"""An order of a shared read, its answer, and the ``time.monotonic()`` it is due by."""
+Read = Callable[[SignedOrder, float], Awaitable[OrderState | Rejection]]
+"""One order's chain read, given up (``CHAIN_UNAVAILABLE``) after the seconds given."""
 
 
 class Follows(Protocol):
@@ -52,11 +71,12 @@ class Follows(Protocol):
 class SharedReads:
     """Reads of held orders past their wait, one per sender and account at a time
     (``GATHER``, ``SHARE_MOST``): ``read`` reads one order's row (the batcher folds the
-    group's rows, read at once, into one call) while the chain is followed (``status``)."""
+    group's rows, read at once, into one call) while the chain is followed (``status``),
+    each read given what is left of its group's earliest due time (``ANSWER_WITHIN``)."""
 
     def __init__(
         self,
-        read: Callable[[SignedOrder], Awaitable[OrderState | Rejection]],
+        read: Read,
         status: Callable[[], str],
         gather: float = GATHER,
     ) -> None:
@@ -70,19 +90,22 @@ class SharedReads:
         self._open: dict[Key, list[Waiter]] = {}
         self._running: set[asyncio.Future[None]] = set()
 
-    async def get(self, key: Key, signed: SignedOrder, charge: Charge) -> OrderState | Rejection:
+    async def get(
+        self, key: Key, signed: SignedOrder, charge: Charge, due: float = math.inf
+    ) -> OrderState | Rejection:
         """``signed``'s state, read with the other orders of ``key`` whose waits end within
-        ``gather`` of the first's (a token of its sender's budget for them all)."""
+        ``gather`` of the first's (a token of its sender's budget for them all), answered by
+        ``due`` (``time.monotonic()``; its read has ``MIN_READ`` at least)."""
         fut: asyncio.Future[OrderState | Rejection] = asyncio.get_running_loop().create_future()
         group = self._open.get(key)
         if group is not None and len(group) < SHARE_MOST:
-            group.append((signed, fut))
+            group.append((signed, fut, due))
             self.joined += 1
         else:
             if (refused := charge()) is not None:
                 return refused
             self.reads += 1
-            self._open[key] = group = [(signed, fut)]
+            self._open[key] = group = [(signed, fut, due)]
             run = asyncio.ensure_future(self._run(key, group))  # (its own: not a request's)
             self._running.add(run)
             run.add_done_callback(self._running.discard)
@@ -98,12 +121,14 @@ class SharedReads:
             if (now := self.status()) not in FOLLOWING:  # (went down meanwhile)
                 answers = [not_following(now)] * len(group)
             else:
-                reads = (self.read(s) for s, _ in group)
+                due = min(d for _, _, d in group)  # (the first's, as a rule)
+                left = max(MIN_READ, due - time.monotonic())
+                reads = (self.read(s, left) for s, _, _ in group)
                 answers = await asyncio.gather(*reads, return_exceptions=True)
         finally:
             if self._open.get(key) is group:
                 del self._open[key]
-            for k, (_, fut) in enumerate(group):
+            for k, (_, fut, _) in enumerate(group):
                 if not fut.done():  # (none: cancelled, the node stopping)
                     fut.set_result(_answer(answers[k] if k < len(answers) else Stopped()))
 
@@ -130,6 +155,7 @@ async def held(
     read and its sender a token: a wallet's burst of posts met 429s for the whole replay."""
     if f.mirror is None or f.mirror_ready():
         return None
+    due = time.monotonic() + ANSWER_WITHIN  # (its hold, gather and read: replay80)
     sender = await hold(i)
     if (now := f.chain_status()) not in FOLLOWING:
         return not_following(now)
@@ -138,4 +164,4 @@ async def held(
     if sender is None:
         return None
     o = signed.order
-    return await f.shared.get((sender, o.maker, o.maker_token), signed, charge)
+    return await f.shared.get((sender, o.maker, o.maker_token), signed, charge, due)

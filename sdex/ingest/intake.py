@@ -105,7 +105,9 @@ class Intake(OrderRules):
         """Of those, orders that needed a chain read (first-seen account, EIP-1271, no mirror)."""
         self.throttled = 0
         """Orders that needed a chain read their sender's budget refused (not read)."""
-        self.shared = SharedReads(lambda s: self._read_unless_down(s, True), self.chain_status)
+        self.shared = SharedReads(
+            lambda s, within: self._read_unless_down(s, True, within), self.chain_status
+        )
         """Reads of a wallet's held orders past their wait, shared per account (outage79)."""
         self._first_reads: dict[tuple[str, str], asyncio.Future[None]] = {}
         """Reads under way of (maker, makerToken) accounts the mirror does not know: another
@@ -257,18 +259,18 @@ class Intake(OrderRules):
         return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
 
     async def _read_unless_down(
-        self, signed: SignedOrder, ecdsa_ok: bool | None
+        self, signed: SignedOrder, ecdsa_ok: bool | None, within: float | None = None
     ) -> OrderState | Rejection:
         """``_read``, or ``CHAIN_UNAVAILABLE`` as soon as the chain is marked unreachable
-        or ``read_deadline`` passes (the batch's call is left to end by itself: the RPC
-        client's timeout; the other orders it reads for keep waiting on it)."""
+        or ``read_deadline`` passes (``within``, if sooner: a held order's shared read,
+        ``holds.ANSWER_WITHIN``; the batch's call is left to end by itself: the RPC client's
+        timeout; the other orders it reads for keep waiting on it)."""
+        deadline = self.read_deadline if within is None else min(within, self.read_deadline)
         read = asyncio.ensure_future(self._read(signed, ecdsa_ok))
         hung = None if self.chain_down is None else asyncio.ensure_future(self.chain_down().wait())
         waits = (read,) if hung is None else (read, hung)
         try:
-            await asyncio.wait(
-                waits, timeout=self.read_deadline, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait(waits, timeout=deadline, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             read.cancel()
             raise
@@ -285,7 +287,7 @@ class Intake(OrderRules):
         self.late += 1
         return Rejection.of(
             RejectionCode.CHAIN_UNAVAILABLE,
-            f"the chain did not answer this order's read within {self.read_deadline:g} s; "
+            f"the chain did not answer this order's read within {round(deadline, 1):g} s; "
             "try again",
         ).of_order(signed.hash)
 

@@ -32,7 +32,7 @@ from sdex.node.registry import Record
 from sdex.node.rejudge import NodeRejudge, restart_reason
 from sdex.node.verdicts import _message
 from sdex.node.views import _stored_fills
-from sdex.order import bitmap_nonce
+from sdex.order import Order, bitmap_nonce
 from sdex.store import StoredFill
 from sdex.watch import BlockChanges
 
@@ -129,7 +129,9 @@ class NodeChainState(NodeRejudge):
         # maker's cancel-up-to re-judges its orders): now the mirror has these fills.
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
         readbudget.uncredit_trades(self.gossip, self._sources(changes.reverted))  # (peers79)
-        readbudget.credit_trades(self.gossip, self._sources(changes.fills))  # (sybil78)
+        fee = (self.config.fee_recipient, self.config.fee_bps)  # (peers80: only fills paid)
+        paid = readbudget.paid_here(changes.fills, self._order_of, fee)
+        readbudget.credit_trades(self.gossip, self._sources(paid))  # (sybil78)
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
         # A closed order cancelled by hash: the chain says CANCELLED first, also of a filled
@@ -253,6 +255,11 @@ class NodeChainState(NodeRejudge):
         here, and its block (``readbudget.credit_trades``)."""
         held = ((self.records.get(f.order_hash), f.block_number) for f in fills)
         return [(r.source, b) for r, b in held if r is not None]
+
+    def _order_of(self, order_hash: bytes) -> Order | None:
+        """The order of ``order_hash`` if its record is held in memory (``paid_here``)."""
+        rec = self.records.get(order_hash)
+        return None if rec is None else rec.signed.order
 
     def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
         """The booked bitmap orders these fills may have filled with no event of their own

@@ -10,7 +10,8 @@ are applied to the book, the store and the event stream in one place.
 record and makes every status transition) → ``views`` (JSON) → ``status`` (closing records) →
 ``intake`` (orders in, matching) → ``verdicts`` (mirror verdicts applied) → ``rejudge``
 (closed orders judged again) → ``chainstate`` (blocks, reload) → ``settle``
-(settlement results) → ``peering`` (what gossip asks) → ``core`` (wiring, lifecycle).
+(settlement results) → ``peering`` (what gossip asks) → ``startchain`` (the chain read at a
+start: deployment block, clock, nonce floor) → ``core`` (wiring, lifecycle).
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any
 
 from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
-from sdex.chain.asend import not_served
-from sdex.errors import ChainError, RpcError
+from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.stream import cancel_all
@@ -38,15 +37,20 @@ from sdex.mirror import Header, Mirror
 from sdex.model import OPEN_STATUSES
 from sdex.node import readbudget
 from sdex.node.held import EVICT_BATCH
-from sdex.node.peering import NodePeering
 from sdex.node.process import http_url
 from sdex.node.readbudget import STRANGERS, ReadBudget, ReadCeiling
-from sdex.node.records import CROSS_GRACE, MAX_PENDING_LEAD, Record, SubmitResult
-from sdex.node.replayhold import ReplayHold
+from sdex.node.records import CROSS_GRACE, Record, SubmitResult
+from sdex.node.replayhold import (
+    MAX_PEER_HELD,
+    MAX_PEER_HELD_PER_SENDER,
+    PEER_HOLD_SECONDS,
+    ReplayHold,
+)
+from sdex.node.startchain import NodeStartChain
 from sdex.order import Domain
 from sdex.settlement import Settler
 from sdex.settlement.reconcile import reconcile
-from sdex.store import ChainIdentity, Store, StoreError, bound_deploy_hash
+from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch import Watcher
 
 CANCELS_WAIT = 3.0
@@ -65,7 +69,7 @@ log = logging.getLogger("sdex.node")
 __all__ = ["OPEN_STATUSES", "Node", "Record", "SubmitResult"]
 
 
-class Node(NodePeering):
+class Node(NodeStartChain):
     rejudging = False
     """A start's re-judging of every stored order after a reset runs (``_watch``): the
     closed orders not walked yet may still say what the old chain had (``/health``)."""
@@ -152,7 +156,11 @@ class Node(NodePeering):
         ceiling = ReadCeiling(cfg.chain_read_total)  # (all senders together)
         self.read_budget = ReadBudget(cfg.chain_read_limit, ceiling, "wallets")
         # wallet orders wait (bounded) for a replaying mirror, not read one by one (replay79)
-        self.replay_hold = ReplayHold(self.replayed, lambda: self.watcher.status in FOLLOWING)
+        following = lambda: self.watcher.status in FOLLOWING  # noqa: E731
+        self.replay_hold = ReplayHold(self.replayed, following)
+        self.peer_replay_hold = ReplayHold(  # (peers' copies, as wallets': replay80)
+            self.replayed, following, MAX_PEER_HELD, MAX_PEER_HELD_PER_SENDER, PEER_HOLD_SECONDS
+        )
         self.peer_read_budget = ReadBudget(  # (a bucket per peer with a bound of its own)
             cfg.peer_chain_read_limit,
             ceiling,
@@ -220,86 +228,6 @@ class Node(NodePeering):
         nonce read again before its next signature (``NonceLane.undone``)."""
         self._own_durable.forget()
         self.settler.undone()
-
-    async def _deploy_hash(self, block: dict[str, Any]) -> str:
-        """The deployment block's hash the node binds its store to: ``block``'s, unless the
-        database is bound to another that the chain still holds at that height (the answer
-        was wrong, not the chain replaced: kept). review73: one answer of another hash from
-        an endpoint that flapped made ``Store._bind`` reset the store, its pending settlements
-        (pooled, or mined before a kill) given up and their matches signed again, a paid
-        revert, its fills dropped and read again. A chain truly replaced does not hold it:
-        the reset stands (and one the chain's word kept wrongly, the watcher's first poll
-        finds: ``Watcher._deployed_here``). An endpoint that does not serve
-        ``eth_getBlockByHash`` (``not_served``: a method allowlist's; no other read needs it)
-        is asked for the block by its number again (review74a: the start failed at every try)."""
-        got = str(block["hash"])
-        bound = bound_deploy_hash(self.config.db)
-        if bound is None or bound == got.lower():
-            return got
-        number = hex(self.config.deploy_block)
-        try:
-            try:
-                held = await self.rpc.call("eth_getBlockByHash", bound, False)
-            except RpcError as e:
-                if not not_served(e):
-                    raise
-                held = await self.rpc.call("eth_getBlockByNumber", number, False)
-            kept = Header.from_rpc(held) if isinstance(held, dict) else None
-        except (ChainError, ValueError) as e:
-            raise ChainError(f"the chain's deployment block not read again: {e}") from None
-        if kept is None or kept.hash.lower() != bound or kept.number != self.config.deploy_block:
-            return got  # (replaced: ``Store._bind``'s reset)
-        if not await self._canonical(kept):  # (held by hash, yet not the chain's: replaced)
-            return got
-        log.warning(
-            "the chain answered %s for the deployment block %d, yet holds the database's %s "
-            "there: not a replaced chain, kept", got, kept.number, bound,
-        )  # fmt: skip
-        return bound
-
-    async def _canonical(self, block: Header) -> bool:
-        """Whether the chain's block above ``block`` by number names it as its parent: held
-        by hash is no proof that it is the chain's (geth serves a replaced branch's blocks by
-        hash; a backend of the endpoint still on the old chain answers it), a second answer
-        by number is (reset74: the database's deployment block found by hash alone was kept,
-        no reset at the start, the first poll's finding it). No block above it yet (a chain
-        whose head it is) proves nothing: kept, as the chain's answer by hash says."""
-        try:
-            raw = await self.rpc.call("eth_getBlockByNumber", hex(block.number + 1), False)
-            child = Header.from_rpc(raw) if isinstance(raw, dict) else None
-        except (ChainError, ValueError) as e:
-            raise ChainError(f"the chain's deployment block not read again: {e}") from None
-        return child is None or child.parent == block.hash
-
-    async def _pending_clock(self) -> None:
-        """The chain's clock from its pending block's stamp: an idle chain whose clock runs
-        ahead (Hardhat after a burst of blocks) shows it no other way until it mines. A
-        pending block is a guess, nothing mined: its lead counts at most ``MAX_PENDING_LEAD``
-        and only until a newer block shows the chain's clock (``pending_lead``: an endpoint
-        stamping it hours ahead had every order expiring before then refused and closed,
-        review46). An endpoint without one, or a stamp before the latest block's, leaves the
-        lead as the latest block showed it."""
-        try:
-            pending = await self.rpc.call("eth_getBlockByNumber", "pending", False)
-            stamp = int(pending["timestamp"], 16)
-        except (ChainError, OSError, TypeError, KeyError, ValueError):
-            return
-        if stamp >= self.latest_timestamp:
-            self.pending_lead = min(max(0.0, stamp - time.time()), MAX_PENDING_LEAD)
-            self.pending_before = self.latest_timestamp
-
-    async def _nonce_floor(self) -> None:
-        """The operator's transaction count (its pending block's) read at a start, for the
-        nonce a soft cancel names before this run signs anything (``cancel_position``:
-        ``Sender.signed_past``, one past every nonce an earlier run signed; reconcile's rows
-        count too). chaos66: it named none, and a reset (a reorg took the saved head, the
-        chain read anew) stood the watcher at block 0, so the audit took the count at block 0
-        and held the node's settlement of an earlier run, 14 s before the cancel, against
-        it (``node_settled_after_cancel``). Unread (the chain unreachable, or two reads past
-        what the rows say signed that differ: ``_operator_count``): none, as before."""
-        count = await self._operator_count("at start", self.sender.signed_past)
-        if count:
-            self.sender.signed(count - 1)
 
     async def load(self) -> None:
         """Settle what a previous run left pending, put every stored open order back in the

@@ -33,7 +33,9 @@ class NodePeerIntake(NodeIntake):
             lambda _i: peer_sender(self.gossip, peer), lambda _i: self._owner(peer)
         )
         since = self.refusals.chain_epoch  # (a reorg meanwhile: its chain verdict not kept)
-        return self._from_peer(await self.peer_intake.submit(obj, False, spend), peer, obj, since)
+        hold = self.peer_replay_hold.peers(lambda _i: peer)  # (while the mirror replays)
+        got = await self.peer_intake.submit(obj, False, spend, hold=hold)
+        return self._from_peer(got, peer, obj, since)
 
     async def submit_many_from_peer(self, objs: list[object], peer: str | list[str]) -> list[str]:
         """``submit_from_peer`` for a chunk of a peer's orders, in order (``peer``: the sender
@@ -73,11 +75,12 @@ class NodePeerIntake(NodeIntake):
             lambda k: peer_sender(self.gossip, who[todo[k]]), lambda k: self._owner(who[todo[k]])
         )
         since = self.refusals.chain_epoch  # (``submit_from_peer``)
+        hold = self.peer_replay_hold.peers(lambda k: who[todo[k]])  # (as ``submit_from_peer``)
         try:  # (cancelled midway: the orders passed on so far count)
             if len(todo) == 1:
                 i = todo[0]
                 got = await self.peer_intake.submit(
-                    objs[i], False, spend, clock.handing(), reading=reading
+                    objs[i], False, spend, clock.handing(), reading=reading, hold=hold
                 )
                 before = fw.handed
                 verdict = self._from_peer(got, who[i], objs[i], since)
@@ -85,7 +88,7 @@ class NodePeerIntake(NodeIntake):
                 yield i, verdict
             elif todo:
                 each = self.peer_intake.submit_each(
-                    [objs[i] for i in todo], False, spend, clock.handing(), reading
+                    [objs[i] for i in todo], False, spend, clock.handing(), reading, hold
                 )
                 async with contextlib.aclosing(each):
                     async for k, result in each:
@@ -148,6 +151,10 @@ class NodePeerIntake(NodeIntake):
     def known_copy(self, obj: object) -> bool:
         """``_known_copy`` for gossip: a push of copies held here skips the check's queue."""
         return self._known_copy(obj)
+
+    def signatures_on_loop(self) -> int:
+        """Peers' orders' signatures recovered on the loop so far (``EcdsaBatcher.inline``)."""
+        return self.peer_intake.ecdsa.inline
 
     def _known_copy(self, obj: object) -> bool:
         """Is ``obj`` exactly the JSON of an order held here? (by its 65-byte signature,

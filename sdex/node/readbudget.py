@@ -41,7 +41,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from sdex.gossip import Gossip
 from sdex.gossip.checks import NEWCOMERS
@@ -51,7 +51,8 @@ from sdex.httpkit import NetworkLimiter, RateLimit, RateLimiter, client_group
 from sdex.ingest.intake import Spend
 from sdex.ingest.readturns import one_of
 from sdex.ingest.rejections import RejectionCode
-from sdex.model import THROTTLED, error_body
+from sdex.model import THROTTLED, FillEvent, error_body
+from sdex.order import Order
 from sdex.store import StoreError
 from sdex.storestandings import MAX_KEPT, StandingStore
 
@@ -310,10 +311,64 @@ PEER_SOURCE = "peer:"
 """The prefix of a record's ``source`` that a peer delivered first (its id follows)."""
 
 
+def paid_here(
+    fills: Sequence[FillEvent], order_of: Callable[[bytes], Order | None], fee: tuple[str, int]
+) -> list[FillEvent]:
+    """Of ``fills``, those whose match paid this node its fee (``fee``: its feeRecipient and
+    basis points, ``NodeConfig.fee_bps``): the fill or its match's other fill (``_mates``,
+    paired in log order) paid this node's fee recipient a fee from an order held here
+    (``order_of``) that asks at least this node's fee on what its maker receives (as
+    ``sdex.ingest.rules`` holds a wallet's order to it). Only these credit a trade
+    (``credit_trades``); a node that asks no fee credits none.
+
+    peers80: every fill was credited, and a sybil key that pushed an ask of one of its
+    accounts and posted the crossing bid from another to a node asking no fee ranked first
+    for ``TRADED_SECONDS``, the settlement's gas paid by that node's operator (or any other
+    relayer's): a self-trade costs its maker nothing but the fees, so a credit is given only
+    for the fees this node was paid, what its operator asks for a settlement (with the
+    node's minimums, ``Limits.min_amounts``, the least a trade can pay)."""
+    recipient, bps = fee[0].lower(), fee[1]
+    if bps <= 0:
+        return []
+
+    def pays(f: FillEvent) -> bool:
+        if f.fee <= 0 or f.fee_recipient.lower() != recipient:
+            return False
+        o = order_of(f.order_hash)
+        return o is not None and o.fee_amount >= o.taker_amount * bps // 10_000
+
+    by_tx: dict[tuple[int, str], list[FillEvent]] = {}
+    for f in fills:
+        by_tx.setdefault((f.block_number, f.tx_hash.lower()), []).append(f)
+    paid: list[FillEvent] = []
+    for txs in by_tx.values():
+        txs.sort(key=lambda f: f.log_index)
+        i = 0
+        while i < len(txs):  # (a match's two fills, or a ``fillOrder``'s one)
+            n = 2 if i + 1 < len(txs) and _mates(txs[i], txs[i + 1]) else 1
+            if any(pays(f) for f in txs[i : i + n]):
+                paid += txs[i : i + n]
+            i += n
+    return paid
+
+
+def _mates(a: FillEvent, b: FillEvent) -> bool:
+    """Whether fills ``a`` and ``b`` (of one transaction, ``a`` logged first) are the two
+    sides of one match: the Exchange logs a match's two ``OrderFilled`` back to back, each
+    naming the other's maker as its taker and what the other gave as what it received."""
+    return (
+        b.log_index == a.log_index + 1
+        and a.maker.lower() == b.taker.lower()
+        and a.taker.lower() == b.maker.lower()
+        and (a.maker_filled, a.taker_filled) == (b.taker_filled, b.maker_filled)
+    )
+
+
 def credit_trades(gossip: Gossip | None, sources: Iterable[tuple[str | None, int]]) -> int:
     """Fills of orders whose records say which peer delivered them first (``sources``: each
-    fill's record's ``source``, None if not held, and its block): each such peer's
-    ``Peers.traded``, once a block (sybil78); how many were credited."""
+    fill's record's ``source``, None if not held, and its block; of fills that paid this
+    node, ``paid_here``): each such peer's ``Peers.traded``, once a block (sybil78); how many
+    were credited."""
     if gossip is None:
         return 0
     peers = {(s[len(PEER_SOURCE) :], b) for s, b in sources if s and s.startswith(PEER_SOURCE)}

@@ -48,6 +48,7 @@ from sdex.store import Store, StoredFill, StoreError
 from sdex.watch import Watcher
 from sdex.watch.changes import STORE_WAIT
 from sdex.watch.clocklead import BlockSpacing, ClockLead
+from sdex.watch.loop import CATCH_UP_LAG
 
 CROSS_GRACE = 0.5
 """Seconds a peer's order waits before this node settles a crossing with it (see may_match)."""
@@ -56,8 +57,13 @@ MAX_PENDING_LEAD = 600.0
 """Seconds past the wall clock the chain's pending block may move the node's clock at most
 (``NodeState.pending_lead``: attack44 measured 81 s on a devnet after a burst of blocks)."""
 
-MIRROR_MAX_LAG = 2
-"""Blocks the mirror may trail the chain by and still answer intake without a chain read."""
+MIRROR_MAX_LAG = CATCH_UP_LAG
+"""Blocks the mirror may trail the chain by and still answer intake without a chain read:
+the watcher's ``CATCH_UP_LAG``, one number (replay80). A catch-up past it says ``replaying``,
+where wallet orders wait for the mirror (``sdex.node.replayhold``); were this lag smaller,
+a catch-up between the two would leave the mirror unready with nothing replaying, each order
+read one by one (the 429s replay79 ended); were it larger, a catch-up the mirror could judge
+at would say ``replaying`` (503 on ``/health``) and hold orders for nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,7 @@ class NodeState:
     peer_read_budget: ReadBudget
     """Chain reads per peer (``NodeConfig.peer_chain_read_limit``)."""
     replay_hold: ReplayHold
+    peer_replay_hold: ReplayHold
     """Wallet orders waiting for a replaying mirror (``sdex.node.replayhold``)."""
     sender: Sender
     settler: Settler

@@ -11,6 +11,13 @@ chain; it is then judged as any order is: by the mirror, a first-seen account's 
 shared by its orders. Nothing is acknowledged before its verdict, so nothing held is lost
 (a node stopped meanwhile answers nobody: the wallet posts it again).
 
+Peers' copies too (replay80), in a hold of their own (``MAX_PEER_HELD``,
+``MAX_PEER_HELD_PER_SENDER`` per peer, ``PEER_HOLD_SECONDS`` each): read at once, 8 peers'
+pushes of 100 orders each during a 3,000-block replay cost 800 rows and 800 tokens of the
+peers' lane (its burst is 1,000: a larger push met ``THROTTLED``, fetched again later), where
+the mirror took them for 16 (one a maker). A held copy waits as a pending read in gossip's
+checks (``sdex.gossip.checks``: its peer's next checks park at its bound, others go on).
+
 Bounded: at most ``MAX_HELD`` orders in all and ``MAX_HELD_PER_SENDER`` per wallet client
 (its ``client_group``) at once, each for at most ``HOLD_SECONDS`` (a wallet client gives up
 after 10 s: ``sdex.client.DEFAULT_TIMEOUT``). An order past a bound is read at once, as
@@ -35,6 +42,17 @@ HOLD_SECONDS = 5.0
 """The longest an order waits for the mirror: then it is read (a shared read). A replay
 of ~3,400 Hardhat blocks (300 of them with transfers) takes ~1.6 s here (BENCHMARKS,
 replay79); a wallet client gives up after 10 s (``sdex.client.DEFAULT_TIMEOUT``)."""
+MAX_PEER_HELD = 2_000
+"""Peers' orders held at once in all (a hold of their own: ``Node.peer_replay_hold``)."""
+MAX_PEER_HELD_PER_SENDER = 500
+"""Held at once per peer (its node id): gossip bounds a peer's orders pending on reads
+(``reads_pending_per_peer`` past its group, held ones among them), so this is seldom reached."""
+PEER_HOLD_SECONDS = 1.0
+"""The longest a peer's copy waits for the mirror: a held copy is a pending read in gossip's
+checks, its peer's next checks parked behind it (``reads_pending_per_peer``), so a replay
+longer than this paces a peer's new orders at a group (``intake_chunk`` + 4) a hold. A
+restart's catch-up of a few hundred blocks ends within it; then the copies are read, shared
+per peer and account."""
 POLL = 0.05
 """Seconds between looks at whether the mirror follows (one task for every held order)."""
 
@@ -74,6 +92,12 @@ class ReplayHold:
         """The ``sdex.ingest.holds.Hold`` of a wallet post from ``client`` (its address)."""
         sender = client_group(client) if client is not None else ""
         return lambda _i: self.wait(sender)
+
+    def peers(self, peer_of: Callable[[int], str]) -> Callable[[int], Awaitable[str | None]]:
+        """The ``Hold`` of a peer's push (replay80): the order at index ``i`` is
+        ``peer_of(i)``'s (its node id: its orders' reads shared per account, never with a
+        wallet's, ``sdex.ingest.holds.SharedReads``)."""
+        return lambda i: self.wait("peer:" + peer_of(i))
 
     async def wait(self, sender: str) -> str | None:
         """Until the mirror follows the chain, the chain stops being followed, or

@@ -116,6 +116,7 @@ class NodeSettlement(NodeHolds):
             # made elsewhere: review67, it stayed offered, its other side matched it again,
             # withdrawn again, 38,000 times in 30 s), then its other side matched again
             self._recheck_settled()
+            self._keep_out_gone(unsent)  # (its block not applied: not matched again, loop80)
             self._rematch(self.live_sides(unsent))
             self.registry.sync()
         # The matches are confirmed (above, before any await: see ``Settler._fly``); what

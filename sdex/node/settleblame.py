@@ -17,6 +17,7 @@ from sdex.chain.rpc import quantity
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.node.chainstate import NodeChainState
+from sdex.node.gone import GoneOrders
 from sdex.order import SignedOrder
 from sdex.settlement import diagnose
 from sdex.settlement.blame import Evidence, MakerMemory, PairBar, RefusedPairs, blame
@@ -34,6 +35,7 @@ class NodeBlame(NodeChainState):
     _blamed_makers: MakerMemory | None = None
     _barred_pairs: PairBar | None = None
     _refused_pairs: RefusedPairs | None = None
+    _gone: GoneOrders | None = None
 
     async def _read_judged(
         self,
@@ -237,8 +239,31 @@ class NodeBlame(NodeChainState):
         self._recheck.add(so.hash)
         self._note_refused(m)
 
+    @property
+    def gone_orders(self) -> GoneOrders:
+        """The orders a settlement found gone on chain in a block not applied yet, kept out
+        of re-matching (``sdex.node.gone``; loop80)."""
+        if self._gone is None:
+            self._gone = GoneOrders(self.gone_on_chain, lambda h: self.book.find(h) is not None)
+        return self._gone
+
+    def _keep_out_gone(self, matches: list[Match]) -> None:
+        """(``matches`` given back unsent) Their orders the mirror has gone on chain, the
+        book still offering them (the block not applied yet), kept out of re-matching: the
+        other side was matched against one again at once, withdrawn again, hundreds of times
+        a second until the block applied (loop80)."""
+        gone = self.gone_orders
+        gone.prune()
+        for m in matches:
+            for so in (m.resting, m.incoming):
+                gone.add(so)
+
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
-        """``NodeIntake.may_match``, and never a pair barred by ``barred_pairs``."""
+        """``NodeIntake.may_match``, and never a pair barred by ``barred_pairs``, nor one of
+        an order gone on chain in a block not applied yet (``gone_orders``)."""
+        gone = self._gone
+        if gone is not None and gone.orders and (gone.out(resting.hash) or gone.out(incoming.hash)):
+            return False
         pairs = self._barred_pairs
         if pairs is not None and pairs.barred(resting.hash, incoming.hash):
             return False

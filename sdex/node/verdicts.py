@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 import aiohttp
@@ -28,6 +28,9 @@ RECHECK_READ_WAIT = 5.0
 """Seconds such a read is waited for (a hung chain holds the results no longer: read again
 with the next block or settlement)."""
 NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
+RECHECK_PART = 1024
+"""Orders due a recheck a start holds again, looks at for a read, or judges in one turn of the
+loop (replay80: 50,000 a kill left due took turns of 0.4-0.5 s, the node answering nothing)."""
 
 
 READ_PAST_KEPT = 10_000
@@ -135,7 +138,9 @@ class NodeVerdicts(NodePeerIntake):
         # book's, without that block's fill)
         self.registry.remove(so.hash, reason, _message(verdict), state.filled)
 
-    def _recheck_settled(self, read: Mapping[bytes, OrderState] = NO_STATES) -> None:
+    def _recheck_settled(
+        self, read: Mapping[bytes, OrderState] = NO_STATES, only: Iterable[bytes] | None = None
+    ) -> None:
         """Orders a block touched while their own fills were in flight: once none is, take
         the mirror's filled amount where it differs: ahead (a fill made elsewhere
         meanwhile, which the settlement's receipt does not show) or behind (a reorg undid
@@ -148,9 +153,10 @@ class NodeVerdicts(NodePeerIntake):
         filled than the chain). One whose state the mirror lacks (a bitmap order whose nonce
         a fill touched; a maker's funds a reset cleared) takes the chain's, ``read`` by
         ``_read_rechecks``, and stays on the list till then (reorg62: it was dropped, and
-        the undone fill kept for good)."""
+        the undone fill kept for good). ``only``: those of them alone (a start's, a part
+        at a time: ``_recheck_stored``)."""
         ahead, _ = self.mirror.ahead()
-        for h in list(self._recheck):
+        for h in list(self._recheck) if only is None else [h for h in only if h in self._recheck]:
             st = self.book.get(h)
             if st is not None and st.pending:
                 continue
@@ -235,7 +241,9 @@ class NodeVerdicts(NodePeerIntake):
         settlement. The list holds held orders only (bounded by the records)."""
         ahead, _ = self.mirror.ahead()
         due: list[SignedOrder] = []
-        for h in self._recheck:
+        for k, h in enumerate(list(self._recheck)):
+            if k and k % RECHECK_PART == 0:  # (a start's many: the loop runs between parts)
+                await asyncio.sleep(0)
             rec, st = self.records.get(h), self.book.get(h)
             if rec is None or (st is not None and st.pending) or h in ahead:
                 continue
@@ -277,11 +285,18 @@ class NodeVerdicts(NodePeerIntake):
         judged now, as the next block or settlement would have (recheck75: a closed one, not
         reloaded as the open ones are, kept the wrong filled amount for good)."""
         hashes = await self.store.rechecks()
-        await self.registry.load_all(hashes)  # (closed: back from the store; gone: dropped)
+        await self.registry.load_all(hashes, RECHECK_PART)  # (closed: back; gone: dropped)
         self._recheck.restore(hashes)
-        if hashes:
-            log.info("%d orders due a recheck at the last stop: judged again", len(hashes))
-            self._persist_open(await self._read_rechecks())
+        if not hashes:
+            return
+        log.info("%d orders due a recheck at the last stop: judged again", len(hashes))
+        read = await self._read_rechecks()
+        for k in range(0, len(hashes), RECHECK_PART):  # (a part a turn, as ``_persist_open``)
+            if k:
+                await asyncio.sleep(0)
+            self._recheck_settled(read, hashes[k : k + RECHECK_PART])
+            self.registry.sync()  # (what moved: stored and published a part at a time)
+        self._recheck.flush()
 
 
 def _reopened(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:

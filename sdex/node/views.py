@@ -138,8 +138,8 @@ class NodeViews(NodeState):
             "store": self.store.stats(),
         }
 
-    def _shared_reads(self) -> dict[str, int]:
-        shared = self.intake.shared
+    def _shared_reads(self, peers: bool = False) -> dict[str, int]:
+        shared = (self.peer_intake if peers else self.intake).shared
         return {"readsAfterWait": shared.reads, "sharedAfterWait": shared.joined}
 
     def chain_health(self) -> dict[str, object]:
@@ -171,6 +171,8 @@ class NodeViews(NodeState):
             # wallet orders that waited for a replaying mirror (``sdex.node.replayhold``), and
             # the reads those past their wait shared (``sdex.ingest.holds.SharedReads``)
             "replayHold": {**self.replay_hold.to_json(), **self._shared_reads()},
+            # ... and peers' copies, in a hold of their own (replay80)
+            "peerReplayHold": {**self.peer_replay_hold.to_json(), **self._shared_reads(True)},
             # ... by lane of the node-wide ceiling (``--chain-read-total``) and by cause
             "chainReadLanes": {
                 "wallets": self.read_budget.stats(),

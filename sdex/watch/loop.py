@@ -58,7 +58,7 @@ are long: then a hang says ``unreachable`` after twice this."""
 CATCH_UP_LAG = 2
 """Blocks the chain may be past our head when it is followed again (its answer after
 ``NOT_FOLLOWED``) without a catch-up said ``replaying``: the node's mirror judges orders at
-that lag (``sdex.node.records.MIRROR_MAX_LAG``)."""
+that lag, and no more (``sdex.node.records.MIRROR_MAX_LAG`` is this number: replay80)."""
 NOT_FOLLOWED = frozenset({"unreachable", "behind"})
 """Statuses after which a poll that finds the chain past our head catches up (``replaying``)."""
 HEAD_FRESH = 0.005
