@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from sdex.mirror import Header
 from sdex.watch import Watcher, feed
 from tests.conftest import Chain
 from tests.headsproxy import HeadsProxy
@@ -48,4 +49,36 @@ async def test_the_same_forged_block_again_is_no_lag(
             await wait_for(lambda: w.listening, timeout=WAIT)
         assert head(chain)["hash"] == top["hash"]  # (nothing mined: no block borne out)
         assert w.feed.lags == 0, (w.feed.lags, said)  # before: 2 (its own lie a "lag")
+        assert said == [0.5, 1.0, 2.0], said  # before: [0.5, 0.5, 0.5]
+
+
+async def test_our_head_announced_again_does_not_end_a_run_of_lies(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each lie, once listened to again, the feed says our head again (a block the
+    node applied before the lie, read as announced): no block was borne out since the lie,
+    and the next lie is distrusted twice as long (before: the old head, read back or applied
+    already, ended the run, and a feed saying it between lies was distrusted ``DISTRUST``
+    each time for ever)."""
+    monkeypatch.setattr(feed, "DISTRUST", 0.5)
+    async with proxied_node(chain, tmp_path) as (proxy, node):
+        w = node.watcher
+        top = head(chain)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"], WAIT)
+        seen: list[tuple[str, bool]] = []  # (the poll's latest blocks: observed only)
+        saw = w._saw_latest
+
+        def observed(latest: Header, asked: bool = True) -> None:
+            saw(latest, asked)
+            seen.append((latest.hash, asked))
+
+        monkeypatch.setattr(w, "_saw_latest", observed)
+        said = []
+        for _ in range(3):
+            said.append(await same_lie(proxy, w, forged(chain, 1)))
+            await wait_for(lambda: w.listening, timeout=WAIT)
+            seen.clear()
+            assert await proxy.announce(top) == 1  # (our head, said again)
+            await wait_for(lambda: (top["hash"], False) in seen, timeout=WAIT)  # (its poll)
+        assert head(chain)["hash"] == top["hash"]  # (nothing mined: no block borne out)
         assert said == [0.5, 1.0, 2.0], said  # before: [0.5, 0.5, 0.5]
