@@ -75,9 +75,11 @@ class Feed:
         if not self.trusted():
             self.ignored += 1
             return False
+        above = self.tip is None or header.number > self.tip.number
         remember(self.announced, header)
         self._move_tip(header)
-        if self._run:  # (one of them applied ends the run: ``borne``)
+        if self._run and above:  # (one of them applied ends the run: ``borne``; review80b:
+            # not a block known before, our head said again, applied before the lie)
             self._since[header.hash] = None
             if len(self._since) > ANNOUNCED_KEPT:
                 del self._since[next(iter(self._since))]
@@ -186,5 +188,6 @@ async def borne_out(rpc: AsyncRpc, feed: Feed, latest: Header, head: Header | No
         return False
     if Header.from_rpc(raw).hash != latest.hash:
         return False
-    feed.confirmed()
+    if head is None or latest.number > head.number:  # (review80b: our head said again
+        feed.confirmed()  # is no block borne out; a liar said it between lies)
     return True

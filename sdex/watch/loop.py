@@ -334,7 +334,11 @@ class PollLoop:
         answered) and ``caught_up`` set, so nothing waited for it (``sdex.node.replayhold``)."""
         self.feed.borne(self.mirror.head)  # (applied since: one announced after a lie?)
         self.feed.answered(latest)
-        self.feed.settled(lambda n: latest.hash if n == latest.number else self._kept_at(n))
+        # (the chain's word only: an announcement taken for the latest is no witness to
+        # itself; review80b: a feed announcing the same forged block on our head again had
+        # its lie taken back as a lag each time, its distrust never doubled)
+        said = latest.hash if asked else None
+        self.feed.settled(lambda n: said if n == latest.number and said else self._kept_at(n))
         h = self.mirror.head
         if h is not None and latest.number <= h.number and latest.hash != h.hash:
             kept = {b.header.number: b.header.hash for b in self.mirror.blocks}
