@@ -230,13 +230,17 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         )
         return self._writer.submit(lambda db: db.execute(sql, row), urgent=True)
 
-    def set_settlement_status(self, tx_hash: str, status: str) -> asyncio.Future[Any]:
+    def set_settlement_status(
+        self, tx_hash: str, status: str, urgent: bool = False
+    ) -> asyncio.Future[Any]:
         """Queued at once, without waiting: resolves at its commit (writes queued after it
         commit no earlier); a failure is logged if nobody awaits it. Call on the loop. A
-        status past ``pending`` drops the row's raw transaction (``SETTLEMENT_DONE``)."""
+        status past ``pending`` drops the row's raw transaction (``SETTLEMENT_DONE``).
+        ``urgent``: committed without the group window (a row whose bytes must never go)."""
         args = (status, time.time(), tx_hash)
         sql = SETTLEMENT_STATUS if status == "pending" else SETTLEMENT_DONE
-        fut = asyncio.wrap_future(self._writer.submit(lambda db: db.execute(sql, args)))
+        write = self._writer.submit(lambda db: db.execute(sql, args), urgent=urgent)
+        fut = asyncio.wrap_future(write)
         fut.add_done_callback(log_failure)
         return fut
 

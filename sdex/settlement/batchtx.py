@@ -186,8 +186,10 @@ class BatchTx(NonceLane):
         settle80: dropped only once ``_settle`` woke, behind the next settlement's record at
         the same nonce, a kill between them (or that write refused) left both rows pending,
         and the restart sent the withdrawn bytes again (a paid revert for an order cancelled
-        on chain; the next refused "nonce too low", its matches matched again)."""
-        self.store.set_settlement_status(signed.tx_hash, "dropped")
+        on chain; the next refused "nonce too low", its matches matched again). The drop is
+        urgent (review80b: in the group window a kill left the lone row pending, sent again at
+        the restart)."""
+        self.store.set_settlement_status(signed.tx_hash, "dropped", urgent=True)
         if self._unsent_rows is None:
             self._unsent_rows = {}
         self._unsent_rows.setdefault(signed.nonce, []).append(signed.tx_hash)
