@@ -211,12 +211,18 @@ function selectBook() {
   else pollDepth();
 }
 
-function setLevels(map, levels) {
+/** Levels into ``map``: key -> {key, n, d, amount, size} (n/d: the key's quote per base in
+ * token units; size: what it offers in base units), parsed once here, not at every draw. */
+function setLevels(map, levels, side) {
   for (const lv of levels) {
     if (!Array.isArray(lv) || typeof lv[0] !== "string" || typeof lv[1] !== "string") continue;
-    const amount = BigInt(lv[1]);
-    if (amount > 0n) map.set(lv[0], amount);
-    else map.delete(lv[0]);
+    const parts = /^([0-9]{1,78})\/([0-9]{1,78})$/.exec(lv[0]);
+    if (!parts || !/^[0-9]{1,78}$/.test(lv[1])) continue; // (not the node's level)
+    const [n, d, amount] = [BigInt(parts[1]), BigInt(parts[2]), BigInt(lv[1])];
+    if (amount > 0n && n > 0n && d > 0n) {
+      // an ask offers base; a bid offers quote: its base is amount × den / num
+      map.set(lv[0], { key: lv[0], n, d, amount, size: side === "buy" ? (amount * d) / n : amount });
+    } else map.delete(lv[0]);
   }
 }
 
@@ -224,8 +230,8 @@ function setLevels(map, levels) {
 function takeSnapshot(ev) {
   B.bids.clear();
   B.asks.clear();
-  setLevels(B.bids, ev.bids);
-  setLevels(B.asks, ev.asks);
+  setLevels(B.bids, ev.bids, "buy");
+  setLevels(B.asks, ev.asks, "sell");
   B.seq = ev.seq;
   renderBook();
 }
@@ -239,8 +245,8 @@ function onBookEvent(ev) {
   } else if (ev.event === "update") {
     if (B.seq === null || ev.seq <= B.seq) return; // before our snapshot
     if (ev.seq !== B.seq + 1) { subscribeBook(); return; } // missed one: start again
-    setLevels(B.bids, ev.bids);
-    setLevels(B.asks, ev.asks);
+    setLevels(B.bids, ev.bids, "buy");
+    setLevels(B.asks, ev.asks, "sell");
     B.seq = ev.seq;
     renderBook();
   }
@@ -271,8 +277,22 @@ function orderLevel(o, side) {
   return side === "buy" ? levelKey(BigInt(o.makerAmount), BigInt(o.takerAmount)) : levelKey(BigInt(o.takerAmount), BigInt(o.makerAmount));
 }
 
-/** Levels of the selected pair, best first: {key, price, size (base units), mine, pending}. */
-function levels(map, side, m) {
+/** The levels of a side drawn (ui80: every level of the node's snapshot was a row: at 5,000 a
+ * side the page was 238,000 px tall, "My orders" under them all, and each book update held it
+ * for seconds): the best BOOK_LEVELS, fewer on a phone's width, where the form comes after the
+ * book; a line says the rest (``moreRow``). */
+const BOOK_LEVELS = 25;
+const BOOK_LEVELS_PHONE = 10;
+const PHONE = window.matchMedia("(max-width: 600px)");
+PHONE.addEventListener("change", () => renderBook());
+const bookLevels = () => (PHONE.matches ? BOOK_LEVELS_PHONE : BOOK_LEVELS);
+
+/** The best ``cap`` levels of the selected pair's side, best first: {shown: [{key, price,
+ * size (base units), mine, pending}], more: {count, size, mine}} (the levels not drawn: how
+ * many, what they offer in base units, how many hold my open orders). One pass over the
+ * levels, each compared by its key's fraction (quote per base in token units, ordered as the
+ * price is): a deep book costs no sort of it all. */
+function levels(map, side, m, cap) {
   const mine = new Set();
   for (const rec of S.mine.values()) {
     const so = OPEN.has(rec.metaData.status) && sideOf(rec.order);
@@ -289,15 +309,32 @@ function levels(map, side, m) {
       }
     }
   }
-  const out = [];
-  for (const [key, amount] of map) {
-    const [n, d] = key.split("/").map(BigInt);
-    // an ask offers base; a bid offers quote: its base is amount × den / num
-    const size = side === "buy" ? (amount * d) / n : amount;
-    out.push({ key, price: priceOf(d, n, m.baseDecimals, m.quoteDecimals), size, mine: mine.has(key), pending: pending.has(key) });
+  // a bid (quote per base) is better higher, an ask lower
+  const better = (a, b) => (side === "buy" ? a.n * b.d > b.n * a.d : a.n * b.d < b.n * a.d);
+  const more = { count: 0, size: 0n, mine: 0 };
+  const hide = (l) => {
+    more.count++;
+    more.size += l.size;
+    if (mine.has(l.key)) more.mine++;
+  };
+  const best = [];
+  for (const l of map.values()) {
+    if (best.length >= cap && !better(l, best[best.length - 1])) { hide(l); continue; }
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (better(l, best[mid])) hi = mid;
+      else lo = mid + 1;
+    }
+    best.splice(lo, 0, l);
+    if (best.length > cap) hide(best.pop());
   }
-  out.sort((a, b) => (side === "buy" ? cmp(b.price, a.price) : cmp(a.price, b.price)));
-  return out;
+  const shown = best.map((l) => ({
+    key: l.key, price: priceOf(l.d, l.n, m.baseDecimals, m.quoteDecimals), size: l.size,
+    mine: mine.has(l.key), pending: pending.has(l.key),
+  }));
+  return { shown, more };
 }
 
 /** A level's size for the eye: a bid's base is its quote over the price, often 18 decimals
@@ -308,11 +345,24 @@ function fmtSize(units, decimals) {
   return fmtPrice(frac(BigInt(units), 10n ** BigInt(decimals)));
 }
 
+/** The line for the levels of a side not drawn ("7 more ask levels above, not drawn: 0.007
+ * WETH in all; 1 of them holds your orders"), or null when every level is drawn. */
+function moreRow(more, side, m) {
+  if (!more.count) return null;
+  const which = side === "sell" ? "ask" : "bid";
+  const said = `${more.count} more ${which} level${more.count === 1 ? "" : "s"} ${side === "sell" ? "above" : "below"}, not drawn: ` +
+    `${fmtSize(more.size, m.baseDecimals)} ${m.base} in all` +
+    (more.mine ? `; ${more.mine} of them hold${more.mine === 1 ? "s" : ""} your orders` : "");
+  return h("tr", { class: "more", "data-side": side },
+    h("td", { colSpan: 4, class: "muted more", title: `${fmtAmount(more.size, m.baseDecimals)} ${m.base}` }, said));
+}
+
 function renderBook() {
   const m = S.market;
   if (!m) return;
-  const asks = levels(B.asks, "sell", m);
-  const bids = levels(B.bids, "buy", m);
+  const cap = bookLevels();
+  const { shown: asks, more: asksMore } = levels(B.asks, "sell", m, cap);
+  const { shown: bids, more: bidsMore } = levels(B.bids, "buy", m, cap);
   const cum = (lvls) => { let t = 0n; return lvls.map((l) => (t += l.size)); };
   const askCum = cum(asks);
   const bidCum = cum(bids);
@@ -337,8 +387,11 @@ function renderBook() {
       h("td", {}, bar),
     );
   };
-  $("asks").replaceChildren(...asks.map((l, i) => row(l, askCum[i], "sell")).reverse());
-  $("bids").replaceChildren(...bids.map((l, i) => row(l, bidCum[i], "buy")));
+  // (the asks worst first, the best by the spread: the line for those not drawn on top)
+  const askMoreRow = moreRow(asksMore, "sell", m);
+  const bidMoreRow = moreRow(bidsMore, "buy", m);
+  $("asks").replaceChildren(...(askMoreRow ? [askMoreRow] : []), ...asks.map((l, i) => row(l, askCum[i], "sell")).reverse());
+  $("bids").replaceChildren(...bids.map((l, i) => row(l, bidCum[i], "buy")), ...(bidMoreRow ? [bidMoreRow] : []));
   let spread = "empty book";
   if (asks.length && bids.length) {
     const s = frac(asks[0].price.n * bids[0].price.d - bids[0].price.n * asks[0].price.d, asks[0].price.d * bids[0].price.d);
