@@ -1461,6 +1461,26 @@ function restingWords(posted, rec) {
   return `${head}: ${what}, ${of}${settling}`;
 }
 
+/** Where the keyboard's focus is in "My orders", before its rows are drawn again: a function
+ * that puts it back on the same order's button once they are, or on its row when that button
+ * is gone (ui80: every event of the account's orders drew the table again, and a keyboard user
+ * on a `cancel` lost the focus to the page's body: Enter then did nothing). */
+function myOrdersFocus() {
+  const el = document.activeElement;
+  const tr = el && el !== document.body ? el.closest("#my-orders tbody tr[data-hash]") : null;
+  if (!tr) return () => {};
+  const hash = tr.dataset.hash;
+  const button = el.tagName === "BUTTON" ? [...el.classList].find((c) => c.endsWith("-cancel")) : null;
+  return () => {
+    const row = [...$("my-orders").tBodies[0].rows].find((r) => r.dataset.hash === hash);
+    if (!row) return;
+    const again = (button && row.querySelector(`button.${button}`)) || row.querySelector("button");
+    if (again) return again.focus();
+    row.tabIndex = -1; // (focusable by the page only: its buttons gone, the row keeps the place)
+    row.focus();
+  };
+}
+
 function renderMyOrders() {
   const last = $("last-order");
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
@@ -1474,6 +1494,7 @@ function renderMyOrders() {
     last.replaceChildren(`${which} `, link, `: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec));
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
+  const focus = myOrdersFocus();
   $("my-orders").tBodies[0].replaceChildren(
     ...(rows.length
       ? rows.map((rec) => {
@@ -1519,6 +1540,7 @@ function renderMyOrders() {
         })
       : [h("tr", {}, h("td", { colSpan: 7, class: "muted" }, S.account ? "no orders yet" : "choose an account"))]),
   );
+  focus();
   renderBook(); // (the levels of my open orders)
   renderFunds(); // (what they offer)
 }
