@@ -47,6 +47,7 @@ const S = {
   dev: null, // {rpc, accounts}
   devReason: "", // why /web/dev-wallets serves none
   status: null,
+  chainState: undefined, // the node's /health `chain` at the last read ("ok", "unreachable", ...)
   rates: [], // the network panel's reads of the order counts, {at, orders, submitted}, oldest first
   peersFrom: null, // the last /health answer: its gossip peers (renderPeers)
 };
@@ -717,8 +718,13 @@ async function refreshNetwork() {
     const settling = JSON.stringify(status.inFlight);
     const moved = settling !== JSON.stringify(S.status?.inFlight);
     const newBlock = status.head !== S.status?.head;
+    // (ui80: while the chain was unreachable the head stood still, and the funds line went on
+    // saying the last figures read as the wallet's; read them again as the chain goes or
+    // comes back: a read that fails says so)
+    const chainMoved = S.chainState !== undefined && S.chainState !== health.chain;
+    S.chainState = health.chain;
     S.status = status;
-    if (newBlock) refreshFunds(); // (a fill, a transfer, an approval)
+    if (newBlock || chainMoved) refreshFunds(); // (a fill, a transfer, an approval)
     if (moved) renderBook(); // (its levels with a settlement in flight)
     const now = performance.now();
     const submitted = metricSum(metrics, "sdex_orders_submitted_total");
@@ -877,6 +883,7 @@ async function chainUint(to, data) {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_call", params: [{ to, data }, "latest"] }),
       signal: AbortSignal.timeout(READ_TIMEOUT_MS),
     });
+    if (!r.ok) throw new Error(`the chain's RPC answered HTTP ${r.status}`);
     const body = await r.json();
     if (body?.error) throw new Error(String(body.error.message ?? "the chain refused the read").slice(0, 200));
     result = body?.result;
