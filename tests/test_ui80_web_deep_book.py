@@ -36,8 +36,11 @@ PHONE_LEVELS = 10
 
 
 async def more_line(w: Watched, side: str) -> str | None:
+    """The line for the levels of ``side`` not drawn, as seen ("hidden" when it is drawn
+    but not seen: a phone's width hid the book's last column, its one cell), or None."""
     text: str | None = await w.page.evaluate(
-        "s => document.querySelector(`#book tr.more[data-side='${s}']`)?.textContent ?? null",
+        "s => { const td = document.querySelector(`#book tr.more[data-side='${s}'] td`);"
+        " return td ? (td.getClientRects().length ? td.innerText : 'hidden') : null }",
         side,
     )
     return text
