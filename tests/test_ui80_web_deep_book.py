@@ -102,3 +102,34 @@ async def test_a_deep_book_draws_its_best_levels_and_says_the_rest(
         )
         assert await w.page.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert w.errors == [] and w.foreign_requests(w.dev_rpc) == []
+
+
+@in_module_loop
+async def test_a_small_bid_at_an_odd_price_fits_a_phone(
+    chain: Chain, tmp_path: Path, chromium: Browser
+) -> None:
+    """A bid of 0.1 USDC (the devnet's minimum) for 0.0000500250125... WETH: its level reads
+    "~1998.999998", its size and total "~0.000050025013", and at 360 px the book was 41 px
+    wider than its panel (the Total column cut off, the panel scrolled sideways; README: every
+    column fits from 360 px up). On a phone the book's figures are a little smaller."""
+    cfg = dev_config(chain, tmp_path / "n.db", 19)
+    async with running_node(cfg) as (_node, api), browser(chromium) as b:
+        for i in range(2):
+            bid = chain.order(13, chain.usdc, E6 // 10, chain.weth, 50_025_012_556_278 + i)
+            code, body = await api.post_order(chain.sign(bid))
+            assert code == 201, body
+        w = await new_page(b, api.base)
+        await w.page.set_viewport_size({"width": 360, "height": 800})
+
+        async def both() -> bool:
+            return len(await drawn(w, "buy")) == 2
+
+        await wait_for(both, timeout=20)
+        cells = await w.page.locator("#bids tr").first.locator("td").all_inner_texts()
+        assert cells[:3] == ["~1998.999998", "~0.000050025013", "~0.000050025013"], cells
+        over = await w.page.evaluate(
+            "() => { const m = document.getElementById('market');"
+            " return m.scrollWidth - m.clientWidth }"
+        )
+        assert over <= 0, over
+        assert w.errors == [] and w.foreign_requests() == []
