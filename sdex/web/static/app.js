@@ -1577,7 +1577,12 @@ function onEvent(ev) {
   } else if (ev.type === "fill") {
     if (ev.event === "reverted") dropFill(ev);
     else addFill(ev);
-    if (S.account && (same(ev.maker, S.account.address) || same(ev.taker, S.account.address))) refreshOrder(ev.orderHash);
+    if (S.account && (same(ev.maker, S.account.address) || same(ev.taker, S.account.address))) {
+      refreshOrder(ev.orderHash);
+      // (ui80: a reorg that undid the account's fill and mined as many blocks left the head's
+      // number as it was, and the funds line said the undone trade's balances)
+      if (ev.event === "reverted") refreshFunds();
+    }
   } else if (ev.type === "book") {
     onBookEvent(ev);
   } else if (ev.type === "error" && B.ws && B.seq === null) {
