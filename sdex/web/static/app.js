@@ -47,6 +47,7 @@ const S = {
   dev: null, // {rpc, accounts}
   devReason: "", // why /web/dev-wallets serves none
   status: null,
+  chainState: undefined, // the node's /health `chain` at the last read ("ok", "unreachable", ...)
   rates: [], // the network panel's reads of the order counts, {at, orders, submitted}, oldest first
   peersFrom: null, // the last /health answer: its gossip peers (renderPeers)
 };
@@ -211,12 +212,18 @@ function selectBook() {
   else pollDepth();
 }
 
-function setLevels(map, levels) {
+/** Levels into ``map``: key -> {key, n, d, amount, size} (n/d: the key's quote per base in
+ * token units; size: what it offers in base units), parsed once here, not at every draw. */
+function setLevels(map, levels, side) {
   for (const lv of levels) {
     if (!Array.isArray(lv) || typeof lv[0] !== "string" || typeof lv[1] !== "string") continue;
-    const amount = BigInt(lv[1]);
-    if (amount > 0n) map.set(lv[0], amount);
-    else map.delete(lv[0]);
+    const parts = /^([0-9]{1,78})\/([0-9]{1,78})$/.exec(lv[0]);
+    if (!parts || !/^[0-9]{1,78}$/.test(lv[1])) continue; // (not the node's level)
+    const [n, d, amount] = [BigInt(parts[1]), BigInt(parts[2]), BigInt(lv[1])];
+    if (amount > 0n && n > 0n && d > 0n) {
+      // an ask offers base; a bid offers quote: its base is amount × den / num
+      map.set(lv[0], { key: lv[0], n, d, amount, size: side === "buy" ? (amount * d) / n : amount });
+    } else map.delete(lv[0]);
   }
 }
 
@@ -224,8 +231,8 @@ function setLevels(map, levels) {
 function takeSnapshot(ev) {
   B.bids.clear();
   B.asks.clear();
-  setLevels(B.bids, ev.bids);
-  setLevels(B.asks, ev.asks);
+  setLevels(B.bids, ev.bids, "buy");
+  setLevels(B.asks, ev.asks, "sell");
   B.seq = ev.seq;
   renderBook();
 }
@@ -239,8 +246,8 @@ function onBookEvent(ev) {
   } else if (ev.event === "update") {
     if (B.seq === null || ev.seq <= B.seq) return; // before our snapshot
     if (ev.seq !== B.seq + 1) { subscribeBook(); return; } // missed one: start again
-    setLevels(B.bids, ev.bids);
-    setLevels(B.asks, ev.asks);
+    setLevels(B.bids, ev.bids, "buy");
+    setLevels(B.asks, ev.asks, "sell");
     B.seq = ev.seq;
     renderBook();
   }
@@ -271,8 +278,22 @@ function orderLevel(o, side) {
   return side === "buy" ? levelKey(BigInt(o.makerAmount), BigInt(o.takerAmount)) : levelKey(BigInt(o.takerAmount), BigInt(o.makerAmount));
 }
 
-/** Levels of the selected pair, best first: {key, price, size (base units), mine, pending}. */
-function levels(map, side, m) {
+/** The levels of a side drawn (ui80: every level of the node's snapshot was a row: at 5,000 a
+ * side the page was 238,000 px tall, "My orders" under them all, and each book update held it
+ * for seconds): the best BOOK_LEVELS, fewer on a phone's width, where the form comes after the
+ * book; a line says the rest (``moreRow``). */
+const BOOK_LEVELS = 25;
+const BOOK_LEVELS_PHONE = 10;
+const PHONE = window.matchMedia("(max-width: 600px)");
+PHONE.addEventListener("change", () => renderBook());
+const bookLevels = () => (PHONE.matches ? BOOK_LEVELS_PHONE : BOOK_LEVELS);
+
+/** The best ``cap`` levels of the selected pair's side, best first: {shown: [{key, price,
+ * size (base units), mine, pending}], more: {count, size, mine}} (the levels not drawn: how
+ * many, what they offer in base units, how many hold my open orders). One pass over the
+ * levels, each compared by its key's fraction (quote per base in token units, ordered as the
+ * price is): a deep book costs no sort of it all. */
+function levels(map, side, m, cap) {
   const mine = new Set();
   for (const rec of S.mine.values()) {
     const so = OPEN.has(rec.metaData.status) && sideOf(rec.order);
@@ -289,15 +310,32 @@ function levels(map, side, m) {
       }
     }
   }
-  const out = [];
-  for (const [key, amount] of map) {
-    const [n, d] = key.split("/").map(BigInt);
-    // an ask offers base; a bid offers quote: its base is amount × den / num
-    const size = side === "buy" ? (amount * d) / n : amount;
-    out.push({ key, price: priceOf(d, n, m.baseDecimals, m.quoteDecimals), size, mine: mine.has(key), pending: pending.has(key) });
+  // a bid (quote per base) is better higher, an ask lower
+  const better = (a, b) => (side === "buy" ? a.n * b.d > b.n * a.d : a.n * b.d < b.n * a.d);
+  const more = { count: 0, size: 0n, mine: 0 };
+  const hide = (l) => {
+    more.count++;
+    more.size += l.size;
+    if (mine.has(l.key)) more.mine++;
+  };
+  const best = [];
+  for (const l of map.values()) {
+    if (best.length >= cap && !better(l, best[best.length - 1])) { hide(l); continue; }
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (better(l, best[mid])) hi = mid;
+      else lo = mid + 1;
+    }
+    best.splice(lo, 0, l);
+    if (best.length > cap) hide(best.pop());
   }
-  out.sort((a, b) => (side === "buy" ? cmp(b.price, a.price) : cmp(a.price, b.price)));
-  return out;
+  const shown = best.map((l) => ({
+    key: l.key, price: priceOf(l.d, l.n, m.baseDecimals, m.quoteDecimals), size: l.size,
+    mine: mine.has(l.key), pending: pending.has(l.key),
+  }));
+  return { shown, more };
 }
 
 /** A level's size for the eye: a bid's base is its quote over the price, often 18 decimals
@@ -308,11 +346,24 @@ function fmtSize(units, decimals) {
   return fmtPrice(frac(BigInt(units), 10n ** BigInt(decimals)));
 }
 
+/** The line for the levels of a side not drawn ("7 more ask levels above, not drawn: 0.007
+ * WETH in all; 1 of them holds your orders"), or null when every level is drawn. */
+function moreRow(more, side, m) {
+  if (!more.count) return null;
+  const which = side === "sell" ? "ask" : "bid";
+  const said = `${more.count} more ${which} level${more.count === 1 ? "" : "s"} ${side === "sell" ? "above" : "below"}, not drawn: ` +
+    `${fmtSize(more.size, m.baseDecimals)} ${m.base} in all` +
+    (more.mine ? `; ${more.mine} of them hold${more.mine === 1 ? "s" : ""} your orders` : "");
+  return h("tr", { class: "more", "data-side": side },
+    h("td", { colSpan: 4, class: "muted more", title: `${fmtAmount(more.size, m.baseDecimals)} ${m.base}` }, said));
+}
+
 function renderBook() {
   const m = S.market;
   if (!m) return;
-  const asks = levels(B.asks, "sell", m);
-  const bids = levels(B.bids, "buy", m);
+  const cap = bookLevels();
+  const { shown: asks, more: asksMore } = levels(B.asks, "sell", m, cap);
+  const { shown: bids, more: bidsMore } = levels(B.bids, "buy", m, cap);
   const cum = (lvls) => { let t = 0n; return lvls.map((l) => (t += l.size)); };
   const askCum = cum(asks);
   const bidCum = cum(bids);
@@ -337,8 +388,11 @@ function renderBook() {
       h("td", {}, bar),
     );
   };
-  $("asks").replaceChildren(...asks.map((l, i) => row(l, askCum[i], "sell")).reverse());
-  $("bids").replaceChildren(...bids.map((l, i) => row(l, bidCum[i], "buy")));
+  // (the asks worst first, the best by the spread: the line for those not drawn on top)
+  const askMoreRow = moreRow(asksMore, "sell", m);
+  const bidMoreRow = moreRow(bidsMore, "buy", m);
+  $("asks").replaceChildren(...(askMoreRow ? [askMoreRow] : []), ...asks.map((l, i) => row(l, askCum[i], "sell")).reverse());
+  $("bids").replaceChildren(...bids.map((l, i) => row(l, bidCum[i], "buy")), ...(bidMoreRow ? [bidMoreRow] : []));
   let spread = "empty book";
   if (asks.length && bids.length) {
     const s = frac(asks[0].price.n * bids[0].price.d - bids[0].price.n * asks[0].price.d, asks[0].price.d * bids[0].price.d);
@@ -664,8 +718,13 @@ async function refreshNetwork() {
     const settling = JSON.stringify(status.inFlight);
     const moved = settling !== JSON.stringify(S.status?.inFlight);
     const newBlock = status.head !== S.status?.head;
+    // (ui80: while the chain was unreachable the head stood still, and the funds line went on
+    // saying the last figures read as the wallet's; read them again as the chain goes or
+    // comes back: a read that fails says so)
+    const chainMoved = S.chainState !== undefined && S.chainState !== health.chain;
+    S.chainState = health.chain;
     S.status = status;
-    if (newBlock) refreshFunds(); // (a fill, a transfer, an approval)
+    if (newBlock || chainMoved) refreshFunds(); // (a fill, a transfer, an approval)
     if (moved) renderBook(); // (its levels with a settlement in flight)
     const now = performance.now();
     const submitted = metricSum(metrics, "sdex_orders_submitted_total");
@@ -824,6 +883,7 @@ async function chainUint(to, data) {
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_call", params: [{ to, data }, "latest"] }),
       signal: AbortSignal.timeout(READ_TIMEOUT_MS),
     });
+    if (!r.ok) throw new Error(`the chain's RPC answered HTTP ${r.status}`);
     const body = await r.json();
     if (body?.error) throw new Error(String(body.error.message ?? "the chain refused the read").slice(0, 200));
     result = body?.result;
@@ -1408,6 +1468,26 @@ function restingWords(posted, rec) {
   return `${head}: ${what}, ${of}${settling}`;
 }
 
+/** Where the keyboard's focus is in "My orders", before its rows are drawn again: a function
+ * that puts it back on the same order's button once they are, or on its row when that button
+ * is gone (ui80: every event of the account's orders drew the table again, and a keyboard user
+ * on a `cancel` lost the focus to the page's body: Enter then did nothing). */
+function myOrdersFocus() {
+  const el = document.activeElement;
+  const tr = el && el !== document.body ? el.closest("#my-orders tbody tr[data-hash]") : null;
+  if (!tr) return () => {};
+  const hash = tr.dataset.hash;
+  const button = el.tagName === "BUTTON" ? [...el.classList].find((c) => c.endsWith("-cancel")) : null;
+  return () => {
+    const row = [...$("my-orders").tBodies[0].rows].find((r) => r.dataset.hash === hash);
+    if (!row) return;
+    const again = (button && row.querySelector(`button.${button}`)) || row.querySelector("button");
+    if (again) return again.focus();
+    row.tabIndex = -1; // (focusable by the page only: its buttons gone, the row keeps the place)
+    row.focus();
+  };
+}
+
 function renderMyOrders() {
   const last = $("last-order");
   const lastRec = last.dataset.hash && S.mine.get(last.dataset.hash);
@@ -1421,6 +1501,7 @@ function renderMyOrders() {
     last.replaceChildren(`${which} `, link, `: ${lastRec.metaData.status}` + (words ? ` (${words})` : "") + uncovered(lastRec));
   }
   const rows = [...S.mine.values()].slice(-MAX_MY_ORDERS).reverse();
+  const focus = myOrdersFocus();
   $("my-orders").tBodies[0].replaceChildren(
     ...(rows.length
       ? rows.map((rec) => {
@@ -1466,6 +1547,7 @@ function renderMyOrders() {
         })
       : [h("tr", {}, h("td", { colSpan: 7, class: "muted" }, S.account ? "no orders yet" : "choose an account"))]),
   );
+  focus();
   renderBook(); // (the levels of my open orders)
   renderFunds(); // (what they offer)
 }
@@ -1495,7 +1577,12 @@ function onEvent(ev) {
   } else if (ev.type === "fill") {
     if (ev.event === "reverted") dropFill(ev);
     else addFill(ev);
-    if (S.account && (same(ev.maker, S.account.address) || same(ev.taker, S.account.address))) refreshOrder(ev.orderHash);
+    if (S.account && (same(ev.maker, S.account.address) || same(ev.taker, S.account.address))) {
+      refreshOrder(ev.orderHash);
+      // (ui80: a reorg that undid the account's fill and mined as many blocks left the head's
+      // number as it was, and the funds line said the undone trade's balances)
+      if (ev.event === "reverted") refreshFunds();
+    }
   } else if (ev.type === "book") {
     onBookEvent(ev);
   } else if (ev.type === "error" && B.ws && B.seq === null) {
