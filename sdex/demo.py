@@ -82,6 +82,27 @@ def posted_words(posted: PostedOrder) -> str:
     return f"{said}, settlement pending on chain{rest}"
 
 
+def race_words(winner: str, loser: str, loser_node: str, loser_matched: bool, failed: int) -> str:
+    """What the double spend's race came to (demo80: a run said "frank's got a failed
+    settlement", then "failed settlements across the nodes: 0 (handled)"; another "frank's got
+    no match" under a chapter saying each node settles: both read as the story gone wrong).
+    The loser's node either matched and learned of the winner's fill before its transaction
+    went (withdrawn: not a ``matchesFailed`` of ``/health``, which counts the chain's refusals)
+    or after (the chain refused it), or read the fill before the loser's order came."""
+    said = f"the chain settled {winner}'s match; "
+    if not loser_matched:
+        return said + (
+            f"{loser}'s found nothing to match: {loser_node} already knew dave's order was "
+            "taken, so only one settlement was sent"
+        )
+    how = (
+        f"the chain refused its settlement ({failed} refused across the nodes)"
+        if failed
+        else "it learned of the fill first and withdrew its settlement unsent (none refused)"
+    )
+    return said + f"{loser}'s matched too on {loser_node}: {how}"
+
+
 class DemoFailed(Exception):
     pass
 
@@ -321,9 +342,10 @@ class Story:
         self.chapter(
             "5. A double spend",
             "dave sells 2 WETH @ 11 on node-1. erin (on node-2) and frank (on node-3) both buy "
-            "all of it at the same moment: each node matches and settles. The chain takes one "
-            "settlement and rejects the other; the losing node reads the chain, drops dave's "
-            "spent order and puts its buyer back in the book.",
+            "all of it at the same moment. The chain is the judge: it settles one match only; "
+            "a node that matched too learns of the fill (before its transaction goes, or when "
+            "the chain refuses it), drops dave's spent order and puts its buyer back in the "
+            "book.",
         )
         dave = self.post(n1, "dave", Side.SELL, "11", "2")
         self.wait(
@@ -349,10 +371,6 @@ class Story:
         loser_name = "frank" if winner == "erin" else "erin"
         loser = frank if winner == "erin" else erin
         loser_node = n3 if winner == "erin" else n2
-        self.out.print(
-            f"  the chain settled {winner}'s match; {loser_name}'s got "
-            f"{'a failed settlement' if len(loser.matches) else 'no match'}"
-        )
         self.wait(
             "dave's order left every book",
             lambda: all(dave.order_hash not in self.open_on(n) for n in (n1, n2, n3)),
@@ -362,7 +380,9 @@ class Story:
             lambda: all(loser.order_hash in self.open_on(n) for n in (n1, n2, n3)),
         )
         failed = sum(int(str(self.health(n)["matchesFailed"])) for n in (n1, n2, n3))
-        self.out.print(f"  failed settlements across the nodes: {failed} (handled)")
+        said = race_words(winner, loser_name, loser_node.name, bool(loser.matches), failed)
+        for line in textwrap.wrap(said, 80, initial_indent="  ", subsequent_indent="  "):
+            self.out.print(line)
 
         self.chapter(
             "6. A cancel",
