@@ -23,6 +23,9 @@ from typing import Any
 
 import pytest
 
+from sdex.chain.headsignal import HeadSignal
+from sdex.chain.tx import fees_for
+from sdex.settlement import gas
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_sign79_feed import WAIT, forged, head, pay, proxied_node
@@ -98,3 +101,80 @@ async def test_another_subscriptions_notification_is_no_head(chain: Chain, tmp_p
         assert node.mirror.announced.count == heads + 1
         assert int(stranger["number"], 16) not in [n for n, _ in w.unapplied.known]
         assert w.feed.lies == 0
+
+
+def fee(block: dict[str, Any]) -> int:
+    return int(block["baseFeePerGas"], 16)
+
+
+@pytest.mark.parametrize("far", [True, False])
+async def test_a_forged_base_fee_is_not_signed_with(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, far: bool
+) -> None:
+    """The feed passes the chain's next block with its hash and another ``baseFeePerGas``:
+    ten times the chain's (out of EIP-1559's bounds of the fee read: never used), or one wei
+    off (within them: used till the poll reads the block, which finds the lie). Before, the
+    settler signed with it for ``FEE_TTL`` (here a minute: only the lie decides)."""
+    monkeypatch.setattr(gas, "FEE_TTL", 60.0)
+    monkeypatch.setattr(gas, "FEE_READ_AHEAD", 30.0)
+    c = chain
+    async with proxied_node(c, tmp_path) as (proxy, node):
+        w, heads, fees = node.watcher, node.mirror.announced, node.settler.fees
+        top = head(c)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
+                       timeout=WAIT)  # fmt: skip
+        parent = fee(top)
+
+        def forge(note: dict[str, Any]) -> dict[str, Any]:
+            real = fee(note)
+            if far:
+                return {**note, "baseFeePerGas": hex(10 * real + 10**9)}
+            near = real + 1 if real + 1 <= parent + max(parent // 8, 1) else real - 1
+            return {**note, "baseFeePerGas": hex(near)}
+
+        proxy.rewrite = forge
+        count = heads.count
+        new = pay(c, 1)
+        await wait_for(lambda: heads.count > count, timeout=WAIT)
+        sent = fee(proxy.sent[-1])
+        assert sent != fee(new) and proxy.sent[-1]["hash"] == new["hash"]
+        if far:  # (never used: before, signed with at once)
+            assert await fees.current(node.settler.receipts) == fees_for(fee(new))
+        # the poll that reads the block finds the lie (before: never, the hash the same)
+        await wait_for(lambda: w.feed.lies >= 1, timeout=WAIT)
+        assert await fees.current(node.settler.receipts) == fees_for(fee(new))
+        proxy.rewrite = None
+        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
+                       timeout=WAIT)  # fmt: skip
+        assert w.status == "ok", (w.status, w.problem)
+
+
+@pytest.mark.parametrize(
+    ("read", "number", "announced", "bound"),
+    [
+        ((10, 800), 11, 900, "within"),  # (an eighth up)
+        ((10, 800), 11, 700, "within"),  # (an eighth down)
+        ((10, 800), 11, 901, "outside"),
+        ((10, 800), 11, 699, "outside"),
+        ((10, 800), 10, 800, "within"),  # (the block read)
+        ((10, 800), 10, 801, "outside"),
+        ((10, 800), 12, 1012, "within"),  # (two blocks: 800 -> 900 -> 1012)
+        ((10, 800), 12, 1013, "outside"),
+        ((10, 0), 11, 1, "within"),  # (at least 1 wei up)
+        ((10, 0), 11, 2, "outside"),
+        ((10, 800), 9, 800, "none"),  # (an older block's: not the latest)
+        ((10, 800), 15, 800, "none"),  # (past FEE_STEPS: not used, the fee read)
+        (None, 11, 800, "none"),  # (nothing read yet)
+    ],
+)
+def test_an_announced_fee_is_bounded_by_the_fee_read(
+    read: tuple[int, int] | None, number: int, announced: int, bound: str
+) -> None:
+    heads = HeadSignal()
+    if read is not None:
+        heads.read(*read)
+    assert heads.bound(number, announced) == bound
+    heads.announce("0x" + "11" * 32, announced, number)
+    used = heads.base_fee[0] if heads.base_fee is not None else None
+    assert used == (announced if bound == "within" else None)
+    assert heads.refused == (bound == "outside")

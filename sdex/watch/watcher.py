@@ -142,7 +142,7 @@ class Watcher(Follower):
         if asked := latest is None:
             raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
             latest = Header.from_rpc(raw)
-            m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
+            m.announced.read(latest.number, latest.base_fee, latest=True)  # (the settler's)
         self.chain_head = latest.number
         self._saw_latest(latest, asked)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
