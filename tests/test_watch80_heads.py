@@ -27,7 +27,7 @@ from sdex.chain.headsignal import HeadSignal
 from sdex.chain.tx import fees_for
 from sdex.settlement import gas
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_sign79_feed import WAIT, forged, head, pay, proxied_node
 
 
@@ -178,3 +178,20 @@ def test_an_announced_fee_is_bounded_by_the_fee_read(
     used = heads.base_fee[0] if heads.base_fee is not None else None
     assert used == (announced if bound == "within" else None)
     assert heads.refused == (bound == "outside")
+
+
+async def test_a_restart_on_the_chains_head_holds_no_signing(chain: Chain, tmp_path: Path) -> None:
+    """A node restarted while the chain is still at its saved head: its book is at the
+    head, nothing to apply. Before, the first poll found the head unchanged and returned
+    before ``caught_up``: signing held ``BOUND`` seconds, then a let-go on ``/health``."""
+    cfg = node_config(chain, tmp_path / "n.db")
+    async with running_node(cfg) as (node, _):
+        w = node.watcher
+        await wait_for(lambda: w.caught_up.is_set() and w.applied is not None, timeout=WAIT)
+    async with running_node(cfg) as (node, _):
+        w = node.watcher
+        await wait_for(lambda: w.caught_up.is_set(), timeout=WAIT)
+        said = w.unapplied.to_json()
+        if w.applied is None:  # (no block since: the head unchanged, the case in point)
+            assert said["oldestUnapplied"] is None and said["signing"] == "free", said
+            assert said["appliedBlock"] == w.mirror.head.number, said  # type: ignore[union-attr]

@@ -229,7 +229,10 @@ class Watcher(Follower):
         ``BOUND`` and ``/health`` saying a let-go and the block unapplied till the next."""
         u = self.unapplied
         mark = u.replacing
-        if mark is None or u.applied >= head.number:
+        if u.applied >= head.number:
+            return
+        if mark is None:  # (a start on the saved head, the chain's still: the book is at it)
+            u.caught_up(head.number)  # (watch80: held ``BOUND`` after each idle restart)
             return
         ours = head.hash if mark == head.number else self._kept_at(mark)
         if ours is not None and await still_ours(self.rpc, mark, ours):
