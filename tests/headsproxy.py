@@ -30,6 +30,12 @@ class HeadsProxy:
     url: str = ""
     passes: Callable[[Note], bool] = lambda _note: True
     """Whether a notification from the chain is passed on (else dropped)."""
+    rewrite: Callable[[Note], Note] | None = None
+    """While set, each notification passed on is this of the chain's (a feed forging a
+    field, its hash kept)."""
+    latest: list[Note] = field(default_factory=list)
+    """Answers for the next reads of the latest block, in turn, instead of the chain's (a
+    balancer's other backend); each taken once."""
     dropped: list[Note] = field(default_factory=list)
     sent: list[Note] = field(default_factory=list)
     """Notifications passed on or sent by the test, in order."""
@@ -50,14 +56,15 @@ class HeadsProxy:
     _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
     _through: int = 0
 
-    async def announce(self, header: Note) -> int:
-        """``header`` sent as a notification on every open feed: how many took it."""
+    async def announce(self, header: Note, subscription: str | None = None) -> int:
+        """``header`` sent as a notification on every open feed (``subscription``: under
+        that id, not the feed's): how many took it."""
         sent = 0
         for ws, sub in list(self._sockets):
             if ws.closed:
                 continue
             note = {"jsonrpc": "2.0", "method": "eth_subscription",
-                    "params": {"subscription": sub, "result": header}}  # fmt: skip
+                    "params": {"subscription": subscription or sub, "result": header}}  # fmt: skip
             with suppress(ConnectionError, RuntimeError):
                 await ws.send_str(json.dumps(note))
                 sent += 1
@@ -102,6 +109,9 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
         if isinstance(msg, dict) and latest_read(msg):
             proxy.latest_reads += 1
             proxy.on_latest()
+            if proxy.latest:
+                said = {"jsonrpc": "2.0", "id": msg.get("id"), "result": proxy.latest.pop(0)}
+                return web.Response(body=json.dumps(said).encode(), content_type="application/json")
         if proxy.visible is not None:
             answer = json.dumps(await lagging(msg, proxy.visible)).encode()
             return web.Response(body=answer, content_type="application/json")
@@ -149,6 +159,11 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
                         note = body["params"]["result"]
                         if not proxy.passes(note):
                             proxy.dropped.append(note)
+                            continue
+                        if proxy.rewrite is not None:
+                            note = body["params"]["result"] = proxy.rewrite(note)
+                            proxy.sent.append(note)
+                            await ours.send_str(json.dumps(body))
                             continue
                         proxy.sent.append(note)
                     elif isinstance(body, dict) and isinstance(body.get("result"), str):

@@ -81,7 +81,9 @@ async def test_a_fee_of_blocks_the_chain_went_back_from_is_not_signed_with(
         snap = c.rpc.call("evm_snapshot")
         gone = mine_with_base_fee(c, low)
         await wait_for(lambda: w.chain_head == int(gone["number"], 16))
-        assert announced_fee(heads) == low
+        # (announced, 1 wei after 100 gwei is out of EIP-1559's bounds, not used: watch80;
+        # a poll's ask of the latest block may have read it)
+        assert announced_fee(heads) in (None, low)
         assert c.rpc.call("evm_revert", snap) is True  # (the head is `back` again, unannounced)
         await wait_for(lambda: w.chain_head == int(back["number"], 16))  # (its safety poll)
         await wait_for(lambda: w.status == "ok")  # (the chain below our head: a reset, in 5 s)
@@ -106,8 +108,8 @@ async def test_a_rewind_drops_the_fees_read_and_announced_before(
         heads.rewound()
         assert await fees.current(rpc) == (20, TIP)  # (read before the rewind: read again)
         heads.live = True
-        heads.announce("0x" + "11" * 32, 30)
-        assert await fees.current(rpc) == (30, TIP)  # (announced: no read)
+        heads.announce("0x" + "11" * 32, 22, 2)  # (within an eighth of block 1's 20: watch80)
+        assert await fees.current(rpc) == (22, TIP)  # (announced: no read)
         state["base"] = 40
         heads.rewound()
         assert await fees.current(rpc) == (40, TIP)  # (announced before the rewind: read)

@@ -1,14 +1,28 @@
 """Heads the chain announced (its newHeads notifications), for those who wait on a block:
 the settler asks for a receipt again when a block came, not on a timer; and the latest
-head's base fee, which the settler signs with instead of asking the chain for it."""
+head's base fee, which the settler signs with instead of asking the chain for it.
+
+watch80: a feed that copied a real header's hash and changed its ``baseFeePerGas`` was never
+caught (the block read checks the hash), and the settler signed with that fee till the next
+poll (one far too high refused for the operator's funds, one too low never mined). An
+announced fee is now used only within EIP-1559's bounds (the base fee moves at most an
+eighth a block) of the last one read from the chain (``read``), at most ``FEE_STEPS``
+blocks past it; else it is not used and the settler reads the fee (``refused``). A poll
+that reads the announced block with another fee calls the feed a liar
+(``sdex.watch.feed``)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 KEPT = 32
 """Announced heads whose block hashes are kept (``hashes_after``)."""
+FEE_STEPS = 4
+"""Blocks past the last base fee read from the chain an announced one may be and be used
+(within EIP-1559's bounds of it); further, the fee is read. A fee at the low bound two
+blocks on signs a fee cap (twice it) above the highest the chain may have by then."""
 
 
 class HeadSignal:
@@ -26,9 +40,23 @@ class HeadSignal:
         "latest") and when (``time.monotonic``); None once a reorg or a reset rewound."""
         self.rewinds = 0
         """Reorgs and resets the mirror took (``rewound``): a fee read before does not hold."""
+        self.read_fee: tuple[int, int] | None = None
+        """(block number, base fee) last read from the chain (a poll's, or the settler's):
+        what bounds an announced fee (``bound``)."""
+        self.refused = 0
+        """Announced fees not used, out of their ``bound`` or a lying feed's (``lied``): a
+        fee read before one is read again (``sdex.settlement.gas.Fees``)."""
 
-    def announce(self, block_hash: str | None = None, base_fee: int | None = None) -> None:
-        self.saw(base_fee)
+    def announce(
+        self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
+    ) -> None:
+        """A head announced (block ``number``; -1: not told, its fee not used)."""
+        bound = "within" if base_fee is None else self.bound(number, base_fee)
+        if bound == "within":
+            self.saw(base_fee)
+        else:
+            self.base_fee = None  # (the settler signs with a fee it read)
+            self.refused += bound == "outside"  # (a fee read before is read again)
         self.count += 1
         if block_hash is not None:
             self._hashes[self.count] = block_hash
@@ -43,9 +71,49 @@ class HeadSignal:
         if base_fee is not None:
             self.base_fee = (base_fee, time.monotonic())
 
+    def read(self, number: int, base_fee: int | None, latest: bool = False) -> None:
+        """Block ``number``'s base fee read from the chain (None: it had none): the bound of
+        announced ones; ``latest``: the latest block's, signed with (``saw``)."""
+        if base_fee is None:
+            return
+        self.read_fee = (number, base_fee)
+        if latest:
+            self.saw(base_fee)
+
+    def read_block(self, raw: object) -> None:
+        """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
+        the latest; not one: nothing)."""
+        number = raw.get("number") if isinstance(raw, dict) else None
+        fee = base_fee_of(raw)
+        if isinstance(number, str) and number.startswith("0x") and 2 < len(number) <= 18:
+            with contextlib.suppress(ValueError):
+                self.read(int(number, 16), fee)
+
+    def bound(self, number: int, fee: int) -> str:
+        """Whether ``fee`` may be block ``number``'s by EIP-1559 from the last fee read
+        (``read_fee``: each block at most an eighth above, at least 1 wei, or below its
+        parent's): "within", "outside", or "none" when no fee read bounds it (none read,
+        an older block's, or more than ``FEE_STEPS`` blocks below it: not used either)."""
+        if self.read_fee is None:
+            return "none"
+        at, lo = self.read_fee
+        steps, hi = number - at, lo
+        if not 0 <= steps <= FEE_STEPS:
+            return "none"
+        for _ in range(steps):
+            lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
+        return "within" if lo <= fee <= hi else "outside"
+
+    def lied(self) -> None:
+        """The feed was caught in a lie: the fee it announced last is not used."""
+        if self.base_fee is not None:
+            self.base_fee = None
+            self.refused += 1
+
     def rewound(self) -> None:
         """The chain went back (a reorg, a reset): the fees seen so far do not hold."""
         self.base_fee = None
+        self.read_fee = None
         self.rewinds += 1
 
     async def wait(self, after: int, timeout: float) -> None:

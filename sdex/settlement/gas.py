@@ -212,7 +212,7 @@ class Fees:
     def __init__(self, heads: HeadSignal | None = None) -> None:
         self.heads = heads
         self._cache: tuple[tuple[int, int], float] | None = None
-        self._cache_rewinds = 0  # (``heads.rewinds`` when the cached fees were asked)
+        self._cache_rewinds = (0, 0)  # (``heads``' rewinds and refused fees, as they were asked)
         self._ahead: asyncio.Task[tuple[int, int]] | None = None
         self._forgotten = 0  # (``forget`` calls: a read asked before one is not kept)
         self._forgot_at = float("-inf")  # (``time.monotonic``: no head seen before is used)
@@ -244,9 +244,8 @@ class Fees:
         if (announced := self._announced()) is not None:
             return announced
         now = asyncio.get_running_loop().time()
-        rewinds = 0 if self.heads is None else self.heads.rewinds
-        if self._cache is not None and self._cache_rewinds != rewinds:
-            self._cache = None  # (read before a reorg or a reset)
+        if self._cache is not None and self._cache_rewinds != self._rewinds():
+            self._cache = None  # (read before a reorg or a reset, or a fee refused: watch80)
         if self._cache is None or now - self._cache[1] >= FEE_TTL:
             return await self._read(rpc)
         if now - self._cache[1] >= FEE_READ_AHEAD and self._ahead is None:
@@ -257,12 +256,21 @@ class Fees:
     async def _read(self, rpc: AsyncRpc) -> tuple[int, int]:
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
         forgotten = self._forgotten
-        rewinds = 0 if self.heads is None else self.heads.rewinds
-        fees = fees_of(await rpc.call("eth_getBlockByNumber", "latest", False))
+        rewinds = self._rewinds()
+        block = await rpc.call("eth_getBlockByNumber", "latest", False)
+        fees = fees_of(block)
+        if self.heads is not None:  # (the chain's: the bound of announced fees, watch80)
+            self.heads.read_block(block)
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
             self._cache_rewinds = rewinds  # (a rewind meanwhile: dropped at the next use)
         return fees
+
+    def _rewinds(self) -> tuple[int, int]:
+        """``heads``' reorgs and resets, and announced fees it refused: a fee read before
+        either is read again (a refused one: the chain's fee moved past the bounds, or the
+        feed lied; watch80)."""
+        return (0, 0) if self.heads is None else (self.heads.rewinds, self.heads.refused)
 
     def _read_ahead(self, task: asyncio.Task[tuple[int, int]]) -> None:
         self._ahead = None

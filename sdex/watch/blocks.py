@@ -16,12 +16,15 @@ class Inconsistent(ChainError):
 
 
 class Contradicted(Inconsistent):
-    """The chain has no block at the number of a header the newHeads feed announced: the
+    """The chain has no block at the number of a header the newHeads feed announced, or has
+    it with another ``baseFeePerGas`` (``lag`` False: no backend's lag explains that): the
     feed lies, or is broken (``sdex.watch.feed``: not listened to for a while)."""
 
-    def __init__(self, header: Header) -> None:
-        super().__init__(f"block {header.number} announced, and the chain has no such block")
+    def __init__(self, header: Header, why: str = "", lag: bool = True) -> None:
+        why = why or "the chain has no such block"
+        super().__init__(f"block {header.number} announced, and {why}")
         self.header = header
+        self.lag = lag
 
 
 class ReceiptComing(Inconsistent):

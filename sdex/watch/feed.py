@@ -18,7 +18,10 @@ the feed's announces a block before the reads' has it: each such announcement wa
 the distrust doubled at each (a block on our head never resets the run) to 10 minutes, an
 honest feed not listened to for good. Now the chain's block at a contradicted
 announcement's number, once read (``settled``), judges it: the very block announced is the
-reads' lag, the distrust it made lifted and its lie taken back (``lags``)."""
+reads' lag, the distrust it made lifted and its lie taken back (``lags``).
+
+watch80: the block read with another ``baseFeePerGas`` than announced (its hash copied) is
+a lie no lag explains (``fee_lie``)."""
 
 from __future__ import annotations
 
@@ -112,12 +115,17 @@ class Feed:
         if self._run and applied is not None and applied.hash in self._since:
             self.confirmed()
 
-    def contradicted(self, header: Header, why: str) -> None:
+    def contradicted(self, header: Header, why: str, lag: bool = True) -> None:
         """The chain contradicts announced ``header`` (``why``): the feed is not listened to
-        for a while, its announcements above the chain's dropped."""
-        if self.suspect is None or self.suspect.hash != header.hash:
+        for a while, its announcements above the chain's dropped. ``lag``: a backend's lag
+        may explain it (no block there yet: ``settled`` judges it once read); else (the
+        very block with another ``baseFeePerGas``: watch80) a lie for good."""
+        if not lag:
+            self.suspect = None  # (nothing taken back: ``_before`` not restored over it)
+        elif self.suspect is None or self.suspect.hash != header.hash:
             self._before = self._until, self._run
-        self.suspect = header
+        if lag:
+            self.suspect = header
         self.lies += 1
         self._run += 1
         self.owed = True
@@ -186,8 +194,22 @@ async def borne_out(rpc: AsyncRpc, feed: Feed, latest: Header, head: Header | No
     if raw is None:
         feed.contradicted(latest, "the chain has no block there")
         return False
-    if Header.from_rpc(raw).hash != latest.hash:
+    got = Header.from_rpc(raw)
+    if got.hash != latest.hash:
+        return False
+    if (why := fee_lie(latest, got)) is not None:
+        feed.contradicted(latest, why, lag=False)
         return False
     if head is None or latest.number > head.number:  # (review80b: our head said again
         feed.confirmed()  # is no block borne out; a liar said it between lies)
     return True
+
+
+def fee_lie(announced: Header, read: Header) -> str | None:
+    """Why the chain's block ``read``, the one ``announced`` (its hash), gives the lie to the
+    announcement's ``baseFeePerGas`` (None: it does not). watch80: only the hash was
+    checked, so a feed that copied a real header's hash had the settler sign with a fee of
+    its own."""
+    if announced.base_fee is None or announced.base_fee == read.base_fee:
+        return None
+    return f"the chain's block has baseFeePerGas {read.base_fee}, not {announced.base_fee}"

@@ -289,6 +289,16 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     return None
 
 
+async def still_ours(rpc: AsyncRpc, number: int, ours: str) -> bool:
+    """Whether the chain's block ``number``, read (a request of its own), is ours (hash
+    ``ours``); no answer, an error or a null proves nothing (False)."""
+    try:
+        return await _hash_at(rpc, number) == ours.lower()
+    except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+        log.debug("block %d not read again: %s", number, describe(e))
+        return False
+
+
 async def ours_again(rpc: AsyncRpc, m: Mirror, deployed: tuple[int, str]) -> bool:
     """(In doubt, a poll that found our head unchanged) The block the doubt was said of
     (``ChainDoubt.at``; else the deployment block, ``deployed``) read again, a request of

@@ -21,6 +21,8 @@ RESUBSCRIBE = 5.0
 """Seconds between attempts to (re)open the newHeads subscription."""
 MAX_MESSAGE = 1 << 20
 """Largest WebSocket message read (a header is ~1 KB)."""
+MAX_ID = 130
+"""Longest subscription id taken (geth's and Hardhat's are 34 characters, "0x" and 128 bits)."""
 
 
 async def follow_heads(
@@ -31,7 +33,10 @@ async def follow_heads(
     """Follow new heads until cancelled: ``on_head(header)`` per notification (None when
     it carried no readable header), ``on_subscribed`` when the subscription opens or is
     lost (reopened every ``RESUBSCRIBE`` seconds). Returns when the RPC refuses it. An
-    upgrade answered with a redirect is refused (``sdex.wsredirects``), as a failed one."""
+    upgrade answered with a redirect is refused (``sdex.wsredirects``), as a failed one.
+    Only our subscription's notifications are taken (watch80: one of any ``subscription``,
+    another subscription's on the same socket or one before ours was answered, was handed
+    on as a new head)."""
     url = "ws" + rpc_url.removeprefix("http")
     while True:
         try:
@@ -45,6 +50,7 @@ async def follow_heads(
                 await ws.send_json(
                     {"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]}
                 )
+                ours: str | None = None  # (the subscription's id, once answered)
                 async for msg in ws:
                     if msg.type is not aiohttp.WSMsgType.TEXT:
                         break
@@ -56,13 +62,16 @@ async def follow_heads(
                         continue
                     if not isinstance(body, dict):
                         continue
-                    if body.get("id") == 1:
-                        if "result" not in body:
+                    if body.get("id") == 1 and ours is None:
+                        ours = _subscription(body.get("result"))
+                        if ours is None:  # (no id we could tell its notifications by)
                             on_subscribed(False)
                             return  # the RPC does not offer it: the watcher polls
                         on_subscribed(True)
-                    elif body.get("method") == "eth_subscription":
-                        on_head(_header(body.get("params")))
+                    elif body.get("method") == "eth_subscription" and ours is not None:
+                        params = body.get("params")
+                        if isinstance(params, dict) and params.get("subscription") == ours:
+                            on_head(_header(params))
         except asyncio.CancelledError:
             raise
         except (aiohttp.ClientError, OSError, TimeoutError):
@@ -70,6 +79,13 @@ async def follow_heads(
         on_subscribed(False)
         on_head(None)  # poll now: heads may have come while unsubscribed
         await asyncio.sleep(RESUBSCRIBE)
+
+
+def _subscription(result: object) -> str | None:
+    """The subscription id ``eth_subscribe`` answered (None: none, or not one)."""
+    if isinstance(result, str) and 0 < len(result) <= MAX_ID:
+        return result
+    return None
 
 
 def _header(params: object) -> Header | None:

@@ -204,7 +204,8 @@ class PollLoop:
                 except Inconsistent as e:  # the chain moved under a read: read again
                     log.debug("%s", e)
                     if isinstance(e, Contradicted):  # (the feed lies: polled meanwhile)
-                        self.feed.contradicted(e.header, str(e))
+                        self.feed.contradicted(e.header, str(e), e.lag)
+                        self.mirror.announced.lied()  # (its fee not signed with: watch80)
                     progressed = False
                     self._moving += not isinstance(e, ReceiptComing)
                     if not isinstance(e, ReceiptComing):  # (answers disagreed: no row)
@@ -314,7 +315,7 @@ class PollLoop:
         self._new_head.set()
         if header is not None:
             self.unapplied.saw(header.number)
-            self.mirror.announced.announce(header.hash, header.base_fee)
+            self.mirror.announced.announce(header.hash, header.base_fee, header.number)
 
     def _receipt_came(self) -> None:
         """An own settlement's receipt came (or will not): the poll it may wait for woken,

@@ -27,6 +27,7 @@ from sdex.watch.blocks import (
     own_receipt,
     own_run,
 )
+from sdex.watch.feed import fee_lie
 
 _TOO_LARGE = re.compile(
     r"more than \d+ (results|logs)|response size|too (large|big|many|wide)|block range"
@@ -136,6 +137,12 @@ async def read_range(
     headers = [Header.from_rpc(r) for r in results[: len(recent)]]
     if follows and headers[0].hash != latest.hash:
         raise Inconsistent(f"block {tip} is not the one announced: chain moving")
+    for h in headers:  # (an announced block read: its fee the announcement's? watch80)
+        said = latest if follows and h.number == tip else announced.get(h.number)
+        if said is not None and said.hash == h.hash and (why := fee_lie(said, h)) is not None:
+            raise Contradicted(said, why, lag=False)
+    if headers:  # (the chain's fee: the bound of announced ones, watch80)
+        m.announced.read(headers[-1].number, headers[-1].base_fee)
     own: dict[int, dict[str, OwnReceipt]] = {}
     """The node's own settlements by block: decoded by the settler, not again here."""
     if headers_first:

@@ -70,6 +70,11 @@ class Unapplied:
         """Sends that waited for a block known since their signature (``settled``)."""
         self.send_waited = 0.0
         """Their time, summed, seconds."""
+        self.replacing: int | None = None
+        """The lowest block a poll's answer said the chain replaced (``replaced``), till the
+        node applies it or a poll proves it ours after all (``ours_again``)."""
+        self.disproven = 0
+        """Such marks a poll proved wrong (a backend flapping to a stale sibling)."""
         self._since: float | None = None  # (the hold a signing met: since when; None: none)
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
         self._waiters: list[asyncio.Future[None]] = []  # (``settled``'s, woken by ``ended``)
@@ -109,11 +114,22 @@ class Unapplied:
             self.applied = number - 1
             while self.known and self.known[-1][0] >= number:
                 self.known.pop()
+            self.replacing = number if self.replacing is None else min(self.replacing, number)
             self.saw(number)
+
+    def ours_again(self, head: int) -> None:
+        """The block ``replacing`` names is ours after all, the chain's latest our ``head``
+        (proven by the poll that found it unchanged: ``Watcher._unreplaced``): the book is
+        at ``head``, nothing is held for the mark (watch80: it held signing ``BOUND``, then
+        ``/health`` said a let-go and the block unapplied till the next one was applied)."""
+        self.disproven += 1
+        self.caught_up(head)
 
     def caught_up(self, number: int) -> None:
         """The node applied the changes of the blocks up to ``number``."""
         self.applied = number
+        if self.replacing is not None and self.replacing <= number:
+            self.replacing = None
         known = self.known
         while known and known[0][0] <= number:
             known.pop(0)
@@ -216,4 +232,5 @@ class Unapplied:
             "longestHold": round(max(self.longest, now), 3),
             "sendWaits": self.send_waits,
             "sendWaitedSeconds": round(self.send_waited, 3),
+            "replacedDisproven": self.disproven,
         }

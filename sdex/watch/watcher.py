@@ -37,8 +37,9 @@ from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
 from sdex.watch.feed import borne_out
 from sdex.watch.follow import Follower
-from sdex.watch.fork import check_head, ours_again
+from sdex.watch.fork import check_head, ours_again, still_ours
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
+from sdex.watch.loop import log
 from sdex.watch.own import OwnBelow
 from sdex.watch.saved import load_saved
 
@@ -141,7 +142,7 @@ class Watcher(Follower):
         if asked := latest is None:
             raw = await self.rpc.call("eth_getBlockByNumber", "latest", False)
             latest = Header.from_rpc(raw)
-            m.announced.saw(latest.base_fee)  # (the settler's fee: the latest block's)
+            m.announced.read(latest.number, latest.base_fee, latest=True)  # (the settler's)
         self.chain_head = latest.number
         self._saw_latest(latest, asked)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
@@ -150,6 +151,8 @@ class Watcher(Follower):
             if m.doubt.why:  # (our head alone is no evidence: doubt78)
                 deployed = (self.start_block, self.identity.deploy_block_hash)
                 self.proved = await ours_again(self.rpc, m, deployed)
+            if m.head is not None:  # (a flap's mark: ours after all?)
+                await self._unreplaced(m.head)
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         u = self._unapplied
@@ -215,6 +218,26 @@ class Watcher(Follower):
         if m.marks.full:
             await self._grow_marks()
         return True
+
+    async def _unreplaced(self, head: Header) -> None:
+        """(A poll that found our ``head`` unchanged, the chain's latest) A block a poll's
+        answer said replaced (``Unapplied.replacing``: another block at or below our head,
+        or a head on another parent) read again, a request of its own: ours, the mark was a
+        flap's (a backend on a stale sibling), the book is at our head (``ours_again``);
+        another, no answer or an error, the mark stands (a real reorg held: by its apply,
+        or ``BOUND``). watch80: this poll returned with the mark left, signing held
+        ``BOUND`` and ``/health`` saying a let-go and the block unapplied till the next."""
+        u = self.unapplied
+        mark = u.replacing
+        if u.applied >= head.number:
+            return
+        if mark is None:  # (a start on the saved head, the chain's still: the book is at it)
+            u.caught_up(head.number)  # (watch80: held ``BOUND`` after each idle restart)
+            return
+        ours = head.hash if mark == head.number else self._kept_at(mark)
+        if ours is not None and await still_ours(self.rpc, mark, ours):
+            log.info("block %d is ours after all (the chain's head is ours): not held", mark)
+            u.ours_again(head.number)
 
     async def _grow_marks(self) -> None:
         """The mirror's filter of evicted marks, rebuilt twice as large from the store (its
