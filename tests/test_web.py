@@ -105,6 +105,9 @@ class Watched:
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
         page.on("request", lambda r: self.requests.append(r.url))
+        self.unavailable: list[str] = []
+        """The URLs answered 5xx (a console error names no URL)."""
+        page.on("response", lambda r: self.unavailable.append(r.url) if r.status >= 500 else None)
 
     def _console(self, msg: ConsoleMessage) -> None:
         if msg.type == "error":
@@ -602,9 +605,14 @@ async def test_a_fill_the_chain_undid_leaves_the_page(
             await w.page.wait_for_selector("#conn[data-state=live]", timeout=15_000)
             await w.page.wait_for_selector(row, state="detached", timeout=10_000)
         # offline, node down; a request the page began as the context went offline fails
-        # as not connected (seen once in a full run on a busy machine)
+        # as not connected (seen once in a full run on a busy machine). flaky80: the
+        # restarted node finds its head gone (the fill's block undone) and re-reads the chain,
+        # ``/health`` 503 "replaying" till it is done (README); a page back meanwhile reads it
+        # (2 of 2 group runs under ``-n 2``): that answer only, no other route's
         away = ("ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_REFUSED", "ERR_SOCKET_NOT_CONNECTED")
+        away += ("the server responded with a status of 503 (Service Unavailable)",)
         assert [e for e in w.errors if not e.endswith(away)] == []
+        assert {u.split("?")[0] for u in w.unavailable} <= {w.origin + "/health"}, w.unavailable
         assert w.foreign_requests() == []
 
 

@@ -260,12 +260,13 @@ async function pollDepth() {
   const m = S.market;
   if (B.ws || !m) return;
   let wait = BOOK_POLL_MS;
+  const askedAt = performance.now();
   try {
     const body = await getJSON(`/v1/depth?baseToken=${m.baseToken}&quoteToken=${m.quoteToken}`);
-    nodeAnswers(true);
+    nodeAnswers(true, askedAt);
     if (m === S.market && !B.ws) takeSnapshot(body);
   } catch (e) {
-    readFailed(e);
+    readFailed(e, askedAt);
     if (e.retryAfter) wait = Math.max(wait, 1000 * e.retryAfter);
   }
   if (!B.ws && !B.poll) B.poll = setTimeout(pollDepth, wait);
@@ -583,11 +584,19 @@ let nodeDownSince = null;
 let socketDownSince = null;
 const SOCKET_DOWN_SAID_MS = 3000; // (a restart's reconnect takes less: no banner flashes)
 
+/** When the request that last said whether the node answers was sent (performance.now()). */
+let nodeAskedAt = -Infinity;
+
 /** Whether the node answers (any answer, even a 503, is one): while it does not, say so
  * above everything and mark what it sent last stale. The badge alone ("reconnecting") left
  * the book, "My orders", a chain head with "lag 0 blocks" and peers "last seen now" looking
- * live for as long as the node stayed down. */
-function nodeAnswers(ok) {
+ * live for as long as the node stayed down. ``askedAt``: when the request that says so was
+ * sent; one sent before the request that said otherwise says nothing of now (flaky80: a read
+ * the stopping node answered late, as it does those in flight, took down the banner a later
+ * refused read had put up, and the page said the node answered till its next read). */
+function nodeAnswers(ok, askedAt = performance.now()) {
+  if (askedAt < nodeAskedAt) return;
+  nodeAskedAt = askedAt;
   const state = ok ? "up" : "down";
   if (document.body.dataset.node === state) return;
   document.body.dataset.node = state;
@@ -683,8 +692,8 @@ function showNodeState() {
 
 /** A failed read: no answer at all (fetch's TypeError), or none in READ_TIMEOUT_MS, means
  * the node is not there. */
-function readFailed(e) {
-  if (noAnswer(e)) nodeAnswers(false);
+function readFailed(e, askedAt) {
+  if (noAnswer(e)) nodeAnswers(false, askedAt);
 }
 
 /** The rate of orders over the last RATE_WINDOW_MS or a little more (ux51: over the 0.5-2 s
@@ -708,12 +717,13 @@ let networkReading = false; // (a hung node's reads are not piled up, one every 
 async function refreshNetwork() {
   if (networkReading) return;
   networkReading = true;
+  const askedAt = performance.now();
   try {
     const read = (path) => fetch(path, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) });
     const [health, status, metrics] = await Promise.all([
       read("/health").then((r) => r.json()), getJSON("/web/status"), read("/metrics").then((r) => r.text()),
     ]);
-    nodeAnswers(true);
+    nodeAnswers(true, askedAt);
     showChain(health);
     const settling = JSON.stringify(status.inFlight);
     const moved = settling !== JSON.stringify(S.status?.inFlight);
@@ -747,7 +757,7 @@ async function refreshNetwork() {
         : [h("tr", {}, h("td", { colSpan: 3, class: "muted" }, "none"))]),
     );
   } catch (e) {
-    readFailed(e); // (the node is restarting or gone: said; try again next tick)
+    readFailed(e, askedAt); // (the node is restarting or gone: said; try again next tick)
   } finally {
     networkReading = false;
   }
