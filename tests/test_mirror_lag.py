@@ -225,8 +225,8 @@ async def test_a_block_the_watcher_applied_before_the_receipt_came_does_not_take
         broadcaster = node.settler.broadcaster
         send = broadcaster.send_async
 
-        async def slow_send(sends: Any, signed: Any, times: Any = None) -> Any:
-            receipt = await send(sends, signed, times)  # Hardhat mines it on the send
+        async def slow_send(*args: Any) -> Any:  # (as ``send_async`` is called: every argument)
+            receipt = await send(*args)  # Hardhat mines it on the send
             # The receipt comes once the watcher, tired of waiting for it, applied its
             # block itself.
             if receipt is not None:

@@ -49,7 +49,7 @@ from sdex.node.replayhold import (
 from sdex.node.startchain import NodeStartChain
 from sdex.order import Domain
 from sdex.settlement import Settler
-from sdex.settlement.reconcile import reconcile
+from sdex.settlement.reconcile import mark_unread, reconcile
 from sdex.store import ChainIdentity, Store, StoreError
 from sdex.watch import Watcher
 
@@ -251,6 +251,10 @@ class Node(NodeStartChain):
             asyncio.create_task(self._evict_loop(), name="evict"),
             asyncio.create_task(self._read_cancelled(), name="cancelled-filled"),
         ]
+        if self._unmarked:  # (given up unread in a doubt: marked once the chain is proven)
+            doubted, said = self.settler.async_sends.doubted, self.settler.said
+            marking = mark_unread(self.settler, self._unmarked, doubted, said)
+            self._tasks.append(asyncio.create_task(marking, name="unread rows"))
         self._uncross()
         assert self.gossip is not None  # (made by prepare)
         await readbudget.restore_standings(self.gossip, self.store)  # (sybil78: then kept)

@@ -41,6 +41,8 @@ class NodeSettlement(NodeHolds):
     _unread: Mapping[str, int] = {}
     """Pooled settlements adopted in a doubt, their receipt unread, and the block the start
     loaded their orders at (``_adopt``; ``counted_at_start``)."""
+    _unmarked: tuple[str, ...] = ()
+    """Pooled settlements given up unread in a doubt, their rows pending (``_not_adopted``)."""
     _reading: tuple[set[tuple[str, str]], ...] = ()
     """For each diagnosis whose chain read is under way, the accounts that paid a fill
     confirmed meanwhile (``_diagnose``)."""
@@ -199,7 +201,7 @@ class NodeSettlement(NodeHolds):
                     signed, row.pairs, self.book, self.domain, self._closed_at_restart
                 )
             except (ValueError, BookError) as e:
-                self._not_adopted(row, e)
+                self._not_adopted(row, e, unread=row.tx_hash in self._unread)
                 continue
             if closed := {m.incoming.hash for m in matches if m.incoming.hash not in self.book}:
                 # settle65: a one-shot order closed at the restart, out of the book: its fill
@@ -226,10 +228,14 @@ class NodeSettlement(NodeHolds):
         book holds its resting side alone (``_adopt``)."""
         return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
 
-    def _not_adopted(self, row: StoredSettlement, why: Exception) -> None:
-        """``row`` given up as before adoption (if it lands, the watcher applies it)."""
+    def _not_adopted(self, row: StoredSettlement, why: Exception, unread: bool = False) -> None:
+        """``row`` given up as before adoption (if it lands, the watcher applies it);
+        ``unread`` (in a doubt): its row marked once the chain is proven (``mark_unread``)."""
         log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, why)
-        self.store.set_settlement_status(row.tx_hash, "dropped")
+        if unread:
+            self._unmarked = (*self._unmarked, row.tx_hash)
+        else:
+            self.store.set_settlement_status(row.tx_hash, "dropped")
         self.settler.give_up(row.tx_hash)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:

@@ -36,6 +36,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 
 from sdex.chain import Receipt
 from sdex.chain.asend import ChainReplaced, ChainUnproven
@@ -80,6 +81,38 @@ async def record_landed(lane: NonceLane, tx_hash: str, got: Receipt) -> None:
     """A pending row whose transaction has ``got`` for its receipt: marked as it says."""
     lane.ours.landed(tx_hash, got.block_number)
     await lane.store.set_settlement_status(tx_hash, "mined" if got.status == 1 else "failed")
+
+
+async def mark_unread(
+    lane: NonceLane,
+    tx_hashes: Sequence[str],
+    doubted: Callable[[], object],
+    said: Callable[[], int],
+) -> None:
+    """Rows a start in a chain doubt gave up unread (``NodeSettlement._adopt``: not adoptable,
+    their orders no longer open, maybe because they landed before the start), each marked as
+    its receipt says once the chain is proven ours ("mined"/"failed"; "dropped" when it has
+    none). review74a: one that landed before the start ended "dropped", its row saying it
+    never went. An answer while a doubt was said (``said`` moved) is asked again; a read
+    that fails, again a second later (the row stays pending meanwhile)."""
+    left = list(tx_hashes)
+    while left:
+        while doubted():
+            await asyncio.sleep(0.1)
+        before = said()
+        try:
+            got = await landed(lane, left[0])
+        except Exception as e:  # (a chain that does not answer: asked again)
+            log.debug("the receipt of %s not read: %s", left[0], e)
+            await asyncio.sleep(1.0)
+            continue
+        if doubted() or said() != before:
+            continue
+        tx_hash = left.pop(0)
+        if got is None:
+            await lane.store.set_settlement_status(tx_hash, "dropped")
+        else:
+            await record_landed(lane, tx_hash, got)
 
 
 class StillPooled(ChainError):
