@@ -173,7 +173,11 @@ async def test_a_pooled_row_not_as_its_calldata_is_given_up_at_the_restart(
         async with running_node(cfg) as (node, _api):
             assert node.settler.adopted == 0 and tx.tx_hash not in node.settler.in_flight
             assert tx.tx_hash.lower() in node.settler.given_up
-            assert node.store.pending_settlements() == []
+            # (its row given up; the pair matched again may be pending at a later nonce, the
+            # pool not mined: since watch80 an idle restart holds no signing 5 s, and the
+            # final fresh clone's run signed it before this look)
+            pending = node.store.pending_settlements()
+            assert [r.tx_hash for r in pending if r.nonce <= tx.nonce] == []
             assert [node.book.entry(so.hash).pending for so in (resting, incoming)] in (
                 [0, 0],  # (matched again at the next nonce: held for that one, or not yet)
                 [E18, 3000 * E6],
