@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sdex.chain import Rpc
 from sdex.mirror.doubt import ChainDoubt
-from sdex.settlement import Outcome
+from sdex.settlement import Outcome, Settler
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
 from tests.rpcfault import Answer, _forward, _proxy
@@ -65,30 +65,43 @@ def foreign_receipt_proxy(
         yield url, flipped, told
 
 
+async def settled_template(chain: Chain, tmp_path: Path) -> dict[str, object]:
+    """A receipt of a settlement mined on ``chain`` (the other chain's answers are made of it)."""
+    async with running_settler(chain, tmp_path / "a") as (s, results):
+        s.submit([pair(chain, 0)])
+        await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
+        (tx,) = [r.tx_hash for r in results]
+        return dict(chain.rpc.call("eth_getTransactionReceipt", tx))
+
+
+async def pooled_in_doubt(
+    s: Settler, c: Chain, chain: Chain, doubt: ChainDoubt
+) -> tuple[str, tuple[int, int]]:
+    """``s`` (on ``c``, a proxy to ``chain``) wired to ``doubt``, mining paused and a
+    settlement of it pooled; the operator and its counts before it."""
+    s.async_sends.doubt = lambda: doubt.held
+    doubt.changed = s.wake
+    operator = s.sender.address
+    before = counts(chain, operator)
+    chain.rpc.call("evm_setAutomine", False)
+    s.submit([pair(c, 1)])
+    await wait_for(lambda: s.sent == 1 and not s.sends, 30)
+    assert counts(chain, operator) == (before[0], before[1] + 1)  # (pooled)
+    return operator, before
+
+
 async def test_a_receipt_given_in_a_doubt_is_not_taken(chain: Chain, tmp_path: Path) -> None:
     """A settlement pooled (mining paused); the chain's identity comes in doubt and the
     endpoint answers its receipt as another chain's: reverted. Its wait does not take it
     (before: failed, its orders free to be matched again while its bytes were pooled:
     failed 3 of 3); once the doubt ends and the pool is mined, it settles."""
-    first = pair(chain, 0)
-    async with running_settler(chain, tmp_path / "a") as (s, results):
-        s.submit([first])
-        await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
-        (tx,) = [r.tx_hash for r in results]
-        template = chain.rpc.call("eth_getTransactionReceipt", tx)
+    template = await settled_template(chain, tmp_path)
     with foreign_receipt_proxy(chain.rpc.url, template) as (url, other, told):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path / "b") as (s, results):
             doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
-            doubt.changed = s.wake
-            operator = s.sender.address
-            before = counts(chain, operator)
-            chain.rpc.call("evm_setAutomine", False)
             try:
-                s.submit([pair(c, 1)])
-                await wait_for(lambda: s.sent == 1 and not s.sends, 30)
-                assert counts(chain, operator) == (before[0], before[1] + 1)  # (pooled)
+                operator, before = await pooled_in_doubt(s, c, chain, doubt)
                 doubt.said(WHY)
                 other.set()
                 held = s.keep_holds
@@ -111,27 +124,15 @@ async def test_a_receipt_asked_in_a_doubt_and_answered_after_it_is_not_taken(
     after the doubt was proven (a slow backend): it is not taken either; the wait asks again
     and the settlement settles (before: failed, "transaction reverted", its orders free again
     while its bytes were pooled: the CI run of 2026-12-06 met it, 3 of 3 here)."""
-    first = pair(chain, 0)
-    async with running_settler(chain, tmp_path / "a") as (s, results):
-        s.submit([first])
-        await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
-        (tx,) = [r.tx_hash for r in results]
-        template = chain.rpc.call("eth_getTransactionReceipt", tx)
+    template = await settled_template(chain, tmp_path)
     gate = threading.Event()
     with foreign_receipt_proxy(chain.rpc.url, template, gate) as (url, other, told):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path / "b") as (s, results):
             doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
             s.said = lambda: doubt.doubts  # (the node's: its mirror's; doubt80, an ask before)
-            doubt.changed = s.wake
-            operator = s.sender.address
-            before = counts(chain, operator)
-            chain.rpc.call("evm_setAutomine", False)
             try:
-                s.submit([pair(c, 1)])
-                await wait_for(lambda: s.sent == 1 and not s.sends, 30)
-                assert counts(chain, operator) == (before[0], before[1] + 1)  # (pooled)
+                operator, before = await pooled_in_doubt(s, c, chain, doubt)
                 doubt.said(WHY)
                 other.set()
                 await wait_for(lambda: told[0] > 0, 30)  # (an answer held in flight)

@@ -22,10 +22,14 @@ from sdex.mirror.doubt import ChainDoubt
 from sdex.settlement import Outcome
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
-from tests.test_adopt79_doubt_receipt import foreign_receipt_proxy
+from tests.test_adopt79_doubt_receipt import (
+    foreign_receipt_proxy,
+    pooled_in_doubt,
+    settled_template,
+)
 from tests.test_count77_lied_count import counts
 from tests.test_held79_doubt_settlements import WHY, mine_pool, proven
-from tests.test_settlement_fallback import pair, running_settler
+from tests.test_settlement_fallback import running_settler
 
 
 async def test_a_doubt_begun_and_proven_within_an_ask_voids_its_answer(
@@ -35,27 +39,15 @@ async def test_a_doubt_begun_and_proven_within_an_ask_voids_its_answer(
     held in flight, answered as another chain's: reverted. Meanwhile a doubt is said and
     proven; then the answer comes. It is not taken (before: failed, "transaction reverted",
     its orders free while its bytes were pooled: failed 3 of 3); the pool mined, it settles."""
-    first = pair(chain, 0)
-    async with running_settler(chain, tmp_path / "a") as (s, results):
-        s.submit([first])
-        await wait_for(lambda: s.idle.is_set() and len(results) == 1, 30)
-        (tx,) = [r.tx_hash for r in results]
-        template = chain.rpc.call("eth_getTransactionReceipt", tx)
+    template = await settled_template(chain, tmp_path)
     gate = threading.Event()
     with foreign_receipt_proxy(chain.rpc.url, template, gate) as (url, other, told):
         c = chain_of(Rpc(url), chain.deployment)
         async with running_settler(c, tmp_path / "b") as (s, results):
             doubt = ChainDoubt()
-            s.async_sends.doubt = lambda: doubt.held
             s.said = lambda: doubt.doubts  # (the node's: its mirror's ``ChainDoubt``)
-            doubt.changed = s.wake
-            operator = s.sender.address
-            before = counts(chain, operator)
-            chain.rpc.call("evm_setAutomine", False)
             try:
-                s.submit([pair(c, 1)])
-                await wait_for(lambda: s.sent == 1 and not s.sends, 30)
-                assert counts(chain, operator) == (before[0], before[1] + 1)  # (pooled)
+                operator, before = await pooled_in_doubt(s, c, chain, doubt)
                 other.set()
                 await wait_for(lambda: told[0] > 0, 30)  # (an answer held in flight)
                 other.clear()
