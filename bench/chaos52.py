@@ -16,6 +16,7 @@ Run: PYTHONPATH=$PWD .venv/bin/python bench/chaos52.py [--seeds 1,2,3] [--steps 
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -105,7 +106,11 @@ def main() -> None:
         out = asyncio.run(one_seed(seed, args, tmp))
         print(json.dumps(out), flush=True)
         kinds = sorted({v["kind"] for v in out["violations"]})
-        (broke.__setitem__(seed, kinds) if kinds else held.append(seed))
+        if kinds:
+            broke[seed] = kinds  # (its directory kept: the nodes' logs)
+        else:
+            held.append(seed)
+            shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps({"summary": True, "seeds": seeds, "held": held, "broke": broke}))
 
 

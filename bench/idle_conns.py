@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -167,6 +168,7 @@ async def run(args: Any) -> dict[str, Any]:
                     print(json.dumps(results[-1]), flush=True)
     finally:
         net.stop()
+    shutil.rmtree(tmp, ignore_errors=True)  # (kept when the run raised: its logs)
     return {"machine": machine(), "conns": args.conns, "results": results}
 
 

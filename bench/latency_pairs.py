@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -118,6 +119,7 @@ def main() -> None:
                 print(json.dumps(line), flush=True)
     finally:
         dev.stop()
+    shutil.rmtree(work, ignore_errors=True)  # (kept when the run raised: its logs)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -171,6 +172,7 @@ def main() -> None:
                 print(json.dumps(line), flush=True)
     finally:
         dev.stop()
+    shutil.rmtree(work, ignore_errors=True)  # (kept when the run raised: its logs)
 
 
 if __name__ == "__main__":

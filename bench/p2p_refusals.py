@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def _pct(xs: list[float], p: float) -> float:
 
 def run(tree: Path, deployment: Path, key: bytes, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
-    work = Path(tempfile.mkdtemp(prefix="p2p27-"))
+    work = Path(tempfile.mkdtemp(prefix="p2p27-", dir=deployment.parent))  # (removed with it)
     os.environ["PYTHONPATH"] = str(tree)
     node = NodeProcess(port, deployment, key, work / "node.db", work / "node.log")
     node.cmd[0] = str(tree / ".venv/bin/python")
@@ -240,6 +241,7 @@ def main() -> None:
             devnet.wait(30)
         except subprocess.TimeoutExpired:
             devnet.kill()
+    shutil.rmtree(work, ignore_errors=True)  # (kept when the run raised: its logs)
 
 
 if __name__ == "__main__":

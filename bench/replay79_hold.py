@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,9 +101,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
             out["rounds"].append(row)
         out["loadavg"] = os.getloadavg()
-        return out
     finally:
         dev.stop()
+    shutil.rmtree(work, ignore_errors=True)  # (kept when the run raised: its logs)
+    return out
 
 
 def logs_to(top: int) -> Any:
@@ -230,9 +232,10 @@ def alternated(args: argparse.Namespace) -> dict[str, Any]:
                 row[name] = json.loads(done.stdout)
             out["rounds"].append(row)
         out["loadavg"] = os.getloadavg()
-        return out
     finally:
         dev.stop()
+    shutil.rmtree(work, ignore_errors=True)  # (kept when the run raised: its logs)
+    return out
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -127,6 +128,7 @@ def main() -> None:
         )
     finally:
         net.stop()
+    shutil.rmtree(tmp, ignore_errors=True)  # (kept when the run raised: its logs)
     print(json.dumps({"runs": opts.runs, "cases": out}, indent=2))
 
 

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -118,6 +119,7 @@ def side(a: argparse.Namespace) -> dict[str, Any]:
         return asyncio.run(run())
     finally:
         w.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
