@@ -42,7 +42,8 @@ class NodeSettlement(NodeHolds):
     """Pooled settlements adopted in a doubt, their receipt unread, and the block the start
     loaded their orders at (``_adopt``; ``counted_at_start``)."""
     _unmarked: tuple[str, ...] = ()
-    """Pooled settlements given up unread in a doubt, their rows pending (``_not_adopted``)."""
+    """Pooled settlements given up unread in a doubt, their rows dropped till marked as their
+    receipts say (``_not_adopted``, ``mark_unread``)."""
     _reading: tuple[set[tuple[str, str]], ...] = ()
     """For each diagnosis whose chain read is under way, the accounts that paid a fill
     confirmed meanwhile (``_diagnose``)."""
@@ -229,13 +230,15 @@ class NodeSettlement(NodeHolds):
         return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
 
     def _not_adopted(self, row: StoredSettlement, why: Exception, unread: bool = False) -> None:
-        """``row`` given up as before adoption (if it lands, the watcher applies it);
-        ``unread`` (in a doubt): its row marked once the chain is proven (``mark_unread``)."""
+        """``row`` given up as before adoption (if it lands, the watcher applies it): dropped
+        at once, its bytes never sent again; ``unread`` (in a doubt): marked again as its
+        receipt says once the chain is proven (``mark_unread``). review81: left pending till
+        then, a node stopped or killed in the doubt left it so, and the next start's
+        reconcile sent its bytes (its order cancelled on chain: mined and reverted, paid)."""
         log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, why)
+        self.store.set_settlement_status(row.tx_hash, "dropped", urgent=True)
         if unread:
             self._unmarked = (*self._unmarked, row.tx_hash)
-        else:
-            self.store.set_settlement_status(row.tx_hash, "dropped")
         self.settler.give_up(row.tx_hash)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
