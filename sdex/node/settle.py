@@ -170,7 +170,9 @@ class NodeSettlement(NodeHolds):
         once by the settler). While the chain's identity is in doubt none is read (another
         chain's "reverted" failed a sound one, its orders settled again: doubt80): each is
         adopted, the mirror's head kept as the block its orders were loaded at, and judged
-        so once its receipt is taken (``counted_at_start``: not applied twice)."""
+        so once its receipt is taken (``counted_at_start``: not applied twice). So is one whose
+        receipt read failed (review81: given up, its orders were matched again at the next
+        nonce while its bytes stayed pooled: both landed, the second a paid revert)."""
         if not pooled:
             return
         doubt = self.settler.async_sends.doubted
@@ -180,14 +182,16 @@ class NodeSettlement(NodeHolds):
             log.warning("the chain's head not read: no pooled settlement adopted: %s", e)
             loaded = None
         for row in pooled:
-            try:
-                if loaded is None:
-                    raise ValueError("the chain's head not read")
-                unread = bool(doubt())
-                got = None if unread else await landed(self.settler, row.tx_hash)
-            except Exception as e:  # (unread: it may have landed; not held twice)
-                self._not_adopted(row, e)
+            if loaded is None:  # (unread: it may have landed; not held twice)
+                self._not_adopted(row, ValueError("the chain's head not read"))
                 continue
+            unread, got = bool(doubt()), None
+            try:
+                got = None if unread else await landed(self.settler, row.tx_hash)
+            except Exception as e:  # (review81: given up, its orders were matched again)
+                log.warning("pending settlement %s: receipt not read (%s): adopted unread",
+                            row.tx_hash, e)  # fmt: skip
+                unread = True
             if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
                 got, head = None, self.mirror.head
                 at = loaded if head is None else head.number  # (the mirror's: ours)
