@@ -171,21 +171,24 @@ class NodeSettlement(NodeHolds):
         chain's "reverted" failed a sound one, its orders settled again: doubt80): each is
         adopted, the mirror's head kept as the block its orders were loaded at, and judged
         so once its receipt is taken (``counted_at_start``: not applied twice). So is one whose
-        receipt read failed (review81: given up, its orders were matched again at the next
-        nonce while its bytes stayed pooled: both landed, the second a paid revert)."""
+        receipt read failed, and each when the head read failed and the mirror has a head
+        (review81: given up, its orders were matched again at the next nonce while its bytes
+        stayed pooled: both landed, the second a paid revert)."""
         if not pooled:
             return
-        doubt = self.settler.async_sends.doubted
+        doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
         try:
             loaded: int | None = quantity(await self.settler.receipts.call("eth_blockNumber"))
-        except Exception as e:  # (then no row is adopted: each may be counted already)
-            log.warning("the chain's head not read: no pooled settlement adopted: %s", e)
-            loaded = None
+        except Exception as e:  # (none saved: no row is adopted, each may be counted already)
+            loaded = None if saved is None else saved.number  # (review81: as loaded there)
+            unread_all = saved is not None
+            log.warning("the chain's head not read: pooled settlements %s: %s",
+                        "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
         for row in pooled:
             if loaded is None:  # (unread: it may have landed; not held twice)
                 self._not_adopted(row, ValueError("the chain's head not read"))
                 continue
-            unread, got = bool(doubt()), None
+            unread, got = bool(doubt()) or unread_all, None
             try:
                 got = None if unread else await landed(self.settler, row.tx_hash)
             except Exception as e:  # (review81: given up, its orders were matched again)
