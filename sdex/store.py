@@ -27,6 +27,7 @@ too): ``sdex.storebind``; the orders' writes: ``sdex.storeorders``; the reads:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -244,6 +245,29 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         fut.add_done_callback(log_failure)
         return fut
 
+    def drop_unsent(self, tx_hash: str, again: float | None = None) -> asyncio.Future[Any]:
+        """``tx_hash``'s row (a settlement never sent: its bytes must never go) ``dropped``,
+        urgent, and written again after each refusal, ``again`` seconds on (``DROP_AGAIN``;
+        doubled each time, to ``DROP_AGAIN_MAX``), till it commits or the store closes.
+        review81: a drop the store refused (locked past its busy timeout) with nothing signed
+        at its nonce since left the row pending for the run: a restart sent its bytes, mined
+        and reverted."""
+        wait = DROP_AGAIN if again is None else again
+        fut = self.set_settlement_status(tx_hash, "dropped", urgent=True)
+        fut.add_done_callback(lambda f: self._drop_again(tx_hash, f, wait))
+        return fut
+
+    def _drop_again(self, tx_hash: str, fut: asyncio.Future[Any], again: float) -> None:
+        if fut.cancelled() or fut.exception() is None:
+            return
+        later = min(2 * again, DROP_AGAIN_MAX)
+        with contextlib.suppress(RuntimeError):  # (no loop running: the node stopped)
+            asyncio.get_running_loop().call_later(again, self._drop_retry, tx_hash, later)
+
+    def _drop_retry(self, tx_hash: str, again: float) -> None:
+        with contextlib.suppress(StoreError):  # (closed meanwhile: the node stopping)
+            self.drop_unsent(tx_hash, again)
+
     def pending_settlements(self) -> list[StoredSettlement]:
         """Through the writer (every write queued before is seen): blocks its caller, so
         only at a start, never from a handler (``pending_settlements_committed``). Every row
@@ -267,6 +291,10 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         return settlements_of(await self._listing(pending_rows))
 
 
+DROP_AGAIN = 1.0
+"""Seconds before a refused drop of a row never sent is written again (``drop_unsent``)."""
+DROP_AGAIN_MAX = 30.0
+"""The longest wait between two such writes (each refusal doubles it)."""
 SETTLEMENT_STATUS = "UPDATE settlements SET status=?, updated_at=? WHERE tx_hash=?"
 SETTLEMENT_DONE = "UPDATE settlements SET status=?, updated_at=?, raw_tx='' WHERE tx_hash=?"
 SETTLEMENT_GIVEN_BACK = (

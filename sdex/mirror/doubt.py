@@ -71,6 +71,8 @@ class ChainDoubt:
         """``time.time()`` the last doubt or ``wrong-chain`` hold ended (0.0: none did)."""
         self.doubts = 0
         """Answers that raised (or renewed) a doubt, since the start."""
+        self.wrongs = 0
+        """Polls that said ``wrong-chain`` (``wrong_chain``), since the start."""
         self.at: tuple[int, str] | None = None
         """The block the last such answer was of and our hash there (None: no block, e.g. a
         chain id; the deployment block is read instead): read again at each poll that finds
@@ -83,6 +85,14 @@ class ChainDoubt:
         """Statuses the watcher set since the last poll that got through (``wrong_chain``:
         one each poll with a verdict, the one that got through too; more, a poll between
         failed: a row broken). A poll deferred for our receipt sets none (no verdict)."""
+
+    @property
+    def said_count(self) -> int:
+        """Answers of another chain so far: doubts said and ``wrong-chain`` polls (an answer
+        asked for before one is not taken: ``Mirror.doubts_said``). review81: a
+        ``wrong-chain`` hold begun and ended within one receipt ask counted nothing, and
+        the other chain's "reverted" answer failed a sound pooled settlement."""
+        return self.doubts + self.wrongs
 
     @property
     def held(self) -> str:
@@ -189,6 +199,7 @@ class ChainDoubt:
         self._statuses += 1
         if not problem:
             return
+        self.wrongs += 1  # (an answer of another chain: ``said`` counts it, review81)
         was = bool(self.held)
         if not self.wrong:
             self.wrong_since = time.time()

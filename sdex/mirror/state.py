@@ -248,9 +248,9 @@ class Mirror(OwnNotes):
     @property
     def doubts_said(self) -> tuple[int, float]:
         """(For the settler, which may not reach the doubt itself: kept77) The answers of
-        another chain so far (``ChainDoubt.doubts``), and when the last doubt ended
-        (``ChainDoubt.ended``)."""
-        return self.doubt.doubts, self.doubt.ended
+        another chain so far (``ChainDoubt.said_count``: doubts said and ``wrong-chain``
+        polls), and when the last doubt or ``wrong-chain`` hold ended (``ChainDoubt.ended``)."""
+        return self.doubt.said_count, self.doubt.ended
 
     def _move(self, account: Account, delta: int, eff: Effects) -> None:
         """A settlement of ours moved ``delta`` of an account's token: the Exchange's

@@ -42,7 +42,8 @@ class NodeSettlement(NodeHolds):
     """Pooled settlements adopted in a doubt, their receipt unread, and the block the start
     loaded their orders at (``_adopt``; ``counted_at_start``)."""
     _unmarked: tuple[str, ...] = ()
-    """Pooled settlements given up unread in a doubt, their rows pending (``_not_adopted``)."""
+    """Pooled settlements given up unread in a doubt, their rows dropped till marked as their
+    receipts say (``_not_adopted``, ``mark_unread``)."""
     _reading: tuple[set[tuple[str, str]], ...] = ()
     """For each diagnosis whose chain read is under way, the accounts that paid a fill
     confirmed meanwhile (``_diagnose``)."""
@@ -169,24 +170,31 @@ class NodeSettlement(NodeHolds):
         once by the settler). While the chain's identity is in doubt none is read (another
         chain's "reverted" failed a sound one, its orders settled again: doubt80): each is
         adopted, the mirror's head kept as the block its orders were loaded at, and judged
-        so once its receipt is taken (``counted_at_start``: not applied twice)."""
+        so once its receipt is taken (``counted_at_start``: not applied twice). So is one whose
+        receipt read failed, and each when the head read failed and the mirror has a head
+        (review81: given up, its orders were matched again at the next nonce while its bytes
+        stayed pooled: both landed, the second a paid revert)."""
         if not pooled:
             return
-        doubt = self.settler.async_sends.doubted
+        doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
         try:
             loaded: int | None = quantity(await self.settler.receipts.call("eth_blockNumber"))
-        except Exception as e:  # (then no row is adopted: each may be counted already)
-            log.warning("the chain's head not read: no pooled settlement adopted: %s", e)
-            loaded = None
+        except Exception as e:  # (none saved: no row is adopted, each may be counted already)
+            loaded = None if saved is None else saved.number  # (review81: as loaded there)
+            unread_all = saved is not None
+            log.warning("the chain's head not read: pooled settlements %s: %s",
+                        "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
         for row in pooled:
-            try:
-                if loaded is None:
-                    raise ValueError("the chain's head not read")
-                unread = bool(doubt())
-                got = None if unread else await landed(self.settler, row.tx_hash)
-            except Exception as e:  # (unread: it may have landed; not held twice)
-                self._not_adopted(row, e)
+            if loaded is None:  # (unread: it may have landed; not held twice)
+                self._not_adopted(row, ValueError("the chain's head not read"))
                 continue
+            unread, got = bool(doubt()) or unread_all, None
+            try:
+                got = None if unread else await landed(self.settler, row.tx_hash)
+            except Exception as e:  # (review81: given up, its orders were matched again)
+                log.warning("pending settlement %s: receipt not read (%s): adopted unread",
+                            row.tx_hash, e)  # fmt: skip
+                unread = True
             if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
                 got, head = None, self.mirror.head
                 at = loaded if head is None else head.number  # (the mirror's: ours)
@@ -229,13 +237,15 @@ class NodeSettlement(NodeHolds):
         return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
 
     def _not_adopted(self, row: StoredSettlement, why: Exception, unread: bool = False) -> None:
-        """``row`` given up as before adoption (if it lands, the watcher applies it);
-        ``unread`` (in a doubt): its row marked once the chain is proven (``mark_unread``)."""
+        """``row`` given up as before adoption (if it lands, the watcher applies it): dropped
+        at once, its bytes never sent again; ``unread`` (in a doubt): marked again as its
+        receipt says once the chain is proven (``mark_unread``). review81: left pending till
+        then, a node stopped or killed in the doubt left it so, and the next start's
+        reconcile sent its bytes (its order cancelled on chain: mined and reverted, paid)."""
         log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, why)
+        self.store.set_settlement_status(row.tx_hash, "dropped", urgent=True)
         if unread:
             self._unmarked = (*self._unmarked, row.tx_hash)
-        else:
-            self.store.set_settlement_status(row.tx_hash, "dropped")
         self.settler.give_up(row.tx_hash)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:

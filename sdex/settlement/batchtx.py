@@ -188,8 +188,8 @@ class BatchTx(NonceLane):
         and the restart sent the withdrawn bytes again (a paid revert for an order cancelled
         on chain; the next refused "nonce too low", its matches matched again). The drop is
         urgent (review80b: in the group window a kill left the lone row pending, sent again at
-        the restart)."""
-        self.store.set_settlement_status(signed.tx_hash, "dropped", urgent=True)
+        the restart; review81: one refused is written again, ``Store.drop_unsent``)."""
+        self.store.drop_unsent(signed.tx_hash)
         if self._unsent_rows is None:
             self._unsent_rows = {}
         self._unsent_rows.setdefault(signed.nonce, []).append(signed.tx_hash)

@@ -218,8 +218,9 @@ async def poll_receipt(
     pooled settlement failed in a doubt, its orders matched again), nor one asked for in a
     doubt and answered after it ended (its answer may be the other chain's: the CI run of
     2026-12-06 took one and failed a sound settlement), nor one asked before a doubt said
-    since (``said``: the answers of another chain so far, ``ChainDoubt.doubts``; doubt80: a
-    doubt begun and proven within one ask went unseen, the answer taken). ``keep`` answering
+    since (``said``: the answers of another chain so far, ``ChainDoubt.said_count``;
+    doubt80: a doubt begun and proven within one ask went unseen, the answer taken; review81:
+    a ``wrong-chain`` hold too). ``keep`` answering
     False: not kept any more (the chain it was signed for replaced), judged as without it
     from the next check. ``held`` (the lane's, with ``keep``: the chain's identity in
     doubt) true at a check: nothing judged nor sent

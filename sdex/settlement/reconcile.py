@@ -94,7 +94,8 @@ async def mark_unread(
     its receipt says once the chain is proven ours ("mined"/"failed"; "dropped" when it has
     none). review74a: one that landed before the start ended "dropped", its row saying it
     never went. An answer while a doubt was said (``said`` moved) is asked again; a read
-    that fails, again a second later (the row stays pending meanwhile)."""
+    that fails, again a second later (the row ``dropped`` meanwhile, its bytes never sent
+    again: review81, a stop in the doubt left it pending and the next start sent them)."""
     left = list(tx_hashes)
     while left:
         while doubted():

@@ -156,9 +156,10 @@ class SigningLane:
                 self.broadcaster.unqueued()
 
     def said(self) -> int:
-        """The answers of another chain so far (``ChainDoubt.doubts``; 0 without a mirror):
-        one said since a receipt was asked for (with a send, ``Broadcaster.send_async``; by
-        a wait, ``poll_receipt``), its answer is not taken (doubt80)."""
+        """The answers of another chain so far (``ChainDoubt.said_count``: doubts said and
+        ``wrong-chain`` polls, review81; 0 without a mirror): one said since a receipt was
+        asked for (with a send, ``Broadcaster.send_async``; by a wait, ``poll_receipt``), its
+        answer is not taken (doubt80)."""
         return self.mirror.doubts_said[0] if self.mirror is not None else 0
 
     async def _undoubted(self, what: str) -> float:
