@@ -190,7 +190,8 @@ class NodeSettlement(NodeHolds):
             if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
                 got, head = None, self.mirror.head
                 at = loaded if head is None else head.number  # (the mirror's: ours)
-                self._unread = {**self._unread, row.tx_hash: at}
+                earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
+                self._unread = {**self._unread, **{t.tx_hash: at for t in (*earlier, row)}}
             if got is not None and got.block_number <= loaded:
                 log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
                 await record_landed(self.settler, row.tx_hash, got)
@@ -229,14 +230,18 @@ class NodeSettlement(NodeHolds):
         return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
 
     def _not_adopted(self, row: StoredSettlement, why: Exception, unread: bool = False) -> None:
-        """``row`` given up as before adoption (if it lands, the watcher applies it);
-        ``unread`` (in a doubt): its row marked once the chain is proven (``mark_unread``)."""
+        """``row`` given up as before adoption (if it lands, the watcher applies it), and the
+        rows signed before it at its nonce that it was to be awaited with (doubt81);
+        ``unread`` (in a doubt): their rows marked once the chain is proven (``mark_unread``)."""
         log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, why)
-        if unread:
-            self._unmarked = (*self._unmarked, row.tx_hash)
-        else:
-            self.store.set_settlement_status(row.tx_hash, "dropped")
-        self.settler.give_up(row.tx_hash)
+        s = self.settler
+        s.unsent_at.pop(row.tx_hash, None)
+        for tx_hash in (*(t.tx_hash for t in s.replaced_rows.pop(row.tx_hash, ())), row.tx_hash):
+            if unread:
+                self._unmarked = (*self._unmarked, tx_hash)
+            else:
+                self.store.set_settlement_status(tx_hash, "dropped")
+            s.give_up(tx_hash)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         for accounts in self._reading:
