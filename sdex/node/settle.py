@@ -169,15 +169,21 @@ class NodeSettlement(NodeHolds):
         once by the settler). While the chain's identity is in doubt none is read (another
         chain's "reverted" failed a sound one, its orders settled again: doubt80): each is
         adopted, the mirror's head kept as the block its orders were loaded at, and judged
-        so once its receipt is taken (``counted_at_start``: not applied twice)."""
+        so once its receipt is taken (``counted_at_start``: not applied twice), the chain's
+        head not asked (doubt81: its answer may be another chain's height, and when the ask
+        failed every row was given up, its orders matched again while its bytes were pooled:
+        a paid revert)."""
         if not pooled:
             return
         doubt = self.settler.async_sends.doubted
-        try:
-            loaded: int | None = quantity(await self.settler.receipts.call("eth_blockNumber"))
-        except Exception as e:  # (then no row is adopted: each may be counted already)
-            log.warning("the chain's head not read: no pooled settlement adopted: %s", e)
-            loaded = None
+        loaded: int | None = None
+        if doubt() and (head := self.mirror.head) is not None:
+            loaded = head.number  # (the mirror's: ours; nothing asked of a chain in doubt)
+        else:
+            try:
+                loaded = quantity(await self.settler.receipts.call("eth_blockNumber"))
+            except Exception as e:  # (then no row is adopted: each may be counted already)
+                log.warning("the chain's head not read: no pooled settlement adopted: %s", e)
         for row in pooled:
             try:
                 if loaded is None:
@@ -185,7 +191,7 @@ class NodeSettlement(NodeHolds):
                 unread = bool(doubt())
                 got = None if unread else await landed(self.settler, row.tx_hash)
             except Exception as e:  # (unread: it may have landed; not held twice)
-                self._not_adopted(row, e)
+                self._not_adopted(row, e, unread=bool(doubt()))  # (in doubt: marked once proven)
                 continue
             if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
                 got, head = None, self.mirror.head
