@@ -216,7 +216,8 @@ class NodeSettlement(NodeHolds):
                 # ``_remined``, up to the chain's filled amount), its resting side confirmed
                 # by the settler alone (``_one_side``)
                 self._restart_takers = self._restart_takers | closed
-                self.settler.given_up.add(signed.tx_hash.lower())
+                earlier = self.settler.replaced_rows.get(signed.tx_hash, ())  # (any may land)
+                self.settler.given_up.update(t.tx_hash.lower() for t in (*earlier, signed))
             # (its orders moved: stored and published as at a match; the outcome unread)
             held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
             self.registry.matched(held)
