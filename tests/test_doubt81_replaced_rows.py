@@ -22,12 +22,59 @@ from typing import Any
 import pytest
 
 import sdex.node.core as core
+from sdex.chain import SignedTx
+from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_held79_doubt_settlements import WHY, proven
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import FEES, OPERATOR
+
+
+async def replaced_and_mined(
+    c: Chain, db: Path, amount: int
+) -> tuple[SignedOrder, SignedOrder, SignedTx, SignedTx]:
+    """Two orders stored open, a pending settlement of ``amount`` of them and its replacement
+    (same body, higher fees, same nonce) recorded in ``db``, the first mined: the orders, the
+    first and the replacement."""
+    cfg = node_config(c, db, operator=OPERATOR)
+    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
+    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1, "open", "api")
+    store.add_order(incoming, 2, "open", "api")
+    data = c.exchange.encode_settlement([(resting, incoming, amount)])
+    sender = c.sender(OPERATOR)
+    first = sender.sign(c.exchange.address, data, 400_000, fees=FEES)
+    again = sender.sign_at(first.nonce, c.exchange.address, data, 400_000, fees=(2 * FEES[0],) * 2)
+    pairs = [(resting.hash_hex, incoming.hash_hex)]
+    await asyncio.wrap_future(store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs))
+    await asyncio.wrap_future(
+        store.add_replacement(first.tx_hash, again.tx_hash, again.nonce, again.raw)
+    )
+    store.close()
+    c.rpc.call("eth_sendRawTransaction", first.raw)  # (mined: before the start)
+    assert c.rpc.call("eth_getTransactionReceipt", first.tx_hash)["status"] == "0x1"
+    return resting, incoming, first, again
+
+
+def start_in_doubt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node's start in doubt from before its reconcile (as its check of the saved head says)."""
+    real = core.reconcile
+
+    async def in_doubt(lane: Any) -> Any:
+        lane.mirror.doubt.said(WHY)
+        return await real(lane)
+
+    monkeypatch.setattr(core, "reconcile", in_doubt)
+
+
+def statuses(db: Path) -> dict[str, str]:
+    """``db``'s settlement rows' statuses, by transaction hash."""
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT tx_hash, status FROM settlements").fetchall())
 
 
 async def test_a_replaced_row_landed_before_a_start_in_doubt_is_mined_not_lost(
@@ -40,31 +87,8 @@ async def test_a_replaced_row_landed_before_a_start_in_doubt_is_mined_not_lost(
     against both orders), the remainders matched again and settled in full."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
-    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])  # (half of each)
-    sender = c.sender(OPERATOR)
-    first = sender.sign(c.exchange.address, data, 400_000, fees=FEES)
-    again = sender.sign_at(first.nonce, c.exchange.address, data, 400_000, fees=(2 * FEES[0],) * 2)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs))
-    await asyncio.wrap_future(
-        store.add_replacement(first.tx_hash, again.tx_hash, again.nonce, again.raw)
-    )
-    store.close()
-    c.rpc.call("eth_sendRawTransaction", first.raw)  # (mined: before the start)
-    assert c.rpc.call("eth_getTransactionReceipt", first.tx_hash)["status"] == "0x1"
-    real = core.reconcile
-
-    async def in_doubt(lane: Any) -> Any:  # (as a start's check of the saved head says)
-        lane.mirror.doubt.said(WHY)
-        return await real(lane)
-
-    monkeypatch.setattr(core, "reconcile", in_doubt)
+    resting, incoming, first, again = await replaced_and_mined(c, cfg.db, E18)  # (half of each)
+    start_in_doubt(monkeypatch)
     async with running_node(cfg) as (node, api):
         s = node.settler
         assert node.mirror.doubt.held and s.adopted == 1  # (the replacement, adopted unread)
@@ -80,8 +104,28 @@ async def test_a_replaced_row_landed_before_a_start_in_doubt_is_mined_not_lost(
         assert c.exchange.order_info(incoming.order).filled == 6000 * E6
         records = [node.records.get(so.hash) for so in (resting, incoming)]
         assert [r.failures for r in records if r is not None] == [0, 0]  # (before: 1 each)
-        db = node.config.db
-    with sqlite3.connect(db) as conn:
-        rows = dict(conn.execute("SELECT tx_hash, status FROM settlements").fetchall())
+    rows = statuses(cfg.db)
     assert rows[first.tx_hash] == "mined", rows  # (before: "dropped")
     assert rows[again.tx_hash] == "dropped" and len(rows) == 3, rows
+
+
+async def test_a_replaced_row_landed_before_a_start_in_doubt_not_adoptable_is_mined(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, the first filling both orders in full: the replacement cannot be adopted
+    (its orders closed at the load), both rows given up unread. Once the doubt is proven
+    each is marked as its receipt says: the first ``mined`` (before: ``dropped``, never
+    read), the replacement ``dropped``."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting, incoming, first, again = await replaced_and_mined(c, cfg.db, 2 * E18)
+    start_in_doubt(monkeypatch)
+    async with running_node(cfg) as (node, api):
+        s = node.settler
+        assert node.mirror.doubt.held and s.adopted == 0  # (its orders closed: not adoptable)
+        assert {await api.status(resting), await api.status(incoming)} == {"filled"}
+        proven(node.mirror.doubt)
+        await wait_for(lambda: "pending" not in statuses(cfg.db).values(), timeout=60)
+        assert s.lost == 0 and s.sent == 0, (s.lost, s.sent)
+    rows = statuses(cfg.db)
+    assert rows == {first.tx_hash: "mined", again.tx_hash: "dropped"}, rows  # (before: dropped)
