@@ -29,15 +29,23 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_held79_doubt_settlements import WHY, proven
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_reconcile77_too_high import pooling
 from tests.test_review66_adopt_landed import FEES, OPERATOR
+
+__all__ = ["pooling"]  # (reconcile77's fixture: the chain mining only when told)
+GWEI = 10**9
 
 
 async def replaced_and_mined(
-    c: Chain, db: Path, amount: int
+    c: Chain,
+    db: Path,
+    amount: int,
+    mined: bool = True,
+    again_fees: tuple[int, int] = (2 * FEES[0], 2 * FEES[1]),
 ) -> tuple[SignedOrder, SignedOrder, SignedTx, SignedTx]:
     """Two orders stored open, a pending settlement of ``amount`` of them and its replacement
-    (same body, higher fees, same nonce) recorded in ``db``, the first mined: the orders, the
-    first and the replacement."""
+    (same body, ``again_fees``, same nonce) recorded in ``db``, the first sent (``mined``:
+    and mined; else pooled): the orders, the first and the replacement."""
     cfg = node_config(c, db, operator=OPERATOR)
     resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
     incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
@@ -48,15 +56,16 @@ async def replaced_and_mined(
     data = c.exchange.encode_settlement([(resting, incoming, amount)])
     sender = c.sender(OPERATOR)
     first = sender.sign(c.exchange.address, data, 400_000, fees=FEES)
-    again = sender.sign_at(first.nonce, c.exchange.address, data, 400_000, fees=(2 * FEES[0],) * 2)
+    again = sender.sign_at(first.nonce, c.exchange.address, data, 400_000, fees=again_fees)
     pairs = [(resting.hash_hex, incoming.hash_hex)]
     await asyncio.wrap_future(store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs))
     await asyncio.wrap_future(
         store.add_replacement(first.tx_hash, again.tx_hash, again.nonce, again.raw)
     )
     store.close()
-    c.rpc.call("eth_sendRawTransaction", first.raw)  # (mined: before the start)
-    assert c.rpc.call("eth_getTransactionReceipt", first.tx_hash)["status"] == "0x1"
+    c.rpc.call("eth_sendRawTransaction", first.raw)  # (before the start)
+    if mined:
+        assert c.rpc.call("eth_getTransactionReceipt", first.tx_hash)["status"] == "0x1"
     return resting, incoming, first, again
 
 
@@ -129,3 +138,47 @@ async def test_a_replaced_row_landed_before_a_start_in_doubt_not_adoptable_is_mi
         assert s.lost == 0 and s.sent == 0, (s.lost, s.sent)
     rows = statuses(cfg.db)
     assert rows == {first.tx_hash: "mined", again.tx_hash: "dropped"}, rows  # (before: dropped)
+
+
+async def test_a_replacement_never_sent_goes_once_its_first_is_found_pooled(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pending settlement and its replacement recorded, the first pooled at fees the
+    chain's base fee has since outrun, the replacement never sent (the kill came between its
+    record and its send); the start is in doubt. Once the doubt is proven the wait, which
+    awaits both, finds the first pooled and sends the replacement's bytes (before the
+    replaced rows were awaited with it, the wait of the replacement alone did, as bytes the
+    chain does not know; awaiting both, the first found pooled, nothing sent them: stuck
+    until its bound, then cancelled). It lands; the first's row ``dropped``."""
+    c = pooling
+    c.rpc.call("evm_setAutomine", False)
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    resting, _, first, again = await replaced_and_mined(  # (in full: nothing left to match)
+        c, cfg.db, 2 * E18, mined=False, again_fees=(10 * GWEI, 2 * GWEI)
+    )
+    was = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+    c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(5 * GWEI))  # (the first's cap: 3)
+    start_in_doubt(monkeypatch)
+    try:
+        async with running_node(cfg) as (node, api):
+            s = node.settler
+            assert node.mirror.doubt.held and s.adopted == 1
+            proven(node.mirror.doubt)
+
+            def pooled() -> bool:  # (the replacement sent: in the pool, the first's place)
+                got = c.rpc.call("eth_getTransactionByHash", again.tx_hash)
+                return got is not None
+
+            await wait_for(pooled, timeout=30)
+            c.rpc.call("evm_mine")
+
+            async def settled() -> bool:
+                return await api.status(resting) == "filled" and not s.in_flight
+
+            await wait_for(settled, timeout=30)
+            assert s.lost == 0 and s.settled == 1, (s.lost, s.settled)
+            assert c.exchange.order_info(resting.order).filled == 2 * E18
+    finally:
+        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(was))
+    rows = statuses(cfg.db)
+    assert rows[again.tx_hash] == "mined" and rows[first.tx_hash] == "dropped", rows

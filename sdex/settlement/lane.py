@@ -341,7 +341,14 @@ class NonceLane(ReplacingLane):
         pooled = Pooled([*self.replaced_rows.pop(signed.tx_hash, ()), signed])
         own = [signed.tx_hash]  # (it first: ``_keep_alive``'s ``withheld`` is by it)
 
+        unsent = len(pooled.txs) > 1  # (adopted with the rows replaced before it: doubt81)
+
         async def stuck() -> None:
+            nonlocal unsent
+            if unsent and not self.async_sends.doubted():  # (pooled: maybe an earlier one,
+                unsent = False  # its replacement's bytes never sent; they go once, as kept)
+                own[1:] = [h for h in pooled.hashes if h != signed.tx_hash]
+                await self._keep_alive(pooled.latest, False, own)
             await self._replace_if_stuck(pooled)
 
         async def alive(cancel: bool) -> bool:
