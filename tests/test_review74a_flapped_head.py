@@ -73,6 +73,8 @@ async def test_one_flapped_answer_for_the_saved_head_resets_nothing(
             # (was "dropped": the reset gave it up; since doubt80 the start's doubt reads no
             # receipt, the row marked as its receipt says once the chain is proven ours)
             await wait_for(lambda: _statuses(cfg.db) == ["mined"], timeout=30)
+            # (doubt81: its hold's start forgotten with it, not kept for the process's life)
+            assert not node.settler.unsent_at and not node.settler.replaced_rows
             assert not node.store.rejudge_due
             assert await api.status(maker) == "filled"
 

@@ -170,23 +170,27 @@ class NodeSettlement(NodeHolds):
         once by the settler). While the chain's identity is in doubt none is read (another
         chain's "reverted" failed a sound one, its orders settled again: doubt80): each is
         adopted, the mirror's head kept as the block its orders were loaded at, and judged
-        so once its receipt is taken (``counted_at_start``: not applied twice). So is one whose
-        receipt read failed, and each when the head read failed and the mirror has a head
-        (review81: given up, its orders were matched again at the next nonce while its bytes
-        stayed pooled: both landed, the second a paid revert)."""
+        so once its receipt is taken (``counted_at_start``: not applied twice), the head not
+        asked (doubt81: maybe another chain's); so is one whose receipt read failed, and each
+        when the head read failed and the mirror has one (review81, doubt81: given up, its
+        orders matched again while its bytes were pooled: both landed, a paid revert)."""
         if not pooled:
             return
         doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
-        try:
-            loaded: int | None = quantity(await self.settler.receipts.call("eth_blockNumber"))
-        except Exception as e:  # (none saved: no row is adopted, each may be counted already)
-            loaded = None if saved is None else saved.number  # (review81: as loaded there)
-            unread_all = saved is not None
-            log.warning("the chain's head not read: pooled settlements %s: %s",
-                        "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
+        loaded: int | None = None
+        if doubt() and saved is not None:
+            loaded = saved.number  # (the mirror's: ours; nothing asked of a chain in doubt)
+        else:
+            try:
+                loaded = quantity(await self.settler.receipts.call("eth_blockNumber"))
+            except Exception as e:  # (none saved: no row is adopted, each may be counted)
+                loaded = None if saved is None else saved.number  # (review81: as loaded there)
+                unread_all = saved is not None
+                log.warning("the chain's head not read: pooled settlements %s: %s",
+                            "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
         for row in pooled:
             if loaded is None:  # (unread: it may have landed; not held twice)
-                self._not_adopted(row, ValueError("the chain's head not read"))
+                self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
                 continue
             unread, got = bool(doubt()) or unread_all, None
             try:
@@ -198,7 +202,8 @@ class NodeSettlement(NodeHolds):
             if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
                 got, head = None, self.mirror.head
                 at = loaded if head is None else head.number  # (the mirror's: ours)
-                self._unread = {**self._unread, row.tx_hash: at}
+                earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
+                self._unread = {**self._unread, **{t.tx_hash: at for t in (*earlier, row)}}
             if got is not None and got.block_number <= loaded:
                 log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
                 await record_landed(self.settler, row.tx_hash, got)
@@ -217,7 +222,8 @@ class NodeSettlement(NodeHolds):
                 # ``_remined``, up to the chain's filled amount), its resting side confirmed
                 # by the settler alone (``_one_side``)
                 self._restart_takers = self._restart_takers | closed
-                self.settler.given_up.add(signed.tx_hash.lower())
+                earlier = self.settler.replaced_rows.get(signed.tx_hash, ())  # (any may land)
+                self.settler.given_up.update(t.tx_hash.lower() for t in (*earlier, signed))
             # (its orders moved: stored and published as at a match; the outcome unread)
             held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
             self.registry.matched(held)
@@ -237,16 +243,19 @@ class NodeSettlement(NodeHolds):
         return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
 
     def _not_adopted(self, row: StoredSettlement, why: Exception, unread: bool = False) -> None:
-        """``row`` given up as before adoption (if it lands, the watcher applies it): dropped
-        at once, its bytes never sent again; ``unread`` (in a doubt): marked again as its
-        receipt says once the chain is proven (``mark_unread``). review81: left pending till
-        then, a node stopped or killed in the doubt left it so, and the next start's
-        reconcile sent its bytes (its order cancelled on chain: mined and reverted, paid)."""
+        """``row`` given up as before adoption (if it lands, the watcher applies it), and the
+        rows signed before it at its nonce (doubt81): dropped at once, never sent again
+        (review81: a stop in a doubt left them pending, the next start sent them, reverted,
+        paid); ``unread`` (in a doubt): marked as their receipts say once the chain is
+        proven (``mark_unread``)."""
         log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, why)
-        self.store.set_settlement_status(row.tx_hash, "dropped", urgent=True)
-        if unread:
-            self._unmarked = (*self._unmarked, row.tx_hash)
-        self.settler.give_up(row.tx_hash)
+        s = self.settler
+        s.unsent_at.pop(row.tx_hash, None)
+        for tx_hash in (*(t.tx_hash for t in s.replaced_rows.pop(row.tx_hash, ())), row.tx_hash):
+            self.store.set_settlement_status(tx_hash, "dropped", urgent=True)
+            if unread:
+                self._unmarked = (*self._unmarked, tx_hash)
+            s.give_up(tx_hash)
 
     def _confirm(self, m: Match, r: SettledMatch) -> None:
         for accounts in self._reading:

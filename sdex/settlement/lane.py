@@ -68,6 +68,11 @@ class NonceLane(ReplacingLane):
     """Rows a start left unsent while the chain's identity was in doubt, adopted, and since
     when (``time.time()``; ``sdex.settlement.reconcile``): that hold counts toward
     ``HELD_SEND_MAX`` once their wait starts (``_held_before``)."""
+    replaced_rows: dict[str, list[SignedTx]]
+    """Rows a start in a doubt found signed at a nonce before the latest row there (which it
+    adopts unread: ``sdex.settlement.reconcile``), by that row, oldest first: awaited with
+    it, any of them may be the one that lands (``_receipt``; doubt81: given up unread, one
+    that had landed ended ``dropped``, the adopted one counted lost)."""
     unsendables: dict[str, Unsendable]
     """Of the settlements awaited, why each must not be sent (``BatchTx``'s, asked right
     before its first send): asked again before ``_over_gap``'s resend."""
@@ -103,6 +108,9 @@ class NonceLane(ReplacingLane):
         self.superseded &= flying
         self.stale = {t: w for t, w in self.stale.items() if t in flying}
         self.unsendables = {t: u for t, u in self.unsendables.items() if t in flying}
+        # (a start's rows never adopted: their waits, which take them, never start)
+        self.unsent_at = {t: u for t, u in self.unsent_at.items() if t in flying}
+        self.replaced_rows = {t: r for t, r in self.replaced_rows.items() if t in flying}
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
@@ -329,15 +337,25 @@ class NonceLane(ReplacingLane):
         if early is not None:
             return signed, early
         heads = self.mirror.announced if self.mirror is not None else None
-        pooled = Pooled([signed])
+        # (adopted in a doubt: the rows signed before it at its nonce too, doubt81)
+        pooled = Pooled([*self.replaced_rows.pop(signed.tx_hash, ()), signed])
+        own = [signed.tx_hash]  # (it first: ``_keep_alive``'s ``withheld`` is by it)
+
+        unsent = len(pooled.txs) > 1  # (adopted with the rows replaced before it: doubt81)
 
         async def stuck() -> None:
+            nonlocal unsent
+            if unsent and not self.async_sends.doubted():  # (pooled: maybe an earlier one,
+                unsent = False  # its replacement's bytes never sent; they go once, as kept)
+                own[1:] = [h for h in pooled.hashes if h != signed.tx_hash]
+                await self._keep_alive(pooled.latest, False, own)
             await self._replace_if_stuck(pooled)
 
         async def alive(cancel: bool) -> bool:
             if before and not self.async_sends.doubted():  # (no check of its wait held)
                 resumed(0.0)
-            return await self._keep_alive(pooled.latest, cancel, pooled.hashes)
+            own[1:] = [h for h in pooled.hashes if h != signed.tx_hash]
+            return await self._keep_alive(pooled.latest, cancel, own)
 
         def held() -> bool:
             return self._held(pooled.latest)

@@ -227,7 +227,10 @@ async def poll_receipt(
     (no ``_judged``, neither ``keep`` nor ``on_pooled`` called), checked again ``LOST_CHECK``
     later, a first sign of loss before it told again after (held79: ``_judged`` came first,
     and an answer of another chain, its count past the nonce and no receipt, twice, counted
-    a sound settlement lost in the doubt, its orders matched again); the time from the
+    a sound settlement lost in the doubt, its orders matched again), nor when a doubt was
+    said since the first sign was asked for (doubt81: the two answers may be two chains',
+    one another chain's; a doubt said and proven between them, or while the second was in
+    flight, went unseen, and a sound pooled settlement was counted lost); the time from the
     first such check to the first after it counts toward neither bound, the unknown streak
     and the 1, 2, 4, 8 s begin again there (keep78: the doubt's time counted, the first check
     after a doubt longer than ``UNKNOWN_TIMEOUT`` cancelled a settlement whose bytes it had not
@@ -251,6 +254,7 @@ async def poll_receipt(
     timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
     polls = iter(RECEIPT_POLLS)
     doubted = False
+    first = 0  # (kept: the doubts said before the first sign of loss was asked: ``said``)
     unknown_since: float | None = None  # (kept: when the chain was first found not to know it)
     every = LOST_CHECK  # (kept: seconds to the next check of one not pooled)
     paused: float | None = None  # (kept: the first check that found the chain in doubt)
@@ -295,11 +299,12 @@ async def poll_receipt(
                     return got
                 now = loop.time()
                 if taken:  # (anvil counts a nonce before its receipt: told twice)
+                    if doubted and (doubting() or doubts() != first):  # (doubt81: two chains')
+                        doubted = False  # (told twice again; held: nothing judged meanwhile)
+                        continue
                     if doubted:
-                        if held is not None and held():  # (begun meanwhile: told again after)
-                            continue
                         return None
-                    doubted, next_check = True, now + LOST_RECHECK
+                    doubted, next_check, first = True, now + LOST_RECHECK, asked
                     continue
                 doubted = False
                 if paused is not None:  # (its time counts toward neither bound)

@@ -207,14 +207,18 @@ class Reconcile:
         ``row`` is taken (another chain's, maybe: a receipt there where its bytes reverted
         marked a sound pooled settlement ``failed`` and freed its orders, a second settlement
         paid; doubt80) and it is adopted unread (``unsent``: its wait judges it once the
-        chain is proven ours, ``poll_receipt``'s ``held``), or given up if a later one was
-        signed at its nonce (``latest``: one adopted row holds their orders)."""
+        chain is proven ours, ``poll_receipt``'s ``held``); one a later one was signed after
+        at its nonce (``latest``: the same matches at higher fees) is awaited with that one,
+        which holds their orders (``NonceLane.replaced_rows``; doubt81: it was given up
+        unread, ``dropped`` though it may be the one that landed, and the adopted one counted
+        lost when it did)."""
         if not (why := self.lane.async_sends.doubted()):
             return False
         if row.tx_hash != latest:
-            log.warning("pending settlement %s given up: replaced, in doubt (%s)", row.tx_hash, why)
-            await self.lane.store.set_settlement_status(row.tx_hash, "dropped")
-            self.lane.give_up(row.tx_hash)  # (if it lands, the watcher applies it)
+            log.warning("pending settlement %s awaited with %s: in doubt (%s)", row.tx_hash,
+                        latest, why)  # fmt: skip
+            replaced = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
+            self.lane.replaced_rows.setdefault(latest, []).append(replaced)
             return True
         log.warning("pending settlement %s adopted unread: in doubt (%s)", row.tx_hash, why)
         self.unsent.add(row.tx_hash)

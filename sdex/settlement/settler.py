@@ -178,6 +178,8 @@ class Settler(BatchTx):
         """Settlements never sent (again), cancelled at their nonce instead, and why."""
         self.stale, self.unsent_at = dict[str, str](), dict[str, float]()
         """Those a doubt held past ``HELD_SEND_MAX``; a start's left unsent in a doubt."""
+        self.replaced_rows: dict[str, list[SignedTx]] = {}
+        """A start's rows signed, in a doubt, before the latest at its nonce (doubt81)."""
         self.unsendables: dict[str, Unsendable] = {}
         """Why each settlement in flight must not be sent (``BatchTx._sign_and_queue``)."""
         self.superseded: set[str] = set()
@@ -340,17 +342,19 @@ class Settler(BatchTx):
         higher fees if it stays pooled), its results reported through ``on_result``. Its
         flight starts with ``run``, which ends it: a stop before the settler ran leaves none
         running (settle65: it outlived the node's stop), the row ``pending`` for the next
-        start."""
-        self.in_flight.add(signed.tx_hash)
-        self.ours.add(signed.tx_hash)
+        start. The rows a start in doubt found signed before it at its nonce
+        (``replaced_rows``) are awaited with it (doubt81)."""
         # (its nonce among the lane's in flight: review76, a gap below a stuck one was
         # filled over it, a transfer of nothing displacing it; its view the start's, where
         # ``sdex.settlement.reconcile`` found it pooled or sent it again: its wait sends it
         # again there only, ``NonceLane._keep_alive``)
         view = self.signed_views.get(signed.tx_hash, (None, signed))[0] or self.async_sends.viewed()
-        self.signed_views[signed.tx_hash] = (view, signed)
-        if self.mirror is not None:
-            self.mirror.expect(signed.tx_hash)
+        for tx in (*self.replaced_rows.get(signed.tx_hash, ()), signed):  # (awaited with it)
+            self.in_flight.add(tx.tx_hash)
+            self.ours.add(tx.tx_hash)
+            self.signed_views[tx.tx_hash] = (view, tx)
+            if self.mirror is not None:
+                self.mirror.expect(tx.tx_hash)
         self.signed_out.update((id(m), m) for m in batch)
         self.adopted += 1
         self._to_adopt.append((signed, batch))
