@@ -1,0 +1,98 @@
+"""user81: the wallet commands' leftovers, as a user meets them (``sdex cancel``, ``sdex
+repost``, the kept orders' pruning). Real Hardhat (the suite's chain), real ``sdex node``
+processes, the CLI run in-process (click's runner), real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sdex.wallet import Side
+from sdex.walletkeep import keep, kept_path
+from tests.conftest import Chain
+from tests.test_cli_node import ALICE, key, node, one_line
+from tests.test_node import E18, ask
+from tests.test_wallet79_repost import _run
+
+E6 = 10**6
+
+
+def test_a_cancel_the_node_keeps_forgets_the_kept_order(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kept order the node does not hold (its post was lost: ``sdex order`` keeps it
+    before posting), cancelled: the node keeps the signed cancel (202 ``kept``) for the
+    order, if it comes. The wallet said "nothing was cancelled yet" and left the kept file:
+    ``sdex repost`` then posted the cancelled order, to a node that never saw the cancel an
+    open order again. Now the kept file goes with the cancel, and the line says so."""
+    c = chain
+    wallet = tmp_path / "wallet"
+    monkeypatch.setenv("SDEX_WALLET_DIR", str(wallet))
+    with node(c, tmp_path) as (url, dep):
+        signed = c.sign(ask(c, ALICE, E18, 2000 * E6, salt=81_200 + c.now()))
+        keep(signed, c.domain, "gtc", "WETH/USDC", Side.SELL, url)  # (its post never came)
+        h = signed.hash_hex
+        assert kept_path(h).is_file()
+        trust = ("--node", url, "--key", key(c, ALICE), "--deployment", str(dep))
+        r = _run(wallet, "cancel", h, *trust)
+        said = one_line(r.output)
+        assert r.exit_code == 1, r.output  # (nothing cancelled yet: the node waits for it)
+        assert f"order {h} is not known to the node at {url}" in said, said
+        assert "keeps the signed cancel for a day" in said, said
+        assert "kept copy of it is removed: `sdex repost` will not post it" in said, said
+        assert not kept_path(h).exists()  # (was: left, and repostable)
+        r = _run(wallet, "repost", h, "--node", url, "--deployment", str(dep))
+        assert r.exit_code == 1 and f"no order {h} is kept" in one_line(r.output), r.output
+
+
+OLD_KEPT = 300
+"""Kept orders, all written over ``EXPIRED_FOR`` ago and none expired, in the pruning test."""
+
+
+def test_pruning_reads_a_bounded_number_of_old_kept_orders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once every kept order was written over an hour ago (a wallet's long-lived orders), each
+    order kept read every one of them for its expiry: 1,000 files a write. Now ``MAX_READS``
+    of them at most, the ones whose names follow the new order's (round); one of those that
+    expired an hour ago goes, and the bound of ``MAX_KEPT`` holds without reading the rest."""
+    import os
+    import time
+
+    from sdex import localfile, walletkeep
+    from tests.test_wallet80_files import keep_one
+
+    monkeypatch.setenv("SDEX_WALLET_DIR", str(tmp_path))
+    prune = walletkeep.prune
+    monkeypatch.setattr(walletkeep, "prune", lambda *a, **k: [])  # (none while set up)
+    now = int(time.time())
+    live = [keep_one(expiry=now + 30 * 86_400) for _ in range(OLD_KEPT)]
+    expired = keep_one(expiry=now - walletkeep.EXPIRED_FOR - 60)
+    old = now - walletkeep.EXPIRED_FOR - 600  # (all written before the expired one expired)
+    for h in [*live, expired]:
+        os.utime(kept_path(h), (old, old))
+    reads: list[str] = []
+    read_bounded = localfile.read_bounded
+
+    def counted(path: Path, *a: object, **k: object) -> bytes:
+        reads.append(Path(path).name)
+        return read_bounded(path, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(localfile, "read_bounded", counted)
+    monkeypatch.setattr(walletkeep, "prune", prune)
+    orders = tmp_path / "orders"
+    most = getattr(walletkeep, "MAX_READS", OLD_KEPT)
+    names = sorted(p.name for p in orders.iterdir())
+    # (kept just before the expired one's name: it is the first of the next ones read)
+    before = names[names.index(f"{expired}.json") - 1]
+    assert prune(orders, keep=before, now=now) == [f"{expired}.json"]
+    assert len(reads) <= most < OLD_KEPT, len(reads)  # (was all 301)
+    reads.clear()
+    newest = keep_one(expiry=now + 86_400)
+    assert len(reads) <= most, len(reads)  # (was all 300)
+    monkeypatch.setattr(walletkeep, "MAX_KEPT", OLD_KEPT)  # (one past it: the oldest goes)
+    reads.clear()
+    assert len(prune(orders, keep=f"{newest}.json", now=now)) == 1
+    assert len(reads) <= most + 1, len(reads)
+    assert len(list(orders.iterdir())) == OLD_KEPT
