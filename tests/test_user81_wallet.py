@@ -96,3 +96,37 @@ def test_pruning_reads_a_bounded_number_of_old_kept_orders(
     assert len(prune(orders, keep=f"{newest}.json", now=now)) == 1
     assert len(reads) <= most + 1, len(reads)
     assert len(list(orders.iterdir())) == OLD_KEPT
+
+
+def test_a_repost_to_a_node_asking_a_fee_says_what_to_do(chain: Chain, tmp_path: Path) -> None:
+    """An order signed at a node asking no fee, reposted to one that asks 25 bps: the node
+    refuses it (``FEE_REQUIRED``), and the wallet said only the node's words ("this node asks
+    feeRecipient 0x... and feeAmount >= 1250000000000000"), with no hint that a signed
+    order's fee cannot change, nor what to do. Now it says what the order pays, what the node
+    asks, and the ways out: a node asking no more (the one it was signed for), or a new order."""
+    from sdex.chainnode import free_port
+    from sdex.node.process import NodeProcess
+    from tests.test_wallet79_repost import _posted_hash
+
+    c = chain
+    wallet = tmp_path / "wallet"
+    with node(c, tmp_path / "a") as (url, dep):
+        fee_node = NodeProcess(
+            free_port(), dep, c.keys[18], tmp_path / "b.db", tmp_path / "b.log", fee_bps=25
+        ).start()
+        try:
+            fee_node.wait_ready()
+            trust = ("--deployment", str(dep))
+            r = _run(wallet, "order", "buy", "1500", "0.5", "--node", url, "--key",
+                     key(c, ALICE), *trust)  # fmt: skip
+            h = _posted_hash(r)
+            r = _run(wallet, "repost", h, "--node", fee_node.url, *trust)
+            said = one_line(r.output)
+            assert r.exit_code == 1, r.output
+            assert "asks a fee of 25 bps" in said and "(0.00125 WETH of this one" in said, said
+            assert f"order {h} pays no fee" in said, said
+            assert "a signed order's fee cannot change" in said, said
+            assert f"sdex repost {h} --node {url}" in said, said  # (where it was signed)
+            assert "sign a new order for this node with `sdex order`" in said, said
+        finally:
+            fee_node.kill()
