@@ -130,3 +130,70 @@ def test_a_repost_to_a_node_asking_a_fee_says_what_to_do(chain: Chain, tmp_path:
             assert "sign a new order for this node with `sdex order`" in said, said
         finally:
             fee_node.kill()
+
+
+def test_the_console_after_its_nodes_fee_rose_says_so_and_signs_for_it_next(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The console reads the node's order_config once a session. Its node restarted asking
+    a fee (``--fee-bps 25``): the next ``send_order`` was signed for no fee and refused with
+    the node's words only ("feeAmount >= ..."), and every one after it too (the fee read at
+    the start, kept). Now the refusal says the node's fee changed and that signing again
+    reads it anew, and the next ``send_order`` does: signed for the node's fee, it rests."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    from sdex.chainnode import free_port
+    from sdex.node.process import NodeProcess
+    from tests.nodeutil import ROOT
+
+    c = chain
+    port, dep = free_port(), tmp_path / "devnet.json"
+    c.deployment.save(dep)
+    first = NodeProcess(port, dep, c.keys[18], tmp_path / "n.db", tmp_path / "n.log").start()
+    second = NodeProcess(port, dep, c.keys[18], tmp_path / "n.db", tmp_path / "n2.log", fee_bps=25)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200",
+           "SDEX_WALLET_DIR": str(tmp_path / "wallet")}  # fmt: skip
+    console = None
+    try:
+        first.wait_ready()
+        console = subprocess.Popen(
+            [sys.executable, "-m", "sdex.cli", "console", "--node", first.url, "--key",
+             key(c, ALICE), "--deployment", str(dep)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+        )  # fmt: skip
+        assert console.stdin is not None and console.stdout is not None
+        lines: list[str] = []
+        started = threading.Event()
+
+        def read() -> None:
+            assert console is not None and console.stdout is not None
+            for line in console.stdout:
+                lines.append(line)
+                if "Type help" in line:
+                    started.set()
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        assert started.wait(60), "".join(lines)  # (its order_config read: no fee)
+        first.stop()
+        second.start().wait_ready()  # (the same node, now asking 25 bps)
+        order = f"send_order buy limit 1500 0.{81_000 + c.now() % 1000}\n"
+        console.stdin.write(order + order + "quit\n")
+        console.stdin.close()
+        assert console.wait(timeout=120) is not None
+        reader.join(timeout=30)
+        said = one_line("".join(lines))
+        assert "the node refused this order's fee: it asks a fee of 25 bps now" in said, said
+        assert "sign the order again, which reads the node's fee anew" in said, said
+        assert said.count("FEE_REQUIRED") <= 1, said  # (was: both refused)
+        assert "rests in the book" in said, said  # (the second: signed for the fee)
+    finally:
+        if console is not None and console.poll() is None:
+            console.kill()
+            console.wait(timeout=10)
+        first.kill()
+        second.kill()
