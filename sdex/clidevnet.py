@@ -76,6 +76,9 @@ def devnet(port: int, deployment_path: Path, engine: str, block_time: float | No
         )
         for line in node_key_lines(d.accounts):
             console.print(escape(line), soft_wrap=True)
+        # (its output, Hardhat's banner of dev keys and anvil's lines a transaction, goes
+        # there, not to this terminal: user81, said so that a user knows where to look)
+        console.print(escape(f"{engine}'s own output: {net.node.log_path}"), soft_wrap=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: ignored if started with &
             signal.signal(sig, lambda *_: stop.set())

@@ -231,10 +231,15 @@ class WalletShell(cmd.Cmd):
         config, m = self._market()
         if price is None:
             price, amount = market_limit(self.out, self.client, config, m, side, amount, slippage)
-        posted = place_order(
-            self.out, self.client, config, m, side, price, amount, self.key, tif=tif,
-            cancel_with="cancel", max_fee_bps=self.max_fee_bps,
-        )  # fmt: skip
+        try:
+            posted = place_order(
+                self.out, self.client, config, m, side, price, amount, self.key, tif=tif,
+                cancel_with="cancel", max_fee_bps=self.max_fee_bps,
+            )  # fmt: skip
+        except NodeApiError as e:
+            if e.rejection == "FEE_REQUIRED":  # (its fee changed since it was read: user81)
+                self._config = None  # (read anew, and checked, at the next command)
+            raise
         if posted.status in OPEN_STATUSES:
             self._mine.add(posted.order_hash)
 

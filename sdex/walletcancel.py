@@ -38,7 +38,10 @@ def soft_cancel(
     except NodeApiError as e:
         raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
     if status == "kept":  # (cancel65: not known there yet; kept for the order, if it comes)
-        raise _said_unknown(NodeApiError(202, "kept"), client, hash_hex)
+        # (its kept file forgotten too, user81: reposted to a node that never saw the cancel,
+        # it would trade there; the signed cancel stands)
+        gone = forget(hash_hex)
+        raise _said_unknown(NodeApiError(202, "kept"), client, hash_hex, gone)
     forget(hash_hex)  # (never posted again by ``sdex repost``: it would trade there, wallet80)
     shown = escape(status)
     if status == "cancelled" and onchain:
@@ -120,15 +123,19 @@ def _said_not_maker(e: NodeApiError, client: NodeClient, hash_hex: str, key: byt
     )
 
 
-def _said_unknown(e: NodeApiError, client: NodeClient, hash_hex: str) -> NodeApiError:
+def _said_unknown(
+    e: NodeApiError, client: NodeClient, hash_hex: str, forgotten: bool = False
+) -> NodeApiError:
     """A 404 for a cancel, said as what it means (it read "order not found (HTTP 404, code
     100)", naming neither the order nor the node: user25); a 202 ``kept`` (the node keeps
-    the cancel for the order, if it comes: cancel65) too, as nothing is cancelled yet."""
+    the cancel for the order, if it comes: cancel65) too, as nothing is cancelled yet, and
+    whether this wallet's kept copy of the order was removed (``forgotten``, user81)."""
     if e.status not in (404, 202):
         return e
+    removed = "this wallet's kept copy of it is removed: `sdex repost` will not post it; "
     kept = (
         "nothing was cancelled yet (the node keeps the signed cancel for a day and takes "
-        "the order cancelled if it comes meanwhile; "
+        "the order cancelled if it comes meanwhile; " + (removed if forgotten else "")
         if e.status == 202
         else "nothing was cancelled ("
     )

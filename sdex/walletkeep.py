@@ -13,12 +13,14 @@ and held to what it says: its order must hash to the hash asked for in its domai
 signature recover to its maker. Every read is bounded and never blocks (``sdex.localfile``:
 a FIFO, a device, a directory or a link at an order's name is refused in words, wallet80).
 
-The kept orders are bounded (wallet80: they were never removed): each one written prunes
-those expired an hour (``EXPIRED_FOR``) and, past ``MAX_KEPT``, the oldest signed; a cancel
-(``sdex cancel``, the console's ``cancel``) forgets its order (``forget``)."""
+The kept orders are bounded (wallet80: they were never removed): each one written prunes,
+past ``MAX_KEPT``, the oldest signed, and those expired an hour (``EXPIRED_FOR``) among the
+``MAX_READS`` old files it reads; a cancel (``sdex cancel``, the console's ``cancel``, also
+one the node keeps for an order it does not hold) forgets its order (``forget``)."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -51,6 +53,11 @@ the next one's writing: no node takes it any more (the chain's clock may lag thi
 MAX_SCAN = 4 * MAX_KEPT
 """Directory entries a pruning looks at most (a directory filled with other files is not
 read without end)."""
+MAX_READS = 16
+"""Kept files written over ``EXPIRED_FOR`` ago that a pruning reads at most for their expiry
+(user81: once every kept order was that old, each order kept read all 1,000): those whose
+names follow the new order's (hashes are spread evenly, so each is read about once in
+``n / MAX_READS`` writes). The bound of ``MAX_KEPT`` does not wait on them."""
 _KEPT_NAME = re.compile(r"0x[0-9a-f]{64}\.json")
 _TEMP_NAME = re.compile(r"\.0x[0-9a-f]{64}\.json\..*\.tmp")
 
@@ -131,11 +138,12 @@ def prune(orders: Path, keep: str = "", now: int | None = None) -> list[str]:
     is (a regular file at an order's name is counted toward the bound until it is read).
 
     A file is read only when it may go: written over ``EXPIRED_FOR`` ago (an order expires
-    after it is signed, so a younger file holds none expired an hour), or among the oldest
-    past the bound; the rest cost a ``stat`` (reading all 1,000 took 110-310 ms a write on
-    this loaded machine)."""
+    after it is signed, so a younger file holds none expired an hour; of those, ``MAX_READS``
+    at most, the ones whose names follow ``keep``'s), or among the oldest past the bound; the
+    rest cost a ``stat`` (reading all 1,000 took 110-310 ms a write on this loaded machine)."""
     now = int(time.time()) if now is None else now
     by_age: list[tuple[int, str]] = []
+    old: list[str] = []  # (written over ``EXPIRED_FOR`` ago: may be expired that long)
     gone: list[str] = []
     with os.scandir(orders) as entries:
         for i, entry in enumerate(entries):
@@ -144,22 +152,26 @@ def prune(orders: Path, keep: str = "", now: int | None = None) -> list[str]:
             if not entry.is_file(follow_symlinks=False):
                 continue
             written = entry.stat(follow_symlinks=False).st_mtime_ns
-            old = written < (now - EXPIRED_FOR) * 10**9
+            aged = written < (now - EXPIRED_FOR) * 10**9
             if _TEMP_NAME.fullmatch(entry.name):
-                if old:
+                if aged:
                     gone.append(entry.name)
                 continue
             if not _KEPT_NAME.fullmatch(entry.name) or entry.name == keep:
                 continue
-            if old:  # (else it cannot be expired an hour yet)
-                expiry = _expiry(Path(entry.path), entry.name.removesuffix(".json"))
-                if expiry is None:  # (not the wallet's: left, not counted)
-                    continue
-                if expiry + EXPIRED_FOR < now:
-                    gone.append(entry.name)
-                    continue
+            if aged:  # (else it cannot be expired an hour yet)
+                old.append(entry.name)
             by_age.append((written, entry.name))
-    by_age.sort()
+    old.sort()
+    at = bisect.bisect_right(old, keep)  # (the next ones after the order just kept, round)
+    left: set[str] = set()  # (gone, or read and not the wallet's: not counted)
+    for name in (old[at:] + old[:at])[:MAX_READS]:
+        expiry = _expiry(orders / name, name.removesuffix(".json"))
+        if expiry is None or expiry + EXPIRED_FOR < now:
+            left.add(name)
+            if expiry is not None:
+                gone.append(name)
+    by_age = sorted(a for a in by_age if a[1] not in left)
     over = len(by_age) + (1 if keep else 0) - MAX_KEPT
     for _, name in by_age:
         if over <= 0:

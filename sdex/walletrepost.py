@@ -19,7 +19,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from sdex.client import NodeClient, OrderConfig
+from sdex.client import NodeApiError, NodeClient, OrderConfig
 from sdex.cliopts import (
     converter,
     deployment_option,
@@ -34,6 +34,7 @@ from sdex.urls import UrlError, check_url
 from sdex.wallet import (
     Market,
     WalletInputError,
+    fee_for,
     fmt_amount,
     fmt_price,
     parse_order_hash,
@@ -92,10 +93,15 @@ def repost(
         check_listing(config, sources, stderr_console(), market, purpose=REPOST)
         _print_kept(out, market, kept, client.base_url)
         left = kept.signed.order.expiry - int(time.time())
-        post_signed(
-            out, client, market, kept.side, kept.signed, kept.tif,
-            expiry_seconds=max(left, 0), settle_wait=settle_wait,
-        )  # fmt: skip
+        try:
+            post_signed(
+                out, client, market, kept.side, kept.signed, kept.tif,
+                expiry_seconds=max(left, 0), settle_wait=settle_wait,
+            )  # fmt: skip
+        except NodeApiError as e:
+            if e.rejection != "FEE_REQUIRED":
+                raise
+            raise RepostRefused(_fee_refused(config, market, kept, client.base_url)) from None
 
 
 def _kept_node(kept: Kept) -> str:
@@ -137,6 +143,37 @@ def _market(config: OrderConfig, kept: Kept, node: str) -> Market:
             "nothing was sent"
         )
     return market
+
+
+def _fee_refused(config: OrderConfig, m: Market, kept: Kept, node: str) -> str:
+    """The node's ``FEE_REQUIRED`` for a kept order, said with what to do (user81: it read
+    only "this node asks feeRecipient 0x... and feeAmount >= 1250000000000000"): what the
+    order pays, what the node asks, that a signed order's fee cannot change, and the ways
+    out (a node that asks no more, a new order for this one)."""
+    o, h = kept.signed.order, kept.signed.hash_hex
+    token = m.base_token if o.taker_token == m.base_token.address else m.quote_token
+    sym = m.base if token is m.base_token else m.quote
+    asked = fmt_amount(fee_for(o.taker_amount, config.fee_bps), token.decimals)
+    pays = (
+        "pays no fee"
+        if o.fee_amount == 0
+        else f"pays a fee of {fmt_amount(o.fee_amount, token.decimals)} {sym} to "
+        f"{to_checksum(o.fee_recipient)}"
+    )
+    signed_at = kept.node.rstrip("/")
+    elsewhere = (
+        f"post it to a node that asks no more, e.g. the one it was signed for: `sdex repost "
+        f"{h} --node {signed_at}`; or "
+        if signed_at != node.rstrip("/")
+        else "(the node asked less when it was signed) "
+    )
+    return (
+        f"the node at {node} asks a fee of {config.fee_bps} bps of what an order receives "
+        f"({asked} {sym} of this one, to {to_checksum(config.fee_recipient)}), and order {h} "
+        f"{pays}: a signed order's fee cannot change, so the node refused it; {elsewhere}"
+        "sign a new order for this node with `sdex order` (it pays the node's fee, up to "
+        "--max-fee-bps)"
+    )
 
 
 def _print_kept(out: Console, m: Market, kept: Kept, node: str) -> None:

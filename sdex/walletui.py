@@ -154,6 +154,8 @@ def _said_refused(
         )
     if e.rejection == "SELF_TRADE":
         return _said_self_trade(e, cancel_with)
+    if e.rejection == "FEE_REQUIRED":
+        return _said_fee(e)
     if e.rejection != "EXPIRED":
         return e
     said = " ".join(v.reason for v in e.validation_errors)
@@ -196,6 +198,22 @@ def _detail_why(body: object) -> str | None:
     if not isinstance(why, str) or not why.isprintable() or len(why) > MAX_WHY:
         return None
     return why
+
+
+def _said_fee(e: NodeApiError) -> NodeApiError:
+    """The node's FEE_REQUIRED for an order signed for the fee its order_config said (user81:
+    it read only "feeAmount >= 1250000000000000"): the node's fee changed since it was read
+    (a restart with another ``--fee-bps``), and signing again reads it anew."""
+    said = " ".join(v.reason for v in e.validation_errors)
+    bps = m.group(1) if (m := re.search(r"\((\d{1,5}) bps of takerAmount\)", said)) else None
+    asks = f"a fee of {bps} bps" if bps is not None else "a larger fee"
+    reason = (
+        f"the node refused this order's fee: it asks {asks} now, more than its order_config "
+        "said when this wallet read it (its fee changed since: a restart with another "
+        "--fee-bps); nothing was taken: sign the order again, which reads the node's fee "
+        "anew (paid up to --max-fee-bps)"
+    )
+    return NodeApiError(e.status, reason, e.code, None, e.rejection, e.body, e.retry_after)
 
 
 def _said_self_trade(e: NodeApiError, cancel_with: str) -> NodeApiError:

@@ -39,10 +39,13 @@ async def test_cancel_of_an_order_filled_at_another_node_says_where_it_is_known(
         assert r.exit_code == 1, r.output
         said = one_line(r.output)
         assert "one of its peers?" not in said, said
-        assert (  # (cancel65: node-1 keeps the cancel, in case the order comes)
+        # (cancel65: node-1 keeps the cancel, in case the order comes; user81: the wallet's
+        # kept order goes with it, as with any cancel)
+        assert (
             f"order {bought} is not known to the node at {url1}: nothing was cancelled yet "
             "(the node keeps the signed cancel for a day and takes the order cancelled if "
-            "it comes meanwhile; an order is gossiped to other nodes only once it rests in a "
+            "it comes meanwhile; this wallet's kept copy of it is removed: `sdex repost` will "
+            "not post it; an order is gossiped to other nodes only once it rests in a "
             "book: one filled on arrival is known only to the node it was posted to; its "
             f"status: GET /v1/orders/{bought} at that node)"
         ) in said, said

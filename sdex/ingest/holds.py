@@ -11,9 +11,12 @@ batcher's window), each order still judged by its own row.
 Bounded in time as a whole (replay80): the hold (5 s), the gather (0.5 s) and the read
 (``READ_DEADLINE``, 8 s) took up to 13.5 s, past the wallet client's 10 s
 (``sdex.client.DEFAULT_TIMEOUT``): the client gave up on an order the node might still take.
-Now the shared read gets what is left of ``ANSWER_WITHIN`` from the start of the order's
-hold (at least ``MIN_READ``): past it the order is answered 503 ``CHAIN_UNAVAILABLE``, "try
-again", nothing taken."""
+Now the shared read gets what is left of ``ANSWER_WITHIN`` from the order's arrival (at
+least ``MIN_READ``): past it the order is answered 503 ``CHAIN_UNAVAILABLE``, "try again",
+nothing taken. Counted from the start of the hold (replay80), an order that waited before
+it (a body sent slowly, a busy loop's hand-overs) was answered that much later, past the
+client's 10 s (user81): the arrival is the POST's (``Held.arrived``), and the hold itself
+ends ``HOLD_SECONDS`` after it."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sdex.chain import OrderState
 from sdex.ingest.rejections import FOLLOWING, Rejection, not_following, read_failed
@@ -30,10 +33,22 @@ from sdex.order import SignedOrder
 
 Hand = Callable[[], object]
 """Called just before an intake call's first wait: its signatures' hand-over (sim48)."""
-Hold = Callable[[int], Awaitable[str | None]]
+
+
+class Held(NamedTuple):
+    """An order held for the mirror (``Hold``): whose, and since when."""
+
+    sender: str
+    """The sender it was held for (its wallet client's group, ``peer:`` and a peer's id)."""
+    arrived: float
+    """When its order arrived (``time.monotonic()``: a wallet's POST's start), whence its
+    verdict is due (``ANSWER_WITHIN``)."""
+
+
+Hold = Callable[[int], Awaitable[Held | None]]
 """(A wallet's order at this index that needs a chain read while the mirror replays the
-chain) Wait, bounded, for the mirror to follow it (``sdex.node.replayhold``): the sender it
-was held for (its wallet client's group), None when it was not held (past a bound)."""
+chain) Wait, bounded, for the mirror to follow it (``sdex.node.replayhold``): whose and since
+when (``Held``), None when it was not held (past a bound)."""
 Charge = Callable[[], Rejection | None]
 """A token of the order's sender's budget of chain reads, or why not (``THROTTLED``)."""
 
@@ -45,9 +60,10 @@ SHARE_MOST = 200
 sender holds no more at once; the state batcher reads up to 256 rows in one call)."""
 
 ANSWER_WITHIN = 9.0
-"""Seconds from the start of an order's hold to its verdict at most, its shared read
-included: under the wallet client's 10 s (``sdex.client.DEFAULT_TIMEOUT``), a second left
-for its row's commit and the answer. With the hold's 5 s and ``GATHER``, its read gets 3.5 s."""
+"""Seconds from an order's arrival (its POST's start) to its verdict at most, its hold and
+shared read included: under the wallet client's 10 s (``sdex.client.DEFAULT_TIMEOUT``), a
+second left for its row's commit and the answer. With the hold's 5 s and ``GATHER``, its read
+gets 3.5 s at least (less only once it waited 7.5 s before the hold: then ``MIN_READ``)."""
 MIN_READ = 1.0
 """Seconds a shared read gets at least (a hold set longer than ``ANSWER_WITHIN`` allows)."""
 
@@ -155,13 +171,12 @@ async def held(
     read and its sender a token: a wallet's burst of posts met 429s for the whole replay."""
     if f.mirror is None or f.mirror_ready():
         return None
-    due = time.monotonic() + ANSWER_WITHIN  # (its hold, gather and read: replay80)
-    sender = await hold(i)
+    got = await hold(i)
     if (now := f.chain_status()) not in FOLLOWING:
         return not_following(now)
     if f.mirror_ready():
         return f.mirror.state(signed)
-    if sender is None:
+    if got is None:
         return None
-    o = signed.order
-    return await f.shared.get((sender, o.maker, o.maker_token), signed, charge, due)
+    o, due = signed.order, got.arrived + ANSWER_WITHIN  # (from its POST's start: user81)
+    return await f.shared.get((got.sender, o.maker, o.maker_token), signed, charge, due)

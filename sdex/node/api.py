@@ -132,6 +132,7 @@ def post_order_for(node: Node, metrics: Metrics) -> Handler:
     submitted = metrics.order_submitted
 
     async def post_order(request: web.Request) -> web.Response:
+        arrived = time.monotonic()  # (before its body: its client's 10 s count that too, user81)
         obj = await read_json_within(request, limit, untyped=True, timeout=timeout)
         tif_raw = obj.pop("timeInForce", "gtc")
         tif = _TIFS.get(tif_raw) if isinstance(tif_raw, str) else None
@@ -141,7 +142,7 @@ def post_order_for(node: Node, metrics: Metrics) -> Handler:
             )
         client = request.remote or ""  # (whose budget of chain reads pays for one)
         # (with the others posted in this loop turn: ``sdex.node.walletgroup``)
-        result = await node.submit_wallet(obj, tif, client)
+        result = await node.submit_wallet(obj, tif, client, arrived)
         submitted(
             str(result.body.get("rejection", "accepted" if result.status < 300 else "rejected"))
         )

@@ -25,6 +25,7 @@ import json
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 from aiohttp import web
@@ -221,6 +222,7 @@ class Front:
         return await self.hand_over(request)
 
     async def order(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()  # (before its body: its client's 10 s count that too)
         handler = request.protocol
         assert isinstance(handler, FrontHandler)
         self.channel.add(["b", handler.cid])
@@ -238,21 +240,24 @@ class Front:
             kind = "v" if verified is not None else "j"
         except ApiError as e:  # (the node answers it: its rate limit first, as ``guard``)
             tif, kind, payload = "gtc", "e", [e.status, e.body, e.headers]
-        return await self.ask(request, kind, payload, tif, said=True)
+        return await self.ask(request, kind, payload, tif, said=True, arrived=arrived)
 
     async def ask(
-        self, request: web.Request, kind: str, payload: object, tif: str = "gtc", said: bool = False
-    ) -> web.StreamResponse:
+        self, request: web.Request, kind: str, payload: object, tif: str = "gtc",
+        said: bool = False, arrived: float | None = None,
+    ) -> web.StreamResponse:  # fmt: skip
         """The node's answer to ``request`` (``kind``, ``payload``: ``sdex.node.fronts``),
         written here; the connection stays here unless its bytes cannot be told apart.
-        ``said``: its ``"b"`` word was sent already."""
+        ``said``: its ``"b"`` word was sent already. ``arrived``: when it came here
+        (``time.monotonic()``, one clock for every process of the machine; None: now)."""
+        since = time.monotonic() if arrived is None else arrived
         handler = request.protocol
         assert isinstance(handler, FrontHandler)
         if not said:
             self.channel.add(["b", handler.cid])
         rid = self.next_id = self.next_id + 1
         fut = self.waiting[rid] = asyncio.get_running_loop().create_future()
-        self.channel.add([rid, request.remote or "", tif, kind, payload])
+        self.channel.add([rid, request.remote or "", tif, kind, payload, since])
         try:
             status, headers, body = await fut
         finally:

@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import signal
 import socket
 import struct
@@ -377,14 +378,16 @@ class Fronts:
             task.add_done_callback(slot.tasks.discard)
 
     async def _order(self, channel: Channel, item: object) -> None:
-        if not (isinstance(item, list) and len(item) == 5 and type(item[0]) is int):
+        if not (isinstance(item, list) and len(item) == 6 and type(item[0]) is int):
             log.error("a front sent a request that is not one: %.200r", item)
             return
-        rid, client, tif_raw, kind, payload = item
-        began = time.perf_counter()
+        rid, client, tif_raw, kind, payload, at = item
+        began, now = time.perf_counter(), time.monotonic()
+        # (when it came to the front: a held order's verdict is due from then, user81)
+        arrived = min(at, now) if type(at) is float and math.isfinite(at) else now
         route = CONFIG_ROUTE if kind == "g" else ROUTE
         try:
-            answer = await self._answer(str(client), tif_raw, kind, payload)
+            answer = await self._answer(str(client), tif_raw, kind, payload, arrived)
         except Exception:
             log.exception("unexpected error in a fronted %s", route)
             answer = 500, None, dumps_bytes(error_body(100, "internal error"))
@@ -394,7 +397,7 @@ class Fronts:
             channel.add((rid, status, headers, body))
 
     async def _answer(
-        self, client: str, tif_raw: object, kind: object, payload: Any
+        self, client: str, tif_raw: object, kind: object, payload: Any, arrived: float
     ) -> tuple[int, dict[str, str] | None, bytes]:
         """``sdex.node.api``'s ``guard`` and ``post_order`` for a fronted request."""
         node = self.node
@@ -416,10 +419,10 @@ class Fronts:
         if kind == "v":
             self.verified += 1
             result = await node.submit(
-                None, source="api", tif=tif, client=client, fronted=order_of(payload)
+                None, "api", tif, client, fronted=order_of(payload), arrived=arrived
             )
         elif kind == "j":
-            result = await node.submit(payload, source="api", tif=tif, client=client)
+            result = await node.submit(payload, "api", tif, client, arrived=arrived)
         else:
             raise ValueError(f"unknown kind {kind!r}")
         self.metrics.order_submitted(

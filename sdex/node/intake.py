@@ -14,6 +14,7 @@ from sdex.book import BookOrderState, Entry, RemovalReason
 from sdex.book.errors import BookError
 from sdex.futures import retrieved
 from sdex.ingest import Accepted, IntakeResult, Known, Rejection
+from sdex.ingest.holds import Held
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, error_body
@@ -43,16 +44,19 @@ class NodeIntake(NodeSoftCancel):
         tif: TimeInForce = TimeInForce.GTC,
         client: str | None = None,
         fronted: SignedOrder | None = None,
+        arrived: float | None = None,
     ) -> SubmitResult:
         """The one intake path (wallets and peers): validate, store, match, rest. ``client``:
         the wallet's address, whose budget of chain reads pays for one (``sdex.node.readbudget``;
         None: no budget). ``fronted``: a wallet's order a front process parsed, hashed and
-        found signed by its maker (``sdex.node.fronts``; ``obj`` unread)."""
-        return await self._answered(await self._through(obj, source, tif, client, fronted))
+        found signed by its maker (``sdex.node.fronts``; ``obj`` unread). ``arrived``: when
+        its request came (``time.monotonic()``; a held order's verdict is due from then)."""
+        taken = await self._through(obj, source, tif, client, fronted, arrived)
+        return await self._answered(taken)
 
     async def _through(
         self, obj: object, source: str, tif: TimeInForce, client: str | None,
-        fronted: SignedOrder | None = None,
+        fronted: SignedOrder | None = None, arrived: float | None = None,
     ) -> Taken:  # fmt: skip
         """``submit``'s order through the intake and, if accepted, into the book: its answer
         and the commit it waits for (``_taken``)."""
@@ -65,7 +69,7 @@ class NodeIntake(NodeSoftCancel):
         spend = None if client is None else self.read_budget.wallet(client)
         hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
         handing = None if started is None else lambda: hand.append(fw.start())
-        hold = None if client is None else self.replay_hold.hold(client)
+        hold = None if client is None else self.replay_hold.hold(client, arrived)
         result = await self.intake.submit(obj, source == "api", spend, handing, fronted, hold=hold)
         return self._taken(result, source, tif, label, started, hand)
 
@@ -119,14 +123,17 @@ class NodeIntake(NodeSoftCancel):
         return answer
 
     async def submit_wallet(
-        self, obj: object, tif: TimeInForce = TimeInForce.GTC, client: str | None = None
-    ) -> SubmitResult:
+        self, obj: object, tif: TimeInForce = TimeInForce.GTC, client: str | None = None,
+        arrived: float | None = None,
+    ) -> SubmitResult:  # fmt: skip
         """``submit`` of a wallet's order (``source`` api) with the others posted in this
         loop turn, through the intake together (``sdex.node.walletgroup``): its verdict
         comes on a future of its own, then it waits for its own writes' commit itself, as
-        ``submit`` does (woken by the commit, not a turn later by a callback on it)."""
+        ``submit`` does (woken by the commit, not a turn later by a callback on it).
+        ``arrived``: when its POST came (``time.monotonic()``; None: now)."""
         group = self.wallet_group
-        taken = group.add(obj, tif, client, self._submit_group, self._submit_alone)
+        since = time.monotonic() if arrived is None else arrived
+        taken = group.add(obj, tif, client, since, self._submit_group, self._submit_alone)
         try:
             return await self._answered(await taken)
         finally:
@@ -139,9 +146,9 @@ class NodeIntake(NodeSoftCancel):
         the peers' rows stored after it in the turn took a hand-over and a commit of their
         own: at 100/s on 8 nodes a wallet's POST and the p99 to every node rose), unless other
         wallet orders are in flight (a busy loop, where a turn is long: wait74)."""
-        obj, tif, client, fut = member
+        obj, tif, client, arrived, fut = member
         try:
-            taken = await self._through(obj, "api", tif, client)
+            taken = await self._through(obj, "api", tif, client, arrived=arrived)
             if self.wallet_group.posts > 1:  # (others in flight: a busy loop, long turns)
                 self.store.hand_over()  # (its row's commit begun now, not a turn later)
         except Exception as e:
@@ -156,14 +163,14 @@ class NodeIntake(NodeSoftCancel):
         one's verdict and its commit wait on its own future (its request waits for the
         commit itself: a 2xx once its own writes are committed); one order's failure is that
         order's alone, the intake's midway the unanswered ones'."""
-        spends = [None if c is None else self.read_budget.wallet(c) for _, _, c, _ in members]
-        holds = [None if c is None else self.replay_hold.hold(c) for _, _, c, _ in members]
+        spends = [None if c is None else self.read_budget.wallet(c) for _, _, c, _, _ in members]
+        holds = [None if c is None else self.replay_hold.hold(c, a) for _, _, c, a, _ in members]
 
         def spend(k: int) -> str | None:
             s = spends[k]
             return "" if s is None else s(k)
 
-        async def hold(k: int) -> str | None:  # (while the mirror replays: ``replayhold``)
+        async def hold(k: int) -> Held | None:  # (while the mirror replays: ``replayhold``)
             return None if (h := holds[k]) is None else await h(k)
 
         left = set(range(len(members)))
@@ -175,7 +182,7 @@ class NodeIntake(NodeSoftCancel):
             async with contextlib.aclosing(each):
                 async for k, result in each:
                     left.discard(k)
-                    fut, before = members[k][3], fw.handed
+                    fut, before = members[k][4], fw.handed
                     try:
                         _give(fut, self._taken(result, "api", members[k][1]))
                     except Exception as e:
@@ -183,10 +190,10 @@ class NodeIntake(NodeSoftCancel):
                     clock.passed(before)
         except Exception as e:
             for k in left:
-                fail(members[k][3], e)
+                fail(members[k][4], e)
         finally:
             for k in left:  # (cancelled, the node stopping: nobody answers them; else no-op)
-                members[k][3].cancel()
+                members[k][4].cancel()
             clock.end()
             self.store.hand_over()  # (the group's rows: their commit begun now, not a turn later)
 

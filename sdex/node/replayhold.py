@@ -19,20 +19,22 @@ the mirror took them for 16 (one a maker). A held copy waits as a pending read i
 checks (``sdex.gossip.checks``: its peer's next checks park at its bound, others go on).
 
 Bounded: at most ``MAX_HELD`` orders in all and ``MAX_HELD_PER_SENDER`` per wallet client
-(its ``client_group``) at once, each for at most ``HOLD_SECONDS`` (a wallet client gives up
-after 10 s: ``sdex.client.DEFAULT_TIMEOUT``). An order past a bound is read at once, as
-before: its sender's budget bounds it; one held that long is read with the sender's other
-held orders of its account (``sdex.ingest.holds.SharedReads``: a token for them all). A
-chain that stops being followed meanwhile (``unreachable``, ``behind``) ends every hold:
-those orders are answered as the status says."""
+(its ``client_group``) at once, each for at most ``HOLD_SECONDS`` from its POST's arrival
+(a wallet client gives up after 10 s: ``sdex.client.DEFAULT_TIMEOUT``, which counts the
+time its order waited before the hold, a slow body's, a busy loop's). An order past a bound
+is read at once, as before: its sender's budget bounds it; one held that long is read with
+the sender's other held orders of its account (``sdex.ingest.holds.SharedReads``: a token
+for them all). A chain that stops being followed meanwhile (``unreachable``, ``behind``)
+ends every hold: those orders are answered as the status says."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from sdex.httpkit import client_group
+from sdex.ingest.holds import Held, Hold
 
 MAX_HELD = 2_000
 """Wallet orders held at once in all: past it an order is read at once (as before)."""
@@ -88,20 +90,24 @@ class ReplayHold:
         """The longest wait, seconds."""
         self._done: asyncio.Future[None] | None = None
 
-    def hold(self, client: str | None) -> Callable[[int], Awaitable[str | None]]:
-        """The ``sdex.ingest.holds.Hold`` of a wallet post from ``client`` (its address)."""
+    def hold(self, client: str | None, arrived: float | None = None) -> Hold:
+        """The ``sdex.ingest.holds.Hold`` of a wallet post from ``client`` (its address) that
+        arrived at ``arrived`` (``time.monotonic()``; None: when it reaches the hold)."""
         sender = client_group(client) if client is not None else ""
-        return lambda _i: self.wait(sender)
+        return lambda _i: self.wait(sender, arrived)
 
-    def peers(self, peer_of: Callable[[int], str]) -> Callable[[int], Awaitable[str | None]]:
+    def peers(self, peer_of: Callable[[int], str]) -> Hold:
         """The ``Hold`` of a peer's push (replay80): the order at index ``i`` is
         ``peer_of(i)``'s (its node id: its orders' reads shared per account, never with a
         wallet's, ``sdex.ingest.holds.SharedReads``)."""
         return lambda i: self.wait("peer:" + peer_of(i))
 
-    async def wait(self, sender: str) -> str | None:
-        """Until the mirror follows the chain, the chain stops being followed, or
-        ``seconds`` pass: ``sender``; None at once past a bound (or if nothing replays)."""
+    async def wait(self, sender: str, arrived: float | None = None) -> Held | None:
+        """Until the mirror follows the chain, the chain stops being followed, or ``seconds``
+        from ``arrived`` pass (its order's arrival, ``time.monotonic()``; None: now): ``sender``
+        and that arrival; None at once past a bound (or if nothing replays)."""
+        began = time.monotonic()
+        since = began if arrived is None else min(arrived, began)
         if self.ready() or not self.following():
             return None
         mine = self.by_sender.get(sender, 0)
@@ -111,9 +117,8 @@ class ReplayHold:
         self.by_sender[sender] = mine + 1
         self.now += 1
         self.held += 1
-        began = time.monotonic()
-        try:
-            async with asyncio.timeout(self.seconds):
+        try:  # (what it waited before the hold counts: user81, its client's 10 s do)
+            async with asyncio.timeout(max(0.0, since + self.seconds - began)):
                 await asyncio.shield(self._until_done())
         except TimeoutError:
             self.timed_out += 1
@@ -124,7 +129,7 @@ class ReplayHold:
             else:
                 del self.by_sender[sender]
             self.longest = max(self.longest, time.monotonic() - began)
-        return sender
+        return Held(sender, since)
 
     def _until_done(self) -> asyncio.Future[None]:
         """One task for every held order: done once the mirror follows or the chain is not

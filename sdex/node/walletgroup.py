@@ -27,8 +27,9 @@ T = TypeVar("T")
 MAX_GROUP = 128
 """Orders in one group at most (the next ones start another)."""
 
-Member: TypeAlias = "tuple[object, TimeInForce, str | None, asyncio.Future[A]]"
-"""An order's JSON, its time in force, its client (whose read budget pays), its answer."""
+Member: TypeAlias = "tuple[object, TimeInForce, str | None, float, asyncio.Future[A]]"
+"""An order's JSON, its time in force, its client (whose read budget pays), when its POST
+came (``time.monotonic()``: a held order's verdict is due from then), its answer."""
 Run: TypeAlias = "Callable[[list[Member[A]]], Coroutine[Any, Any, None]]"
 """Takes a group (of more than one order) through the intake."""
 Alone: TypeAlias = "Callable[[Member[A]], Coroutine[Any, Any, None]]"
@@ -50,8 +51,8 @@ class WalletGroup(Generic[A]):
         end): more than one, the loop is busy with wallets (lat77)."""
         self._stopped = False
 
-    def add(self, obj: object, tif: TimeInForce, client: str | None, run: Run[A],
-            alone: Alone[A]) -> asyncio.Future[A]:  # fmt: skip
+    def add(self, obj: object, tif: TimeInForce, client: str | None, arrived: float,
+            run: Run[A], alone: Alone[A]) -> asyncio.Future[A]:  # fmt: skip
         """``obj``'s answer, to come: ``run`` takes the turn's group (``alone`` a lone order)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[A] = loop.create_future()
@@ -64,7 +65,7 @@ class WalletGroup(Generic[A]):
             self._members = members
             task = self.keep(self._take(members, run, alone))
             task.add_done_callback(functools.partial(_if_cancelled, members))
-        self._members.append((obj, tif, client, fut))
+        self._members.append((obj, tif, client, arrived, fut))
         if len(self._members) >= MAX_GROUP:
             self._members = []  # (full: the next order begins another group)
         return fut

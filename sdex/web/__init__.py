@@ -7,8 +7,11 @@ loaded from outside the machine; the Content-Security-Policy says so to the brow
 
 Besides the public API the page uses three small read-only routes of its own:
 
-- ``GET /web/status``: the chain head the node sees, its watcher's checkpoint and lag, and
-  the settlements in flight (sent transactions not yet mined, with the matches they carry);
+- ``GET /web/status``: the chain head the node sees (its number, ``head``, and hash,
+  ``headHash``: the page reads its funds again when either moves, user81: a reorg that mined
+  as many blocks as it undid, or a reset back to the same height, kept the number), its
+  watcher's checkpoint and lag, and the settlements in flight (sent transactions not yet
+  mined, with the matches they carry);
 - ``GET /web/orders?hash=...``: the records (``order`` and ``metaData``, as
   ``/v1/orders/{hash}`` has them) of the orders that fills name, null for those it never
   held (a taker matched in full on another node is never gossiped); charged to the client's
@@ -50,6 +53,7 @@ ETHERS_REL = Path("node_modules/ethers/dist/ethers.min.js")
 ETHERS_ENV = "SDEX_ETHERS_JS"
 MAX_LOOKUP = 50
 _HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}\Z")
+_QUANTITY_RE = re.compile(r"0x[0-9a-fA-F]{1,16}\Z")
 HEAD_CACHE_SECONDS = 0.5
 """The chain head is read at most this often, however many pages ask."""
 HEAD_READ = 2.0
@@ -71,6 +75,19 @@ def find_ethers(start: Path | None = None) -> Path | None:
     return None
 
 
+def head_of(block: object) -> tuple[int, str]:
+    """A block's number and hash (``eth_getBlockByNumber``'s answer); ``ValueError`` if it
+    is not a block's."""
+    if not isinstance(block, dict):
+        raise ValueError("the chain's latest block is not an object")
+    number, block_hash = block.get("number"), block.get("hash")
+    if not (isinstance(number, str) and _QUANTITY_RE.match(number)):
+        raise ValueError("the chain's latest block has no number")
+    if not (isinstance(block_hash, str) and _HASH_RE.match(block_hash)):
+        raise ValueError("the chain's latest block has no hash")
+    return int(number, 16), block_hash.lower()
+
+
 def is_loopback(remote: str | None) -> bool:
     if remote is None:
         return False
@@ -87,6 +104,7 @@ class WebPage:
         self.node = node
         self.ethers = ethers
         self._head = 0
+        self._head_hash = ""
         self._head_at = 0.0
         rpc = node.config.rpc
         rpc_origin = ""
@@ -135,7 +153,10 @@ class WebPage:
         if now - self._head_at > HEAD_CACHE_SECONDS and node.watcher.status == "ok":
             self._head_at = now  # (a chain not ok: the last head seen, not a read that hangs)
             try:
-                self._head = int(await node.rpc.call("eth_blockNumber", timeout=HEAD_READ), 16)
+                block = await node.rpc.call(
+                    "eth_getBlockByNumber", "latest", False, timeout=HEAD_READ
+                )
+                self._head, self._head_hash = head_of(block)
             except (ChainError, ValueError, TypeError, OSError, aiohttp.ClientError) as e:
                 log.info("chain head unknown: %s", e)  # the page shows the last head seen
         checkpoint = node.watcher.block
@@ -143,6 +164,7 @@ class WebPage:
         return web.json_response(
             {
                 "head": self._head,
+                "headHash": self._head_hash,
                 "checkpoint": checkpoint,
                 "lag": max(0, self._head - checkpoint),
                 "inFlight": [

@@ -727,7 +727,10 @@ async function refreshNetwork() {
     showChain(health);
     const settling = JSON.stringify(status.inFlight);
     const moved = settling !== JSON.stringify(S.status?.inFlight);
-    const newBlock = status.head !== S.status?.head;
+    // (user81: by its hash too: a reorg that mined as many blocks as it undid, or a chain
+    // reset back to the same height, left the number as it was, and the funds line the old
+    // branch's balances)
+    const newBlock = status.head !== S.status?.head || status.headHash !== S.status?.headHash;
     // (ui80: while the chain was unreachable the head stood still, and the funds line went on
     // saying the last figures read as the wallet's; read them again as the chain goes or
     // comes back: a read that fails says so)

@@ -1,0 +1,95 @@
+"""user81: a held wallet order's verdict is due ``ANSWER_WITHIN`` from its POST's arrival.
+
+replay80 bounded a held order's hold, gather and shared read by ``ANSWER_WITHIN`` (9 s) from
+the start of its hold: an order that waited before the hold (here its body, sent slowly, as
+a wallet on a slow link sends it) was answered that much later, past the wallet client's
+10 s (``sdex.client.DEFAULT_TIMEOUT``, which counts from its connection). Now both the hold
+(``HOLD_SECONDS``) and the verdict count from the POST's arrival.
+
+Real Hardhat (the suite's chain), a real node and SQLite store, a real proxy on loopback
+(``tests/rpcfault.py``) holding the replay's last read and the held order's state read, and
+a raw TCP client on loopback that sends its body late."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sdex.chain.abi import ContractAbi
+from sdex.ingest.holds import ANSWER_WITHIN
+from sdex.node.replayhold import HOLD_SECONDS
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.rpcfault import NOT_HUNG, gated_proxy
+from tests.test_node import ask
+from tests.test_outage79 import logs_from
+from tests.test_replay80 import SLACK, state_reads
+
+E15 = 10**15
+BODY_LATE = 4.0
+"""Seconds the client waits between its request's head (and half its body) and the rest:
+its order reaches the hold that late (under ``ANSWER_WITHIN - HOLD_SECONDS - GATHER``)."""
+
+
+async def slow_post(base: str, signed: SignedOrder, late: float) -> tuple[int, dict[str, object]]:
+    """``POST /v1/orders`` of ``signed`` over a raw connection, the second half of its body
+    sent ``late`` seconds after the head: the status and the JSON answer."""
+    url = urlsplit(base)
+    assert url.hostname is not None and url.port is not None
+    body = json.dumps(signed.to_json()).encode()
+    head = (
+        f"POST /v1/orders HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        writer.write(head + body[: len(body) // 2])
+        await writer.drain()
+        await asyncio.sleep(late)  # (the subject: a wallet whose body comes slowly)
+        writer.write(body[len(body) // 2 :])
+        await writer.drain()
+        async with asyncio.timeout(60):
+            answer = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    _, _, payload = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(payload)
+
+
+async def test_a_held_orders_verdict_is_due_from_its_posts_arrival(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    top = [int(c.rpc.call("eth_blockNumber"), 16)]  # (a fresh store replays from deploy)
+    replay = logs_from(top)
+    replay.armed.set()
+    selector = "0x" + ContractAbi.load("Exchange").fn("getOrderStates").selector.hex()
+    read = state_reads(selector)
+    with gated_proxy(c.rpc.url, [replay, read]) as url:
+        cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
+        async with running_node(cfg) as (node, api):
+            node.watcher.stall = NOT_HUNG  # (the held read is a slow replay, not a hang)
+            await wait_for(replay.held.is_set, timeout=120)
+            assert not node.mirror_ready()
+            read.armed.set()  # (the held order's read, after its hold, hangs)
+            signed = c.sign(ask(c, 1, E15, 3_000_000, salt=81_000 + top[0]))
+            began = time.monotonic()
+            code, body = await slow_post(api.base, signed, BODY_LATE)
+            took = time.monotonic() - began
+            assert node.replay_hold.timed_out == 1  # (held to its bound, then read)
+            assert read.held.is_set()  # (its read was asked, and hung)
+            assert code == 503 and "try again" in str(body), body  # (nothing taken)
+            # (was BODY_LATE + 9.0 s: the hold's 5 s, the gather, the read's 3.5 s counted
+            # from the hold's start; the client gives up 10 s after it connected)
+            assert HOLD_SECONDS < took <= ANSWER_WITHIN + SLACK, took
+            read.release.set()
+            replay.release.set()
+            await wait_for(node.mirror_ready, timeout=120)
+            code, _ = await api.post_order(signed)  # (posted again: taken now)
+            assert code == 201
