@@ -8,8 +8,8 @@ other side, given back, was matched against it again at once, withdrawn again, a
 store, until the block applied). Such an order is kept here, out of the node's re-matching
 (``NodeBlame.may_match``), while the mirror still has it gone: once the node applies the block
 the order leaves the book; a reorg that undoes the block makes it matchable again (looked at
-again at each ask, ``out``). A wallet's new order is matched at its arrival as before (the
-engine asks no ``may_match`` then): at most one withdrawal for it, then it rests.
+again at each ask, ``out``). A wallet's new order is not matched against it either (the
+engine's ``skip``, ``NodeIntake.kept_out``; loop81: it was, a withdrawal for each arrival).
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ class GoneOrders:
             so.hash_hex,
         )
         return True
+
+    def __contains__(self, h: object) -> bool:
+        """``out``: a wallet's new order is not matched against it (the engine's ``skip``)."""
+        return isinstance(h, bytes) and self.out(h)
 
     def out(self, h: bytes) -> bool:
         """Whether the order ``h`` stays out of matching: kept here and still gone as the

@@ -35,7 +35,6 @@ class NodeBlame(NodeChainState):
     _blamed_makers: MakerMemory | None = None
     _barred_pairs: PairBar | None = None
     _refused_pairs: RefusedPairs | None = None
-    _gone: GoneOrders | None = None
 
     async def _read_judged(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 from sdex.book import BookOrderState, Side
 from sdex.chain import FillEvent
 from sdex.matching.match import Match, MatchResult
+from sdex.node.gone import GoneOrders
 from sdex.node.records import NodeState, Record
 from sdex.order import ZERO_ADDRESS
 from sdex.store import StoredFill, StoredOrder
@@ -17,6 +18,10 @@ from sdex.store import StoredFill, StoredOrder
 
 class NodeViews(NodeState):
     """Read-only JSON views over the node's records, book and parts."""
+
+    _gone: GoneOrders | None = None
+    """Orders gone on chain in a block not applied yet, kept out of matching (``NodeBlame``'s
+    ``gone_orders``, made at the first; ``sdex.node.gone``)."""
 
     def meta(self, rec: Record, st: BookOrderState | None = None) -> dict[str, object]:
         """``OrderRegistry.meta`` (``st``: the book's state of it, if just read)."""
