@@ -14,13 +14,18 @@ locked from another connection (loop80's ``Hook``: at the crossing's signature).
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sdex.chain.rpc import quantity
 from sdex.matching import MatchingEngine, Outcome, TimeInForce
 from sdex.node.core import Node
+from sdex.node.gone import GoneOrders
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -28,13 +33,14 @@ from tests.test_book import MAKERS, T0, new_book
 from tests.test_book import ask as book_ask
 from tests.test_book import bid as book_bid
 from tests.test_loop80_gone_unapplied import (
+    WINDOW,
     Hook,
     counted,
     hooked_proxy,
     pair,
     withdrawn_while_unapplied,
 )
-from tests.test_node import ALICE, BOB, E18, ask
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 NEW_ORDERS = 3
 """Wallet orders posted crossing a kept-out order."""
@@ -103,6 +109,78 @@ async def test_a_new_order_is_not_matched_against_an_order_kept_out(
             assert settler.settled == settled0
 
 
+class Kept(logging.Handler):
+    """The node's lines that say it keeps an order out."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if KEPT in record.getMessage():
+            self.lines += 1
+
+
+async def test_past_the_bound_every_order_gone_stays_out(chain: Chain, tmp_path: Path) -> None:
+    """Two bids cancelled in blocks the node has not applied, the node's bound on orders kept
+    out at 1, an ask crossing both: both stay out, no withdrawal after theirs, one line each
+    (before: the one kept out in the other's place was matched again at once, withdrawn,
+    kept out in turn: thousands of withdrawals and lines in the window, failed 3 of 3)."""
+    c = chain
+    db = tmp_path / "n.db"
+    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
+    bids = [c.sign(bid(c, BOB, E18 // 10, price * E6 // 10), BOB) for _ in range(2)]
+    crossing = c.sign(ask(c, ALICE, E18 // 5, 2 * (price - 1) * E6 // 10), ALICE)
+
+    def cancel() -> None:
+        for so in bids:
+            c.exchange.cancel_order(c.sender(BOB), so.order)
+
+    hook = Hook(operator(c), db, cancel, lambda: c.rpc.call("evm_snapshot"))
+    kept = Kept()
+    logging.getLogger("sdex").addHandler(kept)
+    try:
+        with hooked_proxy(c.rpc.url, hook) as proxy, counted() as lines:
+            cfg = node_config(c, db, rpc=proxy, new_heads=False, poll_interval=0.2)
+            async with running_node(cfg) as (node, api):
+                await wait_for(node.mirror_ready, timeout=60)
+                await wait_for(node.replayed, timeout=60)
+                node.gone_orders.bound = 1  # (4,096 in a node: the same past it)
+                for so in bids:
+                    assert (await api.post_order(so))[0] == 201
+                try:
+                    settler = node.settler
+                    node.sender.forget_nonce()  # (read again at the signature: the hook's)
+                    hook.row = crossing.hash_hex
+                    hook.armed.set()
+                    assert (await api.post_order(crossing))[0] == 201
+                    await wait_for(hook.done.is_set, timeout=30)
+                    await wait_for(lambda: all(node.gone_on_chain(so) for so in bids), 30)
+                    await wait_for(lambda: node.gone_orders.kept_out >= 2, timeout=60)
+                    w0, l0, k0 = settler.withdrawn_matches, lines.not_sent, kept.lines
+                    began = time.monotonic()
+                    while time.monotonic() - began < WINDOW:  # (the blocks still unapplied)
+                        head = quantity(c.rpc.call("eth_blockNumber"))
+                        assert node.watcher.unapplied.applied < head
+                        await asyncio.sleep(0.1)
+                    again = settler.withdrawn_matches - w0, lines.not_sent - l0, kept.lines - k0
+                    assert again == (0, 0, 0), again  # before: thousands of each
+                    assert kept.lines == 2 and node.gone_orders.kept_out == 2
+                    assert all(node.gone_orders.out(so.hash) for so in bids)
+                finally:
+                    hook.unlock()
+
+                async def cancelled() -> bool:
+                    return all([await api.status(so) == "cancelled" for so in bids])
+
+                await wait_for(cancelled, timeout=60)
+                assert await api.status(crossing) == "open"
+                node.gone_orders.tidy()  # (let go at the first look after their blocks)
+                assert not node.gone_orders.orders
+    finally:
+        logging.getLogger("sdex").removeHandler(kept)
+
+
 @pytest.mark.parametrize(
     ("tif", "outcome", "left"),
     [
@@ -130,3 +208,40 @@ def test_a_new_order_is_not_matched_against_orders_skipped(
     assert result.remaining == left
     st_ = book.entry(skipped.hash)
     assert st_.resting and st_.closed is None and st_.fillable == 30 and st_.pending == 0
+
+
+ORDERS = [book_bid(MAKERS[0], 10 + i, 30) for i in range(12)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    floor=st.integers(1, 4),
+    steps=st.lists(
+        st.tuples(st.sampled_from(["add", "unoffer", "offer", "ungone"]), st.integers(0, 11)),
+        max_size=60,
+    ),
+)
+def test_no_order_offered_and_gone_is_ever_let_go(floor: int, steps: list[tuple[str, int]]) -> None:
+    """Whatever the adds and the book's and mirror's changes: an order added, offered and
+    gone since is kept (out); the orders kept are never more than ``bound``, which is at
+    most ``floor`` or twice as many as were kept (loop81: past the bound the oldest left)."""
+    offered = set(range(12))
+    gone = set(range(12))
+    index = {so.hash: i for i, so in enumerate(ORDERS)}
+    out = GoneOrders(lambda so: index[so.hash] in gone, lambda h: index[h] in offered, floor)
+    held: set[int] = set()  # (added, offered and gone since)
+    for op, i in steps:
+        if op == "add":
+            if out.add(ORDERS[i]) or (i in offered and i in gone):
+                held.add(i)
+        elif op == "unoffer":
+            offered.discard(i)
+            held.discard(i)
+        elif op == "offer":
+            offered.add(i)
+        else:
+            gone.discard(i)
+            held.discard(i)
+        assert held <= {index[h] for h in out.orders}
+        assert len(out.orders) <= out.bound <= max(floor, 2 * len(ORDERS))
+    assert all(out.out(ORDERS[i].hash) for i in held)

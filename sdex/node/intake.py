@@ -310,7 +310,10 @@ class NodeIntake(NodeSoftCancel):
         ``NodeBlame.gone_orders``; loop81: it was, a withdrawn match and a "settlement (not
         sent)" line for each such arrival)."""
         gone = self._gone
-        return gone if gone is not None and gone.orders else None
+        if gone is None:
+            return None
+        gone.tidy()  # (those whose block was applied since: let go, the walk asks nothing)
+        return gone if gone.orders else None
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it
