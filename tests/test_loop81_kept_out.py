@@ -52,6 +52,13 @@ def operator(c: Chain) -> str:
     return c.address(19)  # (``node_config``'s operator)
 
 
+async def kept_out(api: Api) -> object:
+    """``/health``'s ``chainMirror.keptOut`` (served with a 503 while the store is locked:
+    the watcher fails to save its blocks)."""
+    _, body = await api.get("/health")
+    return body["chainMirror"]["keptOut"]
+
+
 async def posted(api: Api, node: Node, orders: list[SignedOrder]) -> list[asyncio.Task[object]]:
     """``orders`` posted; once each is booked (its answer waits for the locked store's
     commit: the posts are left running)."""
@@ -95,6 +102,7 @@ async def test_a_new_order_is_not_matched_against_an_order_kept_out(
                 for so in asks:  # resting, nothing of it in flight
                     st = node.book.get(so.hash)
                     assert st is not None and st.pending == 0 and st.filled == 0
+                assert await kept_out(api) == {"orders": 1, "total": 1}  # (/health's count)
             finally:
                 hook.unlock()
 
@@ -107,6 +115,7 @@ async def test_a_new_order_is_not_matched_against_an_order_kept_out(
                 assert await api.status(so) == "open"
             await wait_for(lambda: settler.idle.is_set(), timeout=30)
             assert settler.settled == settled0
+            assert await kept_out(api) == {"orders": 0, "total": 1}  # (its block applied)
 
 
 class Kept(logging.Handler):
@@ -175,8 +184,8 @@ async def test_past_the_bound_every_order_gone_stays_out(chain: Chain, tmp_path:
 
                 await wait_for(cancelled, timeout=60)
                 assert await api.status(crossing) == "open"
-                node.gone_orders.tidy()  # (let go at the first look after their blocks)
-                assert not node.gone_orders.orders
+                # (let go at /health's first look after their blocks were applied)
+                assert await kept_out(api) == {"orders": 0, "total": 2}
     finally:
         logging.getLogger("sdex").removeHandler(kept)
 
@@ -208,6 +217,22 @@ def test_a_new_order_is_not_matched_against_orders_skipped(
     assert result.remaining == left
     st_ = book.entry(skipped.hash)
     assert st_.resting and st_.closed is None and st_.fillable == 30 and st_.pending == 0
+
+
+def test_the_count_kept_out_lets_go_at_each_block_applied() -> None:
+    """``/health``'s ``keptOut``: an order whose block the node applied (the book no longer
+    offers it) is let go at the first look after the applied block moves, not counted."""
+    orders = [book_bid(MAKERS[0], 10 + i, 30) for i in range(3)]
+    offered = {so.hash for so in orders}
+    applied = [7]
+    out = GoneOrders(lambda so: True, offered.__contains__, applied=lambda: applied[0])
+    for so in orders:
+        assert out.add(so)
+    assert out.to_json() == {"orders": 3, "total": 3}
+    offered.discard(orders[0].hash)  # (its block applied: the book closed it)
+    applied[0] = 8
+    assert out.to_json() == {"orders": 2, "total": 3}
+    assert [orders[1].hash, orders[2].hash] == list(out.orders)
 
 
 ORDERS = [book_bid(MAKERS[0], 10 + i, 30) for i in range(12)]

@@ -103,6 +103,12 @@ class GoneOrders:
 
     def tidy(self) -> None:
         """Those the blocks the node applied since the last look let go (``prune``): one look
-        a block, at most (a wallet's new order's, ``NodeIntake.kept_out``)."""
+        a block, at most (a wallet's new order's, ``NodeIntake.kept_out``, and ``/health``'s)."""
         if self.orders and self.applied() != self._pruned_at:
             self.prune()
+
+    def to_json(self) -> dict[str, int]:
+        """``/health``'s ``chainMirror.keptOut``: kept out now (``tidy`` first), and since the
+        start."""
+        self.tidy()
+        return {"orders": len(self.orders), "total": self.kept_out}

@@ -149,7 +149,7 @@ class NodeViews(NodeState):
 
     def chain_health(self) -> dict[str, object]:
         """The watcher's state and what intake cost the chain (the mirror's hit rate)."""
-        w = self.watcher
+        w, gone = self.watcher, self._gone
         checked = self.intake.checked + self.peer_intake.checked
         read = self.intake.read + self.peer_intake.read
         reads = self.rpc.calls + self.watch_rpc.calls + self.contract_rpc.calls
@@ -168,6 +168,8 @@ class NodeViews(NodeState):
             "resets": w.resets,
             "identity": self.mirror.doubt.to_json(),  # (matching held while in doubt: gate77)
             "unapplied": w.unapplied.to_json(),  # (signing held while behind: behind77)
+            # orders its blocks cancelled or filled, kept out of matching till applied (loop81)
+            "keptOut": {"orders": 0, "total": 0} if gone is None else gone.to_json(),
             "ordersChecked": checked,
             "ordersReadFromChain": read,
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,
