@@ -24,11 +24,11 @@ log = logging.getLogger("sdex.node")
 MAX_GONE = 4096
 """Orders kept out before the first look for those to let go (``prune``): after each look,
 again once they are twice as many as it left (and ``MAX_GONE`` at least). None still kept
-out is let go for room (loop81: the one let go, 4,097th of a locked store's cancels, was
-matched again at once, withdrawn, kept out in the place of the next oldest, and so on:
-loop80's loop again, 2,030 withdrawals in 4 s): every one the book offers stays out, so
-they are as many as the book holds at most (``sdex.ingest.limits``), twice that with those
-it no longer offers not looked for yet."""
+out is let go for room (loop81: past the bound the oldest was, matched again at once by the
+uncross loop, withdrawn, kept out in the place of the next oldest, and so on: loop80's loop
+again, 1,800-4,000 withdrawals in 4 s): every one the book offers and the mirror has gone
+stays out, so they are as many as the book holds at most (``sdex.ingest.limits``), twice
+that with those it no longer offers not looked for yet."""
 
 
 class GoneOrders:
