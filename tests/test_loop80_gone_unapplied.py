@@ -234,26 +234,28 @@ async def test_an_order_gone_in_an_unapplied_block_is_not_matched_again(
 
 
 @pytest.mark.parametrize(
-    ("offered", "gone", "kept"),
+    ("offered", "gone", "kept", "bound"),
     [
-        ({0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}, [2, 3, 4]),  # (full: the oldest leave)
-        ({0, 1, 2, 3, 4}, {0, 2, 3, 4}, [2, 3, 4]),  # (no longer gone: never kept)
-        ({0, 1, 3, 4}, {0, 1, 2, 3, 4}, [1, 3, 4]),  # (2 no longer offered: left first)
+        ({0, 1, 2, 3, 4}, {0, 1, 2, 3, 4}, [0, 1, 2, 3, 4], 6),  # (past it: none leaves)
+        ({0, 1, 2, 3, 4}, {0, 2, 3, 4}, [0, 2, 3, 4], 6),  # (no longer gone: never kept)
+        ({0, 1, 3, 4}, {0, 1, 2, 3, 4}, [0, 1, 3, 4], 4),  # (2 no longer offered: let go)
     ],
 )
 def test_the_orders_kept_out_are_bounded(
-    chain: Chain, offered: set[int], gone: set[int], kept: list[int]
+    chain: Chain, offered: set[int], gone: set[int], kept: list[int], bound: int
 ) -> None:
-    """``GoneOrders`` holds at most its bound; past it those the book no longer offers or the
-    mirror no longer has gone leave first, then the oldest."""
+    """``GoneOrders`` at its bound lets go those the book no longer offers or the mirror no
+    longer has gone, and looks again once they are twice as many as it kept: never one
+    the book offers and the mirror has gone (loop81: the oldest left, and looped)."""
     c = chain
     orders = [c.sign(bid(c, BOB, E18 // 10 + i, 2000 * E6 // 10), BOB) for i in range(5)]
     index = {so.hash: i for i, so in enumerate(orders)}
     now_offered = set(range(5))
     out = GoneOrders(lambda so: index[so.hash] in gone, lambda h: index[h] in now_offered, 3)
     for i, so in enumerate(orders):
-        if i == 4:
-            now_offered = set(offered)  # (the book as it stands at the last add)
+        if i == 3:
+            now_offered = set(offered)  # (the book as it stands at the bound's look)
         out.add(so)
     assert [index[h] for h in out.orders] == kept
     assert all(out.out(orders[i].hash) for i in kept)
+    assert out.bound == bound  # (the next look: once twice as many as the last one kept)

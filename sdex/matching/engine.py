@@ -7,10 +7,11 @@ checked), then rests, drops or kills what is left per its time in force.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Final
 
 from sdex.book.late import hold, restore
-from sdex.book.levels import SEQ_LIMIT
+from sdex.book.levels import SEQ_LIMIT, Entry
 from sdex.book.pairbook import PairBook
 from sdex.book.types import RemovalReason
 from sdex.matching.crossing import best_private, crossing_entries, level_crosses, limit_rank
@@ -30,6 +31,15 @@ _NO_REMOVALS: Final[list[tuple[bytes, RemovalReason]]] = []  # shared, never mut
 _ANY_SEQ: Final = SEQ_LIMIT  # above any seq, a machine int (2**63 was not: slow compares)
 
 
+def _not_in(skip: Container[bytes]) -> MayMatch:
+    """A walk's ``may_match`` that refuses the resting orders in ``skip``."""
+
+    def may(resting: Entry, incoming: Entry) -> bool:
+        return resting.hash not in skip
+
+    return may
+
+
 class MatchingEngine(Settling):
     """Matches incoming orders against an ``OrderBook``; pure, no I/O (``now``, ``match_by``:
     ``sdex.matching.walk``'s docstring)."""
@@ -41,11 +51,14 @@ class MatchingEngine(Settling):
         tif: TimeInForce = _GTC,
         filled: int = 0,
         match_by: int = 0,
+        skip: Container[bytes] | None = None,
     ) -> MatchResult:
         """Match a new order (``filled``: its on-chain fills so far) and rest it per ``tif``.
 
-        ``now`` (``tif``, ``filled``) may be passed by position: compiled, that skips the keyword
-        parsing (``submit(signed, now)``, the benchmark's call).
+        ``now`` (``tif``, ``filled``...) may be passed by position: compiled, that skips the
+        keyword parsing (``submit(signed, now)``, the benchmark's call). ``skip``: hashes of
+        resting orders it is not matched against (they stay as they are; the node's orders
+        gone on chain in a block it has not applied: ``sdex.node.gone``).
 
         Raises what ``OrderBook.register`` raises for an order the book cannot take; then
         nothing changed. A GTC order whose remainder is dust (``OrderBook.rest``) is closed
@@ -73,7 +86,8 @@ class MatchingEngine(Settling):
         removed: tuple[tuple[bytes, RemovalReason], ...] = tuple(swept) if swept else ()
         blocked = False
         if crosses and inc.fillable:
-            walked, walk_removed, blocked = walk(book, inc, now, match_by, _ANY_SEQ, None, limit)
+            may = None if skip is None else _not_in(skip)
+            walked, walk_removed, blocked = walk(book, inc, now, match_by, _ANY_SEQ, may, limit)
             matches = tuple(walked)
             if walk_removed:
                 removed += tuple(walk_removed)

@@ -27,8 +27,8 @@ the walk never meets a parked one. Rules, in the order they are checked for each
   node that holds the same orders holds the same book. (The node refuses a wallet's order that
   would self-trade before storing it: the newest is cancelled, once, where it arrives;
   ``would_self_trade``.)
-- ``may_match`` (``rematch``/``uncross`` only): the node's say on who settles a crossing; a refused
-  pair is skipped;
+- ``may_match`` (``rematch``/``uncross``; ``submit``'s ``skip``: resting orders a new order is
+  not matched against): the node's say on who settles a crossing; a refused pair is skipped;
 - integer rounding: when the contract's maximal fill breaks the incoming limit
   (``PricesDoNotCross``), the fill is capped at whole units of the resting order, which trade at
   exactly its price (``maxLeftFill`` makes the contract agree). If the incoming order cannot pay

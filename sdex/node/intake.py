@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Container
 from typing import TypeVar
 
 from sdex.book import BookOrderState, Entry, RemovalReason
@@ -262,7 +262,8 @@ class NodeIntake(NodeSoftCancel):
         try:
             if match:
                 now, by = self.times()  # expired by, matched by: landing49
-                mr = self.engine.submit(signed, now, tif, state.filled, by)  # by position
+                skip = self.kept_out()  # (by position: no keyword parsing)
+                mr = self.engine.submit(signed, now, tif, state.filled, by, skip)
             else:
                 if not self.registry.rests(signed, state.filled):  # dust left: closed
                     self.registry.publish(rec, "added")  # (it arrived, then it leaves)
@@ -309,6 +310,17 @@ class NodeIntake(NodeSoftCancel):
     def _pushes(self) -> bool:
         """Whether a new order is pushed to peers now: gossip runs and knows a peer."""
         return self.gossip is not None and len(self.gossip.peers) > 0
+
+    def kept_out(self) -> Container[bytes] | None:
+        """Resting orders a wallet's new order is not matched against (None: none): those
+        kept out of re-matching, gone on chain in a block not applied yet (``sdex.node.gone``,
+        ``NodeBlame.gone_orders``; loop81: it was, a withdrawn match and a "settlement (not
+        sent)" line for each such arrival)."""
+        gone = self._gone
+        if gone is None:
+            return None
+        gone.tidy()  # (those whose block was applied since: let go, the walk asks nothing)
+        return gone if gone.orders else None
 
     def may_match(self, resting: Entry, incoming: Entry) -> bool:
         """Whether this node may settle ``incoming`` (taker) against ``resting`` when it

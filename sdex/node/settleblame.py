@@ -35,7 +35,6 @@ class NodeBlame(NodeChainState):
     _blamed_makers: MakerMemory | None = None
     _barred_pairs: PairBar | None = None
     _refused_pairs: RefusedPairs | None = None
-    _gone: GoneOrders | None = None
 
     async def _read_judged(
         self,
@@ -244,7 +243,11 @@ class NodeBlame(NodeChainState):
         """The orders a settlement found gone on chain in a block not applied yet, kept out
         of re-matching (``sdex.node.gone``; loop80)."""
         if self._gone is None:
-            self._gone = GoneOrders(self.gone_on_chain, lambda h: self.book.find(h) is not None)
+            self._gone = GoneOrders(
+                self.gone_on_chain,
+                lambda h: self.book.find(h) is not None,
+                applied=lambda: self.watcher.unapplied.applied,  # (the block the book is at)
+            )
         return self._gone
 
     def _keep_out_gone(self, matches: list[Match]) -> None:
@@ -252,8 +255,7 @@ class NodeBlame(NodeChainState):
         book still offering them (the block not applied yet), kept out of re-matching: the
         other side was matched against one again at once, withdrawn again, hundreds of times
         a second until the block applied (loop80)."""
-        gone = self.gone_orders
-        gone.prune()
+        gone = self.gone_orders  # (those let go: looked for as they double, ``add``)
         for m in matches:
             for so in (m.resting, m.incoming):
                 gone.add(so)

@@ -10,6 +10,7 @@ from typing import Any
 from sdex.book import BookOrderState, Side
 from sdex.chain import FillEvent
 from sdex.matching.match import Match, MatchResult
+from sdex.node.gone import GoneOrders
 from sdex.node.records import NodeState, Record
 from sdex.order import ZERO_ADDRESS
 from sdex.store import StoredFill, StoredOrder
@@ -17,6 +18,10 @@ from sdex.store import StoredFill, StoredOrder
 
 class NodeViews(NodeState):
     """Read-only JSON views over the node's records, book and parts."""
+
+    _gone: GoneOrders | None = None
+    """Orders gone on chain in a block not applied yet, kept out of matching (``NodeBlame``'s
+    ``gone_orders``, made at the first; ``sdex.node.gone``)."""
 
     def meta(self, rec: Record, st: BookOrderState | None = None) -> dict[str, object]:
         """``OrderRegistry.meta`` (``st``: the book's state of it, if just read)."""
@@ -144,7 +149,7 @@ class NodeViews(NodeState):
 
     def chain_health(self) -> dict[str, object]:
         """The watcher's state and what intake cost the chain (the mirror's hit rate)."""
-        w = self.watcher
+        w, gone = self.watcher, self._gone
         checked = self.intake.checked + self.peer_intake.checked
         read = self.intake.read + self.peer_intake.read
         reads = self.rpc.calls + self.watch_rpc.calls + self.contract_rpc.calls
@@ -163,6 +168,8 @@ class NodeViews(NodeState):
             "resets": w.resets,
             "identity": self.mirror.doubt.to_json(),  # (matching held while in doubt: gate77)
             "unapplied": w.unapplied.to_json(),  # (signing held while behind: behind77)
+            # orders its blocks cancelled or filled, kept out of matching till applied (loop81)
+            "keptOut": {"orders": 0, "total": 0} if gone is None else gone.to_json(),
             "ordersChecked": checked,
             "ordersReadFromChain": read,
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,
