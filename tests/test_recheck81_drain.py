@@ -17,20 +17,23 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sdex.chain import OrderState
+from sdex.chain.abi import ContractAbi
 from sdex.node import verdicts
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.order import SignedOrder, bitmap_salt
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.rpcfault import gated_proxy
 from tests.test_mirror import revert, synced
 from tests.test_node import ask
-from tests.test_replay80 import E15, stored_closed
+from tests.test_replay80 import E15, state_reads, stored_closed
 
 RECHECKED = 600
 """Closed stored orders due a recheck at the start (the chain never filled them)."""
@@ -212,3 +215,29 @@ async def test_an_evicted_order_due_a_recheck_is_read_from_the_chain(
         node._persist_open(read)
         assert h not in node._recheck
         assert await api.status(bitmap) == "open"  # (the chain never filled it)
+
+
+async def test_a_starts_read_of_its_rechecks_past_its_wait_is_tried_again(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start's read of the orders a kill left due a recheck answered past its wait (a
+    loaded machine: replay80's start test fails so, its 600 orders left due): read again,
+    and every one judged at the start. They had stayed due, closed ``filled`` as the kill
+    left them, till a block came (an idle chain's may not). A real proxy on loopback holds
+    the first ``getOrderStates`` read (``tests/rpcfault.py``)."""
+    c = chain
+    monkeypatch.setattr(verdicts, "RECHECK_READ_WAIT", 1.0)
+    cfg = node_config(c, tmp_path / "n.db")
+    async with running_node(cfg):
+        pass  # (the store made: its schema, its chain)
+    signed = resting(c, 40, 840_000)
+    stored_closed(cfg.db, signed)
+    selector = "0x" + ContractAbi.load("Exchange").fn("getOrderStates").selector.hex()
+    read = state_reads(selector)
+    read.armed.set()  # (the first read held: past the 1 s wait)
+    with gated_proxy(c.rpc.url, [read]) as url:
+        async with running_node(replace(cfg, rpc=url)) as (node, api):
+            assert read.held.is_set()
+            assert not node._recheck, len(node._recheck)  # (was 40: the read given up)
+            statuses = Counter([await api.status(s) for s in signed])
+            assert statuses == {"open": len(signed)}, statuses  # (the chain never filled them)

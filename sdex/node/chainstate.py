@@ -59,6 +59,10 @@ class NodeChainState(NodeRejudge):
         self._applying(True)  # (no recheck part judged before the block's end: recheck81)
         try:
             await self.registry.track_writes(w.store_wait, w.stalled)
+        except BaseException:
+            self._applying(False)
+            raise
+        try:
             await self._apply_block(changes)
         finally:
             self._applying(False)

@@ -61,13 +61,16 @@ class Rechecks:
         return len(self._hashes)
 
     def add(self, h: bytes) -> None:
-        if h in self._hashes:
+        self.add_all((h,))
+
+    def add_all(self, hashes: Iterable[bytes]) -> None:
+        """``hashes`` due (again): their rows written in one write."""
+        for h in hashes:
             self.fresh.add(h)  # (something new of it: looked at with the next recheck)
-            return
-        self._hashes[h] = None
-        self.fresh.add(h)
-        self._dropped.discard(h)
-        self._added.add(h)
+            if h not in self._hashes:
+                self._hashes[h] = None
+                self._dropped.discard(h)
+                self._added.add(h)
         self._write()
 
     def discard(self, h: bytes) -> None:

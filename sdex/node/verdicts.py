@@ -29,6 +29,10 @@ RECHECK_READS = 1000
 RECHECK_READ_WAIT = 5.0
 """Seconds such a read is waited for (a hung chain holds the results no longer: read again
 with the next block or settlement)."""
+START_READ_TRIES = 3
+"""Tries of a start's read of the orders due a recheck (recheck81: one read past its wait on a
+loaded machine left them all due, closed ``filled`` as the kill left them, till a block came:
+an idle chain's may not)."""
 NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
 RECHECK_PART = 256
 """Orders due a recheck a start holds again, looks at for a read, or judges in one turn of the
@@ -237,7 +241,7 @@ class NodeVerdicts(NodePeerIntake):
         again = [h for h, at in judged.items() if at > fork]
         for h in again:
             del judged[h]
-            self._recheck.add(h)
+        self._recheck.add_all(again)
 
     _draining: asyncio.Task[None] | None = None
     _drain_again = False
@@ -342,12 +346,13 @@ class NodeVerdicts(NodePeerIntake):
             return False
         return True
 
-    async def _read_rechecks(self) -> Mapping[bytes, OrderState]:
+    async def _read_rechecks(self, tries: int = 1) -> Mapping[bytes, OrderState]:
         """The chain's state of the orders due a recheck (nothing of theirs in flight, no own
         receipt of theirs ahead of the mirror) that the mirror cannot judge, for
         ``_recheck_settled``: at most ``RECHECK_READS`` in one read, waited for at most
-        ``RECHECK_READ_WAIT``. None if the mirror moved meanwhile (its block's apply reads
-        them), or the read failed: they stay on the list, read with the next block or
+        ``RECHECK_READ_WAIT`` (``tries``: read again if it failed, each try waited for one
+        ``RECHECK_READ_WAIT`` longer). None if the mirror moved meanwhile (its block's apply
+        reads them), or the read failed: they stay on the list, read with the next block or
         settlement. Those evicted from memory (closed, past their grace) are held again
         for it (recheck81: skipped, a bitmap order's recheck, which the mirror never judges,
         waited till some other look loaded it)."""
@@ -384,13 +389,15 @@ class NodeVerdicts(NodePeerIntake):
         if not due:
             return NO_STATES
         head = self.mirror.head
-        try:
-            async with asyncio.timeout(RECHECK_READ_WAIT):
-                states = await self._states_of(due)
-        except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
-            log.info("%d orders' rechecks read again later: %r", len(due), e)
-            return NO_STATES
-        return states if self.mirror.head is head else NO_STATES
+        for k in range(1, tries + 1):  # (a start's: no block may come to read them again)
+            try:
+                async with asyncio.timeout(RECHECK_READ_WAIT * k):
+                    states = await self._states_of(due)
+            except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
+                log.info("%d orders' rechecks read again later (try %d): %r", len(due), k, e)
+                continue
+            return states if self.mirror.head is head else NO_STATES
+        return NO_STATES
 
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
         """A closed order whose filled amount is not the chain's: it counted a fill the chain
@@ -420,7 +427,7 @@ class NodeVerdicts(NodePeerIntake):
         if not hashes:
             return
         log.info("%d orders due a recheck at the last stop: judged again", len(hashes))
-        read = await self._read_rechecks()
+        read = await self._read_rechecks(START_READ_TRIES)
         for k in range(0, len(hashes), RECHECK_PART):  # (a part a turn, as ``_persist_open``)
             if k:
                 await asyncio.sleep(0)
