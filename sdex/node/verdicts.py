@@ -248,6 +248,8 @@ class NodeVerdicts(NodePeerIntake):
     _drain_read: tuple[Mapping[bytes, OrderState], object] = (NO_STATES, None)
     """The chain's word on orders due a recheck (``_read_rechecks``) and the mirror's head
     it was read at: used while the mirror is still there."""
+    _drained_at: object = object()  # (none began yet: no head is it)
+    """The mirror's head when the last pass began."""
     _not_applying: asyncio.Event | None = None
     """Set while no block is being applied (``_applying``): the drain waits for it."""
 
@@ -258,6 +260,8 @@ class NodeVerdicts(NodePeerIntake):
         if read:
             kept, at = self._drain_read
             self._drain_read = ({**kept, **read} if at is head else dict(read), head)
+        elif head is self._drained_at and len(self._recheck.fresh) <= RECHECK_PART:
+            return  # (nothing new since the last pass began: a settlement's, at the same head)
         self._drain_again = True
         if self._draining is None or self._draining.done():
             self._draining = asyncio.ensure_future(self._drain_rechecks())
@@ -284,6 +288,7 @@ class NodeVerdicts(NodePeerIntake):
         nothing."""
         while self._drain_again:
             self._drain_again = False
+            self._drained_at = self.mirror.head
             read, at = self._drain_read
             first = [h for h in read if h in self._recheck] if at is self.mirror.head else []
             hashes = list(dict.fromkeys([*first, *self._recheck]))  # (a copy a pass)
