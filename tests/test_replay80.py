@@ -99,9 +99,9 @@ PART = 64
 """``RECHECK_PART`` there: at most this many of them held again or judged in one loop turn."""
 
 
-def stored_closed(db: Path, orders: list[SignedOrder]) -> None:
-    """``orders`` stored closed ``filled`` (the chain never filled them) and due a recheck,
-    as a kill would leave them (rows written as the store writes them)."""
+def stored_closed(db: Path, orders: list[SignedOrder], due: bool = True) -> None:
+    """``orders`` stored closed ``filled`` (the chain never filled them) and due a recheck
+    (``due``), as a kill would leave them (rows written as the store writes them)."""
     con = sqlite3.connect(db)
     seq = con.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()[0]
     cols = "hash, seq, maker, maker_token, taker_token, order_json, status, reason, filled,"
@@ -113,7 +113,8 @@ def stored_closed(db: Path, orders: list[SignedOrder]) -> None:
                      "filled", "filled", str(o.maker_amount), "api", 0.0, 0.0,
                      o.taker.lower()))  # fmt: skip
     con.executemany(f"INSERT INTO orders ({cols}) VALUES ({','.join('?' * 13)})", rows)
-    con.executemany("INSERT INTO rechecks (order_hash) VALUES (?)", [(r[0],) for r in rows])
+    if due:
+        con.executemany("INSERT INTO rechecks (order_hash) VALUES (?)", [(r[0],) for r in rows])
     con.commit()
     con.close()
 

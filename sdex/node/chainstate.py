@@ -56,10 +56,16 @@ class NodeChainState(NodeRejudge):
         head only once they are committed (one refused: written again with the next try)."""
         changes.stored.clear()  # (an earlier try's writes: this try queues them again)
         w = self.watcher  # (the last try's rows, if still queued: /health says a stall)
-        await self.registry.track_writes(w.store_wait, w.stalled)
+        self._applying(True)  # (no recheck part judged before the block's end: recheck81)
+        try:
+            await self.registry.track_writes(w.store_wait, w.stalled)
+        except BaseException:
+            self._applying(False)
+            raise
         try:
             await self._apply_block(changes)
         finally:
+            self._applying(False)
             if (rows := self.registry.tracked_writes()) is not None:
                 changes.stored.append(rows)
             changes.stored.extend(self._recheck.writes())  # (a kill past the head: kept)
@@ -105,6 +111,8 @@ class NodeChainState(NodeRejudge):
         if (funds := self._funds_past) and (changes.reset or changes.fork >= 0):
             low = -1 if changes.reset else changes.fork  # (so are the funds read there)
             self._funds_past = {a: at for a, at in funds.items() if at <= low}
+        if changes.reset or changes.fork >= 0:  # (judged by the undone blocks' word: again)
+            self._rechecks_undone(-1 if changes.reset else changes.fork)
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         if (kept := self._undone.add(changes.reverted)) is not None:

@@ -228,6 +228,7 @@ class Node(NodeStartChain):
         nonce read again before its next signature (``NonceLane.undone``)."""
         self._own_durable.forget()
         self.settler.undone()
+        self._applying(True)  # (no recheck part judged on a half-undone mirror: recheck81)
 
     async def load(self) -> None:
         """Settle what a previous run left pending, put every stored open order back in the
@@ -335,7 +336,8 @@ class Node(NodeStartChain):
         await self.wallet_group.stop()
         if self.gossip is not None:
             await self.gossip.stop()
-        await cancel_all([*self._tasks, *self._late_writes])
+        drain = [self._draining] if self._draining is not None else []
+        await cancel_all([*self._tasks, *self._late_writes, *drain])
         if self.gossip is not None and self.started.is_set():
             await readbudget.save_standings(self.gossip, self.store)
         self._tasks = []

@@ -32,7 +32,12 @@ class Rechecks:
     write that failed is tried again with the next."""
 
     def __init__(self) -> None:
-        self._hashes: set[bytes] = set()
+        self._hashes: dict[bytes, None] = {}
+        """In the order added (a pass over them: ``NodeVerdicts._drain_rechecks``)."""
+        self.fresh: set[bytes] = set()
+        """Of them, those added (or added again) since a walk last found them waiting for
+        the chain's word: a long list's recheck looks at these at once, the others a part a
+        turn of the loop (recheck81)."""
         self._store: Store | None = None
         self._added: set[bytes] = set()
         """Added, its row not written yet (or its write failed)."""
@@ -56,21 +61,31 @@ class Rechecks:
         return len(self._hashes)
 
     def add(self, h: bytes) -> None:
-        if h in self._hashes:
-            return
-        self._hashes.add(h)
-        self._dropped.discard(h)
-        self._added.add(h)
+        self.add_all((h,))
+
+    def add_all(self, hashes: Iterable[bytes]) -> None:
+        """``hashes`` due (again): their rows written in one write."""
+        for h in hashes:
+            self.fresh.add(h)  # (something new of it: looked at with the next recheck)
+            if h not in self._hashes:
+                self._hashes[h] = None
+                self._dropped.discard(h)
+                self._added.add(h)
         self._write()
 
     def discard(self, h: bytes) -> None:
         if h not in self._hashes:
             return
-        self._hashes.discard(h)
+        del self._hashes[h]
+        self.fresh.discard(h)
         if h in self._held:  # (its row stays: ``release`` deletes it)
             return
         self._added.discard(h)
         self._dropped.add(h)
+
+    def waits(self, h: bytes) -> None:
+        """``h`` waits for the chain's word (the mirror lacks its state): no longer fresh."""
+        self.fresh.discard(h)
 
     def hold(self, hashes: Iterable[bytes], block: int) -> None:
         """Rows for ``hashes``, closed by a cancel in ``block``, written at once (before the
@@ -94,7 +109,7 @@ class Rechecks:
 
     def restore(self, hashes: Iterable[bytes]) -> None:
         """Hashes read back from the store (their rows are there)."""
-        self._hashes.update(hashes)
+        self._hashes.update(dict.fromkeys(hashes))
 
     def flush(self) -> None:
         """The rows of the orders taken off since the last call deleted (queued after the
