@@ -232,7 +232,11 @@ async def poll_receipt(
     after a doubt longer than ``UNKNOWN_TIMEOUT`` cancelled a settlement whose bytes it had not
     sent since, its matches failed). ``resumed`` (the lane's, with ``held``) is told the
     seconds its checks were held, at the first after them (adopt79: past a bound, its bytes
-    are not sent again, ``NonceLane._keep_alive``). Without ``keep``, lost
+    are not sent again, ``NonceLane._keep_alive``), counted from the last check before them
+    that found none (the doubt began after it; at most ``KEEP_EVERY_MAX`` more than the
+    hold). settle81: counted from the first check in the doubt, a doubt begun up to
+    ``KEEP_EVERY_MAX`` before it held a settlement that much past the bound and its bytes
+    went again. Without ``keep``, lost
     too when the chain does not know it twice ``LOST_RECHECK`` apart, at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``."""
     loop = asyncio.get_running_loop()
@@ -250,9 +254,11 @@ async def poll_receipt(
     timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
     polls = iter(RECEIPT_POLLS)
     doubted = False
+    held_from = start  # (kept: the hold's start as ``resumed`` is told it)
     unknown_since: float | None = None  # (kept: when the chain was first found not to know it)
     every = LOST_CHECK  # (kept: seconds to the next check of one not pooled)
     paused: float | None = None  # (kept: the first check that found the chain in doubt)
+    clear = start  # (kept: the last check that found no doubt, or the wait's start)
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
     last_head = start  # when blocks were last looked in (or the wait began)
     head_seen, head_at = heads_before, start  # (the latest head seen here, and when)
@@ -284,8 +290,10 @@ async def poll_receipt(
                 return Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
             now = loop.time()
             if keep is not None and now >= next_check:
+                looked_at = now  # (no doubt at it: a doubt found here began after it)
                 if held is not None and held():  # (in doubt: nothing judged nor sent; held79)
-                    paused = now if paused is None else paused
+                    if paused is None:
+                        paused, held_from = now, clear
                     doubted, every, next_check = False, LOST_CHECK, now + LOST_CHECK
                     continue
                 asked = doubts()
@@ -302,9 +310,10 @@ async def poll_receipt(
                     continue
                 doubted = False
                 if paused is not None:  # (its time counts toward neither bound)
-                    if resumed is not None:
-                        resumed(now - paused)
+                    if resumed is not None:  # (held since the last clear check: settle81)
+                        resumed(now - held_from)
                     start, unknown_since, paused = start + now - paused, None, None
+                clear = looked_at
                 due = now - start > RECEIPT_TIMEOUT
                 if known is None:
                     unknown_since = now if unknown_since is None else unknown_since
