@@ -466,7 +466,7 @@ class Balancer:
     transaction goes to the first backend, then again to the second, whose answer it gives
     (a balancer that took the first backend's answer for lost and tried another), and so the
     next ``sends`` - 1 too; then the next ``lagging`` requests asking for a transaction by
-    hash (alone, or in a batch) go to the second too."""
+    hash, or the sender's pending count (alone, or in a batch), go to the second too."""
 
     armed: threading.Event = field(default_factory=threading.Event)
     sends: int = 1
@@ -508,7 +508,7 @@ def retrying_balancer(first: str, second: str) -> Iterator[tuple[str, Balancer]]
                 b.tried += 1
                 if b.tried >= b.sends:
                     b.armed.clear()
-            asks = not send and "eth_getTransactionByHash" in methods
+            asks = not send and ("eth_getTransactionByHash" in methods or _pending_count(calls))
             lag = asks and (bool(b.retried) or b.reads) and b.lagging > b.lagged
             if lag:
                 b.lagged += 1
@@ -521,6 +521,18 @@ def retrying_balancer(first: str, second: str) -> Iterator[tuple[str, Balancer]]
 
     with _proxy(first, intercept) as url:
         yield url, b
+
+
+def _pending_count(calls: list[dict[str, object]]) -> bool:
+    """Whether ``calls`` are a loss check asking the sender's pending count with receipts
+    (settle81's asks it before, and instead of, the transaction by hash when it says the
+    nonce is pooled); not the signing's read of the nonce."""
+    methods = {c.get("method") for c in calls}
+    pending = any(
+        c.get("method") == "eth_getTransactionCount" and c.get("params", [""])[-1] == "pending"  # type: ignore[index]
+        for c in calls
+    )
+    return pending and "eth_getTransactionReceipt" in methods
 
 
 FLAPPED = {"hash": "0x" + "cd" * 32, "id": "0x1"}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import random
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from tests.nodeutil import (
     wait_for,
     with_minimums,
 )
+from tests.rpcfault import Answer, _errors, _proxy
 from tests.test_node import ALICE, BOB, DAVE, E6, E18, ask, bid
 
 OPERATOR = 19
@@ -279,26 +283,58 @@ async def test_a_pending_settlement_given_up_at_restart_is_applied_when_it_lands
         c.rpc.call("evm_setAutomine", True)
 
 
+@contextlib.contextmanager
+def calls_unanswered(upstream: str, data: bytes) -> Iterator[str]:
+    """The URL of a proxy to ``upstream`` answering with errors any request (one, or a batch)
+    holding an ``eth_call`` of ``data`` (the restart's look at a pending row: unanswered)."""
+    wanted = "0x" + data.hex()
+
+    def intercept(req: object) -> Answer | None:
+        calls = req if isinstance(req, list) else [req]
+        for call in calls:
+            if not isinstance(call, dict) or call.get("method") != "eth_call":
+                continue
+            params = call.get("params")
+            first = params[0] if isinstance(params, list) and params else None
+            if isinstance(first, dict) and first.get("data") == wanted:
+                return 200, json.dumps(_errors(req)).encode()
+        return None
+
+    with _proxy(upstream, intercept) as url:
+        yield url
+
+
+@pytest.mark.parametrize("looked", [True, False])
 async def test_a_pending_settlement_that_reverts_when_sent_again_is_failed_not_dropped(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, looked: bool
 ) -> None:
     """Review finding: the dead node's recorded lone settlement, sent again at restart,
     reverts (its maker's funds left meanwhile). Hardhat mines it and answers the send with
     the revert: it used its nonce, so it is ``failed`` (its receipt says so), not given up
-    as ``dropped`` as if it had never gone."""
+    as ``dropped`` as if it had never gone. Since settle81 the restart looks at the row's
+    call first (``looked``): it would revert, so it is never sent, ``dropped``, its nonce
+    given back; only a row whose call is not answered is sent again, and fails so."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     resting, _, signed = await _left_by_a_dead_node(c, cfg, "removed", "ioc")
     maker = c.address(ALICE)
     c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(maker))
-    async with running_node(cfg) as (node, _api):
-        assert node.store.pending_settlements() == []
-        assert node.settler.sent == 0
+    operator = c.address(OPERATOR)
+    count = c.rpc.call("eth_getTransactionCount", operator, "latest")
+    assert signed.body is not None
+    with calls_unanswered(c.rpc.url, signed.body[1]) as url:
+        async with running_node(cfg if looked else replace(cfg, rpc=url)) as (node, _api):
+            assert node.store.pending_settlements() == []
+            assert node.settler.sent == 0
     receipt = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
-    assert receipt is not None and int(receipt["status"], 16) == 0
+    if looked:
+        assert receipt is None  # (never sent: nothing paid)
+        assert c.rpc.call("eth_getTransactionCount", operator, "latest") == count
+    else:
+        assert receipt is not None and int(receipt["status"], 16) == 0
     with sqlite3.connect(cfg.db) as db:
         (status,) = db.execute(
             "SELECT status FROM settlements WHERE tx_hash = ?", (signed.tx_hash,)
         ).fetchone()
-    assert status == "failed"
+    assert status == ("dropped" if looked else "failed")
     assert c.exchange.order_info(resting.order).filled == 0

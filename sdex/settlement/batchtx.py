@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -79,10 +79,6 @@ class BatchTx(NonceLane):
     refused: int
     nonce_refusals: int
     most_in_flight: int
-    presend: Callable[[], Awaitable[None]] | None = None
-    """Awaited right before a settlement's send (the watcher's ``before_send``: the head asked
-    when polling, a block known since the signature applied); its matches are then looked
-    at again (``_recheck``)."""
     given_back = 0
     """Settlements signed and never sent, their nonce taken again (``_recheck``): an order of
     theirs closed (a block) or withdrawn between the signature and the send, or their send

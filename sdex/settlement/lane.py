@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from sdex.chain import Receipt, SignedTx
 from sdex.chain.aio import ChainThread
@@ -86,6 +86,14 @@ class NonceLane(ReplacingLane):
     keep_holds = 0
     """Checks of settlements awaited that found the chain's identity in doubt: nothing sent,
     their bounds stopped (``_held``)."""
+    presend: Callable[[], Awaitable[None]] | None = None
+    """Awaited right before a settlement's send (the watcher's ``before_send``: the head asked
+    when polling, a block known since the signature applied); its matches are then looked
+    at again (``BatchTx._recheck``); and before a wait's first send of its bytes again after
+    a doubt held its checks (``_keep_alive``)."""
+    _held_waits: set[str] | None = None
+    """Settlements awaited whose checks a doubt held (``_resumed``), not sent again since:
+    their next send of their bytes looks again first (``_keep_alive``)."""
 
     def give_up(self, tx_hash: str) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
@@ -111,6 +119,8 @@ class NonceLane(ReplacingLane):
         # (a start's rows never adopted: their waits, which take them, never start)
         self.unsent_at = {t: u for t, u in self.unsent_at.items() if t in flying}
         self.replaced_rows = {t: r for t, r in self.replaced_rows.items() if t in flying}
+        if self._held_waits:
+            self._held_waits &= flying
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
@@ -210,6 +220,9 @@ class NonceLane(ReplacingLane):
     def _resumed(self, signed: SignedTx, held_for: float) -> None:
         """(``poll_receipt``'s ``resumed``) ``signed``'s checks go on after a doubt held them
         ``held_for`` seconds: past ``HELD_SEND_MAX``, stale (``_keep_alive``)."""
+        if self._held_waits is None:
+            self._held_waits = set()
+        self._held_waits.add(signed.tx_hash)  # (its next send looks again: ``_keep_alive``)
         if held_for > HELD_SEND_MAX and signed.tx_hash not in self.stale:
             self.stale[signed.tx_hash] = (
                 f"held {held_for:.0f} s while the chain's identity was in doubt"
@@ -261,6 +274,8 @@ class NonceLane(ReplacingLane):
             return True
         cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
         check = next((self.unsendables[h] for h in own if h in self.unsendables), None)
+        if not cancel and check is not None and self._after_hold(own):
+            await self._looked_again(signed)
         # (adopt79: its bytes not revived after a long doubt; doubt80: nor once an order of
         # it was cancelled, expired or filled since, as before its first send)
         why = "" if cancel else next((self.stale[h] for h in own if h in self.stale), "")
@@ -287,6 +302,30 @@ class NonceLane(ReplacingLane):
         except Exception as e:
             log.warning("settlement %s sent again: %s", signed.tx_hash, e)
         return True
+
+    def _after_hold(self, own: Sequence[str]) -> bool:
+        """Whether a doubt held the checks of the settlement of ``own`` since its bytes were
+        last sent (``_resumed``): forgotten once asked."""
+        held = self._held_waits
+        if not held or held.isdisjoint(own):
+            return False
+        held.difference_update(own)
+        return True
+
+    async def _looked_again(self, signed: SignedTx) -> None:
+        """(Before a send of ``signed``'s bytes again after a doubt held its wait) The blocks
+        known applied first (``presend``, the watcher's), so that ``unsendables`` judge its
+        matches on them. settle81: a doubt holds the watcher's evidence, not the chain, which
+        mined on; an order of the bytes cancelled or filled in a block the watcher had not
+        applied as the doubt ended went unseen, the bytes were sent, mined and reverted (the
+        operator paying), within ``HELD_SEND_MAX`` too. Its errors logged: sent as judged."""
+        if self.presend is None:
+            return
+        try:
+            await self.presend()
+        except Exception as e:
+            log.warning("settlement %s: blocks not looked at before its resend: %s",
+                        signed.tx_hash, e)  # fmt: skip
 
     async def _cancel(self, signed: SignedTx) -> SignedTx:
         """``signed``'s cancel: a transfer of nothing to the lane's own address at its

@@ -20,6 +20,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
 from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering, lane)
 from sdex.errors import RpcError
+from sdex.settlement.receiptasks import ReceiptAsks
 
 log = logging.getLogger("sdex.settlement")
 
@@ -76,7 +77,8 @@ stops using them for good (an endpoint or proxy that does not serve them its own
 
 class BlockReceipts:
     """Each block's receipts read once (``eth_getBlockReceipts``), by block hash, shared by
-    the settlements waiting; ``supported`` turns False for good on a chain without it."""
+    the settlements waiting; ``supported`` turns False for good on a chain without it. Their
+    asks by hash are gathered too (``asks``: one request a loop turn)."""
 
     def __init__(self, rpc: AsyncRpc, wanted: Container[str] | None = None) -> None:
         self.rpc = rpc
@@ -85,6 +87,8 @@ class BlockReceipts:
         read (the settlements in flight); None: all."""
         self.supported = True
         self.reads = 0
+        self.asks = ReceiptAsks(rpc)
+        """The waiters' asks by hash, one request a loop turn (``sdex.settlement.receiptasks``)."""
         self._bad_reads = 0
         self._blocks: dict[str, asyncio.Future[dict[str, dict[str, object]] | None]] = {}
 
@@ -236,12 +240,17 @@ async def poll_receipt(
     after a doubt longer than ``UNKNOWN_TIMEOUT`` cancelled a settlement whose bytes it had not
     sent since, its matches failed). ``resumed`` (the lane's, with ``held``) is told the
     seconds its checks were held, at the first after them (adopt79: past a bound, its bytes
-    are not sent again, ``NonceLane._keep_alive``). Without ``keep``, lost
+    are not sent again, ``NonceLane._keep_alive``), counted from the last check before them
+    that found none (the doubt began after it; at most ``KEEP_EVERY_MAX`` more than the
+    hold). settle81: counted from the first check in the doubt, a doubt begun up to
+    ``KEEP_EVERY_MAX`` before it held a settlement that much past the bound and its bytes
+    went again. Without ``keep``, lost
     too when the chain does not know it twice ``LOST_RECHECK`` apart, at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``."""
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
+    asks = blocks.asks if blocks is not None and blocks.rpc is rpc else None
 
     def doubting() -> bool:
         return held is not None and held()
@@ -255,9 +264,11 @@ async def poll_receipt(
     polls = iter(RECEIPT_POLLS)
     doubted = False
     first = 0  # (kept: the doubts said before the first sign of loss was asked: ``said``)
+    held_from = start  # (kept: the hold's start as ``resumed`` is told it)
     unknown_since: float | None = None  # (kept: when the chain was first found not to know it)
     every = LOST_CHECK  # (kept: seconds to the next check of one not pooled)
     paused: float | None = None  # (kept: the first check that found the chain in doubt)
+    clear = start  # (kept: the last check that found no doubt, or the wait's start)
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
     last_head = start  # when blocks were last looked in (or the wait began)
     head_seen, head_at = heads_before, start  # (the latest head seen here, and when)
@@ -281,16 +292,22 @@ async def poll_receipt(
                         checked, last_head = seen, loop.time()  # (looked in: not there)
                 elif new == [] and loop.time() - last_head < BY_HASH_AFTER:
                     looked = True  # no new block: nothing to look in yet
-            if not looked:
-                raw = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
+            if not looked:  # (with the other waiters' of this turn: one request, settle81)
+                raw = await (
+                    asks.receipt(hashes)
+                    if asks is not None
+                    else _any_of(rpc, "eth_getTransactionReceipt", hashes)
+                )
                 if new is None or len(new) > MAX_LOOKED:
                     checked = seen  # (none known, or too many: from here on)
             if isinstance(raw, dict) and doubts() == asked and not doubting():
                 return Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
             now = loop.time()
             if keep is not None and now >= next_check:
+                looked_at = now  # (no doubt at it: a doubt found here began after it)
                 if held is not None and held():  # (in doubt: nothing judged nor sent; held79)
-                    paused = now if paused is None else paused
+                    if paused is None:
+                        paused, held_from = now, clear
                     doubted, every, next_check = False, LOST_CHECK, now + LOST_CHECK
                     continue
                 asked = doubts()
@@ -308,9 +325,10 @@ async def poll_receipt(
                     continue
                 doubted = False
                 if paused is not None:  # (its time counts toward neither bound)
-                    if resumed is not None:
-                        resumed(now - paused)
+                    if resumed is not None:  # (held since the last clear check: settle81)
+                        resumed(now - held_from)
                     start, unknown_since, paused = start + now - paused, None, None
+                clear = looked_at
                 due = now - start > RECEIPT_TIMEOUT
                 if known is None:
                     unknown_since = now if unknown_since is None else unknown_since
@@ -365,36 +383,69 @@ async def poll_receipt(
 def _head_wait(now: float, head_at: float, next_check: float) -> float:
     """Seconds to wait for the next announced head before the receipt is asked for anyway:
     ``HEAD_WAIT`` for ``QUICK_AFTER_HEAD`` after the latest head (``head_at``), then
-    ``HEAD_FALLBACK``, never past the next loss check (``next_check``: its times hold)."""
+    ``HEAD_FALLBACK``, never past the next loss check (``next_check``: its times hold). Each
+    pace on one grid of the loop's clock (``_on_grid``), so that every settlement waiting
+    asks in the same turn, one request for all (``sdex.settlement.receiptasks``; settle81:
+    each asked on a timer of its own, a request each)."""
     if now - head_at < QUICK_AFTER_HEAD:
-        return HEAD_WAIT
-    return max(HEAD_WAIT, min(HEAD_FALLBACK, next_check - now))
+        return _on_grid(now, HEAD_WAIT)
+    return max(HEAD_WAIT, min(_on_grid(now, HEAD_FALLBACK), next_check - now))
+
+
+def _on_grid(now: float, step: float) -> float:
+    """Seconds from ``now`` to the next multiple of ``step`` (of the loop's clock) at least
+    half a ``step`` away: about ``step``, the same instant for every waiter."""
+    wait = step - now % step
+    return wait + step if wait < step / 2 else wait
 
 
 async def _judged(
     rpc: AsyncRpc, address: str, signed: SignedTx, hashes: Sequence[str]
 ) -> tuple[bool, Receipt | None, object]:
-    """One answer (one request: one backend behind a balancer) of ``address``'s count, the
-    receipts of ``hashes`` (``signed`` and its replacements) and the first of them the chain
-    knows (as ``eth_getTransactionByHash`` gives it; None: none): whether the count is past
-    ``signed``'s nonce with none of them mined (its nonce taken by another transaction), the
-    receipt of one that was, and the one known. Two answers could come from two backends:
-    the count of one that mined it, the null receipt of one that lags."""
+    """One answer (one request: one backend behind a balancer) of ``address``'s count, its
+    pending count and the receipts of ``hashes`` (``signed`` and its replacements): whether
+    the count is past ``signed``'s nonce with none of them mined (its nonce taken by another
+    transaction), the receipt of one that was, and whether one is known: ``POOLED`` when the
+    pending count is past its nonce (a transaction of ours pooled at it, ready to be mined),
+    else the first of them the chain knows as ``eth_getTransactionByHash`` gives it (None:
+    none; a request of its own). Two answers could come from two backends: the count of one
+    that mined it, the null receipt of one that lags. rcpt79's left (settle81): the ask by
+    hash came with every check, the whole calldata in its answer (rcpt79: ~120 KB for a batch
+    of 64 matches, a check a second while it is pooled) to learn that it was; now only when
+    the pending count does not say so (pooled behind a gap, dropped, or a chain that does not
+    count its pool). Past the count, it is a transaction of this key at the nonce: ours, or
+    the lane's cancel (the replacement's own ask by hash tells: ``ReplacingLane._replace``)."""
     answers = await rpc.batch(
         [
             ("eth_getTransactionCount", [address, "latest"]),
+            ("eth_getTransactionCount", [address, "pending"]),
             *(("eth_getTransactionReceipt", [h]) for h in hashes),
-            *(("eth_getTransactionByHash", [h]) for h in hashes),
         ]
     )
-    for answer in answers:
+    count, pending, receipts = answers[0], answers[1], answers[2:]
+    for answer in (count, *receipts):
         if isinstance(answer, Exception):
             raise answer
-    count, receipts, known = answers[0], answers[1 : 1 + len(hashes)], answers[1 + len(hashes) :]
     if (got := next((r for r in receipts if isinstance(r, dict)), None)) is not None:
         return True, Receipt.from_rpc(got), None
-    found = next((k for k in known if isinstance(k, dict)), None)
-    return quantity(count) > signed.nonce, None, found
+    if quantity(count) > signed.nonce:
+        return True, None, None  # (what is known of it does not matter: taken)
+    if not isinstance(pending, Exception) and _count_past(pending, signed.nonce):
+        return False, None, POOLED
+    return False, None, await _any_of(rpc, "eth_getTransactionByHash", hashes)
+
+
+POOLED: dict[str, object] = {"blockNumber": None}
+"""``_judged``'s word for a transaction pooled at the nonce (the pending count past it), as
+``in_pool`` reads an ``eth_getTransactionByHash`` answer."""
+
+
+def _count_past(pending: object, nonce: int) -> bool:
+    """Whether ``pending`` (a pending count's answer) is past ``nonce`` (False: not a count)."""
+    try:
+        return quantity(pending) > nonce
+    except (TypeError, ValueError):
+        return False
 
 
 async def nonce_taken(rpc: AsyncRpc, address: str, signed: SignedTx) -> tuple[bool, Receipt | None]:

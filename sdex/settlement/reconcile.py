@@ -28,6 +28,10 @@ A row refused "nonce too high" is kept (``Reconcile._over_gap``): the nonces bel
 sent again, and adopted if not mined in the wait, awaited until its nonce is taken; so is a
 row alone at its nonce found neither mined nor pooled with its nonce not taken
 (``Reconcile._unspent``; lost78: a backend that lags did not know it, it was given up).
+A row not mined nor pooled whose transaction would settle nothing now (an order of it
+cancelled, filled or soft-cancelled: ``sdex.settlement.unsettled``, every row judged in one
+batched read) is not sent again: its nonce given back, or taken by a transfer of nothing when
+a later row needs it (settle81: a withdrawn row a kill left pending was sent, a paid revert).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
+from sdex.settlement.unsettled import unsettleable, withhold
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
@@ -116,6 +121,10 @@ async def mark_unread(
             await record_landed(lane, tx_hash, got)
 
 
+class Unsettleable(ChainError):
+    """A row whose transaction would settle nothing if sent again now (``unsettleable``)."""
+
+
 class StillPooled(ChainError):
     """A row's transaction is still in the chain's pool after the wait, on a chain that
     does not mine on the send: it may land at any block."""
@@ -132,6 +141,13 @@ class Reconcile:
         self.pooled: list[StoredSettlement] = []
         """Rows kept ``pending``, their transactions in a pool the chain is not told to
         mine: the node adopts them into the lane (``sdex.settlement.adopt``)."""
+        self.rows: list[StoredSettlement] = []
+        self.gone: dict[str, str] | None = None
+        """Of ``rows``, those whose bytes would settle nothing if sent again, and why
+        (``sdex.settlement.unsettled``): read once, at the first row sent again (None:
+        not yet)."""
+        self.filled: set[int] = set()
+        """Nonces of rows not sent again taken by a transfer of nothing (``withhold``)."""
         self.unsent: set[str] = set()
         """Rows not sent again, the chain behind the URL not proven the view's
         (``ChainUnproven``: in doubt, or a backend below the view's block): adopted if not
@@ -155,7 +171,7 @@ class Reconcile:
             for tx_hash, block in self.lane.store.own_fills_above(head.number):
                 self.lane.ours.add(tx_hash, block)
                 self.lane.given_up.add(tx_hash)
-        rows = self.lane.store.pending_settlements()
+        rows = self.rows = self.lane.store.pending_settlements()
         at_nonce = Counter(s.nonce for s in rows)  # (a settlement and its replacements)
         last = {s.nonce: s.tx_hash for s in rows}  # (the latest signed at each nonce)
         for s in rows:
@@ -170,6 +186,9 @@ class Reconcile:
                 try:  # same raw transaction, same nonce: it can land at most once
                     await self._send_again(s)
                     got = await self._receipt(s.tx_hash)
+                except Unsettleable as e:  # (settle81: a paid revert, or a batch of nothing)
+                    await withhold(self.lane, s, str(e), self._needed(s), self.filled)
+                    continue
                 except StillPooled:
                     log.warning("pending settlement %s still pooled: adopted", s.tx_hash)
                     self.pooled.append(s)
@@ -234,7 +253,9 @@ class Reconcile:
         replaced since the start bound the store to it took the old chain's row): else
         ``ChainReplaced`` (the row given up, its orders the reset's to re-judge). Neither
         proven (``ChainUnproven``: a backend below the view's block): not sent, its receipt
-        waited for (adopted if not found: adopt79; left76 gave it up)."""
+        waited for (adopted if not found: adopt79; left76 gave it up). Proven, a row whose
+        transaction would settle nothing now and that is not pooled raises ``Unsettleable``
+        (``sdex.settlement.unsettled``; settle81)."""
         tx_hash, raw_tx = row.tx_hash, row.raw_tx
         sends = self.lane.async_sends
         try:
@@ -245,6 +266,11 @@ class Reconcile:
             return
         if not same:
             raise ChainReplaced(f"{tx_hash} not sent again: the chain was replaced")
+        if self.gone is None:  # (one read for every row from here on: settle81)
+            left = [r for r in self.rows if r.nonce >= row.nonce]
+            self.gone = await unsettleable(self.lane, left)
+        if (why := self.gone.get(tx_hash)) and not await self._pooled(tx_hash):
+            raise Unsettleable(why)  # (pooled: sent already, it may land as it is)
         try:
             await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", raw_tx)
         except ContractRevert:
@@ -255,6 +281,12 @@ class Reconcile:
             if nonce_refusal(e) != "high":
                 raise
             await self._over_gap(row, e)
+
+    def _needed(self, row: StoredSettlement) -> bool:
+        """Whether a later row that is sent again waits on ``row``'s nonce (one not judged
+        ``unsettleable`` above it: its nonce must be taken, ``withhold``)."""
+        gone = self.gone or {}
+        return any(r.nonce > row.nonce and r.tx_hash not in gone for r in self.rows)
 
     async def _over_gap(self, row: StoredSettlement, e: RpcError) -> None:
         """``row`` refused "nonce too high" (``e``) and not known to the backend that said
