@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sdex.chain.tx import RlpItem, rlp
@@ -143,6 +144,14 @@ async def killed_after_reorg(node: Node, signed: SignedOrder) -> None:
     await wait_for(lambda: signed.hash not in node.records, timeout=20)
 
 
+def no_kept_blocks(db: Path | str) -> None:
+    """The kept blocks a stopped node saved with its head deleted (an older version's store,
+    which saved none): a restart that finds its saved head off the chain resets, as before
+    watch81 (whose restart undoes the saved blocks to the fork point instead)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM mirror_blocks")
+
+
 @asynccontextmanager
 async def reset_at_restart(
     c: Chain, cfg: NodeConfig, snap: str, signed: SignedOrder, kept: bool = False
@@ -155,8 +164,7 @@ async def reset_at_restart(
     reorg(c, snap)
     assert c.exchange.order_info(signed.order).filled == 0
     if not kept:
-        with sqlite3.connect(cfg.db) as conn:
-            conn.execute("DELETE FROM mirror_blocks")
+        no_kept_blocks(cfg.db)
     async with running_node(cfg) as (node, api):
         await synced(node, c)
         w = node.watcher
