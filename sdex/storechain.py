@@ -128,6 +128,7 @@ class ChainStore(StoreReads):
         checkpoints: list[tuple[int, str]] | None = None,
         bitmaps: str | None = None,
         unsure: Iterable[tuple[str, str]] = (),
+        blocks: tuple[list[tuple[int, str]], int] | None = None,
     ) -> None:
         """The mirror's changes and its head, in one transaction (awaited: durable when it
         returns; the event loop runs on meanwhile); ``checkpoints`` (``Mirror.checkpoints``)
@@ -135,7 +136,9 @@ class ChainStore(StoreReads):
         saved ones stay). ``unsure``: accounts whose funds a block moved and a read has not
         given yet (``Watcher._unsure``): their saved funds deleted, read from the chain by a
         start (recheck75: saved as they were before that block, a restart took them as exact,
-        a maker with nothing left shown fillable until another transfer of hers)."""
+        a maker with nothing left shown fillable until another transfer of hers). ``blocks``:
+        the kept blocks' rows not saved yet (number, ``sdex.watch.savedblocks`` text) and the
+        lowest kept (every row below it, or above the head, deleted)."""
         order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
         maker_rows = [(m, str(s)) for m, s in makers.items()]
         fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
@@ -153,6 +156,10 @@ class ChainStore(StoreReads):
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CHECKPOINTS_KEY, cps_json))
             if bitmaps is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (BITMAPS_KEY, bitmaps))
+            if blocks is not None:
+                rows, low = blocks
+                db.execute(BLOCKS_OUT, (low, head[0]))
+                db.executemany("INSERT OR REPLACE INTO mirror_blocks VALUES (?, ?)", rows)
 
         await self._call_async(save)
 
@@ -162,6 +169,13 @@ class ChainStore(StoreReads):
         sql = "SELECT value FROM meta WHERE key=?"
         row = self._call(lambda db: db.execute(sql, (CHECKPOINTS_KEY,)).fetchone())
         return None if row is None else jsonio.stored(row[0], max_depth=2)
+
+    def saved_blocks(self, at_most: int) -> list[tuple[int, str]]:
+        """The kept blocks ``save_mirror`` saved, highest first, ``at_most`` of them (each
+        row checked by ``sdex.watch.savedblocks``)."""
+        sql = "SELECT number, body FROM mirror_blocks ORDER BY number DESC LIMIT ?"
+        rows = self._call(lambda db: db.execute(sql, (at_most,)).fetchall())
+        return [(int(n), b) for n, b in rows]
 
     def saved_bitmaps(self) -> object:
         """What ``save_mirror`` saved of the bitmap watch, as parsed (None: none saved, or
@@ -201,6 +215,8 @@ def uint_of(text: object) -> int:
     return int(text)
 
 
+BLOCKS_OUT = "DELETE FROM mirror_blocks WHERE number < ? OR number > ?"
+"""The saved blocks below the kept ones, or above the head (undone by a reorg)."""
 CHECKPOINTS_KEY = "mirror_checkpoints"
 """``meta``'s key of the mirror's sparse checkpoints (JSON ``[[number, hash], ...]``)."""
 BITMAPS_KEY = "mirror_bitmaps"

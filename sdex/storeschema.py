@@ -112,6 +112,8 @@ CREATE TABLE IF NOT EXISTS mirror_orders (
     cancelled INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS mirror_makers (maker TEXT PRIMARY KEY, min_salt TEXT NOT NULL);
+-- the mirror's kept blocks up to its saved head, each with its undo list (watch81)
+CREATE TABLE IF NOT EXISTS mirror_blocks (number INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS mirror_funds (
     maker     TEXT NOT NULL,
     token     TEXT NOT NULL,
@@ -239,7 +241,7 @@ FILL_SEQ_LIMIT = 2**61
 """Above every fill ``seq`` this node gives (one a fill: far from SQLite's 2**63 - 1)."""
 
 
-MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds")
+MIRROR_TABLES = ("mirror_orders", "mirror_makers", "mirror_funds", "mirror_blocks")
 
 ADDED_ORDER_COLUMNS = {
     "tif": "TEXT NOT NULL DEFAULT 'gtc'",

@@ -5,9 +5,11 @@ closed record evicted; a kill after a reorg, and the reset at the restart."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sdex.chain.tx import RlpItem, rlp
@@ -142,18 +144,31 @@ async def killed_after_reorg(node: Node, signed: SignedOrder) -> None:
     await wait_for(lambda: signed.hash not in node.records, timeout=20)
 
 
+def no_kept_blocks(db: Path | str) -> None:
+    """The kept blocks a stopped node saved with its head deleted (an older version's store,
+    which saved none): a restart that finds its saved head off the chain resets, as before
+    watch81 (whose restart undoes the saved blocks to the fork point instead)."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM mirror_blocks")
+
+
 @asynccontextmanager
 async def reset_at_restart(
-    c: Chain, cfg: NodeConfig, snap: str, signed: SignedOrder
+    c: Chain, cfg: NodeConfig, snap: str, signed: SignedOrder, kept: bool = False
 ) -> AsyncIterator[tuple[Node, Api]]:
     """``reorg`` to ``snap`` while the node is down (its saved head off the chain, the fill
-    of ``signed`` undone), then the node on ``cfg`` again: the chain read anew (a reset),
-    and ``signed`` at 0 filled (chaos61, chaos66: it kept the undone fill)."""
+    of ``signed`` undone), then the node on ``cfg`` again: the chain read anew (a reset: its
+    saved kept blocks deleted first, as an older version's store has none), or (``kept``)
+    the saved blocks undone to the fork point (watch81); ``signed`` at 0 filled (chaos61,
+    chaos66: it kept the undone fill)."""
     reorg(c, snap)
     assert c.exchange.order_info(signed.order).filled == 0
+    if not kept:
+        no_kept_blocks(cfg.db)
     async with running_node(cfg) as (node, api):
         await synced(node, c)
-        assert node.watcher.resets == 1
+        w = node.watcher
+        assert (w.resets, w.reorgs >= 1) == ((0, True) if kept else (1, False))
 
         async def corrected() -> bool:
             return (await meta(api, signed))["filledMakerAmount"] == "0"

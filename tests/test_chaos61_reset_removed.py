@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdex.model import OrderStatus as S
 from sdex.store import ChainIdentity, Store
 from sdex.storeschema import REMOVED_FILLED_AFTER
@@ -28,8 +30,9 @@ from tests.test_mirror import meta
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
+@pytest.mark.parametrize("kept", [False, True])  # (True: the saved blocks undone, watch81)
 async def test_a_reset_at_restart_gives_a_removed_order_the_chains_filled_amount(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, kept: bool
 ) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2)
@@ -45,7 +48,7 @@ async def test_a_reset_at_restart_gives_a_removed_order_the_chains_filled_amount
         assert (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6)), m
         await killed_after_reorg(node, taker)
 
-    async with reset_at_restart(c, cfg, snap, taker) as (node, api):
+    async with reset_at_restart(c, cfg, snap, taker, kept) as (node, api):
         assert (await meta(api, taker))["status"] == "removed"
         assert (await meta(api, resting))["status"] == "open"
 

@@ -25,7 +25,7 @@ from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.logsproxy import logs_proxy
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import settled
+from tests.reorgutil import no_kept_blocks, settled
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
@@ -49,6 +49,7 @@ async def test_a_cancel_at_a_reset_after_a_restart_names_the_operators_nonce(
             c.rpc.call("hardhat_mine", "0x2")
             await synced(node, c)  # (its saved head above the snapshot)
         revert(c, snap)  # while the node is down: its saved head off the chain
+        no_kept_blocks(cfg.db)  # (the start resets, its subject: watch81's undoes them)
         c.rpc.call("evm_increaseTime", 7)  # (empty blocks of other stamps: other hashes)
         c.rpc.call("hardhat_mine", "0x3")
         sent = int(c.rpc.call("eth_getTransactionCount", operator, "pending"), 16)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
@@ -25,8 +27,9 @@ from tests.test_mirror import meta
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
+@pytest.mark.parametrize("kept", [False, True])  # (True: the saved blocks undone, watch81)
 async def test_a_reset_at_restart_gives_a_soft_cancelled_order_the_chains_filled_amount(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, kept: bool
 ) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2)
@@ -46,5 +49,5 @@ async def test_a_reset_at_restart_gives_a_soft_cancelled_order_the_chains_filled
         assert (m["status"], m["filledMakerAmount"]) == ("cancelled", str(E18)), m
         await killed_after_reorg(node, resting)
 
-    async with reset_at_restart(c, cfg, snap, resting) as (node, api):  # before: E18 for good
+    async with reset_at_restart(c, cfg, snap, resting, kept) as (node, api):  # before: E18 for good
         assert (await meta(api, resting))["status"] == "cancelled"

@@ -15,6 +15,7 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
 from sdex.settlement import gas
 from sdex.settlement.gas import Fees
+from sdex.watch import loop
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_settle_fees import TIP, fee_cap, fee_chain, settle_one
@@ -45,23 +46,33 @@ def long_fees(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_a_settlement_signs_with_the_announced_heads_base_fee_without_asking(
-    chain: Chain, tmp_path: Path, long_fees: None
+    chain: Chain, tmp_path: Path, long_fees: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Each step of the chain's fee within EIP-1559's bounds of the block before (an
+    announced fee out of them is not used: watch80), and no safety poll meanwhile (its ask
+    of "latest" would give the fee too: watch81, the test passed with the announced fee
+    path broken): only the announcement tells the settler the fee it signs with."""
+    monkeypatch.setattr(loop, "SUBSCRIBED_POLL", 600.0)
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        w = node.watcher
+        w, heads = node.watcher, node.mirror.announced
         await wait_for(lambda: w.subscribed and w.caught_up.is_set())
         await settle_one(c, node, api)  # (the accounts' first reads, once)
+        start = int(mine_with_base_fee(c, 8 * GWEI)["number"], 16)  # (whatever came before)
+        await wait_for(lambda: w.applied is not None and w.applied.number >= start)
         asked = trace_calls(node.settler.receipts) if node.settler.receipts else []
-        for base in (7 * GWEI, 3 * GWEI, 11 * GWEI):
-            # the chain's fee moves in a block the node is told of, not asked about
-            mine_with_base_fee(c, base)
-            await wait_for(lambda: announced_fee(node.mirror.announced) == base)  # noqa: B023
+        from_heads, refused = node.settler.fees.from_heads, heads.refused
+        for step in (5, -5, 4):  # (percent of the fee before: an eighth at most a block)
+            before = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+            base = before + before * step // 100
+            mine_with_base_fee(c, base)  # (the chain's fee moves, announced, not asked)
+            await wait_for(lambda: announced_fee(heads) == base)  # noqa: B023
             tx = await settle_one(c, node, api)
             assert fee_cap(c, tx) == 2 * base + TIP
         latest = [p for m, p in asked if m == "eth_getBlockByNumber" and p[:1] == ["latest"]]
         assert latest == []  # (the settler's client: the fee read, and its receipt polls)
-        assert node.settler.fees.from_heads >= 3
+        assert node.settler.fees.from_heads >= from_heads + 3
+        assert heads.refused == refused  # (each announced fee within its bounds)
 
 
 async def test_a_fee_of_blocks_the_chain_went_back_from_is_not_signed_with(

@@ -14,6 +14,7 @@ while ``held`` says why (``sdex.node.gate``); intake goes on."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -78,6 +79,10 @@ class ChainDoubt:
         chain id; the deployment block is read instead): read again at each poll that finds
         our head unchanged while in doubt (``Watcher._ours_again``)."""
         self.changed: Callable[[], None] = lambda: None
+        self.wake = asyncio.Event()
+        """Set each time ``held`` turns from "" to a reason or back (as ``changed`` is
+        called): one waiting for a doubt to end clears it, looks at ``held``, then waits on
+        it, bounded (``sdex.settlement.reconcile.mark_unread``)."""
         self._agreed = 0
         self._reset = False
         self._told = 0.0  # (``time.time()`` the doubt was last said stuck: ``tick``)
@@ -85,6 +90,11 @@ class ChainDoubt:
         """Statuses the watcher set since the last poll that got through (``wrong_chain``:
         one each poll with a verdict, the one that got through too; more, a poll between
         failed: a row broken). A poll deferred for our receipt sets none (no verdict)."""
+
+    def _moved(self) -> None:
+        """``held`` turned from "" to a reason or back."""
+        self.wake.set()
+        self.changed()
 
     @property
     def said_count(self) -> int:
@@ -112,7 +122,7 @@ class ChainDoubt:
         log.warning("the chain's identity is in doubt (%s): matching held", what)
         self.why, self.since = what, time.time()
         self._told = self.since
-        self.changed()
+        self._moved()
 
     @property
     def held_since(self) -> float:
@@ -179,7 +189,7 @@ class ChainDoubt:
             log.warning("the chain's identity is proven (%s): matching resumes", why)
         self.why, self.since, self._agreed, self._reset, self.at = "", 0.0, 0, False, None
         self.wrong, self.wrong_since, self.ended = "", 0.0, time.time()
-        self.changed()
+        self._moved()
 
     def failed(self) -> None:
         """A poll failed and set no status (``Inconsistent``: answers that disagree within
@@ -207,7 +217,7 @@ class ChainDoubt:
                 self._told = self.wrong_since  # (its ``LONG`` from now: ``tick``)
         self.wrong, self._agreed, self._reset = problem, 0, False
         if bool(self.held) != was:
-            self.changed()
+            self._moved()
 
     def to_json(self) -> dict[str, object]:
         """``/health``'s ``chainMirror.identity``: a ``wrong-chain`` hold as a doubt

@@ -37,6 +37,7 @@ a later row needs it (settle81: a withdrawn row a kill left pending was sent, a 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -57,6 +58,9 @@ RESTART_RECEIPT_WAIT = 10.0
 """Seconds a settlement recorded before a restart and sent again waits for its receipt
 (twice if the pool was mined meanwhile) before it is given up as ``dropped`` (if it lands
 later, the watcher applies its fills)."""
+DOUBT_LOOK = 1.0
+"""Seconds ``mark_unread`` waits on the doubt's change (``ChainDoubt.wake``) at most before
+it looks at the doubt again (a lane without a mirror has none to wait on)."""
 
 
 async def reconcile(lane: NonceLane) -> list[StoredSettlement]:
@@ -100,11 +104,19 @@ async def mark_unread(
     none). review74a: one that landed before the start ended "dropped", its row saying it
     never went. An answer while a doubt was said (``said`` moved) is asked again; a read
     that fails, again a second later (the row ``dropped`` meanwhile, its bytes never sent
-    again: review81, a stop in the doubt left it pending and the next start sent them)."""
+    again: review81, a stop in the doubt left it pending and the next start sent them). The
+    doubt's end is waited for on its change (``ChainDoubt.wake``, the lane's mirror's), looked
+    at again every ``DOUBT_LOOK`` seconds at most (before: every 0.1 s, watch81)."""
     left = list(tx_hashes)
+    wake = lane.mirror.doubt.wake if lane.mirror is not None else asyncio.Event()
     while left:
-        while doubted():
-            await asyncio.sleep(0.1)
+        while True:
+            wake.clear()  # (then looked at: a change after it sets it again)
+            if not doubted():
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DOUBT_LOOK):
+                    await wake.wait()
         before = said()
         try:
             got = await landed(lane, left[0])

@@ -205,6 +205,13 @@ class Follower(PollLoop):
         if fork is None:
             await self._reset(changes)
             return
+        if fork >= latest.number and self._kept_at(latest.number) != latest.hash:
+            # a sibling of our block answered as the latest, which the chain, asked by number,
+            # does not hold (a stale backend's, or a lie): nothing to undo (a rewind to our
+            # block is undone to it). watch81: nothing undone, a reorg of 0 blocks counted,
+            # and ``Reorg`` raised out of the poll (``failing``, with a traceback)
+            raise Inconsistent(f"block {latest.number} {latest.hash} answered as the latest, "
+                               f"and ours there when read again: read again")  # fmt: skip
         if self.status == "behind":  # (the poll before's: it stood through the replay, replay79)
             self.replaying(f"a reorg after the chain was behind: re-read from block {fork + 1}")
         # the store first: if it refuses, the mirror is not undone and the next poll finds

@@ -249,17 +249,20 @@ async def _highest_kept(rpc: AsyncRpc, m: Mirror, kept: list[Header]) -> int | N
 
 async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     """At start: is the saved head still on the chain? Another block at its number proves
-    it gone: the next poll resets (a saved mirror has no kept headers to undo with; its
-    head's hash is zeroed here). No answer, or null (a lagging backend), proves nothing: the
-    head is kept as it is, and the problem returned (the status says so), and the first poll
-    looks again (``fork_point``). A head already zeroed (the saved mirror was unreadable:
-    ``Watcher._load`` zeroes it, and says so) is not checked, nor said again.
+    it gone: the next poll undoes the saved blocks (``sdex.watch.savedblocks``) to the fork
+    point, as a running watcher does; with none saved (an older version's store, or an
+    unreadable one) it resets, the head's hash zeroed here. No answer, or null (a lagging
+    backend), proves nothing: the head is kept as it is, and the problem returned (the
+    status says so), and the first poll looks again (``fork_point``). A head already zeroed
+    (the saved mirror was unreadable: ``Watcher._load`` zeroes it, and says so) is not
+    checked, nor said again.
 
     Another hash proves it only said twice, the second a request of its own (as
-    ``rewound``'s): zeroed, the head matches no block, and the first poll resets the store
-    (review74a: one flapped answer reset an unchanged chain, the pending settlements given
-    up, a mined or pooled one's matches signed again, every fill dropped and read again).
-    Two answers that disagree prove nothing: the head is kept, the problem returned."""
+    ``rewound``'s): undone or zeroed, the head matches no block, and the first poll undoes
+    or resets (review74a: one flapped answer reset an unchanged chain, the pending
+    settlements given up, a mined or pooled one's matches signed again, every fill dropped
+    and read again). Two answers that disagree prove nothing: the head is kept, the problem
+    returned."""
     if m.head is None or m.head.hash == ZERO_HASH:  # (a hostile chain's hash: not hex)
         return None  # (none saved, or an unreadable one: ``Watcher._load`` said so)
     hashes: list[str] = []
@@ -281,7 +284,10 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     if len(hashes) == 1:  # (another hash, then ours: not proven, nor is ours yet)
         why = f"block {m.head.number}: the chain answered {hashes[0]}, then ours"
         m.doubt.said(why, (m.head.number, m.head.hash))
-    if len(hashes) == 2:
+    if len(hashes) == 2 and m.blocks:  # (the saved blocks: the first poll undoes them)
+        log.warning("the saved chain head %d is not on the chain any more: its blocks are "
+                    "undone to the last one the chain has", m.head.number)  # fmt: skip
+    elif len(hashes) == 2:
         log.warning("the saved chain head %d is not on the chain any more", m.head.number)
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)

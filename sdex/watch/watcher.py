@@ -42,6 +42,7 @@ from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import log
 from sdex.watch.own import OwnBelow
 from sdex.watch.saved import load_saved
+from sdex.watch.savedblocks import load_blocks, restore, unsaved
 
 CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
@@ -96,6 +97,8 @@ class Watcher(Follower):
         self._awaited: frozenset[str] = frozenset()
         """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
         self._own_below = OwnBelow(lambda: self.undoing())  # (gone: called at once, own76)
+        self._blocks_saved: dict[int, str] = {}
+        """The kept blocks saved with the head (number -> hash: ``sdex.watch.savedblocks``)."""
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         mirror.on_receipt = self._receipt_came  # a receipt the watcher may be waiting for
         self.unapplied.own = self._own_block  # (those hold no signature back)
@@ -106,10 +109,14 @@ class Watcher(Follower):
 
     def _load(self) -> None:
         """Resume from the saved mirror (``sdex.watch.saved.load_saved``; its head is
-        re-checked against the chain)."""
+        re-checked against the chain), its kept blocks too (a reorg while the node was down
+        undone from them: ``sdex.watch.savedblocks``)."""
         if (head := load_saved(self.store, self.mirror)) is not None:
             self.checkpoint = self.saved = head.number
             self.latest_timestamp = head.timestamp
+            kept = load_blocks(self.store.saved_blocks(self.mirror.depth), head)
+            restore(self.mirror, kept)
+            self._blocks_saved = {b.header.number: b.header.hash for b in kept}
 
     def _own_block(self, number: int) -> bool:
         """Whether block ``number``, announced, holds our settlement alone, its receipt here."""
@@ -198,8 +205,12 @@ class Watcher(Follower):
         saved = (head.number, head.hash, head.timestamp)
         cps = m.checkpoints.take_dirty()  # (with the head: every one at or below it)
         bms = m.bitmaps.take_dirty()  # (as at the head: its blocks applied, none since)
+        was = {} if changes.reset else self._blocks_saved  # (a reset deleted the rows)
+        rows, low, kept = unsaved(m, head, was)  # (the kept blocks: a restart undoes them)
         try:
-            save = self.store.save_mirror(saved, orders, makers, funds, cps, bms, self._unsure)
+            save = self.store.save_mirror(
+                saved, orders, makers, funds, cps, bms, self._unsure, (rows, low)
+            )
             await durable(save, *stall)
         except BaseException:  # saved with the next try (a later poll, this head or later)
             m.checkpoints.dirty |= cps is not None
@@ -210,6 +221,7 @@ class Watcher(Follower):
             if self._unapplied is None:
                 self._unapplied = BlockChanges(head.number, head.hash, head.timestamp)
             raise
+        self._blocks_saved = kept
         self.latest_timestamp = head.timestamp
         self.lead.saw(head.number, head.timestamp)
         self.applied = head
