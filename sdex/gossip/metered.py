@@ -28,6 +28,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, Generic, TypeVar
 
+from sdex.gossip.alike import Pushers
+
 T = TypeVar("T")
 
 LOOP_SHARE = 0.2
@@ -222,6 +224,9 @@ class Costs:
         self.intake_tokens = 0.0
         """Pushed new orders, the loop time the intake's steps took on them, and what their
         pushers were charged for it (``intake``)."""
+        self.pushers = Pushers()
+        """Admitted pushers' recent intake charges: one alike the others' is forgiven
+        (``sdex.gossip.alike``, peers81)."""
 
     def intake(self, seconds: float, orders: int, tokens: float) -> None:
         self.intake_orders += orders
@@ -243,6 +248,7 @@ class Costs:
                 "orders": self.intake_orders,
                 "loopSeconds": round(self.intake_seconds, 3),
                 "tokens": round(self.intake_tokens, 1),
+                "forgiven": round(self.pushers.forgiven, 1),
                 "crowded": round(self.crowding.factor, 2),
             },
         }
