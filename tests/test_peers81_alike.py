@@ -33,14 +33,15 @@ from sdex.httpkit import RateLimit
 from tests.p2putil import Member, MemoryNode, order, serve_gossip
 
 RATE = 400.0
-BUDGET = 0.4
+BUDGET = 0.6
 """Seconds of the loop a peer's whole budget buys (``BURST * INTAKE_SHARE / RATE``)."""
 BURST = int(BUDGET * RATE / INTAKE_SHARE)
-DEAR = 0.01
+DEAR = 0.005
 """Seconds of the loop thread's CPU each new order's intake takes."""
 BATCH = 2
-ROUNDS = 30
-"""Rounds of one push each: ``ROUNDS * BATCH * DEAR`` (0.6 s) is past ``BUDGET``."""
+ROUNDS = 60
+"""Rounds of one push each: ``ROUNDS * BATCH * DEAR`` (0.6 s, and the pushes' own
+handling) is past ``BUDGET``."""
 FLOOD = 6
 """The flooder's pushes a round."""
 
@@ -111,13 +112,12 @@ async def test_honest_relays_pushing_alike_are_not_put_in_debt(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Four peers, one batch each a round: every push served, every order accepted (before:
-    each in debt after ~2/3 of the rounds, the rest refused), and their budgets paid for a
-    small part of the intake (the first round's, before three others pushed; their pushes'
-    own handling)."""
+    each in debt after ~2/3 of the rounds, the rest refused): their budgets paid for a small
+    part of the intake (the first round's, before three others pushed), the rest forgiven."""
     got = await rounds(4, False, monkeypatch)
     assert got["refused"] == [0] * 4, got
     assert got["accepted"] == [ROUNDS * BATCH] * 4, got
-    assert sum(got["paid"]) < got["intake"]["tokens"] / 2, got
+    assert got["intake"]["forgiven"] > got["intake"]["tokens"] / 2, got
 
 
 async def test_a_flooder_among_honest_relays_is_still_refused(
