@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from sdex.node.readbudget import paid_here
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for, with_minimums
 from tests.test_checks75_held_reads import HONEST, done, push
 from tests.test_node import CAROL, DAVE, E6, E18, bid
-from tests.test_peers80_paid_credit import SYBIL
+from tests.test_peers80_paid_credit import A1, A2, OTHER, SYBIL, US, fill, order
 from tests.test_sybil78_traded_first import OPERATOR, charging, fee_of
 
 MIN_WETH = E18 // 100
@@ -53,3 +56,28 @@ async def test_a_tiny_direct_fill_of_a_fee_paying_order_is_not_credited(
         assert least.status == 1 and least.block_number >= tiny.block_number
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)  # (its block seen)
         assert g.peers.standing(SYBIL).traded == 0  # (before: 1)
+
+
+@pytest.mark.parametrize(
+    ("received", "least", "paid"),
+    [
+        (1000, 1000, {1, 2}),  # (at the minimum)
+        (1000, 0, {1, 2}),  # (no minimum for the token: a fee above nothing)
+        (999, 1000, set()),  # (below it: the fee a few units)
+        (10**6, 1000, {1, 2}),
+    ],
+)
+def test_paid_here_asks_a_fill_of_the_nodes_minimum(
+    received: int, least: int, paid: set[int]
+) -> None:
+    """The paying order's fill (what its maker received, its taker token: ``US``'s
+    ``minimum``) against the node's minimum of that token."""
+    ask = fill(1, A1, A2, received, 10, OTHER, 0, 0)
+    paying = fill(2, A2, A1, 10, received, US, 3 * received // 1000, 1)
+    orders = {2: order(US, 3)}
+
+    def minimum(token: str) -> int:
+        return least if token == US else 0
+
+    got = paid_here([ask, paying], lambda h: orders.get(h[0]), (US, 30), minimum)
+    assert {f.order_hash[0] for f in got} == paid
