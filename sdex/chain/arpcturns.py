@@ -285,9 +285,9 @@ class Turns:
         changed, self._changed = self._changed, set()
         if self._ceiling is None:
             return list(self._parked)
-        low = self._low
-        low.intersection_update(self._parked)  # (those no longer parked: out)
-        return [k for k in changed | low if k in self._parked]
+        parked = self._parked
+        self._low = low = {k for k in self._low if k in parked}  # (no longer parked: out)
+        return [k for k in changed | low if k in parked]
 
     def _give(self, w: _Wait, crossed: list[_Wait]) -> None:
         """``w`` takes its turns; the calls it passed count it (``crossed``: those it made
