@@ -73,6 +73,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
+from flooder import Flooder, split  # noqa: E402
 from rawpost import RawPoster, RawPostError  # noqa: E402
 from runqueue import RunQueue  # noqa: E402
 
@@ -92,6 +93,7 @@ from sdex.order import (  # noqa: E402
 MAX_NODES = 16  # node i's operator is dev account i; makers come after them
 WETH_LOT = 10**16  # 0.01 WETH per order
 MID = 200_000  # price in USDC cents per WETH: 2,000.00
+FLOOD_MAKERS = 10  # (--flood: the flooder's orders' makers, after the others)
 WARMUP = 200  # orders posted (slowly) and delivered everywhere before the measured window
 JSON_HEADERS = {"Content-Type": "application/json"}
 TARGET_P99_MS = 50  # to all of 8 nodes
@@ -653,8 +655,10 @@ async def measure(
     args: argparse.Namespace,
     meter: CpuMeter,
     workdir: Path,
+    flood: list[bytes] | None = None,
 ) -> list[dict[str, Any]]:
-    """Start-up, warm-up, then one measured window per offered rate (in the given order)."""
+    """Start-up, warm-up, then one measured window per offered rate (in the given order);
+    ``flood``: orders an admitted peer pushes at node 0 during each (``bench/flooder.py``)."""
     rng = random.Random(n)
     conn = aiohttp.TCPConnector(limit=args.concurrency + 8, limit_per_host=0)
     out: list[dict[str, Any]] = []
@@ -671,6 +675,10 @@ async def measure(
         px = await wait_until(meshed, timeout=60)
         if px is None:
             raise RuntimeError(f"peer exchange did not connect all {n} nodes within 60 s")
+        flooder = None
+        if flood:
+            flooder = Flooder(nodes.urls[0], flood, args.flood_batch, args.flood)
+            await flooder.start()
         setup = {"seconds_to_start_nodes": round(started, 1), "node_ready_s": ready,
                  "seconds_until_peer_exchange_connected_all": round(px, 1),
                  "p2p_call_ms": await p2p_round_trips(s, nodes.urls)}  # fmt: skip
@@ -711,9 +719,15 @@ async def measure(
                 nodes.signal(signal.SIGUSR1)
                 meter.start()
                 targets = [rng.randrange(n) for _ in orders]
+                stop, flooding = asyncio.Event(), None
+                if flooder is not None:
+                    flooding = asyncio.create_task(flooder.run(stop))
                 p = await post_paced(s, nodes.urls, orders, targets, rate, args.concurrency, raw)
+                stop.set()
+                tally = {} if flooding is None else await flooding
+                p["flood"] = tally
                 accepted = sum(1 for c in p["status"].values() if c == 201)
-                total += accepted
+                total += accepted + tally.get("accepted", 0)  # (its orders reach every node)
                 drained = await wait_until(
                     lambda total=total, behind=set(range(n)): caught_up(behind, total),
                     timeout=args.drain,
@@ -752,10 +766,15 @@ async def measure(
                              "cores_per_node": round(idle_cores / n, 4)}  # fmt: skip
         if raw is not None:
             raw.close()
+        if flooder is not None:
+            await flooder.stop()
     for rate, p, h0, h1, cpu, drained, trace in windows:
         run = {**analyse(n, rate, p, data, h0, h1, cpu, drained, args), **setup}
         run["peer_requests"] = peer_requests(h0, h1)
         run["peer_refusals"] = peer_refusals(h0, h1)
+        if flood:  # (peers81: the flooder's own refusals, and the honest peers')
+            run["flood"] = p["flood"]
+            run["peer_refusals"] = split(run["peer_refusals"], p["flood"])
         run["runnable_trace"] = trace
         out.append(run)
     return out
@@ -1171,6 +1190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from sdex.devnet import deploy_devnet, dev_keys
 
     makers = list(range(MAX_NODES, MAX_NODES + args.makers))
+    flood_makers = list(range(MAX_NODES + args.makers, MAX_NODES + args.makers + FLOOD_MAKERS))
     per_run = WARMUP + sum(orders_in_window(r, args) for r in args.rate)
     if per_run > 900 * len(makers):
         raise SystemExit(f"{per_run} orders need more than --makers {args.makers} (1,000 each)")
@@ -1187,7 +1207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             # Hardhat funds its first 20 accounts with ETH only (hardhat.config.js): give the
             # others gas money, then deploy and fund/approve every account as `Devnet` does.
-            count = MAX_NODES + args.makers
+            count = MAX_NODES + args.makers + (FLOOD_MAKERS if args.flood else 0)
             for key in dev_keys(count)[20:]:
                 rpc.call("hardhat_setBalance", address_of(key), hex(10_000 * 10**18))
             deployment = deploy_devnet(rpc, hardhat.url, count)
@@ -1221,7 +1241,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             "bench_poster": [os.getpid()],
                         }
                     )
-                    runs = asyncio.run(measure(n, nodes, phases, warm, args, meter, run_dir))
+                    flood = None
+                    if args.flood:
+                        flood = [b for _, b in signer.bodies(args.flood_orders, flood_makers)]
+                    runs = asyncio.run(measure(n, nodes, phases, warm, args, meter, run_dir, flood))
                 finally:
                     nodes.stop()
                 for r in runs:
@@ -1456,6 +1479,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--makers", type=int, default=24, help="dev accounts that sign the orders")
     ap.add_argument("--seeds", choices=["bootstrap", "chain", "full"], default="bootstrap")
     ap.add_argument("--drain", type=float, default=45.0, help="seconds to wait after posting")
+    ap.add_argument(
+        "--flood", type=int, default=0,
+        help="an admitted peer floods node 0 with this many pushes in flight (bench/flooder.py)",
+    )  # fmt: skip
+    ap.add_argument("--flood-batch", type=int, default=32, help="orders a flooder's push")
+    ap.add_argument("--flood-orders", type=int, default=3000, help="the flooder's orders, cycled")
     ap.add_argument("--profile", type=Path, help="run the nodes under cProfile, files here")
     ap.add_argument("--sample", action="store_true", help="with --profile: sample instead")
     ap.add_argument("--write", type=Path, help="update the gossip section of this markdown file")

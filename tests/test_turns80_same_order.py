@@ -51,8 +51,12 @@ async def play(
     per_key: int,
     calls: list[tuple[list[str], int, int, tuple[str, int] | None]],
     bounds: dict[str, list[int]] | None,
+    ceiling: bool = False,
 ) -> Run:
-    """The script against ``cls``: what each call saw, in the order seen."""
+    """The script against ``cls``: what each call saw, in the order seen. ``ceiling``: the
+    indexed ``Turns`` told the most each key's bound may be (3 for a key in ``bounds``,
+    ``per_key`` for the others: peers81, only the keys below it, or whose room came back,
+    asked at a pass)."""
     run, clock = Run(), [0]
 
     def limit(key: str) -> int:
@@ -61,7 +65,10 @@ async def play(
         steps = bounds[key]
         return steps[clock[0] // 3 % len(steps)]
 
-    turns = cls(per_key, limit)
+    def most(key: str) -> int:
+        return 3 if bounds is not None and key in bounds else per_key
+
+    turns = cls(per_key, limit, most) if ceiling and cls is Turns else cls(per_key, limit)
     timeouts: dict[int, asyncio.Timeout] = {}
 
     async def call(i: int, keys: list[str], hold: int) -> None:
@@ -120,6 +127,7 @@ def test_the_indexed_turns_serve_what_the_walk_served(
     walk = asyncio.run(play(WalkTurns, per_key, calls, bounds))
     indexed = asyncio.run(play(Turns, per_key, calls, bounds))
     assert indexed.log == walk.log
+    assert asyncio.run(play(Turns, per_key, calls, bounds, ceiling=True)).log == walk.log
 
 
 def test_the_same_with_many_calls_and_many_kept() -> None:
@@ -141,3 +149,5 @@ def test_the_same_with_many_calls_and_many_kept() -> None:
         indexed = asyncio.run(play(Turns, 1 + seed % 3, calls, bounds))
         assert walk.passed_most >= OVERTAKEN_MOST  # (calls kept turns in this script)
         assert indexed.log == walk.log, seed
+        ceiling = asyncio.run(play(Turns, 1 + seed % 3, calls, bounds, ceiling=True))
+        assert ceiling.log == walk.log, seed

@@ -73,9 +73,24 @@ class Turns:
     """At most ``limit(key)`` turns of one key at once (default ``per_key``); waiting calls
     served in their order, each once every key it asks for has a turn free."""
 
-    def __init__(self, per_key: int, limit: Callable[[str], int] | None = None) -> None:
+    def __init__(
+        self,
+        per_key: int,
+        limit: Callable[[str], int] | None = None,
+        ceiling: Callable[[str], int] | None = None,
+    ) -> None:
         self.per_key = max(1, per_key)
         self._limit = limit
+        self._ceiling = ceiling
+        """The most ``limit(key)`` may ever be (None: not known, every parked key's bound is
+        asked at each pass; ``limit`` None: ``per_key``)."""
+        if limit is None:
+            self._ceiling = lambda _key: self.per_key
+        self._changed: set[str] = set()
+        """Keys whose room came back since the last pass (a turn ended, a call keeping one
+        of its turns left)."""
+        self._low: set[str] = set()
+        """Keys whose bound, when last asked, was below their ceiling (it may rise unseen)."""
         self._busy: dict[str, int] = {}
         """Turns taken, per key (a key with none: absent)."""
         self._waiting: dict[_Wait, tuple[str, ...]] = {}
@@ -151,6 +166,7 @@ class Turns:
 
     def _end(self, keys: tuple[str, ...]) -> None:
         """``keys``' turns ended: the waiting calls whose keys are all free now take them."""
+        self._changed.update(keys)
         for k in keys:
             left = self._busy[k] - 1
             if left:
@@ -182,6 +198,7 @@ class Turns:
         for k in w.keys:
             if w.keeping:
                 _drop(self._kept, k, w.place)
+                self._changed.add(k)
             else:
                 passable = self._open[k]
                 del passable[w]
@@ -194,7 +211,13 @@ class Turns:
         for its m free turns: so for a prefix of the calls asking for it)."""
         kept = self._kept.get(key)
         before = kept.bisect_left(place) if kept is not None else 0
-        return self._busy.get(key, 0) + before < self.limit(key)
+        bound = self.limit(key)
+        if self._ceiling is not None:
+            if bound < self._ceiling(key):
+                self._low.add(key)
+            else:
+                self._low.discard(key)
+        return self._busy.get(key, 0) + before < bound
 
     def _full(self, w: _Wait) -> str | None:
         """The first of ``w``'s keys without a turn for it (None: it goes)."""
@@ -215,7 +238,8 @@ class Turns:
         now = self._passes
         ahead: list[tuple[int, str | None]] = [(w.place, None) for w in self._fresh]
         self._fresh.clear()
-        for k, parked in self._parked.items():  # (a key's room back, or its bound risen)
+        for k in self._room_back():  # (a key's room back, or its bound risen)
+            parked = self._parked[k]
             if self._fits(parked[0], k):
                 ahead.append((parked[0], k))
         heapq.heapify(ahead)
@@ -248,6 +272,22 @@ class Turns:
                     if not passable:
                         del self._open[k]
                     self._kept.setdefault(k, SortedList()).add(x.place)
+
+    def _room_back(self) -> list[str]:
+        """The parked keys that may have a turn for their first parked call now: those whose
+        room came back since the last pass, and those whose bound may have risen (below
+        their ceiling when last asked; without a ceiling, all). peers81: every parked key's
+        bound was asked at every pass (200 parked keys: 77-95 us a read; each of a mass
+        cancel's calls a pass, so it was quadratic). A key full for its first parked call at
+        a pass stays so until its room comes back or its bound rises: calls only take turns
+        and keep them meanwhile, and a call parked on it later, or first now, is one its
+        pass found it full for, or comes after that one (more kept before it)."""
+        changed, self._changed = self._changed, set()
+        if self._ceiling is None:
+            return list(self._parked)
+        parked = self._parked
+        self._low = low = {k for k in self._low if k in parked}  # (no longer parked: out)
+        return [k for k in changed | low if k in parked]
 
     def _give(self, w: _Wait, crossed: list[_Wait]) -> None:
         """``w`` takes its turns; the calls it passed count it (``crossed``: those it made

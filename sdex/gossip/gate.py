@@ -137,13 +137,16 @@ def intake_spent(
     of a group's: ``sdex.gossip.checks``): its sender's budget pays for them
     (``metered.intake_tokens``), all strangers' the strangers' one (gossip78: the intake is
     the node's shared work, done free for any pusher, so one admitted peer's pushes of
-    valid but worthless orders took the loop from every other peer's and the wallets')."""
+    valid but worthless orders took the loop from every other peer's and the wallets'); an
+    admitted pusher's charge is forgiven while it is alike the other pushers' (peers81:
+    ``sdex.gossip.alike``, honest relays of a saturated node)."""
     peers = app[PEER_LIMITER_KEY]
     crowded = gossip.peer_costs.crowding.now()
     cost = intake_tokens(seconds, orders, peers.rate, crowded, on_loop)  # (flood80: on_loop)
     gossip.peer_costs.intake(seconds, orders, cost)
     if gossip.peers.get(sender) is not None:
-        peers.charge(sender, cost)
+        if not gossip.peer_costs.pushers.forgive(sender, cost):  # (alike: peers81)
+            peers.charge(sender, cost)
     else:
         app[STRANGER_LIMITER_KEY].charge(STRANGERS, cost)
 

@@ -143,3 +143,9 @@ class ReadKeys:
         if kind == "one":
             return ONE_READS
         return UNPROVEN_READS if key == UNPROVEN else MAKER_READS
+
+    def ceiling(self, key: str) -> int:
+        """The most ``limit(key)`` may ever be (a maker's rises to ``MAKER_READS`` when its
+        record is made or its lapse ends, unseen: ``Turns`` asks only such keys' bounds at
+        every pass, peers81)."""
+        return MAKER_READS if key.startswith("maker:") else self.limit(key)

@@ -316,7 +316,7 @@ class Eip1271Batcher(StateBatcher):
         self.keys = ReadKeys()
         """Whose turns a read takes, and their bounds (``sdex.ingest.readturns``; the node
         gives ``recorded``: a maker with an open order here)."""
-        self.turns = Turns(MAKER_READS, self.keys.limit)
+        self.turns = Turns(MAKER_READS, self.keys.limit, self.keys.ceiling)
         """Reads in flight per maker, submitter and pool (``ReadKeys``)."""
         self._whose: dict[asyncio.Future[OrderState], str] = {}
         """The submitter of each order waiting for its window's read (``SUBMITTER``)."""

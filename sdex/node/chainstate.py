@@ -138,7 +138,8 @@ class NodeChainState(NodeRejudge):
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
         readbudget.uncredit_trades(self.gossip, self._sources(changes.reverted))  # (peers79)
         fee = (self.config.fee_recipient, self.config.fee_bps)  # (peers80: only fills paid)
-        paid = readbudget.paid_here(changes.fills, self._order_of, fee)
+        least = self.config.limits.minimum  # (peers81: a fill of the least order at least)
+        paid = readbudget.paid_here(changes.fills, self._order_of, fee, least)
         readbudget.credit_trades(self.gossip, self._sources(paid))  # (sybil78)
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)

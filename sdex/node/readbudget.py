@@ -312,21 +312,29 @@ PEER_SOURCE = "peer:"
 
 
 def paid_here(
-    fills: Sequence[FillEvent], order_of: Callable[[bytes], Order | None], fee: tuple[str, int]
+    fills: Sequence[FillEvent],
+    order_of: Callable[[bytes], Order | None],
+    fee: tuple[str, int],
+    minimum: Callable[[str], int] = lambda _token: 0,
 ) -> list[FillEvent]:
     """Of ``fills``, those whose match paid this node its fee (``fee``: its feeRecipient and
     basis points, ``NodeConfig.fee_bps``): the fill or its match's other fill (``_mates``,
     paired in log order) paid this node's fee recipient a fee from an order held here
     (``order_of``) that asks at least this node's fee on what its maker receives (as
-    ``sdex.ingest.rules`` holds a wallet's order to it). Only these credit a trade
-    (``credit_trades``); a node that asks no fee credits none.
+    ``sdex.ingest.rules`` holds a wallet's order to it), for a fill of at least this node's
+    ``minimum`` of that token (``Limits.minimum``, ``--min-amount``): at least the fee this
+    node's least order pays. Only these credit a trade (``credit_trades``); a node that asks
+    no fee credits none.
 
     peers80: every fill was credited, and a sybil key that pushed an ask of one of its
     accounts and posted the crossing bid from another to a node asking no fee ranked first
     for ``TRADED_SECONDS``, the settlement's gas paid by that node's operator (or any other
     relayer's): a self-trade costs its maker nothing but the fees, so a credit is given only
-    for the fees this node was paid, what its operator asks for a settlement (with the
-    node's minimums, ``Limits.min_amounts``, the least a trade can pay)."""
+    for the fees this node was paid, what its operator asks for a settlement. peers81: the
+    node's minimums bound the orders it holds, not a fill; a direct ``fillOrder`` by the
+    sybil's other account of a few base units of its fee-paying order paid a fee of a few
+    units (wei of WETH) and bought the same hour. A token with no minimum set (``sdex node``
+    sets one for every listed token) asks only a fee above nothing."""
     recipient, bps = fee[0].lower(), fee[1]
     if bps <= 0:
         return []
@@ -335,7 +343,11 @@ def paid_here(
         if f.fee <= 0 or f.fee_recipient.lower() != recipient:
             return False
         o = order_of(f.order_hash)
-        return o is not None and o.fee_amount >= o.taker_amount * bps // 10_000
+        return (
+            o is not None
+            and o.fee_amount >= o.taker_amount * bps // 10_000
+            and f.taker_filled >= minimum(o.taker_token.lower())
+        )
 
     by_tx: dict[tuple[int, str], list[FillEvent]] = {}
     for f in fills:
