@@ -13,6 +13,9 @@ from sdex.chain.tx import OUT_OF_GAS
 from sdex.errors import ContractRevert, RpcError
 from sdex.order import SignedOrder
 
+Tag = str | dict[str, str]
+"""A block named for a read: a number's or a tag's string, or ``{"blockHash": ...}``."""
+
 CALL_GAS = 25_000_000
 """Gas each ``getOrderStates`` call is given: below what providers allow a call (geth's
 ``--rpc.gascap`` 50M, a block's 30M), so a read behaves alike on every chain. A contract
@@ -79,10 +82,27 @@ class StateBatcher:
             out.extend(await self._order_states(orders[i : i + self.chunk], hex(block)))
         return out
 
+    async def get_many_in(
+        self, orders: Sequence[SignedOrder], block: int, block_hash: str
+    ) -> list[OrderState]:
+        """``get_many`` as of the block of hash ``block_hash`` (number ``block``), named by
+        its hash (EIP-1898): a chain that does not hold that block answers an error, not
+        its own state (doubt82: a start in a chain doubt read the stored orders at
+        "latest", and another chain's "cancelled" closed an order for good)."""
+        out: list[OrderState] = []
+        for i in range(0, len(orders), self.chunk):
+            out.extend(await self._read_in(orders[i : i + self.chunk], block, block_hash))
+        return out
+
+    async def _read_in(
+        self, orders: Sequence[SignedOrder], block: int, block_hash: str
+    ) -> list[OrderState]:
+        return await self._order_states(orders, {"blockHash": block_hash})
+
     async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
         return await self._order_states(orders, "latest")
 
-    async def _order_states(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
+    async def _order_states(self, orders: Sequence[SignedOrder], tag: Tag) -> list[OrderState]:
         """One ``getOrderStates`` ``eth_call`` at block ``tag``, its rows checked; a call
         that runs out of ``call_gas`` (contract makers' rows) is read again in halves, down
         to one order (whose read cannot: at most a few hundred thousand gas)."""
@@ -97,7 +117,7 @@ class StateBatcher:
         first = await self._order_states(orders[:half], tag)
         return first + await self._order_states(orders[half:], tag)
 
-    async def _order_states_call(self, orders: Sequence[SignedOrder], tag: str) -> list[OrderState]:
+    async def _order_states_call(self, orders: Sequence[SignedOrder], tag: Tag) -> list[OrderState]:
         ex = self.exchange
         data = "0x" + ex.encode_order_states(orders).hex()
         tx = {"to": ex.address, "data": data, "gas": hex(self.call_gas)}

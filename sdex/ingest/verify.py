@@ -56,7 +56,7 @@ from sdex.ingest.ecrecover import signer_of
 from sdex.ingest.readturns import CONTRACT_CONNECTIONS as CONTRACT_CONNECTIONS
 from sdex.ingest.readturns import MAKER_READS, SUBMITTER, ReadKeys
 from sdex.ingest.readturns import REST as REST
-from sdex.ingest.states import StateBatcher
+from sdex.ingest.states import StateBatcher, Tag
 from sdex.mirror import Mirror
 from sdex.order import SignedOrder
 
@@ -417,9 +417,18 @@ class Eip1271Batcher(StateBatcher):
     async def _read(self, orders: Sequence[SignedOrder]) -> list[OrderState]:
         return await self._read_at(orders, await self._latest()) if orders else []
 
-    async def _read_at(self, orders: Sequence[SignedOrder], block: int) -> list[OrderState]:
+    async def _read_in(
+        self, orders: Sequence[SignedOrder], block: int, block_hash: str
+    ) -> list[OrderState]:
+        return await self._read_at(orders, block, {"blockHash": block_hash}) if orders else []
+
+    async def _read_at(
+        self, orders: Sequence[SignedOrder], block: int, named: Tag | None = None
+    ) -> list[OrderState]:
+        """Verdicts read at block ``block`` (``named``: the block as asked, by default its
+        number), cached as of it."""
         m = self.mirror
-        tag = hex(block)
+        tag = hex(block) if named is None else named
         states = await self._order_states(orders, tag)
         # untracked makers' code at the same block: a valid verdict's, to track it; an
         # invalid one's, to tell a contract's answer (no peer's bad faith: review78)

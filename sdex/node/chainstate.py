@@ -32,9 +32,10 @@ from sdex.node.registry import Record
 from sdex.node.rejudge import NodeRejudge, restart_reason
 from sdex.node.verdicts import _message
 from sdex.node.views import _stored_fills
-from sdex.order import Order, bitmap_nonce
+from sdex.order import Order, SignedOrder, bitmap_nonce
 from sdex.store import StoredFill
 from sdex.watch import BlockChanges
+from sdex.watch.blocks import ZERO_HASH
 
 T = TypeVar("T")
 
@@ -394,11 +395,7 @@ class NodeChainState(NodeRejudge):
                     by_hash[so.hash] = st
         unread = [so for so in plain if so.hash not in by_hash]
         self.reloaded_from_chain = len(unread)
-        read = zip(
-            unread + contract,
-            await self.batcher.get_many(unread) + await self.contract_sigs.get_many(contract),
-            strict=True,
-        )
+        read = zip(unread + contract, await self._stored_states(unread, contract), strict=True)
         by_hash.update((so.hash, st) for so, st in read)
         states = [by_hash[r.signed.hash] for r in stored]
         now = self.chain_time()  # (expired by the chain's clock: landing49)
@@ -426,6 +423,45 @@ class NodeChainState(NodeRejudge):
                     self.registry.book_closed(rec.signed.hash, RemovalReason.DUST, state.filled)
         self._persist_open()
 
+    async def _stored_states(
+        self, plain: list[SignedOrder], contract: list[SignedOrder]
+    ) -> list[OrderState]:
+        """(``_reload_orders``) The chain's word on the stored orders the saved mirror cannot
+        judge: at "latest"; while the chain's identity is in doubt, at the mirror's head named
+        by its hash (EIP-1898), which another chain does not hold and cannot answer for.
+        doubt82: read at "latest" in a doubt, another chain's "filled" or "cancelled"
+        closed an acknowledged order for good, and ``Mirror.learn`` kept that chain's funds.
+        An error (another chain's backend, a balancer's turn) is asked again, ``DOUBT_READS``
+        times at most, the pause doubled from ``DOUBT_READ_STEP``; then the start fails (its
+        orders kept as stored: the next start reads them again)."""
+        head = self.mirror.head
+        if not (why := self.mirror.doubt.held) or head is None or head.hash == ZERO_HASH:
+            return await self.batcher.get_many(plain) + await self.contract_sigs.get_many(contract)
+        pause = DOUBT_READ_STEP
+        for _ in range(DOUBT_READS - 1):
+            try:
+                return await self._states_in(plain, contract, head.number, head.hash)
+            except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+                log.warning("stored orders not read at block %d in doubt (%s): %s; again",
+                            head.number, why, e)  # fmt: skip
+            await asyncio.sleep(pause)
+            pause *= 2
+        return await self._states_in(plain, contract, head.number, head.hash)
+
+    async def _states_in(
+        self, plain: list[SignedOrder], contract: list[SignedOrder], block: int, block_hash: str
+    ) -> list[OrderState]:
+        """``plain``'s and ``contract``'s states at the block of hash ``block_hash``."""
+        states = await self.batcher.get_many_in(plain, block, block_hash)
+        return states + await self.contract_sigs.get_many_in(contract, block, block_hash)
+
+
+DOUBT_READS = 5
+"""Reads a start in a chain doubt makes at most of the stored orders the saved mirror cannot
+judge, at the mirror's head by its hash (``_stored_states``): an endpoint that flaps between
+two chains answers ours at one of them, maybe."""
+DOUBT_READ_STEP = 0.5
+"""Seconds before the second such read (doubled before each next: 7.5 s in all)."""
 
 SLICE = 0.02
 """Seconds a node's start works through its stored orders before it gives its loop a turn

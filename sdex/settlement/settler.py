@@ -353,6 +353,7 @@ class Settler(BatchTx):
             self.in_flight.add(tx.tx_hash)
             self.ours.add(tx.tx_hash)
             self.signed_views[tx.tx_hash] = (view, tx)
+            self.adopted_into(tx)  # (the lane's next nonce past it: doubt82)
             if self.mirror is not None:
                 self.mirror.expect(tx.tx_hash)
         self.signed_out.update((id(m), m) for m in batch)

@@ -68,6 +68,10 @@ class SigningLane:
     mined_past = 0
     """One past the highest nonce of the lane's transactions it saw mined (``mined``), or
     the lowest count it believed since (``_believed``)."""
+    in_flight: set[str]
+    _adopted_at: dict[str, int] | None = None
+    """Rows a start adopted into the lane (``adopted_into``), by hash, with their nonces:
+    the lane's next nonce is past each while it is in flight (``_past_adopted``)."""
     doubt_holds = 0
     _unheld: asyncio.Event
     """Set when the lane's holds may have ended (``Settler.wake``): ``_undoubted`` looks."""
@@ -248,13 +252,30 @@ class SigningLane:
                 self._nonce_view, self._nonce_undos = view, self.undos
             if self.sender.next_nonce is None:
                 await self._sends_ended()
-                self.sender.learn_nonce(await self._count())
+                self.sender.learn_nonce(self._past_adopted(await self._count()))
                 continue  # (the view asked again after these awaits)
             with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
                 if self.sender.next_nonce is not None:
                     if check is not None:
                         check()
                     return self.sender.sign(to, data, gas, fees=fees)
+
+    def adopted_into(self, tx: SignedTx) -> None:
+        """``tx``, a row a previous run signed, adopted into the lane (``Settler.adopt``)."""
+        if self._adopted_at is None:
+            self._adopted_at = {}
+        self._adopted_at[tx.tx_hash] = tx.nonce
+
+    def _past_adopted(self, count: int) -> int:
+        """The lane's next nonce: the chain's pending ``count``, or one past each row a start
+        adopted that is still in flight if higher. doubt82: Hardhat's pending count leaves
+        out a pooled transaction whose fee cap is below the next block's base fee; the lane
+        signed its next settlement at an adopted row's nonce, refused as underpriced, and
+        the cancel then sent at that nonce could displace the adopted settlement."""
+        if not (at := self._adopted_at):
+            return count
+        self._adopted_at = at = {t: n for t, n in at.items() if t in self.in_flight}
+        return max(count, *(n + 1 for n in at.values())) if at else count
 
     async def _count(self) -> int:
         """The lane's pending count on the chain behind the URL that holds the node's view
