@@ -108,8 +108,23 @@ MAX_BAD_NAMED = 1024
 _BAD: set[str] = set()
 
 
-def own_fill(**fields: Any) -> StoredFill:
-    """A fill of the node's own settlement (``Exchange.fills_as``): stored as such at once,
-    not decoded as a ``FillEvent`` and copied into a ``StoredFill`` (two frozen objects a
-    fill, four a settled match; anvil50)."""
-    return StoredFill(**fields, ours=True)
+def own_fill(
+    order_hash: bytes,
+    maker: str,
+    taker: str,
+    maker_filled: int,
+    taker_filled: int,
+    fee_recipient: str,
+    fee: int,
+    block_number: int,
+    tx_hash: str,
+    log_index: int,
+) -> StoredFill:
+    """A fill of the node's own settlement (``Exchange.fills_as``: its fields in
+    ``FillEvent``'s order, given by position, ~0.7 us a fill less than by name; anvil81):
+    stored as such at once, not decoded as a ``FillEvent`` and copied into a ``StoredFill``
+    (two frozen objects a fill, four a settled match; anvil50)."""
+    return StoredFill(
+        order_hash, maker, taker, maker_filled, taker_filled, fee_recipient, fee,
+        block_number, tx_hash, log_index, True,
+    )  # fmt: skip

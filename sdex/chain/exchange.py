@@ -291,8 +291,9 @@ class Exchange:
         return self.fills_as(logs, FillEvent)
 
     def fills_as(self, logs: Sequence[Log], make: Callable[..., F]) -> list[F]:
-        """``fills``, each made by ``make`` (by field name): the settler's are the node's
-        stored fills at once (``sdex.storefills.own_fill``), not copied afterwards."""
+        """``fills``, each made by ``make`` (its fields given in ``FillEvent``'s order): the
+        settler's are the node's stored fills at once (``sdex.storefills.own_fill``), not
+        copied afterwards."""
         topic = self._fill_topic
         out = []
         for log in logs:
@@ -302,18 +303,18 @@ class Exchange:
             d = log.data
             if len(d) != 128:
                 raise ChainError(f"an OrderFilled log of {len(d)} data bytes in {log.tx_hash}")
-            out.append(
+            out.append(  # (positional, in ``FillEvent``'s field order: ~0.7 us a fill less)
                 make(
-                    order_hash=t[1],
-                    maker="0x" + t[2][12:].hex(),
-                    taker="0x" + t[3][12:].hex(),
-                    maker_filled=int.from_bytes(d[0:32], "big"),
-                    taker_filled=int.from_bytes(d[32:64], "big"),
-                    fee_recipient="0x" + d[76:96].hex(),
-                    fee=int.from_bytes(d[96:128], "big"),
-                    block_number=log.block_number,
-                    tx_hash=log.tx_hash,
-                    log_index=log.log_index,
+                    t[1],  # order_hash
+                    "0x" + t[2][12:].hex(),  # maker
+                    "0x" + t[3][12:].hex(),  # taker
+                    int.from_bytes(d[0:32], "big"),  # maker_filled
+                    int.from_bytes(d[32:64], "big"),  # taker_filled
+                    "0x" + d[76:96].hex(),  # fee_recipient
+                    int.from_bytes(d[96:128], "big"),  # fee
+                    log.block_number,
+                    log.tx_hash,
+                    log.log_index,
                 )
             )
         return out

@@ -138,6 +138,8 @@ def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
     addresses: dict[object, str] = {}
     words: dict[str, bytes] = {}  # (each topic's text checked and read once: see below)
     out = []
+    new_log = tuple.__new__  # (a ``Log`` made as its tuple: no Python ``__new__`` a log)
+    hex_ = _hex
     for raw in raws:
         b, tx, a = raw["blockNumber"], raw["transactionHash"], raw["address"]
         block_number = blocks.get(b) if type(b) is str else None
@@ -151,28 +153,28 @@ def logs_from_rpc(raws: list[dict[str, Any]]) -> list[Log]:
         log_index = int(raw["logIndex"], 16)
         if not 0 <= log_index < 1 << 63:
             raise ValueError(f"a log at block {block_number}, index {log_index}")
-        out.append(
-            Log(
-                address,
-                _topics_seen(raw["topics"], words),
-                data_of(raw["data"]),
-                block_number,
-                tx_hash,
-                log_index,
-            )
-        )
+        # (``_topics_seen`` and ``data_of`` written out: the same checks, no call a log)
+        ts = raw["topics"]
+        if type(ts) is not list or len(ts) > 4:
+            topics = topics_of(ts)  # (its error)
+        else:
+            topics = []
+            for t in ts:
+                w = words.get(t) if type(t) is str else None
+                if w is None:  # (``topics_of``'s check of one topic, then its error)
+                    if (
+                        type(t) is str
+                        and len(t) == 66
+                        and t[:2] == "0x"
+                        and len(b := hex_(t[2:])) == 32
+                    ):
+                        w = b
+                    else:
+                        w = topics_of([t])[0]
+                    words[t] = w
+                topics.append(w)
+        d = raw["data"]
+        if type(d) is not str or d[:2] != "0x" or 2 * len(data := hex_(d[2:])) != len(d) - 2:
+            data = data_of(d)  # (its error)
+        out.append(new_log(Log, (address, topics, data, block_number, tx_hash, log_index)))
     return out
-
-
-def _topics_seen(raw: object, words: dict[str, bytes]) -> list[bytes]:
-    """``topics_of(raw)``, each topic text read (and checked) once into ``words``."""
-    if type(raw) is not list or len(raw) > 4:
-        return topics_of(raw)  # (its error)
-    topics = []
-    for t in raw:
-        b = words.get(t) if type(t) is str else None
-        if b is None:
-            b = topics_of([t])[0]
-            words[t] = b
-        topics.append(b)
-    return topics

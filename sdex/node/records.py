@@ -319,21 +319,29 @@ class NodeState:
         being as it forms, at its signature, and again right before its send (held79's
         ``unsendable``; revert79's ``_recheck`` too with a watcher): those later looks find
         its matches signed, which clears no mark meant for an unsigned one."""
-        records = self.records
+        records, doomed, mirror = self.records, self._doomed, self.mirror
         landing = self.soonest_landing()
+        # (``gone_on_chain`` written out, the mirror's maps read once a call: anvil81)
+        filled, cancelled, min_salt = mirror.filled, mirror.cancelled, mirror.min_salt
         out: dict[int, str] = {}
         for i, m in enumerate(batch):
-            if self._doomed.pop(id(m), None) is not None:  # (found at fault by its diagnosis)
+            if doomed and doomed.pop(id(m), None) is not None:  # (at fault: its diagnosis)
                 out[i] = DOOMED_WHY
                 continue
             for so in (m.resting, m.incoming):
-                rec = records.get(so.hash)
+                h, o = so.hash, so.order
+                rec = records.get(h)
                 if rec is not None and (
                     rec.cancel_signature is not None or rec.status is OrderStatus.CANCELLED
                 ):
                     out[i] = WITHDRAWN_WHY
                     break
-                if so.order.expiry <= landing or self.gone_on_chain(so):
+                if (
+                    o.expiry <= landing
+                    or filled.get(h, 0) >= o.maker_amount
+                    or h in cancelled
+                    or o.salt < min_salt.get(o.maker, 0)
+                ):
                     out[i] = WITHDRAWN_WHY
                     break
         return out

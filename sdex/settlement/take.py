@@ -71,6 +71,10 @@ def take(
     return queue[:size], submitted[:size], queue[size:], submitted[size:]
 
 
+_NO_ORDER = object()
+"""No order's hash: found only in a hold of every order (``sdex.node.gate.EVERY_ORDER``)."""
+
+
 def held_back(
     queue: list[Match], submitted: list[float], held: Held | None
 ) -> tuple[list[Match], list[float], list[Match], list[float]]:
@@ -82,6 +86,8 @@ def held_back(
     hashes = frozenset() if held is None or not queue else held()
     if not hashes:
         return queue, submitted, [], []
+    if _NO_ORDER in hashes:  # (a hold of every order, e.g. a block not applied yet: each
+        return [], [], list(queue), list(submitted)  # back, none asked; anvil81)
     back = [i for i, m in enumerate(queue) if m.resting.hash in hashes or m.incoming.hash in hashes]
     if not back:
         return queue, submitted, [], []
