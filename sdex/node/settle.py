@@ -192,7 +192,11 @@ class NodeSettlement(NodeHolds):
             if loaded is None:  # (unread: it may have landed; not held twice)
                 self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
                 continue
-            unread, got = bool(doubt()) or unread_all, None
+            # (rows a doubt at the reconcile kept to await with it, the doubt ended since:
+            # read as in the doubt, review81b: the latest's receipt alone read, none, and an
+            # earlier one's landed before the start counted again by its wait, a false fill)
+            earlier = self.settler.replaced_rows.get(row.tx_hash, ())
+            unread, got = bool(doubt()) or unread_all or bool(earlier), None
             try:
                 got = None if unread else await landed(self.settler, row.tx_hash)
             except Exception as e:  # (review81: given up, its orders were matched again)
@@ -202,7 +206,6 @@ class NodeSettlement(NodeHolds):
             if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
                 got, head = None, self.mirror.head
                 at = loaded if head is None else head.number  # (the mirror's: ours)
-                earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
                 self._unread = {**self._unread, **{t.tx_hash: at for t in (*earlier, row)}}
             if got is not None and got.block_number <= loaded:
                 log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
