@@ -173,7 +173,7 @@ class NodeSettlement(NodeHolds):
         so once its receipt is taken (``counted_at_start``: not applied twice), the head not
         asked (doubt81: maybe another chain's); so is one whose receipt read failed, and each
         when the head read failed and the mirror has one (review81, doubt81: given up, its
-        orders matched again while its bytes were pooled: both landed, a paid revert)."""
+        orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b."""
         if not pooled:
             return
         doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
@@ -192,10 +192,7 @@ class NodeSettlement(NodeHolds):
             if loaded is None:  # (unread: it may have landed; not held twice)
                 self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
                 continue
-            # (rows a doubt at the reconcile kept to await with it, the doubt ended since:
-            # read as in the doubt, review81b: the latest's receipt alone read, none, and an
-            # earlier one's landed before the start counted again by its wait, a false fill)
-            earlier = self.settler.replaced_rows.get(row.tx_hash, ())
+            earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
             unread, got = bool(doubt()) or unread_all or bool(earlier), None
             try:
                 got = None if unread else await landed(self.settler, row.tx_hash)
