@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 
 import sdex.node.core as core
+from sdex.settlement.reconcile import MARK_REFUSED
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_doubt81_replaced_rows import replaced_and_mined, statuses
+from tests.test_doubt81_replaced_rows import replaced_and_mined, start_in_doubt, statuses
 from tests.test_held79_doubt_settlements import WHY, proven
 from tests.test_node import E6, E18
 from tests.test_review66_adopt_landed import OPERATOR
+from tests.test_settle80_withdrawn_restart import locked_db
 
 
 def doubt_through_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,3 +71,39 @@ async def test_a_replaced_row_landed_is_not_counted_twice_once_the_doubt_ended(
         await wait_for(lambda: statuses(cfg.db).get(first.tx_hash) == "mined", timeout=60)
     rows = statuses(cfg.db)
     assert rows[first.tx_hash] == "mined" and rows[again.tx_hash] == "dropped", rows
+
+
+async def test_a_refused_mark_of_an_unread_row_is_written_again(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """doubt81's not-adoptable start in doubt (the first row filled both orders in full
+    before the start): both rows given up unread, dropped at once, to be marked as their
+    receipts say once the chain is proven ours (``mark_unread``). The store is locked from
+    another connection as the doubt is proven: the first's mark is refused (past the
+    writer's busy timeout). Once the lock is let go the first is marked ``mined`` (before,
+    the refusal ended the task that marks them, silently: the first stayed ``dropped``,
+    its row saying it never went, and any row after it was never marked)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    _, _, first, again = await replaced_and_mined(c, cfg.db, 2 * E18)
+    start_in_doubt(monkeypatch)
+    async with running_node(cfg) as (node, _api):
+        s = node.settler
+        assert node.mirror.doubt.held and s.adopted == 0  # (its orders closed: not adoptable)
+        marking = next(t for t in node._tasks if t.get_name() == "unread rows")
+        await wait_for(lambda: statuses(cfg.db).get(first.tx_hash) == "dropped", timeout=30)
+        lock = locked_db(cfg.db)
+        try:
+            proven(node.mirror.doubt)
+
+            def refused() -> bool:  # (the first's mark, on the lock past the busy timeout)
+                return marking.done() or MARK_REFUSED in caplog.text
+
+            await wait_for(refused, timeout=60)
+        finally:
+            lock.rollback()
+            lock.close()
+        await wait_for(lambda: statuses(cfg.db).get(first.tx_hash) == "mined", timeout=30)
+        assert not marking.done() or marking.exception() is None
+    rows = statuses(cfg.db)
+    assert rows == {first.tx_hash: "mined", again.tx_hash: "dropped"}, rows
