@@ -93,6 +93,12 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         self.path = str(path)
         self.domain = domain
         self.rebuilt = False
+        self.drops_retried = 0
+        """Refused drops of rows never sent whose time to be written again came
+        (``drop_unsent``: written again, or not if the row was recorded again since)."""
+        self._dropping: dict[str, bool] = {}
+        """Rows never sent whose drop is not committed yet (``drop_unsent``): recorded again
+        since (True), or not."""
         """The database was bound to another deployment (``_bind``): rebuilt empty."""
         self.rejudge_due = False
         """A reset (``reset_chain``, or one ``_bind`` found) whose re-judging of every stored
@@ -209,6 +215,8 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         transaction (settle80: never two pending rows at a nonce, one of them withdrawn: a
         restart sent its bytes again)."""
         now = time.time()
+        if tx_hash in self._dropping:  # (the same bytes signed again: its drop not retried)
+            self._dropping[tx_hash] = True
         row = (tx_hash, nonce, raw_tx, json.dumps(pairs), "pending", now, now)
         sql = "INSERT OR REPLACE INTO settlements VALUES (?,?,?,?,?,?,?)"
         drops = [("dropped", now, h, nonce) for h in given_back]
@@ -251,20 +259,29 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         doubled each time, to ``DROP_AGAIN_MAX``), till it commits or the store closes.
         review81: a drop the store refused (locked past its busy timeout) with nothing signed
         at its nonce since left the row pending for the run: a restart sent its bytes, mined
-        and reverted."""
+        and reverted. Not written again once the row is recorded again (``add_settlement``):
+        review81b, the same bytes signed again at the nonce given back (the same pair matched
+        again, the same fees) were recorded and sent meanwhile, and the retry marked that
+        row ``dropped``, its bytes erased (a kill before it was mined: not adopted, its orders
+        matched again while its bytes were pooled, a paid revert)."""
         wait = DROP_AGAIN if again is None else again
+        self._dropping[tx_hash] = False  # (True once recorded again: not written again)
         fut = self.set_settlement_status(tx_hash, "dropped", urgent=True)
         fut.add_done_callback(lambda f: self._drop_again(tx_hash, f, wait))
         return fut
 
     def _drop_again(self, tx_hash: str, fut: asyncio.Future[Any], again: float) -> None:
-        if fut.cancelled() or fut.exception() is None:
+        if fut.cancelled() or fut.exception() is None or self._dropping.get(tx_hash, True):
+            self._dropping.pop(tx_hash, None)  # (dropped, or recorded again since)
             return
         later = min(2 * again, DROP_AGAIN_MAX)
         with contextlib.suppress(RuntimeError):  # (no loop running: the node stopped)
             asyncio.get_running_loop().call_later(again, self._drop_retry, tx_hash, later)
 
     def _drop_retry(self, tx_hash: str, again: float) -> None:
+        self.drops_retried += 1
+        if self._dropping.pop(tx_hash, True):  # (recorded again meanwhile: its row stands)
+            return
         with contextlib.suppress(StoreError):  # (closed meanwhile: the node stopping)
             self.drop_unsent(tx_hash, again)
 

@@ -173,7 +173,7 @@ class NodeSettlement(NodeHolds):
         so once its receipt is taken (``counted_at_start``: not applied twice), the head not
         asked (doubt81: maybe another chain's); so is one whose receipt read failed, and each
         when the head read failed and the mirror has one (review81, doubt81: given up, its
-        orders matched again while its bytes were pooled: both landed, a paid revert)."""
+        orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b."""
         if not pooled:
             return
         doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
@@ -192,7 +192,8 @@ class NodeSettlement(NodeHolds):
             if loaded is None:  # (unread: it may have landed; not held twice)
                 self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
                 continue
-            unread, got = bool(doubt()) or unread_all, None
+            earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
+            unread, got = bool(doubt()) or unread_all or bool(earlier), None
             try:
                 got = None if unread else await landed(self.settler, row.tx_hash)
             except Exception as e:  # (review81: given up, its orders were matched again)
@@ -202,7 +203,6 @@ class NodeSettlement(NodeHolds):
             if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
                 got, head = None, self.mirror.head
                 at = loaded if head is None else head.number  # (the mirror's: ours)
-                earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
                 self._unread = {**self._unread, **{t.tx_hash: at for t in (*earlier, row)}}
             if got is not None and got.block_number <= loaded:
                 log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)

@@ -51,9 +51,12 @@ from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
 from sdex.settlement.unsettled import unsettleable, withhold
+from sdex.store import StoreError
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
+MARK_REFUSED = "the mark of a row given up unread was refused: written again a second later:"
+"""What ``mark_unread`` logs of a mark the store refused (then read and written again)."""
 RESTART_RECEIPT_WAIT = 10.0
 """Seconds a settlement recorded before a restart and sent again waits for its receipt
 (twice if the pool was mined meanwhile) before it is given up as ``dropped`` (if it lands
@@ -104,9 +107,11 @@ async def mark_unread(
     none). review74a: one that landed before the start ended "dropped", its row saying it
     never went. An answer while a doubt was said (``said`` moved) is asked again; a read
     that fails, again a second later (the row ``dropped`` meanwhile, its bytes never sent
-    again: review81, a stop in the doubt left it pending and the next start sent them). The
-    doubt's end is waited for on its change (``ChainDoubt.wake``, the lane's mirror's), looked
-    at again every ``DOUBT_LOOK`` seconds at most (before: every 0.1 s, watch81)."""
+    again: review81, a stop in the doubt left it pending and the next start sent them), and so
+    is a mark the store refused (review81b: the refusal ended this task, silently, the row
+    and those after it left ``dropped`` though one may have landed). The doubt's end is waited
+    for on its change (``ChainDoubt.wake``, the lane's mirror's), looked at again every
+    ``DOUBT_LOOK`` seconds at most (before: every 0.1 s, watch81)."""
     left = list(tx_hashes)
     wake = lane.mirror.doubt.wake if lane.mirror is not None else asyncio.Event()
     while left:
@@ -126,11 +131,16 @@ async def mark_unread(
             continue
         if doubted() or said() != before:
             continue
-        tx_hash = left.pop(0)
-        if got is None:
-            await lane.store.set_settlement_status(tx_hash, "dropped")
-        else:
-            await record_landed(lane, tx_hash, got)
+        try:
+            if got is None:
+                await lane.store.set_settlement_status(left[0], "dropped")
+            else:
+                await record_landed(lane, left[0], got)
+        except StoreError as e:  # (review81b: it ended the task, the rows left unmarked)
+            log.warning("%s %s: %s", MARK_REFUSED, left[0], e)
+            await asyncio.sleep(1.0)
+            continue
+        left.pop(0)
 
 
 class Unsettleable(ChainError):
