@@ -36,6 +36,9 @@ class HeadsProxy:
     latest: list[Note] = field(default_factory=list)
     """Answers for the next reads of the latest block, in turn, instead of the chain's (a
     balancer's other backend); each taken once."""
+    numbered: dict[int, list[Note]] = field(default_factory=dict)
+    """Answers for the next reads of a block by its number (alone or in a batch), in turn,
+    instead of the chain's (a balancer's stale backend); each taken once."""
     dropped: list[Note] = field(default_factory=list)
     sent: list[Note] = field(default_factory=list)
     """Notifications passed on or sent by the test, in order."""
@@ -112,6 +115,16 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
             if proxy.latest:
                 said = {"jsonrpc": "2.0", "id": msg.get("id"), "result": proxy.latest.pop(0)}
                 return web.Response(body=json.dumps(said).encode(), content_type="application/json")
+        if isinstance(msg, dict) and (said := proxy.numbered.get(numbered(msg), [])):
+            answer = {"jsonrpc": "2.0", "id": msg.get("id"), "result": said.pop(0)}
+            return web.Response(body=json.dumps(answer).encode(), content_type="application/json")
+        if isinstance(msg, list) and any(proxy.numbered.get(numbered(c)) for c in msg):
+            answers = json.loads(await forward(body))
+            by_id = {a.get("id"): a for a in answers}
+            for call in msg:
+                if (said := proxy.numbered.get(numbered(call), [])) and call.get("id") in by_id:
+                    by_id[call.get("id")]["result"] = said.pop(0)
+            return web.Response(body=json.dumps(answers).encode(), content_type="application/json")
         if proxy.visible is not None:
             answer = json.dumps(await lagging(msg, proxy.visible)).encode()
             return web.Response(body=answer, content_type="application/json")
@@ -201,6 +214,15 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
             await ws.close()
         await runner.cleanup()
         await session.close()
+
+
+def numbered(call: dict[str, Any]) -> int:
+    """The block number ``call`` reads the header of (-1: none, or not by number)."""
+    params = call.get("params")
+    if call.get("method") != "eth_getBlockByNumber" or not params:
+        return -1
+    number = str(params[0])
+    return int(number, 16) if number.startswith("0x") else -1
 
 
 def _above(params: list[Any], top: int) -> bool:

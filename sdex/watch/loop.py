@@ -134,6 +134,12 @@ class PollLoop:
         """Whether changes the node has not applied yet are held for the next poll."""
         return False
 
+    def _proving(self) -> bool:
+        """Whether a replaced mark was read as ours and awaits the next poll's agreement
+        (``Watcher._unreplaced``): that poll comes after ``poll_interval``, not the
+        subscribed safety poll's second."""
+        return False
+
     def replaying(self, why: str) -> None:
         """A replay begins (``why``: a chain reset proven, the new chain read from the
         deployment block; a reorg after ``behind``; a catch-up after an outage), a long
@@ -236,7 +242,8 @@ class PollLoop:
                         self._replay = ""
                         self._set_status("ok")
                     self.caught_up.set()
-                    wait = SUBSCRIBED_POLL if self.listening else self.poll_interval
+                    slow = self.listening and not self._proving()
+                    wait = SUBSCRIBED_POLL if slow else self.poll_interval
                 else:
                     wait = backoff
                 # (not ``wait_for``: on 3.11 it swallows a cancel that comes in the turn the

@@ -119,9 +119,10 @@ class Unapplied:
 
     def ours_again(self, head: int) -> None:
         """The block ``replacing`` names is ours after all, the chain's latest our ``head``
-        (proven by the poll that found it unchanged: ``Watcher._unreplaced``): the book is
-        at ``head``, nothing is held for the mark (watch80: it held signing ``BOUND``, then
-        ``/health`` said a let-go and the block unapplied till the next one was applied)."""
+        (proven by ``AGREE`` polls in a row that found it unchanged and read the block as
+        ours: ``Watcher._unreplaced``): the book is at ``head``, nothing is held for the mark
+        (watch80: it held signing ``BOUND``, then ``/health`` said a let-go and the block
+        unapplied till the next one was applied)."""
         self.disproven += 1
         self.caught_up(head)
 
