@@ -55,6 +55,10 @@ class HeadsProxy:
     balancer's lagging one, the feed's ahead of it): a block above it is null, "latest" and
     ``eth_blockNumber`` are it; ``hidden`` counts the blocks answered null."""
     hidden: int = 0
+    late: bool = False
+    """While set, the chain's notifications are queued (``queued``), each passed on by
+    ``deliver`` (a feed that announces every block late)."""
+    queued: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
     _sockets: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
     _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
     _through: int = 0
@@ -73,6 +77,17 @@ class HeadsProxy:
                 sent += 1
         if sent:
             self.sent.append(header)
+        return sent
+
+    async def deliver(self, count: int = 1) -> int:
+        """The oldest ``count`` queued notifications passed on (``late``): how many."""
+        sent = 0
+        while self.queued and sent < count:
+            ws, text = self.queued.pop(0)
+            with suppress(ConnectionError, RuntimeError):
+                await ws.send_str(text)
+                self.sent.append(json.loads(text)["params"]["result"])
+            sent += 1
         return sent
 
     def feeds(self) -> int:
@@ -172,6 +187,9 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
                         note = body["params"]["result"]
                         if not proxy.passes(note):
                             proxy.dropped.append(note)
+                            continue
+                        if proxy.late:
+                            proxy.queued.append((ours, msg.data))
                             continue
                         if proxy.rewrite is not None:
                             note = body["params"]["result"] = proxy.rewrite(note)
