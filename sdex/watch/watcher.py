@@ -278,10 +278,18 @@ class Watcher(Follower):
         marks.refilter(bigger)
 
     async def check_head(self) -> None:
-        """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)"""
-        if (problem := await check_head(self.rpc, self.mirror)) is not None:
+        """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)
+        One proven replaced, its saved blocks undone by the first poll: known and not
+        applied till then (``Unapplied.replaced``), signing held as a running watcher's
+        reorg holds it. watch82: a catch-up poll that failed left nothing known, and the node
+        matched and signed on the replaced head's book till a poll got through."""
+        problem, gone = await check_head(self.rpc, self.mirror)
+        if problem is not None:
             self._set_status("unreachable", problem)
         h = self.mirror.head
+        if gone and h is not None:  # (the book is at it, the chain's another: a reorg)
+            self.unapplied.caught_up(h.number)
+            self.unapplied.replaced(h.number)
         self.resumed = h is not None and problem is None and h.hash != ZERO_HASH
         if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
             try:
