@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from sdex.watch import loop as watch_loop
+from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
 from tests.headsproxy import latest_read
 from tests.nodeutil import wait_for
@@ -106,3 +107,29 @@ async def test_a_late_announcement_taken_for_the_latest_keeps_the_blocks_told_ab
         await proxy.deliver(len(proxy.queued))
         await wait_for(lambda: w.applied is not None and w.applied.hash == cancel["hash"],
                        timeout=WAIT)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("told", "announced", "late", "fresh"),
+    [
+        (None, 5, 0, True),  # (nothing told: on time, the head heard)
+        (4, 5, 0, True),  # (the chain told the block below: on time)
+        (5, 5, 1, False),  # (the chain told it first: late, not fresh)
+        (7, 5, 1, False),  # (and below what the chain told)
+    ],
+)
+def test_an_announcement_is_fresh_only_while_the_feed_is_on_time(
+    told: int | None, announced: int, late: int, fresh: bool
+) -> None:
+    u = Unapplied()
+    if told is not None:
+        u.saw(told, polled=True)  # (a poll's answer: the chain's own word)
+    u.heard = 0.0
+    u.announced(announced)
+    assert u.late == late
+    assert (u.heard > 0.0) == fresh
+    u.heard = 0.0
+    u.announced(announced + 10)  # (a later one, above all: on time only if none came late)
+    assert (u.heard > 0.0) == fresh
+    u.saw(announced + 5, feed=True)  # (an announcement taken for the latest: drops none)
+    assert u.known[-1][0] == announced + 10
