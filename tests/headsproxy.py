@@ -36,6 +36,9 @@ class HeadsProxy:
     latest: list[Note] = field(default_factory=list)
     """Answers for the next reads of the latest block, in turn, instead of the chain's (a
     balancer's other backend); each taken once."""
+    numbered: dict[int, list[Note]] = field(default_factory=dict)
+    """Answers for the next reads of a block by its number (alone or in a batch), in turn,
+    instead of the chain's (a balancer's stale backend); each taken once."""
     dropped: list[Note] = field(default_factory=list)
     sent: list[Note] = field(default_factory=list)
     """Notifications passed on or sent by the test, in order."""
@@ -52,6 +55,10 @@ class HeadsProxy:
     balancer's lagging one, the feed's ahead of it): a block above it is null, "latest" and
     ``eth_blockNumber`` are it; ``hidden`` counts the blocks answered null."""
     hidden: int = 0
+    late: bool = False
+    """While set, the chain's notifications are queued (``queued``), each passed on by
+    ``deliver`` (a feed that announces every block late)."""
+    queued: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
     _sockets: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
     _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
     _through: int = 0
@@ -70,6 +77,17 @@ class HeadsProxy:
                 sent += 1
         if sent:
             self.sent.append(header)
+        return sent
+
+    async def deliver(self, count: int = 1) -> int:
+        """The oldest ``count`` queued notifications passed on (``late``): how many."""
+        sent = 0
+        while self.queued and sent < count:
+            ws, text = self.queued.pop(0)
+            with suppress(ConnectionError, RuntimeError):
+                await ws.send_str(text)
+                self.sent.append(json.loads(text)["params"]["result"])
+            sent += 1
         return sent
 
     def feeds(self) -> int:
@@ -112,6 +130,16 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
             if proxy.latest:
                 said = {"jsonrpc": "2.0", "id": msg.get("id"), "result": proxy.latest.pop(0)}
                 return web.Response(body=json.dumps(said).encode(), content_type="application/json")
+        if isinstance(msg, dict) and (said := proxy.numbered.get(numbered(msg), [])):
+            answer = {"jsonrpc": "2.0", "id": msg.get("id"), "result": said.pop(0)}
+            return web.Response(body=json.dumps(answer).encode(), content_type="application/json")
+        if isinstance(msg, list) and any(proxy.numbered.get(numbered(c)) for c in msg):
+            answers = json.loads(await forward(body))
+            by_id = {a.get("id"): a for a in answers}
+            for call in msg:
+                if (said := proxy.numbered.get(numbered(call), [])) and call.get("id") in by_id:
+                    by_id[call.get("id")]["result"] = said.pop(0)
+            return web.Response(body=json.dumps(answers).encode(), content_type="application/json")
         if proxy.visible is not None:
             answer = json.dumps(await lagging(msg, proxy.visible)).encode()
             return web.Response(body=answer, content_type="application/json")
@@ -160,6 +188,9 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
                         if not proxy.passes(note):
                             proxy.dropped.append(note)
                             continue
+                        if proxy.late:
+                            proxy.queued.append((ours, msg.data))
+                            continue
                         if proxy.rewrite is not None:
                             note = body["params"]["result"] = proxy.rewrite(note)
                             proxy.sent.append(note)
@@ -201,6 +232,15 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
             await ws.close()
         await runner.cleanup()
         await session.close()
+
+
+def numbered(call: dict[str, Any]) -> int:
+    """The block number ``call`` reads the header of (-1: none, or not by number)."""
+    params = call.get("params")
+    if call.get("method") != "eth_getBlockByNumber" or not params:
+        return -1
+    number = str(params[0])
+    return int(number, 16) if number.startswith("0x") else -1
 
 
 def _above(params: list[Any], top: int) -> bool:

@@ -247,8 +247,9 @@ async def _highest_kept(rpc: AsyncRpc, m: Mirror, kept: list[Header]) -> int | N
     return None
 
 
-async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
-    """At start: is the saved head still on the chain? Another block at its number proves
+async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
+    """At start: is the saved head still on the chain? (The problem, if any, and whether the
+    saved blocks are to be undone.) Another block at its number proves
     it gone: the next poll undoes the saved blocks (``sdex.watch.savedblocks``) to the fork
     point, as a running watcher does; with none saved (an older version's store, or an
     unreadable one) it resets, the head's hash zeroed here. No answer, or null (a lagging
@@ -264,23 +265,23 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
     and read again). Two answers that disagree prove nothing: the head is kept, the problem
     returned."""
     if m.head is None or m.head.hash == ZERO_HASH:  # (a hostile chain's hash: not hex)
-        return None  # (none saved, or an unreadable one: ``Watcher._load`` said so)
+        return None, False  # (none saved, or an unreadable one: ``Watcher._load`` said so)
     hashes: list[str] = []
     for _ in range(2):  # (bounded: two reads at most, whatever the chain answers)
         try:
             raw = await rpc.call("eth_getBlockByNumber", hex(m.head.number), False)
             got = Header.from_rpc(raw)
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            return f"our head {m.head.number} not read: {describe(e)}"
+            return f"our head {m.head.number} not read: {describe(e)}", False
         if got.number != m.head.number:
-            return f"block {got.number} answered for {m.head.number}"
+            return f"block {got.number} answered for {m.head.number}", False
         if got.hash == m.head.hash:
             break
         hashes.append(got.hash)
     if len(hashes) == 2 and hashes[0] != hashes[1]:
         why = f"block {m.head.number}: the chain answered {hashes[0]}, then {hashes[1]}"
         m.doubt.said(why, (m.head.number, m.head.hash))
-        return why
+        return why, False
     if len(hashes) == 1:  # (another hash, then ours: not proven, nor is ours yet)
         why = f"block {m.head.number}: the chain answered {hashes[0]}, then ours"
         m.doubt.said(why, (m.head.number, m.head.hash))
@@ -292,7 +293,7 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> str | None:
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
         m.checkpoints.add(m.head.number, m.head.hash)
-    return None
+    return None, len(hashes) == 2 and bool(m.blocks)
 
 
 async def still_ours(rpc: AsyncRpc, number: int, ours: str) -> bool:

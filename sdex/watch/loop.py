@@ -65,7 +65,8 @@ HEAD_FRESH = 0.005
 """Seconds a head the chain told the watcher (an announcement, a poll's answer, a send's own
 ask) stays fresh for a send: older, a send asks the head first (``before_send``). With
 newHeads too: an announcement reaches the node a loop turn or more after its block is mined
-(revert79's race bench: 3-5 paid reverts in 64 races with the ask, 10-12 without)."""
+(revert79's race bench: 3-5 paid reverts in 64 races with the ask, 10-12 without). An
+announcement counts only while the feed is on time (``Unapplied.announced``: watch82)."""
 SEND_WAIT = 1.0
 """Seconds at most a signed settlement's send waits for a block known and not applied
 (``before_send``); past it, it goes as signed (the signing's ``BOUND`` holds no more)."""
@@ -132,6 +133,12 @@ class PollLoop:
 
     def _holding(self) -> bool:
         """Whether changes the node has not applied yet are held for the next poll."""
+        return False
+
+    def _proving(self) -> bool:
+        """Whether a replaced mark was read as ours and awaits the next poll's agreement
+        (``Watcher._unreplaced``): that poll comes after ``poll_interval``, not the
+        subscribed safety poll's second."""
         return False
 
     def replaying(self, why: str) -> None:
@@ -236,7 +243,8 @@ class PollLoop:
                         self._replay = ""
                         self._set_status("ok")
                     self.caught_up.set()
-                    wait = SUBSCRIBED_POLL if self.listening else self.poll_interval
+                    slow = self.listening and not self._proving()
+                    wait = SUBSCRIBED_POLL if slow else self.poll_interval
                 else:
                     wait = backoff
                 # (not ``wait_for``: on 3.11 it swallows a cancel that comes in the turn the
@@ -314,7 +322,7 @@ class PollLoop:
         self._notified = header
         self._new_head.set()
         if header is not None:
-            self.unapplied.saw(header.number)
+            self.unapplied.announced(header.number)
             self.mirror.announced.announce(header.hash, header.base_fee, header.number)
 
     def _receipt_came(self) -> None:
@@ -350,7 +358,9 @@ class PollLoop:
         if asked and self.feed.owed:
             self.feed.owed = False
             self.lied(latest.number)
-        self.unapplied.saw(latest.number, polled=True)
+        # (an announcement taken for the latest: no chain's word that it went back below
+        # the blocks known above it, which a late feed's is not: watch82)
+        self.unapplied.saw(latest.number, polled=asked, feed=not asked)
         head, was = self.mirror.head, self.status
         gap = -1 if head is None else latest.number - head.number
         if was in NOT_FOLLOWED and not self._replay and head is not None and gap > CATCH_UP_LAG:

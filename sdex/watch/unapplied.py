@@ -33,6 +33,10 @@ BOUND = 5.0
 book stands (a watcher stuck that long must not stall settlement for good)."""
 KEPT = 256
 """Known, unapplied block numbers kept at most (the oldest always: it says since when)."""
+LATE = 60.0
+"""Seconds after a newHeads announcement came late (its block told first by the chain's own
+word: a poll's answer, a send's ask) that announcements make no head fresh for a send
+(``Unapplied.announced``): each send asks the chain's head meanwhile."""
 
 
 class Unapplied:
@@ -65,7 +69,14 @@ class Unapplied:
         poll's answer, a send's check: ``PollLoop.before_send``). review80: an announcement
         of a block below the highest known (a feed behind the chain, or repeating itself)
         tells none: it made the head fresh, and a send right after it asked nothing, signed
-        against a book a block behind the chain."""
+        against a book a block behind the chain. watch82: nor does one while the feed is
+        late (``announced``)."""
+        self.told = -1
+        """The highest block the chain's own word told the watcher of (a poll's answer for
+        the latest block, a send's ask): an announcement of it or below came late."""
+        self.late = 0
+        """Announcements that came late (``announced``)."""
+        self._late_at = -LATE  # (monotonic: the last of them)
         self.send_waits = 0
         """Sends that waited for a block known since their signature (``settled``)."""
         self.send_waited = 0.0
@@ -79,14 +90,32 @@ class Unapplied:
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
         self._waiters: list[asyncio.Future[None]] = []  # (``settled``'s, woken by ``ended``)
 
-    def saw(self, number: int, polled: bool = False) -> None:
-        """The chain has block ``number``, and so every block below it (a newHeads
-        announcement; ``polled``: a poll's answer for the latest block, which also drops the
-        blocks above it: the chain went back below them, a reorg or a rewind)."""
+    def announced(self, number: int) -> None:
+        """A newHeads announcement of block ``number`` (``saw``): late when the chain's own
+        word told of it first (``told``), and then no announcement makes the head fresh for
+        ``LATE`` seconds. watch82: a feed that announced each block late had each
+        announcement count as the head heard, and a send within ``HEAD_FRESH`` of it asked
+        nothing while a newer block (a cancel, mined, not announced yet) was the chain's."""
+        if number <= self.told:
+            self.late += 1
+            self._late_at = time.monotonic()
+        self.saw(number, feed=True)
+
+    def on_time(self) -> bool:
+        """Whether no announcement came late for ``LATE`` seconds."""
+        return time.monotonic() - self._late_at >= LATE
+
+    def saw(self, number: int, polled: bool = False, feed: bool = False) -> None:
+        """The chain has block ``number``, and so every block below it (``feed``: a newHeads
+        announcement, or one taken for the latest block, fresh news of the head only while
+        the feed is on time; ``polled``: a poll's answer for the latest block, which also
+        drops the blocks above it: the chain went back below them, a reorg or a rewind)."""
         known = self.known
         last = known[-1][0] if known else self.applied
-        if polled or number > last:  # (review80: an old head again is no news of the head)
-            self.heard = time.monotonic()
+        if not feed:
+            self.told = max(self.told, number)
+        if (polled or number > last) and (not feed or self.on_time()):
+            self.heard = time.monotonic()  # (review80: an old head again is no news of it)
         if polled:
             while known and known[-1][0] > number:
                 known.pop()
@@ -119,9 +148,10 @@ class Unapplied:
 
     def ours_again(self, head: int) -> None:
         """The block ``replacing`` names is ours after all, the chain's latest our ``head``
-        (proven by the poll that found it unchanged: ``Watcher._unreplaced``): the book is
-        at ``head``, nothing is held for the mark (watch80: it held signing ``BOUND``, then
-        ``/health`` said a let-go and the block unapplied till the next one was applied)."""
+        (proven by ``AGREE`` polls in a row that found it unchanged and read the block as
+        ours: ``Watcher._unreplaced``): the book is at ``head``, nothing is held for the mark
+        (watch80: it held signing ``BOUND``, then ``/health`` said a let-go and the block
+        unapplied till the next one was applied)."""
         self.disproven += 1
         self.caught_up(head)
 
@@ -233,4 +263,5 @@ class Unapplied:
             "sendWaits": self.send_waits,
             "sendWaitedSeconds": round(self.send_waited, 3),
             "replacedDisproven": self.disproven,
+            "lateAnnouncements": self.late,
         }

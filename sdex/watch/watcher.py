@@ -30,6 +30,7 @@ from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Header, Mirror
+from sdex.mirror.doubt import AGREE
 from sdex.store import ChainIdentity, Store
 from sdex.watch.blocks import ZERO_HASH, Inconsistent, Reorg, own_alone, receipt_coming, unannounced
 from sdex.watch.changes import ApplyCallback, BlockChanges, ChainReset, durable
@@ -97,9 +98,12 @@ class Watcher(Follower):
         self._awaited: frozenset[str] = frozenset()
         """Blocks of our receipts left for their announcement (``unannounced``, once each)."""
         self._own_below = OwnBelow(lambda: self.undoing())  # (gone: called at once, own76)
+        """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         self._blocks_saved: dict[int, str] = {}
         """The kept blocks saved with the head (number -> hash: ``sdex.watch.savedblocks``)."""
-        """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
+        self._agreed = (-1, 0)
+        """The replaced mark (``Unapplied.replacing``) and the polls in a row, the last one
+        included, that read it as ours (``_unreplaced``): cleared at ``AGREE``."""
         mirror.on_receipt = self._receipt_came  # a receipt the watcher may be waiting for
         self.unapplied.own = self._own_block  # (those hold no signature back)
         mirror.marks.lookup = store.mirror_order_now  # evicted marks: their committed rows
@@ -128,10 +132,14 @@ class Watcher(Follower):
     def _holding(self) -> bool:
         return self._unapplied is not None
 
+    def _proving(self) -> bool:
+        return self._agreed[1] > 0
+
     async def poll_once(self) -> bool:
         """Apply what is new; False when there was nothing. The latest block is the one a
         newHeads notification brought since the last poll, else asked for."""
         latest, self._notified = self._notified, None
+        agreed, self._agreed = self._agreed, (-1, 0)  # (in a row: this poll's, or none)
         m = self.mirror
         head = m.head
         if latest is not None and head is not None and latest.number <= head.number:
@@ -159,7 +167,7 @@ class Watcher(Follower):
                 deployed = (self.start_block, self.identity.deploy_block_hash)
                 self.proved = await ours_again(self.rpc, m, deployed)
             if m.head is not None:  # (a flap's mark: ours after all?)
-                await self._unreplaced(m.head)
+                await self._unreplaced(m.head, agreed)
             return False
         changes = BlockChanges(head=0, head_hash="", timestamp=0)
         u = self._unapplied
@@ -231,14 +239,19 @@ class Watcher(Follower):
             await self._grow_marks()
         return True
 
-    async def _unreplaced(self, head: Header) -> None:
+    async def _unreplaced(self, head: Header, agreed: tuple[int, int]) -> None:
         """(A poll that found our ``head`` unchanged, the chain's latest) A block a poll's
         answer said replaced (``Unapplied.replacing``: another block at or below our head,
-        or a head on another parent) read again, a request of its own: ours, the mark was a
-        flap's (a backend on a stale sibling), the book is at our head (``ours_again``);
-        another, no answer or an error, the mark stands (a real reorg held: by its apply,
-        or ``BOUND``). watch80: this poll returned with the mark left, signing held
-        ``BOUND`` and ``/health`` saying a let-go and the block unapplied till the next."""
+        or a head on another parent) read again, a request of its own: ours in ``AGREE``
+        polls in a row (``agreed``: the polls before this one; any other poll between, or
+        a failed one, counts from none again), the mark was a flap's (a backend on a stale
+        sibling), the book is at our head (``ours_again``); another, no answer or an error,
+        the mark stands (a real reorg held: by its apply, or ``BOUND``). watch80: this poll
+        returned with the mark left, signing held ``BOUND`` and ``/health`` saying a
+        let-go and the block unapplied till the next. watch82 (review81): one poll cleared
+        it, so a balancer's stale backend that answered both its reads (the latest: our old
+        head; the marked block: ours) had the node sign on the replaced branch's book a poll
+        after the reorg was seen; now the next poll comes at once (``PollLoop._proving``)."""
         u = self.unapplied
         mark = u.replacing
         if u.applied >= head.number:
@@ -247,9 +260,14 @@ class Watcher(Follower):
             u.caught_up(head.number)  # (watch80: held ``BOUND`` after each idle restart)
             return
         ours = head.hash if mark == head.number else self._kept_at(mark)
-        if ours is not None and await still_ours(self.rpc, mark, ours):
-            log.info("block %d is ours after all (the chain's head is ours): not held", mark)
-            u.ours_again(head.number)
+        if ours is None or not await still_ours(self.rpc, mark, ours):
+            return
+        polls = agreed[1] + 1 if agreed[0] == mark else 1
+        if polls < AGREE:
+            self._agreed = (mark, polls)
+            return
+        log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
+        u.ours_again(head.number)
 
     async def _grow_marks(self) -> None:
         """The mirror's filter of evicted marks, rebuilt twice as large from the store (its
@@ -260,10 +278,18 @@ class Watcher(Follower):
         marks.refilter(bigger)
 
     async def check_head(self) -> None:
-        """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)"""
-        if (problem := await check_head(self.rpc, self.mirror)) is not None:
+        """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)
+        One proven replaced, its saved blocks undone by the first poll: known and not
+        applied till then (``Unapplied.replaced``), signing held as a running watcher's
+        reorg holds it. watch82: a catch-up poll that failed left nothing known, and the node
+        matched and signed on the replaced head's book till a poll got through."""
+        problem, gone = await check_head(self.rpc, self.mirror)
+        if problem is not None:
             self._set_status("unreachable", problem)
         h = self.mirror.head
+        if gone and h is not None:  # (the book is at it, the chain's another: a reorg)
+            self.unapplied.caught_up(h.number)
+            self.unapplied.replaced(h.number)
         self.resumed = h is not None and problem is None and h.hash != ZERO_HASH
         if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
             try:

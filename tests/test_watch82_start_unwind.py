@@ -1,0 +1,58 @@
+"""watch82: a start that found its saved head replaced holds signing till it is undone.
+
+watch81: a node restarted after a reorg that replaced its saved head undoes the saved blocks
+to the fork point with its first poll (the start's catch-up), as a running watcher undoes a
+reorg. When that poll failed (the chain's latest block not read), nothing was known and not
+applied: the node matched and signed on the replaced head's book (orders as judged there)
+till a poll got through. Now the head proven replaced at the start is known and not applied
+(``Unapplied.replaced``): signing is held as a running watcher's reorg holds it, till the
+unwind is applied (or ``BOUND``).
+
+Real Hardhat (``evm_snapshot``/``evm_revert``); a real node in-process stopped and started
+again on its SQLite store, the second time behind a real loopback proxy
+(``tests.headsproxy``) whose reads of the latest block answer null after the start's first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Chain
+from tests.headsproxy import heads_proxy
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_mirror import revert
+from tests.test_sign79_feed import WAIT, head, pay
+
+
+async def test_a_failed_catch_up_after_a_replaced_head_holds_signing(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    db = tmp_path / "n.db"
+    async with running_node(node_config(c, db)) as (node, _):
+        w = node.watcher
+        snap = c.rpc.call("evm_snapshot")
+        old = pay(c, 1)
+        n = int(old["number"], 16)
+        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
+                       timeout=WAIT)  # fmt: skip
+    revert(c, snap)
+    new = pay(c, 2)  # (N' in N's place while the node is down)
+    assert int(new["number"], 16) == n and new["hash"] != old["hash"]
+    async with heads_proxy(c.rpc.url) as proxy:
+        proxy.passes = lambda note: False
+        proxy.latest = [head(c)] + [None] * 100_000  # (the start's read, then no answer)
+        async with running_node(node_config(c, db, rpc=proxy.url)) as (node, _):
+            w = node.watcher
+            await wait_for(lambda: proxy.latest_reads >= 3, timeout=WAIT)  # (the catch-up's)
+            said = w.unapplied.to_json()
+            # before: nothing known (appliedBlock -1, oldestUnapplied None), signing free
+            assert (said["appliedBlock"], said["oldestUnapplied"]) == (n - 1, n), said
+            assert said["signing"] != "free", said
+            assert w.applied is None and w.mirror.head is not None
+            assert w.mirror.head.hash == old["hash"]  # (not undone yet: the case in point)
+            proxy.latest.clear()
+            await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
+                           timeout=WAIT)  # fmt: skip
+            said = w.unapplied.to_json()
+            assert said["oldestUnapplied"] is None and said["signing"] == "free", said
+            assert w.reorgs == 1
