@@ -63,7 +63,11 @@ async def posted(api: Api, node: Node, orders: list[SignedOrder]) -> list[asynci
     """``orders`` posted; once each is booked (its answer waits for the locked store's
     commit: the posts are left running)."""
     posts: list[asyncio.Task[object]] = [asyncio.ensure_future(api.post_order(so)) for so in orders]
-    await wait_for(lambda: all(node.book.find(so.hash) is not None for so in orders), 60)
+    try:
+        await wait_for(lambda: all(node.book.find(so.hash) is not None for so in orders), 60)
+    except AssertionError:
+        said = [p.result() if p.done() and not p.exception() else p for p in posts]
+        raise AssertionError(f"not all booked; the posts: {said}") from None
     return posts
 
 
