@@ -157,10 +157,11 @@ async def withdrawn_while_unapplied(
     resting: SignedOrder,
     crossing: SignedOrder,
     lines: Lines,
+    window: float = WINDOW,
 ) -> tuple[int, int]:
     """The crossing posted, its settlement's signature hooked (the cancel mined, the store
     locked); once its match is first given back the withdrawals and "not sent" lines counted over
-    ``WINDOW`` seconds, the store still locked and the cancel's block not applied."""
+    ``window`` seconds, the store still locked and the cancel's block not applied."""
     settler = node.settler
     node.sender.forget_nonce()  # (read again at the signature: the hook's moment)
     hook.row = crossing.hash_hex
@@ -172,7 +173,7 @@ async def withdrawn_while_unapplied(
     await wait_for(lambda: settler.refused + settler.withdrawn_matches >= 1, timeout=60)
     w0, l0 = settler.withdrawn_matches, lines.not_sent
     began = time.monotonic()
-    while time.monotonic() - began < WINDOW:  # (a bounded window, the block still unapplied)
+    while time.monotonic() - began < window:  # (a bounded window, the block still unapplied)
         assert node.watcher.unapplied.applied < quantity(c.rpc.call("eth_blockNumber"))
         await asyncio.sleep(0.1)  # (sampled: the window itself is what is measured)
     return settler.withdrawn_matches - w0, lines.not_sent - l0
