@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_up, wait_for
@@ -105,3 +107,53 @@ async def test_a_row_whose_maker_the_row_before_pays_is_sent_once_that_one_is_mi
         got = c.rpc.call("eth_getTransactionReceipt", two.tx_hash)
         assert got is not None and int(got["status"], 16) == 1, got
         assert c.weth.balance_of(c.address(BOB)) == 0  # (bought, then sold)
+
+
+@pytest.mark.parametrize("second", ["paid by the first", "its order cancelled"])
+async def test_a_row_behind_a_pooled_one_is_withheld_only_if_that_one_cannot_pay_it(
+    pooling: Chain, tmp_path: Path, second: str
+) -> None:
+    """The first row pooled (sent before the kill), the chain mining only when told: the
+    second, reverting at the latest block, is sent when the first pays its maker what it
+    sells (before, withheld: failed 3 of 3), and withheld when the first cannot make it
+    settle (an order of it cancelled on chain: sent as it was, mined and reverted, with
+    this commit's first version, failed 3 of 3)."""
+    c = pooling
+    db = tmp_path / "n.db"
+    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
+    async with node_up(c, db, None, OPERATOR):
+        pass  # (the store made, the node stopped)
+    first = pair(c, BOB, ALICE, price)  # (BOB's bid resting: he gets 0.1 WETH)
+    if second == "paid by the first":
+        held = c.weth.balance_of(c.address(BOB))
+        if held:  # (BOB sells in the second row what the first buys him)
+            c.weth.transfer(c.sender(BOB), c.address(DAVE), held)
+        then = pair(c, CAROL, BOB, price)
+    else:
+        then = pair(c, CAROL, DAVE, price)
+        c.exchange.cancel_order(c.sender(CAROL), then[0].order)
+    at = count(c)
+    one, two = signed_match(c, [first], at), signed_match(c, [then], at + 1)
+    record(db, one, [first])
+    record(db, two, [then])
+    c.rpc.call("evm_setAutomine", False)
+    c.rpc.call("eth_sendRawTransaction", one.raw)  # (sent before the kill: pooled)
+    async with node_up(c, db, None, OPERATOR):
+        if second == "its order cancelled":
+
+            def dropped() -> bool:
+                return status_of(db, two.tx_hash) == "dropped"
+
+            await wait_for(dropped, timeout=60)
+        c.rpc.call("evm_mine")
+
+        def mined() -> bool:
+            return c.rpc.call("eth_getTransactionReceipt", one.tx_hash) is not None
+
+        await wait_for(mined, timeout=30)
+        c.rpc.call("evm_mine")  # (the second, if sent)
+        got = c.rpc.call("eth_getTransactionReceipt", two.tx_hash)
+        if second == "paid by the first":
+            assert got is not None and int(got["status"], 16) == 1, got
+        else:
+            assert got is None, f"the second row was mined: status {got['status']}"

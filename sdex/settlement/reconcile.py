@@ -54,7 +54,13 @@ from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
-from sdex.settlement.unsettled import SOFT_CANCELLED, replace_pooled, unsettleable, withhold
+from sdex.settlement.unsettled import (
+    SOFT_CANCELLED,
+    pays,
+    replace_pooled,
+    unsettleable,
+    withhold,
+)
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
@@ -168,8 +174,8 @@ class Reconcile:
         """Nonces of rows found mined (a receipt of status 1), in the order found."""
         self.judged: dict[str, int] = {}
         """Of ``gone``'s rows, how many of ``landed`` there were when each was judged."""
-        self.left: set[int] = set()
-        """Nonces of rows left pending (no receipt read): they may land yet."""
+        self.left: list[StoredSettlement] = []
+        """Rows left pending (no receipt read): they may land yet."""
         self.unsent: set[str] = set()
         """Rows not sent again, the chain behind the URL not proven the view's
         (``ChainUnproven``: in doubt, or a backend below the view's block): adopted if not
@@ -234,7 +240,7 @@ class Reconcile:
                 continue
             if got is None:
                 log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
-                self.left.add(s.nonce)
+                self.left.append(s)
                 continue  # (if it landed, the watcher applies it with its block)
             if got.status == 1:  # (a row above judged before may settle now: ``_gone``)
                 self.landed.append(s.nonce)
@@ -320,26 +326,31 @@ class Reconcile:
     def _stands(self, row: StoredSettlement) -> bool:
         """Whether ``gone`` judges ``row`` unsettleable and that holds as ``row``'s turn
         comes: soft-cancelled, or no row below it mined since it was judged nor left to land
-        (judged alone at the latest block, a row may need the fills of one below first: a
-        maker paid by it; settle82, such a row was withheld, its matches redone)."""
+        paying a maker of it (judged alone at the latest block, a row may need the fills of
+        one below first: a maker paid by it; settle82, such a row was withheld, its matches
+        redone)."""
         why = (self.gone or {}).get(row.tx_hash)
         if why is None or why == SOFT_CANCELLED:
             return why is not None
-        below = {r.nonce for r in self.pooled} | self.left
-        if any(n < row.nonce for n in below):
+        if self._paid_below(row):
             return False
         return not any(n < row.nonce for n in self.landed[self.judged.get(row.tx_hash, 0) :])
+
+    def _paid_below(self, row: StoredSettlement) -> bool:
+        """Whether a row below ``row`` left to land (pooled, adopted, no receipt read) may
+        pay a maker of it what it sells there (``unsettled.pays``)."""
+        below = [r for r in (*self.pooled, *self.left) if r.nonce < row.nonce]
+        return any(pays(r, row) for r in below)
 
     async def _gone(self, row: StoredSettlement) -> str | None:
         """Why ``row``'s bytes would settle nothing if sent now (``gone``'s, judged again
         alone when a row below it was mined since: one call), or None: sent again. A row
-        below it still to land (pooled, adopted, left pending): None, it may settle once
-        that one lands."""
+        below it still to land (pooled, adopted, left pending) that pays a maker of it:
+        None, it may settle once that one lands."""
         why = (self.gone or {}).get(row.tx_hash)
         if why is None or self._stands(row):
             return why
-        below = {r.nonce for r in self.pooled} | self.left
-        if any(n < row.nonce for n in below):
+        if self._paid_below(row):
             return None
         assert self.gone is not None  # (``why`` is one of it)
         again = (await unsettleable(self.lane, [row])).get(row.tx_hash)

@@ -19,8 +19,9 @@ One already pooled (sent before the kill, never mined) is replaced at its nonce 
 of nothing at higher fees (``replace_pooled``: the lane's cancel, over the pool's fee bump)
 when that costs less than its revert would; settle82: it was left to land and revert, the
 operator paying. Never one that could still settle: soft-cancelled only (the chain would
-settle it), or a row behind another of the start's still to land (``Reconcile``: judged at
-the chain's latest block, it may need that one's fills first).
+settle it), or a row behind another of the start's still to land that pays one of its
+makers what it sells (``pays``; ``Reconcile._gone``: judged at the chain's latest block, it
+may need that one's fills first).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from sdex.chain.calldata import CalldataError, decode_matches
 from sdex.chain.rpc import quantity
 from sdex.errors import ContractRevert
 from sdex.settlement.adopt import pooled_tx
@@ -182,3 +184,24 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
     log.warning("pooled settlement %s (%s) replaced at its nonce %d by %s, a transfer of "
                 "nothing", row.tx_hash, why, row.nonce, got.tx_hash)  # fmt: skip
     return True
+
+
+def pays(earlier: StoredSettlement, later: StoredSettlement) -> bool:
+    """Whether ``earlier`` landing may let ``later`` settle: a maker of ``later`` buys in
+    ``earlier`` the token it sells in ``later``, or takes a fee there (its balance is what
+    ``earlier`` changes for ``later``; a cancel or a fill is never undone by it). True when
+    either's calldata does not decode (then judged as if it did)."""
+    try:
+        sold = {(o.maker.lower(), o.maker_token.lower()) for o in _orders(later)}
+        bought = {(o.maker.lower(), o.taker_token.lower()) for o in _orders(earlier)}
+        fees = {o.fee_recipient.lower() for o in _orders(earlier) if o.fee_amount}
+    except (ValueError, CalldataError):
+        return True
+    return not sold.isdisjoint(bought) or any(maker in fees for maker, _ in sold)
+
+
+def _orders(row: StoredSettlement) -> list[Any]:
+    """The orders of ``row``'s calldata (``ValueError``/``CalldataError``: none read)."""
+    body = pooled_tx(row).body
+    assert body is not None  # (``pooled_tx`` sets it)
+    return [o for left, right, _ in decode_matches(body[1]) for o in (left, right)]
