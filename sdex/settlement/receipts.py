@@ -269,6 +269,8 @@ async def poll_receipt(
     every = LOST_CHECK  # (kept: seconds to the next check of one not pooled)
     paused: float | None = None  # (kept: the first check that found the chain in doubt)
     clear = start  # (kept: the last check that found no doubt, or the wait's start)
+    by_count: float | None = None  # (kept: since when the pending count alone said pooled)
+    not_ours = False  # (kept: pooled by the count, none of ``hashes`` by hash: settle82)
     checked = heads_before  # heads whose blocks cannot hold it, or were looked in
     last_head = start  # when blocks were last looked in (or the wait began)
     head_seen, head_at = heads_before, start  # (the latest head seen here, and when)
@@ -328,7 +330,15 @@ async def poll_receipt(
                     if resumed is not None:  # (held since the last clear check: settle81)
                         resumed(now - held_from)
                     start, unknown_since, paused = start + now - paused, None, None
+                    by_count = None
                 clear = looked_at
+                if known is not POOLED:
+                    by_count, not_ours = None, False
+                elif not_ours or now - (by_count := by_count or now) > UNKNOWN_TIMEOUT:
+                    known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
+                    if known is None and not not_ours:  # (unknown since the count said so)
+                        unknown_since = by_count if unknown_since is None else unknown_since
+                    by_count, not_ours = now, known is None
                 due = now - start > RECEIPT_TIMEOUT
                 if known is None:
                     unknown_since = now if unknown_since is None else unknown_since
@@ -413,8 +423,10 @@ async def _judged(
     hash came with every check, the whole calldata in its answer (rcpt79: ~120 KB for a batch
     of 64 matches, a check a second while it is pooled) to learn that it was; now only when
     the pending count does not say so (pooled behind a gap, dropped, or a chain that does not
-    count its pool). Past the count, it is a transaction of this key at the nonce: ours, or
-    the lane's cancel (the replacement's own ask by hash tells: ``ReplacingLane._replace``)."""
+    count its pool). Past the count, it is a transaction of this key at the nonce: ours, the
+    lane's cancel, or another user's of the key; ``poll_receipt`` asks by hash once the count
+    has said so for ``UNKNOWN_TIMEOUT`` (settle82: another's held the cancel to
+    ``RECEIPT_TIMEOUT``)."""
     answers = await rpc.batch(
         [
             ("eth_getTransactionCount", [address, "latest"]),

@@ -31,7 +31,11 @@ row alone at its nonce found neither mined nor pooled with its nonce not taken
 A row not mined nor pooled whose transaction would settle nothing now (an order of it
 cancelled, filled or soft-cancelled: ``sdex.settlement.unsettled``, every row judged in one
 batched read) is not sent again: its nonce given back, or taken by a transfer of nothing when
-a later row needs it (settle81: a withdrawn row a kill left pending was sent, a paid revert).
+a later row needs it (settle81: a withdrawn row a kill left pending was sent, a paid revert);
+judged again alone once a row below it was mined, and sent as it is while one below it may
+land (``_gone``; settle82: one whose maker the row below pays was withheld, matched again).
+One pooled already is replaced at its nonce by a transfer of nothing when that costs less
+than its revert (``unsettled.replace_pooled``; settle82: it landed and reverted).
 """
 
 from __future__ import annotations
@@ -50,7 +54,13 @@ from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
-from sdex.settlement.unsettled import unsettleable, withhold
+from sdex.settlement.unsettled import (
+    SOFT_CANCELLED,
+    pays,
+    replace_pooled,
+    unsettleable,
+    withhold,
+)
 from sdex.store import StoreError
 from sdex.storesettle import StoredSettlement
 
@@ -170,6 +180,12 @@ class Reconcile:
         not yet)."""
         self.filled: set[int] = set()
         """Nonces of rows not sent again taken by a transfer of nothing (``withhold``)."""
+        self.landed: list[int] = []
+        """Nonces of rows found mined (a receipt of status 1), in the order found."""
+        self.judged: dict[str, int] = {}
+        """Of ``gone``'s rows, how many of ``landed`` there were when each was judged."""
+        self.left: list[StoredSettlement] = []
+        """Rows left pending (no receipt read): they may land yet."""
         self.unsent: set[str] = set()
         """Rows not sent again, the chain behind the URL not proven the view's
         (``ChainUnproven``: in doubt, or a backend below the view's block): adopted if not
@@ -234,7 +250,10 @@ class Reconcile:
                 continue
             if got is None:
                 log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
+                self.left.append(s)
                 continue  # (if it landed, the watcher applies it with its block)
+            if got.status == 1:  # (a row above judged before may settle now: ``_gone``)
+                self.landed.append(s.nonce)
             # chaos63: its block may be above the saved mirror's head, which judges the
             # stored orders next (``Node.load``): a one-shot order closed there ("not resting
             # after restart") without this fill; the watcher's catch-up then applies the
@@ -291,8 +310,13 @@ class Reconcile:
         if self.gone is None:  # (one read for every row from here on: settle81)
             left = [r for r in self.rows if r.nonce >= row.nonce]
             self.gone = await unsettleable(self.lane, left)
-        if (why := self.gone.get(tx_hash)) and not await self._pooled(tx_hash):
-            raise Unsettleable(why)  # (pooled: sent already, it may land as it is)
+            self.judged = dict.fromkeys(self.gone, len(self.landed))
+        if why := await self._gone(row):
+            if not await self._pooled(tx_hash):
+                raise Unsettleable(why)
+            if await replace_pooled(self.lane, row, why):  # (settle82: else a paid revert)
+                self.filled.add(row.nonce)
+                raise Unsettleable(why)
         try:
             await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", raw_tx)
         except ContractRevert:
@@ -305,10 +329,47 @@ class Reconcile:
             await self._over_gap(row, e)
 
     def _needed(self, row: StoredSettlement) -> bool:
-        """Whether a later row that is sent again waits on ``row``'s nonce (one not judged
-        ``unsettleable`` above it: its nonce must be taken, ``withhold``)."""
-        gone = self.gone or {}
-        return any(r.nonce > row.nonce and r.tx_hash not in gone for r in self.rows)
+        """Whether a later row that is sent again waits on ``row``'s nonce (one above it whose
+        judgement as ``unsettleable`` does not stand: its nonce must be taken, ``withhold``)."""
+        return any(r.nonce > row.nonce and not self._stands(r) for r in self.rows)
+
+    def _stands(self, row: StoredSettlement) -> bool:
+        """Whether ``gone`` judges ``row`` unsettleable and that holds as ``row``'s turn
+        comes: soft-cancelled, or no row below it mined since it was judged nor left to land
+        paying a maker of it (judged alone at the latest block, a row may need the fills of
+        one below first: a maker paid by it; settle82, such a row was withheld, its matches
+        redone)."""
+        why = (self.gone or {}).get(row.tx_hash)
+        if why is None or why == SOFT_CANCELLED:
+            return why is not None
+        if self._paid_below(row):
+            return False
+        return not any(n < row.nonce for n in self.landed[self.judged.get(row.tx_hash, 0) :])
+
+    def _paid_below(self, row: StoredSettlement) -> bool:
+        """Whether a row below ``row`` left to land (pooled, adopted, no receipt read) may
+        pay a maker of it what it sells there (``unsettled.pays``)."""
+        below = [r for r in (*self.pooled, *self.left) if r.nonce < row.nonce]
+        return any(pays(r, row) for r in below)
+
+    async def _gone(self, row: StoredSettlement) -> str | None:
+        """Why ``row``'s bytes would settle nothing if sent now (``gone``'s, judged again
+        alone when a row below it was mined since: one call), or None: sent again. A row
+        below it still to land (pooled, adopted, left pending) that pays a maker of it:
+        None, it may settle once that one lands."""
+        why = (self.gone or {}).get(row.tx_hash)
+        if why is None or self._stands(row):
+            return why
+        if self._paid_below(row):
+            return None
+        assert self.gone is not None  # (``why`` is one of it)
+        again = (await unsettleable(self.lane, [row])).get(row.tx_hash)
+        self.judged[row.tx_hash] = len(self.landed)
+        if again is None:
+            del self.gone[row.tx_hash]
+        else:
+            self.gone[row.tx_hash] = again
+        return again
 
     async def _over_gap(self, row: StoredSettlement, e: RpcError) -> None:
         """``row`` refused "nonce too high" (``e``) and not known to the backend that said

@@ -14,6 +14,14 @@ latest block, every row in one batched read. One that would revert or settle non
 sent: its nonce given back when no later row needs it (nothing paid: the next signature takes
 it), else taken by a transfer of nothing (``NonceLane._fill``, ~21,000 gas, where the revert
 cost the whole call), its row dropped and its orders matched again once loaded.
+
+One already pooled (sent before the kill, never mined) is replaced at its nonce by a transfer
+of nothing at higher fees (``replace_pooled``: the lane's cancel, over the pool's fee bump)
+when that costs less than its revert would; settle82: it was left to land and revert, the
+operator paying. Never one that could still settle: soft-cancelled only (the chain would
+settle it), or a row behind another of the start's still to land that pays one of its
+makers what it sells (``pays``; ``Reconcile._gone``: judged at the chain's latest block, it
+may need that one's fills first).
 """
 
 from __future__ import annotations
@@ -22,9 +30,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from sdex.chain.calldata import CalldataError, decode_matches
+from sdex.chain.rpc import quantity
 from sdex.errors import ContractRevert
 from sdex.settlement.adopt import pooled_tx
+from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.lane import NonceLane
+from sdex.settlement.replace import bumped
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
@@ -105,11 +117,11 @@ async def withhold(
     """``row`` not sent again (``why``: ``unsettleable``'s): its row dropped and given up
     (if its bytes land after all, the watcher applies them), its orders matched again once
     loaded. ``needed``: a later row sent again waits on its nonce, taken by a transfer of
-    nothing (once a nonce: ``filled``); else the nonce is given back, read again from the
-    chain by the next signature (nothing paid)."""
+    nothing (once a nonce: ``filled``, which holds those its cancel took already); else the
+    nonce is given back, read again from the chain by the next signature (nothing paid)."""
     await lane.store.set_settlement_status(row.tx_hash, "dropped")
     lane.give_up(row.tx_hash)
-    if not needed:
+    if not needed and row.nonce not in filled:  # (in it: taken already, ``replace_pooled``)
         lane.sender.forget_nonce()
         log.warning(
             "pending settlement %s not sent again (%s): its nonce %d given back",
@@ -125,3 +137,71 @@ async def withhold(
     filled.add(row.nonce)
     async with lane._send_lock:
         await lane._fill(range(row.nonce, row.nonce + 1))
+
+
+def intrinsic_gas(data: bytes) -> int:
+    """The least gas a call with ``data`` pays, reverting at once: 21,000 and its calldata's
+    (4 a zero byte, 16 another)."""
+    zeros = data.count(0)
+    return GAP_FILL_GAS + 4 * zeros + 16 * (len(data) - zeros)
+
+
+def price(fees: tuple[int, int], base_fee: int) -> int:
+    """Wei a gas of a transaction signed with ``fees`` (base fee, tip: the cap twice the
+    base fee plus the tip) pays in a block of ``base_fee``."""
+    return min(2 * fees[0] + fees[1], base_fee + fees[1])
+
+
+async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bool:
+    """(``row`` pooled, judged ``why`` by ``unsettleable``) Whether its nonce was taken by a
+    transfer of nothing at higher fees than it (``bumped``: the pool's replacement rule),
+    sent in its place: only for a row whose call reverts or settles none (a soft-cancelled
+    one would still settle: left as it is), and only when that transfer costs less than the
+    least its revert would (``intrinsic_gas`` at its own fees), both at the latest block's
+    base fee. Refused (Hardhat while it automines; a pool that keeps it), or a read that
+    fails: False, the row lands as it is, as before."""
+    if why == SOFT_CANCELLED:
+        return False
+    try:
+        tx = pooled_tx(row)
+        assert tx.body is not None  # (``pooled_tx`` sets it)
+        block = await lane.receipts.call("eth_getBlockByNumber", "latest", False)
+        base_fee = quantity(block.get("baseFeePerGas", "0x0"))
+        fees = bumped(tx.fees, await lane.fees.current(lane.receipts))
+        revert = intrinsic_gas(tx.body[1]) * price(tx.fees, base_fee)
+        cancel = GAP_FILL_GAS * price(fees, base_fee)
+        if cancel >= revert:
+            log.warning("pooled settlement %s left to land (%s): its cancel costs %d wei, its "
+                        "revert at least %d", row.tx_hash, why, cancel, revert)  # fmt: skip
+            return False
+        async with lane._send_lock:
+            got = lane.sender.sign_at(row.nonce, lane.sender.address, b"", GAP_FILL_GAS, fees=fees)
+            await lane.async_sends.rpc.call("eth_sendRawTransaction", got.raw)
+    except Exception as e:  # (it lands as it is: the operator pays its revert, as before)
+        log.warning("pooled settlement %s (%s) not replaced: %s", row.tx_hash, why, e)
+        return False
+    lane.withheld_cancels += 1
+    log.warning("pooled settlement %s (%s) replaced at its nonce %d by %s, a transfer of "
+                "nothing", row.tx_hash, why, row.nonce, got.tx_hash)  # fmt: skip
+    return True
+
+
+def pays(earlier: StoredSettlement, later: StoredSettlement) -> bool:
+    """Whether ``earlier`` landing may let ``later`` settle: a maker of ``later`` buys in
+    ``earlier`` the token it sells in ``later``, or takes a fee there (its balance is what
+    ``earlier`` changes for ``later``; a cancel or a fill is never undone by it). True when
+    either's calldata does not decode (then judged as if it did)."""
+    try:
+        sold = {(o.maker.lower(), o.maker_token.lower()) for o in _orders(later)}
+        bought = {(o.maker.lower(), o.taker_token.lower()) for o in _orders(earlier)}
+        fees = {o.fee_recipient.lower() for o in _orders(earlier) if o.fee_amount}
+    except (ValueError, CalldataError):
+        return True
+    return not sold.isdisjoint(bought) or any(maker in fees for maker, _ in sold)
+
+
+def _orders(row: StoredSettlement) -> list[Any]:
+    """The orders of ``row``'s calldata (``ValueError``/``CalldataError``: none read)."""
+    body = pooled_tx(row).body
+    assert body is not None  # (``pooled_tx`` sets it)
+    return [o for left, right, _ in decode_matches(body[1]) for o in (left, right)]
