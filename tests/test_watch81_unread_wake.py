@@ -53,7 +53,9 @@ async def test_an_unread_row_waits_on_the_doubts_change_and_is_marked_at_its_end
             looks += 1
             return doubt.held
 
-        marking = asyncio.create_task(mark_unread(node.settler, [tx], doubted, lambda: 0))
+        marking = asyncio.create_task(
+            mark_unread(node.settler, [tx], doubted, lambda: 0, doubt.wake)
+        )
         try:
             t0 = time.monotonic()
             await wait_for(lambda: time.monotonic() - t0 >= HELD, timeout=HELD + 30)

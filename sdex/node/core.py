@@ -254,7 +254,8 @@ class Node(NodeStartChain):
         ]
         if self._unmarked:  # (given up unread in a doubt: marked once the chain is proven)
             doubted, said = self.settler.async_sends.doubted, self.settler.said
-            marking = mark_unread(self.settler, self._unmarked, doubted, said)
+            wake = self.mirror.doubt.wake  # (settlement reaches no doubt: kept77)
+            marking = mark_unread(self.settler, self._unmarked, doubted, said, wake)
             self._tasks.append(asyncio.create_task(marking, name="unread rows"))
         self._uncross()
         assert self.gossip is not None  # (made by prepare)

@@ -110,6 +110,7 @@ async def mark_unread(
     tx_hashes: Sequence[str],
     doubted: Callable[[], object],
     said: Callable[[], int],
+    wake: asyncio.Event | None = None,
 ) -> None:
     """Rows a start in a chain doubt gave up unread (``NodeSettlement._adopt``: not adoptable,
     their orders no longer open, maybe because they landed before the start), each marked as
@@ -120,10 +121,10 @@ async def mark_unread(
     again: review81, a stop in the doubt left it pending and the next start sent them), and so
     is a mark the store refused (review81b: the refusal ended this task, silently, the row
     and those after it left ``dropped`` though one may have landed). The doubt's end is waited
-    for on its change (``ChainDoubt.wake``, the lane's mirror's), looked at again every
+    for on its change (``wake``: ``ChainDoubt.wake``, the node's), looked at again every
     ``DOUBT_LOOK`` seconds at most (before: every 0.1 s, watch81)."""
     left = list(tx_hashes)
-    wake = lane.mirror.doubt.wake if lane.mirror is not None else asyncio.Event()
+    wake = asyncio.Event() if wake is None else wake  # (none: looked at every DOUBT_LOOK)
     while left:
         while True:
             wake.clear()  # (then looked at: a change after it sets it again)
