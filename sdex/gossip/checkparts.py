@@ -73,8 +73,9 @@ class Group:
     """One intake call's orders, (check, index of its order) each; those with no verdict yet
     once its turn ended on reads (``pending``: each counted against its sender's bound)."""
 
-    __slots__ = ("entries", "fresh", "meter", "objs", "on_loop", "paid", "pending", "reading",
-                 "senders", "shares", "slots", "task", "waiters")  # fmt: skip
+    __slots__ = ("copies", "entries", "fresh", "looked", "meter", "objs", "on_loop",
+                 "paid", "pending", "reading", "senders", "shares", "slots", "task",
+                 "waiters")  # fmt: skip
 
     def __init__(self) -> None:
         self.slots: list[tuple[Entry, int]] = []
@@ -83,6 +84,13 @@ class Group:
         self.fresh: list[int] = []
         """Of each share's orders, those not held here as the group formed (``known``):
         what its sender pays for (flood80)."""
+        self.copies: list[list[int]] = []
+        """Of each share's orders, those held here as the group formed (their indexes in its
+        check): one not answered ``known`` by the intake (its held order evicted or cancelled
+        meanwhile: taken as new) is paid for as a new one (peers82)."""
+        self.looked: list[float] = []
+        """Of each share, the loop time its orders' ``known`` check took as the group formed
+        (outside its task's steps): its sender's to pay, with the group's first charge."""
         self.on_loop = 0
         """``CheckHooks.on_loop`` when last paid (or formed): the recoveries since are its."""
         self.objs: list[object] = []

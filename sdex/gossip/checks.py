@@ -213,8 +213,10 @@ class PeerChecks:
             group.objs.extend(entry.orders[start : entry.given])
             group.senders.extend(repeat(entry.sender, n))
             group.shares.append((entry, start, n))
-            known = self._hooks.known  # (flood80: a copy held by now is not its pusher's cost)
-            group.fresh.append(sum(not known(o) for o in entry.orders[start : entry.given]))
+            copies, looked = self._copies(entry, start)  # (flood80, peers82)
+            group.copies.append(copies)
+            group.looked.append(looked)
+            group.fresh.append(n - len(copies))
             group.entries.append(entry)
             room -= n
         for entry in out:
@@ -227,6 +229,16 @@ class PeerChecks:
             self._end(entry)
         group.on_loop = self._hooks.on_loop()
         return group if group.slots else None
+
+    def _copies(self, entry: Entry, start: int) -> tuple[list[int], float]:
+        """Which of ``entry``'s orders from ``start`` to ``given`` are copies held here now
+        (``known``: a copy costs its pusher none of its group's intake), and the loop time
+        that check took (a deep compare an order, outside the group's task: its pusher's),
+        read on the thread's CPU clock (a preemption meanwhile, on a crowded machine, is not
+        its pusher's doing: two reads a share, not an order)."""
+        known, cpu = self._hooks.known, time.thread_time()
+        copies = [i for i in range(start, entry.given) if known(entry.orders[i])]
+        return copies, time.thread_time() - cpu
 
     async def _metered(self, group: Group) -> None:
         """``_check`` with the loop time of each of its steps measured, the pushers' shares
@@ -245,19 +257,31 @@ class PeerChecks:
         peer's push of it got there first while this one waited in the queue) is answered
         ``known`` at once and costs its pusher nothing (flood80: each was charged a new
         order's share of the group and ``ORDER_UNMEASURED``; 45% of the orders the intake
-        charged for at 500 orders a second across 8 nodes were such copies)."""
+        charged for at 500 orders a second across 8 nodes were such copies). A copy the
+        intake did not answer ``known`` (its held order evicted or cancelled after the group
+        formed: checked as new) is a new one, and the ``known`` check of a share's orders as
+        the group formed is its sender's too (peers82: both were free, the check done on the
+        loop outside the group's task, and a copy turned new checked at the other pushers'
+        cost)."""
         seconds = group.meter.seconds - group.paid
         if seconds <= 0.0 or not group.slots:
             return
         group.paid += seconds
-        fresh = sum(group.fresh)
+        news = [
+            fresh + sum(entry.results[i] != "known" for i in copies)
+            for (entry, _start, _n), fresh, copies in zip(
+                group.shares, group.fresh, group.copies, strict=True
+            )
+        ]
+        total, looked, group.looked = sum(news), group.looked, [0.0] * len(group.looked)
         try:
             on_loop, group.on_loop = group.on_loop, self._hooks.on_loop()
             on_loop = group.on_loop - on_loop  # (recovered on the loop since: its steps')
-            for (entry, _start, n), new in zip(group.shares, group.fresh, strict=True):
+            for (entry, _start, n), new, seen in zip(group.shares, news, looked, strict=True):
                 if entry.pays:
-                    part = new / fresh if fresh else n / len(group.slots)
-                    self._hooks.paid(entry.sender, seconds * part, new, round(on_loop * part))
+                    part = new / total if total else n / len(group.slots)
+                    took = seconds * part + seen  # (and its check as the group formed)
+                    self._hooks.paid(entry.sender, took, new, round(on_loop * part))
         except Exception:  # (a charge never costs a verdict)
             log.exception("charging a push's intake failed")
 

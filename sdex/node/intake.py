@@ -239,7 +239,8 @@ class NodeIntake(NodeSoftCancel):
         orders are settled by one node only, by the rule in ``may_match``."""
         signed, state = accepted.signed, accepted.state
         o = signed.order
-        if match and (own := own_crossing(self.book, o)) is not None:
+        skip = self.kept_out() if match else None  # (by position: no keyword parsing)
+        if match and (own := own_crossing(self.book, o, skip)) is not None:
             # Refused before it is stored or gossiped, so every node agrees it never existed.
             reason = f"it would trade with the same maker's resting order 0x{own.hex()}"
             log.debug("order %s refused: self-trade with 0x%s", signed.hash_hex, own.hex())
@@ -262,7 +263,6 @@ class NodeIntake(NodeSoftCancel):
         try:
             if match:
                 now, by = self.times()  # expired by, matched by: landing49
-                skip = self.kept_out()  # (by position: no keyword parsing)
                 mr = self.engine.submit(signed, now, tif, state.filled, by, skip)
             else:
                 if not self.registry.rests(signed, state.filled):  # dust left: closed

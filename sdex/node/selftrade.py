@@ -3,6 +3,8 @@ trade with (``NodeIntake._accept`` refuses it ``SELF_TRADE`` before it is stored
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from sdex.book import Entry, Side
 from sdex.book.errors import BookError
 from sdex.book.levels import Level
@@ -11,13 +13,16 @@ from sdex.matching.crossing import best_private
 from sdex.order import ZERO_ADDRESS, Order
 
 
-def own_crossing(book: OrderBook, o: Order) -> bytes | None:
+def own_crossing(book: OrderBook, o: Order, skip: Container[bytes] | None = None) -> bytes | None:
     """The hash of a resting order of the same maker that ``o`` would trade with
     (its price crosses, it has something fillable, and neither names another taker:
     left50, a restricted order trades only with its taker's), or None: the best-priced
-    one, the oldest among equals. O(1) when ``o`` crosses neither the other side's
-    best public level nor its best one restricted to ``o``'s maker (then it
-    crosses none of its maker's); else O(the maker's open orders selling what
+    one, the oldest among equals. Those in ``skip`` are not: the orders a new order is not
+    matched against (kept out, gone on chain in a block not applied yet: ``NodeIntake.
+    kept_out``; peers82: a maker's new order crossing his own order cancelled on chain was
+    refused ``SELF_TRADE``, though that order could never trade). O(1) when ``o`` crosses
+    neither the other side's best public level nor its best one restricted to ``o``'s
+    maker (then it crosses none of its maker's); else O(the maker's open orders selling what
     ``o`` buys), not a walk of the other side's crossing levels."""
     if o.taker not in (ZERO_ADDRESS, o.maker):  # (only its taker's orders: not its own)
         return None
@@ -42,6 +47,7 @@ def own_crossing(book: OrderBook, o: Order) -> bytes | None:
             and r.taker in (ZERO_ADDRESS, o.maker)
             and o.taker_amount * r.taker_amount <= o.maker_amount * r.maker_amount
             and (best is None or _before(e, best))
+            and (skip is None or e.hash not in skip)
         ):
             best = e
     return None if best is None else best.hash
