@@ -335,9 +335,9 @@ async def poll_receipt(
                 if known is not POOLED:
                     by_count, not_ours = None, False
                 elif not_ours or now - (by_count := by_count or now) > UNKNOWN_TIMEOUT:
+                    # (unknown from this answer on, not backdated to the count's first
+                    # "pooled": review82a, one lagging backend's null cancelled a sound one)
                     known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
-                    if known is None and not not_ours:  # (unknown since the count said so)
-                        unknown_since = by_count if unknown_since is None else unknown_since
                     by_count, not_ours = now, known is None
                 due = now - start > RECEIPT_TIMEOUT
                 if known is None:

@@ -316,8 +316,11 @@ class Reconcile:
             if not await self._pooled(tx_hash):
                 raise Unsettleable(why)
             if await replace_pooled(self.lane, row, why):  # (settle82: else a paid revert)
+                # (kept pending, awaited as any pooled row: given up only once its nonce is
+                # proven taken without it. review82a: given up at the transfer's send, a
+                # backend that did not take the transfer mined the row: matched twice)
                 self.filled.add(row.nonce)
-                raise Unsettleable(why)
+                return
         try:
             await self.chain.run(self.chain.rpc.call, "eth_sendRawTransaction", raw_tx)
         except ContractRevert:
@@ -348,9 +351,11 @@ class Reconcile:
         return not any(n < row.nonce for n in self.landed[self.judged.get(row.tx_hash, 0) :])
 
     def _paid_below(self, row: StoredSettlement) -> bool:
-        """Whether a row below ``row`` left to land (pooled, adopted, no receipt read) may
-        pay a maker of it what it sells there (``unsettled.pays``)."""
-        below = [r for r in (*self.pooled, *self.left) if r.nonce < row.nonce]
+        """Whether a row below ``row`` left to land (pooled, adopted) may pay a maker of it
+        what it sells there (``unsettled.pays``). Not one whose receipt answer did not read
+        (``left``: most likely mined, its effect in the latest block already; review82a: a row
+        above it that reverts for good was sent, mined and reverted, paid)."""
+        below = [r for r in self.pooled if r.nonce < row.nonce]
         return any(pays(r, row) for r in below)
 
     async def _gone(self, row: StoredSettlement) -> str | None:
