@@ -153,13 +153,13 @@ def price(fees: tuple[int, int], base_fee: int) -> int:
 
 
 async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bool:
-    """(``row`` pooled, judged ``why`` by ``unsettleable``) Whether its nonce was taken by a
-    transfer of nothing at higher fees than it (``bumped``: the pool's replacement rule),
-    sent in its place: only for a row whose call reverts or settles none (a soft-cancelled
-    one would still settle: left as it is), and only when that transfer costs less than the
-    least its revert would (``intrinsic_gas`` at its own fees), both at the latest block's
-    base fee. Refused (Hardhat while it automines; a pool that keeps it), or a read that
-    fails: False, the row lands as it is, as before."""
+    """(``row`` pooled, judged ``why`` by ``unsettleable``) Whether a transfer of nothing at
+    higher fees than it (``bumped``: the pool's replacement rule) was sent at its nonce (the
+    row still awaited: a send taken is no nonce taken, review82a): only for a row whose call
+    reverts or settles none (a soft-cancelled one would still settle: left as it is), and
+    only when that transfer costs less than the least its revert would (``intrinsic_gas`` at
+    its own fees), both at the latest block's base fee. Refused (Hardhat while it automines;
+    a pool that keeps it), or a read that fails: False, the row lands as it is, as before."""
     if why == SOFT_CANCELLED:
         return False
     try:
