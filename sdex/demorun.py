@@ -21,39 +21,46 @@ from sdex.devnet import Devnet
 from sdex.errors import DevnetError
 
 
-def kept_text(nodes: list[tuple[str, str]], log_dir: Path) -> str:
-    """What ``--keep`` says: each node's page, where the dev keys are, and the wallet commands
-    pointed at this network (user29: the README's commands name ``.sdex/devnet.json``, which
-    the demo does not write, so ``cancel --onchain`` and ``audit`` found no deployment). Each
-    line fits an 80-column panel (user31: a bracketed hint was broken in two). Each option
+def kept_text(nodes: list[tuple[str, str]]) -> str:
+    """What ``--keep`` says in its panel: each node's page, where the dev keys are, and which
+    wallet commands take which option (the commands themselves follow the panel:
+    ``kept_commands``). Each line fits an 80-column panel (user31: a bracketed hint was
+    broken in two) whatever the log directory: no path is in it (users83: a long
+    ``--log-dir`` broke the deployment file's path across the panel's lines). Each option
     names the commands that take it (ux49: "--key: ..." under ``sdex book`` read as one of
     book's, which takes none). ``--deployment`` is every wallet command's (wallet79: it was
     said for balance and cancel --onchain only, where order, book, cancel and the console
     check the node's listing against it, and without it warn that it is unchecked)."""
-    d = log_dir / "devnet.json"
     urls = "\n".join(f"{name}: {url}/" for name, url in nodes)
-    first = nodes[0][1]
     return (
-        f"{urls}\ndev accounts: {d} (the page lists them)\n"
-        f"from the command line: .venv/bin/sdex book --node {first}\n"
-        "  --key for order, cancel, balance and console: a key from the file above\n"
-        f"  --deployment {d} for book, each of these, and audit:\n"
+        f"{urls}\ndev accounts: in the deployment file below (the page lists them)\n"
+        "  --key for order, cancel, balance and console: a key from that file\n"
+        "  --deployment FILE for book, each of these, and audit:\n"
         "    order, book, cancel and console check the node's listing against it\n"
         "    (without it they warn), balance and cancel --onchain read its chain\n"
         "Ctrl-C stops everything"
     )
 
 
+def kept_commands(nodes: list[tuple[str, str]], log_dir: Path) -> list[str]:
+    """The lines after ``kept_text``'s panel, each printed whole (never wrapped: copied as
+    one): the deployment file and a ``sdex book`` pointed at the first node with it (users83:
+    the example had no ``--deployment``, so it warned that the listing was unchecked)."""
+    d = log_dir / "devnet.json"
+    return [
+        f"deployment file: {d}",
+        f"from the command line: .venv/bin/sdex book --node {nodes[0][1]} --deployment {d}",
+    ]
+
+
 def keep_running(console: Console, story: Story, poll: float = 0.5) -> None:
     """``--keep``: leave the devnet and the nodes up for the browser until Ctrl-C (or until a
     node exits on its own). The nodes by name (left75: in start order they read node-1,
     node-3, node-2)."""
-    nodes = sorted(story.nodes.values(), key=lambda n: n.name)
-    say_panel(
-        console,
-        kept_text([(n.name, n.proc.url) for n in nodes], story.log_dir),
-        "The network stays up: open a node's page",
-    )
+    nodes = [(n.name, n.proc.url) for n in sorted(story.nodes.values(), key=lambda n: n.name)]
+    say_panel(console, kept_text(nodes), "The network stays up: open a node's page")
+    for line in kept_commands(nodes, story.log_dir):
+        console.print(escape(line), soft_wrap=True, highlight=False)
     try:
         while all(n.proc.running() for n in story.nodes.values()):
             time.sleep(poll)

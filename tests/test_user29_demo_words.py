@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.demo import watch_line
-from sdex.demorun import kept_text
+from sdex.demorun import kept_commands, kept_text
 
 
 def test_the_browser_line_says_when_the_page_goes_and_how_to_keep_it() -> None:
@@ -30,11 +30,14 @@ def test_the_kept_network_says_how_to_reach_it_from_the_command_line() -> None:
     ``sdex audit`` then found no deployment. The panel now names the demo's own file and a
     command pointed at node-1."""
     log_dir = Path(".sdex/demo")
-    said = kept_text(
-        [("node-1", "http://127.0.0.1:8001"), ("node-3", "http://127.0.0.1:8003")], log_dir
-    )
+    nodes = [("node-1", "http://127.0.0.1:8001"), ("node-3", "http://127.0.0.1:8003")]
+    said = kept_text(nodes)
     lines = said.splitlines()
     assert lines[:2] == ["node-1: http://127.0.0.1:8001/", "node-3: http://127.0.0.1:8003/"]
-    assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:8001" in said
-    assert "--deployment .sdex/demo/devnet.json for book, each of these, and audit:" in said
+    assert "--deployment FILE for book, each of these, and audit:" in said
     assert lines[-1] == "Ctrl-C stops everything"
+    assert kept_commands(nodes, log_dir) == [  # (after the panel, users83)
+        "deployment file: .sdex/demo/devnet.json",
+        "from the command line: .venv/bin/sdex book --node http://127.0.0.1:8001 "
+        "--deployment .sdex/demo/devnet.json",
+    ]

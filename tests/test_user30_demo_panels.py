@@ -62,6 +62,6 @@ def test_the_kept_network_panel_keeps_the_deployment_hint_whole() -> None:
     out = _terminal()
     keep_running(out, story)  # type: ignore[arg-type]
     printed = " ".join(_words(out.export_text()))
-    hint = kept_text([(n.name, n.proc.url) for n in nodes.values()], story.log_dir)
+    hint = kept_text([(n.name, n.proc.url) for n in nodes.values()])
     assert " ".join(_words(hint)) in printed, printed
     assert "for book, each of these, and audit:" in printed, printed

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from sdex.cli import main
-from sdex.demorun import kept_text
+from sdex.demorun import kept_commands, kept_text
 from sdex.devnet import free_port
 from sdex.orderparse import to_checksum
 from tests.conftest import Chain
@@ -82,7 +82,8 @@ def test_the_kept_panel_names_for_each_option_commands_that_take_it() -> None:
     reads as more of the line before (as "--key: a dev account's key" read, under ``sdex book
     --node URL``)."""
     commands = set(main.commands)  # type: ignore[attr-defined]
-    said = kept_text([("node-1", "http://127.0.0.1:8001")], Path(".sdex/demo"))
+    nodes = [("node-1", "http://127.0.0.1:8001")]
+    said = "\n".join([kept_text(nodes), *kept_commands(nodes, Path(".sdex/demo"))])
     before: list[str] = []
     checked = 0
     for line in said.splitlines():

@@ -100,6 +100,6 @@ def test_the_kept_panel_gives_the_deployment_to_every_wallet_command() -> None:
     audit" only: ``sdex order``, ``book``, ``cancel`` and the console given none check the
     node's listing against nothing and warn so (trust77), or refuse a default file of another
     network. It now names it for each, and why (failed 1 of 1 before)."""
-    said = " ".join(kept_text([("node-1", "http://127.0.0.1:8001")], Path(".sdex/demo")).split())
-    assert "--deployment .sdex/demo/devnet.json for book, each of these, and audit:" in said
+    said = " ".join(kept_text([("node-1", "http://127.0.0.1:8001")]).split())
+    assert "--deployment FILE for book, each of these, and audit:" in said
     assert "order, book, cancel and console check the node's listing against it" in said
