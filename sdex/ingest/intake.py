@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from sdex.chain import OrderState
 from sdex.futures import retrieved
-from sdex.ingest.holds import Hand, Hold, SharedReads, held
+from sdex.ingest.holds import ANSWER_WITHIN, Hand, Hold, SharedReads, held
 from sdex.ingest.limits import Limits
 from sdex.ingest.readturns import SUBMITTER
 from sdex.ingest.rejections import (
@@ -43,7 +44,8 @@ READ_DEADLINE = 8.0
 order is answered ``CHAIN_UNAVAILABLE`` (a wallet's 503: try again; a peer's order rejected,
 its sender not blamed). The RPC client's own 30 s bound is the whole call's: one read held
 (a contract wallet's view, or a path to the chain that holds it) kept its order, and every
-order waiting for its connection, that long (reads76)."""
+order waiting for its connection, that long (reads76). A wallet's order's read ends sooner
+if its verdict is due sooner (``holds.ANSWER_WITHIN`` from its POST's arrival: users83)."""
 
 
 class Intake(OrderRules):
@@ -116,7 +118,9 @@ class Intake(OrderRules):
     async def submit(self, obj: object, check_fee: bool = True, spend: Spend | None = None,
                      handing: Hand | None = None, fronted: SignedOrder | None = None,
                      reading: Hand | None = None, hold: Hold | None = None,
-                     ) -> IntakeResult:  # fmt: skip
+                     arrived: float | None = None) -> IntakeResult:  # fmt: skip
+        """``arrived``: when a wallet's order came (``time.monotonic()``, its POST's start),
+        whence its verdict is due (``due``); None (a peer's): its read has ``read_deadline``."""
         first = self._ruled(fronted, check_fee) if fronted else self.check_offchain(obj, check_fee)
         if not isinstance(first, SignedOrder):
             return first
@@ -131,18 +135,20 @@ class Intake(OrderRules):
             return result
         if reading is not None:
             reading()
-        return await self._after_read(signed, ecdsa_ok, spend, hold)
+        state = await self._read_state(signed, ecdsa_ok, spend, 0, hold, due(arrived))
+        return state if isinstance(state, Rejection) else self._verdict(signed, ecdsa_ok, state)
 
     async def submit_each(
         self, objs: Sequence[object], check_fee: bool = True, spend: Spend | None = None,
         handing: Hand | None = None, reading: Hand | None = None, hold: Hold | None = None,
+        arrivals: Sequence[float] | None = None,
     ) -> AsyncGenerator[tuple[int, IntakeResult], None]:  # fmt: skip
         """``submit`` of each of ``objs`` (index, result), each as soon as it is known,
         without a task per order: the off-chain checks of all, their signatures in one
         hand-over (in order, as they come back; ``Hand`` before), the chain reads some need
         together last, each yielded as it ends (``spend`` asked of each of those by its index
         in ``objs``; ``reading`` called once before they start: the orders not yielded yet
-        wait only on them, checks75)."""
+        wait only on them, checks75; ``arrivals``: each wallet order's, as ``submit``'s)."""
         firsts = [self.check_offchain(o, check_fee) for o in objs]
         signed: list[tuple[int, SignedOrder]] = []
         for i, first in enumerate(firsts):
@@ -172,7 +178,11 @@ class Intake(OrderRules):
         # view burns its gas) held every other sender's order of the call (review74b: a
         # wallet group's, http69)
         pending = {
-            asyncio.ensure_future(self._read_state(so, ok, spend, i, hold)): (i, so, ok)
+            asyncio.ensure_future(
+                self._read_state(
+                    so, ok, spend, i, hold, due(None if arrivals is None else arrivals[i])
+                )
+            ): (i, so, ok)
             for i, so, ok in reads
         }
         try:
@@ -203,18 +213,16 @@ class Intake(OrderRules):
             return read_failed(e)
         return None if state is None else self._verdict(signed, ecdsa_ok, state)
 
-    async def _after_read(
-        self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None, hold: Hold | None
-    ) -> IntakeResult:
-        """The verdict on ``signed`` from a chain read."""
-        state = await self._read_state(signed, ecdsa_ok, spend, 0, hold)
-        return state if isinstance(state, Rejection) else self._verdict(signed, ecdsa_ok, state)
-
     async def _read_state(
         self, signed: SignedOrder, ecdsa_ok: bool | None, spend: Spend | None = None,
-        i: int = 0, hold: Hold | None = None) -> OrderState | Rejection:  # fmt: skip
+        i: int = 0, hold: Hold | None = None, due: float | None = None,
+    ) -> OrderState | Rejection:  # fmt: skip
         """``signed``'s chain state from a chain read, or why there is none (the chain not
-        followed; its sender's budget of reads spent: ``spend(i)`` refused; ``holds.held``)."""
+        followed; its sender's budget of reads spent: ``spend(i)`` refused; ``holds.held``;
+        ``due``, its verdict's ``time.monotonic()`` deadline, passed: ``CHAIN_UNAVAILABLE``).
+        An order not held had its read's ``read_deadline`` from the read's start: one that
+        waited before it (its body sent slowly, another order of its account's first read)
+        was answered past the wallet client's 10 s (users83)."""
         status = self.chain_status()
         if status not in FOLLOWING:  # (a backend behind answers from its past: no verdict)
             return not_following(status)
@@ -227,7 +235,10 @@ class Intake(OrderRules):
             # (its account: all the mirror lacks; not while it replays: it would not learn)
             account = (o.maker, o.maker_token)
             if (under_way := self._first_reads.get(account)) is not None:
-                await asyncio.wait([under_way])  # (never fails; a cancel of ours: not its)
+                # (never fails; a cancel of ours: not its)
+                await asyncio.wait([under_way], timeout=_left(due))
+                if not under_way.done():
+                    return self._late(signed, None)
                 if self.mirror_ready() and (known := self.mirror.state(signed)) is not None:
                     return known
                 if (status := self.chain_status()) not in FOLLOWING:  # (went down meanwhile)
@@ -236,12 +247,14 @@ class Intake(OrderRules):
                 mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
         whose = None
         try:
+            if (left := _left(due)) is not None and left <= 0:  # (no time left: no token)
+                return self._late(signed, None)
             if spend is not None:
                 if (who := spend(i)) is None:
                     self.throttled += 1
                     return Rejection.of(RejectionCode.THROTTLED).of_order(signed.hash)
                 whose = SUBMITTER.set(who)  # (its read's task is made in this context)
-            return await self._read_unless_down(signed, ecdsa_ok)
+            return await self._read_unless_down(signed, ecdsa_ok, left)
         except Exception as e:
             return read_failed(e)
         finally:
@@ -284,12 +297,20 @@ class Intake(OrderRules):
         read.add_done_callback(retrieved)
         if down:
             return not_following("unreachable")
+        return self._late(signed, deadline)
+
+    def _late(self, signed: SignedOrder, deadline: float | None) -> Rejection:
+        """``CHAIN_UNAVAILABLE``: ``signed``'s read not answered within ``deadline`` seconds
+        (None: its verdict due before its read could end), "try again"."""
         self.late += 1
-        return Rejection.of(
-            RejectionCode.CHAIN_UNAVAILABLE,
-            f"the chain did not answer this order's read within {round(deadline, 1):g} s; "
-            "try again",
-        ).of_order(signed.hash)
+        why = (
+            "the node could not read this order's chain state before its answer was due"
+            if deadline is None
+            else f"the chain did not answer this order's read within {round(deadline, 1):g} s"
+        )
+        return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, f"{why}; try again").of_order(
+            signed.hash
+        )
 
     def _verdict(
         self, signed: SignedOrder, ecdsa_ok: bool | None, state: OrderState
@@ -349,3 +370,14 @@ class Intake(OrderRules):
         elif m is not None and sig_ok and read_at < tip and self.chain_status() in FOLLOWING:
             m.learn_later(signed, state, tip)  # (the replay under way: once it passes ``tip``)
         return state
+
+
+def due(arrived: float | None) -> float | None:
+    """When a wallet's order that came at ``arrived`` (``time.monotonic()``) is answered at
+    the latest (``ANSWER_WITHIN``); None: no arrival (a peer's order), no due time."""
+    return None if arrived is None else arrived + ANSWER_WITHIN
+
+
+def _left(due: float | None) -> float | None:
+    """Seconds left until ``due`` (``time.monotonic()``), None for none."""
+    return None if due is None else due - time.monotonic()

@@ -10,10 +10,29 @@ hop cost ~35 us of the loop's ~600 an order (http17).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from typing import Any
 
 from sdex.store import StoreError
+
+ANSWER_BY = 9.5
+"""Seconds from a wallet order's arrival (its POST's start) to its answer at most, its commit
+wait included: under the wallet client's 10 s (``sdex.client.DEFAULT_TIMEOUT``), its verdict
+due by ``sdex.ingest.holds.ANSWER_WITHIN`` (9 s). Its commit waited ``store_wait`` (10 s)
+from the verdict: a stalling store's 503 ("the node holds order ... look it up") came after
+the client had given up, saying nothing (users83)."""
+MIN_COMMIT_WAIT = 0.25
+"""Seconds a wallet order's commit wait gets at least (its verdict came late)."""
+
+
+def answer_wait(store_wait: float, arrived: float | None) -> float:
+    """Seconds a wallet order that came at ``arrived`` (``time.monotonic()``; None: no
+    arrival, ``store_wait``) waits for its commit: ``store_wait`` at most, ending at
+    ``ANSWER_BY`` from its arrival (``MIN_COMMIT_WAIT`` at least)."""
+    if arrived is None:
+        return store_wait
+    return min(store_wait, max(MIN_COMMIT_WAIT, arrived + ANSWER_BY - time.monotonic()))
 
 
 def committed(

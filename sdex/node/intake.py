@@ -18,7 +18,7 @@ from sdex.ingest.holds import Held
 from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import MatchResult, Outcome, TimeInForce
 from sdex.model import OPEN_STATUSES, OrderStatus, error_body
-from sdex.node.commitwait import committed
+from sdex.node.commitwait import MIN_COMMIT_WAIT, answer_wait, committed
 from sdex.node.forwarding import CallClock, Stamp
 from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import throttled_body
@@ -52,7 +52,7 @@ class NodeIntake(NodeSoftCancel):
         found signed by its maker (``sdex.node.fronts``; ``obj`` unread). ``arrived``: when
         its request came (``time.monotonic()``; a held order's verdict is due from then)."""
         taken = await self._through(obj, source, tif, client, fronted, arrived)
-        return await self._answered(taken)
+        return await self._answered(taken, arrived)
 
     async def _through(
         self, obj: object, source: str, tif: TimeInForce, client: str | None,
@@ -70,15 +70,20 @@ class NodeIntake(NodeSoftCancel):
         hand: list[tuple[float, float, float]] = []  # (its signature's hand-over: ``start``)
         handing = None if started is None else lambda: hand.append(fw.start())
         hold = None if client is None else self.replay_hold.hold(client, arrived)
-        result = await self.intake.submit(obj, source == "api", spend, handing, fronted, hold=hold)
-        return self._taken(result, source, tif, label, started, hand)
+        result = await self.intake.submit(
+            obj, source == "api", spend, handing, fronted, hold=hold, arrived=arrived
+        )
+        return self._taken(result, source, tif, label, started, hand, arrived)
 
     def _taken(
         self, result: IntakeResult, source: str, tif: TimeInForce, label: str = "wallet",
         started: Stamp | None = None, hand: list[tuple[float, float, float]] | None = None,
+        arrived: float | None = None,
     ) -> Taken:  # fmt: skip
         """A wallet's order after the intake, at once: its answer and the commit it waits
-        for (None: none), or the hash of an order held here already (``_already_held``)."""
+        for (None: none), or the hash of an order held here already (``_already_held``).
+        ``arrived``: its POST's (``time.monotonic()``), whence its answer is due
+        (``commitwait.answer_wait``)."""
         if isinstance(result, Rejection):  # (the chain not read: the node's, not the order's)
             if result.code is RejectionCode.THROTTLED:  # (not read: its client's budget)
                 return SubmitResult(429, throttled_body(), headers=self.read_budget.headers()), None
@@ -109,11 +114,13 @@ class NodeIntake(NodeSoftCancel):
         # alone); not another order's row closed meanwhile (a resting one found expired);
         # committed before the 2xx (group commit: one transaction for many orders)
         stored = answer.stored
-        return answer, None if stored is None else self._commit_wait(stored, own[-1:])
+        if stored is None:
+            return answer, None
+        return answer, self._commit_wait(stored, own[-1:], answer_wait(self.store_wait, arrived))
 
-    async def _answered(self, taken: Taken) -> SubmitResult:
+    async def _answered(self, taken: Taken, arrived: float | None = None) -> SubmitResult:
         if isinstance(taken, bytes):
-            return await self._already_held(taken)
+            return await self._already_held(taken, answer_wait(self.store_wait, arrived))
         answer, wait = taken
         if wait is not None:
             try:
@@ -135,7 +142,7 @@ class NodeIntake(NodeSoftCancel):
         since = time.monotonic() if arrived is None else arrived
         taken = group.add(obj, tif, client, since, self._submit_group, self._submit_alone)
         try:
-            return await self._answered(await taken)
+            return await self._answered(await taken, since)
         finally:
             group.posts -= 1
 
@@ -177,14 +184,16 @@ class NodeIntake(NodeSoftCancel):
         fw = self.forwarding
         clock = CallClock(fw, "wallet", self._pushes())  # (one call: as a peer's chunk)
         objs = [m[0] for m in members]
-        each = self.intake.submit_each(objs, True, spend, clock.handing(), hold=hold)
+        arrivals = [m[3] for m in members]
+        each = self.intake.submit_each(objs, True, spend, clock.handing(), hold=hold,
+                                       arrivals=arrivals)  # fmt: skip
         try:
             async with contextlib.aclosing(each):
                 async for k, result in each:
                     left.discard(k)
                     fut, before = members[k][4], fw.handed
                     try:
-                        _give(fut, self._taken(result, "api", members[k][1]))
+                        _give(fut, self._taken(result, "api", members[k][1], arrived=members[k][3]))
                     except Exception as e:
                         fail(fut, e)
                     clock.passed(before)
@@ -198,32 +207,37 @@ class NodeIntake(NodeSoftCancel):
             self.store.hand_over()  # (the group's rows: their commit begun now, not a turn later)
 
     def _commit_wait(
-        self, stored: asyncio.Future[None], also: list[asyncio.Future[None]]
+        self, stored: asyncio.Future[None], also: list[asyncio.Future[None]], within: float
     ) -> asyncio.Future[None]:
         """A new order's row committed (``stored``: the store made it for this request
         alone, so it is awaited itself, bounded by ``commit_waits``) and ``also`` (its last
-        update if it closed at once: shared, so waited through ``committed``)."""
+        update if it closed at once: shared, so waited through ``committed``), within
+        ``within`` seconds."""
         if also:
-            return committed([stored, *also], self.store_wait)
-        self.commit_waits.bound(stored, self.store_wait)
+            return committed([stored, *also], within)
+        self.commit_waits.bound(stored, within)
         return stored
 
-    async def _already_held(self, order_hash: bytes) -> SubmitResult:
+    async def _already_held(self, order_hash: bytes, within: float) -> SubmitResult:
         """A wallet posted an order held here already: 200 once its row is committed (a
-        peer's order is stored lazily, and an earlier insert may have failed: stored now)."""
+        peer's order is stored lazily, and an earlier insert may have failed: stored now),
+        within ``within`` seconds in all."""
         rec = self.records.get(order_hash)
         if rec is None:  # closed and evicted (its row committed first), or accepted meanwhile
             return SubmitResult(
                 200, self.record_json(order_hash) or {"orderHash": "0x" + order_hash.hex()}
             )
         try:
-            if not await self._committed_within(self.store.holds_order(rec.signed.hash_hex)):
+            began = time.monotonic()
+            holds = self.store.holds_order(rec.signed.hash_hex)
+            if not await self._committed_within(holds, within):
                 log.warning("order %s held but not stored: storing it", rec.signed.hash_hex)
                 stored = self.store.add_order_async(
                     rec.signed, rec.seq, rec.status, rec.source, rec.tif.value, rec.json
                 )
                 if stored is not None:  # (always: a waited insert)
-                    await committed([stored], self.store_wait)
+                    left = max(MIN_COMMIT_WAIT, within - (time.monotonic() - began))
+                    await committed([stored], left)
                 self.store.update_orders([rec.row()])  # its filled amount, reason
         except StoreError as e:
             return _not_stored(e, "0x" + order_hash.hex())
@@ -405,15 +419,17 @@ class NodeIntake(NodeSoftCancel):
                 return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
         return result
 
-    async def _committed_within(self, read: Awaitable[T]) -> T:
+    async def _committed_within(self, read: Awaitable[T], within: float | None = None) -> T:
         """A read the store's writer answers after every write queued before it, awaited at
-        most ``store_wait`` seconds (as ``committed``'s ``within``), then ``StoreError``."""
+        most ``within`` seconds (``store_wait`` if None; as ``committed``'s), then
+        ``StoreError``."""
+        within = self.store_wait if within is None else within
         try:  # (not wait_for: on 3.11 it swallows a cancel that lands as the read ends)
-            async with asyncio.timeout(self.store_wait):
+            async with asyncio.timeout(within):
                 return await read
         except TimeoutError:
             raise StoreError(
-                f"not read within {self.store_wait:g} s (the store stalls); ask again later"
+                f"not read within {within:.3g} s (the store stalls); ask again later"
             ) from None
 
 
