@@ -27,6 +27,30 @@ from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, si
 from tests.deep import DEEP
 
 LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))
+REAL_HOME = Path(os.path.expanduser("~"))
+"""The home directory the suite was started in (a developer's own): no test writes there."""
+HOME_PATHS = (".sdex", ".sdex/wallet", ".sdex/wallet/orders", ".sdex/console_history")
+"""Where a wallet command or the console writes in a home directory (``sdex.walletkeep``,
+``sdex.consolehistory``): a file added, removed or replaced in one changes its time."""
+
+
+def home_marks(home: Path) -> dict[str, int | None]:
+    """Each of ``home``'s ``HOME_PATHS``' modification time (ns; None: absent)."""
+    marks: dict[str, int | None] = {}
+    for rel in HOME_PATHS:
+        try:
+            marks[rel] = (home / rel).stat().st_mtime_ns
+        except OSError:
+            marks[rel] = None
+    return marks
+
+
+def home_written(before: dict[str, int | None], home: Path) -> list[str]:
+    """The paths of ``home`` written since ``before`` (``home_marks``)."""
+    after = home_marks(home)
+    return [str(home / rel) for rel in HOME_PATHS if after[rel] != before[rel]]
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,9 +65,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     # (wallet79: every order a wallet command signs is kept, in $SDEX_WALLET_DIR: the suite's
-    # in a directory of its own, never the user's ~/.sdex/wallet; subprocesses inherit it)
-    if not os.environ.get("SDEX_WALLET_DIR"):
-        os.environ["SDEX_WALLET_DIR"] = tempfile.mkdtemp(prefix="sdex-test-wallet-")
+    # in a directory of its own, never the user's ~/.sdex/wallet nor a $SDEX_WALLET_DIR of
+    # theirs (users83: it was kept); subprocesses inherit it; each test has its own:
+    # ``own_directory``)
+    os.environ["SDEX_WALLET_DIR"] = tempfile.mkdtemp(prefix="sdex-test-wallet-")
     config.addinivalue_line(
         "markers",
         "cpu_bound(seconds): bounded by the process's CPU time (times SDEX_DEEP), not the "
@@ -118,10 +143,22 @@ def own_directory(
     directory: it is put first on ``$PYTHONPATH`` instead."""
     here = tmp_path_factory.mktemp("cwd")
     monkeypatch.chdir(here)
+    # (users83: one wallet directory for a whole session: a test saw another's kept orders)
+    monkeypatch.setenv("SDEX_WALLET_DIR", str(tmp_path_factory.mktemp("wallet")))
     paths = os.environ.get("PYTHONPATH", "")
     if str(ROOT) not in paths.split(os.pathsep):
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), paths) if p))
     return here
+
+
+@pytest.fixture(autouse=True)
+def real_home_untouched() -> Iterator[None]:
+    """A test that writes into the real home's ``~/.sdex`` (``REAL_HOME``: a wallet command
+    given no ``$SDEX_WALLET_DIR``, the console's history) fails (users83)."""
+    before = home_marks(REAL_HOME)
+    yield
+    if written := home_written(before, REAL_HOME):
+        pytest.fail(f"the test wrote into the real home directory: {', '.join(written)}")
 
 
 @pytest.fixture(scope="session")
