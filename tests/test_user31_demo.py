@@ -15,9 +15,11 @@ def test_the_kept_panel_breaks_no_line_at_80_columns() -> None:
     nodes = {n: _Node(n, _Proc(f"http://127.0.0.1:3074{i}")) for i, n in enumerate(["a", "b"])}
     out = _terminal()
     keep_running(out, _Story(nodes, Path(".sdex/demo")))  # type: ignore[arg-type]
-    inside = [line.strip("│ ") for line in out.export_text().splitlines() if line.startswith("│")]
-    assert "from the command line: .venv/bin/sdex book --node http://127.0.0.1:30740" in inside
-    said = "--deployment .sdex/demo/devnet.json for book, each of these, and audit:"
+    lines = out.export_text().splitlines()
+    inside = [line.strip("│ ") for line in lines if line.startswith("│")]
+    book = ".venv/bin/sdex book --node http://127.0.0.1:30740 --deployment .sdex/demo/devnet.json"
+    assert f"from the command line: {book}" in lines  # (after the panel, whole: users83)
+    said = "--deployment FILE for book, each of these, and audit:"
     assert said in " ".join(inside)
     # (ux65: the console's balance reads the chain the deployment file names, as balance does;
     # wallet79: order, book, cancel and the console check the node's listing against it)
