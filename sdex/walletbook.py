@@ -37,11 +37,25 @@ def stale_warning(out: Console, chain_status: str, what: str) -> None:
 
 def show_book(out: Console, client: NodeClient, config: OrderConfig, m: Market, depth: int) -> None:
     """Fetch a node's book for a market and show it, asks above bids (``sdex book``, the
-    console's ``book``)."""
+    console's ``book``). Where a side's table with its order hashes whole is wider than the
+    console (~120 columns), its rows are numbered and their hashes listed after it, one a
+    line (users83: at 80 columns each hash was folded over three lines of the table, with
+    its borders: none could be copied into ``sdex cancel``)."""
     ob = client.orderbook(m.base_token.address, m.quote_token.address, per_page=depth)
     stale_warning(out, ob.chain_status, "this book is")
-    out.print(_book_table(config, m, "asks", Side.SELL, ob.asks))
-    out.print(_book_table(config, m, "bids", Side.BUY, ob.bids))
+    for title, side, page in (("asks", Side.SELL, ob.asks), ("bids", Side.BUY, ob.bids)):
+        rows = book_rows(config, m, title, side, page)
+        table = _book_table(m, title, side, page, rows, True)
+        if out.measure(table, options=out.options.update_width(UNBOUNDED)).maximum <= out.width:
+            out.print(table)
+            continue
+        out.print(_book_table(m, title, side, page, rows, False))
+        for k, (_, rec) in enumerate(rows, 1):
+            out.print(f"#{k} {escape(rec.order_hash)}", soft_wrap=True)
+
+
+UNBOUNDED = 10_000
+"""Columns a table is measured in (its natural width: in the console's own, it fits)."""
 
 
 def check_record(config: OrderConfig, rec: OrderRecord, what: str) -> None:
@@ -81,20 +95,28 @@ def remaining_amounts(m: Market, side: Side, rec: OrderRecord) -> tuple[Fraction
     return base / 10**m.base_token.decimals, quote / 10**m.quote_token.decimals
 
 
-def _book_table(config: OrderConfig, m: Market, title: str, side: Side, page: Page) -> Table:
-    rows = book_rows(config, m, title, side, page)
+def _book_table(
+    m: Market, title: str, side: Side, page: Page, rows: list[tuple[Fraction, OrderRecord]],
+    hashes: bool,
+) -> Table:  # fmt: skip
+    """A book side's table: each order's hash in it, whole (``hashes``), or its row's number
+    (``#``: its hash is listed after the table)."""
     shown = f"{len(rows)} of {page.total}" if page.total > len(rows) else str(len(rows))
     table = Table(title=f"{m.name} {title} ({shown})", title_justify="left")
+    if not hashes:
+        table.add_column("order", justify="right")
     table.add_column(f"price ({m.quote})", justify="right")
     table.add_column(f"amount ({m.base})", justify="right")
     # (ux51: "total (USDC)" here beside the page's "Total (WETH)", the running total of a
     # level's sizes: one word, two things in two units; this is what the order's rest is worth)
     table.add_column(f"value ({m.quote})", justify="right")
-    table.add_column("order", overflow="fold")
+    if hashes:
+        table.add_column("order", no_wrap=True)
     b, q = m.base_token.decimals, m.quote_token.decimals
-    for price, rec in rows:
+    for k, (price, rec) in enumerate(rows, 1):
         base, quote = remaining_amounts(m, side, rec)
-        table.add_row(fmt_price(price), fmt_price(base, b), fmt_price(quote, q), rec.order_hash)
+        cells = [fmt_price(price), fmt_price(base, b), fmt_price(quote, q)]
+        table.add_row(*([*cells, rec.order_hash] if hashes else [f"#{k}", *cells]))
     return table
 
 
