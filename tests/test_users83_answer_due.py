@@ -15,18 +15,21 @@ loopback sending its body late (``slow_post``).
 Its commit after the verdict waited ``store_wait`` (10 s) from the verdict: a stalling
 store's 503 ("the node holds order ...; look it up") came past the client's 10 s. Now it ends
 by ``commitwait.ANSWER_BY`` (9.5 s) from the arrival (a store stalled by a writer job held
-on a ``threading.Event``, as ``test_api_writes``'s)."""
+on a ``threading.Event``, as ``test_api_writes``'s). A soft cancel's too."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sdex.ingest.holds import ANSWER_WITHIN
 from sdex.ingest.intake import READ_DEADLINE
 from sdex.node.commitwait import ANSWER_BY
+from sdex.order import sign_hash
 from sdex.watch.changes import STORE_WAIT
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
@@ -107,3 +110,54 @@ async def test_an_orders_commit_wait_ends_by_its_answers_due_time(
         assert BODY_LATE < took <= ANSWER_BY + SLACK < BODY_LATE + STORE_WAIT, took
         code, body = await api.post_order(posted)  # (its row committed once the store moved)
         assert code == 200, (code, body)
+
+
+async def slow_request(base: str, path: str, body: bytes, late: float) -> tuple[int, object]:
+    """``POST path`` of ``body`` over a raw connection, its second half sent ``late`` seconds
+    after the head: the status and the JSON answer."""
+    url = urlsplit(base)
+    assert url.hostname is not None and url.port is not None
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    try:
+        writer.write(head + body[: len(body) // 2])
+        await writer.drain()
+        await asyncio.sleep(late)  # (the subject: a wallet whose body comes slowly)
+        writer.write(body[len(body) // 2 :])
+        await writer.drain()
+        async with asyncio.timeout(60):
+            answer = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+async def test_a_cancels_commit_wait_ends_by_its_answers_due_time(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, resting):
+        await wait_for(node.replayed, 60)
+        sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
+        body = json.dumps({"signature": "0x" + sig.hex()}).encode()
+        path = f"/v1/orders/{resting.hash_hex}/cancel"
+        gate = threading.Event()
+        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
+        try:
+            began = time.monotonic()
+            code, answer = await slow_request(api.base, path, body, BODY_LATE)
+            took = time.monotonic() - began
+        finally:
+            gate.set()
+        assert busy.result(timeout=30) is True
+        assert code == 503 and "stalls" in str(answer), (code, answer)
+        # (was BODY_LATE + STORE_WAIT: 14 s; the client gives up 10 s after it connected)
+        assert BODY_LATE < took <= ANSWER_BY + SLACK < BODY_LATE + STORE_WAIT, took
+        code, answer = await api.post(path, {"signature": "0x" + sig.hex()})  # (stored now)
+        assert code == 200 and isinstance(answer, dict), (code, answer)
+        assert answer["status"] == "cancelled", answer

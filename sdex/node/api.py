@@ -260,6 +260,7 @@ async def get_fills(request: web.Request) -> web.Response:
 
 
 async def post_cancel(request: web.Request) -> web.Response:
+    arrived = time.monotonic()  # (before its body: its client's 10 s count that too, users83)
     node = request.app[NODE_KEY]
     order_hash = _path_hash(request)
     obj = await read_json(request)
@@ -269,7 +270,7 @@ async def post_cancel(request: web.Request) -> web.Response:
         raise ApiError.field(
             "signature", FieldCode.INVALID_SIGNATURE_OR_HASH, e.errors[0].reason
         ) from None
-    result = await node.cancel(order_hash, signature, client_group(request.remote))
+    result = await node.cancel(order_hash, signature, client_group(request.remote), arrived)
     return web.json_response(result.body, status=result.status)
 
 

@@ -406,15 +406,23 @@ class NodeIntake(NodeSoftCancel):
             self._after_match(mr)
 
     async def cancel(
-        self, order_hash: bytes, signature: bytes, client: str = "unknown"
-    ) -> SubmitResult:
+        self, order_hash: bytes, signature: bytes, client: str = "unknown",
+        arrived: float | None = None,
+    ) -> SubmitResult:  # fmt: skip
         """A wallet's soft cancel (from ``client``, its ``client_group``): ``soft_cancel``,
         answered once what it wrote is committed (awaited: the loop serves on while the
-        writer commits)."""
+        writer commits), by ``commitwait.ANSWER_BY`` from ``arrived`` (its POST's
+        ``time.monotonic()``; None: ``store_wait``, ``committed``'s bound): a cancel whose
+        body came slowly waited ``store_wait`` more, past the wallet client's 10 s (users83)."""
         result = self.soft_cancel(order_hash, signature, client=client)
         if result.stored is not None:
-            try:
-                await asyncio.shield(result.stored)  # (bounded: ``committed``'s ``within``)
+            within = answer_wait(self.store_wait, arrived)
+            try:  # (the commit goes on: shielded; ``_cancel_stored`` still sees it)
+                async with asyncio.timeout(within):
+                    await asyncio.shield(result.stored)
+            except TimeoutError:
+                e = StoreError(f"not committed within {within:.3g} s (the store stalls)")
+                return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
             except StoreError as e:
                 return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
         return result
