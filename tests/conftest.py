@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -68,12 +69,24 @@ def pytest_configure(config: pytest.Config) -> None:
     # in a directory of its own, never the user's ~/.sdex/wallet nor a $SDEX_WALLET_DIR of
     # theirs (users83: it was kept); subprocesses inherit it; each test has its own:
     # ``own_directory``)
-    os.environ["SDEX_WALLET_DIR"] = tempfile.mkdtemp(prefix="sdex-test-wallet-")
+    os.environ["SDEX_WALLET_DIR"] = _SESSION_WALLET[0] = tempfile.mkdtemp(
+        prefix="sdex-test-wallet-"
+    )
     config.addinivalue_line(
         "markers",
         "cpu_bound(seconds): bounded by the process's CPU time (times SDEX_DEEP), not the "
         "wall clock's pytest-timeout",
     )
+
+
+_SESSION_WALLET = [""]
+"""The session's wallet directory (``pytest_configure``), removed at its end (users83: one
+was left in /tmp by every run of every worker, 1,602 of them on the shared machine)."""
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_WALLET[0]:
+        shutil.rmtree(_SESSION_WALLET[0], ignore_errors=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
