@@ -73,7 +73,8 @@ class Unapplied:
         late (``announced``)."""
         self.told = -1
         """The highest block the chain's own word told the watcher of (a poll's answer for
-        the latest block, a send's ask): an announcement of it or below came late."""
+        the latest block, a send's ask): an announcement of it or below came late. Lowered
+        when the book is brought back below it (``caught_up``: the chain went back)."""
         self.late = 0
         """Announcements that came late (``announced``)."""
         self._late_at = -LATE  # (monotonic: the last of them)
@@ -153,10 +154,20 @@ class Unapplied:
         (watch80: it held signing ``BOUND``, then ``/health`` said a let-go and the block
         unapplied till the next one was applied)."""
         self.disproven += 1
+        self.replacing = None  # (no reorg applied: ``caught_up`` lowers nothing)
         self.caught_up(head)
 
     def caught_up(self, number: int) -> None:
-        """The node applied the changes of the blocks up to ``number``."""
+        """The node applied the changes of the blocks up to ``number``. The book brought
+        back (below the block it was at, or over a block ``replaced``: a reorg, a rewind or
+        a reset, proven by the reads that applied it) lowers ``told`` to it. review82b: a
+        maximum never taken back, every on-time announcement of the new branch up to the
+        old height counted late (a send's ``eth_blockNumber`` each, for ``LATE`` seconds
+        after the last; for ever after a devnet reset far below). A poll's lower latest
+        alone (a backend behind) lowers nothing: it is not applied."""
+        back = number < self.applied or (self.replacing is not None and self.replacing <= number)
+        if back and number < self.told:
+            self.told = number
         self.applied = number
         if self.replacing is not None and self.replacing <= number:
             self.replacing = None
