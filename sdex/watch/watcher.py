@@ -280,23 +280,31 @@ class Watcher(Follower):
     async def check_head(self) -> None:
         """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)
         One proven replaced, its saved blocks undone by the first poll: known and not
-        applied till then (``Unapplied.replaced``), signing held as a running watcher's
-        reorg holds it. watch82: a catch-up poll that failed left nothing known, and the node
-        matched and signed on the replaced head's book till a poll got through."""
+        applied till then (``Unapplied.replaced``), signing held till the unwind is applied,
+        with no bound (``Unapplied.unwinding``). watch82: a catch-up poll that failed left
+        nothing known, and the node matched and signed on the replaced head's book till a
+        poll got through; review82b: past ``BOUND`` it did so again. The chain's head as
+        read here is known too (``Unapplied.saw``: the book at the saved head, the blocks
+        since held as a running watcher's, once the node is ready: ``Unapplied.from_now``;
+        review82b: a start whose first catch-up failed held nothing)."""
         problem, gone = await check_head(self.rpc, self.mirror)
         if problem is not None:
             self._set_status("unreachable", problem)
         h = self.mirror.head
         if gone and h is not None:  # (the book is at it, the chain's another: a reorg)
             self.unapplied.caught_up(h.number)
-            self.unapplied.replaced(h.number)
+            self.unapplied.replaced(h.number, proven=True)
         self.resumed = h is not None and problem is None and h.hash != ZERO_HASH
         if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
             try:
-                behind = quantity(await self.rpc.call("eth_blockNumber")) - h.number
+                latest = quantity(await self.rpc.call("eth_blockNumber"))
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError):
-                behind = CATCH_UP_BLOCKS + 1
-            self.resumed = behind <= CATCH_UP_BLOCKS
+                latest = h.number + CATCH_UP_BLOCKS + 1
+            else:
+                if not gone:  # (the orders judged from the saved mirror: at its head)
+                    self.unapplied.caught_up(h.number)
+                self.unapplied.saw(latest)
+            self.resumed = latest - h.number <= CATCH_UP_BLOCKS
 
     async def catch_up(self, polls: int = 3) -> None:
         """At start, before the node is ready: the blocks since the saved head applied (what
