@@ -260,7 +260,7 @@ class Watcher(Follower):
             u.caught_up(head.number)  # (watch80: held ``BOUND`` after each idle restart)
             return
         ours = head.hash if mark == head.number else self._kept_at(mark)
-        if ours is None or not await still_ours(self.rpc, mark, ours):
+        if ours is None or not await self._ours_apart(mark, ours):
             return
         polls = agreed[1] + 1 if agreed[0] == mark else 1
         if polls < AGREE:
@@ -268,6 +268,20 @@ class Watcher(Follower):
             return
         log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
         u.ours_again(head.number)
+
+    async def _ours_apart(self, number: int, ours: str) -> bool:
+        """Whether the chain's block ``number`` is ours (``still_ours``), read on a
+        connection of its own, opened for this read and closed after it: review82b, the
+        polls' kept-alive connections, which a sticky balancer pins to one backend, had a
+        stale one answer every read of ``AGREE`` polls, a reorg's mark cleared. Bounded by
+        ``stall`` (no answer proves nothing); its calls counted with the watcher's."""
+        apart = AsyncRpc(self.rpc.url, timeout=self.stall, connections=1)
+        try:
+            return await still_ours(apart, number, ours)
+        finally:
+            await apart.close()
+            self.rpc.calls.update(apart.calls)
+            self.rpc.requests += apart.requests
 
     async def _grow_marks(self) -> None:
         """The mirror's filter of evicted marks, rebuilt twice as large from the store (its
