@@ -66,6 +66,8 @@ async def test_a_replaced_head_holds_signing_past_bound_till_undone(
             assert said["signing"] == "held", said
             assert said["startUnwind"] == n, said
             assert u.holding() and u.let_go == 0
+            problem = node.chain_health()["problem"]  # (/health's chainMirror.problem)
+            assert isinstance(problem, str) and f"saved head {n} was replaced" in problem
             proxy.latest.clear()
             await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
                            timeout=WAIT)  # fmt: skip

@@ -320,6 +320,16 @@ class Watcher(Follower):
                 self.unapplied.saw(latest)
             self.resumed = latest - h.number <= CATCH_UP_BLOCKS
 
+    def _fail(self, status: str, problem: str, backoff: float) -> float:
+        """A failed poll (``PollLoop._fail``); while the start's replaced head is not undone
+        (``Unapplied.unwinding``) the problem says the book is as at it (review82b: only
+        signing was held, the API's answers those of the replaced head, unsaid)."""
+        if (n := self.unapplied.unwinding) is not None:
+            problem += (f"; the saved head {n} was replaced on the chain while the node was "
+                        f"down: orders and the book are as at it till it is undone, and no "
+                        f"settlement is signed meanwhile")  # fmt: skip
+        return super()._fail(status, problem, backoff)
+
     async def catch_up(self, polls: int = 3) -> None:
         """At start, before the node is ready: the blocks since the saved head applied (what
         the chain changed while the node was down: fills, cancels, funds), so that orders
