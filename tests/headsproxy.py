@@ -59,6 +59,15 @@ class HeadsProxy:
     """While set, the chain's notifications are queued (``queued``), each passed on by
     ``deliver`` (a feed that announces every block late)."""
     queued: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
+    ports: set[int] = field(default_factory=set)
+    """The client ports of the connections the JSON-RPC side has served (one a connection)."""
+    pinned: set[int] = field(default_factory=set)
+    """Client ports of connections a sticky balancer pins to a stale backend: their reads of
+    the latest block answer ``stale_blocks[-1]``, of a numbered block in ``stale_blocks``
+    that header (after ``latest``'s and ``numbered``'s answers); the rest forwarded."""
+    stale_blocks: dict[int, Note] = field(default_factory=dict)
+    pinned_reads: int = 0
+    """Reads answered from ``stale_blocks`` on a pinned connection."""
     _sockets: list[tuple[web.WebSocketResponse, str]] = field(default_factory=list)
     _turn: asyncio.Condition = field(default_factory=asyncio.Condition)
     _through: int = 0
@@ -122,6 +131,9 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
     async def post(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         msg: Any = json.loads(body)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        port = int(peer[1]) if peer else -1
+        proxy.ports.add(port)
         if proxy.hold_ranges and proxy.holds(msg):
             await proxy._wait_turn()
         if isinstance(msg, dict) and latest_read(msg):
@@ -140,6 +152,9 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
                 if (said := proxy.numbered.get(numbered(call), [])) and call.get("id") in by_id:
                     by_id[call.get("id")]["result"] = said.pop(0)
             return web.Response(body=json.dumps(answers).encode(), content_type="application/json")
+        if port in proxy.pinned and proxy.stale_blocks:
+            answer = json.dumps(await stale(msg)).encode()
+            return web.Response(body=answer, content_type="application/json")
         if proxy.visible is not None:
             answer = json.dumps(await lagging(msg, proxy.visible)).encode()
             return web.Response(body=answer, content_type="application/json")
@@ -149,6 +164,22 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
         headers = {"Content-Type": "application/json"}
         async with session.post(upstream, data=body, headers=headers) as r:
             return await r.read()
+
+    async def stale(msg: Any) -> Any:
+        """``msg``'s answer from a stale backend (``HeadsProxy.pinned``)."""
+        calls = msg if isinstance(msg, list) else [msg]
+        answers: list[Any] = []
+        for call in calls:
+            number = -1 if latest_read(call) else numbered(call)
+            if number == -1 and latest_read(call):
+                number = max(proxy.stale_blocks)
+            if number in proxy.stale_blocks:
+                proxy.pinned_reads += 1
+                said = proxy.stale_blocks[number]
+                answers.append({"jsonrpc": "2.0", "id": call.get("id"), "result": said})
+                continue
+            answers.append(json.loads(await forward(json.dumps(call).encode())))
+        return answers if isinstance(msg, list) else answers[0]
 
     async def lagging(msg: Any, top: int) -> Any:
         """``msg``'s answer from a backend at block ``top`` (``HeadsProxy.visible``)."""

@@ -3,6 +3,7 @@ how to undo it (``Block``, kept for the last ``Mirror.depth`` blocks)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from sdex.chain import FillEvent
@@ -23,7 +24,12 @@ class Header:
 
     @classmethod
     def from_rpc(cls, raw: object) -> Header:
-        """A block from ``eth_getBlockByNumber``; ``ValueError`` if it is not one."""
+        """A block from ``eth_getBlockByNumber`` (or a newHeads header); ``ValueError`` if it
+        is not one: its ``hash`` and ``parentHash`` 32 bytes of hex, its ``number`` and
+        ``timestamp`` hex quantities below 2^63 (an odd ``transactionsRoot`` is none).
+        watch83 (review82b): any value was taken (a null hash as "none", " 0x1 " or "-0x1"
+        as a number), and the saved block row written with it could not be read back
+        (``sdex.watch.savedblocks``)."""
         if not isinstance(raw, dict):
             raise ValueError(f"not a block: {type(raw).__name__}")
         try:
@@ -33,12 +39,37 @@ class Header:
                 raw["parentHash"],
                 raw["timestamp"],
             )
-            root = raw.get("transactionsRoot")
-            tx_root = root.lower() if isinstance(root, str) and len(root) == 66 else ""
-            n, t, fee = int(number, 16), int(ts, 16), base_fee_of(raw)
-            return cls(n, str(h).lower(), str(parent).lower(), t, tx_root, fee)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"not a block: {e}") from None
+        except KeyError as e:
+            raise ValueError(f"not a block: no {e}") from None
+        root = raw.get("transactionsRoot")
+        tx_root = root.lower() if isinstance(root, str) and HASH.fullmatch(root) else ""
+        n, t = _quantity(number, "number"), _quantity(ts, "timestamp")
+        block_hash, parent_hash = _hash(h, "hash"), _hash(parent, "parentHash")
+        return cls(n, block_hash, parent_hash, t, tx_root, base_fee_of(raw))
+
+
+HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+"""A block hash as an RPC writes it (ASCII hex: not ``str.isdigit``'s other digits)."""
+QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,16}")
+"""A block number or timestamp: a hex quantity of 64 bits at most (not ``int``'s " 0x1 ",
+"0x_1" or "-0x1"), below 2^63 (``_quantity``: an SQLite integer)."""
+
+
+def _hash(value: object, name: str) -> str:
+    """A header's ``name`` field, 32 bytes of hex, lowercased; else ``ValueError``."""
+    if not isinstance(value, str) or HASH.fullmatch(value) is None:
+        raise ValueError(f"not a block: {name} {str(value)[:80]!r} is not 32 bytes of hex")
+    return value.lower()
+
+
+def _quantity(value: object, name: str) -> int:
+    """A header's ``name`` field, a hex quantity below 2^63; else ``ValueError``."""
+    if not isinstance(value, str) or QUANTITY.fullmatch(value) is None:
+        raise ValueError(f"not a block: {name} {str(value)[:80]!r} is not a hex quantity")
+    n = int(value, 16)
+    if n >= 2**63:
+        raise ValueError(f"not a block: {name} {value} is past 2^63")
+    return n
 
 
 @dataclass

@@ -210,6 +210,7 @@ class Node(NodeStartChain):
         latest = await self.rpc.call("eth_getBlockByNumber", "latest", False)
         try:  # (an answer that is no block: the chain's error, said in one line)
             header = Header.from_rpc(latest)
+            self.watcher.unapplied.saw(header.number)  # (known, not applied: review82b)
             self.latest_timestamp = header.timestamp
             self.saw_block_time(header.number, header.timestamp)
         except ValueError as e:
@@ -245,6 +246,7 @@ class Node(NodeStartChain):
             await self.watcher.catch_up()
         await self._adopt(pooled)  # (before the book is matched again: their orders held)
         await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)
+        self.watcher.unapplied.from_now()  # (blocks the start knew: held from here, review82b)
         self._tasks = [
             asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self._watch(), name="watcher"),

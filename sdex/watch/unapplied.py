@@ -73,7 +73,8 @@ class Unapplied:
         late (``announced``)."""
         self.told = -1
         """The highest block the chain's own word told the watcher of (a poll's answer for
-        the latest block, a send's ask): an announcement of it or below came late."""
+        the latest block, a send's ask): an announcement of it or below came late. Lowered
+        when the book is brought back below it (``caught_up``: the chain went back)."""
         self.late = 0
         """Announcements that came late (``announced``)."""
         self._late_at = -LATE  # (monotonic: the last of them)
@@ -86,6 +87,13 @@ class Unapplied:
         node applies it or a poll proves it ours after all (``ours_again``)."""
         self.disproven = 0
         """Such marks a poll proved wrong (a backend flapping to a stale sibling)."""
+        self.unwinding: int | None = None
+        """A saved head proven replaced at the start (``replaced``, ``proven``: another hash
+        said twice, ``sdex.watch.fork.check_head``), till a poll's unwind of it is applied
+        (``caught_up``): signing held meanwhile, with no ``BOUND``. review82b: the stored
+        orders were judged from the replaced branch's mirror, and with the catch-up's polls
+        failing past ``BOUND`` the settler signed on that book (paid reverts). The API's
+        answers are the replaced head's till then too: ``/health`` says so."""
         self._since: float | None = None  # (the hold a signing met: since when; None: none)
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
         self._waiters: list[asyncio.Future[None]] = []  # (``settled``'s, woken by ``ended``)
@@ -134,11 +142,14 @@ class Unapplied:
                 del known[1 : len(known) - KEPT + 1]
         self.ended()  # (an announcement may show a block our own: ``own``)
 
-    def replaced(self, number: int) -> None:
+    def replaced(self, number: int, proven: bool = False) -> None:
         """The chain has another block than the one the node applied at ``number`` (a
         reorg, polled): the book is the old branch's from there, so ``number`` is known and
         not applied (sign79: the same height again, nothing above what was applied, held
-        nothing while the reorg was read)."""
+        nothing while the reorg was read). ``proven``: the start's saved head, by two reads
+        (``unwinding``: held till undone)."""
+        if proven:
+            self.unwinding = number if self.unwinding is None else min(self.unwinding, number)
         if number <= self.applied:
             self.applied = number - 1
             while self.known and self.known[-1][0] >= number:
@@ -153,11 +164,22 @@ class Unapplied:
         (watch80: it held signing ``BOUND``, then ``/health`` said a let-go and the block
         unapplied till the next one was applied)."""
         self.disproven += 1
+        self.replacing = None  # (no reorg applied: ``caught_up`` lowers nothing)
         self.caught_up(head)
 
     def caught_up(self, number: int) -> None:
-        """The node applied the changes of the blocks up to ``number``."""
+        """The node applied the changes of the blocks up to ``number``. The book brought
+        back (below the block it was at, or over a block ``replaced``: a reorg, a rewind or
+        a reset, proven by the reads that applied it) lowers ``told`` to it. review82b: a
+        maximum never taken back, every on-time announcement of the new branch up to the
+        old height counted late (a send's ``eth_blockNumber`` each, for ``LATE`` seconds
+        after the last; for ever after a devnet reset far below). A poll's lower latest
+        alone (a backend behind) lowers nothing: it is not applied."""
+        back = number < self.applied or (self.replacing is not None and self.replacing <= number)
+        if back and number < self.told:
+            self.told = number
         self.applied = number
+        self.unwinding = None  # (applied since the start's proof: undone, or ours again)
         if self.replacing is not None and self.replacing <= number:
             self.replacing = None
         known = self.known
@@ -186,6 +208,13 @@ class Unapplied:
         known = self.known if upto is None else [(n, t) for n, t in self.known if n <= upto]
         return next(((n, t) for n, t in known if not self.own(n)), None)
 
+    def from_now(self) -> None:
+        """The blocks known, each known from now (the node is ready to sign: blocks the
+        start's reads showed hold ``BOUND`` from here, not from those reads; a load longer
+        than ``BOUND`` let them go before any signing)."""
+        now = time.monotonic()
+        self.known = [(n, now) for n, _ in self.known]
+
     def behind_for(self) -> float:
         """Seconds since that block became known (0: none)."""
         oldest = self._oldest()
@@ -193,7 +222,10 @@ class Unapplied:
 
     def _held(self, upto: int | None = None) -> bool:
         """Whether such a block is known (at or below ``upto``, if given), for less than
-        ``BOUND`` (then logged once)."""
+        ``BOUND`` (then logged once), or the start's replaced head is not undone yet
+        (``unwinding``: no bound)."""
+        if self.unwinding is not None:
+            return True
         if not self.known or (oldest := self._oldest(upto)) is None:
             return False
         lag = time.monotonic() - oldest[1]
@@ -264,4 +296,5 @@ class Unapplied:
             "sendWaitedSeconds": round(self.send_waited, 3),
             "replacedDisproven": self.disproven,
             "lateAnnouncements": self.late,
+            "startUnwind": self.unwinding,
         }

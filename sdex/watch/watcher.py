@@ -260,7 +260,7 @@ class Watcher(Follower):
             u.caught_up(head.number)  # (watch80: held ``BOUND`` after each idle restart)
             return
         ours = head.hash if mark == head.number else self._kept_at(mark)
-        if ours is None or not await still_ours(self.rpc, mark, ours):
+        if ours is None or not await self._ours_apart(mark, ours):
             return
         polls = agreed[1] + 1 if agreed[0] == mark else 1
         if polls < AGREE:
@@ -268,6 +268,20 @@ class Watcher(Follower):
             return
         log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
         u.ours_again(head.number)
+
+    async def _ours_apart(self, number: int, ours: str) -> bool:
+        """Whether the chain's block ``number`` is ours (``still_ours``), read on a
+        connection of its own, opened for this read and closed after it: review82b, the
+        polls' kept-alive connections, which a sticky balancer pins to one backend, had a
+        stale one answer every read of ``AGREE`` polls, a reorg's mark cleared. Bounded by
+        ``stall`` (no answer proves nothing); its calls counted with the watcher's."""
+        apart = AsyncRpc(self.rpc.url, timeout=self.stall, connections=1)
+        try:
+            return await still_ours(apart, number, ours)
+        finally:
+            await apart.close()
+            self.rpc.calls.update(apart.calls)
+            self.rpc.requests += apart.requests
 
     async def _grow_marks(self) -> None:
         """The mirror's filter of evicted marks, rebuilt twice as large from the store (its
@@ -280,23 +294,41 @@ class Watcher(Follower):
     async def check_head(self) -> None:
         """At start: is the saved head still on the chain? (``sdex.watch.fork.check_head``)
         One proven replaced, its saved blocks undone by the first poll: known and not
-        applied till then (``Unapplied.replaced``), signing held as a running watcher's
-        reorg holds it. watch82: a catch-up poll that failed left nothing known, and the node
-        matched and signed on the replaced head's book till a poll got through."""
+        applied till then (``Unapplied.replaced``), signing held till the unwind is applied,
+        with no bound (``Unapplied.unwinding``). watch82: a catch-up poll that failed left
+        nothing known, and the node matched and signed on the replaced head's book till a
+        poll got through; review82b: past ``BOUND`` it did so again. The chain's head as
+        read here is known too (``Unapplied.saw``: the book at the saved head, the blocks
+        since held as a running watcher's, once the node is ready: ``Unapplied.from_now``;
+        review82b: a start whose first catch-up failed held nothing)."""
         problem, gone = await check_head(self.rpc, self.mirror)
         if problem is not None:
             self._set_status("unreachable", problem)
         h = self.mirror.head
         if gone and h is not None:  # (the book is at it, the chain's another: a reorg)
             self.unapplied.caught_up(h.number)
-            self.unapplied.replaced(h.number)
+            self.unapplied.replaced(h.number, proven=True)
         self.resumed = h is not None and problem is None and h.hash != ZERO_HASH
         if self.resumed and h is not None:  # (far behind: judged by the chain, as before)
             try:
-                behind = quantity(await self.rpc.call("eth_blockNumber")) - h.number
+                latest = quantity(await self.rpc.call("eth_blockNumber"))
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError):
-                behind = CATCH_UP_BLOCKS + 1
-            self.resumed = behind <= CATCH_UP_BLOCKS
+                latest = h.number + CATCH_UP_BLOCKS + 1
+            else:
+                if not gone:  # (the orders judged from the saved mirror: at its head)
+                    self.unapplied.caught_up(h.number)
+                self.unapplied.saw(latest)
+            self.resumed = latest - h.number <= CATCH_UP_BLOCKS
+
+    def _fail(self, status: str, problem: str, backoff: float) -> float:
+        """A failed poll (``PollLoop._fail``); while the start's replaced head is not undone
+        (``Unapplied.unwinding``) the problem says the book is as at it (review82b: only
+        signing was held, the API's answers those of the replaced head, unsaid)."""
+        if (n := self.unapplied.unwinding) is not None:
+            problem += (f"; the saved head {n} was replaced on the chain while the node was "
+                        f"down: orders and the book are as at it till it is undone, and no "
+                        f"settlement is signed meanwhile")  # fmt: skip
+        return super()._fail(status, problem, backoff)
 
     async def catch_up(self, polls: int = 3) -> None:
         """At start, before the node is ready: the blocks since the saved head applied (what
