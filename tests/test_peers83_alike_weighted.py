@@ -6,7 +6,7 @@ nor make up the ``LEAST_OTHERS`` a lone flooder's forgiveness takes."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdex.gossip.alike import ALIKE, LEAST_OTHERS, NEAR, Pushers, weighted_median
@@ -84,6 +84,7 @@ def test_the_weighted_median_is_the_least_sum_reaching_half(
 charges = st.lists(st.floats(min_value=0.0, max_value=1e6), max_size=12)
 
 
+@settings(deadline=None)  # (a loaded machine)
 @given(charges, st.floats(min_value=1e-3, max_value=1e6), st.integers(0, 40))
 def test_ids_charged_nothing_never_change_a_verdict(
     others: list[float], mine: float, idle: int
@@ -91,6 +92,7 @@ def test_ids_charged_nothing_never_change_a_verdict(
     assert forgiven(others + [0.0] * idle, mine) is forgiven(others, mine)
 
 
+@settings(deadline=None)
 @given(charges, st.floats(min_value=1e-3, max_value=1e6))
 def test_a_pusher_past_alike_every_other_is_never_forgiven(
     others: list[float], factor: float
