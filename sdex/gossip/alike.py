@@ -28,7 +28,10 @@ half of all the others' intake: as much as the other honest relays together, ove
 many ids at least; and the relays then pay as before peers81, no more. Its cost: ids
 colluding to be forgiven need half of the others' charges, not half of their number (k ids
 pushing equal amounts, that much of a node's intake, are never charged for theirs; the
-per-id budget lets 4 ids take the loop already); to forgive a flooder among few others,
+per-id budget lets 4 ids take the loop already); a flooder among unequal honest relays is
+held to ``ALIKE`` times the one at which half of their charges are reached, not the lower
+middle one (a larger bound: bench/gossip.py's flooder got 1.24 times the orders accepted,
+in debt less often, peers83); to forgive a flooder among few others,
 ``LEAST_OTHERS`` of them must have been charged at least its sum over ``NEAR`` (ids charged
 next to nothing do not make up the count). Their pushes' own handling is still paid
 (``metered.push_tokens``), and so is every other request."""
