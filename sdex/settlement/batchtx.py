@@ -390,6 +390,7 @@ class BatchTx(WithdrawingLane):
             why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
             if withheld:  # (never sent, its cancel took the nonce: the node's doing; held79)
                 why, nonce_taken = f"{withheld}: cancelled at its nonce", True
+                self.withheld_cancels += not displaced  # (settle83: not at the cancel's send)
             if displaced:  # (the node's doing; settle77: counted against both orders)
                 why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
             return [

@@ -240,7 +240,7 @@ class Reconcile:
                         continue
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.lane.store.set_settlement_status(s.tx_hash, "dropped")
-                    self.lane.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
+                    self.lane.give_up(s.tx_hash, alone)  # (if it lands, the watcher applies it)
                     continue
             else:
                 try:  # (an answer that is no receipt: a broken or hostile endpoint's)

@@ -65,9 +65,7 @@ class WithdrawingLane(NonceLane):
         sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
         again by its wait (``_receipt``), which fails its matches once the nonce is taken,
         counted against neither order (``BatchTx._landing``; held79)."""
-        if signed.tx_hash not in self.withheld:  # (a resend's check may withhold it again)
-            self.withheld_cancels += 1
-        self.withheld[signed.tx_hash] = f"not sent ({why})"
+        self.withheld[signed.tx_hash] = f"not sent ({why})"  # (counted once its nonce is taken)
         log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
         try:
             await self.store.set_settlement_status(signed.tx_hash, "dropped")
