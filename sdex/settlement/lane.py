@@ -86,6 +86,11 @@ class NonceLane(ReplacingLane):
     gap_fills: int
     store: Store
     in_flight: set[str]
+    settled = 0
+    """Matches settled on chain (/health's ``matchesSettled``): those of the settler's results
+    (``Settler._report``; a start's row adopted unread too, ``counted_at_start``), and of a
+    start's rows found landed (``sdex.settlement.rowreceipt.record_landed``). Each once, by
+    the run that saw it land (settle83: a start's row found landed counted nowhere)."""
     keep_holds = 0
     """Checks of settlements awaited that found the chain's identity in doubt: nothing sent,
     their bounds stopped (``_held``)."""

@@ -5,6 +5,7 @@ node's adoption and ``mark_unread``; split from ``sdex.settlement.reconcile`` at
 from __future__ import annotations
 
 from sdex.chain import Receipt
+from sdex.errors import ChainError
 from sdex.settlement.lane import NonceLane
 
 
@@ -24,6 +25,20 @@ async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
 
 
 async def record_landed(lane: NonceLane, tx_hash: str, got: Receipt) -> None:
-    """A pending row whose transaction has ``got`` for its receipt: marked as it says."""
+    """A pending row whose transaction has ``got`` for its receipt: marked as it says, the
+    matches it settled counted (``NonceLane.settled``: the run that saw it land counts it;
+    settle83: the start's reconcile and adoption counted none, an adopted row's result did)."""
     lane.ours.landed(tx_hash, got.block_number)
+    lane.settled += settled_in(lane, got)
     await lane.store.set_settlement_status(tx_hash, "mined" if got.status == 1 else "failed")
+
+
+def settled_in(lane: NonceLane, got: Receipt) -> int:
+    """Matches the transaction of ``got`` settled: its Exchange's fills, two a match (none if
+    it reverted, or a log of them does not read)."""
+    if got.status != 1:
+        return 0
+    try:
+        return len(lane.chain.exchange.fills(got.logs)) // 2
+    except ChainError:
+        return 0
