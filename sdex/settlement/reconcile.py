@@ -334,8 +334,10 @@ class Reconcile:
         """Whether a row below ``row`` left to land (pooled, adopted) may pay a maker of it
         what it sells there (``unsettled.pays``). Not one whose receipt answer did not read
         (``left``: most likely mined, its effect in the latest block already; review82a: a row
-        above it that reverts for good was sent, mined and reverted, paid)."""
-        below = [r for r in self.pooled if r.nonce < row.nonce]
+        above it that reverts for good was sent, mined and reverted, paid), nor one whose
+        nonce a transfer of nothing was sent to take (``filled``: ``replace_pooled``'s, kept
+        pending since 82f9933c; settle83: the row above was sent, reverted behind it, paid)."""
+        below = [r for r in self.pooled if r.nonce < row.nonce and r.nonce not in self.filled]
         return any(pays(r, row) for r in below)
 
     async def _gone(self, row: StoredSettlement) -> str | None:
