@@ -21,6 +21,7 @@ the row landed after all (the untaken transfer); now once its nonce is taken wit
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.rpcfault import _answering, _proxy
+from tests.rpcfault import _answering, _forward, _proxy
 from tests.test_node import E18
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import (
@@ -46,14 +47,16 @@ from tests.test_settle81_unsettled_restart import status_of
 __all__ = ["pooling"]
 
 
-@pytest.mark.parametrize("taken", [False, True], ids=["untaken", "taken"])
+@pytest.mark.parametrize("case", ["untaken", "taken", "mined"])
 async def test_a_pooled_row_replaced_by_an_untaken_transfer_is_kept_and_settles_once(
-    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: bool
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     """``untaken``, before (74860072): the row dropped at the transfer's send, its pair
     matched again at the next nonce; the pooled row and that one both mined, the second
     reverting (paid). Before settle83: ``settlementsWithheldCancelled`` 1 though it landed.
-    ``taken``: counted once, when the transfer is mined (the pair then matched again)."""
+    ``taken``: counted once, when the transfer is mined (the pair then matched again);
+    ``mined``: the transfer mined at once, the start proves the row's nonce taken without it
+    (given up, counted by ``give_up``'s ``taken``), its pair matched again."""
     c = pooling
     db = tmp_path / "n.db"
     maker, count = await pooled_and_killed(c, db, None)
@@ -75,7 +78,11 @@ async def test_a_pooled_row_replaced_by_an_untaken_transfer_is_kept_and_settles_
             return {"jsonrpc": "2.0", "id": call.get("id"), "error": err}
         if lagged == ["call"] and method == "eth_sendRawTransaction" and len(str(params[0])) < 300:
             lagged.append("transfer")  # (a transfer of nothing: its hash answered, not sent)
-            if taken:
+            if case == "mined":  # (forwarded, then a block: the transfer takes the nonce)
+                answer = json.loads(_forward(c.rpc.url, call)[1])
+                c.rpc.call("evm_mine")
+                return dict(answer)
+            if case == "taken":
                 return None
             return {"jsonrpc": "2.0", "id": call.get("id"), "result": "0x" + "00" * 32}
         return None
@@ -90,8 +97,18 @@ async def test_a_pooled_row_replaced_by_an_untaken_transfer_is_kept_and_settles_
                 return (s.adopted == 1 or s.sent == 1) and not s.sends
 
             await wait_for(held, timeout=30)
+            if case == "mined":  # (given up by the start: its nonce proven taken)
+                assert status_of(db, tx) == "dropped" and s.withheld_cancels == 1
+                c.rpc.call("evm_mine")  # (the pair matched again)
+
+                async def settled() -> bool:
+                    return await api.status(maker) == "filled" and not s.in_flight
+
+                await wait_for(settled, timeout=60)
+                assert (await health(api))["settlementsWithheldCancelled"] == 1
+                return
             assert s.withheld_cancels == 0  # (before settle83: 1, at the transfer's send)
-            if taken:
+            if case == "taken":
                 await the_transfer_counted(c, node, api, maker, count)
                 return
             pending = quantity(c.rpc.call("eth_getTransactionCount", got["from"], "pending"))
