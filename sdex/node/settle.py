@@ -24,7 +24,7 @@ from sdex.settlement import Outcome as SettleOutcome
 from sdex.settlement import SettledMatch, diagnose
 from sdex.settlement.adopt import adopted_matches, counted_at_start, pooled_tx
 from sdex.settlement.blame import own_key, pair_refused
-from sdex.settlement.reconcile import landed, record_landed
+from sdex.settlement.rowreceipt import landed, record_landed
 from sdex.store import StoredFill, StoredSettlement
 
 log = logging.getLogger("sdex.node")
