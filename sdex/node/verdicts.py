@@ -260,8 +260,10 @@ class NodeVerdicts(NodePeerIntake):
         if read:
             kept, at = self._drain_read
             self._drain_read = ({**kept, **read} if at is head else dict(read), head)
-        elif head is self._drained_at and len(self._recheck.fresh) <= RECHECK_PART:
-            return  # (nothing new since the last pass began: a settlement's, at the same head)
+        elif len(self._recheck.fresh) <= RECHECK_PART and (
+            head is self._drained_at or not self._recheck.backoff.walk()
+        ):  # (nothing new since the last pass began: a settlement's, at the same head; or
+            return  # the read of those waiting for the chain's word backs off: recheck83)
         self._drain_again = True
         if self._draining is None or self._draining.done():
             self._draining = asyncio.ensure_future(self._drain_rechecks())
@@ -291,7 +293,9 @@ class NodeVerdicts(NodePeerIntake):
             self._drained_at = self.mirror.head
             read, at = self._drain_read
             first = [h for h in read if h in self._recheck] if at is self.mirror.head else []
-            hashes = list(dict.fromkeys([*first, *self._recheck]))  # (a copy a pass)
+            due = self._recheck  # (those waiting for the chain's word: with a read's try)
+            rest = due if due.backoff.walked() else list(due.fresh)
+            hashes = list(dict.fromkeys([*first, *rest]))  # (a copy a pass)
             for k in range(0, len(hashes), RECHECK_PART):
                 await asyncio.sleep(0)
                 if (gate := self._not_applying) is not None:
@@ -360,7 +364,11 @@ class NodeVerdicts(NodePeerIntake):
         reads them), or the read failed: they stay on the list, read with the next block or
         settlement. Those evicted from memory (closed, past their grace) are held again
         for it (recheck81: skipped, a bitmap order's recheck, which the mirror never judges,
-        waited till some other look loaded it)."""
+        waited till some other look loaded it). A read failing each time backs off, its
+        orders put behind the others (``Rechecks.backoff``, ``later``: recheck83)."""
+        backoff = self._recheck.backoff
+        if not backoff.due():  # (failing: this chance passes, ``ReadBackoff``)
+            return NO_STATES
         ahead, _ = self.mirror.ahead()
         due: list[SignedOrder] = []
         evicted: list[bytes] = []
@@ -392,6 +400,7 @@ class NodeVerdicts(NodePeerIntake):
                     if len(due) >= RECHECK_READS:
                         break
         if not due:
+            backoff.answered()  # (none waits for a read)
             return NO_STATES
         head = self.mirror.head
         for k in range(1, tries + 1):  # (a start's: no block may come to read them again)
@@ -401,7 +410,10 @@ class NodeVerdicts(NodePeerIntake):
             except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
                 log.info("%d orders' rechecks read again later (try %d): %r", len(due), k, e)
                 continue
+            backoff.answered()
             return states if self.mirror.head is head else NO_STATES
+        backoff.failed()
+        self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
 
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
