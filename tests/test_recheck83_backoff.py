@@ -64,12 +64,17 @@ class Failing:
 
     on: threading.Event = field(default_factory=threading.Event)
     failed: int = 0
+    hang: threading.Event = field(default_factory=threading.Event)
+    """Set: each read is held instead (a hung chain) till ``release`` (60 s at most)."""
+    release: threading.Event = field(default_factory=threading.Event)
+    held: int = 0
 
 
 @contextmanager
 def failing_state_reads(upstream: str) -> Iterator[tuple[str, Failing]]:
     """The URL of a proxy to ``upstream`` answering every ``getOrderStates`` ``eth_call``
-    (alone or in a batch) with a JSON-RPC error while ``on`` is set; the rest forwarded."""
+    (alone or in a batch) with a JSON-RPC error while ``on`` is set, or holding it while
+    ``hang`` is; the rest forwarded."""
     selector = "0x" + ContractAbi.load("Exchange").fn("getOrderStates").selector.hex()
     state = Failing()
     lock = threading.Lock()
@@ -84,6 +89,11 @@ def failing_state_reads(upstream: str) -> Iterator[tuple[str, Failing]]:
 
     def intercept(req: object) -> Answer | None:
         calls = req if isinstance(req, list) else [req]
+        if state.hang.is_set() and any(reads(c) for c in calls):
+            with lock:
+                state.held += 1
+            state.release.wait(60)
+            return None
         if not state.on.is_set() or not any(reads(c) for c in calls):
             return None
         with lock:
@@ -93,7 +103,10 @@ def failing_state_reads(upstream: str) -> Iterator[tuple[str, Failing]]:
         return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
 
     with _proxy(upstream, intercept) as url:
-        yield url, state
+        try:
+            yield url, state
+        finally:
+            state.release.set()  # (before the server closes: it joins its handlers' threads)
 
 
 async def test_a_recheck_read_failing_each_time_backs_off_and_every_order_is_judged_after(

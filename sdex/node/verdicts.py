@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -33,6 +34,10 @@ START_READ_TRIES = 3
 """Tries of a start's read of the orders due a recheck (recheck81: one read past its wait on a
 loaded machine left them all due, closed ``filled`` as the kill left them, till a block came:
 an idle chain's may not)."""
+START_READ_WITHIN = 10.0
+"""Seconds a start's read of the orders due a recheck takes at most, its tries together
+(recheck83: 5 + 10 + 15 s against a hung chain, 503 "starting" with no word of why). Past
+it the start goes on, the orders left due (read with the blocks to come)."""
 NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
 RECHECK_PART = 256
 """Orders due a recheck a start holds again, looks at for a read, or judges in one turn of the
@@ -44,6 +49,9 @@ class NodeVerdicts(NodeReadPast):
     """The chain's state of orders, read from the mirror and applied to the book's orders."""
 
     contract_sigs: Eip1271Batcher
+    start_step: str | None = None
+    """What a start waits for, when it is a chain read that may take long (``/health``'s
+    "starting" answer says it: recheck83)."""
 
     async def _states_of(
         self, orders: list[SignedOrder], verify: set[bytes] | None = None
@@ -304,17 +312,20 @@ class NodeVerdicts(NodeReadPast):
                     self._uncross()
         self._drain_read = (NO_STATES, None)
 
-    async def _read_rechecks(self, tries: int = 1) -> Mapping[bytes, OrderState]:
+    async def _read_rechecks(
+        self, tries: int = 1, within: float = math.inf
+    ) -> Mapping[bytes, OrderState]:
         """The chain's state of the orders due a recheck (nothing of theirs in flight, no own
         receipt of theirs ahead of the mirror) that the mirror cannot judge, for
         ``_recheck_settled``: at most ``RECHECK_READS`` in one read, waited for at most
         ``RECHECK_READ_WAIT`` (``tries``: read again if it failed, each try waited for one
-        ``RECHECK_READ_WAIT`` longer). None if the mirror moved meanwhile (its block's apply
-        reads them), or the read failed: they stay on the list, read with the next block or
-        settlement. Those evicted from memory (closed, past their grace) are held again
-        for it (recheck81: skipped, a bitmap order's recheck, which the mirror never judges,
-        waited till some other look loaded it). A read failing each time backs off, its
-        orders put behind the others (``Rechecks.backoff``, ``later``: recheck83)."""
+        ``RECHECK_READ_WAIT`` longer, all within ``within`` seconds). None if the mirror
+        moved meanwhile (its block's apply reads them), or the read failed: they stay on the
+        list, read with the next block or settlement. Those evicted from memory (closed,
+        past their grace) are held again for it (recheck81: skipped, a bitmap order's
+        recheck, which the mirror never judges, waited till some other look loaded it). A
+        read failing each time backs off, its orders put behind the others
+        (``Rechecks.backoff``, ``later``: recheck83)."""
         backoff = self._recheck.backoff
         if not backoff.due():  # (failing: this chance passes, ``ReadBackoff``)
             return NO_STATES
@@ -351,13 +362,18 @@ class NodeVerdicts(NodeReadPast):
         if not due:
             backoff.answered()  # (none waits for a read)
             return NO_STATES
-        head = self.mirror.head
+        head, loop = self.mirror.head, asyncio.get_running_loop()
+        end = loop.time() + within
         for k in range(1, tries + 1):  # (a start's: no block may come to read them again)
+            if (wait := min(RECHECK_READ_WAIT * k, end - loop.time())) <= 0:
+                break
             try:
-                async with asyncio.timeout(RECHECK_READ_WAIT * k):
+                async with asyncio.timeout(wait):
                     states = await self._states_of(due)
             except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
                 log.info("%d orders' rechecks read again later (try %d): %r", len(due), k, e)
+                if tries > 1:  # (a start's: said while it waits)
+                    self.start_step = f"{_READING % len(due)}: try {k} got no answer ({e!r})"
                 continue
             backoff.answered()
             return states if self.mirror.head is head else NO_STATES
@@ -393,13 +409,27 @@ class NodeVerdicts(NodeReadPast):
         if not hashes:
             return
         log.info("%d orders due a recheck at the last stop: judged again", len(hashes))
-        read = await self._read_rechecks(START_READ_TRIES)
+        self.start_step = f"{_READING % len(hashes)}, at most {START_READ_WITHIN:g} s"
+        try:
+            read = await self._read_rechecks(START_READ_TRIES, START_READ_WITHIN)
+        finally:
+            self.start_step = None
+        if self._recheck.backoff.failures:
+            log.warning(
+                "%s: not read in %g s; the start goes on, they stay due (read with the blocks"
+                " to come)",
+                _READING % len(hashes),
+                START_READ_WITHIN,
+            )
         for k in range(0, len(hashes), RECHECK_PART):  # (a part a turn, as ``_persist_open``)
             if k:
                 await asyncio.sleep(0)
             self._recheck_settled(read, hashes[k : k + RECHECK_PART])
             self.registry.sync()  # (what moved: stored and published a part at a time)
         self._recheck.flush()
+
+
+_READING = "reading the chain's word on %d orders due a recheck at the last stop"
 
 
 def _looping() -> bool:
