@@ -9,7 +9,8 @@ are applied to the book, the store and the event stream in one place.
 ``records`` (state and lookups; the order registry, ``sdex.node.registry``, holds every
 record and makes every status transition) → ``views`` (JSON) → ``status`` (closing records) →
 ``intake`` (orders in, matching) → ``verdicts`` (mirror verdicts applied) → ``rejudge``
-(closed orders judged again) → ``chainstate`` (blocks, reload) → ``settle``
+(closed orders judged again) → ``chainstate`` (blocks, reload) → ``adoption`` (what a
+previous run left pooled) → ``settle``
 (settlement results) → ``peering`` (what gossip asks) → ``startchain`` (the chain read at a
 start: deployment block, clock, nonce floor) → ``core`` (wiring, lifecycle).
 """
@@ -234,7 +235,7 @@ class Node(NodeStartChain):
         """Settle what a previous run left pending, put every stored open order back in the
         book as the saved mirror has it, and the blocks since applied (the chain read per
         order only where the mirror cannot judge it; the loop is given back between chunks),
-        adopt what the previous run left pooled (``NodeSettlement._adopt``),
+        adopt what the previous run left pooled (``NodeAdoption._adopt``),
         start the background tasks and gossip, then set ``started``.
         Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
         cfg = self.config
