@@ -9,8 +9,8 @@ are applied to the book, the store and the event stream in one place.
 ``records`` (state and lookups; the order registry, ``sdex.node.registry``, holds every
 record and makes every status transition) → ``views`` (JSON) → ``status`` (closing records) →
 ``intake`` (orders in, matching) → ``verdicts`` (mirror verdicts applied) → ``rejudge``
-(closed orders judged again) → ``chainstate`` (blocks, reload) → ``adoption`` (what a
-previous run left pooled) → ``settle``
+(closed orders judged again) → ``chainstate`` (blocks) → ``adoption`` (what a previous run
+left pooled) → ``reload`` (stored orders at a start) → ``settle``
 (settlement results) → ``peering`` (what gossip asks) → ``startchain`` (the chain read at a
 start: deployment block, clock, nonce floor) → ``core`` (wiring, lifecycle).
 """

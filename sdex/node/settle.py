@@ -14,8 +14,8 @@ from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.matching.match import Match
 from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
-from sdex.node.adoption import NodeAdoption
 from sdex.node.diaghold import held_amounts, payer
+from sdex.node.reload import NodeReload
 from sdex.node.settleblame import HOSTILE_WHY
 from sdex.node.settlefills import own_fills, publish_fill
 from sdex.order import SignedOrder
@@ -31,7 +31,7 @@ MAX_SETTLE_FAILURES = 3
 _FAILED_FILLED = "settlement failed: " + RemovalReason.FILLED.value
 
 
-class NodeSettlement(NodeAdoption):
+class NodeSettlement(NodeReload):
     """The settler's results applied: confirm, release, diagnose."""
 
     _reading: tuple[set[tuple[str, str]], ...] = ()
