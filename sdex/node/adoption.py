@@ -35,7 +35,7 @@ class NodeAdoption(NodeHolds):
     """Pooled settlements given up unread in a doubt, their rows dropped till marked as their
     receipts say (``_not_adopted``, ``mark_unread``)."""
 
-    async def _adopt(self, pooled: list[StoredSettlement]) -> None:
+    async def _adopt(self, pooled: list[StoredSettlement], at: int | None = None) -> None:
         """(At the start, the orders loaded) Settlements a previous run left in a pool the
         chain is not told to mine (``sdex.settlement.reconcile``): each adopted into the
         lane, its matches held in flight (``sdex.settlement.adopt``), so its orders are not
@@ -52,14 +52,16 @@ class NodeAdoption(NodeHolds):
         so once its receipt is taken (``counted_at_start``: not applied twice), the head not
         asked (doubt81: maybe another chain's); so is one whose receipt read failed, and each
         when the head read failed and the mirror has one (review81, doubt81: given up, its
-        orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b."""
+        orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b.
+        ``at``: the block the orders were loaded at, read at it (a start's hold, doubt83: not
+        asked); a doubt with no head of ours holds the start till it ends (``_start_holds``)."""
         if not pooled:
             return
         doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
-        loaded: int | None = None
-        if doubt() and saved is not None:
+        loaded: int | None = at
+        if at is None and doubt() and saved is not None:
             loaded = saved.number  # (the mirror's: ours; nothing asked of a chain in doubt)
-        else:
+        elif at is None:
             try:
                 loaded = quantity(await self.settler.receipts.call("eth_blockNumber"))
             except Exception as e:  # (none saved: no row is adopted, each may be counted)

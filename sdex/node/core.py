@@ -244,20 +244,21 @@ class Node(NodeStartChain):
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
-        await self._adopt(pooled)  # (before the book is matched again: their orders held)
-        await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)
+        held = self._start_holds()  # (doubt83: the node starts, matching and settling held)
+        if not held:
+            await self._adopt(pooled)  # (before the book is matched again: their orders held)
+            await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)
         self._tasks = [
-            asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self._watch(), name="watcher"),
             asyncio.create_task(self._uncross_loop(), name="uncross"),
             asyncio.create_task(self._evict_loop(), name="evict"),
             asyncio.create_task(self._read_cancelled(), name="cancelled-filled"),
         ]
-        if self._unmarked:  # (given up unread in a doubt: marked once the chain is proven)
-            doubted, said = self.settler.async_sends.doubted, self.settler.said
-            wake = self.mirror.doubt.wake  # (settlement reaches no doubt: kept77)
-            marking = mark_unread(self.settler, self._unmarked, doubted, said, wake)
-            self._tasks.append(asyncio.create_task(marking, name="unread rows"))
+        if held:  # (once the orders are read from our chain: ``_judge_held``)
+            judging = self._judge_held(pooled, self._settling)
+            self._tasks.append(asyncio.create_task(judging, name="held start"))
+        else:
+            self._settling()
         self._uncross()
         assert self.gossip is not None  # (made by prepare)
         await readbudget.restore_standings(self.gossip, self.store)  # (sybil78: then kept)
@@ -272,6 +273,16 @@ class Node(NodeStartChain):
             self.reloaded_from_chain,
             cfg.db,
         )
+
+    def _settling(self) -> None:
+        """The settler's run begun (what the start adopted with it), and the marking of the
+        rows a start in a doubt gave up unread, once the chain is proven ours."""
+        self._tasks.insert(0, asyncio.create_task(self.settler.run(), name="settler"))
+        if self._unmarked:  # (given up unread in a doubt: marked once the chain is proven)
+            doubted, said = self.settler.async_sends.doubted, self.settler.said
+            wake = self.mirror.doubt.wake  # (settlement reaches no doubt: kept77)
+            marking = mark_unread(self.settler, self._unmarked, doubted, said, wake)
+            self._tasks.append(asyncio.create_task(marking, name="unread rows"))
 
     async def _watch(self) -> None:
         """The watcher's task: a reset's re-judging of every stored order first, if one is
