@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -34,7 +35,8 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy, flapping_proxy
 from tests.test_held79_doubt_settlements import WHY, proven
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_review66_adopt_landed import FEES, OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
 
 FOREIGN_BALANCE = 7
@@ -240,3 +242,52 @@ async def test_a_start_in_doubt_with_no_head_of_ours_closes_nothing_on_latest(
             await wait_for(lambda: maker.hash in node.book and not node.held_why(), timeout=60)
             assert await api.status(maker) == "open"
             await _filled_by_a_crossing_bid(c, api, maker, 8332)
+
+
+async def test_a_held_start_adopts_what_the_last_run_left_once_its_orders_are_read(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """doubt82's row mined above the saved head before a start in doubt, the endpoint
+    refusing reads by block hash: the start holds (before: it failed), nothing matched nor
+    adopted meanwhile; once the doubt ends the orders are read (at "latest", the row's fill
+    in them) and the row is not adopted (landed by the head asked after), marked ``mined``;
+    the remainders are matched and settled once: both filled in full on chain."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    other = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8351))  # (a first run: a head saved)
+    async with running_node(cfg) as (_, api):
+        assert (await api.post_order(other))[0] == 201
+    head = _saved_head(cfg.db)
+    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6, salt=8352))
+    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6, salt=8353))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1001, "open", "api")
+    store.add_order(incoming, 1002, "open", "api")
+    data = c.exchange.encode_settlement([(resting, incoming, E18)])  # (half of each)
+    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
+    pairs = [(resting.hash_hex, incoming.hash_hex)]
+    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
+    store.close()
+    c.rpc.call("eth_sendRawTransaction", tx.raw)  # (mined before the start, above the head)
+    assert int(c.rpc.call("eth_getTransactionReceipt", tx.tx_hash)["blockNumber"], 16) > head
+    with (
+        no_by_hash_proxy(c.rpc.url, "0x") as (surl, told),
+        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
+        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, first),
+    ):
+        async with running_node(replace(cfg, rpc=url)) as (node, api):  # (before: ChainError)
+            s = node.settler
+            assert first == [1] and second == [1] and int(str(told["byHash"])) >= 1, told
+
+            async def filled() -> bool:  # (the remainders matched again and settled)
+                statuses = {await api.status(resting), await api.status(incoming)}
+                return statuses == {"filled"} and s.idle.is_set() and not s.in_flight
+
+            await wait_for(filled, timeout=60)
+            assert s.adopted == 0 and s.sent == 1 and s.failed == 0, (s.adopted, s.sent)
+            assert c.exchange.order_info(resting.order).filled == 2 * E18
+            assert c.exchange.order_info(incoming.order).filled == 6000 * E6
+        with sqlite3.connect(cfg.db) as conn:
+            rows = dict(conn.execute("SELECT tx_hash, status FROM settlements").fetchall())
+        assert rows[tx.tx_hash] == "mined", rows
