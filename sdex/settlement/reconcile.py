@@ -92,7 +92,7 @@ async def mark_unread(
     said: Callable[[], int],
     wake: asyncio.Event | None = None,
 ) -> None:
-    """Rows a start in a chain doubt gave up unread (``NodeSettlement._adopt``: not adoptable,
+    """Rows a start in a chain doubt gave up unread (``NodeAdoption._adopt``: not adoptable,
     their orders no longer open, maybe because they landed before the start), each marked as
     its receipt says once the chain is proven ours ("mined"/"failed"; "dropped" when it has
     none). review74a: one that landed before the start ended "dropped", its row saying it
