@@ -23,7 +23,9 @@ class Header:
 
     @classmethod
     def from_rpc(cls, raw: object) -> Header:
-        """A block from ``eth_getBlockByNumber``; ``ValueError`` if it is not one."""
+        """A block from ``eth_getBlockByNumber``; ``ValueError`` if it is not one, or if its
+        number or stamp is not below 2^63 (what the store and the clocks hold: review83, a
+        stamp past a float failed the start with ``OverflowError`` in the clock's lead)."""
         if not isinstance(raw, dict):
             raise ValueError(f"not a block: {type(raw).__name__}")
         try:
@@ -36,6 +38,8 @@ class Header:
             root = raw.get("transactionsRoot")
             tx_root = root.lower() if isinstance(root, str) and len(root) == 66 else ""
             n, t, fee = int(number, 16), int(ts, 16), base_fee_of(raw)
+            if not (0 <= n < 1 << 63 and 0 <= t < 1 << 63):
+                raise ValueError(f"number {number!s:.80} stamped {ts!s:.80}")
             return cls(n, str(h).lower(), str(parent).lower(), t, tx_root, fee)
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a block: {e}") from None
