@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.payload import BytesPayload
 
 from sdex import jsonio
 from sdex.chain import deadline, rpc
@@ -52,9 +53,6 @@ _READ = re.compile(
 )
 """Reads that change nothing (``eth_getFilterChanges`` is no such read: it consumes what it
 answers)."""
-
-
-_JSON = {"Content-Type": "application/json"}
 
 
 def encode_body(body: object) -> bytes:
@@ -275,9 +273,9 @@ class AsyncRpc:
             self._open -= 1
 
     async def _exchange(self, body: object, limit: int) -> Any:
-        async with self._http().post(
-            self.url, data=encode_body(body), headers=_JSON, allow_redirects=False
-        ) as resp:
+        # (the payload aiohttp's ``json=`` makes, its bytes written by ``encode_body``)
+        data = BytesPayload(encode_body(body), content_type="application/json", encoding="utf-8")
+        async with self._http().post(self.url, data=data, allow_redirects=False) as resp:
             self._heard = time.monotonic()
             if resp.status in REDIRECTS:
                 raise rpc.not_followed(self.url, resp.status, resp.headers.get("Location"))
