@@ -4,7 +4,10 @@ forgiven where one id's is charged. Beside 4 honest relays alike, ids charged 12
 one of them each have the other in the others' weighted median (5 of 9, past half; 12 of
 16): both are forgiven, 17 times an honest relay's intake, while a single id charged 4 times
 one is not. By count (c22f53b4, peers81) neither was: the lower median of the others was an
-honest relay's till the colluding ids outnumbered the honest relays."""
+honest relay's till the colluding ids outnumbered the honest relays. A flood of 4 times all
+the honest relays' intake together, split evenly, has 90% of its charges forgiven with 2 ids
+beside 4 honest relays (c22f53b4: 6), 3 beside 8 (10), 4 beside 16 (18): the colluders'
+"half of the others' charges" the weighted median asks is what a flood makes anyway."""
 
 from __future__ import annotations
 
