@@ -1,4 +1,5 @@
 """The others' median a charge is forgiven against is weighted by their charges (peers83,
+and by count among the near ones, the lower of the two: review84,
 ``sdex.gossip.alike``): admitted ids charged next to nothing neither pull an honest relay's
 median down (review82b: 3 such ids beside 4 honest relays, 0 of their 160 charges forgiven)
 nor make up the ``LEAST_OTHERS`` a lone flooder's forgiveness takes."""
@@ -33,7 +34,7 @@ def forgiven(others: list[float], mine: float) -> bool:
         ([HONEST] * 3 + [0.0] * 50, ALIKE * HONEST, True),
         # honest relays unequal (peers81: 3-10 times apart)
         ([HONEST / 10, HONEST / 3, HONEST], HONEST, True),
-        ([HONEST / 10, HONEST / 5, HONEST / 3], HONEST, True),  # (its median: 33)
+        ([HONEST / 10, HONEST / 5, HONEST / 3], HONEST, False),  # (by count 20: review84)
         ([HONEST / 10, HONEST / 5, HONEST / 4], HONEST, False),  # (its median: 20)
         # a flooder among honest relays, idle ids or not
         ([HONEST] * 4, 4 * HONEST, False),
@@ -46,12 +47,17 @@ def forgiven(others: list[float], mine: float) -> bool:
         ([HONEST, HONEST, HONEST / NEAR], HONEST, True),  # (the third just near)
         ([HONEST, HONEST, HONEST / NEAR / 2], HONEST, False),
         ([HONEST, HONEST], HONEST, False),  # (too few others)
-        # colluders need half of the others' charges at a third of the flooder's sum
+        # colluders need half of the others' charges at a third of the flooder's sum, and
+        # half of the near others' number (review84: by weight alone a split flood passed)
         ([HONEST] * 6 + [3 * HONEST] * 2, 9 * HONEST, False),  # (their 600 of 1,200)
-        ([HONEST] * 6 + [3 * HONEST] * 3, 9 * HONEST, True),  # (their 900 of 1,500)
-        # the grief that remains: ids below a third holding half of the others' charges
+        ([HONEST] * 6 + [3 * HONEST] * 3, 9 * HONEST, False),  # (900 of 1,500; 3 of 9)
+        ([HONEST] * 4 + [3 * HONEST] * 5, 9 * HONEST, True),  # (1,500 of 1,900; 5 of 9)
+        # the grief that remains: near ids below a third outnumbering the honest relays
+        # (review84's count median), or far ones holding half of the others' charges
         ([HONEST] * 3 + [HONEST / 4] * 12, HONEST, False),  # (300 of 600)
-        ([HONEST] * 3 + [HONEST / 4] * 11, HONEST, True),  # (275 of 575)
+        ([HONEST] * 3 + [HONEST / 4] * 11, HONEST, False),  # (11 of 14 by count)
+        ([HONEST] * 3 + [HONEST / 4] * 2, HONEST, True),  # (2 of 5 by count)
+        ([HONEST] * 3 + [HONEST / 20] * 11, HONEST, True),  # (not near: 55 of 355)
         ([0.0, 0.0, 0.0], 1.0, False),
     ],
 )

@@ -11,8 +11,6 @@ beside 4 honest relays (c22f53b4: 6), 3 beside 8 (10), 4 beside 16 (18): the col
 
 from __future__ import annotations
 
-import pytest
-
 from sdex.gossip.alike import Pushers
 
 
@@ -45,7 +43,6 @@ def test_a_lone_flooder_is_charged() -> None:
     assert forgiven({"flooder": 4 * HONEST})["flooder"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="review84: found on main, left for the lead (report)")
 def test_a_flood_split_over_two_ids_is_not_forgiven() -> None:
     got = forgiven({"flooder": 12 * HONEST, "colluder": 5 * HONEST})
     assert got == {"flooder": 0, "colluder": 0}, got

@@ -1,5 +1,6 @@
 """Pushers alike (peers81): a push's intake is forgiven its charge while its pusher's recent
-charges are within ``ALIKE`` times the other pushers' median, weighted by their charges.
+charges are within ``ALIKE`` times the other pushers' medians: the one weighted by their
+charges and the one by count of those near it (``NEAR``), whichever is lower.
 
 The intake is priced at the loop's wall time (``metered.intake_tokens``): at saturation (a
 loop thread that runs 1/6-1/20 of the time it is runnable) an order's intake costs its
@@ -33,8 +34,19 @@ held to ``ALIKE`` times the one at which half of their charges are reached, not 
 middle one (a larger bound: bench/gossip.py's flooder got 1.24 times the orders accepted,
 in debt less often, peers83); to forgive a flooder among few others,
 ``LEAST_OTHERS`` of them must have been charged at least its sum over ``NEAR`` (ids charged
-next to nothing do not make up the count). Their pushes' own handling is still paid
-(``metered.push_tokens``), and so is every other request."""
+next to nothing do not make up the count).
+
+The weight alone is the flooder's to set: a flood split over two ids carried its own weight
+(beside 4 honest relays, ids charged 12 and 5 times a relay's sum each held most of the
+other's weighted median, both forgiven: review84). So a charge must also be within ``ALIKE``
+times the count median of the others near it (charged at least its sum over ``NEAR``): a
+split flood needs as many ids as the honest relays near it, each charged near its own share,
+as before peers83. With both, the colluders' cost is the larger of the two (half of the
+others' charges and half of the near others' number), and the grief that remains is ids
+above ``NEAR``'s floor outnumbering the relays (11 ids at a quarter of a relay's charge
+beside 3 relays: charged together like the relays, so it costs the attacker about their
+intake). Their pushes' own handling is still paid (``metered.push_tokens``), and so is every
+other request."""
 
 from __future__ import annotations
 
@@ -83,9 +95,11 @@ class Pushers:
         )
         if len(self._sums) > MOST_PUSHERS:
             self._sums = {p: v for p, v in self._sums.items() if now - v[1] <= ACTIVE}
-        near = len(others) - bisect.bisect_left(others, mine / NEAR)
-        if near < LEAST_OTHERS or mine > ALIKE * weighted_median(others):
+        near = others[bisect.bisect_left(others, mine / NEAR) :]
+        if len(near) < LEAST_OTHERS:
             return False
+        if mine > ALIKE * min(weighted_median(others), near[(len(near) - 1) // 2]):
+            return False  # (review84: by weight alone a flood split over 2 ids was alike)
         self.forgiven += tokens
         return True
 
