@@ -23,9 +23,9 @@ from sdex.chain import Rpc
 from sdex.mirror.doubt import ChainDoubt
 from sdex.settlement import Outcome
 from tests.conftest import Chain, chain_of
+from tests.foreignanswer import pooled_in_doubt
 from tests.nodeutil import wait_for
 from tests.rpcfault import HOLD, OTHER_COUNT, Answer, _answering, _proxy
-from tests.test_adopt79_doubt_receipt import pooled_in_doubt
 from tests.test_count77_lied_count import counts
 from tests.test_held79_doubt_settlements import WHY, mine_pool, proven
 from tests.test_settlement_fallback import running_settler
