@@ -26,7 +26,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import node as nb
@@ -103,11 +103,20 @@ async def run(cfg: Any, blocks: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    bench_main(__doc__, "sdex-recheck80-", 8, run)
+
+
+def bench_main(
+    doc: str, prefix: str, blocks: int, run: Callable[[Any, int], Awaitable[dict[str, Any]]]
+) -> None:
+    """A recheck bench's command (``doc``: its docstring): ``--orders`` resting orders stored
+    due a recheck in a devnet node's store (its files named ``prefix``), then ``run`` over
+    ``--blocks`` blocks (``blocks`` by default); its figures printed as JSON."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--orders", type=int, default=50_000)
-    ap.add_argument("--blocks", type=int, default=8)
+    ap.add_argument("--blocks", type=int, default=blocks)
     args = ap.parse_args()
-    with devnet_node("sdex-recheck80-") as (_, signer, cfg):
+    with devnet_node(prefix) as (_, signer, cfg):
         asyncio.run(serve_once(cfg))  # (the store made, empty: its schema and identity)
         fill(cfg.db, signer.resting(args.orders, list(range(nb.OPERATOR))))
         mark(cfg.db, True)

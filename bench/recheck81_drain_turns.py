@@ -23,22 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import argparse
 import asyncio
-import json
 import os
 import threading
 import time
 import urllib.request
 from typing import Any
 
-import node as nb
-from http_modes import devnet_node
-from recheck80_block_turns import serve_once, spin
-from replay80_recheck_turns import mark
-from review73_rejudge_walk import fill
+from recheck80_block_turns import bench_main, spin
 
-import sdex
 from sdex.chain.rpc import Rpc
 from sdex.node.main import serve
 
@@ -100,17 +93,7 @@ async def run(cfg: Any, blocks: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--orders", type=int, default=50_000)
-    ap.add_argument("--blocks", type=int, default=60)
-    args = ap.parse_args()
-    with devnet_node("sdex-recheck81-") as (_, signer, cfg):
-        asyncio.run(serve_once(cfg))  # (the store made, empty: its schema and identity)
-        fill(cfg.db, signer.resting(args.orders, list(range(nb.OPERATOR))))
-        mark(cfg.db, True)
-        out = asyncio.run(run(cfg, args.blocks))
-    tree = str(Path(sdex.__file__).parent.parent)
-    print(json.dumps({"tree": tree, "orders": args.orders, **out}), flush=True)
+    bench_main(__doc__, "sdex-recheck81-", 60, run)
 
 
 if __name__ == "__main__":

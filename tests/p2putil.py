@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import errno
 import sys
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import FrameType
@@ -115,6 +116,19 @@ class MemoryNode(Book):
 
     async def settlement_notice(self, tx_hash: str) -> bool:
         return False
+
+
+class Dear(MemoryNode):
+    """A node whose intake takes ``dear`` seconds of the loop's CPU an order (a subclass
+    sets it)."""
+
+    dear = 0.0
+
+    async def submit_from_peer(self, obj: object, peer: str) -> str:
+        end = time.thread_time() + self.dear
+        while time.thread_time() < end:
+            pass
+        return await super().submit_from_peer(obj, peer)
 
 
 def order(i: int) -> dict[str, Any]:

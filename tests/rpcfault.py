@@ -432,6 +432,22 @@ OTHER_COUNT = 0x10000
 """The sender's count ``other_chain_proxy`` answers while flipped: past any nonce of ours."""
 
 
+OTHER_LIES = {
+    "eth_getTransactionCount": hex(OTHER_COUNT),
+    "eth_getTransactionReceipt": None,
+    "eth_getTransactionByHash": None,
+}
+"""What a backend of another chain answers of our transactions, by method."""
+
+
+def other_chains(call: object) -> dict[str, object] | None:
+    """A backend of another chain's answer to ``call`` (``OTHER_LIES``); None for a call of
+    another method."""
+    if not isinstance(call, dict) or call.get("method") not in OTHER_LIES:
+        return None
+    return {"jsonrpc": "2.0", "id": call.get("id"), "result": OTHER_LIES[str(call["method"])]}
+
+
 @contextmanager
 def other_chain_proxy(upstream: str) -> Iterator[tuple[str, threading.Event, list[int]]]:
     """The URL of a proxy to ``upstream`` that, while its event is set, answers what a
@@ -441,17 +457,11 @@ def other_chain_proxy(upstream: str) -> Iterator[tuple[str, threading.Event, lis
     chain's identity doubtful (held79: its count past a settlement's nonce, its receipt
     null, counted it lost)."""
     flipped, told = threading.Event(), [0]
-    lies = {
-        "eth_getTransactionCount": hex(OTHER_COUNT),
-        "eth_getTransactionReceipt": None,
-        "eth_getTransactionByHash": None,
-    }
 
     def lied(call: object) -> dict[str, object] | None:
-        if not isinstance(call, dict) or call.get("method") not in lies:
-            return None
-        told[0] += 1
-        return {"jsonrpc": "2.0", "id": call.get("id"), "result": lies[str(call["method"])]}
+        answer = other_chains(call)
+        told[0] += answer is not None
+        return answer
 
     def intercept(req: object) -> Answer | None:
         return _answering(upstream, req, lied) if flipped.is_set() else None

@@ -21,20 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from sdex.settlement import reconcile
+from tests.adoptdoubt import doubt_ended, mined_once, pooled_row
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node
 from tests.rpcfault import flapping_proxy, other_chain_proxy
-from tests.test_node import E18
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import (
     mined_and_filled,
-    pending_rows,
-    pooled_and_killed,
     pooling,
 )
 from tests.test_review73_reset_start import _statuses
-from tests.test_review74a_flapped_head import _saved_head
 
 __all__ = ["pooling"]  # (reconcile77's fixture: the chain mining only when told)
 
@@ -50,11 +46,7 @@ async def test_a_pooled_row_a_restart_in_doubt_does_not_find_is_adopted(
     mined, its matches settle once."""
     c = pooling
     db = tmp_path / "n.db"
-    maker, count = await pooled_and_killed(c, db, None)
-    (row,) = pending_rows(db)
-    assert c.rpc.call("eth_getTransactionByHash", row)["blockNumber"] is None  # (pooled)
-    head = _saved_head(db)
-    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 1.0)
+    maker, count, row, head = await pooled_row(c, db, monkeypatch)
     with (
         other_chain_proxy(c.rpc.url) as (other_url, other, told),
         flapping_proxy(other_url, head, "0x" + "ef" * 32) as (url, flapped),
@@ -68,14 +60,8 @@ async def test_a_pooled_row_a_restart_in_doubt_does_not_find_is_adopted(
             assert told[0] > 0  # (the row's reads met the other chain's answers)
             at_start, adopted = _statuses(db), s.adopted  # (asserted last: both mined before)
 
-            def proven() -> bool:  # (before: its orders matched again, the second sent)
-                out = s.adopted == 1 or s.sent >= 1
-                return node.mirror.doubt.held == "" and out and not s.sends
-
-            await wait_for(proven, timeout=60)
+            await doubt_ended(node)
             await mined_and_filled(c, node, api, maker, count, timeout=60)
             assert at_start == ["pending"] and adopted == 1, (at_start, adopted)  # ("dropped")
             assert s.sent == 0  # (nothing matched again)
-    assert c.rpc.call("eth_getTransactionReceipt", row)["status"] == "0x1"
-    assert c.exchange.order_info(maker.order).filled == E18
-    assert _statuses(db) == ["mined"]
+    mined_once(c, db, row, maker)

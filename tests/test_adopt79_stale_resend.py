@@ -23,8 +23,9 @@ from sdex.chainnode import Engine
 from sdex.settlement import Outcome, batchtx, lane
 from sdex.settlement.receipts import KEEP_EVERY_MAX
 from tests.conftest import Chain, chain_of
+from tests.droppedsends import dropping_settler
 from tests.nodeutil import wait_for
-from tests.rpcfault import Gate, dropping_proxy, gated_proxy
+from tests.rpcfault import Gate, gated_proxy
 from tests.test_count77_lied_count import counts
 from tests.test_doubt78_held_sends import sends, sent_past_the_count
 from tests.test_held79_doubt_settlements import BOUND, WHY, doubt_gating, proven
@@ -40,40 +41,25 @@ async def test_bytes_the_chain_dropped_are_not_sent_again_after_a_long_doubt(
     match fails counted against neither order (before: its bytes sent as the doubt ended,
     mined, the match settled: failed 3 of 3)."""
     monkeypatch.setattr(lane, "HELD_SEND_MAX", BOUND)
-    drop = [True]
-
-    def settlement(raw: str) -> bool:  # (a transfer of nothing is ~110 bytes: passed on)
-        return drop[0] and len(raw) > 400
-
-    with dropping_proxy(chain.rpc.url, settlement) as (url, dropped):
-        c = chain_of(Rpc(url), chain.deployment)
-        async with running_settler(c, tmp_path) as (s, results):
-            doubt = doubt_gating(s)
-            operator = s.sender.address
-            before = counts(chain, operator)
-            s.submit([pair(c, 0)])
-            await wait_for(lambda: len(dropped) >= 2, 30)  # (sent, and again by its wait)
-            (tx,) = s.in_flight
-            doubt.said(WHY)
-            first = s.keep_holds
-            await wait_for(lambda: s.keep_holds >= first + 1, 30)  # (its checks held)
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            # (past the bound as the wait counts it: from its first check in the doubt, up to
-            # KEEP_EVERY_MAX after the doubt began, not from the first receipt ask that
-            # ``keep_holds`` counted; dup80: BOUND + 1 from that ask, a doubt ending just
-            # before a check counted 1-2 s, its bytes were sent again and settled: main's
-            # failed 3 of 7 runs alone, 2 of 3 of the -n 2 runs with its neighbours)
-            past = began + KEEP_EVERY_MAX + BOUND + 1.0
-            await wait_for(lambda: loop.time() > past, 30)
-            assert results == [] and counts(chain, operator) == before
-            drop[0] = False  # (the endpoint takes sends again: its bytes would land now)
-            proven(doubt)
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
-            r = results[0]
-            assert r.outcome is Outcome.FAILED and r.nonce_taken, r
-            assert r.reason.startswith("not sent again (held"), r.reason
-            assert s.cancelled == 1
+    async with dropping_settler(chain, tmp_path) as d:
+        s, results, doubt, operator, before = d.s, d.results, d.doubt, d.operator, d.before
+        s.submit([pair(d.c, 0)])
+        await wait_for(lambda: len(d.dropped) >= 2, 30)  # (sent, and again by its wait)
+        (tx,) = s.in_flight
+        doubt.said(WHY)
+        first = s.keep_holds
+        await wait_for(lambda: s.keep_holds >= first + 1, 30)  # (its checks held)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        # (past the bound as the wait counts it: from its first check in the doubt, up to
+        # KEEP_EVERY_MAX after the doubt began, not from the first receipt ask that
+        # ``keep_holds`` counted; dup80: BOUND + 1 from that ask, a doubt ending just
+        # before a check counted 1-2 s, its bytes were sent again and settled: main's
+        # failed 3 of 7 runs alone, 2 of 3 of the -n 2 runs with its neighbours)
+        past = began + KEEP_EVERY_MAX + BOUND + 1.0
+        await wait_for(lambda: loop.time() > past, 30)
+        assert results == [] and counts(chain, operator) == before
+        await d.cancelled("not sent again (held")
     assert chain.rpc.call("eth_getTransactionReceipt", tx) is None
     assert counts(chain, operator) == (before[0] + 1,) * 2  # (the cancel, at its nonce)
 

@@ -8,8 +8,6 @@ import platform
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from sdex.chainnode import ANVIL_PACKAGES, INTERVAL_BLOCK_GAS, AnvilNode, Hardha
 from sdex.cli import main
 from sdex.devnet import Devnet, free_port
 from sdex.errors import DevnetError
-from tests.nodeutil import ROOT
+from tests.devnetproc import devnet_running
 
 
 @pytest.fixture
@@ -59,20 +57,9 @@ def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path, sig: signal.Signals
     the handlers were installed after that line). It names each token's minimum order size.
     On SIGINT or SIGTERM it says it stopped, as a node does (ux49: SIGTERM said nothing)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sdex.cli", "devnet", "--port", str(port), "--engine", "anvil"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
+    with devnet_running(tmp_path, port, ["--engine", "anvil"]) as (proc, lines):
         assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:  # (ends when the process does: bounded by its start timeout)
-            lines.append(line.rstrip())
-            if "running until interrupted" in line:
-                break
-        text = "\n".join(lines)
-        assert "running until interrupted" in text, text
+        text = "\n".join(line.rstrip() for line in lines)
         # each token's minimum order size, the nodes' default (user28: a new user met it only
         # as a refusal)
         assert re.search(r"^WETH  0x[0-9a-f]{40} \(18 decimals; minimum order 0\.0001 WETH\)$",
@@ -85,15 +72,6 @@ def test_cli_devnet_runs_in_a_fresh_checkout(tmp_path: Path, sig: signal.Signals
         rest = proc.stdout.read()  # (to its exit)
         assert proc.wait(timeout=30) == 0
         assert re.fullmatch(r"stopped in \d+\.\d{3} s\n", rest), rest
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:  # (SIGINT first: a killed devnet leaves its anvil running)
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def test_cli_rejects_unknown_engine() -> None:

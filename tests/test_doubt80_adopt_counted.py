@@ -20,11 +20,11 @@ import pytest
 
 import sdex.node.core as core
 from sdex.mirror import Header
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.storedpair import stored_pair
 from tests.test_held79_doubt_settlements import WHY, proven
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import E6, E18
 from tests.test_review66_adopt_landed import FEES, OPERATOR
 
 
@@ -38,12 +38,7 @@ async def test_a_row_landed_before_a_start_in_doubt_counts_once(
     the remainders are matched again and settled: both filled in full on chain."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
-    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
+    resting, incoming, store = stored_pair(c, cfg)
     data = c.exchange.encode_settlement([(resting, incoming, E18)])  # (half of each)
     tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
     pairs = [(resting.hash_hex, incoming.hash_hex)]

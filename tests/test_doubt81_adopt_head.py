@@ -26,16 +26,16 @@ from typing import Any
 import pytest
 
 import sdex.node.core as core
-from sdex.settlement import reconcile
+from tests.adoptdoubt import doubt_ended, mined_once, pooled_row
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node
 from tests.rpcfault import Answer, _proxy, flapping_proxy
-from tests.test_node import E18
 from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
-from tests.test_reorg60_reset_inflight import nonce
+from tests.test_reconcile77_too_high import (
+    mined_and_filled,
+    pooling,
+)
 from tests.test_review73_reset_start import _statuses
-from tests.test_review74a_flapped_head import _saved_head
 
 __all__ = ["pooling"]  # (reconcile77's fixture: the chain mining only when told)
 
@@ -70,12 +70,7 @@ async def test_a_start_in_doubt_adopts_a_pooled_row_its_head_unread(
     matches settle once."""
     c = pooling
     db = tmp_path / "n.db"
-    operator = c.address(OPERATOR)
-    maker, count = await pooled_and_killed(c, db, None)
-    (row,) = pending_rows(db)
-    assert c.rpc.call("eth_getTransactionByHash", row)["blockNumber"] is None  # (pooled)
-    head = _saved_head(db)
-    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 1.0)
+    maker, count, row, head = await pooled_row(c, db, monkeypatch)
     with (
         head_failing_proxy(c.rpc.url) as (hurl, failing, told),
         flapping_proxy(hurl, head, "0x" + "ef" * 32) as (url, flapped),
@@ -96,21 +91,8 @@ async def test_a_start_in_doubt_adopts_a_pooled_row_its_head_unread(
             assert flapped == [1] and node.mirror.doubt.doubts == 1  # (in doubt at the start)
             at_start, adopted = _statuses(db), s.adopted  # (asserted last: both mined before)
 
-            def proven() -> bool:  # (before: its orders matched again, the second sent)
-                out = s.adopted == 1 or s.sent >= 1
-                return node.mirror.doubt.held == "" and out and not s.sends
-
-            await wait_for(proven, timeout=60)
-            c.rpc.call("evm_mine")  # (the pooled one: before, the one matched again too)
-
-            async def filled() -> bool:
-                return await api.status(maker) == "filled" and not s.in_flight
-
-            await wait_for(filled, timeout=60)
-            assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
+            await doubt_ended(node)
+            await mined_and_filled(c, node, api, maker, count, timeout=60)
             assert at_start == ["pending"] and adopted == 1, (at_start, adopted, told)
-            assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
             assert s.sent == 0  # (nothing matched again)
-    assert c.rpc.call("eth_getTransactionReceipt", row)["status"] == "0x1"
-    assert c.exchange.order_info(maker.order).filled == E18
-    assert _statuses(db) == ["mined"]
+    mined_once(c, db, row, maker)

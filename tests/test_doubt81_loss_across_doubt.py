@@ -23,9 +23,9 @@ from sdex.chain import Rpc
 from sdex.mirror.doubt import ChainDoubt
 from sdex.settlement import Outcome
 from tests.conftest import Chain, chain_of
+from tests.foreignanswer import pooled_in_doubt
 from tests.nodeutil import wait_for
-from tests.rpcfault import HOLD, OTHER_COUNT, Answer, _answering, _proxy
-from tests.test_adopt79_doubt_receipt import pooled_in_doubt
+from tests.rpcfault import HOLD, Answer, _answering, _proxy, other_chains
 from tests.test_count77_lied_count import counts
 from tests.test_held79_doubt_settlements import WHY, mine_pool, proven
 from tests.test_settlement_fallback import running_settler
@@ -40,16 +40,6 @@ def judging_proxy(
     up to its answer to the second loss check's batch (the count with the receipts), which it
     holds until ``gate`` is set, then forwards all; and the count of loss checks since set."""
     flipped, judged = threading.Event(), [0]
-    lies = {
-        "eth_getTransactionCount": hex(OTHER_COUNT),
-        "eth_getTransactionReceipt": None,
-        "eth_getTransactionByHash": None,
-    }
-
-    def lied(call: object) -> dict[str, object] | None:
-        if not isinstance(call, dict) or call.get("method") not in lies:
-            return None
-        return {"jsonrpc": "2.0", "id": call.get("id"), "result": lies[str(call["method"])]}
 
     def intercept(req: object) -> Answer | None:
         if not flipped.is_set():
@@ -60,7 +50,7 @@ def judging_proxy(
         if judged[0] >= 2:  # (ours again from the third check)
             judged[0] += check
             return None
-        out = _answering(upstream, req, lied)
+        out = _answering(upstream, req, other_chains)
         if check:
             judged[0] += 1
             if judged[0] == 2:

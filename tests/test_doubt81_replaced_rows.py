@@ -25,11 +25,11 @@ import sdex.node.core as core
 from sdex.chain import SignedTx
 from sdex.mirror import Header
 from sdex.order import SignedOrder
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.storedpair import stored_pair
 from tests.test_held79_doubt_settlements import WHY, proven
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import E6, E18
 from tests.test_reconcile77_too_high import pooling
 from tests.test_review66_adopt_landed import FEES, OPERATOR
 
@@ -48,12 +48,7 @@ async def replaced_and_mined(
     (same body, ``again_fees``, same nonce) recorded in ``db``, the first sent (``mined``:
     and mined; else pooled): the orders, the first and the replacement."""
     cfg = node_config(c, db, operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
-    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
+    resting, incoming, store = stored_pair(c, cfg)
     data = c.exchange.encode_settlement([(resting, incoming, amount)])
     sender = c.sender(OPERATOR)
     first = sender.sign(c.exchange.address, data, 400_000, fees=FEES)

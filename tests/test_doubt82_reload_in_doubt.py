@@ -23,10 +23,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain.states import OrderStatus as ChainStatus
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy, flapping_proxy
+from tests.storedpair import stored_pair
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import FEES, OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
@@ -139,12 +139,7 @@ async def test_a_row_landed_past_the_saved_head_before_a_start_in_doubt_counts_o
     async with running_node(cfg) as (_, api):
         assert (await api.post_order(other))[0] == 201
     head = _saved_head(cfg.db)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
-    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1001, "open", "api")
-    store.add_order(incoming, 1002, "open", "api")
+    resting, incoming, store = stored_pair(c, cfg, seq=1001)
     data = c.exchange.encode_settlement([(resting, incoming, E18)])  # (half of each)
     tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
     pairs = [(resting.hash_hex, incoming.hash_hex)]

@@ -28,9 +28,10 @@ import pytest
 from sdex import httpkit, jsonio
 from sdex.gossip import GossipConfig, NodeKey, gate, routes
 from sdex.gossip.client import PeerClient
-from sdex.gossip.metered import INTAKE_SHARE, Crowding, push_tokens
+from sdex.gossip.metered import INTAKE_SHARE, push_tokens
 from sdex.httpkit import RateLimit
 from tests.p2putil import Member, order, serve_gossip
+from tests.pushrace import Crowded
 
 RATE = 400.0
 BURST = 400
@@ -39,17 +40,6 @@ DEAR = 0.02
 """Seconds of the loop's wall clock each push's body takes to parse."""
 BATCH = 10
 PUSHES = 60
-
-
-class Crowded(Crowding):
-    """A loop thread that waits ``factor - 1`` times as long for a core as it runs."""
-
-    def __init__(self, factor: float) -> None:
-        super().__init__("/nonexistent")
-        self.factor = factor
-
-    def now(self) -> float:
-        return self.factor
 
 
 def dear_loads(raw: bytes, **limits: Any) -> object:

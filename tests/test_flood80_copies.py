@@ -8,127 +8,30 @@ it, and for a share of the other pushers' new orders (``bench/gossip.py``, 8 nod
 orders a second: 14,540 of the intake's 32,173 orders were such copies, and honest peers
 went into debt, 3,311 of their orders rejected unchecked and 13 requests refused).
 
-A real gossip driver on loopback whose intake burns ``DEAR`` seconds of the loop's wall
-clock on each new order (none on a copy it holds, as the node's ``known_copy``). Peer X's
-push of ``BATCH`` new orders is held in the intake while peer B pushes copies of them and
-peer A pushes ``BATCH`` new orders of its own; both wait in the queue and go in one group
-once X's are held. The budget's clock stands still (no refill): what each was charged is
-its bucket's burst less what is left. And a new order whose signature the node recovered on its
-loop is charged for it once (``test_a_signature_recovered_on_the_loop_is_charged_once``)."""
+``tests.pushrace``'s race (no ``DEAR`` on a copy the node holds, as the node's
+``known_copy``): X's push of ``BATCH`` new orders held in the intake while B pushes copies
+of them and A ``BATCH`` new orders of its own, in one group once X's are held. And a new
+order whose signature the node recovered on its loop is charged for it once
+(``test_a_signature_recovered_on_the_loop_is_charged_once``)."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
-from types import SimpleNamespace
-from typing import Any
 
 import aiohttp
 import pytest
 
-from sdex import httpkit
 from sdex.gossip import GossipConfig, NodeKey
 from sdex.gossip.client import PeerClient
-from sdex.gossip.gate import PEER_LIMITER_KEY
-from sdex.gossip.metered import INTAKE_SHARE, ORDER_UNMEASURED, SIGNATURE_UNMEASURED, Crowding
-from sdex.httpkit import RateLimit
-from tests.p2putil import Member, MemoryNode, order, serve_gossip
-
-RATE = 400.0
-BURST = 4_000
-LIMIT = RateLimit(rate=RATE, burst=BURST)
-DEAR = 0.02
-"""Seconds of the loop's wall clock each new order's intake takes (0.02 * RATE /
-INTAKE_SHARE: ~27 tokens; a batch's ~267, where B's push's own handling takes a few)."""
-BATCH = 10
-
-
-class Crowded(Crowding):
-    """A loop thread that waits ``factor - 1`` times as long for a core as it runs."""
-
-    def __init__(self, factor: float) -> None:
-        super().__init__("/nonexistent")
-        self.factor = factor
-
-    def now(self) -> float:
-        return self.factor
-
-
-class Held(MemoryNode):
-    """A node whose intake burns ``DEAR`` on a new order, the first one's once ``gate`` is
-    set (``waiting`` meanwhile)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-        self.waiting = False
-
-    async def submit_from_peer(self, obj: object, peer: str) -> str:
-        if isinstance(obj, dict) and obj.get("hash") not in self.orders:
-            if not self.gate.is_set():
-                self.waiting = True
-                await self.gate.wait()
-            end = time.perf_counter() + DEAR
-            while time.perf_counter() < end:
-                pass
-        return await super().submit_from_peer(obj, peer)
-
-
-async def until(cond: Any, seconds: float = 60.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not cond():
-            await asyncio.sleep(0.01)
-
-
-async def push(client: PeerClient, member: Member, orders: list[dict[str, Any]]) -> Any:
-    body = {"orders": orders}
-    got = await client.call("POST", member.url, "/p2p/orders", body, to=member.gossip.node_id)
-    assert got.status == 200, got.body
-    return got.body
+from sdex.gossip.metered import INTAKE_SHARE, ORDER_UNMEASURED, SIGNATURE_UNMEASURED
+from tests.p2putil import MemoryNode, order, serve_gossip
+from tests.pushrace import BATCH, DEAR, LIMIT, RATE, Crowded, Held, push, race
 
 
 @pytest.mark.parametrize("crowded", [1.0, 8.0])
-async def test_a_copy_held_by_its_turn_costs_its_pusher_no_intake(
-    crowded: float, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    member = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=Held, limit=LIMIT)
-    node = member.node
-    assert isinstance(node, Held)
-    await member.gossip.start()
-    member.gossip.peer_costs.crowding = Crowded(crowded)
-    x, a, b = NodeKey.generate(), NodeKey.generate(), NodeKey.generate()
-    for key, port in ((x, 9), (a, 10), (b, 11)):
-        assert member.gossip.peers.admit(key.node_id, f"http://127.0.0.1:{port}") is not None
-    paid = member.gossip.intake_paid  # (the /p2p/ sub-application's: ``routes.p2p_app``)
-    assert isinstance(paid, functools.partial)
-    limiter = paid.args[0][PEER_LIMITER_KEY]
-    firsts = [order(i) for i in range(BATCH)]
-    own = [order(10**6 + i) for i in range(BATCH)]
-    monkeypatch.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
-    try:
-        async with aiohttp.ClientSession() as session:
-            pushed = asyncio.create_task(
-                push(PeerClient(session, x, "http://127.0.0.1:9"), member, firsts)
-            )
-            await until(lambda: node.waiting)  # (X's orders in the intake, held)
-            copies = asyncio.create_task(
-                push(PeerClient(session, b, "http://127.0.0.1:11"), member, firsts)
-            )
-            await until(lambda: len(member.gossip.checks._queue) == 2)  # (X's, B's)
-            news = asyncio.create_task(
-                push(PeerClient(session, a, "http://127.0.0.1:10"), member, own)
-            )
-            await until(lambda: len(member.gossip.checks._queue) == 3)  # (and A's)
-            node.gate.set()
-            got = await asyncio.gather(pushed, copies, news)
-        keys = (("x", x), ("a", a), ("b", b))  # (read while the clock stands still)
-        spent = {k: BURST - limiter.left(key.node_id) for k, key in keys}
-    finally:
-        monkeypatch.undo()
-        await member.runner.shutdown()
-        await member.gossip.stop()
-        await member.runner.cleanup()
+async def test_a_copy_held_by_its_turn_costs_its_pusher_no_intake(crowded: float) -> None:
+    r = await race(Held, "ba", crowded)  # (B's copies queued before A's new orders)
+    got, spent = r.got, r.spent
     assert [g["accepted"] for g in got] == [BATCH, 0, BATCH], got
     assert got[1]["known"] == BATCH
     new_orders = BATCH * DEAR * RATE / INTAKE_SHARE  # (a batch's intake at its wall price)

@@ -17,7 +17,6 @@ peer's push is still taken in full."""
 from __future__ import annotations
 
 import asyncio
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,7 +34,8 @@ from sdex.gossip.metered import (
     intake_tokens,
 )
 from sdex.httpkit import RateLimit
-from tests.p2putil import Member, MemoryNode, order, serve_gossip
+from tests import p2putil
+from tests.p2putil import Member, order, serve_gossip
 
 RATE = 400.0
 """The peers' request budget a second: a token buys ``INTAKE_SHARE / RATE`` (0.75 ms) of a
@@ -48,14 +48,10 @@ BATCH = 10
 PUSHES = 40
 
 
-class Dear(MemoryNode):
+class Dear(p2putil.Dear):
     """A node whose intake takes ``DEAR`` seconds of the loop's CPU an order."""
 
-    async def submit_from_peer(self, obj: object, peer: str) -> str:
-        end = time.thread_time() + DEAR
-        while time.thread_time() < end:
-            pass
-        return await super().submit_from_peer(obj, peer)
+    dear = DEAR
 
 
 def batch(first: int) -> list[dict[str, Any]]:

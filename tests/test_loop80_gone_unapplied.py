@@ -25,8 +25,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,6 +149,34 @@ def pair(c: Chain) -> tuple[SignedOrder, SignedOrder]:
     return resting, crossing
 
 
+@dataclass
+class RestingBehindHook:
+    node: Node
+    api: Api
+    hook: Hook
+    resting: SignedOrder
+    """``pair``'s bid, posted; the hook's cancel is its."""
+    crossing: SignedOrder
+    lines: Lines
+
+
+@asynccontextmanager
+async def resting_behind_hook(c: Chain, db: Path) -> AsyncIterator[RestingBehindHook]:
+    """A node (store ``db``) behind ``hooked_proxy`` whose hook, once armed, mines BOB's cancel
+    of ``pair``'s bid; its mirror ready and its start replayed, the bid posted."""
+    resting, crossing = pair(c)
+    operator = c.address(19)  # (``node_config``'s operator)
+    cancel = lambda: c.exchange.cancel_order(c.sender(BOB), resting.order)  # noqa: E731
+    hook = Hook(operator, db, cancel, lambda: c.rpc.call("evm_snapshot"))
+    with hooked_proxy(c.rpc.url, hook) as proxy, counted() as lines:
+        cfg = node_config(c, db, rpc=proxy, new_heads=False, poll_interval=0.2)
+        async with running_node(cfg) as (node, api):
+            await wait_for(node.mirror_ready, timeout=60)
+            await wait_for(node.replayed, timeout=60)
+            assert (await api.post_order(resting))[0] == 201
+            yield RestingBehindHook(node, api, hook, resting, crossing, lines)
+
+
 async def withdrawn_while_unapplied(
     c: Chain,
     node: Node,
@@ -189,49 +217,38 @@ async def test_an_order_gone_in_an_unapplied_block_is_not_matched_again(
     and the ask rests; a reorg that undoes the cancel brings the bid back: they settle."""
     c = chain
     db = tmp_path / "n.db"
-    resting, crossing = pair(c)
-    operator = c.address(19)  # (``node_config``'s operator)
-    hook = Hook(
-        operator,
-        db,
-        lambda: c.exchange.cancel_order(c.sender(BOB), resting.order),
-        lambda: c.rpc.call("evm_snapshot"),
-    )
-    with hooked_proxy(c.rpc.url, hook) as proxy, counted() as lines:
-        cfg = node_config(c, db, rpc=proxy, new_heads=False, poll_interval=0.2)
-        async with running_node(cfg) as (node, api):
-            await wait_for(node.mirror_ready, timeout=60)
-            await wait_for(node.replayed, timeout=60)
-            assert (await api.post_order(resting))[0] == 201
-            try:
-                again, said = await withdrawn_while_unapplied(
-                    c, node, api, hook, resting, crossing, lines
-                )
-                # before: thousands of each (failed 3 of 3)
-                assert again <= 1 and said <= 1, (again, said)
-                assert node.gone_orders.kept_out == 1 and resting.hash in node.gone_orders.orders
-                if undone:  # (the cancel's block replaced by a longer branch without it)
-                    assert c.rpc.call("evm_revert", hook.snapshot) is True
-                    c.rpc.call("hardhat_mine", "0x3")
-            finally:
-                hook.unlock()
-            if undone:
+    async with resting_behind_hook(c, db) as k:
+        node, api, hook = k.node, k.api, k.hook
+        resting, crossing, lines = k.resting, k.crossing, k.lines
+        try:
+            again, said = await withdrawn_while_unapplied(
+                c, node, api, hook, resting, crossing, lines
+            )
+            # before: thousands of each (failed 3 of 3)
+            assert again <= 1 and said <= 1, (again, said)
+            assert node.gone_orders.kept_out == 1 and resting.hash in node.gone_orders.orders
+            if undone:  # (the cancel's block replaced by a longer branch without it)
+                assert c.rpc.call("evm_revert", hook.snapshot) is True
+                c.rpc.call("hardhat_mine", "0x3")
+        finally:
+            hook.unlock()
+        if undone:
 
-                async def settled() -> bool:
-                    return await api.status(crossing) == "filled"
+            async def settled() -> bool:
+                return await api.status(crossing) == "filled"
 
-                await wait_for(settled, timeout=60)
-                assert await api.status(resting) in ("filled", "partially_filled")  # (its price)
-            else:
+            await wait_for(settled, timeout=60)
+            assert await api.status(resting) in ("filled", "partially_filled")  # (its price)
+        else:
 
-                async def cancelled() -> bool:
-                    return await api.status(resting) == "cancelled"
+            async def cancelled() -> bool:
+                return await api.status(resting) == "cancelled"
 
-                await wait_for(cancelled, timeout=60)
-                assert await api.status(crossing) == "open"
-                await wait_for(lambda: node.settler.idle.is_set(), timeout=30)
-                assert not node.gone_orders.out(resting.hash)  # (its block applied: let go)
-            assert not node.gone_orders.orders
+            await wait_for(cancelled, timeout=60)
+            assert await api.status(crossing) == "open"
+            await wait_for(lambda: node.settler.idle.is_set(), timeout=30)
+            assert not node.gone_orders.out(resting.hash)  # (its block applied: let go)
+        assert not node.gone_orders.orders
 
 
 @pytest.mark.parametrize(

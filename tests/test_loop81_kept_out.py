@@ -37,7 +37,7 @@ from tests.test_loop80_gone_unapplied import (
     Hook,
     counted,
     hooked_proxy,
-    pair,
+    resting_behind_hook,
     withdrawn_while_unapplied,
 )
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -80,50 +80,44 @@ async def test_a_new_order_is_not_matched_against_an_order_kept_out(
     failed 3 of 3); once the block is applied the bid is cancelled and they stay open."""
     c = chain
     db = tmp_path / "n.db"
-    resting, crossing = pair(c)
-    cancel = lambda: c.exchange.cancel_order(c.sender(BOB), resting.order)  # noqa: E731
-    hook = Hook(operator(c), db, cancel, lambda: c.rpc.call("evm_snapshot"))
-    price = crossing.order.taker_amount
-    asks = [c.sign(ask(c, ALICE, E18 // 10, price), ALICE) for _ in range(NEW_ORDERS)]
-    with hooked_proxy(c.rpc.url, hook) as proxy, counted() as lines:
-        cfg = node_config(c, db, rpc=proxy, new_heads=False, poll_interval=0.2)
-        async with running_node(cfg) as (node, api):
-            await wait_for(node.mirror_ready, timeout=60)
-            await wait_for(node.replayed, timeout=60)
-            assert (await api.post_order(resting))[0] == 201
-            settler = node.settler
-            try:
-                # (no window: the asks posted at once. The watcher's save of the cancel's block
-                # waits on the locked store behind the refused record and is refused ~5 s
-                # later: from then the node answers wallet orders 503 CHAIN_UNAVAILABLE, its
-                # chain ``failing``; after loop80's 4 s window the asks met that 2 of 8 runs)
-                await withdrawn_while_unapplied(c, node, api, hook, resting, crossing, lines, 0.0)
-                assert resting.hash in node.gone_orders.orders
-                w0, l0, settled0 = settler.withdrawn_matches, lines.not_sent, settler.settled
-                posts = await posted(api, node, asks)
-                # each ask, matched, is withdrawn (the block's hold is long over): bounded
-                await wait_for(lambda: settler.idle.is_set(), timeout=60)
-                assert node.watcher.unapplied.applied < quantity(c.rpc.call("eth_blockNumber"))
-                withdrawn = settler.withdrawn_matches - w0
-                assert (withdrawn, lines.not_sent - l0) == (0, 0)  # before: (2, 2)
-                assert settler.settled == settled0
-                for so in asks:  # resting, nothing of it in flight
-                    st = node.book.get(so.hash)
-                    assert st is not None and st.pending == 0 and st.filled == 0
-                assert await kept_out(api) == {"orders": 1, "total": 1}  # (/health's count)
-            finally:
-                hook.unlock()
-
-            async def cancelled() -> bool:
-                return await api.status(resting) == "cancelled"
-
-            await wait_for(cancelled, timeout=60)
-            await asyncio.gather(*posts, return_exceptions=True)
-            for so in asks:
-                assert await api.status(so) == "open"
-            await wait_for(lambda: settler.idle.is_set(), timeout=30)
+    async with resting_behind_hook(c, db) as k:
+        node, api, hook = k.node, k.api, k.hook
+        resting, crossing, lines = k.resting, k.crossing, k.lines
+        price = crossing.order.taker_amount
+        asks = [c.sign(ask(c, ALICE, E18 // 10, price), ALICE) for _ in range(NEW_ORDERS)]
+        settler = node.settler
+        try:
+            # (no window: the asks posted at once. The watcher's save of the cancel's block
+            # waits on the locked store behind the refused record and is refused ~5 s
+            # later: from then the node answers wallet orders 503 CHAIN_UNAVAILABLE, its
+            # chain ``failing``; after loop80's 4 s window the asks met that 2 of 8 runs)
+            await withdrawn_while_unapplied(c, node, api, hook, resting, crossing, lines, 0.0)
+            assert resting.hash in node.gone_orders.orders
+            w0, l0, settled0 = settler.withdrawn_matches, lines.not_sent, settler.settled
+            posts = await posted(api, node, asks)
+            # each ask, matched, is withdrawn (the block's hold is long over): bounded
+            await wait_for(lambda: settler.idle.is_set(), timeout=60)
+            assert node.watcher.unapplied.applied < quantity(c.rpc.call("eth_blockNumber"))
+            withdrawn = settler.withdrawn_matches - w0
+            assert (withdrawn, lines.not_sent - l0) == (0, 0)  # before: (2, 2)
             assert settler.settled == settled0
-            assert await kept_out(api) == {"orders": 0, "total": 1}  # (its block applied)
+            for so in asks:  # resting, nothing of it in flight
+                st = node.book.get(so.hash)
+                assert st is not None and st.pending == 0 and st.filled == 0
+            assert await kept_out(api) == {"orders": 1, "total": 1}  # (/health's count)
+        finally:
+            hook.unlock()
+
+        async def cancelled() -> bool:
+            return await api.status(resting) == "cancelled"
+
+        await wait_for(cancelled, timeout=60)
+        await asyncio.gather(*posts, return_exceptions=True)
+        for so in asks:
+            assert await api.status(so) == "open"
+        await wait_for(lambda: settler.idle.is_set(), timeout=30)
+        assert settler.settled == settled0
+        assert await kept_out(api) == {"orders": 0, "total": 1}  # (its block applied)
 
 
 class Kept(logging.Handler):

@@ -16,7 +16,6 @@ to the end; among four honest ones, a peer pushing ``FLOOD`` times as much is re
 from __future__ import annotations
 
 import functools
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,7 +29,8 @@ from sdex.gossip.client import PeerClient
 from sdex.gossip.gate import PEER_LIMITER_KEY
 from sdex.gossip.metered import INTAKE_SHARE
 from sdex.httpkit import RateLimit
-from tests.p2putil import Member, MemoryNode, order, serve_gossip
+from tests import p2putil
+from tests.p2putil import Member, order, serve_gossip
 
 RATE = 400.0
 BUDGET = 0.6
@@ -50,14 +50,10 @@ charged to one pusher at up to ``MOST_SECONDS`` an order puts it past the others
 for a few rounds (0 on a quiet machine)."""
 
 
-class Dear(MemoryNode):
+class Dear(p2putil.Dear):
     """A node whose intake takes ``DEAR`` seconds of the loop's CPU an order."""
 
-    async def submit_from_peer(self, obj: object, peer: str) -> str:
-        end = time.thread_time() + DEAR
-        while time.thread_time() < end:
-            pass
-        return await super().submit_from_peer(obj, peer)
+    dear = DEAR
 
 
 async def push(client: PeerClient, member: Member, first: int) -> int | None:

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_loop80_gone_unapplied import Hook, counted, hooked_proxy, pair
+from tests.nodeutil import wait_for
+from tests.test_loop80_gone_unapplied import resting_behind_hook
 from tests.test_loop80_gone_unapplied import withdrawn_while_unapplied as withdrawn
-from tests.test_loop81_kept_out import operator
 from tests.test_node import BOB, E18, ask
 
 
@@ -29,40 +28,34 @@ async def test_a_makers_order_crossing_his_own_kept_out_order_is_not_a_self_trad
     is cancelled and his ask stays open."""
     c = chain
     db = tmp_path / "n.db"
-    resting, crossing = pair(c)
-    cancel = lambda: c.exchange.cancel_order(c.sender(BOB), resting.order)  # noqa: E731
-    hook = Hook(operator(c), db, cancel, lambda: c.rpc.call("evm_snapshot"))
-    own = c.sign(ask(c, BOB, E18 // 10, crossing.order.taker_amount), BOB)
-    with hooked_proxy(c.rpc.url, hook) as proxy, counted() as lines:
-        cfg = node_config(c, db, rpc=proxy, new_heads=False, poll_interval=0.2)
-        async with running_node(cfg) as (node, api):
-            await wait_for(node.mirror_ready, timeout=60)
-            await wait_for(node.replayed, timeout=60)
-            assert (await api.post_order(resting))[0] == 201
-            settler = node.settler
-            try:
-                await withdrawn(c, node, api, hook, resting, crossing, lines)
-                assert resting.hash in node.gone_orders.orders
-                w0 = settler.withdrawn_matches
-                answer = asyncio.ensure_future(api.post_order(own))  # (its commit waits)
-                booked = lambda: node.book.find(own.hash) is not None  # noqa: E731
-                await wait_for(lambda: answer.done() or booked(), 60)
-                if answer.done():  # (a refusal answers at once: nothing stored)
-                    status, body = answer.result()
-                    assert status == 201, (status, body)  # before: 400 SELF_TRADE
-                await wait_for(booked, 60)
-                await wait_for(lambda: settler.idle.is_set(), timeout=60)
-                assert node.watcher.unapplied.applied < quantity(c.rpc.call("eth_blockNumber"))
-                assert settler.withdrawn_matches == w0
-                st = node.book.get(own.hash)
-                assert st is not None and st.pending == 0 and st.filled == 0
-            finally:
-                hook.unlock()
+    async with resting_behind_hook(c, db) as k:
+        node, api, hook = k.node, k.api, k.hook
+        resting, crossing, lines = k.resting, k.crossing, k.lines
+        own = c.sign(ask(c, BOB, E18 // 10, crossing.order.taker_amount), BOB)
+        settler = node.settler
+        try:
+            await withdrawn(c, node, api, hook, resting, crossing, lines)
+            assert resting.hash in node.gone_orders.orders
+            w0 = settler.withdrawn_matches
+            answer = asyncio.ensure_future(api.post_order(own))  # (its commit waits)
+            booked = lambda: node.book.find(own.hash) is not None  # noqa: E731
+            await wait_for(lambda: answer.done() or booked(), 60)
+            if answer.done():  # (a refusal answers at once: nothing stored)
+                status, body = answer.result()
+                assert status == 201, (status, body)  # before: 400 SELF_TRADE
+            await wait_for(booked, 60)
+            await wait_for(lambda: settler.idle.is_set(), timeout=60)
+            assert node.watcher.unapplied.applied < quantity(c.rpc.call("eth_blockNumber"))
+            assert settler.withdrawn_matches == w0
+            st = node.book.get(own.hash)
+            assert st is not None and st.pending == 0 and st.filled == 0
+        finally:
+            hook.unlock()
 
-            async def cancelled() -> bool:
-                return await api.status(resting) == "cancelled"
+        async def cancelled() -> bool:
+            return await api.status(resting) == "cancelled"
 
-            await wait_for(cancelled, timeout=60)
-            status, body = await answer
-            assert status == 201, (status, body)
-            assert await api.status(own) == "open"
+        await wait_for(cancelled, timeout=60)
+        status, body = await answer
+        assert status == 201, (status, body)
+        assert await api.status(own) == "open"

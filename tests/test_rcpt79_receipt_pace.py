@@ -17,9 +17,9 @@ import pytest
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
-from sdex.chain.rpc import quantity
 from sdex.settlement.receipts import HEAD_FALLBACK, HEAD_WAIT, QUICK_AFTER_HEAD, poll_receipt
 from tests.conftest import Chain, Engine
+from tests.headannounce import announce, nonce_and_fees
 from tests.nodeutil import wait_for
 from tests.test_attack48_landing_expiry import mining_every
 
@@ -57,28 +57,12 @@ async def test_the_receipt_wait_asks_a_few_times_a_block_while_blocks_come(
     heads.live = True
     stop = asyncio.Event()
 
-    async def announce() -> None:  # the watcher's part: each new block announced
-        seen = [quantity(await feed.call("eth_blockNumber"))] * 2  # (announced, chain's)
-
-        async def moved() -> bool:
-            seen[1] = quantity(await feed.call("eth_blockNumber"))
-            return seen[1] > seen[0] or stop.is_set()
-
-        while not stop.is_set():
-            await wait_for(moved, timeout=30 * INTERVAL)
-            for n in range(seen[0] + 1, seen[1] + 1):
-                block = await feed.call("eth_getBlockByNumber", hex(n), False)
-                heads.announce(block["hash"])
-            seen[0] = max(seen)
-
     async def kept(cancel: bool) -> bool:  # (the lane's: its bytes would be sent again)
         return True
 
-    announcer = asyncio.create_task(announce())
+    announcer = asyncio.create_task(announce(feed, heads, stop, INTERVAL))
     try:
-        count = quantity(await feed.call("eth_getTransactionCount", sender.address, "pending"))
-        latest = await feed.call("eth_getBlockByNumber", "latest", False)
-        fees = (2 * quantity(latest.get("baseFeePerGas") or "0x3b9aca00"), 10**9)
+        count, fees = await nonce_and_fees(feed, sender.address)
         waiting = sender.sign_at(count + 1, c.address(2), b"", 21_000, fees=fees)
         filler = sender.sign_at(count, c.address(2), b"", 21_000, fees=fees)
         await feed.call("eth_sendRawTransaction", waiting.raw)  # (behind a gap: not mined)

@@ -29,11 +29,12 @@ from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.order import SignedOrder, bitmap_salt
 from tests.conftest import Chain
+from tests.heldread import state_reads
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.rpcfault import gated_proxy
 from tests.test_mirror import revert, synced
 from tests.test_node import ask
-from tests.test_replay80 import E15, state_reads, stored_closed
+from tests.test_replay80 import E15, stored_closed
 
 RECHECKED = 600
 """Closed stored orders due a recheck at the start (the chain never filled them)."""

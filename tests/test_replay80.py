@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from sdex.chain.abi import ContractAbi
 from sdex.ingest.holds import ANSWER_WITHIN
 from sdex.node import records, verdicts
 from sdex.node.core import Node
@@ -29,8 +28,9 @@ from sdex.order import SignedOrder
 from sdex.store import StoredOrder
 from sdex.watch import loop
 from tests.conftest import Chain
+from tests.heldread import held_order_read
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import NOT_HUNG, Calls, Gate, gated_proxy
+from tests.rpcfault import NOT_HUNG, gated_proxy
 from tests.test_node import ask
 from tests.test_outage79 import logs_from
 from tests.test_replay79 import HOLD, timed
@@ -40,49 +40,18 @@ SLACK = 1.5
 """Seconds the answer may come after ``ANSWER_WITHIN`` (a loaded machine's loop turns)."""
 
 
-def state_reads(selector: str) -> Gate:
-    """A gate on the intake's ``getOrderStates`` read (``selector``: its 0x-hex)."""
-
-    def picks(calls: Calls) -> bool:
-        for call in calls:
-            p = call.get("params")
-            if call.get("method") == "eth_call" and isinstance(p, list) and p:
-                data = p[0].get("data") or p[0].get("input") if isinstance(p[0], dict) else None
-                if isinstance(data, str) and data.startswith(selector):
-                    return True
-        return False
-
-    return Gate(picks)
-
-
 async def test_a_held_orders_shared_read_ends_within_the_clients_timeout(
     chain: Chain, tmp_path: Path
 ) -> None:
-    c = chain
-    top = [int(c.rpc.call("eth_blockNumber"), 16)]  # (a fresh store replays from deploy)
-    replay = logs_from(top)
-    replay.armed.set()
-    selector = "0x" + ContractAbi.load("Exchange").fn("getOrderStates").selector.hex()
-    read = state_reads(selector)
-    with gated_proxy(c.rpc.url, [replay, read]) as url:
-        cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
-        async with running_node(cfg) as (node, api):
-            node.watcher.stall = NOT_HUNG  # (the held read is a slow replay, not a hang)
-            await wait_for(replay.held.is_set, timeout=120)
-            assert not node.mirror_ready()
-            read.armed.set()  # (the held order's read, after the hold's whole 5 s, hangs)
-            signed = c.sign(ask(c, 1, E15, 3_000_000, salt=80_000 + top[0]))
-            code, body, took = await timed(api, signed)
-            assert node.replay_hold.timed_out == 1  # (held the whole hold, then read)
-            assert read.held.is_set()  # (its read was asked, and hung)
-            assert code == 503 and "try again" in str(body), body  # (nothing taken)
-            # (was 13.5 s: the hold, the gather, the read's 8 s; the client gives up at 10)
-            assert HOLD_SECONDS < took <= ANSWER_WITHIN + SLACK, took
-            read.release.set()
-            replay.release.set()
-            await wait_for(node.mirror_ready, timeout=120)
-            code, _ = await api.post_order(signed)  # (posted again: taken now)
-            assert code == 201
+    async with held_order_read(chain, tmp_path, salt=80_000) as held:
+        # (the held order's read, after the hold's whole 5 s, hangs)
+        code, body, took = await timed(held.api, held.signed)
+        assert held.node.replay_hold.timed_out == 1  # (held the whole hold, then read)
+        assert held.read.held.is_set()  # (its read was asked, and hung)
+        assert code == 503 and "try again" in str(body), body  # (nothing taken)
+        # (was 13.5 s: the hold, the gather, the read's 8 s; the client gives up at 10)
+        assert HOLD_SECONDS < took <= ANSWER_WITHIN + SLACK, took
+        await held.taken_after_release()
 
 
 def test_the_mirrors_lag_is_the_catch_ups() -> None:

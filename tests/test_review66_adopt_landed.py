@@ -20,10 +20,10 @@ import pytest
 import sdex.node.adoption as adoption
 import sdex.node.core as core
 from sdex.settlement import reconcile
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.storedpair import stored_pair
+from tests.test_node import E6, E18
 
 OPERATOR = 19
 FEES = (10**9, 10**9)
@@ -39,12 +39,7 @@ async def test_a_pooled_settlement_landing_before_its_adoption_is_counted_once(
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
-    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1, "open", "api")
-    store.add_order(incoming, 2, "open", "api")
+    resting, incoming, store = stored_pair(c, cfg)
     data = c.exchange.encode_settlement([(resting, incoming, E18)])  # (half of each)
     tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
     pairs = [(resting.hash_hex, incoming.hash_hex)]

@@ -23,7 +23,15 @@ from sdex.watch import Watcher, feed
 from tests.conftest import Chain
 from tests.headsproxy import HeadsProxy, latest_read
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, forged, head, pay, proxied_node
+from tests.test_sign79_feed import (
+    WAIT,
+    forged,
+    head,
+    paid_after_snapshot,
+    pay,
+    proxied_node,
+    until_applied,
+)
 
 
 async def lagged_block(c: Chain, proxy: HeadsProxy, w: Watcher, wei: int) -> None:
@@ -95,8 +103,7 @@ async def test_an_old_head_announced_again_is_no_fresh_head_for_a_send(
     async with proxied_node(chain, tmp_path) as (proxy, node):
         w = node.watcher
         old = head(chain)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, old)
         proxy.passes = lambda note: False  # (the feed hears of no new block...)
         proxy.hold_ranges = True  # (...and the block stays unapplied a while)
         new = pay(chain, 7)
@@ -110,8 +117,7 @@ async def test_an_old_head_announced_again_is_no_fresh_head_for_a_send(
         # before: the old head counted as heard now, nothing asked, the send not held
         assert w.unapplied.send_waits == waits + 1, w.unapplied.to_json()
         await proxy.free()
-        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, new)
 
 
 async def test_a_head_on_another_block_than_ours_holds_signing_from_ours(
@@ -125,11 +131,7 @@ async def test_a_head_on_another_block_than_ours_holds_signing_from_ours(
     c = chain
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
-        snap = c.rpc.call("evm_snapshot")
-        old = pay(c, 1)
-        n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        snap, _old, n = await paid_after_snapshot(c, w)
         proxy.passes = lambda note: False  # (the new branch is not announced: polled)
         proxy.holds = lambda msg: not (isinstance(msg, dict) and latest_read(msg))
         proxy.hold_ranges = True  # (every read but the latest block's: the reorg waits)
@@ -139,6 +141,5 @@ async def test_a_head_on_another_block_than_ours_holds_signing_from_ours(
         await wait_for(lambda: w.chain_head == n + 1, timeout=WAIT)
         known = [k for k, _ in w.unapplied.known]
         await proxy.free()
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, top)
         assert known[:1] == [n], (known, n)  # before: [n + 1], N taken as applied

@@ -18,23 +18,19 @@ its PID and started again on the same store and chain."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
-from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_up, wait_for
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
-from tests.test_settle80_withdrawn_restart import (
-    NOT_STORED,
-    Window,
+from tests.withdrawnutil import (
     count,
+    crossing_pair,
     health,
-    locked_db,
     pending_at,
     window_proxy,
+    withdrawn_unsent,
 )
 
 
@@ -46,46 +42,11 @@ async def test_a_given_back_settlements_refused_drop_is_written_again(
     row pending till the kill, the restart sent its bytes, mined and reverted)."""
     c = chain
     db = tmp_path / "n.db"
-    log = db.with_suffix(".log")
     operator = c.address(OPERATOR)
-    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
-    resting = c.sign(bid(c, BOB, E18 // 10, price * E6 // 10), BOB)
-    crossing = c.sign(ask(c, ALICE, E18 // 10, (price - 1) * E6 // 10), ALICE)
-    w = Window(db, lambda: c.exchange.cancel_order(c.sender(BOB), resting.order))
+    _price, resting, crossing, w = crossing_pair(c, db)
     with window_proxy(c.rpc.url, w) as url:
         async with node_up(c, db, url, OPERATOR) as (proc, api):
-            assert (await api.post_order(resting))[0] == 201
-            at = count(c, operator)  # (the nonce the withdrawn settlement is signed at)
-            lock = locked_db(db)  # (the crossing's settlement's record waits: revert79's (b))
-            try:
-                posting = asyncio.ensure_future(api.post_order(crossing))
-
-                async def signed() -> bool:
-                    return (await health(api))["settlementsSent"] >= 1
-
-                await wait_for(signed, timeout=4)
-                w.head_armed.set()  # (its send's ask of the head, once its record is durable)
-                await wait_for(w.polled.is_set, timeout=4)
-            finally:  # (within the writer's busy timeout, 5 s: the record is not refused)
-                lock.rollback()
-                lock.close()
-            assert (await posting)[0] == 201
-            await wait_for(w.locked.is_set, timeout=30)
-            ((withdrawn, nonce),) = pending_at(db).items()  # (its record durable, not sent)
-            assert nonce == at
-            try:
-
-                async def given_back() -> bool:
-                    return (await health(api))["settlementsWithheld"] >= 1
-
-                await wait_for(given_back, timeout=30)
-
-                def refused() -> bool:  # (the drop's write, on the lock past its busy timeout)
-                    return NOT_STORED in log.read_text(errors="replace")
-
-                await wait_for(refused, timeout=30)
-            finally:
-                w.unlock()
+            withdrawn, at = await withdrawn_unsent(c, w, api, resting, crossing)
 
             async def ok() -> bool:  # (the watcher's own writes refused meanwhile: failing)
                 return (await health(api))["chain"] == "ok"

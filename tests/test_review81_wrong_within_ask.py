@@ -16,24 +16,14 @@ and proven as the watcher's polls do, the settler reading it through the real
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
-from sdex.chain import Rpc
 from sdex.mirror import Mirror
 from sdex.mirror.doubt import AGREE, ChainDoubt
-from sdex.settlement import Outcome
-from tests.conftest import Chain, chain_of
-from tests.nodeutil import wait_for
-from tests.test_adopt79_doubt_receipt import (
-    foreign_receipt_proxy,
-    pooled_in_doubt,
-    settled_template,
-)
-from tests.test_count77_lied_count import counts
-from tests.test_held79_doubt_settlements import mine_pool
-from tests.test_settlement_fallback import running_settler
+from tests.conftest import Chain
+from tests.foreignanswer import answer_held_across
 
 WRONG = "no Exchange at 0x5FbDB2315678afecb367f032d93F642f64180aa3 on this chain"
 
@@ -57,30 +47,14 @@ async def test_a_wrong_chain_begun_and_ended_within_an_ask_voids_its_answer(
     ``wrong-chain`` and then polls our chain till the hold ends; then the answer comes. It
     is not taken (before: failed, "transaction reverted", its orders free while its bytes
     were pooled); the pool mined, it settles."""
-    template = await settled_template(chain, tmp_path)
-    gate = threading.Event()
-    with foreign_receipt_proxy(chain.rpc.url, template, gate) as (url, other, told):
-        c = chain_of(Rpc(url), chain.deployment)
-        async with running_settler(c, tmp_path / "b") as (s, results):
-            doubt = ChainDoubt()
-            mirror = SimpleNamespace(doubt=doubt)  # (the node's mirror, as the settler reads it)
-            s.said = lambda: Mirror.doubts_said.fget(mirror)[0]  # type: ignore[attr-defined]
-            try:
-                operator, before = await pooled_in_doubt(s, c, chain, doubt)
-                other.set()
-                await wait_for(lambda: told[0] > 0, 30)  # (an answer held in flight)
-                other.clear()
-                wrong_then_ours(doubt)
-                asks = told[1]
-                gate.set()  # (the held answer given; an ask after it: the answer was judged)
-                await wait_for(lambda: bool(results) or told[1] > asks, 30)
-                assert results == [], results
-            finally:
-                gate.set()
-                mine_pool(chain)
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
-            assert results[0].outcome is Outcome.SETTLED, results[0]
-            assert counts(chain, operator) == (before[0] + 1,) * 2
+
+    def said(doubt: ChainDoubt) -> Callable[[], int]:
+        mirror = SimpleNamespace(doubt=doubt)  # (the node's mirror, as the settler reads it)
+        return lambda: Mirror.doubts_said.fget(mirror)[0]  # type: ignore[attr-defined,no-any-return]
+
+    await answer_held_across(
+        chain, tmp_path, said, begun=lambda doubt: None, meanwhile=wrong_then_ours
+    )
 
 
 def test_each_wrong_chain_poll_is_counted_as_said() -> None:

@@ -25,7 +25,7 @@ from tests.test_doubt81_replaced_rows import replaced_and_mined, start_in_doubt,
 from tests.test_held79_doubt_settlements import WHY, proven
 from tests.test_node import E6, E18
 from tests.test_review66_adopt_landed import OPERATOR
-from tests.test_settle80_withdrawn_restart import locked_db
+from tests.withdrawnutil import locked_db
 
 
 def doubt_through_reconcile(monkeypatch: pytest.MonkeyPatch) -> None:

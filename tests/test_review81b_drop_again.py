@@ -19,8 +19,8 @@ from pathlib import Path
 from sdex.sqlwriter import StoreError
 from sdex.store import Store
 from tests.nodeutil import wait_for
-from tests.test_settle80_withdrawn_restart import locked_db
 from tests.test_store import DOMAIN, IDENTITY
+from tests.withdrawnutil import locked_db
 
 TX = "0x" + "12" * 32
 RAW = "0x02f8" + "ab" * 100

@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.rpc import quantity
-from sdex.chain.tx import fees_for
 from sdex.settlement import receipts
 from sdex.settlement.receipts import poll_receipt
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
+from tests.rowsatnonce import paused_at_nonce
 from tests.test_reconcile77_too_high import pooling
 
 __all__ = ["pooling"]
@@ -33,12 +32,7 @@ async def test_one_lagging_by_hash_answer_does_not_cancel_a_pooled_settlement(
 ) -> None:
     c = pooling
     monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
-    c.rpc.call("evm_setAutomine", False)
-    sender = c.sender(KEY)
-    nonce = quantity(c.rpc.call("eth_getTransactionCount", sender.address, "pending"))
-    block = c.rpc.call("eth_getBlockByNumber", "latest", False)
-    fees = fees_for(int(block.get("baseFeePerGas", "0x0"), 16))
-    ours = sender.sign_at(nonce, c.address(1), b"\x01", 30_000, fees=fees)
+    sender, _nonce, _fees, ours = paused_at_nonce(c, KEY)
     c.rpc.call("eth_sendRawTransaction", ours.raw)
     kept: list[bool] = []
     lagged = 0

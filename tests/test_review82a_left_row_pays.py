@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_up, wait_for
+from tests.rowsatnonce import rows_bob_pays
 from tests.rpcfault import _proxy
-from tests.test_node import ALICE, BOB, CAROL, DAVE
+from tests.test_node import BOB, DAVE
 from tests.test_node_restart import OPERATOR
-from tests.test_settle81_unsettled_restart import count, pair, record, signed_match, status_of
+from tests.test_settle81_unsettled_restart import status_of
 
 
 async def test_a_row_above_a_mined_row_read_as_no_receipt_is_not_sent_to_revert(
@@ -26,18 +26,7 @@ async def test_a_row_above_a_mined_row_read_as_no_receipt_is_not_sent_to_revert(
 ) -> None:
     c = chain
     db = tmp_path / "n.db"
-    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
-    async with node_up(c, db, None, OPERATOR):
-        pass  # (the store made, the node stopped)
-    held = c.weth.balance_of(c.address(BOB))
-    if held:  # (BOB holds no WETH: the first row buys him 0.1, which he then moves away)
-        c.weth.transfer(c.sender(BOB), c.address(DAVE), held)
-    first = pair(c, BOB, ALICE, price)
-    second = pair(c, CAROL, BOB, price)  # (BOB sells the WETH the first bought him)
-    at = count(c)
-    one, two = signed_match(c, [first], at), signed_match(c, [second], at + 1)
-    record(db, one, [first])
-    record(db, two, [second])
+    one, two = await rows_bob_pays(c, db)
     c.rpc.call("eth_sendRawTransaction", one.raw)  # (sent and mined before the kill)
     got = c.rpc.call("eth_getTransactionReceipt", one.tx_hash)
     assert got is not None and int(got["status"], 16) == 1, got

@@ -20,16 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from sdex.chain import Rpc
-from sdex.settlement import Outcome, lane
+from sdex.settlement import lane
 from sdex.settlement.receipts import KEEP_EVERY_MAX
 from sdex.settlement.take import WITHDRAWN_WHY
-from tests.conftest import Chain, chain_of
+from tests.conftest import Chain
+from tests.droppedsends import dropping_settler
 from tests.nodeutil import wait_for
-from tests.rpcfault import dropping_proxy
 from tests.test_count77_lied_count import counts
-from tests.test_held79_doubt_settlements import WHY, doubt_gating, proven
-from tests.test_settlement_fallback import pair, running_settler
+from tests.test_held79_doubt_settlements import WHY
+from tests.test_settlement_fallback import pair
 
 BOUND = 6.0
 """``HELD_SEND_MAX``, shortened: the doubt below holds the wait's checks past it from its
@@ -53,38 +52,23 @@ async def test_a_doubt_begun_between_two_checks_counts_from_before_it(
     counted ~4 s from the check in the doubt, its bytes sent again, mined and reverted, the
     operator paying for it: failed 3 of 3)."""
     monkeypatch.setattr(lane, "HELD_SEND_MAX", BOUND)
-    drop = [True]
-
-    def settlement(raw: str) -> bool:  # (a transfer of nothing is ~110 bytes: passed on)
-        return drop[0] and len(raw) > 400
-
-    with dropping_proxy(chain.rpc.url, settlement) as (url, dropped):
-        c = chain_of(Rpc(url), chain.deployment)
-        async with running_settler(c, tmp_path) as (s, results):
-            doubt = doubt_gating(s)
-            operator = s.sender.address
-            before = counts(chain, operator)
-            m = pair(c, 0)
-            s.submit([m])
-            await wait_for(lambda: len(dropped) >= 4, 30)  # (sent; again at 1, 3 and 7 s)
-            (tx,) = s.in_flight
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            doubt.said(WHY)  # (the next check comes ``KEEP_EVERY_MAX`` after the last)
-            maker = chain.index_of(m.resting.order.maker)
-            chain.exchange.cancel_order(chain.sender(maker), m.resting.order)
-            past = began + KEEP_EVERY_MAX + LATE
-            await wait_for(lambda: loop.time() > past, 30)
-            assert results == [] and counts(chain, operator) == before
-            drop[0] = False  # (the endpoint takes sends again: its bytes would land now)
-            proven(doubt)
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
-            r = results[0]
-            mined = chain.rpc.call("eth_getTransactionReceipt", tx)
-            assert mined is None, f"its bytes were sent again: status {mined['status']}"
-            assert r.outcome is Outcome.FAILED and r.nonce_taken, r
-            assert r.reason.startswith("not sent again (held"), r.reason
-            assert s.cancelled == 1
+    async with dropping_settler(chain, tmp_path) as d:
+        s, results, doubt, operator, before = d.s, d.results, d.doubt, d.operator, d.before
+        m = pair(d.c, 0)
+        s.submit([m])
+        await wait_for(lambda: len(d.dropped) >= 4, 30)  # (sent; again at 1, 3 and 7 s)
+        (tx,) = s.in_flight
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        doubt.said(WHY)  # (the next check comes ``KEEP_EVERY_MAX`` after the last)
+        maker = chain.index_of(m.resting.order.maker)
+        chain.exchange.cancel_order(chain.sender(maker), m.resting.order)
+        past = began + KEEP_EVERY_MAX + LATE
+        await wait_for(lambda: loop.time() > past, 30)
+        assert results == [] and counts(chain, operator) == before
+        await d.cancelled("not sent again (held")
+        mined = chain.rpc.call("eth_getTransactionReceipt", tx)
+        assert mined is None, f"its bytes were sent again: status {mined['status']}"
     assert counts(chain, operator) == (before[0] + 1,) * 2  # (the cancel, at its nonce)
 
 
@@ -98,47 +82,33 @@ async def test_bytes_resent_after_a_doubt_look_at_the_blocks_first(
     its cancel goes instead, its match fails counted against neither order (before: its
     bytes sent again on the withdrawer's old word, mined and reverted, the operator paying:
     failed 3 of 3)."""
-    drop = [True]
     cancelled: set[bytes] = set()
     applied_next: set[bytes] = set()  # (mined, not applied yet: the watcher's next look)
-
-    def settlement(raw: str) -> bool:  # (a transfer of nothing is ~110 bytes: passed on)
-        return drop[0] and len(raw) > 400
 
     async def presend() -> None:  # (the watcher's: the blocks it knows of applied)
         cancelled.update(applied_next)
 
-    with dropping_proxy(chain.rpc.url, settlement) as (url, dropped):
-        c = chain_of(Rpc(url), chain.deployment)
-        async with running_settler(c, tmp_path) as (s, results):
-            doubt = doubt_gating(s)
-            s.presend = presend
-            s.withdrawn = lambda batch: {
-                i: WITHDRAWN_WHY
-                for i, m in enumerate(batch)
-                if not cancelled.isdisjoint((m.resting.hash, m.incoming.hash))
-            }
-            operator = s.sender.address
-            before = counts(chain, operator)
-            m = pair(c, 0)
-            s.submit([m])
-            await wait_for(lambda: len(dropped) >= 2, 30)  # (sent; again at 1 s, next at 3 s)
-            (tx,) = s.in_flight
-            loop = asyncio.get_running_loop()
-            began = loop.time()
-            doubt.said(WHY)
-            maker = chain.index_of(m.resting.order.maker)
-            chain.exchange.cancel_order(chain.sender(maker), m.resting.order)
-            applied_next.add(m.resting.hash)
-            await wait_for(lambda: loop.time() > began + HELD, 30)  # (its 3 s check held)
-            assert results == [] and not cancelled
-            drop[0] = False  # (the endpoint takes sends again: its bytes would land now)
-            proven(doubt)
-            await wait_for(lambda: s.idle.is_set() and len(results) == 1, 60)
-            r = results[0]
-            mined = chain.rpc.call("eth_getTransactionReceipt", tx)
-            assert mined is None, f"its bytes were sent again: status {mined['status']}"
-            assert r.outcome is Outcome.FAILED and r.nonce_taken, r
-            assert r.reason.startswith("not sent again ("), r.reason
-            assert s.cancelled == 1
+    async with dropping_settler(chain, tmp_path) as d:
+        s, results, doubt, operator, before = d.s, d.results, d.doubt, d.operator, d.before
+        s.presend = presend
+        s.withdrawn = lambda batch: {
+            i: WITHDRAWN_WHY
+            for i, m in enumerate(batch)
+            if not cancelled.isdisjoint((m.resting.hash, m.incoming.hash))
+        }
+        m = pair(d.c, 0)
+        s.submit([m])
+        await wait_for(lambda: len(d.dropped) >= 2, 30)  # (sent; again at 1 s, next at 3 s)
+        (tx,) = s.in_flight
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        doubt.said(WHY)
+        maker = chain.index_of(m.resting.order.maker)
+        chain.exchange.cancel_order(chain.sender(maker), m.resting.order)
+        applied_next.add(m.resting.hash)
+        await wait_for(lambda: loop.time() > began + HELD, 30)  # (its 3 s check held)
+        assert results == [] and not cancelled
+        await d.cancelled("not sent again (")
+        mined = chain.rpc.call("eth_getTransactionReceipt", tx)
+        assert mined is None, f"its bytes were sent again: status {mined['status']}"
     assert counts(chain, operator) == (before[0] + 1,) * 2  # (the cancel, at its nonce)

@@ -19,10 +19,10 @@ from typing import Any
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
-from sdex.chain.rpc import quantity
 from sdex.settlement import Outcome
 from sdex.settlement.receipts import LOST_CHECK, BlockReceipts, poll_receipt
 from tests.conftest import Chain
+from tests.headannounce import announce, nonce_and_fees
 from tests.nodeutil import wait_for
 from tests.test_rcpt79_receipt_pace import BLOCKS, INTERVAL, SENDER, bound, interval_chain
 from tests.test_settlement_fallback import pair, running_settler
@@ -66,29 +66,13 @@ async def test_waiting_settlements_ask_for_their_receipts_in_one_request(
     blocks = BlockReceipts(rpc)
     stop = asyncio.Event()
 
-    async def announce() -> None:  # the watcher's part: each new block announced
-        seen = [quantity(await feed.call("eth_blockNumber"))] * 2  # (announced, chain's)
-
-        async def moved() -> bool:
-            seen[1] = quantity(await feed.call("eth_blockNumber"))
-            return seen[1] > seen[0] or stop.is_set()
-
-        while not stop.is_set():
-            await wait_for(moved, timeout=30 * INTERVAL)
-            for n in range(seen[0] + 1, seen[1] + 1):
-                block = await feed.call("eth_getBlockByNumber", hex(n), False)
-                heads.announce(block["hash"])
-            seen[0] = max(seen)
-
     async def kept(cancel: bool) -> bool:  # (the lane's: its bytes would be sent again)
         return True
 
-    announcer = asyncio.create_task(announce())
+    announcer = asyncio.create_task(announce(feed, heads, stop, INTERVAL))
     waits: list[asyncio.Task[Any]] = []
     try:
-        count = quantity(await feed.call("eth_getTransactionCount", sender.address, "pending"))
-        latest = await feed.call("eth_getBlockByNumber", "latest", False)
-        fees = (2 * quantity(latest.get("baseFeePerGas") or "0x3b9aca00"), 10**9)
+        count, fees = await nonce_and_fees(feed, sender.address)
         txs = [
             sender.sign_at(count + 1 + i, c.address(2), b"", 21_000, fees=fees)
             for i in range(WAITERS)

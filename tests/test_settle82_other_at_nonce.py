@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 
 from sdex.chain.arpc import AsyncRpc
-from sdex.chain.rpc import quantity
-from sdex.chain.tx import fees_for
 from sdex.settlement import receipts
 from sdex.settlement.receipts import RECEIPT_TIMEOUT, poll_receipt
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
+from tests.rowsatnonce import paused_at_nonce
 from tests.test_reconcile77_too_high import pooling
 
 __all__ = ["pooling"]  # (reconcile77's fixture: the chain mining only when told)
@@ -39,12 +38,7 @@ async def test_another_transaction_at_the_nonce_is_not_taken_for_ours(
     pooled: never cancelled, asked for by hash at most once per ``UNKNOWN``."""
     c = pooling
     monkeypatch.setattr(receipts, "UNKNOWN_TIMEOUT", UNKNOWN)
-    c.rpc.call("evm_setAutomine", False)
-    sender = c.sender(KEY)
-    nonce = quantity(c.rpc.call("eth_getTransactionCount", sender.address, "pending"))
-    block = c.rpc.call("eth_getBlockByNumber", "latest", False)
-    fees = fees_for(int(block.get("baseFeePerGas", "0x0"), 16))
-    ours = sender.sign_at(nonce, c.address(1), b"\x01", 30_000, fees=fees)
+    sender, nonce, fees, ours = paused_at_nonce(c, KEY)
     other = sender.sign_at(nonce, c.address(2), b"", 21_000, fees=fees)
     pooled = ours if at_nonce == "ours" else other
     c.rpc.call("eth_sendRawTransaction", pooled.raw)

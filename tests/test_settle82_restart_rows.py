@@ -23,6 +23,7 @@ import pytest
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_up, wait_for
+from tests.rowsatnonce import rows_bob_pays
 from tests.test_node import ALICE, BOB, CAROL, DAVE
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import pooling
@@ -84,18 +85,7 @@ async def test_a_row_whose_maker_the_row_before_pays_is_sent_once_that_one_is_mi
     (BOB held no WETH there): withheld, ``dropped``, never sent: failed 3 of 3."""
     c = chain
     db = tmp_path / "n.db"
-    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
-    async with node_up(c, db, None, OPERATOR):
-        pass  # (the store made, the node stopped)
-    held = c.weth.balance_of(c.address(BOB))
-    if held:  # (BOB holds no WETH: he sells in the second row what the first buys him)
-        c.weth.transfer(c.sender(BOB), c.address(DAVE), held)
-    first = pair(c, BOB, ALICE, price)  # (BOB's bid resting, ALICE's ask: BOB gets 0.1 WETH)
-    second = pair(c, CAROL, BOB, price)  # (CAROL's bid resting, BOB's ask of that 0.1 WETH)
-    at = count(c)
-    one, two = signed_match(c, [first], at), signed_match(c, [second], at + 1)
-    record(db, one, [first])
-    record(db, two, [second])
+    one, two = await rows_bob_pays(c, db)
     async with node_up(c, db, None, OPERATOR):
 
         def judged() -> bool:

@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from sdex.node.core import Node
+from sdex.watch import Watcher
 from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
 from tests.headsproxy import HeadsProxy, heads_proxy, latest_read
@@ -68,6 +69,21 @@ def pay(c: Chain, wei: int) -> dict[str, Any]:
     return head(c)
 
 
+async def until_applied(w: Watcher, block: dict[str, Any]) -> None:
+    """Till ``w`` has applied ``block``."""
+    await wait_for(lambda: w.applied is not None and w.applied.hash == block["hash"],
+                   timeout=WAIT)  # fmt: skip
+
+
+async def paid_after_snapshot(c: Chain, w: Watcher) -> tuple[str, dict[str, Any], int]:
+    """A snapshot of ``c``, then a transfer mined alone (N) and applied by ``w``: the
+    snapshot, N's block and N."""
+    snap = c.rpc.call("evm_snapshot")
+    old = pay(c, 1)
+    await until_applied(w, old)
+    return snap, old, int(old["number"], 16)
+
+
 def forged(c: Chain, ahead: int) -> dict[str, Any]:
     """A header ``ahead`` blocks past the chain's head, which the chain does not have (the
     next block's on the head, as a real one would be)."""
@@ -86,8 +102,7 @@ async def test_a_stale_announcement_stands_for_no_block(chain: Chain, tmp_path: 
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
         top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                           timeout=WAIT)  # fmt: skip
+        await until_applied(w, top)
         snap = c.rpc.call("evm_snapshot")
         proxy.hold_ranges = True  # (block N and what follows stay unapplied)
         old = pay(c, 1)  # block N, announced
@@ -108,8 +123,7 @@ async def test_a_stale_announcement_stands_for_no_block(chain: Chain, tmp_path: 
         assert root in ("", new["transactionsRoot"])
         proxy.passes = lambda note: True
         await proxy.free()
-        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                           timeout=WAIT)  # fmt: skip
+        await until_applied(w, new)
 
 
 async def lying(
@@ -173,8 +187,7 @@ async def test_a_chain_word_waits_for_no_block_a_lie_announced(
         await proxy.free()
         await wait_for(lambda: w.feed.lies >= 1, timeout=WAIT)
         top = pay(c, 3)  # (a block past the read: the mirror's word is due there)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, top)
         # before: it waited for block ``far``, which the chain never had
         assert not node._read_past_mirror(order), (node._read_past, far)
 
@@ -187,8 +200,7 @@ async def test_a_block_replacing_ours_holds_signing(chain: Chain, tmp_path: Path
         w = node.watcher
         snap = c.rpc.call("evm_snapshot")
         old = pay(c, 1)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, old)
         assert w.unapplied.to_json()["signing"] == "free"
         proxy.holds = lambda msg: not (isinstance(msg, dict) and latest_read(msg))
         proxy.hold_ranges = True  # (every read but the latest block's: the reorg waits)
@@ -199,8 +211,7 @@ async def test_a_block_replacing_ours_holds_signing(chain: Chain, tmp_path: Path
                        timeout=WAIT)  # fmt: skip
         said = w.unapplied.to_json()
         await proxy.free()
-        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, new)
         # before: "free" (N' is no higher than the N applied), a match signed on N's book
         assert said["signing"] == "held", said
         assert w.unapplied.to_json()["signing"] == "free"

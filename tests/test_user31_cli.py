@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from sdex.cli import main
 from sdex.devnet import free_port
 from tests.conftest import Chain
+from tests.devnetproc import devnet_running
 from tests.nodeutil import ROOT
 
 KEY = "0x" + "11" * 32
@@ -156,21 +157,10 @@ def test_mkdir_makes_the_directories(chain: Chain, tmp_path: Path) -> None:
 
 def test_devnet_summary_breaks_no_bracket_at_80_columns(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sdex.cli", "devnet", "--port", str(port), "--engine", "anvil",
-         "--deployment", str(tmp_path / "a-rather-long-directory-name" / "devnet.json")],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:  # (ends when the process does: bounded by its start timeout)
-            lines.append(line.rstrip("\n"))
-            if "running until interrupted" in line:
-                break
+    deployment = tmp_path / "a-rather-long-directory-name" / "devnet.json"
+    args = ["--engine", "anvil", "--deployment", str(deployment)]
+    with devnet_running(tmp_path, port, args, columns=80) as (proc, lines):
         text = "\n".join(lines)
-        assert "running until interrupted" in text, text
         for line in lines:
             assert line.count("(") == line.count(")"), text  # no bracket broken
         assert re.search(r"^WETH  0x[0-9a-f]{40}\n {6}\(18 decimals; minimum order 0\.0001 "
@@ -184,11 +174,3 @@ def test_devnet_summary_breaks_no_bracket_at_80_columns(tmp_path: Path) -> None:
         assert len(re.findall(r"^  --key 0x[0-9a-f]{64}$", text, re.M)) == 2, text
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:  # (SIGINT first: a killed devnet leaves its anvil running)
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()

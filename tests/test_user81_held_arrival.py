@@ -8,7 +8,7 @@ a wallet on a slow link sends it) was answered that much later, past the wallet 
 
 Real Hardhat (the suite's chain), a real node and SQLite store, a real proxy on loopback
 (``tests/rpcfault.py``) holding the replay's last read and the held order's state read, and
-a raw TCP client on loopback that sends its body late."""
+a raw TCP client on loopback that sends its body late (``tests.heldread``)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,12 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sdex.chain.abi import ContractAbi
 from sdex.ingest.holds import ANSWER_WITHIN
 from sdex.node.replayhold import HOLD_SECONDS
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import NOT_HUNG, gated_proxy
-from tests.test_node import ask
-from tests.test_outage79 import logs_from
-from tests.test_replay80 import SLACK, state_reads
+from tests.heldread import held_order_read
+from tests.test_replay80 import SLACK
 
 E15 = 10**15
 BODY_LATE = 4.0
@@ -65,31 +61,14 @@ async def slow_post(base: str, signed: SignedOrder, late: float) -> tuple[int, d
 async def test_a_held_orders_verdict_is_due_from_its_posts_arrival(
     chain: Chain, tmp_path: Path
 ) -> None:
-    c = chain
-    top = [int(c.rpc.call("eth_blockNumber"), 16)]  # (a fresh store replays from deploy)
-    replay = logs_from(top)
-    replay.armed.set()
-    selector = "0x" + ContractAbi.load("Exchange").fn("getOrderStates").selector.hex()
-    read = state_reads(selector)
-    with gated_proxy(c.rpc.url, [replay, read]) as url:
-        cfg = node_config(c, tmp_path / "n.db", rpc=url, new_heads=False)
-        async with running_node(cfg) as (node, api):
-            node.watcher.stall = NOT_HUNG  # (the held read is a slow replay, not a hang)
-            await wait_for(replay.held.is_set, timeout=120)
-            assert not node.mirror_ready()
-            read.armed.set()  # (the held order's read, after its hold, hangs)
-            signed = c.sign(ask(c, 1, E15, 3_000_000, salt=81_000 + top[0]))
-            began = time.monotonic()
-            code, body = await slow_post(api.base, signed, BODY_LATE)
-            took = time.monotonic() - began
-            assert node.replay_hold.timed_out == 1  # (held to its bound, then read)
-            assert read.held.is_set()  # (its read was asked, and hung)
-            assert code == 503 and "try again" in str(body), body  # (nothing taken)
-            # (was BODY_LATE + 9.0 s: the hold's 5 s, the gather, the read's 3.5 s counted
-            # from the hold's start; the client gives up 10 s after it connected)
-            assert HOLD_SECONDS < took <= ANSWER_WITHIN + SLACK, took
-            read.release.set()
-            replay.release.set()
-            await wait_for(node.mirror_ready, timeout=120)
-            code, _ = await api.post_order(signed)  # (posted again: taken now)
-            assert code == 201
+    async with held_order_read(chain, tmp_path, salt=81_000) as held:
+        began = time.monotonic()
+        code, body = await slow_post(held.api.base, held.signed, BODY_LATE)
+        took = time.monotonic() - began
+        assert held.node.replay_hold.timed_out == 1  # (held to its bound, then read)
+        assert held.read.held.is_set()  # (its read was asked, and hung)
+        assert code == 503 and "try again" in str(body), body  # (nothing taken)
+        # (was BODY_LATE + 9.0 s: the hold's 5 s, the gather, the read's 3.5 s counted
+        # from the hold's start; the client gives up 10 s after it connected)
+        assert HOLD_SECONDS < took <= ANSWER_WITHIN + SLACK, took
+        await held.taken_after_release()

@@ -28,7 +28,15 @@ from sdex.chain.tx import fees_for
 from sdex.settlement import gas
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_sign79_feed import WAIT, forged, head, pay, proxied_node
+from tests.test_sign79_feed import (
+    WAIT,
+    forged,
+    head,
+    paid_after_snapshot,
+    pay,
+    proxied_node,
+    until_applied,
+)
 
 
 def child(block: dict[str, Any], parent: str) -> dict[str, Any]:
@@ -52,11 +60,7 @@ async def test_a_flap_to_a_stale_sibling_holds_no_longer_than_our_head_comes_bac
     c = chain
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
-        snap = c.rpc.call("evm_snapshot")
-        old = pay(c, 1)
-        n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        snap, old, n = await paid_after_snapshot(c, w)
         let_go = w.unapplied.let_go
         parent = "0x" + secrets.token_hex(32)  # (a stale sibling of N)
         if reorg:
@@ -73,8 +77,7 @@ async def test_a_flap_to_a_stale_sibling_holds_no_longer_than_our_head_comes_bac
             assert (said["appliedBlock"], said["oldestUnapplied"]) == (n - 1, n), said
             proxy.latest.clear()
             proxy.passes = lambda note: True
-            await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                           timeout=WAIT)  # fmt: skip
+            await until_applied(w, new)
             return
         # before: N held BOUND seconds, then a let-go, and unapplied till the next block
         await wait_for(lambda: w.unapplied.to_json()["oldestUnapplied"] is None, timeout=30)
@@ -89,14 +92,12 @@ async def test_another_subscriptions_notification_is_no_head(chain: Chain, tmp_p
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
         top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, top)
         heads = node.mirror.announced.count
         stranger = forged(c, 1000)
         assert await proxy.announce(stranger, subscription="0x" + "ab" * 16) == 1
         new = pay(c, 1)  # (ours, announced after it on the same socket: read after it)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, new)
         # before: the stranger's header taken as a head (announced, its block known)
         assert node.mirror.announced.count == heads + 1
         assert int(stranger["number"], 16) not in [n for n, _ in w.unapplied.known]
@@ -121,8 +122,7 @@ async def test_a_forged_base_fee_is_not_signed_with(
     async with proxied_node(c, tmp_path) as (proxy, node):
         w, heads, fees = node.watcher, node.mirror.announced, node.settler.fees
         top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, top)
         parent = fee(top)
 
         def forge(note: dict[str, Any]) -> dict[str, Any]:
@@ -144,8 +144,7 @@ async def test_a_forged_base_fee_is_not_signed_with(
         await wait_for(lambda: w.feed.lies >= 1, timeout=WAIT)
         assert await fees.current(node.settler.receipts) == fees_for(fee(new))
         proxy.rewrite = None
-        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, new)
         assert w.status == "ok", (w.status, w.problem)
 
 

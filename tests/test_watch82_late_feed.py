@@ -26,7 +26,7 @@ from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
 from tests.headsproxy import latest_read
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, head, pay, proxied_node
+from tests.test_sign79_feed import WAIT, head, pay, proxied_node, until_applied
 
 
 async def test_a_late_feeds_announcement_is_no_fresh_head_for_a_send(
@@ -37,12 +37,10 @@ async def test_a_late_feeds_announcement_is_no_fresh_head_for_a_send(
     async with proxied_node(c, tmp_path) as (proxy, node):
         w, heads = node.watcher, node.mirror.announced
         top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, top)
         proxy.late = True  # (every notification held till passed on)
         a = pay(c, 1)  # (the safety poll tells the node of A before the feed does)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == a["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, a)
         await wait_for(lambda: len(proxy.queued) >= 1, timeout=WAIT)
         count = heads.count
         assert await proxy.deliver() == 1  # (A's, late)
@@ -66,8 +64,7 @@ async def test_a_late_feeds_announcement_is_no_fresh_head_for_a_send(
         proxy.late = False
         await proxy.deliver(len(proxy.queued))
         await proxy.free()
-        await wait_for(lambda: w.applied is not None and w.applied.hash == cancel["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, cancel)
 
 
 async def test_a_late_announcement_taken_for_the_latest_keeps_the_blocks_told_above(
@@ -81,8 +78,7 @@ async def test_a_late_announcement_taken_for_the_latest_keeps_the_blocks_told_ab
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
         top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, top)
         proxy.late = True
         proxy.latest = [None] * 10_000  # (every read of the latest block fails)
         b = pay(c, 2)
@@ -93,8 +89,7 @@ async def test_a_late_announcement_taken_for_the_latest_keeps_the_blocks_told_ab
         try:  # (its ask told of C, and it waits: then B's announcement)
             await wait_for(lambda: w.unapplied.send_waits > waits, timeout=WAIT)
             assert await proxy.deliver() == 1
-            await wait_for(lambda: w.applied is not None and w.applied.hash == b["hash"],
-                           timeout=WAIT)  # fmt: skip
+            await until_applied(w, b)
             async with asyncio.timeout(WAIT):
                 await send
         finally:
@@ -105,8 +100,7 @@ async def test_a_late_announcement_taken_for_the_latest_keeps_the_blocks_told_ab
         proxy.late = False
         proxy.latest.clear()
         await proxy.deliver(len(proxy.queued))
-        await wait_for(lambda: w.applied is not None and w.applied.hash == cancel["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, cancel)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, pay, proxied_node
+from tests.test_sign79_feed import WAIT, paid_after_snapshot, pay, proxied_node, until_applied
 from tests.test_watch80_heads import child
 
 
@@ -29,11 +29,7 @@ async def test_a_stale_backends_two_answers_clear_no_reorg_mark(
     c = chain
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
-        snap = c.rpc.call("evm_snapshot")
-        old = pay(c, 1)
-        n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        snap, old, n = await paid_after_snapshot(c, w)
         proxy.passes = lambda note: False  # (N' is not announced: polled)
         assert c.rpc.call("evm_revert", snap) is True
         new = pay(c, 2)
@@ -52,8 +48,7 @@ async def test_a_stale_backends_two_answers_clear_no_reorg_mark(
         assert said["replacedDisproven"] == 0, said
         proxy.latest.clear()
         proxy.passes = lambda note: True
-        await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, new)
         assert w.unapplied.to_json()["oldestUnapplied"] is None
 
 
@@ -66,8 +61,7 @@ async def test_a_flap_read_ours_twice_is_cleared_at_once(chain: Chain, tmp_path:
         w = node.watcher
         old = pay(c, 1)
         n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        await until_applied(w, old)
         let_go, disproven = w.unapplied.let_go, w.unapplied.disproven
         proxy.latest = [child(old, "0x" + secrets.token_hex(32))]
         await wait_for(lambda: w.unapplied.disproven > disproven, timeout=WAIT)

@@ -20,7 +20,7 @@ from tests.conftest import Chain
 from tests.headsproxy import heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import revert
-from tests.test_sign79_feed import WAIT, head, pay
+from tests.test_sign79_feed import WAIT, head, paid_after_snapshot, pay, until_applied
 
 
 async def test_a_failed_catch_up_after_a_replaced_head_holds_signing(
@@ -30,11 +30,7 @@ async def test_a_failed_catch_up_after_a_replaced_head_holds_signing(
     db = tmp_path / "n.db"
     async with running_node(node_config(c, db)) as (node, _):
         w = node.watcher
-        snap = c.rpc.call("evm_snapshot")
-        old = pay(c, 1)
-        n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        snap, old, n = await paid_after_snapshot(c, w)
     revert(c, snap)
     new = pay(c, 2)  # (N' in N's place while the node is down)
     assert int(new["number"], 16) == n and new["hash"] != old["hash"]
@@ -51,8 +47,7 @@ async def test_a_failed_catch_up_after_a_replaced_head_holds_signing(
             assert w.applied is None and w.mirror.head is not None
             assert w.mirror.head.hash == old["hash"]  # (not undone yet: the case in point)
             proxy.latest.clear()
-            await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
-                           timeout=WAIT)  # fmt: skip
+            await until_applied(w, new)
             said = w.unapplied.to_json()
             assert said["oldestUnapplied"] is None and said["signing"] == "free", said
             assert w.reorgs == 1

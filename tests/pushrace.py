@@ -1,0 +1,155 @@
+"""Three pushers' batches racing in one intake group (flood80, peers82).
+
+A real gossip driver on loopback (``tests.p2putil.serve_gossip``) whose node is a ``Held``:
+its intake burns ``DEAR`` seconds of the loop's wall clock on each new order, the first
+one's once its ``gate`` is set. Peer X's push of ``BATCH`` new orders is held in the intake
+while peers A (``BATCH`` new orders of its own) and B (copies of X's) push behind it, in the
+order a test names; both wait in the check queue and go in one group once X's are held. The
+budget's clock stands still (no refill): what each was charged is its bucket's burst less
+what is left."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sdex import httpkit
+from sdex.gossip import GossipConfig, NodeKey
+from sdex.gossip.client import PeerClient
+from sdex.gossip.gate import PEER_LIMITER_KEY
+from sdex.gossip.metered import Crowding
+from sdex.httpkit import RateLimit
+from tests.p2putil import Member, MemoryNode, order, serve_gossip
+
+RATE = 400.0
+BURST = 4_000
+LIMIT = RateLimit(rate=RATE, burst=BURST)
+DEAR = 0.02
+"""Seconds of the loop's wall clock each new order's intake takes (0.02 * RATE /
+INTAKE_SHARE: ~27 tokens; a batch's ~267, where B's push's own handling takes a few)."""
+BATCH = 10
+
+
+class Crowded(Crowding):
+    """A loop thread that waits ``factor - 1`` times as long for a core as it runs."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__("/nonexistent")
+        self.factor = factor
+
+    def now(self) -> float:
+        return self.factor
+
+
+class Held(MemoryNode):
+    """A node whose intake burns ``DEAR`` on a new order, the first one's once ``gate`` is
+    set (``waiting`` meanwhile)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.waiting = False
+
+    def racing(self, firsts: list[dict[str, Any]], own: list[dict[str, Any]]) -> None:
+        """Told X's orders (``firsts``, B's copies of them) and A's (``own``) before the race."""
+
+    async def submit_from_peer(self, obj: object, peer: str) -> str:
+        if isinstance(obj, dict) and obj.get("hash") not in self.orders:
+            if not self.gate.is_set():
+                self.waiting = True
+                await self.gate.wait()
+            end = time.perf_counter() + DEAR
+            while time.perf_counter() < end:
+                pass
+        return await super().submit_from_peer(obj, peer)
+
+
+async def until(cond: Any, seconds: float = 60.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not cond():
+            await asyncio.sleep(0.01)
+
+
+def queued(member: Member, pushes: int) -> Callable[[], bool]:
+    """Whether ``pushes`` pushes wait in ``member``'s check queue."""
+    return lambda: len(member.gossip.checks._queue) == pushes
+
+
+async def push(client: PeerClient, member: Member, orders: list[dict[str, Any]]) -> Any:
+    body = {"orders": orders}
+    got = await client.call("POST", member.url, "/p2p/orders", body, to=member.gossip.node_id)
+    assert got.status == 200, got.body
+    return got.body
+
+
+@dataclass
+class Race:
+    node: Held
+    spent: dict[str, float]
+    """Tokens each pusher (``x``, ``a``, ``b``) was charged."""
+    got: list[dict[str, Any]]
+    """The pushes' answers: X's, then the two others' in the order they pushed."""
+    charged: dict[str, int]
+    """The new orders each pusher was charged for (once each: peers83)."""
+
+
+async def race(make: type[Held], behind: str, crowded: float | None = None) -> Race:
+    """X's batch held in the intake, then ``behind``'s pushers (``"ab"`` or ``"ba"``) queued
+    behind it, one after the other; with ``crowded``, the node's loop thread that crowded."""
+    member = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=make, limit=LIMIT)
+    node = member.node
+    assert isinstance(node, Held)
+    await member.gossip.start()
+    if crowded is not None:
+        member.gossip.peer_costs.crowding = Crowded(crowded)
+    x, a, b = NodeKey.generate(), NodeKey.generate(), NodeKey.generate()
+    for key, port in ((x, 9), (a, 10), (b, 11)):
+        assert member.gossip.peers.admit(key.node_id, f"http://127.0.0.1:{port}") is not None
+    paid = member.gossip.intake_paid  # (the /p2p/ sub-application's: ``routes.p2p_app``)
+    assert isinstance(paid, functools.partial)
+    limiter = paid.args[0][PEER_LIMITER_KEY]
+    orders: dict[str, int] = {x.node_id: 0, a.node_id: 0, b.node_id: 0}
+
+    def counted(sender: str, seconds: float, new: int, on_loop: int, once: int) -> None:
+        orders[sender] += once  # (the new orders each pusher was charged for)
+        paid(sender, seconds, new, on_loop, once)
+
+    member.gossip.intake_paid = counted
+    firsts = [order(i) for i in range(BATCH)]
+    own = [order(10**6 + i) for i in range(BATCH)]
+    node.racing(firsts, own)
+    pushers = {"a": (a, "http://127.0.0.1:10", own), "b": (b, "http://127.0.0.1:11", firsts)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
+        try:
+            async with aiohttp.ClientSession() as session:
+                tasks = [
+                    asyncio.create_task(
+                        push(PeerClient(session, x, "http://127.0.0.1:9"), member, firsts)
+                    )
+                ]
+                await until(lambda: node.waiting)  # (X's orders in the intake, held)
+                for name in behind:
+                    key, url, batch = pushers[name]
+                    tasks.append(
+                        asyncio.create_task(push(PeerClient(session, key, url), member, batch))
+                    )
+                    await until(queued(member, len(tasks)))
+                node.gate.set()
+                got = await asyncio.gather(*tasks)
+            keys = (("x", x), ("a", a), ("b", b))  # (read while the clock stands still)
+            spent = {k: BURST - limiter.left(key.node_id) for k, key in keys}
+            charged = {k: orders[key.node_id] for k, key in keys}
+        finally:
+            await member.runner.shutdown()
+            await member.gossip.stop()
+            await member.runner.cleanup()
+    return Race(node, spent, list(got), charged)
