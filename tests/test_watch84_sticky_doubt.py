@@ -68,3 +68,8 @@ async def test_a_sticky_stale_backend_lifts_no_doubt(chain: Chain, tmp_path: Pat
             proxy.pinned.clear()  # (the balancer's stale backend out: the chain's N')
             await wait_for(lambda: w.applied is not None and w.applied.hash == new["hash"],
                            timeout=WAIT)  # fmt: skip
+            # (polls that find our head N' unchanged: N read again, apart, ours now)
+            said = doubt.doubts
+            await wait_for(lambda: not doubt.held, timeout=WAIT)  # (before: said again each)
+            assert not node.engine.held
+            assert doubt.doubts == said, doubt.to_json()
