@@ -318,7 +318,9 @@ class Watcher(Follower):
             else:
                 if not gone:  # (the orders judged from the saved mirror: at its head)
                     self.unapplied.caught_up(h.number)
-                self.unapplied.saw(latest)
+                    self.unapplied.behind_at_start(latest)  # (held till applied: watch84)
+                else:
+                    self.unapplied.saw(latest)
             self.resumed = latest - h.number <= CATCH_UP_BLOCKS
 
     def _fail(self, status: str, problem: str, backoff: float) -> float:
@@ -329,6 +331,11 @@ class Watcher(Follower):
             problem += (f"; the saved head {n} was replaced on the chain while the node was "
                         f"down: orders and the book are as at it till it is undone, and no "
                         f"settlement is signed meanwhile")  # fmt: skip
+        elif (top := self.unapplied.start_gap) is not None:
+            problem += (f"; the node started at block {self.unapplied.applied}, behind the "
+                        f"chain's block {top}: orders and the book are as at it till the "
+                        f"blocks since are applied, and no settlement is signed "
+                        f"meanwhile")  # fmt: skip
         return super()._fail(status, problem, backoff)
 
     async def catch_up(self, polls: int = 3) -> None:
