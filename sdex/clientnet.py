@@ -1,6 +1,8 @@
 """Which client a request is, as every per-client bound counts it: an IPv4 address itself,
 an IPv6 one by its /64 (``client_group``), and the wider networks a /64 is in
-(``client_path``: its /56 and /48), each holding a share of a bound (``path_caps``).
+(``client_path``: its /56 and /48), each holding a share of a bound (``path_caps``); and
+``ClientSlots``, the slots of one kind each client, each wider network and the node hold
+(moved out of ``sdex.httpkit``, which neared 500 lines).
 
 Nothing here knows the node or aiohttp."""
 
@@ -64,3 +66,53 @@ def path_caps(per_client: int, total: int) -> tuple[int, ...]:
     """The bound on each group of a ``client_path`` of the widest length (a shorter one takes
     the last ones): each wider prefix's share of ``total``, then ``per_client``."""
     return (*(max(per_client, total // share) for _, share in IPV6_WIDER_PREFIXES), per_client)
+
+
+class ClientSlots:
+    """How many of one kind of thing (websockets, large answers being written) each client
+    (``client_group``), each wider network it is in (``client_path``: an IPv6 /64's /56 and
+    /48, each bounded to its share, ``path_caps``) and the node together hold now, each
+    bounded: ``take`` a slot, or learn why not (``from_one``/``from_all``: the reasons, with
+    ``{}`` for the bound)."""
+
+    def __init__(self, per_client: int, total: int, from_one: str, from_all: str) -> None:
+        self.per_client = per_client
+        self.total = total
+        self._caps = path_caps(per_client, total)
+        self._from_one = from_one
+        self._from_all = from_all
+        self._held: dict[str, int] = {}
+        """Slots held by each group of a held slot's ``client_path`` (none at 0)."""
+        self._count = 0
+        self.refused = 0
+        """Slots refused so far: the client's or the node's were all taken."""
+
+    def take(self, client: str) -> str | None:
+        """Take a slot for ``client``: None, or why not (the slot is then not taken)."""
+        path = client_path(client)
+        held = self._held
+        for group, cap in zip(path, self._caps[-len(path) :], strict=True):
+            if held.get(group, 0) >= cap:
+                self.refused += 1
+                why = self._from_one.format(cap)
+                return why if group == path[-1] else f"{why} (its network {group} holds them)"
+        if self._count >= self.total:
+            self.refused += 1
+            return self._from_all.format(self.total)
+        for group in path:
+            held[group] = held.get(group, 0) + 1
+        self._count += 1
+        return None
+
+    def give(self, client: str) -> None:
+        held = self._held
+        for group in client_path(client):
+            n = held.get(group, 0)
+            if n <= 1:
+                held.pop(group, None)
+            else:
+                held[group] = n - 1
+        self._count -= 1
+
+    def __len__(self) -> int:
+        return self._count

@@ -159,10 +159,10 @@ class Deployment:
         if not isinstance(obj, dict):
             raise DeploymentError("is not a JSON object")
         o: dict[str, Any] = obj
-        chain_id = _field(o, "chainId", _uint)
+        chain_id = _field(o, "chainId", _below(1 << 256))
         rpc = _field(o, "rpc", _url)
         exchange = _field(o, "exchange", _address)
-        deploy_block = _field(o, "deployBlock", _uint)
+        deploy_block = _field(o, "deployBlock", _below(1 << 63))
         tokens = _field(o, "tokens", lambda raw: _object(raw, "tokens"))
         # (a node listing one: every wallet refuses the node; a file of only such: refused)
         unfit, said = symbol_faults(tokens)
@@ -183,7 +183,7 @@ class Deployment:
             tokens={
                 str(s): TokenInfo(
                     _field(_object(t, f"tokens.{s}"), "address", _address, f"tokens.{s}."),
-                    _field(_object(t, f"tokens.{s}"), "decimals", _uint, f"tokens.{s}."),
+                    _field(_object(t, f"tokens.{s}"), "decimals", _below(78), f"tokens.{s}."),
                     # (optional: the default minimum order size of nodes on this deployment)
                     _field({"minAmount": "0", **t}, "minAmount", _min_amount, f"tokens.{s}."),
                 )
@@ -258,6 +258,23 @@ def _uint(raw: Any) -> int:
     if value < 0:
         raise ValueError(f"{value} is negative")
     return value
+
+
+def _below(bound: int) -> Callable[[Any], int]:
+    """``_uint`` below ``bound`` (review83: a token's decimals of 5,000 made the node's
+    default minimum 10^4988, every ``order_config`` a 500; 78 or more, every wallet refuses
+    the node; a deploy block past 2^63 is past the store's, a chain id past 2^256 no
+    EIP-712 domain's)."""
+
+    def parse(raw: Any) -> int:
+        value = _uint(raw)
+        if value >= bound:
+            raise ValueError(
+                f"{str(value)[:40]} is not below {bound if bound < 100 else hex(bound)}"
+            )
+        return value
+
+    return parse
 
 
 def _min_amount(raw: Any) -> int:

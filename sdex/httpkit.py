@@ -1,7 +1,7 @@
 """HTTP helpers shared by the node's API and the peer routes (``/p2p/``): the SRA error
 body as an exception, bounded JSON reading, per-client token-bucket rate limiting, trusted
-proxies and per-client slots; which client a bound counts (``client_group``, ``client_path``)
-is ``sdex.clientnet``'s, named here too.
+proxies; which client a bound counts (``client_group``, ``client_path``) and the per-client
+slots (``ClientSlots``) are ``sdex.clientnet``'s, named here too.
 
 Nothing here knows the node: limits are passed in."""
 
@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from sdex import jsonio
 from sdex.clientnet import IPV6_CLIENT_PREFIX as IPV6_CLIENT_PREFIX
 from sdex.clientnet import IPV6_WIDER_PREFIXES as IPV6_WIDER_PREFIXES
+from sdex.clientnet import ClientSlots as ClientSlots
 from sdex.clientnet import client_group as client_group
 from sdex.clientnet import client_path as client_path
 from sdex.clientnet import path_caps as path_caps
@@ -402,7 +403,13 @@ async def read_json(
 async def read_bounded(request: web.Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
     """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
     sent without Content-Length is never buffered past the limit), or once ``timeout``
-    seconds passed before its end came (408)."""
+    seconds passed before its end came (408). A body with a ``Content-Encoding`` (gzip,
+    deflate) is refused unread, 415: review83, aiohttp inflated it before any bound here
+    (~60 KiB sent, ~60 MB inflated to be refused 413; junk as gzip answered 500); the
+    node's server no longer inflates one (``sdex.node.conns.BoundedRunner``)."""
+    encoding = request.headers.get(hdrs.CONTENT_ENCODING, "identity").strip().lower()
+    if encoding != "identity":
+        raise ApiError(415, 101, f"Content-Encoding {encoding[:40]!r} is not taken: send it plain")
     content = request.content
     if content.is_eof():  # it came whole with its headers (an order's does): no timer, no loop
         body = content.read_nowait()
@@ -423,56 +430,6 @@ async def read_bounded(request: web.Request, limit: int, timeout: float = BODY_T
             408, 101, f"Request body not received within {timeout:g} s: {size} bytes came"
         ) from None
     return b"".join(chunks)
-
-
-class ClientSlots:
-    """How many of one kind of thing (websockets, large answers being written) each client
-    (``client_group``), each wider network it is in (``client_path``: an IPv6 /64's /56 and
-    /48, each bounded to its share, ``path_caps``) and the node together hold now, each
-    bounded: ``take`` a slot, or learn why not (``from_one``/``from_all``: the reasons, with
-    ``{}`` for the bound)."""
-
-    def __init__(self, per_client: int, total: int, from_one: str, from_all: str) -> None:
-        self.per_client = per_client
-        self.total = total
-        self._caps = path_caps(per_client, total)
-        self._from_one = from_one
-        self._from_all = from_all
-        self._held: dict[str, int] = {}
-        """Slots held by each group of a held slot's ``client_path`` (none at 0)."""
-        self._count = 0
-        self.refused = 0
-        """Slots refused so far: the client's or the node's were all taken."""
-
-    def take(self, client: str) -> str | None:
-        """Take a slot for ``client``: None, or why not (the slot is then not taken)."""
-        path = client_path(client)
-        held = self._held
-        for group, cap in zip(path, self._caps[-len(path) :], strict=True):
-            if held.get(group, 0) >= cap:
-                self.refused += 1
-                why = self._from_one.format(cap)
-                return why if group == path[-1] else f"{why} (its network {group} holds them)"
-        if self._count >= self.total:
-            self.refused += 1
-            return self._from_all.format(self.total)
-        for group in path:
-            held[group] = held.get(group, 0) + 1
-        self._count += 1
-        return None
-
-    def give(self, client: str) -> None:
-        held = self._held
-        for group in client_path(client):
-            n = held.get(group, 0)
-            if n <= 1:
-                held.pop(group, None)
-            else:
-                held[group] = n - 1
-        self._count -= 1
-
-    def __len__(self) -> int:
-        return self._count
 
 
 def ascii_int(raw: str, lo: int, hi: int) -> int | None:

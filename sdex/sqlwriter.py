@@ -309,7 +309,9 @@ def _run_job(db: sqlite3.Connection, fn: Fn) -> tuple[bool, Any]:
     except Exception as e:
         db.execute("ROLLBACK TO job")
         db.execute("RELEASE job")
-        return False, StoreError(f"{type(e).__name__}: {e}")
+        error = StoreError(f"{type(e).__name__}: {e}")
+        error.__cause__ = e  # (the job's own, for a caller that knows it: ``Store._bind``)
+        return False, error
     db.execute("RELEASE job")
     return True, value
 

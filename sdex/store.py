@@ -44,7 +44,7 @@ from sdex.order import Domain
 from sdex.sqlwriter import StoreError as StoreError
 from sdex.sqlwriter import Writer, log_failure
 from sdex.storebind import ChainIdentity as ChainIdentity
-from sdex.storebind import bind_rows, rejudged_rows, reset_rows
+from sdex.storebind import DamagedMeta, bind_rows, rejudged_rows, reset_rows
 from sdex.storebind import bound_deploy_hash as bound_deploy_hash
 from sdex.storechain import ChainStore
 from sdex.storechain import FillKey as FillKey
@@ -148,7 +148,12 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         another domain: no order of it can be filled here, so the database is rebuilt
         (``rebuilt``), the orders it drops counted in the log."""
         bind = functools.partial(bind_rows, want=identity.as_dict(), now=time.time())
-        dropped, self.rejudge_due = self._call(bind)
+        try:
+            dropped, self.rejudge_due = self._call(bind)
+        except StoreError as e:  # (the writer's, the job's own as its cause)
+            if not isinstance(damaged := e.__cause__, DamagedMeta):
+                raise
+            raise StoreOpenError(f"the database {self.path} cannot be used: {damaged}") from None
         if dropped is not None:
             self.rebuilt = True
             log.warning(

@@ -5,6 +5,7 @@ orders kept and judged again). Each runs in one job of the store's writer thread
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,18 @@ REJUDGE_KEY = "rejudge_due"
 """``meta``'s key, while every stored order is to be judged again (``Store.rejudge_due``)."""
 
 
+_AS_WRITTEN = {
+    "chain_id": re.compile(r"(0|[1-9][0-9]{0,77})\Z"),
+    "exchange": re.compile(r"0x[0-9a-f]{40}\Z"),
+    "deploy_block_hash": re.compile(r"0x[0-9a-f]{64}\Z"),
+}
+"""Each ``ChainIdentity`` key's value as ``as_dict`` writes it: any other is damage."""
+
+
+class DamagedMeta(ValueError):
+    """A store's ``meta`` names its deployment in a form the node never writes (review83)."""
+
+
 def bind_rows(db: sqlite3.Connection, want: dict[str, str], now: float) -> tuple[int | None, bool]:
     """``Store._bind``'s one transaction: the database bound to ``want``
     (``ChainIdentity.as_dict``). A replaced chain (the same domain, another deployment block
@@ -46,6 +59,16 @@ def bind_rows(db: sqlite3.Connection, want: dict[str, str], now: float) -> tuple
     so (None: none; the database is rebuilt), and whether a re-judging of every stored order
     is due (``REJUDGE_KEY``)."""
     have = dict(db.execute("SELECT key, value FROM meta WHERE key IN (?, ?, ?)", list(want)))
+    for key in DOMAIN_KEYS if have else ():  # (review83: damage read as another deployment
+        # had every order, fill and settlement row deleted; nothing is written here)
+        value = have.get(key)
+        if not (isinstance(value, str) and _AS_WRITTEN[key].match(value)):
+            said = "missing" if value is None else repr(value)[:80]
+            raise DamagedMeta(
+                f"its meta row {key!r} is damaged ({said}), not a deployment's: nothing was"
+                f" changed; put it right ({key} {want[key]} for this node's deployment) or"
+                " move the database away"
+            )
     dropped = None
     if have and all(have.get(k) == want[k] for k in DOMAIN_KEYS):
         if have != want:  # a replaced chain: a reset
@@ -103,4 +126,7 @@ def bound_deploy_hash(path: Path | str) -> str | None:
             db.close()
     except sqlite3.DatabaseError:
         return None
-    return row[0].lower() if row is not None and isinstance(row[0], str) else None
+    if row is None or not isinstance(row[0], str):
+        return None
+    bound = row[0].lower()  # (damaged: none bound, a reset at the start keeps the orders)
+    return bound if _AS_WRITTEN["deploy_block_hash"].match(bound) else None

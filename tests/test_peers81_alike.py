@@ -149,8 +149,8 @@ async def test_a_flooder_among_honest_relays_is_still_refused(
         ([10.0, 10.0, 10.0], 10.0 * ALIKE, True),  # (at the factor)
         ([10.0, 10.0, 10.0], 10.0 * ALIKE + 1.0, False),  # (past it)
         ([10.0, 10.0], 10.0, False),  # (too few others: ``LEAST_OTHERS``)
-        ([1.0, 1.0, 100.0, 100.0], 50.0, False),  # (the lower median: 1)
-        ([1.0, 100.0, 100.0, 100.0], 50.0, True),  # (the lower median: 100)
+        ([1.0, 1.0, 100.0, 100.0], 50.0, False),  # (two near it: ``NEAR``)
+        ([1.0, 100.0, 100.0, 100.0], 50.0, True),  # (the median: 100)
         ([0.0, 0.0, 0.0], 1.0, False),  # (others charged nothing)
     ],
 )

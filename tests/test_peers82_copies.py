@@ -74,7 +74,7 @@ async def _race(
 ) -> tuple[Held, dict[str, float], list[dict[str, int]], dict[str, int]]:
     """X's batch held in the intake, A's new orders then B's copies of X's queued behind it;
     the node, what each pusher was charged, the pushes' answers, and the new orders each
-    pusher was charged for (X's twice: its group paid as its turn ended and as it ended)."""
+    pusher was charged for (once each: peers83)."""
     member = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=make, limit=LIMIT)
     node = member.node
     assert isinstance(node, Held)
@@ -87,9 +87,9 @@ async def _race(
     limiter = paid.args[0][PEER_LIMITER_KEY]
     orders: dict[str, int] = {x.node_id: 0, a.node_id: 0, b.node_id: 0}
 
-    def counted(sender: str, seconds: float, new: int, on_loop: int) -> None:
-        orders[sender] += new  # (the new orders each pusher was charged for)
-        paid(sender, seconds, new, on_loop)
+    def counted(sender: str, seconds: float, new: int, on_loop: int, once: int) -> None:
+        orders[sender] += once  # (the new orders each pusher was charged for)
+        paid(sender, seconds, new, on_loop, once)
 
     member.gossip.intake_paid = counted
     firsts = [order(i) for i in range(BATCH)]

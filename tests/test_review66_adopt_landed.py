@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+import sdex.node.adoption as adoption
 import sdex.node.core as core
-import sdex.node.settle as settle
 from sdex.settlement import reconcile
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
@@ -51,7 +51,7 @@ async def test_a_pooled_settlement_landing_before_its_adoption_is_counted_once(
     await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
     store.close()
 
-    real, read_receipt = core.reconcile, settle.landed
+    real, read_receipt = core.reconcile, adoption.landed
     judged: list[int] = []
 
     async def judged_then_mined(lane: Any) -> Any:
@@ -67,7 +67,7 @@ async def test_a_pooled_settlement_landing_before_its_adoption_is_counted_once(
         return await read_receipt(lane, tx_hash)
 
     monkeypatch.setattr(core, "reconcile", judged_then_mined)
-    monkeypatch.setattr(settle, "landed", mined_then_read)
+    monkeypatch.setattr(adoption, "landed", mined_then_read)
     c.rpc.call("evm_setAutomine", False)
     try:
         c.rpc.call("eth_sendRawTransaction", tx.raw)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-import sdex.node.settle as settle
+import sdex.node.adoption as adoption
 from sdex.node.core import Node
 from sdex.settlement import reconcile
 from tests.conftest import Chain
@@ -46,7 +46,7 @@ async def test_a_stop_before_the_settler_runs_leaves_the_adopted_row_pending(
         pairs = [(pair[0].hash_hex, pair[1].hash_hex)]
         await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
     store.close()
-    real = settle.landed
+    real = adoption.landed
     reads: list[str] = []
 
     async def stopped_at_the_second(lane: Any, tx_hash: str) -> Any:
@@ -64,7 +64,7 @@ async def test_a_stop_before_the_settler_runs_leaves_the_adopted_row_pending(
         node = Node(cfg)
         await node.prepare()
         with monkeypatch.context() as m:
-            m.setattr(settle, "landed", stopped_at_the_second)
+            m.setattr(adoption, "landed", stopped_at_the_second)
             loading = asyncio.create_task(node.load())
             await asyncio.wait([loading], timeout=30.0)
         assert loading.cancelled() and node.settler.adopted == 1

@@ -73,7 +73,7 @@ class Group:
     """One intake call's orders, (check, index of its order) each; those with no verdict yet
     once its turn ended on reads (``pending``: each counted against its sender's bound)."""
 
-    __slots__ = ("copies", "entries", "fresh", "looked", "meter", "objs", "on_loop",
+    __slots__ = ("charged", "copies", "entries", "fresh", "looked", "meter", "objs", "on_loop",
                  "paid", "pending", "reading", "senders", "shares", "slots", "task",
                  "waiters")  # fmt: skip
 
@@ -82,15 +82,18 @@ class Group:
         self.shares: list[tuple[Entry, int, int]] = []
         """(check, its first order here, how many), in the call's order."""
         self.fresh: list[int] = []
-        """Of each share's orders, those not held here as the group formed (``known``):
-        what its sender pays for (flood80)."""
+        """Of each share's orders, those not held here as the group's call began (``known``):
+        what its sender pays for (flood80; peers83: not as it formed)."""
         self.copies: list[list[int]] = []
-        """Of each share's orders, those held here as the group formed (their indexes in its
-        check): one not answered ``known`` by the intake (its held order evicted or cancelled
-        meanwhile: taken as new) is paid for as a new one (peers82)."""
+        """Of each share's orders, those held here as the group's call began (their indexes
+        in its check): one not answered ``known`` by the intake (an intake checking one at a
+        time, its held order evicted meanwhile: taken as new) is paid for as a new one
+        (peers82)."""
         self.looked: list[float] = []
-        """Of each share, the loop time its orders' ``known`` check took as the group formed
+        """Of each share, the loop time its orders' ``known`` check took as the call began
         (outside its task's steps): its sender's to pay, with the group's first charge."""
+        self.charged: list[int] = []
+        """Of each share's new orders, those charged ``ORDER_UNMEASURED`` so far (once each)."""
         self.on_loop = 0
         """``CheckHooks.on_loop`` when last paid (or formed): the recoveries since are its."""
         self.objs: list[object] = []
@@ -147,10 +150,10 @@ class CheckHooks:
     """The most orders whose chain reads may be pending once their group's turn ended."""
     reads_per_peer: Callable[[], int] = lambda: 4
     """The same, of one owner's orders (past it, its next checks are parked)."""
-    paid: Callable[[str, float, int, int], None] = lambda _sender, _seconds, _orders, _on: None
+    paid: Callable[[str, float, int, int, int], None] = lambda _s, _secs, _n, _on, _once: None
     """(sender, seconds of the loop, new orders, of them those whose signature was recovered
-    on the loop): a pusher's share of a group's loop time, charged to its request budget
-    (gossip78: ``gate.intake_spent``)."""
+    on the loop since, of them those not charged before): a pusher's share of a group's
+    loop time, charged to its request budget (gossip78: ``gate.intake_spent``)."""
     on_loop: Callable[[], int] = lambda: 0
     """Signatures of peers' orders recovered on the loop so far (``signatures_on_loop``):
     their time is in the group's steps, not to be charged again (flood80)."""

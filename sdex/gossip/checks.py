@@ -213,10 +213,6 @@ class PeerChecks:
             group.objs.extend(entry.orders[start : entry.given])
             group.senders.extend(repeat(entry.sender, n))
             group.shares.append((entry, start, n))
-            copies, looked = self._copies(entry, start)  # (flood80, peers82)
-            group.copies.append(copies)
-            group.looked.append(looked)
-            group.fresh.append(n - len(copies))
             group.entries.append(entry)
             room -= n
         for entry in out:
@@ -230,19 +226,33 @@ class PeerChecks:
         group.on_loop = self._hooks.on_loop()
         return group if group.slots else None
 
-    def _copies(self, entry: Entry, start: int) -> tuple[list[int], float]:
-        """Which of ``entry``'s orders from ``start`` to ``given`` are copies held here now
-        (``known``: a copy costs its pusher none of its group's intake), and the loop time
-        that check took (a deep compare an order, outside the group's task: its pusher's),
-        read on the thread's CPU clock (a preemption meanwhile, on a crowded machine, is not
-        its pusher's doing: two reads a share, not an order)."""
-        known, cpu = self._hooks.known, time.thread_time()
-        copies = [i for i in range(start, entry.given) if known(entry.orders[i])]
-        return copies, time.thread_time() - cpu
+    def _look(self, group: Group) -> None:
+        """Which of each share's orders are copies held here now, as its call begins
+        (``known``: the intake answers those ``known`` at once, in this same step, and a copy
+        costs its pusher none of its group's intake), and the loop time that check took (a
+        deep compare an order, outside the metered steps: its pusher's), read on the
+        thread's CPU clock (a preemption meanwhile, on a crowded machine, is not its
+        pusher's doing: two reads a share, not an order). peers83: looked at as the group
+        formed, a copy whose held order was cancelled before its call began was checked in
+        full by the intake (parse, hash, signature), answered ``known`` (held cancelled),
+        and charged to nobody."""
+        known = self._hooks.known
+        for entry, start, n in group.shares:
+            cpu = time.thread_time()
+            try:
+                copies = [i for i in range(start, start + n) if known(entry.orders[i])]
+            except Exception:  # (then none: each a new order's price)
+                log.exception("looking for copies held here failed")
+                copies = []
+            group.looked.append(time.thread_time() - cpu)
+            group.copies.append(copies)
+            group.fresh.append(n - len(copies))
+            group.charged.append(0)
 
     async def _metered(self, group: Group) -> None:
         """``_check`` with the loop time of each of its steps measured, the pushers' shares
         of it charged as it ends (and as its turn did: ``_call``)."""
+        self._look(group)  # (flood80, peers82, peers83)
         try:
             await metered(self._check(group), group.meter)
         finally:
@@ -253,16 +263,18 @@ class PeerChecks:
         the pushes in it by their share of its orders (gossip78: a push's new orders were
         the node's to pay for, parse, digest, signature and store, and one admitted peer
         could take the loop from every other one's and the wallets' by pushing orders); by
-        their new orders: a copy of an order held here by the time the group formed (another
+        their new orders: a copy of an order held here as the group's call began (another
         peer's push of it got there first while this one waited in the queue) is answered
         ``known`` at once and costs its pusher nothing (flood80: each was charged a new
         order's share of the group and ``ORDER_UNMEASURED``; 45% of the orders the intake
         charged for at 500 orders a second across 8 nodes were such copies). A copy the
-        intake did not answer ``known`` (its held order evicted or cancelled after the group
-        formed: checked as new) is a new one, and the ``known`` check of a share's orders as
-        the group formed is its sender's too (peers82: both were free, the check done on the
-        loop outside the group's task, and a copy turned new checked at the other pushers'
-        cost)."""
+        intake did not answer ``known`` (checked as new) is a new one, and the ``known``
+        check of a share's orders is its sender's too (peers82: both were free, the check
+        done on the loop outside the group's task, and a copy turned new checked at the
+        other pushers' cost). Each new order is charged ``ORDER_UNMEASURED`` once
+        (``Group.charged``; peers83: a group paid as its turn ended and again as it ended
+        charged it twice, 20 orders for a push of 10), the steps' time up to ``MOST_SECONDS``
+        an order each time."""
         seconds = group.meter.seconds - group.paid
         if seconds <= 0.0 or not group.slots:
             return
@@ -277,11 +289,12 @@ class PeerChecks:
         try:
             on_loop, group.on_loop = group.on_loop, self._hooks.on_loop()
             on_loop = group.on_loop - on_loop  # (recovered on the loop since: its steps')
-            for (entry, _start, n), new, seen in zip(group.shares, news, looked, strict=True):
+            for k, ((entry, _start, n), new) in enumerate(zip(group.shares, news, strict=True)):
+                once, group.charged[k] = max(0, new - group.charged[k]), max(new, group.charged[k])
                 if entry.pays:
                     part = new / total if total else n / len(group.slots)
-                    took = seconds * part + seen  # (and its check as the group formed)
-                    self._hooks.paid(entry.sender, took, new, round(on_loop * part))
+                    took = seconds * part + looked[k]  # (and its check of copies)
+                    self._hooks.paid(entry.sender, took, new, round(on_loop * part), once)
         except Exception:  # (a charge never costs a verdict)
             log.exception("charging a push's intake failed")
 

@@ -131,10 +131,17 @@ def spent(
 
 
 def intake_spent(
-    app: web.Application, gossip: Gossip, sender: str, seconds: float, orders: int, on_loop: int = 0
+    app: web.Application,
+    gossip: Gossip,
+    sender: str,
+    seconds: float,
+    orders: int,
+    on_loop: int = 0,
+    once: int | None = None,
 ) -> None:
     """A push's ``orders`` new orders took ``seconds`` of the loop in the intake (their share
-    of a group's: ``sdex.gossip.checks``): its sender's budget pays for them
+    of a group's: ``sdex.gossip.checks``; ``once``: of them, those not charged before, all
+    if None): its sender's budget pays for them
     (``metered.intake_tokens``), all strangers' the strangers' one (gossip78: the intake is
     the node's shared work, done free for any pusher, so one admitted peer's pushes of
     valid but worthless orders took the loop from every other peer's and the wallets'); an
@@ -142,8 +149,9 @@ def intake_spent(
     ``sdex.gossip.alike``, honest relays of a saturated node)."""
     peers = app[PEER_LIMITER_KEY]
     crowded = gossip.peer_costs.crowding.now()
-    cost = intake_tokens(seconds, orders, peers.rate, crowded, on_loop)  # (flood80: on_loop)
-    gossip.peer_costs.intake(seconds, orders, cost)
+    once = orders if once is None else once
+    cost = intake_tokens(seconds, orders, peers.rate, crowded, on_loop, once)  # (flood80, peers83)
+    gossip.peer_costs.intake(seconds, once, cost)
     if gossip.peers.get(sender) is not None:
         if not gossip.peer_costs.pushers.forgive(sender, cost):  # (alike: peers81)
             peers.charge(sender, cost)

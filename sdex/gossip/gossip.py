@@ -118,9 +118,7 @@ class Gossip:
                 reads=lambda: self.config.reads_pending,
                 reads_per_peer=lambda: self.config.reads_pending_per_peer,
                 owner=self.reads_owner,
-                paid=lambda sender, seconds, orders, on_loop: self.intake_paid(
-                    sender, seconds, orders, on_loop
-                ),
+                paid=lambda *charge: self.intake_paid(*charge),
                 on_loop=lambda: self.node.signatures_on_loop(),
                 over=lambda sender: self.intake_over(sender),
                 known=lambda obj: self.node.known_copy(obj),
@@ -129,7 +127,7 @@ class Gossip:
         """One group of peers' new orders in the intake at a time: peers never starve
         wallets, and the checks that waited meanwhile go in together (a group's orders left
         waiting on chain reads do not hold the next)."""
-        self.intake_paid: Callable[[str, float, int, int], None] = lambda *_: None
+        self.intake_paid: Callable[[str, float, int, int, int], None] = lambda *_: None
         """A pusher's share of its orders' intake, charged (the routes': ``gate.intake_spent``)."""
         self.intake_over: Callable[[str], bool] = lambda _: False
         """Is a pusher's request budget spent? (the routes': ``gate.in_debt``)"""

@@ -186,7 +186,12 @@ class Crowding:
 
 
 def intake_tokens(
-    seconds: float, orders: int, rate: float, crowded: float = 1.0, on_loop: int = 0
+    seconds: float,
+    orders: int,
+    rate: float,
+    crowded: float = 1.0,
+    on_loop: int = 0,
+    once: int | None = None,
 ) -> float:
     """The request-budget tokens a push's new orders cost (gossip78): ``seconds`` of the
     loop the intake's steps took on them (wall time: a CPU second times how ``crowded`` the
@@ -197,11 +202,13 @@ def intake_tokens(
     most ``MOST_SECONDS`` (CPU: times ``crowded``) an order (peers81: a step's wall time
     while the machine stalled the loop's thread, beyond what ``Crowding`` read over the last
     second, was charged whole: 1.1 s for a push of 2 orders that took 10 ms of CPU, and its
-    honest pusher was in debt; flood80's dearest group was ~4 ms of CPU an order)."""
-    crowded = max(1.0, crowded)
+    honest pusher was in debt; flood80's dearest group was ~4 ms of CPU an order).
+    ``once``: of ``orders``, those charged ``ORDER_UNMEASURED`` now (all if None; peers83: a
+    group paid twice charged it twice), the others' in an earlier charge."""
+    crowded, once = max(1.0, crowded), orders if once is None else once
     seconds = min(seconds, max(1, orders) * MOST_SECONDS * crowded)
-    unmeasured = orders * ORDER_UNMEASURED - min(on_loop, orders) * SIGNATURE_UNMEASURED
-    return (seconds + unmeasured * crowded) * rate / INTAKE_SHARE
+    unmeasured = once * ORDER_UNMEASURED - min(on_loop, orders) * SIGNATURE_UNMEASURED
+    return max(0.0, seconds + unmeasured * crowded) * rate / INTAKE_SHARE
 
 
 def push_tokens(seconds: float, rate: float, crowded: float = 1.0) -> float:

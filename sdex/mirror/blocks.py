@@ -29,7 +29,8 @@ class Header:
         ``timestamp`` hex quantities below 2^63 (an odd ``transactionsRoot`` is none).
         watch83 (review82b): any value was taken (a null hash as "none", " 0x1 " or "-0x1"
         as a number), and the saved block row written with it could not be read back
-        (``sdex.watch.savedblocks``)."""
+        (``sdex.watch.savedblocks``); review83: a stamp past a float failed the start with
+        ``OverflowError`` in the clock's lead."""
         if not isinstance(raw, dict):
             raise ValueError(f"not a block: {type(raw).__name__}")
         try:

@@ -277,8 +277,11 @@ async def post_cancel(request: web.Request) -> web.Response:
 async def get_health(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     if not node.started.is_set():  # (the port opens before the stored orders are loaded)
+        step = {"step": node.start_step} if node.start_step else {}  # (a long wait: why)
         return web.json_response(
-            {"status": "starting", "openOrders": node.open_orders}, status=503, headers=STARTING
+            {"status": "starting", "openOrders": node.open_orders, **step},
+            status=503,
+            headers=STARTING,
         )
     w = node.watcher
     chain = "ok" if w.status == "ok" else w.status  # unreachable, behind, wrong-chain, failing

@@ -340,7 +340,8 @@ class BoundedRunner(web.AppRunner):
     then served by a server that admits connections through ``slots`` and closes idle ones
     after ``idle_timeout`` seconds. ``linger``: seconds the rest of a request body left unread
     by its answer (a 408, a 413) is still read and dropped before the connection closes
-    (aiohttp's ``lingering_time``: at most ``LINGER``)."""
+    (aiohttp's ``lingering_time``: at most ``LINGER``). No request body is inflated
+    (``auto_decompress`` off: an encoded one is refused, ``sdex.httpkit.read_bounded``)."""
 
     def __init__(
         self,
@@ -373,6 +374,7 @@ class BoundedRunner(web.AppRunner):
             access_log=None,
             keepalive_timeout=self.idle_timeout,
             lingering_time=self.linger,
+            auto_decompress=False,  # (review83: an encoded body is refused, never inflated)
         )
 
 

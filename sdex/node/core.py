@@ -9,7 +9,8 @@ are applied to the book, the store and the event stream in one place.
 ``records`` (state and lookups; the order registry, ``sdex.node.registry``, holds every
 record and makes every status transition) → ``views`` (JSON) → ``status`` (closing records) →
 ``intake`` (orders in, matching) → ``verdicts`` (mirror verdicts applied) → ``rejudge``
-(closed orders judged again) → ``chainstate`` (blocks, reload) → ``settle``
+(closed orders judged again) → ``chainstate`` (blocks) → ``adoption`` (what a previous run
+left pooled) → ``reload`` (stored orders at a start) → ``settle``
 (settlement results) → ``peering`` (what gossip asks) → ``startchain`` (the chain read at a
 start: deployment block, clock, nonce floor) → ``core`` (wiring, lifecycle).
 """
@@ -235,7 +236,7 @@ class Node(NodeStartChain):
         """Settle what a previous run left pending, put every stored open order back in the
         book as the saved mirror has it, and the blocks since applied (the chain read per
         order only where the mirror cannot judge it; the loop is given back between chunks),
-        adopt what the previous run left pooled (``NodeSettlement._adopt``),
+        adopt what the previous run left pooled (``NodeAdoption._adopt``),
         start the background tasks and gossip, then set ``started``.
         Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
         cfg = self.config
@@ -244,21 +245,22 @@ class Node(NodeStartChain):
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
-        await self._adopt(pooled)  # (before the book is matched again: their orders held)
-        await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)
+        held = self._start_holds()  # (doubt83: the node starts, matching and settling held)
+        if not held:
+            await self._adopt(pooled)  # (before the book is matched again: their orders held)
+            await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)
         self.watcher.unapplied.from_now()  # (blocks the start knew: held from here, review82b)
         self._tasks = [
-            asyncio.create_task(self.settler.run(), name="settler"),
             asyncio.create_task(self._watch(), name="watcher"),
             asyncio.create_task(self._uncross_loop(), name="uncross"),
             asyncio.create_task(self._evict_loop(), name="evict"),
             asyncio.create_task(self._read_cancelled(), name="cancelled-filled"),
         ]
-        if self._unmarked:  # (given up unread in a doubt: marked once the chain is proven)
-            doubted, said = self.settler.async_sends.doubted, self.settler.said
-            wake = self.mirror.doubt.wake  # (settlement reaches no doubt: kept77)
-            marking = mark_unread(self.settler, self._unmarked, doubted, said, wake)
-            self._tasks.append(asyncio.create_task(marking, name="unread rows"))
+        if held:  # (once the orders are read from our chain: ``_judge_held``)
+            judging = self._judge_held(pooled, self._settling)
+            self._tasks.append(asyncio.create_task(judging, name="held start"))
+        else:
+            self._settling()
         self._uncross()
         assert self.gossip is not None  # (made by prepare)
         await readbudget.restore_standings(self.gossip, self.store)  # (sybil78: then kept)
@@ -273,6 +275,16 @@ class Node(NodeStartChain):
             self.reloaded_from_chain,
             cfg.db,
         )
+
+    def _settling(self) -> None:
+        """The settler's run begun (what the start adopted with it), and the marking of the
+        rows a start in a doubt gave up unread, once the chain is proven ours."""
+        self._tasks.insert(0, asyncio.create_task(self.settler.run(), name="settler"))
+        if self._unmarked:  # (given up unread in a doubt: marked once the chain is proven)
+            doubted, said = self.settler.async_sends.doubted, self.settler.said
+            wake = self.mirror.doubt.wake  # (settlement reaches no doubt: kept77)
+            marking = mark_unread(self.settler, self._unmarked, doubted, said, wake)
+            self._tasks.append(asyncio.create_task(marking, name="unread rows"))
 
     async def _watch(self) -> None:
         """The watcher's task: a reset's re-judging of every stored order first, if one is

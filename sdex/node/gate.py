@@ -47,9 +47,13 @@ EVERY_ORDER: AbstractSet[bytes] = _Every()
 class NodeGate(NodeVerdicts):
     """Matching held while the chain's identity is in doubt."""
 
+    _start_held = ""
+    """Why a start holds matching and signing ("": it does not): stored orders it could not
+    read from our chain in a doubt, or a doubt with no head of ours (``sdex.node.reload``)."""
+
     def held_why(self) -> str:
         """Why matching and signing are held now ("" when they are not)."""
-        return self.mirror.doubt.held
+        return self.mirror.doubt.held or self._start_held
 
     def held_status(self) -> tuple[str, str]:
         """The chain status a hold says (``unproven``: the chain's identity in doubt;
@@ -60,6 +64,8 @@ class NodeGate(NodeVerdicts):
             return "unproven", f"the chain's identity is in doubt ({d.why})"
         if d.wrong:
             return "wrong-chain", f"the RPC endpoint's chain is not this node's ({d.wrong})"
+        if self._start_held:
+            return "unproven", self._start_held
         return "", ""
 
     def _gate_changed(self) -> None:

@@ -23,6 +23,55 @@ from functools import partial
 from sdex.store import Store, StoreError
 
 log = logging.getLogger("sdex.node")
+READ_BACKOFF_MOST = 32
+"""Chances (a block's, a settlement's) at most between two tries of a recheck read that
+keeps failing (``ReadBackoff``)."""
+
+
+class ReadBackoff:
+    """The chain read of the orders due a recheck that the mirror cannot judge
+    (``NodeVerdicts._read_rechecks``), backed off while it fails: after ``n`` failures in a
+    row, the next ``2**n - 1`` chances pass untried (``READ_BACKOFF_MOST - 1`` at most); one
+    that answers ends it. The orders waiting for that word are walked only with a try
+    (``walk``): nothing else gives it. recheck83: a read failing each time (an endpoint
+    refusing ``getOrderStates``, a hung chain) was tried at every head and every settlement,
+    the whole list walked after it (~150 ms CPU for 50,000 a head; a hung chain held each
+    block's apply for the read's whole wait). Two counters, whatever the list's size."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        """Reads failed in a row."""
+        self._skips = 0
+        """Chances still to pass untried."""
+        self._tried = False
+        """A read was tried since the last walk of the waiting orders began."""
+
+    def due(self) -> bool:
+        """Whether a read is tried at this chance (counted: each call is one)."""
+        if self._skips > 0:
+            self._skips -= 1
+            return False
+        self._tried = True
+        return True
+
+    def failed(self) -> None:
+        self.failures += 1
+        self._skips = min(2 ** min(self.failures, 30) - 1, READ_BACKOFF_MOST - 1)
+
+    def answered(self) -> None:
+        self.failures = self._skips = 0
+
+    def walk(self) -> bool:
+        """Whether the orders waiting for the chain's word are worth a walk: no read fails,
+        or one was tried since the last walk (the mirror may know more: another read taught
+        it their makers' funds)."""
+        return self.failures == 0 or self._tried
+
+    def walked(self) -> bool:
+        """A walk begins: ``walk``, the next one waiting for a try again."""
+        walk = self.walk()
+        self._tried = False
+        return walk
 
 
 class Rechecks:
@@ -44,6 +93,7 @@ class Rechecks:
         self._dropped: set[bytes] = set()
         """Taken off, its row not deleted yet."""
         self._writing: set[asyncio.Future[None]] = set()
+        self.backoff = ReadBackoff()
         self._held: dict[bytes, int] = {}
         """Order -> the block whose cancel closed it: its row kept until the watcher's head
         is saved at that block or past it (``release``), judged or not."""
@@ -86,6 +136,14 @@ class Rechecks:
     def waits(self, h: bytes) -> None:
         """``h`` waits for the chain's word (the mirror lacks its state): no longer fresh."""
         self.fresh.discard(h)
+
+    def later(self, hashes: Iterable[bytes]) -> None:
+        """``hashes`` (a failed read's) moved behind the others: the next read takes others
+        first (one order that fails every read it is in does not hold back the rest)."""
+        for h in hashes:
+            if h in self._hashes:
+                del self._hashes[h]
+                self._hashes[h] = None
 
     def hold(self, hashes: Iterable[bytes], block: int) -> None:
         """Rows for ``hashes``, closed by a cancel in ``block``, written at once (before the

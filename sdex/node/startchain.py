@@ -86,6 +86,8 @@ class NodeStartChain(NodePeering):
             stamp = int(pending["timestamp"], 16)
         except (ChainError, OSError, TypeError, KeyError, ValueError):
             return
+        if not 0 <= stamp < 1 << 63:  # (review83: past a float, the start's OverflowError)
+            return
         if stamp >= self.latest_timestamp:
             self.pending_lead = min(max(0.0, stamp - time.time()), MAX_PENDING_LEAD)
             self.pending_before = self.latest_timestamp

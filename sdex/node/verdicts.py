@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -20,7 +21,7 @@ from sdex.errors import ChainError
 from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
 from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus
-from sdex.node.peerintake import NodePeerIntake
+from sdex.node.readpast import NodeReadPast
 from sdex.order import SignedOrder
 
 log = logging.getLogger("sdex.node")
@@ -33,6 +34,10 @@ START_READ_TRIES = 3
 """Tries of a start's read of the orders due a recheck (recheck81: one read past its wait on a
 loaded machine left them all due, closed ``filled`` as the kill left them, till a block came:
 an idle chain's may not)."""
+START_READ_WITHIN = 10.0
+"""Seconds a start's read of the orders due a recheck takes at most, its tries together
+(recheck83: 5 + 10 + 15 s against a hung chain, 503 "starting" with no word of why). Past
+it the start goes on, the orders left due (read with the blocks to come)."""
 NO_STATES: Mapping[bytes, OrderState] = MappingProxyType({})
 RECHECK_PART = 256
 """Orders due a recheck a start holds again, looks at for a read, or judges in one turn of the
@@ -40,15 +45,13 @@ loop (replay80: 50,000 a kill left due took turns of 0.4-0.5 s, the node answeri
 recheck81: 256 judged take ~35 ms)."""
 
 
-READ_PAST_KEPT = 10_000
-"""Orders closed past the mirror kept before those the mirror passed are let go (an order
-dropped from the recheck list otherwise, evicted, is not looked at again)."""
-
-
-class NodeVerdicts(NodePeerIntake):
+class NodeVerdicts(NodeReadPast):
     """The chain's state of orders, read from the mirror and applied to the book's orders."""
 
     contract_sigs: Eip1271Batcher
+    start_step: str | None = None
+    """What a start waits for, when it is a chain read that may take long (``/health``'s
+    "starting" answer says it: recheck83)."""
 
     async def _states_of(
         self, orders: list[SignedOrder], verify: set[bytes] | None = None
@@ -260,8 +263,10 @@ class NodeVerdicts(NodePeerIntake):
         if read:
             kept, at = self._drain_read
             self._drain_read = ({**kept, **read} if at is head else dict(read), head)
-        elif head is self._drained_at and len(self._recheck.fresh) <= RECHECK_PART:
-            return  # (nothing new since the last pass began: a settlement's, at the same head)
+        elif len(self._recheck.fresh) <= RECHECK_PART and (
+            head is self._drained_at or not self._recheck.backoff.walk()
+        ):  # (nothing new since the last pass began: a settlement's, at the same head; or
+            return  # the read of those waiting for the chain's word backs off: recheck83)
         self._drain_again = True
         if self._draining is None or self._draining.done():
             self._draining = asyncio.ensure_future(self._drain_rechecks())
@@ -291,7 +296,9 @@ class NodeVerdicts(NodePeerIntake):
             self._drained_at = self.mirror.head
             read, at = self._drain_read
             first = [h for h in read if h in self._recheck] if at is self.mirror.head else []
-            hashes = list(dict.fromkeys([*first, *self._recheck]))  # (a copy a pass)
+            due = self._recheck  # (those waiting for the chain's word: with a read's try)
+            rest = due if due.backoff.walked() else list(due.fresh)
+            hashes = list(dict.fromkeys([*first, *rest]))  # (a copy a pass)
             for k in range(0, len(hashes), RECHECK_PART):
                 await asyncio.sleep(0)
                 if (gate := self._not_applying) is not None:
@@ -305,62 +312,23 @@ class NodeVerdicts(NodePeerIntake):
                     self._uncross()
         self._drain_read = (NO_STATES, None)
 
-    _read_past: dict[bytes, int] | None = None
-    """Orders the chain's word read past the mirror was applied to, each with the chain's
-    block at that read: closed by a failed settlement's diagnosis (``_closed_by_chain``,
-    ``FILLED``), or given a fill made elsewhere by it or by the read of a match settled
-    short (``_filled_beyond``). The mirror's word on them waits till its head is there
-    (``_read_past_mirror``): no verdict older than one applied is applied after it."""
-
-    def _closed_past(self, h: bytes, block: int | None) -> None:
-        """``h`` given the chain's word read at ``block`` (None: not known, the watcher's
-        latest known block taken; the mirror is at or below it)."""
-        block = self._word_block(block)
-        head = self.mirror.head
-        if head is None or head.number < block:
-            past = self._read_past = self._read_past or {}
-            if len(past) >= READ_PAST_KEPT and head is not None:  # (those passed: let go)
-                for k in [k for k, at in past.items() if at <= head.number]:
-                    del past[k]
-            past[h] = block
-
-    def _chain_at_most(self, latest: int) -> None:
-        """The chain's latest block is ``latest``, asked after its newHeads feed was caught
-        announcing a block the chain has not (``PollLoop.lied``): no chain word was read of a
-        block past it, so none waits for one (sign79: ``_closed_past`` with no block took a
-        far-ahead lie as the read's block, and the mirror's word on that order waited for
-        ever)."""
-        if past := self._read_past:
-            self._read_past = {h: min(at, latest) for h, at in past.items()}
-
-    def _read_past_mirror(self, h: bytes) -> bool:
-        """Whether ``h`` was given a chain read of a block the mirror has not applied yet:
-        its state there is older than that word, and must not undo it (reopen a close,
-        give back a fill: revert78, an open bid's fill read a block past the node's own
-        settlement taken back by the recheck at that settlement's block). behind77
-        (chaos52 seed 25): a diagnosis read an ask cancelled at the chain's latest block,
-        the mirror (its watcher waiting for an own receipt) one block below the cancel:
-        the recheck took the mirror's "fillable" for a reorg's undoing, reopened the ask,
-        and the same pair was signed again 15 ms later and reverted again."""
-        past = self._read_past
-        if past is None or (at := past.get(h)) is None:
-            return False
-        head = self.mirror.head
-        if head is not None and head.number >= at:
-            del past[h]
-            return False
-        return True
-
-    async def _read_rechecks(self, tries: int = 1) -> Mapping[bytes, OrderState]:
+    async def _read_rechecks(
+        self, tries: int = 1, within: float = math.inf
+    ) -> Mapping[bytes, OrderState]:
         """The chain's state of the orders due a recheck (nothing of theirs in flight, no own
         receipt of theirs ahead of the mirror) that the mirror cannot judge, for
         ``_recheck_settled``: at most ``RECHECK_READS`` in one read, waited for at most
         ``RECHECK_READ_WAIT`` (``tries``: read again if it failed, each try waited for one
-        ``RECHECK_READ_WAIT`` longer). None if the mirror moved meanwhile (its block's apply
-        reads them), or the read failed: they stay on the list, read with the next block or
-        settlement. Those evicted from memory (closed, past their grace) are held again
-        for it (recheck81: skipped, a bitmap order's recheck, which the mirror never judges,
-        waited till some other look loaded it)."""
+        ``RECHECK_READ_WAIT`` longer, all within ``within`` seconds). None if the mirror
+        moved meanwhile (its block's apply reads them), or the read failed: they stay on the
+        list, read with the next block or settlement. Those evicted from memory (closed,
+        past their grace) are held again for it (recheck81: skipped, a bitmap order's
+        recheck, which the mirror never judges, waited till some other look loaded it). A
+        read failing each time backs off, its orders put behind the others
+        (``Rechecks.backoff``, ``later``: recheck83)."""
+        backoff = self._recheck.backoff
+        if not backoff.due():  # (failing: this chance passes, ``ReadBackoff``)
+            return NO_STATES
         ahead, _ = self.mirror.ahead()
         due: list[SignedOrder] = []
         evicted: list[bytes] = []
@@ -392,16 +360,25 @@ class NodeVerdicts(NodePeerIntake):
                     if len(due) >= RECHECK_READS:
                         break
         if not due:
+            backoff.answered()  # (none waits for a read)
             return NO_STATES
-        head = self.mirror.head
+        head, loop = self.mirror.head, asyncio.get_running_loop()
+        end = loop.time() + within
         for k in range(1, tries + 1):  # (a start's: no block may come to read them again)
+            if (wait := min(RECHECK_READ_WAIT * k, end - loop.time())) <= 0:
+                break
             try:
-                async with asyncio.timeout(RECHECK_READ_WAIT * k):
+                async with asyncio.timeout(wait):
                     states = await self._states_of(due)
             except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
                 log.info("%d orders' rechecks read again later (try %d): %r", len(due), k, e)
+                if tries > 1:  # (a start's: said while it waits)
+                    self.start_step = f"{_READING % len(due)}: try {k} got no answer ({e!r})"
                 continue
+            backoff.answered()
             return states if self.mirror.head is head else NO_STATES
+        backoff.failed()
+        self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
 
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
@@ -432,13 +409,27 @@ class NodeVerdicts(NodePeerIntake):
         if not hashes:
             return
         log.info("%d orders due a recheck at the last stop: judged again", len(hashes))
-        read = await self._read_rechecks(START_READ_TRIES)
+        self.start_step = f"{_READING % len(hashes)}, at most {START_READ_WITHIN:g} s"
+        try:
+            read = await self._read_rechecks(START_READ_TRIES, START_READ_WITHIN)
+        finally:
+            self.start_step = None
+        if self._recheck.backoff.failures:
+            log.warning(
+                "%s: not read in %g s; the start goes on, they stay due (read with the blocks"
+                " to come)",
+                _READING % len(hashes),
+                START_READ_WITHIN,
+            )
         for k in range(0, len(hashes), RECHECK_PART):  # (a part a turn, as ``_persist_open``)
             if k:
                 await asyncio.sleep(0)
             self._recheck_settled(read, hashes[k : k + RECHECK_PART])
             self.registry.sync()  # (what moved: stored and published a part at a time)
         self._recheck.flush()
+
+
+_READING = "reading the chain's word on %d orders due a recheck at the last stop"
 
 
 def _looping() -> bool:

@@ -45,12 +45,12 @@ from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.settlement.gas import BatchGas
-from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
 from sdex.settlement.signedout import SignedOut
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, Withdrawn, still, withdrawn_from
+from sdex.settlement.withdrawal import WithdrawingLane
 from sdex.store import StoredFill, own_fill
 
 log = logging.getLogger("sdex.settlement")
@@ -62,7 +62,7 @@ WITHHELD_WHY = "an order of it was cancelled, expired or filled on chain before 
 cancel acknowledged while its send was held in a doubt, the match was sent once it ended)."""
 
 
-class BatchTx(NonceLane):
+class BatchTx(WithdrawingLane):
     """A batch's transaction through the nonce lane (``Settler`` builds these parts)."""
 
     gas: BatchGas
@@ -79,13 +79,6 @@ class BatchTx(NonceLane):
     refused: int
     nonce_refusals: int
     most_in_flight: int
-    given_back = 0
-    """Settlements signed and never sent, their nonce taken again (``_recheck``): an order of
-    theirs closed (a block) or withdrawn between the signature and the send, or their send
-    held by a doubt past ``HELD_SEND_MAX`` (settle80: cancelled at their nonce before)."""
-    _unsent_rows: dict[int, list[str]] | None = None
-    """The rows of settlements given back unsent (``_give_back``), by nonce: dropped again by
-    the next row recorded at their nonce, in its own transaction (``_unsent_at``)."""
 
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
@@ -175,39 +168,6 @@ class BatchTx(NonceLane):
             self._give_back(signed)
             raise Withdrawn(kept, gone, [])
 
-    def _give_back(self, signed: SignedTx) -> None:
-        """``signed`` (its record durable) is never sent, its nonce given back: its row
-        dropped first (the write queued before any row the next signature records), and again
-        by the next row recorded at its nonce, in that row's own transaction (``_unsent_at``).
-        settle80: dropped only once ``_settle`` woke, behind the next settlement's record at
-        the same nonce, a kill between them (or that write refused) left both rows pending,
-        and the restart sent the withdrawn bytes again (a paid revert for an order cancelled
-        on chain; the next refused "nonce too low", its matches matched again). The drop is
-        urgent (review80b: in the group window a kill left the lone row pending, sent again at
-        the restart; review81: one refused is written again, ``Store.drop_unsent``)."""
-        self.store.drop_unsent(signed.tx_hash)
-        if self._unsent_rows is None:
-            self._unsent_rows = {}
-        self._unsent_rows.setdefault(signed.nonce, []).append(signed.tx_hash)
-        self.sender.give_back(signed.nonce)
-
-    def _unsent_at(self, nonce: int) -> list[str]:
-        """The rows given back unsent at ``nonce`` (``_give_back``), for the row signed at it
-        to drop; those at lower nonces forgotten (a signature past them: their nonce taken,
-        their bytes can never land)."""
-        rows = self._unsent_rows
-        if not rows:
-            return []
-        self._unsent_rows = {n: hashes for n, hashes in rows.items() if n >= nonce}
-        return list(self._unsent_rows.get(nonce, ()))
-
-    def _waits_on(self, nonce: int) -> bool:
-        """Whether a settlement in flight at ``nonce`` waits for another transaction to take
-        it (``superseded``: its wait sends nothing more). review79b: the one signed over it,
-        given back, left the nonce to no one, and its matches waited with no bound."""
-        at = (h for h, (_, t) in self.signed_views.items() if t.nonce == nonce)
-        return any(h in self.superseded for h in at)
-
     async def chain_knows(self, signed: SignedTx) -> bool:
         """Whether the chain holds ``signed`` (pooled or mined), or may. A send answered
         "nonce too low" may be the node's own transaction whose bytes reached the chain twice
@@ -232,23 +192,6 @@ class BatchTx(NonceLane):
             return False
         except Exception:
             return True
-
-    async def _withheld(self, signed: SignedTx, why: str) -> None:
-        """(``_broadcast``'s: ``signed`` never sent, ``why``) Its row dropped (a restart never
-        sends it), its cancel sent instead (``_cancel``; later nonces wait on its nonce), and
-        again by its wait (``_receipt``), which fails its matches once the nonce is taken,
-        counted against neither order (``BatchTx._landing``; held79)."""
-        if signed.tx_hash not in self.withheld:  # (a resend's check may withhold it again)
-            self.withheld_cancels += 1
-        self.withheld[signed.tx_hash] = f"not sent ({why})"
-        log.warning("settlement %s not sent (%s): cancelled at its nonce", signed.tx_hash, why)
-        try:
-            await self.store.set_settlement_status(signed.tx_hash, "dropped")
-            cancel = await self._cancel(signed)
-            if not self.async_sends.doubted():  # (begun meanwhile: the wait sends it after)
-                await self.async_sends.rpc.call("eth_sendRawTransaction", cancel.raw)
-        except Exception as e:
-            log.warning("the cancel of settlement %s not sent: %s", signed.tx_hash, e)
 
     def _never_sent(self, signed: SignedTx) -> None:
         """``signed`` never reached the chain (its record refused, or the chain refused it):
@@ -447,6 +390,7 @@ class BatchTx(NonceLane):
             why = "transaction lost" + (": refused for its nonce at every try" * nonce_taken)
             if withheld:  # (never sent, its cancel took the nonce: the node's doing; held79)
                 why, nonce_taken = f"{withheld}: cancelled at its nonce", True
+                self.withheld_cancels += not displaced  # (settle83: not at the cancel's send)
             if displaced:  # (the node's doing; settle77: counted against both orders)
                 why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
             return [

@@ -59,8 +59,11 @@ class NonceLane(ReplacingLane):
     instead, and why ("not sent (...)": ``BatchTx._withheld``; "not sent again (...)":
     ``_keep_alive``)."""
     withheld_cancels = 0
-    """Settlements put in ``withheld`` (each once): /health's ``settlementsWithheldCancelled``
-    (settle80: counted nowhere; ``BatchTx.given_back``, those whose nonce was given back)."""
+    """Settlements in ``withheld`` whose nonce was then taken without them (by their cancel:
+    ``BatchTx._landing``; a start's row that ``unsettled.replace_pooled`` replaced, given up
+    by the start: ``give_up``): /health's ``settlementsWithheldCancelled`` (settle80: counted
+    nowhere; ``BatchTx.given_back``, those whose nonce was given back; settle83: counted at
+    the cancel's send, also those that landed after all)."""
     stale: dict[str, str]
     """Of the settlements awaited, those whose checks a doubt held past ``HELD_SEND_MAX``,
     and for how long (``_resumed``): their bytes never sent again, their cancel instead."""
@@ -83,6 +86,11 @@ class NonceLane(ReplacingLane):
     gap_fills: int
     store: Store
     in_flight: set[str]
+    settled = 0
+    """Matches settled on chain (/health's ``matchesSettled``): those of the settler's results
+    (``Settler._report``; a start's row adopted unread too, ``counted_at_start``), and of a
+    start's rows found landed (``sdex.settlement.rowreceipt.record_landed``). Each once, by
+    the run that saw it land (settle83: a start's row found landed counted nowhere)."""
     keep_holds = 0
     """Checks of settlements awaited that found the chain's identity in doubt: nothing sent,
     their bounds stopped (``_held``)."""
@@ -95,9 +103,13 @@ class NonceLane(ReplacingLane):
     """Settlements awaited whose checks a doubt held (``_resumed``), not sent again since:
     their next send of their bytes looks again first (``_keep_alive``)."""
 
-    def give_up(self, tx_hash: str) -> None:
+    def give_up(self, tx_hash: str, taken: bool = False) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
-        with its block; it is kept a reorg window from the head of now."""
+        with its block; it is kept a reorg window from the head of now. ``taken``: its nonce
+        proven taken without it (a start's row), counted in ``withheld_cancels`` if its cancel
+        was sent (``withheld``: ``unsettled.replace_pooled``)."""
+        if taken and self.withheld.pop(tx_hash, None) is not None:
+            self.withheld_cancels += 1
         head = self.mirror.head if self.mirror is not None else None
         self.ours.landed(tx_hash, 0 if head is None else head.number)
         self.given_up.add(tx_hash.lower())
@@ -281,9 +293,7 @@ class NonceLane(ReplacingLane):
         why = "" if cancel else next((self.stale[h] for h in own if h in self.stale), "")
         if not cancel and (why := why or (check(0.0) if check is not None else "")):
             cancel = True
-            if own[0] not in self.withheld:
-                self.withheld_cancels += 1
-                self.withheld[own[0]] = f"not sent again ({why})"
+            self.withheld.setdefault(own[0], f"not sent again ({why})")
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True

@@ -54,6 +54,7 @@ from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
+from sdex.settlement.rowreceipt import landed, receipt_of, record_landed
 from sdex.settlement.unsettled import (
     SOFT_CANCELLED,
     pays,
@@ -84,27 +85,6 @@ async def reconcile(lane: NonceLane) -> list[StoredSettlement]:
     return r.pooled
 
 
-def receipt_of(answer: object) -> Receipt | None:
-    """An ``eth_getTransactionReceipt`` answer's receipt (None: not mined); ``ValueError``
-    for one that is no receipt."""
-    if answer is None:
-        return None
-    if not isinstance(answer, dict):
-        raise ValueError(f"a receipt that is a {type(answer).__name__}")
-    return Receipt.from_rpc(answer)
-
-
-async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
-    """``tx_hash``'s receipt read now (None: not mined); the read's errors raised."""
-    return receipt_of(await lane.receipts.call("eth_getTransactionReceipt", tx_hash))
-
-
-async def record_landed(lane: NonceLane, tx_hash: str, got: Receipt) -> None:
-    """A pending row whose transaction has ``got`` for its receipt: marked as it says."""
-    lane.ours.landed(tx_hash, got.block_number)
-    await lane.store.set_settlement_status(tx_hash, "mined" if got.status == 1 else "failed")
-
-
 async def mark_unread(
     lane: NonceLane,
     tx_hashes: Sequence[str],
@@ -112,7 +92,7 @@ async def mark_unread(
     said: Callable[[], int],
     wake: asyncio.Event | None = None,
 ) -> None:
-    """Rows a start in a chain doubt gave up unread (``NodeSettlement._adopt``: not adoptable,
+    """Rows a start in a chain doubt gave up unread (``NodeAdoption._adopt``: not adoptable,
     their orders no longer open, maybe because they landed before the start), each marked as
     its receipt says once the chain is proven ours ("mined"/"failed"; "dropped" when it has
     none). review74a: one that landed before the start ended "dropped", its row saying it
@@ -240,7 +220,7 @@ class Reconcile:
                         continue
                     log.warning("pending settlement %s could not be sent again: %s", s.tx_hash, e)
                     await self.lane.store.set_settlement_status(s.tx_hash, "dropped")
-                    self.lane.give_up(s.tx_hash)  # (if it lands, the watcher applies it)
+                    self.lane.give_up(s.tx_hash, alone)  # (if it lands, the watcher applies it)
                     continue
             else:
                 try:  # (an answer that is no receipt: a broken or hostile endpoint's)
@@ -354,8 +334,10 @@ class Reconcile:
         """Whether a row below ``row`` left to land (pooled, adopted) may pay a maker of it
         what it sells there (``unsettled.pays``). Not one whose receipt answer did not read
         (``left``: most likely mined, its effect in the latest block already; review82a: a row
-        above it that reverts for good was sent, mined and reverted, paid)."""
-        below = [r for r in self.pooled if r.nonce < row.nonce]
+        above it that reverts for good was sent, mined and reverted, paid), nor one whose
+        nonce a transfer of nothing was sent to take (``filled``: ``replace_pooled``'s, kept
+        pending since 82f9933c; settle83: the row above was sent, reverted behind it, paid)."""
+        below = [r for r in self.pooled if r.nonce < row.nonce and r.nonce not in self.filled]
         return any(pays(r, row) for r in below)
 
     async def _gone(self, row: StoredSettlement) -> str | None:

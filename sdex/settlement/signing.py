@@ -252,7 +252,7 @@ class SigningLane:
                 self._nonce_view, self._nonce_undos = view, self.undos
             if self.sender.next_nonce is None:
                 await self._sends_ended()
-                self.sender.learn_nonce(self._past_adopted(await self._count()))
+                self.sender.learn_nonce(self._past_adopted(await self._count(), view))
                 continue  # (the view asked again after these awaits)
             with self.sender.lock:  # (forgotten meanwhile: read again, never on the loop)
                 if self.sender.next_nonce is not None:
@@ -266,15 +266,24 @@ class SigningLane:
             self._adopted_at = {}
         self._adopted_at[tx.tx_hash] = tx.nonce
 
-    def _past_adopted(self, count: int) -> int:
-        """The lane's next nonce: the chain's pending ``count``, or one past each row a start
-        adopted that is still in flight if higher. doubt82: Hardhat's pending count leaves
-        out a pooled transaction whose fee cap is below the next block's base fee; the lane
-        signed its next settlement at an adopted row's nonce, refused as underpriced, and
-        the cancel then sent at that nonce could displace the adopted settlement."""
+    def _past_adopted(self, count: int, view: ChainView | None) -> int:
+        """The lane's next nonce: the chain's pending ``count`` (read in ``view``), or one
+        past each row a start adopted that is still in flight in ``view`` if higher.
+        doubt82: Hardhat's pending count leaves out a pooled transaction whose fee cap is
+        below the next block's base fee; the lane signed its next settlement at an adopted
+        row's nonce, refused as underpriced, and the cancel then sent at that nonce could
+        displace the adopted settlement. A row adopted in another view (a reset since: it
+        stays in flight till its wait finds the chain replaced) is left out for good, as
+        ``_count`` leaves it (doubt83: the lane signed past its nonce on the new chain,
+        "nonce too high" on Hardhat, pooled behind a gap nobody fills elsewhere)."""
         if not (at := self._adopted_at):
             return count
-        self._adopted_at = at = {t: n for t, n in at.items() if t in self.in_flight}
+        views, flying = self.signed_views, self.in_flight
+        self._adopted_at = at = {
+            t: n
+            for t, n in at.items()
+            if t in flying and (not (v := views.get(t, (None,))[0]) or v == view)
+        }
         return max(count, *(n + 1 for n in at.values())) if at else count
 
     async def _count(self) -> int:

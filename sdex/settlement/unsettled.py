@@ -180,7 +180,7 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
     except Exception as e:  # (it lands as it is: the operator pays its revert, as before)
         log.warning("pooled settlement %s (%s) not replaced: %s", row.tx_hash, why, e)
         return False
-    lane.withheld_cancels += 1
+    lane.withheld[row.tx_hash] = f"not sent again ({why})"  # (counted once its nonce is taken)
     log.warning("pooled settlement %s (%s) replaced at its nonce %d by %s, a transfer of "
                 "nothing", row.tx_hash, why, row.nonce, got.tx_hash)  # fmt: skip
     return True

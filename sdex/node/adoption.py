@@ -1,0 +1,139 @@
+"""Settlements a previous run left pooled, adopted at the start once the orders are loaded
+(``_adopt``: held in flight in the book, ``sdex.settlement.adopt``), or given up; the one-shot
+orders the restart closed whose adopted match the settler confirms on one side
+(``_one_side``). ``sdex.node.settle`` builds on it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+
+from sdex.book.errors import BookError
+from sdex.chain.rpc import quantity
+from sdex.matching.match import Match, MatchResult
+from sdex.model import MatchOutcome, OrderStatus
+from sdex.node.diaghold import NodeHolds
+from sdex.node.rejudge import restart_reasons
+from sdex.order import SignedOrder
+from sdex.settlement.adopt import adopted_matches, pooled_tx
+from sdex.settlement.rowreceipt import landed, record_landed
+from sdex.storesettle import StoredSettlement
+
+log = logging.getLogger("sdex.node")
+
+
+class NodeAdoption(NodeHolds):
+    """A start's adoption of the pooled settlements a previous run left (``_adopt``)."""
+
+    _restart_takers: AbstractSet[bytes] = frozenset()
+    """One-shot orders the restart closed whose pooled settlement it adopted (``_adopt``)."""
+    _unread: Mapping[str, int] = {}
+    """Pooled settlements adopted in a doubt, their receipt unread, and the block the start
+    loaded their orders at (``_adopt``; ``counted_at_start``)."""
+    _unmarked: tuple[str, ...] = ()
+    """Pooled settlements given up unread in a doubt, their rows dropped till marked as their
+    receipts say (``_not_adopted``, ``mark_unread``)."""
+
+    async def _adopt(self, pooled: list[StoredSettlement], at: int | None = None) -> None:
+        """(At the start, the orders loaded) Settlements a previous run left in a pool the
+        chain is not told to mine (``sdex.settlement.reconcile``): each adopted into the
+        lane, its matches held in flight (``sdex.settlement.adopt``), so its orders are not
+        matched again behind it; one that cannot be is given up as before (if it lands,
+        the watcher applies it). Each one's receipt is read first, after the head (nothing
+        awaited after it): one that landed at or below that head may be in the filled
+        amounts the orders were loaded with, so it is not adopted, its row marked as its
+        receipt says (review66: held again on top of its own fill, then applied again
+        from its receipt, both orders showed filled in full while the chain filled half);
+        one that landed above it is in none of them, and is adopted (its receipt applied
+        once by the settler). While the chain's identity is in doubt none is read (another
+        chain's "reverted" failed a sound one, its orders settled again: doubt80): each is
+        adopted, the mirror's head kept as the block its orders were loaded at, and judged
+        so once its receipt is taken (``counted_at_start``: not applied twice), the head not
+        asked (doubt81: maybe another chain's); so is one whose receipt read failed, and each
+        when the head read failed and the mirror has one (review81, doubt81: given up, its
+        orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b.
+        ``at``: the block the orders were loaded at, read at it (a start's hold, doubt83: not
+        asked); a doubt with no head of ours holds the start till it ends (``_start_holds``)."""
+        if not pooled:
+            return
+        doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
+        loaded: int | None = at
+        if at is None and doubt() and saved is not None:
+            loaded = saved.number  # (the mirror's: ours; nothing asked of a chain in doubt)
+        elif at is None:
+            try:
+                loaded = quantity(await self.settler.receipts.call("eth_blockNumber"))
+            except Exception as e:  # (none saved: no row is adopted, each may be counted)
+                loaded = None if saved is None else saved.number  # (review81: as loaded there)
+                unread_all = saved is not None
+                log.warning("the chain's head not read: pooled settlements %s: %s",
+                            "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
+        for row in pooled:
+            if loaded is None:  # (unread: it may have landed; not held twice)
+                self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
+                continue
+            earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
+            unread, got = bool(doubt()) or unread_all or bool(earlier), None
+            try:
+                got = None if unread else await landed(self.settler, row.tx_hash)
+            except Exception as e:  # (review81: given up, its orders were matched again)
+                log.warning("pending settlement %s: receipt not read (%s): adopted unread",
+                            row.tx_hash, e)  # fmt: skip
+                unread = True
+            if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
+                got, head = None, self.mirror.head
+                at = loaded if head is None else head.number  # (the mirror's: ours)
+                self._unread = {**self._unread, **{t.tx_hash: at for t in (*earlier, row)}}
+            if got is not None and got.block_number <= loaded:
+                log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
+                await record_landed(self.settler, row.tx_hash, got)
+                continue
+            try:
+                signed = pooled_tx(row)
+                matches = adopted_matches(
+                    signed, row.pairs, self.book, self.domain, self._closed_at_restart
+                )
+            except (ValueError, BookError) as e:
+                self._not_adopted(row, e, unread=row.tx_hash in self._unread)
+                continue
+            if closed := {m.incoming.hash for m in matches if m.incoming.hash not in self.book}:
+                # settle65: a one-shot order closed at the restart, out of the book: its fill
+                # counted when the block comes (the watcher's way for a given-up one's:
+                # ``_remined``, up to the chain's filled amount), its resting side confirmed
+                # by the settler alone (``_one_side``)
+                self._restart_takers = self._restart_takers | closed
+                earlier = self.settler.replaced_rows.get(signed.tx_hash, ())  # (any may land)
+                self.settler.given_up.update(t.tx_hash.lower() for t in (*earlier, signed))
+            # (its orders moved: stored and published as at a match; the outcome unread)
+            held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
+            self.registry.matched(held)
+            self.settler.adopt(signed, matches)
+
+    def _closed_at_restart(self, order_hash: bytes) -> tuple[SignedOrder, int] | None:
+        """A one-shot order the restart closed (it never rests: ``restart_reason``), its
+        signed order and the filled amount it was loaded with; None for any other."""
+        rec = self.records.get(order_hash)
+        if rec is None or rec.status is not OrderStatus.REMOVED:
+            return None
+        return (rec.signed, rec.filled) if rec.reason in restart_reasons(rec.tif) else None
+
+    def _one_side(self, m: Match) -> bool:
+        """Whether ``m`` is an adopted match whose incoming order the restart closed: the
+        book holds its resting side alone (``_adopt``)."""
+        return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
+
+    def _not_adopted(self, row: StoredSettlement, why: Exception, unread: bool = False) -> None:
+        """``row`` given up as before adoption (if it lands, the watcher applies it), and the
+        rows signed before it at its nonce (doubt81): dropped at once, never sent again
+        (review81: a stop in a doubt left them pending, the next start sent them, reverted,
+        paid); ``unread`` (in a doubt): marked as their receipts say once the chain is
+        proven (``mark_unread``)."""
+        log.warning("pending settlement %s not adopted (given up): %s", row.tx_hash, why)
+        s = self.settler
+        s.unsent_at.pop(row.tx_hash, None)
+        for tx_hash in (*(t.tx_hash for t in s.replaced_rows.pop(row.tx_hash, ())), row.tx_hash):
+            self.store.set_settlement_status(tx_hash, "dropped", urgent=True)
+            if unread:
+                self._unmarked = (*self._unmarked, tx_hash)
+            s.give_up(tx_hash)
