@@ -77,7 +77,8 @@ class ChainDoubt:
         self.at: tuple[int, str] | None = None
         """The block the last such answer was of and our hash there (None: no block, e.g. a
         chain id; the deployment block is read instead): read again at each poll that finds
-        our head unchanged while in doubt (``Watcher._ours_again``)."""
+        our head unchanged while in doubt (``sdex.watch.fork.ours_again``, on a connection of
+        its own: ``Watcher._apart``)."""
         self.changed: Callable[[], None] = lambda: None
         self.wake = asyncio.Event()
         """Set each time ``held`` turns from "" to a reason or back (as ``changed`` is

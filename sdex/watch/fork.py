@@ -312,8 +312,12 @@ async def ours_again(rpc: AsyncRpc, m: Mirror, deployed: tuple[int, str]) -> boo
     its own: whether our hash (evidence of our chain: ``ChainDoubt.through``). Another hash
     there says the doubt again; no answer, an error or a null proves nothing (doubt78: a
     backend stuck at our head, read as the chain's latest, lifted the doubt while another
-    still answered another hash there)."""
+    still answered another hash there). Our hash there is the mirror's block's now, if it
+    keeps one (watch84: a reorg applied since replaced the block the doubt was said of,
+    and its old hash, read again each poll, said the doubt again for as long as the chain
+    stayed idle: matching held for good)."""
     number, ours = m.doubt.at or deployed
+    ours = next((b.header.hash for b in m.blocks if b.header.number == number), ours)
     try:
         got = await _hash_at(rpc, number)
     except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:

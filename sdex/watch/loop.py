@@ -321,8 +321,10 @@ class PollLoop:
             return  # (a feed caught in a lie: not listened to for a while, sign79)
         self._notified = header
         self._new_head.set()
-        if header is not None:
-            self.unapplied.announced(header.number)
+        if header is not None:  # (another block than ours there, nor the chain's last word)
+            ours, said = self._kept_at(header.number), self.feed.polled
+            told = said is not None and (said.number, said.hash) == (header.number, header.hash)
+            self.unapplied.announced(header.number, ours not in (None, header.hash) and not told)
             self.mirror.announced.announce(header.hash, header.base_fee, header.number)
 
     def _receipt_came(self) -> None:

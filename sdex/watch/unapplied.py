@@ -94,17 +94,30 @@ class Unapplied:
         orders were judged from the replaced branch's mirror, and with the catch-up's polls
         failing past ``BOUND`` the settler signed on that book (paid reverts). The API's
         answers are the replaced head's till then too: ``/health`` says so."""
+        self.start_gap: int | None = None
+        """The chain's head as a start read it, past the saved head the book is at
+        (``behind_at_start``), till the node applies up to it (``caught_up``; a poll's lower
+        latest lowers it): signing held meanwhile, with no ``BOUND``. watch84: each such
+        block held ``BOUND`` from the node's readiness, and a catch-up whose reads failed
+        longer than that had the node sign on the saved head's book, behind blocks the
+        chain has and the node never read (fills, cancels, funds moved while it was down:
+        paid reverts). ``BOUND`` is for a running watcher's flaps; a start has read none of
+        them. ``/health`` says so while the catch-up fails."""
         self._since: float | None = None  # (the hold a signing met: since when; None: none)
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
         self._waiters: list[asyncio.Future[None]] = []  # (``settled``'s, woken by ``ended``)
 
-    def announced(self, number: int) -> None:
+    def announced(self, number: int, branch: bool = False) -> None:
         """A newHeads announcement of block ``number`` (``saw``): late when the chain's own
         word told of it first (``told``), and then no announcement makes the head fresh for
         ``LATE`` seconds. watch82: a feed that announced each block late had each
         announcement count as the head heard, and a send within ``HEAD_FRESH`` of it asked
-        nothing while a newer block (a cancel, mined, not announced yet) was the chain's."""
-        if number <= self.told:
+        nothing while a newer block (a cancel, mined, not announced yet) was the chain's.
+        ``branch``: another block than the one the node keeps at ``number`` (a reorg's new
+        branch, ``PollLoop._on_head``), which no word told of: on time (watch84: after each
+        reorg to a branch no longer than the old, its first announcement counted late, a
+        minute of extra head checks)."""
+        if number <= self.told and not branch:
             self.late += 1
             self._late_at = time.monotonic()
         self.saw(number, feed=True)
@@ -124,6 +137,8 @@ class Unapplied:
             self.told = max(self.told, number)
         if (polled or number > last) and (not feed or self.on_time()):
             self.heard = time.monotonic()  # (review80: an old head again is no news of it)
+        if polled and self.start_gap is not None:  # (the chain went back, or lags: watch84)
+            self.start_gap = min(self.start_gap, number) if number > self.applied else None
         if polled:
             while known and known[-1][0] > number:
                 known.pop()
@@ -157,6 +172,14 @@ class Unapplied:
             self.replacing = number if self.replacing is None else min(self.replacing, number)
             self.saw(number)
 
+    def behind_at_start(self, latest: int) -> None:
+        """(A start whose book is at its saved head, ``applied``) The chain's head read as
+        ``latest`` (``saw``): past the saved head, signing is held till it is applied
+        (``start_gap``)."""
+        self.saw(latest)
+        if latest > self.applied >= 0:
+            self.start_gap = latest
+
     def ours_again(self, head: int) -> None:
         """The block ``replacing`` names is ours after all, the chain's latest our ``head``
         (proven by ``AGREE`` polls in a row that found it unchanged and read the block as
@@ -180,6 +203,8 @@ class Unapplied:
             self.told = number
         self.applied = number
         self.unwinding = None  # (applied since the start's proof: undone, or ours again)
+        if self.start_gap is not None and (number >= self.start_gap or back):
+            self.start_gap = None  # (caught up; or brought back: a running watcher's rules)
         if self.replacing is not None and self.replacing <= number:
             self.replacing = None
         known = self.known
@@ -223,8 +248,9 @@ class Unapplied:
     def _held(self, upto: int | None = None) -> bool:
         """Whether such a block is known (at or below ``upto``, if given), for less than
         ``BOUND`` (then logged once), or the start's replaced head is not undone yet
-        (``unwinding``: no bound)."""
-        if self.unwinding is not None:
+        (``unwinding``: no bound), or a start behind the chain has not caught up
+        (``start_gap``: no bound)."""
+        if self.unwinding is not None or self.start_gap is not None:
             return True
         if not self.known or (oldest := self._oldest(upto)) is None:
             return False
@@ -297,4 +323,5 @@ class Unapplied:
             "replacedDisproven": self.disproven,
             "lateAnnouncements": self.late,
             "startUnwind": self.unwinding,
+            "startGap": self.start_gap,
         }

@@ -21,7 +21,7 @@ transaction: a block is never marked processed before its changes are in the boo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
@@ -163,9 +163,9 @@ class Watcher(Follower):
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
-            if m.doubt.why:  # (our head alone is no evidence: doubt78)
+            if m.doubt.why:  # (our head alone is no evidence: doubt78; apart: watch84)
                 deployed = (self.start_block, self.identity.deploy_block_hash)
-                self.proved = await ours_again(self.rpc, m, deployed)
+                self.proved = await self._apart(lambda rpc: ours_again(rpc, m, deployed))
             if m.head is not None:  # (a flap's mark: ours after all?)
                 await self._unreplaced(m.head, agreed)
             return False
@@ -260,7 +260,7 @@ class Watcher(Follower):
             u.caught_up(head.number)  # (watch80: held ``BOUND`` after each idle restart)
             return
         ours = head.hash if mark == head.number else self._kept_at(mark)
-        if ours is None or not await self._ours_apart(mark, ours):
+        if ours is None or not await self._apart(lambda rpc: still_ours(rpc, mark, ours)):
             return
         polls = agreed[1] + 1 if agreed[0] == mark else 1
         if polls < AGREE:
@@ -269,15 +269,16 @@ class Watcher(Follower):
         log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
         u.ours_again(head.number)
 
-    async def _ours_apart(self, number: int, ours: str) -> bool:
-        """Whether the chain's block ``number`` is ours (``still_ours``), read on a
-        connection of its own, opened for this read and closed after it: review82b, the
-        polls' kept-alive connections, which a sticky balancer pins to one backend, had a
-        stale one answer every read of ``AGREE`` polls, a reorg's mark cleared. Bounded by
-        ``stall`` (no answer proves nothing); its calls counted with the watcher's."""
+    async def _apart(self, read: Callable[[AsyncRpc], Awaitable[bool]]) -> bool:
+        """``read`` (whether a block read again is ours: a reorg mark's, ``still_ours``; a
+        doubt's, ``ours_again``) made on a connection of its own, opened for it and closed
+        after it: review82b, the polls' kept-alive connections, which a sticky balancer pins
+        to one backend, had a stale one answer every read of ``AGREE`` polls, a reorg's
+        mark cleared; watch84, a doubt lifted so too. Bounded by ``stall`` (no answer
+        proves nothing); its calls counted with the watcher's."""
         apart = AsyncRpc(self.rpc.url, timeout=self.stall, connections=1)
         try:
-            return await still_ours(apart, number, ours)
+            return await read(apart)
         finally:
             await apart.close()
             self.rpc.calls.update(apart.calls)
@@ -317,7 +318,9 @@ class Watcher(Follower):
             else:
                 if not gone:  # (the orders judged from the saved mirror: at its head)
                     self.unapplied.caught_up(h.number)
-                self.unapplied.saw(latest)
+                    self.unapplied.behind_at_start(latest)  # (held till applied: watch84)
+                else:
+                    self.unapplied.saw(latest)
             self.resumed = latest - h.number <= CATCH_UP_BLOCKS
 
     def _fail(self, status: str, problem: str, backoff: float) -> float:
@@ -328,6 +331,11 @@ class Watcher(Follower):
             problem += (f"; the saved head {n} was replaced on the chain while the node was "
                         f"down: orders and the book are as at it till it is undone, and no "
                         f"settlement is signed meanwhile")  # fmt: skip
+        elif (top := self.unapplied.start_gap) is not None:
+            problem += (f"; the node started at block {self.unapplied.applied}, behind the "
+                        f"chain's block {top}: orders and the book are as at it till the "
+                        f"blocks since are applied, and no settlement is signed "
+                        f"meanwhile")  # fmt: skip
         return super()._fail(status, problem, backoff)
 
     async def catch_up(self, polls: int = 3) -> None:
