@@ -35,7 +35,7 @@ from sdex.gossip.client import PeerClient
 from sdex.gossip.gate import PEER_LIMITER_KEY
 from sdex.gossip.metered import INTAKE_SHARE
 from tests.p2putil import MemoryNode, order, serve_gossip
-from tests.test_flood80_copies import BATCH, BURST, DEAR, LIMIT, RATE, Held, push, until
+from tests.pushrace import BATCH, BURST, DEAR, LIMIT, RATE, Held, push, until
 
 PRICE = DEAR * RATE / INTAKE_SHARE
 """Tokens an order checked in full costs its pusher at least (its ``DEAR`` of wall time)."""
