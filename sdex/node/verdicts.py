@@ -327,8 +327,9 @@ class NodeVerdicts(NodeReadPast):
         moved meanwhile (its block's apply reads them), or the read failed: they stay on the
         list, read with the next block or settlement. Those evicted from memory (closed,
         past their grace) are held again for it (recheck81: skipped, a bitmap order's
-        recheck, which the mirror never judges, waited till some other look loaded it). A
-        read failing each time backs off, its orders put behind the others
+        recheck, which the mirror never judges, waited till some other look loaded it); not
+        those whose look (``Rechecks.look``) the mirror judges now (recheck84: the walk loads
+        them). A read failing each time backs off, its orders put behind the others
         (``Rechecks.backoff``, ``later``: recheck83)."""
         backoff = self._recheck.backoff
         if not backoff.due():  # (failing: this chance passes, ``ReadBackoff``)
