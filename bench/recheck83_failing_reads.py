@@ -8,9 +8,12 @@ them is ever judgeable. Then
 recheck's pass it started through).
 
 Reported: the loop thread's CPU per block (median, max and sum over the blocks: the recheck's
-read tries and walks of the waiting orders, and the block's own apply), its longest turn, and
-the ``getOrderStates`` calls the proxy failed. Run it with the tree to measure on
-``PYTHONPATH`` (old and new alternated by the caller, each its own devnet).
+read tries and walks of the waiting orders, and the block's own apply), its longest turn, the
+``getOrderStates`` calls the proxy failed, and the orders loaded back from the store
+(``registry.lookups``). ``--grace S`` (recheck84): the node's ``closed_grace``, so the closed
+records leave memory between the blocks (the default, 10 s, lets a run see it once or not).
+Run it from the tree to measure (``bench/http_modes.py`` puts its own tree first on
+``sys.path``; old and new alternated by the caller, each its own devnet).
 
 Run: PYTHONPATH=$PWD .venv/bin/python bench/recheck83_failing_reads.py [--orders N] [--blocks B]
 """
@@ -49,7 +52,7 @@ async def run(cfg: Any, upstream: str, blocks: int, failed: Any) -> dict[str, An
     turns: list[float] = []
     async with serve(cfg) as node:
         due_at_start = len(node._recheck)
-        reads_at_start = failed.failed
+        reads_at_start, loads_at_start = failed.failed, node.registry.lookups
         for _ in range(blocks):
             cpus: list[float] = []
             ticker = asyncio.create_task(spin(cpus))
@@ -65,7 +68,7 @@ async def run(cfg: Any, upstream: str, blocks: int, failed: Any) -> dict[str, An
             ticker.cancel()
             per.append(sum(cpus))
             turns.append(max(cpus, default=0.0))
-        due_at_end = len(node._recheck)
+        due_at_end, loads_at_end = len(node._recheck), node.registry.lookups
     ms = sorted(round(p * 1000, 1) for p in per)
     return {
         "due_at_start": due_at_start,
@@ -76,6 +79,7 @@ async def run(cfg: Any, upstream: str, blocks: int, failed: Any) -> dict[str, An
         "cpu_ms_all_blocks": round(sum(per) * 1000, 1),
         "turn_max_ms": round(max(turns) * 1000, 1),
         "reads_failed_during_blocks": failed.failed - reads_at_start,
+        "store_loads_during_blocks": loads_at_end - loads_at_start,
         "loadavg": os.getloadavg()[0],
     }
 
@@ -84,6 +88,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--orders", type=int, default=50_000)
     ap.add_argument("--blocks", type=int, default=32)
+    ap.add_argument("--grace", type=float, default=None, help="the node's closed_grace (s)")
     args = ap.parse_args()
     with devnet_node("sdex-recheck83-") as (_, signer, cfg):
         asyncio.run(serve_once(cfg))  # (the store made, empty: its schema and identity)
@@ -94,9 +99,10 @@ def main() -> None:
         mark(cfg.db, True)
         with failing_state_reads(cfg.rpc) as (url, failed):
             failed.on.set()
-            out = asyncio.run(run(replace(cfg, rpc=url), cfg.rpc, args.blocks, failed))
+            grace = {} if args.grace is None else {"closed_grace": args.grace}
+            out = asyncio.run(run(replace(cfg, rpc=url, **grace), cfg.rpc, args.blocks, failed))
     tree = str(Path(sdex.__file__).parent.parent)
-    print(json.dumps({"tree": tree, "orders": args.orders, **out}), flush=True)
+    print(json.dumps({"tree": tree, "orders": args.orders, "grace": args.grace, **out}), flush=True)
 
 
 if __name__ == "__main__":

@@ -119,9 +119,9 @@ async def test_a_recheck_read_failing_each_time_backs_off_and_every_order_is_jud
     walked = Counter[str]()
     waits = Rechecks.waits
 
-    def counted(self: Rechecks, h: bytes) -> None:
+    def counted(self: Rechecks, h: bytes, signed: SignedOrder | None = None) -> None:
         walked["waits"] += 1
-        waits(self, h)
+        waits(self, h, signed)
 
     monkeypatch.setattr(Rechecks, "waits", counted)
     cfg = node_config(c, tmp_path / "n.db")

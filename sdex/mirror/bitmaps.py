@@ -28,12 +28,18 @@ import json
 from collections.abc import Iterable
 
 from sdex.jsonio import STORED_BYTES
+from sdex.order import BITMAP_NONCE_LIMIT, BITMAP_SALT_TAG
 
 MAX_KNOWN = 1_000_000
 """Bitmap orders' salts kept (hash -> (maker, nonce)), oldest forgotten first: ~320 bytes
 each with its key (measured, review31)."""
 MAX_TAINTED = 100_000
 """Makers (and (maker, nonce) pairs) remembered as touched before giving up on all."""
+
+
+def bitmap_nonce(salt: int) -> int:
+    """A bitmap order's nonce (its salt tagged ``BITMAP_SALT_TAG``), -1 for any other."""
+    return salt % BITMAP_NONCE_LIMIT if salt >> 192 == BITMAP_SALT_TAG else -1
 
 
 class BitmapWatch:

@@ -20,12 +20,13 @@ changed (an undo list), so a reorg is undone exactly back to the fork point.
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 
 from sdex.chain import Exchange, Log, OrderState, OrderStatus
 from sdex.chain.headsignal import HeadSignal
-from sdex.mirror.bitmaps import BitmapWatch
+from sdex.mirror.bitmaps import BitmapWatch, bitmap_nonce
 from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.doubt import ChainDoubt
@@ -34,8 +35,6 @@ from sdex.mirror.noted import APPROVAL, OwnNotes
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, named_in_data
 from sdex.mirror.sigcache import SigCache
 from sdex.order import (
-    BITMAP_NONCE_LIMIT,
-    BITMAP_SALT_TAG,
     UINT256_MAX,
     ZERO_ADDRESS,
     SignedOrder,
@@ -48,6 +47,17 @@ ZERO_WORD_HEAD = bytes(12)
 """The first 12 bytes of a topic that holds an address (an ABI word of one)."""
 MAX_LATER = 10_000
 """Reads made during the replay the mirror holds until it passes their block (``later``)."""
+
+
+Look = tuple[str, str, int]
+"""What the mirror needs to say whether it can judge an order (``Mirror.knows``): its maker,
+its maker token, its bitmap nonce (-1: not a bitmap order). ``look_of``."""
+
+
+def look_of(signed: SignedOrder) -> Look:
+    """``signed``'s ``Look`` (its strings interned: a long list's makers and tokens shared)."""
+    o = signed.order
+    return sys.intern(o.maker), sys.intern(o.maker_token), bitmap_nonce(o.salt)
 
 
 class Mirror(OwnNotes):
@@ -347,8 +357,8 @@ class Mirror(OwnNotes):
         """Take an account's funds from a chain read (``getOrderStates``) made when the
         mirror's head was ``read_at``, unless a block applied since touched them."""
         o = signed.order
-        if o.salt >> 192 == BITMAP_SALT_TAG:  # (a later fill of it: its nonce alone moved)
-            self.bitmaps.know(signed.hash, o.maker, o.salt % BITMAP_NONCE_LIMIT)
+        if (nonce := bitmap_nonce(o.salt)) >= 0:  # (a later fill of it: its nonce alone moved)
+            self.bitmaps.know(signed.hash, o.maker, nonce)
         account = (o.maker, o.maker_token)
         if account not in self.funds and not self.touched_since(account, read_at):
             self._learned(account, state.maker_balance, state.maker_allowance)
@@ -406,17 +416,10 @@ class Mirror(OwnNotes):
         funds are not known yet (a first-seen account: one chain read), or its fill state
         (a saved row that was unreadable: ``OrderMarks.unknown``; a bitmap order's whose nonce
         may have moved: ``sdex.mirror.bitmaps``)."""
-        o = signed.order
-        # a bitmap order shares its state with its maker's orders of its nonce: one of them
-        # filled may have moved it, unseen (attack29). Its salt known from here on (first)
-        if o.salt >> 192 == BITMAP_SALT_TAG and not self.bitmaps.judgeable(
-            signed.hash, o.maker, o.salt % BITMAP_NONCE_LIMIT
-        ):
+        o, h = signed.order, signed.hash
+        f, head = self._funds_of(h, o.maker, o.maker_token, bitmap_nonce(o.salt)), self.head
+        if f is None or head is None:  # (no head: ``_funds_of``'s None too)
             return None
-        f = self.funds.get((o.maker, o.maker_token))
-        if f is None or self.head is None:
-            return None
-        h = signed.hash
         filled, cancelled = self.marks.get(h)
         if h in self.marks.unknown:  # (its saved row was unreadable: the chain's word)
             return None
@@ -426,11 +429,32 @@ class Mirror(OwnNotes):
             status = OrderStatus.CANCELLED
         elif filled == o.maker_amount:
             status = OrderStatus.FILLED
-        elif self.head.timestamp >= o.expiry:
+        elif head.timestamp >= o.expiry:
             status = OrderStatus.EXPIRED
         else:
             status = OrderStatus.FILLABLE
         return OrderState(h, status, filled, signature_valid, f[0], f[1])
+
+    def knows(self, order_hash: bytes, look: Look) -> bool:
+        """Whether ``state`` of the order ``look_of`` described is not None, without the
+        order (recheck84: the orders due a recheck that wait for the chain's word are looked
+        at with no record loaded back from the store)."""
+        if self._funds_of(order_hash, *look) is None:
+            return False
+        self.marks.get(order_hash)  # (as ``state``: its saved row, read, may be unreadable)
+        return order_hash not in self.marks.unknown
+
+    def _funds_of(
+        self, order_hash: bytes, maker: str, maker_token: str, nonce: int
+    ) -> tuple[int, int] | None:
+        """The maker's funds, None if not known yet, without a head, or for a bitmap order
+        the mirror may not judge (``nonce``: a bitmap order's, -1 for the others)."""
+        # a bitmap order shares its state with its maker's orders of its nonce: one of them
+        # filled may have moved it, unseen (attack29). Its salt known from here on (first)
+        if nonce >= 0 and not self.bitmaps.judgeable(order_hash, maker, nonce):
+            return None
+        f = self.funds.get((maker, maker_token))
+        return None if self.head is None else f
 
     def take_dirty(
         self,

@@ -433,6 +433,7 @@ class Node(NodeStartChain):
                 self._prune_rest = time.monotonic() + PRUNE_REST
             held = self.registry.records
             evicted = sum(1 for h in gone if bytes.fromhex(h[2:]) not in held)
+            self._recheck.unseen(bytes.fromhex(h[2:]) for h in gone)  # (a walk drops them)
             self.registry.stored_only = max(0, self.registry.stored_only - evicted)
             if not gone:
                 return

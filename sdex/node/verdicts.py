@@ -181,7 +181,7 @@ class NodeVerdicts(NodeReadPast):
     def _recheck_part(self, hashes: Iterable[bytes], read: Mapping[bytes, OrderState]) -> bool:
         """``_recheck_settled`` of ``hashes`` (due a recheck): whether one was judged."""
         ahead, _ = self.mirror.ahead()
-        due, judged = self._recheck, False
+        due, judged, knows = self._recheck, False, self.mirror.knows
         at = self.mirror.head.number if self.mirror.head is not None else -1
         for h in hashes:
             if h not in due:  # (judged since the part was taken)
@@ -193,9 +193,13 @@ class NodeVerdicts(NodeReadPast):
                 if (rec := self.records.get(h)) is not None:
                     self._filled_ahead(rec.signed)
                 continue
+            rec, look = self.records.get(h), due.look(h)
+            if rec is None and look is not None and h not in read and not knows(h, look):
+                due.waits(h)  # (evicted, waiting still: not loaded back to find it so, recheck84)
+                continue
             # (left63: looked up only now, and back from the store if evicted: a closed
             # one past its grace while its block was ahead kept the book's filled amount)
-            rec = self.registry.load(h)
+            rec = rec if rec is not None else self.registry.load(h)
             if rec is None:
                 due.discard(h)
                 continue
@@ -203,7 +207,7 @@ class NodeVerdicts(NodeReadPast):
             if state is not None and self._read_past_mirror(h):
                 continue  # (its close read the chain past the mirror: judged once there)
             if state is None and (state := read.get(h)) is None:
-                due.waits(h)  # (read with the next block or settlement: ``_read_rechecks``)
+                due.waits(h, rec.signed)  # (read with the next block or settlement)
                 continue
             due.discard(h)
             self._judged_at(h, at if h not in read else self._word_block(None))
@@ -323,13 +327,15 @@ class NodeVerdicts(NodeReadPast):
         moved meanwhile (its block's apply reads them), or the read failed: they stay on the
         list, read with the next block or settlement. Those evicted from memory (closed,
         past their grace) are held again for it (recheck81: skipped, a bitmap order's
-        recheck, which the mirror never judges, waited till some other look loaded it). A
-        read failing each time backs off, its orders put behind the others
+        recheck, which the mirror never judges, waited till some other look loaded it); not
+        those whose look (``Rechecks.look``) the mirror judges now (recheck84: the walk loads
+        them). A read failing each time backs off, its orders put behind the others
         (``Rechecks.backoff``, ``later``: recheck83)."""
         backoff = self._recheck.backoff
         if not backoff.due():  # (failing: this chance passes, ``ReadBackoff``)
             return NO_STATES
         ahead, _ = self.mirror.ahead()
+        knows = self.mirror.knows
         due: list[SignedOrder] = []
         evicted: list[bytes] = []
         for k, h in enumerate(list(self._recheck)):  # (a copy: the list moves at an await)
@@ -339,7 +345,8 @@ class NodeVerdicts(NodeReadPast):
             if (st is not None and st.pending) or h in ahead:
                 continue
             if (rec := self.records.get(h)) is None:
-                if len(evicted) < RECHECK_READS:
+                look = self._recheck.look(h)  # (one the mirror judges now: not read)
+                if len(evicted) < RECHECK_READS and (look is None or not knows(h, look)):
                     evicted.append(h)  # (back from the store below, if the read has room)
                 continue
             if self.mirror.state(rec.signed) is None:
@@ -351,6 +358,8 @@ class NodeVerdicts(NodeReadPast):
             ahead, _ = self.mirror.ahead()
             for h in evicted:
                 rec, st = self.records.get(h), self.book.get(h)
+                if rec is None:  # (its row gone: the next walk loads it, takes it off)
+                    self._recheck.unseen((h,))
                 if rec is None or h not in self._recheck or h in ahead:
                     continue
                 if st is not None and st.pending:
