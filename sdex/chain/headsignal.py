@@ -73,6 +73,8 @@ class HeadSignal:
     ) -> None:
         """A head announced (block ``number``; -1: not told, its fee not used)."""
         bound = "within" if base_fee is None else self.bound(number, base_fee)
+        if bound == "outside" and self.confirms(number, base_fee):
+            bound = "within"
         if bound == "within":
             self.saw(base_fee)
         else:
@@ -128,6 +130,15 @@ class HeadSignal:
             f"baseFeePerGas {fee} of block {number} is past EIP-1559's bounds of {last} at"
             f" block {at}: read again"
         )
+
+    def confirms(self, number: int, fee: int | None) -> bool:
+        """Whether an announced ``fee`` (block ``number``'s) is within EIP-1559's bounds of
+        the fee read past the bounds (``_suspect``): the chain's announcements agree with
+        that read, now believed (the bound of the next ones)."""
+        if fee is None or self._suspect is None or within(self._suspect, number, fee) != "within":
+            return False
+        self.read_fee, self._suspect = self._suspect, None
+        return True
 
     def read_block(self, raw: object) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
