@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import rlp
 
+from sdex.chain.headsignal import HeadSignal
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import MAX_BASE_FEE
 from tests.conftest import Chain
@@ -115,3 +116,36 @@ async def test_an_odd_base_fee_is_not_signed_with(chain: Chain, tmp_path: Path, 
             fees = health["chainMirror"]["baseFee"]
             assert fees["readUntrusted"] >= 1, fees
             assert "baseFeePerGas" in fees["lastUntrusted"], fees
+
+
+GWEI = 10**9
+READS = [  # (reads: (block, fee) in turn; whether each is believed)
+    ("within an eighth", [(10, GWEI), (11, GWEI * 9 // 8)], [True, True]),
+    ("above the ceiling", [(10, GWEI), (11, MAX_BASE_FEE + 1)], [True, False]),
+    ("the ceiling at the first read", [(10, 2**200)], [False]),
+    ("a jump, read again", [(10, GWEI), (11, 50 * GWEI), (11, 50 * GWEI)], [True, False, True]),
+    ("a jump each read", [(10, GWEI), (11, 50 * GWEI), (11, 100 * GWEI)], [True, False, False]),
+    ("a lie between truths", [(10, GWEI), (11, 50 * GWEI), (11, GWEI)], [True, False, True]),
+    ("far past the last read", [(10, GWEI), (20, 50 * GWEI)], [True, True]),
+]
+
+
+@pytest.mark.parametrize(("name", "reads", "believed"), READS, ids=[r[0] for r in READS])
+def test_a_read_fee_is_believed_within_the_bounds(
+    name: str, reads: list[tuple[int, int]], believed: list[bool]
+) -> None:
+    heads = HeadSignal()
+    got = [heads.read(n, fee) is None for n, fee in reads]
+    assert got == believed, name
+    assert heads.untrusted == believed.count(False)
+
+
+def test_an_announced_head_confirms_a_jump_read_once() -> None:
+    """A devnet's fee set by ``hardhat_setNextBlockBaseFeePerGas``: read once past the
+    bounds (not believed), then announced on from it: believed, and the bound of the next."""
+    heads = HeadSignal()
+    assert heads.read(10, GWEI) is None
+    assert heads.read(11, 8 * GWEI) is not None
+    heads.announce("0x" + "ab" * 32, 8 * GWEI * 105 // 100, 12)
+    assert heads.base_fee is not None and heads.base_fee[0] == 8 * GWEI * 105 // 100
+    assert heads.refused == 0 and heads.read_fee == (11, 8 * GWEI)
