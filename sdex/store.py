@@ -107,6 +107,7 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         self.unparseable_count = 0
         self.unparseable_closed = 0
         """Open rows that could not be parsed, closed at a start (``close_unparseable``)."""
+        self.damaged_stored: set[str] = set()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -192,7 +193,7 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         self._writer.close()
         self._close_reader()
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, object]:
         """Jobs run and transactions committed so far (jobs per commit: the grouping)."""
         w = self._writer
         return {
@@ -202,6 +203,7 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
             "largestGroup": w.largest,
             "unparseableRows": self.unparseable_count,
             "unparseableClosed": self.unparseable_closed,
+            "damagedRows": self.damaged_rows(),  # (bounds84)
         }
 
     # -- settlements ---------------------------------------------------------------------

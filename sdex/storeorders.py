@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -16,8 +17,10 @@ from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.order import SignedOrder
 from sdex.sqlwriter import serialised
 from sdex.storeprune import prune_step
-from sdex.storeread import OrderRow, StoreReads
-from sdex.storeschema import INSERT_ORDER
+from sdex.storeread import DAMAGED_NAMED, MAX_UNPARSEABLE_NAMED, OrderRow, StoreReads
+from sdex.storeschema import INSERT_ORDER, UNUSABLE
+
+log = logging.getLogger("sdex.store")
 
 
 class OrderWrites(StoreReads):
@@ -90,16 +93,28 @@ class OrderWrites(StoreReads):
 
     def close_unparseable(self, hashes: Sequence[str]) -> None:
         """Close open rows that cannot be parsed (status removed, reason "unparseable"): no
-        longer open, they are known as stored closed orders (not accepted again)."""
-        if not hashes:
-            return
-        now, marks = time.time(), ",".join("?" * len(OPEN_STATUSES))
-        sql = (
-            "UPDATE orders SET status=?, reason='unparseable', updated_at=?"
-            f" WHERE hash=? AND status IN ({marks})"
-        )
-        rows = [(OrderStatus.REMOVED.value, now, h, *OPEN_STATUSES) for h in hashes]
-        self.unparseable_closed += int(self._call(lambda db: db.executemany(sql, rows).rowcount))
+        longer open, they are known as stored closed orders (not accepted again). Then every
+        such row (this start's and earlier starts') is read and named (``damaged_stored``:
+        /health's ``store.damagedRows``, a warning in the log; bounds84: they were counted
+        by this start only, and the next start named none: acknowledged orders gone quietly)."""
+        if hashes:
+            now, marks = time.time(), ",".join("?" * len(OPEN_STATUSES))
+            sql = (
+                "UPDATE orders SET status=?, reason='unparseable', updated_at=?"
+                f" WHERE hash=? AND status IN ({marks})"
+            )
+            rows = [(OrderStatus.REMOVED.value, now, h, *OPEN_STATUSES) for h in hashes]
+            closed = self._call(lambda db: db.executemany(sql, rows).rowcount)
+            self.unparseable_closed += int(closed)
+        sql = f"SELECT hash FROM orders WHERE {UNUSABLE} LIMIT {MAX_UNPARSEABLE_NAMED}"
+        found = self._call(lambda db: db.execute(sql).fetchall())
+        self.damaged_stored = {str(h) for (h,) in found}
+        if self.damaged_stored:
+            log.warning(
+                "%d acknowledged orders' stored rows are damaged (closed 'unparseable', out of "
+                "the book; /health store.damagedRows names them): %s",
+                len(self.damaged_stored), ", ".join(sorted(self.damaged_stored)[:DAMAGED_NAMED]),
+            )  # fmt: skip
 
     def set_cancel_signature(
         self, hash_hex: str, signature: bytes, at: tuple[int, int | None] | None = None

@@ -48,6 +48,8 @@ LISTING_READS = 2
 others wait their turn on the event loop (a scan of a large table is bounded work, but many
 at once would take every core)."""
 
+DAMAGED_NAMED = 16
+"""Hashes of damaged rows /health names (``StoreReads.damaged_rows``)."""
 MAX_UNPARSEABLE_NAMED = 4096
 """Unparseable rows remembered by hash (a row read again is not counted nor logged again);
 past these, each is still counted (``unparseable_count``), read again counted again."""
@@ -68,6 +70,22 @@ class StoreReads:
     them), at most ``MAX_UNPARSEABLE_NAMED``."""
     unparseable_count: int
     """Unparseable rows met (each of ``unparseable_rows`` once; past those, each time)."""
+    damaged_stored: set[str]
+    """Hashes of the rows a start closed as unparseable, this one or an earlier one
+    (``close_unparseable``), at most ``MAX_UNPARSEABLE_NAMED``."""
+
+    def damaged_rows(self) -> dict[str, object]:
+        """/health's ``store.damagedRows``: the stored order rows known damaged (closed
+        unparseable at a start, or met unparseable since), how many and the first
+        ``DAMAGED_NAMED`` hashes: acknowledged orders out of the book till the operator
+        repairs their rows (or their makers sign them again)."""
+        named = self.damaged_stored | self.unparseable_rows
+        return {"count": len(named), "hashes": sorted(named)[:DAMAGED_NAMED]}
+
+    def is_damaged(self, hash_hex: str) -> bool:
+        """Whether an order's stored row is known damaged (``damaged_rows``)."""
+        h = hash_hex.lower()
+        return h in self.damaged_stored or h in self.unparseable_rows
 
     def _open_reader(self) -> None:
         """The read-only connection of ``*_now`` (none for a database in memory)."""

@@ -147,6 +147,7 @@ async def test_an_evicted_order_is_not_accepted_again_after_a_slow_chain_read(
         handing: object = None,
         fronted: object = None,
         hold: object = None,
+        arrived: object = None,  # (users83: the POST's arrival)
     ) -> Accepted:
         return late
 

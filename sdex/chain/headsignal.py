@@ -9,13 +9,26 @@ announced fee is now used only within EIP-1559's bounds (the base fee moves at m
 eighth a block) of the last one read from the chain (``read``), at most ``FEE_STEPS``
 blocks past it; else it is not used and the settler reads the fee (``refused``). A poll
 that reads the announced block with another fee calls the feed a liar
-(``sdex.watch.feed``)."""
+(``sdex.watch.feed``).
+
+bounds84: a fee read from the chain was believed whatever it was (one answer of 2^200, or
+fifty times the last, signed with). A read fee is now believed only under
+``sdex.chain.tx.MAX_BASE_FEE`` and within EIP-1559's bounds of the last one read; one past
+them is not signed with (``untrusted``, why in ``untrusted_why``: /health's
+``chainMirror.baseFee``) till a read again agrees with it (the chain's fee may move past the
+bounds: a devnet's ``hardhat_setNextBlockBaseFeePerGas``, a chain of other rules)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+
+from sdex.chain.tx import MAX_BASE_FEE
+from sdex.errors import ChainError
+
+log = logging.getLogger("sdex.chain")
 
 KEPT = 32
 """Announced heads whose block hashes are kept (``hashes_after``)."""
@@ -46,12 +59,22 @@ class HeadSignal:
         self.refused = 0
         """Announced fees not used, out of their ``bound`` or a lying feed's (``lied``): a
         fee read before one is read again (``sdex.settlement.gas.Fees``)."""
+        self.untrusted = 0
+        """Fees read from the chain not believed (``doubt``): above ``MAX_BASE_FEE``, or past
+        EIP-1559's bounds of the last one read and not read again since."""
+        self.untrusted_why: str | None = None
+        """Why the last of them was not believed."""
+        self._suspect: tuple[int, int] | None = None
+        """(block number, base fee) read past the bounds: a read again within EIP-1559's
+        bounds of it (the chain says so still) is believed."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
     ) -> None:
         """A head announced (block ``number``; -1: not told, its fee not used)."""
         bound = "within" if base_fee is None else self.bound(number, base_fee)
+        if bound == "outside" and self.confirms(number, base_fee):
+            bound = "within"
         if bound == "within":
             self.saw(base_fee)
         else:
@@ -71,38 +94,76 @@ class HeadSignal:
         if base_fee is not None:
             self.base_fee = (base_fee, time.monotonic())
 
-    def read(self, number: int, base_fee: int | None, latest: bool = False) -> None:
+    def read(self, number: int, base_fee: int | None, latest: bool = False) -> str | None:
         """Block ``number``'s base fee read from the chain (None: it had none): the bound of
-        announced ones; ``latest``: the latest block's, signed with (``saw``)."""
+        announced ones; ``latest``: the latest block's, signed with (``saw``). Returns why
+        it is not believed (``doubt``: nothing kept), None if it is."""
         if base_fee is None:
-            return
+            return None
+        if (why := self.doubt(number, base_fee)) is not None:
+            self.untrusted += 1
+            if why != self.untrusted_why:  # (logged once a reason)
+                log.warning("a base fee read from the chain is not signed with: %s", why)
+            self.untrusted_why = why
+            return why
         self.read_fee = (number, base_fee)
         if latest:
             self.saw(base_fee)
+        return None
+
+    def doubt(self, number: int, fee: int) -> str | None:
+        """Why block ``number``'s base fee ``fee``, read from the chain, is not believed:
+        above ``MAX_BASE_FEE``; or past EIP-1559's bounds of the last one read, unless it
+        is within them of the last such fee (``_suspect``: read again, the chain says so
+        still). None: believed."""
+        if fee > MAX_BASE_FEE:
+            return f"baseFeePerGas {fee} of block {number} is above {MAX_BASE_FEE} wei"
+        if self.bound(number, fee) != "outside":
+            self._suspect = None
+            return None
+        if self._suspect is not None and within(self._suspect, number, fee) == "within":
+            self._suspect = None  # (read again, the chain says so still)
+            return None
+        self._suspect = (number, fee)
+        at, last = self.read_fee or (number, fee)
+        return (
+            f"baseFeePerGas {fee} of block {number} is past EIP-1559's bounds of {last} at"
+            f" block {at}: read again"
+        )
+
+    def confirms(self, number: int, fee: int | None) -> bool:
+        """Whether an announced ``fee`` (block ``number``'s) is within EIP-1559's bounds of
+        the fee read past the bounds (``_suspect``): the chain's announcements agree with
+        that read, now believed (the bound of the next ones)."""
+        if fee is None or self._suspect is None or within(self._suspect, number, fee) != "within":
+            return False
+        self.read_fee, self._suspect = self._suspect, None
+        return True
 
     def read_block(self, raw: object) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
-        the latest; not one: nothing)."""
+        the latest; not one: nothing). ``ChainError`` if its fee is not believed."""
         number = raw.get("number") if isinstance(raw, dict) else None
         fee = base_fee_of(raw)
+        why = None
         if isinstance(number, str) and number.startswith("0x") and 2 < len(number) <= 18:
             with contextlib.suppress(ValueError):
-                self.read(int(number, 16), fee)
+                why = self.read(int(number, 16), fee)
+        if why is not None:
+            raise ChainError(why)
 
     def bound(self, number: int, fee: int) -> str:
         """Whether ``fee`` may be block ``number``'s by EIP-1559 from the last fee read
-        (``read_fee``: each block at most an eighth above, at least 1 wei, or below its
-        parent's): "within", "outside", or "none" when no fee read bounds it (none read,
-        an older block's, or more than ``FEE_STEPS`` blocks below it: not used either)."""
-        if self.read_fee is None:
-            return "none"
-        at, lo = self.read_fee
-        steps, hi = number - at, lo
-        if not 0 <= steps <= FEE_STEPS:
-            return "none"
-        for _ in range(steps):
-            lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
-        return "within" if lo <= fee <= hi else "outside"
+        (``read_fee``: ``within``)."""
+        return "none" if self.read_fee is None else within(self.read_fee, number, fee)
+
+    def to_json(self) -> dict[str, object]:
+        """/health's ``chainMirror.baseFee``: fees not used, and why the last read was not."""
+        return {
+            "announcedRefused": self.refused,
+            "readUntrusted": self.untrusted,
+            "lastUntrusted": self.untrusted_why,
+        }
 
     def lied(self) -> None:
         """The feed was caught in a lie: the fee it announced last is not used."""
@@ -136,6 +197,20 @@ class HeadSignal:
         None when one of them is not known (too old, or announced without its hash)."""
         out = [self._hashes.get(k) for k in range(after + 1, self.count + 1)]
         return None if None in out else [h for h in out if h is not None]
+
+
+def within(read: tuple[int, int], number: int, fee: int) -> str:
+    """Whether ``fee`` may be block ``number``'s by EIP-1559 from ``read`` (block, base fee:
+    each block at most an eighth above, at least 1 wei, or below its parent's): "within",
+    "outside", or "none" when ``read`` does not bound it (an older block's, or more than
+    ``FEE_STEPS`` blocks below it)."""
+    at, lo = read
+    steps, hi = number - at, lo
+    if not 0 <= steps <= FEE_STEPS:
+        return "none"
+    for _ in range(steps):
+        lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
+    return "within" if lo <= fee <= hi else "outside"
 
 
 def base_fee_of(raw: object) -> int | None:

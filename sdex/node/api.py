@@ -187,6 +187,8 @@ async def get_order(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     order_hash = _path_hash(request)
     rec = node.record_json(order_hash)
+    if rec is None and node.store.is_damaged("0x" + order_hash.hex()):  # (bounds84)
+        raise ApiError(503, 100, "the order's stored row is damaged (/health store.damagedRows)")
     if rec is None:
         raise ApiError(404, 100, "order not found")
     chain = node.watcher.status

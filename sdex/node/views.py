@@ -163,6 +163,8 @@ class NodeViews(NodeState):
             "feedLies": w.feed.lies,
             "feedLags": w.feed.lags,
             "feedTrusted": w.feed.trusted(),
+            # base fees not signed with: odd or out of EIP-1559's bounds (bounds84)
+            "baseFee": self.mirror.announced.to_json(),
             "reorgs": w.reorgs,
             "deepestReorg": w.deepest_reorg,
             "resets": w.resets,

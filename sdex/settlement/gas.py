@@ -258,9 +258,9 @@ class Fees:
         forgotten = self._forgotten
         rewinds = self._rewinds()
         block = await rpc.call("eth_getBlockByNumber", "latest", False)
+        if self.heads is not None:  # (the chain's: the bound of announced fees, watch80;
+            self.heads.read_block(block)  # ChainError if not believed: bounds84)
         fees = fees_of(block)
-        if self.heads is not None:  # (the chain's: the bound of announced fees, watch80)
-            self.heads.read_block(block)
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
             self._cache_rewinds = rewinds  # (a rewind meanwhile: dropped at the next use)

@@ -1,0 +1,151 @@
+"""bounds84: the chain's ``baseFeePerGas`` was believed whatever the endpoint answered (any
+256-bit quantity): the settler signed its transaction with a fee cap twice it. One answer of
+2^200 had the operator sign a cap past any funds (the send refused, the settlement stalled
+for as long as the lie lasted); one of fifty times the last fee read had it sign a cap the
+chain accepts (the operator agrees to pay that much a gas if the chain's fee goes there).
+
+Now a read fee above ``MAX_BASE_FEE``, or past EIP-1559's bounds (an eighth a block) of the
+last one read and not confirmed by a read again, is not signed with: the match waits unsent
+and settles once the chain's answers are sound; /health's ``chainMirror.baseFee`` counts them
+and says why. Real Hardhat, a real node, a loopback proxy that rewrites the latest block's
+fee (and records the fee caps of the transactions sent through it)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+import rlp
+
+from sdex.chain.headsignal import HeadSignal
+from sdex.chain.rpc import quantity
+from sdex.chain.tx import MAX_BASE_FEE
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
+
+
+@dataclass
+class Lying:
+    """The proxy's state: ``lie`` (the real fee, the answers so far: the fee answered), on
+    while set; the base fees the sent transactions were signed with."""
+
+    lie: Callable[[int, int], int] | None = None
+    lies: int = 0
+    signed: list[int] = field(default_factory=list)
+
+
+def signed_base_fee(raw: str) -> int:
+    """The base fee a type-2 transaction was signed with: its cap less the tip, halved."""
+    body = bytes.fromhex(raw[2:])
+    assert body[0] == 2, body[:1]
+    fields = rlp.decode(body[1:])
+    tip, cap = (int.from_bytes(fields[i], "big") for i in (2, 3))
+    return (cap - tip) // 2
+
+
+@contextmanager
+def fee_lying(upstream: str, state: Lying) -> Iterator[str]:
+    """A proxy to ``upstream`` whose answers to ``eth_getBlockByNumber("latest", ...)`` carry
+    ``state.lie``'s fee while it is set."""
+
+    def intercept(req: object) -> Answer:
+        calls, raws = raw_sends(req)
+        state.signed += [signed_base_fee(r) for r in raws]
+        headers = {"Content-Type": "application/json"}
+        fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers, method="POST")
+        with urllib.request.urlopen(fwd, timeout=30) as resp:
+            out = json.loads(resp.read())
+        answers = out if isinstance(out, list) else [out]
+        for q, r in zip(calls, answers, strict=False):
+            lie = state.lie
+            got = r.get("result") if isinstance(r, dict) else None
+            if (
+                lie is not None
+                and q.get("method") == "eth_getBlockByNumber"
+                and (q.get("params") or [None])[0] == "latest"
+                and isinstance(got, dict)
+            ):
+                got["baseFeePerGas"] = hex(lie(int(got["baseFeePerGas"], 16), state.lies))
+                state.lies += 1
+        return 200, json.dumps(out).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url
+
+
+LIES: dict[str, Callable[[int, int], int]] = {
+    # past any funds: the send refused, for as long as it lies
+    "2^200": lambda fee, n: 2**200,
+    "2^256-1": lambda fee, n: 2**256 - 1,
+    "just above the ceiling": lambda fee, n: MAX_BASE_FEE + 1,
+    # within the ceiling, fifty times the chain's and more each answer (never confirmed)
+    "a jump": lambda fee, n: max(fee, 10**9) * 50 << n,
+}
+
+
+@pytest.mark.parametrize("name", list(LIES))
+async def test_an_odd_base_fee_is_not_signed_with(chain: Chain, tmp_path: Path, name: str) -> None:
+    """Before: the settlement signed with the lie (failed 4 of 4)."""
+    c = chain
+    state = Lying()
+    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
+    with fee_lying(c.deployment.rpc, state) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
+        async with running_node(cfg) as (node, api):
+            await wait_for(lambda: node.watcher.status == "ok", 60)
+            state.lie = LIES[name]
+            sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
+            buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)
+            for o in (sell, buy):
+                code, body = await api.post_order(o)
+                assert code == 201, body
+            await wait_for(lambda: state.lies >= 12, 60)  # (the settler's reads among them)
+            state.lie = None
+            await wait_for(lambda: node.settler.settled >= 1, 90)
+            highest = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+            assert state.signed, "nothing sent"
+            assert max(state.signed) <= max(highest, 10**9) * 4, (state.signed, highest)
+            code, health = await api.get("/health")
+            fees = health["chainMirror"]["baseFee"]
+            assert fees["readUntrusted"] >= 1, fees
+            assert "baseFeePerGas" in fees["lastUntrusted"], fees
+
+
+GWEI = 10**9
+READS = [  # (reads: (block, fee) in turn; whether each is believed)
+    ("within an eighth", [(10, GWEI), (11, GWEI * 9 // 8)], [True, True]),
+    ("above the ceiling", [(10, GWEI), (11, MAX_BASE_FEE + 1)], [True, False]),
+    ("the ceiling at the first read", [(10, 2**200)], [False]),
+    ("a jump, read again", [(10, GWEI), (11, 50 * GWEI), (11, 50 * GWEI)], [True, False, True]),
+    ("a jump each read", [(10, GWEI), (11, 50 * GWEI), (11, 100 * GWEI)], [True, False, False]),
+    ("a lie between truths", [(10, GWEI), (11, 50 * GWEI), (11, GWEI)], [True, False, True]),
+    ("far past the last read", [(10, GWEI), (20, 50 * GWEI)], [True, True]),
+]
+
+
+@pytest.mark.parametrize(("name", "reads", "believed"), READS, ids=[r[0] for r in READS])
+def test_a_read_fee_is_believed_within_the_bounds(
+    name: str, reads: list[tuple[int, int]], believed: list[bool]
+) -> None:
+    heads = HeadSignal()
+    got = [heads.read(n, fee) is None for n, fee in reads]
+    assert got == believed, name
+    assert heads.untrusted == believed.count(False)
+
+
+def test_an_announced_head_confirms_a_jump_read_once() -> None:
+    """A devnet's fee set by ``hardhat_setNextBlockBaseFeePerGas``: read once past the
+    bounds (not believed), then announced on from it: believed, and the bound of the next."""
+    heads = HeadSignal()
+    assert heads.read(10, GWEI) is None
+    assert heads.read(11, 8 * GWEI) is not None
+    heads.announce("0x" + "ab" * 32, 8 * GWEI * 105 // 100, 12)
+    assert heads.base_fee is not None and heads.base_fee[0] == 8 * GWEI * 105 // 100
+    assert heads.refused == 0 and heads.read_fee == (11, 8 * GWEI)
