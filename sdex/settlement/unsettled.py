@@ -37,13 +37,12 @@ from sdex.settlement.adopt import pooled_tx
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.replace import bumped
+from sdex.settlement.rowcall import REVERTS, SETTLES_NONE, call_of, settled
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
 
 SOFT_CANCELLED = "an order of it soft-cancelled"
-REVERTS = "its call reverts at the chain's latest block"
-SETTLES_NONE = "its call settles none of its matches at the chain's latest block"
 
 
 async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dict[str, str]:
@@ -72,18 +71,7 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
             tx = pooled_tx(s)
         except ValueError:
             continue
-        assert tx.body is not None  # (``pooled_tx`` sets it)
-        to, data, gas, value = tx.body
-        base_fee, tip = tx.fees
-        call = {
-            "from": lane.sender.address,
-            "to": to,
-            "data": "0x" + data.hex(),
-            "gas": hex(gas),
-            "value": hex(value),
-            "maxFeePerGas": hex(2 * base_fee + tip),
-            "maxPriorityFeePerGas": hex(tip),
-        }
+        call = call_of(lane.sender.address, tx)
         calls.append(("eth_call", [call, "latest"]))
         asked.append(s)
     if not calls:
@@ -96,19 +84,9 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
     for s, answer in zip(asked, answers, strict=True):
         if isinstance(answer, ContractRevert):
             out[s.tx_hash] = REVERTS
-        elif len(s.pairs) > 1 and _settled(answer) == 0:
+        elif len(s.pairs) > 1 and settled(answer) == 0:
             out[s.tx_hash] = SETTLES_NONE
     return out
-
-
-def _settled(answer: object) -> int | None:
-    """``batchMatchOrders``' return (how many matches it settled); None if it is none."""
-    if not isinstance(answer, str) or not answer.startswith("0x") or len(answer) != 66:
-        return None
-    try:
-        return int(answer, 16)
-    except ValueError:
-        return None
 
 
 async def withhold(
