@@ -32,16 +32,21 @@ from typing import Any
 
 from sdex.chain.calldata import CalldataError, decode_matches
 from sdex.chain.rpc import quantity
-from sdex.errors import ContractRevert
+from sdex.chain.tx import SignedTx
+from sdex.errors import ChainError, ContractRevert
 from sdex.settlement.adopt import pooled_tx
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.replace import bumped
 from sdex.settlement.rowcall import REVERTS, SETTLES_NONE, call_of, settled
+from sdex.settlement.rowreceipt import receipt_of
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
 
+TAKEN_WAIT = 2.0
+"""Seconds a pooled row's replacement is awaited on a chain that mines on the send
+(``_mined_at_once``): anvil mines it within milliseconds."""
 SOFT_CANCELLED = "an order of it soft-cancelled"
 
 
@@ -159,9 +164,35 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
         log.warning("pooled settlement %s (%s) not replaced: %s", row.tx_hash, why, e)
         return False
     lane.withheld[row.tx_hash] = f"not sent again ({why})"  # (counted once its nonce is taken)
+    lane.cancels[row.tx_hash] = got  # (adopted: sent again in its place, ``rejudged``)
+    lane.rejudged |= {row.tx_hash}
     log.warning("pooled settlement %s (%s) replaced at its nonce %d by %s, a transfer of "
                 "nothing", row.tx_hash, why, row.nonce, got.tx_hash)  # fmt: skip
+    if await _mined_at_once(lane, got):
+        raise NonceTaken(f"its nonce {row.nonce} taken by its transfer of nothing {got.tx_hash}")
     return True
+
+
+async def _mined_at_once(lane: NonceLane, transfer: SignedTx) -> bool:
+    """Whether ``transfer`` (a pooled row's replacement) has a receipt now, or within
+    ``TAKEN_WAIT`` on a chain that mines on the send: the row's nonce proven taken without
+    it. settle84: such a row waited ``RESTART_RECEIPT_WAIT`` and ``LOST_RECHECK`` more before
+    it was given up, 10.5 s of the start each. A read that fails: False (awaited as before)."""
+    try:
+        got = receipt_of(await lane.receipts.call("eth_getTransactionReceipt", transfer.tx_hash))
+        if got is not None:
+            return True
+        if not await lane._automines():
+            return False
+        await lane.chain.run(lane.sender.wait, transfer.tx_hash, TAKEN_WAIT)
+    except Exception:
+        return False
+    return True
+
+
+class NonceTaken(ChainError):
+    """A pooled row's nonce taken by its replacement, the transfer of nothing
+    (``replace_pooled``): given up at once, its withheld cancel counted."""
 
 
 def pays(earlier: StoredSettlement, later: StoredSettlement) -> bool:
