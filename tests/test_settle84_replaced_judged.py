@@ -33,10 +33,11 @@ from sdex.order import Order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import _answering, _forward, _proxy
+from tests.test_node import CAROL, DAVE
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
 from tests.test_settle80_withdrawn_restart import health
-from tests.test_settle81_unsettled_restart import status_of
+from tests.test_settle81_unsettled_restart import pair, status_of
 
 __all__ = ["pooling"]
 
@@ -207,4 +208,39 @@ async def test_a_replaced_row_whose_transfer_mined_at_once_is_given_up_then(
             assert c.rpc.call("eth_getTransactionReceipt", tx) is None
             assert quantity(c.rpc.call("eth_getTransactionCount", got["from"])) >= count + 1
             restore()
+            await settled_down(c, node)
+
+
+async def test_a_replaced_row_never_adopted_is_not_held_for_good(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start replaced the pooled row (its maker's order cancelled on chain, no event),
+    its transfer swallowed; the node does not adopt it (the order is not open at the load):
+    given up, never counted. Its ``withheld`` and ``cancels`` entries are gone once the next
+    settlement lands (before: held till the process ended, one a such row and start)."""
+    c = pooling
+    db = tmp_path / "n.db"
+    maker, _ = await pooled_and_killed(c, db, None)
+    (tx,) = pending_rows(db)
+    got = c.rpc.call("eth_getTransactionByHash", tx)
+    done, answer = transfer_once(c, str(got["input"]).lower(), False, False)
+    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
+    with closed_on_chain(c, maker.order) as restore, proxied as url:
+        async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
+            assert done == ["transfer"], done
+            s = node.settler
+            assert s.adopted == 0 and tx in s.withheld  # (not adopted: given up)
+            restore()  # (it lands as it is, given up: the watcher applies it)
+            resting, incoming = pair(c, CAROL, DAVE, 3000)
+            assert (await api.post_order(resting))[0] == 201
+            assert (await api.post_order(incoming))[0] == 201
+
+            async def landed() -> bool:
+                c.rpc.call("evm_mine")
+                return await api.status(resting) == "filled" and not s.in_flight
+
+            await wait_for(landed, timeout=60)
+            assert tx not in s.withheld and tx not in s.cancels  # (before: held for good)
+            assert s.withheld_cancels == 0
             await settled_down(c, node)
