@@ -174,8 +174,11 @@ async def test_an_adopted_replaced_row_is_judged_again_before_its_bytes_go(
                 assert await api.status(maker) == "filled"
             else:
                 assert mined is None, f"its bytes sent again, mined: status {mined['status']}"
-                assert status_of(db, tx) == "dropped"
-                assert s.withheld_cancels == 1  # (its transfer took the nonce)
+
+                def counted() -> bool:  # (its row's write queued: committed soon after)
+                    return status_of(db, tx) == "dropped" and s.withheld_cancels == 1
+
+                await wait_for(counted, timeout=30)  # (its transfer took the nonce)
                 assert (await health(api))["settlementsWithheldCancelled"] == 1
             await settled_down(c, node)
 
