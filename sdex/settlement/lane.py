@@ -58,6 +58,12 @@ class NonceLane(ReplacingLane):
     """Of the settlements awaited, those never sent (again), cancelled at their nonce
     instead, and why ("not sent (...)": ``BatchTx._withheld``; "not sent again (...)":
     ``_keep_alive``)."""
+    rejudged: frozenset[str] = frozenset()
+    """Of the settlements awaited, those a start replaced by a transfer of nothing (in
+    ``cancels``: ``unsettled.replace_pooled``), adopted all the same: judged again before any
+    send of their bytes (``_keep_alive``, ``_replace``: their own call at the latest block),
+    sent only if they would settle now, else their transfer (settle84: their bytes went
+    again once the transfer left the pool, or signed again at higher fees: paid reverts)."""
     withheld_cancels = 0
     """Settlements in ``withheld`` whose nonce was then taken without them (by their cancel:
     ``BatchTx._landing``; a start's row that ``unsettled.replace_pooled`` replaced, given up
@@ -126,6 +132,10 @@ class NonceLane(ReplacingLane):
         self.displaced &= flying
         self.kept &= flying  # (a restart's kept row its node could not adopt: given up)
         self.superseded &= flying
+        # (settle84: a start's rows never adopted, nor counted, held here till the end)
+        self.withheld = {t: w for t, w in self.withheld.items() if t in flying}
+        self.cancels = {t: c for t, c in self.cancels.items() if t in flying}
+        self.rejudged &= flying
         self.stale = {t: w for t, w in self.stale.items() if t in flying}
         self.unsendables = {t: u for t, u in self.unsendables.items() if t in flying}
         # (a start's rows never adopted: their waits, which take them, never start)
@@ -284,7 +294,10 @@ class NonceLane(ReplacingLane):
         if not self.superseded.isdisjoint(own):  # (held79: its cancel displaced the next)
             log.info("settlement %s not sent again: a later one holds its nonce", signed.tx_hash)
             return True
-        cancel = cancel or signed.tx_hash in self.cancels  # (once cancelled: after a doubt too)
+        if cancel:  # (past its bound: its transfer from here on)
+            self.rejudged -= set(own)
+        judge = not cancel and not self.rejudged.isdisjoint(own)  # (a start's transfer: settle84)
+        cancel = cancel or (signed.tx_hash in self.cancels and not judge)  # (after a doubt too)
         check = next((self.unsendables[h] for h in own if h in self.unsendables), None)
         if not cancel and check is not None and self._after_hold(own):
             await self._looked_again(signed)
@@ -294,6 +307,8 @@ class NonceLane(ReplacingLane):
         if not cancel and (why := why or (check(0.0) if check is not None else "")):
             cancel = True
             self.withheld.setdefault(own[0], f"not sent again ({why})")
+        if judge and not cancel and not await self._settles_now(signed):
+            cancel = True  # (its transfer, ``cancels``: settle84, the bytes sent reverted)
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True
@@ -432,6 +447,7 @@ class NonceLane(ReplacingLane):
             for tx in pooled.txs:
                 self.signed_views.pop(tx.tx_hash, None)
                 self.cancels.pop(tx.tx_hash, None)
+                self.rejudged -= {tx.tx_hash}
                 self.stale.pop(tx.tx_hash, None)
                 self.unsendables.pop(tx.tx_hash, None)
                 if tx is (landed if ended else signed):  # (the settler's to finish)

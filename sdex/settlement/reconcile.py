@@ -57,6 +57,7 @@ from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
 from sdex.settlement.rowreceipt import landed, receipt_of, record_landed
 from sdex.settlement.unsettled import (
     SOFT_CANCELLED,
+    NonceTaken,
     pays,
     replace_pooled,
     unsettleable,
@@ -416,7 +417,7 @@ class Reconcile:
         pooled its bytes: both were mined. Asked only of a row alone at its nonce: of a
         settlement and its replacements, the one pooled is adopted (``StillPooled``), the
         others given up as before (one adopted row holds their orders)."""
-        if isinstance(e, ChainReplaced):
+        if isinstance(e, ChainReplaced | NonceTaken):  # (settle84: its transfer mined)
             return False
         if row.tx_hash in self.unsent:  # (adopt79: judged by the lane once proven ours)
             return True

@@ -13,11 +13,12 @@ from typing import Any
 from sdex.chain import SignedTx
 from sdex.chain.asend import ChainView, holds_view, not_served
 from sdex.chain.tx import already_known, fees_of
-from sdex.errors import RpcError, RpcTimeout
+from sdex.errors import ContractRevert, RpcError, RpcTimeout
 from sdex.mirror import Mirror
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import in_pool, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
+from sdex.settlement.rowcall import call_of, settled
 from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
 from sdex.settlement.stale import displace
 from sdex.store import Store
@@ -33,6 +34,8 @@ class ReplacingLane(SigningLane):
     given_up: set[str]
     store: Store
     in_flight: set[str]
+    cancels: dict[str, SignedTx]
+    rejudged: frozenset[str]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
@@ -136,6 +139,9 @@ class ReplacingLane(SigningLane):
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
         fees = bumped(last.fees, fees_of(latest))
+        if not self.rejudged.isdisjoint(pooled.hashes) and not await self._settles_now(last):
+            pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
+            return await self._transfer_instead(last, fees)
         to, data, gas, value = last.body
         again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
         first = pooled.txs[0].tx_hash
@@ -180,6 +186,37 @@ class ReplacingLane(SigningLane):
             "settlement %s pooled (%s), not mined: sent again as %s at fees %s",
             last.tx_hash, why, again.tx_hash, fees,
         )  # fmt: skip
+        return True
+
+    async def _settles_now(self, signed: SignedTx) -> bool:
+        """Whether ``signed``'s own call at the chain's latest block settles any of its
+        matches (``sdex.settlement.rowcall``): neither reverts nor, a batch, settles none. An
+        answer that does not read: False (judged as the start did, ``rejudged``)."""
+        try:
+            call = call_of(self.sender.address, signed)
+            answer = await self.receipts.call("eth_call", call, "latest")
+        except ContractRevert:
+            answer = None
+        except Exception as e:
+            log.warning("settlement %s not judged again: %s", signed.tx_hash, e)
+            return False
+        ok = answer is not None and settled(answer) != 0
+        if not ok:
+            log.warning("settlement %s would settle nothing now: its transfer instead",
+                        signed.tx_hash)  # fmt: skip
+        return ok
+
+    async def _transfer_instead(self, last: SignedTx, fees: tuple[int, int]) -> bool:
+        """(``_replace``'s: ``last`` pooled, stuck, a start's replaced row that would settle
+        nothing now) A transfer of nothing at its nonce at ``fees`` (over the one sent before,
+        ``cancels``: the pool's bump rule) sent in its place, its cancel from here on."""
+        before = self.cancels.get(last.tx_hash)
+        fees = fees if before is None else bumped(before.fees, fees)
+        got = self.sender.sign_at(last.nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees)
+        self.cancels[last.tx_hash] = got
+        await self.async_sends.rpc.call("eth_sendRawTransaction", got.raw)
+        log.warning("settlement %s pooled, would settle nothing: %s sent at its nonce instead",
+                    last.tx_hash, got.tx_hash)  # fmt: skip
         return True
 
     async def _displace(self, pooled: Pooled, view: ChainView | None) -> bool:

@@ -32,18 +32,22 @@ from typing import Any
 
 from sdex.chain.calldata import CalldataError, decode_matches
 from sdex.chain.rpc import quantity
-from sdex.errors import ContractRevert
+from sdex.chain.tx import SignedTx
+from sdex.errors import ChainError, ContractRevert
 from sdex.settlement.adopt import pooled_tx
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.replace import bumped
+from sdex.settlement.rowcall import REVERTS, SETTLES_NONE, call_of, settled
+from sdex.settlement.rowreceipt import receipt_of
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.settlement")
 
+TAKEN_WAIT = 2.0
+"""Seconds a pooled row's replacement is awaited on a chain that mines on the send
+(``_mined_at_once``): anvil mines it within milliseconds."""
 SOFT_CANCELLED = "an order of it soft-cancelled"
-REVERTS = "its call reverts at the chain's latest block"
-SETTLES_NONE = "its call settles none of its matches at the chain's latest block"
 
 
 async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dict[str, str]:
@@ -72,18 +76,7 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
             tx = pooled_tx(s)
         except ValueError:
             continue
-        assert tx.body is not None  # (``pooled_tx`` sets it)
-        to, data, gas, value = tx.body
-        base_fee, tip = tx.fees
-        call = {
-            "from": lane.sender.address,
-            "to": to,
-            "data": "0x" + data.hex(),
-            "gas": hex(gas),
-            "value": hex(value),
-            "maxFeePerGas": hex(2 * base_fee + tip),
-            "maxPriorityFeePerGas": hex(tip),
-        }
+        call = call_of(lane.sender.address, tx)
         calls.append(("eth_call", [call, "latest"]))
         asked.append(s)
     if not calls:
@@ -96,19 +89,9 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
     for s, answer in zip(asked, answers, strict=True):
         if isinstance(answer, ContractRevert):
             out[s.tx_hash] = REVERTS
-        elif len(s.pairs) > 1 and _settled(answer) == 0:
+        elif len(s.pairs) > 1 and settled(answer) == 0:
             out[s.tx_hash] = SETTLES_NONE
     return out
-
-
-def _settled(answer: object) -> int | None:
-    """``batchMatchOrders``' return (how many matches it settled); None if it is none."""
-    if not isinstance(answer, str) or not answer.startswith("0x") or len(answer) != 66:
-        return None
-    try:
-        return int(answer, 16)
-    except ValueError:
-        return None
 
 
 async def withhold(
@@ -181,9 +164,35 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
         log.warning("pooled settlement %s (%s) not replaced: %s", row.tx_hash, why, e)
         return False
     lane.withheld[row.tx_hash] = f"not sent again ({why})"  # (counted once its nonce is taken)
+    lane.cancels[row.tx_hash] = got  # (adopted: sent again in its place, ``rejudged``)
+    lane.rejudged |= {row.tx_hash}
     log.warning("pooled settlement %s (%s) replaced at its nonce %d by %s, a transfer of "
                 "nothing", row.tx_hash, why, row.nonce, got.tx_hash)  # fmt: skip
+    if await _mined_at_once(lane, got):
+        raise NonceTaken(f"its nonce {row.nonce} taken by its transfer of nothing {got.tx_hash}")
     return True
+
+
+async def _mined_at_once(lane: NonceLane, transfer: SignedTx) -> bool:
+    """Whether ``transfer`` (a pooled row's replacement) has a receipt now, or within
+    ``TAKEN_WAIT`` on a chain that mines on the send: the row's nonce proven taken without
+    it. settle84: such a row waited ``RESTART_RECEIPT_WAIT`` and ``LOST_RECHECK`` more before
+    it was given up, 10.5 s of the start each. A read that fails: False (awaited as before)."""
+    try:
+        got = receipt_of(await lane.receipts.call("eth_getTransactionReceipt", transfer.tx_hash))
+        if got is not None:
+            return True
+        if not await lane._automines():
+            return False
+        await lane.chain.run(lane.sender.wait, transfer.tx_hash, TAKEN_WAIT)
+    except Exception:
+        return False
+    return True
+
+
+class NonceTaken(ChainError):
+    """A pooled row's nonce taken by its replacement, the transfer of nothing
+    (``replace_pooled``): given up at once, its withheld cancel counted."""
 
 
 def pays(earlier: StoredSettlement, later: StoredSettlement) -> bool:
