@@ -248,7 +248,8 @@ class NodeReload(NodeAdoption):
         bound of the rows adopted after them (None: ``_adopt`` asks the chain's head), or
         None if not read: at the mirror's head named by its hash, unless the mirror moved
         meanwhile (its block's fills not in the read); out of a doubt, at "latest" if that
-        read fails (a provider without EIP-1898), unless a doubt was said meanwhile
+        read fails (a provider without EIP-1898) or the mirror moved past it (review85: a
+        chain faster than the read held the start for ever), unless a doubt was said meanwhile
         (doubt83: another chain's "cancelled" closed an acknowledged order). In a doubt
         with no head of ours, none."""
         doubt, head = self.mirror.doubt, self.mirror.head
@@ -263,9 +264,13 @@ class NodeReload(NodeAdoption):
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
                 log.info("held stored orders not read at block %d: %s", head.number, e)
             else:
-                return (states, head.number, head.number) if self.mirror.head is head else None
+                if self.mirror.head is head:
+                    return states, head.number, head.number
+                if doubt.held:  # (moved past: out of the doubt, read at "latest" below)
+                    return None
         if doubt.held:
             return None
+        head = self.mirror.head  # (review85: a read the mirror moved past, each time: held)
         at = head.number if head is not None else -1
         try:
             states = await self.batcher.get_many(plain) + await self.contract_sigs.get_many(
