@@ -245,7 +245,7 @@ class Node(NodeStartChain):
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
-        held = self._start_holds()  # (doubt83: the node starts, matching and settling held)
+        held = self._start_holds(pooled)  # (doubt83: the node starts, matching and settling held)
         if not held:
             await self._adopt(pooled)  # (before the book is matched again: their orders held)
             await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)

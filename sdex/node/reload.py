@@ -16,7 +16,8 @@ import aiohttp
 from sdex.book import RemovalReason
 from sdex.chain import OrderState
 from sdex.errors import ChainError
-from sdex.ingest import judge, removal_of
+from sdex.ingest import Rejection, judge, removal_of
+from sdex.ingest.rejections import RejectionCode
 from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
@@ -24,6 +25,7 @@ from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.adoption import NodeAdoption
 from sdex.node.chainstate import yielding
 from sdex.node.held import hash_of
+from sdex.node.records import SubmitResult
 from sdex.node.registry import Record
 from sdex.node.rejudge import restart_reason
 from sdex.node.verdicts import _message
@@ -37,6 +39,9 @@ log = logging.getLogger("sdex.node")
 class NodeReload(NodeAdoption):
     """A start's reload of the stored open orders (``_reload_orders``)."""
 
+    _pooled_held: frozenset[bytes] = frozenset()
+    """The orders the rows a held start adopts later name (``_start_holds``): a soft cancel
+    of one is refused till then (``soft_cancel``)."""
     _held_orders: tuple[list[SignedOrder], list[SignedOrder]] = ([], [])
     """The stored orders a start in doubt did not read (plain, contract-signed): their
     records open, out of the book till ``_judge_held`` judges them."""
@@ -160,18 +165,41 @@ class NodeReload(NodeAdoption):
         self._start_held = why
         self.engine.held = True
 
-    def _start_holds(self) -> bool:
+    def soft_cancel(
+        self,
+        order_hash: bytes,
+        signature: bytes,
+        from_peer: str | None = None,
+        client: str = "unknown",
+    ) -> SubmitResult:
+        """A soft cancel, refused 503 (try again) while a held start has yet to adopt a row
+        the last run left pooled that names its order (``_pooled_held``). review85: closed
+        before its row's adoption, the order failed it: the row was given up, yet pooled, its
+        other order matched again at the next nonce, which reverted behind it (paid); a
+        start that does not hold adopts first, a soft cancel then leaves the row to land."""
+        if order_hash not in self._pooled_held:
+            return super().soft_cancel(order_hash, signature, from_peer, client)
+        why = "the start holds: a settlement the last run left pooled names the order"
+        said = f"the node does not follow the chain now: {why}; try again"
+        r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
+        detail = {"chainStatus": "unproven", "why": why}
+        return SubmitResult(503, Rejection(r.code, r.errors, detail=detail).to_json())
+
+    def _start_holds(self, pooled: list[StoredSettlement]) -> bool:
         """(``load``, the orders loaded and caught up) Whether the start holds: stored orders
         not read (``_stored_states``), or a doubt with no head of ours (none saved, or one a
         catch-up's reset cleared): then what a previous run left pooled is adopted once the
         doubt ends (``_judge_held``). doubt83: ``_adopt`` asked the chain's head in the
         doubt, another chain's height maybe the bound of the rows adopted unread
-        (``counted_at_start`` could give a real fill back, its orders matched again)."""
-        if self._start_held:
-            return True
+        (``counted_at_start`` could give a real fill back, its orders matched again). The
+        orders ``pooled`` names: their soft cancels refused till then (``_pooled_held``)."""
         head, why = self.mirror.head, self.mirror.doubt.held
-        if why and (head is None or head.hash == ZERO_HASH):
+        if not self._start_held and why and (head is None or head.hash == ZERO_HASH):
             self._hold_start(f"what the last run left pooled not adopted in doubt ({why})")
+        if self._start_held:
+            self._pooled_held = frozenset(
+                bytes.fromhex(h.removeprefix("0x")) for row in pooled for p in row.pairs for h in p
+            )
         return bool(self._start_held)
 
     async def _judge_held(self, pooled: list[StoredSettlement], then: Callable[[], None]) -> None:
@@ -208,6 +236,7 @@ class NodeReload(NodeAdoption):
         self._held_orders = ([], [])
         self._persist_open()
         await self._adopt(pooled, loaded)
+        self._pooled_held = frozenset()  # (adopted or given up: a cancel is as any now)
         await self._recheck_stored()
         then()
         log.warning("the start's hold ends: the stored orders read at block %d", read_at)
@@ -219,7 +248,8 @@ class NodeReload(NodeAdoption):
         bound of the rows adopted after them (None: ``_adopt`` asks the chain's head), or
         None if not read: at the mirror's head named by its hash, unless the mirror moved
         meanwhile (its block's fills not in the read); out of a doubt, at "latest" if that
-        read fails (a provider without EIP-1898), unless a doubt was said meanwhile
+        read fails (a provider without EIP-1898) or the mirror moved past it (review85: a
+        chain faster than the read held the start for ever), unless a doubt was said meanwhile
         (doubt83: another chain's "cancelled" closed an acknowledged order). In a doubt
         with no head of ours, none."""
         doubt, head = self.mirror.doubt, self.mirror.head
@@ -234,9 +264,13 @@ class NodeReload(NodeAdoption):
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
                 log.info("held stored orders not read at block %d: %s", head.number, e)
             else:
-                return (states, head.number, head.number) if self.mirror.head is head else None
+                if self.mirror.head is head:
+                    return states, head.number, head.number
+                if doubt.held:  # (moved past: out of the doubt, read at "latest" below)
+                    return None
         if doubt.held:
             return None
+        head = self.mirror.head  # (review85: a read the mirror moved past, each time: held)
         at = head.number if head is not None else -1
         try:
             states = await self.batcher.get_many(plain) + await self.contract_sigs.get_many(

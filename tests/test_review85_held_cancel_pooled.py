@@ -1,0 +1,139 @@
+"""review85: a wallet's soft cancel during a start's hold (doubt83) of an order a pooled
+settlement of the previous run names.
+
+A start that holds (in a chain doubt, its stored orders not read at our head) serves wallets
+before it adopts what the last run left pooled (``_judge_held`` adopts it once the orders are
+read). A start that does not hold adopts before it serves: the row's orders held in flight,
+a later soft cancel leaves the row to land (by design). Here the maker's soft cancel comes
+during the hold: the row's order is closed and out of the book when ``_adopt`` looks, the row
+is not adopted (given up), its other order is open and unheld in the book, matched again at
+the next nonce while the pooled row is still in the chain's pool: both mined, the later one
+reverts, paid. Real chain of the suite's engine (mining paused: the row pooled), a real node
+on its SQLite store stopped and started again behind real loopback proxies: two
+``flapping_proxy`` (the start's check of the saved head: a doubt) and one refusing reads by
+block hash and the orders' reads at "latest" till the test opens it (the hold stands)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sdex.order import sign_hash
+from sdex.settlement import reconcile
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import soft_cancel
+from tests.rpcfault import Answer, _proxy, flapping_proxy
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_review66_adopt_landed import OPERATOR
+from tests.test_review74a_flapped_head import _saved_head
+
+FEES = (10**9, 10**9)
+
+
+@contextmanager
+def gated_reads_proxy(upstream: str, selector: str) -> Iterator[tuple[str, threading.Event]]:
+    """The URL of a proxy to ``upstream`` refusing every ``eth_call`` named by a block hash
+    (a provider without EIP-1898) and every ``eth_call`` of ``selector`` (the orders' states)
+    till its event is set; the event."""
+    gate = threading.Event()
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_call":
+            return None
+        params = req.get("params") or []
+        by_hash = len(params) > 1 and isinstance(params[1], dict)
+        data = str(params[0].get("data", "")) if params and isinstance(params[0], dict) else ""
+        if not by_hash and (gate.is_set() or not data.startswith(selector)):
+            return None
+        error = {"code": -32000, "message": "header not found"}
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": error}).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, gate
+
+
+async def test_a_soft_cancel_during_the_hold_leaves_no_pooled_row_to_revert_a_later_one(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled settlement of ALICE's ask and BOB's bid (the whole of each) left by the last run;
+    the start holds; ALICE soft-cancels her ask meanwhile; the hold ends and CAROL's ask
+    crosses BOB's bid. The cancel is refused 503 (try again) till the row is adopted, then
+    taken; once the pool is mined, no settlement of the operator reverted (before: the pair
+    matched again at the next nonce reverted behind the pooled row), BOB's bid is filled by
+    the row alone, CAROL's ask rests."""
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8501))  # (a first run: a head saved)
+    async with running_node(cfg) as (_, api):
+        assert (await api.post_order(first))[0] == 201
+    head = _saved_head(cfg.db)
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8502))
+    incoming = c.sign(bid(c, BOB, E18, 3000 * E6, salt=8503))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(resting, 1001, "open", "api")
+    store.add_order(incoming, 1002, "open", "api")
+    data = c.exchange.encode_settlement([(resting, incoming, E18)])
+    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
+    pairs = [(resting.hash_hex, incoming.hash_hex)]
+    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
+    store.close()
+    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        c.rpc.call("eth_sendRawTransaction", tx.raw)  # (pooled: the last run's)
+        with (
+            gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
+            flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
+            flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
+        ):
+            async with running_node(replace(cfg, rpc=url)) as (node, api):
+                s = node.settler
+                assert flapped == [1] and second == [1]
+                assert node.held_why() and await api.status(resting) == "open"
+                sig = "0x" + sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE]).hex()
+                cancel = f"/v1/orders/{resting.hash_hex}/cancel"
+                code, body = await api.post(cancel, {"signature": sig})  # (during the hold)
+                assert code in (200, 503), body  # (503: try again, the row not adopted yet)
+                gate.set()
+                await wait_for(lambda: not node.held_why(), timeout=60)
+                if code == 503:
+                    assert body["rejection"] == "CHAIN_UNAVAILABLE", body
+                    await soft_cancel(c, api, resting, ALICE)  # (tried again: taken)
+                assert await api.status(resting) == "cancelled"
+                crossing = c.sign(ask(c, CAROL, E18, 3000 * E6, salt=8504))
+                assert (await api.post_order(crossing))[0] == 201
+
+                def sent() -> bool:  # (the pair matched again and sent, or the row adopted)
+                    return s.sent >= 1 or s.adopted >= 1
+
+                await wait_for(sent, timeout=60)  # (the pool not mined yet)
+
+                async def settled_all() -> bool:
+                    c.rpc.call("evm_mine")
+                    return s.idle.is_set() and not s.in_flight
+
+                await wait_for(settled_all, timeout=60)
+                landed = c.rpc.call("eth_getTransactionReceipt", tx.tx_hash)
+                assert landed is not None and int(landed["status"], 16) == 1
+                assert s.failed == 0, (s.failed, s.sent, s.adopted)  # (before: 1, paid)
+                assert c.exchange.order_info(incoming.order).filled == 3000 * E6
+                assert await api.status(incoming) == "filled"
+                assert await api.status(crossing) == "open"
+    finally:
+        c.rpc.call("evm_setAutomine", True)
+        c.rpc.call("evm_mine")
+    with sqlite3.connect(cfg.db) as conn:
+        rows = conn.execute("SELECT tx_hash, status FROM settlements").fetchall()
+    assert all(status != "failed" for _, status in rows), rows

@@ -1,0 +1,97 @@
+"""review85: a held start (doubt83) on a chain whose blocks come faster than its read of the
+held orders by hash.
+
+Out of the doubt, ``_held_states`` read the held orders at the mirror's head named by its hash
+and took the answer only if the mirror had not moved meanwhile; else nothing, read again
+later, the same way. A provider slower at a read than the chain at a block (many stored
+orders, a busy endpoint) never gave one the mirror had not moved past: the hold never ended
+(nothing matched, the settler never ran). Now a read the mirror moved past, out of the doubt,
+is read again at "latest" (as when the read by hash fails). Real chain of the suite's engine
+mined every few tenths of a second, a real node on its SQLite store restarted behind real
+loopback proxies: two ``flapping_proxy`` (a doubt at the start) and one refusing reads by
+block hash at the start, answering them 1.5 s late after."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.rpcfault import Answer, _proxy, flapping_proxy
+from tests.test_node import ALICE, CAROL, E6, E18, ask
+from tests.test_review74a_flapped_head import _saved_head
+
+LATE = 1.5
+"""Seconds a read by block hash is answered late once the start holds."""
+
+
+@contextmanager
+def late_by_hash_proxy(upstream: str) -> Iterator[tuple[str, threading.Event]]:
+    """The URL of a proxy to ``upstream`` refusing every ``eth_call`` named by a block hash
+    till its event is set, then forwarding each ``LATE`` seconds late; the event."""
+    slow = threading.Event()
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_call":
+            return None
+        params = req.get("params") or []
+        if not (len(params) > 1 and isinstance(params[1], dict)):
+            return None
+        if slow.is_set():
+            time.sleep(LATE)  # (the proxy's own thread)
+            return None
+        error = {"code": -32000, "message": "header not found"}
+        return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": error}).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url, slow
+
+
+async def test_a_held_start_on_a_chain_faster_than_its_read_ends_its_hold(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8531))  # (a first run: a head saved)
+    async with running_node(cfg) as (_, api):
+        assert (await api.post_order(first))[0] == 201
+    head = _saved_head(cfg.db)
+    maker = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8532))
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    store.add_order(maker, 1001, "open", "api")
+    store.close()
+    mining = threading.Event()
+
+    def mine() -> None:  # (a block every 0.3 s while set: faster than the read)
+        while mining.wait(60) and mining.is_set():
+            c.rpc.call("evm_mine")
+            time.sleep(0.3)
+
+    with (
+        late_by_hash_proxy(c.rpc.url) as (surl, slow),
+        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
+        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
+    ):
+        async with running_node(replace(cfg, rpc=url)) as (node, api):
+            assert flapped == [1] and second == [1] and node.held_why()
+            slow.set()
+            mining.set()
+            miner = threading.Thread(target=mine, daemon=True)
+            miner.start()
+            try:
+                await wait_for(lambda: not node.mirror.doubt.held, timeout=60)
+                # (before: held for ever, each read by hash the mirror had moved past)
+                await wait_for(lambda: not node.held_why(), timeout=60)
+            finally:
+                mining.clear()
+                await asyncio.to_thread(miner.join, 60)
+            assert maker.hash in node.book and await api.status(maker) == "open"
