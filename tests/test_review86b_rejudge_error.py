@@ -62,7 +62,6 @@ def flapping_judge(data: str) -> tuple[list[str], Answer]:
     return done, answer
 
 
-@pytest.mark.xfail(strict=True, reason="review86b: found on main, left for the lead (report)")
 async def test_one_unread_judging_call_does_not_turn_a_sound_row_into_its_transfer(
     pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -307,8 +307,10 @@ class NonceLane(ReplacingLane):
         if not cancel and (why := why or (check(0.0) if check is not None else "")):
             cancel = True
             self.withheld.setdefault(own[0], f"not sent again ({why})")
-        if judge and not cancel and not await self._settles_now(signed):
-            cancel = True  # (its transfer, ``cancels``: settle84, the bytes sent reverted)
+        if judge and not cancel:
+            if (settles := await self._settles_now(signed)) is None:
+                return True  # (not judged: nothing sent, the next check asks again: review86b)
+            cancel = not settles  # (its transfer, ``cancels``: settle84, the bytes reverted)
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True

@@ -139,9 +139,12 @@ class ReplacingLane(SigningLane):
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
         fees = bumped(last.fees, fees_of(latest))
-        if not self.rejudged.isdisjoint(pooled.hashes) and not await self._settles_now(last):
-            pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
-            return await self._transfer_instead(last, fees)
+        if not self.rejudged.isdisjoint(pooled.hashes):
+            if (settles := await self._settles_now(last)) is None:
+                return False  # (not judged: not replaced this time, review86b)
+            if not settles:
+                pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
+                return await self._transfer_instead(last, fees)
         to, data, gas, value = last.body
         again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
         first = pooled.txs[0].tx_hash
@@ -188,10 +191,12 @@ class ReplacingLane(SigningLane):
         )  # fmt: skip
         return True
 
-    async def _settles_now(self, signed: SignedTx) -> bool:
+    async def _settles_now(self, signed: SignedTx) -> bool | None:
         """Whether ``signed``'s own call at the chain's latest block settles any of its
-        matches (``sdex.settlement.rowcall``): neither reverts nor, a batch, settles none. An
-        answer that does not read: False (judged as the start did, ``rejudged``)."""
+        matches (``sdex.settlement.rowcall``): neither reverts nor, a batch, settles none.
+        None: unknown, the call not answered (an RPC error, no revert): the caller sends
+        nothing this time and asks again at its next check. review86b: taken as "settles
+        nothing", one flapping answer sent a sound row's transfer, its matches failed."""
         try:
             call = call_of(self.sender.address, signed)
             answer = await self.receipts.call("eth_call", call, "latest")
@@ -199,7 +204,7 @@ class ReplacingLane(SigningLane):
             answer = None
         except Exception as e:
             log.warning("settlement %s not judged again: %s", signed.tx_hash, e)
-            return False
+            return None
         ok = answer is not None and settled(answer) != 0
         if not ok:
             log.warning("settlement %s would settle nothing now: its transfer instead",
