@@ -43,10 +43,12 @@ times the count median of the others near it (charged at least its sum over ``NE
 split flood needs as many ids as the honest relays near it, each charged near its own share,
 as before peers83. With both, the colluders' cost is the larger of the two (half of the
 others' charges and half of the near others' number), and the grief that remains is ids
-above ``NEAR``'s floor outnumbering the relays (11 ids at a quarter of a relay's charge
-beside 3 relays: charged together like the relays, so it costs the attacker about their
-intake). Their pushes' own handling is still paid (``metered.push_tokens``), and so is every
-other request."""
+just above ``NEAR``'s floor making up the lower half of a relay's near others: R - 1 ids
+each charged 1/11 of a relay undo R relays' forgiveness, at (R - 1)/11 of one relay's intake
+(review86b; tests/test_review86b_alike_near_floor.py, strict xfail, with a flood over 4 ids
+each 13 times a relay, forgiven since the relays fall below its floor: no rule yet). Their
+pushes' own handling is still paid (``metered.push_tokens``), and so is every other
+request."""
 
 from __future__ import annotations
 
