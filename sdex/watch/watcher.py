@@ -46,12 +46,12 @@ from sdex.watch.own import OwnBelow
 from sdex.watch.saved import load_saved
 from sdex.watch.savedblocks import load_blocks, restore, unsaved
 
+T = TypeVar("T")
+
 CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
 judged from the saved mirror, the watcher catching up before the node is ready (``resumed``);
 further behind, they are read from the chain and the watcher catches up meanwhile."""
-T = TypeVar("T")
-
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
