@@ -99,3 +99,40 @@ async def test_a_chain_gone_back_below_the_start_gap_ends_the_hold(
             assert said["signing"] == "free" and said["oldestUnapplied"] is None, said
             assert not u.holding()
             assert w.mirror.head is not None and w.mirror.head.number == saved
+
+
+async def test_a_start_read_only_by_its_catch_up_still_holds_signing(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """left40: a start reading the head from a lagging backend (``check_head``'s
+    ``eth_blockNumber`` and the node's read of the latest block both the saved head), the
+    catch-up's first poll then answered by the chain's (two blocks on), its reads of those
+    blocks by the lagging one (null): the blocks were held ``BOUND`` as a running
+    watcher's, then signed past. The catch-up's read is a start read too: the gap is it."""
+    monkeypatch.setattr(watch_unapplied, "BOUND", BOUND)
+    c = chain
+    db = tmp_path / "n.db"
+    saved = await saved_head(c, db)
+    top = c.rpc.call("eth_getBlockByNumber", hex(saved), False)
+    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
+    latest = int(later[-1]["number"], 16)
+    assert latest == saved + 2
+    async with heads_proxy(c.rpc.url) as proxy:
+        proxy.passes = lambda note: False
+        proxy.visible = saved  # (a backend at the saved head: blocks above it null)
+        proxy.latest = [top, head(c)] + [None] * 100_000  # (the node's, the catch-up's)
+        async with running_node(node_config(c, db, rpc=proxy.url)) as (node, _):
+            w, u = node.watcher, node.watcher.unapplied
+            await wait_for(lambda: proxy.latest_reads >= 3 and proxy.hidden >= 1, timeout=WAIT)
+            await wait_for(lambda: w.status != "ok", timeout=WAIT)
+            await wait_for(lambda: u.behind_for() > BOUND + 0.5, timeout=WAIT)
+            said = u.to_json()
+            assert w.applied is None and w.mirror.head is not None
+            assert w.mirror.head.number == saved
+            # main: "not held: past bound", the settler free to sign on the saved head's book
+            assert said["signing"] == "held" and said["startGap"] == latest, said
+            proxy.latest.clear()
+            proxy.visible = None
+            await wait_for(lambda: w.applied is not None and w.applied.hash == later[-1]["hash"],
+                           timeout=WAIT)  # fmt: skip
+            assert u.to_json()["startGap"] is None and not u.holding()
