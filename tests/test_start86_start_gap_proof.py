@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sdex.watch import unapplied as watch_unapplied
+from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
 from tests.headsproxy import heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
@@ -29,6 +30,44 @@ BOUND = 1.0
 PHANTOM = 1_000
 """Blocks past the chain the start's one wrong ``eth_blockNumber`` answers (within
 ``CATCH_UP_BLOCKS``: the saved mirror resumed)."""
+
+
+SAVED = 40
+"""The saved head of the table's starts (``Unapplied`` alone: no chain)."""
+STEPS: list[tuple[str, list[tuple[str, int]], int | None, int]] = [
+    # (case, steps after ``caught_up(SAVED)``, start_gap, told), each number past SAVED
+    ("a stale first read, a later one higher", [("start", 0), ("saw", 2)], 2, 2),
+    ("a poll's lower latest, unproven", [("start", 2), ("polled", 0)], 2, 2),
+    ("a poll's higher latest while starting", [("start", 2), ("polled", 5)], 5, 5),
+    ("reads once ready: a running watcher's", [("start", 2), ("ready", 0), ("saw", 5)], 2, 5),
+    ("an announcement while starting", [("start", 2), ("feed", 5)], 2, 2),
+    ("a phantom, then a lower head proven", [("start", 1000), ("back", 3)], 3, 3),
+    ("a lower head proven, at the book", [("start", 2), ("back", 0)], None, 0),
+    ("a higher head 'proven'", [("start", 2), ("back", 4)], 2, 2),
+    ("applied up to the gap", [("start", 2), ("applied", 2)], None, 2),
+]
+
+
+@pytest.mark.parametrize(("case", "steps", "gap", "told"), STEPS, ids=[s[0] for s in STEPS])
+def test_the_start_gap_rules(
+    case: str, steps: list[tuple[str, int]], gap: int | None, told: int
+) -> None:
+    u = Unapplied()
+    u.caught_up(SAVED)
+    act = {
+        "start": u.behind_at_start,
+        "saw": u.saw,
+        "polled": lambda n: u.saw(n, polled=True),
+        "feed": u.announced,
+        "ready": lambda n: u.from_now(),
+        "back": u.back_at_start,
+        "applied": u.caught_up,
+    }
+    for step, past in steps:
+        act[step](SAVED + past)
+    assert u.start_gap == (None if gap is None else SAVED + gap), case
+    assert u.told == SAVED + told, case
+    assert u.holding() == (gap is not None), case
 
 
 async def saved_head(c: Chain, db: Path) -> int:
