@@ -139,8 +139,8 @@ class ReplacingLane(SigningLane):
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
         fees = bumped(last.fees, fees_of(latest))
-        if not self.rejudged.isdisjoint(pooled.hashes):
-            if (settles := await self._settles_now(last)) is None:
+        if not self.rejudged.isdisjoint(pooled.hashes):  # (judged at the fees it would go at:
+            if (settles := await self._settles_now(last, fees)) is None:  # settle86)
                 return False  # (not judged: not replaced this time, review86b)
             if not settles:
                 pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
@@ -191,14 +191,21 @@ class ReplacingLane(SigningLane):
         )  # fmt: skip
         return True
 
-    async def _settles_now(self, signed: SignedTx) -> bool | None:
+    async def _settles_now(
+        self, signed: SignedTx, fees: tuple[int, int] | None = None
+    ) -> bool | None:
         """Whether ``signed``'s own call at the chain's latest block settles any of its
         matches (``sdex.settlement.rowcall``): neither reverts nor, a batch, settles none.
         None: unknown, the call not answered (an RPC error, no revert): the caller sends
         nothing this time and asks again at its next check. review86b: taken as "settles
-        nothing", one flapping answer sent a sound row's transfer, its matches failed."""
+        nothing", one flapping answer sent a sound row's transfer, its matches failed.
+        Called at ``fees`` (a replacement's), else at its own raised to the lane's of now
+        (``judged_at``). settle86: at its own, a row stuck under a risen base fee was never
+        judged on geth (which refuses such a call), so never replaced, for good."""
         try:
-            call = call_of(self.sender.address, signed)
+            if fees is None:
+                fees = judged_at(signed.fees, await self.fees.current(self.receipts))
+            call = call_of(self.sender.address, signed, fees)
             answer = await self.receipts.call("eth_call", call, "latest")
         except ContractRevert:
             answer = None
@@ -255,6 +262,12 @@ class ReplacingLane(SigningLane):
         self.pool_nudges += 1
         log.warning("pool not mined: transfer of nothing %s sent to mine it", nudge.tx_hash)
         return True
+
+
+def judged_at(own: tuple[int, int], now: tuple[int, int]) -> tuple[int, int]:
+    """The fees a row signed with ``own`` is judged at (``_settles_now``), the lane signing
+    with ``now``: its own, each raised to ``now``'s (a fee cap over the chain's base fee)."""
+    return max(own[0], now[0]), max(own[1], now[1])
 
 
 def refused(e: RpcError) -> bool:
