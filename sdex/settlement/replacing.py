@@ -18,7 +18,7 @@ from sdex.mirror import Mirror
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import in_pool, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
-from sdex.settlement.rowcall import call_of, settled
+from sdex.settlement.rowcall import SETTLES_NONE, call_of, settled
 from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
 from sdex.settlement.stale import displace
 from sdex.store import Store
@@ -36,6 +36,7 @@ class ReplacingLane(SigningLane):
     in_flight: set[str]
     cancels: dict[str, SignedTx]
     rejudged: frozenset[str]
+    withheld: dict[str, str]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
@@ -142,9 +143,12 @@ class ReplacingLane(SigningLane):
         if not self.rejudged.isdisjoint(pooled.hashes):  # (judged at the fees it would go at:
             if (settles := await self._settles_now(last, fees)) is None:  # settle86)
                 return False  # (not judged: not replaced this time, review86b)
+            start = next(h for h in pooled.hashes if h in self.rejudged)
             if not settles:
                 pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
+                self.withheld.setdefault(start, f"not sent again ({SETTLES_NONE})")
                 return await self._transfer_instead(last, fees)
+            self.withheld.pop(start, None)  # (sent: its bound's cancel no start's; settle86)
         to, data, gas, value = last.body
         again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
         first = pooled.txs[0].tx_hash
