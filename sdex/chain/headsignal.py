@@ -26,7 +26,9 @@ the bound of the next; one past the head this node knows (``known``: the mirror'
 block by block) by more than ``FEE_STEPS`` is bounded as of that many blocks past it, and
 neither is confirmed by a read again (the same answer twice places nothing), nor is another
 fee of the block read last. The node's first bound is its start's read of the deploy block
-(``sdex.node.core``): before, the first read was believed whatever it said."""
+(``sdex.node.core``): before, the first read was believed whatever it said. The ceiling is
+``ceiling``: ``MAX_BASE_FEE`` unless the operator set another (``sdex node --max-base-fee``:
+a chain of higher fees never settled, fee86)."""
 
 from __future__ import annotations
 
@@ -61,6 +63,10 @@ class HeadSignal:
 
     def __init__(self, known: Callable[[], int | None] | None = None) -> None:
         self.known = known or (lambda: None)
+        self.ceiling = MAX_BASE_FEE
+        """The highest base fee believed and signed with (``sdex node --max-base-fee``)."""
+        self.refusing = False
+        """Whether the last fee read was not believed (/health: why nothing is signed)."""
         self.count = 0
         self.live = False
         self._waiters: list[asyncio.Future[None]] = []
@@ -78,7 +84,7 @@ class HeadSignal:
         """Announced fees not used, out of their ``bound`` or a lying feed's (``lied``): a
         fee read before one is read again (``sdex.settlement.gas.Fees``)."""
         self.untrusted = 0
-        """Fees read from the chain not believed (``doubt``): above ``MAX_BASE_FEE``, or past
+        """Fees read from the chain not believed (``doubt``): above ``ceiling``, or past
         EIP-1559's bounds of the last one read and not read again since."""
         self.untrusted_why: str | None = None
         """Why the last of them was not believed."""
@@ -125,6 +131,7 @@ class HeadSignal:
         if base_fee is None:
             return None
         why, kept = self.doubt(number, base_fee, placed)
+        self.refusing = why is not None
         if why is not None:
             self.untrusted += 1
             if (warned := re.sub(r"\d+", "N", why)) != self._warned:  # (once a reason)
@@ -141,14 +148,18 @@ class HeadSignal:
     def doubt(self, number: int, fee: int, placed: bool = False) -> tuple[str | None, bool]:
         """Why block ``number``'s base fee ``fee``, read from the chain, is not believed
         (None: believed), and whether it bounds the next reads (``read_fee``): above
-        ``MAX_BASE_FEE``; below the last read by more than ``FEE_STEPS``, or unable to reach it
+        ``ceiling``; below the last read by more than ``FEE_STEPS``, or unable to reach it
         (a lagging backend's, believed, not kept: fee86); more than ``FEE_STEPS`` past the
         head this node knows (not ``placed``) and past EIP-1559's bounds of the last read
         that many blocks past that head (not kept); another fee of the block read last; or
         past those bounds at ``number``, unless within them of the last such fee
         (``_suspect``: read again, the chain says so still)."""
-        if fee > MAX_BASE_FEE:
-            return f"baseFeePerGas {fee} of block {number} is above {MAX_BASE_FEE} wei", False
+        if fee > self.ceiling:
+            return (
+                f"baseFeePerGas {fee} of block {number} is above this node's ceiling of"
+                f" {self.ceiling} wei ({self.ceiling / 10**9:g} gwei; sdex node --max-base-fee):"
+                " nothing is signed while the chain's fee is above it"
+            ), False
         if self.read_fee is None:
             self._suspect = None
             return None, True
@@ -205,15 +216,20 @@ class HeadSignal:
 
     def bound(self, number: int, fee: int) -> str:
         """Whether ``fee`` may be block ``number``'s by EIP-1559 from the last fee read
-        (``read_fee``: ``within``)."""
+        (``read_fee``: ``within``); above ``ceiling``: "outside" (never signed with)."""
+        if fee > self.ceiling:
+            return "outside"
         return "none" if self.read_fee is None else within(self.read_fee, number, fee)
 
     def to_json(self) -> dict[str, object]:
-        """/health's ``chainMirror.baseFee``: fees not used, and why the last read was not."""
+        """/health's ``chainMirror.baseFee``: fees not used, why the last read was not, whether
+        the latest read is not (``refusing``: nothing signed with it), and the ceiling."""
         return {
             "announcedRefused": self.refused,
             "readUntrusted": self.untrusted,
             "lastUntrusted": self.untrusted_why,
+            "refusing": self.refusing,
+            "ceiling": self.ceiling,
         }
 
     def lied(self) -> None:

@@ -140,6 +140,7 @@ class Node(NodeStartChain):
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
+        self.mirror.announced.ceiling = cfg.max_base_fee  # (--max-base-fee: fee86)
         self.mirror.announced.read(cfg.deploy_block, base_fee_of(deploy_block), placed=True)
         self.batcher = StateBatcher(self.rpc, ex)
         self.contract_sigs = Eip1271Batcher(  # (verdicts in mirror.sigs)
