@@ -53,7 +53,7 @@ def test_a_read_fee_is_bounded_by_the_block_this_node_knows(
     believed: list[bool],
     kept: tuple[int, int] | None,
 ) -> None:
-    """Failed before on 'block 1', 'block 1 twice', 'far ahead twice' (believed at once)."""
+    """(main believed "block 1" and "far ahead" at once: review86a's unit test failed 2 of 2.)"""
     heads = HeadSignal(lambda: known)
     assert heads.read(HEAD, GWEI) is None
     got = [heads.read(n, fee) is None for n, fee in reads]
