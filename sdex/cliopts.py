@@ -389,6 +389,14 @@ _NODE_LIMITS = [
         "can starve the other), bursts of 10 s of it [default: 200].",
     ),
     click.option(
+        "--max-base-fee", type=IntBetween(1, 10**9, "gwei"), default=None, metavar="GWEI",
+        envvar="SDEX_MAX_BASE_FEE", show_envvar=True,
+        help="The highest base fee (gwei a gas) the node believes and signs its settlements "
+        "with (their fee cap is twice it plus the tip); while the chain's is above it nothing "
+        "settles and /health's chainMirror.baseFee says so. Raise it for a chain of higher "
+        "fees; also read from $SDEX_MAX_BASE_FEE [default: 100000].",
+    ),
+    click.option(
         "--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
         callback=trusted_proxy_callback,
         help="A reverse proxy's address or network (e.g. 10.0.0.0/8, ::1; repeatable) whose "

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sdex.chain.tx import MAX_BASE_FEE
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
 from sdex.httpkit import Network, RateLimit
@@ -95,6 +96,9 @@ class NodeConfig:
     dropped before the connection closes (``sdex.node.conns.LINGER``)."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
+    max_base_fee: int = MAX_BASE_FEE
+    """The highest base fee (wei a gas) the node believes and signs with (``--max-base-fee``):
+    above it nothing is signed, /health's ``chainMirror.baseFee`` says why (fee86)."""
     max_batch: int = 64
     """Most matches per settlement transaction."""
     backlog_batch: int = 256
