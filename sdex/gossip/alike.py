@@ -54,10 +54,12 @@ beside 4 relays, is then judged as 4 relays beside 4 ids each 1/16 of a relay (e
 sees what each relay sees); a rule charging that flood charges those relays, the first grief
 with one more id. What tells the two apart is how much of the loop a charge is: the loop is
 one second a second and a pusher's full budget buys ``metered.INTAKE_SHARE`` (0.3) of it, so
-a pusher is in debt for its intake only above that share (at most 3 at once), and 4 ids'
-budgets buy more than the whole loop unforgiven: a flood over 4 ids or more takes no more of
-the loop forgiven than its budgets let it take anyway (review84: the per-id budget lets 4
-ids take the loop already). The first grief costs the relays above their budget's share,
+a pusher is in debt for its intake only above that share (at most 3 at once, by the loop's
+wall time), and 4 ids' budgets buy more than the whole of it (review84): a flood over 4 ids
+or more gains by forgiveness only what its charges run above the loop's wall time (the
+unmeasured CPU, charged times ``crowded``; on alike86's bench at load 20-37 a flood over 4
+ids was in debt now and then, and got 0.75 times the orders in with this rule as with the
+weighted median alone). The first grief costs the relays above their budget's share,
 the only ones forgiveness helps, their forgiveness (back to that share, as before peers81),
 at (R - 1)/12 of such a relay's loop time. Kept so (alike86's bench: docs/BENCHMARKS.md).
 Their pushes' own handling is still paid (``metered.push_tokens``), and so is every other
