@@ -15,7 +15,6 @@ block hash and the orders' reads at "latest" till the test opens it (the hold st
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import threading
@@ -28,16 +27,13 @@ import pytest
 
 from sdex.order import sign_hash
 from sdex.settlement import reconcile
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.heldstart import first_run, in_doubt, left_row, states_selector
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import soft_cancel
-from tests.rpcfault import Answer, _proxy, flapping_proxy
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.rpcfault import Answer, _proxy
+from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_review66_adopt_landed import OPERATOR
-from tests.test_review74a_flapped_head import _saved_head
-
-FEES = (10**9, 10**9)
 
 
 @contextmanager
@@ -74,29 +70,14 @@ async def test_a_soft_cancel_during_the_hold_leaves_no_pooled_row_to_revert_a_la
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8501))  # (a first run: a head saved)
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(first))[0] == 201
-    head = _saved_head(cfg.db)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8502))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6, salt=8503))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1001, "open", "api")
-    store.add_order(incoming, 1002, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
-    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
+    head = await first_run(c, cfg, 8501)
+    resting, incoming, tx = await left_row(c, cfg, 1, 8502)  # (the whole of each)
     c.rpc.call("evm_setAutomine", False)
     try:
         c.rpc.call("eth_sendRawTransaction", tx.raw)  # (pooled: the last run's)
         with (
-            gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
-            flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-            flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
+            gated_reads_proxy(c.rpc.url, states_selector(c, resting)) as (surl, gate),
+            in_doubt(surl, head) as (url, flapped, second),
         ):
             async with running_node(replace(cfg, rpc=url)) as (node, api):
                 s = node.settler
