@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,7 +21,7 @@ from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import running_node
-from tests.rpcfault import Answer, _forward, flapping_proxy
+from tests.rpcfault import Answer, _forward, _proxy, flapping_proxy
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import FEES, OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
@@ -53,6 +54,55 @@ async def left_row(
     await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
     store.close()
     return resting, incoming, tx
+
+
+def by_hash(req: object) -> bool:
+    """Whether ``req`` is an ``eth_call`` named by a block hash (EIP-1898)."""
+    if not isinstance(req, dict) or req.get("method") != "eth_call":
+        return False
+    params = req.get("params") or []
+    return len(params) > 1 and isinstance(params[1], dict)
+
+
+def header_not_found(req: object) -> Answer:
+    """``req``'s answer as a provider's that does not know the block it names."""
+    rid = req.get("id") if isinstance(req, dict) else None
+    error = {"code": -32000, "message": "header not found"}
+    return 200, json.dumps({"jsonrpc": "2.0", "id": rid, "error": error}).encode()
+
+
+@contextmanager
+def held_reads(
+    upstream: str, head: int, selector: str
+) -> Iterator[tuple[str, threading.Event, tuple[list[int], list[int]]]]:
+    """The URL of ``in_doubt``'s proxies before one to ``upstream`` refusing every
+    ``eth_call`` named by a block hash (a provider without EIP-1898) and every ``eth_call``
+    of ``selector`` (the orders' states) till its event is set; the event; ``in_doubt``'s
+    counts."""
+    gate = threading.Event()
+
+    def intercept(req: object) -> Answer | None:
+        if not isinstance(req, dict) or req.get("method") != "eth_call":
+            return None
+        params = req.get("params") or []
+        data = str(params[0].get("data", "")) if params and isinstance(params[0], dict) else ""
+        if not by_hash(req) and (gate.is_set() or not data.startswith(selector)):
+            return None
+        return header_not_found(req)
+
+    with _proxy(upstream, intercept) as surl, in_doubt(surl, head) as (url, first, second):
+        yield url, gate, (first, second)
+
+
+@contextmanager
+def mining_paused(c: Chain) -> Iterator[None]:
+    """The chain's mining on each send turned off; on again (a block mined) after."""
+    c.rpc.call("evm_setAutomine", False)
+    try:
+        yield
+    finally:
+        c.rpc.call("evm_setAutomine", True)
+        c.rpc.call("evm_mine")
 
 
 def states_selector(c: Chain, order: SignedOrder) -> str:

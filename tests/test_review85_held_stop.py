@@ -19,11 +19,10 @@ import pytest
 
 from sdex.settlement import reconcile
 from tests.conftest import Chain
-from tests.heldstart import first_run, in_doubt, left_row, states_selector
+from tests.heldstart import first_run, held_reads, left_row, mining_paused, states_selector
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import E6
 from tests.test_review66_adopt_landed import OPERATOR
-from tests.test_review85_held_cancel_pooled import gated_reads_proxy
 
 
 async def test_a_stop_during_the_hold_leaves_the_pooled_row_to_the_next_start(
@@ -34,15 +33,11 @@ async def test_a_stop_during_the_hold_leaves_the_pooled_row_to_the_next_start(
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     head = await first_run(c, cfg, 8521)
     resting, incoming, tx = await left_row(c, cfg, 1, 8522)  # (the whole of each)
-    c.rpc.call("evm_setAutomine", False)
-    try:
+    with mining_paused(c):
         c.rpc.call("eth_sendRawTransaction", tx.raw)  # (pooled: the last run's)
-        with (
-            gated_reads_proxy(c.rpc.url, states_selector(c, resting)) as (surl, _gate),
-            in_doubt(surl, head) as (url, flapped, second),
-        ):
+        with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, _gate, doubts):
             async with running_node(replace(cfg, rpc=url)) as (node, api):
-                assert flapped == [1] and second == [1]
+                assert doubts == ([1], [1])
                 assert node.held_why() and node.settler.sent == 0
                 assert await api.status(resting) == "open"
             # (stopped while held)
@@ -63,9 +58,6 @@ async def test_a_stop_during_the_hold_leaves_the_pooled_row_to_the_next_start(
             assert s.failed == 0 and s.sent == 0, (s.failed, s.sent)
             assert await api.status(resting) == "filled"
             assert c.exchange.order_info(incoming.order).filled == 3000 * E6
-    finally:
-        c.rpc.call("evm_setAutomine", True)
-        c.rpc.call("evm_mine")
     with sqlite3.connect(cfg.db) as conn:
         rows = dict(conn.execute("SELECT tx_hash, status FROM settlements").fetchall())
     assert rows[tx.tx_hash] == "mined", rows

@@ -18,12 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Chain
-from tests.heldstart import first_run, in_doubt, left_row, states_selector
+from tests.heldstart import first_run, held_reads, left_row, states_selector
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_chaos69_refused_row import write_locked
 from tests.test_node import E6
 from tests.test_review66_adopt_landed import OPERATOR
-from tests.test_review85_held_cancel_pooled import gated_reads_proxy
 
 SAID = ("not judged", "refused", "database is locked")
 """What the node logs when the row's mark is refused (before: the hold's error)."""
@@ -40,13 +39,10 @@ async def test_a_refused_mark_of_a_landed_row_does_not_keep_the_hold_for_ever(
     head = await first_run(c, cfg, 8511)
     resting, incoming, tx = await left_row(c, cfg, 2, 8512)  # (half of each)
     c.rpc.call("eth_sendRawTransaction", tx.raw)  # (mined before the start, above the head)
-    with (
-        gated_reads_proxy(c.rpc.url, states_selector(c, resting)) as (surl, gate),
-        in_doubt(surl, head) as (url, flapped, second),
-    ):
+    with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, gate, doubts):
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             s = node.settler
-            assert flapped == [1] and second == [1] and node.held_why()
+            assert doubts == ([1], [1]) and node.held_why()
             await wait_for(node.replayed, timeout=60)
             async with write_locked(node, cfg.db):
                 gate.set()
