@@ -21,18 +21,14 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, pay, proxied_node
+from tests.test_sign79_feed import WAIT, paid_after_snapshot, pay, proxied_node
 
 
 async def test_a_sticky_stale_backend_clears_no_reorg_mark(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
-        snap = c.rpc.call("evm_snapshot")
-        old = pay(c, 1)
-        n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
+        snap, old, n = await paid_after_snapshot(c, w)
         proxy.passes = lambda note: False  # (N' is not announced: polled)
         assert c.rpc.call("evm_revert", snap) is True
         new = pay(c, 2)
