@@ -45,6 +45,20 @@ async def behind_while_down(c: Chain, db: Path, blocks: int) -> tuple[int, list[
     return saved, later
 
 
+async def replaced_unannounced(
+    c: Chain, proxy: HeadsProxy, node: Node
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """While ``node`` runs behind ``proxy``: a transfer mined alone after a snapshot (N) and
+    applied; then nothing announced, the chain reverted to the snapshot and another transfer
+    mined in N's place (N'): N's block, N''s, and N."""
+    snap, old, n = await paid_after_snapshot(c, node.watcher)
+    proxy.passes = lambda note: False  # (N' is not announced: polled)
+    assert c.rpc.call("evm_revert", snap) is True
+    new = pay(c, 2)
+    assert int(new["number"], 16) == n and new["hash"] != old["hash"]
+    return old, new, n
+
+
 @asynccontextmanager
 async def failing_catch_up(
     c: Chain, db: Path, on_latest: Callable[[], None] | None = None
