@@ -6,7 +6,6 @@ orders the restart closed whose adopted match the settler confirms on one side
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 
@@ -58,7 +57,6 @@ class NodeAdoption(NodeHolds):
         asked); a doubt with no head of ours holds the start till it ends (``_start_holds``)."""
         if pooled:
             await self._adopt_rows(list(pooled), *await self._adopt_bound(at))
-            self._cancels_kept(named_orders(pooled))
 
     async def _adopt_bound(self, at: int | None) -> tuple[int | None, bool]:
         """(``_adopt``) The block the orders were loaded at (``at``, else the chain's head
@@ -132,23 +130,6 @@ class NodeAdoption(NodeHolds):
         held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
         self.registry.matched(held)
         self.settler.adopt(signed, matches)
-
-    def _cancels_kept(self, hashes: AbstractSet[bytes]) -> None:
-        """The peers' cancels a held start kept of the orders ``hashes`` names (the orders of
-        the rows it adopts: ``NodeReload._keep_held``; a stop before the hold ended, kept in
-        the store and read back), applied now that those rows are adopted (a soft cancel
-        then leaves its row to land, settle83): each as a wallet's is (its writes' commit
-        awaited, ``stored``), its kept rows deleted once that is committed (review64). One
-        that is not the maker's (only an edited row can be) is dropped."""
-        now = time.time()
-        for h in hashes:
-            for o in self.orphan_cancels.take(h, now):
-                said = self.soft_cancel(h, o.signature)
-                if said.status == 200:
-                    log.info("order %s: a peer's cancel kept in the hold applied", h.hex())
-                    self._forget_orphans(None if said.stored is None else [said.stored])
-                    break
-        self._forget_orphans()  # (none applied: deleted at once)
 
     def _closed_at_restart(self, order_hash: bytes) -> tuple[SignedOrder, int] | None:
         """A one-shot order the restart closed (it never rests: ``restart_reason``), its

@@ -197,7 +197,7 @@ class NodeReload(NodeAdoption):
         """(``soft_cancel``) A peer's cancel of an order a held start's pooled row names,
         its signature the maker's (else 400): kept as a cancel of an order not held yet is
         (``_keep_orphan``: bounded per sender and in all, each cancel one signature, its row
-        stored, 202 once committed), applied once the rows are adopted (``_cancels_kept``).
+        stored, 202 once committed), applied once the rows are adopted (``cancels_kept``).
         review86b: refused 503, it was lost (gossip's ``Deliver`` reads no answer), and the
         order rested tradable here after the row landed till anti-entropy brought the cancel
         again. (A wallet's keeps its 503: it reads it and tries again, and its 200 then says
@@ -237,7 +237,7 @@ class NodeReload(NodeAdoption):
         """(A start that holds: ``_start_holds``; a task of the node's) The stored orders the
         start did not read read till one read gives our chain's word (``_held_states``), then
         judged as a start judges them, what the previous run left pooled adopted
-        (``_adopt_rows``), the peers' cancels kept meanwhile applied (``_cancels_kept``), a
+        (``_adopt_rows``), the peers' cancels kept meanwhile applied (``cancels_kept``), a
         kill's rechecks judged, ``then`` called (the settler's run begins) and the hold ended:
         the book uncrossed, the settler woken (``_gate_changed``). A step the store or the
         chain refuses is tried again till it is done (``_held_step``: review86b, a row's
@@ -277,7 +277,7 @@ class NodeReload(NodeAdoption):
         rows, bound = list(pooled), await self._adopt_bound(loaded)  # (once: each row's bound)
         await self._held_step("a pooled row's adoption", lambda: self._adopt_rows(rows, *bound))
         self._pooled_held = frozenset()  # (adopted or given up: a cancel is as any now)
-        self._cancels_kept(named_orders(pooled))
+        self.cancels_kept()  # (the peers' kept meanwhile: review86b)
         await self._held_step("the rechecks a kill left", self._recheck_stored)
         then()
         log.warning("the start's hold ends: the stored orders read at block %d", read_at)
