@@ -5,7 +5,9 @@ orders over signed HTTP while the honest orders are posted: ``--flood`` pushes i
 ``--flood-batch`` orders each, a refused push sent again after ``PAUSE`` seconds. What it
 pushed, what was accepted and what was refused (429s; orders rejected unchecked, its
 budget spent) are counted a window, so a window's refusals split into the flooder's and
-the honest peers'."""
+the honest peers'. ``--flood-ids K`` (alike86): the same flood spread over ``K`` admitted
+ids (``Split``), each its own key, driver and port, with every K-th of the orders and of
+the pushes in flight (``sdex.gossip.alike``'s split-flood griefs: review84, review86b)."""
 
 from __future__ import annotations
 
@@ -74,6 +76,34 @@ class Flooder:
 
         await asyncio.gather(*(one() for _ in range(self.inflight)))
         return tally
+
+
+class Split:
+    """One flood over ``ids`` ``Flooder`` s (its own key and port each): each pushes every
+    ``ids``-th of ``bodies`` with its share of ``inflight`` (at least one); their window's
+    counts summed (``run``), and each id's apart (``ids_tallies``)."""
+
+    def __init__(self, url: str, bodies: list[bytes], batch: int, inflight: int, ids: int) -> None:
+        ids = max(1, ids)
+        shares = [inflight // ids + (k < inflight % ids) for k in range(ids)]
+        self.flooders = [Flooder(url, bodies[k::ids], batch, max(1, shares[k])) for k in range(ids)]
+        self.ids_tallies: list[dict[str, int]] = []
+
+    async def start(self) -> None:
+        for f in self.flooders:  # (one at a time: each waits for its hello's admission)
+            await f.start()
+
+    async def stop(self) -> None:
+        for f in self.flooders:
+            await f.stop()
+
+    async def run(self, stop: asyncio.Event) -> dict[str, int]:
+        self.ids_tallies = list(await asyncio.gather(*(f.run(stop) for f in self.flooders)))
+        out: dict[str, int] = {}
+        for tally in self.ids_tallies:
+            for k, v in tally.items():
+                out[k] = out.get(k, 0) + v
+        return out
 
 
 def split(refusals: dict[str, Any], flood: dict[str, int]) -> dict[str, Any]:

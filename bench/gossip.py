@@ -73,7 +73,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
-from flooder import Flooder, split  # noqa: E402
+from flooder import Split, split  # noqa: E402
 from rawpost import RawPoster, RawPostError  # noqa: E402
 from runqueue import RunQueue  # noqa: E402
 
@@ -677,7 +677,7 @@ async def measure(
             raise RuntimeError(f"peer exchange did not connect all {n} nodes within 60 s")
         flooder = None
         if flood:
-            flooder = Flooder(nodes.urls[0], flood, args.flood_batch, args.flood)
+            flooder = Split(nodes.urls[0], flood, args.flood_batch, args.flood, args.flood_ids)
             await flooder.start()
         setup = {"seconds_to_start_nodes": round(started, 1), "node_ready_s": ready,
                  "seconds_until_peer_exchange_connected_all": round(px, 1),
@@ -726,6 +726,8 @@ async def measure(
                 stop.set()
                 tally = {} if flooding is None else await flooding
                 p["flood"] = tally
+                if flooder is not None and args.flood_ids > 1:  # (alike86: each id's own)
+                    p["flood_ids"] = flooder.ids_tallies
                 accepted = sum(1 for c in p["status"].values() if c == 201)
                 total += accepted + tally.get("accepted", 0)  # (its orders reach every node)
                 drained = await wait_until(
@@ -774,6 +776,8 @@ async def measure(
         run["peer_refusals"] = peer_refusals(h0, h1)
         if flood:  # (peers81: the flooder's own refusals, and the honest peers')
             run["flood"] = p["flood"]
+            if "flood_ids" in p:
+                run["flood_ids"] = p["flood_ids"]
             run["peer_refusals"] = split(run["peer_refusals"], p["flood"])
         run["runnable_trace"] = trace
         out.append(run)
@@ -1484,6 +1488,10 @@ def parser() -> argparse.ArgumentParser:
         help="an admitted peer floods node 0 with this many pushes in flight (bench/flooder.py)",
     )  # fmt: skip
     ap.add_argument("--flood-batch", type=int, default=32, help="orders a flooder's push")
+    ap.add_argument(
+        "--flood-ids", type=int, default=1,
+        help="the flood spread over this many admitted ids (bench/flooder.py Split)",
+    )  # fmt: skip
     ap.add_argument("--flood-orders", type=int, default=3000, help="the flooder's orders, cycled")
     ap.add_argument("--profile", type=Path, help="run the nodes under cProfile, files here")
     ap.add_argument("--sample", action="store_true", help="with --profile: sample instead")

@@ -384,9 +384,23 @@ _NODE_LIMITS = [
         "short-lived orders [default: off, every accepted order is kept].",
     ),
     click.option(
+        "--refuse-damaged-rows", is_flag=True, default=False,
+        help="Refuse to start while the store holds order rows known damaged (an edit, a disk "
+        "error), naming them, instead of starting with those orders out of the book and "
+        "named in /health store.damagedRows [default: start].",
+    ),
+    click.option(
         "--chain-read-total", type=float, default=None, metavar="ORDERS",
         help="The same for all clients and peers together (half kept for each kind: neither "
         "can starve the other), bursts of 10 s of it [default: 200].",
+    ),
+    click.option(
+        "--max-base-fee", type=IntBetween(1, 10**9, "gwei"), default=None, metavar="GWEI",
+        envvar="SDEX_MAX_BASE_FEE", show_envvar=True,
+        help="The highest base fee (gwei a gas) the node believes and signs its settlements "
+        "with (their fee cap is twice it plus the tip); while the chain's is above it nothing "
+        "settles and /health's chainMirror.baseFee says so. Raise it for a chain of higher "
+        "fees; also read from $SDEX_MAX_BASE_FEE [default: 100000].",
     ),
     click.option(
         "--trusted-proxy", "trusted_proxies", multiple=True, metavar="CIDR",
@@ -400,7 +414,8 @@ _NODE_LIMITS = [
 
 def node_limit_options(f: Callable[..., T]) -> Callable[..., T]:
     """``sdex node``'s bounds on its clients (HTTP connections, listings, trusted proxies),
-    passed on to ``run_node`` as keywords of the same names."""
+    and on its store (``--drop-closed-after``, ``--refuse-damaged-rows``), passed on to
+    ``run_node`` as keywords of the same names."""
     for option in reversed(_NODE_LIMITS):
         f = option(f)
     return f

@@ -36,6 +36,10 @@ class HeadsProxy:
     latest: list[Note] = field(default_factory=list)
     """Answers for the next reads of the latest block, in turn, instead of the chain's (a
     balancer's other backend); each taken once."""
+    numbers: list[str] = field(default_factory=list)
+    """Answers for the next ``eth_blockNumber`` calls (not in a batch), in turn, instead of
+    the chain's (a backend's wrong head); each taken once, ``number_reads`` counting them."""
+    number_reads: int = 0
     numbered: dict[int, list[Note]] = field(default_factory=dict)
     """Answers for the next reads of a block by its number (alone or in a batch), in turn,
     instead of the chain's (a balancer's stale backend); each taken once."""
@@ -141,6 +145,11 @@ async def heads_proxy(upstream: str) -> AsyncIterator[HeadsProxy]:
             proxy.on_latest()
             if proxy.latest:
                 said = {"jsonrpc": "2.0", "id": msg.get("id"), "result": proxy.latest.pop(0)}
+                return web.Response(body=json.dumps(said).encode(), content_type="application/json")
+        if isinstance(msg, dict) and msg.get("method") == "eth_blockNumber":
+            proxy.number_reads += 1
+            if proxy.numbers:
+                said = {"jsonrpc": "2.0", "id": msg.get("id"), "result": proxy.numbers.pop(0)}
                 return web.Response(body=json.dumps(said).encode(), content_type="application/json")
         if isinstance(msg, dict) and (said := proxy.numbered.get(numbered(msg), [])):
             answer = {"jsonrpc": "2.0", "id": msg.get("id"), "result": said.pop(0)}

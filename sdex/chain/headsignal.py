@@ -16,14 +16,28 @@ fifty times the last, signed with). A read fee is now believed only under
 ``sdex.chain.tx.MAX_BASE_FEE`` and within EIP-1559's bounds of the last one read; one past
 them is not signed with (``untrusted``, why in ``untrusted_why``: /health's
 ``chainMirror.baseFee``) till a read again agrees with it (the chain's fee may move past the
-bounds: a devnet's ``hardhat_setNextBlockBaseFeePerGas``, a chain of other rules)."""
+bounds: a devnet's ``hardhat_setNextBlockBaseFeePerGas``, a chain of other rules).
+
+fee86 (review86a's find): the bound took the block number from the answer it bounds: one
+answer saying block 1, or a block far ahead, was not bounded at all and believed at once
+(50,000 gwei signed with). A number below the last read is now believed only a lagging
+backend's (at most ``FEE_STEPS`` below, the last read reachable from it by EIP-1559), never
+the bound of the next; one past the head this node knows (``known``: the mirror's, read
+block by block) by more than ``FEE_STEPS`` is bounded as of that many blocks past it, and
+neither is confirmed by a read again (the same answer twice places nothing), nor is another
+fee of the block read last. The node's first bound is its start's read of the deploy block
+(``sdex.node.core``): before, the first read was believed whatever it said. The ceiling is
+``ceiling``: ``MAX_BASE_FEE`` unless the operator set another (``sdex node --max-base-fee``:
+a chain of higher fees never settled, fee86)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import re
 import time
+from collections.abc import Callable
 
 from sdex.chain.tx import MAX_BASE_FEE
 from sdex.errors import ChainError
@@ -35,14 +49,24 @@ KEPT = 32
 FEE_STEPS = 4
 """Blocks past the last base fee read from the chain an announced one may be and be used
 (within EIP-1559's bounds of it); further, the fee is read. A fee at the low bound two
-blocks on signs a fee cap (twice it) above the highest the chain may have by then."""
+blocks on signs a fee cap (twice it) above the highest the chain may have by then. Also
+how far below the last read a read fee may be (a lagging backend's), and past the head the
+node knows (``HeadSignal.known``)."""
+REACH = 2_000
+"""Blocks past which EIP-1559's bounds of any fee hold every fee of 256 bits (``reaches``)."""
 
 
 class HeadSignal:
     """A count of announced heads and a wait for the next one. ``live``: announcements
-    come (the subscription is open); without them a wait is only its timeout."""
+    come (the subscription is open); without them a wait is only its timeout. ``known``:
+    the highest block this node knows by its own reads (the mirror's head; None: none)."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Callable[[], int | None] | None = None) -> None:
+        self.known = known or (lambda: None)
+        self.ceiling = MAX_BASE_FEE
+        """The highest base fee believed and signed with (``sdex node --max-base-fee``)."""
+        self.refusing = False
+        """Whether the last fee read was not believed (/health: why nothing is signed)."""
         self.count = 0
         self.live = False
         self._waiters: list[asyncio.Future[None]] = []
@@ -60,10 +84,12 @@ class HeadSignal:
         """Announced fees not used, out of their ``bound`` or a lying feed's (``lied``): a
         fee read before one is read again (``sdex.settlement.gas.Fees``)."""
         self.untrusted = 0
-        """Fees read from the chain not believed (``doubt``): above ``MAX_BASE_FEE``, or past
+        """Fees read from the chain not believed (``doubt``): above ``ceiling``, or past
         EIP-1559's bounds of the last one read and not read again since."""
         self.untrusted_why: str | None = None
         """Why the last of them was not believed."""
+        self._warned: str | None = None
+        """``untrusted_why`` without its numbers, as last logged (once a reason)."""
         self._suspect: tuple[int, int] | None = None
         """(block number, base fee) read past the bounds: a read again within EIP-1559's
         bounds of it (the chain says so still) is believed."""
@@ -94,42 +120,78 @@ class HeadSignal:
         if base_fee is not None:
             self.base_fee = (base_fee, time.monotonic())
 
-    def read(self, number: int, base_fee: int | None, latest: bool = False) -> str | None:
+    def read(
+        self, number: int, base_fee: int | None, latest: bool = False, placed: bool = False
+    ) -> str | None:
         """Block ``number``'s base fee read from the chain (None: it had none): the bound of
-        announced ones; ``latest``: the latest block's, signed with (``saw``). Returns why
-        it is not believed (``doubt``: nothing kept), None if it is."""
+        announced ones; ``latest``: the latest block's, signed with (``saw``); ``placed``:
+        the block asked for by its number (the watcher's range), its number not the
+        answer's word alone. Returns why it is not believed (``doubt``: nothing kept), None
+        if it is."""
         if base_fee is None:
             return None
-        if (why := self.doubt(number, base_fee)) is not None:
+        why, kept = self.doubt(number, base_fee, placed)
+        self.refusing = why is not None
+        if why is not None:
             self.untrusted += 1
-            if why != self.untrusted_why:  # (logged once a reason)
+            if (warned := re.sub(r"\d+", "N", why)) != self._warned:  # (once a reason)
                 log.warning("a base fee read from the chain is not signed with: %s", why)
+                self._warned = warned
             self.untrusted_why = why
             return why
-        self.read_fee = (number, base_fee)
+        if kept:
+            self.read_fee = (number, base_fee)
         if latest:
             self.saw(base_fee)
         return None
 
-    def doubt(self, number: int, fee: int) -> str | None:
-        """Why block ``number``'s base fee ``fee``, read from the chain, is not believed:
-        above ``MAX_BASE_FEE``; or past EIP-1559's bounds of the last one read, unless it
-        is within them of the last such fee (``_suspect``: read again, the chain says so
-        still). None: believed."""
-        if fee > MAX_BASE_FEE:
-            return f"baseFeePerGas {fee} of block {number} is above {MAX_BASE_FEE} wei"
-        if self.bound(number, fee) != "outside":
+    def doubt(self, number: int, fee: int, placed: bool = False) -> tuple[str | None, bool]:
+        """Why block ``number``'s base fee ``fee``, read from the chain, is not believed
+        (None: believed), and whether it bounds the next reads (``read_fee``): above
+        ``ceiling``; below the last read by more than ``FEE_STEPS``, or unable to reach it
+        (a lagging backend's, believed, not kept: fee86); more than ``FEE_STEPS`` past the
+        head this node knows (not ``placed``) and past EIP-1559's bounds of the last read
+        that many blocks past that head (not kept); another fee of the block read last; or
+        past those bounds at ``number``, unless within them of the last such fee
+        (``_suspect``: read again, the chain says so still)."""
+        if fee > self.ceiling:
+            return (
+                f"baseFeePerGas {fee} of block {number} is above this node's ceiling of"
+                f" {self.ceiling} wei ({self.ceiling / 10**9:g} gwei; sdex node --max-base-fee):"
+                " nothing is signed while the chain's fee is above it"
+            ), False
+        if self.read_fee is None:
             self._suspect = None
-            return None
+            return None, True
+        at, last = self.read_fee
+        if number < at:  # (an older block: a lagging backend's, or the answer's own number)
+            if at - number <= FEE_STEPS and reaches((number, fee), at, last):
+                return None, False
+            return (
+                f"baseFeePerGas {fee} of block {number}, below block {at} read before (its fee"
+                f" {last}), cannot lead there by EIP-1559: read again"
+            ), False
+        top = max(at, self.known() or at) + FEE_STEPS  # (the furthest the chain may be)
+        if number > top and not placed:
+            if reaches(self.read_fee, top, fee):
+                return None, False  # (a fee the chain may have: its number not placed)
+            return (
+                f"baseFeePerGas {fee} of block {number}, past the head this node knows, is"
+                f" past EIP-1559's bounds of {last} at block {at} by block {top}: read again"
+            ), False
+        if reaches(self.read_fee, number, fee):
+            self._suspect = None
+            return None, True
+        if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
+            return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
         if self._suspect is not None and within(self._suspect, number, fee) == "within":
             self._suspect = None  # (read again, the chain says so still)
-            return None
+            return None, True
         self._suspect = (number, fee)
-        at, last = self.read_fee or (number, fee)
         return (
             f"baseFeePerGas {fee} of block {number} is past EIP-1559's bounds of {last} at"
             f" block {at}: read again"
-        )
+        ), False
 
     def confirms(self, number: int, fee: int | None) -> bool:
         """Whether an announced ``fee`` (block ``number``'s) is within EIP-1559's bounds of
@@ -154,15 +216,20 @@ class HeadSignal:
 
     def bound(self, number: int, fee: int) -> str:
         """Whether ``fee`` may be block ``number``'s by EIP-1559 from the last fee read
-        (``read_fee``: ``within``)."""
+        (``read_fee``: ``within``); above ``ceiling``: "outside" (never signed with)."""
+        if fee > self.ceiling:
+            return "outside"
         return "none" if self.read_fee is None else within(self.read_fee, number, fee)
 
     def to_json(self) -> dict[str, object]:
-        """/health's ``chainMirror.baseFee``: fees not used, and why the last read was not."""
+        """/health's ``chainMirror.baseFee``: fees not used, why the last read was not, whether
+        the latest read is not (``refusing``: nothing signed with it), and the ceiling."""
         return {
             "announcedRefused": self.refused,
             "readUntrusted": self.untrusted,
             "lastUntrusted": self.untrusted_why,
+            "refusing": self.refusing,
+            "ceiling": self.ceiling,
         }
 
     def lied(self) -> None:
@@ -211,6 +278,19 @@ def within(read: tuple[int, int], number: int, fee: int) -> str:
     for _ in range(steps):
         lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
     return "within" if lo <= fee <= hi else "outside"
+
+
+def reaches(read: tuple[int, int], number: int, fee: int) -> bool:
+    """Whether ``fee`` may be block ``number``'s (at or past ``read``'s block) by EIP-1559
+    from ``read`` (block, base fee), however many blocks on (``within``'s steps, at most
+    ``REACH``: the bounds only widen)."""
+    at, lo = read
+    hi = lo
+    for _ in range(min(number - at, REACH)):
+        if lo <= fee <= hi:
+            return True
+        lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
+    return lo <= fee <= hi
 
 
 def base_fee_of(raw: object) -> int | None:

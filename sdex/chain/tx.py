@@ -414,24 +414,24 @@ class Sender:
         return fees_of(self.rpc.call("eth_getBlockByNumber", "latest", False))
 
 
-def fees_of(block: object) -> tuple[int, int]:
-    """(base fee, tip) to sign with, from a block as ``eth_getBlockByNumber`` gives it; the
-    fee cap signed is twice the base fee plus the tip (``Sender.sign``)."""
-    raw = block.get("baseFeePerGas", "0x0") if isinstance(block, dict) else None
-    if not isinstance(raw, str) or not raw.startswith("0x") or len(raw) > 66:
-        raise ChainError(f"a block without a readable baseFeePerGas: {raw!r}")
-    base_fee = int(raw, 16)
-    if base_fee > MAX_BASE_FEE:  # (bounds84: signed with, the operator's fee cap followed it)
-        raise ChainError(f"the chain's baseFeePerGas {base_fee} is above {MAX_BASE_FEE} wei")
-    return fees_for(base_fee)
-
-
 MAX_BASE_FEE = 100_000 * 10**9
 """The highest base fee (wei a gas: 100,000 gwei) a transaction is signed with: above it
 the block is not believed, nothing is signed (the settlement waits and reads again).
 bounds84: any 256-bit fee an endpoint answered was signed with, its fee cap twice it: a
 lie made every settlement refused (its cap past the operator's funds) for as long as it
-lied, or had the operator agree to pay up to that. Mainnet's highest was under 2,000 gwei."""
+lied, or had the operator agree to pay up to that. Mainnet's highest was under 2,000 gwei;
+a chain of higher fees: ``sdex node --max-base-fee`` (fee86; ``fees_of``'s ``ceiling``)."""
+
+
+def fees_of(block: object, ceiling: int = MAX_BASE_FEE) -> tuple[int, int]:
+    """(base fee, tip) to sign with, from a block as ``eth_getBlockByNumber`` gives it, its
+    base fee at most ``ceiling``; the fee cap signed is twice it plus the tip (``sign``)."""
+    raw = block.get("baseFeePerGas", "0x0") if isinstance(block, dict) else None
+    if not isinstance(raw, str) or not raw.startswith("0x") or len(raw) > 66:
+        raise ChainError(f"a block without a readable baseFeePerGas: {raw!r}")
+    if (base_fee := int(raw, 16)) > ceiling:  # (bounds84: the operator's fee cap followed it)
+        raise ChainError(f"the chain's baseFeePerGas {base_fee} is above {ceiling} wei")
+    return fees_for(base_fee)
 
 
 def fees_for(base_fee: int) -> tuple[int, int]:

@@ -42,12 +42,27 @@ other's weighted median, both forgiven: review84). So a charge must also be with
 times the count median of the others near it (charged at least its sum over ``NEAR``): a
 split flood needs as many ids as the honest relays near it, each charged near its own share,
 as before peers83. With both, the colluders' cost is the larger of the two (half of the
-others' charges and half of the near others' number), and the grief that remains is ids
-just above ``NEAR``'s floor making up the lower half of a relay's near others: R - 1 ids
-each charged 1/11 of a relay undo R relays' forgiveness, at (R - 1)/11 of one relay's intake
-(review86b; tests/test_review86b_alike_near_floor.py, strict xfail, with a flood over 4 ids
-each 13 times a relay, forgiven since the relays fall below its floor: no rule yet). Their
-pushes' own handling is still paid (``metered.push_tokens``), and so is every other
+others' charges and half of the near others' number), and two griefs remain (review86b,
+tests/test_review86b_alike_near_floor.py, strict xfail): ids just above ``NEAR``'s floor
+making up the lower half of a relay's near others (R - 1 ids each charged 1/11 of a relay
+undo R relays' forgiveness, at (R - 1)/11 of one relay's intake), and a flood over 4 ids
+each more than ``NEAR`` times a relay, forgiven (its near others are its own ids).
+
+No rule of the charges alone takes both (alike86, tests/test_alike86_scale.py): verdicts do
+not change when every charge is scaled alike, and a flood over 4 ids each 16 times a relay,
+beside 4 relays, is then judged as 4 relays beside 4 ids each 1/16 of a relay (each flood id
+sees what each relay sees); a rule charging that flood charges those relays, the first grief
+with one more id. What tells the two apart is how much of the loop a charge is: the loop is
+one second a second and a pusher's full budget buys ``metered.INTAKE_SHARE`` (0.3) of it, so
+a pusher is in debt for its intake only above that share (at most 3 at once, by the loop's
+wall time), and 4 ids' budgets buy more than the whole of it (review84): a flood over 4 ids
+or more gains by forgiveness only what its charges run above the loop's wall time (the
+unmeasured CPU, charged times ``crowded``; on alike86's bench at load 20-37 a flood over 4
+ids was in debt now and then, and got 0.75 times the orders in with this rule as with the
+weighted median alone). The first grief costs the relays above their budget's share,
+the only ones forgiveness helps, their forgiveness (back to that share, as before peers81),
+at (R - 1)/12 of such a relay's loop time. Kept so (alike86's bench: docs/BENCHMARKS.md).
+Their pushes' own handling is still paid (``metered.push_tokens``), and so is every other
 request."""
 
 from __future__ import annotations

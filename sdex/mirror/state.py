@@ -103,7 +103,7 @@ class Mirror(OwnNotes):
         self.doubt = ChainDoubt()
         """Whether the chain is still the one followed (``sdex.mirror.doubt``): an answer
         that said another, not proven, holds matching until it is proven either way."""
-        self.announced = HeadSignal()
+        self.announced = HeadSignal(lambda: None if self.head is None else self.head.number)
         """Heads the chain announced (the watcher's newHeads): the settler's receipt waits."""
         self.own = OwnReceipts()
         """The node's own settlement receipts the watcher has not applied yet, by tx hash:

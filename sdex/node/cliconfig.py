@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Required, TypedDict, Unpack
 
+from sdex.chain.tx import MAX_BASE_FEE
 from sdex.deployment import DEVNET_CHAIN_IDS, Deployment, DevAccount
 from sdex.gossip.actions import GossipConfig
 from sdex.httpkit import Network, RateLimit
@@ -48,7 +49,9 @@ class NodeOptions(TypedDict, total=False):
     trusted_proxies: tuple[Network, ...]
     min_amounts: tuple[str, ...]
     drop_closed_after: float | None
+    refuse_damaged_rows: bool
     fronts: int
+    max_base_fee: int | None
 
 
 def config_for(**options: Unpack[NodeOptions]) -> NodeConfig:
@@ -86,7 +89,9 @@ def config_for(**options: Unpack[NodeOptions]) -> NodeConfig:
         trusted_proxies=tuple(o.get("trusted_proxies", ())),
         limits=replace(config.limits, min_amounts=minimums_for(d.tokens, o.get("min_amounts", ()))),
         expired_retention=o.get("drop_closed_after"),
+        refuse_damaged_rows=o.get("refuse_damaged_rows", False),
         fronts=o.get("fronts", 0),
+        max_base_fee=fee_ceiling(o.get("max_base_fee")),
     )
     config = listing_bounds(config, o.get("listing_rate_limit"), o.get("listing_rate_total"))
     config = read_bounds(
@@ -95,6 +100,20 @@ def config_for(**options: Unpack[NodeOptions]) -> NodeConfig:
     return http_bounds(
         config, o.get("max_http_per_client"), o.get("max_http"), o.get("http_idle_timeout")
     )
+
+
+MAX_BASE_FEE_GWEI = 10**9
+"""The highest ``--max-base-fee`` (gwei): one ether a gas."""
+
+
+def fee_ceiling(gwei: int | None) -> int:
+    """``--max-base-fee`` (whole gwei, from 1 to ``MAX_BASE_FEE_GWEI``; None: the default,
+    ``MAX_BASE_FEE``) in wei; ``ValueError`` out of those bounds."""
+    if gwei is None:
+        return MAX_BASE_FEE
+    if not 1 <= gwei <= MAX_BASE_FEE_GWEI:
+        raise ValueError(f"--max-base-fee must be gwei from 1 to {MAX_BASE_FEE_GWEI}, not {gwei}")
+    return gwei * 10**9
 
 
 def listing_bounds(

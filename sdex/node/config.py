@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sdex.chain.tx import MAX_BASE_FEE
 from sdex.deployment import Deployment, DevAccount, TokenInfo
 from sdex.gossip.gossip import GossipConfig
 from sdex.httpkit import Network, RateLimit
@@ -95,6 +96,9 @@ class NodeConfig:
     dropped before the connection closes (``sdex.node.conns.LINGER``)."""
     max_body: int = 64 * 1024
     """Largest request body accepted (aiohttp ``client_max_size``)."""
+    max_base_fee: int = MAX_BASE_FEE
+    """The highest base fee (wei a gas) the node believes and signs with (``--max-base-fee``):
+    above it nothing is signed, /health's ``chainMirror.baseFee`` says why (fee86)."""
     max_batch: int = 64
     """Most matches per settlement transaction."""
     backlog_batch: int = 256
@@ -114,6 +118,11 @@ class NodeConfig:
     every order ever accepted; ``GET /v1/orders/{hash}`` answers 404 for it after). None
     (the default, ``sdex node --drop-closed-after``): kept for ever, as PRODUCT.md promises
     ("404 only for a hash the node never accepted")."""
+    refuse_damaged_rows: bool = False
+    """Refuse to start (``DamagedRows``) when the store holds order rows known damaged (an
+    edit, a disk error: ``/health`` ``store.damagedRows``), for an operator who would rather
+    repair them first than run with acknowledged orders out of the book (``sdex node
+    --refuse-damaged-rows``); by default the node starts and names them."""
     reorg_depth: int = 128
     """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
     deeper one is handled as a chain reset: everything re-read)."""

@@ -26,6 +26,7 @@ from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
+from sdex.chain.headsignal import base_fee_of
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
@@ -139,6 +140,8 @@ class Node(NodeStartChain):
         self.engine = MatchingEngine(self.book)
         self.tokens = frozenset(t for pair in cfg.pairs for t in pair)
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
+        self.mirror.announced.ceiling = cfg.max_base_fee  # (--max-base-fee: fee86)
+        self.mirror.announced.read(cfg.deploy_block, base_fee_of(deploy_block), placed=True)
         self.batcher = StateBatcher(self.rpc, ex)
         self.contract_sigs = Eip1271Batcher(  # (verdicts in mirror.sigs)
             self.contract_rpc, ex, self.mirror, code_rpc=self.rpc

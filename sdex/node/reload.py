@@ -16,7 +16,7 @@ import aiohttp
 
 from sdex.book import RemovalReason
 from sdex.chain import OrderState
-from sdex.errors import ChainError, SignatureError
+from sdex.errors import ChainError, SdexError, SignatureError
 from sdex.ingest import Rejection, judge, removal_of
 from sdex.ingest.rejections import RejectionCode
 from sdex.ingest.verdicts import taker_never_trades
@@ -36,6 +36,20 @@ from sdex.storesettle import StoredSettlement
 from sdex.watch.blocks import ZERO_HASH
 
 log = logging.getLogger("sdex.node")
+
+
+class DamagedRows(SdexError):
+    """A start refused (``NodeConfig.refuse_damaged_rows``): the store holds order rows known
+    damaged (``StoreReads.damaged_rows``)."""
+
+    def __init__(self, damaged: dict[str, object]) -> None:
+        hashes = damaged["hashes"]
+        named = ", ".join(map(str, hashes)) if isinstance(hashes, list) else ""
+        super().__init__(
+            f"refusing to start (--refuse-damaged-rows): {damaged['count']} stored order rows "
+            f"are damaged ({named}); put them right in the database (or start without the "
+            "option: those orders stay out of the book, named in /health store.damagedRows)"
+        )
 
 
 class NodeReload(NodeAdoption):
@@ -62,6 +76,8 @@ class NodeReload(NodeAdoption):
         # an open row that cannot be parsed is closed: known as stored (the filter below),
         # so that a peer's gossip of it is not accepted again over the row
         self.store.close_unparseable([h for h in unparseable if hash_of(h) is not None])
+        if self.config.refuse_damaged_rows and (damaged := self.store.damaged_rows())["count"]:
+            raise DamagedRows(damaged)
         closed = self.store.count_except(OPEN_STATUSES)
         self.registry.forget_stored(closed, ())
         hashes = self.store.hashes_except(OPEN_STATUSES)

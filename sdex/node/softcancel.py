@@ -21,6 +21,7 @@ from sdex.node.records import Record, SubmitResult
 from sdex.node.status import NodeStatus
 from sdex.order import SignedOrder, recover_signer
 from sdex.signature import signature_parts
+from sdex.store import StoreError
 from sdex.storeorphans import OrphanRow
 
 log = logging.getLogger("sdex.node")
@@ -249,6 +250,25 @@ class NodeSoftCancel(NodeStatus):
         proof = self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
         self._forget_orphans([row, proof, self.store.update_orders([rec.row()])])
         return rec
+
+
+def cancel_unstored(applied: SubmitResult, e: StoreError) -> SubmitResult:
+    """503 for a wallet's soft cancel ``applied`` here (its order closed in memory, out of
+    the book, passed on to peers) whose writes were not committed in time or were refused
+    (``e``): what the node holds said, and that the same cancel sent again is safe and says
+    when it is stored (users86: "the cancel was not stored" read as not applied, the order
+    still open). ``orderHash`` and ``status`` as a 200's."""
+    h, status = applied.body["orderHash"], applied.body["status"]
+    restart = "a restart of the node before it stores the cancel would bring the order back"
+    said = (
+        f"the node cancelled order {h} (out of its book: it trades no more through this "
+        f"node) but has not stored the cancel: {e}; {restart} open"
+        if status == OrderStatus.CANCELLED.value
+        else f"order {h} was {status} at the node already (nothing to cancel) and it has not "
+        f"stored the signed cancel: {e}"
+    )
+    again = "; send the same cancel again (safe: it cancels nothing more): 200 says it is stored"
+    return SubmitResult(503, {**error_body(100, said + again), **applied.body})
 
 
 def _signers(digest_of: Callable[[bytes], bytes], rows: list[OrphanRow]) -> list[str | None]:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
-from sdex.chain.tx import fees_for, fees_of
+from sdex.chain.tx import MAX_BASE_FEE, fees_for, fees_of
 
 log = logging.getLogger("sdex.settlement")
 
@@ -260,11 +260,16 @@ class Fees:
         block = await rpc.call("eth_getBlockByNumber", "latest", False)
         if self.heads is not None:  # (the chain's: the bound of announced fees, watch80;
             self.heads.read_block(block)  # ChainError if not believed: bounds84)
-        fees = fees_of(block)
+        fees = fees_of(block, self.ceiling)
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
             self._cache_rewinds = rewinds  # (a rewind meanwhile: dropped at the next use)
         return fees
+
+    @property
+    def ceiling(self) -> int:
+        """The highest base fee signed with (``HeadSignal.ceiling``: ``--max-base-fee``)."""
+        return MAX_BASE_FEE if self.heads is None else self.heads.ceiling
 
     def _rewinds(self) -> tuple[int, int]:
         """``heads``' reorgs and resets, and announced fees it refused: a fee read before

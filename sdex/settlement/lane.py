@@ -26,6 +26,7 @@ from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import BlockReceipts, poll_receipt
 from sdex.settlement.replace import Pooled, bumped
 from sdex.settlement.replacing import ReplacingLane
+from sdex.settlement.rowcall import SETTLES_NONE
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, Unsendable
 from sdex.settlement.stages import FlightTimes
 from sdex.store import Store
@@ -294,7 +295,10 @@ class NonceLane(ReplacingLane):
         if not self.superseded.isdisjoint(own):  # (held79: its cancel displaced the next)
             log.info("settlement %s not sent again: a later one holds its nonce", signed.tx_hash)
             return True
-        if cancel:  # (past its bound: its transfer from here on)
+        if cancel and not self.rejudged.isdisjoint(own):  # (past its bound: its transfer)
+            # (its bytes sent since, judged settling: a bound's cancel, counted as ``_cancel``
+            # counts one; settle86: the start's "not sent again", ``withheld_cancels``)
+            self.cancelled += own[0] not in self.withheld and signed.tx_hash in self.cancels
             self.rejudged -= set(own)
         judge = not cancel and not self.rejudged.isdisjoint(own)  # (a start's transfer: settle84)
         cancel = cancel or (signed.tx_hash in self.cancels and not judge)  # (after a doubt too)
@@ -311,6 +315,10 @@ class NonceLane(ReplacingLane):
             if (settles := await self._settles_now(signed)) is None:
                 return True  # (not judged: nothing sent, the next check asks again: review86b)
             cancel = not settles  # (its transfer, ``cancels``: settle84, the bytes reverted)
+            if cancel:
+                self.withheld.setdefault(own[0], f"not sent again ({SETTLES_NONE})")
+            else:  # (its bytes sent: no more the start's withheld row; settle86)
+                self.withheld.pop(own[0], None)
         try:
             if not await self.async_sends.on_chain(view):  # (the watcher's reset tells)
                 return True

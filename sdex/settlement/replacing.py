@@ -18,7 +18,7 @@ from sdex.mirror import Mirror
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import in_pool, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
-from sdex.settlement.rowcall import call_of, settled
+from sdex.settlement.rowcall import SETTLES_NONE, call_of, settled
 from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
 from sdex.settlement.stale import displace
 from sdex.store import Store
@@ -36,6 +36,7 @@ class ReplacingLane(SigningLane):
     in_flight: set[str]
     cancels: dict[str, SignedTx]
     rejudged: frozenset[str]
+    withheld: dict[str, str]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
@@ -138,13 +139,16 @@ class ReplacingLane(SigningLane):
             return True  # (pooled behind a gap: fees cannot help; gap76)
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
-        fees = bumped(last.fees, fees_of(latest))
-        if not self.rejudged.isdisjoint(pooled.hashes):
-            if (settles := await self._settles_now(last)) is None:
+        fees = bumped(last.fees, fees_of(latest, self.fees.ceiling))
+        if not self.rejudged.isdisjoint(pooled.hashes):  # (judged at the fees it would go at:
+            if (settles := await self._settles_now(last, fees)) is None:  # settle86)
                 return False  # (not judged: not replaced this time, review86b)
+            start = next(h for h in pooled.hashes if h in self.rejudged)
             if not settles:
                 pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
+                self.withheld.setdefault(start, f"not sent again ({SETTLES_NONE})")
                 return await self._transfer_instead(last, fees)
+            self.withheld.pop(start, None)  # (sent: its bound's cancel no start's; settle86)
         to, data, gas, value = last.body
         again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
         first = pooled.txs[0].tx_hash
@@ -191,14 +195,21 @@ class ReplacingLane(SigningLane):
         )  # fmt: skip
         return True
 
-    async def _settles_now(self, signed: SignedTx) -> bool | None:
+    async def _settles_now(
+        self, signed: SignedTx, fees: tuple[int, int] | None = None
+    ) -> bool | None:
         """Whether ``signed``'s own call at the chain's latest block settles any of its
         matches (``sdex.settlement.rowcall``): neither reverts nor, a batch, settles none.
         None: unknown, the call not answered (an RPC error, no revert): the caller sends
         nothing this time and asks again at its next check. review86b: taken as "settles
-        nothing", one flapping answer sent a sound row's transfer, its matches failed."""
+        nothing", one flapping answer sent a sound row's transfer, its matches failed.
+        Called at ``fees`` (a replacement's), else at its own raised to the lane's of now
+        (``judged_at``). settle86: at its own, a row stuck under a risen base fee was never
+        judged on geth (which refuses such a call), so never replaced, for good."""
         try:
-            call = call_of(self.sender.address, signed)
+            if fees is None:
+                fees = judged_at(signed.fees, await self.fees.current(self.receipts))
+            call = call_of(self.sender.address, signed, fees)
             answer = await self.receipts.call("eth_call", call, "latest")
         except ContractRevert:
             answer = None
@@ -232,7 +243,8 @@ class ReplacingLane(SigningLane):
         last = pooled.latest
         if view is None or last.tx_hash in self.displaced:
             return False
-        done = await displace(self.receipts, self.async_sends.rpc, self.sender, [last], view)
+        sends, ceiling = self.async_sends.rpc, self.fees.ceiling
+        done = await displace(self.receipts, sends, self.sender, [last], view, ceiling)
         self.displaced.update(done)
         return bool(done)
 
@@ -255,6 +267,12 @@ class ReplacingLane(SigningLane):
         self.pool_nudges += 1
         log.warning("pool not mined: transfer of nothing %s sent to mine it", nudge.tx_hash)
         return True
+
+
+def judged_at(own: tuple[int, int], now: tuple[int, int]) -> tuple[int, int]:
+    """The fees a row signed with ``own`` is judged at (``_settles_now``), the lane signing
+    with ``now``: its own, each raised to ``now``'s (a fee cap over the chain's base fee)."""
+    return max(own[0], now[0]), max(own[1], now[1])
 
 
 def refused(e: RpcError) -> bool:

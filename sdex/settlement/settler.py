@@ -47,7 +47,7 @@ from sdex.chain.asend import AsyncSends, ChainView
 from sdex.chain.tx import SignedTx
 from sdex.matching.match import Match
 from sdex.mirror import Mirror
-from sdex.settlement.batchtx import BatchTx
+from sdex.settlement.adoptflight import AdoptedFlights
 from sdex.settlement.broadcast import Broadcaster
 from sdex.settlement.diagnose import Verdict, diagnose
 from sdex.settlement.gas import BatchGas, Fees, settlement_gas
@@ -83,9 +83,9 @@ with its diagnosis (``wake``), or past its bound (the node's ``HOLD_BOUND``)."""
 SettleCallback = Callable[[list[SettledMatch]], Awaitable[None]]
 
 
-class Settler(BatchTx):
+class Settler(AdoptedFlights):
     """Owns the operator's nonce lane (its signing, receipts and gaps: ``NonceLane``; a
-    batch's transaction: ``BatchTx``);
+    batch's transaction: ``BatchTx``; those a previous run left pooled: ``AdoptedFlights``);
     ``submit`` matches, results come back via ``on_result`` (one call at a time, in the order
     receipts arrive)."""
 
@@ -158,13 +158,7 @@ class Settler(BatchTx):
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
-        self._adopted: set[asyncio.Task[None]] = set()
-        """Flights of settlements a previous run left pooled (``adopt``): apart from
-        ``_flights``, so ``idle`` says no match of this run waits nor flies."""
-        self._to_adopt: list[tuple[SignedTx, list[Match]]] = []
-        """Those adopted before ``run``: their flights start with it (``adopt``)."""
-        self.adopted = 0
-        """Settlements a previous run left pooled, adopted at the start (``adopt``)."""
+        self._adopted, self._to_adopt, self.adopted = set(), [], 0  # (``AdoptedFlights``)
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
         self.signed_views: dict[str, tuple[ChainView | None, SignedTx]] = {}
@@ -257,13 +251,7 @@ class Settler(BatchTx):
 
     async def run(self) -> None:
         try:
-            for signed, batch in self._to_adopt:
-                task = asyncio.create_task(
-                    self._fly_adopted(signed, batch), name="adopted settlement"
-                )
-                self._adopted.add(task)
-                task.add_done_callback(self._adopted.discard)
-            self._to_adopt = []
+            self._start_adopted()
             while True:
                 if self._queue:  # (all held back: looked at again when a hold may be over)
                     with contextlib.suppress(TimeoutError):  # (not ``wait_for``: it can
@@ -335,48 +323,6 @@ class Settler(BatchTx):
             for t in flights:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await t
-
-    def adopt(self, signed: SignedTx, batch: list[Match]) -> None:
-        """A settlement a previous run left pooled, ``batch`` its matches, held in flight in
-        the book (``sdex.settlement.adopt``): awaited as one of this run's (replaced at
-        higher fees if it stays pooled), its results reported through ``on_result``. Its
-        flight starts with ``run``, which ends it: a stop before the settler ran leaves none
-        running (settle65: it outlived the node's stop), the row ``pending`` for the next
-        start. The rows a start in doubt found signed before it at its nonce
-        (``replaced_rows``) are awaited with it (doubt81)."""
-        # (its nonce among the lane's in flight: review76, a gap below a stuck one was
-        # filled over it, a transfer of nothing displacing it; its view the start's, where
-        # ``sdex.settlement.reconcile`` found it pooled or sent it again: its wait sends it
-        # again there only, ``NonceLane._keep_alive``)
-        view = self.signed_views.get(signed.tx_hash, (None, signed))[0] or self.async_sends.viewed()
-        for tx in (*self.replaced_rows.get(signed.tx_hash, ()), signed):  # (awaited with it)
-            self.in_flight.add(tx.tx_hash)
-            self.ours.add(tx.tx_hash)
-            self.signed_views[tx.tx_hash] = (view, tx)
-            self.adopted_into(tx)  # (the lane's next nonce past it: doubt82)
-            if self.mirror is not None:
-                self.mirror.expect(tx.tx_hash)
-        self.signed_out.update((id(m), m) for m in batch)
-        self.adopted += 1
-        self._to_adopt.append((signed, batch))
-
-    async def _fly_adopted(self, signed: SignedTx, batch: list[Match]) -> None:
-        gas = signed.body[2] if signed.body is not None else 0
-        try:
-            results = await self._landing(batch, signed, gas, slim=False)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # (a chain outage: given up; if it lands, the watcher applies it)
-            log.exception("adopted settlement %s failed", signed.tx_hash)
-            self.in_flight.discard(signed.tx_hash)
-            self.give_up(signed.tx_hash)
-            self.store.set_settlement_status(signed.tx_hash, "dropped")
-            why = f"{type(e).__name__}: {e}"
-            results = [SettledMatch(m, Outcome.FAILED, None, None, why) for m in batch]
-        if results is None:  # (a batch out of gas: judged as failed, its orders matched again)
-            why = "out of gas"
-            results = [SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why) for m in batch]
-        await self._report(results)
 
     def per_match_gas(self) -> int:
         """The gas bound per match of a backlog batch with room for the fallback."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import ChainView, holds_view
-from sdex.chain.tx import Sender, SignedTx, fees_of
+from sdex.chain.tx import MAX_BASE_FEE, Sender, SignedTx, fees_of
 from sdex.errors import RpcError
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import in_pool, quantity
@@ -23,13 +23,18 @@ log = logging.getLogger("sdex.settlement")
 
 
 async def displace(
-    reads: AsyncRpc, sends: AsyncRpc, sender: Sender, stale: Sequence[SignedTx], view: ChainView
+    reads: AsyncRpc,
+    sends: AsyncRpc,
+    sender: Sender,
+    stale: Sequence[SignedTx],
+    view: ChainView,
+    ceiling: int = MAX_BASE_FEE,
 ) -> list[str]:
     """Each of ``stale`` that the chain behind ``reads`` holds pooled at a nonce its count has
     not reached, while it holds ``view``'s block (all asked in one batch): a transfer of
     nothing at its nonce, its fees 1/8 over its own and never under the latest block's, sent
-    through ``sends``. The hashes displaced; a refused send logged (an answer's error
-    raised, nothing sent)."""
+    through ``sends``, its base fee at most ``ceiling`` (``--max-base-fee``). The hashes
+    displaced; a refused send logged (an answer's error raised, nothing sent)."""
     if not stale:
         return []
     answers = await reads.batch(
@@ -50,7 +55,7 @@ async def displace(
     for tx, k in zip(stale, known, strict=True):
         if tx.nonce < quantity(count) or isinstance(k, Exception) or not in_pool(k):
             continue
-        fees = bumped(tx.fees, fees_of(latest))
+        fees = bumped(tx.fees, fees_of(latest, ceiling))
         filler = sender.sign_at(tx.nonce, sender.address, b"", GAP_FILL_GAS, fees=fees)
         try:
             await sends.call("eth_sendRawTransaction", filler.raw)

@@ -9,6 +9,7 @@ import logging
 import aiohttp
 
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.rpc import quantity
 from sdex.deployment import DEVNET_CHAIN_IDS
 from sdex.errors import ChainError, RpcError
 from sdex.mirror import Header, Mirror
@@ -304,6 +305,16 @@ async def still_ours(rpc: AsyncRpc, number: int, ours: str) -> bool:
     except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
         log.debug("block %d not read again: %s", number, describe(e))
         return False
+
+
+async def head_number(rpc: AsyncRpc) -> int | None:
+    """The chain's head as ``eth_blockNumber`` answers it; no answer, an error or one that
+    is no number proves nothing (None)."""
+    try:
+        return quantity(await rpc.call("eth_blockNumber"))
+    except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+        log.debug("the chain's head not read again: %s", describe(e))
+        return None
 
 
 async def ours_again(rpc: AsyncRpc, m: Mirror, deployed: tuple[int, str]) -> bool:

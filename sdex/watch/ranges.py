@@ -142,7 +142,7 @@ async def read_range(
         if said is not None and said.hash == h.hash and (why := fee_lie(said, h)) is not None:
             raise Contradicted(said, why, lag=False)
     if headers:  # (the chain's fee: the bound of announced ones, watch80)
-        m.announced.read(headers[-1].number, headers[-1].base_fee)
+        m.announced.read(headers[-1].number, headers[-1].base_fee, placed=True)
     own: dict[int, dict[str, OwnReceipt]] = {}
     """The node's own settlements by block: decoded by the settler, not again here."""
     if headers_first:

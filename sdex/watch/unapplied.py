@@ -95,14 +95,20 @@ class Unapplied:
         failing past ``BOUND`` the settler signed on that book (paid reverts). The API's
         answers are the replaced head's till then too: ``/health`` says so."""
         self.start_gap: int | None = None
-        """The chain's head as a start read it, past the saved head the book is at
-        (``behind_at_start``), till the node applies up to it (``caught_up``; a poll's lower
-        latest lowers it): signing held meanwhile, with no ``BOUND``. watch84: each such
-        block held ``BOUND`` from the node's readiness, and a catch-up whose reads failed
-        longer than that had the node sign on the saved head's book, behind blocks the
-        chain has and the node never read (fills, cancels, funds moved while it was down:
-        paid reverts). ``BOUND`` is for a running watcher's flaps; a start has read none of
-        them. ``/health`` says so while the catch-up fails."""
+        """The highest head the start's reads showed (``starting``), past the saved head
+        the book is at (``behind_at_start``), till the node applies up to it
+        (``caught_up``; a lower head, proven: ``back_at_start``): signing held meanwhile,
+        with no ``BOUND``. watch84: each such block held ``BOUND`` from the node's
+        readiness, and a catch-up whose reads failed longer than that had the node sign on
+        the saved head's book, behind blocks the chain has and the node never read (fills,
+        cancels, funds moved while it was down: paid reverts). ``BOUND`` is for a running
+        watcher's flaps; a start has read none of them. ``/health`` says so while the
+        catch-up fails. review86a: set from ``check_head``'s one read alone, a stale
+        ``eth_blockNumber`` there left no gap, the blocks the node's own latest read showed
+        held ``BOUND``, then signed past."""
+        self.starting = False
+        """From ``behind_at_start`` till the node is ready (``from_now``): each head the
+        chain's word shows (not an announcement) raises ``start_gap``."""
         self._since: float | None = None  # (the hold a signing met: since when; None: none)
         self._said = -1  # (the block whose passing of ``BOUND`` was logged)
         self._waiters: list[asyncio.Future[None]] = []  # (``settled``'s, woken by ``ended``)
@@ -135,10 +141,10 @@ class Unapplied:
         last = known[-1][0] if known else self.applied
         if not feed:
             self.told = max(self.told, number)
+            if self.starting and number > self.applied >= 0:  # (any start read: start86)
+                self.start_gap = max(self.start_gap or number, number)
         if (polled or number > last) and (not feed or self.on_time()):
             self.heard = time.monotonic()  # (review80: an old head again is no news of it)
-        if polled and self.start_gap is not None:  # (the chain went back, or lags: watch84)
-            self.start_gap = min(self.start_gap, number) if number > self.applied else None
         if polled:
             while known and known[-1][0] > number:
                 known.pop()
@@ -175,10 +181,26 @@ class Unapplied:
     def behind_at_start(self, latest: int) -> None:
         """(A start whose book is at its saved head, ``applied``) The chain's head read as
         ``latest`` (``saw``): past the saved head, signing is held till it is applied
-        (``start_gap``)."""
+        (``start_gap``), as past any head a start read shows after it (``starting``)."""
+        self.starting = True
         self.saw(latest)
-        if latest > self.applied >= 0:
-            self.start_gap = latest
+
+    def back_at_start(self, number: int) -> None:
+        """The chain's head proven at ``number``, below ``start_gap`` (a poll's answer and
+        ``AGREE`` reads of the head, each a request of its own: ``Watcher._start_back``):
+        the chain went back (a reorg to a shorter branch, a rewind) or a start read was
+        wrong; the gap lowered to it (none at or below the book), ``told`` too, the known
+        blocks above it dropped. review86a: a poll's one lower latest (a lagging backend's)
+        ended the start's hold, the node signing on the saved head's book, the chain past it;
+        left40: a start read's one wrong answer far above the chain raised ``told`` for
+        good (each announcement up to it late, each send asking the head)."""
+        if self.start_gap is None or number >= self.start_gap:
+            return
+        self.start_gap = number if number > self.applied else None
+        self.told = min(self.told, number)
+        while self.known and self.known[-1][0] > number:
+            self.known.pop()
+        self.ended()
 
     def ours_again(self, head: int) -> None:
         """The block ``replacing`` names is ours after all, the chain's latest our ``head``
@@ -236,7 +258,9 @@ class Unapplied:
     def from_now(self) -> None:
         """The blocks known, each known from now (the node is ready to sign: blocks the
         start's reads showed hold ``BOUND`` from here, not from those reads; a load longer
-        than ``BOUND`` let them go before any signing)."""
+        than ``BOUND`` let them go before any signing); the start's reads are over
+        (``starting``)."""
+        self.starting = False
         now = time.monotonic()
         self.known = [(n, now) for n, _ in self.known]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aiohttp
 
@@ -38,12 +39,14 @@ from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
 from sdex.watch.feed import borne_out
 from sdex.watch.follow import Follower
-from sdex.watch.fork import check_head, ours_again, still_ours
+from sdex.watch.fork import check_head, head_number, ours_again, still_ours
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import log
 from sdex.watch.own import OwnBelow
 from sdex.watch.saved import load_saved
 from sdex.watch.savedblocks import load_blocks, restore, unsaved
+
+T = TypeVar("T")
 
 CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
@@ -160,6 +163,8 @@ class Watcher(Follower):
             m.announced.read(latest.number, latest.base_fee, latest=True)  # (the settler's)
         self.chain_head = latest.number
         self._saw_latest(latest, asked)
+        if asked and (gap := self.unapplied.start_gap) is not None and latest.number < gap:
+            await self._start_back(latest.number, gap)  # (a lagging backend? review86a)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -269,9 +274,29 @@ class Watcher(Follower):
         log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
         u.ours_again(head.number)
 
-    async def _apart(self, read: Callable[[AsyncRpc], Awaitable[bool]]) -> bool:
+    async def _start_back(self, latest: int, gap: int) -> None:
+        """(A poll's answer for the latest block, ``latest``, below the head a start read:
+        ``gap``, ``Unapplied.start_gap``) The chain's head read again ``AGREE`` times, each
+        a request on a connection of its own (``_apart``): each below ``gap`` too, the chain
+        went back since (or the start's read was wrong), the gap lowered to the highest head
+        read (``Unapplied.back_at_start``); one at or above it, or no answer, proves
+        nothing: the gap stands. review86a: a lagging backend's one answer (the saved head)
+        ended the start's hold, and the node signed on the saved head's book, the chain
+        past it."""
+        heads = [latest]
+        for _ in range(AGREE):
+            said = await self._apart(head_number)
+            if said is None or said >= gap:
+                return
+            heads.append(said)
+        log.info("the chain's head is block %d, below block %d a start read: not held for "
+                 "it", max(heads), gap)  # fmt: skip
+        self.unapplied.back_at_start(max(heads))
+
+    async def _apart(self, read: Callable[[AsyncRpc], Awaitable[T]]) -> T:
         """``read`` (whether a block read again is ours: a reorg mark's, ``still_ours``; a
-        doubt's, ``ours_again``) made on a connection of its own, opened for it and closed
+        doubt's, ``ours_again``; the chain's head below a start's gap, ``head_number``:
+        ``_start_back``) made on a connection of its own, opened for it and closed
         after it: review82b, the polls' kept-alive connections, which a sticky balancer pins
         to one backend, had a stale one answer every read of ``AGREE`` polls, a reorg's
         mark cleared; watch84, a doubt lifted so too. Bounded by ``stall`` (no answer

@@ -1,0 +1,135 @@
+"""review86a: bounds84's fee rule takes the block number from the same answer it doubts.
+
+``HeadSignal.doubt`` believes a read fee past EIP-1559's bounds of the last one read only
+when a second read agrees; but a read whose block number is more than ``FEE_STEPS`` past
+the last read, or below it, is not bounded at all (``within``: "none") and is believed at
+once. The number is the answer's own: an endpoint that lies about the fee lies about the
+number with it. One answer of block 1 (or of a block far ahead) with a fee fifty thousand
+times the chain's is believed and signed with (a fee cap of twice it: the operator agrees
+to pay up to that a gas), the same as before bounds84.
+
+Real Hardhat, a real node, a loopback proxy rewriting the latest block's number and fee
+(tests/test_bounds84_base_fee.py's, its number rewritten too)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sdex.chain.headsignal import HeadSignal
+from sdex.chain.rpc import quantity
+from tests import test_bounds84_base_fee as b84
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
+
+GWEI = 10**9
+LIE = 50_000 * GWEI
+"""Under ``MAX_BASE_FEE`` (100,000 gwei), fifty thousand times a devnet's fee."""
+
+
+@pytest.mark.parametrize(("name", "number"), [("block 1", 1), ("far ahead", 10**6)])
+def test_a_jump_with_a_number_of_its_own_is_not_believed_at_once(name: str, number: int) -> None:
+    """The table of bounds84 with the number lied too: the jump is believed at once."""
+    heads = HeadSignal()
+    assert heads.read(100, GWEI) is None
+    assert heads.read(number, LIE) is not None, name  # (main: believed, read once)
+
+
+async def test_a_lied_number_does_not_carry_a_lied_fee(chain: Chain, tmp_path: Path) -> None:
+    """Each answer for the latest block says block 1 with a fee of 50,000 gwei: before, the
+    settlement was signed with it (a fee cap of 100,000 gwei a gas), read once a block."""
+    c = chain
+    state = b84.Lying()
+    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
+    with _number_lying(c.deployment.rpc, state) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
+        async with running_node(cfg) as (node, api):
+            await wait_for(lambda: node.watcher.status == "ok", 60)
+            state.lie = lambda fee, n: LIE
+            sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
+            buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)
+            for o in (sell, buy):
+                code, body = await api.post_order(o)
+                assert code == 201, body
+            await wait_for(lambda: state.lies >= 12 or bool(state.signed), 60)
+            state.lie = None
+            await wait_for(lambda: node.settler.settled >= 1, 90)
+            highest = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+            assert state.signed, "nothing sent"
+            # main: signed with the lie (a cap of 100,000 gwei), read once
+            assert max(state.signed) <= max(highest, GWEI) * 4, (state.signed, highest)
+
+
+@contextmanager
+def _number_lying(upstream: str, state: b84.Lying) -> Iterator[str]:
+    """``fee_lying``'s proxy, the lied answers' number said to be block 1 too (below the
+    last read: not bounded by it)."""
+
+    def intercept(req: object) -> Answer:
+        calls, raws = raw_sends(req)
+        state.signed += [b84.signed_base_fee(r) for r in raws]
+        headers = {"Content-Type": "application/json"}
+        fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers, method="POST")
+        with urllib.request.urlopen(fwd, timeout=30) as resp:
+            out = json.loads(resp.read())
+        answers = out if isinstance(out, list) else [out]
+        for q, r in zip(calls, answers, strict=False):
+            lie = state.lie
+            got = r.get("result") if isinstance(r, dict) else None
+            if (
+                lie is not None
+                and q.get("method") == "eth_getBlockByNumber"
+                and (q.get("params") or [None])[0] == "latest"
+                and isinstance(got, dict)
+            ):
+                got["baseFeePerGas"] = hex(lie(int(got["baseFeePerGas"], 16), state.lies))
+                got["number"] = "0x1"
+                state.lies += 1
+        return 200, json.dumps(out).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url
+
+
+async def test_the_same_lie_twice_is_signed_with(chain: Chain, tmp_path: Path) -> None:
+    """(The brief's question, answered) An endpoint answering one fee of 50,000 gwei to
+    every read of the latest block (the number true): the second read agrees with the
+    first, the lie is believed and signed with (a cap of 100,000 gwei a gas). What it cost
+    on Hardhat: the chain's own base fee plus the tip (``effectiveGasPrice``); what the
+    operator agreed to: ``gas`` x the cap. Fails on main (by bounds84's rule, not a slip).
+    Passes since fee86 while the chain stands still: another fee of the block read last is
+    never confirmed. Once a block comes, the same lie twice for it is believed still
+    (bounds84's design: tests/test_fee86_fee_number.py, "the next block, a lie twice")."""
+    c = chain
+    state = b84.Lying()
+    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000
+    with b84.fee_lying(c.deployment.rpc, state) as rpc:
+        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
+        async with running_node(cfg) as (node, api):
+            await wait_for(lambda: node.watcher.status == "ok", 60)
+            state.lie = lambda fee, n: LIE
+            sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
+            buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)
+            for o in (sell, buy):
+                code, body = await api.post_order(o)
+                assert code == 201, body
+            await wait_for(lambda: state.lies >= 12 or bool(state.signed), 60)
+            state.lie = None
+            await wait_for(lambda: node.settler.settled >= 1, 90)
+            block = c.rpc.call("eth_getBlockByNumber", "latest", True)
+            highest = int(block["baseFeePerGas"], 16)
+            assert state.signed, "nothing sent"
+            paid = []
+            for tx in block["transactions"]:
+                r = c.rpc.call("eth_getTransactionReceipt", tx["hash"])
+                paid.append((int(r["gasUsed"], 16), int(r["effectiveGasPrice"], 16)))
+            print("signed base fees", state.signed, "chain's", highest, "paid", paid)
+            assert max(state.signed) <= max(highest, GWEI) * 4, (state.signed, highest, paid)
