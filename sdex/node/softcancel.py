@@ -164,6 +164,25 @@ class NodeSoftCancel(NodeStatus):
 
         committed(after).add_done_callback(then)
 
+    def cancels_kept(self) -> None:
+        """The kept cancels (``orphan_cancels``) of orders held here applied: a peer's that a
+        held start kept of an order a pooled row names
+        (``NodeReload._keep_held``), once the row is adopted, or by the next start after a
+        stop (the row may have landed meanwhile: then not adopted; review86b). Each as a
+        wallet's is (its writes' commit awaited, ``stored``), its kept rows deleted once
+        that is committed (review64); one that is not the maker's is dropped."""
+        now = time.time()
+        for h in self.orphan_cancels.hashes():
+            if not self.registry.held(h):
+                continue
+            for o in self.orphan_cancels.take(h, now):
+                said = self.soft_cancel(h, o.signature)
+                if said.status == 200:
+                    log.info("order %s: a peer's cancel kept for it applied", "0x" + h.hex())
+                    self._forget_orphans(None if said.stored is None else [said.stored])
+                    break
+        self._forget_orphans()  # (those none applied: deleted at once)
+
     async def load_orphans(self) -> None:
         """The kept cancels the store holds (at a start): back in memory, bounded as ever,
         each with its signer (recovered off the loop: up to ``TOTAL`` of them)."""
