@@ -75,10 +75,20 @@ def header_not_found(req: object) -> Answer:
 def held_reads(
     upstream: str, head: int, selector: str
 ) -> Iterator[tuple[str, threading.Event, tuple[list[int], list[int]]]]:
-    """The URL of ``in_doubt``'s proxies before one to ``upstream`` refusing every
-    ``eth_call`` named by a block hash (a provider without EIP-1898) and every ``eth_call``
-    of ``selector`` (the orders' states) till its event is set; the event; ``in_doubt``'s
-    counts."""
+    """The URL of ``in_doubt``'s proxies before ``gated_reads_proxy``'s to ``upstream``; the
+    event; ``in_doubt``'s counts."""
+    with (
+        gated_reads_proxy(upstream, selector) as (surl, gate),
+        in_doubt(surl, head) as (url, first, second),
+    ):
+        yield url, gate, (first, second)
+
+
+@contextmanager
+def gated_reads_proxy(upstream: str, selector: str) -> Iterator[tuple[str, threading.Event]]:
+    """The URL of a proxy to ``upstream`` refusing every ``eth_call`` named by a block hash
+    (a provider without EIP-1898) and every ``eth_call`` of ``selector`` (the orders' states)
+    till its event is set; the event."""
     gate = threading.Event()
 
     def intercept(req: object) -> Answer | None:
@@ -90,8 +100,8 @@ def held_reads(
             return None
         return header_not_found(req)
 
-    with _proxy(upstream, intercept) as surl, in_doubt(surl, head) as (url, first, second):
-        yield url, gate, (first, second)
+    with _proxy(upstream, intercept) as url:
+        yield url, gate
 
 
 @contextmanager

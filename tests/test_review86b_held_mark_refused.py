@@ -34,13 +34,13 @@ from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder, sign_hash
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.heldstart import gated_reads_proxy
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.rpcfault import flapping_proxy
 from tests.test_chaos69_refused_row import write_locked
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import FEES, OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
-from tests.test_review85_held_cancel_pooled import gated_reads_proxy
 
 NOT_JUDGED = "the held orders not judged"
 LANDED = "landed at the start: not adopted"
