@@ -40,7 +40,7 @@ word: a poll's answer, a send's ask) that announcements make no head fresh for a
 TOLD_FAR = 2
 """Blocks ``Unapplied.told`` may stand above a poll's answer for the latest block unproven (a
 backend a block or two ahead of the polls', a feed late): further, the head is read again
-(``Watcher._told_back``) and ``told`` lowered to what those reads all show
+(``Watcher._proven_below``) and ``told`` lowered to what those reads all show
 (``Unapplied.told_back``)."""
 
 
@@ -208,15 +208,21 @@ class Unapplied:
             self.known.pop()
         self.ended()
 
-    def told_back(self, number: int) -> None:
+    def told_back(self, number: int, since: float) -> None:
         """The chain's head proven at ``number``, more than ``TOLD_FAR`` below ``told`` (a
-        poll's answer and ``AGREE`` reads of the head, each a request of its own:
-        ``Watcher._told_back``): ``told`` lowered to it, never raised. watch87 (left40,
-        review84): a send's ask (``PollLoop.before_send``) answered once far above the
-        chain (a lying or broken backend) raised ``told`` for good: every announcement up
-        to it counted late, and each send asked the chain's head, for as long as the chain
-        stayed below it."""
+        poll's latest and ``AGREE`` reads of the head, each a request of its own, begun at
+        ``since``, monotonic: ``Watcher._proven_below``): ``told`` lowered to it, never
+        raised; the blocks known above it from before ``since`` dropped (one announced
+        during the reads stays). watch87 (left40, review84): a send's ask
+        (``PollLoop.before_send``) answered once far above the chain (a lying or broken
+        backend) raised ``told`` for good: every announcement up to it counted late, and
+        each send asked the chain's head, for as long as the chain stayed below it. Its
+        blocks stayed known till a poll's own answer for the latest (announcements taken
+        for it drop none): past ``BOUND`` they held nothing, and a real block announced
+        below the highest of them was never known on its own (held nothing either)."""
         self.told = min(self.told, number)
+        self.known = [(n, t) for n, t in self.known if n <= number or t > since]
+        self.ended()
 
     def ours_again(self, head: int) -> None:
         """The block ``replacing`` names is ours after all, the chain's latest our ``head``

@@ -170,8 +170,7 @@ class Watcher(Follower):
             m.announced.read(latest.number, latest.base_fee, latest=True)  # (the settler's)
         self.chain_head = latest.number
         self._saw_latest(latest, asked)
-        if asked:  # (a start's gap or a told head above it: a lagging backend? a lie?)
-            await self._proven_below(latest.number)
+        await self._proven_below(latest.number, asked)  # (a lagging backend? a lie told?)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -281,21 +280,24 @@ class Watcher(Follower):
         log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
         u.ours_again(head.number)
 
-    async def _proven_below(self, latest: int) -> None:
-        """(A poll's answer for the latest block, ``latest``) Below the head a start read
+    async def _proven_below(self, latest: int, asked: bool) -> None:
+        """(A poll's latest block, ``latest``; ``asked``: its own answer, not an
+        announcement) Asked, below the head a start read
         (``Unapplied.start_gap``): the chain's head read again (``_below``); each below the
         gap too, the chain went back since (or the start's read was wrong), the gap lowered
         to the highest head read (``Unapplied.back_at_start``); else the gap stands.
         review86a: a lagging backend's one answer (the saved head) ended the start's hold,
         and the node signed on the saved head's book, the chain past it. Else, more than
         ``TOLD_FAR`` below the highest head the chain's word told (``Unapplied.told``):
-        read again so too, ``told`` lowered to the highest read (``Unapplied.told_back``);
-        a proof that fails is tried again after ``TOLD_AGAIN`` seconds. watch87: a send's
-        ask answered once far above the chain raised ``told`` for good (every announcement
-        late, each send asking the head)."""
+        read again so too, ``told`` lowered to the highest read and the blocks known above
+        it from before the reads dropped (``Unapplied.told_back``); a proof that fails is
+        tried again after ``TOLD_AGAIN`` seconds. watch87: a send's ask answered once far
+        above the chain raised ``told`` for good (every announcement late, each send asking
+        the head), and with announcements taken for the latest its blocks stayed known:
+        past ``BOUND`` they held nothing, nor did the real blocks announced below them."""
         u = self.unapplied
         if (gap := u.start_gap) is not None:
-            if latest < gap and (head := await self._below(latest, gap)) is not None:
+            if asked and latest < gap and (head := await self._below(latest, gap)) is not None:
                 log.info("the chain's head is block %d, below block %d a start read: not "
                          "held for it", head, gap)  # fmt: skip
                 u.back_at_start(head)
@@ -303,11 +305,12 @@ class Watcher(Follower):
         told = u.told
         if told <= latest + TOLD_FAR or time.monotonic() < self._told_again:
             return
+        began = time.monotonic()
         if (head := await self._below(latest, told)) is None:
             self._told_again = time.monotonic() + TOLD_AGAIN
             return
         log.info("the chain's head is block %d, below block %d it was said to be", head, told)
-        u.told_back(head)
+        u.told_back(head, began)
 
     async def _below(self, latest: int, above: int) -> int | None:
         """The chain's head read ``AGREE`` times, each a request on a connection of its own
