@@ -311,6 +311,8 @@ class Watcher(Follower):
             return
         log.info("the chain's head is block %d, below block %d it was said to be", head, told)
         u.told_back(head, began)
+        if (n := self._notified) is not None:  # (announced during the reads, not above the
+            u.saw(n.number, feed=True)  # phantom's blocks: known on its own now)
 
     async def _below(self, latest: int, above: int) -> int | None:
         """The chain's head read ``AGREE`` times, each a request on a connection of its own
