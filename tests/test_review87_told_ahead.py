@@ -1,0 +1,34 @@
+"""review87 (for watch87: ``Unapplied.told``): one poll's answer far above the chain (a
+backend on another chain, a lie) raises ``told`` for good on a running node. ``caught_up``
+lowers it only when the book is brought back, ``back_at_start`` only under a start's gap
+(start86). From then on every newHeads announcement, on time, is at or below ``told``:
+counted late (``/health``'s ``lateAnnouncements`` counts each block), the feed never on
+time again (``on_time``), each send asking the chain's head, till the chain reaches the
+lied number. start86 proved a lower head by ``AGREE`` reads apart for the start's gap; a
+running watcher's ``told`` has no such way down.
+
+Proposed fix: a poll's answer below ``told`` read again ``AGREE`` times apart
+(``Watcher._start_back``'s reads, for any running watcher), ``told`` lowered to the highest
+of them, as ``back_at_start`` does for the gap."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdex.watch.unapplied import Unapplied
+
+AHEAD = 10**6
+
+
+@pytest.mark.xfail(strict=True, reason="review87: told raised for good by one answer ahead")
+def test_one_answer_far_ahead_does_not_make_every_announcement_late() -> None:
+    u = Unapplied()
+    u.caught_up(100)
+    u.from_now()  # (running: no start's gap)
+    u.saw(AHEAD, polled=True)  # (one poll's answer far ahead)
+    for n in range(101, 111):  # (the chain's own blocks, polled and applied, then announced)
+        u.saw(n, polled=True)
+        u.caught_up(n)
+        u.announced(n + 1)
+        u.caught_up(n + 1)
+    assert u.late == 0, u.to_json()
