@@ -93,6 +93,9 @@ class HeadSignal:
         self._suspect: tuple[int, int] | None = None
         """(block number, base fee) read past the bounds: a read again within EIP-1559's
         bounds of it (the chain says so still) is believed."""
+        self._placed: int | None = None
+        """The highest block whose fee was read asked for by its number (``placed``: the
+        deploy block's, the watcher's ranges) since the last ``rewound``."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
@@ -153,16 +156,22 @@ class HeadSignal:
         head this node knows (not ``placed``) and past EIP-1559's bounds of the last read
         that many blocks past that head (not kept); another fee of the block read last; or
         past those bounds at ``number``, unless within them of the last such fee
-        (``_suspect``: read again, the chain says so still)."""
+        (``_suspect``: read again, the chain says so still). A read bounds the next ones
+        only when placed or at most ``FEE_STEPS`` past the head this node knows
+        (``_anchor``: review87), the first after ``rewound`` too."""
         if fee > self.ceiling:
             return (
                 f"baseFeePerGas {fee} of block {number} is above this node's ceiling of"
                 f" {self.ceiling} wei ({self.ceiling / 10**9:g} gwei; sdex node --max-base-fee):"
                 " nothing is signed while the chain's fee is above it"
             ), False
+        anchor = self._anchor()
+        if placed:
+            self._placed = number if self._placed is None else max(self._placed, number)
+        kept = placed or anchor is None or number <= anchor + FEE_STEPS  # (review87)
         if self.read_fee is None:
             self._suspect = None
-            return None, True
+            return None, kept
         at, last = self.read_fee
         if number < at:  # (an older block: a lagging backend's, or the answer's own number)
             if at - number <= FEE_STEPS and reaches((number, fee), at, last):
@@ -181,17 +190,30 @@ class HeadSignal:
             ), False
         if reaches(self.read_fee, number, fee):
             self._suspect = None
-            return None, True
+            return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
         if self._suspect is not None and within(self._suspect, number, fee) == "within":
             self._suspect = None  # (read again, the chain says so still)
-            return None, True
-        self._suspect = (number, fee)
+            return None, kept
+        if kept:  # (one past the head known: confirmed by nothing, neither read nor feed)
+            self._suspect = (number, fee)
         return (
             f"baseFeePerGas {fee} of block {number} is past EIP-1559's bounds of {last} at"
             f" block {at}: read again"
         ), False
+
+    def _anchor(self) -> int | None:
+        """The highest block this node knows by its own reads: the mirror's head (``known``),
+        or a block read by its number (``_placed``); None: none. review87: ``doubt``'s
+        furthest block was the last kept read's own number plus ``FEE_STEPS``, so each answer
+        that far past the one before was kept, a ratchet with no head behind it (ten, and
+        every read of the chain's head was "below block N read before": nothing signed
+        till the chain reached N); after a ``rewound``, one answer far ahead did it."""
+        known = self.known()
+        if self._placed is None:
+            return known
+        return self._placed if known is None else max(known, self._placed)
 
     def confirms(self, number: int, fee: int | None) -> bool:
         """Whether an announced ``fee`` (block ``number``'s) is within EIP-1559's bounds of
@@ -242,6 +264,7 @@ class HeadSignal:
         """The chain went back (a reorg, a reset): the fees seen so far do not hold."""
         self.base_fee = None
         self.read_fee = None
+        self._placed = None
         self.rewinds += 1
 
     async def wait(self, after: int, timeout: float) -> None:
