@@ -28,12 +28,12 @@ from pathlib import Path
 import pytest
 
 from sdex.chain import Rpc
-from sdex.chainnode import Engine, HardhatNode
+from sdex.chainnode import Engine
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from sdex.settlement import Outcome
 from sdex.settlement.batchtx import NONCE_TRIES
-from tests.conftest import LOG_DIR, Chain, chain_of
+from tests.conftest import Chain, chain_of
 from tests.nodeutil import Api, node_config, node_up, running_node, wait_for
 from tests.rpcfault import retrying_balancer
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -43,14 +43,14 @@ from tests.test_settlement_fallback import pair, running_settler
 
 
 @pytest.fixture
-def lagging() -> Iterator[Rpc]:
-    """A second Hardhat node: the same chain id and accounts, none of the chain's blocks."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    node = HardhatNode(None, LOG_DIR / "reconcile77-lagging.log")
+def lagging(lagging_node: Rpc) -> Iterator[Rpc]:
+    """A second Hardhat node: the same chain id and accounts, none of the chain's blocks;
+    the worker's (``lagging_node``), put back as it was after the test (``evm_revert``)."""
+    snap = lagging_node.call("evm_snapshot")
     try:
-        yield node.start()
+        yield lagging_node
     finally:
-        node.stop()
+        assert lagging_node.call("evm_revert", snap) is True
 
 
 @pytest.fixture

@@ -14,36 +14,27 @@ backend is a second Hardhat node (its operator's count 0), the node's settler.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sdex.chain import Rpc
-from sdex.chainnode import Engine, HardhatNode
+from sdex.chainnode import Engine
 from sdex.settlement import Outcome
-from tests.conftest import LOG_DIR, Chain, chain_of
+from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
 from tests.rpcfault import retrying_balancer
+from tests.test_reconcile77_too_high import lagging
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settlement_fallback import OPERATOR, pair, running_settler
+
+__all__ = ["lagging"]  # (reconcile77's fixture: the worker's lagging node, reverted after)
 
 
 @pytest.fixture(autouse=True)
 def hardhat_only(engine: Engine) -> None:
     if engine == "anvil":
         pytest.skip("Hardhat only: anvil queues a transaction past the count, never refuses it")
-
-
-@pytest.fixture
-def lagging() -> Iterator[Rpc]:
-    """A second Hardhat node: the same chain id and accounts, none of the chain's blocks."""
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    node = HardhatNode(None, LOG_DIR / "settle77-lagging.log")
-    try:
-        yield node.start()
-    finally:
-        node.stop()
 
 
 async def test_a_send_refused_too_high_by_a_lagging_backend_settles_its_matches_once(
