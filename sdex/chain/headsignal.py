@@ -204,10 +204,11 @@ class HeadSignal:
 
     def read_block(self, raw: object) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
-        the latest; not one: nothing). ``ChainError`` if its fee is not believed."""
+        the latest; not one: nothing). ``ChainError`` if its fee is not believed, or it has
+        one and no readable number (fee87: not bounded at all, believed up to the ceiling)."""
         number = raw.get("number") if isinstance(raw, dict) else None
         fee = base_fee_of(raw)
-        why = None
+        why = None if fee is None else f"baseFeePerGas {fee} of a block without a number"
         if isinstance(number, str) and number.startswith("0x") and 2 < len(number) <= 18:
             with contextlib.suppress(ValueError):
                 why = self.read(int(number, 16), fee)
