@@ -384,6 +384,12 @@ _NODE_LIMITS = [
         "short-lived orders [default: off, every accepted order is kept].",
     ),
     click.option(
+        "--refuse-damaged-rows", is_flag=True, default=False,
+        help="Refuse to start while the store holds order rows known damaged (an edit, a disk "
+        "error), naming them, instead of starting with those orders out of the book and "
+        "named in /health store.damagedRows [default: start].",
+    ),
+    click.option(
         "--chain-read-total", type=float, default=None, metavar="ORDERS",
         help="The same for all clients and peers together (half kept for each kind: neither "
         "can starve the other), bursts of 10 s of it [default: 200].",
@@ -408,7 +414,8 @@ _NODE_LIMITS = [
 
 def node_limit_options(f: Callable[..., T]) -> Callable[..., T]:
     """``sdex node``'s bounds on its clients (HTTP connections, listings, trusted proxies),
-    passed on to ``run_node`` as keywords of the same names."""
+    and on its store (``--drop-closed-after``, ``--refuse-damaged-rows``), passed on to
+    ``run_node`` as keywords of the same names."""
     for option in reversed(_NODE_LIMITS):
         f = option(f)
     return f

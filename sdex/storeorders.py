@@ -14,11 +14,12 @@ import time
 from collections.abc import Sequence
 
 from sdex.model import OPEN_STATUSES, OrderStatus
-from sdex.order import SignedOrder
+from sdex.order import Domain, SignedOrder
 from sdex.sqlwriter import serialised
 from sdex.storeprune import prune_step
 from sdex.storeread import DAMAGED_NAMED, MAX_UNPARSEABLE_NAMED, OrderRow, StoreReads
-from sdex.storeschema import INSERT_ORDER, UNUSABLE
+from sdex.storerows import order_of_row
+from sdex.storeschema import INSERT_ORDER, ORDER_SELECT, UNUSABLE
 
 log = logging.getLogger("sdex.store")
 
@@ -108,13 +109,29 @@ class OrderWrites(StoreReads):
             self.unparseable_closed += int(closed)
         sql = f"SELECT hash FROM orders WHERE {UNUSABLE} LIMIT {MAX_UNPARSEABLE_NAMED}"
         found = self._call(lambda db: db.execute(sql).fetchall())
-        self.damaged_stored = {str(h) for (h,) in found}
+        self.damaged_stored = {str(h) for (h,) in found} | self._marked_damaged()
         if self.damaged_stored:
             log.warning(
                 "%d acknowledged orders' stored rows are damaged (closed 'unparseable', out of "
                 "the book; /health store.damagedRows names them): %s",
                 len(self.damaged_stored), ", ".join(sorted(self.damaged_stored)[:DAMAGED_NAMED]),
             )  # fmt: skip
+
+    def _marked_damaged(self) -> set[str]:
+        """The rows marked damaged while a node ran (``_mark_damaged``) that are still so;
+        the marks of rows that parse again (the operator put them right) or are gone
+        dropped."""
+        sql = f"{ORDER_SELECT} WHERE hash IN (SELECT hash FROM damaged_orders LIMIT ?)"
+        marks = self._call(
+            lambda db: (
+                [str(h) for (h,) in db.execute("SELECT hash FROM damaged_orders LIMIT ?", (L,))],
+                db.execute(sql, (L,)).fetchall(),
+            )
+        )
+        still = {str(row[0]) for row in marks[1] if not _parses(row, self.domain)}
+        if gone := [(h,) for h in marks[0] if h not in still]:
+            self._call(lambda db: db.executemany("DELETE FROM damaged_orders WHERE hash=?", gone))
+        return still
 
     def set_cancel_signature(
         self, hash_hex: str, signature: bytes, at: tuple[int, int | None] | None = None
@@ -183,3 +200,15 @@ def _update_many(n: int) -> str:
         "UPDATE orders SET status=v.column1, filled=v.column2, reason=v.column3,"
         f" updated_at=v.column4 FROM (VALUES {values}) AS v WHERE orders.hash=v.column5"
     )
+
+
+L = MAX_UNPARSEABLE_NAMED
+
+
+def _parses(row: tuple[object, ...], domain: Domain) -> bool:
+    """Whether an order's row (``ORDER_SELECT``'s columns) parses, as the reads parse it."""
+    try:
+        OrderStatus(order_of_row(row, domain).status)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return False
+    return True

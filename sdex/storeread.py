@@ -14,15 +14,18 @@ memory (``:memory:``, tests) has no second connection: its reads go through the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sdex.model import OrderStatus
 from sdex.order import Domain
-from sdex.sqlwriter import Writer
+from sdex.sqlwriter import StoreError, Writer
 from sdex.storefills import StoredFill as StoredFill
 from sdex.storefills import fill_of as fill_of
 from sdex.storefills import fills_of
@@ -376,8 +379,22 @@ class StoreReads:
                 if len(bad) < MAX_UNPARSEABLE_NAMED:  # (logged once a row)
                     bad.add(h)
                     log.warning("stored order %.80s cannot be parsed (skipped): %.200s", h, e)
+                    self._mark_damaged(h)
             return None
         return s
+
+    def _mark_damaged(self, hash_hex: str) -> None:
+        """``hash_hex``'s row marked damaged in the store (``damaged_orders``), queued, not
+        waited for: every later start names it too (users86: a closed row met damaged during
+        a run was named by that run only)."""
+        at = time.time()
+
+        def mark(db: sqlite3.Connection) -> None:
+            sql = "INSERT OR IGNORE INTO damaged_orders (hash, found_at) VALUES (?, ?)"
+            db.execute(sql, (hash_hex, at))
+
+        with contextlib.suppress(StoreError):  # (the store closing: a later read marks it)
+            self._writer.submit(mark).add_done_callback(_mark_failed)
 
     # -- fills -----------------------------------------------------------------------------
     def fills(
@@ -451,3 +468,8 @@ def _fills_listing(order_hash: str | None, above_block: int | None) -> Listing:
         conds.append("block_number > ?")
         args.append(above_block)
     return Listing("SELECT * FROM fills", "fills", conds, args, FILL_KEY, (11,), FILL_TAG)
+
+
+def _mark_failed(done: Future[None]) -> None:
+    if (e := done.exception()) is not None:
+        log.warning("a damaged row's mark was not stored: %s", e)

@@ -89,6 +89,9 @@ cursor, on the writer thread), partial: only soft-cancelled rows add an entry;
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- order rows found damaged while the node ran (a closed one is read only when asked for),
+-- named by every later start till the row parses again or is gone (users86)
+CREATE TABLE IF NOT EXISTS damaged_orders (hash TEXT PRIMARY KEY, found_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS fills (
     tx_hash       TEXT NOT NULL,
     log_index     INTEGER NOT NULL,

@@ -32,6 +32,7 @@ from sdex.wallet import (
     fmt_price,
     sign_limit_order,
 )
+from sdex.walletbook import UNBOUNDED
 from sdex.walletkeep import keep
 from sdex.walletlate import Unanswered, held_unstored, late, read_back
 from sdex.walletout import short_error
@@ -380,11 +381,7 @@ def _print_posted(
         out.print(f"[yellow]note:[/] {uncovered_words(fmt_amount(unfunded, give_dec), give)}")
     if not posted.matches:
         return
-    table = Table(title=f"matches ({len(posted.matches)}), settling on chain", title_justify="left")
-    table.add_column("resting order", overflow="fold")
-    table.add_column(f"{m.base}", justify="right")
-    table.add_column(f"{m.quote}", justify="right")
-    table.add_column(f"price ({m.quote}/{m.base})", justify="right")
+    rows: list[tuple[str, str, str, str]] = []
     total_base = total_quote = 0
     for x in posted.matches:
         # The posted order is the incoming one: it gives its maker token, the resting one
@@ -393,13 +390,31 @@ def _print_posted(
         base, quote = (theirs, mine) if side is Side.BUY else (mine, theirs)
         total_base, total_quote = total_base + base, total_quote + quote
         price = fmt_price(m.price(base, quote)) if base else "-"
-        table.add_row(
-            escape(x.resting_order_hash), fmt_amount(base, b), fmt_amount(quote, q), price
+        rows.append(
+            (escape(x.resting_order_hash), fmt_amount(base, b), fmt_amount(quote, q), price)
         )
-    out.print(table)
+    table = _matches_table(m, rows, True)
+    whole = out.measure(table, options=out.options.update_width(UNBOUNDED)).maximum <= out.width
+    out.print(table if whole else _matches_table(m, rows, False))
+    if not whole:  # (users86: each hash folded over two lines of the table, as book's were)
+        for k, row in enumerate(rows, 1):
+            out.print(f"#{k} {row[0]}", soft_wrap=True)
     verb = "bought" if side is Side.BUY else "sold"
     out.print(
         f"{verb} {fmt_amount(total_base, b)} {m.base} for {fmt_amount(total_quote, q)} "
         f"{m.quote} once settled on chain"
     )  # (the URL on its own line: the sentence with it was ~150 columns piped, user38)
     print_status_url(out, node, posted.order_hash, "the order's status:")
+
+
+def _matches_table(m: Market, rows: list[tuple[str, str, str, str]], hashes: bool) -> Table:
+    """A posted order's matches: each resting order's hash in it, whole (``hashes``), or its
+    row's number (its hash listed after the table, as ``sdex book`` does in a narrow one)."""
+    table = Table(title=f"matches ({len(rows)}), settling on chain", title_justify="left")
+    table.add_column("resting order", no_wrap=True, justify="left" if hashes else "right")
+    table.add_column(f"{m.base}", justify="right")
+    table.add_column(f"{m.quote}", justify="right")
+    table.add_column(f"price ({m.quote}/{m.base})", justify="right")
+    for k, (h, *cells) in enumerate(rows, 1):
+        table.add_row(h if hashes else f"#{k}", *cells)
+    return table

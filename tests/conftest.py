@@ -28,8 +28,10 @@ from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, si
 from tests.deep import DEEP
 
 LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))
-REAL_HOME = Path(os.path.expanduser("~"))
-"""The home directory the suite was started in (a developer's own): no test writes there."""
+REAL_HOME = Path(os.environ.get("SDEX_TEST_REAL_HOME") or os.path.expanduser("~"))
+"""The home directory the suite was started in (a developer's own): no test writes there.
+The suite's process and its children run with ``$HOME`` at a directory of the session's
+instead (``TEST_HOME``, ``pytest_configure``), which ``real_home_untouched`` watches."""
 HOME_PATHS = (".sdex", ".sdex/wallet", ".sdex/wallet/orders", ".sdex/console_history")
 """Where a wallet command or the console writes in a home directory (``sdex.walletkeep``,
 ``sdex.consolehistory``): a file added, removed or replaced in one changes its time."""
@@ -72,6 +74,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["SDEX_WALLET_DIR"] = _SESSION_WALLET[0] = tempfile.mkdtemp(
         prefix="sdex-test-wallet-"
     )
+    # (users86: the guard watched the real home's ~/.sdex by its times, so a developer's own
+    # `sdex order` during a run failed whichever test was running; now the suite's home is
+    # its own, the only one watched: a test that writes into "~/.sdex" writes there, and
+    # fails, and nothing of the real home's is read or written)
+    os.environ.setdefault("SDEX_TEST_REAL_HOME", str(REAL_HOME))  # (an xdist worker's: the same)
+    TEST_HOME["home"] = home = Path(_SESSION_WALLET[0]) / "home"
+    home.mkdir()
+    os.environ["HOME"] = str(home)
     config.addinivalue_line(
         "markers",
         "cpu_bound(seconds): bounded by the process's CPU time (times SDEX_DEEP), not the "
@@ -79,6 +89,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+TEST_HOME: dict[str, Path] = {}
+"""``"home"``: the session's ``$HOME`` (under its wallet directory, removed with it)."""
 _SESSION_WALLET = [""]
 """The session's wallet directory (``pytest_configure``), removed at its end (users83: one
 was left in /tmp by every run of every worker, 1,602 of them on the shared machine)."""
@@ -166,12 +178,18 @@ def own_directory(
 
 @pytest.fixture(autouse=True)
 def real_home_untouched() -> Iterator[None]:
-    """A test that writes into the real home's ``~/.sdex`` (``REAL_HOME``: a wallet command
-    given no ``$SDEX_WALLET_DIR``, the console's history) fails (users83)."""
-    before = home_marks(REAL_HOME)
+    """A test that writes into its home's ``~/.sdex`` (a wallet command given no
+    ``$SDEX_WALLET_DIR``, the console's history) fails (users83): the session's home
+    (``TEST_HOME``), where such a write lands instead of the real one's (``REAL_HOME``,
+    users86: watched there, a developer's own wallet command failed a random test)."""
+    home = TEST_HOME["home"]
+    before = home_marks(home)
     yield
-    if written := home_written(before, REAL_HOME):
-        pytest.fail(f"the test wrote into the real home directory: {', '.join(written)}")
+    if written := home_written(before, home):
+        pytest.fail(
+            f"the test wrote into its home directory ({', '.join(written)}): run as a user, "
+            f"it would have written into {REAL_HOME}"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import asyncio
 import json
 import sqlite3
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -28,15 +27,17 @@ from typing import Any
 import pytest
 
 import sdex.node.core as core
-from sdex.chain.states import OrderStatus as ChainStatus
 from sdex.mirror import Mirror
+from sdex.node.config import NodeConfig
+from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.heldstart import cancelled_states, first_run, in_doubt, left_row
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy, flapping_proxy
+from tests.rpcfault import Answer, _proxy
 from tests.test_held79_doubt_settlements import WHY, proven
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
-from tests.test_review66_adopt_landed import FEES, OPERATOR
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_review66_adopt_landed import OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
 
 FOREIGN_BALANCE = 7
@@ -70,25 +71,25 @@ def no_by_hash_proxy(upstream: str, data: str) -> Iterator[tuple[str, dict[str, 
                 return None
             caught.set()
         release.wait(60)
-        fwd = urllib.request.Request(
-            upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(fwd, timeout=30) as resp:
-            status, answer = resp.status, json.loads(resp.read())
-        raw = bytes.fromhex(answer["result"][2:])
-        words = [raw[i : i + 32] for i in range(0, len(raw), 32)]
-        words[3] = int(ChainStatus.CANCELLED).to_bytes(32)
-        words[6] = FOREIGN_BALANCE.to_bytes(32)
-        answer["result"] = "0x" + b"".join(words).hex()
+        answer = cancelled_states(upstream, req, FOREIGN_BALANCE)
         with lock:
             told["foreign"] = 1
-        return status, json.dumps(answer).encode()
+        return answer
 
     with _proxy(upstream, intercept) as url:
         try:
             yield url, told
         finally:
             release.set()
+
+
+async def posted_and_stopped(c: Chain, cfg: NodeConfig, salt: int) -> tuple[SignedOrder, int, str]:
+    """ALICE's ask (salt ``salt``) posted to ``cfg``'s node, stopped: the ask, the head it
+    saved, and the calldata of the Exchange's read of the ask's state."""
+    maker = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=salt))
+    async with running_node(cfg) as (_, api):
+        assert (await api.post_order(maker))[0] == 201
+    return maker, _saved_head(cfg.db), "0x" + c.exchange.encode_order_states([maker]).hex()
 
 
 async def _filled_by_a_crossing_bid(c: Chain, api: object, maker: object, salt: int) -> None:
@@ -111,15 +112,10 @@ async def test_a_start_in_doubt_whose_head_is_not_read_by_hash_starts_held(
     bid fills it."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
-    maker = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8311))
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(maker))[0] == 201
-    head = _saved_head(cfg.db)
-    data = "0x" + c.exchange.encode_order_states([maker]).hex()
+    maker, head, data = await posted_and_stopped(c, cfg, 8311)
     with (
         no_by_hash_proxy(c.rpc.url, data) as (surl, told),
-        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, first),
+        in_doubt(surl, head) as (url, first, second),
     ):
         async with running_node(replace(cfg, rpc=url)) as (node, api):  # (before: ChainError)
             assert first == [1] and second == [1] and int(str(told["byHash"])) >= 1, told
@@ -139,15 +135,10 @@ async def test_a_doubt_said_during_the_held_starts_latest_read_voids_it(
     doubt ends, and a crossing bid fills it."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
-    maker = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8321))
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(maker))[0] == 201
-    head = _saved_head(cfg.db)
-    data = "0x" + c.exchange.encode_order_states([maker]).hex()
+    maker, head, data = await posted_and_stopped(c, cfg, 8321)
     with (
         no_by_hash_proxy(c.rpc.url, data) as (surl, told),
-        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, first),
+        in_doubt(surl, head) as (url, first, second),
     ):
         arm, caught, release = (told[k] for k in ("arm", "caught", "release"))
         assert isinstance(arm, threading.Event) and isinstance(caught, threading.Event)
@@ -188,17 +179,9 @@ def forging_proxy(
         if len(params) > 1 and isinstance(params[1], dict):  # (by hash: not that chain's)
             error = {"code": -32000, "message": "header not found"}
             return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": error}).encode()
-        fwd = urllib.request.Request(
-            upstream, json.dumps(req).encode(), {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(fwd, timeout=30) as resp:
-            status, answer = resp.status, json.loads(resp.read())
-        raw = bytes.fromhex(answer["result"][2:])
-        words = [raw[i : i + 32] for i in range(0, len(raw), 32)]
-        words[3] = int(ChainStatus.CANCELLED).to_bytes(32)
-        answer["result"] = "0x" + b"".join(words).hex()
+        answer = cancelled_states(upstream, req)
         told[0] += 1
-        return status, json.dumps(answer).encode()
+        return answer
 
     with _proxy(upstream, intercept) as url:
         yield url, told
@@ -254,27 +237,13 @@ async def test_a_held_start_adopts_what_the_last_run_left_once_its_orders_are_re
     the remainders are matched and settled once: both filled in full on chain."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    other = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8351))  # (a first run: a head saved)
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(other))[0] == 201
-    head = _saved_head(cfg.db)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6, salt=8352))
-    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6, salt=8353))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1001, "open", "api")
-    store.add_order(incoming, 1002, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])  # (half of each)
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
+    head = await first_run(c, cfg, 8351)
+    resting, incoming, tx = await left_row(c, cfg, 2, 8352)  # (half of each)
     c.rpc.call("eth_sendRawTransaction", tx.raw)  # (mined before the start, above the head)
     assert int(c.rpc.call("eth_getTransactionReceipt", tx.tx_hash)["blockNumber"], 16) > head
     with (
         no_by_hash_proxy(c.rpc.url, "0x") as (surl, told),
-        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, first),
+        in_doubt(surl, head) as (url, first, second),
     ):
         async with running_node(replace(cfg, rpc=url)) as (node, api):  # (before: ChainError)
             s = node.settler

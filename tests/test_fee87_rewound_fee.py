@@ -6,7 +6,7 @@ node's first (the start's deploy block) when the fork is below every kept one; a
 (another chain) by none: a read is believed only once a block of the new chain is read for
 the mirror by its number (``placed``), as at the start. The real-chain window (between the
 mirror's undo and the watcher's next range read) is not timed here: the rule is
-``HeadSignal``'s alone (``Mirror.undo_to`` passes its fork point, ``Mirror.clear`` none)."""
+``HeadSignal``'s alone (``Mirror.undo_to`` passes its fork point, ``Mirror.clear`` a reset)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_the_first_read_after_a_rewind_is_bounded(
     assert heads.read(DEPLOY, GWEI, placed=True) is None  # (the start's deploy block)
     for n in range(HEAD - 3, HEAD + 1):
         assert heads.read(n, GWEI, placed=True) is None
-    heads.rewound(fork)
+    heads.rewound(fork, reset=fork is None)
     known[0] = fork if fork is not None else 0
     got = [heads.read(n, fee, placed=placed) is None for n, fee, placed in reads]
     assert got == believed, name

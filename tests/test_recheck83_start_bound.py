@@ -26,9 +26,9 @@ from sdex.node import verdicts
 from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
+from tests.recheckwait import failing_state_reads, unknown_makers_asks
 from tests.test_mirror import synced
 from tests.test_recheck81_drain import mined_till_judged
-from tests.test_recheck83_backoff import failing_state_reads, unknown_makers_asks
 from tests.test_replay80 import stored_closed
 
 WAIT = 2.0

@@ -18,22 +18,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sdex.node import rechecks, verdicts
 from sdex.node.core import Node
-from sdex.node.rechecks import Rechecks
-from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import running_node, wait_for
+from tests.recheckwait import (
+    counted_waits,
+    failing_state_reads,
+    judged_once_read,
+    stored_unknown,
+)
 from tests.test_mirror import synced
-from tests.test_recheck81_drain import PART, READS, mined_till_judged
-from tests.test_recheck83_backoff import failing_state_reads, unknown_makers_asks
-from tests.test_replay80 import stored_closed
+from tests.test_recheck81_drain import READS
 
 DUE = 300
 """Closed stored orders due a recheck at the start (the chain never filled them)."""
@@ -59,23 +59,9 @@ async def test_a_walk_of_evicted_orders_waiting_for_the_chain_loads_them_not_bac
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    monkeypatch.setattr(verdicts, "RECHECK_PART", PART)
-    monkeypatch.setattr(verdicts, "RECHECK_READS", READS)
-    monkeypatch.setattr(rechecks, "READ_BACKOFF_MOST", MOST)
-    walked = Counter[str]()
-    waits = Rechecks.waits
-
-    def counted(self: Rechecks, h: bytes, signed: SignedOrder | None = None) -> None:
-        walked["waits"] += 1
-        waits(self, h, signed)
-
-    monkeypatch.setattr(Rechecks, "waits", counted)
-    cfg = node_config(c, tmp_path / "n.db")
-    async with running_node(cfg):
-        pass  # (the store made: its schema, its chain)
-    signed = unknown_makers_asks(c, DUE, 840_000)
+    walked = counted_waits(monkeypatch, MOST)
+    cfg, signed = await stored_unknown(c, tmp_path, DUE, 840_000)
     hashes = [s.hash for s in signed]
-    stored_closed(cfg.db, signed)
     with failing_state_reads(c.rpc.url) as (url, failing):
         failing.on.set()
         async with running_node(replace(cfg, rpc=url)) as (node, _):
@@ -97,15 +83,7 @@ async def test_a_walk_of_evicted_orders_waiting_for_the_chain_loads_them_not_bac
             # (was every waiting order loaded back by each walk: ~DUE a try; now those read)
             assert loads <= tries * READS, (loads, looks, tries)
             assert len(node._recheck) == DUE  # (none judged without the chain's word)
-            failing.on.clear()  # (the reads answer again: every order judged)
-            await mined_till_judged(c, node)
-            kept = [s.hash for s in signed if (r := node.registry.load(s.hash)) and r.filled]
-            assert not kept, len(kept)  # (the chain's 0 filled: none kept at the kill's)
-
-            async def rows_gone() -> bool:  # (no row kept: a restart judges nothing again)
-                return not await node.store.rechecks()
-
-            await wait_for(rows_gone, timeout=30)
+            await judged_once_read(c, node, failing, signed)  # (the reads answer again)
 
 
 async def test_an_evicted_waiting_order_whose_row_is_gone_leaves_the_list(
@@ -116,15 +94,9 @@ async def test_an_evicted_waiting_order_whose_row_is_gone_leaves_the_list(
     loaded it before: the next walk's); the others stay due. (The node's own deletion of
     dead rows, ``Node._prune``, drops their looks at once: the next walk takes them off.)"""
     c = chain
-    monkeypatch.setattr(verdicts, "RECHECK_PART", PART)
-    monkeypatch.setattr(verdicts, "RECHECK_READS", READS)
-    monkeypatch.setattr(rechecks, "READ_BACKOFF_MOST", MOST)
-    cfg = node_config(c, tmp_path / "n.db")
-    async with running_node(cfg):
-        pass
-    signed = unknown_makers_asks(c, 3 * READS, 841_000)
+    counted_waits(monkeypatch, MOST)
+    cfg, signed = await stored_unknown(c, tmp_path, 3 * READS, 841_000)
     hashes = [s.hash for s in signed]
-    stored_closed(cfg.db, signed)
     gone = {hashes[0], hashes[-1]}  # (the first a read takes, one behind the others)
     with failing_state_reads(c.rpc.url) as (url, failing):
         failing.on.set()

@@ -15,12 +15,7 @@ block hash and the orders' reads at "latest" till the test opens it (the hold st
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,38 +23,12 @@ import pytest
 
 from sdex.order import sign_hash
 from sdex.settlement import reconcile
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.heldstart import first_run, held_reads, left_row, mining_paused, states_selector
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import soft_cancel
-from tests.rpcfault import Answer, _proxy, flapping_proxy
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_review66_adopt_landed import OPERATOR
-from tests.test_review74a_flapped_head import _saved_head
-
-FEES = (10**9, 10**9)
-
-
-@contextmanager
-def gated_reads_proxy(upstream: str, selector: str) -> Iterator[tuple[str, threading.Event]]:
-    """The URL of a proxy to ``upstream`` refusing every ``eth_call`` named by a block hash
-    (a provider without EIP-1898) and every ``eth_call`` of ``selector`` (the orders' states)
-    till its event is set; the event."""
-    gate = threading.Event()
-
-    def intercept(req: object) -> Answer | None:
-        if not isinstance(req, dict) or req.get("method") != "eth_call":
-            return None
-        params = req.get("params") or []
-        by_hash = len(params) > 1 and isinstance(params[1], dict)
-        data = str(params[0].get("data", "")) if params and isinstance(params[0], dict) else ""
-        if not by_hash and (gate.is_set() or not data.startswith(selector)):
-            return None
-        error = {"code": -32000, "message": "header not found"}
-        return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": error}).encode()
-
-    with _proxy(upstream, intercept) as url:
-        yield url, gate
 
 
 async def test_a_soft_cancel_during_the_hold_leaves_no_pooled_row_to_revert_a_later_one(
@@ -74,33 +43,14 @@ async def test_a_soft_cancel_during_the_hold_leaves_no_pooled_row_to_revert_a_la
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8501))  # (a first run: a head saved)
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(first))[0] == 201
-    head = _saved_head(cfg.db)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8502))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6, salt=8503))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1001, "open", "api")
-    store.add_order(incoming, 1002, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
-    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
-    c.rpc.call("evm_setAutomine", False)
-    try:
+    head = await first_run(c, cfg, 8501)
+    resting, incoming, tx = await left_row(c, cfg, 1, 8502)  # (the whole of each)
+    with mining_paused(c):
         c.rpc.call("eth_sendRawTransaction", tx.raw)  # (pooled: the last run's)
-        with (
-            gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
-            flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-            flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
-        ):
+        with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, gate, doubts):
             async with running_node(replace(cfg, rpc=url)) as (node, api):
                 s = node.settler
-                assert flapped == [1] and second == [1]
+                assert doubts == ([1], [1])
                 assert node.held_why() and await api.status(resting) == "open"
                 sig = "0x" + sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE]).hex()
                 cancel = f"/v1/orders/{resting.hash_hex}/cancel"
@@ -131,9 +81,6 @@ async def test_a_soft_cancel_during_the_hold_leaves_no_pooled_row_to_revert_a_la
                 assert c.exchange.order_info(incoming.order).filled == 3000 * E6
                 assert await api.status(incoming) == "filled"
                 assert await api.status(crossing) == "open"
-    finally:
-        c.rpc.call("evm_setAutomine", True)
-        c.rpc.call("evm_mine")
     with sqlite3.connect(cfg.db) as conn:
         rows = conn.execute("SELECT tx_hash, status FROM settlements").fetchall()
     assert all(status != "failed" for _, status in rows), rows

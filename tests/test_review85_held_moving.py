@@ -14,7 +14,6 @@ block hash at the start, answering them 1.5 s late after."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -24,10 +23,10 @@ from pathlib import Path
 
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.heldstart import by_hash, first_run, header_not_found, in_doubt
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy, flapping_proxy
-from tests.test_node import ALICE, CAROL, E6, E18, ask
-from tests.test_review74a_flapped_head import _saved_head
+from tests.rpcfault import Answer, _proxy
+from tests.test_node import ALICE, E6, E18, ask
 
 LATE = 1.5
 """Seconds a read by block hash is answered late once the start holds."""
@@ -40,16 +39,12 @@ def late_by_hash_proxy(upstream: str) -> Iterator[tuple[str, threading.Event]]:
     slow = threading.Event()
 
     def intercept(req: object) -> Answer | None:
-        if not isinstance(req, dict) or req.get("method") != "eth_call":
-            return None
-        params = req.get("params") or []
-        if not (len(params) > 1 and isinstance(params[1], dict)):
+        if not by_hash(req):
             return None
         if slow.is_set():
             time.sleep(LATE)  # (the proxy's own thread)
             return None
-        error = {"code": -32000, "message": "header not found"}
-        return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "error": error}).encode()
+        return header_not_found(req)
 
     with _proxy(upstream, intercept) as url:
         yield url, slow
@@ -60,10 +55,7 @@ async def test_a_held_start_on_a_chain_faster_than_its_read_ends_its_hold(
 ) -> None:
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
-    first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8531))  # (a first run: a head saved)
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(first))[0] == 201
-    head = _saved_head(cfg.db)
+    head = await first_run(c, cfg, 8531)
     maker = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8532))
     block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
     store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
@@ -78,8 +70,7 @@ async def test_a_held_start_on_a_chain_faster_than_its_read_ends_its_hold(
 
     with (
         late_by_hash_proxy(c.rpc.url) as (surl, slow),
-        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
+        in_doubt(surl, head) as (url, flapped, second),
     ):
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             assert flapped == [1] and second == [1] and node.held_why()

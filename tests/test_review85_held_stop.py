@@ -11,7 +11,6 @@ refused), stopped while held, and started again on the chain itself."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -19,14 +18,11 @@ from pathlib import Path
 import pytest
 
 from sdex.settlement import reconcile
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.heldstart import first_run, held_reads, left_row, mining_paused, states_selector
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import flapping_proxy
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_node import E6
 from tests.test_review66_adopt_landed import OPERATOR
-from tests.test_review74a_flapped_head import _saved_head
-from tests.test_review85_held_cancel_pooled import FEES, gated_reads_proxy
 
 
 async def test_a_stop_during_the_hold_leaves_the_pooled_row_to_the_next_start(
@@ -35,32 +31,13 @@ async def test_a_stop_during_the_hold_leaves_the_pooled_row_to_the_next_start(
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8521))  # (a first run: a head saved)
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(first))[0] == 201
-    head = _saved_head(cfg.db)
-    resting = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=8522))
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6, salt=8523))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1001, "open", "api")
-    store.add_order(incoming, 1002, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
-    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
-    c.rpc.call("evm_setAutomine", False)
-    try:
+    head = await first_run(c, cfg, 8521)
+    resting, incoming, tx = await left_row(c, cfg, 1, 8522)  # (the whole of each)
+    with mining_paused(c):
         c.rpc.call("eth_sendRawTransaction", tx.raw)  # (pooled: the last run's)
-        with (
-            gated_reads_proxy(c.rpc.url, selector) as (surl, _gate),
-            flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-            flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
-        ):
+        with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, _gate, doubts):
             async with running_node(replace(cfg, rpc=url)) as (node, api):
-                assert flapped == [1] and second == [1]
+                assert doubts == ([1], [1])
                 assert node.held_why() and node.settler.sent == 0
                 assert await api.status(resting) == "open"
             # (stopped while held)
@@ -81,9 +58,6 @@ async def test_a_stop_during_the_hold_leaves_the_pooled_row_to_the_next_start(
             assert s.failed == 0 and s.sent == 0, (s.failed, s.sent)
             assert await api.status(resting) == "filled"
             assert c.exchange.order_info(incoming.order).filled == 3000 * E6
-    finally:
-        c.rpc.call("evm_setAutomine", True)
-        c.rpc.call("evm_mine")
     with sqlite3.connect(cfg.db) as conn:
         rows = dict(conn.execute("SELECT tx_hash, status FROM settlements").fetchall())
     assert rows[tx.tx_hash] == "mined", rows

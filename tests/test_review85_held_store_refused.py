@@ -12,21 +12,17 @@ connection holding the write lock."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.heldstart import first_run, held_reads, left_row, states_selector
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import flapping_proxy
 from tests.test_chaos69_refused_row import write_locked
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
-from tests.test_review66_adopt_landed import FEES, OPERATOR
-from tests.test_review74a_flapped_head import _saved_head
-from tests.test_review85_held_cancel_pooled import gated_reads_proxy
+from tests.test_node import E6
+from tests.test_review66_adopt_landed import OPERATOR
 
 SAID = ("not judged", "refused", "database is locked")
 """What the node logs when the row's mark is refused (before: the hold's error)."""
@@ -40,31 +36,13 @@ async def test_a_refused_mark_of_a_landed_row_does_not_keep_the_hold_for_ever(
     hold ends); the hold ends and the remainders are settled. Passes before and after."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8511))  # (a first run: a head saved)
-    async with running_node(cfg) as (_, api):
-        assert (await api.post_order(first))[0] == 201
-    head = _saved_head(cfg.db)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6, salt=8512))
-    incoming = c.sign(bid(c, BOB, 2 * E18, 6000 * E6, salt=8513))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1001, "open", "api")
-    store.add_order(incoming, 1002, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])  # (half of each)
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
+    head = await first_run(c, cfg, 8511)
+    resting, incoming, tx = await left_row(c, cfg, 2, 8512)  # (half of each)
     c.rpc.call("eth_sendRawTransaction", tx.raw)  # (mined before the start, above the head)
-    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
-    with (
-        gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
-        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
-    ):
+    with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, gate, doubts):
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             s = node.settler
-            assert flapped == [1] and second == [1] and node.held_why()
+            assert doubts == ([1], [1]) and node.held_why()
             await wait_for(node.replayed, timeout=60)
             async with write_locked(node, cfg.db):
                 gate.set()

@@ -19,17 +19,8 @@ from __future__ import annotations
 import pytest
 
 from sdex.gossip.alike import Pushers
+from tests.test_review84_alike_split import HONEST, Clock
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-HONEST = 20.0
 ROUNDS = 40
 
 

@@ -23,8 +23,8 @@ import pytest
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import _answering, _proxy
-from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
+from tests.replacedrow import answering, pooled_row
+from tests.test_reconcile77_too_high import pooling
 from tests.test_settle84_replaced_judged import Answer, settled_down
 
 __all__ = ["pooling"]
@@ -67,13 +67,10 @@ async def test_one_unread_judging_call_does_not_turn_a_sound_row_into_its_transf
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    maker, count = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
-    assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+    maker, count, tx, got = await pooled_row(c, db)
     done, answer = flapping_judge(str(got["input"]).lower())
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
+    proxied = answering(c, answer)
     with proxied as url:
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert done == ["revert", "transfer"], done  # (replaced, the transfer swallowed)

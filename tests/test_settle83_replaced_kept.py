@@ -32,13 +32,12 @@ from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.rpcfault import _answering, _forward, _proxy
+from tests.replacedrow import answering, pooled_row
+from tests.rpcfault import _forward
 from tests.test_node import E18
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import (
     mined_and_filled,
-    pending_rows,
-    pooled_and_killed,
     pooling,
 )
 from tests.test_settle80_withdrawn_restart import health
@@ -59,10 +58,7 @@ async def test_a_pooled_row_replaced_by_an_untaken_transfer_is_kept_and_settles_
     (given up, counted by ``give_up``'s ``taken``), its pair matched again."""
     c = pooling
     db = tmp_path / "n.db"
-    maker, count = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
-    assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+    maker, count, tx, got = await pooled_row(c, db)
     data = str(got["input"]).lower()
     lagged: list[str] = []  # ("call" once answered, then "transfer" once swallowed)
 
@@ -88,7 +84,7 @@ async def test_a_pooled_row_replaced_by_an_untaken_transfer_is_kept_and_settles_
         return None
 
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    with _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, lagging)) as url:
+    with answering(c, lagging) as url:
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert lagged == ["call", "transfer"], lagged  # (the replacement was sent)
             s = node.settler

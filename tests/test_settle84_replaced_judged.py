@@ -32,10 +32,11 @@ from sdex.node.core import Node
 from sdex.order import Order
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import _answering, _forward, _proxy
+from tests.replacedrow import answering, pooled_row
+from tests.rpcfault import _forward
 from tests.test_node import CAROL, DAVE
 from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
+from tests.test_reconcile77_too_high import pooling
 from tests.test_settle80_withdrawn_restart import health
 from tests.test_settle81_unsettled_restart import pair, status_of
 
@@ -134,13 +135,10 @@ async def test_an_adopted_replaced_row_is_judged_again_before_its_bytes_go(
     which takes the nonce, counted once; ``settles``: its bytes, mined, the maker filled."""
     c = pooling
     db = tmp_path / "n.db"
-    maker, count = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
-    assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+    maker, count, tx, got = await pooled_row(c, db)
     done, answer = transfer_once(c, str(got["input"]).lower(), True, False)
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
+    proxied = answering(c, answer)
     with contextlib.ExitStack() as stack, proxied as url:
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert "transfer" in done, done  # (the replacement was sent, and swallowed)
@@ -191,12 +189,10 @@ async def test_a_replaced_row_whose_transfer_mined_at_once_is_given_up_then(
     ``RESTART_RECEIPT_WAIT`` for the row's receipt, here 90 s, then ``LOST_RECHECK``)."""
     c = pooling
     db = tmp_path / "n.db"
-    maker, count = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
+    maker, count, tx, got = await pooled_row(c, db)
     done, answer = transfer_once(c, str(got["input"]).lower(), False, True)
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 90.0)
-    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
+    proxied = answering(c, answer)
     with closed_on_chain(c, maker.order) as restore, proxied as url:
         async with contextlib.AsyncExitStack() as stack:
             async with asyncio.timeout(45):  # (before: 90 s in the start's wait)
@@ -223,12 +219,10 @@ async def test_a_replaced_row_never_adopted_is_not_held_for_good(
     settlement lands (before: held till the process ended, one a such row and start)."""
     c = pooling
     db = tmp_path / "n.db"
-    maker, _ = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
+    maker, _, tx, got = await pooled_row(c, db)
     done, answer = transfer_once(c, str(got["input"]).lower(), False, False)
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
+    proxied = answering(c, answer)
     with closed_on_chain(c, maker.order) as restore, proxied as url:
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert done == ["transfer"], done

@@ -116,15 +116,13 @@ async def test_a_rewind_drops_the_fees_read_and_announced_before(
         assert await fees.current(rpc) == (10, TIP)  # (not live: read)
         state["base"] = 20
         assert await fees.current(rpc) == (10, TIP)  # (read 0 s ago)
-        heads.rewound()  # (a reset: read fees believed once the mirror reads a block, fee87)
-        heads.read(1, 20, placed=True)
+        heads.rewound()
         assert await fees.current(rpc) == (20, TIP)  # (read before the rewind: read again)
         heads.live = True
         heads.announce("0x" + "11" * 32, 22, 2)  # (within an eighth of block 1's 20: watch80)
         assert await fees.current(rpc) == (22, TIP)  # (announced: no read)
         state["base"] = 40
         heads.rewound()
-        heads.read(1, 40, placed=True)
         assert await fees.current(rpc) == (40, TIP)  # (announced before the rewind: read)
         fees.forget()
         heads.saw(50)  # (the watcher asked "latest" after the failed broadcast)

@@ -16,7 +16,7 @@ import pytest
 from sdex.chain import OrderState
 from sdex.chain.states import OrderStatus
 from sdex.ingest import holds
-from sdex.ingest.holds import SharedReads
+from sdex.ingest.holds import MIN_READ, SharedReads
 from sdex.ingest.rejections import Rejection, RejectionCode
 from sdex.order import ZERO_ADDRESS, Order, SignedOrder
 from tests.nodeutil import wait_for
@@ -46,6 +46,11 @@ class Chain:
         self.tokens = 0
         self.budget = 10**9
         self.within: list[float] = []
+        self.overdue: list[bytes] = []
+
+    def unread(self, s: SignedOrder) -> Rejection:
+        self.overdue.append(s.hash)
+        return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, "due")
 
     async def read(self, s: SignedOrder, within: float) -> OrderState | Rejection:
         self.asked.append(s.hash)
@@ -62,7 +67,7 @@ class Chain:
         return None
 
     def shared(self, gather: float = 0.2) -> SharedReads:
-        return SharedReads(self.read, lambda: self.status, gather)
+        return SharedReads(self.read, lambda: self.status, self.unread, gather)
 
 
 def key(s: SignedOrder, sender: str = "10.0.0.1") -> tuple[str, str, str]:
@@ -160,21 +165,45 @@ async def test_a_cancelled_wait_leaves_the_others_answered() -> None:
     assert waits[0].cancelled()
 
 
-@pytest.mark.parametrize(("due_in", "least", "most"), [(3.0, 2.0, 2.95), (0.1, 1.0, 1.0)])
-async def test_a_shared_read_gets_what_is_left_of_its_orders_due_time(
-    due_in: float, least: float, most: float
-) -> None:
-    """replay80: the read had the intake's whole 8 s whenever it began; now it gets what is
+async def test_a_shared_read_gets_what_is_left_of_each_orders_due_time() -> None:
+    """replay80: the read had the intake's whole 8 s whenever it began; then it got what was
     left of its group's earliest due time (``ANSWER_WITHIN`` from the start of the hold), at
-    least ``MIN_READ``."""
+    least ``MIN_READ`` (users86: past that due time); now each order's read gets what is left
+    of its own (none: the peer's due time, infinite, leaves the intake's deadline)."""
     c = Chain()
     sr = c.shared(gather=0.1)
     signed = [order() for _ in range(3)]
     now = time.monotonic()
-    dues = [now + due_in, now + due_in + 5, math.inf]
+    dues = [now + 3.0, now + 8.0, math.inf]
     async with asyncio.timeout(30):
         await asyncio.gather(
             *(sr.get(key(s), s, c.charge, d) for s, d in zip(signed, dues, strict=True))
         )
-    assert len(c.within) == 3 and len(set(c.within)) == 1, c.within  # (the earliest's, all)
-    assert least <= c.within[0] <= most, c.within
+    within = dict(zip(c.asked, c.within, strict=True))
+    assert 2.0 <= within[signed[0].hash] <= 2.95, within
+    assert 7.0 <= within[signed[1].hash] <= 7.95, within
+    assert within[signed[2].hash] == math.inf and c.tokens == 1, within
+
+
+async def test_an_order_with_too_little_left_is_answered_unread_and_the_gather_ends_sooner() -> (
+    None
+):
+    """users86: an order due in less than ``MIN_READ`` is answered at once, unread, with no
+    token; the gather ends ``MIN_READ`` before its group's earliest due time (one that joins
+    due sooner than the first cuts it short), so no read runs past its due time."""
+    c = Chain()
+    sr = c.shared(gather=5.0)
+    now = time.monotonic()
+    soon, first, joins = order(), order(), order()
+    async with asyncio.timeout(30):
+        assert isinstance(await sr.get(key(soon), soon, c.charge, now + MIN_READ / 2), Rejection)
+        assert (c.overdue, c.tokens, c.asked) == ([soon.hash], 0, [])
+        began = time.monotonic()
+        waits = [asyncio.ensure_future(sr.get(key(first), first, c.charge, now + 20.0))]
+        await asyncio.sleep(0.05)  # (the first's group open; not a wait for a condition)
+        waits.append(asyncio.ensure_future(sr.get(key(joins), joins, c.charge, now + 1.0)))
+        await asyncio.gather(*waits)
+    assert time.monotonic() - began < 1.0  # (the 5 s gather cut to the joiner's due time)
+    within = dict(zip(c.asked, c.within, strict=True))
+    assert 0 < within[joins.hash] <= MIN_READ and within[first.hash] > 15, within
+    assert (c.tokens, sr.joined) == (1, 1)

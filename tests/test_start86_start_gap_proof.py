@@ -1,6 +1,6 @@
 """start86: a start's gap hold (``Unapplied.start_gap``) is lowered only by a lower head
 proven (a poll's answer and ``AGREE`` reads of the head, each on a connection of its own:
-``Watcher._start_back``), and lowered then, ``told`` with it.
+``Watcher._proven_below``), and lowered then, ``told`` with it.
 
 left40 (review84): ``check_head``'s one wrong answer far above the chain raised ``told``
 (the highest block the chain's word told of) for good: every announcement up to it was

@@ -34,11 +34,19 @@ its order reaches the hold that late (under ``ANSWER_WITHIN - HOLD_SECONDS - GAT
 async def slow_post(base: str, signed: SignedOrder, late: float) -> tuple[int, dict[str, object]]:
     """``POST /v1/orders`` of ``signed`` over a raw connection, the second half of its body
     sent ``late`` seconds after the head: the status and the JSON answer."""
+    body = json.dumps(signed.to_json()).encode()
+    code, answer = await slow_request(base, "/v1/orders", body, late)
+    assert isinstance(answer, dict), answer
+    return code, answer
+
+
+async def slow_request(base: str, path: str, body: bytes, late: float) -> tuple[int, object]:
+    """``POST path`` of ``body`` over a raw connection, its second half sent ``late`` seconds
+    after the head: the status and the JSON answer."""
     url = urlsplit(base)
     assert url.hostname is not None and url.port is not None
-    body = json.dumps(signed.to_json()).encode()
     head = (
-        f"POST /v1/orders HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()
@@ -54,8 +62,7 @@ async def slow_post(base: str, signed: SignedOrder, late: float) -> tuple[int, d
     finally:
         writer.close()
     status_line, _, rest = answer.partition(b"\r\n")
-    _, _, payload = rest.partition(b"\r\n\r\n")
-    return int(status_line.split()[1]), json.loads(payload)
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
 
 
 async def test_a_held_orders_verdict_is_due_from_its_posts_arrival(

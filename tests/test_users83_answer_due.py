@@ -24,7 +24,6 @@ import json
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sdex.ingest.holds import ANSWER_WITHIN
 from sdex.ingest.intake import READ_DEADLINE
@@ -36,7 +35,7 @@ from tests.nodeutil import wait_for
 from tests.test_checks75_held_reads import held_node
 from tests.test_node import ALICE, BOB, E6, E18, ask, node_with_resting_ask
 from tests.test_replay80 import SLACK
-from tests.test_user81_held_arrival import slow_post
+from tests.test_user81_held_arrival import slow_post, slow_request
 
 BODY_LATE = 4.0
 """Seconds the slow client sends the second half of its body after its head."""
@@ -110,31 +109,6 @@ async def test_an_orders_commit_wait_ends_by_its_answers_due_time(
         assert BODY_LATE < took <= ANSWER_BY + SLACK < BODY_LATE + STORE_WAIT, took
         code, body = await api.post_order(posted)  # (its row committed once the store moved)
         assert code == 200, (code, body)
-
-
-async def slow_request(base: str, path: str, body: bytes, late: float) -> tuple[int, object]:
-    """``POST path`` of ``body`` over a raw connection, its second half sent ``late`` seconds
-    after the head: the status and the JSON answer."""
-    url = urlsplit(base)
-    assert url.hostname is not None and url.port is not None
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode()
-    reader, writer = await asyncio.open_connection(url.hostname, url.port)
-    try:
-        writer.write(head + body[: len(body) // 2])
-        await writer.drain()
-        await asyncio.sleep(late)  # (the subject: a wallet whose body comes slowly)
-        writer.write(body[len(body) // 2 :])
-        await writer.drain()
-        async with asyncio.timeout(60):
-            answer = await reader.read()
-    finally:
-        writer.close()
-    status_line, _, rest = answer.partition(b"\r\n")
-    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
 
 
 async def test_a_cancels_commit_wait_ends_by_its_answers_due_time(

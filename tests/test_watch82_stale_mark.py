@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, paid_after_snapshot, pay, proxied_node, until_applied
+from tests.startheads import replaced_unannounced
+from tests.test_sign79_feed import WAIT, pay, proxied_node, until_applied
 from tests.test_watch80_heads import child
 
 
@@ -29,11 +30,7 @@ async def test_a_stale_backends_two_answers_clear_no_reorg_mark(
     c = chain
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
-        snap, old, n = await paid_after_snapshot(c, w)
-        proxy.passes = lambda note: False  # (N' is not announced: polled)
-        assert c.rpc.call("evm_revert", snap) is True
-        new = pay(c, 2)
-        assert int(new["number"], 16) == n and new["hash"] != old["hash"]
+        old, new, n = await replaced_unannounced(c, proxy, node)
         reads = proxy.latest_reads
         # the fresh backend's N' as latest once (the mark), then the stale one's N; the
         # stale one's N for the fork point's read of the kept blocks (nothing undone: the

@@ -17,10 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Chain
-from tests.headsproxy import heads_proxy
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_mirror import revert
-from tests.test_sign79_feed import WAIT, head, paid_after_snapshot, pay, until_applied
+from tests.startheads import caught_up, failing_catch_up, replaced_while_down
 
 
 async def test_a_failed_catch_up_after_a_replaced_head_holds_signing(
@@ -28,26 +25,14 @@ async def test_a_failed_catch_up_after_a_replaced_head_holds_signing(
 ) -> None:
     c = chain
     db = tmp_path / "n.db"
-    async with running_node(node_config(c, db)) as (node, _):
+    old, new, n = await replaced_while_down(c, db)
+    async with failing_catch_up(c, db) as (proxy, node):
         w = node.watcher
-        snap, old, n = await paid_after_snapshot(c, w)
-    revert(c, snap)
-    new = pay(c, 2)  # (N' in N's place while the node is down)
-    assert int(new["number"], 16) == n and new["hash"] != old["hash"]
-    async with heads_proxy(c.rpc.url) as proxy:
-        proxy.passes = lambda note: False
-        proxy.latest = [head(c)] + [None] * 100_000  # (the start's read, then no answer)
-        async with running_node(node_config(c, db, rpc=proxy.url)) as (node, _):
-            w = node.watcher
-            await wait_for(lambda: proxy.latest_reads >= 3, timeout=WAIT)  # (the catch-up's)
-            said = w.unapplied.to_json()
-            # before: nothing known (appliedBlock -1, oldestUnapplied None), signing free
-            assert (said["appliedBlock"], said["oldestUnapplied"]) == (n - 1, n), said
-            assert said["signing"] != "free", said
-            assert w.applied is None and w.mirror.head is not None
-            assert w.mirror.head.hash == old["hash"]  # (not undone yet: the case in point)
-            proxy.latest.clear()
-            await until_applied(w, new)
-            said = w.unapplied.to_json()
-            assert said["oldestUnapplied"] is None and said["signing"] == "free", said
-            assert w.reorgs == 1
+        said = w.unapplied.to_json()
+        # before: nothing known (appliedBlock -1, oldestUnapplied None), signing free
+        assert (said["appliedBlock"], said["oldestUnapplied"]) == (n - 1, n), said
+        assert said["signing"] != "free", said
+        assert w.applied is None and w.mirror.head is not None
+        assert w.mirror.head.hash == old["hash"]  # (not undone yet: the case in point)
+        await caught_up(proxy, node, new)
+        assert w.reorgs == 1

@@ -21,22 +21,15 @@ from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, pay, proxied_node
+from tests.startheads import replaced_unannounced
+from tests.test_sign79_feed import WAIT, proxied_node
 
 
 async def test_a_sticky_stale_backend_clears_no_reorg_mark(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with proxied_node(c, tmp_path) as (proxy, node):
         w = node.watcher
-        snap = c.rpc.call("evm_snapshot")
-        old = pay(c, 1)
-        n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
-        proxy.passes = lambda note: False  # (N' is not announced: polled)
-        assert c.rpc.call("evm_revert", snap) is True
-        new = pay(c, 2)
-        assert int(new["number"], 16) == n and new["hash"] != old["hash"]
+        old, new, n = await replaced_unannounced(c, proxy, node)
         disproven = w.unapplied.disproven
         proxy.stale_blocks = {n: old}  # (the stale backend: the old N its head)
         proxy.pinned = set(proxy.ports)  # (every connection open now: pinned to it)

@@ -24,23 +24,14 @@ from pathlib import Path
 from tests.conftest import Chain
 from tests.headsproxy import heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_mirror import revert
-from tests.test_sign79_feed import WAIT, pay
+from tests.startheads import replaced_while_down
+from tests.test_sign79_feed import WAIT
 
 
 async def test_a_sticky_stale_backend_lifts_no_doubt(chain: Chain, tmp_path: Path) -> None:
     c = chain
     db = tmp_path / "n.db"
-    async with running_node(node_config(c, db)) as (node, _):
-        w = node.watcher
-        snap = c.rpc.call("evm_snapshot")
-        old = pay(c, 1)
-        n = int(old["number"], 16)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == old["hash"],
-                       timeout=WAIT)  # fmt: skip
-    revert(c, snap)
-    new = pay(c, 2)  # (N' in N's place while the node is down)
-    assert int(new["number"], 16) == n and new["hash"] != old["hash"]
+    old, new, n = await replaced_while_down(c, db)
     async with heads_proxy(c.rpc.url) as proxy:
         proxy.passes = lambda note: False  # (nothing announced: polled)
         proxy.numbered = {n: [new, old]}  # (the start's check: N', then ours: in doubt)

@@ -116,6 +116,9 @@ class HeadSignal:
         self.unbound = False
         """A reset rewound, and no block of the new chain was read for the mirror since: a
         read fee is not believed (``doubt``)."""
+        self._placed: int | None = None
+        """The highest block whose fee was read asked for by its number (``placed``: the
+        deploy block's, the watcher's ranges) since the last ``rewound``."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
@@ -178,13 +181,19 @@ class HeadSignal:
         head this node knows (not ``placed``) and past EIP-1559's bounds of the last read
         that many blocks past that head (not kept); another fee of the block read last; or
         past those bounds at ``number``, unless within them of the last such fee
-        (``_suspect``: read again, the chain says so still)."""
+        (``_suspect``: read again, the chain says so still). A read bounds the next ones
+        only when placed or at most ``FEE_STEPS`` past the head this node knows
+        (``_anchor``: review87), the first after ``rewound`` too."""
         if fee > self.ceiling:
             return (
                 f"baseFeePerGas {fee} of block {number} is above this node's ceiling of"
                 f" {self.ceiling} wei ({self.ceiling / 10**9:g} gwei; sdex node --max-base-fee):"
                 " nothing is signed while the chain's fee is above it"
             ), False
+        anchor = self._anchor()
+        if placed:
+            self._placed = number if self._placed is None else max(self._placed, number)
+        kept = placed or anchor is None or number <= anchor + FEE_STEPS  # (review87)
         if self.read_fee is None:
             self._suspect = None
             if self.unbound and not placed:  # (fee87: was believed whatever, under the ceiling)
@@ -192,7 +201,7 @@ class HeadSignal:
                     f"baseFeePerGas {fee} of block {number}: the chain was reset and no block"
                     " of it was read for the mirror yet: read again"
                 ), False
-            return None, True
+            return None, kept
         at, last = self.read_fee
         if number < at:  # (an older block: a lagging backend's, or the answer's own number)
             if at - number <= FEE_STEPS and reaches((number, fee), at, last):
@@ -212,17 +221,30 @@ class HeadSignal:
             ), False
         if reaches(self.read_fee, number, fee):
             self._suspect = None
-            return None, True
+            return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
         if self._suspect is not None and within(self._suspect, number, fee) == "within":
             self._suspect = None  # (read again, the chain says so still)
-            return None, True
-        self._suspect = (number, fee)
+            return None, kept
+        if kept:  # (one past the head known: confirmed by nothing, neither read nor feed)
+            self._suspect = (number, fee)
         return (
             f"baseFeePerGas {fee} of block {number} is past EIP-1559's bounds of {last} at"
             f" block {at}: read again"
         ), False
+
+    def _anchor(self) -> int | None:
+        """The highest block this node knows by its own reads: the mirror's head (``known``),
+        or a block read by its number (``_placed``); None: none. review87: ``doubt``'s
+        furthest block was the last kept read's own number plus ``FEE_STEPS``, so each answer
+        that far past the one before was kept, a ratchet with no head behind it (ten, and
+        every read of the chain's head was "below block N read before": nothing signed
+        till the chain reached N); after a ``rewound``, one answer far ahead did it."""
+        known = self.known()
+        if self._placed is None:
+            return known
+        return self._placed if known is None else max(known, self._placed)
 
     def confirms(self, number: int, fee: int | None) -> bool:
         """Whether an announced ``fee`` (block ``number``'s) is within EIP-1559's bounds of
@@ -280,23 +302,25 @@ class HeadSignal:
             self.base_fee = None
             self.refused += 1
 
-    def rewound(self, fork: int | None = None) -> None:
-        """The chain went back: a reorg to block ``fork`` (None: a reset, another chain). The
-        fees seen so far do not hold; the next reads are bounded by the highest fee kept at
-        or below ``fork`` (on both branches), else the first; after a reset by none (not
-        believed till a block of the new chain is read for the mirror: ``unbound``)."""
+    def rewound(self, fork: int | None = None, reset: bool = False) -> None:
+        """The chain went back: a reorg to block ``fork`` (None: not said), or a ``reset``
+        (another chain). The fees seen so far do not hold; the next reads are bounded by the
+        highest fee kept at or below ``fork`` (on both branches), else the first; after a
+        reset by none (not believed till a block of the new chain is read for the mirror:
+        ``unbound``); with no fork said, by none (the first read believed, as before fee87)."""
         self.base_fee = None
         self._suspect = None
+        self._placed = None
         self.rewinds += 1
-        if fork is None:
+        if reset:
             self._kept.clear()
             self.first = self.reached = None
         for n in [n for n in self._kept if fork is None or n > fork]:
             del self._kept[n]
         below = max(self._kept, default=None)
-        first = self.first if self.first is not None and self.first[0] <= (fork or 0) else None
+        first = self.first if fork is not None and self.first and self.first[0] <= fork else None
         self.read_fee = first if below is None else (below, self._kept[below])
-        self.unbound = self.read_fee is None
+        self.unbound = reset or (fork is not None and self.read_fee is None)
 
     async def wait(self, after: int, timeout: float) -> None:
         """Return once a head later than the ``after``-th was announced (at once if one

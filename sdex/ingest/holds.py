@@ -11,9 +11,13 @@ batcher's window), each order still judged by its own row.
 Bounded in time as a whole (replay80): the hold (5 s), the gather (0.5 s) and the read
 (``READ_DEADLINE``, 8 s) took up to 13.5 s, past the wallet client's 10 s
 (``sdex.client.DEFAULT_TIMEOUT``): the client gave up on an order the node might still take.
-Now the shared read gets what is left of ``ANSWER_WITHIN`` from the order's arrival (at
-least ``MIN_READ``): past it the order is answered 503 ``CHAIN_UNAVAILABLE``, "try again",
-nothing taken. Counted from the start of the hold (replay80), an order that waited before
+Now the shared read gets what is left of ``ANSWER_WITHIN`` from the order's arrival: past it
+the order is answered 503 ``CHAIN_UNAVAILABLE``, "try again", nothing taken. An order with
+less than ``MIN_READ`` left is answered so at once, unread (users86: its read got
+``MIN_READ`` whatever was left, so one that waited over 8 s before its hold was answered
+past its due time), and the gather ends ``MIN_READ`` before the group's earliest due time.
+
+Counted from the start of the hold (replay80), an order that waited before
 it (a body sent slowly, a busy loop's hand-overs) was answered that much later, past the
 client's 10 s (user81): the arrival is the POST's (``Held.arrived``), and the hold itself
 ends ``HOLD_SECONDS`` after it."""
@@ -21,6 +25,7 @@ ends ``HOLD_SECONDS`` after it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -63,9 +68,12 @@ ANSWER_WITHIN = 9.0
 """Seconds from an order's arrival (its POST's start) to its verdict at most, its hold and
 shared read included: under the wallet client's 10 s (``sdex.client.DEFAULT_TIMEOUT``), a
 second left for its row's commit and the answer. With the hold's 5 s and ``GATHER``, its read
-gets 3.5 s at least (less only once it waited 7.5 s before the hold: then ``MIN_READ``)."""
-MIN_READ = 1.0
-"""Seconds a shared read gets at least (a hold set longer than ``ANSWER_WITHIN`` allows)."""
+gets 3.5 s (less once it waited over 3.5 s before the hold)."""
+MIN_READ = 0.5
+"""Seconds an order's chain read needs left before its verdict is due at least: with less
+left it is answered 503 ``CHAIN_UNAVAILABLE`` at once, unread, no token spent (a read
+given a few ms only spends a token and a call to be given up; users86: a shared read got
+this much whatever was left, past the due time)."""
 
 Key = tuple[str, str, str]
 """(sender, maker, maker token)."""
@@ -94,16 +102,19 @@ class SharedReads:
         self,
         read: Read,
         status: Callable[[], str],
+        overdue: Callable[[SignedOrder], Rejection],
         gather: float = GATHER,
     ) -> None:
         self.read = read
         self.status = status
+        self.overdue = overdue
+        """An order's answer when too little is left to read it (``MIN_READ``)."""
         self.gather = gather
         self.reads = 0
         """Shared reads made (a token each)."""
         self.joined = 0
         """Orders read in one of those without a token of their own."""
-        self._open: dict[Key, list[Waiter]] = {}
+        self._open: dict[Key, _Group] = {}
         self._running: set[asyncio.Future[None]] = set()
 
     async def get(
@@ -111,42 +122,73 @@ class SharedReads:
     ) -> OrderState | Rejection:
         """``signed``'s state, read with the other orders of ``key`` whose waits end within
         ``gather`` of the first's (a token of its sender's budget for them all), answered by
-        ``due`` (``time.monotonic()``; its read has ``MIN_READ`` at least)."""
+        ``due`` (``time.monotonic()``): at once, unread, with less than ``MIN_READ`` left
+        (``overdue``'s answer)."""
+        if due - time.monotonic() < MIN_READ:
+            return self.overdue(signed)
         fut: asyncio.Future[OrderState | Rejection] = asyncio.get_running_loop().create_future()
         group = self._open.get(key)
-        if group is not None and len(group) < SHARE_MOST:
-            group.append((signed, fut, due))
+        if group is not None and len(group.waiters) < SHARE_MOST:
+            group.join((signed, fut, due))
             self.joined += 1
         else:
             if (refused := charge()) is not None:
                 return refused
             self.reads += 1
-            self._open[key] = group = [(signed, fut, due)]
+            self._open[key] = group = _Group((signed, fut, due))
             run = asyncio.ensure_future(self._run(key, group))  # (its own: not a request's)
             self._running.add(run)
             run.add_done_callback(self._running.discard)
         return await fut  # (cancelled: its wait alone; the row is read for the others)
 
-    async def _run(self, key: Key, group: list[Waiter]) -> None:
-        """After ``gather``, every order of ``group`` read at once; each answered."""
+    async def _run(self, key: Key, group: _Group) -> None:
+        """After ``gather``, or ``MIN_READ`` before its earliest due time if sooner, every
+        order of ``group`` read at once, each given what is left till its own due time (none
+        left: ``overdue``); each answered."""
         answers: list[OrderState | Rejection | BaseException] = []
+        waiters = group.waiters
         try:
-            await asyncio.sleep(self.gather)
+            end = time.monotonic() + self.gather
+            while (wait := min(end, group.due - MIN_READ) - time.monotonic()) > 0:
+                group.sooner.clear()  # (set by one that joins due sooner: wait less)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await group.sooner.wait()
             if self._open.get(key) is group:
                 del self._open[key]
             if (now := self.status()) not in FOLLOWING:  # (went down meanwhile)
-                answers = [not_following(now)] * len(group)
+                answers = [not_following(now)] * len(waiters)
             else:
-                due = min(d for _, _, d in group)  # (the first's, as a rule)
-                left = max(MIN_READ, due - time.monotonic())
-                reads = (self.read(s, left) for s, _, _ in group)
-                answers = await asyncio.gather(*reads, return_exceptions=True)
+                at = time.monotonic()
+                answers = await asyncio.gather(
+                    *(self._read_by(s, d - at) for s, _, d in waiters), return_exceptions=True
+                )
         finally:
             if self._open.get(key) is group:
                 del self._open[key]
-            for k, (_, fut, _) in enumerate(group):
+            for k, (_, fut, _) in enumerate(waiters):
                 if not fut.done():  # (none: cancelled, the node stopping)
                     fut.set_result(_answer(answers[k] if k < len(answers) else Stopped()))
+
+    async def _read_by(self, signed: SignedOrder, left: float) -> OrderState | Rejection:
+        """``signed`` read within ``left`` seconds; none left: ``overdue``'s answer."""
+        return self.overdue(signed) if left <= 0 else await self.read(signed, left)
+
+
+class _Group:
+    """The orders of one shared read (``SharedReads``), and the earliest of their due times."""
+
+    def __init__(self, first: Waiter) -> None:
+        self.waiters = [first]
+        self.due = first[2]
+        self.sooner = asyncio.Event()
+        """Set when an order joins due sooner than the others (the read starts sooner)."""
+
+    def join(self, waiter: Waiter) -> None:
+        self.waiters.append(waiter)
+        if waiter[2] < self.due:
+            self.due = waiter[2]
+            self.sooner.set()
 
 
 class Stopped(Exception):

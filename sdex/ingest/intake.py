@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 
 from sdex.chain import OrderState
 from sdex.futures import retrieved
-from sdex.ingest.holds import ANSWER_WITHIN, Hand, Hold, SharedReads, held
+from sdex.ingest.holds import ANSWER_WITHIN, MIN_READ, Hand, Hold, SharedReads, held
 from sdex.ingest.limits import Limits
 from sdex.ingest.readturns import SUBMITTER
 from sdex.ingest.rejections import (
@@ -92,7 +92,14 @@ class Intake(OrderRules):
         self.read_deadline = READ_DEADLINE
         """Seconds an order's chain read may take (``READ_DEADLINE``)."""
         self.late = 0
-        """Reads given up at ``read_deadline`` (their orders answered ``CHAIN_UNAVAILABLE``)."""
+        """Chain reads given up unanswered at their deadline (``read_deadline``, or what was
+        left of a wallet order's ``holds.ANSWER_WITHIN``): their orders answered
+        ``CHAIN_UNAVAILABLE``, the chain slow (``/health`` ``chainMirror.ordersReadLate``)."""
+        self.overdue = 0
+        """Wallet orders answered ``CHAIN_UNAVAILABLE`` with no read of their own because
+        their verdict came due first (they waited for their account's first read, or a hold,
+        past ``holds.ANSWER_WITHIN`` less ``holds.MIN_READ``): the node's waits, not the
+        chain's answer (users86: they counted in ``late``; ``chainMirror.ordersAnswerDue``)."""
         self.chain_tip = chain_tip or (lambda: -1)
         """The chain's latest block as the watcher last saw it: a read made while the mirror
         replays the chain is at it or later (``Mirror.learn_later``)."""
@@ -108,7 +115,9 @@ class Intake(OrderRules):
         self.throttled = 0
         """Orders that needed a chain read their sender's budget refused (not read)."""
         self.shared = SharedReads(
-            lambda s, within: self._read_unless_down(s, True, within), self.chain_status
+            lambda s, within: self._read_unless_down(s, True, within),
+            self.chain_status,
+            self._overdue,
         )
         """Reads of a wallet's held orders past their wait, shared per account (outage79)."""
         self._first_reads: dict[tuple[str, str], asyncio.Future[None]] = {}
@@ -238,7 +247,7 @@ class Intake(OrderRules):
                 # (never fails; a cancel of ours: not its)
                 await asyncio.wait([under_way], timeout=_left(due))
                 if not under_way.done():
-                    return self._late(signed, None)
+                    return self._overdue(signed)
                 if self.mirror_ready() and (known := self.mirror.state(signed)) is not None:
                     return known
                 if (status := self.chain_status()) not in FOLLOWING:  # (went down meanwhile)
@@ -247,8 +256,8 @@ class Intake(OrderRules):
                 mine = self._first_reads[account] = asyncio.get_running_loop().create_future()
         whose = None
         try:
-            if (left := _left(due)) is not None and left <= 0:  # (no time left: no token)
-                return self._late(signed, None)
+            if (left := _left(due)) is not None and left < MIN_READ:  # (too little: no token)
+                return self._overdue(signed)
             if spend is not None:
                 if (who := spend(i)) is None:
                     self.throttled += 1
@@ -299,15 +308,20 @@ class Intake(OrderRules):
             return not_following("unreachable")
         return self._late(signed, deadline)
 
-    def _late(self, signed: SignedOrder, deadline: float | None) -> Rejection:
-        """``CHAIN_UNAVAILABLE``: ``signed``'s read not answered within ``deadline`` seconds
-        (None: its verdict due before its read could end), "try again"."""
+    def _late(self, signed: SignedOrder, deadline: float) -> Rejection:
+        """``CHAIN_UNAVAILABLE``: ``signed``'s read not answered within ``deadline`` seconds,
+        "try again" (``late``)."""
         self.late += 1
-        why = (
-            "the node could not read this order's chain state before its answer was due"
-            if deadline is None
-            else f"the chain did not answer this order's read within {round(deadline, 1):g} s"
+        why = f"the chain did not answer this order's read within {round(deadline, 1):g} s"
+        return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, f"{why}; try again").of_order(
+            signed.hash
         )
+
+    def _overdue(self, signed: SignedOrder) -> Rejection:
+        """``CHAIN_UNAVAILABLE``: ``signed``'s verdict due before a read of its own could be
+        made (``overdue``), "try again"."""
+        self.overdue += 1
+        why = "the node could not read this order's chain state before its answer was due"
         return Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, f"{why}; try again").of_order(
             signed.hash
         )

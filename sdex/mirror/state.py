@@ -309,7 +309,7 @@ class Mirror(OwnNotes):
 
     def clear(self) -> None:
         """Forget everything (a chain reset) but the sends whose receipts are to come."""
-        self.announced.rewound()
+        self.announced.rewound(reset=True)
         self.doubt.reset_made()  # (proven: the doubt ends once the node applied it)
         self.head = None
         self.marks.clear()

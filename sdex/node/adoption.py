@@ -55,60 +55,81 @@ class NodeAdoption(NodeHolds):
         orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b.
         ``at``: the block the orders were loaded at, read at it (a start's hold, doubt83: not
         asked); a doubt with no head of ours holds the start till it ends (``_start_holds``)."""
-        if not pooled:
+        if pooled:
+            await self._adopt_rows(list(pooled), *await self._adopt_bound(at))
+
+    async def _adopt_bound(self, at: int | None) -> tuple[int | None, bool]:
+        """(``_adopt``) The block the orders were loaded at (``at``, else the chain's head
+        now; in a doubt, the mirror's), and whether every row is adopted unread (the head
+        not read: as loaded at the mirror's). Never raises: a read that fails is said so."""
+        doubt, saved = self.settler.async_sends.doubted, self.mirror.head
+        if at is not None:
+            return at, False
+        if doubt() and saved is not None:
+            return saved.number, False  # (the mirror's: ours; nothing asked of a chain in doubt)
+        try:
+            return quantity(await self.settler.receipts.call("eth_blockNumber")), False
+        except Exception as e:  # (none saved: no row is adopted, each may be counted)
+            log.warning("the chain's head not read: pooled settlements %s: %s",
+                        "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
+            # (review81: as loaded at the mirror's head)
+            return (None, False) if saved is None else (saved.number, True)
+
+    async def _adopt_rows(
+        self, rows: list[StoredSettlement], loaded: int | None, unread_all: bool
+    ) -> None:
+        """(``_adopt``) ``rows`` adopted, marked or given up, each taken off the list once
+        done: one whose mark the store refused (``record_landed``'s ``StoreError``, raised)
+        is left first on it, pending in the store, nothing of it changed here but its block
+        in ``ours`` (held86: a held start tries it again, ``_held_step``; adopted part-way
+        and called again, the rows done before were adopted twice)."""
+        while rows:
+            await self._adopt_row(rows[0], loaded, unread_all)
+            rows.pop(0)
+
+    async def _adopt_row(self, row: StoredSettlement, loaded: int | None, unread_all: bool) -> None:
+        """(``_adopt_rows``) One row adopted into the lane, marked as its receipt says or
+        given up; raises only where nothing of it is done yet (its mark refused)."""
+        doubt = self.settler.async_sends.doubted
+        if loaded is None:  # (unread: it may have landed; not held twice)
+            self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
             return
-        doubt, saved, unread_all = self.settler.async_sends.doubted, self.mirror.head, False
-        loaded: int | None = at
-        if at is None and doubt() and saved is not None:
-            loaded = saved.number  # (the mirror's: ours; nothing asked of a chain in doubt)
-        elif at is None:
-            try:
-                loaded = quantity(await self.settler.receipts.call("eth_blockNumber"))
-            except Exception as e:  # (none saved: no row is adopted, each may be counted)
-                loaded = None if saved is None else saved.number  # (review81: as loaded there)
-                unread_all = saved is not None
-                log.warning("the chain's head not read: pooled settlements %s: %s",
-                            "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
-        for row in pooled:
-            if loaded is None:  # (unread: it may have landed; not held twice)
-                self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
-                continue
-            earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
-            unread, got = bool(doubt()) or unread_all or bool(earlier), None
-            try:
-                got = None if unread else await landed(self.settler, row.tx_hash)
-            except Exception as e:  # (review81: given up, its orders were matched again)
-                log.warning("pending settlement %s: receipt not read (%s): adopted unread",
-                            row.tx_hash, e)  # fmt: skip
-                unread = True
-            if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
-                got, head = None, self.mirror.head
-                at = loaded if head is None else head.number  # (the mirror's: ours)
-                self._unread = {**self._unread, **{t.tx_hash: at for t in (*earlier, row)}}
-            if got is not None and got.block_number <= loaded:
-                log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
-                await record_landed(self.settler, row.tx_hash, got)
-                continue
-            try:
-                signed = pooled_tx(row)
-                matches = adopted_matches(
-                    signed, row.pairs, self.book, self.domain, self._closed_at_restart
-                )
-            except (ValueError, BookError) as e:
-                self._not_adopted(row, e, unread=row.tx_hash in self._unread)
-                continue
-            if closed := {m.incoming.hash for m in matches if m.incoming.hash not in self.book}:
-                # settle65: a one-shot order closed at the restart, out of the book: its fill
-                # counted when the block comes (the watcher's way for a given-up one's:
-                # ``_remined``, up to the chain's filled amount), its resting side confirmed
-                # by the settler alone (``_one_side``)
-                self._restart_takers = self._restart_takers | closed
-                earlier = self.settler.replaced_rows.get(signed.tx_hash, ())  # (any may land)
-                self.settler.given_up.update(t.tx_hash.lower() for t in (*earlier, signed))
-            # (its orders moved: stored and published as at a match; the outcome unread)
-            held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
-            self.registry.matched(held)
-            self.settler.adopt(signed, matches)
+        earlier = self.settler.replaced_rows.get(row.tx_hash, ())  # (any may land)
+        unread, got = bool(doubt()) or unread_all or bool(earlier), None
+        try:
+            got = None if unread else await landed(self.settler, row.tx_hash)
+        except Exception as e:  # (review81: given up, its orders were matched again)
+            log.warning("pending settlement %s: receipt not read (%s): adopted unread",
+                        row.tx_hash, e)  # fmt: skip
+            unread = True
+        if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
+            got, head = None, self.mirror.head
+            at = loaded if head is None else head.number  # (the mirror's: ours)
+            self._unread = {**self._unread, **{t.tx_hash: at for t in (*earlier, row)}}
+        if got is not None and got.block_number <= loaded:
+            log.info("pending settlement %s landed at the start: not adopted", row.tx_hash)
+            await record_landed(self.settler, row.tx_hash, got)  # (refused: raised, as it was)
+            return
+        try:
+            signed = pooled_tx(row)
+            matches = adopted_matches(
+                signed, row.pairs, self.book, self.domain, self._closed_at_restart
+            )
+        except (ValueError, BookError) as e:
+            self._not_adopted(row, e, unread=row.tx_hash in self._unread)
+            return
+        if closed := {m.incoming.hash for m in matches if m.incoming.hash not in self.book}:
+            # settle65: a one-shot order closed at the restart, out of the book: its fill
+            # counted when the block comes (the watcher's way for a given-up one's:
+            # ``_remined``, up to the chain's filled amount), its resting side confirmed
+            # by the settler alone (``_one_side``)
+            self._restart_takers = self._restart_takers | closed
+            earlier = self.settler.replaced_rows.get(signed.tx_hash, ())  # (any may land)
+            self.settler.given_up.update(t.tx_hash.lower() for t in (*earlier, signed))
+        # (its orders moved: stored and published as at a match; the outcome unread)
+        held = MatchResult(matches[0].incoming, MatchOutcome.RESTED, tuple(matches))
+        self.registry.matched(held)
+        self.settler.adopt(signed, matches)
 
     def _closed_at_restart(self, order_hash: bytes) -> tuple[SignedOrder, int] | None:
         """A one-shot order the restart closed (it never rests: ``restart_reason``), its
@@ -137,3 +158,10 @@ class NodeAdoption(NodeHolds):
             if unread:
                 self._unmarked = (*self._unmarked, tx_hash)
             s.give_up(tx_hash)
+
+
+def named_orders(pooled: list[StoredSettlement]) -> frozenset[bytes]:
+    """The orders the rows ``pooled`` name (their pairs' hashes)."""
+    return frozenset(
+        bytes.fromhex(h.removeprefix("0x")) for r in pooled for p in r.pairs for h in p
+    )

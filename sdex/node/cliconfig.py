@@ -49,6 +49,7 @@ class NodeOptions(TypedDict, total=False):
     trusted_proxies: tuple[Network, ...]
     min_amounts: tuple[str, ...]
     drop_closed_after: float | None
+    refuse_damaged_rows: bool
     fronts: int
     max_base_fee: int | None
 
@@ -88,6 +89,7 @@ def config_for(**options: Unpack[NodeOptions]) -> NodeConfig:
         trusted_proxies=tuple(o.get("trusted_proxies", ())),
         limits=replace(config.limits, min_amounts=minimums_for(d.tokens, o.get("min_amounts", ()))),
         expired_retention=o.get("drop_closed_after"),
+        refuse_damaged_rows=o.get("refuse_damaged_rows", False),
         fronts=o.get("fronts", 0),
         max_base_fee=fee_ceiling(o.get("max_base_fee")),
     )

@@ -118,6 +118,11 @@ class NodeConfig:
     every order ever accepted; ``GET /v1/orders/{hash}`` answers 404 for it after). None
     (the default, ``sdex node --drop-closed-after``): kept for ever, as PRODUCT.md promises
     ("404 only for a hash the node never accepted")."""
+    refuse_damaged_rows: bool = False
+    """Refuse to start (``DamagedRows``) when the store holds order rows known damaged (an
+    edit, a disk error: ``/health`` ``store.damagedRows``), for an operator who would rather
+    repair them first than run with acknowledged orders out of the book (``sdex node
+    --refuse-damaged-rows``); by default the node starts and names them."""
     reorg_depth: int = 128
     """Blocks the mirror keeps with their undo lists: the deepest reorg undone exactly (a
     deeper one is handled as a chain reset: everything re-read)."""

@@ -252,6 +252,7 @@ class Node(NodeStartChain):
         if not held:
             await self._adopt(pooled)  # (before the book is matched again: their orders held)
             await self._recheck_stored()  # (a kill's: the caught-up mirror's word, held ones not)
+            self.cancels_kept()  # (a peer's a held start kept, stopped before it ended: held86)
         self.watcher.unapplied.from_now()  # (blocks the start knew: held from here, review82b)
         self._tasks = [
             asyncio.create_task(self._watch(), name="watcher"),

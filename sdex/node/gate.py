@@ -68,6 +68,12 @@ class NodeGate(NodeVerdicts):
             return "unproven", self._start_held
         return "", ""
 
+    def chain_health(self) -> dict[str, object]:
+        """``/health``'s ``chainMirror``, with ``startHold``: why a start holds matching and
+        signing (None: it does not), with what it retries meanwhile, or the defect that keeps
+        it held (``sdex.node.reload``'s ``_held_step``, ``_judge_held``)."""
+        return {**super().chain_health(), "startHold": self._start_held or None}
+
     def _gate_changed(self) -> None:
         """The doubt began or ended (``ChainDoubt.changed``): the engine held or let go;
         let go, the crossings that rested meanwhile are matched and the settler looks at

@@ -24,7 +24,7 @@ from sdex.node.landingwhy import landing_why
 from sdex.node.readbudget import throttled_body
 from sdex.node.records import CROSS_GRACE, Record, SubmitResult, Taken, stays_open
 from sdex.node.selftrade import own_crossing
-from sdex.node.softcancel import NodeSoftCancel
+from sdex.node.softcancel import NodeSoftCancel, cancel_unstored
 from sdex.node.walletgroup import Member, fail
 from sdex.order import Order, SignedOrder
 from sdex.ordertext import order_text
@@ -422,9 +422,9 @@ class NodeIntake(NodeSoftCancel):
                     await asyncio.shield(result.stored)
             except TimeoutError:
                 e = StoreError(f"not committed within {within:.3g} s (the store stalls)")
-                return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
+                return cancel_unstored(result, e)
             except StoreError as e:
-                return SubmitResult(503, error_body(100, f"the cancel was not stored: {e}"))
+                return cancel_unstored(result, e)
         return result
 
     async def _committed_within(self, read: Awaitable[T], within: float | None = None) -> T:

@@ -122,6 +122,10 @@ class OrphanCancels:
     def __len__(self) -> int:
         return self._count
 
+    def hashes(self) -> list[bytes]:
+        """The order hashes a cancel is kept for."""
+        return list(self._by_hash)
+
     def needs_signer(self, order_hash: bytes, bucket: str) -> bool:
         """Whether a cancel of ``order_hash`` from ``bucket`` is kept only with its signer
         recovered: the hash holds ``UNCHECKED_PER_HASH`` already, or one from this count

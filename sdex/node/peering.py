@@ -303,7 +303,7 @@ class NodePeering(NodeSettlement):
         """``signed`` (both signatures its maker's) held cancelled, ``filled`` as the chain
         has it when taken, or its cancel applied."""
         if self.registry.held(signed.hash):  # (or an earlier entry of the page)
-            ok = self.soft_cancel(signed.hash, signature, from_peer=peer).status == 200
+            ok = self.soft_cancel(signed.hash, signature, from_peer=peer).status in (200, 202)
             return "known" if ok else "rejected"
         if signed.order.expiry <= self.chain_time():
             return "rejected"  # (expired meanwhile: nothing to protect)

@@ -9,31 +9,47 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 
 from sdex.book import RemovalReason
 from sdex.chain import OrderState
-from sdex.errors import ChainError
+from sdex.errors import ChainError, SdexError, SignatureError
 from sdex.ingest import Rejection, judge, removal_of
 from sdex.ingest.rejections import RejectionCode
 from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
-from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
-from sdex.node.adoption import NodeAdoption
+from sdex.model import OPEN_STATUSES, OrderStatus, closed_status, field_error_body
+from sdex.node.adoption import NodeAdoption, named_orders
 from sdex.node.chainstate import yielding
 from sdex.node.held import hash_of
 from sdex.node.records import SubmitResult
 from sdex.node.registry import Record
 from sdex.node.rejudge import restart_reason
 from sdex.node.verdicts import _message
-from sdex.order import SignedOrder
+from sdex.order import SignedOrder, recover_signer
+from sdex.store import StoreError
 from sdex.storesettle import StoredSettlement
 from sdex.watch.blocks import ZERO_HASH
 
 log = logging.getLogger("sdex.node")
+
+
+class DamagedRows(SdexError):
+    """A start refused (``NodeConfig.refuse_damaged_rows``): the store holds order rows known
+    damaged (``StoreReads.damaged_rows``)."""
+
+    def __init__(self, damaged: dict[str, object]) -> None:
+        hashes = damaged["hashes"]
+        named = ", ".join(map(str, hashes)) if isinstance(hashes, list) else ""
+        super().__init__(
+            f"refusing to start (--refuse-damaged-rows): {damaged['count']} stored order rows "
+            f"are damaged ({named}); put them right in the database (or start without the "
+            "option: those orders stay out of the book, named in /health store.damagedRows)"
+        )
 
 
 class NodeReload(NodeAdoption):
@@ -60,6 +76,8 @@ class NodeReload(NodeAdoption):
         # an open row that cannot be parsed is closed: known as stored (the filter below),
         # so that a peer's gossip of it is not accepted again over the row
         self.store.close_unparseable([h for h in unparseable if hash_of(h) is not None])
+        if self.config.refuse_damaged_rows and (damaged := self.store.damaged_rows())["count"]:
+            raise DamagedRows(damaged)
         closed = self.store.count_except(OPEN_STATUSES)
         self.registry.forget_stored(closed, ())
         hashes = self.store.hashes_except(OPEN_STATUSES)
@@ -179,11 +197,42 @@ class NodeReload(NodeAdoption):
         start that does not hold adopts first, a soft cancel then leaves the row to land."""
         if order_hash not in self._pooled_held:
             return super().soft_cancel(order_hash, signature, from_peer, client)
+        if from_peer is not None and (
+            kept := self._keep_held(order_hash, signature, from_peer, client)
+        ):
+            return kept
         why = "the start holds: a settlement the last run left pooled names the order"
         said = f"the node does not follow the chain now: {why}; try again"
         r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
         detail = {"chainStatus": "unproven", "why": why}
         return SubmitResult(503, Rejection(r.code, r.errors, detail=detail).to_json())
+
+    def _keep_held(
+        self, order_hash: bytes, signature: bytes, peer: str, client: str
+    ) -> SubmitResult | None:
+        """(``soft_cancel``) A peer's cancel of an order a held start's pooled row names,
+        its signature the maker's (else 400): kept as a cancel of an order not held yet is
+        (``_keep_orphan``: bounded per sender and in all, each cancel one signature, its row
+        stored, 202 once committed), applied once the rows are adopted (``cancels_kept``).
+        review86b: refused 503, it was lost (gossip's ``Deliver`` reads no answer), and the
+        order rested tradable here after the row landed till anti-entropy brought the cancel
+        again. (A wallet's keeps its 503: it reads it and tries again, and its 200 then says
+        where the node stood, ``cancelledAtBlock``/``cancelledAtNonce``.) None: the order is
+        not in memory (it always is, open: refused 503 then, as a wallet's)."""
+        rec = self.records.get(order_hash)
+        if rec is None:
+            return None
+        try:
+            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
+        except SignatureError as e:
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
+        if signer != rec.signed.order.maker:
+            return SubmitResult(
+                400, field_error_body("signature", 1005, "not signed by the order's maker")
+            )
+        log.info("order %s: a peer's cancel kept till the start's hold adopts its row",
+                 rec.signed.hash_hex)  # fmt: skip
+        return self._keep_orphan(order_hash, signature, peer, client)
 
     def _start_holds(self, pooled: list[StoredSettlement]) -> bool:
         """(``load``, the orders loaded and caught up) Whether the start holds: stored orders
@@ -197,25 +246,31 @@ class NodeReload(NodeAdoption):
         if not self._start_held and why and (head is None or head.hash == ZERO_HASH):
             self._hold_start(f"what the last run left pooled not adopted in doubt ({why})")
         if self._start_held:
-            self._pooled_held = frozenset(
-                bytes.fromhex(h.removeprefix("0x")) for row in pooled for p in row.pairs for h in p
-            )
+            self._pooled_held = named_orders(pooled)
         return bool(self._start_held)
 
     async def _judge_held(self, pooled: list[StoredSettlement], then: Callable[[], None]) -> None:
         """(A start that holds: ``_start_holds``; a task of the node's) The stored orders the
         start did not read read till one read gives our chain's word (``_held_states``), then
         judged as a start judges them, what the previous run left pooled adopted
-        (``_adopt``), a kill's rechecks judged, ``then`` called (the settler's run begins)
-        and the hold ended: the book uncrossed, the settler woken (``_gate_changed``). An
-        error on the way (the store's, the chain's in ``_adopt``, which would fail a start)
-        is logged and the hold stands: nothing is matched on a book half judged."""
+        (``_adopt_rows``), the peers' cancels kept meanwhile applied (``cancels_kept``), a
+        kill's rechecks judged, ``then`` called (the settler's run begins) and the hold ended:
+        the book uncrossed, the settler woken (``_gate_changed``). A step the store or the
+        chain refuses is tried again till it is done (``_held_step``: review86b, a row's
+        mark refused under a lock held the start for ever). Any other error is a defect: the
+        hold stands (nothing is matched on a book half judged), logged, and ``/health`` says
+        so, and to restart the node (review85: only logged, ``/health`` said the first reason)."""
+        why = self._start_held
         try:
             await self._judged_held(pooled, then)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as e:
             log.exception("the start's hold: the held orders not judged; matching stays held")
+            self._start_held = (
+                f"the start's hold cannot end: {type(e).__name__}: {e} (a defect: restart the "
+                f"node); held since the start: {why}"
+            )
 
     async def _judged_held(self, pooled: list[StoredSettlement], then: Callable[[], None]) -> None:
         wake = self.mirror.doubt.wake
@@ -235,13 +290,41 @@ class NodeReload(NodeAdoption):
                 self._judge_stored(rec, state, read_at, now)
         self._held_orders = ([], [])
         self._persist_open()
-        await self._adopt(pooled, loaded)
+        rows, bound = list(pooled), await self._adopt_bound(loaded)  # (once: each row's bound)
+        await self._held_step("a pooled row's adoption", lambda: self._adopt_rows(rows, *bound))
         self._pooled_held = frozenset()  # (adopted or given up: a cancel is as any now)
-        await self._recheck_stored()
+        self.cancels_kept()  # (the peers' kept meanwhile: review86b)
+        await self._held_step("the rechecks a kill left", self._recheck_stored)
         then()
         log.warning("the start's hold ends: the stored orders read at block %d", read_at)
         self._start_held = ""
         self._gate_changed()
+
+    async def _held_step(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        """(``_judged_held``) ``step`` run till it is done: one the store refuses (another
+        connection holding its write lock past the writer's busy timeout, a full disk) or
+        the chain (an RPC error) run again, the pause doubled from ``DOUBT_READ_STEP`` up to
+        ``HELD_READ_MAX``, ``held_why`` (``/health``'s ``chainMirror.startHold``) saying so
+        meanwhile. Each step may be run again where it failed: a row's adoption is taken off
+        its list once done (``_adopt_rows``), a kill's rechecks read again. review86b: a
+        row's mark refused once held the start for ever, nothing matched or settled, the
+        soft cancels of the rows' orders refused 503 for good."""
+        why, pause, tries = self._start_held, DOUBT_READ_STEP, 0
+        while True:
+            try:
+                await step()
+            except REFUSED as e:
+                tries += 1
+                said = f"{type(e).__name__}: {e}"
+                self._start_held = f"{why}; {what} refused ({said}), tried again ({tries} so far)"
+                (log.warning if tries == 1 else log.info)(
+                    "the start's hold: %s refused (%s): tried again in %g s", what, said, pause
+                )
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, HELD_READ_MAX)
+            else:
+                self._start_held = why
+                return
 
     async def _held_states(self) -> tuple[list[OrderState], int, int | None] | None:
         """The held orders' states (``_held_orders``), the block they were read at and the
@@ -301,3 +384,6 @@ DOUBT_READ_STEP = 0.5
 HELD_READ_MAX = 4.0
 """Most seconds between two reads of the orders a start holds (``_judge_held``), looked at
 again at once when the doubt ends."""
+REFUSED = (StoreError, sqlite3.Error, aiohttp.ClientError, OSError, TimeoutError, ChainError)
+"""The errors of a held start's step that are the store's or the chain's refusal, tried
+again (``_held_step``); any other is a defect (``_judge_held``)."""

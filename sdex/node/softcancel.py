@@ -21,6 +21,7 @@ from sdex.node.records import Record, SubmitResult
 from sdex.node.status import NodeStatus
 from sdex.order import SignedOrder, recover_signer
 from sdex.signature import signature_parts
+from sdex.store import StoreError
 from sdex.storeorphans import OrphanRow
 
 log = logging.getLogger("sdex.node")
@@ -163,6 +164,25 @@ class NodeSoftCancel(NodeStatus):
 
         committed(after).add_done_callback(then)
 
+    def cancels_kept(self) -> None:
+        """The kept cancels (``orphan_cancels``) of orders held here applied: a peer's that a
+        held start kept of an order a pooled row names
+        (``NodeReload._keep_held``), once the row is adopted, or by the next start after a
+        stop (the row may have landed meanwhile: then not adopted; review86b). Each as a
+        wallet's is (its writes' commit awaited, ``stored``), its kept rows deleted once
+        that is committed (review64); one that is not the maker's is dropped."""
+        now = time.time()
+        for h in self.orphan_cancels.hashes():
+            if not self.registry.held(h):
+                continue
+            for o in self.orphan_cancels.take(h, now):
+                said = self.soft_cancel(h, o.signature)
+                if said.status == 200:
+                    log.info("order %s: a peer's cancel kept for it applied", "0x" + h.hex())
+                    self._forget_orphans(None if said.stored is None else [said.stored])
+                    break
+        self._forget_orphans()  # (those none applied: deleted at once)
+
     async def load_orphans(self) -> None:
         """The kept cancels the store holds (at a start): back in memory, bounded as ever,
         each with its signer (recovered off the loop: up to ``TOTAL`` of them)."""
@@ -230,6 +250,25 @@ class NodeSoftCancel(NodeStatus):
         proof = self.store.set_cancel_signature(signed.hash_hex, signature, rec.cancel_at)
         self._forget_orphans([row, proof, self.store.update_orders([rec.row()])])
         return rec
+
+
+def cancel_unstored(applied: SubmitResult, e: StoreError) -> SubmitResult:
+    """503 for a wallet's soft cancel ``applied`` here (its order closed in memory, out of
+    the book, passed on to peers) whose writes were not committed in time or were refused
+    (``e``): what the node holds said, and that the same cancel sent again is safe and says
+    when it is stored (users86: "the cancel was not stored" read as not applied, the order
+    still open). ``orderHash`` and ``status`` as a 200's."""
+    h, status = applied.body["orderHash"], applied.body["status"]
+    restart = "a restart of the node before it stores the cancel would bring the order back"
+    said = (
+        f"the node cancelled order {h} (out of its book: it trades no more through this "
+        f"node) but has not stored the cancel: {e}; {restart} open"
+        if status == OrderStatus.CANCELLED.value
+        else f"order {h} was {status} at the node already (nothing to cancel) and it has not "
+        f"stored the signed cancel: {e}"
+    )
+    again = "; send the same cancel again (safe: it cancels nothing more): 200 says it is stored"
+    return SubmitResult(503, {**error_body(100, said + again), **applied.body})
 
 
 def _signers(digest_of: Callable[[bytes], bytes], rows: list[OrphanRow]) -> list[str | None]:

@@ -177,6 +177,10 @@ class NodeViews(NodeState):
             "ordersFromMirror": checked - read - self.intake.throttled - self.peer_intake.throttled,
             # orders that needed a read their sender's budget refused (``sdex.node.readbudget``)
             "ordersThrottled": self.intake.throttled + self.peer_intake.throttled,
+            # orders whose read the chain did not answer in time, and orders answered unread
+            # because their answer came due first (users86: one count, ``late``, held both)
+            "ordersReadLate": self.intake.late + self.peer_intake.late,
+            "ordersAnswerDue": self.intake.overdue + self.peer_intake.overdue,
             # wallet orders that waited for a replaying mirror (``sdex.node.replayhold``), and
             # the reads those past their wait shared (``sdex.ingest.holds.SharedReads``)
             "replayHold": {**self.replay_hold.to_json(), **self._shared_reads()},

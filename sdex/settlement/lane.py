@@ -21,11 +21,10 @@ from sdex.chain.asend import ChainView
 from sdex.chain.tx import already_known, nonce_refusal
 from sdex.errors import RpcError
 from sdex.mirror import Mirror
+from sdex.settlement.cancelling import CancellingLane
 from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
-from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import BlockReceipts, poll_receipt
-from sdex.settlement.replace import Pooled, bumped
-from sdex.settlement.replacing import ReplacingLane
+from sdex.settlement.replace import Pooled
 from sdex.settlement.rowcall import SETTLES_NONE
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, Unsendable
 from sdex.settlement.stages import FlightTimes
@@ -34,9 +33,10 @@ from sdex.store import Store
 log = logging.getLogger("sdex.settlement")
 
 
-class NonceLane(ReplacingLane):
+class NonceLane(CancellingLane):
     """The receipts and gap filling of ``Settler`` (which builds these parts), after the
-    replacements of ``sdex.settlement.replacing``."""
+    replacements of ``sdex.settlement.replacing`` and the cancels of
+    ``sdex.settlement.cancelling``."""
 
     chain: ChainThread
     mirror: Mirror | None
@@ -50,11 +50,6 @@ class NonceLane(ReplacingLane):
     balancer, a backend that lags the one that took them): a restart adopts such a row
     (``sdex.settlement.reconcile``). Like every settlement, awaited until their nonce is
     taken (``_receipt``; reconcile77, lost78)."""
-    cancels: dict[str, SignedTx]
-    """Of the settlements awaited, those cancelled (``_cancel``): the transfer of nothing at
-    its nonce sent again in its place."""
-    cancelled = 0
-    """Settlements cancelled at their nonce past their bound (``_cancel``)."""
     withheld: dict[str, str]
     """Of the settlements awaited, those never sent (again), cancelled at their nonce
     instead, and why ("not sent (...)": ``BatchTx._withheld``; "not sent again (...)":
@@ -361,27 +356,6 @@ class NonceLane(ReplacingLane):
         except Exception as e:
             log.warning("settlement %s: blocks not looked at before its resend: %s",
                         signed.tx_hash, e)  # fmt: skip
-
-    async def _cancel(self, signed: SignedTx) -> SignedTx:
-        """``signed``'s cancel: a transfer of nothing to the lane's own address at its
-        nonce, its fees over ``signed``'s (a replacement wherever it is pooled) and never
-        under the lane's of now; signed once, then the same bytes. Safe at any time: one
-        transaction of a nonce lands, and the wait tells which (``poll_receipt``); its
-        matches are failed only once this or another took the nonce, never matched again
-        while ``signed`` may land (lost78)."""
-        got = self.cancels.get(signed.tx_hash)
-        if got is None:
-            fees = bumped(signed.fees, await self.fees.current(self.receipts))
-            got = self.sender.sign_at(
-                signed.nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees
-            )
-            self.cancels[signed.tx_hash] = got
-            self.cancelled += 1
-            log.warning(
-                "settlement %s not mined, its nonce %d not taken: cancelled by %s",
-                signed.tx_hash, signed.nonce, got.tx_hash,
-            )  # fmt: skip
-        return got
 
     async def _fill(self, nonces: range) -> None:
         """(``_send_lock`` held) ``sdex.settlement.gap.fill``, each sent in nonce order."""

@@ -27,10 +27,12 @@ async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
 async def record_landed(lane: NonceLane, tx_hash: str, got: Receipt) -> None:
     """A pending row whose transaction has ``got`` for its receipt: marked as it says, the
     matches it settled counted (``NonceLane.settled``: the run that saw it land counts it;
-    settle83: the start's reconcile and adoption counted none, an adopted row's result did)."""
+    settle83: the start's reconcile and adoption counted none, an adopted row's result did)
+    once the mark is stored: a refused one (``StoreError``) counts nothing and leaves the row
+    pending, to be marked again (held86: a held start's adoption tries it again)."""
     lane.ours.landed(tx_hash, got.block_number)
-    lane.settled += settled_in(lane, got)
     await lane.store.set_settlement_status(tx_hash, "mined" if got.status == 1 else "failed")
+    lane.settled += settled_in(lane, got)
 
 
 def settled_in(lane: NonceLane, got: Receipt) -> int:

@@ -37,6 +37,11 @@ LATE = 60.0
 """Seconds after a newHeads announcement came late (its block told first by the chain's own
 word: a poll's answer, a send's ask) that announcements make no head fresh for a send
 (``Unapplied.announced``): each send asks the chain's head meanwhile."""
+TOLD_FAR = 2
+"""Blocks ``Unapplied.told`` may stand above a poll's answer for the latest block unproven (a
+backend a block or two ahead of the polls', a feed late): further, the head is read again
+(``Watcher._proven_below``) and ``told`` lowered to what those reads all show
+(``Unapplied.told_back``)."""
 
 
 class Unapplied:
@@ -74,7 +79,8 @@ class Unapplied:
         self.told = -1
         """The highest block the chain's own word told the watcher of (a poll's answer for
         the latest block, a send's ask): an announcement of it or below came late. Lowered
-        when the book is brought back below it (``caught_up``: the chain went back)."""
+        when the book is brought back below it (``caught_up``: the chain went back), or when
+        reads apart prove the head below it (``told_back``, ``back_at_start``)."""
         self.late = 0
         """Announcements that came late (``announced``)."""
         self._late_at = -LATE  # (monotonic: the last of them)
@@ -187,7 +193,7 @@ class Unapplied:
 
     def back_at_start(self, number: int) -> None:
         """The chain's head proven at ``number``, below ``start_gap`` (a poll's answer and
-        ``AGREE`` reads of the head, each a request of its own: ``Watcher._start_back``):
+        ``AGREE`` reads of the head, each a request of its own: ``Watcher._proven_below``):
         the chain went back (a reorg to a shorter branch, a rewind) or a start read was
         wrong; the gap lowered to it (none at or below the book), ``told`` too, the known
         blocks above it dropped. review86a: a poll's one lower latest (a lagging backend's)
@@ -200,6 +206,22 @@ class Unapplied:
         self.told = min(self.told, number)
         while self.known and self.known[-1][0] > number:
             self.known.pop()
+        self.ended()
+
+    def told_back(self, number: int, since: float) -> None:
+        """The chain's head proven at ``number``, more than ``TOLD_FAR`` below ``told`` (a
+        poll's latest and ``AGREE`` reads of the head, each a request of its own, begun at
+        ``since``, monotonic: ``Watcher._proven_below``): ``told`` lowered to it, never
+        raised; the blocks known above it from before ``since`` dropped (one announced
+        during the reads stays). watch87 (left40, review84): a send's ask
+        (``PollLoop.before_send``) answered once far above the chain (a lying or broken
+        backend) raised ``told`` for good: every announcement up to it counted late, and
+        each send asked the chain's head, for as long as the chain stayed below it. Its
+        blocks stayed known till a poll's own answer for the latest (announcements taken
+        for it drop none): past ``BOUND`` they held nothing, and a real block announced
+        below the highest of them was never known on its own (held nothing either)."""
+        self.told = min(self.told, number)
+        self.known = [(n, t) for n, t in self.known if n <= number or t > since]
         self.ended()
 
     def ours_again(self, head: int) -> None:

@@ -21,6 +21,7 @@ transaction: a block is never marked processed before its changes are in the boo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -45,6 +46,7 @@ from sdex.watch.loop import log
 from sdex.watch.own import OwnBelow
 from sdex.watch.saved import load_saved
 from sdex.watch.savedblocks import load_blocks, restore, unsaved
+from sdex.watch.unapplied import TOLD_FAR
 
 T = TypeVar("T")
 
@@ -52,6 +54,10 @@ CATCH_UP_BLOCKS = 10_000
 """At start, the most blocks the chain may be past the saved head for the stored orders to be
 judged from the saved mirror, the watcher catching up before the node is ready (``resumed``);
 further behind, they are read from the chain and the watcher catches up meanwhile."""
+TOLD_AGAIN = 5.0
+"""Seconds after reads that did not prove the chain's head below ``Unapplied.told`` (one at
+or above it, or no answer: a backend really ahead of the polls') before it is tried again
+(``Watcher._proven_below``): ``AGREE`` requests each time at most."""
 MAX_UNAPPLIED_FILLS = 100_000
 """Fills the node failed to apply (or store) held at most: past that the watcher reads no
 further block until they are applied (memory bounded; nothing dropped)."""
@@ -104,6 +110,7 @@ class Watcher(Follower):
         """Own receipts above the chain's head, since when (``sdex.watch.own``)."""
         self._blocks_saved: dict[int, str] = {}
         """The kept blocks saved with the head (number -> hash: ``sdex.watch.savedblocks``)."""
+        self._told_again = 0.0  # (monotonic: when ``told`` may be proven again, ``_proven_below``)
         self._agreed = (-1, 0)
         """The replaced mark (``Unapplied.replacing``) and the polls in a row, the last one
         included, that read it as ours (``_unreplaced``): cleared at ``AGREE``."""
@@ -163,8 +170,7 @@ class Watcher(Follower):
             m.announced.read(latest.number, latest.base_fee, latest=True)  # (the settler's)
         self.chain_head = latest.number
         self._saw_latest(latest, asked)
-        if asked and (gap := self.unapplied.start_gap) is not None and latest.number < gap:
-            await self._start_back(latest.number, gap)  # (a lagging backend? review86a)
+        await self._proven_below(latest.number, asked)  # (a lagging backend? a lie told?)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -274,29 +280,56 @@ class Watcher(Follower):
         log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
         u.ours_again(head.number)
 
-    async def _start_back(self, latest: int, gap: int) -> None:
-        """(A poll's answer for the latest block, ``latest``, below the head a start read:
-        ``gap``, ``Unapplied.start_gap``) The chain's head read again ``AGREE`` times, each
-        a request on a connection of its own (``_apart``): each below ``gap`` too, the chain
-        went back since (or the start's read was wrong), the gap lowered to the highest head
-        read (``Unapplied.back_at_start``); one at or above it, or no answer, proves
-        nothing: the gap stands. review86a: a lagging backend's one answer (the saved head)
-        ended the start's hold, and the node signed on the saved head's book, the chain
-        past it."""
+    async def _proven_below(self, latest: int, asked: bool) -> None:
+        """(A poll's latest block, ``latest``; ``asked``: its own answer, not an
+        announcement) Asked, below the head a start read
+        (``Unapplied.start_gap``): the chain's head read again (``_below``); each below the
+        gap too, the chain went back since (or the start's read was wrong), the gap lowered
+        to the highest head read (``Unapplied.back_at_start``); else the gap stands.
+        review86a: a lagging backend's one answer (the saved head) ended the start's hold,
+        and the node signed on the saved head's book, the chain past it. Else, more than
+        ``TOLD_FAR`` below the highest head the chain's word told (``Unapplied.told``):
+        read again so too, ``told`` lowered to the highest read and the blocks known above
+        it from before the reads dropped (``Unapplied.told_back``); a proof that fails is
+        tried again after ``TOLD_AGAIN`` seconds. watch87: a send's ask answered once far
+        above the chain raised ``told`` for good (every announcement late, each send asking
+        the head), and with announcements taken for the latest its blocks stayed known:
+        past ``BOUND`` they held nothing, nor did the real blocks announced below them."""
+        u = self.unapplied
+        if (gap := u.start_gap) is not None:
+            if asked and latest < gap and (head := await self._below(latest, gap)) is not None:
+                log.info("the chain's head is block %d, below block %d a start read: not "
+                         "held for it", head, gap)  # fmt: skip
+                u.back_at_start(head)
+            return
+        told = u.told
+        if told <= latest + TOLD_FAR or time.monotonic() < self._told_again:
+            return
+        began = time.monotonic()
+        if (head := await self._below(latest, told)) is None:
+            self._told_again = time.monotonic() + TOLD_AGAIN
+            return
+        log.info("the chain's head is block %d, below block %d it was said to be", head, told)
+        u.told_back(head, began)
+        if (n := self._notified) is not None:  # (announced during the reads, not above the
+            u.saw(n.number, feed=True)  # phantom's blocks: known on its own now)
+
+    async def _below(self, latest: int, above: int) -> int | None:
+        """The chain's head read ``AGREE`` times, each a request on a connection of its own
+        (``_apart``): each below ``above``, the highest of them and ``latest`` (a poll's
+        answer); one at or above it, or no answer, proves nothing (None)."""
         heads = [latest]
         for _ in range(AGREE):
             said = await self._apart(head_number)
-            if said is None or said >= gap:
-                return
+            if said is None or said >= above:
+                return None
             heads.append(said)
-        log.info("the chain's head is block %d, below block %d a start read: not held for "
-                 "it", max(heads), gap)  # fmt: skip
-        self.unapplied.back_at_start(max(heads))
+        return max(heads)
 
     async def _apart(self, read: Callable[[AsyncRpc], Awaitable[T]]) -> T:
         """``read`` (whether a block read again is ours: a reorg mark's, ``still_ours``; a
         doubt's, ``ours_again``; the chain's head below a start's gap, ``head_number``:
-        ``_start_back``) made on a connection of its own, opened for it and closed
+        ``_below``) made on a connection of its own, opened for it and closed
         after it: review82b, the polls' kept-alive connections, which a sticky balancer pins
         to one backend, had a stale one answer every read of ``AGREE`` polls, a reorg's
         mark cleared; watch84, a doubt lifted so too. Bounded by ``stall`` (no answer

@@ -86,8 +86,8 @@ const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLow
  * took the connection but never answered, hung or paused, left the page "live" with no
  * banner, and a placed order with nothing said, for as long as it hung). */
 const READ_TIMEOUT_MS = 8000;
-// (above a node's worst case, left77: a chain read of up to 8 s, reads76, then the wait for
-// its row's commit, up to 10, wait74; an answer later still is read back, ``readBack``)
+// (above a node's worst case, left77; since users83 a node answers within 9.5 s of the POST's
+// arrival, its read and its commit wait included; an answer later still is read back, ``readBack``)
 const POST_TIMEOUT_MS = 20000;
 const noAnswer = (e) => e instanceof TypeError || e?.name === "TimeoutError" || e?.name === "AbortError";
 

@@ -1,0 +1,37 @@
+"""A settlement the killed run left pooled, and a restart behind a proxy that answers some of
+its judging calls as the test says (settle83, settle84, review86b: a pooled row replaced by a
+transfer at the start): the set-up they share.
+
+Real chain of the suite's engine, its mining on the send turned off (``pooling``), a real
+``sdex node`` process killed by its PID (``tests.test_reconcile77_too_high``), a real proxy
+on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sdex.order import SignedOrder
+from tests.conftest import Chain
+from tests.rpcfault import _answering, _proxy
+from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed
+
+
+async def pooled_row(c: Chain, db: Path) -> tuple[SignedOrder, int, str, dict[str, Any]]:
+    """The first run's settlement pooled (not mined), the node killed: the resting ask, the
+    operator's count before, the pending row's hash, and its transaction as the chain has it."""
+    maker, count = await pooled_and_killed(c, db, None)
+    (tx,) = pending_rows(db)
+    got = c.rpc.call("eth_getTransactionByHash", tx)
+    assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+    return maker, count, tx, got
+
+
+@contextmanager
+def answering(c: Chain, answer: Callable[[object], dict[str, object] | None]) -> Iterator[str]:
+    """The URL of a proxy to ``c`` whose answer to each call (alone or in a batch) is
+    ``answer``'s where it gives one, the chain's else."""
+    with _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer)) as url:
+        yield url
