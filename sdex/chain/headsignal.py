@@ -28,7 +28,15 @@ neither is confirmed by a read again (the same answer twice places nothing), nor
 fee of the block read last. The node's first bound is its start's read of the deploy block
 (``sdex.node.core``): before, the first read was believed whatever it said. The ceiling is
 ``ceiling``: ``MAX_BASE_FEE`` unless the operator set another (``sdex node --max-base-fee``:
-a chain of higher fees never settled, fee86)."""
+a chain of higher fees never settled, fee86).
+
+fee87: a reorg or a reset cleared the last read, and the first read after it was bounded by
+the ceiling alone. Now a reorg bounds the next reads by the highest fee kept at or below its
+fork point (a block on both branches), or the node's first (the deploy block's); a reset
+(another chain) by none: a read is believed only once a block of the new chain is read by
+its number for the mirror (``placed``), as the start's deploy block was. The head this node
+knows is also the highest block read for the mirror (``reached``): while a reorg's new
+branch is read, the mirror's head is the fork point, the chain as far as before."""
 
 from __future__ import annotations
 
@@ -52,6 +60,9 @@ FEE_STEPS = 4
 blocks on signs a fee cap (twice it) above the highest the chain may have by then. Also
 how far below the last read a read fee may be (a lagging backend's), and past the head the
 node knows (``HeadSignal.known``)."""
+KEPT_READS = 256
+"""Fees kept by block number (``read_fee``'s of late): a reorg's fork point finds its bound
+among them (``rewound``)."""
 REACH = 2_000
 """Blocks past which EIP-1559's bounds of any fee hold every fee of 256 bits (``reaches``)."""
 
@@ -93,6 +104,18 @@ class HeadSignal:
         self._suspect: tuple[int, int] | None = None
         """(block number, base fee) read past the bounds: a read again within EIP-1559's
         bounds of it (the chain says so still) is believed."""
+        self._kept: dict[int, int] = {}
+        """The fees that were ``read_fee`` by block number (the last ``KEPT_READS``)."""
+        self.first: tuple[int, int] | None = None
+        """The first ``read_fee`` (the start's deploy block): the bound after a reorg below
+        every kept one (``rewound``); none after a reset."""
+        self.reached: int | None = None
+        """The highest block read for the mirror (``placed``) and kept: after a reorg the
+        chain is known to have come that far (``doubt``'s top, as ``known``); none after a
+        reset."""
+        self.unbound = False
+        """A reset rewound, and no block of the new chain was read for the mirror since: a
+        read fee is not believed (``doubt``)."""
         self._placed: int | None = None
         """The highest block whose fee was read asked for by its number (``placed``: the
         deploy block's, the watcher's ranges) since the last ``rewound``."""
@@ -143,7 +166,9 @@ class HeadSignal:
             self.untrusted_why = why
             return why
         if kept:
-            self.read_fee = (number, base_fee)
+            self._keep((number, base_fee))
+            if placed:
+                self.reached = max(self.reached or number, number)
         if latest:
             self.saw(base_fee)
         return None
@@ -171,6 +196,11 @@ class HeadSignal:
         kept = placed or anchor is None or number <= anchor + FEE_STEPS  # (review87)
         if self.read_fee is None:
             self._suspect = None
+            if self.unbound and not placed:  # (fee87: was believed whatever, under the ceiling)
+                return (
+                    f"baseFeePerGas {fee} of block {number}: the chain was reset and no block"
+                    " of it was read for the mirror yet: read again"
+                ), False
             return None, kept
         at, last = self.read_fee
         if number < at:  # (an older block: a lagging backend's, or the answer's own number)
@@ -180,7 +210,8 @@ class HeadSignal:
                 f"baseFeePerGas {fee} of block {number}, below block {at} read before (its fee"
                 f" {last}), cannot lead there by EIP-1559: read again"
             ), False
-        top = max(at, self.known() or at) + FEE_STEPS  # (the furthest the chain may be)
+        known = max(self.known() or at, self.reached or at)  # (a reorg's: before its undo)
+        top = max(at, known) + FEE_STEPS  # (the furthest the chain may be)
         if number > top and not placed:
             if reaches(self.read_fee, top, fee):
                 return None, False  # (a fee the chain may have: its number not placed)
@@ -221,15 +252,26 @@ class HeadSignal:
         that read, now believed (the bound of the next ones)."""
         if fee is None or self._suspect is None or within(self._suspect, number, fee) != "within":
             return False
-        self.read_fee, self._suspect = self._suspect, None
+        self._keep(self._suspect)
+        self._suspect = None
         return True
+
+    def _keep(self, read: tuple[int, int]) -> None:
+        """``read`` (block number, base fee) bounds the next reads (``read_fee``)."""
+        self.read_fee = read
+        self.first = self.first or read
+        self.unbound = False
+        self._kept[read[0]] = read[1]
+        if len(self._kept) > KEPT_READS:
+            del self._kept[min(self._kept)]
 
     def read_block(self, raw: object) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
-        the latest; not one: nothing). ``ChainError`` if its fee is not believed."""
+        the latest; not one: nothing). ``ChainError`` if its fee is not believed, or it has
+        one and no readable number (fee87: not bounded at all, believed up to the ceiling)."""
         number = raw.get("number") if isinstance(raw, dict) else None
         fee = base_fee_of(raw)
-        why = None
+        why = None if fee is None else f"baseFeePerGas {fee} of a block without a number"
         if isinstance(number, str) and number.startswith("0x") and 2 < len(number) <= 18:
             with contextlib.suppress(ValueError):
                 why = self.read(int(number, 16), fee)
@@ -260,12 +302,25 @@ class HeadSignal:
             self.base_fee = None
             self.refused += 1
 
-    def rewound(self) -> None:
-        """The chain went back (a reorg, a reset): the fees seen so far do not hold."""
+    def rewound(self, fork: int | None = None, reset: bool = False) -> None:
+        """The chain went back: a reorg to block ``fork`` (None: not said), or a ``reset``
+        (another chain). The fees seen so far do not hold; the next reads are bounded by the
+        highest fee kept at or below ``fork`` (on both branches), else the first; after a
+        reset by none (not believed till a block of the new chain is read for the mirror:
+        ``unbound``); with no fork said, by none (the first read believed, as before fee87)."""
         self.base_fee = None
-        self.read_fee = None
+        self._suspect = None
         self._placed = None
         self.rewinds += 1
+        if reset:
+            self._kept.clear()
+            self.first = self.reached = None
+        for n in [n for n in self._kept if fork is None or n > fork]:
+            del self._kept[n]
+        below = max(self._kept, default=None)
+        first = self.first if fork is not None and self.first and self.first[0] <= fork else None
+        self.read_fee = first if below is None else (below, self._kept[below])
+        self.unbound = reset or (fork is not None and self.read_fee is None)
 
     async def wait(self, after: int, timeout: float) -> None:
         """Return once a head later than the ``after``-th was announced (at once if one

@@ -284,7 +284,7 @@ class Mirror(OwnNotes):
         eff = Effects()
         self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
         self.later.clear()  # (nor a read)
-        self.announced.rewound()  # (nor a base fee)
+        self.announced.rewound(number)  # (nor a base fee past the fork point: fee87)
         self.checkpoints.drop_above(number)
         while self.blocks and self.blocks[-1].header.number > number:
             b = self.blocks.pop()
@@ -309,7 +309,7 @@ class Mirror(OwnNotes):
 
     def clear(self) -> None:
         """Forget everything (a chain reset) but the sends whose receipts are to come."""
-        self.announced.rewound()
+        self.announced.rewound(reset=True)
         self.doubt.reset_made()  # (proven: the doubt ends once the node applied it)
         self.head = None
         self.marks.clear()

@@ -257,14 +257,21 @@ class Fees:
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
         forgotten = self._forgotten
         rewinds = self._rewinds()
-        block = await rpc.call("eth_getBlockByNumber", "latest", False)
-        if self.heads is not None:  # (the chain's: the bound of announced fees, watch80;
-            self.heads.read_block(block)  # ChainError if not believed: bounds84)
-        fees = fees_of(block, self.ceiling)
+        fees = self.of(await rpc.call("eth_getBlockByNumber", "latest", False))
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
             self._cache_rewinds = rewinds  # (a rewind meanwhile: dropped at the next use)
         return fees
+
+    def of(self, block: object) -> tuple[int, int]:
+        """(max fee, priority fee) of ``block``, the chain's latest as read (the lane's read, a
+        replacement's, a displacement's): its fee believed as ``heads`` says (the bound of
+        announced fees, watch80; ``ChainError`` if not believed: bounds84, fee86) and at most
+        ``ceiling``. fee87: a replacement's and a displacement's were bounded by the ceiling
+        alone: one lying answer raised the fee cap the operator agreed to pay."""
+        if self.heads is not None:
+            self.heads.read_block(block)
+        return fees_of(block, self.ceiling)
 
     @property
     def ceiling(self) -> int:

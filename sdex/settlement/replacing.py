@@ -12,7 +12,7 @@ from typing import Any
 
 from sdex.chain import SignedTx
 from sdex.chain.asend import ChainView, holds_view, not_served
-from sdex.chain.tx import already_known, fees_of
+from sdex.chain.tx import already_known
 from sdex.errors import ContractRevert, RpcError, RpcTimeout
 from sdex.mirror import Mirror
 from sdex.settlement.gas import GAP_FILL_GAS
@@ -139,7 +139,7 @@ class ReplacingLane(SigningLane):
             return True  # (pooled behind a gap: fees cannot help; gap76)
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
-        fees = bumped(last.fees, fees_of(latest, self.fees.ceiling))
+        fees = bumped(last.fees, self.fees.of(latest))  # (its fee bounded: fee87)
         if not self.rejudged.isdisjoint(pooled.hashes):  # (judged at the fees it would go at:
             if (settles := await self._settles_now(last, fees)) is None:  # settle86)
                 return False  # (not judged: not replaced this time, review86b)
@@ -243,8 +243,8 @@ class ReplacingLane(SigningLane):
         last = pooled.latest
         if view is None or last.tx_hash in self.displaced:
             return False
-        sends, ceiling = self.async_sends.rpc, self.fees.ceiling
-        done = await displace(self.receipts, sends, self.sender, [last], view, ceiling)
+        sends, fees = self.async_sends.rpc, self.fees.of
+        done = await displace(self.receipts, sends, self.sender, [last], view, fees)
         self.displaced.update(done)
         return bool(done)
 

@@ -305,9 +305,9 @@ class SigningLane:
         ]
         if view is not None and stale:  # (before the lane's count there comes to them)
             try:
-                sends, ceiling = self.async_sends.rpc, self.fees.ceiling
+                sends, fees = self.async_sends.rpc, self.fees.of
                 self.displaced.update(
-                    await displace(self.receipts, sends, self.sender, stale, view, ceiling)
+                    await displace(self.receipts, sends, self.sender, stale, view, fees)
                 )
             except Exception as e:  # (their receipt waits try again)
                 log.warning("the old chain's settlements not displaced: %s", e)

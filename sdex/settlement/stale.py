@@ -9,11 +9,11 @@ on the new chain within ~200 ms of the reset, before its receipt wait's first lo
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import ChainView, holds_view
-from sdex.chain.tx import MAX_BASE_FEE, Sender, SignedTx, fees_of
+from sdex.chain.tx import Sender, SignedTx, fees_of
 from sdex.errors import RpcError
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import in_pool, quantity
@@ -28,13 +28,15 @@ async def displace(
     sender: Sender,
     stale: Sequence[SignedTx],
     view: ChainView,
-    ceiling: int = MAX_BASE_FEE,
+    believed: Callable[[object], tuple[int, int]] = fees_of,
 ) -> list[str]:
     """Each of ``stale`` that the chain behind ``reads`` holds pooled at a nonce its count has
     not reached, while it holds ``view``'s block (all asked in one batch): a transfer of
     nothing at its nonce, its fees 1/8 over its own and never under the latest block's, sent
-    through ``sends``, its base fee at most ``ceiling`` (``--max-base-fee``). The hashes
-    displaced; a refused send logged (an answer's error raised, nothing sent)."""
+    through ``sends``, the latest block's fees as ``believed`` reads them (the lane's
+    ``Fees.of``: bounded as the lane's own reads, at most ``--max-base-fee``; fee87: the
+    ceiling alone bounded them). The hashes displaced; a refused send logged (an answer's
+    error raised, nothing sent; ``ChainError``: its fee not believed, nothing sent)."""
     if not stale:
         return []
     answers = await reads.batch(
@@ -55,7 +57,7 @@ async def displace(
     for tx, k in zip(stale, known, strict=True):
         if tx.nonce < quantity(count) or isinstance(k, Exception) or not in_pool(k):
             continue
-        fees = bumped(tx.fees, fees_of(latest, ceiling))
+        fees = bumped(tx.fees, believed(latest))
         filler = sender.sign_at(tx.nonce, sender.address, b"", GAP_FILL_GAS, fees=fees)
         try:
             await sends.call("eth_sendRawTransaction", filler.raw)
