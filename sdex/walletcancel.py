@@ -29,7 +29,7 @@ same signed cancel, safe to send again (users87: the 503 was shown as a bare err
 order's kept copy left for ``sdex repost``)."""
 UNSTORED_WITHIN = 30.0
 """Seconds from the first send after which no further try starts (a stalling node answers
-each by 9.5 s: three tries, ~32 s at most)."""
+each by 9.5 s, the client waits 10 s at most: ~40 s in all at most)."""
 KNOWN_STATUSES = frozenset(s.value for s in ApiStatus)
 
 
@@ -121,13 +121,13 @@ def _not_stored(client: NodeClient, hash_hex: str, tries: int, began: float) -> 
     spent = time.monotonic() - began
     return (
         f"order {hash_hex} is cancelled at the node at {client.base_url} (out of its book: "
-        "it trades no more through that node; the signed cancel went on to its peers), but "
+        "it trades no more through that node; the signed cancel went on to any peers of its), but "
         f"the node did not store the cancel ({tries} tries over {spent:.0f} s: its store "
         "stalls or refuses writes): if it restarts before it stores it, the order comes back "
         f"open there. Run `sdex cancel {hash_hex}` again later (safe: it cancels nothing "
-        "more; it says when the cancel is stored), or add --onchain for a cancel no node can "
-        "undo (costs gas). This wallet's kept copy of the order is removed: `sdex repost` "
-        "will not post it"
+        "more; exit status 0 once the node has stored it), or add --onchain for a cancel no "
+        "node can undo (costs gas). This wallet's kept copy of the order is removed: `sdex "
+        "repost` will not post it"
     )
 
 
