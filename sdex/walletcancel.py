@@ -4,12 +4,16 @@ cancel at the node and ``Exchange.cancelOrder`` on chain, each refusal said as w
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from sdex.client import NodeApiError, NodeClient, NodeProtocolError, OrderConfig
 from sdex.errors import SdexError
+from sdex.model import OrderStatus as ApiStatus
 from sdex.order import address_of, to_checksum
 from sdex.wallet import fmt_amount, sign_cancel
 from sdex.walletchain import node_chain
@@ -17,6 +21,16 @@ from sdex.walletkeep import forget
 from sdex.walletout import stderr_console
 from sdex.walletsettle import meta_uint
 from sdex.wallettrust import Trusted, check_listing
+
+UNSTORED_PAUSES = (1.0, 2.0, 4.0)
+"""Seconds ``soft_cancel`` waits before each try again of a cancel the node applied but has
+not stored (its 503 with the order's ``orderHash`` and ``status``: ``cancel_unstored``); the
+same signed cancel, safe to send again (users87: the 503 was shown as a bare error, the
+order's kept copy left for ``sdex repost``)."""
+UNSTORED_WITHIN = 30.0
+"""Seconds from the first send after which no further try starts (a stalling node answers
+each by 9.5 s, the client waits 10 s at most: ~40 s in all at most)."""
+KNOWN_STATUSES = frozenset(s.value for s in ApiStatus)
 
 
 def soft_cancel(
@@ -34,7 +48,7 @@ def soft_cancel(
     hash_hex = "0x" + order_hash.hex()
     before = _status_at(client, hash_hex)  # (user29: a second cancel said "soft-cancelled")
     try:
-        status = client.cancel_order(hash_hex, sign_cancel(config.domain, order_hash, key))
+        status = _sent(client, hash_hex, sign_cancel(config.domain, order_hash, key))
     except NodeApiError as e:
         raise _said_unknown(_said_not_maker(e, client, hash_hex, key), client, hash_hex) from None
     if status == "kept":  # (cancel65: not known there yet; kept for the order, if it comes)
@@ -60,6 +74,61 @@ def soft_cancel(
             "nothing left to cancel there"
         )
     return status
+
+
+def _sent(client: NodeClient, hash_hex: str, signature: bytes) -> str:
+    """The order's status once the node answers the cancel 200; while it answers that it
+    applied the cancel but has not stored it (``_unstored``), the same cancel sent again,
+    after ``UNSTORED_PAUSES``, within ``UNSTORED_WITHIN``. Still not stored then: its kept
+    copy forgotten, as a 200's (the cancel went on to the node's peers: posted again, it
+    would trade where it had not come yet), and a cancelled order's state said, with what to
+    do (``NodeApiError``); an order closed otherwise before (filled, expired) has nothing
+    left to cancel: its status, as a 200's."""
+    began, err = time.monotonic(), stderr_console()
+    for tries, pause in enumerate((*UNSTORED_PAUSES, None), start=1):
+        try:
+            return client.cancel_order(hash_hex, signature)
+        except NodeApiError as e:
+            if (status := _unstored(e, hash_hex)) is None:
+                raise
+            if pause is None or time.monotonic() + pause - began > UNSTORED_WITHIN:
+                if status != ApiStatus.CANCELLED.value:  # (closed before: nothing to cancel)
+                    return status
+                forget(hash_hex)
+                said = _not_stored(client, hash_hex, tries, began)
+                raise NodeApiError(503, said, e.code) from None
+            err.print(
+                f"the node cancelled order {hash_hex} but has not stored the cancel yet: "
+                f"sending the same cancel again in {pause:g} s (try {tries + 1})"
+            )
+            time.sleep(pause)
+    raise AssertionError("unreachable")  # (the last pause is None: it returned or raised)
+
+
+def _unstored(e: NodeApiError, hash_hex: str) -> str | None:
+    """The order's status in the node's 503 for a cancel it applied (or met closed) but has
+    not stored (``sdex.node.softcancel.cancel_unstored``: ``orderHash`` and ``status`` as a
+    200's); None for any other refusal (one naming another order, or no known status)."""
+    body = e.body
+    if e.status != 503 or not isinstance(body, Mapping) or body.get("orderHash") != hash_hex:
+        return None
+    status = body.get("status")
+    return status if isinstance(status, str) and status in KNOWN_STATUSES else None
+
+
+def _not_stored(client: NodeClient, hash_hex: str, tries: int, began: float) -> str:
+    """What a cancel the node applied but never stored in ``tries`` leaves, and what to do."""
+    spent = time.monotonic() - began
+    return (
+        f"order {hash_hex} is cancelled at the node at {client.base_url} (out of its book: "
+        "it trades no more through that node; the signed cancel went on to any peers of its), but "
+        f"the node did not store the cancel ({tries} tries over {spent:.0f} s: its store "
+        "stalls or refuses writes): if it restarts before it stores it, the order comes back "
+        f"open there. Run `sdex cancel {hash_hex}` again later (safe: it cancels nothing "
+        "more; exit status 0 once the node has stored it), or add --onchain for a cancel no "
+        "node can undo (costs gas). This wallet's kept copy of the order is removed: `sdex "
+        "repost` will not post it"
+    )
 
 
 def _say_traded(out: Console, client: NodeClient, config: OrderConfig, hash_hex: str) -> None:

@@ -40,6 +40,7 @@ from sdex.gossip import stream
 from sdex.gossip.admin import links_route
 from sdex.gossip.asked import Asked, Route, paid
 from sdex.gossip.budgets import CANCEL_TOKENS, DIGEST_TOKENS, WHY_A_UNIT
+from sdex.gossip.cancelstored import stored_or_503
 from sdex.gossip.client import ANSWER_ROOM
 from sdex.gossip.gate import (
     GOSSIP_KEY,
@@ -403,11 +404,8 @@ async def post_cancel(gossip: Gossip, q: Asked) -> object:
     result = gossip.node.cancel_notice(q.body, q.sender, q.address)
     if result.status >= 300:
         raise ApiError(result.status, 100, str(result.body.get("reason", "refused")))
-    if result.stored is not None:
-        try:
-            await asyncio.shield(result.stored)  # (bounded: the node's ``store_wait``)
-        except StoreError as e:
-            raise ApiError(503, 100, f"the cancel was not stored: {e}") from None
+    if result.stored is not None:  # (bounded: the node's ``store_wait``; the commit goes on)
+        await stored_or_503(result, asyncio.shield(result.stored))
     return result.body
 
 

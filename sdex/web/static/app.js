@@ -1369,13 +1369,30 @@ async function listingTail(q, per, first) {
   return records.slice(-per);
 }
 
+// A cancel the node took (the order out of its book) but has not stored: the same signed
+// cancel sent again after each pause, as `sdex cancel` does (users87: the page showed the 503 as
+// an error, the row as it was; the wallet is not asked to sign again)
+const UNSTORED_PAUSES_MS = [1000, 2000, 4000];
+const unstored = (r, hash) => r.status === 503 && r.body?.orderHash === hash && typeof r.body?.status === "string";
+
 async function softCancel(hash) {
   fieldErrors({});
   try {
     const signature = await signTyped("CancelOrder", { CancelOrder: [{ name: "orderHash", type: "bytes32" }] }, { orderHash: hash });
-    const r = await postJSON(`/v1/orders/${hash}/cancel`, { signature });
-    if (r.status >= 300) return fieldErrors(apiErrors(r.body, r.status));
+    let r = await postJSON(`/v1/orders/${hash}/cancel`, { signature });
+    let said = null;
+    for (const [i, pause] of UNSTORED_PAUSES_MS.entries()) {
+      if (!unstored(r, hash)) break;
+      refreshOrder(hash);  // (cancelled at the node, in memory)
+      said = `the node cancelled ${short(hash)} but has not stored the cancel yet: sending it again (try ${i + 2})`;
+      $("notice").textContent = said;
+      await new Promise((done) => setTimeout(done, pause));
+      r = await postJSON(`/v1/orders/${hash}/cancel`, { signature });
+    }
+    if (said !== null && $("notice").textContent === said) $("notice").textContent = "";
+    if (r.status >= 300 && !unstored(r, hash)) return fieldErrors(apiErrors(r.body, r.status));
     refreshOrder(hash);
+    if (r.status >= 300) fieldErrors(apiErrors(r.body, r.status));  // (its reason: what to do)
   } catch (e) {
     fieldErrors({ form: `cancel: ${e.message || e}` });
   }
