@@ -257,17 +257,30 @@ def cancel_unstored(applied: SubmitResult, e: StoreError) -> SubmitResult:
     the book, passed on to peers) whose writes were not committed in time or were refused
     (``e``): what the node holds said, and that the same cancel sent again is safe and says
     when it is stored (users86: "the cancel was not stored" read as not applied, the order
-    still open). ``orderHash`` and ``status`` as a 200's."""
+    still open). ``orderHash`` and ``status`` as a 200's; a cancel kept for an order not
+    held (202 ``"kept"``) said so, not as the order's status (review88)."""
     h, status = applied.body["orderHash"], applied.body["status"]
     restart = "a restart of the node before it stores the cancel would bring the order back"
-    said = (
-        f"the node cancelled order {h} (out of its book: it trades no more through this "
-        f"node) but has not stored the cancel: {e}; {restart} open"
-        if status == OrderStatus.CANCELLED.value
-        else f"order {h} was {status} at the node already (nothing to cancel) and it has not "
-        f"stored the signed cancel: {e}"
+    answer = "202" if applied.status == 202 else "200"
+    if applied.status == 202:  # (review88: "kept" read as the order's status here)
+        said = (
+            f"the node does not hold order {h} (yet): it kept the cancel in memory, to apply "
+            f"if the order comes, but has not stored it: {e}; a restart of the node before it "
+            "stores the cancel would lose it (the order, if it came then, taken open)"
+        )
+    elif status == OrderStatus.CANCELLED.value:
+        said = (
+            f"the node cancelled order {h} (out of its book: it trades no more through this "
+            f"node) but has not stored the cancel: {e}; {restart} open"
+        )
+    else:
+        said = (
+            f"order {h} was {status} at the node already (nothing to cancel) and it has not "
+            f"stored the signed cancel: {e}"
+        )
+    again = (
+        f"; send the same cancel again (safe: it cancels nothing more): {answer} says it is stored"
     )
-    again = "; send the same cancel again (safe: it cancels nothing more): 200 says it is stored"
     return SubmitResult(503, {**error_body(100, said + again), **applied.body})
 
 
