@@ -58,13 +58,13 @@ async def test_a_withdrawn_settlement_is_not_sent_again_at_a_restart(
                 return (await health(api))["chain"] == "ok"
 
             await wait_for(ok, timeout=30)
-            w.send_armed.set()
+            w.send.armed.set()
             assert (await api.post_order(later))[0] == 201
-            await wait_for(w.send_held.is_set, timeout=30)  # (recorded, its send held)
+            await wait_for(w.send.held.is_set, timeout=30)  # (recorded, its send held)
             rows = pending_at(db)
             proc.kill()  # (SIGKILL, by its PID: the next settlement's row pending)
             proc.wait(timeout=10)
-            w.release.set()
+            w.send.release.set()
     assert set(rows.values()) == {at}, rows  # (the next one, at the nonce given back)
     async with node_up(c, db, None, OPERATOR) as (proc, api):
 
