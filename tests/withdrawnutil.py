@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from sdex.chain.rpc import quantity
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import Api, wait_for
+from tests.nodeutil import Api, node_up, wait_for
 from tests.rpcfault import HOLD, Answer, Gate, _proxy, gates_answer, head_polls, sends
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
@@ -162,3 +163,17 @@ async def withdrawn_unsent(
     finally:
         w.unlock()
     return withdrawn, at
+
+
+@asynccontextmanager
+async def withdrawn_node(
+    c: Chain, w: Window, resting: SignedOrder, crossing: SignedOrder
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], Api, str, int]]:
+    """An ``sdex node`` (``OPERATOR``'s) on ``w.db`` behind ``window_proxy``, yielded once
+    ``withdrawn_unsent`` gave its settlement of ``resting`` and ``crossing`` back, the drop
+    refused and the store unlocked: its process, its client, the withdrawn settlement's hash
+    and the operator's nonce it was signed at (settle80, review81)."""
+    with window_proxy(c.rpc.url, w) as url:
+        async with node_up(c, w.db, url, OPERATOR) as (proc, api):
+            withdrawn, at = await withdrawn_unsent(c, w, api, resting, crossing)
+            yield proc, api, withdrawn, at
