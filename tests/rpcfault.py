@@ -181,6 +181,12 @@ def head_polls(calls: Calls) -> bool:
     return any(call.get("params") == ["latest", False] for call in calls)
 
 
+def sends(calls: Calls) -> bool:
+    """``calls`` send a raw transaction (``eth_sendRawTransaction``, ``...Sync``: a ``Gate``'s
+    ``picks``)."""
+    return any(str(call.get("method", "")).startswith("eth_sendRaw") for call in calls)
+
+
 def reads_from(below: list[int]) -> Callable[[Calls], bool]:
     """A ``Gate``'s ``picks``: the watcher's reads of block ``below[0]`` or above (its header
     by number, or logs up to it), the number set once it is known."""
@@ -222,25 +228,28 @@ def _errors(req: object) -> object:
     return out if isinstance(req, list) else out[0]
 
 
+def gates_answer(gates: list[Gate], req: object, lock: threading.Lock) -> Answer | None:
+    """(A proxy's ``intercept``) ``req`` held by each of ``gates`` that picks it (``Gate``),
+    one after another, ``lock`` guarding their catch: a failing gate's error answer once it
+    is released, else None (forwarded)."""
+    calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
+    for g in gates:
+        with lock:
+            caught = g.armed.is_set() and not g.held.is_set() and g.picks(calls)
+            if caught:
+                g.held.set()
+        if caught:
+            g.release.wait(HOLD)
+            if g.fail:
+                return 200, json.dumps(_errors(req)).encode()
+    return None
+
+
 @contextmanager
 def gated_proxy(upstream: str, gates: list[Gate]) -> Iterator[str]:
     """The URL of a proxy to ``upstream`` holding each of ``gates``' request (``Gate``)."""
     lock = threading.Lock()
-
-    def intercept(req: object) -> Answer | None:
-        calls = [c for c in (req if isinstance(req, list) else [req]) if isinstance(c, dict)]
-        for g in gates:
-            with lock:
-                caught = g.armed.is_set() and not g.held.is_set() and g.picks(calls)
-                if caught:
-                    g.held.set()
-            if caught:
-                g.release.wait(HOLD)
-                if g.fail:
-                    return 200, json.dumps(_errors(req)).encode()
-        return None
-
-    with _proxy(upstream, intercept) as url:
+    with _proxy(upstream, lambda req: gates_answer(gates, req, lock)) as url:
         try:
             yield url
         finally:

@@ -29,8 +29,7 @@ from tests.withdrawnutil import (
     crossing_pair,
     health,
     pending_at,
-    window_proxy,
-    withdrawn_unsent,
+    withdrawn_node,
 )
 
 
@@ -44,19 +43,17 @@ async def test_a_given_back_settlements_refused_drop_is_written_again(
     db = tmp_path / "n.db"
     operator = c.address(OPERATOR)
     _price, resting, crossing, w = crossing_pair(c, db)
-    with window_proxy(c.rpc.url, w) as url:
-        async with node_up(c, db, url, OPERATOR) as (proc, api):
-            withdrawn, at = await withdrawn_unsent(c, w, api, resting, crossing)
+    async with withdrawn_node(c, w, resting, crossing) as (proc, api, withdrawn, at):
 
-            async def ok() -> bool:  # (the watcher's own writes refused meanwhile: failing)
-                return (await health(api))["chain"] == "ok"
+        async def ok() -> bool:  # (the watcher's own writes refused meanwhile: failing)
+            return (await health(api))["chain"] == "ok"
 
-            await wait_for(ok, timeout=30)
-            with contextlib.suppress(AssertionError):  # (before the fix: never; killed anyway)
-                await wait_for(lambda: withdrawn not in pending_at(db), timeout=15)
-            assert count(c, operator) == at  # (nothing signed at its nonce since)
-            proc.kill()  # (SIGKILL, by its PID)
-            proc.wait(timeout=10)
+        await wait_for(ok, timeout=30)
+        with contextlib.suppress(AssertionError):  # (before the fix: never; killed anyway)
+            await wait_for(lambda: withdrawn not in pending_at(db), timeout=15)
+        assert count(c, operator) == at  # (nothing signed at its nonce since)
+        proc.kill()  # (SIGKILL, by its PID)
+        proc.wait(timeout=10)
     async with node_up(c, db, None, OPERATOR) as (proc, api):
         await wait_for(lambda: withdrawn not in pending_at(db), timeout=60)
     # before: the row pending, the restart's reconcile sent its bytes, mined and reverted

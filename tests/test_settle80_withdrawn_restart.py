@@ -32,8 +32,7 @@ from tests.withdrawnutil import (
     crossing_pair,
     health,
     pending_at,
-    window_proxy,
-    withdrawn_unsent,
+    withdrawn_node,
 )
 
 
@@ -48,23 +47,21 @@ async def test_a_withdrawn_settlement_is_not_sent_again_at_a_restart(
     db = tmp_path / "n.db"
     price, resting, crossing, w = crossing_pair(c, db)
     later = c.sign(bid(c, BOB, E18 // 10, price * E6 // 10), BOB)  # (crosses ``crossing``)
-    with window_proxy(c.rpc.url, w) as url:
-        async with node_up(c, db, url, OPERATOR) as (proc, api):
-            withdrawn, at = await withdrawn_unsent(c, w, api, resting, crossing)
-            assert (await health(api))["settlementsWithheldCancelled"] == 0  # (not cancelled)
-            assert withdrawn in pending_at(db)  # (its drop never stored)
+    async with withdrawn_node(c, w, resting, crossing) as (proc, api, withdrawn, at):
+        assert (await health(api))["settlementsWithheldCancelled"] == 0  # (not cancelled)
+        assert withdrawn in pending_at(db)  # (its drop never stored)
 
-            async def ok() -> bool:  # (the watcher's own writes refused meanwhile: failing)
-                return (await health(api))["chain"] == "ok"
+        async def ok() -> bool:  # (the watcher's own writes refused meanwhile: failing)
+            return (await health(api))["chain"] == "ok"
 
-            await wait_for(ok, timeout=30)
-            w.send_armed.set()
-            assert (await api.post_order(later))[0] == 201
-            await wait_for(w.send_held.is_set, timeout=30)  # (recorded, its send held)
-            rows = pending_at(db)
-            proc.kill()  # (SIGKILL, by its PID: the next settlement's row pending)
-            proc.wait(timeout=10)
-            w.release.set()
+        await wait_for(ok, timeout=30)
+        w.send.armed.set()
+        assert (await api.post_order(later))[0] == 201
+        await wait_for(w.send.held.is_set, timeout=30)  # (recorded, its send held)
+        rows = pending_at(db)
+        proc.kill()  # (SIGKILL, by its PID: the next settlement's row pending)
+        proc.wait(timeout=10)
+        w.send.release.set()
     assert set(rows.values()) == {at}, rows  # (the next one, at the nonce given back)
     async with node_up(c, db, None, OPERATOR) as (proc, api):
 

@@ -9,11 +9,11 @@ mines its maker's cancel and locks the store until the drop's write has failed o
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
+import subprocess
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from typing import Any
 from sdex.chain.rpc import quantity
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import Api, wait_for
-from tests.rpcfault import HOLD, Answer, _errors, _proxy, head_polls
+from tests.nodeutil import Api, node_up, wait_for
+from tests.rpcfault import HOLD, Answer, Gate, _proxy, gates_answer, head_polls, sends
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
@@ -36,8 +36,8 @@ class Window:
     once one is: the node hears no head from then on, so a send asks for it), and at the
     first ``eth_blockNumber`` (that ask, right before the send's recheck) ``act`` runs (the
     maker's cancel mined), ``db``'s write lock is taken (``lock``), then the polls and the
-    ask go on. Once ``send_armed``: the first raw transaction sent is held until
-    ``release``, then answered with an error (never forwarded)."""
+    ask go on. Once ``send.armed``: the first raw transaction sent is held until
+    ``send.release``, then answered with an error (never forwarded)."""
 
     db: Path
     act: Callable[[], object]
@@ -45,9 +45,7 @@ class Window:
     polled: threading.Event = field(default_factory=threading.Event)
     locked: threading.Event = field(default_factory=threading.Event)
     lock: sqlite3.Connection | None = None
-    send_armed: threading.Event = field(default_factory=threading.Event)
-    send_held: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
+    send: Gate = field(default_factory=lambda: Gate(sends, fail=True))
     guard: threading.Lock = field(default_factory=threading.Lock)
 
     def unlock(self) -> None:
@@ -79,22 +77,15 @@ def window_proxy(upstream: str, w: Window) -> Iterator[str]:
             poll = w.head_armed.is_set() and not w.locked.is_set() and head_polls(calls)
             if poll:
                 w.polled.set()
-            send = any(m.startswith("eth_sendRaw") for m in methods)
-            held = send and w.send_armed.is_set() and not w.send_held.is_set()
-            if held:
-                w.send_held.set()
         if poll:  # (a poll answered within ``HEAD_FRESH`` of the send: no ask, 1 in ~10)
             w.locked.wait(HOLD)
-        if held:
-            w.release.wait(HOLD)
-            return 200, json.dumps(_errors(req)).encode()
-        return None
+        return gates_answer([w.send], req, w.guard)
 
     with _proxy(upstream, intercept) as url:
         try:
             yield url
         finally:
-            w.release.set()  # (before the server closes: it joins its handlers' threads)
+            w.send.release.set()  # (before the server closes: it joins its handlers' threads)
             w.unlock()
 
 
@@ -172,3 +163,17 @@ async def withdrawn_unsent(
     finally:
         w.unlock()
     return withdrawn, at
+
+
+@asynccontextmanager
+async def withdrawn_node(
+    c: Chain, w: Window, resting: SignedOrder, crossing: SignedOrder
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], Api, str, int]]:
+    """An ``sdex node`` (``OPERATOR``'s) on ``w.db`` behind ``window_proxy``, yielded once
+    ``withdrawn_unsent`` gave its settlement of ``resting`` and ``crossing`` back, the drop
+    refused and the store unlocked: its process, its client, the withdrawn settlement's hash
+    and the operator's nonce it was signed at (settle80, review81)."""
+    with window_proxy(c.rpc.url, w) as url:
+        async with node_up(c, w.db, url, OPERATOR) as (proc, api):
+            withdrawn, at = await withdrawn_unsent(c, w, api, resting, crossing)
+            yield proc, api, withdrawn, at

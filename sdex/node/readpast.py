@@ -5,6 +5,7 @@ a match settled short): the mirror's older word on them waits till its head is t
 
 from __future__ import annotations
 
+from sdex.node.pastwords import let_go_passed, waits_for_mirror
 from sdex.node.peerintake import NodePeerIntake
 
 READ_PAST_KEPT = 10_000
@@ -29,9 +30,7 @@ class NodeReadPast(NodePeerIntake):
         head = self.mirror.head
         if head is None or head.number < block:
             past = self._read_past = self._read_past or {}
-            if len(past) >= READ_PAST_KEPT and head is not None:  # (those passed: let go)
-                for k in [k for k, at in past.items() if at <= head.number]:
-                    del past[k]
+            let_go_passed(past, None if head is None else head.number, READ_PAST_KEPT)
             past[h] = block
 
     def _chain_at_most(self, latest: int) -> None:
@@ -52,11 +51,5 @@ class NodeReadPast(NodePeerIntake):
         the mirror (its watcher waiting for an own receipt) one block below the cancel:
         the recheck took the mirror's "fillable" for a reorg's undoing, reopened the ask,
         and the same pair was signed again 15 ms later and reverted again."""
-        past = self._read_past
-        if past is None or (at := past.get(h)) is None:
-            return False
         head = self.mirror.head
-        if head is not None and head.number >= at:
-            del past[h]
-            return False
-        return True
+        return waits_for_mirror(self._read_past, h, None if head is None else head.number)

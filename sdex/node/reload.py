@@ -16,21 +16,19 @@ import aiohttp
 
 from sdex.book import RemovalReason
 from sdex.chain import OrderState
-from sdex.errors import ChainError, SdexError, SignatureError
-from sdex.ingest import Rejection, judge, removal_of
-from sdex.ingest.rejections import RejectionCode
+from sdex.errors import ChainError, SdexError
+from sdex.ingest import judge, removal_of
 from sdex.ingest.verdicts import taker_never_trades
 from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
-from sdex.model import OPEN_STATUSES, OrderStatus, closed_status, field_error_body
+from sdex.model import OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.adoption import NodeAdoption, named_orders
 from sdex.node.chainstate import yielding
 from sdex.node.held import hash_of
-from sdex.node.records import SubmitResult
 from sdex.node.registry import Record
 from sdex.node.rejudge import restart_reason
 from sdex.node.verdicts import _message
-from sdex.order import SignedOrder, recover_signer
+from sdex.order import SignedOrder
 from sdex.store import StoreError
 from sdex.storesettle import StoredSettlement
 from sdex.watch.blocks import ZERO_HASH
@@ -55,9 +53,6 @@ class DamagedRows(SdexError):
 class NodeReload(NodeAdoption):
     """A start's reload of the stored open orders (``_reload_orders``)."""
 
-    _pooled_held: frozenset[bytes] = frozenset()
-    """The orders the rows a held start adopts later name (``_start_holds``): a soft cancel
-    of one is refused till then (``soft_cancel``)."""
     _held_orders: tuple[list[SignedOrder], list[SignedOrder]] = ([], [])
     """The stored orders a start in doubt did not read (plain, contract-signed): their
     records open, out of the book till ``_judge_held`` judges them."""
@@ -182,57 +177,6 @@ class NodeReload(NodeAdoption):
         log.warning("the start holds matching and settlement: %s", why)
         self._start_held = why
         self.engine.held = True
-
-    def soft_cancel(
-        self,
-        order_hash: bytes,
-        signature: bytes,
-        from_peer: str | None = None,
-        client: str = "unknown",
-    ) -> SubmitResult:
-        """A soft cancel, refused 503 (try again) while a held start has yet to adopt a row
-        the last run left pooled that names its order (``_pooled_held``). review85: closed
-        before its row's adoption, the order failed it: the row was given up, yet pooled, its
-        other order matched again at the next nonce, which reverted behind it (paid); a
-        start that does not hold adopts first, a soft cancel then leaves the row to land."""
-        if order_hash not in self._pooled_held:
-            return super().soft_cancel(order_hash, signature, from_peer, client)
-        if from_peer is not None and (
-            kept := self._keep_held(order_hash, signature, from_peer, client)
-        ):
-            return kept
-        why = "the start holds: a settlement the last run left pooled names the order"
-        said = f"the node does not follow the chain now: {why}; try again"
-        r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
-        detail = {"chainStatus": "unproven", "why": why}
-        return SubmitResult(503, Rejection(r.code, r.errors, detail=detail).to_json())
-
-    def _keep_held(
-        self, order_hash: bytes, signature: bytes, peer: str, client: str
-    ) -> SubmitResult | None:
-        """(``soft_cancel``) A peer's cancel of an order a held start's pooled row names,
-        its signature the maker's (else 400): kept as a cancel of an order not held yet is
-        (``_keep_orphan``: bounded per sender and in all, each cancel one signature, its row
-        stored, 202 once committed), applied once the rows are adopted (``cancels_kept``).
-        review86b: refused 503, it was lost (gossip's ``Deliver`` reads no answer), and the
-        order rested tradable here after the row landed till anti-entropy brought the cancel
-        again. (A wallet's keeps its 503: it reads it and tries again, and its 200 then says
-        where the node stood, ``cancelledAtBlock``/``cancelledAtNonce``.) None: the order is
-        not in memory (it always is, open: refused 503 then, as a wallet's)."""
-        rec = self.records.get(order_hash)
-        if rec is None:
-            return None
-        try:
-            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
-        except SignatureError as e:
-            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        if signer != rec.signed.order.maker:
-            return SubmitResult(
-                400, field_error_body("signature", 1005, "not signed by the order's maker")
-            )
-        log.info("order %s: a peer's cancel kept till the start's hold adopts its row",
-                 rec.signed.hash_hex)  # fmt: skip
-        return self._keep_orphan(order_hash, signature, peer, client)
 
     def _start_holds(self, pooled: list[StoredSettlement]) -> bool:
         """(``load``, the orders loaded and caught up) Whether the start holds: stored orders

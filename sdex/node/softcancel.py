@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from sdex.book import RemovalReason
 from sdex.errors import SignatureError
+from sdex.ingest import Rejection
+from sdex.ingest.rejections import RejectionCode
 from sdex.matching.match import TimeInForce
 from sdex.model import OPEN_STATUSES, VALIDATION_FAILED, OrderStatus, error_body, field_error_body
 from sdex.node.commitwait import committed
@@ -39,6 +41,10 @@ evicts another host's (cancel65)."""
 class NodeSoftCancel(NodeStatus):
     """Soft cancels in: applied, passed on, or kept until their order comes."""
 
+    _pooled_held: frozenset[bytes] = frozenset()
+    """The orders the rows a held start adopts later name (``NodeReload._start_holds``): a
+    soft cancel of one is refused till then (``_held_cancel``)."""
+
     def soft_cancel(
         self,
         order_hash: bytes,
@@ -47,20 +53,18 @@ class NodeSoftCancel(NodeStatus):
         client: str = "unknown",
     ) -> SubmitResult:
         """Apply the cancel a peer (``from_peer``) or a wallet sent (``client``: its
-        ``client_group``; a peer's ``source_group``, "" if not known)."""
+        ``client_group``; a peer's ``source_group``, "" if not known); one of an order a
+        held start's pooled row names waits for its adoption (``_held_cancel``)."""
+        if order_hash in self._pooled_held:
+            return self._held_cancel(order_hash, signature, from_peer, client)
         rec = self.records.get(order_hash)
         s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
         signed = rec.signed if rec is not None else s.signed if s is not None else None
         if signed is None:  # (cancel63, cancel65: its order may come later)
             return self._keep_orphan(order_hash, signature, from_peer, client)
-        try:
-            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
-        except SignatureError as e:
-            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        if signer != signed.order.maker:  # (checked before an evicted order is loaded)
-            return SubmitResult(
-                400, field_error_body("signature", 1005, "not signed by the order's maker")
-            )
+        # (checked before an evicted order is loaded)
+        if refused := self._not_makers(order_hash, signature, signed.order.maker):
+            return refused
         if rec is None:
             assert s is not None
             if s.cancel_signature is not None:  # closed, its cancel known: nothing to apply
@@ -104,6 +108,59 @@ class NodeSoftCancel(NodeStatus):
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
         body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
         return SubmitResult(200, body, stored=stored)
+
+    def _not_makers(self, order_hash: bytes, signature: bytes, maker: str) -> SubmitResult | None:
+        """A 400 if ``signature`` is not ``maker``'s cancel of ``order_hash`` (``soft_cancel``,
+        ``_keep_held``), else None."""
+        try:
+            signer = recover_signer(self.domain.cancel_digest(order_hash), signature)
+        except SignatureError as e:
+            return SubmitResult(400, field_error_body("signature", 1005, str(e)))
+        if signer != maker:
+            return SubmitResult(
+                400, field_error_body("signature", 1005, "not signed by the order's maker")
+            )
+        return None
+
+    def _held_cancel(
+        self, order_hash: bytes, signature: bytes, from_peer: str | None, client: str
+    ) -> SubmitResult:
+        """(``soft_cancel``) A soft cancel, refused 503 (try again) while a held start has
+        yet to adopt a row the last run left pooled that names its order (``_pooled_held``).
+        review85: closed before its row's adoption, the order failed it: the row was given
+        up, yet pooled, its other order matched again at the next nonce, which reverted behind
+        it (paid); a start that does not hold adopts first, a soft cancel then leaves the row
+        to land."""
+        if from_peer is not None and (
+            kept := self._keep_held(order_hash, signature, from_peer, client)
+        ):
+            return kept
+        why = "the start holds: a settlement the last run left pooled names the order"
+        said = f"the node does not follow the chain now: {why}; try again"
+        r = Rejection.of(RejectionCode.CHAIN_UNAVAILABLE, said)
+        detail = {"chainStatus": "unproven", "why": why}
+        return SubmitResult(503, Rejection(r.code, r.errors, detail=detail).to_json())
+
+    def _keep_held(
+        self, order_hash: bytes, signature: bytes, peer: str, client: str
+    ) -> SubmitResult | None:
+        """(``soft_cancel``) A peer's cancel of an order a held start's pooled row names,
+        its signature the maker's (else 400): kept as a cancel of an order not held yet is
+        (``_keep_orphan``: bounded per sender and in all, each cancel one signature, its row
+        stored, 202 once committed), applied once the rows are adopted (``cancels_kept``).
+        review86b: refused 503, it was lost (gossip's ``Deliver`` reads no answer), and the
+        order rested tradable here after the row landed till anti-entropy brought the cancel
+        again. (A wallet's keeps its 503: it reads it and tries again, and its 200 then says
+        where the node stood, ``cancelledAtBlock``/``cancelledAtNonce``.) None: the order is
+        not in memory (it always is, open: refused 503 then, as a wallet's)."""
+        rec = self.records.get(order_hash)
+        if rec is None:
+            return None
+        if refused := self._not_makers(order_hash, signature, rec.signed.order.maker):
+            return refused
+        log.info("order %s: a peer's cancel kept till the start's hold adopts its row",
+                 rec.signed.hash_hex)  # fmt: skip
+        return self._keep_orphan(order_hash, signature, peer, client)
 
     def _keep_orphan(
         self, order_hash: bytes, signature: bytes, peer: str | None, client: str
@@ -167,7 +224,7 @@ class NodeSoftCancel(NodeStatus):
     def cancels_kept(self) -> None:
         """The kept cancels (``orphan_cancels``) of orders held here applied: a peer's that a
         held start kept of an order a pooled row names
-        (``NodeReload._keep_held``), once the row is adopted, or by the next start after a
+        (``_keep_held``), once the row is adopted, or by the next start after a
         stop (the row may have landed meanwhile: then not adopted; review86b). Each as a
         wallet's is (its writes' commit awaited, ``stored``), its kept rows deleted once
         that is committed (review64); one that is not the maker's is dropped."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from sdex.book import RemovalReason
 from sdex.model import OrderStatus
+from sdex.node.pastwords import let_go_passed, waits_for_mirror
 from sdex.node.registry import Record
 from sdex.node.views import NodeViews
 
@@ -63,22 +64,14 @@ class NodeStatus(NodeViews):
         if head is not None and head.number >= block:
             return
         past = self._funds_past = self._funds_past or {}
-        if len(past) >= FUNDS_PAST_KEPT and head is not None:  # (those passed: let go)
-            for k in [k for k, at in past.items() if at <= head.number]:
-                del past[k]
+        let_go_passed(past, None if head is None else head.number, FUNDS_PAST_KEPT)
         past[(maker, token)] = max(block, past.get((maker, token), block))
 
     def _funds_past_mirror(self, account: tuple[str, str]) -> bool:
         """Whether ``account``'s funds were read at a block the mirror has not applied yet
         (``_funds_read``): the mirror's are older, and must not undo that read."""
-        past = self._funds_past
-        if past is None or (at := past.get(account)) is None:
-            return False
         head = self.mirror.head
-        if head is not None and head.number >= at:
-            del past[account]
-            return False
-        return True
+        return waits_for_mirror(self._funds_past, account, None if head is None else head.number)
 
     def _mirror_funds(self, maker: str, token: str, amount: int) -> None:
         """Funds the mirror says (or the chain at its head): not for an account an own

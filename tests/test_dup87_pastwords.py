@@ -1,0 +1,44 @@
+"""``sdex.node.pastwords``: the chain words read past the mirror's head that an order's close
+(``NodeReadPast``) and an account's funds (``NodeStatus``) share (dup87 folded the two)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sdex.node.pastwords import let_go_passed, waits_for_mirror
+
+
+@pytest.mark.parametrize(
+    ("at", "head", "waits", "kept"),
+    [
+        (5, None, True, True),  # (no head yet: the mirror has nothing newer)
+        (5, 4, True, True),  # (the head below the read: the mirror's word is older)
+        (5, 5, False, False),  # (the head there: let go)
+        (5, 9, False, False),
+    ],
+)
+def test_a_word_waits_till_the_mirrors_head_is_at_its_block(
+    at: int, head: int | None, waits: bool, kept: bool
+) -> None:
+    past = {b"k": at}
+    assert waits_for_mirror(past, b"k", head) is waits
+    assert (b"k" in past) is kept
+    assert not waits_for_mirror(past, b"other", head)
+    assert not waits_for_mirror(None, b"k", head)
+
+
+@pytest.mark.parametrize(
+    ("kept", "head", "left"),
+    [
+        (4, 5, {"a": 3, "b": 5, "c": 7}),  # (fewer than ``kept``: all stay)
+        (3, None, {"a": 3, "b": 5, "c": 7}),  # (no head: none passed)
+        (3, 5, {"c": 7}),  # (at ``kept``: those the head reached let go)
+        (2, 2, {"a": 3, "b": 5, "c": 7}),
+    ],
+)
+def test_at_the_bound_the_words_the_mirror_passed_let_go(
+    kept: int, head: int | None, left: dict[str, int]
+) -> None:
+    past = {"a": 3, "b": 5, "c": 7}
+    let_go_passed(past, head, kept)
+    assert past == left
