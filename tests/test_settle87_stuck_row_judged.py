@@ -11,6 +11,11 @@ here, the chain's base fee high and its tip small beside it).
 own fees (a base fee far over its cap, the tip the most of its price): left to land, as
 settle82 chose; its wait then re-priced its bytes unjudged (a revert at the risen fees,
 paid more than the transfer). Now judged again before that (``rejudged``): its transfer.
+Either way its match fails (the maker's order is cancelled): no replacement is mined.
+
+(settle88: the block mined over its cap before the restart had the start's catch-up match
+the row's orders again before its adoption, which then refused the row: fixed by
+``NodeAdoption._uncross``; before that fix this test never reached the row's wait.)
 
 Real Hardhat mining only when told, each block over the row's fee cap
 (``hardhat_setNextBlockBaseFeePerGas``); a real ``sdex node`` killed by its PID with the
