@@ -35,6 +35,21 @@ class NodeAdoption(NodeHolds):
     """Pooled settlements given up unread in a doubt, their rows dropped till marked as their
     receipts say (``_not_adopted``, ``mark_unread``)."""
 
+    _unadopted: bool = False
+    """The start's pooled rows (``reconcile``'s) not all adopted, marked or given up yet:
+    nothing is matched till they are (``_uncross``; ``load`` sets it, ``_adopt_rows`` ends it)."""
+
+    def _uncross(self) -> None:
+        """The book uncrossed, unless the start's pooled rows are not adopted yet. settle88:
+        a block mined between a kill and the restart, the row not in it, was applied by the
+        start's catch-up (``Watcher.catch_up``), whose uncross matched the row's two orders
+        (both reloaded resting, its fill not mined) again before ``_adopt``: the row found
+        them taken ("match amount rounds to zero"), was given up with its bytes pooled, and
+        the new match was signed behind it (at its nonce: underpriced, then cancelled by a
+        transfer; at the next, a revert once the pooled one lands: paid)."""
+        if not self._unadopted:
+            super()._uncross()
+
     async def _adopt(self, pooled: list[StoredSettlement], at: int | None = None) -> None:
         """(At the start, the orders loaded) Settlements a previous run left in a pool the
         chain is not told to mine (``sdex.settlement.reconcile``): each adopted into the
@@ -86,6 +101,7 @@ class NodeAdoption(NodeHolds):
         while rows:
             await self._adopt_row(rows[0], loaded, unread_all)
             rows.pop(0)
+        self._unadopted = False  # (their orders held: the book may be matched)
 
     async def _adopt_row(self, row: StoredSettlement, loaded: int | None, unread_all: bool) -> None:
         """(``_adopt_rows``) One row adopted into the lane, marked as its receipt says or

@@ -244,6 +244,7 @@ class Node(NodeStartChain):
         Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
         cfg = self.config
         pooled = await reconcile(self.settler)
+        self._unadopted = bool(pooled)  # (nothing matched till they are adopted: settle88)
         await self._nonce_floor()
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)

@@ -41,6 +41,7 @@ from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import LOST_RECHECK
 from sdex.settlement.replace import bumped
+from sdex.settlement.replacing import judged_at
 from sdex.settlement.rowcall import REVERTS, SETTLES_NONE, call_of, settled
 from sdex.settlement.rowreceipt import receipt_of
 from sdex.storesettle import StoredSettlement
@@ -59,7 +60,11 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
     fees and calldata) at the chain's latest block reverts (a lone match) or settles none (a
     batch: ``batchMatchOrders`` returns how many it settled). One store read and one batched
     call for all; a row whose call is not answered (an error that is no revert, a read that
-    failed, a transaction that does not decode) is not in it: sent again as before."""
+    failed, a transaction that does not decode) is not in it: sent again as before. Called at
+    its fees raised to the lane's of now (``judged_at``, as ``ReplacingLane._settles_now``):
+    settle87, at its own, geth refused the call of a row stuck under a risen base fee ("max
+    fee per gas less than block base fee"), the row went unjudged, was adopted and signed
+    again at higher fees by its wait: mined, reverted, paid."""
     out: dict[str, str] = {}
     if not rows:
         return out
@@ -71,6 +76,7 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
         soft = {}
     calls: list[tuple[str, list[Any]]] = []
     asked: list[StoredSettlement] = []
+    now = await _fees_now(lane)
     for s in rows:
         if any(h in soft for pair in s.pairs for h in pair):
             out[s.tx_hash] = SOFT_CANCELLED
@@ -79,7 +85,7 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
             tx = pooled_tx(s)
         except ValueError:
             continue
-        call = call_of(lane.sender.address, tx)
+        call = call_of(lane.sender.address, tx, None if now is None else judged_at(tx.fees, now))
         calls.append(("eth_call", [call, "latest"]))
         asked.append(s)
     if not calls:
@@ -95,6 +101,15 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
         elif len(s.pairs) > 1 and settled(answer) == 0:
             out[s.tx_hash] = SETTLES_NONE
     return out
+
+
+async def _fees_now(lane: NonceLane) -> tuple[int, int] | None:
+    """The lane's fees of now (None: not read; the rows judged at their own, as before)."""
+    try:
+        return await lane.fees.current(lane.receipts)
+    except Exception as e:
+        log.warning("fees not read to judge pending rows at: %s", e)
+        return None
 
 
 async def withhold(
@@ -145,7 +160,10 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
     reverts or settles none (a soft-cancelled one would still settle: left as it is), and
     only when that transfer costs less than the least its revert would (``intrinsic_gas`` at
     its own fees), both at the latest block's base fee. Refused (Hardhat while it automines;
-    a pool that keeps it), or a read that fails: False, the row lands as it is, as before."""
+    a pool that keeps it), or a read that fails: False, the row lands as it is, as before.
+    Left to land for its cost: judged again before its wait sends its bytes again or signs
+    them at higher fees (``rejudged``; settle87: its wait re-priced it stuck under a risen
+    base fee, unjudged, mined and reverted at those fees, paid more than the cancel)."""
     if why == SOFT_CANCELLED:
         return False
     try:
@@ -156,9 +174,10 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
         fees = bumped(tx.fees, await lane.fees.current(lane.receipts))
         revert = intrinsic_gas(tx.body[1]) * price(tx.fees, base_fee)
         cancel = GAP_FILL_GAS * price(fees, base_fee)
-        if cancel >= revert:
+        if cancel >= revert:  # (its bytes never re-priced unjudged: ``rejudged``, settle87)
             log.warning("pooled settlement %s left to land (%s): its cancel costs %d wei, its "
                         "revert at least %d", row.tx_hash, why, cancel, revert)  # fmt: skip
+            lane.rejudged |= {row.tx_hash}
             return False
         async with lane._send_lock:
             got = lane.sender.sign_at(row.nonce, lane.sender.address, b"", GAP_FILL_GAS, fees=fees)

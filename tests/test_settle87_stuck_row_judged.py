@@ -1,0 +1,119 @@
+"""settle87 (settle86's left): a start's pooled row stuck under a risen base fee whose call
+would revert is never re-priced unjudged by its wait (a replacement at higher fees, mined,
+reverted: the operator paying).
+
+``geth``: the start's judging (``unsettled.unsettleable``) called at the row's own fee cap,
+which geth refuses under the base fee ("max fee per gas less than block base fee"): the row
+went unjudged, adopted, and its wait signed it again at higher fees. Now judged at the lane's
+fees of now: replaced by its transfer of nothing (``replace_pooled``: cheaper than its revert
+here, the chain's base fee high and its tip small beside it).
+``left``: judged (Hardhat runs the call), its transfer costing more than its revert at its
+own fees (a base fee far over its cap, the tip the most of its price): left to land, as
+settle82 chose; its wait then re-priced its bytes unjudged (a revert at the risen fees,
+paid more than the transfer). Now judged again before that (``rejudged``): its transfer.
+Either way its match fails (the maker's order is cancelled): no replacement is mined.
+
+(settle88: the block mined over its cap before the restart had the start's catch-up match
+the row's orders again before its adoption, which then refused the row: fixed by
+``NodeAdoption._uncross``; before that fix this test never reached the row's wait.)
+
+Real Hardhat mining only when told, each block over the row's fee cap
+(``hardhat_setNextBlockBaseFeePerGas``); a real ``sdex node`` killed by its PID with the
+settlement pooled (``pooled_and_killed``); the maker's order cancelled in the Exchange's
+storage once the row is adopted (no event: the node does not know); the restart in this
+process behind a proxy that answers the start's call of the row as a revert (a backend that
+saw the order cancelled), or, ``geth``, refuses it under the base fee as geth does."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sdex.chain.rpc import quantity
+from sdex.settlement.unsettled import intrinsic_gas, price
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.rpcfault import _answering, _proxy
+from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
+from tests.test_settle80_withdrawn_restart import health
+from tests.test_settle81_unsettled_restart import status_of
+from tests.test_settle84_replaced_judged import closed_on_chain, settled_down
+from tests.test_settle86_stuck_rejudged import geth_refusal, over_cap
+
+__all__ = ["pooling"]
+
+GWEI = 10**9
+TRANSFER_GAS = 21_000
+
+
+@pytest.mark.parametrize("case", ["geth", "left"])
+async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    c = pooling
+    db = tmp_path / "n.db"
+    base = quantity(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
+    with contextlib.ExitStack() as stack:
+
+        def base_fee_back() -> None:  # (the shared chain as the next test expects it)
+            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
+            c.rpc.call("evm_mine")
+
+        stack.callback(base_fee_back)
+        if case == "geth":  # (the row signed at a base fee high beside its tip)
+            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(20 * GWEI))
+            c.rpc.call("evm_mine")
+        maker, count = await pooled_and_killed(c, db, None)
+        (tx,) = pending_rows(db)
+        got = c.rpc.call("eth_getTransactionByHash", tx)
+        assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+        cap, tip = quantity(got["maxFeePerGas"]), quantity(got["maxPriorityFeePerGas"])
+        revert = intrinsic_gas(bytes.fromhex(str(got["input"])[2:])) * cap
+        # (geth: just over its cap, its transfer cheaper than its revert; left: far over)
+        high = cap + cap // 20 + 1 if case == "geth" else 10 * cap
+        transfer = TRANSFER_GAS * price((high, tip + tip // 8 + 1), high)
+        assert (transfer < revert) == (case == "geth"), (transfer, revert)
+        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(high))
+        c.rpc.call("evm_mine")  # (over its cap: it stays pooled)
+        assert c.rpc.call("eth_getTransactionReceipt", tx) is None
+        data, calls = str(got["input"]).lower(), list[str]()
+
+        def answer(call: object) -> dict[str, object] | None:
+            """The start's call of the row: refused as geth does (``geth``, a fee cap under
+            the base fee), else answered as a revert (a backend that saw the maker's order
+            cancelled, a cancel undone since: the node loads it open and adopts the row)."""
+            if not isinstance(call, dict) or call.get("method") != "eth_call" or calls:
+                return None
+            asked = (call.get("params") or [None])[0]
+            if not isinstance(asked, dict) or str(asked.get("data", "")).lower() != data:
+                return None
+            said = geth_refusal(c, call) if case == "geth" else None
+            err = {"code": 3, "message": "execution reverted", "data": "0x"}
+            said = said or {"jsonrpc": "2.0", "id": call.get("id"), "error": err}
+            calls.append(str(said["error"]))
+            return said
+
+        monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+        url = stack.enter_context(_proxy(c.rpc.url, lambda r: _answering(c.rpc.url, r, answer)))
+        async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
+            s = node.settler
+            await wait_for(lambda: s.adopted == 1 and tx in s.in_flight, timeout=30)
+            assert len(calls) == 1, calls  # (the start judged it once: refused, or reverts)
+            stack.enter_context(closed_on_chain(c, maker.order))  # (its call reverts again)
+            # (blocks over its cap: 3 make it stuck; its wait replaces it)
+            await wait_for(over_cap(c, high, lambda: not s.in_flight), timeout=120)
+            operator = str(got["from"])
+            assert quantity(c.rpc.call("eth_getTransactionCount", operator)) == count + 1
+            assert c.rpc.call("eth_getTransactionReceipt", tx) is None
+            # (its match failed, its order cancelled: by the transfer, no replacement mined)
+            assert s.replaced == 0, f"its bytes re-priced unjudged: {s.replaced} replacements"
+
+            def counted() -> bool:  # (its row's write queued: committed soon after)
+                return status_of(db, tx) == "dropped" and s.withheld_cancels == 1
+
+            await wait_for(counted, timeout=30)  # (its transfer took the nonce)
+            assert (await health(api))["settlementsWithheldCancelled"] == 1
+            await settled_down(c, node)
