@@ -120,7 +120,8 @@ async def half_filled_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, 
     """Alice's ask of 1 WETH for 3000 USDC rests; after a snapshot (returned with it) Bob
     fills half of it on chain, which ``node`` has applied."""
     resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    assert (await api.post_order(resting))[0] == 201
+    code, body = await api.post_taken(resting)
+    assert code == 201, body
     snap = str(c.rpc.call("evm_snapshot"))
     c.exchange.fill_order(c.sender(BOB), resting, 1500 * E6)  # half of it
     await synced(node, c)

@@ -31,12 +31,12 @@ async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
     cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2 if evicted else 10.0)
     async with running_node(cfg) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))  # GTC: reopens
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         snap = c.rpc.call("evm_snapshot")
         # an IOC bid for twice what rests (its rest dropped); a FOK bid for all of it
         base = 2 * E18 if tif == "ioc" else E18
         taker = c.sign(bid(c, BOB, base, base * 3000 * E6 // E18))
-        code, posted = await api.post_order(taker, tif)
+        code, posted = await api.post_taken(taker, tif)
         assert code == 201 and posted["matches"], posted
         await settled(c, node, api, taker)
         assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
@@ -62,7 +62,7 @@ async def test_a_one_shot_order_a_reorg_unfills_is_closed_not_reopened(
         _, book = await api.get("/v1/orderbook", **pair)
         assert book["bids"]["records"] == []
         # nothing sells into it: Carol's ask at its price rests, unmatched
-        code, carol = await api.post_order(c.sign(ask(c, CAROL, E18, 3000 * E6)))
+        code, carol = await api.post_taken(c.sign(ask(c, CAROL, E18, 3000 * E6)))
         assert code == 201 and carol["matches"] == [], carol
 
 
@@ -96,9 +96,9 @@ async def test_a_partly_filled_ioc_stays_closed_when_its_maker_cancels_up_to(
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         ioc = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))
-        code, posted = await api.post_order(ioc, "ioc")
+        code, posted = await api.post_taken(ioc, "ioc")
         assert code == 201 and posted["matches"], posted
         await settled(c, node, api, ioc)
         before = await meta(api, ioc)
