@@ -92,6 +92,34 @@ class OrderWrites(StoreReads):
 
         return self._writer.submit_async(update)
 
+    def reopen_repaired(self) -> int:
+        """Reopen the rows a start closed unparseable (``UNUSABLE``) that parse again (the
+        operator put them right), status ``open``, reason cleared: the start then reads them
+        with the open rows and judges each by the chain as any stored open order (filled,
+        cancelled, its maker's funds), never by a stored status. How many; those still
+        damaged stay closed, named (``close_unparseable``). review88: they were named damaged
+        by their status alone, never parsed again: a repaired row answered 503 "damaged" for
+        good and ``--refuse-damaged-rows`` refused every start. Parsed on the writer thread,
+        a row at a time (the file's rows are not bounded: only the hashes that parse kept);
+        the first ``DAMAGED_NAMED`` still damaged logged with what is wrong in each."""
+
+        def reopen(db: sqlite3.Connection) -> int:
+            again, faults = [], 0
+            for row in db.execute(f"{ORDER_SELECT} WHERE {UNUSABLE}"):
+                if (fault := _fault(row, self.domain)) is None:
+                    again.append(str(row[0]))
+                elif (faults := faults + 1) <= DAMAGED_NAMED:
+                    log.warning("stored order %.80s still cannot be parsed: %.200s", row[0], fault)
+            sql = f"UPDATE orders SET status=?, reason='', updated_at=? WHERE hash=? AND {UNUSABLE}"
+            now, status = time.time(), OrderStatus.OPEN.value
+            return sum(db.execute(sql, (status, now, h)).rowcount for h in again)
+
+        reopened = int(self._call(reopen))
+        if reopened:
+            log.warning("%d order rows closed 'unparseable' parse again: reopened, judged by "
+                        "the chain", reopened)  # fmt: skip
+        return reopened
+
     def close_unparseable(self, hashes: Sequence[str]) -> None:
         """Close open rows that cannot be parsed (status removed, reason "unparseable"): no
         longer open, they are known as stored closed orders (not accepted again). Then every
@@ -207,8 +235,13 @@ L = MAX_UNPARSEABLE_NAMED
 
 def _parses(row: tuple[object, ...], domain: Domain) -> bool:
     """Whether an order's row (``ORDER_SELECT``'s columns) parses, as the reads parse it."""
+    return _fault(row, domain) is None
+
+
+def _fault(row: tuple[object, ...], domain: Domain) -> str | None:
+    """What stops an order's row from parsing (``_parses``), or None."""
     try:
         OrderStatus(order_of_row(row, domain).status)
-    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
-        return False
-    return True
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        return f"{type(e).__name__}: {e}"
+    return None

@@ -8,29 +8,28 @@ unless the operator also guesses the status the node overwrote. (users86's marks
 rows are dropped once the row parses again; the rows the start closed are not.) Proposed
 fix: a start parses the ``UNUSABLE`` rows too, names only those that still do not parse, and
 reopens (judged as any stored open order) one that parses again; or the refusal and the
-README say which columns to set back.
+README say which columns to set back. store88: so it does (``Store.reopen_repaired``); the
+reopened order is judged by the chain, whatever its row said (the second test).
 
 Real Hardhat, a real node, a real SQLite store (as ``test_users86_damaged_closed``)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sdex.node.reload import DamagedRows
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import running_node
-from tests.test_restart_mirror import one_ask_saved
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_restart_mirror import one_ask_saved, post_and_save, saved_past
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review88: a row the start closed unparseable stays named damaged once it parses "
-    "again (UNUSABLE by status alone): the strict start refused, the hash 503 'damaged'",
-)
 async def test_a_repaired_row_is_not_named_damaged(chain: Chain, tmp_path: Path) -> None:
     cfg, s = await one_ask_saved(chain, tmp_path)
     with sqlite3.connect(cfg.db) as db:
@@ -52,3 +51,59 @@ async def test_a_repaired_row_is_not_named_damaged(chain: Chain, tmp_path: Path)
             pass
     except DamagedRows as e:
         raise AssertionError(f"refused on a repaired row: {e}") from None
+
+
+def part_filled(c: Chain, s: SignedOrder) -> None:
+    c.exchange.fill_order(c.sender(BOB), s, 300 * E6)  # (a tenth of its WETH)
+
+
+def cancelled(c: Chain, s: SignedOrder) -> None:
+    c.exchange.cancel_order(c.sender(ALICE), s.order)
+
+
+def untouched(c: Chain, s: SignedOrder) -> None:
+    c.rpc.call("evm_mine")
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "status", "filled"),
+    [(part_filled, "partially_filled", E18 // 10), (cancelled, "cancelled", 0),
+     (untouched, "open", 0)],
+    ids=["part-filled", "cancelled", "untouched"],
+)  # fmt: skip
+async def test_a_repaired_row_is_judged_by_the_chain(
+    chain: Chain,
+    tmp_path: Path,
+    meanwhile: Callable[[Chain, SignedOrder], None],
+    status: str,
+    filled: int,
+) -> None:
+    """What the chain did to the order while its row was closed unparseable (the node that
+    closed it running, its mirror applying the block) decides the reopened order's status
+    and filled amount, not the repaired row's (its ``filled`` set back to the sound '0')."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db")
+    s = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    async with running_node(cfg) as (node, api):
+        await post_and_save(node, api, c, [s])
+    with sqlite3.connect(cfg.db) as db:
+        db.execute("UPDATE orders SET filled='-5' WHERE hash=?", (s.hash_hex,))
+    async with running_node(cfg) as (node, api):  # (closed unparseable by this start)
+        await wait_for(lambda: node.watcher.caught_up.is_set())
+        meanwhile(c, s)
+        head = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: saved_past(node, head), timeout=30)
+        code, _body = await api.get(f"/v1/orders/{s.hash_hex}")
+        assert code == 503  # (damaged)
+    with sqlite3.connect(cfg.db) as db:
+        db.execute("UPDATE orders SET filled='0' WHERE hash=?", (s.hash_hex,))
+    async with running_node(replace(cfg, refuse_damaged_rows=True)) as (node, api):
+        code, rec = await api.get(f"/v1/orders/{s.hash_hex}")
+        assert code == 200, (code, rec)
+        meta = rec["metaData"]
+        assert (meta["status"], int(meta["filledMakerAmount"])) == (status, filled), meta
+        _code, health = await api.get("/health")
+        assert health["store"]["damagedRows"] == {"count": 0, "hashes": []}
+    with sqlite3.connect(cfg.db) as db:  # (and so stored)
+        row = db.execute("SELECT status, filled FROM orders WHERE hash=?", (s.hash_hex,))
+        assert row.fetchone() == (status, str(filled))

@@ -45,8 +45,10 @@ class DamagedRows(SdexError):
         named = ", ".join(map(str, hashes)) if isinstance(hashes, list) else ""
         super().__init__(
             f"refusing to start (--refuse-damaged-rows): {damaged['count']} stored order rows "
-            f"are damaged ({named}); put them right in the database (or start without the "
-            "option: those orders stay out of the book, named in /health store.damagedRows)"
+            f"are damaged ({named}); put each right in the database (the log's 'cannot be "
+            "parsed' warning says what is wrong in it; its status need not be set back: the "
+            "next start reads it again and judges its order by the chain), or start without "
+            "the option: those orders stay out of the book, named in /health store.damagedRows"
         )
 
 
@@ -66,6 +68,7 @@ class NodeReload(NodeAdoption):
         await self.load_orphans()  # (peers' cancels of orders not held yet: cancel63)
         # (the port is open meanwhile, answering 503 "starting": each step below hands the
         # loop back every SLICE seconds, so that /health answers at once)
+        self.store.reopen_repaired()  # (closed unparseable, put right since: read, judged)
         unparseable: list[str] = []
         rows = [s async for s in yielding(self.store.orders(OPEN_STATUSES, skipped=unparseable))]
         # an open row that cannot be parsed is closed: known as stored (the filter below),
