@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.headsproxy import heads_proxy
+from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_sign79_feed import WAIT, head, pay, proxied_node, until_applied
 
 PHANTOM = 1_000
@@ -68,3 +69,38 @@ async def test_a_block_announced_during_the_told_proof_stays_known(
         assert u.holding()
         proxy.numbered.clear()
         proxy.latest.clear()
+
+
+async def test_the_watchers_stop_ends_a_proof_under_way(chain: Chain, tmp_path: Path) -> None:
+    """The node stopped while the proof's read of the head is held (``stall`` raised: it
+    would wait as long as the proxy holds it): the stop ends it (``Watcher.run``)."""
+    c = chain
+    async with heads_proxy(c.rpc.url) as proxy:
+        try:
+            async with running_node(node_config(c, tmp_path / "n.db", rpc=proxy.url)) as (
+                node,
+                _,
+            ):
+                w, u = node.watcher, node.watcher.unapplied
+                await wait_for(lambda: w.subscribed and w.caught_up.is_set(), timeout=WAIT)
+                top = head(c)
+                await until_applied(w, top)
+                w.stall = 600.0
+                proxy.holds = lambda msg: (
+                    isinstance(msg, dict)
+                    and msg.get("method") == "eth_blockNumber"
+                    and not proxy.numbers
+                )
+                proxy.hold_ranges = True
+                proxy.numbers = [hex(int(top["number"], 16) + PHANTOM)]
+                u.heard = 0.0
+                held = proxy.held
+                await w.before_send()
+                assert proxy.numbers == []
+                pay(c, 1)
+                await wait_for(lambda: proxy.held > held and w._proof is not None, timeout=WAIT)
+                proof = w._proof
+                assert proof is not None and not proof.done()
+            assert proof.done() and w._proof is None  # (main: no such task; the poll awaited)
+        finally:
+            await proxy.free()
