@@ -5,9 +5,9 @@ once far above the chain (watch87's phantom) and the head reads apart left unans
 backend that takes new connections and answers none, or slowly) stop the watcher for the
 read's whole bound (``stall``, 5 s) at each try, every ``TOLD_AGAIN`` seconds: each block
 announced meanwhile is known and not applied, signing held, the book behind the chain, for
-as long as the phantom stands (the proof never succeeds). Proposed fix: the proof run as a
-task of its own (one at a time, cancelled at the stop), the poll going on; ``told_back``
-already keeps what is known from after the reads' start.
+as long as the phantom stands (the proof never succeeds). watch88: the proof runs as a
+task of its own (``Watcher._prove``: one at a time, cancelled at the stop), the poll going
+on; once the reads are answered it lowers ``told`` as before.
 
 Real Hardhat; a real node in-process behind a real loopback proxy (``tests.headsproxy``),
 which holds the reads apart (``eth_blockNumber`` after the phantom's) as a hung backend;
@@ -18,8 +18,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_sign79_feed import WAIT, head, pay, proxied_node, until_applied
@@ -28,11 +26,6 @@ PHANTOM = 1_000
 """Blocks above the chain the send's one wrong ``eth_blockNumber`` answers."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review88: the told proof's reads are awaited in the poll: a hung read apart "
-    "stops the watcher (blocks known, not applied) for its bound at each try",
-)
 async def test_a_told_proofs_unanswered_read_does_not_stop_the_poll(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -60,8 +53,9 @@ async def test_a_told_proofs_unanswered_read_does_not_stop_the_poll(
             assert proxy.numbers == [] and u.told == phantom, (proxy.numbers, u.told)
             b = pay(c, 1)  # (announced: the poll that takes it tries the proof first)
             await wait_for(lambda: proxy.held > held, timeout=WAIT)  # (a read apart, held)
-            # main: the poll awaits the held read: b known, not applied, signing held
+            # main: the poll awaited the held read: b known, not applied, signing held
             await until_applied(w, b)
             assert proxy.hold_ranges and proxy.held > held  # (still held meanwhile)
         finally:
             await proxy.free()
+        await wait_for(lambda: u.told < phantom, timeout=WAIT)  # (the reads answered now)

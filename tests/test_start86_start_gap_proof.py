@@ -98,6 +98,7 @@ async def test_a_wrong_head_far_above_at_the_start_is_not_told_for_good(
             await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
                            timeout=WAIT)  # fmt: skip
             assert int(top["number"], 16) > saved
+            await wait_for(lambda: u.start_gap is None, timeout=WAIT)  # (a task's: watch88)
             said = u.to_json()
             assert said["startGap"] is None and said["latestKnown"] == w.applied.number, said
             # main: told stayed at the phantom, each announcement up to it late

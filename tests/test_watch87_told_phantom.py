@@ -124,6 +124,7 @@ async def test_a_sends_wrong_head_does_not_unhold_the_blocks_announced_after_it(
         assert proxy.numbers == []
         a = pay(c, 1)  # (announced: a poll takes it for the latest and applies it)
         await until_applied(w, a)
+        await wait_for(lambda: u.told < phantom, timeout=WAIT)  # (its proof: a task, watch88)
         await wait_for(lambda: u.behind_for() == 0.0 or u.behind_for() > BOUND + 0.2,
                        timeout=WAIT)  # fmt: skip
         proxy.holds, proxy.hold_ranges = (lambda msg: True), True  # (B's reads wait)

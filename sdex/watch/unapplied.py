@@ -191,21 +191,23 @@ class Unapplied:
         self.starting = True
         self.saw(latest)
 
-    def back_at_start(self, number: int) -> None:
+    def back_at_start(self, number: int, since: float | None = None) -> None:
         """The chain's head proven at ``number``, below ``start_gap`` (a poll's answer and
-        ``AGREE`` reads of the head, each a request of its own: ``Watcher._proven_below``):
-        the chain went back (a reorg to a shorter branch, a rewind) or a start read was
-        wrong; the gap lowered to it (none at or below the book), ``told`` too, the known
-        blocks above it dropped. review86a: a poll's one lower latest (a lagging backend's)
-        ended the start's hold, the node signing on the saved head's book, the chain past it;
-        left40: a start read's one wrong answer far above the chain raised ``told`` for
-        good (each announcement up to it late, each send asking the head)."""
+        ``AGREE`` reads of the head, each a request of its own, begun at ``since``,
+        monotonic: ``Watcher._proven_below``): the chain went back (a reorg to a shorter
+        branch, a rewind) or a start read was wrong; the gap lowered to it (none at or below
+        the book), ``told`` too, the known blocks above it dropped (with ``since``: those
+        known before it; one known during the reads stays, as ``told_back``'s). review86a:
+        a poll's one lower latest (a lagging backend's) ended the start's hold, the node
+        signing on the saved head's book, the chain past it; left40: a start read's one
+        wrong answer far above the chain raised ``told`` for good (each announcement up to
+        it late, each send asking the head)."""
         if self.start_gap is None or number >= self.start_gap:
             return
         self.start_gap = number if number > self.applied else None
         self.told = min(self.told, number)
-        while self.known and self.known[-1][0] > number:
-            self.known.pop()
+        after = float("inf") if since is None else since
+        self.known = [(n, t) for n, t in self.known if n <= number or t > after]
         self.ended()
 
     def told_back(self, number: int, since: float) -> None:

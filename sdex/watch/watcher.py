@@ -40,7 +40,7 @@ from sdex.watch.clocklead import ClockLead
 from sdex.watch.falsefills import false_fills, late_fills
 from sdex.watch.feed import borne_out
 from sdex.watch.follow import Follower
-from sdex.watch.fork import check_head, head_number, ours_again, still_ours
+from sdex.watch.fork import check_head, describe, head_number, ours_again, still_ours
 from sdex.watch.funds import FUNDS_TRIES, read_funds, refresh_funds
 from sdex.watch.loop import log
 from sdex.watch.own import OwnBelow
@@ -111,6 +111,7 @@ class Watcher(Follower):
         self._blocks_saved: dict[int, str] = {}
         """The kept blocks saved with the head (number -> hash: ``sdex.watch.savedblocks``)."""
         self._told_again = 0.0  # (monotonic: when ``told`` may be proven again, ``_proven_below``)
+        self._proof: asyncio.Task[None] | None = None  # (``_prove``'s, one at a time)
         self._agreed = (-1, 0)
         """The replaced mark (``Unapplied.replacing``) and the polls in a row, the last one
         included, that read it as ours (``_unreplaced``): cleared at ``AGREE``."""
@@ -170,7 +171,7 @@ class Watcher(Follower):
             m.announced.read(latest.number, latest.base_fee, latest=True)  # (the settler's)
         self.chain_head = latest.number
         self._saw_latest(latest, asked)
-        await self._proven_below(latest.number, asked)  # (a lagging backend? a lie told?)
+        self._prove(latest.number, asked)  # (a lagging backend? a lie told? the poll goes on)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
         if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
@@ -280,39 +281,78 @@ class Watcher(Follower):
         log.info("block %d is ours after all (%d polls found our head): not held", mark, polls)
         u.ours_again(head.number)
 
-    async def _proven_below(self, latest: int, asked: bool) -> None:
+    def _prove(self, latest: int, asked: bool) -> None:
         """(A poll's latest block, ``latest``; ``asked``: its own answer, not an
-        announcement) Asked, below the head a start read
-        (``Unapplied.start_gap``): the chain's head read again (``_below``); each below the
-        gap too, the chain went back since (or the start's read was wrong), the gap lowered
-        to the highest head read (``Unapplied.back_at_start``); else the gap stands.
-        review86a: a lagging backend's one answer (the saved head) ended the start's hold,
-        and the node signed on the saved head's book, the chain past it. Else, more than
-        ``TOLD_FAR`` below the highest head the chain's word told (``Unapplied.told``):
-        read again so too, ``told`` lowered to the highest read and the blocks known above
-        it from before the reads dropped (``Unapplied.told_back``); a proof that fails is
-        tried again after ``TOLD_AGAIN`` seconds. watch87: a send's ask answered once far
-        above the chain raised ``told`` for good (every announcement late, each send asking
-        the head), and with announcements taken for the latest its blocks stayed known:
-        past ``BOUND`` they held nothing, nor did the real blocks announced below them."""
+        announcement) The chain's head proven below what the start or the chain's word
+        said, a task of its own (``_proven_below``; one at a time, ended by ``run``'s end),
+        the poll going on: asked, below the head a start read (``Unapplied.start_gap``);
+        else more than ``TOLD_FAR`` below the highest head the chain's word told
+        (``Unapplied.told``), ``TOLD_AGAIN`` seconds after a proof that failed. review88:
+        awaited in the poll, reads apart left unanswered (a backend that takes new
+        connections and answers none) stopped the watcher for their bound (``stall``) at
+        each try: every block announced meanwhile known and not applied, signing held, for
+        as long as a phantom ``told`` stood."""
+        if self._proof is not None and not self._proof.done():
+            return
         u = self.unapplied
         if (gap := u.start_gap) is not None:
-            if asked and latest < gap and (head := await self._below(latest, gap)) is not None:
-                log.info("the chain's head is block %d, below block %d a start read: not "
-                         "held for it", head, gap)  # fmt: skip
-                u.back_at_start(head)
+            if not asked or latest >= gap:
+                return
+        elif u.told <= latest + TOLD_FAR or time.monotonic() < self._told_again:
             return
-        told = u.told
-        if told <= latest + TOLD_FAR or time.monotonic() < self._told_again:
-            return
-        began = time.monotonic()
-        if (head := await self._below(latest, told)) is None:
+        proof = self._proven_below(latest, u.told if gap is None else gap)
+        self._proof = asyncio.create_task(proof, name="head proof")
+
+    async def _proven_below(self, latest: int, above: int) -> None:
+        """The chain's head read again (``_below``) to prove it below ``above``, the start's
+        gap or ``told`` (``_prove``): each read below it, the gap lowered to the highest
+        head read (``Unapplied.back_at_start``: the chain went back since, or the start's
+        read was wrong), else ``told`` (``Unapplied.told_back``), the blocks known above it
+        from before the reads dropped; the chain's head as the polls last had it known
+        again (one announced during the reads, not above the known ones: known on its own
+        now). A higher word of the chain meanwhile (``told`` raised, the gap moved) leaves
+        the proof to the next poll; a ``told`` not proven is tried again after
+        ``TOLD_AGAIN`` seconds; an error is logged. review86a: a lagging backend's one
+        answer (the saved head) ended the start's hold, and the node signed on the saved
+        head's book, the chain past it. watch87: a send's ask answered once far above the
+        chain raised ``told`` for good (every announcement late, each send asking the
+        head), and with announcements taken for the latest its blocks stayed known: past
+        ``BOUND`` they held nothing, nor did the real blocks announced below them."""
+        u = self.unapplied
+        gap, told, began = u.start_gap, u.told, time.monotonic()
+        try:
+            head = await self._below(latest, above)
+        except Exception as e:  # (a defect: said; the proof tried again, as one failed)
+            log.warning("the chain's head not read again: %s", describe(e))
+            head = None
+        if head is None:
             self._told_again = time.monotonic() + TOLD_AGAIN
             return
-        log.info("the chain's head is block %d, below block %d it was said to be", head, told)
-        u.told_back(head, began)
-        if (n := self._notified) is not None:  # (announced during the reads, not above the
-            u.saw(n.number, feed=True)  # phantom's blocks: known on its own now)
+        if u.told > told or u.start_gap != gap:
+            return
+        if gap is not None:
+            log.info("the chain's head is block %d, below block %d a start read: not "
+                     "held for it", head, gap)  # fmt: skip
+            u.back_at_start(head, began)
+        else:
+            log.info("the chain's head is block %d, below block %d it was said to be", head, told)
+            u.told_back(head, began)
+        u.saw(self.chain_head, feed=True)  # (review88: the poll took the announcement)
+
+    async def _end_proof(self) -> None:
+        """The proof under way, if any, cancelled and waited for (a cancel of the caller's
+        own goes on)."""
+        if (proof := self._proof) is not None:
+            self._proof = None
+            proof.cancel()
+            await asyncio.wait([proof])
+
+    async def run(self) -> None:
+        """``PollLoop.run``; the head's proof under way ended with it (``_prove``)."""
+        try:
+            await super().run()
+        finally:
+            await self._end_proof()
 
     async def _below(self, latest: int, above: int) -> int | None:
         """The chain's head read ``AGREE`` times, each a request on a connection of its own
