@@ -119,11 +119,19 @@ class HeadSignal:
         self._placed: int | None = None
         """The highest block whose fee was read asked for by its number (``placed``: the
         deploy block's, the watcher's ranges) since the last ``rewound``."""
+        self.syncing = False
+        """The node catches up (its start: ``sdex.node.core``; a reset's replay): a read past
+        the head it knows is not judged (fee88: ``_unjudged``) till one is within reach."""
+        self._synced: asyncio.Event | None = None
+        self._ahead: int | None = None
+        """(``syncing``) The furthest block read or announced past the head this node knows."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
     ) -> None:
         """A head announced (block ``number``; -1: not told, its fee not used)."""
+        if self.syncing and number >= 0:
+            self._in_reach(number)
         bound = "within" if base_fee is None else self.bound(number, base_fee)
         if bound == "outside" and self.confirms(number, base_fee):
             bound = "within"
@@ -156,6 +164,8 @@ class HeadSignal:
         if it is."""
         if base_fee is None:
             return None
+        if (why := self._unjudged(number, placed)) is not None:
+            return why
         why, kept = self.doubt(number, base_fee, placed)
         self.refusing = why is not None
         if why is not None:
@@ -172,6 +182,50 @@ class HeadSignal:
         if latest:
             self.saw(base_fee)
         return None
+
+    def _unjudged(self, number: int, placed: bool) -> str | None:
+        """Why a read, not ``placed``, is neither signed with nor judged while ``syncing``
+        (None: judged, and the catch-up over if it is within ``FEE_STEPS`` of the head this
+        node knows). fee88: at each start the watcher's first read of the latest block came
+        before the mirror had a head, bounded by the deploy block's fee ``FEE_STEPS``
+        blocks on: an honest chain's fee was logged as not believed, counted (/health's
+        ``readUntrusted``, ``refusing``), and so each read till the mirror came that far."""
+        if not self.syncing:
+            return None
+        if placed:  # (the mirror's reads came as far as the chain was said to be)
+            if self._ahead is not None and number + FEE_STEPS >= self._ahead:
+                self._synced_now()
+            return None
+        if self._in_reach(number):
+            return None
+        return f"block {number} is past the head this node knows: catching up"
+
+    def _in_reach(self, number: int) -> bool:
+        """(``syncing``) Whether block ``number``, read or announced, is within
+        ``FEE_STEPS`` of the head this node knows: the catch-up is over; else the furthest
+        such block so far is what the mirror's reads must reach (``_ahead``)."""
+        anchor = self._anchor()
+        if anchor is not None and number <= anchor + FEE_STEPS and not self.unbound:
+            self._synced_now()
+            return True
+        self._ahead = max(self._ahead or number, number)
+        return False
+
+    def _synced_now(self) -> None:
+        self.syncing = False
+        self._ahead = None
+        if self._synced is not None:
+            self._synced.set()
+
+    async def synced(self, timeout: float) -> None:
+        """Return once the node caught up (``syncing`` over), or after ``timeout`` seconds (a
+        read past the head known then is still not signed with: ``ChainError``)."""
+        if not self.syncing:
+            return
+        self._synced = self._synced or asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
 
     def doubt(self, number: int, fee: int, placed: bool = False) -> tuple[str | None, bool]:
         """Why block ``number``'s base fee ``fee``, read from the chain, is not believed
@@ -315,6 +369,9 @@ class HeadSignal:
         if reset:
             self._kept.clear()
             self.first = self.reached = None
+            self.syncing, self._ahead = True, None  # (its replay: fee88)
+            if self._synced is not None:
+                self._synced.clear()
         for n in [n for n in self._kept if fork is None or n > fork]:
             del self._kept[n]
         below = max(self._kept, default=None)
