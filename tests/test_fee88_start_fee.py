@@ -92,3 +92,19 @@ def test_reads_past_the_head_while_catching_up_are_not_judged(
     assert heads.untrusted == 0 and not heads.refusing, name
     assert not heads.syncing and heads.read_fee == reads[-1][:2], name
     assert heads.read(2_000, 50_000 * GWEI) is not None and heads.untrusted == 1, name
+
+
+@pytest.mark.parametrize("reset", [True, False], ids=["a reset follows", "no reset: a lie"])
+def test_the_new_chain_read_before_a_reset_is_seen_is_not_counted(reset: bool) -> None:
+    """A devnet started again on the port: the watcher's read of the new chain's latest
+    block (block 0, 1 gwei) comes before it finds the reset, "below block N read before":
+    not believed, and no longer counted once the reset is taken (``rewound``). Without a
+    reset it is a lie ("block 1", review86a's), counted. (main: counted 2 after the reset,
+    failed 3 of 3.)"""
+    heads = HeadSignal(lambda: 755)
+    assert heads.read(755, 4_815, placed=True) is None
+    assert heads.read(0, GWEI) is not None and heads.read(2, GWEI * 7 // 8) is not None
+    if reset:
+        heads.rewound(reset=True)
+    assert heads.untrusted == (0 if reset else 2)
+    assert heads.refusing is not reset and (heads.untrusted_why is None) is reset

@@ -123,6 +123,9 @@ class HeadSignal:
         """The node catches up (its start: ``sdex.node.core``; a reset's replay): a read past
         the head it knows is not judged (fee88: ``_unjudged``) till one is within reach."""
         self._synced: asyncio.Event | None = None
+        self._below = 0
+        """Reads in a row not believed, those below the last read counted: a reset's new
+        chain read before the mirror took it, not counted once it does (``rewound``)."""
         self._ahead: int | None = None
         """(``syncing``) The furthest block read or announced past the head this node knows."""
 
@@ -168,6 +171,8 @@ class HeadSignal:
             return why
         why, kept = self.doubt(number, base_fee, placed)
         self.refusing = why is not None
+        below = self.read_fee is not None and number < self.read_fee[0]
+        self._below = 0 if why is None else self._below + below
         if why is not None:
             self.untrusted += 1
             if (warned := re.sub(r"\d+", "N", why)) != self._warned:  # (once a reason)
@@ -370,6 +375,10 @@ class HeadSignal:
             self._kept.clear()
             self.first = self.reached = None
             self.syncing, self._ahead = True, None  # (its replay: fee88)
+            self.untrusted -= self._below  # (the new chain's, read before the reset was seen)
+            self.refusing = self.refusing and not self._below
+            self.untrusted_why = self.untrusted_why if self.untrusted else None
+            self._below = 0
             if self._synced is not None:
                 self._synced.clear()
         for n in [n for n in self._kept if fork is None or n > fork]:
