@@ -36,7 +36,15 @@ fork point (a block on both branches), or the node's first (the deploy block's);
 (another chain) by none: a read is believed only once a block of the new chain is read by
 its number for the mirror (``placed``), as the start's deploy block was. The head this node
 knows is also the highest block read for the mirror (``reached``): while a reorg's new
-branch is read, the mirror's head is the fork point, the chain as far as before."""
+branch is read, the mirror's head is the fork point, the chain as far as before.
+
+fee88: at each start the watcher's first read of the latest block came before the mirror had
+a head: bounded by the deploy block's fee ``FEE_STEPS`` blocks on, an honest chain's fee was
+logged as not believed and counted (/health's ``readUntrusted``, ``refusing``). While the
+node catches up (``syncing``: its start, a reset's replay) such a read is neither signed
+with nor judged (``_unjudged``), the settler's waiting for the catch-up (``synced``); the
+new chain's reads before a reset was seen ("below block N read before") are not counted
+once it is (``rewound``)."""
 
 from __future__ import annotations
 
