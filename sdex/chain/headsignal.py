@@ -173,10 +173,11 @@ class HeadSignal:
         the block asked for by its number (the watcher's range), its number not the
         answer's word alone. Returns why it is not believed (``doubt``: nothing kept), None
         if it is."""
+        unjudged = self._unjudged(number, placed)  # (a chain without fees catches up too)
         if base_fee is None:
             return None
-        if (why := self._unjudged(number, placed)) is not None:
-            return why
+        if unjudged is not None:
+            return unjudged
         why, kept = self.doubt(number, base_fee, placed)
         self.refusing = why is not None
         below = self.read_fee is not None and number < self.read_fee[0]
