@@ -133,7 +133,8 @@ class HeadSignal:
         self._synced: asyncio.Event | None = None
         self._below = 0
         """Reads in a row not believed, those below the last read counted: a reset's new
-        chain read before the mirror took it, not counted once it does (``rewound``)."""
+        chain read before the mirror took it, not counted once it does (``rewound``), nor
+        logged if it was the first (a lie's second is)."""
         self._ahead: int | None = None
         """(``syncing``) The furthest block read or announced past the head this node knows."""
 
@@ -184,7 +185,8 @@ class HeadSignal:
         self._below = 0 if why is None else self._below + below
         if why is not None:
             self.untrusted += 1
-            if (warned := re.sub(r"\d+", "N", why)) != self._warned:  # (once a reason)
+            first_below = below and self._below == 1  # (a reset's, not logged: ``rewound``)
+            if (warned := re.sub(r"\d+", "N", why)) != self._warned and not first_below:
                 log.warning("a base fee read from the chain is not signed with: %s", why)
                 self._warned = warned
             self.untrusted_why = why
