@@ -109,6 +109,7 @@ def test_the_new_chain_read_before_a_reset_is_seen_is_not_counted(
     assert heads.read(755, 4_815, placed=True) is None
     assert heads.read(0, GWEI) is not None
     assert caplog.records == []  # (the first: a reset's, or a lagging backend's)
+    assert heads.read(755, 4_815) is None  # (the new chain as far, its fee the same: a devnet's)
     if reset:
         heads.rewound(reset=True)
         assert heads.read(2, GWEI * 7 // 8) is not None  # (unjudged: catching up)

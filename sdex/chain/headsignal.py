@@ -132,9 +132,9 @@ class HeadSignal:
         the head it knows is not judged (fee88: ``_unjudged``) till one is within reach."""
         self._synced: asyncio.Event | None = None
         self._below = 0
-        """Reads in a row not believed, those below the last read counted: a reset's new
-        chain read before the mirror took it, not counted once it does (``rewound``), nor
-        logged if it was the first (a lie's second is)."""
+        """Reads not believed below the last read since the mirror's last (``placed``): a
+        reset's new chain read before the mirror took it, not counted once it does
+        (``rewound``), nor logged if it was the first (a lie's second is)."""
         self._ahead: int | None = None
         """(``syncing``) The furthest block read or announced past the head this node knows."""
 
@@ -182,7 +182,7 @@ class HeadSignal:
         why, kept = self.doubt(number, base_fee, placed)
         self.refusing = why is not None
         below = self.read_fee is not None and number < self.read_fee[0]
-        self._below = 0 if why is None else self._below + below
+        self._below = 0 if why is None and placed else self._below + (why is not None and below)
         if why is not None:
             self.untrusted += 1
             first_below = below and self._below == 1  # (a reset's, not logged: ``rewound``)
