@@ -36,7 +36,15 @@ fork point (a block on both branches), or the node's first (the deploy block's);
 (another chain) by none: a read is believed only once a block of the new chain is read by
 its number for the mirror (``placed``), as the start's deploy block was. The head this node
 knows is also the highest block read for the mirror (``reached``): while a reorg's new
-branch is read, the mirror's head is the fork point, the chain as far as before."""
+branch is read, the mirror's head is the fork point, the chain as far as before.
+
+fee88: at each start the watcher's first read of the latest block came before the mirror had
+a head: bounded by the deploy block's fee ``FEE_STEPS`` blocks on, an honest chain's fee was
+logged as not believed and counted (/health's ``readUntrusted``, ``refusing``). While the
+node catches up (``syncing``: its start, a reset's replay) such a read is neither signed
+with nor judged (``_unjudged``), the settler's waiting for the catch-up (``synced``); the
+new chain's reads before a reset was seen ("below block N read before") are not counted
+once it is (``rewound``)."""
 
 from __future__ import annotations
 
@@ -119,11 +127,23 @@ class HeadSignal:
         self._placed: int | None = None
         """The highest block whose fee was read asked for by its number (``placed``: the
         deploy block's, the watcher's ranges) since the last ``rewound``."""
+        self.syncing = False
+        """The node catches up (its start: ``sdex.node.core``; a reset's replay): a read past
+        the head it knows is not judged (fee88: ``_unjudged``) till one is within reach."""
+        self._synced: asyncio.Event | None = None
+        self._below = 0
+        """Reads not believed below the last read since the mirror's last (``placed``): a
+        reset's new chain read before the mirror took it, not counted once it does
+        (``rewound``), nor logged if it was the first (a lie's second is)."""
+        self._ahead: int | None = None
+        """(``syncing``) The furthest block read or announced past the head this node knows."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
     ) -> None:
         """A head announced (block ``number``; -1: not told, its fee not used)."""
+        if self.syncing and number >= 0:
+            self._in_reach(number)
         bound = "within" if base_fee is None else self.bound(number, base_fee)
         if bound == "outside" and self.confirms(number, base_fee):
             bound = "within"
@@ -154,13 +174,19 @@ class HeadSignal:
         the block asked for by its number (the watcher's range), its number not the
         answer's word alone. Returns why it is not believed (``doubt``: nothing kept), None
         if it is."""
+        unjudged = self._unjudged(number, placed)  # (a chain without fees catches up too)
         if base_fee is None:
             return None
+        if unjudged is not None:
+            return unjudged
         why, kept = self.doubt(number, base_fee, placed)
         self.refusing = why is not None
+        below = self.read_fee is not None and number < self.read_fee[0]
+        self._below = 0 if why is None and placed else self._below + (why is not None and below)
         if why is not None:
             self.untrusted += 1
-            if (warned := re.sub(r"\d+", "N", why)) != self._warned:  # (once a reason)
+            first_below = below and self._below == 1  # (a reset's, not logged: ``rewound``)
+            if (warned := re.sub(r"\d+", "N", why)) != self._warned and not first_below:
                 log.warning("a base fee read from the chain is not signed with: %s", why)
                 self._warned = warned
             self.untrusted_why = why
@@ -172,6 +198,50 @@ class HeadSignal:
         if latest:
             self.saw(base_fee)
         return None
+
+    def _unjudged(self, number: int, placed: bool) -> str | None:
+        """Why a read, not ``placed``, is neither signed with nor judged while ``syncing``
+        (None: judged, and the catch-up over if it is within ``FEE_STEPS`` of the head this
+        node knows). fee88: at each start the watcher's first read of the latest block came
+        before the mirror had a head, bounded by the deploy block's fee ``FEE_STEPS``
+        blocks on: an honest chain's fee was logged as not believed, counted (/health's
+        ``readUntrusted``, ``refusing``), and so each read till the mirror came that far."""
+        if not self.syncing:
+            return None
+        if placed:  # (the mirror's reads came as far as the chain was said to be)
+            if self._ahead is not None and number + FEE_STEPS >= self._ahead:
+                self._synced_now()
+            return None
+        if self._in_reach(number):
+            return None
+        return f"block {number} is past the head this node knows: catching up"
+
+    def _in_reach(self, number: int) -> bool:
+        """(``syncing``) Whether block ``number``, read or announced, is within
+        ``FEE_STEPS`` of the head this node knows: the catch-up is over; else the furthest
+        such block so far is what the mirror's reads must reach (``_ahead``)."""
+        anchor = self._anchor()
+        if anchor is not None and number <= anchor + FEE_STEPS and not self.unbound:
+            self._synced_now()
+            return True
+        self._ahead = max(self._ahead or number, number)
+        return False
+
+    def _synced_now(self) -> None:
+        self.syncing = False
+        self._ahead = None
+        if self._synced is not None:
+            self._synced.set()
+
+    async def synced(self, timeout: float) -> None:
+        """Return once the node caught up (``syncing`` over), or after ``timeout`` seconds (a
+        read past the head known then is still not signed with: ``ChainError``)."""
+        if not self.syncing:
+            return
+        self._synced = self._synced or asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
 
     def doubt(self, number: int, fee: int, placed: bool = False) -> tuple[str | None, bool]:
         """Why block ``number``'s base fee ``fee``, read from the chain, is not believed
@@ -315,6 +385,13 @@ class HeadSignal:
         if reset:
             self._kept.clear()
             self.first = self.reached = None
+            self.syncing, self._ahead = True, None  # (its replay: fee88)
+            self.untrusted -= self._below  # (the new chain's, read before the reset was seen)
+            self.refusing = self.refusing and not self._below
+            self.untrusted_why = self.untrusted_why if self.untrusted else None
+            self._below = 0
+            if self._synced is not None:
+                self._synced.clear()
         for n in [n for n in self._kept if fork is None or n > fork]:
             del self._kept[n]
         below = max(self._kept, default=None)

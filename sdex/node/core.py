@@ -142,6 +142,7 @@ class Node(NodeStartChain):
         self.mirror = Mirror(ex, self.tokens, depth=cfg.reorg_depth)
         self.mirror.announced.ceiling = cfg.max_base_fee  # (--max-base-fee: fee86)
         self.mirror.announced.read(cfg.deploy_block, base_fee_of(deploy_block), placed=True)
+        self.mirror.announced.syncing = True  # (till a read of the latest is in reach: fee88)
         self.batcher = StateBatcher(self.rpc, ex)
         self.contract_sigs = Eip1271Batcher(  # (verdicts in mirror.sigs)
             self.contract_rpc, ex, self.mirror, code_rpc=self.rpc

@@ -22,6 +22,10 @@ FEE_TTL = 1.0
 FEE_READ_AHEAD = 0.5
 """Seconds after a read when a settlement signed with it also reads them again, beside."""
 
+SYNC_WAIT = 5.0
+"""Seconds a fee read waits for the node to catch up (``HeadSignal.synced``: its start, a
+reset's replay) first: read before, the latest block is past the head it knows (fee88)."""
+
 GAS_PER_MATCH = 250_000
 """A bound on one match's gas in a batch, fallback included: a token failure reruns the
 batch one call frame per match after the inline attempt (bench/gas.py: ~118k inline for
@@ -254,6 +258,8 @@ class Fees:
         return self._cache[0]
 
     async def _read(self, rpc: AsyncRpc) -> tuple[int, int]:
+        if self.heads is not None:
+            await self.heads.synced(SYNC_WAIT)
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
         forgotten = self._forgotten
         rewinds = self._rewinds()
