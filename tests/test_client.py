@@ -614,6 +614,8 @@ def test_node_command_passes_its_options_to_run_node(
             "peer_chain_read_limit": 70.0,
             "chain_read_total": 700.0,
             "drop_closed_after": 86400.0,
+            "refuse_damaged_rows": False,
+            "max_base_fee": None,
             "fronts": 0,
             "trusted_proxies": (),
             "min_amounts": (),
