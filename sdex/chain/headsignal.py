@@ -335,7 +335,7 @@ class HeadSignal:
         if len(self._kept) > KEPT_READS:
             del self._kept[min(self._kept)]
 
-    def read_block(self, raw: object) -> None:
+    def read_block(self, raw: object, placed: bool = False) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
         the latest; not one: nothing). ``ChainError`` if its fee is not believed, or it has
         one and no readable number (fee87: not bounded at all, believed up to the ceiling)."""
@@ -344,7 +344,7 @@ class HeadSignal:
         why = None if fee is None else f"baseFeePerGas {fee} of a block without a number"
         if isinstance(number, str) and number.startswith("0x") and 2 < len(number) <= 18:
             with contextlib.suppress(ValueError):
-                why = self.read(int(number, 16), fee)
+                why = self.read(int(number, 16), fee, placed=placed)
         if why is not None:
             raise ChainError(why)
 
