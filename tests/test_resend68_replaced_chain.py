@@ -133,13 +133,13 @@ async def queued_behind_held(
 
 async def none_sent_there(
     db_path: Path, proxy: HoldingProxy, new: OwnChain, c2: Chain, api: Api,
-    pairs: list[tuple[SignedOrder, SignedOrder]], rows: int,
+    pairs: list[tuple[SignedOrder, SignedOrder]], rows: int | tuple[int, ...],
 ) -> None:  # fmt: skip
-    """No settlement of the node's (``rows`` in its store, replacements too) reached the
-    new chain; ``pairs``' orders unfilled there and open again."""
+    """No settlement of the node's (``rows`` in its store, replacements too; a tuple: any of
+    those counts) reached the new chain; ``pairs``' orders unfilled there and open again."""
     with sqlite3.connect(db_path) as db:
         ours = {str(r[0]).lower() for r in db.execute("SELECT tx_hash FROM settlements")}
-    assert len(ours) == rows
+    assert len(ours) in (rows if isinstance(rows, tuple) else (rows,)), ours
     to_new = {tx_hash(raw) for up, raw in proxy.sent if up == new.node.url}
     assert not ours & to_new  # never sent to the new chain
     for tx in ours:
@@ -200,7 +200,11 @@ async def test_a_replacement_is_not_sent_after_the_chain_was_replaced(
                 proxy.release.set()
                 await new_chain_mined(new, node)
                 assert nonce(new.rpc, operator, "pending") == deployed
-                await none_sent_there(tmp_path / "n.db", proxy, new, c2, api, [(resting, taker)], 2)
+                # (its replacement signed, or not: fee87 believes no fee read after a reset
+                # till the watcher read the new chain, so it may not be signed at all)
+                await none_sent_there(
+                    tmp_path / "n.db", proxy, new, c2, api, [(resting, taker)], (1, 2)
+                )
     finally:
         old.stop()
         new.stop()
