@@ -51,9 +51,13 @@ def signed_base_fee(raw: str) -> int:
 
 
 @contextmanager
-def fee_lying(upstream: str, state: Lying) -> Iterator[str]:
+def fee_lying(
+    upstream: str, state: Lying, number: str | None = None, marker: str | None = None
+) -> Iterator[str]:
     """A proxy to ``upstream`` whose answers to ``eth_getBlockByNumber("latest", ...)`` carry
-    ``state.lie``'s fee while it is set."""
+    ``state.lie``'s fee while it is set (``number``: said to be that block's too; ``marker``:
+    only in a batch that also asks that method); the base fees of the transactions sent
+    through it kept (``state.signed``)."""
 
     def intercept(req: object) -> Answer:
         calls, raws = raw_sends(req)
@@ -63,6 +67,8 @@ def fee_lying(upstream: str, state: Lying) -> Iterator[str]:
         with urllib.request.urlopen(fwd, timeout=30) as resp:
             out = json.loads(resp.read())
         answers = out if isinstance(out, list) else [out]
+        if marker is not None and not any(q.get("method") == marker for q in calls):
+            return 200, json.dumps(out).encode()
         for q, r in zip(calls, answers, strict=False):
             lie = state.lie
             got = r.get("result") if isinstance(r, dict) else None
@@ -73,6 +79,8 @@ def fee_lying(upstream: str, state: Lying) -> Iterator[str]:
                 and isinstance(got, dict)
             ):
                 got["baseFeePerGas"] = hex(lie(int(got["baseFeePerGas"], 16), state.lies))
+                if number is not None:
+                    got["number"] = number
                 state.lies += 1
         return 200, json.dumps(out).encode()
 

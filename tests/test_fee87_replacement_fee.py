@@ -12,8 +12,6 @@ against a real pooled transaction through the same kind of proxy."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -31,7 +29,6 @@ from sdex.settlement.stale import displace
 from tests import test_bounds84_base_fee as b84
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 from tests.test_settlement_pooled import at_base_fee, mining
 
@@ -47,31 +44,7 @@ def lying_in(upstream: str, state: b84.Lying, marker: str) -> Iterator[str]:
     """A proxy to ``upstream`` whose answer for the latest block, in a batch that also asks
     ``marker`` (the replacement's, the displacement's), carries ``state.lie``'s fee while it
     is set; the base fees of the transactions sent through it kept (``state.signed``)."""
-
-    def intercept(req: object) -> Answer:
-        calls, raws = raw_sends(req)
-        state.signed += [b84.signed_base_fee(r) for r in raws]
-        headers = {"Content-Type": "application/json"}
-        fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers, method="POST")
-        with urllib.request.urlopen(fwd, timeout=30) as resp:
-            out = json.loads(resp.read())
-        answers = out if isinstance(out, list) else [out]
-        if not any(q.get("method") == marker for q in calls):
-            return 200, json.dumps(out).encode()
-        for q, r in zip(calls, answers, strict=False):
-            lie = state.lie
-            got = r.get("result") if isinstance(r, dict) else None
-            if (
-                lie is not None
-                and q.get("method") == "eth_getBlockByNumber"
-                and (q.get("params") or [None])[0] == "latest"
-                and isinstance(got, dict)
-            ):
-                got["baseFeePerGas"] = hex(lie(int(got["baseFeePerGas"], 16), state.lies))
-                state.lies += 1
-        return 200, json.dumps(out).encode()
-
-    with _proxy(upstream, intercept) as url:
+    with b84.fee_lying(upstream, state, marker=marker) as url:
         yield url
 
 

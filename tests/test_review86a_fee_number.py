@@ -13,8 +13,6 @@ Real Hardhat, a real node, a loopback proxy rewriting the latest block's number 
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,7 +25,6 @@ from sdex.chain.rpc import quantity
 from tests import test_bounds84_base_fee as b84
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 
 GWEI = 10**9
@@ -72,30 +69,7 @@ async def test_a_lied_number_does_not_carry_a_lied_fee(chain: Chain, tmp_path: P
 def _number_lying(upstream: str, state: b84.Lying) -> Iterator[str]:
     """``fee_lying``'s proxy, the lied answers' number said to be block 1 too (below the
     last read: not bounded by it)."""
-
-    def intercept(req: object) -> Answer:
-        calls, raws = raw_sends(req)
-        state.signed += [b84.signed_base_fee(r) for r in raws]
-        headers = {"Content-Type": "application/json"}
-        fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers, method="POST")
-        with urllib.request.urlopen(fwd, timeout=30) as resp:
-            out = json.loads(resp.read())
-        answers = out if isinstance(out, list) else [out]
-        for q, r in zip(calls, answers, strict=False):
-            lie = state.lie
-            got = r.get("result") if isinstance(r, dict) else None
-            if (
-                lie is not None
-                and q.get("method") == "eth_getBlockByNumber"
-                and (q.get("params") or [None])[0] == "latest"
-                and isinstance(got, dict)
-            ):
-                got["baseFeePerGas"] = hex(lie(int(got["baseFeePerGas"], 16), state.lies))
-                got["number"] = "0x1"
-                state.lies += 1
-        return 200, json.dumps(out).encode()
-
-    with _proxy(upstream, intercept) as url:
+    with b84.fee_lying(upstream, state, number="0x1") as url:
         yield url
 
 
