@@ -152,6 +152,8 @@ class Checkpointer:
         wakes from the frames it found."""
         commits = self._commits
         if commits != self._done:
+            self.state = "passive"  # (before ``_done``: idle with every commit done is a
+            # checkpoint finished, not one about to start: wal89, a test read it so and went on)
             since, self._done = commits - self._done, commits
             before = self._frames
             frames = self.checkpoint()
