@@ -153,7 +153,7 @@ class Checkpointer:
         commits = self._commits
         if commits != self._done:
             self.state = "passive"  # (before ``_done``: idle with every commit done is a
-            # checkpoint finished, not one about to start: wal89, a test read it so and went on)
+            # checkpoint finished, not one about to start, as the tests' waits read it: wal89)
             since, self._done = commits - self._done, commits
             before = self._frames
             frames = self.checkpoint()
