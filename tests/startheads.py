@@ -46,9 +46,15 @@ async def behind_while_down(c: Chain, db: Path, blocks: int) -> tuple[int, list[
     """A node on ``db`` run till it applied the chain's head, then stopped; ``blocks``
     transfers mined alone while it is down: the head it saved, and their blocks."""
     saved = int((await ran_to_head(c, db))["number"], 16)
+    return saved, mined_while_down(c, saved, blocks)
+
+
+def mined_while_down(c: Chain, saved: int, blocks: int) -> list[dict[str, Any]]:
+    """``blocks`` transfers mined alone past the saved head ``saved`` (the node down): their
+    blocks."""
     later = [pay(c, 3 + i) for i in range(blocks)]
     assert int(later[-1]["number"], 16) == saved + blocks
-    return saved, later
+    return later
 
 
 async def replaced_unannounced(
@@ -90,6 +96,16 @@ async def failing_catch_up(
             reads = 3 + len(lagging)
             await wait_for(lambda: proxy.latest_reads >= reads, timeout=WAIT)  # (the catch-up's)
             yield proxy, node
+
+
+async def held_past(node: Node, bound: float) -> dict[str, Any]:
+    """Once ``node``'s blocks known and not applied are held past ``bound`` (and half a
+    second): what its ``Unapplied`` says; nothing applied by this start, a head mirrored."""
+    w = node.watcher
+    await wait_for(lambda: w.unapplied.behind_for() > bound + 0.5, timeout=WAIT)
+    said = w.unapplied.to_json()
+    assert w.applied is None and w.mirror.head is not None
+    return said
 
 
 async def caught_up(proxy: HeadsProxy, node: Node, block: dict[str, Any]) -> dict[str, Any]:

@@ -24,8 +24,8 @@ import pytest
 from sdex.watch import unapplied as watch_unapplied
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.startheads import behind_while_down, failing_catch_up, ran_to_head
-from tests.test_sign79_feed import WAIT, pay
+from tests.startheads import behind_while_down, failing_catch_up, mined_while_down, ran_to_head
+from tests.test_sign79_feed import WAIT
 
 BOUND = 1.0
 
@@ -69,9 +69,7 @@ async def test_one_lagging_answer_for_the_latest_does_not_end_the_start_hold(
     db = tmp_path / "n.db"
     top = await ran_to_head(c, db)
     saved = int(top["number"], 16)
-    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
-    latest = int(later[-1]["number"], 16)
-    assert latest == saved + 2
+    later = mined_while_down(c, saved, 2)
     # (the node's start read; then a lagging backend's answer; then none)
     async with failing_catch_up(c, db, lagging=[top]) as (proxy, node):
         w = node.watcher

@@ -20,7 +20,7 @@ from pathlib import Path
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_sign79_feed import WAIT, pay, until_applied
-from tests.toldhead import at_head, reads_apart, wrong_head
+from tests.toldhead import at_head, proof_held
 
 
 async def test_a_told_proofs_unanswered_read_does_not_stop_the_poll(
@@ -30,8 +30,7 @@ async def test_a_told_proofs_unanswered_read_does_not_stop_the_poll(
     async with at_head(c, tmp_path) as (proxy, node, top):
         w, u = node.watcher, node.watcher.unapplied
         w.stall = 600.0  # (a read apart waits as long as the proxy holds it)
-        proxy.holds, proxy.hold_ranges = reads_apart(proxy), True
-        phantom = wrong_head(proxy, node, top)  # (the send's ask: one wrong answer)
+        phantom = proof_held(proxy, node, top)  # (the send's ask: one wrong answer)
         held = proxy.held
         try:
             await w.before_send()

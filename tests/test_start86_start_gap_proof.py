@@ -22,7 +22,7 @@ from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
 from tests.headsproxy import heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.startheads import failing_catch_up, ran_to_head
+from tests.startheads import failing_catch_up, held_past, mined_while_down, ran_to_head
 from tests.test_mirror import revert
 from tests.test_sign79_feed import WAIT, head, pay
 
@@ -110,9 +110,8 @@ async def test_a_chain_gone_back_below_the_start_gap_ends_the_hold(
     db = tmp_path / "n.db"
     saved = int((await ran_to_head(c, db))["number"], 16)
     snap = c.rpc.call("evm_snapshot")
-    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
+    later = mined_while_down(c, saved, 2)
     latest = int(later[-1]["number"], 16)
-    assert latest == saved + 2
     async with failing_catch_up(c, db) as (proxy, node):
         w, u = node.watcher, node.watcher.unapplied
         await wait_for(lambda: w.status != "ok", timeout=WAIT)
@@ -141,9 +140,8 @@ async def test_a_start_read_only_by_its_catch_up_still_holds_signing(
     db = tmp_path / "n.db"
     top = await ran_to_head(c, db)
     saved = int(top["number"], 16)
-    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
+    later = mined_while_down(c, saved, 2)
     latest = int(later[-1]["number"], 16)
-    assert latest == saved + 2
     async with heads_proxy(c.rpc.url) as proxy:
         proxy.passes = lambda note: False
         proxy.visible = saved  # (a backend at the saved head: blocks above it null)
@@ -152,9 +150,7 @@ async def test_a_start_read_only_by_its_catch_up_still_holds_signing(
             w, u = node.watcher, node.watcher.unapplied
             await wait_for(lambda: proxy.latest_reads >= 3 and proxy.hidden >= 1, timeout=WAIT)
             await wait_for(lambda: w.status != "ok", timeout=WAIT)
-            await wait_for(lambda: u.behind_for() > BOUND + 0.5, timeout=WAIT)
-            said = u.to_json()
-            assert w.applied is None and w.mirror.head is not None
+            said = await held_past(node, BOUND)
             assert w.mirror.head.number == saved
             # main: "not held: past bound", the settler free to sign on the saved head's book
             assert said["signing"] == "held" and said["startGap"] == latest, said

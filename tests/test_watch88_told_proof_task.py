@@ -19,7 +19,7 @@ from tests.conftest import Chain
 from tests.headsproxy import heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_sign79_feed import WAIT, head, pay, until_applied
-from tests.toldhead import at_head, reads_apart, wrong_head
+from tests.toldhead import at_head, proof_held
 
 
 async def test_a_block_announced_during_the_told_proof_stays_known(
@@ -29,8 +29,7 @@ async def test_a_block_announced_during_the_told_proof_stays_known(
     async with at_head(c, tmp_path) as (proxy, node, top):
         w, u = node.watcher, node.watcher.unapplied
         proxy.latest = [None] * 100_000  # (no poll's own read of the latest: it drops all)
-        proxy.holds, proxy.hold_ranges = reads_apart(proxy), True
-        phantom = wrong_head(proxy, node, top)  # (the send's ask: one wrong answer)
+        phantom = proof_held(proxy, node, top)  # (the send's ask: one wrong answer)
         held = proxy.held
         try:
             await w.before_send()
@@ -71,8 +70,7 @@ async def test_the_watchers_stop_ends_a_proof_under_way(chain: Chain, tmp_path: 
                 top = head(c)
                 await until_applied(w, top)
                 w.stall = 600.0
-                proxy.holds, proxy.hold_ranges = reads_apart(proxy), True
-                wrong_head(proxy, node, top)
+                proof_held(proxy, node, top)
                 held = proxy.held
                 await w.before_send()
                 assert proxy.numbers == []

@@ -39,6 +39,13 @@ def wrong_head(proxy: HeadsProxy, node: Node, top: dict[str, Any], ahead: int = 
     return said
 
 
+def proof_held(proxy: HeadsProxy, node: Node, top: dict[str, Any]) -> int:
+    """``wrong_head``'s phantom, the proof's reads of the head apart held (``reads_apart``)
+    while ``proxy.hold_ranges`` is set (set here): the head it tells."""
+    proxy.holds, proxy.hold_ranges = reads_apart(proxy), True
+    return wrong_head(proxy, node, top)
+
+
 def reads_apart(proxy: HeadsProxy) -> Callable[[Any], bool]:
     """For ``proxy.holds``: whether a message is the head read again once the phantom is said
     (an ``eth_blockNumber`` after ``proxy.numbers``' answers are taken)."""
