@@ -37,13 +37,15 @@ async def first_run(c: Chain, cfg: NodeConfig, salt: int) -> int:
 
 
 async def left_row(
-    c: Chain, cfg: NodeConfig, size: int, salt: int
+    c: Chain, cfg: NodeConfig, size: int, salt: int, bid_size: int | None = None
 ) -> tuple[SignedOrder, SignedOrder, SignedTx]:
-    """ALICE's ask and BOB's bid of ``size`` WETH at 3,000 USDC each (salts ``salt`` and the
-    next) stored open in ``cfg``'s store, and the operator's settlement of one WETH of them
-    signed and stored ``pending`` (not sent): both orders and the transaction."""
+    """ALICE's ask of ``size`` WETH and BOB's bid of ``bid_size`` (None: ``size``) at 3,000
+    USDC each (salts ``salt`` and the next) stored open in ``cfg``'s store, and the operator's
+    settlement of one WETH of them signed and stored ``pending`` (not sent): both orders and
+    the transaction."""
+    taken = size if bid_size is None else bid_size
     resting = c.sign(ask(c, ALICE, size * E18, size * 3000 * E6, salt=salt))
-    incoming = c.sign(bid(c, BOB, size * E18, size * 3000 * E6, salt=salt + 1))
+    incoming = c.sign(bid(c, BOB, taken * E18, taken * 3000 * E6, salt=salt + 1))
     block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
     store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
     store.add_order(resting, 1001, "open", "api")

@@ -485,6 +485,20 @@ async def stall_writer(node: Node, gate: threading.Event, trigger: str) -> None:
     await asyncio.wrap_future(node.store._writer.submit(install))
 
 
+@contextlib.contextmanager
+def writer_stuck(node: Node) -> Iterator[None]:
+    """``node``'s store writer stuck (a job of its own waiting on a ``threading.Event``, 60 s
+    at most) while the block runs; set free after it, the job then seen ended by the event
+    (not by its 60 s)."""
+    gate = threading.Event()
+    busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
+    try:
+        yield
+    finally:
+        gate.set()
+    assert busy.result(timeout=30) is True
+
+
 def has_ipv6_loopback() -> bool:
     """Whether this machine can bind ``::1`` (a CI container may have no IPv6)."""
     try:

@@ -1,6 +1,7 @@
 """A settlement the killed run left pooled, and a restart behind a proxy that answers some of
 its judging calls as the test says (settle83, settle84, review86b: a pooled row replaced by a
-transfer at the start): the set-up they share.
+transfer at the start; settle86, settle87, settle88: a row stuck under a risen base fee, the
+chain's fee set back after): the set-up they share.
 
 Real chain of the suite's engine, its mining on the send turned off (``pooling``), a real
 ``sdex node`` process killed by its PID (``tests.test_reconcile77_too_high``), a real proxy
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sdex.chain.rpc import quantity
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.rpcfault import _answering, _proxy
@@ -35,3 +37,15 @@ def answering(c: Chain, answer: Callable[[object], dict[str, object] | None]) ->
     ``answer``'s where it gives one, the chain's else."""
     with _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer)) as url:
         yield url
+
+
+@contextmanager
+def base_fee_kept(c: Chain) -> Iterator[int]:
+    """The latest block's base fee; at the end the next block's again, that block mined (the
+    shared chain as the next test expects it, after blocks set over a row's fee cap)."""
+    base = quantity(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
+    try:
+        yield base
+    finally:
+        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
+        c.rpc.call("evm_mine")

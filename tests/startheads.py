@@ -1,6 +1,6 @@
 """A node stopped and started again on its SQLite store while the chain moved on or replaced
-its saved head, the start's catch-up failing (watch82, watch83, watch84): the set-ups they
-share.
+its saved head, the start's catch-up failing (watch82, watch83, watch84, review86a, start86):
+the set-ups they share.
 
 Real Hardhat (``evm_snapshot``/``evm_revert``), a real node in this process; the second start
 behind a real loopback proxy (``tests.headsproxy``) whose reads of the latest block answer
@@ -8,14 +8,14 @@ null after the start's first (the catch-up's, and ``run``'s, fail)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sdex.node.core import Node
 from tests.conftest import Chain
-from tests.headsproxy import HeadsProxy, heads_proxy
+from tests.headsproxy import HeadsProxy, Note, heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import revert
 from tests.test_sign79_feed import WAIT, head, paid_after_snapshot, pay, until_applied
@@ -33,16 +33,28 @@ async def replaced_while_down(c: Chain, db: Path) -> tuple[dict[str, Any], dict[
     return old, new, n
 
 
-async def behind_while_down(c: Chain, db: Path, blocks: int) -> tuple[int, list[dict[str, Any]]]:
-    """A node on ``db`` run till it applied the chain's head, then stopped; ``blocks``
-    transfers mined alone while it is down: the head it saved, and their blocks."""
+async def ran_to_head(c: Chain, db: Path) -> dict[str, Any]:
+    """A node run on ``db`` till it applied the chain's head, then stopped: that head's
+    block."""
     async with running_node(node_config(c, db)) as (node, _):
         top = head(c)
         await until_applied(node.watcher, top)
-        saved = int(top["number"], 16)
+    return top
+
+
+async def behind_while_down(c: Chain, db: Path, blocks: int) -> tuple[int, list[dict[str, Any]]]:
+    """A node on ``db`` run till it applied the chain's head, then stopped; ``blocks``
+    transfers mined alone while it is down: the head it saved, and their blocks."""
+    saved = int((await ran_to_head(c, db))["number"], 16)
+    return saved, mined_while_down(c, saved, blocks)
+
+
+def mined_while_down(c: Chain, saved: int, blocks: int) -> list[dict[str, Any]]:
+    """``blocks`` transfers mined alone past the saved head ``saved`` (the node down): their
+    blocks."""
     later = [pay(c, 3 + i) for i in range(blocks)]
     assert int(later[-1]["number"], 16) == saved + blocks
-    return saved, later
+    return later
 
 
 async def replaced_unannounced(
@@ -61,19 +73,39 @@ async def replaced_unannounced(
 
 @asynccontextmanager
 async def failing_catch_up(
-    c: Chain, db: Path, on_latest: Callable[[], None] | None = None
+    c: Chain,
+    db: Path,
+    on_latest: Callable[[], None] | None = None,
+    *,
+    visible: int | None = None,
+    lagging: Sequence[Note] = (),
 ) -> AsyncIterator[tuple[HeadsProxy, Node]]:
     """A node started again on ``db`` behind a ``heads_proxy`` announcing nothing, whose
-    reads of the latest block answer the chain's head once (the start's) and null after,
-    (``on_latest`` called at each); yielded once the catch-up's reads failed (3 reads)."""
+    reads of the latest block answer the chain's head once (the start's), then ``lagging``'s
+    headers in turn (a lagging backend's), and null after (``on_latest`` called at each);
+    ``visible``: its ``eth_blockNumber`` that block (a backend still there: ``HeadsProxy``'s
+    ``visible``); yielded once the catch-up's reads failed (3 reads, and the lagging ones)."""
     async with heads_proxy(c.rpc.url) as proxy:
         proxy.passes = lambda note: False
-        proxy.latest = [head(c)] + [None] * 100_000  # (the start's read, then no answer)
+        proxy.visible = visible
+        # (the start's read, then the lagging answers, then no answer)
+        proxy.latest = [head(c), *lagging] + [None] * 100_000
         if on_latest is not None:
             proxy.on_latest = on_latest
         async with running_node(node_config(c, db, rpc=proxy.url)) as (node, _):
-            await wait_for(lambda: proxy.latest_reads >= 3, timeout=WAIT)  # (the catch-up's)
+            reads = 3 + len(lagging)
+            await wait_for(lambda: proxy.latest_reads >= reads, timeout=WAIT)  # (the catch-up's)
             yield proxy, node
+
+
+async def held_past(node: Node, bound: float) -> dict[str, Any]:
+    """Once ``node``'s blocks known and not applied are held past ``bound`` (and half a
+    second): what its ``Unapplied`` says; nothing applied by this start, a head mirrored."""
+    w = node.watcher
+    await wait_for(lambda: w.unapplied.behind_for() > bound + 0.5, timeout=WAIT)
+    said = w.unapplied.to_json()
+    assert w.applied is None and w.mirror.head is not None
+    return said
 
 
 async def caught_up(proxy: HeadsProxy, node: Node, block: dict[str, Any]) -> dict[str, Any]:

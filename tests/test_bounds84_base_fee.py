@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,8 +25,9 @@ import rlp
 from sdex.chain.headsignal import HeadSignal
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import MAX_BASE_FEE
+from sdex.node.core import Node
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 
@@ -88,6 +89,16 @@ def fee_lying(
         yield url
 
 
+@asynccontextmanager
+async def polled_node(c: Chain, tmp_path: Path, rpc: str) -> AsyncIterator[tuple[Node, Api]]:
+    """A node whose chain is reached at ``rpc`` (a lying proxy's URL) with no newHeads feed
+    (each head polled, each fee read), once its watcher is ok."""
+    cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
+    async with running_node(cfg) as (node, api):
+        await wait_for(lambda: node.watcher.status == "ok", 60)
+        yield node, api
+
+
 LIES: dict[str, Callable[[int, int], int]] = {
     # past any funds: the send refused, for as long as it lies
     "2^200": lambda fee, n: 2**200,
@@ -105,9 +116,7 @@ async def test_an_odd_base_fee_is_not_signed_with(chain: Chain, tmp_path: Path, 
     state = Lying()
     price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
     with fee_lying(c.deployment.rpc, state) as rpc:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
-        async with running_node(cfg) as (node, api):
-            await wait_for(lambda: node.watcher.status == "ok", 60)
+        async with polled_node(c, tmp_path, rpc) as (node, api):
             state.lie = LIES[name]
             sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
             buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)

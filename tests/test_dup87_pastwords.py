@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdex.node.pastwords import let_go_passed, waits_for_mirror
+from sdex.node.pastwords import let_go_passed, undone_let_go, waits_for_mirror
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,20 @@ def test_at_the_bound_the_words_the_mirror_passed_let_go(
     past = {"a": 3, "b": 5, "c": 7}
     let_go_passed(past, head, kept)
     assert past == left
+
+
+@pytest.mark.parametrize(
+    ("low", "left"),
+    [
+        (-1, {}),  # (a reset: every word of the old chain let go)
+        (4, {"a": 3}),  # (a reorg from block 4: the words of blocks above it undone)
+        (5, {"a": 3, "b": 5}),  # (the fork's own block stands)
+        (9, {"a": 3, "b": 5, "c": 7}),
+    ],
+)
+def test_the_words_of_undone_blocks_are_let_go(low: int, left: dict[str, int]) -> None:
+    """dup89: ``NodeChainState``'s trim of both kinds after a reset or a reorg."""
+    assert undone_let_go({"a": 3, "b": 5, "c": 7}, low) == left
+    assert undone_let_go(None, low) is None
+    empty: dict[str, int] = {}
+    assert undone_let_go(empty, low) is empty

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from sdex.settlement.gas import Fees
 from sdex.settlement.stale import displace
 from tests import test_bounds84_base_fee as b84
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 from tests.test_settlement_pooled import at_base_fee, mining
 
@@ -59,9 +58,7 @@ async def test_one_lying_answer_does_not_raise_a_replacements_fee_cap(
     state = b84.Lying()
     price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
     with lying_in(c.deployment.rpc, state, "eth_getTransactionByHash") as rpc:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
-        async with running_node(cfg) as (node, api):
-            await wait_for(lambda: node.watcher.status == "ok", 60)
+        async with b84.polled_node(c, tmp_path, rpc) as (node, api):
             c.rpc.call("evm_setAutomine", False)
             try:
                 sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from sdex.chain.headsignal import HeadSignal
 from sdex.chain.rpc import quantity
 from tests import test_bounds84_base_fee as b84
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 
 GWEI = 10**9
@@ -47,9 +46,7 @@ async def test_a_lied_number_does_not_carry_a_lied_fee(chain: Chain, tmp_path: P
     state = b84.Lying()
     price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
     with _number_lying(c.deployment.rpc, state) as rpc:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
-        async with running_node(cfg) as (node, api):
-            await wait_for(lambda: node.watcher.status == "ok", 60)
+        async with b84.polled_node(c, tmp_path, rpc) as (node, api):
             state.lie = lambda fee, n: LIE
             sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
             buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)
@@ -86,9 +83,7 @@ async def test_the_same_lie_twice_is_signed_with(chain: Chain, tmp_path: Path) -
     state = b84.Lying()
     price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000
     with b84.fee_lying(c.deployment.rpc, state) as rpc:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
-        async with running_node(cfg) as (node, api):
-            await wait_for(lambda: node.watcher.status == "ok", 60)
+        async with b84.polled_node(c, tmp_path, rpc) as (node, api):
             state.lie = lambda fee, n: LIE
             sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
             buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)

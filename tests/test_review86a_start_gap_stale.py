@@ -23,9 +23,9 @@ import pytest
 
 from sdex.watch import unapplied as watch_unapplied
 from tests.conftest import Chain
-from tests.headsproxy import heads_proxy
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_sign79_feed import WAIT, head, pay
+from tests.nodeutil import wait_for
+from tests.startheads import behind_while_down, failing_catch_up, mined_while_down, ran_to_head
+from tests.test_sign79_feed import WAIT
 
 BOUND = 1.0
 
@@ -36,34 +36,23 @@ async def test_a_start_read_by_a_stale_backend_still_holds_signing(
     monkeypatch.setattr(watch_unapplied, "BOUND", BOUND)
     c = chain
     db = tmp_path / "n.db"
-    async with running_node(node_config(c, db)) as (node, _):
+    saved, later = await behind_while_down(c, db, 2)  # (mined while the node is down)
+    # (eth_blockNumber: a backend still at the saved head)
+    async with failing_catch_up(c, db, visible=saved) as (proxy, node):
         w = node.watcher
-        top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
+        u = w.unapplied
+        await wait_for(lambda: w.status != "ok", timeout=WAIT)
+        await wait_for(lambda: u.behind_for() > BOUND + 0.5, timeout=WAIT)
+        said = u.to_json()
+        assert w.mirror.head is not None and w.mirror.head.number == saved
+        assert w.applied is None  # (no poll of this start applied anything)
+        # main: "free": nothing known past the saved head, the settler signs on its book
+        assert said["signing"] == "held", said
+        proxy.latest.clear()
+        proxy.visible = None
+        await wait_for(lambda: w.applied is not None and w.applied.hash == later[-1]["hash"],
                        timeout=WAIT)  # fmt: skip
-        saved = int(top["number"], 16)
-    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
-    assert int(later[-1]["number"], 16) == saved + 2
-    async with heads_proxy(c.rpc.url) as proxy:
-        proxy.passes = lambda note: False
-        proxy.visible = saved  # (eth_blockNumber: a backend still at the saved head)
-        proxy.latest = [head(c)] + [None] * 100_000  # (the start's read, then no answer)
-        async with running_node(node_config(c, db, rpc=proxy.url)) as (node, _):
-            w = node.watcher
-            u = w.unapplied
-            await wait_for(lambda: proxy.latest_reads >= 3, timeout=WAIT)  # (the catch-up's)
-            await wait_for(lambda: w.status != "ok", timeout=WAIT)
-            await wait_for(lambda: u.behind_for() > BOUND + 0.5, timeout=WAIT)
-            said = u.to_json()
-            assert w.mirror.head is not None and w.mirror.head.number == saved
-            assert w.applied is None  # (no poll of this start applied anything)
-            # main: "free": nothing known past the saved head, the settler signs on its book
-            assert said["signing"] == "held", said
-            proxy.latest.clear()
-            proxy.visible = None
-            await wait_for(lambda: w.applied is not None and w.applied.hash == later[-1]["hash"],
-                           timeout=WAIT)  # fmt: skip
-            assert not u.holding()
+        assert not u.holding()
 
 
 async def test_one_lagging_answer_for_the_latest_does_not_end_the_start_hold(
@@ -78,29 +67,19 @@ async def test_one_lagging_answer_for_the_latest_does_not_end_the_start_hold(
     monkeypatch.setattr(watch_unapplied, "BOUND", BOUND)
     c = chain
     db = tmp_path / "n.db"
-    async with running_node(node_config(c, db)) as (node, _):
+    top = await ran_to_head(c, db)
+    saved = int(top["number"], 16)
+    later = mined_while_down(c, saved, 2)
+    # (the node's start read; then a lagging backend's answer; then none)
+    async with failing_catch_up(c, db, lagging=[top]) as (proxy, node):
         w = node.watcher
-        top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
+        u = w.unapplied
+        await wait_for(lambda: w.status != "ok", timeout=WAIT)
+        assert w.mirror.head is not None and w.mirror.head.number == saved
+        said = u.to_json()
+        # main: "free", startGap None, nothing known past the saved head
+        assert said["signing"] == "held", said
+        proxy.latest.clear()
+        await wait_for(lambda: w.applied is not None and w.applied.hash == later[-1]["hash"],
                        timeout=WAIT)  # fmt: skip
-        saved = int(top["number"], 16)
-    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
-    latest = int(later[-1]["number"], 16)
-    assert latest == saved + 2
-    async with heads_proxy(c.rpc.url) as proxy:
-        proxy.passes = lambda note: False
-        # (the node's start read; then a lagging backend's answer; then none)
-        proxy.latest = [head(c), top] + [None] * 100_000
-        async with running_node(node_config(c, db, rpc=proxy.url)) as (node, _):
-            w = node.watcher
-            u = w.unapplied
-            await wait_for(lambda: proxy.latest_reads >= 4, timeout=WAIT)
-            await wait_for(lambda: w.status != "ok", timeout=WAIT)
-            assert w.mirror.head is not None and w.mirror.head.number == saved
-            said = u.to_json()
-            # main: "free", startGap None, nothing known past the saved head
-            assert said["signing"] == "held", said
-            proxy.latest.clear()
-            await wait_for(lambda: w.applied is not None and w.applied.hash == later[-1]["hash"],
-                           timeout=WAIT)  # fmt: skip
-            assert not u.holding()
+        assert not u.holding()

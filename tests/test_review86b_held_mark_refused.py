@@ -34,9 +34,8 @@ from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder, sign_hash
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
-from tests.heldstart import gated_reads_proxy
+from tests.heldstart import held_reads, states_selector
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.rpcfault import flapping_proxy
 from tests.test_chaos69_refused_row import write_locked
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import FEES, OPERATOR
@@ -94,13 +93,9 @@ async def test_a_refused_step_in_the_hold_task_does_not_hold_for_ever(
     caplog.set_level(logging.INFO, logger="sdex.node")
     c = chain
     cfg, head, resting, mined = await _last_run(c, tmp_path, salt, row)
-    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
-    with (
-        gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
-        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
-    ):
+    with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, gate, doubts):
         async with running_node(replace(cfg, rpc=url)) as (node, api):
+            flapped, second = doubts
             assert flapped == [1] and second == [1] and node.held_why()
             await wait_for(node.replayed, timeout=60)
             # (the mirror past the row's block: the held read's bound holds it, so the hold
@@ -147,13 +142,9 @@ async def test_a_defect_in_the_hold_task_is_said_in_health(
         raise RuntimeError("a defect put in by the test")
 
     monkeypatch.setattr(Node, "_recheck_stored", defect)
-    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
-    with (
-        gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
-        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
-    ):
+    with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, gate, doubts):
         async with running_node(replace(cfg, rpc=url)) as (node, api):
+            flapped, second = doubts
             assert flapped == [1] and second == [1] and node.held_why()
             gate.set()
 

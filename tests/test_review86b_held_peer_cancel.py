@@ -21,7 +21,6 @@ and the orders' reads refused till the test opens them); the peer's cancel hande
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,13 +33,11 @@ from sdex.node import Node
 from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder, sign_hash
 from sdex.settlement import reconcile
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
-from tests.heldstart import gated_reads_proxy
+from tests.heldstart import held_reads, left_row, mining_paused, states_selector
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.rpcfault import flapping_proxy
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
-from tests.test_review66_adopt_landed import FEES, OPERATOR
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
+from tests.test_review66_adopt_landed import OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
 
 
@@ -56,33 +53,15 @@ async def _held_start(
     async with running_node(cfg) as (_, api):
         assert (await api.post_order(first))[0] == 201
     head = _saved_head(cfg.db)
-    resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6, salt=salt + 1))  # (the row: half of it)
-    incoming = c.sign(bid(c, BOB, E18, 3000 * E6, salt=salt + 2))
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    store.add_order(resting, 1001, "open", "api")
-    store.add_order(incoming, 1002, "open", "api")
-    data = c.exchange.encode_settlement([(resting, incoming, E18)])
-    tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
-    pairs = [(resting.hash_hex, incoming.hash_hex)]
-    await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
-    store.close()
-    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
-    c.rpc.call("evm_setAutomine", False)
-    try:
+    resting, _, tx = await left_row(c, cfg, 2, salt + 1, bid_size=1)  # (the row: half of it)
+    with mining_paused(c):
         c.rpc.call("eth_sendRawTransaction", tx.raw)  # (pooled: the last run's)
-        with (
-            gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
-            flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
-            flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
-        ):
+        with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, gate, doubts):
             async with running_node(replace(cfg, rpc=url)) as (node, api):
+                flapped, second = doubts
                 assert flapped == [1] and second == [1]
                 assert node.held_why() and await api.status(resting) == "open"
                 yield cfg, node, api, resting, tx.tx_hash, gate
-    finally:
-        c.rpc.call("evm_setAutomine", True)
-        c.rpc.call("evm_mine")
 
 
 def _notice(c: Chain, order: SignedOrder, key: int) -> dict[str, str]:

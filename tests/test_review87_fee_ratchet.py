@@ -18,7 +18,7 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,9 +26,10 @@ import pytest
 from sdex.chain.headsignal import FEE_STEPS, HeadSignal
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.rpcfault import Answer, _proxy
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
+from tests.test_bounds84_base_fee import polled_node
 from tests.test_mirror import synced
 
 GWEI = 10**9
@@ -109,9 +110,7 @@ async def test_answers_ahead_one_by_one_hold_no_settlement(chain: Chain, tmp_pat
     state = Ahead()
     price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
     with _ahead(c.deployment.rpc, state) as rpc:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
-        async with running_node(cfg) as (node, api):
-            await wait_for(lambda: node.watcher.status == "ok", 60)
+        async with polled_node(c, tmp_path, rpc) as (node, api):
             await synced(node, c)  # (the mirror at the chain's head: the bound fee86 reads)
             state.on = True
             await wait_for(lambda: state.lies >= 10, 60)

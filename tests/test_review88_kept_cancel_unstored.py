@@ -11,12 +11,11 @@ held on a ``threading.Event`` (as ``test_users86_cancel_unstored``'s)."""
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from sdex.order import sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.nodeutil import wait_for, writer_stuck
 from tests.test_node import ALICE, node_with_resting_ask
 
 
@@ -30,13 +29,8 @@ async def test_a_kept_cancel_not_stored_says_the_order_is_not_held(
         unknown = os.urandom(32)  # (an order this node never held)
         sig = "0x" + sign_hash(c.domain.cancel_digest(unknown), c.keys[ALICE]).hex()
         path = f"/v1/orders/0x{unknown.hex()}/cancel"
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             code, answer = await api.post(path, {"signature": sig})
-        finally:
-            gate.set()
-        assert busy.result(timeout=30) is True
         assert code == 503 and isinstance(answer, dict), (code, answer)
         said = str(answer["reason"])
         # main: "order 0x… was kept at the node already (nothing to cancel)"

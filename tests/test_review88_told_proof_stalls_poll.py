@@ -16,37 +16,21 @@ the read's bound raised so the hold, not the clock, is the subject."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, head, pay, proxied_node, until_applied
-
-PHANTOM = 1_000
-"""Blocks above the chain the send's one wrong ``eth_blockNumber`` answers."""
+from tests.test_sign79_feed import WAIT, pay, until_applied
+from tests.toldhead import at_head, proof_held
 
 
 async def test_a_told_proofs_unanswered_read_does_not_stop_the_poll(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    async with proxied_node(c, tmp_path) as (proxy, node):
+    async with at_head(c, tmp_path) as (proxy, node, top):
         w, u = node.watcher, node.watcher.unapplied
-        top = head(c)
-        await until_applied(w, top)
         w.stall = 600.0  # (a read apart waits as long as the proxy holds it)
-
-        def apart(msg: Any) -> bool:  # (the head read again, once the phantom is said)
-            return (
-                isinstance(msg, dict)
-                and msg.get("method") == "eth_blockNumber"
-                and (not proxy.numbers)
-            )
-
-        proxy.holds, proxy.hold_ranges = apart, True
-        phantom = int(top["number"], 16) + PHANTOM
-        proxy.numbers = [hex(phantom)]  # (the send's ask: one wrong answer)
-        u.heard = 0.0  # (the head heard long ago: the send asks it)
+        phantom = proof_held(proxy, node, top)  # (the send's ask: one wrong answer)
         held = proxy.held
         try:
             await w.before_send()

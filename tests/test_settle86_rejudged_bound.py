@@ -22,8 +22,8 @@ import pytest
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import _answering, _proxy
-from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
+from tests.replacedrow import answering, pooled_row
+from tests.test_reconcile77_too_high import pooling
 from tests.test_settle80_withdrawn_restart import health
 from tests.test_settle81_unsettled_restart import status_of
 from tests.test_settle84_replaced_judged import settled_down, transfer_once
@@ -39,15 +39,11 @@ async def test_a_rejudged_row_sent_then_cancelled_at_its_bound_is_not_counted_wi
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    _, count = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
-    assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+    _, count, tx, got = await pooled_row(c, db)
     done, answer = transfer_once(c, str(got["input"]).lower(), True, False)
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
     monkeypatch.setattr("sdex.settlement.receipts.RECEIPT_TIMEOUT", BOUND)
-    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
-    with proxied as url:
+    with answering(c, answer) as url:
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert done == ["call", "transfer"], done  # (replaced, the transfer swallowed)
             s = node.settler

@@ -24,13 +24,8 @@ from sdex.chain.rpc import quantity
 from sdex.keccak import keccak
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import _answering, _proxy
-from tests.test_reconcile77_too_high import (
-    mined_and_filled,
-    pending_rows,
-    pooled_and_killed,
-    pooling,
-)
+from tests.replacedrow import answering, pooled_row
+from tests.test_reconcile77_too_high import mined_and_filled, pooling
 from tests.test_settle84_replaced_judged import Answer, settled_down, transfer_once
 
 __all__ = ["pooling"]
@@ -85,14 +80,10 @@ async def test_one_receipt_of_the_transfer_does_not_give_a_pooled_row_up(
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    maker, count = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
-    assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+    maker, count, tx, got = await pooled_row(c, db)
     done, answer = another_chains_receipt(c, str(got["input"]).lower(), str(got["from"]))
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
-    with proxied as url:
+    with answering(c, answer) as url:
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert done == ["call", "transfer", "receipt"], done  # (the lie told once)
             s = node.settler

@@ -27,8 +27,8 @@ import pytest
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import _answering, _proxy
-from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
+from tests.replacedrow import answering, base_fee_kept, pooled_row
+from tests.test_reconcile77_too_high import pooling
 from tests.test_settle80_withdrawn_restart import health
 from tests.test_settle81_unsettled_restart import status_of
 from tests.test_settle84_replaced_judged import closed_on_chain, settled_down, transfer_once
@@ -42,21 +42,10 @@ async def test_a_start_transfer_stuck_under_a_risen_base_fee_is_repriced(
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    maker, count = await pooled_and_killed(c, db, None)
-    (tx,) = pending_rows(db)
-    got = c.rpc.call("eth_getTransactionByHash", tx)
-    assert got is not None and got.get("blockNumber") is None, got  # (pooled)
-    base = quantity(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
+    maker, count, tx, got = await pooled_row(c, db)
     done, answer = transfer_once(c, str(got["input"]).lower(), True, False)
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    proxied = _proxy(c.rpc.url, lambda req: _answering(c.rpc.url, req, answer))
-    with contextlib.ExitStack() as stack, proxied as url:
-
-        def base_fee_back() -> None:  # (the shared chain as the next test expects it)
-            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
-            c.rpc.call("evm_mine")
-
-        stack.callback(base_fee_back)
+    with base_fee_kept(c), contextlib.ExitStack() as stack, answering(c, answer) as url:
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert done == ["call", "transfer"], done  # (replaced, the transfer swallowed)
             s = node.settler

@@ -36,8 +36,8 @@ from sdex.chain.rpc import quantity
 from sdex.settlement.unsettled import intrinsic_gas, price
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.rpcfault import _answering, _proxy
-from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
+from tests.replacedrow import answering, base_fee_kept, pooled_row
+from tests.test_reconcile77_too_high import pooling
 from tests.test_settle80_withdrawn_restart import health
 from tests.test_settle81_unsettled_restart import status_of
 from tests.test_settle84_replaced_judged import closed_on_chain, settled_down
@@ -55,21 +55,12 @@ async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    base = quantity(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
     with contextlib.ExitStack() as stack:
-
-        def base_fee_back() -> None:  # (the shared chain as the next test expects it)
-            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
-            c.rpc.call("evm_mine")
-
-        stack.callback(base_fee_back)
+        stack.enter_context(base_fee_kept(c))
         if case == "geth":  # (the row signed at a base fee high beside its tip)
             c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(20 * GWEI))
             c.rpc.call("evm_mine")
-        maker, count = await pooled_and_killed(c, db, None)
-        (tx,) = pending_rows(db)
-        got = c.rpc.call("eth_getTransactionByHash", tx)
-        assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+        maker, count, tx, got = await pooled_row(c, db)
         cap, tip = quantity(got["maxFeePerGas"]), quantity(got["maxPriorityFeePerGas"])
         revert = intrinsic_gas(bytes.fromhex(str(got["input"])[2:])) * cap
         # (geth: just over its cap, its transfer cheaper than its revert; left: far over)
@@ -97,7 +88,7 @@ async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
             return said
 
         monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-        url = stack.enter_context(_proxy(c.rpc.url, lambda r: _answering(c.rpc.url, r, answer)))
+        url = stack.enter_context(answering(c, answer))
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             s = node.settler
             await wait_for(lambda: s.adopted == 1 and tx in s.in_flight, timeout=30)

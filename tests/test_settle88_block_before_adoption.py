@@ -19,7 +19,6 @@ pooled), the base fee back under it for the next; the restart in this process.""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
@@ -27,12 +26,8 @@ import pytest
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_reconcile77_too_high import (
-    mined_and_filled,
-    pending_rows,
-    pooled_and_killed,
-    pooling,
-)
+from tests.replacedrow import base_fee_kept, pooled_row
+from tests.test_reconcile77_too_high import mined_and_filled, pooling
 from tests.test_settle84_replaced_judged import settled_down
 
 __all__ = ["pooling"]
@@ -44,18 +39,8 @@ async def test_a_block_before_the_restart_does_not_match_a_pooled_rows_orders_ag
 ) -> None:
     c = pooling
     db = tmp_path / "n.db"
-    base = quantity(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
-    with contextlib.ExitStack() as stack:
-
-        def base_fee_back() -> None:  # (the shared chain as the next test expects it)
-            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
-            c.rpc.call("evm_mine")
-
-        stack.callback(base_fee_back)
-        maker, count = await pooled_and_killed(c, db, None)
-        (tx,) = pending_rows(db)
-        got = c.rpc.call("eth_getTransactionByHash", tx)
-        assert got is not None and got.get("blockNumber") is None, got  # (pooled)
+    with base_fee_kept(c) as base:
+        maker, count, tx, got = await pooled_row(c, db)
         high = 10 * quantity(got["maxFeePerGas"])
         for _ in range(blocks):  # (over its cap: blocks without it)
             c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(high))

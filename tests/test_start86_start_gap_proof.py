@@ -22,6 +22,7 @@ from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
 from tests.headsproxy import heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.startheads import failing_catch_up, held_past, mined_while_down, ran_to_head
 from tests.test_mirror import revert
 from tests.test_sign79_feed import WAIT, head, pay
 
@@ -70,23 +71,13 @@ def test_the_start_gap_rules(
     assert u.holding() == (gap is not None), case
 
 
-async def saved_head(c: Chain, db: Path) -> int:
-    """A node run on ``db`` till it has applied the chain's head, then stopped: that head."""
-    async with running_node(node_config(c, db)) as (node, _):
-        w = node.watcher
-        top = head(c)
-        await wait_for(lambda: w.applied is not None and w.applied.hash == top["hash"],
-                       timeout=WAIT)  # fmt: skip
-    return int(top["number"], 16)
-
-
 async def test_a_wrong_head_far_above_at_the_start_is_not_told_for_good(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(watch_unapplied, "BOUND", BOUND)
     c = chain
     db = tmp_path / "n.db"
-    saved = await saved_head(c, db)
+    saved = int((await ran_to_head(c, db))["number"], 16)
     pay(c, 3)  # (mined while the node is down)
     phantom = int(head(c)["number"], 16) + PHANTOM
     async with heads_proxy(c.rpc.url) as proxy:
@@ -117,28 +108,23 @@ async def test_a_chain_gone_back_below_the_start_gap_ends_the_hold(
     monkeypatch.setattr(watch_unapplied, "BOUND", BOUND)
     c = chain
     db = tmp_path / "n.db"
-    saved = await saved_head(c, db)
+    saved = int((await ran_to_head(c, db))["number"], 16)
     snap = c.rpc.call("evm_snapshot")
-    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
+    later = mined_while_down(c, saved, 2)
     latest = int(later[-1]["number"], 16)
-    assert latest == saved + 2
-    async with heads_proxy(c.rpc.url) as proxy:
-        proxy.passes = lambda note: False
-        proxy.latest = [head(c)] + [None] * 100_000  # (the start's read, then no answer)
-        async with running_node(node_config(c, db, rpc=proxy.url)) as (node, _):
-            w, u = node.watcher, node.watcher.unapplied
-            await wait_for(lambda: proxy.latest_reads >= 3, timeout=WAIT)  # (the catch-up's)
-            await wait_for(lambda: w.status != "ok", timeout=WAIT)
-            assert u.to_json()["startGap"] == latest and u.holding()
-            revert(c, snap)  # (the chain back at the saved head: the two blocks gone)
-            assert int(head(c)["number"], 16) == saved
-            proxy.latest.clear()
-            await wait_for(lambda: u.start_gap is None, timeout=WAIT)
-            await wait_for(lambda: w.status == "ok", timeout=WAIT)
-            said = u.to_json()
-            assert said["signing"] == "free" and said["oldestUnapplied"] is None, said
-            assert not u.holding()
-            assert w.mirror.head is not None and w.mirror.head.number == saved
+    async with failing_catch_up(c, db) as (proxy, node):
+        w, u = node.watcher, node.watcher.unapplied
+        await wait_for(lambda: w.status != "ok", timeout=WAIT)
+        assert u.to_json()["startGap"] == latest and u.holding()
+        revert(c, snap)  # (the chain back at the saved head: the two blocks gone)
+        assert int(head(c)["number"], 16) == saved
+        proxy.latest.clear()
+        await wait_for(lambda: u.start_gap is None, timeout=WAIT)
+        await wait_for(lambda: w.status == "ok", timeout=WAIT)
+        said = u.to_json()
+        assert said["signing"] == "free" and said["oldestUnapplied"] is None, said
+        assert not u.holding()
+        assert w.mirror.head is not None and w.mirror.head.number == saved
 
 
 async def test_a_start_read_only_by_its_catch_up_still_holds_signing(
@@ -152,11 +138,10 @@ async def test_a_start_read_only_by_its_catch_up_still_holds_signing(
     monkeypatch.setattr(watch_unapplied, "BOUND", BOUND)
     c = chain
     db = tmp_path / "n.db"
-    saved = await saved_head(c, db)
-    top = c.rpc.call("eth_getBlockByNumber", hex(saved), False)
-    later = [pay(c, 3 + i) for i in range(2)]  # (mined while the node is down)
+    top = await ran_to_head(c, db)
+    saved = int(top["number"], 16)
+    later = mined_while_down(c, saved, 2)
     latest = int(later[-1]["number"], 16)
-    assert latest == saved + 2
     async with heads_proxy(c.rpc.url) as proxy:
         proxy.passes = lambda note: False
         proxy.visible = saved  # (a backend at the saved head: blocks above it null)
@@ -165,9 +150,7 @@ async def test_a_start_read_only_by_its_catch_up_still_holds_signing(
             w, u = node.watcher, node.watcher.unapplied
             await wait_for(lambda: proxy.latest_reads >= 3 and proxy.hidden >= 1, timeout=WAIT)
             await wait_for(lambda: w.status != "ok", timeout=WAIT)
-            await wait_for(lambda: u.behind_for() > BOUND + 0.5, timeout=WAIT)
-            said = u.to_json()
-            assert w.applied is None and w.mirror.head is not None
+            said = await held_past(node, BOUND)
             assert w.mirror.head.number == saved
             # main: "not held: past bound", the settler free to sign on the saved head's book
             assert said["signing"] == "held" and said["startGap"] == latest, said

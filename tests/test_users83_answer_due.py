@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from sdex.node.commitwait import ANSWER_BY
 from sdex.order import sign_hash
 from sdex.watch.changes import STORE_WAIT
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.nodeutil import wait_for, writer_stuck
 from tests.test_checks75_held_reads import held_node
 from tests.test_node import ALICE, BOB, E6, E18, ask, node_with_resting_ask
 from tests.test_replay80 import SLACK
@@ -94,15 +93,10 @@ async def test_an_orders_commit_wait_ends_by_its_answers_due_time(
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
         await wait_for(node.replayed, 60)
         posted = c.sign(ask(c, ALICE, E18 // 10, 400 * E6, salt=_salt()))  # (rests: no read)
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             began = time.monotonic()
             code, body = await slow_post(api.base, posted, BODY_LATE)
             took = time.monotonic() - began
-        finally:
-            gate.set()
-        assert busy.result(timeout=30) is True
         assert code == 503 and body.get("orderHash") == posted.hash_hex, (code, body)
         assert "look it up" in str(body["reason"]), body  # (held, not stored yet)
         # (was BODY_LATE + STORE_WAIT: 14 s; the client gives up 10 s after it connected)
@@ -120,15 +114,10 @@ async def test_a_cancels_commit_wait_ends_by_its_answers_due_time(
         sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
         body = json.dumps({"signature": "0x" + sig.hex()}).encode()
         path = f"/v1/orders/{resting.hash_hex}/cancel"
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             began = time.monotonic()
             code, answer = await slow_request(api.base, path, body, BODY_LATE)
             took = time.monotonic() - began
-        finally:
-            gate.set()
-        assert busy.result(timeout=30) is True
         assert code == 503 and "stalls" in str(answer), (code, answer)
         # (was BODY_LATE + STORE_WAIT: 14 s; the client gives up 10 s after it connected)
         assert BODY_LATE < took <= ANSWER_BY + SLACK < BODY_LATE + STORE_WAIT, took

@@ -13,12 +13,11 @@ held on a ``threading.Event`` (as ``test_users83_answer_due``'s)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from sdex.order import sign_hash
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.nodeutil import wait_for, writer_stuck
 from tests.test_node import ALICE, node_with_resting_ask
 
 
@@ -29,14 +28,9 @@ async def test_a_cancel_applied_but_not_stored_says_so(chain: Chain, tmp_path: P
         node.store_wait = 1.0  # (its commit wait: the subject is the answer, not its time)
         sig = "0x" + sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE]).hex()
         path = f"/v1/orders/{resting.hash_hex}/cancel"
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             code, answer = await api.post(path, {"signature": sig})
             _, held = await api.get(f"/v1/orders/{resting.hash_hex}")
-        finally:
-            gate.set()
-        assert busy.result(timeout=30) is True
         assert code == 503 and isinstance(answer, dict), (code, answer)
         said = str(answer["reason"])
         assert "cancelled order" in said and "has not stored the cancel" in said, said

@@ -15,13 +15,12 @@ peer request over HTTP."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 from sdex.gossip import NodeKey, PeerClient
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node, wait_for, writer_stuck
 from tests.test_cancel63_cancel_before_order import notice_of
 from tests.test_hostile import addressee
 from tests.test_node import ALICE, E6, E18, ask
@@ -45,13 +44,8 @@ async def test_a_peers_cancel_kept_but_not_stored_says_so(chain: Chain, tmp_path
         peer = PeerClient(api.session, NodeKey.generate(), "http://127.0.0.1:9")
         withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))  # (never posted: not held here)
         notice = notice_of(c, withdrawn, c.keys[ALICE])
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             code, answer = await _posted(peer, api.base, addressee(node), notice)
-        finally:
-            gate.set()
-        assert busy.result(timeout=30) is True
         assert code == 503 and isinstance(answer, dict), (code, answer)
         said = str(answer["reason"])
         assert f"the cancel of order {withdrawn.hash_hex} is kept here" in said, said

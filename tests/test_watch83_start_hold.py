@@ -26,9 +26,13 @@ import pytest
 
 from sdex.watch import unapplied as watch_unapplied
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
-from tests.startheads import behind_while_down, caught_up, failing_catch_up, replaced_while_down
-from tests.test_sign79_feed import WAIT
+from tests.startheads import (
+    behind_while_down,
+    caught_up,
+    failing_catch_up,
+    held_past,
+    replaced_while_down,
+)
 
 BOUND = 1.0
 """``BOUND`` for these tests (the rule's the same, the wait shorter)."""
@@ -44,9 +48,7 @@ async def test_a_replaced_head_holds_signing_past_bound_till_undone(
     async with failing_catch_up(c, db) as (proxy, node):
         w = node.watcher
         u = w.unapplied
-        await wait_for(lambda: u.behind_for() > BOUND + 0.5, timeout=WAIT)
-        said = u.to_json()
-        assert w.applied is None and w.mirror.head is not None
+        said = await held_past(node, BOUND)
         assert w.mirror.head.hash == old["hash"]  # (not undone yet: the case in point)
         # before: "not held: past bound", the settler free to sign on N's book
         assert said["signing"] == "held", said

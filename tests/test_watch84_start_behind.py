@@ -23,7 +23,7 @@ import pytest
 from sdex.watch import unapplied as watch_unapplied
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.startheads import behind_while_down, caught_up, failing_catch_up
+from tests.startheads import behind_while_down, caught_up, failing_catch_up, held_past
 from tests.test_sign79_feed import WAIT
 from tests.test_watch83_start_hold import BOUND
 
@@ -39,9 +39,7 @@ async def test_a_start_behind_holds_signing_past_bound_till_caught_up(
     async with failing_catch_up(c, db) as (proxy, node):
         w = node.watcher
         u = w.unapplied
-        await wait_for(lambda: u.behind_for() > BOUND + 0.5, timeout=WAIT)
-        said = u.to_json()
-        assert w.applied is None and w.mirror.head is not None
+        said = await held_past(node, BOUND)
         assert w.mirror.head.number == saved  # (not caught up: the case in point)
         assert (said["appliedBlock"], said["oldestUnapplied"]) == (saved, saved + 1), said
         # before: "not held: past bound", the settler free to sign on the saved head's book

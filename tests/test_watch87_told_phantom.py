@@ -21,10 +21,9 @@ from sdex.watch import unapplied as watch_unapplied
 from sdex.watch.unapplied import Unapplied
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
-from tests.test_sign79_feed import WAIT, head, pay, proxied_node, until_applied
+from tests.test_sign79_feed import WAIT, pay, until_applied
+from tests.toldhead import at_head, wrong_head
 
-PHANTOM = 1_000
-"""Blocks above the chain the send's one wrong ``eth_blockNumber`` answers."""
 BOUND = 1.0
 """``BOUND`` for these tests (the rule's the same, the wait shorter)."""
 
@@ -33,14 +32,10 @@ async def test_a_sends_wrong_head_far_above_is_not_told_for_good(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    async with proxied_node(c, tmp_path) as (proxy, node):
+    async with at_head(c, tmp_path) as (proxy, node, top):
         w, u = node.watcher, node.watcher.unapplied
-        top = head(c)
-        await until_applied(w, top)
-        phantom = int(top["number"], 16) + PHANTOM
         asked = proxy.number_reads
-        proxy.numbers = [hex(phantom)]  # (the send's ask: one wrong answer)
-        u.heard = 0.0  # (the head heard long ago: the send asks it)
+        phantom = wrong_head(proxy, node, top)  # (the send's ask: one wrong answer)
         await w.before_send()
         assert proxy.numbers == [] and proxy.number_reads > asked
         # main: told stayed at the phantom; each announcement up to it late, for good
@@ -62,14 +57,10 @@ async def test_a_head_told_within_reach_stands_and_a_late_feed_is_still_seen(
     ahead of the polls': no proof asked, nothing lowered), then those blocks mined and
     announced: each announcement late (the chain told of it first)."""
     c = chain
-    async with proxied_node(c, tmp_path) as (proxy, node):
+    async with at_head(c, tmp_path) as (proxy, node, top):
         w, u = node.watcher, node.watcher.unapplied
-        top = head(c)
-        await until_applied(w, top)
         far = watch_unapplied.TOLD_FAR
-        ahead = int(top["number"], 16) + far
-        proxy.numbers = [hex(ahead)]
-        u.heard = 0.0
+        ahead = wrong_head(proxy, node, top, far)
         late = u.late
         await w.before_send()
         assert u.told == ahead
@@ -112,14 +103,10 @@ async def test_a_sends_wrong_head_does_not_unhold_the_blocks_announced_after_it(
     known above the head proven, from before the reads, dropped."""
     monkeypatch.setattr(watch_unapplied, "BOUND", BOUND)
     c = chain
-    async with proxied_node(c, tmp_path) as (proxy, node):
+    async with at_head(c, tmp_path) as (proxy, node, top):
         w, u = node.watcher, node.watcher.unapplied
-        top = head(c)
-        await until_applied(w, top)
-        phantom = int(top["number"], 16) + PHANTOM
         proxy.latest = [None] * 100_000  # (no poll's own answer: announcements only)
-        proxy.numbers = [hex(phantom)]
-        u.heard = 0.0
+        phantom = wrong_head(proxy, node, top)
         await w.before_send()
         assert proxy.numbers == []
         a = pay(c, 1)  # (announced: a poll takes it for the latest and applies it)

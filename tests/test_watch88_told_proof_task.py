@@ -14,38 +14,22 @@ own answer: the announcement is all the watcher has of it)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import Chain
 from tests.headsproxy import heads_proxy
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_sign79_feed import WAIT, head, pay, proxied_node, until_applied
-
-PHANTOM = 1_000
-"""Blocks above the chain the send's one wrong ``eth_blockNumber`` answers."""
+from tests.test_sign79_feed import WAIT, head, pay, until_applied
+from tests.toldhead import at_head, proof_held
 
 
 async def test_a_block_announced_during_the_told_proof_stays_known(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    async with proxied_node(c, tmp_path) as (proxy, node):
+    async with at_head(c, tmp_path) as (proxy, node, top):
         w, u = node.watcher, node.watcher.unapplied
-        top = head(c)
-        await until_applied(w, top)
-
-        def apart(msg: Any) -> bool:  # (the head read again, once the phantom is said)
-            return (
-                isinstance(msg, dict)
-                and msg.get("method") == "eth_blockNumber"
-                and (not proxy.numbers)
-            )
-
         proxy.latest = [None] * 100_000  # (no poll's own read of the latest: it drops all)
-        proxy.holds, proxy.hold_ranges = apart, True
-        phantom = int(top["number"], 16) + PHANTOM
-        proxy.numbers = [hex(phantom)]  # (the send's ask: one wrong answer)
-        u.heard = 0.0
+        phantom = proof_held(proxy, node, top)  # (the send's ask: one wrong answer)
         held = proxy.held
         try:
             await w.before_send()
@@ -81,19 +65,12 @@ async def test_the_watchers_stop_ends_a_proof_under_way(chain: Chain, tmp_path: 
                 node,
                 _,
             ):
-                w, u = node.watcher, node.watcher.unapplied
+                w = node.watcher
                 await wait_for(lambda: w.subscribed and w.caught_up.is_set(), timeout=WAIT)
                 top = head(c)
                 await until_applied(w, top)
                 w.stall = 600.0
-                proxy.holds = lambda msg: (
-                    isinstance(msg, dict)
-                    and msg.get("method") == "eth_blockNumber"
-                    and not proxy.numbers
-                )
-                proxy.hold_ranges = True
-                proxy.numbers = [hex(int(top["number"], 16) + PHANTOM)]
-                u.heard = 0.0
+                proof_held(proxy, node, top)
                 held = proxy.held
                 await w.before_send()
                 assert proxy.numbers == []

@@ -20,6 +20,7 @@ from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
 from sdex.futures import retrieved
 from sdex.node import readbudget
+from sdex.node.pastwords import undone_let_go
 from sdex.node.rejudge import NodeRejudge
 from sdex.node.views import _stored_fills
 from sdex.order import Order, bitmap_nonce
@@ -94,15 +95,13 @@ class NodeChainState(NodeRejudge):
             self.settler.broadcaster.reprobe()  # (maybe another engine: sync tried again)
         if changes.reorg_depth or changes.own_gone:
             self.sender.forget_nonce()  # a settlement in an undone block freed its nonce
-        if (past := self._read_past) and (changes.reset or changes.fork >= 0):
-            # chain words read of blocks a reset or reorg undid: the mirror's word stands
+        if changes.reset or changes.fork >= 0:
             low = -1 if changes.reset else changes.fork
-            self._read_past = {h: at for h, at in past.items() if at <= low}
-        if (funds := self._funds_past) and (changes.reset or changes.fork >= 0):
-            low = -1 if changes.reset else changes.fork  # (so are the funds read there)
-            self._funds_past = {a: at for a, at in funds.items() if at <= low}
-        if changes.reset or changes.fork >= 0:  # (judged by the undone blocks' word: again)
-            self._rechecks_undone(-1 if changes.reset else changes.fork)
+            # chain words read of blocks a reset or reorg undid (orders', funds'): the mirror's
+            # word stands; what was judged by the undone blocks' word, judged again
+            self._read_past = undone_let_go(self._read_past, low)
+            self._funds_past = undone_let_go(self._funds_past, low)
+            self._rechecks_undone(low)
         for f in changes.reverted:
             self.events.publish({"type": "fill", "event": "reverted", **f.to_json()})
         if (kept := self._undone.add(changes.reverted)) is not None:

@@ -1,6 +1,7 @@
 """Chain words read at a block past the mirror's head, each kept with that block (an order's
 close or fill: ``NodeReadPast``; an account's funds: ``NodeStatus``): the mirror's word on the
-same key, older, waits till its head is there (revert78, behind77, race79)."""
+same key, older, waits till its head is there (revert78, behind77, race79); those of blocks a
+reset or reorg undid are let go (the mirror's word stands)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,11 @@ def waits_for_mirror(past: dict[K, int] | None, key: K, head: int | None) -> boo
         del past[key]
         return False
     return True
+
+
+def undone_let_go(past: dict[K, int] | None, low: int) -> dict[K, int] | None:
+    """``past`` without the words of blocks above ``low`` (a reorg's fork; -1: a reset), which
+    the chain undid; None or empty as it was."""
+    if not past:
+        return past
+    return {k: at for k, at in past.items() if at <= low}
