@@ -42,7 +42,8 @@ fee88: at each start the watcher's first read of the latest block came before th
 a head: bounded by the deploy block's fee ``FEE_STEPS`` blocks on, an honest chain's fee was
 logged as not believed and counted (/health's ``readUntrusted``, ``refusing``). While the
 node catches up (``syncing``: its start, a reset's replay) such a read is neither signed
-with nor judged (``_unjudged``), the settler's waiting for the catch-up (``synced``); the
+with nor judged (``_unjudged``), the settler's signed with only under EIP-1559's highest
+``FEE_STEPS`` past the head known (``_catching_up``, never kept: review89); the
 new chain's reads before a reset was seen ("below block N read before") are not counted
 once it is (``rewound``)."""
 
@@ -167,18 +168,24 @@ class HeadSignal:
             self.base_fee = (base_fee, time.monotonic())
 
     def read(
-        self, number: int, base_fee: int | None, latest: bool = False, placed: bool = False
+        self,
+        number: int,
+        base_fee: int | None,
+        latest: bool = False,
+        placed: bool = False,
+        signs: bool = False,
     ) -> str | None:
         """Block ``number``'s base fee read from the chain (None: it had none): the bound of
         announced ones; ``latest``: the latest block's, signed with (``saw``); ``placed``:
         the block asked for by its number (the watcher's range), its number not the
-        answer's word alone. Returns why it is not believed (``doubt``: nothing kept), None
+        answer's word alone; ``signs``: the settler's, signed with (while ``syncing``:
+        ``_catching_up``). Returns why it is not believed (``doubt``: nothing kept), None
         if it is."""
         unjudged = self._unjudged(number, placed)  # (a chain without fees catches up too)
         if base_fee is None:
             return None
         if unjudged is not None:
-            return unjudged
+            return self._catching_up(number, base_fee) if signs else unjudged
         why, kept = self.doubt(number, base_fee, placed)
         self.refusing = why is not None
         below = self.read_fee is not None and number < self.read_fee[0]
@@ -215,6 +222,26 @@ class HeadSignal:
         if self._in_reach(number):
             return None
         return f"block {number} is past the head this node knows: catching up"
+
+    def _catching_up(self, number: int, fee: int) -> str | None:
+        """(``syncing``) Why the settler's read of block ``number``, past the head this node
+        knows, is not signed with (None: it is; never kept, nor counted): ``fee`` above the
+        highest EIP-1559 lets the chain have ``FEE_STEPS`` past that head from the last
+        read. A lower fee is (a start behind a chain whose fee fell: reorg63's). review89:
+        the forty-first session's end read the block by the number ``eth_blockNumber``
+        said and called it ``placed``: one lying answer (a block 2,000 ahead, a fee at the
+        ceiling) was signed with, and kept, "below block N read before" every honest read
+        after it till the chain reached N."""
+        if self.read_fee is None or self.unbound:
+            return f"block {number} is past the head this node knows: catching up"
+        top = max(self.read_fee[0], self._anchor() or 0) + FEE_STEPS
+        if fee > min(self.ceiling, highest(self.read_fee, top)):
+            return (
+                f"baseFeePerGas {fee} of block {number}, past the head this node knows while"
+                f" it catches up, is above EIP-1559's bounds of {self.read_fee[1]} at block"
+                f" {self.read_fee[0]} by block {top}: not signed with till it caught up"
+            )
+        return None
 
     def _in_reach(self, number: int) -> bool:
         """(``syncing``) Whether block ``number``, read or announced, is within
@@ -335,7 +362,7 @@ class HeadSignal:
         if len(self._kept) > KEPT_READS:
             del self._kept[min(self._kept)]
 
-    def read_block(self, raw: object, placed: bool = False) -> None:
+    def read_block(self, raw: object, placed: bool = False, signs: bool = False) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
         the latest; not one: nothing). ``ChainError`` if its fee is not believed, or it has
         one and no readable number (fee87: not bounded at all, believed up to the ceiling)."""
@@ -344,7 +371,7 @@ class HeadSignal:
         why = None if fee is None else f"baseFeePerGas {fee} of a block without a number"
         if isinstance(number, str) and number.startswith("0x") and 2 < len(number) <= 18:
             with contextlib.suppress(ValueError):
-                why = self.read(int(number, 16), fee, placed=placed)
+                why = self.read(int(number, 16), fee, placed=placed, signs=signs)
         if why is not None:
             raise ChainError(why)
 
@@ -446,6 +473,15 @@ def reaches(read: tuple[int, int], number: int, fee: int) -> bool:
             return True
         lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
     return lo <= fee <= hi
+
+
+def highest(read: tuple[int, int], number: int) -> int:
+    """The highest base fee block ``number`` may have by EIP-1559 from ``read`` (block, base
+    fee; at most ``REACH`` blocks on)."""
+    at, hi = read
+    for _ in range(min(max(number - at, 0), REACH)):
+        hi += max(hi // 8, 1)
+    return hi
 
 
 def base_fee_of(raw: object) -> int | None:

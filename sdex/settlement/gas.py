@@ -12,9 +12,7 @@ from collections.abc import Callable
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
-from sdex.chain.rpc import quantity
 from sdex.chain.tx import MAX_BASE_FEE, fees_for, fees_of
-from sdex.errors import ChainError
 
 log = logging.getLogger("sdex.settlement")
 
@@ -260,32 +258,11 @@ class Fees:
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
         forgotten = self._forgotten
         rewinds = self._rewinds()
-        if self.heads is not None and self.heads.syncing:
-            fees = await self._read_placed(rpc, self.heads)
-        else:
-            fees = self.of(await rpc.call("eth_getBlockByNumber", "latest", False))
+        fees = self.of(await rpc.call("eth_getBlockByNumber", "latest", False))
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
             self._cache_rewinds = rewinds  # (a rewind meanwhile: dropped at the next use)
         return fees
-
-    async def _read_placed(self, rpc: AsyncRpc, heads: HeadSignal) -> tuple[int, int]:
-        """(``heads`` catching up: a start, or a reset's replay) The chain's head read by its
-        number, as the watcher's range reads are (``placed``: its number not the answer's
-        word alone). fee88 waited up to 5 s for the catch-up, then refused; but a
-        start's reconcile sends (a pooled row sent again, the transfer that mines Hardhat's
-        pool) before the watcher's catch-up begins, so a restart more than ``FEE_STEPS``
-        blocks behind the chain sent none of them (reorg63's pool left unmined: the lead,
-        at the forty-first session's end, from the fresh clone's failure)."""
-        try:
-            number = quantity(await rpc.call("eth_blockNumber"))
-        except ValueError as e:
-            raise ChainError(f"fees not read: {e}") from None
-        block = await rpc.call("eth_getBlockByNumber", hex(number), False)
-        if not isinstance(block, dict) or block.get("number") != hex(number):
-            raise ChainError(f"fees not read: block {number} not answered as asked")
-        heads.read_block(block, placed=True)
-        return fees_of(block, self.ceiling)
 
     def of(self, block: object) -> tuple[int, int]:
         """(max fee, priority fee) of ``block``, the chain's latest as read (the lane's read, a
@@ -294,7 +271,7 @@ class Fees:
         ``ceiling``. fee87: a replacement's and a displacement's were bounded by the ceiling
         alone: one lying answer raised the fee cap the operator agreed to pay."""
         if self.heads is not None:
-            self.heads.read_block(block)
+            self.heads.read_block(block, signs=True)  # (while catching up too: review89)
         return fees_of(block, self.ceiling)
 
     @property
