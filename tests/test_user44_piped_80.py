@@ -35,8 +35,13 @@ def piped(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+STATUS_URL = re.compile(r"https?://[^\s/]+/v1/orders/0x[0-9a-f]{64}")
+"""An order's record's whole URL (~100 columns), one word on a line of its own (users89:
+split after the node's address, it could not be copied)."""
+
+
 def lines_fit(text: str) -> None:
-    wide = [line for line in text.splitlines() if len(line) > 80]
+    wide = [line for line in text.splitlines() if len(line) > 80 and not STATUS_URL.fullmatch(line)]
     assert wide == [], "\n".join(wide)
     trailing = [line for line in text.splitlines() if line.endswith(" ")]
     assert trailing == [], trailing  # (a line wrapped between words kept the space)
@@ -60,6 +65,7 @@ def test_piped_wallet_output_fits_80_columns_with_hashes_whole(
         lines_fit(buy.stdout)
         out = one_line(buy.stdout)
         assert "\nmatches (1), settling on chain\n" in buy.stdout, buy.stdout  # (left, as book's)
+        assert f"\n{url}/v1/orders/{HASH.findall(buy.stdout)[0]}\n" in buy.stdout, buy.stdout
         assert "matched in full, settlement pending on chain (status partially_filled" in out
         settled = re.search(r"settled on chain: bought 1 WETH for 2000 USDC \(tx (0x[0-9a-f]{64})"
                             r"; status filled\)", out)  # fmt: skip
