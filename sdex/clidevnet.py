@@ -17,6 +17,7 @@ from rich.markup import escape
 from sdex.clipipe import PipeConsole
 from sdex.clirange import FloatBetween, IntBetween
 from sdex.deployment import DEFAULT_PATH, DEMO_PATH, DevAccount
+from sdex.order import to_checksum
 from sdex.wallet import token_line
 from sdex.walletout import print_error, stderr_console
 
@@ -65,7 +66,7 @@ def devnet(port: int, deployment_path: Path, engine: str, block_time: float | No
         sys.exit(1)
     try:
         console.print(f"[bold]SDEX devnet[/] chain {d.chain_id} at {d.rpc}", soft_wrap=True)
-        console.print(f"Exchange {d.exchange} (deployed in block {d.deploy_block})")
+        console.print(f"Exchange {to_checksum(d.exchange)} (deployed in block {d.deploy_block})")
         for sym, t in d.tokens.items():
             for line in fit_token_line(token_line(sym, t), console.width):
                 console.print(escape(line), soft_wrap=True)

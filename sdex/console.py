@@ -42,7 +42,7 @@ from sdex.consoletables import fills_table, help_table, orders_table
 from sdex.deployment import DEFAULT_PATH, DeploymentError
 from sdex.errors import SdexError
 from sdex.model import OPEN_STATUSES, FillEvent
-from sdex.order import Order, address_of
+from sdex.order import Order, address_of, to_checksum
 from sdex.wallet import (
     MAX_FEE_BPS,
     Market,
@@ -132,8 +132,8 @@ class WalletShell(cmd.Cmd):
         parse_pair(self.pair, config)
         # (four short lines: two were 108 and 132 columns piped, user38)
         self.out.print(f"[bold]SDEX console[/]: node {escape(self.client.base_url)}")
-        self.out.print(f"chain {config.chain_id}, exchange {config.exchange}")
-        self.out.print(f"market {escape(self.pair.upper())}, wallet {self.me}")
+        self.out.print(f"chain {config.chain_id}, exchange {to_checksum(config.exchange)}")
+        self.out.print(f"market {escape(self.pair.upper())}, wallet {to_checksum(self.me)}")
         self.out.print(
             f"market orders slip at most {self.slippage_bps} bps. Type help for the commands."
         )

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from sdex.client import OrderConfig, OrderRecord
 from sdex.model import FillEvent
+from sdex.order import to_checksum
 from sdex.wallet import Market, Side, fmt_amount, fmt_price
 from sdex.walletbook import WHOLE_HASHES_WIDTH, add_column, order_view, remaining_amounts, short_id
 
@@ -32,9 +33,11 @@ def narrow(width: int) -> bool:
 
 def who(address: str, me: str, width: int = WHOLE_HASHES_WIDTH) -> str:
     """An address as a cell: "you" for the console's wallet, else shortened (more so in a
-    narrow terminal, as the web page does: ``0x3c44…93bc``)."""
+    narrow terminal, as the web page does: ``0x3C44…93BC``)."""
     if address == me:
         return "you"
+    if len(address) == 42:  # (an address checksummed, as every command says it: users89)
+        address = to_checksum(address)  # (a fill's transaction hash is shown so too)
     return short_id(address) if not narrow(width) else f"{address[:6]}…{address[-4:]}"
 
 

@@ -19,6 +19,7 @@ from rich.markup import escape
 from sdex.demo import DemoFailed, Story, minimums_line, say_panel
 from sdex.devnet import Devnet
 from sdex.errors import DevnetError
+from sdex.order import to_checksum
 
 
 def kept_text(nodes: list[tuple[str, str]]) -> str:
@@ -142,8 +143,10 @@ def _run_demo(console: Console, log_dir: Path, keep: bool) -> int:
             d = devnet.start()
         say_panel(
             console,
-            f"chain {d.chain_id} at {d.rpc}\nExchange {d.exchange}\n"
-            + "\n".join(f"{s} {t.address} ({t.decimals} decimals)" for s, t in d.tokens.items())
+            f"chain {d.chain_id} at {d.rpc}\nExchange {to_checksum(d.exchange)}\n"
+            + "\n".join(
+                f"{s} {to_checksum(t.address)} ({t.decimals} decimals)" for s, t in d.tokens.items()
+            )
             + minimums_line(d)
             + f"\n{len(d.accounts)} dev wallets funded and approved",
             "SDEX devnet",

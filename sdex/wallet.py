@@ -39,6 +39,7 @@ from sdex.order import (
     random_salt,
     sign_hash,
     sign_order,
+    to_checksum,
 )
 
 Side = WalletSide
@@ -226,7 +227,7 @@ def token_line(symbol: str, token: TokenInfo) -> str:
     size the deployment gives it (the nodes' default)."""
     least = token.min_amount
     said = f"; minimum order {fmt_amount(least, token.decimals)} {symbol}" if least else ""
-    return f"{symbol:5} {token.address} ({token.decimals} decimals{said})"
+    return f"{symbol:5} {to_checksum(token.address)} ({token.decimals} decimals{said})"
 
 
 MAX_FEE_BPS = 100

@@ -243,7 +243,8 @@ def cancel_onchain(
     me = address_of(key)
     if rec.order.maker != me:
         raise click.BadParameter(
-            f"only the order's maker {rec.order.maker} can cancel it on chain; this key is {me}",
+            f"only the order's maker {to_checksum(rec.order.maker)} can cancel it on chain; "
+            f"this key is {to_checksum(me)}",
             param_hint="'--key'",
         )
     check_listing(config, trusted, stderr_console(), chain=False)

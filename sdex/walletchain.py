@@ -14,6 +14,7 @@ import requests
 from sdex.client import OrderConfig
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, ContractRevert
+from sdex.order import to_checksum
 from sdex.walletout import short_error
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def node_chain(config: OrderConfig, rpc_url: str | None, deployment_path: Path) 
         if domain != config.domain:
             raise ChainError(
                 f"the chain at {rpc_url} is not the node's (chain {config.chain_id}, "
-                f"exchange {config.exchange})"
+                f"exchange {to_checksum(config.exchange)})"
             )
         yield rpc
     except requests.RequestException as e:

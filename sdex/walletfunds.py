@@ -356,8 +356,8 @@ def show_funds(
             out.print(f"{escape(f.symbol)}: not read: {escape(f.unread)}", style="red")
         elif f.allowance == 0:
             out.print(
-                f"{escape(f.symbol)}: nothing approved: approve the Exchange {exchange} to "
-                f"spend {escape(f.symbol)} to sell it"
+                f"{escape(f.symbol)}: nothing approved: approve the Exchange "
+                f"{to_checksum(exchange)} to spend {escape(f.symbol)} to sell it"
             )
 
 

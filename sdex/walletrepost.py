@@ -187,7 +187,9 @@ def _print_kept(out: Console, m: Market, kept: Kept, node: str) -> None:
         f"{fmt_price(m.price(base, quote))} {m.quote}/{m.base}), {kept.tif}"
     )
     signed_at = f", {utc_time(kept.signed_at)}" if kept.signed_at else ""
-    out.print(f"signed by {o.maker}{signed_at}")  # (the file's path, a hash in it: user44)
+    out.print(
+        f"signed by {to_checksum(o.maker)}{signed_at}"
+    )  # (the file's path, a hash in it: user44)
     out.print(f"kept in {escape(str(kept.path.parent))}")
     out.print(f"expires {utc_time(o.expiry)} (unix {o.expiry})")
     out.print(

@@ -29,15 +29,13 @@ MOST_SETTLING_TXS = 5
 
 def print_status_url(out: Console, base_url: str, order_hash: str, lead: str) -> None:
     """``lead``, then where the order's record is, naming the node (user62: a bare
-    ``/v1/orders/0x…`` said neither the node nor how to read it): at a terminal its whole
-    URL on a line of its own, to open or ``curl``; piped, where lines stay within 80 columns
-    and a hash is never broken (user44), the node's URL said with the lead and the path on
-    its own line (the URL with its hash is ~100 columns)."""
-    path = f"/v1/orders/{escape(order_hash)}"
-    if out.soft_wrap:  # (a terminal: stdout_console)
-        out.print(f"{lead}\n{escape(base_url)}{path}")
-    else:
-        out.print(f"{lead} GET it at {escape(base_url)}\n{path}")
+    ``/v1/orders/0x…`` said neither the node nor how to read it): its whole URL on a line of
+    its own, to open or ``curl``, piped too. users89: piped, the URL (~100 columns with its
+    hash) was split after the node's address to keep lines within 80 (user44's rule), so a
+    copy of it, or ``grep -o 'http[^ ]*'``, got the node's address alone: like a hash, a URL
+    is one word, never broken; only it passes the width."""
+    out.print(lead)
+    out.print(f"{escape(base_url)}/v1/orders/{escape(order_hash)}", soft_wrap=True)
 
 
 def await_settlement(

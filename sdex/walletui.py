@@ -22,7 +22,7 @@ from sdex.client import (
     PostedOrder,
 )
 from sdex.errors import SdexError
-from sdex.order import SignedOrder
+from sdex.order import SignedOrder, to_checksum
 from sdex.wallet import (
     DEFAULT_EXPIRY,
     MAX_FEE_BPS,
@@ -243,7 +243,7 @@ def _print_signed(
     word = "at most" if side is Side.BUY else "at least"
     fee_token, fee_dec = (m.base, b) if side is Side.BUY else (m.quote, q)
     fee = (
-        f"fee {fmt_amount(o.fee_amount, fee_dec)} {fee_token} to {o.fee_recipient} "
+        f"fee {fmt_amount(o.fee_amount, fee_dec)} {fee_token} to {to_checksum(o.fee_recipient)} "
         f"({config.fee_bps} bps)"
         if o.fee_amount or config.fee_bps
         else "no fee"
@@ -257,7 +257,9 @@ def _print_signed(
             f"[yellow]note:[/] whole {m.quote} units move the signed limit from "
             f"{fmt_price(asked)} to {fmt_price(limit)}, in your favour"
         )
-    out.print(f"signed by {o.maker}")  # (two lines: 103 columns as one, wrapped mid-date)
+    out.print(
+        f"signed by {to_checksum(o.maker)}"
+    )  # (two lines: 103 columns as one, wrapped mid-date)
     out.print(f"expires {utc_time(o.expiry)} (unix {o.expiry})")
 
 

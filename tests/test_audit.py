@@ -35,7 +35,7 @@ from sdex.audit import (
 from sdex.chain import FillEvent, OrderStatus, Token, deploy, load_abi
 from sdex.cli import main
 from sdex.client import NodeApiError, NodeClient, NodeUnreachableError
-from sdex.order import SignedOrder, sign_order
+from sdex.order import SignedOrder, sign_order, to_checksum
 from tests.conftest import Chain
 from tests.nodeutil import free_port, node_config, node_process, own, running_node, wait_for
 
@@ -163,9 +163,9 @@ def test_clean_record_passes_with_an_orders_file(chain: Chain, tmp_path: Path) -
     buf = io.StringIO()
     report.print(Console(file=buf, width=80, soft_wrap=True, highlight=False))
     head = buf.getvalue().splitlines()[:4]
-    assert head[0] == f"audit of Exchange {report.exchange}", head
+    assert head[0] == f"audit of Exchange {to_checksum(report.exchange)}", head
     assert " ".join(" ".join(head).split()) == (
-        f"audit of Exchange {report.exchange} on chain {report.chain_id}, blocks "
+        f"audit of Exchange {to_checksum(report.exchange)} on chain {report.chain_id}, blocks "
         f"{report.from_block}..{report.to_block}: 5 fills in 3 settlement txs, 1 cancel, "
         "7 signed orders (calldata of 3 of 3 settlement txs decoded), 0 nodes"
     ), head
@@ -273,9 +273,10 @@ def test_fee_on_transfer_token_movements_are_caught(chain: Chain, tmp_path: Path
     (d,) = report.discrepancies
     assert (d.kind, d.tx_hash) == ("transfers_mismatch", receipt.tx_hash)
     burned, kept = 10 * E18, 990 * E18
-    assert f"expected but not seen: {1000 * E18} of {fot.address}" in d.detail
-    assert f"seen but not expected: {burned} of {fot.address}" in d.detail
-    assert f"{kept} of {fot.address} {c.address(BOB)}→{c.address(ALICE)}" in d.detail
+    assert f"expected but not seen: {1000 * E18} of {to_checksum(fot.address)}" in d.detail
+    fot_, bob, alice = (to_checksum(x) for x in (fot.address, c.address(BOB), c.address(ALICE)))
+    assert f"seen but not expected: {burned} of {fot_}" in d.detail
+    assert f"{kept} of {fot_} {bob}→{alice}" in d.detail
 
 
 def _mutate(facts: Facts, story: Story, case: str) -> None:

@@ -72,8 +72,8 @@ def test_a_settlement_not_mined_within_the_wait_is_said_to_be_still_settling(
             c.rpc.call("evm_mine")
         assert r.exit_code == 0, r.output
         out = one_line(r.output)
-        said = "still settling after 1 s (status partially_filled); its status: GET it at"
-        assert f"{said} {url} /v1/orders/0x" in out, out
+        said = "still settling after 1 s (status partially_filled); its status:"
+        assert f"{said} {url}/v1/orders/0x" in out, out  # (the URL whole: users89)
         assert "settled on chain:" not in out, out
 
 

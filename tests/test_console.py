@@ -23,6 +23,7 @@ from sdex.order import (
     random_salt,
     recover_signer,
     sign_order,
+    to_checksum,
 )
 from tests.fakenode import (
     DOMAIN,
@@ -44,6 +45,8 @@ from tests.fakenode import (
 
 OTHER_KEY = bytes.fromhex("5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a")
 OTHER = address_of(OTHER_KEY)
+SHOWN = to_checksum(OTHER)
+"""``OTHER`` as the tables say it, checksummed (users89)."""
 
 
 @pytest.fixture
@@ -90,8 +93,8 @@ def test_greets_lists_the_commands_and_quits(fake: FakeNode) -> None:
     greeting = r.output.splitlines()[:4]
     assert greeting == [
         f"SDEX console: node {fake.url}",
-        f"chain 31337, exchange {DOMAIN.verifying_contract}",
-        f"market WETH/USDC, wallet {MAKER}",
+        f"chain 31337, exchange {to_checksum(DOMAIN.verifying_contract)}",  # (users89)
+        f"market WETH/USDC, wallet {to_checksum(MAKER)}",
         "market orders slip at most 100 bps. Type help for the commands.",
     ], r.output
     assert all(len(line) <= 80 for line in greeting), greeting  # (piped: user38's 108, 132)
@@ -383,7 +386,7 @@ def test_get_dump_reads_every_page_and_shows_the_open_orders(fake: FakeNode) -> 
     assert walk == ["1", "cursor 2", "1", "cursor 2"]
     assert "the node's open orders (3)" in r.output and "the node's orders (4)" in r.output
     rows = table_rows(r.output)
-    them = f"{OTHER[:10]}…{OTHER[-4:]}"
+    them = f"{SHOWN[:10]}…{SHOWN[-4:]}"
     assert rows[:3] == [
         [bid.hash_hex, "WETH/USDC", "buy", "2000", "0.5", "0.2", "partially_filled", "you"],
         [ask.hash_hex, "WETH/USDC", "sell", "2100", "3", "3", "open", them],
@@ -480,7 +483,7 @@ def test_fills_reads_every_page_and_shows_human_amounts(fake: FakeNode) -> None:
     assert r.exit_code == 0, r.output
     assert "fills (3)" in r.output
     rows = table_rows(r.output)[-3:]
-    tx, them = "0xeeeeeeee…eeee", f"{OTHER[:10]}…{OTHER[-4:]}"
+    tx, them = "0xeeeeeeee…eeee", f"{SHOWN[:10]}…{SHOWN[-4:]}"
     assert rows == [
         ["7", buy.hash_hex, "WETH/USDC", "buy", "1", "2000", "0.003 WETH", "you", tx],
         ["7", sell.hash_hex, "WETH/USDC", "sell", "1", "2000", "0 USDC", them, tx],
@@ -514,7 +517,7 @@ def test_a_fill_of_an_order_the_node_never_held_is_shown_through_its_match(
     ]
     r = console(fake, "fills")
     assert r.exit_code == 0, r.output
-    tx, them = "0xeeeeeeee…eeee", f"{OTHER[:10]}…{OTHER[-4:]}"
+    tx, them = "0xeeeeeeee…eeee", f"{SHOWN[:10]}…{SHOWN[-4:]}"
     assert table_rows(r.output) == [
         ["7", ask.hash_hex, "WETH/USDC", "sell", "1", "2000", "0 USDC", them, tx],
         ["7", taker, "WETH/USDC", "buy", "1", "2000", "0 WETH", "you", tx],

@@ -141,14 +141,14 @@ async def test_bad_cases_are_answered_as_before(case: str, code: RejectionCode) 
         c.fails = True
     first = asyncio.ensure_future(sr.get(key(signed[0]), signed[0], c.charge))
     if case in ("unreachable", "behind"):
-        await wait_for(lambda: sr.reads == 1)
+        await wait_for(lambda: key(signed[0]) in sr._open)  # (its group gathering)
         c.status = case
     answers = [await first, *await gets(sr, c, [(key(s), s) for s in signed[1:]])]
     assert all(isinstance(a, Rejection) and a.code == code for a in answers), answers
     if case == "throttled":  # (each tried for a token of its own: none opened a read)
         assert (sr.reads, c.asked) == (0, [])
     if case in ("unreachable", "behind"):
-        assert c.asked == []
+        assert (c.asked, c.tokens) == ([], 0)  # (users89: no token for a read not made)
         assert answers[0].detail == {"chainStatus": case, "why": answers[0].detail["why"]}  # type: ignore[union-attr]
 
 
@@ -207,3 +207,23 @@ async def test_an_order_with_too_little_left_is_answered_unread_and_the_gather_e
     within = dict(zip(c.asked, c.within, strict=True))
     assert 0 < within[joins.hash] <= MIN_READ and within[first.hash] > 15, within
     assert (c.tokens, sr.joined) == (1, 1)
+
+
+async def test_a_group_whose_every_order_is_overdue_spends_no_token() -> None:
+    """review88, verified by users89: a group's token was taken when it opened, so a group
+    whose orders were all past their due time once its gather ended (the event loop starved
+    past them: a loaded machine) answered each unread, ``overdue``, and its sender's token
+    was spent on no read. The token is taken when the read is made, for a read made."""
+    c = Chain()
+    sr = c.shared(gather=5.0)  # (the gather ends MIN_READ before the due time: in 2 s)
+    signed = [order() for _ in range(2)]
+    due = time.monotonic() + MIN_READ + 2.0
+    waits = [asyncio.ensure_future(sr.get(key(s), s, c.charge, due)) for s in signed]
+    await wait_for(lambda: key(signed[0]) in sr._open and sr.joined == 1)
+    time.sleep(due - time.monotonic() + 0.1)  # the loop starved past every due time
+    async with asyncio.timeout(30):
+        answers = await asyncio.gather(*waits)
+    assert all(isinstance(a, Rejection) and a.code is RejectionCode.CHAIN_UNAVAILABLE
+               for a in answers), answers  # fmt: skip
+    assert (c.asked, c.overdue) == ([], [s.hash for s in signed])
+    assert (c.tokens, sr.reads) == (0, 0)  # (before: one token, one read counted, none made)

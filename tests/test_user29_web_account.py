@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser
 
+from sdex.order import to_checksum
 from tests.conftest import Chain
 from tests.test_web import chromium, in_module_loop, node_and_page
 
@@ -32,7 +33,7 @@ MEASURE = """() => {
 async def test_the_chosen_dev_account_fits_its_select_at_every_width(
     chain: Chain, tmp_path: Path, chromium: Browser
 ) -> None:
-    address = chain.address(3)
+    address = to_checksum(chain.address(3))  # (as every command says it: users89)
     async with node_and_page(chain, tmp_path, chromium, 3) as (_node, w):
         for width in (320, 375, 440, 600, 1440, 320):
             await w.page.set_viewport_size({"width": width, "height": 800})

@@ -88,7 +88,10 @@ def test_balance_says_held_approved_in_open_orders_and_free(chain: Chain, tmp_pa
             c.weth.approve(c.sender(ME), ex, 0)
             r = cli("balance", "--node", url, "--deployment", str(deployment), *mine)
             assert r.exit_code == 0, r.output
-            said = f"WETH: nothing approved: approve the Exchange {ex} to spend WETH to sell it"
+            said = (
+                f"WETH: nothing approved: approve the Exchange {to_checksum(ex)} to spend WETH "
+                "to sell it"
+            )
             assert said in one_line(r.output), r.output
         finally:
             c.weth.approve(c.sender(ME), ex, UINT256_MAX)

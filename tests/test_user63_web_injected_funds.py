@@ -14,6 +14,7 @@ from typing import Any
 from playwright.async_api import Browser
 
 from sdex.chain import Rpc
+from sdex.order import to_checksum
 from sdex.wallet import fmt_amount
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
@@ -83,7 +84,8 @@ async def test_an_injected_wallets_funds_are_read_through_its_own_eth_call(
             w = await Watched(await ctx.new_page(), api.base).open()
             await w.page.click("#connect")
             await w.page.wait_for_function(
-                "a => document.getElementById('account').textContent.includes(a)", arg=me
+                "a => document.getElementById('account').textContent.includes(a)",
+                arg=to_checksum(me),  # (as every command says it: users89)
             )
             weth, usdc = c.weth.balance_of(me), c.usdc.balance_of(me)
             await shows(w, "WETH", balance=weth, allowance=UINT256_MAX, held=0, free=weth)
@@ -156,7 +158,8 @@ async def _connected(b: Browser, api_base: str, c: Chain, answer: Any) -> Watche
 
 async def account_is(w: Watched, address: str) -> None:
     await w.page.wait_for_function(
-        "a => document.getElementById('account').textContent.includes(a)", arg=address
+        "a => document.getElementById('account').textContent.includes(a)",
+        arg=to_checksum(address),  # (as every command says it: users89)
     )
 
 

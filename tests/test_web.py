@@ -51,7 +51,7 @@ from sdex.deployment import TokenInfo
 from sdex.node.cliconfig import config_for
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
-from sdex.order import SignedOrder, sign_order
+from sdex.order import SignedOrder, sign_order, to_checksum
 from sdex.wallet import (
     Market,
     Side,
@@ -191,8 +191,8 @@ async def choose_dev_account(w: Watched, address: str) -> None:
     )
     w.dev_rpc = (str(rpc),)
     await w.page.select_option("#dev-account", address)
-    await w.page.wait_for_function(
-        "a => document.getElementById('account').textContent.includes(a)", arg=address
+    await w.page.wait_for_function(  # (said checksummed, as every command says it: users89)
+        "a => document.getElementById('account').textContent.includes(a)", arg=to_checksum(address)
     )
 
 
@@ -374,7 +374,7 @@ async def test_two_pages_trade_fill_and_cancel(
             assert cells[0] == str(block) and cells[2] == "WETH/USDC"
             assert cells[3] == "2000.5" and cells[4] == "1.5 WETH"  # the resting ask's price
             titles = [await c.get_attribute("title") for c in await row.locator("td").all()]
-            assert titles[1] == tx and titles[5] == seller and titles[6] == buyer
+            assert titles[1] == tx and titles[5:7] == [to_checksum(seller), to_checksum(buyer)]
         # live status in "my orders", and the ask left both books
         await wait_for(lambda: _is(my_status(p1, ask), "filled"))
         await wait_for(lambda: _is(my_status(p2, bid), "filled"))
@@ -853,7 +853,8 @@ async def test_injected_wallet_order_is_byte_identical_to_eth_account(
         assert await w.page.is_hidden("#dev-account")
         await w.page.click("#connect")
         await w.page.wait_for_function(
-            "a => document.getElementById('account').textContent.includes(a)", arg=address
+            "a => document.getElementById('account').textContent.includes(a)",
+            arg=to_checksum(address),
         )
         h = await place(w, "buy", "1999.123456789", "0.333333333333333333", tif="gtc")
         code, rec = await api.get(f"/v1/orders/{h}")

@@ -19,7 +19,7 @@ from sdex.chain.rpc import quantity
 from sdex.client import describe_request_error
 from sdex.deployment import Deployment
 from sdex.errors import ChainError, RpcError, RpcTimeout, SdexError
-from sdex.order import Domain, SignedOrder
+from sdex.order import Domain, SignedOrder, to_checksum
 
 TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
 BATCH = 100  # JSON-RPC calls per HTTP batch, orders per getOrderStates call
@@ -56,12 +56,14 @@ class ChainReader:
                 "still running? --rpc URL names another endpoint)"
             ) from e
         except ChainError as e:
-            raise AuditSetupError(f"no SDEX Exchange at {d.exchange} on {self.rpc.url}: {e}") from e
+            raise AuditSetupError(
+                f"no SDEX Exchange at {to_checksum(d.exchange)} on {self.rpc.url}: {e}"
+            ) from e
         expected = Domain(d.chain_id, d.exchange)
         if domain != expected:
             raise AuditSetupError(
                 f"the chain at {self.rpc.url} (chain {chain_id}) is not the deployment's "
-                f"(chain {d.chain_id}, Exchange {d.exchange})"
+                f"(chain {d.chain_id}, Exchange {to_checksum(d.exchange)})"
             )
         return expected
 

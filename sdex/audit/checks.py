@@ -36,6 +36,7 @@ from sdex.chain import FillEvent
 from sdex.errors import SignatureError
 from sdex.fillmath import mul_div_ceil, mul_div_floor
 from sdex.order import ZERO_ADDRESS, Order, recover_signer
+from sdex.order import to_checksum as _cs
 
 # -- fills against their signed orders -----------------------------------------------------
 
@@ -86,18 +87,18 @@ def _signature_problem(facts: Facts, h: bytes, sig: bytes, maker: str) -> str | 
     try:
         signer = recover_signer(h, sig)
     except SignatureError as e:
-        signer, why = None, str(e)
+        why = str(e)
     else:
         if signer == maker:
             return None
-        why = f"the signature recovers to {signer}, not the maker {maker}"
+        why = f"the signature recovers to {_cs(signer)}, not the maker {_cs(maker)}"
     if maker in facts.chain.contracts:
         state = facts.chain.states.get((h, sig))
         if state is None:
-            return f"no chain verdict on the contract maker {maker}'s signature"
+            return f"no chain verdict on the contract maker {_cs(maker)}'s signature"
         if state.signature_valid:
             return None
-        return f"the contract maker {maker} rejects the signature (EIP-1271)"
+        return f"the contract maker {_cs(maker)} rejects the signature (EIP-1271)"
     return why
 
 
@@ -130,9 +131,15 @@ def check_parties(facts: Facts, ix: FactsIndex) -> CheckResult:
 
     def problems(e: FillEvent, o: Order) -> Iterable[tuple[str, str]]:
         if e.maker != o.maker:
-            yield "maker_mismatch", f"the event's maker {e.maker} is not the order's {o.maker}"
+            yield (
+                "maker_mismatch",
+                f"the event's maker {_cs(e.maker)} is not the order's {_cs(o.maker)}",
+            )
         if o.taker != ZERO_ADDRESS and e.taker != o.taker:
-            yield "taker_not_allowed", f"filled by {e.taker}; the order allows only {o.taker}"
+            yield (
+                "taker_not_allowed",
+                f"filled by {_cs(e.taker)}; the order allows only {_cs(o.taker)}",
+            )
 
     n, found = per_fill(facts, ix, problems)
     return CheckResult("parties", "event maker/taker = order's", n, found)
@@ -171,7 +178,7 @@ def check_fees(facts: Facts, ix: FactsIndex) -> CheckResult:
         if e.fee_recipient != o.fee_recipient:
             yield (
                 "fee_recipient_wrong",
-                f"fee paid to {e.fee_recipient}, not the order's {o.fee_recipient}",
+                f"fee paid to {_cs(e.fee_recipient)}, not the order's {_cs(o.fee_recipient)}",
             )
 
     n, found = per_fill(facts, ix, problems)
@@ -317,7 +324,8 @@ def check_transfers(facts: Facts, ix: FactsIndex) -> CheckResult:
 
 def _transfers(c: Counter[Transfer]) -> str:
     return ", ".join(
-        f"{t.amount} of {t.token} {t.sender}→{t.recipient}" + (f" ×{n}" if n > 1 else "")
+        f"{t.amount} of {_cs(t.token)} {_cs(t.sender)}→{_cs(t.recipient)}"
+        + (f" ×{n}" if n > 1 else "")
         for t, n in sorted(c.items(), key=lambda kv: (kv[0].token, kv[0].sender, kv[0].amount))
     )
 

@@ -40,7 +40,7 @@ from sdex.client import (
 from sdex.deployment import Deployment
 from sdex.errors import OrderParseError, SdexError
 from sdex.model import OPEN_STATUSES
-from sdex.order import Domain, SignedOrder, parse_hex_bytes, parse_uint
+from sdex.order import Domain, SignedOrder, parse_hex_bytes, parse_uint, to_checksum
 
 NODE_CLOSED_STATUSES = frozenset({"removed", "cancelled", "dropped", "killed"})
 """Statuses of orders a node closed by its own decision, not because the chain made them
@@ -210,7 +210,8 @@ def _wait_synced(
         chain_id = health.get("chainId", domain.chain_id)
         if (chain_id, exchange) != (domain.chain_id, domain.verifying_contract):
             raise NodeProtocolError(
-                f"the node serves Exchange {exchange} on chain {chain_id}, not the deployment's"
+                f"the node serves Exchange {to_checksum(exchange)} on chain {chain_id}, "
+                "not the deployment's"
             )
         block = health.get("block")
         if not isinstance(block, int) or isinstance(block, bool):

@@ -11,6 +11,7 @@ from collections import defaultdict
 from sdex.audit.facts import ClaimedFill, Facts
 from sdex.audit.findings import CheckResult, Discrepancy, FactsIndex, hex0x
 from sdex.chain import FillEvent, OrderStatus
+from sdex.order import to_checksum
 
 
 def check_nodes_reachable(facts: Facts, ix: FactsIndex) -> CheckResult:
@@ -67,7 +68,7 @@ def check_node_closed(facts: Facts, ix: FactsIndex) -> CheckResult:
                         "fill_after_node_closed",
                         f"the node reported the order {entry.status}{why} with {accounted} "
                         f"filled or in flight; the chain then filled {e.maker_filled} more "
-                        f"(block {e.block_number}, taker {e.taker})",
+                        f"(block {e.block_number}, taker {to_checksum(e.taker)})",
                         e,
                         n.url,
                     )
@@ -117,7 +118,8 @@ def check_node_cancel_kept(facts: Facts, ix: FactsIndex) -> CheckResult:
                     _of_fill(
                         "node_settled_after_cancel",
                         f"the node took the order's soft cancel at block {c.cancel_block}, its "
-                        f"operator's next nonce {nonce}; its operator {n.operator} then "
+                        f"operator's next nonce {nonce}; its operator "
+                        f"{to_checksum(n.operator)} then "
                         f"settled {e.maker_filled} of it (block {e.block_number}, nonce {used})",
                         e,
                         n.url,

@@ -13,6 +13,7 @@ from rich.text import Text
 from sdex.audit.checks import run_checks
 from sdex.audit.facts import Facts
 from sdex.audit.findings import CheckResult, Discrepancy
+from sdex.order import to_checksum
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ class AuditReport:
         """The checks with their passed and failed counts, then every discrepancy."""
         n = self.counts
         header = (  # (short lines: it was one of ~190 columns piped, user38)
-            f"[bold]audit[/] of Exchange {self.exchange}",
+            f"[bold]audit[/] of Exchange {to_checksum(self.exchange)}",
             f"  on chain {self.chain_id}, blocks {self.from_block}..{self.to_block}:",
             f"  {_count(n['fills'], 'fill')} in {_count(n['settlementTxs'], 'settlement tx')}, "
             f"{_count(n['cancels'] + n['cancelsUpTo'], 'cancel')},",

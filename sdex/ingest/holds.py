@@ -111,7 +111,7 @@ class SharedReads:
         """An order's answer when too little is left to read it (``MIN_READ``)."""
         self.gather = gather
         self.reads = 0
-        """Shared reads made (a token each)."""
+        """Shared reads made (a token each, taken as the read is made)."""
         self.joined = 0
         """Orders read in one of those without a token of their own."""
         self._open: dict[Key, _Group] = {}
@@ -121,9 +121,9 @@ class SharedReads:
         self, key: Key, signed: SignedOrder, charge: Charge, due: float = math.inf
     ) -> OrderState | Rejection:
         """``signed``'s state, read with the other orders of ``key`` whose waits end within
-        ``gather`` of the first's (a token of its sender's budget for them all), answered by
-        ``due`` (``time.monotonic()``): at once, unread, with less than ``MIN_READ`` left
-        (``overdue``'s answer)."""
+        ``gather`` of the first's (a token of its sender's budget for them all, the first's
+        ``charge``, taken when the read is made), answered by ``due`` (``time.monotonic()``):
+        at once, unread, with less than ``MIN_READ`` left (``overdue``'s answer)."""
         if due - time.monotonic() < MIN_READ:
             return self.overdue(signed)
         fut: asyncio.Future[OrderState | Rejection] = asyncio.get_running_loop().create_future()
@@ -132,10 +132,7 @@ class SharedReads:
             group.join((signed, fut, due))
             self.joined += 1
         else:
-            if (refused := charge()) is not None:
-                return refused
-            self.reads += 1
-            self._open[key] = group = _Group((signed, fut, due))
+            self._open[key] = group = _Group((signed, fut, due), charge)
             run = asyncio.ensure_future(self._run(key, group))  # (its own: not a request's)
             self._running.add(run)
             run.add_done_callback(self._running.discard)
@@ -144,7 +141,10 @@ class SharedReads:
     async def _run(self, key: Key, group: _Group) -> None:
         """After ``gather``, or ``MIN_READ`` before its earliest due time if sooner, every
         order of ``group`` read at once, each given what is left till its own due time (none
-        left: ``overdue``); each answered."""
+        left: ``overdue``); each answered. The group's token is taken then, for a read made:
+        users89 (review88), taken when the group opened, it was spent on no read when the
+        chain went down meanwhile, or every order was past its due time by then (a loop
+        starved past them); refused, each order is answered so (``THROTTLED``)."""
         answers: list[OrderState | Rejection | BaseException] = []
         waiters = group.waiters
         try:
@@ -158,8 +158,12 @@ class SharedReads:
                 del self._open[key]
             if (now := self.status()) not in FOLLOWING:  # (went down meanwhile)
                 answers = [not_following(now)] * len(waiters)
+            elif all(d <= (at := time.monotonic()) for _, _, d in waiters):
+                answers = [self.overdue(s) for s, _, _ in waiters]
+            elif (refused := group.charge()) is not None:
+                answers = [refused.of_order(s.hash) for s, _, _ in waiters]
             else:
-                at = time.monotonic()
+                self.reads += 1
                 answers = await asyncio.gather(
                     *(self._read_by(s, d - at) for s, _, d in waiters), return_exceptions=True
                 )
@@ -178,9 +182,11 @@ class SharedReads:
 class _Group:
     """The orders of one shared read (``SharedReads``), and the earliest of their due times."""
 
-    def __init__(self, first: Waiter) -> None:
+    def __init__(self, first: Waiter, charge: Charge) -> None:
         self.waiters = [first]
         self.due = first[2]
+        self.charge = charge
+        """The token of the read (its first order's sender's), taken as it is made."""
         self.sooner = asyncio.Event()
         """Set when an order joins due sooner than the others (the read starts sooner)."""
 

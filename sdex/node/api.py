@@ -54,7 +54,7 @@ from sdex.node.pages import book_page, fills_page, orders_page
 from sdex.node.wsapi import WS_MAX_CLIENT_MESSAGE as WS_MAX_CLIENT_MESSAGE
 from sdex.node.wsapi import WS_STALL_SECONDS as WS_STALL_SECONDS
 from sdex.node.wsapi import depth_most, get_depth, get_ws
-from sdex.order import parse_address, parse_hex_bytes
+from sdex.order import parse_address, parse_hex_bytes, to_checksum
 from sdex.typeddata import EIP712_TYPES
 from sdex.web import add_web_routes
 
@@ -300,8 +300,8 @@ async def get_health(request: web.Request) -> web.Response:
             "chainLag": w.lag,
             "caughtUp": w.caught_up.is_set(),
             "chainId": node.domain.chain_id,
-            "exchange": node.domain.verifying_contract,
-            "operator": node.config.operator,
+            "exchange": to_checksum(node.domain.verifying_contract),  # (as wallets say it: users89)
+            "operator": to_checksum(node.config.operator),
             **node.stats(),
             **({"fronts": request.app[FRONTS_KEY].health()} if FRONTS_KEY in request.app else {}),
         },

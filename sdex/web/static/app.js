@@ -80,6 +80,9 @@ function banner(text) {
  * read as port 2800); a host too long for the column still folds where it must. */
 const foldUrl = (url) => String(url).split(/(?<=:\/\/)|(?=:\d+(?:\/.*)?$)/).flatMap((w, i) => (i ? [h("wbr"), w] : [w]));
 const short = (hex, head = 8) => (typeof hex === "string" && hex.length > 14 ? `${hex.slice(0, head)}…${hex.slice(-4)}` : String(hex));
+/** An address as users read it everywhere, EIP-55 checksummed as `sdex balance` and `sdex order`
+ * say it (users89: the page said them in lower case); as given without ethers. */
+const addr = (a) => { try { return ethers && typeof a === "string" ? ethers.getAddress(a) : String(a); } catch { return String(a); } };
 const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
 
 /** How long a read, and a posted order, may wait for the node's answer (user30: a node that
@@ -516,8 +519,8 @@ function renderFills() {
         h("td", {}, t.market.name),
         h("td", { class: "num" }, fmtPrice(t.price)),
         h("td", { class: "num" }, `${fmtAmount(t.base, t.market.baseDecimals)} ${t.market.base}`),
-        h("td", { class: "mono", title: t.seller }, short(t.seller, 6)),
-        h("td", { class: "mono", title: t.buyer }, short(t.buyer, 6)),
+        h("td", { class: "mono", title: addr(t.seller) }, short(addr(t.seller), 6)),
+        h("td", { class: "mono", title: addr(t.buyer) }, short(addr(t.buyer), 6)),
         feeCell(t),
       );
       t.fresh = false;
@@ -778,7 +781,7 @@ async function loadDevWallets() {
   const sel = $("dev-account");
   // (each by its index in the deployment file: the node leaves out the operators' accounts)
   sel.append(...dev.accounts.map((a, i) => {
-    const o = h("option", { value: a.address }, `#${a.index ?? i} ${a.address}`);
+    const o = h("option", { value: a.address }, `#${a.index ?? i} ${addr(a.address)}`);
     o.dataset.index = String(a.index ?? i);
     return o;
   }));
@@ -804,8 +807,8 @@ function labelDevAccounts() {
   ctx.font = cs.font;
   const room = sel.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 24;  // (24: the arrow)
   const opts = [...sel.options].slice(1);
-  const whole = opts.every((o) => ctx.measureText(`#${o.dataset.index} ${o.value}`).width <= room);
-  opts.forEach((o) => { o.textContent = `#${o.dataset.index} ${whole ? o.value : short(o.value, 6)}`; });
+  const whole = opts.every((o) => ctx.measureText(`#${o.dataset.index} ${addr(o.value)}`).width <= room);
+  opts.forEach((o) => { o.textContent = `#${o.dataset.index} ${whole ? addr(o.value) : short(addr(o.value), 6)}`; });
   sel.dataset.width = String(sel.clientWidth);
 }
 
@@ -852,7 +855,7 @@ function onWalletChain(chain) {
 
 function setAccount(acc) {
   S.account = acc;
-  $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${acc.address}` : "no account";
+  $("account").textContent = acc ? `${acc.kind === "dev" ? "dev account" : "wallet"} ${addr(acc.address)}` : "no account";
   showFormState();
   S.mine.clear();
   S.openCut = [];
@@ -984,7 +987,7 @@ function renderFunds() {
     },
     h("b", {}, f.sym), `: ${amt(f.balance)} in the wallet · approved for the Exchange: ${approved} · in your open orders here: ${least}${amt(f.held)} · `,
     h("span", { class: f.free ? "" : "low" }, `free for new orders: ${most}${amt(f.free)}`),
-    f.allowance === 0n ? h("span", { class: "low" }, ` (approve the Exchange ${S.config.exchange} to spend ${f.sym} to sell it)`) : "");
+    f.allowance === 0n ? h("span", { class: "low" }, ` (approve the Exchange ${addr(S.config.exchange)} to spend ${f.sym} to sell it)`) : "");
   }), ...(note ? [h("div", { class: "low", id: "funds-cut" }, note)] : []));
 }
 
@@ -1669,7 +1672,7 @@ function useConfig(config) {
   S.config = config;
   S.markets = marketsFrom(config);
   S.market = S.markets.find((m) => m.name === S.market?.name) ?? S.markets[0] ?? null;
-  $("node-info").textContent = `${location.host} · chain ${config.chainId} · exchange ${short(config.exchange)}` +
+  $("node-info").textContent = `${location.host} · chain ${config.chainId} · exchange ${short(addr(config.exchange))}` +
     (config.feeBps ? ` · fee ${config.feeBps / 100}%` : "");
   $("node-info").dataset.feeBps = String(config.feeBps ?? 0);
 }
