@@ -7,8 +7,9 @@ commits took 30-100 ms of wall time, and every write of their group waited for i
 Here a thread copies the WAL back into the database with ``wal_checkpoint(PASSIVE)`` (it
 waits for nobody and holds nobody up) once the writer has committed about
 ``TARGET_FRAMES`` pages since the last (the commits' count, scaled by the pages a commit
-wrote until then), and after an ``INTERVAL`` with no commit if anything was committed
-since the last.
+wrote until then: the frames a checkpoint found past the last one's, or all it found once the
+writer started the WAL over, its header's salt-1 changed), and after an ``INTERVAL`` with
+no commit if anything was committed since the last.
 
 A reader holding an old snapshot stops a passive checkpoint short of the WAL's end, and the
 writer cannot start the WAL over: past ``HARD_FRAMES`` frames the checkpoint is a blocking
@@ -75,6 +76,7 @@ class Checkpointer:
         self.hard_frames = HARD_FRAMES if hard_frames is None else hard_frames
         self.restart_frames = RESTART_FRAMES
         self.wal = path + "-wal"
+        """The WAL file (its header read for the salt only)."""
         self._frames = 0
         """The WAL's frames at the last checkpoint (0 after one that started it over)."""
         self._salt: bytes | None = None
