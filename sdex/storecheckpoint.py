@@ -7,8 +7,9 @@ commits took 30-100 ms of wall time, and every write of their group waited for i
 Here a thread copies the WAL back into the database with ``wal_checkpoint(PASSIVE)`` (it
 waits for nobody and holds nobody up) once the writer has committed about
 ``TARGET_FRAMES`` pages since the last (the commits' count, scaled by the pages a commit
-wrote until then), and after an ``INTERVAL`` with no commit if anything was committed
-since the last.
+wrote until then: the frames a checkpoint found past the last one's, or all it found once the
+writer started the WAL over, its header's salt-1 changed), and after an ``INTERVAL`` with
+no commit if anything was committed since the last.
 
 A reader holding an old snapshot stops a passive checkpoint short of the WAL's end, and the
 writer cannot start the WAL over: past ``HARD_FRAMES`` frames the checkpoint is a blocking
@@ -74,8 +75,12 @@ class Checkpointer:
         self.interval = INTERVAL if interval is None else interval
         self.hard_frames = HARD_FRAMES if hard_frames is None else hard_frames
         self.restart_frames = RESTART_FRAMES
+        self.wal = path + "-wal"
+        """The WAL file (its header read for the salt only)."""
         self._frames = 0
-        """The WAL's frames at the last checkpoint."""
+        """The WAL's frames at the last checkpoint (0 after one that started it over)."""
+        self._salt: bytes | None = None
+        """The WAL header's salt-1 at the last checkpoint (``wal_salt``): None if unknown."""
         wait = BLOCKING_WAIT if blocking_wait is None else blocking_wait
         self.backoff = BLOCKING_BACKOFF if blocking_backoff is None else blocking_backoff
         self._next_blocking = 0.0
@@ -149,15 +154,23 @@ class Checkpointer:
 
     def _round(self) -> None:
         """A checkpoint if anything was committed since the last; the commits between two
-        wakes from the frames it found."""
+        wakes from the frames it found new."""
         commits = self._commits
         if commits != self._done:
             self.state = "passive"  # (before ``_done``: idle with every commit done is a
             # checkpoint finished, not one about to start, as the tests' waits read it: wal89)
             since, self._done = commits - self._done, commits
-            before = self._frames
+            before, was = self._frames, self._salt
+            salt = wal_salt(self.wal)
             frames = self.checkpoint()
-            new = frames - before if frames >= before else frames  # (if it started over)
+            self._salt = salt if salt is not None and wal_salt(self.wal) == salt else None
+            # The writer starts the WAL over (salt-1 + 1) at its first commit after a
+            # checkpoint that copied every frame: the frames found are all new then, even
+            # past the last count (wal90: 700 after a restart against 569 counted 131 new,
+            # the wait grew ~5x and the WAL with it). Unknown (the WAL started over while
+            # this checkpoint ran, or the file unread): only a count below the last is.
+            over = was is not None and self._salt is not None and self._salt != was
+            new = frames - before if frames >= before and not over else frames
             if new > 0:
                 self.every = max(1, min(1000, self.target_frames * since // new))
 
@@ -197,6 +210,19 @@ class Checkpointer:
         finally:
             self.state = "idle"
         return frames
+
+
+def wal_salt(wal: str) -> bytes | None:
+    """The salt-1 of the WAL file ``wal``'s header (SQLite adds 1 to it each time it starts
+    the WAL over); b"" for a WAL not begun (no file, or emptied); None if unreadable."""
+    try:
+        with open(wal, "rb") as f:
+            head = f.read(20)
+    except FileNotFoundError:
+        return b""
+    except OSError:
+        return None
+    return head[16:20] if len(head) == 20 else b""
 
 
 def checkpointer_for(db: sqlite3.Connection) -> Checkpointer | None:

@@ -158,6 +158,37 @@ def test_the_writer_never_checkpoints_and_the_wal_stays_bounded(
         store.close()
 
 
+def test_the_default_pacing_keeps_the_wal_near_target_frames(tmp_path: Path) -> None:
+    # wal90: the pacing counted the frames a checkpoint found past the last one's as new,
+    # though the writer had started the WAL over since: 700 against 569 counted 131, the
+    # commits between wakes grew ~5x, the WAL to 6,000+ frames (RESTART_FRAMES stops it).
+    # Each wake's checkpoint is waited for before the next commit: the writer never runs
+    # ahead of it, so the WAL holds what the pacing lets in, about TARGET_FRAMES (pages a
+    # commit grow a little between two wakes: twice that is the bound).
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        cp = checkpointer(store)
+        page = store._call(lambda db: db.execute("PRAGMA page_size").fetchone()[0])
+        found = []
+        seq = 1
+        while len(found) < 12:  # one row a commit: ~150 commits between two wakes
+            commit_rows(store, seq, 1)
+            seq += 1
+            if cp._nudged == cp._commits:  # (this commit woke it)
+                until(lambda: cp._done == cp._commits and cp.state == "idle")
+                assert cp.last is not None
+                found.append(cp.last[1])
+            assert seq < 50_000, found
+        bound = 2 * sc.TARGET_FRAMES
+        assert max(found) <= bound, found
+        assert wal_size(path) <= 32 + bound * (24 + page), (wal_size(path), found)
+        assert cp.failures == 0 and cp.blocking == 0
+    finally:
+        store.close()
+    assert count(path) == seq - 1
+
+
 def test_a_writer_that_never_pauses_gets_its_wal_started_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
