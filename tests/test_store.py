@@ -152,6 +152,12 @@ async def test_rows_nobody_waits_for_join_a_later_group(
         good = _order(7)
         store.add_order_async(good, 7, "open", "peer:x", waited=False)
         await asyncio.wait_for(committed(jobs0 + 8), 10)
+
+        async def logged() -> None:  # the writer counts the job before it logs the refusal
+            while "an order could not be stored" not in caplog.text:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(logged(), 10)
     assert "an order could not be stored" in caplog.text
     assert store.order(good.hash_hex) is not None
     store.close()
