@@ -393,10 +393,12 @@ class BatchTx(WithdrawingLane):
                 self.withheld_cancels += not displaced  # (settle83: not at the cancel's send)
             if displaced:  # (the node's doing; settle77: counted against both orders)
                 why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
+            cancelled = bool(withheld) and not displaced  # (counted there, not failed)
             return [
-                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
+                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why,
+                             nonce_taken=nonce_taken, withheld=cancelled)
                 for m in batch
-            ]
+            ]  # fmt: skip
         again = self.gas.ran_out(len(batch), receipt.status, receipt.gas_used, gas, slim)
         # No await from here to the node's ``on_result``: the mirror expects the transaction
         # until ``note_receipt``, and once noted the watcher may apply its block, which must

@@ -425,7 +425,9 @@ class Settler(AdoptedFlights):
         for r in results:
             self.signed_out.pop(id(r.match), None)
         self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
-        self.failed += sum(r.outcome is Outcome.FAILED and not r.withdrawn for r in results)
+        self.failed += sum(
+            r.outcome is Outcome.FAILED and not (r.withdrawn or r.withheld) for r in results
+        )  # (a withheld one's in ``withheld_cancels``: once, settle89)
         self.withdrawn_matches += sum(r.withdrawn for r in results)
         # Called at once, with no await since ``_settle`` noted the receipt: from then on the
         # watcher may apply the block, and the node must have confirmed the matches first
