@@ -50,6 +50,7 @@ from sdex.settlement.signedout import SignedOut
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, Withdrawn, still, withdrawn_from
+from sdex.settlement.unsignedlog import UnsignedLog
 from sdex.settlement.withdrawal import WithdrawingLane
 from sdex.store import StoredFill, own_fill
 
@@ -74,6 +75,7 @@ class BatchTx(WithdrawingLane):
     _unsigned: dict[int, tuple[Match, float]]
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
     _refused_at: float
+    unsigned_log: UnsignedLog
     sent: int
     lost: int
     refused: int
@@ -277,9 +279,10 @@ class BatchTx(WithdrawingLane):
                     try:
                         signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
                     except (ChainReplaced, ChainUnproven, NotSigned) as e:  # (``_count``)
-                        log.warning("settlement of %d matches not signed: %s", len(batch), e)
+                        self.unsigned_log.refused(len(batch), e)  # (once a state: settle89)
                         self._refused_at = time.perf_counter()
                         return unsent(batch, str(e))
+                    self.unsigned_log.signed()
             again = None
             suspect = False
             early: Receipt | None = None

@@ -66,6 +66,7 @@ from sdex.settlement.take import (
     take,
     withdrawn_from,
 )
+from sdex.settlement.unsignedlog import UnsignedLog
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -206,6 +207,7 @@ class Settler(AdoptedFlights):
         operator's key used it), their matches signed again at the chain's count; "nonce too
         high", sent again as signed, the nonces below filled (``NonceLane._over_gap``)."""
         self._refused_at = -REFUSED_PAUSE
+        self.unsigned_log = UnsignedLog()  # (why nothing is signed now: /health, settle89)
         self.idle = asyncio.Event()
         self.idle.set()
         self.fills_stored = self.broadcaster.fills_stored
