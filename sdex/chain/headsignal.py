@@ -44,7 +44,12 @@ logged as not believed and counted (/health's ``readUntrusted``, ``refusing``). 
 node catches up (``syncing``: its start, a reset's replay) such a read is neither signed
 with nor judged (``_unjudged``), the settler's waiting for the catch-up (``synced``); the
 new chain's reads before a reset was seen ("below block N read before") are not counted
-once it is (``rewound``)."""
+once it is (``rewound``).
+
+settle89: after a reorg to a shorter branch (a devnet reverted) ``reached`` stayed the old
+branch's height till the chain grew past it: an answer up to that height was bounded by
+EIP-1559 over all the blocks between (9/8 a block: 50 blocks, ~360 times the fee). The old
+height now holds only till a block of the new branch is read for the mirror."""
 
 from __future__ import annotations
 
@@ -121,6 +126,9 @@ class HeadSignal:
         """The highest block read for the mirror (``placed``) and kept: after a reorg the
         chain is known to have come that far (``doubt``'s top, as ``known``); none after a
         reset."""
+        self._old_reach = False
+        """``reached`` is the branch's a reorg replaced (``rewound``): the next block read
+        for the mirror takes its place (settle89), not only one above it."""
         self.unbound = False
         """A reset rewound, and no block of the new chain was read for the mirror since: a
         read fee is not believed (``doubt``)."""
@@ -193,8 +201,9 @@ class HeadSignal:
             return why
         if kept:
             self._keep((number, base_fee))
-            if placed:
-                self.reached = max(self.reached or number, number)
+            if placed:  # (the new branch's first, after a reorg: the old height gone)
+                self.reached = number if self._old_reach else max(self.reached or number, number)
+                self._old_reach = False
         if latest:
             self.saw(base_fee)
         return None
@@ -398,6 +407,7 @@ class HeadSignal:
         first = self.first if fork is not None and self.first and self.first[0] <= fork else None
         self.read_fee = first if below is None else (below, self._kept[below])
         self.unbound = reset or (fork is not None and self.read_fee is None)
+        self._old_reach = self.reached is not None  # (till the new branch is read: settle89)
 
     async def wait(self, after: int, timeout: float) -> None:
         """Return once a head later than the ``after``-th was announced (at once if one
