@@ -47,9 +47,12 @@ new chain's reads before a reset was seen ("below block N read before") are not 
 once it is (``rewound``).
 
 settle89: after a reorg to a shorter branch (a devnet reverted) ``reached`` stayed the old
-branch's height till the chain grew past it: an answer up to that height was bounded by
-EIP-1559 over all the blocks between (9/8 a block: 50 blocks, ~360 times the fee). The old
-height now holds only till a block of the new branch is read for the mirror."""
+branch's height till the chain grew past it, and the bound fell to the highest fee kept at
+or below the fork point, most often the deploy block's (the watcher keeps a range's last
+block alone): an answer up to 4 past the old height was bounded by EIP-1559 over every block
+from there (9/8 a block), ~100 times the chain's fee believed and signed with. A reorg now
+bounds by the fork block's own fee (read for the mirror, on both branches: ``Mirror.undo_to``
+gives it), and the head known is the mirror's again (``reached`` dropped)."""
 
 from __future__ import annotations
 
@@ -126,9 +129,6 @@ class HeadSignal:
         """The highest block read for the mirror (``placed``) and kept: after a reorg the
         chain is known to have come that far (``doubt``'s top, as ``known``); none after a
         reset."""
-        self._old_reach = False
-        """``reached`` is the branch's a reorg replaced (``rewound``): the next block read
-        for the mirror takes its place (settle89), not only one above it."""
         self.unbound = False
         """A reset rewound, and no block of the new chain was read for the mirror since: a
         read fee is not believed (``doubt``)."""
@@ -201,9 +201,8 @@ class HeadSignal:
             return why
         if kept:
             self._keep((number, base_fee))
-            if placed:  # (the new branch's first, after a reorg: the old height gone)
-                self.reached = number if self._old_reach else max(self.reached or number, number)
-                self._old_reach = False
+            if placed:
+                self.reached = max(self.reached or number, number)
         if latest:
             self.saw(base_fee)
         return None
@@ -381,7 +380,9 @@ class HeadSignal:
             self.base_fee = None
             self.refused += 1
 
-    def rewound(self, fork: int | None = None, reset: bool = False) -> None:
+    def rewound(
+        self, fork: int | None = None, reset: bool = False, fork_fee: int | None = None
+    ) -> None:
         """The chain went back: a reorg to block ``fork`` (None: not said), or a ``reset``
         (another chain). The fees seen so far do not hold; the next reads are bounded by the
         highest fee kept at or below ``fork`` (on both branches), else the first; after a
@@ -406,8 +407,12 @@ class HeadSignal:
         below = max(self._kept, default=None)
         first = self.first if fork is not None and self.first and self.first[0] <= fork else None
         self.read_fee = first if below is None else (below, self._kept[below])
+        if (fork is not None and fork_fee is not None and not reset) and (
+            self.read_fee is None or self.read_fee[0] < fork
+        ):  # (the fork block's own fee: settle89)
+            self._keep((fork, fork_fee))
+        self.reached = None if fork is not None else self.reached  # (the old height: settle89)
         self.unbound = reset or (fork is not None and self.read_fee is None)
-        self._old_reach = self.reached is not None  # (till the new branch is read: settle89)
 
     async def wait(self, after: int, timeout: float) -> None:
         """Return once a head later than the ``after``-th was announced (at once if one
