@@ -8,7 +8,8 @@ read for the mirror (``HeadSignal.reached``, the old branch's height). On a shor
 answer saying a block up to 4 past that height was bounded by EIP-1559 over every block
 from the kept one (9/8 a block): a lie of many times the chain's fee believed and signed
 with. ``Mirror.undo_to`` now gives the fork block's fee (its header, read for the mirror);
-the real node's case is tests/test_settle89_shorter_branch_node.py."""
+the poll that found the reorg said the chain's head (``reached`` at most it). The real
+node's case is tests/test_settle89_shorter_branch_node.py."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def test_a_reorg_bounds_reads_by_the_fork_blocks_fee(number: int, fee: int, beli
     heads = HeadSignal(lambda: known[0])
     assert heads.read(DEPLOY, GWEI, placed=True) is None  # (the start's deploy block)
     assert heads.read(OLD, GWEI, placed=True) is None  # (a range's last block)
+    heads.read(FORK + 2, GWEI, latest=True)  # (the poll that finds the reorg: its head)
     heads.rewound(FORK, fork_fee=GWEI)  # (the mirror's header at the fork point)
     known[0] = FORK
     assert (heads.read(number, fee) is None) == believed, heads.untrusted_why

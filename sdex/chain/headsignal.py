@@ -36,7 +36,8 @@ fork point (a block on both branches), or the node's first (the deploy block's);
 (another chain) by none: a read is believed only once a block of the new chain is read by
 its number for the mirror (``placed``), as the start's deploy block was. The head this node
 knows is also the highest block read for the mirror (``reached``): while a reorg's new
-branch is read, the mirror's head is the fork point, the chain as far as before.
+branch is read, the mirror's head is the fork point, the chain as far as before (if its
+latest block says so: settle89, below).
 
 fee88: at each start the watcher's first read of the latest block came before the mirror had
 a head: bounded by the deploy block's fee ``FEE_STEPS`` blocks on, an honest chain's fee was
@@ -52,7 +53,8 @@ or below the fork point, most often the deploy block's (the watcher keeps a rang
 block alone): an answer up to 4 past the old height was bounded by EIP-1559 over every block
 from there (9/8 a block), ~100 times the chain's fee believed and signed with. A reorg now
 bounds by the fork block's own fee (read for the mirror, on both branches: ``Mirror.undo_to``
-gives it), and the head known is the mirror's again (``reached`` dropped)."""
+gives it), and ``reached`` by the head the chain's latest block last said (the poll's that
+found the reorg: a shorter branch's)."""
 
 from __future__ import annotations
 
@@ -127,8 +129,12 @@ class HeadSignal:
         every kept one (``rewound``); none after a reset."""
         self.reached: int | None = None
         """The highest block read for the mirror (``placed``) and kept: after a reorg the
-        chain is known to have come that far (``doubt``'s top, as ``known``); none after a
-        reset."""
+        chain is known to have come that far (``doubt``'s top, as ``known``) if its latest
+        block said so (settle89: a shorter branch's reads were bounded as of the old height);
+        none after a reset."""
+        self._said_head: int | None = None
+        """The number of the latest block as last read (``read``'s ``latest``: the watcher's
+        polls), believed or not: a reorg's ``reached`` is at most it (settle89)."""
         self.unbound = False
         """A reset rewound, and no block of the new chain was read for the mirror since: a
         read fee is not believed (``doubt``)."""
@@ -183,6 +189,8 @@ class HeadSignal:
         answer's word alone. Returns why it is not believed (``doubt``: nothing kept), None
         if it is."""
         unjudged = self._unjudged(number, placed)  # (a chain without fees catches up too)
+        if latest:  # (believed or not: what the chain said its head is, ``rewound``)
+            self._said_head = number
         if base_fee is None:
             return None
         if unjudged is not None:
@@ -411,7 +419,9 @@ class HeadSignal:
             self.read_fee is None or self.read_fee[0] < fork
         ):  # (the fork block's own fee: settle89)
             self._keep((fork, fork_fee))
-        self.reached = None if fork is not None else self.reached  # (the old height: settle89)
+        said = self._said_head  # (the poll's that found the reorg: a shorter branch's head)
+        if fork is not None and self.reached is not None and said is not None and said >= fork:
+            self.reached = min(self.reached, said)  # (settle89: the old height kept)
         self.unbound = reset or (fork is not None and self.read_fee is None)
 
     async def wait(self, after: int, timeout: float) -> None:
