@@ -36,7 +36,8 @@ fork point (a block on both branches), or the node's first (the deploy block's);
 (another chain) by none: a read is believed only once a block of the new chain is read by
 its number for the mirror (``placed``), as the start's deploy block was. The head this node
 knows is also the highest block read for the mirror (``reached``): while a reorg's new
-branch is read, the mirror's head is the fork point, the chain as far as before.
+branch is read, the mirror's head is the fork point, the chain as far as before (if its
+latest block says so: settle89, below).
 
 fee88: at each start the watcher's first read of the latest block came before the mirror had
 a head: bounded by the deploy block's fee ``FEE_STEPS`` blocks on, an honest chain's fee was
@@ -45,7 +46,16 @@ node catches up (``syncing``: its start, a reset's replay) such a read is neithe
 with nor judged (``_unjudged``), the settler's signed with only under EIP-1559's highest
 ``FEE_STEPS`` past the head known (``_catching_up``, never kept: review89); the
 new chain's reads before a reset was seen ("below block N read before") are not counted
-once it is (``rewound``)."""
+once it is (``rewound``).
+
+settle89: after a reorg to a shorter branch (a devnet reverted) ``reached`` stayed the old
+branch's height till the chain grew past it, and the bound fell to the highest fee kept at
+or below the fork point, most often the deploy block's (the watcher keeps a range's last
+block alone): an answer up to 4 past the old height was bounded by EIP-1559 over every block
+from there (9/8 a block), ~100 times the chain's fee believed and signed with. A reorg now
+bounds by the fork block's own fee (read for the mirror, on both branches: ``Mirror.undo_to``
+gives it), and ``reached`` by the head the chain's latest block last said (the poll's that
+found the reorg: a shorter branch's)."""
 
 from __future__ import annotations
 
@@ -120,8 +130,12 @@ class HeadSignal:
         every kept one (``rewound``); none after a reset."""
         self.reached: int | None = None
         """The highest block read for the mirror (``placed``) and kept: after a reorg the
-        chain is known to have come that far (``doubt``'s top, as ``known``); none after a
-        reset."""
+        chain is known to have come that far (``doubt``'s top, as ``known``) if its latest
+        block said so (settle89: a shorter branch's reads were bounded as of the old height);
+        none after a reset."""
+        self._said_head: int | None = None
+        """The number of the latest block as last read (``read``'s ``latest``: the watcher's
+        polls), believed or not: a reorg's ``reached`` is at most it (settle89)."""
         self.unbound = False
         """A reset rewound, and no block of the new chain was read for the mirror since: a
         read fee is not believed (``doubt``)."""
@@ -182,6 +196,8 @@ class HeadSignal:
         ``_catching_up``). Returns why it is not believed (``doubt``: nothing kept), None
         if it is."""
         unjudged = self._unjudged(number, placed)  # (a chain without fees catches up too)
+        if latest:  # (believed or not: what the chain said its head is, ``rewound``)
+            self._said_head = number
         if base_fee is None:
             return None
         if unjudged is not None:
@@ -399,7 +415,9 @@ class HeadSignal:
             self.base_fee = None
             self.refused += 1
 
-    def rewound(self, fork: int | None = None, reset: bool = False) -> None:
+    def rewound(
+        self, fork: int | None = None, reset: bool = False, fork_fee: int | None = None
+    ) -> None:
         """The chain went back: a reorg to block ``fork`` (None: not said), or a ``reset``
         (another chain). The fees seen so far do not hold; the next reads are bounded by the
         highest fee kept at or below ``fork`` (on both branches), else the first; after a
@@ -424,6 +442,13 @@ class HeadSignal:
         below = max(self._kept, default=None)
         first = self.first if fork is not None and self.first and self.first[0] <= fork else None
         self.read_fee = first if below is None else (below, self._kept[below])
+        if (fork is not None and fork_fee is not None and not reset) and (
+            self.read_fee is None or self.read_fee[0] < fork
+        ):  # (the fork block's own fee: settle89)
+            self._keep((fork, fork_fee))
+        said = self._said_head  # (the poll's that found the reorg: a shorter branch's head)
+        if fork is not None and self.reached is not None and said is not None and said >= fork:
+            self.reached = min(self.reached, said)  # (settle89: the old height kept)
         self.unbound = reset or (fork is not None and self.read_fee is None)
 
     async def wait(self, after: int, timeout: float) -> None:

@@ -16,6 +16,10 @@ from typing import Any
 import coincurve
 from eth_hash.auto import keccak
 
+from sdex.chain.fees import MAX_BASE_FEE as MAX_BASE_FEE  # (re-exported: read here before)
+from sdex.chain.fees import fees_for as fees_for
+from sdex.chain.fees import fees_of as fees_of
+from sdex.chain.fees import latest_fees
 from sdex.chain.receipt import Log as Log  # (re-exported: where they were read before)
 from sdex.chain.receipt import Receipt as Receipt
 from sdex.chain.receipt import logs_from_rpc as logs_from_rpc
@@ -84,8 +88,21 @@ def nonce_refusal(e: BaseException) -> str | None:
 class Sender:
     """Signs and sends transactions for one private key with its own nonce lane."""
 
-    def __init__(self, rpc: Rpc, private_key: bytes, chain_id: int | None = None) -> None:
+    def __init__(
+        self,
+        rpc: Rpc,
+        private_key: bytes,
+        chain_id: int | None = None,
+        *,
+        reads_fees: bool = True,
+    ) -> None:
         self.rpc = rpc
+        self.reads_fees = reads_fees
+        """Whether ``sign`` without ``fees`` reads them itself (``latest_fees``: bounded by
+        the ceiling alone), off the node only: ``sdex devnet``'s deployment, an on-chain
+        cancel from a user's own key (``sdex.walletcancel``), tests. The node's sender is
+        built without it: its lane signs only with its ``Fees``' (bounded by the mirror's
+        reads, ``HeadSignal``), a signature without them refused (settle89)."""
         self.key = private_key
         self._signer = coincurve.PrivateKey(private_key)
         """The key parsed once (not once a signature)."""
@@ -158,9 +175,11 @@ class Sender:
         (base fee, tip) from the caller saves reading the latest block; with ``gas`` too,
         and the nonce known (``next_nonce``), signing makes no chain call at all.
         """
+        if fees is None and not self.reads_fees:
+            raise ChainError("no fees given: this sender signs only with fees its caller bounded")
         if gas is None:
             gas = self.estimate(to, data, value)
-        fees = self._fees() if fees is None else fees
+        fees = latest_fees(self.rpc) if fees is None else fees
         with self._lock:
             if self._nonce is None:
                 self._nonce = self._quantity("eth_getTransactionCount", self.address, "pending")
@@ -409,34 +428,6 @@ class Sender:
         except ContractRevert as e:
             return e
         return None
-
-    def _fees(self) -> tuple[int, int]:
-        return fees_of(self.rpc.call("eth_getBlockByNumber", "latest", False))
-
-
-MAX_BASE_FEE = 100_000 * 10**9
-"""The highest base fee (wei a gas: 100,000 gwei) a transaction is signed with: above it
-the block is not believed, nothing is signed (the settlement waits and reads again).
-bounds84: any 256-bit fee an endpoint answered was signed with, its fee cap twice it: a
-lie made every settlement refused (its cap past the operator's funds) for as long as it
-lied, or had the operator agree to pay up to that. Mainnet's highest was under 2,000 gwei;
-a chain of higher fees: ``sdex node --max-base-fee`` (fee86; ``fees_of``'s ``ceiling``)."""
-
-
-def fees_of(block: object, ceiling: int = MAX_BASE_FEE) -> tuple[int, int]:
-    """(base fee, tip) to sign with, from a block as ``eth_getBlockByNumber`` gives it, its
-    base fee at most ``ceiling``; the fee cap signed is twice it plus the tip (``sign``)."""
-    raw = block.get("baseFeePerGas", "0x0") if isinstance(block, dict) else None
-    if not isinstance(raw, str) or not raw.startswith("0x") or len(raw) > 66:
-        raise ChainError(f"a block without a readable baseFeePerGas: {raw!r}")
-    if (base_fee := int(raw, 16)) > ceiling:  # (bounds84: the operator's fee cap followed it)
-        raise ChainError(f"the chain's baseFeePerGas {base_fee} is above {ceiling} wei")
-    return fees_for(base_fee)
-
-
-def fees_for(base_fee: int) -> tuple[int, int]:
-    """(base fee, tip) to sign with on a chain whose latest block has ``base_fee``."""
-    return base_fee, 1_000_000_000 if base_fee else 0
 
 
 RlpItem = int | bytes | list["RlpItem"]

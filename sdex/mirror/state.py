@@ -284,7 +284,9 @@ class Mirror(OwnNotes):
         eff = Effects()
         self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
         self.later.clear()  # (nor a read)
-        self.announced.rewound(number)  # (nor a base fee past the fork point: fee87)
+        at = next((b.header for b in reversed(self.blocks) if b.header.number <= number), None)
+        fee = at.base_fee if at is not None and at.number == number else None  # (settle89)
+        self.announced.rewound(number, fork_fee=fee)  # (nor a base fee past the fork: fee87)
         self.checkpoints.drop_above(number)
         while self.blocks and self.blocks[-1].header.number > number:
             b = self.blocks.pop()

@@ -174,7 +174,8 @@ class Node(NodeStartChain):
             shared=STRANGERS,
             fair=cfg.gossip.reads_own_peers + 1,  # (its senders: those peers, the strangers)
         )
-        self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id)
+        # (its lane's fees only, bounded by the mirror's reads: never the latest's alone)
+        self.sender = Sender(self.settle_chain.rpc, cfg.key, cfg.chain_id, reads_fees=False)
         self.settler = Settler(
             self.settle_chain,
             self.sender,

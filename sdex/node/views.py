@@ -128,6 +128,9 @@ class NodeViews(NodeState):
             # sends refused for their nonce and tried again: "too low", the matches signed
             # again at the count (settle28); "too high", the same bytes sent again (settle77)
             "settlementsNonceRefused": self.settler.nonce_refusals,
+            # signatures refused (a fee not read or not believed, the chain replaced or in
+            # doubt), and why now, logged once a state (settle89)
+            "settlementsNotSigned": self.settler.unsigned_log.to_json(),
             "nonceGapFills": self.settler.gap_fills,
             "settlementsInFlightMax": self.settler.most_in_flight,
             "settlementStagesMs": self.settler.stages.mean_ms(),

@@ -50,6 +50,7 @@ from sdex.settlement.signedout import SignedOut
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, Withdrawn, still, withdrawn_from
+from sdex.settlement.unsignedlog import UnsignedLog
 from sdex.settlement.withdrawal import WithdrawingLane
 from sdex.store import StoredFill, own_fill
 
@@ -74,6 +75,7 @@ class BatchTx(WithdrawingLane):
     _unsigned: dict[int, tuple[Match, float]]
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
     _refused_at: float
+    unsigned_log: UnsignedLog
     sent: int
     lost: int
     refused: int
@@ -277,9 +279,10 @@ class BatchTx(WithdrawingLane):
                     try:
                         signed, heads, sending = await self._sign_and_queue(batch, data, gas, times)
                     except (ChainReplaced, ChainUnproven, NotSigned) as e:  # (``_count``)
-                        log.warning("settlement of %d matches not signed: %s", len(batch), e)
+                        self.unsigned_log.refused(len(batch), e)  # (once a state: settle89)
                         self._refused_at = time.perf_counter()
                         return unsent(batch, str(e))
+                    self.unsigned_log.signed()
             again = None
             suspect = False
             early: Receipt | None = None
@@ -393,10 +396,12 @@ class BatchTx(WithdrawingLane):
                 self.withheld_cancels += not displaced  # (settle83: not at the cancel's send)
             if displaced:  # (the node's doing; settle77: counted against both orders)
                 why, nonce_taken = f"transaction lost: displaced ({NOT_ITS_CHAIN})", True
+            cancelled = bool(withheld) and not displaced  # (counted there, not failed)
             return [
-                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why, nonce_taken=nonce_taken)
+                SettledMatch(m, Outcome.FAILED, None, signed.tx_hash, why,
+                             nonce_taken=nonce_taken, withheld=cancelled)
                 for m in batch
-            ]
+            ]  # fmt: skip
         again = self.gas.ran_out(len(batch), receipt.status, receipt.gas_used, gas, slim)
         # No await from here to the node's ``on_result``: the mirror expects the transaction
         # until ``note_receipt``, and once noted the watcher may apply its block, which must

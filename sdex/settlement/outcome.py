@@ -38,6 +38,10 @@ class SettledMatch:
     count), or displaced by the lane's own transfer of nothing (signed for a chain since
     replaced, pooled on the new one: ``sdex.settlement.stale``; settle77): the node's
     trouble, which says nothing against either order (no failure counted; attack28)."""
+    withheld: bool = False
+    """Never sent (again): a transfer of nothing of the node's took its nonce instead
+    (``BatchTx._landing``), counted in /health's ``settlementsWithheldCancelled``, not in
+    ``matchesFailed`` (settle89: counted in both)."""
     refused: bytes | None = None
     """The order a pre-flight's revert names as refused by its signature
     (``InvalidSignature``; ``refused_order``)."""

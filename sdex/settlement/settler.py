@@ -66,6 +66,7 @@ from sdex.settlement.take import (
     take,
     withdrawn_from,
 )
+from sdex.settlement.unsignedlog import UnsignedLog
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
@@ -206,6 +207,7 @@ class Settler(AdoptedFlights):
         operator's key used it), their matches signed again at the chain's count; "nonce too
         high", sent again as signed, the nonces below filled (``NonceLane._over_gap``)."""
         self._refused_at = -REFUSED_PAUSE
+        self.unsigned_log = UnsignedLog()  # (why nothing is signed now: /health, settle89)
         self.idle = asyncio.Event()
         self.idle.set()
         self.fills_stored = self.broadcaster.fills_stored
@@ -425,7 +427,9 @@ class Settler(AdoptedFlights):
         for r in results:
             self.signed_out.pop(id(r.match), None)
         self.settled += sum(r.outcome is Outcome.SETTLED for r in results)
-        self.failed += sum(r.outcome is Outcome.FAILED and not r.withdrawn for r in results)
+        self.failed += sum(
+            r.outcome is Outcome.FAILED and not (r.withdrawn or r.withheld) for r in results
+        )  # (a withheld one's in ``withheld_cancels``: once, settle89)
         self.withdrawn_matches += sum(r.withdrawn for r in results)
         # Called at once, with no await since ``_settle`` noted the receipt: from then on the
         # watcher may apply the block, and the node must have confirmed the matches first

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import ChainView, holds_view
-from sdex.chain.tx import Sender, SignedTx, fees_of
+from sdex.chain.tx import Sender, SignedTx
 from sdex.errors import RpcError
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import in_pool, quantity
@@ -28,15 +28,16 @@ async def displace(
     sender: Sender,
     stale: Sequence[SignedTx],
     view: ChainView,
-    believed: Callable[[object], tuple[int, int]] = fees_of,
+    believed: Callable[[object], tuple[int, int]],
 ) -> list[str]:
     """Each of ``stale`` that the chain behind ``reads`` holds pooled at a nonce its count has
     not reached, while it holds ``view``'s block (all asked in one batch): a transfer of
     nothing at its nonce, its fees 1/8 over its own and never under the latest block's, sent
     through ``sends``, the latest block's fees as ``believed`` reads them (the lane's
     ``Fees.of``: bounded as the lane's own reads, at most ``--max-base-fee``; fee87: the
-    ceiling alone bounded them). The hashes displaced; a refused send logged (an answer's
-    error raised, nothing sent; ``ChainError``: its fee not believed, nothing sent)."""
+    ceiling alone bounded them; settle89: no default, which was ``fees_of``, the ceiling's).
+    The hashes displaced; a refused send logged (an answer's error raised, nothing sent;
+    ``ChainError``: its fee not believed, nothing sent)."""
     if not stale:
         return []
     answers = await reads.batch(

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sdex.chain import Receipt
+from sdex.chain.apart import apart
+from sdex.chain.arpc import AsyncRpc
 from sdex.chain.calldata import CalldataError, decode_matches
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx
@@ -51,6 +53,9 @@ log = logging.getLogger("sdex.settlement")
 TAKEN_WAIT = 2.0
 """Seconds a pooled row's replacement is awaited on a chain that mines on the send
 (``_mined_at_once``): anvil mines it within milliseconds."""
+APART_WAIT = 10.0
+"""Seconds the second read of a replacement's receipt may take (``_mined_at_once``: on a
+connection of its own; none in time proves nothing)."""
 SOFT_CANCELLED = "an order of it soft-cancelled"
 
 
@@ -201,23 +206,27 @@ async def _mined_at_once(lane: NonceLane, transfer: SignedTx) -> bool:
     row's nonce proven taken without it. settle84: such a row waited ``RESTART_RECEIPT_WAIT``
     and ``LOST_RECHECK`` more before it was given up, 10.5 s of the start each. settle86: one
     answer was believed, as no loss is (review79): behind a balancer, a backend on another
-    chain gave the row up while the chain followed pooled it, its orders matched again. A
-    read that fails, or a doubt said meanwhile: False (awaited as before)."""
+    chain gave the row up while the chain followed pooled it, its orders matched again. The
+    second read on a connection of its own (``apart``; settle89: both went through the
+    pooled client, whose kept-alive connections a sticky balancer pins to one backend: that
+    backend answered both, the row given up on its word alone). A read that fails, or a
+    doubt said meanwhile: False (awaited as before)."""
     try:
-        if await _transfer_receipt(lane, transfer) is None:
+        if await _transfer_receipt(lane.receipts, transfer) is None:
             if not await lane._automines():
                 return False
             await lane.chain.run(lane.sender.wait, transfer.tx_hash, TAKEN_WAIT)
         await asyncio.sleep(LOST_RECHECK)
-        again = await _transfer_receipt(lane, transfer)
+        read = lambda rpc: _transfer_receipt(rpc, transfer)  # noqa: E731
+        again = await apart(lane.receipts, read, APART_WAIT)
     except Exception:
         return False
     return again is not None and not lane.async_sends.doubted()
 
 
-async def _transfer_receipt(lane: NonceLane, transfer: SignedTx) -> Receipt | None:
-    """``transfer``'s receipt as the chain answers now (None: not mined)."""
-    return receipt_of(await lane.receipts.call("eth_getTransactionReceipt", transfer.tx_hash))
+async def _transfer_receipt(rpc: AsyncRpc, transfer: SignedTx) -> Receipt | None:
+    """``transfer``'s receipt as the chain behind ``rpc`` answers now (None: not mined)."""
+    return receipt_of(await rpc.call("eth_getTransactionReceipt", transfer.tx_hash))
 
 
 class NonceTaken(ChainError):
