@@ -27,11 +27,11 @@ async def pooled_at_stop(
     matches it, and the node stops with the settlement in the chain's pool, unmined (mining
     stays paused: the caller resumes it)."""
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         await synced(node, c)
         c.rpc.call("evm_setAutomine", False)
         try:
-            code, body = await api.post_order(taker, tif)
+            code, body = await api.post_taken(taker, tif)
             assert code == 201 and body["matches"], body
 
             async def pooled() -> bool:

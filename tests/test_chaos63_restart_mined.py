@@ -49,12 +49,12 @@ async def _mined_while_down(c: Chain, tmp_path: Path, blocks: int) -> None:
     ioc = c.sign(bid(c, BOB, E18, 1000 * E6))  # 1 WETH at 1000: half of it trades
     try:
         async with running_node(cfg) as (node, api):
-            assert (await api.post_order(resting))[0] == 201
-            assert (await api.post_order(low))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
+            assert (await api.post_taken(low))[0] == 201
             c.rpc.call("evm_mine")  # a block saved with both makers' funds in the mirror: the
             await synced(node, c)  # restart judges its orders from it, no chain read
             c.rpc.call("evm_setAutomine", False)
-            code, body = await api.post_order(ioc, "ioc")
+            code, body = await api.post_taken(ioc, "ioc")
             assert code == 201 and body["matches"], body
 
             async def pooled() -> bool:
