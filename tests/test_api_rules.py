@@ -123,7 +123,7 @@ async def test_a_stored_never_trading_order_is_closed_at_start(
     own = c.sign(c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6, taker=c.address(ALICE).lower()))
     fine = c.sign(c.order(BOB, c.weth, E18, c.usdc, 3100 * E6))
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(fine))[0] == 201
+        assert (await api.post_taken(fine))[0] == 201
         node.store.add_order(own, node.store.next_seq(), "open", "wallet")  # as before user12
     async with running_node(cfg) as (node, api):
         code, rec = await api.get(f"/v1/orders/{own.hash_hex}")

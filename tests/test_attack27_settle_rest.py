@@ -32,7 +32,7 @@ async def post_settled_short(c: Chain, api: Api, buy: SignedOrder, sell: SignedO
     the buy 75%."""
     c.rpc.call("evm_setAutomine", False)
     try:
-        code, body = await api.post_order(buy)
+        code, body = await api.post_taken(buy)
         assert code == 201, body
         await wait_for(lambda: _mempool(c) > 0)  # (the node's settlement, waiting for a block)
         carol = c.sender(CAROL)
@@ -70,7 +70,7 @@ async def test_the_rest_of_a_short_settled_wallet_order_is_gossiped(
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         sell = c.sign(c.order(ALICE, c.weth, WETH, c.usdc, 2000 * 10**6))
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         buy = c.sign(c.order(BOB, c.usdc, 2000 * 10**6, c.weth, WETH))
         await post_settled_short(c, api, buy, sell)
         await rests_short(api, buy)
@@ -92,7 +92,7 @@ async def test_the_rest_of_a_short_settled_order_against_a_peers_reaches_the_pee
     ):
         await wait_for(lambda: a.gossip is not None and len(a.gossip.peers) > 0, timeout=20)
         sell = c.sign(c.order(ALICE, c.weth, WETH, c.usdc, 2000 * 10**6))
-        assert (await api_a.post_order(sell))[0] == 201
+        assert (await api_a.post_taken(sell))[0] == 201
 
         async def held_by_b() -> bool:
             return (await api_b.get(f"/v1/orders/{sell.hash_hex}"))[0] == 200

@@ -40,12 +40,12 @@ async def test_an_order_a_failed_settlement_closes_as_filled_has_the_chains_fill
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (_node, api):
         sell = c.sign(c.order(ALICE, c.weth, WETH, c.usdc, USDC))
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         snap = str(c.rpc.call("evm_snapshot"))  # before anything fills the sell
         buy = c.sign(c.order(BOB, c.usdc, USDC, c.weth, WETH))
         c.rpc.call("evm_setAutomine", False)
         try:
-            code, body = await api.post_order(buy)
+            code, body = await api.post_taken(buy)
             assert code == 201, body
             await wait_for(lambda: _mempool(c) > 0)  # (the node's settlement, waiting)
             carol = c.sender(CAROL)

@@ -86,11 +86,11 @@ async def hostile_ask_then_buy(
     honest_ask = c.sign(ask(c, CAROL, E18 // 10, 255 * E6))
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
         await wait_for(node.mirror_ready)
-        assert (await api.post_order(hostile))[0] == 201
-        assert (await api.post_order(honest_ask))[0] == 201
+        assert (await api.post_taken(hostile))[0] == 201
+        assert (await api.post_taken(honest_ask))[0] == 201
         before = mark(c)
         buy = c.sign(bid(c, BOB, E18 // 10, 260 * E6))
-        assert (await api.post_order(buy))[0] == 201
+        assert (await api.post_taken(buy))[0] == 201
 
         async def decided() -> bool:
             return await api.status(buy) == "removed" or await api.status(honest_ask) == "filled"
@@ -130,7 +130,7 @@ async def test_a_gas_burning_contract_ask_does_not_sink_a_batch(
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
         await wait_for(node.mirror_ready)
         for so in (burner, *honest):
-            assert (await api.post_order(so))[0] == 201
+            assert (await api.post_taken(so))[0] == 201
         await sweep_past_the_burner(c, api, burner, honest)
 
 
@@ -141,7 +141,7 @@ async def sweep_past_the_burner(
     trade, the burner is removed, nothing reverted is mined."""
     start = block(c)
     buy = c.sign(bid(c, BOB, 3 * E18 // 10, 3 * 260 * E6))
-    assert (await api.post_order(buy))[0] == 201
+    assert (await api.post_taken(buy))[0] == 201
 
     async def decided() -> bool:
         states = [await api.status(so) for so in (buy, burner, *honest)]

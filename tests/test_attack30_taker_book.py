@@ -55,7 +55,7 @@ async def test_a_restricted_ask_below_the_best_is_not_the_public_top_of_book(
         for_bob = _ask(c, DAVE, 2500, taker=c.address(BOB).lower())
         bid = _bid(c, ALICE, 2450)  # crosses both restricted asks' prices: rests
         for o in (public, fake, for_bob, bid):
-            code, answer = await api.post_order(o)
+            code, answer = await api.post_taken(o)
             assert code == 201 and answer["status"] == "open" and not answer["matches"], answer
 
         assert len(node.book) == 4  # (all rest: the book package is unchanged)
@@ -75,7 +75,7 @@ async def test_a_restricted_ask_below_the_best_is_not_the_public_top_of_book(
         assert await api.status(fake) == "open"
 
         # and still matchable with its taker's order
-        code, answer = await api.post_order(_bid(c, BOB, 2500))
+        code, answer = await api.post_taken(_bid(c, BOB, 2500))
         assert code == 201 and len(answer["matches"]) == 1, answer
         assert answer["matches"][0]["restingOrderHash"] == for_bob.hash_hex
 
@@ -95,7 +95,7 @@ async def test_a_restricted_order_in_a_public_level_is_left_out_of_its_amount(
         made = []
         for maker, taker in ((ALICE, DEAD), (CAROL, None), (DAVE, DEAD), (ALICE, None)):
             o = _ask(c, maker, 3000, **({"taker": taker} if taker else {}))
-            code, answer = await api.post_order(o)
+            code, answer = await api.post_taken(o)
             assert code == 201, answer
             made.append(o)
         public = [made[1].hash_hex, made[3].hash_hex]
@@ -116,7 +116,7 @@ async def test_the_websockets_book_events_leave_them_out(chain: Chain, tmp_path:
         pair = node.book.pairs[0]
         base, quote = pair.base, pair.quote
         # one before the subscription (in the snapshot), the rest after (in deltas)
-        assert (await api.post_order(_ask(c, CAROL, 2400, taker=DEAD)))[0] == 201
+        assert (await api.post_taken(_ask(c, CAROL, 2400, taker=DEAD)))[0] == 201
         async with await connect(api) as ws:
             with BookClient(ws, base, quote) as client:
                 await client.subscribe()
@@ -125,14 +125,14 @@ async def test_the_websockets_book_events_leave_them_out(chain: Chain, tmp_path:
                 for_bob = _ask(c, DAVE, 3050, taker=c.address(BOB).lower())
                 dead = _ask(c, CAROL, 3100, taker=DEAD)  # (at the public level, after it)
                 for o in (_ask(c, ALICE, 3100), for_bob, dead, _ask(c, CAROL, 2500, taker=DEAD)):
-                    assert (await api.post_order(o))[0] == 201
+                    assert (await api.post_taken(o))[0] == 201
                 want = {"bids": {}, "asks": {"31/10000000000": E18}}
                 await wait_for(lambda: client.depth == want, timeout=10)
                 assert await rest_depth(api, base, quote) == want
                 assert await orderbook_depth(api, base, quote) == want
                 seen = len(client.deltas)
 
-                code, answer = await api.post_order(_bid(c, BOB, 3050))
+                code, answer = await api.post_taken(_bid(c, BOB, 3050))
                 assert code == 201 and len(answer["matches"]) == 1, answer
 
                 async def filled() -> bool:
@@ -151,7 +151,7 @@ async def test_a_restarted_node_still_leaves_them_out(chain: Chain, tmp_path: Pa
     public, fake = _ask(c, ALICE, 3100), _ask(c, CAROL, 2400, taker=DEAD)
     async with running_node(cfg) as (_node, api):
         for o in (public, fake):
-            assert (await api.post_order(o))[0] == 201
+            assert (await api.post_taken(o))[0] == 201
     async with running_node(cfg) as (node, api):
         assert len(node.book) == 2
         assert (await _book(api, c))["asks"] == [public.hash_hex]

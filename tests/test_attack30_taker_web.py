@@ -23,14 +23,14 @@ async def test_the_pages_book_shows_no_restricted_order(
     c = chain
     cfg = dev_config(c, tmp_path / "n.db", 19)
     async with running_node(cfg) as (_node, api), browser(chromium) as b:
-        assert (await api.post_order(_ask(c, CAROL, 2400, taker=DEAD)))[0] == 201
-        assert (await api.post_order(_ask(c, ALICE, 3100)))[0] == 201
+        assert (await api.post_taken(_ask(c, CAROL, 2400, taker=DEAD)))[0] == 201
+        assert (await api.post_taken(_ask(c, ALICE, 3100)))[0] == 201
         ctx = await b.new_context(viewport={"width": 1440, "height": 860})
         w = await Watched(await ctx.new_page(), api.base).open()  # (the snapshot)
         await wait_for(lambda: _is(book_rows(w), [("sell", "3100", "1")]))
         # after it, by updates: another below the best, and a bid under the fake ask
-        assert (await api.post_order(_ask(c, DAVE, 2300, taker=DEAD)))[0] == 201
-        assert (await api.post_order(_bid(c, ALICE, 2450)))[0] == 201
+        assert (await api.post_taken(_ask(c, DAVE, 2300, taker=DEAD)))[0] == 201
+        assert (await api.post_taken(_bid(c, ALICE, 2450)))[0] == 201
         want = [("sell", "3100", "1"), ("buy", "2450", "1")]
         await wait_for(lambda: _is(book_rows(w), want))
         assert w.errors == []

@@ -66,8 +66,8 @@ async def test_an_order_expiring_before_its_settlement_lands_is_not_matched(
         # an honest trade first, matched just after a block: settled in the next one
         await next_block(c)
         first = c.sign(ask(c, ALICE, E18, 2000 * E6))
-        assert (await api.post_order(first))[0] == 201
-        assert (await api.post_order(c.sign(bid(c, BOB, E18, 2000 * E6))))[0] == 201
+        assert (await api.post_taken(first))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18, 2000 * E6))))[0] == 201
 
         async def filled() -> bool:
             return await api.status(first) == "filled"
@@ -78,12 +78,12 @@ async def test_an_order_expiring_before_its_settlement_lands_is_not_matched(
         start = await next_block(c)
         expiry = start + 3 * INTERVAL - 1
         doomed = c.sign(ask(c, ALICE, E18, 2000 * E6, expiry=expiry))
-        code, body = await api.post_order(doomed)
+        code, body = await api.post_taken(doomed)
         assert code == 201, body
         # ...and a crossing bid just after the block before its expiry
         await wait_for(lambda: head(c)[1] >= start + 2 * INTERVAL, timeout=4 * INTERVAL)
         sent = c.rpc.call("eth_getTransactionCount", operator, "latest")
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 2100 * E6)), "ioc")
+        code, body = await api.post_taken(c.sign(bid(c, BOB, E18, 2100 * E6)), "ioc")
         assert code == 201, body
         await wait_for(lambda: head(c)[1] > expiry, timeout=4 * INTERVAL)
         await wait_for(lambda: node.settler.idle.is_set(), timeout=4 * INTERVAL)

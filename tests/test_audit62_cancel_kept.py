@@ -68,11 +68,11 @@ async def test_a_match_the_node_settles_after_the_cancel_is_flagged_the_wallets_
     async with running_node(cfg) as (node, api):
         # the node settles a match first: its operator's next nonce is known at the cancel
         first = c.sign(ask(c, CAROL, E18, 1000 * E6))
-        assert (await api.post_order(first))[0] == 201
-        assert (await api.post_order(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
+        assert (await api.post_taken(first))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
         await wait_for(lambda: c.exchange.order_info(first.order).filled == E18, timeout=60)
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_order(half))[0] == 201
+        assert (await api.post_taken(half))[0] == 201
         head = int(c.rpc.call("eth_blockNumber"), 16)
         await wait_for(lambda: node.watcher.block >= head, timeout=30)  # (saved: its checkpoint)
         code, answer = await api.post(
@@ -107,8 +107,8 @@ async def test_a_match_in_flight_at_the_cancel_is_not_flagged(
     c = held_chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_order(half))[0] == 201
-        assert (await api.post_order(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
+        assert (await api.post_taken(half))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
         await wait_for(lambda: pending_txs(c) > 0, timeout=60)  # the node's settlement: sent
         await cancel_at(api, c, half, ALICE)
         meta = await meta_at(api, half.hash_hex)

@@ -45,9 +45,9 @@ async def _blocked_bob_against(c: Chain, tmp_path: Path, ask_of: str) -> None:
     async with node_on(
         c, tmp_path, tokens=listing({"WETH": None, "BLT": TokenInfo(blt.address, 6)})
     ) as (node, api):
-        assert (await api.post_order(ask))[0] == 201
+        assert (await api.post_taken(ask))[0] == 201
         block(c, blt, BOB)
-        assert (await api.post_order(buy))[0] == 201
+        assert (await api.post_taken(buy))[0] == 201
         await pair_decided(node, api, ask, buy)
         assert await api.status(buy) == "removed"  # before: open for ever, the pair barred
         assert await api.status(ask) == "open"

@@ -79,8 +79,8 @@ async def test_an_own_settlement_of_an_unindexed_token_is_read_again(
     bob = (c.address(BOB).lower(), uit.address.lower())
     async with running_node(replace(cfg, tokens=tokens)) as (node, api):
         await wait_for(node.mirror_ready)
-        assert (await api.post_order(ask))[0] == 201
-        assert (await api.post_order(bid))[0] == 201
+        assert (await api.post_taken(ask))[0] == 201
+        assert (await api.post_taken(bid))[0] == 201
 
         async def filled() -> bool:
             return await api.status(ask) == "filled"

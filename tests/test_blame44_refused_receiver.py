@@ -53,9 +53,9 @@ async def test_the_order_a_token_refuses_to_credit_is_blamed(chain: Chain, tmp_p
     async with node_on(
         c, tmp_path, tokens=listing({"WETH": None, "RGT": TokenInfo(rgt.address, 6)})
     ) as (node, api):
-        assert (await api.post_order(bid))[0] == 201
+        assert (await api.post_taken(bid))[0] == 201
         refuse(c, rgt, BOB)
-        assert (await api.post_order(ask))[0] == 201
+        assert (await api.post_taken(ask))[0] == 201
         await ask_blamed(c, node, api, bid, ask)
 
 

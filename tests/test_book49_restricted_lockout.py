@@ -41,7 +41,7 @@ async def test_attackers_restricted_dust_no_longer_locks_out_an_honest_order(
         for maker in ATTACKERS:
             for _ in range(PER_KEY):
                 n += 1
-                code, body = await api.post_order(_ask(c, maker, n, NOBODY))
+                code, body = await api.post_taken(_ask(c, maker, n, NOBODY))
                 assert code == 201, (n, body)
         assert node.registry.restricted_count(None) == len(ATTACKERS) * PER_KEY
         pair = node.book.pair(c.weth.address.lower(), c.usdc.address.lower())
@@ -51,7 +51,7 @@ async def test_attackers_restricted_dust_no_longer_locks_out_an_honest_order(
         honest = c.sign(
             c.order(HONEST, c.weth, E18 // 100, c.usdc, 30 * E6, taker=taker, salt=random_salt())
         )
-        code, body = await api.post_order(honest)
+        code, body = await api.post_taken(honest)
         assert code == 201, body
         # its counterparty sees it (and none of the attacker's), and takes it
         code, book = await api.get(
@@ -65,7 +65,7 @@ async def test_attackers_restricted_dust_no_longer_locks_out_an_honest_order(
             c.address(HONEST).lower()
         ], book["asks"]
         bid = c.sign(c.order(COUNTERPARTY, c.usdc, 30 * E6, c.weth, E18 // 100, salt=random_salt()))
-        code, body = await api.post_order(bid)
+        code, body = await api.post_taken(bid)
         assert code == 201, body
 
         async def honest_filled() -> bool:
@@ -86,10 +86,10 @@ async def test_orders_restricted_to_one_taker_are_bounded_per_taker(
     other = "0x" + "55" * 20
     async with running_node(node_config(c, tmp_path / "n.db", limits=limits)) as (node, api):
         for n, maker in enumerate((1, 2)):
-            assert (await api.post_order(_ask(c, maker, n, NOBODY)))[0] == 201
+            assert (await api.post_taken(_ask(c, maker, n, NOBODY)))[0] == 201
         code, body = await api.post_order(_ask(c, 3, 9, NOBODY))
         assert (code, body["rejection"]) == (400, "RESTRICTED_LIMIT"), body
         assert "this node for that taker holds 2" in body["validationErrors"][0]["reason"], body
-        assert (await api.post_order(_ask(c, 3, 10, other)))[0] == 201
+        assert (await api.post_taken(_ask(c, 3, 10, other)))[0] == 201
         assert node.registry.restricted_to(NOBODY) == 2
         assert node.registry.restricted_to(other) == 1

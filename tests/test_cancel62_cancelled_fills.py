@@ -58,7 +58,7 @@ async def test_a_match_after_the_cancel_counts_alike_on_every_node(
     async with Cluster(c, tmp_path, [[], [0]], gossip_scale=GOSSIP_SCALE) as net:
         a, b = net.api(0), net.api(1)
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await a.post_order(half))[0] == 201
+        assert (await a.post_taken(half))[0] == 201
 
         async def b_has_it() -> bool:
             return await status_at(b, half) == "open"
@@ -97,7 +97,7 @@ async def test_a_notice_named_again_past_notices_kept_counts_nothing_twice(
     monkeypatch.setattr(refused, "NOTICES_KEPT", 1)  # (1,024 transactions to push it out)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_order(half))[0] == 201
+        assert (await api.post_taken(half))[0] == 201
         await cancel_at(api, c, half, ALICE)
         c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)  # half a WETH
         match = c.exchange.match_orders(  # one WETH, after it
@@ -126,13 +126,13 @@ async def test_a_fill_in_flight_reaches_a_node_two_hops_from_the_settling_one(
         apis = [net.api(i) for i in range(3)]
         await net.cut([0], [2])  # node 2 hears node 0 only through node 1
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await apis[0].post_order(half))[0] == 201
+        assert (await apis[0].post_taken(half))[0] == 201
 
         async def everywhere(status: str) -> bool:
             return [await status_at(api, half) for api in apis] == [status] * 3
 
         await wait_for(lambda: everywhere("open"), timeout=60)
-        assert (await apis[0].post_order(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
+        assert (await apis[0].post_taken(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
         await wait_for(lambda: pending_txs(c) > 0, timeout=60)  # node 0's settlement: in flight
         await cancel_at(apis[2], c, half, ALICE)
         await wait_for(lambda: everywhere("cancelled"), timeout=60)
@@ -151,7 +151,7 @@ async def test_a_fill_long_after_the_cancel_counts_once_the_record_left_memory(
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db", closed_grace=0.2)) as (node, api):
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_order(half))[0] == 201
+        assert (await api.post_taken(half))[0] == 201
         await cancel_at(api, c, half, ALICE)
         await wait_for(lambda: node.registry.get(half.hash) is None, timeout=30)  # evicted
         c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)  # half a WETH

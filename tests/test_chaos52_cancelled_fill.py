@@ -73,7 +73,7 @@ async def test_a_soft_cancel_a_block_behind_keeps_the_fill_before(
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         half = c.sign(ask(c, ALICE, E18, 1000 * E6))
-        assert (await api.post_order(half))[0] == 201
+        assert (await api.post_taken(half))[0] == 201
         await synced(node, c)
         hold = HoldPoll(node)
         await asyncio.wait_for(hold.entered.wait(), 20)

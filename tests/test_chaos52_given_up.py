@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
 from sdex.order import SignedOrder
+from sdex.settlement import reconcile
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_mirror import synced
@@ -27,11 +30,11 @@ async def pooled_at_stop(
     matches it, and the node stops with the settlement in the chain's pool, unmined (mining
     stays paused: the caller resumes it)."""
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         await synced(node, c)
         c.rpc.call("evm_setAutomine", False)
         try:
-            code, body = await api.post_order(taker, tif)
+            code, body = await api.post_taken(taker, tif)
             assert code == 201 and body["matches"], body
 
             async def pooled() -> bool:
@@ -64,14 +67,15 @@ async def lands_and_counts(c: Chain, node: Node, api: Api, ioc: SignedOrder) -> 
 
 
 async def test_a_settlement_given_up_at_restart_that_lands_counts(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)  # (suite89: 10 s; unmined anyway)
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
     resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000
     ioc = c.sign(bid(c, BOB, E18, 1000 * E6))  # 1 WETH at 1000: half of it trades
     await pooled_at_stop(c, cfg, resting, ioc, "ioc")
-    try:  # restarted while the chain still holds it unmined: given up after 10 s
+    try:  # restarted while the chain still holds it unmined: given up
         async with running_node(cfg) as (node, api):
             _, rec = await api.get(f"/v1/orders/{ioc.hash_hex}")
             assert rec["metaData"]["status"] == "removed", rec

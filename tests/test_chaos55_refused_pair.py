@@ -31,7 +31,7 @@ async def test_a_pair_refused_for_its_amounts_waits_for_a_change(
     ask = c.sign(c.order(ALICE, c.weth, E18 // 10, c.usdc, 250 * E6))
     buy = c.sign(c.order(BOB, c.usdc, 250 * E6, c.weth, E18 // 10))
     async with node_on(c, tmp_path) as (node, api):
-        assert (await api.post_order(ask))[0] == 201
+        assert (await api.post_taken(ask))[0] == 201
         m = matched_alone(c, node, buy)
         refusal = (
             f"ZeroFillAmount(leftOrderHash=0x{ask.hash.hex()}, rightOrderHash=0x{buy.hash.hex()})"

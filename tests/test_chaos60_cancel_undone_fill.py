@@ -22,7 +22,7 @@ async def test_a_soft_cancelled_order_whose_fill_a_reorg_undid_is_cancelled(
     c = chain
     sell = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
     async with node_on(c, tmp_path) as (node, api):
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         await synced(node, c)
         snap = str(c.rpc.call("evm_snapshot"))
         c.exchange.fill_order(c.sender(BOB), sell, 300 * E6)  # all of it, on chain

@@ -22,7 +22,7 @@ async def test_a_fill_of_the_dust_an_order_was_closed_with_counts(
     sell = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
     cfg = with_minimums(node_config(c, tmp_path / "n.db"), c, weth=E18 // 1000, usdc=E6)
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         c.exchange.fill_order(c.sender(BOB), sell, 299_900_000)  # all but 1/3000 of it
         await synced(node, c)
         first = c.exchange.order_info(sell.order).filled

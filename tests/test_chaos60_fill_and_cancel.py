@@ -21,7 +21,7 @@ async def test_a_block_that_fills_and_cancels_an_order_closes_it_with_the_fill(
     c = chain
     sell = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         await synced(node, c)
         base_fee = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
         fees = (base_fee, 10**11)

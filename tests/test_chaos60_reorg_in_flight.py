@@ -30,7 +30,7 @@ async def undone_in_flight(
     a snapshot; the other half matched by the engine (in flight: the test's match, not the
     settler's); ``cancel``: then soft-cancelled by Alice; then a reorg undoes the half
     filled on chain. The match is returned."""
-    assert (await api.post_order(sell))[0] == 201
+    assert (await api.post_taken(sell))[0] == 201
     await synced(node, c)
     snap = str(c.rpc.call("evm_snapshot"))
     c.exchange.fill_order(c.sender(BOB), sell, 125 * E6)  # half, on chain

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from sdex.settlement import reconcile
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_chaos52_given_up import pooled_at_stop
@@ -16,14 +19,15 @@ from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 
 async def test_a_fok_whose_settlement_lands_after_the_restart_is_filled(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)  # (suite89: 10 s; unmined anyway)
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
     resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000
     fok = c.sign(bid(c, BOB, E18 // 2, 500 * E6))  # all of it
     await pooled_at_stop(c, cfg, resting, fok, "fok")
-    try:  # restarted while the chain still holds it unmined: given up after 10 s
+    try:  # restarted while the chain still holds it unmined: given up
         async with running_node(cfg) as (node, api):
             assert (await meta(api, fok))["status"] == "removed"
             c.rpc.call("evm_setAutomine", True)

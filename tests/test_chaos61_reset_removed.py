@@ -39,9 +39,9 @@ async def test_a_reset_at_restart_gives_a_removed_order_the_chains_filled_amount
     resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # IOC: half matched, the rest dropped
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         snap = c.rpc.call("evm_snapshot")
-        code, posted = await api.post_order(taker, "ioc")
+        code, posted = await api.post_taken(taker, "ioc")
         assert code == 201 and posted["matches"], posted
         await settled(c, node, api, taker)
         m = await meta(api, taker)

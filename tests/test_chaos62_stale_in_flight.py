@@ -70,12 +70,12 @@ async def two_in_flight(
     chain does to ``sell`` first (high tips); one block is mined."""
     first = c.sign(bid(c, BOB, E18 // 20, 125 * E6), BOB)
     second = c.sign(bid(c, CAROL, E18 // 20, 125 * E6), CAROL)
-    assert (await api.post_order(first))[0] == 201
+    assert (await api.post_taken(first))[0] == 201
     c.rpc.call("evm_setAutomine", False)
     try:
-        assert (await api.post_order(sell))[0] == 201  # matched with `first`: sent
+        assert (await api.post_taken(sell))[0] == 201  # matched with `first`: sent
         await wait_for(lambda: pending_txs(c) == 1, timeout=20)
-        assert (await api.post_order(second))[0] == 201  # the rest of `sell`: sent too
+        assert (await api.post_taken(second))[0] == 201  # the rest of `sell`: sent too
         await wait_for(lambda: pending_txs(c) == 2, timeout=20)
         elsewhere()
         c.rpc.call("evm_mine")  # `elsewhere`, then both settlements, which revert

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from sdex.settlement import reconcile
 from sdex.watch.watcher import CATCH_UP_BLOCKS
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -49,12 +52,12 @@ async def _mined_while_down(c: Chain, tmp_path: Path, blocks: int) -> None:
     ioc = c.sign(bid(c, BOB, E18, 1000 * E6))  # 1 WETH at 1000: half of it trades
     try:
         async with running_node(cfg) as (node, api):
-            assert (await api.post_order(resting))[0] == 201
-            assert (await api.post_order(low))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
+            assert (await api.post_taken(low))[0] == 201
             c.rpc.call("evm_mine")  # a block saved with both makers' funds in the mirror: the
             await synced(node, c)  # restart judges its orders from it, no chain read
             c.rpc.call("evm_setAutomine", False)
-            code, body = await api.post_order(ioc, "ioc")
+            code, body = await api.post_taken(ioc, "ioc")
             assert code == 201 and body["matches"], body
 
             async def pooled() -> bool:
@@ -76,13 +79,14 @@ async def _mined_while_down(c: Chain, tmp_path: Path, blocks: int) -> None:
 
 
 async def test_a_settlement_given_up_before_another_restart_still_counts(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """chaos52 --cuts, seed 5 (``/tmp/chaos52-5-lu8neoz9``, node 0): mining paused, an IOC's
     settlement pooled, the node stopped; its restart gave the settlement up after
     ``RESTART_RECEIPT_WAIT`` (``dropped``) and closed the IOC 0 filled; the node was killed
     again, and the settlement landed under the next run, which no longer knew it was given
     up (memory only): the IOC said 0 filled for good, the chain 93,563,637."""
+    monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)  # (suite89: 10 s; unmined anyway)
     c = chain
     cfg = node_config(c, tmp_path / "n.db")
     resting = c.sign(ask(c, ALICE, E18 // 2, 500 * E6))  # 0.5 WETH at 1000

@@ -36,9 +36,9 @@ async def test_a_reset_at_restart_gives_a_soft_cancelled_order_the_chains_filled
     resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         snap = c.rpc.call("evm_snapshot")
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await settled(c, node, api, resting)
         sig = sign_cancel(c.domain, resting.hash, c.keys[ALICE])
         code, body = await api.post(

@@ -42,8 +42,8 @@ async def test_an_own_fill_stored_before_a_kill_counts_in_its_ioc(
     ioc = c.sign(bid(c, BOB, E18, 1000 * E6))  # 1 WETH at 1000: half of it trades
     ioc_hex = ioc.hash_hex.lower()
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
-        assert (await api.post_order(low))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
+        assert (await api.post_taken(low))[0] == 201
         c.rpc.call("evm_mine")  # a block saved with both makers' funds in the mirror: the
         await synced(node, c)  # restart judges its orders from it, no chain read
         watcher = next(t for t in node._tasks if t.get_name() == "watcher")
@@ -54,7 +54,7 @@ async def test_an_own_fill_stored_before_a_kill_counts_in_its_ioc(
             f"CREATE TRIGGER no_close BEFORE UPDATE ON orders WHEN OLD.hash = '{ioc_hex}'"
             " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
         )
-        code, body = await api.post_order(ioc, "ioc")
+        code, body = await api.post_taken(ioc, "ioc")
         assert code == 201 and body["matches"], body
 
         def stored() -> bool:  # the settler applied the receipt: its fill committed

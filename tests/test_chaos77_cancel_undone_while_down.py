@@ -49,7 +49,7 @@ async def test_an_order_a_cancel_closed_before_a_kill_reopens_when_the_block_was
     sell = c.sign(ask(c, ALICE, E18 // 10, 250 * E6), ALICE)
     order = sell.hash_hex.lower()
     async with node_up(c, db, key_index=OPERATOR) as (proc, api):
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         c.rpc.call("evm_mine")  # a head saved with the order open (the restart's)
         below = int(c.rpc.call("eth_blockNumber"), 16)
         await wait_for(lambda: saved_head(db) >= below, timeout=30)

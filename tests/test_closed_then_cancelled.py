@@ -24,7 +24,7 @@ async def test_a_filled_order_cancelled_on_chain_is_cancelled(chain: Chain, tmp_
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(signed))[0] == 201
+        assert (await api.post_taken(signed))[0] == 201
         c.exchange.fill_order(c.sender(BOB), signed, 3000 * E6)
         await synced(node, c)
         assert (await meta(api, signed))["status"] == "filled"
@@ -46,7 +46,7 @@ async def test_an_expired_order_cancelled_on_chain_is_cancelled(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         expiry = max(timestamp(c), int(time.time())) + 600
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
-        assert (await api.post_order(signed))[0] == 201
+        assert (await api.post_taken(signed))[0] == 201
         c.rpc.call("evm_increaseTime", 1200)
         c.rpc.call("evm_mine")
         await synced(node, c)

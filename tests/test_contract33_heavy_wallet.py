@@ -47,11 +47,11 @@ async def test_a_heavy_wallet_is_valid_and_each_fill_pays_its_burn(
             sell = sign_order(
                 replace(ask(c, ALICE, E18 // 10, 250 * E6), maker=w), c.domain, c.keys[OWNER]
             )
-            code, body = await api.post_order(sell)
+            code, body = await api.post_taken(sell)
             assert code == 201, body
             start = block(c)
             buy = c.sign(bid(c, BOB, E18 // 10, 250 * E6))
-            assert (await api.post_order(buy))[0] == 201
+            assert (await api.post_taken(buy))[0] == 201
 
             async def filled(sell: SignedOrder = sell) -> bool:
                 return await api.status(sell) in ("filled", "removed")

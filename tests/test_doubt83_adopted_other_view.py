@@ -55,9 +55,9 @@ async def test_an_old_chains_adopted_row_in_flight_moves_no_nonce_of_the_new_cha
         s.sender.forget_nonce()  # (the reset: the lane's nonce read on the new chain)
         try:
             resting = c.sign(ask(c, ALICE, E18 // 10, 300 * E6, salt=8301))
-            assert (await api.post_order(resting))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
             taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6, salt=8302))
-            code, body = await api.post_order(taker, "ioc")
+            code, body = await api.post_taken(taker, "ioc")
             assert code == 201 and len(body["matches"]) == 1, body
 
             async def filled() -> bool:

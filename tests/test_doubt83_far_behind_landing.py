@@ -41,7 +41,7 @@ async def test_a_pooled_settlement_landing_after_the_orders_latest_read_counts_o
     if saved:  # (a first run: a head saved; then far behind it, as the watcher counts)
         async with running_node(cfg) as (_, api):
             other = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=8343))
-            assert (await api.post_order(other))[0] == 201
+            assert (await api.post_taken(other))[0] == 201
         monkeypatch.setattr(watcher, "CATCH_UP_BLOCKS", 2)
         c.rpc.call("hardhat_mine", "0x5")
     resting = c.sign(ask(c, ALICE, 2 * E18, 6000 * E6, salt=8341))

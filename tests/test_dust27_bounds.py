@@ -74,7 +74,7 @@ async def test_unfunded_orders_do_not_fill_the_book(chain: Chain, tmp_path: Path
                         lambda s=s: _status_in(api, s, ("unfunded", "removed")), timeout=20
                     )
         honest = _ask(c, ALICE)
-        code, body = await api.post_order(honest)
+        code, body = await api.post_taken(honest)
         assert code == 201, body
         assert await api.status(honest) == "open"
         assert len(posted) == 12  # none of them took a tradable order's room
@@ -102,9 +102,9 @@ async def test_unfunded_bound_evicts_with_a_websocket_event(chain: Chain, tmp_pa
         _leave_one_wei(c, ATTACKERS[0])
         async with api.session.ws_connect(api.base + "/v1/ws") as ws:
             first, second = _ask(c, ATTACKERS[0]), _ask(c, ATTACKERS[0])
-            assert (await api.post_order(first))[0] == 201
+            assert (await api.post_taken(first))[0] == 201
             await wait_for(lambda: _status_in(api, first, ("unfunded",)))
-            assert (await api.post_order(second))[0] == 201
+            assert (await api.post_taken(second))[0] == 201
             await wait_for(lambda: _status_in(api, second, ("unfunded",)))
             c.rpc.call("hardhat_mine", "0x1")  # (both move to unfunded at this block)
 
@@ -159,7 +159,7 @@ async def test_minimums_refuse_dust_orders(chain: Chain, tmp_path: Path) -> None
         balance = c.weth.balance_of(c.address(who))
         c.weth.transfer(c.sender(who), c.address(0), balance - 5 * MIN_WETH // 2)
         for _ in range(2):
-            code, body = await api.post_order(_ask(c, who, MIN_WETH, 3 * E6))
+            code, body = await api.post_taken(_ask(c, who, MIN_WETH, 3 * E6))
             assert code == 201, body
         code, body = await api.post_order(_ask(c, who, MIN_WETH, 3 * E6))
         assert (code, body.get("rejection")) == (400, "MAKER_LIMIT"), body
@@ -176,9 +176,9 @@ async def test_no_dust_match_ahead_of_a_real_ask(chain: Chain, tmp_path: Path) -
             dust = c.sign(c.order(ATTACKERS[0], c.weth, 10**9, c.usdc, 1, salt=random_salt()))
             assert (await api.post_order(dust))[0] == 400
         real = _ask(c, ALICE, E18, 3000 * E6)
-        assert (await api.post_order(real))[0] == 201
+        assert (await api.post_taken(real))[0] == 201
         buy = c.sign(c.order(BOB, c.usdc, 3000 * E6, c.weth, E18, salt=random_salt()))
-        code, body = await api.post_order(buy)
+        code, body = await api.post_taken(buy)
         assert code == 201, body
         await wait_for(lambda: _status_in(api, buy, ("filled",)))
         _, fills = await api.get("/v1/fills")

@@ -46,7 +46,7 @@ def wallet_order(c: Chain, w: str, key: int = OWNER, **kw: object) -> SignedOrde
 async def post_cached(node: Node, api: Api, signed: SignedOrder) -> None:
     """Post a contract-signed order once the mirror is ready; its verdict is then cached."""
     await wait_for(node.mirror_ready)
-    assert (await api.post_order(signed))[0] == 201
+    assert (await api.post_taken(signed))[0] == 201
     assert node.mirror.sigs.verdict(signed) is True
 
 
@@ -171,7 +171,7 @@ async def test_code_change_rejudges_booked_orders(chain: Chain, tmp_path: Path) 
     signed = wallet_order(c, w)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(node.mirror_ready)
-        code, body = await api.post_order(signed)
+        code, body = await api.post_taken(signed)
         assert code == 201, body
         other = deploy(c.sender(0), "ERC1271Wallet", c.address(OTHER))
         await synced(node, c)
@@ -186,7 +186,7 @@ async def test_code_change_rejudges_booked_orders(chain: Chain, tmp_path: Path) 
         assert await node.submit_from_peer(signed.to_json(), PEER) == "known"  # held, closed
         # the new owner's signature is good now, judged by the chain with the new code
         fresh = wallet_order(c, w, key=OTHER)
-        code, body = await api.post_order(fresh)
+        code, body = await api.post_taken(fresh)
         assert code == 201, body
 
 
@@ -202,7 +202,7 @@ async def test_signer_rotated_in_storage_is_rechecked_after_ttl(
         await wait_for(node.mirror_ready)
         node.mirror.sigs.ttl = 3
         await synced(node, c)  # the verdict is read at the chain's head
-        code, body = await api.post_order(signed)
+        code, body = await api.post_taken(signed)
         assert code == 201, body
         read_at = node.mirror.sigs.valid[(w, signed.hash, signed.signature)]
         set_owner = load_abi("ERC1271OwnedWallet").fn("setOwner").encode(c.address(OTHER))
@@ -278,7 +278,7 @@ async def test_restart_tracks_stored_contract_orders(chain: Chain, tmp_path: Pat
     cfg = node_config(c, tmp_path / "n.db")
     async with running_node(cfg) as (node, api):
         await wait_for(node.mirror_ready)
-        assert (await api.post_order(signed))[0] == 201
+        assert (await api.post_taken(signed))[0] == 201
     async with running_node(cfg) as (node, api):
         await wait_for(node.mirror_ready)
         assert node.mirror.sigs.verdict(signed) is True and node.mirror.sigs.tracks(w)

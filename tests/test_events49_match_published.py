@@ -60,14 +60,14 @@ async def test_a_matched_asks_event_and_row_follow_the_match_not_the_settlement(
         ws = await api.session.ws_connect(api.base + "/v1/ws")
         try:
             assert (await ws.receive_json(timeout=10))["type"] == "hello"
-            assert (await api.post_order(ask))[0] == 201
+            assert (await api.post_taken(ask))[0] == 201
             added = await order_event(ws, ask.hash_hex, EVENT_WAIT)
             assert added is not None and added["event"] == "added"
             c.rpc.call("evm_setAutomine", False)  # the settlement waits in the pool
             try:
                 head = c.rpc.call("eth_blockNumber")
                 bid = c.sign(c.order(BOB, c.usdc, 800 * 10**6, c.weth, 4 * WETH // 10))
-                code, body = await api.post_order(bid)
+                code, body = await api.post_taken(bid)
                 assert code == 201 and body["outcome"] == "filled", body
                 # the ask's event, no block mined: the match's, not the settlement's
                 others: list[Any] = []

@@ -56,7 +56,7 @@ async def test_orders_reach_every_book_and_double_spends_resolve(
         k_races = 5
         resting = [c.sign(ask(c, 6 + k, E18, 3000 * E6)) for k in range(k_races)]
         for s in resting:
-            assert (await net.api(0).post_order(s))[0] == 201
+            assert (await net.api(0).post_taken(s))[0] == 201
         await wait_for(
             lambda: converged(net, set(posted) | {s.hash_hex for s in resting}, range(5))
         )
@@ -117,7 +117,7 @@ async def test_partition_cut_post_on_both_sides_heal(chain: Chain, tmp_path: Pat
     a, b = [0, 1, 2], [3, 4]
     async with Cluster(c, tmp_path, FULL_MESH_5, GOSSIP_SCALE) as net:
         before = c.sign(ask(c, 1, E18, 3200 * E6))
-        assert (await net.api(0).post_order(before))[0] == 201
+        assert (await net.api(0).post_taken(before))[0] == 201
         await wait_for(lambda: converged(net, {before.hash_hex}, range(5)))
         await net.cut(a, b)  # every link between the sides, both ways
         left = [c.sign(ask(c, 2 + k, E18, (3100 + k) * E6)) for k in range(4)]
@@ -163,8 +163,8 @@ async def test_separate_networks_join_and_settle_a_crossing(chain: Chain, tmp_pa
         # a crossing that exists only across the partition: an ask on one side, a bid on the other
         cross_ask = c.sign(ask(c, 13, E18, 3000 * E6))
         cross_bid = c.sign(bid(c, 14, E18, 3050 * E6))
-        assert (await net.api(0).post_order(cross_ask))[0] == 201
-        assert (await net.api(4).post_order(cross_bid))[0] == 201
+        assert (await net.api(0).post_taken(cross_ask))[0] == 201
+        assert (await net.api(4).post_taken(cross_bid))[0] == 201
         side_a = {s.hash_hex for s in left} | {cross_ask.hash_hex}
         side_b = {s.hash_hex for s in right} | {cross_bid.hash_hex}
         await wait_for(lambda: converged(net, side_a, [0, 1, 2]))
@@ -210,7 +210,7 @@ async def test_killed_node_catches_up_after_restart(chain: Chain, tmp_path: Path
     async with Cluster(c, tmp_path, FULL_MESH_5, GOSSIP_SCALE) as net:
         before = [c.sign(ask(c, 1 + k, E18, (3100 + k) * E6)) for k in range(5)]
         for k, s in enumerate(before):
-            assert (await net.api(k).post_order(s))[0] == 201
+            assert (await net.api(k).post_taken(s))[0] == 201
         await wait_for(lambda: converged(net, {s.hash_hex for s in before}, range(5)))
         net.kill(4)
         during = [c.sign(bid(c, 6 + k, E18, (2900 - k) * E6)) for k in range(8)]
@@ -297,7 +297,7 @@ async def test_peer_gossiping_forged_orders_is_banned(chain: Chain, tmp_path: Pa
 
         await wait_for(honest_peers_admitted_unbanned)
         honest = c.sign(ask(c, 4, E18, 3300 * E6))
-        assert (await net.api(1).post_order(honest))[0] == 201
+        assert (await net.api(1).post_taken(honest))[0] == 201
         await wait_for(lambda: converged(net, {honest.hash_hex}, range(5)))
         for i in range(5):
             held = await net.open_hashes(i)

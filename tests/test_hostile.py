@@ -210,8 +210,8 @@ async def test_forged_orders_under_honest_urls_ban_only_the_forger(
         # honest gossip still flows both ways
         one = c.sign(ask(c, 3, E18, 3300 * E6))
         two = c.sign(bid(c, 4, E18, 2000 * E6))
-        assert (await net.api(1).post_order(one))[0] == 201
-        assert (await net.api(0).post_order(two))[0] == 201
+        assert (await net.api(1).post_taken(one))[0] == 201
+        assert (await net.api(0).post_taken(two))[0] == 201
         await wait_for(lambda: converged(net, {one.hash_hex, two.hash_hex}, range(3)), timeout=60)
         honest = {net.node_key(i).node_id for i in (1, 2)}
         listed: dict[str, dict[str, object]] = {}
@@ -249,7 +249,7 @@ async def test_made_up_urls_never_fill_the_peer_table(chain: Chain, tmp_path: Pa
 
         await wait_for(only_real_peers, timeout=60)  # the fakes were tried once and dropped
         order = c.sign(ask(c, 5, E18, 3500 * E6))
-        assert (await net.api(2).post_order(order))[0] == 201
+        assert (await net.api(2).post_taken(order))[0] == 201
         await wait_for(lambda: converged(net, {order.hash_hex}, range(3)), timeout=60)
 
 
@@ -277,18 +277,18 @@ async def test_lying_sync_peers_cost_bounded_work(chain: Chain, tmp_path: Path) 
     }
     async with hostile.serving(), Cluster(c, tmp_path, [[]]) as net:
         honest = c.sign(ask(c, 6, E18, 3600 * E6))
-        assert (await net.api(0).post_order(honest))[0] == 201
+        assert (await net.api(0).post_taken(honest))[0] == 201
         # a new node whose seeds are the liar and the honest node
         net.add_node(peer_urls=[hostile.url, net.urls[0]])
         await net.wait_healthy(1)
         await wait_for(lambda: converged(net, {honest.hash_hex}, [1]), timeout=30)
         wallet = c.sign(bid(c, 7, E18, 2000 * E6))
-        assert (await net.api(1).post_order(wallet))[0] == 201
+        assert (await net.api(1).post_taken(wallet))[0] == 201
 
         await wait_for(lambda: converged(net, {honest.hash_hex, wallet.hash_hex}, [0, 1]))
         # after the ban nothing more is pulled from it (a few calls may have been in flight)
         again = c.sign(ask(c, 8, E18, 3700 * E6))
-        assert (await net.api(0).post_order(again))[0] == 201
+        assert (await net.api(0).post_taken(again))[0] == 201
         await wait_for(
             lambda: converged(net, {honest.hash_hex, wallet.hash_hex, again.hash_hex}, [1])
         )
@@ -306,26 +306,26 @@ async def test_ioc_fok_and_fully_matched_orders_never_leave_their_node(
     async with Cluster(c, tmp_path, [[], [0]]) as net:
         ioc = c.sign(ask(c, 1, E18, 3000 * E6))
         fok = c.sign(ask(c, 2, E18, 3001 * E6))
-        code, body = await net.api(0).post_order(ioc, tif="ioc")
+        code, body = await net.api(0).post_taken(ioc, tif="ioc")
         assert code == 201 and body["metaData"]["status"] == "removed", body
-        code, body = await net.api(0).post_order(fok, tif="fok")
+        code, body = await net.api(0).post_taken(fok, tif="fok")
         assert code == 201 and body["metaData"]["status"] == "removed", body
         # a GTC order matched in full at arrival does not rest either
         resting = c.sign(ask(c, 3, E18, 2900 * E6))
-        assert (await net.api(0).post_order(resting))[0] == 201
+        assert (await net.api(0).post_taken(resting))[0] == 201
         await wait_for(lambda: converged(net, {resting.hash_hex}, [1]), timeout=60)
         taker = c.sign(bid(c, 4, E18, 2900 * E6))
-        code, body = await net.api(0).post_order(taker)
+        code, body = await net.api(0).post_taken(taker)
         assert code == 201 and body["outcome"] == "filled", body
         marker = c.sign(ask(c, 5, E18, 3500 * E6))  # gossiped after all of the above
-        assert (await net.api(0).post_order(marker))[0] == 201
+        assert (await net.api(0).post_taken(marker))[0] == 201
         await wait_for(lambda: converged(net, {marker.hash_hex}, [1]), timeout=60)
         for s in (ioc, fok, taker):
             code, _ = await net.api(1).get(f"/v1/orders/{s.hash_hex}")
             assert code == 404, s.hash_hex  # never reached the peer
         # a bid that would have crossed the IOC on node 1 rests there untouched
         late = c.sign(bid(c, 6, E18, 3100 * E6))
-        assert (await net.api(1).post_order(late))[0] == 201
+        assert (await net.api(1).post_taken(late))[0] == 201
         assert c.exchange.order_info(ioc.order).filled == 0
         assert c.exchange.order_info(fok.order).filled == 0
 
@@ -338,7 +338,7 @@ async def test_self_trade_is_refused_everywhere_the_same_way(chain: Chain, tmp_p
     c = chain
     async with Cluster(c, tmp_path, [[], [0]]) as net:
         resting = c.sign(ask(c, 1, E18, 3000 * E6))
-        assert (await net.api(0).post_order(resting))[0] == 201
+        assert (await net.api(0).post_taken(resting))[0] == 201
         await wait_for(lambda: converged(net, {resting.hash_hex}, [0, 1]), timeout=60)
         own = c.sign(bid(c, 1, E18, 3100 * E6))
         for i in (0, 1):
@@ -350,8 +350,8 @@ async def test_self_trade_is_refused_everywhere_the_same_way(chain: Chain, tmp_p
         await net.cut([0], [1])
         a = c.sign(ask(c, 2, E18, 2000 * E6))
         b = c.sign(bid(c, 2, E18, 2100 * E6))
-        assert (await net.api(0).post_order(a))[0] == 201
-        assert (await net.api(1).post_order(b))[0] == 201
+        assert (await net.api(0).post_taken(a))[0] == 201
+        assert (await net.api(1).post_taken(b))[0] == 201
         await net.cut([0], [1], heal=True)
         # both stay on every node, never matched with each other (attack29: removing one
         # depended on which a node met first, and nodes disagreed after a chain reset)
@@ -371,7 +371,7 @@ async def test_soft_cancel_travels_whatever_the_local_status(chain: Chain, tmp_p
     c = chain
     async with Cluster(c, tmp_path, [[], [0]]) as net:
         order = c.sign(ask(c, 1, E18, 3000 * E6))
-        assert (await net.api(0).post_order(order))[0] == 201
+        assert (await net.api(0).post_taken(order))[0] == 201
         await wait_for(lambda: converged(net, {order.hash_hex}, [0, 1]), timeout=60)
         sig = "0x" + sign_hash(c.domain.cancel_digest(order.hash), c.keys[1]).hex()
         # node 1 takes the cancel while cut off from node 0, and dies before it could pass

@@ -30,7 +30,7 @@ async def test_a_node_serves_with_the_interval_the_variable_sets(
     sys.setswitchinterval(0.005)  # (Python's default)
     async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
         assert sys.getswitchinterval() == pytest.approx(chosen)
-        assert (await api.post_order(chain.sign(ask(chain, ALICE, E18, 3000 * E6))))[0] == 201
+        assert (await api.post_taken(chain.sign(ask(chain, ALICE, E18, 3000 * E6))))[0] == 201
     assert sys.getswitchinterval() == pytest.approx(0.005)
 
 

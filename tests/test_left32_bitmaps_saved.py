@@ -134,8 +134,8 @@ async def test_a_restarted_node_judges_untouched_bitmap_orders_without_the_chain
     async with running_node(cfg) as (node, api):
         c.rpc.call("evm_mine")  # (the mirror ready: an order before is taken as unknown)
         await synced(node, c)
-        assert (await api.post_order(first))[0] == 201
-        assert (await api.post_order(order(OTHER, 2, 3000)))[0] == 201  # (OTHER's funds)
+        assert (await api.post_taken(first))[0] == 201
+        assert (await api.post_taken(order(OTHER, 2, 3000)))[0] == 201  # (OTHER's funds)
         c.exchange.fill_order(c.sender(TAKER), first, 3000 * 10**6)
         c.exchange.fill_order(c.sender(TAKER), order(OTHER, 3, 3000), 3000 * 10**6)
         await synced(node, c)
@@ -147,14 +147,14 @@ async def test_a_restarted_node_judges_untouched_bitmap_orders_without_the_chain
         await wait_for(node.mirror_ready)
         before = calls(node)
         for n in (50, 51, 52):
-            code, body = await api.post_order(order(MAKER, n, 3000 + n))
+            code, body = await api.post_taken(order(MAKER, n, 3000 + n))
             assert code == 201 and body["status"] == "open", body
         assert calls(node) == before  # before: one read each
         code, body = await api.post_order(order(MAKER, 1, 3100))  # (its nonce filled)
         assert code != 201 or body["status"] != "open", body
         assert calls(node) > before
         before = calls(node)
-        assert (await api.post_order(order(OTHER, 9, 3000)))[0] == 201
+        assert (await api.post_taken(order(OTHER, 9, 3000)))[0] == 201
         assert calls(node) > before  # (OTHER tainted before the restart: still)
     with sqlite3.connect(tmp_path / "n.db") as db:
         db.execute("UPDATE meta SET value='[[\"0xnot a maker\"], []]' WHERE key=?", (BITMAPS_KEY,))
@@ -162,5 +162,5 @@ async def test_a_restarted_node_judges_untouched_bitmap_orders_without_the_chain
         c.rpc.call("evm_mine")
         await synced(node, c)
         before = calls(node)
-        assert (await api.post_order(order(MAKER, 60, 3000)))[0] == 201
+        assert (await api.post_taken(order(MAKER, 60, 3000)))[0] == 201
         assert calls(node) > before  # refused: by the chain

@@ -71,7 +71,7 @@ async def test_dead_rows_are_deleted_and_what_tells_something_stays(
         lasting = c.sign(ask(c, ALICE, E18, 3100 * E6, expiry=ends + 3600))
         last = short(12)  # the highest seq: kept (a restart numbers after it)
         for s in [*dead, traded, cancelled, lasting, last]:
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         c.exchange.fill_order(c.sender(BOB), traded, 1000 * E6)  # a third of it, on chain
         await synced(node, c)
         await soft_cancel(c, api, cancelled, ALICE)
@@ -104,7 +104,7 @@ async def test_dead_rows_are_deleted_and_what_tells_something_stays(
 
     async with running_node(cfg) as (node, api):  # a restart on the same store
         fresh = c.sign(ask(c, ALICE, E18, 3200 * E6))
-        assert (await api.post_order(fresh))[0] == 201
+        assert (await api.post_taken(fresh))[0] == 201
         assert node.records[fresh.hash].seq > last_seq
         assert (await api.get(f"/v1/orders/{dead[0].hash_hex}"))[0] == 404
         assert (await api.get(f"/v1/orders/{traded.hash_hex}"))[0] == 200

@@ -46,16 +46,16 @@ async def test_the_live_queue_wait_counts_in_the_landing_time(chain: Chain, tmp_
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         asks = [c.sign(ask(c, ALICE, E18 // 10, (200 + i) * E6)) for i in range(SLOTS + 1)]
         for a in asks:
-            assert (await api.post_order(a))[0] == 201
+            assert (await api.post_taken(a))[0] == 201
         c.rpc.call("evm_setAutomine", False)  # every settlement waits in the pool
         try:
             base = pending()
             for i in range(SLOTS):
                 crossing = c.sign(bid(c, BOB, E18 // 10, (200 + i) * E6))
-                assert (await api.post_order(crossing))[0] == 201
+                assert (await api.post_taken(crossing))[0] == 201
                 await wait_for(lambda i=i: pending() == base + i + 1, timeout=30)
             assert node.settler.stages.landing == 0  # (nothing landed, nothing queued)
-            assert (await api.post_order(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
+            assert (await api.post_taken(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
             await wait_for(lambda: len(node.settler._queue) == 1, timeout=10)
             since = time.monotonic()
             await wait_for(lambda: time.monotonic() >= since + WAIT, timeout=WAIT + 5)

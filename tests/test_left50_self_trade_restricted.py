@@ -28,19 +28,19 @@ async def test_an_order_is_not_refused_for_its_makers_orders_it_could_never_trad
         private = c.sign(ask(c, ALICE, E18 // 10, 200 * E6, taker=NOBODY))
         public = c.sign(ask(c, CAROL, E18 // 10, 210 * E6))
         for o in (private, public):
-            assert (await api.post_order(o))[0] == 201
+            assert (await api.post_taken(o))[0] == 201
         # Alice bids 2200: it crosses her own ask, which only NOBODY may take, and Carol's
-        code, body = await api.post_order(c.sign(bid(c, ALICE, E18 // 10, 220 * E6)))
+        code, body = await api.post_taken(c.sign(bid(c, ALICE, E18 // 10, 220 * E6)))
         assert code == 201, body  # before: 400 SELF_TRADE
         assert [m["restingOrderHash"] for m in body["matches"]] == [public.hash_hex], body
         # Alice's public ask at 2300, and her bid for NOBODY only across it
         mine = c.sign(ask(c, ALICE, E18 // 10, 230 * E6))
-        assert (await api.post_order(mine))[0] == 201
-        code, body = await api.post_order(c.sign(bid(c, ALICE, E18 // 10, 240 * E6, taker=NOBODY)))
+        assert (await api.post_taken(mine))[0] == 201
+        code, body = await api.post_taken(c.sign(bid(c, ALICE, E18 // 10, 240 * E6, taker=NOBODY)))
         assert code == 201 and body["matches"] == [], body  # before: 400 SELF_TRADE
         # a real self-trade is still refused
         code, body = await api.post_order(c.sign(bid(c, ALICE, E18 // 10, 240 * E6)))
         assert (code, body["rejection"] if code == 400 else None) == (400, "SELF_TRADE"), body
         # and Bob's bid takes Alice's public ask as before
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18 // 10, 230 * E6)))
+        code, body = await api.post_taken(c.sign(bid(c, BOB, E18 // 10, 230 * E6)))
         assert code == 201 and len(body["matches"]) == 1, body

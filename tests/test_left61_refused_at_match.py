@@ -29,7 +29,7 @@ async def test_a_fill_made_elsewhere_during_a_refused_match_is_not_barred(
     ask = c.sign(c.order(ALICE, c.weth, E18, c.usdc, 2500 * E6))
     buy = c.sign(c.order(BOB, c.usdc, 250 * E6, c.weth, E18 // 10))
     async with node_on(c, tmp_path) as (node, api):
-        assert (await api.post_order(ask))[0] == 201
+        assert (await api.post_taken(ask))[0] == 201
         m = matched_alone(c, node, buy)  # (the test gives its match's refusal)
         # another taker fills a twentieth of the ask: the node sees it, defers it
         c.exchange.fill_order(c.sender(CAROL), ask, 125 * E6)

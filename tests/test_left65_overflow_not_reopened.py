@@ -56,7 +56,7 @@ async def test_an_overflowed_own_fill_is_not_reopened_by_a_block_before_its_own(
         await wait_for(lambda: node.watcher.caught_up.is_set())
         salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         await synced(node, c)
 
         hold.armed = True
@@ -65,7 +65,7 @@ async def test_an_overflowed_own_fill_is_not_reopened_by_a_block_before_its_own(
         before = int(c.rpc.call("eth_blockNumber"), 16)
         assert hold.start == before
         taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await wait_for(lambda: node.settler.settled == 1, timeout=20)
         assert node.records[resting.hash].status is OrderStatus.FILLED
         assert int(c.rpc.call("eth_blockNumber"), 16) > before  # (the settlement's block)

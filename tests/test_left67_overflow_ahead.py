@@ -69,7 +69,7 @@ async def settled_past_a_held_block(
     await asyncio.wait_for(hold.entered.wait(), 20)
     assert hold.start == receipt.block_number
     taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
-    assert (await api.post_order(taker))[0] == 201
+    assert (await api.post_taken(taker))[0] == 201
     await wait_for(lambda: node.settler.settled == 1, timeout=20)
     assert int(c.rpc.call("eth_blockNumber"), 16) > receipt.block_number
     assert resting.hash in node.mirror.own.overflow
@@ -82,7 +82,7 @@ async def test_an_overflowed_own_fill_is_not_reopened_by_its_makers_cancel_up_to
     async with letting_go(c, tmp_path, monkeypatch) as (node, api, hold):
         low = c.exchange.min_valid_salt(c.address(DAVE))
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=low + 10**9))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         await synced(node, c)
 
         def cancel_below() -> Receipt:  # (the resting order's salt stays valid)
@@ -105,7 +105,7 @@ async def test_an_overflowed_own_settlements_payer_keeps_what_it_paid_off_its_fu
     c = chain
     async with letting_go(c, tmp_path, monkeypatch) as (node, api, hold):
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         await synced(node, c)
         dave, weth = c.address(DAVE).lower(), c.weth.address.lower()
 

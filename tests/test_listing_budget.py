@@ -73,7 +73,7 @@ async def test_a_client_looping_pages_is_throttled_others_are_not(
     ):
         for i in range(30):
             signed = c.sign(c.order(1 + i % 4, c.weth, 10**15, c.usdc, 3_000_000 + i))
-            assert (await api.post_order(signed))[0] == 201
+            assert (await api.post_taken(signed))[0] == 201
         url = api.base + path(c)
         fits = (400 - first) // max(1, records) + 1
         seen: list[int] = []
@@ -108,7 +108,7 @@ async def test_a_book_page_is_charged_the_orders_it_walks(chain: Chain, tmp_path
     async with running_node(cfg) as (_, api), session_from("127.0.0.2") as greedy:
         for i in range(200):
             signed = c.sign(c.order(1 + i % 4, c.weth, 10**15, c.usdc, 3_000_000 + i))
-            assert (await api.post_order(signed))[0] == 201
+            assert (await api.post_taken(signed))[0] == 201
         page_cost, held, fits = 1 + 200 / WALKED_PER_RECORD, 20.0, 0
         while held >= 2:  # (what a page is charged first)
             held, fits = held - page_cost, fits + 1
@@ -127,7 +127,7 @@ async def test_the_web_pages_polling_stays_under_the_default_budget(
     async with running_node(node_config(c, tmp_path / "n.db")) as (_, api):
         for i in range(40):
             signed = c.sign(c.order(1 + i % 4, c.weth, 10**15, c.usdc, 3_000_000 + i))
-            assert (await api.post_order(signed))[0] == 201
+            assert (await api.post_taken(signed))[0] == 201
         pages = [book_query(c, 1000)] * 60 + ["/v1/fills?perPage=1", "/v1/fills?perPage=40"]
         pages += [f"/v1/orders?maker={c.address(1)}&perPage=100&page=1"] * 3
         statuses = await asyncio.gather(*(api.get(p) for p in pages[:4]))

@@ -261,7 +261,7 @@ async def test_a_node_lists_orders_and_fills_by_cursor_as_pages_by_number_did(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         signed = [c.sign(c.order(1 + i % 4, c.weth, E15, c.usdc, 3_000_000 + i)) for i in range(12)]
         for s in signed:
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         by_number = []
         for page in (1, 2, 3):
             body = await api.listing("/v1/orders", perPage=5, page=page)
@@ -274,7 +274,7 @@ async def test_a_node_lists_orders_and_fills_by_cursor_as_pages_by_number_did(
         async def post_one() -> None:
             s = next(late, None)
             if s is not None:
-                assert (await api.post_order(s))[0] == 201
+                assert (await api.post_taken(s))[0] == 201
 
         walked = await _walk_http(api, "/v1/orders", 5, post_one)
         hashes = [r["metaData"]["orderHash"] for r in walked]

@@ -62,10 +62,10 @@ async def test_untouched_bitmap_orders_are_judged_by_the_mirror_and_a_moved_nonc
         await synced(node, c)
         await wait_for(node.mirror_ready)  # (its watcher's say too: left32's fresh-clone run)
         first = order(MAKER, 1, 3000)  # (the maker's funds: one read, then the mirror's)
-        assert (await api.post_order(first))[0] == 201
+        assert (await api.post_taken(first))[0] == 201
         before = calls(node)
         for n in range(2, 12):
-            code, body = await api.post_order(order(MAKER, n, 3000 + n))
+            code, body = await api.post_taken(order(MAKER, n, 3000 + n))
             assert code == 201 and body["status"] == "open", body
         assert calls(node) == before  # before: one read an order (or a batch)
 
@@ -77,7 +77,7 @@ async def test_untouched_bitmap_orders_are_judged_by_the_mirror_and_a_moved_nonc
         code, body = await api.post_order(late)
         assert code != 201 or body["status"] != "open", body
         before = calls(node)
-        assert (await api.post_order(order(MAKER, 40, 3000)))[0] == 201
+        assert (await api.post_taken(order(MAKER, 40, 3000)))[0] == 201
         assert calls(node) == before
 
         # an order the node never held filled: every bitmap order of its maker by the chain
@@ -95,7 +95,7 @@ async def test_untouched_bitmap_orders_are_judged_by_the_mirror_and_a_moved_nonc
         await synced(node, c)
         await wait_for(node.mirror_ready)
         before = calls(node)
-        assert (await api.post_order(order(MAKER, 50, 3000)))[0] == 201
+        assert (await api.post_taken(order(MAKER, 50, 3000)))[0] == 201
         assert calls(node) == before
-        code, body = await api.post_order(order(OTHER, 4, 3000))  # (tainted before: still)
+        code, body = await api.post_taken(order(OTHER, 4, 3000))  # (tainted before: still)
         assert code == 201 and calls(node) > before, body

@@ -81,7 +81,7 @@ async def test_a_far_rewind_after_a_restart_is_a_reset_within_two_polls(
     cfg = node_config(c, tmp_path / "n.db", reorg_depth=DEPTH)
     whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(whole))[0] == 201
+        assert (await api.post_taken(whole))[0] == 201
         snap = await filled_far_below(c, node, api, whole)
         before = node.mirror.checkpoints.items()
     async with running_node(cfg) as (node, api):

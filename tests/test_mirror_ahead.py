@@ -101,13 +101,13 @@ async def test_an_own_receipt_no_longer_kept_decoded_is_still_undone_when_reorge
         salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
         asks = [c.sign(ask(c, DAVE, E18 // 10, (300 + 10 * i) * E6, salt=salt + i)) for i in (0, 1)]
         for s in asks:
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         hold = HoldBlock(node)
         await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1).block_number)
         snap = c.rpc.call("evm_snapshot")
         bids = [c.sign(bid(c, BOB, E18 // 10, (300 + 10 * i) * E6)) for i in (0, 1)]
         for s in bids:  # one settlement each, one after the other
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
             await wait_for(lambda s=s: node.records[s.hash].status is OrderStatus.FILLED, 20)
         assert len(node.mirror.own) == 1 and len(node.mirror.own.stubs) == 1
         assert all(s.hash in node.mirror.ahead()[0] for s in asks)
@@ -144,7 +144,7 @@ async def test_a_failed_settlements_diagnosis_does_not_take_a_mined_unconfirmed_
         second = c.sign(ask(c, DAVE, E18 // 10, 310 * E6))
         low = c.sign(bid(c, BOB, E18 // 100, 20 * E6))  # (the mirror reads Bob's USDC)
         for s in (first, second, low):
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         hold = HoldBlock(node)
         await hold.inside(c.weth.approve(c.sender(DAVE), c.exchange.address, E18 // 5).block_number)
         assert node.book.funds(dave, c.weth.address) == E18 // 5
@@ -164,11 +164,11 @@ async def test_a_failed_settlements_diagnosis_does_not_take_a_mined_unconfirmed_
         node.settler.on_result = gated  # type: ignore[method-assign]
         node._diagnose = noted  # type: ignore[method-assign]
 
-        assert (await api.post_order(c.sign(bid(c, CAROL, E18 // 10, 300 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, CAROL, E18 // 10, 300 * E6))))[0] == 201
         await wait_for(lambda: c.exchange.order_info(first.order).filled == E18 // 10, 20)
         c.usdc.transfer(c.sender(BOB), c.address(ALICE), c.usdc.balance_of(bob))
         taker = c.sign(bid(c, BOB, E18 // 10, 310 * E6))  # (judged by the mirror: funded)
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await asyncio.wait_for(diagnosed.wait(), 30)  # the second settlement failed
         assert c.exchange.order_info(second.order).filled == 0
         gate.set()  # the first settlement's results: its confirm
@@ -280,7 +280,7 @@ async def test_a_peers_settlement_applied_a_block_early_is_not_lowered_by_the_bl
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         resting = c.sign(ask(c, ALICE, 3 * E18 // 10, 900 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         hold = HoldBlock(node)  # the watcher inside block n, before its verdicts
         await hold.inside(c.exchange.fill_order(c.sender(BOB), resting, 300 * E6).block_number)
 

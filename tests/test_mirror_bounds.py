@@ -60,7 +60,7 @@ async def test_closed_orders_leave_memory_and_stay_closed(chain: Chain, tmp_path
         assert node.mirror.marks.lookups >= 3
         await refused(api, whole, "FILLED")
         await refused(api, gone, "CANCELLED")
-        assert (await api.post_order(part))[0] == 201
+        assert (await api.post_taken(part))[0] == 201
         assert (await api.get(f"/v1/orders/{part.hash_hex}"))[1]["metaData"][
             "filledMakerAmount"
         ] == str(E18)

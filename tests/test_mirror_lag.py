@@ -82,7 +82,7 @@ async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
         whole = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))  # at 3,000
         part = c.sign(ask(c, DAVE, E18 // 5, 620 * E6, salt=salt + 1))  # at 3,100
         for s in (whole, part):
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
 
         # The watcher stops inside the block of Dave's cancel-up-to (which cancels neither
         # order), just before it re-judges Dave's orders from the mirror at that block.
@@ -92,7 +92,7 @@ async def test_a_verdict_from_an_older_block_does_not_undo_the_nodes_own_fills(
         # Meanwhile the node settles Bob's bids against both asks: all of one, half of the
         # other, in later blocks; their receipts come first and the node confirms them.
         for o in (bid(c, BOB, E18 // 10, 300 * E6), bid(c, BOB, E18 // 10, 310 * E6)):
-            assert (await api.post_order(c.sign(o)))[0] == 201
+            assert (await api.post_taken(c.sign(o)))[0] == 201
         await wait_for(lambda: node.settler.settled == 2, timeout=20)
         assert node.records[whole.hash].status is OrderStatus.FILLED
         held_part = node.book.get(part.hash)
@@ -120,12 +120,12 @@ async def settled_past_the_watcher(
     await wait_for(lambda: node.watcher.caught_up.is_set())
     salt = c.exchange.min_valid_salt(c.address(DAVE)) + 10**9
     resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6, salt=salt))
-    assert (await api.post_order(resting))[0] == 201
+    assert (await api.post_taken(resting))[0] == 201
     hold = HoldBlock(node)
     await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt - 1).block_number)
     snap = str(c.rpc.call("evm_snapshot"))  # the watcher is inside this block
     taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))
-    assert (await api.post_order(taker))[0] == 201
+    assert (await api.post_taken(taker))[0] == 201
     await wait_for(lambda: node.settler.settled == 1, timeout=20)
     assert node.records[resting.hash].status is OrderStatus.FILLED
     return hold, snap, resting, taker
@@ -184,19 +184,19 @@ async def test_funds_from_a_block_behind_do_not_give_back_what_the_nodes_own_fil
         first = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
         second = c.sign(ask(c, DAVE, E18 // 10, 310 * E6))
         for s in (first, second):
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         hold = HoldBlock(node)
         # Dave may spend 0.2 WETH (both asks); the watcher stops inside that block
         await hold.inside(c.weth.approve(c.sender(DAVE), c.exchange.address, E18 // 5).block_number)
         assert node.book.funds(dave, c.weth.address) == E18 // 5
 
         taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6))  # takes the first ask
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await wait_for(lambda: node.settler.settled == 1, timeout=20)
         assert node.book.funds(dave, c.weth.address) == E18 // 10  # the fill taken off
 
         third = c.sign(ask(c, DAVE, E18 // 10, 320 * E6))  # judged by the mirror, a block behind
-        assert (await api.post_order(third))[0] == 201
+        assert (await api.post_taken(third))[0] == 201
         assert node.book.funds(dave, c.weth.address) == E18 // 10
         offered = sum(st.fillable for h in (second.hash, third.hash) if (st := node.book.get(h)))
         assert offered == E18 // 10  # what Dave can pay, once
@@ -240,9 +240,9 @@ async def test_a_block_the_watcher_applied_before_the_receipt_came_does_not_take
 
         broadcaster.send_async = slow_send  # type: ignore[method-assign]
         resting = c.sign(ask(c, DAVE, E18 // 10, 300 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         before, applied = spendable_of(c, DAVE), node.mirror.own_applied
-        assert (await api.post_order(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
         await wait_for(lambda: node.settler.settled == 1, timeout=40)
         await synced(node, c)
         assert node.mirror.own_applied == applied  # (the watcher read that block itself)
@@ -260,14 +260,14 @@ async def test_a_maker_paid_by_the_nodes_own_settlement_sells_what_it_received_a
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(c.sign(ask(c, DAVE, E18 // 10, 300 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(ask(c, DAVE, E18 // 10, 300 * E6))))[0] == 201
         hold = HoldBlock(node)
         salt = c.exchange.min_valid_salt(c.address(DAVE)) + 1
         await hold.inside(c.exchange.cancel_orders_up_to(c.sender(DAVE), salt).block_number)
-        assert (await api.post_order(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18 // 10, 300 * E6))))[0] == 201
         await wait_for(lambda: node.settler.settled == 1, timeout=20)
         sell = c.sign(ask(c, BOB, E18 // 10, 320 * E6))
-        code, body = await api.post_order(sell)
+        code, body = await api.post_taken(sell)
         assert code == 201 and body["metaData"]["status"] == "open", body
         assert node.book.funds(c.address(BOB), c.weth.address) == spendable_of(c, BOB)
         assert node.mirror.ahead()[1]  # (the settlement's block is still ahead: Dave paid)

@@ -35,7 +35,7 @@ async def node_with_resting_ask(c: Chain, db: Path) -> AsyncIterator[tuple[Node,
     """A node on ``db`` holding one acknowledged ask: Alice sells 1 WETH for 3,000 USDC."""
     async with running_node(node_config(c, db)) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         yield node, api, resting
 
 
@@ -103,7 +103,7 @@ async def test_repeat_post_is_idempotent(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (_, api):
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        code, _ = await api.post_order(signed)
+        code, _ = await api.post_taken(signed)
         assert code == 201
         code, body = await api.post_order(signed)
         assert code == 200 and body["metaData"]["orderHash"] == signed.hash_hex
@@ -122,7 +122,7 @@ async def test_a_node_without_peers_rests_an_order_for_later_peers_and_pushes_no
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         assert node.gossip is not None and len(node.gossip.peers) == 0
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        code, body = await api.post_order(signed)
+        code, body = await api.post_taken(signed)
         assert code == 201 and body["status"] == "open"
         assert node.records[signed.hash].announced
         assert [r.signed.hash for r in node._gossiped_records()] == [signed.hash]

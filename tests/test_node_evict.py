@@ -420,8 +420,8 @@ async def test_closed_orders_are_evicted_and_every_path_reads_them(
     stays = c.sign(ask(c, CAROL, E18, 3300 * E6))
     async with running_node(cfg) as (nd, api):
         for s in (cancelled, filled, stays):
-            assert (await api.post_order(s))[0] == 201
-        code, body = await api.post_order(ioc, tif="ioc")
+            assert (await api.post_taken(s))[0] == 201
+        code, body = await api.post_taken(ioc, tif="ioc")
         assert code == 201 and body["status"] == "removed", body
         sig = _cancel_sig(c, cancelled, ALICE)
         code, body = await api.post(f"/v1/orders/{cancelled.hash_hex}/cancel", {"signature": sig})
@@ -456,7 +456,7 @@ async def test_a_reorg_reopens_an_evicted_filled_order_from_the_store(
     async with running_node(node_config(c, tmp_path / "n.db", closed_grace=0.2)) as (nd, api):
         events = Events(await api.session.ws_connect(api.base + "/v1/ws"))
         whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
+        assert (await api.post_taken(whole))[0] == 201
         snap = c.rpc.call("evm_snapshot")
         c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
         await synced(nd, c)
@@ -484,8 +484,8 @@ async def test_a_cancel_up_to_rejudges_the_makers_evicted_orders_from_the_store(
     async with running_node(node_config(c, tmp_path / "n.db", closed_grace=0.2)) as (nd, api):
         filled = c.sign(ask(c, ALICE, E18, 3000 * E6))
         ioc = c.sign(ask(c, ALICE, E18, 3200 * E6))
-        assert (await api.post_order(filled))[0] == 201
-        assert (await api.post_order(ioc, tif="ioc"))[0] == 201
+        assert (await api.post_taken(filled))[0] == 201
+        assert (await api.post_taken(ioc, tif="ioc"))[0] == 201
         c.exchange.fill_order(c.sender(BOB), filled, 3000 * E6)
         await synced(nd, c)
         await _evicted(nd, filled, ioc)

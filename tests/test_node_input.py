@@ -269,7 +269,7 @@ async def test_bad_cancels_change_nothing(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         signed = c.sign(c.order(ALICE, c.weth, E18, c.usdc, 3000 * E6))
-        assert (await api.post_order(signed))[0] == 201
+        assert (await api.post_taken(signed))[0] == 201
         wrong = sign_order(signed.order, c.domain, c.keys[2])  # any signature but the cancel's
         for body, status in [
             ({}, 400),
@@ -300,11 +300,11 @@ async def test_limits_per_maker_and_total(chain: Chain, tmp_path: Path) -> None:
         def order(maker: int) -> Any:
             return c.sign(c.order(maker, c.weth, E18, c.usdc, 3000 * E6, salt=random_salt()))
 
-        assert (await api.post_order(order(ALICE)))[0] == 201
-        assert (await api.post_order(order(ALICE)))[0] == 201
+        assert (await api.post_taken(order(ALICE)))[0] == 201
+        assert (await api.post_taken(order(ALICE)))[0] == 201
         code, body = await api.post_order(order(ALICE))
         assert (code, body["rejection"]) == (400, "MAKER_LIMIT")
-        assert (await api.post_order(order(2)))[0] == 201
+        assert (await api.post_taken(order(2)))[0] == 201
         code, body = await api.post_order(order(3))
         assert (code, body["rejection"]) == (400, "BOOK_FULL")
         assert len(node.records) == 3

@@ -30,7 +30,7 @@ async def node_blind_to_alice(
         await wait_for(lambda: node.watcher.caught_up.is_set())
         alice = c.sign(ask(c, ALICE, E18, 3000 * E6))
         for s in (alice, *others):
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         c.weth.transfer(c.sender(ALICE), c.address(DAVE), c.weth.balance_of(c.address(ALICE)))
         yield node, api, alice
 
@@ -42,7 +42,7 @@ async def test_unfunded_maker_revert_removes_it_and_rematches_taker(
     carol = c.sign(ask(c, CAROL, E18, 3010 * E6))
     async with node_blind_to_alice(c, tmp_path, carol) as (node, api, alice):
         taker = c.sign(bid(c, BOB, E18, 3010 * E6))
-        code, body = await api.post_order(taker)
+        code, body = await api.post_taken(taker)
         assert code == 201
         assert body["matches"][0]["restingOrderHash"] == alice.hash_hex  # then carol, whole units
 
@@ -75,10 +75,10 @@ async def test_a_lone_match_that_reverts_is_mined_and_rejudged(
     async with node_blind_to_alice(c, tmp_path) as (node, api, alice):
         start = int(c.rpc.call("eth_blockNumber"), 16)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await wait_for(lambda: node.settler.failed == 1)
         spare = c.sign(ask(c, DAVE, E18, 3000 * E6))  # (DAVE holds ALICE's WETH now)
-        assert (await api.post_order(spare))[0] == 201
+        assert (await api.post_taken(spare))[0] == 201
 
         async def filled() -> bool:
             return await api.status(taker) == "filled"
@@ -103,7 +103,7 @@ async def test_outside_cancel_and_fill_leave_the_book(chain: Chain, tmp_path: Pa
         cancelled = c.sign(ask(c, ALICE, E18, 3000 * E6))
         filled = c.sign(ask(c, CAROL, 2 * E18, 6200 * E6))
         for s in (cancelled, filled):
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         c.exchange.cancel_order(c.sender(ALICE), cancelled.order)
         c.exchange.fill_order(c.sender(BOB), filled, 3100 * E6)  # half of it, directly
 
@@ -144,7 +144,7 @@ async def test_shared_funds_unfunded_and_refunded(chain: Chain, tmp_path: Path) 
         first = c.sign(ask(c, ALICE, E18, 3000 * E6))
         second = c.sign(ask(c, ALICE, E18, 3000 * E6))
         for s in (first, second):
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
 
         async def fillable(s: object) -> int:
             _, rec = await api.get(f"/v1/orders/{s.hash_hex}")  # type: ignore[attr-defined]
@@ -172,7 +172,7 @@ async def test_soft_cancel_by_maker(chain: Chain, tmp_path: Path) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         signed = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(signed))[0] == 201
+        assert (await api.post_taken(signed))[0] == 201
         assert (await soft_cancel(c, api, signed, ALICE))["status"] == "cancelled"
         assert signed.hash not in node.book
         # posting it again does not bring it back
@@ -189,8 +189,8 @@ async def test_websocket_streams_order_and_fill_events(chain: Chain, tmp_path: P
             assert hello["type"] == "hello"
             resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
             taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-            assert (await api.post_order(resting))[0] == 201
-            assert (await api.post_order(taker))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
+            assert (await api.post_taken(taker))[0] == 201
             seen: list[dict[str, object]] = []
 
             async def collect() -> None:
@@ -235,7 +235,7 @@ async def test_websocket_shows_an_order_arrive_before_it_leaves(
             fok = c.sign(ask(c, BOB, E18, 3001 * E6))
             gtc = c.sign(ask(c, CAROL, E18, 3002 * E6))
             for signed, tif in ((ioc, "ioc"), (fok, "fok"), (gtc, None)):
-                code, body = await api.post_order(signed, tif=tif)
+                code, body = await api.post_taken(signed, tif=tif)
                 assert code == 201, body
             events = await order_events_until(ws, gtc)  # the last posted: added comes last
         assert events[ioc.hash_hex] == ["added", "removed"]
@@ -260,7 +260,7 @@ async def test_an_order_left_with_dust_is_added_then_closed_from_a_wallet_or_a_p
     async with running_node(cfg) as (node, api):
         async with api.session.ws_connect(api.base + "/v1/ws") as ws:
             assert json.loads((await ws.receive(timeout=5)).data)["type"] == "hello"
-            code, body = await api.post_order(dust)
+            code, body = await api.post_taken(dust)
             assert code == 201 and body["metaData"]["status"] == "filled", body
             assert await node.submit_from_peer(from_peer.to_json(), "0x" + "ab" * 20) == (
                 "accepted"
@@ -269,7 +269,7 @@ async def test_an_order_left_with_dust_is_added_then_closed_from_a_wallet_or_a_p
             assert rec.status == "filled" and not rec.announced
             assert (await api.status(from_peer)) == "filled"
             last = c.sign(ask(c, CAROL, E18, 3002 * E6))
-            assert (await api.post_order(last))[0] == 201
+            assert (await api.post_taken(last))[0] == 201
             events = await order_events_until(ws, last)
         assert events[dust.hash_hex] == ["added", "filled"]
         assert events[from_peer.hash_hex] == ["added", "filled"]
@@ -280,7 +280,7 @@ async def test_busy_node_batches_settlements(chain: Chain, tmp_path: Path) -> No
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         resting = [c.sign(ask(c, m, E18, 3000 * E6)) for m in (ALICE, CAROL, DAVE, 5, 6)]
         for s in resting:
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         takers = [c.sign(bid(c, m, E18, 3000 * E6)) for m in (7, 8, 9, 10, 11)]
         answers = await asyncio.gather(*(api.post_order(t) for t in takers))
         assert all(code == 201 for code, _ in answers)

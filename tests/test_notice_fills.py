@@ -32,7 +32,7 @@ async def test_an_order_a_peers_notice_closes_has_its_fills_stored_first(
     async with running_node(node_config(c, path)) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         resting = c.sign(ask(c, ALICE, E18 // 10, 300 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         hold = HoldBlock(node)  # the watcher inside block n, before its verdicts
         await hold.inside(c.weth.approve(c.sender(ALICE), c.exchange.address, E18).block_number)
         mined = c.exchange.fill_order(c.sender(BOB), resting, 300 * E6)  # block n+1: all of it

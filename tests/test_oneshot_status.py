@@ -42,9 +42,9 @@ async def test_a_one_shot_orders_status_says_what_traded(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         if rests:
             resting = c.sign(ask(c, ALICE, rests * E18, rests * 3000 * E6))
-            assert (await api.post_order(resting))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
         taker = c.sign(bid(c, BOB, size * E18, size * 3000 * E6))
-        code, posted = await api.post_order(taker, tif)
+        code, posted = await api.post_taken(taker, tif)
         assert code == 201, posted
 
         async def settled() -> bool:

@@ -38,7 +38,7 @@ async def test_restricted_orders_past_the_bounds_are_refused(chain: Chain, tmp_p
         held = []
         for maker in (ALICE, ALICE, BOB):
             order = _ask(c, maker)
-            assert (await api.post_order(order))[0] == 201
+            assert (await api.post_taken(order))[0] == 201
             held.append(order)
         # the maker's bound: ALICE's third restricted order
         code, body = await api.post_order(_ask(c, ALICE))
@@ -58,7 +58,7 @@ async def test_restricted_orders_past_the_bounds_are_refused(chain: Chain, tmp_p
         assert len(node.records) == 3
         # public orders are not counted: ALICE's and CAROL's taken
         for maker in (ALICE, CAROL, DAVE):
-            assert (await api.post_order(_ask(c, maker, taker=None)))[0] == 201
+            assert (await api.post_taken(_ask(c, maker, taker=None)))[0] == 201
         assert len(node.records) == 6
         # a restricted order closed frees its slot: ALICE may rest one more
         first = held[0]
@@ -67,6 +67,6 @@ async def test_restricted_orders_past_the_bounds_are_refused(chain: Chain, tmp_p
             f"/v1/orders/{first.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
         )
         assert code == 200
-        assert (await api.post_order(_ask(c, ALICE)))[0] == 201
+        assert (await api.post_taken(_ask(c, ALICE)))[0] == 201
         code, body = await api.post_order(_ask(c, DAVE))
         assert (code, body["rejection"]) == (400, "RESTRICTED_LIMIT"), body

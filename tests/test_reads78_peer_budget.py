@@ -55,7 +55,7 @@ async def test_sybils_share_one_budget_of_reads(chain: Chain, tmp_path: Path) ->
     async with running_node(base) as (node, api):
         await wait_for(node.mirror_ready)
         known = c.sign(ask(c, ALICE, E18 // 1000, 3 * E6 + 999))
-        assert (await api.post_order(known))[0] == 201  # (Alice's account known)
+        assert (await api.post_taken(known))[0] == 201  # (Alice's account known)
         g = node.gossip
         assert g is not None
         budget = node.peer_read_budget

@@ -79,8 +79,8 @@ async def pooled_and_killed(c: Chain, db: Path, url: str | None) -> tuple[Signed
     async with node_up(c, db, url, OPERATOR) as (proc, api):
         c.rpc.call("evm_setAutomine", False)
         count = nonce(c.rpc, operator)
-        assert (await api.post_order(maker))[0] == 201
-        code, body = await api.post_order(taker)
+        assert (await api.post_taken(maker))[0] == 201
+        code, body = await api.post_taken(taker)
         assert code == 201 and len(body["matches"]) == 1, body
 
         def pooled() -> bool:  # (recorded before its broadcast: the row is there)

@@ -39,7 +39,7 @@ async def test_an_order_refused_as_filled_then_reopened_by_a_reorg_reaches_the_p
         await wait_for(lambda: _failing(a, net.urls[1]), timeout=60)
         snap = c.rpc.call("evm_snapshot")
         sells = c.sign(ask(c, ALICE, E18, 1000 * E6))
-        assert (await a.post_order(sells))[0] == 201
+        assert (await a.post_taken(sells))[0] == 201
         c.exchange.fill_order(c.sender(DAVE), sells, 1000 * E6)  # an outsider takes it whole
         await wait_for(lambda: _is(a, sells, "filled"), timeout=60)
         # a third node's push of it reaches node 1 now: refused, the chain says filled

@@ -102,7 +102,7 @@ class Run:
                     else (m.taker_amount, m.maker_amount)
                 )
                 signed = c.sign(side(c, s[2], base, quote))
-                if (await api.post_order(signed, tif="ioc"))[0] == 201:
+                if (await api.post_taken(signed, tif="ioc"))[0] == 201:
                     self.orders.append(signed)
             elif kind == "fill" and (o := self.pick(s[1])) is not None:
                 c.exchange.fill_order(c.sender(s[2]), o, o.order.taker_amount // s[3])

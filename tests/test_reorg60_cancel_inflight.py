@@ -41,13 +41,13 @@ async def test_a_soft_cancel_while_a_fill_is_in_flight_keeps_the_fill_on_both_no
     async with Cluster(c, tmp_path, [[], [0]], gossip_scale=GOSSIP_SCALE) as net:
         a, b = net.api(0), net.api(1)
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await b.post_order(half))[0] == 201
+        assert (await b.post_taken(half))[0] == 201
 
         async def a_has_it() -> bool:
             return await status_at(a, half) == "open"
 
         await wait_for(a_has_it, timeout=60)
-        assert (await b.post_order(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
+        assert (await b.post_taken(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
         await wait_for(lambda: pending_txs(c) > 0, timeout=60)  # B's settlement: in flight
         await cancel_at(a, c, half, ALICE)
 

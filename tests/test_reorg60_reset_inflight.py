@@ -40,11 +40,11 @@ async def test_a_reset_does_not_send_the_old_chains_settlement_again(
         async with running_node(cfg) as (node, api):
             w = node.watcher
             resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-            assert (await api.post_order(resting))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
             c.rpc.call("evm_setAutomine", False)  # the settlement sent, not mined
             before = nonce(c.rpc, operator)
             taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-            code, body = await api.post_order(taker, "ioc")
+            code, body = await api.post_taken(taker, "ioc")
             assert code == 201 and len(body["matches"]) == 1, body
             await wait_for(lambda: nonce(c.rpc, operator, "pending") > before, timeout=30)
             pending = c.rpc.call("eth_getBlockByNumber", "pending", False)["transactions"]

@@ -77,9 +77,9 @@ async def settled_refusing_fills(
         " BEGIN SELECT RAISE(ABORT, 'refused here'); END",
     )
     resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    assert (await api.post_order(resting))[0] == 201
+    assert (await api.post_taken(resting))[0] == 201
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-    assert (await api.post_order(taker, "ioc"))[0] == 201
+    assert (await api.post_taken(taker, "ioc"))[0] == 201
     orders = [resting, taker]
     await wait_for(lambda: len(on_chain(c, orders)) == 2, timeout=30)
     return snap, fork, orders, max(b for _, _, b in on_chain(c, orders))

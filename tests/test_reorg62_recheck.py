@@ -65,12 +65,12 @@ async def closed_during_a_held_reset(
     sell = c.sign(ask(c, ALICE, 3 * E18 // 10, 900 * E6), ALICE)
     await wait_for(node.mirror_ready)
     hold = ResetHold(node)
-    assert (await api.post_order(sell))[0] == 201
+    assert (await api.post_taken(sell))[0] == 201
     await synced(node, c)
     snap = str(c.rpc.call("evm_snapshot"))
     first = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
     # settled: a third of `sell` (an IOC: undone by the reset, it never rests again)
-    assert (await api.post_order(first, "ioc"))[0] == 201
+    assert (await api.post_taken(first, "ioc"))[0] == 201
     await wait_for(lambda: filled_is(api, sell, E18 // 10), timeout=30)
     c.rpc.call("hardhat_mine", hex(4))
     await synced(node, c)
@@ -82,7 +82,7 @@ async def closed_during_a_held_reset(
     try:
         # the book still has the undone third: the rest of `sell` is two thirds
         second = c.sign(bid(c, CAROL, 2 * E18 // 10, 600 * E6), CAROL)
-        code, body = await api.post_order(second)
+        code, body = await api.post_taken(second)
         assert code == 201, body
         # settled, confirmed: the undone third and these two make the whole order
         await wait_for(lambda: filled_is(api, sell, 3 * E18 // 10), timeout=30)

@@ -34,13 +34,13 @@ async def test_the_confirm_of_an_order_cancelled_in_flight_never_lowers_its_fill
     c.usdc.approve(c.sender(DAVE), c.exchange.address, 2**256 - 1)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(node.mirror_ready)
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         await synced(node, c)
         base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
         c.rpc.call("evm_setAutomine", False)
         try:
             buy = c.sign(bid(c, BOB, 3 * E18 // 10, 900 * E6), BOB)
-            code, body = await api.post_order(buy)
+            code, body = await api.post_taken(buy)
             assert code == 201 and body["matches"], body
             await wait_for(lambda: node.settler.sent == 1 and not node.settler.sends)
             (pooled,) = node.settler.in_flight

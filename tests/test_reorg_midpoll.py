@@ -69,7 +69,7 @@ async def test_a_reorg_between_two_ranges_of_a_poll_keeps_no_fill_of_the_old_bra
     kw: dict[str, Any] = {"reorg_depth": 2} if reset else {}
     async with running_node(node_config(c, tmp_path / "n.db", **kw)) as (node, api):
         whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
+        assert (await api.post_taken(whole))[0] == 201
         await synced(node, c)
         w = node.watcher
         snap = c.rpc.call("evm_snapshot")
@@ -98,7 +98,7 @@ async def test_a_fill_below_the_fork_reaches_the_node_when_finding_the_fork_fail
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
+        assert (await api.post_taken(whole))[0] == 201
         await synced(node, c)
         w = node.watcher
         failed = {"n": 0}

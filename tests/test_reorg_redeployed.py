@@ -33,7 +33,7 @@ async def test_a_redeployed_chain_below_our_headers_resets_at_once(
         caplog.set_level(logging.WARNING, logger="sdex.watch")
         async with running_node(cfg) as (node, api):
             w = node.watcher
-            assert (await api.post_order(signed))[0] == 201
+            assert (await api.post_taken(signed))[0] == 201
             c.exchange.fill_order(c.sender(BOB), signed, 3000 * E6)
             rpc.call("hardhat_mine", hex(8))
             top = int(rpc.call("eth_blockNumber"), 16)

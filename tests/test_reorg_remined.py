@@ -79,10 +79,10 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
     cfg = node_config(c, path, closed_grace=0.2 if then == "evicted" else 10.0)
     async with running_node(cfg) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         snap = c.rpc.call("evm_snapshot")
         taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
-        code, posted = await api.post_order(taker, "ioc")
+        code, posted = await api.post_taken(taker, "ioc")
         assert code == 201 and posted["matches"], posted
         await settled(c, node, api, taker)
         tx, raw = await the_settlement(c, api)
@@ -125,9 +125,9 @@ async def test_an_undone_fill_is_back_after_a_kill_9_of_a_node_process(
         api = Api(session, f"http://127.0.0.1:{port}")
         with node_process(c, deployment, db, port, OPERATOR, log) as proc:
             await wait_for(lambda: healthy(session, api.base, proc), timeout=120)
-            assert (await api.post_order(resting))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
             snap = c.rpc.call("evm_snapshot")
-            code, posted = await api.post_order(taker, "ioc")
+            code, posted = await api.post_taken(taker, "ioc")
             assert code == 201 and posted["matches"], posted
 
             async def settled() -> bool:

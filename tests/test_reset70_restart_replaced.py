@@ -37,8 +37,8 @@ async def test_a_chain_replaced_while_the_node_was_down_keeps_and_rejudges_its_o
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
         async with running_node(cfg) as (node, api):
             for signed in (resting, filled):
-                assert (await api.post_order(signed))[0] == 201
-            code, body = await api.post_order(taker, "ioc")
+                assert (await api.post_taken(signed))[0] == 201
+            code, body = await api.post_taken(taker, "ioc")
             assert code == 201 and len(body["matches"]) == 1, body
 
             async def settled() -> bool:
@@ -126,10 +126,10 @@ async def test_a_reset_killed_before_its_rejudging_is_judged_again_at_the_next_s
     filled = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(filled))[0] == 201
+        assert (await api.post_taken(filled))[0] == 201
         await synced(node, c)
         snap = c.rpc.call("evm_snapshot")
-        code, body = await api.post_order(taker, "ioc")
+        code, body = await api.post_taken(taker, "ioc")
         assert code == 201 and len(body["matches"]) == 1, body
         await settled(c, node, api, taker)
         assert await api.status(filled) == "filled"

@@ -44,7 +44,7 @@ async def post_and_save(node: Any, api: Api, c: Chain, orders: list[SignedOrder]
     applied (the mirror saves the makers' funds it learned, and its head)."""
     await wait_for(lambda: node.watcher.caught_up.is_set())
     for s in orders:
-        assert (await api.post_order(s))[0] == 201
+        assert (await api.post_taken(s))[0] == 201
     c.rpc.call("evm_mine")
     head = int(c.rpc.call("eth_blockNumber"), 16)
     await wait_for(lambda: saved_past(node, head), timeout=20)
@@ -54,7 +54,7 @@ async def part_filled_and_saved(node: Any, api: Api, c: Chain, s: SignedOrder) -
     """Once the node has caught up: ``s`` (an ask of ``E18`` WETH) posted, a tenth of it filled
     on chain by Bob (a ``mirror_orders`` row), and the mirror saved past that block."""
     await wait_for(lambda: node.watcher.caught_up.is_set())
-    assert (await api.post_order(s))[0] == 201
+    assert (await api.post_taken(s))[0] == 201
     c.exchange.fill_order(c.sender(BOB), s, 300 * E6)
     head = int(c.rpc.call("eth_blockNumber"), 16)
     await wait_for(lambda: saved_past(node, head), timeout=20)

@@ -47,7 +47,7 @@ async def test_a_fill_elsewhere_counts_in_an_order_ahead_of_the_mirror(
     first = c.sign(bid(c, BOB, E18 // 10, 101_000_000))  # 0.1 WETH at 1010
     at_limit = c.sign(bid(c, CAROL, 3 * E18 // 10, 300_900_000))  # 0.3 WETH at 1003
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         c.rpc.call("evm_mine")
         await synced(node, c)
         watcher = node.watcher
@@ -55,7 +55,7 @@ async def test_a_fill_elsewhere_counts_in_an_order_ahead_of_the_mirror(
         task.cancel()  # (polled by hand below)
         await asyncio.wait({task}, timeout=10)
         elsewhere = c.exchange.fill_order(c.sender(DAVE), resting, 104_000_000)  # block N
-        code, body = await api.post_order(first)
+        code, body = await api.post_taken(first)
         assert code == 201 and body["matches"], body
         await wait_for(lambda: statuses(cfg.db) == ["mined"], timeout=30)  # block N+1
         on_chain = c.exchange.order_info(resting.order).filled
@@ -66,7 +66,7 @@ async def test_a_fill_elsewhere_counts_in_an_order_ahead_of_the_mirror(
         assert watcher.applied.number == elsewhere.block_number
         e = node.book.find(resting.hash)
         assert e is not None and e.filled == on_chain, (e and e.filled, on_chain)
-        code, body = await api.post_order(at_limit)
+        code, body = await api.post_taken(at_limit)
         assert code == 201 and body["matches"], body
 
         def done() -> bool:

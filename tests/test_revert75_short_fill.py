@@ -47,22 +47,22 @@ async def test_a_pair_settled_short_is_not_matched_again(chain: Chain, tmp_path:
     later = c.sign(ask(c, CAROL, E18 // 10, 100 * E6, taker=c.address(DAVE)))
     later_bid = c.sign(bid(c, DAVE, E18 // 10, 100 * E6, taker=c.address(CAROL)))
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         c.rpc.call("evm_mine")
         await synced(node, c)
         watcher = next(t for t in node._tasks if t.get_name() == "watcher")
         watcher.cancel()  # (the fill below never reaches the book)
         await asyncio.wait({watcher}, timeout=10)
         c.exchange.fill_order(c.sender(DAVE), resting, 300 * E6)  # 0.3 WETH of it elsewhere
-        code, body = await api.post_order(taker)
+        code, body = await api.post_taken(taker)
         assert code == 201 and body["matches"], body
 
         def settled(n: int) -> bool:
             return sum(status == "mined" for _, status in rows(cfg.db)) >= n
 
         await wait_for(lambda: settled(1), timeout=30)
-        assert (await api.post_order(later))[0] == 201
-        assert (await api.post_order(later_bid))[0] == 201
+        assert (await api.post_taken(later))[0] == 201
+        assert (await api.post_taken(later_bid))[0] == 201
         await wait_for(lambda: settled(2), timeout=30)
     info = c.exchange.order_info(resting.order)
     assert info.filled == E18 // 2  # the first settlement took its last 0.2 WETH
@@ -84,14 +84,14 @@ async def test_an_order_settled_short_is_read_from_the_chain(chain: Chain, tmp_p
     taker = c.sign(bid(c, BOB, E18 * 4 // 10, 400 * E6))  # 0.4 WETH at 1000
     other = c.sign(bid(c, CAROL, E18 // 10, 100 * E6))  # 0.1 WETH at 1000: rests
     async with running_node(cfg) as (node, api):
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         c.rpc.call("evm_mine")
         await synced(node, c)
         watcher = next(t for t in node._tasks if t.get_name() == "watcher")
         watcher.cancel()
         await asyncio.wait({watcher}, timeout=10)
         c.exchange.fill_order(c.sender(DAVE), resting, 300 * E6)
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await wait_for(lambda: [s for _, s in rows(cfg.db)] == ["mined"], timeout=30)
 
         async def closed() -> bool:
@@ -99,6 +99,6 @@ async def test_an_order_settled_short_is_read_from_the_chain(chain: Chain, tmp_p
             return code == 200 and rec["metaData"]["status"] == "filled"
 
         await wait_for(closed, timeout=20)  # before: open, its 0.1 WETH offered for good
-        code, body = await api.post_order(other)
+        code, body = await api.post_taken(other)
         assert code == 201 and not body["matches"], body
     assert [s for _, s in rows(cfg.db)] == ["mined"]

@@ -25,7 +25,7 @@ async def test_a_fill_after_a_soft_cancel_stays_in_the_record_after_a_cancel_up_
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         await soft_cancel(c, api, resting, ALICE)
         c.exchange.fill_order(c.sender(BOB), resting, 750 * E6)  # the order lives on chain
         await synced(node, c)

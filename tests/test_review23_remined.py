@@ -34,10 +34,10 @@ async def test_an_ioc_whose_undone_fill_is_mined_again_says_what_it_is_now(
     path = tmp_path / "n.db"
     async with running_node(node_config(c, path)) as (node, api):
         resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
+        assert (await api.post_taken(resting))[0] == 201
         snap = c.rpc.call("evm_snapshot")
         taker = c.sign(bid(c, BOB, amount, 3000 * E6 * amount // E18))
-        code, posted = await api.post_order(taker, "ioc")
+        code, posted = await api.post_taken(taker, "ioc")
         assert code == 201 and posted["matches"], posted
 
         await settled(c, node, api, taker)

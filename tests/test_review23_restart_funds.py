@@ -27,7 +27,7 @@ async def test_an_emptied_wallet_s_order_has_one_status_running_or_restarted(
     cfg = node_config(c, tmp_path / "n.db")
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(seen_running))[0] == 201
+        assert (await api.post_taken(seen_running))[0] == 201
         balance = c.weth.balance_of(dave)
         c.weth.transfer(c.sender(DAVE), c.address(BOB), balance)
         await synced(node, c)
@@ -39,7 +39,7 @@ async def test_an_emptied_wallet_s_order_has_one_status_running_or_restarted(
         running = await status(api, seen_running)
         c.weth.transfer(c.sender(BOB), dave, balance)  # back: the second order is funded
         await synced(node, c)
-        assert (await api.post_order(seen_restarted))[0] == 201
+        assert (await api.post_taken(seen_restarted))[0] == 201
         head = int(c.rpc.call("eth_blockNumber"), 16)
         await wait_for(lambda: saved_past(node, head), timeout=20)
 

@@ -27,7 +27,7 @@ async def test_funds_read_at_latest_are_right_after_a_restart_and_an_own_settlem
     sell = c.sign(ask(c, DAVE, E18, 3000 * E6))
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
-        assert (await api.post_order(sell))[0] == 201
+        assert (await api.post_taken(sell))[0] == 201
         assert dave in node.mirror.unsure  # (read with the order's chain state, at latest)
         c.rpc.call("evm_mine")
         head = int(c.rpc.call("eth_blockNumber"), 16)
@@ -38,7 +38,7 @@ async def test_funds_read_at_latest_are_right_after_a_restart_and_an_own_settlem
         assert node.watcher.resumed and node.reloaded_from_chain == 0
         assert dave not in node.mirror.unsure  # (the flag was not saved)
         buy = c.sign(bid(c, BOB, E18 // 2, 1500 * E6))
-        code, posted = await api.post_order(buy)
+        code, posted = await api.post_taken(buy)
         assert code == 201 and posted["matches"], posted
 
         async def settled() -> bool:

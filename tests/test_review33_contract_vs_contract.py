@@ -71,7 +71,7 @@ async def _crossing(c: Chain, tmp_path: Path, burn: bool) -> list[str]:
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
         await wait_for(node.mirror_ready)
         for so in (hostile, honest_ask, buy):
-            assert (await api.post_order(so))[0] == 201
+            assert (await api.post_taken(so))[0] == 201
 
         async def decided() -> bool:
             return await api.status(buy) == "removed" or await api.status(honest_ask) == "filled"

@@ -43,9 +43,9 @@ async def test_a_blocked_eoa_does_not_get_the_contract_maker_blamed(
     async with node_on(
         c, tmp_path, tokens=listing({"WETH": None, "BLT": TokenInfo(blt.address, 6)})
     ) as (node, api):
-        assert (await api.post_order(honest))[0] == 201
+        assert (await api.post_taken(honest))[0] == 201
         block(c, blt, BOB)
-        assert (await api.post_order(buy))[0] == 201
+        assert (await api.post_taken(buy))[0] == 201
         await pair_decided(node, api, honest, buy)
         meta = (await api.get(f"/v1/orders/{honest.hash_hex}"))[1]["metaData"]
         assert meta["status"] == "open", meta  # before: removed, its maker marked hostile
@@ -73,8 +73,8 @@ async def test_a_wallet_that_refuses_the_operator_alone_is_still_blamed(
     buy = c.sign(c.order(BOB, c.usdc, 260 * E6, c.weth, E18 // 10))
     async with running_node(node_config(c, tmp_path / "n.db", operator=OPERATOR)) as (node, api):
         await wait_for(node.mirror_ready)
-        assert (await api.post_order(buy))[0] == 201  # (resting: the pre-flight's check of
-        assert (await api.post_order(hostile))[0] == 201  # the incoming names no order)
+        assert (await api.post_taken(buy))[0] == 201  # (resting: the pre-flight's check of
+        assert (await api.post_taken(hostile))[0] == 201  # the incoming names no order)
 
         async def decided() -> bool:
             return "removed" in (await api.status(buy), await api.status(hostile))

@@ -50,9 +50,9 @@ async def _gifted(
     ``other`` and her gift back: once ``listed`` was judged, ``maker`` is not blamed."""
     intercept, done = gift_sandwicher(c, other, size)
     async with node_on(c, tmp_path, intercept) as (node, api):
-        assert (await api.post_order(listed))[0] == 201
+        assert (await api.post_taken(listed))[0] == 201
         buy = c.sign(bid(c, BOB, size, 1600 * E6))
-        assert (await api.post_order(buy))[0] == 201
+        assert (await api.post_taken(buy))[0] == 201
         await wait_for(lambda: len(done) > 1, timeout=30.0)  # (the sandwich was mined)
 
         async def judged() -> bool:

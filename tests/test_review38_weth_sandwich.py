@@ -69,8 +69,8 @@ async def test_a_weth9_withdraw_sandwich_is_not_blamed_on_the_contract_maker(
     intercept, done = withdraw_sandwicher(c, w, BOB, 2 * SANDWICHES)
     tokens = listing({"WETH": TokenInfo(w, 18), "USDC": None})
     async with node_on(c, tmp_path, intercept, tokens) as (node, api):
-        assert (await api.post_order(honest))[0] == 201
-        assert (await api.post_order(ask))[0] == 201
+        assert (await api.post_taken(honest))[0] == 201
+        assert (await api.post_taken(ask))[0] == 201
         await pair_decided(node, api, honest, ask)
         meta = (await api.get(f"/v1/orders/{honest.hash_hex}"))[1]["metaData"]
         assert meta["status"] == "open", meta  # before: removed, blamed as the contract side

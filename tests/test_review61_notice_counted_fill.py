@@ -33,8 +33,8 @@ async def test_a_notice_of_a_match_counted_before_the_cancel_counts_nothing_more
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_order(half))[0] == 201
-        assert (await api.post_order(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
+        assert (await api.post_taken(half))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18, 1000 * E6))))[0] == 201
         await wait_for(lambda: c.exchange.order_info(half.order).filled == E18, timeout=60)
         block = c.rpc.call("eth_getBlockByNumber", "latest", False)
         (match_tx,) = block["transactions"]  # the node's settlement: filled 1 WETH of it

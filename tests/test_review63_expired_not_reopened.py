@@ -37,7 +37,7 @@ async def test_an_order_expired_by_the_chains_clock_is_not_reopened_when_judged_
             await synced(node, c)
             expiry = max(timestamp(c), int(time.time()), node.chain_time()) + 6
             signed = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
-            assert (await api.post_order(signed))[0] == 201
+            assert (await api.post_taken(signed))[0] == 201
 
             async def expired() -> bool:  # (by the chain's clock, no block since)
                 return (await meta(api, signed))["status"] == "expired"
@@ -51,7 +51,7 @@ async def test_an_order_expired_by_the_chains_clock_is_not_reopened_when_judged_
             await synced(node, c)
             # a later order's event: what that block's verdicts published came before it
             later = c.sign(ask(c, CAROL, E18, 3100 * E6))
-            assert (await api.post_order(later))[0] == 201
+            assert (await api.post_taken(later))[0] == 201
             await wait_for(lambda: events.has("order", "added", later.hash_hex), timeout=10)
             assert not events.has("order", "reopened", signed.hash_hex)
             assert (await meta(api, signed))["status"] == "expired"

@@ -56,9 +56,9 @@ async def test_the_lane_steps_over_a_displaced_nonce(
         try:
             for k in range(TRADES):
                 resting = c.sign(ask(c, ALICE, E18 // 10, 300 * E6, salt=100 + k))
-                assert (await api.post_order(resting))[0] == 201
+                assert (await api.post_taken(resting))[0] == 201
                 taker = c.sign(bid(c, BOB, E18 // 10, 300 * E6, salt=200 + k))
-                code, body = await api.post_order(taker, "ioc")
+                code, body = await api.post_taken(taker, "ioc")
                 assert code == 201 and len(body["matches"]) == 1, body
                 takers.append(taker)
                 await wait_for(lambda k=k: s.sent + s.nonce_refusals > k and not s.sends, 20)

@@ -54,9 +54,9 @@ async def test_a_gap_filled_past_the_lanes_nonce_has_it_read_again(
             assert await s._fill_gap(stuck, None) is True  # (count + 1 and count + 2)
             assert s.gap_fills == 2
             resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-            assert (await api.post_order(resting))[0] == 201
+            assert (await api.post_taken(resting))[0] == 201
             taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-            code, body = await api.post_order(taker, "ioc")
+            code, body = await api.post_taken(taker, "ioc")
             assert code == 201 and len(body["matches"]) == 1, body
             await wait_for(lambda: s.sent >= 1 and not s.sends, timeout=20)
         finally:

@@ -26,7 +26,7 @@ async def nonces_taken(c: Chain, node: Node, api: Api, taken: int) -> tuple[int,
     await wait_for(lambda: node.watcher.caught_up.is_set())
     settler = node.settler
     for signed in (c.sign(ask(c, ALICE, E18, 3000 * E6)), c.sign(bid(c, BOB, E18, 3000 * E6))):
-        assert (await api.post_order(signed))[0] == 201
+        assert (await api.post_taken(signed))[0] == 201
     await wait_for(lambda: settler.settled == 1 and settler.idle.is_set())
     known = settler.sender.next_nonce
     assert known is not None
@@ -46,8 +46,8 @@ async def test_a_settlement_refused_for_its_nonce_is_signed_again_and_settles(
         assert int(c.rpc.call("eth_getTransactionCount", other.address, "latest"), 16) == known + 1
         resting = c.sign(ask(c, CAROL, E18, 3000 * E6))
         taker = c.sign(bid(c, DAVE, E18, 3000 * E6))
-        assert (await api.post_order(resting))[0] == 201
-        code, body = await api.post_order(taker, tif="ioc")
+        assert (await api.post_taken(resting))[0] == 201
+        code, body = await api.post_taken(taker, tif="ioc")
         assert code == 201, body
         await wait_for(lambda: settler.settled + settler.failed >= 2 and settler.idle.is_set())
         assert settler.lost == 0 and settler.failed == 0
@@ -77,7 +77,7 @@ async def test_batches_in_flight_refused_for_their_nonces_all_settle_once(
         resting = [c.sign(ask(c, CAROL, E18 // 4, 750 * E6)) for _ in range(4)]
         takers = [c.sign(bid(c, DAVE, E18 // 4, 750 * E6)) for _ in range(4)]
         for r in resting:
-            assert (await api.post_order(r))[0] == 201
+            assert (await api.post_taken(r))[0] == 201
         posted = await asyncio.gather(*(api.post_order(t, tif="ioc") for t in takers))
         assert all(code == 201 for code, _ in posted), posted
         await wait_for(lambda: settler.settled + settler.failed >= 5 and settler.idle.is_set())

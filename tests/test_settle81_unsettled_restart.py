@@ -84,7 +84,7 @@ async def test_a_pending_row_that_settles_nothing_is_not_sent_again(
     price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
     gone = pair(c, BOB, ALICE, price)
     async with node_up(c, db, None, OPERATOR) as (_, api):
-        assert (await api.post_order(gone[0]))[0] == 201  # (rests: nothing crosses it)
+        assert (await api.post_taken(gone[0]))[0] == 201  # (rests: nothing crosses it)
         if case == "soft-cancelled":
             sig = sign_cancel(c.domain, gone[0].hash, c.keys[BOB])
             code, body = await api.post(
@@ -109,8 +109,8 @@ async def test_a_pending_row_that_settles_nothing_is_not_sent_again(
         if sound is None:  # (its nonce given back: the next settlement takes it)
             assert count(c) == at
             later = pair(c, ALICE, BOB, price + 1)  # (ALICE bids, BOB asks)
-            assert (await api.post_order(later[0]))[0] == 201
-            assert (await api.post_order(later[1]))[0] == 201
+            assert (await api.post_taken(later[0]))[0] == 201
+            assert (await api.post_taken(later[1]))[0] == 201
 
             async def settled() -> bool:
                 return await api.status(later[1]) == "filled"

@@ -110,7 +110,7 @@ async def test_a_settlement_whose_record_fails_is_never_sent(chain: Chain, tmp_p
         nonce = int(c.rpc.call("eth_getTransactionCount", c.address(OPERATOR), "pending"), 16)
         refused = fail_once(node.store, "add_settlement")
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
 
         async def done() -> bool:
             return await api.status(taker) == "filled"
@@ -136,7 +136,7 @@ async def test_refused_records_do_not_count_against_the_orders(
         await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
         refused = fail_once(node.store, "add_settlement", times=MAX_SETTLE_FAILURES + 1)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
 
         async def done() -> bool:
             return await api.status(taker) == "filled"
@@ -176,7 +176,7 @@ async def test_a_failed_fills_write_is_written_again(
         settlement = ("/node/settlefills.py", "/settlement/broadcast.py")  # (not the watcher's)
         failed = fail_once(node.store, "add_fills_soon", times=times, callers=settlement)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await wait_for(lambda: bool(ended))
         assert (await api.get("/v1/fills"))[1]["total"] == 2
         assert len(failed) == times and all(len(f) == 2 for f in failed)
@@ -210,7 +210,7 @@ async def test_fills_that_no_write_stored_are_stored_before_the_head_is_saved(
         node.store.add_fills_soon = refusing  # type: ignore[method-assign]
         await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await wait_for(lambda: node.settler.settled == 1)
         (tx,) = node.settler.ours
         block = int(c.rpc.call("eth_getTransactionReceipt", tx)["blockNumber"], 16)

@@ -37,10 +37,10 @@ async def test_a_lone_match_is_sent_with_no_preflight(chain: Chain, tmp_path: Pa
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set())
         maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
-        assert (await api.post_order(maker))[0] == 201
+        assert (await api.post_taken(maker))[0] == 201
         asked = trace_methods(node.settler.async_sends.rpc)  # (the node's sends: async)
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
 
         async def filled() -> bool:
             return await api.status(taker) == "filled"

@@ -16,7 +16,7 @@ async def test_health_counts_the_receipts_asked_with_the_send(
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         for i in range(3):  # one crossing at a time: each a lone send
-            assert (await api.post_order(c.sign(ask(c, ALICE, E18, 3000 * E6))))[0] == 201
+            assert (await api.post_taken(c.sign(ask(c, ALICE, E18, 3000 * E6))))[0] == 201
             code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3000 * E6)))
             assert code in (200, 201), (code, body)
             await wait_for(lambda n=i + 1: node.settler.settled >= n, timeout=20)

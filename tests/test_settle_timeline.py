@@ -40,9 +40,9 @@ async def test_a_settling_node_writes_each_batch_timeline_and_lowers_the_switch_
     sys.setswitchinterval(0.005)  # (Python's default)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
-        assert (await api.post_order(c.sign(ask(c, ALICE, E18, 3000 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(ask(c, ALICE, E18, 3000 * E6))))[0] == 201
         taker = c.sign(bid(c, BOB, E18, 3000 * E6))
-        assert (await api.post_order(taker))[0] == 201
+        assert (await api.post_taken(taker))[0] == 201
         await wait_for(lambda: node.settler.stages.matches == 1)
     assert sys.getswitchinterval() == pytest.approx(0.005)  # (put back when it stops)
     rows = [json.loads(line) for line in timeline.read_text().splitlines()]
@@ -65,8 +65,8 @@ async def test_a_lower_switch_interval_stays_and_no_timeline_without_the_setting
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL / 2)
         assert node.settler.stages.timeline is None
-        assert (await api.post_order(c.sign(ask(c, ALICE, E18, 3000 * E6))))[0] == 201
-        assert (await api.post_order(c.sign(bid(c, BOB, E18, 3000 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(ask(c, ALICE, E18, 3000 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18, 3000 * E6))))[0] == 201
         await wait_for(lambda: node.settler.stages.matches == 1)
     assert sorted(p.name for p in tmp_path.iterdir() if "timeline" in p.name) == []
 

@@ -37,7 +37,7 @@ async def test_own_settlements_are_forgotten_once_out_of_the_reorg_window(
         sent: list[str] = []
         for i in range(3):
             await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
-            assert (await api.post_order(c.sign(bid(c, BOB, E18, 3000 * E6))))[0] == 201
+            assert (await api.post_taken(c.sign(bid(c, BOB, E18, 3000 * E6))))[0] == 201
             await wait_for(lambda i=i: node.settler.settled == i + 1)  # type: ignore[misc]
             (tx,) = [t for t in node.settler.ours if t not in sent]
             sent.append(tx)
@@ -49,7 +49,7 @@ async def test_own_settlements_are_forgotten_once_out_of_the_reorg_window(
         await wait_for(lambda: mirror.head is not None and mirror.head.number >= last + 3)
         # the next settlement's receipt drops those its head put out of the window
         await post_all(api, [c.sign(ask(c, CAROL, E18, 3000 * E6))])
-        assert (await api.post_order(c.sign(bid(c, BOB, E18, 3000 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(bid(c, BOB, E18, 3000 * E6))))[0] == 201
         await wait_for(lambda: node.settler.settled == 4)
         assert first < last and not any(t in node.settler.ours for t in sent)
         assert len(node.settler.ours) == 1  # the newest, in the window: kept

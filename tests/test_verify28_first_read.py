@@ -33,11 +33,11 @@ async def test_a_first_seen_account_costs_one_read_for_its_window_then_none(
         later = [c.sign(ask(c, CAROL, E18 // 100, (40 + i) * E6)) for i in range(3)]
         got = await node.submit_many_from_peer([dict(s.to_json()) for s in later], "ab" * 32)
         assert got == ["accepted"] * 3
-        assert (await api.post_order(c.sign(ask(c, CAROL, E18 // 100, 50 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(ask(c, CAROL, E18 // 100, 50 * E6))))[0] == 201
         assert calls["eth_call"] == before + 1
 
         # another first-seen account through a wallet: one read, then none
-        assert (await api.post_order(c.sign(ask(c, DAVE, E18 // 100, 60 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(ask(c, DAVE, E18 // 100, 60 * E6))))[0] == 201
         assert calls["eth_call"] == before + 2
-        assert (await api.post_order(c.sign(ask(c, DAVE, E18 // 100, 61 * E6))))[0] == 201
+        assert (await api.post_taken(c.sign(ask(c, DAVE, E18 // 100, 61 * E6))))[0] == 201
         assert calls["eth_call"] == before + 2

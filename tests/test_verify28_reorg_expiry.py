@@ -36,7 +36,7 @@ async def test_an_order_a_reorged_out_block_expired_is_open_again(
         try:
             expiry = max(pending_time(c), int(time.time())) + 600  # (the chain's clock's)
             signed = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
-            assert (await api.post_order(signed))[0] == 201
+            assert (await api.post_taken(signed))[0] == 201
             snap = c.rpc.call("evm_snapshot")
             c.rpc.call("evm_increaseTime", 1200)
             c.rpc.call("evm_mine")
@@ -74,7 +74,7 @@ async def test_an_order_the_old_chains_time_expired_is_open_after_a_reset(
             await wait_for(lambda: w.caught_up.is_set())
             expiry = max(pending_time(c), int(time.time())) + 600  # (the chain's clock's)
             signed = c.sign(ask(c, ALICE, E18, 3000 * E6, expiry=expiry))
-            assert (await api.post_order(signed))[0] == 201
+            assert (await api.post_taken(signed))[0] == 201
             c.rpc.call("evm_increaseTime", 1200)
             c.rpc.call("hardhat_mine", hex(8))
             assert timestamp(c) >= expiry

@@ -53,7 +53,7 @@ async def test_a_chain_reset_forgets_the_accounts_left_unread(chain: Chain, tmp_
     async with running_node(node_config(c, tmp_path / "n.db", reorg_depth=2)) as (node, api):
         w, m = node.watcher, node.mirror
         whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
+        assert (await api.post_taken(whole))[0] == 201
         alice = (c.address(ALICE).lower(), c.weth.address.lower())
         funds = (c.weth.balance_of(alice[0]), c.weth.allowance(alice[0], m.address))
         await synced(node, c)

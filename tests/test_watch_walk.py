@@ -44,7 +44,7 @@ async def closed_orders(c: Chain, api: Api, n: int, first_salt: int = 1) -> list
     out = []
     for salt in range(first_salt, first_salt + n):
         s = c.sign(ask(c, ALICE, E18 // 10, 300 * E6, salt=salt))
-        assert (await api.post_order(s))[0] == 201
+        assert (await api.post_taken(s))[0] == 201
         c.exchange.fill_order(c.sender(BOB), s, 300 * E6)
         out.append(s)
     return out
@@ -66,7 +66,7 @@ async def test_an_unparseable_stored_row_is_skipped_not_retried_for_ever(
     async with running_node(cfg) as (node, api):
         later = await closed_orders(c, api, 1, first_salt=2)
         live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
-        assert (await api.post_order(live))[0] == 201
+        assert (await api.post_taken(live))[0] == 201
         await synced(node, c)
         judged: list[bytes] = []
         rejudge_page = node._rejudge_page
@@ -100,7 +100,7 @@ async def test_an_unparseable_open_row_does_not_stop_the_start(
     again = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=51))
     async with running_node(cfg) as (node, api):
         live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
-        assert (await api.post_order(live))[0] == 201
+        assert (await api.post_taken(live))[0] == 201
         seq = node.store.last_seq() + 1
     bad_row(cfg.db, c, seq, status="open", h=again.hash_hex)
     async with running_node(cfg) as (node, api):
@@ -110,7 +110,7 @@ async def test_an_unparseable_open_row_does_not_stop_the_start(
         health = (await api.get("/health"))[1]
         assert health["store"]["unparseableRows"] == 1, health["store"]
         assert health["store"]["unparseableClosed"] == 1, health["store"]
-        status, body = await api.post_order(again)  # signed and sent again: it takes its place
+        status, body = await api.post_taken(again)  # signed and sent again: it takes its place
         assert status == 201 and body["status"] == "open", body
     db = sqlite3.connect(cfg.db)
     try:
@@ -133,7 +133,7 @@ async def test_a_walk_that_fails_part_way_resumes_where_it_stopped(
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         await closed_orders(c, api, 4)
         live = c.sign(ask(c, ALICE, E18, 3000 * E6, salt=50))
-        assert (await api.post_order(live))[0] == 201
+        assert (await api.post_taken(live))[0] == 201
         await synced(node, c)
         starts: list[int] = []  # where each page read began
         orders_after, rejudge_page = node.store.orders_after, node._rejudge_page

@@ -26,7 +26,7 @@ async def test_unapplied_fills_are_bounded(
         first = c.sign(ask(c, ALICE, E18, 3000 * E6))
         second = c.sign(ask(c, CAROL, E18, 3000 * E6))
         for s in (first, second):
-            assert (await api.post_order(s))[0] == 201
+            assert (await api.post_taken(s))[0] == 201
         await synced(node, c)
         held = HeldApply(node)
         c.exchange.fill_order(c.sender(BOB), first, 3000 * E6)

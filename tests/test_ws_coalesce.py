@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sdex.node import wsapi
 from sdex.node.api import WS_STALL_SECONDS
 from sdex.node.events import encode_json, text_frames
 from tests.conftest import Chain
@@ -63,11 +64,13 @@ async def test_a_burst_of_events_arrives_one_message_each_in_order(
 
 
 async def test_a_subscriber_that_stopped_reading_is_dropped_and_disconnected(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client that never reads falls behind: its subscription is dropped, and its
     connection is cut once a send or the closing handshake has waited ``WS_STALL_SECONDS``
-    (neither can end while nothing is read), not kept open for ever."""
+    (neither can end while nothing is read), not kept open for ever. The stall is 1 s here
+    (suite89: 5 s waited out; the client never reads, so any stall ends the same way)."""
+    monkeypatch.setattr(wsapi, "WS_STALL_SECONDS", 1.0)
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
         node.events.max_queue = 200  # (the subscription made next takes it)
         host, port = api.base.removeprefix("http://").split(":")

@@ -61,6 +61,7 @@ from sdex.gossip.standings import EARN_SECONDS, Leaders, Standing, Strangers, re
 from sdex.gossip.standings import INTRODUCE_SECONDS as INTRODUCE_SECONDS
 from sdex.gossip.standings import MAX_INTRODUCED as MAX_INTRODUCED
 from sdex.gossip.standings import MAX_STANDINGS as MAX_STANDINGS
+from sdex.testhooks import shortened
 
 INVALID_PENALTY = 5
 BAN_SCORE = -20
@@ -69,6 +70,7 @@ BAN_SECONDS = 600.0
 MAX_PEERS = 64
 EVICT_FAILURES = 5
 EVICT_SECONDS = 30.0
+"""Test-only: ``$SDEX_TEST_EVICT_SECONDS`` shortens it, 1 s at least (``sdex.testhooks``)."""
 MAX_PER_HOST = 8
 """Admitted peers one host group may hold (``host_group``; loopback: ``per_loopback``)."""
 GRACE_SECONDS = 60.0
@@ -157,6 +159,7 @@ class Peers(Dialing):
         self.on_drop = on_drop
         """Told the id of every peer that leaves the table (its outbox and mesh go too)."""
         self.earn_seconds = EARN_SECONDS  # (``Standing.earn``: a point per this at most)
+        self.evict_seconds = shortened("EVICT_SECONDS", EVICT_SECONDS, 1.0)
         self._leaders = Leaders()
         self._next_replace = 0.0
         self._peers: dict[str, Peer] = {}
@@ -267,7 +270,7 @@ class Peers(Dialing):
         gone = [
             p
             for p in self._peers.values()
-            if p.failures >= EVICT_FAILURES and now - p.last_ok >= EVICT_SECONDS
+            if p.failures >= EVICT_FAILURES and now - p.last_ok >= self.evict_seconds
         ]
         for p in gone:
             self._drop(p.key)
