@@ -27,6 +27,7 @@ from sdex.node.chainstate import yielding
 from sdex.node.held import hash_of
 from sdex.node.registry import Record
 from sdex.node.rejudge import restart_reason
+from sdex.node.retrylog import Retries
 from sdex.node.verdicts import _message
 from sdex.order import SignedOrder
 from sdex.store import StoreError
@@ -252,21 +253,25 @@ class NodeReload(NodeAdoption):
         connection holding its write lock past the writer's busy timeout, a full disk) or
         the chain (an RPC error) run again, the pause doubled from ``DOUBT_READ_STEP`` up to
         ``HELD_READ_MAX``, ``held_why`` (``/health``'s ``chainMirror.startHold``) saying so
-        meanwhile. Each step may be run again where it failed: a row's adoption is taken off
-        its list once done (``_adopt_rows``), a kill's rechecks read again. review86b: a
+        meanwhile, its refusals logged at each doubling of the tries (``Retries``: watch89,
+        a lock held for hours logged a line every ~4 s). Each step may be run again where
+        it failed: a row's adoption is taken off its list once done (``_adopt_rows``), a
+        kill's rechecks read again. review86b: a
         row's mark refused once held the start for ever, nothing matched or settled, the
         soft cancels of the rows' orders refused 503 for good."""
-        why, pause, tries = self._start_held, DOUBT_READ_STEP, 0
+        why, pause, tries = self._start_held, DOUBT_READ_STEP, Retries()
         while True:
             try:
                 await step()
             except REFUSED as e:
-                tries += 1
                 said = f"{type(e).__name__}: {e}"
-                self._start_held = f"{why}; {what} refused ({said}), tried again ({tries} so far)"
-                (log.warning if tries == 1 else log.info)(
-                    "the start's hold: %s refused (%s): tried again in %g s", what, said, pause
-                )
+                if tries.failed(said):  # (the first, then at each doubling: watch89)
+                    (log.warning if tries.tries == 1 else log.info)(
+                        "the start's hold: %s refused (%s): %d tries so far, tried again in "
+                        "%g s (logged again at twice the tries)", what, said, tries.tries, pause
+                    )  # fmt: skip
+                n = tries.tries
+                self._start_held = f"{why}; {what} refused ({said}), tried again ({n} so far)"
                 await asyncio.sleep(pause)
                 pause = min(2 * pause, HELD_READ_MAX)
             else:
