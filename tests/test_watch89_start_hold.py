@@ -114,3 +114,39 @@ async def test_a_step_refused_many_times_is_logged_at_growing_intervals(
             assert 1 <= len(lines) <= 9, f"{len(lines)} lines for {tries()}+ tries: {lines[:12]}"
             assert "64 tries" in "\n".join(lines), lines
             await wait_for(lambda: not node.held_why(), timeout=60)  # (the lock gone: ends)
+
+
+async def test_the_held_orders_reads_refused_many_times_are_logged_at_growing_intervals(
+    chain: Chain,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The held orders' reads (``_held_states``: by the head's hash, then at "latest")
+    refused ``2 * TRIES`` times or more (the pause cut as above): their lines grow as the
+    log of the tries, and with the words' kinds (before: one a refused read)."""
+    caplog.set_level(logging.INFO, logger="sdex.node")
+    monkeypatch.setattr(reload, "DOUBT_READ_STEP", 0.01)
+    monkeypatch.setattr(reload, "HELD_READ_MAX", 0.01)
+    c = chain
+    cfg, head, resting, _ = await _last_run(c, tmp_path, 8931, row=False)
+    selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
+    with (
+        gated_reads_proxy(c.rpc.url, selector) as (surl, gate),
+        flapping_proxy(surl, head, "0x" + "ee" * 32, at=2) as (inner, second),
+        flapping_proxy(inner, head, "0x" + "ef" * 32) as (url, flapped),
+    ):
+        async with running_node(replace(cfg, rpc=url)) as (node, _):
+            assert flapped == [1] and second == [1] and node.held_why()
+            await wait_for(lambda: not node.mirror.doubt.held, timeout=60)
+            first = node.rpc.calls["eth_call"]
+            await wait_for(lambda: node.rpc.calls["eth_call"] >= first + 2 * TRIES, timeout=120)
+            assert node.held_why(), "the start's hold ended: the reads were not refused"
+            lines = [
+                r.getMessage()
+                for r in caplog.records
+                if r.name == "sdex.node" and "held stored orders not read" in r.getMessage()
+            ]
+            assert 1 <= len(lines) <= 24, f"{len(lines)} lines: {lines[:30]}"
+            gate.set()
+            await wait_for(lambda: not node.held_why(), timeout=60)

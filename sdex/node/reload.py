@@ -223,7 +223,8 @@ class NodeReload(NodeAdoption):
     async def _judged_held(self, pooled: list[StoredSettlement], then: Callable[[], None]) -> None:
         wake = self.mirror.doubt.wake
         pause = DOUBT_READ_STEP
-        while (got := await self._held_states()) is None:
+        tries = Retries()  # (the reads' failures: logged at each doubling, watch89)
+        while (got := await self._held_states(tries)) is None:
             wake.clear()  # (a doubt's end after it sets it again: looked at at once)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
@@ -278,7 +279,9 @@ class NodeReload(NodeAdoption):
                 self._start_held = why
                 return
 
-    async def _held_states(self) -> tuple[list[OrderState], int, int | None] | None:
+    async def _held_states(
+        self, tries: Retries | None = None
+    ) -> tuple[list[OrderState], int, int | None] | None:
         """The held orders' states (``_held_orders``), the block they were read at and the
         bound of the rows adopted after them (None: ``_adopt`` asks the chain's head), or
         None if not read: at the mirror's head named by its hash, unless the mirror moved
@@ -286,7 +289,8 @@ class NodeReload(NodeAdoption):
         read fails (a provider without EIP-1898) or the mirror moved past it (review85: a
         chain faster than the read held the start for ever), unless a doubt was said meanwhile
         (doubt83: another chain's "cancelled" closed an acknowledged order). In a doubt
-        with no head of ours, none."""
+        with no head of ours, none. A read's failure is logged as ``tries`` says (at each
+        doubling of them: watch89, a chain refusing the reads for hours logged every ~4 s)."""
         doubt, head = self.mirror.doubt, self.mirror.head
         plain, contract = self._held_orders
         said = doubt.said_count
@@ -297,7 +301,9 @@ class NodeReload(NodeAdoption):
             try:
                 states = await self._states_in(plain, contract, head.number, head.hash)
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-                log.info("held stored orders not read at block %d: %s", head.number, e)
+                if tries is None or tries.failed(f"at {head.number}: {e}"):
+                    log.info("held stored orders not read at block %d: %s (%d tries so far)",
+                             head.number, e, tries.tries if tries else 1)  # fmt: skip
             else:
                 if self.mirror.head is head:
                     return states, head.number, head.number
@@ -312,7 +318,9 @@ class NodeReload(NodeAdoption):
                 contract
             )
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            log.info("held stored orders not read at the chain's latest block: %s", e)
+            if tries is None or tries.failed(f"latest: {e}"):
+                log.info("held stored orders not read at the chain's latest block: %s (%d tries "
+                         "so far)", e, tries.tries if tries else 1)  # fmt: skip
             return None
         if doubt.held or doubt.said_count != said:  # (maybe another chain's: read again)
             log.warning("held stored orders read in a doubt said meanwhile: read again")
