@@ -21,6 +21,10 @@ class Header:
     """``transactionsRoot`` ("" when the header had none)."""
     base_fee: int | None = field(default=None, compare=False)
     """``baseFeePerGas`` (None when the header had none): the settler signs with it."""
+    sealed: bool = field(default=True, compare=False)
+    """False: announced by the newHeads feed with a hash not proven of its fields
+    (``sdex.mirror.seal``): its stamp and fee are the feed's word only, never taken unread
+    (``sdex.watch.blocks.own_alone``). Read from the chain: True (the chain's word)."""
 
     @classmethod
     def from_rpc(cls, raw: object) -> Header:

@@ -71,8 +71,16 @@ class NodeGate(NodeVerdicts):
     def chain_health(self) -> dict[str, object]:
         """``/health``'s ``chainMirror``, with ``startHold``: why a start holds matching and
         signing (None: it does not), with what it retries meanwhile, or the defect that keeps
-        it held (``sdex.node.reload``'s ``_held_step``, ``_judge_held``)."""
-        return {**super().chain_health(), "startHold": self._start_held or None}
+        it held (``sdex.node.reload``'s ``_held_step``, ``_judge_held``). ``identity.proven``
+        is false while one holds, ``held`` saying why (watch89: it said ``proven`` once the
+        start's doubt ended, the stored orders still not read from the chain, ``/health``
+        saying ``unproven``)."""
+        health = super().chain_health()
+        identity = health.get("identity")
+        if self._start_held and isinstance(identity, dict):
+            held = identity.get("held") or self._start_held
+            health["identity"] = {**identity, "proven": False, "held": held}
+        return {**health, "startHold": self._start_held or None}
 
     def _gate_changed(self) -> None:
         """The doubt began or ended (``ChainDoubt.changed``): the engine held or let go;

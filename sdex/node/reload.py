@@ -27,6 +27,7 @@ from sdex.node.chainstate import yielding
 from sdex.node.held import hash_of
 from sdex.node.registry import Record
 from sdex.node.rejudge import restart_reason
+from sdex.node.retrylog import Retries
 from sdex.node.verdicts import _message
 from sdex.order import SignedOrder
 from sdex.store import StoreError
@@ -222,7 +223,8 @@ class NodeReload(NodeAdoption):
     async def _judged_held(self, pooled: list[StoredSettlement], then: Callable[[], None]) -> None:
         wake = self.mirror.doubt.wake
         pause = DOUBT_READ_STEP
-        while (got := await self._held_states()) is None:
+        tries = Retries()  # (the reads' failures: logged at each doubling, watch89)
+        while (got := await self._held_states(tries)) is None:
             wake.clear()  # (a doubt's end after it sets it again: looked at at once)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(pause):
@@ -252,28 +254,34 @@ class NodeReload(NodeAdoption):
         connection holding its write lock past the writer's busy timeout, a full disk) or
         the chain (an RPC error) run again, the pause doubled from ``DOUBT_READ_STEP`` up to
         ``HELD_READ_MAX``, ``held_why`` (``/health``'s ``chainMirror.startHold``) saying so
-        meanwhile. Each step may be run again where it failed: a row's adoption is taken off
-        its list once done (``_adopt_rows``), a kill's rechecks read again. review86b: a
+        meanwhile, its refusals logged at each doubling of the tries (``Retries``: watch89,
+        a lock held for hours logged a line every ~4 s). Each step may be run again where
+        it failed: a row's adoption is taken off its list once done (``_adopt_rows``), a
+        kill's rechecks read again. review86b: a
         row's mark refused once held the start for ever, nothing matched or settled, the
         soft cancels of the rows' orders refused 503 for good."""
-        why, pause, tries = self._start_held, DOUBT_READ_STEP, 0
+        why, pause, tries = self._start_held, DOUBT_READ_STEP, Retries()
         while True:
             try:
                 await step()
             except REFUSED as e:
-                tries += 1
                 said = f"{type(e).__name__}: {e}"
-                self._start_held = f"{why}; {what} refused ({said}), tried again ({tries} so far)"
-                (log.warning if tries == 1 else log.info)(
-                    "the start's hold: %s refused (%s): tried again in %g s", what, said, pause
-                )
+                if tries.failed(said):  # (the first, then at each doubling: watch89)
+                    (log.warning if tries.tries == 1 else log.info)(
+                        "the start's hold: %s refused (%s): %d tries so far, tried again in "
+                        "%g s (logged again at twice the tries)", what, said, tries.tries, pause
+                    )  # fmt: skip
+                n = tries.tries
+                self._start_held = f"{why}; {what} refused ({said}), tried again ({n} so far)"
                 await asyncio.sleep(pause)
                 pause = min(2 * pause, HELD_READ_MAX)
             else:
                 self._start_held = why
                 return
 
-    async def _held_states(self) -> tuple[list[OrderState], int, int | None] | None:
+    async def _held_states(
+        self, tries: Retries | None = None
+    ) -> tuple[list[OrderState], int, int | None] | None:
         """The held orders' states (``_held_orders``), the block they were read at and the
         bound of the rows adopted after them (None: ``_adopt`` asks the chain's head), or
         None if not read: at the mirror's head named by its hash, unless the mirror moved
@@ -281,7 +289,8 @@ class NodeReload(NodeAdoption):
         read fails (a provider without EIP-1898) or the mirror moved past it (review85: a
         chain faster than the read held the start for ever), unless a doubt was said meanwhile
         (doubt83: another chain's "cancelled" closed an acknowledged order). In a doubt
-        with no head of ours, none."""
+        with no head of ours, none. A read's failure is logged as ``tries`` says (at each
+        doubling of them: watch89, a chain refusing the reads for hours logged every ~4 s)."""
         doubt, head = self.mirror.doubt, self.mirror.head
         plain, contract = self._held_orders
         said = doubt.said_count
@@ -292,7 +301,9 @@ class NodeReload(NodeAdoption):
             try:
                 states = await self._states_in(plain, contract, head.number, head.hash)
             except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-                log.info("held stored orders not read at block %d: %s", head.number, e)
+                if tries is None or tries.failed(f"at {head.number}: {e}"):
+                    log.info("held stored orders not read at block %d: %s (%d tries so far)",
+                             head.number, e, tries.tries if tries else 1)  # fmt: skip
             else:
                 if self.mirror.head is head:
                     return states, head.number, head.number
@@ -307,7 +318,9 @@ class NodeReload(NodeAdoption):
                 contract
             )
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            log.info("held stored orders not read at the chain's latest block: %s", e)
+            if tries is None or tries.failed(f"latest: {e}"):
+                log.info("held stored orders not read at the chain's latest block: %s (%d tries "
+                         "so far)", e, tries.tries if tries else 1)  # fmt: skip
             return None
         if doubt.held or doubt.said_count != said:  # (maybe another chain's: read again)
             log.warning("held stored orders read in a doubt said meanwhile: read again")

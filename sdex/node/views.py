@@ -161,6 +161,7 @@ class NodeViews(NodeState):
             "problem": w.problem,
             "head": w.chain_head,
             "lag": w.lag,
+            "loopLost": round(w.lost, 1),  # (seconds the node's own loop lost: watch89)
             "subscribed": w.subscribed,
             # newHeads announcements the chain contradicted; False: not listened to (sign79)
             "feedLies": w.feed.lies,

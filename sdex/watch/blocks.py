@@ -75,8 +75,10 @@ def only_own(mirror: Mirror, raw: object, header: Header) -> list[OwnReceipt] | 
 
 def own_alone(mirror: Mirror, header: Header) -> OwnReceipt | None:
     """Our settlement's decoded receipt when ``header``'s ``transactionsRoot`` says the
-    block holds that transaction alone (``sdex.chain.tx.lone_tx_root``); else None."""
-    if not header.tx_root:
+    block holds that transaction alone (``sdex.chain.tx.lone_tx_root``); else None. An
+    announced header whose hash is not of its fields (``Header.sealed``) is none: its stamp
+    would be the feed's word (watch89: a forged one closed resting orders as expired)."""
+    if not header.tx_root or not header.sealed:
         return None
     mine = [r for r in mirror.own.values() if r.block_hash == header.hash]
     return mine[0] if len(mine) == 1 and mine[0].tx_root == header.tx_root else None

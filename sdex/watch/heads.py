@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 import aiohttp
 
@@ -15,6 +16,7 @@ from sdex import jsonio
 from sdex.chain.arpc import BoundedResolver
 from sdex.errors import JsonLimitError
 from sdex.mirror import Header
+from sdex.mirror.seal import sealed
 from sdex.wsredirects import refuse_ws_redirects
 
 RESUBSCRIBE = 5.0
@@ -89,8 +91,9 @@ def _subscription(result: object) -> str | None:
 
 
 def _header(params: object) -> Header | None:
+    """A notification's header, ``sealed`` whether its hash is of its fields (watch89)."""
     result = params.get("result") if isinstance(params, dict) else None
     try:
-        return Header.from_rpc(result)
+        return replace(Header.from_rpc(result), sealed=sealed(result))
     except ValueError:
         return None

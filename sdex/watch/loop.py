@@ -55,6 +55,14 @@ paused server) before the chain is said ``unreachable``; the read still waits fo
 is not stalled; nor is one that answers another read (``eth_blockNumber``, asked once a
 read has been unanswered this long) during a reset's replay, whose reads of a long chain
 are long: then a hang says ``unreachable`` after twice this."""
+LATE = 0.5
+"""Seconds late the stall check (``_stalled``) may run and still judge the chain: later, the
+node's own loop lost that time (its process stopped or starved of CPU, the loop blocked),
+and an answer the chain sent meanwhile may wait unread in its socket; looked at again
+``AGAIN`` later, once the loop has read what came (watch89: a node stopped past ``STALL``
+said the chain ``unreachable`` as it resumed, its answer there all along)."""
+AGAIN = 0.05
+"""Seconds after a late stall check (``LATE``) before it is made again."""
 CATCH_UP_LAG = 2
 """Blocks the chain may be past our head when it is followed again (its answer after
 ``NOT_FOLLOWED``) without a catch-up said ``replaying``: the node's mirror judges orders at
@@ -113,6 +121,9 @@ class PollLoop:
         self.subscribed = False
         self._new_head = asyncio.Event()
         self._watchdog: asyncio.TimerHandle | None = None  # (``_stalled``, while polling)
+        self._due = 0.0  # (the loop's time the watchdog is due: how late it runs, ``LATE``)
+        self.lost = 0.0
+        """Seconds the node's own loop lost at stall checks, since the start (``LATE``)."""
         self._silent_since: float | None = None  # (wall clock) the chain's silence began
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
@@ -259,12 +270,26 @@ class PollLoop:
                     await sub
 
     def _watch(self, delay: float) -> None:
-        self._watchdog = asyncio.get_running_loop().call_later(delay, self._stalled)
+        loop = asyncio.get_running_loop()
+        self._due = loop.time() + delay
+        self._watchdog = loop.call_later(delay, self._stalled)
 
     def _stalled(self) -> None:
         """``STALL`` seconds into a poll: when its reads have had no answer that long, the
         chain is ``unreachable`` (the poll goes on waiting); else looked at again when they
-        would have been unanswered that long."""
+        would have been unanswered that long. Run more than ``LATE`` late, the node lost
+        the time, not the chain: looked at again ``AGAIN`` later, what came meanwhile read
+        (an answer still unread then was not sent: the chain's silence is real)."""
+        late = asyncio.get_running_loop().time() - self._due
+        if late > LATE:
+            self.lost += late
+            blamed = self.rpc.unanswered_for() >= self.stall  # (before watch89: it was)
+            (log.warning if blamed else log.debug)(
+                "the node's own loop lost %.1f s (its process stopped, starved or blocked): "
+                "the chain's silence not judged before the loop read what came", late
+            )  # fmt: skip
+            self._watch(AGAIN)
+            return
         quiet = self.rpc.unanswered_for()
         if quiet < self.stall:
             self._watch(self.stall - quiet)

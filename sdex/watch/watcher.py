@@ -373,7 +373,9 @@ class Watcher(Follower):
         after it: review82b, the polls' kept-alive connections, which a sticky balancer pins
         to one backend, had a stale one answer every read of ``AGREE`` polls, a reorg's
         mark cleared; watch84, a doubt lifted so too. Bounded by ``stall`` (no answer
-        proves nothing); its calls counted with the watcher's."""
+        proves nothing); its calls counted with the watcher's. A balancer that pins the
+        node's address (not its connections) to one backend answers these from the polls'
+        backend: nothing in the answers tells (README, "Known limits"; watch89)."""
         apart = AsyncRpc(self.rpc.url, timeout=self.stall, connections=1)
         try:
             return await read(apart)
