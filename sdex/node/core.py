@@ -26,7 +26,7 @@ from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
-from sdex.chain.headsignal import base_fee_of
+from sdex.chain.feebounds import base_fee_of
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
