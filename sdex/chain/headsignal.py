@@ -45,7 +45,13 @@ node catches up (``syncing``: its start, a reset's replay) such a read is neithe
 with nor judged (``_unjudged``), the settler's signed with only under EIP-1559's highest
 ``FEE_STEPS`` past the head known (``_catching_up``, never kept: review89); the
 new chain's reads before a reset was seen ("below block N read before") are not counted
-once it is (``rewound``)."""
+once it is (``rewound``).
+
+fee90 (review89's left): at a restart the first bound was still the deploy block's fee; on a
+deployment a hundred blocks or more old its EIP-1559 bounds hold every fee to the ceiling
+(a lie signed with during the catch-up, and kept). The saved head, proven ours by its hash,
+is read as placed (``sdex.watch.fork.check_head``); a fee that rose while the node was down
+is within reach of it by the blocks up to the chain's head the start read (``start_head``)."""
 
 from __future__ import annotations
 
@@ -131,6 +137,11 @@ class HeadSignal:
         (``rewound``), nor logged if it was the first (a lie's second is)."""
         self._ahead: int | None = None
         """(``syncing``) The furthest block read or announced past the head this node knows."""
+        self.start_head: int | None = None
+        """The chain's head as the start read it (``eth_blockNumber``, the saved head proven
+        ours: ``sdex.watch.watcher.Watcher.check_head``): while ``syncing`` the settler's
+        read counts EIP-1559's steps from the last read up to it (``_catching_up``: a fee
+        that rose while the node was down; fee90); none after a reset."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
@@ -227,7 +238,10 @@ class HeadSignal:
         after it till the chain reached N."""
         if self.read_fee is None or self.unbound:
             return f"block {number} is past the head this node knows: catching up"
-        top = max(self.read_fee[0], self._anchor() or 0) + FEE_STEPS
+        top = max(self.read_fee[0], self._anchor() or 0)
+        if self.start_head is not None:  # (the blocks mined while the node was down: fee90)
+            top = max(top, min(number, self.start_head))
+        top += FEE_STEPS
         if fee > min(self.ceiling, highest(self.read_fee, top)):
             return (
                 f"baseFeePerGas {fee} of block {number}, past the head this node knows while"
@@ -404,7 +418,7 @@ class HeadSignal:
         self.rewinds += 1
         if reset:
             self._kept.clear()
-            self.first = self.reached = None
+            self.first = self.reached = self.start_head = None
             self.syncing, self._ahead = True, None  # (its replay: fee88)
             self.untrusted -= self._below  # (the new chain's, read before the reset was seen)
             self.refusing = self.refusing and not self._below

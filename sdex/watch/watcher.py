@@ -415,6 +415,7 @@ class Watcher(Follower):
                 latest = h.number + CATCH_UP_BLOCKS + 1
             else:
                 if not gone:  # (the orders judged from the saved mirror: at its head)
+                    self.mirror.announced.start_head = latest  # (its fee's steps: fee90)
                     self.unapplied.caught_up(h.number)
                     self.unapplied.behind_at_start(latest)  # (held till applied: watch84)
                 else:
