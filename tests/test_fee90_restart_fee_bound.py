@@ -18,6 +18,8 @@ the latest block's fee (``tests.test_bounds84_base_fee.fee_lying``)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from tests.replacedrow import base_fee_kept
 from tests.startheads import ran_to_head
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 from tests.test_bounds84_base_fee import Lying, fee_lying
+from tests.test_reorg63_replaced_restart import FEES, OPERATOR, stored_pair
 
 OLD = 10_000
 """Blocks mined between the deployment and the saved head (empty: the fee falls to 7 wei)."""
@@ -148,3 +151,52 @@ async def test_a_fee_risen_while_down_is_signed_with_during_the_catch_up(
             assert heads.untrusted == 0 and not heads.refusing
         finally:
             await rpc.close()
+
+
+async def test_a_pooled_row_after_a_rise_while_down_is_judged_at_the_fees_of_now(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real node run to the chain's head (fee 1 gwei) and stopped; ``RISE`` blocks mined while
+    it is down, each at the highest fee EIP-1559 allows (~17 gwei: over the row's fee cap); the
+    last run's settlement in its store, pooled. Its start's reconcile reads the fees of now to
+    judge the row (settle88's ``judged_at``) while the node catches up: the risen fee is read,
+    not refused, and the row, re-priced, settles. (With the saved head's bound alone,
+    ``FEE_STEPS`` past it: "fees not read to judge pending rows at", the row judged at its
+    own fees: settle87's geth case.)"""
+    c = chain
+    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+    with base_fee_kept(c):
+        c.rpc.call("hardhat_mine", hex(OLD))
+        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(10**9))
+        c.rpc.call("evm_mine")
+        top = await ran_to_head(c, tmp_path / "n.db")
+        fee = _fee(top)
+        for _ in range(RISE):  # (the node down: each block's fee an eighth over its parent's)
+            fee += fee // 8
+            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(fee))
+            c.rpc.call("evm_mine")
+        cfg, store, resting, incoming, data = stored_pair(c, tmp_path)
+        first = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
+        assert 2 * FEES[0] + FEES[1] < fee  # (its fee cap under the chain's fee now)
+        pairs = [(resting.hash_hex, incoming.hash_hex)]
+        await asyncio.wrap_future(
+            store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs)
+        )
+        store.close()
+        c.rpc.call("evm_setAutomine", False)
+        try:
+            c.rpc.call("eth_sendRawTransaction", first.raw)  # (pooled: the node killed)
+            with caplog.at_level(logging.WARNING, logger="sdex.settlement"):
+                async with running_node(cfg) as (node, api):
+                    # the saved head's bound alone: "... while it catches up", judged at its own
+                    assert "fees not read to judge" not in caplog.text, caplog.text
+                    assert node.mirror.announced.untrusted == 0
+
+                    async def settled() -> bool:  # (a block each look: what was sent lands)
+                        c.rpc.call("evm_mine")
+                        statuses = {await api.status(o) for o in (resting, incoming)}
+                        return statuses == {"filled"}
+
+                    await wait_for(settled, 90)
+        finally:
+            c.rpc.call("evm_setAutomine", True)
