@@ -55,7 +55,13 @@ block alone): an answer up to 4 past the old height was bounded by EIP-1559 over
 from there (9/8 a block), ~100 times the chain's fee believed and signed with. A reorg now
 bounds by the fork block's own fee (read for the mirror, on both branches: ``Mirror.undo_to``
 gives it), and ``reached`` by the head the chain's latest block last said (the poll's that
-found the reorg: a shorter branch's)."""
+found the reorg: a shorter branch's).
+
+fee90 (review89's left): at a restart the first bound was still the deploy block's fee; on a
+deployment a hundred blocks or more old its EIP-1559 bounds hold every fee to the ceiling
+(a lie signed with during the catch-up, and kept). The saved head, proven ours by its hash,
+is read as placed (``sdex.watch.fork.check_head``); a fee that rose while the node was down
+is within reach of it by the blocks up to the chain's head the start read (``start_head``)."""
 
 from __future__ import annotations
 
@@ -66,6 +72,7 @@ import re
 import time
 from collections.abc import Callable
 
+from sdex.chain.feebounds import FEE_STEPS, REACH, base_fee_of, highest, reaches, within
 from sdex.chain.tx import MAX_BASE_FEE
 from sdex.errors import ChainError
 
@@ -73,17 +80,9 @@ log = logging.getLogger("sdex.chain")
 
 KEPT = 32
 """Announced heads whose block hashes are kept (``hashes_after``)."""
-FEE_STEPS = 4
-"""Blocks past the last base fee read from the chain an announced one may be and be used
-(within EIP-1559's bounds of it); further, the fee is read. A fee at the low bound two
-blocks on signs a fee cap (twice it) above the highest the chain may have by then. Also
-how far below the last read a read fee may be (a lagging backend's), and past the head the
-node knows (``HeadSignal.known``)."""
 KEPT_READS = 256
 """Fees kept by block number (``read_fee``'s of late): a reorg's fork point finds its bound
 among them (``rewound``)."""
-REACH = 2_000
-"""Blocks past which EIP-1559's bounds of any fee hold every fee of 256 bits (``reaches``)."""
 
 
 class HeadSignal:
@@ -152,6 +151,11 @@ class HeadSignal:
         (``rewound``), nor logged if it was the first (a lie's second is)."""
         self._ahead: int | None = None
         """(``syncing``) The furthest block read or announced past the head this node knows."""
+        self.start_head: int | None = None
+        """The chain's head as the start read it (``eth_blockNumber``, the saved head proven
+        ours: ``sdex.watch.watcher.Watcher.check_head``): while ``syncing`` the settler's
+        read counts EIP-1559's steps from the last read up to it (``_catching_up``: a fee
+        that rose while the node was down; fee90); none after a reset."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
@@ -250,7 +254,10 @@ class HeadSignal:
         after it till the chain reached N."""
         if self.read_fee is None or self.unbound:
             return f"block {number} is past the head this node knows: catching up"
-        top = max(self.read_fee[0], self._anchor() or 0) + FEE_STEPS
+        top = max(self.read_fee[0], self._anchor() or 0)
+        if self.start_head is not None:  # (the blocks mined while the node was down: fee90)
+            top = max(top, min(number, self.start_head))
+        top += FEE_STEPS
         if fee > min(self.ceiling, highest(self.read_fee, top)):
             return (
                 f"baseFeePerGas {fee} of block {number}, past the head this node knows while"
@@ -429,7 +436,7 @@ class HeadSignal:
         self.rewinds += 1
         if reset:
             self._kept.clear()
-            self.first = self.reached = None
+            self.first = self.reached = self.start_head = None
             self.syncing, self._ahead = True, None  # (its replay: fee88)
             self.untrusted -= self._below  # (the new chain's, read before the reset was seen)
             self.refusing = self.refusing and not self._below
@@ -473,49 +480,14 @@ class HeadSignal:
         return None if None in out else [h for h in out if h is not None]
 
 
-def within(read: tuple[int, int], number: int, fee: int) -> str:
-    """Whether ``fee`` may be block ``number``'s by EIP-1559 from ``read`` (block, base fee:
-    each block at most an eighth above, at least 1 wei, or below its parent's): "within",
-    "outside", or "none" when ``read`` does not bound it (an older block's, or more than
-    ``FEE_STEPS`` blocks below it)."""
-    at, lo = read
-    steps, hi = number - at, lo
-    if not 0 <= steps <= FEE_STEPS:
-        return "none"
-    for _ in range(steps):
-        lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
-    return "within" if lo <= fee <= hi else "outside"
-
-
-def reaches(read: tuple[int, int], number: int, fee: int) -> bool:
-    """Whether ``fee`` may be block ``number``'s (at or past ``read``'s block) by EIP-1559
-    from ``read`` (block, base fee), however many blocks on (``within``'s steps, at most
-    ``REACH``: the bounds only widen)."""
-    at, lo = read
-    hi = lo
-    for _ in range(min(number - at, REACH)):
-        if lo <= fee <= hi:
-            return True
-        lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
-    return lo <= fee <= hi
-
-
-def highest(read: tuple[int, int], number: int) -> int:
-    """The highest base fee block ``number`` may have by EIP-1559 from ``read`` (block, base
-    fee; at most ``REACH`` blocks on)."""
-    at, hi = read
-    for _ in range(min(max(number - at, 0), REACH)):
-        hi += max(hi // 8, 1)
-    return hi
-
-
-def base_fee_of(raw: object) -> int | None:
-    """``baseFeePerGas`` of a block or header as the RPC gives it; None when absent or not
-    a hex quantity of at most 256 bits."""
-    fee = raw.get("baseFeePerGas") if isinstance(raw, dict) else None
-    if not isinstance(fee, str) or not fee.startswith("0x") or not 2 < len(fee) <= 66:
-        return None
-    try:
-        return int(fee, 16)
-    except ValueError:
-        return None
+__all__ = [
+    "FEE_STEPS",
+    "KEPT",
+    "KEPT_READS",
+    "REACH",
+    "HeadSignal",
+    "base_fee_of",
+    "highest",
+    "reaches",
+    "within",
+]

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from sdex.chain import FillEvent
-from sdex.chain.headsignal import base_fee_of
+from sdex.chain.feebounds import base_fee_of
 from sdex.mirror.own import Account
 
 

@@ -26,7 +26,7 @@ from sdex.book import OrderBook
 from sdex.chain import Sender
 from sdex.chain.aio import ChainThread
 from sdex.chain.arpc import SEND_MAX_RESPONSE, AsyncRpc
-from sdex.chain.headsignal import base_fee_of
+from sdex.chain.feebounds import base_fee_of
 from sdex.errors import ChainError
 from sdex.gossip import Gossip
 from sdex.gossip.identity import NodeKey
@@ -243,7 +243,16 @@ class Node(NodeStartChain):
         order only where the mirror cannot judge it; the loop is given back between chunks),
         adopt what the previous run left pooled (``NodeAdoption._adopt``),
         start the background tasks and gossip, then set ``started``.
-        Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``)."""
+        Until then the HTTP API answers 503 "starting" (``sdex.node.api.guard``). If it
+        fails, the watcher's proof of the chain's head its catch-up began is ended (fee90:
+        left running after the start failed, ``close_clients``' and ``stop``'s tasks not it)."""
+        try:
+            await self._load()
+        except BaseException:
+            await self.watcher.end_proof()
+            raise
+
+    async def _load(self) -> None:
         cfg = self.config
         pooled = await reconcile(self.settler)
         self._unadopted = bool(pooled)  # (nothing matched till they are adopted: settle88)

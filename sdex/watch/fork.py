@@ -294,6 +294,8 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
         m.checkpoints.add(m.head.number, m.head.hash)
+    if not hashes:  # (ours at once: its fee the first bound, not the deploy block's: fee90)
+        m.announced.read(got.number, got.base_fee, placed=True)
     return None, len(hashes) == 2 and bool(m.blocks)
 
 

@@ -339,9 +339,10 @@ class Watcher(Follower):
             u.told_back(head, began)
         u.saw(self.chain_head, feed=True)  # (review88: the poll took the announcement)
 
-    async def _end_proof(self) -> None:
+    async def end_proof(self) -> None:
         """The proof under way, if any, cancelled and waited for (a cancel of the caller's
-        own goes on)."""
+        own goes on): at ``run``'s end, or a start that failed after its catch-up began one
+        (``sdex.node.core.Node.load``; fee90: left running, its reads held for ``stall``)."""
         if (proof := self._proof) is not None:
             self._proof = None
             proof.cancel()
@@ -352,7 +353,7 @@ class Watcher(Follower):
         try:
             await super().run()
         finally:
-            await self._end_proof()
+            await self.end_proof()
 
     async def _below(self, latest: int, above: int) -> int | None:
         """The chain's head read ``AGREE`` times, each a request on a connection of its own
@@ -417,6 +418,7 @@ class Watcher(Follower):
                 latest = h.number + CATCH_UP_BLOCKS + 1
             else:
                 if not gone:  # (the orders judged from the saved mirror: at its head)
+                    self.mirror.announced.start_head = latest  # (its fee's steps: fee90)
                     self.unapplied.caught_up(h.number)
                     self.unapplied.behind_at_start(latest)  # (held till applied: watch84)
                 else:
