@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -46,11 +46,15 @@ from tests.test_review74a_flapped_head import _saved_head
 
 @asynccontextmanager
 async def _held_start(
-    c: Chain, tmp_path: Path, salt: int
+    c: Chain,
+    tmp_path: Path,
+    salt: int,
+    prepare: Callable[[Store, SignedOrder], Awaitable[object]] | None = None,
 ) -> AsyncIterator[tuple[NodeConfig, Node, Api, SignedOrder, str, threading.Event]]:
     """The last run's pooled row of half of ALICE's ask (mining paused), a node started held
     on it behind review85's proxies: the config, the node, its API, the ask, the row's hash
-    and the proxy's gate (set: the orders' reads let through)."""
+    and the proxy's gate (set: the orders' reads let through). ``prepare``: more of the last
+    run's rows written (given the store and CAROL's ask the first run holds open)."""
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=salt))  # (a first run: a head saved)
     async with running_node(cfg) as (_, api):
@@ -66,6 +70,8 @@ async def _held_start(
     tx = c.sender(OPERATOR).sign(c.exchange.address, data, 400_000, fees=FEES)
     pairs = [(resting.hash_hex, incoming.hash_hex)]
     await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, pairs))
+    if prepare is not None:
+        await prepare(store, first)
     store.close()
     selector = "0x" + c.exchange.encode_order_states([resting])[:4].hex()
     c.rpc.call("evm_setAutomine", False)
