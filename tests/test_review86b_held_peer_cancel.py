@@ -22,7 +22,7 @@ and the orders' reads refused till the test opens them); the peer's cancel hande
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +33,7 @@ from sdex.node import Node
 from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder, sign_hash
 from sdex.settlement import reconcile
+from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.heldstart import held_reads, left_row, mining_paused, states_selector
 from tests.nodeutil import Api, node_config, running_node, wait_for
@@ -43,17 +44,26 @@ from tests.test_review74a_flapped_head import _saved_head
 
 @asynccontextmanager
 async def _held_start(
-    c: Chain, tmp_path: Path, salt: int
+    c: Chain,
+    tmp_path: Path,
+    salt: int,
+    prepare: Callable[[Store, SignedOrder], Awaitable[object]] | None = None,
 ) -> AsyncIterator[tuple[NodeConfig, Node, Api, SignedOrder, str, threading.Event]]:
     """The last run's pooled row of half of ALICE's ask (mining paused), a node started held
     on it behind review85's proxies: the config, the node, its API, the ask, the row's hash
-    and the proxy's gate (set: the orders' reads let through)."""
+    and the proxy's gate (set: the orders' reads let through). ``prepare``: more of the last
+    run's rows written (given the store and CAROL's ask the first run holds open)."""
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
     first = c.sign(ask(c, CAROL, E18, 9000 * E6, salt=salt))  # (a first run: a head saved)
     async with running_node(cfg) as (_, api):
         assert (await api.post_order(first))[0] == 201
     head = _saved_head(cfg.db)
     resting, _, tx = await left_row(c, cfg, 2, salt + 1, bid_size=1)  # (the row: half of it)
+    if prepare is not None:
+        block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+        store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+        await prepare(store, first)
+        store.close()
     with mining_paused(c):
         c.rpc.call("eth_sendRawTransaction", tx.raw)  # (pooled: the last run's)
         with held_reads(c.rpc.url, head, states_selector(c, resting)) as (url, gate, doubts):

@@ -42,28 +42,31 @@ other's weighted median, both forgiven: review84). So a charge must also be with
 times the count median of the others near it (charged at least its sum over ``NEAR``): a
 split flood needs as many ids as the honest relays near it, each charged near its own share,
 as before peers83. With both, the colluders' cost is the larger of the two (half of the
-others' charges and half of the near others' number), and two griefs remain (review86b,
-tests/test_review86b_alike_near_floor.py, strict xfail): ids just above ``NEAR``'s floor
-making up the lower half of a relay's near others (R - 1 ids each charged 1/11 of a relay
-undo R relays' forgiveness, at (R - 1)/11 of one relay's intake), and a flood over 4 ids
-each more than ``NEAR`` times a relay, forgiven (its near others are its own ids).
+others' charges and half of the near others' number), and two griefs remained (review86b,
+tests/test_review86b_alike_near_floor.py): ids just above ``NEAR``'s floor making up the
+lower half of a relay's near others (R - 1 ids each charged 1/11 of a relay undid R relays'
+forgiveness, at (R - 1)/11 of one relay's intake), and a flood over 4 ids each more than
+``NEAR`` times a relay, forgiven (its near others its own ids). No rule of the charges alone
+takes both (alike86, tests/test_alike86_scale.py): verdicts do not change when every charge
+is scaled alike, and a flood over 4 ids each 16 times a relay, beside 4 relays, is then
+judged as 4 relays beside 4 ids each 1/16 of a relay.
 
-No rule of the charges alone takes both (alike86, tests/test_alike86_scale.py): verdicts do
-not change when every charge is scaled alike, and a flood over 4 ids each 16 times a relay,
-beside 4 relays, is then judged as 4 relays beside 4 ids each 1/16 of a relay (each flood id
-sees what each relay sees); a rule charging that flood charges those relays, the first grief
-with one more id. What tells the two apart is how much of the loop a charge is: the loop is
-one second a second and a pusher's full budget buys ``metered.INTAKE_SHARE`` (0.3) of it, so
-a pusher is in debt for its intake only above that share (at most 3 at once, by the loop's
-wall time), and 4 ids' budgets buy more than the whole of it (review84): a flood over 4 ids
-or more gains by forgiveness only what its charges run above the loop's wall time (the
-unmeasured CPU, charged times ``crowded``; on alike86's bench at load 20-37 a flood over 4
-ids was in debt now and then, and got 0.75 times the orders in with this rule as with the
-weighted median alone). The first grief costs the relays above their budget's share,
-the only ones forgiveness helps, their forgiveness (back to that share, as before peers81),
-at (R - 1)/12 of such a relay's loop time. Kept so (alike86's bench: docs/BENCHMARKS.md).
-Their pushes' own handling is still paid (``metered.push_tokens``), and so is every other
-request."""
+So a pusher's standing is read too (stand89): whether an order it delivered first traded within
+``standings.TRADED_SECONDS`` (``Peers.has_traded``: a fill on the chain that paid this node its
+fee, ``readbudget.paid_here``, once a block, taken back by a reorg, kept across a restart in
+``peer_standings``), as of its last charge. While ``LEAST_TRADED`` other active pushers had it,
+the medians are theirs alone and a charge is forgiven only beside ``LEAST_TRADED`` of them near
+it: ids without standing neither pull a relay's medians down nor make up a flood's, and an
+honest relay none of whose orders traded yet is forgiven while it is alike the relays that have
+(a node asking no fee credits no trade: the charges alone judge, as before). An id's standing
+costs a trade an hour that paid this node its fee on at least its minimum (a self-trade's one
+cost this node can read, peers80): the first grief then takes R - 1 such ids, and a 4-id flood
+beside relays with standing 2 of them (forgiving its other 2) or 3 (all 4)
+(``test_a_trade_buys_a_flood_little``). Beside fewer than ``LEAST_TRADED`` relays with
+standing, a flood over 4 ids or more gains by forgiveness only what its charges run above the
+loop's wall time (4 ids' budgets buy more than the whole of it, review84; alike86's bench at
+load 20-37: docs/BENCHMARKS.md). Their pushes' own handling is still paid
+(``metered.push_tokens``), and so is every other request."""
 
 from __future__ import annotations
 
@@ -83,6 +86,9 @@ LEAST_OTHERS = 3
 NEAR = 12.0
 """How far below a pusher's sum another's may be and count among the ``LEAST_OTHERS``
 (honest relays of a saturated node differ 3-10 times, peers81)."""
+LEAST_TRADED = 2
+"""Other active pushers with standing (``forgive``'s ``traded``) past which only theirs make
+the medians, and near ones (``NEAR``) a charge's forgiveness then takes (stand89)."""
 MOST_PUSHERS = 1024
 """Pushers kept at once (past it, those not charged within ``ACTIVE`` are dropped)."""
 
@@ -92,29 +98,38 @@ class Pushers:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._sums: dict[str, tuple[float, float]] = {}
-        """Pusher -> (its decayed sum of charges, when last charged)."""
+        self._sums: dict[str, tuple[float, float, bool]] = {}
+        """Pusher -> (its decayed sum of charges, when last charged, whether it had standing
+        then: ``forgive``'s ``traded``)."""
         self.forgiven = 0.0
         """Tokens forgiven in all (``/health`` ``peerRequests.intake.forgiven``)."""
 
-    def forgive(self, pusher: str, tokens: float) -> bool:
+    def forgive(self, pusher: str, tokens: float, traded: bool = False) -> bool:
         """``pusher`` is charged ``tokens`` for its push's intake: whether the charge is
         forgiven (its sum, with it, at most ``ALIKE`` times the weighted median of the other
         pushers' charged within ``ACTIVE`` seconds, ``LEAST_OTHERS`` of them at least its
-        sum over ``NEAR``)."""
+        sum over ``NEAR``). ``traded``: it has standing now (an order it delivered first
+        traded lately: ``Peers.has_traded``); while ``LEAST_TRADED`` others that had it at
+        their last charge are active, the medians are theirs alone (stand89)."""
         now = self.clock()
         mine = self._decayed(pusher, now) + max(0.0, tokens)
-        self._sums[pusher] = (mine, now)
-        others = sorted(
-            s * _fall(now - at)
-            for p, (s, at) in self._sums.items()
+        self._sums[pusher] = (mine, now, traded)
+        active = [
+            (s * _fall(now - at), held)
+            for p, (s, at, held) in self._sums.items()
             if p != pusher and now - at <= ACTIVE
-        )
+        ]
         if len(self._sums) > MOST_PUSHERS:
             self._sums = {p: v for p, v in self._sums.items() if now - v[1] <= ACTIVE}
+        others = sorted(s for s, _held in active)
         near = others[bisect.bisect_left(others, mine / NEAR) :]
         if len(near) < LEAST_OTHERS:
             return False
+        standing = sorted(s for s, held in active if held)
+        if len(standing) >= LEAST_TRADED:  # (stand89: the others that paid for a trade)
+            others, near = standing, standing[bisect.bisect_left(standing, mine / NEAR) :]
+            if len(near) < LEAST_TRADED:
+                return False  # (review86b: a flood's near others its own ids)
         if mine > ALIKE * min(weighted_median(others), near[(len(near) - 1) // 2]):
             return False  # (review84: by weight alone a flood split over 2 ids was alike)
         self.forgiven += tokens

@@ -146,14 +146,16 @@ def intake_spent(
     the node's shared work, done free for any pusher, so one admitted peer's pushes of
     valid but worthless orders took the loop from every other peer's and the wallets'); an
     admitted pusher's charge is forgiven while it is alike the other pushers' (peers81:
-    ``sdex.gossip.alike``, honest relays of a saturated node)."""
+    ``sdex.gossip.alike``, honest relays of a saturated node), those with standing (an order
+    each delivered first traded lately, ``Peers.has_traded``) alone if enough (stand89)."""
     peers = app[PEER_LIMITER_KEY]
     crowded = gossip.peer_costs.crowding.now()
     once = orders if once is None else once
     cost = intake_tokens(seconds, orders, peers.rate, crowded, on_loop, once)  # (flood80, peers83)
     gossip.peer_costs.intake(seconds, once, cost)
     if gossip.peers.get(sender) is not None:
-        if not gossip.peer_costs.pushers.forgive(sender, cost):  # (alike: peers81)
+        traded = gossip.peers.has_traded(sender)  # (standing: stand89)
+        if not gossip.peer_costs.pushers.forgive(sender, cost, traded):  # (alike: peers81)
             peers.charge(sender, cost)
     else:
         app[STRANGER_LIMITER_KEY].charge(STRANGERS, cost)

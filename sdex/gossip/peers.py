@@ -57,7 +57,15 @@ from sdex.gossip.hosts import LOOPBACK as LOOPBACK
 from sdex.gossip.hosts import host_group as host_group
 from sdex.gossip.hosts import url_of_ip
 from sdex.gossip.listing import Walk
-from sdex.gossip.standings import EARN_SECONDS, Leaders, Standing, Strangers, restored, rows_kept
+from sdex.gossip.standings import (
+    EARN_SECONDS,
+    TRADED_SECONDS,
+    Leaders,
+    Standing,
+    Strangers,
+    restored,
+    rows_kept,
+)
 from sdex.gossip.standings import INTRODUCE_SECONDS as INTRODUCE_SECONDS
 from sdex.gossip.standings import MAX_INTRODUCED as MAX_INTRODUCED
 from sdex.gossip.standings import MAX_STANDINGS as MAX_STANDINGS
@@ -334,6 +342,13 @@ class Peers(Dialing):
         self.trades += 1
         self._leaders.stale()
         return True
+
+    def has_traded(self, key: str) -> bool:
+        """Whether admitted peer ``key`` delivered first an order that traded within
+        ``TRADED_SECONDS`` (``traded``; kept across a restart: ``restore``): its standing in
+        ``sdex.gossip.alike``'s judging of intake charges (stand89)."""
+        peer = self._peers.get(key)
+        return peer is not None and self.clock() - peer.standing.traded_at <= TRADED_SECONDS
 
     def untraded(self, key: str, blocks: Container[int]) -> bool:
         """A reorg undid ``blocks``: ``key``'s trades credited in them taken back

@@ -227,7 +227,9 @@ class NodeSoftCancel(NodeStatus):
         (``_keep_held``), once the row is adopted, or by the next start after a
         stop (the row may have landed meanwhile: then not adopted; review86b). Each as a
         wallet's is (its writes' commit awaited, ``stored``), its kept rows deleted once
-        that is committed (review64); one that is not the maker's is dropped."""
+        that is committed (review64); one that is not the maker's is dropped, and costs its
+        sender a penalty if it is an admitted peer, as in ``cancelled_on_arrival`` (review88:
+        dropped, no penalty)."""
         now = time.time()
         for h in self.orphan_cancels.hashes():
             if not self.registry.held(h):
@@ -238,7 +240,16 @@ class NodeSoftCancel(NodeStatus):
                     log.info("order %s: a peer's cancel kept for it applied", "0x" + h.hex())
                     self._forget_orphans(None if said.stored is None else [said.stored])
                     break
+                if said.status == 400:  # (not the maker's signature)
+                    self._forged_kept(o.sender)
         self._forget_orphans()  # (those none applied: deleted at once)
+
+    def _forged_kept(self, sender: str) -> None:
+        """A kept cancel's signature is not its order's maker's: a penalty for ``sender`` if
+        it is an admitted peer (an honest node passes on only cancels it verified); not a
+        stranger's, nor a wallet's (``cancelled_on_arrival``)."""
+        if self.gossip is not None and self.gossip.peers.get(sender) is not None:
+            self.gossip.penalize(sender)
 
     async def load_orphans(self) -> None:
         """The kept cancels the store holds (at a start): back in memory, bounded as ever,
@@ -273,8 +284,7 @@ class NodeSoftCancel(NodeStatus):
                 except SignatureError:
                     signer = ""
             if signer != signed.order.maker:
-                if self.gossip is not None and self.gossip.peers.get(o.sender) is not None:
-                    self.gossip.penalize(o.sender)
+                self._forged_kept(o.sender)
                 continue
             rec = self.hold_cancelled(signed, o.signature, source, filled)
             self.cancels_unread[signed.hash] = rec  # (what the chain filled before: chaos52)
