@@ -78,8 +78,8 @@ class NodeSoftCancel(NodeStatus):
         if first:
             rec.cancel_signature = signature
             rec.cancel_at = rec.cancel_at or self.cancel_position()
-        if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
-            proof = rec.cancel_signature or signature
+        if first or wallet or not rec.cancel_stored:  # a repeat: written again (the first's
+            proof = rec.cancel_signature or signature  # may have failed; stored: no rewrite)
             at = rec.cancel_at
             writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
         if rec.status in OPEN_STATUSES:
@@ -98,11 +98,12 @@ class NodeSoftCancel(NodeStatus):
             # an order removed on this node may still rest on others.
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
-        # The API answers once its signature and status are committed: its own writes only
-        # (each job may fail alone: a wallet's repeat writes both again, so its 200 never
-        # rests on a first cancel's refused writes; nor on another order's write queued
-        # meanwhile, which may be refused alone too).
-        stored = committed(writes, self.store_wait) if writes and wallet else None
+        # Answered once its signature and status are committed: its own writes only (each
+        # job may fail alone: a repeat writes both again, so its 200 never rests on a first
+        # cancel's refused writes; nor on another order's write queued meanwhile, which may
+        # be refused alone too). A peer's too (cancel90: its 200 came before, the sender
+        # dropped the cancel, and a kill before the commit left the order open here).
+        stored = committed(writes, self.store_wait) if writes else None
         if stored is not None:
             stored.add_done_callback(lambda f: _cancel_stored(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
