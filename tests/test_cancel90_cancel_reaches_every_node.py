@@ -17,15 +17,18 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from sdex.gossip import NodeKey, PeerClient
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import GOSSIP_SCALE, Cluster, wait_for
+from tests.nodeutil import GOSSIP_SCALE, Cluster, wait_for, writer_stuck
 from tests.test_attack38_soft_cancel_sync import cancel_at, status_at, taken_at
 from tests.test_cancel63_cancel_before_order import notice_of
 from tests.test_hostile import _raw_signed_post
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_node import ALICE, BOB, E6, E18, ask, node_with_resting_ask
 
 LOCKED = 8.0
 """Seconds the test holds node 1's write lock: past SQLite's busy timeout in the node (5 s),
@@ -193,3 +196,39 @@ async def test_a_peers_cancel_of_a_held_order_is_answered_once_stored_and_outliv
         await net.wait_healthy(0)
         assert await status_at(net.api(0), withdrawn) == "cancelled"  # before: open
         await taken_at(net.api(0), c, withdrawn)
+
+
+REPEATS = 50
+"""Peers' repeats of one cancel while the store stalls."""
+
+
+async def test_repeats_of_a_peers_cancel_while_the_store_stalls_queue_no_more_writes(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer's cancel of a held order is answered once stored (above), and a repeat writes
+    again when its first's writes failed; but while they are pending, repeats (any number of
+    peers re-sending it) wait for those, and queue no writes of their own on the stalled
+    writer (the first version of the fix queued one a repeat). Once the store moves, every
+    repeat's answer is the one commit; a repeat after it writes nothing."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, _, resting):
+        await wait_for(node.replayed, 60)
+        node.store_wait = 60.0  # (the subject is what is queued, not the wait's end)
+        written: list[str] = []
+        write = node.store.set_cancel_signature
+
+        def counted(hash_hex: str, *args: Any) -> Any:
+            written.append(hash_hex)
+            return write(hash_hex, *args)
+
+        monkeypatch.setattr(node.store, "set_cancel_signature", counted)
+        notice = notice_of(c, resting, c.keys[ALICE])
+        with writer_stuck(node):
+            said = [node.cancel_notice(notice, NodeKey.generate().node_id) for _ in range(REPEATS)]
+            assert [r.status for r in said] == [200] * REPEATS
+            assert len(written) == 1, len(written)  # the first's writes only
+        for r in said:
+            assert r.stored is not None
+            await asyncio.wait_for(asyncio.shield(r.stored), 30)
+        again = node.cancel_notice(notice, NodeKey.generate().node_id)
+        assert (again.status, again.stored, len(written)) == (200, None, 1)

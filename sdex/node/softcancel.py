@@ -78,8 +78,9 @@ class NodeSoftCancel(NodeStatus):
         if first:
             rec.cancel_signature = signature
             rec.cancel_at = rec.cancel_at or self.cancel_position()
-        if first or wallet or not rec.cancel_stored:  # a repeat: written again (the first's
-            proof = rec.cancel_signature or signature  # may have failed; stored: no rewrite)
+        pending = self.cancel_writes.get(order_hash)  # (a peer's repeat waits for them)
+        if first or wallet or pending is None:  # a repeat: written again (the first's may
+            proof = rec.cancel_signature or signature  # have failed; stored: no rewrite)
             at = rec.cancel_at
             writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
         if rec.status in OPEN_STATUSES:
@@ -103,12 +104,20 @@ class NodeSoftCancel(NodeStatus):
         # cancel's refused writes; nor on another order's write queued meanwhile, which may
         # be refused alone too). A peer's too (cancel90: its 200 came before, the sender
         # dropped the cancel, and a kill before the commit left the order open here).
-        stored = committed(writes, self.store_wait) if writes else None
-        if stored is not None:
-            stored.add_done_callback(lambda f: _cancel_stored(rec, f))
+        stored = committed(writes, self.store_wait) if writes else pending
+        if writes and stored is not None:
+            self.cancel_writes[order_hash] = stored
+            stored.add_done_callback(lambda f: self._cancel_written(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
         body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
         return SubmitResult(200, body, stored=stored)
+
+    def _cancel_written(self, rec: Record, done: asyncio.Future[None]) -> None:
+        """``soft_cancel``'s writes for ``rec`` over: stored (``cancel_stored``), or not (a
+        repeat writes them again); no longer pending."""
+        if self.cancel_writes.get(rec.signed.hash) is done:
+            del self.cancel_writes[rec.signed.hash]
+        _cancel_stored(rec, done)
 
     def _not_makers(self, order_hash: bytes, signature: bytes, maker: str) -> SubmitResult | None:
         """A 400 if ``signature`` is not ``maker``'s cancel of ``order_hash`` (``soft_cancel``,
