@@ -232,3 +232,39 @@ async def test_repeats_of_a_peers_cancel_while_the_store_stalls_queue_no_more_wr
             await asyncio.wait_for(asyncio.shield(r.stored), 30)
         again = node.cancel_notice(notice, NodeKey.generate().node_id)
         assert (again.status, again.stored, len(written)) == (200, None, 1)
+
+
+async def test_repeats_of_a_kept_cancel_while_the_store_stalls_queue_no_more_rows(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer re-sends its cancel of an order not held here (kept: ``sdex.node.orphans``)
+    each time it is answered 503 or not at all, as its outbox does. Before, each repeat
+    queued one more row write on the stalled writer (bounded by no count: only the peer's
+    request budget); now a repeat while its row is pending waits for that write. Once the
+    store moves, every answer is the one commit, and the row is there."""
+    c = chain
+    async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _):
+        await wait_for(node.replayed, 60)
+        node.store_wait = 60.0  # (the subject is what is queued, not the wait's end)
+        written: list[object] = []
+        write = node.store.keep_orphan
+
+        def counted(row: Any) -> Any:
+            written.append(row)
+            return write(row)
+
+        monkeypatch.setattr(node.store, "keep_orphan", counted)
+        withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))  # (never posted: not held here)
+        notice = notice_of(c, withdrawn, c.keys[ALICE])
+        peer = NodeKey.generate().node_id
+        with writer_stuck(node):
+            said = [node.cancel_notice(notice, peer, "192.0.2.7") for _ in range(REPEATS)]
+            assert [r.status for r in said] == [202] * REPEATS
+            assert len(written) == 1, len(written)  # before: REPEATS
+        for r in said:
+            assert r.stored is not None
+            await asyncio.wait_for(asyncio.shield(r.stored), 30)
+        rows = await node.store.orphan_rows(0.0, 10)
+        assert withdrawn.hash in {r[0] for r in rows}, rows
+        code, body = await api.post_order(withdrawn)
+        assert (code, body["metaData"]["status"]) == (200, "cancelled"), body

@@ -200,16 +200,25 @@ class NodeSoftCancel(NodeStatus):
                 signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
         except SignatureError as e:
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        now = time.time()
+        now, key = time.time(), (order_hash, signature, bucket)
+        held = self.orphan_cancels.holds(*key)
         kept = self.orphan_cancels.keep(order_hash, signature, sender, bucket, now, signer)
         self._forget_orphans()  # (those it evicted: before the new row, in the writer's order)
         if not kept:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
-        row = self.store.keep_orphan((order_hash, signature, sender, bucket, now))
         body: dict[str, object] = {"orderHash": "0x" + order_hash.hex(), "status": "kept"}
-        stored = committed([row], self.store_wait)
-        stored.add_done_callback(_retrieved)
+        if held and (pending := self.orphan_writes.get(key)) is not None:
+            return SubmitResult(202, body, stored=pending)  # (cancel90: no row a repeat)
+        row = self.store.keep_orphan((order_hash, signature, sender, bucket, now))
+        stored = self.orphan_writes[key] = committed([row], self.store_wait)
+        stored.add_done_callback(lambda done: self._orphan_written(key, done))
         return SubmitResult(202, body, stored=stored)
+
+    def _orphan_written(self, key: tuple[bytes, bytes, str], done: asyncio.Future[None]) -> None:
+        """A kept cancel's row committed or not (a repeat then writes it again)."""
+        if self.orphan_writes.get(key) is done:
+            del self.orphan_writes[key]
+        _retrieved(done)
 
     def _forget_orphans(self, after: list[asyncio.Future[None]] | None = None) -> None:
         """The rows of the kept cancels forgotten since the last call deleted (queued); once
