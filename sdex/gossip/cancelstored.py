@@ -8,10 +8,13 @@ users86 found the wallet's route did: read as not taken (users87). Now it says w
 holds, that a restart before the row is stored would lose it, and that the same cancel sent
 again is safe: the peer does so (its notice stays first in its outbox, sent again once the
 backoff this failure set is over; ``sdex.gossip.pushing``), with ``orderHash`` and
-``status`` as the 2xx's. A cancel anti-entropy fetched (``Deliver``) is taken with no answer
-to give: its row not stored, a restart brings its order back open here, till anti-entropy
-finds the order cancelled at a peer and fetches its cancel again (``/p2p/fetch``'s
-``why``)."""
+``status`` as the 2xx's. cancel90: a cancel of an order held here was answered 200 before its
+writes were committed (only a wallet's waited); now a peer's too, and a repeat while the
+first's writes (or a kept cancel's row) are pending waits for them rather than queueing more
+(``Node.cancel_writes``, ``Node.orphan_writes``). A cancel anti-entropy fetched
+(``Deliver``) is taken with no answer to give: its row not stored, a restart brings its order
+back open here, till anti-entropy finds the order cancelled at a peer and fetches its cancel
+again (``/p2p/fetch``'s ``why``)."""
 
 from __future__ import annotations
 

@@ -122,6 +122,10 @@ class OrphanCancels:
     def __len__(self) -> int:
         return self._count
 
+    def holds(self, order_hash: bytes, signature: bytes, bucket: str) -> bool:
+        """Whether ``signature`` for ``order_hash`` is kept in ``bucket``'s count."""
+        return (order_hash, signature, bucket) in self._all
+
     def hashes(self) -> list[bytes]:
         """The order hashes a cancel is kept for."""
         return list(self._by_hash)

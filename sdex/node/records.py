@@ -175,6 +175,12 @@ class NodeState:
         """Order listings by status that waited for row writes (``rows_listable``)."""
         self._seq = 0
         self.cancelled_taken: dict[str, int] = {}
+        self.cancel_writes: dict[bytes, asyncio.Future[None]] = {}
+        """The held orders' soft cancels whose writes are not committed yet (a peer's repeat
+        waits for them, not for writes of its own: ``soft_cancel``)."""
+        self.orphan_writes: dict[tuple[bytes, bytes, str], asyncio.Future[None]] = {}
+        """The kept cancels' rows not committed yet (a sender's repeat waits for its row's
+        write, not for one of its own: ``_keep_orphan``)."""
         self.orphan_cancels = OrphanCancels()
         """Peers' soft cancels of orders not held here yet (cancel63: taken as the order comes)."""
         """Soft-cancelled orders taken from each peer's pages (``take_cancelled_many``)."""

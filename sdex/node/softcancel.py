@@ -78,8 +78,9 @@ class NodeSoftCancel(NodeStatus):
         if first:
             rec.cancel_signature = signature
             rec.cancel_at = rec.cancel_at or self.cancel_position()
-        if first or wallet:  # a wallet's repeat: written again (the first's may have failed)
-            proof = rec.cancel_signature or signature
+        pending = self.cancel_writes.get(order_hash)  # (a peer's repeat waits for them)
+        if first or wallet or pending is None:  # a repeat: written again (the first's may
+            proof = rec.cancel_signature or signature  # have failed; stored: no rewrite)
             at = rec.cancel_at
             writes.append(self.store.set_cancel_signature(rec.signed.hash_hex, proof, at))
         if rec.status in OPEN_STATUSES:
@@ -98,16 +99,25 @@ class NodeSoftCancel(NodeStatus):
             # an order removed on this node may still rest on others.
             notice = {"orderHash": rec.signed.hash_hex, "signature": "0x" + signature.hex()}
             self.gossip.notify("cancels", notice, exclude=from_peer)
-        # The API answers once its signature and status are committed: its own writes only
-        # (each job may fail alone: a wallet's repeat writes both again, so its 200 never
-        # rests on a first cancel's refused writes; nor on another order's write queued
-        # meanwhile, which may be refused alone too).
-        stored = committed(writes, self.store_wait) if writes and wallet else None
-        if stored is not None:
-            stored.add_done_callback(lambda f: _cancel_stored(rec, f))
+        # Answered once its signature and status are committed: its own writes only (each
+        # job may fail alone: a repeat writes both again, so its 200 never rests on a first
+        # cancel's refused writes; nor on another order's write queued meanwhile, which may
+        # be refused alone too). A peer's too (cancel90: its 200 came before, the sender
+        # dropped the cancel, and a kill before the commit left the order open here).
+        stored = committed(writes, self.store_wait) if writes else pending
+        if writes and stored is not None:
+            self.cancel_writes[order_hash] = stored
+            stored.add_done_callback(lambda f: self._cancel_written(rec, f))
         body: dict[str, object] = {"orderHash": rec.signed.hash_hex, "status": rec.status}
         body.update(cancel_fields(rec.cancel_at))  # (where it stood: the wallet may keep it)
         return SubmitResult(200, body, stored=stored)
+
+    def _cancel_written(self, rec: Record, done: asyncio.Future[None]) -> None:
+        """``soft_cancel``'s writes for ``rec`` over: stored (``cancel_stored``), or not (a
+        repeat writes them again); no longer pending."""
+        if self.cancel_writes.get(rec.signed.hash) is done:
+            del self.cancel_writes[rec.signed.hash]
+        _cancel_stored(rec, done)
 
     def _not_makers(self, order_hash: bytes, signature: bytes, maker: str) -> SubmitResult | None:
         """A 400 if ``signature`` is not ``maker``'s cancel of ``order_hash`` (``soft_cancel``,
@@ -190,16 +200,25 @@ class NodeSoftCancel(NodeStatus):
                 signature_parts(signature)  # (no recovery: a flood of these costs no ECDSA)
         except SignatureError as e:
             return SubmitResult(400, field_error_body("signature", 1005, str(e)))
-        now = time.time()
+        now, key = time.time(), (order_hash, signature, bucket)
+        held = self.orphan_cancels.holds(*key)
         kept = self.orphan_cancels.keep(order_hash, signature, sender, bucket, now, signer)
         self._forget_orphans()  # (those it evicted: before the new row, in the writer's order)
         if not kept:
             return SubmitResult(404, error_body(VALIDATION_FAILED, "order not found"))
-        row = self.store.keep_orphan((order_hash, signature, sender, bucket, now))
         body: dict[str, object] = {"orderHash": "0x" + order_hash.hex(), "status": "kept"}
-        stored = committed([row], self.store_wait)
-        stored.add_done_callback(_retrieved)
+        if held and (pending := self.orphan_writes.get(key)) is not None:
+            return SubmitResult(202, body, stored=pending)  # (cancel90: no row a repeat)
+        row = self.store.keep_orphan((order_hash, signature, sender, bucket, now))
+        stored = self.orphan_writes[key] = committed([row], self.store_wait)
+        stored.add_done_callback(lambda done: self._orphan_written(key, done))
         return SubmitResult(202, body, stored=stored)
+
+    def _orphan_written(self, key: tuple[bytes, bytes, str], done: asyncio.Future[None]) -> None:
+        """A kept cancel's row committed or not (a repeat then writes it again)."""
+        if self.orphan_writes.get(key) is done:
+            del self.orphan_writes[key]
+        _retrieved(done)
 
     def _forget_orphans(self, after: list[asyncio.Future[None]] | None = None) -> None:
         """The rows of the kept cancels forgotten since the last call deleted (queued); once
