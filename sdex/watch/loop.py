@@ -124,6 +124,7 @@ class PollLoop:
         self._due = 0.0  # (the loop's time the watchdog is due: how late it runs, ``LATE``)
         self.lost = 0.0
         """Seconds the node's own loop lost at stall checks, since the start (``LATE``)."""
+        self._late_since: float | None = None  # (the loop's time of the first late check in a row)
         self._silent_since: float | None = None  # (wall clock) the chain's silence began
         self._notified: Header | None = None
         """The last header a newHeads notification brought, not polled yet."""
@@ -200,6 +201,7 @@ class PollLoop:
                     self._new_head.clear()
                     self._was_behind, self._behind_since = self._behind_since, None
                     live = self.listening  # (then every block from now on is announced)
+                    self._late_since = None  # (a row of late checks is a poll's)
                     self._watch(self.stall)
                     self.proved = False
                     try:
@@ -279,18 +281,26 @@ class PollLoop:
         chain is ``unreachable`` (the poll goes on waiting); else looked at again when they
         would have been unanswered that long. Run more than ``LATE`` late, the node lost
         the time, not the chain: looked at again ``AGAIN`` later, what came meanwhile read
-        (an answer still unread then was not sent: the chain's silence is real)."""
-        late = asyncio.get_running_loop().time() - self._due
-        if late > LATE:
+        (an answer still unread then was not sent: the chain's silence is real). Late in a
+        row for ``STALL`` seconds (a loop starved for good), the loop read its sockets at each
+        turn meanwhile: the read's silence since the first is judged (review91: put off at
+        each, a hang was said only at the read's timeout, 30 s)."""
+        now = asyncio.get_running_loop().time()
+        late, quiet = now - self._due, self.rpc.unanswered_for()
+        if late <= LATE:
+            self._late_since = None
+        elif self._late_since is None or now - self._late_since < self.stall:
             self.lost += late
-            blamed = self.rpc.unanswered_for() >= self.stall  # (before watch89: it was)
-            (log.warning if blamed else log.debug)(
+            self._late_since = now if self._late_since is None else self._late_since
+            (log.warning if quiet >= self.stall else log.debug)(  # (before watch89: blamed)
                 "the node's own loop lost %.1f s (its process stopped, starved or blocked): "
                 "the chain's silence not judged before the loop read what came", late
             )  # fmt: skip
             self._watch(AGAIN)
             return
-        quiet = self.rpc.unanswered_for()
+        else:  # (late in a row ``STALL`` long: the loop read its sockets meanwhile: review91)
+            self.lost += late
+            quiet = min(quiet, now - self._late_since)
         if quiet < self.stall:
             self._watch(self.stall - quiet)
             return
