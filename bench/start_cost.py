@@ -49,6 +49,8 @@ def cases() -> dict[str, list[str]]:
         "order --help": ["-m", "sdex.cli", "order", "--help"],
         "book (refused)": ["-m", "sdex.cli", "book", "--node", url],
         "node imports": ["-c", "import sdex.cli, sdex.node.main"],
+        "cli imports": ["-c", "import sdex.cli"],
+        "version": ["-m", "sdex.cli", "--version"],
     }
 
 

@@ -14,12 +14,10 @@ import importlib
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
-from rich.markup import escape
 
-from sdex.clidevnet import demo, devnet
 from sdex.client import (
     TIME_IN_FORCE,
     NodeClient,
@@ -58,11 +56,9 @@ from sdex.wallet import (
     parse_key,
     parse_order_hash,
 )
-from sdex.walletbook import show_book
-from sdex.walletcancel import cancel_onchain, soft_cancel
-from sdex.walletout import stderr_console, stdout_console
-from sdex.wallettrust import SHOW, Trusted, check_listing
-from sdex.walletui import place_order
+
+if TYPE_CHECKING:
+    from sdex.wallettrust import Trusted
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -75,6 +71,8 @@ class _LazyGroup(click.Group):
     LAZY: ClassVar[dict[str, tuple[str, str]]] = {
         "audit": ("sdex.audit.cli", "audit"),
         "balance": ("sdex.walletfunds", "balance"),
+        "demo": ("sdex.clidevnet", "demo"),
+        "devnet": ("sdex.clidevnet", "devnet"),
         "repost": ("sdex.walletrepost", "repost"),
         "simulate": ("sdex.sim.cli", "simulate"),
     }
@@ -127,10 +125,6 @@ def main() -> None:
     """
 
 
-main.add_command(devnet)
-main.add_command(demo)
-
-
 MAX_REFUSED_SAID = 8
 """Refused tokens said a line each at most (``warn_deployment``); the rest counted."""
 
@@ -145,6 +139,12 @@ def warn_deployment(deployment_path: Path, key: bytes) -> None:
     except DeploymentError:
         return
     traded = traded_account(d.accounts, key)
+    if traded is None and not d.refused:
+        return
+    from rich.markup import escape
+
+    from sdex.walletout import stderr_console
+
     if traded is not None:
         stderr_console().print(
             "[yellow]warning:[/] the operator key (--key) is the dev account "
@@ -178,6 +178,8 @@ TRUST_DEPLOYMENT_HELP = (
 
 def trusted(rpc: str | None, deployment_path: Path) -> Trusted:
     """The sources a wallet command checks its node's listing against (``sdex.wallettrust``)."""
+    from sdex.wallettrust import Trusted
+
     return Trusted.from_options(rpc, deployment_path)
 
 
@@ -221,6 +223,10 @@ def order(
     PRICE is the limit in quote per base (a buy pays at most it, a sell gets at least it);
     both are plain decimals in human units, e.g. `sdex order buy 2000.5 1.5 --pair WETH/USDC`.
     """
+    from sdex.walletout import stderr_console, stdout_console
+    from sdex.wallettrust import check_listing
+    from sdex.walletui import place_order
+
     out = stdout_console()
     wanted = Side(side.lower())
     with one_line_errors(), NodeClient(node_url) as client:
@@ -254,6 +260,10 @@ def order(
 )
 def book(node_url: str, pair: str, depth: int, rpc: str | None, deployment_path: Path) -> None:
     """Show a node's order book for a pair: bids and asks, best first."""
+    from sdex.walletbook import show_book
+    from sdex.walletout import stderr_console, stdout_console
+    from sdex.wallettrust import SHOW, check_listing
+
     out = stdout_console()
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
@@ -289,6 +299,10 @@ def cancel(
 ) -> None:
     """Cancel one of your orders: a signed soft cancel at the node, and with --onchain also
     on chain (the only cancel no node can ignore)."""
+    from sdex.walletcancel import cancel_onchain, soft_cancel
+    from sdex.walletout import stderr_console, stdout_console
+    from sdex.wallettrust import check_listing
+
     out = stdout_console()
     with one_line_errors(), NodeClient(node_url) as client:
         config = client.order_config()
@@ -325,6 +339,7 @@ def console_command(
     the best bid); `help` lists the commands. It talks to the node's HTTP API, and for
     `balance` reads the chain (--rpc, else the deployment file's rpc), as `sdex balance`."""
     from sdex.console import run_console
+    from sdex.walletout import stderr_console, stdout_console
 
     out, err = stdout_console(), stderr_console()
     sys.exit(
@@ -436,6 +451,10 @@ def node(
     from sdex.node.main import run_node
 
     if key is None:
+        from rich.markup import escape
+
+        from sdex.walletout import stderr_console
+
         stderr_console().print(
             "[bold red]error:[/] sdex node needs an operator key: --key HEX or $SDEX_NODE_KEY. "
             "Each node needs its own (two nodes on one key fight over its nonces); the dev "

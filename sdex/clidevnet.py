@@ -14,12 +14,11 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from sdex.clipipe import PipeConsole
 from sdex.clirange import FloatBetween, IntBetween
 from sdex.deployment import DEFAULT_PATH, DEMO_PATH, DevAccount
 from sdex.order import to_checksum
 from sdex.wallet import token_line
-from sdex.walletout import print_error, stderr_console
+from sdex.walletout import PipeConsole, print_error, stderr_console
 
 
 @click.command()

@@ -29,7 +29,6 @@ from sdex.wallet import (
     parse_pair,
     split_pair,
 )
-from sdex.walletout import print_error, stderr_console
 
 T = TypeVar("T")
 
@@ -303,9 +302,13 @@ def one_line_errors() -> Iterator[None]:
     except BrokenPipeError:
         raise
     except DeploymentError as e:
+        from sdex.walletout import print_error, stderr_console  # (rich: import91)
+
         print_error(stderr_console(), e)
         raise click.exceptions.Exit(2) from None
     except (SdexError, OSError) as e:  # requests' errors are OSErrors too
+        from sdex.walletout import print_error, stderr_console
+
         print_error(stderr_console(), e)
         raise click.exceptions.Exit(1) from None
 

@@ -10,35 +10,27 @@ their failures as ``requests.ConnectionError``), so a raw ``BrokenPipeError`` ou
 command is its stdout or stderr. Why not SIGPIPE's default action at start instead: it would
 also end a command silently whose connection to a node or a chain broke mid-request, where
 now it says so in one line.
+
+The consoles whose writes end up here are ``sdex.walletout.PipeConsole``: not in this module,
+which ``sdex.cli`` imports for every command, ``sdex node`` included, so that rich (~45
+modules) is imported only by the commands that print through it (import91).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sys
 from collections.abc import Iterator
 from typing import NoReturn
 
 import click
-from rich.console import Console
 
 PIPE_CLOSED = 141
 """The exit status of a command whose output's reader went away: 128 + SIGPIPE (13), what a
 shell reports for a process SIGPIPE ended (``head``'s writer in ``set -o pipefail``), so a
 script treats it alike. None of the commands' own (the audit's 0 clean, 1 discrepancy,
 2 cannot audit; a wallet command's 1 failed, 2 bad input)."""
-
-
-class PipeConsole(Console):
-    """A rich ``Console`` whose write to a closed pipe raises ``BrokenPipeError``, for
-    ``closed_output_ends_quietly`` to end the command with ``PIPE_CLOSED``: rich's own
-    ``on_broken_pipe`` raises ``SystemExit(1)``, a failure's status."""
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True  # (nothing more is written to it)
-        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 @contextlib.contextmanager

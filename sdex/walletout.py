@@ -4,6 +4,8 @@ as for a terminal) and an expected failure as one red line; shared by the wallet
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import sys
 from typing import IO, cast
@@ -13,7 +15,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from sdex.client import describe_request_error
-from sdex.clipipe import PipeConsole
+
+
+class PipeConsole(Console):
+    """A rich ``Console`` whose write to a closed pipe raises ``BrokenPipeError``, for
+    ``sdex.clipipe.closed_output_ends_quietly`` to end the command with ``PIPE_CLOSED``:
+    rich's own ``on_broken_pipe`` raises ``SystemExit(1)``, a failure's status."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # (nothing more is written to it)
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 def stdout_console() -> Console:

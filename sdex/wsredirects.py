@@ -15,8 +15,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import hdrs
 
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-"""The statuses aiohttp follows."""
+from sdex.redirects import REDIRECTS as REDIRECTS
 
 
 class WsRedirected(aiohttp.ClientResponseError):

@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("eth_abi", "eth_utils", "pydantic", "sdex.audit", "sdex.sim")
 
 
-def loaded_after(code: str) -> list[str]:
-    """Which of ``HEAVY`` a fresh interpreter has loaded after running ``code``."""
+def loaded_after(code: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """Which of ``heavy`` a fresh interpreter has loaded after running ``code``."""
     probe = (
-        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+        f"{code}\nimport json, sys\nprint(json.dumps([m for m in {heavy!r} if m in sys.modules]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -43,6 +43,18 @@ def invoked(*args: str) -> str:
 def test_a_wallet_command_and_a_nodes_imports_load_no_abi_codec_nor_audit_nor_sim() -> None:
     assert loaded_after(invoked("order", "--help")) == []
     assert loaded_after("import sdex.cli, sdex.node.main") == []
+
+
+def test_a_wallet_command_loads_no_aiohttp_and_a_node_no_rich() -> None:
+    """import91: every command loaded aiohttp (~0.2 s of CPU: its SSL contexts are built at
+    import) through the sync RPC client's ``REDIRECTS`` (``sdex.redirects`` now), and
+    ``sdex node`` loaded rich (~45 modules) through the wallet commands' imports in
+    ``sdex.cli`` (now in the commands' bodies) and ``sdex.clipipe``'s console."""
+    web = ("aiohttp", "rich")
+    assert loaded_after(invoked("order", "--help"), web) == []
+    assert loaded_after("import sdex.cli", web) == []
+    assert loaded_after("import sdex.cli, sdex.node.main", web) == ["aiohttp"]
+    assert loaded_after(invoked("devnet", "--help"), web) == ["rich"]  # (devnet: lazy)
 
 
 def test_the_codec_and_the_lazy_commands_load_when_used() -> None:

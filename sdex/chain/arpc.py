@@ -28,7 +28,7 @@ from sdex import jsonio
 from sdex.chain import deadline, rpc
 from sdex.chain.rpc import MAX_DEPTH, MAX_RESPONSE, _result, batch_body, batch_results
 from sdex.errors import JsonLimitError, RpcError, RpcTimeout
-from sdex.wsredirects import REDIRECTS
+from sdex.redirects import REDIRECTS
 
 SEND_MAX_RESPONSE = 2 * 1024 * 1024
 """Largest answer the settlement's send client reads (``Node.send_rpc``): a send's hash, a

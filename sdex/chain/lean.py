@@ -29,7 +29,7 @@ import requests
 from requests.utils import get_environ_proxies
 
 from sdex.chain.deadline import _connect_by, _DeadlineResponse, within
-from sdex.wsredirects import REDIRECTS
+from sdex.redirects import REDIRECTS
 
 _HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 MAX_IDLE_CONNECTIONS = 4

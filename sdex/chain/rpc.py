@@ -18,7 +18,7 @@ from sdex import jsonio
 from sdex.chain.deadline import read_body, session, within
 from sdex.chain.lean import LeanPost
 from sdex.errors import ContractRevert, JsonLimitError, RpcError, RpcTimeout
-from sdex.wsredirects import REDIRECTS
+from sdex.redirects import REDIRECTS
 
 MAX_RESPONSE = 32 * 1024 * 1024
 """Largest JSON-RPC answer read (a batch of receipts or logs can be large, not unbounded)."""
