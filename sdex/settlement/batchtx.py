@@ -385,7 +385,9 @@ class BatchTx(WithdrawingLane):
         withheld = self.withheld.pop(first, "")  # (``_withheld``, ``_keep_alive``: adopt79)
         if receipt is None:
             displaced = signed.tx_hash in self.displaced  # (before an await: forget_final)
-            self.lost += 1
+            # (a withheld one's cancel took its nonce: the node's doing, no loss; counted in
+            # ``withheld_cancels`` alone: settle90, it was counted in both)
+            self.lost += not (withheld and not displaced)
             self.give_up(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)
