@@ -59,6 +59,8 @@ async def test_a_withheld_cancel_is_counted_once(
             assert said["settlementsWithheldCancelled"] == 1, said
             # before: 1, the withheld row's match counted failed too
             assert said["matchesFailed"] == 0 and s.failed == 0, (said["matchesFailed"], s.failed)
+            # settle90: before, 1, the withheld row counted lost too (README: no loss)
+            assert said["settlementsLost"] == 0 and s.lost == 0, (said["settlementsLost"], s.lost)
             async with api.session.get(api.base + "/metrics") as r:
                 text = await r.text()
             assert "sdex_matches_failed_total 0.0" in text, text

@@ -119,6 +119,7 @@ class NodeViews(NodeState):
             "settlementsSent": self.settler.sent,
             "matchesSettled": self.settler.settled,
             "matchesFailed": self.settler.failed,
+            # not mined, their nonce taken by another (not a withheld one's cancel: settle90)
             "settlementsLost": self.settler.lost,
             # signed, never sent, their nonce taken again: an order of theirs closed since the
             # signature (revert79), or their send held past its bound by a doubt (settle80)

@@ -39,6 +39,8 @@ from typing import Any
 
 from sdex.chain import Receipt
 from sdex.chain.aio import NotDone
+from sdex.chain.apart import apart
+from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import ChainReplaced, ChainUnproven
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
@@ -46,6 +48,7 @@ from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.settlement.gas import BatchGas
 from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
+from sdex.settlement.receipts import APART_WAIT
 from sdex.settlement.signedout import SignedOut
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
 from sdex.settlement.stages import FlightTimes
@@ -178,20 +181,22 @@ class BatchTx(WithdrawingLane):
         balancer) says the sender's count is past its nonce and the hash unknown: a backend
         that lags the one that refused the send, not yet at the block where ours landed,
         answers null too (review30: the batch was signed again, its matches sent twice);
-        and a second such answer, a request of its own, says it again (doubt78: one lied
-        or flapped answer had the matches signed again at the next nonce while the first
-        bytes were mined, the second a paid revert). True too when an ask fails: unknown,
-        so not signed again (review28)."""
+        and a second such answer, on a connection of its own (``apart``; settle90), says it
+        again (doubt78: one lied or flapped answer had the matches signed again at the next
+        nonce while the first bytes were mined, the second a paid revert). True too when an
+        ask fails: unknown, so not signed again (review28)."""
         asks: list[tuple[str, list[Any]]] = [
             ("eth_getTransactionByHash", [signed.tx_hash]),
             ("eth_getTransactionCount", [self.sender.address, "latest"]),
         ]
-        try:
-            for _ in range(2):
-                found, count = await self.receipts.batch(asks)
-                if found is not None or quantity(count) <= signed.nonce:
-                    return True
-            return False
+
+        async def held(rpc: AsyncRpc) -> bool:
+            found, count = await rpc.batch(asks)
+            return found is not None or quantity(count) <= signed.nonce
+
+        try:  # (the second on a connection of its own: settle90, a sticky balancer's one
+            # backend answered both through the pooled client)
+            return await held(self.receipts) or await apart(self.receipts, held, APART_WAIT)
         except Exception:
             return True
 
@@ -385,7 +390,9 @@ class BatchTx(WithdrawingLane):
         withheld = self.withheld.pop(first, "")  # (``_withheld``, ``_keep_alive``: adopt79)
         if receipt is None:
             displaced = signed.tx_hash in self.displaced  # (before an await: forget_final)
-            self.lost += 1
+            # (a withheld one's cancel took its nonce: the node's doing, no loss; counted in
+            # ``withheld_cancels`` alone: settle90, it was counted in both)
+            self.lost += not (withheld and not displaced)
             self.give_up(signed.tx_hash)
             self.store.set_settlement_status(signed.tx_hash, "dropped")
             log.warning("settlement %s lost (nonce %d): re-judging", signed.tx_hash, signed.nonce)

@@ -1,6 +1,7 @@
 """Waiting for a settlement's receipt from the event loop: polled often at first, and
 judged lost only once its nonce went to another transaction (one answer, one backend, giving
-the sender's count past it and no receipt of it, twice half a second apart); until then its
+the sender's count past it and no receipt of it, twice half a second apart, the second on a
+connection of its own: ``sdex.chain.apart``, settle90); until then its
 bytes are sent again, and past a bound it is cancelled at its nonce (lost78; reconcile77).
 On a chain that announces its heads and serves ``eth_getBlockReceipts`` (anvil), each new
 block's receipts are read once, shared by every settlement waiting
@@ -17,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from sdex.chain import Receipt, SignedTx
+from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
 from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering, lane)
@@ -57,6 +59,9 @@ LOST_CHECK = 1.0
 """Seconds between checks whether a transaction without a receipt is still known."""
 LOST_RECHECK = 0.5
 """Seconds after a first sign of loss before the check that decides it."""
+APART_WAIT = 10.0
+"""Seconds the read that decides a loss may take (on a connection of its own: ``apart``;
+none in time proves nothing, asked again)."""
 KEEP_EVERY_MAX = 8.0
 """Most seconds between two loss checks of a settlement not pooled (the chain does not know
 it, or it is cancelled): 1, 2, 4, 8 s from the first, each one batch (the count, its
@@ -100,10 +105,14 @@ async def poll_receipt(
     broadcast failed), else after ``LOST_CHECK``.
 
     ``keep`` (the lane's): lost only once its nonce is taken (``_judged``: one answer giving
-    the sender's count past it and no receipt of ``hashes``, twice ``LOST_RECHECK`` apart),
-    never for not being known, for a chain that does not answer, nor at a timeout: its bytes
-    may be pooled where the answer did not come from (behind a balancer, a backend that lags
-    the one that took them; lost78, reconcile77). ``keep(False)`` is called at each loss
+    the sender's count past it and no receipt of ``hashes``, twice ``LOST_RECHECK`` apart,
+    the second on a connection of its own: ``apart``; settle90: both went through ``rpc``'s
+    pooled connections, which a balancer with sticky sessions pins to one backend, and one
+    that lied, lagged or followed another chain told it twice: a pooled settlement counted
+    lost, its orders matched again, both mined), never for not being known, for a chain
+    that does not answer, nor at a timeout: its bytes may be pooled where the answer did not
+    come from (behind a balancer, a backend that lags the one that took them; lost78,
+    reconcile77). ``keep(False)`` is called at each loss
     check that finds it unknown, its nonce not taken (the lane sends its bytes again), and
     ``keep(True)`` at each one past ``RECEIPT_TIMEOUT``, or ``UNKNOWN_TIMEOUT`` unknown at
     every check, its nonce not taken (the lane cancels it: a transfer of nothing at its
@@ -136,7 +145,8 @@ async def poll_receipt(
     hold). settle81: counted from the first check in the doubt, a doubt begun up to
     ``KEEP_EVERY_MAX`` before it held a settlement that much past the bound and its bytes
     went again. Without ``keep``, lost
-    too when the chain does not know it twice ``LOST_RECHECK`` apart, at ``RECEIPT_TIMEOUT``,
+    too when the chain does not know it twice ``LOST_RECHECK`` apart (the second apart too),
+    at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``."""
     loop = asyncio.get_running_loop()
     if hashes is None:
@@ -204,7 +214,12 @@ async def poll_receipt(
                     doubted, every, next_check = False, LOST_CHECK, now + LOST_CHECK
                     continue
                 asked = doubts()
-                taken, got, known = await _judged(rpc, address, signed, hashes)
+                ask = rpc if not doubted else None  # (the deciding one apart: settle90)
+                taken, got, known = await (
+                    _judged(ask, address, signed, hashes)
+                    if ask is not None
+                    else apart(rpc, lambda own: _judged(own, address, signed, hashes), APART_WAIT)
+                )
                 if got is not None and not doubting() and doubts() == asked:  # (again after)
                     return got
                 now = loop.time()
@@ -252,8 +267,11 @@ async def poll_receipt(
                     next_check = min(next_check, bound + LOST_RECHECK / 10)
             elif keep is None and (now >= next_check or now - start > timeout):
                 next_check = now + LOST_CHECK
-                mined = quantity(await rpc.call("eth_getTransactionCount", address, "latest"))
-                known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
+                if not doubted:
+                    mined, known = await _gone(rpc, address, hashes)
+                else:  # (the deciding one apart: settle90)
+                    read = lambda own: _gone(own, address, hashes)  # noqa: E731
+                    mined, known = await apart(rpc, read, APART_WAIT)
                 if mined > signed.nonce or known is None or now - start > RECEIPT_TIMEOUT:
                     # A node may count a nonce or leave its pool a moment before the
                     # receipt is there (anvil): lost only if it still says so later.
@@ -279,6 +297,12 @@ async def poll_receipt(
             await heads.wait(seen, _head_wait(loop.time(), head_at, next_check))
         else:
             await asyncio.sleep(next(polls, RECEIPT_POLLS[-1]))
+
+
+async def _gone(rpc: AsyncRpc, address: str, hashes: Sequence[str]) -> tuple[int, object]:
+    """(A wait without ``keep``) ``address``'s count and the first of ``hashes`` known."""
+    mined = quantity(await rpc.call("eth_getTransactionCount", address, "latest"))
+    return mined, await _any_of(rpc, "eth_getTransactionByHash", hashes)
 
 
 def _head_wait(now: float, head_at: float, next_check: float) -> float:

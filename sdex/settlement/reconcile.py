@@ -46,12 +46,13 @@ import time
 from collections import Counter
 
 from sdex.chain import Receipt
+from sdex.chain.apart import apart
 from sdex.chain.asend import ChainReplaced, ChainUnproven
 from sdex.chain.tx import SignedTx, already_known, nonce_refusal
 from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
-from sdex.settlement.receipts import LOST_RECHECK, in_pool, nonce_taken
+from sdex.settlement.receipts import APART_WAIT, LOST_RECHECK, in_pool, nonce_taken
 from sdex.settlement.rowreceipt import receipt_of, record_landed
 from sdex.settlement.unread import MARK_REFUSED as MARK_REFUSED  # (tests)
 from sdex.settlement.unread import mark_unread as mark_unread  # (the node's)
@@ -354,14 +355,15 @@ class Reconcile:
         the operator's count past its nonce with no receipt of it gives it up
         (``receipts.nonce_taken``); any other, or no answer, keeps it
         (adopted: awaited until its nonce is taken, lost78), if a second answer
-        ``LOST_RECHECK`` later says so again, as the receipt wait asks (review79: one answer,
-        lied, flapped, or its bytes being mined that moment, gave the row up, its orders
-        matched again while it was pooled: both mined, the second a paid revert). Before, a
-        row a backend that
-        lags did not know was given up, its orders matched again while the other backend
-        pooled its bytes: both were mined. Asked only of a row alone at its nonce: of a
-        settlement and its replacements, the one pooled is adopted (``StillPooled``), the
-        others given up as before (one adopted row holds their orders)."""
+        ``LOST_RECHECK`` later, on a connection of its own (``apart``; settle90: a sticky
+        balancer answered both from one backend), says so again, as the receipt wait asks
+        (review79: one answer, lied, flapped, or its bytes being mined that moment, gave the
+        row up, its orders matched again while it was pooled: both mined, the second a paid
+        revert). Before, a row a backend that lags did not know was given up, its orders
+        matched again while the other backend pooled its bytes: both were mined. Asked only
+        of a row alone at its nonce: of a settlement and its replacements, the one pooled is
+        adopted (``StillPooled``), the others given up as before (one adopted row holds their
+        orders)."""
         if isinstance(e, ChainReplaced | NonceTaken):  # (settle84: its transfer mined)
             return False
         if row.tx_hash in self.unsent:  # (adopt79: judged by the lane once proven ours)
@@ -370,8 +372,9 @@ class Reconcile:
         try:
             taken, got = await nonce_taken(self.lane.receipts, self.sender.address, signed)
             if taken and got is None:  # (said again ``LOST_RECHECK`` later, or not believed)
-                await asyncio.sleep(LOST_RECHECK)
-                taken, got = await nonce_taken(self.lane.receipts, self.sender.address, signed)
+                await asyncio.sleep(LOST_RECHECK)  # (on a connection of its own: settle90)
+                read = lambda own: nonce_taken(own, self.sender.address, signed)  # noqa: E731
+                taken, got = await apart(self.lane.receipts, read, APART_WAIT)
         except Exception:
             return True
         return not taken and got is None

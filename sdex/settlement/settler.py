@@ -188,6 +188,9 @@ class Settler(AdoptedFlights):
         self.settled = 0
         self.failed = 0
         self.lost = 0
+        """Settlements lost: the chain did not mine them and their nonce went to another
+        transaction (/health's ``settlementsLost``); not one the node withheld and cancelled
+        at its nonce (``withheld_cancels``: settle90)."""
         self.most_in_flight = 0
         """The most transactions that were sent and awaiting receipts at once."""
         self.largest_batch = 0

@@ -41,7 +41,7 @@ from sdex.errors import ChainError, ContractRevert
 from sdex.settlement.adopt import pooled_tx
 from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.lane import NonceLane
-from sdex.settlement.receipts import LOST_RECHECK
+from sdex.settlement.receipts import APART_WAIT, LOST_RECHECK
 from sdex.settlement.replace import bumped
 from sdex.settlement.replacing import judged_at
 from sdex.settlement.rowcall import REVERTS, SETTLES_NONE, call_of, settled
@@ -53,9 +53,6 @@ log = logging.getLogger("sdex.settlement")
 TAKEN_WAIT = 2.0
 """Seconds a pooled row's replacement is awaited on a chain that mines on the send
 (``_mined_at_once``): anvil mines it within milliseconds."""
-APART_WAIT = 10.0
-"""Seconds the second read of a replacement's receipt may take (``_mined_at_once``: on a
-connection of its own; none in time proves nothing)."""
 SOFT_CANCELLED = "an order of it soft-cancelled"
 
 
