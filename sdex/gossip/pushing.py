@@ -21,8 +21,9 @@ from sdex.gossip.quietlog import Quiet
 
 log = logging.getLogger("sdex.gossip")
 
-AGAIN = frozenset({408, 425, 429})
-"""4xx statuses that say "later", not "never": a notice so answered is sent again."""
+AGAIN = frozenset({401, 403, 408, 425, 429})
+"""4xx statuses about the sender (unproven, banned) or the moment, not the notice: a notice
+so answered is sent again (a failure of the link, as for any call; 429: ``BUSY``)."""
 BUSY = frozenset({429, 503})
 """Statuses of a peer that is up but cannot take the notice now: a backoff, no failure."""
 
