@@ -72,8 +72,8 @@ async def test_a_refused_notice_is_dropped_and_blocks_no_later_one(streams: bool
             want.append(f"0xok{i}")
             a.gossip.notify("cancels", {"orderHash": want[-1]})
 
-        async def all_came() -> bool:
-            return picky.got == want
+        async def all_came() -> bool:  # (and answered: the last one's answer on its way)
+            return picky.got == want and peer_entry(a, b.gossip.node_id)["notices"] == 0
 
         await wait_for(all_came, timeout=BOUND)
         entry = peer_entry(a, b.gossip.node_id)
