@@ -837,6 +837,39 @@ def test_a_notice_reaches_a_peer_in_backoff_with_nothing_queued_for_it() -> None
     assert only(later, "notice").body == {"orderHash": "0x01"}
 
 
+@pytest.mark.parametrize(
+    ("status", "signed", "dropped", "counted"),
+    [
+        (404, True, True, 0),  # refused for good: the next notice goes, no failure
+        (400, True, True, 0),
+        (403, True, False, 1),  # about the sender (banned), not the notice: a failure
+        (429, True, False, 0),  # busy: a backoff toward no eviction
+        (503, True, False, 0),  # "not stored": the same
+        (500, True, False, 1),
+        (404, False, False, 1),  # unsigned: anyone on the path could have said it
+    ],
+)
+def test_a_notice_answer_is_told_apart(
+    status: int, signed: bool, dropped: bool, counted: int
+) -> None:
+    """push91: any answer but a 2xx kept the notice at the head of the peer's box, sent
+    again for ever, each a failure toward the peer's eviction."""
+    core, clock = make(peers=1)
+    core.notify("cancels", {"orderHash": "0x01"})
+    core.notify("cancels", {"orderHash": "0x02"})
+    first = only(run_due(core, clock), "notice")
+    after = core.answered(first.id, Reply(status, peer_id(1) if signed else None, {}))
+    peer = core.peers.get(peer_id(1))
+    assert peer is not None and peer.failures == counted
+    entry = next(p for p in core.stats()["peers"] if p["key"] == peer_id(1))  # type: ignore[attr-defined]
+    assert entry["noticesRefused"] == core.stats()["noticesRefused"] == int(dropped)
+    if dropped:
+        assert only(after, "notice").body == {"orderHash": "0x02"} and peer.reachable(clock.t)
+    else:
+        assert not calls(after) and not peer.reachable(clock.t)
+        assert only(run_due(core, clock), "notice").body == {"orderHash": "0x01"}
+
+
 def test_gossip_and_the_simulator_import_nothing_from_the_node() -> None:
     import ast
     from pathlib import Path

@@ -28,6 +28,8 @@ COUNTERS = (
     "sdex_http_connections_evicted",
     "sdex_signing_holds",
     "sdex_signing_held_seconds",
+    "sdex_gossip_notices_refused",
+    "sdex_gossip_notices_dropped",
 )
 GAUGES = (
     "sdex_book_orders",
@@ -42,8 +44,12 @@ GAUGES = (
 
 async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Path) -> None:
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, api):
-        assert (await api.get("/health"))[0] == 200  # (one request counted)
+        status, health = await api.get("/health")  # (one request counted)
+        assert status == 200
+        assert (health["gossip"]["noticesRefused"], health["gossip"]["noticesDropped"]) == (0, 0)
         node.settler.settled += 3  # (what a settled batch adds)
+        assert node.gossip is not None
+        node.gossip.core.notices_refused += 2  # (push91: two notices peers refused)
         async with api.session.get(api.base + "/metrics") as r:
             assert r.status == 200
             text = await r.text()
@@ -54,5 +60,7 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
         assert all(s.name == name + "_total" for s in families[name].samples), name
     settled = families["sdex_matches_settled"].samples
     assert [(s.name, s.value) for s in settled] == [("sdex_matches_settled_total", 3.0)]
+    refused = families["sdex_gossip_notices_refused"].samples
+    assert [(s.name, s.value) for s in refused] == [("sdex_gossip_notices_refused_total", 2.0)]
     unknown = [f.name for f in families.values() if f.name.startswith("sdex_")]
     assert sorted(set(unknown) - set(COUNTERS) - set(GAUGES) - {"sdex_http_request_seconds"}) == []

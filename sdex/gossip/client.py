@@ -39,7 +39,8 @@ MAX_DEPTH = 8
 class Answer:
     status: int
     signer: str | None
-    """The id that signed the answer (None for an unsigned error answer)."""
+    """The id that signed the answer (None for an unsigned error answer: one refused before
+    its route ran, or anyone's on the path)."""
     body: Any
     address: str = ""
     """The IP address the answer came from (the connection's peer; "": not known)."""
@@ -118,7 +119,11 @@ class PeerClient:
                 err = jsonio.loads(raw, max_bytes=64 * 1024, max_depth=4, floats=True)
             except JsonLimitError:
                 err = None
-            return Answer(status, None, err)
+            try:  # (a route's refusal is signed: a 4xx then is the peer's word, push91)
+                signer = verify_answer(headers[HEADER_SIG], status, raw, answer_headers)
+            except AuthError:
+                signer = None
+            return Answer(status, signer, err)
         try:
             signer = verify_answer(headers[HEADER_SIG], status, raw, answer_headers)
         except AuthError as e:  # (no SDEX node: what it said, bounded, for a warning)

@@ -115,6 +115,7 @@ class GossipCore(Pushing):
         self._waiting: dict[int, Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
         self.void_timers = 0
+        self.notices_refused = self.notices_dropped = 0  # (``_noticed``, ``notify``)
         self.held_back = Quiet(log, clock=clock)
         """Outboxes held while their peer waits out a backoff: said at a bounded rate."""
         """Outbox timers dropped unrun: their work went first (``Pushing._purge``)."""
@@ -288,6 +289,9 @@ class GossipCore(Pushing):
         if p is None or not isinstance(p.action, Call):
             return self._drain()
         call = p.action
+        if p.flow is None and call.kind == "notice":  # (a refusal is no failure: ``_noticed``)
+            self._noticed(call, reply, unlooked)
+            return self._drain()
         result: Any = reply if not call.peer else self.peers.verified(call, reply, unlooked)
         if p.flow is None:
             self._pushed(call, result)
@@ -406,10 +410,19 @@ class GossipCore(Pushing):
                 if pruned is not None:
                     self._spawn_dial(flows.dial(self, pruned.url, graft=False), pruned.url)
 
+    def _boxed(self, peer: dict[str, object]) -> dict[str, object]:
+        """A peer's ``/health`` entry with its outbox's notices: waiting, refused by it for
+        good (``_noticed``), dropped for a full box (``notify``)."""
+        box = self._boxes.get(str(peer["key"]))
+        waiting, refused, dropped = (
+            (len(box.notices), box.refused, box.notices_dropped) if box else (0, 0, 0)
+        )
+        return {**peer, "notices": waiting, "noticesRefused": refused, "noticesDropped": dropped}
+
     def stats(self) -> dict[str, object]:
         return {
             "nodeId": self.node_id,
-            "peers": self.peers.to_json(),
+            "peers": [self._boxed(p) for p in self.peers.to_json()],
             "seeds": self.peers.seeds_json(),
             "mesh": len(self.mesh),
             "candidates": len(self.peers.candidates),
@@ -420,4 +433,6 @@ class GossipCore(Pushing):
             "pulled": self.pulled,
             "voidTimers": self.void_timers,
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
+            "noticesRefused": self.notices_refused,
+            "noticesDropped": self.notices_dropped,
         }

@@ -452,8 +452,8 @@ class Gossip:
         except TimeoutError:
             streams.unanswered(link)
             raise
-        # (any status: the stream's frames are the peer's, proven by its session keys; an
-        # error answer over HTTP is unsigned, so ``Peers.verified`` tells the two apart)
+        # (any status: the stream's frames are the peer's, proven by its session keys; over
+        # HTTP only a route's own answer is signed, so ``Peers.verified`` checks ``signer``)
         return Reply(status, link.peer, body)
 
     async def _check(self, check: Check) -> None:

@@ -173,6 +173,12 @@ class Outbox:
     """Orders left out because their pusher said it sends them to this peer too."""
     held: int = 0
     """Orders that waited to ride with a later push (``later``)."""
+    refused: int = 0
+    """Notices this peer refused for good (a 4xx it signed): dropped, not sent again."""
+    notices_dropped: int = 0
+    """Notices not queued for this peer: its box held ``outbox_max`` (``Pushing.notify``)."""
+    full: bool = False
+    """Whether the last notice for this peer found its box full (logged at each change)."""
 
     def put(self, queue: deque[dict[str, Any]], order: dict[str, Any], most: int) -> None:
         """``order`` into ``queue`` (``orders`` or ``later``), a full one drops its oldest."""

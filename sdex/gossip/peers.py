@@ -416,9 +416,9 @@ class Peers(Dialing):
         """An admitted peer's answer's body; None (it backs off) if failed, refused or
         forged. An answer too large to carry, to a call a flow asks again in halves
         (``SPLITS``), is ``TOO_LARGE_ANSWER``: no failure of the peer's. Only the peer's own
-        (``signer``: its stream, whose frames its session keys prove): over HTTP an error
-        answer is unsigned, so anyone on the path could forge one, and a single hash too
-        large costs the peer (``flows.anti_entropy``); nor is ``unlooked`` (``NotLookedUp``)."""
+        (``signer``: its stream, whose frames its session keys prove, or over HTTP a route's
+        answer it signed): an unsigned error answer anyone on the path could forge, and a
+        single hash too large costs the peer (``flows.anti_entropy``); nor is ``unlooked``."""
         peer = self.get(call.peer)
         if peer is None:
             return None

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import random
 from collections.abc import Callable
 from typing import Any
 
-from sdex.gossip.actions import Action, Call, GossipConfig, Pending
+from sdex.gossip.actions import Action, Call, GossipConfig, Pending, Reply
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.quietlog import Quiet
+
+log = logging.getLogger("sdex.gossip")
+
+AGAIN = frozenset({401, 403, 408, 425, 429})
+"""4xx statuses about the sender (unproven, banned) or the moment, not the notice: a notice
+so answered is sent again (a failure of the link, as for any call; 429: ``BUSY``)."""
+BUSY = frozenset({429, 503})
+"""Statuses of a peer that is up but cannot take the notice now: a backoff, no failure."""
 
 
 class Pushing:
@@ -33,6 +42,8 @@ class Pushing:
     _waiting: dict[int, Pending]
     _timers: list[tuple[float, int, str]]
     void_timers: int
+    notices_refused: int
+    notices_dropped: int
     held_back: Quiet
     _ids: itertools.count[int]
     _out: list[Action]
@@ -74,9 +85,17 @@ class Pushing:
         now = self.clock()
         for key in [p.key for p in self.peers.others(exclude)]:
             box = self._box(key)
-            if len(box.notices) < self.config.outbox_max:
-                box.notices.append((kind, notice))
-                self._schedule(box, now)
+            full = len(box.notices) >= self.config.outbox_max
+            if full != box.full:  # (push91: new notices were dropped without a word)
+                box.full = full
+                say = log.warning if full else log.info
+                say("notices for peer %s: %s", key, _FULL if full else _ROOM)
+            if full:
+                box.notices_dropped += 1
+                self.notices_dropped += 1
+                continue
+            box.notices.append((kind, notice))
+            self._schedule(box, now)
         return self._drain()
 
     def resume(self, key: str) -> None:
@@ -211,3 +230,40 @@ class Pushing:
         elif result is not None and box.notices:
             box.notices.popleft()
         self._flush(box)  # (what waited for this answer goes now; a pending timer is void)
+
+    def _noticed(self, call: Call, reply: Reply | None, unlooked: bool) -> None:
+        """A notice's answer. A refusal its peer signed (a 4xx but ``AGAIN``: a notice it
+        judges bad, a cancel of an order it holds no room to keep) is final: that notice is
+        dropped, counted (``refused``) and logged, and the peer did not fail (push91: it
+        stayed at the head of the peer's box, sent again for ever with every later notice
+        behind it, each answer a failure toward the peer's eviction). ``BUSY``, signed: a
+        backoff, not counted toward eviction; it is sent again after it. No answer, or
+        another: a failure (``Peers.verified``), sent again after the backoff."""
+        peer = self.peers.get(call.peer)
+        if peer is None or reply is None or reply.signer != peer.key or reply.status < 400:
+            result = self.peers.verified(call, reply, unlooked)  # (never too large: a notice)
+            self._pushed(call, result if isinstance(result, dict) else None)
+            return
+        box = self._boxes.get(call.peer)
+        if reply.status in BUSY:
+            self.peers.failed(peer, counted=False)
+        elif reply.status >= 500 or reply.status in AGAIN:
+            self.peers.verified(call, reply, unlooked)  # (a failure: its backoff)
+        else:
+            self.peers.ok(peer)
+            if box is not None and box.notices:
+                box.refused += 1
+                self.notices_refused += 1
+                box.notices.popleft()
+                why = reply.body.get("reason") if isinstance(reply.body, dict) else None
+                log.warning(
+                    "peer %s refused a notice (%s %s: %.200s): dropped, not sent again",
+                    peer.url, call.path, reply.status, why,
+                )  # fmt: skip
+        self._pushed(call, None)
+
+
+_FULL = (
+    "its box holds as many as it takes (outbox_max): new ones are dropped (anti-entropy repairs)"
+)
+_ROOM = "its box takes notices again"

@@ -153,10 +153,16 @@ async def _answer(
     asked = Asked(
         sender.node_id, sender.url, body, request.query, addressed, sender.to, remote, more
     )
-    result = await _run(route, gossip, asked)
+    status, extra = 200, {}
+    try:
+        result = await _run(route, gossip, asked)
+    except Refused:
+        raise
+    except ApiError as e:  # (the route's own answer, signed: a peer tells it from a path's)
+        status, result, extra = e.status, e.body, e.headers
     data = json.dumps(result, separators=(",", ":")).encode()
-    headers = gossip.key.answer_headers(sender.signature, 200, data)
-    return web.Response(body=data, content_type="application/json", headers=headers)
+    headers = {**extra, **gossip.key.answer_headers(sender.signature, status, data)}
+    return web.Response(body=data, status=status, content_type="application/json", headers=headers)
 
 
 async def get_stream(request: web.Request) -> web.StreamResponse:

@@ -69,6 +69,18 @@ class Metrics:
             "Seconds signings were held behind unapplied blocks",
             lambda: held.held_seconds,
         )
+        counter(  # (read when scraped: the node's gossip is made after its app)
+            r,
+            "sdex_gossip_notices_refused",
+            "Cancel and settlement notices peers refused for good (a signed 4xx)",
+            lambda: _gossip_count(node, "notices_refused"),
+        )
+        counter(
+            r,
+            "sdex_gossip_notices_dropped",
+            "Cancel and settlement notices not queued for a peer whose outbox was full",
+            lambda: _gossip_count(node, "notices_dropped"),
+        )
         gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
         gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
 
@@ -84,6 +96,11 @@ class Metrics:
 
     def order_submitted(self, result: str) -> None:
         self.orders[result] = self.orders.get(result, 0) + 1
+
+
+def _gossip_count(node: Node, name: str) -> int:
+    """The node's gossip core's count ``name`` (0 before its gossip is made)."""
+    return 0 if node.gossip is None else int(getattr(node.gossip.core, name))
 
 
 class _Collector(Collector):
