@@ -39,13 +39,6 @@ def _head(c: Chain) -> tuple[int, int]:
     return int(raw["number"], 16), fee
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review90: HeadSignal.doubt keeps a settler's (not placed) read at most FEE_STEPS"
-    " past the head known as the next reads' bound, so a lie there at EIP-1559's highest"
-    " ratchets an eighth a block (the fix: keep only placed reads, or unplaced ones at or"
-    " below the head known; headsignal.py is fee90's, being split)",
-)
 async def test_a_lie_kept_at_the_edge_of_the_head_known_does_not_ratchet(chain: Chain) -> None:
     """(main: 39 of 40 blocks signed over the chain's most, by the 40th 17,318 times it, Hardhat's
     empty blocks' fee falling; every honest read after the first lie refused. The one-line fix
@@ -104,3 +97,53 @@ async def test_a_lie_kept_at_the_edge_of_the_head_known_does_not_ratchet(chain: 
             f" wei, the most {most} (x{signed / most:.0f})"
         )
     assert not refused, f"{len(refused)} honest reads refused: {refused[0]}"
+
+
+GWEI = 10**9
+JUMP = 50_000 * GWEI
+
+
+def test_lies_at_the_edge_bound_no_later_read_and_refuse_no_honest_one() -> None:
+    """The same without a chain: each block the mirror reads its head (placed, 1 gwei), and a
+    lie says that head plus ``FEE_STEPS`` at EIP-1559's highest from the last read (the liar's
+    own before). A lie is believed only under the highest from the mirror's read; no honest
+    read is refused. (main: the fee an eighth higher each block, 40 of 40 believed.)"""
+    head = [100]
+    heads = HeadSignal(lambda: head[0])
+    assert heads.read(100, GWEI, placed=True) is None
+    for _ in range(40):
+        head[0] += 1
+        assert heads.read(head[0], GWEI, placed=True) is None, heads.untrusted_why
+        assert heads.read_fee is not None
+        lie = highest(heads.read_fee, head[0] + FEE_STEPS)
+        if heads.read(head[0] + FEE_STEPS, lie) is None:
+            assert lie <= highest((head[0], GWEI), head[0] + FEE_STEPS), head[0]
+    assert heads.read(head[0] + 1, GWEI) is None
+
+
+@pytest.mark.parametrize("honest", [True, False], ids=["a jump", "a lie twice"])
+def test_a_jump_read_twice_past_the_head_is_believed_and_honest_reads_after_it_too(
+    honest: bool,
+) -> None:
+    """A fee read twice past the head known, past EIP-1559's bounds of the mirror's read: the
+    second read is believed (bounds84's confirmation; a devnet's set fee), and so are reads
+    within its bounds after it till the mirror's reads reach it. Were it a lie, the mirror's
+    honest reads of the blocks below and at it are judged by the mirror's read before it,
+    not refused (main: "read before as", then "past EIP-1559's bounds" till a read again)."""
+    head = [100]
+    heads = HeadSignal(lambda: head[0])
+    assert heads.read(100, GWEI, placed=True) is None
+    assert heads.read(101, JUMP) is not None  # (once: not believed)
+    assert heads.read(101, JUMP) is None  # (read again: the chain says so still)
+    assert heads.read_fee == (101, JUMP)
+    assert heads.read(102, JUMP * 9 // 8) is None  # (within the jump's bounds)
+    if honest:
+        head[0] = 101
+        assert heads.read(101, JUMP, placed=True) is None, heads.untrusted_why
+        assert heads.read(105, JUMP) is None, heads.untrusted_why
+        return
+    for n in (101, 102):  # (the chain's fee 1 gwei all along: the jump a lie twice)
+        head[0] = n
+        assert heads.read(n, GWEI, placed=True) is None, heads.untrusted_why
+    assert heads.read(103, GWEI) is None, heads.untrusted_why
+    assert heads.untrusted == 1 and heads.read_fee == (103, GWEI)

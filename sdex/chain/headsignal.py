@@ -61,7 +61,14 @@ fee90 (review89's left): at a restart the first bound was still the deploy block
 deployment a hundred blocks or more old its EIP-1559 bounds hold every fee to the ceiling
 (a lie signed with during the catch-up, and kept). The saved head, proven ours by its hash,
 is read as placed (``sdex.watch.fork.check_head``); a fee that rose while the node was down
-is within reach of it by the blocks up to the chain's head the start read (``start_head``)."""
+is within reach of it by the blocks up to the chain's head the start read (``start_head``).
+
+review90: a read up to ``FEE_STEPS`` past the head this node knows was kept as the bound of
+the next (review87's): a lie there at EIP-1559's highest bounded the next, an eighth a block
+to the ceiling, and the watcher's honest reads below it were refused. Such a read is still
+believed and ``read_fee``, but the bound is the last read at or below that head
+(``_floor``); a fee jump read again is believed within the bounds of its first read
+(``_suspect``, kept till a read is within the floor's) till the mirror's reads reach it."""
 
 from __future__ import annotations
 
@@ -72,6 +79,7 @@ import re
 import time
 from collections.abc import Callable
 
+from sdex.chain.catchup import CatchUp
 from sdex.chain.feebounds import FEE_STEPS, REACH, base_fee_of, highest, reaches, within
 from sdex.chain.tx import MAX_BASE_FEE
 from sdex.errors import ChainError
@@ -85,12 +93,13 @@ KEPT_READS = 256
 among them (``rewound``)."""
 
 
-class HeadSignal:
+class HeadSignal(CatchUp):
     """A count of announced heads and a wait for the next one. ``live``: announcements
     come (the subscription is open); without them a wait is only its timeout. ``known``:
     the highest block this node knows by its own reads (the mirror's head; None: none)."""
 
     def __init__(self, known: Callable[[], int | None] | None = None) -> None:
+        super().__init__()  # (the catch-up's state: ``sdex.chain.catchup``)
         self.known = known or (lambda: None)
         self.ceiling = MAX_BASE_FEE
         """The highest base fee believed and signed with (``sdex node --max-base-fee``)."""
@@ -123,7 +132,13 @@ class HeadSignal:
         """(block number, base fee) read past the bounds: a read again within EIP-1559's
         bounds of it (the chain says so still) is believed."""
         self._kept: dict[int, int] = {}
-        """The fees that were ``read_fee`` by block number (the last ``KEPT_READS``)."""
+        """The fees that were ``_floor`` by block number (the last ``KEPT_READS``)."""
+        self._floor: tuple[int, int] | None = None
+        """The last ``read_fee`` at or below the head this node knows when read (placed, or
+        its number at most ``_anchor``): what bounds the next reads (``doubt``). review90:
+        the bound was ``read_fee``, a read up to ``FEE_STEPS`` past that head: a lie there at
+        EIP-1559's highest bounded the next one, an eighth a block to the ceiling, and the
+        watcher's honest reads below it refused ("below block N read before")."""
         self.first: tuple[int, int] | None = None
         """The first ``read_fee`` (the start's deploy block): the bound after a reorg below
         every kept one (``rewound``); none after a reset."""
@@ -141,21 +156,10 @@ class HeadSignal:
         self._placed: int | None = None
         """The highest block whose fee was read asked for by its number (``placed``: the
         deploy block's, the watcher's ranges) since the last ``rewound``."""
-        self.syncing = False
-        """The node catches up (its start: ``sdex.node.core``; a reset's replay): a read past
-        the head it knows is not judged (fee88: ``_unjudged``) till one is within reach."""
-        self._synced: asyncio.Event | None = None
         self._below = 0
         """Reads not believed below the last read since the mirror's last (``placed``): a
         reset's new chain read before the mirror took it, not counted once it does
         (``rewound``), nor logged if it was the first (a lie's second is)."""
-        self._ahead: int | None = None
-        """(``syncing``) The furthest block read or announced past the head this node knows."""
-        self.start_head: int | None = None
-        """The chain's head as the start read it (``eth_blockNumber``, the saved head proven
-        ours: ``sdex.watch.watcher.Watcher.check_head``): while ``syncing`` the settler's
-        read counts EIP-1559's steps from the last read up to it (``_catching_up``: a fee
-        that rose while the node was down; fee90); none after a reset."""
 
     def announce(
         self, block_hash: str | None = None, base_fee: int | None = None, number: int = -1
@@ -208,7 +212,7 @@ class HeadSignal:
             return self._catching_up(number, base_fee) if signs else unjudged
         why, kept = self.doubt(number, base_fee, placed)
         self.refusing = why is not None
-        below = self.read_fee is not None and number < self.read_fee[0]
+        below = (base := self._floor or self.read_fee) is not None and number < base[0]
         self._below = 0 if why is None and placed else self._below + (why is not None and below)
         if why is not None:
             self.untrusted += 1
@@ -225,73 +229,6 @@ class HeadSignal:
         if latest:
             self.saw(base_fee)
         return None
-
-    def _unjudged(self, number: int, placed: bool) -> str | None:
-        """Why a read, not ``placed``, is neither signed with nor judged while ``syncing``
-        (None: judged, and the catch-up over if it is within ``FEE_STEPS`` of the head this
-        node knows). fee88: at each start the watcher's first read of the latest block came
-        before the mirror had a head, bounded by the deploy block's fee ``FEE_STEPS``
-        blocks on: an honest chain's fee was logged as not believed, counted (/health's
-        ``readUntrusted``, ``refusing``), and so each read till the mirror came that far."""
-        if not self.syncing:
-            return None
-        if placed:  # (the mirror's reads came as far as the chain was said to be)
-            if self._ahead is not None and number + FEE_STEPS >= self._ahead:
-                self._synced_now()
-            return None
-        if self._in_reach(number):
-            return None
-        return f"block {number} is past the head this node knows: catching up"
-
-    def _catching_up(self, number: int, fee: int) -> str | None:
-        """(``syncing``) Why the settler's read of block ``number``, past the head this node
-        knows, is not signed with (None: it is; never kept, nor counted): ``fee`` above the
-        highest EIP-1559 lets the chain have ``FEE_STEPS`` past that head from the last
-        read. A lower fee is (a start behind a chain whose fee fell: reorg63's). review89:
-        the forty-first session's end read the block by the number ``eth_blockNumber``
-        said and called it ``placed``: one lying answer (a block 2,000 ahead, a fee at the
-        ceiling) was signed with, and kept, "below block N read before" every honest read
-        after it till the chain reached N."""
-        if self.read_fee is None or self.unbound:
-            return f"block {number} is past the head this node knows: catching up"
-        top = max(self.read_fee[0], self._anchor() or 0)
-        if self.start_head is not None:  # (the blocks mined while the node was down: fee90)
-            top = max(top, min(number, self.start_head))
-        top += FEE_STEPS
-        if fee > min(self.ceiling, highest(self.read_fee, top)):
-            return (
-                f"baseFeePerGas {fee} of block {number}, past the head this node knows while"
-                f" it catches up, is above EIP-1559's bounds of {self.read_fee[1]} at block"
-                f" {self.read_fee[0]} by block {top}: not signed with till it caught up"
-            )
-        return None
-
-    def _in_reach(self, number: int) -> bool:
-        """(``syncing``) Whether block ``number``, read or announced, is within
-        ``FEE_STEPS`` of the head this node knows: the catch-up is over; else the furthest
-        such block so far is what the mirror's reads must reach (``_ahead``)."""
-        anchor = self._anchor()
-        if anchor is not None and number <= anchor + FEE_STEPS and not self.unbound:
-            self._synced_now()
-            return True
-        self._ahead = max(self._ahead or number, number)
-        return False
-
-    def _synced_now(self) -> None:
-        self.syncing = False
-        self._ahead = None
-        if self._synced is not None:
-            self._synced.set()
-
-    async def synced(self, timeout: float) -> None:
-        """Return once the node caught up (``syncing`` over), or after ``timeout`` seconds (a
-        read past the head known then is still not signed with: ``ChainError``)."""
-        if not self.syncing:
-            return
-        self._synced = self._synced or asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._synced.wait()
 
     def doubt(self, number: int, fee: int, placed: bool = False) -> tuple[str | None, bool]:
         """Why block ``number``'s base fee ``fee``, read from the chain, is not believed
@@ -322,7 +259,7 @@ class HeadSignal:
                     " of it was read for the mirror yet: read again"
                 ), False
             return None, kept
-        at, last = self.read_fee
+        at, last = self._floor or self.read_fee  # (not a read past the head: review90)
         if number < at:  # (an older block: a lagging backend's, or the answer's own number)
             if at - number <= FEE_STEPS and reaches((number, fee), at, last):
                 return None, False
@@ -333,38 +270,25 @@ class HeadSignal:
         known = max(self.known() or at, self.reached or at)  # (a reorg's: before its undo)
         top = max(at, known) + FEE_STEPS  # (the furthest the chain may be)
         if number > top and not placed:
-            if reaches(self.read_fee, top, fee):
+            if reaches((at, last), top, fee):
                 return None, False  # (a fee the chain may have: its number not placed)
             return (
                 f"baseFeePerGas {fee} of block {number}, past the head this node knows, is"
                 f" past EIP-1559's bounds of {last} at block {at} by block {top}: read again"
             ), False
-        if reaches(self.read_fee, number, fee):
+        if reaches((at, last), number, fee):
             self._suspect = None
             return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
         if self._suspect is not None and within(self._suspect, number, fee) == "within":
-            self._suspect = None  # (read again, the chain says so still)
-            return None, kept
+            return None, kept  # (read again, the chain says so still; it bounds the next)
         if kept:  # (one past the head known: confirmed by nothing, neither read nor feed)
             self._suspect = (number, fee)
         return (
             f"baseFeePerGas {fee} of block {number} is past EIP-1559's bounds of {last} at"
             f" block {at}: read again"
         ), False
-
-    def _anchor(self) -> int | None:
-        """The highest block this node knows by its own reads: the mirror's head (``known``),
-        or a block read by its number (``_placed``); None: none. review87: ``doubt``'s
-        furthest block was the last kept read's own number plus ``FEE_STEPS``, so each answer
-        that far past the one before was kept, a ratchet with no head behind it (ten, and
-        every read of the chain's head was "below block N read before": nothing signed
-        till the chain reached N); after a ``rewound``, one answer far ahead did it."""
-        known = self.known()
-        if self._placed is None:
-            return known
-        return self._placed if known is None else max(known, self._placed)
 
     def confirms(self, number: int, fee: int | None) -> bool:
         """Whether an announced ``fee`` (block ``number``'s) is within EIP-1559's bounds of
@@ -373,14 +297,17 @@ class HeadSignal:
         if fee is None or self._suspect is None or within(self._suspect, number, fee) != "within":
             return False
         self._keep(self._suspect)
-        self._suspect = None
         return True
 
     def _keep(self, read: tuple[int, int]) -> None:
-        """``read`` (block number, base fee) bounds the next reads (``read_fee``)."""
+        """``read`` (block number, base fee) is the last read (``read_fee``); at or below the
+        head this node knows (``_anchor``), the bound of the next reads too (``_floor``)."""
         self.read_fee = read
-        self.first = self.first or read
         self.unbound = False
+        if (anchor := self._anchor()) is not None and read[0] > anchor:
+            return  # (its number the answer's word: review90)
+        self._floor = read
+        self.first = self.first or read
         self._kept[read[0]] = read[1]
         if len(self._kept) > KEPT_READS:
             del self._kept[min(self._kept)]
@@ -448,7 +375,7 @@ class HeadSignal:
             del self._kept[n]
         below = max(self._kept, default=None)
         first = self.first if fork is not None and self.first and self.first[0] <= fork else None
-        self.read_fee = first if below is None else (below, self._kept[below])
+        self.read_fee = self._floor = first if below is None else (below, self._kept[below])
         if (fork is not None and fork_fee is not None and not reset) and (
             self.read_fee is None or self.read_fee[0] < fork
         ):  # (the fork block's own fee: settle89)

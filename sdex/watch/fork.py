@@ -13,6 +13,7 @@ from sdex.chain.rpc import quantity
 from sdex.deployment import DEVNET_CHAIN_IDS
 from sdex.errors import ChainError, RpcError
 from sdex.mirror import Header, Mirror
+from sdex.mirror.seal import sealed
 from sdex.store import ChainIdentity
 from sdex.watch.blocks import ZERO_HASH, Inconsistent
 from sdex.watch.changes import ChainReset
@@ -264,7 +265,12 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
     or resets (review74a: one flapped answer reset an unchanged chain, the pending
     settlements given up, a mined or pooled one's matches signed again, every fill dropped
     and read again). Two answers that disagree prove nothing: the head is kept, the problem
-    returned."""
+    returned.
+
+    fee91 (fee90's left): the saved head's fee read as placed (the start's first bound) was the
+    answer's word: its hash proves the head's other fields only if it is theirs. The fee is
+    read only from a sealed header (``sdex.mirror.seal``: the hash is Keccak of its RLP); else
+    the bound stays the deploy block's."""
     if m.head is None or m.head.hash == ZERO_HASH:  # (a hostile chain's hash: not hex)
         return None, False  # (none saved, or an unreadable one: ``Watcher._load`` said so)
     hashes: list[str] = []
@@ -294,8 +300,8 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
         m.checkpoints.add(m.head.number, m.head.hash)
-    if not hashes:  # (ours at once: its fee the first bound, not the deploy block's: fee90)
-        m.announced.read(got.number, got.base_fee, placed=True)
+    if not hashes and sealed(raw):  # (ours at once: its fee the first bound, fee90; the
+        m.announced.read(got.number, got.base_fee, placed=True)  # hash of that fee: fee91)
     return None, len(hashes) == 2 and bool(m.blocks)
 
 

@@ -1,0 +1,118 @@
+"""The node's catch-up as the fee reads see it (``HeadSignal``'s, split from
+``sdex.chain.headsignal`` at its cap): while the node catches up (``syncing``: its start, a
+reset's replay) a read past the head it knows is not judged (fee88), the settler's signed
+with only under EIP-1559's highest past that head (review89, fee90), till a read is within
+reach of the head the mirror's reads came to (``_anchor``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from sdex.chain.feebounds import FEE_STEPS, highest
+
+
+class CatchUp:
+    """(``HeadSignal``'s) The catch-up's state and its judgement of reads past the head
+    known; what it reads of the fee reads' state is declared here, set by ``HeadSignal``."""
+
+    known: Callable[[], int | None]
+    ceiling: int
+    read_fee: tuple[int, int] | None
+    _floor: tuple[int, int] | None
+    _placed: int | None
+    unbound: bool
+
+    def __init__(self) -> None:
+        self.syncing = False
+        """The node catches up (its start: ``sdex.node.core``; a reset's replay): a read past
+        the head it knows is not judged (fee88: ``_unjudged``) till one is within reach."""
+        self._synced: asyncio.Event | None = None
+        self._ahead: int | None = None
+        """(``syncing``) The furthest block read or announced past the head this node knows."""
+        self.start_head: int | None = None
+        """The chain's head as the start read it (``eth_blockNumber``, the saved head proven
+        ours: ``sdex.watch.watcher.Watcher.check_head``): while ``syncing`` the settler's
+        read counts EIP-1559's steps from the last read up to it (``_catching_up``: a fee
+        that rose while the node was down; fee90); none after a reset."""
+
+    def _unjudged(self, number: int, placed: bool) -> str | None:
+        """Why a read, not ``placed``, is neither signed with nor judged while ``syncing``
+        (None: judged, and the catch-up over if it is within ``FEE_STEPS`` of the head this
+        node knows). fee88: at each start the watcher's first read of the latest block came
+        before the mirror had a head, bounded by the deploy block's fee ``FEE_STEPS``
+        blocks on: an honest chain's fee was logged as not believed, counted (/health's
+        ``readUntrusted``, ``refusing``), and so each read till the mirror came that far."""
+        if not self.syncing:
+            return None
+        if placed:  # (the mirror's reads came as far as the chain was said to be)
+            if self._ahead is not None and number + FEE_STEPS >= self._ahead:
+                self._synced_now()
+            return None
+        if self._in_reach(number):
+            return None
+        return f"block {number} is past the head this node knows: catching up"
+
+    def _catching_up(self, number: int, fee: int) -> str | None:
+        """(``syncing``) Why the settler's read of block ``number``, past the head this node
+        knows, is not signed with (None: it is; never kept, nor counted): ``fee`` above the
+        highest EIP-1559 lets the chain have ``FEE_STEPS`` past that head from the last
+        read. A lower fee is (a start behind a chain whose fee fell: reorg63's). review89:
+        the forty-first session's end read the block by the number ``eth_blockNumber``
+        said and called it ``placed``: one lying answer (a block 2,000 ahead, a fee at the
+        ceiling) was signed with, and kept, "below block N read before" every honest read
+        after it till the chain reached N."""
+        base = self._floor or self.read_fee  # (not a read past the head: review90)
+        if base is None or self.unbound:
+            return f"block {number} is past the head this node knows: catching up"
+        top = max(base[0], self._anchor() or 0)
+        if self.start_head is not None:  # (the blocks mined while the node was down: fee90)
+            top = max(top, min(number, self.start_head))
+        top += FEE_STEPS
+        if fee > min(self.ceiling, highest(base, top)):
+            return (
+                f"baseFeePerGas {fee} of block {number}, past the head this node knows while"
+                f" it catches up, is above EIP-1559's bounds of {base[1]} at block"
+                f" {base[0]} by block {top}: not signed with till it caught up"
+            )
+        return None
+
+    def _in_reach(self, number: int) -> bool:
+        """(``syncing``) Whether block ``number``, read or announced, is within
+        ``FEE_STEPS`` of the head this node knows: the catch-up is over; else the furthest
+        such block so far is what the mirror's reads must reach (``_ahead``)."""
+        anchor = self._anchor()
+        if anchor is not None and number <= anchor + FEE_STEPS and not self.unbound:
+            self._synced_now()
+            return True
+        self._ahead = max(self._ahead or number, number)
+        return False
+
+    def _synced_now(self) -> None:
+        self.syncing = False
+        self._ahead = None
+        if self._synced is not None:
+            self._synced.set()
+
+    async def synced(self, timeout: float) -> None:
+        """Return once the node caught up (``syncing`` over), or after ``timeout`` seconds (a
+        read past the head known then is still not signed with: ``ChainError``)."""
+        if not self.syncing:
+            return
+        self._synced = self._synced or asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
+
+    def _anchor(self) -> int | None:
+        """The highest block this node knows by its own reads: the mirror's head (``known``),
+        or a block read by its number (``_placed``); None: none. review87: ``doubt``'s
+        furthest block was the last kept read's own number plus ``FEE_STEPS``, so each answer
+        that far past the one before was kept, a ratchet with no head behind it (ten, and
+        every read of the chain's head was "below block N read before": nothing signed
+        till the chain reached N); after a ``rewound``, one answer far ahead did it."""
+        known = self.known()
+        if self._placed is None:
+            return known
+        return self._placed if known is None else max(known, self._placed)
