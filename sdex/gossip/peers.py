@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -350,7 +350,7 @@ class Peers(Dialing):
         peer = self._peers.get(key)
         return peer is not None and self.clock() - peer.standing.traded_at <= TRADED_SECONDS
 
-    def untraded(self, key: str, blocks: Container[int]) -> bool:
+    def untraded(self, key: str, blocks: Collection[int]) -> bool:
         """A reorg undid ``blocks``: ``key``'s trades credited in them taken back
         (``Standing.uncredit``; peers79); whether any was."""
         s = self._standing_of(key)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 MAX_INTRODUCED = 16
@@ -100,14 +100,22 @@ class Standing:
             self.traded_floor = self.credits.pop(0)[1]
         self.traded_at, self.traded = now, self.traded + 1
 
-    def uncredit(self, blocks: Container[int]) -> bool:
-        """A reorg undid ``blocks``: their credits taken back (``traded_at`` as before
-        them); whether any was."""
+    def uncredit(self, blocks: Collection[int]) -> bool:
+        """A reorg undid ``blocks`` (trades credited to it: ``readbudget.uncredit_trades``):
+        their credits taken back (``traded_at`` as before them); one not among ``credits``
+        (past ``CREDITS_KEPT``, or credited before a restart: its kept row has no blocks)
+        takes ``traded_floor`` back too; whether any was. review92: a standing restored
+        had no credits, so a reorg after the restart that undid its trade took nothing back,
+        and the peer kept its standing for the rest of the hour."""
+        known = {b for b, _t in self.credits}
+        unknown = self.traded_floor != float("-inf") and any(b not in known for b in blocks)
         kept = [c for c in self.credits if c[0] not in blocks]
-        if len(kept) == len(self.credits):
+        if len(kept) == len(self.credits) and not unknown:
             return False
-        self.traded = max(0, self.traded - (len(self.credits) - len(kept)))
+        self.traded = max(0, self.traded - (len(self.credits) - len(kept)) - unknown)
         self.credits = kept
+        if unknown:  # (its floor's blocks are not known: taken back whole)
+            self.traded_floor = float("-inf")
         self.traded_at = max((t for _b, t in kept), default=self.traded_floor)
         return True
 

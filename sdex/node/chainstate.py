@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -125,9 +125,10 @@ class NodeChainState(NodeRejudge):
         # but a verdict from an older block of the mirror may have been applied since (a
         # maker's cancel-up-to re-judges its orders): now the mirror has these fills.
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
-        readbudget.uncredit_trades(self.gossip, self._sources(changes.reverted))  # (peers79)
         fee = (self.config.fee_recipient, self.config.fee_bps)  # (peers80: only fills paid)
         least = self.config.limits.minimum  # (peers81: a fill of the least order at least)
+        undone = self._undone_sources(changes.reverted, fee, least)
+        readbudget.uncredit_trades(self.gossip, undone)  # (peers79: those credited)
         paid = readbudget.paid_here(changes.fills, self._order_of, fee, least)
         readbudget.credit_trades(self.gossip, self._sources(paid))  # (sybil78)
         affected |= self._bitmap_kin(changes.fills)
@@ -253,6 +254,29 @@ class NodeChainState(NodeRejudge):
         here, and its block (``readbudget.credit_trades``)."""
         held = ((self.records.get(f.order_hash), f.block_number) for f in fills)
         return [(r.source, b) for r, b in held if r is not None]
+
+    def _undone_sources(
+        self, reverted: Sequence[FillEvent], fee: tuple[str, int], least: Callable[[str], int]
+    ) -> list[tuple[str | None, int]]:
+        """``_sources`` of the fills a reorg undid that paid this node (``paid_here``: those
+        credited), their orders held or stored. review92: a filled order is not in memory
+        after a restart (its peer's standing restored from ``peer_standings``), so a reorg
+        then undoing its trade took no credit back. A store read each (reorgs only)."""
+        held: dict[bytes, tuple[Order, str] | None] = {}
+
+        def of(order_hash: bytes) -> tuple[Order, str] | None:
+            if order_hash not in held:
+                rec = self.records.get(order_hash)
+                s = self.registry.stored(order_hash) if rec is None else None
+                got = rec if rec is not None else s
+                held[order_hash] = None if got is None else (got.signed.order, got.source)
+            return held[order_hash]
+
+        def order_of(order_hash: bytes) -> Order | None:
+            return None if (o := of(order_hash)) is None else o[0]
+
+        paid = readbudget.paid_here(reverted, order_of, fee, least)
+        return [(o[1], f.block_number) for f in paid if (o := of(f.order_hash)) is not None]
 
     def _order_of(self, order_hash: bytes) -> Order | None:
         """The order of ``order_hash`` if its record is held in memory (``paid_here``)."""
