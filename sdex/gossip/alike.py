@@ -123,27 +123,31 @@ class Pushers:
             held.add(pusher)
         else:
             held.discard(pusher)
-        others = sorted(
-            s * _fall(now - at)
-            for p, (s, at, _held) in self._sums.items()
-            if p != pusher and now - at <= ACTIVE
-        )
+        if len(held) - traded < LEAST_TRADED:  # (stand91: no other's standing to read)
+            others = sorted(
+                s * _fall(now - at)
+                for p, (s, at, _held) in self._sums.items()
+                if p != pusher and now - at <= ACTIVE
+            )
+            standing: list[float] = []
+        else:
+            active = [
+                (s * _fall(now - at), had)
+                for p, (s, at, had) in self._sums.items()
+                if p != pusher and now - at <= ACTIVE
+            ]
+            others = sorted(s for s, _had in active)
+            standing = sorted(s for s, had in active if had)
         if len(self._sums) > MOST_PUSHERS:
             self._sums = {p: v for p, v in self._sums.items() if now - v[1] <= ACTIVE}
             held.intersection_update(self._sums.keys())
         near = others[bisect.bisect_left(others, mine / NEAR) :]
         if len(near) < LEAST_OTHERS:
             return False
-        if len(held) - traded >= LEAST_TRADED:  # (stand91: else no other's standing to read)
-            standing = sorted(
-                s * _fall(now - at)
-                for s, at, _held in (self._sums[p] for p in held if p != pusher)
-                if now - at <= ACTIVE
-            )
-            if len(standing) >= LEAST_TRADED:  # (stand89: the others that paid for a trade)
-                others, near = standing, standing[bisect.bisect_left(standing, mine / NEAR) :]
-                if len(near) < LEAST_TRADED:
-                    return False  # (review86b: a flood's near others its own ids)
+        if len(standing) >= LEAST_TRADED:  # (stand89: the others that paid for a trade)
+            others, near = standing, standing[bisect.bisect_left(standing, mine / NEAR) :]
+            if len(near) < LEAST_TRADED:
+                return False  # (review86b: a flood's near others its own ids)
         if mine > ALIKE * min(weighted_median(others), near[(len(near) - 1) // 2]):
             return False  # (review84: by weight alone a flood split over 2 ids was alike)
         self.forgiven += tokens
