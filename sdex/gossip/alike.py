@@ -101,6 +101,10 @@ class Pushers:
         self._sums: dict[str, tuple[float, float, bool]] = {}
         """Pusher -> (its decayed sum of charges, when last charged, whether it had standing
         then: ``forgive``'s ``traded``)."""
+        self._held: set[str] = set()
+        """The pushers in ``_sums`` that had standing at their last charge (stand91: the
+        standing medians are read only when ``LEAST_TRADED`` others may be among them, so a
+        node none of whose pushers has standing does per charge what it did before stand89)."""
         self.forgiven = 0.0
         """Tokens forgiven in all (``/health`` ``peerRequests.intake.forgiven``)."""
 
@@ -114,18 +118,32 @@ class Pushers:
         now = self.clock()
         mine = self._decayed(pusher, now) + max(0.0, tokens)
         self._sums[pusher] = (mine, now, traded)
-        active = [
-            (s * _fall(now - at), held)
-            for p, (s, at, held) in self._sums.items()
-            if p != pusher and now - at <= ACTIVE
-        ]
+        held = self._held
+        if traded:
+            held.add(pusher)
+        else:
+            held.discard(pusher)
+        if len(held) - traded < LEAST_TRADED:  # (stand91: no other's standing to read)
+            others = sorted(
+                s * _fall(now - at)
+                for p, (s, at, _held) in self._sums.items()
+                if p != pusher and now - at <= ACTIVE
+            )
+            standing: list[float] = []
+        else:
+            active = [
+                (s * _fall(now - at), had)
+                for p, (s, at, had) in self._sums.items()
+                if p != pusher and now - at <= ACTIVE
+            ]
+            others = sorted(s for s, _had in active)
+            standing = sorted(s for s, had in active if had)
         if len(self._sums) > MOST_PUSHERS:
             self._sums = {p: v for p, v in self._sums.items() if now - v[1] <= ACTIVE}
-        others = sorted(s for s, _held in active)
+            held.intersection_update(self._sums.keys())
         near = others[bisect.bisect_left(others, mine / NEAR) :]
         if len(near) < LEAST_OTHERS:
             return False
-        standing = sorted(s for s, held in active if held)
         if len(standing) >= LEAST_TRADED:  # (stand89: the others that paid for a trade)
             others, near = standing, standing[bisect.bisect_left(standing, mine / NEAR) :]
             if len(near) < LEAST_TRADED:
