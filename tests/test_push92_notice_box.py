@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from sdex.gossip import GossipConfig
+from sdex.gossip.noticebox import NoticeBox, ident
 from tests.nodeutil import wait_for
 from tests.p2putil import Member, MemoryNode, Notice, gossip_net
 
@@ -113,3 +114,26 @@ async def test_the_same_cancel_twice_waits_and_goes_once(streams: bool) -> None:
         assert held.got == ["0xc0", "0xc1", tx(1)]
         entry = peer_entry(a, b.gossip.node_id)
         assert (entry["noticesDropped"], entry["noticesDroppedBy"]) == (0, {})
+
+
+def test_the_box_keeps_its_settlement_count_in_step() -> None:
+    """Every way a notice leaves (taken, refused, room for a cancel, cleared) keeps the
+    count the drop rule reads, so a box of nothing but cancels is told without a scan."""
+    box, most = NoticeBox(), 3
+    s = [{"txHash": tx(i)} for i in range(3)]
+    for n in s:
+        box.put("settlements", n, ident("settlements", n), most)
+    assert box.send() == ("settlements", s[0])
+    box.answered(s[0], True)  # taken
+    assert (len(box), box.settlements) == (2, 2)
+    c = {"orderHash": "0xc0"}
+    box.put("cancels", c, ident("cancels", c), 2)  # full at 2: s[1] makes room
+    assert (len(box), box.settlements, box.dropped) == (2, 1, {"settlements": 1})
+    box.send()
+    box.answered(s[2], True)  # refused for good
+    assert (len(box), box.settlements) == (1, 0)
+    assert box.put("cancels", c, ident("cancels", c), 2) is None and len(box) == 1  # (alike)
+    box.clear()
+    assert (len(box), box.settlements) == (0, 0)
+    box.put("cancels", c, ident("cancels", c), 2)  # (cleared: it may come again)
+    assert len(box) == 1
