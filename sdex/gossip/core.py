@@ -116,6 +116,7 @@ class GossipCore(Pushing):
         self._timers: list[tuple[float, int, str]] = []
         self.void_timers = 0
         self.notices_refused = self.notices_dropped = 0  # (``_noticed``, ``notify``)
+        self.notices_dropped_by: dict[str, int] = {}  # (by kind: ``cancels``, ``settlements``)
         self.held_back = Quiet(log, clock=clock)
         """Outboxes held while their peer waits out a backoff: said at a bounded rate."""
         """Outbox timers dropped unrun: their work went first (``Pushing._purge``)."""
@@ -412,12 +413,15 @@ class GossipCore(Pushing):
 
     def _boxed(self, peer: dict[str, object]) -> dict[str, object]:
         """A peer's ``/health`` entry with its outbox's notices: waiting, refused by it for
-        good (``_noticed``), dropped for a full box (``notify``)."""
+        good (``_noticed``), dropped for a full box (``notify``), in all and by kind."""
         box = self._boxes.get(str(peer["key"]))
-        waiting, refused, dropped = (
-            (len(box.notices), box.refused, box.notices_dropped) if box else (0, 0, 0)
+        waiting, refused, by = (
+            (len(box.notices), box.refused, box.notices.dropped) if box else (0, 0, {})
         )
-        return {**peer, "notices": waiting, "noticesRefused": refused, "noticesDropped": dropped}
+        return {
+            **peer, "notices": waiting, "noticesRefused": refused,
+            "noticesDropped": sum(by.values()), "noticesDroppedBy": dict(by),
+        }  # fmt: skip
 
     def stats(self) -> dict[str, object]:
         return {
@@ -435,4 +439,5 @@ class GossipCore(Pushing):
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
             "noticesRefused": self.notices_refused,
             "noticesDropped": self.notices_dropped,
+            "noticesDroppedBy": dict(self.notices_dropped_by),
         }

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdex.gossip.noticebox import NoticeBox
+
 HEARD_MAX = 20_000
 """Orders (by signature) whose senders are remembered, oldest forgotten first (at 1,000
 orders/s, 20 s of them: echoes come within a flush or two)."""
@@ -160,7 +162,7 @@ class Heard:
 class Outbox:
     key: str
     orders: deque[dict[str, Any]] = field(default_factory=deque)
-    notices: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)
+    notices: NoticeBox = field(default_factory=NoticeBox)
     later: deque[dict[str, Any]] = field(default_factory=deque)
     """Forwards that wait to ride with the next push (``GossipConfig.hint_hold``)."""
     later_due: float | None = None
@@ -175,8 +177,6 @@ class Outbox:
     """Orders that waited to ride with a later push (``later``)."""
     refused: int = 0
     """Notices this peer refused for good (a 4xx it signed): dropped, not sent again."""
-    notices_dropped: int = 0
-    """Notices not queued for this peer: its box held ``outbox_max`` (``Pushing.notify``)."""
     full: bool = False
     """Whether the last notice for this peer found its box full (logged at each change)."""
 

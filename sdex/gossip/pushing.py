@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sdex.gossip.actions import Action, Call, GossipConfig, Pending, Reply
+from sdex.gossip.noticebox import ident
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.quietlog import Quiet
@@ -44,6 +45,7 @@ class Pushing:
     void_timers: int
     notices_refused: int
     notices_dropped: int
+    notices_dropped_by: dict[str, int]
     held_back: Quiet
     _ids: itertools.count[int]
     _out: list[Action]
@@ -75,26 +77,25 @@ class Pushing:
         return self._drain()
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
-        """A cancel or settlement notice: to every admitted peer (they are rare and small),
+        """A cancel or settlement notice: to every admitted peer (they are rare and small;
+        none twice in a box, and a full box keeps cancels: ``NoticeBox.put``),
         one in a backoff once it is over, before the orders waiting for it (cancel63: a peer
         whose link failed a moment got the order of a cancel made meanwhile, never the
         cancel, and booked it open until anti-entropy told it). tests63: only a peer in a
         backoff whose outbox held orders was given it; one whose link had failed just before
         the order came (the order not queued for it: anti-entropy carries open orders) never
         got the cancel, and took the order open when anyone posted it there."""
-        now = self.clock()
+        now, most, same = self.clock(), self.config.outbox_max, ident(kind, notice)
         for key in [p.key for p in self.peers.others(exclude)]:
             box = self._box(key)
-            full = len(box.notices) >= self.config.outbox_max
+            full = len(box.notices) >= most
             if full != box.full:  # (push91: new notices were dropped without a word)
                 box.full = full
                 say = log.warning if full else log.info
                 say("notices for peer %s: %s", key, _FULL if full else _ROOM)
-            if full:
-                box.notices_dropped += 1
-                self.notices_dropped += 1
-                continue
-            box.notices.append((kind, notice))
+            if (gone := box.notices.put(kind, notice, same, most)) is not None:
+                self.notices_dropped += 1  # (push92: a cancel or a settlement notice)
+                self.notices_dropped_by[gone] = self.notices_dropped_by.get(gone, 0) + 1
             self._schedule(box, now)
         return self._drain()
 
@@ -194,7 +195,7 @@ class Pushing:
         if box.notices:  # one at a time, in order
             if box.in_flight:
                 return
-            kind, notice = box.notices[0]
+            kind, notice = box.notices.send()
             self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
             return
         box.board(self.config.outbox_max)  # (``later`` rides along: no frame of its own)
@@ -227,8 +228,8 @@ class Pushing:
                 if peer is not None:
                     peer.sent += len(batch)
                 self.orders_sent += len(batch)
-        elif result is not None and box.notices:
-            box.notices.popleft()
+        else:
+            box.notices.answered(call.body, result is not None)
         self._flush(box)  # (what waited for this answer goes now; a pending timer is void)
 
     def _noticed(self, call: Call, reply: Reply | None, unlooked: bool) -> None:
@@ -254,7 +255,7 @@ class Pushing:
             if box is not None and box.notices:
                 box.refused += 1
                 self.notices_refused += 1
-                box.notices.popleft()
+                box.notices.answered(call.body, True)
                 why = reply.body.get("reason") if isinstance(reply.body, dict) else None
                 log.warning(
                     "peer %s refused a notice (%s %s: %.200s): dropped, not sent again",
@@ -264,6 +265,7 @@ class Pushing:
 
 
 _FULL = (
-    "its box holds as many as it takes (outbox_max): new ones are dropped (anti-entropy repairs)"
+    "its box holds as many as it takes (outbox_max): a new cancel takes the place of its oldest"
+    " settlement notice, else new ones are dropped (anti-entropy repairs)"
 )
 _ROOM = "its box takes notices again"

@@ -1,0 +1,92 @@
+"""A peer's box of cancel and settlement notices (``Outbox.notices``): sent one at a time, in
+order; no two identical notices in it; bounded, a cancel kept over a settlement notice. A
+cancel dropped is lost to the peer but for anti-entropy; a settlement notice only spares the
+peer a wait for its own chain watcher (push92: a full box dropped new cancels, with
+settlement notices waiting in it). Plain data, no I/O."""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+CANCELS = "cancels"
+SETTLEMENTS = "settlements"
+
+
+def ident(kind: str, notice: dict[str, Any]) -> str:
+    """What makes two notices the same (``NoticeBox.put`` keeps one): their kind and fields.
+    (Notices are this node's, made after their checks: JSON, small.)"""
+    return kind + json.dumps(notice, sort_keys=True, separators=(",", ":"))
+
+
+class NoticeBox:
+    """The notices waiting for one peer, oldest first; the head may be in flight."""
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[str, dict[str, Any], str]] = deque()
+        self._idents: set[str] = set()
+        self.settlements = 0
+        """Settlement notices in the box (in step with every removal)."""
+        self.flying: dict[str, Any] | None = None
+        """The head, sent and not answered yet (never dropped for room)."""
+        self.dropped: dict[str, int] = {}
+        """Notices dropped for want of room, by kind."""
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def put(self, kind: str, notice: dict[str, Any], key: str, most: int) -> str | None:
+        """``notice`` (``ident``: ``key``) in, unless the box holds the same already. A full
+        box (``most``) takes a cancel in the place of its oldest settlement notice not in
+        flight; else the new notice is dropped. The kind dropped, if any (counted)."""
+        if key in self._idents:
+            return None
+        gone: str | None = None
+        if len(self._queue) >= most:
+            if kind != CANCELS or not self._drop_settlement():
+                gone = kind
+                self.dropped[kind] = self.dropped.get(kind, 0) + 1
+                return gone
+            gone = SETTLEMENTS
+            self.dropped[gone] = self.dropped.get(gone, 0) + 1
+        self._queue.append((kind, notice, key))
+        self._idents.add(key)
+        self.settlements += kind == SETTLEMENTS
+        return gone
+
+    def send(self) -> tuple[str, dict[str, Any]]:
+        """The head, now in flight."""
+        kind, notice, _ = self._queue[0]
+        self.flying = notice
+        return kind, notice
+
+    def answered(self, notice: object, gone: bool) -> None:
+        """``notice``'s answer came: it leaves if ``gone`` (taken, or refused for good) and
+        still at the head (not cleared meanwhile); else it waits to be sent again."""
+        if self.flying is notice:
+            self.flying = None
+        if gone and self._queue and self._queue[0][1] is notice:
+            self._remove(0)
+
+    def clear(self) -> None:
+        self._queue.clear()
+        self._idents.clear()
+        self.settlements = 0
+        self.flying = None
+
+    def _drop_settlement(self) -> bool:
+        """Drop the oldest settlement notice not in flight; whether there was one."""
+        if self.settlements == 0:
+            return False
+        for i, (kind, notice, _) in enumerate(self._queue):
+            if kind == SETTLEMENTS and notice is not self.flying:
+                self._remove(i)
+                return True
+        return False
+
+    def _remove(self, i: int) -> None:
+        kind, _, key = self._queue[i]
+        del self._queue[i]
+        self._idents.discard(key)
+        self.settlements -= kind == SETTLEMENTS
