@@ -33,11 +33,12 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import ChainView, holds_view
 from sdex.chain.tx import Sender, SignedTx
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
-from sdex.settlement.receipts import in_pool, quantity
+from sdex.settlement.receipts import APART_WAIT, in_pool, quantity
 from sdex.settlement.signing import count_in_view
 
 log = logging.getLogger("sdex.settlement")
@@ -57,7 +58,18 @@ async def lost_to_fill(rpc: AsyncRpc, address: str, lost: SignedTx) -> str | Non
     (the pending count past it: the lane's nonce read again after a reset, a reorg or a
     failed send, its next settlement took this one's nonce; a filler would displace it:
     review69a); or ``lost`` itself pooled (it may still land: a filler at higher fees would
-    give its matches up for a transfer the operator pays; left61)."""
+    give its matches up for a transfer the operator pays; left61). A fill is decided by a
+    second read on a connection of its own (``sdex.chain.apart``): small92, one read through
+    the pooled client, whose kept-alive connections a sticky balancer pins to one backend,
+    had a lagging or lying one's counts fill a nonce a pooled settlement held."""
+    why = await _not_to_fill(rpc, address, lost)
+    if why is not None:
+        return why
+    return await apart(rpc, lambda own: _not_to_fill(own, address, lost), APART_WAIT)
+
+
+async def _not_to_fill(rpc: AsyncRpc, address: str, lost: SignedTx) -> str | None:
+    """``lost_to_fill``'s reads, once, through ``rpc``."""
     nonce = lost.nonce
     mined, pending = await rpc.batch(
         [

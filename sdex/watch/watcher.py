@@ -27,6 +27,7 @@ from typing import TypeVar
 
 import aiohttp
 
+from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.rpc import quantity
 from sdex.errors import ChainError
@@ -370,20 +371,14 @@ class Watcher(Follower):
     async def _apart(self, read: Callable[[AsyncRpc], Awaitable[T]]) -> T:
         """``read`` (whether a block read again is ours: a reorg mark's, ``still_ours``; a
         doubt's, ``ours_again``; the chain's head below a start's gap, ``head_number``:
-        ``_below``) made on a connection of its own, opened for it and closed
-        after it: review82b, the polls' kept-alive connections, which a sticky balancer pins
-        to one backend, had a stale one answer every read of ``AGREE`` polls, a reorg's
-        mark cleared; watch84, a doubt lifted so too. Bounded by ``stall`` (no answer
-        proves nothing); its calls counted with the watcher's. A balancer that pins the
-        node's address (not its connections) to one backend answers these from the polls'
-        backend: nothing in the answers tells (README, "Known limits"; watch89)."""
-        apart = AsyncRpc(self.rpc.url, timeout=self.stall, connections=1)
-        try:
-            return await read(apart)
-        finally:
-            await apart.close()
-            self.rpc.calls.update(apart.calls)
-            self.rpc.requests += apart.requests
+        ``_below``) on a connection of its own (``sdex.chain.apart``): review82b, the polls'
+        kept-alive connections, which a sticky balancer pins to one backend, had a stale one
+        answer every read of ``AGREE`` polls, a reorg's mark cleared; watch84, a doubt lifted
+        so too. Bounded by ``stall`` (no answer proves nothing); its calls counted with the
+        watcher's. A balancer that pins the node's address (not its connections) to one
+        backend answers these from the polls' backend: nothing in the answers tells (README,
+        "Known limits"; watch89)."""
+        return await apart(self.rpc, read, self.stall)
 
     async def _grow_marks(self) -> None:
         """The mirror's filter of evicted marks, rebuilt twice as large from the store (its
