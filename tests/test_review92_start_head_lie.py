@@ -20,8 +20,6 @@ reading through a real loopback proxy (``tests.test_bounds84_base_fee.fee_lying`
 
 from __future__ import annotations
 
-import pytest
-
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
 from sdex.chain.tx import MAX_BASE_FEE, fees_for
@@ -34,12 +32,6 @@ from tests.test_bounds84_base_fee import Lying, fee_lying
 from tests.test_fee90_restart_fee_bound import OLD, _block, _fee
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review92: a start head said CATCH_UP_BLOCKS past the saved head (believed) lets the"
-    " catch-up's read sign at the ceiling; the bound is in headsignal.py (fee91's): see the"
-    " module's docstring for what a fix needs",
-)
 async def test_a_start_head_lied_far_ahead_never_signs_the_ceiling(chain: Chain) -> None:
     """The saved head proven (its fee ~1 gwei, read as placed: ``check_head``), the start's
     ``eth_blockNumber`` said ``CATCH_UP_BLOCKS`` past it (the most a start resumes at), the

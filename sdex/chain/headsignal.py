@@ -363,7 +363,7 @@ class HeadSignal(CatchUp):
         self.rewinds += 1
         if reset:
             self._kept.clear()
-            self.first = self.reached = self.start_head = None
+            self.first = self.reached = self.start_head = self.start_proven = None
             self.syncing, self._ahead = True, None  # (its replay: fee88)
             self.untrusted -= self._below  # (the new chain's, read before the reset was seen)
             self.refusing = self.refusing and not self._below
