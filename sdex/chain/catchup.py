@@ -35,7 +35,15 @@ class CatchUp:
         """The chain's head as the start read it (``eth_blockNumber``, the saved head proven
         ours: ``sdex.watch.watcher.Watcher.check_head``): while ``syncing`` the settler's
         read counts EIP-1559's steps from the last read up to it (``_catching_up``: a fee
-        that rose while the node was down; fee90); none after a reset."""
+        that rose while the node was down; fee90), once ``proven``; none after a reset."""
+        self.saved_stamp: tuple[int, int] | None = None
+        """(block number, timestamp) of the saved head proven ours at the start (set with
+        ``start_head``): the start head's block is at least a second a block past it."""
+        self.start_proven: int | None = None
+        """``start_head`` once its block, read by its number (a request of its own), was a
+        sealed header of that number (``prove_start``): review92, the start's one answer was
+        believed up to ``CATCH_UP_BLOCKS`` past the saved head, and a read said to be that
+        block at the ceiling's fee was signed with on a chain at ~1 gwei."""
 
     def _unjudged(self, number: int, placed: bool) -> str | None:
         """Why a read, not ``placed``, is neither signed with nor judged while ``syncing``
@@ -67,8 +75,8 @@ class CatchUp:
         if base is None or self.unbound:
             return f"block {number} is past the head this node knows: catching up"
         top = max(base[0], self._anchor() or 0)
-        if self.start_head is not None:  # (the blocks mined while the node was down: fee90)
-            top = max(top, min(number, self.start_head))
+        if self.start_proven is not None:  # (the blocks mined while the node was down: fee90)
+            top = max(top, min(number, self.start_proven))
         top += FEE_STEPS
         if fee > min(self.ceiling, highest(base, top)):
             return (
@@ -77,6 +85,34 @@ class CatchUp:
                 f" {base[0]} by block {top}: not signed with till it caught up"
             )
         return None
+
+    def unproven_start(self) -> int | None:
+        """(``syncing``) The block whose read by number would prove ``start_head``
+        (``prove_start``: the settler reads it beside its read of the latest); None: none to."""
+        if not self.syncing or self.start_head is None or self.start_proven == self.start_head:
+            return None
+        return self.start_head
+
+    def prove_start(self, raw: object, sealed: bool) -> None:
+        """``raw``: block ``start_head`` as read by its number (``sealed``: its hash is of its
+        fields, ``sdex.mirror.seal.sealed``, asked by the caller: that module imports this
+        one). The steps of a fee that rose while the node was down count up to it
+        (``_catching_up``) only if it is a sealed header of that number whose timestamp is at
+        least a second a block past the saved head's (``saved_stamp``); else not (a null, a
+        lagging backend's, a liar's word: the catch-up's ranges bring the fee in reach)."""
+        head = self.start_head
+        if head is None or not sealed or not isinstance(raw, dict):
+            return
+        number, stamp = raw.get("number"), raw.get("timestamp")
+        if not (isinstance(number, str) and isinstance(stamp, str)):
+            return
+        if int(number, 16) != head:  # (sealed: quantities, hex)
+            return
+        if self.saved_stamp is not None:
+            at, ts = self.saved_stamp
+            if head < at or int(stamp, 16) < ts + (head - at):
+                return
+        self.start_proven = head
 
     def _in_reach(self, number: int) -> bool:
         """(``syncing``) Whether block ``number``, read or announced, is within

@@ -61,7 +61,9 @@ fee90 (review89's left): at a restart the first bound was still the deploy block
 deployment a hundred blocks or more old its EIP-1559 bounds hold every fee to the ceiling
 (a lie signed with during the catch-up, and kept). The saved head, proven ours by its hash,
 is read as placed (``sdex.watch.fork.check_head``); a fee that rose while the node was down
-is within reach of it by the blocks up to the chain's head the start read (``start_head``).
+is within reach of it by the blocks up to the chain's head the start read (``start_head``),
+once proven (review92: one answer 10,000 blocks ahead had the ceiling signed with): its
+block read by number, sealed, of that number (``sdex.chain.catchup.CatchUp.prove_start``).
 
 review90: a read up to ``FEE_STEPS`` past the head this node knows was kept as the bound of
 the next (review87's): a lie there at EIP-1559's highest bounded the next, an eighth a block
@@ -363,7 +365,7 @@ class HeadSignal(CatchUp):
         self.rewinds += 1
         if reset:
             self._kept.clear()
-            self.first = self.reached = self.start_head = None
+            self.first = self.reached = self.start_head = self.start_proven = None
             self.syncing, self._ahead = True, None  # (its replay: fee88)
             self.untrusted -= self._below  # (the new chain's, read before the reset was seen)
             self.refusing = self.refusing and not self._below

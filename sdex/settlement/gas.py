@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
 from sdex.chain.tx import MAX_BASE_FEE, fees_for, fees_of
+from sdex.mirror.seal import sealed
 
 log = logging.getLogger("sdex.settlement")
 
@@ -258,7 +259,12 @@ class Fees:
         asked = asyncio.get_running_loop().time()  # (their age counts from the ask)
         forgotten = self._forgotten
         rewinds = self._rewinds()
-        fees = self.of(await rpc.call("eth_getBlockByNumber", "latest", False))
+        latest = await rpc.call("eth_getBlockByNumber", "latest", False)
+        if self.heads is not None and (start := self.heads.unproven_start()) is not None:
+            # (review92: the start's head, said once, proven by its block read by number)
+            raw = await rpc.call("eth_getBlockByNumber", hex(start), False)
+            self.heads.prove_start(raw, sealed(raw))
+        fees = self.of(latest)
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)
             self._cache_rewinds = rewinds  # (a rewind meanwhile: dropped at the next use)

@@ -414,6 +414,7 @@ class Watcher(Follower):
             else:
                 if not gone:  # (the orders judged from the saved mirror: at its head)
                     self.mirror.announced.start_head = latest  # (its fee's steps: fee90)
+                    self.mirror.announced.saved_stamp = (h.number, h.timestamp)  # (review92)
                     self.unapplied.caught_up(h.number)
                     self.unapplied.behind_at_start(latest)  # (held till applied: watch84)
                 else:
