@@ -19,16 +19,24 @@ took or was taken by) credits its peer, or the payer's if no peer delivered that
 
 from __future__ import annotations
 
+from contextlib import suppress
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from sdex.chain import FillEvent
+from sdex.errors import TransactionFailed
 from sdex.gossip.alike import LEAST_TRADED
 from sdex.gossip.peers import Peers
 from sdex.node.readbudget import PEER_SOURCE, credit_trades, paid_here
-from tests.test_peers80_paid_credit import A1, A2, ASK, ORDERS, US, fill, order
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_checks75_held_reads import done, push
+from tests.test_node import CAROL, DAVE, E6, E18, ask, bid
+from tests.test_peers80_paid_credit import A1, A2, ASK, ORDERS, US, fill, order, settled_seen
+from tests.test_sybil78_traded_first import OPERATOR, charging, fee_of
 
 SYBIL_ASK, SYBIL_BID = "0x" + "5a" * 20, "0x" + "5b" * 20
 
@@ -70,3 +78,27 @@ def test_each_fee_paid_credits_one_fill(
     orders = {**ORDERS, 1: order(US, 3)}
     got = paid_here(fills, lambda h: orders.get(h[0]), (US, 30), pushed=lambda h: h[0] in pushed)
     assert {f.order_hash[0] for f in got} == credited
+
+
+async def test_a_sybils_two_ids_self_trade_credits_one(chain: Chain, tmp_path: Path) -> None:
+    """On a real chain and node asking a fee: the sybil's id 1 pushes CAROL's ask (no fee
+    here), its id 2 DAVE's crossing bid paying this node's fee, and the two are matched on
+    the chain: one id credited, the ask's (the order the payer took), not both (before:
+    both, ``LEAST_TRADED`` ids' standing for one fee)."""
+    c = chain
+    cfg = charging(c, node_config(c, tmp_path / "n.db", OPERATOR))
+    async with running_node(cfg) as (node, api):
+        g = node.gossip
+        assert g is not None
+        sell = c.sign(ask(c, CAROL, E18, 3100 * E6))
+        buy = c.sign(bid(c, DAVE, E18, 3100 * E6, **fee_of(c, E18)))
+        for key, signed in ((SYBIL_ASK, sell), (SYBIL_BID, buy)):
+            task = push(g, key, signed)
+            await wait_for(done(task), 30)
+            assert task.result()["accepted"] == 1, task.result()
+        with suppress(TransactionFailed):  # (the node matched them itself: its fills)
+            assert c.exchange.match_orders(c.sender(CAROL), sell, buy).status == 1
+        await settled_seen(node, api, 2)
+        await wait_for(lambda: g.peers.standing(SYBIL_ASK).traded == 1, 60)
+        assert g.peers.standing(SYBIL_BID).traded == 0  # (before: 1)
+        assert [g.peers.has_traded(k) for k in (SYBIL_ASK, SYBIL_BID)] == [True, False]
