@@ -59,10 +59,12 @@ the medians are theirs alone and a charge is forgiven only beside ``LEAST_TRADED
 it: ids without standing neither pull a relay's medians down nor make up a flood's, and an
 honest relay none of whose orders traded yet is forgiven while it is alike the relays that have
 (a node asking no fee credits no trade: the charges alone judge, as before). An id's standing
-costs a trade an hour that paid this node its fee on at least its minimum (a self-trade's one
-cost this node can read, peers80): the first grief then takes R - 1 such ids, and a 4-id flood
-beside relays with standing 2 of them (forgiving its other 2) or 3 (all 4)
-(``test_a_trade_buys_a_flood_little``). Beside fewer than ``LEAST_TRADED`` relays with
+costs a fee an hour paid this node on a fill of at least its minimum (a self-trade's one cost
+this node can read, peers80), each fee one id's: of a match whose one fill paid, the peer that
+delivered the other side's order is credited, the payer's only if none did (review92: both
+sides' ids were, two ids' standing for one fee). The first grief then takes R - 1 fees an
+hour, and a 4-id flood beside relays with standing 2 of them (forgiving its other 2) or 3
+(all 4) (``test_a_trade_buys_a_flood_little``). Beside fewer than ``LEAST_TRADED`` relays with
 standing, a flood over 4 ids or more gains by forgiveness only what its charges run above the
 loop's wall time (4 ids' budgets buy more than the whole of it, review84; alike86's bench at
 load 20-37: docs/BENCHMARKS.md). Their pushes' own handling is still paid

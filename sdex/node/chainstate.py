@@ -129,7 +129,7 @@ class NodeChainState(NodeRejudge):
         least = self.config.limits.minimum  # (peers81: a fill of the least order at least)
         undone = self._undone_sources(changes.reverted, fee, least)
         readbudget.uncredit_trades(self.gossip, undone)  # (peers79: those credited)
-        paid = readbudget.paid_here(changes.fills, self._order_of, fee, least)
+        paid = readbudget.paid_here(changes.fills, self._order_of, fee, least, self._pushed)
         readbudget.credit_trades(self.gossip, self._sources(paid))  # (sybil78)
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
@@ -275,13 +275,22 @@ class NodeChainState(NodeRejudge):
         def order_of(order_hash: bytes) -> Order | None:
             return None if (o := of(order_hash)) is None else o[0]
 
-        paid = readbudget.paid_here(reverted, order_of, fee, least)
+        def pushed(order_hash: bytes) -> bool:
+            return (o := of(order_hash)) is not None and o[1].startswith(readbudget.PEER_SOURCE)
+
+        paid = readbudget.paid_here(reverted, order_of, fee, least, pushed)
         return [(o[1], f.block_number) for f in paid if (o := of(f.order_hash)) is not None]
 
     def _order_of(self, order_hash: bytes) -> Order | None:
         """The order of ``order_hash`` if its record is held in memory (``paid_here``)."""
         rec = self.records.get(order_hash)
         return None if rec is None else rec.signed.order
+
+    def _pushed(self, order_hash: bytes) -> bool:
+        """Whether a peer delivered the order of ``order_hash`` first, its record held in
+        memory (``paid_here``: of a match one side paid, the other's peer credited)."""
+        rec = self.records.get(order_hash)
+        return rec is not None and rec.source.startswith(readbudget.PEER_SOURCE)
 
     def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
         """The booked bitmap orders these fills may have filled with no event of their own

@@ -316,15 +316,18 @@ def paid_here(
     order_of: Callable[[bytes], Order | None],
     fee: tuple[str, int],
     minimum: Callable[[str], int] = lambda _token: 0,
+    pushed: Callable[[bytes], bool] = lambda _hash: True,
 ) -> list[FillEvent]:
-    """Of ``fills``, those whose match paid this node its fee (``fee``: its feeRecipient and
-    basis points, ``NodeConfig.fee_bps``): the fill or its match's other fill (``_mates``,
-    paired in log order) paid this node's fee recipient a fee from an order held here
-    (``order_of``) that asks at least this node's fee on what its maker receives (as
-    ``sdex.ingest.rules`` holds a wallet's order to it), for a fill of at least this node's
-    ``minimum`` of that token (``Limits.minimum``, ``--min-amount``): at least the fee this
-    node's least order pays. Only these credit a trade (``credit_trades``); a node that asks
-    no fee credits none.
+    """Of ``fills``, one for each fee they paid this node (``fee``: its feeRecipient and basis
+    points, ``NodeConfig.fee_bps``): a fill pays when it paid this node's fee recipient a fee
+    from an order held here (``order_of``) that asks at least this node's fee on what its
+    maker receives (as ``sdex.ingest.rules`` holds a wallet's order to it), for a fill of at
+    least this node's ``minimum`` of that token (``Limits.minimum``, ``--min-amount``): at
+    least the fee this node's least order pays. Of a match's two fills (``_mates``, paired
+    in log order) of which one paid, the other's, the order the payer took or was taken by
+    (an honest relay's ask taken by a wallet's paying bid), unless no peer delivered that
+    order (``pushed`` of its hash: its record's source a peer's), then the payer's. Only
+    these credit a trade (``credit_trades``); a node that asks no fee credits none.
 
     peers80: every fill was credited, and a sybil key that pushed an ask of one of its
     accounts and posted the crossing bid from another to a node asking no fee ranked first
@@ -334,7 +337,10 @@ def paid_here(
     node's minimums bound the orders it holds, not a fill; a direct ``fillOrder`` by the
     sybil's other account of a few base units of its fee-paying order paid a fee of a few
     units (wei of WETH) and bought the same hour. A token with no minimum set (``sdex node``
-    sets one for every listed token) asks only a fee above nothing."""
+    sets one for every listed token) asks only a fee above nothing. review92: both fills of
+    a match were given when either paid, so a sybil's ask pushed by one id, taken by its
+    fee-paying bid pushed by another, gave both ids standing (``alike.LEAST_TRADED``) for
+    one fee."""
     recipient, bps = fee[0].lower(), fee[1]
     if bps <= 0:
         return []
@@ -358,8 +364,11 @@ def paid_here(
         i = 0
         while i < len(txs):  # (a match's two fills, or a ``fillOrder``'s one)
             n = 2 if i + 1 < len(txs) and _mates(txs[i], txs[i + 1]) else 1
-            if any(pays(f) for f in txs[i : i + n]):
-                paid += txs[i : i + n]
+            payers = [f for f in txs[i : i + n] if pays(f)]
+            if len(payers) == 1 and n == 2:  # (one fee: one credit, review92)
+                other = txs[i] if payers[0] is txs[i + 1] else txs[i + 1]
+                payers = [other] if pushed(other.order_hash) else payers
+            paid += payers
             i += n
     return paid
 
