@@ -39,6 +39,12 @@ class CatchUp:
         self.saved_stamp: tuple[int, int] | None = None
         """(block number, timestamp) of the saved head proven ours at the start (set with
         ``start_head``): the start head's block is at least a second a block past it."""
+        self.reset_from: tuple[int, int] | None = None
+        """(block number, base fee) that bounded the reads when a reset rewound (the old
+        chain's; ``HeadSignal.rewound``): while the new chain is ``unbound`` (its replay) the
+        settler's read is signed with only under EIP-1559's highest ``FEE_STEPS`` past it
+        (``_catching_up``, never kept). fixa: review89 refused every such read ("catching
+        up"), so a match made while a reset replayed went back unsent (an IOC's gone)."""
         self.start_proven: int | None = None
         """``start_head`` once its block, read by its number (a request of its own), was a
         sealed header of that number (``prove_start``): review92, the start's one answer was
@@ -72,7 +78,9 @@ class CatchUp:
         ceiling) was signed with, and kept, "below block N read before" every honest read
         after it till the chain reached N."""
         base = self._floor or self.read_fee  # (not a read past the head: review90)
-        if base is None or self.unbound:
+        if self.unbound:  # (a reset's replay: the old chain's bound, never kept; fixa)
+            base = self.reset_from
+        if base is None:
             return f"block {number} is past the head this node knows: catching up"
         top = max(base[0], self._anchor() or 0)
         if self.start_proven is not None:  # (the blocks mined while the node was down: fee90)

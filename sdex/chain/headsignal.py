@@ -363,6 +363,7 @@ class HeadSignal(CatchUp):
         self._suspect = None
         self._placed = None
         self.rewinds += 1
+        self.reset_from = (self._floor or self.read_fee or self.reset_from) if reset else None
         if reset:
             self._kept.clear()
             self.first = self.reached = self.start_head = self.start_proven = None
