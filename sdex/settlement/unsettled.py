@@ -106,12 +106,23 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
 
 
 async def _fees_now(lane: NonceLane) -> tuple[int, int] | None:
-    """The lane's fees of now (None: not read; the rows judged at their own, as before)."""
-    try:
-        return await lane.fees.current(lane.receipts)
-    except Exception as e:
-        log.warning("fees not read to judge pending rows at: %s", e)
-        return None
+    """The lane's fees of now (None: not read; the rows judged at their own, as before). A
+    fee not believed (``ChainError``: past EIP-1559's bounds of the saved head's, "read
+    again") is read once more, as the lane's next signature would (``HeadSignal.doubt``: the
+    chain saying so still is believed; a lie refused for good stays refused). fixb: since
+    fee90 bounds a start's first read by the saved head's fee, one read refused judged a
+    start's stuck row at its own fees: geth refused the call (settle87), the row went
+    unjudged and its wait re-priced it at the fee read again a moment later."""
+    for again in (False, True):
+        try:
+            return await lane.fees.current(lane.receipts)
+        except ChainError as e:
+            if again:
+                log.warning("fees not read to judge pending rows at: %s", e)
+        except Exception as e:
+            log.warning("fees not read to judge pending rows at: %s", e)
+            return None
+    return None
 
 
 async def withhold(
