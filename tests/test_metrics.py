@@ -20,6 +20,7 @@ def _node() -> Any:
         watcher=SimpleNamespace(block=7, unapplied=SimpleNamespace(holds=3, held_seconds=0.5)),
         settler=SimpleNamespace(sent=1, settled=4, failed=0),
         events=[],
+        gossip=None,  # (no gossip core yet: its notice counts read 0, push91)
     )
 
 
