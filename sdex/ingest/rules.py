@@ -13,7 +13,7 @@ from sdex.ingest.limits import Limits
 from sdex.ingest.rejections import Rejection, RejectionCode, restricted_full
 from sdex.ingest.verdicts import Accepted, Known, taker_never_trades
 from sdex.model import MAX_SIGNATURE_BYTES
-from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, validity_errors
+from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, to_checksum, validity_errors
 
 SIGNATURE_HEX = 2 + 2 * MAX_SIGNATURE_BYTES
 """The longest ``signature`` string taken: ``0x`` and ``MAX_SIGNATURE_BYTES`` in hex."""
@@ -109,7 +109,7 @@ class OrderRules:
             if o.fee_recipient != recipient or o.fee_amount < need:
                 return Rejection.of(
                     RejectionCode.FEE_REQUIRED,
-                    f"this node asks feeRecipient {recipient} and feeAmount >= {need} "
+                    f"this node asks feeRecipient {to_checksum(recipient)} and feeAmount >= {need} "
                     f"({bps} bps of takerAmount)",
                 )
         if (small := self.below_minimum(o)) is not None:
