@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from sdex.sqltx import rolled_back_on_error
+
 
 def open_memo_tables(db: sqlite3.Connection) -> None:
     """``undone_fills``, ``orphan_cancels`` and ``rechecks`` made, or brought to this
@@ -72,14 +74,10 @@ def open_orphan_table(db: sqlite3.Connection) -> None:
     if info and tuple(r[1] for r in info) != ORPHAN_COLUMNS:
         db.execute("DROP TABLE orphan_cancels")
     elif info and not info[3][5]:  # (``bucket`` not in the primary key)
-        try:
+        with rolled_back_on_error(db):
             db.executescript(
                 "BEGIN IMMEDIATE; ALTER TABLE orphan_cancels RENAME TO orphan_cancels_old;"
                 f" {ORPHAN_TABLE}; INSERT INTO orphan_cancels SELECT * FROM orphan_cancels_old;"
                 " DROP TABLE orphan_cancels_old; COMMIT;"
             )
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
     db.execute(ORPHAN_TABLE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from sdex.sqltx import immediate, rolled_back_on_error
 from sdex.storememo import open_memo_tables
 
 ORDERS_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
@@ -207,8 +208,7 @@ def open_fills_table(db: sqlite3.Connection) -> None:
     they were listed in), the counter set to their number; then the indexes
     (``FILL_INDEXES``). On the connection, outside any transaction."""
     if "seq" not in {row[1] for row in db.execute("PRAGMA table_info(fills)")}:
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             db.execute("ALTER TABLE fills ADD COLUMN seq INTEGER NOT NULL DEFAULT 0")
             db.execute(
                 "UPDATE fills SET seq = r.n FROM (SELECT rowid AS id, ROW_NUMBER() OVER"
@@ -219,11 +219,6 @@ def open_fills_table(db: sqlite3.Connection) -> None:
                 "INSERT OR REPLACE INTO meta VALUES (?, (SELECT COUNT(*) FROM fills))",
                 (FILL_SEQ_KEY,),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
     db.executescript(FILL_INDEXES)
 
 
@@ -341,19 +336,13 @@ def open_orders_table(db: sqlite3.Connection) -> bool:
     rebuilt = False
     if not _seq_is_rowid(db):
         columns = ", ".join(ORDER_COLUMNS)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             if not _seq_is_rowid(db):  # (asked again under the lock: another process's rebuild)
                 db.execute(ORDERS_TABLE.format(name="orders_new"))
                 db.execute(f"INSERT INTO orders_new ({columns}) SELECT {columns} FROM orders")
                 db.execute("DROP TABLE orders")  # (and its indexes)
                 db.execute("ALTER TABLE orders_new RENAME TO orders")
                 rebuilt = True
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
     db.executescript(ORDER_INDEXES)
     if rebuilt or filled:  # the copy (or fill) went through the WAL: give the space back
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -396,16 +385,12 @@ def open_order_counts(db: sqlite3.Connection) -> bool:
     sql = f"SELECT COUNT(*) FROM sqlite_master WHERE type='trigger' AND name IN ({marks})"
     if db.execute(sql, COUNT_TRIGGERS).fetchone()[0] == len(COUNT_TRIGGERS):
         return False
-    try:  # (one script, one transaction: a failure rolls every part of it back)
+    with rolled_back_on_error(db):  # (one script, one transaction: all of it or nothing)
         db.executescript(
             "BEGIN IMMEDIATE;" + ORDER_COUNTS + "DELETE FROM order_counts;"
             " INSERT INTO order_counts SELECT status, COUNT(*) FROM orders GROUP BY status;"
             " COMMIT;"
         )
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return True
 
 
@@ -418,8 +403,7 @@ def open_taker_column(db: sqlite3.Connection) -> bool:
     ``ORDER_INDEXES`` then indexes it. On the connection, outside any transaction."""
     if _taker_is_plain(db):
         return False
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(db):
         if not _taker_is_plain(db):  # (asked again under the lock: another process's)
             info = {row[1]: row for row in db.execute("PRAGMA table_xinfo(orders)")}
             if "taker" in info:  # (left33's: GENERATED ALWAYS AS (TAKER) VIRTUAL)
@@ -427,11 +411,6 @@ def open_taker_column(db: sqlite3.Connection) -> bool:
                 db.execute("ALTER TABLE orders DROP COLUMN taker")
             db.execute("ALTER TABLE orders ADD COLUMN taker TEXT")
             db.execute(f"UPDATE orders SET taker = {TAKER}")
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return True
 
 

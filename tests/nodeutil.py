@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import errno
 import json
@@ -486,14 +487,14 @@ async def stall_writer(node: Node, gate: threading.Event, trigger: str) -> None:
 
 
 @contextlib.contextmanager
-def writer_stuck(node: Node) -> Iterator[None]:
-    """``node``'s store writer stuck (a job of its own waiting on a ``threading.Event``, 60 s
-    at most) while the block runs; set free after it, the job then seen ended by the event
-    (not by its 60 s)."""
+def writer_stuck(node: Node, within: float = 60) -> Iterator[concurrent.futures.Future[bool]]:
+    """``node``'s store writer stuck (a job of its own waiting on a ``threading.Event``,
+    ``within`` s at most) while the block runs; set free after it, the job then seen ended by
+    the event (not by its bound). Yields the job (not ``done()``: the writer still stuck)."""
     gate = threading.Event()
-    busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
+    busy = node.store._writer.submit(lambda db: gate.wait(within))  # the writer is stuck
     try:
-        yield
+        yield busy
     finally:
         gate.set()
     assert busy.result(timeout=30) is True

@@ -6,12 +6,11 @@ loop serves on while they scan."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.nodeutil import node_config, running_node, writer_stuck
 
 E18 = 10**18
 E6 = 10**6
@@ -32,18 +31,13 @@ async def test_listings_read_what_is_committed_while_the_writer_is_busy(
         async with api.session.post(api.base + "/v1/orders", json=signed.to_json()) as r:
             assert r.status == 201, await r.text()  # (answered once its row is committed)
 
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node) as busy:
             got_orders, got_fills = await asyncio.wait_for(
                 asyncio.gather(listed("/v1/orders?perPage=10"), listed("/v1/fills")), 30
             )
             async with api.session.get(api.base + "/health") as r:
                 assert r.status == 200
             assert not busy.done()  # all of it answered while the writer was still stuck
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
         assert got_orders["total"] == 1
         assert got_orders["records"][0]["metaData"]["orderHash"] == signed.hash_hex
         assert (got_fills["total"], got_fills["records"]) == (0, [])

@@ -5,7 +5,6 @@ node's event loop serves on meanwhile, and the 2xx still comes only once it is c
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from sdex.order import SignedOrder, sign_hash
 from sdex.store import StoreError
 from sdex.watch.changes import STORE_WAIT
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for, writer_stuck
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid, node_with_resting_ask
 
 
@@ -30,9 +29,7 @@ async def test_a_cancel_and_a_killed_order_await_their_commit_while_the_loop_ser
         killed = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: nothing to trade)
         sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
 
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node) as busy:
             cancel = asyncio.create_task(
                 api.post(f"/v1/orders/{resting.hash_hex}/cancel", {"signature": "0x" + sig.hex()})
             )
@@ -52,9 +49,6 @@ async def test_a_cancel_and_a_killed_order_await_their_commit_while_the_loop_ser
                 assert r.status == 200
             assert not busy.done()  # answered while the writer was still stuck
             assert not cancel.done() and not ioc.done()  # no 2xx before the commit
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
         code, body = await asyncio.wait_for(cancel, 30)
         assert (code, body["status"]) == (200, "cancelled")
         stored = node.store.order_now(resting.hash_hex)  # (the committed row)
@@ -281,9 +275,7 @@ async def test_a_wallets_answer_waits_for_a_stalled_store_only_so_long(
         node.store_wait = 0.3
         posted = c.sign(bid(c, BOB, E18, 2000 * E6))  # (below the ask: it rests)
         sig = sign_hash(c.domain.cancel_digest(resting.hash), c.keys[ALICE])
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(30))  # the writer is stuck
-        try:
+        with writer_stuck(node, within=30):
             code, body = await asyncio.wait_for(api.post_order(posted), 10)
             assert code == 503 and "stalls" in body["reason"], (code, body)
             path = f"/v1/orders/{resting.hash_hex}/cancel"
@@ -291,9 +283,6 @@ async def test_a_wallets_answer_waits_for_a_stalled_store_only_so_long(
             assert code == 503 and "stalls" in body["reason"], (code, body)
             code, body = await asyncio.wait_for(api.post_order(posted), 10)  # (held: stored?)
             assert code == 503, (code, body)
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
         # (the bound as it was: on a loaded machine the queued writes' commit or the next
         # read may take over 0.3 s, a 503 that says nothing about what is checked here)
         node.store_wait = STORE_WAIT
@@ -322,13 +311,8 @@ async def test_a_peers_ask_for_cancel_proofs_waits_for_a_stalled_store_only_so_l
         assert await node.registry.evict() == 1 and node.registry.get(resting.hash) is None
         proof = {"orderHash": resting.hash_hex.lower(), "signature": "0x" + sig.hex()}
         node.store_wait = 0.3
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(30))  # the writer is stuck
-        try:
+        with writer_stuck(node, within=30):
             assert await asyncio.wait_for(node.cancel_proofs([resting.hash_hex]), 10) == []
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
         node.store_wait = STORE_WAIT  # (a loaded machine's read may take over 0.3 s)
         assert await node.cancel_proofs([resting.hash_hex]) == [proof]
 
@@ -342,18 +326,13 @@ async def test_the_web_status_never_blocks_the_event_loop_on_the_stores_writer(
     for good (no ``/health``, no gossip). It reads what is committed, off the loop."""
     c = chain
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _resting):
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node) as busy:
             status = asyncio.create_task(api.get("/web/status"))
             code, _health = await asyncio.wait_for(api.get("/health"), 20)  # the loop serves
             assert code == 200
             code, body = await asyncio.wait_for(status, 20)
             assert code == 200 and body["inFlight"] == [], body
             assert not busy.done()  # answered while the writer was still held
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
 
 
 async def test_committed_waits_for_every_write_and_no_longer_than_asked() -> None:

@@ -26,6 +26,7 @@ from sdex.chain.headsignal import HeadSignal
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import MAX_BASE_FEE
 from sdex.node.core import Node
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy, raw_sends
@@ -97,6 +98,25 @@ async def polled_node(c: Chain, tmp_path: Path, rpc: str) -> AsyncIterator[tuple
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.status == "ok", 60)
         yield node, api
+
+
+def own_pair(c: Chain) -> tuple[SignedOrder, SignedOrder]:
+    """A crossing ask and bid of a hundredth of a WETH at this run's own price (from the
+    chain's block number: no other run's orders cross it), the price their salt."""
+    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000
+    return (
+        ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
+        bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
+    )
+
+
+async def posted_pair(c: Chain, api: Api) -> tuple[SignedOrder, SignedOrder]:
+    """``own_pair``, each posted (answered 201: the first answer, the subject a lie)."""
+    pair = own_pair(c)
+    for o in pair:
+        code, body = await api.post_order(o)
+        assert code == 201, body
+    return pair
 
 
 LIES: dict[str, Callable[[int, int], int]] = {

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from sdex.gossip import NodeKey, PeerClient
+from sdex.node.records import SubmitResult
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import GOSSIP_SCALE, Cluster, wait_for, writer_stuck
@@ -65,6 +66,50 @@ async def everywhere(net: Cluster, signed: SignedOrder, status: str) -> None:
     await wait_for(held, timeout=BOUND)
 
 
+async def row_cancelled(c: Chain, db: Path, withdrawn: SignedOrder) -> None:
+    """Waits (``BOUND``) for ``withdrawn``'s row in ``db`` to say ``cancelled`` with Alice's
+    signature; the row last read, if it never does."""
+    want = ("cancelled", notice_of(c, withdrawn, c.keys[ALICE])["signature"])
+    seen: list[object] = []
+
+    def stored() -> bool:
+        seen.append(stored_row(db, withdrawn))
+        return seen[-1] == want
+
+    try:
+        await wait_for(stored, timeout=BOUND)
+    except AssertionError:
+        raise AssertionError(f"the node's row: {seen[-1]}") from None
+
+
+async def cancelled_after_restart(net: Cluster, c: Chain, i: int, withdrawn: SignedOrder) -> None:
+    """Node ``i`` (killed) started again: ``withdrawn`` is ``cancelled`` there, not taken."""
+    net.spawn(i)
+    await net.wait_healthy(i)
+    assert await status_at(net.api(i), withdrawn) == "cancelled"  # before: open
+    await taken_at(net.api(i), c, withdrawn)
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, store: object, name: str) -> list[object]:
+    """The first arguments of the calls of ``store``'s method ``name`` from now on."""
+    written: list[object] = []
+    write = getattr(store, name)
+
+    def counting(first: Any, *args: Any) -> Any:
+        written.append(first)
+        return write(first, *args)
+
+    monkeypatch.setattr(store, name, counting)
+    return written
+
+
+async def all_stored(said: list[SubmitResult]) -> None:
+    """Every answer's writes committed (30 s each at most)."""
+    for r in said:
+        assert r.stored is not None
+        await asyncio.wait_for(asyncio.shield(r.stored), 30)
+
+
 async def test_a_cancel_node_1_could_not_store_is_stored_once_it_can_and_outlives_a_kill(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -77,22 +122,9 @@ async def test_a_cancel_node_1_could_not_store_is_stored_once_it_can_and_outlive
         with write_locked(db):
             await cancel_at(net.api(0), c, withdrawn, ALICE)
             await asyncio.sleep(LOCKED)  # (the lock held that long: not a wait on a condition)
-        want = ("cancelled", notice_of(c, withdrawn, c.keys[ALICE])["signature"])
-        seen: list[object] = []
-
-        def stored() -> bool:
-            seen.append(stored_row(db, withdrawn))
-            return seen[-1] == want
-
-        try:
-            await wait_for(stored, timeout=BOUND)  # before: open and no signature, for good
-        except AssertionError:
-            raise AssertionError(f"node 1's row: {seen[-1]}") from None
+        await row_cancelled(c, db, withdrawn)  # before: open and no signature, for good
         net.kill(1)
-        net.spawn(1)
-        await net.wait_healthy(1)
-        assert await status_at(net.api(1), withdrawn) == "cancelled"
-        await taken_at(net.api(1), c, withdrawn)
+        await cancelled_after_restart(net, c, 1, withdrawn)
         await everywhere(net, withdrawn, "cancelled")
 
 
@@ -116,22 +148,9 @@ async def test_a_cancel_that_comes_before_its_order_to_a_stuck_node_is_kept_and_
         with write_locked(db):
             await net.cut([0, 2], [1], heal=True)
             await asyncio.sleep(LOCKED)
-        want = ("cancelled", notice_of(c, withdrawn, c.keys[ALICE])["signature"])
-        seen: list[object] = []
-
-        def stored() -> bool:
-            seen.append(stored_row(db, withdrawn))
-            return seen[-1] == want
-
-        try:
-            await wait_for(stored, timeout=BOUND)
-        except AssertionError:
-            raise AssertionError(f"node 1's row: {seen[-1]}") from None
+        await row_cancelled(c, db, withdrawn)
         net.kill(1)
-        net.spawn(1)
-        await net.wait_healthy(1)
-        assert await status_at(net.api(1), withdrawn) == "cancelled"
-        await taken_at(net.api(1), c, withdrawn)
+        await cancelled_after_restart(net, c, 1, withdrawn)
 
 
 async def test_a_forged_cancel_is_refused_and_changes_no_node(chain: Chain, tmp_path: Path) -> None:
@@ -192,10 +211,7 @@ async def test_a_peers_cancel_of_a_held_order_is_answered_once_stored_and_outliv
         if not done:  # killed as soon as it answered
             net.kill(0)
         assert code == 200
-        net.spawn(0)
-        await net.wait_healthy(0)
-        assert await status_at(net.api(0), withdrawn) == "cancelled"  # before: open
-        await taken_at(net.api(0), c, withdrawn)
+        await cancelled_after_restart(net, c, 0, withdrawn)
 
 
 REPEATS = 50
@@ -214,22 +230,13 @@ async def test_repeats_of_a_peers_cancel_while_the_store_stalls_queue_no_more_wr
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, _, resting):
         await wait_for(node.replayed, 60)
         node.store_wait = 60.0  # (the subject is what is queued, not the wait's end)
-        written: list[str] = []
-        write = node.store.set_cancel_signature
-
-        def counted(hash_hex: str, *args: Any) -> Any:
-            written.append(hash_hex)
-            return write(hash_hex, *args)
-
-        monkeypatch.setattr(node.store, "set_cancel_signature", counted)
+        written = counted(monkeypatch, node.store, "set_cancel_signature")
         notice = notice_of(c, resting, c.keys[ALICE])
         with writer_stuck(node):
             said = [node.cancel_notice(notice, NodeKey.generate().node_id) for _ in range(REPEATS)]
             assert [r.status for r in said] == [200] * REPEATS
             assert len(written) == 1, len(written)  # the first's writes only
-        for r in said:
-            assert r.stored is not None
-            await asyncio.wait_for(asyncio.shield(r.stored), 30)
+        await all_stored(said)
         again = node.cancel_notice(notice, NodeKey.generate().node_id)
         assert (again.status, again.stored, len(written)) == (200, None, 1)
 
@@ -246,14 +253,7 @@ async def test_repeats_of_a_kept_cancel_while_the_store_stalls_queue_no_more_row
     async with node_with_resting_ask(c, tmp_path / "n.db") as (node, api, _):
         await wait_for(node.replayed, 60)
         node.store_wait = 60.0  # (the subject is what is queued, not the wait's end)
-        written: list[object] = []
-        write = node.store.keep_orphan
-
-        def counted(row: Any) -> Any:
-            written.append(row)
-            return write(row)
-
-        monkeypatch.setattr(node.store, "keep_orphan", counted)
+        written = counted(monkeypatch, node.store, "keep_orphan")
         withdrawn = c.sign(ask(c, ALICE, E18, 1000 * E6))  # (never posted: not held here)
         notice = notice_of(c, withdrawn, c.keys[ALICE])
         peer = NodeKey.generate().node_id
@@ -261,9 +261,7 @@ async def test_repeats_of_a_kept_cancel_while_the_store_stalls_queue_no_more_row
             said = [node.cancel_notice(notice, peer, "192.0.2.7") for _ in range(REPEATS)]
             assert [r.status for r in said] == [202] * REPEATS
             assert len(written) == 1, len(written)  # before: REPEATS
-        for r in said:
-            assert r.stored is not None
-            await asyncio.wait_for(asyncio.shield(r.stored), 30)
+        await all_stored(said)
         rows = await node.store.orphan_rows(0.0, 10)
         assert withdrawn.hash in {r[0] for r in rows}, rows
         code, body = await api.post_order(withdrawn)

@@ -35,8 +35,7 @@ from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.replacedrow import base_fee_kept
 from tests.startheads import ran_to_head
-from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
-from tests.test_bounds84_base_fee import Lying, fee_lying
+from tests.test_bounds84_base_fee import Lying, fee_lying, posted_pair
 from tests.test_reorg63_replaced_restart import FEES, OPERATOR, stored_pair
 
 OLD = 10_000
@@ -74,18 +73,11 @@ async def test_a_restart_on_an_old_deployment_never_signs_a_lied_fee(
         top = await ran_to_head(c, db)
         assert _fee(top) < 10**6  # (the fee fell while the blocks were empty)
         state = Lying(lie=lambda fee, n: MAX_BASE_FEE)
-        price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000  # (this run's own)
         with fee_lying(c.deployment.rpc, state) as rpc:
             cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
             async with running_node(cfg) as (node, api):
                 heads = node.mirror.announced
-                pair = (
-                    ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
-                    bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
-                )
-                for o in pair:
-                    code, body = await api.post_order(o)
-                    assert code == 201, body
+                pair = await posted_pair(c, api)
                 await wait_for(lambda: state.lies >= 12 or state.signed, 60)
                 # main: the pair signed with the lie (a fee cap of twice the ceiling)
                 assert not state.signed, state.signed

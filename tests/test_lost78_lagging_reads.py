@@ -28,7 +28,7 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import dropping_proxy, retrying_balancer
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import lagging, pooling
+from tests.test_reconcile77_too_high import lagging, pooling, settled_once
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settlement_fallback import pair, running_settler
 
@@ -62,16 +62,7 @@ async def test_a_pooled_settlement_the_backend_asked_does_not_know_settles_once(
             await wait_for(pooled, timeout=30)
             # before: two asks 0.5 s apart found it unknown, lost; matched again, sent again
             await wait_for(lambda: s.sent >= 2 or (balancer.lagged >= 3 and not s.lost), 30)
-            c.rpc.call("evm_mine")  # (the pooled one; before, the one matched again too)
-
-            async def filled() -> bool:
-                return await api.status(maker) == "filled" and not s.in_flight
-
-            await wait_for(filled, timeout=30)
-            assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
-            assert (s.sent, s.lost, s.failed) == (1, 0, 0), (s.sent, s.lost, s.failed)
-    assert c.exchange.order_info(maker.order).filled == E18
-    assert c.exchange.order_info(taker.order).filled == 3000 * E6
+            await settled_once(c, node, api, maker, taker, count)  # (before: 2 sent, a revert)
 
 
 async def test_a_kept_settlement_the_chain_never_takes_is_cancelled_at_its_bound(

@@ -109,6 +109,17 @@ async def mined_and_filled(
     assert s.lost == 0 and s.failed == 0, (s.lost, s.failed)
 
 
+async def settled_once(
+    c: Chain, node: Node, api: Api, maker: SignedOrder, taker: SignedOrder, count: int
+) -> None:
+    """``mined_and_filled`` for a pair (``pooled_and_killed``'s amounts) settled by the one
+    settlement this node sent: both orders filled in full on chain."""
+    await mined_and_filled(c, node, api, maker, count)
+    assert node.settler.sent == 1, node.settler.sent
+    assert c.exchange.order_info(maker.order).filled == E18
+    assert c.exchange.order_info(taker.order).filled == 3000 * E6
+
+
 @pytest.mark.parametrize("case", ["refused", "dropped", "unknown"])
 async def test_a_row_refused_too_high_at_a_restart_settles_its_matches_once(
     pooling: Chain,

@@ -4,7 +4,6 @@ next poll re-judges the orders and stores no fill of a block no longer on the ch
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from sdex.store import StoredFill, StoreError
 from sdex.watch.blocks import Inconsistent
 from sdex.watch.changes import BlockChanges
 from tests.conftest import Chain
-from tests.nodeutil import Api, HeldApply, node_config, running_node, wait_for
+from tests.nodeutil import Api, HeldApply, node_config, running_node, wait_for, writer_stuck
 from tests.test_mirror import meta, revert, synced
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
@@ -133,16 +132,11 @@ async def test_a_reorg_never_blocks_the_event_loop_on_a_stalled_store(
         await synced(node, c)
         assert (await api.get("/v1/fills"))[1]["total"] == 1
         w.store_wait = 0.3
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node) as busy:
             revert(c, snap)
             c.rpc.call("evm_mine")
             await wait_for(lambda: health_says("failing"), timeout=30)
             assert not busy.done()  # the loop served while the writer was held
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
         await synced(node, c)
         await wait_for(lambda: health_says("ok"), timeout=20)
         assert w.reorgs == 1

@@ -4,13 +4,12 @@ through (their deletion and the reset are one transaction)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
 from sdex.store import StoreError
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node, wait_for, writer_stuck
 from tests.test_mirror import Events, revert, synced
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
 
@@ -74,17 +73,12 @@ async def test_a_reset_never_blocks_the_event_loop_on_a_stalled_store(
         async def failing() -> bool:
             return bool((await api.get("/health"))[1]["chain"] == "failing")
 
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node) as busy:
             revert(c, snap)  # no kept header (2 deep) is on the new branch: a reset
             c.weth.transfer(c.sender(CAROL), c.address(BOB), 1)  # (another first block)
             c.rpc.call("hardhat_mine", hex(6))
             await wait_for(failing, timeout=30)
             assert not busy.done()  # the loop served while the writer was held
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
         await wait_for(lambda: node.watcher.resets == 1, timeout=30)
         await synced(node, c)
         assert await api.status(whole) == "open"

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from sdex.chain.headsignal import HeadSignal
-from sdex.chain.rpc import quantity
+from sdex.node.core import Node
 from tests import test_bounds84_base_fee as b84
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
-from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
+from tests.nodeutil import Api, wait_for
 
 GWEI = 10**9
 LIE = 50_000 * GWEI
@@ -44,22 +43,23 @@ async def test_a_lied_number_does_not_carry_a_lied_fee(chain: Chain, tmp_path: P
     settlement was signed with it (a fee cap of 100,000 gwei a gas), read once a block."""
     c = chain
     state = b84.Lying()
-    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000  # (this run's own)
     with _number_lying(c.deployment.rpc, state) as rpc:
         async with b84.polled_node(c, tmp_path, rpc) as (node, api):
-            state.lie = lambda fee, n: LIE
-            sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
-            buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)
-            for o in (sell, buy):
-                code, body = await api.post_order(o)
-                assert code == 201, body
-            await wait_for(lambda: state.lies >= 12 or bool(state.signed), 60)
-            state.lie = None
-            await wait_for(lambda: node.settler.settled >= 1, 90)
+            await _settled_after_a_lie(c, node, api, state)
             highest = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
             assert state.signed, "nothing sent"
             # main: signed with the lie (a cap of 100,000 gwei), read once
             assert max(state.signed) <= max(highest, GWEI) * 4, (state.signed, highest)
+
+
+async def _settled_after_a_lie(c: Chain, node: Node, api: Api, state: b84.Lying) -> None:
+    """Every answer for the latest block says ``LIE`` while ``posted_pair``'s pair is posted,
+    till 12 answers lied or a settlement was sent; then the truth, till one settled."""
+    state.lie = lambda fee, n: LIE
+    await b84.posted_pair(c, api)
+    await wait_for(lambda: state.lies >= 12 or bool(state.signed), 60)
+    state.lie = None
+    await wait_for(lambda: node.settler.settled >= 1, 90)
 
 
 @contextmanager
@@ -81,18 +81,9 @@ async def test_the_same_lie_twice_is_signed_with(chain: Chain, tmp_path: Path) -
     (bounds84's design: tests/test_fee86_fee_number.py, "the next block, a lie twice")."""
     c = chain
     state = b84.Lying()
-    price = 2000 + quantity(c.rpc.call("eth_blockNumber")) % 1000
     with b84.fee_lying(c.deployment.rpc, state) as rpc:
         async with b84.polled_node(c, tmp_path, rpc) as (node, api):
-            state.lie = lambda fee, n: LIE
-            sell = ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price)
-            buy = bid(c, BOB, E18 // 100, price * E6 // 100, salt=price)
-            for o in (sell, buy):
-                code, body = await api.post_order(o)
-                assert code == 201, body
-            await wait_for(lambda: state.lies >= 12 or bool(state.signed), 60)
-            state.lie = None
-            await wait_for(lambda: node.settler.settled >= 1, 90)
+            await _settled_after_a_lie(c, node, api, state)
             block = c.rpc.call("eth_getBlockByNumber", "latest", True)
             highest = int(block["baseFeePerGas"], 16)
             assert state.signed, "nothing sent"

@@ -35,7 +35,6 @@ from tests import test_bounds84_base_fee as b84
 from tests.conftest import Chain
 from tests.nodeutil import running_node, wait_for
 from tests.rpcfault import Answer, _answering, _proxy, raw_sends
-from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reorg63_replaced_restart import FEES, OPERATOR, stored_pair
 
 GWEI = 10**9
@@ -198,11 +197,7 @@ async def test_a_restart_with_a_pooled_row_behind_a_lie_at_its_reconcile_settles
                 heads = node.mirror.announced
                 assert heads.read_fee is not None and heads.read_fee[0] < lied, heads.read_fee
                 await wait_for(lambda: node.watcher.caught_up.is_set(), 60)
-                price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000
-                pair = (
-                    ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
-                    bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
-                )
+                pair = b84.own_pair(c)
                 for o in pair:
                     code, body = await api.post_taken(o)
                     assert code == 201, body

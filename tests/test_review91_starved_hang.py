@@ -22,8 +22,8 @@ from pathlib import Path
 
 from sdex.watch.loop import STALL
 from tests.conftest import Chain
-from tests.nodeutil import node_up, wait_for
-from tests.rpcfault import Answer, _proxy
+from tests.hungread import node_behind_hung_reads
+from tests.nodeutil import wait_for
 
 BLAMED = "has not answered a read"
 """The words of the node's log when its stall check says the chain ``unreachable``."""
@@ -59,39 +59,22 @@ def _starve(pid: int, done: threading.Event) -> None:
 async def test_a_starved_node_says_a_hung_chain_unreachable_before_its_read_times_out(
     chain: Chain, tmp_path: Path
 ) -> None:
-    armed, held, release = threading.Event(), threading.Event(), threading.Event()
-    reads = [0]
+    every = node_behind_hung_reads(chain, tmp_path, lambda _: True, first_only=False, bound=120)
+    async with every as (proc, _, hung, logged):
 
-    def intercept(req: object) -> Answer | None:
-        reads[0] += 1
-        if armed.is_set():
-            held.set()
-            release.wait(120)  # (hung: it took the read and says nothing)
-        return None
+        def said() -> list[str]:
+            return [line for line in logged().splitlines() if UNREACHABLE in line]
 
-    db = tmp_path / "n.db"
-    log = db.with_suffix(".log")
-    with _proxy(chain.rpc.url, intercept) as url:
-        async with node_up(chain, db, rpc=url) as (proc, api):
-            await wait_for(lambda: reads[0] >= 5, timeout=60)  # (polling through the proxy)
-            code, h = await api.get("/health")
-            assert code == 200 and h["chain"] == "ok", h
-            since = log.stat().st_size
-
-            def said() -> list[str]:
-                text = log.read_text(errors="replace")[since:]
-                return [line for line in text.splitlines() if UNREACHABLE in line]
-
-            done = threading.Event()
-            starver = threading.Thread(target=_starve, args=(proc.pid, done), daemon=True)
-            armed.set()
-            await wait_for(held.is_set, timeout=60)  # (a read out, held: the hang began)
-            starver.start()
-            try:
-                await wait_for(lambda: bool(said()), timeout=90)  # (said, for one cause)
-            finally:
-                done.set()
-                starver.join(10)
-                release.set()
-            first = said()[0]
-            assert BLAMED in first, f"the hang said only when the read timed out: {first}"
+        done = threading.Event()
+        starver = threading.Thread(target=_starve, args=(proc.pid, done), daemon=True)
+        hung.armed.set()
+        await wait_for(hung.held.is_set, timeout=60)  # (a read out, held: the hang began)
+        starver.start()
+        try:
+            await wait_for(lambda: bool(said()), timeout=90)  # (said, for one cause)
+        finally:
+            done.set()
+            starver.join(10)
+            hung.release.set()
+        first = said()[0]
+        assert BLAMED in first, f"the hang said only when the read timed out: {first}"

@@ -51,6 +51,7 @@ from tests.test_reconcile77_too_high import (
     pending_rows,
     pooled_and_killed,
     pooling,
+    settled_once,
 )
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settle81_unsettled_restart import status_of
@@ -100,16 +101,7 @@ async def test_a_sticky_backends_count_twice_counts_no_pooled_settlement_lost(
             await wait_for(lambda: len(lies) >= LIES or s.lost > 0, timeout=60)
             assert s.lost == 0 and s.sent == 1, (s.lost, s.sent, lies)
             pinned.clear()  # (the lying backend out of the balancer)
-            c.rpc.call("evm_mine")  # (the pooled one; before, the one matched again too)
-
-            async def filled() -> bool:
-                return await api.status(maker) == "filled" and not s.in_flight
-
-            await wait_for(filled, timeout=30)
-            assert nonce(c.rpc, operator) == count + 1  # (before: + 2, a paid revert)
-            assert (s.sent, s.lost, s.failed) == (1, 0, 0), (s.sent, s.lost, s.failed)
-    assert c.exchange.order_info(maker.order).filled == E18
-    assert c.exchange.order_info(taker.order).filled == 3000 * E6
+            await settled_once(c, node, api, maker, taker, count)  # (before: 2 sent, a revert)
 
 
 async def test_a_sticky_backends_count_twice_gives_no_row_up_at_a_restart(

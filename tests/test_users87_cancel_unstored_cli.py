@@ -15,7 +15,6 @@ a thread of this process against the node's URL."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -24,7 +23,7 @@ from sdex.cli import main
 from sdex.node import Node
 from sdex.node.records import SubmitResult
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, url_of, wait_for
+from tests.nodeutil import node_config, running_node, url_of, wait_for, writer_stuck
 from tests.test_cli_node import key, one_line
 from tests.test_node import ALICE
 
@@ -69,15 +68,10 @@ async def test_a_cancel_not_stored_is_sent_again_till_it_is(chain: Chain, tmp_pa
         env, cancel, h = await _placed(c, tmp_path, node)
         node.store_wait = 1.0  # (its commit wait: a 503 a second after the cancel)
         seen = _answers(node)
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             run = asyncio.ensure_future(_cli(env, *cancel))
             await wait_for(lambda: 503 in seen, 60)  # (its first try: applied, not stored)
-        finally:
-            gate.set()
         r = await run
-        assert busy.result(timeout=30) is True
         assert seen[0] == 503 and seen[-1] == 200, seen
         assert r.exit_code == 0, r.output  # before: 1, the 503 shown as an error
         said = one_line(r.output)
@@ -93,13 +87,8 @@ async def test_a_cancel_never_stored_says_the_orders_state(chain: Chain, tmp_pat
         env, cancel, h = await _placed(c, tmp_path, node)
         node.store_wait = 1.0
         seen = _answers(node)
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(120))
-        try:
+        with writer_stuck(node, within=120):
             r = await _cli(env, *cancel)
-        finally:
-            gate.set()
-        assert busy.result(timeout=30) is True
         assert len(seen) > 1 and set(seen) == {503}, seen  # before: one try
         assert r.exit_code == 1, r.output
         said = one_line(r.output)

@@ -12,13 +12,12 @@ the page in headless Chromium (Playwright)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from playwright.async_api import Browser
 
 from tests.conftest import Chain
-from tests.nodeutil import running_node, wait_for
+from tests.nodeutil import running_node, wait_for, writer_stuck
 from tests.test_users87_cancel_unstored_cli import _answers
 from tests.test_web import (
     _is,
@@ -54,14 +53,9 @@ async def test_the_pages_cancel_not_stored_is_sent_again_till_it_is(
         await wait_for(lambda: _is(my_status(w, h), "open"), timeout=15)
         node.store_wait = 1.0  # (its commit wait: a 503 a second after the cancel)
         seen = _answers(node)
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             await w.page.click(f'#my-orders tr[data-hash="{h}"] button.soft-cancel')
             await wait_for(lambda: 503 in seen, 60)  # (its first try: taken, not stored)
-        finally:
-            gate.set()
-        assert busy.result(timeout=30) is True
         await wait_for(lambda: seen[-1] == 200, 30)  # before: [503], never sent again
         await wait_for(lambda: _is(my_status(w, h), "cancelled"), timeout=15)
         assert await w.page.text_content("#err-form") == ""  # before: the 503's reason

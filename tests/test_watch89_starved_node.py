@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
 from pathlib import Path
 
 from sdex.watch.loop import LATE, STALL
 from tests.conftest import Chain
-from tests.nodeutil import node_up, wait_for
-from tests.rpcfault import Answer, _proxy
+from tests.hungread import node_behind_hung_reads
+from tests.nodeutil import wait_for
 
 STOPPED = STALL + 3.0
 """Seconds the node's process stays stopped: past ``STALL`` (the fault's length, not a wait)."""
@@ -29,45 +28,32 @@ BLAMED = "has not answered a read"
 """The words of the node's log when its stall check says the chain ``unreachable``."""
 
 
+def _latest_block_read(req: object) -> bool:
+    """Whether ``req`` is a read of the latest block (a poll's)."""
+    if not isinstance(req, dict) or req.get("method") != "eth_getBlockByNumber":
+        return False
+    return bool((req.get("params") or [None])[0] == "latest")
+
+
 async def test_a_node_stopped_past_the_stall_bound_does_not_blame_the_chain(
     chain: Chain, tmp_path: Path
 ) -> None:
-    armed, held, release = threading.Event(), threading.Event(), threading.Event()
-    latest = [0]
-
-    def intercept(req: object) -> Answer | None:
-        if not isinstance(req, dict) or req.get("method") != "eth_getBlockByNumber":
-            return None
-        if (req.get("params") or [None])[0] != "latest":
-            return None
-        latest[0] += 1
-        if armed.is_set() and not held.is_set():
-            held.set()  # (a poll's read out: the node is stopped now, then it is answered)
-            release.wait(60)
-        return None
-
-    db = tmp_path / "n.db"
-    log = db.with_suffix(".log")
-    with _proxy(chain.rpc.url, intercept) as url:
-        async with node_up(chain, db, rpc=url) as (proc, api):
-            await wait_for(lambda: latest[0] >= 5, timeout=60)  # (polling through the proxy)
-            code, h = await api.get("/health")
-            assert code == 200 and h["chain"] == "ok", h
-            since = log.stat().st_size
-            armed.set()
-            await wait_for(held.is_set, timeout=60)
-            os.kill(proc.pid, signal.SIGSTOP)
-            try:
-                release.set()  # (the answer goes to the stopped node's socket)
-                await asyncio.sleep(STOPPED)  # (the node's own lost time: the fault itself)
-            finally:
-                os.kill(proc.pid, signal.SIGCONT)
-            polled = latest[0]
-            await wait_for(lambda: latest[0] >= polled + 5, timeout=60)  # (polls go on)
-            code, h = await api.get("/health")
-            said = log.read_text(errors="replace")[since:]
-            blamed = [line for line in said.splitlines() if BLAMED in line]
-            assert not blamed, f"the chain blamed for the node's lost time: {blamed}"
-            assert code == 200 and h["chain"] == "ok", h
-            assert h["chainMirror"]["loopLost"] > LATE, h["chainMirror"]  # (the time, said)
-            assert "own loop lost" in said, said[-2000:]  # (said, the chain not judged on it)
+    first = node_behind_hung_reads(chain, tmp_path, _latest_block_read, first_only=True, bound=60)
+    async with first as (proc, api, hung, logged):
+        hung.armed.set()  # (a poll's read held: the node is stopped now, then it is answered)
+        await wait_for(hung.held.is_set, timeout=60)
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            hung.release.set()  # (the answer goes to the stopped node's socket)
+            await asyncio.sleep(STOPPED)  # (the node's own lost time: the fault itself)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        polled = hung.reads
+        await wait_for(lambda: hung.reads >= polled + 5, timeout=60)  # (polls go on)
+        code, h = await api.get("/health")
+        said = logged()
+        blamed = [line for line in said.splitlines() if BLAMED in line]
+        assert not blamed, f"the chain blamed for the node's lost time: {blamed}"
+        assert code == 200 and h["chain"] == "ok", h
+        assert h["chainMirror"]["loopLost"] > LATE, h["chainMirror"]  # (the time, said)
+        assert "own loop lost" in said, said[-2000:]  # (said, the chain not judged on it)

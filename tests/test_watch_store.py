@@ -12,7 +12,7 @@ from typing import Any
 
 from sdex.errors import ChainError
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, stall_writer, wait_for
+from tests.nodeutil import node_config, running_node, stall_writer, wait_for, writer_stuck
 from tests.test_mirror import synced
 from tests.test_node import ALICE, CAROL, E6, E18, ask, node_with_resting_ask
 from tests.test_watch_behind import health_says
@@ -110,17 +110,12 @@ async def test_a_cancel_up_to_whose_store_walk_stalls_is_said_on_health(
         w = node.watcher
         await synced(node, c)
         w.store_wait = 0.3
-        gate = threading.Event()
-        busy = node.store._writer.submit(lambda db: gate.wait(60))  # the writer is stuck
-        try:
+        with writer_stuck(node):
             salt = resting.order.salt + 1
             block = c.exchange.cancel_orders_up_to(c.sender(ALICE), salt).block_number
             await wait_for(lambda: health_says(api, "failing"), timeout=10)
             code, health = await api.get("/health")
             assert code == 503 and "the store" in health["chainMirror"]["problem"], health
-        finally:
-            gate.set()
-        assert busy.result(timeout=10) is True
         await synced(node, c)
         await wait_for(lambda: health_says(api, "ok"), timeout=20)
         assert w.applied is not None and w.applied.number >= block

@@ -201,7 +201,15 @@ class ErrorDecoder:
             self.errors.update(a.errors)
 
     def decode(self, revert: ContractRevert) -> ContractRevert:
-        """An ``ExchangeError`` with name and arguments when the selector is known."""
+        """An ``ExchangeError`` with name and arguments when the selector is known and the
+        rest is its arguments; else ``revert`` as it came (dup93: a known selector before bytes
+        that are not its arguments, a lying endpoint's, raised eth-abi's ``DecodingError``)."""
+        try:
+            return self._decoded(revert)
+        except (_eth_abi()[2], UnicodeDecodeError):  # (a string's bytes no UTF-8: review67)
+            return revert
+
+    def _decoded(self, revert: ContractRevert) -> ContractRevert:
         data = revert.data
         sel, body = data[:4], data[4:]
         if sel == bytes.fromhex("08c379a0"):  # Error(string)

@@ -72,20 +72,16 @@ def deployed(sender: Sender, name: str, *args: Any) -> tuple[str, int]:
     return receipt.contract_address.lower(), receipt.block_number
 
 
-class Exchange:
-    """The Exchange at ``address``."""
+class _Contract:
+    """A contract at ``address`` with the ABI of artifact ``name``: reads and sends whose
+    reverts come back decoded (``error_decoder``)."""
 
-    def __init__(self, rpc: Rpc, address: str) -> None:
+    def __init__(self, rpc: Rpc, address: str, name: str) -> None:
         self.rpc = rpc
         self.address = address.lower()
-        self.abi = load_abi("Exchange")
+        self.abi = load_abi(name)
         self.decoder = error_decoder()
-        self._states_selector = self.abi.fn("getOrderStates").selector
-        self._batch_selector = self.abi.fn("batchMatchOrders").selector
-        self._packed_selector = self.abi.fn("matchOrdersPacked").selector
-        self._fill_topic = self.abi.events["OrderFilled"].topic
 
-    # -- reads -------------------------------------------------------------------------
     def _call(self, fn: str, *args: Any, block: str = "latest") -> tuple[Any, ...]:
         f = self.abi.fn(fn)
         tx = {"to": self.address, "data": "0x" + f.encode(*args).hex()}
@@ -95,6 +91,29 @@ class Exchange:
             raise self.decoder.decode(e) from None
         return f.decode_answer(raw)
 
+    def _send(self, sender: Sender, data: bytes, gas: int | None = None) -> Receipt:
+        try:
+            return sender.transact(self.address, data, gas)
+        except ContractRevert as e:  # the pre-flight (estimateGas) reverted: nothing was sent
+            raise self.decoder.decode(e) from None
+        except TransactionFailed as e:
+            raise self._decoded_failure(e) from None
+
+    def _decoded_failure(self, e: TransactionFailed) -> TransactionFailed:
+        return TransactionFailed(e.tx_hash, self.decoder.decode(e.revert) if e.revert else None)
+
+
+class Exchange(_Contract):
+    """The Exchange at ``address``."""
+
+    def __init__(self, rpc: Rpc, address: str) -> None:
+        super().__init__(rpc, address, "Exchange")
+        self._states_selector = self.abi.fn("getOrderStates").selector
+        self._batch_selector = self.abi.fn("batchMatchOrders").selector
+        self._packed_selector = self.abi.fn("matchOrdersPacked").selector
+        self._fill_topic = self.abi.events["OrderFilled"].topic
+
+    # -- reads -------------------------------------------------------------------------
     def domain(self) -> Domain:
         """The EIP-712 domain read from ``eip712Domain()`` (ERC-5267), never assumed."""
         _, name, version, chain_id, verifying, _, _ = self._call("eip712Domain")
@@ -135,16 +154,7 @@ class Exchange:
 
     # -- writes ------------------------------------------------------------------------
     def _transact(self, sender: Sender, fn: str, *args: Any, gas: int | None = None) -> Receipt:
-        data = self.abi.fn(fn).encode(*args)
-        try:
-            return sender.transact(self.address, data, gas)
-        except ContractRevert as e:  # the pre-flight (estimateGas) reverted: nothing was sent
-            raise self.decoder.decode(e) from None
-        except TransactionFailed as e:
-            raise self._decoded_failure(e) from None
-
-    def _decoded_failure(self, e: TransactionFailed) -> TransactionFailed:
-        return TransactionFailed(e.tx_hash, self.decoder.decode(e.revert) if e.revert else None)
+        return self._send(sender, self.abi.fn(fn).encode(*args), gas)
 
     def fill_order(self, sender: Sender, signed: SignedOrder, taker_fill_amount: int) -> Receipt:
         return self._transact(
@@ -192,14 +202,6 @@ class Exchange:
             [(left, right, cap) for (left, right), cap in zip(pairs, caps, strict=True)]
         )
         return self._send(sender, data, gas)
-
-    def _send(self, sender: Sender, data: bytes, gas: int | None = None) -> Receipt:
-        try:
-            return sender.transact(self.address, data, gas)
-        except ContractRevert as e:
-            raise self.decoder.decode(e) from None
-        except TransactionFailed as e:
-            raise self._decoded_failure(e) from None
 
     def encode_settlement(self, matches: Sequence[tuple[SignedOrder, SignedOrder, int]]) -> bytes:
         """Calldata settling ``(resting, incoming, max resting fill)`` matches: one
@@ -379,39 +381,29 @@ def _encode_orders_and_signatures(orders: Sequence[SignedOrder], head_size: int)
     return b"".join(words) + b"".join(tails)
 
 
-class Token:
+class Token(_Contract):
     """An ERC-20 at ``address`` (the test token's ABI covers the standard functions)."""
 
     def __init__(self, rpc: Rpc, address: str) -> None:
-        self.rpc = rpc
-        self.address = address.lower()
-        self.abi = load_abi("TestToken")
-        self.decoder = error_decoder()
+        super().__init__(rpc, address, "TestToken")
 
-    def _call(self, fn: str, *args: Any) -> Any:
-        f = self.abi.fn(fn)
-        raw = self.rpc.call(
-            "eth_call", {"to": self.address, "data": "0x" + f.encode(*args).hex()}, "latest"
-        )
-        return f.decode_answer(raw)[0]
+    def _one(self, fn: str, *args: Any) -> Any:
+        return self._call(fn, *args)[0]
 
     def balance_of(self, owner: str) -> int:
-        return int(self._call("balanceOf", owner))
+        return int(self._one("balanceOf", owner))
 
     def allowance(self, owner: str, spender: str) -> int:
-        return int(self._call("allowance", owner, spender))
+        return int(self._one("allowance", owner, spender))
 
     def decimals(self) -> int:
-        return int(self._call("decimals"))
+        return int(self._one("decimals"))
 
     def symbol(self) -> str:
-        return str(self._call("symbol"))
+        return str(self._one("symbol"))
 
     def send(self, sender: Sender, fn: str, *args: Any) -> Receipt:
-        try:
-            return sender.transact(self.address, self.abi.fn(fn).encode(*args))
-        except ContractRevert as e:
-            raise self.decoder.decode(e) from None
+        return self._send(sender, self.abi.fn(fn).encode(*args))
 
     def approve(self, sender: Sender, spender: str, amount: int) -> Receipt:
         return self.send(sender, "approve", spender, amount)
