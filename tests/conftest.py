@@ -445,3 +445,13 @@ def quick_doubt_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     from sdex.node import reload
 
     monkeypatch.setattr(reload, "DOUBT_READ_STEP", QUICK_DOUBT_READ_STEP)
+
+
+@pytest.fixture
+def quick_restart_receipts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start's settlement rows sent again wait ``RESTART_RECEIPT_WAIT`` (10 s) for their
+    receipts before they are kept pooled or given up (``sdex.settlement.reconcile``). For a
+    test on a chain that mines only when told (``pooling``), whose rows no receipt can end
+    before the test mines: 1 s, for the node processes the test starts
+    (``$SDEX_TEST_RESTART_RECEIPT_WAIT``) and in-process nodes alike (suite93: 10 s a start)."""
+    monkeypatch.setenv("SDEX_TEST_RESTART_RECEIPT_WAIT", "1")
