@@ -428,3 +428,30 @@ def chain(devnet: Devnet) -> Iterator[Chain]:
     on_time(devnet)
     with reverted(devnet) as c:
         yield c
+
+
+QUICK_DOUBT_READ_STEP = 0.05
+"""``quick_doubt_reads``' pause before a start's second read in a doubt (the product's 0.5 s)."""
+
+
+@pytest.fixture
+def quick_doubt_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start in a chain doubt reads the stored orders the saved mirror cannot judge
+    ``DOUBT_READS`` times before it holds, the pause doubled from ``DOUBT_READ_STEP``
+    (``sdex.node.reload``: 0.5 s, 7.5 s in all), and a held start's reads and refused steps
+    are tried again from that pause. For a test of an in-process node (``running_node``) whose
+    subject is the hold itself or what follows it, not how long a start tries before it holds:
+    the same five reads in ~0.75 s (suite93: 7.5 s of waiting a held start, 12 tests)."""
+    from sdex.node import reload
+
+    monkeypatch.setattr(reload, "DOUBT_READ_STEP", QUICK_DOUBT_READ_STEP)
+
+
+@pytest.fixture
+def quick_restart_receipts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start's settlement rows sent again wait ``RESTART_RECEIPT_WAIT`` (10 s) for their
+    receipts before they are kept pooled or given up (``sdex.settlement.reconcile``). For a
+    test on a chain that mines only when told (``pooling``), whose rows no receipt can end
+    before the test mines: 1 s, for the node processes the test starts
+    (``$SDEX_TEST_RESTART_RECEIPT_WAIT``) and in-process nodes alike (suite93: 10 s a start)."""
+    monkeypatch.setenv("SDEX_TEST_RESTART_RECEIPT_WAIT", "1")

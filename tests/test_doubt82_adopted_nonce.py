@@ -14,12 +14,16 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
 from tests.test_review66_adopt_landed import FEES, OPERATOR
+
+pytestmark = pytest.mark.usefixtures("quick_restart_receipts")  # (no receipt till mined)
 
 __all__ = ["pooling"]  # (reconcile77's fixture: the chain mining only when told)
 GWEI = 10**9

@@ -40,6 +40,8 @@ from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
 
+pytestmark = pytest.mark.usefixtures("quick_doubt_reads")  # (the hold, not the start's tries)
+
 FOREIGN_BALANCE = 7
 """The maker's balance the other chain answers."""
 

@@ -30,6 +30,8 @@ from tests.reorgutil import soft_cancel
 from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_review66_adopt_landed import OPERATOR
 
+pytestmark = pytest.mark.usefixtures("quick_doubt_reads")  # (the hold, not the start's tries)
+
 
 async def test_a_soft_cancel_during_the_hold_leaves_no_pooled_row_to_revert_a_later_one(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

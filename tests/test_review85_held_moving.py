@@ -21,12 +21,16 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.heldstart import by_hash, first_run, header_not_found, in_doubt
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.rpcfault import Answer, _proxy
 from tests.test_node import ALICE, E6, E18, ask
+
+pytestmark = pytest.mark.usefixtures("quick_doubt_reads")  # (the hold, not the start's tries)
 
 LATE = 1.5
 """Seconds a read by block hash is answered late once the start holds."""
@@ -61,12 +65,12 @@ async def test_a_held_start_on_a_chain_faster_than_its_read_ends_its_hold(
     store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
     store.add_order(maker, 1001, "open", "api")
     store.close()
-    mining = threading.Event()
+    stop = threading.Event()
 
-    def mine() -> None:  # (a block every 0.3 s while set: faster than the read)
-        while mining.wait(60) and mining.is_set():
+    def mine() -> None:  # (a block every 0.3 s till stopped: faster than the read)
+        while not stop.is_set():  # (suite93: it waited 60 s for a set again once cleared)
             c.rpc.call("evm_mine")
-            time.sleep(0.3)
+            stop.wait(0.3)
 
     with (
         late_by_hash_proxy(c.rpc.url) as (surl, slow),
@@ -75,7 +79,6 @@ async def test_a_held_start_on_a_chain_faster_than_its_read_ends_its_hold(
         async with running_node(replace(cfg, rpc=url)) as (node, api):
             assert flapped == [1] and second == [1] and node.held_why()
             slow.set()
-            mining.set()
             miner = threading.Thread(target=mine, daemon=True)
             miner.start()
             try:
@@ -83,6 +86,6 @@ async def test_a_held_start_on_a_chain_faster_than_its_read_ends_its_hold(
                 # (before: held for ever, each read by hash the mirror had moved past)
                 await wait_for(lambda: not node.held_why(), timeout=60)
             finally:
-                mining.clear()
+                stop.set()
                 await asyncio.to_thread(miner.join, 60)
             assert maker.hash in node.book and await api.status(maker) == "open"

@@ -24,6 +24,8 @@ from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import E6
 from tests.test_review66_adopt_landed import OPERATOR
 
+pytestmark = pytest.mark.usefixtures("quick_doubt_reads")  # (the hold, not the start's tries)
+
 
 async def test_a_stop_during_the_hold_leaves_the_pooled_row_to_the_next_start(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -24,6 +24,8 @@ from tests.test_chaos69_refused_row import write_locked
 from tests.test_node import E6
 from tests.test_review66_adopt_landed import OPERATOR
 
+pytestmark = pytest.mark.usefixtures("quick_doubt_reads")  # (the hold, not the start's tries)
+
 SAID = ("not judged", "refused", "database is locked")
 """What the node logs when the row's mark is refused (before: the hold's error)."""
 

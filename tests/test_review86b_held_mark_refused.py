@@ -41,6 +41,8 @@ from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import FEES, OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
 
+pytestmark = pytest.mark.usefixtures("quick_doubt_reads")  # (the hold, not the start's tries)
+
 NOT_JUDGED = "the held orders not judged"
 LANDED = "landed at the start: not adopted"
 

@@ -41,6 +41,8 @@ from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask
 from tests.test_review66_adopt_landed import OPERATOR
 from tests.test_review74a_flapped_head import _saved_head
 
+pytestmark = pytest.mark.usefixtures("quick_doubt_reads")  # (the hold, not the start's tries)
+
 
 @asynccontextmanager
 async def _held_start(

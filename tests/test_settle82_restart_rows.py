@@ -29,6 +29,8 @@ from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import pooling
 from tests.test_settle81_unsettled_restart import count, pair, record, signed_match, status_of
 
+pytestmark = pytest.mark.usefixtures("quick_restart_receipts")  # (no receipt till mined)
+
 __all__ = ["pooling"]  # (reconcile77's fixture: the chain mining only when told)
 
 

@@ -65,18 +65,23 @@ from sdex.settlement.unsettled import (
     withhold,
 )
 from sdex.storesettle import StoredSettlement
+from sdex.testhooks import shortened
 
 log = logging.getLogger("sdex.settlement")
 RESTART_RECEIPT_WAIT = 10.0
 """Seconds a settlement recorded before a restart and sent again waits for its receipt
 (twice if the pool was mined meanwhile) before it is given up as ``dropped`` (if it lands
-later, the watcher applies its fills)."""
+later, the watcher applies its fills). Test-only: ``$SDEX_TEST_RESTART_RECEIPT_WAIT``
+shortens it, 0.5 s at least (``sdex.testhooks``; suite93: a test's ``sdex node`` restarted
+on a chain that mines only when told waited it out, 10 s a start)."""
 
 
 async def reconcile(lane: NonceLane) -> list[StoredSettlement]:
     """Settlements recorded but not known mined (the node died mid-flight): finish them;
     those the chain keeps pooled without mining them, returned (``Reconcile.pooled``)."""
-    r = Reconcile(lane, RESTART_RECEIPT_WAIT)  # (read now: tests shorten it)
+    # (read now: tests shorten it, in-process by monkeypatch, a node process's by env)
+    wait = shortened("RESTART_RECEIPT_WAIT", RESTART_RECEIPT_WAIT, 0.5)
+    r = Reconcile(lane, wait)
     await r.run()
     return r.pooled
 
