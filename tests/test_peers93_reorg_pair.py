@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from sdex.gossip.standings import TRADED_SECONDS
+from sdex.gossip.standings import TRADED_SECONDS, restored
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import forgotten, raw_tx_of, reorged
@@ -86,3 +86,26 @@ async def test_a_reorg_takes_back_the_credit_of_a_pair_both_pushed(
         c.rpc.call("eth_sendRawTransaction", raw)
         await wait_for(lambda: g.peers.standing(SYBIL_ASK).traded == 1, 60)
         assert g.peers.standing(SYBIL_BID).traded == 0
+
+
+@pytest.mark.parametrize(
+    ("after", "undone", "traded_at", "taken"),
+    [
+        ([], {8}, 5.0, False),  # (a block above the saved head it had no credit in: kept)
+        ([9], {8, 9}, 5.0, True),  # (the later trade undone, the restored one stands)
+        ([9], {7, 8, 9}, float("-inf"), True),  # (a block at or below it: taken back)
+        ([], {6}, float("-inf"), True),
+    ],
+)
+def test_a_restored_standing_keeps_its_trade_through_a_reorg_of_blocks_it_had_none_in(
+    after: list[int], undone: set[int], traded_at: float, taken: bool
+) -> None:
+    """A standing restored at a start that resumed from saved head 7 (its last trade at
+    clock time 5, in a block at most 7), then credits at clock time = block number; a
+    reorg undoes ``undone`` (blocks in which it had paid fills). Before: any block not among
+    its credits took the restored trade back (8 above: traded_at -inf)."""
+    s = restored(1, 0.0, 0.0, 0.0, 5.0, below=7)
+    for b in after:
+        s.credit(b, float(b))
+    assert s.uncredit(undone) is taken
+    assert s.traded_at == traded_at

@@ -259,7 +259,8 @@ class Node(NodeStartChain):
         await self._nonce_floor()
         assert self.gossip is not None  # (made by prepare)
         # (sybil78's standings first: the catch-up credits their trades, peers93)
-        await readbudget.restore_standings(self.gossip, self.store)
+        below = self.watcher.saved if self.watcher.resumed else math.inf
+        await readbudget.restore_standings(self.gossip, self.store, below)
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
