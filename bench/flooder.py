@@ -13,8 +13,8 @@ Under load the node drops connections of the driver's: a push whose call fails
 (``PeerCallError``) is counted (``failed``) and sent again after ``PAUSE``, and the driver's
 own server's "Cannot write to closing transport" (a node's stream upgrade it gave up on:
 ``ws.prepare`` in ``sdex.gossip.routes``, logged by aiohttp with a traceback) is counted
-(``closing_transport``), not logged (``Quiet``; peers93: stand89's and stand91's stderr held
-2-5 such tracebacks a window)."""
+(``closing_transport``), not logged (``ClosingTransports``; peers93: stand89's and
+stand91's stderr held 2-5 such tracebacks a window)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ PAUSE = 0.05
 machine's too)."""
 
 
-class Quiet(logging.Filter):
+class ClosingTransports(logging.Filter):
     """Counts and drops aiohttp's server log records of a connection the peer closed (a
     ``ConnectionResetError``: "Cannot write to closing transport"); every other passes."""
 
@@ -51,7 +51,7 @@ class Quiet(logging.Filter):
         return True
 
 
-QUIET = Quiet()
+QUIET = ClosingTransports()
 logging.getLogger("aiohttp.server").addFilter(QUIET)
 
 

@@ -2,8 +2,8 @@
 stand91's windows each logged 2-5 tracebacks of the driver's own server ("Cannot write to
 closing transport": a node gave up its stream upgrade before ``ws.prepare``), and a push
 whose call failed (``PeerCallError``: a connection the node dropped) ended the driver's
-window with it. Now the first is counted (``Quiet``: ``closing_transport`` in the window's
-flood tally), not logged, and a failed push counted (``failed``) and sent again.
+window with it. Now the first is counted (``ClosingTransports``: ``closing_transport`` in
+the window's flood tally), not logged, and a failed push counted (``failed``) and sent again.
 
 A real aiohttp server whose websocket handler prepares after its client (a raw TCP socket
 on loopback) closed; a real ``Flooder`` pushing to a loopback port nothing listens on."""
