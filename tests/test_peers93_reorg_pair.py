@@ -26,10 +26,10 @@ import pytest
 from sdex.gossip.standings import TRADED_SECONDS, restored
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten, raw_tx_of, reorged
-from tests.test_checks75_held_reads import done, push
+from tests.reorgutil import forgotten, raw_tx_of, reorg, reorged
+from tests.test_checks75_held_reads import HONEST, done, push
 from tests.test_mirror import synced
-from tests.test_node import CAROL, DAVE, E6, E18, ask, bid
+from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 from tests.test_peers80_paid_credit import settled_seen
 from tests.test_review92_one_fee_two_ids import SYBIL_ASK, SYBIL_BID
 from tests.test_sybil78_traded_first import OPERATOR, charging, fee_of
@@ -109,3 +109,35 @@ def test_a_restored_standing_keeps_its_trade_through_a_reorg_of_blocks_it_had_no
         s.credit(b, float(b))
     assert s.uncredit(undone) is taken
     assert s.traded_at == traded_at
+
+
+async def test_a_reorg_while_the_node_was_down_takes_back_the_restored_standing(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """The trade credited (the honest peer's ask taken by a wallet's paying bid), the node
+    stopped, the chain taken back past the trade while it is down: the start's catch-up
+    finds the reorg and takes the restored standing back (before: the standings were
+    restored after the catch-up, so its reorg found none, and the peer kept its standing
+    for the rest of the hour on a trade the chain no longer has)."""
+    c = chain
+    cfg = charging(c, node_config(c, tmp_path / "n.db"))
+    async with running_node(cfg) as (node, api):
+        g = node.gossip
+        assert g is not None
+        resting = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
+        await wait_for(done(resting), 30)
+        assert resting.result()["accepted"] == 1, resting.result()
+        await synced(node, c)
+        snap = str(c.rpc.call("evm_snapshot"))
+        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
+        assert code == 201 and len(body["matches"]) == 1, body
+        await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)
+        await synced(node, c)
+    reorg(c, snap)  # (while down)
+    async with running_node(cfg) as (node, api):
+        g = node.gossip
+        assert g is not None
+        await synced(node, c)
+        _, fills = await api.get("/v1/fills")
+        assert fills["records"] == [], fills  # (the start's catch-up undid the fill)
+        assert time.monotonic() - g.peers.standing(HONEST).traded_at > TRADED_SECONDS
