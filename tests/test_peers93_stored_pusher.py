@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import forgotten
@@ -25,6 +26,16 @@ from tests.test_mirror import synced
 from tests.test_mirror_lag import HoldBlock
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_sybil78_traded_first import charging, fee_of
+
+
+async def hold_next(c: Chain, node: Node) -> HoldBlock:
+    """``node``'s watcher held inside the next block, mined empty (the block set before it is
+    mined: a watcher quick to apply it is held all the same)."""
+    hold = HoldBlock(node)
+    hold.block = int(c.rpc.call("eth_blockNumber"), 16) + 1
+    c.rpc.call("evm_mine")
+    await hold.inside(hold.block)
+    return hold
 
 
 async def fills_stored(api: Api, n: int) -> None:
@@ -51,16 +62,14 @@ async def test_a_trade_read_after_a_restart_credits_the_stored_orders_pusher(
         resting = push(g, HONEST, sell)
         await wait_for(done(resting), 30)
         assert resting.result()["accepted"] == 1, resting.result()
-        hold = HoldBlock(node)
-        c.rpc.call("evm_mine")
-        await hold.inside(int(c.rpc.call("eth_blockNumber"), 16))
+        held = await hold_next(c, node)
         code, body = await api.post_order(buy)
         assert code == 201 and len(body["matches"]) == 1, body
         await fills_stored(api, 2)  # (the settler's: the watcher is held below their block)
         assert await api.status(sell) == "filled"
         assert g.peers.standing(HONEST).traded == 0
         assert node.watcher.applied is not None
-        assert node.watcher.applied.number < hold.block  # (still held: stopped so)
+        assert node.watcher.applied.number < held.block  # (still held: stopped so)
     async with running_node(cfg) as (node, api):  # (the filled orders: in the store only)
         g = node.gossip
         assert g is not None
@@ -85,15 +94,13 @@ async def test_a_trade_whose_orders_were_evicted_before_its_block_credits_the_pu
         resting = push(g, HONEST, sell)
         await wait_for(done(resting), 30)
         assert resting.result()["accepted"] == 1, resting.result()
-        hold = HoldBlock(node)
-        c.rpc.call("evm_mine")
-        await hold.inside(int(c.rpc.call("eth_blockNumber"), 16))
+        held = await hold_next(c, node)
         code, body = await api.post_order(buy)
         assert code == 201 and len(body["matches"]) == 1, body
         await fills_stored(api, 2)
         node.registry.grace = 0.0
         await forgotten(node, sell)
         await forgotten(node, buy)
-        hold.release()
+        held.release()
         await synced(node, c)
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 30)  # (before: 0)
