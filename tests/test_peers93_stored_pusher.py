@@ -4,14 +4,15 @@ evicted) credits the peer that delivered the taken order first, from its stored 
 
 Before, ``paid_here``'s look-ups at credit time (``NodeChainState._order_of``, ``_pushed``,
 ``_sources``) read the in-memory records only: a filled order is not reloaded at a start, so
-the fill credited nobody (neither order known, none paid); and of a match whose payer alone
-was held (an open order's partial fill), the payer's pusher (the taken order not known as
-pushed) was credited instead of the taken order's.
+the fill credited nobody (neither order known, none paid); of a match whose payer alone was
+held, the payer's pusher would have been (the taken order not known as pushed: not reached
+here, the node settles no two peers' orders). And the start's catch-up ran before the kept
+standings were restored: a peer's trade it read had no standing to credit.
 
 A real node on a real Hardhat and its SQLite store: the watcher held inside the block before
 the settlement's (``HoldBlock``: the settler confirms it from its receipt meanwhile and stores
-the fills, the orders filled), the node stopped there and started again on its store; the
-fill applied by the restarted node's watcher."""
+the fills, the orders filled), the node stopped there and started again on its store, the
+fill applied by the start's catch-up; or the records evicted (``forgotten``) meanwhile."""
 
 from __future__ import annotations
 
