@@ -42,6 +42,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -321,14 +322,16 @@ class Peers(Dialing):
             return peer.standing
         return self._restored.get(key) or self._standings.touch(key)
 
-    def restore(self, rows: Iterable[tuple[str, int, float, float, float]]) -> None:
+    def restore(
+        self, rows: Iterable[tuple[str, int, float, float, float]], below: float = math.inf
+    ) -> None:
         """Delivered value kept across a restart (``sdex.storestandings``: id, points, ages
         of its credit, last delivery and last trade): each id's when it is admitted again
-        (sybil78)."""
+        (sybil78); their last trades in blocks at most ``below`` (``standings.restored``)."""
         now = self.clock()
         for key, delivered, credited, active, traded in rows:
             if key not in self._peers and key != self.me_key:
-                self._restored[key] = restored(delivered, credited, active, traded, now)
+                self._restored[key] = restored(delivered, credited, active, traded, now, below)
 
     def traded(self, key: str, block: int = 0) -> bool:
         """An order ``key`` delivered first traded in ``block``

@@ -280,11 +280,12 @@ are written (peers79: only every ``KEEP_STANDINGS_SECONDS``, and a kill within t
 the peer ranked behind sybils that came first until its next trade)."""
 
 
-async def restore_standings(gossip: Gossip, store: StandingStore) -> None:
+async def restore_standings(gossip: Gossip, store: StandingStore, below: float = math.inf) -> None:
     """The peers' delivered value the last run kept (``sdex.storestandings``), each id's
     when it is admitted again (sybil78: a restart reset it, and sybils that delivered first
-    after it held the top places for an hour)."""
-    gossip.peers.restore(await store.standing_rows(MAX_DELIVERED))
+    after it held the top places for an hour); ``below``: the saved head the start resumes
+    from (their trades credited at or below it: ``Peers.restore``)."""
+    gossip.peers.restore(await store.standing_rows(MAX_DELIVERED), below)
 
 
 async def save_standings(gossip: Gossip, store: StandingStore) -> None:
