@@ -20,6 +20,11 @@ block's, and the latest's lie at block N, past it, is confirmed by the same answ
 only, and a read again of the same block's answer not confirming a fee the mirror's own read
 of that block (sealed) did not say; ``doubt`` is in sdex/chain/headsignal.py (fee91's).
 
+fee93: the floor judged at the saved head is saved with it and is the restart's first bound
+(the saved head's fee never read again), and a rise past EIP-1559's highest from the floor is
+never confirmed by a read again: nothing signed above it (main, with this test's walked rise
+to 1 gwei: the pair signed at the ceiling).
+
 Real Hardhat, a real node in this process run to the chain's head, stopped, and started again
 on its SQLite store behind a real loopback proxy (``tests.rpcfault._proxy``)."""
 
