@@ -1,17 +1,31 @@
 """A peer's box of cancel and settlement notices (``Outbox.notices``): sent one at a time, in
-order; no two identical notices in it; bounded, a cancel kept over a settlement notice. A
-cancel dropped is lost to the peer but for anti-entropy; a settlement notice only spares the
-peer a wait for its own chain watcher (push92: a full box dropped new cancels, with
-settlement notices waiting in it). Plain data, no I/O."""
+order; no two identical notices in it, nor one identical to a notice the peer answered lately
+(``DELIVERED``); bounded, a cancel kept over a settlement notice. A cancel dropped is lost to
+the peer but for anti-entropy; a settlement notice only spares the peer a wait for its own
+chain watcher (push92: a full box dropped new cancels, with settlement notices waiting in it).
+Plain data, no I/O."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 CANCELS = "cancels"
 SETTLEMENTS = "settlements"
+KINDS = (CANCELS, SETTLEMENTS)
+"""The kinds of notice (a count by kind names one of these, else ``OTHER``: bounded labels)."""
+OTHER = "other"
+DELIVERED = 1024
+"""Notices a box remembers its peer answered (taken, or refused for good), newest kept: an
+identical one notified again is not queued (gossip93: a repeat went to the peer again, each
+time, a round trip and the peer's store write for nothing). 16 bytes each, a peer."""
+
+
+def kind_label(kind: str) -> str:
+    """``kind`` as a count's key: one of ``KINDS``, else ``OTHER``."""
+    return kind if kind in KINDS else OTHER
 
 
 def ident(kind: str, notice: dict[str, Any]) -> str:
@@ -32,9 +46,22 @@ class NoticeBox:
         """The head, sent and not answered yet (never dropped for room)."""
         self.dropped: dict[str, int] = {}
         """Notices dropped for want of room, by kind."""
+        self._delivered: OrderedDict[bytes, None] = OrderedDict()
+        """Digests of the idents of the notices the peer answered lately (``DELIVERED``)."""
+        self.repeated: dict[str, int] = {}
+        """Notices not queued, by kind: the same waited in the box, or was answered lately."""
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def repeat(self, kind: str, key: str) -> bool:
+        """Whether a notice ``key`` (``ident``) of ``kind`` waits in the box already, or was
+        answered lately (``DELIVERED``): then counted (``repeated``), and not to be queued."""
+        if key not in self._idents and _digest(key) not in self._delivered:
+            return False
+        label = kind_label(kind)
+        self.repeated[label] = self.repeated.get(label, 0) + 1
+        return True
 
     def put(self, kind: str, notice: dict[str, Any], key: str, most: int) -> str | None:
         """``notice`` (``ident``: ``key``) in, unless the box holds the same already. A full
@@ -67,9 +94,15 @@ class NoticeBox:
         if self.flying is notice:
             self.flying = None
         if gone and self._queue and self._queue[0][1] is notice:
+            self._delivered[_digest(self._queue[0][2])] = None
+            if len(self._delivered) > DELIVERED:
+                self._delivered.popitem(last=False)
             self._remove(0)
 
     def clear(self) -> None:
+        """Empty (the peer banned or evicted): what it was answered forgotten too (a peer
+        that comes back is sent a repeat again)."""
+        self._delivered.clear()
         self._queue.clear()
         self._idents.clear()
         self.settlements = 0
@@ -90,3 +123,7 @@ class NoticeBox:
         del self._queue[i]
         self._idents.discard(key)
         self.settlements -= kind == SETTLEMENTS
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.blake2b(key.encode(), digest_size=16).digest()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sdex.gossip.actions import Action, Call, GossipConfig, Pending, Reply
-from sdex.gossip.noticebox import ident
+from sdex.gossip.noticebox import ident, kind_label
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.quietlog import Quiet
@@ -46,6 +46,7 @@ class Pushing:
     notices_refused: int
     notices_dropped: int
     notices_dropped_by: dict[str, int]
+    notices_repeated_by: dict[str, int]
     held_back: Quiet
     _ids: itertools.count[int]
     _out: list[Action]
@@ -78,7 +79,8 @@ class Pushing:
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
         """A cancel or settlement notice: to every admitted peer (they are rare and small;
-        none twice in a box, and a full box keeps cancels: ``NoticeBox.put``),
+        none twice in a box, none its peer answered lately: ``NoticeBox.repeat``, counted by
+        kind; a full box keeps cancels: ``NoticeBox.put``),
         one in a backoff once it is over, before the orders waiting for it (cancel63: a peer
         whose link failed a moment got the order of a cancel made meanwhile, never the
         cancel, and booked it open until anti-entropy told it). tests63: only a peer in a
@@ -88,6 +90,10 @@ class Pushing:
         now, most, same = self.clock(), self.config.outbox_max, ident(kind, notice)
         for key in [p.key for p in self.peers.others(exclude)]:
             box = self._box(key)
+            if box.notices.repeat(kind, same):  # (gossip93: a repeat was sent each time)
+                label = kind_label(kind)
+                self.notices_repeated_by[label] = self.notices_repeated_by.get(label, 0) + 1
+                continue
             full = len(box.notices) >= most
             if full != box.full:  # (push91: new notices were dropped without a word)
                 box.full = full
@@ -95,7 +101,8 @@ class Pushing:
                 say("notices for peer %s: %s", key, _FULL if full else _ROOM)
             if (gone := box.notices.put(kind, notice, same, most)) is not None:
                 self.notices_dropped += 1  # (push92: a cancel or a settlement notice)
-                self.notices_dropped_by[gone] = self.notices_dropped_by.get(gone, 0) + 1
+                label = kind_label(gone)
+                self.notices_dropped_by[label] = self.notices_dropped_by.get(label, 0) + 1
             self._schedule(box, now)
         return self._drain()
 
