@@ -1,5 +1,6 @@
-"""A peer's box of cancel and settlement notices (``Outbox.notices``): sent one at a time, in
-order; no two identical notices in it, nor one identical to a notice the peer answered lately
+"""A peer's box of cancel and settlement notices (``Outbox.notices``): sent oldest first, up to
+``GossipConfig.notice_window`` in flight (one that failed goes again before any not sent
+yet); no two identical notices in it, nor one identical to a notice the peer answered lately
 (``DELIVERED``); bounded, a cancel kept over a settlement notice. A cancel dropped is lost to
 the peer but for anti-entropy; a settlement notice only spares the peer a wait for its own
 chain watcher (push92: a full box dropped new cancels, with settlement notices waiting in it).
@@ -35,15 +36,16 @@ def ident(kind: str, notice: dict[str, Any]) -> str:
 
 
 class NoticeBox:
-    """The notices waiting for one peer, oldest first; the head may be in flight."""
+    """The notices waiting for one peer, oldest first; some of the first in flight."""
 
     def __init__(self) -> None:
         self._queue: deque[tuple[str, dict[str, Any], str]] = deque()
         self._idents: set[str] = set()
         self.settlements = 0
         """Settlement notices in the box (in step with every removal)."""
-        self.flying: dict[str, Any] | None = None
-        """The head, sent and not answered yet (never dropped for room)."""
+        self._flying: set[int] = set()
+        """``id``s of the notices sent and not answered yet (each in the box: never dropped
+        for room; held by its call meanwhile, so no other notice takes its id)."""
         self.dropped: dict[str, int] = {}
         """Notices dropped for want of room, by kind."""
         self._delivered: OrderedDict[bytes, None] = OrderedDict()
@@ -82,22 +84,39 @@ class NoticeBox:
         self.settlements += kind == SETTLEMENTS
         return gone
 
+    @property
+    def flying(self) -> int:
+        """Notices in flight."""
+        return len(self._flying)
+
+    def sendable(self) -> bool:
+        """Whether a notice waits that is not in flight."""
+        return len(self._flying) < len(self._queue)
+
     def send(self) -> tuple[str, dict[str, Any]]:
-        """The head, now in flight."""
-        kind, notice, _ = self._queue[0]
-        self.flying = notice
-        return kind, notice
+        """The oldest notice not in flight, now in flight (``sendable``: there is one; the
+        look passes only those in flight)."""
+        for kind, notice, _ in self._queue:
+            if id(notice) not in self._flying:
+                self._flying.add(id(notice))
+                return kind, notice
+        raise IndexError("no notice to send")
 
     def answered(self, notice: object, gone: bool) -> None:
         """``notice``'s answer came: it leaves if ``gone`` (taken, or refused for good) and
-        still at the head (not cleared meanwhile); else it waits to be sent again."""
-        if self.flying is notice:
-            self.flying = None
-        if gone and self._queue and self._queue[0][1] is notice:
-            self._delivered[_digest(self._queue[0][2])] = None
-            if len(self._delivered) > DELIVERED:
-                self._delivered.popitem(last=False)
-            self._remove(0)
+        still in the box (not cleared meanwhile), remembered (``DELIVERED``); else it waits
+        to be sent again."""
+        was = id(notice) in self._flying
+        self._flying.discard(id(notice))
+        if not (gone and was):  # (not in flight: cleared meanwhile, or answered already)
+            return
+        for i, (_, queued, key) in enumerate(self._queue):  # (among the first: sent first)
+            if queued is notice:
+                self._delivered[_digest(key)] = None
+                if len(self._delivered) > DELIVERED:
+                    self._delivered.popitem(last=False)
+                self._remove(i)
+                return
 
     def clear(self) -> None:
         """Empty (the peer banned or evicted): what it was answered forgotten too (a peer
@@ -106,14 +125,14 @@ class NoticeBox:
         self._queue.clear()
         self._idents.clear()
         self.settlements = 0
-        self.flying = None
+        self._flying.clear()
 
     def _drop_settlement(self) -> bool:
         """Drop the oldest settlement notice not in flight; whether there was one."""
         if self.settlements == 0:
             return False
         for i, (kind, notice, _) in enumerate(self._queue):
-            if kind == SETTLEMENTS and notice is not self.flying:
+            if kind == SETTLEMENTS and id(notice) not in self._flying:
                 self._remove(i)
                 return True
         return False

@@ -1,8 +1,9 @@
 """The gossip core's push side: per-peer outboxes and Nagle's rule (``GossipCore`` is built on
 it). An order the node accepts goes to its mesh peers' outboxes (``accepted_many``); a box
 leaves as one push when nothing is in flight to that peer, or with the answer of the one in
-flight (``push_hold`` later on a slow link), up to ``push_window`` in flight; forwards its
-pushers named wait in ``later`` (``hint_hold``). Plain state, no I/O: the driver sends the
+flight (``push_hold`` later on a slow link), up to ``push_window`` in flight (notices first,
+``notice_window`` of them); forwards its pushers named wait in ``later`` (``hint_hold``). Plain
+state, no I/O: the driver sends the
 ``Call`` actions it returns and hands their answers to ``answered`` (``_pushed``)."""
 
 from __future__ import annotations
@@ -199,11 +200,13 @@ class Pushing:
                 box.due = max(peer.retry_at, now + 0.01)
                 heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
             return
-        if box.notices:  # one at a time, in order
-            if box.in_flight:
-                return
-            kind, notice = box.notices.send()
-            self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
+        if box.notices:  # oldest first, ``notice_window`` in flight; orders wait for them
+            notices, most = box.notices, self.config.notice_window
+            if box.in_flight > notices.flying:
+                return  # (pushes of orders in flight: the notices go after their answers)
+            while notices.sendable() and notices.flying < most:
+                kind, notice = notices.send()
+                self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
             return
         box.board(self.config.outbox_max)  # (``later`` rides along: no frame of its own)
         while box.orders and box.in_flight < self.config.push_window:
