@@ -57,8 +57,10 @@ class NonceLane(CancellingLane):
     ``_keep_alive``)."""
     rejudged: frozenset[str] = frozenset()
     """Of the settlements awaited, those a start replaced by a transfer of nothing (in
-    ``cancels``: ``unsettled.replace_pooled``), adopted all the same: judged again before any
-    send of their bytes (``_keep_alive``, ``_replace``: their own call at the latest block),
+    ``cancels``: ``unsettled.replace_pooled``), left to land, or could not judge (their call
+    not answered: ``unsettled.unsettleable``, settle93), adopted all the same: judged again
+    before any send of their bytes (``_keep_alive``, ``_replace``: their own call at the
+    latest block),
     sent only if they would settle now, else their transfer (settle84: their bytes went
     again once the transfer left the pool, or signed again at higher fees: paid reverts)."""
     withheld_cancels = 0
