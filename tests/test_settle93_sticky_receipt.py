@@ -20,9 +20,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from sdex.chain import Receipt
 from sdex.chain.rpc import quantity
 from sdex.keccak import keccak
 from sdex.order import SignedOrder
+from sdex.settlement.confirm import holds
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -128,3 +130,11 @@ async def test_a_sticky_backends_receipt_counts_no_pooled_settlement_mined(
     mined = c.rpc.call("eth_getTransactionReceipt", tx)
     assert mined["blockHash"] != told["blockHash"] and quantity(mined["status"]) == 1
     assert c.exchange.order_info(maker.order).filled == E18
+    # (the confirming read: the block holds it and its bloom the logs; a fill of another
+    # order's hash, or one told of another block, is not confirmed)
+    got = Receipt.from_rpc(mined)
+    block = c.rpc.call("eth_getBlockByHash", mined["blockHash"], False)
+    assert holds(block, got) and not holds(block, Receipt.from_rpc(told))
+    first = got.logs[0]
+    other = first._replace(topics=[first.topics[0], b"\x01" * 32, *first.topics[2:]])
+    assert not holds(block, replace(got, logs=[other, *got.logs[1:]]))
