@@ -24,7 +24,7 @@ from sdex.chain import Receipt
 from sdex.chain.rpc import quantity
 from sdex.keccak import keccak
 from sdex.order import SignedOrder
-from sdex.settlement.confirm import holds
+from sdex.settlement.confirm import holds, same
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -138,3 +138,6 @@ async def test_a_sticky_backends_receipt_counts_no_pooled_settlement_mined(
     first = got.logs[0]
     other = first._replace(topics=[first.topics[0], b"\x01" * 32, *first.topics[2:]])
     assert not holds(block, replace(got, logs=[other, *got.logs[1:]]))
+    # (a chain whose blooms are empty: the receipt itself read again, ``same``)
+    assert holds({**block, "logsBloom": "0x" + "00" * 256}, got) is None
+    assert same(got, Receipt.from_rpc(mined)) and not same(got, Receipt.from_rpc(told))
