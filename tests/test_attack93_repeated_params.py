@@ -48,8 +48,21 @@ async def test_a_parameter_given_twice_is_a_400_naming_it(chain: Chain, tmp_path
             }
             if status != 400 or body != want:
                 wrong[path] = (status, body)
+        # one filter under its two names (SRA v3's and ours): two addresses were one, the
+        # second's (``?taker=A&takerAddress=B`` listed B's only)
+        async with api.session.get(f"{api.base}/v1/orders?taker={A}&takerAddress={B}") as r:
+            status, body = r.status, await r.json()
+        if status != 400 or body["validationErrors"] != [
+            {"field": "takerAddress", "code": 1001,
+             "reason": "taker and takerAddress name different addresses"}
+        ]:  # fmt: skip
+            wrong["taker and takerAddress"] = (status, body)
         assert wrong == {}
-        # each once: answered as before
-        for path in ("/v1/orders?page=1&perPage=5&status=open", f"/v1/fills?orderHash={H}"):
+        # each once (and the two names agreeing, in any case): answered as before
+        for path in (
+            "/v1/orders?page=1&perPage=5&status=open",
+            f"/v1/fills?orderHash={H}",
+            f"/v1/orders?taker={A}&takerAddress={A.upper().replace('0X', '0x')}",
+        ):
             async with api.session.get(api.base + path) as r:
                 assert r.status == 200, await r.text()

@@ -185,6 +185,10 @@ async def get_orders(request: web.Request) -> web.Response:
     ):
         v = _query_address(request, q)
         if v is not None:
+            if filters.get(col, v) != v:  # (``taker`` and ``takerAddress``: one filter)
+                raise ApiError.field(
+                    q, FieldCode.INCORRECT_FORMAT, "taker and takerAddress name different addresses"
+                )
             filters[col] = v
     status = request.query.get("status")
     if status is not None:
