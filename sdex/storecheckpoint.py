@@ -80,7 +80,8 @@ class Checkpointer:
         self._frames = 0
         """The WAL's frames at the last checkpoint (0 after one that started it over)."""
         self._salt: bytes | None = None
-        """The WAL header's salt-1 at the last checkpoint (``wal_salt``): None if unknown."""
+        """The WAL header's salt-1 read after the last checkpoint (``wal_salt``): None if
+        unknown (none yet, or the file unread)."""
         wait = BLOCKING_WAIT if blocking_wait is None else blocking_wait
         self.backoff = BLOCKING_BACKOFF if blocking_backoff is None else blocking_backoff
         self._next_blocking = 0.0
@@ -154,25 +155,54 @@ class Checkpointer:
 
     def _round(self) -> None:
         """A checkpoint if anything was committed since the last; the commits between two
-        wakes from the frames it found new."""
+        wakes from the frames it found new. ``idle`` once all of it is done (wal91: idle
+        at the checkpoint's end, the tests' waits let the writer commit before the salt's
+        second read)."""
         commits = self._commits
-        if commits != self._done:
+        if commits == self._done:
+            return
+        try:
             self.state = "passive"  # (before ``_done``: idle with every commit done is a
             # checkpoint finished, not one about to start, as the tests' waits read it: wal89)
             since, self._done = commits - self._done, commits
             before, was = self._frames, self._salt
             salt = wal_salt(self.wal)
             frames = self.checkpoint()
-            self._salt = salt if salt is not None and wal_salt(self.wal) == salt else None
-            # The writer starts the WAL over (salt-1 + 1) at its first commit after a
-            # checkpoint that copied every frame: the frames found are all new then, even
-            # past the last count (wal90: 700 after a restart against 569 counted 131 new,
-            # the wait grew ~5x and the WAL with it). Unknown (the WAL started over while
-            # this checkpoint ran, or the file unread): only a count below the last is.
-            over = was is not None and self._salt is not None and self._salt != was
-            new = frames - before if frames >= before and not over else frames
-            if new > 0:
+            self._salt = after = wal_salt(self.wal)
+            new = self._new(frames, before, was, salt, after)
+            if after != salt:  # (the WAL started over during this round: none of the new
+                self._frames = 0  # one's frames are counted yet; wal91, it was left unknown)
+            if new is not None and new > 0:
                 self.every = max(1, min(1000, self.target_frames * since // new))
+        finally:
+            self.state = "idle"
+
+    @staticmethod
+    def _new(
+        frames: int, before: int, was: bytes | None, salt: bytes | None, after: bytes | None
+    ) -> int | None:
+        """The frames a checkpoint that found ``frames`` found new, ``before`` found by the
+        last (WAL salt-1 ``was`` after it), the salt read ``salt`` before this one and
+        ``after`` it; None if that cannot be told.
+
+        The writer starts the WAL over (salt-1 + 1) at its first commit after a checkpoint
+        that copied every frame, and only this thread checkpoints: a WAL started over since
+        the last round (``salt`` not ``was``) is the one this checkpoint read, all of its
+        frames new (wal90: 700 after a restart against 569 counted 131 new, the wait grew ~5x
+        and the WAL with it). Started over during this round (``after`` not ``salt``), the
+        checkpoint read the old WAL (``frames - before`` new) or the new one (all new, none
+        left uncopied in the old): fewer than ``before`` it was the new one, else it cannot
+        be told (wal91: the old rule, the old WAL's count taken from the new WAL's on the next
+        round, grew the wait to its cap of 1,000 commits and the WAL to 6,500 frames)."""
+        if was is None or salt is None:  # (unread: only a count below the last is all new)
+            return frames - before if frames >= before else frames
+        if salt != was:
+            return frames
+        if frames < before:  # (a WAL started over during this round, read after the start)
+            return frames
+        if after == salt or before == 0:
+            return frames - before
+        return None
 
     def checkpoint(self) -> int:
         """One checkpoint: passive, then a blocking one if the WAL is past ``hard_frames``;
@@ -207,8 +237,6 @@ class Checkpointer:
             else:
                 self.failures += 1
                 log.error("a WAL checkpoint failed: %s: %s", type(e).__name__, e)
-        finally:
-            self.state = "idle"
         return frames
 
 
