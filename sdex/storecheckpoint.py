@@ -172,7 +172,8 @@ class Checkpointer:
             new = self._new(frames, before, was, salt, after)
             if after != salt:  # (the WAL started over during this round: none of the new
                 self._frames = 0  # one's frames are counted yet; wal91, it was left unknown)
-            if new is not None and new > 0:
+            if new is not None and new * 8 >= self.target_frames:  # (a few commits' pages,
+                # an interval's after a pause, are no measure: 2 commits' 5 frames paced 400)
                 self.every = max(1, min(1000, self.target_frames * since // new))
         finally:
             self.state = "idle"
@@ -221,8 +222,9 @@ class Checkpointer:
                 self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # (what came meanwhile)
                 row = self.db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
                 self.blocking += 1
-                if not row[0]:
-                    self._frames = 0
+                if not row[0]:  # (the WAL starts over: what the writer committed since this
+                    # round began is copied, none of its frames new to the next round)
+                    self._frames, self._done = 0, self._commits
                 else:
                     self.busy += 1
                     self._next_blocking = time.monotonic() + self.backoff
