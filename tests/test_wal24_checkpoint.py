@@ -133,6 +133,7 @@ def test_the_writer_never_checkpoints_and_the_wal_stays_bounded(
     monkeypatch.setattr(sc, "FIRST_EVERY", 10**6)
     monkeypatch.setattr(sc, "TARGET_FRAMES", 10**9)
     monkeypatch.setattr(sc, "INTERVAL", 3600.0)
+    monkeypatch.setattr(sc, "WAIT_FRAMES", 10**12)  # (nor one the writer waits for: wal91)
     path = tmp_path / "s.db"
     store = Store(path, IDENTITY, DOMAIN)
     try:
@@ -310,6 +311,36 @@ def test_a_writer_that_never_pauses_gets_its_wal_started_over(
             assert seq < 200_000, "no RESTART checkpoint"
         until(lambda: cp.state == "idle")
         assert cp.busy == 0 and cp.failures == 0
+    finally:
+        store.close()
+    assert count(path) == seq - 1
+
+
+def test_a_writer_that_never_pauses_keeps_its_wal_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # wal91: a passive checkpoint (random pages copied, two syncs) is slower than a writer
+    # appending them, and a blocking one took the write lock only between two commits, its
+    # busy handler asleep 1, 2, 5... 100 ms between tries: commits back to back grew the WAL
+    # to 65,000 frames (255 MB) against RESTART_FRAMES 8,000. The writer now waits for a
+    # blocking checkpoint, and past WAIT_FRAMES for one that copies its last commit.
+    monkeypatch.setattr(sc, "RESTART_FRAMES", 1000)
+    monkeypatch.setattr(sc, "WAIT_FRAMES", 2000)
+    path = tmp_path / "s.db"
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        cp = checkpointer(store)
+        page = store._call(lambda db: db.execute("PRAGMA page_size").fetchone()[0])
+        seq = 1
+        while cp.blocking < 8:  # 20 rows a commit, back to back
+            commit_rows(store, seq, 20)
+            seq += 20
+            assert seq < 400_000, "no blocking checkpoint"
+        until(lambda: cp.state == "idle")
+        assert cp.busy == 0 and cp.failures == 0
+        # (the bound: WAIT_FRAMES, estimated from commits; pages a commit grow between two
+        # checkpoints: twice it)
+        assert wal_size(path) <= 32 + 2 * sc.WAIT_FRAMES * (24 + page), wal_size(path)
     finally:
         store.close()
     assert count(path) == seq - 1
