@@ -146,6 +146,8 @@ class Checkpointer:
         that begins after it stopped (a passive checkpoint, copying random pages with two
         syncs, is slower than a writer appending them: 500 commits, 23,000 frames, went in
         during one under load). ``HOLD_WAIT`` at most each."""
+        if self._stop.is_set():  # (closed: the writer's last commits wait for nothing)
+            return
         if not self._open.is_set():
             self._open.wait(HOLD_WAIT)
         if self._commits - self._origin < WAIT_FRAMES * self.every // self.target_frames:
