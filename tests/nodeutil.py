@@ -225,23 +225,44 @@ async def node_up(
     by default), and a client of it; yielded once ``/health`` answers (``healthy``) and its
     watcher saved a head at the chain's block of then or above (the chain's blocks so far
     applied: what a test does next is judged on them). The deployment file and the log lie
-    beside ``db``. Kill the process by its PID (``proc.kill()``) to test a restart."""
+    beside ``db``; its port ``free_port``'s pick, picked again if another process took it
+    first (``node_started``). Kill the process by its PID (``proc.kill()``) to test a restart."""
     deployment = db.with_name(f"{db.stem}-deployment.json")
     replace(chain.deployment, rpc=rpc or chain.deployment.rpc).save(deployment)
     log = db.with_suffix(".log")
+    async with (
+        node_started(chain, deployment, db, key_index, log) as (proc, base),
+        aiohttp.ClientSession() as session,
+    ):
+        top = int(chain.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: saved_head(db) >= top, timeout=30)
+        yield proc, Api(session, base)
+
+
+@contextlib.asynccontextmanager
+async def node_started(
+    chain: Chain,
+    deployment: Path,
+    db: Path,
+    key_index: int | bytes,
+    log: Path,
+    peers: list[str] | None = None,
+    timeout: float = 60.0,
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+    """``node_process`` on a port of ``free_port``'s pick, yielded once it says it listens
+    there and ``/health`` answers (``healthy``, at most ``timeout`` s): the process and its
+    base URL. A port another process took first is picked again (``on_picked_port``)."""
 
     @contextlib.asynccontextmanager
     async def start(port: int) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
         base = f"http://127.0.0.1:{port}"
-        with node_process(chain, deployment, db, port, key_index, log) as proc:
+        with node_process(chain, deployment, db, port, key_index, log, peers) as proc:
             async with aiohttp.ClientSession() as session:
-                await wait_for(lambda: healthy(session, base, proc, log), timeout=60)
+                await wait_for(lambda: healthy(session, base, proc, log), timeout=timeout)
             yield proc, base
 
-    async with on_picked_port(start) as (proc, base), aiohttp.ClientSession() as session:
-        top = int(chain.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_head(db) >= top, timeout=30)
-        yield proc, Api(session, base)
+    async with on_picked_port(start) as started:
+        yield started
 
 
 def listening(proc: subprocess.Popen[bytes], base: str, log: Path, since: int) -> bool:

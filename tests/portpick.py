@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TypeVar
 
@@ -70,3 +70,16 @@ async def on_picked_port(
         async with stack:
             yield value
         return
+
+
+async def on_a_picked_port(start: Callable[[int], Awaitable[T]], tries: int = PORT_TRIES) -> T:
+    """``start(port)`` awaited on ``free_port``'s pick, and on a new pick when it failed
+    because the port was taken (``port_taken``), at most ``tries`` times: for a server its
+    caller stops itself (``start`` undoes what it did before it raises)."""
+    for attempt in range(1, tries + 1):
+        try:
+            return await start(free_port())
+        except BaseException as e:
+            if not port_taken(e) or attempt == tries:
+                raise
+    raise AssertionError("unreachable")
