@@ -31,7 +31,7 @@ from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
 from sdex.signature import address_of
 from tests.conftest import Chain
-from tests.portpick import PORT_TRIES, PortTaken, on_picked_port
+from tests.portpick import PORT_TRIES, PortTaken, on_picked_port, on_picked_port_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 GOSSIP_SCALE = 0.2
@@ -202,6 +202,37 @@ def node_process(
     finally:
         node.kill()
         del STARTS[node.proc]
+
+
+@contextlib.contextmanager
+def node_ready(make: Callable[[int], NodeProcess], timeout: float = 60.0) -> Iterator[NodeProcess]:
+    """``make(port)``'s ``sdex node`` process (not started), started on a port of
+    ``free_port``'s pick and yielded once it says it listens there (``listening``) and
+    ``/health`` answers (``NodeProcess.wait_ready``); started again on a new pick if another
+    process took the port first (``on_picked_port_sync``); killed by its PID on exit. For a
+    test without an event loop (else ``node_started``)."""
+
+    @contextlib.contextmanager
+    def start(port: int) -> Iterator[NodeProcess]:
+        node = make(port)
+        since = node.log.stat().st_size if node.log.exists() else 0
+        node.start()
+        try:
+            assert node.proc is not None
+            deadline = time.monotonic() + timeout
+            while not listening(node.proc, node.url, node.log, since):
+                if node.proc.poll() is not None:
+                    node.wait_ready(0)  # (raises: it exited, its log named)
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{node.url}: not listening after {timeout:g} s")
+                time.sleep(0.05)
+            node.wait_ready(max(deadline - time.monotonic(), 1.0))
+            yield node
+        finally:
+            node.kill()
+
+    with on_picked_port_sync(start) as node:
+        yield node
 
 
 STARTS: dict[subprocess.Popen[bytes], tuple[Path, int]] = {}

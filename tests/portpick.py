@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TypeVar
 
 from sdex import chainnode
@@ -83,3 +83,24 @@ async def on_a_picked_port(start: Callable[[int], Awaitable[T]], tries: int = PO
             if not port_taken(e) or attempt == tries:
                 raise
     raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def on_picked_port_sync(
+    start: Callable[[int], AbstractContextManager[T]], tries: int = PORT_TRIES
+) -> Iterator[T]:
+    """``on_picked_port`` for a test without an event loop: ``start(port)`` entered on
+    ``free_port``'s pick, again on a new pick when its entry failed because the port was
+    taken, at most ``tries`` times; an error of the block's own is never retried."""
+    for attempt in range(1, tries + 1):
+        stack = contextlib.ExitStack()
+        try:
+            value = stack.enter_context(start(free_port()))
+        except BaseException as e:
+            stack.close()
+            if not port_taken(e) or attempt == tries:
+                raise
+            continue
+        with stack:
+            yield value
+        return

@@ -21,8 +21,9 @@ from aiohttp import web
 import tests.nodeutil
 import tests.portpick
 from sdex import chainnode
+from sdex.node.process import NodeProcess
 from tests.conftest import Chain
-from tests.nodeutil import Cluster, node_up
+from tests.nodeutil import Cluster, node_ready, node_up
 from tests.portpick import PortTaken, on_picked_port
 
 
@@ -64,6 +65,23 @@ async def test_a_node_process_whose_port_was_taken_is_started_on_another(
             assert proc.poll() is None
     said = db.with_suffix(".log").read_text()
     assert f"port {taken} on 127.0.0.1 is already in use" in said
+
+
+def test_a_node_process_of_a_test_without_a_loop_is_started_on_another(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployment, log = tmp_path / "devnet.json", tmp_path / "n.log"
+    chain.deployment.save(deployment)
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(port, deployment, chain.keys[17], tmp_path / "n.db", log)
+
+    with first_pick_taken(monkeypatch) as thieves, node_ready(make) as node:
+        (thief,) = thieves
+        taken = thief.getsockname()[1]
+        assert node.port != taken and node.running()
+    assert not node.running()  # (killed by its PID at the block's end)
+    assert f"port {taken} on 127.0.0.1 is already in use" in log.read_text()
 
 
 async def test_an_aiohttp_site_whose_port_was_taken_is_served_on_another(
