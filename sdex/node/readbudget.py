@@ -298,8 +298,10 @@ async def save_standings(gossip: Gossip, store: StandingStore) -> None:
 
 async def keep_standings(gossip: Gossip, store: StandingStore) -> None:
     """``save_standings`` every ``KEEP_STANDINGS_SECONDS``, and within
-    ``KEEP_TRADED_SECONDS`` of a trade credited (a node's background task)."""
-    saved_at, trades = time.monotonic(), gossip.peers.trades
+    ``KEEP_TRADED_SECONDS`` of a trade credited (a node's background task), the start's
+    catch-up's too (review93a: counted from the credits when it began, after the catch-up,
+    those were kept only a minute later, lost to a kill meanwhile: the head saved past them)."""
+    saved_at, trades = time.monotonic(), 0  # (``Peers.trades``: none before the start's)
     while True:
         await asyncio.sleep(KEEP_TRADED_SECONDS)
         due = time.monotonic() - saved_at >= KEEP_STANDINGS_SECONDS
