@@ -305,14 +305,14 @@ async def keep_standings(
     block (a node's background task), the start's catch-up's too (review93a: counted from
     the credits when it began, after the catch-up, those were kept only a minute later,
     lost to a kill meanwhile: the head saved past them)."""
-    saved_at, trades = time.monotonic(), 0  # (``Peers.trades``: none before the start's)
+    kept_at, trades = time.monotonic(), 0  # (``Peers.trades``: none before the start's)
     while True:
         await asyncio.sleep(KEEP_TRADED_SECONDS)
-        due = time.monotonic() - saved_at >= KEEP_STANDINGS_SECONDS
+        due = time.monotonic() - kept_at >= KEEP_STANDINGS_SECONDS
         if due or gossip.peers.trades != trades:
-            saved_at, head, now_trades = time.monotonic(), saved(), gossip.peers.trades
-            if head >= gossip.peers.traded_block:  # (else kept again: ``rows_kept``)
-                trades = now_trades
+            head = saved()  # (a trade above it is not kept yet: written again, a minute at most)
+            if due or head >= gossip.peers.traded_block:
+                kept_at, trades = time.monotonic(), gossip.peers.trades
             await save_standings(gossip, store, head)
 
 
