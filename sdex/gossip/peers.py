@@ -174,9 +174,11 @@ class Peers(Dialing):
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
         self._standings = Strangers(lambda: self.clock())
+        """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
         self.trades = 0
         """Trades credited (``traded``), in all: a change worth keeping soon (peers79)."""
-        """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
+        self.traded_block = 0
+        """The highest block a trade was credited in (kept once the saved head is past it)."""
         self._restored: dict[str, Standing] = {}
         """Standings kept across a restart of ids not admitted since (``restore``): apart
         from the strangers', whose flood of fresh keys forgets the clean ones first."""
@@ -343,6 +345,7 @@ class Peers(Dialing):
             return False
         s.credit(block, self.clock())
         self.trades += 1
+        self.traded_block = max(self.traded_block, block)
         self._leaders.stale()
         return True
 
@@ -367,11 +370,13 @@ class Peers(Dialing):
         peer = self._peers.get(key)
         return peer.standing if peer is not None else self._restored.get(key)
 
-    def kept(self, most: int) -> list[tuple[str, int, float, float, float]]:
+    def kept(
+        self, most: int, saved: float = math.inf
+    ) -> list[tuple[str, int, float, float, float]]:
         """The rows to keep across a restart: the ``most`` admitted peers' and restored ids'
-        standings that began earliest (``standings.rows_kept``)."""
+        standings that began earliest, their trades to block ``saved`` (``rows_kept``)."""
         both = [*self._standings_of_peers(), *self._restored.items()]
-        return rows_kept(both, self.clock(), most, self.earn_seconds)
+        return rows_kept(both, self.clock(), most, self.earn_seconds, saved)
 
     def is_banned(self, key: str) -> bool:
         peer = self._peers.get(key)

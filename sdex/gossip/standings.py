@@ -128,6 +128,17 @@ class Standing:
         self.traded_at = max((t for _b, t in kept), default=self.traded_floor)
         return True
 
+    def traded_by(self, block: float) -> float:
+        """``traded_at`` as of its trades in blocks at most ``block`` (the node's saved head:
+        ``rows_kept``); a floor whose block is not known (inf) counted as one."""
+        kept = [t for b, t in self.credits if b <= block]
+        floor = (
+            self.traded_floor
+            if self.floor_block <= block or self.floor_block == math.inf
+            else float("-inf")
+        )
+        return max(kept, default=floor)
+
     def earn(self, now: float, every: float = EARN_SECONDS) -> bool:
         """A check of accepted orders: a point of ``delivered`` for each ``every`` seconds
         since it was last credited (the first: one), none if less than ``every`` (or it is
@@ -198,13 +209,20 @@ def leading(
 
 
 def rows_kept(
-    peers: Iterable[tuple[str, Standing]], now: float, most: int, every: float = EARN_SECONDS
+    peers: Iterable[tuple[str, Standing]],
+    now: float,
+    most: int,
+    every: float = EARN_SECONDS,
+    saved: float = math.inf,
 ) -> list[tuple[str, int, float, float, float]]:
     """The ``most`` standings that began earliest (``leading``'s order) of those that
     delivered any within ``KEEP_IDLE_SECONDS``, as rows to keep across a restart
     (``sdex.storestandings``): id, points, and the ages of ``delivered_at``, ``active_at``
     and ``traded_at`` at ``now`` (the last at most ten ``TRADED_SECONDS``: never is as good
-    as long ago)."""
+    as long ago), of trades in blocks at most ``saved`` (the node's saved head: the next
+    start credits those above it again, and restores this one as at most it,
+    ``restored``; review93a: a trade above it kept, then credited again by the catch-up,
+    stood through a reorg of its block, the restored floor taken for an older trade's)."""
     every_one = [
         (k, s) for k, s in peers if now - max(s.active_at, s.delivered_at) <= KEEP_IDLE_SECONDS
     ]
@@ -215,7 +233,7 @@ def rows_kept(
             s.delivered,
             now - s.delivered_at,
             now - max(s.active_at, s.delivered_at),
-            min(now - s.traded_at, 10 * TRADED_SECONDS),
+            min(now - s.traded_by(saved), 10 * TRADED_SECONDS),
         )
         for key, s in every_one
         if key in chosen

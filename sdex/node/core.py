@@ -282,7 +282,8 @@ class Node(NodeStartChain):
         else:
             self._settling()
         self._uncross()
-        self._tasks.append(asyncio.create_task(readbudget.keep_standings(self.gossip, self.store)))
+        keep = readbudget.keep_standings(self.gossip, self.store, lambda: self.watcher.saved)
+        self._tasks.append(asyncio.create_task(keep))  # (trades to the saved head: review93a)
         self.serving_peers.set()  # (a seed dials our URL back while we wait below)
         await self.gossip.start()
         await self._cancels_loaded(CANCELS_WAIT)
@@ -372,7 +373,7 @@ class Node(NodeStartChain):
         drain = [self._draining] if self._draining is not None else []
         await cancel_all([*self._tasks, *self._late_writes, *drain])
         if self.gossip is not None and self.started.is_set():
-            await readbudget.save_standings(self.gossip, self.store)
+            await readbudget.save_standings(self.gossip, self.store, self.watcher.saved)
         self._tasks = []
         self.settle_chain.close()
         await self.rpc.close()

@@ -288,24 +288,32 @@ async def restore_standings(gossip: Gossip, store: StandingStore, below: float =
     gossip.peers.restore(await store.standing_rows(MAX_DELIVERED), below)
 
 
-async def save_standings(gossip: Gossip, store: StandingStore) -> None:
-    """Write the peers' delivered value now (``Peers.kept``); a store failing is logged."""
+async def save_standings(gossip: Gossip, store: StandingStore, saved: float = math.inf) -> None:
+    """Write the peers' delivered value now (``Peers.kept``; their trades to the saved head
+    ``saved``); a store failing is logged."""
     try:
-        await store.keep_standings(gossip.peers.kept(MAX_KEPT))
+        await store.keep_standings(gossip.peers.kept(MAX_KEPT, saved))
     except StoreError as e:
         log.warning("the peers' standings were not kept (%s): next time", e)
 
 
-async def keep_standings(gossip: Gossip, store: StandingStore) -> None:
+async def keep_standings(
+    gossip: Gossip, store: StandingStore, saved: Callable[[], float] = lambda: math.inf
+) -> None:
     """``save_standings`` every ``KEEP_STANDINGS_SECONDS``, and within
-    ``KEEP_TRADED_SECONDS`` of a trade credited (a node's background task)."""
-    saved_at, trades = time.monotonic(), gossip.peers.trades
+    ``KEEP_TRADED_SECONDS`` of a trade credited once the saved head (``saved``) is at its
+    block (a node's background task), the start's catch-up's too (review93a: counted from
+    the credits when it began, after the catch-up, those were kept only a minute later,
+    lost to a kill meanwhile: the head saved past them)."""
+    kept_at, trades = time.monotonic(), 0  # (``Peers.trades``: none before the start's)
     while True:
         await asyncio.sleep(KEEP_TRADED_SECONDS)
-        due = time.monotonic() - saved_at >= KEEP_STANDINGS_SECONDS
+        due = time.monotonic() - kept_at >= KEEP_STANDINGS_SECONDS
         if due or gossip.peers.trades != trades:
-            saved_at, trades = time.monotonic(), gossip.peers.trades
-            await save_standings(gossip, store)
+            head = saved()  # (a trade above it is not kept yet: written again, a minute at most)
+            if due or head >= gossip.peers.traded_block:
+                kept_at, trades = time.monotonic(), gossip.peers.trades
+            await save_standings(gossip, store, head)
 
 
 PEER_SOURCE = "peer:"
