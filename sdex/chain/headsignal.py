@@ -392,11 +392,20 @@ class HeadSignal(CatchUp):
         (another chain). The fees seen so far do not hold; the next reads are bounded by the
         highest fee kept at or below ``fork`` (on both branches), else the first; after a
         reset by none (not believed till a block of the new chain is read for the mirror:
-        ``unbound``); with no fork said, by none (the first read believed, as before fee87)."""
+        ``unbound``); with no fork said, by none (the first read believed, as before fee87).
+        review93b: a reorg whose fork's own fee was not known (a restart's saved blocks keep
+        none: ``sdex.watch.savedblocks``) dropped the floor at the removed head and bounded
+        the new branch by the highest fee kept below the fork, most often the deploy
+        block's (the node's first): EIP-1559's reach over every block since held every fee
+        to the ceiling, and the new branch's first header at 30,000 gwei was believed and
+        signed with. The removed floor's fee is now carried back to the fork, the bound
+        rising from there 9/8 a block walked (a fall confirmed by a read again); a fork
+        below every fee kept and the first (the deployment's) stays unbound, as a reset."""
         self.base_fee = None
         self._suspect = None
         self._placed = None
         self.rewinds += 1
+        was = self._floor or self.read_fee  # (the removed head's floor: review93b, below)
         self.reset_from = (self._floor or self.read_fee or self.reset_from) if reset else None
         if reset:
             self._kept.clear()
@@ -415,6 +424,10 @@ class HeadSignal(CatchUp):
             self.read_fee is None or self.read_fee[0] < fork
         ):  # (the fork block's own fee: settle89)
             self._keep((fork, fork_fee))
+        if (fork is not None and was is not None and not reset and was[0] > fork) and (
+            self.read_fee is not None and self.read_fee[0] < fork
+        ):  # (review93b: the removed floor carried back to the fork, no older fee's reach)
+            self._keep((fork, was[1]))
         said = self._said_head  # (the poll's that found the reorg: a shorter branch's head)
         if fork is not None and self.reached is not None and said is not None and said >= fork:
             self.reached = min(self.reached, said)  # (settle89: the old height kept)
