@@ -235,7 +235,7 @@ class HeadSignal(CatchUp):
             self.untrusted_why = why
             return why
         if kept:
-            self._keep((number, base_fee))
+            self._keep((number, base_fee), floor=placed)
             if placed:
                 self.reached = max(self.reached or number, number)
         if latest:
@@ -314,15 +314,21 @@ class HeadSignal(CatchUp):
         that read, now believed (the bound of the next ones)."""
         if fee is None or self._suspect is None or within(self._suspect, number, fee) != "within":
             return False
-        self._keep(self._suspect)
+        self._keep(self._suspect, floor=False)
         return True
 
-    def _keep(self, read: tuple[int, int]) -> None:
-        """``read`` (block number, base fee) is the last read (``read_fee``); at or below the
-        head this node knows (``_anchor``), the bound of the next reads too (``_floor``)."""
+    def _keep(self, read: tuple[int, int], floor: bool = True) -> None:
+        """``read`` (block number, base fee) is the last read (``read_fee``); a ``floor``'s (a
+        block the mirror read by number, or a saved or carried floor) at or below the head
+        this node knows (``_anchor``), the bound of the next reads too (``_floor``).
+        review93b: a read of the latest block (the watcher's poll, the settler's) or a fall
+        the feed confirmed moved the floor too, at any number up to the mirror's head (past
+        the last header it read, after blocks of the node's own settlements applied from
+        their receipts): a lying endpoint's fall to a few wei, answered twice, held every
+        honest header after it out (a rise, never confirmed) for ~180 blocks, at will."""
         self.read_fee = read
         self.unbound = False
-        if (anchor := self._anchor()) is not None and read[0] > anchor:
+        if not floor or ((anchor := self._anchor()) is not None and read[0] > anchor):
             return  # (its number the answer's word: review90)
         self._floor = read
         self.first = self.first or read
