@@ -15,6 +15,7 @@ mirror's head and the last header it read is the node's own settlements' blocks.
 
 from __future__ import annotations
 
+from sdex.chain.feebounds import highest, reaches
 from sdex.chain.headsignal import HeadSignal
 
 GWEI = 10**9
@@ -65,3 +66,15 @@ def test_a_fall_read_by_number_still_moves_the_floor() -> None:
     assert heads.read(102, GWEI, placed=True) is None
     assert heads._floor == (102, GWEI)
     assert heads.read(103, 10 * GWEI, placed=True) is not None  # (a rise past 9/8)
+
+
+def test_the_bounds_stop_once_judged() -> None:
+    """(``sdex.chain.feebounds``) ``highest`` stops once past the fee it is compared with and
+    ``reaches`` once a fee below the 7 wei a fall stops at can never be reached: the same
+    answers as the full ``REACH`` walk (a floor held by a jump walked it at each header)."""
+    full = {n: highest((0, GWEI), n) for n in (0, 1, 50, 300, 5000)}
+    for n, top in full.items():
+        for fee in (1, GWEI, top - 1, top, top + 1, 10**30):
+            assert (fee > highest((0, GWEI), n, fee)) == (fee > top), (n, fee)
+    assert not reaches((0, GWEI), 5000, 3) and reaches((0, GWEI), 5000, 7)
+    assert reaches((0, 5), 10, 6) and not reaches((0, 5), 10, 4)

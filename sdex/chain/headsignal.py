@@ -293,7 +293,7 @@ class HeadSignal(CatchUp):
             return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
-        if fee > highest((at, last), number):  # (fee93: never confirmed, read twice or not)
+        if fee > highest((at, last), number, fee):  # (fee93: never confirmed, read twice or not)
             return (
                 f"baseFeePerGas {fee} of block {number} is above EIP-1559's highest from"
                 f" {last} at block {at}, the bound of the blocks this node's mirror read: not"
