@@ -235,7 +235,7 @@ class HeadSignal(CatchUp):
             self.untrusted_why = why
             return why
         if kept:
-            self._keep((number, base_fee))
+            self._keep((number, base_fee), floor=placed)
             if placed:
                 self.reached = max(self.reached or number, number)
         if latest:
@@ -293,7 +293,7 @@ class HeadSignal(CatchUp):
             return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
-        if fee > highest((at, last), number):  # (fee93: never confirmed, read twice or not)
+        if fee > highest((at, last), number, fee):  # (fee93: never confirmed, read twice or not)
             return (
                 f"baseFeePerGas {fee} of block {number} is above EIP-1559's highest from"
                 f" {last} at block {at}, the bound of the blocks this node's mirror read: not"
@@ -314,15 +314,21 @@ class HeadSignal(CatchUp):
         that read, now believed (the bound of the next ones)."""
         if fee is None or self._suspect is None or within(self._suspect, number, fee) != "within":
             return False
-        self._keep(self._suspect)
+        self._keep(self._suspect, floor=False)
         return True
 
-    def _keep(self, read: tuple[int, int]) -> None:
-        """``read`` (block number, base fee) is the last read (``read_fee``); at or below the
-        head this node knows (``_anchor``), the bound of the next reads too (``_floor``)."""
+    def _keep(self, read: tuple[int, int], floor: bool = True) -> None:
+        """``read`` (block number, base fee) is the last read (``read_fee``); a ``floor``'s (a
+        block the mirror read by number, or a saved or carried floor) at or below the head
+        this node knows (``_anchor``), the bound of the next reads too (``_floor``).
+        review93b: a read of the latest block (the watcher's poll, the settler's) or a fall
+        the feed confirmed moved the floor too, at any number up to the mirror's head (past
+        the last header it read, after blocks of the node's own settlements applied from
+        their receipts): a lying endpoint's fall to a few wei, answered twice, held every
+        honest header after it out (a rise, never confirmed) for ~180 blocks, at will."""
         self.read_fee = read
         self.unbound = False
-        if (anchor := self._anchor()) is not None and read[0] > anchor:
+        if not floor or ((anchor := self._anchor()) is not None and read[0] > anchor):
             return  # (its number the answer's word: review90)
         self._floor = read
         self.first = self.first or read
@@ -392,11 +398,20 @@ class HeadSignal(CatchUp):
         (another chain). The fees seen so far do not hold; the next reads are bounded by the
         highest fee kept at or below ``fork`` (on both branches), else the first; after a
         reset by none (not believed till a block of the new chain is read for the mirror:
-        ``unbound``); with no fork said, by none (the first read believed, as before fee87)."""
+        ``unbound``); with no fork said, by none (the first read believed, as before fee87).
+        review93b: a reorg whose fork's own fee was not known (a restart's saved blocks keep
+        none: ``sdex.watch.savedblocks``) dropped the floor at the removed head and bounded
+        the new branch by the highest fee kept below the fork, most often the deploy
+        block's (the node's first): EIP-1559's reach over every block since held every fee
+        to the ceiling, and the new branch's first header at 30,000 gwei was believed and
+        signed with. The removed floor's fee is now carried back to the fork, the bound
+        rising from there 9/8 a block walked (a fall confirmed by a read again); a fork
+        below every fee kept and the first (the deployment's) stays unbound, as a reset."""
         self.base_fee = None
         self._suspect = None
         self._placed = None
         self.rewinds += 1
+        was = self._floor or self.read_fee  # (the removed head's floor: review93b, below)
         self.reset_from = (self._floor or self.read_fee or self.reset_from) if reset else None
         if reset:
             self._kept.clear()
@@ -415,6 +430,10 @@ class HeadSignal(CatchUp):
             self.read_fee is None or self.read_fee[0] < fork
         ):  # (the fork block's own fee: settle89)
             self._keep((fork, fork_fee))
+        if (fork is not None and was is not None and not reset and was[0] > fork) and (
+            self.read_fee is not None and self.read_fee[0] < fork
+        ):  # (review93b: the removed floor carried back to the fork, no older fee's reach)
+            self._keep((fork, was[1]))
         said = self._said_head  # (the poll's that found the reorg: a shorter branch's head)
         if fork is not None and self.reached is not None and said is not None and said >= fork:
             self.reached = min(self.reached, said)  # (settle89: the old height kept)
