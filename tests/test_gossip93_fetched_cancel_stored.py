@@ -39,10 +39,10 @@ REFUSE = (
     " BEGIN SELECT RAISE(ABORT, 'refused here'); END"
 )
 """The store refuses the cancel's proof (its maker's signature), not the order's close: the
-row says ``cancelled`` as the record does, so the record leaves memory after its grace
-(``HeldEviction.evict`` compares status, filled and reason only) and nothing writes the proof
-again (before: the row kept no proof for good; the node could not show the cancel to a peer
-asking why, ``cancel_proofs``)."""
+row says ``cancelled`` as the record does, so the record left memory after its grace
+(``HeldEviction.evict`` compared status, filled and reason only, till review93c) and nothing
+wrote the proof again (before: the row kept no proof for good; the node could not show
+the cancel to a peer asking why, ``cancel_proofs``)."""
 
 
 class Proofs(MemoryNode):

@@ -21,7 +21,8 @@ OTHER = "other"
 DELIVERED = 1024
 """Notices a box remembers its peer answered (taken, or refused for good), newest kept: an
 identical one notified again is not queued (gossip93: a repeat went to the peer again, each
-time, a round trip and the peer's store write for nothing). 16 bytes each, a peer."""
+time, a round trip and the peer's store write for nothing). A 16-byte digest each, ~135 bytes
+with the ordered dict's entry (review93c, tracemalloc): ~135 KiB a peer, ~9 MB for 64."""
 
 
 def kind_label(kind: str) -> str:

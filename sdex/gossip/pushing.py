@@ -249,8 +249,14 @@ class Pushing:
         stayed at the head of the peer's box, sent again for ever with every later notice
         behind it, each answer a failure toward the peer's eviction). ``BUSY``, signed: a
         backoff, not counted toward eviction; it is sent again after it. No answer, or
-        another: a failure (``Peers.verified``), sent again after the backoff."""
+        another: a failure (``Peers.verified``), sent again after the backoff; one of a
+        window whose peer a failure set in a backoff since (review93c: a window failing at
+        once counted ``notice_window`` failures, past ``EVICT_FAILURES``: a peer quiet for
+        ``EVICT_SECONDS`` was evicted over one failed burst, its box cleared) is that one."""
         peer = self.peers.get(call.peer)
+        if peer is not None and not peer.reachable(self.clock()) and _failed(reply, peer.key):
+            self._pushed(call, None)  # (the same failure of the link or peer: counted once)
+            return
         if peer is None or reply is None or reply.signer != peer.key or reply.status < 400:
             result = self.peers.verified(call, reply, unlooked)  # (never too large: a notice)
             self._pushed(call, result if isinstance(result, dict) else None)
@@ -272,6 +278,12 @@ class Pushing:
                     peer.url, call.path, reply.status, why,
                 )  # fmt: skip
         self._pushed(call, None)
+
+
+def _failed(reply: Reply | None, key: str) -> bool:
+    """Whether a notice's answer is a failure of its peer (``_noticed``): none, not signed
+    by the peer, a 5xx, or a 4xx about the sender or the moment (``AGAIN``)."""
+    return reply is None or reply.signer != key or reply.status >= 500 or reply.status in AGAIN
 
 
 _FULL = (
