@@ -52,7 +52,7 @@ from prometheus_client import CollectorRegistry
 from sdex.httpkit import NO_PROXIES, TrustedProxies, client_path, path_caps
 from sdex.metrics import counter, gauge
 from sdex.model import THROTTLED, error_body
-from sdex.node.headlimit import HeadBoundedHandler
+from sdex.node.headlimit import HeadBoundedHandler, expectations_checked
 
 SCAN = 64
 """Connections looked at for an idle one when a new one needs room (busy ones looked at go
@@ -367,7 +367,7 @@ class BoundedRunner(web.AppRunner):
             assert self.slots is not None
             make = functools.partial(BoundedServer, self.slots)
         return make(
-            plain.request_handler,
+            expectations_checked(plain.request_handler),  # (every route's ``Expect``)
             request_factory=plain.request_factory,
             handler_cancellation=plain.handler_cancellation,
             loop=asyncio.get_running_loop(),

@@ -19,6 +19,11 @@ no URL or header may hold, a method that is no token) is answered 400 with the S
 too, its reason without the client's bytes, and logged at debug (``handle_error``). attack93:
 aiohttp answered such a head in plain text that quoted what the client sent, and logged each
 one at ERROR with a 10-line traceback: any client could write ~1 KB of error log a request.
+
+An ``Expect`` other than ``100-continue`` is answered 417 with the SRA error body
+(``expectations_checked``, the server's handler of every route, the fronts' included) and
+the client's value not in it: aiohttp's route-level default answered in plain text, before
+any middleware, "Unknown Expect: " and the value as sent (edge94).
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
@@ -62,6 +69,26 @@ def bad_head_reason(exc: HttpProcessingError) -> str:
         return "Bad HTTP request: a request or header line longer than 8190 bytes"
     said = exc.message.split(":", 1)[0].strip()[:80]
     return f"Bad HTTP request: {said}" if said else "Bad HTTP request"
+
+
+Served = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
+"""A server's handler of its requests (``web.Server``'s first argument)."""
+
+
+def expectations_checked(handler: Served) -> Served:
+    """``handler`` (a server's: the app's, every route and every 404), with a request that
+    expects more than ``100-continue`` of HTTP/1.1 answered 417 with the SRA body ahead of it
+    (aiohttp's rule: an HTTP/1.0 request's ``Expect`` is ignored); ``100-continue`` is
+    left to aiohttp (its interim 100, then the route)."""
+
+    async def checked(request: BaseRequest) -> web.StreamResponse:
+        expect = request.headers.get(hdrs.EXPECT)
+        if expect and request.version == HttpVersion11 and expect.lower() != "100-continue":
+            reason = "Expectation failed: only Expect: 100-continue is supported"
+            return web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
+        return await handler(request)
+
+    return checked
 
 
 class HeadBoundedHandler(RequestHandler):

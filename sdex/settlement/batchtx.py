@@ -31,6 +31,7 @@ contract maker's, is pre-flighted first (``suspect``: ``_preflight``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -47,7 +48,14 @@ from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
 from sdex.settlement.gas import BatchGas
-from sdex.settlement.outcome import Outcome, SettledMatch, outcome, refused_order, unsent
+from sdex.settlement.outcome import (
+    Outcome,
+    SettledMatch,
+    outcome,
+    refused_order,
+    unaccounted,
+    unsent,
+)
 from sdex.settlement.receipts import APART_WAIT
 from sdex.settlement.signedout import SignedOut
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
@@ -380,7 +388,8 @@ class BatchTx(WithdrawingLane):
         self.kept.discard(signed.tx_hash)
         first = signed.tx_hash
         try:
-            signed, receipt = await self._receipt(signed, suspect, heads, early)
+            whole = functools.partial(unaccounted, self.chain.exchange, batch)
+            signed, receipt = await self._receipt(signed, suspect, heads, early, whole)
             if times is not None:
                 times.receipt = time.perf_counter()
         finally:

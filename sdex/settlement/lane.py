@@ -374,19 +374,23 @@ class NonceLane(CancellingLane):
         suspect: bool = False,
         heads_before: int | None = None,
         early: Receipt | None = None,
+        whole: Callable[[Receipt], str] | None = None,
     ) -> tuple[SignedTx, Receipt | None]:
         """The transaction of ``signed``'s nonce that landed (it, or a replacement at higher
         fees: ``_replace_if_stuck``) and its receipt (``early``: the one that came with the
         send, once a read on a connection of its own gives it too, its fills queued on the
         store then, ``Broadcaster.early``; else awaited as any: ``sdex.settlement.confirm``,
         settle93); when it is lost (its nonce taken by another transaction, no receipt of any of
-        them: checked at once when ``suspect``, its broadcast failed), the latest of them
+        them: checked at once when ``suspect``, its broadcast failed; one ``whole`` finds
+        wrong is not believed, ``poll_receipt``), the latest of them
         and None. The settler finishes the one
         returned; the others are dropped here (given up when lost: if one lands after all,
         the watcher applies it). Lost only once its nonce is taken, its bytes sent again
         meanwhile, cancelled past a bound (``poll_receipt``'s ``keep``: ``_keep_alive``;
         lost78: one the chain asked did not know twice was counted lost, its matches matched
         again while its bytes, pooled at another backend, could land: both were mined)."""
+        if early is not None and whole is not None and whole(early):  # (awaited as any: edge94)
+            early = None
         if early is not None:  # (believed once told again apart, no doubt said: settle93)
             asked = self.said()
             told = await confirmed(self.receipts, early)
@@ -428,7 +432,7 @@ class NonceLane(CancellingLane):
         try:
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
-                self.blocks, pooled.hashes, stuck, alive, held, resumed, self.said,
+                self.blocks, pooled.hashes, stuck, alive, held, resumed, self.said, whole,
             )  # fmt: skip
             ended = True
         finally:

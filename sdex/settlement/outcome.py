@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sdex.chain import Exchange, FillEvent, Receipt
-from sdex.errors import ContractRevert, ExchangeError
+from sdex.errors import ChainError, ContractRevert, ExchangeError
 from sdex.fillmath import MatchAmounts
 from sdex.matching.match import Match
 from sdex.model import SettleOutcome
@@ -59,12 +59,16 @@ def outcome(
     fills: Sequence[FillEvent] = (),
 ) -> list[SettledMatch]:
     """Pair each match with its fills (``fills``: the receipt's, decoded once), or with its
-    ``MatchSkipped`` reason."""
+    ``MatchSkipped`` reason. ``Unaccounted`` for a receipt whose logs do not account for
+    ``batch`` (``unaccounted``: its wait judges such a receipt not confirmed and reads it
+    again, ``poll_receipt``'s ``whole``; edge94: one with fewer fills raised IndexError)."""
     if receipt.status != 1:
         return [
             SettledMatch(m, Outcome.FAILED, None, tx_hash, "transaction reverted") for m in batch
         ]
     skipped = {s.index: s for s in ex.skipped(receipt.logs)}
+    if why := accounted(batch, skipped.keys(), fills):
+        raise Unaccounted(f"the receipt of {tx_hash} does not account for its matches: {why}")
     out: list[SettledMatch] = []
     k = 0
     for i, m in enumerate(batch):
@@ -76,6 +80,43 @@ def outcome(
         actual = MatchAmounts(left.maker_filled, right.maker_filled, left.fee, right.fee)
         out.append(SettledMatch(m, Outcome.SETTLED, actual, tx_hash, fills=(left, right)))
     return out
+
+
+class Unaccounted(ChainError):
+    """A status 1 receipt whose logs do not account for its settlement's matches."""
+
+
+def unaccounted(ex: Exchange, batch: Sequence[Match], receipt: Receipt) -> str:
+    """What is wrong with ``receipt`` as the one of ``batch``'s settlement ("": nothing, or
+    status 0): a status 1 one must hold a ``MatchSkipped`` of each match the chain skipped
+    (none past the batch) and the two ``OrderFilled`` of each other, in the batch's order,
+    each of the match's orders (resting first). Its logs come from the chain endpoint: a
+    hostile or broken one may send any (a receipt short of a fill raised IndexError out of
+    ``outcome``, its matches counted failed, their orders matched again)."""
+    if receipt.status != 1:
+        return ""
+    try:
+        skipped = {s.index for s in ex.skipped(receipt.logs)}
+        return accounted(batch, skipped, ex.fills(receipt.logs))
+    except Exception as e:  # (a log that decodes as no event: not the chain's receipt)
+        return f"a log not decoded: {type(e).__name__}: {e}"[:200]
+
+
+def accounted(batch: Sequence[Match], skipped: Iterable[int], fills: Sequence[FillEvent]) -> str:
+    """(``unaccounted``'s, of logs decoded) "" when they account for ``batch``."""
+    skips = set(skipped)
+    if any(not 0 <= i < len(batch) for i in skips):
+        return f"a MatchSkipped of a match past its {len(batch)}"
+    if len(fills) != 2 * (len(batch) - len(skips)):
+        return f"{len(fills)} fills for {len(batch) - len(skips)} matches settled"
+    k = 0
+    for i, m in enumerate(batch):
+        if i in skips:
+            continue
+        if fills[k].order_hash != m.resting.hash or fills[k + 1].order_hash != m.incoming.hash:
+            return f"the fills of match {i} are not of its orders"
+        k += 2
+    return ""
 
 
 def unsent(batch: Sequence[Match], reason: str) -> list[SettledMatch]:

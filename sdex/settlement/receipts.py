@@ -91,6 +91,7 @@ async def poll_receipt(
     held: Callable[[], bool] | None = None,
     resumed: Callable[[float], None] | None = None,
     said: Callable[[], int] | None = None,
+    whole: Callable[[Receipt], str] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``), once a read on a connection of its
     own gives it too (``sdex.settlement.confirm``; settle93: one read, a sticky backend's,
@@ -151,7 +152,9 @@ async def poll_receipt(
     went again. Without ``keep``, lost
     too when the chain does not know it twice ``LOST_RECHECK`` apart (the second apart too),
     at ``RECEIPT_TIMEOUT``,
-    or on a chain error when ``suspect``."""
+    or on a chain error when ``suspect``. ``whole``: what is wrong with a receipt as the
+    transaction's ("" nothing): one it finds wrong is not believed, asked again
+    ``CONFIRM_EVERY`` later (edge94: a settlement's short of its fills)."""
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
@@ -170,6 +173,14 @@ async def poll_receipt(
         again on a connection of its own (``confirmed``) with still no doubt said; not:
         asked again ``CONFIRM_EVERY`` later."""
         nonlocal told
+        if whole is not None and (why := whole(got)):  # (edge94: never believed, asked again)
+            (log.debug if told else log.warning)(
+                "the receipt of %s (block %d) not believed, asked again: %s",
+                got.tx_hash, got.block_number, why,
+            )  # fmt: skip
+            told = True
+            await asyncio.sleep(CONFIRM_EVERY)
+            return False
         if not await confirmed(rpc, got):
             told = not_confirmed(got, told)
             await asyncio.sleep(CONFIRM_EVERY)

@@ -33,7 +33,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.web_request import BaseRequest
 
 from sdex.deployment import OPERATOR_ACCOUNTS, DevAccount
 from sdex.errors import ChainError
@@ -97,6 +99,28 @@ def is_loopback(remote: str | None) -> bool:
         return False
 
 
+class WholeFile(web.FileResponse):
+    """A file of the page, always whole: a ``Range`` (and ``If-Range``) is ignored, as a
+    server may (RFC 9110 14.2), and ``Accept-Ranges: none`` said. The files are small (the
+    largest, ethers' bundle, ~0.5 MB). edge94: aiohttp's ranges answered ``bytes=-0`` (a
+    suffix of 0 bytes: unsatisfiable) 206 with the whole file, and an unsatisfiable or
+    unparsed range (``bytes=0-1,4-5``, ``items=0-1``) 416 with no body under the file's
+    content type. Conditional requests (``If-None-Match``, ``If-Modified-Since``: 304)
+    are kept."""
+
+    async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
+        if hdrs.RANGE in request.headers or hdrs.IF_RANGE in request.headers:
+            kept = request.headers.copy()
+            kept.popall(hdrs.RANGE, None)
+            kept.popall(hdrs.IF_RANGE, None)
+            request = request.clone(headers=kept)  # (the same connection and writer)
+        return await super().prepare(request)
+
+    async def _prepare_headers(self) -> None:
+        self._headers[hdrs.ACCEPT_RANGES] = "none"  # (after aiohttp's "bytes", before sent)
+        await super()._prepare_headers()
+
+
 class WebPage:
     """The page's routes over one node."""
 
@@ -127,25 +151,21 @@ class WebPage:
         }
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(
-            STATIC / "index.html", headers=self._headers("text/html; charset=utf-8")
-        )
+        return WholeFile(STATIC / "index.html", headers=self._headers("text/html; charset=utf-8"))
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         kind = STATIC_FILES.get(name)  # a fixed list: no path from the request reaches the disk
         if kind is None:
             raise web.HTTPNotFound(reason="no such file")
-        return web.FileResponse(STATIC / name, headers=self._headers(kind + "; charset=utf-8"))
+        return WholeFile(STATIC / name, headers=self._headers(kind + "; charset=utf-8"))
 
     async def ethers_js(self, request: web.Request) -> web.StreamResponse:
         if self.ethers is None:
             raise web.HTTPNotFound(
                 reason="the signing library is not installed: run `npm ci` (or `make setup`)"
             )
-        return web.FileResponse(
-            self.ethers, headers=self._headers("text/javascript; charset=utf-8")
-        )
+        return WholeFile(self.ethers, headers=self._headers("text/javascript; charset=utf-8"))
 
     async def status(self, request: web.Request) -> web.Response:
         node = self.node
