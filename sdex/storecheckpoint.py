@@ -221,9 +221,13 @@ class Checkpointer:
                 self._origin = self._commits
             elif salt != was:  # (at the writer's first commit after the last checkpoint)
                 self._origin = self._last_end
-            if new is not None and new * 8 >= self.target_frames:  # (a few commits' pages,
-                # an interval's after a pause, are no measure: 2 commits' 5 frames paced 400)
+            if new and new * 8 >= self.target_frames:  # (a few commits' pages, an
+                # interval's after a pause, are no measure: 2 commits' 5 frames paced 400)
                 self.every = max(1, min(1000, self.target_frames * since // new))
+            elif new and since >= self.every:  # (a paced round's few pages: review93d, one
+                # large commit paced 1 commit a wake, its next rounds' pages never measured
+                # again; at most twice the last, a round's count of commits being rough)
+                self.every = max(1, min(1000, 2 * self.every, self.target_frames * since // new))
         finally:
             self.state = "idle"
             self._last_end = self._commits

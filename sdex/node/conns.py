@@ -50,9 +50,9 @@ from aiohttp.web_protocol import RequestHandler
 from prometheus_client import CollectorRegistry
 
 from sdex.httpkit import NO_PROXIES, TrustedProxies, client_path, path_caps
-from sdex.metrics import counter, gauge
+from sdex.metrics import counter, counter_by, gauge
 from sdex.model import THROTTLED, error_body
-from sdex.node.headlimit import HeadBoundedHandler, expectations_checked
+from sdex.node.headlimit import REFUSED, HeadBoundedHandler, expectations_checked
 
 SCAN = 64
 """Connections looked at for an idle one when a new one needs room (busy ones looked at go
@@ -381,7 +381,8 @@ class BoundedRunner(web.AppRunner):
 def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
     """``sdex_http_connections`` (open now), and the counters
     ``sdex_http_connections_reclaimed_total``, ``sdex_http_connections_evicted_total`` and
-    ``sdex_http_connections_refused_total`` (so far) on the node's ``/metrics``."""
+    ``sdex_http_connections_refused_total`` (so far) on the node's ``/metrics``; and
+    ``sdex_http_heads_refused_total`` by ``reason`` (``sdex.node.headlimit.REFUSED``)."""
     gauge(registry, "sdex_http_connections", "HTTP connections open", lambda: len(slots))
     counter(
         registry,
@@ -400,4 +401,11 @@ def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
         "sdex_http_connections_evicted",
         "Busy HTTP connections of the client holding the most closed for a client holding fewer",
         lambda: slots.evicted,
+    )
+    counter_by(
+        registry,
+        "sdex_http_heads_refused",
+        "Request heads refused: past the head's bound (431) or malformed (400)",
+        "reason",
+        lambda: {"too_large": REFUSED.too_large, "malformed": REFUSED.bad},
     )

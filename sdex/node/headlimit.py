@@ -19,6 +19,8 @@ no URL or header may hold, a method that is no token) is answered 400 with the S
 too, its reason without the client's bytes, and logged at debug (``handle_error``). attack93:
 aiohttp answered such a head in plain text that quoted what the client sent, and logged each
 one at ERROR with a 10-line traceback: any client could write ~1 KB of error log a request.
+Both refusals are counted (``REFUSED``, the node's ``sdex_http_heads_refused_total``): at
+debug, nothing else told of them (review93d).
 
 An ``Expect`` other than ``100-continue`` is answered 417 with the SRA error body
 (``expectations_checked``, the server's handler of every route, the fronts' included) and
@@ -48,6 +50,21 @@ log = logging.getLogger("sdex.api")
 MAX_HEAD = 32 * 1024
 """Bytes of one request's head (request line and header lines) a connection may send: 4
 of nginx's default 8 KiB header buffers."""
+
+
+class HeadsRefused:
+    """Request heads refused in this process so far: past ``MAX_HEAD`` (431) or by the
+    parser (400)."""
+
+    __slots__ = ("bad", "too_large")
+
+    def __init__(self) -> None:
+        self.too_large = 0
+        self.bad = 0
+
+
+REFUSED = HeadsRefused()
+"""The process's count (a node process serves one app: its ``/metrics`` shows it)."""
 
 
 def too_large() -> bytes:
@@ -131,6 +148,7 @@ class HeadBoundedHandler(RequestHandler):
 
     def head_too_large(self) -> None:
         """Answer 431 and close: the transport sends the answer before it closes."""
+        REFUSED.too_large += 1
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(too_large())
@@ -152,6 +170,7 @@ class HeadBoundedHandler(RequestHandler):
         debug: a client's malformed bytes are no error of the node's."""
         if not isinstance(exc, HttpProcessingError) or not 400 <= status < 500:
             return super().handle_error(request, status, exc, message)
+        REFUSED.bad += 1
         log.debug("bad HTTP request from %s: %s", request.remote, exc.message)
         if request.writer.output_size > 0:  # (as aiohttp: an answer already begun)
             raise ConnectionError("Response is sent already, cannot send another response")
