@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from sdex.chain.rpc import quantity
+from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
+from tests.nodeutil import Api, wait_for
 from tests.rpcfault import _answering, _proxy
 from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed
 
@@ -60,3 +62,38 @@ def fee_walked_to(c: Chain, fee: int) -> None:
         now = fee if fee < now else min(fee, now + max(now // 8, 1))
         c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(now))
         c.rpc.call("evm_mine")
+
+
+async def withheld_for_fee(
+    c: Chain, node: Node, api: Api, row: dict[str, Any], pooled: bool
+) -> None:
+    """(fee93) A restart's row ``row`` (its transaction as the chain had it) adopted, the
+    chain's fee set over its cap in one block, past EIP-1559's reach of the blocks the
+    node's mirror read: while no block brings it within reach, nothing is signed at its
+    nonce (no replacement, no transfer signed again), the fee read again and refused again
+    (never believed for being read twice), /health's ``chainMirror.baseFee`` saying why,
+    and the row judged again before any send of its bytes (``rejudged``: fix93, one the
+    start judged at its own fees, the fees of now not believed, was re-priced unjudged as
+    soon as they were). ``pooled``: the row still pooled (else its bytes not sent again)."""
+    s, tx = node.settler, str(row["hash"])
+    cancel = s.cancels.get(tx)  # (the start's transfer, if it sent one)
+
+    async def fees() -> dict[str, Any]:
+        return dict((await api.get("/health"))[1]["chainMirror"]["baseFee"])
+
+    first = (await fees())["readUntrusted"]
+
+    async def refused_again() -> bool:
+        now = await fees()
+        return now["refusing"] is True and now["readUntrusted"] >= first + 2
+
+    await wait_for(refused_again, timeout=30)
+    said = await fees()
+    assert "not signed with till its reads of the chain come within reach" in str(
+        said["lastUntrusted"]
+    ), said
+    assert tx in s.rejudged, s.rejudged
+    signed = (s.replaced, s.cancels_repriced, s.cancelled, s.gap_fills, s.pool_nudges)
+    assert signed == (0, 0, 0, 0, 0) and s.cancels.get(tx) is cancel, (signed, s.cancels)
+    known = c.rpc.call("eth_getTransactionByHash", tx)  # (pooled: still; else not sent again)
+    assert (known is not None and known.get("blockNumber") is None) == pooled, known

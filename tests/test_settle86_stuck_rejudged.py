@@ -28,7 +28,13 @@ import pytest
 from sdex.chain.rpc import quantity
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.replacedrow import answering, base_fee_kept, pooled_row
+from tests.replacedrow import (
+    answering,
+    base_fee_kept,
+    fee_walked_to,
+    pooled_row,
+    withheld_for_fee,
+)
 from tests.test_reconcile77_too_high import pooling
 from tests.test_settle80_withdrawn_restart import health
 from tests.test_settle81_unsettled_restart import status_of
@@ -41,6 +47,7 @@ from tests.test_settle84_replaced_judged import (
 
 __all__ = ["pooling"]
 
+GWEI = 10**9
 MINE_EVERY = 0.25
 """Seconds between the blocks ``over_cap`` mines while it is polled."""
 
@@ -106,23 +113,33 @@ async def test_a_rejudged_row_stuck_under_the_base_fee_is_judged_and_replaced(
     at those fees takes the nonce, the row dropped, counted once as a withheld cancel.
     ``geth``: before, never judged (its call refused), never replaced: stuck. ``dropped``:
     the pool lets the row go once the base fee is over its cap; its wait judges it (before,
-    refused: nothing sent, then its transfer at its bound, stuck under the base fee too)."""
+    refused: nothing sent, then its transfer at its bound, stuck under the base fee too).
+    fix93: ``dropped``'s jump, past EIP-1559's reach of the blocks read (fee93), is not
+    believed: nothing signed, /health saying why, till the blocks over its cap bring it in
+    reach (a few: signed at a base fee walked up to, the jump a quarter over its cap; ten
+    times from a base fee of some thousand wei took ~116 blocks, past the row's unknown
+    bound, ``UNKNOWN_TIMEOUT``: its transfer took the nonce, a row that would settle)."""
     c = pooling
     db = tmp_path / "n.db"
-    maker, count, tx, got = await pooled_row(c, db)
-    high = 10 * quantity(got["maxFeePerGas"])  # (each block's base fee: over its cap)
-    done, transfer = transfer_once(c, str(got["input"]).lower(), True, False)
-    refused: list[str] = []
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(base_fee_kept(c))
+        if dropped:  # (signed at a base fee walked up to: the jump over its cap a few
+            fee_walked_to(c, 20 * GWEI)  # blocks' reach from it, within its unknown bound)
+        maker, count, tx, got = await pooled_row(c, db)
+        cap = quantity(got["maxFeePerGas"])
+        high = cap + cap // 4 if dropped else 10 * cap  # (each block's base fee: over its cap)
+        done, transfer = transfer_once(c, str(got["input"]).lower(), True, False)
+        refused: list[str] = []
 
-    def answer(call: object) -> dict[str, object] | None:
-        if (said := transfer(call)) is not None or not geth:
+        def answer(call: object) -> dict[str, object] | None:
+            if (said := transfer(call)) is not None or not geth:
+                return said
+            if (said := geth_refusal(c, call)) is not None:
+                refused.append(str(said["error"]))
             return said
-        if (said := geth_refusal(c, call)) is not None:
-            refused.append(str(said["error"]))
-        return said
 
-    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    with base_fee_kept(c), contextlib.ExitStack() as stack, answering(c, answer) as url:
+        monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+        url = stack.enter_context(answering(c, answer))
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             assert "transfer" in done, done  # (the start replaced it, the transfer swallowed)
             s = node.settler
@@ -134,7 +151,9 @@ async def test_a_rejudged_row_stuck_under_the_base_fee_is_judged_and_replaced(
                 c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(high))
                 c.rpc.call("evm_mine")
                 c.rpc.call("hardhat_dropTransaction", tx)
-            # (blocks over its cap: it stays pooled, 3 blocks make it stuck)
+                await withheld_for_fee(c, node, api, got, False)  # (the jump: fee93)
+            # (blocks over its cap: it stays pooled, 3 blocks make it stuck; a jump's fee
+            # believed once they bring it within EIP-1559's reach of the blocks read)
             await wait_for(over_cap(c, high, lambda: tx not in s.in_flight), timeout=90)
             assert c.rpc.call("eth_getTransactionReceipt", tx) is None  # (never its bytes)
             restore()

@@ -17,6 +17,15 @@ covers a refused fee only), and its wait re-priced its bytes unjudged. Now every
 start could not judge is judged again by its wait: its transfer.
 Either way its match fails (the maker's order is cancelled): no replacement is mined.
 
+fix93: fee93 never believes the jump (over its cap in one block) till the blocks mined over
+its cap bring it within EIP-1559's reach of those the mirror read: the start's fees of now
+refused, the row judged at its own (``left``: its transfer not signed, the fee refused) and,
+before, adopted outside ``rejudged``: its wait re-priced its bytes as soon as the fee was
+believed, mined and reverted. Now it is judged again by its wait in every case; until then
+nothing is signed at its nonce and /health says why (``replacedrow.withheld_for_fee``). The
+row signed at a base fee walked up to (``fee_walked_to``): set in one block, the first run
+never believed it and signed nothing.
+
 (settle88: the block mined over its cap before the restart had the start's catch-up match
 the row's orders again before its adoption, which then refused the row: fixed by
 ``NodeAdoption._uncross``; before that fix this test never reached the row's wait.)
@@ -40,7 +49,13 @@ from sdex.chain.rpc import quantity
 from sdex.settlement.unsettled import intrinsic_gas, price
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.replacedrow import answering, base_fee_kept, pooled_row
+from tests.replacedrow import (
+    answering,
+    base_fee_kept,
+    fee_walked_to,
+    pooled_row,
+    withheld_for_fee,
+)
 from tests.test_reconcile77_too_high import pooling
 from tests.test_settle80_withdrawn_restart import health
 from tests.test_settle81_unsettled_restart import status_of
@@ -61,9 +76,8 @@ async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
     db = tmp_path / "n.db"
     with contextlib.ExitStack() as stack:
         stack.enter_context(base_fee_kept(c))
-        if case != "left":  # (the row signed at a base fee high beside its tip)
-            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(20 * GWEI))
-            c.rpc.call("evm_mine")
+        if case != "left":  # (the row signed at a base fee high beside its tip; walked:
+            fee_walked_to(c, 20 * GWEI)  # a jump there is never believed by the first run)
         maker, count, tx, got = await pooled_row(c, db)
         cap, tip = quantity(got["maxFeePerGas"]), quantity(got["maxPriorityFeePerGas"])
         revert = intrinsic_gas(bytes.fromhex(str(got["input"])[2:])) * cap
@@ -99,8 +113,10 @@ async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
             s = node.settler
             await wait_for(lambda: s.adopted == 1 and tx in s.in_flight, timeout=30)
             assert len(calls) == 1, calls  # (the start judged it once: refused, or reverts)
+            await withheld_for_fee(c, node, api, got, True)  # (the jump: fee93)
             stack.enter_context(closed_on_chain(c, maker.order))  # (its call reverts again)
-            # (blocks over its cap: 3 make it stuck; its wait replaces it)
+            # (blocks over its cap: 3 make it stuck; the fee believed once they bring it
+            # within EIP-1559's reach of the blocks read, its wait judges and replaces it)
             await wait_for(over_cap(c, high, lambda: not s.in_flight), timeout=120)
             operator = str(got["from"])
             # (its nonce taken by a transfer of nothing: the row's pair may be matched again

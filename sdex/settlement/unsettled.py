@@ -68,7 +68,9 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
     its fees raised to the lane's of now (``judged_at``, as ``ReplacingLane._settles_now``):
     settle87, at its own, geth refused the call of a row stuck under a risen base fee ("max
     fee per gas less than block base fee"), the row went unjudged, was adopted and signed
-    again at higher fees by its wait: mined, reverted, paid."""
+    again at higher fees by its wait: mined, reverted, paid. The fees of now not believed
+    (fee93: a jump past EIP-1559's reach of the mirror's reads), each row is judged at its
+    own (a call refused for its fee cap, as geth does: judged again by its wait)."""
     out: dict[str, str] = {}
     if not rows:
         return out
@@ -188,11 +190,14 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
     only when that transfer costs less than the least its revert would (``intrinsic_gas`` at
     its own fees), both at the latest block's base fee. Refused (Hardhat while it automines;
     a pool that keeps it), or a read that fails: False, the row lands as it is, as before.
-    Left to land for its cost: judged again before its wait sends its bytes again or signs
-    them at higher fees (``rejudged``; settle87: its wait re-priced it stuck under a risen
-    base fee, unjudged, mined and reverted at those fees, paid more than the cancel)."""
+    Replaced or not, judged again before its wait sends its bytes again or signs them at
+    higher fees (``rejudged``; settle87: left to land for its cost, its wait re-priced it
+    stuck under a risen base fee, unjudged, mined and reverted at those fees, paid more than
+    the cancel; fix93: so once the fees of now were not believed, fee93's jump, its transfer
+    not signed: its wait re-priced its bytes as soon as the fee was)."""
     if why == SOFT_CANCELLED:
         return False
+    lane.rejudged |= {row.tx_hash}  # (whatever follows: never its bytes re-priced unjudged)
     try:
         tx = pooled_tx(row)
         assert tx.body is not None  # (``pooled_tx`` sets it)
@@ -204,7 +209,6 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
         if cancel >= revert:  # (its bytes never re-priced unjudged: ``rejudged``, settle87)
             log.warning("pooled settlement %s left to land (%s): its cancel costs %d wei, its "
                         "revert at least %d", row.tx_hash, why, cancel, revert)  # fmt: skip
-            lane.rejudged |= {row.tx_hash}
             return False
         async with lane._send_lock:
             got = lane.sender.sign_at(row.nonce, lane.sender.address, b"", GAP_FILL_GAS, fees=fees)
@@ -214,7 +218,6 @@ async def replace_pooled(lane: NonceLane, row: StoredSettlement, why: str) -> bo
         return False
     lane.withheld[row.tx_hash] = f"not sent again ({why})"  # (counted once its nonce is taken)
     lane.cancels[row.tx_hash] = got  # (adopted: sent again in its place, ``rejudged``)
-    lane.rejudged |= {row.tx_hash}
     log.warning("pooled settlement %s (%s) replaced at its nonce %d by %s, a transfer of "
                 "nothing", row.tx_hash, why, row.nonce, got.tx_hash)  # fmt: skip
     if await _mined_at_once(lane, got):
