@@ -181,3 +181,18 @@ def test_every_api_path_the_readme_shows_is_served() -> None:
     }
     missing = {p for p in shown if p not in routes and p.rstrip("/") + "/" not in routes}
     assert len(shown) >= 15 and missing == set(), missing
+
+
+def test_the_fee_jump_limit_points_at_the_walk_health_says() -> None:
+    """fee94: README's known limit of a devnet's fee jump says how many blocks to mine by
+    naming /health's field, which ``HeadSignal.to_json`` has."""
+    from sdex.chain.headsignal import HeadSignal
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    limit = text[text.index("`hardhat_setNextBlockBaseFeePerGas`") :][:400]
+    assert "`chainMirror.baseFee.walk.blocksToRead`" in limit, limit
+    heads = HeadSignal(lambda: 100)
+    heads.read(100, 10**9, placed=True)
+    heads.read(101, 10**11, placed=True)  # (a jump: refused, the walk said)
+    walk = heads.to_json()["walk"]
+    assert isinstance(walk, dict) and isinstance(walk["blocksToRead"], int), walk

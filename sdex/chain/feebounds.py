@@ -56,6 +56,17 @@ def highest(read: tuple[int, int], number: int, above: int | None = None) -> int
     return hi
 
 
+def blocks_to(read: tuple[int, int], fee: int) -> int | None:
+    """How many blocks past ``read`` (block, base fee) EIP-1559's highest first reaches
+    ``fee`` (fee94: /health's ``baseFee.walk``); None: not within ``REACH`` blocks."""
+    hi = read[1]
+    for k in range(REACH + 1):
+        if hi >= fee:
+            return k
+        hi += max(hi // 8, 1)
+    return None
+
+
 def base_fee_of(raw: object) -> int | None:
     """``baseFeePerGas`` of a block or header as the RPC gives it; None when absent or not
     a hex quantity of at most 256 bits."""

@@ -89,7 +89,15 @@ import time
 from collections.abc import Callable
 
 from sdex.chain.catchup import CatchUp
-from sdex.chain.feebounds import FEE_STEPS, REACH, base_fee_of, highest, reaches, within
+from sdex.chain.feebounds import (
+    FEE_STEPS,
+    REACH,
+    base_fee_of,
+    blocks_to,
+    highest,
+    reaches,
+    within,
+)
 from sdex.chain.tx import MAX_BASE_FEE
 from sdex.errors import ChainError
 
@@ -135,6 +143,12 @@ class HeadSignal(CatchUp):
         EIP-1559's bounds of the last one read and not read again since."""
         self.untrusted_why: str | None = None
         """Why the last of them was not believed."""
+        self.walk: dict[str, int | None] | None = None
+        """/health's ``baseFee.walk`` (fee94): the last fee refused as a rise past the
+        highest of the blocks read (``fee``, its ``block``, that ``bound``) and how many blocks
+        past it the mirror still has to read for it to be believed (``blocksToRead``: on a
+        devnet whose fee was set, mine that many; None: more than ``REACH``); None once a
+        fee read is believed."""
         self._warned: str | None = None
         """``untrusted_why`` without its numbers, as last logged (once a reason)."""
         self._suspect: tuple[int, int] | None = None
@@ -234,6 +248,7 @@ class HeadSignal(CatchUp):
                 self._warned = warned
             self.untrusted_why = why
             return why
+        self.walk = None
         if kept:
             self._keep((number, base_fee), floor=placed)
             if placed:
@@ -294,6 +309,9 @@ class HeadSignal(CatchUp):
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
         if fee > highest((at, last), number, fee):  # (fee93: never confirmed, read twice or not)
+            k = blocks_to((at, last), fee)  # (fee94: how far the walk still has to go)
+            self.walk = {"fee": fee, "block": number, "bound": highest((at, last), number)}
+            self.walk["blocksToRead"] = None if k is None else at + k - number
             return (
                 f"baseFeePerGas {fee} of block {number} is above EIP-1559's highest from"
                 f" {last} at block {at}, the bound of the blocks this node's mirror read: not"
@@ -383,6 +401,7 @@ class HeadSignal(CatchUp):
             "refusing": self.refusing,
             "ceiling": self.ceiling,
             "waiting": self.waiting(),
+            "walk": self.walk,
         }
 
     def lied(self) -> None:

@@ -169,7 +169,10 @@ async def read_range(
         and first.parent != top.hash
     ):
         raise Reorg
-    for a, b in itertools.pairwise(headers):
+    # The final part's last block is the first recent one's parent (fee94: else the recent
+    # headers and their fees were linked to nothing read; a ValueError: no block, read again).
+    below = [Header.from_rpc(results[len(recent)])] if final_end >= start and headers else []
+    for a, b in itertools.pairwise(below + headers):
         if known_parent(b.parent) and b.parent != a.hash:
             raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
     for h in headers:  # (the chain's fee: the bound of the next, watch80; each block's in
