@@ -14,14 +14,18 @@ Under load the node drops connections of the driver's: a push whose call fails
 own server's "Cannot write to closing transport" (a node's stream upgrade it gave up on:
 ``ws.prepare`` in ``sdex.gossip.routes``, logged by aiohttp with a traceback) is counted
 (``closing_transport``), not logged (``ClosingTransports``; peers93: stand89's and
-stand91's stderr held 2-5 such tracebacks a window)."""
+stand91's stderr held 2-5 such tracebacks a window), while the flood runs (``quiet``: within
+``Split.run``, and the bench's ``main``). small94: the filter was added at import, so in a
+pytest worker that imported this module every later test's such records were dropped."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -42,6 +46,8 @@ class ClosingTransports(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+        self.depth = 0
+        """``quiet`` blocks it is added for (removed when the outermost ends)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
@@ -52,7 +58,21 @@ class ClosingTransports(logging.Filter):
 
 
 QUIET = ClosingTransports()
-logging.getLogger("aiohttp.server").addFilter(QUIET)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[ClosingTransports]:
+    """``QUIET`` on aiohttp's server logger within (nested: until the outermost ends)."""
+    logger = logging.getLogger("aiohttp.server")
+    if not QUIET.depth:
+        logger.addFilter(QUIET)
+    QUIET.depth += 1
+    try:
+        yield QUIET
+    finally:
+        QUIET.depth -= 1
+        if not QUIET.depth:
+            logger.removeFilter(QUIET)
 
 
 class Flooder:
@@ -132,9 +152,10 @@ class Split:
             await f.stop()
 
     async def run(self, stop: asyncio.Event) -> dict[str, int]:
-        closing = QUIET.count
-        self.ids_tallies = list(await asyncio.gather(*(f.run(stop) for f in self.flooders)))
-        out: dict[str, int] = {"closing_transport": QUIET.count - closing}
+        with quiet() as counted:
+            closing = counted.count
+            self.ids_tallies = list(await asyncio.gather(*(f.run(stop) for f in self.flooders)))
+            out: dict[str, int] = {"closing_transport": counted.count - closing}
         for tally in self.ids_tallies:
             for k, v in tally.items():
                 out[k] = out.get(k, 0) + v

@@ -73,7 +73,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from benchlib import machine, machine_busy_seconds, write_section  # noqa: E402
-from flooder import Split, split  # noqa: E402
+from flooder import Split, quiet, split  # noqa: E402
 from rawpost import RawPoster, RawPostError  # noqa: E402
 from runqueue import RunQueue  # noqa: E402
 
@@ -1534,7 +1534,8 @@ def main() -> None:
         args.profile.mkdir(parents=True, exist_ok=True)
     if args.switch_interval is not None:  # (the nodes inherit the environment)
         os.environ["SDEX_SWITCH_INTERVAL"] = repr(args.switch_interval)
-    result = run(args)
+    with quiet():  # (the flooder's server: its links' closed connections counted, not logged)
+        result = run(args)
     result["node_switch_interval"] = os.environ.get("SDEX_SWITCH_INTERVAL") or "the node's default"
     result["profiled"] = args.profile is not None
     print(json.dumps(result, indent=2))

@@ -92,7 +92,7 @@ class ContractRevert(ChainError):
 
     def __init__(self, data: bytes, message: str = "") -> None:
         self.data = data
-        super().__init__(message or f"reverted with data 0x{data.hex()}")
+        super().__init__(message or f"reverted with data {shown_data(data)}")
 
 
 class ExchangeError(ContractRevert):
@@ -122,10 +122,23 @@ class PortInUseError(SdexError, OSError):
     """Something already listens on the address a node was asked to serve on."""
 
 
+SHOWN_DATA_BYTES = 128
+"""The most bytes of a revert's data (or of a bytes argument of a decoded error) an error's
+message shows, as hex (256 characters), then their length: a hostile endpoint's megabyte of
+revert data was otherwise in every log line and error that named it (small94)."""
+
+
+def shown_data(data: bytes) -> str:
+    """``data`` as ``0x``-hex, its first ``SHOWN_DATA_BYTES`` only and its length if longer."""
+    if len(data) <= SHOWN_DATA_BYTES:
+        return "0x" + data.hex()
+    return f"0x{data[:SHOWN_DATA_BYTES].hex()}... ({len(data)} bytes)"
+
+
 def _show(value: object) -> str:
     if isinstance(value, bytes):
-        return "0x" + value.hex()
-    return str(value)
+        return shown_data(value)
+    return str(value)[:1000]
 
 
 class JsonLimitError(SdexError, ValueError):

@@ -5,6 +5,11 @@ whose call failed (``PeerCallError``: a connection the node dropped) ended the d
 window with it. Now the first is counted (``ClosingTransports``: ``closing_transport`` in
 the window's flood tally), not logged, and a failed push counted (``failed``) and sent again.
 
+small94: the filter was added to ``aiohttp.server`` at the module's import, so in a pytest
+worker that imported it (6 test files) every later test's ``ConnectionResetError`` records
+on that logger were dropped silently; now only within ``flooder.quiet`` (``Split.run``, the
+bench's ``main``).
+
 A real aiohttp server whose websocket handler prepares after its client (a raw TCP socket
 on loopback) closed; a real ``Flooder`` pushing to a loopback port nothing listens on."""
 
@@ -62,7 +67,7 @@ async def test_an_upgrade_its_client_closed_is_counted_not_logged(
         await site.start()
         port = runner.addresses[0][1]
         before = flooder.QUIET.count
-        with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        with caplog.at_level(logging.DEBUG, logger="aiohttp.server"), flooder.quiet():
             _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(UPGRADE)
             await writer.drain()
@@ -74,6 +79,32 @@ async def test_an_upgrade_its_client_closed_is_counted_not_logged(
         assert not [r for r in caplog.records if r.name == "aiohttp.server"], caplog.text
     finally:
         await runner.cleanup()
+
+
+def test_importing_the_driver_drops_no_record(caplog: pytest.LogCaptureFixture) -> None:
+    """Out of ``quiet`` (the module imported above), a closed connection's record on
+    ``aiohttp.server`` is logged as any other (before: dropped, ``QUIET`` added at import);
+    within it, counted and dropped, and after it (nested too) logged again."""
+    server = logging.getLogger("aiohttp.server")
+
+    def logged() -> int:
+        caplog.clear()
+        try:
+            raise ConnectionResetError("Cannot write to closing transport")
+        except ConnectionResetError:
+            server.exception("Error handling request")
+        return len([r for r in caplog.records if r.name == "aiohttp.server"])
+
+    with caplog.at_level(logging.ERROR, logger="aiohttp.server"):
+        assert logged() == 1  # (before: 0)
+        before = flooder.QUIET.count
+        with flooder.quiet():
+            with flooder.quiet():
+                assert logged() == 0
+            assert logged() == 0  # (the outer one still in place)
+        assert flooder.QUIET.count == before + 2
+        assert logged() == 1
+        assert flooder.QUIET not in server.filters
 
 
 async def test_a_push_whose_call_fails_is_counted_and_sent_again() -> None:

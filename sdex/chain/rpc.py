@@ -17,7 +17,7 @@ import urllib3
 from sdex import jsonio
 from sdex.chain.deadline import read_body, session, within
 from sdex.chain.lean import LeanPost
-from sdex.errors import ContractRevert, JsonLimitError, RpcError, RpcTimeout
+from sdex.errors import ContractRevert, JsonLimitError, RpcError, RpcTimeout, shown_data
 from sdex.redirects import REDIRECTS
 
 MAX_RESPONSE = 32 * 1024 * 1024
@@ -195,7 +195,9 @@ def revert_data(err: dict[str, Any]) -> bytes | None:
 
 
 def _revert_message(err: dict[str, Any], data: bytes) -> str:
-    return f"{err.get('message', 'execution reverted')} (data 0x{data.hex()})"
+    """The endpoint's message (its first 1000 characters, as ``RpcError``'s) and the revert
+    data (``shown_data``: bounded)."""
+    return f"{str(err.get('message', 'execution reverted'))[:1000]} (data {shown_data(data)})"
 
 
 _QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")

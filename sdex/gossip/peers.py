@@ -338,12 +338,11 @@ class Peers(Dialing):
     def traded(self, key: str, block: int = 0) -> bool:
         """An order ``key`` delivered first traded in ``block``
         (``sdex.node.readbudget.credit_trades``): it ranks ahead of those none of whose did
-        for ``TRADED_SECONDS`` (``standings.leading``); whether it is an admitted peer or a
-        kept standing."""
+        for ``TRADED_SECONDS`` (``standings.leading``); whether that credited it (an admitted
+        peer or a kept standing, not credited in ``block`` already: ``Standing.credit``)."""
         s = self._standing_of(key)
-        if s is None:
+        if s is None or not s.credit(block, self.clock()):
             return False
-        s.credit(block, self.clock())
         self.trades += 1
         self.traded_block = max(self.traded_block, block)
         self._leaders.stale()

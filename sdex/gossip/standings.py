@@ -97,12 +97,18 @@ class Standing:
     ``CREDITS_KEPT``), or a restored standing's saved head at the start (``restored``: the
     blocks above it are read again then, their trades credited); inf: not known."""
 
-    def credit(self, block: int, now: float) -> None:
-        """An order it delivered first traded in ``block`` (``Peers.traded``)."""
+    def credit(self, block: int, now: float) -> bool:
+        """An order it delivered first traded in ``block`` (``Peers.traded``): whether that
+        credited it, once a block (small94: a block the watcher applied again after an await
+        of its application raised, or a write of it refused, was credited again, ``traded``
+        counted twice; a reorg's block takes its credit back first: ``uncredit``)."""
+        if any(b == block for b, _t in self.credits):
+            return False
         self.credits.append((block, now))
         if len(self.credits) > CREDITS_KEPT:
             self.floor_block, self.traded_floor = self.credits.pop(0)
         self.traded_at, self.traded = now, self.traded + 1
+        return True
 
     def uncredit(self, blocks: Collection[int]) -> bool:
         """A reorg undid ``blocks`` (trades credited to it: ``readbudget.uncredit_trades``):

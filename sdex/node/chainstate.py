@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import MappingProxyType
@@ -24,6 +25,7 @@ from sdex.node.pastwords import undone_let_go
 from sdex.node.rejudge import NodeRejudge
 from sdex.node.views import _stored_fills
 from sdex.order import Order, bitmap_nonce
+from sdex.sqlwriter import StoreError
 from sdex.store import StoredFill
 from sdex.watch import BlockChanges
 
@@ -257,17 +259,24 @@ class NodeChainState(NodeRejudge):
         delivered it first) and block (``readbudget.credit_trades``, ``uncredit_trades``),
         their orders held in memory or stored: one rule for the credit and its taking back.
         A store read each of those not in memory (only fills paying this node's fee
-        recipient are looked up). review92: a reorg after a restart took nothing back (a
-        filled order is not in memory then). peers93: the credit read memory only, so a
+        recipient are looked up); one the store refuses counts as not held, logged (small94:
+        it failed the block's application, again at each try while the store refused).
+        review92: a reorg after a restart took nothing back (a filled order is not in memory
+        then). peers93: the credit read memory only, so a
         trade applied by the watcher after a restart (the settler had stored its fills, its
         orders filled, not reloaded) or after its records were evicted credited nobody, or,
         of a match whose payer alone was held, the payer's pusher."""
         held: dict[bytes, tuple[Order, str] | None] = {}
+        unread: list[str] = []
 
         def of(order_hash: bytes) -> tuple[Order, str] | None:
             if order_hash not in held:
                 rec = self.records.get(order_hash)
-                s = self.registry.stored(order_hash) if rec is None else None
+                try:
+                    s = self.registry.stored(order_hash) if rec is None else None
+                except (sqlite3.Error, StoreError) as e:  # (the block applied all the same)
+                    s = None
+                    unread.append(f"0x{order_hash.hex()}: {e}")
                 got = rec if rec is not None else s
                 held[order_hash] = None if got is None else (got.signed.order, got.source)
             return held[order_hash]
@@ -279,7 +288,15 @@ class NodeChainState(NodeRejudge):
             return (o := of(order_hash)) is not None and o[1].startswith(readbudget.PEER_SOURCE)
 
         paid = readbudget.paid_here(fills, order_of, fee, least, pushed)
-        return [(o[1], f.block_number) for f in paid if (o := of(f.order_hash)) is not None]
+        sources: list[tuple[str | None, int]] = [
+            (o[1], f.block_number) for f in paid if (o := of(f.order_hash)) is not None
+        ]
+        if unread:  # (small94: raised out of the block's application, applied again for good)
+            log.warning(
+                "%d stored orders of fills not read (their trades' credit skipped): %.300s",
+                len(unread), unread[0],
+            )  # fmt: skip
+        return sources
 
     def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
         """The booked bitmap orders these fills may have filled with no event of their own
