@@ -32,7 +32,7 @@ from sdex.gossip import GossipConfig
 from sdex.node.cliconfig import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
-from tests.nodeutil import ROOT, free_port, has_ipv6_loopback
+from tests.nodeutil import ROOT, free_port, has_ipv6_loopback, node_ready, node_run
 
 ALICE, BOB = 1, 2
 OPERATOR = 17  # (ux49: an operator account, the last three: 16 gets a warning)
@@ -55,13 +55,12 @@ def node(
     instead of the chain's own, when given); (its URL, the deployment file)."""
     deployment = tmp / "devnet.json"
     replace(c.deployment, tokens=tokens or c.deployment.tokens).save(deployment)
-    proc = NodeProcess(free_port(), deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
-    proc.start()
-    try:
-        proc.wait_ready()
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(port, deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
+
+    with node_ready(make) as proc:
         yield proc.url, deployment
-    finally:
-        proc.kill()
 
 
 def one_line(text: str) -> str:
@@ -169,11 +168,20 @@ def test_an_onchain_cancel_names_where_a_dead_rpc_came_from(chain: Chain, tmp_pa
 
 
 def run_node(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``sdex node ARGS`` run to its exit on a port of ``free_port``'s pick (run again on
+    another if some other process took it first: ``node_run``), or on ARGS' own ``--port``."""
     clean = {k: v for k, v in os.environ.items() if k not in ("SDEX_NODE_KEY", "SDEX_KEY")}
-    return subprocess.run(
-        [sys.executable, "-m", "sdex.cli", "node", "--port", str(free_port()), *args],
-        cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+
+    def run(port: int | None) -> subprocess.CompletedProcess[str]:
+        picked = () if port is None else ("--port", str(port))
+        return subprocess.run(
+            [sys.executable, "-m", "sdex.cli", "node", *picked, *args],
+            cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    if "--port" in args:  # (the test's port: its taking is what the test is about)
+        return run(None)
+    return node_run(run, lambda done: done.stderr)
 
 
 def test_a_node_without_a_key_is_refused(chain: Chain, tmp_path: Path) -> None:
@@ -400,14 +408,15 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
             "--key", key(chain, OPERATOR), option, bad,
         )  # fmt: skip
         assert r.exit_code == 2 and option in r.output, (option, bad, r.output)
-    proc = NodeProcess(
-        free_port(), deployment, chain.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
-        extra=("--http-idle-timeout", "1", "--max-http-per-client", "2",
-               "--listing-rate-limit", "1000"),
-    )  # fmt: skip
-    proc.start()
-    try:
-        proc.wait_ready(timeout=120)
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(
+            port, deployment, chain.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
+            extra=("--http-idle-timeout", "1", "--max-http-per-client", "2",
+                   "--listing-rate-limit", "1000"),
+        )  # fmt: skip
+
+    with node_ready(make, timeout=120) as proc:
         with socket.create_connection(("127.0.0.1", proc.port), timeout=20) as silent:
             start = time.monotonic()
             assert silent.recv(1) == b""  # the node closed it
@@ -415,8 +424,6 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         listing = requests.get(f"http://127.0.0.1:{proc.port}/v1/orders", timeout=20)
         assert listing.status_code == 200
         assert listing.headers["X-RateLimit-Limit"] == "5000"  # (5 s of 1,000 a second)
-    finally:
-        proc.kill()
 
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback here")
