@@ -240,7 +240,8 @@ def node_run(run: Callable[[int], T], said: Callable[[T], str]) -> T:
     """``run(port)``: an ``sdex node`` run to its exit (a test of how it refuses to start) on
     a port of ``free_port``'s pick; run again on a new pick when it said (``said``: its
     words) that another process took that port first (``PortInUseError``'s words: the node
-    checks its port before anything else it could refuse), at most ``PORT_TRIES`` times."""
+    checks its port before it opens its database or reads the chain), at most ``PORT_TRIES``
+    times."""
 
     @contextlib.contextmanager
     def start(port: int) -> Iterator[T]:
