@@ -33,6 +33,7 @@ from sdex.node.cliconfig import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
 from tests.nodeutil import ROOT, free_port, has_ipv6_loopback, node_ready, node_run
+from tests.portpick import PortTaken, on_picked_port_sync
 
 ALICE, BOB = 1, 2
 OPERATOR = 17  # (ux49: an operator account, the last three: 16 gets a warning)
@@ -339,33 +340,62 @@ def _wait_line(lines: queue.Queue[str], text: str, proc: subprocess.Popen[str]) 
     raise AssertionError(f"no line with {text!r} within 60 s")
 
 
+@contextlib.contextmanager
+def piped_node(
+    args: list[str], env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[str], int, str, queue.Queue[str]]]:
+    """``sdex node ARGS`` with its stdout and stderr on pipes, read line by line, on a port of
+    ``free_port``'s pick: (the process, its port, its ``listening on`` line, its stderr's
+    lines to come), once it said that line; started again on a new pick if it exited saying
+    another process took the port first (``on_picked_port_sync``); killed by its PID on exit."""
+
+    @contextlib.contextmanager
+    def start(port: int) -> Iterator[tuple[subprocess.Popen[str], int, str, queue.Queue[str]]]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), *args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            out: queue.Queue[str] = queue.Queue()
+            err: queue.Queue[str] = queue.Queue()
+            assert proc.stdout is not None and proc.stderr is not None
+            readers = [
+                threading.Thread(target=_lines, args=(stream, q), daemon=True)
+                for stream, q in ((proc.stdout, out), (proc.stderr, err))
+            ]
+            for reader in readers:
+                reader.start()
+            try:
+                line = _wait_line(out, "listening on", proc)
+            except AssertionError:
+                readers[1].join(timeout=10)  # (it exited: its stderr read to the end)
+                said = "".join(err.queue)
+                if f"port {port} on " in said and "is already in use" in said:
+                    raise PortTaken(said) from None
+                raise
+            yield proc, port, line, err
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    with on_picked_port_sync(start) as started:
+        yield started
+
+
 def test_node_lines_reach_a_pipe_at_once(chain: Chain, tmp_path: Path) -> None:
     """Through pipes (as ``| tee`` sees them), while the node runs: ``listening on`` on
     stdout, and with ``--log-level debug`` the sdex.* debug lines on stderr (here the gossip
     line of a peer that does not answer). The key comes from $SDEX_NODE_KEY."""
     deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
-    port, dead_peer = free_port(), f"http://127.0.0.1:{free_port()}"
-    cmd = [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--deployment",
-           str(deployment), "--db", str(tmp_path / "n.db"), "--peer", dead_peer,
-           "--log-level", "debug"]  # fmt: skip
+    dead_peer = f"http://127.0.0.1:{free_port()}"
+    args = ["--deployment", str(deployment), "--db", str(tmp_path / "n.db"), "--peer", dead_peer,
+            "--log-level", "debug"]  # fmt: skip
     env = {**os.environ, "SDEX_NODE_KEY": key(chain, OPERATOR)}
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        out: queue.Queue[str] = queue.Queue()
-        err: queue.Queue[str] = queue.Queue()
-        assert proc.stdout is not None and proc.stderr is not None
-        for stream, q in ((proc.stdout, out), (proc.stderr, err)):
-            threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
-        line = _wait_line(out, "listening on", proc)
+    with piped_node(args, env) as (proc, port, line, err):
         assert line == f"listening on http://127.0.0.1:{port}\n"
         line = _wait_line(err, "DEBUG sdex.gossip", proc)
         assert dead_peer in line
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> None:
@@ -432,22 +462,10 @@ def test_a_node_on_ipv6_says_a_url_that_works(chain: Chain, tmp_path: Path) -> N
     no client parses), and that URL answers over IPv6."""
     deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
-    port = free_port()
-    cmd = [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--host", "::1",
-           "--deployment", str(deployment), "--db", str(tmp_path / "n.db")]  # fmt: skip
+    args = ["--host", "::1", "--deployment", str(deployment), "--db", str(tmp_path / "n.db")]
     env = {**os.environ, "SDEX_NODE_KEY": key(chain, OPERATOR)}
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        out: queue.Queue[str] = queue.Queue()
-        assert proc.stdout is not None
-        threading.Thread(target=_lines, args=(proc.stdout, out), daemon=True).start()
-        line = _wait_line(out, "listening on", proc)
+    with piped_node(args, env) as (_, port, line, _):
         url = line.removeprefix("listening on ").strip()
         assert url == f"http://[::1]:{port}"
         with NodeClient(url) as client:
             assert client.health()["status"] == "ok"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
