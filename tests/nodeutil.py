@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -34,6 +34,7 @@ from tests.conftest import Chain
 from tests.portpick import PORT_TRIES, PortTaken, on_picked_port, on_picked_port_sync
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 GOSSIP_SCALE = 0.2
 """Gossip timers for tests that wait on convergence: dial 0.1 s, anti-entropy 0.2 s, peer
 exchange 1 s (defaults 0.5, 1 and 5 s). Not for every cluster: with one or two nodes and
@@ -235,6 +236,24 @@ def node_ready(make: Callable[[int], NodeProcess], timeout: float = 60.0) -> Ite
         yield node
 
 
+def node_run(run: Callable[[int], T], said: Callable[[T], str]) -> T:
+    """``run(port)``: an ``sdex node`` run to its exit (a test of how it refuses to start) on
+    a port of ``free_port``'s pick; run again on a new pick when it said (``said``: its
+    words) that another process took that port first (``PortInUseError``'s words: the node
+    checks its port before it opens its database or reads the chain), at most ``PORT_TRIES``
+    times."""
+
+    @contextlib.contextmanager
+    def start(port: int) -> Iterator[T]:
+        done = run(port)
+        if f"port {port} on " in said(done) and "is already in use" in said(done):
+            raise PortTaken(f"port {port}: another process listened on it first")
+        yield done
+
+    with on_picked_port_sync(start) as done:
+        return done
+
+
 STARTS: dict[subprocess.Popen[bytes], tuple[Path, int]] = {}
 """Each running ``node_process``'s log and where its start's lines begin there."""
 
@@ -293,6 +312,35 @@ async def node_started(
             yield proc, base
 
     async with on_picked_port(start) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def node_process_started(
+    chain: Chain,
+    deployment: Path,
+    db: Path,
+    key_index: int | bytes,
+    log: Path,
+    timeout: float = 60.0,
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``node_started`` for a test without an event loop: ``node_process`` on a port of
+    ``free_port``'s pick, yielded (the process, its base URL) once it says it listens there
+    and ``/health`` answers; started again on a new pick if another process took the port
+    first (``on_picked_port_sync``)."""
+
+    async def up(base: str, proc: subprocess.Popen[bytes]) -> None:
+        async with aiohttp.ClientSession() as session:
+            await wait_for(lambda: healthy(session, base, proc, log), timeout=timeout)
+
+    @contextlib.contextmanager
+    def start(port: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+        base = f"http://127.0.0.1:{port}"
+        with node_process(chain, deployment, db, port, key_index, log) as proc:
+            asyncio.run(up(base, proc))
+            yield proc, base
+
+    with on_picked_port_sync(start) as started:
         yield started
 
 

@@ -37,7 +37,14 @@ from sdex.cli import main
 from sdex.client import NodeApiError, NodeClient, NodeUnreachableError
 from sdex.order import SignedOrder, sign_order, to_checksum
 from tests.conftest import Chain
-from tests.nodeutil import free_port, node_config, node_process, own, running_node, wait_for
+from tests.nodeutil import (
+    free_port,
+    node_config,
+    node_process_started,
+    own,
+    running_node,
+    wait_for,
+)
 
 E18 = 10**18
 E6 = 10**6
@@ -716,8 +723,10 @@ def test_fill_of_an_order_a_node_process_removed_fails_the_audit(
     c = chain
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
-    url = f"http://127.0.0.1:{(port := free_port())}"
-    with node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log") as proc:
+    with node_process_started(c, deployment, tmp_path / "n.db", 17, tmp_path / "n.log") as (
+        proc,
+        url,
+    ):
         with NodeClient(url, timeout=5.0) as client:
 
             def up() -> bool:
@@ -815,9 +824,11 @@ def test_a_node_whose_chain_endpoint_went_down_is_flagged_stalled(
     with rpc_gate(c.deployment.rpc) as gate:
         gated = replace(c.deployment, rpc=f"http://127.0.0.1:{gate.server_address[1]}")
         gated.save(deployment)
-        url = f"http://127.0.0.1:{(port := free_port())}"
         with (
-            node_process(c, deployment, tmp_path / "n.db", port, 17, tmp_path / "n.log") as proc,
+            node_process_started(c, deployment, tmp_path / "n.db", 17, tmp_path / "n.log") as (
+                proc,
+                url,
+            ),
             NodeClient(url, timeout=5.0) as client,
         ):
 

@@ -32,7 +32,8 @@ from sdex.gossip import GossipConfig
 from sdex.node.cliconfig import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
-from tests.nodeutil import ROOT, free_port, has_ipv6_loopback
+from tests.nodeutil import ROOT, free_port, has_ipv6_loopback, node_ready, node_run
+from tests.portpick import PortTaken, on_picked_port_sync
 
 ALICE, BOB = 1, 2
 OPERATOR = 17  # (ux49: an operator account, the last three: 16 gets a warning)
@@ -55,13 +56,12 @@ def node(
     instead of the chain's own, when given); (its URL, the deployment file)."""
     deployment = tmp / "devnet.json"
     replace(c.deployment, tokens=tokens or c.deployment.tokens).save(deployment)
-    proc = NodeProcess(free_port(), deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
-    proc.start()
-    try:
-        proc.wait_ready()
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(port, deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
+
+    with node_ready(make) as proc:
         yield proc.url, deployment
-    finally:
-        proc.kill()
 
 
 def one_line(text: str) -> str:
@@ -169,11 +169,20 @@ def test_an_onchain_cancel_names_where_a_dead_rpc_came_from(chain: Chain, tmp_pa
 
 
 def run_node(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``sdex node ARGS`` run to its exit on a port of ``free_port``'s pick (run again on
+    another if some other process took it first: ``node_run``), or on ARGS' own ``--port``."""
     clean = {k: v for k, v in os.environ.items() if k not in ("SDEX_NODE_KEY", "SDEX_KEY")}
-    return subprocess.run(
-        [sys.executable, "-m", "sdex.cli", "node", "--port", str(free_port()), *args],
-        cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+
+    def run(port: int | None) -> subprocess.CompletedProcess[str]:
+        picked = () if port is None else ("--port", str(port))
+        return subprocess.run(
+            [sys.executable, "-m", "sdex.cli", "node", *picked, *args],
+            cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    if "--port" in args:  # (the test's port: its taking is what the test is about)
+        return run(None)
+    return node_run(run, lambda done: done.stderr)
 
 
 def test_a_node_without_a_key_is_refused(chain: Chain, tmp_path: Path) -> None:
@@ -331,33 +340,62 @@ def _wait_line(lines: queue.Queue[str], text: str, proc: subprocess.Popen[str]) 
     raise AssertionError(f"no line with {text!r} within 60 s")
 
 
+@contextlib.contextmanager
+def piped_node(
+    args: list[str], env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[str], int, str, queue.Queue[str]]]:
+    """``sdex node ARGS`` with its stdout and stderr on pipes, read line by line, on a port of
+    ``free_port``'s pick: (the process, its port, its ``listening on`` line, its stderr's
+    lines to come), once it said that line; started again on a new pick if it exited saying
+    another process took the port first (``on_picked_port_sync``); killed by its PID on exit."""
+
+    @contextlib.contextmanager
+    def start(port: int) -> Iterator[tuple[subprocess.Popen[str], int, str, queue.Queue[str]]]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), *args],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            out: queue.Queue[str] = queue.Queue()
+            err: queue.Queue[str] = queue.Queue()
+            assert proc.stdout is not None and proc.stderr is not None
+            readers = [
+                threading.Thread(target=_lines, args=(stream, q), daemon=True)
+                for stream, q in ((proc.stdout, out), (proc.stderr, err))
+            ]
+            for reader in readers:
+                reader.start()
+            try:
+                line = _wait_line(out, "listening on", proc)
+            except AssertionError:
+                readers[1].join(timeout=10)  # (it exited: its stderr read to the end)
+                said = "".join(err.queue)
+                if f"port {port} on " in said and "is already in use" in said:
+                    raise PortTaken(said) from None
+                raise
+            yield proc, port, line, err
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    with on_picked_port_sync(start) as started:
+        yield started
+
+
 def test_node_lines_reach_a_pipe_at_once(chain: Chain, tmp_path: Path) -> None:
     """Through pipes (as ``| tee`` sees them), while the node runs: ``listening on`` on
     stdout, and with ``--log-level debug`` the sdex.* debug lines on stderr (here the gossip
     line of a peer that does not answer). The key comes from $SDEX_NODE_KEY."""
     deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
-    port, dead_peer = free_port(), f"http://127.0.0.1:{free_port()}"
-    cmd = [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--deployment",
-           str(deployment), "--db", str(tmp_path / "n.db"), "--peer", dead_peer,
-           "--log-level", "debug"]  # fmt: skip
+    dead_peer = f"http://127.0.0.1:{free_port()}"
+    args = ["--deployment", str(deployment), "--db", str(tmp_path / "n.db"), "--peer", dead_peer,
+            "--log-level", "debug"]  # fmt: skip
     env = {**os.environ, "SDEX_NODE_KEY": key(chain, OPERATOR)}
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        out: queue.Queue[str] = queue.Queue()
-        err: queue.Queue[str] = queue.Queue()
-        assert proc.stdout is not None and proc.stderr is not None
-        for stream, q in ((proc.stdout, out), (proc.stderr, err)):
-            threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
-        line = _wait_line(out, "listening on", proc)
+    with piped_node(args, env) as (proc, port, line, err):
         assert line == f"listening on http://127.0.0.1:{port}\n"
         line = _wait_line(err, "DEBUG sdex.gossip", proc)
         assert dead_peer in line
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> None:
@@ -400,14 +438,15 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
             "--key", key(chain, OPERATOR), option, bad,
         )  # fmt: skip
         assert r.exit_code == 2 and option in r.output, (option, bad, r.output)
-    proc = NodeProcess(
-        free_port(), deployment, chain.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
-        extra=("--http-idle-timeout", "1", "--max-http-per-client", "2",
-               "--listing-rate-limit", "1000"),
-    )  # fmt: skip
-    proc.start()
-    try:
-        proc.wait_ready(timeout=120)
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(
+            port, deployment, chain.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
+            extra=("--http-idle-timeout", "1", "--max-http-per-client", "2",
+                   "--listing-rate-limit", "1000"),
+        )  # fmt: skip
+
+    with node_ready(make, timeout=120) as proc:
         with socket.create_connection(("127.0.0.1", proc.port), timeout=20) as silent:
             start = time.monotonic()
             assert silent.recv(1) == b""  # the node closed it
@@ -415,8 +454,6 @@ def test_http_connection_bounds_are_options(chain: Chain, tmp_path: Path) -> Non
         listing = requests.get(f"http://127.0.0.1:{proc.port}/v1/orders", timeout=20)
         assert listing.status_code == 200
         assert listing.headers["X-RateLimit-Limit"] == "5000"  # (5 s of 1,000 a second)
-    finally:
-        proc.kill()
 
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback here")
@@ -425,22 +462,10 @@ def test_a_node_on_ipv6_says_a_url_that_works(chain: Chain, tmp_path: Path) -> N
     no client parses), and that URL answers over IPv6."""
     deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
-    port = free_port()
-    cmd = [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--host", "::1",
-           "--deployment", str(deployment), "--db", str(tmp_path / "n.db")]  # fmt: skip
+    args = ["--host", "::1", "--deployment", str(deployment), "--db", str(tmp_path / "n.db")]
     env = {**os.environ, "SDEX_NODE_KEY": key(chain, OPERATOR)}
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        out: queue.Queue[str] = queue.Queue()
-        assert proc.stdout is not None
-        threading.Thread(target=_lines, args=(proc.stdout, out), daemon=True).start()
-        line = _wait_line(out, "listening on", proc)
+    with piped_node(args, env) as (_, port, line, _):
         url = line.removeprefix("listening on ").strip()
         assert url == f"http://[::1]:{port}"
         with NodeClient(url) as client:
             assert client.health()["status"] == "ok"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)

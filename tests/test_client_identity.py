@@ -25,7 +25,6 @@ from aiohttp.web_protocol import RequestHandler
 from click.testing import CliRunner
 
 from sdex.cli import main
-from sdex.devnet import free_port
 from sdex.httpkit import (
     MAX_FORWARDED_HOPS,
     ClientSlots,
@@ -40,7 +39,7 @@ from sdex.node.conns import BoundedRunner, ConnectionSlots
 from sdex.node.process import NodeProcess
 from sdex.node.sending import AnswerSlots, bound_answers
 from tests.conftest import Chain
-from tests.nodeutil import has_ipv6_loopback, node_config, running_node, wait_for
+from tests.nodeutil import has_ipv6_loopback, node_config, node_ready, running_node, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -197,8 +196,8 @@ async def bounded_server(host: str, slots: ConnectionSlots) -> AsyncIterator[int
     app.router.add_get("/", hold)
     runner = BoundedRunner(app, slots, idle_timeout=30)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, 0).start()  # (port 0: bound at once, none picked first)
+    port = runner.addresses[0][1]
     try:
         yield port
     finally:
@@ -374,19 +373,18 @@ def test_trusted_proxy_is_an_option_of_sdex_node(chain: Chain, tmp_path: Path) -
     client's (a loopback-only answer refused to it); one naming none is the proxy's own."""
     deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
-    proc = NodeProcess(
-        free_port(), deployment, chain.keys[19], tmp_path / "n.db", tmp_path / "n.log",
-        dev_wallets=True, extra=("--trusted-proxy", "127.0.0.1"),
-    )  # fmt: skip
-    proc.start()
-    try:
-        proc.wait_ready(timeout=120)
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(
+            port, deployment, chain.keys[19], tmp_path / "n.db", tmp_path / "n.log",
+            dev_wallets=True, extra=("--trusted-proxy", "127.0.0.1"),
+        )  # fmt: skip
+
+    with node_ready(make, timeout=120) as proc:
         url = proc.url + "/web/dev-wallets"
         forwarded = requests.get(url, headers={FORWARDED: "192.0.2.1"}, timeout=20).json()
         own = requests.get(url, timeout=20).json()
         assert (forwarded["enabled"], own["enabled"]) == (False, True)
-    finally:
-        proc.kill()
 
 
 @pytest.mark.parametrize("trusted", [True, False])
@@ -406,7 +404,7 @@ async def test_large_answers_behind_a_trusted_proxy_are_counted_per_client(trust
     trust_proxies(app, TrustedProxies((parse_network("127.0.0.1"),) if trusted else ()))
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)  # (an unread answer stays)
-    listener.bind(("127.0.0.1", free_port()))
+    listener.bind(("127.0.0.1", 0))  # (bound here: no port picked first to be taken)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.SockSite(runner, listener).start()

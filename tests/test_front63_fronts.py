@@ -15,10 +15,9 @@ from typing import Any
 
 import aiohttp
 
-from sdex.devnet import free_port
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, node_ready, running_node, wait_for
 
 
 def alive(pid: int) -> bool:
@@ -93,19 +92,29 @@ async def test_a_node_process_stops_its_fronts(chain: Chain, tmp_path: Path) -> 
     """``sdex node --fronts 1``: SIGTERM stops the front with the node (by its PID); after
     a SIGKILL of the node (nothing of it runs to stop anything) its front ends by itself
     (its channel closed). The node starts again on the same port after the first stop."""
-    deployment, port = tmp_path / "devnet.json", free_port()
+    deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
-    base = f"http://127.0.0.1:{port}"
-    for stop in ("term", "kill"):
-        node = NodeProcess(
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(
             port, deployment, chain.keys[19], tmp_path / "node.db", tmp_path / "node.log",
             extra=("--fronts", "1"),
-        ).start()  # fmt: skip
-        try:
-            await asyncio.to_thread(node.wait_ready, 120)
-            async with aiohttp.ClientSession() as s, s.get(base + "/health") as r:
-                [pid] = (await r.json())["fronts"]["pids"]
-            assert alive(pid)
-        finally:
-            node.stop() if stop == "term" else node.kill()
-        await wait_for(lambda: not alive(pid), timeout=30)  # noqa: B023 (awaited here)
+        )  # fmt: skip
+
+    async def front(node: NodeProcess) -> int:
+        async with aiohttp.ClientSession() as s, s.get(node.url + "/health") as r:
+            [pid] = (await r.json())["fronts"]["pids"]
+        assert alive(pid)
+        return int(pid)
+
+    with node_ready(make, timeout=120) as node:  # (its port picked again if taken first)
+        pid = await front(node)
+        node.stop()  # (SIGTERM)
+    await wait_for(lambda: not alive(pid), timeout=30)
+    node = make(node.port).start()  # (the same port again)
+    try:
+        await asyncio.to_thread(node.wait_ready, 120)
+        pid = await front(node)
+    finally:
+        node.kill()
+    await wait_for(lambda: not alive(pid), timeout=30)

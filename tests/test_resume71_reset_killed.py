@@ -19,14 +19,16 @@ transaction is in the database), a real SQLite store."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import Chain
-from tests.nodeutil import free_port, node_config, node_process, running_node, wait_for
+from tests.nodeutil import node_config, node_process, own, running_node, wait_for
+from tests.portpick import on_picked_port
 from tests.reorgutil import no_kept_blocks, reorg, settled
 from tests.rpcfault import _proxy
 from tests.test_mirror import meta, synced
@@ -78,9 +80,16 @@ async def test_a_reset_killed_after_its_store_transaction_is_finished_at_the_nex
     with held_after_reset(c.deployment.rpc, db) as (url, held):
         deployment = tmp_path / "proxied.json"
         replace(c.deployment, rpc=url).save(deployment)
-        port, log = free_port(), tmp_path / "killed.log"
-        with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-            await wait_for(lambda: held.is_set() or proc.poll() is not None, timeout=120)
+        log = tmp_path / "killed.log"
+
+        @asynccontextmanager
+        async def start(port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
+            with node_process(c, deployment, db, port, OPERATOR, log) as proc:
+                await wait_for(lambda: held.is_set() or proc.poll() is not None, timeout=120)
+                own(proc, f"http://127.0.0.1:{port}")  # (PortTaken: it exited for its port)
+                yield proc
+
+        async with on_picked_port(start) as proc:
             assert held.is_set(), log.read_text()[-2000:]
             proc.kill()  # (SIGKILL, by its PID: inside the reset, its transaction committed)
             proc.wait(timeout=10)

@@ -15,14 +15,13 @@ import json
 import sqlite3
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import free_port, node_process, running_node, wait_for
+from tests.nodeutil import node_started, running_node
+from tests.portpick import PortTaken
 from tests.test_cli_node import key, run_node
 from tests.test_node import E18
-from tests.test_node_restart import _healthy
 from tests.test_restart_mirror import one_part_filled_saved, status
 from tests.test_review25_json import run_bounded
 
@@ -81,16 +80,15 @@ async def test_a_store_row_nested_deep_leaves_the_node_running(
         assert db.execute(DAMAGE[damage], (DEEP,)).rowcount >= 1
     deployment = tmp_path / "devnet.json"
     chain.deployment.save(deployment)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "node.log"
-    async with aiohttp.ClientSession() as session:
-        with node_process(chain, deployment, Path(cfg.db), port, OPERATOR, log) as proc:
-            try:
-                await wait_for(lambda: _healthy(session, base, proc), timeout=120)
-            except AssertionError:
-                tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-                pytest.fail(f"{damage}: the node did not serve (exit {proc.poll()}): {tail}")
+    try:
+        async with node_started(chain, deployment, Path(cfg.db), OPERATOR, log, timeout=120):
+            pass
+    except PortTaken:
+        raise  # (three picks taken: not the damage's doing)
+    except AssertionError as e:
+        tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+        pytest.fail(f"{damage}: the node did not serve ({e}): {tail}")
 
 
 HEADS = {

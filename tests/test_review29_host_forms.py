@@ -159,7 +159,6 @@ async def test_a_peer_dialled_by_a_name_counts_against_the_address_it_answered_f
     127.0.0.1); A enters B's table in the loopback group, not in a group of its own name."""
     import asyncio
 
-    from sdex.devnet import free_port
     from sdex.gossip import Gossip, GossipConfig, NodeKey
     from sdex.gossip.peers import LOOPBACK
     from sdex.gossip.routes import add_routes
@@ -169,11 +168,12 @@ async def test_a_peer_dialled_by_a_name_counts_against_the_address_it_answered_f
     name = _loopback_name()
     if name is None:
         pytest.skip("this machine's name does not resolve to loopback only")
-    pa, pb = free_port(), free_port()
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(2)]  # (bound at once)
+    pa, pb = (s.getsockname()[1] for s in listeners)
     url_a, url_b = f"http://{name}:{pa}", f"http://127.0.0.1:{pb}"
     started: list[tuple[Gossip, web.AppRunner]] = []
     try:
-        for url, port, seeds in ((url_a, pa, []), (url_b, pb, [url_a])):
+        for url, listener, seeds in ((url_a, listeners[0], []), (url_b, listeners[1], [url_a])):
             node = MemoryNode()
             g = Gossip(node, url, seeds, GossipConfig(dial_interval=0.1), NodeKey.generate())
             node.gossip = g
@@ -181,7 +181,7 @@ async def test_a_peer_dialled_by_a_name_counts_against_the_address_it_answered_f
             add_routes(app, g, RateLimit(), admin=True)
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
             await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await web.SockSite(runner, listener).start()
             started.append((g, runner))
         for g, _ in started:
             await g.start()
@@ -197,3 +197,5 @@ async def test_a_peer_dialled_by_a_name_counts_against_the_address_it_answered_f
             await runner.shutdown()
             await g.stop()
             await runner.cleanup()
+        for listener in listeners:
+            listener.close()

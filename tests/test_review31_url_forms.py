@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from sdex.devnet import free_port
 from sdex.gossip import Gossip, GossipConfig, NodeKey
 from sdex.gossip.hosts import host_group
 from sdex.gossip.routes import add_routes
@@ -37,7 +37,8 @@ def test_a_hello_sharing_one_introduces_the_others() -> None:
 
 
 async def test_a_strangers_hello_sharing_one_is_answered_200() -> None:
-    port = free_port()
+    listener = socket.create_server(("127.0.0.1", 0))  # (bound: no pick another can take)
+    port = listener.getsockname()[1]
     node = MemoryNode()
     c = Gossip(node, f"http://127.0.0.1:{port}", [], GossipConfig(), NodeKey.generate())
     node.gossip = c
@@ -47,7 +48,7 @@ async def test_a_strangers_hello_sharing_one_is_answered_200() -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.SockSite(runner, listener).start()
         a = NodeKey.generate()
         me = "http://192.0.2.1:9000"
         body = json.dumps({"url": me, "peers": [BAD[0], *SHARED]}).encode()
@@ -60,6 +61,7 @@ async def test_a_strangers_hello_sharing_one_is_answered_200() -> None:
         assert set(SHARED) <= set(c.peers.candidates)
     finally:
         await runner.cleanup()
+        listener.close()
 
 
 @pytest.mark.parametrize("url", [*BAD, "http://[zz]"])

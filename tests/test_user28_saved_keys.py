@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from sdex.cli import main
 from sdex.deployment import Deployment, DeploymentError
 from tests.conftest import Chain
-from tests.nodeutil import free_port
+from tests.nodeutil import node_run
 
 ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 KEY_OF_ADDRESS = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -65,11 +65,14 @@ def test_the_devnets_own_file_is_taken(chain: Chain, tmp_path: Path) -> None:
 
 def test_sdex_node_with_dev_wallets_says_so_in_one_line(chain: Chain, tmp_path: Path) -> None:
     path = _file(chain, tmp_path, ADDRESS)
-    r = CliRunner().invoke(
-        main,
-        ["node", "--port", str(free_port()), "--deployment", str(path), "--dev-wallets",
-         "--key", "0x" + chain.keys[19].hex(), "--db", str(tmp_path / "n.db")],
-        env={"COLUMNS": "200"},
+    r = node_run(
+        lambda port: CliRunner().invoke(
+            main,
+            ["node", "--port", str(port), "--deployment", str(path), "--dev-wallets",
+             "--key", "0x" + chain.keys[19].hex(), "--db", str(tmp_path / "n.db")],
+            env={"COLUMNS": "200"},
+        ),
+        lambda r: r.output,
     )  # fmt: skip
     assert r.exit_code == 2, r.output
     assert "accounts[1].key': that is an address (20 bytes), not a private key" in r.output

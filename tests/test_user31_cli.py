@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ from sdex.order import to_checksum
 from tests.conftest import Chain
 from tests.devnetproc import devnet_running
 from tests.nodeutil import ROOT
+from tests.portpick import PortTaken, on_picked_port_sync
 
 KEY = "0x" + "11" * 32
 
@@ -134,24 +137,34 @@ def test_mkdir_makes_the_directories(chain: Chain, tmp_path: Path) -> None:
     chain.deployment.save(deployment)
     db, node_key = tmp_path / "a" / "b" / "n.db", tmp_path / "k" / "node.key"
     clean = {k: v for k, v in os.environ.items() if k not in ("SDEX_NODE_KEY", "SDEX_KEY")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sdex.cli", "node", "--port", str(free_port()), "--deployment",
-         str(deployment), "--key", "0x" + chain.keys[17].hex(), "--db", str(db),
-         "--node-key", str(node_key), "--mkdir", "--log-level", "warning"],
-        cwd=ROOT, env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # (bounded by the node's start: it exits on failure)
-        assert line.startswith("listening on "), (line, proc.stderr and proc.stderr.read())
-        assert db.exists() and node_key.exists()
-    finally:
-        proc.send_signal(signal.SIGTERM)
+
+    @contextlib.contextmanager
+    def start(port: int) -> Iterator[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sdex.cli", "node", "--port", str(port), "--deployment",
+             str(deployment), "--key", "0x" + chain.keys[17].hex(), "--db", str(db),
+             "--node-key", str(node_key), "--mkdir", "--log-level", "warning"],
+            cwd=ROOT, env=clean, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            assert proc.stdout is not None and proc.stderr is not None
+            line = proc.stdout.readline()  # (bounded by the node's start: it exits on failure)
+            if not line.startswith("listening on "):
+                said = proc.stderr.read()
+                if f"port {port} on " in said and "is already in use" in said:
+                    raise PortTaken(said)  # (another process took it first: a new pick)
+                raise AssertionError((line, said))
+            yield line
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    with on_picked_port_sync(start):
+        assert db.exists() and node_key.exists()
 
 
 # -- sdex devnet's summary at 80 columns ------------------------------------------------------

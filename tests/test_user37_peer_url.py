@@ -17,6 +17,7 @@ from sdex.devnet import Devnet, free_port
 from sdex.gossip import GossipConfig
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
+from tests.nodeutil import node_ready
 from tests.p2putil import Member, serve_gossip
 
 FAST = GossipConfig(dial_interval=0.1)
@@ -113,14 +114,13 @@ def test_sdex_node_logs_it_and_keeps_running(chain: Chain, tmp_path: Path) -> No
     chain.deployment.save(deployment)
     rpc = chain.deployment.rpc
     log = tmp_path / "n.log"
-    proc = NodeProcess(free_port(), deployment, chain.keys[16], tmp_path / "n.db", log, [rpc])
-    proc.start()
-    try:
-        proc.wait_ready()
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(port, deployment, chain.keys[16], tmp_path / "n.db", log, [rpc])
+
+    with node_ready(make) as proc:
         deadline = time.monotonic() + 30
         while f"--peer {rpc} is not an SDEX node" not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         assert "JSON-RPC" in log.read_text() and proc.running()
-    finally:
-        proc.kill()

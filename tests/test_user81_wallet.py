@@ -104,18 +104,20 @@ def test_a_repost_to_a_node_asking_a_fee_says_what_to_do(chain: Chain, tmp_path:
     feeRecipient 0x... and feeAmount >= 1250000000000000"), with no hint that a signed
     order's fee cannot change, nor what to do. Now it says what the order pays, what the node
     asks, and the ways out: a node asking no more (the one it was signed for), or a new order."""
-    from sdex.chainnode import free_port
     from sdex.node.process import NodeProcess
+    from tests.nodeutil import node_ready
     from tests.test_wallet79_repost import _posted_hash
 
     c = chain
     wallet = tmp_path / "wallet"
     with node(c, tmp_path / "a") as (url, dep):
-        fee_node = NodeProcess(
-            free_port(), dep, c.keys[18], tmp_path / "b.db", tmp_path / "b.log", fee_bps=25
-        ).start()
-        try:
-            fee_node.wait_ready()
+
+        def make(port: int) -> NodeProcess:
+            return NodeProcess(
+                port, dep, c.keys[18], tmp_path / "b.db", tmp_path / "b.log", fee_bps=25
+            )
+
+        with node_ready(make) as fee_node:
             trust = ("--deployment", str(dep))
             r = _run(wallet, "order", "buy", "1500", "0.5", "--node", url, "--key",
                      key(c, ALICE), *trust)  # fmt: skip
@@ -128,8 +130,6 @@ def test_a_repost_to_a_node_asking_a_fee_says_what_to_do(chain: Chain, tmp_path:
             assert "a signed order's fee cannot change" in said, said
             assert f"sdex repost {h} --node {url}" in said, said  # (where it was signed)
             assert "sign a new order for this node with `sdex order`" in said, said
-        finally:
-            fee_node.kill()
 
 
 def test_the_console_after_its_nodes_fee_rose_says_so_and_signs_for_it_next(
@@ -145,55 +145,59 @@ def test_the_console_after_its_nodes_fee_rose_says_so_and_signs_for_it_next(
     import sys
     import threading
 
-    from sdex.chainnode import free_port
     from sdex.node.process import NodeProcess
-    from tests.nodeutil import ROOT
+    from tests.nodeutil import ROOT, node_ready
 
     c = chain
-    port, dep = free_port(), tmp_path / "devnet.json"
+    dep = tmp_path / "devnet.json"
     c.deployment.save(dep)
-    first = NodeProcess(port, dep, c.keys[18], tmp_path / "n.db", tmp_path / "n.log").start()
-    second = NodeProcess(port, dep, c.keys[18], tmp_path / "n.db", tmp_path / "n2.log", fee_bps=25)
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(port, dep, c.keys[18], tmp_path / "n.db", tmp_path / "n.log")
+
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200",
            "SDEX_WALLET_DIR": str(tmp_path / "wallet")}  # fmt: skip
     console = None
-    try:
-        first.wait_ready()
-        console = subprocess.Popen(
-            [sys.executable, "-m", "sdex.cli", "console", "--node", first.url, "--key",
-             key(c, ALICE), "--deployment", str(dep)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=env,
-        )  # fmt: skip
-        assert console.stdin is not None and console.stdout is not None
-        lines: list[str] = []
-        started = threading.Event()
+    with node_ready(make) as first:  # (its port picked again if taken first)
+        second = NodeProcess(
+            first.port, dep, c.keys[18], tmp_path / "n.db", tmp_path / "n2.log", fee_bps=25
+        )
+        try:
+            console = subprocess.Popen(
+                [sys.executable, "-m", "sdex.cli", "console", "--node", first.url, "--key",
+                 key(c, ALICE), "--deployment", str(dep)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                env=env,
+            )  # fmt: skip
+            assert console.stdin is not None and console.stdout is not None
+            lines: list[str] = []
+            started = threading.Event()
 
-        def read() -> None:
-            assert console is not None and console.stdout is not None
-            for line in console.stdout:
-                lines.append(line)
-                if "Type help" in line:
-                    started.set()
+            def read() -> None:
+                assert console is not None and console.stdout is not None
+                for line in console.stdout:
+                    lines.append(line)
+                    if "Type help" in line:
+                        started.set()
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        assert started.wait(60), "".join(lines)  # (its order_config read: no fee)
-        first.stop()
-        second.start().wait_ready()  # (the same node, now asking 25 bps)
-        order = f"send_order buy limit 1500 0.{81_000 + c.now() % 1000}\n"
-        console.stdin.write(order + order + "quit\n")
-        console.stdin.close()
-        assert console.wait(timeout=120) is not None
-        reader.join(timeout=30)
-        said = one_line("".join(lines))
-        assert "the node refused this order's fee: it asks a fee of 25 bps now" in said, said
-        assert "sign the order again, which reads the node's fee anew" in said, said
-        assert said.count("FEE_REQUIRED") <= 1, said  # (was: both refused)
-        assert "rests in the book" in said, said  # (the second: signed for the fee)
-    finally:
-        if console is not None and console.poll() is None:
-            console.kill()
-            console.wait(timeout=10)
-        first.kill()
-        second.kill()
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            assert started.wait(60), "".join(lines)  # (its order_config read: no fee)
+            first.stop()
+            second.start().wait_ready()  # (the same node, now asking 25 bps)
+            order = f"send_order buy limit 1500 0.{81_000 + c.now() % 1000}\n"
+            console.stdin.write(order + order + "quit\n")
+            console.stdin.close()
+            assert console.wait(timeout=120) is not None
+            reader.join(timeout=30)
+            said = one_line("".join(lines))
+            assert "the node refused this order's fee: it asks a fee of 25 bps now" in said, said
+            assert "sign the order again, which reads the node's fee anew" in said, said
+            assert said.count("FEE_REQUIRED") <= 1, said  # (was: both refused)
+            assert "rests in the book" in said, said  # (the second: signed for the fee)
+        finally:
+            if console is not None and console.poll() is None:
+                console.kill()
+                console.wait(timeout=10)
+            first.kill()
+            second.kill()
