@@ -26,6 +26,34 @@ def counter(registry: CollectorRegistry, name: str, doc: str, value: Callable[[]
     registry.register(_Count(name, doc, value))
 
 
+def counter_by(
+    registry: CollectorRegistry,
+    name: str,
+    doc: str,
+    label: str,
+    values: Callable[[], dict[str, int]],
+) -> None:
+    """A counter ``name`` with one ``label`` on ``registry``: ``values()`` (label value ->
+    count, a few fixed keys: bounded cardinality) read when scraped."""
+    registry.register(_CountBy(name, doc, label, values))
+
+
+class _CountBy(Collector):
+    def __init__(
+        self, name: str, doc: str, label: str, values: Callable[[], dict[str, int]]
+    ) -> None:
+        self.name, self.doc, self.label, self.values = name, doc, label, values
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.doc, labels=[self.label])
+        for key, n in sorted(self.values().items()):
+            family.add_metric([key], n)
+        yield family
+
+    def describe(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self.name, self.doc, labels=[self.label])
+
+
 class _Count(Collector):
     def __init__(self, name: str, doc: str, value: Callable[[], float]) -> None:
         self.name, self.doc, self.value = name, doc, value

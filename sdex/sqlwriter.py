@@ -206,6 +206,8 @@ class Writer:
             if first is None:
                 self._drain()
                 return
+            if self.checkpointer is not None:
+                self.checkpointer.gate()  # (a blocking checkpoint holds commits off)
             if busy and self.group_window > 0 and not self._urgent.is_set():
                 self._urgent.wait(self.group_window)  # under load: let the group fill up
             self._urgent.clear()  # (an urgent job queued from now waits for no window)

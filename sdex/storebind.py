@@ -100,8 +100,8 @@ def reset_rows(db: sqlite3.Connection, meta: list[tuple[str, str]], now: float) 
     for table in ("fills", *MIRROR_TABLES):
         db.execute(f"DELETE FROM {table}")
     db.execute(
-        "DELETE FROM meta WHERE key IN"
-        " ('mirror_head', 'checkpoint', 'mirror_checkpoints', 'mirror_bitmaps')"
+        "DELETE FROM meta WHERE key IN ('mirror_head', 'checkpoint',"
+        " 'mirror_checkpoints', 'mirror_bitmaps', 'mirror_floor')"
     )
     db.execute(
         "UPDATE settlements SET status='dropped', updated_at=? WHERE status='pending'", (now,)

@@ -129,22 +129,27 @@ class ChainStore(StoreReads):
         bitmaps: str | None = None,
         unsure: Iterable[tuple[str, str]] = (),
         blocks: tuple[list[tuple[int, str]], int] | None = None,
+        floor: tuple[int, int] | None = None,
     ) -> None:
         """The mirror's changes and its head, in one transaction (awaited: durable when it
-        returns; the event loop runs on meanwhile); ``checkpoints`` (``Mirror.checkpoints``)
-        and ``bitmaps`` (JSON text, ``BitmapWatch.take_dirty``) too, if given (else the
-        saved ones stay). ``unsure``: accounts whose funds a block moved and a read has not
-        given yet (``Watcher._unsure``): their saved funds deleted, read from the chain by a
-        start (recheck75: saved as they were before that block, a restart took them as exact,
-        a maker with nothing left shown fillable until another transfer of hers). ``blocks``:
-        the kept blocks' rows not saved yet (number, ``sdex.watch.savedblocks`` text) and the
-        lowest kept (every row below it, or above the head, deleted)."""
+        returns; the event loop runs on meanwhile), with ``floor``: the fee floor judged at
+        that head (block number, base fee: ``HeadSignal._floor``; None: none, deleted), a
+        restart's first bound (fee93: never read again from the endpoint); ``checkpoints``
+        (``Mirror.checkpoints``) and ``bitmaps`` (JSON text, ``BitmapWatch.take_dirty``)
+        too, if given (else the saved ones stay). ``unsure``: accounts whose funds a block
+        moved and a read has not given yet (``Watcher._unsure``): their saved funds deleted,
+        read from the chain by a start (recheck75: saved as they were before that block, a
+        restart took them as exact, a maker with nothing left shown fillable until another
+        transfer of hers). ``blocks``: the kept blocks' rows not saved yet (number,
+        ``sdex.watch.savedblocks`` text) and the lowest kept (every row below it, or above
+        the head, deleted)."""
         order_rows = [("0x" + h.hex(), str(f), int(c)) for h, (f, c) in orders.items()]
         maker_rows = [(m, str(s)) for m, s in makers.items()]
         fund_rows = [(m, t, str(b), str(a)) for (m, t), (b, a) in funds.items()]
         unsure_rows = list(unsure)
         head_json = json.dumps(list(head))
         cps_json = None if checkpoints is None else json.dumps([list(c) for c in checkpoints])
+        floor_json = None if floor is None else json.dumps(list(floor))
 
         def save(db: sqlite3.Connection) -> None:
             db.executemany("INSERT OR REPLACE INTO mirror_orders VALUES (?,?,?)", order_rows)
@@ -152,6 +157,10 @@ class ChainStore(StoreReads):
             db.executemany("INSERT OR REPLACE INTO mirror_funds VALUES (?,?,?,?)", fund_rows)
             db.executemany("DELETE FROM mirror_funds WHERE maker=? AND token=?", unsure_rows)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('mirror_head', ?)", (head_json,))
+            if floor_json is None:
+                db.execute("DELETE FROM meta WHERE key=?", (FLOOR_KEY,))
+            else:
+                db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (FLOOR_KEY, floor_json))
             if cps_json is not None:
                 db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CHECKPOINTS_KEY, cps_json))
             if bitmaps is not None:
@@ -169,6 +178,13 @@ class ChainStore(StoreReads):
         sql = "SELECT value FROM meta WHERE key=?"
         row = self._call(lambda db: db.execute(sql, (CHECKPOINTS_KEY,)).fetchone())
         return None if row is None else jsonio.stored(row[0], max_depth=2)
+
+    def saved_floor(self) -> object:
+        """The fee floor ``save_mirror`` saved with the head, as parsed (None: none saved;
+        checked by ``sdex.watch.saved``); ``ValueError`` for text that is not bounded JSON."""
+        sql = "SELECT value FROM meta WHERE key=?"
+        row = self._call(lambda db: db.execute(sql, (FLOOR_KEY,)).fetchone())
+        return None if row is None else jsonio.stored(row[0], max_depth=1)
 
     def saved_blocks(self, at_most: int) -> list[tuple[int, str]]:
         """The kept blocks ``save_mirror`` saved, highest first, ``at_most`` of them (each
@@ -219,6 +235,9 @@ BLOCKS_OUT = "DELETE FROM mirror_blocks WHERE number < ? OR number > ?"
 """The saved blocks below the kept ones, or above the head (undone by a reorg)."""
 CHECKPOINTS_KEY = "mirror_checkpoints"
 """``meta``'s key of the mirror's sparse checkpoints (JSON ``[[number, hash], ...]``)."""
+FLOOR_KEY = "mirror_floor"
+"""``meta``'s key of the fee floor judged at the mirror's head (JSON ``[number, base fee]``:
+``HeadSignal._floor``), saved with it: a restart's first bound (fee93)."""
 BITMAPS_KEY = "mirror_bitmaps"
 """``meta``'s key of the bitmap watch (``sdex.mirror.bitmaps``; JSON ``[[maker, ...],
 [[maker, nonce], ...]]``, or ``null``)."""

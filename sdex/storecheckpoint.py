@@ -16,11 +16,13 @@ writer cannot start the WAL over: past ``HARD_FRAMES`` frames the checkpoint is 
 one (``TRUNCATE``: it waits up to ``BLOCKING_WAIT`` seconds for the readers, holding the
 writer off meanwhile, then empties the file; if a reader outlasts that, it is logged and
 tried again ``BLOCKING_BACKOFF`` seconds later), so the WAL does not grow without bound
-while readers come and go. Durability is unchanged: a commit is in the WAL when it returns
-(the writer's ``synchronous=NORMAL``, which this connection shares: the WAL is synced before
-each checkpoint, the database after); a checkpoint only moves committed pages into the
-database. Whatever a checkpoint raises is logged and the thread goes on: it alone keeps the
-WAL bounded (review26: an exception that was not sqlite3's ended it silently).
+while readers come and go. The writer waits at its next commit while a blocking checkpoint
+runs, and past ``WAIT_FRAMES`` for a checkpoint that copies its last commit (``gate``): a
+writer that never paused outran both (wal91). Durability is unchanged: a commit is in the
+WAL when it returns (the writer's ``synchronous=NORMAL``, which this connection shares: the
+WAL is synced before each checkpoint, the database after); a checkpoint only moves committed
+pages into the database. Whatever a checkpoint raises is logged and the thread goes on: it
+alone keeps the WAL bounded (review26: an exception that was not sqlite3's ended it silently).
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ the writer's busy timeout (``sqlite3.connect``'s 5 s), or its commits would fail
 BLOCKING_BACKOFF = 10.0
 """Seconds after a blocking checkpoint that a reader outlasted before the next is tried (a
 long reader must not hold the writer off ``BLOCKING_WAIT`` of every few commits)."""
+WAIT_FRAMES = 2 * RESTART_FRAMES
+"""WAL frames (estimated: the commits since it started over, by the pages a commit writes)
+past which the writer waits for a checkpoint that begins after it stopped (``gate``): one
+that reaches the WAL's end, so that it starts over."""
+HOLD_WAIT = 2.0
+"""Seconds the writer waits at most, before a commit, while a blocking checkpoint holds it
+off or for a checkpoint past ``WAIT_FRAMES`` (``gate``); then it commits (waiting as
+SQLite's busy timeout allows)."""
 CLOSE_WAIT = 10.0
 """Seconds ``close`` waits for the thread (a checkpoint is interrupted first)."""
 
@@ -80,7 +90,8 @@ class Checkpointer:
         self._frames = 0
         """The WAL's frames at the last checkpoint (0 after one that started it over)."""
         self._salt: bytes | None = None
-        """The WAL header's salt-1 at the last checkpoint (``wal_salt``): None if unknown."""
+        """The WAL header's salt-1 read after the last checkpoint (``wal_salt``): None if
+        unknown (none yet, or the file unread)."""
         wait = BLOCKING_WAIT if blocking_wait is None else blocking_wait
         self.backoff = BLOCKING_BACKOFF if blocking_backoff is None else blocking_backoff
         self._next_blocking = 0.0
@@ -105,6 +116,18 @@ class Checkpointer:
         committed since, and a checkpoint is due (if anything was since the last)."""
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._open = threading.Event()
+        """Cleared while a blocking checkpoint runs: the writer waits for it (``gate``)."""
+        self._open.set()
+        self._rounds = threading.Condition()
+        """Notified at each checkpoint's end: a writer past ``WAIT_FRAMES`` waits for one
+        that copied its last commit (``gate``)."""
+        self._covered = 0
+        """The commits copied by the last checkpoint that finished (those when it began)."""
+        self._origin = 0
+        """The commits when the WAL last started over (about)."""
+        self._last_end = 0
+        """The commits at the last checkpoint's end."""
         self._thread = threading.Thread(target=self._run, name="sdex-checkpoint", daemon=True)
         self._thread.start()
 
@@ -114,6 +137,28 @@ class Checkpointer:
         if self._commits - self._nudged >= self.every:
             self._nudged = self._commits
             self._wake.set()
+
+    def gate(self) -> None:
+        """The writer, before a commit: waits while a blocking checkpoint runs (it took the
+        write lock only between two commits, SQLite's busy handler sleeping 1, 2, 5... 100 ms
+        between tries, and a writer that never paused took the lock back each time: the WAL
+        grew to 65,000 frames, 255 MB, wal91), and past ``WAIT_FRAMES`` for a checkpoint
+        that begins after it stopped (a passive checkpoint, copying random pages with two
+        syncs, is slower than a writer appending them: 500 commits, 23,000 frames, went in
+        during one under load). ``HOLD_WAIT`` at most each."""
+        if self._stop.is_set():  # (closed: the writer's last commits wait for nothing)
+            return
+        if not self._open.is_set():
+            self._open.wait(HOLD_WAIT)
+        if self._commits - self._origin < WAIT_FRAMES * self.every // self.target_frames:
+            return
+        commits = self._commits
+        with self._rounds:
+            self._wake.set()
+            self._rounds.wait_for(
+                lambda: self._covered >= commits or self._stop.is_set(), HOLD_WAIT
+            )
+        self._origin = self._commits  # (it copied every frame: the next commit starts over)
 
     def request(self) -> None:
         """Checkpoint now (if anything was committed since the last)."""
@@ -126,6 +171,8 @@ class Checkpointer:
             return
         self._stop.set()
         self._wake.set()
+        with self._rounds:
+            self._rounds.notify_all()
         self.db.interrupt()
         self._thread.join(timeout)
         if self._thread.is_alive():
@@ -154,25 +201,62 @@ class Checkpointer:
 
     def _round(self) -> None:
         """A checkpoint if anything was committed since the last; the commits between two
-        wakes from the frames it found new."""
+        wakes from the frames it found new. ``idle`` once all of it is done (wal91: idle
+        at the checkpoint's end, the tests' waits let the writer commit before the salt's
+        second read)."""
         commits = self._commits
-        if commits != self._done:
+        if commits == self._done:
+            return
+        try:
             self.state = "passive"  # (before ``_done``: idle with every commit done is a
             # checkpoint finished, not one about to start, as the tests' waits read it: wal89)
             since, self._done = commits - self._done, commits
             before, was = self._frames, self._salt
             salt = wal_salt(self.wal)
             frames = self.checkpoint()
-            self._salt = salt if salt is not None and wal_salt(self.wal) == salt else None
-            # The writer starts the WAL over (salt-1 + 1) at its first commit after a
-            # checkpoint that copied every frame: the frames found are all new then, even
-            # past the last count (wal90: 700 after a restart against 569 counted 131 new,
-            # the wait grew ~5x and the WAL with it). Unknown (the WAL started over while
-            # this checkpoint ran, or the file unread): only a count below the last is.
-            over = was is not None and self._salt is not None and self._salt != was
-            new = frames - before if frames >= before and not over else frames
-            if new > 0:
+            self._salt = after = wal_salt(self.wal)
+            new = self._new(frames, before, was, salt, after)
+            if after != salt:  # (the WAL started over during this round: none of the new
+                self._frames = 0  # one's frames are counted yet; wal91, it was left unknown)
+                self._origin = self._commits
+            elif salt != was:  # (at the writer's first commit after the last checkpoint)
+                self._origin = self._last_end
+            if new is not None and new * 8 >= self.target_frames:  # (a few commits' pages,
+                # an interval's after a pause, are no measure: 2 commits' 5 frames paced 400)
                 self.every = max(1, min(1000, self.target_frames * since // new))
+        finally:
+            self.state = "idle"
+            self._last_end = self._commits
+            with self._rounds:
+                self._covered = self._done
+                self._rounds.notify_all()
+
+    @staticmethod
+    def _new(
+        frames: int, before: int, was: bytes | None, salt: bytes | None, after: bytes | None
+    ) -> int | None:
+        """The frames a checkpoint that found ``frames`` found new, ``before`` found by the
+        last (WAL salt-1 ``was`` after it), the salt read ``salt`` before this one and
+        ``after`` it; None if that cannot be told.
+
+        The writer starts the WAL over (salt-1 + 1) at its first commit after a checkpoint
+        that copied every frame, and only this thread checkpoints: a WAL started over since
+        the last round (``salt`` not ``was``) is the one this checkpoint read, all of its
+        frames new (wal90: 700 after a restart against 569 counted 131 new, the wait grew ~5x
+        and the WAL with it). Started over during this round (``after`` not ``salt``), the
+        checkpoint read the old WAL (``frames - before`` new) or the new one (all new, none
+        left uncopied in the old): fewer than ``before`` it was the new one, else it cannot
+        be told (wal91: the old rule, the old WAL's count taken from the new WAL's on the next
+        round, grew the wait to its cap of 1,000 commits and the WAL to 6,500 frames)."""
+        if was is None or salt is None:  # (unread: only a count below the last is all new)
+            return frames - before if frames >= before else frames
+        if salt != was:
+            return frames
+        if frames < before:  # (a WAL started over during this round, read after the start)
+            return frames
+        if after == salt or before == 0:
+            return frames - before
+        return None
 
     def checkpoint(self) -> int:
         """One checkpoint: passive, then a blocking one if the WAL is past ``hard_frames``;
@@ -189,11 +273,17 @@ class Checkpointer:
             ):
                 self.state = "blocking"
                 self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # (what came meanwhile)
-                row = self.db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                self._open.clear()  # (the writer waits at its next commit: ``gate``)
+                try:
+                    row = self.db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                    if not row[0]:  # (the WAL starts over: what the writer committed since
+                        # this round began is copied, none of its frames new to the next)
+                        self._frames = 0
+                        self._done = self._origin = self._commits
+                finally:
+                    self._open.set()
                 self.blocking += 1
-                if not row[0]:
-                    self._frames = 0
-                else:
+                if row[0]:
                     self.busy += 1
                     self._next_blocking = time.monotonic() + self.backoff
                     log.warning(
@@ -207,8 +297,6 @@ class Checkpointer:
             else:
                 self.failures += 1
                 log.error("a WAL checkpoint failed: %s: %s", type(e).__name__, e)
-        finally:
-            self.state = "idle"
         return frames
 
 

@@ -165,13 +165,15 @@ class StoreReads:
 
         return await self._listing(read)
 
-    async def committed_rows(self, hashes: Sequence[str]) -> dict[str, OrderRow]:
-        """(hash, status, filled, reason) of these orders once every write queued before
-        this call is committed: what a restart would find."""
+    async def committed_rows(self, hashes: Sequence[str]) -> dict[str, tuple[OrderRow, str]]:
+        """(hash, status, filled, reason) of these orders, and their soft cancel's proof
+        (0x-hex as stored, "" none), once every write queued before this call is committed:
+        what a restart would find (review93c: without the proof, a row whose close committed
+        and whose proof was refused read as stored, and the eviction dropped the proof)."""
         keys = [h.lower() for h in hashes]
-        sql = "SELECT hash, status, filled, reason FROM orders WHERE hash IN ({})"
+        sql = "SELECT hash, status, filled, reason, cancel_sig FROM orders WHERE hash IN ({})"
         rows = await self._call_async(lambda db: _in_chunks(db, sql, keys))
-        return {str(h): (str(h), str(s), int(f), str(r)) for h, s, f, r in rows}
+        return {str(h): ((str(h), str(s), int(f), str(r)), str(c)) for h, s, f, r, c in rows}
 
     async def cancel_signatures(self, hashes: Sequence[str]) -> dict[str, str]:
         """The soft-cancel signatures (0x-hex, as stored) of those of these orders that

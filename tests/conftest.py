@@ -29,6 +29,8 @@ from sdex.devnet import Devnet
 from sdex.order import ZERO_ADDRESS, Domain, Order, SignedOrder, random_salt, sign_order
 from tests.deep import DEEP
 
+pytest_plugins = ("tests.strays",)  # (a test's processes outliving it: killed)
+
 LOG_DIR = Path(os.environ.get("SDEX_TEST_LOGS", "/tmp/sdex-test-logs"))
 REAL_HOME = Path(os.environ.get("SDEX_TEST_REAL_HOME") or os.path.expanduser("~"))
 """The home directory the suite was started in (a developer's own): no test writes there.

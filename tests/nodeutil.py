@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import errno
 import json
 import os
 import socket
@@ -23,7 +22,6 @@ from aiohttp import web
 
 from sdex.deployment import OPERATOR_ACCOUNTS
 from sdex.devnet import free_port
-from sdex.errors import PortInUseError
 from sdex.gossip import NodeKey
 from sdex.keccak import keccak
 from sdex.node.config import NodeConfig
@@ -33,6 +31,7 @@ from sdex.node.process import NodeProcess
 from sdex.order import SignedOrder
 from sdex.signature import address_of
 from tests.conftest import Chain
+from tests.portpick import PORT_TRIES, PortTaken, on_picked_port, on_picked_port_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 GOSSIP_SCALE = 0.2
@@ -79,19 +78,11 @@ def with_minimums(cfg: NodeConfig, chain: Chain, weth: int, usdc: int) -> NodeCo
 async def running_node(cfg: NodeConfig) -> AsyncIterator[tuple[Node, Api]]:
     """A node served in-process on ``cfg``, and a client of it. ``cfg.port`` is
     ``free_port``'s pick, bound once the node has checked the chain and its store: a port
-    that another process took meanwhile is picked again (at most ``PORT_TRIES`` times; the
-    node's ``config.port`` is the one it serves on)."""
+    that another process took meanwhile is picked again (``on_picked_port``; the node's
+    ``config.port`` is the one it serves on)."""
+    start = lambda port: serve_app(replace(cfg, port=port))  # noqa: E731
     async with contextlib.AsyncExitStack() as stack:
-        for attempt in range(1, PORT_TRIES + 1):
-            try:
-                node, app = await stack.enter_async_context(serve_app(cfg))
-                break
-            except OSError as e:  # (PortInUseError at the check, EADDRINUSE at the bind)
-                if e.errno != errno.EADDRINUSE and not isinstance(e, PortInUseError):
-                    raise
-                if attempt == PORT_TRIES:
-                    raise
-            cfg = replace(cfg, port=free_port())
+        node, app = await stack.enter_async_context(on_picked_port(start, first=cfg.port))
         session = await stack.enter_async_context(aiohttp.ClientSession())
         yield node, Api(session, url_of(node), app)
 
@@ -213,6 +204,37 @@ def node_process(
         del STARTS[node.proc]
 
 
+@contextlib.contextmanager
+def node_ready(make: Callable[[int], NodeProcess], timeout: float = 60.0) -> Iterator[NodeProcess]:
+    """``make(port)``'s ``sdex node`` process (not started), started on a port of
+    ``free_port``'s pick and yielded once it says it listens there (``listening``) and
+    ``/health`` answers (``NodeProcess.wait_ready``); started again on a new pick if another
+    process took the port first (``on_picked_port_sync``); killed by its PID on exit. For a
+    test without an event loop (else ``node_started``)."""
+
+    @contextlib.contextmanager
+    def start(port: int) -> Iterator[NodeProcess]:
+        node = make(port)
+        since = node.log.stat().st_size if node.log.exists() else 0
+        node.start()
+        try:
+            assert node.proc is not None
+            deadline = time.monotonic() + timeout
+            while not listening(node.proc, node.url, node.log, since):
+                if node.proc.poll() is not None:
+                    node.wait_ready(0)  # (raises: it exited, its log named)
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{node.url}: not listening after {timeout:g} s")
+                time.sleep(0.05)
+            node.wait_ready(max(deadline - time.monotonic(), 1.0))
+            yield node
+        finally:
+            node.kill()
+
+    with on_picked_port_sync(start) as node:
+        yield node
+
+
 STARTS: dict[subprocess.Popen[bytes], tuple[Path, int]] = {}
 """Each running ``node_process``'s log and where its start's lines begin there."""
 
@@ -234,26 +256,44 @@ async def node_up(
     by default), and a client of it; yielded once ``/health`` answers (``healthy``) and its
     watcher saved a head at the chain's block of then or above (the chain's blocks so far
     applied: what a test does next is judged on them). The deployment file and the log lie
-    beside ``db``. Kill the process by its PID (``proc.kill()``) to test a restart."""
+    beside ``db``; its port ``free_port``'s pick, picked again if another process took it
+    first (``node_started``). Kill the process by its PID (``proc.kill()``) to test a restart."""
     deployment = db.with_name(f"{db.stem}-deployment.json")
     replace(chain.deployment, rpc=rpc or chain.deployment.rpc).save(deployment)
-    port, log = free_port(), db.with_suffix(".log")
-    base = f"http://127.0.0.1:{port}"
-    with node_process(chain, deployment, db, port, key_index, log) as proc:
-        async with aiohttp.ClientSession() as session:
-            await wait_for(lambda: healthy(session, base, proc, log), timeout=60)
-            top = int(chain.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: saved_head(db) >= top, timeout=30)
-            yield proc, Api(session, base)
+    log = db.with_suffix(".log")
+    async with (
+        node_started(chain, deployment, db, key_index, log) as (proc, base),
+        aiohttp.ClientSession() as session,
+    ):
+        top = int(chain.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: saved_head(db) >= top, timeout=30)
+        yield proc, Api(session, base)
 
 
-class PortTaken(AssertionError):
-    """A node process exited because another process listened on its port first."""
+@contextlib.asynccontextmanager
+async def node_started(
+    chain: Chain,
+    deployment: Path,
+    db: Path,
+    key_index: int | bytes,
+    log: Path,
+    peers: list[str] | None = None,
+    timeout: float = 60.0,
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+    """``node_process`` on a port of ``free_port``'s pick, yielded once it says it listens
+    there and ``/health`` answers (``healthy``, at most ``timeout`` s): the process and its
+    base URL. A port another process took first is picked again (``on_picked_port``)."""
 
+    @contextlib.asynccontextmanager
+    async def start(port: int) -> AsyncIterator[tuple[subprocess.Popen[bytes], str]]:
+        base = f"http://127.0.0.1:{port}"
+        with node_process(chain, deployment, db, port, key_index, log, peers) as proc:
+            async with aiohttp.ClientSession() as session:
+                await wait_for(lambda: healthy(session, base, proc, log), timeout=timeout)
+            yield proc, base
 
-PORT_TRIES = 3
-"""Ports a ``Cluster`` tries for a node whose port another process took first (each pick
-fails only if some other process picked the same port in the same second or two)."""
+    async with on_picked_port(start) as started:
+        yield started
 
 
 def listening(proc: subprocess.Popen[bytes], base: str, log: Path, since: int) -> bool:
@@ -346,6 +386,13 @@ class Cluster:
 
     async def __aenter__(self) -> Cluster:
         self.session = aiohttp.ClientSession()
+        try:
+            return await self._start()
+        except BaseException:  # (no ``__aexit__`` follows: harden93, its nodes ran on)
+            await self.__aexit__()
+            raise
+
+    async def _start(self) -> Cluster:
         for attempt in range(PORT_TRIES):
             for i in range(len(self.links)):
                 self.spawn(i)

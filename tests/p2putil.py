@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
@@ -16,12 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from sdex.devnet import free_port
 from sdex.gossip import Gossip, GossipConfig, NodeKey
 from sdex.gossip.checks import PartialVerdicts
 from sdex.gossip.routes import add_routes
 from sdex.httpkit import RateLimit
 from sdex.sim.orders import OrderSet
+from tests.portpick import on_a_picked_port
 
 
 @dataclass
@@ -171,9 +170,9 @@ async def serve_gossip(
     """One node: a ``make`` (a ``MemoryNode``) behind a ``Gossip`` (not started), its routes
     served on a free loopback port (``limit``: its peers' rate limit, default none to speak
     of); the caller cleans its ``runner`` up."""
-    for attempt in range(8):  # (a port free when picked may be bound by another test's
-        # process before this one binds it: "address already in use")
-        url = f"http://127.0.0.1:{free_port()}"
+
+    async def start(port: int) -> Member:
+        url = f"http://127.0.0.1:{port}"
         node = make()
         g = Gossip(node, url, seeds, cfg, NodeKey.generate())
         node.gossip = g
@@ -182,14 +181,13 @@ async def serve_gossip(
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
-        except OSError as e:
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+        except BaseException:
             await runner.cleanup()
-            if e.errno != errno.EADDRINUSE or attempt == 7:
-                raise
-            continue
+            raise
         return Member(node, g, url, runner)
-    raise AssertionError("no port")  # (the last attempt raised)
+
+    return await on_a_picked_port(start)  # (its port may be taken before it binds it)
 
 
 @contextlib.asynccontextmanager

@@ -49,3 +49,14 @@ def base_fee_kept(c: Chain) -> Iterator[int]:
     finally:
         c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
         c.rpc.call("evm_mine")
+
+
+def fee_walked_to(c: Chain, fee: int) -> None:
+    """The chain's base fee brought to ``fee``, block by block, each at most an eighth over its
+    parent's (EIP-1559's most: a node's reads of the blocks believe each; fee93), the blocks
+    mined; a fall at once."""
+    now = quantity(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
+    while now != fee:
+        now = fee if fee < now else min(fee, now + max(now // 8, 1))
+        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(now))
+        c.rpc.call("evm_mine")

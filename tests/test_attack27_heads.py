@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from sdex.devnet import free_port
 from sdex.node.conns import BoundedRunner, ConnectionSlots
 
 LINE = 8000
@@ -40,10 +39,9 @@ async def server() -> AsyncIterator[int]:
     app.router.add_post("/echo", echo)
     runner = BoundedRunner(app, ConnectionSlots(64, 256), idle_timeout=60)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # (bound at once: nothing takes it first)
     try:
-        yield port
+        yield runner.addresses[0][1]
     finally:
         await runner.cleanup()
 

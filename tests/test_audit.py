@@ -445,9 +445,8 @@ async def serving(*nodes: FakeNode) -> AsyncIterator[list[str]]:
             runner = web.AppRunner(n.app(), access_log=None)
             await runner.setup()
             runners.append(runner)
-            port = free_port()
-            await web.TCPSite(runner, "127.0.0.1", port).start()
-            urls.append(f"http://127.0.0.1:{port}")
+            await web.TCPSite(runner, "127.0.0.1", 0).start()  # (bound at once: none takes it)
+            urls.append(f"http://127.0.0.1:{runner.addresses[0][1]}")
         yield urls
     finally:
         for r in runners:

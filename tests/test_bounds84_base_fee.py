@@ -160,7 +160,9 @@ READS = [  # (reads: (block, fee) in turn; whether each is believed)
     ("within an eighth", [(10, GWEI), (11, GWEI * 9 // 8)], [True, True]),
     ("above the ceiling", [(10, GWEI), (11, MAX_BASE_FEE + 1)], [True, False]),
     ("the ceiling at the first read", [(10, 2**200)], [False]),
-    ("a jump, read again", [(10, GWEI), (11, 50 * GWEI), (11, 50 * GWEI)], [True, False, True]),
+    # (fee93: a rise past the bounds is never confirmed by a read again; a fall is)
+    ("a jump, read again", [(10, GWEI), (11, 50 * GWEI), (11, 50 * GWEI)], [True, False, False]),
+    ("a fall, read again", [(10, 50 * GWEI), (11, GWEI), (11, GWEI)], [True, False, True]),
     ("a jump each read", [(10, GWEI), (11, 50 * GWEI), (11, 100 * GWEI)], [True, False, False]),
     ("a lie between truths", [(10, GWEI), (11, 50 * GWEI), (11, GWEI)], [True, False, True]),
     # (fee86: past the head this node knows, its number unplaced: tests/test_fee86_fee_number.py)
@@ -178,12 +180,24 @@ def test_a_read_fee_is_believed_within_the_bounds(
     assert heads.untrusted == believed.count(False)
 
 
-def test_an_announced_head_confirms_a_jump_read_once() -> None:
-    """A devnet's fee set by ``hardhat_setNextBlockBaseFeePerGas``: read once past the
-    bounds (not believed), then announced on from it: believed, and the bound of the next."""
+def test_an_announced_head_confirms_a_fall_read_once_never_a_jump() -> None:
+    """A devnet's fee set by ``hardhat_setNextBlockBaseFeePerGas``: a fall read once past the
+    bounds (not believed), then announced on from it: believed, and the bound of the next.
+    fee93: a jump so read and announced is not (a lie answered twice was believed: review92);
+    the mirror's reads of the blocks by number bring it within reach (9/8 a block)."""
     heads = HeadSignal()
-    assert heads.read(10, GWEI) is None
-    assert heads.read(11, 8 * GWEI) is not None
-    heads.announce("0x" + "ab" * 32, 8 * GWEI * 105 // 100, 12)
-    assert heads.base_fee is not None and heads.base_fee[0] == 8 * GWEI * 105 // 100
-    assert heads.refused == 0 and heads.read_fee == (11, 8 * GWEI)
+    assert heads.read(10, 8 * GWEI) is None
+    assert heads.read(11, GWEI) is not None
+    heads.announce("0x" + "ab" * 32, GWEI * 105 // 100, 12)
+    assert heads.base_fee is not None and heads.base_fee[0] == GWEI * 105 // 100
+    assert heads.refused == 0 and heads.read_fee == (11, GWEI)
+    jumped = HeadSignal()
+    assert jumped.read(10, GWEI) is None
+    assert jumped.read(11, 8 * GWEI) is not None
+    jumped.announce("0x" + "ab" * 32, 8 * GWEI * 105 // 100, 12)
+    assert jumped.base_fee is None and jumped.refused == 1 and jumped.read_fee == (10, GWEI)
+    fee = GWEI
+    for n in range(11, 40):  # (the mirror's walk: each block at most 9/8 its parent's)
+        fee = min(8 * GWEI, fee + fee // 8)
+        assert jumped.read(n, fee, placed=True) is None, n
+    assert jumped.read(40, 8 * GWEI) is None  # (within reach of the blocks walked)

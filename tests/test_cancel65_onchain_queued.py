@@ -20,6 +20,7 @@ from sdex.chain.tx import fees_for
 from sdex.order import SignedOrder
 from tests.conftest import Chain, Engine
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.replacedrow import fee_walked_to
 from tests.test_audit62_cancel_kept import meta_at
 from tests.test_cancel64_queued_match import dropped_and_trades_on, queued_match
 from tests.test_mirror import synced
@@ -71,6 +72,7 @@ async def test_a_match_queued_at_an_onchain_cancel_is_not_signed(
             "block, whose base fee outran their fee cap (as in test_settlement_pooled.py)"
         )
     c = held_chain
+    fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         asks, half, other = await queued_match(c, node, api)  # every slot held, one queued
         held = len(asks)

@@ -2,7 +2,8 @@
 read, and the first read after it was believed whatever it said under the ceiling (one
 answer of 50,000 gwei signed with, as before bounds84). Now a reorg bounds the next reads
 by the highest fee kept at or below its fork point (a block on both branches), or the
-node's first (the start's deploy block) when the fork is below every kept one; a reset
+node's first (the start's deploy block) when the fork is below every kept one (review93b:
+the removed floor's fee carried to the fork when it is above the first); a reset
 (another chain) by none: a read is believed only once a block of the new chain is read for
 the mirror by its number (``placed``), as at the start. The real-chain window (between the
 mirror's undo and the watcher's next range read) is not timed here: the rule is
@@ -72,7 +73,9 @@ def test_the_first_read_after_a_rewind_is_bounded(
 
 def test_the_kept_fees_are_bounded_and_a_reorg_keeps_those_below_its_fork() -> None:
     """At most ``KEPT_READS`` fees kept; a reorg drops those above its fork point only, and a
-    second reorg finds the next one down."""
+    second reorg finds the next one down; one below every kept one carries the removed floor's
+    fee to the fork (review93b: it fell back to the first, the deploy block's, whose reach over
+    every block since held every fee to the ceiling)."""
     heads = HeadSignal(lambda: 10**6)
     for n in range(1, 2 * KEPT_READS):
         assert heads.read(n, GWEI + n, placed=True) is None
@@ -80,6 +83,6 @@ def test_the_kept_fees_are_bounded_and_a_reorg_keeps_those_below_its_fork() -> N
     assert heads.read_fee == (2 * KEPT_READS - 10, GWEI + 2 * KEPT_READS - 10)
     heads.rewound(2 * KEPT_READS - 20)
     assert heads.read_fee == (2 * KEPT_READS - 20, GWEI + 2 * KEPT_READS - 20)
-    heads.rewound(KEPT_READS - 10)  # (below every kept one: the first)
-    assert heads.read_fee == (1, GWEI + 1)
+    heads.rewound(KEPT_READS - 10)  # (below every kept one: the removed floor's fee at the
+    assert heads.read_fee == (KEPT_READS - 10, GWEI + 2 * KEPT_READS - 20)  # fork: review93b)
     assert heads.read(KEPT_READS - 10 + FEE_STEPS, GWEI, placed=True) is None

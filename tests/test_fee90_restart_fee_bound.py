@@ -33,7 +33,7 @@ from sdex.errors import ChainError
 from sdex.settlement.gas import Fees
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.replacedrow import base_fee_kept
+from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.startheads import ran_to_head
 from tests.test_bounds84_base_fee import Lying, fee_lying, posted_pair
 from tests.test_reorg63_replaced_restart import FEES, OPERATOR, stored_pair
@@ -92,17 +92,16 @@ async def test_a_restart_on_an_old_deployment_never_signs_a_lied_fee(
 
 
 @pytest.mark.parametrize("lied", [False, True], ids=["risen while down", "a lie past it"])
-async def test_a_fee_risen_while_down_is_signed_with_during_the_catch_up(
+async def test_a_fee_risen_while_down_is_signed_with_once_the_mirror_walked_to_it(
     chain: Chain, lied: bool
 ) -> None:
     """The start as ``sdex.node.core`` and the watcher's ``check_head`` set the node's
-    ``HeadSignal`` (the deploy block read by number, the saved head proven ours read as
-    placed, the chain's head read, ``syncing``), ``RISE`` blocks mined while the node was
-    down each at the highest fee EIP-1559 allows: the settler's read of the latest block
-    before the catch-up (the start's reconcile: a pooled row judged and re-priced at the
-    fees of now) is signed with; a fee above that rise is not. (With the saved head's bound
-    alone, ``FEE_STEPS`` past it, the risen fee was refused: the start's reconcile judged its
-    rows at their own fees, settle87's geth case.)"""
+    ``HeadSignal`` (the deploy block read by number, the saved head's floor, ``syncing``),
+    ``RISE`` blocks mined while the node was down each at the highest fee EIP-1559 allows:
+    the settler's read of the latest block before the catch-up is not signed with ("while it
+    catches up"; fee90 and fee92 counted the steps up to the start's head, one endpoint's
+    word: fee93), and is once the mirror read the blocks up to it by number (the catch-up's
+    walk, each block's fee in turn); a fee above that rise is not."""
     c = chain
     with base_fee_kept(c):
         c.rpc.call("hardhat_mine", hex(OLD))
@@ -119,28 +118,34 @@ async def test_a_fee_risen_while_down_is_signed_with_during_the_catch_up(
             c.rpc.call("evm_mine")
         latest = _block(c, "latest")
         assert _fee(latest) == fee and int(str(latest["number"]), 16) == saved_number + RISE
-        heads = HeadSignal(lambda: saved_number)  # (the mirror's head: the saved one)
+        known = [saved_number]
+        heads = HeadSignal(lambda: known[0])  # (the mirror's head: the saved one)
         assert heads.read(c.deployment.deploy_block, _fee(deploy), placed=True) is None
         heads.syncing = True
-        assert heads.read(saved_number, _fee(saved), placed=True) is None  # (check_head's)
+        heads.resume((saved_number, _fee(saved)))  # (the floor saved with the head)
         assert heads.read_fee == (saved_number, _fee(saved))
         assert fee > _fee(saved) * 2**2  # (past FEE_STEPS' reach of the saved head)
-        heads.start_head = saved_number + RISE  # (the watcher's ``check_head``)
-        if lied:  # (one block more, its fee past the reach of the head the start read)
-            jumped = fee
-            for _ in range(FEE_STEPS + 2):
-                jumped += jumped // 8
-            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(jumped))
-            c.rpc.call("evm_mine")
         fees, rpc = Fees(heads), AsyncRpc(c.rpc.url)
         try:
-            if lied:
-                with pytest.raises(ChainError, match="while it catches up"):
+            with pytest.raises(ChainError, match="while it catches up"):
+                await fees.current(rpc)  # (main: signed with, the start's head its steps)
+            assert heads.syncing and heads.waiting() is not None
+            for n in range(saved_number + 1, saved_number + RISE + 1):  # (the mirror's walk)
+                assert heads.read(n, _fee(_block(c, n)), placed=True) is None, n
+                known[0] = n
+            if lied:  # (one block more, its fee past the reach of the blocks walked)
+                jumped = fee
+                for _ in range(FEE_STEPS + 2):
+                    jumped += jumped // 8
+                c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(jumped))
+                c.rpc.call("evm_mine")
+                with pytest.raises(ChainError, match="EIP-1559"):
+                    fees.forget()
                     await fees.current(rpc)
-            else:  # (with the saved head's bound alone: "... while it catches up")
+            else:
+                fees.forget()
                 assert await fees.current(rpc) == fees_for(fee)
-            assert heads.syncing and heads.read_fee == (saved_number, _fee(saved))
-            assert heads.untrusted == 0 and not heads.refusing
+            assert heads.untrusted == lied
         finally:
             await rpc.close()
 
@@ -151,16 +156,15 @@ async def test_a_pooled_row_after_a_rise_while_down_is_judged_at_the_fees_of_now
     """A real node run to the chain's head (fee 1 gwei) and stopped; ``RISE`` blocks mined while
     it is down, each at the highest fee EIP-1559 allows (~17 gwei: over the row's fee cap); the
     last run's settlement in its store, pooled. Its start's reconcile reads the fees of now to
-    judge the row (settle88's ``judged_at``) while the node catches up: the risen fee is read,
-    not refused, and the row, re-priced, settles. (With the saved head's bound alone,
-    ``FEE_STEPS`` past it: "fees not read to judge pending rows at", the row judged at its
-    own fees: settle87's geth case.)"""
+    judge the row (settle88's ``judged_at``) before the catch-up: fee93, the risen fee waits
+    for the mirror's reads of the blocks since ("while it catches up": fee90 and fee92 counted
+    the steps up to the start's head, one endpoint's word), never counted as a lie; the row,
+    judged again once they came (fixb's ``_fees_now``), settles."""
     c = chain
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
     with base_fee_kept(c):
         c.rpc.call("hardhat_mine", hex(OLD))
-        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(10**9))
-        c.rpc.call("evm_mine")
+        fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
         top = await ran_to_head(c, tmp_path / "n.db")
         fee = _fee(top)
         for _ in range(RISE):  # (the node down: each block's fee an eighth over its parent's)
@@ -180,8 +184,8 @@ async def test_a_pooled_row_after_a_rise_while_down_is_judged_at_the_fees_of_now
             c.rpc.call("eth_sendRawTransaction", first.raw)  # (pooled: the node killed)
             with caplog.at_level(logging.WARNING, logger="sdex.settlement"):
                 async with running_node(cfg) as (node, api):
-                    # the saved head's bound alone: "... while it catches up", judged at its own
-                    assert "fees not read to judge" not in caplog.text, caplog.text
+                    if "fees not read to judge" in caplog.text:  # (before the walk: fee93)
+                        assert "while it catches up" in caplog.text, caplog.text
                     assert node.mirror.announced.untrusted == 0
 
                     async def settled() -> bool:  # (a block each look: what was sent lands)

@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.replacedrow import base_fee_kept
+from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.rpcfault import Answer, _answering, _proxy
 from tests.startheads import ran_to_head
 
@@ -37,8 +37,7 @@ async def test_a_forged_fee_of_the_saved_head_is_not_the_starts_bound(
     db = tmp_path / "n.db"
     with base_fee_kept(c):
         c.rpc.call("hardhat_mine", hex(200))  # (the deploy block's bound reaches any fee)
-        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(GWEI))
-        c.rpc.call("evm_mine")
+        fee_walked_to(c, GWEI)  # (the node's reads believe each block's rise: fee93)
         top = await ran_to_head(c, db)
         saved = int(top["number"], 16)
         assert int(top["baseFeePerGas"], 16) == GWEI

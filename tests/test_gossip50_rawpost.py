@@ -5,7 +5,6 @@ the server closes, and fails (never hangs) on an answer it cannot read."""
 from __future__ import annotations
 
 import importlib.util
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -56,12 +55,9 @@ async def server() -> AsyncIterator[Server]:
     app.router.add_post("/v1/orders", srv.post)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    site = web.TCPSite(runner, "127.0.0.1", port)
+    site = web.TCPSite(runner, "127.0.0.1", 0)  # (bound at once: nothing takes it first)
     await site.start()
-    srv.url = f"http://127.0.0.1:{port}"
+    srv.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
         yield srv
     finally:

@@ -808,7 +808,7 @@ def only_check(actions: list[Action]) -> Check:
 
 
 def test_notices_go_to_every_live_peer_one_at_a_time() -> None:
-    core, clock = make(peers=3)
+    core, clock = make(peers=3, notice_window=1)  # (the window: gossip93, below)
     core.notify("cancels", {"orderHash": "0x01"}, exclude=peer_id(3))
     core.notify("cancels", {"orderHash": "0x02"})
     first = run_due(core, clock)
@@ -820,6 +820,22 @@ def test_notices_go_to_every_live_peer_one_at_a_time() -> None:
     to_one = next(a for a in first if isinstance(a, Call) and a.url == url(1))
     assert to_one.body == {"orderHash": "0x01"} and to_one.path == "/p2p/cancels"
     assert [c.body for c in ok(core, to_one, {}) if isinstance(c, Call)] == [{"orderHash": "0x02"}]
+
+
+def test_notices_go_a_window_at_a_time_and_one_that_failed_goes_first() -> None:
+    """gossip93: one at a time, a burst of cancels cost a peer a round trip and a commit
+    each in a row; ``notice_window`` of them are in flight now, oldest first, and one whose
+    call failed goes again before any not sent yet."""
+    core, clock = make(peers=1, notice_window=2)
+    for i in range(1, 5):
+        core.notify("cancels", {"orderHash": f"0x0{i}"})
+    first = [c for c in run_due(core, clock) if isinstance(c, Call)]
+    assert [c.body["orderHash"] for c in first] == ["0x01", "0x02"]  # type: ignore[index]
+    more = [c for c in ok(core, first[1], {}) if isinstance(c, Call)]
+    assert [c.body for c in more] == [{"orderHash": "0x03"}]
+    assert not [c for c in core.answered(first[0].id, None) if isinstance(c, Call)]  # failed
+    again = [c for c in ok(core, more[0], {}) if isinstance(c, Call)]  # (it answers: no wait)
+    assert [c.body for c in again] == [{"orderHash": "0x01"}, {"orderHash": "0x04"}]
 
 
 def test_a_notice_reaches_a_peer_in_backoff_with_nothing_queued_for_it() -> None:
@@ -854,7 +870,7 @@ def test_a_notice_answer_is_told_apart(
 ) -> None:
     """push91: any answer but a 2xx kept the notice at the head of the peer's box, sent
     again for ever, each a failure toward the peer's eviction."""
-    core, clock = make(peers=1)
+    core, clock = make(peers=1, notice_window=1)  # (one in flight: gossip93 made it 8)
     core.notify("cancels", {"orderHash": "0x01"})
     core.notify("cancels", {"orderHash": "0x02"})
     first = only(run_due(core, clock), "notice")

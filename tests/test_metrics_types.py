@@ -30,6 +30,7 @@ COUNTERS = (
     "sdex_signing_held_seconds",
     "sdex_gossip_notices_refused",
     "sdex_gossip_notices_dropped",
+    "sdex_gossip_notices_repeated",
 )
 GAUGES = (
     "sdex_book_orders",
@@ -50,6 +51,7 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
         node.settler.settled += 3  # (what a settled batch adds)
         assert node.gossip is not None
         node.gossip.core.notices_refused += 2  # (push91: two notices peers refused)
+        node.gossip.core.notices_repeated_by["cancels"] = 3  # (gossip93: by kind)
         async with api.session.get(api.base + "/metrics") as r:
             assert r.status == 200
             text = await r.text()
@@ -62,5 +64,9 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
     assert [(s.name, s.value) for s in settled] == [("sdex_matches_settled_total", 3.0)]
     refused = families["sdex_gossip_notices_refused"].samples
     assert [(s.name, s.value) for s in refused] == [("sdex_gossip_notices_refused_total", 2.0)]
+    repeated = families["sdex_gossip_notices_repeated"].samples
+    assert [(s.name, s.labels, s.value) for s in repeated] == [
+        ("sdex_gossip_notices_repeated_total", {"kind": "cancels"}, 3.0)
+    ]
     unknown = [f.name for f in families.values() if f.name.startswith("sdex_")]
     assert sorted(set(unknown) - set(COUNTERS) - set(GAUGES) - {"sdex_http_request_seconds"}) == []

@@ -52,7 +52,7 @@ async def test_an_order_a_peers_notice_closes_has_its_fills_stored_first(
             await _raw_signed_post(peer, api.base, "/p2p/settlements", body, addressee(node)) == 200
         )
         rows = await node.store.committed_rows([resting.hash_hex])
-        assert rows[resting.hash_hex][1] == "filled"
+        assert rows[resting.hash_hex][0][1] == "filled"
         _, stored = node.store.fills(order_hash=resting.hash_hex)
         assert [(f.tx_hash, f.maker_filled) for f in stored] == [(mined.tx_hash, E18 // 10)]
         code, rec = await api.get(f"/v1/orders/{resting.hash_hex}")

@@ -49,6 +49,7 @@ def tx(i: int) -> str:
 
 
 def config(streams: bool, **more: Any) -> GossipConfig:
+    more = {"notice_window": 1, **more}  # (one in flight, as the rules here read; gossip93)
     return GossipConfig(dial_interval=0.1, ae_interval=1e6, streams=streams, **more)
 
 

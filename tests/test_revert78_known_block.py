@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.conftest import Chain
-from tests.nodeutil import Api, free_port, healthy, node_process, wait_for
+from tests.nodeutil import Api, node_started
 from tests.test_behind77_unapplied_block import (
     block_known_unapplied,
     health,
@@ -39,32 +39,28 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
     resting, crossing = resting_and_crossing(c)
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
-    port, log = free_port(), tmp_path / "n.log"
-    base = f"http://127.0.0.1:{port}"
-    with node_process(c, deployment, db, port, OPERATOR, log) as proc:
-        async with aiohttp.ClientSession() as session:
-
-            async def up() -> bool:
-                return await healthy(session, base, proc, log)
-
-            await wait_for(up, timeout=60)
-            api = Api(session, base)
-            async with block_known_unapplied(c, api, db, resting) as (sent, n):
-                deadline = time.monotonic() + 20
-                while True:  # (no pause between looks: posted as soon as N is known)
-                    seen = (await health(api))["chainMirror"]["unapplied"]
-                    if int(seen["latestKnown"]) >= n:
-                        break
-                    assert time.monotonic() < deadline, seen
-                post = await post_matched(api, crossing)
-                at_match = float(seen["behindSeconds"])
-                held = (await health(api))["chainMirror"]["unapplied"]
-            # before: signed within the grace, sent once the lock ended, reverted
-            stats = await withdrawn(c, api, (resting, crossing), sent, post, at_match)
-            assert held["signing"] == "held", held
-            # the hold the signing met counted, and ended (the block applied)
-            done = stats["chainMirror"]["unapplied"]
-            assert done["holds"] >= 1 and done["heldSeconds"] > 0, done
-            async with session.get(f"{base}/metrics") as r:
-                metrics = await r.text()
-            assert "sdex_signing_holds_total" in metrics, metrics[:500]
+    log = tmp_path / "n.log"
+    async with (
+        node_started(c, deployment, db, OPERATOR, log) as (_, base),
+        aiohttp.ClientSession() as session,
+    ):
+        api = Api(session, base)
+        async with block_known_unapplied(c, api, db, resting) as (sent, n):
+            deadline = time.monotonic() + 20
+            while True:  # (no pause between looks: posted as soon as N is known)
+                seen = (await health(api))["chainMirror"]["unapplied"]
+                if int(seen["latestKnown"]) >= n:
+                    break
+                assert time.monotonic() < deadline, seen
+            post = await post_matched(api, crossing)
+            at_match = float(seen["behindSeconds"])
+            held = (await health(api))["chainMirror"]["unapplied"]
+        # before: signed within the grace, sent once the lock ended, reverted
+        stats = await withdrawn(c, api, (resting, crossing), sent, post, at_match)
+        assert held["signing"] == "held", held
+        # the hold the signing met counted, and ended (the block applied)
+        done = stats["chainMirror"]["unapplied"]
+        assert done["holds"] >= 1 and done["heldSeconds"] > 0, done
+        async with session.get(f"{base}/metrics") as r:
+            metrics = await r.text()
+        assert "sdex_signing_holds_total" in metrics, metrics[:500]

@@ -10,7 +10,6 @@ for a trusted proxy (loopback has one IPv6 /64), the hello budget made small to 
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Awaitable, Callable
 
 import aiohttp
@@ -20,7 +19,8 @@ from aiohttp import web
 from sdex.gossip import GossipConfig, NodeKey, routes
 from sdex.gossip.gossip import Gossip
 from sdex.httpkit import RateLimit
-from tests.p2putil import MemoryNode, free_port
+from tests.p2putil import MemoryNode
+from tests.portpick import on_a_picked_port
 
 HELLOS = RateLimit(rate=0.1, burst=4)
 """The hello budget here: 4 at once a client (and, fixed, 4 clients' for its /56 and /48)."""
@@ -37,8 +37,8 @@ async def as_client(
 
 
 async def _served() -> tuple[web.AppRunner, Gossip, str]:
-    for _ in range(8):
-        url = f"http://127.0.0.1:{free_port()}"
+    async def start(port: int) -> tuple[web.AppRunner, Gossip, str]:
+        url = f"http://127.0.0.1:{port}"
         node = MemoryNode()
         g = Gossip(node, url, [], GossipConfig(), NodeKey.generate())
         node.gossip = g
@@ -47,14 +47,13 @@ async def _served() -> tuple[web.AppRunner, Gossip, str]:
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
-        except OSError as e:
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+        except BaseException:
             await runner.cleanup()
-            if e.errno != errno.EADDRINUSE:
-                raise
-            continue
+            raise
         return runner, g, url
-    raise AssertionError("no port")
+
+    return await on_a_picked_port(start)
 
 
 async def _hellos(url: str, to: str, clients: list[str], each: int) -> dict[str, list[int]]:

@@ -21,7 +21,7 @@ from sdex.wallet import MAX_FEE_BPS
 from sdex.walletui import FeeRefused, check_fee
 from tests.conftest import Chain
 from tests.fakenode import DOMAIN, USDC, WETH, order_config
-from tests.nodeutil import free_port
+from tests.nodeutil import node_ready
 from tests.test_cli_node import ALICE, OPERATOR, cli, key, one_line
 from tests.test_trust77_listing import orders_of
 
@@ -32,13 +32,14 @@ def test_a_node_asking_more_than_the_wallet_pays_gets_nothing_signed(
     c = chain
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
-    proc = NodeProcess(
-        free_port(), deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
-        fee_bps=5000,
-    )  # fmt: skip
-    proc.start()
-    try:
-        proc.wait_ready()
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(
+            port, deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
+            fee_bps=5000,
+        )  # fmt: skip
+
+    with node_ready(make) as proc:
         url, alice = proc.url, c.address(ALICE)
         wallet = ("--node", url, "--key", key(c, ALICE))
         refused = (
@@ -69,8 +70,6 @@ def test_a_node_asking_more_than_the_wallet_pays_gets_nothing_signed(
         assert r.exit_code == 0, r.output
         assert "(5000 bps)" in one_line(r.output), r.output
         assert len(orders_of(url, alice)) == 1
-    finally:
-        proc.kill()
 
 
 @pytest.mark.parametrize(

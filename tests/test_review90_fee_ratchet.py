@@ -122,28 +122,31 @@ def test_lies_at_the_edge_bound_no_later_read_and_refuse_no_honest_one() -> None
 
 
 @pytest.mark.parametrize("honest", [True, False], ids=["a jump", "a lie twice"])
-def test_a_jump_read_twice_past_the_head_is_believed_and_honest_reads_after_it_too(
+def test_a_jump_read_twice_past_the_head_is_believed_only_once_the_mirror_walked_to_it(
     honest: bool,
 ) -> None:
-    """A fee read twice past the head known, past EIP-1559's bounds of the mirror's read: the
-    second read is believed (bounds84's confirmation; a devnet's set fee), and so are reads
-    within its bounds after it till the mirror's reads reach it. Were it a lie, the mirror's
-    honest reads of the blocks below and at it are judged by the mirror's read before it,
-    not refused (main: "read before as", then "past EIP-1559's bounds" till a read again)."""
+    """A fee read twice past the head known, past EIP-1559's bounds of the mirror's read: not
+    believed, the second read neither (fee93: bounds84's confirmation believed a lie answered
+    twice, review92); the mirror's reads of the blocks by number, each within 9/8 of its
+    parent's, bring a true jump within reach. Were it a lie, the mirror's honest reads of the
+    blocks below and at it are believed, never refused."""
     head = [100]
     heads = HeadSignal(lambda: head[0])
     assert heads.read(100, GWEI, placed=True) is None
     assert heads.read(101, JUMP) is not None  # (once: not believed)
-    assert heads.read(101, JUMP) is None  # (read again: the chain says so still)
-    assert heads.read_fee == (101, JUMP)
-    assert heads.read(102, JUMP * 9 // 8) is None  # (within the jump's bounds)
-    if honest:
-        head[0] = 101
-        assert heads.read(101, JUMP, placed=True) is None, heads.untrusted_why
-        assert heads.read(105, JUMP) is None, heads.untrusted_why
+    assert heads.read(101, JUMP) is not None  # (read again: not believed either)
+    assert heads.read_fee == (100, GWEI)
+    if honest:  # (the chain's fee an eighth higher each block till the jump's: the walk)
+        fee, n = GWEI, 100
+        while fee < JUMP:
+            n, fee = n + 1, min(JUMP, fee + fee // 8)
+            head[0] = n
+            assert heads.read(n, fee, placed=True) is None, heads.untrusted_why
+        assert heads.read(n + 1, JUMP) is None, heads.untrusted_why
+        assert heads.untrusted == 2
         return
     for n in (101, 102):  # (the chain's fee 1 gwei all along: the jump a lie twice)
         head[0] = n
         assert heads.read(n, GWEI, placed=True) is None, heads.untrusted_why
     assert heads.read(103, GWEI) is None, heads.untrusted_why
-    assert heads.untrusted == 1 and heads.read_fee == (103, GWEI)
+    assert heads.untrusted == 2 and heads.read_fee == (103, GWEI)

@@ -20,6 +20,11 @@ block's, and the latest's lie at block N, past it, is confirmed by the same answ
 only, and a read again of the same block's answer not confirming a fee the mirror's own read
 of that block (sealed) did not say; ``doubt`` is in sdex/chain/headsignal.py (fee91's).
 
+fee93: the floor judged at the saved head is saved with it and is the restart's first bound
+(the saved head's fee never read again), and a rise past EIP-1559's highest from the floor is
+never confirmed by a read again: nothing signed above it (main, with this test's walked rise
+to 1 gwei: the pair signed at the ceiling).
+
 Real Hardhat, a real node in this process run to the chain's head, stopped, and started again
 on its SQLite store behind a real loopback proxy (``tests.rpcfault._proxy``)."""
 
@@ -30,32 +35,23 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
 from sdex.chain.tx import MAX_BASE_FEE
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.replacedrow import base_fee_kept
+from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.startheads import ran_to_head
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 from tests.test_bounds84_base_fee import signed_base_fee
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review92: a lie in the saved head's block answer (hash kept) with the latest's lets"
-    " the restarted node sign at the ceiling: check_head places an unsealed fee, and without"
-    " it the same answer read again is confirmed (headsignal.py, fee91's; docstring)",
-)
 async def test_a_saved_head_answered_with_a_lied_fee_is_not_the_first_bound(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
     db = tmp_path / "n.db"
     with base_fee_kept(c):
-        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(10**9))
-        c.rpc.call("evm_mine")
+        fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
         top = await ran_to_head(c, db)
         saved = str(top["number"])
         signed: list[int] = []

@@ -16,7 +16,9 @@ read (fee90's honest rise while down then waits for the catch-up). fee92: the st
 only up to a start head proven by its own block, read by number beside the settler's read
 (``Fees._read``, ``CatchUp.prove_start``): a sealed header of that number, its timestamp at
 least a second a block past the saved head's. (A forged sealed header answered to that
-second request still passes: the repeated lie of ``test_review92_saved_head_fee_lie``.)
+second request still passed.) fee93: the steps count only up to the blocks the mirror read
+(``CatchUp._catching_up``); the start's head is no bound at all (the proof removed; a forged
+sealed header at a start: ``tests/test_fee93_walked_fee.py``).
 
 Real Hardhat, the node's ``HeadSignal`` as the start sets it and its settler's ``Fees``,
 reading through a real loopback proxy (``tests.test_bounds84_base_fee.fee_lying``)."""
@@ -27,7 +29,6 @@ from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
 from sdex.chain.tx import MAX_BASE_FEE, fees_for
 from sdex.errors import ChainError
-from sdex.mirror.seal import sealed
 from sdex.settlement.gas import Fees
 from sdex.watch.watcher import CATCH_UP_BLOCKS
 from tests.conftest import Chain
@@ -54,7 +55,6 @@ async def test_a_start_head_lied_far_ahead_never_signs_the_ceiling(chain: Chain)
         heads.syncing = True
         assert heads.read(saved_number, _fee(saved), placed=True) is None  # (check_head's)
         lied = saved_number + CATCH_UP_BLOCKS
-        heads.start_head = lied  # (Watcher.check_head: the start's eth_blockNumber, believed)
         state = Lying(lie=lambda fee, n: MAX_BASE_FEE)
         with fee_lying(c.deployment.rpc, state, number=hex(lied)) as url:
             fees, rpc = Fees(heads), AsyncRpc(url)
@@ -70,34 +70,3 @@ async def test_a_start_head_lied_far_ahead_never_signs_the_ceiling(chain: Chain)
                 await rpc.close()
         assert state.lies >= 1
         assert _fee(_block(c, "latest")) < 2 * 10**9  # (the chain's own fee stayed ~1 gwei)
-
-
-def test_the_start_head_is_proven_only_by_its_own_sealed_block(chain: Chain) -> None:
-    """(fee92's proof, ``CatchUp.prove_start``) The start head's block as Hardhat answers it
-    by number proves it; the same answer with its number or its fee rewritten (its hash
-    kept: not sealed), a null, or a block whose timestamp is under a second a block past the
-    saved head's does not."""
-    c = chain
-    c.rpc.call("evm_mine")
-    saved = _block(c, "latest")
-    saved_number = int(str(saved["number"]), 16)
-    for _ in range(3):
-        c.rpc.call("evm_mine")
-    top = _block(c, saved_number + 3)
-    heads = HeadSignal(lambda: saved_number)
-    heads.syncing, heads.start_head = True, saved_number + 3
-    heads.saved_stamp = (saved_number, int(str(saved["timestamp"]), 16))
-    assert heads.unproven_start() == saved_number + 3
-    for forged in (
-        None,
-        {**top, "number": hex(saved_number + 4)},
-        {**top, "baseFeePerGas": hex(MAX_BASE_FEE)},
-    ):
-        heads.prove_start(forged, sealed(forged))
-        assert heads.start_proven is None, forged
-    heads.saved_stamp = (saved_number, int(str(top["timestamp"]), 16) - 2)  # (3 blocks, 2 s)
-    heads.prove_start(top, sealed(top))
-    assert heads.start_proven is None
-    heads.saved_stamp = (saved_number, int(str(saved["timestamp"]), 16))
-    heads.prove_start(top, sealed(top))
-    assert heads.start_proven == saved_number + 3 and heads.unproven_start() is None

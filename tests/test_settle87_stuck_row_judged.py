@@ -11,6 +11,10 @@ here, the chain's base fee high and its tip small beside it).
 own fees (a base fee far over its cap, the tip the most of its price): left to land, as
 settle82 chose; its wait then re-priced its bytes unjudged (a revert at the risen fees,
 paid more than the transfer). Now judged again before that (``rejudged``): its transfer.
+``error`` (settle93, fixb's left): the start's call answered with an error that is no revert
+(a backend's timeout): the row went unjudged, adopted outside ``rejudged`` (fixb's read-again
+covers a refused fee only), and its wait re-priced its bytes unjudged. Now every row the
+start could not judge is judged again by its wait: its transfer.
 Either way its match fails (the maker's order is cancelled): no replacement is mined.
 
 (settle88: the block mined over its cap before the restart had the start's catch-up match
@@ -49,7 +53,7 @@ GWEI = 10**9
 TRANSFER_GAS = 21_000
 
 
-@pytest.mark.parametrize("case", ["geth", "left"])
+@pytest.mark.parametrize("case", ["geth", "left", "error"])
 async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
     pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
@@ -57,16 +61,16 @@ async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
     db = tmp_path / "n.db"
     with contextlib.ExitStack() as stack:
         stack.enter_context(base_fee_kept(c))
-        if case == "geth":  # (the row signed at a base fee high beside its tip)
+        if case != "left":  # (the row signed at a base fee high beside its tip)
             c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(20 * GWEI))
             c.rpc.call("evm_mine")
         maker, count, tx, got = await pooled_row(c, db)
         cap, tip = quantity(got["maxFeePerGas"]), quantity(got["maxPriorityFeePerGas"])
         revert = intrinsic_gas(bytes.fromhex(str(got["input"])[2:])) * cap
         # (geth: just over its cap, its transfer cheaper than its revert; left: far over)
-        high = cap + cap // 20 + 1 if case == "geth" else 10 * cap
+        high = cap + cap // 20 + 1 if case != "left" else 10 * cap
         transfer = TRANSFER_GAS * price((high, tip + tip // 8 + 1), high)
-        assert (transfer < revert) == (case == "geth"), (transfer, revert)
+        assert (transfer < revert) == (case != "left"), (transfer, revert)
         c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(high))
         c.rpc.call("evm_mine")  # (over its cap: it stays pooled)
         assert c.rpc.call("eth_getTransactionReceipt", tx) is None
@@ -83,6 +87,8 @@ async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
                 return None
             said = geth_refusal(c, call) if case == "geth" else None
             err = {"code": 3, "message": "execution reverted", "data": "0x"}
+            if case == "error":  # (an error that is no revert: a backend's timeout)
+                err = {"code": -32000, "message": "request timed out"}
             said = said or {"jsonrpc": "2.0", "id": call.get("id"), "error": err}
             calls.append(str(said["error"]))
             return said

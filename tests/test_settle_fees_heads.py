@@ -18,6 +18,7 @@ from sdex.settlement.gas import Fees
 from sdex.watch import loop
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.replacedrow import fee_walked_to
 from tests.test_settle_fees import TIP, fee_cap, fee_chain, settle_one
 from tests.test_settlement_pipeline import trace_calls
 
@@ -58,7 +59,8 @@ async def test_a_settlement_signs_with_the_announced_heads_base_fee_without_aski
         w, heads = node.watcher, node.mirror.announced
         await wait_for(lambda: w.subscribed and w.caught_up.is_set())
         await settle_one(c, node, api)  # (the accounts' first reads, once)
-        start = int(mine_with_base_fee(c, 8 * GWEI)["number"], 16)  # (whatever came before)
+        fee_walked_to(c, 8 * GWEI)  # (whatever came before; each block's rise believed: fee93)
+        start = int(c.rpc.call("eth_blockNumber"), 16)
         await wait_for(lambda: w.applied is not None and w.applied.number >= start)
         asked = trace_calls(node.settler.receipts) if node.settler.receipts else []
         from_heads, refused = node.settler.fees.from_heads, heads.refused

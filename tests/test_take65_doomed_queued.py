@@ -25,6 +25,7 @@ from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain, Engine
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.replacedrow import fee_walked_to
 from tests.test_audit62_cancel_kept import meta_at
 from tests.test_cancel65_onchain_queued import GWEI, HIGH_BASE, operator_count
 from tests.test_mirror import synced
@@ -68,6 +69,7 @@ async def held_node(
 ) -> AsyncIterator[tuple[Node, Api, list[SignedOrder], int]]:
     """A node on ``c`` with every settlement slot held (``hold_slots``): the node, its API,
     the held orders and the operator's transaction count signed before any other."""
+    fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         asks = await hold_slots(c, node, api)
         yield node, api, asks, operator_count(c, node.sender.address, "pending")
@@ -235,6 +237,7 @@ async def test_a_match_its_maker_is_paid_for_by_a_settlement_in_flight_is_signed
     """Differential, as above, the match paying her signed before (in flight, pooled): it
     lands first, and the queued match selling what it bought her is signed and filled."""
     c = held_chain
+    fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         buys = c.sign(bid(c, ALICE, E18, 900 * E6))
         await queued(api, [buys], {})

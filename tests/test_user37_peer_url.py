@@ -77,9 +77,8 @@ async def test_a_web_server_as_peer_is_warned_of_once(caplog: pytest.LogCaptureF
     app.router.add_route("*", "/{tail:.*}", not_found)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    url = f"http://127.0.0.1:{port}"
+    await web.TCPSite(runner, "127.0.0.1", 0).start()  # (bound at once: nothing takes it first)
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     m = await started([url])
     try:
         # (a seed is dialled again, backing off)

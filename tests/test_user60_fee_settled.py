@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
-from tests.nodeutil import free_port
+from tests.nodeutil import node_ready
 from tests.test_cli_node import ALICE, BOB, OPERATOR, cli, key, one_line
 
 
@@ -18,13 +18,14 @@ def test_the_settled_line_says_the_fee_and_what_was_received(chain: Chain, tmp_p
     c = chain
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
-    proc = NodeProcess(
-        free_port(), deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
-        fee_bps=30,
-    )  # fmt: skip
-    proc.start()
-    try:
-        proc.wait_ready()
+
+    def make(port: int) -> NodeProcess:
+        return NodeProcess(
+            port, deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
+            fee_bps=30,
+        )  # fmt: skip
+
+    with node_ready(make) as proc:
         url = proc.url
 
         def trade(rest: tuple[str, str, str], take: tuple[str, str, str]) -> str:
@@ -47,5 +48,3 @@ def test_the_settled_line_says_the_fee_and_what_was_received(chain: Chain, tmp_p
             "settled on chain: sold 0.5 WETH for 850 USDC, less the fee of 2.55 USDC: "
             "847.45 USDC received (tx 0x"
         ) in out, out
-    finally:
-        proc.kill()

@@ -25,15 +25,13 @@ from typing import Any
 
 import aiohttp
 
-from sdex.devnet import free_port
 from sdex.ingest.cores import SpareCore
 from sdex.ingest.verify import EcdsaBatcher
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import (
-    healthy,
     node_config,
-    node_process,
+    node_started,
     operator_key,
     running_node,
     stall_writer,
@@ -145,14 +143,12 @@ async def test_a_node_process_killed_after_its_first_2xx_keeps_every_acknowledge
     c = chain
     deployment, db, log = tmp_path / "devnet.json", tmp_path / "node.db", tmp_path / "node.log"
     c.deployment.save(deployment)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     orders = [c.sign(ask(c, ALICE, E18 // 1000, 5 * E6 + i)) for i in range(400)]
     acked: list[str] = []
-    with node_process(c, deployment, db, port, operator_key(c, 0), log) as proc:
+    started = node_started(c, deployment, db, operator_key(c, 0), log, timeout=120)
+    async with started as (proc, base):
         connector = aiohttp.TCPConnector(limit=64)
         async with aiohttp.ClientSession(connector=connector) as s:
-            await wait_for(lambda: healthy(s, base, proc, log), timeout=120)
             warm = orders[:40]  # (the maker's account read once; groups seen in /health)
             codes = await asyncio.gather(*(post(s, base, o) for o in warm))
             assert codes == [201] * len(warm), codes

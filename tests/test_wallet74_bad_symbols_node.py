@@ -17,13 +17,10 @@ import asyncio
 import json
 from pathlib import Path
 
-import aiohttp
-
 from sdex.client import NodeApiError, NodeClient
-from sdex.devnet import free_port
 from sdex.order import ZERO_ADDRESS, Order, random_salt, sign_order
 from tests.conftest import Chain
-from tests.nodeutil import healthy, node_process, wait_for
+from tests.nodeutil import node_started
 from tests.test_cli_node import run_node
 
 FAKE = "0x" + "66" * 20
@@ -46,11 +43,8 @@ async def test_a_node_leaves_out_only_the_tokens_no_wallet_can_name(
 ) -> None:
     bad = {"USD" + CYRILLIC_ES: FAKE, "dai": ALSO, "DAI": "0x" + "88" * 20}
     deployment = _deployment(chain, tmp_path / "d.json", bad)
-    port, log = free_port(), tmp_path / "node.log"
-    base = f"http://127.0.0.1:{port}"
-    with node_process(chain, deployment, tmp_path / "n.db", port, 19, log) as proc:
-        async with aiohttp.ClientSession() as s:
-            await wait_for(lambda: healthy(s, base, proc, log), timeout=90)
+    log = tmp_path / "node.log"
+    async with node_started(chain, deployment, tmp_path / "n.db", 19, log, timeout=90) as (_, base):
         with NodeClient(base) as client:
             config = await asyncio.to_thread(client.order_config)  # (a wallet takes it)
             assert list(config.tokens) == ["WETH", "USDC"]

@@ -38,15 +38,20 @@ def reaches(read: tuple[int, int], number: int, fee: int) -> bool:
     for _ in range(min(number - at, REACH)):
         if lo <= fee <= hi:
             return True
+        if fee < lo < 8:  # (the fall stops at 7 wei: never, review93b)
+            return False
         lo, hi = lo - lo // 8, hi + max(hi // 8, 1)
     return lo <= fee <= hi
 
 
-def highest(read: tuple[int, int], number: int) -> int:
+def highest(read: tuple[int, int], number: int, above: int | None = None) -> int:
     """The highest base fee block ``number`` may have by EIP-1559 from ``read`` (block, base
-    fee; at most ``REACH`` blocks on)."""
+    fee; at most ``REACH`` blocks on); once it passes ``above`` (given), that far only.
+    review93b: a floor held by a fee jump looped all ``REACH`` steps at each header read."""
     at, hi = read
     for _ in range(min(max(number - at, 0), REACH)):
+        if above is not None and hi > above:
+            break
         hi += max(hi // 8, 1)
     return hi
 

@@ -60,17 +60,24 @@ found the reorg: a shorter branch's).
 fee90 (review89's left): at a restart the first bound was still the deploy block's fee; on a
 deployment a hundred blocks or more old its EIP-1559 bounds hold every fee to the ceiling
 (a lie signed with during the catch-up, and kept). The saved head, proven ours by its hash,
-is read as placed (``sdex.watch.fork.check_head``); a fee that rose while the node was down
-is within reach of it by the blocks up to the chain's head the start read (``start_head``),
-once proven (review92: one answer 10,000 blocks ahead had the ceiling signed with): its
-block read by number, sealed, of that number (``sdex.chain.catchup.CatchUp.prove_start``).
+is read as placed (``sdex.watch.fork.check_head``, fee93: the floor saved with it).
 
 review90: a read up to ``FEE_STEPS`` past the head this node knows was kept as the bound of
 the next (review87's): a lie there at EIP-1559's highest bounded the next, an eighth a block
 to the ceiling, and the watcher's honest reads below it were refused. Such a read is still
 believed and ``read_fee``, but the bound is the last read at or below that head
 (``_floor``); a fee jump read again is believed within the bounds of its first read
-(``_suspect``, kept till a read is within the floor's) till the mirror's reads reach it."""
+(``_suspect``, kept till a read is within the floor's) till the mirror's reads reach it.
+
+fee93 (review92): a lie answered twice was believed (the "read again" rule above, for a
+devnet's ``hardhat_setNextBlockBaseFeePerGas``), and a restart read its first bound from
+the endpoint (the saved head's fee, its hash kept). A fee is now believed only within
+EIP-1559's highest (9/8 a block) from the floor, and the floor moves only with the blocks
+the mirror reads by number, each from its parent's (``sdex.watch.ranges``); it is saved with
+the mirror's head and is a restart's first bound (``resume``). A rise past that reach (a
+set fee's jump too) is never confirmed by a read again, only by the mirror's walk coming
+far enough; a fall past it is, as before. An endpoint that lies consistently on every
+block read by number is the chain as the node sees it (README's known limits)."""
 
 from __future__ import annotations
 
@@ -158,6 +165,9 @@ class HeadSignal(CatchUp):
         self._placed: int | None = None
         """The highest block whose fee was read asked for by its number (``placed``: the
         deploy block's, the watcher's ranges) since the last ``rewound``."""
+        self.resumed = False
+        """The first bound is the floor saved with the mirror's head (``resume``): the saved
+        head's fee is not read again (``sdex.watch.fork.check_head``)."""
         self._below = 0
         """Reads not believed below the last read since the mirror's last (``placed``): a
         reset's new chain read before the mirror took it, not counted once it does
@@ -225,7 +235,7 @@ class HeadSignal(CatchUp):
             self.untrusted_why = why
             return why
         if kept:
-            self._keep((number, base_fee))
+            self._keep((number, base_fee), floor=placed)
             if placed:
                 self.reached = max(self.reached or number, number)
         if latest:
@@ -283,8 +293,14 @@ class HeadSignal(CatchUp):
             return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
+        if fee > highest((at, last), number, fee):  # (fee93: never confirmed, read twice or not)
+            return (
+                f"baseFeePerGas {fee} of block {number} is above EIP-1559's highest from"
+                f" {last} at block {at}, the bound of the blocks this node's mirror read: not"
+                " signed with till its reads of the chain come within reach of it"
+            ), False
         if self._suspect is not None and within(self._suspect, number, fee) == "within":
-            return None, kept  # (read again, the chain says so still; it bounds the next)
+            return None, kept  # (a fall read again, the chain says so still; it bounds the next)
         if kept:  # (one past the head known: confirmed by nothing, neither read nor feed)
             self._suspect = (number, fee)
         return (
@@ -298,21 +314,44 @@ class HeadSignal(CatchUp):
         that read, now believed (the bound of the next ones)."""
         if fee is None or self._suspect is None or within(self._suspect, number, fee) != "within":
             return False
-        self._keep(self._suspect)
+        self._keep(self._suspect, floor=False)
         return True
 
-    def _keep(self, read: tuple[int, int]) -> None:
-        """``read`` (block number, base fee) is the last read (``read_fee``); at or below the
-        head this node knows (``_anchor``), the bound of the next reads too (``_floor``)."""
+    def _keep(self, read: tuple[int, int], floor: bool = True) -> None:
+        """``read`` (block number, base fee) is the last read (``read_fee``); a ``floor``'s (a
+        block the mirror read by number, or a saved or carried floor) at or below the head
+        this node knows (``_anchor``), the bound of the next reads too (``_floor``).
+        review93b: a read of the latest block (the watcher's poll, the settler's) or a fall
+        the feed confirmed moved the floor too, at any number up to the mirror's head (past
+        the last header it read, after blocks of the node's own settlements applied from
+        their receipts): a lying endpoint's fall to a few wei, answered twice, held every
+        honest header after it out (a rise, never confirmed) for ~180 blocks, at will."""
         self.read_fee = read
         self.unbound = False
-        if (anchor := self._anchor()) is not None and read[0] > anchor:
+        if not floor or ((anchor := self._anchor()) is not None and read[0] > anchor):
             return  # (its number the answer's word: review90)
         self._floor = read
         self.first = self.first or read
         self._kept[read[0]] = read[1]
         if len(self._kept) > KEPT_READS:
             del self._kept[min(self._kept)]
+
+    def resume(self, floor: tuple[int, int]) -> None:
+        """``floor`` (block number, base fee): the fee floor judged at the head the mirror
+        saved with it (``sdex.watch.saved``), the first bound of a restart, as a block read
+        for the mirror. fee93 (review92): the saved head's fee was read again from the
+        endpoint at each start (``check_head``): an answer of its hash and a fee at the
+        ceiling was the bound, and the latest block said at the ceiling too was signed with."""
+        self._placed = max(self._placed or floor[0], floor[0])
+        self._keep(floor)
+        self.reached = max(self.reached or floor[0], floor[0])
+        self.resumed = True
+
+    def floor_at(self, head: int) -> tuple[int, int] | None:
+        """The fee floor to save with the mirror's head ``head`` (``resume``'s at the next
+        start): the last fee read at or below it that bounds the next reads; None: none."""
+        floor = self._floor
+        return floor if floor is not None and floor[0] <= head and not self.unbound else None
 
     def read_block(self, raw: object, placed: bool = False, signs: bool = False) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
@@ -343,6 +382,7 @@ class HeadSignal(CatchUp):
             "lastUntrusted": self.untrusted_why,
             "refusing": self.refusing,
             "ceiling": self.ceiling,
+            "waiting": self.waiting(),
         }
 
     def lied(self) -> None:
@@ -358,22 +398,29 @@ class HeadSignal(CatchUp):
         (another chain). The fees seen so far do not hold; the next reads are bounded by the
         highest fee kept at or below ``fork`` (on both branches), else the first; after a
         reset by none (not believed till a block of the new chain is read for the mirror:
-        ``unbound``); with no fork said, by none (the first read believed, as before fee87)."""
+        ``unbound``); with no fork said, by none (the first read believed, as before fee87).
+        review93b: a reorg whose fork's own fee was not known (a restart's saved blocks keep
+        none: ``sdex.watch.savedblocks``) dropped the floor at the removed head and bounded
+        the new branch by the highest fee kept below the fork, most often the deploy
+        block's (the node's first): EIP-1559's reach over every block since held every fee
+        to the ceiling, and the new branch's first header at 30,000 gwei was believed and
+        signed with. The removed floor's fee is now carried back to the fork, the bound
+        rising from there 9/8 a block walked (a fall confirmed by a read again); a fork
+        below every fee kept and the first (the deployment's) stays unbound, as a reset."""
         self.base_fee = None
         self._suspect = None
         self._placed = None
         self.rewinds += 1
+        was = self._floor or self.read_fee  # (the removed head's floor: review93b, below)
         self.reset_from = (self._floor or self.read_fee or self.reset_from) if reset else None
         if reset:
             self._kept.clear()
-            self.first = self.reached = self.start_head = self.start_proven = None
+            self.first = self.reached = None
             self.syncing, self._ahead = True, None  # (its replay: fee88)
             self.untrusted -= self._below  # (the new chain's, read before the reset was seen)
             self.refusing = self.refusing and not self._below
             self.untrusted_why = self.untrusted_why if self.untrusted else None
             self._below = 0
-            if self._synced is not None:
-                self._synced.clear()
         for n in [n for n in self._kept if fork is None or n > fork]:
             del self._kept[n]
         below = max(self._kept, default=None)
@@ -383,6 +430,10 @@ class HeadSignal(CatchUp):
             self.read_fee is None or self.read_fee[0] < fork
         ):  # (the fork block's own fee: settle89)
             self._keep((fork, fork_fee))
+        if (fork is not None and was is not None and not reset and was[0] > fork) and (
+            self.read_fee is not None and self.read_fee[0] < fork
+        ):  # (review93b: the removed floor carried back to the fork, no older fee's reach)
+            self._keep((fork, was[1]))
         said = self._said_head  # (the poll's that found the reorg: a shorter branch's head)
         if fork is not None and self.reached is not None and said is not None and said >= fork:
             self.reached = min(self.reached, said)  # (settle89: the old height kept)

@@ -62,7 +62,14 @@ honest relay none of whose orders traded yet is forgiven while it is alike the r
 costs a fee an hour paid this node on a fill of at least its minimum (a self-trade's one cost
 this node can read, peers80), each fee one id's: of a match whose one fill paid, the peer that
 delivered the other side's order is credited, the payer's only if none did (review92: both
-sides' ids were, two ids' standing for one fee). The first grief then takes R - 1 fees an
+sides' ids were, two ids' standing for one fee). An id whose order a stranger's paying
+order takes is credited from the stranger's fee (peers93: kept, by design): it delivered
+first an order that a trader chose to pay this node's fee to take, which is what an honest
+relay's standing is for, and no rule of the chain's fills tells the two apart. It costs the
+id a funded order of at least this node's minimum that a real trader takes at its price (it
+cannot make one take it; priced to be taken, it is liquidity served, and it displaces the
+relays' orders that trade would have credited), so such standings are bounded by the paying
+trades this node settles an hour, one id each. The first grief then takes R - 1 fees an
 hour, and a 4-id flood beside relays with standing 2 of them (forgiving its other 2) or 3
 (all 4) (``test_a_trade_buys_a_flood_little``). Beside fewer than ``LEAST_TRADED`` relays with
 standing, a flood over 4 ids or more gains by forgiveness only what its charges run above the

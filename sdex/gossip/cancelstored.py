@@ -12,9 +12,8 @@ backoff this failure set is over; ``sdex.gossip.pushing``), with ``orderHash`` a
 writes were committed (only a wallet's waited); now a peer's too, and a repeat while the
 first's writes (or a kept cancel's row) are pending waits for them rather than queueing more
 (``Node.cancel_writes``, ``Node.orphan_writes``). A cancel anti-entropy fetched
-(``Deliver``) is taken with no answer to give: its row not stored, a restart brings its order
-back open here, till anti-entropy finds the order cancelled at a peer and fetches its cancel
-again (``/p2p/fetch``'s ``why``)."""
+(``Deliver``) has no sender to answer: the node watches its commit and takes it again till it
+is stored (``sdex.gossip.fetchedcancels``, gossip93)."""
 
 from __future__ import annotations
 

@@ -117,6 +117,7 @@ class GossipCore(Pushing):
         self.void_timers = 0
         self.notices_refused = self.notices_dropped = 0  # (``_noticed``, ``notify``)
         self.notices_dropped_by: dict[str, int] = {}  # (by kind: ``cancels``, ``settlements``)
+        self.notices_repeated_by: dict[str, int] = {}  # (by kind: ``NoticeBox.repeat``)
         self.held_back = Quiet(log, clock=clock)
         """Outboxes held while their peer waits out a backoff: said at a bounded rate."""
         """Outbox timers dropped unrun: their work went first (``Pushing._purge``)."""
@@ -415,12 +416,15 @@ class GossipCore(Pushing):
         """A peer's ``/health`` entry with its outbox's notices: waiting, refused by it for
         good (``_noticed``), dropped for a full box (``notify``), in all and by kind."""
         box = self._boxes.get(str(peer["key"]))
-        waiting, refused, by = (
-            (len(box.notices), box.refused, box.notices.dropped) if box else (0, 0, {})
+        waiting, refused, by, again = (
+            (len(box.notices), box.refused, box.notices.dropped, box.notices.repeated)
+            if box
+            else (0, 0, {}, {})
         )
         return {
             **peer, "notices": waiting, "noticesRefused": refused,
             "noticesDropped": sum(by.values()), "noticesDroppedBy": dict(by),
+            "noticesRepeatedBy": dict(again),
         }  # fmt: skip
 
     def stats(self) -> dict[str, object]:
@@ -440,4 +444,5 @@ class GossipCore(Pushing):
             "noticesRefused": self.notices_refused,
             "noticesDropped": self.notices_dropped,
             "noticesDroppedBy": dict(self.notices_dropped_by),
+            "noticesRepeatedBy": dict(self.notices_repeated_by),
         }

@@ -32,6 +32,7 @@ from sdex.gossip.budgets import cancelled_budget, fetch_budget, snapshot_budget
 from sdex.gossip.checks import CheckHooks, PeerChecks, reads_owner
 from sdex.gossip.client import NotAPeer, NotLookedUp, PeerCallError, PeerClient, peer_session
 from sdex.gossip.core import GossipCore
+from sdex.gossip.fetchedcancels import FetchedCancels
 from sdex.gossip.identity import NodeKey
 from sdex.gossip.listing import listing_budget
 from sdex.gossip.metered import Costs
@@ -131,6 +132,8 @@ class Gossip:
         """A pusher's share of its orders' intake, charged (the routes': ``gate.intake_spent``)."""
         self.intake_over: Callable[[str], bool] = lambda _: False
         """Is a pusher's request budget spent? (the routes': ``gate.in_debt``)"""
+        self.fetched = FetchedCancels(self.node, self._spawn)
+        """Cancels anti-entropy fetched: stored as a pushed one is, or taken again."""
         self.streams: Streams | None = None
         if self.config.streams:
             self.streams = Streams(self.key, self.me, self.penalize, self.config.dial_timeout)
@@ -284,8 +287,8 @@ class Gossip:
                     self._spawn(self._call(a), f"gossip-{a.kind}")
             elif isinstance(a, Check):
                 self._spawn(self._check(a), "gossip-check")
-            elif isinstance(a, Deliver):
-                self.node.cancel_notice(a.notice, a.sender)
+            elif isinstance(a, Deliver):  # (its commit waited for, retried: gossip93)
+                self.fetched.take(a.sender, a.notice)
             elif isinstance(a, Scored) and a.banned:
                 log.warning("peer %s banned: it sent invalid data", a.peer)
                 if self.streams is not None:
@@ -481,6 +484,6 @@ class Gossip:
         groups = {"intakeGroups": self.checks.groups, "intakeMerged": self.checks.merged,
                   "intakeUnpaid": self.checks.unpaid}  # fmt: skip
         return {**self.core.stats(), "messagesSent": self.messages_sent, **streams, **timing,
-                **groups, "timerWakeups": self.timer_wakeups,
+                **groups, "timerWakeups": self.timer_wakeups, **self.fetched.to_json(),
                 "refusals": self.refusals.to_json(),
                 "peerRequests": self.peer_costs.to_json()}  # fmt: skip

@@ -42,6 +42,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -173,9 +174,11 @@ class Peers(Dialing):
         self._peers: dict[str, Peer] = {}
         self._by_url: dict[str, str] = {}
         self._standings = Strangers(lambda: self.clock())
+        """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
         self.trades = 0
         """Trades credited (``traded``), in all: a change worth keeping soon (peers79)."""
-        """Standings of ids not in the table (``sdex.gossip.standings``: bounded, O(1))."""
+        self.traded_block = 0
+        """The highest block a trade was credited in (kept once the saved head is past it)."""
         self._restored: dict[str, Standing] = {}
         """Standings kept across a restart of ids not admitted since (``restore``): apart
         from the strangers', whose flood of fresh keys forgets the clean ones first."""
@@ -321,14 +324,16 @@ class Peers(Dialing):
             return peer.standing
         return self._restored.get(key) or self._standings.touch(key)
 
-    def restore(self, rows: Iterable[tuple[str, int, float, float, float]]) -> None:
+    def restore(
+        self, rows: Iterable[tuple[str, int, float, float, float]], below: float = math.inf
+    ) -> None:
         """Delivered value kept across a restart (``sdex.storestandings``: id, points, ages
         of its credit, last delivery and last trade): each id's when it is admitted again
-        (sybil78)."""
+        (sybil78); their last trades in blocks at most ``below`` (``standings.restored``)."""
         now = self.clock()
         for key, delivered, credited, active, traded in rows:
             if key not in self._peers and key != self.me_key:
-                self._restored[key] = restored(delivered, credited, active, traded, now)
+                self._restored[key] = restored(delivered, credited, active, traded, now, below)
 
     def traded(self, key: str, block: int = 0) -> bool:
         """An order ``key`` delivered first traded in ``block``
@@ -340,6 +345,7 @@ class Peers(Dialing):
             return False
         s.credit(block, self.clock())
         self.trades += 1
+        self.traded_block = max(self.traded_block, block)
         self._leaders.stale()
         return True
 
@@ -364,11 +370,13 @@ class Peers(Dialing):
         peer = self._peers.get(key)
         return peer.standing if peer is not None else self._restored.get(key)
 
-    def kept(self, most: int) -> list[tuple[str, int, float, float, float]]:
+    def kept(
+        self, most: int, saved: float = math.inf
+    ) -> list[tuple[str, int, float, float, float]]:
         """The rows to keep across a restart: the ``most`` admitted peers' and restored ids'
-        standings that began earliest (``standings.rows_kept``)."""
+        standings that began earliest, their trades to block ``saved`` (``rows_kept``)."""
         both = [*self._standings_of_peers(), *self._restored.items()]
-        return rows_kept(both, self.clock(), most, self.earn_seconds)
+        return rows_kept(both, self.clock(), most, self.earn_seconds, saved)
 
     def is_banned(self, key: str) -> bool:
         peer = self._peers.get(key)

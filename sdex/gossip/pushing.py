@@ -1,8 +1,9 @@
 """The gossip core's push side: per-peer outboxes and Nagle's rule (``GossipCore`` is built on
 it). An order the node accepts goes to its mesh peers' outboxes (``accepted_many``); a box
 leaves as one push when nothing is in flight to that peer, or with the answer of the one in
-flight (``push_hold`` later on a slow link), up to ``push_window`` in flight; forwards its
-pushers named wait in ``later`` (``hint_hold``). Plain state, no I/O: the driver sends the
+flight (``push_hold`` later on a slow link), up to ``push_window`` in flight (notices first,
+``notice_window`` of them); forwards its pushers named wait in ``later`` (``hint_hold``). Plain
+state, no I/O: the driver sends the
 ``Call`` actions it returns and hands their answers to ``answered`` (``_pushed``)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sdex.gossip.actions import Action, Call, GossipConfig, Pending, Reply
-from sdex.gossip.noticebox import ident
+from sdex.gossip.noticebox import ident, kind_label
 from sdex.gossip.outbox import ALSO_MAX, SHORT_ID, Heard, Outbox
 from sdex.gossip.peers import Peer, Peers
 from sdex.gossip.quietlog import Quiet
@@ -46,6 +47,7 @@ class Pushing:
     notices_refused: int
     notices_dropped: int
     notices_dropped_by: dict[str, int]
+    notices_repeated_by: dict[str, int]
     held_back: Quiet
     _ids: itertools.count[int]
     _out: list[Action]
@@ -78,7 +80,8 @@ class Pushing:
 
     def notify(self, kind: str, notice: dict[str, Any], exclude: str | None = None) -> list[Action]:
         """A cancel or settlement notice: to every admitted peer (they are rare and small;
-        none twice in a box, and a full box keeps cancels: ``NoticeBox.put``),
+        none twice in a box, none its peer answered lately: ``NoticeBox.repeat``, counted by
+        kind; a full box keeps cancels: ``NoticeBox.put``),
         one in a backoff once it is over, before the orders waiting for it (cancel63: a peer
         whose link failed a moment got the order of a cancel made meanwhile, never the
         cancel, and booked it open until anti-entropy told it). tests63: only a peer in a
@@ -88,6 +91,10 @@ class Pushing:
         now, most, same = self.clock(), self.config.outbox_max, ident(kind, notice)
         for key in [p.key for p in self.peers.others(exclude)]:
             box = self._box(key)
+            if box.notices.repeat(kind, same):  # (gossip93: a repeat was sent each time)
+                label = kind_label(kind)
+                self.notices_repeated_by[label] = self.notices_repeated_by.get(label, 0) + 1
+                continue
             full = len(box.notices) >= most
             if full != box.full:  # (push91: new notices were dropped without a word)
                 box.full = full
@@ -95,7 +102,8 @@ class Pushing:
                 say("notices for peer %s: %s", key, _FULL if full else _ROOM)
             if (gone := box.notices.put(kind, notice, same, most)) is not None:
                 self.notices_dropped += 1  # (push92: a cancel or a settlement notice)
-                self.notices_dropped_by[gone] = self.notices_dropped_by.get(gone, 0) + 1
+                label = kind_label(gone)
+                self.notices_dropped_by[label] = self.notices_dropped_by.get(label, 0) + 1
             self._schedule(box, now)
         return self._drain()
 
@@ -192,11 +200,13 @@ class Pushing:
                 box.due = max(peer.retry_at, now + 0.01)
                 heapq.heappush(self._timers, (box.due, next(self._ids), box.key))
             return
-        if box.notices:  # one at a time, in order
-            if box.in_flight:
-                return
-            kind, notice = box.notices.send()
-            self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
+        if box.notices:  # oldest first, ``notice_window`` in flight; orders wait for them
+            notices, most = box.notices, self.config.notice_window
+            if box.in_flight > notices.flying:
+                return  # (pushes of orders in flight: the notices go after their answers)
+            while notices.sendable() and notices.flying < most:
+                kind, notice = notices.send()
+                self._send(box, self.call(peer, "notice", "POST", f"/p2p/{kind}", notice))
             return
         box.board(self.config.outbox_max)  # (``later`` rides along: no frame of its own)
         while box.orders and box.in_flight < self.config.push_window:
@@ -239,8 +249,14 @@ class Pushing:
         stayed at the head of the peer's box, sent again for ever with every later notice
         behind it, each answer a failure toward the peer's eviction). ``BUSY``, signed: a
         backoff, not counted toward eviction; it is sent again after it. No answer, or
-        another: a failure (``Peers.verified``), sent again after the backoff."""
+        another: a failure (``Peers.verified``), sent again after the backoff; one of a
+        window whose peer a failure set in a backoff since (review93c: a window failing at
+        once counted ``notice_window`` failures, past ``EVICT_FAILURES``: a peer quiet for
+        ``EVICT_SECONDS`` was evicted over one failed burst, its box cleared) is that one."""
         peer = self.peers.get(call.peer)
+        if peer is not None and not peer.reachable(self.clock()) and _failed(reply, peer.key):
+            self._pushed(call, None)  # (the same failure of the link or peer: counted once)
+            return
         if peer is None or reply is None or reply.signer != peer.key or reply.status < 400:
             result = self.peers.verified(call, reply, unlooked)  # (never too large: a notice)
             self._pushed(call, result if isinstance(result, dict) else None)
@@ -262,6 +278,12 @@ class Pushing:
                     peer.url, call.path, reply.status, why,
                 )  # fmt: skip
         self._pushed(call, None)
+
+
+def _failed(reply: Reply | None, key: str) -> bool:
+    """Whether a notice's answer is a failure of its peer (``_noticed``): none, not signed
+    by the peer, a 5xx, or a 4xx about the sender or the moment (``AGAIN``)."""
+    return reply is None or reply.signer != key or reply.status >= 500 or reply.status in AGAIN
 
 
 _FULL = (

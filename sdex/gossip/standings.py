@@ -92,32 +92,52 @@ class Standing:
     those of the blocks it undid back (``Peers.untraded``)."""
     traded_floor: float = float("-inf")
     """``traded_at`` before its oldest credit kept."""
+    floor_block: float = math.inf
+    """The highest block ``traded_floor``'s trade may be in: the credit it was (past
+    ``CREDITS_KEPT``), or a restored standing's saved head at the start (``restored``: the
+    blocks above it are read again then, their trades credited); inf: not known."""
 
     def credit(self, block: int, now: float) -> None:
         """An order it delivered first traded in ``block`` (``Peers.traded``)."""
         self.credits.append((block, now))
         if len(self.credits) > CREDITS_KEPT:
-            self.traded_floor = self.credits.pop(0)[1]
+            self.floor_block, self.traded_floor = self.credits.pop(0)
         self.traded_at, self.traded = now, self.traded + 1
 
     def uncredit(self, blocks: Collection[int]) -> bool:
         """A reorg undid ``blocks`` (trades credited to it: ``readbudget.uncredit_trades``):
         their credits taken back (``traded_at`` as before them); one not among ``credits``
         (past ``CREDITS_KEPT``, or credited before a restart: its kept row has no blocks)
-        takes ``traded_floor`` back too; whether any was. review92: a standing restored
-        had no credits, so a reorg after the restart that undid its trade took nothing back,
-        and the peer kept its standing for the rest of the hour."""
-        known = {b for b, _t in self.credits}
-        unknown = self.traded_floor != float("-inf") and any(b not in known for b in blocks)
+        takes ``traded_floor`` back too if it may be the floor's (at most ``floor_block``);
+        whether any was. review92: a standing restored had no credits, so a reorg after the
+        restart that undid its trade took nothing back, and the peer kept its standing for
+        the rest of the hour. peers93: any block not among ``credits`` took the floor back,
+        also one above the floor's that was never credited (a restored standing lost its
+        trade to a reorg of a later block it had no credit in)."""
+        known, top = {b for b, _t in self.credits}, self.floor_block
+        unknown = self.traded_floor != float("-inf") and any(
+            b not in known and b <= top for b in blocks
+        )
         kept = [c for c in self.credits if c[0] not in blocks]
         if len(kept) == len(self.credits) and not unknown:
             return False
         self.traded = max(0, self.traded - (len(self.credits) - len(kept)) - unknown)
         self.credits = kept
         if unknown:  # (its floor's blocks are not known: taken back whole)
-            self.traded_floor = float("-inf")
+            self.traded_floor, self.floor_block = float("-inf"), math.inf
         self.traded_at = max((t for _b, t in kept), default=self.traded_floor)
         return True
+
+    def traded_by(self, block: float) -> float:
+        """``traded_at`` as of its trades in blocks at most ``block`` (the node's saved head:
+        ``rows_kept``); a floor whose block is not known (inf) counted as one."""
+        kept = [t for b, t in self.credits if b <= block]
+        floor = (
+            self.traded_floor
+            if self.floor_block <= block or self.floor_block == math.inf
+            else float("-inf")
+        )
+        return max(kept, default=floor)
 
     def earn(self, now: float, every: float = EARN_SECONDS) -> bool:
         """A check of accepted orders: a point of ``delivered`` for each ``every`` seconds
@@ -189,13 +209,20 @@ def leading(
 
 
 def rows_kept(
-    peers: Iterable[tuple[str, Standing]], now: float, most: int, every: float = EARN_SECONDS
+    peers: Iterable[tuple[str, Standing]],
+    now: float,
+    most: int,
+    every: float = EARN_SECONDS,
+    saved: float = math.inf,
 ) -> list[tuple[str, int, float, float, float]]:
     """The ``most`` standings that began earliest (``leading``'s order) of those that
     delivered any within ``KEEP_IDLE_SECONDS``, as rows to keep across a restart
     (``sdex.storestandings``): id, points, and the ages of ``delivered_at``, ``active_at``
     and ``traded_at`` at ``now`` (the last at most ten ``TRADED_SECONDS``: never is as good
-    as long ago)."""
+    as long ago), of trades in blocks at most ``saved`` (the node's saved head: the next
+    start credits those above it again, and restores this one as at most it,
+    ``restored``; review93a: a trade above it kept, then credited again by the catch-up,
+    stood through a reorg of its block, the restored floor taken for an older trade's)."""
     every_one = [
         (k, s) for k, s in peers if now - max(s.active_at, s.delivered_at) <= KEEP_IDLE_SECONDS
     ]
@@ -206,7 +233,7 @@ def rows_kept(
             s.delivered,
             now - s.delivered_at,
             now - max(s.active_at, s.delivered_at),
-            min(now - s.traded_at, 10 * TRADED_SECONDS),
+            min(now - s.traded_by(saved), 10 * TRADED_SECONDS),
         )
         for key, s in every_one
         if key in chosen
@@ -214,17 +241,24 @@ def rows_kept(
 
 
 def restored(
-    delivered: int, credited_ago: float, active_ago: float, traded_ago: float, now: float
+    delivered: int,
+    credited_ago: float,
+    active_ago: float,
+    traded_ago: float,
+    now: float,
+    below: float = math.inf,
 ) -> Standing:
     """A standing kept across a restart: its points, credited through and last delivered as
     long before ``now`` as they were before the save (the node's time down is no one's
-    idleness)."""
+    idleness); its last trade in a block at most ``below`` (the saved head the start
+    resumed from: ``floor_block``; inf, not known)."""
     return Standing(
         delivered=delivered,
         delivered_at=now - credited_ago,
         active_at=now - active_ago,
         traded_at=now - traded_ago,
         traded_floor=now - traded_ago,
+        floor_block=below,
     )
 
 

@@ -99,6 +99,21 @@ def _query_address(request: web.Request, name: str, required: bool = False) -> s
         raise ApiError.field(name, FieldCode.INVALID_ADDRESS, e.errors[0].reason) from None
 
 
+def _each_once(request: web.Request) -> None:
+    """A 400 naming the first parameter the query gives more than once: every ``/v1/`` GET
+    route reads one value a name (attack93: ``?maker=A&maker=B`` listed A's orders only, and
+    ``?page=1&page=2`` page 1, as if the second had not been asked)."""
+    query = request.query
+    if len(query) > len({name for name, _ in query.items()}):  # (``len``: each value counted)
+        seen: set[str] = set()
+        for name, _ in query.items():
+            if name in seen:
+                raise ApiError.field(
+                    name, FieldCode.INCORRECT_FORMAT, f"{name} is given more than once"
+                )
+            seen.add(name)
+
+
 def _order_hash(raw: str) -> bytes:
     """An order hash from a path or query: 0x and 64 hex digits, else a 400."""
     try:
@@ -170,6 +185,10 @@ async def get_orders(request: web.Request) -> web.Response:
     ):
         v = _query_address(request, q)
         if v is not None:
+            if filters.get(col, v) != v:  # (``taker`` and ``takerAddress``: one filter)
+                raise ApiError.field(
+                    q, FieldCode.INCORRECT_FORMAT, "taker and takerAddress name different addresses"
+                )
             filters[col] = v
     status = request.query.get("status")
     if status is not None:
@@ -381,6 +400,8 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
             resp = ApiError(429, 103, "Throttled: too many requests", headers=headers).response()
         else:
             try:
+                if request.query_string and path.startswith("/v1/") and request.method == "GET":
+                    _each_once(request)
                 resp = await handler(request)
             except ApiError as e:
                 resp = e.response()

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from sdex.httpkit import NetworkLimiter
-from sdex.metrics import counter, gauge
+from sdex.metrics import counter, counter_by, gauge
 from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
 from sdex.node.events import WsSlots
@@ -80,6 +80,13 @@ class Metrics:
             "sdex_gossip_notices_dropped",
             "Cancel and settlement notices not queued for a peer whose outbox was full",
             lambda: _gossip_count(node, "notices_dropped"),
+        )
+        counter_by(
+            r,
+            "sdex_gossip_notices_repeated",
+            "Notices not queued for a peer: the same waited for it, or it answered it lately",
+            "kind",
+            lambda: {} if node.gossip is None else dict(node.gossip.core.notices_repeated_by),
         )
         gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
         gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)

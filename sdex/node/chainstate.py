@@ -127,10 +127,10 @@ class NodeChainState(NodeRejudge):
         affected: set[bytes] = {f.order_hash for f in changes.fills} | changes.cancelled
         fee = (self.config.fee_recipient, self.config.fee_bps)  # (peers80: only fills paid)
         least = self.config.limits.minimum  # (peers81: a fill of the least order at least)
-        undone = self._undone_sources(changes.reverted, fee, least)
+        undone = self._paid_sources(changes.reverted, fee, least)
         readbudget.uncredit_trades(self.gossip, undone)  # (peers79: those credited)
-        paid = readbudget.paid_here(changes.fills, self._order_of, fee, least, self._pushed)
-        readbudget.credit_trades(self.gossip, self._sources(paid))  # (sybil78)
+        paid = self._paid_sources(changes.fills, fee, least)  # (held or stored: peers93)
+        readbudget.credit_trades(self.gossip, paid)  # (sybil78)
         affected |= self._bitmap_kin(changes.fills)
         rejudge = set(changes.rejudge)
         # A closed order cancelled by hash: the chain says CANCELLED first, also of a filled
@@ -249,19 +249,19 @@ class NodeChainState(NodeRejudge):
                 known.add(nonce)
         return nonces
 
-    def _sources(self, fills: Iterable[FillEvent]) -> list[tuple[str | None, int]]:
-        """Each of ``fills``' record's ``source`` (the peer that delivered it first) held
-        here, and its block (``readbudget.credit_trades``)."""
-        held = ((self.records.get(f.order_hash), f.block_number) for f in fills)
-        return [(r.source, b) for r, b in held if r is not None]
-
-    def _undone_sources(
-        self, reverted: Sequence[FillEvent], fee: tuple[str, int], least: Callable[[str], int]
+    def _paid_sources(
+        self, fills: Sequence[FillEvent], fee: tuple[str, int], least: Callable[[str], int]
     ) -> list[tuple[str | None, int]]:
-        """``_sources`` of the fills a reorg undid that paid this node (``paid_here``: those
-        credited), their orders held or stored. review92: a filled order is not in memory
-        after a restart (its peer's standing restored from ``peer_standings``), so a reorg
-        then undoing its trade took no credit back. A store read each (reorgs only)."""
+        """Of ``fills`` (a block's, or those a reorg undid), those that paid this node
+        (``readbudget.paid_here``) as their credited order's ``source`` (the peer that
+        delivered it first) and block (``readbudget.credit_trades``, ``uncredit_trades``),
+        their orders held in memory or stored: one rule for the credit and its taking back.
+        A store read each of those not in memory (only fills paying this node's fee
+        recipient are looked up). review92: a reorg after a restart took nothing back (a
+        filled order is not in memory then). peers93: the credit read memory only, so a
+        trade applied by the watcher after a restart (the settler had stored its fills, its
+        orders filled, not reloaded) or after its records were evicted credited nobody, or,
+        of a match whose payer alone was held, the payer's pusher."""
         held: dict[bytes, tuple[Order, str] | None] = {}
 
         def of(order_hash: bytes) -> tuple[Order, str] | None:
@@ -278,19 +278,8 @@ class NodeChainState(NodeRejudge):
         def pushed(order_hash: bytes) -> bool:
             return (o := of(order_hash)) is not None and o[1].startswith(readbudget.PEER_SOURCE)
 
-        paid = readbudget.paid_here(reverted, order_of, fee, least, pushed)
+        paid = readbudget.paid_here(fills, order_of, fee, least, pushed)
         return [(o[1], f.block_number) for f in paid if (o := of(f.order_hash)) is not None]
-
-    def _order_of(self, order_hash: bytes) -> Order | None:
-        """The order of ``order_hash`` if its record is held in memory (``paid_here``)."""
-        rec = self.records.get(order_hash)
-        return None if rec is None else rec.signed.order
-
-    def _pushed(self, order_hash: bytes) -> bool:
-        """Whether a peer delivered the order of ``order_hash`` first, its record held in
-        memory (``paid_here``: of a match one side paid, the other's peer credited)."""
-        rec = self.records.get(order_hash)
-        return rec is not None and rec.source.startswith(readbudget.PEER_SOURCE)
 
     def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
         """The booked bitmap orders these fills may have filled with no event of their own

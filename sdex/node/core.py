@@ -257,6 +257,10 @@ class Node(NodeStartChain):
         pooled = await reconcile(self.settler)
         self._unadopted = bool(pooled)  # (nothing matched till they are adopted: settle88)
         await self._nonce_floor()
+        assert self.gossip is not None  # (made by prepare)
+        # (sybil78's standings first: the catch-up credits their trades, peers93)
+        below = self.watcher.saved if self.watcher.resumed else math.inf
+        await readbudget.restore_standings(self.gossip, self.store, below)
         await self._reload_orders()
         if self.watcher.resumed:  # (what changed while down, before the orders are served)
             await self.watcher.catch_up()
@@ -278,9 +282,8 @@ class Node(NodeStartChain):
         else:
             self._settling()
         self._uncross()
-        assert self.gossip is not None  # (made by prepare)
-        await readbudget.restore_standings(self.gossip, self.store)  # (sybil78: then kept)
-        self._tasks.append(asyncio.create_task(readbudget.keep_standings(self.gossip, self.store)))
+        keep = readbudget.keep_standings(self.gossip, self.store, lambda: self.watcher.saved)
+        self._tasks.append(asyncio.create_task(keep))  # (trades to the saved head: review93a)
         self.serving_peers.set()  # (a seed dials our URL back while we wait below)
         await self.gossip.start()
         await self._cancels_loaded(CANCELS_WAIT)
@@ -370,7 +373,7 @@ class Node(NodeStartChain):
         drain = [self._draining] if self._draining is not None else []
         await cancel_all([*self._tasks, *self._late_writes, *drain])
         if self.gossip is not None and self.started.is_set():
-            await readbudget.save_standings(self.gossip, self.store)
+            await readbudget.save_standings(self.gossip, self.store, self.watcher.saved)
         self._tasks = []
         self.settle_chain.close()
         await self.rpc.close()

@@ -61,7 +61,8 @@ class HeldEviction:
 
     async def evict(self, now: float | None = None) -> int:
         """Drop from memory the records closed for ``grace`` seconds whose row is committed
-        as they hold it (one store read), unless the book still holds them. How many."""
+        as they hold it, their soft cancel's proof too (one store read), unless the book
+        still holds them. How many."""
         now = time.monotonic() if now is None else now
         due: list[bytes] = []
         for h, at in self._closing.items():
@@ -77,11 +78,13 @@ class HeldEviction:
             rec = self.records.get(h)
             if rec is None or rec.status.is_open or h not in self._closing:
                 continue  # (reopened meanwhile: not due any more)
-            row = rows.get(rec.signed.hash_hex)
-            if h in self.book or h in self._pinned or row != rec.row():
+            row, proof = rows.get(rec.signed.hash_hex, (None, ""))
+            sig = rec.cancel_signature
+            stale = row != rec.row() or (sig is not None and proof != "0x" + sig.hex())
+            if h in self.book or h in self._pinned or stale:
                 del self._closing[h]  # fills in flight, pinned, or its last change not stored:
                 self._closing[h] = later  # looked at again after another grace period
-                if row != rec.row() and h not in self.book and self._deferred is None:
+                if stale and h not in self.book and self._deferred is None:
                     self._rewrite([rec], row is None)  # (its write failed: written again)
                 continue
             self._drop(rec)

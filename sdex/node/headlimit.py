@@ -13,19 +13,30 @@ head; a browser's cookies for the host may add some kilobytes.
 grew (a chunked body's trailer section, kept as a head is): past ``MAX_HEAD`` the
 connection is answered 431 with the SRA error body and closed. A body (``client_max_size``
 and the body timeout bound it) and a later request's head are not counted with it.
+
+A head aiohttp's parser refuses (a line past 8,190 bytes, more than 128 header lines, a byte
+no URL or header may hold, a method that is no token) is answered 400 with the SRA error body
+too, its reason without the client's bytes, and logged at debug (``handle_error``). attack93:
+aiohttp answered such a head in plain text that quoted what the client sent, and logged each
+one at ERROR with a 10-line traceback: any client could write ~1 KB of error log a request.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from sdex.model import VALIDATION_FAILED, error_body
+
+log = logging.getLogger("sdex.api")
 
 MAX_HEAD = 32 * 1024
 """Bytes of one request's head (request line and header lines) a connection may send: 4
@@ -42,6 +53,15 @@ def too_large() -> bytes:
         f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime())}\r\n\r\n"
     )
     return head.encode() + body
+
+
+def bad_head_reason(exc: HttpProcessingError) -> str:
+    """The 400's reason for a head the parser refused: what was wrong, never the client's
+    bytes (aiohttp's message quotes them after a colon)."""
+    if isinstance(exc, LineTooLong):
+        return "Bad HTTP request: a request or header line longer than 8190 bytes"
+    said = exc.message.split(":", 1)[0].strip()[:80]
+    return f"Bad HTTP request: {said}" if said else "Bad HTTP request"
 
 
 class HeadBoundedHandler(RequestHandler):
@@ -93,3 +113,22 @@ class HeadBoundedHandler(RequestHandler):
             # the closed connection's RuntimeError, which the node logs as unexpected)
             body.set_exception(web.HTTPRequestHeaderFieldsTooLarge())
         self.force_close()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """aiohttp's, but a head its parser refused gets the SRA body (code 100), said at
+        debug: a client's malformed bytes are no error of the node's."""
+        if not isinstance(exc, HttpProcessingError) or not 400 <= status < 500:
+            return super().handle_error(request, status, exc, message)
+        log.debug("bad HTTP request from %s: %s", request.remote, exc.message)
+        if request.writer.output_size > 0:  # (as aiohttp: an answer already begun)
+            raise ConnectionError("Response is sent already, cannot send another response")
+        reason = bad_head_reason(exc)
+        resp = web.json_response(error_body(VALIDATION_FAILED, reason), status=status)
+        resp.force_close()
+        return resp

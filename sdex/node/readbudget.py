@@ -280,31 +280,40 @@ are written (peers79: only every ``KEEP_STANDINGS_SECONDS``, and a kill within t
 the peer ranked behind sybils that came first until its next trade)."""
 
 
-async def restore_standings(gossip: Gossip, store: StandingStore) -> None:
+async def restore_standings(gossip: Gossip, store: StandingStore, below: float = math.inf) -> None:
     """The peers' delivered value the last run kept (``sdex.storestandings``), each id's
     when it is admitted again (sybil78: a restart reset it, and sybils that delivered first
-    after it held the top places for an hour)."""
-    gossip.peers.restore(await store.standing_rows(MAX_DELIVERED))
+    after it held the top places for an hour); ``below``: the saved head the start resumes
+    from (their trades credited at or below it: ``Peers.restore``)."""
+    gossip.peers.restore(await store.standing_rows(MAX_DELIVERED), below)
 
 
-async def save_standings(gossip: Gossip, store: StandingStore) -> None:
-    """Write the peers' delivered value now (``Peers.kept``); a store failing is logged."""
+async def save_standings(gossip: Gossip, store: StandingStore, saved: float = math.inf) -> None:
+    """Write the peers' delivered value now (``Peers.kept``; their trades to the saved head
+    ``saved``); a store failing is logged."""
     try:
-        await store.keep_standings(gossip.peers.kept(MAX_KEPT))
+        await store.keep_standings(gossip.peers.kept(MAX_KEPT, saved))
     except StoreError as e:
         log.warning("the peers' standings were not kept (%s): next time", e)
 
 
-async def keep_standings(gossip: Gossip, store: StandingStore) -> None:
+async def keep_standings(
+    gossip: Gossip, store: StandingStore, saved: Callable[[], float] = lambda: math.inf
+) -> None:
     """``save_standings`` every ``KEEP_STANDINGS_SECONDS``, and within
-    ``KEEP_TRADED_SECONDS`` of a trade credited (a node's background task)."""
-    saved_at, trades = time.monotonic(), gossip.peers.trades
+    ``KEEP_TRADED_SECONDS`` of a trade credited once the saved head (``saved``) is at its
+    block (a node's background task), the start's catch-up's too (review93a: counted from
+    the credits when it began, after the catch-up, those were kept only a minute later,
+    lost to a kill meanwhile: the head saved past them)."""
+    kept_at, trades = time.monotonic(), 0  # (``Peers.trades``: none before the start's)
     while True:
         await asyncio.sleep(KEEP_TRADED_SECONDS)
-        due = time.monotonic() - saved_at >= KEEP_STANDINGS_SECONDS
+        due = time.monotonic() - kept_at >= KEEP_STANDINGS_SECONDS
         if due or gossip.peers.trades != trades:
-            saved_at, trades = time.monotonic(), gossip.peers.trades
-            await save_standings(gossip, store)
+            head = saved()  # (a trade above it is not kept yet: written again, a minute at most)
+            if due or head >= gossip.peers.traded_block:
+                kept_at, trades = time.monotonic(), gossip.peers.trades
+            await save_standings(gossip, store, head)
 
 
 PEER_SOURCE = "peer:"

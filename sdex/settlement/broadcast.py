@@ -25,8 +25,9 @@ with its receipt in the same round trip when the chain can give it.
   under load, few matches a transaction): the ask from the event loop would wait behind
   the next send's mining.
 
-A receipt in hand here has its fills decoded and queued on the store at once
-(``fills_stored``): durable while the receipt travels to the event loop.
+A receipt in hand here has its fills decoded and queued on the store once a read on a
+connection of its own gives it too (``fills_stored``, ``early``: ``NonceLane._receipt``,
+``sdex.settlement.confirm``): durable while the receipt travels on.
 """
 
 from __future__ import annotations
@@ -275,14 +276,16 @@ class Broadcaster:
             receipt = Receipt.from_rpc(raw)
             if receipt.tx_hash.lower() != signed.tx_hash.lower():
                 raise ValueError(f"a receipt of {receipt.tx_hash[:66]}")  # (a lying endpoint)
-            return self.early(receipt)
+            return receipt  # (its fills queued once it is confirmed: ``early``, settle93)
         except Exception as e:
             log.debug("the receipt with the send of %s not used: %s", signed.tx_hash, e)
             return None
 
     def early(self, receipt: Receipt) -> Receipt:
         """A mined settlement's fills decoded here and queued on the store at once, durable
-        while the receipt travels to the event loop (``fills_stored``)."""
+        while the receipt travels on (``fills_stored``): once confirmed on a connection of
+        its own (``NonceLane._receipt``; settle93: queued before, on the word of the one
+        backend that answered the send)."""
         if receipt.status == 1 and (fills := self.exchange.fills_as(receipt.logs, own_fill)):
             stored = self.store.add_fills_soon(fills)
             self.fills_stored[receipt.tx_hash] = (fills, stored)

@@ -36,7 +36,8 @@ from typing import Any
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.asend import ChainView, holds_view
-from sdex.chain.tx import Sender, SignedTx
+from sdex.chain.tx import Sender, SignedTx, already_known, nonce_refusal
+from sdex.errors import RpcError, RpcTimeout
 from sdex.settlement.gas import GAP_FILL_GAS, Fees
 from sdex.settlement.receipts import APART_WAIT, in_pool, quantity
 from sdex.settlement.signing import count_in_view
@@ -149,8 +150,12 @@ async def fill(
     first, the lane's nonce read again at the gap's first nonce and its next settlement
     signed there; the lane's next one took a filler's nonce: "nonce too low", signed again,
     or pooled beside the filler at its fees, "replacement transaction underpriced", counted
-    lost, its matches failed)."""
+    lost, its matches failed). A refusal that says the chain holds a transaction at the
+    nonce already ("nonce too low", "replacement transaction underpriced", "already known":
+    ``held_already``: the gap closed meanwhile, nothing to fill) is logged at info, not as a
+    failure (settle93: a warning each, a node's log full of harmless ones)."""
     sent = 0
+    nonce = nonces.start
     try:
         now = await fees.current(rpc)
         for nonce in nonces:
@@ -159,8 +164,22 @@ async def fill(
             sent += 1
             log.warning("nonce %d filled by %s: later ones go on", nonce, filler.tx_hash)
     except Exception as e:
-        log.warning("filling nonces %s failed: %s", nonces, e)
+        if held_already(e):
+            log.info("nonce %d not filled: the chain holds a transaction at it already (%s)",
+                     nonce, e)  # fmt: skip
+        else:
+            log.warning("filling nonces %s failed: %s", nonces, e)
         sender.forget_nonce()
     if sent and (lane := sender.next_nonce) is not None and lane < nonces.stop:
         sender.forget_nonce()  # (read from the chain once the fillers' sends ended)
     return sent
+
+
+def held_already(e: BaseException) -> bool:
+    """Whether ``e`` is a chain's refusal of a send because it holds a transaction at its
+    nonce already: mined ("nonce too low"), pooled at fees the send does not outbid
+    ("replacement transaction underpriced"), or the same bytes ("already known"). Not a
+    timeout nor this client's own error (code 0): the send may have gone."""
+    if not isinstance(e, RpcError) or isinstance(e, RpcTimeout) or e.code == 0:
+        return False
+    return nonce_refusal(e) == "low" or "underpriced" in e.message.lower() or already_known(e)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.headsignal import HeadSignal
 from sdex.chain.tx import MAX_BASE_FEE, fees_for, fees_of
-from sdex.mirror.seal import sealed
 
 log = logging.getLogger("sdex.settlement")
 
@@ -260,10 +259,6 @@ class Fees:
         forgotten = self._forgotten
         rewinds = self._rewinds()
         latest = await rpc.call("eth_getBlockByNumber", "latest", False)
-        if self.heads is not None and (start := self.heads.unproven_start()) is not None:
-            # (review92: the start's head, said once, proven by its block read by number)
-            raw = await rpc.call("eth_getBlockByNumber", hex(start), False)
-            self.heads.prove_start(raw, sealed(raw))
         fees = self.of(latest)
         if forgotten == self._forgotten and (self._cache is None or self._cache[1] < asked):
             self._cache = (fees, asked)  # (not over a newer read's, nor after a forget)

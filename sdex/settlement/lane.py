@@ -22,6 +22,7 @@ from sdex.chain.tx import already_known, nonce_refusal
 from sdex.errors import RpcError
 from sdex.mirror import Mirror
 from sdex.settlement.cancelling import CancellingLane
+from sdex.settlement.confirm import confirmed
 from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
 from sdex.settlement.receipts import BlockReceipts, poll_receipt
 from sdex.settlement.replace import Pooled
@@ -56,8 +57,10 @@ class NonceLane(CancellingLane):
     ``_keep_alive``)."""
     rejudged: frozenset[str] = frozenset()
     """Of the settlements awaited, those a start replaced by a transfer of nothing (in
-    ``cancels``: ``unsettled.replace_pooled``), adopted all the same: judged again before any
-    send of their bytes (``_keep_alive``, ``_replace``: their own call at the latest block),
+    ``cancels``: ``unsettled.replace_pooled``), left to land, or could not judge (their call
+    not answered: ``unsettled.unsettleable``, settle93), adopted all the same: judged again
+    before any send of their bytes (``_keep_alive``, ``_replace``: their own call at the
+    latest block),
     sent only if they would settle now, else their transfer (settle84: their bytes went
     again once the transfer left the pool, or signed again at higher fees: paid reverts)."""
     withheld_cancels = 0
@@ -374,7 +377,9 @@ class NonceLane(CancellingLane):
     ) -> tuple[SignedTx, Receipt | None]:
         """The transaction of ``signed``'s nonce that landed (it, or a replacement at higher
         fees: ``_replace_if_stuck``) and its receipt (``early``: the one that came with the
-        send); when it is lost (its nonce taken by another transaction, no receipt of any of
+        send, once a read on a connection of its own gives it too, its fills queued on the
+        store then, ``Broadcaster.early``; else awaited as any: ``sdex.settlement.confirm``,
+        settle93); when it is lost (its nonce taken by another transaction, no receipt of any of
         them: checked at once when ``suspect``, its broadcast failed), the latest of them
         and None. The settler finishes the one
         returned; the others are dropped here (given up when lost: if one lands after all,
@@ -382,8 +387,11 @@ class NonceLane(CancellingLane):
         meanwhile, cancelled past a bound (``poll_receipt``'s ``keep``: ``_keep_alive``;
         lost78: one the chain asked did not know twice was counted lost, its matches matched
         again while its bytes, pooled at another backend, could land: both were mined)."""
-        if early is not None:
-            return signed, early
+        if early is not None:  # (believed once told again apart, no doubt said: settle93)
+            asked = self.said()
+            told = await confirmed(self.receipts, early)
+            if told and self.said() == asked and not self.async_sends.doubted():
+                return signed, self.broadcaster.early(early)
         heads = self.mirror.announced if self.mirror is not None else None
         # (adopted in a doubt: the rows signed before it at its nonce too, doubt81)
         pooled = Pooled([*self.replaced_rows.pop(signed.tx_hash, ()), signed])

@@ -1,6 +1,7 @@
-"""Waiting for a settlement's receipt from the event loop: polled often at first, and
-judged lost only once its nonce went to another transaction (one answer, one backend, giving
-the sender's count past it and no receipt of it, twice half a second apart, the second on a
+"""Waiting for a settlement's receipt from the event loop: polled often at first, believed
+once told again on a connection of its own (``sdex.settlement.confirm``), and judged lost
+only once its nonce went to another transaction (one answer, one backend, giving the
+sender's count past it and no receipt of it, twice half a second apart, the second on a
 connection of its own: ``sdex.chain.apart``, settle90); until then its
 bytes are sent again, and past a bound it is cancelled at its nonce (lost78; reconcile77).
 On a chain that announces its heads and serves ``eth_getBlockReceipts`` (anvil), each new
@@ -25,6 +26,7 @@ from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering,
 from sdex.errors import RpcError
 from sdex.settlement.blockreceipts import MAX_BAD_READS as MAX_BAD_READS  # (tests)
 from sdex.settlement.blockreceipts import BlockReceipts as BlockReceipts
+from sdex.settlement.confirm import CONFIRM_EVERY, confirmed, not_confirmed
 
 log = logging.getLogger("sdex.settlement")
 
@@ -90,7 +92,9 @@ async def poll_receipt(
     resumed: Callable[[float], None] | None = None,
     said: Callable[[], int] | None = None,
 ) -> Receipt | None:
-    """The receipt of ``signed`` (sent from ``address``); None when it is lost. With ``heads``
+    """The receipt of ``signed`` (sent from ``address``), once a read on a connection of its
+    own gives it too (``sdex.settlement.confirm``; settle93: one read, a sticky backend's,
+    was believed); None when it is lost. With ``heads``
     live (the chain announces its blocks), asked again when a block came, and every
     ``HEAD_WAIT`` for ``QUICK_AFTER_HEAD`` after the latest, then every ``HEAD_FALLBACK``
     (rcpt79), not on the ``RECEIPT_POLLS`` timer; ``heads_before``: the heads announced before
@@ -159,6 +163,19 @@ async def poll_receipt(
     def doubts() -> int:
         return said() if said is not None else 0
 
+    told = False  # (a receipt not confirmed: logged once as a warning)
+
+    async def believed(got: Receipt, asked: int) -> bool:
+        """Whether ``got`` (answered through ``rpc``, no doubt said since ``asked``) is given
+        again on a connection of its own (``confirmed``) with still no doubt said; not:
+        asked again ``CONFIRM_EVERY`` later."""
+        nonlocal told
+        if not await confirmed(rpc, got):
+            told = not_confirmed(got, told)
+            await asyncio.sleep(CONFIRM_EVERY)
+            return False
+        return doubts() == asked and not doubting()
+
     start = loop.time()
     next_check = start if suspect else start + LOST_CHECK
     timeout = RECEIPT_TIMEOUT if keep is None else float("inf")
@@ -204,7 +221,10 @@ async def poll_receipt(
                 if new is None or len(new) > MAX_LOOKED:
                     checked = seen  # (none known, or too many: from here on)
             if isinstance(raw, dict) and doubts() == asked and not doubting():
-                return Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
+                found = Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
+                if await believed(found, asked):  # (told again apart: settle93)
+                    return found
+                continue
             now = loop.time()
             if keep is not None and now >= next_check:
                 looked_at = now  # (no doubt at it: a doubt found here began after it)
@@ -221,7 +241,9 @@ async def poll_receipt(
                     else apart(rpc, lambda own: _judged(own, address, signed, hashes), APART_WAIT)
                 )
                 if got is not None and not doubting() and doubts() == asked:  # (again after)
-                    return got
+                    if await believed(got, asked):
+                        return got
+                    continue
                 now = loop.time()
                 if taken:  # (anvil counts a nonce before its receipt: told twice)
                     if doubted and (doubting() or doubts() != first):  # (doubt81: two chains')
@@ -277,7 +299,11 @@ async def poll_receipt(
                     # receipt is there (anvil): lost only if it still says so later.
                     if doubted or now - start > RECEIPT_TIMEOUT:
                         last = await _any_of(rpc, "eth_getTransactionReceipt", hashes)
-                        return None if last is None else Receipt.from_rpc(last)
+                        if last is None:
+                            return None
+                        if await believed(found := Receipt.from_rpc(last), doubts()):
+                            return found
+                        continue
                     doubted = True
                     next_check = now + LOST_RECHECK
                 else:

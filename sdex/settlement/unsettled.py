@@ -62,7 +62,9 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
     fees and calldata) at the chain's latest block reverts (a lone match) or settles none (a
     batch: ``batchMatchOrders`` returns how many it settled). One store read and one batched
     call for all; a row whose call is not answered (an error that is no revert, a read that
-    failed, a transaction that does not decode) is not in it: sent again as before. Called at
+    failed, a transaction that does not decode) is not in it: sent again as before, judged
+    again by its wait before any later send of its bytes (``rejudged``; not one that does
+    not decode: nothing could judge it). Called at
     its fees raised to the lane's of now (``judged_at``, as ``ReplacingLane._settles_now``):
     settle87, at its own, geth refused the call of a row stuck under a risen base fee ("max
     fee per gas less than block base fee"), the row went unjudged, was adopted and signed
@@ -96,13 +98,25 @@ async def unsettleable(lane: NonceLane, rows: Sequence[StoredSettlement]) -> dic
         answers = await lane.receipts.batch(calls)
     except Exception as e:
         log.warning("calls of %d pending rows not answered: %s", len(calls), e)
+        _unjudged(lane, asked)
         return out
     for s, answer in zip(asked, answers, strict=True):
         if isinstance(answer, ContractRevert):
             out[s.tx_hash] = REVERTS
+        elif isinstance(answer, Exception):  # (a timeout, an error that is no revert)
+            log.warning("the call of pending row %s not answered: %s", s.tx_hash, answer)
+            _unjudged(lane, [s])
         elif len(s.pairs) > 1 and settled(answer) == 0:
             out[s.tx_hash] = SETTLES_NONE
     return out
+
+
+def _unjudged(lane: NonceLane, rows: Sequence[StoredSettlement]) -> None:
+    """``rows`` (their calls not answered) judged again before any send of their bytes by
+    their waits, adopted (``rejudged``: ``NonceLane._keep_alive``, ``_replace``). settle93
+    (fixb's left): only a row the start judged was, one whose call timed out or erred
+    without a revert was adopted outside it, and its wait re-priced its bytes unjudged."""
+    lane.rejudged |= {s.tx_hash for s in rows}
 
 
 async def _fees_now(lane: NonceLane) -> tuple[int, int] | None:

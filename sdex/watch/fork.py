@@ -270,7 +270,9 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
     fee91 (fee90's left): the saved head's fee read as placed (the start's first bound) was the
     answer's word: its hash proves the head's other fields only if it is theirs. The fee is
     read only from a sealed header (``sdex.mirror.seal``: the hash is Keccak of its RLP); else
-    the bound stays the deploy block's."""
+    the bound stays the deploy block's. fee93: read only when no fee floor was saved with the
+    head (an older version's store): the floor saved (``HeadSignal.resume``) is the bound, and
+    the answer's fee is not read at all (review92: with its hash kept, the lie unsealed)."""
     if m.head is None or m.head.hash == ZERO_HASH:  # (a hostile chain's hash: not hex)
         return None, False  # (none saved, or an unreadable one: ``Watcher._load`` said so)
     hashes: list[str] = []
@@ -300,8 +302,8 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
         m.checkpoints.add(m.head.number, m.head.hash)
-    if not hashes and sealed(raw):  # (ours at once: its fee the first bound, fee90; the
-        m.announced.read(got.number, got.base_fee, placed=True)  # hash of that fee: fee91)
+    if not hashes and not m.announced.resumed and sealed(raw):  # (ours at once: its fee
+        m.announced.read(got.number, got.base_fee, placed=True)  # the first bound; fee91)
     return None, len(hashes) == 2 and bool(m.blocks)
 
 

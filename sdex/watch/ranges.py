@@ -141,8 +141,6 @@ async def read_range(
         said = latest if follows and h.number == tip else announced.get(h.number)
         if said is not None and said.hash == h.hash and (why := fee_lie(said, h)) is not None:
             raise Contradicted(said, why, lag=False)
-    if headers:  # (the chain's fee: the bound of announced ones, watch80)
-        m.announced.read(headers[-1].number, headers[-1].base_fee, placed=True)
     own: dict[int, dict[str, OwnReceipt]] = {}
     """The node's own settlements by block: decoded by the settler, not again here."""
     if headers_first:
@@ -174,6 +172,8 @@ async def read_range(
     for a, b in itertools.pairwise(headers):
         if known_parent(b.parent) and b.parent != a.hash:
             raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
+    for h in headers:  # (the chain's fee: the bound of the next, watch80; each block's in
+        m.announced.read(h.number, h.base_fee, placed=True)  # turn, linked: fee93)
     by_number: dict[int, list[Log]] = {}
     final_logs: list[Log] = []
     final_blocks: dict[int, set[str]] = {}  # (the block hashes the final logs name)

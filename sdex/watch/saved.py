@@ -55,6 +55,10 @@ class Saved(NamedTuple):
     bitmaps: tuple[set[str], set[tuple[str, int]]] | None
     """The bitmap watch's tainted makers and touched (maker, nonce) pairs; None: none
     saved, saved as nothing judgeable, or refused (``_bitmaps``): the chain judges them."""
+    floor: tuple[int, int] | None = None
+    """The fee floor judged at the head (block number at or below it, base fee), saved with
+    it: the restart's first bound (fee93); None: none saved (an older version's store, a
+    chain without fees)."""
 
 
 def read_saved(store: Store) -> Saved | None:
@@ -78,6 +82,7 @@ def read_saved(store: Store) -> Saved | None:
             _uint(balance, f"the saved balance of {str(account)[:100]}")
             _uint(allowance, f"the saved allowance of {str(account)[:100]}")
         checkpoints = _checkpoints(store.saved_checkpoints(), number)
+        floor = _floor(store.saved_floor(), number)
         evicted = HashFilter(capacity_for(store.count_marks()))
         for h in store.marks_now():  # filled and cancelled orders: read when named
             evicted.add(h)
@@ -91,7 +96,7 @@ def read_saved(store: Store) -> Saved | None:
         log.warning("the saved bitmap watch is unreadable (%s): bitmap orders by the chain", e)
         bitmaps = None
     head = (number, block_hash, timestamp)
-    return Saved(head, makers, funds, evicted, checkpoints, bitmaps)
+    return Saved(head, makers, funds, evicted, checkpoints, bitmaps, floor)
 
 
 def load_saved(store: Store, mirror: Mirror) -> Header | None:
@@ -108,7 +113,7 @@ def load_saved(store: Store, mirror: Mirror) -> Header | None:
         return None
     if saved is None:
         return None
-    (number, block_hash, timestamp), makers, funds, evicted, checkpoints, bitmaps = saved
+    (number, block_hash, timestamp), makers, funds, evicted, checkpoints, bitmaps, floor = saved
     m = mirror
     if bitmaps is None:  # (none saved, or refused: the chain judges bitmap orders)
         m.bitmaps.resumed()
@@ -121,6 +126,8 @@ def load_saved(store: Store, mirror: Mirror) -> Header | None:
     # and kept none fresh once evicted; the chain is read for it when needed, review31)
     m.funds = {a: f for a, f in funds.items() if min(f) > 0}
     m.head = Header(number, block_hash, "", timestamp)
+    if floor is not None:  # (the first bound: the saved head's fee never read again, fee93)
+        m.announced.resume(floor)
     return m.head
 
 
@@ -148,6 +155,19 @@ def _bitmaps(saved: object) -> tuple[set[str], set[tuple[str, int]]] | None:
             raise Unreadable(f"a saved touched nonce {str(p)[:80]!r} is not [maker, nonce]")
         pairs.add((p[0], p[1]))
     return makers, pairs
+
+
+def _floor(saved: object, head: int) -> tuple[int, int] | None:
+    """The saved fee floor: ``[number, base fee]``, uint256s, the number at or below the
+    saved head (saved with it); None for none saved."""
+    if saved is None:
+        return None
+    if not isinstance(saved, list) or len(saved) != 2:
+        raise Unreadable(f"the saved fee floor {str(saved)[:80]!r} is not [number, base fee]")
+    number, fee = _uint(saved[0], "the saved fee floor's block"), _uint(saved[1], "a saved fee")
+    if number > head:
+        raise Unreadable(f"the saved fee floor's block {number} is past the saved head {head}")
+    return number, fee
 
 
 def _checkpoints(saved: object, head: int) -> list[tuple[int, str]]:

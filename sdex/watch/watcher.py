@@ -229,8 +229,9 @@ class Watcher(Follower):
         was = {} if changes.reset else self._blocks_saved  # (a reset deleted the rows)
         rows, low, kept = unsaved(m, head, was)  # (the kept blocks: a restart undoes them)
         try:
+            floor = m.announced.floor_at(head.number)  # (a restart's first bound: fee93)
             save = self.store.save_mirror(
-                saved, orders, makers, funds, cps, bms, self._unsure, (rows, low)
+                saved, orders, makers, funds, cps, bms, self._unsure, (rows, low), floor
             )
             await durable(save, *stall)
         except BaseException:  # saved with the next try (a later poll, this head or later)
@@ -413,8 +414,6 @@ class Watcher(Follower):
                 latest = h.number + CATCH_UP_BLOCKS + 1
             else:
                 if not gone:  # (the orders judged from the saved mirror: at its head)
-                    self.mirror.announced.start_head = latest  # (its fee's steps: fee90)
-                    self.mirror.announced.saved_stamp = (h.number, h.timestamp)  # (review92)
                     self.unapplied.caught_up(h.number)
                     self.unapplied.behind_at_start(latest)  # (held till applied: watch84)
                 else:

@@ -1,0 +1,110 @@
+"""Cancels anti-entropy fetched (``flows``' ``Deliver``), taken as a pushed cancel is: the
+commit of what the cancel rests on waited for, a failure counted, and the same cancel taken
+again after a backoff till it is stored.
+
+A pushed cancel's sender hears the receiver's 503 "not stored" and sends it again
+(``sdex.gossip.cancelstored``, ``sdex.gossip.pushing``). One anti-entropy fetched had no one
+to hear it: its result was dropped, so a store that refused or stalled on its writes left the
+row unwritten (the order cancelled in memory, so no later round fetched it again) and a
+restart brought the order back open here till anti-entropy found it cancelled at a peer
+(gossip93). Now the driver hands each to ``FetchedCancels.take``: a commit not made within
+the node's ``store_wait`` (or refused) is counted (``unstored``) and the cancel taken again
+(``retried``: a repeat writes its rows again, ``Node.soft_cancel``) after ``RETRY_FIRST``
+seconds, doubling up to ``RETRY_MOST``, till stored or refused (a 4xx: nothing to store).
+At most ``PENDING_MAX`` orders are watched so at once (one more's failure is counted,
+``unretried``, and left to the restart's pull); one order's cancel is watched once at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from sdex.gossip.ports import NodePort
+from sdex.sqlwriter import StoreError
+
+log = logging.getLogger("sdex.gossip")
+
+RETRY_FIRST = 1.0
+"""Seconds before a fetched cancel whose commit failed is taken again (then doubled)."""
+RETRY_MOST = 30.0
+"""Seconds between two tries at most."""
+PENDING_MAX = 4096
+"""Orders whose fetched cancel waits to be taken again, at most (a hostile peer's cancels
+are checked first: only a maker's signature gets here; a fetch's are bounded by the ask)."""
+
+
+class FetchedCancels:
+    def __init__(
+        self, node: NodePort, spawn: Callable[[Coroutine[Any, Any, None], str], None]
+    ) -> None:
+        self.node = node
+        self.spawn = spawn
+        self.unstored = 0
+        """Fetched cancels whose commit failed or was late (each try counted)."""
+        self.retried = 0
+        """Fetched cancels taken again after such a failure."""
+        self.unretried = 0
+        """Failed ones not retried: ``PENDING_MAX`` others waited (the restart's pull)."""
+        self._pending: set[str] = set()
+
+    def take(self, sender: str, notice: object) -> None:
+        """``notice`` (a soft cancel ``sender`` answered a fetch with) to the node; its
+        commit watched (``_watch``) unless a retry of the same order's is under way."""
+        key = _key(notice)
+        if key in self._pending:
+            return  # (the one under way stores it: no second write)
+        result = self.node.cancel_notice(notice, sender)
+        if result.status >= 300 or result.stored is None:
+            return
+        if len(self._pending) >= PENDING_MAX:  # (no task: counted if it fails)
+            result.stored.add_done_callback(self._unwatched)
+            return
+        self._pending.add(key)
+        self.spawn(self._watch(sender, notice, key, result.stored), "gossip-fetched-cancel")
+
+    def _unwatched(self, stored: asyncio.Future[None]) -> None:
+        if not stored.cancelled() and (e := stored.exception()) is not None:
+            self.unstored += 1
+            self.unretried += 1
+            log.warning("a fetched cancel was not stored: %s (not taken again: %d wait)", e,
+                        PENDING_MAX)  # fmt: skip
+
+    async def _watch(
+        self, sender: str, notice: object, key: str, stored: asyncio.Future[None]
+    ) -> None:
+        """Wait for ``stored``; a failure counted and the cancel taken again after a backoff
+        (the node's repeat writes its rows again), till it is stored."""
+        wait = RETRY_FIRST
+        try:
+            while True:
+                try:
+                    await asyncio.shield(stored)
+                    return
+                except StoreError as e:
+                    self.unstored += 1
+                    log.warning("a fetched cancel (%.80s) was not stored: %s; taken again in "
+                                "%g s", key, e, wait)  # fmt: skip
+                await asyncio.sleep(wait)
+                wait = min(2 * wait, RETRY_MOST)
+                self.retried += 1
+                result = self.node.cancel_notice(notice, sender)
+                if result.status >= 300 or result.stored is None:
+                    return  # (refused now, or nothing left to store)
+                stored = result.stored
+        finally:
+            self._pending.discard(key)
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "fetchedCancelsUnstored": self.unstored,
+            "fetchedCancelsRetried": self.retried,
+            "fetchedCancelsUnretried": self.unretried,
+        }
+
+
+def _key(notice: object) -> str:
+    """The order a cancel notice names (bounded: the node refuses a longer one)."""
+    h = notice.get("orderHash") if isinstance(notice, dict) else None
+    return h[:80].lower() if isinstance(h, str) else ""
