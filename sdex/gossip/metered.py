@@ -62,13 +62,14 @@ was charged whole, ~0.2 s for a push of 2 orders that took ~3 ms of CPU, and a s
 second push was refused 429 (the strangers' budget, 1,000 tokens, spent by one stall)."""
 
 
-def _step(began: float, paused: float, now: float) -> float:
-    """The loop time of a step that began at ``began`` (``clock``), ``GC_PAUSES.seconds``
-    then ``paused``: what the collector took meanwhile left out (peers81: a collection's
-    pause inside an intake step, 0.8-2.9 s a window across 8 nodes at 500 orders a second,
-    flood80, was charged to its group's pushers with no ceiling; the process's, not
-    theirs). A collection that began before the step counts whole: never below nothing."""
-    return max(0.0, now - began - (GC_PAUSES.seconds - paused))
+def _step(began: float, paused: float, now: float, gc_now: float) -> float:
+    """The loop time of a step that began at ``began`` and ended at ``now`` (the meter's
+    clock), its collections' time ``paused`` then ``gc_now`` (on the same clock: ``Meter.
+    paused``) left out (peers81: a collection's pause inside an intake step, 0.8-2.9 s a
+    window across 8 nodes at 500 orders a second, flood80, was charged to its group's
+    pushers with no ceiling; the process's, not theirs). A collection that began before the
+    step counts whole: never below nothing."""
+    return max(0.0, now - began - (gc_now - paused))
 
 
 class Meter:
@@ -85,13 +86,23 @@ class Meter:
     def now(self) -> float:
         return cpu_clock() if self.cpu else clock()
 
+    def paused(self) -> float:
+        """The collections' time so far on the meter's clock: their CPU time for ``cpu``
+        (flake94: their wall time, mostly a wait for a core on a crowded machine, taken out
+        of a step's CPU time left the step's own work uncharged), else their wall time."""
+        return GC_PAUSES.cpu_seconds if self.cpu else GC_PAUSES.seconds
+
+    def step(self, began: float, paused: float) -> None:
+        """A step that began at ``began`` (``now``), ``paused`` then, ended: its time added."""
+        self.seconds += _step(began, paused, self.now(), self.paused())
+
     def time(self, step: Callable[[], T]) -> T:
         """``step()``, its CPU time added."""
-        began, paused = self.now(), GC_PAUSES.seconds
+        began, paused = self.now(), self.paused()
         try:
             return step()
         finally:
-            self.seconds += _step(began, paused, self.now())
+            self.step(began, paused)
 
 
 class _Metered(Generic[T]):
@@ -108,17 +119,17 @@ class _Metered(Generic[T]):
         value: Any = None
         error: BaseException | None = None
         while True:
-            began, paused = meter.now(), GC_PAUSES.seconds
+            began, paused = meter.now(), meter.paused()
             try:
                 step = coro.send(value) if error is None else coro.throw(error)
             except StopIteration as done:
-                meter.seconds += _step(began, paused, meter.now())
+                meter.step(began, paused)
                 result: T = done.value
                 return result
             except BaseException:
-                meter.seconds += _step(began, paused, meter.now())
+                meter.step(began, paused)
                 raise
-            meter.seconds += _step(began, paused, meter.now())
+            meter.step(began, paused)
             try:
                 value, error = (yield step), None  # (the future it waits on, to the task)
             except BaseException as e:  # (a cancel, or a close: passed on to it)
