@@ -1,12 +1,14 @@
 """Three pushers' batches racing in one intake group (flood80, peers82).
 
 A real gossip driver on loopback (``tests.p2putil.serve_gossip``) whose node is a ``Held``:
-its intake burns ``DEAR`` seconds of the loop's wall clock on each new order, the first
-one's once its ``gate`` is set. Peer X's push of ``BATCH`` new orders is held in the intake
-while peers A (``BATCH`` new orders of its own) and B (copies of X's) push behind it, in the
-order a test names; both wait in the check queue and go in one group once X's are held. The
-budget's clock stands still (no refill): what each was charged is its bucket's burst less
-what is left."""
+its intake burns ``DEAR`` seconds of the loop thread's CPU on each new order (as the
+intake's meter reads it: ``metered.cpu_clock``, flake93), the first one's once its ``gate``
+is set; its core read as ``Crowded`` 1 unless a test says how crowded (a CPU second is then
+a second of the loop's wall, whatever the machine's load). Peer X's push of ``BATCH`` new
+orders is held in the intake while peers A (``BATCH`` new orders of its own) and B (copies
+of X's) push behind it, in the order a test names; both wait in the check queue and go in
+one group once X's are held. The budget's clock stands still (no refill): what each was
+charged is its bucket's burst less what is left."""
 
 from __future__ import annotations
 
@@ -33,8 +35,10 @@ RATE = 400.0
 BURST = 4_000
 LIMIT = RateLimit(rate=RATE, burst=BURST)
 DEAR = 0.02
-"""Seconds of the loop's wall clock each new order's intake takes (0.02 * RATE /
-INTAKE_SHARE: ~27 tokens; a batch's ~267, where B's push's own handling takes a few)."""
+"""Seconds of the loop thread's CPU each new order's intake takes (0.02 * RATE /
+INTAKE_SHARE: ~27 tokens at crowded 1; a batch's ~267, where B's push's own handling takes
+a few). flake94: spun on the wall clock, at load ~20 on 2 cores the spin got ~0.2 of a
+core, and the intake's CPU meter read ~0.2 of ``DEAR`` (X's batch 50-60 tokens of 267)."""
 BATCH = 10
 
 
@@ -50,8 +54,8 @@ class Crowded(Crowding):
 
 
 class Held(MemoryNode):
-    """A node whose intake burns ``DEAR`` on a new order, the first one's once ``gate`` is
-    set (``waiting`` meanwhile)."""
+    """A node whose intake burns ``DEAR`` of its thread's CPU on a new order (``burn``), the
+    first one's once ``gate`` is set (``waiting`` meanwhile)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -66,10 +70,15 @@ class Held(MemoryNode):
             if not self.gate.is_set():
                 self.waiting = True
                 await self.gate.wait()
-            end = time.perf_counter() + DEAR
-            while time.perf_counter() < end:
-                pass
+            burn(DEAR)
         return await super().submit_from_peer(obj, peer)
+
+
+def burn(seconds: float) -> None:
+    """Spin until the calling thread ran ``seconds`` of CPU (the intake's meter's clock)."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
 
 
 async def until(cond: Any, seconds: float = 60.0) -> None:
@@ -101,15 +110,14 @@ class Race:
     """The new orders each pusher was charged for (once each: peers83)."""
 
 
-async def race(make: type[Held], behind: str, crowded: float | None = None) -> Race:
+async def race(make: type[Held], behind: str, crowded: float = 1.0) -> Race:
     """X's batch held in the intake, then ``behind``'s pushers (``"ab"`` or ``"ba"``) queued
-    behind it, one after the other; with ``crowded``, the node's loop thread that crowded."""
+    behind it, one after the other; the node's loop thread read ``crowded``."""
     member = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=make, limit=LIMIT)
     node = member.node
     assert isinstance(node, Held)
     await member.gossip.start()
-    if crowded is not None:
-        member.gossip.peer_costs.crowding = Crowded(crowded)
+    member.gossip.peer_costs.crowding = Crowded(crowded)
     x, a, b = NodeKey.generate(), NodeKey.generate(), NodeKey.generate()
     for key, port in ((x, 9), (a, 10), (b, 11)):
         assert member.gossip.peers.admit(key.node_id, f"http://127.0.0.1:{port}") is not None

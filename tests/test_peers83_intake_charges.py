@@ -11,17 +11,17 @@ charged to nobody. Now the copies are looked for as the call begins, in the same
 the intake's own look (``NodePeerIntake.submit_each_from_peer``), and each share's new
 orders are charged ``ORDER_UNMEASURED`` once (``Group.charged``).
 
-A real gossip driver on loopback (``tests.test_flood80_copies``'s ``Held`` node: ``DEAR``
-seconds of the loop's wall clock each order it checks in full). X's push of ``BATCH`` new
-orders is held in the intake while B pushes copies of them; B's copies wait in the queue
-and their group forms once X's are held. Then X's orders are cancelled (or not) as the
-gossip next asks whether one is held: ``soon`` after that step, ``now`` before it answers."""
+A real gossip driver on loopback (``tests.pushrace``'s ``Held`` node: ``DEAR`` seconds
+of the loop thread's CPU each order it checks in full, its core read as crowded 1). X's
+push of ``BATCH`` new orders is held in the intake while B pushes copies of them; B's copies
+wait in the queue and their group forms once X's are held. Then X's orders are cancelled
+(or not) as the gossip next asks whether one is held: ``soon`` after that step, ``now``
+before it answers."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import time
 from collections.abc import AsyncGenerator, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -35,10 +35,11 @@ from sdex.gossip.client import PeerClient
 from sdex.gossip.gate import PEER_LIMITER_KEY
 from sdex.gossip.metered import INTAKE_SHARE
 from tests.p2putil import MemoryNode, order, serve_gossip
-from tests.pushrace import BATCH, BURST, DEAR, LIMIT, RATE, Held, push, until
+from tests.pushrace import BATCH, BURST, DEAR, LIMIT, RATE, Crowded, Held, burn, push, until
 
 PRICE = DEAR * RATE / INTAKE_SHARE
-"""Tokens an order checked in full costs its pusher at least (its ``DEAR`` of wall time)."""
+"""Tokens an order checked in full costs its pusher at least (its ``DEAR`` of the loop
+thread's CPU, at crowded 1)."""
 
 
 class Cancelling(Held):
@@ -74,9 +75,7 @@ class Cancelling(Held):
         if isinstance(obj, dict) and obj.get("hash") not in self.orders:
             self.worked[peer] = self.worked.get(peer, 0) + 1
             if obj.get("hash") in self.cancelled:
-                end = time.perf_counter() + DEAR
-                while time.perf_counter() < end:
-                    pass
+                burn(DEAR)
                 return "known"  # (its maker's cancel came first)
         return await super().submit_from_peer(obj, peer)
 
@@ -103,6 +102,7 @@ async def race(mode: str) -> dict[str, Any]:
     assert isinstance(node, Cancelling)
     node.mode = mode
     await member.gossip.start()
+    member.gossip.peer_costs.crowding = Crowded(1.0)  # (a CPU second a second of the loop)
     x, b = NodeKey.generate(), NodeKey.generate()
     for key, port in ((x, 9), (b, 11)):
         assert member.gossip.peers.admit(key.node_id, f"http://127.0.0.1:{port}") is not None

@@ -104,8 +104,9 @@ class Group:
         self.waiters: list[asyncio.Future[None]] = []
         """Its leaders' (the one that took it, then any the lead passed to meanwhile)."""
         self.task: asyncio.Task[None] | None = None
-        self.meter = Meter()
-        """The loop time its task's steps took (``metered``)."""
+        self.meter = Meter(cpu=True)
+        """The loop thread's CPU time its task's steps took (``metered``; flake93: their
+        wall time charged a preemption on a crowded machine to the group's pushers)."""
         self.paid = 0.0
         """Of it, what its checks' senders were charged so far (``PeerChecks._pay``)."""
 

@@ -139,9 +139,11 @@ def intake_spent(
     on_loop: int = 0,
     once: int | None = None,
 ) -> None:
-    """A push's ``orders`` new orders took ``seconds`` of the loop in the intake (their share
-    of a group's: ``sdex.gossip.checks``; ``once``: of them, those not charged before, all
-    if None): its sender's budget pays for them
+    """A push's ``orders`` new orders took ``seconds`` of the loop thread's CPU in the intake
+    (their share of a group's: ``sdex.gossip.checks``, ``metered.cpu_clock``; priced as the
+    loop's wall time, times how crowded its core is: flake93, a preemption's wall time is
+    the machine's, not the pusher's; ``once``: of them, those not charged before, all if
+    None): its sender's budget pays for them
     (``metered.intake_tokens``), all strangers' the strangers' one (gossip78: the intake is
     the node's shared work, done free for any pusher, so one admitted peer's pushes of
     valid but worthless orders took the loop from every other peer's and the wallets'); an
@@ -150,6 +152,7 @@ def intake_spent(
     each delivered first traded lately, ``Peers.has_traded``) alone if enough (stand89)."""
     peers = app[PEER_LIMITER_KEY]
     crowded = gossip.peer_costs.crowding.now()
+    seconds *= max(1.0, crowded)  # (CPU as the loop's wall: flake93)
     once = orders if once is None else once
     cost = intake_tokens(seconds, orders, peers.rate, crowded, on_loop, once)  # (flood80, peers83)
     gossip.peer_costs.intake(seconds, once, cost)

@@ -54,33 +54,55 @@ clock: Callable[[], float] = time.perf_counter
 """The time a step takes (a test may set a fake): the wall clock, read cheaply; a step's
 wall time is its CPU time times how crowded the loop's core is (``Crowding``), as the
 intake's price wants it and ``cpu`` undoes for a request's."""
+cpu_clock: Callable[[], float] = time.thread_time
+"""The clock of the intake's steps (``Meter(cpu=True)``; a test may set a fake): the loop
+thread's CPU time, priced as wall time by how ``crowded`` its core is (``intake_tokens``'s
+caller). flake93: read on the wall clock, a step preempted on a crowded machine (load ~23)
+was charged whole, ~0.2 s for a push of 2 orders that took ~3 ms of CPU, and a stranger's
+second push was refused 429 (the strangers' budget, 1,000 tokens, spent by one stall)."""
 
 
-def _step(began: float, paused: float) -> float:
-    """The loop time of a step that began at ``began`` (``clock``), ``GC_PAUSES.seconds``
-    then ``paused``: what the collector took meanwhile left out (peers81: a collection's
-    pause inside an intake step, 0.8-2.9 s a window across 8 nodes at 500 orders a second,
-    flood80, was charged to its group's pushers with no ceiling; the process's, not
-    theirs). A collection that began before the step counts whole: never below nothing."""
-    return max(0.0, clock() - began - (GC_PAUSES.seconds - paused))
+def _step(began: float, paused: float, now: float, gc_now: float) -> float:
+    """The loop time of a step that began at ``began`` and ended at ``now`` (the meter's
+    clock), its collections' time ``paused`` then ``gc_now`` (on the same clock: ``Meter.
+    paused``) left out (peers81: a collection's pause inside an intake step, 0.8-2.9 s a
+    window across 8 nodes at 500 orders a second, flood80, was charged to its group's
+    pushers with no ceiling; the process's, not theirs). A collection that began before the
+    step counts whole: never below nothing."""
+    return max(0.0, now - began - (gc_now - paused))
 
 
 class Meter:
     """The CPU time of the loop's steps spent on one request, summed (``metered``), the
     collector's pauses left out (``_step``)."""
 
-    __slots__ = ("seconds",)
+    __slots__ = ("cpu", "seconds")
 
-    def __init__(self) -> None:
+    def __init__(self, cpu: bool = False) -> None:
         self.seconds = 0.0
+        self.cpu = cpu
+        """Read on ``cpu_clock`` (the intake's group: its steps' CPU time), else ``clock``."""
+
+    def now(self) -> float:
+        return cpu_clock() if self.cpu else clock()
+
+    def paused(self) -> float:
+        """The collections' time so far on the meter's clock: their CPU time for ``cpu``
+        (flake94: their wall time, mostly a wait for a core on a crowded machine, taken out
+        of a step's CPU time left the step's own work uncharged), else their wall time."""
+        return GC_PAUSES.cpu_seconds if self.cpu else GC_PAUSES.seconds
+
+    def step(self, began: float, paused: float) -> None:
+        """A step that began at ``began`` (``now``), ``paused`` then, ended: its time added."""
+        self.seconds += _step(began, paused, self.now(), self.paused())
 
     def time(self, step: Callable[[], T]) -> T:
         """``step()``, its CPU time added."""
-        began, paused = clock(), GC_PAUSES.seconds
+        began, paused = self.now(), self.paused()
         try:
             return step()
         finally:
-            self.seconds += _step(began, paused)
+            self.step(began, paused)
 
 
 class _Metered(Generic[T]):
@@ -97,17 +119,17 @@ class _Metered(Generic[T]):
         value: Any = None
         error: BaseException | None = None
         while True:
-            began, paused = clock(), GC_PAUSES.seconds
+            began, paused = meter.now(), meter.paused()
             try:
                 step = coro.send(value) if error is None else coro.throw(error)
             except StopIteration as done:
-                meter.seconds += _step(began, paused)
+                meter.step(began, paused)
                 result: T = done.value
                 return result
             except BaseException:
-                meter.seconds += _step(began, paused)
+                meter.step(began, paused)
                 raise
-            meter.seconds += _step(began, paused)
+            meter.step(began, paused)
             try:
                 value, error = (yield step), None  # (the future it waits on, to the task)
             except BaseException as e:  # (a cancel, or a close: passed on to it)
