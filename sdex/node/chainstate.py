@@ -25,8 +25,7 @@ from sdex.node.pastwords import undone_let_go
 from sdex.node.rejudge import NodeRejudge
 from sdex.node.views import _stored_fills
 from sdex.order import Order, bitmap_nonce
-from sdex.sqlwriter import StoreError
-from sdex.store import StoredFill
+from sdex.store import StoredFill, StoreError
 from sdex.watch import BlockChanges
 
 T = TypeVar("T")
