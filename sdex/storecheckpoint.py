@@ -153,11 +153,12 @@ class Checkpointer:
         if self._commits - self._origin < WAIT_FRAMES * self.every // self.target_frames:
             return
         commits = self._commits
-        with self._rounds:
+        until = time.monotonic() + HOLD_WAIT
+        with self._rounds:  # (no ``Condition.wait_for``: the package's rule is no wait_for)
             self._wake.set()
-            self._rounds.wait_for(
-                lambda: self._covered >= commits or self._stop.is_set(), HOLD_WAIT
-            )
+            while self._covered < commits and not self._stop.is_set():
+                if (left := until - time.monotonic()) <= 0 or not self._rounds.wait(left):
+                    break
         self._origin = self._commits  # (it copied every frame: the next commit starts over)
 
     def request(self) -> None:
