@@ -150,7 +150,9 @@ async def test_a_starts_rechecks_are_held_and_judged_a_part_a_loop_turn(
     try:
         async with running_node(cfg) as (node, api):
             assert counts["held"] == RECHECKED  # (every one held again, from its row)
-            assert counts["judged"] >= RECHECKED  # (and looked at)
+            # (and looked at: the turn under way counted too — peers93 restores the standings
+            # before the reload, and the start can end in the turn of the last part)
+            assert counts["judged"] + len(judged_now) >= RECHECKED
             assert max(h for h, _ in turns) <= PART, max(turns)  # (was all 600 in one turn)
             assert max(j for _, j in turns) <= PART, max(turns)
             assert not node._recheck, len(node._recheck)  # all judged at the start, as before
