@@ -106,18 +106,12 @@ class ChainStore(StoreReads):
         was never saved (a database from before the mirror is replayed from the start);
         ``ValueError`` for a value not as ``save_mirror`` writes it (review27: no number
         read from text, a float or a bool; nothing parsed unbounded)."""
-        row = self._call(
-            lambda db: db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
-        )
-        if row is None:
-            return None
-        head = jsonio.stored(row[0], max_depth=1)
-        if not isinstance(head, list) or len(head) != 3:
-            raise ValueError(f"the saved head {str(head)[:80]!r} is not [number, hash, time]")
-        number, block_hash, timestamp = head
-        if not all(type(v) is int for v in (number, timestamp)) or type(block_hash) is not str:
-            raise ValueError(f"the saved head {str(head)[:160]!r} is not [number, hash, time]")
-        return number, block_hash, timestamp
+        return _head_of(self._call(_read_head))
+
+    async def checkpoint_async(self) -> tuple[int, str, int] | None:
+        """``checkpoint`` awaited: read through the writer, after every write queued before
+        it (a head save whose awaiting task was cancelled may still have committed)."""
+        return _head_of(await self._call_async(_read_head))
 
     async def save_mirror(
         self,
@@ -298,3 +292,20 @@ def _fills_job(fills: Sequence[StoredFill]) -> Callable[[sqlite3.Connection], li
         return new
 
     return insert
+
+
+def _read_head(db: sqlite3.Connection) -> Any:
+    return db.execute("SELECT value FROM meta WHERE key='mirror_head'").fetchone()
+
+
+def _head_of(row: Any) -> tuple[int, str, int] | None:
+    """``StoreChain.checkpoint``'s row read as ``save_mirror`` writes it."""
+    if row is None:
+        return None
+    head = jsonio.stored(row[0], max_depth=1)
+    if not isinstance(head, list) or len(head) != 3:
+        raise ValueError(f"the saved head {str(head)[:80]!r} is not [number, hash, time]")
+    number, block_hash, timestamp = head
+    if not all(type(v) is int for v in (number, timestamp)) or type(block_hash) is not str:
+        raise ValueError(f"the saved head {str(head)[:160]!r} is not [number, hash, time]")
+    return number, block_hash, timestamp
