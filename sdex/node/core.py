@@ -394,7 +394,8 @@ class Node(NodeStartChain):
         credit lost (``test_review92_restored_credit_reorg`` failed so once under load)."""
         saved = float(self.watcher.saved)
         try:
-            head = await asyncio.wait_for(self.store.checkpoint_async(), SAVED_HEAD_WAIT)
+            async with asyncio.timeout(SAVED_HEAD_WAIT):  # (no wait_for: it may swallow a cancel)
+                head = await self.store.checkpoint_async()
         except (StoreError, ValueError, TimeoutError) as e:
             log.warning("the saved head not read back at the stop (%s)", repr(e))
             return saved
