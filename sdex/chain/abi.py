@@ -203,10 +203,13 @@ class ErrorDecoder:
     def decode(self, revert: ContractRevert) -> ContractRevert:
         """An ``ExchangeError`` with name and arguments when the selector is known and the
         rest is its arguments; else ``revert`` as it came (dup93: a known selector before bytes
-        that are not its arguments, a lying endpoint's, raised eth-abi's ``DecodingError``)."""
+        that are not its arguments, a lying endpoint's, raised eth-abi's ``DecodingError``;
+        review95: a string's offset or length past an index raised ``OverflowError``, out of a
+        read, or of a token's revert in a batch's ``MatchSkipped``: its receipt then never
+        believed, ``sdex.settlement.outcome.unaccounted``)."""
         try:
             return self._decoded(revert)
-        except (_eth_abi()[2], UnicodeDecodeError):  # (a string's bytes no UTF-8: review67)
+        except (_eth_abi()[2], UnicodeDecodeError, OverflowError):  # (UTF-8: review67)
             return revert
 
     def _decoded(self, revert: ContractRevert) -> ContractRevert:

@@ -92,7 +92,10 @@ class NodeSoftCancel(NodeStatus):
             self.cancels_unread[order_hash] = rec  # (what the chain filled before: chaos52)
             self.cancels_waiting.set()
             log.info("order %s soft-cancelled by its maker", rec.signed.hash_hex)
-        elif wallet:  # closed already (a repeat): its row written again, as it is held
+        elif wallet or (pending is None and not first):  # closed already (a repeat): its
+            # row written again, as it is held (review95: a peer's repeat wrote the proof
+            # alone, the first's close refused; answered stored, the row open: a restart
+            # served the order open)
             writes.append(self.store.update_orders([rec.row()]))
         if first and self.gossip is not None:
             # Peers prune it too, each checking the signature, whatever the status here:
