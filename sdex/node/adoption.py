@@ -17,7 +17,7 @@ from sdex.node.diaghold import NodeHolds
 from sdex.node.rejudge import restart_reasons
 from sdex.order import SignedOrder
 from sdex.settlement.adopt import adopted_matches, pooled_tx
-from sdex.settlement.rowreceipt import landed, record_landed
+from sdex.settlement.rowreceipt import believed, landed, record_landed
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.node")
@@ -118,6 +118,8 @@ class NodeAdoption(NodeHolds):
             log.warning("pending settlement %s: receipt not read (%s): adopted unread",
                         row.tx_hash, e)  # fmt: skip
             unread = True
+        if got is not None and not await believed(self.settler, got, row.pairs):
+            unread = True  # (settle96: its wait confirms it; one read was believed)
         if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
             got, head = None, self.mirror.head
             at = loaded if head is None else head.number  # (the mirror's: ours)

@@ -66,6 +66,7 @@ class AdoptedFlights(BatchTx):
             if self.mirror is not None:
                 self.mirror.expect(tx.tx_hash)
         self.signed_out.update((id(m), m) for m in batch)
+        self.unsendables[signed.tx_hash] = self._unsendable(batch)  # (settle96: as its own)
         self.adopted += 1
         self._to_adopt.append((signed, batch))
 

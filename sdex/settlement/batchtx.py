@@ -58,7 +58,7 @@ from sdex.settlement.outcome import (
 )
 from sdex.settlement.receipts import APART_WAIT
 from sdex.settlement.signedout import SignedOut
-from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned
+from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, NotSigned, Unsendable
 from sdex.settlement.stages import FlightTimes
 from sdex.settlement.take import Held, Unpaid, Withdrawer, Withdrawn, still, withdrawn_from
 from sdex.settlement.unsignedlog import UnsignedLog
@@ -93,6 +93,19 @@ class BatchTx(WithdrawingLane):
     nonce_refusals: int
     most_in_flight: int
 
+    def _unsendable(self, batch: list[Match]) -> Unsendable:
+        """Why the bytes of ``batch``'s settlement, held ``held`` seconds in a doubt, must
+        not be sent (again, nor re-priced: ``ReplacingLane._replace``), "" if they may
+        (held79: asked again right before its send)."""
+
+        def unsendable(held: float) -> str:
+            if held > HELD_SEND_MAX:
+                return f"held {held:.0f} s while the chain's identity was in doubt"
+            out = self.withdrawn(batch) if self.withdrawn is not None else {}
+            return f"{WITHHELD_WHY} ({len(out)} of {len(batch)} matches)" if out else ""
+
+        return unsendable
+
     async def _sign_and_queue(
         self, batch: list[Match], data: bytes, gas: int, times: FlightTimes | None
     ) -> tuple[SignedTx, int | None, asyncio.Future[Receipt | None]]:
@@ -104,14 +117,8 @@ class BatchTx(WithdrawingLane):
         def check() -> None:
             still(batch, self.withdrawn, self.unpaid, self.held)
 
-        def unsendable(held: float) -> str:  # (held79: asked again right before its send)
-            if held > HELD_SEND_MAX:
-                return f"held {held:.0f} s while the chain's identity was in doubt"
-            out = self.withdrawn(batch) if self.withdrawn is not None else {}
-            return f"{WITHHELD_WHY} ({len(out)} of {len(batch)} matches)" if out else ""
-
         signed = await self._sign_next(ex.address, data, gas, check)
-        self.unsendables[signed.tx_hash] = unsendable  # (asked again by ``_over_gap``)
+        unsendable = self.unsendables[signed.tx_hash] = self._unsendable(batch)  # (_over_gap's)
         # (a nonce the chain's count gave back, a send refused not for its nonce: held79)
         at = [h for h, (_, t) in self.signed_views.items() if t.nonce == signed.nonce]
         self.superseded.update(h for h in at if h in self.in_flight)

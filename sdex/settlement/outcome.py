@@ -67,7 +67,7 @@ def outcome(
             SettledMatch(m, Outcome.FAILED, None, tx_hash, "transaction reverted") for m in batch
         ]
     skipped = {s.index: s for s in ex.skipped(receipt.logs)}
-    if why := accounted(batch, skipped.keys(), fills):
+    if why := accounted(hashed(batch), skipped.keys(), fills):
         raise Unaccounted(f"the receipt of {tx_hash} does not account for its matches: {why}")
     out: list[SettledMatch] = []
     k = 0
@@ -93,27 +93,41 @@ def unaccounted(ex: Exchange, batch: Sequence[Match], receipt: Receipt) -> str:
     each of the match's orders (resting first). Its logs come from the chain endpoint: a
     hostile or broken one may send any (a receipt short of a fill raised IndexError out of
     ``outcome``, its matches counted failed, their orders matched again)."""
+    return unaccounted_pairs(ex, hashed(batch), receipt)
+
+
+def unaccounted_pairs(ex: Exchange, pairs: Sequence[tuple[bytes, bytes]], receipt: Receipt) -> str:
+    """``unaccounted`` of a settlement whose matches are named by their orders' hashes
+    (resting, incoming): a start's stored row's (``sdex.settlement.rowreceipt``)."""
     if receipt.status != 1:
         return ""
     try:
         skipped = {s.index for s in ex.skipped(receipt.logs)}
-        return accounted(batch, skipped, ex.fills(receipt.logs))
+        return accounted(pairs, skipped, ex.fills(receipt.logs))
     except Exception as e:  # (a log that decodes as no event: not the chain's receipt)
         return f"a log not decoded: {type(e).__name__}: {e}"[:200]
 
 
-def accounted(batch: Sequence[Match], skipped: Iterable[int], fills: Sequence[FillEvent]) -> str:
-    """(``unaccounted``'s, of logs decoded) "" when they account for ``batch``."""
+def hashed(batch: Sequence[Match]) -> list[tuple[bytes, bytes]]:
+    """Each match of ``batch`` as its orders' hashes (resting, incoming)."""
+    return [(m.resting.hash, m.incoming.hash) for m in batch]
+
+
+def accounted(
+    pairs: Sequence[tuple[bytes, bytes]], skipped: Iterable[int], fills: Sequence[FillEvent]
+) -> str:
+    """(``unaccounted``'s, of logs decoded) "" when they account for the matches ``pairs``
+    name (resting, incoming)."""
     skips = set(skipped)
-    if any(not 0 <= i < len(batch) for i in skips):
-        return f"a MatchSkipped of a match past its {len(batch)}"
-    if len(fills) != 2 * (len(batch) - len(skips)):
-        return f"{len(fills)} fills for {len(batch) - len(skips)} matches settled"
+    if any(not 0 <= i < len(pairs) for i in skips):
+        return f"a MatchSkipped of a match past its {len(pairs)}"
+    if len(fills) != 2 * (len(pairs) - len(skips)):
+        return f"{len(fills)} fills for {len(pairs) - len(skips)} matches settled"
     k = 0
-    for i, m in enumerate(batch):
+    for i, (resting, incoming) in enumerate(pairs):
         if i in skips:
             continue
-        if fills[k].order_hash != m.resting.hash or fills[k + 1].order_hash != m.incoming.hash:
+        if fills[k].order_hash != resting or fills[k + 1].order_hash != incoming:
             return f"the fills of match {i} are not of its orders"
         k += 2
     return ""

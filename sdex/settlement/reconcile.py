@@ -53,7 +53,7 @@ from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import APART_WAIT, LOST_RECHECK, in_pool, nonce_taken
-from sdex.settlement.rowreceipt import receipt_of, record_landed
+from sdex.settlement.rowreceipt import believed, receipt_of, record_landed
 from sdex.settlement.unread import MARK_REFUSED as MARK_REFUSED  # (tests)
 from sdex.settlement.unread import mark_unread as mark_unread  # (the node's)
 from sdex.settlement.unsettled import (
@@ -156,12 +156,12 @@ class Reconcile:
             if receipt is None:
                 try:  # same raw transaction, same nonce: it can land at most once
                     await self._send_again(s)
-                    got = await self._receipt(s.tx_hash)
+                    got = await self._receipt(s)
                 except Unsettleable as e:  # (settle81: a paid revert, or a batch of nothing)
                     await withhold(self.lane, s, str(e), self._needed(s), self.filled)
                     continue
-                except StillPooled:
-                    log.warning("pending settlement %s still pooled: adopted", s.tx_hash)
+                except StillPooled as e:
+                    log.warning("pending settlement %s adopted: %s", s.tx_hash, e)
                     self.pooled.append(s)
                     continue
                 except Exception as e:
@@ -179,6 +179,9 @@ class Reconcile:
                     got = receipt_of(receipt)
                 except ValueError:
                     got = None
+                if got is not None and not await believed(self.lane, got, s.pairs):
+                    self._adopt_unread(s, last[s.nonce], "its receipt not believed")
+                    continue  # (settle96: a lie of "reverted" failed it, matched again)
             if await self._unread(s, last[s.nonce]):  # (begun meanwhile: not taken)
                 continue
             if got is None:
@@ -207,17 +210,21 @@ class Reconcile:
         lost when it did)."""
         if not (why := self.lane.async_sends.doubted()):
             return False
+        self._adopt_unread(row, latest, f"in doubt ({why})")
+        return True
+
+    def _adopt_unread(self, row: StoredSettlement, latest: str, why: str) -> None:
+        """``row`` adopted unread (``why``): its wait judges it, its receipt confirmed
+        (``poll_receipt``); one a later one was signed after at its nonce awaited with it."""
         if row.tx_hash != latest:
-            log.warning("pending settlement %s awaited with %s: in doubt (%s)", row.tx_hash,
-                        latest, why)  # fmt: skip
+            log.warning("pending settlement %s awaited with %s: %s", row.tx_hash, latest, why)
             replaced = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
             self.lane.replaced_rows.setdefault(latest, []).append(replaced)
-            return True
-        log.warning("pending settlement %s adopted unread: in doubt (%s)", row.tx_hash, why)
+            return
+        log.warning("pending settlement %s adopted unread: %s", row.tx_hash, why)
         self.unsent.add(row.tx_hash)
         self.lane.unsent_at[row.tx_hash] = time.time()  # (its hold counts: ``_held_before``)
         self.pooled.append(row)
-        return True
 
     async def _send_again(self, row: StoredSettlement) -> None:
         """Send a recorded transaction again; one the chain holds already (pooled, also
@@ -391,7 +398,15 @@ class Reconcile:
         except Exception:
             return False
 
-    async def _receipt(self, tx_hash: str) -> Receipt:
+    async def _receipt(self, row: StoredSettlement) -> Receipt:
+        """``row``'s receipt (``_mined``), believed as the live wait believes one
+        (``rowreceipt.believed``): else ``StillPooled``, adopted (its wait judges it)."""
+        got = await self._mined(row.tx_hash)
+        if not await believed(self.lane, got, row.pairs):
+            raise StillPooled(f"its receipt (block {got.block_number}) not believed")
+        return got
+
+    async def _mined(self, tx_hash: str) -> Receipt:
         """``tx_hash``'s receipt within ``wait`` seconds; still pooled then, on a chain that
         mines on the send, once more after the lane's transfer of nothing (once a start:
         it mines the whole pool). Still pooled after that (behind a gap of the lane's
@@ -401,7 +416,7 @@ class Reconcile:
         chain's identity is in doubt no transfer is sent (doubt78: it went to a chain that
         may be gone, mining the pooled settlement there): ``StillPooled``, adopted, its
         replacement (and the transfer after a refused one) the lane's once proven."""
-        pooled = StillPooled(f"{tx_hash} pooled after {self.wait:g} s")
+        pooled = StillPooled(f"still pooled after {self.wait:g} s")
         try:
             return await self.chain.run(self.sender.wait, tx_hash, self.wait)
         except Exception:

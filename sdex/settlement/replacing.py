@@ -19,7 +19,7 @@ from sdex.settlement.gas import GAP_FILL_GAS
 from sdex.settlement.receipts import in_pool, quantity
 from sdex.settlement.replace import STUCK_IDLE, Pooled, bumped
 from sdex.settlement.rowcall import SETTLES_NONE, call_of, settled
-from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane
+from sdex.settlement.signing import NOT_ITS_CHAIN, SigningLane, Unsendable
 from sdex.settlement.stale import displace
 from sdex.store import Store
 
@@ -37,6 +37,7 @@ class ReplacingLane(SigningLane):
     cancels: dict[str, SignedTx]
     rejudged: frozenset[str]
     withheld: dict[str, str]
+    unsendables: dict[str, Unsendable]
     replaced = 0
     """Settlements signed again at higher fees, pooled and not mined (``replace``)."""
     _replacing: asyncio.Lock | None = None
@@ -140,6 +141,11 @@ class ReplacingLane(SigningLane):
         # the fees of the latest block, read now (those the lane signs with may be a second
         # old: a base fee that outran the fee cap is why a live chain leaves one pooled)
         fees = bumped(last.fees, self.fees.of(latest))  # (its fee bounded: fee87)
+        if gone := self._gone(pooled):  # (settle96: re-priced, the chain filled it all the same)
+            start, why = gone
+            pooled.done = True
+            self.withheld.setdefault(start, f"not sent again ({why})")
+            return await self._transfer_instead(last, fees)
         if not self.rejudged.isdisjoint(pooled.hashes):  # (judged at the fees it would go at:
             if (settles := await self._settles_now(last, fees)) is None:  # settle86)
                 return False  # (not judged: not replaced this time, review86b)
@@ -194,6 +200,18 @@ class ReplacingLane(SigningLane):
             last.tx_hash, why, again.tx_hash, fees,
         )  # fmt: skip
         return True
+
+    def _gone(self, pooled: Pooled) -> tuple[str, str] | None:
+        """(``_replace``'s) The settlement of ``pooled`` and why its bytes must not go at
+        higher fees: an order of its matches soft-cancelled (its cancel acknowledged), cancelled
+        or filled on chain, or expiring since (``unsendables``, as before its first send and
+        any send of its bytes again: ``NonceLane._keep_alive``, doubt80); None: they may.
+        settle96 (fix93): a pooled one was re-priced unjudged, and the chain filled an order
+        whose soft cancel the node had acknowledged, the node's own doing."""
+        for h in pooled.hashes:
+            if (check := self.unsendables.get(h)) is not None and (why := check(0.0)):
+                return h, why
+        return None
 
     async def _settles_now(
         self, signed: SignedTx, fees: tuple[int, int] | None = None

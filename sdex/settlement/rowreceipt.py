@@ -1,12 +1,25 @@
-"""A start's pending row's receipt read and recorded (``sdex.settlement.reconcile``, the
-node's adoption and ``mark_unread``; split from ``sdex.settlement.reconcile`` at its line cap).
+"""A start's pending row's receipt read, believed and recorded (``sdex.settlement.reconcile``,
+the node's adoption and ``mark_unread``; split from ``sdex.settlement.reconcile`` at its line
+cap). Believed as the live wait believes one (``sdex.settlement.receipts``' ``believed``): its
+logs account for the row's matches (``outcome.unaccounted_pairs``; edge94) and a read on a
+connection of its own gives it too (``sdex.settlement.confirm``; settle93). settle96: the
+restart's paths believed one read, through the pooled client a sticky balancer pins to one
+backend: a lie of "reverted" about a pooled row marked it ``failed``, its orders matched
+again at the next nonce behind it (a paid revert); one of "mined" marked it ``mined``.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
+
 from sdex.chain import Receipt
 from sdex.errors import ChainError
+from sdex.settlement.confirm import confirmed
 from sdex.settlement.lane import NonceLane
+from sdex.settlement.outcome import unaccounted_pairs
+
+log = logging.getLogger("sdex.settlement")
 
 
 def receipt_of(answer: object) -> Receipt | None:
@@ -22,6 +35,35 @@ def receipt_of(answer: object) -> Receipt | None:
 async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
     """``tx_hash``'s receipt read now (None: not mined); the read's errors raised."""
     return receipt_of(await lane.receipts.call("eth_getTransactionReceipt", tx_hash))
+
+
+async def believed(lane: NonceLane, got: Receipt, pairs: Sequence[tuple[str, str]] | None) -> bool:
+    """Whether ``got``, a start's pending row's receipt read through the lane's client, is
+    believed: its logs account for the row's matches (``pairs``, as stored: resting,
+    incoming; None: not known, not looked at) and a read on a connection of its own gives it
+    too (``confirm.confirmed``). Not: the row is judged as one whose receipt was not read."""
+    if pairs is not None:
+        try:
+            named = [(_hash(a), _hash(b)) for a, b in pairs]
+        except ValueError as e:
+            why = f"its stored pairs do not read: {e}"
+        else:
+            why = unaccounted_pairs(lane.chain.exchange, named, got)
+        if why:
+            log.warning("the receipt of pending settlement %s (block %d) not believed: %s",
+                        got.tx_hash, got.block_number, why)  # fmt: skip
+            return False
+    if await confirmed(lane.receipts, got):
+        return True
+    log.warning("the receipt of pending settlement %s (block %d, status %d) not given again on"
+                " a connection of its own: not believed", got.tx_hash, got.block_number,
+                got.status)  # fmt: skip
+    return False
+
+
+def _hash(name: str) -> bytes:
+    """A stored pair's order hash (0x and hex) as bytes."""
+    return bytes.fromhex(name.removeprefix("0x"))
 
 
 async def record_landed(lane: NonceLane, tx_hash: str, got: Receipt) -> None:

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from sdex.settlement.lane import NonceLane
-from sdex.settlement.rowreceipt import landed, record_landed
+from sdex.settlement.rowreceipt import believed, landed, record_landed
 from sdex.store import StoreError
 
 log = logging.getLogger("sdex.settlement")
@@ -54,6 +54,9 @@ async def mark_unread(
             got = await landed(lane, left[0])
         except Exception as e:  # (a chain that does not answer: asked again)
             log.debug("the receipt of %s not read: %s", left[0], e)
+            await asyncio.sleep(1.0)
+            continue
+        if got is not None and not await believed(lane, got, None):  # (settle96: confirmed)
             await asyncio.sleep(1.0)
             continue
         if doubted() or said() != before:
