@@ -2,8 +2,36 @@
 node's own reads of the chain hold of its base fee, and how they come in. The mirror's reads
 of blocks by their number (``sdex.watch.ranges``: each header's fee in turn, linked to its
 parent's) move the floor (``_keep``); a restart's first is the floor saved with the mirror's
-head (``resume``; saved: ``floor_at``). ``HeadSignal`` judges each read against it
-(``doubt``: a rise at most EIP-1559's 9/8 a block from it)."""
+head (``resume``; saved: ``floor_at``); a store saved without one starts with none
+(``unproven``); blocks applied without their headers carry it (``passed``). ``HeadSignal``
+judges each read against it (``doubt``: a rise at most EIP-1559's 9/8 a block from it).
+
+fee95 (left43's, review93b's "lying consistently"): a range deeper than the reorg depth below
+the tip the chain claims reads its final part without headers (its logs, and its last block's
+hash alone: ``read_range``), and the floor stayed at the last header read while the mirror's
+head passed those blocks. The first recent header was then bounded by EIP-1559's highest over
+every block passed unread: an endpoint that claimed a tip far enough ahead (or any honest
+catch-up the liar answered the recent headers of) had a fee up to the ceiling believed at
+once, with no header of the climb read, and the pair signed at it. The blocks passed unread
+now carry the floor's fee to the final part's last block (``passed``), so a rise is bounded
+9/8 a block from there: by the headers read, linked, as fee93 meant. A fee that rose while
+the node was down by more than the recent headers' 128 steps of 9/8 (3.5 million times) is
+believed once the chain's blocks read by number come that far (fee93's walk; /health's
+``baseFee.walk`` says how many); a fall, read twice in the recent headers, as before.
+
+fee95 (the fee90 weakness, once per upgraded store): a store saved before fee93 holds no
+floor; its first start read the saved head's fee from the endpoint (``check_head``: one
+answer's word) as the first bound, else the deploy block's (whose reach over every block
+since holds every fee to the ceiling). Now no fee is believed till the mirror reads a block
+by its number (``unproven``: as a reset's new chain, fee87), that block's fee the floor.
+
+The lead's decision (review93b's follow-up, fee95): a read of the latest block (the
+watcher's poll, the settler's: by tag) never moves the floor, whatever its number; its block
+counts once the mirror reads the same block by number, linked to its parent (``placed``).
+Blocks of the node's own settlements applied from their receipts (``sdex.watch.blocks``'s
+``own_alone``, ``own_run``: no header read by number) keep the floor at the last header read
+(conservative: a rise past them is bounded from further back, by more steps; a fall waits a
+read again)."""
 
 from __future__ import annotations
 
@@ -84,3 +112,24 @@ class FeeFloor(CatchUp):
         start): the last fee read at or below it that bounds the next reads; None: none."""
         floor = self._floor
         return floor if floor is not None and floor[0] <= head and not self.unbound else None
+
+    def passed(self, number: int) -> None:
+        """The mirror applies blocks up to ``number`` without their headers (a range's final
+        part: ``sdex.watch.ranges``), block ``number`` read by its number (its hash alone):
+        the floor's fee carried to it (fee95: the next header was bounded by EIP-1559's
+        highest over every block passed unread, a fee up to the ceiling believed at once)."""
+        floor = self._floor
+        if floor is None or floor[0] >= number or self.unbound:
+            return
+        self._placed = max(self._placed or number, number)
+        self._keep((number, floor[1]))
+        self.reached = max(self.reached or number, number)
+
+    def unproven(self) -> None:
+        """(A start on a store saved without a floor: an older version's) No fee believed
+        till the mirror reads a block by its number (``unbound``, as after a reset): fee95,
+        the saved head's fee read once from the endpoint, else the deploy block's reach, was
+        the first bound."""
+        self.read_fee = self._floor = self.first = None
+        self._kept.clear()
+        self.unbound = True
