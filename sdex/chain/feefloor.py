@@ -13,17 +13,20 @@ head passed those blocks. The first recent header was then bounded by EIP-1559's
 every block passed unread: an endpoint that claimed a tip far enough ahead (or any honest
 catch-up the liar answered the recent headers of) had a fee up to the ceiling believed at
 once, with no header of the climb read, and the pair signed at it. The blocks passed unread
-now carry the floor's fee to the final part's last block (``passed``), so a rise is bounded
-9/8 a block from there: by the headers read, linked, as fee93 meant. A fee that rose while
-the node was down by more than the recent headers' 128 steps of 9/8 (3.5 million times) is
-believed once the chain's blocks read by number come that far (fee93's walk; /health's
-``baseFee.walk`` says how many); a fall, read twice in the recent headers, as before.
+now carry the floor's fee to the final part's last block as the base of a rise (``passed``,
+``rise_from``): a rise is bounded 9/8 a header read, linked, as fee93 meant. A fee that rose
+while the node was down by more than the recent headers' 128 steps of 9/8 (3.5 million
+times) is believed once the chain's blocks read by number come that far (fee93's walk;
+/health's ``baseFee.walk`` says how many). A fall is bounded as before (to 7 wei at the
+least; one past the bounds "read again": fee88's honest start logs none).
 
 fee95 (the fee90 weakness, once per upgraded store): a store saved before fee93 holds no
-floor; its first start read the saved head's fee from the endpoint (``check_head``: one
-answer's word) as the first bound, else the deploy block's (whose reach over every block
-since holds every fee to the ceiling). Now no fee is believed till the mirror reads a block
-by its number (``unproven``: as a reset's new chain, fee87), that block's fee the floor.
+floor; its first start kept the deploy block's fee as the bound (whose reach over every block
+since holds every fee to the ceiling) unless the saved head's answer sealed (``check_head``):
+an answer of it that did not seal (its fee changed, its hash kept) left a read of the latest
+block believed at any fee under the ceiling. Now no fee is believed till the mirror reads a
+block by its number (``unproven``: as a reset's new chain, fee87): the saved head's own,
+sealed with the hash saved (proven: Keccak), else the first its ranges read.
 
 The lead's decision (review93b's follow-up, fee95): a read of the latest block (the
 watcher's poll, the settler's: by tag) never moves the floor, whatever its number; its block
@@ -73,6 +76,8 @@ class FeeFloor(CatchUp):
         self._placed: int | None = None
         """The highest block whose fee was read asked for by its number (``placed``: the
         deploy block's, the watcher's ranges) since the last ``rewound``."""
+        self._passed: int | None = None
+        """The last block the mirror passed unread past the floor (``passed``)."""
         self.resumed = False
         """The first bound is the floor saved with the mirror's head (``resume``): the saved
         head's fee is not read again (``sdex.watch.fork.check_head``)."""
@@ -91,6 +96,7 @@ class FeeFloor(CatchUp):
         if not floor or ((anchor := self._anchor()) is not None and read[0] > anchor):
             return  # (its number the answer's word: review90)
         self._floor = read
+        self._passed = None if read[0] >= (self._passed or 0) else self._passed
         self.first = self.first or read
         self._kept[read[0]] = read[1]
         if len(self._kept) > KEPT_READS:
@@ -115,21 +121,29 @@ class FeeFloor(CatchUp):
 
     def passed(self, number: int) -> None:
         """The mirror applies blocks up to ``number`` without their headers (a range's final
-        part: ``sdex.watch.ranges``), block ``number`` read by its number (its hash alone):
-        the floor's fee carried to it (fee95: the next header was bounded by EIP-1559's
-        highest over every block passed unread, a fee up to the ceiling believed at once)."""
+        part: ``sdex.watch.ranges``), block ``number`` read by its number (its hash alone): a
+        rise is bounded from the floor's fee as at it (``rise_from``; fee95: the next header
+        was bounded by EIP-1559's highest over every block passed unread, a fee up to the
+        ceiling believed at once). A fall is bounded as before (fee88: an honest chain's fee
+        that fell while the blocks passed, read once, was "read again")."""
         floor = self._floor
         if floor is None or floor[0] >= number or self.unbound:
             return
         self._placed = max(self._placed or number, number)
-        self._keep((number, floor[1]))
+        self._passed = max(self._passed or number, number)
         self.reached = max(self.reached or number, number)
+
+    def rise_from(self, base: tuple[int, int]) -> tuple[int, int]:
+        """``base`` (the floor: block number, base fee), as a rise is bounded from: its fee as
+        at the last block passed unread past it (``passed``), none of those blocks a step."""
+        passed = self._passed
+        return base if passed is None or passed <= base[0] else (passed, base[1])
 
     def unproven(self) -> None:
         """(A start on a store saved without a floor: an older version's) No fee believed
         till the mirror reads a block by its number (``unbound``, as after a reset): fee95,
         the saved head's fee read once from the endpoint, else the deploy block's reach, was
         the first bound."""
-        self.read_fee = self._floor = self.first = None
+        self.read_fee = self._floor = self.first = self._passed = None
         self._kept.clear()
         self.unbound = True

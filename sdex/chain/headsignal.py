@@ -265,22 +265,23 @@ class HeadSignal(FeeFloor):
             ), False
         known = max(self.known() or at, self.reached or at)  # (a reorg's: before its undo)
         top = max(at, known) + FEE_STEPS  # (the furthest the chain may be)
+        rise = self.rise_from((at, last))  # (not a step each block passed unread: fee95)
         if number > top and not placed:
-            if reaches((at, last), top, fee):
+            if reaches((at, last) if fee <= last else rise, top, fee):
                 return None, False  # (a fee the chain may have: its number not placed)
             return (
                 f"baseFeePerGas {fee} of block {number}, past the head this node knows, is"
                 f" past EIP-1559's bounds of {last} at block {at} by block {top}: read again"
             ), False
-        if reaches((at, last), number, fee):
+        if reaches((at, last), number, fee) and (fee <= last or reaches(rise, number, fee)):
             self._suspect = None
             return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
-        if fee > highest((at, last), number, fee):  # (fee93: never confirmed, read twice or not)
-            k = blocks_to((at, last), fee)  # (fee94: how far the walk still has to go)
-            self.walk = {"fee": fee, "block": number, "bound": highest((at, last), number)}
-            self.walk["blocksToRead"] = None if k is None else at + k - number
+        if fee > highest(rise, number, fee):  # (fee93: never confirmed, read twice or not)
+            k = blocks_to(rise, fee)  # (fee94: how far the walk still has to go)
+            self.walk = {"fee": fee, "block": number, "bound": highest(rise, number)}
+            self.walk["blocksToRead"] = None if k is None else rise[0] + k - number
             return (
                 f"baseFeePerGas {fee} of block {number} is above EIP-1559's highest from"
                 f" {last} at block {at}, the bound of the blocks this node's mirror read: not"
@@ -361,7 +362,7 @@ class HeadSignal(FeeFloor):
         below every fee kept and the first (the deployment's) stays unbound, as a reset."""
         self.base_fee = None
         self._suspect = None
-        self._placed = None
+        self._placed = self._passed = None
         self.rewinds += 1
         was = self._floor or self.read_fee  # (the removed head's floor: review93b, below)
         self.reset_from = (self._floor or self.read_fee or self.reset_from) if reset else None
