@@ -21,6 +21,7 @@ class CatchUp:
     _floor: tuple[int, int] | None
     _placed: int | None
     unbound: bool
+    rise_from: Callable[[tuple[int, int]], tuple[int, int]]
 
     def __init__(self) -> None:
         self.syncing = False
@@ -71,7 +72,7 @@ class CatchUp:
         if base is None:
             return f"block {number} is past the head this node knows: catching up"
         top = max(base[0], self._anchor() or 0) + FEE_STEPS  # (the blocks the mirror read)
-        if fee > min(self.ceiling, highest(base, top, self.ceiling)):
+        if fee > min(self.ceiling, highest(self.rise_from(base), top, self.ceiling)):
             return (
                 f"baseFeePerGas {fee} of block {number}, past the head this node knows while"
                 f" it catches up, is above EIP-1559's bounds of {base[1]} at block"

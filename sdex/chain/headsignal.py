@@ -88,7 +88,6 @@ import re
 import time
 from collections.abc import Callable
 
-from sdex.chain.catchup import CatchUp
 from sdex.chain.feebounds import (
     FEE_STEPS,
     REACH,
@@ -98,6 +97,7 @@ from sdex.chain.feebounds import (
     reaches,
     within,
 )
+from sdex.chain.feefloor import KEPT_READS, FeeFloor
 from sdex.chain.tx import MAX_BASE_FEE
 from sdex.errors import ChainError
 
@@ -105,18 +105,15 @@ log = logging.getLogger("sdex.chain")
 
 KEPT = 32
 """Announced heads whose block hashes are kept (``hashes_after``)."""
-KEPT_READS = 256
-"""Fees kept by block number (``read_fee``'s of late): a reorg's fork point finds its bound
-among them (``rewound``)."""
 
 
-class HeadSignal(CatchUp):
+class HeadSignal(FeeFloor):
     """A count of announced heads and a wait for the next one. ``live``: announcements
     come (the subscription is open); without them a wait is only its timeout. ``known``:
     the highest block this node knows by its own reads (the mirror's head; None: none)."""
 
     def __init__(self, known: Callable[[], int | None] | None = None) -> None:
-        super().__init__()  # (the catch-up's state: ``sdex.chain.catchup``)
+        super().__init__()  # (the fees kept: ``sdex.chain.feefloor``, its catch-up too)
         self.known = known or (lambda: None)
         self.ceiling = MAX_BASE_FEE
         """The highest base fee believed and signed with (``sdex node --max-base-fee``)."""
@@ -132,9 +129,6 @@ class HeadSignal(CatchUp):
         "latest") and when (``time.monotonic``); None once a reorg or a reset rewound."""
         self.rewinds = 0
         """Reorgs and resets the mirror took (``rewound``): a fee read before does not hold."""
-        self.read_fee: tuple[int, int] | None = None
-        """(block number, base fee) last read from the chain (a poll's, or the settler's):
-        what bounds an announced fee (``bound``)."""
         self.refused = 0
         """Announced fees not used, out of their ``bound`` or a lying feed's (``lied``): a
         fee read before one is read again (``sdex.settlement.gas.Fees``)."""
@@ -154,34 +148,9 @@ class HeadSignal(CatchUp):
         self._suspect: tuple[int, int] | None = None
         """(block number, base fee) read past the bounds: a read again within EIP-1559's
         bounds of it (the chain says so still) is believed."""
-        self._kept: dict[int, int] = {}
-        """The fees that were ``_floor`` by block number (the last ``KEPT_READS``)."""
-        self._floor: tuple[int, int] | None = None
-        """The last ``read_fee`` at or below the head this node knows when read (placed, or
-        its number at most ``_anchor``): what bounds the next reads (``doubt``). review90:
-        the bound was ``read_fee``, a read up to ``FEE_STEPS`` past that head: a lie there at
-        EIP-1559's highest bounded the next one, an eighth a block to the ceiling, and the
-        watcher's honest reads below it refused ("below block N read before")."""
-        self.first: tuple[int, int] | None = None
-        """The first ``read_fee`` (the start's deploy block): the bound after a reorg below
-        every kept one (``rewound``); none after a reset."""
-        self.reached: int | None = None
-        """The highest block read for the mirror (``placed``) and kept: after a reorg the
-        chain is known to have come that far (``doubt``'s top, as ``known``) if its latest
-        block said so (settle89: a shorter branch's reads were bounded as of the old height);
-        none after a reset."""
         self._said_head: int | None = None
         """The number of the latest block as last read (``read``'s ``latest``: the watcher's
         polls), believed or not: a reorg's ``reached`` is at most it (settle89)."""
-        self.unbound = False
-        """A reset rewound, and no block of the new chain was read for the mirror since: a
-        read fee is not believed (``doubt``)."""
-        self._placed: int | None = None
-        """The highest block whose fee was read asked for by its number (``placed``: the
-        deploy block's, the watcher's ranges) since the last ``rewound``."""
-        self.resumed = False
-        """The first bound is the floor saved with the mirror's head (``resume``): the saved
-        head's fee is not read again (``sdex.watch.fork.check_head``)."""
         self._below = 0
         """Reads not believed below the last read since the mirror's last (``placed``): a
         reset's new chain read before the mirror took it, not counted once it does
@@ -296,22 +265,23 @@ class HeadSignal(CatchUp):
             ), False
         known = max(self.known() or at, self.reached or at)  # (a reorg's: before its undo)
         top = max(at, known) + FEE_STEPS  # (the furthest the chain may be)
+        rise = self.rise_from((at, last))  # (not a step each block passed unread: fee95)
         if number > top and not placed:
-            if reaches((at, last), top, fee):
+            if reaches((at, last) if fee <= last else rise, top, fee):
                 return None, False  # (a fee the chain may have: its number not placed)
             return (
                 f"baseFeePerGas {fee} of block {number}, past the head this node knows, is"
                 f" past EIP-1559's bounds of {last} at block {at} by block {top}: read again"
             ), False
-        if reaches((at, last), number, fee):
+        if reaches((at, last), number, fee) and (fee <= last or reaches(rise, number, fee)):
             self._suspect = None
             return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
             return f"baseFeePerGas {fee} of block {number}, read before as {last}", False
-        if fee > highest((at, last), number, fee):  # (fee93: never confirmed, read twice or not)
-            k = blocks_to((at, last), fee)  # (fee94: how far the walk still has to go)
-            self.walk = {"fee": fee, "block": number, "bound": highest((at, last), number)}
-            self.walk["blocksToRead"] = None if k is None else at + k - number
+        if fee > highest(rise, number, fee):  # (fee93: never confirmed, read twice or not)
+            k = blocks_to(rise, fee)  # (fee94: how far the walk still has to go)
+            self.walk = {"fee": fee, "block": number, "bound": highest(rise, number)}
+            self.walk["blocksToRead"] = None if k is None else rise[0] + k - number
             return (
                 f"baseFeePerGas {fee} of block {number} is above EIP-1559's highest from"
                 f" {last} at block {at}, the bound of the blocks this node's mirror read: not"
@@ -334,42 +304,6 @@ class HeadSignal(CatchUp):
             return False
         self._keep(self._suspect, floor=False)
         return True
-
-    def _keep(self, read: tuple[int, int], floor: bool = True) -> None:
-        """``read`` (block number, base fee) is the last read (``read_fee``); a ``floor``'s (a
-        block the mirror read by number, or a saved or carried floor) at or below the head
-        this node knows (``_anchor``), the bound of the next reads too (``_floor``).
-        review93b: a read of the latest block (the watcher's poll, the settler's) or a fall
-        the feed confirmed moved the floor too, at any number up to the mirror's head (past
-        the last header it read, after blocks of the node's own settlements applied from
-        their receipts): a lying endpoint's fall to a few wei, answered twice, held every
-        honest header after it out (a rise, never confirmed) for ~180 blocks, at will."""
-        self.read_fee = read
-        self.unbound = False
-        if not floor or ((anchor := self._anchor()) is not None and read[0] > anchor):
-            return  # (its number the answer's word: review90)
-        self._floor = read
-        self.first = self.first or read
-        self._kept[read[0]] = read[1]
-        if len(self._kept) > KEPT_READS:
-            del self._kept[min(self._kept)]
-
-    def resume(self, floor: tuple[int, int]) -> None:
-        """``floor`` (block number, base fee): the fee floor judged at the head the mirror
-        saved with it (``sdex.watch.saved``), the first bound of a restart, as a block read
-        for the mirror. fee93 (review92): the saved head's fee was read again from the
-        endpoint at each start (``check_head``): an answer of its hash and a fee at the
-        ceiling was the bound, and the latest block said at the ceiling too was signed with."""
-        self._placed = max(self._placed or floor[0], floor[0])
-        self._keep(floor)
-        self.reached = max(self.reached or floor[0], floor[0])
-        self.resumed = True
-
-    def floor_at(self, head: int) -> tuple[int, int] | None:
-        """The fee floor to save with the mirror's head ``head`` (``resume``'s at the next
-        start): the last fee read at or below it that bounds the next reads; None: none."""
-        floor = self._floor
-        return floor if floor is not None and floor[0] <= head and not self.unbound else None
 
     def read_block(self, raw: object, placed: bool = False, signs: bool = False) -> None:
         """(``read``) A block as ``eth_getBlockByNumber`` answered it (the settler's read of
@@ -428,7 +362,7 @@ class HeadSignal(CatchUp):
         below every fee kept and the first (the deployment's) stays unbound, as a reset."""
         self.base_fee = None
         self._suspect = None
-        self._placed = None
+        self._placed = self._passed = None
         self.rewinds += 1
         was = self._floor or self.read_fee  # (the removed head's floor: review93b, below)
         self.reset_from = (self._floor or self.read_fee or self.reset_from) if reset else None

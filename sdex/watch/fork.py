@@ -272,7 +272,9 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
     read only from a sealed header (``sdex.mirror.seal``: the hash is Keccak of its RLP); else
     the bound stays the deploy block's. fee93: read only when no fee floor was saved with the
     head (an older version's store): the floor saved (``HeadSignal.resume``) is the bound, and
-    the answer's fee is not read at all (review92: with its hash kept, the lie unsealed)."""
+    the answer's fee is not read at all (review92: with its hash kept, the lie unsealed).
+    fee95: with none saved, no fee is believed till this read, or the first range's
+    (``FeeFloor.unproven``: the deploy block's reach was the bound of an unsealed answer)."""
     if m.head is None or m.head.hash == ZERO_HASH:  # (a hostile chain's hash: not hex)
         return None, False  # (none saved, or an unreadable one: ``Watcher._load`` said so)
     hashes: list[str] = []

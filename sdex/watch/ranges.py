@@ -175,6 +175,8 @@ async def read_range(
     for a, b in itertools.pairwise(below + headers):
         if known_parent(b.parent) and b.parent != a.hash:
             raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
+    if final_end >= start:  # (fee95: blocks passed unread carry the floor, no 9/8 each)
+        m.announced.passed(final_end)
     for h in headers:  # (the chain's fee: the bound of the next, watch80; each block's in
         m.announced.read(h.number, h.base_fee, placed=True)  # turn, linked: fee93)
     by_number: dict[int, list[Log]] = {}

@@ -128,6 +128,8 @@ def load_saved(store: Store, mirror: Mirror) -> Header | None:
     m.head = Header(number, block_hash, "", timestamp)
     if floor is not None:  # (the first bound: the saved head's fee never read again, fee93)
         m.announced.resume(floor)
+    else:  # (an older version's store: no fee believed till a block is read by number, fee95)
+        m.announced.unproven()
     return m.head
 
 

@@ -1,0 +1,95 @@
+"""fee95 (the fee90 weakness, once per store saved before fee93): a store saved without a fee
+floor (an older version's: ``meta``'s ``mirror_floor`` row absent) started with the deploy
+block's fee as its first bound, and the saved head's fee read once from the endpoint
+(``check_head``, a sealed header only). An answer of the saved head that did not seal (its
+fee changed, its hash kept) left the deploy block's bound, whose EIP-1559 reach over every
+block since holds every fee to the ceiling: a read of the latest block at 1,000 gwei was
+believed before the mirror read any block by number (not signed with: the start's catch-up
+signs nothing till it applied the blocks since, whose fees, read by number, then bound;
+a chain forged past the saved head, as fee95's final part, would have been believed from
+that reach). Now such a store believes no fee till the mirror reads a block by its number
+(``sdex.chain.feefloor.FeeFloor.unproven``): the saved head's, sealed with the hash saved
+(``check_head``: proven, the floor), else the first its ranges read.
+
+Real Hardhat, a real node in this process run to the chain's head (its fee set low) and
+stopped, its floor row deleted; the restart behind a real loopback proxy that answers the
+saved head and the latest block with a fee of ``LIE`` (their hashes kept) and refuses every
+``eth_getLogs`` (the mirror's ranges fail: no block read by number)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.replacedrow import base_fee_kept
+from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.startheads import ran_to_head
+from tests.test_bounds84_base_fee import signed_base_fee
+
+LOW = 1000
+"""The chain's fee (wei) when the node stops."""
+LIE = 10**12
+"""The fee the proxy answers (1,000 gwei, under the ceiling)."""
+PAST_DEPLOY = 130
+"""Blocks at least between the deploy block and the saved head: the deploy block's fee's
+reach over them is past ``LIE``."""
+
+
+async def test_a_store_without_a_floor_believes_no_fee_before_a_block_read_by_number(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    db = tmp_path / "n.db"
+    with base_fee_kept(c):
+        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(LOW))
+        c.rpc.call("evm_mine")
+        while int(c.rpc.call("eth_blockNumber"), 16) < c.deployment.deploy_block + PAST_DEPLOY:
+            c.rpc.call("evm_mine")
+        saved = int((await ran_to_head(c, db))["number"], 16)
+        with sqlite3.connect(db) as conn:  # (as a store saved before fee93 has it)
+            assert conn.execute("DELETE FROM meta WHERE key='mirror_floor'").rowcount == 1
+        conn.close()
+        for _ in range(2):
+            c.rpc.call("evm_mine")
+        signed: list[int] = []
+        lies = [0]
+        upstream = c.deployment.rpc
+
+        def intercept(req: object) -> Answer:
+            calls, raws = raw_sends(req)
+            signed.extend(signed_base_fee(r) for r in raws)
+            headers = {"Content-Type": "application/json"}
+            fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers)
+            with urllib.request.urlopen(fwd, timeout=30) as resp:
+                out = json.loads(resp.read())
+            answers = out if isinstance(out, list) else [out]
+            for q, r in zip(calls, answers, strict=False):
+                if not isinstance(r, dict):
+                    continue
+                if q.get("method") == "eth_getLogs":  # (no range read: nothing by number)
+                    r.pop("result", None)
+                    r["error"] = {"code": -32000, "message": "backend unavailable"}
+                    continue
+                got = r.get("result")
+                said = (q.get("params") or [None])[0]
+                by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
+                if by and isinstance(got, dict) and said in ("latest", hex(saved)):
+                    got["baseFeePerGas"] = hex(LIE)  # (its hash kept: not sealed)
+                    lies[0] += 1
+            return 200, json.dumps(out).encode()
+
+        with _proxy(upstream, intercept) as rpc:
+            cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
+            async with running_node(cfg) as (node, _):
+                heads = node.mirror.announced
+                await wait_for(lambda: lies[0] >= 12 or bool(signed), 60)
+                assert not signed, signed
+                # (main: the latest block's LIE believed, the deploy block's reach the bound)
+                assert heads.read_fee is None and heads.base_fee is None, heads.read_fee
+                assert heads.unbound and heads.waiting() is not None, heads.to_json()
+                assert node.mirror.head is not None and node.mirror.head.number == saved
