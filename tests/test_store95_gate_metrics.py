@@ -4,10 +4,13 @@ waits were counted nowhere: a checkpoint thread stuck cost each commit up to 2 s
 ``/metrics`` has ``sdex_store_gate_waits_total`` and ``sdex_store_gate_wait_seconds_total``.
 
 A real node on a real Hardhat and its SQLite store: its real checkpointer held inside a
-blocking checkpoint (its connection's ``RESTART`` statement held), an order posted."""
+blocking checkpoint (its connection's ``RESTART`` statement held), an order posted. And the
+gate raising (only a checkpointer built with a target of 0 frames can) ended the writer's
+thread: now it is logged once and the writer commits on (a real store)."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -16,10 +19,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import sdex.storecheckpoint as sc
+from sdex.store import Store
 from sdex.storecheckpoint import Checkpointer
+from sdex.storeschema import INSERT_ORDER
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, E6, E18, ask
+from tests.test_wal24_checkpoint import DOMAIN, IDENTITY, count, rows
 
 
 class HeldBlocking:
@@ -79,3 +85,27 @@ async def test_commits_held_by_a_blocking_checkpoint_are_counted(
             cp.restart_frames = sc.RESTART_FRAMES
             hook.release()
         assert cp.failures == 0
+
+
+def test_a_gate_that_raises_leaves_the_writer_committing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer's gate raising (a checkpointer whose target is 0 frames divides by it):
+    logged once, every commit goes on (before: the writer thread ended, the job's future
+    never resolved)."""
+    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
+    try:
+        cp = store._writer.checkpointer
+        assert cp is not None
+        cp.target_frames = 0
+        with caplog.at_level(logging.ERROR, logger="sdex.store"):
+            for seq in (1, 21, 41):
+                batch = rows(seq, 20)
+                job = store._writer.submit(lambda db, b=batch: db.executemany(INSERT_ORDER, b))
+                job.result(timeout=30)  # (before: TimeoutError, the thread gone)
+        failed = [r for r in caplog.records if "gate failed" in r.getMessage()]
+        assert len(failed) == 1, [r.getMessage() for r in caplog.records]
+        assert store._writer._thread.is_alive()
+    finally:
+        store.close()
+    assert count(tmp_path / "s.db") == 60
