@@ -133,6 +133,8 @@ class Checkpointer:
         """The commits when the WAL last started over (about)."""
         self._last_end = 0
         """The commits at the last checkpoint's end."""
+        self._restarted = False
+        """The round's blocking checkpoint copied every frame (``_origin`` set by it)."""
         self._thread = threading.Thread(target=self._run, name="sdex-checkpoint", daemon=True)
         self._thread.start()
 
@@ -230,13 +232,16 @@ class Checkpointer:
             since, self._done = commits - self._done, commits
             before, was = self._frames, self._salt
             salt = wal_salt(self.wal)
+            self._restarted = False
             frames = self.checkpoint()
             self._salt = after = wal_salt(self.wal)
             new = self._new(frames, before, was, salt, after)
             if after != salt:  # (the WAL started over during this round: none of the new
                 self._frames = 0  # one's frames are counted yet; wal91, it was left unknown)
                 self._origin = self._commits
-            elif salt != was:  # (at the writer's first commit after the last checkpoint)
+            elif salt != was and not self._restarted:  # (at the writer's first commit
+                # after the last checkpoint; store95: not over the origin a RESTART of this
+                # round set, the commits it copied counted again, the writer waiting early)
                 self._origin = self._last_end
             if new and new * 8 >= self.target_frames:  # (a few commits' pages, an
                 # interval's after a pause, are no measure: 2 commits' 5 frames paced 400)
@@ -301,6 +306,7 @@ class Checkpointer:
                         # this round began is copied, none of its frames new to the next)
                         self._frames = 0
                         self._done = self._origin = self._commits
+                        self._restarted = True
                 finally:
                     self._open.set()
                 self.blocking += 1
