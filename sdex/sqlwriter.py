@@ -206,8 +206,7 @@ class Writer:
             if first is None:
                 self._drain()
                 return
-            if self.checkpointer is not None:
-                self.checkpointer.gate()  # (a blocking checkpoint holds commits off)
+            self._gate()  # (a blocking checkpoint holds commits off)
             if busy and self.group_window > 0 and not self._urgent.is_set():
                 self._urgent.wait(self.group_window)  # under load: let the group fill up
             self._urgent.clear()  # (an urgent job queued from now waits for no window)
@@ -232,6 +231,23 @@ class Writer:
             if stop:
                 self._drain()
                 return
+
+    _gate_failed = False
+
+    def _gate(self) -> None:
+        """The checkpointer's wait before a commit (``Checkpointer.gate``), outside the
+        commit's transaction and before the group gathers (what comes meanwhile joins it).
+        A wait, not a write: whatever it raises is logged once and the commit goes on (store95:
+        uncaught, it ended this thread, every write after it waiting for good; inside
+        ``_commit``'s try it would refuse every group's rows instead)."""
+        if self.checkpointer is None:
+            return
+        try:
+            self.checkpointer.gate()
+        except Exception:
+            if not self._gate_failed:
+                self._gate_failed = True
+                log.exception("the store's checkpoint gate failed; commits go on without it")
 
     def _drain(self) -> None:
         """At the stop: what the last groups' jobs queued (``submit`` from this thread),

@@ -206,6 +206,12 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
             "damagedRows": self.damaged_rows(),  # (bounds84)
         }
 
+    def gate_waits(self) -> tuple[int, float]:
+        """Commits the writer held back for the WAL's checkpoints (``Checkpointer.gate``) and
+        their seconds; (0, 0.0) for a store with no checkpointer (in memory)."""
+        cp = self._writer.checkpointer
+        return (0, 0.0) if cp is None else (cp.gate_waits, cp.gate_seconds)
+
     # -- settlements ---------------------------------------------------------------------
     def add_settlement(
         self,

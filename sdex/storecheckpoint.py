@@ -104,6 +104,11 @@ class Checkpointer:
         self.busy = 0
         """Blocking checkpoints that a reader outlasted (``BLOCKING_WAIT``)."""
         self.failures = 0
+        self.gate_waits = 0
+        """Commits the writer held back at ``gate`` (a blocking checkpoint under way, or one
+        waited for past ``WAIT_FRAMES``): ``/metrics`` ``sdex_store_gate_waits_total``."""
+        self.gate_seconds = 0.0
+        """Their seconds (``HOLD_WAIT`` at most each): ``sdex_store_gate_wait_seconds_total``."""
         self.last: tuple[int, int, int] | None = None
         """The last checkpoint's (busy, frames in the WAL, frames checkpointed)."""
         self.state = "idle"
@@ -128,6 +133,8 @@ class Checkpointer:
         """The commits when the WAL last started over (about)."""
         self._last_end = 0
         """The commits at the last checkpoint's end."""
+        self._restarted = False
+        """The round's blocking checkpoint copied every frame (``_origin`` set by it)."""
         self._thread = threading.Thread(target=self._run, name="sdex-checkpoint", daemon=True)
         self._thread.start()
 
@@ -145,13 +152,24 @@ class Checkpointer:
         grew to 65,000 frames, 255 MB, wal91), and past ``WAIT_FRAMES`` for a checkpoint
         that begins after it stopped (a passive checkpoint, copying random pages with two
         syncs, is slower than a writer appending them: 500 commits, 23,000 frames, went in
-        during one under load). ``HOLD_WAIT`` at most each."""
+        during one under load). ``HOLD_WAIT`` at most each; counted, with their seconds
+        (store95: a stuck checkpoint thread cost each commit up to 2 s, seen nowhere)."""
         if self._stop.is_set():  # (closed: the writer's last commits wait for nothing)
             return
-        if not self._open.is_set():
+        began = time.monotonic()
+        held = not self._open.is_set()
+        if held:
             self._open.wait(HOLD_WAIT)
-        if self._commits - self._origin < WAIT_FRAMES * self.every // self.target_frames:
-            return
+        if self._commits - self._origin >= WAIT_FRAMES * self.every // self.target_frames:
+            held = True
+            self._wait_round()
+        if held:
+            self.gate_waits += 1
+            self.gate_seconds += time.monotonic() - began
+
+    def _wait_round(self) -> None:
+        """``gate`` past ``WAIT_FRAMES``: a checkpoint that copies the last commit waited for,
+        ``HOLD_WAIT`` at most."""
         commits = self._commits
         until = time.monotonic() + HOLD_WAIT
         with self._rounds:  # (no ``Condition.wait_for``: the package's rule is no wait_for)
@@ -214,13 +232,16 @@ class Checkpointer:
             since, self._done = commits - self._done, commits
             before, was = self._frames, self._salt
             salt = wal_salt(self.wal)
+            self._restarted = False
             frames = self.checkpoint()
             self._salt = after = wal_salt(self.wal)
             new = self._new(frames, before, was, salt, after)
             if after != salt:  # (the WAL started over during this round: none of the new
                 self._frames = 0  # one's frames are counted yet; wal91, it was left unknown)
                 self._origin = self._commits
-            elif salt != was:  # (at the writer's first commit after the last checkpoint)
+            elif salt != was and not self._restarted:  # (at the writer's first commit
+                # after the last checkpoint; store95: not over the origin a RESTART of this
+                # round set, the commits it copied counted again, the writer waiting early)
                 self._origin = self._last_end
             if new and new * 8 >= self.target_frames:  # (a few commits' pages, an
                 # interval's after a pause, are no measure: 2 commits' 5 frames paced 400)
@@ -285,6 +306,7 @@ class Checkpointer:
                         # this round began is copied, none of its frames new to the next)
                         self._frames = 0
                         self._done = self._origin = self._commits
+                        self._restarted = True
                 finally:
                     self._open.set()
                 self.blocking += 1

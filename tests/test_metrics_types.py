@@ -32,6 +32,8 @@ COUNTERS = (
     "sdex_gossip_notices_refused",
     "sdex_gossip_notices_dropped",
     "sdex_gossip_notices_repeated",
+    "sdex_store_gate_waits",
+    "sdex_store_gate_wait_seconds",
 )
 GAUGES = (
     "sdex_book_orders",

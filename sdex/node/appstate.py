@@ -88,6 +88,18 @@ class Metrics:
             "kind",
             lambda: {} if node.gossip is None else dict(node.gossip.core.notices_repeated_by),
         )
+        counter(
+            r,
+            "sdex_store_gate_waits",
+            "Store commits held back for a WAL checkpoint (a blocking one, or one overdue)",
+            lambda: node.store.gate_waits()[0],  # (store95: a stuck checkpoint, unseen)
+        )
+        counter(
+            r,
+            "sdex_store_gate_wait_seconds",
+            "Seconds store commits were held back for WAL checkpoints",
+            lambda: node.store.gate_waits()[1],
+        )
         gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
         gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
 

@@ -31,6 +31,8 @@ from sdex.watch import BlockChanges
 T = TypeVar("T")
 
 log = logging.getLogger("sdex.node")
+UNREAD_SAID = 1024
+"""(order, block) pairs remembered as logged unread by ``_paid_sources`` (``_unread_once``)."""
 
 
 class NodeChainState(NodeRejudge):
@@ -266,7 +268,7 @@ class NodeChainState(NodeRejudge):
         orders filled, not reloaded) or after its records were evicted credited nobody, or,
         of a match whose payer alone was held, the payer's pusher."""
         held: dict[bytes, tuple[Order, str] | None] = {}
-        unread: list[str] = []
+        unread: dict[bytes, str] = {}
 
         def of(order_hash: bytes) -> tuple[Order, str] | None:
             if order_hash not in held:
@@ -275,7 +277,7 @@ class NodeChainState(NodeRejudge):
                     s = self.registry.stored(order_hash) if rec is None else None
                 except (sqlite3.Error, StoreError) as e:  # (the block applied all the same)
                     s = None
-                    unread.append(f"0x{order_hash.hex()}: {e}")
+                    unread[order_hash] = f"{type(e).__name__}: {e}"
                 got = rec if rec is not None else s
                 held[order_hash] = None if got is None else (got.signed.order, got.source)
             return held[order_hash]
@@ -291,11 +293,29 @@ class NodeChainState(NodeRejudge):
             (o[1], f.block_number) for f in paid if (o := of(f.order_hash)) is not None
         ]
         if unread:  # (small94: raised out of the block's application, applied again for good)
-            log.warning(
-                "%d stored orders of fills not read (their trades' credit skipped): %.300s",
-                len(unread), unread[0],
-            )  # fmt: skip
+            self._unread_once(unread, {f.order_hash: f.block_number for f in fills})
         return sources
+
+    _unread_said: dict[tuple[bytes, int], None] | None = None
+    """(order, block) of the fills whose stored orders ``_paid_sources`` logged unread, the
+    last ``UNREAD_SAID``: each logged once."""
+
+    def _unread_once(self, unread: dict[bytes, str], blocks: dict[bytes, int]) -> None:
+        """``_paid_sources``' orders the store refused, logged once an order and block
+        (store95: again at each try of a block that another failure had applied again)."""
+        said = self._unread_said
+        if said is None:
+            said = self._unread_said = {}
+        new = [h for h in unread if (h, blocks.get(h, -1)) not in said]
+        for h in new:
+            said[(h, blocks.get(h, -1))] = None
+        while len(said) > UNREAD_SAID:
+            del said[next(iter(said))]
+        if new:
+            log.warning(
+                "%d stored orders of fills not read (their trades' credit skipped): 0x%s: %.300s",
+                len(new), new[0].hex(), unread[new[0]],
+            )  # fmt: skip
 
     def _bitmap_kin(self, fills: Iterable[FillEvent]) -> set[bytes]:
         """The booked bitmap orders these fills may have filled with no event of their own

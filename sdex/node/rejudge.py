@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from types import MappingProxyType
@@ -22,7 +23,7 @@ from sdex.node.gate import NodeGate
 from sdex.node.registry import Record
 from sdex.node.verdicts import _message
 from sdex.order import SignedOrder, bitmap_nonce
-from sdex.store import StoredOrder
+from sdex.store import StoredOrder, StoreError
 from sdex.watch.changes import durable
 
 log = logging.getLogger("sdex.node")
@@ -32,6 +33,11 @@ REJUDGE_PAGE = 500
 """Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
 REJUDGE_CHUNK = 100
 """Of a page, the orders judged between two turns of the event loop (``_rejudge_page``)."""
+FOLLOW_LATER = 1024
+"""Closed orders at most kept to be followed at a later block, the store having refused their
+rows (``_closed_follow_chain``); past it the oldest is let go (logged)."""
+NAMED = 3
+"""Orders a log line names at most (the others counted)."""
 
 
 POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
@@ -47,6 +53,9 @@ class NodeRejudge(NodeGate):
     start: ``Node._watch``) and how far each of its parts went, until it is through (kept
     if it failed: due again); None when none is under way. The orders it has not reached
     yet still say what the old chain had (``not_rejudged``)."""
+
+    _follow_later: dict[bytes, None] | None = None
+    """Closed orders to follow at the next blocks, oldest first (``_follow_refused``)."""
 
     def not_rejudged(self, order_hash: bytes) -> bool:
         """Whether a reset's walk under way has yet to judge this closed order again
@@ -226,13 +235,21 @@ class NodeRejudge(NodeGate):
         or back from the store: the order lives on chain, anyone holding it may fill it, and
         that fill is real whenever it was made; cancel62: a match in flight at a node two
         hops away, or made after the cancel, was left out of the record for good)."""
-        records = self.records
-        for h in hashes:
+        records, later = self.records, self._follow_later
+        if later is None:
+            later = self._follow_later = {}
+        refused: dict[bytes, str] = {}
+        for h in dict.fromkeys([*hashes, *later]):  # (and those refused at an earlier block)
             rec = records.get(h)
             if rec is None and h not in self.book:  # evicted: back from the store, if so
-                s = self.registry.stored(h)
+                try:
+                    s = self.registry.stored(h)
+                except (sqlite3.Error, StoreError) as e:  # (store95: the block applied)
+                    refused[h] = f"{type(e).__name__}: {e}"
+                    continue
                 if s is not None and (s.cancel_signature or s.status == OrderStatus.FILLED):
                     rec = self.registry.load_stored(s)
+            later.pop(h, None)
             if rec is None or h in self.book or rec.status.is_open:
                 continue
             if rec.status is not OrderStatus.FILLED and rec.cancel_signature is None:
@@ -243,6 +260,35 @@ class NodeRejudge(NodeGate):
             filled = min(self.mirror.filled_of(h), full)
             if filled > rec.filled:
                 self.registry.correct_filled(rec, filled)
+        if refused:
+            self._follow_refused(refused)
+
+    def _follow_refused(self, refused: Mapping[bytes, str]) -> None:
+        """Orders ``_closed_follow_chain`` could not read back (the store refused their rows):
+        followed at the next blocks till it reads them (the mirror's filled amount then),
+        ``FOLLOW_LATER`` at most; logged once an order while it waits. store95: the error
+        raised out of the block's application, tried again and failing at each try while the
+        store refused, the watcher stuck on that block."""
+        later = self._follow_later
+        assert later is not None  # (made by ``_closed_follow_chain``)
+        new = [h for h in refused if h not in later]
+        for h in refused:
+            later[h] = None
+        dropped = 0
+        while len(later) > FOLLOW_LATER:
+            del later[next(iter(later))]
+            dropped += 1
+        if new:
+            log.warning(
+                "%d closed orders' filled amount not followed now (the store refused their "
+                "rows; tried again at the next blocks): %s (%s)", len(new),
+                ", ".join("0x" + h.hex() for h in new[:NAMED]), refused[new[0]][:200],
+            )  # fmt: skip
+        if dropped:
+            log.warning(
+                "%d closed orders waiting to follow the chain's filled amount let go (more "
+                "than %d wait): their records keep the amount stored", dropped, FOLLOW_LATER,
+            )  # fmt: skip
 
     def _closed_filled(self, rec: Record, filled: int) -> None:
         """A closed order's filled amount as the chain now has it. A one-shot order removed
