@@ -113,6 +113,7 @@ class GossipCore(Pushing):
         self.cancels_unasked = 0  # (a fetch's answer's cancels for hashes not asked: flows)
         self._heard = Heard()
         self._boxes: dict[str, Outbox] = {}
+        self._sent: dict[int, Outbox] = {}
         self._waiting: dict[int, Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
         self.void_timers = 0
