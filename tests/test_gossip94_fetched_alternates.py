@@ -74,3 +74,42 @@ async def test_another_senders_cancel_is_taken_when_the_watched_one_is_refused(
         await m.runner.shutdown()
         await m.gossip.stop()
         await m.runner.cleanup()
+
+
+class RefusesFirst(MemoryNode):
+    """``first``'s cancels refused outright (404: no room to keep one more of its); others'
+    stored at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored: list[str] = []
+
+    def cancel_notice(self, notice: object, peer: str, address: str = "") -> Notice:
+        if peer == "first":
+            return Notice(404, {"reason": "order not found"})
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        self.stored.append(peer)
+        return Notice(202, {"status": "kept"}, stored=done)
+
+
+async def test_a_cancel_refused_on_its_first_take_leaves_no_watch_to_hold_another_back() -> None:
+    """gossip95 (left43: "a cancel refused outright on its first take is not kept for a later
+    alternate"): none needs to be. A refused first take starts no watch, so another sender's
+    cancel of the order, fetched later, is taken at once, not kept behind it (a refused one
+    did not apply: its order stays open here and anti-entropy asks why of it again)."""
+    m = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=RefusesFirst)
+    try:
+        await m.gossip.start()
+        node, fetched = m.node, m.gossip.fetched
+        assert isinstance(node, RefusesFirst)
+        notice = {"orderHash": HASH, "signature": "0x" + "22" * 65}
+        fetched.take("first", notice)
+        assert HASH not in fetched._pending  # (no watch)
+        fetched.take("second", dict(notice))
+        assert node.stored == ["second"]
+        assert (fetched.unstored, fetched.retried) == (0, 0)
+    finally:
+        await m.runner.shutdown()
+        await m.gossip.stop()
+        await m.runner.cleanup()
