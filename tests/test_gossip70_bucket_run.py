@@ -25,7 +25,10 @@ WITHDRAWN = "0x07" + "ab" * 31
 """An honest order in that bucket, soft-cancelled at the peer (its place in the bucket:
 after most of the ground hashes, so a slice from a random place seldom starts before it)."""
 FLOOR, CEILING = "0x07" + "0" * 62, "0x07" + "f" * 62
-PROOF = {"hash": WITHDRAWN, "signature": "0x" + "cd" * 65}
+PROOF = {"orderHash": WITHDRAWN, "signature": "0x" + "cd" * 65}
+"""The maker's cancel as a node shows it (``orderHash``, as ``Peering.cancel_proofs``): keyed
+``hash`` till gossip95, which no node sends and the asker no longer takes (gossip94: a fetch's
+answer's cancel is taken only for a hash it asked why of; the rest cost the peer)."""
 
 
 class Cancelling(MemoryNode):

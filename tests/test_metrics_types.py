@@ -34,6 +34,10 @@ COUNTERS = (
     "sdex_gossip_notices_repeated",
     "sdex_store_gate_waits",
     "sdex_store_gate_wait_seconds",
+    "sdex_gossip_cancels_unasked",
+    "sdex_gossip_fetched_cancels_unstored",
+    "sdex_gossip_fetched_cancels_retried",
+    "sdex_gossip_fetched_cancels_unretried",
 )
 GAUGES = (
     "sdex_book_orders",
@@ -55,6 +59,8 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
         assert node.gossip is not None
         node.gossip.core.notices_refused += 2  # (push91: two notices peers refused)
         node.gossip.core.notices_repeated_by["cancels"] = 3  # (gossip93: by kind)
+        node.gossip.core.cancels_unasked += 4  # (gossip94: a fetch's cancels not asked for)
+        node.gossip.fetched.unstored, node.gossip.fetched.retried = 5, 6  # (gossip93)
         async with api.session.get(api.base + "/metrics") as r:
             assert r.status == 200
             text = await r.text()
@@ -71,5 +77,12 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
     assert [(s.name, s.labels, s.value) for s in repeated] == [
         ("sdex_gossip_notices_repeated_total", {"kind": "cancels"}, 3.0)
     ]
+    got = {n: [(s.name, s.value) for s in families[n].samples] for n in COUNTERS[-4:]}
+    assert (
+        got
+        == {  # (gossip95: /health's cancelsUnasked and fetchedCancels* on /metrics)
+            n: [(n + "_total", v)] for n, v in zip(COUNTERS[-4:], (4.0, 5.0, 6.0, 0.0), strict=True)
+        }
+    )
     unknown = [f.name for f in families.values() if f.name.startswith("sdex_")]
     assert sorted(set(unknown) - set(COUNTERS) - set(GAUGES) - {"sdex_http_request_seconds"}) == []

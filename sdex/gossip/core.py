@@ -110,8 +110,10 @@ class GossipCore(Pushing):
         cancels are walked too)."""
         self.orders_sent = 0
         self.pulled = 0
+        self.cancels_unasked = 0  # (a fetch's answer's cancels for hashes not asked: flows)
         self._heard = Heard()
         self._boxes: dict[str, Outbox] = {}
+        self._sent: dict[int, Outbox] = {}
         self._waiting: dict[int, Pending] = {}
         self._timers: list[tuple[float, int, str]] = []
         self.void_timers = 0
@@ -439,6 +441,7 @@ class GossipCore(Pushing):
             "hintSkipped": sum(b.hinted for b in self._boxes.values()),
             "hintHeld": sum(b.held for b in self._boxes.values()),
             "pulled": self.pulled,
+            "cancelsUnasked": self.cancels_unasked,
             "voidTimers": self.void_timers,
             "outboxDropped": sum(b.dropped for b in self._boxes.values()),
             "noticesRefused": self.notices_refused,

@@ -12,7 +12,10 @@ the node's ``store_wait`` (or refused) is counted (``unstored``) and the cancel 
 (``retried``: a repeat writes its rows again, ``Node.soft_cancel``) after ``RETRY_FIRST``
 seconds, doubling up to ``RETRY_MOST``, till stored or refused (a 4xx: nothing to store).
 At most ``PENDING_MAX`` orders are watched so at once (one more's failure is counted,
-``unretried``, and left to the restart's pull); one order's cancel is watched once at a time."""
+``unretried``, and left to the restart's pull); one order's cancel is watched once at a time,
+the same order's from other senders meanwhile kept (``ALTERNATES``): one of them is taken if
+the watched one's is refused when taken again (gossip94: skipped, a cancel refused for its
+sender, e.g. over its quota of kept cancels, left the order's row unwritten)."""
 
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ RETRY_MOST = 30.0
 PENDING_MAX = 4096
 """Orders whose fetched cancel waits to be taken again, at most (a hostile peer's cancels
 are checked first: only a maker's signature gets here; a fetch's are bounded by the ask)."""
+ALTERNATES = 4
+"""Other senders' cancels of a watched order kept, at most (tried in turn if it is refused)."""
 
 
 class FetchedCancels:
@@ -47,21 +52,25 @@ class FetchedCancels:
         """Fetched cancels taken again after such a failure."""
         self.unretried = 0
         """Failed ones not retried: ``PENDING_MAX`` others waited (the restart's pull)."""
-        self._pending: set[str] = set()
+        self._pending: dict[str, list[tuple[str, object]]] = {}
+        """Watched orders, each with its other senders' cancels (``ALTERNATES``)."""
 
     def take(self, sender: str, notice: object) -> None:
         """``notice`` (a soft cancel ``sender`` answered a fetch with) to the node; its
         commit watched (``_watch``) unless a retry of the same order's is under way."""
         key = _key(notice)
-        if key in self._pending:
-            return  # (the one under way stores it: no second write)
+        others = self._pending.get(key)
+        if others is not None:  # (the one under way stores it: no second write; this one
+            if len(others) < ALTERNATES and all(s != sender for s, _ in others):  # if refused)
+                others.append((sender, notice))
+            return
         result = self.node.cancel_notice(notice, sender)
         if result.status >= 300 or result.stored is None:
             return
         if len(self._pending) >= PENDING_MAX:  # (no task: counted if it fails)
             result.stored.add_done_callback(self._unwatched)
             return
-        self._pending.add(key)
+        self._pending[key] = []
         self.spawn(self._watch(sender, notice, key, result.stored), "gossip-fetched-cancel")
 
     def _unwatched(self, stored: asyncio.Future[None]) -> None:
@@ -90,11 +99,14 @@ class FetchedCancels:
                 wait = min(2 * wait, RETRY_MOST)
                 self.retried += 1
                 result = self.node.cancel_notice(notice, sender)
+                while result.status >= 300 and (others := self._pending.get(key)):
+                    sender, notice = others.pop(0)  # (refused for its sender: another's)
+                    result = self.node.cancel_notice(notice, sender)
                 if result.status >= 300 or result.stored is None:
                     return  # (refused now, or nothing left to store)
                 stored = result.stored
         finally:
-            self._pending.discard(key)
+            self._pending.pop(key, None)
 
     def to_json(self) -> dict[str, int]:
         return {

@@ -20,8 +20,10 @@ or a ``Check`` (resumed with the intake's counts). Every flow is bounded:
   halves that came through now known). A single hash too large is a lie: every order a
   node holds passed the intake, whose bound on an order (``MAX_ORDER_JSON``, its signature
   at most ``MAX_SIGNATURE_BYTES``) is far below what an answer carries (asserted below), so
-  it costs the peer and ends the round. An honest node fills a fetch's answer by bytes
-  (``ANSWER_ROOM``): fewer orders than asked come, and the rest on the next round.
+  it costs the peer and ends the round. A cancel an answer brings for a hash not in its
+  ``why`` is not taken (counted, ``cancels_unasked``; it costs the peer). An honest node
+  fills a fetch's answer by bytes (``ANSWER_ROOM``): fewer orders than asked come, and the
+  rest on the next round.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class FlowCore(Protocol):
     mesh: dict[str, None]
     max_orders: int
     pulled: int
+    cancels_unasked: int
     cancels_loaded: bool
     empty_seed: str | None
     clock: Callable[[], float]
@@ -329,8 +332,27 @@ def anti_entropy(core: FlowCore, peer: Peer) -> Flow:
             if orders:
                 counts = yield core.check(peer.key, orders)
                 core.pulled += counts["accepted"]
-            for notice in cancels:
+            taken = asked_cancels(why, cancels)
+            for notice in taken:
                 core.deliver(peer.key, "cancels", notice)
+            if len(taken) < len(cancels):  # (one naming a hash not asked: no honest node's)
+                core.cancels_unasked += len(cancels) - len(taken)
+                core.penalize_later(peer.key)
+                return
+
+
+def asked_cancels(why: list[str], cancels: list[Any]) -> list[Any]:
+    """The ``cancels`` a fetch's answer brought that each name a hash of ``why`` (the first
+    for each: review93c, a count alone let a peer hand over kept cancels of any hash, which
+    took ``FetchedCancels``' watch slots while the store stalled)."""
+    left = {h.lower() for h in why}
+    taken: list[Any] = []
+    for c in cancels:
+        h = c.get("orderHash") if isinstance(c, dict) else None
+        if isinstance(h, str) and h.lower() in left:
+            left.discard(h.lower())
+            taken.append(c)
+    return taken
 
 
 QUIET_HASHES = 4096

@@ -36,7 +36,11 @@ class OrderView(Protocol):
         most ``max_bytes`` holds (``sdex.gossip.payload.fits``)."""
         ...
 
-    async def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]: ...
+    async def cancel_proofs(self, hashes: Iterable[str]) -> list[dict[str, str]]:
+        """For those of ``hashes`` soft-cancelled here, the maker's cancel as gossiped:
+        ``{"orderHash", "signature"}`` (an asker takes one only for a hash it asked why of,
+        named under ``orderHash``: ``sdex.gossip.flows.asked_cancels``)."""
+        ...
 
     def snapshot_page(
         self, after: int, limit: int, max_bytes: int

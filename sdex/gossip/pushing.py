@@ -41,6 +41,10 @@ class Pushing:
     orders_sent: int
     _heard: Heard
     _boxes: dict[str, Outbox]
+    _sent: dict[int, Outbox]
+    """The box each push or notice in flight left from (by call id): its answer counts there
+    only if that box is still its peer's (gossip94: one forgotten meanwhile, ``_forget``, and
+    made again when the peer came back, had its ``in_flight`` taken to -1 by an old answer)."""
     _waiting: dict[int, Pending]
     _timers: list[tuple[float, int, str]]
     void_timers: int
@@ -220,13 +224,14 @@ class Pushing:
 
     def _send(self, box: Outbox, call: Call) -> None:
         box.in_flight += 1
+        self._sent[call.id] = box
         self._waiting[call.id] = Pending(call, None, None)
         self._out.append(call)
 
     def _pushed(self, call: Call, result: dict[str, Any] | None) -> None:
-        box = self._boxes.get(call.peer)
-        if box is None:
-            return
+        box = self._sent.pop(call.id, None)
+        if box is None or self._boxes.get(call.peer) is not box:
+            return  # (its box forgotten meanwhile: the answer is for none now)
         box.in_flight -= 1
         if call.kind == "push":
             assert isinstance(call.body, dict)
@@ -261,7 +266,9 @@ class Pushing:
             result = self.peers.verified(call, reply, unlooked)  # (never too large: a notice)
             self._pushed(call, result if isinstance(result, dict) else None)
             return
-        box = self._boxes.get(call.peer)
+        box = self._sent.get(call.id)
+        if box is not self._boxes.get(call.peer):
+            box = None  # (forgotten meanwhile: ``_pushed`` ignores its answer)
         if reply.status in BUSY:
             self.peers.failed(peer, counted=False)
         elif reply.status >= 500 or reply.status in AGAIN:

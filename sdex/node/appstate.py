@@ -7,7 +7,7 @@ the websocket) read the same state without importing each other.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from aiohttp import web
@@ -100,6 +100,14 @@ class Metrics:
             "Seconds store commits were held back for WAL checkpoints",
             lambda: node.store.gate_waits()[1],
         )
+        counter(
+            r,
+            "sdex_gossip_cancels_unasked",
+            "Cancels a peer's fetch answer brought for orders not asked about (not taken)",
+            lambda: _gossip_count(node, "cancels_unasked"),
+        )
+        for name, doc in FETCHED_CANCELS:  # (anti-entropy's cancels: sdex.gossip.fetchedcancels)
+            counter(r, f"sdex_gossip_fetched_cancels_{name}", doc, _fetched_count(node, name))
         gauge(r, "sdex_ws_subscribers", "Websocket subscribers", lambda: len(node.events))
         gauge(r, "sdex_ws_connections", "Websocket connections open", lambda: self.ws_connections)
 
@@ -115,6 +123,21 @@ class Metrics:
 
     def order_submitted(self, result: str) -> None:
         self.orders[result] = self.orders.get(result, 0) + 1
+
+
+FETCHED_CANCELS = (
+    ("unstored", "Fetched cancels whose commit failed or was late (each try)"),
+    ("retried", "Fetched cancels taken again after their commit failed"),
+    ("unretried", "Fetched cancels whose commit failed, not taken again (too many watched)"),
+)
+"""``sdex_gossip_fetched_cancels_*``: ``FetchedCancels``' counts (``/health``'s
+``fetchedCancels*``)."""
+
+
+def _fetched_count(node: Node, name: str) -> Callable[[], int]:
+    """A reader of the node's gossip's ``FetchedCancels`` count ``name`` (0 before its gossip
+    is made)."""
+    return lambda: 0 if node.gossip is None else int(getattr(node.gossip.fetched, name))
 
 
 def _gossip_count(node: Node, name: str) -> int:
