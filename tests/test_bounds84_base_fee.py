@@ -91,6 +91,24 @@ def fee_lying(
 
 
 @asynccontextmanager
+async def pair_posted(c: Chain, db: Path, rpc: str) -> AsyncIterator[Node]:
+    """A node on ``db`` reaching the chain at ``rpc`` (a proxy's URL) with no newHeads feed
+    (each head polled, each fee read), a crossing pair of a hundredth of an ETH posted at
+    this run's own price (2000 to 2999 by the chain's height): a settlement to sign."""
+    price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000
+    cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
+    async with running_node(cfg) as (node, api):
+        pair = (
+            ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
+            bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
+        )
+        for o in pair:
+            code, body = await api.post_order(o)
+            assert code == 201, body
+        yield node
+
+
+@asynccontextmanager
 async def polled_node(c: Chain, tmp_path: Path, rpc: str) -> AsyncIterator[tuple[Node, Api]]:
     """A node whose chain is reached at ``rpc`` (a lying proxy's URL) with no newHeads feed
     (each head polled, each fee read), once its watcher is ok."""
