@@ -95,6 +95,35 @@ async def sticky_balancer(upstream: str) -> AsyncIterator[Sticky]:
         await session.close()
 
 
+def pending_count(address: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether a call asks ``address``'s pending count (``liar_at_first_ask``'s pick)."""
+    return lambda call: (
+        call.get("method") == "eth_getTransactionCount"
+        and call.get("params") == [address, "pending"]
+    )
+
+
+def liar_at_first_ask(
+    b: Sticky, asked: Callable[[dict[str, Any]], bool], result: object, lies: list[int]
+) -> Callable[[object, int], Said]:
+    """An answer for ``b``: the calls ``asked`` picks answered ``result`` on the connections
+    open at the first such ask (the lying backend's, pinned then), each lie's port added to
+    ``lies``; any other call, or on a connection opened since, the chain's."""
+    pinned: set[int] = set()
+
+    def answer(call: object, port: int) -> Said:
+        if not isinstance(call, dict) or not asked(call):
+            return None
+        if not pinned:
+            pinned.update(b.ports)  # (the connections open at the first ask: the liar's)
+        if port not in pinned:
+            return None
+        lies.append(port)
+        return {"jsonrpc": "2.0", "id": call.get("id"), "result": result}
+
+    return answer
+
+
 @asynccontextmanager
 async def pooled_behind_sticky(
     c: Chain, tmp_path: Path, maker: SignedOrder, taker: SignedOrder

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,7 +55,13 @@ from tests.test_reconcile77_too_high import (
     settled_once,
 )
 from tests.test_settle81_unsettled_restart import status_of
-from tests.test_settle89_sticky_receipt import Said, Sticky, pooled_behind_sticky, sticky_balancer
+from tests.test_settle89_sticky_receipt import (
+    Said,
+    Sticky,
+    liar_at_first_ask,
+    pooled_behind_sticky,
+    sticky_balancer,
+)
 from tests.test_settlement_fallback import pair, running_settler
 
 __all__ = ["pooling"]
@@ -166,8 +173,14 @@ async def test_a_sticky_backends_unknown_hash_twice_signs_nothing_again(
 ) -> None:
     refused: list[str] = []
     lies: list[int] = []
-    pinned: set[int] = set()
     with sticky_in_a_thread(chain.rpc.url) as b:  # (the settler's start reads are sync)
+
+        def unknown(call: dict[str, Any]) -> bool:
+            return call.get("method") == "eth_getTransactionByHash" and (
+                call.get("params") == refused[:1]
+            )
+
+        liar = liar_at_first_ask(b, unknown, None, lies)
 
         def answer(call: object, port: int) -> Said:
             if not isinstance(call, dict):
@@ -177,14 +190,7 @@ async def test_a_sticky_backends_unknown_hash_twice_signs_nothing_again(
                 refused.append(chain.rpc.call(method, *params))  # (taken all the same)
                 error = {"code": -32000, "message": "nonce too low"}
                 return {"jsonrpc": "2.0", "id": call.get("id"), "error": error}
-            if method != "eth_getTransactionByHash" or params != refused[:1]:
-                return None
-            if not pinned:
-                pinned.update(b.ports)  # (the connections open at the first ask: the liar's)
-            if port not in pinned:
-                return None
-            lies.append(port)
-            return {"jsonrpc": "2.0", "id": call.get("id"), "result": None}
+            return liar(call, port)
 
         b.answer = answer
         c = chain_of(Rpc(b.url), chain.deployment)
