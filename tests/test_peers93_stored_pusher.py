@@ -23,7 +23,7 @@ from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import forgotten
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, rested
 from tests.test_mirror import synced
 from tests.test_mirror_lag import HoldBlock
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -66,12 +66,9 @@ async def held_trade(
     watcher is held below their block. The hold, to release."""
     g = node.gossip
     assert g is not None
-    resting = push(g, HONEST, sell)
-    await wait_for(done(resting), 30)
-    assert resting.result()["accepted"] == 1, resting.result()
+    await rested(g, sell)
     held = await hold_next(c, node)
-    code, body = await api.post_order(buy)
-    assert code == 201 and len(body["matches"]) == 1, body
+    await api.post_matched(buy)
     await fills_stored(api, 2)
     return held
 
