@@ -26,7 +26,7 @@ from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import forgotten
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, rested
 from tests.test_node import CAROL, DAVE, E6, E18, bid
 from tests.test_peers93_stored_pusher import fills_stored, held_trade, paying_pair
 from tests.test_sybil78_traded_first import OPERATOR, charging, fee_of
@@ -66,9 +66,7 @@ async def test_a_block_applied_again_after_a_refused_write_credits_once(
         g = node.gossip
         assert g is not None
         paying = c.sign(bid(c, DAVE, E18, 3100 * E6, **fee_of(c, E18)))
-        pushed = push(g, HONEST, paying)
-        await wait_for(done(pushed), 30)
-        assert pushed.result()["accepted"] == 1, pushed.result()
+        await rested(g, paying)
         await on_writer(node, NO_FILLS)
         filled = c.exchange.fill_order(c.sender(CAROL), paying, E18 // 10)
         assert filled.status == 1
