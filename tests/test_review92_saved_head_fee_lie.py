@@ -30,16 +30,15 @@ on its SQLite store behind a real loopback proxy (``tests.rpcfault._proxy``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 from sdex.chain.tx import MAX_BASE_FEE
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy, forwarded, raw_sends
 from tests.startheads import ran_to_head
-from tests.test_bounds84_base_fee import pair_posted, signed_base_fee
+from tests.test_bounds84_base_fee import pair_posted, signing_recorded
 
 
 async def test_a_saved_head_answered_with_a_lied_fee_is_not_the_first_bound(
@@ -53,23 +52,17 @@ async def test_a_saved_head_answered_with_a_lied_fee_is_not_the_first_bound(
         saved = str(top["number"])
         signed: list[int] = []
         lies = [0]
-        upstream = c.deployment.rpc
 
-        def intercept(req: object) -> Answer:
-            calls, raws = raw_sends(req)
-            signed.extend(signed_base_fee(r) for r in raws)
-            out = forwarded(upstream, req)
-            for q, r in zip(calls, out if isinstance(out, list) else [out], strict=False):
-                got = r.get("result") if isinstance(r, dict) else None
-                said = (q.get("params") or [None])[0]
-                by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
-                if by and said in (saved, "latest"):  # (the saved head's hash kept)
-                    assert isinstance(got, dict)
-                    got["baseFeePerGas"] = hex(MAX_BASE_FEE)
-                    lies[0] += 1
-            return 200, json.dumps(out).encode()
+        def lie_at_saved(q: dict[str, Any], r: dict[str, Any]) -> None:
+            got = r.get("result")
+            said = (q.get("params") or [None])[0]
+            by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
+            if by and said in (saved, "latest"):  # (the saved head's hash kept)
+                assert isinstance(got, dict)
+                got["baseFeePerGas"] = hex(MAX_BASE_FEE)
+                lies[0] += 1
 
-        with _proxy(upstream, intercept) as rpc:
+        with signing_recorded(c.deployment.rpc, signed, lie_at_saved) as rpc:
             async with pair_posted(c, db, rpc) as node:
                 await wait_for(lambda: lies[0] >= 12 or bool(signed), 60)
                 # main: the pair signed at the ceiling, the saved head's lied fee its bound

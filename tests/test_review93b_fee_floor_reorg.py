@@ -16,15 +16,13 @@ that records the settlements signed (``tests.rpcfault._proxy``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy, forwarded, raw_sends
 from tests.startheads import ran_to_head
-from tests.test_bounds84_base_fee import pair_posted, signed_base_fee
+from tests.test_bounds84_base_fee import pair_posted, signing_recorded
 from tests.test_sign79_feed import until_applied
 
 JUMP = 50_000 * 10**9
@@ -53,14 +51,7 @@ async def test_a_reorg_of_the_saved_head_keeps_the_saved_floor(
             c.rpc.call("evm_mine")
         tip = c.rpc.call("eth_getBlockByNumber", "latest", False)
         signed: list[int] = []
-        upstream = c.deployment.rpc
-
-        def intercept(req: object) -> Answer:
-            _, raws = raw_sends(req)
-            signed.extend(signed_base_fee(r) for r in raws)
-            return 200, json.dumps(forwarded(upstream, req)).encode()
-
-        with _proxy(upstream, intercept) as rpc:
+        with signing_recorded(c.deployment.rpc, signed) as rpc:
             async with pair_posted(c, db, rpc) as node:
                 heads = node.mirror.announced
                 await until_applied(node.watcher, tip)  # (the reorg undone, the branch read)
