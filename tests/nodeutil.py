@@ -133,6 +133,12 @@ class Api:
             body["timeInForce"] = tif
         return await self.post("/v1/orders", body)
 
+    async def post_matched(self, signed: SignedOrder) -> Any:
+        """``post_order``, answered 201 with one match: the answer's body."""
+        code, body = await self.post_order(signed)
+        assert code == 201 and len(body["matches"]) == 1, body
+        return body
+
     async def post_taken(
         self, signed: SignedOrder, tif: str | None = None, within: float = 60.0
     ) -> tuple[int, Any]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -217,6 +217,37 @@ async def gossip_net(
             await m.runner.shutdown()
             await m.gossip.stop()
             await m.runner.cleanup()
+
+
+Taker = TypeVar("Taker", bound=MemoryNode)
+
+
+@contextlib.asynccontextmanager
+async def notice_pair(
+    cfg: GossipConfig, make: type[Taker]
+) -> AsyncIterator[tuple[Member, Member, Taker]]:
+    """Node 0 (a ``MemoryNode``) and node 1 (a ``make``: the notices' taker), ``cfg`` each,
+    connected: both, and node 1's node."""
+    async with gossip_net(2, [cfg, cfg], makes=[MemoryNode, make]) as (a, b):
+        node = b.node
+        assert isinstance(node, make)
+        yield a, b, node
+
+
+def peer_entry(m: Member, key: str) -> dict[str, Any]:
+    """``m``'s stats entry (``/health``'s ``gossip.peers``) of its peer ``key``."""
+    peers: list[dict[str, Any]] = m.gossip.core.stats()["peers"]  # type: ignore[assignment]
+    return next(p for p in peers if p["key"] == key)
+
+
+class Holding(MemoryNode):
+    """A notices' taker: what it is sent in ``got`` (in order of arrival), its answers
+    waiting (as its subclass says) on ``hold``, which the test sets to let them go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[str] = []
+        self.hold: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +29,8 @@ from sdex.gossip import GossipConfig, NodeKey
 from sdex.gossip.client import PeerClient
 from sdex.gossip.gate import PEER_LIMITER_KEY
 from sdex.gossip.metered import Crowding
-from sdex.httpkit import RateLimit
+from sdex.gossip.timing import GC_PAUSES
+from sdex.httpkit import RateLimit, RateLimiter
 from tests.p2putil import Member, MemoryNode, order, serve_gossip
 
 RATE = 400.0
@@ -161,3 +163,54 @@ async def race(make: type[Held], behind: str, crowded: float = 1.0) -> Race:
             await member.gossip.stop()
             await member.runner.cleanup()
     return Race(node, spent, list(got), charged)
+
+
+@dataclass
+class OnePusher:
+    """A gossip driver on loopback and the one peer it admitted (its URL port 9), the
+    driver's peer bucket of ``burst`` tokens (``limiter``) with its clock standing still."""
+
+    member: Member
+    key: NodeKey
+    limiter: RateLimiter
+    burst: int
+
+    async def paid_for_one(self) -> tuple[float, float]:
+        """The peer's push of one new order (accepted): the tokens it paid (the burst less
+        what is left) and the collections' pause (``GC_PAUSES``) meanwhile, in seconds."""
+        async with aiohttp.ClientSession() as session:
+            client = PeerClient(session, self.key, "http://127.0.0.1:9")
+            paused = GC_PAUSES.seconds
+            body = {"orders": [order(1)]}
+            got = await client.call(
+                "POST", self.member.url, "/p2p/orders", body, to=self.member.gossip.node_id
+            )
+            paused = GC_PAUSES.seconds - paused
+            assert got.status == 200 and got.body["accepted"] == 1, got.body
+            return self.burst - self.limiter.left(self.key.node_id), paused
+
+
+@asynccontextmanager
+async def one_pusher(
+    make: type[MemoryNode], rate: float, burst: int, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[OnePusher]:
+    """A started driver whose node is a ``make`` (``GC_PAUSES`` installed by its start), one
+    peer admitted, the budget's clock standing still (no refill) till the end (with every
+    ``monkeypatch`` set: undone before the driver stops)."""
+    member = await serve_gossip(
+        GossipConfig(ae_interval=1e6), [], make=make, limit=RateLimit(rate, burst)
+    )
+    await member.gossip.start()
+    key = NodeKey.generate()
+    assert member.gossip.peers.admit(key.node_id, "http://127.0.0.1:9") is not None
+    intake_paid = member.gossip.intake_paid
+    assert isinstance(intake_paid, functools.partial)
+    limiter = intake_paid.args[0][PEER_LIMITER_KEY]
+    monkeypatch.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
+    try:
+        yield OnePusher(member, key, limiter, burst)
+    finally:
+        monkeypatch.undo()
+        await member.runner.shutdown()
+        await member.gossip.stop()
+        await member.runner.cleanup()

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rlp
@@ -29,7 +30,7 @@ from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.rpcfault import Answer, _proxy, forwarded, raw_sends
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
 
 
@@ -88,6 +89,47 @@ def fee_lying(
 
     with _proxy(upstream, intercept) as url:
         yield url
+
+
+@contextmanager
+def signing_recorded(
+    upstream: str,
+    signed: list[int],
+    rewrite: Callable[[dict[str, Any], dict[str, Any]], None] = lambda call, answer: None,
+) -> Iterator[str]:
+    """A proxy to ``upstream`` keeping in ``signed`` the base fee each transaction sent
+    through it was signed with (``signed_base_fee``); each call's answer (a dict) passed with
+    the call to ``rewrite``, which may change it, before it is sent back."""
+
+    def intercept(req: object) -> Answer:
+        calls, raws = raw_sends(req)
+        signed.extend(signed_base_fee(r) for r in raws)
+        out = forwarded(upstream, req)
+        for q, r in zip(calls, out if isinstance(out, list) else [out], strict=False):
+            if isinstance(r, dict):
+                rewrite(q, r)
+        return 200, json.dumps(out).encode()
+
+    with _proxy(upstream, intercept) as url:
+        yield url
+
+
+@asynccontextmanager
+async def pair_posted(c: Chain, db: Path, rpc: str) -> AsyncIterator[Node]:
+    """A node on ``db`` reaching the chain at ``rpc`` (a proxy's URL) with no newHeads feed
+    (each head polled, each fee read), a crossing pair of a hundredth of an ETH posted at
+    this run's own price (2000 to 2999 by the chain's height): a settlement to sign."""
+    price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000
+    cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
+    async with running_node(cfg) as (node, api):
+        pair = (
+            ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
+            bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
+        )
+        for o in pair:
+            code, body = await api.post_order(o)
+            assert code == 201, body
+        yield node
 
 
 @asynccontextmanager

@@ -164,6 +164,13 @@ def done(task: asyncio.Task[Any]) -> Callable[[], bool]:
     return task.done
 
 
+async def rested(g: Gossip, order: SignedOrder, sender: str = HONEST) -> None:
+    """``order`` pushed by ``sender`` (``push``) and taken: accepted, resting here."""
+    resting = push(g, sender, order)
+    await wait_for(done(resting), 30)
+    assert resting.result()["accepted"] == 1, resting.result()
+
+
 async def test_a_held_read_holds_no_other_peers_check(chain: Chain, tmp_path: Path) -> None:
     """One peer's order waits on its held read; checks queued after it are answered."""
     c = chain

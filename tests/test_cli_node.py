@@ -50,15 +50,18 @@ def key(c: Chain, i: int) -> str:
 
 @contextlib.contextmanager
 def node(
-    c: Chain, tmp: Path, tokens: dict[str, TokenInfo] | None = None
+    c: Chain, tmp: Path, tokens: dict[str, TokenInfo] | None = None, fee_bps: int = 0
 ) -> Iterator[tuple[str, Path]]:
     """An ``sdex node`` process on the test's chain (its deployment listing ``tokens``
-    instead of the chain's own, when given); (its URL, the deployment file)."""
+    instead of the chain's own, when given; charging ``fee_bps``); (its URL, the deployment
+    file)."""
     deployment = tmp / "devnet.json"
     replace(c.deployment, tokens=tokens or c.deployment.tokens).save(deployment)
 
     def make(port: int) -> NodeProcess:
-        return NodeProcess(port, deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log")
+        return NodeProcess(
+            port, deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log", fee_bps=fee_bps
+        )
 
     with node_ready(make) as proc:
         yield proc.url, deployment

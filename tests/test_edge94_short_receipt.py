@@ -14,7 +14,6 @@ while, then as the chain has it.
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +27,10 @@ from sdex.matching.match import Match
 from sdex.model import SettleOutcome
 from sdex.settlement.outcome import Unaccounted, outcome, unaccounted
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
-from tests.test_reorg60_reset_inflight import nonce
-from tests.test_settle89_sticky_receipt import Said, sticky_balancer
+from tests.test_settle89_sticky_receipt import Said, pooled_behind_sticky
 from tests.test_settle93_sticky_receipt import _fill
 
 __all__ = ["pooling"]
@@ -102,46 +100,37 @@ async def test_a_short_receipt_is_asked_again_not_counted_failed(
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     lies: list[str] = []
     told: dict[str, Any] = {}
-    async with sticky_balancer(c.rpc.url) as b:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=b.url)
-        async with running_node(cfg) as (node, api):
-            s = node.settler
-            operator = node.sender.address
-            assert (await api.post_order(maker))[0] == 201
-            c.rpc.call("evm_setAutomine", False)
-            count = nonce(c.rpc, operator)
-            code, body = await api.post_order(taker)
-            assert code == 201 and len(body["matches"]) == 1, body
-            await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
-            [tx] = s.in_flight
+    async with pooled_behind_sticky(c, tmp_path, maker, taker) as (b, node, api, _):
+        s = node.settler
+        [tx] = s.in_flight
 
-            def answer(call: object, port: int) -> Said:  # (the receipt short of a fill)
-                if not told or not isinstance(call, dict):
-                    return None
-                method, params = call.get("method"), call.get("params") or [None]
-                if method == "eth_getTransactionReceipt" and params == [tx]:
-                    lies.append(method)
-                    return {"jsonrpc": "2.0", "id": call.get("id"), "result": told["short"]}
+        def answer(call: object, port: int) -> Said:  # (the receipt short of a fill)
+            if not told or not isinstance(call, dict):
                 return None
+            method, params = call.get("method"), call.get("params") or [None]
+            if method == "eth_getTransactionReceipt" and params == [tx]:
+                lies.append(method)
+                return {"jsonrpc": "2.0", "id": call.get("id"), "result": told["short"]}
+            return None
 
-            b.answer = answer
-            # (no await from the block mined to the lie told: the node reads nothing between)
-            c.rpc.call("evm_mine")
-            mined = c.rpc.call("eth_getTransactionReceipt", tx)
-            assert mined is not None and quantity(mined["status"]) == 1
-            topic = "0x" + c.exchange._fill_topic.hex()
-            [last] = [i for i, g in enumerate(mined["logs"]) if g["topics"][0] == topic][-1:]
-            short = {**mined, "logs": mined["logs"][:last] + mined["logs"][last + 1 :]}
-            told["short"] = short  # (Hardhat has no eth_getBlockReceipts: asked by hash)
-            # before: the short receipt believed, IndexError, "settlement failed", the pair
-            # counted failed and both orders matched again (the chain had settled them)
-            await wait_for(lambda: len(lies) >= LIES or s.failed or s.settled, timeout=60)
-            assert (s.settled, s.failed) == (0, 0) and tx in s.in_flight, (s.failed, lies)
-            told.clear()  # (the chain's receipt from here on)
+        b.answer = answer
+        # (no await from the block mined to the lie told: the node reads nothing between)
+        c.rpc.call("evm_mine")
+        mined = c.rpc.call("eth_getTransactionReceipt", tx)
+        assert mined is not None and quantity(mined["status"]) == 1
+        topic = "0x" + c.exchange._fill_topic.hex()
+        [last] = [i for i, g in enumerate(mined["logs"]) if g["topics"][0] == topic][-1:]
+        short = {**mined, "logs": mined["logs"][:last] + mined["logs"][last + 1 :]}
+        told["short"] = short  # (Hardhat has no eth_getBlockReceipts: asked by hash)
+        # before: the short receipt believed, IndexError, "settlement failed", the pair
+        # counted failed and both orders matched again (the chain had settled them)
+        await wait_for(lambda: len(lies) >= LIES or s.failed or s.settled, timeout=60)
+        assert (s.settled, s.failed) == (0, 0) and tx in s.in_flight, (s.failed, lies)
+        told.clear()  # (the chain's receipt from here on)
 
-            async def filled() -> bool:
-                return await api.status(maker) == "filled" and not s.in_flight
+        async def filled() -> bool:
+            return await api.status(maker) == "filled" and not s.in_flight
 
-            await wait_for(filled, timeout=30)
-            assert (s.settled, s.lost, s.failed) == (1, 0, 0), (s.settled, s.lost, s.failed)
+        await wait_for(filled, timeout=30)
+        assert (s.settled, s.lost, s.failed) == (1, 0, 0), (s.settled, s.lost, s.failed)
     assert c.exchange.order_info(maker.order).filled == E18

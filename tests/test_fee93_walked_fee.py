@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import urllib.request
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +30,8 @@ from sdex.watch.saved import Unreadable, _floor
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.startheads import ran_to_head
-from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
-from tests.test_bounds84_base_fee import signed_base_fee
+from tests.test_bounds84_base_fee import pair_posted, signing_recorded
 
 WALKED = 120
 """Blocks mined while the node is down (empty: the fee falls), fewer than the reorg depth (the
@@ -75,35 +71,16 @@ async def test_a_forged_sealed_head_at_a_start_is_not_signed_with(
         lie = forged(tip, baseFeePerGas=hex(MAX_BASE_FEE))
         signed: list[int] = []
         lies = [0]
-        upstream = c.deployment.rpc
 
-        def intercept(req: object) -> Answer:
-            calls, raws = raw_sends(req)
-            signed.extend(signed_base_fee(r) for r in raws)
-            headers = {"Content-Type": "application/json"}
-            fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers)
-            with urllib.request.urlopen(fwd, timeout=30) as resp:
-                out = json.loads(resp.read())
-            answers = out if isinstance(out, list) else [out]
-            for q, r in zip(calls, answers, strict=False):
-                got = r.get("result") if isinstance(r, dict) else None
-                by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
-                if by and isinstance(got, dict) and got.get("hash") == tip["hash"]:
-                    r["result"] = dict(lie)  # (latest, or by its number: the same forgery)
-                    lies[0] += 1
-            return 200, json.dumps(out).encode()
+        def lie_at_tip(q: dict[str, Any], r: dict[str, Any]) -> None:
+            got = r.get("result")
+            by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
+            if by and isinstance(got, dict) and got.get("hash") == tip["hash"]:
+                r["result"] = dict(lie)  # (latest, or by its number: the same forgery)
+                lies[0] += 1
 
-        price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000  # (this run's own)
-        with _proxy(upstream, intercept) as rpc:
-            cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
-            async with running_node(cfg) as (node, api):
-                pair = (
-                    ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
-                    bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
-                )
-                for o in pair:
-                    code, body = await api.post_order(o)
-                    assert code == 201, body
+        with signing_recorded(c.deployment.rpc, signed, lie_at_tip) as rpc:
+            async with pair_posted(c, db, rpc) as node:
                 await wait_for(lambda: lies[0] >= 12 or bool(signed), 60)
                 assert not signed or max(signed) < 10**12, signed
                 heads = node.mirror.announced

@@ -14,23 +14,14 @@ for the ``DEAR`` of work (before: nothing but its push's handling), not for the 
 
 from __future__ import annotations
 
-import functools
 import gc
 import time
-from types import SimpleNamespace
 
-import aiohttp
 import pytest
 
-from sdex import httpkit
-from sdex.gossip import GossipConfig, NodeKey
-from sdex.gossip.client import PeerClient
-from sdex.gossip.gate import PEER_LIMITER_KEY
 from sdex.gossip.metered import INTAKE_SHARE
-from sdex.gossip.timing import GC_PAUSES
-from sdex.httpkit import RateLimit
-from tests.p2putil import MemoryNode, order, serve_gossip
-from tests.pushrace import Crowded, burn
+from tests.p2putil import MemoryNode
+from tests.pushrace import Crowded, burn, one_pusher
 
 RATE, BURST = 400.0, 100_000
 DEAR = 0.02
@@ -57,35 +48,13 @@ def waiting(phase: str, info: dict[str, int]) -> None:
 async def test_a_waiting_collection_leaves_its_steps_work_charged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    member = await serve_gossip(
-        GossipConfig(ae_interval=1e6), [], make=Collecting, limit=RateLimit(RATE, BURST)
-    )
-    await member.gossip.start()  # (``GC_PAUSES`` installed: its callback first)
-    member.gossip.peer_costs.crowding = Crowded(1.0)
-    pusher = NodeKey.generate()
-    assert member.gossip.peers.admit(pusher.node_id, "http://127.0.0.1:9") is not None
-    intake_paid = member.gossip.intake_paid
-    assert isinstance(intake_paid, functools.partial)
-    limiter = intake_paid.args[0][PEER_LIMITER_KEY]
-    monkeypatch.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
-    gc.callbacks.append(waiting)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = PeerClient(session, pusher, "http://127.0.0.1:9")
-            paused = GC_PAUSES.seconds
-            body = {"orders": [order(1)]}
-            got = await client.call(
-                "POST", member.url, "/p2p/orders", body, to=member.gossip.node_id
-            )
-            paused = GC_PAUSES.seconds - paused
-            assert got.status == 200 and got.body["accepted"] == 1, got.body
-            paid = BURST - limiter.left(pusher.node_id)
-    finally:
-        gc.callbacks.remove(waiting)
-        monkeypatch.undo()
-        await member.runner.shutdown()
-        await member.gossip.stop()
-        await member.runner.cleanup()
+    async with one_pusher(Collecting, RATE, BURST, monkeypatch) as one:
+        one.member.gossip.peer_costs.crowding = Crowded(1.0)
+        gc.callbacks.append(waiting)  # (after ``GC_PAUSES``'s callback, the start's)
+        try:
+            paid, paused = await one.paid_for_one()
+        finally:
+            gc.callbacks.remove(waiting)
     assert paused >= WAIT, paused  # (the collection ran, and waited)
     price = RATE / INTAKE_SHARE  # (tokens a second of the loop)
     assert paid >= 0.8 * DEAR * price, (paid, DEAR * price)  # (before: ~1, its push's)

@@ -11,14 +11,12 @@ at most: one answered longer ago than that is sent again (bounded memory)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from sdex.gossip import GossipConfig
 from sdex.gossip.noticebox import DELIVERED, NoticeBox, ident
 from tests.nodeutil import wait_for
-from tests.p2putil import Member, MemoryNode, Notice, gossip_net
+from tests.p2putil import MemoryNode, Notice, notice_pair, peer_entry
 
 BOUND = 60.0
 """Seconds the notices have to arrive (generous: a loaded machine, CI's 2 cores)."""
@@ -45,19 +43,12 @@ def config(streams: bool) -> GossipConfig:
     return GossipConfig(dial_interval=0.1, ae_interval=1e6, streams=streams)
 
 
-def peer_entry(m: Member, key: str) -> dict[str, Any]:
-    peers: list[dict[str, Any]] = m.gossip.core.stats()["peers"]  # type: ignore[assignment]
-    return next(p for p in peers if p["key"] == key)
-
-
 TX = "0x" + "ab" * 32
 
 
 @pytest.mark.parametrize("streams", [True, False], ids=["stream", "http"])
 async def test_a_notice_answered_already_is_not_sent_again(streams: bool) -> None:
-    async with gossip_net(2, [config(streams)] * 2, makes=[MemoryNode, Taker]) as (a, b):
-        taker = b.node
-        assert isinstance(taker, Taker)
+    async with notice_pair(config(streams), Taker) as (a, b, taker):
         cancel = {"orderHash": "0xc0", "signature": "0x" + "11" * 65}
 
         async def answered(n: int) -> bool:

@@ -13,28 +13,22 @@ included, sent again."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from sdex.gossip import GossipConfig
 from sdex.sqlwriter import StoreError
 from tests.nodeutil import wait_for
-from tests.p2putil import Member, MemoryNode, Notice, gossip_net
+from tests.p2putil import Holding, Notice, notice_pair, peer_entry
 
 BOUND = 60.0
 """Seconds the notices have to arrive (generous: a loaded machine, CI's 2 cores)."""
 WINDOW = 8
 
 
-class Held(MemoryNode):
+class Held(Holding):
     """Takes every cancel (``got``, in order of arrival), each answered once ``hold`` is
     done; the first try of ``0xbad`` fails to be stored (503)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.got: list[str] = []
-        self.hold: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def cancel_notice(self, notice: object, peer: str, address: str = "") -> Notice:
         assert isinstance(notice, dict)
@@ -49,17 +43,10 @@ class Held(MemoryNode):
         return Notice(202, body, stored=self.hold)
 
 
-def peer_entry(m: Member, key: str) -> dict[str, Any]:
-    peers: list[dict[str, Any]] = m.gossip.core.stats()["peers"]  # type: ignore[assignment]
-    return next(p for p in peers if p["key"] == key)
-
-
 @pytest.mark.parametrize("streams", [True, False], ids=["stream", "http"])
 async def test_a_box_has_its_window_of_notices_in_flight(streams: bool) -> None:
     cfg = GossipConfig(dial_interval=0.1, ae_interval=1e6, streams=streams, notice_window=WINDOW)
-    async with gossip_net(2, [cfg, cfg], makes=[MemoryNode, Held]) as (a, b):
-        held = b.node
-        assert isinstance(held, Held)
+    async with notice_pair(cfg, Held) as (a, b, held):
         sent = [f"0xc{i}" for i in range(3 * WINDOW)]
         for h in sent:
             a.gossip.notify("cancels", {"orderHash": h})

@@ -16,7 +16,7 @@ from pathlib import Path
 from sdex.gossip.standings import TRADED_SECONDS
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, rested
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_sybil78_traded_first import charging, fee_of
 
@@ -39,10 +39,7 @@ async def test_a_credited_trade_is_kept_within_seconds(chain: Chain, tmp_path: P
     async with running_node(charging(c, node_config(c, db))) as (node, api):
         g = node.gossip
         assert g is not None
-        resting = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
-        assert code == 201 and len(body["matches"]) == 1, body
+        await rested(g, c.sign(ask(c, ALICE, E18, 3100 * E6)))
+        await api.post_matched(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)
         await wait_for(lambda: kept_traded(db, HONEST), 15)  # (before: at the 60 s save)

@@ -27,7 +27,7 @@ from sdex.node.readbudget import paid_here
 from sdex.order import Order
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, done, push, rested
 from tests.test_node import BOB, CAROL, DAVE, E6, E18, ask, bid
 from tests.test_sybil78_traded_first import BAR, OPERATOR, TOP, charging, fee_of, sybil
 
@@ -75,8 +75,7 @@ async def test_a_sybils_self_trade_settled_here_for_no_fee_is_not_credited(
         resting = push(g, SYBIL, c.sign(ask(c, CAROL, E18, 3100 * E6)))
         await wait_for(done(resting), 30)
         assert resting.result()["accepted"] == 1, resting.result()
-        code, body = await api.post_order(c.sign(bid(c, DAVE, E18, 3100 * E6)))
-        assert code == 201 and len(body["matches"]) == 1, body
+        await api.post_matched(c.sign(bid(c, DAVE, E18, 3100 * E6)))
         await settled_seen(node, api, 2)
         assert g.peers.standing(SYBIL).traded == 0  # (before: 1)
         g.peers._leaders.stale()
@@ -125,12 +124,9 @@ async def test_an_honest_trade_that_paid_the_fee_is_credited(chain: Chain, tmp_p
         g = node.gossip
         assert g is not None
         await leaders_first(c, node)
-        resting = push(g, HONEST, c.sign(ask(c, CAROL, E18, 3100 * E6)))
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
+        await rested(g, c.sign(ask(c, CAROL, E18, 3100 * E6)))
         assert g.peers.standing(HONEST).delivered == MAX_DELIVERED
-        code, body = await api.post_order(c.sign(bid(c, DAVE, E18, 3100 * E6, **fee_of(c, E18))))
-        assert code == 201 and len(body["matches"]) == 1, body
+        await api.post_matched(c.sign(bid(c, DAVE, E18, 3100 * E6, **fee_of(c, E18))))
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)
         await wait_for(lambda: HONEST in g.peers.leading(TOP, BAR), 30)
 

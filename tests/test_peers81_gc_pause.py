@@ -15,22 +15,14 @@ charged at most ``MOST_SECONDS`` (CPU, times ``crowded``) an order
 
 from __future__ import annotations
 
-import functools
 import gc
 import time
-from types import SimpleNamespace
 
-import aiohttp
 import pytest
 
-from sdex import httpkit
-from sdex.gossip import GossipConfig, NodeKey
-from sdex.gossip.client import PeerClient
-from sdex.gossip.gate import PEER_LIMITER_KEY
 from sdex.gossip.metered import INTAKE_SHARE, MOST_SECONDS, ORDER_UNMEASURED, Crowding
-from sdex.gossip.timing import GC_PAUSES
-from sdex.httpkit import RateLimit
-from tests.p2putil import MemoryNode, order, serve_gossip
+from tests.p2putil import MemoryNode
+from tests.pushrace import one_pusher
 
 RATE = 400.0
 BURST = 100_000
@@ -49,34 +41,12 @@ class Collecting(MemoryNode):
 async def test_a_collections_pause_in_the_intake_is_not_its_pushers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    member = await serve_gossip(
-        GossipConfig(ae_interval=1e6), [], make=Collecting, limit=RateLimit(RATE, BURST)
-    )
-    await member.gossip.start()  # (``GC_PAUSES`` installed: the node's too)
-    pusher = NodeKey.generate()
-    assert member.gossip.peers.admit(pusher.node_id, "http://127.0.0.1:9") is not None
-    intake_paid = member.gossip.intake_paid
-    assert isinstance(intake_paid, functools.partial)
-    limiter = intake_paid.args[0][PEER_LIMITER_KEY]
     heap = [[i] for i in range(HEAP)]
-    monkeypatch.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
     try:
-        async with aiohttp.ClientSession() as session:
-            client = PeerClient(session, pusher, "http://127.0.0.1:9")
-            paused = GC_PAUSES.seconds
-            body = {"orders": [order(1)]}
-            got = await client.call(
-                "POST", member.url, "/p2p/orders", body, to=member.gossip.node_id
-            )
-            paused = GC_PAUSES.seconds - paused
-            assert got.status == 200 and got.body["accepted"] == 1, got.body
-            paid = BURST - limiter.left(pusher.node_id)
+        async with one_pusher(Collecting, RATE, BURST, monkeypatch) as one:
+            paid, paused = await one.paid_for_one()
     finally:
-        monkeypatch.undo()
         del heap
-        await member.runner.shutdown()
-        await member.gossip.stop()
-        await member.runner.cleanup()
     pause = paused * RATE / INTAKE_SHARE  # (what the pause costs at the intake's price)
     assert paused > 0.01, paused  # (the collection ran, and took a while)
     assert paid < pause / 2, (paid, pause)  # (before: paid > pause)
@@ -106,30 +76,8 @@ async def test_a_stall_in_the_intake_is_charged_at_most_the_bound_an_order(
     """One order whose intake step took ``STALL`` of wall time (before: charged whole, 800
     tokens of a 2,000 burst for one order; an honest relay whose group a stall hit went into
     debt, and with it out, its fellows had fewer than 3 others to be forgiven by)."""
-    member = await serve_gossip(
-        GossipConfig(ae_interval=1e6), [], make=Stalled, limit=RateLimit(RATE, BURST)
-    )
-    await member.gossip.start()
-    member.gossip.peer_costs.crowding = Uncrowded("/nonexistent")
-    pusher = NodeKey.generate()
-    assert member.gossip.peers.admit(pusher.node_id, "http://127.0.0.1:9") is not None
-    intake_paid = member.gossip.intake_paid
-    assert isinstance(intake_paid, functools.partial)
-    limiter = intake_paid.args[0][PEER_LIMITER_KEY]
-    monkeypatch.setattr(httpkit, "time", SimpleNamespace(monotonic=lambda: 1e6))  # (no refill)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = PeerClient(session, pusher, "http://127.0.0.1:9")
-            body = {"orders": [order(1)]}
-            got = await client.call(
-                "POST", member.url, "/p2p/orders", body, to=member.gossip.node_id
-            )
-            assert got.status == 200 and got.body["accepted"] == 1, got.body
-            paid = BURST - limiter.left(pusher.node_id)
-    finally:
-        monkeypatch.undo()
-        await member.runner.shutdown()
-        await member.gossip.stop()
-        await member.runner.cleanup()
+    async with one_pusher(Stalled, RATE, BURST, monkeypatch) as one:
+        one.member.gossip.peer_costs.crowding = Uncrowded("/nonexistent")
+        paid, _ = await one.paid_for_one()
     most = (MOST_SECONDS + ORDER_UNMEASURED) * RATE / INTAKE_SHARE  # (the order's intake)
     assert paid < most + 0.1 * RATE / INTAKE_SHARE, (paid, most)  # (+ its push: < 0.1 s)

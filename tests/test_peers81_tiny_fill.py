@@ -20,7 +20,7 @@ import pytest
 from sdex.node.readbudget import paid_here
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for, with_minimums
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, done, push, rested
 from tests.test_node import CAROL, DAVE, E6, E18, bid
 from tests.test_peers80_paid_credit import A1, A2, OTHER, SYBIL, US, fill, order
 from tests.test_sybil78_traded_first import OPERATOR, charging, fee_of
@@ -43,9 +43,7 @@ async def test_a_tiny_direct_fill_of_a_fee_paying_order_is_not_credited(
         g = node.gossip
         assert g is not None
         paying = c.sign(bid(c, DAVE, E18, 3100 * E6, **fee_of(c, E18)))
-        pushed = push(g, SYBIL, paying)
-        await wait_for(done(pushed), 30)
-        assert pushed.result()["accepted"] == 1, pushed.result()
+        await rested(g, paying, SYBIL)
         tiny = c.exchange.fill_order(c.sender(CAROL), paying, 10**9)
         assert tiny.status == 1
         honest = c.sign(bid(c, DAVE, E18, 3000 * E6, **fee_of(c, E18)))

@@ -27,7 +27,7 @@ from sdex.gossip.standings import TRADED_SECONDS, restored
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import forgotten, raw_tx_of, reorg, reorged
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, done, push, rested
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
 from tests.test_peers80_paid_credit import settled_seen
@@ -124,13 +124,10 @@ async def test_a_reorg_while_the_node_was_down_takes_back_the_restored_standing(
     async with running_node(cfg) as (node, api):
         g = node.gossip
         assert g is not None
-        resting = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
+        await rested(g, c.sign(ask(c, ALICE, E18, 3100 * E6)))
         await synced(node, c)
         snap = str(c.rpc.call("evm_snapshot"))
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
-        assert code == 201 and len(body["matches"]) == 1, body
+        await api.post_matched(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)
         await synced(node, c)
     reorg(c, snap)  # (while down)

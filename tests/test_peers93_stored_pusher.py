@@ -19,10 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.node.core import Node
+from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import forgotten
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, rested
 from tests.test_mirror import synced
 from tests.test_mirror_lag import HoldBlock
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -49,24 +50,40 @@ async def fills_stored(api: Api, n: int) -> None:
     await wait_for(listed, 60)
 
 
+def paying_pair(c: Chain) -> tuple[SignedOrder, SignedOrder]:
+    """ALICE's ask and BOB's bid crossing it whole, the bid paying this node's fee."""
+    return (
+        c.sign(ask(c, ALICE, E18, 3100 * E6)),
+        c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))),
+    )
+
+
+async def held_trade(
+    c: Chain, node: Node, api: Api, sell: SignedOrder, buy: SignedOrder
+) -> HoldBlock:
+    """``sell`` pushed by HONEST and rested, the watcher held inside the next block, ``buy``
+    posted to match it: the settler's two fills stored (from their receipt) while the
+    watcher is held below their block. The hold, to release."""
+    g = node.gossip
+    assert g is not None
+    await rested(g, sell)
+    held = await hold_next(c, node)
+    await api.post_matched(buy)
+    await fills_stored(api, 2)
+    return held
+
+
 async def test_a_trade_read_after_a_restart_credits_the_stored_orders_pusher(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
     cfg = charging(c, node_config(c, tmp_path / "n.db"))
-    sell = c.sign(ask(c, ALICE, E18, 3100 * E6))
-    buy = c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18)))
+    sell, buy = paying_pair(c)
     async with running_node(cfg) as (node, api):
         g = node.gossip
         assert g is not None
         await synced(node, c)
-        resting = push(g, HONEST, sell)
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
-        held = await hold_next(c, node)
-        code, body = await api.post_order(buy)
-        assert code == 201 and len(body["matches"]) == 1, body
-        await fills_stored(api, 2)  # (the settler's: the watcher is held below their block)
+        held = await held_trade(c, node, api, sell, buy)
         assert await api.status(sell) == "filled"
         assert g.peers.standing(HONEST).traded == 0
         assert node.watcher.applied is not None
@@ -86,19 +103,12 @@ async def test_a_trade_whose_orders_were_evicted_before_its_block_credits_the_pu
     nobody)."""
     c = chain
     cfg = charging(c, node_config(c, tmp_path / "n.db"))
-    sell = c.sign(ask(c, ALICE, E18, 3100 * E6))
-    buy = c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18)))
+    sell, buy = paying_pair(c)
     async with running_node(cfg) as (node, api):
         g = node.gossip
         assert g is not None
         await synced(node, c)
-        resting = push(g, HONEST, sell)
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
-        held = await hold_next(c, node)
-        code, body = await api.post_order(buy)
-        assert code == 201 and len(body["matches"]) == 1, body
-        await fills_stored(api, 2)
+        held = await held_trade(c, node, api, sell, buy)
         node.registry.grace = 0.0
         await forgotten(node, sell)
         await forgotten(node, buy)

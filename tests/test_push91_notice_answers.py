@@ -20,7 +20,7 @@ from sdex.gossip import GossipConfig
 from sdex.gossip.peers import EVICT_FAILURES
 from sdex.sqlwriter import StoreError
 from tests.nodeutil import wait_for
-from tests.p2putil import Member, MemoryNode, Notice, gossip_net
+from tests.p2putil import MemoryNode, Notice, notice_pair, peer_entry
 
 BOUND = 60.0
 """Seconds a notice has to arrive (generous: a loaded machine, CI's 2 cores)."""
@@ -56,16 +56,9 @@ def config(streams: bool, **more: Any) -> GossipConfig:
     return GossipConfig(dial_interval=0.1, ae_interval=1e6, streams=streams, **more)
 
 
-def peer_entry(m: Member, key: str) -> dict[str, Any]:
-    peers: list[dict[str, Any]] = m.gossip.core.stats()["peers"]  # type: ignore[assignment]
-    return next(p for p in peers if p["key"] == key)
-
-
 @pytest.mark.parametrize("streams", [True, False], ids=["stream", "http"])
 async def test_a_refused_notice_is_dropped_and_blocks_no_later_one(streams: bool) -> None:
-    async with gossip_net(2, [config(streams)] * 2, makes=[MemoryNode, Picky]) as (a, b):
-        picky = b.node
-        assert isinstance(picky, Picky)
+    async with notice_pair(config(streams), Picky) as (a, b, picky):
         refused = EVICT_FAILURES + 1  # (each counted a failure, node 1 would be evicted)
         want = []
         for i in range(refused):
@@ -88,9 +81,7 @@ async def test_a_refused_notice_is_dropped_and_blocks_no_later_one(streams: bool
 async def test_a_cancel_answered_503_not_stored_is_delivered_by_its_resend(
     streams: bool,
 ) -> None:
-    async with gossip_net(2, [config(streams)] * 2, makes=[MemoryNode, Picky]) as (a, b):
-        picky = b.node
-        assert isinstance(picky, Picky)
+    async with notice_pair(config(streams), Picky) as (a, b, picky):
         a.gossip.notify("cancels", {"orderHash": "0xc1", "fail": 3})
         a.gossip.notify("cancels", {"orderHash": "0xc2"})
 
@@ -104,9 +95,7 @@ async def test_a_cancel_answered_503_not_stored_is_delivered_by_its_resend(
 
 async def test_a_full_box_says_it_drops_new_notices(caplog: pytest.LogCaptureFixture) -> None:
     cfg = config(True, outbox_max=2)
-    async with gossip_net(2, [cfg, cfg], makes=[MemoryNode, Picky]) as (a, b):
-        picky = b.node
-        assert isinstance(picky, Picky)
+    async with notice_pair(cfg, Picky) as (a, b, picky):
         picky.hold = asyncio.get_running_loop().create_future()  # (stored when released)
         caplog.set_level(logging.INFO, "sdex.gossip")
         for i in range(5):  # one in flight, held; one waits; the next three find it full

@@ -11,7 +11,6 @@ in the box once and be sent once."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -19,19 +18,14 @@ import pytest
 from sdex.gossip import GossipConfig
 from sdex.gossip.noticebox import NoticeBox, ident
 from tests.nodeutil import wait_for
-from tests.p2putil import Member, MemoryNode, Notice, gossip_net
+from tests.p2putil import Holding, Notice, notice_pair, peer_entry
 
 BOUND = 60.0
 """Seconds the notices have to arrive (generous: a loaded machine, CI's 2 cores)."""
 
 
-class Held(MemoryNode):
+class Held(Holding):
     """Takes every notice, in order (``got``), each answered once ``hold`` is done."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.got: list[str] = []
-        self.hold: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def cancel_notice(self, notice: object, peer: str, address: str = "") -> Notice:
         assert isinstance(notice, dict)
@@ -53,11 +47,6 @@ def config(streams: bool, **more: Any) -> GossipConfig:
     return GossipConfig(dial_interval=0.1, ae_interval=1e6, streams=streams, **more)
 
 
-def peer_entry(m: Member, key: str) -> dict[str, Any]:
-    peers: list[dict[str, Any]] = m.gossip.core.stats()["peers"]  # type: ignore[assignment]
-    return next(p for p in peers if p["key"] == key)
-
-
 async def sent(held: Held, n: int) -> None:
     async def came() -> bool:
         return len(held.got) >= n
@@ -68,9 +57,7 @@ async def sent(held: Held, n: int) -> None:
 @pytest.mark.parametrize("streams", [True, False], ids=["stream", "http"])
 async def test_a_full_box_drops_settlement_notices_for_cancels(streams: bool) -> None:
     cfg = config(streams, outbox_max=3)
-    async with gossip_net(2, [cfg, cfg], makes=[MemoryNode, Held]) as (a, b):
-        held = b.node
-        assert isinstance(held, Held)
+    async with notice_pair(cfg, Held) as (a, b, held):
         a.gossip.notify("settlements", {"txHash": tx(0)})
         await sent(held, 1)  # (in flight, held: never dropped for room)
         a.gossip.notify("settlements", {"txHash": tx(1)})
@@ -94,9 +81,7 @@ async def test_a_full_box_drops_settlement_notices_for_cancels(streams: bool) ->
 
 @pytest.mark.parametrize("streams", [True, False], ids=["stream", "http"])
 async def test_the_same_cancel_twice_waits_and_goes_once(streams: bool) -> None:
-    async with gossip_net(2, [config(streams)] * 2, makes=[MemoryNode, Held]) as (a, b):
-        held = b.node
-        assert isinstance(held, Held)
+    async with notice_pair(config(streams), Held) as (a, b, held):
         first = {"orderHash": "0xc0", "signature": "0x" + "11" * 65}
         a.gossip.notify("cancels", first)
         await sent(held, 1)  # (in flight, held)

@@ -16,13 +16,11 @@ from click.testing import CliRunner
 
 from sdex.cli import main
 from sdex.client import OrderConfig
-from sdex.node.process import NodeProcess
 from sdex.wallet import MAX_FEE_BPS
 from sdex.walletui import FeeRefused, check_fee
 from tests.conftest import Chain
 from tests.fakenode import DOMAIN, USDC, WETH, order_config
-from tests.nodeutil import node_ready
-from tests.test_cli_node import ALICE, OPERATOR, cli, key, one_line
+from tests.test_cli_node import ALICE, cli, key, node, one_line
 from tests.test_trust77_listing import orders_of
 
 
@@ -30,17 +28,8 @@ def test_a_node_asking_more_than_the_wallet_pays_gets_nothing_signed(
     chain: Chain, tmp_path: Path
 ) -> None:
     c = chain
-    deployment = tmp_path / "devnet.json"
-    c.deployment.save(deployment)
-
-    def make(port: int) -> NodeProcess:
-        return NodeProcess(
-            port, deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
-            fee_bps=5000,
-        )  # fmt: skip
-
-    with node_ready(make) as proc:
-        url, alice = proc.url, c.address(ALICE)
+    with node(c, tmp_path, fee_bps=5000) as (url, _):
+        alice = c.address(ALICE)
         wallet = ("--node", url, "--key", key(c, ALICE))
         refused = (
             f"refusing to sign: the node at {url} asks a fee of 5000 bps (50% of what an "

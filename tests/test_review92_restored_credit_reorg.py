@@ -22,7 +22,7 @@ from sdex.gossip.standings import TRADED_SECONDS, restored
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import reorged
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST, rested
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_sybil78_traded_first import charging, fee_of
 
@@ -35,12 +35,9 @@ async def test_a_trade_undone_after_a_restart_takes_its_kept_standing_back(
     async with running_node(cfg) as (node, api):
         g = node.gossip
         assert g is not None
-        resting = push(g, HONEST, c.sign(ask(c, ALICE, E18, 3100 * E6)))
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
+        await rested(g, c.sign(ask(c, ALICE, E18, 3100 * E6)))
         snap = c.rpc.call("evm_snapshot")
-        code, body = await api.post_order(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
-        assert code == 201 and len(body["matches"]) == 1, body
+        await api.post_matched(c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18))))
         await wait_for(lambda: g.peers.standing(HONEST).traded == 1, 60)
     async with running_node(cfg) as (node, api):  # (the standings read back from the store)
         g = node.gossip

@@ -30,19 +30,15 @@ on its SQLite store behind a real loopback proxy (``tests.rpcfault._proxy``)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sdex.chain.tx import MAX_BASE_FEE
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.startheads import ran_to_head
-from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
-from tests.test_bounds84_base_fee import signed_base_fee
+from tests.test_bounds84_base_fee import pair_posted, signing_recorded
 
 
 async def test_a_saved_head_answered_with_a_lied_fee_is_not_the_first_bound(
@@ -56,36 +52,18 @@ async def test_a_saved_head_answered_with_a_lied_fee_is_not_the_first_bound(
         saved = str(top["number"])
         signed: list[int] = []
         lies = [0]
-        upstream = c.deployment.rpc
 
-        def intercept(req: object) -> Answer:
-            calls, raws = raw_sends(req)
-            signed.extend(signed_base_fee(r) for r in raws)
-            headers = {"Content-Type": "application/json"}
-            fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers)
-            with urllib.request.urlopen(fwd, timeout=30) as resp:
-                out = json.loads(resp.read())
-            for q, r in zip(calls, out if isinstance(out, list) else [out], strict=False):
-                got = r.get("result") if isinstance(r, dict) else None
-                said = (q.get("params") or [None])[0]
-                by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
-                if by and said in (saved, "latest"):  # (the saved head's hash kept)
-                    assert isinstance(got, dict)
-                    got["baseFeePerGas"] = hex(MAX_BASE_FEE)
-                    lies[0] += 1
-            return 200, json.dumps(out).encode()
+        def lie_at_saved(q: dict[str, Any], r: dict[str, Any]) -> None:
+            got = r.get("result")
+            said = (q.get("params") or [None])[0]
+            by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
+            if by and said in (saved, "latest"):  # (the saved head's hash kept)
+                assert isinstance(got, dict)
+                got["baseFeePerGas"] = hex(MAX_BASE_FEE)
+                lies[0] += 1
 
-        price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000  # (this run's own)
-        with _proxy(upstream, intercept) as rpc:
-            cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
-            async with running_node(cfg) as (node, api):
-                pair = (
-                    ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
-                    bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
-                )
-                for o in pair:
-                    code, body = await api.post_order(o)
-                    assert code == 201, body
+        with signing_recorded(c.deployment.rpc, signed, lie_at_saved) as rpc:
+            async with pair_posted(c, db, rpc) as node:
                 await wait_for(lambda: lies[0] >= 12 or bool(signed), 60)
                 # main: the pair signed at the ceiling, the saved head's lied fee its bound
                 assert not signed or max(signed) < 10**12, signed

@@ -18,11 +18,10 @@ from sdex.gossip.standings import MAX_DELIVERED, TRADED_SECONDS, Standing, resto
 from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_checks75_held_reads import HONEST, done, push
+from tests.test_checks75_held_reads import HONEST
 from tests.test_mirror import synced
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
-from tests.test_peers93_stored_pusher import fills_stored, hold_next
-from tests.test_sybil78_traded_first import charging, fee_of
+from tests.test_peers93_stored_pusher import held_trade, paying_pair
+from tests.test_sybil78_traded_first import charging
 
 
 async def traded_kept(node: Node, key: str) -> bool:
@@ -36,19 +35,10 @@ async def test_a_trade_the_catch_up_credits_is_kept_within_seconds(
 ) -> None:
     c = chain
     cfg = charging(c, node_config(c, tmp_path / "n.db"))
-    sell = c.sign(ask(c, ALICE, E18, 3100 * E6))
-    buy = c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18)))
+    sell, buy = paying_pair(c)
     async with running_node(cfg) as (node, api):
-        g = node.gossip
-        assert g is not None
         await synced(node, c)
-        resting = push(g, HONEST, sell)
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
-        held = await hold_next(c, node)
-        code, body = await api.post_order(buy)
-        assert code == 201 and len(body["matches"]) == 1, body
-        await fills_stored(api, 2)  # (the settler's: the watcher is held below their block)
+        held = await held_trade(c, node, api, sell, buy)
         assert node.watcher.applied is not None
         assert node.watcher.applied.number < held.block
     async with running_node(cfg) as (node, api):

@@ -16,18 +16,13 @@ that records the settlements signed (``tests.rpcfault._proxy``)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy, raw_sends
 from tests.startheads import ran_to_head
-from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
-from tests.test_bounds84_base_fee import signed_base_fee
+from tests.test_bounds84_base_fee import pair_posted, signing_recorded
 from tests.test_sign79_feed import until_applied
 
 JUMP = 50_000 * 10**9
@@ -56,27 +51,8 @@ async def test_a_reorg_of_the_saved_head_keeps_the_saved_floor(
             c.rpc.call("evm_mine")
         tip = c.rpc.call("eth_getBlockByNumber", "latest", False)
         signed: list[int] = []
-        upstream = c.deployment.rpc
-
-        def intercept(req: object) -> Answer:
-            _, raws = raw_sends(req)
-            signed.extend(signed_base_fee(r) for r in raws)
-            headers = {"Content-Type": "application/json"}
-            fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers)
-            with urllib.request.urlopen(fwd, timeout=30) as resp:
-                return 200, resp.read()
-
-        price = 2000 + int(c.rpc.call("eth_blockNumber"), 16) % 1000  # (this run's own)
-        with _proxy(upstream, intercept) as rpc:
-            cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
-            async with running_node(cfg) as (node, api):
-                pair = (
-                    ask(c, ALICE, E18 // 100, price * E6 // 100, salt=price),
-                    bid(c, BOB, E18 // 100, price * E6 // 100, salt=price),
-                )
-                for o in pair:
-                    code, body = await api.post_order(o)
-                    assert code == 201, body
+        with signing_recorded(c.deployment.rpc, signed) as rpc:
+            async with pair_posted(c, db, rpc) as node:
                 heads = node.mirror.announced
                 await until_applied(node.watcher, tip)  # (the reorg undone, the branch read)
                 await wait_for(lambda: bool(signed) or heads.untrusted >= 3, 60)

@@ -29,10 +29,13 @@ import pytest
 from aiohttp import web
 
 from sdex.chain.rpc import quantity
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.replacedrow import pooled_row
 from tests.test_reconcile77_too_high import mined_and_filled, pooling
+from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settle84_replaced_judged import settled_down
 from tests.test_settle86_taken_twice import another_chains_receipt
 
@@ -90,6 +93,55 @@ async def sticky_balancer(upstream: str) -> AsyncIterator[Sticky]:
     finally:
         await runner.cleanup()
         await session.close()
+
+
+def pending_count(address: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether a call asks ``address``'s pending count (``liar_at_first_ask``'s pick)."""
+    return lambda call: (
+        call.get("method") == "eth_getTransactionCount"
+        and call.get("params") == [address, "pending"]
+    )
+
+
+def liar_at_first_ask(
+    b: Sticky, asked: Callable[[dict[str, Any]], bool], result: object, lies: list[int]
+) -> Callable[[object, int], Said]:
+    """An answer for ``b``: the calls ``asked`` picks answered ``result`` on the connections
+    open at the first such ask (the lying backend's, pinned then), each lie's port added to
+    ``lies``; any other call, or on a connection opened since, the chain's."""
+    pinned: set[int] = set()
+
+    def answer(call: object, port: int) -> Said:
+        if not isinstance(call, dict) or not asked(call):
+            return None
+        if not pinned:
+            pinned.update(b.ports)  # (the connections open at the first ask: the liar's)
+        if port not in pinned:
+            return None
+        lies.append(port)
+        return {"jsonrpc": "2.0", "id": call.get("id"), "result": result}
+
+    return answer
+
+
+@asynccontextmanager
+async def pooled_behind_sticky(
+    c: Chain, tmp_path: Path, maker: SignedOrder, taker: SignedOrder
+) -> AsyncIterator[tuple[Sticky, Node, Api, int]]:
+    """A node behind a ``sticky_balancer`` (Hardhat mining only when told) that matched
+    ``maker`` and ``taker``, their settlement pooled: the balancer, the node, its API and the
+    operator's count before the settlement."""
+    async with sticky_balancer(c.rpc.url) as b:
+        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=b.url)
+        async with running_node(cfg) as (node, api):
+            operator = node.sender.address
+            assert (await api.post_order(maker))[0] == 201
+            c.rpc.call("evm_setAutomine", False)
+            count = nonce(c.rpc, operator)
+            code, body = await api.post_order(taker)
+            assert code == 201 and len(body["matches"]) == 1, body
+            await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
+            yield b, node, api, count
 
 
 async def test_a_sticky_backends_receipt_twice_gives_no_pooled_row_up(

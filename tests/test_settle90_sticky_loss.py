@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,9 +54,14 @@ from tests.test_reconcile77_too_high import (
     pooling,
     settled_once,
 )
-from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settle81_unsettled_restart import status_of
-from tests.test_settle89_sticky_receipt import Said, Sticky, sticky_balancer
+from tests.test_settle89_sticky_receipt import (
+    Said,
+    Sticky,
+    liar_at_first_ask,
+    pooled_behind_sticky,
+    sticky_balancer,
+)
 from tests.test_settlement_fallback import pair, running_settler
 
 __all__ = ["pooling"]
@@ -72,36 +78,28 @@ async def test_a_sticky_backends_count_twice_counts_no_pooled_settlement_lost(
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (gtc: given back, it is matched again)
     lies: list[int] = []
     pinned: set[int] = set()
-    async with sticky_balancer(c.rpc.url) as b:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=b.url)
-        async with running_node(cfg) as (node, api):
-            s = node.settler
-            operator = node.sender.address
-            assert (await api.post_order(maker))[0] == 201
-            c.rpc.call("evm_setAutomine", False)
-            count = nonce(c.rpc, operator)
-            code, body = await api.post_order(taker)
-            assert code == 201 and len(body["matches"]) == 1, body
-            await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
+    async with pooled_behind_sticky(c, tmp_path, maker, taker) as (b, node, api, count):
+        s = node.settler
+        operator = node.sender.address
 
-            def answer(call: object, port: int) -> Said:  # (the count past its nonce)
-                if port not in pinned or not isinstance(call, dict):
-                    return None
-                if call.get("method") != "eth_getTransactionCount":
-                    return None
-                if call.get("params") != [operator, "latest"]:
-                    return None
-                lies.append(port)
-                return {"jsonrpc": "2.0", "id": call.get("id"), "result": hex(count + 1)}
+        def answer(call: object, port: int) -> Said:  # (the count past its nonce)
+            if port not in pinned or not isinstance(call, dict):
+                return None
+            if call.get("method") != "eth_getTransactionCount":
+                return None
+            if call.get("params") != [operator, "latest"]:
+                return None
+            lies.append(port)
+            return {"jsonrpc": "2.0", "id": call.get("id"), "result": hex(count + 1)}
 
-            pinned.update(b.ports)  # (the connections open now: the lying backend's)
-            b.answer = answer
-            # before: the count told twice on a pinned connection, counted lost, matched
-            # again, sent at the next nonce
-            await wait_for(lambda: len(lies) >= LIES or s.lost > 0, timeout=60)
-            assert s.lost == 0 and s.sent == 1, (s.lost, s.sent, lies)
-            pinned.clear()  # (the lying backend out of the balancer)
-            await settled_once(c, node, api, maker, taker, count)  # (before: 2 sent, a revert)
+        pinned.update(b.ports)  # (the connections open now: the lying backend's)
+        b.answer = answer
+        # before: the count told twice on a pinned connection, counted lost, matched
+        # again, sent at the next nonce
+        await wait_for(lambda: len(lies) >= LIES or s.lost > 0, timeout=60)
+        assert s.lost == 0 and s.sent == 1, (s.lost, s.sent, lies)
+        pinned.clear()  # (the lying backend out of the balancer)
+        await settled_once(c, node, api, maker, taker, count)  # (before: 2 sent, a revert)
 
 
 async def test_a_sticky_backends_count_twice_gives_no_row_up_at_a_restart(
@@ -175,8 +173,14 @@ async def test_a_sticky_backends_unknown_hash_twice_signs_nothing_again(
 ) -> None:
     refused: list[str] = []
     lies: list[int] = []
-    pinned: set[int] = set()
     with sticky_in_a_thread(chain.rpc.url) as b:  # (the settler's start reads are sync)
+
+        def unknown(call: dict[str, Any]) -> bool:
+            return call.get("method") == "eth_getTransactionByHash" and (
+                call.get("params") == refused[:1]
+            )
+
+        liar = liar_at_first_ask(b, unknown, None, lies)
 
         def answer(call: object, port: int) -> Said:
             if not isinstance(call, dict):
@@ -186,14 +190,7 @@ async def test_a_sticky_backends_unknown_hash_twice_signs_nothing_again(
                 refused.append(chain.rpc.call(method, *params))  # (taken all the same)
                 error = {"code": -32000, "message": "nonce too low"}
                 return {"jsonrpc": "2.0", "id": call.get("id"), "error": error}
-            if method != "eth_getTransactionByHash" or params != refused[:1]:
-                return None
-            if not pinned:
-                pinned.update(b.ports)  # (the connections open at the first ask: the liar's)
-            if port not in pinned:
-                return None
-            lies.append(port)
-            return {"jsonrpc": "2.0", "id": call.get("id"), "result": None}
+            return liar(call, port)
 
         b.answer = answer
         c = chain_of(Rpc(b.url), chain.deployment)

@@ -22,7 +22,7 @@ from sdex.settlement.gas import GAP_FILL_GAS
 from tests.conftest import Chain, chain_of
 from tests.test_reconcile77_too_high import pooling
 from tests.test_reorg60_reset_inflight import nonce
-from tests.test_settle89_sticky_receipt import Said
+from tests.test_settle89_sticky_receipt import liar_at_first_ask, pending_count
 from tests.test_settle90_sticky_loss import sticky_in_a_thread
 from tests.test_settlement_fallback import running_settler
 
@@ -34,7 +34,6 @@ async def test_a_sticky_backends_count_has_the_settler_displace_no_pooled_settle
 ) -> None:
     chain = pooling
     lies: list[int] = []
-    pinned: set[int] = set()
     with sticky_in_a_thread(chain.rpc.url) as b:
         c = chain_of(Rpc(b.url), chain.deployment)
         async with running_settler(c, tmp_path) as (settler, _):
@@ -54,19 +53,8 @@ async def test_a_sticky_backends_count_has_the_settler_displace_no_pooled_settle
             sender.forget_nonce()
             sender.learn_nonce(n + 2)
 
-            def answer(call: object, port: int) -> Said:  # (a backend that lags: none pooled)
-                if not isinstance(call, dict) or call.get("method") != "eth_getTransactionCount":
-                    return None
-                if call.get("params") != [me, "pending"]:
-                    return None
-                if not pinned:
-                    pinned.update(b.ports)  # (the connections open at the first ask: the liar's)
-                if port not in pinned:
-                    return None
-                lies.append(port)
-                return {"jsonrpc": "2.0", "id": call.get("id"), "result": hex(n)}
-
-            b.answer = answer
+            # (a backend that lags: none pooled)
+            b.answer = liar_at_first_ask(b, pending_count(me), hex(n), lies)
             await settler._heal_gap(lost)
             assert lies, "the lie not told"
             assert settler.gap_fills == 0  # (before small92: 1, the filler sent at n)

@@ -26,11 +26,11 @@ from sdex.keccak import keccak
 from sdex.order import SignedOrder
 from sdex.settlement.confirm import holds, same
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
 from tests.test_reorg60_reset_inflight import nonce
-from tests.test_settle89_sticky_receipt import Said, sticky_balancer
+from tests.test_settle89_sticky_receipt import Said, pooled_behind_sticky
 
 __all__ = ["pooling"]
 
@@ -69,64 +69,56 @@ async def test_a_sticky_backends_receipt_counts_no_pooled_settlement_mined(
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     lies: list[int] = []
     pinned: set[int] = set()
-    async with sticky_balancer(c.rpc.url) as b:
-        cfg = replace(node_config(c, tmp_path / "n.db"), rpc=b.url)
-        async with running_node(cfg) as (node, api):
-            s = node.settler
-            operator = node.sender.address
-            assert (await api.post_order(maker))[0] == 201
-            c.rpc.call("evm_setAutomine", False)
-            count = nonce(c.rpc, operator)
-            code, body = await api.post_order(taker)
-            assert code == 201 and len(body["matches"]) == 1, body
-            await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
-            [tx] = s.in_flight
-            head = quantity(c.rpc.call("eth_blockNumber"))
-            logs = [_fill(c, maker, taker, 0, head, tx), _fill(c, taker, maker, 1, head, tx)]
-            told = {
-                "transactionHash": tx,
-                "transactionIndex": "0x0",
-                "blockHash": "0x" + keccak(b"another chain").hex(),
-                "blockNumber": hex(head + 1),
-                "from": operator,
-                "to": c.exchange.address,
-                "cumulativeGasUsed": hex(150_000),
-                "gasUsed": hex(150_000),
-                "effectiveGasPrice": hex(10**9),
-                "contractAddress": None,
-                "logs": logs,
-                "logsBloom": "0x" + "00" * 256,
-                "status": "0x1",
-                "type": "0x2",
-            }
+    async with pooled_behind_sticky(c, tmp_path, maker, taker) as (b, node, api, count):
+        s = node.settler
+        operator = node.sender.address
+        [tx] = s.in_flight
+        head = quantity(c.rpc.call("eth_blockNumber"))
+        logs = [_fill(c, maker, taker, 0, head, tx), _fill(c, taker, maker, 1, head, tx)]
+        told = {
+            "transactionHash": tx,
+            "transactionIndex": "0x0",
+            "blockHash": "0x" + keccak(b"another chain").hex(),
+            "blockNumber": hex(head + 1),
+            "from": operator,
+            "to": c.exchange.address,
+            "cumulativeGasUsed": hex(150_000),
+            "gasUsed": hex(150_000),
+            "effectiveGasPrice": hex(10**9),
+            "contractAddress": None,
+            "logs": logs,
+            "logsBloom": "0x" + "00" * 256,
+            "status": "0x1",
+            "type": "0x2",
+        }
 
-            def answer(call: object, port: int) -> Said:  # (its receipt, of another block)
-                if port not in pinned or not isinstance(call, dict):
-                    return None
-                if call.get("method") != "eth_getTransactionReceipt":
-                    return None
-                if call.get("params") != [tx]:
-                    return None
-                lies.append(port)
-                return {"jsonrpc": "2.0", "id": call.get("id"), "result": told}
+        def answer(call: object, port: int) -> Said:  # (its receipt, of another block)
+            if port not in pinned or not isinstance(call, dict):
+                return None
+            if call.get("method") != "eth_getTransactionReceipt":
+                return None
+            if call.get("params") != [tx]:
+                return None
+            lies.append(port)
+            return {"jsonrpc": "2.0", "id": call.get("id"), "result": told}
 
-            pinned.update(b.ports)  # (the connections open now: the lying backend's)
-            b.answer = answer
-            # before: the receipt believed at the first lie, the pair counted settled and
-            # both orders filled while the settlement was pooled
-            await wait_for(lambda: len(lies) >= LIES or s.settled > 0, timeout=60)
-            assert s.settled == 0 and tx in s.in_flight, (s.settled, lies)
-            assert await api.status(maker) != "filled"
-            assert c.rpc.call("eth_getTransactionReceipt", tx) is None  # (pooled)
-            pinned.clear()  # (the lying backend out of the balancer)
-            c.rpc.call("evm_mine")
+        pinned.update(b.ports)  # (the connections open now: the lying backend's)
+        b.answer = answer
+        # before: the receipt believed at the first lie, the pair counted settled and
+        # both orders filled while the settlement was pooled
+        await wait_for(lambda: len(lies) >= LIES or s.settled > 0, timeout=60)
+        assert s.settled == 0 and tx in s.in_flight, (s.settled, lies)
+        assert await api.status(maker) != "filled"
+        assert c.rpc.call("eth_getTransactionReceipt", tx) is None  # (pooled)
+        pinned.clear()  # (the lying backend out of the balancer)
+        c.rpc.call("evm_mine")
 
-            async def filled() -> bool:
-                return await api.status(maker) == "filled" and not s.in_flight
+        async def filled() -> bool:
+            return await api.status(maker) == "filled" and not s.in_flight
 
-            await wait_for(filled, timeout=30)
-            assert nonce(c.rpc, operator) == count + 1
-            assert (s.settled, s.lost, s.failed) == (1, 0, 0), (s.settled, s.lost, s.failed)
+        await wait_for(filled, timeout=30)
+        assert nonce(c.rpc, operator) == count + 1
+        assert (s.settled, s.lost, s.failed) == (1, 0, 0), (s.settled, s.lost, s.failed)
     mined = c.rpc.call("eth_getTransactionReceipt", tx)
     assert mined["blockHash"] != told["blockHash"] and quantity(mined["status"]) == 1
     assert c.exchange.order_info(maker.order).filled == E18

@@ -24,7 +24,7 @@ from sdex.settlement.gas import GAP_FILL_GAS
 from tests.conftest import Chain
 from tests.test_reconcile77_too_high import pooling
 from tests.test_reorg60_reset_inflight import nonce
-from tests.test_settle89_sticky_receipt import Said, sticky_balancer
+from tests.test_settle89_sticky_receipt import liar_at_first_ask, pending_count, sticky_balancer
 
 __all__ = ["pooling"]
 
@@ -40,22 +40,10 @@ async def test_a_sticky_backends_count_fills_no_nonce_a_settlement_pools(pooling
     c.rpc.call("eth_sendRawTransaction", held.raw)  # (pooled at the lost one's nonce)
     assert (nonce(c.rpc, lane.address), nonce(c.rpc, lane.address, "pending")) == (at, at + 1)
     lies: list[int] = []
-    pinned: set[int] = set()
     async with sticky_balancer(c.rpc.url) as b:
-
-        def answer(call: object, port: int) -> Said:  # (a backend that lags: none pooled)
-            if not isinstance(call, dict) or call.get("method") != "eth_getTransactionCount":
-                return None
-            if call.get("params") != [lane.address, "pending"]:
-                return None
-            if not pinned:
-                pinned.update(b.ports)  # (the connections open at the first ask: the liar's)
-            if port not in pinned:
-                return None
-            lies.append(port)
-            return {"jsonrpc": "2.0", "id": call.get("id"), "result": hex(at)}
-
-        b.answer = answer
+        b.answer = liar_at_first_ask(
+            b, pending_count(lane.address), hex(at), lies
+        )  # (lags: none pooled)
         rpc = AsyncRpc(b.url)
         try:
             # before: None (fill it), the filler displacing ``held``

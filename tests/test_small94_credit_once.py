@@ -26,9 +26,9 @@ from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.reorgutil import forgotten
-from tests.test_checks75_held_reads import HONEST, done, push
-from tests.test_node import ALICE, BOB, CAROL, DAVE, E6, E18, ask, bid
-from tests.test_peers93_stored_pusher import fills_stored, hold_next
+from tests.test_checks75_held_reads import HONEST, rested
+from tests.test_node import CAROL, DAVE, E6, E18, bid
+from tests.test_peers93_stored_pusher import fills_stored, held_trade, paying_pair
 from tests.test_sybil78_traded_first import OPERATOR, charging, fee_of
 
 NO_FILLS = (
@@ -66,9 +66,7 @@ async def test_a_block_applied_again_after_a_refused_write_credits_once(
         g = node.gossip
         assert g is not None
         paying = c.sign(bid(c, DAVE, E18, 3100 * E6, **fee_of(c, E18)))
-        pushed = push(g, HONEST, paying)
-        await wait_for(done(pushed), 30)
-        assert pushed.result()["accepted"] == 1, pushed.result()
+        await rested(g, paying)
         await on_writer(node, NO_FILLS)
         filled = c.exchange.fill_order(c.sender(CAROL), paying, E18 // 10)
         assert filled.status == 1
@@ -89,19 +87,12 @@ async def test_a_store_error_reading_an_evicted_orders_row_does_not_fail_the_blo
     the store refused, at each try, for good)."""
     c = chain
     cfg = charging(c, node_config(c, tmp_path / "n.db"))
-    sell = c.sign(ask(c, ALICE, E18, 3100 * E6))
-    buy = c.sign(bid(c, BOB, E18, 3100 * E6, **fee_of(c, E18)))
+    sell, buy = paying_pair(c)
     async with running_node(cfg) as (node, api):
         g = node.gossip
         assert g is not None
         await wait_for(lambda: node.watcher.applied is not None, 60)
-        resting = push(g, HONEST, sell)
-        await wait_for(done(resting), 30)
-        assert resting.result()["accepted"] == 1, resting.result()
-        held = await hold_next(c, node)
-        code, body = await api.post_order(buy)
-        assert code == 201 and len(body["matches"]) == 1, body
-        await fills_stored(api, 2)
+        held = await held_trade(c, node, api, sell, buy)
         node.registry.grace = 0.0
         await forgotten(node, sell)
         await forgotten(node, buy)

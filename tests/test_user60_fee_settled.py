@@ -8,25 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sdex.node.process import NodeProcess
 from tests.conftest import Chain
-from tests.nodeutil import node_ready
-from tests.test_cli_node import ALICE, BOB, OPERATOR, cli, key, one_line
+from tests.test_cli_node import ALICE, BOB, cli, key, node, one_line
 
 
 def test_the_settled_line_says_the_fee_and_what_was_received(chain: Chain, tmp_path: Path) -> None:
     c = chain
-    deployment = tmp_path / "devnet.json"
-    c.deployment.save(deployment)
-
-    def make(port: int) -> NodeProcess:
-        return NodeProcess(
-            port, deployment, c.keys[OPERATOR], tmp_path / "n.db", tmp_path / "n.log",
-            fee_bps=30,
-        )  # fmt: skip
-
-    with node_ready(make) as proc:
-        url = proc.url
+    with node(c, tmp_path, fee_bps=30) as (url, _):
 
         def trade(rest: tuple[str, str, str], take: tuple[str, str, str]) -> str:
             """ALICE's order ``rest`` rests; BOB's ``take`` crosses it: what BOB is told."""
