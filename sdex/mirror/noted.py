@@ -2,17 +2,25 @@
 (``expect``: the watcher waits a moment for the receipt rather than decode its logs),
 their receipts noted decoded (``note_receipt``), a peer's settlement the node applied
 before its block (``note_ahead``), a receipt of a block the mirror applied already checked
-against it (``_late``). ``Mirror.apply`` takes them when the watcher reaches their block."""
+against it (``_late``). ``Mirror.apply`` takes them when the watcher reaches their block.
+
+A receipt the settler holds while it is confirmed (``confirming``; settle93's read apart) is
+not waited for: the watcher reads its block's logs itself, and that read is the
+confirmation when the block the mirror applied at its number has its hash and the
+transaction's logs there are the receipt's (settle95: the watcher held the block up to
+``EXPECT_PATIENCE`` for a receipt that came only after the read apart, fell 3-7 blocks
+behind under load, and orders were read from the chain, then throttled)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Container, Iterable, Sequence
 
 from eth_hash.auto import keccak
 
-from sdex.chain import FillEvent, Receipt
+from sdex.chain import FillEvent, Log, Receipt
 from sdex.mirror.blocks import Block, Header
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, Stub, named_in_data
 
@@ -32,6 +40,15 @@ class OwnNotes:
     blocks: deque[Block]
     own: OwnReceipts
     expected: dict[str, float]
+    found: set[str]
+    """Own settlements expected whose receipt the settler holds, being confirmed: not
+    waited for (``awaiting``)."""
+    confirms: dict[str, tuple[Receipt, asyncio.Future[bool]]]
+    """A receipt being confirmed by tx hash, and what the watcher's read says of it."""
+    seen_logs: dict[str, list[Log]]
+    """The logs of own settlements expected that the watcher read and applied (of the
+    exchange and the listed tokens: what it reads), by tx hash, until the receipt is
+    noted or not expected any more."""
     on_receipt: Callable[[], None] | None
     _orphans: set[bytes]
 
@@ -52,13 +69,72 @@ class OwnNotes:
 
     def unexpect(self, tx_hash: str) -> None:
         """Its receipt will not come (lost, failed, or processed)."""
-        if self.expected.pop(tx_hash.lower(), None) is not None and self.on_receipt:
+        if self._forget(tx_hash.lower()) is not None and self.on_receipt:
             self.on_receipt()
 
+    def _forget(self, tx: str) -> float | None:
+        """``tx`` (lower case) not expected any more: when it was sent, or None."""
+        self.found.discard(tx)
+        self.seen_logs.pop(tx, None)
+        return self.expected.pop(tx, None)
+
     def awaiting(self, tx_hash: str, patience: float = EXPECT_PATIENCE) -> bool:
-        """Whether the watcher should wait for ``tx_hash``'s receipt instead of reading it."""
-        sent = self.expected.get(tx_hash.lower())
-        return sent is not None and time.monotonic() - sent < patience
+        """Whether the watcher should wait for ``tx_hash``'s receipt instead of reading it
+        (not once the settler holds it, while it is confirmed: ``found``)."""
+        tx = tx_hash.lower()
+        sent = self.expected.get(tx)
+        return sent is not None and time.monotonic() - sent < patience and tx not in self.found
+
+    def confirming(self, got: Receipt) -> asyncio.Future[bool] | None:
+        """The settler holds ``got``, an own settlement's receipt, and confirms it: the
+        watcher does not wait for it any more (it reads the block itself). A future of
+        whether the watcher's read confirms it, set once the mirror applies its block's
+        number: the block there has ``got``'s hash and the transaction's logs the watcher
+        read there are ``got``'s of the exchange and the listed tokens, one of the
+        exchange at least (``seen_as``). None when no read of logs can say (status 0, no
+        logs of the exchange): confirmed apart. ``unconfirming`` when done."""
+        tx = got.tx_hash.lower()
+        if tx in self.expected:
+            self.found.add(tx)
+            if self.on_receipt is not None:  # (a watcher waiting for it reads on)
+                self.on_receipt()
+        if got.status != 1 or not got.block_hash:
+            return None
+        if not any(lg.address == self.address for lg in got.logs):
+            return None
+        seen: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.confirms[tx] = (got, seen)
+        if self.head is not None and got.block_number <= self.head.number:
+            seen.set_result(self.seen_as(got))
+        return seen
+
+    def unconfirming(self, tx_hash: str) -> None:
+        """The confirmation of ``tx_hash``'s receipt ended (``confirming``)."""
+        self.confirms.pop(tx_hash.lower(), None)
+
+    def watched(self, logs: Sequence[Log], top: int) -> None:
+        """(``Mirror.apply``, the head now ``top``) Keep the logs of own settlements
+        expected among ``logs``, and say of each receipt being confirmed whose block
+        number the head reached whether the read confirms it (``seen_as``)."""
+        expected, seen = self.expected, self.seen_logs
+        for lg in logs:
+            if (tx := lg.tx_hash.lower()) in expected:
+                seen.setdefault(tx, []).append(lg)
+        for got, told in self.confirms.values():
+            if not told.done() and got.block_number <= top:
+                told.set_result(self.seen_as(got))
+
+    def seen_as(self, got: Receipt) -> bool:
+        """Whether the mirror applied ``got``'s block (its hash at ``got``'s number) and
+        read there the very logs ``got`` has of the exchange and the listed tokens, of its
+        transaction, at the same indexes: a receipt a lying backend made up (another block,
+        fills no block holds, fewer or more of them) is not (settle95)."""
+        if not got.block_hash or self.hash_at(got.block_number) != got.block_hash:
+            return False
+        read = {self.address, *self.tokens}
+        told = sorted(_seen(lg) for lg in got.logs if lg.address in read)
+        had = self.seen_logs.get(got.tx_hash.lower(), ())
+        return told == sorted(_seen(lg) for lg in had if lg.block_number == got.block_number)
 
     def note_receipt(self, receipt: Receipt, fills: Sequence[FillEvent], tx_root: str = "") -> None:
         """Keep a settlement receipt of this node, its fills decoded, until the watcher
@@ -67,7 +143,7 @@ class OwnNotes:
         listed token's log with fewer indexed addresses names in its data are re-read.
         ``tx_root``: the ``transactionsRoot`` of a block holding the transaction alone
         (``lone_tx_root``)."""
-        self.expected.pop(receipt.tx_hash.lower(), None)
+        self._forget(receipt.tx_hash.lower())
         if self.on_receipt is not None:
             self.on_receipt()
         if receipt.status != 1 or not receipt.block_hash:
@@ -160,3 +236,8 @@ class OwnNotes:
         none of them from the mirror until that block is applied (the watcher then reports
         them, or finds the block reorged out: ``orphaned``)."""
         return self.own.held_orders, self.own.held_payers
+
+
+def _seen(lg: Log) -> tuple[int, str, tuple[bytes, ...], bytes]:
+    """What of a log ``OwnNotes.seen_as`` compares (its index first: sorted by it)."""
+    return lg.log_index, lg.address, tuple(lg.topics), lg.data

@@ -20,11 +20,12 @@ changed (an undo list), so a reorg is undone exactly back to the fork point.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
 
-from sdex.chain import Exchange, Log, OrderState, OrderStatus
+from sdex.chain import Exchange, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
 from sdex.mirror.bitmaps import BitmapWatch, bitmap_nonce
 from sdex.mirror.blocks import Block, Effects, Header
@@ -117,6 +118,10 @@ class Mirror(OwnNotes):
         self.expected: dict[str, float] = {}
         """Own settlements sent whose receipts are not in yet (tx hash -> when sent): the
         watcher waits a moment for a receipt rather than decode its logs itself."""
+        self.found: set[str] = set()
+        self.confirms: dict[str, tuple[Receipt, asyncio.Future[bool]]] = {}
+        self.seen_logs: dict[str, list[Log]] = {}
+        """Receipts the settler confirms, and what the watcher read of them (``noted``)."""
         self.on_receipt: Callable[[], None] | None = None
         """Called when a receipt is noted (the watcher wakes up)."""
         self.sigs = SigCache()
@@ -224,6 +229,8 @@ class Mirror(OwnNotes):
         if self.later:
             self._learn_passed(-1 if self.head is None else self.head.number, top.number, eff)
         self.head = top
+        if self.expected or self.confirms:  # (own settlements' logs read: settle95)
+            self.watched(logs, top.number)
         # receipts not applied by now, and stubs of another block: not on this chain
         eff.orphaned |= self.own.passed(top.number, self.hash_at)
         eff.orphaned |= self._orphans | self.own.due(top.number)

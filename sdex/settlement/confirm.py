@@ -17,16 +17,30 @@ the one that mined it: a receipt a moment later). Not confirmed: a status 0 told
 transaction that succeeded in that block (its matches counted failed, their orders matched
 again; the watcher applies the block's fills), nor the amounts of fills (not in a bloom), nor
 one fill's order forged among many (``BLOOM_LOGS`` of them looked for); a receipt read again
-would, at ~14 ms of CPU a 110-match settlement."""
+would, at ~14 ms of CPU a 110-match settlement.
+
+The node's watcher reads each block by number, and its logs, on connections of its own: a
+receipt whose block the mirror applied with its hash, and whose logs (the exchange's and the
+listed tokens') the watcher read there, of its transaction, at the same indexes, is confirmed
+by that read (``confirmed_seen``; ``Mirror.confirming``), with no read apart; that read only
+if the watcher has not said so in ``WATCH_FIRST`` s, or says it does not. settle95: the
+mirror took the receipt only once confirmed apart, and the watcher held its block for it (up
+to ``EXPECT_PATIENCE``): under load it fell 3-7 blocks behind, orders were read from the
+chain instead of the mirror and a client throttled (fix93's A/B). Now the watcher does not
+wait for a receipt being confirmed (it reads the block's logs itself), and its matches are
+counted only once confirmed, by the watcher's read or apart: a lying backend's receipt counts
+no order filled that no block of the chain followed holds."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sdex.chain import Receipt
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.keccak import keccak
+from sdex.mirror import Mirror
 
 log = logging.getLogger("sdex.settlement")
 
@@ -35,6 +49,34 @@ CONFIRM_WAIT = 10.0
 CONFIRM_EVERY = 0.5
 """Seconds after a receipt not confirmed before one is confirmed again (the wait goes on
 meanwhile: a receipt found sooner is not taken)."""
+WATCH_FIRST = 1.0
+"""Seconds a receipt waits for the watcher's read of its block to confirm it
+(``confirmed_seen``) before it is read apart too (the first to confirm it counts)."""
+
+
+async def confirmed_seen(rpc: AsyncRpc, got: Receipt, mirror: Mirror | None) -> bool:
+    """Whether ``got`` (an own settlement's receipt) is confirmed: by the watcher's read of
+    its block (``Mirror.confirming``: the block at its number has its hash, the
+    transaction's logs there are its own), else by a read apart (``confirmed``), begun
+    once the watcher's has not said so in ``WATCH_FIRST`` s or has said it does not. The
+    watcher does not wait for ``got`` meanwhile (settle95)."""
+    seen = mirror.confirming(got) if mirror is not None else None
+    if seen is None or mirror is None:
+        return await confirmed(rpc, got)
+    try:
+        await asyncio.wait({seen}, timeout=WATCH_FIRST)
+        if seen.done():
+            return seen.result() or await confirmed(rpc, got)
+        reading = asyncio.ensure_future(confirmed(rpc, got))
+        try:
+            await asyncio.wait({seen, reading}, return_when=asyncio.FIRST_COMPLETED)
+            if seen.done() and seen.result():
+                return True
+            return await reading
+        finally:
+            reading.cancel()
+    finally:
+        mirror.unconfirming(got.tx_hash)
 
 
 async def confirmed(rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT) -> bool:

@@ -22,7 +22,7 @@ from sdex.chain.tx import already_known, nonce_refusal
 from sdex.errors import RpcError
 from sdex.mirror import Mirror
 from sdex.settlement.cancelling import CancellingLane
-from sdex.settlement.confirm import confirmed
+from sdex.settlement.confirm import confirmed_seen
 from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
 from sdex.settlement.receipts import BlockReceipts, poll_receipt
 from sdex.settlement.replace import Pooled
@@ -393,7 +393,7 @@ class NonceLane(CancellingLane):
             early = None
         if early is not None:  # (believed once told again apart, no doubt said: settle93)
             asked = self.said()
-            told = await confirmed(self.receipts, early)
+            told = await confirmed_seen(self.receipts, early, self.mirror)
             if told and self.said() == asked and not self.async_sends.doubted():
                 return signed, self.broadcaster.early(early)
         heads = self.mirror.announced if self.mirror is not None else None
@@ -433,6 +433,7 @@ class NonceLane(CancellingLane):
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
                 self.blocks, pooled.hashes, stuck, alive, held, resumed, self.said, whole,
+                lambda got: confirmed_seen(self.receipts, got, self.mirror),
             )  # fmt: skip
             ended = True
         finally:

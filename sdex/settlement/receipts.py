@@ -92,6 +92,7 @@ async def poll_receipt(
     resumed: Callable[[float], None] | None = None,
     said: Callable[[], int] | None = None,
     whole: Callable[[Receipt], str] | None = None,
+    confirm: Callable[[Receipt], Awaitable[bool]] | None = None,
 ) -> Receipt | None:
     """The receipt of ``signed`` (sent from ``address``), once a read on a connection of its
     own gives it too (``sdex.settlement.confirm``; settle93: one read, a sticky backend's,
@@ -154,7 +155,9 @@ async def poll_receipt(
     at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``. ``whole``: what is wrong with a receipt as the
     transaction's ("" nothing): one it finds wrong is not believed, asked again
-    ``CONFIRM_EVERY`` later (edge94: a settlement's short of its fills)."""
+    ``CONFIRM_EVERY`` later (edge94: a settlement's short of its fills). ``confirm``: how a
+    receipt is confirmed (default ``confirmed``, a read apart; the lane's: the watcher's
+    read first, ``confirmed_seen``, settle95)."""
     loop = asyncio.get_running_loop()
     if hashes is None:
         hashes = [signed.tx_hash]
@@ -181,7 +184,7 @@ async def poll_receipt(
             told = True
             await asyncio.sleep(CONFIRM_EVERY)
             return False
-        if not await confirmed(rpc, got):
+        if not await (confirm(got) if confirm is not None else confirmed(rpc, got)):
             told = not_confirmed(got, told)
             await asyncio.sleep(CONFIRM_EVERY)
             return False

@@ -119,7 +119,10 @@ async def read_range(
     # Only recent blocks while own settlements are about: headers first, then the logs
     # of the blocks that hold someone else's transactions (none, most often: the
     # settler's receipts carry our own logs, so the chain is not asked for them twice).
-    headers_first = final_end < start and bool(m.own or m.expected)
+    # Not for receipts the settler holds while it confirms them: their logs are read
+    # (settle95: the read confirms them), with the headers, in one round trip.
+    awaited = any(m.awaiting(tx) for tx in m.expected) if m.expected else False
+    headers_first = final_end < start and bool(m.own or awaited)
     if not headers_first:
         calls.append(("eth_getLogs", [log_filter(start, end, address)]))
     if top is not None and not follows:  # our head as the chain has it (still ours?)
