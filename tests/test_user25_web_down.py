@@ -9,7 +9,6 @@ marked stale (``body[data-node=down]``) until it answers again."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from playwright.async_api import Browser, Route
@@ -65,56 +64,6 @@ async def test_a_stopped_node_is_said_and_its_figures_marked_stale(
                 timeout=10_000,
             )
         assert [e for e in w.errors if not e.endswith(RESTARTED)] == []
-
-
-@in_module_loop
-async def test_an_answer_sent_before_the_node_stopped_does_not_make_its_figures_live(
-    chain: Chain, tmp_path: Path, chromium: Browser
-) -> None:
-    """flake95: a /health read the stopping node answered (it finishes those in flight),
-    reaching the page after a later refused read had marked the node down, wrote its chain
-    lag ("0 blocks"), its order rate and its chain state over the stale marks: under the
-    banner saying the node does not answer, the lag read as live for as long as the node
-    stayed down (the page marks them once, as the node goes down). Here that answer is held
-    till the page has said the node is down."""
-    cfg = dev_config(chain, tmp_path / "n.db", 19)
-    hold = False
-    held, release = asyncio.Event(), asyncio.Event()
-    asked_after = 0  # (/health reads asked after the held one was let through)
-
-    async def late_health(route: Route) -> None:
-        nonlocal hold, asked_after
-        if not hold:
-            asked_after += release.is_set()
-            await route.continue_()
-            return
-        hold = False
-        got = await route.fetch()  # (the node's answer, from before it stopped)
-        held.set()
-        await release.wait()
-        await route.fulfill(response=got)
-
-    async with browser(chromium) as b:
-        async with running_node(cfg) as (_node, api):
-            w = await new_page(b, api.base)
-            await w.page.route("**/health", late_health)
-            await w.page.wait_for_function(
-                "() => /^[0-9]+ blocks?$/.test(document.getElementById('lag').textContent)",
-                timeout=15_000,
-            )
-            hold = True
-            await asyncio.wait_for(held.wait(), 30)
-        await w.page.wait_for_selector(DOWN, state="attached", timeout=30_000)
-        assert await w.page.text_content("#lag") == "—"
-        release.set()
-        # the page reads again (one read at a time) only once the held answer is taken in
-        deadline = asyncio.get_running_loop().time() + 30
-        while not asked_after and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-        assert asked_after
-        assert await w.page.get_attribute("body", "data-node") == "down"
-        assert await w.page.text_content("#lag") == "—"  # (it said "0 blocks")
-        assert await w.page.text_content("#orders-rate") == "—"
 
 
 MARKUP = '<img src=x onerror="window.__xss=1">'
