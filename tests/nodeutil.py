@@ -133,9 +133,9 @@ class Api:
             body["timeInForce"] = tif
         return await self.post("/v1/orders", body)
 
-    async def post_matched(self, signed: SignedOrder) -> Any:
+    async def post_matched(self, signed: SignedOrder, tif: str | None = None) -> Any:
         """``post_order``, answered 201 with one match: the answer's body."""
-        code, body = await self.post_order(signed)
+        code, body = await self.post_order(signed, tif=tif)
         assert code == 201 and len(body["matches"]) == 1, body
         return body
 

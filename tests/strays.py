@@ -68,7 +68,8 @@ def kill(strays: set[tuple[int, int]]) -> list[str]:
         if start_time(pid) != started:
             continue
         with contextlib.suppress(OSError):
-            said.append(f"{pid}: {Path(f'/proc/{pid}/cmdline').read_bytes()[:300]!r}")
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()[:300].replace(b"\0", b" ")
+            said.append(f"{pid}: {cmd.decode(errors='replace').strip()}")
         for each in tree(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(each, signal.SIGKILL)
@@ -112,6 +113,31 @@ def pytest_runtest_teardown(
         before = BEFORE.pop(item.nodeid, None)
         if before is not None and (said := kill(children() - before - KEPT)):
             item.add_report_section("teardown", "strays", "killed:\n" + "\n".join(said))
+
+
+SECTION = "Captured strays teardown"
+"""The title pytest gives the section above in a test's report (sent to xdist's controller)."""
+LEAKED: dict[str, str] = {}
+"""What each test left running (by node id), from its reports: for the terminal summary."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for title, text in report.sections:
+        if title == SECTION:
+            LEAKED[report.nodeid] = text
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """flake95: which test left which processes running (each killed; a passing test's report
+    sections are not shown, so a leak went unseen): said, the test not failed for it."""
+    if not LEAKED:
+        return
+    said = f"strays: {len(LEAKED)} test(s) left processes running (killed)"
+    terminalreporter.write_sep("=", said, yellow=True)
+    for nodeid, text in sorted(LEAKED.items()):
+        terminalreporter.write_line(nodeid)
+        for line in text.removeprefix("killed:").strip().splitlines():
+            terminalreporter.write_line(f"    {line}")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

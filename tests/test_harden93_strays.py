@@ -90,3 +90,37 @@ def test_no_process_a_failed_test_started_outlives_it(chain: Chain, tmp_path: Pa
     ):
         time.sleep(0.1)
     assert running == [], said  # before: all four ran on
+
+
+LEAKER = """
+import subprocess, sys
+
+
+def test_leaves_a_sleeper() -> None:
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)  # flake95-sleeper"])
+
+
+def test_leaves_nothing() -> None:
+    pass
+"""
+
+
+def test_a_leak_is_said_in_the_summary_and_fails_nothing(tmp_path: Path) -> None:
+    """flake95: the processes a test left were killed silently (its report's section is shown
+    only for a failed test): which test left what is said at the run's end, and the test
+    still passes."""
+    (tmp_path / "test_leaker.py").write_text(LEAKER)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.strays",
+            "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), str(tmp_path),
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    said = run.stdout + run.stderr
+    assert run.returncode == 0 and "2 passed" in said, said
+    summary = said[said.index("strays: 1 test(s) left processes running (killed)") :]
+    assert "test_leaker.py::test_leaves_a_sleeper\n" in summary, said
+    assert "flake95-sleeper" in summary and "test_leaves_nothing" not in summary, said

@@ -266,8 +266,7 @@ async function pollDepth() {
   const askedAt = performance.now();
   try {
     const body = await getJSON(`/v1/depth?baseToken=${m.baseToken}&quoteToken=${m.quoteToken}`);
-    nodeAnswers(true, askedAt);
-    if (m === S.market && !B.ws) takeSnapshot(body);
+    if (nodeAnswers(true, askedAt) && m === S.market && !B.ws) takeSnapshot(body);
   } catch (e) {
     readFailed(e, askedAt);
     if (e.retryAfter) wait = Math.max(wait, 1000 * e.retryAfter);
@@ -596,12 +595,16 @@ let nodeAskedAt = -Infinity;
  * live for as long as the node stayed down. ``askedAt``: when the request that says so was
  * sent; one sent before the request that said otherwise says nothing of now (flaky80: a read
  * the stopping node answered late, as it does those in flight, took down the banner a later
- * refused read had put up, and the page said the node answered till its next read). */
+ * refused read had put up, and the page said the node answered till its next read).
+ * Returns whether what such a read brought may be shown: not when a later request found the
+ * node down (flake95: the late answer's chain lag, "0 blocks", and order rate were written
+ * over the stale marks, and read as live under the banner for as long as the node stayed
+ * down: those are marked once, as it goes down). */
 function nodeAnswers(ok, askedAt = performance.now()) {
-  if (askedAt < nodeAskedAt) return;
+  if (askedAt < nodeAskedAt) return document.body.dataset.node !== "down";
   nodeAskedAt = askedAt;
   const state = ok ? "up" : "down";
-  if (document.body.dataset.node === state) return;
+  if (document.body.dataset.node === state) return true;
   document.body.dataset.node = state;
   if (ok) {
     nodeDownSince = null;
@@ -614,6 +617,7 @@ function nodeAnswers(ok, askedAt = performance.now()) {
   showNodeState();
   showFormState();
   renderPeers();
+  return true;
 }
 
 let posting = false; // (an order being signed or posted: "Place order" waits for it)
@@ -726,7 +730,7 @@ async function refreshNetwork() {
     const [health, status, metrics] = await Promise.all([
       read("/health").then((r) => r.json()), getJSON("/web/status"), read("/metrics").then((r) => r.text()),
     ]);
-    nodeAnswers(true, askedAt);
+    if (!nodeAnswers(true, askedAt)) return; // (of before the node was found down)
     showChain(health);
     const settling = JSON.stringify(status.inFlight);
     const moved = settling !== JSON.stringify(S.status?.inFlight);
