@@ -84,3 +84,21 @@ async def test_a_page_file_never_read_is_bounded_and_let_go(chain: Chain, tmp_pa
         finally:
             for s in socks:
                 s.close()
+
+
+async def test_files_read_in_turn_on_one_connection(chain: Chain, tmp_path: Path) -> None:
+    """A client that reads gets every file it asked for on one keep-alive connection (a file
+    written by the bound was sent again, headless, by aiohttp, and the connection closed)."""
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _api):
+        size = (Path(__file__).parents[1] / "sdex/web/static/app.js").stat().st_size
+        reader, writer = await asyncio.open_connection(node.config.host, node.config.port)
+        try:
+            writer.write(b"GET /static/app.js HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+            for _ in range(3):
+                async with asyncio.timeout(30):
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    assert head.startswith(b"HTTP/1.1 200"), head
+                    assert f"Content-Length: {size}\r\n".encode() in head, head
+                    await reader.readexactly(size)
+        finally:
+            writer.close()
