@@ -17,6 +17,12 @@ dropped once written (``NodeConfig``'s ``max_large_answers_per_client`` 8,
 - each must be taken by the client within ``send_timeout`` seconds (written through to the
   kernel's socket buffer), else its connection is closed and what it held is freed.
 
+A file of the web page (``sdex.web.WholeFile``, whatever its size: sent by ``sendfile``, it
+holds a descriptor of the file while it is sent) is such an answer too. attack95: files went
+around these bounds; a client that asked for ethers' bundle 30 times on a connection and never
+read held the connection busy for ever (past the idle and send timeouts) with a descriptor of
+the file: two descriptors a connection, up to its 512, where ``max_http`` counts one.
+
 A client that reads its answers (a wallet, the web page, ``sdex audit``) holds a slot for the
 time its bytes take to reach the kernel: on loopback the kernel takes a 1 MB answer at once.
 """
@@ -68,10 +74,13 @@ def bound_answers(
     @web.middleware
     async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
         resp = await handler(request)
-        if not isinstance(resp, web.Response) or resp.prepared:
+        if resp.prepared:
             return resp
-        body = resp.body
-        if not isinstance(body, bytes) or len(body) < BIG_ANSWER:
+        if isinstance(resp, web.Response):
+            body = resp.body
+            if not isinstance(body, bytes) or len(body) < BIG_ANSWER:
+                return resp
+        elif not isinstance(resp, web.FileResponse):
             return resp
         client = client_group(request.remote)
         if (refused := slots.take(client)) is not None:
@@ -81,7 +90,8 @@ def bound_answers(
             async with asyncio.timeout(send_timeout):
                 await resp.prepare(request)
                 await resp.write_eof()  # (returns once the kernel took nearly all)
-            resp.body = None  # (written: the idle connection keeps ``resp``, not its body)
+            if isinstance(resp, web.Response):
+                resp.body = None  # (written: the idle connection keeps ``resp``, not its body)
         except TimeoutError:
             slots.unread += 1
             log.info("closed a connection from %s: a large answer unread", request.remote)

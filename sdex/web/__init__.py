@@ -109,6 +109,8 @@ class WholeFile(web.FileResponse):
     are kept."""
 
     async def prepare(self, request: BaseRequest) -> AbstractStreamWriter | None:
+        if self.prepared:  # (written already, by ``sdex.node.sending``: aiohttp asks again)
+            return await web.StreamResponse.prepare(self, request)
         if hdrs.RANGE in request.headers or hdrs.IF_RANGE in request.headers:
             kept = request.headers.copy()
             kept.popall(hdrs.RANGE, None)
