@@ -123,7 +123,8 @@ async def test_the_watcher_passes_a_settlements_block_while_its_confirming_read_
             # left out or one more do not)
             read = {m.address, *m.tokens}
             assert any(lg.address == m.address for lg in got.logs)
-            m.seen_logs[got.tx_hash] = [lg for lg in got.logs if lg.address in read]
+            ours = [lg for lg in got.logs if lg.address in read]
+            m.seen_logs[got.tx_hash] = {got.block_hash: ours}
             assert m.seen_as(got)
             assert not m.seen_as(replace(got, block_hash="0x" + "11" * 32))
             assert not m.seen_as(replace(got, logs=got.logs[:-1]))

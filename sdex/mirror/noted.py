@@ -45,10 +45,11 @@ class OwnNotes:
     waited for (``awaiting``)."""
     confirms: dict[str, tuple[Receipt, asyncio.Future[bool]]]
     """A receipt being confirmed by tx hash, and what the watcher's read says of it."""
-    seen_logs: dict[str, list[Log]]
+    seen_logs: dict[str, dict[str, list[Log]]]
     """The logs of own settlements expected that the watcher read and applied (of the
-    exchange and the listed tokens: what it reads), by tx hash, until the receipt is
-    noted or not expected any more."""
+    exchange and the listed tokens: what it reads), by tx hash and the hash of the block
+    read, until the receipt is noted or not expected any more (a block a reorg undid keeps
+    its own: review96d)."""
     on_receipt: Callable[[], None] | None
     _orphans: set[bytes]
 
@@ -116,10 +117,14 @@ class OwnNotes:
         """(``Mirror.apply``, the head now ``top``) Keep the logs of own settlements
         expected among ``logs``, and say of each receipt being confirmed whose block
         number the head reached whether the read confirms it (``seen_as``)."""
-        expected, seen = self.expected, self.seen_logs
+        expected, read = self.expected, dict[tuple[str, str], list[Log]]()
         for lg in logs:
-            if (tx := lg.tx_hash.lower()) in expected:
-                seen.setdefault(tx, []).append(lg)
+            if (tx := lg.tx_hash.lower()) in expected and (
+                at := self.hash_at(lg.block_number)
+            ) is not None:  # (the block applied at its number: one call, one block's logs)
+                read.setdefault((tx, at), []).append(lg)
+        for (tx, at), lgs in read.items():
+            self.seen_logs.setdefault(tx, {})[at] = lgs
         for got, told in self.confirms.values():
             if not told.done() and got.block_number <= top:
                 told.set_result(self.seen_as(got))
@@ -128,12 +133,15 @@ class OwnNotes:
         """Whether the mirror applied ``got``'s block (its hash at ``got``'s number) and
         read there the very logs ``got`` has of the exchange and the listed tokens, of its
         transaction, at the same indexes: a receipt a lying backend made up (another block,
-        fills no block holds, fewer or more of them) is not (settle95)."""
+        fills no block holds, fewer or more of them) is not (settle95). Only the logs read
+        in the block of that hash: review96d, those of a block a reorg undid at that
+        number confirmed a receipt telling the new block's hash, which lacks the
+        transaction."""
         if not got.block_hash or self.hash_at(got.block_number) != got.block_hash:
             return False
         read = {self.address, *self.tokens}
         told = sorted(_seen(lg) for lg in got.logs if lg.address in read)
-        had = self.seen_logs.get(got.tx_hash.lower(), ())
+        had = self.seen_logs.get(got.tx_hash.lower(), {}).get(got.block_hash, ())
         return told == sorted(_seen(lg) for lg in had if lg.block_number == got.block_number)
 
     def note_receipt(self, receipt: Receipt, fills: Sequence[FillEvent], tx_root: str = "") -> None:

@@ -120,7 +120,7 @@ class Mirror(OwnNotes):
         watcher waits a moment for a receipt rather than decode its logs itself."""
         self.found: set[str] = set()
         self.confirms: dict[str, tuple[Receipt, asyncio.Future[bool]]] = {}
-        self.seen_logs: dict[str, list[Log]] = {}
+        self.seen_logs: dict[str, dict[str, list[Log]]] = {}
         """Receipts the settler confirms, and what the watcher read of them (``noted``)."""
         self.on_receipt: Callable[[], None] | None = None
         """Called when a receipt is noted (the watcher wakes up)."""
