@@ -156,3 +156,70 @@ async def test_a_reorg_makes_no_refused_fee_the_floor(chain: Chain, tmp_path: Pa
                 await wait_for(lambda: bool(liar.signed) or heads.untrusted >= 3, 30)
                 assert not liar.signed or max(liar.signed) < LIE // 2, liar.signed
                 assert heads.read_fee is None or heads.read_fee[1] < LIE, heads.to_json()
+
+
+async def test_a_range_that_fails_leaves_no_mark_of_blocks_passed(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """(``read_range``) The mark of blocks passed unread was set before the range's later
+    checks: a tip claimed 3,000 blocks ahead, its final block answered null, left the mark
+    ~2,000 blocks past the mirror's head, and every honest rise after it was refused ("above
+    EIP-1559's highest") till the chain came that far: hours of no settlement from one
+    answer. Now it is set only once the range's checks passed."""
+    c = chain
+    ahead = [False]
+    upstream = c.deployment.rpc
+
+    def real_tip() -> int:
+        return int(c.rpc.call("eth_blockNumber"), 16)
+
+    def intercept(req: object) -> Answer | None:
+        if not ahead[0]:
+            return None
+        calls = req if isinstance(req, list) else [req]
+        tip = real_tip()
+        out: list[dict[str, Any]] = []
+        for q in calls:
+            method, params = q.get("method"), q.get("params") or []
+            if method == "eth_blockNumber":
+                result: Any = hex(tip + 3000)
+            elif method == "eth_getLogs" and int(params[0].get("toBlock", "0x0"), 16) > tip:
+                result = []  # (the blocks past the real tip: none of ours)
+            else:
+                body = json.dumps({**q, "id": 1}).encode()
+                fwd = urllib.request.Request(upstream, body, {"Content-Type": "application/json"})
+                with urllib.request.urlopen(fwd, timeout=30) as resp:
+                    result = json.loads(resp.read()).get("result")
+                if method == "eth_getBlockByNumber" and params[0] == "latest" and result:
+                    result["number"] = hex(tip + 3000)
+                    result["hash"] = fake(result["hash"])
+            out.append({"jsonrpc": "2.0", "id": q.get("id"), "result": result})
+        return 200, json.dumps(out if isinstance(req, list) else out[0]).encode()
+
+    with base_fee_kept(c):
+        c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(LOW))
+        for _ in range(3):
+            c.rpc.call("evm_mine")
+        with _proxy(upstream, intercept) as rpc:
+            cfg = replace(node_config(c, tmp_path / "n.db"), rpc=rpc, new_heads=False)
+            async with running_node(cfg) as (node, _):
+                heads, m = node.mirror.announced, node.mirror
+                head = real_tip()
+                await wait_for(lambda: m.head is not None and m.head.number >= head, 60)
+                failures = node.watcher.failures
+                ahead[0] = True  # (one backend far ahead: its final block not there)
+                await wait_for(lambda: node.watcher.failures >= failures + 2, 60)
+                ahead[0] = False
+                fee = heads.read_fee[1] if heads.read_fee else LOW
+                for _ in range(3):  # (an honest rise, within 9/8 a block)
+                    fee = fee + fee // 10
+                    c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(fee))
+                    c.rpc.call("evm_mine")
+
+                def risen() -> bool:
+                    floor = heads.floor_at(10**9)
+                    return floor is not None and floor[0] >= head + 3
+
+                await wait_for(lambda: m.head is not None and m.head.number >= head + 3, 60)
+                await wait_for(risen, 30)  # (before: refused, the floor at the old head)
+                assert heads.walk is None, heads.to_json()
