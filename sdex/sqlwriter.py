@@ -21,6 +21,7 @@ import contextlib
 import functools
 import logging
 import queue
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from sdex.storecheckpoint import checkpointer_for
 from sdex.storeschema import INSERT_ORDER, ORDER_VALUES
 
 log = logging.getLogger("sdex.store")
+GATE_SAID = 16
+"""Kinds of ``Writer._gate`` failure logged at most (each once)."""
 
 T = TypeVar("T")
 
@@ -232,22 +235,33 @@ class Writer:
                 self._drain()
                 return
 
-    _gate_failed = False
+    gate_failures = 0
+    """Commits whose ``Checkpointer.gate`` raised (each went on without it)."""
+    _gate_said: frozenset[str] = frozenset()
+    """The kinds of gate failure logged (``_gate``): the exception's type and its message's
+    words, numbers masked; ``GATE_SAID`` at most."""
 
     def _gate(self) -> None:
         """The checkpointer's wait before a commit (``Checkpointer.gate``), outside the
         commit's transaction and before the group gathers (what comes meanwhile joins it).
-        A wait, not a write: whatever it raises is logged once and the commit goes on (store95:
-        uncaught, it ended this thread, every write after it waiting for good; inside
-        ``_commit``'s try it would refuse every group's rows instead)."""
+        A wait, not a write: whatever it raises is logged once a kind and the commit goes on
+        (store95: uncaught, it ended this thread, every write after it waiting for good;
+        inside ``_commit``'s try it would refuse every group's rows instead). review96b: it
+        was logged once for the process's life: a later failure of another kind (another
+        defect, the first gone) was never seen; counted nowhere."""
         if self.checkpointer is None:
             return
         try:
             self.checkpointer.gate()
-        except Exception:
-            if not self._gate_failed:
-                self._gate_failed = True
-                log.exception("the store's checkpoint gate failed; commits go on without it")
+        except Exception as e:
+            self.gate_failures += 1
+            kind = f"{type(e).__name__}: {re.sub(r'[0-9]+', 'N', str(e))[:200]}"
+            if kind not in self._gate_said and len(self._gate_said) < GATE_SAID:
+                self._gate_said |= {kind}
+                log.exception(
+                    "the store's checkpoint gate failed (%d so far); commits go on without it",
+                    self.gate_failures,
+                )
 
     def _drain(self) -> None:
         """At the stop: what the last groups' jobs queued (``submit`` from this thread),

@@ -123,12 +123,13 @@ class ChainStore(StoreReads):
         bitmaps: str | None = None,
         unsure: Iterable[tuple[str, str]] = (),
         blocks: tuple[list[tuple[int, str]], int] | None = None,
-        floor: tuple[int, int] | None = None,
+        floor: tuple[int, ...] | None = None,
     ) -> None:
         """The mirror's changes and its head, in one transaction (awaited: durable when it
         returns; the event loop runs on meanwhile), with ``floor``: the fee floor judged at
-        that head (block number, base fee: ``HeadSignal._floor``; None: none, deleted), a
-        restart's first bound (fee93: never read again from the endpoint); ``checkpoints``
+        that head (block number, base fee: ``HeadSignal._floor``, and the last block passed
+        unread past it if any: ``FeeFloor.floor_at``; None: none, deleted), a restart's first
+        bound (fee93: never read again from the endpoint); ``checkpoints``
         (``Mirror.checkpoints``) and ``bitmaps`` (JSON text, ``BitmapWatch.take_dirty``)
         too, if given (else the saved ones stay). ``unsure``: accounts whose funds a block
         moved and a read has not given yet (``Watcher._unsure``): their saved funds deleted,

@@ -28,6 +28,11 @@ block believed at any fee under the ceiling. Now no fee is believed till the mir
 block by its number (``unproven``: as a reset's new chain, fee87): the saved head's own,
 sealed with the hash saved (proven: Keccak), else the first its ranges read.
 
+review96b: the mark of the blocks passed unread lived in memory alone: a restart (the floor
+saved below them) bounded the next header over every one of them again, a lie refused before
+the restart believed after it. It is saved with the floor (``floor_at``, ``resume``) and
+kept through a reorg above it (``kept_passed``).
+
 The lead's decision (review93b's follow-up, fee95): a read of the latest block (the
 watcher's poll, the settler's: by tag) never moves the floor, whatever its number; its block
 counts once the mirror reads the same block by number, linked to its parent (``placed``).
@@ -39,7 +44,11 @@ read again)."""
 from __future__ import annotations
 
 from sdex.chain.catchup import CatchUp
+from sdex.chain.feebounds import reaches
 
+Floor = tuple[int, int] | tuple[int, int, int]
+"""A saved fee floor: (block number, base fee), and the last block the mirror passed unread
+past it when there is one (``passed``: review96b, lost at a restart)."""
 KEPT_READS = 256
 """Fees kept by block number (``read_fee``'s of late): a reorg's fork point finds its bound
 among them (``rewound``)."""
@@ -102,22 +111,32 @@ class FeeFloor(CatchUp):
         if len(self._kept) > KEPT_READS:
             del self._kept[min(self._kept)]
 
-    def resume(self, floor: tuple[int, int]) -> None:
-        """``floor`` (block number, base fee): the fee floor judged at the head the mirror
-        saved with it (``sdex.watch.saved``), the first bound of a restart, as a block read
-        for the mirror. fee93 (review92): the saved head's fee was read again from the
-        endpoint at each start (``check_head``): an answer of its hash and a fee at the
-        ceiling was the bound, and the latest block said at the ceiling too was signed with."""
-        self._placed = max(self._placed or floor[0], floor[0])
-        self._keep(floor)
-        self.reached = max(self.reached or floor[0], floor[0])
+    def resume(self, floor: Floor) -> None:
+        """``floor`` (block number, base fee; and the last block passed unread past it, if
+        any): the fee floor judged at the head the mirror saved with it
+        (``sdex.watch.saved``), the first bound of a restart, as a block read for the mirror.
+        fee93 (review92): the saved head's fee was read again from the endpoint at each start
+        (``check_head``): an answer of its hash and a fee at the ceiling was the bound, and the
+        latest block said at the ceiling too was signed with. review96b: the blocks passed
+        unread (``passed``) were not saved: a restart bounded the next header by EIP-1559's
+        highest over all of them again, a lie refused before it believed after it."""
+        number, fee, *passed = floor
+        self._placed = max(self._placed or number, number)
+        self._keep((number, fee))
+        self.reached = max(self.reached or number, number)
         self.resumed = True
+        if passed:
+            self.passed(passed[0])
 
-    def floor_at(self, head: int) -> tuple[int, int] | None:
+    def floor_at(self, head: int) -> Floor | None:
         """The fee floor to save with the mirror's head ``head`` (``resume``'s at the next
-        start): the last fee read at or below it that bounds the next reads; None: none."""
+        start): the last fee read at or below it that bounds the next reads, and the last
+        block passed unread past it (``passed``) if any; None: none."""
         floor = self._floor
-        return floor if floor is not None and floor[0] <= head and not self.unbound else None
+        if floor is None or floor[0] > head or self.unbound:
+            return None
+        passed = self._passed
+        return floor if passed is None or not floor[0] < passed <= head else (*floor, passed)
 
     def passed(self, number: int) -> None:
         """The mirror applies blocks up to ``number`` without their headers (a range's final
@@ -138,6 +157,22 @@ class FeeFloor(CatchUp):
         at the last block passed unread past it (``passed``), none of those blocks a step."""
         passed = self._passed
         return base if passed is None or passed <= base[0] else (passed, base[1])
+
+    def in_reach(self, base: tuple[int, int], number: int, fee: int) -> bool:
+        """Whether ``fee`` may be block ``number``'s from ``base`` (the floor: block number,
+        base fee): a fall by EIP-1559 from it, a rise from it as at the last block passed
+        unread past it (``rise_from``): how a header read by number is believed (``doubt``)."""
+        rise = self.rise_from(base)
+        return reaches(base, number, fee) and (fee <= base[1] or reaches(rise, number, fee))
+
+    def kept_passed(self, passed: int | None, fork: int) -> None:
+        """(A reorg to ``fork``: ``rewound``, the floor set again) The blocks passed unread
+        (``passed``: the mark before the reorg) up to the fork are still the chain's, passed
+        unread: still no step of a rise (review96b: the mark was dropped at every reorg, the
+        next header bounded over them all again)."""
+        floor = self._floor
+        if passed is not None and floor is not None and floor[0] < min(passed, fork):
+            self._passed = min(passed, fork)
 
     def unproven(self) -> None:
         """(A start on a store saved without a floor: an older version's) No fee believed

@@ -273,7 +273,7 @@ class HeadSignal(FeeFloor):
                 f"baseFeePerGas {fee} of block {number}, past the head this node knows, is"
                 f" past EIP-1559's bounds of {last} at block {at} by block {top}: read again"
             ), False
-        if reaches((at, last), number, fee) and (fee <= last or reaches(rise, number, fee)):
+        if self.in_reach((at, last), number, fee):
             self._suspect = None
             return None, kept
         if number == at:  # (one block, two fees: not the chain's moving on, never confirmed)
@@ -359,10 +359,15 @@ class HeadSignal(FeeFloor):
         to the ceiling, and the new branch's first header at 30,000 gwei was believed and
         signed with. The removed floor's fee is now carried back to the fork, the bound
         rising from there 9/8 a block walked (a fall confirmed by a read again); a fork
-        below every fee kept and the first (the deployment's) stays unbound, as a reset."""
+        below every fee kept and the first (the deployment's) stays unbound, as a reset.
+        review96b: the fork block's fee (``fork_fee``, its header as the mirror kept it) was
+        the floor whether or not it was believed when read: a liar's refused rise applied to
+        the mirror, then one block at the tip answered with another hash, was believed and
+        signed with. It is now the floor only within reach of the floor kept below the fork
+        (``in_reach``); the blocks passed unread below the fork still no steps of a rise."""
         self.base_fee = None
         self._suspect = None
-        self._placed = self._passed = None
+        passed, self._placed, self._passed = self._passed, None, None
         self.rewinds += 1
         was = self._floor or self.read_fee  # (the removed head's floor: review93b, below)
         self.reset_from = (self._floor or self.read_fee or self.reset_from) if reset else None
@@ -379,9 +384,12 @@ class HeadSignal(FeeFloor):
         below = max(self._kept, default=None)
         first = self.first if fork is not None and self.first and self.first[0] <= fork else None
         self.read_fee = self._floor = first if below is None else (below, self._kept[below])
+        if fork is not None and not reset:
+            self.kept_passed(passed, fork)  # (still passed unread below the fork: review96b)
         if (fork is not None and fork_fee is not None and not reset) and (
-            self.read_fee is None or self.read_fee[0] < fork
-        ):  # (the fork block's own fee: settle89)
+            self.read_fee is None
+            or (self.read_fee[0] < fork and self.in_reach(self.read_fee, fork, fork_fee))
+        ):  # (the fork block's own fee: settle89; as a header read is judged: review96b)
             self._keep((fork, fork_fee))
         if (fork is not None and was is not None and not reset and was[0] > fork) and (
             self.read_fee is not None and self.read_fee[0] < fork

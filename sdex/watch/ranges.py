@@ -178,10 +178,6 @@ async def read_range(
     for a, b in itertools.pairwise(below + headers):
         if known_parent(b.parent) and b.parent != a.hash:
             raise Inconsistent(f"block {b.number} does not follow {a.number}: chain moving")
-    if final_end >= start:  # (fee95: blocks passed unread carry the floor, no 9/8 each)
-        m.announced.passed(final_end)
-    for h in headers:  # (the chain's fee: the bound of the next, watch80; each block's in
-        m.announced.read(h.number, h.base_fee, placed=True)  # turn, linked: fee93)
     by_number: dict[int, list[Log]] = {}
     final_logs: list[Log] = []
     final_blocks: dict[int, set[str]] = {}  # (the block hashes the final logs name)
@@ -210,16 +206,24 @@ async def read_range(
             final_blocks.setdefault(lg.block_number, set()).add(block_hash)
     if final_blocks:
         await _check_final(rpc, final_blocks, Header.from_rpc(results[len(recent)]))
+    final_header = Header.from_rpc(results[len(recent)]) if final_end >= start else None
+    at = len(recent) + 1
+    mark_headers = [Header.from_rpc(raw) for raw in results[at : at + len(marks)]]
+    for n, mark in zip(marks, mark_headers, strict=True):  # (ValueError: no block, retried)
+        if mark.number != n:
+            raise Inconsistent(f"block {mark.number} answered for block {n}")
+    # Only now, the range's checks passed (review96b: a range that failed after it, e.g. a
+    # tip claimed far ahead and its final block null, left the mark of blocks passed unread
+    # far past the mirror's head, every honest rise refused till the chain came that far):
+    if final_end >= start:  # (fee95: blocks passed unread carry the floor, no 9/8 each)
+        m.announced.passed(final_end)
+    for h in headers:  # (the chain's fee: the bound of the next, watch80; each block's in
+        m.announced.read(h.number, h.base_fee, placed=True)  # turn, linked: fee93)
     m.preload(final_logs, [r for n in sorted(own) for r in own[n].values()])
     for lgs in by_number.values():
         m.preload(lgs)
-    if final_end >= start:
-        final_header = Header.from_rpc(results[len(recent)])
-        at = len(recent) + 1
-        for n, raw in zip(marks, results[at : at + len(marks)], strict=True):
-            mark = Header.from_rpc(raw)  # (ValueError: no block, the read retried)
-            if mark.number != n:
-                raise Inconsistent(f"block {mark.number} answered for block {n}")
+    if final_header is not None:
+        for n, mark in zip(marks, mark_headers, strict=True):
             m.checkpoints.add(n, mark.hash)
         final_own = [r for n in sorted(own) if n <= final_end for r in own[n].values()]
         eff.merge(m.apply(None, final_logs, final_header, final_own))

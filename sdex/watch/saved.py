@@ -19,6 +19,7 @@ import logging
 import re
 from typing import NamedTuple
 
+from sdex.chain.feefloor import Floor
 from sdex.hashfilter import HashFilter, capacity_for
 from sdex.mirror import Account, Header, Mirror
 from sdex.mirror.bitmaps import MAX_TAINTED
@@ -55,9 +56,10 @@ class Saved(NamedTuple):
     bitmaps: tuple[set[str], set[tuple[str, int]]] | None
     """The bitmap watch's tainted makers and touched (maker, nonce) pairs; None: none
     saved, saved as nothing judgeable, or refused (``_bitmaps``): the chain judges them."""
-    floor: tuple[int, int] | None = None
-    """The fee floor judged at the head (block number at or below it, base fee), saved with
-    it: the restart's first bound (fee93); None: none saved (an older version's store, a
+    floor: Floor | None = None
+    """The fee floor judged at the head (block number at or below it, base fee; and the last
+    block passed unread past it, if any: review96b), saved with it: the restart's first bound
+    (fee93); None: none saved (an older version's store, a
     chain without fees)."""
 
 
@@ -159,17 +161,26 @@ def _bitmaps(saved: object) -> tuple[set[str], set[tuple[str, int]]] | None:
     return makers, pairs
 
 
-def _floor(saved: object, head: int) -> tuple[int, int] | None:
-    """The saved fee floor: ``[number, base fee]``, uint256s, the number at or below the
-    saved head (saved with it); None for none saved."""
+def _floor(saved: object, head: int) -> Floor | None:
+    """The saved fee floor: ``[number, base fee]``, or with the last block passed unread past
+    it (review96b), uint256s, the numbers at or below the saved head (saved with it); None for
+    none saved."""
     if saved is None:
         return None
-    if not isinstance(saved, list) or len(saved) != 2:
+    if not isinstance(saved, list) or len(saved) not in (2, 3):
         raise Unreadable(f"the saved fee floor {str(saved)[:80]!r} is not [number, base fee]")
     number, fee = _uint(saved[0], "the saved fee floor's block"), _uint(saved[1], "a saved fee")
     if number > head:
         raise Unreadable(f"the saved fee floor's block {number} is past the saved head {head}")
-    return number, fee
+    if len(saved) == 2:
+        return number, fee
+    passed = _uint(saved[2], "the saved fee floor's block passed")
+    if not number < passed <= head:
+        raise Unreadable(
+            f"the saved fee floor {str(saved)[:80]!r} is not [number, base fee, a block passed"
+            f" past it at or below the saved head {head}]"
+        )
+    return number, fee, passed
 
 
 def _checkpoints(saved: object, head: int) -> list[tuple[int, str]]:
