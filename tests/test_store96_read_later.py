@@ -30,6 +30,7 @@ from tests.reorgutil import forgotten
 from tests.test_attack38_soft_cancel_sync import cancel_at, status_at
 from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_peers93_stored_pusher import fills_stored
+from tests.test_small94_credit_once import NO_FILLS, on_writer
 from tests.test_store95_follow_refused import refusing
 from tests.test_user50_late_cancel_fill import filled_at
 
@@ -161,3 +162,29 @@ async def test_an_order_put_off_is_judged_after_a_kill(
         _, body = await api.get("/v1/fills")
         assert len(body["records"]) == 1, body
         assert await status_at(api, half) == "cancelled"
+
+
+async def test_a_blocks_refused_fills_are_logged_once_whatever_its_tries(
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CAROL fills ALICE's ask on chain while the writer refuses every fill row (a real
+    trigger): the watcher applies the block try after try; the refused fills logged once
+    (before: once a try); the trigger dropped, the fill stored once, the head saved past it."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))
+        assert (await api.post_taken(half))[0] == 201
+        await on_writer(node, NO_FILLS)
+        try:
+            with caplog.at_level(logging.WARNING, logger="sdex.node"):
+                failed = node.watcher.failures
+                filled = c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)
+                assert filled.status == 1
+                await wait_for(lambda: node.watcher.failures >= failed + 3, 60)  # (tries)
+                assert node.watcher.saved < filled.block_number  # (the rows refused)
+        finally:
+            await on_writer(node, "DROP TRIGGER no_fills")
+        await wait_for(lambda: node.watcher.saved >= filled.block_number, 60)
+        said = [r for r in caplog.records if "fills of a block could not" in r.getMessage()]
+        assert len(said) == 1, [r.getMessage() for r in said]  # (before: one a try)
+        await fills_stored(api, 1)
