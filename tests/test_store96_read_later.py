@@ -16,6 +16,7 @@ file exists)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sqlite3
@@ -24,11 +25,13 @@ from pathlib import Path
 
 import pytest
 
+from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
-from tests.reorgutil import forgotten
+from tests.reorgutil import forgotten, reorg, settled, the_settlement
 from tests.test_attack38_soft_cancel_sync import cancel_at, status_at
-from tests.test_node import ALICE, CAROL, E6, E18, ask
+from tests.test_mirror import meta, reorged_at_head, synced
+from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_peers93_stored_pusher import fills_stored
 from tests.test_small94_credit_once import NO_FILLS, on_writer
 from tests.test_store95_follow_refused import refusing
@@ -188,3 +191,64 @@ async def test_a_blocks_refused_fills_are_logged_once_whatever_its_tries(
         said = [r for r in caplog.records if "fills of a block could not" in r.getMessage()]
         assert len(said) == 1, [r.getMessage() for r in said]  # (before: one a try)
         await fills_stored(api, 1)
+
+
+async def test_a_refused_read_of_an_order_whose_undone_fill_is_mined_again(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """BOB's IOC closed ``removed`` by a reorg that undid its fill, evicted; its settlement
+    mined again while the reader refuses every read of the orders (``_remined``'s): the block
+    applied and those after it (before: the watcher stuck on it); the store reading again,
+    the IOC's record takes its fill back, once (the chain's amount), the audit clean."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2)
+    async with running_node(cfg) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_taken(resting))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
+        code, posted = await api.post_taken(taker, "ioc")
+        assert code == 201 and posted["matches"], posted
+        await settled(c, node, api, taker)
+        tx, raw = await the_settlement(c, api)
+        reorg(c, snap)
+
+        async def undone() -> bool:
+            return (
+                reorged_at_head(node, c)
+                and (await meta(api, taker))["status"] == "removed"
+                and (await meta(api, resting))["pendingMakerAmount"] == "0"
+            )
+
+        await wait_for(undone, timeout=20)
+        await forgotten(node, taker)
+        reader = node.store._reader
+        assert isinstance(reader, sqlite3.Connection)
+        refused: list[str] = []
+        reader.set_authorizer(refusing(refused))
+        try:
+            assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
+            c.rpc.call("evm_mine")
+            c.rpc.call("evm_mine")  # (blocks after it: applied too)
+            top = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: node.watcher.saved >= top, 60)  # (before: stuck)
+            assert refused, "the order's row was never read"
+        finally:
+            reader.set_authorizer(None)
+        c.rpc.call("evm_mine")  # (a block to take it in, the store reading again)
+        assert c.exchange.order_info(taker.order).filled == 3000 * E6
+
+        async def back() -> bool:
+            m = await meta(api, taker)
+            return (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6))
+
+        await wait_for(back, 60)
+        _, body = await api.get("/v1/fills")
+        assert body["total"] == 2, body
+        c.rpc.call("evm_mine")  # (one more block: nothing taken in twice)
+        await synced(node, c)
+        assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
+        report = await asyncio.to_thread(
+            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+        )
+        assert report.ok, report.to_json()
