@@ -69,8 +69,8 @@ class NodeReadLater(NodeReadPast):
             del said[next(iter(said))]
         if new:
             log.warning(
-                "%d stored orders not read while a block was applied (the store refused "
-                "their rows): judged again by the chain's word once it reads them: %s (%s)",
+                "%d stored orders not read back (the store refused their rows): due a "
+                "recheck, judged by the chain's word once it reads them: %s (%s)",
                 len(new), ", ".join("0x" + h.hex() for h in new[:NAMED]),
                 refused[new[0]][:200],
             )  # fmt: skip
