@@ -11,6 +11,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from functools import partial
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -121,7 +122,7 @@ class NodeChainState(NodeRejudge):
             # queued, not awaited: published once durable (_fills_stored)
             fills = list(_stored_fills(unwritten, ours=False, ours_txs=self.settler.ours))
             stored = self.store.add_fills_async(fills)
-            stored.add_done_callback(self._fills_stored)
+            stored.add_done_callback(partial(self._fills_stored, block=changes.head))
             self.track_fills(stored)  # (the orders they close: a listing waits for them)
             changes.stored.append(stored)  # the watcher saves its head once they are durable
         # The orders of the settler's own fills too: it confirmed them from their receipt,
@@ -161,7 +162,7 @@ class NodeChainState(NodeRejudge):
         if changes.reset:
             rejudge |= set(self.records)
         for h in rejudge:  # a closed order evicted from memory comes back from the store
-            self.registry.load(h)
+            self._load_or_later(h)  # (refused: judged by a recheck once it reads, store96)
         self.registry.pin(rejudge)  # and stays there across the awaits below
         try:
             # Funds: the watcher re-read every touched account the book or the mirror holds.
@@ -349,13 +350,25 @@ class NodeChainState(NodeRejudge):
                 rejudge.add(h)
         return set(nonces)
 
-    def _fills_stored(self, fut: asyncio.Future[list[StoredFill]]) -> None:
-        """The watcher's fills are durable: those new (whoever stores a fill first, watcher
-        or settler, publishes it) go out on the websocket."""
+    _fills_said: dict[int, None] | None = None
+    """Blocks whose fills' refused write ``_fills_stored`` logged, the last ``UNREAD_SAID``."""
+
+    def _fills_stored(self, fut: asyncio.Future[list[StoredFill]], block: int = -1) -> None:
+        """The watcher's fills (of the changes up to ``block``; -1: not a block's) are
+        durable: those new (whoever stores a fill first, watcher or settler, publishes it)
+        go out on the websocket. Refused: logged once a block (store96: at each try of it)."""
         if fut.cancelled():
             return
         if (e := fut.exception()) is not None:  # the watcher applies them again
-            log.warning("fills of a block could not be stored (%s): again", e)
+            said = self._fills_said
+            if said is None:
+                said = self._fills_said = {}
+            if block < 0 or block not in said:
+                log.warning("fills of a block could not be stored (%s): again", e)
+            if block >= 0:
+                said[block] = None
+                while len(said) > UNREAD_SAID:
+                    del said[next(iter(said))]
             return
         for f in fut.result():
             self.events.publish({"type": "fill", **f.to_json()})

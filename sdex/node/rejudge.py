@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import partial
 from types import MappingProxyType
@@ -20,10 +19,11 @@ from sdex.ingest import Rejection, RejectionCode, judge, removal_of
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.gate import NodeGate
+from sdex.node.readlater import REFUSALS, why
 from sdex.node.registry import Record
 from sdex.node.verdicts import _message
 from sdex.order import SignedOrder, bitmap_nonce
-from sdex.store import StoredOrder, StoreError
+from sdex.store import StoredOrder
 from sdex.watch.changes import durable
 
 log = logging.getLogger("sdex.node")
@@ -33,11 +33,9 @@ REJUDGE_PAGE = 500
 """Closed orders read back from the store at a time, to be judged again (``_rejudge_stored``)."""
 REJUDGE_CHUNK = 100
 """Of a page, the orders judged between two turns of the event loop (``_rejudge_page``)."""
-FOLLOW_LATER = 1024
-"""Closed orders at most kept to be followed at a later block, the store having refused their
-rows (``_closed_follow_chain``); past it the oldest is let go (logged)."""
-NAMED = 3
-"""Orders a log line names at most (the others counted)."""
+REMINED_LATER = 1024
+"""Orders at most whose fills mined again wait for their rows (``_remined``); past it the
+oldest is let go (logged): the recheck judges it by the chain's word, without that amount."""
 
 
 POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
@@ -54,8 +52,9 @@ class NodeRejudge(NodeGate):
     if it failed: due again); None when none is under way. The orders it has not reached
     yet still say what the old chain had (``not_rejudged``)."""
 
-    _follow_later: dict[bytes, None] | None = None
-    """Closed orders to follow at the next blocks, oldest first (``_follow_refused``)."""
+    _remined_later: dict[bytes, int] | None = None
+    """Closed orders' fills mined again (``_remined``) whose rows the store refused: the
+    amounts, taken in at the next blocks, oldest first."""
 
     def not_rejudged(self, order_hash: bytes) -> bool:
         """Whether a reset's walk under way has yet to judge this closed order again
@@ -114,7 +113,7 @@ class NodeRejudge(NodeGate):
         """After a reorg or reset: the chain's word on an order, whatever it was before. An
         order closed by the chain (filled, cancelled on chain, expired) that the chain now
         holds fillable returns to the book; the websocket says ``reopened``."""
-        rec = self.registry.load(so.hash)  # (evicted meanwhile: back from the store)
+        rec = self._load_or_later(so.hash)  # (evicted meanwhile: back from the store)
         if rec is None:
             return
         st = self.book.get(so.hash)
@@ -216,15 +215,36 @@ class NodeRejudge(NodeGate):
         them back into its filled amount, up to the chain's. Those alone: a fill of it the
         reorg did not undo stays out, for the audit to see (``fill_after_node_closed``),
         unless its maker soft-cancelled it (``_closed_follow_chain``: the chain's amount)."""
+        later = self._remined_later
+        if later is None:
+            later = self._remined_later = {}
+        if later:  # (refused at an earlier block: taken in now, with this block's)
+            amounts = {h: n + amounts.get(h, 0) for h, n in later.items()} | {
+                h: n for h, n in amounts.items() if h not in later
+            }
         for h, amount in amounts.items():
             if h in self.book:
+                later.pop(h, None)
                 continue  # the book's orders take the chain's filled amount (``_on_block``)
-            rec = self.registry.load(h)  # (evicted: back from the store)
+            try:
+                rec = self.registry.load(h)  # (evicted: back from the store)
+            except REFUSALS as e:
+                later[h] = amount
+                self._read_later({h: why(e)})
+                continue
+            later.pop(h, None)
             if rec is None or rec.status.is_open:
                 continue
             filled = min(self.mirror.filled_of(h), rec.filled + amount)
             if filled > rec.filled:
                 self._closed_filled(rec, filled)
+        while len(later) > REMINED_LATER:
+            h = next(iter(later))
+            del later[h]
+            log.warning(
+                "0x%s: fills mined again not taken into its closed record (more than %d wait "
+                "for the store): judged by the chain's word alone", h.hex(), REMINED_LATER,
+            )  # fmt: skip
 
     def _closed_follow_chain(self, hashes: Iterable[bytes]) -> None:
         """Fills of closed orders out of the book that the chain may still fill, their
@@ -235,21 +255,17 @@ class NodeRejudge(NodeGate):
         or back from the store: the order lives on chain, anyone holding it may fill it, and
         that fill is real whenever it was made; cancel62: a match in flight at a node two
         hops away, or made after the cancel, was left out of the record for good)."""
-        records, later = self.records, self._follow_later
-        if later is None:
-            later = self._follow_later = {}
-        refused: dict[bytes, str] = {}
-        for h in dict.fromkeys([*hashes, *later]):  # (and those refused at an earlier block)
+        records = self.records
+        for h in hashes:
             rec = records.get(h)
             if rec is None and h not in self.book:  # evicted: back from the store, if so
                 try:
                     s = self.registry.stored(h)
-                except (sqlite3.Error, StoreError) as e:  # (store95: the block applied)
-                    refused[h] = f"{type(e).__name__}: {e}"
+                except REFUSALS as e:  # (store95: the block applied)
+                    self._read_later({h: why(e)})
                     continue
                 if s is not None and (s.cancel_signature or s.status == OrderStatus.FILLED):
                     rec = self.registry.load_stored(s)
-            later.pop(h, None)
             if rec is None or h in self.book or rec.status.is_open:
                 continue
             if rec.status is not OrderStatus.FILLED and rec.cancel_signature is None:
@@ -260,35 +276,6 @@ class NodeRejudge(NodeGate):
             filled = min(self.mirror.filled_of(h), full)
             if filled > rec.filled:
                 self.registry.correct_filled(rec, filled)
-        if refused:
-            self._follow_refused(refused)
-
-    def _follow_refused(self, refused: Mapping[bytes, str]) -> None:
-        """Orders ``_closed_follow_chain`` could not read back (the store refused their rows):
-        followed at the next blocks till it reads them (the mirror's filled amount then),
-        ``FOLLOW_LATER`` at most; logged once an order while it waits. store95: the error
-        raised out of the block's application, tried again and failing at each try while the
-        store refused, the watcher stuck on that block."""
-        later = self._follow_later
-        assert later is not None  # (made by ``_closed_follow_chain``)
-        new = [h for h in refused if h not in later]
-        for h in refused:
-            later[h] = None
-        dropped = 0
-        while len(later) > FOLLOW_LATER:
-            del later[next(iter(later))]
-            dropped += 1
-        if new:
-            log.warning(
-                "%d closed orders' filled amount not followed now (the store refused their "
-                "rows; tried again at the next blocks): %s (%s)", len(new),
-                ", ".join("0x" + h.hex() for h in new[:NAMED]), refused[new[0]][:200],
-            )  # fmt: skip
-        if dropped:
-            log.warning(
-                "%d closed orders waiting to follow the chain's filled amount let go (more "
-                "than %d wait): their records keep the amount stored", dropped, FOLLOW_LATER,
-            )  # fmt: skip
 
     def _closed_filled(self, rec: Record, filled: int) -> None:
         """A closed order's filled amount as the chain now has it. A one-shot order removed

@@ -21,7 +21,7 @@ from sdex.errors import ChainError
 from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
 from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus
-from sdex.node.readpast import NodeReadPast
+from sdex.node.readlater import REFUSALS, NodeReadLater, why
 from sdex.order import SignedOrder
 
 log = logging.getLogger("sdex.node")
@@ -45,7 +45,7 @@ loop (replay80: 50,000 a kill left due took turns of 0.4-0.5 s, the node answeri
 recheck81: 256 judged take ~35 ms)."""
 
 
-class NodeVerdicts(NodeReadPast):
+class NodeVerdicts(NodeReadLater):
     """The chain's state of orders, read from the mirror and applied to the book's orders."""
 
     contract_sigs: Eip1271Batcher
@@ -199,7 +199,12 @@ class NodeVerdicts(NodeReadPast):
                 continue
             # (left63: looked up only now, and back from the store if evicted: a closed
             # one past its grace while its block was ahead kept the book's filled amount)
-            rec = rec if rec is not None else self.registry.load(h)
+            if rec is None:
+                try:
+                    rec = self.registry.load(h)
+                except REFUSALS as e:  # (due still: store96)
+                    self._read_later({h: why(e)})
+                    continue
             if rec is None:
                 due.discard(h)
                 continue
@@ -354,7 +359,12 @@ class NodeVerdicts(NodeReadPast):
                 if len(due) >= RECHECK_READS:
                     break
         if evicted and len(due) < RECHECK_READS:
-            await self.registry.load_all(evicted, RECHECK_PART)
+            try:
+                await self.registry.load_all(evicted, RECHECK_PART)
+            except REFUSALS as e:  # (due still, others first: store96)
+                self._read_later(dict.fromkeys(evicted, why(e)))
+                self._recheck.later(evicted)
+                evicted = []
             ahead, _ = self.mirror.ahead()
             for h in evicted:
                 rec, st = self.records.get(h), self.book.get(h)
