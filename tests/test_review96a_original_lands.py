@@ -16,15 +16,18 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from sdex.chain.rpc import quantity
 from sdex.keccak import keccak
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import node_config, node_up, running_node, wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.rpcfault import Answer, _proxy
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
-from tests.test_reconcile77_too_high import pooling
+from tests.test_node_restart import OPERATOR
+from tests.test_reconcile77_too_high import pending_rows, pooling
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settle86_stuck_rejudged import GWEI, over_cap
 
@@ -95,3 +98,71 @@ async def test_the_original_lands_after_its_transfer_was_sent(
             assert code == 200 and rec["metaData"]["filledMakerAmount"] == str(E18), rec
             assert nonce(c.rpc, operator) == count + 1
             assert s.sent == 1, s.sent
+
+
+CAROL = 3
+
+
+async def test_the_original_lands_across_a_restart(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run's transfer sent at the stuck row's nonce (never passed on), the ``sdex
+    node`` process killed by its PID with the row pending; the restart (the transfer's sends
+    still taken by the proxy) and another ask crossing the row's bid; then a block under the
+    row's cap: the row's bytes mined."""
+    c = pooling
+    db = tmp_path / "n.db"
+    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+    other = c.sign(ask(c, CAROL, E18, 3000 * E6))
+    swallow = Swallow()
+    operator = c.address(OPERATOR)
+    with base_fee_kept(c) as base, _proxy(c.rpc.url, swallow) as url:
+        fee_walked_to(c, 20 * GWEI)
+        async with node_up(c, db, url, OPERATOR) as (proc, api):
+            assert (await api.post_taken(maker))[0] == 201
+            c.rpc.call("evm_setAutomine", False)
+            count = nonce(c.rpc, operator)
+            code, body = await api.post_taken(taker)
+            assert code == 201 and len(body["matches"]) == 1, body
+            await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
+            (tx,) = pending_rows(db)
+            cap = quantity(c.rpc.call("eth_getTransactionByHash", tx)["maxFeePerGas"])
+            sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
+            code, said = await api.post(
+                f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
+            )
+            assert code == 200, said
+            swallow.armed.set()
+            await wait_for(over_cap(c, cap + cap // 4, lambda: bool(swallow.taken)), timeout=90)
+            proc.kill()  # (SIGKILL, by its PID: the row pending, its bytes pooled)
+            proc.wait(timeout=10)
+        assert pending_rows(db) == [tx]
+        known = c.rpc.call("eth_getTransactionByHash", tx)
+        assert known is not None and known.get("blockNumber") is None, known  # (pooled)
+        async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
+            s = node.settler
+            assert s.adopted == 1 and tx in s.in_flight, (s.adopted, s.in_flight)
+            code, body = await api.post_taken(other)
+            # (before: the row given up at the start, "not open in the book", its bid open:
+            # matched again with this ask behind the pooled row, at the next nonce)
+            assert code == 201 and body["matches"] == [], body
+            c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
+            c.rpc.call("evm_mine")
+            got = c.rpc.call("eth_getTransactionReceipt", tx)
+            assert got is not None and quantity(got["status"]) == 1, got
+
+            async def over() -> bool:
+                return not s.in_flight and await api.status(taker) == "filled"
+
+            await wait_for(over, timeout=60)
+            c.rpc.call("evm_mine")  # (anything the restart sent behind it)
+            assert nonce(c.rpc, operator) == count + 1, "matched again behind the row"
+            assert c.exchange.order_info(maker.order).filled == E18
+            assert c.exchange.order_info(taker.order).filled == 3000 * E6
+            assert c.exchange.order_info(other.order).filled == 0
+            assert await api.status(other) == "open"
+            assert s.failed == 0 and s.lost == 0, (s.failed, s.lost)
+            code, rec = await api.get(f"/v1/orders/{maker.hash_hex}")
+            assert code == 200 and rec["metaData"]["filledMakerAmount"] == str(E18), rec
