@@ -20,9 +20,11 @@ import pytest
 
 from sdex.chain.rpc import quantity
 from sdex.keccak import keccak
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
-from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.nodeutil import Api, node_config, node_up, running_node, wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.rpcfault import Answer, _proxy
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -103,13 +105,16 @@ async def test_the_original_lands_after_its_transfer_was_sent(
 CAROL = 3
 
 
-async def test_the_original_lands_across_a_restart(
-    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("lands", ["original", "transfer"])
+async def test_the_original_or_its_transfer_lands_across_a_restart(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lands: str
 ) -> None:
     """The first run's transfer sent at the stuck row's nonce (never passed on), the ``sdex
-    node`` process killed by its PID with the row pending; the restart (the transfer's sends
-    still taken by the proxy) and another ask crossing the row's bid; then a block under the
-    row's cap: the row's bytes mined."""
+    node`` process killed by its PID with the row pending; the restart, the row adopted with
+    its bid held, and another ask crossing that bid. ``original``: the transfer's sends still
+    taken by the proxy, then a block under the row's cap: the row's bytes mined, its fills
+    applied once. ``transfer``: the proxy passes the restart's sends on, blocks over the row's
+    cap: the restart's transfer takes its nonce, the bid freed, matched with the other ask."""
     c = pooling
     db = tmp_path / "n.db"
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
@@ -141,6 +146,8 @@ async def test_the_original_lands_across_a_restart(
         assert pending_rows(db) == [tx]
         known = c.rpc.call("eth_getTransactionByHash", tx)
         assert known is not None and known.get("blockNumber") is None, known  # (pooled)
+        if lands == "transfer":
+            swallow.armed.clear()
         async with running_node(replace(node_config(c, db), rpc=url)) as (node, api):
             s = node.settler
             assert s.adopted == 1 and tx in s.in_flight, (s.adopted, s.in_flight)
@@ -148,6 +155,9 @@ async def test_the_original_lands_across_a_restart(
             # (before: the row given up at the start, "not open in the book", its bid open:
             # matched again with this ask behind the pooled row, at the next nonce)
             assert code == 201 and body["matches"] == [], body
+            if lands == "transfer":
+                await transfer_lands(c, node, api, (maker, taker, other), count, cap)
+                return
             c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(base))
             c.rpc.call("evm_mine")
             got = c.rpc.call("eth_getTransactionReceipt", tx)
@@ -166,3 +176,29 @@ async def test_the_original_lands_across_a_restart(
             assert s.failed == 0 and s.lost == 0, (s.failed, s.lost)
             code, rec = await api.get(f"/v1/orders/{maker.hash_hex}")
             assert code == 200 and rec["metaData"]["filledMakerAmount"] == str(E18), rec
+
+
+async def transfer_lands(
+    c: Chain, node: Node, api: Api, orders: tuple[SignedOrder, ...], count: int, cap: int
+) -> None:
+    """(The restart's adopted row, pooled) Blocks over its cap: its transfer takes its nonce,
+    its matches failed "cancelled at its nonce", its bid freed and matched with the other
+    ask, settled: the soft-cancelled maker never filled."""
+    maker, taker, other = orders
+    s = node.settler
+
+    def done() -> bool:
+        return c.exchange.order_info(taker.order).filled == 3000 * E6
+
+    await wait_for(over_cap(c, cap + cap // 4, done), timeout=120)
+    await wait_for(lambda: not s.in_flight, timeout=60)
+    assert c.exchange.order_info(maker.order).filled == 0
+    assert c.exchange.order_info(other.order).filled == E18
+    assert nonce(c.rpc, c.address(OPERATOR)) == count + 2  # (the transfer, the new match)
+    assert s.withheld_cancels == 1 and s.lost == 0, (s.withheld_cancels, s.lost)
+
+    async def filled() -> bool:
+        return {await api.status(taker), await api.status(other)} == {"filled"}
+
+    await wait_for(filled, timeout=30)
+    assert await api.status(maker) == "cancelled"
