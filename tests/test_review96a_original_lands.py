@@ -174,8 +174,12 @@ async def test_the_original_or_its_transfer_lands_across_a_restart(
             assert c.exchange.order_info(other.order).filled == 0
             assert await api.status(other) == "open"
             assert s.failed == 0 and s.lost == 0, (s.failed, s.lost)
-            code, rec = await api.get(f"/v1/orders/{maker.hash_hex}")
-            assert code == 200 and rec["metaData"]["filledMakerAmount"] == str(E18), rec
+
+            async def counted() -> bool:  # (the maker, off the book: the watcher's, its block)
+                code, rec = await api.get(f"/v1/orders/{maker.hash_hex}")
+                return code == 200 and rec["metaData"]["filledMakerAmount"] == str(E18)
+
+            await wait_for(counted, timeout=30)
 
 
 async def transfer_lands(
