@@ -1,7 +1,7 @@
 """Settlements a previous run left pooled, adopted at the start once the orders are loaded
 (``_adopt``: held in flight in the book, ``sdex.settlement.adopt``), or given up; the one-shot
 orders the restart closed whose adopted match the settler confirms on one side
-(``_one_side``). ``sdex.node.settle`` builds on it."""
+(``_book_sides``). ``sdex.node.settle`` builds on it."""
 
 from __future__ import annotations
 
@@ -130,17 +130,17 @@ class NodeAdoption(NodeHolds):
             return
         try:
             signed = pooled_tx(row)
-            matches = adopted_matches(
-                signed, row.pairs, self.book, self.domain, self._closed_at_restart
-            )
+            matches = adopted_matches(signed, row.pairs, self.book, self.domain, self._off_book)
         except (ValueError, BookError) as e:
             self._not_adopted(row, e, unread=row.tx_hash in self._unread)
             return
-        if closed := {m.incoming.hash for m in matches if m.incoming.hash not in self.book}:
-            # settle65: a one-shot order closed at the restart, out of the book: its fill
-            # counted when the block comes (the watcher's way for a given-up one's:
-            # ``_remined``, up to the chain's filled amount), its resting side confirmed
-            # by the settler alone (``_one_side``)
+        sides = [h for m in matches for h in (m.resting.hash, m.incoming.hash)]
+        if closed := {h for h in sides if h not in self.book}:
+            # settle65: a one-shot order closed at the restart, out of the book (review96a:
+            # or soft-cancelled, either side): its fill counted when the block comes (the
+            # watcher's way for a given-up one's: ``_remined``, ``_closed_follow_chain``, up
+            # to the chain's filled amount), its other side confirmed by the settler alone
+            # (``_book_sides``)
             self._restart_takers = self._restart_takers | closed
             earlier = self.settler.replaced_rows.get(signed.tx_hash, ())  # (any may land)
             self.settler.given_up.update(t.tx_hash.lower() for t in (*earlier, signed))
@@ -157,10 +157,33 @@ class NodeAdoption(NodeHolds):
             return None
         return (rec.signed, rec.filled) if rec.reason in restart_reasons(rec.tif) else None
 
-    def _one_side(self, m: Match) -> bool:
-        """Whether ``m`` is an adopted match whose incoming order the restart closed: the
-        book holds its resting side alone (``_adopt``)."""
-        return m.incoming.hash in self._restart_takers and m.incoming.hash not in self.book
+    def _off_book(self, order_hash: bytes) -> tuple[SignedOrder, int] | None:
+        """(``adopted_matches``' ``closed``) A pooled row's order the book does not hold that
+        the row is adopted with all the same, its signed order and filled amount: a one-shot
+        order the restart closed (``_closed_at_restart``), or one its maker soft-cancelled
+        (its cancel taken: the row's wait sends a transfer at its nonce, never its bytes
+        again, settle96's ``unsendables``; review96a: given up, the row's other order was
+        matched again behind its pooled bytes). None for any other."""
+        if (got := self._closed_at_restart(order_hash)) is not None:
+            return got
+        rec = self.records.get(order_hash)
+        if rec is None and (s := self.registry.stored(order_hash)) is not None:
+            if s.cancel_signature is None:  # (evicted: back in memory, as a cancel loads it)
+                return None
+            rec = self.registry.load_stored(s)
+        if rec is None or rec.status.is_open or rec.cancel_signature is None:
+            return None
+        return rec.signed, rec.filled
+
+    def _book_sides(self, m: Match) -> tuple[SignedOrder, ...]:
+        """The orders of ``m`` the book holds: both, but for an adopted match with an order
+        the restart closed or its maker soft-cancelled (``_off_book``), the other alone."""
+        off = self._restart_takers
+        if not off or (m.resting.hash not in off and m.incoming.hash not in off):
+            return (m.resting, m.incoming)
+        return tuple(
+            so for so in (m.resting, m.incoming) if so.hash not in off or so.hash in self.book
+        )
 
     def _not_adopted(self, row: StoredSettlement, why: Exception, unread: bool = False) -> None:
         """``row`` given up as before adoption (if it lands, the watcher applies it), and the

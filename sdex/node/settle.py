@@ -157,8 +157,12 @@ class NodeSettlement(NodeReload):
             m.incoming.hash: (_was(find(m.incoming.hash)), actual.right_filled),
         }
         try:  # as proposed (the usual case): the book's records of both, no lookup
-            if self._one_side(m):  # (its incoming's fill: the watcher's, with its block)
-                self.book.confirm(m.resting.hash, m.left_filled, actual.left_filled)
+            if len(sides := self._book_sides(m)) < 2:  # (the other's fill: the watcher's)
+                for so in sides:
+                    left = so is m.resting
+                    amount = m.left_filled if left else m.right_filled
+                    filled = actual.left_filled if left else actual.right_filled
+                    self.book.confirm(so.hash, amount, filled)
             else:
                 self.engine.confirm(m, None if r.actual == m.amounts else r.actual)
         except UnknownOrder as e:  # gone meanwhile (after a reorg, say): the other side
@@ -167,7 +171,7 @@ class NodeSettlement(NodeReload):
             log.exception("confirming a settled match failed")
         if r.actual is not None and r.actual != m.amounts:
             self._settled_short(m)
-        for so in (m.resting,) if self._one_side(m) else (m.resting, m.incoming):
+        for so in self._book_sides(m):
             rec = self.records.get(so.hash)
             if rec is None:
                 continue
@@ -213,8 +217,9 @@ class NodeSettlement(NodeReload):
         self.registry.settled(m)
         before = {so.hash: self.book.get(so.hash) for so in (m.resting, m.incoming)}
         try:  # (each side released on its own: ``Settling.release``)
-            if self._one_side(m):
-                self.book.release(m.resting.hash, m.left_filled)
+            if len(sides := self._book_sides(m)) < 2:
+                for so in sides:
+                    self.book.release(so.hash, m.left_filled if so is m.resting else m.right_filled)
             else:
                 self.engine.release(m)
         except UnknownOrder as e:  # filled or dropped meanwhile (after a reorg, say): said

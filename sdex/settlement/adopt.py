@@ -80,8 +80,11 @@ def adopted_matches(
     each held in the book in flight as the engine holds a match's. An incoming order not
     open in the book may be a one-shot order the restart closed (``closed``: it never
     rests, settle65): taken as it was loaded, nothing of it held (the book does not hold
-    it), its resting side held all the same. ``ValueError`` (nothing held) if the calldata
-    is not these pairs' matches or the book cannot hold one."""
+    it), its resting side held all the same; so may either side be an order its maker
+    soft-cancelled (``closed`` gives it too; review96a: the row was given up, "not open in
+    the book", its bytes pooled, and its other order, open again, matched again behind it).
+    ``ValueError`` (nothing held) if the calldata is not these pairs' matches or the book
+    cannot hold one."""
     if signed.body is None or signed.body[0] != domain.verifying_contract:
         raise ValueError("not a transaction to the Exchange")
     try:
@@ -93,7 +96,7 @@ def adopted_matches(
     held: dict[bytes, int] = {}  # (what the matches before take of each order)
     matches: list[Match] = []
     for (left, right, cap), names in zip(decoded, pairs, strict=True):
-        resting = _side(book, domain, left, names[0], None)
+        resting = _side(book, domain, left, names[0], closed)
         incoming = _side(book, domain, right, names[1], closed)
         try:
             amounts = match_amounts(

@@ -145,7 +145,7 @@ class ReplacingLane(SigningLane):
             start, why = gone
             pooled.done = True
             self.withheld.setdefault(start, f"not sent again ({why})")
-            return await self._transfer_instead(last, fees)
+            return await self._transfer_instead(last, fees, why)
         if not self.rejudged.isdisjoint(pooled.hashes):  # (judged at the fees it would go at:
             if (settles := await self._settles_now(last, fees)) is None:  # settle86)
                 return False  # (not judged: not replaced this time, review86b)
@@ -153,7 +153,7 @@ class ReplacingLane(SigningLane):
             if not settles:
                 pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
                 self.withheld.setdefault(start, f"not sent again ({SETTLES_NONE})")
-                return await self._transfer_instead(last, fees)
+                return await self._transfer_instead(last, fees, SETTLES_NONE)
             self.withheld.pop(start, None)  # (sent: its bound's cancel no start's; settle86)
         to, data, gas, value = last.body
         again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
@@ -240,17 +240,18 @@ class ReplacingLane(SigningLane):
                         signed.tx_hash)  # fmt: skip
         return ok
 
-    async def _transfer_instead(self, last: SignedTx, fees: tuple[int, int]) -> bool:
+    async def _transfer_instead(self, last: SignedTx, fees: tuple[int, int], why: str) -> bool:
         """(``_replace``'s: ``last`` pooled, stuck, a start's replaced row that would settle
-        nothing now) A transfer of nothing at its nonce at ``fees`` (over the one sent before,
-        ``cancels``: the pool's bump rule) sent in its place, its cancel from here on."""
+        nothing now, or one ``_gone`` finds must not go again: ``why``) A transfer of nothing
+        at its nonce at ``fees`` (over the one sent before, ``cancels``: the pool's bump rule)
+        sent in its place, its cancel from here on."""
         before = self.cancels.get(last.tx_hash)
         fees = fees if before is None else bumped(before.fees, fees)
         got = self.sender.sign_at(last.nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees)
         self.cancels[last.tx_hash] = got
         await self.async_sends.rpc.call("eth_sendRawTransaction", got.raw)
-        log.warning("settlement %s pooled, would settle nothing: %s sent at its nonce instead",
-                    last.tx_hash, got.tx_hash)  # fmt: skip
+        log.warning("settlement %s pooled, not sent again (%s): %s sent at its nonce instead",
+                    last.tx_hash, why, got.tx_hash)  # fmt: skip
         return True
 
     async def _displace(self, pooled: Pooled, view: ChainView | None) -> bool:

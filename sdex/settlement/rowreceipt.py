@@ -37,11 +37,15 @@ async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
     return receipt_of(await lane.receipts.call("eth_getTransactionReceipt", tx_hash))
 
 
-async def believed(lane: NonceLane, got: Receipt, pairs: Sequence[tuple[str, str]] | None) -> bool:
+async def believed(
+    lane: NonceLane, got: Receipt, pairs: Sequence[tuple[str, str]] | None, told: bool = False
+) -> bool:
     """Whether ``got``, a start's pending row's receipt read through the lane's client, is
     believed: its logs account for the row's matches (``pairs``, as stored: resting,
     incoming; None: not known, not looked at) and a read on a connection of its own gives it
-    too (``confirm.confirmed``). Not: the row is judged as one whose receipt was not read."""
+    too (``confirm.confirmed``). Not: the row is judged as one whose receipt was not read.
+    ``told``: said before (``mark_unread``'s tries, a second apart): said at debug
+    (review96a: a warning each second while the confirming read failed)."""
     if pairs is not None:
         try:
             named = [(_hash(a), _hash(b)) for a, b in pairs]
@@ -55,9 +59,10 @@ async def believed(lane: NonceLane, got: Receipt, pairs: Sequence[tuple[str, str
             return False
     if await confirmed(lane.receipts, got):
         return True
-    log.warning("the receipt of pending settlement %s (block %d, status %d) not given again on"
-                " a connection of its own: not believed", got.tx_hash, got.block_number,
-                got.status)  # fmt: skip
+    (log.debug if told else log.warning)(
+        "the receipt of pending settlement %s (block %d, status %d) not given again on a"
+        " connection of its own: not believed", got.tx_hash, got.block_number, got.status,
+    )  # fmt: skip
     return False
 
 

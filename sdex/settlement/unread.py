@@ -40,6 +40,7 @@ async def mark_unread(
     for on its change (``wake``: ``ChainDoubt.wake``, the node's), looked at again every
     ``DOUBT_LOOK`` seconds at most (before: every 0.1 s, watch81)."""
     left = list(tx_hashes)
+    told: set[str] = set()  # (rows whose receipt was said not believed: at debug after)
     wake = asyncio.Event() if wake is None else wake  # (none: looked at every DOUBT_LOOK)
     while left:
         while True:
@@ -56,7 +57,8 @@ async def mark_unread(
             log.debug("the receipt of %s not read: %s", left[0], e)
             await asyncio.sleep(1.0)
             continue
-        if got is not None and not await believed(lane, got, None):  # (settle96: confirmed)
+        if got is not None and not await believed(lane, got, None, left[0] in told):
+            told.add(left[0])  # (settle96: confirmed; review96a: said once)
             await asyncio.sleep(1.0)
             continue
         if doubted() or said() != before:
