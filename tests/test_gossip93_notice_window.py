@@ -56,7 +56,10 @@ async def test_a_box_has_its_window_of_notices_in_flight(streams: bool) -> None:
 
         await wait_for(window_came, timeout=BOUND)
         await asyncio.sleep(0.5)  # (no condition: that no more come while none is answered)
-        assert held.got == sent[:WINDOW]
+        # the oldest ``WINDOW``, each once, no more; in any order of arrival (review96c: over
+        # HTTP each is a request of its own, on connections opened together, and the peer
+        # may take the second before the first: 2 of 8 runs, 4 at once)
+        assert len(held.got) == WINDOW and sorted(held.got) == sorted(sent[:WINDOW]), held.got
         a.gossip.notify("cancels", {"orderHash": "0xbad"})
         held.hold.set_result(None)
 

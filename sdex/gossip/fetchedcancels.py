@@ -54,6 +54,10 @@ class FetchedCancels:
         """Failed ones not retried: ``PENDING_MAX`` others waited (the restart's pull)."""
         self._pending: dict[str, list[tuple[str, object]]] = {}
         """Watched orders, each with its other senders' cancels (``ALTERNATES``)."""
+        self._senders: dict[str, set[str]] = {}
+        """Each watched order's senders so far, the watched one's included (review96c: its
+        own sender's later cancel was kept as an alternate, a slot spent on a cancel taken
+        again after the same sender's refusal)."""
 
     def take(self, sender: str, notice: object) -> None:
         """``notice`` (a soft cancel ``sender`` answered a fetch with) to the node; its
@@ -61,7 +65,9 @@ class FetchedCancels:
         key = _key(notice)
         others = self._pending.get(key)
         if others is not None:  # (the one under way stores it: no second write; this one
-            if len(others) < ALTERNATES and all(s != sender for s, _ in others):  # if refused)
+            senders = self._senders[key]  # if refused, unless its sender's was one)
+            if len(others) < ALTERNATES and sender not in senders:
+                senders.add(sender)
                 others.append((sender, notice))
             return
         result = self.node.cancel_notice(notice, sender)
@@ -70,7 +76,7 @@ class FetchedCancels:
         if len(self._pending) >= PENDING_MAX:  # (no task: counted if it fails)
             result.stored.add_done_callback(self._unwatched)
             return
-        self._pending[key] = []
+        self._pending[key], self._senders[key] = [], {sender}
         self.spawn(self._watch(sender, notice, key, result.stored), "gossip-fetched-cancel")
 
     def _unwatched(self, stored: asyncio.Future[None]) -> None:
@@ -107,6 +113,7 @@ class FetchedCancels:
                 stored = result.stored
         finally:
             self._pending.pop(key, None)
+            self._senders.pop(key, None)
 
     def to_json(self) -> dict[str, int]:
         return {
