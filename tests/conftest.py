@@ -98,8 +98,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "cpu_bound(seconds): bounded by the process's CPU time (times SDEX_DEEP), not the "
         "wall clock's pytest-timeout",
     )
+    if not hasattr(config, "workerinput"):  # (the controller, or a run without xdist)
+        compile_ahead()
     if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
         rewrite_ahead(config)
+
+
+def compile_ahead() -> None:
+    """``sdex``'s modules compiled into its ``__pycache__`` once, before any test starts a
+    process, as the Makefile's ``compileall`` does for ``make test`` (nothing done for a
+    module whose compiled file is up to date: 0.04 CPU-s for all of them).
+
+    suite96: where ``PYTHONDONTWRITEBYTECODE`` is set (a helper's worktree here; any run of
+    ``pytest`` itself on such a machine), no ``sdex`` process ever wrote what it compiled,
+    so each ``sdex node`` or CLI process the tests start compiled all of ``sdex`` again:
+    ``import sdex.cli, sdex.node.main`` 1.34 CPU-s uncompiled, 0.86 compiled (medians of 9
+    alternated; docs/BENCHMARKS.md, suite96)."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "sdex", quiet=1)
 
 
 def rewrite_ahead(config: pytest.Config) -> None:
