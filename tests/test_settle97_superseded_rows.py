@@ -30,6 +30,8 @@ from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.replacedrow import pooled_row
+from tests.test_doubt81_replaced_rows import start_in_doubt, statuses
+from tests.test_held79_doubt_settlements import proven
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pending_rows, pooling
 from tests.test_review66_adopt_landed import FEES, OPERATOR
@@ -149,3 +151,60 @@ async def test_a_receipt_not_believed_with_no_doubt_is_not_held(
             assert lies and doubts == [""], (lies, doubts)  # (no doubt: a lie told)
             assert tx not in held, held  # (before: its start counted as a doubt's hold)
             assert pending_rows(db) == [tx]
+
+
+async def test_an_earlier_batch_of_other_pairs_that_landed_is_judged_on_its_own(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two crossing pairs stored open; a settlement of the first pair in full and, signed
+    after it at its nonce, one of the second pair (its nonce given back: ``superseded``),
+    both pending; the first mined before a start in doubt. Once the doubt is proven the
+    first's row is ``mined``, the second's ``dropped`` (its nonce taken without it) and the
+    second pair matched again and settled (before: the first awaited with the second, its
+    receipt judged against the second's batch, never believed: the second pair held in
+    flight, the rows pending)."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    orders = [
+        c.sign(ask(c, ALICE, 2 * E18, 6000 * E6)),
+        c.sign(bid(c, BOB, 2 * E18, 6000 * E6)),
+        c.sign(ask(c, ALICE, E18, 3000 * E6)),
+        c.sign(bid(c, BOB, E18, 3000 * E6)),
+    ]
+    for seq, so in enumerate(orders, 1):
+        store.add_order(so, seq, "open", "api")
+    sender = c.sender(OPERATOR)
+    one = c.exchange.encode_settlement([(orders[0], orders[1], 2 * E18)])
+    other = c.exchange.encode_settlement([(orders[2], orders[3], E18)])
+    first = sender.sign(c.exchange.address, one, 400_000, fees=FEES)
+    over = sender.sign_at(first.nonce, c.exchange.address, other, 400_000, fees=FEES)
+    try:
+        pairs = [(orders[0].hash_hex, orders[1].hash_hex)]
+        await asyncio.wrap_future(
+            store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs)
+        )
+        await asyncio.sleep(0.01)  # (read back in the order signed)
+        pairs = [(orders[2].hash_hex, orders[3].hash_hex)]
+        await asyncio.wrap_future(store.add_settlement(over.tx_hash, over.nonce, over.raw, pairs))
+    finally:
+        store.close()
+    c.rpc.call("eth_sendRawTransaction", first.raw)  # (before the start: mined)
+    assert c.rpc.call("eth_getTransactionReceipt", first.tx_hash)["status"] == "0x1"
+    start_in_doubt(monkeypatch)
+    async with running_node(cfg) as (node, api):
+        s = node.settler
+        assert node.mirror.doubt.held
+        proven(node.mirror.doubt)
+
+        async def settled() -> bool:  # (the second pair matched again and settled)
+            got = {await api.status(orders[2]), await api.status(orders[3])}
+            return got == {"filled"} and s.idle.is_set() and not s.in_flight
+
+        await wait_for(settled, timeout=60)  # (before: held in flight, never settled)
+        assert c.exchange.order_info(orders[0].order).filled == 2 * E18
+        assert c.exchange.order_info(orders[2].order).filled == E18
+        await wait_for(lambda: statuses(cfg.db).get(first.tx_hash) == "mined", timeout=30)
+    rows = statuses(cfg.db)
+    assert rows[first.tx_hash] == "mined" and rows[over.tx_hash] == "dropped", rows
