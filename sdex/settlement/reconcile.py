@@ -44,6 +44,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 
 from sdex.chain import Receipt
 from sdex.chain.apart import apart
@@ -84,6 +85,26 @@ async def reconcile(lane: NonceLane) -> list[StoredSettlement]:
     r = Reconcile(lane, wait)
     await r.run()
     return r.pooled
+
+
+def awaited_with(rows: Sequence[StoredSettlement]) -> dict[str, str]:
+    """Each of ``rows`` (pending, in the order signed) by the latest of them signed at its
+    nonce with the same pairs (itself, or its replacement: the same matches at higher fees,
+    ``sdex.settlement.replace``): the row it is awaited with if adopted unread
+    (``Reconcile._adopt_unread``; doubt81). Rows at one nonce with other pairs (its nonce
+    given back, another batch signed at it: ``superseded``) are each judged on their own
+    batch. settle97: grouped by nonce alone, the earlier was awaited with the later, and its
+    receipt, once it landed, judged against the later's batch (``whole``): never believed,
+    the later's orders held in flight, the earlier's fills maybe never applied."""
+    latest: dict[tuple[int, tuple[tuple[str, str], ...]], str] = {}
+    for s in rows:
+        latest[s.nonce, _pairs(s)] = s.tx_hash
+    return {s.tx_hash: latest[s.nonce, _pairs(s)] for s in rows}
+
+
+def _pairs(row: StoredSettlement) -> tuple[tuple[str, str], ...]:
+    """``row``'s pairs (resting, incoming order hashes) as compared: lower-case."""
+    return tuple((a.lower(), b.lower()) for a, b in row.pairs)
 
 
 class Unsettleable(ChainError):
@@ -144,12 +165,12 @@ class Reconcile:
                 self.lane.given_up.add(tx_hash)
         rows = self.rows = self.lane.store.pending_settlements()
         at_nonce = Counter(s.nonce for s in rows)  # (a settlement and its replacements)
-        last = {s.nonce: s.tx_hash for s in rows}  # (the latest signed at each nonce)
+        last = awaited_with(rows)  # (the latest signed at each nonce with its pairs)
         for s in rows:
             got: Receipt | None
             self.lane.ours.add(s.tx_hash)
             self.sender.signed(s.nonce)  # (before the restart: a cancel now names one past it)
-            if await self._unread(s, last[s.nonce]):  # (doubt80: in a doubt, nothing read)
+            if await self._unread(s, last[s.tx_hash]):  # (doubt80: in a doubt, nothing read)
                 continue
             rpc = self.chain.rpc
             receipt = await self.chain.run(rpc.call, "eth_getTransactionReceipt", s.tx_hash)
@@ -180,9 +201,10 @@ class Reconcile:
                 except ValueError:
                     got = None
                 if got is not None and not await believed(self.lane, got, s.pairs):
-                    self._adopt_unread(s, last[s.nonce], "its receipt not believed")
+                    doubt = bool(self.lane.async_sends.doubted())  # (settle97: else not held)
+                    self._adopt_unread(s, last[s.tx_hash], "its receipt not believed", doubt)
                     continue  # (settle96: a lie of "reverted" failed it, matched again)
-            if await self._unread(s, last[s.nonce]):  # (begun meanwhile: not taken)
+            if await self._unread(s, last[s.tx_hash]):  # (begun meanwhile: not taken)
                 continue
             if got is None:
                 log.warning("pending settlement %s: no receipt read; left pending", s.tx_hash)
@@ -210,12 +232,17 @@ class Reconcile:
         lost when it did)."""
         if not (why := self.lane.async_sends.doubted()):
             return False
-        self._adopt_unread(row, latest, f"in doubt ({why})")
+        self._adopt_unread(row, latest, f"in doubt ({why})", True)
         return True
 
-    def _adopt_unread(self, row: StoredSettlement, latest: str, why: str) -> None:
+    def _adopt_unread(self, row: StoredSettlement, latest: str, why: str, doubt: bool) -> None:
         """``row`` adopted unread (``why``): its wait judges it, its receipt confirmed
-        (``poll_receipt``); one a later one was signed after at its nonce awaited with it."""
+        (``poll_receipt``); one a later one was signed after at its nonce with its pairs
+        (``latest``: ``awaited_with``) awaited with it. ``doubt``: held by a doubt from now
+        (``unsent_at``, counted toward ``HELD_SEND_MAX``). settle97: set for a receipt not
+        believed with no doubt too, a start longer than ``HELD_SEND_MAX`` made a sound row
+        stale (its cancel at its nonce, never its own bytes again, had the chain dropped
+        them)."""
         if row.tx_hash != latest:
             log.warning("pending settlement %s awaited with %s: %s", row.tx_hash, latest, why)
             replaced = SignedTx(row.tx_hash, row.nonce, row.raw_tx)
@@ -223,7 +250,8 @@ class Reconcile:
             return
         log.warning("pending settlement %s adopted unread: %s", row.tx_hash, why)
         self.unsent.add(row.tx_hash)
-        self.lane.unsent_at[row.tx_hash] = time.time()  # (its hold counts: ``_held_before``)
+        if doubt:
+            self.lane.unsent_at[row.tx_hash] = time.time()  # (its hold counts: ``_held_before``)
         self.pooled.append(row)
 
     async def _send_again(self, row: StoredSettlement) -> None:
