@@ -400,6 +400,10 @@ class NodeVerdicts(NodeReadLater):
         self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
 
+    def _remined_stored(self, due: Iterable[bytes]) -> None:
+        """``NodeRejudge._remined_stored``."""
+        raise NotImplementedError
+
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
         """A closed order whose filled amount is not the chain's: it counted a fill the chain
         no longer has, or it was closed at the book's amount while a match of it was in
@@ -423,6 +427,7 @@ class NodeVerdicts(NodeReadLater):
         judged now, as the next block or settlement would have (recheck75: a closed one, not
         reloaded as the open ones are, kept the wrong filled amount for good)."""
         hashes = await self.store.rechecks()
+        self._remined_stored(hashes)  # (fills mined again, put off: taken in at a block)
         await self.registry.load_all(hashes, RECHECK_PART)  # (closed: back; gone: dropped)
         self._recheck.restore(hashes)
         if not hashes:
