@@ -36,6 +36,8 @@ REJUDGE_CHUNK = 100
 REMINED_LATER = 1024
 """Orders at most whose fills mined again wait for their rows (``_remined``); past it the
 oldest is let go (logged): the recheck judges it by the chain's word, without that amount."""
+REMINED_PAGES = 20
+"""Pages of an order's stored fills (500 each) ``_remined_stored`` reads at most."""
 
 
 POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
@@ -263,13 +265,17 @@ class NodeRejudge(NodeGate):
         if later is None:
             later = self._remined_later = {}
         for h, txs in kept.items():
-            try:
-                _, fills = self.store.fills(1, len(txs) + 100, order_hash="0x" + h.hex())
+            mined: set[str] = set()
+            try:  # (its fills a page at a time: those of ``txs`` stored again)
+                for page in range(1, REMINED_PAGES + 1):
+                    total, fills = self.store.fills(page, 500, order_hash="0x" + h.hex())
+                    mined.update(t for f in fills if (t := f.tx_hash.lower()) in txs)
+                    if page * 500 >= total or len(mined) == len(txs):
+                        break
             except REFUSALS as e:
                 log.warning("0x%s: fills not read (%s)", h.hex(), why(e))
                 continue
-            n = sum(txs.get(f.tx_hash.lower(), 0) for f in fills)
-            if n:
+            if n := sum(txs[t] for t in mined):
                 later[h] = later.get(h, 0) + n
 
     def _closed_follow_chain(self, hashes: Iterable[bytes]) -> None:
