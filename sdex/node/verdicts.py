@@ -20,7 +20,7 @@ from sdex.chain import OrderState
 from sdex.errors import ChainError
 from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
-from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus
+from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.readlater import REFUSALS, NodeReadLater, why
 from sdex.order import SignedOrder
 
@@ -223,7 +223,11 @@ class NodeVerdicts(NodeReadLater):
             elif (
                 st is None
                 and not rec.status.is_open
-                and (state.filled != rec.filled or _reopened(rec.status, rec.signed, state))
+                and (
+                    state.filled != rec.filled
+                    or _reopened(rec.status, rec.signed, state)
+                    or _reclosed(rec.status, rec.signed, state)
+                )
             ):
                 self._undone_under(rec.signed, state)
         return judged
@@ -477,6 +481,16 @@ def _reopened(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:
     amount, 0), then a reorg took the other fill away: the chain's 0 was the record's, and
     it stayed ``filled``, the chain ``FILLABLE``."""
     return status in CHAIN_CLOSED and removal_of(judge(so, state)) is None
+
+
+def _reclosed(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:
+    """Whether the chain closes an order closed by its word (filled, cancelled or expired
+    on chain) otherwise now: review96e, a ``filled`` one its maker cancelled on chain by its
+    hash (the contract tells the cancel first), judged by a recheck while the store refused
+    its row (store96), stayed ``filled`` for good, the block's own judging ``cancelled``."""
+    if status not in CHAIN_CLOSED or (removal := removal_of(judge(so, state))) is None:
+        return False
+    return closed_status(removal, False) not in (status, OrderStatus.REMOVED)
 
 
 def _message(verdict: Accepted | Rejection) -> str:
