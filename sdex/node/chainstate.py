@@ -184,9 +184,12 @@ class NodeChainState(NodeRejudge):
                 kin_makers -= {m.lower() for m in makers}  # (walked above: all of theirs)
                 await self._rejudge_stored(sorted(kin_makers), changes.walked, bitmap=True)
             read = await self._read_rechecks()  # (those the mirror cannot judge)
-            self._remined({h: n for h, n in remined.items() if h not in rejudge})
+            if taken := self._remined({h: n for h, n in remined.items() if h not in rejudge}):
+                changes.stored.append(taken)  # (undone rows of amounts put off, taken in)
             self._closed_follow_chain({f.order_hash for f in changes.fills} - rejudge)
-            if (forgotten := self._undone.forget(changes.fills)) is not None:
+            put_off = self._remined_later or {}  # (kept: a start takes them in, review96e)
+            applied = [f for f in changes.fills if f.order_hash not in put_off]
+            if (forgotten := self._undone.forget(applied)) is not None:
                 changes.stored.append(forgotten)
             self._close_expired()
             self._persist_open(read)

@@ -114,5 +114,22 @@ class UndoneFills:
             return None
         return self._store.forget_undone(gone)
 
+    def kept_of(self, orders: set[bytes]) -> dict[bytes, dict[str, int]]:
+        """Of ``orders``, the undone fills kept: their maker amounts by transaction."""
+        out: dict[bytes, dict[str, int]] = {}
+        for (h, tx), n in self._fills.items():
+            if h in orders:
+                out.setdefault(h, {})[tx] = n
+        return out
+
+    def forget_orders(self, orders: set[bytes]) -> asyncio.Future[None] | None:
+        """The undone fills of ``orders`` forgotten (their amounts taken in: ``_remined``)."""
+        gone = [key for key in self._fills if key[0] in orders]
+        for key in gone:
+            del self._fills[key]
+        if self._store is None or not gone:
+            return None
+        return self._store.forget_undone(gone)
+
     def __len__(self) -> int:
         return len(self._fills)

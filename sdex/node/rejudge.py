@@ -36,6 +36,8 @@ REJUDGE_CHUNK = 100
 REMINED_LATER = 1024
 """Orders at most whose fills mined again wait for their rows (``_remined``); past it the
 oldest is let go (logged): the recheck judges it by the chain's word, without that amount."""
+REMINED_PAGES = 20
+"""Pages of an order's stored fills (500 each) ``_remined_stored`` reads at most."""
 
 
 POLICY_REASONS = ("soft cancel by the maker", "self_trade", "unmatched", "removed")
@@ -209,7 +211,7 @@ class NodeRejudge(NodeGate):
             and removal_of(judge(so, state)) is None
         )
 
-    def _remined(self, amounts: dict[bytes, int]) -> None:
+    def _remined(self, amounts: dict[bytes, int]) -> asyncio.Future[None] | None:
         """Fills a reorg undid, mined again in this block (the same transactions): a closed
         order out of the book (e.g. an IOC closed ``removed`` when they were undone) takes
         them back into its filled amount, up to the chain's. Those alone: a fill of it the
@@ -218,21 +220,24 @@ class NodeRejudge(NodeGate):
         later = self._remined_later
         if later is None:
             later = self._remined_later = {}
+        taken: set[bytes] = set()  # (put off before: their undone rows forgotten now)
         if later:  # (refused at an earlier block: taken in now, with this block's)
             amounts = {h: n + amounts.get(h, 0) for h, n in later.items()} | {
                 h: n for h, n in amounts.items() if h not in later
             }
         for h, amount in amounts.items():
             if h in self.book:
-                later.pop(h, None)
+                if later.pop(h, None) is not None:
+                    taken.add(h)
                 continue  # the book's orders take the chain's filled amount (``_on_block``)
             try:
                 rec = self.registry.load(h)  # (evicted: back from the store)
             except REFUSALS as e:
-                later[h] = amount
+                later[h] = amount  # (its undone rows kept till then: a start reads them)
                 self._read_later({h: why(e)})
                 continue
-            later.pop(h, None)
+            if later.pop(h, None) is not None:
+                taken.add(h)
             if rec is None or rec.status.is_open:
                 continue
             filled = min(self.mirror.filled_of(h), rec.filled + amount)
@@ -241,10 +246,37 @@ class NodeRejudge(NodeGate):
         while len(later) > REMINED_LATER:
             h = next(iter(later))
             del later[h]
+            taken.add(h)
             log.warning(
                 "0x%s: fills mined again not taken into its closed record (more than %d wait "
                 "for the store): judged by the chain's word alone", h.hex(), REMINED_LATER,
             )  # fmt: skip
+        return self._undone.forget_orders(taken) if taken else None
+
+    def _remined_stored(self, due: Iterable[bytes]) -> None:
+        """At a start, of the orders due a recheck: the fills mined again whose amount
+        ``_remined`` put off (the store refused the record; its undone rows kept, the fill's
+        row stored again), to be taken in (``_remined_later``). review96e: kept in memory
+        only, a stop lost them; the start's recheck kept the record's amount for good,
+        below the chain (``_rejudge``: an order closed by policy takes no fill but its
+        block's mined again), the audit seeing a fill after the node closed it."""
+        kept = self._undone.kept_of(set(due))
+        later = self._remined_later
+        if later is None:
+            later = self._remined_later = {}
+        for h, txs in kept.items():
+            mined: set[str] = set()
+            try:  # (its fills a page at a time: those of ``txs`` stored again)
+                for page in range(1, REMINED_PAGES + 1):
+                    total, fills = self.store.fills(page, 500, order_hash="0x" + h.hex())
+                    mined.update(t for f in fills if (t := f.tx_hash.lower()) in txs)
+                    if page * 500 >= total or len(mined) == len(txs):
+                        break
+            except REFUSALS as e:
+                log.warning("0x%s: fills not read (%s)", h.hex(), why(e))
+                continue
+            if n := sum(txs[t] for t in mined):
+                later[h] = later.get(h, 0) + n
 
     def _closed_follow_chain(self, hashes: Iterable[bytes]) -> None:
         """Fills of closed orders out of the book that the chain may still fill, their

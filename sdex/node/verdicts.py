@@ -20,7 +20,7 @@ from sdex.chain import OrderState
 from sdex.errors import ChainError
 from sdex.ingest import Accepted, Rejection, judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
-from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus
+from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
 from sdex.node.readlater import REFUSALS, NodeReadLater, why
 from sdex.order import SignedOrder
 
@@ -223,7 +223,11 @@ class NodeVerdicts(NodeReadLater):
             elif (
                 st is None
                 and not rec.status.is_open
-                and (state.filled != rec.filled or _reopened(rec.status, rec.signed, state))
+                and (
+                    state.filled != rec.filled
+                    or _reopened(rec.status, rec.signed, state)
+                    or _reclosed(rec.status, rec.signed, state)
+                )
             ):
                 self._undone_under(rec.signed, state)
         return judged
@@ -400,6 +404,10 @@ class NodeVerdicts(NodeReadLater):
         self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
 
+    def _remined_stored(self, due: Iterable[bytes]) -> None:
+        """``NodeRejudge._remined_stored``."""
+        raise NotImplementedError
+
     def _undone_under(self, so: SignedOrder, state: OrderState) -> None:
         """A closed order whose filled amount is not the chain's: it counted a fill the chain
         no longer has, or it was closed at the book's amount while a match of it was in
@@ -423,6 +431,7 @@ class NodeVerdicts(NodeReadLater):
         judged now, as the next block or settlement would have (recheck75: a closed one, not
         reloaded as the open ones are, kept the wrong filled amount for good)."""
         hashes = await self.store.rechecks()
+        self._remined_stored(hashes)  # (fills mined again, put off: taken in at a block)
         await self.registry.load_all(hashes, RECHECK_PART)  # (closed: back; gone: dropped)
         self._recheck.restore(hashes)
         if not hashes:
@@ -472,6 +481,16 @@ def _reopened(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:
     amount, 0), then a reorg took the other fill away: the chain's 0 was the record's, and
     it stayed ``filled``, the chain ``FILLABLE``."""
     return status in CHAIN_CLOSED and removal_of(judge(so, state)) is None
+
+
+def _reclosed(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:
+    """Whether the chain closes an order closed by its word (filled, cancelled or expired
+    on chain) otherwise now: review96e, a ``filled`` one its maker cancelled on chain by its
+    hash (the contract tells the cancel first), judged by a recheck while the store refused
+    its row (store96), stayed ``filled`` for good, the block's own judging ``cancelled``."""
+    if status not in CHAIN_CLOSED or (removal := removal_of(judge(so, state))) is None:
+        return False
+    return closed_status(removal, False) not in (status, OrderStatus.REMOVED)
 
 
 def _message(verdict: Accepted | Rejection) -> str:

@@ -1,0 +1,82 @@
+"""review96e: a closed order's fills mined again (``_remined``) while the store refused its row
+were kept in memory only (``_remined_later``): the order went on the stored recheck list, but a
+stop lost the amount, and the start's recheck judged the record by ``_rejudge``'s rule for an
+order closed by policy (the chain's amount only up to this block's ``_back``: empty), so the
+record kept the amount before the fill for good, below the chain, the audit seeing a fill
+after the node closed it. Now the undone fill's row is kept in the store till the amount is
+taken in, and a start takes in those whose fill row was stored (mined again).
+
+Real Hardhat, a real node in this process on its SQLite store (stopped and started again),
+the store's refusal a real SQLite authorizer on its reader."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from sdex.audit import audit_network
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import forgotten, reorg, settled, the_settlement
+from tests.test_mirror import meta, reorged_at_head, synced
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_store95_follow_refused import refusing
+
+
+async def test_a_remined_fill_put_off_is_taken_in_after_a_stop(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """BOB's IOC closed ``removed`` by a reorg that undid its fill, evicted; its settlement
+    mined again while the reader refuses every read of the orders, the head saved past it;
+    the node stopped. Started again, the store reading: the IOC's record takes its fill back
+    (before: 0 for good, the chain 3000), the audit clean."""
+    c = chain
+    db = tmp_path / "n.db"
+    cfg = node_config(c, db, closed_grace=0.2)
+    async with running_node(cfg) as (node, api):
+        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_taken(resting))[0] == 201
+        snap = c.rpc.call("evm_snapshot")
+        taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
+        code, posted = await api.post_taken(taker, "ioc")
+        assert code == 201 and posted["matches"], posted
+        await settled(c, node, api, taker)
+        tx, raw = await the_settlement(c, api)
+        reorg(c, snap)
+
+        async def undone() -> bool:
+            return (
+                reorged_at_head(node, c)
+                and (await meta(api, taker))["status"] == "removed"
+                and (await meta(api, resting))["pendingMakerAmount"] == "0"
+            )
+
+        await wait_for(undone, timeout=20)
+        await forgotten(node, taker)
+        reader = node.store._reader
+        assert isinstance(reader, sqlite3.Connection)
+        refused: list[str] = []
+        reader.set_authorizer(refusing(refused))
+        assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
+        c.rpc.call("evm_mine")
+        c.rpc.call("evm_mine")
+        top = int(c.rpc.call("eth_blockNumber"), 16)
+        await wait_for(lambda: node.watcher.saved >= top, 60)
+        assert refused, "the order's row was never read"
+    assert c.exchange.order_info(taker.order).filled == 3000 * E6
+    async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):
+        c.rpc.call("evm_mine")  # (a block to take it in)
+
+        async def back() -> bool:
+            m = await meta(api, taker)
+            return (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6))
+
+        await wait_for(back, 60)  # (before: "0" for good)
+        c.rpc.call("evm_mine")  # (one more block: nothing taken in twice)
+        await synced(node, c)
+        assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
+        report = await asyncio.to_thread(
+            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+        )
+        assert report.ok, report.to_json()
