@@ -50,7 +50,9 @@ class OwnNotes:
     exchange and the listed tokens: what it reads), by tx hash and the hash of the block
     read, until the receipt is noted or not expected any more (a block a reorg undid keeps
     its own: review96d)."""
-    on_receipt: Callable[[], None] | None
+    on_receipt: Callable[[bool], None] | None
+    """Called with whether the watcher has a poll to make for a receipt that came (or
+    will not come): not for one whose block the mirror applied already at its hash."""
     _orphans: set[bytes]
 
     def hash_at(self, number: int) -> str | None:
@@ -69,9 +71,12 @@ class OwnNotes:
         self.expected[tx_hash.lower()] = time.monotonic()
 
     def unexpect(self, tx_hash: str) -> None:
-        """Its receipt will not come (lost, failed, or processed)."""
-        if self._forget(tx_hash.lower()) is not None and self.on_receipt:
-            self.on_receipt()
+        """Its receipt will not come (lost, failed, or processed). The watcher is woken if it
+        may wait for it, not once the settler held it (``found``: woken then; watch96)."""
+        tx = tx_hash.lower()
+        waited = tx not in self.found
+        if self._forget(tx) is not None and self.on_receipt:
+            self.on_receipt(waited)
 
     def _forget(self, tx: str) -> float | None:
         """``tx`` (lower case) not expected any more: when it was sent, or None."""
@@ -95,19 +100,25 @@ class OwnNotes:
         exchange at least (``seen_as``). None when no read of logs can say (status 0, no
         logs of the exchange): confirmed apart. ``unconfirming`` when done."""
         tx = got.tx_hash.lower()
+        seen: asyncio.Future[bool] | None = None
+        if got.status == 1 and got.block_hash and self.address in {lg.address for lg in got.logs}:
+            seen = asyncio.get_running_loop().create_future()
+            self.confirms[tx] = (got, seen)  # (before the wake-up: ``unannounced`` sees it)
+            if self.head is not None and got.block_number <= self.head.number:
+                seen.set_result(self.seen_as(got))
         if tx in self.expected:
             self.found.add(tx)
             if self.on_receipt is not None:  # (a watcher waiting for it reads on)
-                self.on_receipt()
-        if got.status != 1 or not got.block_hash:
-            return None
-        if not any(lg.address == self.address for lg in got.logs):
-            return None
-        seen: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.confirms[tx] = (got, seen)
-        if self.head is not None and got.block_number <= self.head.number:
-            seen.set_result(self.seen_as(got))
+                self.on_receipt(not self.applied(got))
         return seen
+
+    def applied(self, got: Receipt) -> bool:
+        """Whether the mirror applied ``got``'s block, at its hash: the watcher read it and
+        waits for nothing of it. watch96: settle95's watcher read the block before the
+        receipt was confirmed, then noted, and each wake-up a receipt of a block applied
+        gave asked the chain for "latest" (a request a settlement on automine, newHeads
+        live)."""
+        return bool(got.block_hash) and self.hash_at(got.block_number) == got.block_hash
 
     def unconfirming(self, tx_hash: str) -> None:
         """The confirmation of ``tx_hash``'s receipt ended (``confirming``)."""
@@ -152,8 +163,8 @@ class OwnNotes:
         ``tx_root``: the ``transactionsRoot`` of a block holding the transaction alone
         (``lone_tx_root``)."""
         self._forget(receipt.tx_hash.lower())
-        if self.on_receipt is not None:
-            self.on_receipt()
+        if self.on_receipt is not None:  # (no poll for a block applied: watch96)
+            self.on_receipt(not self.applied(receipt))
         if receipt.status != 1 or not receipt.block_hash:
             return
         if self.head is not None and receipt.block_number <= self.head.number:

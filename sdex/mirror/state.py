@@ -122,8 +122,8 @@ class Mirror(OwnNotes):
         self.confirms: dict[str, tuple[Receipt, asyncio.Future[bool]]] = {}
         self.seen_logs: dict[str, dict[str, list[Log]]] = {}
         """Receipts the settler confirms, and what the watcher read of them (``noted``)."""
-        self.on_receipt: Callable[[], None] | None = None
-        """Called when a receipt is noted (the watcher wakes up)."""
+        self.on_receipt: Callable[[bool], None] | None = None
+        """Called when a receipt is noted or held (the watcher wakes up: ``OwnNotes``)."""
         self.sigs = SigCache()
         """EIP-1271 verdicts; cleared by a reorg or a reset (``sdex.mirror.sigcache``)."""
 

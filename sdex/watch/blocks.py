@@ -100,14 +100,15 @@ def unannounced(mirror: Mirror, announced: dict[int, Header]) -> frozenset[str]:
     notification has announced yet. A poll our receipt woke, while newHeads is live, waits
     a moment (``RECEIPT_WAIT``, once a block) for the announcement, whose header it then
     need not ask for: on automine each settlement is a block, and the receipt often reaches
-    the node before that block's announcement."""
+    the node before that block's announcement. Receipts the settler holds while it confirms
+    them (``Mirror.confirming``) too: their wake-up asked for "latest" (watch96)."""
     head = mirror.head
-    if head is None or not mirror.own:
+    if head is None or not (mirror.own or mirror.confirms):
         return frozenset()
     seen = {h.hash for h in announced.values() if h.number > head.number}
-    return (
-        frozenset(r.block_hash for r in mirror.own.values() if r.block_number > head.number) - seen
-    )
+    held = [(r.block_hash, r.block_number) for r in mirror.own.values()]
+    held += [(r.block_hash, r.block_number) for r, _ in mirror.confirms.values()]
+    return frozenset(h for h, n in held if n > head.number) - seen
 
 
 def known_parent(parent: str) -> bool:

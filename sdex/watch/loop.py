@@ -362,11 +362,12 @@ class PollLoop:
             self.unapplied.announced(header.number, ours not in (None, header.hash) and not told)
             self.mirror.announced.announce(header.hash, header.base_fee, header.number)
 
-    def _receipt_came(self) -> None:
-        """An own settlement's receipt came (or will not): the poll it may wait for woken,
-        and a signing held behind that receipt's block freed once the receipt is in (after
-        this call: ``Unapplied.own``)."""
-        self._new_head.set()
+    def _receipt_came(self, poll: bool = True) -> None:
+        """An own settlement's receipt came (or will not): the poll it may wait for woken
+        (``poll``: not for a block applied, watch96), and a signing held behind that
+        receipt's block freed once the receipt is in (after this call: ``Unapplied.own``)."""
+        if poll:
+            self._new_head.set()
         with contextlib.suppress(RuntimeError):  # (no loop running: no settler waiting)
             asyncio.get_running_loop().call_soon(self.unapplied.ended)
 
