@@ -1,7 +1,9 @@
 """Settlement at the chain's speed, on a real chain: batches without a pre-flight, several
 in flight on one nonce lane, a failing match re-judged alone, a lost transaction re-judged
 (a dropped one sent again),
-and the node's own receipts applied to the mirror without re-reading what they moved."""
+and the node's own receipts applied to the mirror without re-reading what they moved once
+confirmed apart before the watcher reads their block (else the watcher's read is the
+confirmation: settle95)."""
 
 from __future__ import annotations
 
@@ -169,10 +171,18 @@ async def test_lost_transaction_is_rejudged_and_settled_again(
         await wait_for(listed)
 
 
-async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_path: Path) -> None:
+async def test_own_receipts_update_the_mirror_without_reads_only_when_confirmed_apart(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """settle95's design (a receipt counts only once confirmed; the watcher's own read of
+    the block is that confirmation): while the watcher keeps up, an own settlement's block
+    is read by the watcher (its logs once) and no read apart is made; the mirror applies the
+    receipt unread only when a read apart confirmed it before the watcher reached its block
+    (a watcher held past ``WATCH_FIRST``): then no logs of that block are read."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         m = node.mirror
+        receipts = node.settler.receipts
 
         async def settle_pair() -> tuple[SignedOrder, SignedOrder, int]:
             maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
@@ -186,45 +196,85 @@ async def test_own_receipts_update_the_mirror_without_reads(chain: Chain, tmp_pa
             ))  # fmt: skip
             return maker, taker, block
 
-        # First settlements: accounts learned from a read at "latest" (intake) are read
-        # once more, at the block that moves them (the payer's in the first, the taker's
-        # when intake learns it again for the second: a filled taker leaves the book).
-        await settle_pair()
-        await settle_pair()
-        calls = dict(node.watch_rpc.calls)
-        applied = m.own_applied
-        asked = trace_calls(node.watch_rpc)
+        def funds_are_the_chains() -> None:
+            for owner in (CAROL, BOB):
+                for token in (c.weth, c.usdc):
+                    account = (c.address(owner), token.address)
+                    if account in m.funds:
+                        balance, allowance = m.funds[account]
+                        assert balance == token.balance_of(c.address(owner))
+                        assert allowance == token.allowance(c.address(owner), c.exchange.address)
+            assert (c.address(CAROL), c.weth.address) in m.funds
+            assert (c.address(BOB), c.usdc.address) in m.funds
+            assert not m.own and not m.expected and not m.confirms and not m.found
+            # the book follows: the makers' spendable funds are what the chain has
+            assert node.book.funds(c.address(CAROL), c.weth.address) == c.weth.balance_of(
+                c.address(CAROL)
+            )
 
+        # First settlements: accounts learned from a read at "latest" (intake) are read
+        # once more, at the block that moves them.
+        await settle_pair()
+        await settle_pair()
+
+        # 1. The watcher keeps up: its read of the block's logs confirms the receipt (no
+        # read apart: no eth_getBlockByHash), so the receipt is not applied unread.
+        calls, apart_before = dict(node.watch_rpc.calls), receipts.calls["eth_getBlockByHash"]
+        applied, settled = m.own_applied, node.settler.settled
         maker, taker, block = await settle_pair()
-        # Then: filled amounts and funds come from the settler's decoded receipt.
-        assert m.own_applied == applied + 1
-        assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0)
-        # and the block of only our settlement had its logs from the receipt, not the chain
-        assert node.watch_rpc.calls["eth_getLogs"] == calls.get("eth_getLogs", 0)
-        # and the chain was asked for at most one header of that block (none when its
-        # announcement's transactionsRoot says it holds our transaction alone). Besides, the
-        # watcher asks for "latest" once a second while subscribed (its safety poll): how
-        # many of those fall in this settlement's time is the machine's business (on a busy
-        # one, two headers were counted when all calls of the method were).
-        headers = [p for method, p in asked if method == "eth_getBlockByNumber"]
-        assert node.watcher.subscribed
-        assert [p for p in headers if p[0] != "latest"] in ([], [[hex(block), False]]), headers
+        await wait_for(lambda: node.settler.settled == settled + 1)
+        assert m.own_applied == applied  # (the watcher read the block itself)
+        assert receipts.calls["eth_getBlockByHash"] == apart_before
+        # the block's logs read once (one eth_getLogs, for that block), and the funds its
+        # Transfer logs name read again (the receipt's amounts are not taken: it was not
+        # confirmed when the block was applied): Carol's and Bob's WETH and USDC
+        assert node.watch_rpc.calls["eth_getLogs"] == calls.get("eth_getLogs", 0) + 1
+        assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0) + 4
         assert m.filled[maker.hash] == E18
         assert m.filled[taker.hash] == 3000 * E6
-        for owner in (CAROL, BOB):
-            for token in (c.weth, c.usdc):
-                account = (c.address(owner), token.address)
-                if account in m.funds:
-                    balance, allowance = m.funds[account]
-                    assert balance == token.balance_of(c.address(owner))
-                    assert allowance == token.allowance(c.address(owner), c.exchange.address)
-        assert (c.address(CAROL), c.weth.address) in m.funds
-        assert (c.address(BOB), c.usdc.address) in m.funds
-        assert not m.own and not m.expected
-        # the book follows: the makers' spendable funds are what the chain has
-        assert node.book.funds(c.address(CAROL), c.weth.address) == c.weth.balance_of(
-            c.address(CAROL)
-        )
+        funds_are_the_chains()
+
+        # 2. The watcher held (each of its calls waits) past WATCH_FIRST: the read apart
+        # confirms the receipt first, and the watcher then applies its block from the
+        # settler's decoded receipt: no logs, no funds read for it.
+        go = asyncio.Event()
+        call, batch = node.watch_rpc.call, node.watch_rpc.batch
+
+        async def held_call(method: str, *params: Any) -> Any:
+            async with asyncio.timeout(60):
+                await go.wait()
+            return await call(method, *params)
+
+        async def held_batch(cs: list[tuple[str, list[Any]]]) -> list[Any]:
+            async with asyncio.timeout(60):
+                await go.wait()
+            return await batch(cs)
+
+        node.watch_rpc.call = held_call  # type: ignore[method-assign]
+        node.watch_rpc.batch = held_batch  # type: ignore[method-assign]
+        try:
+            apart_before, settled = receipts.calls["eth_getBlockByHash"], node.settler.settled
+            maker = c.sign(ask(c, CAROL, E18, 3000 * E6))
+            taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+            await post_all(api, [maker, taker])
+            await wait_for(lambda: node.settler.settled == settled + 1, timeout=60)
+            assert receipts.calls["eth_getBlockByHash"] == apart_before + 1  # (confirmed apart)
+            block = int(c.rpc.call("eth_blockNumber"), 16)
+            assert m.head is not None and m.head.number < block  # (the watcher was held)
+            assert [r.block_number for r in m.own.values()] == [block]
+            calls = dict(node.watch_rpc.calls)
+            asked = trace_calls(node.watch_rpc)
+        finally:
+            go.set()
+        await wait_for(lambda: node.watcher.applied is not None and (
+            node.watcher.applied.number >= block
+        ))  # fmt: skip
+        assert m.own_applied == applied + 1
+        assert node.watch_rpc.calls["eth_getLogs"] == calls.get("eth_getLogs", 0), asked
+        assert node.watch_rpc.calls["eth_call"] == calls.get("eth_call", 0), asked
+        assert m.filled[maker.hash] == E18
+        assert m.filled[taker.hash] == 3000 * E6
+        funds_are_the_chains()
 
 
 async def test_a_dropped_transaction_later_ones_wait_on_is_sent_again(
