@@ -28,11 +28,12 @@ import pytest
 from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
-from tests.reorgutil import forgotten, reorg, settled, the_settlement
+from tests.reorgutil import forgotten
 from tests.test_attack38_soft_cancel_sync import cancel_at, status_at
-from tests.test_mirror import meta, reorged_at_head, synced
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.test_mirror import meta, synced
+from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_peers93_stored_pusher import fills_stored
+from tests.test_reorg_remined import reorged_ioc
 from tests.test_small94_credit_once import NO_FILLS, on_writer
 from tests.test_store95_follow_refused import refusing
 from tests.test_user50_late_cancel_fill import filled_at
@@ -203,24 +204,7 @@ async def test_a_refused_read_of_an_order_whose_undone_fill_is_mined_again(
     c = chain
     cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2)
     async with running_node(cfg) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_taken(resting))[0] == 201
-        snap = c.rpc.call("evm_snapshot")
-        taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
-        code, posted = await api.post_taken(taker, "ioc")
-        assert code == 201 and posted["matches"], posted
-        await settled(c, node, api, taker)
-        tx, raw = await the_settlement(c, api)
-        reorg(c, snap)
-
-        async def undone() -> bool:
-            return (
-                reorged_at_head(node, c)
-                and (await meta(api, taker))["status"] == "removed"
-                and (await meta(api, resting))["pendingMakerAmount"] == "0"
-            )
-
-        await wait_for(undone, timeout=20)
+        _, taker, tx, raw = await reorged_ioc(c, node, api)
         await forgotten(node, taker)
         reader = node.store._reader
         assert isinstance(reader, sqlite3.Connection)
