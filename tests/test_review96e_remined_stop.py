@@ -12,7 +12,6 @@ the store's refusal a real SQLite authorizer on its reader."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 from sdex.audit import audit_network
@@ -22,7 +21,7 @@ from tests.reorgutil import forgotten
 from tests.test_mirror import meta, synced
 from tests.test_node import E6
 from tests.test_reorg_remined import reorged_ioc
-from tests.test_store95_follow_refused import refusing
+from tests.test_store95_follow_refused import applied_past, refusing_reads
 
 
 async def test_a_remined_fill_put_off_is_taken_in_after_a_stop(
@@ -38,15 +37,9 @@ async def test_a_remined_fill_put_off_is_taken_in_after_a_stop(
     async with running_node(cfg) as (node, api):
         _, taker, tx, raw = await reorged_ioc(c, node, api)
         await forgotten(node, taker)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        reader.set_authorizer(refusing(refused))
+        _, refused = refusing_reads(node)
         assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")
-        top = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: node.watcher.saved >= top, 60)
+        await applied_past(c, node)
         assert refused, "the order's row was never read"
     assert c.exchange.order_info(taker.order).filled == 3000 * E6
     async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_peers93_stored_pusher import fills_stored
 from tests.test_reorg_remined import reorged_ioc
 from tests.test_small94_credit_once import NO_FILLS, on_writer
-from tests.test_store95_follow_refused import refusing
+from tests.test_store95_follow_refused import applied_past, refusing_reads
 from tests.test_user50_late_cancel_fill import filled_at
 
 
@@ -55,20 +54,14 @@ async def test_a_refused_read_of_an_order_cancelled_on_chain_does_not_hold_the_w
         await cancel_at(api, c, half, ALICE)
         node.registry.grace = 0.0
         await forgotten(node, half)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        reader.set_authorizer(refusing(refused))
+        reader, refused = refusing_reads(node)
         try:
             with caplog.at_level(logging.WARNING, logger="sdex.node"):
                 filled = c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)  # 0.5 WETH
                 assert filled.status == 1
                 gone = c.exchange.cancel_order(c.sender(ALICE), half.order)
                 assert gone.status == 1
-                c.rpc.call("evm_mine")
-                c.rpc.call("evm_mine")  # (blocks after it: applied too)
-                top = int(c.rpc.call("eth_blockNumber"), 16)
-                await wait_for(lambda: node.watcher.saved >= top, 60)  # (before: stuck)
+                await applied_past(c, node)  # (blocks after it applied too; before: stuck)
             assert refused, "the order's row was never read"
             named = [r for r in caplog.records if half.hash_hex[2:] in r.getMessage()]
             assert len(named) == 1, [r.getMessage() for r in named]  # (once, not a block)
@@ -206,16 +199,10 @@ async def test_a_refused_read_of_an_order_whose_undone_fill_is_mined_again(
     async with running_node(cfg) as (node, api):
         _, taker, tx, raw = await reorged_ioc(c, node, api)
         await forgotten(node, taker)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        reader.set_authorizer(refusing(refused))
+        reader, refused = refusing_reads(node)
         try:
             assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
-            c.rpc.call("evm_mine")
-            c.rpc.call("evm_mine")  # (blocks after it: applied too)
-            top = int(c.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: node.watcher.saved >= top, 60)  # (before: stuck)
+            await applied_past(c, node)  # (blocks after it applied too; before: stuck)
             assert refused, "the order's row was never read"
         finally:
             reader.set_authorizer(None)
