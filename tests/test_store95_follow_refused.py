@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from sdex.node.core import Node
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import forgotten
 from tests.test_attack38_soft_cancel_sync import cancel_at, status_at
 from tests.test_checks75_held_reads import HONEST, done, push
@@ -66,6 +67,32 @@ async def applied_past(c: Chain, node: Node) -> None:
     await wait_for(lambda: node.watcher.saved >= top, 60)
 
 
+async def evicted_half(c: Chain, node: Node, api: Api) -> SignedOrder:
+    """ALICE's ask (2 WETH at 1000) taken, soft-cancelled, and evicted from memory at once."""
+    half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
+    assert (await api.post_taken(half))[0] == 201
+    await cancel_at(api, c, half, ALICE)
+    node.registry.grace = 0.0
+    await forgotten(node, half)
+    return half
+
+
+async def half_followed(c: Chain, api: Api, half: SignedOrder) -> None:
+    """(``half`` filled by half on the chain, the store reading again) A block: the order's
+    record takes the chain's filled amount, its fill listed once, the order still cancelled."""
+    c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
+    assert c.exchange.order_info(half.order).filled == E18 // 2
+
+    async def followed() -> bool:
+        return await filled_at(api, half.hash_hex) == E18 // 2
+
+    await wait_for(followed, 60)
+    await fills_stored(api, 1)
+    _, body = await api.get("/v1/fills")
+    assert len(body["records"]) == 1, body
+    assert await status_at(api, half) == "cancelled"
+
+
 async def test_a_lasting_store_error_reading_a_followed_order_does_not_hold_the_watcher(
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -76,11 +103,7 @@ async def test_a_lasting_store_error_reading_a_followed_order_does_not_hold_the_
     listed once, the order still cancelled."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_taken(half))[0] == 201
-        await cancel_at(api, c, half, ALICE)
-        node.registry.grace = 0.0
-        await forgotten(node, half)
+        half = await evicted_half(c, node, api)
         reader, refused = refusing_reads(node)
         try:
             with caplog.at_level(logging.WARNING, logger="sdex.node"):
@@ -92,17 +115,7 @@ async def test_a_lasting_store_error_reading_a_followed_order_does_not_hold_the_
             assert len(named) == 1, [r.getMessage() for r in named]  # (once, not a block)
         finally:
             reader.set_authorizer(None)
-        c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
-        assert c.exchange.order_info(half.order).filled == E18 // 2
-
-        async def followed() -> bool:
-            return await filled_at(api, half.hash_hex) == E18 // 2
-
-        await wait_for(followed, 60)
-        await fills_stored(api, 1)
-        _, body = await api.get("/v1/fills")
-        assert len(body["records"]) == 1, body
-        assert await status_at(api, half) == "cancelled"
+        await half_followed(c, api, half)
 
 
 async def test_the_credit_skipped_is_logged_once_whatever_the_tries_of_its_block(

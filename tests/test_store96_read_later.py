@@ -34,7 +34,12 @@ from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_peers93_stored_pusher import fills_stored
 from tests.test_reorg_remined import reorged_ioc
 from tests.test_small94_credit_once import NO_FILLS, on_writer
-from tests.test_store95_follow_refused import applied_past, refusing_reads
+from tests.test_store95_follow_refused import (
+    applied_past,
+    evicted_half,
+    half_followed,
+    refusing_reads,
+)
 from tests.test_user50_late_cancel_fill import filled_at
 
 
@@ -49,11 +54,7 @@ async def test_a_refused_read_of_an_order_cancelled_on_chain_does_not_hold_the_w
     listed once, the order cancelled."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_taken(half))[0] == 201
-        await cancel_at(api, c, half, ALICE)
-        node.registry.grace = 0.0
-        await forgotten(node, half)
+        half = await evicted_half(c, node, api)
         reader, refused = refusing_reads(node)
         try:
             with caplog.at_level(logging.WARNING, logger="sdex.node"):
@@ -67,17 +68,7 @@ async def test_a_refused_read_of_an_order_cancelled_on_chain_does_not_hold_the_w
             assert len(named) == 1, [r.getMessage() for r in named]  # (once, not a block)
         finally:
             reader.set_authorizer(None)
-        c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
-        assert c.exchange.order_info(half.order).filled == E18 // 2
-
-        async def followed() -> bool:
-            return await filled_at(api, half.hash_hex) == E18 // 2
-
-        await wait_for(followed, 60)
-        await fills_stored(api, 1)
-        _, body = await api.get("/v1/fills")
-        assert len(body["records"]) == 1, body
-        assert await status_at(api, half) == "cancelled"
+        await half_followed(c, api, half)
 
 
 SITECUSTOMIZE = """
