@@ -77,11 +77,9 @@ async def evicted_half(c: Chain, node: Node, api: Api) -> SignedOrder:
     return half
 
 
-async def half_followed(c: Chain, api: Api, half: SignedOrder) -> None:
-    """(``half`` filled by half on the chain, the store reading again) A block: the order's
-    record takes the chain's filled amount, its fill listed once, the order still cancelled."""
-    c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
-    assert c.exchange.order_info(half.order).filled == E18 // 2
+async def half_followed(api: Api, half: SignedOrder) -> None:
+    """(``half`` filled by half on the chain, the store reading again) The order's record
+    takes the chain's filled amount, its fill listed once, the order still cancelled."""
 
     async def followed() -> bool:
         return await filled_at(api, half.hash_hex) == E18 // 2
@@ -115,7 +113,9 @@ async def test_a_lasting_store_error_reading_a_followed_order_does_not_hold_the_
             assert len(named) == 1, [r.getMessage() for r in named]  # (once, not a block)
         finally:
             reader.set_authorizer(None)
-        await half_followed(c, api, half)
+        c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
+        assert c.exchange.order_info(half.order).filled == E18 // 2
+        await half_followed(api, half)
 
 
 async def test_the_credit_skipped_is_logged_once_whatever_the_tries_of_its_block(
