@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sdex.chain.rpc import quantity
+from sdex.keccak import keccak
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
@@ -97,3 +98,25 @@ async def withheld_for_fee(
     assert signed == (0, 0, 0, 0, 0) and s.cancels.get(tx) is cancel, (signed, s.cancels)
     known = c.rpc.call("eth_getTransactionByHash", tx)  # (pooled: still; else not sent again)
     assert (known is not None and known.get("blockNumber") is None) == pooled, known
+
+
+def foreign_receipt(tx: str, row: dict[str, Any], head: int, status: str) -> dict[str, object]:
+    """A receipt for the pooled ``row``'s ``tx`` in a block of another chain (the block after
+    ``head``, no logs): a lie a backend tells, ``status`` ``"0x0"`` reverted or ``"0x1"`` mined
+    with no fills (short of its match's)."""
+    return {
+        "transactionHash": tx,
+        "transactionIndex": "0x0",
+        "blockHash": "0x" + keccak(b"another chain").hex(),
+        "blockNumber": hex(head + 1),
+        "from": str(row["from"]),
+        "to": str(row["to"]),
+        "cumulativeGasUsed": hex(150_000),
+        "gasUsed": hex(150_000),
+        "effectiveGasPrice": hex(10**9),
+        "contractAddress": None,
+        "logs": [],
+        "logsBloom": "0x" + "00" * 256,
+        "status": status,
+        "type": "0x2",
+    }

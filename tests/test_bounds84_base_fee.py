@@ -53,6 +53,24 @@ def signed_base_fee(raw: str) -> int:
     return (cap - tip) // 2
 
 
+Edit = Callable[[list[dict[str, object]], list[Any]], None]
+
+
+def relaying(upstream: str, signed: list[int], edit: Edit) -> Callable[[object], Answer]:
+    """A ``_proxy`` intercept: each request forwarded to ``upstream``, the base fee every raw
+    transaction it sends was signed with appended to ``signed``; ``edit`` rewrites the answers
+    in place (given the calls they answer) before they go back."""
+
+    def intercept(req: object) -> Answer:
+        calls, raws = raw_sends(req)
+        signed.extend(signed_base_fee(r) for r in raws)
+        out = forwarded(upstream, req)
+        edit(calls, out if isinstance(out, list) else [out])
+        return 200, json.dumps(out).encode()
+
+    return intercept
+
+
 @contextmanager
 def fee_lying(
     upstream: str, state: Lying, number: str | None = None, marker: str | None = None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,10 @@ from sdex.keccak import keccak
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.replacedrow import base_fee_kept
-from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.rpcfault import _proxy
 from tests.startheads import ran_to_head
 from tests.test_audit import ALICE, BOB, E6, E18, ask, bid
-from tests.test_bounds84_base_fee import signed_base_fee
+from tests.test_bounds84_base_fee import relaying
 
 DEPTH = 128
 """The node's reorg depth (``sdex node``'s default): the recent part's headers."""
@@ -87,23 +86,15 @@ async def test_blocks_passed_unread_do_not_widen_the_fee_bound(
         forged = [0]
         upstream = c.deployment.rpc
 
-        def intercept(req: object) -> Answer:
-            calls, raws = raw_sends(req)
-            signed.extend(signed_base_fee(r) for r in raws)
-            headers = {"Content-Type": "application/json"}
-            fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers)
-            with urllib.request.urlopen(fwd, timeout=30) as resp:
-                out = json.loads(resp.read())
-            answers = out if isinstance(out, list) else [out]
+        def edit(calls: list[dict[str, object]], answers: list[Any]) -> None:
             for q, r in zip(calls, answers, strict=False):
                 got = r.get("result") if isinstance(r, dict) else None
                 if q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict):
                     forging(got, saved)
                     forged[0] += got.get("baseFeePerGas") == hex(LIE)
-            return 200, json.dumps(out).encode()
 
         price = 2000 + tip % 1000  # (this run's own)
-        with _proxy(upstream, intercept) as rpc:
+        with _proxy(upstream, relaying(upstream, signed, edit)) as rpc:
             cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
             async with running_node(cfg) as (node, api):
                 pair = (

@@ -18,18 +18,17 @@ saved head and the latest block with a fee of ``LIE`` (their hashes kept) and re
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.replacedrow import base_fee_kept
-from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.rpcfault import _proxy
 from tests.startheads import ran_to_head
-from tests.test_bounds84_base_fee import signed_base_fee
+from tests.test_bounds84_base_fee import relaying
 
 LOW = 1000
 """The chain's fee (wei) when the node stops."""
@@ -60,14 +59,7 @@ async def test_a_store_without_a_floor_believes_no_fee_before_a_block_read_by_nu
         lies = [0]
         upstream = c.deployment.rpc
 
-        def intercept(req: object) -> Answer:
-            calls, raws = raw_sends(req)
-            signed.extend(signed_base_fee(r) for r in raws)
-            headers = {"Content-Type": "application/json"}
-            fwd = urllib.request.Request(upstream, json.dumps(req).encode(), headers)
-            with urllib.request.urlopen(fwd, timeout=30) as resp:
-                out = json.loads(resp.read())
-            answers = out if isinstance(out, list) else [out]
+        def edit(calls: list[dict[str, object]], answers: list[Any]) -> None:
             for q, r in zip(calls, answers, strict=False):
                 if not isinstance(r, dict):
                     continue
@@ -81,9 +73,8 @@ async def test_a_store_without_a_floor_believes_no_fee_before_a_block_read_by_nu
                 if by and isinstance(got, dict) and said in ("latest", hex(saved)):
                     got["baseFeePerGas"] = hex(LIE)  # (its hash kept: not sealed)
                     lies[0] += 1
-            return 200, json.dumps(out).encode()
 
-        with _proxy(upstream, intercept) as rpc:
+        with _proxy(upstream, relaying(upstream, signed, edit)) as rpc:
             cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
             async with running_node(cfg) as (node, _):
                 heads = node.mirror.announced

@@ -16,10 +16,14 @@ taken again, the second sender's is taken and stored."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import pytest
 
 from sdex.gossip import GossipConfig, fetchedcancels
+from sdex.gossip.fetchedcancels import FetchedCancels
 from sdex.sqlwriter import StoreError
 from tests.nodeutil import wait_for
 from tests.p2putil import MemoryNode, Notice, serve_gossip
@@ -51,15 +55,30 @@ class PerSender(MemoryNode):
         return Notice(202, {"status": "kept"}, stored=done)
 
 
+N = TypeVar("N", bound=MemoryNode)
+
+
+@asynccontextmanager
+async def fetching(make: type[N]) -> AsyncIterator[tuple[N, FetchedCancels]]:
+    """A real ``Gossip`` driver started on loopback, its node a ``make``: (that node, the
+    driver's fetched cancels); shut down and cleaned up after."""
+    m = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=make)
+    try:
+        await m.gossip.start()
+        node = m.node
+        assert isinstance(node, make)
+        yield node, m.gossip.fetched
+    finally:
+        await m.runner.shutdown()
+        await m.gossip.stop()
+        await m.runner.cleanup()
+
+
 async def test_another_senders_cancel_is_taken_when_the_watched_one_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(fetchedcancels, "RETRY_FIRST", 0.05)
-    m = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=PerSender)
-    try:
-        await m.gossip.start()
-        node, fetched = m.node, m.gossip.fetched
-        assert isinstance(node, PerSender)
+    async with fetching(PerSender) as (node, fetched):
         notice = {"orderHash": HASH, "signature": "0x" + "22" * 65}
         fetched.take("first", notice)
         fetched.take("second", dict(notice))  # (while the first is watched)
@@ -70,10 +89,6 @@ async def test_another_senders_cancel_is_taken_when_the_watched_one_is_refused(
 
         await wait_for(settled, timeout=BOUND)
         assert node.stored == ["second"], node.tries  # before: never stored
-    finally:
-        await m.runner.shutdown()
-        await m.gossip.stop()
-        await m.runner.cleanup()
 
 
 class RefusesFirst(MemoryNode):
@@ -98,18 +113,10 @@ async def test_a_cancel_refused_on_its_first_take_leaves_no_watch_to_hold_anothe
     alternate"): none needs to be. A refused first take starts no watch, so another sender's
     cancel of the order, fetched later, is taken at once, not kept behind it (a refused one
     did not apply: its order stays open here and anti-entropy asks why of it again)."""
-    m = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=RefusesFirst)
-    try:
-        await m.gossip.start()
-        node, fetched = m.node, m.gossip.fetched
-        assert isinstance(node, RefusesFirst)
+    async with fetching(RefusesFirst) as (node, fetched):
         notice = {"orderHash": HASH, "signature": "0x" + "22" * 65}
         fetched.take("first", notice)
         assert HASH not in fetched._pending  # (no watch)
         fetched.take("second", dict(notice))
         assert node.stored == ["second"]
         assert (fetched.unstored, fetched.retried) == (0, 0)
-    finally:
-        await m.runner.shutdown()
-        await m.gossip.stop()
-        await m.runner.cleanup()

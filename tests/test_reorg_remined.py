@@ -66,6 +66,32 @@ def test_undone_fills_are_found_by_order_and_transaction_until_forgotten() -> No
     assert undone.mined_again([_fill(1, "0xbb", 7), _fill(5, "0x02", 1)]) == {bytes([5]) * 32: 1}
 
 
+async def reorged_ioc(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, SignedOrder, str, str]:
+    """ALICE's ask resting, BOB's IOC bid filling it (its rest dropped), settled; then a reorg
+    that undid the settlement: the IOC closed ``removed``, the ask's pending amount freed.
+    (The ask, the IOC, the settlement's hash and its raw bytes, to mine again.)"""
+    resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    assert (await api.post_taken(resting))[0] == 201
+    snap = c.rpc.call("evm_snapshot")
+    taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
+    code, posted = await api.post_taken(taker, "ioc")
+    assert code == 201 and posted["matches"], posted
+    await settled(c, node, api, taker)
+    tx, raw = await the_settlement(c, api)
+
+    reorg(c, snap)
+
+    async def undone() -> bool:
+        return (
+            reorged_at_head(node, c)
+            and (await meta(api, taker))["status"] == "removed"
+            and (await meta(api, resting))["pendingMakerAmount"] == "0"
+        )
+
+    await wait_for(undone, timeout=20)
+    return resting, taker, tx, raw
+
+
 @pytest.mark.parametrize("then", ["stays", "evicted", "restarts"])
 async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_record(
     chain: Chain, tmp_path: Path, then: str
@@ -78,25 +104,7 @@ async def test_an_undone_fill_mined_again_later_is_back_in_a_closed_orders_recor
     path = tmp_path / "n.db"
     cfg = node_config(c, path, closed_grace=0.2 if then == "evicted" else 10.0)
     async with running_node(cfg) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_taken(resting))[0] == 201
-        snap = c.rpc.call("evm_snapshot")
-        taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
-        code, posted = await api.post_taken(taker, "ioc")
-        assert code == 201 and posted["matches"], posted
-        await settled(c, node, api, taker)
-        tx, raw = await the_settlement(c, api)
-
-        reorg(c, snap)
-
-        async def undone() -> bool:
-            return (
-                reorged_at_head(node, c)
-                and (await meta(api, taker))["status"] == "removed"
-                and (await meta(api, resting))["pendingMakerAmount"] == "0"
-            )
-
-        await wait_for(undone, timeout=20)
+        resting, taker, tx, raw = await reorged_ioc(c, node, api)
         assert (await meta(api, taker))["filledMakerAmount"] == "0"
         if then == "evicted":
             await forgotten(node, taker)

@@ -32,6 +32,7 @@ from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import pending_rows, pooling
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settle86_stuck_rejudged import GWEI, over_cap
+from tests.test_settle96_cancel_repriced import pooled_match
 
 __all__ = ["pooling"]
 
@@ -68,14 +69,7 @@ async def test_the_original_lands_after_its_transfer_was_sent(
         async with running_node(cfg) as (node, api):
             s = node.settler
             operator = node.sender.address
-            assert (await api.post_order(maker))[0] == 201
-            c.rpc.call("evm_setAutomine", False)
-            count = nonce(c.rpc, operator)
-            code, body = await api.post_order(taker)
-            assert code == 201 and len(body["matches"]) == 1, body
-            await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
-            [tx] = s.in_flight
-            cap = quantity(c.rpc.call("eth_getTransactionByHash", tx)["maxFeePerGas"])
+            count, tx, cap = await pooled_match(c, node, api, maker, taker)
             sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
             code, said = await api.post(
                 f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from sdex.gossip import GossipConfig, fetchedcancels
+from sdex.gossip import fetchedcancels
 from tests.nodeutil import wait_for
-from tests.p2putil import serve_gossip
-from tests.test_gossip94_fetched_alternates import HASH, PerSender
+from tests.test_gossip94_fetched_alternates import HASH, PerSender, fetching
 
 BOUND = 60.0
 """Seconds for each step (generous: a loaded machine, CI's 2 cores)."""
@@ -26,11 +25,7 @@ async def test_the_watched_senders_own_cancel_is_not_kept_as_its_alternate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(fetchedcancels, "RETRY_FIRST", 0.05)
-    m = await serve_gossip(GossipConfig(ae_interval=1e6), [], make=PerSender)
-    try:
-        await m.gossip.start()
-        node, fetched = m.node, m.gossip.fetched
-        assert isinstance(node, PerSender)
+    async with fetching(PerSender) as (node, fetched):
         notice = {"orderHash": HASH, "signature": "0x" + "22" * 65}
         fetched.take("first", notice)
         fetched.take("first", dict(notice))  # (its sender's again, while it is watched)
@@ -43,7 +38,3 @@ async def test_the_watched_senders_own_cancel_is_not_kept_as_its_alternate(
         await wait_for(settled, timeout=BOUND)
         assert node.tries == ["first", "first", "second"]  # before: first's refused twice
         assert node.stored == ["second"]
-    finally:
-        await m.runner.shutdown()
-        await m.gossip.stop()
-        await m.runner.cleanup()

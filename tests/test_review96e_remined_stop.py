@@ -12,16 +12,16 @@ the store's refusal a real SQLite authorizer on its reader."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten, reorg, settled, the_settlement
-from tests.test_mirror import meta, reorged_at_head, synced
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
-from tests.test_store95_follow_refused import refusing
+from tests.reorgutil import forgotten
+from tests.test_mirror import meta, synced
+from tests.test_node import E6
+from tests.test_reorg_remined import reorged_ioc
+from tests.test_store95_follow_refused import applied_past, refusing_reads
 
 
 async def test_a_remined_fill_put_off_is_taken_in_after_a_stop(
@@ -35,34 +35,11 @@ async def test_a_remined_fill_put_off_is_taken_in_after_a_stop(
     db = tmp_path / "n.db"
     cfg = node_config(c, db, closed_grace=0.2)
     async with running_node(cfg) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_taken(resting))[0] == 201
-        snap = c.rpc.call("evm_snapshot")
-        taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
-        code, posted = await api.post_taken(taker, "ioc")
-        assert code == 201 and posted["matches"], posted
-        await settled(c, node, api, taker)
-        tx, raw = await the_settlement(c, api)
-        reorg(c, snap)
-
-        async def undone() -> bool:
-            return (
-                reorged_at_head(node, c)
-                and (await meta(api, taker))["status"] == "removed"
-                and (await meta(api, resting))["pendingMakerAmount"] == "0"
-            )
-
-        await wait_for(undone, timeout=20)
+        _, taker, tx, raw = await reorged_ioc(c, node, api)
         await forgotten(node, taker)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        reader.set_authorizer(refusing(refused))
+        _, refused = refusing_reads(node)
         assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")
-        top = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: node.watcher.saved >= top, 60)
+        await applied_past(c, node)
         assert refused, "the order's row was never read"
     assert c.exchange.order_info(taker.order).filled == 3000 * E6
     async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):

@@ -18,9 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdex.chain.rpc import quantity
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
@@ -28,6 +30,23 @@ from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settle86_stuck_rejudged import GWEI, over_cap
 
 __all__ = ["pooling"]
+
+
+async def pooled_match(
+    c: Chain, node: Node, api: Api, maker: SignedOrder, taker: SignedOrder
+) -> tuple[int, str, int]:
+    """``maker`` taken, the chain mining only when told, ``taker`` matched with it: its
+    settlement pooled. (The operator's nonce before it, its transaction, its fee cap.)"""
+    operator = node.sender.address
+    assert (await api.post_order(maker))[0] == 201
+    c.rpc.call("evm_setAutomine", False)
+    count = nonce(c.rpc, operator)
+    code, body = await api.post_order(taker)
+    assert code == 201 and len(body["matches"]) == 1, body
+    await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
+    [tx] = node.settler.in_flight
+    cap = quantity(c.rpc.call("eth_getTransactionByHash", tx)["maxFeePerGas"])
+    return count, tx, cap
 
 
 async def test_a_stuck_settlement_of_a_soft_cancelled_order_is_not_repriced(
@@ -41,14 +60,7 @@ async def test_a_stuck_settlement_of_a_soft_cancelled_order_is_not_repriced(
         async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
             s = node.settler
             operator = node.sender.address
-            assert (await api.post_order(maker))[0] == 201
-            c.rpc.call("evm_setAutomine", False)
-            count = nonce(c.rpc, operator)
-            code, body = await api.post_order(taker)
-            assert code == 201 and len(body["matches"]) == 1, body
-            await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
-            [tx] = s.in_flight
-            cap = quantity(c.rpc.call("eth_getTransactionByHash", tx)["maxFeePerGas"])
+            count, tx, cap = await pooled_match(c, node, api, maker, taker)
             sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
             code, said = await api.post(
                 f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}

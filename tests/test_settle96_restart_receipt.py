@@ -25,10 +25,9 @@ from pathlib import Path
 import pytest
 
 from sdex.chain.rpc import quantity
-from sdex.keccak import keccak
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.replacedrow import pooled_row
+from tests.replacedrow import foreign_receipt, pooled_row
 from tests.test_reconcile77_too_high import mined_and_filled, pending_rows, pooling
 from tests.test_settle89_sticky_receipt import RECEIPT, Said, sticky_balancer
 
@@ -44,22 +43,8 @@ async def test_a_sticky_backends_receipt_at_a_restart_is_not_believed(
     maker, count, tx, row = await pooled_row(c, db)
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
     head = quantity(c.rpc.call("eth_blockNumber"))
-    told = {  # (status 0: reverted; status 1: mined with no fills, short of its match's two)
-        "transactionHash": tx,
-        "transactionIndex": "0x0",
-        "blockHash": "0x" + keccak(b"another chain").hex(),
-        "blockNumber": hex(head + 1),
-        "from": str(row["from"]),
-        "to": str(row["to"]),
-        "cumulativeGasUsed": hex(150_000),
-        "gasUsed": hex(150_000),
-        "effectiveGasPrice": hex(10**9),
-        "contractAddress": None,
-        "logs": [],
-        "logsBloom": "0x" + "00" * 256,
-        "status": status,
-        "type": "0x2",
-    }
+    # (status 0: reverted; status 1: mined with no fills, short of its match's two)
+    told = foreign_receipt(tx, row, head, status)
     lies: list[int] = []
     lying = [True]
     async with sticky_balancer(c.rpc.url) as b:

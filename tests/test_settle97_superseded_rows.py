@@ -24,12 +24,11 @@ import pytest
 
 import sdex.node.core as core
 from sdex.chain.rpc import quantity
-from sdex.keccak import keccak
 from sdex.settlement.reconcile import awaited_with
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.replacedrow import pooled_row
+from tests.replacedrow import foreign_receipt, pooled_row
 from tests.test_doubt81_replaced_rows import start_in_doubt, statuses
 from tests.test_held79_doubt_settlements import proven
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
@@ -106,22 +105,7 @@ async def test_a_receipt_not_believed_with_no_doubt_is_not_held(
     _, _, tx, row = await pooled_row(c, db)
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
     head = quantity(c.rpc.call("eth_blockNumber"))
-    told = {  # (mined with no fills, short of its match's two)
-        "transactionHash": tx,
-        "transactionIndex": "0x0",
-        "blockHash": "0x" + keccak(b"another chain").hex(),
-        "blockNumber": hex(head + 1),
-        "from": str(row["from"]),
-        "to": str(row["to"]),
-        "cumulativeGasUsed": hex(150_000),
-        "gasUsed": hex(150_000),
-        "effectiveGasPrice": hex(10**9),
-        "contractAddress": None,
-        "logs": [],
-        "logsBloom": "0x" + "00" * 256,
-        "status": "0x1",
-        "type": "0x2",
-    }
+    told = foreign_receipt(tx, row, head, "0x1")  # (mined with no fills, short of its match's two)
     held: dict[str, float] = {}
     doubts: list[object] = []
     real = core.reconcile

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from sdex.node.core import Node
+from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.reorgutil import forgotten
 from tests.test_attack38_soft_cancel_sync import cancel_at, status_at
 from tests.test_checks75_held_reads import HONEST, done, push
@@ -46,6 +48,49 @@ def refusing(refused: list[str]) -> Callable[..., int]:
     return authorize
 
 
+def refusing_reads(node: Node) -> tuple[sqlite3.Connection, list[str]]:
+    """The node's real reader connection refusing every read of the orders (``refusing``)
+    until its authorizer is cleared: (that connection, the reads refused so far)."""
+    reader = node.store._reader
+    assert isinstance(reader, sqlite3.Connection)
+    refused: list[str] = []
+    reader.set_authorizer(refusing(refused))
+    return reader, refused
+
+
+async def applied_past(c: Chain, node: Node) -> None:
+    """Two blocks mined: the watcher applies them (and any before them) and saves its head
+    at the top (a watcher held on a block never does)."""
+    c.rpc.call("evm_mine")
+    c.rpc.call("evm_mine")
+    top = int(c.rpc.call("eth_blockNumber"), 16)
+    await wait_for(lambda: node.watcher.saved >= top, 60)
+
+
+async def evicted_half(c: Chain, node: Node, api: Api) -> SignedOrder:
+    """ALICE's ask (2 WETH at 1000) taken, soft-cancelled, and evicted from memory at once."""
+    half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
+    assert (await api.post_taken(half))[0] == 201
+    await cancel_at(api, c, half, ALICE)
+    node.registry.grace = 0.0
+    await forgotten(node, half)
+    return half
+
+
+async def half_followed(api: Api, half: SignedOrder) -> None:
+    """(``half`` filled by half on the chain, the store reading again) The order's record
+    takes the chain's filled amount, its fill listed once, the order still cancelled."""
+
+    async def followed() -> bool:
+        return await filled_at(api, half.hash_hex) == E18 // 2
+
+    await wait_for(followed, 60)
+    await fills_stored(api, 1)
+    _, body = await api.get("/v1/fills")
+    assert len(body["records"]) == 1, body
+    assert await status_at(api, half) == "cancelled"
+
+
 async def test_a_lasting_store_error_reading_a_followed_order_does_not_hold_the_watcher(
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -56,23 +101,13 @@ async def test_a_lasting_store_error_reading_a_followed_order_does_not_hold_the_
     listed once, the order still cancelled."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_taken(half))[0] == 201
-        await cancel_at(api, c, half, ALICE)
-        node.registry.grace = 0.0
-        await forgotten(node, half)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        reader.set_authorizer(refusing(refused))
+        half = await evicted_half(c, node, api)
+        reader, refused = refusing_reads(node)
         try:
             with caplog.at_level(logging.WARNING, logger="sdex.node"):
                 filled = c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)  # 0.5 WETH
                 assert filled.status == 1
-                c.rpc.call("evm_mine")
-                c.rpc.call("evm_mine")  # (blocks after it: applied too)
-                top = int(c.rpc.call("eth_blockNumber"), 16)
-                await wait_for(lambda: node.watcher.saved >= top, 60)  # (before: stuck)
+                await applied_past(c, node)  # (blocks after it applied too; before: stuck)
             assert refused, "the order's row was never read"
             named = [r for r in caplog.records if half.hash_hex[2:] in r.getMessage()]
             assert len(named) == 1, [r.getMessage() for r in named]  # (once, not a block)
@@ -80,15 +115,7 @@ async def test_a_lasting_store_error_reading_a_followed_order_does_not_hold_the_
             reader.set_authorizer(None)
         c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
         assert c.exchange.order_info(half.order).filled == E18 // 2
-
-        async def followed() -> bool:
-            return await filled_at(api, half.hash_hex) == E18 // 2
-
-        await wait_for(followed, 60)
-        await fills_stored(api, 1)
-        _, body = await api.get("/v1/fills")
-        assert len(body["records"]) == 1, body
-        assert await status_at(api, half) == "cancelled"
+        await half_followed(api, half)
 
 
 async def test_the_credit_skipped_is_logged_once_whatever_the_tries_of_its_block(
@@ -111,11 +138,8 @@ async def test_the_credit_skipped_is_logged_once_whatever_the_tries_of_its_block
         await cancel_at(api, c, paying, DAVE)
         node.registry.grace = 0.0
         await forgotten(node, paying)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
         await on_writer(node, NO_FILLS)
-        reader.set_authorizer(refusing(refused))
+        reader, refused = refusing_reads(node)
         try:
             with caplog.at_level(logging.WARNING, logger="sdex.node"):
                 filled = c.exchange.fill_order(c.sender(CAROL), paying, E18 // 10)

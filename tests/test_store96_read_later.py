@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -28,14 +27,19 @@ import pytest
 from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
-from tests.reorgutil import forgotten, reorg, settled, the_settlement
-from tests.test_attack38_soft_cancel_sync import cancel_at, status_at
-from tests.test_mirror import meta, reorged_at_head, synced
-from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
+from tests.reorgutil import forgotten
+from tests.test_attack38_soft_cancel_sync import cancel_at
+from tests.test_mirror import meta, synced
+from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_peers93_stored_pusher import fills_stored
+from tests.test_reorg_remined import reorged_ioc
 from tests.test_small94_credit_once import NO_FILLS, on_writer
-from tests.test_store95_follow_refused import refusing
-from tests.test_user50_late_cancel_fill import filled_at
+from tests.test_store95_follow_refused import (
+    applied_past,
+    evicted_half,
+    half_followed,
+    refusing_reads,
+)
 
 
 async def test_a_refused_read_of_an_order_cancelled_on_chain_does_not_hold_the_watcher(
@@ -49,25 +53,15 @@ async def test_a_refused_read_of_an_order_cancelled_on_chain_does_not_hold_the_w
     listed once, the order cancelled."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        half = c.sign(ask(c, ALICE, 2 * E18, 2000 * E6))  # 2 WETH at 1000
-        assert (await api.post_taken(half))[0] == 201
-        await cancel_at(api, c, half, ALICE)
-        node.registry.grace = 0.0
-        await forgotten(node, half)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        reader.set_authorizer(refusing(refused))
+        half = await evicted_half(c, node, api)
+        reader, refused = refusing_reads(node)
         try:
             with caplog.at_level(logging.WARNING, logger="sdex.node"):
                 filled = c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)  # 0.5 WETH
                 assert filled.status == 1
                 gone = c.exchange.cancel_order(c.sender(ALICE), half.order)
                 assert gone.status == 1
-                c.rpc.call("evm_mine")
-                c.rpc.call("evm_mine")  # (blocks after it: applied too)
-                top = int(c.rpc.call("eth_blockNumber"), 16)
-                await wait_for(lambda: node.watcher.saved >= top, 60)  # (before: stuck)
+                await applied_past(c, node)  # (blocks after it applied too; before: stuck)
             assert refused, "the order's row was never read"
             named = [r for r in caplog.records if half.hash_hex[2:] in r.getMessage()]
             assert len(named) == 1, [r.getMessage() for r in named]  # (once, not a block)
@@ -75,15 +69,7 @@ async def test_a_refused_read_of_an_order_cancelled_on_chain_does_not_hold_the_w
             reader.set_authorizer(None)
         c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
         assert c.exchange.order_info(half.order).filled == E18 // 2
-
-        async def followed() -> bool:
-            return await filled_at(api, half.hash_hex) == E18 // 2
-
-        await wait_for(followed, 60)
-        await fills_stored(api, 1)
-        _, body = await api.get("/v1/fills")
-        assert len(body["records"]) == 1, body
-        assert await status_at(api, half) == "cancelled"
+        await half_followed(api, half)
 
 
 SITECUSTOMIZE = """
@@ -156,15 +142,7 @@ async def test_an_order_put_off_is_judged_after_a_kill(
     flag.unlink()
     assert c.exchange.order_info(half.order).filled == E18 // 2
     async with node_up(c, db) as (_, api):
-
-        async def followed() -> bool:
-            return await filled_at(api, half.hash_hex) == E18 // 2
-
-        await wait_for(followed, 60)  # (before: 0 for good)
-        await fills_stored(api, 1)
-        _, body = await api.get("/v1/fills")
-        assert len(body["records"]) == 1, body
-        assert await status_at(api, half) == "cancelled"
+        await half_followed(api, half)  # (before: 0 for good)
 
 
 async def test_a_blocks_refused_fills_are_logged_once_whatever_its_tries(
@@ -203,35 +181,12 @@ async def test_a_refused_read_of_an_order_whose_undone_fill_is_mined_again(
     c = chain
     cfg = node_config(c, tmp_path / "n.db", closed_grace=0.2)
     async with running_node(cfg) as (node, api):
-        resting = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_taken(resting))[0] == 201
-        snap = c.rpc.call("evm_snapshot")
-        taker = c.sign(bid(c, BOB, 2 * E18, 6000 * E6))  # its rest dropped
-        code, posted = await api.post_taken(taker, "ioc")
-        assert code == 201 and posted["matches"], posted
-        await settled(c, node, api, taker)
-        tx, raw = await the_settlement(c, api)
-        reorg(c, snap)
-
-        async def undone() -> bool:
-            return (
-                reorged_at_head(node, c)
-                and (await meta(api, taker))["status"] == "removed"
-                and (await meta(api, resting))["pendingMakerAmount"] == "0"
-            )
-
-        await wait_for(undone, timeout=20)
+        _, taker, tx, raw = await reorged_ioc(c, node, api)
         await forgotten(node, taker)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        reader.set_authorizer(refusing(refused))
+        reader, refused = refusing_reads(node)
         try:
             assert c.rpc.call("eth_sendRawTransaction", raw).lower() == tx
-            c.rpc.call("evm_mine")
-            c.rpc.call("evm_mine")  # (blocks after it: applied too)
-            top = int(c.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: node.watcher.saved >= top, 60)  # (before: stuck)
+            await applied_past(c, node)  # (blocks after it applied too; before: stuck)
             assert refused, "the order's row was never read"
         finally:
             reader.set_authorizer(None)
