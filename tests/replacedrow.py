@@ -54,15 +54,23 @@ def base_fee_kept(c: Chain) -> Iterator[int]:
         c.rpc.call("evm_mine")
 
 
-def fee_walked_to(c: Chain, fee: int) -> None:
+async def fee_walked_to(c: Chain, fee: int, node: Node | None = None) -> None:
     """The chain's base fee brought to ``fee``, block by block, each at most an eighth over its
     parent's (EIP-1559's most: a node's reads of the blocks believe each; fee93), the blocks
-    mined; a fall at once."""
+    mined; a fall at once. ``node``: one running (in this process) during the walk, each block
+    read by its watcher before the next is mined (fee97: a walk mined unwatched let the watcher
+    catch up by one range, the blocks deeper than its reorg depth below the tip passed unread,
+    their rise no step (fee95's ``passed``), the climb's fee refused: sensitive under load).
+    Without one (the node down, or not started yet), a later start reads the walk as the chain
+    it finds."""
     now = quantity(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"])
     while now != fee:
         now = fee if fee < now else min(fee, now + max(now // 8, 1))
         c.rpc.call("hardhat_setNextBlockBaseFeePerGas", hex(now))
         c.rpc.call("evm_mine")
+        if node is not None:
+            on, w = quantity(c.rpc.call("eth_blockNumber")), node.watcher
+            await wait_for(lambda: w.applied is not None and w.applied.number >= on, 60)  # noqa: B023
 
 
 async def withheld_for_fee(

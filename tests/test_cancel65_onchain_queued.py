@@ -72,7 +72,7 @@ async def test_a_match_queued_at_an_onchain_cancel_is_not_signed(
             "block, whose base fee outran their fee cap (as in test_settlement_pooled.py)"
         )
     c = held_chain
-    fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
+    await fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         asks, half, other = await queued_match(c, node, api)  # every slot held, one queued
         held = len(asks)

@@ -164,7 +164,7 @@ async def test_a_pooled_row_after_a_rise_while_down_is_judged_at_the_fees_of_now
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
     with base_fee_kept(c):
         c.rpc.call("hardhat_mine", hex(OLD))
-        fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
+        await fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
         top = await ran_to_head(c, tmp_path / "n.db")
         fee = _fee(top)
         for _ in range(RISE):  # (the node down: each block's fee an eighth over its parent's)

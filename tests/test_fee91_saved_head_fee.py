@@ -37,7 +37,7 @@ async def test_a_forged_fee_of_the_saved_head_is_not_the_starts_bound(
     db = tmp_path / "n.db"
     with base_fee_kept(c):
         c.rpc.call("hardhat_mine", hex(200))  # (the deploy block's bound reaches any fee)
-        fee_walked_to(c, GWEI)  # (the node's reads believe each block's rise: fee93)
+        await fee_walked_to(c, GWEI)  # (the node's reads believe each block's rise: fee93)
         top = await ran_to_head(c, db)
         saved = int(top["number"], 16)
         assert int(top["baseFeePerGas"], 16) == GWEI

@@ -63,7 +63,7 @@ async def test_a_forged_sealed_head_at_a_start_is_not_signed_with(
     c = chain
     db = tmp_path / "n.db"
     with base_fee_kept(c):
-        fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
+        await fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
         await ran_to_head(c, db)
         c.rpc.call("hardhat_mine", hex(WALKED))
         tip = c.rpc.call("eth_getBlockByNumber", "latest", False)

@@ -65,7 +65,7 @@ async def test_a_chain_whose_fee_is_above_the_ceiling_settles(chain: Chain, tmp_
     async with running_node(cfg) as (node, api):
         await wait_for(lambda: node.watcher.status == "ok", 60)
         was = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
-        fee_walked_to(c, 150_000 * 10**9)  # (each block's rise within EIP-1559's: fee93)
+        await fee_walked_to(c, 150_000 * 10**9, node)  # (each block's rise read: fee93, fee97)
         await until_applied(node.watcher, head(c))
         settled = node.settler.settled
         try:

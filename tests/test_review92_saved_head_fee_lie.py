@@ -47,7 +47,7 @@ async def test_a_saved_head_answered_with_a_lied_fee_is_not_the_first_bound(
     c = chain
     db = tmp_path / "n.db"
     with base_fee_kept(c):
-        fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
+        await fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
         top = await ran_to_head(c, db)
         saved = str(top["number"])
         signed: list[int] = []

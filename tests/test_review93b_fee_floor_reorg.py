@@ -40,7 +40,7 @@ async def test_a_reorg_of_the_saved_head_keeps_the_saved_floor(
     c = chain
     db = tmp_path / "n.db"
     with base_fee_kept(c):
-        fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
+        await fee_walked_to(c, 10**9)  # (the node's reads believe each block's rise: fee93)
         snap = c.rpc.call("evm_snapshot")
         for _ in range(3):
             c.rpc.call("evm_mine")

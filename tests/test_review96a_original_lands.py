@@ -64,7 +64,7 @@ async def test_the_original_lands_after_its_transfer_was_sent(
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     swallow = Swallow()
     with base_fee_kept(c) as base, _proxy(c.rpc.url, swallow) as url:
-        fee_walked_to(c, 20 * GWEI)
+        await fee_walked_to(c, 20 * GWEI)
         cfg = replace(node_config(c, tmp_path / "n.db"), rpc=url)
         async with running_node(cfg) as (node, api):
             s = node.settler
@@ -118,7 +118,7 @@ async def test_the_original_or_its_transfer_lands_across_a_restart(
     swallow = Swallow()
     operator = c.address(OPERATOR)
     with base_fee_kept(c) as base, _proxy(c.rpc.url, swallow) as url:
-        fee_walked_to(c, 20 * GWEI)
+        await fee_walked_to(c, 20 * GWEI)
         async with node_up(c, db, url, OPERATOR) as (proc, api):
             assert (await api.post_taken(maker))[0] == 201
             c.rpc.call("evm_setAutomine", False)

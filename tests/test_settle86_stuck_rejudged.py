@@ -124,7 +124,7 @@ async def test_a_rejudged_row_stuck_under_the_base_fee_is_judged_and_replaced(
     with contextlib.ExitStack() as stack:
         stack.enter_context(base_fee_kept(c))
         if dropped:  # (signed at a base fee walked up to: the jump over its cap a few
-            fee_walked_to(c, 20 * GWEI)  # blocks' reach from it, within its unknown bound)
+            await fee_walked_to(c, 20 * GWEI)  # blocks' reach from it, within its unknown bound)
         maker, count, tx, got = await pooled_row(c, db)
         cap = quantity(got["maxFeePerGas"])
         high = cap + cap // 4 if dropped else 10 * cap  # (each block's base fee: over its cap)

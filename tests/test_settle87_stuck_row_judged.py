@@ -77,7 +77,7 @@ async def test_a_stuck_pooled_row_that_would_revert_is_never_repriced_unjudged(
     with contextlib.ExitStack() as stack:
         stack.enter_context(base_fee_kept(c))
         if case != "left":  # (the row signed at a base fee high beside its tip; walked:
-            fee_walked_to(c, 20 * GWEI)  # a jump there is never believed by the first run)
+            await fee_walked_to(c, 20 * GWEI)  # a jump there is never believed by the first run)
         maker, count, tx, got = await pooled_row(c, db)
         cap, tip = quantity(got["maxFeePerGas"]), quantity(got["maxPriorityFeePerGas"])
         revert = intrinsic_gas(bytes.fromhex(str(got["input"])[2:])) * cap

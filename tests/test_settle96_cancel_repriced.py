@@ -56,7 +56,7 @@ async def test_a_stuck_settlement_of_a_soft_cancelled_order_is_not_repriced(
     maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     with base_fee_kept(c):
-        fee_walked_to(c, 20 * GWEI)
+        await fee_walked_to(c, 20 * GWEI)
         async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
             s = node.settler
             operator = node.sender.address

@@ -59,7 +59,7 @@ async def test_a_settlement_signs_with_the_announced_heads_base_fee_without_aski
         w, heads = node.watcher, node.mirror.announced
         await wait_for(lambda: w.subscribed and w.caught_up.is_set())
         await settle_one(c, node, api)  # (the accounts' first reads, once)
-        fee_walked_to(c, 8 * GWEI)  # (whatever came before; each block's rise believed: fee93)
+        await fee_walked_to(c, 8 * GWEI, node)  # (whatever came before; each block's rise read)
         start = int(c.rpc.call("eth_blockNumber"), 16)
         await wait_for(lambda: w.applied is not None and w.applied.number >= start)
         asked = trace_calls(node.settler.receipts) if node.settler.receipts else []
@@ -92,13 +92,7 @@ async def test_a_fee_of_blocks_the_chain_went_back_from_is_not_signed_with(
         w, heads = node.watcher, node.mirror.announced
         await wait_for(lambda: w.subscribed and w.caught_up.is_set())
         await settle_one(c, node, api)  # (the nonce and the accounts read, once)
-        fee = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
-        while fee < high:  # (each block's rise believed: a jump is refused, review96b)
-            fee = min(high, fee + max(fee // 8, 1))
-            on = int(mine_with_base_fee(c, fee)["number"], 16)
-            # (each header read by the watcher: a range it caught up by passes the blocks
-            # below its recent ones unread, their rise no step: fee95)
-            await wait_for(lambda: w.applied is not None and w.applied.number >= on)  # noqa: B023
+        await fee_walked_to(c, high, node)  # (each block's rise read: a jump is refused, review96b)
         back = mine_with_base_fee(c, high)
         on = int(back["number"], 16)
         await wait_for(lambda: w.applied is not None and w.applied.number >= on)

@@ -69,7 +69,7 @@ async def held_node(
 ) -> AsyncIterator[tuple[Node, Api, list[SignedOrder], int]]:
     """A node on ``c`` with every settlement slot held (``hold_slots``): the node, its API,
     the held orders and the operator's transaction count signed before any other."""
-    fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
+    await fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         asks = await hold_slots(c, node, api)
         yield node, api, asks, operator_count(c, node.sender.address, "pending")
@@ -242,7 +242,7 @@ async def test_a_match_its_maker_is_paid_for_by_a_settlement_in_flight_is_signed
     """Differential, as above, the match paying her signed before (in flight, pooled): it
     lands first, and the queued match selling what it bought her is signed and filled."""
     c = held_chain
-    fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
+    await fee_walked_to(c, GWEI)  # (the node's floor near the chain's fee after HIGH_BASE: fee93)
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         buys = c.sign(bid(c, ALICE, E18, 900 * E6))
         await queued(api, [buys], {})
