@@ -18,10 +18,13 @@ saved head and the latest block with a fee of ``LIE`` (their hashes kept) and re
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -40,7 +43,7 @@ reach over them is past ``LIE``."""
 
 
 async def test_a_store_without_a_floor_believes_no_fee_before_a_block_read_by_number(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     c = chain
     db = tmp_path / "n.db"
@@ -74,7 +77,10 @@ async def test_a_store_without_a_floor_believes_no_fee_before_a_block_read_by_nu
                     got["baseFeePerGas"] = hex(LIE)  # (its hash kept: not sealed)
                     lies[0] += 1
 
-        with _proxy(upstream, relaying(upstream, signed, edit)) as rpc:
+        with (
+            caplog.at_level(logging.WARNING, logger="sdex.watch"),
+            _proxy(upstream, relaying(upstream, signed, edit)) as rpc,
+        ):
             cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
             async with running_node(cfg) as (node, _):
                 heads = node.mirror.announced
@@ -84,3 +90,6 @@ async def test_a_store_without_a_floor_believes_no_fee_before_a_block_read_by_nu
                 assert heads.read_fee is None and heads.base_fee is None, heads.read_fee
                 assert heads.unbound and heads.waiting() is not None, heads.to_json()
                 assert node.mirror.head is not None and node.mirror.head.number == saved
+        # (fee97: the refusal said, once: read again apart, still unsealed)
+        said = [r.getMessage() for r in caplog.records if "not Keccak-256" in r.getMessage()]
+        assert len(said) == 1 and f"its base fee {LIE} is not believed" in said[0], said

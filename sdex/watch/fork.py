@@ -8,6 +8,7 @@ import logging
 
 import aiohttp
 
+from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.rpc import quantity
 from sdex.deployment import DEVNET_CHAIN_IDS
@@ -19,6 +20,9 @@ from sdex.watch.blocks import ZERO_HASH, Inconsistent
 from sdex.watch.changes import ChainReset
 
 log = logging.getLogger("sdex.watch")
+
+HEAD_AGAIN = 10.0
+"""Seconds at most the saved head's read again apart waits (``_head_fee``)."""
 
 BEHIND_SECONDS = 5.0
 """How long a devnet may answer a head below our blocks (same deployment) before that is
@@ -304,9 +308,36 @@ async def check_head(rpc: AsyncRpc, m: Mirror) -> tuple[str | None, bool]:
         m.head = Header(m.head.number, ZERO_HASH, "", m.head.timestamp)
     elif not m.blocks:  # (the chain's: a checkpoint, ``rewound``'s after a restart)
         m.checkpoints.add(m.head.number, m.head.hash)
-    if not hashes and not m.announced.resumed and sealed(raw):  # (ours at once: its fee
-        m.announced.read(got.number, got.base_fee, placed=True)  # the first bound; fee91)
+    if not hashes and not m.announced.resumed:  # (no floor saved: its fee the first bound)
+        await _head_fee(rpc, m, raw, got)
     return None, len(hashes) == 2 and bool(m.blocks)
+
+
+async def _head_fee(rpc: AsyncRpc, m: Mirror, raw: object, got: Header) -> None:
+    """(``check_head``: a store saved without a fee floor, its head ours) The saved head's fee
+    read as the first bound (fee91) when its header seals (``sdex.mirror.seal``); else read
+    once more, apart (a backend of its own: ``sdex.chain.apart``), and believed only if that
+    one seals with our hash. fee97 (left44's): an unsealed answer was dropped silently, and
+    on an idle automining devnet no block came to be read by number: no fee believed, nothing
+    signed, nothing said why; now the refusal is logged with what would end it."""
+    if not sealed(raw):
+        try:
+            raw = await apart(rpc, lambda own: own.call("eth_getBlockByNumber", hex(got.number),
+                                                          False), HEAD_AGAIN)  # fmt: skip
+        except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
+            log.debug("the saved head %d not read again: %s", got.number, describe(e))
+        if not (isinstance(raw, dict) and str(raw.get("hash", "")).lower() == got.hash):
+            raw = None
+    if sealed(raw):
+        m.announced.read(got.number, got.base_fee, placed=True)
+        return
+    log.warning(
+        "the saved chain head %d (%s) was answered twice with a header whose hash is not "
+        "Keccak-256 of its fields (a field this version does not know, or a lie): its base "
+        "fee %s is not believed, and no fee is signed with (nothing settles) till the chain "
+        "mines a block the mirror reads by its number (an idle devnet: mine one)",
+        got.number, got.hash, got.base_fee,
+    )  # fmt: skip
 
 
 async def still_ours(rpc: AsyncRpc, number: int, ours: str) -> bool:
