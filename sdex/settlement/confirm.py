@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypeVar
 
 from sdex.chain import Receipt
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.rpc import quantity
 from sdex.keccak import keccak
 from sdex.mirror import Mirror
 
@@ -51,27 +53,85 @@ CONFIRM_EVERY = 0.5
 meanwhile: a receipt found sooner is not taken)."""
 WATCH_FIRST = 1.0
 """Seconds a receipt waits for the watcher's read of its block to confirm it
-(``confirmed_seen``) before it is read apart too (the first to confirm it counts)."""
+(``confirmed_seen``) before it is read apart too (``CONFIRM_READS`` agreeing, none
+otherwise, believe it; the watcher's word, once said, decides)."""
+CONFIRM_READS = 2
+"""Reads apart (each on a connection of its own, placed anew by a balancer) that must give a
+receipt, none of them or any before saying otherwise, before it is believed without the
+watcher's read (confirm97: one was, the first to confirm it among reads asked again every
+``CONFIRM_EVERY``)."""
 
 
-async def confirmed_seen(rpc: AsyncRpc, got: Receipt, mirror: Mirror | None) -> bool:
+class Tally:
+    """What was said of one settlement's receipts while its wait lasts (confirm97): how many
+    reads apart gave each (``CONFIRM_READS`` believe one), and those a read apart, or the
+    watcher's read of its block, said are not the chain's (barred: no later read apart
+    believes one; the watcher's read of its block agreeing still does). Each bounded by
+    ``MAX_TALLIED`` (the oldest forgotten: a liar telling that many receipts)."""
+
+    def __init__(self) -> None:
+        self.agreed: dict[Told, int] = {}
+        self.barred: dict[Told, None] = {}
+
+    def agree(self, got: Receipt) -> int:
+        """A read apart gave ``got``: how many have."""
+        key = told(got)
+        self.agreed[key] = n = self.agreed.pop(key, 0) + 1
+        _bound(self.agreed)
+        return n
+
+    def bar(self, got: Receipt) -> None:
+        """A read said ``got`` is not the chain's: no read apart believes it from here on."""
+        self.barred[told(got)] = None
+        _bound(self.barred)
+
+    def said_not(self, got: Receipt) -> bool:
+        return told(got) in self.barred
+
+
+Told = tuple[object, ...]
+T = TypeVar("T")
+MAX_TALLIED = 64
+"""Receipts a ``Tally`` keeps a word of (agreed, barred), each."""
+
+
+def _bound(kept: dict[Told, T]) -> None:
+    while len(kept) > MAX_TALLIED:
+        del kept[next(iter(kept))]
+
+
+def told(got: Receipt) -> Told:
+    """What a ``Tally`` knows a receipt by: all it tells (two backends' case of a hash aside)."""
+    logs = tuple((x.address, tuple(x.topics), x.data, x.log_index) for x in got.logs)
+    at = (got.block_hash.lower(), got.block_number, got.status, got.gas_used)
+    return (got.tx_hash.lower(), *at, logs)
+
+
+async def confirmed_seen(
+    rpc: AsyncRpc, got: Receipt, mirror: Mirror | None, tally: Tally | None = None
+) -> bool:
     """Whether ``got`` (an own settlement's receipt) is confirmed: by the watcher's read of
     its block (``Mirror.confirming``: the block at its number has its hash, the
-    transaction's logs there are its own), else by a read apart (``confirmed``), begun
-    once the watcher's has not said so in ``WATCH_FIRST`` s or has said it does not. The
-    watcher does not wait for ``got`` meanwhile (settle95)."""
+    transaction's logs there are its own), else by reads apart (``confirmed``, ``tally``
+    kept across the wait's asks), begun once the watcher's has not said so in
+    ``WATCH_FIRST`` s or cannot say. The watcher's read, once it says, decides: a receipt it
+    finds otherwise (another block at its number, other logs of its transaction there) is
+    barred, and no read apart believes it (confirm97: it was read apart again, and behind a
+    round-robin balancer one of the reads reached the backend that told it). The watcher does
+    not wait for ``got`` meanwhile (settle95)."""
+    tally = tally if tally is not None else Tally()
     seen = mirror.confirming(got) if mirror is not None else None
     if seen is None or mirror is None:
-        return await confirmed(rpc, got)
+        return await confirmed(rpc, got, tally=tally)
     try:
         await asyncio.wait({seen}, timeout=WATCH_FIRST)
-        if seen.done():
-            return seen.result() or await confirmed(rpc, got)
-        reading = asyncio.ensure_future(confirmed(rpc, got))
+        if (said := watcher_said(mirror, got, seen, tally)) is not None:
+            return said
+        reading = asyncio.ensure_future(confirmed(rpc, got, tally=tally))
         try:
             await asyncio.wait({seen, reading}, return_when=asyncio.FIRST_COMPLETED)
-            if seen.done() and seen.result():
-                return True
+            if (said := watcher_said(mirror, got, seen, tally)) is not None:
+                return said
             return await reading
         finally:
             reading.cancel()
@@ -79,30 +139,96 @@ async def confirmed_seen(rpc: AsyncRpc, got: Receipt, mirror: Mirror | None) -> 
         mirror.unconfirming(got.tx_hash)
 
 
-async def confirmed(rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT) -> bool:
-    """Whether the chain behind ``rpc`` read on a connection of its own (``apart``) holds
-    ``got``'s transaction in ``got``'s block (``eth_getBlockByHash``: its number, and the
-    transaction among the block's), and the address and topics of a sample of ``got``'s logs
-    in that block's ``logsBloom`` (``in_bloom``: a status 1 receipt's fills told of a
-    transaction that reverted there are not in it but by a bloom's false positive). A block
-    header, not the receipt again: a settlement's receipt is ~3 KB a match (~350 KB for 110),
-    its parse ~14 ms of CPU on the bench's machine. A chain whose blocks' bloom is empty
-    while the receipt has logs (``holds`` None: such blooms are not kept everywhere), or
-    whose receipt names no block hash: the receipt itself read again apart, the same
-    (``same``). False for any other answer, none, or none in ``timeout`` seconds."""
+def watcher_said(
+    mirror: Mirror, got: Receipt, seen: asyncio.Future[bool], tally: Tally
+) -> bool | None:
+    """What the watcher's read of ``got``'s block says of it (``seen``, once done:
+    ``Mirror.seen_as``; None before): True it is the chain's; False not (barred in
+    ``tally``): the mirror has another block at its number, or read logs of its transaction
+    in its block that are not its own; None it cannot say (the block at its number is not
+    among those kept, or the watcher kept no log of the transaction there: it was not
+    expected when the block was applied)."""
+    if not seen.done():
+        return None
+    if seen.result():
+        return True
+    at = mirror.hash_at(got.block_number)
+    read = mirror.seen_logs.get(got.tx_hash.lower(), {})
+    if at is None or (at == got.block_hash and at not in read):
+        return None
+    tally.bar(got)
+    return False
+
+
+async def confirmed(
+    rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT, tally: Tally | None = None
+) -> bool:
+    """Whether ``got`` is believed on reads apart (``read_apart``, each on a connection of
+    its own): ``CONFIRM_READS`` of them gave it, counted in ``tally`` (a fresh one: in this
+    call), and none said otherwise (one that did bars it for good; confirm97: "the first read
+    to confirm it" was believed, and behind a round-robin balancer the reads asked again every
+    ``CONFIRM_EVERY`` reached the backend that told it within a few asks). A read that says
+    nothing (none in ``timeout``, junk, a backend behind the block): False, asked again."""
+    tally = tally if tally is not None else Tally()
+    while not tally.said_not(got):
+        said = await read_apart(rpc, got, timeout)
+        if said is None:
+            return False
+        if not said:
+            tally.bar(got)
+            log.warning(
+                "the receipt of %s (block %d) is not the chain's on a read apart: not believed"
+                " on any other", got.tx_hash, got.block_number,
+            )  # fmt: skip
+            return False
+        if tally.agree(got) >= CONFIRM_READS:
+            return True
+    return False
+
+
+async def read_apart(rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT) -> bool | None:
+    """What the chain behind ``rpc`` read on a connection of its own (``apart``) says of
+    ``got``: True it holds ``got``'s transaction in ``got``'s block (``eth_getBlockByHash``:
+    its number, and the transaction among the block's), and the address and topics of a
+    sample of ``got``'s logs in that block's ``logsBloom`` (``in_bloom``: a status 1
+    receipt's fills told of a transaction that reverted there are not in it but by a bloom's
+    false positive); False it does not (no such block, or a receipt that is not ``got``, from
+    a backend whose head is at ``got``'s block or past it); None nothing (no answer in
+    ``timeout`` seconds, junk, a backend behind ``got``'s block). A block header, not the
+    receipt again: a settlement's receipt is ~3 KB a match (~350 KB for 110), its parse
+    ~14 ms of CPU on the bench's machine. A chain whose blocks' bloom is empty while the
+    receipt has logs (``holds`` None: such blooms are not kept everywhere), or whose receipt
+    names no block hash: the receipt itself read again apart, the same (``same``). Each read
+    one batch with the head's number (one request: one backend)."""
+
+    async def read(own: AsyncRpc, method: str, arg: list[object]) -> tuple[object, object]:
+        answers = await own.batch([(method, arg), (HEAD, [])])
+        if isinstance(answers[0], Exception):
+            raise answers[0]
+        return answers[0], answers[1]
+
+    def behind(head: object) -> bool:
+        return isinstance(head, Exception) or quantity(head) < got.block_number
+
     try:
         if got.block_hash:
-            read = lambda own: own.call(BLOCK, got.block_hash, False)  # noqa: E731
-            if (held := holds(await apart(rpc, read, timeout), got)) is not None:
+            args: list[object] = [got.block_hash, False]
+            block, head = await apart(rpc, lambda own: read(own, BLOCK, args), timeout)
+            if block is None:
+                return None if behind(head) else False
+            if (held := holds(block, got)) is not None:
                 return held
-        again = await apart(rpc, lambda own: own.call(RECEIPT, got.tx_hash), timeout)
+        again, head = await apart(rpc, lambda own: read(own, RECEIPT, [got.tx_hash]), timeout)
+        if again is None:
+            return None if behind(head) else False
         return isinstance(again, dict) and same(got, Receipt.from_rpc(again))
-    except Exception as e:  # (no answer, or junk: nothing confirmed, asked again)
-        log.debug("the receipt of %s not confirmed: %s", got.tx_hash, e)
-        return False
+    except Exception as e:  # (no answer, or junk: nothing said, asked again)
+        log.debug("the receipt of %s not read apart: %s", got.tx_hash, e)
+        return None
 
 
 BLOCK = "eth_getBlockByHash"
+HEAD = "eth_blockNumber"
 BLOOM_LOGS = 8
 """Logs of a receipt whose address and topics ``holds`` looks for in its block's bloom (a
 Keccak each distinct one: all of a 110-match settlement's ~440 logs cost ~8 ms of CPU on the
