@@ -53,8 +53,8 @@ CONFIRM_EVERY = 0.5
 meanwhile: a receipt found sooner is not taken)."""
 WATCH_FIRST = 1.0
 """Seconds a receipt waits for the watcher's read of its block to confirm it
-(``confirmed_seen``) before it is read apart too (``CONFIRM_READS`` agreeing, none
-otherwise, believe it; the watcher's word, once said, decides)."""
+(``confirmed_seen``) before it is asked for again (none of a block the watcher has not read
+is believed)."""
 CONFIRM_READS = 2
 """Reads apart (each on a connection of its own, placed anew by a balancer) that must give a
 receipt, none of them or any before saying otherwise, before it is believed without the
@@ -71,6 +71,7 @@ class Tally:
 
     def __init__(self) -> None:
         self.agreed: dict[Told, int] = {}
+        """Reads apart in a row that gave each receipt (none that said nothing between)."""
         self.barred: dict[Told, None] = {}
 
     def agree(self, got: Receipt) -> int:
@@ -112,31 +113,36 @@ async def confirmed_seen(
 ) -> bool:
     """Whether ``got`` (an own settlement's receipt) is confirmed: by the watcher's read of
     its block (``Mirror.confirming``: the block at its number has its hash, the
-    transaction's logs there are its own), else by reads apart (``confirmed``, ``tally``
-    kept across the wait's asks), begun once the watcher's has not said so in
-    ``WATCH_FIRST`` s or cannot say. The watcher's read, once it says, decides: a receipt it
-    finds otherwise (another block at its number, other logs of its transaction there) is
-    barred, and no read apart believes it (confirm97: it was read apart again, and behind a
-    round-robin balancer one of the reads reached the backend that told it). The watcher does
-    not wait for ``got`` meanwhile (settle95)."""
+    transaction's logs there are its own), else, once the watcher has read its block number
+    and cannot say (``watcher_said``), by reads apart (``confirmed``, ``tally`` kept across
+    the wait's asks). The watcher's read decides: a receipt of another block than the
+    mirror's at its number, or of logs there other than those the watcher read, is barred
+    (no read apart believes it), and none of a block past the mirror's head is believed
+    (asked again till the watcher reads it; at most ``WATCH_FIRST`` s waited for it here).
+    confirm97: the watcher's "no", or its silence for ``WATCH_FIRST`` s, sent the receipt to
+    a read apart, asked again every ``CONFIRM_EVERY``, and behind a round-robin balancer one
+    of them reached the backend that told it (a block of its own making), which confirmed
+    it. The watcher does not wait for ``got`` meanwhile (settle95)."""
     tally = tally if tally is not None else Tally()
-    seen = mirror.confirming(got) if mirror is not None else None
-    if seen is None or mirror is None:
+    if mirror is None:
         return await confirmed(rpc, got, tally=tally)
+    seen = mirror.confirming(got)
     try:
-        await asyncio.wait({seen}, timeout=WATCH_FIRST)
-        if (said := watcher_said(mirror, got, seen, tally)) is not None:
-            return said
-        reading = asyncio.ensure_future(confirmed(rpc, got, tally=tally))
-        try:
-            await asyncio.wait({seen, reading}, return_when=asyncio.FIRST_COMPLETED)
+        if seen is not None:
+            await asyncio.wait({seen}, timeout=WATCH_FIRST)
+            if not seen.done():
+                return False  # (its block not read yet: asked again)
             if (said := watcher_said(mirror, got, seen, tally)) is not None:
                 return said
-            return await reading
-        finally:
-            reading.cancel()
+        elif mirror.head is None or mirror.head.number < got.block_number:
+            return False  # (a status 0, no log the watcher reads: its block read first)
+        elif (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
+            tally.bar(got)  # (another block at its number on the chain followed)
+            return False
+        return await confirmed(rpc, got, tally=tally)
     finally:
-        mirror.unconfirming(got.tx_hash)
+        if seen is not None:
+            mirror.unconfirming(got.tx_hash)
 
 
 def watcher_said(
@@ -164,15 +170,17 @@ async def confirmed(
     rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT, tally: Tally | None = None
 ) -> bool:
     """Whether ``got`` is believed on reads apart (``read_apart``, each on a connection of
-    its own): ``CONFIRM_READS`` of them gave it, counted in ``tally`` (a fresh one: in this
-    call), and none said otherwise (one that did bars it for good; confirm97: "the first read
-    to confirm it" was believed, and behind a round-robin balancer the reads asked again every
-    ``CONFIRM_EVERY`` reached the backend that told it within a few asks). A read that says
-    nothing (none in ``timeout``, junk, a backend behind the block): False, asked again."""
+    its own): ``CONFIRM_READS`` of them in a row gave it, counted in ``tally`` (a fresh one:
+    in this call; a read that says nothing begins the count again), and none said otherwise
+    (one that did bars it for good; confirm97: "the first read to confirm it" was believed,
+    and behind a round-robin balancer the reads asked again every ``CONFIRM_EVERY`` reached
+    the backend that told it within a few asks). A read that says nothing (none in
+    ``timeout``, junk, a backend behind the block): False, asked again."""
     tally = tally if tally is not None else Tally()
     while not tally.said_not(got):
         said = await read_apart(rpc, got, timeout)
-        if said is None:
+        if said is None:  # (the reads giving it counted again from the next: one after another)
+            tally.agreed.pop(told(got), None)
             return False
         if not said:
             tally.bar(got)
