@@ -41,8 +41,10 @@ from sdex.chain import Receipt
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.rpc import quantity
+from sdex.chain.tx import lone_tx_root
 from sdex.keccak import keccak
 from sdex.mirror import Mirror
+from sdex.mirror.seal import sealed
 
 log = logging.getLogger("sdex.settlement")
 
@@ -233,6 +235,35 @@ async def read_apart(rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT)
     except Exception as e:  # (no answer, or junk: nothing said, asked again)
         log.debug("the receipt of %s not read apart: %s", got.tx_hash, e)
         return None
+
+
+async def gas_believed(
+    rpc: AsyncRpc, got: Receipt, raw: str, mirror: Mirror | None, timeout: float = CONFIRM_WAIT
+) -> bool:
+    """Whether ``got``'s ``gasUsed`` (a believed receipt of the signed transaction ``raw``)
+    is the chain's: its block's header read apart (any backend's word: it is checked) is
+    sealed (its hash Keccak-256 of its fields: ``sdex.mirror.seal``) with ``got``'s block
+    hash, the mirror's at its number when kept, and holds the transaction alone (its
+    ``transactionsRoot`` is ``lone_tx_root``'s), its ``gasUsed`` then ``got``'s. Not (a block
+    of other transactions too, no answer): the figure is not learned (confirm97: the
+    watcher's read confirms logs, not gas, and a receipt's made-up ``gasUsed`` raised the
+    gas a match learned, ``BatchGas.learn``: smaller batches at higher limits)."""
+    kept = mirror.hash_at(got.block_number) if mirror is not None else None
+    if not got.block_hash or kept not in (None, got.block_hash):
+        return False
+    try:
+        block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
+        if not isinstance(block, dict) or not sealed(block):
+            return False
+        alone = lone_tx_root(bytes.fromhex(raw.removeprefix("0x")))
+        return (
+            str(block["hash"]).lower() == got.block_hash
+            and str(block["transactionsRoot"]).lower() == alone
+            and quantity(block["gasUsed"]) == got.gas_used
+        )
+    except Exception as e:  # (no answer, or junk: not learned)
+        log.debug("the gas of %s not read again: %s", got.tx_hash, e)
+        return False
 
 
 BLOCK = "eth_getBlockByHash"
