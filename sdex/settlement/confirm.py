@@ -75,6 +75,8 @@ class Tally:
         self.agreed: dict[Told, int] = {}
         """Reads apart in a row that gave each receipt (none that said nothing between)."""
         self.barred: dict[Told, None] = {}
+        self.lagged: dict[Told, None] = {}
+        """Receipts a read apart found a backend behind the block of (``behind``)."""
 
     def agree(self, got: Receipt) -> int:
         """A read apart gave ``got``: how many have."""
@@ -87,6 +89,18 @@ class Tally:
         """A read said ``got`` is not the chain's: no read apart believes it from here on."""
         self.barred[told(got)] = None
         _bound(self.barred)
+
+    def behind(self, got: Receipt) -> None:
+        """A read apart reached a backend behind ``got``'s block: the reads giving it counted
+        again from the next, and none believes it before the watcher reaches its block."""
+        key = told(got)
+        self.agreed.pop(key, None)
+        self.lagged[key] = None
+        _bound(self.lagged)
+
+    def waits(self, got: Receipt) -> bool:
+        """Whether ``got`` waits for the watcher's read of its block (``behind``)."""
+        return told(got) in self.lagged
 
     def said_not(self, got: Receipt) -> bool:
         return told(got) in self.barred
@@ -132,12 +146,10 @@ async def confirmed_seen(
     try:
         if seen is not None:
             await asyncio.wait({seen}, timeout=WATCH_FIRST)
-            if not seen.done():
-                return False  # (its block not read yet: asked again)
             if (said := watcher_said(mirror, got, seen, tally)) is not None:
                 return said
-        elif mirror.head is None or mirror.head.number < got.block_number:
-            return False  # (a status 0, no log the watcher reads: its block read first)
+        if tally.waits(got) and (mirror.head is None or mirror.head.number < got.block_number):
+            return False  # (a read apart behind its block: the watcher's read waited for)
         elif (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
             tally.bar(got)  # (another block at its number on the chain followed)
             return False
@@ -181,6 +193,9 @@ async def confirmed(
     tally = tally if tally is not None else Tally()
     while not tally.said_not(got):
         said = await read_apart(rpc, got, timeout)
+        if said is BEHIND:
+            tally.behind(got)
+            return False
         if said is None:  # (the reads giving it counted again from the next: one after another)
             tally.agreed.pop(told(got), None)
             return False
@@ -196,26 +211,32 @@ async def confirmed(
     return False
 
 
-async def read_apart(rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT) -> bool | None:
+async def read_apart(
+    rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT
+) -> bool | Behind | None:
     """What the chain behind ``rpc`` read on a connection of its own (``apart``) says of
     ``got``: True it holds ``got``'s transaction in ``got``'s block (``eth_getBlockByHash``:
     its number, and the transaction among the block's), and the address and topics of a
     sample of ``got``'s logs in that block's ``logsBloom`` (``in_bloom``: a status 1
     receipt's fills told of a transaction that reverted there are not in it but by a bloom's
     false positive); False it does not (no such block, or a receipt that is not ``got``, from
-    a backend whose head is at ``got``'s block or past it); None nothing (no answer in
-    ``timeout`` seconds, junk, a backend behind ``got``'s block). A block header, not the
+    a backend whose head is at ``got``'s block or past it); ``BEHIND`` no such block, from a
+    backend whose head is below it (a lagging backend's word, or the only one about a block
+    its teller made up past the chain's head); None nothing (no answer in ``timeout``
+    seconds, junk). A block header, not the
     receipt again: a settlement's receipt is ~3 KB a match (~350 KB for 110), its parse
     ~14 ms of CPU on the bench's machine. A chain whose blocks' bloom is empty while the
     receipt has logs (``holds`` None: such blooms are not kept everywhere), or whose receipt
-    names no block hash: the receipt itself read again apart, the same (``same``). Each read
-    one batch with the head's number (one request: one backend)."""
+    names no block hash: the receipt itself read again apart, the same (``same``). No answer:
+    the head's number asked on the same connection (the same backend)."""
 
     async def read(own: AsyncRpc, method: str, arg: list[object]) -> tuple[object, object]:
-        answers = await own.batch([(method, arg), (HEAD, [])])
-        if isinstance(answers[0], Exception):
-            raise answers[0]
-        return answers[0], answers[1]
+        if (answer := await own.call(method, *arg)) is not None:
+            return answer, None
+        try:  # (on the same connection: the same backend's head)
+            return None, await own.call(HEAD)
+        except Exception as e:  # (its head unknown: taken as behind)
+            return None, e
 
     def behind(head: object) -> bool:
         return isinstance(head, Exception) or quantity(head) < got.block_number
@@ -225,12 +246,12 @@ async def read_apart(rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT)
             args: list[object] = [got.block_hash, False]
             block, head = await apart(rpc, lambda own: read(own, BLOCK, args), timeout)
             if block is None:
-                return None if behind(head) else False
+                return BEHIND if behind(head) else False
             if (held := holds(block, got)) is not None:
                 return held
         again, head = await apart(rpc, lambda own: read(own, RECEIPT, [got.tx_hash]), timeout)
         if again is None:
-            return None if behind(head) else False
+            return BEHIND if behind(head) else False
         return isinstance(again, dict) and same(got, Receipt.from_rpc(again))
     except Exception as e:  # (no answer, or junk: nothing said, asked again)
         log.debug("the receipt of %s not read apart: %s", got.tx_hash, e)
@@ -266,6 +287,11 @@ async def gas_believed(
         return False
 
 
+class Behind:
+    """``read_apart``'s word for a backend behind the receipt's block."""
+
+
+BEHIND = Behind()
 BLOCK = "eth_getBlockByHash"
 HEAD = "eth_blockNumber"
 BLOOM_LOGS = 8
