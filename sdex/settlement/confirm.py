@@ -22,8 +22,11 @@ would, at ~14 ms of CPU a 110-match settlement.
 The node's watcher reads each block by number, and its logs, on connections of its own: a
 receipt whose block the mirror applied with its hash, and whose logs (the exchange's and the
 listed tokens') the watcher read there, of its transaction, at the same indexes, is confirmed
-by that read (``confirmed_seen``; ``Mirror.confirming``), with no read apart; that read only
-if the watcher has not said so in ``WATCH_FIRST`` s, or says it does not. settle95: the
+by that read (``confirmed_seen``; ``Mirror.confirming``), with no read apart; reads apart
+only if the watcher has not said in ``WATCH_FIRST`` s or cannot say, never once it says it
+does not (confirm97: "whichever confirms first", and the reads asked again each
+``CONFIRM_EVERY``, placed anew by a round-robin balancer, reached the backend that told it;
+now ``CONFIRM_READS`` in a row must give it, none ever otherwise: ``Tally``). settle95: the
 mirror took the receipt only once confirmed apart, and the watcher held its block for it (up
 to ``EXPECT_PATIENCE``): under load it fell 3-7 blocks behind, orders were read from the
 chain instead of the mirror and a client throttled (fix93's A/B). Now the watcher does not
