@@ -132,12 +132,12 @@ async def confirmed_seen(
 ) -> bool:
     """Whether ``got`` (an own settlement's receipt) is confirmed: by the watcher's read of
     its block (``Mirror.confirming``: the block at its number has its hash, the
-    transaction's logs there are its own), else, once the watcher has read its block number
-    and cannot say (``watcher_said``), by reads apart (``confirmed``, ``tally`` kept across
-    the wait's asks). The watcher's read decides: a receipt of another block than the
-    mirror's at its number, or of logs there other than those the watcher read, is barred
-    (no read apart believes it), and none of a block past the mirror's head is believed
-    (asked again till the watcher reads it; at most ``WATCH_FIRST`` s waited for it here).
+    transaction's logs there are its own), else, once the watcher has not said in
+    ``WATCH_FIRST`` s or cannot say (``watcher_said``), by reads apart (``confirmed``,
+    ``tally`` kept across the wait's asks). The watcher's read decides once it says: a
+    receipt of another block than the mirror's at its number, or of logs there other than
+    those the watcher read, is barred (no read apart believes it). One a read apart found a
+    backend behind the block of waits for the watcher to reach that number (asked again).
     confirm97: the watcher's "no", or its silence for ``WATCH_FIRST`` s, sent the receipt to
     a read apart, asked again every ``CONFIRM_EVERY``, and behind a round-robin balancer one
     of them reached the backend that told it (a block of its own making), which confirmed
@@ -153,7 +153,7 @@ async def confirmed_seen(
                 return said
         if tally.waits(got) and (mirror.head is None or mirror.head.number < got.block_number):
             return False  # (a read apart behind its block: the watcher's read waited for)
-        elif (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
+        if (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
             tally.bar(got)  # (another block at its number on the chain followed)
             return False
         return await confirmed(rpc, got, tally=tally)
