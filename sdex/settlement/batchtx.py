@@ -47,6 +47,7 @@ from sdex.chain.rpc import quantity
 from sdex.chain.tx import SignedTx, lone_tx_root, nonce_refusal, ran_out_of_gas
 from sdex.errors import ContractRevert, RpcError
 from sdex.matching.match import Match
+from sdex.settlement.confirm import gas_believed
 from sdex.settlement.gas import BatchGas
 from sdex.settlement.outcome import (
     Outcome,
@@ -403,6 +404,9 @@ class BatchTx(WithdrawingLane):
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
+        teaches = receipt is not None and receipt.status == 1  # (its gas read again: confirm97)
+        if teaches and receipt is not None and self.gas.teaches(len(batch), receipt.gas_used):
+            teaches = await gas_believed(self.receipts, receipt, signed.raw, self.mirror)
         withheld = self.withheld.pop(first, "")  # (``_withheld``, ``_keep_alive``: adopt79)
         if receipt is None:
             displaced = signed.tx_hash in self.displaced  # (before an await: forget_final)
@@ -445,7 +449,7 @@ class BatchTx(WithdrawingLane):
             fills = decoded[0]  # (decoded by the broadcaster, and being written)
         elif receipt.status == 1:  # (the node's stored fills at once: no copy made of each)
             fills = self.chain.exchange.fills_as(receipt.logs, own_fill)
-        if receipt.status == 1 and len(fills) == 2 * len(batch):  # (every match settled)
+        if teaches and len(fills) == 2 * len(batch):  # (every match settled, its gas believed)
             self.gas.learn(len(batch), receipt.gas_used)
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)

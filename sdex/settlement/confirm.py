@@ -22,8 +22,11 @@ would, at ~14 ms of CPU a 110-match settlement.
 The node's watcher reads each block by number, and its logs, on connections of its own: a
 receipt whose block the mirror applied with its hash, and whose logs (the exchange's and the
 listed tokens') the watcher read there, of its transaction, at the same indexes, is confirmed
-by that read (``confirmed_seen``; ``Mirror.confirming``), with no read apart; that read only
-if the watcher has not said so in ``WATCH_FIRST`` s, or says it does not. settle95: the
+by that read (``confirmed_seen``; ``Mirror.confirming``), with no read apart; reads apart
+only if the watcher has not said in ``WATCH_FIRST`` s or cannot say, never once it says it
+does not (confirm97: "whichever confirms first", and the reads asked again each
+``CONFIRM_EVERY``, placed anew by a round-robin balancer, reached the backend that told it;
+now ``CONFIRM_READS`` in a row must give it, none ever otherwise: ``Tally``). settle95: the
 mirror took the receipt only once confirmed apart, and the watcher held its block for it (up
 to ``EXPECT_PATIENCE``): under load it fell 3-7 blocks behind, orders were read from the
 chain instead of the mirror and a client throttled (fix93's A/B). Now the watcher does not
@@ -35,12 +38,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypeVar
 
 from sdex.chain import Receipt
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.rpc import quantity
+from sdex.chain.tx import lone_tx_root
 from sdex.keccak import keccak
 from sdex.mirror import Mirror
+from sdex.mirror.seal import sealed
 
 log = logging.getLogger("sdex.settlement")
 
@@ -51,58 +58,245 @@ CONFIRM_EVERY = 0.5
 meanwhile: a receipt found sooner is not taken)."""
 WATCH_FIRST = 1.0
 """Seconds a receipt waits for the watcher's read of its block to confirm it
-(``confirmed_seen``) before it is read apart too (the first to confirm it counts)."""
+(``confirmed_seen``) before it is asked for again (none of a block the watcher has not read
+is believed)."""
+CONFIRM_READS = 2
+"""Reads apart (each on a connection of its own, placed anew by a balancer) that must give a
+receipt, none of them or any before saying otherwise, before it is believed without the
+watcher's read (confirm97: one was, the first to confirm it among reads asked again every
+``CONFIRM_EVERY``)."""
 
 
-async def confirmed_seen(rpc: AsyncRpc, got: Receipt, mirror: Mirror | None) -> bool:
+class Tally:
+    """What was said of one settlement's receipts while its wait lasts (confirm97): how many
+    reads apart gave each (``CONFIRM_READS`` believe one), and those a read apart, or the
+    watcher's read of its block, said are not the chain's (barred: no later read apart
+    believes one; the watcher's read of its block agreeing still does). Each bounded by
+    ``MAX_TALLIED`` (the oldest forgotten: a liar telling that many receipts)."""
+
+    def __init__(self) -> None:
+        self.agreed: dict[Told, int] = {}
+        """Reads apart in a row that gave each receipt (none that said nothing between)."""
+        self.barred: dict[Told, None] = {}
+        self.lagged: dict[Told, None] = {}
+        """Receipts a read apart found a backend behind the block of (``behind``)."""
+
+    def agree(self, got: Receipt) -> int:
+        """A read apart gave ``got``: how many have."""
+        key = told(got)
+        self.agreed[key] = n = self.agreed.pop(key, 0) + 1
+        _bound(self.agreed)
+        return n
+
+    def bar(self, got: Receipt) -> None:
+        """A read said ``got`` is not the chain's: no read apart believes it from here on."""
+        self.barred[told(got)] = None
+        _bound(self.barred)
+
+    def behind(self, got: Receipt) -> None:
+        """A read apart reached a backend behind ``got``'s block: the reads giving it counted
+        again from the next, and none believes it before the watcher reaches its block."""
+        key = told(got)
+        self.agreed.pop(key, None)
+        self.lagged[key] = None
+        _bound(self.lagged)
+
+    def waits(self, got: Receipt) -> bool:
+        """Whether ``got`` waits for the watcher's read of its block (``behind``)."""
+        return told(got) in self.lagged
+
+    def said_not(self, got: Receipt) -> bool:
+        return told(got) in self.barred
+
+
+Told = tuple[object, ...]
+T = TypeVar("T")
+MAX_TALLIED = 64
+"""Receipts a ``Tally`` keeps a word of (agreed, barred), each."""
+
+
+def _bound(kept: dict[Told, T]) -> None:
+    while len(kept) > MAX_TALLIED:
+        del kept[next(iter(kept))]
+
+
+def told(got: Receipt) -> Told:
+    """What a ``Tally`` knows a receipt by: all it tells (two backends' case of a hash aside)."""
+    logs = tuple((x.address, tuple(x.topics), x.data, x.log_index) for x in got.logs)
+    at = (got.block_hash.lower(), got.block_number, got.status, got.gas_used)
+    return (got.tx_hash.lower(), *at, logs)
+
+
+async def confirmed_seen(
+    rpc: AsyncRpc, got: Receipt, mirror: Mirror | None, tally: Tally | None = None
+) -> bool:
     """Whether ``got`` (an own settlement's receipt) is confirmed: by the watcher's read of
     its block (``Mirror.confirming``: the block at its number has its hash, the
-    transaction's logs there are its own), else by a read apart (``confirmed``), begun
-    once the watcher's has not said so in ``WATCH_FIRST`` s or has said it does not. The
-    watcher does not wait for ``got`` meanwhile (settle95)."""
-    seen = mirror.confirming(got) if mirror is not None else None
-    if seen is None or mirror is None:
-        return await confirmed(rpc, got)
+    transaction's logs there are its own), else, once the watcher has not said in
+    ``WATCH_FIRST`` s or cannot say (``watcher_said``), by reads apart (``confirmed``,
+    ``tally`` kept across the wait's asks). The watcher's read decides once it says: a
+    receipt of another block than the mirror's at its number, or of logs there other than
+    those the watcher read, is barred (no read apart believes it). One a read apart found a
+    backend behind the block of waits for the watcher to reach that number (asked again).
+    confirm97: the watcher's "no", or its silence for ``WATCH_FIRST`` s, sent the receipt to
+    a read apart, asked again every ``CONFIRM_EVERY``, and behind a round-robin balancer one
+    of them reached the backend that told it (a block of its own making), which confirmed
+    it. The watcher does not wait for ``got`` meanwhile (settle95)."""
+    tally = tally if tally is not None else Tally()
+    if mirror is None:
+        return await confirmed(rpc, got, tally=tally)
+    seen = mirror.confirming(got)
     try:
-        await asyncio.wait({seen}, timeout=WATCH_FIRST)
-        if seen.done():
-            return seen.result() or await confirmed(rpc, got)
-        reading = asyncio.ensure_future(confirmed(rpc, got))
-        try:
-            await asyncio.wait({seen, reading}, return_when=asyncio.FIRST_COMPLETED)
-            if seen.done() and seen.result():
-                return True
-            return await reading
-        finally:
-            reading.cancel()
+        if seen is not None:
+            await asyncio.wait({seen}, timeout=WATCH_FIRST)
+            if (said := watcher_said(mirror, got, seen, tally)) is not None:
+                return said
+        if tally.waits(got) and (mirror.head is None or mirror.head.number < got.block_number):
+            return False  # (a read apart behind its block: the watcher's read waited for)
+        if (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
+            tally.bar(got)  # (another block at its number on the chain followed)
+            return False
+        return await confirmed(rpc, got, tally=tally)
     finally:
-        mirror.unconfirming(got.tx_hash)
+        if seen is not None:
+            mirror.unconfirming(got.tx_hash)
 
 
-async def confirmed(rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT) -> bool:
-    """Whether the chain behind ``rpc`` read on a connection of its own (``apart``) holds
-    ``got``'s transaction in ``got``'s block (``eth_getBlockByHash``: its number, and the
-    transaction among the block's), and the address and topics of a sample of ``got``'s logs
-    in that block's ``logsBloom`` (``in_bloom``: a status 1 receipt's fills told of a
-    transaction that reverted there are not in it but by a bloom's false positive). A block
-    header, not the receipt again: a settlement's receipt is ~3 KB a match (~350 KB for 110),
-    its parse ~14 ms of CPU on the bench's machine. A chain whose blocks' bloom is empty
-    while the receipt has logs (``holds`` None: such blooms are not kept everywhere), or
-    whose receipt names no block hash: the receipt itself read again apart, the same
-    (``same``). False for any other answer, none, or none in ``timeout`` seconds."""
+def watcher_said(
+    mirror: Mirror, got: Receipt, seen: asyncio.Future[bool], tally: Tally
+) -> bool | None:
+    """What the watcher's read of ``got``'s block says of it (``seen``, once done:
+    ``Mirror.seen_as``; None before): True it is the chain's; False not (barred in
+    ``tally``): the mirror has another block at its number, or read logs of its transaction
+    in its block that are not its own; None it cannot say (the block at its number is not
+    among those kept, or the watcher kept no log of the transaction there: it was not
+    expected when the block was applied)."""
+    if not seen.done():
+        return None
+    if seen.result():
+        return True
+    at = mirror.hash_at(got.block_number)
+    read = mirror.seen_logs.get(got.tx_hash.lower(), {})
+    if at is None or (at == got.block_hash and at not in read):
+        return None
+    tally.bar(got)
+    return False
+
+
+async def confirmed(
+    rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT, tally: Tally | None = None
+) -> bool:
+    """Whether ``got`` is believed on reads apart (``read_apart``, each on a connection of
+    its own): ``CONFIRM_READS`` of them in a row gave it, counted in ``tally`` (a fresh one:
+    in this call; a read that says nothing begins the count again), and none said otherwise
+    (one that did bars it for good; confirm97: "the first read to confirm it" was believed,
+    and behind a round-robin balancer the reads asked again every ``CONFIRM_EVERY`` reached
+    the backend that told it within a few asks). A read that says nothing (none in
+    ``timeout``, junk, a backend behind the block): False, asked again."""
+    tally = tally if tally is not None else Tally()
+    while not tally.said_not(got):
+        said = await read_apart(rpc, got, timeout)
+        if said is BEHIND:
+            tally.behind(got)
+            return False
+        if said is None:  # (the reads giving it counted again from the next: one after another)
+            tally.agreed.pop(told(got), None)
+            return False
+        if not said:
+            tally.bar(got)
+            log.warning(
+                "the receipt of %s (block %d) is not the chain's on a read apart: not believed"
+                " on any other", got.tx_hash, got.block_number,
+            )  # fmt: skip
+            return False
+        if tally.agree(got) >= CONFIRM_READS:
+            return True
+    return False
+
+
+async def read_apart(
+    rpc: AsyncRpc, got: Receipt, timeout: float = CONFIRM_WAIT
+) -> bool | Behind | None:
+    """What the chain behind ``rpc`` read on a connection of its own (``apart``) says of
+    ``got``: True it holds ``got``'s transaction in ``got``'s block (``eth_getBlockByHash``:
+    its number, and the transaction among the block's), and the address and topics of a
+    sample of ``got``'s logs in that block's ``logsBloom`` (``in_bloom``: a status 1
+    receipt's fills told of a transaction that reverted there are not in it but by a bloom's
+    false positive); False it does not (no such block, or a receipt that is not ``got``, from
+    a backend whose head is at ``got``'s block or past it); ``BEHIND`` no such block, from a
+    backend whose head is below it (a lagging backend's word, or the only one about a block
+    its teller made up past the chain's head); None nothing (no answer in ``timeout``
+    seconds, junk). A block header, not the
+    receipt again: a settlement's receipt is ~3 KB a match (~350 KB for 110), its parse
+    ~14 ms of CPU on the bench's machine. A chain whose blocks' bloom is empty while the
+    receipt has logs (``holds`` None: such blooms are not kept everywhere), or whose receipt
+    names no block hash: the receipt itself read again apart, the same (``same``). No answer:
+    the head's number asked on the same connection (the same backend)."""
+
+    async def read(own: AsyncRpc, method: str, arg: list[object]) -> tuple[object, object]:
+        if (answer := await own.call(method, *arg)) is not None:
+            return answer, None
+        try:  # (on the same connection: the same backend's head)
+            return None, await own.call(HEAD)
+        except Exception as e:  # (its head unknown: taken as behind)
+            return None, e
+
+    def behind(head: object) -> bool:
+        return isinstance(head, Exception) or quantity(head) < got.block_number
+
     try:
         if got.block_hash:
-            read = lambda own: own.call(BLOCK, got.block_hash, False)  # noqa: E731
-            if (held := holds(await apart(rpc, read, timeout), got)) is not None:
+            args: list[object] = [got.block_hash, False]
+            block, head = await apart(rpc, lambda own: read(own, BLOCK, args), timeout)
+            if block is None:
+                return BEHIND if behind(head) else False
+            if (held := holds(block, got)) is not None:
                 return held
-        again = await apart(rpc, lambda own: own.call(RECEIPT, got.tx_hash), timeout)
+        again, head = await apart(rpc, lambda own: read(own, RECEIPT, [got.tx_hash]), timeout)
+        if again is None:
+            return BEHIND if behind(head) else False
         return isinstance(again, dict) and same(got, Receipt.from_rpc(again))
-    except Exception as e:  # (no answer, or junk: nothing confirmed, asked again)
-        log.debug("the receipt of %s not confirmed: %s", got.tx_hash, e)
+    except Exception as e:  # (no answer, or junk: nothing said, asked again)
+        log.debug("the receipt of %s not read apart: %s", got.tx_hash, e)
+        return None
+
+
+async def gas_believed(
+    rpc: AsyncRpc, got: Receipt, raw: str, mirror: Mirror | None, timeout: float = CONFIRM_WAIT
+) -> bool:
+    """Whether ``got``'s ``gasUsed`` (a believed receipt of the signed transaction ``raw``)
+    is the chain's: its block's header read apart (any backend's word: it is checked) is
+    sealed (its hash Keccak-256 of its fields: ``sdex.mirror.seal``) with ``got``'s block
+    hash, the mirror's at its number when kept, and holds the transaction alone (its
+    ``transactionsRoot`` is ``lone_tx_root``'s), its ``gasUsed`` then ``got``'s. Not (a block
+    of other transactions too, no answer): the figure is not learned (confirm97: the
+    watcher's read confirms logs, not gas, and a receipt's made-up ``gasUsed`` raised the
+    gas a match learned, ``BatchGas.learn``: smaller batches at higher limits)."""
+    kept = mirror.hash_at(got.block_number) if mirror is not None else None
+    if not got.block_hash or kept not in (None, got.block_hash):
+        return False
+    try:
+        block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
+        if not isinstance(block, dict) or not sealed(block):
+            return False
+        alone = lone_tx_root(bytes.fromhex(raw.removeprefix("0x")))
+        return (
+            str(block["hash"]).lower() == got.block_hash
+            and str(block["transactionsRoot"]).lower() == alone
+            and quantity(block["gasUsed"]) == got.gas_used
+        )
+    except Exception as e:  # (no answer, or junk: not learned)
+        log.debug("the gas of %s not read again: %s", got.tx_hash, e)
         return False
 
 
+class Behind:
+    """``read_apart``'s word for a backend behind the receipt's block."""
+
+
+BEHIND = Behind()
 BLOCK = "eth_getBlockByHash"
+HEAD = "eth_blockNumber"
 BLOOM_LOGS = 8
 """Logs of a receipt whose address and topics ``holds`` looks for in its block's bloom (a
 Keccak each distinct one: all of a 110-match settlement's ~440 logs cost ~8 ms of CPU on the

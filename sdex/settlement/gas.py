@@ -157,6 +157,11 @@ class BatchGas:
             return min(self.cap, BASE_GAS + per * matches), True
         return min(self.cap, BASE_GAS + self.per_match() * matches), False
 
+    def teaches(self, matches: int, gas_used: int) -> bool:
+        """Whether a mined batch of ``matches`` that used ``gas_used`` would raise the figure
+        learned (``learn``): only then is its gas figure read again (``gas_believed``)."""
+        return matches >= LEARN_FROM and (gas_used - BASE_GAS) // matches > self.seen
+
     def learn(self, matches: int, gas_used: int) -> None:
         """A mined batch whose every match settled used ``gas_used`` (one with a skipped
         match teaches nothing: the fallback may have run, about twice a match, and a single

@@ -22,7 +22,7 @@ from sdex.chain.tx import already_known, nonce_refusal
 from sdex.errors import RpcError
 from sdex.mirror import Mirror
 from sdex.settlement.cancelling import CancellingLane
-from sdex.settlement.confirm import confirmed_seen
+from sdex.settlement.confirm import Tally, confirmed_seen
 from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
 from sdex.settlement.receipts import BlockReceipts, poll_receipt
 from sdex.settlement.replace import Pooled
@@ -391,9 +391,10 @@ class NonceLane(CancellingLane):
         again while its bytes, pooled at another backend, could land: both were mined)."""
         if early is not None and whole is not None and whole(early):  # (awaited as any: edge94)
             early = None
+        tally = Tally()  # (what reads said of its receipts: the early one's and the wait's)
         if early is not None:  # (believed once told again apart, no doubt said: settle93)
             asked = self.said()
-            told = await confirmed_seen(self.receipts, early, self.mirror)
+            told = await confirmed_seen(self.receipts, early, self.mirror, tally)
             if told and self.said() == asked and not self.async_sends.doubted():
                 return signed, self.broadcaster.early(early)
         heads = self.mirror.announced if self.mirror is not None else None
@@ -433,7 +434,7 @@ class NonceLane(CancellingLane):
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
                 self.blocks, pooled.hashes, stuck, alive, held, resumed, self.said, whole,
-                lambda got: confirmed_seen(self.receipts, got, self.mirror),
+                lambda got: confirmed_seen(self.receipts, got, self.mirror, tally),
             )  # fmt: skip
             ended = True
         finally:

@@ -26,7 +26,7 @@ from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering,
 from sdex.errors import RpcError
 from sdex.settlement.blockreceipts import MAX_BAD_READS as MAX_BAD_READS  # (tests)
 from sdex.settlement.blockreceipts import BlockReceipts as BlockReceipts
-from sdex.settlement.confirm import CONFIRM_EVERY, confirmed, not_confirmed
+from sdex.settlement.confirm import CONFIRM_EVERY, Tally, confirmed, not_confirmed
 
 log = logging.getLogger("sdex.settlement")
 
@@ -170,6 +170,7 @@ async def poll_receipt(
         return said() if said is not None else 0
 
     told = False  # (a receipt not confirmed: logged once as a warning)
+    tally = Tally()  # (what reads apart said of its receipts: without ``confirm``, confirm97)
 
     async def believed(got: Receipt, asked: int) -> bool:
         """Whether ``got`` (answered through ``rpc``, no doubt said since ``asked``) is given
@@ -184,7 +185,7 @@ async def poll_receipt(
             told = True
             await asyncio.sleep(CONFIRM_EVERY)
             return False
-        if not await (confirm(got) if confirm is not None else confirmed(rpc, got)):
+        if not await (confirm(got) if confirm is not None else confirmed(rpc, got, tally=tally)):
             told = not_confirmed(got, told)
             await asyncio.sleep(CONFIRM_EVERY)
             return False
