@@ -52,7 +52,12 @@ from prometheus_client import CollectorRegistry
 from sdex.httpkit import NO_PROXIES, TrustedProxies, client_path, path_caps
 from sdex.metrics import counter, counter_by, gauge
 from sdex.model import THROTTLED, error_body
-from sdex.node.headlimit import REFUSED, HeadBoundedHandler, expectations_checked
+from sdex.node.headlimit import (
+    EXPECT_REFUSED_KEY,
+    REFUSED,
+    HeadBoundedHandler,
+    expectations_checked,
+)
 
 SCAN = 64
 """Connections looked at for an idle one when a new one needs room (busy ones looked at go
@@ -367,7 +372,8 @@ class BoundedRunner(web.AppRunner):
             assert self.slots is not None
             make = functools.partial(BoundedServer, self.slots)
         return make(
-            expectations_checked(plain.request_handler),  # (every route's ``Expect``)
+            # (every route's ``Expect``; the refusals charged and counted by the app's own)
+            expectations_checked(plain.request_handler, self.app.get(EXPECT_REFUSED_KEY)),
             request_factory=plain.request_factory,
             handler_cancellation=plain.handler_cancellation,
             loop=asyncio.get_running_loop(),

@@ -25,7 +25,10 @@ debug, nothing else told of them (review93d).
 An ``Expect`` other than ``100-continue`` is answered 417 with the SRA error body
 (``expectations_checked``, the server's handler of every route, the fronts' included) and
 the client's value not in it: aiohttp's route-level default answered in plain text, before
-any middleware, "Unknown Expect: " and the value as sent (edge94).
+any middleware, "Unknown Expect: " and the value as sent (edge94). The app's
+``EXPECT_REFUSED_KEY`` (the node's: ``sdex.node.api``) answers it instead: the refusal is
+charged to the client's request budget (a 429 past it) and counted on ``/metrics`` as any
+refused request (attack95: 30k such answers in 5 s, uncounted and free of the budget).
 """
 
 from __future__ import annotations
@@ -91,18 +94,25 @@ def bad_head_reason(exc: HttpProcessingError) -> str:
 Served = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
 """A server's handler of its requests (``web.Server``'s first argument)."""
 
+Refusing = Callable[[BaseRequest, web.Response], web.Response]
+"""Told of each request refused 417 (with that answer): the answer to send (it, or another)."""
 
-def expectations_checked(handler: Served) -> Served:
+EXPECT_REFUSED_KEY: web.AppKey[Refusing] = web.AppKey("expect-refused")
+"""An app's ``Refusing`` of its requests refused 417 (none: the 417 as it is)."""
+
+
+def expectations_checked(handler: Served, refusing: Refusing | None = None) -> Served:
     """``handler`` (a server's: the app's, every route and every 404), with a request that
     expects more than ``100-continue`` of HTTP/1.1 answered 417 with the SRA body ahead of it
-    (aiohttp's rule: an HTTP/1.0 request's ``Expect`` is ignored); ``100-continue`` is
-    left to aiohttp (its interim 100, then the route)."""
+    (aiohttp's rule: an HTTP/1.0 request's ``Expect`` is ignored), or what ``refusing`` makes
+    of that answer; ``100-continue`` is left to aiohttp (its interim 100, then the route)."""
 
     async def checked(request: BaseRequest) -> web.StreamResponse:
         expect = request.headers.get(hdrs.EXPECT)
         if expect and request.version == HttpVersion11 and expect.lower() != "100-continue":
             reason = "Expectation failed: only Expect: 100-continue is supported"
-            return web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
+            resp = web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
+            return resp if refusing is None else refusing(request, resp)
         return await handler(request)
 
     return checked
