@@ -317,6 +317,7 @@ async def run(settings: dict[str, Any]) -> None:
         float(settings["idleTimeout"]),
         linger=front.timeout,
         server=functools.partial(FrontServer, front),
+        write_timeout=float(settings["sendTimeout"]),
     )
     await runner.setup()
     listen = socket.socket(fileno=int(settings["listen"]))

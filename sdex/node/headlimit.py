@@ -43,10 +43,10 @@ from aiohttp import hdrs, web
 from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.streams import StreamReader
-from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from sdex.model import VALIDATION_FAILED, error_body
+from sdex.node.writedeadline import WriteDeadline
 
 log = logging.getLogger("sdex.api")
 
@@ -118,8 +118,9 @@ def expectations_checked(handler: Served, refusing: Refusing | None = None) -> S
     return checked
 
 
-class HeadBoundedHandler(RequestHandler):
-    """aiohttp's request handler with each request head bounded at ``MAX_HEAD`` bytes."""
+class HeadBoundedHandler(WriteDeadline):
+    """aiohttp's request handler with each request head bounded at ``MAX_HEAD`` bytes (and
+    its unsent bytes under a deadline: ``sdex.node.writedeadline``)."""
 
     __slots__ = ("_body", "_head_bytes")
 
