@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from prometheus_client.exposition import generate_latest
 
 from sdex.httpkit import RateLimit
@@ -29,8 +30,13 @@ def asking(expect: str) -> bytes:
     ).encode()
 
 
-async def test_a_refused_expectation_is_charged_and_counted(chain: Chain, tmp_path: Path) -> None:
-    cfg = node_config(chain, tmp_path / "n.db", rate_limit=RateLimit(rate=0.01, burst=BURST))
+@pytest.mark.parametrize("fronts", [0, 1])
+async def test_a_refused_expectation_is_charged_and_counted(
+    chain: Chain, tmp_path: Path, fronts: int
+) -> None:
+    """With a front process too: it hands such a request to the node, which answers it."""
+    limit = RateLimit(rate=0.01, burst=BURST)
+    cfg = node_config(chain, tmp_path / "n.db", rate_limit=limit, fronts=fronts)
     async with running_node(cfg) as (_node, api):
         statuses = []
         for _ in range(BURST + 3):

@@ -443,7 +443,7 @@ def expect_refused_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) ->
     take, done = limiter.take, metrics.request_done
     proxies = TrustedProxies(node.config.trusted_proxies)
 
-    def refused(request: BaseRequest, resp: web.Response) -> web.Response:
+    async def refused(request: BaseRequest, resp: web.Response) -> web.StreamResponse:
         client = proxies.client(request.remote, request.headers.getall(FORWARDED_FOR, []))
         ok, headers = take(client_group(client))
         if not ok:

@@ -28,7 +28,8 @@ the client's value not in it: aiohttp's route-level default answered in plain te
 any middleware, "Unknown Expect: " and the value as sent (edge94). The app's
 ``EXPECT_REFUSED_KEY`` (the node's: ``sdex.node.api``) answers it instead: the refusal is
 charged to the client's request budget (a 429 past it) and counted on ``/metrics`` as any
-refused request (attack95: 30k such answers in 5 s, uncounted and free of the budget).
+refused request (attack95: 30k such answers in 5 s, uncounted and free of the budget); a
+front process hands such a request to the node, which answers it so (``sdex.node.front``).
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def bad_head_reason(exc: HttpProcessingError) -> str:
 Served = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
 """A server's handler of its requests (``web.Server``'s first argument)."""
 
-Refusing = Callable[[BaseRequest, web.Response], web.Response]
-"""Told of each request refused 417 (with that answer): the answer to send (it, or another)."""
+Refusing = Callable[[BaseRequest, web.Response], Awaitable[web.StreamResponse]]
+"""Told of each request refused 417 (with that answer): the answer to send (it, or another;
+a front's: the node's, the request handed over)."""
 
 EXPECT_REFUSED_KEY: web.AppKey[Refusing] = web.AppKey("expect-refused")
 """An app's ``Refusing`` of its requests refused 417 (none: the 417 as it is)."""
@@ -112,7 +114,7 @@ def expectations_checked(handler: Served, refusing: Refusing | None = None) -> S
         if expect and request.version == HttpVersion11 and expect.lower() != "100-continue":
             reason = "Expectation failed: only Expect: 100-continue is supported"
             resp = web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
-            return resp if refusing is None else refusing(request, resp)
+            return resp if refusing is None else await refusing(request, resp)
         return await handler(request)
 
     return checked
