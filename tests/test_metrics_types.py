@@ -26,6 +26,7 @@ COUNTERS = (
     "sdex_http_connections_reclaimed",
     "sdex_http_connections_refused",
     "sdex_http_connections_evicted",
+    "sdex_http_connections_unread",
     "sdex_http_heads_refused",
     "sdex_signing_holds",
     "sdex_signing_held_seconds",

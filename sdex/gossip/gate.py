@@ -50,6 +50,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REPLAY_KEY = web.AppKey("replay", ReplayGuard)
 REPLAYED = "this signed request was seen before (replay)"
+SIGNED_BEFORE_START = "this signed request was signed before this node started (sign it anew)"
 
 
 class Refused(ApiError):
@@ -201,6 +202,8 @@ def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
     replays = request.app[REPLAY_KEY]
     if replays.seen(sender.signature):  # (before its signer pays: signer78)
         raise Refused(401, 100, REPLAYED)
+    if replays.before_start(sender.time_ms):  # (the last run's memory is gone: attack95)
+        raise Refused(401, 100, SIGNED_BEFORE_START)
     try:
         hello = client if anyone else None  # (a stranger's: its address's own budget)
         admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed, hello=hello)

@@ -183,6 +183,8 @@ class SignedRequest:
     """The signer's public key (33 bytes, compressed): a stream's key exchange needs it."""
     to: str = ""
     """The node id it is addressed to, lowercase ("": none, a first hello)."""
+    time_ms: int = 0
+    """The time it was signed at (``HEADER_TIME``, unix ms)."""
 
 
 class AuthError(ValueError):
@@ -211,7 +213,7 @@ def verify_request(
     if abs(now - int(ts)) > MAX_SKEW_MS:
         raise AuthError(f"{HEADER_TIME} is more than {MAX_SKEW_MS // 1000} s from ours")
     node_id, key = recover_key(request_digest(method, path_qs, int(ts), bh, url, to), sig)
-    return SignedRequest(node_id, url, sig.lower(), bh.lower(), key=key, to=to)
+    return SignedRequest(node_id, url, sig.lower(), bh.lower(), key=key, to=to, time_ms=int(ts))
 
 
 def verify_answer(request_sig: str, status: int, body: bytes, headers: dict[str, str]) -> str:

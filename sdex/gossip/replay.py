@@ -8,6 +8,15 @@ in the peer table share one owner, ``STRANGERS``: keys are free to make). When i
 the sender at or over an equal share is refused (its own flood), and any other's request
 takes the place of the oldest signature of the sender with the most: an evicted signature
 could be replayed only by that sender's own volume, never an honest peer's request.
+
+The memory is this process's: a request the last run saw would be new to it. So a request
+signed before the guard was made (the node's start) is refused as a replay too
+(``before_start``; attack95: one captured within 30 s before a restart was taken once more
+after it, charged to its honest signer). A peer's request in flight across the restart is
+refused once (its signer sends the next one signed anew); a peer whose clock runs behind
+ours has its requests refused for that long after our start (at most ``MAX_SKEW_MS``, past
+which they are refused anyway). Chosen over keeping the signatures in the store: a crash
+would lose the last ones, and every request would cost a write.
 """
 
 from __future__ import annotations
@@ -28,10 +37,15 @@ class ReplayGuard:
     """Signatures seen within ``WINDOW``, each charged to its sender (``REPLAY_MAX``)."""
 
     def __init__(
-        self, capacity: int = REPLAY_MAX, clock: Callable[[], float] = time.monotonic
+        self,
+        capacity: int = REPLAY_MAX,
+        clock: Callable[[], float] = time.monotonic,
+        since_ms: int | None = None,
     ) -> None:
         self.capacity = capacity
         self.clock = clock
+        self.since_ms = int(time.time() * 1000) if since_ms is None else since_ms
+        """Unix ms this guard was made at: a request signed before it is refused."""
         self._seen: OrderedDict[str, tuple[float, str]] = OrderedDict()  # oldest first
         self._by: dict[str, OrderedDict[str, None]] = {}  # sender -> its signatures, oldest first
 
@@ -40,6 +54,11 @@ class ReplayGuard:
 
     def charged(self, sender: str) -> int:
         return len(self._by.get(sender, ()))
+
+    def before_start(self, time_ms: int) -> bool:
+        """Whether a request signed at ``time_ms`` was signed before this guard was made (a
+        run before this one may have seen it: refused as a replay)."""
+        return time_ms < self.since_ms
 
     def seen(self, signature: str) -> bool:
         """Whether ``signature`` was seen within the window (a replay); nothing remembered.

@@ -19,12 +19,20 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from aiohttp.web_request import BaseRequest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.routes import MAX_P2P_BODY, add_routes
-from sdex.httpkit import ApiError, NetworkLimiter, ascii_int, client_group
+from sdex.httpkit import (
+    FORWARDED_FOR,
+    ApiError,
+    NetworkLimiter,
+    TrustedProxies,
+    ascii_int,
+    client_group,
+)
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
 from sdex.matching import TimeInForce
@@ -42,6 +50,7 @@ from sdex.node.appstate import LATENCY_BUCKETS as LATENCY_BUCKETS
 from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
 from sdex.node.events import WsSlots
+from sdex.node.headlimit import EXPECT_REFUSED_KEY, Refusing
 from sdex.node.listings import (
     LANE_KEY,
     LISTING_LIMITER_KEY,
@@ -423,6 +432,29 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
     return guard
 
 
+EXPECT_ROUTE = "expect_refused"
+"""The ``route`` label of a request refused 417 (``sdex.node.headlimit``: before any route)."""
+
+
+def expect_refused_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Refusing:
+    """The app's ``EXPECT_REFUSED_KEY``: a 417 taken from its client's request budget (a 429
+    past it, as ``guard``'s), with its ``X-RateLimit-*`` headers, and counted. (Before any
+    middleware: the client a trusted proxy forwards is found here.)"""
+    take, done = limiter.take, metrics.request_done
+    proxies = TrustedProxies(node.config.trusted_proxies)
+
+    async def refused(request: BaseRequest, resp: web.Response) -> web.StreamResponse:
+        client = proxies.client(request.remote, request.headers.getall(FORWARDED_FOR, []))
+        ok, headers = take(client_group(client))
+        if not ok:
+            resp = ApiError(429, 103, "Throttled: too many requests", headers=headers).response()
+        resp.headers.update(headers)
+        done(EXPECT_ROUTE, resp.status, 0.0)
+        return resp
+
+    return refused
+
+
 async def _stopped(feed: BookFeed) -> None:
     feed.stop()
 
@@ -435,6 +467,7 @@ def make_app(node: Node) -> web.Application:
     app[NODE_KEY] = node
     app[METRICS_KEY] = metrics
     app[LIMITER_KEY] = limiter
+    app[EXPECT_REFUSED_KEY] = expect_refused_for(node, metrics, limiter)
     app[LISTING_LIMITER_KEY] = NetworkLimiter(node.config.listing_rate_limit)
     app[LANE_KEY] = ListingLane(node.config.listing_total_rate)
     app[WS_SLOTS_KEY] = WsSlots(node.config.max_ws_per_client, node.config.max_ws)

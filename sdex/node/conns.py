@@ -52,7 +52,13 @@ from prometheus_client import CollectorRegistry
 from sdex.httpkit import NO_PROXIES, TrustedProxies, client_path, path_caps
 from sdex.metrics import counter, counter_by, gauge
 from sdex.model import THROTTLED, error_body
-from sdex.node.headlimit import REFUSED, HeadBoundedHandler, expectations_checked
+from sdex.node.headlimit import (
+    EXPECT_REFUSED_KEY,
+    REFUSED,
+    HeadBoundedHandler,
+    expectations_checked,
+)
+from sdex.node.writedeadline import STALLED, WRITE_TIMEOUT
 
 SCAN = 64
 """Connections looked at for an idle one when a new one needs room (busy ones looked at go
@@ -340,8 +346,10 @@ class BoundedRunner(web.AppRunner):
     then served by a server that admits connections through ``slots`` and closes idle ones
     after ``idle_timeout`` seconds. ``linger``: seconds the rest of a request body left unread
     by its answer (a 408, a 413) is still read and dropped before the connection closes
-    (aiohttp's ``lingering_time``: at most ``LINGER``). No request body is inflated
-    (``auto_decompress`` off: an encoded one is refused, ``sdex.httpkit.read_bounded``)."""
+    (aiohttp's ``lingering_time``: at most ``LINGER``). ``write_timeout``: seconds a connection
+    may hold answer bytes its client does not take (``sdex.node.writedeadline``). No request
+    body is inflated (``auto_decompress`` off: an encoded one is refused,
+    ``sdex.httpkit.read_bounded``)."""
 
     def __init__(
         self,
@@ -351,6 +359,7 @@ class BoundedRunner(web.AppRunner):
         shutdown_timeout: float = 2.0,
         linger: float = LINGER,
         server: Callable[..., web.Server] | None = None,
+        write_timeout: float = WRITE_TIMEOUT,
     ) -> None:
         super().__init__(app, access_log=None, shutdown_timeout=shutdown_timeout)
         self.slots = slots
@@ -359,6 +368,9 @@ class BoundedRunner(web.AppRunner):
         ``sdex.node.front.FrontServer``, which asks the node)."""
         self.idle_timeout = idle_timeout
         self.linger = min(linger, LINGER)
+        self.write_timeout = write_timeout
+        """Seconds a connection may hold answer bytes the client does not take
+        (``sdex.node.writedeadline``)."""
 
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()  # (the app's startup ran; its handler, frozen)
@@ -367,7 +379,8 @@ class BoundedRunner(web.AppRunner):
             assert self.slots is not None
             make = functools.partial(BoundedServer, self.slots)
         return make(
-            expectations_checked(plain.request_handler),  # (every route's ``Expect``)
+            # (every route's ``Expect``; the refusals charged and counted by the app's own)
+            expectations_checked(plain.request_handler, self.app.get(EXPECT_REFUSED_KEY)),
             request_factory=plain.request_factory,
             handler_cancellation=plain.handler_cancellation,
             loop=asyncio.get_running_loop(),
@@ -375,13 +388,15 @@ class BoundedRunner(web.AppRunner):
             keepalive_timeout=self.idle_timeout,
             lingering_time=self.linger,
             auto_decompress=False,  # (review83: an encoded body is refused, never inflated)
+            write_timeout=self.write_timeout,  # (to each ``HeadBoundedHandler``)
         )
 
 
 def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
     """``sdex_http_connections`` (open now), and the counters
     ``sdex_http_connections_reclaimed_total``, ``sdex_http_connections_evicted_total`` and
-    ``sdex_http_connections_refused_total`` (so far) on the node's ``/metrics``; and
+    ``sdex_http_connections_refused_total`` and ``sdex_http_connections_unread_total``
+    (``sdex.node.writedeadline``) (so far) on the node's ``/metrics``; and
     ``sdex_http_heads_refused_total`` by ``reason`` (``sdex.node.headlimit.REFUSED``)."""
     gauge(registry, "sdex_http_connections", "HTTP connections open", lambda: len(slots))
     counter(
@@ -401,6 +416,12 @@ def add_metrics(registry: CollectorRegistry, slots: ConnectionSlots) -> None:
         "sdex_http_connections_evicted",
         "Busy HTTP connections of the client holding the most closed for a client holding fewer",
         lambda: slots.evicted,
+    )
+    counter(
+        registry,
+        "sdex_http_connections_unread",
+        "HTTP connections aborted: answer bytes left unread past the send timeout",
+        lambda: STALLED.count,
     )
     counter_by(
         registry,

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.stream import MAX_P2P_BODY
@@ -47,7 +48,7 @@ from sdex.node.frontwire import (
     encode_requests,
     send_handover,
 )
-from sdex.node.headlimit import HeadBoundedHandler
+from sdex.node.headlimit import EXPECT_REFUSED_KEY, HeadBoundedHandler
 from sdex.order import Domain, SignedOrder
 
 JSON_TYPE = {"Content-Type": "application/json; charset=utf-8"}
@@ -272,7 +273,14 @@ class Front:
         self.channel.add(["i", handler.cid])
         return response
 
-    async def hand_over(self, request: web.Request) -> web.StreamResponse:
+    async def expect_refused(
+        self, request: BaseRequest, _refused: web.Response
+    ) -> web.StreamResponse:
+        """A request refused 417 (``sdex.node.headlimit``) is the node's to answer (charged to
+        its client's budget and counted, as there), so handed over as any other."""
+        return await self.hand_over(request)
+
+    async def hand_over(self, request: BaseRequest) -> web.StreamResponse:
         """Pass the connection to the node with every byte read of it since this request
         began, as sent: its head, what came of its body, any request pipelined behind it."""
         handler, transport = request.protocol, request.transport
@@ -308,6 +316,7 @@ async def run(settings: dict[str, Any]) -> None:
     front = Front(settings, channel, handover)
     app = web.Application(client_max_size=MAX_P2P_BODY)
     app.router.add_route("*", "/{tail:.*}", front.handle)
+    app[EXPECT_REFUSED_KEY] = front.expect_refused
     proxies = TrustedProxies(tuple(parse_network(n) for n in settings["trustedProxies"]))
     if proxies:
         app.middlewares.append(proxies.middleware())
@@ -317,6 +326,7 @@ async def run(settings: dict[str, Any]) -> None:
         float(settings["idleTimeout"]),
         linger=front.timeout,
         server=functools.partial(FrontServer, front),
+        write_timeout=float(settings["sendTimeout"]),
     )
     await runner.setup()
     listen = socket.socket(fileno=int(settings["listen"]))

@@ -166,6 +166,7 @@ class Fronts:
             "exchange": node.domain.verifying_contract,
             "maxBody": cfg.max_body,
             "bodyTimeout": cfg.body_timeout,
+            "sendTimeout": cfg.send_timeout,
             "idleTimeout": cfg.http_idle_timeout,
             "trustedProxies": [str(n) for n in cfg.trusted_proxies],
         }

@@ -25,7 +25,11 @@ debug, nothing else told of them (review93d).
 An ``Expect`` other than ``100-continue`` is answered 417 with the SRA error body
 (``expectations_checked``, the server's handler of every route, the fronts' included) and
 the client's value not in it: aiohttp's route-level default answered in plain text, before
-any middleware, "Unknown Expect: " and the value as sent (edge94).
+any middleware, "Unknown Expect: " and the value as sent (edge94). The app's
+``EXPECT_REFUSED_KEY`` (the node's: ``sdex.node.api``) answers it instead: the refusal is
+charged to the client's request budget (a 429 past it) and counted on ``/metrics`` as any
+refused request (attack95: 30k such answers in 5 s, uncounted and free of the budget); a
+front process hands such a request to the node, which answers it so (``sdex.node.front``).
 """
 
 from __future__ import annotations
@@ -40,10 +44,10 @@ from aiohttp import hdrs, web
 from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.streams import StreamReader
-from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
 from sdex.model import VALIDATION_FAILED, error_body
+from sdex.node.writedeadline import WriteDeadline
 
 log = logging.getLogger("sdex.api")
 
@@ -91,25 +95,34 @@ def bad_head_reason(exc: HttpProcessingError) -> str:
 Served = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
 """A server's handler of its requests (``web.Server``'s first argument)."""
 
+Refusing = Callable[[BaseRequest, web.Response], Awaitable[web.StreamResponse]]
+"""Told of each request refused 417 (with that answer): the answer to send (it, or another;
+a front's: the node's, the request handed over)."""
 
-def expectations_checked(handler: Served) -> Served:
+EXPECT_REFUSED_KEY: web.AppKey[Refusing] = web.AppKey("expect-refused")
+"""An app's ``Refusing`` of its requests refused 417 (none: the 417 as it is)."""
+
+
+def expectations_checked(handler: Served, refusing: Refusing | None = None) -> Served:
     """``handler`` (a server's: the app's, every route and every 404), with a request that
     expects more than ``100-continue`` of HTTP/1.1 answered 417 with the SRA body ahead of it
-    (aiohttp's rule: an HTTP/1.0 request's ``Expect`` is ignored); ``100-continue`` is
-    left to aiohttp (its interim 100, then the route)."""
+    (aiohttp's rule: an HTTP/1.0 request's ``Expect`` is ignored), or what ``refusing`` makes
+    of that answer; ``100-continue`` is left to aiohttp (its interim 100, then the route)."""
 
     async def checked(request: BaseRequest) -> web.StreamResponse:
         expect = request.headers.get(hdrs.EXPECT)
         if expect and request.version == HttpVersion11 and expect.lower() != "100-continue":
             reason = "Expectation failed: only Expect: 100-continue is supported"
-            return web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
+            resp = web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
+            return resp if refusing is None else await refusing(request, resp)
         return await handler(request)
 
     return checked
 
 
-class HeadBoundedHandler(RequestHandler):
-    """aiohttp's request handler with each request head bounded at ``MAX_HEAD`` bytes."""
+class HeadBoundedHandler(WriteDeadline):
+    """aiohttp's request handler with each request head bounded at ``MAX_HEAD`` bytes (and
+    its unsent bytes under a deadline: ``sdex.node.writedeadline``)."""
 
     __slots__ = ("_body", "_head_bytes")
 

@@ -123,7 +123,12 @@ async def serve_app(
         sending.add_metrics(app[METRICS_KEY].registry, answers)
         trust_proxies(app, proxies)  # (last: outermost, every bound then sees the client)
         runner = BoundedRunner(
-            app, slots, config.http_idle_timeout, shutdown_timeout=2.0, linger=config.body_timeout
+            app,
+            slots,
+            config.http_idle_timeout,
+            shutdown_timeout=2.0,
+            linger=config.body_timeout,
+            write_timeout=config.send_timeout,
         )
         fronts = front_processes(config, node, app)
         await runner.setup()

@@ -15,7 +15,8 @@ dropped once written (``NodeConfig``'s ``max_large_answers_per_client`` 8,
   its body dropped: nothing waits holding one. (Its bytes in the socket's transport, not yet
   taken by the kernel, are held while it is written: ``total`` of them at most.)
 - each must be taken by the client within ``send_timeout`` seconds (written through to the
-  kernel's socket buffer), else its connection is closed and what it held is freed.
+  kernel's socket buffer), else its connection is aborted and what it held is freed (attack95:
+  ``force_close``, a ``transport.close()``, kept the socket until the client read the rest).
 
 A file of the web page (``sdex.web.WholeFile``, whatever its size: sent by ``sendfile``, it
 holds a descriptor of the file while it is sent) is such an answer too. attack95: files went
@@ -38,6 +39,7 @@ from prometheus_client import CollectorRegistry
 
 from sdex.httpkit import ApiError, ClientSlots, client_group
 from sdex.metrics import counter, gauge
+from sdex.node.writedeadline import abandon
 
 log = logging.getLogger("sdex.node")
 
@@ -95,12 +97,12 @@ def bound_answers(
         except TimeoutError:
             slots.unread += 1
             log.info("closed a connection from %s: a large answer unread", request.remote)
-            request.protocol.force_close()
+            abandon(request.protocol)  # (its unsent bytes dropped: ``close`` waits for them)
         except ConnectionError:
             # The client went away mid-answer: nothing to report, as aiohttp's own writer
             # has it (raised, aiohttp logged "Error handling request" and a traceback at
             # ERROR for each such client: a loop of pages reset mid-answer filled the log).
-            request.protocol.force_close()
+            abandon(request.protocol)
         finally:
             slots.give(client)
         return resp
