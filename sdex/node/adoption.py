@@ -6,7 +6,7 @@ orders the restart closed whose adopted match the settler confirms on one side
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 
 from sdex.book.errors import BookError
@@ -69,9 +69,17 @@ class NodeAdoption(NodeHolds):
         when the head read failed and the mirror has one (review81, doubt81: given up, its
         orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b.
         ``at``: the block the orders were loaded at, read at it (a start's hold, doubt83: not
-        asked); a doubt with no head of ours holds the start till it ends (``_start_holds``)."""
+        asked); a doubt with no head of ours holds the start till it ends (``_start_holds``).
+        A row's step the store or the chain refuses (its mark, the read of an order off the
+        book: ``_off_book``) is tried again till it is done (``_held_step``), the start and
+        the rows' orders held meanwhile (restart97: it raised out of the start, the node down)."""
         if pooled:
-            await self._adopt_rows(list(pooled), *await self._adopt_bound(at))
+            rows, bound = list(pooled), await self._adopt_bound(at)
+            await self._held_step("a pooled row's adoption", lambda: self._adopt_rows(rows, *bound))
+
+    async def _held_step(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        """(``sdex.node.reload``'s) ``step`` run till the store or the chain does not refuse it."""
+        raise NotImplementedError
 
     async def _adopt_bound(self, at: int | None) -> tuple[int | None, bool]:
         """(``_adopt``) The block the orders were loaded at (``at``, else the chain's head
