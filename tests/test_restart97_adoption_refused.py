@@ -16,19 +16,25 @@ reads were refused."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sdex.node.adoption import NodeAdoption
+from sdex.store import ChainIdentity, Store
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.rpcfault import Answer, _proxy
+from tests.test_doubt81_replaced_rows import statuses
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import pending_rows, pooling
 from tests.test_reorg60_reset_inflight import nonce
+from tests.test_review66_adopt_landed import FEES
 from tests.test_store95_follow_refused import refusing
 
 __all__ = ["pooling"]
@@ -97,3 +103,79 @@ async def test_a_refused_read_at_adoption_is_tried_again_the_orders_held(
         assert c.exchange.order_info(other.order).filled == 0
         assert s.failed == 0 and s.lost == 0, (s.failed, s.lost)
         assert pending_rows(db) == []
+
+
+ROWS = 4
+
+
+async def test_a_hanging_confirming_read_bounds_the_start_not_each_row(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """``ROWS`` pending rows (one pair each, stored open), all mined before the start; the
+    restart behind a real loopback proxy that holds every read of their blocks by hash (the
+    confirming read apart: ``sdex.settlement.confirm``) till released. Each row's receipt
+    was believed only once confirmed (``rowreceipt.believed``), each read up to
+    ``CONFIRM_WAIT`` (10 s), twice a row (the reconcile, the adoption), one row after the
+    other: 80 s for four before the node served. Now the start's reads share one bound a
+    phase (``START_CONFIRM_WAIT``): one held read each, the rows after it judged as not
+    believed (their receipts confirmed later). Released, every row is marked ``mined`` as
+    its receipt says, each pair filled once, nothing sent."""
+    c = chain
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    sender = c.sender(OPERATOR)
+    first = nonce(c.rpc, c.address(OPERATOR))
+    txs, pairs = [], []
+    try:
+        for i in range(ROWS):
+            a = c.sign(ask(c, ALICE, E18, (3000 + i) * E6))
+            b = c.sign(bid(c, BOB, E18, (3000 + i) * E6))
+            for seq, so in enumerate((a, b), 2 * i + 1):
+                store.add_order(so, seq, "open", "api")
+            data = c.exchange.encode_settlement([(a, b, E18)])
+            tx = sender.sign_at(first + i, c.exchange.address, data, 400_000, fees=FEES)
+            named = [(a.hash_hex, b.hash_hex)]
+            await asyncio.wrap_future(store.add_settlement(tx.tx_hash, tx.nonce, tx.raw, named))
+            await asyncio.sleep(0.01)  # (read back in the order signed)
+            txs.append(tx)
+            pairs.append((a, b))
+    finally:
+        store.close()
+    blocks = set()
+    for tx in txs:
+        c.rpc.call("eth_sendRawTransaction", tx.raw)
+        got = c.rpc.call("eth_getTransactionReceipt", tx.tx_hash)
+        assert got is not None and got["status"] == "0x1", got
+        blocks.add(got["blockHash"].lower())
+    held: list[str] = []
+    release = threading.Event()
+
+    def hold(req: object) -> Answer | None:
+        calls = req if isinstance(req, list) else [req]
+        for call in calls:
+            if not isinstance(call, dict) or call.get("method") != "eth_getBlockByHash":
+                continue
+            if str((call.get("params") or [""])[0]).lower() in blocks:
+                held.append(str(call["params"][0]))
+                release.wait(120)  # (then passed on)
+        return None
+
+    try:
+        with _proxy(c.rpc.url, hold) as url:
+            async with running_node(replace(cfg, rpc=url)) as (_, api):
+                begun = len(held)
+                # before: two held reads a row, one after the other (10 s each)
+                assert 1 <= begun <= 2, (begun, held)
+                release.set()
+
+                def marked() -> bool:
+                    return all(statuses(cfg.db).get(t.tx_hash) == "mined" for t in txs)
+
+                await wait_for(marked, timeout=90)
+                for a, b in pairs:
+                    assert c.exchange.order_info(a.order).filled == E18
+                    assert await api.status(a) == "filled" and await api.status(b) == "filled"
+                assert nonce(c.rpc, c.address(OPERATOR)) == first + ROWS  # (nothing sent)
+    finally:
+        release.set()

@@ -17,7 +17,7 @@ from sdex.node.diaghold import NodeHolds
 from sdex.node.rejudge import restart_reasons
 from sdex.order import SignedOrder
 from sdex.settlement.adopt import adopted_matches, pooled_tx
-from sdex.settlement.rowreceipt import believed, landed, record_landed
+from sdex.settlement.rowreceipt import believed, landed, record_landed, start_bound
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.node")
@@ -106,14 +106,18 @@ class NodeAdoption(NodeHolds):
         is left first on it, pending in the store, nothing of it changed here but its block
         in ``ours`` (held86: a held start tries it again, ``_held_step``; adopted part-way
         and called again, the rows done before were adopted twice)."""
+        until = start_bound()  # (the rows' confirming reads: one bound, restart97)
         while rows:
-            await self._adopt_row(rows[0], loaded, unread_all)
+            await self._adopt_row(rows[0], loaded, unread_all, until)
             rows.pop(0)
         self._unadopted = False  # (their orders held: the book may be matched)
 
-    async def _adopt_row(self, row: StoredSettlement, loaded: int | None, unread_all: bool) -> None:
+    async def _adopt_row(
+        self, row: StoredSettlement, loaded: int | None, unread_all: bool, until: float
+    ) -> None:
         """(``_adopt_rows``) One row adopted into the lane, marked as its receipt says or
-        given up; raises only where nothing of it is done yet (its mark refused)."""
+        given up; raises only where nothing of it is done yet (its mark refused). ``until``:
+        when the rows' confirming reads end (``rowreceipt.start_bound``)."""
         doubt = self.settler.async_sends.doubted
         if loaded is None:  # (unread: it may have landed; not held twice)
             self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
@@ -126,7 +130,7 @@ class NodeAdoption(NodeHolds):
             log.warning("pending settlement %s: receipt not read (%s): adopted unread",
                         row.tx_hash, e)  # fmt: skip
             unread = True
-        if got is not None and not await believed(self.settler, got, row.pairs):
+        if got is not None and not await believed(self.settler, got, row.pairs, until=until):
             unread = True  # (settle96: its wait confirms it; one read was believed)
         if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
             got, head = None, self.mirror.head
