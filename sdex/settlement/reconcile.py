@@ -167,7 +167,9 @@ class Reconcile:
                 self.lane.given_up.add(tx_hash)
         rows, self.until = self.lane.store.pending_settlements(), start_bound()
         self.rows = rows
-        at_nonce = Counter(s.nonce for s in rows)  # (a settlement and its replacements)
+        # (a settlement and its replacements: restart97, by nonce alone a batch of other
+        # pairs signed over one at its nonce was given up unread, its pair matched again)
+        at_nonce = Counter((s.nonce, _pairs(s)) for s in rows)
         last = awaited_with(rows)  # (the latest signed at each nonce with its pairs)
         for s in rows:
             got: Receipt | None
@@ -189,7 +191,7 @@ class Reconcile:
                     self.pooled.append(s)
                     continue
                 except Exception as e:
-                    alone = at_nonce[s.nonce] == 1  # (else the one pooled is adopted)
+                    alone = at_nonce[s.nonce, _pairs(s)] == 1  # (else the one pooled is)
                     if s.tx_hash in self.lane.kept or (alone and await self._unspent(s, e)):
                         log.warning("pending settlement %s kept: adopted (%s)", s.tx_hash, e)
                         self.pooled.append(s)
@@ -406,7 +408,8 @@ class Reconcile:
         row up, its orders matched again while it was pooled: both mined, the second a paid
         revert). Before, a row a backend that lags did not know was given up, its orders
         matched again while the other backend pooled its bytes: both were mined. Asked only
-        of a row alone at its nonce: of a settlement and its replacements, the one pooled is
+        of a row alone at its nonce with its pairs (a batch of other pairs signed over it
+        there is judged apart: restart97): of a settlement and its replacements, the one pooled is
         adopted (``StillPooled``), the others given up as before (one adopted row holds their
         orders)."""
         if isinstance(e, ChainReplaced | NonceTaken):  # (settle84: its transfer mined)
