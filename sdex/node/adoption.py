@@ -6,7 +6,7 @@ orders the restart closed whose adopted match the settler confirms on one side
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Set as AbstractSet
 
 from sdex.book.errors import BookError
@@ -17,7 +17,7 @@ from sdex.node.diaghold import NodeHolds
 from sdex.node.rejudge import restart_reasons
 from sdex.order import SignedOrder
 from sdex.settlement.adopt import adopted_matches, pooled_tx
-from sdex.settlement.rowreceipt import believed, landed, record_landed
+from sdex.settlement.rowreceipt import believed, landed, record_landed, start_bound
 from sdex.storesettle import StoredSettlement
 
 log = logging.getLogger("sdex.node")
@@ -69,9 +69,17 @@ class NodeAdoption(NodeHolds):
         when the head read failed and the mirror has one (review81, doubt81: given up, its
         orders matched again, its bytes pooled: paid reverts), one with replaced rows: review81b.
         ``at``: the block the orders were loaded at, read at it (a start's hold, doubt83: not
-        asked); a doubt with no head of ours holds the start till it ends (``_start_holds``)."""
+        asked); a doubt with no head of ours holds the start till it ends (``_start_holds``).
+        A row's step the store or the chain refuses (its mark, the read of an order off the
+        book: ``_off_book``) is tried again till it is done (``_held_step``), the start and
+        the rows' orders held meanwhile (restart97: it raised out of the start, the node down)."""
         if pooled:
-            await self._adopt_rows(list(pooled), *await self._adopt_bound(at))
+            rows, bound = list(pooled), await self._adopt_bound(at)
+            await self._held_step("a pooled row's adoption", lambda: self._adopt_rows(rows, *bound))
+
+    async def _held_step(self, what: str, step: Callable[[], Awaitable[None]]) -> None:
+        """(``sdex.node.reload``'s) ``step`` run till the store or the chain does not refuse it."""
+        raise NotImplementedError
 
     async def _adopt_bound(self, at: int | None) -> tuple[int | None, bool]:
         """(``_adopt``) The block the orders were loaded at (``at``, else the chain's head
@@ -98,14 +106,18 @@ class NodeAdoption(NodeHolds):
         is left first on it, pending in the store, nothing of it changed here but its block
         in ``ours`` (held86: a held start tries it again, ``_held_step``; adopted part-way
         and called again, the rows done before were adopted twice)."""
+        until = start_bound()  # (the rows' confirming reads: one bound, restart97)
         while rows:
-            await self._adopt_row(rows[0], loaded, unread_all)
+            await self._adopt_row(rows[0], loaded, unread_all, until)
             rows.pop(0)
         self._unadopted = False  # (their orders held: the book may be matched)
 
-    async def _adopt_row(self, row: StoredSettlement, loaded: int | None, unread_all: bool) -> None:
+    async def _adopt_row(
+        self, row: StoredSettlement, loaded: int | None, unread_all: bool, until: float
+    ) -> None:
         """(``_adopt_rows``) One row adopted into the lane, marked as its receipt says or
-        given up; raises only where nothing of it is done yet (its mark refused)."""
+        given up; raises only where nothing of it is done yet (its mark refused). ``until``:
+        when the rows' confirming reads end (``rowreceipt.start_bound``)."""
         doubt = self.settler.async_sends.doubted
         if loaded is None:  # (unread: it may have landed; not held twice)
             self._not_adopted(row, ValueError("the chain's head not read"), bool(doubt()))
@@ -118,7 +130,7 @@ class NodeAdoption(NodeHolds):
             log.warning("pending settlement %s: receipt not read (%s): adopted unread",
                         row.tx_hash, e)  # fmt: skip
             unread = True
-        if got is not None and not await believed(self.settler, got, row.pairs):
+        if got is not None and not await believed(self.settler, got, row.pairs, until=until):
             unread = True  # (settle96: its wait confirms it; one read was believed)
         if unread or doubt():  # (doubt80: another chain's answer, maybe; judged later)
             got, head = None, self.mirror.head

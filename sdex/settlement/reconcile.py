@@ -54,7 +54,7 @@ from sdex.errors import ChainError, ContractRevert, RpcError
 from sdex.settlement.gap import unheld_below
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.receipts import APART_WAIT, LOST_RECHECK, in_pool, nonce_taken
-from sdex.settlement.rowreceipt import believed, receipt_of, record_landed
+from sdex.settlement.rowreceipt import believed, receipt_of, record_landed, start_bound
 from sdex.settlement.unread import MARK_REFUSED as MARK_REFUSED  # (tests)
 from sdex.settlement.unread import mark_unread as mark_unread  # (the node's)
 from sdex.settlement.unsettled import (
@@ -140,6 +140,8 @@ class Reconcile:
         """Of ``gone``'s rows, how many of ``landed`` there were when each was judged."""
         self.left: list[StoredSettlement] = []
         """Rows left pending (no receipt read): they may land yet."""
+        self.until = 0.0
+        """When the start's confirming reads end (``rowreceipt.start_bound``: ``run`` sets it)."""
         self.unsent: set[str] = set()
         """Rows not sent again, the chain behind the URL not proven the view's
         (``ChainUnproven``: in doubt, or a backend below the view's block): adopted if not
@@ -163,8 +165,11 @@ class Reconcile:
             for tx_hash, block in self.lane.store.own_fills_above(head.number):
                 self.lane.ours.add(tx_hash, block)
                 self.lane.given_up.add(tx_hash)
-        rows = self.rows = self.lane.store.pending_settlements()
-        at_nonce = Counter(s.nonce for s in rows)  # (a settlement and its replacements)
+        rows, self.until = self.lane.store.pending_settlements(), start_bound()
+        self.rows = rows
+        # (a settlement and its replacements: restart97, by nonce alone a batch of other
+        # pairs signed over one at its nonce was given up unread, its pair matched again)
+        at_nonce = Counter((s.nonce, _pairs(s)) for s in rows)
         last = awaited_with(rows)  # (the latest signed at each nonce with its pairs)
         for s in rows:
             got: Receipt | None
@@ -186,7 +191,7 @@ class Reconcile:
                     self.pooled.append(s)
                     continue
                 except Exception as e:
-                    alone = at_nonce[s.nonce] == 1  # (else the one pooled is adopted)
+                    alone = at_nonce[s.nonce, _pairs(s)] == 1  # (else the one pooled is)
                     if s.tx_hash in self.lane.kept or (alone and await self._unspent(s, e)):
                         log.warning("pending settlement %s kept: adopted (%s)", s.tx_hash, e)
                         self.pooled.append(s)
@@ -200,7 +205,9 @@ class Reconcile:
                     got = receipt_of(receipt)
                 except ValueError:
                     got = None
-                if got is not None and not await believed(self.lane, got, s.pairs):
+                if got is not None and not await believed(
+                    self.lane, got, s.pairs, until=self.until
+                ):
                     doubt = bool(self.lane.async_sends.doubted())  # (settle97: else not held)
                     self._adopt_unread(s, last[s.tx_hash], "its receipt not believed", doubt)
                     continue  # (settle96: a lie of "reverted" failed it, matched again)
@@ -401,7 +408,8 @@ class Reconcile:
         row up, its orders matched again while it was pooled: both mined, the second a paid
         revert). Before, a row a backend that lags did not know was given up, its orders
         matched again while the other backend pooled its bytes: both were mined. Asked only
-        of a row alone at its nonce: of a settlement and its replacements, the one pooled is
+        of a row alone at its nonce with its pairs (a batch of other pairs signed over it
+        there is judged apart: restart97): of a settlement and its replacements, the one pooled is
         adopted (``StillPooled``), the others given up as before (one adopted row holds their
         orders)."""
         if isinstance(e, ChainReplaced | NonceTaken):  # (settle84: its transfer mined)
@@ -430,7 +438,7 @@ class Reconcile:
         """``row``'s receipt (``_mined``), believed as the live wait believes one
         (``rowreceipt.believed``): else ``StillPooled``, adopted (its wait judges it)."""
         got = await self._mined(row.tx_hash)
-        if not await believed(self.lane, got, row.pairs):
+        if not await believed(self.lane, got, row.pairs, until=self.until):
             raise StillPooled(f"its receipt (block {got.block_number}) not believed")
         return got
 

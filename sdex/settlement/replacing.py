@@ -12,7 +12,7 @@ from typing import Any
 
 from sdex.chain import SignedTx
 from sdex.chain.asend import ChainView, holds_view, not_served
-from sdex.chain.tx import already_known
+from sdex.chain.tx import already_known, nonce_refusal
 from sdex.errors import ContractRevert, RpcError, RpcTimeout
 from sdex.mirror import Mirror
 from sdex.settlement.gas import GAP_FILL_GAS
@@ -24,6 +24,10 @@ from sdex.settlement.stale import displace
 from sdex.store import Store
 
 log = logging.getLogger("sdex.settlement")
+TRANSFER_TRIES = 5
+"""Sends of a stuck settlement's transfer instead at most (``_transfer_instead``), one a check
+that finds it stuck (``LOST_CHECK``, 1 s, apart): past them its wait's bound cancels it
+(``RECEIPT_TIMEOUT``)."""
 
 
 class ReplacingLane(SigningLane):
@@ -46,6 +50,11 @@ class ReplacingLane(SigningLane):
     """The chain said it does not serve ``hardhat_getAutomine`` (a live chain)."""
     replace_refused = 0
     """Replacements the chain refused (Hardhat while it automines: "Nonce too low")."""
+    _transfer_tries: dict[str, int] | None = None
+    """Of pooled settlements awaited, the sends of their transfers instead so far
+    (``_transfer_instead``)."""
+    _transfer_unsent: dict[str, SignedTx] | None = None
+    """Of them, the transfer whose send failed, not refused (sent again as it is)."""
     pool_nudges = 0
     """Transfers of nothing sent to make a chain that mines on the send mine its pool
     (``_nudge``)."""
@@ -143,17 +152,16 @@ class ReplacingLane(SigningLane):
         fees = bumped(last.fees, self.fees.of(latest))  # (its fee bounded: fee87)
         if gone := self._gone(pooled):  # (settle96: re-priced, the chain filled it all the same)
             start, why = gone
-            pooled.done = True
             self.withheld.setdefault(start, f"not sent again ({why})")
-            return await self._transfer_instead(last, fees, why)
+            return await self._transfer_instead(pooled, fees, why)
         if not self.rejudged.isdisjoint(pooled.hashes):  # (judged at the fees it would go at:
             if (settles := await self._settles_now(last, fees)) is None:  # settle86)
                 return False  # (not judged: not replaced this time, review86b)
             start = next(h for h in pooled.hashes if h in self.rejudged)
             if not settles:
-                pooled.done = True  # (a start's replaced row: never its bytes at higher fees)
+                # (a start's replaced row: never its bytes at higher fees)
                 self.withheld.setdefault(start, f"not sent again ({SETTLES_NONE})")
-                return await self._transfer_instead(last, fees, SETTLES_NONE)
+                return await self._transfer_instead(pooled, fees, SETTLES_NONE)
             self.withheld.pop(start, None)  # (sent: its bound's cancel no start's; settle86)
         to, data, gas, value = last.body
         again = self.sender.sign_at(last.nonce, to, data, gas, value, fees=fees)
@@ -240,16 +248,42 @@ class ReplacingLane(SigningLane):
                         signed.tx_hash)  # fmt: skip
         return ok
 
-    async def _transfer_instead(self, last: SignedTx, fees: tuple[int, int], why: str) -> bool:
-        """(``_replace``'s: ``last`` pooled, stuck, a start's replaced row that would settle
-        nothing now, or one ``_gone`` finds must not go again: ``why``) A transfer of nothing
-        at its nonce at ``fees`` (over the one sent before, ``cancels``: the pool's bump rule)
-        sent in its place, its cancel from here on."""
+    async def _transfer_instead(self, pooled: Pooled, fees: tuple[int, int], why: str) -> bool:
+        """(``_replace``'s: ``pooled``'s latest pooled, stuck, a start's replaced row that
+        would settle nothing now, or one ``_gone`` finds must not go again: ``why``) A
+        transfer of nothing at its nonce at ``fees`` (over the one sent before, ``cancels``:
+        the pool's bump rule) sent in its place, its cancel from here on; no replacement of
+        it after (``done``). A send that fails (not "already known", its nonce not told
+        taken) leaves it not ``done``: sent again at the next check that finds it stuck,
+        the same bytes (signed again over them if the chain refused them), ``TRANSFER_TRIES``
+        sends at most. restart97: nothing sent again till ``RECEIPT_TIMEOUT`` (120 s), its
+        orders held."""
+        last, flying = pooled.latest, self.in_flight  # (those of settlements awaited kept)
+        tries_of = {h: n for h, n in (self._transfer_tries or {}).items() if h in flying}
+        unsent = {h: t for h, t in (self._transfer_unsent or {}).items() if h in flying}
+        self._transfer_tries, self._transfer_unsent = tries_of, unsent
         before = self.cancels.get(last.tx_hash)
-        fees = fees if before is None else bumped(before.fees, fees)
-        got = self.sender.sign_at(last.nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees)
+        if before is not None and unsent.get(last.tx_hash) is before:
+            got = before  # (its send failed, not refused: the same bytes again)
+        else:
+            fees = fees if before is None else bumped(before.fees, fees)
+            got = self.sender.sign_at(last.nonce, self.sender.address, b"", GAP_FILL_GAS, fees=fees)
         self.cancels[last.tx_hash] = got
-        await self.async_sends.rpc.call("eth_sendRawTransaction", got.raw)
+        unsent.pop(last.tx_hash, None)
+        tries = tries_of[last.tx_hash] = tries_of.get(last.tx_hash, 0) + 1
+        pooled.done = True
+        try:
+            await self.async_sends.rpc.call("eth_sendRawTransaction", got.raw)
+        except Exception as e:
+            if not isinstance(e, RpcError) or not already_known(e):
+                again = tries < TRANSFER_TRIES and nonce_refusal(e) != "low"
+                pooled.done = not again  # (its nonce taken, or tried enough: the wait tells)
+                if not isinstance(e, RpcError) or not refused(e):
+                    unsent[last.tx_hash] = got
+                log.warning("settlement %s pooled, not sent again (%s): its transfer %s not "
+                            "sent (%s)%s", last.tx_hash, why, got.tx_hash, e,
+                            ": sent again at the next check" if again else "")  # fmt: skip
+                return False
         log.warning("settlement %s pooled, not sent again (%s): %s sent at its nonce instead",
                     last.tx_hash, why, got.tx_hash)  # fmt: skip
         return True

@@ -10,16 +10,27 @@ again at the next nonce behind it (a paid revert); one of "mined" marked it ``mi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
 from sdex.chain import Receipt
 from sdex.errors import ChainError
-from sdex.settlement.confirm import confirmed
+from sdex.settlement.confirm import CONFIRM_WAIT, confirmed
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import unaccounted_pairs
 
 log = logging.getLogger("sdex.settlement")
+START_CONFIRM_WAIT = CONFIRM_WAIT
+"""Seconds a start's phase (the reconcile, the adoption) spends on its rows' confirming reads
+in all (``believed``'s ``until``): past it a row's receipt is not believed, nothing asked (its
+wait confirms it). restart97: each row's read up to ``CONFIRM_WAIT``, twice a row, one row
+after the other: a start behind a confirming read that hangs took ~20 s a pending row."""
+
+
+def start_bound() -> float:
+    """(The loop's clock) When a start's phase begun now stops confirming its rows' receipts."""
+    return asyncio.get_running_loop().time() + START_CONFIRM_WAIT
 
 
 def receipt_of(answer: object) -> Receipt | None:
@@ -38,14 +49,20 @@ async def landed(lane: NonceLane, tx_hash: str) -> Receipt | None:
 
 
 async def believed(
-    lane: NonceLane, got: Receipt, pairs: Sequence[tuple[str, str]] | None, told: bool = False
+    lane: NonceLane,
+    got: Receipt,
+    pairs: Sequence[tuple[str, str]] | None,
+    told: bool = False,
+    until: float | None = None,
 ) -> bool:
     """Whether ``got``, a start's pending row's receipt read through the lane's client, is
     believed: its logs account for the row's matches (``pairs``, as stored: resting,
     incoming; None: not known, not looked at) and a read on a connection of its own gives it
     too (``confirm.confirmed``). Not: the row is judged as one whose receipt was not read.
     ``told``: said before (``mark_unread``'s tries, a second apart): said at debug
-    (review96a: a warning each second while the confirming read failed)."""
+    (review96a: a warning each second while the confirming read failed). ``until``: the
+    loop's time the confirming read must end by (a start's: ``start_bound``); past it, not
+    believed, nothing asked."""
     if pairs is not None:
         try:
             named = [(_hash(a), _hash(b)) for a, b in pairs]
@@ -57,11 +74,13 @@ async def believed(
             log.warning("the receipt of pending settlement %s (block %d) not believed: %s",
                         got.tx_hash, got.block_number, why)  # fmt: skip
             return False
-    if await confirmed(lane.receipts, got):
+    left = CONFIRM_WAIT if until is None else until - asyncio.get_running_loop().time()
+    if left > 0 and await confirmed(lane.receipts, got, min(CONFIRM_WAIT, left)):
         return True
     (log.debug if told else log.warning)(
         "the receipt of pending settlement %s (block %d, status %d) not given again on a"
-        " connection of its own: not believed", got.tx_hash, got.block_number, got.status,
+        " connection of its own%s: not believed", got.tx_hash, got.block_number, got.status,
+        "" if left > 0 else " (the start's confirming reads past their bound, not asked)",
     )  # fmt: skip
     return False
 
