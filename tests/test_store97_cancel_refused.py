@@ -19,6 +19,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -66,3 +68,47 @@ async def test_a_soft_cancel_of_a_filled_order_whose_read_is_refused_is_answered
         meta = rec["metaData"]
         assert (meta["status"], meta["filledMakerAmount"]) == ("filled", str(E18)), meta
         assert "cancelledAtBlock" in meta, meta  # (the signed cancel kept)
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+async def test_an_expired_order_cancelled_on_chain_while_refused_is_cancelled(
+    chain: Chain, tmp_path: Path, refuse: bool
+) -> None:
+    """ALICE's ask closed ``expired`` by the chain's clock, evicted; ALICE cancels it on
+    chain by its hash (the reader refusing every read of the orders, or not): the store
+    reading, the order is ``cancelled`` both ways (the chain's word: a cancel first), as
+    review96e's test has it for a ``filled`` one."""
+    c = chain
+    async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
+        now = int(c.rpc.call("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
+        short = c.sign(ask(c, ALICE, E18, 1000 * E6, expiry=now + 120))
+        assert (await api.post_taken(short))[0] == 201
+        c.rpc.call("evm_increaseTime", 300)
+        c.rpc.call("evm_mine")
+
+        async def expired() -> bool:
+            return await status_at(api, short) == "expired"
+
+        await wait_for(expired, 60)
+        node.registry.grace = 0.0
+        await forgotten(node, short)
+        reader = node.store._reader
+        assert isinstance(reader, sqlite3.Connection)
+        refused: list[str] = []
+        if refuse:
+            reader.set_authorizer(refusing(refused))
+        try:
+            assert c.exchange.cancel_order(c.sender(ALICE), short.order).status == 1
+            c.rpc.call("evm_mine")
+            top = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: node.watcher.saved >= top, 60)
+            assert refused or not refuse, "the order's row was never read"
+        finally:
+            reader.set_authorizer(None)
+        assert c.exchange.order_info(short.order).status == 3  # (the contract: CANCELLED)
+        c.rpc.call("evm_mine")  # (a block to judge it with, the store reading)
+
+        async def cancelled() -> bool:
+            return await status_at(api, short) == "cancelled"
+
+        await wait_for(cancelled, 60)
