@@ -35,8 +35,9 @@ async def test_a_soft_cancel_of_a_filled_order_whose_read_is_refused_is_answered
 ) -> None:
     """ALICE's ask filled whole on chain by CAROL, closed ``filled``, evicted; while the
     reader refuses every read of the orders ALICE soft-cancels it by its hash: 503 naming the
-    order and the refusal (before: 500 "internal error"); the store reading, the same cancel
-    is answered 200 ``filled``, kept, the record ``filled`` with its fill."""
+    order and the refusal (before: 500 "internal error"), its record's read 503 too; the
+    store reading, the same cancel is answered 200 ``filled``, kept, the record ``filled``
+    with its fill."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
         whole = c.sign(ask(c, ALICE, E18, 1000 * E6))
@@ -56,12 +57,14 @@ async def test_a_soft_cancel_of_a_filled_order_whose_read_is_refused_is_answered
         reader.set_authorizer(refusing(refused))
         try:
             code, body = await api.post(f"/v1/orders/{whole.hash_hex}/cancel", sig)
+            got = await api.get(f"/v1/orders/{whole.hash_hex}")
         finally:
             reader.set_authorizer(None)
         assert refused, "the order's row was never read"
         assert code == 503, body  # (before: 500 "internal error")
         assert body["orderHash"] == whole.hash_hex and "status" not in body, body
         assert "refused" in body["reason"] and "send the same cancel again" in body["reason"]
+        assert got[0] == 503 and "refused" in got[1]["reason"], got  # (before: 500)
         code, body = await api.post(f"/v1/orders/{whole.hash_hex}/cancel", sig)
         assert (code, body["status"]) == (200, "filled"), body
         code, rec = await api.get(f"/v1/orders/{whole.hash_hex}")
