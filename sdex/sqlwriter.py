@@ -237,9 +237,11 @@ class Writer:
 
     gate_failures = 0
     """Commits whose ``Checkpointer.gate`` raised (each went on without it)."""
+    checkpoint_failures = 0
+    """Commits whose ``Checkpointer.committed`` (the checkpoint thread's wake) raised."""
     _gate_said: frozenset[str] = frozenset()
-    """The kinds of gate failure logged (``_gate``): the exception's type and its message's
-    words, numbers masked; ``GATE_SAID`` at most."""
+    """The kinds of checkpointer failure logged (``_guarded``): the call,
+    the exception's type and its message's words, numbers masked; ``GATE_SAID`` at most."""
 
     def _gate(self) -> None:
         """The checkpointer's wait before a commit (``Checkpointer.gate``), outside the
@@ -249,19 +251,25 @@ class Writer:
         inside ``_commit``'s try it would refuse every group's rows instead). review96b: it
         was logged once for the process's life: a later failure of another kind (another
         defect, the first gone) was never seen; counted nowhere."""
-        if self.checkpointer is None:
-            return
-        try:
-            self.checkpointer.gate()
-        except Exception as e:
+        if self.checkpointer is not None and not self._guarded(self.checkpointer.gate):
             self.gate_failures += 1
-            kind = f"{type(e).__name__}: {re.sub(r'[0-9]+', 'N', str(e))[:200]}"
+
+    def _guarded(self, call: Callable[[], None]) -> bool:
+        """``call`` (the checkpointer's): whether it returned (a failure logged once a kind)."""
+        try:
+            call()
+        except Exception as e:
+            what = "gate" if call.__name__ == "gate" else "wake"
+            kind = f"{what} {type(e).__name__}: {re.sub(r'[0-9]+', 'N', str(e))[:200]}"
             if kind not in self._gate_said and len(self._gate_said) < GATE_SAID:
                 self._gate_said |= {kind}
                 log.exception(
-                    "the store's checkpoint gate failed (%d so far); commits go on without it",
-                    self.gate_failures,
+                    "the store's checkpoint %s failed (%d so far); commits go on without it",
+                    what,
+                    self.gate_failures + self.checkpoint_failures + 1,
                 )
+            return False
+        return True
 
     def _drain(self) -> None:
         """At the stop: what the last groups' jobs queued (``submit`` from this thread),
@@ -303,8 +311,10 @@ class Writer:
             results = [(False, err)] * len(group)
         else:
             self.commits += 1
-            if self.checkpointer is not None:
-                self.checkpointer.committed()
+            # (store97: guarded as ``_gate``; it raised out of here after the COMMIT, before
+            # the group was answered: the thread ended, every waiter waited for good)
+            if self.checkpointer is not None and not self._guarded(self.checkpointer.committed):
+                self.checkpoint_failures += 1
         self.jobs += len(group)
         self.largest = max(self.largest, len(group))
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}

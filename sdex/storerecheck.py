@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 
 
 RECHECKS_READ = 100_000
-"""Rows of ``rechecks`` a start reads back, at most (the node holds fewer: they are held
-orders, bounded by the records; more is another hand's)."""
+"""Rows of ``rechecks`` read back at a time, at most (``sdex.node.rechecks.RECHECKS_KEPT``:
+the rest stay in the table, read back as the list drains)."""
 
 
 class RecheckStore:
@@ -38,12 +38,13 @@ class RecheckStore:
 
         return self._writer.submit_async(write)
 
-    async def rechecks(self) -> list[bytes]:
-        """The orders due a recheck (rows that are not a 32-byte hash: skipped, logged)."""
+    async def rechecks(self, limit: int = RECHECKS_READ) -> list[bytes]:
+        """The orders due a recheck, ``limit`` rows at most, the oldest first (rows that
+        are not a 32-byte hash: skipped, logged)."""
 
         def read(db: sqlite3.Connection) -> list[tuple[object, ...]]:
-            sql = "SELECT order_hash FROM rechecks LIMIT ?"
-            return db.execute(sql, (RECHECKS_READ,)).fetchall()
+            sql = "SELECT order_hash FROM rechecks ORDER BY rowid LIMIT ?"
+            return db.execute(sql, (min(limit, RECHECKS_READ),)).fetchall()
 
         hashes, skipped = [], 0
         for (value,) in await asyncio.wrap_future(self._writer.submit(read)):

@@ -13,6 +13,7 @@ The per-client rate limit is a token bucket keyed by the peer address; every ans
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -64,6 +65,7 @@ from sdex.node.wsapi import WS_MAX_CLIENT_MESSAGE as WS_MAX_CLIENT_MESSAGE
 from sdex.node.wsapi import WS_STALL_SECONDS as WS_STALL_SECONDS
 from sdex.node.wsapi import depth_most, get_depth, get_ws
 from sdex.order import parse_address, parse_hex_bytes, to_checksum
+from sdex.store import StoreError
 from sdex.typeddata import EIP712_TYPES
 from sdex.web import add_web_routes
 
@@ -214,7 +216,11 @@ async def get_orders(request: web.Request) -> web.Response:
 async def get_order(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     order_hash = _path_hash(request)
-    rec = node.record_json(order_hash)
+    try:
+        rec = node.record_json(order_hash)
+    except (sqlite3.Error, StoreError) as e:  # (store97: a 500 "internal error")
+        said = f"the store refused to read the order's row ({e}): ask again later"
+        raise ApiError(503, 100, said) from None
     if rec is None and node.store.is_damaged("0x" + order_hash.hex()):  # (bounds84)
         raise ApiError(503, 100, "the order's stored row is damaged (/health store.damagedRows)")
     if rec is None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 from sdex.mirror.state import Look, look_of
@@ -25,6 +25,10 @@ from sdex.order import SignedOrder
 from sdex.store import Store, StoreError
 
 log = logging.getLogger("sdex.node")
+RECHECKS_KEPT = 100_000
+"""Orders due a recheck held in memory at most (``Rechecks``; ~300 bytes each with their
+``fresh`` and ``look`` entries: ~30 MB). Past it the oldest whose rows are committed leave
+memory, their rows kept (``spilled``), and are read back as the list drains below half."""
 READ_BACKOFF_MOST = 32
 """Chances (a block's, a settlement's) at most between two tries of a recheck read that
 keeps failing (``ReadBackoff``)."""
@@ -80,9 +84,20 @@ class Rechecks:
     """A set of order hashes whose rows follow it: an order added is written at once (in
     order with the rows queued before it: before the watcher's head past the block that
     added it), one taken off is deleted at ``flush`` (after the rows its judging wrote). A
-    write that failed is tried again with the next."""
+    write that failed is tried again with the next. At most ``kept`` in memory (store97:
+    no bound of its own; a lasting store refusal put every evicted order a block touched on
+    it): past it the oldest with a committed row leave memory (counted in ``spilled``) and
+    come back from the store (``_refill``) once fewer than half are held; none is dropped
+    unwritten, so none is lost (a kill: the start reads the rows back, ``kept`` at most, the
+    rest as the list drains)."""
 
-    def __init__(self) -> None:
+    def __init__(self, kept: int = RECHECKS_KEPT) -> None:
+        self.kept = kept
+        self.spilled = 0
+        """Orders that left memory past ``kept``, their rows kept, not read back yet."""
+        self._refilling: asyncio.Future[list[bytes]] | None = None
+        self.refilled: Callable[[list[bytes]], None] | None = None
+        """Called with the orders read back (the node's ``_remined_stored``)."""
         self._hashes: dict[bytes, None] = {}
         """In the order added (a pass over them: ``NodeVerdicts._drain_rechecks``)."""
         self.fresh: set[bytes] = set()
@@ -94,7 +109,8 @@ class Rechecks:
         """Added, its row not written yet (or its write failed)."""
         self._dropped: set[bytes] = set()
         """Taken off, its row not deleted yet."""
-        self._writing: set[asyncio.Future[None]] = set()
+        self._inflight: dict[asyncio.Future[None], set[bytes]] = {}
+        """Writes not committed yet, with the hashes each adds."""
         self.backoff = ReadBackoff()
         self._looks: dict[bytes, Look] = {}
         """Of them, those a walk found waiting for the chain's word: what the mirror needs to
@@ -105,8 +121,8 @@ class Rechecks:
         """Order -> the block whose cancel closed it: its row kept until the watcher's head
         is saved at that block or past it (``release``), judged or not."""
 
-    def attach(self, store: Store) -> None:
-        self._store = store
+    def attach(self, store: Store, refilled: Callable[[list[bytes]], None] | None = None) -> None:
+        self._store, self.refilled = store, refilled
 
     def __contains__(self, h: object) -> bool:
         return h in self._hashes
@@ -129,6 +145,58 @@ class Rechecks:
                 self._dropped.discard(h)
                 self._added.add(h)
         self._write()
+        if len(self._hashes) > self.kept:
+            self._spill()
+
+    def _spill(self) -> None:
+        """The oldest past ``kept`` whose rows are committed leave memory (their rows stay:
+        read back by ``_refill``); one whose write is not committed stays (a write refused
+        for good holds the block that added it: the watcher applies it again)."""
+        unsure = self._added.union(*self._inflight.values())
+        out: list[bytes] = []
+        for h in self._hashes:
+            if len(self._hashes) - len(out) <= self.kept:
+                break
+            if h not in unsure and h not in self._held:
+                out.append(h)
+        for h in out:
+            del self._hashes[h]
+            self.fresh.discard(h)
+            self._looks.pop(h, None)
+        if out and not self.spilled:
+            log.warning(
+                "more than %d orders due a recheck: the oldest wait in the store, read back "
+                "as the list drains", self.kept,
+            )  # fmt: skip
+        self.spilled += len(out)
+
+    def _refill(self) -> None:
+        """Fewer than half of ``kept`` held and some spilled: the store's rows read back."""
+        store = self._store
+        if not self.spilled or self._refilling is not None or store is None:
+            return
+        if len(self._hashes) * 2 >= self.kept or not _looping():
+            return
+        spilled = self.spilled
+        read = asyncio.ensure_future(store.rechecks(len(self._hashes) + self.kept // 2))
+        self._refilling = read
+        read.add_done_callback(partial(self._refilled, spilled, len(self._hashes)))
+
+    def _refilled(self, spilled: int, held: int, read: asyncio.Future[list[bytes]]) -> None:
+        self._refilling = None
+        if read.cancelled() or read.exception() is not None:
+            log.warning("orders due a recheck not read back: again at the next flush")
+            return
+        rows = read.result()
+        back = [h for h in rows if h not in self._hashes and h not in self._dropped]
+        self._hashes.update(dict.fromkeys(back))
+        self.fresh.update(back)
+        if len(rows) < held + self.kept // 2 and self.spilled == spilled:
+            self.spilled = 0  # (every row read: none waits in the store alone)
+        else:
+            self.spilled = max(self.spilled - len(back), 1)
+        if back and self.refilled is not None:
+            self.refilled(back)
 
     def discard(self, h: bytes) -> None:
         if h not in self._hashes:
@@ -186,20 +254,25 @@ class Rechecks:
                     self._added.discard(h)
                     self._dropped.add(h)
 
-    def restore(self, hashes: Iterable[bytes]) -> None:
-        """Hashes read back from the store (their rows are there)."""
+    def restore(self, hashes: list[bytes]) -> None:
+        """Hashes read back from the store (their rows are there; ``kept`` read: maybe more,
+        ``spilled``)."""
         self._hashes.update(dict.fromkeys(hashes))
+        if len(hashes) >= self.kept:
+            self.spilled = max(self.spilled, 1)
 
     def flush(self) -> None:
         """The rows of the orders taken off since the last call deleted (queued after the
-        rows their judging wrote), and those whose write failed written again."""
+        rows their judging wrote), and those whose write failed written again; spilled
+        ones read back once fewer than half of ``kept`` are held."""
         self._write()
+        self._refill()
 
     def writes(self) -> list[asyncio.Future[None]]:
         """``flush``, and the writes not committed yet: a block's changes wait for them
         before the watcher saves its head past it (one failed: the block applied again)."""
         self._write()
-        return list(self._writing)
+        return list(self._inflight)
 
     def _write(self) -> None:
         store = self._store
@@ -212,11 +285,11 @@ class Rechecks:
         except StoreError:  # (closed: the node stops)
             self._failed(added, dropped)
             return
-        self._writing.add(fut)
+        self._inflight[fut] = added
         fut.add_done_callback(partial(self._written, added, dropped))
 
     def _written(self, added: set[bytes], dropped: set[bytes], fut: asyncio.Future[None]) -> None:
-        self._writing.discard(fut)
+        self._inflight.pop(fut, None)
         if fut.cancelled() or fut.exception() is not None:
             log.warning("%d rechecks' rows not written: again with the next", len(added | dropped))
             self._failed(added, dropped)
@@ -224,3 +297,12 @@ class Rechecks:
     def _failed(self, added: set[bytes], dropped: set[bytes]) -> None:
         self._added |= {h for h in added if h in self._hashes or h in self._held}
         self._dropped |= {h for h in dropped if h not in self._hashes and h not in self._held}
+
+
+def _looping() -> bool:
+    """Whether an event loop runs here (a read back can be started)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -254,17 +254,20 @@ class NodeRejudge(NodeGate):
         return self._undone.forget_orders(taken) if taken else None
 
     def _remined_stored(self, due: Iterable[bytes]) -> None:
-        """At a start, of the orders due a recheck: the fills mined again whose amount
-        ``_remined`` put off (the store refused the record; its undone rows kept, the fill's
-        row stored again), to be taken in (``_remined_later``). review96e: kept in memory
-        only, a stop lost them; the start's recheck kept the record's amount for good,
-        below the chain (``_rejudge``: an order closed by policy takes no fill but its
-        block's mined again), the audit seeing a fill after the node closed it."""
+        """At a start (and as spilled rechecks are read back: ``Rechecks.refilled``), of
+        the orders due a recheck: the fills mined again whose amount ``_remined`` put off
+        (the store refused the record; its undone rows kept, the fill's row stored again),
+        to be taken in (``_remined_later``; one waiting there already, not twice).
+        review96e: kept in memory only, a stop lost them; the start's recheck kept the
+        record's amount for good, below the chain (``_rejudge``: an order closed by policy
+        takes no fill but its block's mined again), the audit seeing a fill after close."""
         kept = self._undone.kept_of(set(due))
         later = self._remined_later
         if later is None:
             later = self._remined_later = {}
         for h, txs in kept.items():
+            if h in later:  # (read back mid-run, store97: its amount waits already)
+                continue
             mined: set[str] = set()
             try:  # (its fills a page at a time: those of ``txs`` stored again)
                 for page in range(1, REMINED_PAGES + 1):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 
@@ -58,7 +59,10 @@ class NodeSoftCancel(NodeStatus):
         if order_hash in self._pooled_held:
             return self._held_cancel(order_hash, signature, from_peer, client)
         rec = self.records.get(order_hash)
-        s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
+        try:
+            s = self.registry.stored(order_hash) if rec is None else None  # (closed, evicted)
+        except (sqlite3.Error, StoreError) as e:  # (store97: a 500 "internal error", nothing said)
+            return _unread(order_hash, e)
         signed = rec.signed if rec is not None else s.signed if s is not None else None
         if signed is None:  # (cancel63, cancel65: its order may come later)
             return self._keep_orphan(order_hash, signature, from_peer, client)
@@ -371,6 +375,18 @@ def cancel_unstored(applied: SubmitResult, e: StoreError) -> SubmitResult:
         f"; send the same cancel again (safe: it cancels nothing more): {answer} says it is stored"
     )
     return SubmitResult(503, {**error_body(100, said + again), **applied.body})
+
+
+def _unread(order_hash: bytes, e: BaseException) -> SubmitResult:
+    """503 for a soft cancel of an evicted (closed) order whose row the store refused to
+    read: nothing checked, applied or kept; the same cancel safe to send again."""
+    h = "0x" + order_hash.hex()
+    said = (
+        f"the node's store refused to read order {h} ({type(e).__name__}: {str(e)[:200]}): "
+        "its maker's signature could not be checked, nothing was cancelled or kept; send the "
+        "same cancel again later"
+    )
+    return SubmitResult(503, {**error_body(100, said), "orderHash": h})
 
 
 def _signers(digest_of: Callable[[bytes], bytes], rows: list[OrphanRow]) -> list[str | None]:

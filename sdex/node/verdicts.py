@@ -430,7 +430,7 @@ class NodeVerdicts(NodeReadLater):
         settlements adopted: the orders a kill left due a recheck (their rows: ``Rechecks``)
         judged now, as the next block or settlement would have (recheck75: a closed one, not
         reloaded as the open ones are, kept the wrong filled amount for good)."""
-        hashes = await self.store.rechecks()
+        hashes = await self.store.rechecks(self._recheck.kept)  # (more: read as it drains)
         self._remined_stored(hashes)  # (fills mined again, put off: taken in at a block)
         await self.registry.load_all(hashes, RECHECK_PART)  # (closed: back; gone: dropped)
         self._recheck.restore(hashes)
