@@ -1,5 +1,5 @@
 """New-user papercuts (issue 10) against real parts: the wallet commands against an
-``sdex node`` process on the Hardhat devnet, and ``sdex node`` itself started as a process:
+in-process node (``node``) on the Hardhat devnet, and ``sdex node`` itself started as a process:
 what it says without a key, with a broken deployment file or a dead RPC, and its log lines
 as a pipe sees them."""
 

@@ -1,6 +1,7 @@
 """user81: the wallet commands' leftovers, as a user meets them (``sdex cancel``, ``sdex
-repost``, the kept orders' pruning). Real Hardhat (the suite's chain), real ``sdex node``
-processes, the CLI run in-process (click's runner), real files."""
+repost``, the kept orders' pruning). Real Hardhat (the suite's chain), real nodes
+(in-process; ``sdex node`` processes where one restarts), the CLI run in-process (click's
+runner), real files."""
 
 from __future__ import annotations
 
