@@ -9,6 +9,9 @@ stamp stays where it was and the wall clock is behind, so an ask expiring a few 
 that stamp was taken, rested, and later matched with a crossing bid; the chain's next block,
 stamped past the expiry, refused it (``OrderExpired``) and the operator paid the failed
 settlement's gas (72,376 gas for one batch there). Any maker can repeat it with every order.
+
+Real Hardhat; the node served in-process (``running_node``: the subject is its expiry
+judgement, not its process; suite97), on the chain's clock and the machine's wall clock.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import Api, Cluster, wait_for
+from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 
 LEAD = 120
@@ -76,8 +79,7 @@ async def expired_is_not_settled(c: Chain, api: Api) -> None:
 async def test_an_order_the_next_block_finds_expired_is_not_settled(
     chain: Chain, tmp_path: Path
 ) -> None:
-    async with Cluster(chain, tmp_path, [[]]) as net:
-        api = net.api(0)
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
         head = run_ahead(chain)  # the node sees a head stamped LEAD s past its wall clock
 
         async def seen() -> bool:
@@ -94,5 +96,5 @@ async def test_a_node_started_on_an_idle_chain_ahead_judges_by_its_clock(
     since: its latest block is stale, its pending block says its clock (failed before: a
     node restarted on the attacked devnet matched such an ask at once)."""
     run_ahead(chain)
-    async with Cluster(chain, tmp_path, [[]]) as net:
-        await expired_is_not_settled(chain, net.api(0))
+    async with running_node(node_config(chain, tmp_path / "n.db")) as (_, api):
+        await expired_is_not_settled(chain, api)

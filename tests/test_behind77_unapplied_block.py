@@ -9,8 +9,9 @@ ended an ask posted to it matched that bid, and the settlement it signed reverte
 ``OrderNotFillable``, the operator paying. Now the match waits in the settler's queue until
 the watcher applied the block, and is withdrawn (the bid filled): nothing is sent.
 
-Real Hardhat, a real ``sdex node`` process, a real SQLite write lock from another
-connection (the watcher's save of block X's head waits on it, block N announced behind it)."""
+Real Hardhat, a real node served in-process (``running_node``: the subject is the settler's
+hold, not the process; suite97), a real SQLite write lock from another connection (the
+watcher's save of block X's head waits on it, block N announced behind it)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import aiohttp
 
 from sdex.order import SignedOrder
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_up, saved_head, wait_for
+from tests.nodeutil import Api, node_config, running_node, saved_head, wait_for
 from tests.test_node import ALICE, BOB, CAROL, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 
@@ -38,6 +39,13 @@ def resting_and_crossing(c: Chain) -> tuple[SignedOrder, SignedOrder]:
     """Bob's bid, and Alice's ask that crosses it."""
     resting = c.sign(bid(c, BOB, E18 // 10, 300 * E6), BOB)
     return resting, c.sign(ask(c, ALICE, E18 // 10, 290 * E6), ALICE)
+
+
+async def head_saved(c: Chain, db: Path) -> None:
+    """Until the node on ``db`` saved a head at the chain's block of now or above (its blocks
+    so far applied: what ``node_up`` waits for before it yields)."""
+    top = int(c.rpc.call("eth_blockNumber"), 16)
+    await wait_for(lambda: saved_head(db) >= top, timeout=30)
 
 
 @contextlib.asynccontextmanager
@@ -118,7 +126,8 @@ async def test_a_match_of_an_order_a_known_unapplied_block_filled_is_not_signed(
     c = chain
     db = tmp_path / "n.db"
     resting, crossing = resting_and_crossing(c)
-    async with node_up(c, db, key_index=OPERATOR) as (_, api):
+    async with running_node(node_config(c, db, OPERATOR)) as (_, api):
+        await head_saved(c, db)
         async with block_known_unapplied(c, api, db, resting) as (sent, n):
 
             async def known() -> bool:  # (past the grace; before: no such field)

@@ -1,5 +1,5 @@
 """New-user papercuts (issue 10) against real parts: the wallet commands against an
-``sdex node`` process on the Hardhat devnet, and ``sdex node`` itself started as a process:
+in-process node (``node``) on the Hardhat devnet, and ``sdex node`` itself started as a process:
 what it says without a key, with a broken deployment file or a dead RPC, and its log lines
 as a pipe sees them."""
 
@@ -32,6 +32,7 @@ from sdex.gossip import GossipConfig
 from sdex.node.cliconfig import config_for, scaled_gossip
 from sdex.node.process import NodeProcess
 from tests.conftest import Chain
+from tests.nodethread import node_thread
 from tests.nodeutil import ROOT, free_port, has_ipv6_loopback, node_ready, node_run
 from tests.portpick import PortTaken, on_picked_port_sync
 
@@ -52,19 +53,14 @@ def key(c: Chain, i: int) -> str:
 def node(
     c: Chain, tmp: Path, tokens: dict[str, TokenInfo] | None = None, fee_bps: int = 0
 ) -> Iterator[tuple[str, Path]]:
-    """An ``sdex node`` process on the test's chain (its deployment listing ``tokens``
-    instead of the chain's own, when given; charging ``fee_bps``); (its URL, the deployment
-    file)."""
+    """A node on the test's chain as ``sdex node`` configures it (its deployment listing
+    ``tokens`` instead of the chain's own, when given; charging ``fee_bps``), served in this
+    process on a thread of its own (``node_thread``: these tests' subject is the wallet the
+    CLI runs, not the node's process; suite97); (its URL, the deployment file)."""
     deployment = tmp / "devnet.json"
     replace(c.deployment, tokens=tokens or c.deployment.tokens).save(deployment)
-
-    def make(port: int) -> NodeProcess:
-        return NodeProcess(
-            port, deployment, c.keys[OPERATOR], tmp / "n.db", tmp / "n.log", fee_bps=fee_bps
-        )
-
-    with node_ready(make) as proc:
-        yield proc.url, deployment
+    with node_thread(deployment, c.keys[OPERATOR], tmp / "n.db", fee_bps=fee_bps) as (_, url):
+        yield url, deployment
 
 
 def one_line(text: str) -> str:

@@ -2,7 +2,7 @@
 matched in full read ``status partially_filled`` (the status counts mined fills only) and
 the user never learnt how the match ended. Now it waits (``--wait``, bounded) for the
 settlement and says what the chain did: the amounts mined, their transaction and the
-order's status then. A real ``sdex node`` process on Hardhat (automine)."""
+order's status then. A real in-process node on Hardhat (automine)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 whose address holds no contract (its ``eth_call`` answers ``0x``) or whose call reverts
 stopped the whole command with one ChainError, the other tokens unsaid. Now each such token
 is shown as unreadable, with why, the others as usual, and the exit status is 1. A real
-``sdex node`` process on the session's Hardhat devnet, its deployment listing two such
+in-process node on the session's Hardhat devnet, its deployment listing two such
 tokens."""
 
 from __future__ import annotations

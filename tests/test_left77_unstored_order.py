@@ -6,7 +6,7 @@ two orders resting. The node's 503 now names the order's hash and says it holds 
 still be stored, and trade), and the wallet reads the order back by that hash, as it does
 after a late answer (review77b), and says what is true.
 
-A real ``sdex node`` process on Hardhat whose SQLite file is held locked by the test (a real
+A real in-process node on Hardhat whose SQLite file is held locked by the test (a real
 stall of its store's writer: another process's write transaction on the node's database)."""
 
 from __future__ import annotations

@@ -7,22 +7,22 @@ Found by ``bench/chaos52.py --seeds 25`` with every fault mix (chaos77's **e**,
 83 ms after the block the node signed a match of that ask: reverted ``OrderNotFillable``, the
 operator paying. Now the match waits until the block is applied and is withdrawn.
 
-Real Hardhat, a real ``sdex node`` process, a real SQLite write lock from another
-connection (the watcher's save of block X's head waits on it, block N announced behind
-it); the crossing ask is posted the moment the node says it knows block N, so its match
-is signed well within behind77's grace unless held."""
+Real Hardhat, a real node served in-process (``running_node``: the subject is the signing's
+hold, not the process; suite97), a real SQLite write lock from another connection (the
+watcher's save of block X's head waits on it, block N announced behind it); the crossing
+ask is posted the moment the node says it knows block N, so its match is signed well
+within behind77's grace unless held."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import aiohttp
-
 from tests.conftest import Chain
-from tests.nodeutil import Api, node_started
+from tests.nodeutil import node_config, running_node
 from tests.test_behind77_unapplied_block import (
     block_known_unapplied,
+    head_saved,
     health,
     post_matched,
     resting_and_crossing,
@@ -37,14 +37,8 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
     c = chain
     db = tmp_path / "n.db"
     resting, crossing = resting_and_crossing(c)
-    deployment = tmp_path / "devnet.json"
-    c.deployment.save(deployment)
-    log = tmp_path / "n.log"
-    async with (
-        node_started(c, deployment, db, OPERATOR, log) as (_, base),
-        aiohttp.ClientSession() as session,
-    ):
-        api = Api(session, base)
+    async with running_node(node_config(c, db, OPERATOR)) as (_, api):
+        await head_saved(c, db)
         async with block_known_unapplied(c, api, db, resting) as (sent, n):
             deadline = time.monotonic() + 20
             while True:  # (no pause between looks: posted as soon as N is known)
@@ -61,6 +55,6 @@ async def test_a_match_signed_just_after_a_known_block_waits_for_it(
         # the hold the signing met counted, and ended (the block applied)
         done = stats["chainMirror"]["unapplied"]
         assert done["holds"] >= 1 and done["heldSeconds"] > 0, done
-        async with session.get(f"{base}/metrics") as r:
+        async with api.session.get(f"{api.base}/metrics") as r:
             metrics = await r.text()
         assert "sdex_signing_holds_total" in metrics, metrics[:500]

@@ -5,7 +5,7 @@ and the console's ``send_order`` signed it as said, asking nothing: a node askin
 the order was signed and posted. Now a wallet pays at most ``--max-fee-bps`` (default 100,
 1%): a node asking more is refused in one line, nothing signed or sent.
 
-A real ``sdex node`` process asking 50% on Hardhat (automine)."""
+A real in-process node asking 50% on Hardhat (automine)."""
 
 from __future__ import annotations
 

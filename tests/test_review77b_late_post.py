@@ -5,7 +5,7 @@ wait74). ``sdex order`` then said only "the node at URL did not answer POST /v1/
 again signed a second one. Now the wallet reads the order back by its hash: held, it says so
 and shows its status (exit 0); not held, it says that, with the hash to look up.
 
-A real ``sdex node`` process on Hardhat, behind a real loopback HTTP proxy that passes each
+A real in-process node on Hardhat, behind a real loopback HTTP proxy that passes each
 request on at once and holds the node's answer to ``POST /v1/orders`` until the test lets it
 go (after the wallet gave up)."""
 

@@ -1,7 +1,7 @@
 """review77b (a new user's trial of README's steps): ``sdex cancel --onchain`` of a partly
 filled order said "cancelled on chain in tx ..." and "the node at URL has it cancelled too",
 and not what had traded, which README says ``sdex cancel`` of a partly traded order says
-(user50 added it to the soft cancel's line only). Against a real ``sdex node`` process on the
+(user50 added it to the soft cancel's line only). Against a real in-process node on the
 test devnet."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ file (``--deployment``, else ``.sdex/devnet.json`` when it is there) and the cha
 before anything is signed: a difference is one ``error:`` line naming the field, the node's
 value and the trusted one (exit 1); with neither, a warning says the listing is unchecked.
 
-A real ``sdex node`` process on Hardhat, behind a real loopback HTTP proxy that rewrites its
+A real in-process node on Hardhat, behind a real loopback HTTP proxy that rewrites its
 ``GET /v1/order_config`` answer (every other request passed on as it is). Before the fix:
 the file cases (read from the default path) signed and posted the order (exit 0); the chain
 cases' ``--rpc`` was no option of ``sdex order`` (exit 2), and the console signed and posted."""

@@ -1,4 +1,4 @@
-"""Every refusal a wallet user can meet with bad input, against a real ``sdex node`` process
+"""Every refusal a wallet user can meet with bad input, against a real in-process node
 on the test devnet (user25's trial): each says what is wrong in one line, exits non-zero,
 and changes nothing (no order at the node, no transaction on chain).
 

@@ -1,7 +1,7 @@
 """An address given where a private key goes (user27's trial: a new user copies the dev
 account's address, the first thing Hardhat and the deployment file show): every command
 said only "the key must be 32 bytes of hex"; it now says that is an address. Against a
-real ``sdex node`` process on the test devnet; nothing is signed or sent. And a node's URL
+real in-process node on the test devnet; nothing is signed or sent. And a node's URL
 with a path (``http://127.0.0.1:8001/v1``) said only "Not Found (HTTP 404, code 100)"."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 with two dev accounts cancels with the wrong ``--key``): ``sdex cancel`` and the console said
 "Validation Failed (HTTP 400, code 100): signature: not signed by the order's maker", naming
 neither the maker nor the key used. It now says who may cancel the order and whose key this
-is, as ``cancel --onchain`` does. Against a real ``sdex node`` process on the test devnet."""
+is, as ``cancel --onchain`` does. Against a real in-process node on the test devnet."""
 
 from __future__ import annotations
 

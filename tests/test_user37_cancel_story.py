@@ -2,7 +2,7 @@
 node's line read "was already cancelled at the node: nothing more to cancel", as if something
 had gone wrong (the node had seen the chain's cancel first). Now the node's line says the order
 is cancelled there too, whether the node saw the chain's event or took the signed cancel.
-Against a real ``sdex node`` process on the test devnet."""
+Against a real in-process node on the test devnet."""
 
 from __future__ import annotations
 

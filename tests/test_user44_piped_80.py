@@ -5,7 +5,7 @@ settlement is mined, outcome filled)" 116, "settled on chain: sold … (tx 0x…
 filled)" 150. Piped, they now break between words at 80 columns (a hash is one word: it
 stays whole on its line, to copy); at a terminal the terminal still wraps them. An error
 stays one line on stderr, as the README says. Real ``sdex`` processes with a real pipe,
-against an ``sdex node`` process on Hardhat."""
+against an in-process node on Hardhat."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """``sdex cancel`` of a partly filled order (user50's trial, README's steps): a buy of 1.5
 WETH at 2000.5, half filled on chain by another wallet's sell, then cancelled, said only
 "soft-cancelled at the node: status cancelled", as if nothing had traded. It now also says
-what had (the maker token's amount, of the order's whole). Against a real ``sdex node``
-process on the test devnet."""
+what had (the maker token's amount, of the order's whole). Against a real in-process
+node on the test devnet."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """user60: ``sdex order`` said "settled on chain: bought 0.5 WETH for 900 USDC" on a node that
 charges a fee (``--fee-bps 30``), though the Exchange paid the buyer 0.4985 WETH: the fee,
 0.0015 WETH, is taken from what the maker receives (its preview had said so, the settled line
-did not). Now the settled line says the fee and what the wallet received. A real ``sdex node``
-process on Hardhat (automine)."""
+did not). Now the settled line says the fee and what the wallet received. A real in-process
+node on Hardhat (automine)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 command line had no way to see them: a wallet learnt only from ``sdex order``'s note, after
 signing, that its balance or approval fell short). For each token: what the wallet holds,
 what it lets the Exchange take, what its open orders at the node still offer, and what is
-free for a new order, as the page's funds line says them. Against a real ``sdex node``
-process on the session's Hardhat devnet."""
+free for a new order, as the page's funds line says them. Against a real in-process
+node on the session's Hardhat devnet."""
 
 from __future__ import annotations
 

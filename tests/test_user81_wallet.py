@@ -1,6 +1,7 @@
 """user81: the wallet commands' leftovers, as a user meets them (``sdex cancel``, ``sdex
-repost``, the kept orders' pruning). Real Hardhat (the suite's chain), real ``sdex node``
-processes, the CLI run in-process (click's runner), real files."""
+repost``, the kept orders' pruning). Real Hardhat (the suite's chain), real nodes
+(in-process; ``sdex node`` processes where one restarts), the CLI run in-process (click's
+runner), real files."""
 
 from __future__ import annotations
 
@@ -104,32 +105,27 @@ def test_a_repost_to_a_node_asking_a_fee_says_what_to_do(chain: Chain, tmp_path:
     feeRecipient 0x... and feeAmount >= 1250000000000000"), with no hint that a signed
     order's fee cannot change, nor what to do. Now it says what the order pays, what the node
     asks, and the ways out: a node asking no more (the one it was signed for), or a new order."""
-    from sdex.node.process import NodeProcess
-    from tests.nodeutil import node_ready
+    from tests.nodethread import node_thread
     from tests.test_wallet79_repost import _posted_hash
 
     c = chain
     wallet = tmp_path / "wallet"
-    with node(c, tmp_path / "a") as (url, dep):
-
-        def make(port: int) -> NodeProcess:
-            return NodeProcess(
-                port, dep, c.keys[18], tmp_path / "b.db", tmp_path / "b.log", fee_bps=25
-            )
-
-        with node_ready(make) as fee_node:
-            trust = ("--deployment", str(dep))
-            r = _run(wallet, "order", "buy", "1500", "0.5", "--node", url, "--key",
-                     key(c, ALICE), *trust)  # fmt: skip
-            h = _posted_hash(r)
-            r = _run(wallet, "repost", h, "--node", fee_node.url, *trust)
-            said = one_line(r.output)
-            assert r.exit_code == 1, r.output
-            assert "asks a fee of 25 bps" in said and "(0.00125 WETH of this one" in said, said
-            assert f"order {h} pays no fee" in said, said
-            assert "a signed order's fee cannot change" in said, said
-            assert f"sdex repost {h} --node {url}" in said, said  # (where it was signed)
-            assert "sign a new order for this node with `sdex order`" in said, said
+    with (
+        node(c, tmp_path / "a") as (url, dep),
+        node_thread(dep, c.keys[18], tmp_path / "b.db", fee_bps=25) as (_, fee_url),
+    ):
+        trust = ("--deployment", str(dep))
+        r = _run(wallet, "order", "buy", "1500", "0.5", "--node", url, "--key",
+                 key(c, ALICE), *trust)  # fmt: skip
+        h = _posted_hash(r)
+        r = _run(wallet, "repost", h, "--node", fee_url, *trust)
+        said = one_line(r.output)
+        assert r.exit_code == 1, r.output
+        assert "asks a fee of 25 bps" in said and "(0.00125 WETH of this one" in said, said
+        assert f"order {h} pays no fee" in said, said
+        assert "a signed order's fee cannot change" in said, said
+        assert f"sdex repost {h} --node {url}" in said, said  # (where it was signed)
+        assert "sign a new order for this node with `sdex order`" in said, said
 
 
 def test_the_console_after_its_nodes_fee_rose_says_so_and_signs_for_it_next(

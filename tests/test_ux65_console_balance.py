@@ -1,7 +1,7 @@
 """The console's ``balance`` (ux65: ``sdex balance`` said a wallet's funds since user63, the
 console, the seed's prompt, had no way to see them). It says what ``sdex balance`` says, in
 the same table and notes, and a figure it could not read fails the command (a script exits
-1), as ``sdex balance`` exits 1. A real ``sdex node`` process on the session's Hardhat devnet,
+1), as ``sdex balance`` exits 1. A real in-process node on the session's Hardhat devnet,
 its deployment listing one token with no contract."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ Now:
   "whether it is stored is not known";
 - ``--wait`` follows a settlement of an order read back too (it was skipped).
 
-A real ``sdex node`` process on Hardhat behind a real loopback proxy (aiohttp) holding the
+A real in-process node on Hardhat behind a real loopback proxy (aiohttp) holding the
 node's first answer to ``POST /v1/orders`` until the wallet posts again, or dropping the
 test's SQLite trigger refusing the node's order rows once the node answered 503; a real
 listening socket whose accept queue is full (the kernel drops the wallet's SYN)."""

@@ -8,7 +8,7 @@ and the chain (``--rpc``; ``sdex balance`` reads the chain anyway, and checks ea
 shows there): a difference is one ``error:`` line ("refusing to show amounts in the node's
 units: ..."), nothing shown, exit 1.
 
-A real ``sdex node`` process on Hardhat behind trust77's real loopback proxy rewriting its
+A real in-process node on Hardhat behind trust77's real loopback proxy rewriting its
 ``GET /v1/order_config``. Before: each case showed its figures (exit 0), or ``sdex book``
 had no ``--rpc`` (exit 2)."""
 

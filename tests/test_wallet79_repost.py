@@ -7,7 +7,7 @@ URL`` posts the same signed order again (its hash and signature as signed), to a
 order's network; a kept file that is not that order, and a node of another network, are
 refused in one line, nothing sent.
 
-Real ``sdex node`` processes on Hardhat: the first one takes the order and is stopped; the
+Real in-process nodes on Hardhat: the first one takes the order and is stopped; the
 second, on a database of its own, never had it. Before the fix ``sdex repost`` was no command
 (exit 2: failed 1 of 1)."""
 
