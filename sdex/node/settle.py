@@ -205,11 +205,12 @@ class NodeSettlement(NodeReload):
         set once more from the mirror, which is past that block. Only once the book took
         that block's funds (``_funds_taken_at``): settle98, the mirror past the block while
         the watcher still re-read the accounts it moved (one read at "latest", ``unsure``)
-        gave the maker the settled amount back until that poll's funds came."""
+        gave the maker the settled amount back until that poll's funds came. (At a start,
+        the saved head the book was judged at: ``Unapplied.applied``.)"""
         head = self.mirror.head
         if head is None:
             return
-        top = min(head.number, self._funds_taken_at)
+        top = min(head.number, max(self._funds_taken_at, self.watcher.unapplied.applied))
         accounts: set[tuple[str, str]] = set()
         for r in results:
             if r.outcome is SettleOutcome.SETTLED and r.fills[0].block_number <= top:
