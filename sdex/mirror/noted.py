@@ -257,6 +257,29 @@ class OwnNotes:
         return self.own.held_orders, self.own.held_payers
 
 
+def own_transfer(lg: Log, ours: Container[str]) -> tuple[str, str, str, int] | None:
+    """(token, from, to, value) of ``lg``, a listed token's log the watcher read, when it is
+    an indexed ``Transfer`` of an own settlement whose receipt is not noted (``ours``: the
+    tx hashes ``expected`` or being confirmed): the mirror moves both accounts by its
+    amount, as a noted receipt's (``Mirror._move``), and reads neither again. settle98:
+    since settle95 the watcher reads such a block itself, and re-read the accounts a few
+    requests later; the settler, told by that read that its receipt held, confirmed the
+    match and took the maker's funds from the mirror between the two (still the amount
+    before the block): the match given back was matched with her order once more. The log
+    is the watcher's own read (the chain the mirror follows), not the receipt's word."""
+    t = lg.topics
+    if len(t) < 3 or t[0] != TRANSFER or len(lg.data) < 32 or lg.tx_hash.lower() not in ours:
+        return None
+    if t[1][:12] != bytes(12) or t[2][:12] != bytes(12):  # (not address words: read again)
+        return None
+    return (
+        lg.address,
+        "0x" + t[1][-20:].hex(),
+        "0x" + t[2][-20:].hex(),
+        int.from_bytes(lg.data[:32], "big"),
+    )
+
+
 def _seen(lg: Log) -> tuple[int, str, tuple[bytes, ...], bytes]:
     """What of a log ``OwnNotes.seen_as`` compares (its index first: sorted by it)."""
     return lg.log_index, lg.address, tuple(lg.topics), lg.data

@@ -8,7 +8,9 @@ indexed topic: WETH9's ``Deposit``/``Withdrawal``), and the head (number, hash, 
 
 The node's own settlement receipts come decoded from the settler (``note_receipt``): when
 the watcher reaches their block, their fills are taken as decoded and the balances their
-transfers moved are updated by the amounts moved, with no second decode and no re-read.
+transfers moved are updated by the amounts moved, with no second decode and no re-read;
+so are those of the ``Transfer`` logs the watcher reads of an own settlement whose receipt
+is not noted yet (``own_transfer``: it reads the block whose read confirms the receipt).
 An account whose value came from a read at "latest" (``learn``, not pinned to a block) is
 re-read instead, once, at a block: from then on its value is exact at the head.
 
@@ -32,7 +34,7 @@ from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.doubt import ChainDoubt
 from sdex.mirror.marks import OrderMarks
-from sdex.mirror.noted import APPROVAL, OwnNotes
+from sdex.mirror.noted import APPROVAL, OwnNotes, own_transfer
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, named_in_data
 from sdex.mirror.sigcache import SigCache
 from sdex.order import (
@@ -170,6 +172,8 @@ class Mirror(OwnNotes):
                 self.own_applied += 1
             eff.fills.sort(key=lambda f: (f.block_number, f.log_index))
         marks = self.marks
+        ours = self.expected.keys() | self.confirms.keys() if self.expected or self.confirms else ()
+        moves: list[tuple[str, str, str, int]] = []  # (own settlements' read: settle98)
         for f in eff.fills:
             old = marks.take(f.order_hash)[0]
             undo.append(("filled", f.order_hash, old))
@@ -201,6 +205,9 @@ class Mirror(OwnNotes):
                     if "0x" + lg.topics[2][-20:].hex() == self.address:
                         eff.funds.add(("0x" + lg.topics[1][-20:].hex(), lg.address))
                     continue
+                if ours and (move := own_transfer(lg, ours)) is not None:
+                    moves.append(move)  # (moved by its amount, as a receipt's: no re-read)
+                    continue
                 # a Transfer, or another log naming accounts (review38: WETH9's Deposit and
                 # Withdrawal move a balance with no Transfer): each address topic read again
                 for t in lg.topics[1:]:
@@ -209,10 +216,11 @@ class Mirror(OwnNotes):
                 if len(lg.topics) < 3:  # (blame39: an old token's unindexed Transfer)
                     eff.funds |= named_in_data(lg.data, lg.address)
         for r in own:
-            for token, frm, to, value in r.transfers:
-                self._move((frm, token), -value, eff)
-                self._move((to, token), value, eff)
+            moves.extend(r.transfers)
             eff.funds |= r.approvals
+        for token, frm, to, value in moves:
+            self._move((frm, token), -value, eff)
+            self._move((to, token), value, eff)
         if header is not None:
             self.blocks.append(Block(header, eff, undo))
             for kind, key, _ in undo:

@@ -169,6 +169,7 @@ class NodeChainState(NodeRejudge):
             # Set before any await: a settlement of a later block confirmed meanwhile takes its
             # fill off these funds, where funds set after it would give the fill back.
             self._accounts_from_mirror(changes.funds)
+            self._funds_taken_at = changes.head
             verify = await self._contract_sigs_moved(changes.head)
             targets = [
                 self.records[h].signed

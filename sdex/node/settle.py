@@ -199,15 +199,21 @@ class NodeSettlement(NodeReload):
 
     def _watcher_was_first(self, results: list[SettledMatch]) -> None:
         """A settlement whose block the watcher applied before its receipt came here (it
-        waits ``EXPECT_PATIENCE`` for the receipt, then reads the block itself): the funds
-        it set then were after the fill, and the confirm took the fill off them again. The
-        makers' funds are set once more from the mirror, which is past that block."""
+        waits ``EXPECT_PATIENCE`` for the receipt, then reads the block itself; since
+        settle95 its read of the block confirms the receipt): the funds it set then were
+        after the fill, and the confirm took the fill off them again. The makers' funds are
+        set once more from the mirror, which is past that block. Only once the book took
+        that block's funds (``_funds_taken_at``): settle98, the mirror past the block while
+        the watcher still re-read the accounts it moved (one read at "latest", ``unsure``)
+        gave the maker the settled amount back until that poll's funds came. (At a start,
+        the saved head the book was judged at: ``Unapplied.applied``.)"""
         head = self.mirror.head
         if head is None:
             return
+        top = min(head.number, max(self._funds_taken_at, self.watcher.unapplied.applied))
         accounts: set[tuple[str, str]] = set()
         for r in results:
-            if r.outcome is SettleOutcome.SETTLED and r.fills[0].block_number <= head.number:
+            if r.outcome is SettleOutcome.SETTLED and r.fills[0].block_number <= top:
                 m = r.match
                 tokens = (m.resting.order.maker_token, m.incoming.order.maker_token)
                 accounts |= {(so.order.maker, t) for so in (m.resting, m.incoming) for t in tokens}

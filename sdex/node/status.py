@@ -42,6 +42,11 @@ class NodeStatus(NodeViews):
     settlement's diagnosis: ``_funds_read``), each with that block: the mirror's funds of
     them, older, wait till its head is there (``_mirror_funds``)."""
 
+    _funds_taken_at = -1
+    """The head of the last poll whose touched accounts the book took from the mirror (the
+    watcher's changes applied: ``_accounts_from_mirror``), their re-reads done: funds the
+    mirror holds of a block above it may still wait for theirs (``_watcher_was_first``)."""
+
     def _word_block(self, block: int | None) -> int:
         """The block a chain read's word is of: ``block``, or if not known the watcher's
         latest known block (the read was at or below it)."""
