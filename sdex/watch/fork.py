@@ -22,7 +22,9 @@ from sdex.watch.changes import ChainReset
 log = logging.getLogger("sdex.watch")
 
 HEAD_AGAIN = 10.0
-"""Seconds at most the saved head's read again apart waits (``_head_fee``)."""
+"""Seconds at most the saved head's read again apart waits (``_head_fee``): the whole call's,
+its copy sent again after a connection closed unanswered included (review97a: the client's
+bound is each request's, and the start waited twice it)."""
 
 BEHIND_SECONDS = 5.0
 """How long a devnet may answer a head below our blocks (same deployment) before that is
@@ -321,9 +323,13 @@ async def _head_fee(rpc: AsyncRpc, m: Mirror, raw: object, got: Header) -> None:
     on an idle automining devnet no block came to be read by number: no fee believed, nothing
     signed, nothing said why; now the refusal is logged with what would end it."""
     if not sealed(raw):
+
+        async def again(own: AsyncRpc) -> object:
+            n, bound = hex(got.number), HEAD_AGAIN  # (the whole call's: a copy sent again too)
+            return await own.call("eth_getBlockByNumber", n, False, timeout=bound)
+
         try:
-            raw = await apart(rpc, lambda own: own.call("eth_getBlockByNumber", hex(got.number),
-                                                          False), HEAD_AGAIN)  # fmt: skip
+            raw = await apart(rpc, again, HEAD_AGAIN)
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
             log.debug("the saved head %d not read again: %s", got.number, describe(e))
         if not (isinstance(raw, dict) and str(raw.get("hash", "")).lower() == got.hash):
