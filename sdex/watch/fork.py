@@ -10,6 +10,7 @@ import aiohttp
 
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.feebounds import base_fee_of
 from sdex.chain.rpc import quantity
 from sdex.deployment import DEVNET_CHAIN_IDS
 from sdex.errors import ChainError, RpcError
@@ -321,7 +322,8 @@ async def _head_fee(rpc: AsyncRpc, m: Mirror, raw: object, got: Header) -> None:
     once more, apart (a backend of its own: ``sdex.chain.apart``), and believed only if that
     one seals with our hash. fee97 (left44's): an unsealed answer was dropped silently, and
     on an idle automining devnet no block came to be read by number: no fee believed, nothing
-    signed, nothing said why; now the refusal is logged with what would end it."""
+    signed, nothing said why; now the refusal is logged with what would end it. review97a:
+    the fee believed is the sealed answer's (the first's, unsealed, was: its lie proven)."""
     if not sealed(raw):
 
         async def again(own: AsyncRpc) -> object:
@@ -334,8 +336,8 @@ async def _head_fee(rpc: AsyncRpc, m: Mirror, raw: object, got: Header) -> None:
             log.debug("the saved head %d not read again: %s", got.number, describe(e))
         if not (isinstance(raw, dict) and str(raw.get("hash", "")).lower() == got.hash):
             raw = None
-    if sealed(raw):
-        m.announced.read(got.number, got.base_fee, placed=True)
+    if sealed(raw):  # (the sealed answer's fee: review97a, the first's was, a lie when not)
+        m.announced.read(got.number, base_fee_of(raw), placed=True)
         return
     log.warning(
         "the saved chain head %d (%s) was answered twice with a header whose hash is not "
