@@ -324,27 +324,30 @@ async def _head_fee(rpc: AsyncRpc, m: Mirror, raw: object, got: Header) -> None:
     on an idle automining devnet no block came to be read by number: no fee believed, nothing
     signed, nothing said why; now the refusal is logged with what would end it. review97a:
     the fee believed is the sealed answer's (the first's, unsealed, was: its lie proven)."""
+    how = ""
     if not sealed(raw):
 
         async def again(own: AsyncRpc) -> object:
             n, bound = hex(got.number), HEAD_AGAIN  # (the whole call's: a copy sent again too)
             return await own.call("eth_getBlockByNumber", n, False, timeout=bound)
 
+        how = "and so again, read apart"  # (review97a: "twice" was said of a failed read too)
         try:
             raw = await apart(rpc, again, HEAD_AGAIN)
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            log.debug("the saved head %d not read again: %s", got.number, describe(e))
+            how = f"and not read again apart ({describe(e)})"
         if not (isinstance(raw, dict) and str(raw.get("hash", "")).lower() == got.hash):
+            how = "and read again apart as another block, or none"
             raw = None
     if sealed(raw):  # (the sealed answer's fee: review97a, the first's was, a lie when not)
         m.announced.read(got.number, base_fee_of(raw), placed=True)
         return
     log.warning(
-        "the saved chain head %d (%s) was answered twice with a header whose hash is not "
-        "Keccak-256 of its fields (a field this version does not know, or a lie): its base "
-        "fee %s is not believed, and no fee is signed with (nothing settles) till the chain "
-        "mines a block the mirror reads by its number (an idle devnet: mine one)",
-        got.number, got.hash, got.base_fee,
+        "the saved chain head %d (%s) was answered with a header whose hash is not "
+        "Keccak-256 of its fields (a field this version does not know, or a lie), %s: its "
+        "base fee %s is not believed, and no fee is signed with (nothing settles) till the "
+        "chain mines a block the mirror reads by its number (an idle devnet: mine one)",
+        got.number, got.hash, how, got.base_fee,
     )  # fmt: skip
 
 
