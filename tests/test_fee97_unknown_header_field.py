@@ -14,6 +14,7 @@ child's parent hash). Nothing is mined between: the devnet idle till the node si
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -36,15 +37,21 @@ FIELD = ("blockAccessListHash", "0x" + keccak(b"fee97: a later fork's field").he
 """A header field no fork here names (EIP-7928's, proposed), 32 bytes."""
 
 
+REQUESTS = ("requestsHash", "0x" + hashlib.sha256(b"").hexdigest())
+"""Prague's field, as a block without requests has it: Hardhat's Cancun headers lack it, and
+a later fork's field follows it (review97a: only then tried)."""
+
+
 def with_field(block: dict[str, Any], value: str = FIELD[1]) -> dict[str, Any]:
-    """``block`` as a chain whose headers end in ``FIELD`` would answer it: the field, and
-    the hash of the header with it appended after the known ones."""
+    """``block`` as a chain whose headers end in ``FIELD`` would answer it: Prague's field
+    (``REQUESTS``) and the field, and the hash of the header with them appended after the
+    known ones."""
+    block = {REQUESTS[0]: REQUESTS[1], **block}
     items: list[RlpItem] = []
     for name, kind in FIELDS + LATER:
-        if name in block:
-            item = _item(block[name], kind)
-            assert item is not None, (name, block[name])
-            items.append(item)
+        item = _item(block[name], kind)
+        assert item is not None, (name, block[name])
+        items.append(item)
     items.append(bytes.fromhex(value[2:]))
     return {**block, FIELD[0]: value, "hash": "0x" + keccak(rlp(items)).hex()}
 
@@ -94,7 +101,7 @@ async def test_an_old_store_on_an_idle_devnet_signs_when_its_head_has_a_field_un
                 ):
                     continue
                 if got.get("hash") == real:  # (the future chain's block n)
-                    r["result"] = {**got, **{k: future[k] for k in (FIELD[0], "hash")}}
+                    r["result"] = {**got, **{k: future[k] for k in (FIELD[0], REQUESTS[0], "hash")}}
                     answered[0] += 1
                 elif got.get("parentHash") == real:  # (its child: the node's settlement's)
                     got["parentHash"] = future["hash"]

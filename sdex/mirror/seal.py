@@ -12,7 +12,8 @@ Prague) left every header of that chain unsealed: an older store's saved head ne
 signed. Fields an answer holds past the known ones (``NOT_HEADER`` aside: the RPC's own) are
 tried appended after them, each as bytes or a quantity, in each order (at most
 ``MAX_UNKNOWN``): a header sealed so is as proven (a liar would need a Keccak preimage of the
-hash it kept)."""
+hash it kept). Only after all of ``LATER`` (review97a): a fork's field follows the earlier
+forks' (``LATER``'s rule), and a known field passed off as unknown is not read by its name."""
 
 from __future__ import annotations
 
@@ -83,7 +84,10 @@ def _item(value: object, kind: str) -> RlpItem | None:
 def sealed(raw: object) -> bool:
     """Whether ``raw`` (a header as an RPC gives it) has a ``hash`` that is Keccak-256 of
     the RLP of its fields; any field missing or odd (another fork's, a feed's forgery): no.
-    Fields past the known ones (a later fork's: fee97) are tried appended (``_unknown``)."""
+    Fields past the known ones (a later fork's: fee97) are tried appended (``_unknown``),
+    only after every known one (review97a: after a prefix of ``LATER``, the rest of a header
+    given as "unknown" fields sealed, ``baseFeePerGas`` among them on a London or Shanghai
+    header: a sealed header whose fee the node read as none, no refusal said)."""
     if not isinstance(raw, dict) or not isinstance(said := raw.get("hash"), str):
         return False
     items: list[RlpItem] = []
@@ -102,6 +106,8 @@ def sealed(raw: object) -> bool:
     said = said.lower()
     if "0x" + keccak(rlp(items)).hex() == said:
         return True
+    if present < len(LATER):  # (a later fork's field follows every known one: review97a)
+        return False
     return any("0x" + keccak(rlp(items + tail)).hex() == said for tail in _unknown(raw))
 
 

@@ -10,6 +10,7 @@ import aiohttp
 
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.feebounds import base_fee_of
 from sdex.chain.rpc import quantity
 from sdex.deployment import DEVNET_CHAIN_IDS
 from sdex.errors import ChainError, RpcError
@@ -22,7 +23,9 @@ from sdex.watch.changes import ChainReset
 log = logging.getLogger("sdex.watch")
 
 HEAD_AGAIN = 10.0
-"""Seconds at most the saved head's read again apart waits (``_head_fee``)."""
+"""Seconds at most the saved head's read again apart waits (``_head_fee``): the whole call's,
+its copy sent again after a connection closed unanswered included (review97a: the client's
+bound is each request's, and the start waited twice it)."""
 
 BEHIND_SECONDS = 5.0
 """How long a devnet may answer a head below our blocks (same deployment) before that is
@@ -319,24 +322,32 @@ async def _head_fee(rpc: AsyncRpc, m: Mirror, raw: object, got: Header) -> None:
     once more, apart (a backend of its own: ``sdex.chain.apart``), and believed only if that
     one seals with our hash. fee97 (left44's): an unsealed answer was dropped silently, and
     on an idle automining devnet no block came to be read by number: no fee believed, nothing
-    signed, nothing said why; now the refusal is logged with what would end it."""
+    signed, nothing said why; now the refusal is logged with what would end it. review97a:
+    the fee believed is the sealed answer's (the first's, unsealed, was: its lie proven)."""
+    how = ""
     if not sealed(raw):
+
+        async def again(own: AsyncRpc) -> object:
+            n, bound = hex(got.number), HEAD_AGAIN  # (the whole call's: a copy sent again too)
+            return await own.call("eth_getBlockByNumber", n, False, timeout=bound)
+
+        how = "and so again, read apart"  # (review97a: "twice" was said of a failed read too)
         try:
-            raw = await apart(rpc, lambda own: own.call("eth_getBlockByNumber", hex(got.number),
-                                                          False), HEAD_AGAIN)  # fmt: skip
+            raw = await apart(rpc, again, HEAD_AGAIN)
         except (aiohttp.ClientError, OSError, TimeoutError, ChainError, ValueError) as e:
-            log.debug("the saved head %d not read again: %s", got.number, describe(e))
+            how = f"and not read again apart ({describe(e)})"
         if not (isinstance(raw, dict) and str(raw.get("hash", "")).lower() == got.hash):
+            how = "and read again apart as another block, or none"
             raw = None
-    if sealed(raw):
-        m.announced.read(got.number, got.base_fee, placed=True)
+    if sealed(raw):  # (the sealed answer's fee: review97a, the first's was, a lie when not)
+        m.announced.read(got.number, base_fee_of(raw), placed=True)
         return
     log.warning(
-        "the saved chain head %d (%s) was answered twice with a header whose hash is not "
-        "Keccak-256 of its fields (a field this version does not know, or a lie): its base "
-        "fee %s is not believed, and no fee is signed with (nothing settles) till the chain "
-        "mines a block the mirror reads by its number (an idle devnet: mine one)",
-        got.number, got.hash, got.base_fee,
+        "the saved chain head %d (%s) was answered with a header whose hash is not "
+        "Keccak-256 of its fields (a field this version does not know, or a lie), %s: its "
+        "base fee %s is not believed, and no fee is signed with (nothing settles) till the "
+        "chain mines a block the mirror reads by its number (an idle devnet: mine one)",
+        got.number, got.hash, how, got.base_fee,
     )  # fmt: skip
 
 
