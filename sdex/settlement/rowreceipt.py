@@ -11,15 +11,35 @@ again at the next nonce behind it (a paid revert); one of "mined" marked it ``mi
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 
 from sdex.chain import Receipt
 from sdex.errors import ChainError
-from sdex.settlement.confirm import confirmed
+from sdex.settlement.confirm import Tally, confirmed, rejudged
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import unaccounted_pairs
 
 log = logging.getLogger("sdex.settlement")
+
+
+MAX_ROWS_TALLIED = 256
+"""Rows whose reads apart a lane remembers between ``believed``'s calls (the oldest asked
+forgotten: a fresh ``Tally``)."""
+_tallies: weakref.WeakKeyDictionary[NonceLane, dict[str, Tally]] = weakref.WeakKeyDictionary()
+
+
+def row_tally(lane: NonceLane, tx_hash: str) -> Tally:
+    """What reads apart said of ``tx_hash``'s receipts through ``lane`` so far (review97b: a
+    fresh ``Tally`` each call of ``believed``, so a receipt a read denied was believed on the
+    next try's two reads in a row, ``mark_unread``'s a second later: a round-robin balancer's
+    liar needed only two in a row once)."""
+    kept = _tallies.setdefault(lane, {})
+    tally = kept.pop(tx_hash.lower(), None) or Tally()
+    kept[tx_hash.lower()] = tally
+    while len(kept) > MAX_ROWS_TALLIED:
+        del kept[next(iter(kept))]
+    return tally
 
 
 def receipt_of(answer: object) -> Receipt | None:
@@ -43,7 +63,9 @@ async def believed(
     """Whether ``got``, a start's pending row's receipt read through the lane's client, is
     believed: its logs account for the row's matches (``pairs``, as stored: resting,
     incoming; None: not known, not looked at) and a read on a connection of its own gives it
-    too (``confirm.confirmed``). Not: the row is judged as one whose receipt was not read.
+    too (``confirm.confirmed``: ``CONFIRM_READS`` in a row, none ever denying it, the reads
+    of earlier calls for its transaction counted: ``row_tally``). Not: the row is judged as
+    one whose receipt was not read.
     ``told``: said before (``mark_unread``'s tries, a second apart): said at debug
     (review96a: a warning each second while the confirming read failed)."""
     if pairs is not None:
@@ -57,7 +79,9 @@ async def believed(
             log.warning("the receipt of pending settlement %s (block %d) not believed: %s",
                         got.tx_hash, got.block_number, why)  # fmt: skip
             return False
-    if await confirmed(lane.receipts, got):
+    tally = row_tally(lane, got.tx_hash)  # (a denial kept across tries: ``REJUDGE_AFTER``)
+    rejudged(tally, got, lane.mirror)
+    if await confirmed(lane.receipts, got, tally=tally):
         return True
     (log.debug if told else log.warning)(
         "the receipt of pending settlement %s (block %d, status %d) not given again on a"
