@@ -68,7 +68,8 @@ async def test_a_reverted_settlement_one_read_apart_denied_ends_its_wait(
         # before: barred for the wait, the watcher silent on a status 0: in flight for good
         await wait_for(lambda: tx not in s.in_flight, timeout=60)
         assert (s.settled, s.lost, s.failed) == (0, 0, 1), (s.settled, s.lost, s.failed)
-        assert status_of(tmp_path / "n.db", tx) == "failed"
+        db = tmp_path / "n.db"  # (its row's mark written by the store's writer: a moment later)
+        await wait_for(lambda: status_of(db, tx) == "failed", timeout=30)
         assert nonce(c.rpc, operator) == count + 1  # (nothing sent again: matched once)
 
         async def rests() -> bool:  # (the innocent bid given back: it rests)
