@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TypeVar
 
 from sdex.chain import Receipt
@@ -71,13 +72,21 @@ class Tally:
     """What was said of one settlement's receipts while its wait lasts (confirm97): how many
     reads apart gave each (``CONFIRM_READS`` believe one), and those a read apart, or the
     watcher's read of its block, said are not the chain's (barred: no later read apart
-    believes one; the watcher's read of its block agreeing still does). Each bounded by
-    ``MAX_TALLIED`` (the oldest forgotten: a liar telling that many receipts)."""
+    believes one; the watcher's read of its block agreeing still does), each with when; one
+    barred ``REJUDGE_AFTER`` s is judged again (``due``, ``rejudge``; review97b: a real
+    receipt one honest backend on a short fork denied, and the watcher could not say, a
+    status 0, held its settlement's wait for good). Each bounded by ``MAX_TALLIED``: the
+    oldest counts and lags forgotten; past that many barred, every receipt is barred from
+    then (``closed``; review97b: the oldest bar was forgotten, a liar telling 64 receipts
+    more had the first believed again on two reads in a row)."""
 
     def __init__(self) -> None:
         self.agreed: dict[Told, int] = {}
         """Reads apart in a row that gave each receipt (none that said nothing between)."""
-        self.barred: dict[Told, None] = {}
+        self.barred: dict[Told, float] = {}
+        """When each receipt was barred (the loop's clock)."""
+        self.closed: float | None = None
+        """When ``MAX_TALLIED`` receipts were barred: every receipt is barred since."""
         self.lagged: dict[Told, None] = {}
         """Receipts a read apart found a backend behind the block of (``behind``)."""
 
@@ -89,9 +98,16 @@ class Tally:
         return n
 
     def bar(self, got: Receipt) -> None:
-        """A read said ``got`` is not the chain's: no read apart believes it from here on."""
-        self.barred[told(got)] = None
-        _bound(self.barred)
+        """A read said ``got`` is not the chain's: no read apart believes it from here on
+        (till ``rejudge``)."""
+        key = told(got)
+        if self.closed is not None or key in self.barred:
+            return
+        if len(self.barred) >= MAX_TALLIED:  # (none forgotten: all barred from now)
+            self.barred.clear()
+            self.closed = time.monotonic()
+            return
+        self.barred[key] = time.monotonic()
 
     def behind(self, got: Receipt) -> None:
         """A read apart reached a backend behind ``got``'s block: the reads giving it counted
@@ -106,13 +122,30 @@ class Tally:
         return told(got) in self.lagged
 
     def said_not(self, got: Receipt) -> bool:
-        return told(got) in self.barred
+        return self.closed is not None or told(got) in self.barred
+
+    def due(self, got: Receipt) -> bool:
+        """Whether ``got`` was barred ``REJUDGE_AFTER`` s ago or more (False: not barred)."""
+        since = self.barred.get(told(got), self.closed)
+        return since is not None and time.monotonic() - since >= REJUDGE_AFTER
+
+    def rejudge(self, got: Receipt) -> None:
+        """``got``'s bar lifted (``due``: its reads apart counted from none again; every
+        receipt's, when ``closed``)."""
+        key = told(got)
+        self.agreed.pop(key, None)
+        if self.barred.pop(key, None) is None:
+            self.closed = None
 
 
 Told = tuple[object, ...]
 T = TypeVar("T")
 MAX_TALLIED = 64
-"""Receipts a ``Tally`` keeps a word of (agreed, barred), each."""
+"""Receipts a ``Tally`` keeps a word of (agreed, barred, lagged), each."""
+REJUDGE_AFTER = 120.0
+"""Seconds a barred receipt waits before it is judged again (``Tally.due``; as the receipt
+timeout, ``receipts.RECEIPT_TIMEOUT``), once the watcher's read has its block at its number
+(with a watcher): then ``CONFIRM_READS`` reads apart in a row again."""
 
 
 def _bound(kept: dict[Told, T]) -> None:
@@ -144,6 +177,7 @@ async def confirmed_seen(
     it. The watcher does not wait for ``got`` meanwhile (settle95)."""
     tally = tally if tally is not None else Tally()
     if mirror is None:
+        rejudged(tally, got, mirror)
         return await confirmed(rpc, got, tally=tally)
     seen = mirror.confirming(got)
     try:
@@ -156,10 +190,32 @@ async def confirmed_seen(
         if (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
             tally.bar(got)  # (another block at its number on the chain followed)
             return False
+        rejudged(tally, got, mirror)
         return await confirmed(rpc, got, tally=tally)
     finally:
         if seen is not None:
             mirror.unconfirming(got.tx_hash)
+
+
+def rejudged(tally: Tally, got: Receipt, mirror: Mirror | None) -> None:
+    """``got``'s bar lifted once ``due`` (``Tally.rejudge``) and, with a watcher, its read
+    reached ``got``'s block number and has no other block there (a block a liar made up
+    past the chain's head never is): asked apart again, ``CONFIRM_READS`` in a row
+    (review97b: one honest backend's word on a short fork, or a status 0 the watcher cannot
+    say of, held the settlement in flight for good, its orders never given back)."""
+    if not (tally.said_not(got) and tally.due(got)):
+        return
+    if mirror is not None and (
+        mirror.head is None
+        or mirror.head.number < got.block_number
+        or mirror.hash_at(got.block_number) not in (None, got.block_hash)
+    ):
+        return
+    log.warning(
+        "the receipt of %s (block %d, status %d) not believed for %.0f s: read apart again",
+        got.tx_hash, got.block_number, got.status, REJUDGE_AFTER,
+    )  # fmt: skip
+    tally.rejudge(got)
 
 
 def watcher_said(
@@ -189,10 +245,11 @@ async def confirmed(
     """Whether ``got`` is believed on reads apart (``read_apart``, each on a connection of
     its own): ``CONFIRM_READS`` of them in a row gave it, counted in ``tally`` (a fresh one:
     in this call; a read that says nothing begins the count again), and none said otherwise
-    (one that did bars it for good; confirm97: "the first read to confirm it" was believed,
-    and behind a round-robin balancer the reads asked again every ``CONFIRM_EVERY`` reached
-    the backend that told it within a few asks). A read that says nothing (none in
-    ``timeout``, junk, a backend behind the block): False, asked again."""
+    (one that did bars it, ``REJUDGE_AFTER`` s at least: ``rejudged``; confirm97: "the first
+    read to confirm it" was believed, and behind a round-robin balancer the reads asked again
+    every ``CONFIRM_EVERY`` reached the backend that told it within a few asks). A read that
+    says nothing (none in ``timeout``, junk, a backend behind the block): False, asked
+    again."""
     tally = tally if tally is not None else Tally()
     while not tally.said_not(got):
         said = await read_apart(rpc, got, timeout)

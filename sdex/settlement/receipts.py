@@ -26,7 +26,7 @@ from sdex.chain.rpc import quantity as quantity  # (one parser: settle, peering,
 from sdex.errors import RpcError
 from sdex.settlement.blockreceipts import MAX_BAD_READS as MAX_BAD_READS  # (tests)
 from sdex.settlement.blockreceipts import BlockReceipts as BlockReceipts
-from sdex.settlement.confirm import CONFIRM_EVERY, Tally, confirmed, not_confirmed
+from sdex.settlement.confirm import CONFIRM_EVERY, Tally, confirmed_seen, not_confirmed
 
 log = logging.getLogger("sdex.settlement")
 
@@ -185,7 +185,9 @@ async def poll_receipt(
             told = True
             await asyncio.sleep(CONFIRM_EVERY)
             return False
-        if not await (confirm(got) if confirm is not None else confirmed(rpc, got, tally=tally)):
+        if not await (
+            confirm(got) if confirm is not None else confirmed_seen(rpc, got, None, tally)
+        ):
             told = not_confirmed(got, told)
             await asyncio.sleep(CONFIRM_EVERY)
             return False

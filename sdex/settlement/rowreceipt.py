@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Sequence
 
 from sdex.chain import Receipt
 from sdex.errors import ChainError
-from sdex.settlement.confirm import CONFIRM_WAIT, confirmed
+from sdex.settlement.confirm import CONFIRM_WAIT, Tally, confirmed, rejudged
 from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import unaccounted_pairs
 
@@ -31,6 +32,25 @@ after the other: a start behind a confirming read that hangs took ~20 s a pendin
 def start_bound() -> float:
     """(The loop's clock) When a start's phase begun now stops confirming its rows' receipts."""
     return asyncio.get_running_loop().time() + START_CONFIRM_WAIT
+
+
+MAX_ROWS_TALLIED = 256
+"""Rows whose reads apart a lane remembers between ``believed``'s calls (the oldest asked
+forgotten: a fresh ``Tally``)."""
+_tallies: weakref.WeakKeyDictionary[NonceLane, dict[str, Tally]] = weakref.WeakKeyDictionary()
+
+
+def row_tally(lane: NonceLane, tx_hash: str) -> Tally:
+    """What reads apart said of ``tx_hash``'s receipts through ``lane`` so far (review97b: a
+    fresh ``Tally`` each call of ``believed``, so a receipt a read denied was believed on the
+    next try's two reads in a row, ``mark_unread``'s a second later: a round-robin balancer's
+    liar needed only two in a row once)."""
+    kept = _tallies.setdefault(lane, {})
+    tally = kept.pop(tx_hash.lower(), None) or Tally()
+    kept[tx_hash.lower()] = tally
+    while len(kept) > MAX_ROWS_TALLIED:
+        del kept[next(iter(kept))]
+    return tally
 
 
 def receipt_of(answer: object) -> Receipt | None:
@@ -58,7 +78,9 @@ async def believed(
     """Whether ``got``, a start's pending row's receipt read through the lane's client, is
     believed: its logs account for the row's matches (``pairs``, as stored: resting,
     incoming; None: not known, not looked at) and a read on a connection of its own gives it
-    too (``confirm.confirmed``). Not: the row is judged as one whose receipt was not read.
+    too (``confirm.confirmed``: ``CONFIRM_READS`` in a row, none ever denying it, the reads
+    of earlier calls for its transaction counted: ``row_tally``). Not: the row is judged as
+    one whose receipt was not read.
     ``told``: said before (``mark_unread``'s tries, a second apart): said at debug
     (review96a: a warning each second while the confirming read failed). ``until``: the
     loop's time the confirming read must end by (a start's: ``start_bound``); past it, not
@@ -74,8 +96,10 @@ async def believed(
             log.warning("the receipt of pending settlement %s (block %d) not believed: %s",
                         got.tx_hash, got.block_number, why)  # fmt: skip
             return False
+    tally = row_tally(lane, got.tx_hash)  # (a denial kept across tries: ``REJUDGE_AFTER``)
+    rejudged(tally, got, lane.mirror)
     left = CONFIRM_WAIT if until is None else until - asyncio.get_running_loop().time()
-    if left > 0 and await confirmed(lane.receipts, got, min(CONFIRM_WAIT, left)):
+    if left > 0 and await _confirmed_by(lane, got, tally, left):
         return True
     (log.debug if told else log.warning)(
         "the receipt of pending settlement %s (block %d, status %d) not given again on a"
@@ -83,6 +107,16 @@ async def believed(
         "" if left > 0 else " (the start's confirming reads past their bound, not asked)",
     )  # fmt: skip
     return False
+
+
+async def _confirmed_by(lane: NonceLane, got: Receipt, tally: Tally, left: float) -> bool:
+    """``confirm.confirmed`` within ``left`` seconds in all (its ``CONFIRM_READS`` reads one
+    after another, each bounded by ``CONFIRM_WAIT``: a start's bound is the whole call's)."""
+    try:
+        async with asyncio.timeout(left):
+            return await confirmed(lane.receipts, got, min(CONFIRM_WAIT, left), tally=tally)
+    except TimeoutError:
+        return False
 
 
 def _hash(name: str) -> bytes:
