@@ -153,14 +153,15 @@ def dropped_rows(db: sqlite3.Connection) -> list[str]:
 
 
 def refuse_settlements(db: sqlite3.Connection) -> list[StoredSettlement]:
-    """(A start's, on the writer) The ``pending`` settlements as written, in nonce order;
+    """(A start's, on the writer) The ``pending`` settlements as written, in nonce order (at
+    one nonce as written: the adoption marks the earlier ``superseded``, review97d);
     every row of a status the node never writes, and every ``pending`` one not as written,
     logged (by hash, the first ``MAX_REFUSED_NAMED``) and marked ``refused``: the status
     column's index-free scan, one read a start."""
     known = ",".join("?" * len(SETTLEMENT_STATUSES))
     rows = db.execute(
         "SELECT rowid, tx_hash, nonce, raw_tx, pairs, status FROM settlements"
-        f" WHERE status='pending' OR status NOT IN ({known}) ORDER BY nonce",
+        f" WHERE status='pending' OR status NOT IN ({known}) ORDER BY nonce, rowid",
         SETTLEMENT_STATUSES,
     ).fetchall()
     out: list[StoredSettlement] = []

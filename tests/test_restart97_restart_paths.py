@@ -224,7 +224,7 @@ async def test_a_transfer_instead_whose_send_failed_is_sent_again(
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     fail = FailSends(2)
     with base_fee_kept(c), _proxy(c.rpc.url, fail) as url:
-        await fee_walked_to(c, 20 * GWEI)
+        await fee_walked_to(c, 20 * GWEI)  # (async since fee97: unawaited, never walked)
         async with running_node(replace(node_config(c, tmp_path / "n.db"), rpc=url)) as (
             node,
             api,

@@ -52,12 +52,20 @@ class AdoptedFlights(BatchTx):
         flight starts with ``run``, which ends it: a stop before the settler ran leaves none
         running (settle65: it outlived the node's stop), the row ``pending`` for the next
         start. The rows a start in doubt found signed before it at its nonce
-        (``replaced_rows``) are awaited with it (doubt81)."""
+        (``replaced_rows``) are awaited with it (doubt81). Those adopted before it at its nonce
+        (signed before it: a start's rows in nonce order, then as signed) are ``superseded``,
+        as ``BatchTx`` marks them at a signature: their waits send nothing more."""
         # (its nonce among the lane's in flight: review76, a gap below a stuck one was
         # filled over it, a transfer of nothing displacing it; its view the start's, where
         # ``sdex.settlement.reconcile`` found it pooled or sent it again: its wait sends it
         # again there only, ``NonceLane._keep_alive``)
         view = self.signed_views.get(signed.tx_hash, (None, signed))[0] or self.async_sends.viewed()
+        own = {t.tx_hash for t in (*self.replaced_rows.get(signed.tx_hash, ()), signed)}
+        at = [h for h, (_, t) in self.signed_views.items() if t.nonce == signed.nonce]
+        # (the rows adopted before it at its nonce, signed before it: a batch of other pairs
+        # whose nonce was given back. held79 at a start, review97d: not marked, the earlier's
+        # wait sent its cancel at the nonce over its fees, the later row displaced, failed)
+        self.superseded.update(h for h in at if h in self.in_flight and h not in own)
         for tx in (*self.replaced_rows.get(signed.tx_hash, ()), signed):  # (awaited with it)
             self.in_flight.add(tx.tx_hash)
             self.ours.add(tx.tx_hash)

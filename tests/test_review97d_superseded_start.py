@@ -1,0 +1,104 @@
+"""review97d (restart97's left 4b, held79 at a start): two batches of other pairs pending at
+one nonce (the first's nonce given back, a later batch signed at it: ``superseded`` in the run
+that signed them), the later pooled. A start adopts both (each alone at its nonce with its
+pairs: restart97); the earlier was not marked ``superseded`` there (``forget_final`` trims the
+set to what flies, and the rows fly only once adopted), so its wait, finding its bytes nowhere,
+sent its cancel at the nonce at its bound, over its own fees: the transfer displaced the later
+row from the pool, the nonce taken by nothing, the later batch failed. Now ``adopt`` marks the
+earlier rows at the nonce of the one adopted after them, as the live lane does at a signature
+(``BatchTx``): their waits send nothing, the later row lands.
+
+Real Hardhat mining only when told; the rows stored as a killed run leaves them (real SQLite),
+the later one sent to the chain's pool; the start in this process, its bounds shortened."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from sdex.store import ChainIdentity, Store
+from tests.conftest import Chain
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_doubt81_replaced_rows import statuses
+from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_reconcile77_too_high import pooling
+from tests.test_reorg60_reset_inflight import nonce
+from tests.test_review66_adopt_landed import OPERATOR
+
+__all__ = ["pooling"]
+
+BOUND = 4.0
+"""Seconds a row's wait waits for bytes the chain does not know before its cancel
+(``UNKNOWN_TIMEOUT``; the later row, pooled, has ``RECEIPT_TIMEOUT``'s 120 s)."""
+FEES = (3 * 10**9, 10**9)
+
+
+async def test_the_earlier_row_at_a_nonce_never_displaces_the_later_at_a_start(
+    pooling: Chain,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    c = pooling
+    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+    monkeypatch.setattr("sdex.settlement.receipts.UNKNOWN_TIMEOUT", BOUND)
+    caplog.set_level(logging.INFO, logger="sdex.settlement")
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
+    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    orders = [
+        c.sign(ask(c, ALICE, 2 * E18, 6000 * E6)),
+        c.sign(bid(c, BOB, 2 * E18, 6000 * E6)),
+        c.sign(ask(c, ALICE, E18, 3000 * E6)),
+        c.sign(bid(c, BOB, E18, 3000 * E6)),
+    ]
+    for seq, so in enumerate(orders, 1):
+        store.add_order(so, seq, "open", "api")
+    sender = c.sender(OPERATOR)
+    one = c.exchange.encode_settlement([(orders[0], orders[1], 2 * E18)])
+    other = c.exchange.encode_settlement([(orders[2], orders[3], E18)])
+    first = sender.sign(c.exchange.address, one, 400_000, fees=FEES)
+    later = sender.sign_at(first.nonce, c.exchange.address, other, 400_000, fees=FEES)
+    try:
+        pairs = [(orders[0].hash_hex, orders[1].hash_hex)]
+        await asyncio.wrap_future(
+            store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs)
+        )
+        await asyncio.sleep(0.01)  # (read back in the order signed)
+        pairs = [(orders[2].hash_hex, orders[3].hash_hex)]
+        await asyncio.wrap_future(
+            store.add_settlement(later.tx_hash, later.nonce, later.raw, pairs)
+        )
+    finally:
+        store.close()
+    c.rpc.call("evm_setAutomine", False)
+    c.rpc.call("eth_sendRawTransaction", later.raw)  # (pooled: the first never went)
+    async with running_node(cfg) as (node, _):
+        s = node.settler
+        await wait_for(lambda: s.adopted == 2, timeout=60)
+        since = time.time()
+
+        def held() -> bool:  # (the first's wait past its bound: sent nothing, or its cancel)
+            waits = [
+                r
+                for r in caplog.records
+                if r.created > since + BOUND
+                and first.tx_hash in r.getMessage()
+                and "a later one holds its nonce" in r.getMessage()
+            ]
+            return bool(waits) or first.tx_hash in s.cancels
+
+        await wait_for(held, timeout=60)
+        c.rpc.call("evm_mine")
+        # (before: the first's cancel at the nonce mined instead, the later batch failed;
+        # the later's bytes or its replacement at higher fees, if it was found stuck, fill)
+        assert nonce(c.rpc, c.address(OPERATOR)) == first.nonce + 1
+        assert c.exchange.order_info(orders[2].order).filled == E18, s.cancels
+        assert c.exchange.order_info(orders[0].order).filled == 0
+        rows = (first.tx_hash, later.tx_hash)
+        await wait_for(lambda: "pending" not in map(statuses(cfg.db).get, rows), timeout=30)
+        assert statuses(cfg.db)[first.tx_hash] != "mined"
