@@ -82,9 +82,14 @@ class NodeStatus(NodeViews):
         """Funds the mirror says (or the chain at its head): not for an account an own
         settlement moved in a block the mirror has not applied (``Mirror.ahead``), whose
         funds in the book, that settlement's fills taken off, are newer; nor for one a
-        chain read past the mirror's head set (``_funds_read``: that read is newer)."""
+        chain read past the mirror's head set (``_funds_read``: that read is newer); nor,
+        the book holding it, for one the watcher failed to read again since a block touched
+        it (review97f: the mirror's figure before that block gave the maker back what her
+        own settlement, confirmed in the book, had taken)."""
         account = (maker, token)
-        if account not in self.mirror.ahead()[1] and not self._funds_past_mirror(account):
+        if account in self.mirror.ahead()[1] or self._funds_past_mirror(account):
+            return
+        if not self.watcher.unread(account) or not self.registry.holds_account(account):
             self.registry.set_funds(maker, token, amount)
 
     def _accounts_from_mirror(self, accounts: Iterable[tuple[str, str]]) -> None:

@@ -91,6 +91,11 @@ class Follower(PollLoop):
         """Accounts whose funds a poll could not read (one call failed, not the token's
         code): read again with the next polls, counted; 0 after ``FUNDS_TRIES``."""
 
+    def unread(self, account: Account) -> bool:
+        """Whether a poll failed to read ``account``'s funds, not read since: the mirror's
+        figure is older than its head (not the book's: review97f)."""
+        return account in self._unsure
+
     @property
     def block(self) -> int:
         """The block the node stands at: its saved head, or a reorg's fork point till saved."""

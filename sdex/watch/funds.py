@@ -95,17 +95,18 @@ async def refresh_funds(
     unsure: dict[Account, int],
     wanted: Callable[[Account], bool],
     head: Header,
-) -> None:
+) -> FundsRead:
     """Re-read balance and allowance of every touched account someone needs (``reread``),
     at the mirror's head block (so that amounts later blocks move apply on top of it). An
     account left unread by earlier polls (``unsure``: how many polls failed it, changed
     here) is read again only while still ``wanted`` (an open order of its maker and token,
-    or its funds in the mirror)."""
+    or its funds in the mirror). What was read, and what failed (the mirror's figure of
+    those is older than the head: review97f, not for the book)."""
     for account in [a for a in unsure if not wanted(a)]:
         del unsure[account]
     accounts = sorted(reread | unsure.keys())
     if not accounts:
-        return
+        return FundsRead()
     read = await read_funds(rpc, mirror.address, accounts, _token_abi(), block=hex(head.number))
     for account, (balance, allowance) in read.funds.items():
         mirror.set_funds(account, balance, allowance)
@@ -118,6 +119,10 @@ async def refresh_funds(
         else:  # never readable: as a token whose calls fail (its transfers would)
             unsure.pop(account, None)
             mirror.set_funds(account, 0, 0)
+            read.funds[account] = (0, 0)
+    for account in read.funds:
+        read.failed.pop(account, None)
+    return read
 
 
 @functools.cache
