@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Iterable
 from itertools import islice
@@ -23,7 +22,6 @@ from sdex.node.records import Record, SubmitResult
 from sdex.node.settle import NodeSettlement
 from sdex.node.views import _stored_fills
 from sdex.order import SignedOrder, parse_hex_bytes
-from sdex.store import StoreError
 
 log = logging.getLogger("sdex.node")
 
@@ -92,9 +90,6 @@ class NodePeering(NodeSettlement):
                     sigs = await self.store.cancel_signatures(maybe)
             except TimeoutError:
                 log.warning("cancel proofs not read within %g s: the store stalls", self.store_wait)
-                sigs = {}
-            except (sqlite3.Error, StoreError) as e:  # (review97e: the peer's fetch was a 500)
-                log.warning("cancel proofs not read: the store refused (%s)", e)
                 sigs = {}
             out += [{"orderHash": h, "signature": sigs[h]} for h in maybe if h in sigs]
         return out
