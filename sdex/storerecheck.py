@@ -19,6 +19,15 @@ RECHECKS_READ = 100_000
 the rest stay in the table, read back as the list drains)."""
 
 
+A_HASH = (
+    "typeof(order_hash) = 'text' AND length(order_hash) = 66 AND substr(order_hash, 1, 2) = "
+    "'0x' AND substr(order_hash, 3) NOT GLOB '*[^0-9a-fA-F]*'"
+)
+"""A row that is an order hash. review97e: rows that are not (a damaged or edited file)
+counted in a read's ``limit``: the read came back short of it, taken for the whole table
+(``Rechecks``' spilled orders past them never read back); now never read, never counted."""
+
+
 class RecheckStore:
     """The ``rechecks`` writes and read of ``sdex.store.Store`` (its single writer)."""
 
@@ -43,7 +52,7 @@ class RecheckStore:
         are not a 32-byte hash: skipped, logged)."""
 
         def read(db: sqlite3.Connection) -> list[tuple[object, ...]]:
-            sql = "SELECT order_hash FROM rechecks ORDER BY rowid LIMIT ?"
+            sql = f"SELECT order_hash FROM rechecks WHERE {A_HASH} ORDER BY rowid LIMIT ?"
             return db.execute(sql, (min(limit, RECHECKS_READ),)).fetchall()
 
         hashes, skipped = [], 0

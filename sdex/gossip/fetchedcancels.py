@@ -10,7 +10,9 @@ restart brought the order back open here till anti-entropy found it cancelled at
 (gossip93). Now the driver hands each to ``FetchedCancels.take``: a commit not made within
 the node's ``store_wait`` (or refused) is counted (``unstored``) and the cancel taken again
 (``retried``: a repeat writes its rows again, ``Node.soft_cancel``) after ``RETRY_FIRST``
-seconds, doubling up to ``RETRY_MOST``, till stored or refused (a 4xx: nothing to store).
+seconds, doubling up to ``RETRY_MOST``, till stored or refused (a 4xx: nothing to store; a
+5xx, e.g. the store refused to read the order's row, is taken again so too: review97e, it
+was dropped, the order's row never holding the cancel).
 At most ``PENDING_MAX`` orders are watched so at once (one more's failure is counted,
 ``unretried``, and left to the restart's pull); one order's cancel is watched once at a time,
 the same order's from other senders meanwhile kept (``ALTERNATES``): one of them is taken if
@@ -71,30 +73,40 @@ class FetchedCancels:
                 others.append((sender, notice))
             return
         result = self.node.cancel_notice(notice, sender)
-        if result.status >= 300 or result.stored is None:
+        if not _again(result.status) and (result.status >= 300 or result.stored is None):
             return
         if len(self._pending) >= PENDING_MAX:  # (no task: counted if it fails)
-            result.stored.add_done_callback(self._unwatched)
+            if result.stored is not None:
+                result.stored.add_done_callback(self._unwatched)
+            else:
+                self._unwatched(None)
             return
         self._pending[key], self._senders[key] = [], {sender}
         self.spawn(self._watch(sender, notice, key, result.stored), "gossip-fetched-cancel")
 
-    def _unwatched(self, stored: asyncio.Future[None]) -> None:
-        if not stored.cancelled() and (e := stored.exception()) is not None:
+    def _unwatched(self, stored: asyncio.Future[None] | None) -> None:
+        if stored is None:
+            e: BaseException | None = StoreError("refused for now (503)")
+        else:
+            e = None if stored.cancelled() else stored.exception()
+        if e is not None:
             self.unstored += 1
             self.unretried += 1
             log.warning("a fetched cancel was not stored: %s (not taken again: %d wait)", e,
                         PENDING_MAX)  # fmt: skip
 
     async def _watch(
-        self, sender: str, notice: object, key: str, stored: asyncio.Future[None]
+        self, sender: str, notice: object, key: str, stored: asyncio.Future[None] | None
     ) -> None:
-        """Wait for ``stored``; a failure counted and the cancel taken again after a backoff
-        (the node's repeat writes its rows again), till it is stored."""
+        """Wait for ``stored`` (None: the node answered 5xx, e.g. its store refused to read
+        the order's row); a failure counted and the cancel taken again after a backoff (the
+        node's repeat writes its rows again), till it is stored."""
         wait = RETRY_FIRST
         try:
             while True:
                 try:
+                    if stored is None:
+                        raise StoreError("the node answered 503: try again")
                     await asyncio.shield(stored)
                     return
                 except StoreError as e:
@@ -105,9 +117,12 @@ class FetchedCancels:
                 wait = min(2 * wait, RETRY_MOST)
                 self.retried += 1
                 result = self.node.cancel_notice(notice, sender)
-                while result.status >= 300 and (others := self._pending.get(key)):
+                while 300 <= result.status < 500 and (others := self._pending.get(key)):
                     sender, notice = others.pop(0)  # (refused for its sender: another's)
                     result = self.node.cancel_notice(notice, sender)
+                if _again(result.status):
+                    stored = None  # (review97e: a 503 was taken as final, the cancel lost)
+                    continue
                 if result.status >= 300 or result.stored is None:
                     return  # (refused now, or nothing left to store)
                 stored = result.stored
@@ -121,6 +136,12 @@ class FetchedCancels:
             "fetchedCancelsRetried": self.retried,
             "fetchedCancelsUnretried": self.unretried,
         }
+
+
+def _again(status: int) -> bool:
+    """An answer to try again later (a 5xx: the node's store refused to read the order's
+    row, ``Node.soft_cancel``'s 503; review97e: taken as a refusal, the cancel dropped)."""
+    return status >= 500
 
 
 def _key(notice: object) -> str:

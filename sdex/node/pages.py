@@ -27,6 +27,7 @@ import asyncio
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -231,7 +232,7 @@ async def orders_page(
     cursor = cursor_of(request, len(ORDER_KEY))  # (refused before anything waits or reads)
     if "status" in filters:  # (read from the rows: those of the statuses a client saw)
         await _listable(node.rows_listable())
-    got = await node.store.order_rows(filters, page, per_page, cursor)
+    got = await _read(node.store.order_rows(filters, page, per_page, cursor))
     [(records, _)] = await sliced(request, [got.rows], order_text(node))
     store_page_listed(request, len(got.rows), got.read)
     return json_answer(listing_text(got, per_page, records, chain_note(node)))
@@ -256,12 +257,22 @@ async def _listable(wait: Awaitable[None]) -> None:
         raise ApiError(503, 100, str(e), headers={"Retry-After": "1"}) from None
 
 
+async def _read(read: Awaitable[T]) -> T:
+    """A listing's page read, or 503 when the store refuses it (review97e: a refused read,
+    a locked or failing disk, answered 500 "internal error")."""
+    try:
+        return await read
+    except (sqlite3.Error, StoreError) as e:
+        said = f"the store refused to read the listing ({type(e).__name__}: {str(e)[:200]})"
+        raise ApiError(503, 100, said + ": ask again later", headers={"Retry-After": "1"}) from None
+
+
 async def fills_page(
     request: web.Request, node: Node, page: int, per_page: int, order_hash: str | None
 ) -> web.Response:
     cursor = cursor_of(request, len(FILL_KEY), FILL_TAG)
     await _listable(node.fills_listable())  # (an order read "filled" has its fills listed)
-    got = await node.store.fill_rows(page, per_page, order_hash, cursor)
+    got = await _read(node.store.fill_rows(page, per_page, order_hash, cursor))
     [(records, _)] = await sliced(request, [got.rows], lambda f: _ENCODE(fill_json(f, f.ours)))
     store_page_listed(request, len(got.rows), got.read)
     return json_answer(listing_text(got, per_page, records, chain_note(node)))

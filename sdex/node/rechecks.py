@@ -246,12 +246,13 @@ class Rechecks:
 
     def release(self, saved: int) -> None:
         """The watcher's head is saved at ``saved``: the holds of blocks up to it end (their
-        rows deleted with the next write, unless due a recheck)."""
+        rows deleted with the next write, unless due a recheck; while some are spilled, kept:
+        review97e, a spilled one held and released lost its row, never judged again)."""
         for h, block in list(self._held.items()):
             if block <= saved:
                 del self._held[h]
-                if h not in self._hashes:
-                    self._added.discard(h)
+                if h not in self._hashes and not self.spilled:  # (some spilled: it may be
+                    self._added.discard(h)  # one, due; its row read back, judged, deleted)
                     self._dropped.add(h)
 
     def restore(self, hashes: list[bytes]) -> None:
