@@ -22,7 +22,7 @@ from sdex import jsonio
 from sdex.chain.arpc import PEER_LOOKUPS, BoundedResolver
 from sdex.chain.deadline import LookupsFull, resolve_timeout_in
 from sdex.errors import JsonLimitError
-from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, verify_answer
+from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, started_at, verify_answer
 from sdex.wsredirects import refuse_ws_redirects
 
 MAX_ANSWER = 8 * 1024 * 1024
@@ -93,7 +93,7 @@ class PeerClient:
             )
         except (ValueError, IndexError) as e:
             raise PeerCallError(f"{method} {url[:200]}{path}: not a URL: {e}") from None
-        headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to)
+        headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to, url)
         if data:
             headers["Content-Type"] = "application/json"
         # (a redirect is never followed: it would take the signed request, or make this node
@@ -115,6 +115,10 @@ class PeerClient:
                 raise NotLookedUp(f"{method} {url}{path}: {unlooked}") from None
             raise PeerCallError(f"{method} {url}{path}: {type(e).__name__} {e}") from None
         if status >= 300:
+            if status == 401 and (started := started_at(answer_headers)) is not None:
+                self.key.sign_after(
+                    to.lower() or url, started
+                )  # (the next one signed anew passes: review97c)
             try:
                 err = jsonio.loads(raw, max_bytes=64 * 1024, max_depth=4, floats=True)
             except JsonLimitError:

@@ -73,7 +73,14 @@ from sdex.gossip.handshake import DIALER as DIALER
 from sdex.gossip.handshake import NONCE as NONCE
 from sdex.gossip.handshake import accept as accept
 from sdex.gossip.handshake import session_keys as session_keys
-from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
+from sdex.gossip.identity import (
+    HEADER_SIG,
+    AuthError,
+    NodeKey,
+    answer_digest,
+    recover_key,
+    started_at,
+)
 from sdex.gossip.payload import request as _request
 
 log = logging.getLogger("sdex.gossip")
@@ -139,6 +146,11 @@ async def dial(
             autoping=True,
         )
     except (aiohttp.ClientError, ValueError) as e:
+        said = (
+            e.headers if isinstance(e, aiohttp.WSServerHandshakeError) and e.status == 401 else None
+        )
+        if said and (started := started_at(said)) is not None:
+            key.sign_after(peer.lower(), started)  # (``PeerClient.call``'s: signed anew, it passes)
         raise StreamDown(f"{url}: {type(e).__name__} {e}") from None
     try:
         msg = await ws.receive()
