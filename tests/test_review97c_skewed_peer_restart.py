@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from tests.nodeutil import GOSSIP_SCALE, Cluster, wait_for
 from tests.test_attack38_soft_cancel_sync import status_at
 from tests.test_node import ALICE, E6, E18, ask
 
-SKEW = 25.0
+SKEW = 27.0
 """Seconds B's clock runs behind (A takes up to 30)."""
 
 SITE = f"""
@@ -48,31 +49,37 @@ async def test_a_peer_whose_clock_is_behind_pushes_again_at_once_after_a_restart
     (site / "sitecustomize.py").write_text(SITE)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ["PYTHONPATH"]]))
     async with Cluster(c, tmp_path, [[], [0]], gossip_scale=GOSSIP_SCALE) as cl:
-        a = cl.api(0)
+        a, a_id = cl.api(0), cl.node_key(0).node_id
 
-        async def served() -> int:
-            """The streams A took of B's dialing (each B's upgrade request, signed by B)."""
-            code, health = await a.get("/health")
-            return int(health["gossip"]["streamsServed"]) if code == 200 else 0
+        async def failures_of_a() -> int:
+            """B's calls to A failed in a row (B's peer record of A; -1: none)."""
+            code, health = await cl.api(1).get("/health")
+            assert code == 200, health
+            return next(
+                (int(p["failures"]) for p in health["gossip"]["peers"] if p["key"] == a_id), -1
+            )
 
         first = c.sign(ask(c, ALICE, E18, 2000 * E6))
         assert (await cl.api(1).post_order(first))[0] == 201
-        await wait_for(lambda: status_at(a, first), timeout=60)  # (linked)
-        # before: B's stream upgrade was refused (signed before A started) for SKEW s
-        await wait_for(served, timeout=SKEW + 30)
+        await wait_for(lambda: status_at(a, first), timeout=SKEW + 60)  # (linked)
         cl.kill(0)
+        await wait_for(lambda: _is(failures_of_a(), lambda n: n > 0), timeout=60)  # (A is down)
         cl.spawn(0)
         await cl.wait_healthy(0)
         up = time.monotonic()
         second = c.sign(ask(c, ALICE, E18, 2100 * E6))
         assert (await cl.api(1).post_order(second))[0] == 201
-        # before: B's every request to A (its stream's upgrade, its pushes) was refused 401
-        # (signed before A started) till B's clock passed A's start, SKEW s after it; now the
-        # first 401 tells B when A started, and B signs its next ones at that time or later
-        await wait_for(served, timeout=SKEW + 30)
+        # before: B's every call to A was refused 401 (signed before A started), a failure
+        # each, till B's clock passed A's start, SKEW s after it; now the first 401 tells B
+        # when A started, and B sends it again signed at that time: it passes
+        await wait_for(lambda: _is(failures_of_a(), lambda n: n == 0), timeout=SKEW + 30)
         took = time.monotonic() - up
-        assert took < SKEW - 10, f"A took B's stream {took:.1f} s after its restart"
+        assert took < SKEW - 8, f"B's calls to A failed till {took:.1f} s after A's restart"
         await wait_for(lambda: status_at(a, second), timeout=30)
+
+
+async def _is(value: Awaitable[int], test: Callable[[int], bool]) -> bool:
+    return test(await value)
 
 
 def test_a_start_time_is_taken_only_within_the_skew_and_each_request_signs_its_own_ms() -> None:

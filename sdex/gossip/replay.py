@@ -14,7 +14,7 @@ signed before the guard was made (the node's start) is refused as a replay too
 (``before_start``; attack95: one captured within 30 s before a restart was taken once more
 after it, charged to its honest signer). A peer's request in flight across the restart is
 refused once (its signer sends the next one signed anew). The refusal names our start
-(``HEADER_STARTED``): its signer signs its next requests to us at that time or later
+(``HEADER_STARTED``): its signer sends it once more, and its next ones, signed at that time
 (``NodeKey.sign_after``; review97c: a peer whose clock ran behind ours had every request
 refused for that long after our start, up to ``MAX_SKEW_MS``, each a failure of ours).
 Chosen over keeping the signatures in the store: a crash would lose the last ones, and

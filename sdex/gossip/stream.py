@@ -136,22 +136,23 @@ async def dial(
     nonce = secrets.token_bytes(NONCE)
     path_qs = f"{PATH}?nonce={nonce.hex()}&to={peer}"  # signed: not replayable elsewhere
     path_qs += "&acks=1" if grouped else ""
-    headers = key.request_headers("GET", path_qs, b"", me, to=peer)
-    try:
-        ws = await session.ws_connect(
-            yarl.URL(url + path_qs, encoded=True),
-            headers=headers,
-            max_msg_size=MAX_ANSWER + ENVELOPE,
-            compress=0,
-            autoping=True,
-        )
-    except (aiohttp.ClientError, ValueError) as e:
-        said = (
-            e.headers if isinstance(e, aiohttp.WSServerHandshakeError) and e.status == 401 else None
-        )
-        if said and (started := started_at(said)) is not None:
-            key.sign_after(peer.lower(), started)  # (``PeerClient.call``'s: signed anew, it passes)
-        raise StreamDown(f"{url}: {type(e).__name__} {e}") from None
+    for again in (True, False):  # (``PeerClient.call``'s: once more after a start told)
+        headers = key.request_headers("GET", path_qs, b"", me, to=peer)
+        try:
+            ws = await session.ws_connect(
+                yarl.URL(url + path_qs, encoded=True),
+                headers=headers,
+                max_msg_size=MAX_ANSWER + ENVELOPE,
+                compress=0,
+                autoping=True,
+            )
+            break
+        except (aiohttp.ClientError, ValueError) as e:
+            refused = isinstance(e, aiohttp.WSServerHandshakeError) and e.status == 401
+            said = e.headers if isinstance(e, aiohttp.WSServerHandshakeError) else None
+            started = started_at(said) if refused and said else None
+            if not (again and started is not None and key.sign_after(peer.lower(), started)):
+                raise StreamDown(f"{url}: {type(e).__name__} {e}") from None
     try:
         msg = await ws.receive()
         if msg.type != aiohttp.WSMsgType.TEXT:
