@@ -22,7 +22,7 @@ from sdex import jsonio
 from sdex.chain.arpc import PEER_LOOKUPS, BoundedResolver
 from sdex.chain.deadline import LookupsFull, resolve_timeout_in
 from sdex.errors import JsonLimitError
-from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, verify_answer
+from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, started_at, verify_answer
 from sdex.wsredirects import refuse_ws_redirects
 
 MAX_ANSWER = 8 * 1024 * 1024
@@ -93,27 +93,37 @@ class PeerClient:
             )
         except (ValueError, IndexError) as e:
             raise PeerCallError(f"{method} {url[:200]}{path}: not a URL: {e}") from None
-        headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to)
-        if data:
-            headers["Content-Type"] = "application/json"
-        # (a redirect is never followed: it would take the signed request, or make this node
-        # ask, wherever the peer says, another host or scheme or round in a loop: wallet69)
-        kwargs: dict[str, Any] = {
-            "data": data or None,
-            "headers": headers,
-            "allow_redirects": False,
-        }
-        if timeout is not None:
-            kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
-        try:
-            async with self.session.request(method, target, **kwargs) as r:
-                address = _address_of(r)
-                raw = await _read_capped(r, max_bytes)
-                status, answer_headers = r.status, dict(r.headers)
-        except (aiohttp.ClientError, TimeoutError) as e:
-            if isinstance(unlooked := resolve_timeout_in(e), LookupsFull):
-                raise NotLookedUp(f"{method} {url}{path}: {unlooked}") from None
-            raise PeerCallError(f"{method} {url}{path}: {type(e).__name__} {e}") from None
+        for again in (True, False):  # (again: once, signed anew after a start we were told)
+            headers = self.key.request_headers(method, target.raw_path_qs, data, self.me, to, url)
+            if data:
+                headers["Content-Type"] = "application/json"
+            # (a redirect is never followed: it would take the signed request, or make this
+            # node ask, wherever the peer says, another host or scheme or round in a loop:
+            # wallet69)
+            kwargs: dict[str, Any] = {
+                "data": data or None,
+                "headers": headers,
+                "allow_redirects": False,
+            }
+            if timeout is not None:
+                kwargs["timeout"] = aiohttp.ClientTimeout(total=timeout)
+            try:
+                async with self.session.request(method, target, **kwargs) as r:
+                    address = _address_of(r)
+                    raw = await _read_capped(r, max_bytes)
+                    status, answer_headers = r.status, dict(r.headers)
+            except (aiohttp.ClientError, TimeoutError) as e:
+                if isinstance(unlooked := resolve_timeout_in(e), LookupsFull):
+                    raise NotLookedUp(f"{method} {url}{path}: {unlooked}") from None
+                raise PeerCallError(f"{method} {url}{path}: {type(e).__name__} {e}") from None
+            # a 401 to a request signed before the node started, which says when: signed at
+            # that time, it is sent once more now (review97c: a clock behind the node's had
+            # each refused till it passed that start; refused before any effect, it is safe)
+            started = started_at(answer_headers) if status == 401 else None
+            if not (
+                again and started is not None and self.key.sign_after(to.lower() or url, started)
+            ):
+                break
         if status >= 300:
             try:
                 err = jsonio.loads(raw, max_bytes=64 * 1024, max_depth=4, floats=True)

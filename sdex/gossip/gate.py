@@ -22,7 +22,13 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from sdex.gossip.gossip import Gossip
-from sdex.gossip.identity import HEADER_URL, AuthError, SignedRequest, verify_request
+from sdex.gossip.identity import (
+    HEADER_STARTED,
+    HEADER_URL,
+    AuthError,
+    SignedRequest,
+    verify_request,
+)
 from sdex.gossip.metered import cpu, intake_tokens, push_tokens, tokens
 from sdex.gossip.peers import normalize
 from sdex.gossip.replay import ReplayGuard
@@ -203,7 +209,8 @@ def signed(request: web.Request, anyone: bool = False) -> SignedRequest:
     if replays.seen(sender.signature):  # (before its signer pays: signer78)
         raise Refused(401, 100, REPLAYED)
     if replays.before_start(sender.time_ms):  # (the last run's memory is gone: attack95)
-        raise Refused(401, 100, SIGNED_BEFORE_START)
+        started = {HEADER_STARTED: str(replays.since_ms)}  # (its signer signs anew after it)
+        raise Refused(401, 100, SIGNED_BEFORE_START, headers=started)
     try:
         hello = client if anyone else None  # (a stranger's: its address's own budget)
         admit(request.app, gossip, sender.node_id, sender.url, stranger=not addressed, hello=hello)

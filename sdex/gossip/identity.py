@@ -32,6 +32,7 @@ import re
 import secrets
 import string
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -49,11 +50,19 @@ HEADER_TIME = "X-SDEX-Time"
 HEADER_BODY = "X-SDEX-Body"
 HEADER_SIG = "X-SDEX-Signature"
 HEADER_TO = "X-SDEX-To"
+HEADER_STARTED = "X-SDEX-Started"
+"""Unix ms a node started at, on its 401 to a request signed before (``sdex.gossip.replay``)."""
 MAX_SKEW_MS = 30_000
 """How far a request's time may be from ours (clock skew plus transit)."""
 
 _REQUEST_TAG = b"SDEX-P2P-REQUEST-v2"  # (v2: the addressee is signed too)
 _ANSWER_TAG = b"SDEX-P2P-ANSWER-v1"
+
+
+def started_at(headers: Mapping[str, str]) -> int | None:
+    """The start time a node's 401 gave (``HEADER_STARTED``), if it is unix ms."""
+    raw = headers.get(HEADER_STARTED, "")
+    return int(raw) if 0 < len(raw) <= 15 and raw.isascii() and raw.isdigit() else None
 
 
 def body_hash(body: bytes) -> str:
@@ -79,6 +88,9 @@ _REQUEST_SIG = re.compile(r"0x[0-9a-fA-F]{128}1[bcBC]")
 0/1, no ``0x`` or whitespace between bytes recovered the same key under another text, and
 the replay cache, keyed by the text, took one request again under each)."""
 
+FLOORS_MAX = 1024
+"""Nodes a key signs for at a later time than its clock's at once (``NodeKey.sign_after``)."""
+
 KEY_FILE_MAX = 4096
 """Bytes of a node key file read at most (a key with ``0x``, spaces and a newline is ~70)."""
 
@@ -94,6 +106,9 @@ class NodeKey:
     (Signatures are deterministic: two identical requests in one millisecond would be one
     signature, and the second refused as a replay. Only a key signing over 1,000 requests a
     second runs ahead of the clock, by the excess.)"""
+    _floors: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Node id (a hello's: its URL) -> the time its next request is signed at, at least
+    (``sign_after``)."""
 
     @cached_property
     def node_id(self) -> str:
@@ -155,16 +170,43 @@ class NodeKey:
         return key
 
     def request_headers(
-        self, method: str, path_qs: str, body: bytes, url: str, to: str = ""
+        self, method: str, path_qs: str, body: bytes, url: str, to: str = "", dest: str = ""
     ) -> dict[str, str]:
         """The signed headers of a request to the node whose id is ``to`` ("": a hello to a
-        URL whose id is not known yet; any other request must name its node)."""
+        URL whose id is not known yet, ``dest``; any other request must name its node)."""
         now_ms = max(int(time.time() * 1000), self._last_ms[0] + 1)
         self._last_ms[0] = now_ms
+        whom = to.lower() or dest
+        if self._floors and (floor := self._floors.get(whom)) is not None:
+            if floor > now_ms:  # (its node started after our clock's now: ``sign_after``)
+                now_ms, self._floors[whom] = floor, floor + 1  # (each its own ms)
+            else:
+                del self._floors[whom]
         bh = body_hash(body)
         sig = self.sign(request_digest(method, path_qs, now_ms, bh, url, to))
         return {HEADER_URL: url, HEADER_TIME: str(now_ms), HEADER_BODY: bh, HEADER_SIG: sig,
                 HEADER_TO: to.lower()}  # fmt: skip
+
+    def sign_after(self, to: str, started_ms: int) -> bool:
+        """Sign the next requests to the node ``to`` (its id, or a hello's URL: ``dest``) at
+        ``started_ms`` or later: it refused one
+        signed before it started then (``sdex.gossip.replay``; review97c: a peer whose clock
+        runs behind that node's had every request refused for as long after its restart, up
+        to ``MAX_SKEW_MS``, each a failure toward its eviction, its pushes held). Taken only
+        ahead of our clock by at most ``MAX_SKEW_MS`` (a node's own requests are refused past
+        that anyway: a forged one costs no more than that wait); ``FLOORS_MAX`` nodes at once.
+        Whether it was taken."""
+        now = int(time.time() * 1000)
+        if not to or not now < started_ms <= now + MAX_SKEW_MS:
+            return False
+        floors = self._floors  # (an id lowercase, as ``request_headers`` keys it)
+        if to not in floors and len(floors) >= FLOORS_MAX:
+            for gone in [k for k, v in floors.items() if v <= now]:
+                del floors[gone]
+            if len(floors) >= FLOORS_MAX:
+                return False
+        floors[to] = max(floors.get(to, 0), started_ms)
+        return True
 
     def answer_headers(self, request_sig: str, status: int, body: bytes) -> dict[str, str]:
         bh = body_hash(body)

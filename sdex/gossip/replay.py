@@ -13,10 +13,12 @@ The memory is this process's: a request the last run saw would be new to it. So 
 signed before the guard was made (the node's start) is refused as a replay too
 (``before_start``; attack95: one captured within 30 s before a restart was taken once more
 after it, charged to its honest signer). A peer's request in flight across the restart is
-refused once (its signer sends the next one signed anew); a peer whose clock runs behind
-ours has its requests refused for that long after our start (at most ``MAX_SKEW_MS``, past
-which they are refused anyway). Chosen over keeping the signatures in the store: a crash
-would lose the last ones, and every request would cost a write.
+refused once (its signer sends the next one signed anew). The refusal names our start
+(``HEADER_STARTED``): its signer sends it once more, and its next ones, signed at that time
+(``NodeKey.sign_after``; review97c: a peer whose clock ran behind ours had every request
+refused for that long after our start, up to ``MAX_SKEW_MS``, each a failure of ours).
+Chosen over keeping the signatures in the store: a crash would lose the last ones, and
+every request would cost a write.
 """
 
 from __future__ import annotations

@@ -73,7 +73,14 @@ from sdex.gossip.handshake import DIALER as DIALER
 from sdex.gossip.handshake import NONCE as NONCE
 from sdex.gossip.handshake import accept as accept
 from sdex.gossip.handshake import session_keys as session_keys
-from sdex.gossip.identity import HEADER_SIG, AuthError, NodeKey, answer_digest, recover_key
+from sdex.gossip.identity import (
+    HEADER_SIG,
+    AuthError,
+    NodeKey,
+    answer_digest,
+    recover_key,
+    started_at,
+)
 from sdex.gossip.payload import request as _request
 
 log = logging.getLogger("sdex.gossip")
@@ -129,17 +136,23 @@ async def dial(
     nonce = secrets.token_bytes(NONCE)
     path_qs = f"{PATH}?nonce={nonce.hex()}&to={peer}"  # signed: not replayable elsewhere
     path_qs += "&acks=1" if grouped else ""
-    headers = key.request_headers("GET", path_qs, b"", me, to=peer)
-    try:
-        ws = await session.ws_connect(
-            yarl.URL(url + path_qs, encoded=True),
-            headers=headers,
-            max_msg_size=MAX_ANSWER + ENVELOPE,
-            compress=0,
-            autoping=True,
-        )
-    except (aiohttp.ClientError, ValueError) as e:
-        raise StreamDown(f"{url}: {type(e).__name__} {e}") from None
+    for again in (True, False):  # (``PeerClient.call``'s: once more after a start told)
+        headers = key.request_headers("GET", path_qs, b"", me, to=peer)
+        try:
+            ws = await session.ws_connect(
+                yarl.URL(url + path_qs, encoded=True),
+                headers=headers,
+                max_msg_size=MAX_ANSWER + ENVELOPE,
+                compress=0,
+                autoping=True,
+            )
+            break
+        except (aiohttp.ClientError, ValueError) as e:
+            refused = isinstance(e, aiohttp.WSServerHandshakeError) and e.status == 401
+            said = e.headers if isinstance(e, aiohttp.WSServerHandshakeError) else None
+            started = started_at(said) if refused and said else None
+            if not (again and started is not None and key.sign_after(peer.lower(), started)):
+                raise StreamDown(f"{url}: {type(e).__name__} {e}") from None
     try:
         msg = await ws.receive()
         if msg.type != aiohttp.WSMsgType.TEXT:
