@@ -9,6 +9,8 @@ node's defaults. Real gossip nodes (``tests.p2putil``) on loopback, the real dia
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 
 from sdex.gossip import stream
@@ -16,13 +18,19 @@ from sdex.gossip.stream import StreamDown
 from tests.p2putil import gossip_net
 
 TRIES = 200
+REFILL = 16
+"""Stream opens a second a peer's bucket refills at the node's defaults (its rate over
+``STREAM_OPENS``' share of its burst)."""
 
 
 async def test_a_peer_reopening_streams_is_throttled() -> None:
     """An admitted peer opens 200 streams one after another: at most its burst's share of
-    them (32, and the refill while it tries) are served (before: all 200)."""
+    them (32, and the refill while it tries) are served (before: all 200). The refill is
+    counted from the loop's own time: on a loaded machine 200 dials take long enough for it
+    to serve most of them (review97c: (200, 0) under -n 2 beside node tests)."""
     async with gossip_net(2) as (a, b), aiohttp.ClientSession() as session:
         opened = refused = 0
+        began = time.monotonic()
         for _ in range(TRIES):
             try:
                 link = await stream.dial(
@@ -34,6 +42,7 @@ async def test_a_peer_reopening_streams_is_throttled() -> None:
                 continue
             opened += 1
             await link.close()
+        allowed = 32 + REFILL * (time.monotonic() - began) + 2  # (the burst, the refill)
         assert opened + refused == TRIES
-        assert opened <= 120 and refused >= 80, (opened, refused)
+        assert opened <= allowed, (opened, refused, allowed)
         assert opened >= 32, opened  # (the burst's share is served)
