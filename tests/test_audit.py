@@ -37,11 +37,10 @@ from sdex.cli import main
 from sdex.client import NodeApiError, NodeClient, NodeUnreachableError
 from sdex.order import SignedOrder, sign_order, to_checksum
 from tests.conftest import Chain
+from tests.nodethread import node_thread
 from tests.nodeutil import (
     free_port,
     node_config,
-    node_process_started,
-    own,
     running_node,
     wait_for,
 )
@@ -717,21 +716,19 @@ async def test_real_node_passes(chain: Chain, tmp_path: Path) -> None:
 def test_fill_of_an_order_a_node_process_removed_fails_the_audit(
     chain: Chain, tmp_path: Path
 ) -> None:
-    """Issue 10 item 7, end to end: ``sdex node`` in its own process answers an IOC order
-    ``removed`` (dropped, no match); the order is then filled on chain by someone holding it;
-    ``sdex audit`` exits 1 naming the order, the fill and the node."""
+    """Issue 10 item 7, end to end: a node as ``sdex node`` configures it (served in this
+    process, ``node_thread``: the audit is the subject, not the node's process; suite98)
+    answers an IOC order ``removed`` (dropped, no match); the order is then filled on chain
+    by someone holding it; ``sdex audit`` exits 1 naming the order, the fill and the node."""
     c = chain
     deployment = tmp_path / "devnet.json"
     c.deployment.save(deployment)
-    with node_process_started(c, deployment, tmp_path / "n.db", 17, tmp_path / "n.log") as (
-        proc,
-        url,
-    ):
+    with node_thread(deployment, c.keys[17], tmp_path / "n.db") as (_, url):
         with NodeClient(url, timeout=5.0) as client:
 
             def up() -> bool:
                 try:
-                    return own(proc, url) and client.health()["block"] is not None
+                    return client.health()["block"] is not None
                 except (NodeUnreachableError, NodeApiError):
                     return False
 
@@ -816,7 +813,8 @@ def rpc_gate(upstream: str) -> Iterator[_GateServer]:
 def test_a_node_whose_chain_endpoint_went_down_is_flagged_stalled(
     chain: Chain, tmp_path: Path
 ) -> None:
-    """``sdex node`` in its own process reads the chain through a gate; the gate closes, the
+    """A node as ``sdex node`` configures it (served in this process, ``node_thread``: the
+    audit is the subject; suite98) reads the chain through a gate; the gate closes, the
     chain goes on (blocks mined), the node's /health checkpoint stays behind: the audit
     flags its watcher. The gate opens again: the node catches up and the audit is clean."""
     c = chain
@@ -825,17 +823,12 @@ def test_a_node_whose_chain_endpoint_went_down_is_flagged_stalled(
         gated = replace(c.deployment, rpc=f"http://127.0.0.1:{gate.server_address[1]}")
         gated.save(deployment)
         with (
-            node_process_started(c, deployment, tmp_path / "n.db", 17, tmp_path / "n.log") as (
-                proc,
-                url,
-            ),
+            node_thread(deployment, c.keys[17], tmp_path / "n.db") as (_, url),
             NodeClient(url, timeout=5.0) as client,
         ):
 
             def synced() -> bool:
                 head = int(c.rpc.call("eth_blockNumber"), 16)
-                if not own(proc, url):
-                    return False
                 try:
                     block = client.health().get("block")
                 except (NodeUnreachableError, NodeApiError):
