@@ -75,5 +75,6 @@ async def test_a_cancel_of_an_evicted_order_whose_row_was_altered_is_checked_as_
         assert again.status == 200 and again.stored is not None, again.body
         await asyncio.wait_for(asyncio.shield(again.stored), BOUND)
         assert stored_row(db, resting) == ("cancelled", alice["signature"])
+        assert node.records[h].status == "cancelled"  # (loaded from the row: load_stored)
         assert h not in node.book
         assert await status_at(api, resting) == "cancelled"
