@@ -11,11 +11,13 @@ from dataclasses import replace
 from eth_account import Account
 
 from sdex.chain import Receipt
+from sdex.chain.arpc import AsyncRpc
 from sdex.chain.receiptroot import logs_bloom, lone_receipt_root, tx_type
 from sdex.chain.tx import lone_tx_root
 from sdex.errors import ContractRevert, TransactionFailed
 from sdex.mirror.seal import sealed
 from sdex.order import to_checksum
+from sdex.settlement.confirm import gas_believed
 from tests.conftest import Chain
 
 E18, E6 = 10**18, 10**6
@@ -70,8 +72,8 @@ def test_type2_receipts_no_log_one_log_reverted(chain: Chain) -> None:
     assert got.status == 0
 
 
-def test_a_batch_of_20_matches(chain: Chain) -> None:
-    c = chain
+def batch_of_20(c: Chain) -> tuple[Receipt, str]:
+    """A settlement of 20 matches, mined alone: its receipt and signed bytes."""
     resting = c.sign(c.order(ALICE, c.weth, 20 * E18 // 100, c.usdc, 20 * 30 * E6))
     takers = [c.sign(c.order(BOB, c.usdc, 30 * E6, c.weth, E18 // 100)) for _ in range(20)]
     data = c.exchange.encode_batch([(resting, t, 2**256 - 1) for t in takers])
@@ -80,7 +82,38 @@ def test_a_batch_of_20_matches(chain: Chain) -> None:
     sender.broadcast(signed)
     got = sender.wait(signed.tx_hash)
     assert got.status == 1 and len(got.logs) >= 60
-    agrees(c, got, signed.raw)
+    return got, signed.raw
+
+
+def test_a_batch_of_20_matches(chain: Chain) -> None:
+    agrees(chain, *batch_of_20(chain))
+
+
+async def test_gas_believed_only_of_the_chains_receipt(chain: Chain) -> None:
+    """``gas_believed`` (confirm97: the header's gasUsed alone was compared) believes the
+    receipt the chain sealed, and no receipt a liar altered: its logs (one dropped, one's
+    data or index changed), its status, its gas."""
+    c = chain
+    got, raw = batch_of_20(c)
+    first = got.logs[0]
+    lies = [
+        replace(got, status=0),
+        replace(got, gas_used=got.gas_used * 10),
+        replace(got, logs=got.logs[1:]),
+        replace(got, logs=[first._replace(data=bytes(len(first.data))), *got.logs[1:]]),
+        replace(got, logs=[first._replace(log_index=7), *got.logs[1:]]),
+        replace(got, logs=[]),
+        replace(got, block_number=got.block_number + 1),
+    ]
+    rpc = AsyncRpc(c.rpc.url)
+    try:
+        assert await gas_believed(rpc, got, raw, None)
+        for lie in lies:
+            assert not await gas_believed(rpc, lie, raw, None), lie.status
+        other = c.sender(5).sign(c.address(6), b"", 21_000)  # (not the block's transaction)
+        assert not await gas_believed(rpc, got, other.raw, None)
+    finally:
+        await rpc.close()
 
 
 def test_a_legacy_transaction(chain: Chain) -> None:

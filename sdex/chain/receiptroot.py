@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from eth_hash.auto import keccak
 
 from sdex.chain.receipt import Log, Receipt
-from sdex.chain.tx import RlpItem, rlp
+from sdex.chain.tx import RlpItem, lone_tx_root, rlp
 
 LEAF_KEY = b"\x20\x80"
 """The hex-prefix encoding of the path of key ``rlp(0)`` (``0x80``) in a leaf: flag 2 (leaf,
@@ -55,3 +55,29 @@ def lone_receipt_root(got: Receipt, kind: int) -> str:
     (its cumulative gas: the block's ``gasUsed``) and logs in the order given."""
     body = receipt_bytes(kind, got.status, got.gas_used, got.logs)
     return "0x" + keccak(rlp([LEAF_KEY, body])).hex()
+
+
+def roots_hold(block: object, got: Receipt, raw: bytes) -> bool:
+    """Whether ``block`` (an ``eth_getBlockByHash`` answer whose caller proved it sealed:
+    ``sdex.mirror.seal.sealed``) is ``got``'s block, holding the signed transaction ``raw``
+    alone (``transactionsRoot``) with ``got`` as its receipt (``receiptsRoot``: its status,
+    its gas the block's ``gasUsed``, its logs), and ``got``'s logs name that block, that
+    transaction and indexes 0, 1, ... (what the root does not hold). Then ``got`` is the
+    chain's: a liar would need a Keccak preimage. Junk: False."""
+    if not isinstance(block, dict):
+        return False
+    try:
+        want = (got.block_hash, got.block_number, got.gas_used)
+        said = (str(block["hash"]).lower(), int(block["number"], 16), int(block["gasUsed"], 16))
+        if said != want or not got.block_hash or keccak(raw) != bytes.fromhex(got.tx_hash[2:]):
+            return False
+        if any(
+            (x.block_number, x.tx_hash.lower(), x.log_index) != (want[1], got.tx_hash.lower(), i)
+            for i, x in enumerate(got.logs)
+        ):
+            return False
+        return str(block["transactionsRoot"]).lower() == lone_tx_root(raw) and str(
+            block["receiptsRoot"]
+        ).lower() == lone_receipt_root(got, tx_type(raw))
+    except (KeyError, TypeError, ValueError):
+        return False

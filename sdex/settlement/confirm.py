@@ -43,8 +43,8 @@ from typing import TypeVar
 from sdex.chain import Receipt
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.receiptroot import roots_hold
 from sdex.chain.rpc import quantity
-from sdex.chain.tx import lone_tx_root
 from sdex.keccak import keccak
 from sdex.mirror import Mirror
 from sdex.mirror.seal import sealed
@@ -267,8 +267,9 @@ async def gas_believed(
     """Whether ``got``'s ``gasUsed`` (a believed receipt of the signed transaction ``raw``)
     is the chain's: its block's header read apart (any backend's word: it is checked) is
     sealed (its hash Keccak-256 of its fields: ``sdex.mirror.seal``) with ``got``'s block
-    hash, the mirror's at its number when kept, and holds the transaction alone (its
-    ``transactionsRoot`` is ``lone_tx_root``'s), its ``gasUsed`` then ``got``'s. Not (a block
+    hash, the mirror's at its number when kept, and holds the transaction alone with ``got``
+    its receipt (``roots_hold``: its ``transactionsRoot`` and ``receiptsRoot``, its
+    ``gasUsed`` ``got``'s; settle99: before, ``gasUsed`` alone was compared). Not (a block
     of other transactions too, no answer): the figure is not learned (confirm97: the
     watcher's read confirms logs, not gas, and a receipt's made-up ``gasUsed`` raised the
     gas a match learned, ``BatchGas.learn``: smaller batches at higher limits)."""
@@ -279,12 +280,8 @@ async def gas_believed(
         block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
         if not isinstance(block, dict) or not sealed(block):
             return False
-        alone = lone_tx_root(bytes.fromhex(raw.removeprefix("0x")))
-        return (
-            str(block["hash"]).lower() == got.block_hash
-            and str(block["transactionsRoot"]).lower() == alone
-            and quantity(block["gasUsed"]) == got.gas_used
-        )
+        # (settle99: its receiptsRoot ``got``'s too: status, logs, gas; before, gasUsed alone)
+        return roots_hold(block, got, bytes.fromhex(raw.removeprefix("0x")))
     except Exception as e:  # (no answer, or junk: not learned)
         log.debug("the gas of %s not read again: %s", got.tx_hash, e)
         return False
