@@ -17,7 +17,7 @@ from sdex.chain.tx import lone_tx_root
 from sdex.errors import ContractRevert, TransactionFailed
 from sdex.mirror.seal import sealed
 from sdex.order import to_checksum
-from sdex.settlement.confirm import gas_believed
+from sdex.settlement.confirm import Tally, confirmed, gas_believed, proven
 from tests.conftest import Chain
 
 E18, E6 = 10**18, 10**6
@@ -90,9 +90,10 @@ def test_a_batch_of_20_matches(chain: Chain) -> None:
 
 
 async def test_gas_believed_only_of_the_chains_receipt(chain: Chain) -> None:
-    """``gas_believed`` (confirm97: the header's gasUsed alone was compared) believes the
-    receipt the chain sealed, and no receipt a liar altered: its logs (one dropped, one's
-    data or index changed), its status, its gas."""
+    """``gas_believed`` (confirm97: the header's gasUsed alone was compared) and ``proven``
+    (``confirmed_seen``'s one header read) believe the receipt the chain sealed, and no
+    receipt a liar altered: its logs (one dropped, one's data or index changed), its status,
+    its gas; one ``proven`` refuses is barred (no read apart believes it after)."""
     c = chain
     got, raw = batch_of_20(c)
     first = got.logs[0]
@@ -108,8 +109,13 @@ async def test_gas_believed_only_of_the_chains_receipt(chain: Chain) -> None:
     rpc = AsyncRpc(c.rpc.url)
     try:
         assert await gas_believed(rpc, got, raw, None)
+        assert await proven(rpc, got, raw, Tally())  # (confirmed_seen's one header read)
         for lie in lies:
             assert not await gas_believed(rpc, lie, raw, None), lie.status
+            tally = Tally()
+            assert not await proven(rpc, lie, raw, tally) and not await confirmed(
+                rpc, lie, 10.0, tally
+            )
         other = c.sender(5).sign(c.address(6), b"", 21_000)  # (not the block's transaction)
         assert not await gas_believed(rpc, got, other.raw, None)
     finally:

@@ -45,6 +45,7 @@ from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
 from sdex.chain.receiptroot import roots_hold
 from sdex.chain.rpc import quantity
+from sdex.chain.tx import lone_tx_root
 from sdex.keccak import keccak
 from sdex.mirror import Mirror
 from sdex.mirror.seal import sealed
@@ -128,7 +129,11 @@ def told(got: Receipt) -> Told:
 
 
 async def confirmed_seen(
-    rpc: AsyncRpc, got: Receipt, mirror: Mirror | None, tally: Tally | None = None
+    rpc: AsyncRpc,
+    got: Receipt,
+    mirror: Mirror | None,
+    tally: Tally | None = None,
+    raw: str | None = None,
 ) -> bool:
     """Whether ``got`` (an own settlement's receipt) is confirmed: by the watcher's read of
     its block (``Mirror.confirming``: the block at its number has its hash, the
@@ -141,10 +146,12 @@ async def confirmed_seen(
     confirm97: the watcher's "no", or its silence for ``WATCH_FIRST`` s, sent the receipt to
     a read apart, asked again every ``CONFIRM_EVERY``, and behind a round-robin balancer one
     of them reached the backend that told it (a block of its own making), which confirmed
-    it. The watcher does not wait for ``got`` meanwhile (settle95)."""
+    it. The watcher does not wait for ``got`` meanwhile (settle95). settle99: before reads
+    apart, with ``raw`` (the signed transaction ``got`` is of) its block's sealed header
+    (``proven``): one read confirms a receipt whose block holds the transaction alone."""
     tally = tally if tally is not None else Tally()
     if mirror is None:
-        return await confirmed(rpc, got, tally=tally)
+        return await proven(rpc, got, raw, tally) or await confirmed(rpc, got, tally=tally)
     seen = mirror.confirming(got)
     try:
         if seen is not None:
@@ -156,7 +163,7 @@ async def confirmed_seen(
         if (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
             tally.bar(got)  # (another block at its number on the chain followed)
             return False
-        return await confirmed(rpc, got, tally=tally)
+        return await proven(rpc, got, raw, tally) or await confirmed(rpc, got, tally=tally)
     finally:
         if seen is not None:
             mirror.unconfirming(got.tx_hash)
@@ -284,6 +291,33 @@ async def gas_believed(
         return roots_hold(block, got, bytes.fromhex(raw.removeprefix("0x")))
     except Exception as e:  # (no answer, or junk: not learned)
         log.debug("the gas of %s not read again: %s", got.tx_hash, e)
+        return False
+
+
+async def proven(
+    rpc: AsyncRpc, got: Receipt, raw: str | None, tally: Tally, timeout: float = CONFIRM_WAIT
+) -> bool:
+    """(settle99) Whether ``got`` is the chain's by its block's header alone, read apart (any
+    backend's word: it is checked): sealed (``sealed``) with ``got``'s block hash, holding
+    ``raw`` alone with ``got`` its receipt (``roots_hold``: a liar would need a Keccak
+    preimage). A sealed header of that block holding ``raw`` alone with another receipt bars
+    ``got`` in ``tally``; a block of other transactions too, no header, junk: False (reads
+    apart decide, ``confirmed``)."""
+    if raw is None or not got.block_hash or tally.said_not(got):
+        return False
+    signed = bytes.fromhex(raw.removeprefix("0x"))
+    try:
+        block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
+        if not isinstance(block, dict) or not sealed(block):
+            return False
+        if roots_hold(block, got, signed):
+            return True
+        alone = str(block.get("transactionsRoot", "")).lower() == lone_tx_root(signed)
+        if alone and str(block.get("hash", "")).lower() == got.block_hash:
+            tally.bar(got)  # (its block holds the transaction alone with another receipt)
+        return False
+    except Exception as e:  # (no answer, or junk: reads apart decide)
+        log.debug("the header of %s's block not read: %s", got.tx_hash, e)
         return False
 
 
