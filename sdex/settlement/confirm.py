@@ -44,6 +44,7 @@ from typing import TypeVar
 from sdex.chain import Receipt
 from sdex.chain.apart import apart
 from sdex.chain.arpc import AsyncRpc
+from sdex.chain.receiptroot import roots_hold
 from sdex.chain.rpc import quantity
 from sdex.chain.tx import lone_tx_root
 from sdex.keccak import keccak
@@ -161,7 +162,11 @@ def told(got: Receipt) -> Told:
 
 
 async def confirmed_seen(
-    rpc: AsyncRpc, got: Receipt, mirror: Mirror | None, tally: Tally | None = None
+    rpc: AsyncRpc,
+    got: Receipt,
+    mirror: Mirror | None,
+    tally: Tally | None = None,
+    raw: str | None = None,
 ) -> bool:
     """Whether ``got`` (an own settlement's receipt) is confirmed: by the watcher's read of
     its block (``Mirror.confirming``: the block at its number has its hash, the
@@ -174,11 +179,13 @@ async def confirmed_seen(
     confirm97: the watcher's "no", or its silence for ``WATCH_FIRST`` s, sent the receipt to
     a read apart, asked again every ``CONFIRM_EVERY``, and behind a round-robin balancer one
     of them reached the backend that told it (a block of its own making), which confirmed
-    it. The watcher does not wait for ``got`` meanwhile (settle95)."""
+    it. The watcher does not wait for ``got`` meanwhile (settle95). settle99: before reads
+    apart, with ``raw`` (the signed transaction ``got`` is of) its block's sealed header
+    (``proven``): one read confirms a receipt whose block holds the transaction alone."""
     tally = tally if tally is not None else Tally()
     if mirror is None:
         rejudged(tally, got, mirror)
-        return await confirmed(rpc, got, tally=tally)
+        return await proven(rpc, got, raw, tally) or await confirmed(rpc, got, tally=tally)
     seen = mirror.confirming(got)
     try:
         if seen is not None:
@@ -191,7 +198,7 @@ async def confirmed_seen(
             tally.bar(got)  # (another block at its number on the chain followed)
             return False
         rejudged(tally, got, mirror)
-        return await confirmed(rpc, got, tally=tally)
+        return await proven(rpc, got, raw, tally) or await confirmed(rpc, got, tally=tally)
     finally:
         if seen is not None:
             mirror.unconfirming(got.tx_hash)
@@ -324,8 +331,9 @@ async def gas_believed(
     """Whether ``got``'s ``gasUsed`` (a believed receipt of the signed transaction ``raw``)
     is the chain's: its block's header read apart (any backend's word: it is checked) is
     sealed (its hash Keccak-256 of its fields: ``sdex.mirror.seal``) with ``got``'s block
-    hash, the mirror's at its number when kept, and holds the transaction alone (its
-    ``transactionsRoot`` is ``lone_tx_root``'s), its ``gasUsed`` then ``got``'s. Not (a block
+    hash, the mirror's at its number when kept, and holds the transaction alone with ``got``
+    its receipt (``roots_hold``: its ``transactionsRoot`` and ``receiptsRoot``, its
+    ``gasUsed`` ``got``'s; settle99: before, ``gasUsed`` alone was compared). Not (a block
     of other transactions too, no answer): the figure is not learned (confirm97: the
     watcher's read confirms logs, not gas, and a receipt's made-up ``gasUsed`` raised the
     gas a match learned, ``BatchGas.learn``: smaller batches at higher limits)."""
@@ -336,14 +344,37 @@ async def gas_believed(
         block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
         if not isinstance(block, dict) or not sealed(block):
             return False
-        alone = lone_tx_root(bytes.fromhex(raw.removeprefix("0x")))
-        return (
-            str(block["hash"]).lower() == got.block_hash
-            and str(block["transactionsRoot"]).lower() == alone
-            and quantity(block["gasUsed"]) == got.gas_used
-        )
+        # (settle99: its receiptsRoot ``got``'s too: status, logs, gas; before, gasUsed alone)
+        return roots_hold(block, got, bytes.fromhex(raw.removeprefix("0x")))
     except Exception as e:  # (no answer, or junk: not learned)
         log.debug("the gas of %s not read again: %s", got.tx_hash, e)
+        return False
+
+
+async def proven(
+    rpc: AsyncRpc, got: Receipt, raw: str | None, tally: Tally, timeout: float = CONFIRM_WAIT
+) -> bool:
+    """(settle99) Whether ``got`` is the chain's by its block's header alone, read apart (any
+    backend's word: it is checked): sealed (``sealed``) with ``got``'s block hash, holding
+    ``raw`` alone with ``got`` its receipt (``roots_hold``: a liar would need a Keccak
+    preimage). A sealed header of that block holding ``raw`` alone with another receipt bars
+    ``got`` in ``tally``; a block of other transactions too, no header, junk: False (reads
+    apart decide, ``confirmed``)."""
+    if raw is None or not got.block_hash or tally.said_not(got):
+        return False
+    signed = bytes.fromhex(raw.removeprefix("0x"))
+    try:
+        block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
+        if not isinstance(block, dict) or not sealed(block):
+            return False
+        if roots_hold(block, got, signed):
+            return True
+        alone = str(block.get("transactionsRoot", "")).lower() == lone_tx_root(signed)
+        if alone and str(block.get("hash", "")).lower() == got.block_hash:
+            tally.bar(got)  # (its block holds the transaction alone with another receipt)
+        return False
+    except Exception as e:  # (no answer, or junk: reads apart decide)
+        log.debug("the header of %s's block not read: %s", got.tx_hash, e)
         return False
 
 

@@ -394,7 +394,7 @@ class NonceLane(CancellingLane):
         tally = Tally()  # (what reads said of its receipts: the early one's and the wait's)
         if early is not None:  # (believed once told again apart, no doubt said: settle93)
             asked = self.said()
-            told = await confirmed_seen(self.receipts, early, self.mirror, tally)
+            told = await confirmed_seen(self.receipts, early, self.mirror, tally, signed.raw)
             if told and self.said() == asked and not self.async_sends.doubted():
                 return signed, self.broadcaster.early(early)
         heads = self.mirror.announced if self.mirror is not None else None
@@ -434,7 +434,11 @@ class NonceLane(CancellingLane):
             receipt = await poll_receipt(
                 self.receipts, self.sender.address, signed, suspect, heads, heads_before,
                 self.blocks, pooled.hashes, stuck, alive, held, resumed, self.said, whole,
-                lambda got: confirmed_seen(self.receipts, got, self.mirror, tally),
+                lambda got: confirmed_seen(
+                    self.receipts, got, self.mirror, tally,
+                    next((t.raw for t in pooled.txs
+                          if t.tx_hash.lower() == got.tx_hash.lower()), None),
+                ),
             )  # fmt: skip
             ended = True
         finally:
