@@ -70,6 +70,8 @@ log = logging.getLogger("sdex.settlement")
 
 NONCE_TRIES = 4
 """Sends of one batch the chain may refuse for their nonce before its matches count lost."""
+GAS_READS = 4
+"""Reads of mined batches' gas (``gas_believed``) under way at most (``_learn_gas``)."""
 WITHHELD_WHY = "an order of it was cancelled, expired or filled on chain before its send"
 """Why a settlement signed and not sent yet is cancelled at its nonce instead (held79: a soft
 cancel acknowledged while its send was held in a doubt, the match was sent once it ended)."""
@@ -86,6 +88,8 @@ class BatchTx(WithdrawingLane):
     signed_out: SignedOut
     _unsigned: dict[int, tuple[Match, float]]
     fills_stored: dict[str, tuple[list[StoredFill], Future[list[StoredFill]]]]
+    _gas_reads: set[asyncio.Task[None]]
+    """Reads of a mined batch's gas under way (``_learn_gas``)."""
     _refused_at: float
     unsigned_log: UnsignedLog
     sent: int
@@ -374,6 +378,44 @@ class BatchTx(WithdrawingLane):
             batch, signed, gas, slim, suspect, heads, early, nonce_taken, times
         )
 
+    def _learn_gas(self, matches: int, receipt: Receipt, raw: str) -> None:
+        """(``_landing``'s: a mined batch of ``matches``, each settled) ``receipt``'s gas
+        learned (``BatchGas.learn``) if it would raise the figure, once its block's header
+        gives it too (``gas_believed``; confirm97), in a task of its own: at most
+        ``GAS_READS`` under way (one more is not learned), each bounded (``CONFIRM_WAIT``),
+        cancelled at the stop (``Settler.run``). gas97 (review97b): it was awaited in
+        ``_landing`` between ``unexpect`` and ``note_receipt``, and on a backend that held
+        the read the batch's result waited 10 s, its block's fills applied meanwhile by the
+        watcher as no settlement's the mirror expected."""
+        if not self.gas.teaches(matches, receipt.gas_used):
+            return
+        if len(self._gas_reads) >= GAS_READS:
+            log.debug("the gas of %s not read again: %d reads under way", receipt.tx_hash,
+                      len(self._gas_reads))  # fmt: skip
+            return
+
+        async def read() -> None:
+            if await gas_believed(self.receipts, receipt, raw, self.mirror):
+                self.gas.learn(matches, receipt.gas_used)
+
+        task = asyncio.create_task(read(), name="settlement gas read")
+        self._gas_reads.add(task)
+        task.add_done_callback(self._gas_read)
+
+    def _gas_read(self, task: asyncio.Task[None]) -> None:
+        """A read of a receipt's gas ended (``_learn_gas``)."""
+        self._gas_reads.discard(task)
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        """(``Settler``'s: ``idle`` set once nothing waits, flies, nor reads its gas)"""
+
+    async def _gas_learned(self) -> None:
+        """The reads of receipts' gas under way ended (each bounded: ``CONFIRM_WAIT``): a
+        backlog's next part is sized after what they teach (``Settler._fly``)."""
+        if self._gas_reads:
+            await asyncio.wait(set(self._gas_reads))
+
     async def _landing(
         self,
         batch: list[Match],
@@ -404,9 +446,6 @@ class BatchTx(WithdrawingLane):
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:
                 self.mirror.unexpect(signed.tx_hash)
-        teaches = receipt is not None and receipt.status == 1  # (its gas read again: confirm97)
-        if teaches and receipt is not None and self.gas.teaches(len(batch), receipt.gas_used):
-            teaches = await gas_believed(self.receipts, receipt, signed.raw, self.mirror)
         withheld = self.withheld.pop(first, "")  # (``_withheld``, ``_keep_alive``: adopt79)
         if receipt is None:
             displaced = signed.tx_hash in self.displaced  # (before an await: forget_final)
@@ -449,8 +488,8 @@ class BatchTx(WithdrawingLane):
             fills = decoded[0]  # (decoded by the broadcaster, and being written)
         elif receipt.status == 1:  # (the node's stored fills at once: no copy made of each)
             fills = self.chain.exchange.fills_as(receipt.logs, own_fill)
-        if teaches and len(fills) == 2 * len(batch):  # (every match settled, its gas believed)
-            self.gas.learn(len(batch), receipt.gas_used)
+        if receipt.status == 1 and len(fills) == 2 * len(batch):  # (every match settled)
+            self._learn_gas(len(batch), receipt, signed.raw)  # (its own task: gas97)
         if receipt.status == 1 and self.mirror is not None:  # the watcher takes them from here
             self.mirror.note_receipt(receipt, fills, root)
         return outcome(self.chain.exchange, batch, receipt, signed.tx_hash, fills)

@@ -159,6 +159,7 @@ class Settler(AdoptedFlights):
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.max_in_flight)
         self._flights: set[asyncio.Task[None]] = set()
+        self._gas_reads: set[asyncio.Task[None]] = set()
         self._adopted, self._to_adopt, self.adopted = set(), [], 0  # (``AdoptedFlights``)
         self.in_flight: set[str] = set()
         """Transaction hashes sent but not yet processed (the watcher leaves them alone)."""
@@ -322,7 +323,7 @@ class Settler(AdoptedFlights):
                 self._check_idle()
         finally:
             self.fees.close()
-            flights = [*self._flights, *self._adopted]
+            flights = [*self._flights, *self._adopted, *self._gas_reads]
             for t in flights:
                 t.cancel()
             for t in flights:
@@ -346,7 +347,7 @@ class Settler(AdoptedFlights):
         self._check_idle()
 
     def _check_idle(self) -> None:
-        if not self._queue and not self._flights:
+        if not self._queue and not self._flights and not self._gas_reads:
             self.idle.set()
 
     async def _fly(self, batch: list[Match], submitted: list[float], times: FlightTimes) -> None:
@@ -363,6 +364,7 @@ class Settler(AdoptedFlights):
                 went += sent_out(results)
                 await self._report(results)  # (each part reported before the next goes)
                 # sized as it goes (blame44: a receipt meanwhile may raise the figure)
+                await self._gas_learned()  # (its gas read, after its results: gas97)
                 size = self.gas.split(len(again))[0]
                 part, again = again[:size], again[size:]
                 results, more = await self._settle_or_fail(part, None, room=True)
