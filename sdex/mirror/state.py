@@ -321,6 +321,9 @@ class Mirror(OwnNotes):
                     self.dirty_makers.add(key)
             self._release(b)
             eff.merge(b.effects)
+        # (the funds they touched stay the undone branch's till re-read: a block of the new
+        # branch re-reads them, not moves them; review98a: an own settlement mined again there)
+        self.unsure |= (eff.funds | eff.moved) & self.funds.keys()
         self.head = self.blocks[-1].header if self.blocks else None
         return eff
 
