@@ -24,14 +24,13 @@ from typing import Any
 
 import pytest
 
-from sdex.keccak import keccak
 from sdex.node.adoption import NodeAdoption
 from sdex.store import ChainIdentity, Store
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.rpcfault import Answer, _proxy, lone_send, raw_sends
 from tests.test_doubt81_replaced_rows import statuses
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
@@ -198,12 +197,9 @@ class FailSends:
         self.passed: list[str] = []
 
     def __call__(self, req: object) -> Answer | None:
-        if not self.armed.is_set() or not isinstance(req, dict):
+        tx_hash = lone_send(req) if self.armed.is_set() else None
+        if tx_hash is None:
             return None
-        if not str(req.get("method", "")).startswith("eth_sendRaw"):
-            return None
-        raw = str((req.get("params") or [""])[0])
-        tx_hash = "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
         if len(self.failed) < self.n:
             self.failed.append(tx_hash)
             return 502, b"bad gateway"

@@ -19,14 +19,13 @@ from pathlib import Path
 import pytest
 
 from sdex.chain.rpc import quantity
-from sdex.keccak import keccak
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, node_up, running_node, wait_for
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy
+from tests.rpcfault import Answer, _proxy, lone_send
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import pending_rows, pooling
@@ -46,12 +45,9 @@ class Swallow:
         self.taken: list[str] = []
 
     def __call__(self, req: object) -> Answer | None:
-        if not self.armed.is_set() or not isinstance(req, dict):
+        tx_hash = lone_send(req) if self.armed.is_set() else None
+        if tx_hash is None or not isinstance(req, dict):
             return None
-        if not str(req.get("method", "")).startswith("eth_sendRaw"):
-            return None
-        raw = str((req.get("params") or [""])[0])
-        tx_hash = "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
         self.taken.append(tx_hash)
         return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": tx_hash}).encode()
 
