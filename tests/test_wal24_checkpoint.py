@@ -54,6 +54,13 @@ def commit_rows(store: Store, first: int, n: int) -> None:
     store._call(lambda db: db.executemany(INSERT_ORDER, batch))
 
 
+def answered_rows(store: Store, first: int, n: int = 20) -> None:
+    """``n`` rows from ``first`` written through the store's writer, its answer waited for
+    (30 s at most: a writer whose thread ended never answers)."""
+    batch = rows(first, n)
+    store._writer.submit(lambda db: db.executemany(INSERT_ORDER, batch)).result(timeout=30)
+
+
 def checkpointer(store: Store) -> Checkpointer:
     cp = store._writer.checkpointer
     assert cp is not None
