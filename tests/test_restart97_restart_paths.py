@@ -26,9 +26,9 @@ import pytest
 
 from sdex.node.adoption import NodeAdoption
 from sdex.store import ChainIdentity, Store
-from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.reorgutil import soft_cancel
 from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.rpcfault import Answer, _proxy, lone_send, raw_sends
 from tests.test_doubt81_replaced_rows import statuses
@@ -60,11 +60,7 @@ async def test_a_refused_read_at_adoption_is_tried_again_the_orders_held(
         code, body = await api.post_taken(taker)
         assert code == 201 and len(body["matches"]) == 1, body
         await wait_for(lambda: nonce(c.rpc, operator, "pending") == count + 1, timeout=30)
-        sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
-        code, said = await api.post(
-            f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-        )
-        assert code == 200, said
+        await soft_cancel(c, api, maker, ALICE)
         proc.kill()  # (SIGKILL, by its PID: the row pending, its bytes pooled)
         proc.wait(timeout=10)
     (tx,) = pending_rows(db)
@@ -228,11 +224,7 @@ async def test_a_transfer_instead_whose_send_failed_is_sent_again(
             s = node.settler
             operator = node.sender.address
             count, tx, cap = await pooled_match(c, node, api, maker, taker)
-            sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
-            code, said = await api.post(
-                f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-            )
-            assert code == 200, said
+            await soft_cancel(c, api, maker, ALICE)
             fail.armed.set()
             await wait_for(over_cap(c, cap + cap // 4, lambda: not s.in_flight), timeout=60)
             assert len(fail.failed) == 2 and fail.passed, (fail.failed, fail.passed)
