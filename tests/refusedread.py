@@ -1,15 +1,22 @@
-"""Closed orders out of memory and the on-chain cancel of one while the store refuses its
-reads: shared by store97_cancel_refused and review96e_recheck_status."""
+"""Closed orders out of memory, the on-chain cancel of one while the store refuses its reads
+(store97_cancel_refused, review96e_recheck_status) and a removed IOC's fill mined again while
+refused, taken back once (store96_read_later, store97_remined_kill, review96e_remined_stop):
+the steps they share."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from sdex.audit import audit_network
 from sdex.node.core import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
 from tests.nodeutil import Api, wait_for
 from tests.reorgutil import forgotten
 from tests.test_attack38_soft_cancel_sync import status_at
-from tests.test_node import ALICE
+from tests.test_mirror import meta
+from tests.test_node import ALICE, E6
 from tests.test_store95_follow_refused import refusing_reads
 
 
@@ -47,3 +54,28 @@ async def cancelled_on_chain(
         return await status_at(api, signed) == "cancelled"
 
     await wait_for(cancelled, 60)
+
+
+async def taken_back(api: Api, taker: SignedOrder) -> None:
+    """``taker`` (reorged_ioc's IOC, closed ``removed``, its settlement mined again while its
+    row's read was refused) has its fill back at the node: the chain's 3000 USDC."""
+
+    async def back() -> bool:
+        m = await meta(api, taker)
+        return (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6))
+
+    await wait_for(back, 60)  # (before: "0" for good)
+
+
+async def taken_in_once(
+    c: Chain, api: Api, taker: SignedOrder, caught_up: Callable[[], Awaitable[None]]
+) -> None:
+    """One more block, the node past it (``caught_up``): ``taker``'s fill taken in once
+    (still the chain's 3000 USDC); the audit of the node clean."""
+    c.rpc.call("evm_mine")  # (one more block: nothing taken in twice)
+    await caught_up()
+    assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
+    report = await asyncio.to_thread(
+        audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
+    )
+    assert report.ok, report.to_json()
