@@ -15,12 +15,15 @@ from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import OPERATOR
 
 
-def stored_pairs(c: Chain, cfg: NodeConfig) -> tuple[Store, list[SignedOrder]]:
-    """``cfg``'s store (the caller closes it) with two crossing pairs added open: ALICE's
-    ask and BOB's bid of 2 WETH for 6000 USDC, then of 1 WETH for 3000 USDC."""
+def stored_pairs(
+    c: Chain, cfg: NodeConfig, orders: list[SignedOrder] | None = None
+) -> tuple[Store, list[SignedOrder]]:
+    """``cfg``'s store (the caller closes it) with two crossing pairs added open: ``orders``
+    (ask, bid, ask, bid), else ALICE's ask and BOB's bid of 2 WETH for 6000 USDC, then of 1
+    WETH for 3000 USDC."""
     block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
     store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    orders = [
+    orders = orders or [
         c.sign(ask(c, ALICE, 2 * E18, 6000 * E6)),
         c.sign(bid(c, BOB, 2 * E18, 6000 * E6)),
         c.sign(ask(c, ALICE, E18, 3000 * E6)),
@@ -32,17 +35,22 @@ def stored_pairs(c: Chain, cfg: NodeConfig) -> tuple[Store, list[SignedOrder]]:
 
 
 async def superseded_rows(
-    c: Chain, cfg: NodeConfig, fees: tuple[int, int]
+    c: Chain,
+    cfg: NodeConfig,
+    fees: tuple[int, int],
+    later_fees: tuple[int, int] | None = None,
+    orders: list[SignedOrder] | None = None,
 ) -> tuple[list[SignedOrder], SignedTx, SignedTx]:
     """``stored_pairs``, then OPERATOR's settlement of the first pair in full and, signed
-    after it at its nonce, one of the second pair, both stored pending (in that order) and
-    neither sent: (the orders, the first, the later)."""
-    store, orders = stored_pairs(c, cfg)
+    after it at its nonce (at ``later_fees``, else ``fees`` too), one of the second pair,
+    both stored pending (in that order) and neither sent: (the orders, the first, the
+    later)."""
+    store, orders = stored_pairs(c, cfg, orders)
     sender = c.sender(OPERATOR)
-    one = c.exchange.encode_settlement([(orders[0], orders[1], 2 * E18)])
-    other = c.exchange.encode_settlement([(orders[2], orders[3], E18)])
+    one = c.exchange.encode_settlement([(orders[0], orders[1], orders[0].order.maker_amount)])
+    other = c.exchange.encode_settlement([(orders[2], orders[3], orders[2].order.maker_amount)])
     first = sender.sign(c.exchange.address, one, 400_000, fees=fees)
-    later = sender.sign_at(first.nonce, c.exchange.address, other, 400_000, fees=fees)
+    later = sender.sign_at(first.nonce, c.exchange.address, other, 400_000, fees=later_fees or fees)
     try:
         pairs = [(orders[0].hash_hex, orders[1].hash_hex)]
         await asyncio.wrap_future(
