@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from sdex.store import Store
-from tests.test_wal24_checkpoint import DOMAIN, IDENTITY, answered_rows, checkpointer, count
+from tests.test_wal24_checkpoint import answered_rows, checkpointer, count, opened_store
 
 
 def test_a_gate_failing_another_way_is_logged_too(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
-    try:
+    with opened_store(tmp_path / "s.db") as store:
         writer, cp = store._writer, checkpointer(store)
         with caplog.at_level(logging.ERROR, logger="sdex.store"):
             cp.target_frames = 0  # (ZeroDivisionError at each gate)
@@ -37,6 +35,4 @@ def test_a_gate_failing_another_way_is_logged_too(
         kinds = [r.exc_info[0].__name__ for r in failed if r.exc_info and r.exc_info[0]]
         assert kinds == ["ZeroDivisionError", "TypeError"], [r.getMessage() for r in failed]
         assert writer.gate_failures == 4  # (before: one line, the TypeError unseen)
-    finally:
-        store.close()
     assert count(tmp_path / "s.db") == 80

@@ -13,15 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from sdex.store import Store
-from tests.test_wal24_checkpoint import DOMAIN, IDENTITY, answered_rows, checkpointer, count
+from tests.test_wal24_checkpoint import answered_rows, checkpointer, count, opened_store
 
 
 def test_a_failing_commit_wake_answers_the_commit_and_the_writer_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
-    try:
+    with opened_store(tmp_path / "s.db") as store:
         writer, cp = store._writer, checkpointer(store)
         with caplog.at_level(logging.ERROR, logger="sdex.store"):
             nudged = cp._nudged
@@ -34,6 +32,4 @@ def test_a_failing_commit_wake_answers_the_commit_and_the_writer_goes_on(
         assert len(failed) == 1, [r.getMessage() for r in caplog.records]  # (once a kind)
         assert writer.checkpoint_failures == 2
         assert writer._thread.is_alive()
-    finally:
-        store.close()
     assert count(tmp_path / "s.db") == 60
