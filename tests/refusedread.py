@@ -16,7 +16,7 @@ from tests.nodeutil import Api, wait_for
 from tests.reorgutil import forgotten
 from tests.test_attack38_soft_cancel_sync import status_at
 from tests.test_mirror import meta
-from tests.test_node import ALICE, E6
+from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_store95_follow_refused import refusing_reads
 
 
@@ -29,6 +29,16 @@ async def closed_forgotten(node: Node, api: Api, signed: SignedOrder, status: st
     await wait_for(closed, 60)
     node.registry.grace = 0.0
     await forgotten(node, signed)
+
+
+async def filled_forgotten(c: Chain, node: Node, api: Api) -> SignedOrder:
+    """ALICE's ask of 1 WETH for 1000 USDC taken at ``node``, filled whole on chain by CAROL,
+    closed ``filled`` and (no grace) out of memory: the order."""
+    whole = c.sign(ask(c, ALICE, E18, 1000 * E6))
+    assert (await api.post_taken(whole))[0] == 201
+    assert c.exchange.fill_order(c.sender(CAROL), whole, 1000 * E6).status == 1
+    await closed_forgotten(node, api, whole, "filled")
+    return whole
 
 
 async def cancelled_on_chain(

@@ -16,8 +16,7 @@ import pytest
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
-from tests.refusedread import cancelled_on_chain, closed_forgotten
-from tests.test_node import ALICE, CAROL, E6, E18, ask
+from tests.refusedread import cancelled_on_chain, filled_forgotten
 
 
 @pytest.mark.parametrize("refuse", [False, True])
@@ -30,9 +29,5 @@ async def test_a_filled_order_cancelled_on_chain_while_refused_is_cancelled(
     when refused)."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        whole = c.sign(ask(c, ALICE, E18, 1000 * E6))
-        assert (await api.post_taken(whole))[0] == 201
-        assert c.exchange.fill_order(c.sender(CAROL), whole, 1000 * E6).status == 1
-
-        await closed_forgotten(node, api, whole, "filled")
+        whole = await filled_forgotten(c, node, api)
         await cancelled_on_chain(c, node, api, whole, refuse)  # (before, refused: "filled")

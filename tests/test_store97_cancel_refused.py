@@ -23,8 +23,8 @@ import pytest
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
-from tests.refusedread import cancelled_on_chain, closed_forgotten
-from tests.test_node import ALICE, CAROL, E6, E18, ask
+from tests.refusedread import cancelled_on_chain, closed_forgotten, filled_forgotten
+from tests.test_node import ALICE, E6, E18, ask
 from tests.test_store95_follow_refused import refusing_reads
 
 
@@ -38,11 +38,7 @@ async def test_a_soft_cancel_of_a_filled_order_whose_read_is_refused_is_answered
     with its fill."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        whole = c.sign(ask(c, ALICE, E18, 1000 * E6))
-        assert (await api.post_taken(whole))[0] == 201
-        assert c.exchange.fill_order(c.sender(CAROL), whole, 1000 * E6).status == 1
-
-        await closed_forgotten(node, api, whole, "filled")
+        whole = await filled_forgotten(c, node, api)
         sig = {"signature": "0x" + sign_cancel(c.domain, whole.hash, c.keys[ALICE]).hex()}
         reader, refused = refusing_reads(node)
         try:
