@@ -77,6 +77,15 @@ def raw_sends(req: object) -> tuple[list[dict[str, object]], list[str]]:
     return calls, raws
 
 
+def lone_send(req: object) -> str | None:
+    """The hash of the raw transaction a lone send (``eth_sendRaw...``, not in a batch)
+    carries; None for any other request."""
+    if not isinstance(req, dict) or not str(req.get("method", "")).startswith("eth_sendRaw"):
+        return None
+    raw = str((req.get("params") or [""])[0])
+    return "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
+
+
 @contextmanager
 def faulty_proxy(upstream: str, method: str, fault: str) -> Iterator[str]:
     """The URL of a proxy to ``upstream`` whose answer to ``method`` is ``fault``: "403",

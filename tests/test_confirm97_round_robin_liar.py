@@ -32,9 +32,8 @@ from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
-from tests.test_reorg60_reset_inflight import nonce
 from tests.test_settle89_sticky_receipt import Said, pooled_behind_sticky
-from tests.test_settle93_sticky_receipt import _fill
+from tests.test_settle93_sticky_receipt import _fill, counted_once_mined, told_receipt
 
 __all__ = ["pooling"]
 
@@ -79,24 +78,18 @@ async def test_a_round_robin_liars_receipt_counts_no_pooled_settlement_mined(
         logs = [_fill(c, maker, taker, 0, at - 1, tx), _fill(c, taker, maker, 1, at - 1, tx)]
         for lg in logs:
             lg["blockHash"] = fake  # type: ignore[index]
-        told = {
-            "transactionHash": tx, "transactionIndex": "0x0", "blockHash": fake,
-            "blockNumber": hex(at), "from": operator, "to": c.exchange.address,
-            "cumulativeGasUsed": hex(150_000), "gasUsed": hex(150_000),
-            "effectiveGasPrice": hex(10**9), "contractAddress": None, "logs": logs,
-            "logsBloom": bloom_of(logs), "status": "0x1", "type": "0x2",
-        }  # fmt: skip
+        told = told_receipt(c, tx, operator, at, fake, logs, bloom_of(logs))
         block = {
             **c.rpc.call("eth_getBlockByNumber", hex(head), False),
             "hash": fake, "number": hex(at), "transactions": [tx], "logsBloom": told["logsBloom"],
         }  # fmt: skip
         assert holds(block, Receipt.from_rpc(told))  # (the liar's block confirms its receipt)
-        lying = [True]
+        lying = [True]  # (emptied: the liar out)
 
         def answer(call: object, port: int) -> Said:
             if port not in backend:  # (a new connection: the next backend, round robin)
                 backend[port] = len(backend) % 2
-            if not lying[0] or not isinstance(call, dict):
+            if not lying or not isinstance(call, dict):
                 return None
             method, params = call.get("method"), call.get("params")
             if method == "eth_getBlockByHash" and params and params[0] == fake:
@@ -113,19 +106,18 @@ async def test_a_round_robin_liars_receipt_counts_no_pooled_settlement_mined(
         # before: the watcher's "no" (its block at that number is another) or its silence
         # (the next block, not read) sent the receipt to reads apart, asked again every
         # CONFIRM_EVERY, and the first read that reached the liar confirmed it
-        await wait_for(lambda: len(lies) >= LIES or s.settled > 0, timeout=60)
-        assert s.settled == 0 and tx in s.in_flight, (s.settled, lies, confirms, honest)
-        assert await api.status(maker) != "filled"
-        assert c.rpc.call("eth_getTransactionReceipt", tx) is None  # (pooled)
-        lying[0] = False  # (the lying backend out of the balancer)
-        c.rpc.call("evm_mine")
-
-        async def filled() -> bool:
-            return await api.status(maker) == "filled" and not s.in_flight
-
-        await wait_for(filled, timeout=30)
-        assert nonce(c.rpc, operator) == count + 1
-        assert (s.settled, s.lost, s.failed) == (1, 0, 0), (s.settled, s.lost, s.failed)
+        await counted_once_mined(
+            c,
+            node,
+            api,
+            maker,
+            count,
+            lambda: len(lies) >= LIES,
+            lying.clear,
+            lies,
+            confirms,
+            honest,
+        )  # (lying cleared: the lying backend out of the balancer)
     mined = c.rpc.call("eth_getTransactionReceipt", tx)
     assert mined["blockHash"] != fake and quantity(mined["status"]) == 1
     assert c.exchange.order_info(maker.order).filled == E18

@@ -19,7 +19,6 @@ saved head and the latest block with a fee of ``LIE`` (their hashes kept) and re
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Chain
+from tests.floorless import floor_dropped, logs_refused
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.replacedrow import base_fee_kept
 from tests.rpcfault import _proxy
@@ -53,30 +53,19 @@ async def test_a_store_without_a_floor_believes_no_fee_before_a_block_read_by_nu
         while int(c.rpc.call("eth_blockNumber"), 16) < c.deployment.deploy_block + PAST_DEPLOY:
             c.rpc.call("evm_mine")
         saved = int((await ran_to_head(c, db))["number"], 16)
-        with sqlite3.connect(db) as conn:  # (as a store saved before fee93 has it)
-            assert conn.execute("DELETE FROM meta WHERE key='mirror_floor'").rowcount == 1
-        conn.close()
+        floor_dropped(db)
         for _ in range(2):
             c.rpc.call("evm_mine")
         signed: list[int] = []
         lies = [0]
         upstream = c.deployment.rpc
 
-        def edit(calls: list[dict[str, object]], answers: list[Any]) -> None:
-            for q, r in zip(calls, answers, strict=False):
-                if not isinstance(r, dict):
-                    continue
-                if q.get("method") == "eth_getLogs":  # (no range read: nothing by number)
-                    r.pop("result", None)
-                    r["error"] = {"code": -32000, "message": "backend unavailable"}
-                    continue
-                got = r.get("result")
-                said = (q.get("params") or [None])[0]
-                by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
-                if by and isinstance(got, dict) and said in ("latest", hex(saved)):
-                    got["baseFeePerGas"] = hex(LIE)  # (its hash kept: not sealed)
-                    lies[0] += 1
+        def lie(said: object, got: dict[str, Any]) -> None:
+            if said in ("latest", hex(saved)):
+                got["baseFeePerGas"] = hex(LIE)  # (its hash kept: not sealed)
+                lies[0] += 1
 
+        edit = logs_refused(lie)
         with (
             caplog.at_level(logging.WARNING, logger="sdex.watch"),
             _proxy(upstream, relaying(upstream, signed, edit)) as rpc,

@@ -36,6 +36,15 @@ def scraped(app: web.Application, name: str) -> float:
     return 0.0
 
 
+async def scraped_till(app: web.Application, name: str, want: float, bound: float) -> float:
+    """``name`` scraped (``scraped``) till it is ``want``, ``bound`` seconds at most: its
+    value then."""
+    deadline = time.monotonic() + bound
+    while scraped(app, name) != want and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return scraped(app, name)
+
+
 async def unread_socket(host: str, port: int, ask: bytes) -> socket.socket:
     """A connection that sent ``ask`` and will never read (its receive buffer kept small)."""
     s = socket.socket()
@@ -58,15 +67,10 @@ async def test_small_answers_never_read_do_not_hold_the_connection(
         ask = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n" * 1500
         s = await unread_socket(node.config.host, node.config.port, ask)
         try:
-            deadline = time.monotonic() + 30
-            while scraped(app, "sdex_http_connections") < 1 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            assert scraped(app, "sdex_http_connections") == 1
+            assert await scraped_till(app, "sdex_http_connections", 1, 30) == 1
             # past the send timeout with answers unsent, the connection is aborted
-            deadline = time.monotonic() + 40 + 4 * SEND_TIMEOUT
-            while scraped(app, "sdex_http_connections") and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            assert scraped(app, "sdex_http_connections") == 0
+            bound = 40 + 4 * SEND_TIMEOUT
+            assert await scraped_till(app, "sdex_http_connections", 0, bound) == 0
             assert scraped(app, "sdex_http_connections_unread_total") >= 1
         finally:
             s.close()

@@ -14,13 +14,11 @@ import asyncio
 import base64
 import contextlib
 import os
-import socket
-import time
 from pathlib import Path
 
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node
-from tests.test_http97_unread import scraped
+from tests.test_http97_unread import scraped, scraped_till, unread_socket
 
 SEND_TIMEOUT = 2.0
 PAYLOAD = 125
@@ -42,29 +40,18 @@ async def test_a_subscriber_pinging_without_reading_is_dropped(
         app = api.app
         assert app is not None
         loop = asyncio.get_running_loop()
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.setblocking(False)
-        await loop.sock_connect(s, (node.config.host, node.config.port))
         key = base64.b64encode(os.urandom(16)).decode()
-        await loop.sock_sendall(
-            s,
-            (
-                "GET /v1/ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode(),
-        )
-        deadline = time.monotonic() + 30
-        while scraped(app, "sdex_ws_connections") < 1 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert scraped(app, "sdex_ws_connections") == 1
+        upgrade = (
+            "GET /v1/ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        s = await unread_socket(node.config.host, node.config.port, upgrade)
+        assert await scraped_till(app, "sdex_ws_connections", 1, 30) == 1
         # ~8 MB of pongs asked for, never read (more than a loopback connection's buffers)
         pings = asyncio.ensure_future(loop.sock_sendall(s, ping() * 64_000))
         try:
-            deadline = time.monotonic() + 60 + 4 * SEND_TIMEOUT
-            while scraped(app, "sdex_ws_connections") and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-            assert scraped(app, "sdex_ws_connections") == 0
+            bound = 60 + 4 * SEND_TIMEOUT
+            assert await scraped_till(app, "sdex_ws_connections", 0, bound) == 0
             assert scraped(app, "sdex_http_connections_unread_total") >= 1
         finally:
             pings.cancel()

@@ -21,7 +21,7 @@ behind a real balancer on loopback whose second backend is a second Hardhat node
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,12 +69,21 @@ def pending_rows(db: Path) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-async def pooled_and_killed(c: Chain, db: Path, url: str | None) -> tuple[SignedOrder, int]:
-    """A crossing pair posted to a real ``sdex node`` (its chain ``url``, None: ``c``'s) with
-    mining paused, its settlement pooled, the node killed by its PID: the row pending. The
+async def pooled_and_killed(
+    c: Chain,
+    db: Path,
+    url: str | None,
+    orders: tuple[SignedOrder, SignedOrder] | None = None,
+    then: Callable[[Api], Awaitable[object]] | None = None,
+) -> tuple[SignedOrder, int]:
+    """A crossing pair (``orders``, else ALICE's ask and BOB's bid of 1 WETH at 3000) posted to
+    a real ``sdex node`` (its chain ``url``, None: ``c``'s) with mining paused, its settlement
+    pooled, ``then`` done at its API, the node killed by its PID: the row pending. The
     resting ask and the operator's count before."""
-    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
-    taker = c.sign(bid(c, BOB, E18, 3000 * E6))  # (both rest: a restart loads both)
+    maker, taker = orders or (  # (both rest: a restart loads both)
+        c.sign(ask(c, ALICE, E18, 3000 * E6)),
+        c.sign(bid(c, BOB, E18, 3000 * E6)),
+    )
     operator = c.address(OPERATOR)
     async with node_up(c, db, url, OPERATOR) as (proc, api):
         c.rpc.call("evm_setAutomine", False)
@@ -87,6 +96,8 @@ async def pooled_and_killed(c: Chain, db: Path, url: str | None) -> tuple[Signed
             return nonce(c.rpc, operator, "pending") == count + 1
 
         await wait_for(pooled, timeout=30)
+        if then is not None:
+            await then(api)
         proc.kill()  # (SIGKILL, by its PID: the settlement pooled, its row pending)
         proc.wait(timeout=10)
     return maker, count

@@ -24,18 +24,18 @@ from typing import Any
 
 import pytest
 
-from sdex.keccak import keccak
 from sdex.node.adoption import NodeAdoption
 from sdex.store import ChainIdentity, Store
-from sdex.wallet import sign_cancel
 from tests.conftest import Chain
-from tests.nodeutil import node_config, node_up, running_node, wait_for
+from tests.nodeutil import node_config, running_node, wait_for
+from tests.reorgutil import soft_cancel
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy, raw_sends
+from tests.rpcfault import Answer, _proxy, lone_send, raw_sends
+from tests.supersededrows import superseded_rows
 from tests.test_doubt81_replaced_rows import statuses
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
-from tests.test_reconcile77_too_high import pending_rows, pooling
+from tests.test_reconcile77_too_high import pending_rows, pooled_and_killed, pooling
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_review66_adopt_landed import FEES
 from tests.test_settle86_stuck_rejudged import GWEI, over_cap
@@ -54,20 +54,9 @@ async def test_a_refused_read_at_adoption_is_tried_again_the_orders_held(
     maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     operator = c.address(OPERATOR)
-    async with node_up(c, db, None, OPERATOR) as (proc, api):
-        c.rpc.call("evm_setAutomine", False)
-        count = nonce(c.rpc, operator)
-        assert (await api.post_taken(maker))[0] == 201
-        code, body = await api.post_taken(taker)
-        assert code == 201 and len(body["matches"]) == 1, body
-        await wait_for(lambda: nonce(c.rpc, operator, "pending") == count + 1, timeout=30)
-        sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
-        code, said = await api.post(
-            f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-        )
-        assert code == 200, said
-        proc.kill()  # (SIGKILL, by its PID: the row pending, its bytes pooled)
-        proc.wait(timeout=10)
+    _, count = await pooled_and_killed(
+        c, db, None, (maker, taker), lambda api: soft_cancel(c, api, maker, ALICE)
+    )  # (the maker's soft cancel acknowledged before the kill)
     (tx,) = pending_rows(db)
     refused: list[str] = []
     real = NodeAdoption._adopt_rows
@@ -198,12 +187,9 @@ class FailSends:
         self.passed: list[str] = []
 
     def __call__(self, req: object) -> Answer | None:
-        if not self.armed.is_set() or not isinstance(req, dict):
+        tx_hash = lone_send(req) if self.armed.is_set() else None
+        if tx_hash is None:
             return None
-        if not str(req.get("method", "")).startswith("eth_sendRaw"):
-            return None
-        raw = str((req.get("params") or [""])[0])
-        tx_hash = "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
         if len(self.failed) < self.n:
             self.failed.append(tx_hash)
             return 502, b"bad gateway"
@@ -232,11 +218,7 @@ async def test_a_transfer_instead_whose_send_failed_is_sent_again(
             s = node.settler
             operator = node.sender.address
             count, tx, cap = await pooled_match(c, node, api, maker, taker)
-            sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
-            code, said = await api.post(
-                f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-            )
-            assert code == 200, said
+            await soft_cancel(c, api, maker, ALICE)
             fail.armed.set()
             await wait_for(over_cap(c, cap + cap // 4, lambda: not s.in_flight), timeout=60)
             assert len(fail.failed) == 2 and fail.passed, (fail.failed, fail.passed)
@@ -282,30 +264,16 @@ async def test_a_later_batch_at_a_nonce_not_sent_again_is_kept_till_its_nonce_is
     c = pooling
     monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
+    n = nonce(c.rpc, c.address(OPERATOR))
     orders = [
         c.sign(ask(c, ALICE, E18, 3000 * E6)),
         c.sign(bid(c, BOB, E18, 3000 * E6)),
         c.sign(ask(c, ALICE, E18, 3100 * E6)),
         c.sign(bid(c, BOB, E18, 3100 * E6)),
     ]
-    for seq, so in enumerate(orders, 1):
-        store.add_order(so, seq, "open", "api")
-    sender = c.sender(OPERATOR)
-    one = c.exchange.encode_settlement([(orders[0], orders[1], E18)])
-    other = c.exchange.encode_settlement([(orders[2], orders[3], E18)])
-    n = nonce(c.rpc, c.address(OPERATOR))
-    first = sender.sign_at(n, c.exchange.address, one, 400_000, fees=FEES)
-    over = sender.sign_at(n, c.exchange.address, other, 400_000, fees=(2 * FEES[0], 2 * FEES[1]))
-    try:
-        pairs = [(orders[0].hash_hex, orders[1].hash_hex)]
-        await asyncio.wrap_future(store.add_settlement(first.tx_hash, n, first.raw, pairs))
-        await asyncio.sleep(0.01)  # (read back in the order signed)
-        pairs = [(orders[2].hash_hex, orders[3].hash_hex)]
-        await asyncio.wrap_future(store.add_settlement(over.tx_hash, n, over.raw, pairs))
-    finally:
-        store.close()
+    doubled = (2 * FEES[0], 2 * FEES[1])
+    orders, first, over = await superseded_rows(c, cfg, FEES, doubled, orders)
+    assert (first.nonce, over.nonce) == (n, n)
     busy = FailOne(over.raw)
     c.rpc.call("evm_setAutomine", False)  # (the first sent again stays pooled)
     with _proxy(c.rpc.url, busy) as url:

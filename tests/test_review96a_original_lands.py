@@ -19,14 +19,13 @@ from pathlib import Path
 import pytest
 
 from sdex.chain.rpc import quantity
-from sdex.keccak import keccak
 from sdex.node.core import Node
 from sdex.order import SignedOrder
-from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, node_up, running_node, wait_for
+from tests.reorgutil import soft_cancel
 from tests.replacedrow import base_fee_kept, fee_walked_to
-from tests.rpcfault import Answer, _proxy
+from tests.rpcfault import Answer, _proxy, lone_send
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_node_restart import OPERATOR
 from tests.test_reconcile77_too_high import pending_rows, pooling
@@ -46,12 +45,9 @@ class Swallow:
         self.taken: list[str] = []
 
     def __call__(self, req: object) -> Answer | None:
-        if not self.armed.is_set() or not isinstance(req, dict):
+        tx_hash = lone_send(req) if self.armed.is_set() else None
+        if tx_hash is None or not isinstance(req, dict):
             return None
-        if not str(req.get("method", "")).startswith("eth_sendRaw"):
-            return None
-        raw = str((req.get("params") or [""])[0])
-        tx_hash = "0x" + keccak(bytes.fromhex(raw.removeprefix("0x"))).hex()
         self.taken.append(tx_hash)
         return 200, json.dumps({"jsonrpc": "2.0", "id": req.get("id"), "result": tx_hash}).encode()
 
@@ -70,11 +66,7 @@ async def test_the_original_lands_after_its_transfer_was_sent(
             s = node.settler
             operator = node.sender.address
             count, tx, cap = await pooled_match(c, node, api, maker, taker)
-            sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
-            code, said = await api.post(
-                f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-            )
-            assert code == 200, said
+            await soft_cancel(c, api, maker, ALICE)
             swallow.armed.set()
             await wait_for(over_cap(c, cap + cap // 4, lambda: bool(swallow.taken)), timeout=90)
             assert tx in s.cancels and s.cancels[tx].tx_hash in swallow.taken, s.cancels
@@ -128,11 +120,7 @@ async def test_the_original_or_its_transfer_lands_across_a_restart(
             await wait_for(lambda: nonce(c.rpc, operator, "pending") > count, timeout=30)
             (tx,) = pending_rows(db)
             cap = quantity(c.rpc.call("eth_getTransactionByHash", tx)["maxFeePerGas"])
-            sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
-            code, said = await api.post(
-                f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-            )
-            assert code == 200, said
+            await soft_cancel(c, api, maker, ALICE)
             swallow.armed.set()
             await wait_for(over_cap(c, cap + cap // 4, lambda: bool(swallow.taken)), timeout=90)
             proc.kill()  # (SIGKILL, by its PID: the row pending, its bytes pooled)

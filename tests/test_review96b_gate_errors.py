@@ -14,37 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from sdex.store import Store
-from sdex.storeschema import INSERT_ORDER
-from tests.test_wal24_checkpoint import DOMAIN, IDENTITY, count, rows
+from tests.test_wal24_checkpoint import answered_rows, checkpointer, count, opened_store
 
 
 def test_a_gate_failing_another_way_is_logged_too(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
-    try:
-        writer, cp = store._writer, store._writer.checkpointer
-        assert cp is not None
-
-        def commit(seq: int) -> None:
-            batch = rows(seq, 20)
-            job = writer.submit(lambda db, b=batch: db.executemany(INSERT_ORDER, b))
-            job.result(timeout=30)
-
+    with opened_store(tmp_path / "s.db") as store:
+        writer, cp = store._writer, checkpointer(store)
         with caplog.at_level(logging.ERROR, logger="sdex.store"):
             cp.target_frames = 0  # (ZeroDivisionError at each gate)
-            commit(1)
-            commit(21)
+            answered_rows(store, 1)
+            answered_rows(store, 21)
             cp.target_frames, origin = 1000, cp._origin
             cp._origin = None  # type: ignore[assignment]  # (a TypeError at each gate)
-            commit(41)
-            commit(61)
+            answered_rows(store, 41)
+            answered_rows(store, 61)
             cp._origin = origin
         failed = [r for r in caplog.records if "gate failed" in r.getMessage()]
         kinds = [r.exc_info[0].__name__ for r in failed if r.exc_info and r.exc_info[0]]
         assert kinds == ["ZeroDivisionError", "TypeError"], [r.getMessage() for r in failed]
         assert writer.gate_failures == 4  # (before: one line, the TypeError unseen)
-    finally:
-        store.close()
     assert count(tmp_path / "s.db") == 80

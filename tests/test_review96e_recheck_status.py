@@ -10,17 +10,13 @@ SQLite authorizer on its reader."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten
-from tests.test_attack38_soft_cancel_sync import status_at
-from tests.test_node import ALICE, CAROL, E6, E18, ask
-from tests.test_store95_follow_refused import refusing
+from tests.nodeutil import node_config, running_node
+from tests.refusedread import cancelled_on_chain, filled_forgotten
 
 
 @pytest.mark.parametrize("refuse", [False, True])
@@ -33,33 +29,5 @@ async def test_a_filled_order_cancelled_on_chain_while_refused_is_cancelled(
     when refused)."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        whole = c.sign(ask(c, ALICE, E18, 1000 * E6))
-        assert (await api.post_taken(whole))[0] == 201
-        assert c.exchange.fill_order(c.sender(CAROL), whole, 1000 * E6).status == 1
-
-        async def filled() -> bool:
-            return await status_at(api, whole) == "filled"
-
-        await wait_for(filled, 60)
-        node.registry.grace = 0.0
-        await forgotten(node, whole)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        if refuse:
-            reader.set_authorizer(refusing(refused))
-        try:
-            assert c.exchange.cancel_order(c.sender(ALICE), whole.order).status == 1
-            c.rpc.call("evm_mine")
-            top = int(c.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: node.watcher.saved >= top, 60)
-            assert refused or not refuse, "the order's row was never read"
-        finally:
-            reader.set_authorizer(None)
-        assert c.exchange.order_info(whole.order).status == 3  # (the contract: CANCELLED)
-        c.rpc.call("evm_mine")  # (a block to judge it with, the store reading)
-
-        async def cancelled() -> bool:
-            return await status_at(api, whole) == "cancelled"
-
-        await wait_for(cancelled, 60)  # (before, refused: "filled" for good)
+        whole = await filled_forgotten(c, node, api)
+        await cancelled_on_chain(c, node, api, whole, refuse)  # (before, refused: "filled")

@@ -11,14 +11,13 @@ the store's refusal a real SQLite authorizer on its reader."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from sdex.audit import audit_network
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.nodeutil import node_config, running_node
+from tests.refusedread import taken_back, taken_in_once
 from tests.reorgutil import forgotten
-from tests.test_mirror import meta, synced
+from tests.test_mirror import synced
 from tests.test_node import E6
 from tests.test_reorg_remined import reorged_ioc
 from tests.test_store95_follow_refused import applied_past, refusing_reads
@@ -44,16 +43,5 @@ async def test_a_remined_fill_put_off_is_taken_in_after_a_stop(
     assert c.exchange.order_info(taker.order).filled == 3000 * E6
     async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):
         c.rpc.call("evm_mine")  # (a block to take it in)
-
-        async def back() -> bool:
-            m = await meta(api, taker)
-            return (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6))
-
-        await wait_for(back, 60)  # (before: "0" for good)
-        c.rpc.call("evm_mine")  # (one more block: nothing taken in twice)
-        await synced(node, c)
-        assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
-        report = await asyncio.to_thread(
-            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
-        )
-        assert report.ok, report.to_json()
+        await taken_back(api, taker)
+        await taken_in_once(c, api, taker, lambda: synced(node, c))

@@ -13,12 +13,12 @@ bounds)."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import Chain
+from tests.floorless import floor_dropped, logs_refused
 from tests.nodeutil import node_config, running_node
 from tests.replacedrow import base_fee_kept
 from tests.rpcfault import _proxy
@@ -40,29 +40,18 @@ async def test_the_saved_heads_fee_is_the_sealed_answers(chain: Chain, tmp_path:
         top = await ran_to_head(c, db)
         saved, fee = int(top["number"], 16), int(top["baseFeePerGas"], 16)
         assert fee == LOW, top
-        with sqlite3.connect(db) as conn:  # (as a store saved before fee93 has it)
-            assert conn.execute("DELETE FROM meta WHERE key='mirror_floor'").rowcount == 1
-        conn.close()
+        floor_dropped(db)
         signed: list[int] = []
         reads = [0]
         upstream = c.deployment.rpc
 
-        def edit(calls: list[dict[str, object]], answers: list[Any]) -> None:
-            for q, r in zip(calls, answers, strict=False):
-                if not isinstance(r, dict):
-                    continue
-                if q.get("method") == "eth_getLogs":  # (no range read: nothing by number)
-                    r.pop("result", None)
-                    r["error"] = {"code": -32000, "message": "backend unavailable"}
-                    continue
-                got = r.get("result")
-                said = (q.get("params") or [None])[0]
-                by = q.get("method") == "eth_getBlockByNumber" and isinstance(got, dict)
-                if by and isinstance(got, dict) and said == hex(saved):
-                    reads[0] += 1
-                    if reads[0] == 1:
-                        got["baseFeePerGas"] = hex(LIE)  # (its hash kept: not sealed)
+        def lie_first(said: object, got: dict[str, Any]) -> None:
+            if said == hex(saved):
+                reads[0] += 1
+                if reads[0] == 1:
+                    got["baseFeePerGas"] = hex(LIE)  # (its hash kept: not sealed)
 
+        edit = logs_refused(lie_first)
         with _proxy(upstream, relaying(upstream, signed, edit)) as rpc:
             cfg = replace(node_config(c, db), rpc=rpc, new_heads=False)
             async with running_node(cfg) as (node, _):

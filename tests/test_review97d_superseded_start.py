@@ -13,18 +13,17 @@ the later one sent to the chain's pool; the start in this process, its bounds sh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from pathlib import Path
 
 import pytest
 
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.supersededrows import superseded_rows
 from tests.test_doubt81_replaced_rows import statuses
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import E18
 from tests.test_reconcile77_too_high import pooling
 from tests.test_reorg60_reset_inflight import nonce
 from tests.test_review66_adopt_landed import OPERATOR
@@ -48,33 +47,7 @@ async def test_the_earlier_row_at_a_nonce_never_displaces_the_later_at_a_start(
     monkeypatch.setattr("sdex.settlement.receipts.UNKNOWN_TIMEOUT", BOUND)
     caplog.set_level(logging.INFO, logger="sdex.settlement")
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    orders = [
-        c.sign(ask(c, ALICE, 2 * E18, 6000 * E6)),
-        c.sign(bid(c, BOB, 2 * E18, 6000 * E6)),
-        c.sign(ask(c, ALICE, E18, 3000 * E6)),
-        c.sign(bid(c, BOB, E18, 3000 * E6)),
-    ]
-    for seq, so in enumerate(orders, 1):
-        store.add_order(so, seq, "open", "api")
-    sender = c.sender(OPERATOR)
-    one = c.exchange.encode_settlement([(orders[0], orders[1], 2 * E18)])
-    other = c.exchange.encode_settlement([(orders[2], orders[3], E18)])
-    first = sender.sign(c.exchange.address, one, 400_000, fees=FEES)
-    later = sender.sign_at(first.nonce, c.exchange.address, other, 400_000, fees=FEES)
-    try:
-        pairs = [(orders[0].hash_hex, orders[1].hash_hex)]
-        await asyncio.wrap_future(
-            store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs)
-        )
-        await asyncio.sleep(0.01)  # (read back in the order signed)
-        pairs = [(orders[2].hash_hex, orders[3].hash_hex)]
-        await asyncio.wrap_future(
-            store.add_settlement(later.tx_hash, later.nonce, later.raw, pairs)
-        )
-    finally:
-        store.close()
+    orders, first, later = await superseded_rows(c, cfg, FEES)
     c.rpc.call("evm_setAutomine", False)
     c.rpc.call("eth_sendRawTransaction", later.raw)  # (pooled: the first never went)
     async with running_node(cfg) as (node, _):

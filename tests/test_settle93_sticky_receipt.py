@@ -17,16 +17,18 @@ chain."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain import Receipt
 from sdex.chain.rpc import quantity
 from sdex.keccak import keccak
+from sdex.node.core import Node
 from sdex.order import SignedOrder
 from sdex.settlement.confirm import holds, same
 from tests.conftest import Chain
-from tests.nodeutil import wait_for
+from tests.nodeutil import Api, wait_for
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
 from tests.test_reorg60_reset_inflight import nonce
@@ -61,6 +63,60 @@ def _fill(c: Chain, o: SignedOrder, other: SignedOrder, index: int, head: int, t
     }
 
 
+def told_receipt(
+    c: Chain, tx: str, operator: str, at: int, block_hash: str, logs: list[object], bloom: str
+) -> dict[str, object]:
+    """The receipt a liar tells of the pooled settlement ``tx``: status 1, its ``logs``, in
+    the block ``block_hash`` at ``at``."""
+    return {
+        "transactionHash": tx,
+        "transactionIndex": "0x0",
+        "blockHash": block_hash,
+        "blockNumber": hex(at),
+        "from": operator,
+        "to": c.exchange.address,
+        "cumulativeGasUsed": hex(150_000),
+        "gasUsed": hex(150_000),
+        "effectiveGasPrice": hex(10**9),
+        "contractAddress": None,
+        "logs": logs,
+        "logsBloom": bloom,
+        "status": "0x1",
+        "type": "0x2",
+    }
+
+
+async def counted_once_mined(
+    c: Chain,
+    node: Node,
+    api: Api,
+    maker: SignedOrder,
+    count: int,
+    lied: Callable[[], bool],
+    honest: Callable[[], None],
+    *why: object,
+) -> None:
+    """While the liar tells the receipt of the node's one pooled settlement (till ``lied``):
+    not counted settled, still in flight, ``maker`` not filled, the transaction pooled
+    (``why``: said with a failure). Then ``honest`` (the liar out of the balancer) and a
+    block: ``maker`` filled, the nonce taken once, the pair counted settled once."""
+    s = node.settler
+    [tx] = s.in_flight
+    await wait_for(lambda: lied() or s.settled > 0, timeout=60)
+    assert s.settled == 0 and tx in s.in_flight, (s.settled, *why)
+    assert await api.status(maker) != "filled"
+    assert c.rpc.call("eth_getTransactionReceipt", tx) is None  # (pooled)
+    honest()
+    c.rpc.call("evm_mine")
+
+    async def filled() -> bool:
+        return await api.status(maker) == "filled" and not s.in_flight
+
+    await wait_for(filled, timeout=30)
+    assert nonce(c.rpc, node.sender.address) == count + 1
+    assert (s.settled, s.lost, s.failed) == (1, 0, 0), (s.settled, s.lost, s.failed)
+
+
 async def test_a_sticky_backends_receipt_counts_no_pooled_settlement_mined(
     pooling: Chain, tmp_path: Path
 ) -> None:
@@ -75,22 +131,8 @@ async def test_a_sticky_backends_receipt_counts_no_pooled_settlement_mined(
         [tx] = s.in_flight
         head = quantity(c.rpc.call("eth_blockNumber"))
         logs = [_fill(c, maker, taker, 0, head, tx), _fill(c, taker, maker, 1, head, tx)]
-        told = {
-            "transactionHash": tx,
-            "transactionIndex": "0x0",
-            "blockHash": "0x" + keccak(b"another chain").hex(),
-            "blockNumber": hex(head + 1),
-            "from": operator,
-            "to": c.exchange.address,
-            "cumulativeGasUsed": hex(150_000),
-            "gasUsed": hex(150_000),
-            "effectiveGasPrice": hex(10**9),
-            "contractAddress": None,
-            "logs": logs,
-            "logsBloom": "0x" + "00" * 256,
-            "status": "0x1",
-            "type": "0x2",
-        }
+        another = "0x" + keccak(b"another chain").hex()
+        told = told_receipt(c, tx, operator, head + 1, another, logs, "0x" + "00" * 256)
 
         def answer(call: object, port: int) -> Said:  # (its receipt, of another block)
             if port not in pinned or not isinstance(call, dict):
@@ -106,19 +148,9 @@ async def test_a_sticky_backends_receipt_counts_no_pooled_settlement_mined(
         b.answer = answer
         # before: the receipt believed at the first lie, the pair counted settled and
         # both orders filled while the settlement was pooled
-        await wait_for(lambda: len(lies) >= LIES or s.settled > 0, timeout=60)
-        assert s.settled == 0 and tx in s.in_flight, (s.settled, lies)
-        assert await api.status(maker) != "filled"
-        assert c.rpc.call("eth_getTransactionReceipt", tx) is None  # (pooled)
-        pinned.clear()  # (the lying backend out of the balancer)
-        c.rpc.call("evm_mine")
-
-        async def filled() -> bool:
-            return await api.status(maker) == "filled" and not s.in_flight
-
-        await wait_for(filled, timeout=30)
-        assert nonce(c.rpc, operator) == count + 1
-        assert (s.settled, s.lost, s.failed) == (1, 0, 0), (s.settled, s.lost, s.failed)
+        await counted_once_mined(
+            c, node, api, maker, count, lambda: len(lies) >= LIES, pinned.clear, lies
+        )  # (pinned cleared: the lying backend out of the balancer)
     mined = c.rpc.call("eth_getTransactionReceipt", tx)
     assert mined["blockHash"] != told["blockHash"] and quantity(mined["status"]) == 1
     assert c.exchange.order_info(maker.order).filled == E18

@@ -20,9 +20,9 @@ from pathlib import Path
 from sdex.chain.rpc import quantity
 from sdex.node.core import Node
 from sdex.order import SignedOrder
-from sdex.wallet import sign_cancel
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.reorgutil import soft_cancel
 from tests.replacedrow import base_fee_kept, fee_walked_to
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
@@ -61,11 +61,7 @@ async def test_a_stuck_settlement_of_a_soft_cancelled_order_is_not_repriced(
             s = node.settler
             operator = node.sender.address
             count, tx, cap = await pooled_match(c, node, api, maker, taker)
-            sig = sign_cancel(c.domain, maker.hash, c.keys[ALICE])
-            code, said = await api.post(
-                f"/v1/orders/{maker.hash_hex}/cancel", {"signature": "0x" + sig.hex()}
-            )
-            assert code == 200, said  # (acknowledged: the node's word)
+            await soft_cancel(c, api, maker, ALICE)  # (acknowledged: the node's word)
             # (blocks over its cap: it stays pooled, 3 blocks make it stuck)
             # before: re-priced (``replaced``), mined, the cancelled order filled
             await wait_for(over_cap(c, cap + cap // 4, lambda: not s.in_flight), timeout=90)

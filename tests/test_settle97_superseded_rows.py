@@ -25,13 +25,13 @@ import pytest
 import sdex.node.core as core
 from sdex.chain.rpc import quantity
 from sdex.settlement.reconcile import awaited_with
-from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.replacedrow import foreign_receipt, pooled_row
+from tests.supersededrows import stored_pairs, superseded_rows
 from tests.test_doubt81_replaced_rows import start_in_doubt, statuses
 from tests.test_held79_doubt_settlements import proven
-from tests.test_node import ALICE, BOB, E6, E18, ask, bid
+from tests.test_node import E18
 from tests.test_reconcile77_too_high import pending_rows, pooling
 from tests.test_review66_adopt_landed import FEES, OPERATOR
 from tests.test_settle89_sticky_receipt import RECEIPT, Said, sticky_balancer
@@ -48,16 +48,7 @@ async def test_rows_at_a_nonce_are_awaited_together_only_with_equal_pairs(
     alone (before: with the replacement's latest at the nonce, the other batch)."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    orders = [
-        c.sign(ask(c, ALICE, 2 * E18, 6000 * E6)),
-        c.sign(bid(c, BOB, 2 * E18, 6000 * E6)),
-        c.sign(ask(c, ALICE, E18, 3000 * E6)),
-        c.sign(bid(c, BOB, E18, 3000 * E6)),
-    ]
-    for seq, so in enumerate(orders, 1):
-        store.add_order(so, seq, "open", "api")
+    store, orders = stored_pairs(c, cfg)
     sender = c.sender(OPERATOR)
     one = c.exchange.encode_settlement([(orders[0], orders[1], E18)])
     other = c.exchange.encode_settlement([(orders[2], orders[3], E18)])
@@ -149,31 +140,7 @@ async def test_an_earlier_batch_of_other_pairs_that_landed_is_judged_on_its_own(
     flight, the rows pending)."""
     c = chain
     cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    block = c.rpc.call("eth_getBlockByNumber", hex(cfg.deploy_block), False)
-    store = Store(cfg.db, ChainIdentity(cfg.chain_id, cfg.exchange, block["hash"]), c.domain)
-    orders = [
-        c.sign(ask(c, ALICE, 2 * E18, 6000 * E6)),
-        c.sign(bid(c, BOB, 2 * E18, 6000 * E6)),
-        c.sign(ask(c, ALICE, E18, 3000 * E6)),
-        c.sign(bid(c, BOB, E18, 3000 * E6)),
-    ]
-    for seq, so in enumerate(orders, 1):
-        store.add_order(so, seq, "open", "api")
-    sender = c.sender(OPERATOR)
-    one = c.exchange.encode_settlement([(orders[0], orders[1], 2 * E18)])
-    other = c.exchange.encode_settlement([(orders[2], orders[3], E18)])
-    first = sender.sign(c.exchange.address, one, 400_000, fees=FEES)
-    over = sender.sign_at(first.nonce, c.exchange.address, other, 400_000, fees=FEES)
-    try:
-        pairs = [(orders[0].hash_hex, orders[1].hash_hex)]
-        await asyncio.wrap_future(
-            store.add_settlement(first.tx_hash, first.nonce, first.raw, pairs)
-        )
-        await asyncio.sleep(0.01)  # (read back in the order signed)
-        pairs = [(orders[2].hash_hex, orders[3].hash_hex)]
-        await asyncio.wrap_future(store.add_settlement(over.tx_hash, over.nonce, over.raw, pairs))
-    finally:
-        store.close()
+    orders, first, over = await superseded_rows(c, cfg, FEES)
     c.rpc.call("eth_sendRawTransaction", first.raw)  # (before the start: mined)
     assert c.rpc.call("eth_getTransactionReceipt", first.tx_hash)["status"] == "0x1"
     start_in_doubt(monkeypatch)

@@ -21,11 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 import sdex.storecheckpoint as sc
 from sdex.store import Store
 from sdex.storecheckpoint import Checkpointer
-from sdex.storeschema import INSERT_ORDER
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
 from tests.test_node import ALICE, E6, E18, ask
-from tests.test_wal24_checkpoint import DOMAIN, IDENTITY, count, rows
+from tests.test_wal24_checkpoint import DOMAIN, IDENTITY, answered_rows, count
 
 
 class HeldBlocking:
@@ -100,9 +99,7 @@ def test_a_gate_that_raises_leaves_the_writer_committing(
         cp.target_frames = 0
         with caplog.at_level(logging.ERROR, logger="sdex.store"):
             for seq in (1, 21, 41):
-                batch = rows(seq, 20)
-                job = store._writer.submit(lambda db, b=batch: db.executemany(INSERT_ORDER, b))
-                job.result(timeout=30)  # (before: TimeoutError, the thread gone)
+                answered_rows(store, seq)  # (before: TimeoutError, the thread gone)
         failed = [r for r in caplog.records if "gate failed" in r.getMessage()]
         assert len(failed) == 1, [r.getMessage() for r in caplog.records]
         assert store._writer._thread.is_alive()

@@ -16,7 +16,6 @@ file exists)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import textwrap
@@ -24,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
+from tests.refusedread import taken_back, taken_in_once
 from tests.reorgutil import forgotten
 from tests.test_attack38_soft_cancel_sync import cancel_at
-from tests.test_mirror import meta, synced
+from tests.test_mirror import synced
 from tests.test_node import ALICE, CAROL, E6, E18, ask
 from tests.test_peers93_stored_pusher import fills_stored
 from tests.test_reorg_remined import reorged_ioc
@@ -70,6 +69,17 @@ async def test_a_refused_read_of_an_order_cancelled_on_chain_does_not_hold_the_w
         c.rpc.call("evm_mine")  # (a block to judge it with, the store reading again)
         assert c.exchange.order_info(half.order).filled == E18 // 2
         await half_followed(api, half)
+
+
+def refusing_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``SITECUSTOMIZE`` on the ``PYTHONPATH`` of the processes the test starts: the flag
+    whose presence makes their readers refuse every read of the orders (not there yet)."""
+    flag = tmp_path / "refuse"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE.format(flag=str(flag))))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    return flag
 
 
 SITECUSTOMIZE = """
@@ -123,11 +133,7 @@ async def test_an_order_put_off_is_judged_after_a_kill(
     async with running_node(node_config(c, db)) as (_, api):
         assert (await api.post_taken(half))[0] == 201
         await cancel_at(api, c, half, ALICE)
-    flag = tmp_path / "refuse"
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE.format(flag=str(flag))))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    flag = refusing_site(tmp_path, monkeypatch)
     async with node_up(c, db) as (proc, api):
         flag.touch()
         filled = c.exchange.fill_order(c.sender(CAROL), half, 500 * E6)  # 0.5 WETH
@@ -192,18 +198,7 @@ async def test_a_refused_read_of_an_order_whose_undone_fill_is_mined_again(
             reader.set_authorizer(None)
         c.rpc.call("evm_mine")  # (a block to take it in, the store reading again)
         assert c.exchange.order_info(taker.order).filled == 3000 * E6
-
-        async def back() -> bool:
-            m = await meta(api, taker)
-            return (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6))
-
-        await wait_for(back, 60)
+        await taken_back(api, taker)
         _, body = await api.get("/v1/fills")
         assert body["total"] == 2, body
-        c.rpc.call("evm_mine")  # (one more block: nothing taken in twice)
-        await synced(node, c)
-        assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
-        report = await asyncio.to_thread(
-            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
-        )
-        assert report.ok, report.to_json()
+        await taken_in_once(c, api, taker, lambda: synced(node, c))

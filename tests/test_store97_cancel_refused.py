@@ -16,18 +16,16 @@ authorizer on its reader."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from sdex.wallet import sign_cancel
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten
-from tests.test_attack38_soft_cancel_sync import status_at
-from tests.test_node import ALICE, CAROL, E6, E18, ask
-from tests.test_store95_follow_refused import refusing
+from tests.nodeutil import node_config, running_node
+from tests.refusedread import cancelled_on_chain, closed_forgotten, filled_forgotten
+from tests.test_node import ALICE, E6, E18, ask
+from tests.test_store95_follow_refused import refusing_reads
 
 
 async def test_a_soft_cancel_of_a_filled_order_whose_read_is_refused_is_answered_503(
@@ -40,21 +38,9 @@ async def test_a_soft_cancel_of_a_filled_order_whose_read_is_refused_is_answered
     with its fill."""
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        whole = c.sign(ask(c, ALICE, E18, 1000 * E6))
-        assert (await api.post_taken(whole))[0] == 201
-        assert c.exchange.fill_order(c.sender(CAROL), whole, 1000 * E6).status == 1
-
-        async def filled() -> bool:
-            return await status_at(api, whole) == "filled"
-
-        await wait_for(filled, 60)
-        node.registry.grace = 0.0
-        await forgotten(node, whole)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
+        whole = await filled_forgotten(c, node, api)
         sig = {"signature": "0x" + sign_cancel(c.domain, whole.hash, c.keys[ALICE]).hex()}
-        reader.set_authorizer(refusing(refused))
+        reader, refused = refusing_reads(node)
         try:
             code, body = await api.post(f"/v1/orders/{whole.hash_hex}/cancel", sig)
             got = await api.get(f"/v1/orders/{whole.hash_hex}")
@@ -89,29 +75,5 @@ async def test_an_expired_order_cancelled_on_chain_while_refused_is_cancelled(
         c.rpc.call("evm_increaseTime", 300)
         c.rpc.call("evm_mine")
 
-        async def expired() -> bool:
-            return await status_at(api, short) == "expired"
-
-        await wait_for(expired, 60)
-        node.registry.grace = 0.0
-        await forgotten(node, short)
-        reader = node.store._reader
-        assert isinstance(reader, sqlite3.Connection)
-        refused: list[str] = []
-        if refuse:
-            reader.set_authorizer(refusing(refused))
-        try:
-            assert c.exchange.cancel_order(c.sender(ALICE), short.order).status == 1
-            c.rpc.call("evm_mine")
-            top = int(c.rpc.call("eth_blockNumber"), 16)
-            await wait_for(lambda: node.watcher.saved >= top, 60)
-            assert refused or not refuse, "the order's row was never read"
-        finally:
-            reader.set_authorizer(None)
-        assert c.exchange.order_info(short.order).status == 3  # (the contract: CANCELLED)
-        c.rpc.call("evm_mine")  # (a block to judge it with, the store reading)
-
-        async def cancelled() -> bool:
-            return await status_at(api, short) == "cancelled"
-
-        await wait_for(cancelled, 60)
+        await closed_forgotten(node, api, short, "expired")
+        await cancelled_on_chain(c, node, api, short, refuse)

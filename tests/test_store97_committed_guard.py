@@ -13,35 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from sdex.store import Store
-from sdex.storeschema import INSERT_ORDER
-from tests.test_wal24_checkpoint import DOMAIN, IDENTITY, count, rows
+from tests.test_wal24_checkpoint import answered_rows, checkpointer, count, opened_store
 
 
 def test_a_failing_commit_wake_answers_the_commit_and_the_writer_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = Store(tmp_path / "s.db", IDENTITY, DOMAIN)
-    try:
-        writer, cp = store._writer, store._writer.checkpointer
-        assert cp is not None
-
-        def commit(seq: int) -> None:
-            batch = rows(seq, 20)
-            job = writer.submit(lambda db, b=batch: db.executemany(INSERT_ORDER, b))
-            job.result(timeout=30)  # (before: never answered, the thread gone)
-
+    with opened_store(tmp_path / "s.db") as store:
+        writer, cp = store._writer, checkpointer(store)
         with caplog.at_level(logging.ERROR, logger="sdex.store"):
             nudged = cp._nudged
             cp._nudged = None  # type: ignore[assignment]  # (a TypeError at each wake)
-            commit(1)
-            commit(21)
+            answered_rows(store, 1)  # (before: never answered, the thread gone)
+            answered_rows(store, 21)
             cp._nudged = nudged
-            commit(41)
+            answered_rows(store, 41)
         failed = [r for r in caplog.records if "checkpoint wake failed" in r.getMessage()]
         assert len(failed) == 1, [r.getMessage() for r in caplog.records]  # (once a kind)
         assert writer.checkpoint_failures == 2
         assert writer._thread.is_alive()
-    finally:
-        store.close()
     assert count(tmp_path / "s.db") == 60

@@ -12,19 +12,17 @@ while a file exists (store96's ``sitecustomize``: a real SQLite authorizer)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from sdex.audit import audit_network
 from tests.conftest import Chain
 from tests.nodeutil import node_config, node_up, running_node, saved_head, wait_for
+from tests.refusedread import taken_back, taken_in_once
 from tests.test_mirror import meta
 from tests.test_node import E6
 from tests.test_reorg_remined import reorged_ioc
-from tests.test_store96_read_later import SITECUSTOMIZE
+from tests.test_store96_read_later import refusing_site
 
 
 async def test_a_remined_fill_put_off_is_taken_in_after_a_kill(
@@ -39,11 +37,7 @@ async def test_a_remined_fill_put_off_is_taken_in_after_a_kill(
     db = tmp_path / "n.db"
     async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):
         _, taker, tx, raw = await reorged_ioc(c, node, api)
-    flag = tmp_path / "refuse"
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(textwrap.dedent(SITECUSTOMIZE.format(flag=str(flag))))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    flag = refusing_site(tmp_path, monkeypatch)
     async with node_up(c, db) as (proc, api):
         assert (await meta(api, taker))["filledMakerAmount"] == "0"
         flag.touch()
@@ -60,17 +54,10 @@ async def test_a_remined_fill_put_off_is_taken_in_after_a_kill(
     assert c.exchange.order_info(taker.order).filled == 3000 * E6
     async with node_up(c, db) as (_, api):
         c.rpc.call("evm_mine")  # (a block to take it in)
+        await taken_back(api, taker)
 
-        async def back() -> bool:
-            m = await meta(api, taker)
-            return (m["status"], m["filledMakerAmount"]) == ("removed", str(3000 * E6))
+        async def caught_up() -> None:
+            top = int(c.rpc.call("eth_blockNumber"), 16)
+            await wait_for(lambda: saved_head(db) >= top, 60)
 
-        await wait_for(back, 60)  # (before: "0" for good)
-        c.rpc.call("evm_mine")  # (one more block: nothing taken in twice)
-        top = int(c.rpc.call("eth_blockNumber"), 16)
-        await wait_for(lambda: saved_head(db) >= top, 60)
-        assert (await meta(api, taker))["filledMakerAmount"] == str(3000 * E6)
-        report = await asyncio.to_thread(
-            audit_network, c.deployment, [api.base], orders=[], sync_timeout=5.0
-        )
-        assert report.ok, report.to_json()
+        await taken_in_once(c, api, taker, caught_up)

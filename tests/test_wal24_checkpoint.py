@@ -54,6 +54,23 @@ def commit_rows(store: Store, first: int, n: int) -> None:
     store._call(lambda db: db.executemany(INSERT_ORDER, batch))
 
 
+@contextlib.contextmanager
+def opened_store(path: Path) -> Iterator[Store]:
+    """A store at ``path`` (``IDENTITY``, ``DOMAIN``), closed at exit."""
+    store = Store(path, IDENTITY, DOMAIN)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def answered_rows(store: Store, first: int, n: int = 20) -> None:
+    """``n`` rows from ``first`` written through the store's writer, its answer waited for
+    (30 s at most: a writer whose thread ended never answers)."""
+    batch = rows(first, n)
+    store._writer.submit(lambda db: db.executemany(INSERT_ORDER, batch)).result(timeout=30)
+
+
 def checkpointer(store: Store) -> Checkpointer:
     cp = store._writer.checkpointer
     assert cp is not None
