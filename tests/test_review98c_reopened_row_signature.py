@@ -10,7 +10,13 @@ Real Hardhat, a real node on a real SQLite file: Alice's ask filled whole by Bob
 after a snapshot, its closed record evicted, its row's order signature replaced by SQL
 (Bob's, 65 bytes: it recovers to another account), then the chain taken back to the
 snapshot (``evm_revert``) onto a longer branch: the fill undone. The order stays closed,
-out of the book, and its row keeps ``filled``."""
+out of the book, and its row keeps ``filled``. The same with the row edited while the node
+is down and the chain reset at its restart: a guard (it passed before; the reset cleared
+the mirror, whose chain read, ``getOrderStates``, checks the signature). And a bitmap
+order closed by its sibling's fill (mirror31), read back by the walk of its maker's bitmap
+orders (``_rejudge_chunk``): a guard too (it passed before: the mirror does not judge a
+bitmap order, the chain is read). The first failed before the fix: the order back in the
+book; the fix routes every reopen's order through the check, whatever read judges it."""
 
 from __future__ import annotations
 
@@ -19,10 +25,11 @@ import json
 import sqlite3
 from pathlib import Path
 
+from sdex.order import bitmap_salt
 from sdex.signature import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten, reorged
+from tests.reorgutil import forgotten, reorged, reset_at_restart
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask
 
@@ -66,4 +73,56 @@ async def test_a_reorg_does_not_reopen_a_stored_order_whose_signature_was_edited
         await wait_for(lambda: node.watcher.caught_up.is_set(), timeout=BOUND)
         assert whole.hash not in node.book
         assert await api.status(whole) == "filled"
+        assert row_status(db, hx) == "filled"
+
+
+async def test_a_reset_does_not_reopen_a_stored_order_whose_signature_was_edited(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    db = tmp_path / "n.db"
+    cfg = node_config(c, db)
+    async with running_node(cfg) as (node, api):
+        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+        assert (await api.post_order(whole))[0] == 201
+        await synced(node, c)
+        snap = str(c.rpc.call("evm_snapshot"))
+        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+        await synced(node, c)
+        assert await api.status(whole) == "filled"
+    hx = whole.hash_hex.lower()
+    resign(db, hx, "0x" + sign_hash(whole.hash, c.keys[BOB]).hex())
+    async with reset_at_restart(c, cfg, snap, whole) as (node, api):
+        assert whole.hash not in node.book
+        assert await api.status(whole) == "filled"
+        assert row_status(db, hx) == "filled"
+
+
+async def test_a_bitmap_walk_does_not_reopen_a_stored_order_whose_signature_was_edited(
+    chain: Chain, tmp_path: Path
+) -> None:
+    c = chain
+    maker, taker, nonce = 8, 9, 97
+    a = c.sign(c.order(maker, c.weth, E18, c.usdc, 3000 * E6, salt=bitmap_salt(nonce)))
+    b = c.sign(c.order(maker, c.weth, E18, c.usdc, 3100 * E6, salt=bitmap_salt(nonce)))
+    db = tmp_path / "n.db"
+    async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):
+        code, body = await api.post_order(b)
+        assert code == 201 and body["status"] == "open", body
+        await synced(node, c)
+        snap = str(c.rpc.call("evm_snapshot"))
+        c.exchange.fill_order(c.sender(taker), a, 3000 * E6)  # (B's bits: B filled too)
+
+        async def b_filled() -> bool:
+            return await api.status(b) == "filled"
+
+        await wait_for(b_filled, timeout=BOUND)
+        await forgotten(node, b)
+        hx = b.hash_hex.lower()
+        resign(db, hx, "0x" + sign_hash(b.hash, c.keys[taker]).hex())
+        await reorged(c, node, snap)
+        assert c.exchange.order_info(b.order).filled == 0  # (the chain: B whole again)
+        await synced(node, c)
+        assert b.hash not in node.book
+        assert await api.status(b) == "filled"
         assert row_status(db, hx) == "filled"
