@@ -16,6 +16,7 @@ from types import MappingProxyType
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.ingest import Rejection, RejectionCode, judge, removal_of
+from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.gate import NodeGate
@@ -85,8 +86,18 @@ class NodeRejudge(NodeGate):
         """Apply the mirror's view of ``orders`` (a chain read only for accounts it does not
         hold yet, all in one call); orders in ``reopen`` may come back to the book (judged
         again: ``_rejudge``). Orders of EIP-1271 makers without a cached verdict, and those in
-        ``verify``, are judged by the chain (``_states_of``)."""
-        states = await self._states_of(orders, verify)
+        ``verify``, are judged by the chain (``_states_of``), as are those of ``reopen`` out of
+        the book whose signature is not its maker's ECDSA one: a start's reload's rule
+        (``_reload_orders``). review98c: a record read back from its row (a file: hostile)
+        went back in the book on the mirror's word, its signature edited in the file, its
+        match settled to revert; a contract maker's, its verdict dropped by the reorg."""
+        book = self.book
+        unproven = {
+            so.hash
+            for so in orders
+            if so.hash in reopen and so.hash not in book and ecdsa_ok(so) is not True
+        }
+        states = await self._states_of(orders, (verify or set()) | unproven)
         # Not the orders an own settlement filled in a block the mirror has not applied
         # yet (its receipt came first, maybe during the reads above): the mirror's verdict
         # on them is older than what the node confirmed. That block judges them again: the
