@@ -277,10 +277,8 @@ class NodeVerdicts(NodeReadLater):
         if read:
             kept, at = self._drain_read
             self._drain_read = ({**kept, **read} if at is head else dict(read), head)
-        elif (
-            not anew
-            and len(self._recheck.fresh) <= RECHECK_PART
-            and (head is self._drained_at or not self._recheck.backoff.walk())
+        elif not (anew or len(self._recheck.fresh) > RECHECK_PART) and (
+            head is self._drained_at or not self._recheck.backoff.walk()
         ):  # (nothing new since the last pass began: a settlement's, at the same head; or
             return  # the read of those waiting for the chain's word backs off: recheck83)
         self._drain_again = True
