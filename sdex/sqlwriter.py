@@ -259,7 +259,8 @@ class Writer:
         try:
             call()
         except Exception as e:
-            what = "gate" if call.__name__ == "gate" else "wake"
+            what = "gate" if getattr(call, "__name__", "") == "gate" else "wake"  # (a partial:
+            # none; review98b, the AttributeError raised out of here, ending the thread)
             kind = f"{what} {type(e).__name__}: {re.sub(r'[0-9]+', 'N', str(e))[:200]}"
             if kind not in self._gate_said and len(self._gate_said) < GATE_SAID:
                 self._gate_said |= {kind}

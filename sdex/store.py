@@ -212,6 +212,11 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         cp = self._writer.checkpointer
         return (0, 0.0) if cp is None else (cp.gate_waits, cp.gate_seconds)
 
+    def checkpoint_failures(self) -> tuple[int, int]:
+        """Commits whose checkpointer's gate, and whose wake of it, raised (each commit went
+        on without it: ``Writer._guarded``); /metrics (review98b: counted, shown nowhere)."""
+        return self._writer.gate_failures, self._writer.checkpoint_failures
+
     # -- settlements ---------------------------------------------------------------------
     def add_settlement(
         self,

@@ -21,7 +21,9 @@ def _node() -> Any:
         settler=SimpleNamespace(sent=1, settled=4, failed=0),
         events=[],
         gossip=None,  # (no gossip core yet: its notice counts read 0, push91)
-        store=SimpleNamespace(gate_waits=lambda: (0, 0.0)),  # (store95's gate counters)
+        store=SimpleNamespace(  # (store95's gate counters, review98b's failures)
+            gate_waits=lambda: (0, 0.0), checkpoint_failures=lambda: (0, 0)
+        ),
     )
 
 

@@ -35,6 +35,8 @@ COUNTERS = (
     "sdex_gossip_notices_repeated",
     "sdex_store_gate_waits",
     "sdex_store_gate_wait_seconds",
+    "sdex_store_checkpoint_gate_failures",
+    "sdex_store_checkpoint_wake_failures",
     "sdex_gossip_cancels_unasked",
     "sdex_gossip_fetched_cancels_unstored",
     "sdex_gossip_fetched_cancels_retried",
@@ -62,6 +64,8 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
         node.gossip.core.notices_repeated_by["cancels"] = 3  # (gossip93: by kind)
         node.gossip.core.cancels_unasked += 4  # (gossip94: a fetch's cancels not asked for)
         node.gossip.fetched.unstored, node.gossip.fetched.retried = 5, 6  # (gossip93)
+        writer = node.store._writer  # (review98b: counted, shown nowhere)
+        writer.gate_failures, writer.checkpoint_failures = 7, 8
         async with api.session.get(api.base + "/metrics") as r:
             assert r.status == 200
             text = await r.text()
@@ -85,5 +89,14 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
             n: [(n + "_total", v)] for n, v in zip(COUNTERS[-4:], (4.0, 5.0, 6.0, 0.0), strict=True)
         }
     )
+    failures = [
+        (s.name, s.value)
+        for n in ("sdex_store_checkpoint_gate_failures", "sdex_store_checkpoint_wake_failures")
+        for s in families[n].samples
+    ]
+    assert failures == [
+        ("sdex_store_checkpoint_gate_failures_total", 7.0),
+        ("sdex_store_checkpoint_wake_failures_total", 8.0),
+    ]
     unknown = [f.name for f in families.values() if f.name.startswith("sdex_")]
     assert sorted(set(unknown) - set(COUNTERS) - set(GAUGES) - {"sdex_http_request_seconds"}) == []

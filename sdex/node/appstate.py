@@ -102,6 +102,18 @@ class Metrics:
         )
         counter(
             r,
+            "sdex_store_checkpoint_gate_failures",
+            "Store commits whose WAL checkpoint gate raised (each went on without it)",
+            lambda: node.store.checkpoint_failures()[0],  # (review98b: counted, unseen)
+        )
+        counter(
+            r,
+            "sdex_store_checkpoint_wake_failures",
+            "Store commits whose wake of the WAL checkpoint thread raised",
+            lambda: node.store.checkpoint_failures()[1],
+        )
+        counter(
+            r,
             "sdex_gossip_cancels_unasked",
             "Cancels a peer's fetch answer brought for orders not asked about (not taken)",
             lambda: _gossip_count(node, "cancels_unasked"),

@@ -135,7 +135,7 @@ class Node(NodeStartChain):
             log.warning("database %s: a chain reset: every stored order judged again", cfg.db)
         self.book = OrderBook(cfg.pairs)
         self.registry.attach(self.store, self.book)
-        self._recheck.attach(self.store, self._remined_stored)  # (read back: store97)
+        self._recheck.attach(self.store, self._rechecks_read_back)  # (store97)
         self.registry.grace = cfg.closed_grace
         self.registry.max_unfunded = cfg.limits.max_unfunded
         self.registry.max_restricted_unfunded = cfg.limits.max_restricted_unfunded

@@ -23,12 +23,15 @@ from functools import partial
 from sdex.mirror.state import Look, look_of
 from sdex.order import SignedOrder
 from sdex.store import Store, StoreError
+from sdex.storerecheck import RECHECKS_READ
 
 log = logging.getLogger("sdex.node")
-RECHECKS_KEPT = 100_000
+RECHECKS_KEPT = RECHECKS_READ
 """Orders due a recheck held in memory at most (``Rechecks``; ~300 bytes each with their
 ``fresh`` and ``look`` entries: ~30 MB). Past it the oldest whose rows are committed leave
-memory, their rows kept (``spilled``), and are read back as the list drains below half."""
+memory, their rows kept (``spilled``), and are read back as the list drains below half. No
+more than a read takes (``RECHECKS_READ``: ``restore`` and ``_refilled`` tell a full read by
+its length; review98b)."""
 READ_BACKOFF_MOST = 32
 """Chances (a block's, a settlement's) at most between two tries of a recheck read that
 keeps failing (``ReadBackoff``)."""
@@ -92,7 +95,7 @@ class Rechecks:
     rest as the list drains)."""
 
     def __init__(self, kept: int = RECHECKS_KEPT) -> None:
-        self.kept = kept
+        self.kept = min(kept, RECHECKS_READ)
         self.spilled = 0
         """Orders that left memory past ``kept``, their rows kept, not read back yet."""
         self._refilling: asyncio.Future[list[bytes]] | None = None
@@ -111,6 +114,14 @@ class Rechecks:
         """Taken off, its row not deleted yet."""
         self._inflight: dict[asyncio.Future[None], set[bytes]] = {}
         """Writes not committed yet, with the hashes each adds."""
+        self._deleting: dict[asyncio.Future[None], set[bytes]] = {}
+        """Of them, the hashes each deletes."""
+        self._gone: set[bytes] = set()
+        """Taken off while a read back is in flight (``_refilled`` takes none of them back:
+        review98b, one whose delete committed before the read's callback came back with no
+        row, judged again, its fills mined again credited twice)."""
+        self.refill_backoff = ReadBackoff()
+        """The read back, backed off while the store refuses it (flushes are its chances)."""
         self.backoff = ReadBackoff()
         self._looks: dict[bytes, Look] = {}
         """Of them, those a walk found waiting for the chain's word: what the mirror needs to
@@ -143,6 +154,7 @@ class Rechecks:
             if h not in self._hashes:
                 self._hashes[h] = None
                 self._dropped.discard(h)
+                self._gone.discard(h)  # (due again: its row read back is its own)
                 self._added.add(h)
         self._write()
         if len(self._hashes) > self.kept:
@@ -177,6 +189,9 @@ class Rechecks:
             return
         if len(self._hashes) * 2 >= self.kept or not _looping():
             return
+        if not self.refill_backoff.due():  # (refused lately: review98b, tried every flush)
+            return
+        self._gone = set()
         spilled = self.spilled
         read = asyncio.ensure_future(store.rechecks(len(self._hashes) + self.kept // 2))
         self._refilling = read
@@ -184,11 +199,15 @@ class Rechecks:
 
     def _refilled(self, spilled: int, held: int, read: asyncio.Future[list[bytes]]) -> None:
         self._refilling = None
+        gone, self._gone = self._gone | self._dropped, set()
+        gone = gone.union(*self._deleting.values())
         if read.cancelled() or read.exception() is not None:
-            log.warning("orders due a recheck not read back: again at the next flush")
+            self.refill_backoff.failed()
+            log.warning("orders due a recheck not read back: again at a later flush")
             return
+        self.refill_backoff.answered()
         rows = read.result()
-        back = [h for h in rows if h not in self._hashes and h not in self._dropped]
+        back = [h for h in rows if h not in self._hashes and h not in gone]
         self._hashes.update(dict.fromkeys(back))
         self.fresh.update(back)
         if len(rows) < held + self.kept // 2 and self.spilled == spilled:
@@ -204,6 +223,8 @@ class Rechecks:
         del self._hashes[h]
         self.fresh.discard(h)
         self._looks.pop(h, None)
+        if self._refilling is not None:
+            self._gone.add(h)
         if h in self._held:  # (its row stays: ``release`` deletes it)
             return
         self._added.discard(h)
@@ -286,11 +307,12 @@ class Rechecks:
         except StoreError:  # (closed: the node stops)
             self._failed(added, dropped)
             return
-        self._inflight[fut] = added
+        self._inflight[fut], self._deleting[fut] = added, dropped
         fut.add_done_callback(partial(self._written, added, dropped))
 
     def _written(self, added: set[bytes], dropped: set[bytes], fut: asyncio.Future[None]) -> None:
         self._inflight.pop(fut, None)
+        self._deleting.pop(fut, None)
         if fut.cancelled() or fut.exception() is not None:
             log.warning("%d rechecks' rows not written: again with the next", len(added | dropped))
             self._failed(added, dropped)

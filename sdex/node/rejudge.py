@@ -22,7 +22,7 @@ from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.gate import NodeGate
 from sdex.node.readlater import REFUSALS, why
 from sdex.node.registry import Record
-from sdex.node.verdicts import _message
+from sdex.node.verdicts import NO_STATES, _message
 from sdex.order import SignedOrder, bitmap_nonce
 from sdex.store import StoredOrder
 from sdex.watch.changes import durable
@@ -263,6 +263,13 @@ class NodeRejudge(NodeGate):
                 "for the store): judged by the chain's word alone", h.hex(), REMINED_LATER,
             )  # fmt: skip
         return self._undone.forget_orders(taken) if taken else None
+
+    def _rechecks_read_back(self, back: list[bytes]) -> None:
+        """Spilled rechecks read back (``Rechecks.refilled``): their fills mined again put
+        off taken up, and a pass over the list begun (review98b: they waited for the next
+        block or settlement; an idle chain's, for good)."""
+        self._remined_stored(back)
+        self._drain_later(NO_STATES, anew=True)
 
     def _remined_stored(self, due: Iterable[bytes]) -> None:
         """At a start (and as spilled rechecks are read back: ``Rechecks.refilled``), of

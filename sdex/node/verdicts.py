@@ -207,6 +207,7 @@ class NodeVerdicts(NodeReadLater):
                     continue
             if rec is None:
                 due.discard(h)
+                judged = True  # (its row deleted at the flush: review98b, read back, left)
                 continue
             state = self.mirror.state(rec.signed)
             if state is not None and self._read_past_mirror(h):
@@ -269,14 +270,14 @@ class NodeVerdicts(NodeReadLater):
     _not_applying: asyncio.Event | None = None
     """Set while no block is being applied (``_applying``): the drain waits for it."""
 
-    def _drain_later(self, read: Mapping[bytes, OrderState]) -> None:
-        """The orders due a recheck walked again, a part a turn of the loop, ``read``'s
-        first (``_drain_rechecks``): one pass after the one under way, if any."""
+    def _drain_later(self, read: Mapping[bytes, OrderState], anew: bool = False) -> None:
+        """The orders due a recheck walked again, a part a turn of the loop, ``read``'s first
+        (``_drain_rechecks``): one pass after the one under way (``anew``: whatever the head)."""
         head = self.mirror.head
         if read:
             kept, at = self._drain_read
             self._drain_read = ({**kept, **read} if at is head else dict(read), head)
-        elif len(self._recheck.fresh) <= RECHECK_PART and (
+        elif not (anew or len(self._recheck.fresh) > RECHECK_PART) and (
             head is self._drained_at or not self._recheck.backoff.walk()
         ):  # (nothing new since the last pass began: a settlement's, at the same head; or
             return  # the read of those waiting for the chain's word backs off: recheck83)
