@@ -17,7 +17,7 @@ from sdex.chain.tx import lone_tx_root
 from sdex.errors import ContractRevert, TransactionFailed
 from sdex.mirror.seal import sealed
 from sdex.order import to_checksum
-from sdex.settlement.confirm import Tally, confirmed, gas_believed, proven
+from sdex.settlement.confirm import Tally, confirmed, gas_believed, proven, told
 from tests.conftest import Chain
 
 E18, E6 = 10**18, 10**6
@@ -109,7 +109,12 @@ async def test_gas_believed_only_of_the_chains_receipt(chain: Chain) -> None:
     rpc = AsyncRpc(c.rpc.url)
     try:
         assert await gas_believed(rpc, got, raw, None)
-        assert await proven(rpc, got, raw, Tally())  # (confirmed_seen's one header read)
+        # (confirmed_seen's one header read: alone, of the block the watcher applied at its
+        # number; else one read apart giving it, review99: a liar seals a block it made up)
+        assert await proven(rpc, got, raw, Tally(), kept=got.block_hash)
+        unkept = Tally()
+        assert not await proven(rpc, got, raw, unkept) and unkept.agreed == {told(got): 1}
+        assert await confirmed(rpc, got, 10.0, unkept)  # (CONFIRM_READS in a row)
         for lie in lies:
             assert not await gas_believed(rpc, lie, raw, None), lie.status
             tally = Tally()

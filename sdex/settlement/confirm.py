@@ -198,7 +198,7 @@ async def confirmed_seen(
             tally.bar(got)  # (another block at its number on the chain followed)
             return False
         rejudged(tally, got, mirror)
-        return await proven(rpc, got, raw, tally) or await confirmed(rpc, got, tally=tally)
+        return await proven(rpc, got, raw, tally, kept=at) or await confirmed(rpc, got, tally=tally)
     finally:
         if seen is not None:
             mirror.unconfirming(got.tx_hash)
@@ -352,14 +352,26 @@ async def gas_believed(
 
 
 async def proven(
-    rpc: AsyncRpc, got: Receipt, raw: str | None, tally: Tally, timeout: float = CONFIRM_WAIT
+    rpc: AsyncRpc,
+    got: Receipt,
+    raw: str | None,
+    tally: Tally,
+    timeout: float = CONFIRM_WAIT,
+    *,
+    kept: str | None = None,
 ) -> bool:
     """(settle99) Whether ``got`` is the chain's by its block's header alone, read apart (any
     backend's word: it is checked): sealed (``sealed``) with ``got``'s block hash, holding
-    ``raw`` alone with ``got`` its receipt (``roots_hold``: a liar would need a Keccak
-    preimage). A sealed header of that block holding ``raw`` alone with another receipt bars
-    ``got`` in ``tally``; a block of other transactions too, no header, junk: False (reads
-    apart decide, ``confirmed``)."""
+    ``raw`` alone with ``got`` its receipt (``roots_hold``), that block the one the watcher
+    applied at its number (``kept``: ``Mirror.hash_at``). A sealed header shows the receipt
+    is that block's, not that the block is the chain's: the liar that tells the receipt
+    names a block hash of its choice and seals a header of its own making (review99: one
+    read apart reaching it counted a pooled settlement mined). So a block not ``kept``:
+    the read counts as one read apart giving ``got`` (``Tally.agree``; ``CONFIRM_READS`` in
+    a row believe it). A sealed header of that block holding ``raw`` alone with another
+    receipt bars ``got`` in ``tally`` (that block, whoever made it, is not ``got``'s); a
+    block of other transactions too, no header, junk: False (reads apart decide,
+    ``confirmed``)."""
     if raw is None or not got.block_hash or tally.said_not(got):
         return False
     signed = bytes.fromhex(raw.removeprefix("0x"))
@@ -367,8 +379,9 @@ async def proven(
         block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
         if not isinstance(block, dict) or not sealed(block):
             return False
-        if roots_hold(block, got, signed):
-            return True
+        if roots_hold(block, got, signed):  # (a block not kept: perhaps its teller's own)
+            applied = kept is not None and kept == got.block_hash  # (the watcher's block)
+            return applied or tally.agree(got) >= CONFIRM_READS
         alone = str(block.get("transactionsRoot", "")).lower() == lone_tx_root(signed)
         if alone and str(block.get("hash", "")).lower() == got.block_hash:
             tally.bar(got)  # (its block holds the transaction alone with another receipt)
