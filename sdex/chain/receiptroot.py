@@ -1,7 +1,9 @@
 """The ``receiptsRoot`` of a block that holds one transaction alone (``lone_receipt_root``),
 from that transaction's receipt: with ``sdex.chain.tx.lone_tx_root`` and a sealed header
-(``sdex.mirror.seal.sealed``), a receipt (status, logs, gas) shown to be the chain's in its
-block by one header read (settle99: a liar would need a Keccak preimage of the block's hash).
+(``sdex.mirror.seal.sealed``), a receipt (status, logs, gas) shown to be its block's by one
+header read (settle99: a liar would need a Keccak preimage of the block's hash). Not that the
+block is the chain's: its teller may name a block hash of its own making and seal a header
+for it (review99: ``confirm.proven`` alone confirms only a block the watcher applied).
 
 The trie of one leaf, key ``rlp(0)``, whose value is the receipt as EIP-2718 encodes it: a
 typed transaction's (type 1, 2, 3, 4) ``type || rlp([status, cumulativeGasUsed, logsBloom,
@@ -62,8 +64,9 @@ def roots_hold(block: object, got: Receipt, raw: bytes) -> bool:
     ``sdex.mirror.seal.sealed``) is ``got``'s block, holding the signed transaction ``raw``
     alone (``transactionsRoot``) with ``got`` as its receipt (``receiptsRoot``: its status,
     its gas the block's ``gasUsed``, its logs), and ``got``'s logs name that block, that
-    transaction and indexes 0, 1, ... (what the root does not hold). Then ``got`` is the
-    chain's: a liar would need a Keccak preimage. Junk: False."""
+    transaction and indexes 0, 1, ... (what the root does not hold). Then ``got`` is that
+    block's (a liar would need a Keccak preimage), the chain's if the block is (review99: a
+    block its teller made up seals as well). Junk: False."""
     if not isinstance(block, dict):
         return False
     try:

@@ -181,7 +181,8 @@ async def confirmed_seen(
     of them reached the backend that told it (a block of its own making), which confirmed
     it. The watcher does not wait for ``got`` meanwhile (settle95). settle99: before reads
     apart, with ``raw`` (the signed transaction ``got`` is of) its block's sealed header
-    (``proven``): one read confirms a receipt whose block holds the transaction alone."""
+    (``proven``): one read confirms a receipt whose block holds the transaction alone, the
+    block the watcher applied at its number (else one of ``CONFIRM_READS``: review99)."""
     tally = tally if tally is not None else Tally()
     if mirror is None:
         rejudged(tally, got, mirror)
