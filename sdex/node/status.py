@@ -89,7 +89,9 @@ class NodeStatus(NodeViews):
         account = (maker, token)
         if account in self.mirror.ahead()[1] or self._funds_past_mirror(account):
             return
-        if not self.watcher.unread(account) or not self.registry.holds_account(account):
+        watcher = getattr(self, "watcher", None)  # (none before the start: nothing unread)
+        unread = watcher is not None and watcher.unread(account)
+        if not unread or not self.registry.holds_account(account):
             self.registry.set_funds(maker, token, amount)
 
     def _accounts_from_mirror(self, accounts: Iterable[tuple[str, str]]) -> None:
