@@ -20,6 +20,7 @@ own, the logs in its bloom); the other backend is the chain."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,41 @@ def bloom_of(logs: list[dict[str, object]]) -> str:
     return "0x" + bloom.hex()
 
 
+def round_robin_liar(
+    backend: dict[int, int],
+    fake: str,
+    block: object,
+    tx: str,
+    told: object,
+    lying: list[bool],
+    seen: tuple[list[int], list[int], list[int]],
+    opened: int = 0,
+) -> Callable[[object, int], Said]:
+    """A sticky balancer's answer (``Said``): each new connection (by its client port) the
+    next of two backends, round robin (counted past the ``opened`` ones already placed), 0 the
+    liar — while ``lying`` — telling ``told`` for ``tx`` and the block ``fake`` (``block``),
+    1 honest (no such block). ``seen``: the ports of the liar's receipts, its blocks and the
+    honest backend's block reads, appended as asked."""
+    lies, confirms, honest = seen
+
+    def answer(call: object, port: int) -> Said:
+        if port not in backend:  # (a new connection: the next backend, round robin)
+            backend[port] = (len(backend) - opened) % 2
+        if not lying or not isinstance(call, dict):
+            return None
+        method, params = call.get("method"), call.get("params")
+        if method == "eth_getBlockByHash" and params and params[0] == fake:
+            (confirms if backend[port] == 0 else honest).append(port)
+            result: object = block if backend[port] == 0 else None
+            return {"jsonrpc": "2.0", "id": call.get("id"), "result": result}
+        if backend[port] == 0 and method == "eth_getTransactionReceipt" and params == [tx]:
+            lies.append(port)
+            return {"jsonrpc": "2.0", "id": call.get("id"), "result": told}
+        return None
+
+    return answer
+
+
 @pytest.mark.parametrize("ahead", [0, 1], ids=["a-block-the-watcher-read", "the-next-block"])
 async def test_a_round_robin_liars_receipt_counts_no_pooled_settlement_mined(
     pooling: Chain, tmp_path: Path, ahead: int
@@ -86,21 +122,7 @@ async def test_a_round_robin_liars_receipt_counts_no_pooled_settlement_mined(
         assert holds(block, Receipt.from_rpc(told))  # (the liar's block confirms its receipt)
         lying = [True]  # (emptied: the liar out)
 
-        def answer(call: object, port: int) -> Said:
-            if port not in backend:  # (a new connection: the next backend, round robin)
-                backend[port] = len(backend) % 2
-            if not lying or not isinstance(call, dict):
-                return None
-            method, params = call.get("method"), call.get("params")
-            if method == "eth_getBlockByHash" and params and params[0] == fake:
-                (confirms if backend[port] == 0 else honest).append(port)
-                result: object = block if backend[port] == 0 else None
-                return {"jsonrpc": "2.0", "id": call.get("id"), "result": result}
-            if backend[port] == 0 and method == "eth_getTransactionReceipt" and params == [tx]:
-                lies.append(port)
-                return {"jsonrpc": "2.0", "id": call.get("id"), "result": told}
-            return None
-
+        answer = round_robin_liar(backend, fake, block, tx, told, lying, (lies, confirms, honest))
         backend.update((p, 0) for p in b.ports)  # (the connections open now: the liar's)
         b.answer = answer
         # before: the watcher's "no" (its block at that number is another) or its silence

@@ -29,9 +29,10 @@ from sdex.keccak import keccak
 from sdex.mirror.seal import FIELDS, LATER, _item, sealed
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
+from tests.test_confirm97_round_robin_liar import round_robin_liar
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_reconcile77_too_high import pooling
-from tests.test_settle89_sticky_receipt import Said, pooled_behind_sticky
+from tests.test_settle89_sticky_receipt import pooled_behind_sticky
 from tests.test_settle93_sticky_receipt import _fill, counted_once_mined, told_receipt
 
 __all__ = ["pooling"]
@@ -95,21 +96,8 @@ async def test_a_liars_sealed_block_of_its_own_making_counts_no_pooled_settlemen
         lying = [True]  # (emptied: the liar out)
         opened = len(b.ports)
 
-        def answer(call: object, port: int) -> Said:
-            if port not in backend:  # (a new connection: the next backend, round robin)
-                backend[port] = (len(backend) - opened) % 2
-            if not lying or not isinstance(call, dict):
-                return None
-            method, params = call.get("method"), call.get("params")
-            if method == "eth_getBlockByHash" and params and params[0] == fake:
-                (confirms if backend[port] == 0 else honest).append(port)
-                result: object = block if backend[port] == 0 else None
-                return {"jsonrpc": "2.0", "id": call.get("id"), "result": result}
-            if backend[port] == 0 and method == "eth_getTransactionReceipt" and params == [tx]:
-                lies.append(port)
-                return {"jsonrpc": "2.0", "id": call.get("id"), "result": told}
-            return None
-
+        seen = (lies, confirms, honest)
+        answer = round_robin_liar(backend, fake, block, tx, told, lying, seen, opened)
         backend.update((p, 0) for p in b.ports)  # (the connections open now: the liar's)
         b.answer = answer
         # before: the watcher silent for WATCH_FIRST (its block not read), the first read
