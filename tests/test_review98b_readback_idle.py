@@ -13,13 +13,19 @@ import asyncio
 import os
 from pathlib import Path
 
+from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
 
 
+def drain_runs(node: Node) -> bool:
+    return node._draining is not None and not node._draining.done()
+
+
 async def test_read_back_rechecks_are_judged_with_no_block(chain: Chain, tmp_path: Path) -> None:
     async with running_node(node_config(chain, tmp_path / "n.db")) as (node, _):
-        due = node._recheck
+        await wait_for(lambda: node.watcher.caught_up.is_set() and not drain_runs(node))
+        due = node._recheck  # (the start's passes ended: none judges the adds below)
         due.kept = 4  # (the bound, lowered: RECHECKS_KEPT)
         hashes = [os.urandom(32) for _ in range(10)]
         for h in hashes:
