@@ -27,6 +27,7 @@ from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_
 from sdex.settlement.receipts import BlockReceipts, poll_receipt
 from sdex.settlement.replace import Pooled
 from sdex.settlement.rowcall import SETTLES_NONE
+from sdex.settlement.rowreceipt import kept_tally
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, Unsendable
 from sdex.settlement.stages import FlightTimes
 from sdex.store import Store
@@ -391,7 +392,8 @@ class NonceLane(CancellingLane):
         again while its bytes, pooled at another backend, could land: both were mined)."""
         if early is not None and whole is not None and whole(early):  # (awaited as any: edge94)
             early = None
-        tally = Tally()  # (what reads said of its receipts: the early one's and the wait's)
+        # (what reads said of its receipts: a start's, the early one's and the wait's)
+        tally = kept_tally(self, signed.tx_hash) or Tally()
         if early is not None:  # (believed once told again apart, no doubt said: settle93)
             asked = self.said()
             told = await confirmed_seen(self.receipts, early, self.mirror, tally, signed.raw)

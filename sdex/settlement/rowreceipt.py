@@ -14,12 +14,15 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sdex.chain import Receipt
 from sdex.errors import ChainError
 from sdex.settlement.confirm import CONFIRM_WAIT, Tally, confirmed, rejudged
-from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import unaccounted_pairs
+
+if TYPE_CHECKING:  # (the lane's wait takes a row's reads: ``kept_tally``)
+    from sdex.settlement.lane import NonceLane
 
 log = logging.getLogger("sdex.settlement")
 START_CONFIRM_WAIT = CONFIRM_WAIT
@@ -51,6 +54,14 @@ def row_tally(lane: NonceLane, tx_hash: str) -> Tally:
     while len(kept) > MAX_ROWS_TALLIED:
         del kept[next(iter(kept))]
     return tally
+
+
+def kept_tally(lane: NonceLane, tx_hash: str) -> Tally | None:
+    """(``NonceLane._receipt``) What a start's reads apart said of ``tx_hash``'s receipts
+    (``row_tally``'s, the same ``Tally`` from here on), None if nothing: an adopted row's wait
+    goes on from it (confirm98: a fresh ``Tally``, a receipt a read apart denied at the
+    adoption was believed on the wait's first two reads in a row, both on the liar)."""
+    return _tallies.get(lane, {}).get(tx_hash.lower())
 
 
 def receipt_of(answer: object) -> Receipt | None:
