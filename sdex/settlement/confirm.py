@@ -90,6 +90,10 @@ class Tally:
         """When ``MAX_TALLIED`` receipts were barred: every receipt is barred since."""
         self.lagged: dict[Told, None] = {}
         """Receipts a read apart found a backend behind the block of (``behind``)."""
+        self.refuted: dict[Told, None] = {}
+        """Receipts the watcher's read barred (``bar``'s ``watcher``): judged again only once
+        the mirror has their block (confirm98: once it left the kept window, a liar's got
+        ``CONFIRM_READS`` more reads apart each ``REJUDGE_AFTER``)."""
 
     def agree(self, got: Receipt) -> int:
         """A read apart gave ``got``: how many have."""
@@ -98,10 +102,13 @@ class Tally:
         _bound(self.agreed)
         return n
 
-    def bar(self, got: Receipt) -> None:
-        """A read said ``got`` is not the chain's: no read apart believes it from here on
-        (till ``rejudge``)."""
+    def bar(self, got: Receipt, watcher: bool = False) -> None:
+        """A read said ``got`` is not the chain's (``watcher``: the watcher's, ``refuted``):
+        no read apart believes it from here on (till ``rejudge``)."""
         key = told(got)
+        if watcher:
+            self.refuted[key] = None
+            _bound(self.refuted)
         if self.closed is not None or key in self.barred:
             return
         if len(self.barred) >= MAX_TALLIED:  # (none forgotten: all barred from now)
@@ -196,7 +203,7 @@ async def confirmed_seen(
         if tally.waits(got) and (mirror.head is None or mirror.head.number < got.block_number):
             return False  # (a read apart behind its block: the watcher's read waited for)
         if (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
-            tally.bar(got)  # (another block at its number on the chain followed)
+            tally.bar(got, True)  # (another block at its number on the chain followed)
             return False
         rejudged(tally, got, mirror)
         return await proven(rpc, got, raw, tally, kept=at) or await confirmed(rpc, got, tally=tally)
@@ -210,13 +217,16 @@ def rejudged(tally: Tally, got: Receipt, mirror: Mirror | None) -> None:
     reached ``got``'s block number and has no other block there (a block a liar made up
     past the chain's head never is): asked apart again, ``CONFIRM_READS`` in a row
     (review97b: one honest backend's word on a short fork, or a status 0 the watcher cannot
-    say of, held the settlement in flight for good, its orders never given back)."""
+    say of, held the settlement in flight for good, its orders never given back). One the
+    watcher's read barred (``Tally.refuted``): only once the mirror has its block there."""
     if not (tally.said_not(got) and tally.due(got)):
         return
+    at = mirror.hash_at(got.block_number) if mirror is not None else None
     if mirror is not None and (
         mirror.head is None
         or mirror.head.number < got.block_number
-        or mirror.hash_at(got.block_number) not in (None, got.block_hash)
+        or at not in (None, got.block_hash)
+        or (at is None and told(got) in tally.refuted)  # (refuted: its block left the window)
     ):
         return
     log.warning(
@@ -243,7 +253,7 @@ def watcher_said(
     read = mirror.seen_logs.get(got.tx_hash.lower(), {})
     if at is None or (at == got.block_hash and at not in read):
         return None
-    tally.bar(got)
+    tally.bar(got, True)
     return False
 
 
