@@ -342,14 +342,15 @@ async def gas_believed(
     """Whether ``got``'s ``gasUsed`` (a believed receipt of the signed transaction ``raw``)
     is the chain's: its block's header read apart (any backend's word: it is checked) is
     sealed (its hash Keccak-256 of its fields: ``sdex.mirror.seal``) with ``got``'s block
-    hash, the mirror's at its number when kept, and holds the transaction alone with ``got``
-    its receipt (``roots_hold``: its ``transactionsRoot`` and ``receiptsRoot``, its
-    ``gasUsed`` ``got``'s; settle99: before, ``gasUsed`` alone was compared). Not (a block
-    of other transactions too, no answer): the figure is not learned (confirm97: the
-    watcher's read confirms logs, not gas, and a receipt's made-up ``gasUsed`` raised the
-    gas a match learned, ``BatchGas.learn``: smaller batches at higher limits)."""
-    kept = mirror.hash_at(got.block_number) if mirror is not None else None
-    if not got.block_hash or kept not in (None, got.block_hash):
+    hash, the block the watcher applied at its number (``applied``; confirm98: one not read
+    yet was taken: a liar's sealed block of its own making taught its gas), holding the
+    transaction alone with ``got`` its receipt (``roots_hold``: its ``transactionsRoot``
+    and ``receiptsRoot``, its ``gasUsed`` ``got``'s; settle99: before, ``gasUsed`` alone was
+    compared). Not (a block of other transactions too, no answer): the figure is not
+    learned (confirm97: the watcher's read confirms logs, not gas, and a receipt's made-up
+    ``gasUsed`` raised the gas a match learned, ``BatchGas.learn``: smaller batches at
+    higher limits)."""
+    if not got.block_hash or (mirror is not None and not await applied(mirror, got, timeout)):
         return False
     try:
         block = await apart(rpc, lambda own: own.call(BLOCK, got.block_hash, False), timeout)
@@ -360,6 +361,20 @@ async def gas_believed(
     except Exception as e:  # (no answer, or junk: not learned)
         log.debug("the gas of %s not read again: %s", got.tx_hash, e)
         return False
+
+
+async def applied(mirror: Mirror, got: Receipt, timeout: float) -> bool:
+    """Whether the watcher applied ``got``'s block at its number (its head there waited for,
+    ``timeout`` s at most)."""
+    for _ in range(int(timeout / APPLIED_LOOK)):
+        if mirror.head is not None and mirror.head.number >= got.block_number:
+            break
+        await asyncio.sleep(APPLIED_LOOK)
+    return mirror.hash_at(got.block_number) == got.block_hash
+
+
+APPLIED_LOOK = 0.1
+"""Seconds between looks at the watcher's head (``applied``)."""
 
 
 async def proven(
