@@ -27,7 +27,7 @@ from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_
 from sdex.settlement.receipts import BlockReceipts, poll_receipt
 from sdex.settlement.replace import Pooled
 from sdex.settlement.rowcall import SETTLES_NONE
-from sdex.settlement.rowreceipt import kept_tally
+from sdex.settlement.rowtally import kept_tally
 from sdex.settlement.signing import HELD_SEND_MAX, NOT_ITS_CHAIN, Unsendable
 from sdex.settlement.stages import FlightTimes
 from sdex.store import Store

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from sdex.chain import Receipt
 from sdex.errors import ChainError
 from sdex.settlement.confirm import CONFIRM_WAIT, Tally, confirmed, rejudged
+from sdex.settlement.lane import NonceLane
 from sdex.settlement.outcome import unaccounted_pairs
-
-if TYPE_CHECKING:  # (the lane's wait takes a row's reads: ``kept_tally``)
-    from sdex.settlement.lane import NonceLane
+from sdex.settlement.rowtally import row_tally
 
 log = logging.getLogger("sdex.settlement")
 START_CONFIRM_WAIT = CONFIRM_WAIT
@@ -35,33 +32,6 @@ after the other: a start behind a confirming read that hangs took ~20 s a pendin
 def start_bound() -> float:
     """(The loop's clock) When a start's phase begun now stops confirming its rows' receipts."""
     return asyncio.get_running_loop().time() + START_CONFIRM_WAIT
-
-
-MAX_ROWS_TALLIED = 256
-"""Rows whose reads apart a lane remembers between ``believed``'s calls (the oldest asked
-forgotten: a fresh ``Tally``)."""
-_tallies: weakref.WeakKeyDictionary[NonceLane, dict[str, Tally]] = weakref.WeakKeyDictionary()
-
-
-def row_tally(lane: NonceLane, tx_hash: str) -> Tally:
-    """What reads apart said of ``tx_hash``'s receipts through ``lane`` so far (review97b: a
-    fresh ``Tally`` each call of ``believed``, so a receipt a read denied was believed on the
-    next try's two reads in a row, ``mark_unread``'s a second later: a round-robin balancer's
-    liar needed only two in a row once)."""
-    kept = _tallies.setdefault(lane, {})
-    tally = kept.pop(tx_hash.lower(), None) or Tally()
-    kept[tx_hash.lower()] = tally
-    while len(kept) > MAX_ROWS_TALLIED:
-        del kept[next(iter(kept))]
-    return tally
-
-
-def kept_tally(lane: NonceLane, tx_hash: str) -> Tally | None:
-    """(``NonceLane._receipt``) What a start's reads apart said of ``tx_hash``'s receipts
-    (``row_tally``'s, the same ``Tally`` from here on), None if nothing: an adopted row's wait
-    goes on from it (confirm98: a fresh ``Tally``, a receipt a read apart denied at the
-    adoption was believed on the wait's first two reads in a row, both on the liar)."""
-    return _tallies.get(lane, {}).get(tx_hash.lower())
 
 
 def receipt_of(answer: object) -> Receipt | None:
