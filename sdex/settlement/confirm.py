@@ -90,10 +90,9 @@ class Tally:
         """When ``MAX_TALLIED`` receipts were barred: every receipt is barred since."""
         self.lagged: dict[Told, None] = {}
         """Receipts a read apart found a backend behind the block of (``behind``)."""
-        self.refuted: dict[Told, None] = {}
-        """Receipts the watcher's read barred (``bar``'s ``watcher``): judged again only once
-        the mirror has their block (confirm98: once it left the kept window, a liar's got
-        ``CONFIRM_READS`` more reads apart each ``REJUDGE_AFTER``)."""
+        self.refuted: dict[Told, float] = {}
+        """Receipts the watcher's read barred (``bar``'s ``watcher``), with when: till judged
+        again once the mirror has their block (``rejudged``; confirm98)."""
 
     def agree(self, got: Receipt) -> int:
         """A read apart gave ``got``: how many have."""
@@ -107,7 +106,7 @@ class Tally:
         no read apart believes it from here on (till ``rejudge``)."""
         key = told(got)
         if watcher:
-            self.refuted[key] = None
+            self.refuted[key] = self.refuted.get(key, time.monotonic())
             _bound(self.refuted)
         if self.closed is not None or key in self.barred:
             return
@@ -130,11 +129,13 @@ class Tally:
         return told(got) in self.lagged
 
     def said_not(self, got: Receipt) -> bool:
-        return self.closed is not None or told(got) in self.barred
+        key = told(got)  # (a refuted one: past ``closed`` too)
+        return self.closed is not None or key in self.barred or key in self.refuted
 
     def due(self, got: Receipt) -> bool:
         """Whether ``got`` was barred ``REJUDGE_AFTER`` s ago or more (False: not barred)."""
-        since = self.barred.get(told(got), self.closed)
+        key = told(got)
+        since = self.barred.get(key, self.refuted.get(key, self.closed))
         return since is not None and time.monotonic() - since >= REJUDGE_AFTER
 
     def rejudge(self, got: Receipt) -> None:
@@ -142,7 +143,8 @@ class Tally:
         receipt's, when ``closed``)."""
         key = told(got)
         self.agreed.pop(key, None)
-        if self.barred.pop(key, None) is None:
+        refuted = self.refuted.pop(key, None)
+        if self.barred.pop(key, None) is None and refuted is None:
             self.closed = None
 
 
