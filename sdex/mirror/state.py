@@ -128,6 +128,9 @@ class Mirror(OwnNotes):
         """Called when a receipt is noted or held (the watcher wakes up: ``OwnNotes``)."""
         self.sigs = SigCache()
         """EIP-1271 verdicts; cleared by a reorg or a reset (``sdex.mirror.sigcache``)."""
+        self.undone_to: int | None = None
+        """The lowest fork point undone to (-1: a reset) since the node's book took a poll's
+        funds (``sdex.node.settle._watcher_was_first``: not its blocks above; funds98)."""
 
     # -- following the chain ---------------------------------------------------------------
 
@@ -297,6 +300,7 @@ class Mirror(OwnNotes):
     def undo_to(self, number: int) -> Effects:
         """Undo every kept block above ``number`` (the fork point); what they had changed."""
         eff = Effects()
+        self.undone_to = number if self.undone_to is None else min(self.undone_to, number)
         self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
         self.later.clear()  # (nor a read)
         at = next((b.header for b in reversed(self.blocks) if b.header.number <= number), None)
@@ -330,6 +334,7 @@ class Mirror(OwnNotes):
     def clear(self) -> None:
         """Forget everything (a chain reset) but the sends whose receipts are to come."""
         self.announced.rewound(reset=True)
+        self.undone_to = -1
         self.doubt.reset_made()  # (proven: the doubt ends once the node applied it)
         self.head = None
         self.marks.clear()
