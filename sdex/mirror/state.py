@@ -26,6 +26,7 @@ import asyncio
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 
 from sdex.chain import Exchange, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
@@ -33,6 +34,7 @@ from sdex.mirror.bitmaps import BitmapWatch, bitmap_nonce
 from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.doubt import ChainDoubt
+from sdex.mirror.learned import MAX_BROKE, LearnedFunds
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.noted import APPROVAL, OwnNotes, own_transfer
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, named_in_data
@@ -44,12 +46,8 @@ from sdex.order import (
     validity_errors,
 )
 
-MAX_BROKE = 10_000
-"""Accounts with nothing to pay the mirror keeps from reads (``Mirror.broke``)."""
 ZERO_WORD_HEAD = bytes(12)
 """The first 12 bytes of a topic that holds an address (an ABI word of one)."""
-MAX_LATER = 10_000
-"""Reads made during the replay the mirror holds until it passes their block (``later``)."""
 
 
 Look = tuple[str, str, int]
@@ -63,9 +61,9 @@ def look_of(signed: SignedOrder) -> Look:
     return sys.intern(o.maker), sys.intern(o.maker_token), bitmap_nonce(o.salt)
 
 
-class Mirror(OwnNotes):
+class Mirror(OwnNotes, LearnedFunds):
     """The mirror's state and how blocks change it; the node's own settlements noted ahead
-    of their blocks: ``sdex.mirror.noted``."""
+    of their blocks: ``sdex.mirror.noted``; funds learned from reads: ``sdex.mirror.learned``."""
 
     def __init__(self, exchange: Exchange, tokens: Iterable[str], depth: int = 128) -> None:
         self.exchange = exchange
@@ -103,6 +101,9 @@ class Mirror(OwnNotes):
         allowance, the chain's head block when read), learned once the replay reaches that
         block, dropped if a block above it touches the account first; at most
         ``MAX_LATER`` (more are not kept: read again)."""
+        self.undone_reads: deque[tuple[int, int, AbstractSet[Account]]] = deque()
+        """Recent reorgs, for the reads in flight their undone blocks may have served
+        (``LearnedFunds.touched_since``; funds98)."""
         self.doubt = ChainDoubt()
         """Whether the chain is still the one followed (``sdex.mirror.doubt``): an answer
         that said another, not proven, holds matching until it is proven either way."""
@@ -328,6 +329,8 @@ class Mirror(OwnNotes):
         # (the funds they touched stay the undone branch's till re-read: a block of the new
         # branch re-reads them, not moves them; review98a: an own settlement mined again there)
         self.unsure |= (eff.funds | eff.moved) & self.funds.keys()
+        if self.head is not None and self.head.number > number:
+            self.reads_undone(number, self.head.number, eff.funds | eff.moved)
         self.head = self.blocks[-1].header if self.blocks else None
         return eff
 
@@ -349,6 +352,7 @@ class Mirror(OwnNotes):
         self.unsure.clear()
         self.broke.clear()
         self.later.clear()
+        self.undone_reads.clear()
         self.own.clear()
         self._orphans.clear()
         # (``expected`` kept: sends whose receipts are still to come, maybe of the new chain;
@@ -367,68 +371,6 @@ class Mirror(OwnNotes):
         if self.funds.get(account) != (balance, allowance):
             self.funds[account] = (balance, allowance)
             self.dirty_funds.add(account)
-
-    def touched_since(self, account: Account, number: int) -> bool:
-        """Did a kept block above ``number`` touch ``account``'s funds? (a read made at
-        ``number`` may be older than what the mirror has applied since)"""
-        for b in reversed(self.blocks):
-            if b.header.number <= number:
-                return False
-            if account in b.effects.funds or account in b.effects.moved:
-                return True
-        return False
-
-    def learn(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
-        """Take an account's funds from a chain read (``getOrderStates``) made when the
-        mirror's head was ``read_at``, unless a block applied since touched them."""
-        o = signed.order
-        if (nonce := bitmap_nonce(o.salt)) >= 0:  # (a later fill of it: its nonce alone moved)
-            self.bitmaps.know(signed.hash, o.maker, nonce)
-        account = (o.maker, o.maker_token)
-        if account not in self.funds and not self.touched_since(account, read_at):
-            self._learned(account, state.maker_balance, state.maker_allowance)
-
-    def _learned(self, account: Account, balance: int, allowance: int) -> None:
-        self.set_funds(account, balance, allowance, exact=False)
-        if min(balance, allowance) <= 0:
-            self.dirty_funds.discard(account)  # (memory only: ``broke``)
-            self._broke(account)
-
-    def learn_later(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
-        """``learn`` of a read made while the mirror replays the chain, at the chain's head
-        ``read_at`` or later: held until the replay reaches ``read_at`` (``apply``)."""
-        o = signed.order
-        account = (o.maker, o.maker_token)
-        if account in self.funds or (len(self.later) >= MAX_LATER and account not in self.later):
-            return
-        self.later[account] = (state.maker_balance, state.maker_allowance, read_at)
-
-    def _learn_passed(self, below: int, top: int, eff: Effects) -> None:
-        """Blocks ``below``+1 .. ``top`` applied (``eff``): a held read of an account they
-        touched is dropped unless all of them are at or below its block (a later log wins;
-        a run across it: unknown, so dropped); the held reads the head reaches are learned."""
-        later = self.later
-        for account in eff.funds | eff.moved:
-            held = later.get(account)
-            if held is not None and top > held[2]:
-                del later[account]
-        for account, (balance, allowance, at) in list(later.items()):
-            if at <= top:
-                del later[account]
-                if account not in self.funds:
-                    self._learned(account, balance, allowance)
-
-    def _broke(self, account: Account) -> None:
-        """Note an account learned with nothing to pay; forget the oldest past the bound."""
-        broke = self.broke
-        broke[account] = None
-        while len(broke) > self.max_broke:
-            old, _ = broke.popitem(last=False)
-            f = self.funds.get(old)
-            if f is not None and min(f) <= 0:  # (funded since: kept, as any account)
-                del self.funds[old]
-                self.unsure.discard(old)
-                self.dirty_funds.discard(old)
 
     # -- reading ---------------------------------------------------------------------------
 
