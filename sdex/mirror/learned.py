@@ -3,17 +3,17 @@ node's ``getOrderStates`` at "latest"): taken unless a block applied since the r
 touched the account (``touched_since``), held while the mirror replays the chain
 (``learn_later``), and the accounts with nothing to pay bounded (``broke``).
 
-A read the chain served on a branch a reorg then undid is no figure of the new branch: the
-reorgs whose undone blocks a read still in flight may have seen are kept (``undone_reads``,
-``reads_undone``), and such a read is learned only for an account neither the undone blocks
-nor the new branch's blocks above the fork touched (funds98: one served on the old branch,
-answered after the new branch was applied, was learned: Carol's 1000 WETH, 500 on the
-chain, for good)."""
+A read the chain served on a branch a reorg then undid is no figure of the new branch, and
+by its head number alone it cannot be told from one begun on the new branch: the heads
+recent reorgs undid from are kept (``undone_reads``), and an account learned from a read
+begun at or below one is read again with the next block the mirror applies
+(``reread_next``). funds98: one served on the old branch, answered after the new branch
+was applied, was learned as exact as any: Carol's 1000 WETH (500 on the chain) stayed the
+mirror's, and the book's, till a block touched her."""
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Set
 
 from sdex.chain import OrderState
 from sdex.mirror.bitmaps import BitmapWatch, bitmap_nonce
@@ -41,32 +41,27 @@ class LearnedFunds:
     broke: OrderedDict[Account, None]
     max_broke: int
     later: dict[Account, tuple[int, int, int]]
-    undone_reads: deque[tuple[int, int, Set[Account]]]
-    """(fork point, the head undone from, the accounts the undone blocks touched) of recent
-    reorgs (``reads_undone``)."""
+    undone_reads: deque[int]
+    """The heads recent reorgs undid blocks from (``reads_undone``)."""
+    reread_next: set[Account]
+    """Accounts learned from a read that may have been served on a branch a reorg undid:
+    read again with the next block the mirror applies (its ``Effects.funds``)."""
 
     def set_funds(self, account: Account, balance: int, allowance: int, exact: bool = True) -> None:
         raise NotImplementedError
 
-    def reads_undone(self, fork: int, top: int, touched: Set[Account]) -> None:
-        """A reorg undid blocks ``fork``+1..``top`` (touching ``touched``): a read begun at
-        or below ``top`` may be of them (``touched_since``)."""
+    def reads_undone(self, fork: int, top: int) -> None:
+        """A reorg undid blocks ``fork``+1..``top``: a read begun at or below ``top`` may be
+        of them (``learn``)."""
         kept = self.undone_reads
-        kept.append((fork, top, frozenset(touched)))
+        kept.append(top)
         low = self.blocks[0].header.number if self.blocks else fork
-        while kept and (len(kept) > MAX_UNDONE_READS or kept[0][1] < low):
+        while kept and (len(kept) > MAX_UNDONE_READS or kept[0] < low):
             kept.popleft()
 
     def touched_since(self, account: Account, number: int) -> bool:
         """Did a kept block above ``number`` touch ``account``'s funds? (a read made at
-        ``number`` may be older than what the mirror has applied since) A read begun at or
-        below the head a reorg undid (``undone_reads``) may have been served on the undone
-        branch: an account the undone blocks touched, or a kept block above the fork, is."""
-        for fork, top, accounts in self.undone_reads:
-            if number <= top:
-                if account in accounts:
-                    return True
-                number = min(number, fork)
+        ``number`` may be older than what the mirror has applied since)"""
         for b in reversed(self.blocks):
             if b.header.number <= number:
                 return False
@@ -76,13 +71,16 @@ class LearnedFunds:
 
     def learn(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
         """Take an account's funds from a chain read (``getOrderStates``) made when the
-        mirror's head was ``read_at``, unless a block applied since touched them."""
+        mirror's head was ``read_at``, unless a block applied since touched them; read again
+        with the next block if a reorg since may have undone the branch it was served on."""
         o = signed.order
         if (nonce := bitmap_nonce(o.salt)) >= 0:  # (a later fill of it: its nonce alone moved)
             self.bitmaps.know(signed.hash, o.maker, nonce)
         account = (o.maker, o.maker_token)
         if account not in self.funds and not self.touched_since(account, read_at):
             self._learned(account, state.maker_balance, state.maker_allowance)
+            if any(read_at <= top for top in self.undone_reads):
+                self.reread_next.add(account)
 
     def _learned(self, account: Account, balance: int, allowance: int) -> None:
         self.set_funds(account, balance, allowance, exact=False)

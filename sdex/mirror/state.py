@@ -26,7 +26,6 @@ import asyncio
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
-from collections.abc import Set as AbstractSet
 
 from sdex.chain import Exchange, Log, OrderState, OrderStatus, Receipt
 from sdex.chain.headsignal import HeadSignal
@@ -101,9 +100,9 @@ class Mirror(OwnNotes, LearnedFunds):
         allowance, the chain's head block when read), learned once the replay reaches that
         block, dropped if a block above it touches the account first; at most
         ``MAX_LATER`` (more are not kept: read again)."""
-        self.undone_reads: deque[tuple[int, int, AbstractSet[Account]]] = deque()
-        """Recent reorgs, for the reads in flight their undone blocks may have served
-        (``LearnedFunds.touched_since``; funds98)."""
+        self.undone_reads: deque[int] = deque()
+        self.reread_next: set[Account] = set()
+        """(``sdex.mirror.learned``: reads a reorg's undone branch may have served; funds98)"""
         self.doubt = ChainDoubt()
         """Whether the chain is still the one followed (``sdex.mirror.doubt``): an answer
         that said another, not proven, holds matching until it is proven either way."""
@@ -163,6 +162,9 @@ class Mirror(OwnNotes, LearnedFunds):
         undo: list[tuple[str, object, object]] = []
         eff = Effects()
         eff.fills = self.exchange.fills(logs)
+        if self.reread_next:  # (learned from a read a reorg may have made stale: funds98)
+            eff.funds |= self.reread_next
+            self.reread_next.clear()
         if self.own and eff.fills:
             # An own receipt that said another block (read before a reorg moved it, or from
             # a backend on another branch) whose fill is in these logs: counted here, not
@@ -330,7 +332,7 @@ class Mirror(OwnNotes, LearnedFunds):
         # branch re-reads them, not moves them; review98a: an own settlement mined again there)
         self.unsure |= (eff.funds | eff.moved) & self.funds.keys()
         if self.head is not None and self.head.number > number:
-            self.reads_undone(number, self.head.number, eff.funds | eff.moved)
+            self.reads_undone(number, self.head.number)
         self.head = self.blocks[-1].header if self.blocks else None
         return eff
 
@@ -353,6 +355,7 @@ class Mirror(OwnNotes, LearnedFunds):
         self.broke.clear()
         self.later.clear()
         self.undone_reads.clear()
+        self.reread_next.clear()
         self.own.clear()
         self._orphans.clear()
         # (``expected`` kept: sends whose receipts are still to come, maybe of the new chain;
