@@ -33,6 +33,7 @@ from sdex.mirror.bitmaps import BitmapWatch, bitmap_nonce
 from sdex.mirror.blocks import Block, Effects, Header
 from sdex.mirror.checkpoints import Checkpoints
 from sdex.mirror.doubt import ChainDoubt
+from sdex.mirror.learned import MAX_BROKE, LearnedFunds
 from sdex.mirror.marks import OrderMarks
 from sdex.mirror.noted import APPROVAL, OwnNotes, own_transfer
 from sdex.mirror.own import Account, OwnReceipt, OwnReceipts, named_in_data
@@ -44,12 +45,8 @@ from sdex.order import (
     validity_errors,
 )
 
-MAX_BROKE = 10_000
-"""Accounts with nothing to pay the mirror keeps from reads (``Mirror.broke``)."""
 ZERO_WORD_HEAD = bytes(12)
 """The first 12 bytes of a topic that holds an address (an ABI word of one)."""
-MAX_LATER = 10_000
-"""Reads made during the replay the mirror holds until it passes their block (``later``)."""
 
 
 Look = tuple[str, str, int]
@@ -63,9 +60,9 @@ def look_of(signed: SignedOrder) -> Look:
     return sys.intern(o.maker), sys.intern(o.maker_token), bitmap_nonce(o.salt)
 
 
-class Mirror(OwnNotes):
+class Mirror(OwnNotes, LearnedFunds):
     """The mirror's state and how blocks change it; the node's own settlements noted ahead
-    of their blocks: ``sdex.mirror.noted``."""
+    of their blocks: ``sdex.mirror.noted``; funds learned from reads: ``sdex.mirror.learned``."""
 
     def __init__(self, exchange: Exchange, tokens: Iterable[str], depth: int = 128) -> None:
         self.exchange = exchange
@@ -103,6 +100,9 @@ class Mirror(OwnNotes):
         allowance, the chain's head block when read), learned once the replay reaches that
         block, dropped if a block above it touches the account first; at most
         ``MAX_LATER`` (more are not kept: read again)."""
+        self.undone_reads: deque[int] = deque()
+        self.reread_next: set[Account] = set()
+        """(``sdex.mirror.learned``: reads a reorg's undone branch may have served; funds98)"""
         self.doubt = ChainDoubt()
         """Whether the chain is still the one followed (``sdex.mirror.doubt``): an answer
         that said another, not proven, holds matching until it is proven either way."""
@@ -128,6 +128,9 @@ class Mirror(OwnNotes):
         """Called when a receipt is noted or held (the watcher wakes up: ``OwnNotes``)."""
         self.sigs = SigCache()
         """EIP-1271 verdicts; cleared by a reorg or a reset (``sdex.mirror.sigcache``)."""
+        self.undone_to: int | None = None
+        """The lowest fork point undone to (-1: a reset) since the node's book took a poll's
+        funds (``sdex.node.settle._watcher_was_first``: not its blocks above; funds98)."""
 
     # -- following the chain ---------------------------------------------------------------
 
@@ -159,6 +162,9 @@ class Mirror(OwnNotes):
         undo: list[tuple[str, object, object]] = []
         eff = Effects()
         eff.fills = self.exchange.fills(logs)
+        if self.reread_next:  # (learned from a read a reorg may have made stale: funds98)
+            eff.funds |= self.reread_next
+            self.reread_next.clear()
         if self.own and eff.fills:
             # An own receipt that said another block (read before a reorg moved it, or from
             # a backend on another branch) whose fill is in these logs: counted here, not
@@ -297,6 +303,7 @@ class Mirror(OwnNotes):
     def undo_to(self, number: int) -> Effects:
         """Undo every kept block above ``number`` (the fork point); what they had changed."""
         eff = Effects()
+        self.undone_to = number if self.undone_to is None else min(self.undone_to, number)
         self.sigs.clear()  # a verdict read on the undone branch may not hold on the new one
         self.later.clear()  # (nor a read)
         at = next((b.header for b in reversed(self.blocks) if b.header.number <= number), None)
@@ -324,12 +331,15 @@ class Mirror(OwnNotes):
         # (the funds they touched stay the undone branch's till re-read: a block of the new
         # branch re-reads them, not moves them; review98a: an own settlement mined again there)
         self.unsure |= (eff.funds | eff.moved) & self.funds.keys()
+        if self.head is not None and self.head.number > number:
+            self.reads_undone(number, self.head.number)
         self.head = self.blocks[-1].header if self.blocks else None
         return eff
 
     def clear(self) -> None:
         """Forget everything (a chain reset) but the sends whose receipts are to come."""
         self.announced.rewound(reset=True)
+        self.undone_to = -1
         self.doubt.reset_made()  # (proven: the doubt ends once the node applied it)
         self.head = None
         self.marks.clear()
@@ -344,6 +354,8 @@ class Mirror(OwnNotes):
         self.unsure.clear()
         self.broke.clear()
         self.later.clear()
+        self.undone_reads.clear()
+        self.reread_next.clear()
         self.own.clear()
         self._orphans.clear()
         # (``expected`` kept: sends whose receipts are still to come, maybe of the new chain;
@@ -362,68 +374,6 @@ class Mirror(OwnNotes):
         if self.funds.get(account) != (balance, allowance):
             self.funds[account] = (balance, allowance)
             self.dirty_funds.add(account)
-
-    def touched_since(self, account: Account, number: int) -> bool:
-        """Did a kept block above ``number`` touch ``account``'s funds? (a read made at
-        ``number`` may be older than what the mirror has applied since)"""
-        for b in reversed(self.blocks):
-            if b.header.number <= number:
-                return False
-            if account in b.effects.funds or account in b.effects.moved:
-                return True
-        return False
-
-    def learn(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
-        """Take an account's funds from a chain read (``getOrderStates``) made when the
-        mirror's head was ``read_at``, unless a block applied since touched them."""
-        o = signed.order
-        if (nonce := bitmap_nonce(o.salt)) >= 0:  # (a later fill of it: its nonce alone moved)
-            self.bitmaps.know(signed.hash, o.maker, nonce)
-        account = (o.maker, o.maker_token)
-        if account not in self.funds and not self.touched_since(account, read_at):
-            self._learned(account, state.maker_balance, state.maker_allowance)
-
-    def _learned(self, account: Account, balance: int, allowance: int) -> None:
-        self.set_funds(account, balance, allowance, exact=False)
-        if min(balance, allowance) <= 0:
-            self.dirty_funds.discard(account)  # (memory only: ``broke``)
-            self._broke(account)
-
-    def learn_later(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
-        """``learn`` of a read made while the mirror replays the chain, at the chain's head
-        ``read_at`` or later: held until the replay reaches ``read_at`` (``apply``)."""
-        o = signed.order
-        account = (o.maker, o.maker_token)
-        if account in self.funds or (len(self.later) >= MAX_LATER and account not in self.later):
-            return
-        self.later[account] = (state.maker_balance, state.maker_allowance, read_at)
-
-    def _learn_passed(self, below: int, top: int, eff: Effects) -> None:
-        """Blocks ``below``+1 .. ``top`` applied (``eff``): a held read of an account they
-        touched is dropped unless all of them are at or below its block (a later log wins;
-        a run across it: unknown, so dropped); the held reads the head reaches are learned."""
-        later = self.later
-        for account in eff.funds | eff.moved:
-            held = later.get(account)
-            if held is not None and top > held[2]:
-                del later[account]
-        for account, (balance, allowance, at) in list(later.items()):
-            if at <= top:
-                del later[account]
-                if account not in self.funds:
-                    self._learned(account, balance, allowance)
-
-    def _broke(self, account: Account) -> None:
-        """Note an account learned with nothing to pay; forget the oldest past the bound."""
-        broke = self.broke
-        broke[account] = None
-        while len(broke) > self.max_broke:
-            old, _ = broke.popitem(last=False)
-            f = self.funds.get(old)
-            if f is not None and min(f) <= 0:  # (funded since: kept, as any account)
-                del self.funds[old]
-                self.unsure.discard(old)
-                self.dirty_funds.discard(old)
 
     # -- reading ---------------------------------------------------------------------------
 

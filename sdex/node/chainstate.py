@@ -170,6 +170,7 @@ class NodeChainState(NodeRejudge):
             # fill off these funds, where funds set after it would give the fill back.
             self._accounts_from_mirror(changes.funds)
             self._funds_taken_at = changes.head
+            self.mirror.undone_to = None  # (these changes' undos are in them: re-read, funds98)
             verify = await self._contract_sigs_moved(changes.head)
             targets = [
                 self.records[h].signed

@@ -206,11 +206,16 @@ class NodeSettlement(NodeReload):
         that block's funds (``_funds_taken_at``): settle98, the mirror past the block while
         the watcher still re-read the accounts it moved (one read at "latest", ``unsure``)
         gave the maker the settled amount back until that poll's funds came. (At a start,
-        the saved head the book was judged at: ``Unapplied.applied``.)"""
+        the saved head the book was judged at: ``Unapplied.applied``.) Nor above a fork point
+        a reorg undid the mirror to since (``Mirror.undone_to``): funds98, a settlement mined
+        only on the new branch, below the old branch's taken head, had its makers' funds set
+        to the old branch's figures the reorg's poll was still reading again (1 WETH paid)."""
         head = self.mirror.head
         if head is None:
             return
         top = min(head.number, max(self._funds_taken_at, self.watcher.unapplied.applied))
+        if (fork := self.mirror.undone_to) is not None:
+            top = min(top, fork)
         accounts: set[tuple[str, str]] = set()
         for r in results:
             if r.outcome is SettleOutcome.SETTLED and r.fills[0].block_number <= top:
