@@ -18,6 +18,8 @@ import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from sdex.gossip import NodeKey
 from sdex.httpkit import RateLimit
 from tests.conftest import Chain
@@ -77,13 +79,17 @@ def continuing(method: str, path: str, body: bytes, extra: dict[str, str] | None
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+@pytest.mark.parametrize("fronts", [0, 1])
 async def test_100_continue_only_once_the_request_passed_its_budget(
-    chain: Chain, tmp_path: Path
+    chain: Chain, tmp_path: Path, fronts: int
 ) -> None:
     """aiohttp sent the 100 before any middleware: a client over its budget, or a peer
-    request not signed, was asked for its body and refused after sending it."""
+    request not signed, was asked for its body and refused after sending it. (A front
+    process sends a new order's 100 itself, as before: the node's budget is checked after
+    its body, ``sdex.node.fronts``; what it hands over the node answers so.)"""
     limit = RateLimit(rate=0.01, burst=BURST)
-    async with running_node(node_config(chain, tmp_path / "n.db", rate_limit=limit)) as (n, api):
+    cfg = node_config(chain, tmp_path / "n.db", rate_limit=limit, fronts=fronts)
+    async with running_node(cfg) as (n, api):
         assert n.gossip is not None
         body = b"{}"
         # within its budget: the 100, then the answer to the body (an order refused)
@@ -103,5 +109,6 @@ async def test_100_continue_only_once_the_request_passed_its_budget(
         for _ in range(BURST):
             await answer_to(api.base, plain)
         # over its budget: 429 at once, no 100
-        first, _ = await first_answer(api.base, continuing("POST", "/v1/orders", body), body)
+        cancel = f"/v1/orders/0x{'00' * 32}/cancel"
+        first, _ = await first_answer(api.base, continuing("POST", cancel, body), body)
         assert " 429 " in first, first

@@ -405,6 +405,8 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
                 resp: web.StreamResponse = ApiError(
                     503, 100, "Starting: loading the stored orders; retry shortly", headers=STARTING
                 ).response()
+                if CONTINUE_OWED in request:  # (its body never asked for: closed, as below)
+                    resp.force_close()
                 done(route, resp.status, perf_counter() - began)
                 return resp
         if path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
