@@ -400,6 +400,20 @@ async def read_json(
     return obj
 
 
+CONTINUE_OWED = web.RequestKey("continue-owed", bool)
+"""A request's state key: its ``Expect: 100-continue`` is not answered yet (``continued``)."""
+
+
+async def continued(request: web.BaseRequest) -> None:
+    """Send the interim 100 that a request's ``Expect: 100-continue`` asked for, if owed:
+    ``sdex.node.headlimit.expectations_checked`` holds it back until the request passed its
+    budget (``guard``'s; a peer's: its signature, ``sdex.gossip.gate``). gossip98: aiohttp
+    sent it before any middleware, so a refused client was asked for its body all the same."""
+    if request.pop(CONTINUE_OWED, False) and request.writer.output_size == 0:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # (as aiohttp's: the answer has not begun)
+
+
 async def read_bounded(request: web.Request, limit: int, timeout: float = BODY_TIMEOUT) -> bytes:
     """The body, read in chunks and refused as soon as it passes ``limit`` bytes (a body
     sent without Content-Length is never buffered past the limit), or once ``timeout``

@@ -103,10 +103,12 @@ def dial(core: FlowCore, url: str, graft: bool) -> Flow:
     if not isinstance(reply, Reply) or reply.status >= 300 or reply.signer is None:
         core.peers.dial_failed(url)
         return
-    peer = core.peers.admit(reply.signer, url, reply.address)
+    answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}
+    said = answer.get("peers")  # (its signed answer names its own URL first: ``hello``)
+    own = isinstance(said, list) and bool(said) and said[0] == url  # (not a relay's: gossip98)
+    peer = core.peers.admit(reply.signer, url, reply.address, own=own)
     if peer is None:
         return
-    answer: dict[str, Any] = reply.body if isinstance(reply.body, dict) else {}
     if graft and answer.get("mesh") is True:
         core.mesh[peer.key] = None
     urls = answer.get("peers")

@@ -186,9 +186,11 @@ class Peers(Dialing):
 
     # ---- admission -----------------------------------------------------------------------
 
-    def admit(self, key: str, url: str, address: str = "") -> Peer | None:
+    def admit(self, key: str, url: str, address: str = "", own: bool = True) -> Peer | None:
         """``key`` answered a signed hello at ``url``, from the IP ``address`` if known: it
-        enters the table (or refreshes its URL). None if it is us, banned, its host group
+        enters the table (or refreshes its URL, if it says ``url`` is its ``own``: gossip98,
+        a relay passing a peer's bytes through moved the peer's calls to the relay). None if
+        it is us, banned, an admitted peer not at a URL of its own, its host group
         (``address``'s, else ``url``'s: ``host_group``) holds its share already, or the
         table is full of healthy peers none of which may be replaced yet."""
         url = normalize(url)
@@ -196,12 +198,12 @@ class Peers(Dialing):
         if key == self.me_key or url == self.me:
             return None
         standing = self.standing(key)
-        if standing.banned(now):
+        peer = self._peers.get(key)
+        if standing.banned(now) or (peer is not None and peer.url != url and not own):
             return None
         old_key = self._by_url.get(url)
         if old_key is not None and old_key != key:  # that URL now answers with another key
             self._drop(old_key)
-        peer = self._peers.get(key)
         host = host_group(url_of_ip(address) if address else url)
         if peer is not None:
             if peer.url != url:

@@ -75,6 +75,7 @@ from sdex.httpkit import (
     RateLimit,
     RateLimiter,
     ascii_int,
+    continued,
     read_bounded,
 )
 from sdex.order import parse_hex_bytes
@@ -131,6 +132,7 @@ async def _answer(
         peer[0] = sender.node_id
     if request.content_length is not None and request.content_length > max_body:
         raise ApiError(413, 101, f"Request body too large: more than {max_body} bytes")
+    await continued(request)  # (its ``Expect: 100-continue``: once proved, not before)
     raw = await read_bounded(request, max_body)
     if body_hash(raw) != sender.body_hash:
         raise Refused(401, 100, "the body does not match its signed hash")

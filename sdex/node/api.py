@@ -20,19 +20,18 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from aiohttp.web_request import BaseRequest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from sdex.book import UnknownPair
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.routes import MAX_P2P_BODY, add_routes
 from sdex.httpkit import (
-    FORWARDED_FOR,
+    CONTINUE_OWED,
     ApiError,
     NetworkLimiter,
-    TrustedProxies,
     ascii_int,
     client_group,
+    continued,
 )
 from sdex.httpkit import read_json as read_json_within
 from sdex.jsonio import dumps_bytes
@@ -51,7 +50,8 @@ from sdex.node.appstate import LATENCY_BUCKETS as LATENCY_BUCKETS
 from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
 from sdex.node.events import WsSlots
-from sdex.node.headlimit import EXPECT_REFUSED_KEY, Refusing
+from sdex.node.expectrefused import expect_refused_for
+from sdex.node.headlimit import EXPECT_REFUSED_KEY
 from sdex.node.listings import (
     LANE_KEY,
     LISTING_LIMITER_KEY,
@@ -405,6 +405,8 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
                 resp: web.StreamResponse = ApiError(
                     503, 100, "Starting: loading the stored orders; retry shortly", headers=STARTING
                 ).response()
+                if CONTINUE_OWED in request:  # (its body never asked for: closed, as below)
+                    resp.force_close()
                 done(route, resp.status, perf_counter() - began)
                 return resp
         if path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
@@ -417,6 +419,8 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
             try:
                 if request.query_string and path.startswith("/v1/") and request.method == "GET":
                     _each_once(request)
+                if not path.startswith("/p2p/"):  # (a peer's: once proved, ``gossip.routes``)
+                    await continued(request)
                 resp = await handler(request)
             except ApiError as e:
                 resp = e.response()
@@ -432,33 +436,12 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
                 answer_headers = resp.headers
                 for k, v in headers.items():
                     answer_headers.setdefault(k, v)
+        if CONTINUE_OWED in request and not resp.prepared:  # (refused: its body never asked
+            resp.force_close()  # for, not waited for either)
         done(route, resp.status, perf_counter() - began)
         return resp
 
     return guard
-
-
-EXPECT_ROUTE = "expect_refused"
-"""The ``route`` label of a request refused 417 (``sdex.node.headlimit``: before any route)."""
-
-
-def expect_refused_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Refusing:
-    """The app's ``EXPECT_REFUSED_KEY``: a 417 taken from its client's request budget (a 429
-    past it, as ``guard``'s), with its ``X-RateLimit-*`` headers, and counted. (Before any
-    middleware: the client a trusted proxy forwards is found here.)"""
-    take, done = limiter.take, metrics.request_done
-    proxies = TrustedProxies(node.config.trusted_proxies)
-
-    async def refused(request: BaseRequest, resp: web.Response) -> web.StreamResponse:
-        client = proxies.client(request.remote, request.headers.getall(FORWARDED_FOR, []))
-        ok, headers = take(client_group(client))
-        if not ok:
-            resp = ApiError(429, 103, "Throttled: too many requests", headers=headers).response()
-        resp.headers.update(headers)
-        done(EXPECT_ROUTE, resp.status, 0.0)
-        return resp
-
-    return refused
 
 
 async def _stopped(feed: BookFeed) -> None:

@@ -34,7 +34,7 @@ from aiohttp.web_request import BaseRequest
 
 from sdex.errors import FieldCode, OrderParseError
 from sdex.gossip.stream import MAX_P2P_BODY
-from sdex.httpkit import ApiError, TrustedProxies, parse_network, read_json
+from sdex.httpkit import ApiError, TrustedProxies, continued, parse_network, read_json
 from sdex.ingest.ecrecover import signer_of
 from sdex.ingest.rules import SIGNATURE_HEX
 from sdex.node.conns import BoundedRunner
@@ -228,6 +228,7 @@ class Front:
         assert isinstance(handler, FrontHandler)
         self.channel.add(["b", handler.cid])
         try:
+            await continued(request)  # (the node's budget is checked after: ``sdex.node.fronts``)
             obj = await read_json(request, self.limit, untyped=True, timeout=self.timeout)
             tif = obj.pop("timeInForce", "gtc")
             if tif not in TIFS or not isinstance(tif, str):

@@ -27,7 +27,8 @@ An ``Expect`` other than ``100-continue`` is answered 417 with the SRA error bod
 the client's value not in it: aiohttp's route-level default answered in plain text, before
 any middleware, "Unknown Expect: " and the value as sent (edge94). The app's
 ``EXPECT_REFUSED_KEY`` (the node's: ``sdex.node.api``) answers it instead: the refusal is
-charged to the client's request budget (a 429 past it) and counted on ``/metrics`` as any
+charged to the client's request budget (a 429 past it; a ``/p2p/`` one to its address's
+budget of refusals: ``sdex.node.expectrefused``) and counted on ``/metrics`` as any
 refused request (attack95: 30k such answers in 5 s, uncounted and free of the budget); a
 front process hands such a request to the node, which answers it so (``sdex.node.front``).
 """
@@ -46,6 +47,7 @@ from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
 from aiohttp.streams import StreamReader
 from aiohttp.web_request import BaseRequest
 
+from sdex.httpkit import CONTINUE_OWED
 from sdex.model import VALIDATION_FAILED, error_body
 from sdex.node.writedeadline import WriteDeadline
 
@@ -107,14 +109,22 @@ def expectations_checked(handler: Served, refusing: Refusing | None = None) -> S
     """``handler`` (a server's: the app's, every route and every 404), with a request that
     expects more than ``100-continue`` of HTTP/1.1 answered 417 with the SRA body ahead of it
     (aiohttp's rule: an HTTP/1.0 request's ``Expect`` is ignored), or what ``refusing`` makes
-    of that answer; ``100-continue`` is left to aiohttp (its interim 100, then the route)."""
+    of that answer; ``100-continue``'s interim 100 is owed (``CONTINUE_OWED``), sent once the
+    request passed its budget (``httpkit.continued``), never to one refused before."""
 
     async def checked(request: BaseRequest) -> web.StreamResponse:
         expect = request.headers.get(hdrs.EXPECT)
-        if expect and request.version == HttpVersion11 and expect.lower() != "100-continue":
-            reason = "Expectation failed: only Expect: 100-continue is supported"
-            resp = web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
-            return resp if refusing is None else await refusing(request, resp)
+        if expect and request.version == HttpVersion11:
+            if expect.lower() != "100-continue":
+                reason = "Expectation failed: only Expect: 100-continue is supported"
+                resp = web.json_response(error_body(VALIDATION_FAILED, reason), status=417)
+                return resp if refusing is None else await refusing(request, resp)
+            # (aiohttp's route default sends the 100 before any middleware: it is held till
+            # the request passed its budget, ``httpkit.continued``; gossip98)
+            headers = request.headers.copy()
+            del headers[hdrs.EXPECT]
+            request = request.clone(headers=headers)
+            request[CONTINUE_OWED] = True
         return await handler(request)
 
     return checked

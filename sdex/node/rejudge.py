@@ -417,21 +417,23 @@ class NodeRejudge(NodeGate):
             await self._rejudge_chunk(page[i : i + REJUDGE_CHUNK])
 
     async def _rejudge_chunk(self, page: list[StoredOrder]) -> None:
-        """Orders of a page: loaded, judged, unloaded again if left as stored."""
-        loaded: list[tuple[Record, tuple[str, str, int, str]]] = []
+        """Orders of a page: loaded, judged, unloaded again if left as stored (its soft
+        cancel's proof too: gossip98, one a cancel brought meanwhile, its write refused, was
+        dropped with it; kept, ``evict`` writes it again before it drops the record)."""
+        loaded: list[tuple[Record, tuple[str, str, int, str], bytes | None]] = []
         for s in page:
             if s.signed.hash in self.records:
                 continue  # held: judged in ``_on_block``
             rec = self.registry.load_stored(s)
-            loaded.append((rec, rec.row()))
-        hashes = {r.signed.hash for r, _ in loaded}
+            loaded.append((rec, rec.row(), rec.cancel_signature))
+        hashes = {r.signed.hash for r, _, _ in loaded}
         self.registry.pin(hashes)  # (not evicted while the chain is read)
         try:
-            await self._judge_from_mirror([r.signed for r, _ in loaded], reopen=hashes)
+            await self._judge_from_mirror([r.signed for r, _, _ in loaded], reopen=hashes)
         finally:
             self.registry.unpin(hashes)
-        for rec, row in loaded:
-            if rec.row() == row:  # as stored: nothing changed, nothing to write
+        for rec, row, proof in loaded:
+            if rec.row() == row and rec.cancel_signature == proof:  # as stored: nothing to write
                 self.registry.unload(rec)
 
 
