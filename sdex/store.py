@@ -212,10 +212,15 @@ class Store(ChainStore, OrderWrites, UndoneStore, OrphanStore, RecheckStore, Sta
         cp = self._writer.checkpointer
         return (0, 0.0) if cp is None else (cp.gate_waits, cp.gate_seconds)
 
-    def checkpoint_failures(self) -> tuple[int, int]:
+    def checkpoint_failures(self) -> tuple[int, int, int]:
         """Commits whose checkpointer's gate, and whose wake of it, raised (each commit went
-        on without it: ``Writer._guarded``); /metrics (review98b: counted, shown nowhere)."""
-        return self._writer.gate_failures, self._writer.checkpoint_failures
+        on without it: ``Writer._guarded``); /metrics (review98b: counted, shown nowhere);
+        and the checkpoint thread's own failures (a checkpoint SQLite refused, a round that
+        raised: ``Checkpointer.failures``; store98: counted, shown nowhere, the WAL growing
+        unseen). 0 for a store with no checkpointer (in memory)."""
+        w = self._writer
+        cp = w.checkpointer
+        return w.gate_failures, w.checkpoint_failures, 0 if cp is None else cp.failures
 
     # -- settlements ---------------------------------------------------------------------
     def add_settlement(

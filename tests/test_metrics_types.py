@@ -37,6 +37,7 @@ COUNTERS = (
     "sdex_store_gate_wait_seconds",
     "sdex_store_checkpoint_gate_failures",
     "sdex_store_checkpoint_wake_failures",
+    "sdex_store_checkpoint_failures",
     "sdex_gossip_cancels_unasked",
     "sdex_gossip_fetched_cancels_unstored",
     "sdex_gossip_fetched_cancels_retried",
@@ -66,6 +67,8 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
         node.gossip.fetched.unstored, node.gossip.fetched.retried = 5, 6  # (gossip93)
         writer = node.store._writer  # (review98b: counted, shown nowhere)
         writer.gate_failures, writer.checkpoint_failures = 7, 8
+        assert writer.checkpointer is not None  # (store98: the thread's own, shown nowhere)
+        writer.checkpointer.failures = 9
         async with api.session.get(api.base + "/metrics") as r:
             assert r.status == 200
             text = await r.text()
@@ -91,12 +94,13 @@ async def test_counts_are_counters_and_levels_gauges(chain: Chain, tmp_path: Pat
     )
     failures = [
         (s.name, s.value)
-        for n in ("sdex_store_checkpoint_gate_failures", "sdex_store_checkpoint_wake_failures")
-        for s in families[n].samples
+        for n in ("gate_failures", "wake_failures", "failures")
+        for s in families["sdex_store_checkpoint_" + n].samples
     ]
     assert failures == [
         ("sdex_store_checkpoint_gate_failures_total", 7.0),
         ("sdex_store_checkpoint_wake_failures_total", 8.0),
+        ("sdex_store_checkpoint_failures_total", 9.0),
     ]
     unknown = [f.name for f in families.values() if f.name.startswith("sdex_")]
     assert sorted(set(unknown) - set(COUNTERS) - set(GAUGES) - {"sdex_http_request_seconds"}) == []

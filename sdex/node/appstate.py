@@ -114,6 +114,12 @@ class Metrics:
         )
         counter(
             r,
+            "sdex_store_checkpoint_failures",
+            "WAL checkpoints that failed on the checkpoint thread (the WAL grows meanwhile)",
+            lambda: node.store.checkpoint_failures()[2],  # (store98: counted, unseen)
+        )
+        counter(
+            r,
             "sdex_gossip_cancels_unasked",
             "Cancels a peer's fetch answer brought for orders not asked about (not taken)",
             lambda: _gossip_count(node, "cancels_unasked"),

@@ -32,6 +32,9 @@ from sdex.watch import BlockChanges
 T = TypeVar("T")
 
 log = logging.getLogger("sdex.node")
+RECHECK_IDLE = 5.0
+"""Seconds with no new head after which a failed recheck read is tried again
+(``NodeChainState.recheck_idle``; more while it keeps failing: ``ReadBackoff``)."""
 UNREAD_SAID = 1024
 """(order, block) pairs remembered as logged unread by ``_paid_sources`` (``_unread_once``)."""
 
@@ -242,6 +245,37 @@ class NodeChainState(NodeRejudge):
         if self.book.next_expiry_at <= self.chain_time() and self._close_expired():
             self._persist_open()
 
+    _idle_head: object = None
+    _idle_since = 0.0
+    _idle_read: asyncio.Task[None] | None = None
+
+    def recheck_idle(self) -> None:
+        """A recheck read that failed (``ReadBackoff.failures``) tried again once the mirror's
+        head has not moved for ``RECHECK_IDLE`` seconds, a chance as a block's (backed off
+        alike), each ``RECHECK_IDLE`` at most. store98: on an idle chain (Hardhat's
+        automine) the orders waiting for that word (a start's read failed: ``filled`` as a
+        kill left them, the chain's 0) stayed due for good, as no block or settlement came
+        to try the read again (the drain, ``_drain_rechecks``, reads nothing)."""
+        head, now = self.mirror.head, time.monotonic()
+        if head is not self._idle_head:
+            self._idle_head, self._idle_since = head, now
+            return
+        if not self._recheck.backoff.failures or now - self._idle_since < RECHECK_IDLE:
+            return
+        if self._idle_read is None or self._idle_read.done():
+            self._idle_since = now  # (the next: ``RECHECK_IDLE`` on, still idle)
+            self._idle_read = asyncio.ensure_future(self._read_idle(head))
+            self._idle_read.add_done_callback(_idle_read_ended)
+
+    async def _read_idle(self, head: object) -> None:
+        """``recheck_idle``'s try: what it read judged (``_persist_open``), unless a block came
+        meanwhile (its own read and pass judge them)."""
+        read = await self._read_rechecks()
+        gate = self._not_applying
+        if self.mirror.head is head and (gate is None or gate.is_set()):
+            self._persist_open(read)
+            self._uncross()
+
     def _bitmap_nonces(self, fills: Iterable[FillEvent]) -> dict[str, set[int] | None]:
         """Of ``fills``, the bitmap nonces they may have filled with no event of their own,
         by maker (as the fills name it): of a filled bitmap order the node holds, its nonce; of an
@@ -433,3 +467,8 @@ async def yielding(items: Iterable[T]) -> AsyncIterator[T]:
         if clock() >= due:
             await asyncio.sleep(0)
             due = clock() + SLICE
+
+
+def _idle_read_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and (e := task.exception()) is not None:
+        log.error("an idle chain's recheck read failed: tried again later", exc_info=e)

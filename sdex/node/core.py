@@ -373,7 +373,7 @@ class Node(NodeStartChain):
         await self.wallet_group.stop()
         if self.gossip is not None:
             await self.gossip.stop()
-        drain = [self._draining] if self._draining is not None else []
+        drain = [t for t in (self._draining, self._idle_read) if t is not None]
         await cancel_all([*self._tasks, *self._late_writes, *drain])
         if self.gossip is not None and self.started.is_set():
             await readbudget.save_standings(self.gossip, self.store, await self._saved_head())
@@ -483,6 +483,7 @@ class Node(NodeStartChain):
             await asyncio.sleep(CROSS_GRACE / 4)
             try:
                 self.expire_idle()
+                self.recheck_idle()  # (a failed recheck read, no block to try it again)
                 self._uncross()
             except Exception:
                 log.exception("uncross failed")

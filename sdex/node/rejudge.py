@@ -16,13 +16,13 @@ from types import MappingProxyType
 from sdex.book.errors import BookError
 from sdex.chain import OrderState
 from sdex.ingest import Rejection, RejectionCode, judge, removal_of
-from sdex.ingest.verify import ecdsa_ok
 from sdex.matching.match import TimeInForce
 from sdex.model import CHAIN_CLOSED, OrderStatus, closed_status
 from sdex.node.gate import NodeGate
 from sdex.node.readlater import REFUSALS, why
 from sdex.node.registry import Record
-from sdex.node.verdicts import NO_STATES, _message
+from sdex.node.reopening import chain_word_needed, message
+from sdex.node.verdicts import NO_STATES
 from sdex.order import SignedOrder, bitmap_nonce
 from sdex.store import StoredOrder
 from sdex.watch.changes import durable
@@ -92,11 +92,7 @@ class NodeRejudge(NodeGate):
         went back in the book on the mirror's word, its signature edited in the file, its
         match settled to revert; a contract maker's, its verdict dropped by the reorg."""
         book = self.book
-        unproven = {
-            so.hash
-            for so in orders
-            if so.hash in reopen and so.hash not in book and ecdsa_ok(so) is not True
-        }
+        unproven = {so.hash for so in orders if so.hash in reopen and chain_word_needed(so, book)}
         states = await self._states_of(orders, (verify or set()) | unproven)
         # Not the orders an own settlement filled in a block the mirror has not applied
         # yet (its receipt came first, maybe during the reads above): the mirror's verdict
@@ -206,7 +202,7 @@ class NodeRejudge(NodeGate):
         if status is OrderStatus.REMOVED:  # not the chain's to say (e.g. an invalid signature)
             status = rec.status
         if status != rec.status or state.filled != rec.filled:
-            self.registry.close(rec, status, _message(verdict), state.filled)
+            self.registry.close(rec, status, message(verdict), state.filled)
 
     @staticmethod
     def _cancel_stands(so: SignedOrder, rec: Record, state: OrderState) -> bool:

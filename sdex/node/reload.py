@@ -27,8 +27,8 @@ from sdex.node.chainstate import yielding
 from sdex.node.held import hash_of
 from sdex.node.registry import Record
 from sdex.node.rejudge import restart_reason
+from sdex.node.reopening import message
 from sdex.node.retrylog import Retries
-from sdex.node.verdicts import _message
 from sdex.order import SignedOrder
 from sdex.store import StoreError
 from sdex.storesettle import StoredSettlement
@@ -125,7 +125,7 @@ class NodeReload(NodeAdoption):
         o = rec.signed.order
         close = self.registry.close
         if removal is not None:
-            close(rec, closed_status(removal, False), _message(verdict), state.filled)
+            close(rec, closed_status(removal, False), message(verdict), state.filled)
         elif now >= o.expiry:
             close(rec, OrderStatus.EXPIRED, "expired", state.filled)
         elif why := taker_never_trades(o, self.domain.verifying_contract):

@@ -18,10 +18,12 @@ import aiohttp
 from sdex.book import RemovalReason
 from sdex.chain import OrderState
 from sdex.errors import ChainError
-from sdex.ingest import Accepted, Rejection, judge, removal_of
+from sdex.ingest import judge, removal_of
 from sdex.ingest.verify import Eip1271Batcher
-from sdex.model import CHAIN_CLOSED, OPEN_STATUSES, OrderStatus, closed_status
+from sdex.model import OPEN_STATUSES, OrderStatus
 from sdex.node.readlater import REFUSALS, NodeReadLater, why
+from sdex.node.registry import Record
+from sdex.node.reopening import chain_word_needed, judged_again, message
 from sdex.order import SignedOrder
 
 log = logging.getLogger("sdex.node")
@@ -132,7 +134,7 @@ class NodeVerdicts(NodeReadLater):
             if st is not None and st.closed is None and reason is RemovalReason.CANCELLED:
                 # for good, whatever lands of it: offered no more, its matches not yet signed
                 # dropped (cancel65: signed, then reverted or skipped, gas paid for nothing)
-                self.registry.remove(so.hash, reason, _message(verdict))
+                self.registry.remove(so.hash, reason, message(verdict))
             return
         if reason is None:
             if state.filled != st.filled:
@@ -146,7 +148,7 @@ class NodeVerdicts(NodeReadLater):
             return
         # with the chain's filled amount: a block that fills it and cancels it (chaos60: the
         # book's, without that block's fill)
-        self.registry.remove(so.hash, reason, _message(verdict), state.filled)
+        self.registry.remove(so.hash, reason, message(verdict), state.filled)
 
     def _recheck_settled(
         self, read: Mapping[bytes, OrderState] = NO_STATES, only: Iterable[bytes] | None = None
@@ -212,6 +214,11 @@ class NodeVerdicts(NodeReadLater):
             state = self.mirror.state(rec.signed)
             if state is not None and self._read_past_mirror(h):
                 continue  # (its close read the chain past the mirror: judged once there)
+            if self._chain_word_needed(rec, st, state):
+                state = read.get(h)  # (the chain's read: its signature checked, store98)
+                if state is None:  # (no look kept: each walk loads it, the read too)
+                    due.waits(h)
+                    continue
             if state is None and (state := read.get(h)) is None:
                 due.waits(h, rec.signed)  # (read with the next block or settlement)
                 continue
@@ -221,17 +228,20 @@ class NodeVerdicts(NodeReadLater):
             if st is not None and st.closed is None:
                 if state.filled != st.filled:
                     self._apply_chain_state(rec.signed, state)
-            elif (
-                st is None
-                and not rec.status.is_open
-                and (
-                    state.filled != rec.filled
-                    or _reopened(rec.status, rec.signed, state)
-                    or _reclosed(rec.status, rec.signed, state)
-                )
-            ):
+            elif st is None and judged_again(rec.status, rec.filled, rec.signed, state):
                 self._undone_under(rec.signed, state)
         return judged
+
+    def _chain_word_needed(self, rec: Record, st: object, state: OrderState | None) -> bool:
+        """Whether the recheck of ``rec``, out of the book (``st`` None), whom the mirror's
+        ``state`` would judge again (maybe back into the book), takes the chain's read
+        instead: its signature not its maker's ECDSA one (``reopening.chain_word_needed``:
+        review98c's rule for a reorg's rejudge; store98, a recheck reopened a row whose
+        signature was edited in the file, on the mirror's word)."""
+        if st is not None or state is None:
+            return False
+        so = rec.signed
+        return judged_again(rec.status, rec.filled, so, state) and chain_word_needed(so, self.book)
 
     _judged: OrderedDict[bytes, int] | None = None
     """Orders a recheck judged, each with the block its word was of, kept while the mirror
@@ -348,6 +358,7 @@ class NodeVerdicts(NodeReadLater):
         knows = self.mirror.knows
         due: list[SignedOrder] = []
         evicted: list[bytes] = []
+        verify: set[bytes] = set()  # (their signatures judged by the chain: store98)
         for k, h in enumerate(list(self._recheck)):  # (a copy: the list moves at an await)
             if k and k % RECHECK_PART == 0:  # (a start's many: the loop runs between parts)
                 await asyncio.sleep(0)
@@ -359,7 +370,7 @@ class NodeVerdicts(NodeReadLater):
                 if len(evicted) < RECHECK_READS and (look is None or not knows(h, look)):
                     evicted.append(h)  # (back from the store below, if the read has room)
                 continue
-            if self.mirror.state(rec.signed) is None:
+            if self._unjudged(rec, st, verify):
                 due.append(rec.signed)
                 if len(due) >= RECHECK_READS:
                     break
@@ -379,7 +390,7 @@ class NodeVerdicts(NodeReadLater):
                     continue
                 if st is not None and st.pending:
                     continue
-                if self.mirror.state(rec.signed) is None:
+                if self._unjudged(rec, st, verify):
                     due.append(rec.signed)
                     if len(due) >= RECHECK_READS:
                         break
@@ -393,7 +404,7 @@ class NodeVerdicts(NodeReadLater):
                 break
             try:
                 async with asyncio.timeout(wait):
-                    states = await self._states_of(due)
+                    states = await self._states_of(due, verify)
             except (ChainError, ValueError, OSError, TimeoutError, aiohttp.ClientError) as e:
                 log.info("%d orders' rechecks read again later (try %d): %r", len(due), k, e)
                 if tries > 1:  # (a start's: said while it waits)
@@ -404,6 +415,16 @@ class NodeVerdicts(NodeReadLater):
         backoff.failed()
         self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
+
+    def _unjudged(self, rec: Record, st: object, verify: set[bytes]) -> bool:
+        """Whether ``_recheck_part`` cannot judge ``rec`` without a chain read: the mirror
+        lacks its state, or its signature is to be checked (``_chain_word_needed``: put in
+        ``verify``)."""
+        state = self.mirror.state(rec.signed)
+        if self._chain_word_needed(rec, st, state):
+            verify.add(rec.signed.hash)
+            return True
+        return state is None
 
     def _remined_stored(self, due: Iterable[bytes]) -> None:
         """``NodeRejudge._remined_stored``."""
@@ -473,27 +494,3 @@ def _looping() -> bool:
 def _drain_ended(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and (e := task.exception()) is not None:
         log.error("rechecks' drain failed: the next block starts it again", exc_info=e)
-
-
-def _reopened(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:
-    """Whether the chain no longer closes an order closed by its word (filled, cancelled
-    or expired on chain): a reorg undid what closed it. resume71: closed ``filled`` by a
-    failed match's diagnosis while another match of it was in flight (at the book's filled
-    amount, 0), then a reorg took the other fill away: the chain's 0 was the record's, and
-    it stayed ``filled``, the chain ``FILLABLE``."""
-    return status in CHAIN_CLOSED and removal_of(judge(so, state)) is None
-
-
-def _reclosed(status: OrderStatus, so: SignedOrder, state: OrderState) -> bool:
-    """Whether the chain closes an order closed by its word (filled, cancelled or expired
-    on chain) otherwise now: review96e, a ``filled`` one its maker cancelled on chain by its
-    hash (the contract tells the cancel first), judged by a recheck while the store refused
-    its row (store96), stayed ``filled`` for good, the block's own judging ``cancelled``."""
-    if status not in CHAIN_CLOSED or (removal := removal_of(judge(so, state))) is None:
-        return False
-    return closed_status(removal, False) not in (status, OrderStatus.REMOVED)
-
-
-def _message(verdict: Accepted | Rejection) -> str:
-    """The words of ``judge``'s verdict, kept as a closed order's reason."""
-    return verdict.code.message if isinstance(verdict, Rejection) else "fillable"
