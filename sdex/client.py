@@ -7,6 +7,8 @@ digs in raw JSON, and every failure becomes one of the three errors ``sdex.answe
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -34,12 +36,13 @@ from sdex.answers import (
 )
 from sdex.chain.deadline import read_body, resolve_timeout_in, session, within
 from sdex.clientwalk import MAX_PAGES, chain_status_of, walk, within_page
-from sdex.errors import FieldError, JsonLimitError
+from sdex.errors import FieldError, JsonLimitError, SdexError
 from sdex.model import FillEvent
 from sdex.order import SignedOrder
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "TIMEOUT_ENV",
     "TIME_IN_FORCE",
     "FillPage",
     "ListingTooLong",
@@ -59,6 +62,36 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 10.0
+"""Seconds each call to a node may take as a whole (its lookup, connection and answer), unless
+``$SDEX_WALLET_TIMEOUT`` says otherwise. A node answers an order within 9.5 s of its
+``POST``'s arrival (``sdex.node.commitwait``): under this."""
+TIMEOUT_ENV = "SDEX_WALLET_TIMEOUT"
+TIMEOUT_RANGE = (1.0, 600.0)
+
+
+class TimeoutSettingError(SdexError, ValueError):
+    """``$SDEX_WALLET_TIMEOUT`` is not seconds in ``TIMEOUT_RANGE``."""
+
+
+def default_timeout() -> float:
+    """``DEFAULT_TIMEOUT``, or ``$SDEX_WALLET_TIMEOUT`` (seconds, 1 to 600) when it is set: a
+    wallet on a slow link may wait longer; one that would rather hear sooner, shorter (below
+    the node's 9.5 s, an order's answer may come after the wallet gave up: it reads it back)."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    low, high = TIMEOUT_RANGE
+    if not low <= value <= high:  # (nan and inf too)
+        raise TimeoutSettingError(
+            f"${TIMEOUT_ENV} must be seconds from {low:g} to {high:g}, not {raw[:40]!r}"
+        )
+    return value
+
+
 MAX_ANSWER = 16 * 1024 * 1024
 """Largest answer read from a node (a page of 1,000 orders is under 1 MB)."""
 MAX_DEPTH = 32
@@ -69,11 +102,12 @@ TIME_IN_FORCE = ("gtc", "ioc", "fok")
 class NodeClient:
     """Talks to one node. ``base_url`` like ``http://127.0.0.1:8001`` (scheme optional)."""
 
-    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, base_url: str, timeout: float | None = None) -> None:
+        """``timeout``: seconds for each call as a whole (``default_timeout()`` when None)."""
         if "://" not in base_url:
             base_url = "http://" + base_url
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        self.timeout = default_timeout() if timeout is None else timeout
         self._session = session()
         """Each answer read whole (status line, headers, body) by one deadline (``within``):
         ``requests`` bounds each read only (review67: a node sending a header byte every

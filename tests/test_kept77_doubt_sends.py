@@ -92,6 +92,18 @@ def doubting_proxy(c: Chain, cfg: NodeConfig) -> Iterator[tuple[str, Doubter]]:
         yield url, d
 
 
+def ramped_to(c: Chain, base_fee: int) -> None:
+    """Empty blocks, each at a base fee 12.5 % over its parent's (EIP-1559's most), up to
+    ``base_fee``: a chain that got there as a live one does. The node's mirror reads them
+    at its start, so blocks at that fee are within EIP-1559's reach of what it read and
+    nothing but the doubt holds the replacement (a jump from a low base fee is believed
+    only ~140 blocks later: the test waited ~30 s of paced blocks for it)."""
+    fee = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
+    while fee < base_fee:
+        fee = min(base_fee, fee + fee // 8)
+        at_base_fee(fee)(c.rpc)
+
+
 async def test_a_pooled_settlement_is_not_replaced_while_the_chain_is_in_doubt(
     devnet: Devnet, chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,6 +116,10 @@ async def test_a_pooled_settlement_is_not_replaced_while_the_chain_is_in_doubt(
     monkeypatch.setattr(reconcile, "RESTART_RECEIPT_WAIT", 0.5)
     c = chain
     cfg, store, resting, incoming, _ = stored_pair(c, tmp_path)
+    base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
+    cap = 2 * FEES[0] + FEES[1]
+    high = 100 * max(cap, 2 * base + FEES[1])
+    ramped_to(c, high)
     tx = await stored_pooled(c, store, resting, incoming)
     try:
         with doubting_proxy(c, cfg) as (url, d):
@@ -113,10 +129,8 @@ async def test_a_pooled_settlement_is_not_replaced_while_the_chain_is_in_doubt(
                 d.armed.set()
                 await wait_for(lambda: node.mirror.doubt.held != "", timeout=30)
                 d.sent.clear()  # (the start's send of it again, before the doubt)
-                base = fees_of(c.rpc.call("eth_getBlockByNumber", "latest", False))[0]
-                cap = 2 * FEES[0] + FEES[1]
                 start = int(c.rpc.call("eth_blockNumber"), 16)
-                async with mining(c.rpc.url, at_base_fee(100 * max(cap, 2 * base + FEES[1]))):
+                async with mining(c.rpc.url, at_base_fee(high)):
                     await wait_for(
                         lambda: int(c.rpc.call("eth_blockNumber"), 16) >= start + 24, timeout=60
                     )

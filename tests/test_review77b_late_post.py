@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from sdex.cli import main
 from tests.conftest import Chain
-from tests.httpproxy import late_post_proxy
+from tests.httpproxy import WALLET_ENV, WALLET_TIMEOUT, late_post_proxy
 from tests.test_cli_node import ALICE, node
 from tests.test_user25_cli_errors import key, one_line
 
@@ -27,7 +27,7 @@ from tests.test_user25_cli_errors import key, one_line
 def test_an_order_taken_after_the_wallet_gave_up_is_read_back(chain: Chain, tmp_path: Path) -> None:
     with node(chain, tmp_path) as (url, _):
         maker = ["--key", key(chain, ALICE)]
-        env = {"COLUMNS": "200"}
+        env = WALLET_ENV  # (the wallet gives up after WALLET_TIMEOUT, not 10 s)
         with late_post_proxy(url, hold=True) as (proxied, release):
             r = CliRunner().invoke(
                 main, ["order", "buy", "1500", "0.5", "--node", proxied, *maker], env=env
@@ -36,7 +36,8 @@ def test_an_order_taken_after_the_wallet_gave_up_is_read_back(chain: Chain, tmp_
         said = one_line(r.output)
         assert r.exit_code == 0, r.output
         (order_hash,) = set(re.findall(r"order (0x[0-9a-f]{64})", said))
-        assert "did not answer POST /v1/orders within 10s; read back, it holds the order" in said
+        bound = f"within {WALLET_TIMEOUT:g}s"
+        assert f"did not answer POST /v1/orders {bound}; read back, it holds the order" in said
         # (its repost held too: whether it is stored is not known, wallet78)
         assert "it was taken, but whether it is stored is not known (posted again" in said, said
         assert "status open (read back)" in said, said

@@ -38,7 +38,7 @@ from click.testing import CliRunner, Result
 
 from sdex.cli import main
 from tests.conftest import Chain
-from tests.httpproxy import HOLD_BOUND, passed_on, served_in_thread
+from tests.httpproxy import HOLD_BOUND, WALLET_ENV, WALLET_TIMEOUT, passed_on, served_in_thread
 from tests.test_cli_node import ALICE, BOB, key, node, one_line
 from tests.test_left77_unstored_order import orders_refused
 
@@ -110,7 +110,7 @@ def _order(c: Chain, node_url: str, side: str, price: str, *extra: str, who: int
     return CliRunner().invoke(
         main,
         ["order", side, price, "0.5", "--node", node_url, "--key", key(c, who), *extra],
-        env={"COLUMNS": "200"},
+        env=WALLET_ENV,  # (the wallet gives up after WALLET_TIMEOUT, not 10 s)
     )
 
 
@@ -130,7 +130,8 @@ def test_a_late_answer_read_back_held_is_posted_again_and_said_stored(
         said = one_line(r.output)
         assert r.exit_code == 0, r.output
         (order_hash,) = set(re.findall(r"order (0x[0-9a-f]{64})", said))
-        assert "did not answer POST /v1/orders within 10s; read back, it holds the order" in said
+        bound = f"within {WALLET_TIMEOUT:g}s"
+        assert f"did not answer POST /v1/orders {bound}; read back, it holds the order" in said
         assert "it was taken, and stored (posted again, the same signed order" in said, said
         assert "may have been taken" not in said, said
         assert f"order {order_hash} status open (read back)" in said, said
@@ -228,7 +229,8 @@ def test_a_post_never_sent_is_said_so_not_read_back(
             r = _order(c, blackhole, "buy", "1500")
         said = one_line(r.output)
         assert r.exit_code == 1, r.output
-        assert "did not accept a connection within 10s; nothing was sent" in said, said
+        bound = f"within {WALLET_TIMEOUT:g}s"
+        assert f"did not accept a connection {bound}; nothing was sent" in said, said
         assert "may have been taken" not in said and "read back" not in said, said
         assert _makers_orders(url, c.address(ALICE)) == []
 
