@@ -61,7 +61,7 @@ async def test_a_refused_read_at_adoption_is_tried_again_the_orders_held(
     refused: list[str] = []
     real = NodeAdoption._adopt_rows
 
-    async def adopt_rows(self: Any, rows: Any, loaded: Any, unread_all: bool) -> None:
+    async def adopt_rows(self: Any, rows: Any, *bound: Any) -> None:
         reader = self.store._reader
         reader.set_authorizer(refusing(refused))
 
@@ -71,7 +71,7 @@ async def test_a_refused_read_at_adoption_is_tried_again_the_orders_held(
 
         lifting = asyncio.ensure_future(lift())
         try:
-            await real(self, rows, loaded, unread_all)
+            await real(self, rows, *bound)
         finally:
             reader.set_authorizer(None)
             lifting.cancel()
@@ -303,3 +303,77 @@ async def test_a_later_batch_at_a_nonce_not_sent_again_is_kept_till_its_nonce_is
             # the first's match failed, its nonce taken by the second)
             assert nonce(c.rpc, c.address(OPERATOR)) == n + 2
             assert statuses(cfg.db)[over.tx_hash] == "mined"
+
+
+async def test_a_retried_adoption_keeps_the_start_s_one_confirming_bound(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """restart98 (left45): a pooled row, its maker's soft cancel acknowledged before the kill
+    (off the book: its stored row read at adoption, ``_off_book``); the restart behind a real
+    loopback proxy that answers the row's receipt reads with a lie (reverted, in a block the
+    chain has not) and holds the reads of that block by hash (the confirming read apart), its
+    store refusing the orders' reads at the adoption till two were refused (``_held_step``
+    tries the adoption again). The adoption's confirming reads share one bound
+    (``START_CONFIRM_WAIT``, shortened): the first try's held read spends it, the tries after
+    ask nothing (the row adopted unread: its wait confirms it). Before, each try began a fresh
+    bound (``_adopt_rows``' ``start_bound``): a held read each try."""
+    c = pooling
+    db = tmp_path / "n.db"
+    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+    monkeypatch.setattr("sdex.settlement.rowreceipt.START_CONFIRM_WAIT", 2.0)
+    maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    taker = c.sign(bid(c, BOB, E18, 3000 * E6))
+    _, count = await pooled_and_killed(
+        c, db, None, (maker, taker), lambda api: soft_cancel(c, api, maker, ALICE)
+    )
+    (tx,) = pending_rows(db)
+    block = "0x" + "ab" * 32
+    lie = {"transactionHash": tx, "blockHash": block, "blockNumber": "0x1", "status": "0x0"}
+    lie |= {"gasUsed": "0x5208", "logs": [], "transactionIndex": "0x0"}
+    held: list[str] = []
+    release = threading.Event()
+
+    def hold(req: object) -> Answer | None:
+        if not isinstance(req, dict) or release.is_set():
+            return None
+        params = req.get("params") or [""]
+        if req.get("method") == "eth_getTransactionReceipt" and params[0] == tx:
+            said = {"jsonrpc": "2.0", "id": req.get("id"), "result": lie}
+            return 200, json.dumps(said).encode()
+        if req.get("method") == "eth_getBlockByHash" and str(params[0]).lower() == block:
+            held.append(block)
+            release.wait(120)  # (then passed on: the chain has no such block)
+        return None
+
+    refused: list[str] = []
+    tries: list[int] = []  # (the held reads at each try's start, and at its end)
+    real = NodeAdoption._adopt_rows
+
+    async def adopt_rows(self: Any, rows: Any, *args: Any) -> None:
+        reader = self.store._reader
+        tries.append(len(held))
+        if len(tries) == 1:
+            reader.set_authorizer(refusing(refused))
+        if len(refused) >= 2:
+            reader.set_authorizer(None)
+        try:
+            await real(self, rows, *args)
+        finally:
+            tries.append(len(held))
+
+    monkeypatch.setattr(NodeAdoption, "_adopt_rows", adopt_rows)
+    try:
+        with _proxy(c.rpc.url, hold) as url:
+            async with running_node(replace(node_config(c, db), rpc=url)) as (node, _):
+                s = node.settler
+                await wait_for(lambda: s.adopted == 1, timeout=60)
+                assert len(refused) >= 2 and len(tries) >= 6, (refused, tries)
+                # (before: one held read a try, each up to its own fresh bound)
+                assert tries[-1] - tries[0] <= 1, tries
+                assert tx in s.in_flight, s.in_flight
+                release.set()
+                c.rpc.call("evm_mine")  # (the pooled row)
+                await wait_for(lambda: statuses(db).get(tx) == "mined", timeout=60)
+                assert nonce(c.rpc, c.address(OPERATOR)) == count + 1
+    finally:
+        release.set()

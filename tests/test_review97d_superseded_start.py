@@ -75,3 +75,36 @@ async def test_the_earlier_row_at_a_nonce_never_displaces_the_later_at_a_start(
         rows = (first.tx_hash, later.tx_hash)
         await wait_for(lambda: "pending" not in map(statuses(cfg.db).get, rows), timeout=30)
         assert statuses(cfg.db)[first.tx_hash] != "mined"
+
+
+async def test_the_later_row_s_cancel_never_displaces_the_earlier_pooled_at_a_start(
+    pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """restart98 (left45): the reverse, the earlier row pooled and the later's bytes unknown
+    to the chain (its send refused: underpriced, the same fees). Both adopted, the earlier
+    ``superseded``. Before, the later's wait past its bound cancelled at the nonce over its
+    fees (a transfer of nothing, over the earlier's too): the earlier's pooled bytes
+    displaced, both batches failed. Now no cancel goes over an earlier row of ours pooled at
+    its nonce that may still go: the earlier's bytes land, the later is lost, its pair free."""
+    c = pooling
+    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+    monkeypatch.setattr("sdex.settlement.receipts.UNKNOWN_TIMEOUT", BOUND)
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    orders, first, later = await superseded_rows(c, cfg, FEES)
+    c.rpc.call("evm_setAutomine", False)
+    c.rpc.call("eth_sendRawTransaction", first.raw)  # (pooled: the later never went)
+    async with running_node(cfg) as (node, _):
+        s = node.settler
+        await wait_for(lambda: s.adopted == 2, timeout=60)
+        assert first.tx_hash in s.superseded, s.superseded
+        since = time.time()  # (the later's wait past its bound, a few checks after)
+        await wait_for(lambda: time.time() - since > 3 * BOUND + 8, timeout=60)
+        c.rpc.call("evm_mine")
+        rows = (first.tx_hash, later.tx_hash)
+        await wait_for(lambda: "pending" not in map(statuses(cfg.db).get, rows), timeout=60)
+        # (before: the later's cancel mined at the nonce instead, both failed)
+        got = c.rpc.call("eth_getTransactionReceipt", first.tx_hash)
+        assert got is not None and got["status"] == "0x1", (got, s.cancels)
+        assert c.exchange.order_info(orders[0].order).filled == orders[0].order.maker_amount
+        assert statuses(cfg.db)[later.tx_hash] != "mined"
+        assert nonce(c.rpc, c.address(OPERATOR)) >= first.nonce + 1

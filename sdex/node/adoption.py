@@ -81,32 +81,36 @@ class NodeAdoption(NodeHolds):
         """(``sdex.node.reload``'s) ``step`` run till the store or the chain does not refuse it."""
         raise NotImplementedError
 
-    async def _adopt_bound(self, at: int | None) -> tuple[int | None, bool]:
+    async def _adopt_bound(self, at: int | None) -> tuple[int | None, bool, float]:
         """(``_adopt``) The block the orders were loaded at (``at``, else the chain's head
-        now; in a doubt, the mirror's), and whether every row is adopted unread (the head
-        not read: as loaded at the mirror's). Never raises: a read that fails is said so."""
+        now; in a doubt, the mirror's), whether every row is adopted unread (the head not
+        read: as loaded at the mirror's), and when the rows' confirming reads end
+        (``rowreceipt.start_bound``: one bound for the whole adoption, its tries again
+        included; restart98: each try of ``_held_step`` began a fresh one). Never raises: a
+        read that fails is said so."""
         doubt, saved = self.settler.async_sends.doubted, self.mirror.head
         if at is not None:
-            return at, False
-        if doubt() and saved is not None:
-            return saved.number, False  # (the mirror's: ours; nothing asked of a chain in doubt)
+            return at, False, start_bound()
+        if doubt() and saved is not None:  # (the mirror's: ours; nothing asked in doubt)
+            return saved.number, False, start_bound()
         try:
-            return quantity(await self.settler.receipts.call("eth_blockNumber")), False
+            head = quantity(await self.settler.receipts.call("eth_blockNumber"))
+            return head, False, start_bound()
         except Exception as e:  # (none saved: no row is adopted, each may be counted)
             log.warning("the chain's head not read: pooled settlements %s: %s",
                         "not adopted" if saved is None else "adopted unread", e)  # fmt: skip
             # (review81: as loaded at the mirror's head)
-            return (None, False) if saved is None else (saved.number, True)
+            return None if saved is None else saved.number, saved is not None, start_bound()
 
     async def _adopt_rows(
-        self, rows: list[StoredSettlement], loaded: int | None, unread_all: bool
+        self, rows: list[StoredSettlement], loaded: int | None, unread_all: bool, until: float
     ) -> None:
         """(``_adopt``) ``rows`` adopted, marked or given up, each taken off the list once
         done: one whose mark the store refused (``record_landed``'s ``StoreError``, raised)
         is left first on it, pending in the store, nothing of it changed here but its block
         in ``ours`` (held86: a held start tries it again, ``_held_step``; adopted part-way
-        and called again, the rows done before were adopted twice)."""
-        until = start_bound()  # (the rows' confirming reads: one bound, restart97)
+        and called again, the rows done before were adopted twice). ``until``: when the
+        rows' confirming reads end, every try's (``_adopt_bound``; restart97, restart98)."""
         while rows:
             await self._adopt_row(rows[0], loaded, unread_all, until)
             rows.pop(0)

@@ -294,6 +294,8 @@ class NonceLane(CancellingLane):
         if not self.superseded.isdisjoint(own):  # (held79: its cancel displaced the next)
             log.info("settlement %s not sent again: a later one holds its nonce", signed.tx_hash)
             return True
+        if cancel and await self._earlier_pooled(signed, own):  # (restart98)
+            return True
         if cancel and not self.rejudged.isdisjoint(own):  # (past its bound: its transfer)
             # (its bytes sent since, judged settling: a bound's cancel, counted as ``_cancel``
             # counts one; settle86: the start's "not sent again", ``withheld_cancels``)
@@ -336,6 +338,28 @@ class NonceLane(CancellingLane):
         except Exception as e:
             log.warning("settlement %s sent again: %s", signed.tx_hash, e)
         return True
+
+    async def _earlier_pooled(self, signed: SignedTx, own: Sequence[str]) -> bool:
+        """(``signed`` past its bound, its cancel due) Whether a settlement it superseded at
+        its nonce (``superseded``, in flight: a start's earlier row, review97d) is pooled and
+        may still go (its ``unsendables`` say nothing): then no cancel over it, the nonce left
+        to it (``signed`` lost once it lands, its batch failed; the earlier's settled).
+        restart98: the later's bytes unknown to the chain, its cancel displaced the earlier's
+        pooled bytes, both batches failed. A read that fails: False, cancelled as before."""
+        at = [
+            h for h, (_, t) in self.signed_views.items()
+            if t.nonce == signed.nonce and h in self.superseded and h not in own
+            and h in self.in_flight and not (self.unsendables.get(h) or (lambda _: ""))(0.0)
+        ]  # fmt: skip
+        for h in at:
+            try:
+                known = await self.receipts.call("eth_getTransactionByHash", h)
+            except Exception:
+                return False
+            if isinstance(known, dict) and known.get("blockNumber") is None:
+                log.info("settlement %s not cancelled: %s pooled at its nonce", signed.tx_hash, h)
+                return True
+        return False
 
     def _after_hold(self, own: Sequence[str]) -> bool:
         """Whether a doubt held the checks of the settlement of ``own`` since its bytes were
