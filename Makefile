@@ -63,11 +63,12 @@ compile: artifacts/.compiled
 # chain and timers, so three parts overlap on CI's 2 cores (measured on 2 cores, quiet: 522 s
 # of pytest on two workers, 401 s on three; every test passed both ways). Each worker has its
 # own Hardhat (the session fixture), ports (free ones) and tmp_path; `worksteal` evens out the
-# tail. `make test PYTEST_WORKERS=2` as before, `PYTEST_WORKERS=0` in one process.
+# tail. `make test PYTEST_WORKERS=2` as before, `PYTEST_WORKERS=0` in one process. The 30 slowest
+# tests are listed at the end (`--durations`): where the suite's time goes, on CI's own cores.
 PYTEST_WORKERS ?= 3
 # Each `sdex node` a test starts imports ~100 modules: compiled once here, they are read from
 # __pycache__ (PYTHONDONTWRITEBYTECODE, set on some machines, stops imports writing them).
-PYTEST := $(BIN)/python -m compileall -q sdex && $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal
+PYTEST := $(BIN)/python -m compileall -q sdex && $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist worksteal --durations=30
 
 test: setup browser
 	$(PYTEST)
