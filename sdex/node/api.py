@@ -50,7 +50,7 @@ from sdex.node.appstate import LATENCY_BUCKETS as LATENCY_BUCKETS
 from sdex.node.bookfeed import BookFeed
 from sdex.node.core import Node
 from sdex.node.events import WsSlots
-from sdex.node.expectrefused import expect_refused_for
+from sdex.node.expectrefused import expect_refused_for, unrouted_take
 from sdex.node.headlimit import EXPECT_REFUSED_KEY
 from sdex.node.listings import (
     LANE_KEY,
@@ -410,7 +410,7 @@ def guard_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) -> Middlewa
                 done(route, resp.status, perf_counter() - began)
                 return resp
         if path.startswith("/p2p/"):  # peers have their own limits (sdex.gossip.routes)
-            ok = True
+            ok, headers = unrouted_take(node, request, take)  # (no route's: a refusal)
         else:
             ok, headers = take(client_group(request.remote))
         if not ok:

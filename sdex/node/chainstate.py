@@ -255,9 +255,11 @@ class NodeChainState(NodeRejudge):
         alike), each ``RECHECK_IDLE`` at most. store98: on an idle chain (Hardhat's
         automine) the orders waiting for that word (a start's read failed: ``filled`` as a
         kill left them, the chain's 0) stayed due for good, as no block or settlement came
-        to try the read again (the drain, ``_drain_rechecks``, reads nothing)."""
+        to try the read again (the drain, ``_drain_rechecks``, reads nothing). Not in a doubt
+        of the chain's identity (``ChainDoubt.held``): the head stands still then too, and
+        "latest" may be another chain's (review100c: its word judged, as doubt82's reload)."""
         head, now = self.mirror.head, time.monotonic()
-        if head is not self._idle_head:
+        if head is not self._idle_head or self.mirror.doubt.held:
             self._idle_head, self._idle_since = head, now
             return
         if not self._recheck.backoff.failures or now - self._idle_since < RECHECK_IDLE:
@@ -269,10 +271,10 @@ class NodeChainState(NodeRejudge):
 
     async def _read_idle(self, head: object) -> None:
         """``recheck_idle``'s try: what it read judged (``_persist_open``), unless a block came
-        meanwhile (its own read and pass judge them)."""
+        meanwhile (its own read and pass judge them) or a doubt began."""
         read = await self._read_rechecks()
-        gate = self._not_applying
-        if self.mirror.head is head and (gate is None or gate.is_set()):
+        gate, m = self._not_applying, self.mirror
+        if m.head is head and not m.doubt.held and (gate is None or gate.is_set()):
             self._persist_open(read)
             self._uncross()
 

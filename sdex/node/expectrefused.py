@@ -7,10 +7,13 @@ uncounted, free). A ``/p2p/`` one is a peer request refused before its sender wa
 charged to its client address's budget of refusals (``sdex.gossip.refusals``; a 429 from the
 address alone once it is spent), never to the client's request budget, which ``guard`` skips
 for ``/p2p/`` (gossip98: a peer's, or a flooder's on a peer's address, 417s spent the wallet
-budget of every client of that address).
+budget of every client of that address). A ``/p2p/`` request no route takes (a path none
+has, a method its path has not: 404, 405) is one too (``unrouted_take``, ``guard``'s).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
@@ -54,3 +57,24 @@ def expect_refused_for(node: Node, metrics: Metrics, limiter: NetworkLimiter) ->
         return resp
 
     return refused
+
+
+def unrouted_take(
+    node: Node, request: web.Request, take: Callable[[str], tuple[bool, dict[str, str]]]
+) -> tuple[bool, dict[str, str]]:
+    """``guard``'s budget of a ``/p2p/`` request: none if a route takes it (a peer's limits
+    are taken once it is proved: ``sdex.gossip.gate``); else (answered 404 or 405) one
+    refusal from its address's budget of refused peer requests, as a ``/p2p/`` 417's (no
+    ``/p2p/`` routes: the client's request budget, ``take``), with ``Retry-After`` once it
+    is spent. review100c: such requests were answered free of every budget, in a loop."""
+    if request.match_info.http_exception is None:
+        return True, {}
+    client = client_group(request.remote)
+    gossip = node.gossip
+    if gossip is None:
+        return take(client)
+    gate = gossip.refusals
+    if not gate.open(client, request.transport):
+        return False, {"Retry-After": gate.retry_after(client)}
+    gate.charge(client, request.transport)
+    return True, {}
