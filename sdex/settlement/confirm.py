@@ -106,7 +106,7 @@ async def confirmed_seen(
         if tally.waits(got) and (mirror.head is None or mirror.head.number < got.block_number):
             return False  # (a read apart behind its block: the watcher's read waited for)
         if (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
-            tally.bar(got, True)  # (another block at its number on the chain followed)
+            tally.bar(got, at)  # (another block at its number on the chain followed)
             return False
         rejudged(tally, got, mirror)
         return await proven(rpc, got, raw, tally, kept=at) or await confirmed(rpc, got, tally=tally)
@@ -122,9 +122,10 @@ def rejudged(tally: Tally, got: Receipt, mirror: Mirror | None) -> None:
     (review97b: one honest backend's word on a short fork, or a status 0 the watcher cannot
     say of, held the settlement in flight for good, its orders never given back). One the
     watcher's read barred (``Tally.refuted``): only once the mirror has its block there."""
+    at = mirror.hash_at(got.block_number) if mirror is not None else None
+    tally.holding(got, at)  # (a refutation by another block lifted once its block is there)
     if not (tally.said_not(got) and tally.due(got)):
         return
-    at = mirror.hash_at(got.block_number) if mirror is not None else None
     if mirror is not None and (
         mirror.head is None
         or mirror.head.number < got.block_number
@@ -156,7 +157,7 @@ def watcher_said(
     read = mirror.seen_logs.get(got.tx_hash.lower(), {})
     if at is None or (at == got.block_hash and at not in read):
         return None
-    tally.bar(got, True)
+    tally.bar(got, at)
     return False
 
 

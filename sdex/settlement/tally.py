@@ -32,9 +32,10 @@ class Tally:
         """When ``MAX_TALLIED`` receipts were barred: every receipt is barred since."""
         self.lagged: dict[Told, None] = {}
         """Receipts a read apart found a backend behind the block of (``behind``)."""
-        self.refuted: dict[Told, float] = {}
-        """Receipts the watcher's read barred (``bar``'s ``watcher``), with when: till judged
-        again once the mirror has their block (``rejudged``; confirm98)."""
+        self.refuted: dict[Told, tuple[float, str]] = {}
+        """Receipts the watcher's read barred (``bar``'s ``refuting``), with when and the
+        block the mirror had at their number then: till judged again once the mirror has
+        their block (``rejudged``; confirm98), or till it is seen holding it (``holding``)."""
 
     def agree(self, got: Receipt) -> int:
         """A read apart gave ``got``: how many have."""
@@ -43,12 +44,13 @@ class Tally:
         _bound(self.agreed)
         return n
 
-    def bar(self, got: Receipt, watcher: bool = False) -> None:
-        """A read said ``got`` is not the chain's (``watcher``: the watcher's, ``refuted``):
-        no read apart believes it from here on (till ``rejudge``)."""
+    def bar(self, got: Receipt, refuting: str | None = None) -> None:
+        """A read said ``got`` is not the chain's (``refuting``: the watcher's, the hash of
+        the block the mirror had at its number; ``refuted``): no read apart believes it from
+        here on (till ``rejudge``)."""
         key = told(got)
-        if watcher:
-            self.refuted[key] = self.refuted.get(key, time.monotonic())
+        if refuting is not None:
+            self.refuted[key] = self.refuted.get(key, (time.monotonic(), refuting))
             _bound(self.refuted)
         if self.closed is not None or key in self.barred:
             return
@@ -77,8 +79,19 @@ class Tally:
     def due(self, got: Receipt) -> bool:
         """Whether ``got`` was barred ``REJUDGE_AFTER`` s ago or more (False: not barred)."""
         key = told(got)
-        since = self.barred.get(key, self.refuted.get(key, self.closed))
+        refuted = self.refuted.get(key)
+        since = self.barred.get(key, refuted[0] if refuted is not None else self.closed)
         return since is not None and time.monotonic() - since >= REJUDGE_AFTER
+
+    def holding(self, got: Receipt, at: str | None) -> None:
+        """The mirror has ``at`` at ``got``'s number: when that is ``got``'s block, a
+        refutation by another block there is lifted (its bar, as any, judged again past
+        ``REJUDGE_AFTER``). review100a: the watcher behind a reorg refuted a true receipt of
+        the new block; judged again only while the mirror still had it, once that block had
+        left the kept window before the bar was due it was barred for good, its orders held."""
+        key = told(got)
+        if at and at == got.block_hash and (r := self.refuted.get(key)) is not None and r[1] != at:
+            del self.refuted[key]
 
     def rejudge(self, got: Receipt) -> None:
         """``got``'s bar lifted (``due``: its reads apart counted from none again; every
