@@ -247,9 +247,9 @@ async def poll_receipt(
                 found = Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
                 if await believed(found, asked):  # (told again apart: settle93)
                     return found
-                if keep is None:
+                if keep is None or loop.time() < next_check:  # (asked again at once)
                     continue
-                refused = True  # (on to its checks: its same-nonce sends at their bounds)
+                refused = True  # (on to its check: its same-nonce sends at their bounds)
             now = loop.time()
             if keep is not None and now >= next_check:
                 looked_at = now  # (no doubt at it: a doubt found here began after it)
