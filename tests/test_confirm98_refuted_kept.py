@@ -16,11 +16,11 @@ from tests.test_review97b_tally_bound import receipt
 def test_a_refuted_receipt_stays_barred_past_a_full_tally(monkeypatch: pytest.MonkeyPatch) -> None:
     tally = Tally()
     refuted = receipt(0)
-    tally.bar(refuted, True)  # (the watcher's word: another block at its number)
+    tally.bar(refuted, "0x" + "ab" * 32)  # (the watcher's word: another block at its number)
     for n in range(1, MAX_TALLIED + 2):  # (each one more receipt a read apart denied)
         tally.bar(receipt(n))
     assert tally.closed is not None and tally.said_not(refuted)
-    monkeypatch.setattr("sdex.settlement.confirm.REJUDGE_AFTER", 0.0)
+    monkeypatch.setattr("sdex.settlement.tally.REJUDGE_AFTER", 0.0)
     other = receipt(MAX_TALLIED + 5)
     assert tally.due(other)
     tally.rejudge(other)  # (the full tally's bar lifted: every receipt judged again)

@@ -38,7 +38,7 @@ async def test_a_receipt_the_watcher_refuted_is_not_judged_again_past_its_window
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = chain
-    monkeypatch.setattr("sdex.settlement.confirm.REJUDGE_AFTER", 1.0)
+    monkeypatch.setattr("sdex.settlement.tally.REJUDGE_AFTER", 1.0)
     fake = "0x" + keccak(b"a block no chain has at its number").hex()
     lying = [False]
     confirms: list[int] = []  # (the liar's block given to a read apart)

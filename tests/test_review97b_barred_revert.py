@@ -33,7 +33,7 @@ async def test_a_reverted_settlement_one_read_apart_denied_ends_its_wait(
     pooling: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c = pooling
-    monkeypatch.setattr("sdex.settlement.confirm.REJUDGE_AFTER", 3.0, raising=False)
+    monkeypatch.setattr("sdex.settlement.tally.REJUDGE_AFTER", 3.0)
     maker = c.sign(ask(c, ALICE, E18, 3000 * E6))
     taker = c.sign(bid(c, BOB, E18, 3000 * E6))
     mined: list[str] = []  # (the settlement's block, once mined)

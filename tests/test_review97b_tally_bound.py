@@ -44,7 +44,7 @@ def test_a_bar_is_judged_again_only_once_due(monkeypatch: pytest.MonkeyPatch) ->
     first = receipt(0)
     tally.bar(first)
     assert tally.said_not(first) and not tally.due(first)
-    monkeypatch.setattr("sdex.settlement.confirm.REJUDGE_AFTER", 0.0)
+    monkeypatch.setattr("sdex.settlement.tally.REJUDGE_AFTER", 0.0)
     assert tally.due(first)
     tally.rejudge(first)
     assert not tally.said_not(first) and not tally.due(first)

@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from typing import TypeVar
 
 from sdex.chain import Receipt
 from sdex.chain.apart import apart
@@ -50,6 +48,10 @@ from sdex.chain.tx import lone_tx_root
 from sdex.keccak import keccak
 from sdex.mirror import Mirror
 from sdex.mirror.seal import sealed
+from sdex.settlement.tally import MAX_TALLIED as MAX_TALLIED  # (tests)
+from sdex.settlement.tally import REJUDGE_AFTER
+from sdex.settlement.tally import Tally as Tally  # (its readers: the lane, rows)
+from sdex.settlement.tally import told as told
 
 log = logging.getLogger("sdex.settlement")
 
@@ -67,107 +69,6 @@ CONFIRM_READS = 2
 receipt, none of them or any before saying otherwise, before it is believed without the
 watcher's read (confirm97: one was, the first to confirm it among reads asked again every
 ``CONFIRM_EVERY``)."""
-
-
-class Tally:
-    """What was said of one settlement's receipts while its wait lasts (confirm97): how many
-    reads apart gave each (``CONFIRM_READS`` believe one), and those a read apart, or the
-    watcher's read of its block, said are not the chain's (barred: no later read apart
-    believes one; the watcher's read of its block agreeing still does), each with when; one
-    barred ``REJUDGE_AFTER`` s is judged again (``due``, ``rejudge``; review97b: a real
-    receipt one honest backend on a short fork denied, and the watcher could not say, a
-    status 0, held its settlement's wait for good). Each bounded by ``MAX_TALLIED``: the
-    oldest counts and lags forgotten; past that many barred, every receipt is barred from
-    then (``closed``; review97b: the oldest bar was forgotten, a liar telling 64 receipts
-    more had the first believed again on two reads in a row)."""
-
-    def __init__(self) -> None:
-        self.agreed: dict[Told, int] = {}
-        """Reads apart in a row that gave each receipt (none that said nothing between)."""
-        self.barred: dict[Told, float] = {}
-        """When each receipt was barred (the loop's clock)."""
-        self.closed: float | None = None
-        """When ``MAX_TALLIED`` receipts were barred: every receipt is barred since."""
-        self.lagged: dict[Told, None] = {}
-        """Receipts a read apart found a backend behind the block of (``behind``)."""
-        self.refuted: dict[Told, float] = {}
-        """Receipts the watcher's read barred (``bar``'s ``watcher``), with when: till judged
-        again once the mirror has their block (``rejudged``; confirm98)."""
-
-    def agree(self, got: Receipt) -> int:
-        """A read apart gave ``got``: how many have."""
-        key = told(got)
-        self.agreed[key] = n = self.agreed.pop(key, 0) + 1
-        _bound(self.agreed)
-        return n
-
-    def bar(self, got: Receipt, watcher: bool = False) -> None:
-        """A read said ``got`` is not the chain's (``watcher``: the watcher's, ``refuted``):
-        no read apart believes it from here on (till ``rejudge``)."""
-        key = told(got)
-        if watcher:
-            self.refuted[key] = self.refuted.get(key, time.monotonic())
-            _bound(self.refuted)
-        if self.closed is not None or key in self.barred:
-            return
-        if len(self.barred) >= MAX_TALLIED:  # (none forgotten: all barred from now)
-            self.barred.clear()
-            self.closed = time.monotonic()
-            return
-        self.barred[key] = time.monotonic()
-
-    def behind(self, got: Receipt) -> None:
-        """A read apart reached a backend behind ``got``'s block: the reads giving it counted
-        again from the next, and none believes it before the watcher reaches its block."""
-        key = told(got)
-        self.agreed.pop(key, None)
-        self.lagged[key] = None
-        _bound(self.lagged)
-
-    def waits(self, got: Receipt) -> bool:
-        """Whether ``got`` waits for the watcher's read of its block (``behind``)."""
-        return told(got) in self.lagged
-
-    def said_not(self, got: Receipt) -> bool:
-        key = told(got)  # (a refuted one: past ``closed`` too)
-        return self.closed is not None or key in self.barred or key in self.refuted
-
-    def due(self, got: Receipt) -> bool:
-        """Whether ``got`` was barred ``REJUDGE_AFTER`` s ago or more (False: not barred)."""
-        key = told(got)
-        since = self.barred.get(key, self.refuted.get(key, self.closed))
-        return since is not None and time.monotonic() - since >= REJUDGE_AFTER
-
-    def rejudge(self, got: Receipt) -> None:
-        """``got``'s bar lifted (``due``: its reads apart counted from none again; every
-        receipt's, when ``closed``)."""
-        key = told(got)
-        self.agreed.pop(key, None)
-        refuted = self.refuted.pop(key, None)
-        if self.barred.pop(key, None) is None and refuted is None:
-            self.closed = None
-
-
-Told = tuple[object, ...]
-T = TypeVar("T")
-MAX_TALLIED = 64
-"""Receipts a ``Tally`` keeps a word of (agreed, barred, lagged), each."""
-REJUDGE_AFTER = 120.0
-"""Seconds a barred receipt waits before it is judged again (``Tally.due``; as the receipt
-timeout, ``receipts.RECEIPT_TIMEOUT``), once the watcher's read has its block at its number
-(with a watcher): then ``CONFIRM_READS`` reads apart in a row again."""
-
-
-def _bound(kept: dict[Told, T]) -> None:
-    while len(kept) > MAX_TALLIED:
-        del kept[next(iter(kept))]
-
-
-def told(got: Receipt) -> Told:
-    """What a ``Tally`` knows a receipt by: all it tells (two backends' case of a hash aside)."""
-    logs = tuple((x.address, tuple(x.topics), x.data, x.log_index) for x in got.logs)
-    at = (got.block_hash.lower(), got.block_number, got.status, got.gas_used)
-    return (got.tx_hash.lower(), *at, logs)
 
 
 async def confirmed_seen(
@@ -205,7 +106,7 @@ async def confirmed_seen(
         if tally.waits(got) and (mirror.head is None or mirror.head.number < got.block_number):
             return False  # (a read apart behind its block: the watcher's read waited for)
         if (at := mirror.hash_at(got.block_number)) is not None and at != got.block_hash:
-            tally.bar(got, True)  # (another block at its number on the chain followed)
+            tally.bar(got, at)  # (another block at its number on the chain followed)
             return False
         rejudged(tally, got, mirror)
         return await proven(rpc, got, raw, tally, kept=at) or await confirmed(rpc, got, tally=tally)
@@ -221,9 +122,10 @@ def rejudged(tally: Tally, got: Receipt, mirror: Mirror | None) -> None:
     (review97b: one honest backend's word on a short fork, or a status 0 the watcher cannot
     say of, held the settlement in flight for good, its orders never given back). One the
     watcher's read barred (``Tally.refuted``): only once the mirror has its block there."""
+    at = mirror.hash_at(got.block_number) if mirror is not None else None
+    tally.holding(got, at)  # (a refutation by another block lifted once its block is there)
     if not (tally.said_not(got) and tally.due(got)):
         return
-    at = mirror.hash_at(got.block_number) if mirror is not None else None
     if mirror is not None and (
         mirror.head is None
         or mirror.head.number < got.block_number
@@ -255,7 +157,7 @@ def watcher_said(
     read = mirror.seen_logs.get(got.tx_hash.lower(), {})
     if at is None or (at == got.block_hash and at not in read):
         return None
-    tally.bar(got, True)
+    tally.bar(got, at)
     return False
 
 

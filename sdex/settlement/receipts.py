@@ -155,7 +155,12 @@ async def poll_receipt(
     at ``RECEIPT_TIMEOUT``,
     or on a chain error when ``suspect``. ``whole``: what is wrong with a receipt as the
     transaction's ("" nothing): one it finds wrong is not believed, asked again
-    ``CONFIRM_EVERY`` later (edge94: a settlement's short of its fills). ``confirm``: how a
+    ``CONFIRM_EVERY`` later (edge94: a settlement's short of its fills). With ``keep``, a
+    receipt not believed (``whole``'s, or not confirmed) counts it maybe mined, never lost
+    on that answer, and its checks go on: its bytes sent again, replaced, cancelled at its
+    nonce at their bounds (review100a: it went straight back to asking, and while a sticky
+    liar told it, no check came, no cancel at ``RECEIPT_TIMEOUT``: its orders held for
+    ever). ``confirm``: how a
     receipt is confirmed (default ``confirmed``, a read apart; the lane's: the watcher's
     read first, ``confirmed_seen``, settle95)."""
     loop = asyncio.get_running_loop()
@@ -213,6 +218,7 @@ async def poll_receipt(
         await heads.wait(heads_before, HEAD_WAIT)
     while True:
         seen = heads.count if heads is not None else 0  # (a head during the ask counts)
+        refused = False  # (a receipt told and not believed this turn: ``believed``)
         if seen != head_seen:
             head_seen, head_at = seen, loop.time()
         try:
@@ -241,7 +247,9 @@ async def poll_receipt(
                 found = Receipt.from_rpc(raw)  # (in a doubt: another chain's, maybe; adopt79)
                 if await believed(found, asked):  # (told again apart: settle93)
                     return found
-                continue
+                if keep is None or loop.time() < next_check:  # (asked again at once)
+                    continue
+                refused = True  # (on to its check: its same-nonce sends at their bounds)
             now = loop.time()
             if keep is not None and now >= next_check:
                 looked_at = now  # (no doubt at it: a doubt found here began after it)
@@ -260,7 +268,11 @@ async def poll_receipt(
                 if got is not None and not doubting() and doubts() == asked:  # (again after)
                     if await believed(got, asked):
                         return got
-                    continue
+                    refused = True
+                if refused:  # (maybe mined, never lost on it: only sends at its nonce)
+                    if got is not None or taken:  # (what is known of it: not asked)
+                        known = await _any_of(rpc, "eth_getTransactionByHash", hashes)
+                    taken, doubted = False, False
                 now = loop.time()
                 if taken:  # (anvil counts a nonce before its receipt: told twice)
                     if doubted and (doubting() or doubts() != first):  # (doubt81: two chains')
