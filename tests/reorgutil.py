@@ -1,7 +1,8 @@
 """Steps the reorg tests share, on a real node and real Hardhat (``evm_snapshot`` /
-``evm_revert``): an order settled, or half filled, after a snapshot; a soft cancel; the
-chain taken back to the snapshot onto a longer branch; the settlement to send again; a
-closed record evicted; a kill after a reorg, and the reset at the restart."""
+``evm_revert``): an order settled, filled or half filled, after a snapshot (a bitmap
+sibling's fill closing it too); a soft cancel; the chain taken back to the snapshot onto a
+longer branch; the settlement to send again; a closed record evicted; a kill after a reorg,
+and the reset at the restart."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sdex.chain.tx import RlpItem, rlp
 from sdex.keccak import keccak
 from sdex.node.config import NodeConfig
 from sdex.node.core import Node
-from sdex.order import SignedOrder, sign_hash
+from sdex.order import SignedOrder, bitmap_salt, sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import Api, running_node, wait_for
 from tests.test_mirror import meta, revert, synced
@@ -126,6 +127,41 @@ async def half_filled_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, 
     c.exchange.fill_order(c.sender(BOB), resting, 1500 * E6)  # half of it
     await synced(node, c)
     return resting, snap
+
+
+async def filled_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, str]:
+    """Alice's ask of 1 WETH for 3000 USDC rests at ``node``; after a snapshot (returned with
+    it) Bob fills it whole on chain, which ``node`` has applied: ``filled``."""
+    whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
+    assert (await api.post_order(whole))[0] == 201
+    await synced(node, c)
+    snap = str(c.rpc.call("evm_snapshot"))
+    c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
+    await synced(node, c)
+    assert await api.status(whole) == "filled"
+    return whole, snap
+
+
+async def closed_by_sibling(
+    c: Chain, node: Node, api: Api, maker: int, taker: int, nonce: int
+) -> tuple[SignedOrder, str]:
+    """``maker``'s two asks on bitmap ``nonce`` (mirror31): the second, B, rests at ``node``;
+    after a snapshot (returned with B) ``taker`` fills the first on chain, which closes B
+    too (its bits); ``node`` has B ``filled``, its record evicted (``forgotten``)."""
+    a = c.sign(c.order(maker, c.weth, E18, c.usdc, 3000 * E6, salt=bitmap_salt(nonce)))
+    b = c.sign(c.order(maker, c.weth, E18, c.usdc, 3100 * E6, salt=bitmap_salt(nonce)))
+    code, body = await api.post_order(b)
+    assert code == 201 and body["status"] == "open", body
+    await synced(node, c)
+    snap = str(c.rpc.call("evm_snapshot"))
+    c.exchange.fill_order(c.sender(taker), a, 3000 * E6)  # (B's bits: B closed too)
+
+    async def b_filled() -> bool:
+        return await api.status(b) == "filled"
+
+    await wait_for(b_filled, timeout=60)
+    await forgotten(node, b)
+    return b, snap
 
 
 async def held_ask(c: Chain, node: Node, api: Api) -> tuple[SignedOrder, HoldBlock]:

@@ -1,16 +1,21 @@
 """Two crossing pairs stored open before a node starts on the store, and two settlements of
 other pairs signed at one nonce (the second superseding the first), both stored pending: the
-set-up settle97_superseded_rows and review97d_superseded_start share. Real SQLite store."""
+set-up settle97_superseded_rows and review97d_superseded_start share; one of them pooled for
+a start (review97d, restart98). Real SQLite store."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+
+import pytest
 
 from sdex.chain.tx import SignedTx
 from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
+from tests.nodeutil import node_config
 from tests.test_node import ALICE, BOB, E6, E18, ask, bid
 from tests.test_review66_adopt_landed import OPERATOR
 
@@ -64,3 +69,25 @@ async def superseded_rows(
     finally:
         store.close()
     return orders, first, later
+
+
+async def one_pooled(
+    c: Chain,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fees: tuple[int, int],
+    unknown: float,
+    pool_later: bool,
+) -> tuple[NodeConfig, list[SignedOrder], SignedTx, SignedTx]:
+    """A start's set-up: its receipt waits short (``RESTART_RECEIPT_WAIT`` 1 s,
+    ``UNKNOWN_TIMEOUT`` ``unknown``), ``superseded_rows`` at ``fees`` stored for OPERATOR's
+    node on ``tmp_path / "n.db"``, the chain mining only when told, and one row's bytes
+    pooled (the later's if ``pool_later``, else the first's): the config, then the rows."""
+    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
+    monkeypatch.setattr("sdex.settlement.receipts.UNKNOWN_TIMEOUT", unknown)
+    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
+    orders, first, later = await superseded_rows(c, cfg, fees)
+    c.rpc.call("evm_setAutomine", False)
+    # (pooled: the other never went)
+    c.rpc.call("eth_sendRawTransaction", (later if pool_later else first).raw)
+    return cfg, orders, first, later

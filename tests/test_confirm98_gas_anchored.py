@@ -13,7 +13,6 @@ hash; the gas read asked of that receipt as the settler asks it of a believed on
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain import Receipt
@@ -23,10 +22,10 @@ from sdex.chain.tx import lone_tx_root
 from sdex.mirror.seal import FIELDS, LATER, sealed
 from sdex.settlement.confirm import gas_believed
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
+from tests.madeupblock import MadeUpBlock, behind_liar
+from tests.nodeutil import wait_for
 from tests.test_node import ALICE
 from tests.test_review99_made_up_sealed_block import seal
-from tests.test_settle89_sticky_receipt import Said, sticky_balancer
 
 MORE = 50_000
 """Gas the liar adds to the receipt's."""
@@ -56,27 +55,11 @@ async def test_a_made_up_sealed_blocks_gas_is_not_learned(chain: Chain, tmp_path
     told = {**real, "gasUsed": hex(lied.gas_used), "blockHash": fake, "blockNumber": hex(at)}
     got = Receipt.from_rpc({**told, "logs": logs})
     assert sealed(block) and roots_hold(block, got, raw)  # (the liar's block holds it)
-    asked: list[int] = []
-
-    async with sticky_balancer(c.rpc.url) as b:
-
-        def answer(call: object, port: int) -> Said:
-            if not isinstance(call, dict) or call.get("method") != "eth_getBlockByHash":
-                return None
-            if (call.get("params") or [None])[0] != fake:
-                return None
-            asked.append(port)
-            return {"jsonrpc": "2.0", "id": call.get("id"), "result": block}
-
-        b.answer = answer
-        async with running_node(replace(node_config(c, tmp_path / "n.db"), rpc=b.url)) as (
-            node,
-            _,
-        ):
-            m = node.mirror
-            await wait_for(lambda: m.head is not None and m.head.number >= head, timeout=30)
-            assert m.hash_at(at) is None  # (not read: before, taken as unknown)
-            c.rpc.call("evm_mine")  # (the chain's block at that number: the watcher reads it)
-            # before: the liar's sealed header read apart, its gas learned
-            assert not await gas_believed(node.settler.receipts, got, signed.raw, m, 10.0)
-            assert m.hash_at(at) not in (None, fake)
+    async with behind_liar(c, tmp_path, MadeUpBlock(fake, block)) as node:
+        m = node.mirror
+        await wait_for(lambda: m.head is not None and m.head.number >= head, timeout=30)
+        assert m.hash_at(at) is None  # (not read: before, taken as unknown)
+        c.rpc.call("evm_mine")  # (the chain's block at that number: the watcher reads it)
+        # before: the liar's sealed header read apart, its gas learned
+        assert not await gas_believed(node.settler.receipts, got, signed.raw, m, 10.0)
+        assert m.hash_at(at) not in (None, fake)

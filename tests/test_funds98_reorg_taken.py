@@ -17,18 +17,17 @@ proxy) until the reorg's poll re-reads funds, those reads held until the match i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from pathlib import Path
-from typing import Any
 
 from sdex.errors import RpcError
 from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.reorgfunds import carol_both_sides, held_funds_reads
 from tests.test_mirror import revert, synced
-from tests.test_node import BOB, CAROL, DAVE, E6, E18, ask, bid
+from tests.test_node import BOB, CAROL, DAVE, E6, E18, bid
 from tests.test_review98a_reorg_own_moves import receipts_held
 from tests.test_settle98_funds_reread import head, spendable
 from tests.test_settlement_pipeline import post_all
@@ -47,34 +46,15 @@ async def test_a_settlement_mined_only_on_the_new_branch_keeps_its_maker_paid(
 
 
 async def new_branch_only(c: Chain, node: Node, api: Api, receipts: threading.Event) -> None:
-    carol, dave = c.address(CAROL), c.address(DAVE)
-    paid, got = (carol, c.weth.address), (carol, c.usdc.address)
-    await post_all(api, [c.sign(ask(c, CAROL, 2 * E18, 6000 * E6))])
-    await post_all(api, [c.sign(bid(c, CAROL, E18, 1000 * E6))])  # (her USDC held too)
-    for token in (c.weth, c.usdc):  # (a block touches them: read at it, exact)
-        token.transfer(c.sender(DAVE), carol, 1)
-    await synced(node, c)
-    assert paid not in node.mirror.unsure and got not in node.mirror.unsure
-    snap = str(c.rpc.call("evm_snapshot"))
-    start = head(c)
+    paid, got, snap, start = await carol_both_sides(c, node, api)  # (her USDC held too)
     # the old branch: Carol's WETH lowered by 1 wei (undone by the reorg), one block more
-    c.weth.transfer(c.sender(CAROL), dave, 1)
+    c.weth.transfer(c.sender(CAROL), c.address(DAVE), 1)
     c.rpc.call("evm_mine")
     await synced(node, c)
     assert node.mirror.spendable(paid) == spendable(c, paid)
     await wait_for(lambda: node._funds_taken_at == start + 2, timeout=30)
 
-    reads, go_reads, reading = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    wbatch = node.watch_rpc.batch
-
-    async def held_reads(calls: list[tuple[str, list[Any]]], **kw: Any) -> list[Any]:
-        if reads.is_set() and any(m == "eth_call" for m, _ in calls):  # (a funds read)
-            reading.set()
-            async with asyncio.timeout(90):
-                await go_reads.wait()
-        return await wbatch(calls, **kw)
-
-    node.watch_rpc.batch = held_reads  # type: ignore[method-assign]
+    reads, go_reads, reading = held_funds_reads(node)
     try:
         receipts.set()
         c.rpc.call("evm_setAutomine", False)

@@ -16,14 +16,11 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-from sdex.order import bitmap_salt
 from sdex.signature import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten
+from tests.reorgutil import closed_by_sibling
 from tests.test_chaos69_refused_row import write_locked
-from tests.test_mirror import synced
-from tests.test_node import E6, E18
 
 BOUND = 60.0
 """Seconds for each step (generous: a loaded machine, CI's 2 cores)."""
@@ -40,20 +37,9 @@ async def test_a_cancel_taken_during_a_rejudge_chunk_keeps_its_proof(
 ) -> None:
     c = chain
     maker, taker, nonce = 8, 9, 98
-    a = c.sign(c.order(maker, c.weth, E18, c.usdc, 3000 * E6, salt=bitmap_salt(nonce)))
-    b = c.sign(c.order(maker, c.weth, E18, c.usdc, 3100 * E6, salt=bitmap_salt(nonce)))
     db = tmp_path / "n.db"
     async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):
-        code, body = await api.post_order(b)
-        assert code == 201 and body["status"] == "open", body
-        await synced(node, c)
-        c.exchange.fill_order(c.sender(taker), a, 3000 * E6)  # (B's bits: B closed too)
-
-        async def b_closed() -> bool:
-            return await api.status(b) == "filled"
-
-        await wait_for(b_closed, timeout=BOUND)
-        await forgotten(node, b)
+        b, _ = await closed_by_sibling(c, node, api, maker, taker, nonce)
         await wait_for(lambda: node.watcher.caught_up.is_set(), timeout=BOUND)
         s = node.registry.stored(b.hash)
         assert s is not None and s.cancel_signature is None

@@ -25,8 +25,8 @@ import pytest
 from sdex.errors import ChainError
 from sdex.settlement.batchtx import BatchTx
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.supersededrows import superseded_rows
+from tests.nodeutil import running_node, wait_for
+from tests.supersededrows import one_pooled
 from tests.test_node import E18
 from tests.test_reconcile77_too_high import pooling
 from tests.test_reorg60_reset_inflight import nonce
@@ -43,15 +43,10 @@ async def test_a_later_row_given_up_on_an_error_releases_the_earlier_rows_nonce(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    cfg, orders, first, later = await one_pooled(pooling, tmp_path, monkeypatch, FEES, 4.0, True)
     c = pooling
-    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    monkeypatch.setattr("sdex.settlement.receipts.UNKNOWN_TIMEOUT", 4.0)
     caplog.set_level(logging.INFO, logger="sdex.settlement")
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    orders, first, later = await superseded_rows(c, cfg, FEES)
     n = first.nonce
-    c.rpc.call("evm_setAutomine", False)
-    c.rpc.call("eth_sendRawTransaction", later.raw)  # (pooled: the first never went)
     go = asyncio.Event()
     real = BatchTx._landing
 

@@ -12,7 +12,6 @@ block: its answer null, its head past the number)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from sdex.chain import Receipt
@@ -20,9 +19,8 @@ from sdex.keccak import keccak
 from sdex.settlement.confirm import holds
 from sdex.settlement.rowreceipt import believed
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node
+from tests.madeupblock import MadeUpBlock, behind_liar
 from tests.test_node import ALICE
-from tests.test_settle89_sticky_receipt import Said, sticky_balancer
 
 
 async def test_a_row_receipt_denied_once_is_not_believed_on_the_next_try(
@@ -41,29 +39,11 @@ async def test_a_row_receipt_denied_once_is_not_believed_on_the_next_try(
     block = {**c.rpc.call("eth_getBlockByHash", real["blockHash"], False), "hash": fake}
     got = Receipt.from_rpc(told)
     assert holds(block, got)  # (the liar's block gives its receipt)
-    lying = [False]
-    denied: list[int] = []
-
-    async with sticky_balancer(c.rpc.url) as b:
-
-        def answer(call: object, port: int) -> Said:
-            if not isinstance(call, dict) or call.get("method") != "eth_getBlockByHash":
-                return None
-            if (call.get("params") or [None])[0] != fake:
-                return None
-            if not lying[0]:
-                denied.append(port)
-                return None  # (the chain's: no such block)
-            return {"jsonrpc": "2.0", "id": call.get("id"), "result": block}
-
-        b.answer = answer
-        async with running_node(replace(node_config(c, tmp_path / "n.db"), rpc=b.url)) as (
-            node,
-            _,
-        ):
-            assert not await believed(node.settler, got, None)  # (a read reached the chain)
-            assert denied
-            lying[0] = True  # (every read from here on placed on the liar)
-            # before: a fresh tally, two reads in a row giving it: believed
-            assert not await believed(node.settler, got, None, True)
-            assert not await believed(node.settler, got, None, True)
+    liar = MadeUpBlock(fake, block, lying=False)
+    async with behind_liar(c, tmp_path, liar) as node:
+        assert not await believed(node.settler, got, None)  # (a read reached the chain)
+        assert liar.denied
+        liar.lying = True  # (every read from here on placed on the liar)
+        # before: a fresh tally, two reads in a row giving it: believed
+        assert not await believed(node.settler, got, None, True)
+        assert not await believed(node.settler, got, None, True)

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Chain
-from tests.nodeutil import node_config, running_node, wait_for
-from tests.supersededrows import superseded_rows
+from tests.nodeutil import running_node, wait_for
+from tests.supersededrows import one_pooled
 from tests.test_doubt81_replaced_rows import statuses
 from tests.test_node import E18
 from tests.test_reconcile77_too_high import pooling
@@ -42,14 +42,9 @@ async def test_the_earlier_row_at_a_nonce_never_displaces_the_later_at_a_start(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    cfg, orders, first, later = await one_pooled(pooling, tmp_path, monkeypatch, FEES, BOUND, True)
     c = pooling
-    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    monkeypatch.setattr("sdex.settlement.receipts.UNKNOWN_TIMEOUT", BOUND)
     caplog.set_level(logging.INFO, logger="sdex.settlement")
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    orders, first, later = await superseded_rows(c, cfg, FEES)
-    c.rpc.call("evm_setAutomine", False)
-    c.rpc.call("eth_sendRawTransaction", later.raw)  # (pooled: the first never went)
     async with running_node(cfg) as (node, _):
         s = node.settler
         await wait_for(lambda: s.adopted == 2, timeout=60)
@@ -86,13 +81,8 @@ async def test_the_later_row_s_cancel_never_displaces_the_earlier_pooled_at_a_st
     fees (a transfer of nothing, over the earlier's too): the earlier's pooled bytes
     displaced, both batches failed. Now no cancel goes over an earlier row of ours pooled at
     its nonce that may still go: the earlier's bytes land, the later is lost, its pair free."""
+    cfg, orders, first, later = await one_pooled(pooling, tmp_path, monkeypatch, FEES, BOUND, False)
     c = pooling
-    monkeypatch.setattr("sdex.settlement.reconcile.RESTART_RECEIPT_WAIT", 1.0)
-    monkeypatch.setattr("sdex.settlement.receipts.UNKNOWN_TIMEOUT", BOUND)
-    cfg = node_config(c, tmp_path / "n.db", operator=OPERATOR)
-    orders, first, later = await superseded_rows(c, cfg, FEES)
-    c.rpc.call("evm_setAutomine", False)
-    c.rpc.call("eth_sendRawTransaction", first.raw)  # (pooled: the later never went)
     async with running_node(cfg) as (node, _):
         s = node.settler
         await wait_for(lambda: s.adopted == 2, timeout=60)

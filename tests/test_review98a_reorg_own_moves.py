@@ -16,21 +16,20 @@ until the receipt is confirmed (as settle98's test holds them)."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from sdex.node.core import Node
 from tests.conftest import Chain
 from tests.nodeutil import Api, node_config, running_node, wait_for
+from tests.reorgfunds import carol_both_sides, held_funds_reads
 from tests.reorgutil import raw_tx_of
 from tests.rpcfault import Answer, _proxy
 from tests.test_mirror import revert, synced
-from tests.test_node import BOB, CAROL, DAVE, E6, E18, ask, bid
+from tests.test_node import BOB, E6, E18, bid
 from tests.test_settle98_funds_reread import head, spendable
 from tests.test_settlement_pipeline import post_all
 
@@ -65,29 +64,10 @@ async def test_an_own_settlement_mined_again_after_a_reorg_is_not_moved_twice(
 
 
 async def reorged_twice(c: Chain, node: Node, api: Api, receipts: threading.Event) -> None:
-    carol = c.address(CAROL)
-    paid, got = (carol, c.weth.address), (carol, c.usdc.address)
     # Carol sells WETH and (far below) buys it: the book holds her USDC too
-    await post_all(api, [c.sign(ask(c, CAROL, 2 * E18, 6000 * E6))])
-    await post_all(api, [c.sign(bid(c, CAROL, E18, 1000 * E6))])
-    for token in (c.weth, c.usdc):  # (a block touches them: read at it, exact)
-        token.transfer(c.sender(DAVE), carol, 1)
-    await synced(node, c)
-    assert paid not in node.mirror.unsure and got not in node.mirror.unsure
-    snap = str(c.rpc.call("evm_snapshot"))
-    start = head(c)
+    paid, got, snap, start = await carol_both_sides(c, node, api)
 
-    reads, go_reads, reading = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    wbatch = node.watch_rpc.batch
-
-    async def held_reads(calls: list[tuple[str, list[Any]]], **kw: Any) -> list[Any]:
-        if reads.is_set() and any(m == "eth_call" for m, _ in calls):  # (a funds read)
-            reading.set()
-            async with asyncio.timeout(90):
-                await go_reads.wait()
-        return await wbatch(calls, **kw)
-
-    node.watch_rpc.batch = held_reads  # type: ignore[method-assign]
+    reads, go_reads, reading = held_funds_reads(node)
     receipts.set()
     try:
         await post_all(api, [c.sign(bid(c, BOB, E18, 3000 * E6))])

@@ -25,13 +25,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-from sdex.order import bitmap_salt
 from sdex.signature import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten, reorged, reset_at_restart
+from tests.reorgutil import closed_by_sibling, filled_ask, forgotten, reorged, reset_at_restart
 from tests.test_mirror import synced
-from tests.test_node import ALICE, BOB, E6, E18, ask
+from tests.test_node import BOB
 
 BOUND = 60.0
 """Seconds for each step (generous: a loaded machine, CI's 2 cores)."""
@@ -58,13 +57,7 @@ async def test_a_reorg_does_not_reopen_a_stored_order_whose_signature_was_edited
     c = chain
     db = tmp_path / "n.db"
     async with running_node(node_config(c, db)) as (node, api):
-        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
-        await synced(node, c)
-        assert await api.status(whole) == "filled"
+        whole, snap = await filled_ask(c, node, api)
         await forgotten(node, whole)
         hx = whole.hash_hex.lower()
         resign(db, hx, "0x" + sign_hash(whole.hash, c.keys[BOB]).hex())
@@ -83,13 +76,7 @@ async def test_a_reset_does_not_reopen_a_stored_order_whose_signature_was_edited
     db = tmp_path / "n.db"
     cfg = node_config(c, db)
     async with running_node(cfg) as (node, api):
-        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
-        await synced(node, c)
-        assert await api.status(whole) == "filled"
+        whole, snap = await filled_ask(c, node, api)
     hx = whole.hash_hex.lower()
     resign(db, hx, "0x" + sign_hash(whole.hash, c.keys[BOB]).hex())
     async with reset_at_restart(c, cfg, snap, whole) as (node, api):
@@ -103,21 +90,9 @@ async def test_a_bitmap_walk_does_not_reopen_a_stored_order_whose_signature_was_
 ) -> None:
     c = chain
     maker, taker, nonce = 8, 9, 97
-    a = c.sign(c.order(maker, c.weth, E18, c.usdc, 3000 * E6, salt=bitmap_salt(nonce)))
-    b = c.sign(c.order(maker, c.weth, E18, c.usdc, 3100 * E6, salt=bitmap_salt(nonce)))
     db = tmp_path / "n.db"
     async with running_node(node_config(c, db, closed_grace=0.2)) as (node, api):
-        code, body = await api.post_order(b)
-        assert code == 201 and body["status"] == "open", body
-        await synced(node, c)
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.exchange.fill_order(c.sender(taker), a, 3000 * E6)  # (B's bits: B filled too)
-
-        async def b_filled() -> bool:
-            return await api.status(b) == "filled"
-
-        await wait_for(b_filled, timeout=BOUND)
-        await forgotten(node, b)
+        b, snap = await closed_by_sibling(c, node, api, maker, taker, nonce)
         hx = b.hash_hex.lower()
         resign(db, hx, "0x" + sign_hash(b.hash, c.keys[taker]).hex())
         await reorged(c, node, snap)

@@ -21,7 +21,7 @@ from pathlib import Path
 from sdex.signature import sign_hash
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.reorgutil import forgotten, reorged
+from tests.reorgutil import filled_ask, forgotten, reorged
 from tests.test_mirror import synced
 from tests.test_node import ALICE, BOB, E6, E18, ask
 from tests.test_review98b_readback_idle import drain_runs
@@ -70,13 +70,7 @@ async def test_a_recheck_after_a_reorg_does_not_reopen_an_edited_row(
     db = tmp_path / "n.db"
     async with running_node(node_config(c, db)) as (node, api):
         await wait_for(lambda: node.watcher.caught_up.is_set() and not drain_runs(node), BOUND)
-        whole = c.sign(ask(c, ALICE, E18, 3000 * E6))
-        assert (await api.post_order(whole))[0] == 201
-        await synced(node, c)
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.exchange.fill_order(c.sender(BOB), whole, 3000 * E6)
-        await synced(node, c)
-        assert await api.status(whole) == "filled"
+        whole, snap = await filled_ask(c, node, api)
         await forgotten(node, whole)
         hx = whole.hash_hex.lower()
         resign(db, hx, "0x" + sign_hash(whole.hash, c.keys[BOB]).hex())
