@@ -9,6 +9,8 @@ poll, not only with the next block: on an idle chain (Hardhat's automine) none c
    that block: the mirror refuses it (``touched_since``), but intake's order took its figure
    into the book, and nothing read her again (she was not wanted when the block came): the
    book kept her 1000 WETH.
+3. A read begun before a chain reset (``Mirror.clear``) and answered after it: ``clear``
+   forgot the undone heads, so it was learned as the new chain's (a mirror-level check).
 
 Real Hardhat (``evm_snapshot`` / ``evm_revert``); a real node in this process, the intake's
 read answered by the chain at once and handed back after the watcher applied what came."""
@@ -19,7 +21,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sdex.chain import OrderState
+from sdex.chain import OrderState, OrderStatus
+from sdex.mirror import Mirror
+from sdex.mirror.blocks import Header
 from sdex.node import Node
 from sdex.order import SignedOrder
 from tests.conftest import Chain
@@ -110,3 +114,27 @@ async def test_a_read_a_block_since_made_stale_is_read_again_on_an_idle_chain(
 
         await post_across(node, api, c, moved)
         await at_chain(node, c, carol)
+
+
+def test_a_read_begun_before_a_reset_is_read_again(chain: Chain) -> None:
+    """A read begun at the old chain's block 10, answered after a reset (``Mirror.clear``)
+    and the new chain's blocks up to 3 applied, none touching Carol: it may be the old
+    chain's figure (another chain's), so it is read again at the head. Before, ``clear``
+    forgot the undone heads: learned as the new chain's, not read again till a block came."""
+    c = chain
+    weth = c.weth.address
+    carol = (c.address(CAROL), weth)
+    old = OrderState(b"\0" * 32, OrderStatus.FILLABLE, 0, True, 1000 * E18, 1000 * E18)
+    m = Mirror(c.exchange, [weth])
+    for n in range(11):
+        m.apply(header_at(n), [], header_at(n))
+    m.clear()
+    for n in range(4):  # (the new chain: other hashes)
+        h = Header(n, "0x" + f"{n + 99:064x}", "0x" + f"{n + 98:064x}", n)
+        m.apply(h, [], h)
+    m.learn(c.sign(ask(c, CAROL, 2 * E18, 6000 * E6)), old, 10)
+    assert carol in m.reread_next  # (was: learned as the new chain's, not read again)
+
+
+def header_at(n: int) -> Header:
+    return Header(n, "0x" + f"{n:064x}", "0x" + f"{n - 1:064x}", n)
