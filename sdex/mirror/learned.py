@@ -6,10 +6,12 @@ touched the account (``touched_since``), held while the mirror replays the chain
 A read the chain served on a branch a reorg then undid is no figure of the new branch, and
 by its head number alone it cannot be told from one begun on the new branch: the heads
 recent reorgs undid from are kept (``undone_reads``), and an account learned from a read
-begun at or below one is read again with the next block the mirror applies
-(``reread_next``). funds98: one served on the old branch, answered after the new branch
-was applied, was learned as exact as any: Carol's 1000 WETH (500 on the chain) stayed the
-mirror's, and the book's, till a block touched her."""
+begun at or below one is read again with the next block the mirror applies, or by the
+watcher's next poll at its head (``reread_next``; review100b: on an idle chain no block came,
+and the old branch's figure stood); so is one a block applied since its start touched, not
+learned (intake gave its figure to the book). funds98: one served on the old branch,
+answered after the new branch was applied, was learned as exact as any: Carol's 1000 WETH
+(500 on the chain) stayed the mirror's, and the book's, till a block touched her."""
 
 from __future__ import annotations
 
@@ -45,7 +47,9 @@ class LearnedFunds:
     """The heads recent reorgs undid blocks from (``reads_undone``)."""
     reread_next: set[Account]
     """Accounts learned from a read that may have been served on a branch a reorg undid:
-    read again with the next block the mirror applies (its ``Effects.funds``)."""
+    read again with the next block the mirror applies (its ``Effects.funds``), or by the
+    watcher's next poll at the head (``Watcher._refresh_funds``); and those a block applied
+    since a read began touched (not learned: the book took the read's figure)."""
 
     def set_funds(self, account: Account, balance: int, allowance: int, exact: bool = True) -> None:
         raise NotImplementedError
@@ -72,15 +76,23 @@ class LearnedFunds:
     def learn(self, signed: SignedOrder, state: OrderState, read_at: int) -> None:
         """Take an account's funds from a chain read (``getOrderStates``) made when the
         mirror's head was ``read_at``, unless a block applied since touched them; read again
-        with the next block if a reorg since may have undone the branch it was served on."""
+        with the next block if a reorg since may have undone the branch it was served on,
+        and read again (not learned) if a block since touched them: intake's order gave the
+        read's figure to the book (review100b: nothing read her again, 1000 WETH kept)."""
         o = signed.order
         if (nonce := bitmap_nonce(o.salt)) >= 0:  # (a later fill of it: its nonce alone moved)
             self.bitmaps.know(signed.hash, o.maker, nonce)
         account = (o.maker, o.maker_token)
-        if account not in self.funds and not self.touched_since(account, read_at):
-            self._learned(account, state.maker_balance, state.maker_allowance)
-            if any(read_at <= top for top in self.undone_reads):
-                self.reread_next.add(account)
+        if account in self.funds:
+            return
+        if self.touched_since(account, read_at):
+            # (the read is older than a block applied since: its figure, which intake gave
+            # the book, read again at the head; review100b: nothing read it again)
+            self.reread_next.add(account)
+            return
+        self._learned(account, state.maker_balance, state.maker_allowance)
+        if any(read_at <= top for top in self.undone_reads):
+            self.reread_next.add(account)
 
     def _learned(self, account: Account, balance: int, allowance: int) -> None:
         self.set_funds(account, balance, allowance, exact=False)

@@ -341,7 +341,8 @@ class Mirror(OwnNotes, LearnedFunds):
         self.announced.rewound(reset=True)
         self.undone_to = -1
         self.doubt.reset_made()  # (proven: the doubt ends once the node applied it)
-        self.head = None
+        top = -1 if self.head is None else self.head.number  # (a read begun up to it: the
+        self.head = None  # old chain's, read again; review100b: learned as the new chain's)
         self.marks.clear()
         self.min_salt.clear()
         self.funds.clear()
@@ -356,6 +357,7 @@ class Mirror(OwnNotes, LearnedFunds):
         self.later.clear()
         self.undone_reads.clear()
         self.reread_next.clear()
+        self.reads_undone(-1, top)
         self.own.clear()
         self._orphans.clear()
         # (``expected`` kept: sends whose receipts are still to come, maybe of the new chain;

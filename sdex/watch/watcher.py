@@ -175,7 +175,8 @@ class Watcher(Follower):
         self._prove(latest.number, asked)  # (a lagging backend? a lie told? the poll goes on)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
-        if same and self._unapplied is None and not gone and not m.own.late:  # (judged again)
+        stale = any(map(self.wanted, m.reread_next))  # (read again at our head: review100b)
+        if same and self._unapplied is None and not gone and not m.own.late and not stale:
             if m.doubt.why:  # (our head alone is no evidence: doubt78; apart: watch84)
                 deployed = (self.start_block, self.identity.deploy_block_hash)
                 self.proved = await self._apart(lambda rpc: ours_again(rpc, m, deployed))
@@ -452,8 +453,14 @@ class Watcher(Follower):
                 return
 
     async def _refresh_funds(self, changes: BlockChanges) -> None:
-        """Re-read the touched accounts someone needs at the mirror's head block."""
+        """Re-read the touched accounts someone needs at the mirror's head block; and those
+        ``Mirror.reread_next`` holds still (no block applied since: review100b, on an idle
+        chain a read the old branch served, or one a block since made stale, stood for good)."""
         if (head := self.mirror.head) is not None:
+            if again := {a for a in self.mirror.reread_next if self.wanted(a)}:
+                self.mirror.reread_next -= again  # (the others: with the next block, if wanted)
+                changes.reread |= again
+                changes.funds |= again
             reread, unsure = changes.reread, self._unsure
             read = await refresh_funds(self.rpc, self.mirror, reread, unsure, self.wanted, head)
             # (review97f: one not read is the mirror's older figure, kept from the book; one
