@@ -30,7 +30,6 @@ class CancellingLane(ReplacingLane):
     """Cancels signed again at higher fees, stuck in the pool (``_repriced``)."""
     _cancel_waits: dict[str, Pooled] | None = None
     """Of ``cancels``, each one's transfers and how long the latest has waited (``_repriced``)."""
-    superseded: set[str]
 
     def _released(self, signed: SignedTx) -> None:
         """(``signed``'s flight given up on an error, out of ``in_flight``: a live one's,
