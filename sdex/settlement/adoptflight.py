@@ -78,20 +78,6 @@ class AdoptedFlights(BatchTx):
         self.adopted += 1
         self._to_adopt.append((signed, batch))
 
-    def _released(self, signed: SignedTx) -> None:
-        """(``signed``'s flight given up on an error, out of ``in_flight``) The rows its
-        adoption marked ``superseded`` at its nonce (``adopt``) released, unless another in
-        flight still holds it: their waits send their bytes again, or their cancel at their
-        bound. restart98: they stayed superseded, nothing of them sent, the nonce empty if
-        ``signed``'s bytes were gone (a pool that lost them), their orders held till a later
-        signature of the lane filled the gap."""
-        at = {h for h, (_, t) in self.signed_views.items() if t.nonce == signed.nonce}
-        at &= self.in_flight
-        if at and at <= self.superseded:  # (none of them holds it: each waits on another)
-            log.warning("adopted settlement %s given up: %s at its nonce %d sent again",
-                        signed.tx_hash, ", ".join(sorted(at)), signed.nonce)  # fmt: skip
-            self.superseded -= at
-
     async def _fly_adopted(self, signed: SignedTx, batch: list[Match]) -> None:
         gas = signed.body[2] if signed.body is not None else 0
         try:

@@ -442,6 +442,10 @@ class BatchTx(WithdrawingLane):
             signed, receipt = await self._receipt(signed, suspect, heads, early, whole)
             if times is not None:
                 times.receipt = time.perf_counter()
+        except Exception:  # (given up: the rows it superseded at its nonce go again, review100d)
+            self.in_flight.discard(signed.tx_hash)
+            self._released(signed)
+            raise
         finally:
             self.in_flight.discard(signed.tx_hash)
             if self.mirror is not None:

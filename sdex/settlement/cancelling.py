@@ -31,6 +31,22 @@ class CancellingLane(ReplacingLane):
     _cancel_waits: dict[str, Pooled] | None = None
     """Of ``cancels``, each one's transfers and how long the latest has waited (``_repriced``)."""
 
+    def _released(self, signed: SignedTx) -> None:
+        """(``signed``'s flight given up on an error, out of ``in_flight``: a live one's,
+        ``BatchTx._landing``, or an adopted one's) The rows of ours it superseded at its
+        nonce (its signature or its adoption marked them) released, unless another in
+        flight still holds it: their waits send their bytes again, or their cancel at their
+        bound. restart98 (adopted), review100d (live: ``Settler._settle_or_fail``'s except):
+        they stayed superseded, nothing of them sent, the nonce empty if ``signed``'s bytes
+        were gone (a pool that lost them), their orders held till a later signature of the
+        lane filled the gap."""
+        at = {h for h, (_, t) in self.signed_views.items() if t.nonce == signed.nonce}
+        at &= self.in_flight
+        if at and at <= self.superseded:  # (none of them holds it: each waits on another)
+            log.warning("settlement %s given up: %s at its nonce %d sent again",
+                        signed.tx_hash, ", ".join(sorted(at)), signed.nonce)  # fmt: skip
+            self.superseded -= at
+
     async def _cancel(self, signed: SignedTx) -> SignedTx:
         """``signed``'s cancel: a transfer of nothing to the lane's own address at its
         nonce, its fees over ``signed``'s (a replacement wherever it is pooled) and never

@@ -38,6 +38,11 @@ class ReplacingLane(SigningLane):
     given_up: set[str]
     store: Store
     in_flight: set[str]
+    superseded: set[str]
+    """Settlements in flight the lane signed or adopted a later one over at their nonce:
+    their waits send nothing more (``NonceLane._keep_alive``); their replacements at higher
+    fees (``_replace``, still sent when stuck) are too (review100d: one not marked held the
+    nonce for ``_released`` and hid the earlier pooled from ``_earlier_pooled``)."""
     cancels: dict[str, SignedTx]
     rejudged: frozenset[str]
     withheld: dict[str, str]
@@ -185,6 +190,8 @@ class ReplacingLane(SigningLane):
         if self.mirror is not None:
             self.mirror.expect(again.tx_hash)
         self.signed_views[again.tx_hash] = (view, again)
+        if not self.superseded.isdisjoint(pooled.hashes):  # (released with it: review100d)
+            self.superseded.add(again.tx_hash)
         try:
             await self.async_sends.rpc.call("eth_sendRawTransaction", again.raw)
         except RpcError as e:
