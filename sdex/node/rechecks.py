@@ -54,6 +54,8 @@ class ReadBackoff:
         """Chances still to pass untried."""
         self._tried = False
         """A read was tried since the last walk of the waiting orders began."""
+        self.owed = False
+        """A read was not tried in a doubt of the chain's identity: tried once it ends."""
 
     def due(self) -> bool:
         """Whether a read is tried at this chance (counted: each call is one)."""
@@ -69,6 +71,7 @@ class ReadBackoff:
 
     def answered(self) -> None:
         self.failures = self._skips = 0
+        self.owed = False
 
     def walk(self) -> bool:
         """Whether the orders waiting for the chain's word are worth a walk: no read fails,

@@ -272,6 +272,7 @@ class NodeVerdicts(NodeReadLater):
 
     _draining: asyncio.Task[None] | None = None
     _drain_again = False
+    _stopping = False  # (``Node.stop`` began: no drain started, doubt100)
     _drain_read: tuple[Mapping[bytes, OrderState], object] = (NO_STATES, None)
     """The chain's word on orders due a recheck (``_read_rechecks``) and the mirror's head
     it was read at: used while the mirror is still there."""
@@ -292,7 +293,7 @@ class NodeVerdicts(NodeReadLater):
         ):  # (nothing new since the last pass began: a settlement's, at the same head; or
             return  # the read of those waiting for the chain's word backs off: recheck83)
         self._drain_again = True
-        if self._draining is None or self._draining.done():
+        if not self._stopping and (self._draining is None or self._draining.done()):
             self._draining = asyncio.ensure_future(self._drain_rechecks())
             self._draining.add_done_callback(_drain_ended)
 
@@ -397,7 +398,10 @@ class NodeVerdicts(NodeReadLater):
         if not due:
             backoff.answered()  # (none waits for a read)
             return NO_STATES
-        head, loop = self.mirror.head, asyncio.get_running_loop()
+        if (doubt := self.mirror.doubt).held:  # ("latest" maybe another chain's: doubt100)
+            backoff.owed = True  # (read once it ends: ``recheck_idle``)
+            return NO_STATES
+        head, loop, said = self.mirror.head, asyncio.get_running_loop(), doubt.said_count
         end = loop.time() + within
         for k in range(1, tries + 1):  # (a start's: no block may come to read them again)
             if (wait := min(RECHECK_READ_WAIT * k, end - loop.time())) <= 0:
@@ -411,7 +415,7 @@ class NodeVerdicts(NodeReadLater):
                     self.start_step = f"{_READING % len(due)}: try {k} got no answer ({e!r})"
                 continue
             backoff.answered()
-            return states if self.mirror.head is head else NO_STATES
+            return states if self.mirror.head is head and doubt.said_count == said else NO_STATES
         backoff.failed()
         self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
