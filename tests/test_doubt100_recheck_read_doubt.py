@@ -101,3 +101,34 @@ async def test_no_drain_starts_after_the_stop_began(chain: Chain, tmp_path: Path
         await entered.wait()
     assert not drain_runs(node)  # (before: one left running past the stop)
     node._applying(False)
+
+
+async def test_a_recheck_read_a_doubt_began_during_is_not_judged(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settlement's recheck read held at the proxy while a doubt is said: its answer is not
+    judged (the doubt may be of it), and the orders are read once the doubt ends (before the
+    ``owed`` mark: they stayed due, no failure left for the idle read to try again)."""
+    monkeypatch.setattr(verdicts, "START_READ_WITHIN", 2.0)
+    monkeypatch.setattr(chainstate, "RECHECK_IDLE", 0.5)
+    cfg, _signed = await stored_unknown(chain, tmp_path, DUE, 1_000_300)
+    with failing_state_reads(chain.rpc.url) as (url, failing):
+        failing.on.set()
+        async with running_node(replace(cfg, rpc=url)) as (node, _):
+            await wait_for(lambda: node.watcher.caught_up.is_set() and not drain_runs(node), BOUND)
+            assert failing.failed and len(node._recheck) == DUE  # (the start's read failed)
+            node._recheck.backoff.answered()  # (its next chance is a try)
+            failing.on.clear()
+            failing.hang.set()
+            settled = asyncio.create_task(node._on_settled([]))
+            await wait_for(lambda: failing.held >= 1, BOUND)
+            monkeypatch.setattr(doubt_module, "AGREE", 10**9)  # (held while the test looks)
+            node.mirror.doubt.said("doubt100: another chain's answer")
+            failing.hang.clear()
+            failing.release.set()
+            await settled
+            assert len(node._recheck) == DUE  # (before: judged by the read's answer)
+
+            monkeypatch.setattr(doubt_module, "AGREE", 2)  # (the watcher's polls end it)
+            await wait_for(lambda: not node.mirror.doubt.held, BOUND)
+            await wait_for(lambda: not len(node._recheck), BOUND)  # (read once it ended)

@@ -76,14 +76,16 @@ class NodeVerdicts(NodeReadLater):
             else:
                 states[so.hash] = st
         read_at = self.mirror.head.number if self.mirror.head is not None else -1
+        said, doubt = self.mirror.doubt.said_count, self.mirror.doubt  # (doubt100: below)
         if contract:
             for so, st in zip(contract, await self.contract_sigs.get_many(contract), strict=True):
-                if st.signature_valid:
+                if st.signature_valid and doubt.said_count == said:
                     self.mirror.learn(so, st, read_at)
                 states[so.hash] = st
-        if unknown:
+        if unknown:  # (not learned if a doubt was said meanwhile: maybe another chain's)
             for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
-                self.mirror.learn(so, st, read_at)
+                if doubt.said_count == said:
+                    self.mirror.learn(so, st, read_at)
                 states[so.hash] = st
         return states
 
@@ -313,9 +315,8 @@ class NodeVerdicts(NodeReadLater):
         (none while a block is applied: its awaits leave the book between two blocks), what
         moved stored and published after each part, and crossings matched (an order
         reopened). Stays on the list: one waiting (for the chain's word, its settlement),
-        looked at again by the next pass. recheck81: 49,000 a start's read made judgeable
-        were judged in one turn of 2.2 s CPU at the first block, the node answering
-        nothing."""
+        looked at again by the next pass. recheck81: 49,000 a start's read made judgeable were
+        judged in one turn of 2.2 s CPU at the first block, the node answering nothing."""
         while self._drain_again:
             self._drain_again = False
             self._drained_at = self.mirror.head
@@ -414,16 +415,15 @@ class NodeVerdicts(NodeReadLater):
                 if tries > 1:  # (a start's: said while it waits)
                     self.start_step = f"{_READING % len(due)}: try {k} got no answer ({e!r})"
                 continue
-            backoff.answered()
-            return states if self.mirror.head is head and doubt.said_count == said else NO_STATES
+            backoff.answered(owed=doubt.said_count != said)  # (a doubt said meanwhile)
+            return states if self.mirror.head is head and not backoff.owed else NO_STATES
         backoff.failed()
         self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
 
     def _unjudged(self, rec: Record, st: object, verify: set[bytes]) -> bool:
-        """Whether ``_recheck_part`` cannot judge ``rec`` without a chain read: the mirror
-        lacks its state, or its signature is to be checked (``_chain_word_needed``: put in
-        ``verify``)."""
+        """Whether ``_recheck_part`` cannot judge ``rec`` without a chain read: the mirror lacks
+        its state, or its signature is to be checked (``_chain_word_needed``: in ``verify``)."""
         state = self.mirror.state(rec.signed)
         if self._chain_word_needed(rec, st, state):
             verify.add(rec.signed.hash)
