@@ -262,7 +262,8 @@ class NodeChainState(NodeRejudge):
         if head is not self._idle_head or self.mirror.doubt.held:
             self._idle_head, self._idle_since = head, now
             return
-        if not self._recheck.backoff.failures or now - self._idle_since < RECHECK_IDLE:
+        backoff = self._recheck.backoff  # (failed, or not tried in a doubt: doubt100)
+        if not (backoff.failures or backoff.owed) or now - self._idle_since < RECHECK_IDLE:
             return
         if self._idle_read is None or self._idle_read.done():
             self._idle_since = now  # (the next: ``RECHECK_IDLE`` on, still idle)

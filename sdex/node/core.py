@@ -368,6 +368,7 @@ class Node(NodeStartChain):
             store.close()
 
     async def stop(self) -> None:
+        self._stopping = True  # (a cancelled task's ``finally`` starts no drain: doubt100)
         # the wallet groups under way first (http70: they ran on after the stop, into the
         # closed clients and store): their unanswered orders are cancelled, none accepted
         await self.wallet_group.stop()

@@ -54,6 +54,8 @@ class ReadBackoff:
         """Chances still to pass untried."""
         self._tried = False
         """A read was tried since the last walk of the waiting orders began."""
+        self.owed = False
+        """A read was not tried in a doubt of the chain's identity: tried once it ends."""
 
     def due(self) -> bool:
         """Whether a read is tried at this chance (counted: each call is one)."""
@@ -67,8 +69,10 @@ class ReadBackoff:
         self.failures += 1
         self._skips = min(2 ** min(self.failures, 30) - 1, READ_BACKOFF_MOST - 1)
 
-    def answered(self) -> None:
+    def answered(self, owed: bool = False) -> None:
+        """A read answered (``owed``: in a doubt said since it was asked, its word not taken)."""
         self.failures = self._skips = 0
+        self.owed = owed
 
     def walk(self) -> bool:
         """Whether the orders waiting for the chain's word are worth a walk: no read fails,

@@ -48,16 +48,25 @@ class NodeBlame(NodeChainState):
         refused (an outage, or an endpoint answering other rows than asked: left63, a
         ``KeyError`` out of ``_diagnose`` ended the settlement's task, the rest of a split
         batch never reported): nothing judged; nobody certain to blame, the pairs are
-        counted (as ``_judge_unexplained`` does), matched again by the uncross loop."""
+        counted (as ``_judge_unexplained`` does), matched again by the uncross loop. Nothing
+        read, nor judged, in a doubt of the chain's identity (held, or said during the read:
+        "latest" may be another chain's; doubt100): released, judged if it fails again."""
+        doubt = self.mirror.doubt
+        said = doubt.said_count
         try:
-            return await self.settle_chain.run(
-                self._read_failed, failed, orders, blameless, txs, pinned
-            )
+            if not doubt.held:
+                got = await self.settle_chain.run(
+                    self._read_failed, failed, orders, blameless, txs, pinned
+                )
         except (ChainError, OSError, ValueError) as e:
             log.warning("the chain read of %d failed matches was refused: %s", len(failed), e)
             for m in failed:
                 self.barred_pairs.note(m.resting.hash, m.incoming.hash)
             return [], {}, None
+        if doubt.held or doubt.said_count != said:
+            log.warning("%d failed matches not diagnosed: the chain in doubt", len(failed))
+            return [], {}, None
+        return got
 
     def _read_failed(
         self,

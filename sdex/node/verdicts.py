@@ -76,14 +76,16 @@ class NodeVerdicts(NodeReadLater):
             else:
                 states[so.hash] = st
         read_at = self.mirror.head.number if self.mirror.head is not None else -1
+        said, doubt = self.mirror.doubt.said_count, self.mirror.doubt  # (doubt100: below)
         if contract:
             for so, st in zip(contract, await self.contract_sigs.get_many(contract), strict=True):
-                if st.signature_valid:
+                if st.signature_valid and doubt.said_count == said:
                     self.mirror.learn(so, st, read_at)
                 states[so.hash] = st
-        if unknown:
+        if unknown:  # (not learned if a doubt was said meanwhile: maybe another chain's)
             for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
-                self.mirror.learn(so, st, read_at)
+                if doubt.said_count == said:
+                    self.mirror.learn(so, st, read_at)
                 states[so.hash] = st
         return states
 
@@ -272,6 +274,7 @@ class NodeVerdicts(NodeReadLater):
 
     _draining: asyncio.Task[None] | None = None
     _drain_again = False
+    _stopping = False  # (``Node.stop`` began: no drain started, doubt100)
     _drain_read: tuple[Mapping[bytes, OrderState], object] = (NO_STATES, None)
     """The chain's word on orders due a recheck (``_read_rechecks``) and the mirror's head
     it was read at: used while the mirror is still there."""
@@ -292,7 +295,7 @@ class NodeVerdicts(NodeReadLater):
         ):  # (nothing new since the last pass began: a settlement's, at the same head; or
             return  # the read of those waiting for the chain's word backs off: recheck83)
         self._drain_again = True
-        if self._draining is None or self._draining.done():
+        if not self._stopping and (self._draining is None or self._draining.done()):
             self._draining = asyncio.ensure_future(self._drain_rechecks())
             self._draining.add_done_callback(_drain_ended)
 
@@ -312,9 +315,8 @@ class NodeVerdicts(NodeReadLater):
         (none while a block is applied: its awaits leave the book between two blocks), what
         moved stored and published after each part, and crossings matched (an order
         reopened). Stays on the list: one waiting (for the chain's word, its settlement),
-        looked at again by the next pass. recheck81: 49,000 a start's read made judgeable
-        were judged in one turn of 2.2 s CPU at the first block, the node answering
-        nothing."""
+        looked at again by the next pass. recheck81: 49,000 a start's read made judgeable were
+        judged in one turn of 2.2 s CPU at the first block, the node answering nothing."""
         while self._drain_again:
             self._drain_again = False
             self._drained_at = self.mirror.head
@@ -397,7 +399,10 @@ class NodeVerdicts(NodeReadLater):
         if not due:
             backoff.answered()  # (none waits for a read)
             return NO_STATES
-        head, loop = self.mirror.head, asyncio.get_running_loop()
+        if (doubt := self.mirror.doubt).held:  # ("latest" maybe another chain's: doubt100)
+            backoff.owed = True  # (read once it ends: ``recheck_idle``)
+            return NO_STATES
+        head, loop, said = self.mirror.head, asyncio.get_running_loop(), doubt.said_count
         end = loop.time() + within
         for k in range(1, tries + 1):  # (a start's: no block may come to read them again)
             if (wait := min(RECHECK_READ_WAIT * k, end - loop.time())) <= 0:
@@ -410,16 +415,15 @@ class NodeVerdicts(NodeReadLater):
                 if tries > 1:  # (a start's: said while it waits)
                     self.start_step = f"{_READING % len(due)}: try {k} got no answer ({e!r})"
                 continue
-            backoff.answered()
-            return states if self.mirror.head is head else NO_STATES
+            backoff.answered(owed=doubt.said_count != said)  # (a doubt said meanwhile)
+            return states if self.mirror.head is head and not backoff.owed else NO_STATES
         backoff.failed()
         self._recheck.later(so.hash for so in due)  # (others first next time)
         return NO_STATES
 
     def _unjudged(self, rec: Record, st: object, verify: set[bytes]) -> bool:
-        """Whether ``_recheck_part`` cannot judge ``rec`` without a chain read: the mirror
-        lacks its state, or its signature is to be checked (``_chain_word_needed``: put in
-        ``verify``)."""
+        """Whether ``_recheck_part`` cannot judge ``rec`` without a chain read: the mirror lacks
+        its state, or its signature is to be checked (``_chain_word_needed``: in ``verify``)."""
         state = self.mirror.state(rec.signed)
         if self._chain_word_needed(rec, st, state):
             verify.add(rec.signed.hash)
