@@ -40,6 +40,10 @@ minutes went out as it ended, its matches minutes old. A doubt that a poll or tw
 ends in seconds (``AGREE`` polls); one that stands is said stuck at 60 s (``LONG``)."""
 
 
+MAX_SENT_FLOORS = 1024
+"""Sends whose ``SigningLane.sent_floor`` a lane keeps till their wait asks."""
+
+
 class SigningLane:
     """The signing and broadcasts of ``NonceLane`` (``Settler`` builds these parts)."""
 
@@ -78,6 +82,27 @@ class SigningLane:
     """Sends and gap fills of the lane held while the chain's identity was in doubt
     (``_undoubted``)."""
 
+    _sent_floors: dict[str, int] | None = None
+    """Transactions queued to send in this run (``broadcast_after``), by hash: the mirror's
+    head then, less its kept depth (``sent_floor``; the oldest past ``MAX_SENT_FLOORS``
+    forgotten: fills and nudges have no wait that takes theirs)."""
+
+    def _sent_at(self, signed: SignedTx) -> None:
+        head = self.mirror.head if self.mirror is not None else None
+        if self.mirror is None or head is None:
+            return
+        floors = self._sent_floors = self._sent_floors or {}
+        floors[signed.tx_hash.lower()] = head.number - self.mirror.depth
+        while len(floors) > MAX_SENT_FLOORS:
+            del floors[next(iter(floors))]
+
+    def sent_floor(self, tx_hash: str) -> int | None:
+        """(``NonceLane._receipt``: its ``Tally.floor``) The highest block ``tx_hash``, queued to
+        send in this run, cannot be mined in: the mirror's head as it was queued less its kept
+        depth (a reorg deeper is not followed); None if not sent in this run (a start's row,
+        adopted: mined maybe far below the window). Forgotten once asked."""
+        return (self._sent_floors or {}).pop(tx_hash.lower(), None)
+
     def broadcast_after(
         self,
         recorded: Future[Any] | None,
@@ -101,6 +126,7 @@ class SigningLane:
         (``_withheld``; the future gives None)."""
         view = self.async_sends.viewed()  # (as signed: no await since)
         self.signed_views[signed.tx_hash] = (view, signed)
+        self._sent_at(signed)
         return self._send_queued(recorded, signed, times, view, unsendable, recheck)
 
     def _send_queued(
