@@ -41,11 +41,16 @@ class MadeUpBlock:
 
 
 @asynccontextmanager
-async def behind_liar(c: Chain, tmp_path: Path, liar: MadeUpBlock) -> AsyncIterator[Node]:
-    """A node on ``tmp_path / "n.db"`` whose RPC is a sticky balancer answering ``liar``."""
+async def behind_liar(
+    c: Chain, tmp_path: Path, liar: MadeUpBlock, **changes: Any
+) -> AsyncIterator[Node]:
+    """A node on ``tmp_path / "n.db"`` whose RPC is a sticky balancer answering ``liar``
+    (``changes``: to its config, e.g. ``reorg_depth``)."""
     async with sticky_balancer(c.rpc.url) as b:
         b.answer = liar.answer
-        async with running_node(replace(node_config(c, tmp_path / "n.db"), rpc=b.url)) as (
+        async with running_node(
+            replace(node_config(c, tmp_path / "n.db"), rpc=b.url, **changes)
+        ) as (
             node,
             _,
         ):

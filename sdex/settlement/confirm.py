@@ -92,8 +92,11 @@ async def confirmed_seen(
     it. The watcher does not wait for ``got`` meanwhile (settle95). settle99: before reads
     apart, with ``raw`` (the signed transaction ``got`` is of) its block's sealed header
     (``proven``): one read confirms a receipt whose block holds the transaction alone, the
-    block the watcher applied at its number (else one of ``CONFIRM_READS``: review99)."""
+    block the watcher applied at its number (else one of ``CONFIRM_READS``: review99).
+    Never one of a block before its transaction was sent (``Tally.floor``)."""
     tally = tally if tally is not None else Tally()
+    if tally.before_sent(got):  # (below101: the watcher cannot say below its window)
+        return False
     if mirror is None:
         rejudged(tally, got, mirror)
         return await proven(rpc, got, raw, tally) or await confirmed(rpc, got, tally=tally)

@@ -418,6 +418,7 @@ class NonceLane(CancellingLane):
             early = None
         # (what reads said of its receipts: a start's, the early one's and the wait's)
         tally = kept_tally(self, signed.tx_hash) or Tally()
+        tally.floor = self.sent_floor(signed.tx_hash)  # (sent in this run: none mined before)
         if early is not None:  # (believed once told again apart, no doubt said: settle93)
             asked = self.said()
             told = await confirmed_seen(self.receipts, early, self.mirror, tally, signed.raw)

@@ -40,6 +40,10 @@ minutes went out as it ended, its matches minutes old. A doubt that a poll or tw
 ends in seconds (``AGREE`` polls); one that stands is said stuck at 60 s (``LONG``)."""
 
 
+MAX_SENT_FLOORS = 1024
+"""Sends whose ``SigningLane.sent_floor`` a lane keeps till their wait asks."""
+
+
 class SigningLane:
     """The signing and broadcasts of ``NonceLane`` (``Settler`` builds these parts)."""
 
@@ -78,6 +82,35 @@ class SigningLane:
     """Sends and gap fills of the lane held while the chain's identity was in doubt
     (``_undoubted``)."""
 
+    _sent_floors: dict[str, tuple[int, ChainView | None]] | None = None
+    """Transactions queued to send in this run (``broadcast_after``), by hash: the mirror's
+    head then, less its kept depth, and the chain's view (``sent_floor``; the oldest past
+    ``MAX_SENT_FLOORS`` forgotten: fills and nudges have no wait that takes theirs)."""
+
+    def _sent_at(self, signed: SignedTx) -> None:
+        head = self.mirror.head if self.mirror is not None else None
+        if self.mirror is None or head is None:
+            return
+        floors = self._sent_floors = self._sent_floors or {}
+        floors[signed.tx_hash.lower()] = (
+            head.number - self.mirror.depth,
+            self.async_sends.viewed(),
+        )
+        while len(floors) > MAX_SENT_FLOORS:
+            del floors[next(iter(floors))]
+
+    def sent_floor(self, tx_hash: str) -> Callable[[], int | None] | None:
+        """(``NonceLane._receipt``: its ``Tally.floor``) The highest block ``tx_hash``, queued to
+        send in this run, cannot be mined in: the mirror's head as it was queued less its kept
+        depth (a reorg deeper is not followed); None if not sent in this run (a start's row,
+        adopted: mined maybe far below the window); asked, None once the watcher saw the chain
+        replaced since it was sent (another chain's numbers: its wait judges it as any other,
+        ``_keep_alive``). Forgotten here once asked."""
+        if (kept := (self._sent_floors or {}).pop(tx_hash.lower(), None)) is None:
+            return None
+        floor, view = kept
+        return lambda: floor if self.async_sends.viewed() == view else None
+
     def broadcast_after(
         self,
         recorded: Future[Any] | None,
@@ -101,6 +134,7 @@ class SigningLane:
         (``_withheld``; the future gives None)."""
         view = self.async_sends.viewed()  # (as signed: no await since)
         self.signed_views[signed.tx_hash] = (view, signed)
+        self._sent_at(signed)
         return self._send_queued(recorded, signed, times, view, unsendable, recheck)
 
     def _send_queued(

@@ -5,10 +5,14 @@ watcher), the ones a backend behind was found for. Split from ``sdex.settlement.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 from sdex.chain import Receipt
+
+log = logging.getLogger("sdex.settlement")
 
 
 class Tally:
@@ -36,6 +40,16 @@ class Tally:
         """Receipts the watcher's read barred (``bar``'s ``refuting``), with when and the
         block the mirror had at their number then: till judged again once the mirror has
         their block (``rejudged``; confirm98), or till it is seen holding it (``holding``)."""
+        self.floor: Callable[[], int | None] | None = None
+        """(The wait of a transaction sent in this run: the mirror's head as it was sent, less
+        its kept depth, while the chain's view is the one it was sent in: None once the
+        watcher saw the chain replaced; ``SigningLane.sent_floor``) No receipt of a block at
+        or below it is believed (``before_sent``): it was not sent yet. below101: the watcher
+        cannot say of a block below its kept window, reads apart decided, and two in a row
+        reached a sticky or round-robin balancer's liar: its receipt there was believed on the
+        first try."""
+        self.early: dict[Told, None] = {}
+        """Receipts ``before_sent`` refused (each said once)."""
 
     def agree(self, got: Receipt) -> int:
         """A read apart gave ``got``: how many have."""
@@ -67,6 +81,22 @@ class Tally:
         self.agreed.pop(key, None)
         self.lagged[key] = None
         _bound(self.lagged)
+
+    def before_sent(self, got: Receipt) -> bool:
+        """Whether ``got`` is of a block at or below ``floor`` (not believed, maybe mined:
+        the wait goes on to its nonce's checks); said once a receipt."""
+        if (floor := self.floor() if self.floor is not None else None) is None:
+            return False
+        if got.block_number > floor:
+            return False
+        if (key := told(got)) not in self.early:
+            self.early[key] = None
+            _bound(self.early)
+            log.warning(
+                "the receipt of %s (block %d) is of a block at or below %d, mined before it was"
+                " sent: not believed", got.tx_hash, got.block_number, floor,
+            )  # fmt: skip
+        return True
 
     def waits(self, got: Receipt) -> bool:
         """Whether ``got`` waits for the watcher's read of its block (``behind``)."""
