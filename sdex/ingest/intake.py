@@ -373,15 +373,18 @@ class Intake(OrderRules):
         self.read += 1
         m = self.mirror
         read_at = m.head.number if m is not None and m.head is not None else -1
+        said = -1 if m is None or m.doubt.held else m.doubt.said_count  # (below: review101)
         tip = self.chain_tip()
         if ecdsa_ok is not True and self.contract_sigs is not None:
             state = await self.contract_sigs.get(signed)  # the verdict is cached too
         else:
             state = await self.batcher.get(signed)
         sig_ok = ecdsa_ok or state.signature_valid
-        if m is not None and sig_ok and self.mirror_ready() and m.head is not None:
+        if m is None or said != m.doubt.said_count:  # (in a doubt of the chain's identity,
+            return state  # or one said meanwhile: "latest" maybe another chain's, not learned)
+        if sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)
-        elif m is not None and sig_ok and read_at < tip and self.chain_status() in FOLLOWING:
+        elif sig_ok and read_at < tip and self.chain_status() in FOLLOWING:
             m.learn_later(signed, state, tip)  # (the replay under way: once it passes ``tip``)
         return state
 

@@ -50,7 +50,9 @@ class NodeBlame(NodeChainState):
         batch never reported): nothing judged; nobody certain to blame, the pairs are
         counted (as ``_judge_unexplained`` does), matched again by the uncross loop. Nothing
         read, nor judged, in a doubt of the chain's identity (held, or said during the read:
-        "latest" may be another chain's; doubt100): released, judged if it fails again."""
+        "latest" may be another chain's; doubt100): released, judged if it fails again, the
+        pairs counted (review101: a doubt said at each read, a pair failing each time was
+        matched again for ever, no bound)."""
         doubt = self.mirror.doubt
         said = doubt.said_count
         try:
@@ -65,6 +67,8 @@ class NodeBlame(NodeChainState):
             return [], {}, None
         if doubt.held or doubt.said_count != said:
             log.warning("%d failed matches not diagnosed: the chain in doubt", len(failed))
+            for m in failed:  # (counted: a doubt said at each read matched none for ever)
+                self.barred_pairs.note(m.resting.hash, m.incoming.hash)
             return [], {}, None
         return got
 
