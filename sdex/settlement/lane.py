@@ -24,7 +24,7 @@ from sdex.mirror import Mirror
 from sdex.settlement.cancelling import CancellingLane
 from sdex.settlement.confirm import Tally, confirmed_seen
 from sdex.settlement.gap import USED, fill, lost_to_fill, missing_below, unheld_below
-from sdex.settlement.receipts import BlockReceipts, poll_receipt
+from sdex.settlement.receipts import RECEIPT_TIMEOUT, BlockReceipts, poll_receipt
 from sdex.settlement.replace import Pooled
 from sdex.settlement.rowcall import SETTLES_NONE
 from sdex.settlement.rowtally import kept_tally
@@ -108,6 +108,7 @@ class NonceLane(CancellingLane):
     _held_waits: set[str] | None = None
     """Settlements awaited whose checks a doubt held (``_resumed``), not sent again since:
     their next send of their bytes looks again first (``_keep_alive``)."""
+    _withheld_at: dict[str, float] | None = None  # (rows ``_earlier_pooled`` held, since when)
 
     def give_up(self, tx_hash: str, taken: bool = False) -> None:
         """``tx_hash`` counted lost: if it lands after all, the watcher applies its fills
@@ -143,6 +144,7 @@ class NonceLane(CancellingLane):
         self.replaced_rows = {t: r for t, r in self.replaced_rows.items() if t in flying}
         if self._held_waits:
             self._held_waits &= flying
+        self._withheld_at = {t: w for t, w in (self._withheld_at or {}).items() if t in flying}
 
     async def _heal_gap(self, lost: SignedTx) -> None:
         """``lost`` is lost. If later transactions of the lane are out, they wait on its
@@ -345,7 +347,11 @@ class NonceLane(CancellingLane):
         may still go (its ``unsendables`` say nothing): then no cancel over it, the nonce left
         to it (``signed`` lost once it lands, its batch failed; the earlier's settled).
         restart98: the later's bytes unknown to the chain, its cancel displaced the earlier's
-        pooled bytes, both batches failed. A read that fails: False, cancelled as before."""
+        pooled bytes, both batches failed. A read that fails: False, cancelled as before; so past
+        ``RECEIPT_TIMEOUT`` held (lane101: a liar's pooled, or fees outrun, held it for ever)."""
+        key, now = (*own, signed.tx_hash)[0], time.time()
+        if now - (self._withheld_at or {}).get(key, now) > RECEIPT_TIMEOUT:
+            return False
         at = [
             h for h, (_, t) in self.signed_views.items()
             if t.nonce == signed.nonce and h in self.superseded and h not in own
@@ -358,6 +364,7 @@ class NonceLane(CancellingLane):
                 return False
             if isinstance(known, dict) and known.get("blockNumber") is None:
                 log.info("settlement %s not cancelled: %s pooled at its nonce", signed.tx_hash, h)
+                self._withheld_at = {key: now, **(self._withheld_at or {})}
                 return True
         return False
 
