@@ -44,7 +44,7 @@ async def test_the_later_row_s_cancel_goes_once_withheld_past_its_bound(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="sdex")
-    monkeypatch.setattr("sdex.settlement.lane.RECEIPT_TIMEOUT", CAP, raising=False)
+    monkeypatch.setattr("sdex.settlement.lane.RECEIPT_TIMEOUT", CAP)  # (the bound, shortened)
     cfg, orders, first, later = await one_pooled(pooling, tmp_path, monkeypatch, FEES, 4.0, False)
     c = pooling
     told = c.rpc.call("eth_getTransactionByHash", first.tx_hash)
