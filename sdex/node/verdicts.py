@@ -76,13 +76,13 @@ class NodeVerdicts(NodeReadLater):
             else:
                 states[so.hash] = st
         read_at = self.mirror.head.number if self.mirror.head is not None else -1
-        said, doubt = self.mirror.doubt.said_count, self.mirror.doubt  # (doubt100: below)
+        said = -1 if (doubt := self.mirror.doubt).held else doubt.said_count  # (doubt100: below)
         if contract:
             for so, st in zip(contract, await self.contract_sigs.get_many(contract), strict=True):
                 if st.signature_valid and doubt.said_count == said:
                     self.mirror.learn(so, st, read_at)
                 states[so.hash] = st
-        if unknown:  # (not learned if a doubt was said meanwhile: maybe another chain's)
+        if unknown:  # (not learned in a doubt, held or said meanwhile: maybe another chain's)
             for so, st in zip(unknown, await self.batcher.get_many(unknown), strict=True):
                 if doubt.said_count == said:
                     self.mirror.learn(so, st, read_at)

@@ -175,8 +175,10 @@ class Watcher(Follower):
         self._prove(latest.number, asked)  # (a lagging backend? a lie told? the poll goes on)
         gone = self._own_below.gone(m, latest, self.identity)  # (a devnet rewound below them)
         same = m.head is not None and latest.hash == m.head.hash
-        stale = any(map(self.wanted, m.reread_next))  # (read again at our head: review100b)
+        stale = not m.doubt.held and any(map(self.wanted, m.reread_next))  # (below: doubt102)
         if same and self._unapplied is None and not gone and not m.own.late and not stale:
+            # (``stale``: read again at our head, review100b; not in a doubt: by our head's
+            # number, maybe from another chain's endpoint, stored as exact: the proof first)
             if m.doubt.why:  # (our head alone is no evidence: doubt78; apart: watch84)
                 deployed = (self.start_block, self.identity.deploy_block_hash)
                 self.proved = await self._apart(lambda rpc: ours_again(rpc, m, deployed))
