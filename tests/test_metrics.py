@@ -22,7 +22,7 @@ def _node() -> Any:
         events=[],
         gossip=None,  # (no gossip core yet: its notice counts read 0, push91)
         store=SimpleNamespace(  # (store95's gate counters, review98b's failures)
-            gate_waits=lambda: (0, 0.0), checkpoint_failures=lambda: (0, 0)
+            gate_waits=lambda: (0, 0.0), checkpoint_failures=lambda: (0, 0, 0)
         ),
     )
 
