@@ -27,10 +27,9 @@ from sdex.chain import Receipt
 from sdex.settlement.confirm import Tally, confirmed_seen
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
+from tests.test_confirm98_refuted_left_window import DEPTH, past_window
 from tests.test_node import ALICE
 
-DEPTH = 4
-"""Blocks the node's mirror keeps (``reorg_depth``)."""
 TRIES = 3
 """Confirmations asked once the bar is due (before: none believed it)."""
 
@@ -66,10 +65,7 @@ async def test_a_true_receipt_refuted_in_a_reorg_is_believed_past_its_window(
         await wait_for(lambda: m.hash_at(at) == real["blockHash"], timeout=30)
         # the wait asks on while the mirror holds its block (not due yet: still barred)
         assert not await confirmed_seen(node.settler.receipts, got, m, tally)
-        for _ in range(DEPTH + 2):  # (its block out of the mirror's window)
-            c.rpc.call("evm_mine")
-        await wait_for(lambda: m.hash_at(at) is None and m.head is not None, timeout=30)
-        await wait_for(lambda: tally.due(got), timeout=30)
+        await past_window(c, m, at, tally, got)
         said = [await confirmed_seen(node.settler.receipts, got, m, tally) for _ in range(TRIES)]
         # before: refuted for good (its block left the window before the bar was due)
         assert any(said), said
