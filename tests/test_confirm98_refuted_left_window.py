@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,15 @@ async def past_window(c: Chain, m: Mirror, at: int, tally: Tally, got: Receipt) 
         c.rpc.call("evm_mine")
     await wait_for(lambda: m.hash_at(at) is None and m.head is not None, timeout=30)
     await wait_for(lambda: tally.due(got), timeout=30)
+
+
+def transfer_receipt(c: Chain) -> Any:
+    """Alice's WETH transfer of 1, mined: its receipt as the chain answers it."""
+    alice = c.sender(ALICE)
+    signed = alice.sign(c.weth.address, c.weth.abi.fn("transfer").encode(c.address(9), 1), 100_000)
+    alice.broadcast(signed)
+    alice.wait(signed.tx_hash)
+    return c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
 
 
 async def test_a_receipt_the_watcher_refuted_is_not_judged_again_past_its_window(
@@ -70,13 +80,7 @@ async def test_a_receipt_the_watcher_refuted_is_not_judged_again_past_its_window
         async with running_node(cfg) as (node, _):
             m = node.mirror
             await wait_for(lambda: node.watcher.caught_up.is_set(), timeout=30)
-            alice = c.sender(ALICE)
-            signed = alice.sign(
-                c.weth.address, c.weth.abi.fn("transfer").encode(c.address(9), 1), 100_000
-            )
-            alice.broadcast(signed)
-            alice.wait(signed.tx_hash)
-            real = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            real = transfer_receipt(c)
             at = int(real["blockNumber"], 16)
             block = {**c.rpc.call("eth_getBlockByHash", real["blockHash"], False), "hash": fake}
             got = Receipt.from_rpc({**real, "blockHash": fake})

@@ -27,8 +27,7 @@ from sdex.chain import Receipt
 from sdex.settlement.confirm import Tally, confirmed_seen
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_confirm98_refuted_left_window import DEPTH, past_window
-from tests.test_node import ALICE
+from tests.test_confirm98_refuted_left_window import DEPTH, past_window, transfer_receipt
 
 TRIES = 3
 """Confirmations asked once the bar is due (before: none believed it)."""
@@ -49,13 +48,7 @@ async def test_a_true_receipt_refuted_in_a_reorg_is_believed_past_its_window(
         at = int(old["number"], 16)
         await wait_for(lambda: m.hash_at(at) == old["hash"], timeout=30)
         assert c.rpc.call("evm_revert", snap)
-        alice = c.sender(ALICE)
-        signed = alice.sign(
-            c.weth.address, c.weth.abi.fn("transfer").encode(c.address(9), 1), 100_000
-        )
-        alice.broadcast(signed)
-        alice.wait(signed.tx_hash)
-        real = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+        real = transfer_receipt(c)
         assert int(real["blockNumber"], 16) == at and real["blockHash"] != old["hash"]
         got = Receipt.from_rpc(real)
         tally = Tally()
