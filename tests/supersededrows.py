@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sdex.chain.tx import SignedTx
+from sdex.errors import ChainError
 from sdex.node.config import NodeConfig
 from sdex.order import SignedOrder
+from sdex.settlement.batchtx import BatchTx
 from sdex.store import ChainIdentity, Store
 from tests.conftest import Chain
 from tests.nodeutil import node_config
@@ -91,3 +94,19 @@ async def one_pooled(
     # (pooled: the other never went)
     c.rpc.call("eth_sendRawTransaction", (later if pool_later else first).raw)
     return cfg, orders, first, later
+
+
+def later_given_up(monkeypatch: pytest.MonkeyPatch, later: SignedTx) -> asyncio.Event:
+    """The later settlement's landing wait (``BatchTx._landing``) held till the event is set,
+    then an outage's error told (it is given up); the others' waits as they are."""
+    go = asyncio.Event()
+    real = BatchTx._landing
+
+    async def landing(self: Any, batch: Any, signed: Any, *args: Any, **kw: Any) -> Any:
+        if signed.tx_hash != later.tx_hash:
+            return await real(self, batch, signed, *args, **kw)
+        await go.wait()  # (the later's wait: an outage's error once told)
+        raise ChainError("the chain's answers failed (an outage)")
+
+    monkeypatch.setattr(BatchTx, "_landing", landing)
+    return go

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sdex.chain import Receipt
 from sdex.keccak import keccak
+from sdex.mirror import Mirror
 from sdex.settlement.confirm import Tally, confirmed_seen, holds
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
@@ -32,6 +34,24 @@ DEPTH = 4
 """Blocks the node's mirror keeps (``reorg_depth``)."""
 TRIES = 3
 """Confirmations asked once the bar is due (before: the first believed the liar's block)."""
+
+
+async def past_window(c: Chain, m: Mirror, at: int, tally: Tally, got: Receipt) -> None:
+    """Blocks mined till the receipt's block at ``at`` left the mirror's kept window, then
+    the bar the tally set on ``got`` due."""
+    for _ in range(DEPTH + 2):  # (its block out of the mirror's window)
+        c.rpc.call("evm_mine")
+    await wait_for(lambda: m.hash_at(at) is None and m.head is not None, timeout=30)
+    await wait_for(lambda: tally.due(got), timeout=30)
+
+
+def transfer_receipt(c: Chain) -> Any:
+    """Alice's WETH transfer of 1, mined: its receipt as the chain answers it."""
+    alice = c.sender(ALICE)
+    signed = alice.sign(c.weth.address, c.weth.abi.fn("transfer").encode(c.address(9), 1), 100_000)
+    alice.broadcast(signed)
+    alice.wait(signed.tx_hash)
+    return c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
 
 
 async def test_a_receipt_the_watcher_refuted_is_not_judged_again_past_its_window(
@@ -60,13 +80,7 @@ async def test_a_receipt_the_watcher_refuted_is_not_judged_again_past_its_window
         async with running_node(cfg) as (node, _):
             m = node.mirror
             await wait_for(lambda: node.watcher.caught_up.is_set(), timeout=30)
-            alice = c.sender(ALICE)
-            signed = alice.sign(
-                c.weth.address, c.weth.abi.fn("transfer").encode(c.address(9), 1), 100_000
-            )
-            alice.broadcast(signed)
-            alice.wait(signed.tx_hash)
-            real = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+            real = transfer_receipt(c)
             at = int(real["blockNumber"], 16)
             block = {**c.rpc.call("eth_getBlockByHash", real["blockHash"], False), "hash": fake}
             got = Receipt.from_rpc({**real, "blockHash": fake})
@@ -76,10 +90,7 @@ async def test_a_receipt_the_watcher_refuted_is_not_judged_again_past_its_window
             # the watcher's word: another block at its number (barred)
             assert not await confirmed_seen(node.settler.receipts, got, m, tally)
             assert tally.said_not(got) and not confirms
-            for _ in range(DEPTH + 2):  # (its block out of the mirror's window)
-                c.rpc.call("evm_mine")
-            await wait_for(lambda: m.hash_at(at) is None and m.head is not None, timeout=30)
-            await wait_for(lambda: tally.due(got), timeout=30)
+            await past_window(c, m, at, tally, got)
             lying[0] = True  # (every read of the made-up block from here on the liar's)
             said = [
                 await confirmed_seen(node.settler.receipts, got, m, tally) for _ in range(TRIES)

@@ -12,7 +12,6 @@ before that answer is given; it ends by the watcher's polls once the test lets i
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 from sdex.mirror import doubt as doubt_module
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
+from tests.saiddoubt import SaidDoubt, diagnosed_in_doubt
 from tests.test_left63_short_rows import encoded, rows, settlement_failed_by_cancel
 
 FILLED = 2
@@ -33,25 +33,10 @@ async def test_a_diagnosis_judges_nothing_in_a_chain_doubt(
     """Alice's ask cancelled on chain fails the settlement with Bob's bid; its diagnosis's
     read is answered "all filled" as a doubt is said. Before: Bob's bid closed
     ``filled`` (failed 1/1); now it stays open, the ask closed by our chain's block."""
-    loop = asyncio.get_running_loop()
-    said: list[int] = []
-    monkeypatch.setattr(doubt_module, "AGREE", 10**9)  # (held while the test looks)
-    made: list[doubt_module.ChainDoubt] = []  # (the node's mirror's: one mirror here)
-    init = doubt_module.ChainDoubt.__init__
-
-    def kept(self: doubt_module.ChainDoubt) -> None:
-        init(self)
-        made.append(self)
-
-    monkeypatch.setattr(doubt_module.ChainDoubt, "__init__", kept)
-
-    async def say() -> None:
-        made[-1].said("doubt100: another chain's answer")
+    doubt = SaidDoubt(monkeypatch, "doubt100: another chain's answer")
 
     def other_chain(raw: str) -> str | None:
-        if not said:
-            said.append(1)
-            asyncio.run_coroutine_threadsafe(say(), loop).result(10)
+        doubt.once()
         out = rows(raw)
         for r in out:
             r[32:64] = FILLED.to_bytes(32, "big")
@@ -61,10 +46,7 @@ async def test_a_diagnosis_judges_nothing_in_a_chain_doubt(
     async with settlement_failed_by_cancel(chain, tmp_path, other_chain) as (
         node, api, sell, buy, lies, _,
     ):  # fmt: skip
-        await wait_for(lambda: bool(said) and lies["lied"] >= 1, timeout=30)
-        await wait_for(lambda: node.settler.idle.is_set(), timeout=30)
-        await wait_for(lambda: not node._results_lock.locked(), timeout=30)  # (diagnosed)
-        assert node.mirror.doubt is made[-1] and node.mirror.doubt.held
+        await diagnosed_in_doubt(node, doubt, lies)
         assert (await api.status(buy)) == "open"  # (before: "filled", the other's word)
         monkeypatch.setattr(doubt_module, "AGREE", 2)  # (the watcher's polls end it)
         lies["armed"] = False

@@ -14,12 +14,10 @@ read answered by the chain at once and handed back after the reorg is applied.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
-from sdex.chain import OrderState
-from sdex.order import SignedOrder
 from tests.conftest import Chain
+from tests.intakeread import carol_unread, hold_reads, old_branch
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import revert, synced
 from tests.test_node import CAROL, DAVE, E6, E18, ask
@@ -31,25 +29,9 @@ async def test_a_read_served_on_the_undone_branch_is_not_learned(
 ) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        carol = (c.address(CAROL), c.weth.address)
-        await synced(node, c)
-        await wait_for(lambda: node.watcher.caught_up.is_set(), timeout=30)
-        assert carol not in node.mirror.funds
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")  # (the old branch: two blocks)
-        await synced(node, c)
-        served, go = asyncio.Event(), asyncio.Event()
-        read = node.batcher._read
-
-        async def held(orders: Sequence[SignedOrder]) -> list[OrderState]:
-            got = await read(orders)  # (served now: the old branch's)
-            served.set()
-            async with asyncio.timeout(60):
-                await go.wait()
-            return got
-
-        node.batcher._read = held  # type: ignore[method-assign]
+        carol = await carol_unread(node, c)
+        snap = await old_branch(node, c)
+        served, go = hold_reads(node)  # (served now: the old branch's)
         posted = asyncio.ensure_future(api.post_order(c.sign(ask(c, CAROL, 2 * E18, 6000 * E6))))
         try:
             await wait_for(served.is_set, timeout=30)

@@ -26,7 +26,9 @@ import pytest
 
 from sdex.chain import Rpc
 from sdex.keccak import keccak
+from sdex.matching.match import Match
 from sdex.settlement import Outcome, receipts
+from sdex.settlement.settler import Settler
 from tests.conftest import Chain, chain_of
 from tests.nodeutil import wait_for
 from tests.rpcfault import Answer, _proxy, raw_sends
@@ -69,6 +71,18 @@ def refusing_proxy(chain: Chain) -> Iterator[tuple[Chain, threading.Event, set[s
         yield chain_of(Rpc(url), chain.deployment), refusing, refused, sent
 
 
+async def sent_at_one_nonce(
+    s: Settler, refusing: threading.Event, refused: set[str], first: Match, second: Match
+) -> None:
+    """The first settlement's bytes refused at its send (its wait sends nothing more), then
+    the second sent (signed at the same nonce)."""
+    refusing.set()
+    s.submit([first])
+    await wait_for(lambda: len(refused) == 1 and s.sent == 1 and not s.sends, 30)
+    s.submit([second])
+    await wait_for(lambda: s.sent == 2 and not s.sends, 30)
+
+
 async def test_a_refused_settlements_cancel_does_not_displace_the_next_at_its_nonce(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -85,11 +99,7 @@ async def test_a_refused_settlements_cancel_does_not_displace_the_next_at_its_no
             first, second = pair(c, 0), pair(c, 1)
             chain.rpc.call("evm_setAutomine", False)
             try:
-                refusing.set()
-                s.submit([first])
-                await wait_for(lambda: len(refused) == 1 and s.sent == 1 and not s.sends, 30)
-                s.submit([second])
-                await wait_for(lambda: s.sent == 2 and not s.sends, 30)
+                await sent_at_one_nonce(s, refusing, refused, first, second)
                 mark = len(sent)
                 nonces = {t.nonce for _, t in s.signed_views.values()}
                 assert nonces == {before[1]}, nonces  # (both at the refused one's nonce)

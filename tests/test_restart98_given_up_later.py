@@ -15,18 +15,14 @@ raising once released (a wrap of the real ``_landing``: the one fault not a real
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sdex.errors import ChainError
-from sdex.settlement.batchtx import BatchTx
 from tests.conftest import Chain
 from tests.nodeutil import running_node, wait_for
-from tests.supersededrows import one_pooled
+from tests.supersededrows import later_given_up, one_pooled
 from tests.test_node import E18
 from tests.test_reconcile77_too_high import pooling
 from tests.test_reorg60_reset_inflight import nonce
@@ -47,16 +43,7 @@ async def test_a_later_row_given_up_on_an_error_releases_the_earlier_rows_nonce(
     c = pooling
     caplog.set_level(logging.INFO, logger="sdex.settlement")
     n = first.nonce
-    go = asyncio.Event()
-    real = BatchTx._landing
-
-    async def landing(self: Any, batch: Any, signed: Any, *args: Any, **kw: Any) -> Any:
-        if signed.tx_hash != later.tx_hash:
-            return await real(self, batch, signed, *args, **kw)
-        await go.wait()  # (the later's wait: an outage's error once told)
-        raise ChainError("the chain's answers failed (an outage)")
-
-    monkeypatch.setattr(BatchTx, "_landing", landing)
+    go = later_given_up(monkeypatch, later)
     async with running_node(cfg) as (node, _):
         s = node.settler
         await wait_for(lambda: s.adopted == 2, timeout=60)

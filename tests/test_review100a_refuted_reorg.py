@@ -27,10 +27,8 @@ from sdex.chain import Receipt
 from sdex.settlement.confirm import Tally, confirmed_seen
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.test_node import ALICE
+from tests.test_confirm98_refuted_left_window import DEPTH, past_window, transfer_receipt
 
-DEPTH = 4
-"""Blocks the node's mirror keeps (``reorg_depth``)."""
 TRIES = 3
 """Confirmations asked once the bar is due (before: none believed it)."""
 
@@ -50,13 +48,7 @@ async def test_a_true_receipt_refuted_in_a_reorg_is_believed_past_its_window(
         at = int(old["number"], 16)
         await wait_for(lambda: m.hash_at(at) == old["hash"], timeout=30)
         assert c.rpc.call("evm_revert", snap)
-        alice = c.sender(ALICE)
-        signed = alice.sign(
-            c.weth.address, c.weth.abi.fn("transfer").encode(c.address(9), 1), 100_000
-        )
-        alice.broadcast(signed)
-        alice.wait(signed.tx_hash)
-        real = c.rpc.call("eth_getTransactionReceipt", signed.tx_hash)
+        real = transfer_receipt(c)
         assert int(real["blockNumber"], 16) == at and real["blockHash"] != old["hash"]
         got = Receipt.from_rpc(real)
         tally = Tally()
@@ -66,10 +58,7 @@ async def test_a_true_receipt_refuted_in_a_reorg_is_believed_past_its_window(
         await wait_for(lambda: m.hash_at(at) == real["blockHash"], timeout=30)
         # the wait asks on while the mirror holds its block (not due yet: still barred)
         assert not await confirmed_seen(node.settler.receipts, got, m, tally)
-        for _ in range(DEPTH + 2):  # (its block out of the mirror's window)
-            c.rpc.call("evm_mine")
-        await wait_for(lambda: m.hash_at(at) is None and m.head is not None, timeout=30)
-        await wait_for(lambda: tally.due(got), timeout=30)
+        await past_window(c, m, at, tally, got)
         said = [await confirmed_seen(node.settler.receipts, got, m, tally) for _ in range(TRIES)]
         # before: refuted for good (its block left the window before the bar was due)
         assert any(said), said

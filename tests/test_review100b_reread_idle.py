@@ -18,35 +18,19 @@ read answered by the chain at once and handed back after the watcher applied wha
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from sdex.chain import OrderState, OrderStatus
 from sdex.mirror import Mirror
 from sdex.mirror.blocks import Header
 from sdex.node import Node
-from sdex.order import SignedOrder
 from tests.conftest import Chain
+from tests.intakeread import carol_unread, hold_reads, old_branch
 from tests.nodeutil import node_config, running_node, wait_for
 from tests.test_mirror import revert, synced
 from tests.test_node import CAROL, DAVE, E6, E18, ask
 from tests.test_settle98_funds_reread import spendable
-
-
-def hold_reads(node: Node) -> tuple[asyncio.Event, asyncio.Event]:
-    """Intake's reads served by the chain at once, handed back once ``go`` is set."""
-    served, go = asyncio.Event(), asyncio.Event()
-    read = node.batcher._read
-
-    async def held(orders: Sequence[SignedOrder]) -> list[OrderState]:
-        got = await read(orders)
-        served.set()
-        async with asyncio.timeout(60):
-            await go.wait()
-        return got
-
-    node.batcher._read = held  # type: ignore[method-assign]
-    return served, go
 
 
 async def post_across(node: Node, api: object, c: Chain, meanwhile: Callable[[], None]) -> None:
@@ -79,14 +63,8 @@ async def test_a_read_the_undone_branch_served_is_read_again_on_an_idle_chain(
 ) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        carol = (c.address(CAROL), c.weth.address)
-        await synced(node, c)
-        await wait_for(lambda: node.watcher.caught_up.is_set(), timeout=30)
-        assert carol not in node.mirror.funds
-        snap = str(c.rpc.call("evm_snapshot"))
-        c.rpc.call("evm_mine")
-        c.rpc.call("evm_mine")  # (the old branch: two blocks)
-        await synced(node, c)
+        carol = await carol_unread(node, c)
+        snap = await old_branch(node, c)
 
         def new_branch() -> None:
             revert(c, snap)
@@ -104,10 +82,7 @@ async def test_a_read_a_block_since_made_stale_is_read_again_on_an_idle_chain(
 ) -> None:
     c = chain
     async with running_node(node_config(c, tmp_path / "n.db")) as (node, api):
-        carol = (c.address(CAROL), c.weth.address)
-        await synced(node, c)
-        await wait_for(lambda: node.watcher.caught_up.is_set(), timeout=30)
-        assert carol not in node.mirror.funds
+        carol = await carol_unread(node, c)
 
         def moved() -> None:  # (a block of its own, automined: Carol's WETH sent away)
             c.weth.transfer(c.sender(CAROL), c.address(DAVE), 500 * E18)

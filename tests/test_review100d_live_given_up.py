@@ -28,7 +28,7 @@ from sdex.settlement.lane import NonceLane
 from tests.conftest import Chain
 from tests.nodeutil import wait_for
 from tests.test_count77_lied_count import counts
-from tests.test_held79_refused_nonce import refusing_proxy
+from tests.test_held79_refused_nonce import refusing_proxy, sent_at_one_nonce
 from tests.test_settlement_fallback import pair, running_settler
 
 
@@ -53,11 +53,7 @@ async def test_a_live_settlement_given_up_on_an_error_releases_the_earlier_at_it
             first, second = pair(c, 0), pair(c, 1)
             chain.rpc.call("evm_setAutomine", False)
             try:
-                refusing.set()
-                s.submit([first])
-                await wait_for(lambda: len(refused) == 1 and s.sent == 1 and not s.sends, 30)
-                s.submit([second])
-                await wait_for(lambda: s.sent == 2 and not s.sends, 30)
+                await sent_at_one_nonce(s, refusing, refused, first, second)
                 (earlier,) = refused
                 (later,) = (h for h in s.signed_views if h != earlier)
                 assert {t.nonce for _, t in s.signed_views.values()} == {n}

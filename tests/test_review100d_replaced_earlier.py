@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sdex.errors import ChainError
-from sdex.settlement.batchtx import BatchTx
 from tests.conftest import Chain
 from tests.nodeutil import node_config, running_node, wait_for
-from tests.supersededrows import superseded_rows
+from tests.supersededrows import later_given_up, superseded_rows
 from tests.test_reconcile77_too_high import pooling
 from tests.test_review66_adopt_landed import OPERATOR
 
@@ -45,16 +42,7 @@ async def test_a_superseded_row_s_replacement_is_released_with_it(
     n = first.nonce
     c.rpc.call("evm_setAutomine", False)
     c.rpc.call("eth_sendRawTransaction", first.raw)  # (pooled; the later refused underpriced)
-    go = asyncio.Event()
-    real = BatchTx._landing
-
-    async def landing(self: Any, batch: Any, signed: Any, *args: Any, **kw: Any) -> Any:
-        if signed.tx_hash != later.tx_hash:
-            return await real(self, batch, signed, *args, **kw)
-        await go.wait()  # (the later's wait: an outage's error once told)
-        raise ChainError("the chain's answers failed (an outage)")
-
-    monkeypatch.setattr(BatchTx, "_landing", landing)
+    go = later_given_up(monkeypatch, later)
     operator = c.address(OPERATOR)
 
     def pending() -> int:
