@@ -373,14 +373,14 @@ class Intake(OrderRules):
         self.read += 1
         m = self.mirror
         read_at = m.head.number if m is not None and m.head is not None else -1
-        said = -1 if m is None or m.doubt.held else m.doubt.said_count  # (below: review101)
+        said = -1 if m is None else m.doubt_mark  # (below: review101)
         tip = self.chain_tip()
         if ecdsa_ok is not True and self.contract_sigs is not None:
             state = await self.contract_sigs.get(signed)  # the verdict is cached too
         else:
             state = await self.batcher.get(signed)
         sig_ok = ecdsa_ok or state.signature_valid
-        if m is None or said != m.doubt.said_count:  # (in a doubt of the chain's identity,
+        if m is None or said < 0 or said != m.doubt_mark:  # (in a doubt of the chain's identity,
             return state  # or one said meanwhile: "latest" maybe another chain's, not learned)
         if sig_ok and self.mirror_ready() and m.head is not None:
             m.learn(signed, state, read_at)

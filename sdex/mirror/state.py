@@ -283,6 +283,14 @@ class Mirror(OwnNotes, LearnedFunds):
         polls), and when the last doubt or ``wrong-chain`` hold ended (``ChainDoubt.ended``)."""
         return self.doubt.said_count, self.doubt.ended
 
+    @property
+    def doubt_mark(self) -> int:
+        """(For intake, which may not reach the doubt itself: kept77) -1 while the chain's
+        identity is in doubt (``ChainDoubt.held``), else the answers of another chain so far:
+        a read whose mark was the same, and not -1, as it began and as it ended saw no doubt
+        (review101: intake learns nothing from another read; "latest" maybe another chain's)."""
+        return -1 if self.doubt.held else self.doubt.said_count
+
     def _move(self, account: Account, delta: int, eff: Effects) -> None:
         """A settlement of ours moved ``delta`` of an account's token: the Exchange's
         ``transferFrom``, so a payer's allowance drops too (not an unlimited one)."""
